@@ -1,0 +1,299 @@
+"""The `envops` command line: the same service as the desktop app, for scripts and terminals.
+
+Exit codes: 0 ok, 1 failure, 2 usage, 3 version mismatch, 4 environment busy, 5 invalid
+configuration file, 6 not found.
+"""
+
+import argparse
+import json
+import shlex
+import signal
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from envops_desktop import __version__
+from envops_desktop.data_dir import resolve_data_dir
+from envops_desktop.domain.errors import EnvOpsError
+from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.domain.progress import CancelToken
+from envops_desktop.service import EnvOpsService
+from envops_desktop.terminal_progress import TerminalProgressBar
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A command given in a way it cannot run (exit code 2)."""
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="envops", description="Back up and restore configuration environments."
+    )
+    parser.add_argument("--version", action="version", version=f"envops {__version__}")
+    parser.add_argument("--data-dir", help="where EnvOps keeps its data")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    env = commands.add_parser("env", help="add, list, show, update or remove environments")
+    env_commands = env.add_subparsers(dest="env_command", required=True, metavar="ACTION")
+    add = env_commands.add_parser("add", help="register a configuration directory")
+    add.add_argument("name")
+    add.add_argument("--path", required=True, help="the configuration directory")
+    version = add.add_mutually_exclusive_group(required=True)
+    version.add_argument("--version", dest="env_version", help="the version it runs")
+    version.add_argument("--version-file", help="a file inside it whose first line is the version")
+    add.add_argument("--post-restore-command", help="run in the directory after each restore")
+    add.add_argument("--post-restore-timeout", type=float, default=300.0, metavar="SECONDS")
+    _with_json(env_commands.add_parser("list", help="list environments"))
+    _with_json(env_commands.add_parser("show", help="show one environment")).add_argument("name")
+    update = env_commands.add_parser("update", help="record the version an environment runs")
+    update.add_argument("name")
+    update.add_argument("--version", dest="env_version", required=True)
+    remove = env_commands.add_parser("remove", help="forget an environment (its files stay)")
+    remove.add_argument("name")
+    remove.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    backup = commands.add_parser("backup", help="create, list, delete or export backups")
+    backup_commands = backup.add_subparsers(dest="backup_command", required=True, metavar="ACTION")
+    create = backup_commands.add_parser("create", help="back up an environment")
+    create.add_argument("environment")
+    create.add_argument("--name")
+    _with_json(create)
+    _with_json(backup_commands.add_parser("list", help="list backups")).add_argument("environment")
+    backup_commands.add_parser("delete", help="delete a backup").add_argument("backup_id")
+    export = backup_commands.add_parser("export", help="write a backup as a configuration file")
+    export.add_argument("backup_id")
+    export.add_argument("file")
+
+    restore = commands.add_parser("restore", help="restore an environment from a backup")
+    restore.add_argument("environment")
+    restore.add_argument("backup_id")
+    _confirmations(restore)
+
+    imp = commands.add_parser("import", help="restore an environment from a configuration file")
+    imp.add_argument("environment")
+    imp.add_argument("file")
+    _confirmations(imp)
+    imp.add_argument(
+        "--allow-external-links",
+        action="store_true",
+        help="accept links that point outside the environment",
+    )
+
+    activity = _with_json(commands.add_parser("activity", help="show the activity log"))
+    activity.add_argument("environment", nargs="?")
+    activity.add_argument("--limit", type=int, default=50)
+    _with_json(commands.add_parser("verify", help="check every stored file against its hash"))
+    return parser
+
+
+def _with_json(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _confirmations(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    parser.add_argument(
+        "--backup-first", action="store_true", help="back up the current configuration first"
+    )
+
+
+def _confirm(args: argparse.Namespace, question: str) -> None:
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question} Pass --yes to confirm when not at a terminal.")
+    answer = input(f"{question} Continue? [y/N] ")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise UsageError("Nothing was changed.")
+
+
+def _print(value: object, as_json: bool, text: Callable[[], str]) -> None:
+    if as_json:
+        print(json.dumps(_jsonable(value), indent=2))
+    else:
+        print(text())
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+@contextmanager
+def _long_operation() -> Iterator[tuple[TerminalProgressBar, CancelToken]]:
+    """A progress bar, and Ctrl-C turned into a clean cancel that puts everything back."""
+    bar, cancel = TerminalProgressBar(), CancelToken()
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
+    try:
+        yield bar, cancel
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        bar.close()
+
+
+def _environment_lines(service: EnvOpsService) -> str:
+    rows = [f"{'NAME':20} {'STATUS':14} {'VERSION':12} PATH"]
+    for env in service.list_environments():
+        rows.append(f"{env.name:20} {env.status.value:14} {env.version:12} {env.path}")
+    return "\n".join(rows)
+
+
+def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
+    command = args.command
+    if command == "env":
+        _run_env(service, args)
+    elif command == "backup":
+        _run_backup(service, args)
+    elif command == "restore":
+        env = service.get_environment(args.environment)
+        backup = service.get_backup(args.backup_id)
+        _confirm(args, f"Restoring {backup.name} erases the current configuration of {env.name}.")
+        with _long_operation() as (bar, cancel):
+            env = service.restore_backup(env.name, backup.id, args.backup_first, bar, cancel)
+        print(f"{env.name} was restored to {backup.name} ({backup.version}).")
+    elif command == "import":
+        env = service.get_environment(args.environment)
+        with _long_operation() as (bar, cancel):
+            staged = service.stage_configuration_file(
+                Path(args.file), bar, cancel, args.allow_external_links
+            )
+        try:
+            _confirm(
+                args,
+                f"Importing {staged.file_name} erases the current configuration of {env.name}.",
+            )
+            with _long_operation() as (bar, cancel):
+                env = service.import_configuration(env.name, staged, args.backup_first, bar, cancel)
+        finally:
+            service.discard_staged_configuration(staged)
+        print(f"{env.name} was restored from {staged.file_name} ({staged.manifest.version}).")
+    elif command == "activity":
+        entries = service.activity(args.environment, limit=args.limit)
+        _print(
+            entries,
+            args.json,
+            lambda: "\n".join(
+                f"{e.time.astimezone():%Y-%m-%d %H:%M:%S}  {e.environment_name:16} "
+                f"{e.action.value:28} {e.user:10} {e.outcome.value:9} {e.detail}"
+                for e in entries
+            ),
+        )
+    elif command == "verify":
+        with _long_operation():
+            report = service.check_store()
+        _print(
+            report.__dict__,
+            args.json,
+            lambda: (
+                f"{report.checked} stored files checked: {len(report.missing)} missing, "
+                f"{len(report.damaged)} damaged, {report.unreferenced} unreferenced."
+            ),
+        )
+        if not report.healthy:
+            raise EnvOpsError("The store has missing or damaged files; see above.")
+
+
+def _run_env(service: EnvOpsService, args: argparse.Namespace) -> None:
+    action = args.env_command
+    if action == "add":
+        command = None
+        if args.post_restore_command:
+            command = PostRestoreCommand(
+                argv=shlex.split(args.post_restore_command),
+                timeout_seconds=args.post_restore_timeout,
+            )
+        env = service.add_environment(
+            args.name, Path(args.path), args.env_version, args.version_file, command
+        )
+        print(f"Added {env.name} ({env.path}) at version {env.version}.")
+    elif action == "list":
+        _print(service.list_environments(), args.json, lambda: _environment_lines(service))
+    elif action == "show":
+        env = service.get_environment(args.name)
+        _print(
+            env,
+            args.json,
+            lambda: "\n".join(
+                f"{key}: {value}" for key, value in env.model_dump(mode="json").items()
+            ),
+        )
+    elif action == "update":
+        env = service.update_environment_version(args.name, args.env_version)
+        print(f"{env.name} now runs version {env.version}.")
+    elif action == "remove":
+        env = service.get_environment(args.name)
+        _confirm(args, f"Removing {env.name} deletes its backups (its folder stays).")
+        service.remove_environment(env.name)
+        print(f"Removed {env.name}; {env.path} was left as it is.")
+
+
+def _run_backup(service: EnvOpsService, args: argparse.Namespace) -> None:
+    action = args.backup_command
+    if action == "create":
+        with _long_operation() as (bar, cancel):
+            backup = service.create_backup(args.environment, args.name, progress=bar, cancel=cancel)
+        _print(
+            backup,
+            args.json,
+            lambda: (
+                f"Created backup {backup.id} ({backup.name}): {backup.file_count} files, "
+                f"{backup.total_bytes} bytes."
+            ),
+        )
+    elif action == "list":
+        backups = service.list_backups(args.environment)
+        _print(
+            backups,
+            args.json,
+            lambda: "\n".join(
+                [f"{'ID':13} {'CREATED':17} {'VERSION':10} {'ORIGIN':11} {'FILES':>7} NAME"]
+                + [
+                    f"{b.id:13} {b.created_at.astimezone():%Y-%m-%d %H:%M} {b.version:10} "
+                    f"{b.origin.value:11} {b.file_count:7} {b.name}"
+                    for b in backups
+                ]
+            ),
+        )
+    elif action == "delete":
+        freed = service.delete_backup(args.backup_id)
+        print(f"Deleted backup {args.backup_id}; {freed} stored files freed.")
+    elif action == "export":
+        with _long_operation() as (bar, cancel):
+            path = service.export_backup(args.backup_id, Path(args.file), bar, cancel)
+        print(f"Exported backup {args.backup_id} to {path}.")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit code."""
+    args = _build_parser().parse_args(argv)
+    try:
+        service = EnvOpsService(resolve_data_dir(args.data_dir))
+    except OSError as error:
+        print(f"envops: cannot open the data folder: {error}", file=sys.stderr)
+        return 1
+    try:
+        for report in service.recover_interrupted_operations():
+            print(f"envops: recovered {report.environment_name}: {report.detail}", file=sys.stderr)
+        _run(service, args)
+    except UsageError as error:
+        print(f"envops: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except EnvOpsError as error:
+        print(f"envops: {error}", file=sys.stderr)
+        return error.exit_code
+    finally:
+        service.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Domain models, enums and errors: no Qt and no I/O."""

@@ -1,0 +1,58 @@
+"""Errors the service raises; each carries one sentence for the user and a CLI exit code."""
+
+
+class EnvOpsError(Exception):
+    """Base of every error meant for the user: its message is one clear sentence."""
+
+    exit_code = 1
+
+
+class NotFoundError(EnvOpsError):
+    """An environment, backup or file that was asked for does not exist."""
+
+    exit_code = 6
+
+
+class VersionMismatchError(EnvOpsError):
+    """A backup or configuration file was made at another version than the environment runs."""
+
+    exit_code = 3
+
+    def __init__(self, environment: str, environment_version: str, backup_version: str) -> None:
+        self.environment = environment
+        self.environment_version = environment_version
+        self.backup_version = backup_version
+        super().__init__(
+            f"The backup is version {backup_version} but {environment} runs version "
+            f"{environment_version}; update the environment to {backup_version} first."
+        )
+
+
+class EnvironmentBusyError(EnvOpsError):
+    """Another operation holds the environment's lock."""
+
+    exit_code = 4
+
+
+class InvalidConfigurationFileError(EnvOpsError):
+    """A configuration file was refused; the message names the entry and what is wrong."""
+
+    exit_code = 5
+
+
+class InvalidInputError(EnvOpsError):
+    """A request the service refuses before doing anything (bad name, path, argument)."""
+
+    exit_code = 1
+
+
+class OperationFailedError(EnvOpsError):
+    """An operation started but failed; everything it touched was put back."""
+
+    exit_code = 1
+
+
+class OperationCancelledError(EnvOpsError):
+    """The user cancelled; everything the operation touched was put back."""
+
+    exit_code = 1

@@ -1,0 +1,34 @@
+"""Rules for the relative paths stored in manifests, shared by backups and configuration files."""
+
+import posixpath
+import re
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def relative_path_problem(path: str) -> str | None:
+    """Say why `path` is not a safe relative POSIX path inside an environment, or None if it is."""
+    if not path:
+        return "is empty"
+    if "\x00" in path:
+        return "contains a NUL character"
+    if "\\" in path:
+        return "contains a backslash"
+    if _DRIVE.match(path):
+        return "starts with a drive letter"
+    if path.startswith("/"):
+        return "is an absolute path"
+    parts = path.split("/")
+    if ".." in parts:
+        return "climbs out of the environment with '..'"
+    if any(part in ("", ".") for part in parts):
+        return "has an empty or '.' component"
+    return None
+
+
+def link_target_escapes(link_path: str, target: str) -> bool:
+    """True when a symlink at `link_path` pointing to `target` resolves outside the root."""
+    if target.startswith("/") or _DRIVE.match(target) or "\\" in target:
+        return True
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(link_path), target))
+    return resolved == ".." or resolved.startswith("../")

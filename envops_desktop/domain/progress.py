@@ -1,0 +1,80 @@
+"""Progress reports and cancellation, shared by every long operation of the service."""
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from envops_desktop.domain.errors import OperationCancelledError
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of a long operation: its phase, bytes done out of total, and current path."""
+
+    phase: str
+    done: int
+    total: int
+    path: str = ""
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.total <= 0 else min(100, self.done * 100 // self.total)
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def ignore_progress(_progress: Progress) -> None:
+    """A progress callback for callers that do not show progress."""
+
+
+class CancelToken:
+    """Set from any thread to ask a running operation to stop and put things back."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise OperationCancelledError("The operation was cancelled; nothing was changed.")
+
+
+class ProgressMeter:
+    """Counts bytes for one phase and forwards at most `rate` reports a second to a callback.
+
+    Safe to call from several pool threads: the count is guarded, the callback is throttled so
+    a fast operation never floods a GUI with signals.
+    """
+
+    def __init__(
+        self, callback: ProgressCallback, phase: str, total: int, rate: float = 30.0
+    ) -> None:
+        self._callback = callback
+        self._phase = phase
+        self._total = total
+        self._done = 0
+        self._interval = 1.0 / rate
+        self._last = 0.0
+        self._lock = threading.Lock()
+        callback(Progress(phase, 0, total))
+
+    def advance(self, nbytes: int, path: str = "") -> None:
+        with self._lock:
+            self._done += nbytes
+            now = time.monotonic()
+            if now - self._last < self._interval:
+                return
+            self._last = now
+            snapshot = Progress(self._phase, self._done, self._total, path)
+        self._callback(snapshot)
+
+    def finish(self) -> None:
+        self._callback(Progress(self._phase, self._total, self._total))

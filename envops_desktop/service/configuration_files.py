@@ -1,0 +1,124 @@
+"""Export a backup as a configuration file; stage (upload) and import one."""
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from envops_desktop.domain.configuration import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    ConfigurationManifest,
+)
+from envops_desktop.domain.enums import ActivityAction, BackupOrigin, Outcome
+from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.domain.ids import new_id
+from envops_desktop.domain.models import Backup, Environment
+from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
+from envops_desktop.service.context import ServiceContext
+from envops_desktop.store.blobs import sync_to_disk
+from envops_desktop.store.configuration_reader import read_configuration_file
+from envops_desktop.store.configuration_writer import write_configuration_file
+from envops_desktop.store.staged_blobs import StagedBlobs
+from envops_desktop.store.timestamps import utc_now
+
+
+@dataclass
+class StagedConfiguration:
+    """A configuration file that was read, fully validated and staged, ready to import."""
+
+    id: str
+    file_name: str
+    manifest: ConfigurationManifest
+    blobs: StagedBlobs
+
+
+def export_backup(
+    ctx: ServiceContext,
+    env: Environment,
+    backup: Backup,
+    destination: Path,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> None:
+    manifest = ConfigurationManifest(
+        format=FORMAT_NAME,
+        format_version=FORMAT_VERSION,
+        environment_name=env.name,
+        backup_name=backup.name,
+        version=backup.version,
+        created_at=backup.created_at,
+        created_by=backup.created_by,
+        entries=list(ctx.backups.entries(backup.id)),
+        root_mode=backup.root_mode,
+        root_mtime_ns=backup.root_mtime_ns,
+    )
+    meter = ProgressMeter(progress, "exporting", backup.total_bytes)
+    try:
+        write_configuration_file(destination, manifest, ctx.blobs, meter, cancel)
+    except OSError as error:
+        raise OperationFailedError(
+            f"Could not write {destination}: {error.strerror or error}."
+        ) from error
+    ctx.record(
+        env, ActivityAction.BACKUP_EXPORTED, Outcome.SUCCESS, f"{backup.name} to {destination}"
+    )
+
+
+def stage_configuration_file(
+    ctx: ServiceContext,
+    source: Path,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+    allow_external_links: bool,
+) -> StagedConfiguration:
+    """Read and validate `source` completely, keeping its content in the staging area."""
+    upload_id = new_id()
+    staged = StagedBlobs(ctx.staging_dir / f"upload-{upload_id}", ctx.blobs)
+    try:
+        free = shutil.disk_usage(ctx.staging_dir).free
+        if source.is_file() and source.stat().st_size > free:
+            raise OperationFailedError(f"Not enough free disk space to take in {source.name}.")
+        manifest = read_configuration_file(
+            source,
+            staged,
+            lambda total: ProgressMeter(progress, "uploading", total),
+            cancel,
+            allow_external_links,
+        )
+    except BaseException:
+        staged.discard()
+        raise
+    return StagedConfiguration(upload_id, source.name, manifest, staged)
+
+
+def adopt_staged_configuration(
+    ctx: ServiceContext, env: Environment, staged: StagedConfiguration
+) -> Backup:
+    """Move staged content into the store and record it as a backup of origin `imported`."""
+    manifest = staged.manifest
+    with ctx.locks.blobs_in_use():
+        staged.blobs.move_into_store()
+        sync_to_disk()
+        backup = Backup(
+            id=new_id(),
+            environment_id=env.id,
+            name=manifest.backup_name or f"Imported {staged.file_name}",
+            created_at=utc_now(),
+            version=manifest.version,
+            created_by=ctx.user,
+            origin=BackupOrigin.IMPORTED,
+            file_count=manifest.file_count,
+            total_bytes=manifest.total_bytes,
+            root_mode=manifest.root_mode,
+            root_mtime_ns=manifest.root_mtime_ns,
+        )
+        with ctx.db.transaction():
+            ctx.backups.insert(backup, manifest.entries)
+            ctx.record(
+                env,
+                ActivityAction.BACKUP_CREATED,
+                Outcome.SUCCESS,
+                f"{backup.name} (imported from {staged.file_name}): {backup.file_count} files",
+            )
+    staged.blobs.discard()
+    return backup

@@ -1,0 +1,66 @@
+"""What every part of the service shares: the data dir, its records, blobs and locks."""
+
+import getpass
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from envops_desktop.domain.enums import ActivityAction, Outcome
+from envops_desktop.domain.models import Environment
+from envops_desktop.service.locks import Locks
+from envops_desktop.store.activity_records import ActivityRecords
+from envops_desktop.store.backup_records import BackupRecords
+from envops_desktop.store.blobs import BlobStore
+from envops_desktop.store.database import Database
+from envops_desktop.store.environment_records import EnvironmentRecords
+from envops_desktop.store.journal_records import JournalRecords
+
+POOL_SIZE = max(2, min(8, os.cpu_count() or 2))
+
+
+def login_name() -> str:
+    """The OS login of whoever runs the operation, for `created by` and the activity log."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@dataclass
+class ServiceContext:
+    """The open data dir."""
+
+    data_dir: Path
+    db: Database
+    environments: EnvironmentRecords
+    backups: BackupRecords
+    activity: ActivityRecords
+    journal: JournalRecords
+    blobs: BlobStore
+    locks: Locks
+    staging_dir: Path
+    user: str
+
+    @classmethod
+    def open(cls, data_dir: Path) -> "ServiceContext":
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        db = Database(data_dir)
+        staging = data_dir / "staging"
+        staging.mkdir(exist_ok=True, mode=0o700)
+        return cls(
+            data_dir=data_dir,
+            db=db,
+            environments=EnvironmentRecords(db),
+            backups=BackupRecords(db),
+            activity=ActivityRecords(db),
+            journal=JournalRecords(db),
+            blobs=BlobStore(data_dir / "objects"),
+            locks=Locks(data_dir / "locks"),
+            staging_dir=staging,
+            user=login_name(),
+        )
+
+    def record(
+        self, env: Environment, action: ActivityAction, outcome: Outcome, detail: str = ""
+    ) -> None:
+        self.activity.append(env.id, env.name, action, self.user, outcome, detail)

@@ -1,0 +1,144 @@
+"""Registering, changing and forgetting environments (never their directories)."""
+
+import os
+from pathlib import Path
+
+from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, Outcome
+from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
+from envops_desktop.domain.ids import new_id
+from envops_desktop.domain.models import Environment, PostRestoreCommand
+from envops_desktop.domain.paths import relative_path_problem
+from envops_desktop.service.context import ServiceContext
+from envops_desktop.service.versions import MAX_VERSION_LENGTH, read_version_file
+from envops_desktop.store.timestamps import utc_now
+
+MAX_NAME_LENGTH = 100
+
+
+def _check_name(ctx: ServiceContext, name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME_LENGTH or any(ord(c) < 32 for c in name):
+        raise InvalidInputError(
+            f"An environment name must be 1 to {MAX_NAME_LENGTH} printable characters."
+        )
+    if ctx.environments.by_name(name):
+        raise InvalidInputError(f"An environment named {name} already exists.")
+    return name
+
+
+def _check_path(ctx: ServiceContext, path: Path) -> Path:
+    path = Path(os.path.abspath(path))
+    if not path.is_dir():
+        raise InvalidInputError(f"{path} is not an existing folder.")
+    if path.resolve() == ctx.data_dir.resolve() or ctx.data_dir.resolve().is_relative_to(
+        path.resolve()
+    ):
+        raise InvalidInputError(f"{path} holds EnvOps's own data; choose another folder.")
+    for other in ctx.environments.all():
+        if Path(other.path) == path:
+            raise InvalidInputError(f"{path} is already the environment {other.name}.")
+    return path
+
+
+def _check_version(version: str) -> str:
+    version = version.strip()
+    if not version or len(version) > MAX_VERSION_LENGTH:
+        raise InvalidInputError(f"A version must be 1 to {MAX_VERSION_LENGTH} characters.")
+    return version
+
+
+def add_environment(
+    ctx: ServiceContext,
+    name: str,
+    path: Path,
+    version: str | None,
+    version_file: str | None,
+    post_restore_command: PostRestoreCommand | None,
+) -> Environment:
+    name = _check_name(ctx, name)
+    path = _check_path(ctx, path)
+    if (version is None) == (version_file is None):
+        raise InvalidInputError("Give either a version or a version file, not both or neither.")
+    if version_file is not None:
+        problem = relative_path_problem(version_file)
+        if problem:
+            raise InvalidInputError(f"The version file path {version_file!r} {problem}.")
+        try:
+            version = read_version_file(path, version_file)
+        except OperationFailedError as error:
+            raise InvalidInputError(str(error)) from error
+    assert version is not None
+    now = utc_now()
+    env = Environment(
+        id=new_id(),
+        name=name,
+        path=str(path),
+        version=_check_version(version),
+        version_file=version_file,
+        status=EnvironmentStatus.READY,
+        post_restore_command=post_restore_command,
+        created_at=now,
+        updated_at=now,
+    )
+    with ctx.db.transaction():
+        ctx.environments.insert(env)
+        ctx.record(
+            env,
+            ActivityAction.ENVIRONMENT_ADDED,
+            Outcome.SUCCESS,
+            f"{path} at version {env.version}",
+        )
+    return env
+
+
+def refresh_version(ctx: ServiceContext, env: Environment) -> Environment:
+    """Re-read a version file so every view shows what the environment runs now."""
+    if env.version_file is None or env.status is EnvironmentStatus.UPDATING:
+        return env
+    try:
+        version = read_version_file(Path(env.path), env.version_file)
+    except OperationFailedError:
+        return env  # a vanished folder is reported when an operation needs it
+    if version == env.version:
+        return env
+    ctx.environments.update(env.id, version=version)
+    return env.model_copy(update={"version": version})
+
+
+def set_version(ctx: ServiceContext, env: Environment, version: str) -> Environment:
+    if env.version_file is not None:
+        raise InvalidInputError(
+            f"{env.name} takes its version from {env.version_file}; change that file instead."
+        )
+    version = _check_version(version)
+    with ctx.db.transaction():
+        ctx.environments.update(env.id, version=version)
+        ctx.record(
+            env,
+            ActivityAction.ENVIRONMENT_UPDATED,
+            Outcome.SUCCESS,
+            f"version {env.version} → {version}",
+        )
+    return env.model_copy(update={"version": version})
+
+
+def remove_environment(ctx: ServiceContext, env: Environment) -> None:
+    """Forget the environment and its backups; its directory is left exactly as it is."""
+    with ctx.locks.environment(env.id, env.name):
+        backups = ctx.backups.for_environment(env.id)
+        with ctx.locks.blobs_collecting():
+            orphans: set[str] = set()
+            for backup in backups:
+                orphans |= ctx.backups.delete(backup.id)
+            with ctx.db.transaction():
+                ctx.environments.delete(env.id)
+                ctx.activity.append(
+                    None,
+                    env.name,
+                    ActivityAction.ENVIRONMENT_REMOVED,
+                    ctx.user,
+                    Outcome.SUCCESS,
+                    f"{env.path} left untouched; {len(backups)} backups deleted",
+                )
+            for sha in orphans:
+                ctx.blobs.delete(sha)

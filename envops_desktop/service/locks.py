@@ -1,0 +1,83 @@
+"""Operating-system file locks: one operation per environment, and blob collection exclusion.
+
+The OS releases a file lock when its process dies, so a killed restore never leaves an
+environment locked, and start-up recovery can tell a dead operation from one still running in
+another process by trying its lock.
+"""
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from envops_desktop.domain.errors import EnvironmentBusyError
+
+if os.name == "nt":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _try_lock(fd: int, shared: bool, blocking: bool) -> bool:
+        mode = msvcrt.LK_LOCK if blocking else msvcrt.LK_NBLCK
+        try:
+            msvcrt.locking(fd, mode, 1)
+        except OSError:
+            return False
+        return True
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int, shared: bool, blocking: bool) -> bool:
+        flags = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        if not blocking:
+            flags |= fcntl.LOCK_NB
+        try:
+            fcntl.flock(fd, flags)
+        except BlockingIOError:
+            return False
+        return True
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, shared: bool, blocking: bool) -> Iterator[bool]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        acquired = _try_lock(fd, shared, blocking)
+        yield acquired
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+class Locks:
+    """Named lock files under `<data dir>/locks/`."""
+
+    def __init__(self, directory: Path) -> None:
+        self._dir = directory
+        self._dir.mkdir(exist_ok=True)
+
+    @contextlib.contextmanager
+    def environment(self, env_id: str, env_name: str) -> Iterator[None]:
+        """Hold the environment for one operation, or refuse at once if another holds it."""
+        with _file_lock(self._dir / f"env-{env_id}.lock", shared=False, blocking=False) as ok:
+            if not ok:
+                raise EnvironmentBusyError(
+                    f"{env_name} is busy with another operation; try again when it has finished."
+                )
+            yield
+
+    @contextlib.contextmanager
+    def environment_if_free(self, env_id: str) -> Iterator[bool]:
+        """Take the lock if nobody holds it; yields whether it was taken."""
+        with _file_lock(self._dir / f"env-{env_id}.lock", shared=False, blocking=False) as ok:
+            yield ok
+
+    @contextlib.contextmanager
+    def blobs_in_use(self) -> Iterator[None]:
+        """Held (shared) while an operation may rely on a blob it has not recorded yet."""
+        with _file_lock(self._dir / "blobs.lock", shared=True, blocking=True):
+            yield
+
+    @contextlib.contextmanager
+    def blobs_collecting(self) -> Iterator[None]:
+        """Held (exclusive) while unreferenced blobs are deleted."""
+        with _file_lock(self._dir / "blobs.lock", shared=False, blocking=True):
+            yield

@@ -1,0 +1,72 @@
+"""Start-up recovery: finish or undo every restore that a crash, kill or power cut interrupted."""
+
+from pathlib import Path
+
+from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, JournalPhase, Outcome
+from envops_desktop.domain.models import RecoveryReport
+from envops_desktop.service.context import ServiceContext
+from envops_desktop.service.restore import complete_restore
+from envops_desktop.service.swap import clean_up, roll_back
+from envops_desktop.service.tree_check import tree_matches
+from envops_desktop.store.journal_records import JournalEntry
+
+
+def recover_interrupted_operations(ctx: ServiceContext) -> list[RecoveryReport]:
+    """Put every interrupted restore right and record what was done.
+
+    A journal entry whose environment lock is held belongs to a restore still running in
+    another process (the CLI while the app starts, say): it is left alone.
+    """
+    reports = []
+    for entry in ctx.journal.unfinished(include_done=True):
+        with ctx.locks.environment_if_free(entry.environment_id) as free:
+            if not free:
+                continue
+            if entry.phase is JournalPhase.DONE:
+                clean_up(entry)
+                ctx.journal.remove(entry.id)
+                continue
+            reports.append(_recover(ctx, entry))
+    return reports
+
+
+def _recover(ctx: ServiceContext, entry: JournalEntry) -> RecoveryReport:
+    backup = ctx.backups.by_id(entry.backup_id)
+    label = f"{backup.name} ({backup.version})" if backup else f"backup {entry.backup_id}"
+    completed = (
+        backup is not None
+        and entry.phase is JournalPhase.APPLIED
+        and not entry.has_post_restore
+        and tree_matches(Path(entry.target), ctx.backups.entries(backup.id))
+    )
+    if completed and backup is not None:
+        detail = (
+            f"the restore of {label} had completed and verifies; it was kept "
+            f"({entry.action} was interrupted at '{entry.phase.value}')"
+        )
+        complete_restore(ctx, entry, backup, ActivityAction.RECOVERED, Outcome.SUCCESS, detail)
+        return RecoveryReport(
+            environment_name=entry.environment_name, rolled_forward=True, detail=detail
+        )
+    ctx.journal.set_phase(entry.id, JournalPhase.ROLLING_BACK)
+    roll_back(entry)
+    detail = (
+        f"the restore of {label} was interrupted at '{entry.phase.value}' and rolled back; "
+        "the previous configuration is in place"
+    )
+    env = ctx.environments.by_id(entry.environment_id)
+    with ctx.db.transaction():
+        if env is not None:
+            ctx.environments.update(env.id, status=EnvironmentStatus.UPDATE_FAILED.value)
+        ctx.activity.append(
+            entry.environment_id,
+            entry.environment_name,
+            ActivityAction.RECOVERED,
+            ctx.user,
+            Outcome.FAILURE,
+            detail,
+        )
+        ctx.journal.remove(entry.id)
+    return RecoveryReport(
+        environment_name=entry.environment_name, rolled_forward=False, detail=detail
+    )

@@ -1,0 +1,220 @@
+"""The restore engine: stage, verify, swap atomically, run the post-restore command, or undo.
+
+Every step is journaled before it happens, so that a crash at any instant can be rolled back
+(or forward) at the next start: see `recovery.py` and `swap.py`.
+"""
+
+import os
+import shutil
+import stat
+import time
+from pathlib import Path
+
+from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, JournalPhase, Outcome
+from envops_desktop.domain.errors import (
+    EnvOpsError,
+    NotFoundError,
+    OperationCancelledError,
+    OperationFailedError,
+    VersionMismatchError,
+)
+from envops_desktop.domain.ids import new_id
+from envops_desktop.domain.models import Backup, Environment
+from envops_desktop.domain.progress import CancelToken, Progress, ProgressCallback, ProgressMeter
+from envops_desktop.service.context import ServiceContext
+from envops_desktop.service.crash_points import crash_point
+from envops_desktop.service.materialize import materialize
+from envops_desktop.service.post_restore import run_post_restore_command
+from envops_desktop.service.swap import clean_up, roll_back, sibling_paths, swap_in
+from envops_desktop.service.versions import current_version
+from envops_desktop.store.blobs import sync_to_disk
+from envops_desktop.store.journal_records import JournalEntry
+
+_SPACE_MARGIN = 16 << 20
+
+
+def check_restorable(env: Environment, version: str, needed_bytes: int) -> None:
+    """Refuse, before anything changes, a restore that cannot be done safely."""
+    environment_version = current_version(env)
+    if version != environment_version:
+        raise VersionMismatchError(env.name, environment_version, version)
+    target = Path(env.path)
+    if not target.is_dir():
+        raise NotFoundError(f"The environment directory {target} does not exist.")
+    # The swap renames the directory; a mount point cannot be renamed, and replacing its
+    # contents file by file could not keep the all-or-nothing promise, so refuse it.
+    if os.path.ismount(target):
+        raise OperationFailedError(
+            f"{target} is a mount point, so its configuration cannot be swapped atomically; "
+            "register a folder inside it as the environment instead."
+        )
+    parent = target.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OperationFailedError(
+            f"No write permission on {parent}, the folder that holds {target.name}; "
+            "a restore needs it to swap the configuration in atomically."
+        )
+    free = shutil.disk_usage(parent).free
+    if free < needed_bytes + _SPACE_MARGIN:
+        raise OperationFailedError(
+            f"Not enough free disk space beside {target}: the restore needs "
+            f"{_mib(needed_bytes)} MiB and {_mib(free)} MiB are free."
+        )
+
+
+def _mib(nbytes: int) -> int:
+    return -(-nbytes // (1 << 20))
+
+
+def restore_locked(
+    ctx: ServiceContext,
+    env: Environment,
+    backup: Backup,
+    action: ActivityAction,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> Environment:
+    """Replace `env`'s configuration with `backup` (the caller holds the environment's lock)."""
+    target = Path(env.path)
+    operation_id = new_id()
+    staging, previous, discard = sibling_paths(target, operation_id)
+    entry = JournalEntry(
+        id=operation_id,
+        environment_id=env.id,
+        environment_name=env.name,
+        backup_id=backup.id,
+        action=action.value,
+        phase=JournalPhase.STAGING,
+        target=str(target),
+        staging=str(staging),
+        previous=str(previous),
+        discard=str(discard),
+        prior_status=env.status,
+        has_post_restore=env.post_restore_command is not None,
+    )
+    started = time.monotonic()
+    ctx.journal.begin(entry)
+    try:
+        crash_point("staging")
+        meter = ProgressMeter(progress, "restoring", backup.total_bytes)
+        materialize(ctx.blobs, list(ctx.backups.entries(backup.id)), staging, meter, cancel)
+        _apply_root_metadata(staging, target, backup)
+        sync_to_disk()
+        cancel.raise_if_cancelled()
+        crash_point("staged")
+        ctx.journal.set_phase(entry.id, JournalPhase.SWAPPING)
+        crash_point("swapping")
+        swap_in(entry)
+        crash_point("swapped")
+        ctx.journal.set_phase(entry.id, JournalPhase.APPLIED)
+        crash_point("applied")
+        if env.post_restore_command is not None:
+            progress(Progress("running the post-restore command", 0, 0))
+            reason = run_post_restore_command(env.post_restore_command, target, cancel)
+            if reason:
+                raise OperationFailedError(reason)
+        crash_point("post-restore")
+    except BaseException as error:
+        _undo(ctx, env, backup, entry, action, error)
+        raise _user_error(env, error) from error
+    seconds = time.monotonic() - started
+    complete_restore(
+        ctx,
+        entry,
+        backup,
+        action,
+        Outcome.SUCCESS,
+        f"{backup.name} ({backup.version}) restored in {seconds:.1f} s",
+    )
+    crash_point("done")
+    refreshed = ctx.environments.by_id(env.id)
+    assert refreshed is not None
+    return refreshed
+
+
+def _apply_root_metadata(staging: Path, target: Path, backup: Backup) -> None:
+    mode = backup.root_mode if backup.root_mode is not None else stat.S_IMODE(target.stat().st_mode)
+    os.chmod(staging, mode)
+    if backup.root_mtime_ns is not None:
+        os.utime(staging, ns=(backup.root_mtime_ns, backup.root_mtime_ns))
+
+
+def complete_restore(
+    ctx: ServiceContext,
+    entry: JournalEntry,
+    backup: Backup,
+    action: ActivityAction,
+    outcome: Outcome,
+    detail: str,
+) -> None:
+    """Record a restore whose new configuration is in place, then clear what it left beside it."""
+    env = ctx.environments.by_id(entry.environment_id)
+    assert env is not None
+    try:
+        version = current_version(env)
+    except EnvOpsError:
+        version = backup.version
+    with ctx.db.transaction():
+        ctx.journal.set_phase(entry.id, JournalPhase.DONE)
+        ctx.environments.update(
+            env.id,
+            status=EnvironmentStatus.READY.value,
+            version=version,
+            last_restored_backup_id=backup.id,
+        )
+        ctx.record(env, action, outcome, detail)
+    clean_up(entry)
+    ctx.journal.remove(entry.id)
+
+
+def _undo(
+    ctx: ServiceContext,
+    env: Environment,
+    backup: Backup,
+    entry: JournalEntry,
+    action: ActivityAction,
+    error: BaseException,
+) -> None:
+    ctx.journal.set_phase(entry.id, JournalPhase.ROLLING_BACK)
+    try:
+        roll_back(entry)
+    except OSError as rollback_error:
+        # The journal stays at "rolling back", so the next start finishes the job.
+        raise OperationFailedError(
+            f"The restore failed ({_reason(error)}) and putting the previous configuration back "
+            f"failed too ({_reason(rollback_error)}); EnvOps will finish that when it next starts."
+        ) from error
+    cancelled = isinstance(error, OperationCancelledError | KeyboardInterrupt)
+    status = env.status if cancelled else EnvironmentStatus.UPDATE_FAILED
+    outcome = Outcome.CANCELLED if cancelled else Outcome.FAILURE
+    reason = "cancelled by the user" if cancelled else _reason(error)
+    with ctx.db.transaction():
+        ctx.environments.update(env.id, status=status.value)
+        ctx.record(
+            env,
+            ActivityAction.RESTORE_FAILED,
+            outcome,
+            f"{action.value} from {backup.name} ({backup.version}): {reason}; "
+            "the previous configuration is back in place",
+        )
+        ctx.journal.remove(entry.id)
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, EnvOpsError):
+        return str(error).rstrip(".")
+    if isinstance(error, OSError):
+        return f"{error.strerror or error} ({error.filename or 'no file'})"
+    return f"unexpected error: {error!r}"
+
+
+def _user_error(env: Environment, error: BaseException) -> BaseException:
+    if isinstance(error, OperationCancelledError | KeyboardInterrupt):
+        return OperationCancelledError(
+            f"The restore was cancelled; {env.name} is exactly as it was."
+        )
+    if isinstance(error, Exception):
+        return OperationFailedError(
+            f"{_reason(error)}. The previous configuration of {env.name} is back in place."
+        )
+    return error

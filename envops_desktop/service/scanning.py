@@ -1,0 +1,100 @@
+"""Walking an environment's directory without ever following a link."""
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from envops_desktop.domain.enums import EntryKind
+from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.domain.models import ManifestEntry
+
+
+@dataclass(frozen=True)
+class ScannedFile:
+    """A regular file found by a scan, with what the hash cache compares."""
+
+    path: str
+    size: int
+    mode: int
+    mtime_ns: int
+    inode: int
+
+
+@dataclass
+class Scan:
+    """Everything under a root: directories and links as entries, files still to be hashed."""
+
+    others: list[ManifestEntry] = field(default_factory=list)
+    files: list[ScannedFile] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    root_mode: int = 0o755
+    root_mtime_ns: int = 0
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def scan_tree(root: Path) -> Scan:
+    """List a directory tree; FIFOs, sockets and devices are skipped and named in `skipped`."""
+    root_stat = root.stat()
+    scan = Scan(root_mode=stat.S_IMODE(root_stat.st_mode), root_mtime_ns=root_stat.st_mtime_ns)
+    pending = [("", str(root))]
+    while pending:
+        prefix, directory = pending.pop()
+        try:
+            with os.scandir(directory) as listing:
+                children = list(listing)
+        except PermissionError as error:
+            raise OperationFailedError(
+                f"Cannot read the folder {directory}: permission denied."
+            ) from error
+        for child in children:
+            rel = prefix + child.name
+            st = child.stat(follow_symlinks=False)
+            mode = stat.S_IMODE(st.st_mode)
+            if stat.S_ISLNK(st.st_mode):
+                target = os.readlink(child.path)
+                scan.others.append(
+                    ManifestEntry.model_construct(
+                        path=rel,
+                        kind=EntryKind.SYMLINK,
+                        mode=mode,
+                        size=0,
+                        mtime_ns=st.st_mtime_ns,
+                        sha256=None,
+                        target=target,
+                    )
+                )
+            elif stat.S_ISDIR(st.st_mode):
+                scan.others.append(
+                    ManifestEntry.model_construct(
+                        path=rel,
+                        kind=EntryKind.DIR,
+                        mode=mode,
+                        size=0,
+                        mtime_ns=st.st_mtime_ns,
+                        sha256=None,
+                        target=None,
+                    )
+                )
+                pending.append((rel + "/", child.path))
+            elif stat.S_ISREG(st.st_mode):
+                scan.files.append(ScannedFile(rel, st.st_size, mode, st.st_mtime_ns, st.st_ino))
+            else:
+                scan.skipped.append(rel)
+    return scan
+
+
+def file_entry(scanned: ScannedFile, sha256: str) -> ManifestEntry:
+    """The manifest entry of a scanned file once its content hash is known."""
+    return ManifestEntry.model_construct(
+        path=scanned.path,
+        kind=EntryKind.FILE,
+        mode=scanned.mode,
+        size=scanned.size,
+        mtime_ns=scanned.mtime_ns,
+        sha256=sha256,
+        target=None,
+    )

@@ -1,0 +1,242 @@
+"""EnvOpsService: the one facade the CLI, the desktop workers and the tests call."""
+
+from pathlib import Path
+
+from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EnvironmentStatus
+from envops_desktop.domain.errors import InvalidInputError, NotFoundError
+from envops_desktop.domain.models import (
+    ActivityEntry,
+    Backup,
+    Environment,
+    ManifestEntry,
+    PostRestoreCommand,
+    RecoveryReport,
+)
+from envops_desktop.domain.progress import CancelToken, ProgressCallback, ignore_progress
+from envops_desktop.service import backups as backup_ops
+from envops_desktop.service import environments as environment_ops
+from envops_desktop.service.configuration_files import (
+    StagedConfiguration,
+    adopt_staged_configuration,
+    export_backup,
+    stage_configuration_file,
+)
+from envops_desktop.service.context import ServiceContext
+from envops_desktop.service.recovery import recover_interrupted_operations
+from envops_desktop.service.restore import check_restorable, restore_locked
+from envops_desktop.service.store_check import StoreReport, check_store
+
+
+class EnvOpsService:
+    """Environments, backups, restores, configuration files and the activity log of a data dir.
+
+    Thread-safe: every thread gets its own SQLite connection, and operations on one environment
+    are serialised by an OS file lock that also holds against other processes. Long operations
+    take a progress callback (called from worker threads) and a cancel token.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self._ctx = ServiceContext.open(Path(data_dir))
+
+    @property
+    def data_dir(self) -> Path:
+        return self._ctx.data_dir
+
+    @property
+    def user(self) -> str:
+        return self._ctx.user
+
+    def close(self) -> None:
+        self._ctx.db.close()
+
+    # Environments ---------------------------------------------------------------------------
+
+    def add_environment(
+        self,
+        name: str,
+        path: Path,
+        version: str | None = None,
+        version_file: str | None = None,
+        post_restore_command: PostRestoreCommand | None = None,
+    ) -> Environment:
+        return environment_ops.add_environment(
+            self._ctx, name, Path(path), version, version_file, post_restore_command
+        )
+
+    def list_environments(self) -> list[Environment]:
+        return [
+            environment_ops.refresh_version(self._ctx, env) for env in self._ctx.environments.all()
+        ]
+
+    def get_environment(self, name_or_id: str) -> Environment:
+        env = self._ctx.environments.by_name(name_or_id) or self._ctx.environments.by_id(name_or_id)
+        if env is None:
+            raise NotFoundError(f"There is no environment named {name_or_id}.")
+        return environment_ops.refresh_version(self._ctx, env)
+
+    def update_environment_version(self, name_or_id: str, version: str) -> Environment:
+        env = self.get_environment(name_or_id)
+        with self._ctx.locks.environment(env.id, env.name):
+            return environment_ops.set_version(self._ctx, self.get_environment(env.id), version)
+
+    def remove_environment(self, name_or_id: str) -> None:
+        environment_ops.remove_environment(self._ctx, self.get_environment(name_or_id))
+
+    # Backups --------------------------------------------------------------------------------
+
+    def create_backup(
+        self,
+        environment: str,
+        name: str | None = None,
+        origin: BackupOrigin = BackupOrigin.MANUAL,
+        progress: ProgressCallback = ignore_progress,
+        cancel: CancelToken | None = None,
+    ) -> Backup:
+        env = self.get_environment(environment)
+        with self._ctx.locks.environment(env.id, env.name):
+            return backup_ops.create_backup_locked(
+                self._ctx,
+                self.get_environment(env.id),
+                name,
+                origin,
+                progress,
+                cancel or CancelToken(),
+            )
+
+    def list_backups(self, environment: str) -> list[Backup]:
+        """Backups of the environment, newest first."""
+        return self._ctx.backups.for_environment(self.get_environment(environment).id)
+
+    def get_backup(self, backup_id: str) -> Backup:
+        """A backup by its id or any unique prefix of it."""
+        matches = self._ctx.backups.ids_starting_with(backup_id.strip()) if backup_id else []
+        if len(matches) > 1:
+            raise InvalidInputError(
+                f"{backup_id} matches {len(matches)} backups; give more of the id."
+            )
+        backup = self._ctx.backups.by_id(matches[0]) if matches else None
+        if backup is None:
+            raise NotFoundError(f"There is no backup with id {backup_id}.")
+        return backup
+
+    def backup_entries(self, backup_id: str) -> list[ManifestEntry]:
+        return list(self._ctx.backups.entries(self.get_backup(backup_id).id))
+
+    def delete_backup(self, backup_id: str) -> int:
+        """Delete a backup; return how many stored blobs were freed."""
+        backup = self.get_backup(backup_id)
+        env = self.get_environment(backup.environment_id)
+        return backup_ops.delete_backup(self._ctx, env, backup)
+
+    def check_store(self) -> StoreReport:
+        """Re-hash every stored blob and report the damaged or missing ones."""
+        return check_store(self._ctx)
+
+    # Restores -------------------------------------------------------------------------------
+
+    def restore_backup(
+        self,
+        environment: str,
+        backup_id: str,
+        backup_first: bool = False,
+        progress: ProgressCallback = ignore_progress,
+        cancel: CancelToken | None = None,
+    ) -> Environment:
+        """Replace the environment's configuration with a backup, all or nothing."""
+        env = self.get_environment(environment)
+        backup = self.get_backup(backup_id)
+        if backup.environment_id != env.id:
+            raise InvalidInputError(f"Backup {backup.id} belongs to another environment.")
+        cancel = cancel or CancelToken()
+        check_restorable(env, backup.version, backup.total_bytes)
+        with self._ctx.locks.environment(env.id, env.name):
+            env = self.get_environment(env.id)
+            check_restorable(env, backup.version, backup.total_bytes)
+            if backup_first:
+                self._back_up_before_restore(env, progress, cancel)
+            return restore_locked(
+                self._ctx, env, backup, ActivityAction.BACKUP_RESTORED, progress, cancel
+            )
+
+    def _back_up_before_restore(
+        self, env: Environment, progress: ProgressCallback, cancel: CancelToken
+    ) -> None:
+        backup_ops.create_backup_locked(
+            self._ctx, env, None, BackupOrigin.PRE_RESTORE, progress, cancel
+        )
+
+    # Configuration files --------------------------------------------------------------------
+
+    def export_backup(
+        self,
+        backup_id: str,
+        destination: Path,
+        progress: ProgressCallback = ignore_progress,
+        cancel: CancelToken | None = None,
+    ) -> Path:
+        backup = self.get_backup(backup_id)
+        env = self.get_environment(backup.environment_id)
+        destination = Path(destination)
+        export_backup(self._ctx, env, backup, destination, progress, cancel or CancelToken())
+        return destination
+
+    def stage_configuration_file(
+        self,
+        source: Path,
+        progress: ProgressCallback = ignore_progress,
+        cancel: CancelToken | None = None,
+        allow_external_links: bool = False,
+    ) -> StagedConfiguration:
+        """Take in a configuration file: read it all, validate it all, keep its content staged."""
+        return stage_configuration_file(
+            self._ctx, Path(source), progress, cancel or CancelToken(), allow_external_links
+        )
+
+    def discard_staged_configuration(self, staged: StagedConfiguration) -> None:
+        staged.blobs.discard()
+
+    def import_configuration(
+        self,
+        environment: str,
+        staged: StagedConfiguration,
+        backup_first: bool = False,
+        progress: ProgressCallback = ignore_progress,
+        cancel: CancelToken | None = None,
+    ) -> Environment:
+        """Restore the environment from a staged configuration file.
+
+        The file's content is kept as a backup of origin `imported` even when the restore
+        itself fails, so that the user can retry from the backups list.
+        """
+        env = self.get_environment(environment)
+        cancel = cancel or CancelToken()
+        manifest = staged.manifest
+        check_restorable(env, manifest.version, manifest.total_bytes)
+        with self._ctx.locks.environment(env.id, env.name):
+            env = self.get_environment(env.id)
+            check_restorable(env, manifest.version, manifest.total_bytes)
+            if backup_first:
+                self._back_up_before_restore(env, progress, cancel)
+            backup = adopt_staged_configuration(self._ctx, env, staged)
+            return restore_locked(
+                self._ctx, env, backup, ActivityAction.CONFIGURATION_IMPORTED, progress, cancel
+            )
+
+    # Activity and recovery ------------------------------------------------------------------
+
+    def activity(
+        self, environment: str | None = None, before_id: int | None = None, limit: int = 500
+    ) -> list[ActivityEntry]:
+        """Activity entries newest first, a page at a time."""
+        env_id = self.get_environment(environment).id if environment else None
+        return self._ctx.activity.page(env_id, before_id, limit)
+
+    def latest_activity_id(self) -> int:
+        return self._ctx.activity.latest_id()
+
+    def recover_interrupted_operations(self) -> list[RecoveryReport]:
+        """Roll back (or forward) every restore a crash interrupted; call once at start-up."""
+        return recover_interrupted_operations(self._ctx)
+
+    def environments_updating(self) -> list[Environment]:
+        return [e for e in self.list_environments() if e.status is EnvironmentStatus.UPDATING]

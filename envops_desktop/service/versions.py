@@ -1,0 +1,30 @@
+"""Where an environment's version comes from: its version file when it has one."""
+
+from pathlib import Path
+
+from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.domain.models import Environment
+
+MAX_VERSION_LENGTH = 100
+
+
+def read_version_file(root: Path, relative: str) -> str:
+    """The first line of the version file, stripped; a clear error if it cannot be read."""
+    path = root / relative
+    try:
+        with open(path, encoding="utf-8") as f:
+            line = f.readline(MAX_VERSION_LENGTH + 1).strip()
+    except FileNotFoundError as error:
+        raise OperationFailedError(f"The version file {path} does not exist.") from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise OperationFailedError(f"The version file {path} cannot be read: {error}.") from error
+    if not line:
+        raise OperationFailedError(f"The version file {path} is empty.")
+    return line
+
+
+def current_version(env: Environment) -> str:
+    """The version the environment runs now (re-read from its version file if it has one)."""
+    if env.version_file is None:
+        return env.version
+    return read_version_file(Path(env.path), env.version_file)

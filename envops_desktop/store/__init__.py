@@ -1,0 +1,1 @@
+"""Persistence: SQLite metadata, the content-addressed blob store, configuration files."""

@@ -1,0 +1,257 @@
+"""Reading a configuration file as untrusted input: validate everything, stream every byte.
+
+Nothing here trusts the file: paths, links, types, sizes, ratios and checksums are all checked,
+and the first problem is reported in one sentence naming the entry. Memory stays bounded by
+the chunk size whatever the file's size.
+"""
+
+import hashlib
+import json
+import stat
+import zipfile
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from envops_desktop.domain.configuration import (
+    FILES_PREFIX,
+    FORMAT_VERSION,
+    MANIFEST_NAME,
+    ConfigurationManifest,
+    ImportLimits,
+)
+from envops_desktop.domain.enums import EntryKind
+from envops_desktop.domain.errors import InvalidConfigurationFileError
+from envops_desktop.domain.models import ManifestEntry
+from envops_desktop.domain.paths import link_target_escapes, relative_path_problem
+from envops_desktop.domain.progress import CancelToken, ProgressMeter
+from envops_desktop.store.blobs import CHUNK
+from envops_desktop.store.staged_blobs import StagedBlobs
+
+DEFAULT_LIMITS = ImportLimits()
+_ZIP_MAGIC = b"PK\x03\x04"
+_EMPTY_ZIP_MAGIC = b"PK\x05\x06"
+
+
+def _refuse(path: Path, problem: str) -> InvalidConfigurationFileError:
+    return InvalidConfigurationFileError(f"{path.name} was refused: {problem}.")
+
+
+def open_archive(path: Path) -> zipfile.ZipFile:
+    """Open the zip or say plainly why it is not one."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except IsADirectoryError as error:
+        raise _refuse(path, "it is a folder, not a file") from error
+    except FileNotFoundError as error:
+        raise _refuse(path, "the file does not exist") from error
+    except OSError as error:
+        raise _refuse(path, f"it cannot be read ({error.strerror})") from error
+    if magic not in (_ZIP_MAGIC, _EMPTY_ZIP_MAGIC):
+        raise _refuse(path, "it is not a configuration file (not a zip archive)")
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise _refuse(
+            path, "it is truncated or damaged (its zip directory cannot be read)"
+        ) from error
+
+
+def _check_members(
+    path: Path, archive: zipfile.ZipFile, limits: ImportLimits
+) -> dict[str, zipfile.ZipInfo]:
+    infos = archive.infolist()
+    if len(infos) > limits.max_entries:
+        raise _refuse(
+            path, f"it has {len(infos)} entries, more than the limit of {limits.max_entries}"
+        )
+    duplicates = [name for name, count in Counter(i.filename for i in infos).items() if count > 1]
+    if duplicates:
+        raise _refuse(path, f"the entry {duplicates[0]!r} appears more than once")
+    members = {}
+    for info in infos:
+        name = info.filename
+        if name == MANIFEST_NAME:
+            continue
+        problem = relative_path_problem(name.rstrip("/"))
+        if problem:
+            raise _refuse(path, f"the entry {name!r} {problem}")
+        if not name.startswith(FILES_PREFIX):
+            raise _refuse(path, f"the entry {name!r} is outside the config/ folder")
+        file_type = stat.S_IFMT(info.external_attr >> 16)
+        if file_type == stat.S_IFLNK:
+            raise _refuse(
+                path, f"the entry {name!r} is a link stored as a file; links belong in the manifest"
+            )
+        if file_type not in (0, stat.S_IFREG, stat.S_IFDIR):
+            raise _refuse(path, f"the entry {name!r} is a device file, FIFO or socket")
+        if info.is_dir():
+            continue
+        if (
+            info.file_size > limits.ratio_applies_above
+            and info.file_size > info.compress_size * limits.max_ratio
+        ):
+            raise _refuse(
+                path,
+                f"the entry {name!r} expands more than {limits.max_ratio} times (a zip bomb)",
+            )
+        members[name.removeprefix(FILES_PREFIX)] = info
+    return members
+
+
+def _read_manifest(
+    path: Path, archive: zipfile.ZipFile, limits: ImportLimits
+) -> ConfigurationManifest:
+    try:
+        info = archive.getinfo(MANIFEST_NAME)
+    except KeyError as error:
+        raise _refuse(path, "it has no manifest.json") from error
+    if info.file_size > limits.max_manifest_bytes:
+        raise _refuse(path, "its manifest.json is larger than the limit")
+    try:
+        with archive.open(info) as f:
+            raw = f.read(limits.max_manifest_bytes + 1)
+        document = json.loads(raw)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+        raise _refuse(path, "its manifest.json is damaged") from error
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise _refuse(path, f"its manifest.json is not valid JSON ({error})") from error
+    declared = document.get("format_version") if isinstance(document, dict) else None
+    if isinstance(declared, int) and declared > FORMAT_VERSION:
+        raise _refuse(
+            path,
+            f"it was written in format version {declared}, newer than "
+            f"this EnvOps reads ({FORMAT_VERSION}); update EnvOps Desktop",
+        )
+    try:
+        return ConfigurationManifest.model_validate(document)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the document"
+        message = first["msg"].removeprefix("Value error, ")
+        raise _refuse(path, f"its manifest.json is invalid at {where}: {message}") from error
+
+
+def _check_manifest(
+    path: Path,
+    manifest: ConfigurationManifest,
+    members: dict[str, zipfile.ZipInfo],
+    limits: ImportLimits,
+    allow_external_links: bool,
+) -> None:
+    kinds: dict[str, EntryKind] = {}
+    for entry in manifest.entries:
+        if entry.path in kinds:
+            raise _refuse(path, f"the manifest lists {entry.path!r} twice")
+        kinds[entry.path] = entry.kind
+    for entry in manifest.entries:
+        parent = entry.path.rpartition("/")[0]
+        if parent and kinds.get(parent) is not EntryKind.DIR:
+            why = (
+                "inside a link"
+                if kinds.get(parent) is EntryKind.SYMLINK
+                else "not in a listed folder"
+            )
+            raise _refuse(path, f"the entry {entry.path!r} is {why}")
+        if (
+            entry.kind is EntryKind.SYMLINK
+            and not allow_external_links
+            and link_target_escapes(entry.path, entry.target or "")
+        ):
+            raise _refuse(
+                path,
+                f"the link {entry.path!r} points outside the environment "
+                f"(to {entry.target!r}); allow external links to import it",
+            )
+        if entry.kind is EntryKind.FILE:
+            info = members.get(entry.path)
+            if info is None:
+                raise _refuse(
+                    path, f"the file {entry.path!r} is in the manifest but not in the archive"
+                )
+            if info.file_size != entry.size:
+                raise _refuse(
+                    path,
+                    f"the file {entry.path!r} is {info.file_size} bytes in the archive but "
+                    f"{entry.size} in the manifest",
+                )
+    for name in members:
+        if kinds.get(name) is not EntryKind.FILE:
+            raise _refuse(
+                path, f"the entry {FILES_PREFIX + name!r} is not listed in the manifest as a file"
+            )
+    if manifest.total_bytes > limits.max_total_bytes:
+        raise _refuse(
+            path, f"it would expand to more than the limit of {limits.max_total_bytes >> 30} GiB"
+        )
+
+
+def _stage_file(
+    path: Path,
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    entry: ManifestEntry,
+    sink: StagedBlobs,
+    meter: ProgressMeter,
+    cancel: CancelToken,
+) -> None:
+    digest = hashlib.sha256()
+    count = 0
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal count
+        with archive.open(info) as stream:
+            while chunk := stream.read(CHUNK):
+                cancel.raise_if_cancelled()
+                count += len(chunk)
+                if count > entry.size:
+                    raise _refuse(
+                        path, f"the file {entry.path!r} holds more than its declared size"
+                    )
+                digest.update(chunk)
+                meter.advance(len(chunk), entry.path)
+                yield chunk
+
+    try:
+        if sink.wants(entry.sha256 or ""):
+            provisional = sink.write(chunks(), entry.sha256 or "")
+        else:
+            provisional = None
+            for _ in chunks():
+                pass
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+        raise _refuse(path, f"the file {entry.path!r} is damaged or truncated ({error})") from error
+    if count != entry.size or digest.hexdigest() != entry.sha256:
+        if provisional:
+            provisional.unlink(missing_ok=True)
+        raise _refuse(path, f"the file {entry.path!r} does not match its checksum in the manifest")
+    if provisional:
+        sink.keep(provisional, entry.sha256 or "")
+
+
+def read_configuration_file(
+    path: Path,
+    sink: StagedBlobs,
+    meter_for: Callable[[int], ProgressMeter],
+    cancel: CancelToken,
+    allow_external_links: bool = False,
+    limits: ImportLimits = DEFAULT_LIMITS,
+) -> ConfigurationManifest:
+    """Validate `path` completely, staging each verified file's content into `sink`.
+
+    `meter_for(total_bytes)` makes the progress meter once the manifest gives the total.
+    """
+    with open_archive(path) as archive:
+        members = _check_members(path, archive, limits)
+        manifest = _read_manifest(path, archive, limits)
+        _check_manifest(path, manifest, members, limits, allow_external_links)
+        meter: ProgressMeter = meter_for(manifest.total_bytes)
+        for entry in manifest.entries:
+            if entry.kind is EntryKind.FILE:
+                _stage_file(path, archive, members[entry.path], entry, sink, meter, cancel)
+        meter.finish()
+    return manifest

@@ -1,0 +1,84 @@
+"""The SQLite metadata database: one connection per thread, WAL, migrations on open."""
+
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from envops_desktop.store.migrations import MIGRATIONS
+
+DATABASE_NAME = "envops.sqlite3"
+
+
+class Database:
+    """Opens `envops.sqlite3` in a data dir and hands each thread its own connection.
+
+    SQLite connections must not be shared between threads, and the service is called from
+    QThread workers, the CLI and pool threads alike; a thread-local connection keeps every
+    caller simple. WAL lets readers in other processes (the app while the CLI writes) carry on.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / DATABASE_NAME
+        self._local = threading.local()
+        self._migrate()
+
+    def connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: a restore's journal row must be on disk before the directory swap it announces.
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run the block in one IMMEDIATE transaction: one writer at a time, no deadlock."""
+        conn = self.connection()
+        if conn.in_transaction:  # nested use joins the outer transaction
+            yield conn
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        conn = self.connection()
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        if current >= len(MIGRATIONS):
+            return
+        if current > 0:  # keep the user's data safe should a migration go wrong
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            shutil.copy2(self.path, self.path.with_suffix(f".v{current}.bak"))
+        for number in range(current, len(MIGRATIONS)):
+            conn.executescript(
+                "BEGIN IMMEDIATE;"
+                + MIGRATIONS[number]
+                + f";PRAGMA user_version={number + 1};COMMIT;"
+            )
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def like_prefix(prefix: str) -> str:
+    """A LIKE pattern (with ESCAPE '\\') matching text that starts with `prefix` literally."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"

@@ -1,0 +1,96 @@
+"""Rows of the `environments` table as `Environment` models."""
+
+import json
+import sqlite3
+
+from envops_desktop.domain.enums import EnvironmentStatus
+from envops_desktop.domain.models import Environment, PostRestoreCommand
+from envops_desktop.store.database import Database
+from envops_desktop.store.timestamps import from_text, to_text, utc_now
+
+_SELECT = """
+SELECT e.*, (SELECT MAX(b.created_at) FROM backups b WHERE b.environment_id = e.id)
+       AS last_backup_at
+FROM environments e
+"""
+
+
+def _environment(row: sqlite3.Row) -> Environment:
+    command = None
+    if row["post_restore_argv"]:
+        command = PostRestoreCommand(
+            argv=json.loads(row["post_restore_argv"]),
+            timeout_seconds=row["post_restore_timeout"],
+        )
+    return Environment(
+        id=row["id"],
+        name=row["name"],
+        path=row["path"],
+        version=row["version"],
+        version_file=row["version_file"],
+        status=EnvironmentStatus(row["status"]),
+        post_restore_command=command,
+        last_restored_backup_id=row["last_restored_backup_id"],
+        last_backup_at=from_text(row["last_backup_at"]) if row["last_backup_at"] else None,
+        created_at=from_text(row["created_at"]),
+        updated_at=from_text(row["updated_at"]),
+    )
+
+
+class EnvironmentRecords:
+    """Reads and writes environments."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def insert(self, env: Environment) -> None:
+        command = env.post_restore_command
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO environments (id, name, path, version, version_file, status,"
+                " post_restore_argv, post_restore_timeout, last_restored_backup_id,"
+                " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    env.id,
+                    env.name,
+                    env.path,
+                    env.version,
+                    env.version_file,
+                    env.status.value,
+                    json.dumps(command.argv) if command else None,
+                    command.timeout_seconds if command else None,
+                    env.last_restored_backup_id,
+                    to_text(env.created_at),
+                    to_text(env.updated_at),
+                ),
+            )
+
+    def all(self) -> list[Environment]:
+        rows = self._db.connection().execute(_SELECT + " ORDER BY e.name COLLATE NOCASE")
+        return [_environment(row) for row in rows]
+
+    def by_id(self, env_id: str) -> Environment | None:
+        row = self._db.connection().execute(_SELECT + " WHERE e.id = ?", (env_id,)).fetchone()
+        return _environment(row) if row else None
+
+    def by_name(self, name: str) -> Environment | None:
+        row = (
+            self._db.connection()
+            .execute(_SELECT + " WHERE e.name = ? COLLATE NOCASE", (name,))
+            .fetchone()
+        )
+        return _environment(row) if row else None
+
+    def update(self, env_id: str, **columns: object) -> None:
+        """Set the given columns (by their SQL names) and bump `updated_at`."""
+        columns["updated_at"] = to_text(utc_now())
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        with self._db.transaction() as conn:
+            conn.execute(
+                f"UPDATE environments SET {assignments} WHERE id = ?",
+                (*columns.values(), env_id),
+            )
+
+    def delete(self, env_id: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM environments WHERE id = ?", (env_id,))

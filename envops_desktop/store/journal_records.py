@@ -1,0 +1,99 @@
+"""Rows of the `journal` table: the durable record of where each restore is."""
+
+import sqlite3
+from dataclasses import dataclass
+
+from envops_desktop.domain.enums import EnvironmentStatus, JournalPhase
+from envops_desktop.store.database import Database
+from envops_desktop.store.timestamps import to_text, utc_now
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One restore in flight: the four directories it moves between and its phase."""
+
+    id: str
+    environment_id: str
+    environment_name: str
+    backup_id: str
+    action: str
+    phase: JournalPhase
+    target: str
+    staging: str
+    previous: str
+    discard: str
+    prior_status: EnvironmentStatus
+    has_post_restore: bool
+
+
+def _entry(row: sqlite3.Row) -> JournalEntry:
+    return JournalEntry(
+        id=row["id"],
+        environment_id=row["environment_id"],
+        environment_name=row["environment_name"],
+        backup_id=row["backup_id"],
+        action=row["action"],
+        phase=JournalPhase(row["phase"]),
+        target=row["target"],
+        staging=row["staging"],
+        previous=row["previous"],
+        discard=row["discard"],
+        prior_status=EnvironmentStatus(row["prior_status"]),
+        has_post_restore=bool(row["has_post_restore"]),
+    )
+
+
+class JournalRecords:
+    """Writes each phase change in its own durable transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def begin(self, entry: JournalEntry) -> None:
+        """Journal the start and mark the environment `Updating` in the same transaction."""
+        now = to_text(utc_now())
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO journal (id, environment_id, environment_name, backup_id, action,"
+                " phase, target, staging, previous, discard, prior_status, has_post_restore,"
+                " started_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    entry.id,
+                    entry.environment_id,
+                    entry.environment_name,
+                    entry.backup_id,
+                    entry.action,
+                    entry.phase.value,
+                    entry.target,
+                    entry.staging,
+                    entry.previous,
+                    entry.discard,
+                    entry.prior_status.value,
+                    int(entry.has_post_restore),
+                    now,
+                    now,
+                ),
+            )
+            conn.execute(
+                "UPDATE environments SET status = ?, updated_at = ? WHERE id = ?",
+                (EnvironmentStatus.UPDATING.value, now, entry.environment_id),
+            )
+
+    def set_phase(self, journal_id: str, phase: JournalPhase) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE journal SET phase = ?, updated_at = ? WHERE id = ?",
+                (phase.value, to_text(utc_now()), journal_id),
+            )
+
+    def unfinished(self, include_done: bool = False) -> list[JournalEntry]:
+        """Restores that have not been cleared, oldest first."""
+        skip = "" if include_done else JournalPhase.DONE.value
+        rows = self._db.connection().execute(
+            "SELECT * FROM journal WHERE phase != ? ORDER BY started_at", (skip,)
+        )
+        return [_entry(row) for row in rows]
+
+    def remove(self, journal_id: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM journal WHERE id = ?", (journal_id,))

@@ -1,0 +1,83 @@
+"""Schema migrations: one step per PRAGMA user_version, applied in order."""
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema.
+    """
+    CREATE TABLE environments (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        path TEXT NOT NULL,
+        version TEXT NOT NULL,
+        version_file TEXT,
+        status TEXT NOT NULL,
+        post_restore_argv TEXT,
+        post_restore_timeout REAL,
+        last_restored_backup_id TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE backups (
+        id TEXT PRIMARY KEY,
+        environment_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        version TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        file_count INTEGER NOT NULL,
+        total_bytes INTEGER NOT NULL,
+        skipped TEXT NOT NULL DEFAULT '[]',
+        root_mode INTEGER,
+        root_mtime_ns INTEGER
+    );
+    CREATE INDEX backups_by_environment ON backups(environment_id, created_at);
+    CREATE TABLE backup_entries (
+        backup_id TEXT NOT NULL REFERENCES backups(id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        mode INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        sha256 TEXT,
+        target TEXT,
+        PRIMARY KEY (backup_id, path)
+    ) WITHOUT ROWID;
+    CREATE INDEX backup_entries_by_blob ON backup_entries(sha256);
+    CREATE TABLE file_cache (
+        environment_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        inode INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        PRIMARY KEY (environment_id, path)
+    ) WITHOUT ROWID;
+    CREATE TABLE activity (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        time TEXT NOT NULL,
+        environment_id TEXT,
+        environment_name TEXT NOT NULL,
+        action TEXT NOT NULL,
+        user TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX activity_by_environment ON activity(environment_id, id);
+    CREATE TABLE journal (
+        id TEXT PRIMARY KEY,
+        environment_id TEXT NOT NULL,
+        environment_name TEXT NOT NULL,
+        backup_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        phase TEXT NOT NULL,
+        target TEXT NOT NULL,
+        staging TEXT NOT NULL,
+        previous TEXT NOT NULL,
+        discard TEXT NOT NULL,
+        prior_status TEXT NOT NULL,
+        has_post_restore INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    """,
+]

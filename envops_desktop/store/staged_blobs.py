@@ -1,0 +1,45 @@
+"""Blobs of an uploaded configuration file, kept apart from the store until it is imported."""
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from envops_desktop.store.blobs import BlobStore, pack_chunks
+
+
+class StagedBlobs:
+    """A folder of blobs beside the store (same filesystem), moved in by rename on import."""
+
+    def __init__(self, directory: Path, store: BlobStore) -> None:
+        self.directory = directory
+        self._store = store
+        self._kept: dict[str, bool] = {}  # sha256 -> compressed
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def wants(self, sha: str) -> bool:
+        """False when the store or this stage already holds the content."""
+        return sha not in self._kept and not self._store.has(sha)
+
+    def write(self, chunks: Iterator[bytes], sha: str) -> Path:
+        """Write a stream as a provisional blob; `keep` it once its hash is confirmed."""
+        part = self.directory / f"{sha}.part"
+        with open(part, "wb") as out:
+            compressed = pack_chunks(chunks, out)
+        return part.rename(part.with_suffix(".zst" if compressed else ".raw"))
+
+    def keep(self, provisional: Path, sha: str) -> None:
+        self._kept[sha] = provisional.suffix == ".zst"
+        provisional.rename(self.directory / sha)
+
+    def move_into_store(self) -> None:
+        for sha, compressed in self._kept.items():
+            self._store.adopt(sha, self.directory / sha, compressed)
+        self._kept.clear()
+
+    def discard(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    @property
+    def bytes_on_disk(self) -> int:
+        return sum(entry.stat().st_size for entry in os.scandir(self.directory))

@@ -1,0 +1,174 @@
+"""Creating, listing, deduplicating and deleting backups against a real data dir."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind
+from envops_desktop.domain.errors import NotFoundError, OperationCancelledError
+from envops_desktop.domain.progress import CancelToken, Progress
+from tests.trees import describe_tree
+
+
+def blob_files(data_dir: Path) -> set[str]:
+    objects = data_dir / "objects"
+    return {p.name for p in objects.glob("??/*")}
+
+
+def test_backup_records_every_entry_with_its_metadata(service, environment, config_dir):
+    backup = service.create_backup("billing", name="before upgrade")
+    entries = {e.path: e for e in service.backup_entries(backup.id)}
+    assert backup.name == "before upgrade"
+    assert backup.version == "4.2.0"
+    assert backup.origin is BackupOrigin.MANUAL
+    assert backup.created_by == service.user
+    assert entries["db.ini"].kind is EntryKind.SYMLINK
+    assert entries["db.ini"].target == "conf.d/database.ini"
+    assert entries["empty"].kind is EntryKind.DIR
+    assert entries["certs/server.key"].mode == 0o600
+    assert entries["hooks.sh"].mode == 0o755
+    assert backup.file_count == sum(1 for e in entries.values() if e.kind is EntryKind.FILE)
+
+
+def test_backup_survives_its_source_being_deleted(service, environment, config_dir, tmp_path):
+    before = describe_tree(config_dir)
+    backup = service.create_backup("billing")
+    shutil.rmtree(config_dir)
+    config_dir.mkdir()
+    os.utime(config_dir, ns=(0, 0))
+    service.restore_backup("billing", backup.id)
+    assert describe_tree(config_dir) == before
+
+
+def test_second_backup_of_unchanged_tree_writes_no_new_blobs(service, environment, tmp_path):
+    service.create_backup("billing")
+    blobs_after_first = blob_files(tmp_path / "data")
+    modified = {p: p.stat().st_mtime_ns for p in (tmp_path / "data" / "objects").glob("??/*")}
+    service.create_backup("billing")
+    assert blob_files(tmp_path / "data") == blobs_after_first
+    assert {p: p.stat().st_mtime_ns for p in modified} == modified
+
+
+def test_unchanged_files_are_not_read_again(service, environment, config_dir, monkeypatch):
+    # Make every file old enough that its hash may be cached (a freshly written file may not).
+    for path in config_dir.rglob("*"):
+        if not path.is_symlink():
+            os.utime(path, ns=(10**18, 10**18))
+    service.create_backup("billing")
+    read_back: list[Progress] = []
+    service.create_backup("billing", progress=read_back.append)
+    assert read_back[-1].total == 0  # nothing needed hashing
+
+
+def test_changed_file_is_hashed_and_stored_again(service, environment, config_dir, tmp_path):
+    first = service.create_backup("billing")
+    (config_dir / "app.yaml").write_text("server:\n  port: 9000\n")
+    second = service.create_backup("billing")
+    old = {e.path: e.sha256 for e in service.backup_entries(first.id)}
+    new = {e.path: e.sha256 for e in service.backup_entries(second.id)}
+    assert old["app.yaml"] != new["app.yaml"]
+    assert old["conf.d/database.ini"] == new["conf.d/database.ini"]
+
+
+def test_identical_content_is_stored_once(service, environment, config_dir, tmp_path):
+    payload = os.urandom(50_000)
+    for index in range(5):
+        (config_dir / f"copy{index}.bin").write_bytes(payload)
+    service.create_backup("billing")
+    import hashlib
+
+    sha = hashlib.sha256(payload).hexdigest()
+    assert sum(1 for name in blob_files(tmp_path / "data") if name.startswith(sha)) == 1
+
+
+def test_compressible_files_are_stored_compressed(service, environment, config_dir, tmp_path):
+    (config_dir / "big.log").write_text("the same line again\n" * 100_000)
+    service.create_backup("billing")
+    stored = [p for p in (tmp_path / "data" / "objects").glob("??/*.zst")]
+    assert stored, "text should be kept zstd-compressed"
+    assert min(p.stat().st_size for p in stored) < 2_000_000
+
+
+def test_large_file_streams_through_and_restores(service, environment, config_dir):
+    big = config_dir / "firmware.bin"
+    big.write_bytes(os.urandom(9 << 20))  # above the whole-file read threshold
+    before = describe_tree(config_dir)
+    backup = service.create_backup("billing")
+    big.write_bytes(b"truncated")
+    service.restore_backup("billing", backup.id)
+    assert describe_tree(config_dir) == before
+
+
+def test_backups_are_listed_newest_first(service, environment):
+    first = service.create_backup("billing", name="one")
+    second = service.create_backup("billing", name="two")
+    assert [b.id for b in service.list_backups("billing")] == [second.id, first.id]
+
+
+def test_deleting_a_backup_frees_only_blobs_no_other_backup_uses(
+    service, environment, config_dir, tmp_path
+):
+    first = service.create_backup("billing")
+    (config_dir / "only-in-second.txt").write_text("unique content 42")
+    second = service.create_backup("billing")
+    shared = blob_files(tmp_path / "data")
+    freed = service.delete_backup(second.id)
+    assert freed == 1
+    remaining = blob_files(tmp_path / "data")
+    assert len(remaining) == len(shared) - 1
+    assert service.check_store().healthy
+    service.restore_backup("billing", first.id)  # the first backup is still whole
+    with pytest.raises(NotFoundError):
+        service.get_backup(second.id)
+
+
+def test_special_files_are_skipped_and_named_in_the_activity_log(service, environment, config_dir):
+    os.mkfifo(config_dir / "control.fifo")
+    backup = service.create_backup("billing")
+    assert backup.skipped == ["control.fifo"]
+    created = service.activity("billing")[0]
+    assert created.action is ActivityAction.BACKUP_CREATED
+    assert "control.fifo" in created.detail
+
+
+def test_links_are_stored_as_links_never_followed(service, environment, config_dir, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("not part of the environment")
+    os.symlink(outside, config_dir / "external")
+    backup = service.create_backup("billing")
+    entries = {e.path: e for e in service.backup_entries(backup.id)}
+    assert entries["external"].kind is EntryKind.SYMLINK
+    assert entries["external"].target == str(outside)
+    assert not any(path.startswith("external/") for path in entries)
+
+
+def test_backup_of_a_vanished_directory_is_refused(service, environment, config_dir):
+    shutil.rmtree(config_dir)
+    with pytest.raises(NotFoundError, match="does not exist"):
+        service.create_backup("billing")
+    assert service.list_backups("billing") == []
+
+
+def test_cancelled_backup_records_nothing(service, environment, config_dir):
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(OperationCancelledError):
+        service.create_backup("billing", cancel=cancel)
+    assert service.list_backups("billing") == []
+
+
+def test_backup_ids_resolve_from_a_unique_prefix(service, environment):
+    backup = service.create_backup("billing")
+    assert service.get_backup(backup.id[:-2]).id == backup.id
+
+
+def test_store_check_finds_a_damaged_blob(service, environment, tmp_path):
+    service.create_backup("billing")
+    victim = next((tmp_path / "data" / "objects").glob("??/*"))
+    victim.write_bytes(b"rotten")
+    report = service.check_store()
+    assert not report.healthy
+    assert victim.name.removesuffix(".zst") in report.damaged
