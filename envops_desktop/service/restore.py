@@ -49,7 +49,7 @@ def check_restorable(env: Environment, version: str, needed_bytes: int) -> None:
             "register a folder inside it as the environment instead."
         )
     parent = target.parent
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if not _can_create_in(parent):
         raise OperationFailedError(
             f"No write permission on {parent}, the folder that holds {target.name}; "
             "a restore needs it to swap the configuration in atomically."
@@ -60,6 +60,18 @@ def check_restorable(env: Environment, version: str, needed_bytes: int) -> None:
             f"Not enough free disk space beside {target}: the restore needs "
             f"{_mib(needed_bytes)} MiB and {_mib(free)} MiB are free."
         )
+
+
+def _can_create_in(folder: Path) -> bool:
+    # Try it rather than ask os.access: root passes access checks on read-only mounts and
+    # immutable folders, where the swap would still fail halfway through.
+    probe = folder / f".envops-probe-{new_id()}"
+    try:
+        probe.mkdir()
+    except OSError:
+        return False
+    probe.rmdir()
+    return True
 
 
 def _mib(nbytes: int) -> int:

@@ -11,6 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from envops_desktop.service.crash_points import crash_point
 from envops_desktop.store.journal_records import JournalEntry
 
 
@@ -56,6 +57,7 @@ def swap_in(entry: JournalEntry) -> None:
     """Move the old configuration aside and the staged one into its place."""
     target = Path(entry.target)
     os.rename(target, entry.previous)
+    crash_point("between-renames")
     os.rename(entry.staging, target)
     _sync_directory(target.parent)
 
@@ -66,6 +68,7 @@ def roll_back(entry: JournalEntry) -> None:
     if os.path.lexists(entry.previous):
         if os.path.lexists(target):
             os.rename(target, entry.discard)
+        crash_point("rollback-between-renames")
         os.rename(entry.previous, target)
         _sync_directory(target.parent)
     remove_tree(Path(entry.staging))

@@ -1,0 +1,143 @@
+"""The `envops` command line: its contract of commands, JSON output and exit codes."""
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from envops_desktop.cli import main
+from tests.trees import describe_tree, make_config_tree, mess_up
+from tests.zips import simple_configuration
+
+REPO = Path(__file__).parents[2]
+
+
+@pytest.fixture
+def cli(tmp_path, capsys):
+    data = tmp_path / "data"
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(["--data-dir", str(data), *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def billing(cli, tmp_path) -> Path:
+    root = tmp_path / "billing"
+    make_config_tree(root)
+    assert cli("env", "add", "billing", "--path", str(root), "--version", "4.2.0")[0] == 0
+    return root
+
+
+def test_help_runs_as_an_installed_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "envops_desktop.cli", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert result.returncode == 0
+    for command in ("env", "backup", "restore", "import", "activity", "verify"):
+        assert command in result.stdout
+
+
+def test_backup_restore_round_trip_from_the_command_line(cli, billing):
+    original = describe_tree(billing)
+    code, out, _ = cli("backup", "create", "billing", "--name", "golden", "--json")
+    assert code == 0
+    backup = json.loads(out)
+    mess_up(billing)
+    code, out, _ = cli("restore", "billing", backup["id"][:10], "--yes")
+    assert code == 0 and "restored to golden" in out
+    assert describe_tree(billing) == original
+
+
+def test_list_and_show_commands_print_json(cli, billing):
+    cli("backup", "create", "billing")
+    envs = json.loads(cli("env", "list", "--json")[1])
+    assert envs[0]["name"] == "billing" and envs[0]["status"] == "Ready"
+    shown = json.loads(cli("env", "show", "billing", "--json")[1])
+    assert shown["version"] == "4.2.0"
+    backups = json.loads(cli("backup", "list", "billing", "--json")[1])
+    assert len(backups) == 1 and backups[0]["origin"] == "manual"
+    activity = json.loads(cli("activity", "billing", "--json")[1])
+    assert activity[0]["action"] == "backup created"
+    assert json.loads(cli("verify", "--json")[1])["checked"] > 0
+
+
+def test_version_mismatch_exits_3_and_changes_nothing(cli, billing):
+    backup = json.loads(cli("backup", "create", "billing", "--json")[1])
+    assert cli("env", "update", "billing", "--version", "5.0.0")[0] == 0
+    before = describe_tree(billing)
+    code, _, err = cli("restore", "billing", backup["id"], "--yes")
+    assert code == 3
+    assert err.startswith("envops: ") and err.count("\n") == 1
+    assert "update the environment" in err
+    assert describe_tree(billing) == before
+
+
+def test_busy_environment_exits_4(cli, billing, tmp_path):
+    backup = json.loads(cli("backup", "create", "billing", "--json")[1])
+    env_id = json.loads(cli("env", "show", "billing", "--json")[1])["id"]
+    with open(tmp_path / "data" / "locks" / f"env-{env_id}.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        code, _, err = cli("restore", "billing", backup["id"], "--yes")
+    assert code == 4 and "busy" in err
+
+
+def test_invalid_configuration_file_exits_5(cli, billing, tmp_path):
+    bogus = tmp_path / "bogus.zip"
+    bogus.write_text("hello")
+    code, _, err = cli("import", "billing", str(bogus), "--yes")
+    assert code == 5 and "not a zip archive" in err
+
+
+def test_unknown_names_exit_6(cli, billing):
+    assert cli("env", "show", "nope")[0] == 6
+    assert cli("restore", "billing", "zzzzzz", "--yes")[0] == 6
+    assert cli("backup", "delete", "zzzzzz")[0] == 6
+
+
+def test_usage_errors_exit_2(cli, billing):
+    with pytest.raises(SystemExit) as exited:
+        cli("restore")
+    assert exited.value.code == 2
+
+
+def test_restore_without_yes_off_a_terminal_refuses_with_usage(cli, billing, monkeypatch):
+    backup = json.loads(cli("backup", "create", "billing", "--json")[1])
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    code, _, err = cli("restore", "billing", backup["id"])
+    assert code == 2 and "--yes" in err
+
+
+def test_import_and_export_from_the_command_line(cli, billing, tmp_path):
+    code, out, _ = cli("import", "billing", str(simple_configuration(tmp_path / "c.zip")), "--yes")
+    assert code == 0, out
+    assert (billing / "conf.d" / "db.ini").read_text() == "[db]\nhost=replica\n"
+    backups = json.loads(cli("backup", "list", "billing", "--json")[1])
+    assert backups[0]["origin"] == "imported"
+    exported = tmp_path / "again.zip"
+    assert cli("backup", "export", backups[0]["id"], str(exported))[0] == 0
+    assert exported.stat().st_size > 0
+
+
+def test_remove_environment_keeps_its_folder(cli, billing):
+    before = describe_tree(billing)
+    assert cli("env", "remove", "billing", "--yes")[0] == 0
+    assert describe_tree(billing) == before
+    assert json.loads(cli("env", "list", "--json")[1]) == []
+
+
+def test_data_dir_comes_from_the_environment_variable(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ENVOPS_DATA_DIR", str(tmp_path / "from-env"))
+    assert main(["env", "list"]) == 0
+    assert (tmp_path / "from-env" / "envops.sqlite3").exists()
+    assert os.stat(tmp_path / "from-env").st_mode & 0o077 == 0

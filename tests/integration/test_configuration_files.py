@@ -1,0 +1,323 @@
+"""Configuration files: export, then import on any workstation; hostile files are refused."""
+
+import json
+import os
+import stat
+import warnings
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EnvironmentStatus
+from envops_desktop.domain.errors import (
+    InvalidConfigurationFileError,
+    NotFoundError,
+    VersionMismatchError,
+)
+from envops_desktop.domain.progress import Progress
+from envops_desktop.service import EnvOpsService
+from tests.trees import describe_tree, make_config_tree, mess_up
+from tests.zips import (
+    dir_entry,
+    file_entry,
+    link_entry,
+    manifest,
+    simple_configuration,
+    write_configuration,
+)
+
+
+def import_file(service: EnvOpsService, env: str, path: Path, **options: object):
+    staged = service.stage_configuration_file(path, **options)
+    try:
+        return service.import_configuration(env, staged)
+    finally:
+        service.discard_staged_configuration(staged)
+
+
+def test_export_then_import_on_another_data_dir_reproduces_the_environment(
+    service, environment, config_dir, tmp_path
+):
+    original = describe_tree(config_dir)
+    backup = service.create_backup("billing", name="golden")
+    exported = service.export_backup(backup.id, tmp_path / "golden.envops.zip")
+
+    other_dir = tmp_path / "workstation2" / "billing"
+    other_dir.mkdir(parents=True)
+    other = EnvOpsService(tmp_path / "data2")
+    other.add_environment("billing", other_dir, version="4.2.0")
+    seen: list[Progress] = []
+    staged = other.stage_configuration_file(exported, progress=seen.append)
+    assert staged.manifest.backup_name == "golden"
+    assert seen[-1].phase == "uploading" and seen[-1].done == seen[-1].total > 0
+    env = other.import_configuration("billing", staged)
+    assert describe_tree(other_dir) == original
+    assert env.status is EnvironmentStatus.READY
+    imported = other.list_backups("billing")[0]
+    assert imported.origin is BackupOrigin.IMPORTED
+    assert other.activity("billing")[0].action is ActivityAction.CONFIGURATION_IMPORTED
+    other.close()
+
+
+def test_exported_file_is_a_plain_zip_with_manifest_and_config_folder(
+    service, environment, tmp_path
+):
+    backup = service.create_backup("billing")
+    exported = service.export_backup(backup.id, tmp_path / "out.zip")
+    with zipfile.ZipFile(exported) as archive:
+        names = set(archive.namelist())
+    assert "manifest.json" in names
+    assert "config/app.yaml" in names
+    assert all(n == "manifest.json" or n.startswith("config/") for n in names)
+    assert not (tmp_path / "out.zip.part").exists()
+
+
+def test_import_replaces_contents_byte_for_byte(service, environment, config_dir, tmp_path):
+    import_file(service, "billing", simple_configuration(tmp_path / "simple.zip"))
+    assert sorted(p.relative_to(config_dir).as_posix() for p in config_dir.rglob("*")) == [
+        "app.yaml",
+        "conf.d",
+        "conf.d/db.ini",
+    ]
+    assert (config_dir / "conf.d" / "db.ini").read_bytes() == b"[db]\nhost=replica\n"
+
+
+def test_import_with_version_mismatch_changes_nothing(service, environment, config_dir, tmp_path):
+    before = describe_tree(config_dir)
+    staged = service.stage_configuration_file(simple_configuration(tmp_path / "v5.zip", "5.0"))
+    with pytest.raises(VersionMismatchError):
+        service.import_configuration("billing", staged)
+    assert describe_tree(config_dir) == before
+    assert service.list_backups("billing") == []
+
+
+def test_import_into_a_vanished_environment_is_refused(service, environment, config_dir, tmp_path):
+    staged = service.stage_configuration_file(simple_configuration(tmp_path / "ok.zip"))
+    os.rename(config_dir, config_dir.with_name("moved"))
+    with pytest.raises(NotFoundError, match="does not exist"):
+        service.import_configuration("billing", staged)
+
+
+def test_external_links_are_accepted_only_when_allowed(service, environment, config_dir, tmp_path):
+    path = write_configuration(
+        tmp_path / "link.zip", manifest([link_entry("passwd", "/etc/passwd")]), {}
+    )
+    with pytest.raises(InvalidConfigurationFileError, match="'passwd' points outside"):
+        service.stage_configuration_file(path)
+    import_file(service, "billing", path, allow_external_links=True)
+    assert os.readlink(config_dir / "passwd") == "/etc/passwd"
+
+
+def _bomb(tmp_path: Path) -> Path:
+    zeros = bytes(50 << 20)
+    return write_configuration(
+        tmp_path / "bomb.zip", manifest([file_entry("zeros", zeros)]), {"config/zeros": zeros}
+    )
+
+
+def _lying_size(tmp_path: Path) -> Path:
+    """The zip's own headers declare far fewer bytes than the entry really holds."""
+    real = os.urandom(300_000)
+    claimed = real[:100]
+    path = write_configuration(
+        tmp_path / "liar.zip",
+        manifest([file_entry("data.bin", claimed)]),
+        {"config/data.bin": real},
+    )
+    raw = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x01\x02", 24), (b"PK\x03\x04", 22)):
+        at = raw.find(signature)
+        raw[at + offset : at + offset + 4] = (100).to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def _truncated(tmp_path: Path) -> Path:
+    path = simple_configuration(tmp_path / "whole.zip")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def _not_a_zip(tmp_path: Path) -> Path:
+    path = tmp_path / "picture.zip"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(1000))
+    return path
+
+
+APP = b"port: 1\n"
+
+HOSTILE = {
+    "dot-dot entry": (
+        lambda t: write_configuration(
+            t / "f.zip",
+            manifest([file_entry("app.yaml", APP)]),
+            {"config/app.yaml": APP, "config/../../evil": APP},
+        ),
+        "climbs out of the environment",
+    ),
+    "absolute entry": (
+        lambda t: write_configuration(t / "f.zip", manifest([]), {"/etc/cron.d/evil": APP}),
+        "is an absolute path",
+    ),
+    "drive letter entry": (
+        lambda t: write_configuration(t / "f.zip", manifest([]), {"C:/Windows/evil": APP}),
+        "drive letter",
+    ),
+    "backslash entry": (
+        lambda t: write_configuration(t / "f.zip", manifest([]), {"config\\..\\evil": APP}),
+        "backslash",
+    ),
+    "dot-dot in manifest": (
+        lambda t: write_configuration(t / "f.zip", manifest([file_entry("../x", APP)]), {}),
+        "climbs out",
+    ),
+    "link out of the environment": (
+        lambda t: write_configuration(
+            t / "f.zip", manifest([link_entry("shadow", "../../../etc/shadow")]), {}
+        ),
+        "points outside the environment",
+    ),
+    "link stored inside the zip": (
+        lambda t: write_configuration(
+            t / "f.zip", manifest([]), {"config/evil": b"/etc/passwd"}, file_type=stat.S_IFLNK
+        ),
+        "is a link stored as a file",
+    ),
+    "hard link": (
+        lambda t: write_configuration(
+            t / "f.zip",
+            manifest([{**file_entry("x", APP), "kind": "hardlink", "target": "/etc/passwd"}]),
+            {},
+        ),
+        "manifest.json is invalid at entries.0.kind",
+    ),
+    "device file": (
+        lambda t: write_configuration(
+            t / "f.zip",
+            manifest([file_entry("sda", APP)]),
+            {"config/sda": APP},
+            file_type=stat.S_IFBLK,
+        ),
+        "device file, FIFO or socket",
+    ),
+    "fifo in manifest": (
+        lambda t: write_configuration(
+            t / "f.zip", manifest([{**dir_entry("pipe"), "kind": "fifo"}]), {}
+        ),
+        "is invalid at entries.0.kind",
+    ),
+    "duplicate entries": (
+        lambda t: _write_twice(t / "f.zip"),
+        "appears more than once",
+    ),
+    "duplicate manifest paths": (
+        lambda t: write_configuration(
+            t / "f.zip", manifest([file_entry("a", APP), file_entry("a", APP)]), {"config/a": APP}
+        ),
+        "lists 'a' twice",
+    ),
+    "checksum mismatch": (
+        lambda t: write_configuration(
+            t / "f.zip", manifest([file_entry("app.yaml", APP)]), {"config/app.yaml": b"port: 2\n"}
+        ),
+        "does not match its checksum",
+    ),
+    "size disagrees with manifest": (
+        lambda t: write_configuration(
+            t / "f.zip", manifest([file_entry("app.yaml", APP)]), {"config/app.yaml": APP * 2}
+        ),
+        "bytes in the archive but",
+    ),
+    "zip bomb by ratio": (_bomb, "zip bomb"),
+    "zip bomb by lying sizes": (_lying_size, "damaged"),
+    "truncated zip": (_truncated, "truncated or damaged"),
+    "not a zip": (_not_a_zip, "not a zip archive"),
+    "manifest missing": (
+        lambda t: write_configuration(t / "f.zip", None, {"config/app.yaml": APP}),
+        "has no manifest.json",
+    ),
+    "manifest not json": (
+        lambda t: write_configuration(t / "f.zip", b"{not json", {}),
+        "not valid JSON",
+    ),
+    "manifest fails the schema": (
+        lambda t: write_configuration(t / "f.zip", {"format": "envops-configuration"}, {}),
+        "manifest.json is invalid",
+    ),
+    "newer format version": (
+        lambda t: write_configuration(t / "f.zip", manifest([], format_version=9), {}),
+        "newer than this EnvOps reads",
+    ),
+    "file missing from the archive": (
+        lambda t: write_configuration(t / "f.zip", manifest([file_entry("a", APP)]), {}),
+        "in the manifest but not in the archive",
+    ),
+    "file not in the manifest": (
+        lambda t: write_configuration(t / "f.zip", manifest([]), {"config/extra": APP}),
+        "not listed in the manifest",
+    ),
+    "entry outside config": (
+        lambda t: write_configuration(t / "f.zip", manifest([]), {"scripts/run.sh": APP}),
+        "outside the config/ folder",
+    ),
+    "write through a link": (
+        lambda t: write_configuration(
+            t / "f.zip",
+            manifest([link_entry("etc", "."), file_entry("etc/passwd", APP)]),
+            {"config/etc/passwd": APP},
+        ),
+        "is inside a link",
+    ),
+    "missing parent folder": (
+        lambda t: write_configuration(
+            t / "f.zip", manifest([file_entry("deep/x", APP)]), {"config/deep/x": APP}
+        ),
+        "not in a listed folder",
+    ),
+}
+
+
+def _write_twice(path: Path) -> Path:
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "w") as archive:
+        warnings.simplefilter("ignore")
+        archive.writestr("config/app.yaml", APP)
+        archive.writestr("config/app.yaml", b"second")
+        archive.writestr("manifest.json", json.dumps(manifest([file_entry("app.yaml", APP)])))
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_configuration_file_is_refused_and_changes_nothing(
+    case, service, environment, config_dir, tmp_path
+):
+    build, reason = HOSTILE[case]
+    hostile = build(tmp_path)
+    before = describe_tree(config_dir)
+    objects_before = sorted((tmp_path / "data" / "objects").rglob("*"))
+    with pytest.raises(InvalidConfigurationFileError) as refused:
+        service.stage_configuration_file(hostile)
+    message = str(refused.value)
+    assert reason in message
+    assert message.startswith(f"{hostile.name} was refused: ") and message.endswith(".")
+    assert "\n" not in message
+    assert refused.value.exit_code == 5
+    assert describe_tree(config_dir) == before
+    assert sorted((tmp_path / "data" / "objects").rglob("*")) == objects_before
+    assert list((tmp_path / "data" / "staging").iterdir()) == []
+    assert service.list_backups("billing") == []
+
+
+def test_import_of_a_real_tree_matches_after_mess(service, environment, config_dir, tmp_path):
+    make_config_tree(tmp_path / "source", files=50)
+    source_env = service.add_environment("source", tmp_path / "source", version="4.2.0")
+    backup = service.create_backup(source_env.name)
+    exported = service.export_backup(backup.id, tmp_path / "source.zip")
+    mess_up(config_dir)
+    import_file(service, "billing", exported)
+    expected = describe_tree(tmp_path / "source")
+    actual = describe_tree(config_dir)
+    expected.pop(".")
+    actual.pop(".")
+    assert actual == expected

@@ -1,0 +1,88 @@
+"""Registering environments: validation, version files, and never touching their folders."""
+
+import threading
+
+import pytest
+
+from envops_desktop.domain.enums import ActivityAction
+from envops_desktop.domain.errors import InvalidInputError, NotFoundError
+from tests.trees import describe_tree
+
+
+def test_adding_an_environment_records_it_and_an_activity_entry(service, config_dir):
+    env = service.add_environment("billing", config_dir, version="4.2.0")
+    assert service.get_environment("billing") == env
+    assert service.get_environment(env.id) == env
+    assert service.activity()[0].action is ActivityAction.ENVIRONMENT_ADDED
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 101, "tab\there"])
+def test_bad_names_are_refused(service, config_dir, name):
+    with pytest.raises(InvalidInputError, match="printable"):
+        service.add_environment(name, config_dir, version="1")
+
+
+def test_duplicate_names_and_paths_are_refused(service, config_dir, tmp_path):
+    service.add_environment("billing", config_dir, version="1")
+    with pytest.raises(InvalidInputError, match="already exists"):
+        service.add_environment("BILLING", tmp_path, version="1")
+    with pytest.raises(InvalidInputError, match="already the environment billing"):
+        service.add_environment("other", config_dir, version="1")
+
+
+def test_a_missing_folder_is_refused(service, tmp_path):
+    with pytest.raises(InvalidInputError, match="not an existing folder"):
+        service.add_environment("x", tmp_path / "nope", version="1")
+
+
+def test_the_data_dir_cannot_be_an_environment(service, tmp_path):
+    with pytest.raises(InvalidInputError, match="EnvOps's own data"):
+        service.add_environment("x", tmp_path, version="1")
+
+
+def test_version_and_version_file_are_exclusive(service, config_dir):
+    with pytest.raises(InvalidInputError, match="either a version or a version file"):
+        service.add_environment("x", config_dir)
+    with pytest.raises(InvalidInputError, match="either a version or a version file"):
+        service.add_environment("x", config_dir, version="1", version_file="VERSION")
+
+
+def test_version_file_governs_the_version(service, config_dir):
+    env = service.add_environment("billing", config_dir, version_file="VERSION")
+    assert env.version == "4.2.0"
+    (config_dir / "VERSION").write_text("4.3.1\nbuild 7\n")
+    assert service.get_environment("billing").version == "4.3.1"
+    with pytest.raises(InvalidInputError, match="takes its version from VERSION"):
+        service.update_environment_version("billing", "9")
+
+
+def test_a_missing_version_file_is_refused(service, config_dir):
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        service.add_environment("billing", config_dir, version_file="NOPE")
+
+
+def test_updating_the_recorded_version_is_logged(service, config_dir):
+    service.add_environment("billing", config_dir, version="1.0")
+    assert service.update_environment_version("billing", "1.1").version == "1.1"
+    assert "1.0 → 1.1" in service.activity("billing")[0].detail
+
+
+def test_removing_an_environment_never_deletes_its_folder(service, config_dir, tmp_path):
+    service.add_environment("billing", config_dir, version="1")
+    service.create_backup("billing")
+    before = describe_tree(config_dir)
+    service.remove_environment("billing")
+    assert describe_tree(config_dir) == before
+    with pytest.raises(NotFoundError):
+        service.get_environment("billing")
+    assert list((tmp_path / "data" / "objects").glob("??/*")) == []
+    assert service.activity()[0].action is ActivityAction.ENVIRONMENT_REMOVED
+
+
+def test_the_service_works_from_another_thread(service, config_dir):
+    results = []
+    service.add_environment("billing", config_dir, version="1")
+    worker = threading.Thread(target=lambda: results.append(service.create_backup("billing")))
+    worker.start()
+    worker.join()
+    assert service.list_backups("billing") == results

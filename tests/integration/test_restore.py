@@ -1,0 +1,316 @@
+"""Restoring an environment from a saved backup: all or nothing, with the product's rules."""
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, Outcome
+from envops_desktop.domain.errors import (
+    EnvironmentBusyError,
+    NotFoundError,
+    OperationCancelledError,
+    OperationFailedError,
+    VersionMismatchError,
+)
+from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.domain.progress import CancelToken, Progress
+from tests.trees import describe_tree, mess_up
+
+
+def test_restore_brings_back_contents_modes_links_and_times(service, environment, config_dir):
+    original = describe_tree(config_dir)
+    backup = service.create_backup("billing")
+    mess_up(config_dir)
+    env = service.restore_backup("billing", backup.id)
+    assert describe_tree(config_dir) == original
+    assert env.status is EnvironmentStatus.READY
+    assert env.last_restored_backup_id == backup.id
+
+
+def test_restore_leaves_nothing_beside_the_environment(service, environment, config_dir):
+    backup = service.create_backup("billing")
+    siblings_before = sorted(os.listdir(config_dir.parent))
+    service.restore_backup("billing", backup.id)
+    assert sorted(os.listdir(config_dir.parent)) == siblings_before
+
+
+def test_successful_restore_writes_an_activity_entry_with_user(service, environment):
+    backup = service.create_backup("billing", name="nightly")
+    service.restore_backup("billing", backup.id)
+    entry = service.activity("billing")[0]
+    assert entry.action is ActivityAction.BACKUP_RESTORED
+    assert entry.outcome is Outcome.SUCCESS
+    assert entry.user == service.user
+    assert "nightly" in entry.detail
+
+
+def test_restore_with_mismatched_version_changes_nothing(service, environment, config_dir):
+    backup = service.create_backup("billing")
+    service.update_environment_version("billing", "5.0.0")
+    mess_up(config_dir)
+    before = describe_tree(config_dir)
+    activity_before = len(service.activity("billing"))
+    with pytest.raises(VersionMismatchError) as refused:
+        service.restore_backup("billing", backup.id)
+    assert "4.2.0" in str(refused.value) and "5.0.0" in str(refused.value)
+    assert "update the environment" in str(refused.value)
+    assert refused.value.exit_code == 3
+    assert describe_tree(config_dir) == before
+    assert service.get_environment("billing").status is EnvironmentStatus.READY
+    assert len(service.activity("billing")) == activity_before
+
+
+def test_version_file_is_reread_before_restoring(service, config_dir):
+    service.add_environment("billing", config_dir, version_file="VERSION")
+    backup = service.create_backup("billing")
+    (config_dir / "VERSION").write_text("4.3.0\n")
+    assert service.get_environment("billing").version == "4.3.0"
+    with pytest.raises(VersionMismatchError):
+        service.restore_backup("billing", backup.id)
+
+
+def test_failing_post_restore_command_rolls_back_and_retry_succeeds(service, config_dir, tmp_path):
+    flag = tmp_path / "healthy"
+    check = [
+        sys.executable,
+        "-c",
+        f"import os,sys; sys.exit(0 if os.path.exists({str(flag)!r}) else 7)",
+    ]
+    service.add_environment(
+        "billing",
+        config_dir,
+        version="4.2.0",
+        post_restore_command=PostRestoreCommand(argv=check, timeout_seconds=30),
+    )
+    wanted = describe_tree(config_dir)
+    backup = service.create_backup("billing")
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+
+    with pytest.raises(OperationFailedError, match="exit code 7") as failed:
+        service.restore_backup("billing", backup.id)
+    assert "back in place" in str(failed.value)
+    assert describe_tree(config_dir) == messed
+    assert service.get_environment("billing").status is EnvironmentStatus.UPDATE_FAILED
+    entry = service.activity("billing")[0]
+    assert entry.action is ActivityAction.RESTORE_FAILED
+    assert "exit code 7" in entry.detail
+
+    flag.touch()
+    env = service.restore_backup("billing", backup.id)
+    assert env.status is EnvironmentStatus.READY
+    assert describe_tree(config_dir) == wanted
+
+
+def test_post_restore_command_that_hangs_times_out_and_rolls_back(service, config_dir):
+    service.add_environment(
+        "billing",
+        config_dir,
+        version="4.2.0",
+        post_restore_command=PostRestoreCommand(
+            argv=[sys.executable, "-c", "import time; time.sleep(60)"], timeout_seconds=0.5
+        ),
+    )
+    backup = service.create_backup("billing")
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+    with pytest.raises(OperationFailedError, match=r"did not finish within 0\.5 seconds"):
+        service.restore_backup("billing", backup.id)
+    assert describe_tree(config_dir) == messed
+    assert service.get_environment("billing").status is EnvironmentStatus.UPDATE_FAILED
+
+
+def test_post_restore_command_runs_inside_the_restored_configuration(service, config_dir):
+    service.add_environment(
+        "billing",
+        config_dir,
+        version="4.2.0",
+        post_restore_command=PostRestoreCommand(
+            argv=[
+                sys.executable,
+                "-c",
+                "import pathlib; pathlib.Path('app.yaml').read_text()"
+                "; open('../ran', 'w').write(open('app.yaml').read())",
+            ],
+        ),
+    )
+    backup = service.create_backup("billing")
+    original_yaml = (config_dir / "app.yaml").read_text()
+    mess_up(config_dir)
+    service.restore_backup("billing", backup.id)
+    assert (config_dir.parent / "ran").read_text() == original_yaml
+
+
+def test_cancelled_restore_leaves_the_old_configuration(service, environment, config_dir):
+    for index in range(40):
+        (config_dir / f"bulk{index}.bin").write_bytes(os.urandom(200_000))
+    backup = service.create_backup("billing")
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+    cancel = CancelToken()
+
+    def cancel_midway(progress: Progress) -> None:
+        if progress.phase == "restoring" and progress.done > 0:
+            cancel.cancel()
+
+    with pytest.raises(OperationCancelledError, match="exactly as it was"):
+        service.restore_backup("billing", backup.id, progress=cancel_midway, cancel=cancel)
+    assert describe_tree(config_dir) == messed
+    assert service.get_environment("billing").status is EnvironmentStatus.READY
+    assert service.activity("billing")[0].outcome is Outcome.CANCELLED
+
+
+def test_backup_first_keeps_the_current_configuration(service, environment, config_dir):
+    backup = service.create_backup("billing")
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+    service.restore_backup("billing", backup.id, backup_first=True)
+    pre_restore = service.list_backups("billing")[0]
+    assert pre_restore.origin.value == "pre-restore"
+    service.restore_backup("billing", pre_restore.id)
+    assert describe_tree(config_dir) == messed
+
+
+def test_restore_reports_progress_in_bytes(service, environment):
+    backup = service.create_backup("billing")
+    seen: list[Progress] = []
+    service.restore_backup("billing", backup.id, progress=seen.append)
+    restoring = [p for p in seen if p.phase == "restoring"]
+    assert restoring[0].done == 0
+    assert restoring[-1].done == restoring[-1].total == backup.total_bytes
+
+
+def test_status_is_updating_while_the_restore_runs(service, environment, config_dir):
+    backup = service.create_backup("billing")
+    statuses = []
+
+    def look(progress: Progress) -> None:
+        statuses.append(service.get_environment("billing").status)
+
+    service.restore_backup("billing", backup.id, progress=look)
+    assert set(statuses) == {EnvironmentStatus.UPDATING}
+    assert service.get_environment("billing").status is EnvironmentStatus.READY
+
+
+def test_second_operation_on_a_busy_environment_is_refused(service, environment, config_dir):
+    backup = service.create_backup("billing")
+    started, release = threading.Event(), threading.Event()
+
+    def hold(progress: Progress) -> None:
+        started.set()
+        release.wait(10)
+
+    worker = threading.Thread(
+        target=service.restore_backup, args=("billing", backup.id), kwargs={"progress": hold}
+    )
+    worker.start()
+    try:
+        assert started.wait(10)
+        with pytest.raises(EnvironmentBusyError, match="busy"):
+            service.restore_backup("billing", backup.id)
+        with pytest.raises(EnvironmentBusyError):
+            service.create_backup("billing")
+    finally:
+        release.set()
+        worker.join()
+
+
+def test_lock_holds_across_processes(service, environment, tmp_path):
+    backup = service.create_backup("billing")
+    lock_file = tmp_path / "data" / "locks" / f"env-{environment.id}.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl,sys,time; f=open(sys.argv[1],'a'); fcntl.flock(f, fcntl.LOCK_EX);"
+            "print('held', flush=True); time.sleep(30)",
+            str(lock_file),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(EnvironmentBusyError):
+            service.restore_backup("billing", backup.id)
+    finally:
+        holder.kill()
+        holder.wait()
+    service.restore_backup("billing", backup.id)
+    assert fcntl  # the lock is an flock, as the holder above takes it
+
+
+def test_restore_into_a_vanished_directory_is_refused(service, environment, config_dir):
+    backup = service.create_backup("billing")
+    shutil.rmtree(config_dir)
+    with pytest.raises(NotFoundError, match="does not exist"):
+        service.restore_backup("billing", backup.id)
+    assert not config_dir.exists()
+    assert service.get_environment("billing").status is EnvironmentStatus.READY
+
+
+def test_damaged_stored_file_fails_the_restore_and_changes_nothing(
+    service, environment, config_dir, tmp_path
+):
+    backup = service.create_backup("billing")
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+    for blob in (tmp_path / "data" / "objects").glob("??/*"):
+        if not blob.name.endswith(".zst"):
+            blob.write_bytes(b"bit rot" + blob.read_bytes()[7:])
+    with pytest.raises(OperationFailedError, match="damaged"):
+        service.restore_backup("billing", backup.id)
+    assert describe_tree(config_dir) == messed
+    assert service.get_environment("billing").status is EnvironmentStatus.UPDATE_FAILED
+
+
+def test_restore_refuses_a_backup_of_another_environment(service, environment, tmp_path):
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    service.add_environment("other", other_dir, version="4.2.0")
+    backup = service.create_backup("billing")
+    with pytest.raises(Exception, match="another environment"):
+        service.restore_backup("other", backup.id)
+
+
+@pytest.fixture
+def read_only_folder():
+    """Make a folder unwritable even for root (immutable) or, for other users, by its mode."""
+    made: list[Path] = []
+
+    def make(path: Path) -> None:
+        if os.geteuid() == 0:
+            result = subprocess.run(["chattr", "+i", str(path)], capture_output=True)
+            if result.returncode != 0:
+                pytest.skip(f"this filesystem cannot make {path} immutable: {result.stderr!r}")
+        else:
+            os.chmod(path, 0o555)
+        made.append(path)
+
+    yield make
+    for path in made:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        else:
+            os.chmod(path, 0o755)
+
+
+def test_no_write_permission_on_the_parent_is_refused_before_anything_changes(
+    service, environment, config_dir, read_only_folder
+):
+    backup = service.create_backup("billing")
+    mess_up(config_dir)
+    before = describe_tree(config_dir)
+    activity_before = service.activity("billing")
+    read_only_folder(config_dir.parent)
+    with pytest.raises(OperationFailedError, match="No write permission on"):
+        service.restore_backup("billing", backup.id)
+    assert describe_tree(config_dir) == before
+    assert service.get_environment("billing").status is EnvironmentStatus.READY
+    assert service.activity("billing") == activity_before

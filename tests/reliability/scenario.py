@@ -1,0 +1,85 @@
+"""A data dir with two backups of one environment, and a restore run in a killable process."""
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.service import EnvOpsService
+from tests.trees import describe_tree, make_config_tree, mess_up
+
+REPO = Path(__file__).parents[2]
+
+
+@dataclass
+class Scenario:
+    """Backups `original` and `messed` of the environment `billing`, whose tree is `original`."""
+
+    data_dir: Path
+    target: Path
+    original: str
+    messed: str
+    trees: dict[str, dict]
+
+    def state(self) -> str | None:
+        """Which backup the environment's tree now equals, byte for byte (None: neither)."""
+        now = describe_tree(self.target)
+        for name, tree in self.trees.items():
+            if _without_root_times(now) == _without_root_times(tree):
+                return name
+        return None
+
+    def restore_process(self, backup_id: str, crash_at: str | None = None) -> subprocess.Popen:
+        env = dict(os.environ)
+        env.pop("ENVOPS_CRASH_AT", None)
+        if crash_at:
+            env["ENVOPS_CRASH_AT"] = crash_at
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "envops_desktop.cli",
+                "--data-dir",
+                str(self.data_dir),
+                "restore",
+                "billing",
+                backup_id,
+                "--yes",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+
+def _without_root_times(tree: dict) -> dict:
+    return {path: value for path, value in tree.items() if path != "."}
+
+
+def build_scenario(
+    root: Path, files: int = 0, post_restore_seconds: float | None = None
+) -> Scenario:
+    target = root / "envs" / "billing"
+    make_config_tree(target, files=files)
+    service = EnvOpsService(root / "data")
+    command = None
+    if post_restore_seconds is not None:
+        command = PostRestoreCommand(
+            argv=[sys.executable, "-c", f"import time; time.sleep({post_restore_seconds})"]
+        )
+    service.add_environment("billing", target, version="4.2.0", post_restore_command=command)
+    trees = {"original": describe_tree(target)}
+    original = service.create_backup("billing", name="original").id
+    mess_up(target)
+    for index in range(0, files, 3):
+        generated = target / "generated" / f"group{index % 10}" / f"file{index}.conf"
+        generated.write_bytes(b"changed by a bad deployment")
+    trees["messed"] = describe_tree(target)
+    messed = service.create_backup("billing", name="messed").id
+    service.restore_backup("billing", original)
+    service.close()
+    return Scenario(root / "data", target, original, messed, trees)

@@ -1,0 +1,103 @@
+"""A restore killed at each step between its journaled phases is put right at the next start."""
+
+import signal
+import sqlite3
+import time
+
+import pytest
+
+from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus
+from envops_desktop.service import EnvOpsService
+from tests.reliability.scenario import build_scenario
+
+pytestmark = pytest.mark.reliability
+
+# crash point -> what the next start must leave (with no post-restore command)
+EXPECTED = {
+    "staging": "original",
+    "staged": "original",
+    "swapping": "original",
+    "between-renames": "original",
+    "swapped": "original",
+    "applied": "messed",  # complete and verifiable: rolled forward
+    "post-restore": "messed",
+    "done": "messed",
+}
+
+
+def _recover(scenario) -> tuple[EnvOpsService, list]:
+    service = EnvOpsService(scenario.data_dir)
+    return service, service.recover_interrupted_operations()
+
+
+@pytest.mark.parametrize("crash_at", list(EXPECTED))
+def test_restore_killed_at_each_step_is_rolled_back_or_forward(crash_at, tmp_path):
+    scenario = build_scenario(tmp_path)
+    process = scenario.restore_process(scenario.messed, crash_at=crash_at)
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+
+    service, reports = _recover(scenario)
+    assert scenario.state() == EXPECTED[crash_at]
+    env = service.get_environment("billing")
+    assert env.status is not EnvironmentStatus.UPDATING
+    latest = service.activity("billing")[0]
+    if crash_at == "done":
+        assert reports == []
+        assert latest.action is ActivityAction.BACKUP_RESTORED
+    else:
+        assert [r.rolled_forward for r in reports] == [EXPECTED[crash_at] == "messed"]
+        assert latest.action is ActivityAction.RECOVERED
+        assert crash_at == "done" or "interrupted" in latest.detail
+    assert [p.name for p in scenario.target.parent.iterdir()] == ["billing"]
+    # After recovery the environment works as before: the other restore goes through.
+    service.restore_backup("billing", scenario.original)
+    assert scenario.state() == "original"
+    service.close()
+
+
+@pytest.mark.parametrize("crash_at", ["applied", "post-restore"])
+def test_kill_while_post_restore_command_runs_rolls_back(crash_at, tmp_path):
+    """With a post-restore command nobody knows whether it passed, so the old state returns."""
+    scenario = build_scenario(tmp_path, post_restore_seconds=0.01)
+    process = scenario.restore_process(scenario.messed, crash_at=crash_at)
+    process.communicate(timeout=60)
+    service, reports = _recover(scenario)
+    assert scenario.state() == "original"
+    assert [r.rolled_forward for r in reports] == [False]
+    assert service.get_environment("billing").status is EnvironmentStatus.UPDATE_FAILED
+    service.close()
+
+
+def test_kill_in_the_middle_of_a_rollback_is_finished_at_next_start(tmp_path):
+    scenario = build_scenario(tmp_path, post_restore_seconds=0.01)
+    # Make the post-restore command fail so that the restore rolls back, and kill it there.
+    with sqlite3.connect(scenario.data_dir / "envops.sqlite3") as db:
+        db.execute("UPDATE environments SET post_restore_argv = '[\"false\"]'")
+    process = scenario.restore_process(scenario.messed, crash_at="rollback-between-renames")
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert not scenario.target.exists()  # killed with the environment moved aside
+
+    service, reports = _recover(scenario)
+    assert scenario.state() == "original"
+    assert [r.rolled_forward for r in reports] == [False]
+    service.close()
+
+
+def test_recovery_leaves_a_restore_running_in_another_process_alone(tmp_path):
+    scenario = build_scenario(tmp_path, post_restore_seconds=3)
+    process = scenario.restore_process(scenario.messed)
+    try:
+        service = EnvOpsService(scenario.data_dir)
+        deadline = time.monotonic() + 30
+        while service.get_environment("billing").status is not EnvironmentStatus.UPDATING:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert service.recover_interrupted_operations() == []
+        assert service.get_environment("billing").status is EnvironmentStatus.UPDATING
+    finally:
+        process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert scenario.state() == "messed"
+    service.close()

@@ -1,0 +1,56 @@
+"""The path rules every manifest entry and zip member must pass."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from envops_desktop.domain.paths import link_target_escapes, relative_path_problem
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ("", "is empty"),
+        ("../etc/passwd", "climbs out"),
+        ("a/../../b", "climbs out"),
+        ("/etc/passwd", "absolute"),
+        ("C:/Windows", "drive letter"),
+        ("a\\b", "backslash"),
+        ("a//b", "empty or '.'"),
+        ("./a", "empty or '.'"),
+        ("a\x00b", "NUL"),
+    ],
+)
+def test_unsafe_paths_are_named(path, problem):
+    assert problem in (relative_path_problem(path) or "")
+
+
+@pytest.mark.parametrize("path", ["app.yaml", "conf.d/db.ini", "a/b/c/.hidden", "..hidden"])
+def test_ordinary_paths_pass(path):
+    assert relative_path_problem(path) is None
+
+
+@pytest.mark.parametrize(
+    ("link", "target", "escapes"),
+    [
+        ("a", "b", False),
+        ("dir/a", "../b", False),
+        ("dir/a", "../../b", True),
+        ("a", "/etc/passwd", True),
+        ("a", "C:/x", True),
+        ("a/b/c", "../../x/../../y", True),
+        ("a", ".", False),
+    ],
+)
+def test_link_targets_that_leave_the_root_are_spotted(link, target, escapes):
+    assert link_target_escapes(link, target) is escapes
+
+
+@given(st.lists(st.sampled_from(["a", "b", "..", ".", ""]), min_size=1, max_size=6))
+def test_a_path_that_passes_never_climbs_out(parts):
+    path = "/".join(parts)
+    if relative_path_problem(path) is None:
+        depth = 0
+        for part in path.split("/"):
+            depth += -1 if part == ".." else 1
+            assert depth > 0
