@@ -1,11 +1,105 @@
-"""The `envops-desktop` entry point (the main window arrives with issue 3)."""
+"""The `envops-desktop` entry point: QApplication, logging, data dir, --demo."""
 
+import argparse
+import logging
+import logging.handlers
 import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from envops_desktop import APP_NAME, ORGANIZATION, __version__
+from envops_desktop.data_dir import log_dir, resolve_data_dir
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QSettings
+
+    from envops_desktop.service import EnvOpsService
+    from envops_desktop.ui.main_window import MainWindow
+
+log = logging.getLogger("envops_desktop")
 
 
-def main() -> int:
-    print("EnvOps Desktop: the main window is not built yet; use the `envops` command line.")
-    return 0
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="envops-desktop", description=APP_NAME)
+    parser.add_argument("--data-dir", help="where EnvOps keeps its data")
+    parser.add_argument("--demo", action="store_true", help="create a demo workspace (once)")
+    parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
+    parser.add_argument("file", nargs="?", help="a configuration file to import")
+    return parser.parse_args(argv)
+
+
+def _set_up_logging() -> Path:
+    directory = log_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "envops-desktop.log"
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=5)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return path
+
+
+def open_main_window(service: "EnvOpsService", settings: "QSettings") -> "MainWindow":
+    """Recover interrupted restores, then build the window and say what was recovered."""
+    from envops_desktop.controller.main_controller import MainController, Notification
+    from envops_desktop.ui.main_window import MainWindow
+
+    reports = service.recover_interrupted_operations()
+    controller = MainController(service)
+    window = MainWindow(controller, settings)
+    controller.start()
+    for report in reports:
+        controller.notify.emit(
+            Notification.SUCCESS if report.rolled_forward else Notification.INFO,
+            f"Recovered {report.environment_name} after an interruption: {report.detail}.",
+        )
+    return window
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    log_path = _set_up_logging()
+
+    # Qt is imported here, not at module import, so `--help` and the CLI never load it.
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from envops_desktop.demo_workspace import create_demo_workspace
+    from envops_desktop.service import EnvOpsService
+    from envops_desktop.ui.icons import icon
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationVersion(__version__)
+    app.setWindowIcon(icon("app"))
+
+    def show_crash(
+        kind: type[BaseException], error: BaseException, tb: TracebackType | None
+    ) -> None:
+        log.critical("uncaught exception", exc_info=(kind, error, tb))
+        QMessageBox.critical(
+            None,
+            APP_NAME,
+            f"Something went wrong: {error}\n\nDetails were written to {log_path}.\n\n"
+            + "".join(traceback.format_exception_only(kind, error)),
+        )
+
+    sys.excepthook = show_crash
+    service = EnvOpsService(resolve_data_dir(args.data_dir))
+    if args.demo:
+        create_demo_workspace(service)
+    window = open_main_window(service, QSettings())
+    window.show()
+    if args.file:
+        window.import_configuration(Path(args.file))
+    code = app.exec()
+    service.close()
+    return code
 
 
 if __name__ == "__main__":

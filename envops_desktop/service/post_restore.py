@@ -13,7 +13,10 @@ _POLL_SECONDS = 0.1
 def run_post_restore_command(
     command: PostRestoreCommand, cwd: Path, cancel: CancelToken
 ) -> str | None:
-    """Run the command in the environment; return why it failed, or None when it succeeded."""
+    """Run the command in the environment; return why it failed, or None when it succeeded.
+
+    Cancelling kills the command and raises OperationCancelledError.
+    """
     try:
         process = subprocess.Popen(
             command.argv,
@@ -33,8 +36,7 @@ def run_post_restore_command(
             if cancel.cancelled or time.monotonic() > deadline:
                 process.kill()
                 process.communicate()
-                if cancel.cancelled:
-                    return "The restore was cancelled while the post-restore command ran."
+                cancel.raise_if_cancelled()
                 return (
                     f"The post-restore command did not finish within "
                     f"{command.timeout_seconds:g} seconds."

@@ -225,14 +225,23 @@ class EnvOpsService:
     # Activity and recovery ------------------------------------------------------------------
 
     def activity(
-        self, environment: str | None = None, before_id: int | None = None, limit: int = 500
+        self,
+        environment: str | None = None,
+        before_id: int | None = None,
+        limit: int = 500,
+        after_id: int | None = None,
     ) -> list[ActivityEntry]:
-        """Activity entries newest first, a page at a time."""
+        """Activity entries newest first, a page at a time (or those after `after_id`)."""
         env_id = self.get_environment(environment).id if environment else None
-        return self._ctx.activity.page(env_id, before_id, limit)
+        return self._ctx.activity.page(env_id, before_id, limit, after_id)
 
     def latest_activity_id(self) -> int:
         return self._ctx.activity.latest_id()
+
+    def change_counter(self) -> int:
+        """A number that moves whenever any process or thread commits to the store."""
+        conn = self._ctx.db.connection()
+        return conn.execute("PRAGMA data_version").fetchone()[0] + self.latest_activity_id()
 
     def recover_interrupted_operations(self) -> list[RecoveryReport]:
         """Roll back (or forward) every restore a crash interrupted; call once at start-up."""

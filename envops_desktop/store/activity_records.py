@@ -52,10 +52,18 @@ class ActivityRecords:
             )
 
     def page(
-        self, environment_id: str | None = None, before_id: int | None = None, limit: int = 500
+        self,
+        environment_id: str | None = None,
+        before_id: int | None = None,
+        limit: int = 500,
+        after_id: int | None = None,
     ) -> list[ActivityEntry]:
-        """Entries newest first; pass the last id seen as `before_id` for the next page."""
+        """Entries newest first; pass the last id seen as `before_id` for the next page, or
+        the newest id seen as `after_id` for what has been written since."""
         clauses, params = [], []
+        if after_id is not None:
+            clauses.append("id > ?")
+            params.append(after_id)
         if environment_id is not None:
             clauses.append("environment_id = ?")
             params.append(environment_id)

@@ -1,0 +1,311 @@
+"""The controller behind the main window: models, operations, notifications, live refresh."""
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from envops_desktop.controller.operation_runner import (
+    OperationRunner,
+    RunningOperation,
+    assert_gui_thread,
+)
+from envops_desktop.domain.enums import EnvironmentStatus
+from envops_desktop.domain.errors import EnvOpsError, VersionMismatchError
+from envops_desktop.domain.models import ActivityEntry, Backup, Environment, PostRestoreCommand
+from envops_desktop.domain.progress import CancelToken, ProgressCallback
+from envops_desktop.service import EnvOpsService
+from envops_desktop.ui.activity_model import ActivityTableModel, PageLoader
+from envops_desktop.ui.backups_model import BackupsTableModel
+from envops_desktop.ui.environments_model import EnvironmentsTableModel
+from envops_desktop.workers.operation_worker import Operation
+
+log = logging.getLogger(__name__)
+
+POLL_MS = 1000
+
+
+class Notification:
+    """Kinds of banner message."""
+
+    SUCCESS = "success"
+    INFO = "info"
+    ERROR = "error"
+
+
+class MainController(QObject):
+    """Owns the table models and every long operation; the window only shows and asks.
+
+    Model updates happen only in this object's slots, which run on the GUI thread; workers
+    report through `RunningOperation`, whose signals Qt queues onto that thread.
+    """
+
+    notify = Signal(str, str)  # kind, text
+    version_mismatch = Signal(object)  # VersionMismatchError found once the restore began
+    selection_changed = Signal()  # the selected environment or its details changed
+    operations_changed = Signal()
+
+    def __init__(self, service: EnvOpsService, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.service = service
+        self.runner = OperationRunner(self)
+        self.runner.changed.connect(self._on_operations_changed)
+        self.environments_model = EnvironmentsTableModel(self)
+        self.backups_model = BackupsTableModel(self)
+        self.activity_model = ActivityTableModel(self._activity_loader(None), self)
+        self._activity_environment: str | None = None
+        self._selected_id: str | None = None
+        self._restoring: set[str] = set()
+        self._last_change = -1
+        self._poll = QTimer(self)
+        self._poll.setInterval(POLL_MS)
+        self._poll.timeout.connect(self.refresh_if_changed)
+
+    # Loading and live refresh ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load everything and begin watching for changes made by other processes."""
+        self.refresh()  # also loads the first page of the activity log
+        self._poll.start()
+
+    def stop(self) -> None:
+        self._poll.stop()
+
+    def refresh_if_changed(self) -> None:
+        counter = self.service.change_counter()
+        if counter != self._last_change:
+            self.refresh()
+
+    def refresh(self) -> None:
+        assert_gui_thread()
+        self._last_change = self.service.change_counter()
+        environments = [self._with_local_status(e) for e in self.service.list_environments()]
+        self.environments_model.set_records(environments)
+        ids = {e.id for e in environments}
+        if self._selected_id not in ids:
+            self._selected_id = None
+        self.backups_model.set_records(
+            self.service.list_backups(self._selected_id) if self._selected_id else []
+        )
+        self.activity_model.fetch_newer()
+        self.selection_changed.emit()
+
+    def _with_local_status(self, environment: Environment) -> Environment:
+        # A restore started here shows `Updating` at once, before its worker has written it.
+        if environment.id in self._restoring and environment.status is not (
+            EnvironmentStatus.UPDATING
+        ):
+            return environment.model_copy(update={"status": EnvironmentStatus.UPDATING})
+        return environment
+
+    def _activity_loader(self, environment_id: str | None) -> PageLoader:
+        def load(before: int | None, after: int | None, limit: int) -> list[ActivityEntry]:
+            return self.service.activity(environment_id, before, limit, after)
+
+        return load
+
+    def filter_activity(self, environment_id: str | None) -> None:
+        """Show the log of one environment, or of all with None."""
+        if environment_id != self._activity_environment:
+            self._activity_environment = environment_id
+            self.activity_model.set_loader(self._activity_loader(environment_id))
+
+    # Selection -------------------------------------------------------------------------------
+
+    def select_environment(self, environment_id: str | None) -> None:
+        if environment_id == self._selected_id:
+            return
+        self._selected_id = environment_id
+        self.backups_model.set_records(
+            self.service.list_backups(environment_id) if environment_id else []
+        )
+        self.selection_changed.emit()
+
+    @property
+    def selected_environment(self) -> Environment | None:
+        if self._selected_id is None:
+            return None
+        row = self.environments_model.row_of(self._selected_id)
+        return None if row is None else self.environments_model.record(row)
+
+    def environment_busy(self, environment: Environment) -> bool:
+        return (
+            environment.status is EnvironmentStatus.UPDATING
+            or environment.id in self.runner.busy_environment_ids()
+        )
+
+    # Quick changes (SQLite only) -------------------------------------------------------------
+
+    def add_environment(
+        self,
+        name: str,
+        path: Path,
+        version: str | None,
+        version_file: str | None,
+        post_restore_command: PostRestoreCommand | None,
+    ) -> Environment:
+        """Register an environment; raises EnvOpsError with a sentence for the dialog."""
+        env = self.service.add_environment(name, path, version, version_file, post_restore_command)
+        self.refresh()
+        self.notify.emit(Notification.SUCCESS, self.tr("Added {name}.").format(name=env.name))
+        return env
+
+    def update_environment_version(self, environment_id: str, version: str) -> Environment:
+        env = self.service.update_environment_version(environment_id, version)
+        self.refresh()
+        self.notify.emit(
+            Notification.SUCCESS,
+            self.tr("{name} now runs version {version}.").format(name=env.name, version=version),
+        )
+        return env
+
+    def remove_environment(self, environment_id: str) -> None:
+        env = self.service.get_environment(environment_id)
+        self._attempt(lambda: self.service.remove_environment(env.id))
+        self.refresh()
+
+    def _attempt(self, action: Callable[[], object]) -> bool:
+        try:
+            action()
+        except EnvOpsError as error:
+            self.notify.emit(Notification.ERROR, str(error))
+            return False
+        return True
+
+    # Long operations (worker threads) --------------------------------------------------------
+
+    def _run(
+        self,
+        label: str,
+        environment: Environment | None,
+        operation: Operation,
+        success_text: Callable[[Any], str],
+    ) -> RunningOperation:
+        running = self.runner.prepare(label, environment.id if environment else None, operation)
+        running.succeeded.connect(lambda result: self._finished_ok(success_text(result)))
+        running.failed.connect(lambda message, _error: self._finished_badly(message))
+        running.cancelled.connect(lambda message: self._finished_badly(message, cancelled=True))
+        self.runner.launch(running)
+        return running
+
+    def _finished_ok(self, text: str) -> None:
+        self.refresh()
+        self.notify.emit(Notification.SUCCESS, text)
+
+    def _finished_badly(self, message: str, cancelled: bool = False) -> None:
+        self.refresh()
+        self.notify.emit(Notification.INFO if cancelled else Notification.ERROR, message)
+
+    def create_backup(self, environment: Environment, name: str | None) -> RunningOperation:
+        def operation(progress: ProgressCallback, cancel: CancelToken) -> Backup:
+            return self.service.create_backup(
+                environment.id, name or None, progress=progress, cancel=cancel
+            )
+
+        return self._run(
+            self.tr("Backing up {name}").format(name=environment.name),
+            environment,
+            operation,
+            lambda backup: self.tr("Backed up {env} as {backup} ({count} files).").format(
+                env=environment.name, backup=backup.name, count=backup.file_count
+            ),
+        )
+
+    def delete_backup(self, backup: Backup) -> RunningOperation:
+        environment = self.service.get_environment(backup.environment_id)
+        return self._run(
+            self.tr("Deleting {name}").format(name=backup.name),
+            environment,
+            lambda _progress, _cancel: self.service.delete_backup(backup.id),
+            lambda freed: self.tr("Deleted {name}; {freed} stored files freed.").format(
+                name=backup.name, freed=freed
+            ),
+        )
+
+    def export_backup(self, backup: Backup, destination: Path) -> RunningOperation:
+        return self._run(
+            self.tr("Exporting {name}").format(name=backup.name),
+            None,
+            lambda progress, cancel: self.service.export_backup(
+                backup.id, destination, progress, cancel
+            ),
+            lambda path: self.tr("Exported {name} to {path}.").format(name=backup.name, path=path),
+        )
+
+    def check_restorable_version(self, environment: Environment, version: str) -> None:
+        """Raise VersionMismatchError unless the environment runs `version` now."""
+        current = self.service.get_environment(environment.id)
+        if current.version != version:
+            raise VersionMismatchError(current.name, current.version, version)
+
+    def restore_backup(
+        self, environment: Environment, backup: Backup, backup_first: bool
+    ) -> RunningOperation:
+        """Restore on a worker; `Updating` shows at once and the outcome is announced."""
+
+        def operation(progress: ProgressCallback, cancel: CancelToken) -> Environment:
+            return self.service.restore_backup(
+                environment.id, backup.id, backup_first, progress, cancel
+            )
+
+        success = self.tr("{env} was restored to {backup} ({version}).").format(
+            env=environment.name, backup=backup.name, version=backup.version
+        )
+        return self._run_restore(
+            self.tr("Restoring {env}").format(env=environment.name),
+            environment,
+            operation,
+            success,
+        )
+
+    def _run_restore(
+        self,
+        label: str,
+        environment: Environment,
+        operation: Operation,
+        success: str,
+    ) -> RunningOperation:
+        running = self.runner.prepare(label, environment.id, operation)
+        running.succeeded.connect(lambda _env: self._restore_over(environment, success, None))
+        running.failed.connect(
+            lambda message, error: self._restore_over(environment, message, error)
+        )
+        running.cancelled.connect(
+            lambda message: self._restore_over(environment, message, None, True)
+        )
+        self._restoring.add(environment.id)
+        self.runner.launch(running)
+        self.refresh()
+        self.notify.emit(
+            Notification.INFO,
+            self.tr(
+                "{env} is being updated. This can take a while; its status shows Updating until "
+                "it is done."
+            ).format(env=environment.name),
+        )
+        return running
+
+    def _restore_over(
+        self, environment: Environment, message: str, error: object, cancelled: bool = False
+    ) -> None:
+        self._restoring.discard(environment.id)
+        self.refresh()
+        if isinstance(error, VersionMismatchError):
+            self.version_mismatch.emit(error)
+        if cancelled:
+            self.notify.emit(Notification.INFO, message)
+        elif error is not None:
+            self.notify.emit(Notification.ERROR, message)
+        else:
+            self.notify.emit(Notification.SUCCESS, message)
+
+    def _on_operations_changed(self) -> None:
+        self.operations_changed.emit()
+        self.selection_changed.emit()
+
+    def shutdown(self) -> None:
+        """Cancel what is running, wait for it to put things back, stop watching."""
+        self.stop()
+        self.runner.cancel_all_and_wait()

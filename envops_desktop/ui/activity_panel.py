@@ -1,0 +1,58 @@
+"""The Activity Log tab: filterable by environment and searchable."""
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
+
+from envops_desktop.controller.main_controller import MainController
+from envops_desktop.ui.table_views import RecordFilterProxy, make_table_view
+
+
+class ActivityPanel(QWidget):
+    """The log newest first, fetched a page at a time as the user scrolls."""
+
+    def __init__(self, controller: MainController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._controller = controller
+        self.environment_combo = QComboBox(self)
+        self.environment_combo.setObjectName("activityEnvironmentFilter")
+        self.environment_combo.setAccessibleName(self.tr("Show the activity of"))
+        self.search_edit = QLineEdit(self)
+        self.search_edit.setObjectName("activitySearch")
+        self.search_edit.setPlaceholderText(self.tr("Search the activity log"))
+        self.search_edit.setAccessibleName(self.tr("Search the activity log"))
+        self.search_edit.setClearButtonEnabled(True)
+        self.proxy = RecordFilterProxy(self)
+        self.proxy.setSourceModel(controller.activity_model)
+        self.proxy.setDynamicSortFilter(True)
+        self.table = make_table_view("activityTable", self.tr("Activity log"), self)
+        self.table.setModel(self.proxy)
+        self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+        for column, width in enumerate((150, 120, 190, 90, 80)):
+            self.table.setColumnWidth(column, width)
+        self.search_edit.textChanged.connect(self.proxy.setFilterFixedString)
+        self.environment_combo.currentIndexChanged.connect(self._filter_environment)
+        controller.environments_model.modelReset.connect(self._fill_environments)
+        controller.environments_model.rowsInserted.connect(self._fill_environments)
+        controller.environments_model.rowsRemoved.connect(self._fill_environments)
+        bar = QHBoxLayout()
+        bar.addWidget(self.environment_combo)
+        bar.addWidget(self.search_edit, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(self.table)
+        self._fill_environments()
+
+    def _fill_environments(self) -> None:
+        current = self.environment_combo.currentData()
+        self.environment_combo.blockSignals(True)
+        self.environment_combo.clear()
+        self.environment_combo.addItem(self.tr("All environments"), None)
+        for env in self._controller.environments_model.records():
+            self.environment_combo.addItem(env.name, env.id)
+        index = self.environment_combo.findData(current)
+        self.environment_combo.setCurrentIndex(max(index, 0))
+        self.environment_combo.blockSignals(False)
+
+    def _filter_environment(self) -> None:
+        self._controller.filter_activity(self.environment_combo.currentData())

@@ -1,0 +1,141 @@
+"""Add environment…: a name, a folder chosen with the native dialog, and where the version is."""
+
+import shlex
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from envops_desktop.controller.main_controller import MainController
+from envops_desktop.domain.errors import EnvOpsError
+from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.ui.icons import icon
+
+
+class AddEnvironmentDialog(QDialog):
+    """Registers a configuration folder; errors from the service are shown inside the dialog."""
+
+    def __init__(self, controller: MainController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("addEnvironmentDialog")
+        self.setWindowTitle(self.tr("Add environment"))
+        self._controller = controller
+        self.name_edit = QLineEdit(self)
+        self.name_edit.setObjectName("nameEdit")
+        self.name_edit.setPlaceholderText(self.tr("e.g. billing-production"))
+        self.path_edit = QLineEdit(self)
+        self.path_edit.setObjectName("pathEdit")
+        browse = QPushButton(icon("folder"), self.tr("Browse…"), self)
+        browse.setObjectName("browseButton")
+        browse.clicked.connect(self._choose_folder)
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path_edit, 1)
+        path_row.addWidget(browse)
+        self.version_radio = QRadioButton(self.tr("Recorded version"), self)
+        self.version_radio.setChecked(True)
+        self.version_edit = QLineEdit(self)
+        self.version_edit.setObjectName("versionEdit")
+        self.version_file_radio = QRadioButton(self.tr("Read from a file in the folder"), self)
+        self.version_file_edit = QLineEdit(self)
+        self.version_file_edit.setObjectName("versionFileEdit")
+        self.version_file_edit.setPlaceholderText("VERSION")
+        self.command_edit = QLineEdit(self)
+        self.command_edit.setObjectName("postRestoreCommandEdit")
+        self.command_edit.setPlaceholderText(self.tr("optional, e.g. systemctl restart billing"))
+        self.timeout_spin = QDoubleSpinBox(self)
+        self.timeout_spin.setRange(1, 86_400)
+        self.timeout_spin.setValue(300)
+        self.timeout_spin.setSuffix(self.tr(" s"))
+        self.error_label = QLabel(self)
+        self.error_label.setObjectName("errorLabel")
+        self.error_label.setStyleSheet("color: #a11b14")
+        self.error_label.setWordWrap(True)
+        self.error_label.hide()
+        for widget, name in (
+            (self.name_edit, self.tr("Environment name")),
+            (self.path_edit, self.tr("Configuration folder")),
+            (browse, self.tr("Choose the configuration folder")),
+            (self.version_radio, self.tr("Use a recorded version")),
+            (self.version_edit, self.tr("Version")),
+            (self.version_file_radio, self.tr("Read the version from a file")),
+            (self.version_file_edit, self.tr("Version file")),
+            (self.command_edit, self.tr("Post-restore command")),
+            (self.timeout_spin, self.tr("Post-restore command timeout")),
+        ):
+            widget.setAccessibleName(name)
+
+        form = QFormLayout()
+        form.addRow(self.tr("&Name:"), self.name_edit)
+        form.addRow(self.tr("&Folder:"), path_row)
+        form.addRow(self.version_radio, self.version_edit)
+        form.addRow(self.version_file_radio, self.version_file_edit)
+        form.addRow(self.tr("After restore &run:"), self.command_edit)
+        form.addRow(self.tr("&Timeout:"), self.timeout_spin)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.tr("Add"))
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.buttons)
+        for edit in (self.name_edit, self.path_edit, self.version_edit, self.version_file_edit):
+            edit.textChanged.connect(self._update_ok)
+        self.version_radio.toggled.connect(self._update_ok)
+        self._update_ok()
+        self.resize(560, self.sizeHint().height())
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, self.tr("Choose the configuration folder"), self.path_edit.text()
+        )
+        if folder:
+            self.path_edit.setText(folder)
+            if not self.name_edit.text():
+                self.name_edit.setText(Path(folder).name)
+
+    def _update_ok(self) -> None:
+        by_file = self.version_file_radio.isChecked()
+        self.version_edit.setEnabled(not by_file)
+        self.version_file_edit.setEnabled(by_file)
+        version_given = (self.version_file_edit if by_file else self.version_edit).text().strip()
+        ready = bool(self.name_edit.text().strip() and self.path_edit.text().strip())
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(
+            ready and bool(version_given)
+        )
+
+    def accept(self) -> None:
+        by_file = self.version_file_radio.isChecked()
+        command = None
+        try:
+            if self.command_edit.text().strip():
+                command = PostRestoreCommand(
+                    argv=shlex.split(self.command_edit.text()),
+                    timeout_seconds=self.timeout_spin.value(),
+                )
+            self._controller.add_environment(
+                self.name_edit.text(),
+                Path(self.path_edit.text().strip()),
+                None if by_file else self.version_edit.text(),
+                self.version_file_edit.text().strip() if by_file else None,
+                command,
+            )
+        except (EnvOpsError, ValueError) as error:
+            self.error_label.setText(str(error))
+            self.error_label.show()
+            return
+        super().accept()

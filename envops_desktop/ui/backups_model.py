@@ -1,0 +1,32 @@
+"""The backups table of the selected environment."""
+
+from PySide6.QtCore import QObject
+
+from envops_desktop.domain.models import Backup
+from envops_desktop.ui.record_table_model import (
+    Column,
+    RecordTableModel,
+    human_size,
+    local_time,
+    timestamp,
+)
+
+COLUMNS: list[Column[Backup]] = [
+    Column("Name", lambda b: b.name),
+    Column("Created", lambda b: local_time(b.created_at), lambda b: timestamp(b.created_at)),
+    Column("Version", lambda b: b.version),
+    Column("Origin", lambda b: b.origin.value),
+    Column("Size", lambda b: human_size(b.total_bytes), lambda b: b.total_bytes, align_right=True),
+    Column("Files", lambda b: str(b.file_count), lambda b: b.file_count, align_right=True),
+    Column("Created by", lambda b: b.created_by),
+    Column("", lambda _b: "⋯"),  # the row's Options (…) menu opens from here
+]
+
+OPTIONS_COLUMN = len(COLUMNS) - 1
+
+
+class BackupsTableModel(RecordTableModel[Backup]):
+    """The backups of one environment, newest first until the user sorts otherwise."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(COLUMNS, parent)

@@ -1,0 +1,81 @@
+"""The Backups tab: the selected environment's backups, each with its Options (…) menu."""
+
+from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QHeaderView, QMenu, QVBoxLayout, QWidget
+
+from envops_desktop.controller.main_controller import MainController
+from envops_desktop.domain.models import Backup
+from envops_desktop.ui.backups_model import OPTIONS_COLUMN
+from envops_desktop.ui.icons import icon
+from envops_desktop.ui.record_table_model import RECORD_ROLE
+from envops_desktop.ui.table_views import RecordFilterProxy, make_table_view
+
+
+class BackupsPanel(QWidget):
+    """Lists backups newest first; Restore, Export… and Delete act on one of them."""
+
+    restore_requested = Signal(object)  # Backup
+    export_requested = Signal(object)
+    delete_requested = Signal(object)
+
+    def __init__(self, controller: MainController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._controller = controller
+        self.proxy = RecordFilterProxy(self)
+        self.proxy.setSourceModel(controller.backups_model)
+        self.table = make_table_view("backupsTable", self.tr("Backups"), self)
+        self.table.setModel(self.proxy)
+        self.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column, width in ((1, 130), (2, 70), (3, 90), (4, 80), (5, 60), (6, 90)):
+            self.table.setColumnWidth(column, width)
+        self.table.setColumnWidth(OPTIONS_COLUMN, 32)
+        self.table.clicked.connect(self._clicked)
+        self.table.doubleClicked.connect(self._double_clicked)
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table)
+
+    def current(self) -> Backup | None:
+        rows = self.table.selectionModel().selectedRows()
+        return rows[0].data(RECORD_ROLE) if rows else None
+
+    def options_menu(self, backup: Backup) -> QMenu:
+        """The Options (…) menu of one backup row."""
+        menu = QMenu(self)
+        menu.setObjectName("backupOptionsMenu")
+        env = self._controller.selected_environment
+        busy = env is not None and self._controller.environment_busy(env)
+        for name, text, icon_name, signal in (
+            ("restoreAction", self.tr("Restore…"), "restore", self.restore_requested),
+            ("exportAction", self.tr("Export…"), "export", self.export_requested),
+            ("deleteAction", self.tr("Delete…"), "trash", self.delete_requested),
+        ):
+            action = QAction(icon(icon_name), text, menu)
+            action.setObjectName(name)
+            action.setEnabled(not busy or name == "exportAction")
+            action.triggered.connect(lambda _checked=False, s=signal: s.emit(backup))
+            menu.addAction(action)
+        return menu
+
+    def _clicked(self, index: QModelIndex) -> None:
+        if index.column() == OPTIONS_COLUMN:
+            rect = self.table.visualRect(index)
+            self._popup(index, self.table.viewport().mapToGlobal(rect.bottomLeft()))
+
+    def _double_clicked(self, index: QModelIndex) -> None:
+        if index.column() != OPTIONS_COLUMN:
+            self.restore_requested.emit(index.data(RECORD_ROLE))
+
+    def _context_menu(self, position: QPoint) -> None:
+        index = self.table.indexAt(position)
+        if index.isValid():
+            self._popup(index, self.table.viewport().mapToGlobal(position))
+
+    def _popup(self, index: QModelIndex, where: QPoint) -> None:
+        self.table.selectRow(index.row())
+        self.options_menu(index.data(RECORD_ROLE)).popup(where)

@@ -1,0 +1,82 @@
+"""The Overview of the selected environment: its details as they are now."""
+
+from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
+
+from envops_desktop.domain.models import Backup, Environment
+from envops_desktop.ui.record_table_model import local_time
+
+
+class EnvironmentOverview(QWidget):
+    """Name, status, version, folder, post-restore command, last backup and last restore."""
+
+    FIELDS = (
+        "name",
+        "status",
+        "version",
+        "path",
+        "version source",
+        "post-restore command",
+        "last backup",
+        "last restored",
+        "last updated",
+    )
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("environmentOverview")
+        self.setAccessibleName(self.tr("Environment overview"))
+        layout = QFormLayout(self)
+        layout.setContentsMargins(16, 16, 16, 16)
+        layout.setVerticalSpacing(10)
+        self.values: dict[str, QLabel] = {}
+        titles = (
+            self.tr("Name"),
+            self.tr("Status"),
+            self.tr("Version"),
+            self.tr("Folder"),
+            self.tr("Version source"),
+            self.tr("After restore"),
+            self.tr("Last backup"),
+            self.tr("Last restored"),
+            self.tr("Last updated"),
+        )
+        for field, title in zip(self.FIELDS, titles, strict=True):
+            value = QLabel(self)
+            value.setObjectName(f"overview_{field.replace(' ', '_').replace('-', '_')}")
+            value.setTextInteractionFlags(value.textInteractionFlags().TextSelectableByMouse)
+            value.setWordWrap(True)
+            layout.addRow(f"<b>{title}</b>", value)
+            self.values[field] = value
+        self.show_environment(None, None)
+
+    def show_environment(self, env: Environment | None, last_restored: Backup | None) -> None:
+        if env is None:
+            for label in self.values.values():
+                label.setText("—")
+            return
+        command = env.post_restore_command
+        restored = "—"
+        if last_restored is not None:
+            restored = f"{last_restored.name} ({last_restored.version})"
+        texts = {
+            "name": env.name,
+            "status": env.status.value,
+            "version": env.version,
+            "path": env.path,
+            "version source": (
+                self.tr("file {name}").format(name=env.version_file)
+                if env.version_file
+                else self.tr("recorded")
+            ),
+            "post-restore command": (
+                " ".join(command.argv)
+                + self.tr(" (timeout {s:g} s)").format(s=command.timeout_seconds)
+                if command
+                else "—"
+            ),
+            "last backup": local_time(env.last_backup_at),
+            "last restored": restored,
+            "last updated": local_time(env.updated_at),
+        }
+        for field, text in texts.items():
+            self.values[field].setText(text)

@@ -1,0 +1,31 @@
+"""The environments table: name, status badge, version, path, last backup, last updated."""
+
+from PySide6.QtCore import QObject
+
+from envops_desktop.domain.models import Environment
+from envops_desktop.ui.record_table_model import (
+    Column,
+    RecordTableModel,
+    local_time,
+    timestamp,
+)
+
+STATUS_COLUMN = 1
+
+COLUMNS: list[Column[Environment]] = [
+    Column("Name", lambda e: e.name),
+    Column("Status", lambda e: e.status.value),
+    Column("Version", lambda e: e.version),
+    Column("Path", lambda e: e.path),
+    Column(
+        "Last backup", lambda e: local_time(e.last_backup_at), lambda e: timestamp(e.last_backup_at)
+    ),
+    Column("Last updated", lambda e: local_time(e.updated_at), lambda e: timestamp(e.updated_at)),
+]
+
+
+class EnvironmentsTableModel(RecordTableModel[Environment]):
+    """Every registered environment, one row each."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(COLUMNS, parent)

@@ -1,0 +1,120 @@
+"""A table model over a list of pydantic records, updated in place by id.
+
+Updating in place (rather than resetting) keeps the user's selection, scroll position and
+sort across the refreshes that other processes' changes trigger.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+
+from envops_desktop.controller.operation_runner import assert_gui_thread
+
+T = TypeVar("T")
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+RECORD_ROLE = Qt.ItemDataRole.UserRole + 2
+FILTER_ROLE = Qt.ItemDataRole.UserRole + 3
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+def local_time(moment: datetime | None) -> str:
+    """Stored UTC, shown in the user's time zone."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else "—"
+
+
+def timestamp(moment: datetime | None) -> float:
+    return moment.timestamp() if moment else 0.0
+
+
+def human_size(nbytes: int) -> str:
+    size = float(nbytes)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+@dataclass(frozen=True)
+class Column(Generic[T]):
+    """How one column shows and sorts a record."""
+
+    title: str
+    text: Callable[[T], str]
+    sort_key: Callable[[T], Any] | None = None
+    align_right: bool = False
+
+
+class RecordTableModel(QAbstractTableModel, Generic[T]):
+    """Rows of records (anything with an `id`), with a sort role and a record role."""
+
+    def __init__(self, columns: Sequence[Column[T]], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._columns = list(columns)
+        self._records: list[T] = []
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._records)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._columns)
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self._columns[section].title
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        record = self._records[index.row()]
+        column = self._columns[index.column()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, FILTER_ROLE):
+            return column.text(record)
+        if role == SORT_ROLE:
+            return column.sort_key(record) if column.sort_key else column.text(record).lower()
+        if role == RECORD_ROLE:
+            return record
+        if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def record(self, row: int) -> T:
+        return self._records[row]
+
+    def records(self) -> list[T]:
+        return list(self._records)
+
+    def row_of(self, record_id: str) -> int | None:
+        for row, record in enumerate(self._records):
+            if record.id == record_id:  # type: ignore[attr-defined]
+                return row
+        return None
+
+    def set_records(self, records: Sequence[T]) -> None:
+        """Bring the rows in line with `records`: remove, update and append, never reset."""
+        assert_gui_thread()
+        wanted = {r.id: r for r in records}  # type: ignore[attr-defined]
+        for row in range(len(self._records) - 1, -1, -1):
+            if self._records[row].id not in wanted:  # type: ignore[attr-defined]
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._records[row]
+                self.endRemoveRows()
+        last_column = len(self._columns) - 1
+        for row, record in enumerate(self._records):
+            fresh = wanted.pop(record.id)  # type: ignore[attr-defined]
+            if fresh != record:
+                self._records[row] = fresh
+                self.dataChanged.emit(self.index(row, 0), self.index(row, last_column))
+        if wanted:
+            first = len(self._records)
+            self.beginInsertRows(QModelIndex(), first, first + len(wanted) - 1)
+            self._records.extend(wanted.values())
+            self.endInsertRows()

@@ -1,0 +1,92 @@
+"""Restore Backup: warns that the configuration will be erased and offers a backup first."""
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
+
+from envops_desktop.domain.errors import VersionMismatchError
+from envops_desktop.domain.models import Backup, Environment
+from envops_desktop.ui.icons import icon
+from envops_desktop.ui.record_table_model import local_time
+from envops_desktop.ui.version_mismatch_box import show_version_mismatch
+
+if TYPE_CHECKING:
+    from envops_desktop.ui.main_window import MainWindow
+
+
+class RestoreBackupDialog(QDialog):
+    """Shows the backup's name, creation date and version; Restore or Cancel."""
+
+    def __init__(self, environment: Environment, backup: Backup, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("restoreBackupDialog")
+        self.setWindowTitle(self.tr("Restore backup"))
+        warning_icon = QLabel(self)
+        warning_icon.setPixmap(icon("warning").pixmap(32, 32))
+        warning = QLabel(
+            self.tr(
+                "<b>Restoring a previous backup will erase the current configuration of "
+                "{env}.</b><br>Everything in {path} is replaced by the backup below."
+            ).format(env=environment.name, path=environment.path),
+            self,
+        )
+        warning.setObjectName("restoreWarning")
+        warning.setWordWrap(True)
+        header = QHBoxLayout()
+        header.addWidget(warning_icon, 0, Qt.AlignmentFlag.AlignTop)
+        header.addWidget(warning, 1)
+        details = QFormLayout()
+        for name, title, value in (
+            ("backupName", self.tr("Backup:"), backup.name),
+            ("backupCreated", self.tr("Created:"), local_time(backup.created_at)),
+            ("backupVersion", self.tr("Version:"), backup.version),
+        ):
+            label = QLabel(value, self)
+            label.setObjectName(name)
+            details.addRow(title, label)
+        self.backup_first = QCheckBox(self.tr("&Back up the current configuration first"), self)
+        self.backup_first.setObjectName("backupFirstCheckBox")
+        self.backup_first.setAccessibleName(self.backup_first.text().replace("&", ""))
+        self.backup_first.setChecked(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
+        self.restore_button = buttons.addButton(
+            self.tr("&Restore"), QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.restore_button.setObjectName("restoreButton")
+        self.restore_button.setAccessibleName(self.tr("Restore the backup"))
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setDefault(True)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(header)
+        layout.addSpacing(8)
+        layout.addLayout(details)
+        layout.addWidget(self.backup_first)
+        layout.addWidget(buttons)
+        self.resize(480, self.sizeHint().height())
+
+
+def open_restore_flow(window: "MainWindow", backup: Backup) -> None:
+    """Check the version, confirm with the dialog, then start the restore."""
+    controller = window.controller
+    environment = controller.service.get_environment(backup.environment_id)
+    try:
+        controller.check_restorable_version(environment, backup.version)
+    except VersionMismatchError as mismatch:
+        if show_version_mismatch(window, mismatch):
+            window.update_environment()
+        return
+    dialog = RestoreBackupDialog(environment, backup, window)
+    if dialog.exec():
+        window.tabs.setCurrentWidget(window.backups)
+        controller.restore_backup(environment, backup, dialog.backup_first.isChecked())

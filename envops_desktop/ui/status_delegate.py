@@ -1,0 +1,45 @@
+"""Paints an environment's status as a coloured badge."""
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from envops_desktop.domain.enums import EnvironmentStatus
+
+BADGE_COLOURS = {
+    EnvironmentStatus.READY.value: (QColor("#e3f4e8"), QColor("#1e6b34")),
+    EnvironmentStatus.UPDATING.value: (QColor("#fff3d6"), QColor("#8a5a00")),
+    EnvironmentStatus.UPDATE_FAILED.value: (QColor("#fde2e1"), QColor("#a11b14")),
+}
+
+
+class StatusBadgeDelegate(QStyledItemDelegate):
+    """Draws the status text inside a rounded, colour-coded pill."""
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        text = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        background, foreground = BADGE_COLOURS.get(text, (QColor("#eeeeee"), QColor("#333333")))
+        painter.save()
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(option.rect, option.palette.highlight())
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        metrics = option.fontMetrics
+        width = metrics.horizontalAdvance(text) + 18
+        height = metrics.height() + 4
+        rect = QRectF(
+            option.rect.x() + 6,
+            option.rect.y() + (option.rect.height() - height) / 2,
+            min(width, option.rect.width() - 8),
+            height,
+        )
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(background)
+        painter.drawRoundedRect(rect, height / 2, height / 2)
+        painter.setPen(foreground)
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()

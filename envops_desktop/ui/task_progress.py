@@ -1,0 +1,65 @@
+"""The status bar's view of the running operation: what, how far, and Cancel."""
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+from envops_desktop.controller.operation_runner import OperationRunner, RunningOperation
+from envops_desktop.domain.progress import Progress
+from envops_desktop.ui.icons import icon
+
+
+class TaskProgress(QWidget):
+    """Shows the newest running operation; Cancel asks it to stop and put things back."""
+
+    def __init__(self, runner: OperationRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._runner = runner
+        self._current: RunningOperation | None = None
+        self.label = QLabel(self)
+        self.label.setObjectName("taskLabel")
+        self.bar = QProgressBar(self)
+        self.bar.setObjectName("taskProgressBar")
+        self.bar.setAccessibleName(self.tr("Operation progress"))
+        self.bar.setFixedWidth(220)
+        self.cancel_button = QPushButton(icon("close"), self.tr("Cancel"), self)
+        self.cancel_button.setObjectName("cancelTaskButton")
+        self.cancel_button.setAccessibleName(self.tr("Cancel the running operation"))
+        self.cancel_button.clicked.connect(self.cancel)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.cancel_button)
+        runner.changed.connect(self._follow)
+        self.hide()
+
+    def _follow(self) -> None:
+        running = self._runner.running
+        current = running[-1] if running else None
+        if current is self._current:
+            return
+        if self._current is not None:
+            self._current.progressed.disconnect(self._show)
+        self._current = current
+        self.setVisible(current is not None)
+        if current is not None:
+            current.progressed.connect(self._show)
+            self.label.setText(current.label)
+            self.bar.setRange(0, 0)  # busy until the first report
+            self.cancel_button.setEnabled(True)
+
+    def _show(self, progress: Progress) -> None:
+        if progress.total <= 0:
+            self.bar.setRange(0, 0)
+        else:
+            self.bar.setRange(0, 100)
+            self.bar.setValue(progress.percent)
+        detail = f" — {progress.path}" if progress.path else ""
+        phase = progress.phase.capitalize()
+        self.label.setText(f"{self._current.label if self._current else ''}: {phase}{detail}")
+        self.label.setToolTip(progress.path)
+
+    def cancel(self) -> None:
+        if self._current is not None:
+            self._current.cancel()
+            self.cancel_button.setEnabled(False)
+            self.label.setText(self.tr("Cancelling — putting everything back…"))

@@ -1,0 +1,70 @@
+"""Update environment…: record the version the environment now runs."""
+
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from envops_desktop.controller.main_controller import MainController
+from envops_desktop.domain.errors import EnvOpsError
+from envops_desktop.domain.models import Environment
+
+
+class UpdateEnvironmentDialog(QDialog):
+    """Sets the recorded version (environments with a version file change that file instead)."""
+
+    def __init__(
+        self, controller: MainController, environment: Environment, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("updateEnvironmentDialog")
+        self.setWindowTitle(self.tr("Update {name}").format(name=environment.name))
+        self._controller = controller
+        self._environment = environment
+        self.version_edit = QLineEdit(environment.version, self)
+        self.version_edit.setObjectName("versionEdit")
+        self.version_edit.setAccessibleName(self.tr("Version"))
+        self.version_edit.selectAll()
+        self.error_label = QLabel(self)
+        self.error_label.setObjectName("errorLabel")
+        self.error_label.setStyleSheet("color: #a11b14")
+        self.error_label.setWordWrap(True)
+        self.error_label.hide()
+        intro = QLabel(
+            self.tr(
+                "Record the version {name} runs now, after you have updated it. Backups can "
+                "only be restored into an environment running their version."
+            ).format(name=environment.name),
+            self,
+        )
+        intro.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow(self.tr("&Version:"), self.version_edit)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.tr("Update"))
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(self.error_label)
+        layout.addWidget(buttons)
+        self.resize(440, self.sizeHint().height())
+
+    def accept(self) -> None:
+        try:
+            self._controller.update_environment_version(
+                self._environment.id, self.version_edit.text()
+            )
+        except EnvOpsError as error:
+            self.error_label.setText(str(error))
+            self.error_label.show()
+            return
+        super().accept()

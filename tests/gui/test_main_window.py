@@ -1,0 +1,274 @@
+"""Driving the main window as a user would, against a real service in tmp_path."""
+
+import os
+import threading
+
+from PySide6.QtCore import Qt, QThread
+from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QLineEdit
+
+from envops_desktop.controller.main_controller import MainController
+from envops_desktop.domain.enums import ActivityAction
+from envops_desktop.ui.main_window import MainWindow
+from tests.gui.conftest import backup_rows, click_button, select_environment, when_modal
+from tests.trees import describe_tree
+
+
+def test_selecting_an_environment_shows_its_backups_and_overview(window, environment, service):
+    service.create_backup("billing", name="nightly")
+    window.controller.refresh()
+    select_environment(window, "billing")
+    assert backup_rows(window) == ["nightly"]
+    assert window.overview.values["version"].text() == "4.2.0"
+    assert window.overview.values["name"].text() == "billing"
+    assert "billing (Ready)" in window.windowTitle()
+
+
+def test_create_backup_button_backs_up_and_the_row_appears(qtbot, window, environment):
+    window.controller.refresh()
+    select_environment(window, "billing")
+    button = window.findChild(object, "createBackupButton")
+    assert button.isEnabled() and button.accessibleName()
+
+    def name_it(dialog: QDialog) -> None:
+        assert isinstance(dialog, QInputDialog)
+        dialog.findChild(QLineEdit).setText("before the upgrade")
+        dialog.accept()
+
+    when_modal(name_it)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: backup_rows(window) == ["before the upgrade"], timeout=10_000)
+    qtbot.waitUntil(lambda: window.banner.isVisible() and window.banner.kind == "success")
+    assert "before the upgrade" in window.banner.text
+
+
+def test_deleting_a_backup_asks_first_then_removes_the_row(qtbot, window, environment, service):
+    service.create_backup("billing", name="keep")
+    service.create_backup("billing", name="drop")
+    window.controller.refresh()
+    select_environment(window, "billing")
+    drop = next(b for b in window.controller.backups_model.records() if b.name == "drop")
+    menu = window.backups.options_menu(drop)
+    delete = menu.findChild(object, "deleteAction")
+
+    when_modal(lambda box: click_button(box, text="Cancel"))
+    delete.trigger()
+    assert sorted(backup_rows(window)) == ["drop", "keep"]
+
+    when_modal(lambda box: click_button(box, text="Delete"))
+    delete.trigger()
+    qtbot.waitUntil(lambda: backup_rows(window) == ["keep"], timeout=10_000)
+
+
+def test_options_menu_offers_restore_export_and_delete(window, environment, service):
+    backup = service.create_backup("billing")
+    window.controller.refresh()
+    select_environment(window, "billing")
+    menu = window.backups.options_menu(backup)
+    assert [a.text().replace("&", "") for a in menu.actions()] == [
+        "Restore…",
+        "Export…",
+        "Delete…",
+    ]
+
+
+def test_activity_log_filters_by_environment_and_search(
+    qtbot, window, environment, service, tmp_path
+):
+    other = tmp_path / "other"
+    other.mkdir()
+    service.add_environment("other", other, version="1")
+    service.create_backup("billing", name="alpha")
+    service.create_backup("other", name="omega")
+    window.controller.refresh()
+    panel = window.activity
+    all_rows = panel.proxy.rowCount()
+    assert all_rows == 4  # two added, two backed up
+    panel.environment_combo.setCurrentIndex(panel.environment_combo.findText("other"))
+    qtbot.waitUntil(lambda: panel.proxy.rowCount() == 2)
+    panel.environment_combo.setCurrentIndex(0)
+    panel.search_edit.setText("alpha")
+    assert panel.proxy.rowCount() == 1
+    assert "alpha" in panel.proxy.index(0, 5).data()
+
+
+def test_environment_filter_narrows_the_table(window, environment, service, tmp_path):
+    for name in ("web", "warehouse"):
+        (tmp_path / name).mkdir()
+        service.add_environment(name, tmp_path / name, version="1")
+    window.controller.refresh()
+    window.environments.filter_edit.setText("WAREHOUSE")
+    assert window.environments.proxy.rowCount() == 1
+    window.environments.filter_edit.clear()
+    assert window.environments.proxy.rowCount() == 3
+
+
+def test_tables_sort_by_value_not_text(window, environment, service):
+    small = service.create_backup("billing", name="b-small")
+    with open(os.path.join(service.get_environment("billing").path, "big.bin"), "wb") as f:
+        f.write(os.urandom(5 * 1024 * 1024))
+    big = service.create_backup("billing", name="a-big")
+    window.controller.refresh()
+    select_environment(window, "billing")
+    table = window.backups.table
+    table.sortByColumn(4, Qt.SortOrder.AscendingOrder)  # size: 9 KB < 5 MB though "9" > "5"
+    names = [window.backups.proxy.index(r, 0).data() for r in range(2)]
+    assert names == [small.name, big.name]
+
+
+def test_empty_workspace_offers_to_add_an_environment(window):
+    assert window.environments.currentIndex() == 1
+    button = window.findChild(object, "emptyStateAddButton")
+    assert button.isVisible()
+
+
+def test_add_environment_dialog_validates_and_adds(qtbot, window, config_dir):
+    def fill(dialog: QDialog) -> None:
+        assert dialog.objectName() == "addEnvironmentDialog"
+        ok = dialog.buttons.buttons()[0]
+        assert not ok.isEnabled()
+        dialog.name_edit.setText("billing")
+        dialog.path_edit.setText(str(config_dir / "nope"))
+        dialog.version_edit.setText("4.2.0")
+        dialog.accept()
+        assert dialog.isVisible() and "not an existing folder" in dialog.error_label.text()
+        dialog.path_edit.setText(str(config_dir))
+        dialog.accept()
+
+    when_modal(fill)
+    window.add_action.trigger()
+    assert window.controller.selected_environment.name == "billing"
+    assert window.environments.currentIndex() == 0
+
+
+def test_update_environment_sets_the_version(qtbot, window, environment):
+    window.controller.refresh()
+    select_environment(window, "billing")
+
+    def update(dialog: QDialog) -> None:
+        assert dialog.objectName() == "updateEnvironmentDialog"
+        dialog.version_edit.setText("4.3.0")
+        dialog.accept()
+
+    when_modal(update)
+    window.update_action.trigger()
+    assert window.controller.selected_environment.version == "4.3.0"
+    assert window.overview.values["version"].text() == "4.3.0"
+
+
+def test_update_is_disabled_when_a_version_file_governs(window, service, config_dir):
+    service.add_environment("billing", config_dir, version_file="VERSION")
+    window.controller.refresh()
+    select_environment(window, "billing")
+    assert not window.update_action.isEnabled()
+
+
+def test_removing_an_environment_asks_and_keeps_its_files(window, environment, config_dir):
+    window.controller.refresh()
+    select_environment(window, "billing")
+    before = describe_tree(config_dir)
+    when_modal(lambda box: click_button(box, text="Remove"))
+    window.remove_action.trigger()
+    assert window.controller.environments_model.rowCount() == 0
+    assert describe_tree(config_dir) == before
+
+
+def test_notification_stays_until_dismissed(qtbot, window):
+    window.controller.notify.emit("error", "Something failed.")
+    assert window.banner.isVisible() and window.banner.text == "Something failed."
+    qtbot.wait(50)
+    assert window.banner.isVisible()
+    qtbot.mouseClick(window.banner.findChild(object, "dismissButton"), Qt.MouseButton.LeftButton)
+    assert not window.banner.isVisible()
+
+
+def test_changes_from_another_process_appear_without_asking(qtbot, window, environment, tmp_path):
+    from envops_desktop.service import EnvOpsService
+
+    window.controller.refresh()
+    select_environment(window, "billing")
+    elsewhere = EnvOpsService(tmp_path / "data")  # as the CLI would, with its own connection
+    elsewhere.create_backup("billing", name="from the CLI")
+    elsewhere.close()
+    qtbot.waitUntil(lambda: backup_rows(window) == ["from the CLI"], timeout=5_000)
+
+
+def test_models_are_only_touched_on_the_gui_thread(qtbot, window, environment):
+    window.controller.refresh()
+    select_environment(window, "billing")
+    gui = QApplication.instance().thread()
+    seen: list[bool] = []
+    for model in (
+        window.controller.backups_model,
+        window.controller.environments_model,
+        window.controller.activity_model,
+    ):
+        for signal in (model.rowsInserted, model.dataChanged, model.rowsRemoved):
+            signal.connect(lambda *_: seen.append(QThread.currentThread() is gui))
+    progress_threads: list[bool] = []
+    running = window.controller.create_backup(window.controller.selected_environment, "x")
+    running.progressed.connect(
+        lambda _p: progress_threads.append(threading.current_thread() is threading.main_thread())
+    )
+    qtbot.waitUntil(lambda: backup_rows(window) == ["x"], timeout=10_000)
+    assert seen and all(seen)
+    assert progress_threads and all(progress_threads)
+
+
+def test_layout_is_remembered(qtbot, controller, settings, environment):
+    controller.start()
+    first = MainWindow(controller, settings)
+    qtbot.addWidget(first)
+    first.resize(700, 500)
+    first.splitter.setSizes([300, 700])
+    first.environments.table.sortByColumn(2, Qt.SortOrder.DescendingOrder)
+    first.close()
+    second = MainWindow(controller, settings)
+    qtbot.addWidget(second)
+    assert (second.width(), second.height()) == (700, 500)
+    header = second.environments.table.horizontalHeader()
+    assert header.sortIndicatorSection() == 2
+    assert header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+
+
+def test_activity_log_fetches_in_pages(qtbot, service, environment, settings):
+    with service._ctx.db.transaction() as conn:  # 1,200 entries, as months of use would leave
+        conn.executemany(
+            "INSERT INTO activity (time, environment_id, environment_name, action, user, outcome,"
+            " detail) VALUES ('2026-01-01T00:00:00+00:00', ?, 'billing', ?, 'ops', 'success', ?)",
+            [
+                (environment.id, ActivityAction.BACKUP_CREATED.value, f"entry {i}")
+                for i in range(1200)
+            ],
+        )
+    controller = MainController(service)
+    controller.start()
+    model = controller.activity_model
+    assert model.rowCount() == 500
+    assert model.canFetchMore(model.index(-1, -1))
+    model.fetchMore(model.index(-1, -1))
+    assert model.rowCount() == 1000
+    model.fetchMore(model.index(-1, -1))
+    assert model.rowCount() == 1201
+    assert not model.canFetchMore(model.index(-1, -1))
+    controller.shutdown()
+
+
+def test_closing_during_a_backup_asks_then_cancels_cleanly(qtbot, window, environment, config_dir):
+    for index in range(150):
+        (config_dir / f"bulk{index}.bin").write_bytes(os.urandom(1 << 20))
+    window.controller.refresh()
+    select_environment(window, "billing")
+    running = window.controller.create_backup(window.controller.selected_environment, "big")
+    qtbot.waitUntil(lambda: running.last_progress is not None)
+    asked = []
+
+    def insist(box) -> None:
+        asked.append(box.objectName())
+        click_button(box, text="Cancel it and quit")
+
+    when_modal(insist)
+    window.close()
+    assert asked == ["confirmQuitBox"]
+    assert running.wait(0)  # the worker thread has ended
+    assert window.controller.service.list_backups("billing") == []
+    assert not list((config_dir.parent).glob(".billing.envops-*"))

@@ -1,0 +1,234 @@
+"""Restoring from a saved backup through the window, exactly as the product guide describes."""
+
+import signal
+import sys
+
+from PySide6.QtCore import Qt
+
+from envops_desktop.app import open_main_window
+from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus
+from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.service import EnvOpsService
+from tests.gui.conftest import click_button, select_environment, when_modal
+from tests.reliability.scenario import build_scenario
+from tests.trees import describe_tree, mess_up
+
+SLOW_CHECK = [sys.executable, "-c", "import time; time.sleep(1.5)"]
+
+
+def status_in_table(window) -> str:
+    model = window.controller.environments_model
+    return model.index(0, 1).data()
+
+
+def add_billing(service, config_dir, argv=None):
+    command = PostRestoreCommand(argv=argv, timeout_seconds=30) if argv else None
+    service.add_environment("billing", config_dir, version="4.2.0", post_restore_command=command)
+
+
+def open_restore(window, backup, answer) -> None:
+    when_modal(answer)
+    window.backups.options_menu(backup).findChild(object, "restoreAction").trigger()
+
+
+def test_restore_dialog_shows_the_backup_and_warns(qtbot, window, service, config_dir):
+    add_billing(service, config_dir)
+    backup = service.create_backup("billing", name="golden")
+    window.controller.refresh()
+    select_environment(window, "billing")
+    seen = {}
+
+    def inspect(dialog) -> None:
+        seen["name"] = dialog.objectName()
+        seen["warning"] = dialog.findChild(object, "restoreWarning").text()
+        seen["backup"] = dialog.findChild(object, "backupName").text()
+        seen["version"] = dialog.findChild(object, "backupVersion").text()
+        seen["first"] = dialog.findChild(object, "backupFirstCheckBox").isChecked()
+        dialog.reject()
+
+    open_restore(window, backup, inspect)
+    assert seen["name"] == "restoreBackupDialog"
+    assert "erase the current configuration" in seen["warning"]
+    assert (seen["backup"], seen["version"], seen["first"]) == ("golden", "4.2.0", True)
+    assert len(service.list_backups("billing")) == 1  # cancelled: nothing happened
+
+
+def test_successful_restore_shows_updating_then_success(qtbot, window, service, config_dir):
+    add_billing(service, config_dir, SLOW_CHECK)
+    wanted = describe_tree(config_dir)
+    backup = service.create_backup("billing", name="golden")
+    mess_up(config_dir)
+    window.controller.refresh()
+    select_environment(window, "billing")
+
+    open_restore(window, backup, lambda d: click_button(d, "restoreButton"))
+    assert window.banner.kind == "info" and "being updated" in window.banner.text
+    assert status_in_table(window) == "Updating"
+    # Updating is seen while the worker runs, in the table, the Overview and the title.
+    qtbot.waitUntil(lambda: service.get_environment("billing").status.value == "Updating")
+    window.controller.refresh()
+    assert status_in_table(window) == "Updating"
+    assert window.overview.values["status"].text() == "Updating"
+    assert "(Updating)" in window.windowTitle()
+    assert not window.backup_action.isEnabled() and not window.restore_action.isEnabled()
+    assert window.task_progress.isVisible()
+
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+    assert window.banner.kind == "success"
+    assert window.banner.text == "billing was restored to golden (4.2.0)."
+    assert describe_tree(config_dir) == wanted
+    assert status_in_table(window) == "Ready"
+    assert window.overview.values["last restored"].text() == "golden (4.2.0)"
+    latest = service.activity("billing")[0]
+    assert latest.action is ActivityAction.BACKUP_RESTORED and latest.user == service.user
+    pre_restore = [b for b in service.list_backups("billing") if b.origin.value == "pre-restore"]
+    assert len(pre_restore) == 1  # "back up first" was checked by default
+
+
+def test_version_mismatch_box_changes_nothing(qtbot, window, service, config_dir):
+    add_billing(service, config_dir)
+    backup = service.create_backup("billing")
+    service.update_environment_version("billing", "5.0.0")
+    mess_up(config_dir)
+    before = describe_tree(config_dir)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    seen = {}
+
+    def read_and_ok(box) -> None:
+        seen["name"] = box.objectName()
+        seen["text"] = box.text() + " " + box.informativeText()
+        click_button(box, "okButton")
+
+    open_restore(window, backup, read_and_ok)
+    assert seen["name"] == "versionMismatchBox"
+    assert "4.2.0" in seen["text"] and "5.0.0" in seen["text"]
+    assert "Update the environment" in seen["text"]
+    assert describe_tree(config_dir) == before
+    assert service.activity("billing")[0].action is ActivityAction.ENVIRONMENT_UPDATED
+
+
+def test_version_mismatch_box_offers_to_update_the_environment(qtbot, window, service, config_dir):
+    add_billing(service, config_dir)
+    backup = service.create_backup("billing")
+    service.update_environment_version("billing", "5.0.0")
+    window.controller.refresh()
+    select_environment(window, "billing")
+    opened = []
+
+    def update_instead(box) -> None:
+        def in_update_dialog(dialog) -> None:
+            opened.append(dialog.objectName())
+            dialog.version_edit.setText("4.2.0")
+            dialog.accept()
+
+        when_modal(in_update_dialog)
+        click_button(box, "updateEnvironmentButton")
+
+    open_restore(window, backup, update_instead)
+    qtbot.waitUntil(lambda: opened == ["updateEnvironmentDialog"])
+    assert service.get_environment("billing").version == "4.2.0"
+
+
+def test_failed_post_restore_command_gives_update_failed_and_retry_works(
+    qtbot, window, service, config_dir, tmp_path
+):
+    flag = tmp_path / "healthy"
+    check = [
+        sys.executable,
+        "-c",
+        f"import os,sys; sys.exit(0 if os.path.exists({str(flag)!r}) else 3)",
+    ]
+    add_billing(service, config_dir, check)
+    wanted = describe_tree(config_dir)
+    backup = service.create_backup("billing", name="golden")
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+    window.controller.refresh()
+    select_environment(window, "billing")
+
+    def restore_without_backup(dialog) -> None:
+        dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
+        click_button(dialog, "restoreButton")
+
+    open_restore(window, backup, restore_without_backup)
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+    assert window.banner.kind == "error"
+    assert "exit code 3" in window.banner.text and "back in place" in window.banner.text
+    assert describe_tree(config_dir) == messed
+    assert status_in_table(window) == "Update Failed"
+    assert service.activity("billing")[0].action is ActivityAction.RESTORE_FAILED
+    qtbot.mouseClick(window.banner.findChild(object, "dismissButton"), Qt.MouseButton.LeftButton)
+    assert not window.banner.isVisible()
+
+    flag.touch()
+    open_restore(window, backup, restore_without_backup)
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+    assert window.banner.kind == "success", window.banner.text
+    assert describe_tree(config_dir) == wanted
+    assert status_in_table(window) == "Ready"
+
+
+def test_cancel_puts_the_old_configuration_back(qtbot, window, service, config_dir):
+    add_billing(service, config_dir, [sys.executable, "-c", "import time; time.sleep(30)"])
+    backup = service.create_backup("billing")
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+    window.controller.refresh()
+    select_environment(window, "billing")
+
+    open_restore(window, backup, lambda d: click_button(d, "restoreButton"))
+    qtbot.waitUntil(lambda: window.task_progress.isVisible())
+    qtbot.waitUntil(lambda: "post-restore" in window.task_progress.label.text(), timeout=10_000)
+    qtbot.mouseClick(window.task_progress.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+    assert window.banner.kind == "info" and "cancelled" in window.banner.text
+    assert describe_tree(config_dir) == messed
+    assert service.get_environment("billing").status is EnvironmentStatus.READY
+
+
+def test_quitting_during_a_restore_asks_then_rolls_back(qtbot, window, service, config_dir):
+    add_billing(service, config_dir, [sys.executable, "-c", "import time; time.sleep(30)"])
+    backup = service.create_backup("billing")
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    open_restore(window, backup, lambda d: click_button(d, "restoreButton"))
+    qtbot.waitUntil(lambda: "post-restore" in window.task_progress.label.text(), timeout=10_000)
+
+    when_modal(lambda box: click_button(box, text="Cancel"))
+    window.close()
+    assert window.isVisible()  # the user chose to keep working
+
+    asked = []
+
+    def insist(box) -> None:
+        asked.append(box.objectName())
+        click_button(box, text="Cancel it and quit")
+
+    when_modal(insist)
+    window.close()
+    assert asked == ["confirmQuitBox"]
+    assert not window.isVisible()
+    assert all(op.wait(0) for op in window.controller.runner.running)
+    assert describe_tree(config_dir) == messed
+    assert service.get_environment("billing").status is EnvironmentStatus.READY
+
+
+def test_killed_restore_is_recovered_and_announced_at_next_start(qtbot, tmp_path, settings):
+    scenario = build_scenario(tmp_path)
+    process = scenario.restore_process(scenario.messed, crash_at="staged")
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+
+    service = EnvOpsService(scenario.data_dir)
+    window = open_main_window(service, settings)
+    qtbot.addWidget(window)
+    window.show()
+    assert window.banner.isVisible() and window.banner.kind == "info"
+    assert "Recovered billing" in window.banner.text and "rolled back" in window.banner.text
+    assert scenario.state() == "original"
+    assert status_in_table(window) == "Update Failed"
+    window.controller.shutdown()
+    service.close()
