@@ -14,10 +14,10 @@ from envops_desktop.controller.operation_runner import (
 )
 from envops_desktop.domain.enums import EnvironmentStatus
 from envops_desktop.domain.errors import EnvOpsError, VersionMismatchError
-from envops_desktop.domain.models import ActivityEntry, Backup, Environment, PostRestoreCommand
+from envops_desktop.domain.models import Backup, Environment, PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken, ProgressCallback
 from envops_desktop.service import EnvOpsService
-from envops_desktop.ui.activity_model import ActivityTableModel, PageLoader
+from envops_desktop.ui.activity_model import ActivityTableModel
 from envops_desktop.ui.backups_model import BackupsTableModel
 from envops_desktop.ui.environments_model import EnvironmentsTableModel
 from envops_desktop.workers.operation_worker import Operation
@@ -54,8 +54,9 @@ class MainController(QObject):
         self.runner.changed.connect(self._on_operations_changed)
         self.environments_model = EnvironmentsTableModel(self)
         self.backups_model = BackupsTableModel(self)
-        self.activity_model = ActivityTableModel(self._activity_loader(None), self)
-        self._activity_environment: str | None = None
+        self.activity_model = ActivityTableModel(
+            service.query_activity, service.activity_since, self
+        )
         self._selected_id: str | None = None
         self._restoring: set[str] = set()
         self._last_change = -1
@@ -100,17 +101,9 @@ class MainController(QObject):
             return environment.model_copy(update={"status": EnvironmentStatus.UPDATING})
         return environment
 
-    def _activity_loader(self, environment_id: str | None) -> PageLoader:
-        def load(before: int | None, after: int | None, limit: int) -> list[ActivityEntry]:
-            return self.service.activity(environment_id, before, limit, after)
-
-        return load
-
     def filter_activity(self, environment_id: str | None) -> None:
         """Show the log of one environment, or of all with None."""
-        if environment_id != self._activity_environment:
-            self._activity_environment = environment_id
-            self.activity_model.set_loader(self._activity_loader(environment_id))
+        self.activity_model.set_environment(environment_id)
 
     # Selection -------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from envops_desktop.domain.activity_query import ActivityQuery
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EnvironmentStatus
 from envops_desktop.domain.errors import InvalidInputError, NotFoundError
 from envops_desktop.domain.models import (
@@ -224,16 +225,19 @@ class EnvOpsService:
 
     # Activity and recovery ------------------------------------------------------------------
 
-    def activity(
-        self,
-        environment: str | None = None,
-        before_id: int | None = None,
-        limit: int = 500,
-        after_id: int | None = None,
-    ) -> list[ActivityEntry]:
-        """Activity entries newest first, a page at a time (or those after `after_id`)."""
+    def activity(self, environment: str | None = None, limit: int = 50) -> list[ActivityEntry]:
+        """The newest activity entries, of one environment or of all."""
         env_id = self.get_environment(environment).id if environment else None
-        return self._ctx.activity.page(env_id, before_id, limit, after_id)
+        return self._ctx.activity.page(ActivityQuery(environment_id=env_id), 0, limit)
+
+    def query_activity(
+        self, query: ActivityQuery, offset: int = 0, limit: int = 500
+    ) -> list[ActivityEntry]:
+        """A page of the activity log, filtered, searched and sorted by the store."""
+        return self._ctx.activity.page(query, offset, limit)
+
+    def activity_since(self, query: ActivityQuery, after_id: int) -> list[ActivityEntry]:
+        return self._ctx.activity.newer_than(query, after_id)
 
     def latest_activity_id(self) -> int:
         return self._ctx.activity.latest_id()

@@ -2,14 +2,16 @@
 
 import sqlite3
 
+from envops_desktop.domain.activity_query import ActivityQuery
 from envops_desktop.domain.enums import ActivityAction, Outcome
 from envops_desktop.domain.models import ActivityEntry
-from envops_desktop.store.database import Database
+from envops_desktop.store.database import Database, like_prefix
 from envops_desktop.store.timestamps import from_text, to_text, utc_now
 
 
 def _entry(row: sqlite3.Row) -> ActivityEntry:
-    return ActivityEntry(
+    # Rows the store wrote itself: constructed without re-validation (pages are hot paths).
+    return ActivityEntry.model_construct(
         id=row["id"],
         time=from_text(row["time"]),
         environment_id=row["environment_id"],
@@ -19,6 +21,24 @@ def _entry(row: sqlite3.Row) -> ActivityEntry:
         outcome=Outcome(row["outcome"]),
         detail=row["detail"],
     )
+
+
+def _where(query: ActivityQuery, after_id: int | None = None) -> tuple[str, list[object]]:
+    clauses: list[str] = []
+    params: list[object] = []
+    if query.environment_id is not None:
+        clauses.append("environment_id = ?")
+        params.append(query.environment_id)
+    if query.search:
+        clauses.append(
+            "(environment_name || ' ' || action || ' ' || user || ' ' || outcome || ' ' || detail)"
+            " LIKE ? ESCAPE '\\'"
+        )
+        params.append("%" + like_prefix(query.search))
+    if after_id is not None:
+        clauses.append("id > ?")
+        params.append(after_id)
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
 class ActivityRecords:
@@ -52,27 +72,24 @@ class ActivityRecords:
             )
 
     def page(
-        self,
-        environment_id: str | None = None,
-        before_id: int | None = None,
-        limit: int = 500,
-        after_id: int | None = None,
+        self, query: ActivityQuery, offset: int = 0, limit: int = 500
     ) -> list[ActivityEntry]:
-        """Entries newest first; pass the last id seen as `before_id` for the next page, or
-        the newest id seen as `after_id` for what has been written since."""
-        clauses, params = [], []
-        if after_id is not None:
-            clauses.append("id > ?")
-            params.append(after_id)
-        if environment_id is not None:
-            clauses.append("environment_id = ?")
-            params.append(environment_id)
-        if before_id is not None:
-            clauses.append("id < ?")
-            params.append(before_id)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        """One page of the log in the query's order (ties broken by id, newest first)."""
+        where, params = _where(query)
+        column = "id" if query.sort_column == "time" else query.sort_column
+        direction = "DESC" if query.descending else "ASC"
         rows = self._db.connection().execute(
-            f"SELECT * FROM activity {where} ORDER BY id DESC LIMIT ?", (*params, limit)
+            f"SELECT * FROM activity {where} ORDER BY {column} {direction}, id DESC"
+            " LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [_entry(row) for row in rows]
+
+    def newer_than(self, query: ActivityQuery, after_id: int) -> list[ActivityEntry]:
+        """Entries written after `after_id` that match the query, newest first."""
+        where, params = _where(query, after_id)
+        rows = self._db.connection().execute(
+            f"SELECT * FROM activity {where} ORDER BY id DESC", params
         )
         return [_entry(row) for row in rows]
 

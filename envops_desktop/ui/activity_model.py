@@ -1,32 +1,33 @@
-"""The activity log as a lazily paged table: newest first, older pages fetched on scroll."""
+"""The activity log as a lazily paged table whose sorting and searching the store does.
+
+With 100,000 entries only the pages the user scrolls to are loaded, so sorting or filtering
+the loaded rows would show a misleading subset: the query goes to SQLite instead, and the
+proxy in front of this model forwards the view's sort and filter requests to it.
+"""
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSortFilterProxyModel, Qt
 
 from envops_desktop.controller.operation_runner import assert_gui_thread
+from envops_desktop.domain.activity_query import ACTIVITY_COLUMNS, ActivityQuery
 from envops_desktop.domain.enums import Outcome
 from envops_desktop.domain.models import ActivityEntry
-from envops_desktop.ui.record_table_model import (
-    FILTER_ROLE,
-    RECORD_ROLE,
-    SORT_ROLE,
-    AnyIndex,
-    timestamp,
-)
+from envops_desktop.ui.record_table_model import RECORD_ROLE, AnyIndex, local_time
 
-PAGE_SIZE = 500
+PAGE_SIZE = 250  # one fetch stays well under a frame budget of ~20 ms
 
-# (before_id, after_id, limit) -> entries newest first
-PageLoader = Callable[[int | None, int | None, int], list[ActivityEntry]]
+PageLoader = Callable[[ActivityQuery, int, int], list[ActivityEntry]]  # query, offset, limit
+NewerLoader = Callable[[ActivityQuery, int], list[ActivityEntry]]  # query, after id
 
 _HEADERS = ["Time", "Environment", "Action", "User", "Outcome", "Detail"]
 
 
 def _cells(entry: ActivityEntry) -> tuple[str, ...]:
     return (
-        entry.time.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+        local_time(entry.time, with_seconds=True),
         entry.environment_name,
         entry.action.value,
         entry.user,
@@ -36,23 +37,48 @@ def _cells(entry: ActivityEntry) -> tuple[str, ...]:
 
 
 class ActivityTableModel(QAbstractTableModel):
-    """Pages through the log with canFetchMore/fetchMore; new entries are prepended."""
+    """Pages through the log with canFetchMore/fetchMore; new entries go on top."""
 
-    def __init__(self, loader: PageLoader, parent: QObject | None = None) -> None:
+    def __init__(
+        self, load_page: PageLoader, load_newer: NewerLoader, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
-        self._loader = loader
+        self._load_page = load_page
+        self._load_newer = load_newer
+        self.query = ActivityQuery()
         self._entries: list[ActivityEntry] = []
+        self._cells: list[tuple[str, ...]] = []  # computed once per row, not per paint
+        self._newest_id = 0
         self._exhausted = False
 
-    def set_loader(self, loader: PageLoader) -> None:
-        """Start over with another source (another environment's log)."""
+    # The query -------------------------------------------------------------------------------
+
+    def set_query(self, query: ActivityQuery) -> None:
+        """Start over with another filter, search or order."""
         assert_gui_thread()
         self.beginResetModel()
-        self._loader = loader
-        self._entries = []
+        self.query = query
+        self._entries, self._cells = [], []
+        self._newest_id = 0
         self._exhausted = False
         self.endResetModel()
         self.fetchMore(QModelIndex())
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        descending = order == Qt.SortOrder.DescendingOrder
+        sort_column = ACTIVITY_COLUMNS[column] if 0 <= column < len(ACTIVITY_COLUMNS) else "time"
+        if (sort_column, descending) != (self.query.sort_column, self.query.descending):
+            self.set_query(replace(self.query, sort_column=sort_column, descending=descending))
+
+    def set_search(self, text: str) -> None:
+        if text != self.query.search:
+            self.set_query(replace(self.query, search=text))
+
+    def set_environment(self, environment_id: str | None) -> None:
+        if environment_id != self.query.environment_id:
+            self.set_query(replace(self.query, environment_id=environment_id))
+
+    # Qt's model interface --------------------------------------------------------------------
 
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(self._entries)
@@ -64,22 +90,17 @@ class ActivityTableModel(QAbstractTableModel):
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return _HEADERS[section]
+            return self.tr(_HEADERS[section])
         return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        entry = self._entries[index.row()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            return _cells(entry)[index.column()]
-        if role == FILTER_ROLE:
-            return " ".join(_cells(entry))
-        if role == SORT_ROLE:
-            return timestamp(entry.time) if index.column() == 0 else _cells(entry)[index.column()]
+            return self._cells[index.row()][index.column()]
         if role == RECORD_ROLE:
-            return entry
-        if role == Qt.ItemDataRole.ForegroundRole and entry.outcome is Outcome.FAILURE:
+            return self._entries[index.row()]
+        if role == Qt.ItemDataRole.ForegroundRole and (
+            self._entries[index.row()].outcome is Outcome.FAILURE
+        ):
             return Qt.GlobalColor.darkRed
         return None
 
@@ -89,27 +110,52 @@ class ActivityTableModel(QAbstractTableModel):
     def fetchMore(self, parent: AnyIndex) -> None:  # noqa: N802
         if parent.isValid() or self._exhausted:
             return
-        before = self._entries[-1].id if self._entries else None
-        page = self._loader(before, None, PAGE_SIZE)
-        if len(page) < PAGE_SIZE:
-            self._exhausted = True
+        page = self._load_page(self.query, len(self._entries), PAGE_SIZE)
+        self._exhausted = len(page) < PAGE_SIZE
         if page:
             first = len(self._entries)
             self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
-            self._entries.extend(page)
+            self._append(page, at_top=False)
             self.endInsertRows()
 
+    def _append(self, entries: list[ActivityEntry], at_top: bool) -> None:
+        cells = [_cells(e) for e in entries]
+        if at_top:
+            self._entries[:0], self._cells[:0] = entries, cells
+        else:
+            self._entries.extend(entries)
+            self._cells.extend(cells)
+        self._newest_id = max(self._newest_id, max(e.id for e in entries))
+
     def fetch_newer(self) -> int:
-        """Prepend entries written since the newest one shown; return how many."""
+        """Show entries written since the newest one loaded; return how many there were."""
         assert_gui_thread()
-        if not self._entries:
-            if self._exhausted:
-                self._exhausted = False
+        if not self._entries and not self._exhausted:  # nothing loaded yet: the first page
             self.fetchMore(QModelIndex())
             return len(self._entries)
-        newer = self._loader(None, self._entries[0].id, PAGE_SIZE * 20)
-        if newer:
+        newer = self._load_newer(self.query, self._newest_id)
+        if not newer:
+            return 0
+        if self.query.newest_first:
             self.beginInsertRows(QModelIndex(), 0, len(newer) - 1)
-            self._entries[:0] = newer
+            self._append(newer, at_top=True)
             self.endInsertRows()
+        else:  # they belong somewhere in the middle of another order: load afresh
+            self.set_query(self.query)
         return len(newer)
+
+
+class StoreSortedProxy(QSortFilterProxyModel):
+    """Passes the view's sorting and the search box to a model that queries the store."""
+
+    def __init__(self, source: ActivityTableModel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setSourceModel(source)
+        self.setDynamicSortFilter(False)
+        self._source = source
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self._source.sort(column, order)
+
+    def setFilterFixedString(self, pattern: str) -> None:  # noqa: N802
+        self._source.set_search(pattern)

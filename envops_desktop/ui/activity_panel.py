@@ -4,7 +4,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
 
 from envops_desktop.controller.main_controller import MainController
-from envops_desktop.ui.table_views import RecordFilterProxy, make_table_view
+from envops_desktop.ui.activity_model import StoreSortedProxy
+from envops_desktop.ui.table_views import make_table_view
 
 
 class ActivityPanel(QWidget):
@@ -21,9 +22,7 @@ class ActivityPanel(QWidget):
         self.search_edit.setPlaceholderText(self.tr("Search the activity log"))
         self.search_edit.setAccessibleName(self.tr("Search the activity log"))
         self.search_edit.setClearButtonEnabled(True)
-        self.proxy = RecordFilterProxy(self)
-        self.proxy.setSourceModel(controller.activity_model)
-        self.proxy.setDynamicSortFilter(True)
+        self.proxy = StoreSortedProxy(controller.activity_model, self)
         self.table = make_table_view("activityTable", self.tr("Activity log"), self)
         self.table.setModel(self.proxy)
         self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)

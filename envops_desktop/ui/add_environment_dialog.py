@@ -78,7 +78,9 @@ class AddEnvironmentDialog(QDialog):
 
         form = QFormLayout()
         form.addRow(self.tr("&Name:"), self.name_edit)
-        form.addRow(self.tr("&Folder:"), path_row)
+        folder_label = QLabel(self.tr("&Folder:"), self)
+        folder_label.setBuddy(self.path_edit)
+        form.addRow(folder_label, path_row)
         form.addRow(self.version_radio, self.version_edit)
         form.addRow(self.version_file_radio, self.version_file_edit)
         form.addRow(self.tr("After restore &run:"), self.command_edit)

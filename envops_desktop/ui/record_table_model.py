@@ -4,6 +4,7 @@ Updating in place (rather than resetting) keeps the user's selection, scroll pos
 sort across the refreshes that other processes' changes trigger.
 """
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,9 +23,16 @@ FILTER_ROLE = Qt.ItemDataRole.UserRole + 3
 AnyIndex = QModelIndex | QPersistentModelIndex
 
 
-def local_time(moment: datetime | None) -> str:
-    """Stored UTC, shown in the user's time zone."""
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else "—"
+def local_time(moment: datetime | None, with_seconds: bool = False) -> str:
+    """Stored UTC, shown in the user's time zone.
+
+    time.localtime/strftime rather than datetime.astimezone: several times faster, which
+    matters when a page of 500 log rows is formatted at once.
+    """
+    if moment is None:
+        return "—"
+    layout = "%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M"
+    return time.strftime(layout, time.localtime(moment.timestamp()))
 
 
 def timestamp(moment: datetime | None) -> float:

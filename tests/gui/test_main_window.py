@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QLineEdit
 
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.domain.enums import ActivityAction
+from envops_desktop.ui.activity_model import PAGE_SIZE
 from envops_desktop.ui.main_window import MainWindow
 from tests.gui.conftest import backup_rows, click_button, select_environment, when_modal
 from tests.trees import describe_tree
@@ -243,14 +244,34 @@ def test_activity_log_fetches_in_pages(qtbot, service, environment, settings):
     controller = MainController(service)
     controller.start()
     model = controller.activity_model
-    assert model.rowCount() == 500
-    assert model.canFetchMore(model.index(-1, -1))
-    model.fetchMore(model.index(-1, -1))
-    assert model.rowCount() == 1000
-    model.fetchMore(model.index(-1, -1))
+    assert model.rowCount() == PAGE_SIZE
+    while model.canFetchMore(model.index(-1, -1)):
+        before = model.rowCount()
+        model.fetchMore(model.index(-1, -1))
+        assert model.rowCount() - before <= PAGE_SIZE
     assert model.rowCount() == 1201
-    assert not model.canFetchMore(model.index(-1, -1))
+    assert model.index(0, 5).data() == "entry 1199"
     controller.shutdown()
+
+
+def test_activity_log_sorts_and_searches_all_entries_not_just_loaded_ones(
+    qtbot, window, service, environment
+):
+    with service._ctx.db.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO activity (time, environment_id, environment_name, action, user, outcome,"
+            " detail) VALUES ('2026-01-01T00:00:00+00:00', ?, 'billing', ?, ?, 'success', ?)",
+            [(environment.id, ActivityAction.BACKUP_CREATED.value, f"user{i:04d}", f"entry {i}")
+             for i in range(1000)],
+        )
+    panel = window.activity
+    window.controller.refresh()
+    panel.table.sortByColumn(3, Qt.SortOrder.DescendingOrder)  # by user
+    assert panel.proxy.index(0, 3).data() == "user0999"
+    panel.search_edit.setText("entry 7")
+    assert panel.proxy.rowCount() == 111  # 7, 70-79, 700-799
+    panel.search_edit.setText("100%")
+    assert panel.proxy.rowCount() == 0  # wildcards are taken literally
 
 
 def test_closing_during_a_backup_asks_then_cancels_cleanly(qtbot, window, environment, config_dir):

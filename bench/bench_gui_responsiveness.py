@@ -1,0 +1,143 @@
+"""How responsive the window stays: event-loop stalls during a 1 GiB backup and restore, and
+opening and scrolling a 100,000-entry activity log.
+
+Run: .venv/bin/python bench/bench_gui_responsiveness.py [--size-mib 1024] [--files 20000]
+Offscreen, on a real service and a real tree; prints a Markdown table.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from bench.datasets import mixed_tree
+from bench.event_loop_monitor import EventLoopMonitor
+from envops_desktop.controller.main_controller import MainController
+from envops_desktop.controller.operation_runner import RunningOperation
+from envops_desktop.service import EnvOpsService
+from envops_desktop.ui.main_window import MainWindow
+
+HERE = Path(__file__).resolve().parent
+
+
+def run_and_watch(
+    app: QApplication, controller: MainController, start: Callable[[], RunningOperation]
+) -> tuple[float, float, float]:
+    """Start an operation and spin the event loop until it ends.
+
+    Returns the seconds it took and the worst and 99th-percentile stalls in milliseconds.
+    """
+    monitor = EventLoopMonitor()
+    monitor.start()
+    began = time.perf_counter()
+    running = start()
+    while not running.wait(0) or controller.runner.running:
+        app.processEvents()
+        time.sleep(0.001)
+    elapsed = time.perf_counter() - began
+    monitor.stop()
+    return elapsed, monitor.worst_ms, monitor.percentile_ms(0.99)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--files", type=int, default=20_000)
+    parser.add_argument("--activity", type=int, default=100_000)
+    args = parser.parse_args()
+    app = QApplication([])
+    source = mixed_tree(
+        HERE / "data" / f"mixed-{args.size_mib}m-{args.files}", args.size_mib << 20, args.files
+    )
+    rows = []
+    with tempfile.TemporaryDirectory(dir=HERE) as scratch:
+        scratch_dir = Path(scratch)
+        tree = scratch_dir / "environment"
+        shutil.copytree(source, tree, symlinks=True)
+        service = EnvOpsService(scratch_dir / "data")
+        env = service.add_environment("bench", tree, version="1")
+        controller = MainController(service)
+        window = MainWindow(
+            controller, QSettings(str(scratch_dir / "s.ini"), QSettings.Format.IniFormat)
+        )
+        controller.start()
+        window.show()
+        window.environments.select(env.id)
+        seconds, worst, p99 = run_and_watch(
+            app, controller, lambda: controller.create_backup(env, "bench")
+        )
+        rows.append(("Create backup (first, 1 GiB)", seconds, worst, p99))
+        backup = service.list_backups("bench")[0]
+        seconds, worst, p99 = run_and_watch(
+            app, controller, lambda: controller.restore_backup(env, backup, False)
+        )
+        rows.append(("Restore backup (1 GiB)", seconds, worst, p99))
+        window.close()
+        service.close()
+
+    with tempfile.TemporaryDirectory(dir=HERE) as scratch:
+        scratch_dir = Path(scratch)
+        (scratch_dir / "env").mkdir()
+        service = EnvOpsService(scratch_dir / "data")
+        env = service.add_environment("bench", scratch_dir / "env", version="1")
+        with service._ctx.db.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO activity (time, environment_id, environment_name, action, user,"
+                " outcome, detail) VALUES (?, ?, 'bench', 'backup created', 'ops', 'success', ?)",
+                (
+                    (f"2026-01-01T00:00:{i % 60:02d}+00:00", env.id, f"entry {i}")
+                    for i in range(args.activity)
+                ),
+            )
+        began = time.perf_counter()
+        controller = MainController(service)
+        window = MainWindow(
+            controller, QSettings(str(scratch_dir / "s.ini"), QSettings.Format.IniFormat)
+        )
+        controller.start()
+        window.show()
+        window.tabs.setCurrentWidget(window.activity)
+        app.processEvents()
+        opened = time.perf_counter() - began
+        table = window.activity.table
+        monitor = EventLoopMonitor()
+        monitor.start()
+        began = time.perf_counter()
+        steps = 0
+        while controller.activity_model.canFetchMore(controller.activity_model.index(-1, -1)):
+            table.scrollToBottom()  # the view asks the model for the next page, as on a wheel
+            app.processEvents()
+            steps += 1
+        scrolled = time.perf_counter() - began
+        monitor.stop()
+        loaded = controller.activity_model.rowCount()
+        rows.append((f"Open log with {args.activity:,} entries (first page)", opened, 0.0, 0.0))
+        rows.append(
+            (
+                f"Scroll to the end ({loaded:,} rows, {steps} pages)",
+                scrolled,
+                monitor.worst_ms,
+                monitor.percentile_ms(0.99),
+            )
+        )
+        window.close()
+        service.close()
+
+    print("| what | seconds | worst event-loop stall (ms) | 99th percentile (ms) |")
+    print("| --- | --- | --- | --- |")
+    for what, seconds, worst, p99 in rows:
+        print(f"| {what} | {seconds:.2f} | {worst:.1f} | {p99:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

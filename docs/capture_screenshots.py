@@ -1,0 +1,108 @@
+"""Regenerate docs/screenshots/: the main window on the demo workspace and every dialog.
+
+Run: .venv/bin/python docs/capture_screenshots.py   (offscreen; 1280×800 main window)
+"""
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication, QWidget
+
+from envops_desktop.controller.main_controller import MainController
+from envops_desktop.demo_workspace import create_demo_workspace
+from envops_desktop.domain.errors import VersionMismatchError
+from envops_desktop.service import EnvOpsService
+from envops_desktop.ui.add_environment_dialog import AddEnvironmentDialog
+from envops_desktop.ui.icons import icon
+from envops_desktop.ui.main_window import MainWindow
+from envops_desktop.ui.restore_backup_dialog import RestoreBackupDialog
+from envops_desktop.ui.update_environment_dialog import UpdateEnvironmentDialog
+from envops_desktop.ui.version_mismatch_box import show_version_mismatch
+
+OUT = Path(__file__).resolve().parent / "screenshots"
+
+
+def save(widget: QWidget, name: str) -> None:
+    QApplication.processEvents()
+    widget.grab().save(str(OUT / f"{name}.png"))
+    print("wrote", name)
+
+
+def grab_modal(name: str) -> None:
+    """Grab the next modal box, then close it."""
+
+    def shoot() -> None:
+        box = QApplication.activeModalWidget()
+        if box is None:
+            QTimer.singleShot(20, shoot)
+            return
+        save(box, name)
+        box.done(0)
+
+    QTimer.singleShot(50, shoot)
+
+
+def main() -> None:
+    app = QApplication([])
+    app.setWindowIcon(icon("app"))
+    OUT.mkdir(exist_ok=True)
+    scratch = Path(tempfile.mkdtemp())
+    service = EnvOpsService(scratch / "data")
+    create_demo_workspace(service)
+    controller = MainController(service)
+    window = MainWindow(controller, QSettings(str(scratch / "s.ini"), QSettings.Format.IniFormat))
+    controller.start()
+    window.resize(1280, 800)
+    window.show()
+    billing = service.get_environment("billing-production")
+    window.environments.select(billing.id)
+    window.tabs.setCurrentWidget(window.backups)
+    window.backups.table.selectRow(0)
+    save(window, "main-window-backups")
+    window.tabs.setCurrentWidget(window.overview)
+    save(window, "main-window-overview")
+    window.tabs.setCurrentWidget(window.activity)
+    save(window, "main-window-activity")
+
+    backup = service.list_backups(billing.id)[0]
+    controller.notify.emit(
+        "info", "billing-production is being updated. This can take a while; its status shows "
+        "Updating until it is done.",
+    )
+    window.tabs.setCurrentWidget(window.backups)
+    save(window, "notification-updating")
+    controller.notify.emit("success", f"billing-production was restored to {backup.name} (4.2.0).")
+    save(window, "notification-success")
+    controller.notify.emit(
+        "error", "The post-restore command failed with exit code 3: health check failed. The "
+        "previous configuration of billing-production is back in place.",
+    )
+    save(window, "notification-error")
+    window.banner.dismiss()
+
+    dialog = RestoreBackupDialog(billing, backup, window)
+    dialog.show()
+    save(dialog, "restore-backup-dialog")
+    dialog.close()
+    grab_modal("version-mismatch-box")
+    show_version_mismatch(window, VersionMismatchError("web-frontend", "2.3.0", "2.2.0"))
+    add = AddEnvironmentDialog(controller, window)
+    add.show()
+    save(add, "add-environment-dialog")
+    add.close()
+    web = service.get_environment("web-frontend")
+    update = UpdateEnvironmentDialog(controller, web, window)
+    update.show()
+    save(update, "update-environment-dialog")
+    update.close()
+    window.close()
+
+
+if __name__ == "__main__":
+    main()
