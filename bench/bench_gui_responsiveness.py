@@ -22,10 +22,10 @@ from PySide6.QtWidgets import QApplication
 
 from bench.datasets import mixed_tree
 from bench.event_loop_monitor import EventLoopMonitor
+from envops_desktop.app import open_main_window
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.operation_runner import RunningOperation
 from envops_desktop.service import EnvOpsService
-from envops_desktop.ui.main_window import MainWindow
 
 HERE = Path(__file__).resolve().parent
 
@@ -66,11 +66,10 @@ def main() -> None:
         shutil.copytree(source, tree, symlinks=True)
         service = EnvOpsService(scratch_dir / "data")
         env = service.add_environment("bench", tree, version="1")
-        controller = MainController(service)
-        window = MainWindow(
-            controller, QSettings(str(scratch_dir / "s.ini"), QSettings.Format.IniFormat)
+        window = open_main_window(
+            service, QSettings(str(scratch_dir / "s.ini"), QSettings.Format.IniFormat)
         )
-        controller.start()
+        controller = window.controller
         window.show()
         window.environments.select(env.id)
         seconds, worst, p99 = run_and_watch(
@@ -100,11 +99,10 @@ def main() -> None:
                 ),
             )
         began = time.perf_counter()
-        controller = MainController(service)
-        window = MainWindow(
-            controller, QSettings(str(scratch_dir / "s.ini"), QSettings.Format.IniFormat)
+        window = open_main_window(
+            service, QSettings(str(scratch_dir / "s.ini"), QSettings.Format.IniFormat)
         )
-        controller.start()
+        controller = window.controller
         window.show()
         window.tabs.setCurrentWidget(window.activity)
         app.processEvents()
@@ -141,3 +139,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    sys.stdout.flush()
+    os._exit(0)  # skip interpreter teardown, where PySide6 6.12 can crash after the work is done

@@ -72,7 +72,8 @@ def main() -> None:
 
     backup = service.list_backups(billing.id)[0]
     controller.notify.emit(
-        "info", "billing-production is being updated. This can take a while; its status shows "
+        "info",
+        "billing-production is being updated. This can take a while; its status shows "
         "Updating until it is done.",
     )
     window.tabs.setCurrentWidget(window.backups)
@@ -80,7 +81,8 @@ def main() -> None:
     controller.notify.emit("success", f"billing-production was restored to {backup.name} (4.2.0).")
     save(window, "notification-success")
     controller.notify.emit(
-        "error", "The post-restore command failed with exit code 3: health check failed. The "
+        "error",
+        "The post-restore command failed with exit code 3: health check failed. The "
         "previous configuration of billing-production is back in place.",
     )
     save(window, "notification-error")

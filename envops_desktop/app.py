@@ -1,6 +1,7 @@
 """The `envops-desktop` entry point: QApplication, logging, data dir, --demo."""
 
 import argparse
+import gc
 import logging
 import logging.handlers
 import sys
@@ -57,7 +58,19 @@ def open_main_window(service: "EnvOpsService", settings: "QSettings") -> "MainWi
             Notification.SUCCESS if report.rolled_forward else Notification.INFO,
             f"Recovered {report.environment_name} after an interruption: {report.detail}.",
         )
+    settle_heap()
     return window
+
+
+def settle_heap() -> None:
+    """Keep the objects built at start-up out of the garbage collector's full passes.
+
+    Qt wrappers, pydantic schemas and imported modules are alive for the whole session; a
+    full collection walking them all on the GUI thread took 50-200 ms whenever a worker's
+    allocations triggered one, and the user felt it.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,6 +17,7 @@ from envops_desktop.domain.errors import EnvOpsError, VersionMismatchError
 from envops_desktop.domain.models import Backup, Environment, PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken, ProgressCallback
 from envops_desktop.service import EnvOpsService
+from envops_desktop.service.configuration_files import StagedConfiguration
 from envops_desktop.ui.activity_model import ActivityTableModel
 from envops_desktop.ui.backups_model import BackupsTableModel
 from envops_desktop.ui.environments_model import EnvironmentsTableModel
@@ -248,6 +249,41 @@ class MainController(QObject):
         )
         return self._run_restore(
             self.tr("Restoring {env}").format(env=environment.name),
+            environment,
+            operation,
+            success,
+        )
+
+    def stage_configuration(self, path: Path, allow_external_links: bool) -> RunningOperation:
+        """Prepare an upload; the Import dialog connects to it, then launches it."""
+
+        def operation(progress: ProgressCallback, cancel: CancelToken) -> StagedConfiguration:
+            return self.service.stage_configuration_file(
+                path, progress, cancel, allow_external_links
+            )
+
+        return self.runner.prepare(
+            self.tr("Uploading {name}").format(name=path.name), None, operation
+        )
+
+    def import_configuration(
+        self, environment: Environment, staged: StagedConfiguration, backup_first: bool
+    ) -> RunningOperation:
+        """Restore from an uploaded file exactly as from a saved backup."""
+
+        def operation(progress: ProgressCallback, cancel: CancelToken) -> Environment:
+            try:
+                return self.service.import_configuration(
+                    environment.id, staged, backup_first, progress, cancel
+                )
+            finally:
+                self.service.discard_staged_configuration(staged)
+
+        success = self.tr("{env} was restored from {file} ({version}).").format(
+            env=environment.name, file=staged.file_name, version=staged.manifest.version
+        )
+        return self._run_restore(
+            self.tr("Importing into {env}").format(env=environment.name),
             environment,
             operation,
             success,

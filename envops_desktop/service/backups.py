@@ -2,18 +2,18 @@
 
 import hashlib
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from envops_desktop.domain.enums import ActivityAction, BackupOrigin, Outcome
+from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind, Outcome
 from envops_desktop.domain.errors import NotFoundError
 from envops_desktop.domain.ids import new_id
-from envops_desktop.domain.models import Backup, Environment, ManifestEntry
+from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
-from envops_desktop.service.context import POOL_SIZE, ServiceContext
-from envops_desktop.service.scanning import ScannedFile, file_entry, scan_tree
+from envops_desktop.service.context import ServiceContext
+from envops_desktop.service.parallel import parallel_map
+from envops_desktop.service.scanning import ScannedFile, scan_tree
 from envops_desktop.service.versions import current_version
-from envops_desktop.store.backup_records import CachedHash
+from envops_desktop.store.backup_records import CachedHash, entry_row
 from envops_desktop.store.blobs import SMALL_FILE, sha256_of_file, sync_to_disk
 from envops_desktop.store.timestamps import utc_now
 
@@ -76,18 +76,17 @@ def create_backup_locked(
 
     meter = ProgressMeter(progress, "backing up", sum(f.size for f in to_hash))
     with ctx.locks.blobs_in_use():
-        with ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="envops-backup") as pool:
-            futures = [(f, pool.submit(_store_file, ctx, root, f, meter, cancel)) for f in to_hash]
-            try:
-                for scanned, future in futures:
-                    hashes[scanned.path] = future.result()
-            except BaseException:
-                pool.shutdown(cancel_futures=True)
-                raise
+        stored = parallel_map(
+            lambda scanned: _store_file(ctx, root, scanned, meter, cancel), to_hash, "envops-backup"
+        )
+        for scanned, sha in zip(to_hash, stored, strict=True):
+            hashes[scanned.path] = sha
         meter.finish()
-        entries: list[ManifestEntry] = [*scan.others]
-        entries += [file_entry(f, hashes[f.path]) for f in scan.files]
-        entries.sort(key=lambda e: e.path)
+        rows = [entry_row(e) for e in scan.others]
+        rows += [
+            (f.path, EntryKind.FILE.value, f.mode, f.size, f.mtime_ns, hashes[f.path], None)
+            for f in scan.files
+        ]
         sync_to_disk()  # the blobs must be on disk before a record says the backup exists
         backup = Backup(
             id=new_id(),
@@ -104,7 +103,7 @@ def create_backup_locked(
             root_mtime_ns=scan.root_mtime_ns,
         )
         with ctx.db.transaction():
-            ctx.backups.insert(backup, entries)
+            ctx.backups.insert(backup, rows)
             ctx.backups.replace_cached_hashes(env.id, _new_cache(scan.files, hashes, started))
             ctx.record(env, ActivityAction.BACKUP_CREATED, Outcome.SUCCESS, _detail(backup))
     return backup

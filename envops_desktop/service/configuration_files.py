@@ -15,6 +15,7 @@ from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
 from envops_desktop.service.context import ServiceContext
+from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blobs import sync_to_disk
 from envops_desktop.store.configuration_reader import read_configuration_file
 from envops_desktop.store.configuration_writer import write_configuration_file
@@ -113,7 +114,7 @@ def adopt_staged_configuration(
             root_mtime_ns=manifest.root_mtime_ns,
         )
         with ctx.db.transaction():
-            ctx.backups.insert(backup, manifest.entries)
+            ctx.backups.insert(backup, [entry_row(e) for e in manifest.entries])
             ctx.record(
                 env,
                 ActivityAction.BACKUP_CREATED,

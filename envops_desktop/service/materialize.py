@@ -4,7 +4,6 @@ import errno
 import hashlib
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import zstandard
@@ -13,7 +12,7 @@ from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.models import ManifestEntry
 from envops_desktop.domain.progress import CancelToken, ProgressMeter
-from envops_desktop.service.context import POOL_SIZE
+from envops_desktop.service.parallel import parallel_map
 from envops_desktop.store.blobs import CHUNK, BlobStore, MissingBlobError
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -78,15 +77,11 @@ def materialize(
         for entry in entries:
             if entry.kind is EntryKind.DIR:
                 os.mkdir(root / entry.path, 0o700)
-        files = [e for e in entries if e.kind is EntryKind.FILE]
-        with ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="envops-restore") as pool:
-            futures = [pool.submit(_write_file, blobs, root, e, meter, cancel) for e in files]
-            try:
-                for future in futures:
-                    future.result()
-            except BaseException:
-                pool.shutdown(cancel_futures=True)
-                raise
+        files = (e for e in entries if e.kind is EntryKind.FILE)
+        for _ in parallel_map(
+            lambda entry: _write_file(blobs, root, entry, meter, cancel), files, "envops-restore"
+        ):
+            pass
         _finish_links_and_dirs(root, entries)
     except OSError as error:
         raise OperationFailedError(_explain(error)) from error

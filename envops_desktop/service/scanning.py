@@ -10,7 +10,7 @@ from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.models import ManifestEntry
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScannedFile:
     """A regular file found by a scan, with what the hash cache compares."""
 
@@ -85,16 +85,3 @@ def scan_tree(root: Path) -> Scan:
             else:
                 scan.skipped.append(rel)
     return scan
-
-
-def file_entry(scanned: ScannedFile, sha256: str) -> ManifestEntry:
-    """The manifest entry of a scanned file once its content hash is known."""
-    return ManifestEntry.model_construct(
-        path=scanned.path,
-        kind=EntryKind.FILE,
-        mode=scanned.mode,
-        size=scanned.size,
-        mtime_ns=scanned.mtime_ns,
-        sha256=sha256,
-        target=None,
-    )

@@ -71,9 +71,7 @@ class ActivityRecords:
                 ),
             )
 
-    def page(
-        self, query: ActivityQuery, offset: int = 0, limit: int = 500
-    ) -> list[ActivityEntry]:
+    def page(self, query: ActivityQuery, offset: int = 0, limit: int = 500) -> list[ActivityEntry]:
         """One page of the log in the query's order (ties broken by id, newest first)."""
         where, params = _where(query)
         column = "id" if query.sort_column == "time" else query.sort_column

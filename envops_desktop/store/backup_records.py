@@ -10,6 +10,21 @@ from envops_desktop.store.database import Database, like_prefix
 from envops_desktop.store.timestamps import from_text, to_text
 
 CachedHash = tuple[int, int, int, str]  # size, mtime_ns, inode, sha256
+# path, kind, mode, size, mtime_ns, sha256, target: plain tuples, which the garbage collector
+# stops tracking, so a 20,000-file manifest adds nothing to its full passes.
+EntryRow = tuple[str, str, int, int, int, str | None, str | None]
+
+
+def entry_row(entry: ManifestEntry) -> EntryRow:
+    return (
+        entry.path,
+        entry.kind.value,
+        entry.mode,
+        entry.size,
+        entry.mtime_ns,
+        entry.sha256,
+        entry.target,
+    )
 
 
 def _backup(row: sqlite3.Row) -> Backup:
@@ -35,7 +50,7 @@ class BackupRecords:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def insert(self, backup: Backup, entries: Iterable[ManifestEntry]) -> None:
+    def insert(self, backup: Backup, rows: Iterable[EntryRow]) -> None:
         """Record a backup and its manifest in one transaction: all of it or none."""
         with self._db.transaction() as conn:
             conn.execute(
@@ -60,19 +75,7 @@ class BackupRecords:
             conn.executemany(
                 "INSERT INTO backup_entries (backup_id, path, kind, mode, size, mtime_ns,"
                 " sha256, target) VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    (
-                        backup.id,
-                        e.path,
-                        e.kind.value,
-                        e.mode,
-                        e.size,
-                        e.mtime_ns,
-                        e.sha256,
-                        e.target,
-                    )
-                    for e in entries
-                ),
+                ((backup.id, *row) for row in rows),
             )
 
     def for_environment(self, env_id: str) -> list[Backup]:

@@ -1,28 +1,267 @@
-"""Import configuration: restore an environment from a configuration file (issue 5)."""
+"""Import configuration: drag in (or choose) a configuration file, watch it upload, Import."""
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from envops_desktop.controller.main_controller import MainController
+from envops_desktop.controller.operation_runner import RunningOperation
+from envops_desktop.domain.errors import VersionMismatchError
+from envops_desktop.domain.models import Environment
+from envops_desktop.domain.progress import Progress
+from envops_desktop.service.configuration_files import StagedConfiguration
+from envops_desktop.ui.drop_zone import DropZone
+from envops_desktop.ui.icons import icon
+from envops_desktop.ui.record_table_model import local_time
+from envops_desktop.ui.version_mismatch_box import show_version_mismatch
 
 if TYPE_CHECKING:
     from envops_desktop.ui.main_window import MainWindow
 
+DROP_PAGE, UPLOADING_PAGE, UPLOADED_PAGE = range(3)
+
 
 class ImportConfigurationDialog(QDialog):
-    """The dialog's frame; the drop zone and upload arrive with issue 5."""
+    """One file at a time: uploaded (read, validated, staged) on a worker, then imported."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, controller: MainController, environment: Environment, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("importConfigurationDialog")
         self.setWindowTitle(self.tr("Import configuration"))
-        text = QLabel(self.tr("Restoring from a configuration file is not available yet."), self)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        self.setAcceptDrops(True)
+        self._controller = controller
+        self._environment = environment
+        self._upload: RunningOperation | None = None
+        self.staged: StagedConfiguration | None = None
+
+        warning = QLabel(
+            self.tr(
+                "<b>Importing a configuration file will erase the current configuration of "
+                "{env}.</b> Back it up first unless you are sure."
+            ).format(env=environment.name),
+            self,
+        )
+        warning.setObjectName("importWarning")
+        warning.setWordWrap(True)
+        self.drop_zone = DropZone(self)
+        self.drop_zone.file_dropped.connect(self.upload)
+        self.drop_zone.choose_requested.connect(self.choose_file)
+        self.pages = QStackedWidget(self)
+        self.pages.addWidget(self.drop_zone)
+        self.pages.addWidget(self._uploading_page())
+        self.pages.addWidget(self._uploaded_page())
+        self.error_label = QLabel(self)
+        self.error_label.setObjectName("uploadErrorLabel")
+        self.error_label.setStyleSheet("color: #a11b14")
+        self.error_label.setWordWrap(True)
+        self.error_label.hide()
+        self.backup_first = QCheckBox(self.tr("&Back up the current configuration first"), self)
+        self.backup_first.setObjectName("backupFirstCheckBox")
+        self.backup_first.setAccessibleName(self.backup_first.text().replace("&", ""))
+        self.backup_first.setChecked(True)
+        self.allow_links = QCheckBox(self.tr("Allow &links that point outside the environment"))
+        self.allow_links.setObjectName("allowExternalLinksCheckBox")
+        self.allow_links.setAccessibleName(self.allow_links.text().replace("&", ""))
+        self.allow_links.toggled.connect(self._reupload)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
+        self.import_button = buttons.addButton(
+            self.tr("&Import"), QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.import_button.setObjectName("importButton")
+        self.import_button.setAccessibleName(self.tr("Import the configuration file"))
+        self.import_button.setEnabled(False)
+        buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(text)
+        layout.addWidget(warning)
+        layout.addWidget(self.pages)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.backup_first)
+        layout.addWidget(self.allow_links)
         layout.addWidget(buttons)
+        self._source: Path | None = None
+        self.resize(520, self.sizeHint().height())
+
+    def _uploading_page(self) -> QWidget:
+        page = QWidget(self)
+        self.uploading_label = QLabel(page)
+        self.uploading_label.setObjectName("uploadingLabel")
+        self.progress_bar = QProgressBar(page)
+        self.progress_bar.setObjectName("uploadProgressBar")
+        self.progress_bar.setAccessibleName(self.tr("Upload progress"))
+        cancel = QPushButton(icon("close"), self.tr("Cancel upload"), page)
+        cancel.setObjectName("cancelUploadButton")
+        cancel.setAccessibleName(self.tr("Cancel the upload"))
+        cancel.clicked.connect(self.cancel_upload)
+        layout = QVBoxLayout(page)
+        layout.addStretch(1)
+        layout.addWidget(self.uploading_label)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(cancel, 0, Qt.AlignmentFlag.AlignRight)
+        layout.addStretch(1)
+        return page
+
+    def _uploaded_page(self) -> QWidget:
+        page = QWidget(self)
+        picture = QLabel(page)
+        picture.setPixmap(icon("file").pixmap(32, 32))
+        self.uploaded_label = QLabel(page)
+        self.uploaded_label.setObjectName("uploadedFileLabel")
+        self.uploaded_label.setWordWrap(True)
+        self.remove_button = QPushButton(icon("trash"), "", page)
+        self.remove_button.setObjectName("removeFileButton")
+        self.remove_button.setToolTip(self.tr("Remove this file"))
+        self.remove_button.setAccessibleName(self.tr("Remove the uploaded file"))
+        self.remove_button.clicked.connect(self.remove_file)
+        layout = QHBoxLayout(page)
+        layout.addWidget(picture, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.uploaded_label, 1)
+        layout.addWidget(self.remove_button, 0, Qt.AlignmentFlag.AlignTop)
+        return page
+
+    # The upload --------------------------------------------------------------------------
+
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            self.tr("Choose a configuration file"),
+            str(Path.home()),
+            self.tr("EnvOps configuration files (*.zip);;All files (*)"),
+        )
+        if path:
+            self.upload(Path(path))
+
+    def upload(self, path: Path) -> None:
+        """Read, validate and stage `path` on a worker while the progress bar shows how far."""
+        self._discard()
+        self._source = path
+        self.error_label.hide()
+        self.import_button.setEnabled(False)
+        self.uploading_label.setText(self.tr("Uploading {name}…").format(name=path.name))
+        self.progress_bar.setRange(0, 100)
+        self.progress_bar.setValue(0)
+        self.pages.setCurrentIndex(UPLOADING_PAGE)
+        running = self._controller.stage_configuration(path, self.allow_links.isChecked())
+        running.progressed.connect(self._progress)
+        running.succeeded.connect(self._uploaded)
+        running.failed.connect(lambda message, _error: self._refused(message))
+        running.cancelled.connect(self._upload_cancelled)
+        self._upload = running
+        self._controller.runner.launch(running)
+
+    def _progress(self, progress: Progress) -> None:
+        self.progress_bar.setValue(progress.percent)
+
+    def _uploaded(self, staged: StagedConfiguration) -> None:
+        self._upload = None
+        self.staged = staged
+        manifest = staged.manifest
+        self.progress_bar.setValue(100)
+        self.uploaded_label.setText(
+            self.tr(
+                "<b>{file}</b><br>Environment {env}, version {version}<br>"
+                "Created {created} · {count} files"
+            ).format(
+                file=staged.file_name,
+                env=manifest.environment_name,
+                version=manifest.version,
+                created=local_time(manifest.created_at),
+                count=manifest.file_count,
+            )
+        )
+        self.pages.setCurrentIndex(UPLOADED_PAGE)
+        try:
+            self._controller.check_restorable_version(self._environment, manifest.version)
+        except VersionMismatchError as mismatch:
+            self._show_error(str(mismatch))
+            if show_version_mismatch(self, mismatch):
+                self.reject()
+                window = self.parent()
+                if hasattr(window, "update_environment"):
+                    window.update_environment()
+            return
+        self.import_button.setEnabled(True)
+
+    def _upload_cancelled(self) -> None:
+        self._upload = None
+        self.remove_file()
+
+    def _refused(self, message: str) -> None:
+        self._upload = None
+        self.pages.setCurrentIndex(DROP_PAGE)
+        self._show_error(message)
+
+    def _show_error(self, message: str) -> None:
+        self.error_label.setText(message)
+        self.error_label.show()
+
+    def _reupload(self) -> None:
+        if self._source is not None and self.pages.currentIndex() != UPLOADING_PAGE:
+            self.upload(self._source)
+
+    def cancel_upload(self) -> None:
+        if self._upload is not None:
+            self._upload.cancel()
+
+    def remove_file(self) -> None:
+        """The trash button: forget the uploaded file and bring the drop zone back."""
+        self._discard()
+        self._source = None
+        self.error_label.hide()
+        self.import_button.setEnabled(False)
+        self.pages.setCurrentIndex(DROP_PAGE)
+
+    def _discard(self) -> None:
+        if self.staged is not None:
+            self._controller.service.discard_staged_configuration(self.staged)
+            self.staged = None
+
+    # Closing -----------------------------------------------------------------------------
+
+    def accept(self) -> None:
+        if self.staged is None:
+            return
+        staged, self.staged = self.staged, None  # the import takes it over
+        self._controller.import_configuration(
+            self._environment, staged, self.backup_first.isChecked()
+        )
+        super().accept()
+
+    def reject(self) -> None:
+        self.cancel_upload()
+        if self._upload is not None:
+            self._upload.wait(60_000)
+        self._discard()
+        super().reject()
 
 
-def open_import_flow(window: "MainWindow", path: Path | None = None) -> None:
-    ImportConfigurationDialog(window).exec()
+def open_import_flow(window: "MainWindow", path: Path | None = None) -> ImportConfigurationDialog:
+    """Open the dialog for the selected environment, uploading `path` at once if given."""
+    environment = window.controller.selected_environment
+    if environment is None:
+        window.banner.show_message(
+            "info", window.tr("Select the environment to restore from a configuration file.")
+        )
+        return None  # type: ignore[return-value]
+    dialog = ImportConfigurationDialog(window.controller, environment, window)
+    if path is not None:
+        dialog.upload(path)
+    if dialog.exec():
+        window.tabs.setCurrentWidget(window.backups)
+    return dialog

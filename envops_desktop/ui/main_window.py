@@ -3,8 +3,15 @@
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, QSettings, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtCore import QPoint, QSettings, Qt, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QIcon,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QFileDialog,
     QInputDialog,
@@ -25,6 +32,7 @@ from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.ui.activity_panel import ActivityPanel
 from envops_desktop.ui.add_environment_dialog import AddEnvironmentDialog
 from envops_desktop.ui.backups_panel import BackupsPanel
+from envops_desktop.ui.drop_zone import dropped_file
 from envops_desktop.ui.environment_overview import EnvironmentOverview
 from envops_desktop.ui.environments_panel import EnvironmentsPanel
 from envops_desktop.ui.icons import icon
@@ -72,6 +80,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.task_progress)
         self._make_actions()
         self._connect()
+        self.setAcceptDrops(True)
         self.resize(1280, 800)
         self._restore_layout()
         self._update_state()
@@ -334,6 +343,23 @@ class MainWindow(QMainWindow):
             self.tr("Delete"),
         ):
             self.controller.delete_backup(backup)
+
+    # Dropping a configuration file onto the window ------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if self.import_action.isEnabled() and dropped_file(event.mimeData()) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        path = dropped_file(event.mimeData())
+        if path is None or not self.import_action.isEnabled():
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        # Open the dialog once the drop has finished, not inside the platform's drag loop.
+        QTimer.singleShot(0, lambda: self.import_configuration(path))
 
     # Layout memory and closing ---------------------------------------------------------------
 

@@ -261,8 +261,10 @@ def test_activity_log_sorts_and_searches_all_entries_not_just_loaded_ones(
         conn.executemany(
             "INSERT INTO activity (time, environment_id, environment_name, action, user, outcome,"
             " detail) VALUES ('2026-01-01T00:00:00+00:00', ?, 'billing', ?, ?, 'success', ?)",
-            [(environment.id, ActivityAction.BACKUP_CREATED.value, f"user{i:04d}", f"entry {i}")
-             for i in range(1000)],
+            [
+                (environment.id, ActivityAction.BACKUP_CREATED.value, f"user{i:04d}", f"entry {i}")
+                for i in range(1000)
+            ],
         )
     panel = window.activity
     window.controller.refresh()

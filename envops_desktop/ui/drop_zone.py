@@ -1,0 +1,110 @@
+"""The upload space of the Import dialog: accepts one configuration file, dragged or chosen."""
+
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QMimeData, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from envops_desktop.ui.icons import icon
+
+ACCEPTED_SUFFIXES = (".zip",)
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("DropZone", text)
+
+
+def refusal_reason(mime: QMimeData) -> str | None:
+    """Why a drag cannot be dropped here, or None when it holds exactly one configuration file."""
+    urls = [url for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
+    if not urls:
+        return _tr("Only files can be dropped here.")
+    if len(urls) > 1:
+        return _tr("Drop one configuration file at a time.")
+    path = Path(urls[0].toLocalFile())
+    if path.is_dir():
+        return _tr("{name} is a folder; drop a configuration file (.zip).").format(name=path.name)
+    if path.suffix.lower() not in ACCEPTED_SUFFIXES:
+        return _tr("{name} is not a configuration file (.zip).").format(name=path.name)
+    return None
+
+
+def dropped_file(mime: QMimeData) -> Path | None:
+    return None if refusal_reason(mime) else Path(mime.urls()[0].toLocalFile())
+
+
+class DropZone(QFrame):
+    """Highlights for an acceptable file, says why for anything else, emits the dropped path."""
+
+    file_dropped = Signal(Path)
+    choose_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("dropZone")
+        self.setAccessibleName(self.tr("Drop a configuration file here"))
+        self.setAcceptDrops(True)
+        self.setMinimumHeight(150)
+        self.setProperty("state", "idle")
+        self.setStyleSheet(
+            "#dropZone { border: 2px dashed #9aa7b8; border-radius: 8px; background: #f7f9fc; }"
+            "#dropZone[state='accept'] { border-color: #2b5797; background: #e6effa; }"
+            "#dropZone[state='refuse'] { border-color: #a11b14; background: #fde2e1; }"
+        )
+        picture = QLabel(self)
+        picture.setPixmap(icon("import").pixmap(36, 36))
+        self.message = QLabel(self.tr("Drag and drop a configuration file here, or"), self)
+        self.message.setObjectName("dropZoneMessage")
+        self.message.setWordWrap(True)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.choose_button = QPushButton(icon("file"), self.tr("&Choose file…"), self)
+        self.choose_button.setObjectName("chooseFileButton")
+        self.choose_button.setAccessibleName(self.tr("Choose a configuration file"))
+        self.choose_button.clicked.connect(self.choose_requested)
+        layout = QVBoxLayout(self)
+        for widget in (picture, self.message, self.choose_button):
+            layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
+        self._idle_text = self.message.text()
+
+    def _set_state(self, state: str, text: str) -> None:
+        self.setProperty("state", state)
+        self.style().unpolish(self)
+        self.style().polish(self)
+        self.message.setText(text)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        reason = refusal_reason(event.mimeData())
+        if reason is None:
+            self._set_state(
+                "accept",
+                self.tr("Release to upload {name}").format(
+                    name=dropped_file(event.mimeData()).name
+                ),
+            )
+            event.acceptProposedAction()
+        else:
+            self._set_state("refuse", reason)
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
+        if refusal_reason(event.mimeData()) is None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:  # noqa: N802
+        self._set_state("idle", self._idle_text)
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        path = dropped_file(event.mimeData())
+        self._set_state("idle", self._idle_text)
+        if path is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.file_dropped.emit(path)
+
+    @property
+    def state(self) -> str:
+        return str(self.property("state"))

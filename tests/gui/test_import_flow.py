@@ -1,0 +1,228 @@
+"""Restoring from a configuration file through the Import dialog, with real drag and drop."""
+
+import os
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QFileDialog
+
+from envops_desktop.domain.enums import ActivityAction, BackupOrigin
+from envops_desktop.service import EnvOpsService
+from envops_desktop.ui.import_configuration_dialog import ImportConfigurationDialog
+from tests.gui.conftest import click_button, select_environment, when_modal
+from tests.integration.test_configuration_files import HOSTILE
+from tests.trees import describe_tree
+from tests.zips import simple_configuration
+
+
+def mime_for(*paths: Path) -> QMimeData:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    return mime
+
+
+def drag_and_drop(widget, *paths: Path) -> tuple[bool, bool]:
+    """Drag `paths` over `widget` and drop them; return whether enter and drop were accepted."""
+    mime = mime_for(*paths)
+    actions = Qt.DropAction.CopyAction
+    enter = QDragEnterEvent(
+        QPointF(10, 10), actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(widget, enter)
+    if not enter.isAccepted():
+        return False, False
+    move = QDragMoveEvent(
+        QPointF(12, 12), actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(widget, move)
+    drop = QDropEvent(
+        QPointF(12, 12), actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(widget, drop)
+    return True, drop.isAccepted()
+
+
+@pytest.fixture
+def dialog(qtbot, window, environment):
+    window.controller.refresh()
+    select_environment(window, "billing")
+    dialog = ImportConfigurationDialog(window.controller, environment, window)  # window owns it
+    dialog.show()
+    yield dialog
+    dialog.reject()
+
+
+def wait_uploaded(qtbot, dialog) -> None:
+    qtbot.waitUntil(lambda: dialog._upload is None, timeout=20_000)
+
+
+def test_drop_upload_remove_reupload_and_import(
+    qtbot, dialog, window, service, config_dir, tmp_path, monkeypatch
+):
+    source = simple_configuration(tmp_path / "replica.envops.zip")
+    zone = dialog.findChild(object, "dropZone")
+    values: list[int] = []
+    dialog.progress_bar.valueChanged.connect(values.append)
+
+    assert drag_and_drop(zone, source) == (True, True)
+    assert dialog.uploading_label.text() == "Uploading replica.envops.zip…"
+    assert dialog.pages.currentIndex() == 1  # the drop zone gave way to the progress bar
+    wait_uploaded(qtbot, dialog)
+    assert values[-1] == 100 and values == sorted(values)
+    label = dialog.findChild(object, "uploadedFileLabel").text()
+    for part in ("replica.envops.zip", "billing", "4.2.0", "2026-11-01", "2 files"):
+        assert part in label
+    assert dialog.findChild(object, "importButton").isEnabled()
+
+    qtbot.mouseClick(dialog.findChild(object, "removeFileButton"), Qt.MouseButton.LeftButton)
+    assert dialog.pages.currentIndex() == 0 and zone.isVisible()
+    assert not dialog.findChild(object, "importButton").isEnabled()
+    assert list((tmp_path / "data" / "staging").iterdir()) == []
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(source), ""))
+    qtbot.mouseClick(dialog.findChild(object, "chooseFileButton"), Qt.MouseButton.LeftButton)
+    wait_uploaded(qtbot, dialog)
+    dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
+    qtbot.mouseClick(dialog.findChild(object, "importButton"), Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible()
+    assert "being updated" in window.banner.text
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+    assert window.banner.kind == "success", window.banner.text
+    assert "restored from replica.envops.zip (4.2.0)" in window.banner.text
+    assert sorted(p.relative_to(config_dir).as_posix() for p in config_dir.rglob("*")) == [
+        "app.yaml",
+        "conf.d",
+        "conf.d/db.ini",
+    ]
+    assert (config_dir / "app.yaml").read_bytes() == b"server:\n  port: 8080\n"
+    assert service.list_backups("billing")[0].origin is BackupOrigin.IMPORTED
+    assert service.activity("billing")[0].action is ActivityAction.CONFIGURATION_IMPORTED
+
+
+@pytest.mark.parametrize(
+    "what",
+    ["folder", "two files", "text file"],
+)
+def test_unacceptable_drags_are_refused_at_drag_enter_with_a_reason(dialog, tmp_path, what):
+    one = simple_configuration(tmp_path / "one.zip")
+    paths = {
+        "folder": [tmp_path],
+        "two files": [one, simple_configuration(tmp_path / "two.zip")],
+        "text file": [tmp_path / "notes.txt"],
+    }[what]
+    (tmp_path / "notes.txt").write_text("hello")
+    zone = dialog.findChild(object, "dropZone")
+    mime = mime_for(*paths)  # the event only points at it: keep it alive
+    enter = QDragEnterEvent(
+        QPointF(5, 5),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(zone, enter)
+    assert not enter.isAccepted()
+    assert zone.state == "refuse"
+    reason = zone.message.text()
+    assert {
+        "folder": "is a folder",
+        "two files": "one configuration file",
+        "text file": "not a configuration file",
+    }[what] in reason
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_file_is_shown_with_its_reason_and_changes_nothing(
+    qtbot, case, dialog, service, config_dir, tmp_path
+):
+    build, reason = HOSTILE[case]
+    hostile = build(tmp_path)
+    if hostile.suffix != ".zip":
+        hostile = hostile.rename(hostile.with_suffix(".zip"))
+    before = describe_tree(config_dir)
+    dialog.upload(hostile)
+    wait_uploaded(qtbot, dialog)
+    error = dialog.findChild(object, "uploadErrorLabel")
+    assert error.isVisible() and reason in error.text()
+    assert not dialog.findChild(object, "importButton").isEnabled()
+    assert dialog.pages.currentIndex() == 0
+    assert describe_tree(config_dir) == before
+    assert service.list_backups("billing") == []
+    assert list((tmp_path / "data" / "staging").iterdir()) == []
+
+
+def test_version_mismatch_shows_the_box_and_import_stays_off(qtbot, dialog, tmp_path):
+    seen = []
+    when_modal(lambda box: (seen.append(box.objectName()), click_button(box, "okButton")))
+    dialog.upload(simple_configuration(tmp_path / "v5.zip", version="5.0"))
+    qtbot.waitUntil(lambda: seen == ["versionMismatchBox"], timeout=20_000)
+    assert not dialog.findChild(object, "importButton").isEnabled()
+    assert "5.0" in dialog.error_label.text()
+
+
+def test_large_upload_can_be_cancelled(qtbot, dialog, service, tmp_path):
+    big = tmp_path / "big"
+    big.mkdir()
+    for index in range(12):
+        (big / f"part{index}.bin").write_bytes(os.urandom(16 << 20))
+    service.add_environment("big", big, version="4.2.0")
+    exported = service.export_backup(service.create_backup("big").id, tmp_path / "big.zip")
+    cancel = dialog.findChild(object, "cancelUploadButton")
+    clicked: list[int] = []
+
+    def cancel_midway(value: int) -> None:
+        if 0 < value < 100 and not clicked:
+            clicked.append(value)
+            qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
+
+    dialog.progress_bar.valueChanged.connect(cancel_midway)
+    dialog.upload(exported)
+    wait_uploaded(qtbot, dialog)
+    assert clicked, "the upload showed no progress between 0 and 100"
+    qtbot.waitUntil(lambda: dialog.pages.currentIndex() == 0)
+    assert not dialog.findChild(object, "importButton").isEnabled()
+    assert list((tmp_path / "data" / "staging").iterdir()) == []
+
+
+def test_export_then_import_on_another_data_dir_reproduces_the_environment(
+    qtbot, window, service, environment, config_dir, tmp_path, monkeypatch, settings
+):
+    original = describe_tree(config_dir)
+    backup = service.create_backup("billing", name="golden")
+    window.controller.refresh()
+    select_environment(window, "billing")
+    target = tmp_path / "golden.envops.zip"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    window.backups.options_menu(backup).findChild(object, "exportAction").trigger()
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+    assert window.banner.kind == "success" and target.exists()
+
+    from envops_desktop.controller.main_controller import MainController
+    from envops_desktop.ui.main_window import MainWindow
+
+    other_dir = tmp_path / "workstation2" / "billing"
+    other_dir.mkdir(parents=True)
+    other = EnvOpsService(tmp_path / "data2")
+    other.add_environment("billing", other_dir, version="4.2.0")
+    controller = MainController(other)
+    second = MainWindow(controller, settings)
+    qtbot.addWidget(second)
+    controller.start()
+    second.show()
+    select_environment(second, "billing")
+
+    def import_it(dialog) -> None:
+        qtbot.waitUntil(
+            lambda: dialog.findChild(object, "importButton").isEnabled(), timeout=20_000
+        )
+        click_button(dialog, "importButton")
+
+    when_modal(import_it)
+    assert drag_and_drop(second, target) == (True, True)  # dropped on the main window
+    qtbot.waitUntil(lambda: second.banner.kind == "success", timeout=20_000)
+    qtbot.waitUntil(lambda: not controller.runner.running, timeout=20_000)
+    assert describe_tree(other_dir) == original
+    controller.shutdown()
+    other.close()
