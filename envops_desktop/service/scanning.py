@@ -4,15 +4,19 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.models import ManifestEntry
 
 
-@dataclass(frozen=True, slots=True)
-class ScannedFile:
-    """A regular file found by a scan, with what the hash cache compares."""
+class ScannedFile(NamedTuple):
+    """A regular file found by a scan, with what the hash cache compares.
+
+    A tuple of plain values: the garbage collector stops tracking it, so scanning 20,000
+    files does not make its full passes (which pause every thread) any longer.
+    """
 
     path: str
     size: int

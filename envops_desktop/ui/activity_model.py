@@ -15,7 +15,7 @@ from envops_desktop.controller.operation_runner import assert_gui_thread
 from envops_desktop.domain.activity_query import ACTIVITY_COLUMNS, ActivityQuery
 from envops_desktop.domain.enums import Outcome
 from envops_desktop.domain.models import ActivityEntry
-from envops_desktop.ui.record_table_model import RECORD_ROLE, AnyIndex, local_time
+from envops_desktop.ui.record_table_model import AnyIndex, local_time
 
 PAGE_SIZE = 250  # one fetch stays well under a frame budget of ~20 ms
 
@@ -25,8 +25,18 @@ NewerLoader = Callable[[ActivityQuery, int], list[ActivityEntry]]  # query, afte
 _HEADERS = ["Time", "Environment", "Action", "User", "Outcome", "Detail"]
 
 
-def _cells(entry: ActivityEntry) -> tuple[str, ...]:
+# One row as plain values (id, failed, then the six cells): tuples of strings, ints and bools
+# are untracked by the garbage collector, so 100,000 loaded rows never lengthen its full
+# passes, which pause every thread, the GUI's included.
+Row = tuple[int, bool, str, str, str, str, str, str]
+ID_ROLE = Qt.ItemDataRole.UserRole + 4
+_FIRST_CELL = 2
+
+
+def _row(entry: ActivityEntry) -> Row:
     return (
+        entry.id,
+        entry.outcome is Outcome.FAILURE,
         local_time(entry.time, with_seconds=True),
         entry.environment_name,
         entry.action.value,
@@ -46,8 +56,7 @@ class ActivityTableModel(QAbstractTableModel):
         self._load_page = load_page
         self._load_newer = load_newer
         self.query = ActivityQuery()
-        self._entries: list[ActivityEntry] = []
-        self._cells: list[tuple[str, ...]] = []  # computed once per row, not per paint
+        self._rows: list[Row] = []  # formatted once per row, not per paint
         self._newest_id = 0
         self._exhausted = False
 
@@ -58,7 +67,7 @@ class ActivityTableModel(QAbstractTableModel):
         assert_gui_thread()
         self.beginResetModel()
         self.query = query
-        self._entries, self._cells = [], []
+        self._rows = []
         self._newest_id = 0
         self._exhausted = False
         self.endResetModel()
@@ -81,7 +90,7 @@ class ActivityTableModel(QAbstractTableModel):
     # Qt's model interface --------------------------------------------------------------------
 
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._entries)
+        return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(_HEADERS)
@@ -94,13 +103,12 @@ class ActivityTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        row = self._rows[index.row()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            return self._cells[index.row()][index.column()]
-        if role == RECORD_ROLE:
-            return self._entries[index.row()]
-        if role == Qt.ItemDataRole.ForegroundRole and (
-            self._entries[index.row()].outcome is Outcome.FAILURE
-        ):
+            return row[_FIRST_CELL + index.column()]
+        if role == ID_ROLE:
+            return row[0]
+        if role == Qt.ItemDataRole.ForegroundRole and row[1]:
             return Qt.GlobalColor.darkRed
         return None
 
@@ -110,29 +118,28 @@ class ActivityTableModel(QAbstractTableModel):
     def fetchMore(self, parent: AnyIndex) -> None:  # noqa: N802
         if parent.isValid() or self._exhausted:
             return
-        page = self._load_page(self.query, len(self._entries), PAGE_SIZE)
+        page = self._load_page(self.query, len(self._rows), PAGE_SIZE)
         self._exhausted = len(page) < PAGE_SIZE
         if page:
-            first = len(self._entries)
+            first = len(self._rows)
             self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
             self._append(page, at_top=False)
             self.endInsertRows()
 
     def _append(self, entries: list[ActivityEntry], at_top: bool) -> None:
-        cells = [_cells(e) for e in entries]
+        rows = [_row(e) for e in entries]
         if at_top:
-            self._entries[:0], self._cells[:0] = entries, cells
+            self._rows[:0] = rows
         else:
-            self._entries.extend(entries)
-            self._cells.extend(cells)
+            self._rows.extend(rows)
         self._newest_id = max(self._newest_id, max(e.id for e in entries))
 
     def fetch_newer(self) -> int:
         """Show entries written since the newest one loaded; return how many there were."""
         assert_gui_thread()
-        if not self._entries and not self._exhausted:  # nothing loaded yet: the first page
+        if not self._rows and not self._exhausted:  # nothing loaded yet: the first page
             self.fetchMore(QModelIndex())
-            return len(self._entries)
+            return len(self._rows)
         newer = self._load_newer(self.query, self._newest_id)
         if not newer:
             return 0

@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 
@@ -28,13 +28,13 @@ def drag_and_drop(widget, *paths: Path) -> tuple[bool, bool]:
     mime = mime_for(*paths)
     actions = Qt.DropAction.CopyAction
     enter = QDragEnterEvent(
-        QPointF(10, 10), actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        QPoint(10, 10), actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
     )
     QApplication.sendEvent(widget, enter)
     if not enter.isAccepted():
         return False, False
     move = QDragMoveEvent(
-        QPointF(12, 12), actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        QPoint(12, 12), actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
     )
     QApplication.sendEvent(widget, move)
     drop = QDropEvent(
@@ -116,7 +116,7 @@ def test_unacceptable_drags_are_refused_at_drag_enter_with_a_reason(dialog, tmp_
     zone = dialog.findChild(object, "dropZone")
     mime = mime_for(*paths)  # the event only points at it: keep it alive
     enter = QDragEnterEvent(
-        QPointF(5, 5),
+        QPoint(5, 5),
         Qt.DropAction.CopyAction,
         mime,
         Qt.MouseButton.LeftButton,
