@@ -6,6 +6,7 @@ Run: .venv/bin/python docs/capture_screenshots.py   (offscreen; 1280×800 main w
 import os
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -20,6 +21,7 @@ from envops_desktop.domain.errors import VersionMismatchError
 from envops_desktop.service import EnvOpsService
 from envops_desktop.ui.add_environment_dialog import AddEnvironmentDialog
 from envops_desktop.ui.icons import icon
+from envops_desktop.ui.import_configuration_dialog import ImportConfigurationDialog
 from envops_desktop.ui.main_window import MainWindow
 from envops_desktop.ui.restore_backup_dialog import RestoreBackupDialog
 from envops_desktop.ui.update_environment_dialog import UpdateEnvironmentDialog
@@ -103,7 +105,52 @@ def main() -> None:
     update.show()
     save(update, "update-environment-dialog")
     update.close()
+    _capture_import_dialog(controller, service, billing, window, scratch)
     window.close()
+
+
+def _capture_import_dialog(controller, service, environment, window, scratch: Path) -> None:  # noqa: ANN001
+    """The Import dialog empty, uploading (a real upload, caught mid-way), uploaded, refused."""
+    big_env = scratch / "big"
+    big_env.mkdir()
+    for index in range(8):
+        (big_env / f"part{index}.bin").write_bytes(os.urandom(24 << 20))
+    service.add_environment("big", big_env, version="4.2.0")
+    big_file = service.export_backup(service.create_backup("big").id, scratch / "billing-big.zip")
+    good = service.export_backup(
+        service.list_backups(environment.id)[0].id, scratch / "billing-nightly.envops.zip"
+    )
+    dialog = ImportConfigurationDialog(controller, environment, window)
+    dialog.show()
+    save(dialog, "import-dialog-empty")
+    shot: list[int] = []
+
+    def catch_midway(value: int) -> None:
+        if 30 <= value <= 70 and not shot:
+            shot.append(value)
+            save(dialog, "import-dialog-uploading")
+
+    dialog.progress_bar.valueChanged.connect(catch_midway)
+    dialog.upload(big_file)
+    while dialog._upload is not None:
+        QApplication.processEvents()
+    dialog.progress_bar.valueChanged.disconnect(catch_midway)
+    dialog.upload(good)
+    while dialog._upload is not None:
+        QApplication.processEvents()
+    save(dialog, "import-dialog-uploaded")
+    bad = scratch / "billing-tampered.zip"
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(bad, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "config/app.yaml":
+                data = data.replace(b"8443", b"1337")
+            target.writestr(info, data)
+    dialog.upload(bad)
+    while dialog._upload is not None:
+        QApplication.processEvents()
+    save(dialog, "import-dialog-refused")
+    dialog.reject()
 
 
 if __name__ == "__main__":

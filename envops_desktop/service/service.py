@@ -1,5 +1,6 @@
 """EnvOpsService: the one facade the CLI, the desktop workers and the tests call."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 from envops_desktop.domain.activity_query import ActivityQuery
@@ -144,27 +145,43 @@ class EnvOpsService:
         cancel: CancelToken | None = None,
     ) -> Environment:
         """Replace the environment's configuration with a backup, all or nothing."""
-        env = self.get_environment(environment)
         backup = self.get_backup(backup_id)
-        if backup.environment_id != env.id:
+        if backup.environment_id != self.get_environment(environment).id:
             raise InvalidInputError(f"Backup {backup.id} belongs to another environment.")
-        cancel = cancel or CancelToken()
-        check_restorable(env, backup.version, backup.total_bytes)
-        with self._ctx.locks.environment(env.id, env.name):
-            env = self.get_environment(env.id)
-            check_restorable(env, backup.version, backup.total_bytes)
-            if backup_first:
-                self._back_up_before_restore(env, progress, cancel)
-            return restore_locked(
-                self._ctx, env, backup, ActivityAction.BACKUP_RESTORED, progress, cancel
-            )
-
-    def _back_up_before_restore(
-        self, env: Environment, progress: ProgressCallback, cancel: CancelToken
-    ) -> None:
-        backup_ops.create_backup_locked(
-            self._ctx, env, None, BackupOrigin.PRE_RESTORE, progress, cancel
+        return self._restore(
+            environment,
+            backup.version,
+            backup.total_bytes,
+            backup_first,
+            lambda _env: backup,
+            ActivityAction.BACKUP_RESTORED,
+            progress,
+            cancel,
         )
+
+    def _restore(
+        self,
+        environment: str,
+        version: str,
+        needed_bytes: int,
+        backup_first: bool,
+        backup_for: Callable[[Environment], Backup],
+        action: ActivityAction,
+        progress: ProgressCallback,
+        cancel: CancelToken | None,
+    ) -> Environment:
+        """Check, lock, optionally back up first, then restore what `backup_for` gives."""
+        cancel = cancel or CancelToken()
+        env = self.get_environment(environment)
+        check_restorable(env, version, needed_bytes)
+        with self._ctx.locks.environment(env.id, env.name):
+            env = self.get_environment(env.id)  # it may have changed while we waited
+            check_restorable(env, version, needed_bytes)
+            if backup_first:
+                backup_ops.create_backup_locked(
+                    self._ctx, env, None, BackupOrigin.PRE_RESTORE, progress, cancel
+                )
+            return restore_locked(self._ctx, env, backup_for(env), action, progress, cancel)
 
     # Configuration files --------------------------------------------------------------------
 
@@ -209,19 +226,16 @@ class EnvOpsService:
         The file's content is kept as a backup of origin `imported` even when the restore
         itself fails, so that the user can retry from the backups list.
         """
-        env = self.get_environment(environment)
-        cancel = cancel or CancelToken()
-        manifest = staged.manifest
-        check_restorable(env, manifest.version, manifest.total_bytes)
-        with self._ctx.locks.environment(env.id, env.name):
-            env = self.get_environment(env.id)
-            check_restorable(env, manifest.version, manifest.total_bytes)
-            if backup_first:
-                self._back_up_before_restore(env, progress, cancel)
-            backup = adopt_staged_configuration(self._ctx, env, staged)
-            return restore_locked(
-                self._ctx, env, backup, ActivityAction.CONFIGURATION_IMPORTED, progress, cancel
-            )
+        return self._restore(
+            environment,
+            staged.manifest.version,
+            staged.manifest.total_bytes,
+            backup_first,
+            lambda env: adopt_staged_configuration(self._ctx, env, staged),
+            ActivityAction.CONFIGURATION_IMPORTED,
+            progress,
+            cancel,
+        )
 
     # Activity and recovery ------------------------------------------------------------------
 

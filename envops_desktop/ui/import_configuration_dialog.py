@@ -66,6 +66,7 @@ class ImportConfigurationDialog(QDialog):
         self.pages.addWidget(self.drop_zone)
         self.pages.addWidget(self._uploading_page())
         self.pages.addWidget(self._uploaded_page())
+        self.pages.setMinimumHeight(self.drop_zone.sizeHint().height())
         self.error_label = QLabel(self)
         self.error_label.setObjectName("uploadErrorLabel")
         self.error_label.setStyleSheet("color: #a11b14")
@@ -131,7 +132,7 @@ class ImportConfigurationDialog(QDialog):
         self.remove_button.clicked.connect(self.remove_file)
         layout = QHBoxLayout(page)
         layout.addWidget(picture, 0, Qt.AlignmentFlag.AlignTop)
-        layout.addWidget(self.uploaded_label, 1)
+        layout.addWidget(self.uploaded_label, 1, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(self.remove_button, 0, Qt.AlignmentFlag.AlignTop)
         return page
 
@@ -210,6 +211,7 @@ class ImportConfigurationDialog(QDialog):
     def _show_error(self, message: str) -> None:
         self.error_label.setText(message)
         self.error_label.show()
+        self.resize(self.width(), max(self.height(), self.sizeHint().height()))
 
     def _reupload(self) -> None:
         if self._source is not None and self.pages.currentIndex() != UPLOADING_PAGE:

@@ -71,3 +71,16 @@ def click_button(dialog, object_name: str | None = None, text: str | None = None
             button.click()
             return
     raise AssertionError(f"no button {object_name or text} in {dialog.objectName()}")
+
+
+def quit_insisting(window) -> list[str]:
+    """Close the window, answering its question with "Cancel it and quit"; return what asked."""
+    asked: list[str] = []
+
+    def insist(box) -> None:
+        asked.append(box.objectName())
+        click_button(box, text="Cancel it and quit")
+
+    when_modal(insist)
+    window.close()
+    return asked

@@ -10,7 +10,13 @@ from envops_desktop.controller.main_controller import MainController
 from envops_desktop.domain.enums import ActivityAction
 from envops_desktop.ui.activity_model import PAGE_SIZE
 from envops_desktop.ui.main_window import MainWindow
-from tests.gui.conftest import backup_rows, click_button, select_environment, when_modal
+from tests.gui.conftest import (
+    backup_rows,
+    click_button,
+    quit_insisting,
+    select_environment,
+    when_modal,
+)
 from tests.trees import describe_tree
 
 
@@ -283,15 +289,7 @@ def test_closing_during_a_backup_asks_then_cancels_cleanly(qtbot, window, enviro
     select_environment(window, "billing")
     running = window.controller.create_backup(window.controller.selected_environment, "big")
     qtbot.waitUntil(lambda: running.last_progress is not None)
-    asked = []
-
-    def insist(box) -> None:
-        asked.append(box.objectName())
-        click_button(box, text="Cancel it and quit")
-
-    when_modal(insist)
-    window.close()
-    assert asked == ["confirmQuitBox"]
+    assert quit_insisting(window) == ["confirmQuitBox"]
     assert running.wait(0)  # the worker thread has ended
     assert window.controller.service.list_backups("billing") == []
     assert not list((config_dir.parent).glob(".billing.envops-*"))

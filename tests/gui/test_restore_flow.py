@@ -9,7 +9,7 @@ from envops_desktop.app import open_main_window
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.service import EnvOpsService
-from tests.gui.conftest import click_button, select_environment, when_modal
+from tests.gui.conftest import click_button, quit_insisting, select_environment, when_modal
 from tests.reliability.scenario import build_scenario
 from tests.trees import describe_tree, mess_up
 
@@ -169,17 +169,22 @@ def test_failed_post_restore_command_gives_update_failed_and_retry_works(
     assert status_in_table(window) == "Ready"
 
 
-def test_cancel_puts_the_old_configuration_back(qtbot, window, service, config_dir):
+def start_restore_that_hangs(qtbot, window, service, config_dir) -> dict:
+    """Start a restore whose post-restore command never ends; return the tree before it."""
     add_billing(service, config_dir, [sys.executable, "-c", "import time; time.sleep(30)"])
     backup = service.create_backup("billing")
     mess_up(config_dir)
-    messed = describe_tree(config_dir)
+    before = describe_tree(config_dir)
     window.controller.refresh()
     select_environment(window, "billing")
-
     open_restore(window, backup, lambda d: click_button(d, "restoreButton"))
     qtbot.waitUntil(lambda: window.task_progress.isVisible())
     qtbot.waitUntil(lambda: "post-restore" in window.task_progress.label.text(), timeout=10_000)
+    return before
+
+
+def test_cancel_puts_the_old_configuration_back(qtbot, window, service, config_dir):
+    messed = start_restore_that_hangs(qtbot, window, service, config_dir)
     qtbot.mouseClick(window.task_progress.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
     assert window.banner.kind == "info" and "cancelled" in window.banner.text
@@ -188,28 +193,13 @@ def test_cancel_puts_the_old_configuration_back(qtbot, window, service, config_d
 
 
 def test_quitting_during_a_restore_asks_then_rolls_back(qtbot, window, service, config_dir):
-    add_billing(service, config_dir, [sys.executable, "-c", "import time; time.sleep(30)"])
-    backup = service.create_backup("billing")
-    mess_up(config_dir)
-    messed = describe_tree(config_dir)
-    window.controller.refresh()
-    select_environment(window, "billing")
-    open_restore(window, backup, lambda d: click_button(d, "restoreButton"))
-    qtbot.waitUntil(lambda: "post-restore" in window.task_progress.label.text(), timeout=10_000)
+    messed = start_restore_that_hangs(qtbot, window, service, config_dir)
 
     when_modal(lambda box: click_button(box, text="Cancel"))
     window.close()
     assert window.isVisible()  # the user chose to keep working
 
-    asked = []
-
-    def insist(box) -> None:
-        asked.append(box.objectName())
-        click_button(box, text="Cancel it and quit")
-
-    when_modal(insist)
-    window.close()
-    assert asked == ["confirmQuitBox"]
+    assert quit_insisting(window) == ["confirmQuitBox"]
     assert not window.isVisible()
     assert all(op.wait(0) for op in window.controller.runner.running)
     assert describe_tree(config_dir) == messed
