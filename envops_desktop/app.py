@@ -4,6 +4,7 @@ import argparse
 import gc
 import logging
 import logging.handlers
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -27,8 +28,15 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="envops-desktop", description=APP_NAME)
     parser.add_argument("--data-dir", help="where EnvOps keeps its data")
     parser.add_argument("--demo", action="store_true", help="create a demo workspace (once)")
+    parser.add_argument(
+        "--smoke-test",
+        action="store_true",
+        help="check this installation offscreen: back up, restore, open every dialog; exit",
+    )
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
     parser.add_argument("file", nargs="?", help="a configuration file to import")
+    # For start-up benchmarks: quit as soon as the main window has been shown.
+    parser.add_argument("--exit-when-shown", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -75,10 +83,12 @@ def settle_heap() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
+    if args.smoke_test:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     log_path = _set_up_logging()
 
     # Qt is imported here, not at module import, so `--help` and the CLI never load it.
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from envops_desktop.demo_workspace import create_demo_workspace
@@ -102,12 +112,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             + "".join(traceback.format_exception_only(kind, error)),
         )
 
+    if args.smoke_test:
+        from envops_desktop.smoke_test import run_smoke_test
+
+        return run_smoke_test(app)
     sys.excepthook = show_crash
     service = EnvOpsService(resolve_data_dir(args.data_dir))
     if args.demo:
         create_demo_workspace(service)
     window = open_main_window(service, QSettings())
     window.show()
+    if args.exit_when_shown:
+        QTimer.singleShot(0, app.quit)
     if args.file:
         window.import_configuration(Path(args.file))
     code = app.exec()

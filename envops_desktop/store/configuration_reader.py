@@ -255,3 +255,28 @@ def read_configuration_file(
                 _stage_file(path, archive, members[entry.path], entry, sink, meter, cancel)
         meter.finish()
     return manifest
+
+
+def peek_environment_name(path: Path) -> str | None:
+    """The environment a configuration file says it came from, or None if it cannot say.
+
+    Only a hint for choosing which environment to offer the file to; everything is
+    validated properly when the file is uploaded.
+    """
+    try:
+        with open_archive(path) as archive:
+            info = archive.getinfo(MANIFEST_NAME)
+            if info.file_size > DEFAULT_LIMITS.max_manifest_bytes:
+                return None
+            name = json.loads(archive.read(info)).get("environment_name")
+    except (
+        InvalidConfigurationFileError,
+        KeyError,
+        ValueError,
+        AttributeError,
+        OSError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ):
+        return None
+    return name if isinstance(name, str) else None

@@ -254,7 +254,13 @@ class ImportConfigurationDialog(QDialog):
 
 
 def open_import_flow(window: "MainWindow", path: Path | None = None) -> ImportConfigurationDialog:
-    """Open the dialog for the selected environment, uploading `path` at once if given."""
+    """Open the dialog for the selected environment, uploading `path` at once if given.
+
+    With nothing selected (the app was opened with a file), the environment the file names,
+    or the only one there is, is selected for it.
+    """
+    if window.controller.selected_environment is None and path is not None:
+        window.select_environment_for(path)
     environment = window.controller.selected_environment
     if environment is None:
         window.banner.show_message(

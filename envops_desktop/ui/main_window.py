@@ -28,7 +28,10 @@ from PySide6.QtWidgets import (
 
 from envops_desktop import APP_NAME
 from envops_desktop.controller.main_controller import MainController
+from envops_desktop.data_dir import log_dir
 from envops_desktop.domain.models import Backup, Environment
+from envops_desktop.store.configuration_reader import peek_environment_name
+from envops_desktop.ui.about_dialog import AboutDialog
 from envops_desktop.ui.activity_panel import ActivityPanel
 from envops_desktop.ui.add_environment_dialog import AddEnvironmentDialog
 from envops_desktop.ui.backups_panel import BackupsPanel
@@ -192,6 +195,10 @@ class MainWindow(QMainWindow):
         backup_menu.addActions(
             [self.backup_action, self.restore_action, self.export_action, self.delete_action]
         )
+        self.about_action = self._action(
+            "aboutAction", tr("&About EnvOps Desktop"), None, None, self.show_about
+        )
+        self.menuBar().addMenu(tr("&Help")).addAction(self.about_action)
         toolbar = QToolBar(tr("Main toolbar"), self)
         toolbar.setObjectName("mainToolbar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -271,6 +278,9 @@ class MainWindow(QMainWindow):
         box.exec()
         return box.clickedButton() is accept
 
+    def show_about(self) -> None:
+        AboutDialog(self.controller.service.data_dir, log_dir(), self).exec()
+
     def add_environment(self) -> None:
         dialog = AddEnvironmentDialog(self.controller, self)
         if dialog.exec():
@@ -318,6 +328,16 @@ class MainWindow(QMainWindow):
 
     def restore_backup(self, backup: Backup) -> None:
         open_restore_flow(self, backup)
+
+    def select_environment_for(self, path: Path) -> None:
+        """Select the environment a configuration file came from, or the only one."""
+        environments = self.controller.environments_model.records()
+        named = peek_environment_name(path)
+        matches = [e for e in environments if e.name == named] or (
+            environments if len(environments) == 1 else []
+        )
+        if matches:
+            self.environments.select(matches[0].id)
 
     def import_configuration(self, path: Path | None = None) -> None:
         open_import_flow(self, path)

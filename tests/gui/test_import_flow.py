@@ -226,3 +226,26 @@ def test_export_then_import_on_another_data_dir_reproduces_the_environment(
     assert describe_tree(other_dir) == original
     controller.shutdown()
     other.close()
+
+
+def test_opening_the_app_with_a_file_opens_the_import_dialog_with_it(
+    qtbot, window, service, environment, tmp_path
+):
+    other = tmp_path / "other"
+    other.mkdir()
+    service.add_environment("other", other, version="1")
+    window.controller.refresh()
+    seen = {}
+
+    def look(dialog) -> None:
+        qtbot.waitUntil(lambda: dialog._upload is None, timeout=20_000)
+        seen["dialog"] = dialog.objectName()
+        seen["label"] = dialog.findChild(object, "uploadedFileLabel").text()
+        dialog.reject()
+
+    when_modal(look)
+    # What a file association does: the app starts with the file and nothing selected.
+    window.import_configuration(simple_configuration(tmp_path / "from-explorer.zip"))
+    assert seen["dialog"] == "importConfigurationDialog"
+    assert "from-explorer.zip" in seen["label"]
+    assert window.controller.selected_environment.name == "billing"  # named in its manifest
