@@ -26,6 +26,7 @@ from envops_desktop.app import open_main_window
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.operation_runner import RunningOperation
 from envops_desktop.service import EnvOpsService
+from envops_desktop.ui.import_configuration_dialog import ImportConfigurationDialog
 
 HERE = Path(__file__).resolve().parent
 
@@ -47,6 +48,12 @@ def run_and_watch(
     elapsed = time.perf_counter() - began
     monitor.stop()
     return elapsed, monitor.worst_ms, monitor.percentile_ms(0.99)
+
+
+def _upload(dialog: ImportConfigurationDialog, path: Path) -> RunningOperation:
+    dialog.upload(path)
+    assert dialog._upload is not None
+    return dialog._upload
 
 
 def main() -> None:
@@ -81,6 +88,12 @@ def main() -> None:
             app, controller, lambda: controller.restore_backup(env, backup, False)
         )
         rows.append(("Restore backup (1 GiB)", seconds, worst, p99))
+        exported = service.export_backup(backup.id, scratch_dir / "bench.envops.zip")
+        dialog = ImportConfigurationDialog(controller, env, window)
+        dialog.show()
+        seconds, worst, p99 = run_and_watch(app, controller, lambda: _upload(dialog, exported))
+        rows.append(("Upload a 1 GiB configuration file (Import dialog)", seconds, worst, p99))
+        dialog.reject()
         window.close()
         service.close()
 

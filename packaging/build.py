@@ -11,6 +11,10 @@ import sys
 import tarfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import icu_data
+
 ROOT = Path(__file__).resolve().parents[1]
 DIST = ROOT / "dist"
 BUNDLE = DIST / "EnvOps Desktop"
@@ -43,6 +47,19 @@ def build() -> Path:
     return BUNDLE
 
 
+def slim_icu(bundle: Path) -> None:
+    libraries = list(bundle.rglob("libicudata.so.*"))
+    libraries = [lib for lib in libraries if not lib.is_symlink()]
+    if not libraries:
+        return
+    missing = icu_data.missing_tools()
+    if missing:
+        print(f"warning: ICU data left whole (31 MiB); install {', '.join(missing)}")
+        return
+    for library in libraries:
+        icu_data.slim(library)
+
+
 def linux_tarball(bundle: Path) -> Path:
     """The bundle plus its desktop entry, icon and install script, as one tar.gz."""
     shutil.copy(ROOT / "packaging" / "linux" / "envops-desktop.desktop", bundle)
@@ -56,6 +73,8 @@ def linux_tarball(bundle: Path) -> Path:
 
 def main() -> int:
     bundle = build()
+    if sys.platform.startswith("linux"):
+        slim_icu(bundle)
     print(f"bundle: {bundle} — {size_of(bundle) / 2**20:.1f} MiB")
     if sys.platform.startswith("linux"):
         archive = linux_tarball(bundle)

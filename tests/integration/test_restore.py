@@ -314,3 +314,27 @@ def test_no_write_permission_on_the_parent_is_refused_before_anything_changes(
     assert describe_tree(config_dir) == before
     assert service.get_environment("billing").status is EnvironmentStatus.READY
     assert service.activity("billing") == activity_before
+
+
+def test_round_trip_of_a_real_system_tree_is_identical(service, tmp_path):
+    """Back up a copy of /usr/share/doc, damage it, restore: identical, links and modes too."""
+    source = Path("/usr/share/doc")
+    if not source.is_dir():
+        pytest.skip("this machine has no /usr/share/doc to copy")
+    tree = tmp_path / "doc"
+    shutil.copytree(source, tree, symlinks=True)
+    original = describe_tree(tree)
+    service.add_environment("docs", tree, version="1")
+    backup = service.create_backup("docs")
+    victims = sorted(p for p in tree.rglob("*") if p.is_file() and not p.is_symlink())[:50]
+    for index, path in enumerate(victims):
+        if index % 2:
+            path.unlink()
+        else:
+            path.write_text("changed")
+            os.chmod(path, 0o600)
+    os.symlink("/etc/passwd", tree / "planted-link")
+    service.restore_backup("docs", backup.id)
+    assert describe_tree(tree) == original
+    diff = subprocess.run(["diff", "-r", "--no-dereference", str(source), str(tree)])
+    assert diff.returncode == 0
