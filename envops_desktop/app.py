@@ -93,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from envops_desktop.demo_workspace import create_demo_workspace
     from envops_desktop.service import EnvOpsService
+    from envops_desktop.ui.file_open_filter import FileOpenFilter
     from envops_desktop.ui.icons import icon
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
@@ -121,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.demo:
         create_demo_workspace(service)
     window = open_main_window(service, QSettings())
+    app.installEventFilter(FileOpenFilter(window))
     window.show()
     if args.exit_when_shown:
         QTimer.singleShot(0, app.quit)

@@ -58,32 +58,21 @@ def scan_tree(root: Path) -> Scan:
             rel = prefix + child.name
             st = child.stat(follow_symlinks=False)
             mode = stat.S_IMODE(st.st_mode)
-            if stat.S_ISLNK(st.st_mode):
-                target = os.readlink(child.path)
+            if stat.S_ISLNK(st.st_mode) or stat.S_ISDIR(st.st_mode):
+                is_link = stat.S_ISLNK(st.st_mode)
                 scan.others.append(
                     ManifestEntry.model_construct(
                         path=rel,
-                        kind=EntryKind.SYMLINK,
+                        kind=EntryKind.SYMLINK if is_link else EntryKind.DIR,
                         mode=mode,
                         size=0,
                         mtime_ns=st.st_mtime_ns,
                         sha256=None,
-                        target=target,
+                        target=os.readlink(child.path) if is_link else None,
                     )
                 )
-            elif stat.S_ISDIR(st.st_mode):
-                scan.others.append(
-                    ManifestEntry.model_construct(
-                        path=rel,
-                        kind=EntryKind.DIR,
-                        mode=mode,
-                        size=0,
-                        mtime_ns=st.st_mtime_ns,
-                        sha256=None,
-                        target=None,
-                    )
-                )
-                pending.append((rel + "/", child.path))
+                if not is_link:
+                    pending.append((rel + "/", child.path))
             elif stat.S_ISREG(st.st_mode):
                 scan.files.append(ScannedFile(rel, st.st_size, mode, st.st_mtime_ns, st.st_ino))
             else:

@@ -249,3 +249,25 @@ def test_opening_the_app_with_a_file_opens_the_import_dialog_with_it(
     assert seen["dialog"] == "importConfigurationDialog"
     assert "from-explorer.zip" in seen["label"]
     assert window.controller.selected_environment.name == "billing"  # named in its manifest
+
+
+def test_a_file_opened_from_finder_opens_the_import_dialog(qtbot, window, environment, tmp_path):
+    from PySide6.QtGui import QFileOpenEvent
+
+    from envops_desktop.ui.file_open_filter import FileOpenFilter
+
+    window.controller.refresh()
+    opened = []
+
+    def look(dialog) -> None:
+        opened.append(dialog.objectName())
+        dialog.reject()
+
+    QApplication.instance().installEventFilter(file_filter := FileOpenFilter(window))
+    try:
+        when_modal(look)
+        event = QFileOpenEvent(str(simple_configuration(tmp_path / "finder.envops.zip")))
+        QApplication.sendEvent(QApplication.instance(), event)
+    finally:
+        QApplication.instance().removeEventFilter(file_filter)
+    assert opened == ["importConfigurationDialog"]
