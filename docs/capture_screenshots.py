@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.demo_workspace import create_demo_workspace
 from envops_desktop.domain.errors import VersionMismatchError
+from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.service import EnvOpsService
 from envops_desktop.ui.add_environment_dialog import AddEnvironmentDialog
 from envops_desktop.ui.icons import icon
@@ -34,6 +35,11 @@ def save(widget: QWidget, name: str) -> None:
     QApplication.processEvents()
     widget.grab().save(str(OUT / f"{name}.png"))
     print("wrote", name)
+
+
+def _finish(controller: MainController) -> None:
+    while controller.runner.running:
+        QApplication.processEvents()
 
 
 def grab_modal(name: str) -> None:
@@ -72,22 +78,30 @@ def main() -> None:
     window.tabs.setCurrentWidget(window.activity)
     save(window, "main-window-activity")
 
+    # The three notifications, from real restores: one that succeeds, one whose health check
+    # fails (an extra environment, so the demo's own stay green).
     backup = service.list_backups(billing.id)[0]
-    controller.notify.emit(
-        "info",
-        "billing-production is being updated. This can take a while; its status shows "
-        "Updating until it is done.",
-    )
     window.tabs.setCurrentWidget(window.backups)
+    controller.restore_backup(billing, backup, backup_first=False)
     save(window, "notification-updating")
-    controller.notify.emit("success", f"billing-production was restored to {backup.name} (4.2.0).")
+    _finish(controller)
     save(window, "notification-success")
-    controller.notify.emit(
-        "error",
-        "The post-restore command failed with exit code 3: health check failed. The "
-        "previous configuration of billing-production is back in place.",
+    payments_dir = scratch / "payments"
+    payments_dir.mkdir()
+    (payments_dir / "gateway.yaml").write_text("provider: acme\ntimeout: 30\n")
+    failing = PostRestoreCommand(
+        argv=[sys.executable, "-c", "import sys; print('health check failed'); sys.exit(3)"]
     )
+    payments = service.add_environment(
+        "payments", payments_dir, version="1.4.0", post_restore_command=failing
+    )
+    payments_backup = service.create_backup("payments", name="Nightly")
+    controller.refresh()
+    window.environments.select(payments.id)
+    controller.restore_backup(payments, payments_backup, backup_first=False)
+    _finish(controller)
     save(window, "notification-error")
+    window.environments.select(billing.id)
     window.banner.dismiss()
 
     dialog = RestoreBackupDialog(billing, backup, window)
