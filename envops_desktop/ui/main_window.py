@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QSplitter,
-    QTableView,
     QTabWidget,
     QToolBar,
     QVBoxLayout,
@@ -44,6 +43,7 @@ from envops_desktop.ui.notification_banner import NotificationBanner
 from envops_desktop.ui.restore_backup_dialog import open_restore_flow
 from envops_desktop.ui.task_progress import TaskProgress
 from envops_desktop.ui.update_environment_dialog import UpdateEnvironmentDialog
+from envops_desktop.ui.window_layout import WindowLayoutMemory
 
 
 class MainWindow(QMainWindow):
@@ -56,7 +56,6 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setAccessibleName(APP_NAME)
         self.controller = controller
-        self._settings = settings
         self.banner = NotificationBanner(self)
         self.environments = EnvironmentsPanel(controller, self)
         self.overview = EnvironmentOverview(self)
@@ -85,7 +84,17 @@ class MainWindow(QMainWindow):
         self._connect()
         self.setAcceptDrops(True)
         self.resize(1280, 800)
-        self._restore_layout()
+        self._layout = WindowLayoutMemory(
+            settings,
+            self,
+            self.splitter,
+            {
+                "environments": self.environments.table,
+                "backups": self.backups.table,
+                "activity": self.activity.table,
+            },
+        )
+        self._layout.restore()
         self._update_state()
 
     # Actions, menus and toolbar ---------------------------------------------------------------
@@ -383,32 +392,6 @@ class MainWindow(QMainWindow):
 
     # Layout memory and closing ---------------------------------------------------------------
 
-    def _restore_layout(self) -> None:
-        s = self._settings
-        if s.value("window/geometry") is not None:
-            self.restoreGeometry(s.value("window/geometry"))
-        if s.value("window/splitter") is not None:
-            self.splitter.restoreState(s.value("window/splitter"))
-        for key, table in self._tables().items():
-            state = s.value(f"tables/{key}")
-            if state is not None:
-                table.horizontalHeader().restoreState(state)
-
-    def _tables(self) -> dict[str, QTableView]:
-        return {
-            "environments": self.environments.table,
-            "backups": self.backups.table,
-            "activity": self.activity.table,
-        }
-
-    def save_layout(self) -> None:
-        s = self._settings
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/splitter", self.splitter.saveState())
-        for key, table in self._tables().items():
-            s.setValue(f"tables/{key}", table.horizontalHeader().saveState())
-        s.sync()
-
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         running = self.controller.runner.running
         if running and not self.confirm(
@@ -423,6 +406,6 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.statusBar().showMessage(self.tr("Cancelling and putting everything back…"))
-        self.save_layout()
+        self._layout.save()
         self.controller.shutdown()
         event.accept()
