@@ -23,6 +23,13 @@ from envops_desktop.domain.progress import CancelToken, Progress
 from tests.trees import describe_tree, mess_up
 
 
+def add_billing_with_command(
+    service, config_dir: Path, argv: list[str], timeout_seconds: float = 30
+) -> None:
+    command = PostRestoreCommand(argv=argv, timeout_seconds=timeout_seconds)
+    service.add_environment("billing", config_dir, version="4.2.0", post_restore_command=command)
+
+
 def test_restore_brings_back_contents_modes_links_and_times(service, environment, config_dir):
     original = describe_tree(config_dir)
     backup = service.create_backup("billing")
@@ -109,13 +116,11 @@ def test_failing_post_restore_command_rolls_back_and_retry_succeeds(service, con
 
 
 def test_post_restore_command_that_hangs_times_out_and_rolls_back(service, config_dir):
-    service.add_environment(
-        "billing",
+    add_billing_with_command(
+        service,
         config_dir,
-        version="4.2.0",
-        post_restore_command=PostRestoreCommand(
-            argv=[sys.executable, "-c", "import time; time.sleep(60)"], timeout_seconds=0.5
-        ),
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        timeout_seconds=0.5,
     )
     backup = service.create_backup("billing")
     mess_up(config_dir)
@@ -127,18 +132,15 @@ def test_post_restore_command_that_hangs_times_out_and_rolls_back(service, confi
 
 
 def test_post_restore_command_runs_inside_the_restored_configuration(service, config_dir):
-    service.add_environment(
-        "billing",
+    add_billing_with_command(
+        service,
         config_dir,
-        version="4.2.0",
-        post_restore_command=PostRestoreCommand(
-            argv=[
-                sys.executable,
-                "-c",
-                "import pathlib; pathlib.Path('app.yaml').read_text()"
-                "; open('../ran', 'w').write(open('app.yaml').read())",
-            ],
-        ),
+        [
+            sys.executable,
+            "-c",
+            "import pathlib; pathlib.Path('app.yaml').read_text()"
+            "; open('../ran', 'w').write(open('app.yaml').read())",
+        ],
     )
     backup = service.create_backup("billing")
     original_yaml = (config_dir / "app.yaml").read_text()
