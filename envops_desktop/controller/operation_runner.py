@@ -52,10 +52,6 @@ class RunningOperation(QObject):
     def cancel(self) -> None:
         self._worker.cancel_token.cancel()
 
-    @property
-    def cancelling(self) -> bool:
-        return self._worker.cancel_token.cancelled
-
     def wait(self, timeout_ms: int) -> bool:
         return self._thread.wait(timeout_ms)
 

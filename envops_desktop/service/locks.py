@@ -77,6 +77,12 @@ class Locks:
             yield
 
     @contextlib.contextmanager
+    def blobs_idle(self) -> Iterator[bool]:
+        """Exclusive without waiting: yields whether no operation is using blobs right now."""
+        with _file_lock(self._dir / "blobs.lock", shared=False, blocking=False) as ok:
+            yield ok
+
+    @contextlib.contextmanager
     def blobs_collecting(self) -> Iterator[None]:
         """Held (exclusive) while unreferenced blobs are deleted."""
         with _file_lock(self._dir / "blobs.lock", shared=False, blocking=True):

@@ -1,14 +1,29 @@
 """Start-up recovery: finish or undo every restore that a crash, kill or power cut interrupted."""
 
+import time
 from pathlib import Path
 
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, JournalPhase, Outcome
 from envops_desktop.domain.models import RecoveryReport
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.restore import complete_restore
-from envops_desktop.service.swap import clean_up, roll_back
+from envops_desktop.service.swap import clean_up, remove_tree, roll_back
 from envops_desktop.service.tree_check import tree_matches
 from envops_desktop.store.journal_records import JournalEntry
+
+# An upload staged but never imported (the app was killed with the Import dialog open).
+STALE_UPLOAD_SECONDS = 24 * 3600
+
+
+def clear_leftovers(ctx: ServiceContext) -> None:
+    """Remove half-written blobs and abandoned uploads that a crash left in the data dir."""
+    with ctx.locks.blobs_idle() as idle:
+        if idle:  # no backup or import in any process is writing blobs now
+            ctx.blobs.clear_temporary()
+    cutoff = time.time() - STALE_UPLOAD_SECONDS
+    for upload in ctx.staging_dir.glob("upload-*"):
+        if upload.stat().st_mtime < cutoff:
+            remove_tree(upload)
 
 
 def recover_interrupted_operations(ctx: ServiceContext) -> list[RecoveryReport]:
@@ -17,6 +32,7 @@ def recover_interrupted_operations(ctx: ServiceContext) -> list[RecoveryReport]:
     A journal entry whose environment lock is held belongs to a restore still running in
     another process (the CLI while the app starts, say): it is left alone.
     """
+    clear_leftovers(ctx)
     reports = []
     for entry in ctx.journal.unfinished(include_done=True):
         with ctx.locks.environment_if_free(entry.environment_id) as free:

@@ -4,7 +4,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from envops_desktop.domain.activity_query import ActivityQuery
-from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EnvironmentStatus
+from envops_desktop.domain.enums import ActivityAction, BackupOrigin
 from envops_desktop.domain.errors import InvalidInputError, NotFoundError
 from envops_desktop.domain.models import (
     ActivityEntry,
@@ -264,6 +264,3 @@ class EnvOpsService:
     def recover_interrupted_operations(self) -> list[RecoveryReport]:
         """Roll back (or forward) every restore a crash interrupted; call once at start-up."""
         return recover_interrupted_operations(self._ctx)
-
-    def environments_updating(self) -> list[Environment]:
-        return [e for e in self.list_environments() if e.status is EnvironmentStatus.UPDATING]

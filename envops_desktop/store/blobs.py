@@ -103,10 +103,6 @@ class BlobStore:
     def has(self, sha: str) -> bool:
         return self._existing(sha) is not None
 
-    def stored_size(self, sha: str) -> int:
-        path = self._existing(sha)
-        return path.stat().st_size if path else 0
-
     def all_blobs(self) -> Iterator[str]:
         for prefix in self.root.iterdir():
             if len(prefix.name) == 2 and prefix.is_dir():

@@ -1,6 +1,5 @@
 """Blobs of an uploaded configuration file, kept apart from the store until it is imported."""
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,7 +38,3 @@ class StagedBlobs:
 
     def discard(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
-
-    @property
-    def bytes_on_disk(self) -> int:
-        return sum(entry.stat().st_size for entry in os.scandir(self.directory))

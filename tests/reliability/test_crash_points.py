@@ -1,5 +1,6 @@
 """A restore killed at each step between its journaled phases is put right at the next start."""
 
+import os
 import signal
 import sqlite3
 import time
@@ -100,4 +101,21 @@ def test_recovery_leaves_a_restore_running_in_another_process_alone(tmp_path):
         process.communicate(timeout=60)
     assert process.returncode == 0
     assert scenario.state() == "messed"
+    service.close()
+
+
+def test_next_start_clears_half_written_blobs_and_abandoned_uploads(tmp_path):
+    service = EnvOpsService(tmp_path / "data")
+    partial = tmp_path / "data" / "objects" / "tmp" / "abc.123.456.part"
+    partial.write_bytes(b"half a blob")
+    abandoned = tmp_path / "data" / "staging" / "upload-old"
+    fresh = tmp_path / "data" / "staging" / "upload-new"
+    abandoned.mkdir()
+    fresh.mkdir()
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(abandoned, (two_days_ago, two_days_ago))
+    service.recover_interrupted_operations()
+    assert not partial.exists()
+    assert not abandoned.exists()
+    assert fresh.exists()  # perhaps another window's upload, waiting for Import
     service.close()
