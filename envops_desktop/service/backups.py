@@ -1,6 +1,6 @@
 """Creating and deleting deduplicated backups."""
 
-import hashlib
+import functools
 import time
 from pathlib import Path
 
@@ -10,11 +10,12 @@ from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
 from envops_desktop.service.context import ServiceContext
-from envops_desktop.service.parallel import parallel_map
+from envops_desktop.service.parallel import run_in_batches
 from envops_desktop.service.scanning import ScannedFile, scan_tree
 from envops_desktop.service.versions import current_version
 from envops_desktop.store.backup_records import CachedHash, entry_row
-from envops_desktop.store.blobs import SMALL_FILE, sha256_of_file, sync_to_disk
+from envops_desktop.store.blob_batches import ingest_files
+from envops_desktop.store.blobs import sync_to_disk
 from envops_desktop.store.timestamps import utc_now
 
 # A file modified within this many nanoseconds of the scan may change again in the same mtime
@@ -22,27 +23,25 @@ from envops_desktop.store.timestamps import utc_now
 _RACY_NS = 2_000_000_000
 
 
-def _store_file(
+def _store_files(
     ctx: ServiceContext,
     root: Path,
-    scanned: ScannedFile,
-    meter: ProgressMeter,
+    files: list[ScannedFile],
+    progress: ProgressCallback,
     cancel: CancelToken,
-) -> str:
-    cancel.raise_if_cancelled()
-    source = root / scanned.path
-    if scanned.size <= SMALL_FILE:
-        data = source.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
-        ctx.blobs.put_bytes(sha, data)
-        meter.advance(len(data), scanned.path)
-        return sha
-    # Large files: hash first so known content is never compressed or written again.
-    sha = sha256_of_file(source, lambda n: meter.advance(n // 2, scanned.path))
-    written = ctx.blobs.put_file(sha, source, lambda n: meter.advance(n - n // 2, scanned.path))
-    if not written:
-        meter.advance(scanned.size - scanned.size // 2, scanned.path)
-    return sha
+) -> dict[str, tuple[str, int]]:
+    """Store the files' contents; per path, its sha256 and size as read."""
+    meter = ProgressMeter(progress, "backing up", sum(f.size for f in files))
+    work = functools.partial(ingest_files, str(ctx.blobs.root))
+    stored: dict[str, tuple[str, int]] = {}
+    for batch, outcome in run_in_batches(
+        work, files, lambda f: str(root / f.path), lambda f: f.size, "envops-backup", cancel
+    ):
+        for scanned, (sha, size, _new) in zip(batch, outcome, strict=True):
+            stored[scanned.path] = (sha, size)
+        meter.advance(sum(f.size for f in batch), batch[-1].path)
+    meter.finish()
+    return stored
 
 
 def create_backup_locked(
@@ -60,34 +59,26 @@ def create_backup_locked(
     version = current_version(env)
     started = time.time_ns()
     scan = scan_tree(root)
-    cache = ctx.backups.cached_hashes(env.id)
-    hashes: dict[str, str] = {}
-    to_hash: list[ScannedFile] = []
-    for scanned in scan.files:
-        cached = cache.get(scanned.path)
-        if (
-            cached
-            and cached[:3] == (scanned.size, scanned.mtime_ns, scanned.inode)
-            and (ctx.blobs.has(cached[3]))
-        ):
-            hashes[scanned.path] = cached[3]
-        else:
-            to_hash.append(scanned)
-
-    meter = ProgressMeter(progress, "backing up", sum(f.size for f in to_hash))
     with ctx.locks.blobs_in_use():
-        stored = parallel_map(
-            lambda scanned: _store_file(ctx, root, scanned, meter, cancel), to_hash, "envops-backup"
-        )
-        for scanned, sha in zip(to_hash, stored, strict=True):
-            hashes[scanned.path] = sha
-        meter.finish()
+        # Read under the lock: no backup deletion (which prunes the cache) runs meanwhile.
+        cache = ctx.backups.cached_hashes(env.id)
+        contents: dict[str, tuple[str, int]] = {}
+        to_store: list[ScannedFile] = []
+        for scanned in scan.files:
+            cached = cache.get(scanned.path)
+            if cached and cached[:3] == (scanned.size, scanned.mtime_ns, scanned.inode):
+                contents[scanned.path] = (cached[3], scanned.size)
+            else:
+                to_store.append(scanned)
+        stored = _store_files(ctx, root, to_store, progress, cancel)
+        contents.update(stored)
         rows = [entry_row(e) for e in scan.others]
         rows += [
-            (f.path, EntryKind.FILE.value, f.mode, f.size, f.mtime_ns, hashes[f.path], None)
+            (f.path, EntryKind.FILE.value, f.mode, *_size_and_time(f, contents), None)
             for f in scan.files
         ]
-        sync_to_disk()  # the blobs must be on disk before a record says the backup exists
+        if stored:
+            sync_to_disk()  # the blobs must be on disk before a record says the backup exists
         backup = Backup(
             id=new_id(),
             environment_id=env.id,
@@ -97,25 +88,38 @@ def create_backup_locked(
             created_by=ctx.user,
             origin=origin,
             file_count=len(scan.files),
-            total_bytes=scan.total_bytes,
+            total_bytes=sum(size for _sha, size in contents.values()),
             skipped=sorted(scan.skipped),
             root_mode=scan.root_mode,
             root_mtime_ns=scan.root_mtime_ns,
         )
+        fresh = _fresh_cache(scan.files, contents, started)
         with ctx.db.transaction():
             ctx.backups.insert(backup, rows)
-            ctx.backups.replace_cached_hashes(env.id, _new_cache(scan.files, hashes, started))
+            ctx.backups.update_cached_hashes(
+                env.id,
+                {path: value for path, value in fresh.items() if cache.get(path) != value},
+                [path for path in cache if path not in fresh],
+            )
             ctx.record(env, ActivityAction.BACKUP_CREATED, Outcome.SUCCESS, _detail(backup))
     return backup
 
 
-def _new_cache(
-    files: list[ScannedFile], hashes: dict[str, str], started_ns: int
+def _size_and_time(
+    scanned: ScannedFile, contents: dict[str, tuple[str, int]]
+) -> tuple[int, int, str]:
+    sha, size = contents[scanned.path]
+    return size, scanned.mtime_ns, sha
+
+
+def _fresh_cache(
+    files: list[ScannedFile], contents: dict[str, tuple[str, int]], started_ns: int
 ) -> dict[str, CachedHash]:
+    # A file whose size as read differs from its scan changed while it was read: not cached.
     return {
-        f.path: (f.size, f.mtime_ns, f.inode, hashes[f.path])
+        f.path: (f.size, f.mtime_ns, f.inode, contents[f.path][0])
         for f in files
-        if started_ns - f.mtime_ns > _RACY_NS
+        if started_ns - f.mtime_ns > _RACY_NS and contents[f.path][1] == f.size
     }
 
 

@@ -1,50 +1,51 @@
 """Writing a backup's manifest out as a real directory tree, verifying every byte."""
 
 import errno
-import hashlib
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
-
-import zstandard
 
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.models import ManifestEntry
 from envops_desktop.domain.progress import CancelToken, ProgressMeter
-from envops_desktop.service.parallel import parallel_map
-from envops_desktop.store.blobs import CHUNK, BlobStore, MissingBlobError
-
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_BINARY = getattr(os, "O_BINARY", 0)
+from envops_desktop.service.parallel import run_in_batches
+from envops_desktop.store.blob_batches import extract_files
+from envops_desktop.store.blobs import BlobStore, DamagedBlobError, MissingBlobError
 
 
-def _write_file(
-    blobs: BlobStore, root: Path, entry: ManifestEntry, meter: ProgressMeter, cancel: CancelToken
+def _write_files(
+    blobs: BlobStore,
+    root: Path,
+    files: list[ManifestEntry],
+    meter: ProgressMeter,
+    cancel: CancelToken,
 ) -> None:
-    cancel.raise_if_cancelled()
-    target = root / entry.path
-    digest = hashlib.sha256()
-    # O_EXCL|O_NOFOLLOW: never write through a link or over something already there.
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY, 0o600)
+    work = functools.partial(extract_files, str(blobs.root))
     try:
-        with open(fd, "wb", closefd=True) as out, blobs.open(entry.sha256 or "") as stream:
-            while chunk := stream.read(CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-                meter.advance(len(chunk), entry.path)
+        for batch, written in run_in_batches(
+            work,
+            files,
+            lambda e: (e.sha256 or "", str(root / e.path), e.mode, e.mtime_ns),
+            lambda e: e.size,
+            "envops-restore",
+            cancel,
+        ):
+            meter.advance(written, batch[-1].path)
     except MissingBlobError as error:
         raise OperationFailedError(
-            f"The stored copy of {entry.path} is missing from the backup store."
+            f"The stored copy of {_path_of(error, files)} is missing from the backup store."
         ) from error
-    except zstandard.ZstdError as error:
-        raise OperationFailedError(f"The stored copy of {entry.path} is damaged.") from error
-    if digest.hexdigest() != entry.sha256:
+    except DamagedBlobError as error:
         raise OperationFailedError(
-            f"The stored copy of {entry.path} is damaged (its checksum does not match)."
-        )
-    os.chmod(target, entry.mode)
-    os.utime(target, ns=(entry.mtime_ns, entry.mtime_ns))
+            f"The stored copy of {_path_of(error, files)} is damaged ({error})."
+        ) from error
+
+
+def _path_of(error: Exception, files: list[ManifestEntry]) -> str:
+    # The helper names the blob; the user wants the file.
+    return next((e.path for e in files if e.sha256 and e.sha256 in str(error)), "a file")
 
 
 def _finish_links_and_dirs(root: Path, entries: Sequence[ManifestEntry]) -> None:
@@ -77,11 +78,8 @@ def materialize(
         for entry in entries:
             if entry.kind is EntryKind.DIR:
                 os.mkdir(root / entry.path, 0o700)
-        files = (e for e in entries if e.kind is EntryKind.FILE)
-        for _ in parallel_map(
-            lambda entry: _write_file(blobs, root, entry, meter, cancel), files, "envops-restore"
-        ):
-            pass
+        files = [e for e in entries if e.kind is EntryKind.FILE]
+        _write_files(blobs, root, files, meter, cancel)
         _finish_links_and_dirs(root, entries)
     except OSError as error:
         raise OperationFailedError(_explain(error)) from error

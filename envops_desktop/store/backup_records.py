@@ -1,4 +1,4 @@
-"""Rows of `backups`, `backup_entries` and `file_cache`."""
+"""Rows of `backups`, `manifests` and `file_cache`."""
 
 import json
 import sqlite3
@@ -7,12 +7,10 @@ from collections.abc import Iterable, Iterator
 from envops_desktop.domain.enums import BackupOrigin, EntryKind
 from envops_desktop.domain.models import Backup, ManifestEntry
 from envops_desktop.store.database import Database, like_prefix
+from envops_desktop.store.manifest_codec import EntryRow, decode_manifest, encode_manifest
 from envops_desktop.store.timestamps import from_text, to_text
 
 CachedHash = tuple[int, int, int, str]  # size, mtime_ns, inode, sha256
-# path, kind, mode, size, mtime_ns, sha256, target: plain tuples, which the garbage collector
-# stops tracking, so a 20,000-file manifest adds nothing to its full passes.
-EntryRow = tuple[str, str, int, int, int, str | None, str | None]
 
 
 def entry_row(entry: ManifestEntry) -> EntryRow:
@@ -25,6 +23,10 @@ def entry_row(entry: ManifestEntry) -> EntryRow:
         entry.sha256,
         entry.target,
     )
+
+
+def _blob_sizes(rows: Iterable[EntryRow]) -> dict[str, int]:
+    return {row[5]: row[3] for row in rows if row[5] is not None}
 
 
 def _backup(row: sqlite3.Row) -> Backup:
@@ -52,11 +54,15 @@ class BackupRecords:
 
     def insert(self, backup: Backup, rows: Iterable[EntryRow]) -> None:
         """Record a backup and its manifest in one transaction: all of it or none."""
+        manifest, body = encode_manifest(rows)
         with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO manifests (sha256, body) VALUES (?, ?)", (manifest, body)
+            )
             conn.execute(
                 "INSERT INTO backups (id, environment_id, name, created_at, version,"
                 " created_by, origin, file_count, total_bytes, skipped, root_mode,"
-                " root_mtime_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " root_mtime_ns, manifest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     backup.id,
                     backup.environment_id,
@@ -70,12 +76,8 @@ class BackupRecords:
                     json.dumps(backup.skipped),
                     backup.root_mode,
                     backup.root_mtime_ns,
+                    manifest,
                 ),
-            )
-            conn.executemany(
-                "INSERT INTO backup_entries (backup_id, path, kind, mode, size, mtime_ns,"
-                " sha256, target) VALUES (?,?,?,?,?,?,?,?)",
-                ((backup.id, *row) for row in rows),
             )
 
     def for_environment(self, env_id: str) -> list[Backup]:
@@ -99,43 +101,54 @@ class BackupRecords:
         )
         return [row["id"] for row in rows]
 
+    def _rows(self, conn: sqlite3.Connection, manifest: str) -> list[EntryRow]:
+        row = conn.execute("SELECT body FROM manifests WHERE sha256 = ?", (manifest,)).fetchone()
+        return decode_manifest(row[0]) if row else []
+
     def entries(self, backup_id: str) -> Iterator[ManifestEntry]:
         """The manifest in path order, so parents always come before their children."""
-        rows = self._db.connection().execute(
-            "SELECT * FROM backup_entries WHERE backup_id = ? ORDER BY path", (backup_id,)
-        )
-        for row in rows:
+        conn = self._db.connection()
+        row = conn.execute("SELECT manifest FROM backups WHERE id = ?", (backup_id,)).fetchone()
+        for path, kind, mode, size, mtime_ns, sha, target in (
+            self._rows(conn, row[0]) if row else []
+        ):
             yield ManifestEntry.model_construct(
-                path=row["path"],
-                kind=EntryKind(row["kind"]),
-                mode=row["mode"],
-                size=row["size"],
-                mtime_ns=row["mtime_ns"],
-                sha256=row["sha256"],
-                target=row["target"],
+                path=path,
+                kind=EntryKind(kind),
+                mode=mode,
+                size=size,
+                mtime_ns=mtime_ns,
+                sha256=sha,
+                target=target,
             )
 
     def delete(self, backup_id: str) -> set[str]:
-        """Delete a backup; return the blobs that no other backup references any more."""
+        """Delete a backup; return the blobs that no other backup references any more.
+
+        The hash cache forgets those blobs in the same transaction, so it only ever names
+        content the store holds and a later backup can trust it without looking.
+        """
         with self._db.transaction() as conn:
-            orphans = {
-                row[0]
-                for row in conn.execute(
-                    "SELECT DISTINCT e.sha256 FROM backup_entries e WHERE e.backup_id = ?"
-                    " AND e.sha256 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM backup_entries o"
-                    " WHERE o.sha256 = e.sha256 AND o.backup_id != e.backup_id)",
-                    (backup_id,),
-                )
-            }
+            row = conn.execute("SELECT manifest FROM backups WHERE id = ?", (backup_id,)).fetchone()
             conn.execute("DELETE FROM backups WHERE id = ?", (backup_id,))
+            if row is None:
+                return set()
+            manifest = row[0]
+            if conn.execute("SELECT 1 FROM backups WHERE manifest = ?", (manifest,)).fetchone():
+                return set()
+            orphans = set(_blob_sizes(self._rows(conn, manifest)))
+            conn.execute("DELETE FROM manifests WHERE sha256 = ?", (manifest,))
+            for (body,) in conn.execute("SELECT body FROM manifests"):
+                orphans.difference_update(_blob_sizes(decode_manifest(body)))
+            conn.executemany("DELETE FROM file_cache WHERE sha256 = ?", ((sha,) for sha in orphans))
         return orphans
 
     def referenced_blobs(self) -> dict[str, int]:
         """Every blob some backup needs, with its size."""
-        rows = self._db.connection().execute(
-            "SELECT sha256, MAX(size) FROM backup_entries WHERE sha256 IS NOT NULL GROUP BY sha256"
-        )
-        return {row[0]: row[1] for row in rows}
+        needed: dict[str, int] = {}
+        for (body,) in self._db.connection().execute("SELECT body FROM manifests"):
+            needed.update(_blob_sizes(decode_manifest(body)))
+        return needed
 
     def cached_hashes(self, env_id: str) -> dict[str, CachedHash]:
         rows = self._db.connection().execute(
@@ -144,11 +157,17 @@ class BackupRecords:
         )
         return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
 
-    def replace_cached_hashes(self, env_id: str, cache: dict[str, CachedHash]) -> None:
+    def update_cached_hashes(
+        self, env_id: str, changed: dict[str, CachedHash], removed: Iterable[str]
+    ) -> None:
+        """Apply only what differs from the cache as read: an unchanged tree writes nothing."""
         with self._db.transaction() as conn:
-            conn.execute("DELETE FROM file_cache WHERE environment_id = ?", (env_id,))
             conn.executemany(
-                "INSERT INTO file_cache (environment_id, path, size, mtime_ns, inode, sha256)"
-                " VALUES (?,?,?,?,?,?)",
-                ((env_id, path, *values) for path, values in cache.items()),
+                "DELETE FROM file_cache WHERE environment_id = ? AND path = ?",
+                ((env_id, path) for path in removed),
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO file_cache"
+                " (environment_id, path, size, mtime_ns, inode, sha256) VALUES (?,?,?,?,?,?)",
+                ((env_id, path, *values) for path, values in changed.items()),
             )

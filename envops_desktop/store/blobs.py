@@ -2,7 +2,6 @@
 
 import contextlib
 import hashlib
-import itertools
 import os
 import shutil
 import threading
@@ -16,7 +15,10 @@ CHUNK = 1 << 20
 SMALL_FILE = 4 << 20  # read whole: fewer syscalls, one buffer for hash and compression
 ZSTD_LEVEL = 3
 _WORTH_IT = 0.9  # keep the compressed form only when it saves at least a tenth
+_PROBE = 64 << 10
 _ZST = ".zst"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
 
 _local = threading.local()
 
@@ -47,26 +49,36 @@ def sha256_of_file(path: Path, on_chunk: Callable[[int], None] | None = None) ->
     return digest.hexdigest()
 
 
-def pack_chunks(chunks: Iterator[bytes], out: BinaryIO) -> bool:
-    """Write a stream as a blob body, zstd-compressed when its first chunk shows that pays.
+def _pays_to_compress(data: bytes) -> bool:
+    # Compressing incompressible bytes (media, archives, keys) costs as much CPU as text and
+    # saves nothing; a 64 KiB sample tells which kind a file is for a thirtieth of the work.
+    if len(data) <= 2 * _PROBE:
+        return True
+    sample = data[:_PROBE]
+    return len(_compressor().compress(sample)) < len(sample) * _WORTH_IT
 
-    Returns whether the body is compressed.
+
+def pack_chunks(chunks: Iterator[bytes], out: BinaryIO) -> bool:
+    """Write a stream as a blob body; returns whether the body is zstd-compressed.
+
+    A stream of one chunk (a small file) is kept compressed only when that saves a tenth.
+    Longer streams are always compressed: zstd stores incompressible blocks raw at little
+    cost, and large files are often mixed (an image whose second half is text), which a
+    decision taken on the first chunk alone gets wrong.
     """
     first = next(chunks, b"")
-    packed_first = _compressor().compress(first) if first else b""
-    compressible = bool(first) and len(packed_first) < len(first) * _WORTH_IT
-    if not compressible:
-        out.write(first)
-        for chunk in chunks:
-            out.write(chunk)
-        return False
     rest = next(chunks, b"")
-    if not rest:  # the whole stream was one chunk: its compressed form is ready
-        out.write(packed_first)
-        return True
-    chunks = itertools.chain((rest,), chunks)
+    if not rest:
+        if first and _pays_to_compress(first):
+            packed = _compressor().compress(first)
+            if len(packed) < len(first) * _WORTH_IT:
+                out.write(packed)
+                return True
+        out.write(first)
+        return False
     with _compressor().stream_writer(out, closefd=False) as writer:
         writer.write(first)
+        writer.write(rest)
         for chunk in chunks:
             writer.write(chunk)
     return True
@@ -76,10 +88,78 @@ class MissingBlobError(FileNotFoundError):
     """A backup refers to content the store no longer holds."""
 
 
+class DamagedBlobError(ValueError):
+    """A blob's bytes do not decode, or do not hash to its name."""
+
+
+class _HashingReader:
+    """Reads a file in chunks, hashing and counting every byte it hands out."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def chunks(self, first: bytes) -> Iterator[bytes]:
+        chunk = first
+        while chunk:
+            self.digest.update(chunk)
+            self.size += len(chunk)
+            yield chunk
+            chunk = self._f.read(CHUNK)
+
+
 def sync_to_disk() -> None:
     """Flush written data to the disk before a step that must find it there after a power cut."""
     if hasattr(os, "sync"):
         os.sync()
+
+
+def _decoded_chunks(raw: BinaryIO, compressed: bool) -> Iterator[bytes]:
+    if not compressed:
+        while chunk := raw.read(CHUNK):
+            yield chunk
+        return
+    body = raw.read(SMALL_FILE)
+    if len(body) < SMALL_FILE:  # small blob: one call decodes it, frame size known or not
+        yield _decompressor().decompressobj().decompress(body)
+        return
+    raw.seek(0)
+    with _decompressor().stream_reader(raw, read_size=CHUNK) as reader:
+        while chunk := reader.read(CHUNK):
+            yield chunk
+
+
+def _write_all(out: BinaryIO, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[out.write(view) :]
+
+
+@contextlib.contextmanager
+def flushing_in_background(enabled: bool = True, interval: float = 0.5) -> Iterator[None]:
+    """Write data back to disk while more is being written, so the closing sync is short.
+
+    Linux starts writing back only once a tenth of memory is dirty, so the 600 MB a backup
+    writes would otherwise all wait for its final sync: two seconds of disk time after the CPU
+    work instead of during it.
+    """
+    if not enabled or not hasattr(os, "sync"):
+        yield
+        return
+    stop = threading.Event()
+
+    def flush() -> None:
+        while not stop.wait(interval):
+            os.sync()
+
+    flusher = threading.Thread(target=flush, name="envops-flush", daemon=True)
+    flusher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        flusher.join()
 
 
 class BlobStore:
@@ -89,6 +169,7 @@ class BlobStore:
         self.root = root
         self._tmp = root / "tmp"
         self._tmp.mkdir(parents=True, exist_ok=True)
+        self._tmp_folders: dict[tuple[int, int, Path], Path] = {}
 
     def _base(self, sha: str) -> Path:
         return self.root / sha[:2] / sha
@@ -113,26 +194,56 @@ class BlobStore:
         path = self._existing(sha)
         return path is not None and path.suffix == _ZST
 
-    def put_bytes(self, sha: str, data: bytes) -> bool:
-        """Store `data` under `sha` unless present; return True if a new blob was written."""
-        if self.has(sha):
-            return False
-        self._publish(sha, lambda out: pack_chunks(iter((data,)), out))
-        return True
+    def ingest(self, source: str) -> tuple[str, int, bool]:
+        """Store a file's content; return its sha256, its size as read, and whether it was new.
 
-    def put_file(self, sha: str, source: Path, on_chunk: Callable[[int], None]) -> bool:
-        """Store a large file's content (already hashed as `sha`) by streaming it."""
-        if self.has(sha):
-            return False
+        One read pass: the name is the hash of exactly the bytes stored, even if the file
+        changes while it is read (its size is then the size read, not the size scanned).
+        """
+        fd = os.open(source, os.O_RDONLY | _NOFOLLOW | _BINARY)
+        with open(fd, "rb", buffering=0) as f:
+            first = f.read(SMALL_FILE)
+            if len(first) < SMALL_FILE:
+                sha = hashlib.sha256(first).hexdigest()
+                if self.has(sha):
+                    return sha, len(first), False
+                self._publish(sha, lambda out: pack_chunks(iter((first,)), out))
+                return sha, len(first), True
+            reader = _HashingReader(f)
+            tmp = self._tmp_path("ingest")
+            try:
+                with open(tmp, "wb") as out:
+                    compressed = pack_chunks(reader.chunks(first), out)
+                sha = reader.digest.hexdigest()
+                written = not self.has(sha)
+                if written:
+                    self.adopt(sha, tmp, compressed)
+            finally:
+                tmp.unlink(missing_ok=True)
+            return sha, reader.size, written
 
-        def chunks() -> Iterator[bytes]:
-            with open(source, "rb") as f:
-                while chunk := f.read(CHUNK):
-                    on_chunk(len(chunk))
-                    yield chunk
-
-        self._publish(sha, lambda out: pack_chunks(chunks(), out))
-        return True
+    def extract(self, sha: str, target: str, mode: int, mtime_ns: int) -> int:
+        """Write blob `sha` as a new file `target` (never through a link), verifying its hash."""
+        path = self._existing(sha)
+        if path is None:
+            raise MissingBlobError(f"blob {sha} is missing from the store")
+        digest = hashlib.sha256()
+        size = 0
+        # O_EXCL|O_NOFOLLOW: never write through a link or over something already there.
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY, 0o600)
+        with open(fd, "wb", buffering=0) as out, open(path, "rb", buffering=0) as raw:
+            try:
+                for chunk in _decoded_chunks(raw, path.suffix == _ZST):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    _write_all(out, chunk)
+            except zstandard.ZstdError as error:
+                raise DamagedBlobError(f"blob {sha} does not decode: {error}") from None
+        if digest.hexdigest() != sha:
+            raise DamagedBlobError(f"blob {sha} does not match its checksum")
+        os.chmod(target, mode)
+        os.utime(target, ns=(mtime_ns, mtime_ns))
+        return size
 
     def adopt(self, sha: str, staged: Path, compressed: bool) -> None:
         """Move a blob written elsewhere on this filesystem (an import's staging) into place."""
@@ -145,8 +256,19 @@ class BlobStore:
         final.parent.mkdir(exist_ok=True)
         os.replace(staged, final)
 
+    def _tmp_path(self, name: str) -> Path:
+        # One folder per writer: two processes creating files in one folder queue on its
+        # lock, and that alone took a 20,000-file backup from 0.7 s to 3.5 s of file creation.
+        key = (os.getpid(), threading.get_ident(), self._tmp)
+        folder = self._tmp_folders.get(key)
+        if folder is None:
+            folder = self._tmp / f"{key[0]}-{key[1]}"
+            folder.mkdir(exist_ok=True)
+            self._tmp_folders[key] = folder
+        return folder / f"{name}.part"
+
     def _publish(self, sha: str, write: Callable[[BinaryIO], bool]) -> None:
-        tmp = self._tmp / f"{sha}.{os.getpid()}.{threading.get_ident()}.part"
+        tmp = self._tmp_path(sha)
         try:
             with open(tmp, "wb") as out:
                 compressed = write(out)

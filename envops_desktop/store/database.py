@@ -65,17 +65,36 @@ class Database:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             shutil.copy2(self.path, self.path.with_suffix(f".v{current}.bak"))
         for number in range(current, len(MIGRATIONS)):
-            conn.executescript(
-                "BEGIN IMMEDIATE;"
-                + MIGRATIONS[number]
-                + f";PRAGMA user_version={number + 1};COMMIT;"
-            )
+            step = MIGRATIONS[number]
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if isinstance(step, str):
+                    for statement in _statements(step):
+                        conn.execute(statement)
+                else:
+                    step(conn)
+                conn.execute(f"PRAGMA user_version={number + 1}")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _statements(script: str) -> list[str]:
+    # executescript() would commit the surrounding transaction; run statement by statement.
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    return [s for s in statements if s]
 
 
 def like_prefix(prefix: str) -> str:

@@ -1,6 +1,37 @@
-"""Schema migrations: one step per PRAGMA user_version, applied in order."""
+"""Schema migrations: one step per PRAGMA user_version, applied in order.
 
-MIGRATIONS: list[str] = [
+A step is SQL, or a function for what SQL alone cannot do; each runs in one transaction.
+"""
+
+import sqlite3
+from collections.abc import Callable
+
+from envops_desktop.store.manifest_codec import encode_manifest
+
+
+def _manifests_as_documents(conn: sqlite3.Connection) -> None:
+    # 2: a backup's entries become one compressed document shared by identical backups.
+    for statement in (
+        "CREATE TABLE manifests (sha256 TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID",
+        "ALTER TABLE backups ADD COLUMN manifest TEXT",
+        "CREATE INDEX backups_by_manifest ON backups(manifest)",
+        "CREATE INDEX file_cache_by_blob ON file_cache(sha256)",
+    ):
+        conn.execute(statement)
+    backups = [row[0] for row in conn.execute("SELECT id FROM backups")]
+    for backup_id in backups:
+        rows = conn.execute(
+            "SELECT path, kind, mode, size, mtime_ns, sha256, target FROM backup_entries"
+            " WHERE backup_id = ?",
+            (backup_id,),
+        ).fetchall()
+        manifest, body = encode_manifest(tuple(row) for row in rows)
+        conn.execute("INSERT OR IGNORE INTO manifests VALUES (?, ?)", (manifest, body))
+        conn.execute("UPDATE backups SET manifest = ? WHERE id = ?", (manifest, backup_id))
+    conn.execute("DROP TABLE backup_entries")
+
+
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # 1: the first schema.
     """
     CREATE TABLE environments (
@@ -80,4 +111,5 @@ MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL
     );
     """,
+    _manifests_as_documents,
 ]

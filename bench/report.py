@@ -1,0 +1,199 @@
+"""docs/PERFORMANCE.md from one run of bench/run_all.py: tables, targets met or not."""
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench.run_all import Results
+
+HERE = Path(__file__).resolve().parent
+OPERATIONS = ("first backup", "second, unchanged", "second, 1% changed", "restore")
+# What each of our operations is compared with: its tar counterpart (operation, tool).
+TAR_OF = {
+    "first backup": ("first backup", "tar"),
+    "second, unchanged": ("first backup", "tar"),
+    "second, 1% changed": ("first backup", "tar"),
+    "restore": ("restore", "tar"),
+    "export": ("first backup", "tar -I zstd"),
+    "import": ("restore", "tar -I zstd"),
+}
+PEERS = ("restic", "borg")
+MiB = 1 << 20
+
+
+def _fmt(value: float | None, spec: str = ".2f", suffix: str = "") -> str:
+    return "–" if value is None else f"{value:{spec}}{suffix}"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "–" if a is None or not b else f"{a / b:.2f}×"
+
+
+def _best_peer(results: "Results", dataset: str, operation: str) -> tuple[str, float | None]:
+    found = [(results.seconds(dataset, operation, p), p) for p in PEERS]
+    found = [(s, p) for s, p in found if s is not None]
+    if not found:
+        return "", None
+    seconds, name = min(found)
+    return name, seconds
+
+
+def _dataset_table(results: "Results", dataset: str, operations: tuple[str, ...]) -> list[str]:
+    lines = [
+        "| operation | tool | seconds (median) | × tar | × best peer | peak RSS (MiB) |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for operation in operations:
+        tar_op, tar_tool = TAR_OF[operation]
+        tar_seconds = results.seconds(dataset, tar_op, tar_tool)
+        _peer, peer_seconds = _best_peer(results, dataset, operation)
+        for tool in ("tar", "tar -I zstd", *PEERS, "envops"):
+            seconds = results.seconds(dataset, operation, tool)
+            if seconds is None:
+                continue
+            peak = results.peak(dataset, operation, tool)
+            lines.append(
+                f"| {operation} | {'**envops**' if tool == 'envops' else tool} | {seconds:.2f} | "
+                f"{_ratio(seconds, tar_seconds)} | {_ratio(seconds, peer_seconds)} | "
+                f"{_fmt(peak / MiB if peak else None, '.0f')} |"
+            )
+    return lines
+
+
+def _targets(results: "Results") -> list[str]:
+    s = results.seconds
+    first = s("mixed", "first backup", "envops")
+    rows: list[tuple[str, str, bool | None]] = []
+
+    def add(target: str, figure: str, met: bool | None) -> None:
+        rows.append((target, figure, met))
+
+    def faster_than_peers(operation: str) -> tuple[str, bool | None]:
+        ours = s("mixed", operation, "envops")
+        peers = {p: s("mixed", operation, p) for p in PEERS}
+        figure = ", ".join(f"{p} {v:.2f} s" for p, v in peers.items() if v is not None)
+        present = [v for v in peers.values() if v is not None]
+        if ours is None or len(present) < len(PEERS):
+            return figure + " (a peer is missing)", None
+        return f"ours {ours:.2f} s; {figure}", all(ours < v for v in present)
+
+    tar_zstd = s("mixed", "first backup", "tar -I zstd")
+    add(
+        "First backup ≤ 1.5× `tar -I zstd -cf`",
+        f"{_fmt(first)} s vs {_fmt(tar_zstd)} s = {_ratio(first, tar_zstd)}",
+        None if first is None or tar_zstd is None else first <= 1.5 * tar_zstd,
+    )
+    add("First backup faster than restic and borg", *faster_than_peers("first backup"))
+    for operation, limit in (("second, unchanged", 0.05), ("second, 1% changed", 0.10)):
+        ours = s("mixed", operation, "envops")
+        share = None if ours is None or not first else ours / first
+        add(
+            f"{operation.capitalize()} ≤ {limit:.0%} of the first backup",
+            f"{_fmt(ours)} s = {_fmt(None if share is None else 100 * share, '.1f', ' %')}",
+            None if share is None else share <= limit,
+        )
+    restore = s("mixed", "restore", "envops")
+    tar_x = s("mixed", "restore", "tar")
+    add(
+        "Restore ≤ 1.3× `tar -xf`",
+        f"{_fmt(restore)} s vs {_fmt(tar_x)} s = {_ratio(restore, tar_x)}",
+        None if restore is None or tar_x is None else restore <= 1.3 * tar_x,
+    )
+    add("Restore faster than restic and borg", *faster_than_peers("restore"))
+    for operation, reference in (("export", "first backup"), ("import", "restore")):
+        ours = s("mixed", operation, "envops")
+        tar = s("mixed", reference, "tar -I zstd")
+        add(
+            f"{operation.capitalize()} within 1.5× of tar with zstd",
+            f"{_fmt(ours)} s vs {_fmt(tar)} s = {_ratio(ours, tar)}",
+            None if ours is None or tar is None else ours <= 1.5 * tar,
+        )
+    peaks = {
+        (dataset, op): results.peak(dataset, op, "envops")
+        for (dataset, op, tool) in results.runs
+        if tool == "envops"
+    }
+    worst_mixed = max((v for (d, _), v in peaks.items() if d == "mixed" and v), default=None)
+    worst_small = max((v for (d, _), v in peaks.items() if d == "small" and v), default=None)
+    add(
+        "Peak memory < 200 MiB for every operation on the 1 GiB tree",
+        f"worst {_fmt(worst_mixed / MiB if worst_mixed else None, '.0f')} MiB "
+        f"(200,000 small files: {_fmt(worst_small / MiB if worst_small else None, '.0f')} MiB)",
+        None if worst_mixed is None else worst_mixed < 200 * MiB,
+    )
+    ours_size = results.store_sizes.get("envops")
+    restic_size = results.store_sizes.get("restic")
+    add(
+        "Store after ten 1%-change backups within 10% of restic's",
+        f"{_fmt(ours_size / MiB if ours_size else None, '.0f')} MiB vs "
+        f"{_fmt(restic_size / MiB if restic_size else None, '.0f')} MiB = "
+        f"{_ratio(ours_size, restic_size)}",
+        None if not ours_size or not restic_size else ours_size <= 1.1 * restic_size,
+    )
+    lines = ["| target | figure | met |", "| --- | --- | --- |"]
+    for target, figure, met in rows:
+        mark = "not measured" if met is None else ("**met**" if met else "**not met**")
+        lines.append(f"| {target} | {figure} | {mark} |")
+    return lines
+
+
+def write_report(
+    output: Path, results: "Results", stalls: str, versions: dict[str, str], header: dict[str, str]
+) -> None:
+    findings = (HERE / "profiling_findings.md").read_text().strip()
+    lines = [
+        "# Performance",
+        "",
+        "Written by `bench/run_all.py` (one run, all of it; do not edit by hand: the profiling",
+        "findings come from `bench/profiling_findings.md`).",
+        "",
+        f"- Date: {header['date']}; machine: {header['machine']}.",
+        f"- Medians of {header['runs']}; whole-process wall-clock times; before each timing",
+        "  earlier writes are flushed (`sync`) and the source tree is read into the page cache.",
+        "  EnvOps flushes its new blobs to disk before it records a backup; the other tools",
+        "  leave their writes in the page cache when they exit.",
+        "- Peak RSS: the largest sum over the process and every process it started.",
+        f"- Data sets (seeded, `bench/datasets.py`): **mixed** = {header['mixed']} (config-like",
+        "  text, 30 % random binaries, four 50 MiB images half random, half text);",
+        f"  **small** = {header['small']} of 64 B to 4 KiB text. The 1 % change edits a line",
+        "  in files up to 64 KiB and overwrites 4 KiB in place in larger ones.",
+        "- Tools: " + "; ".join(f"{k}: {v}" for k, v in versions.items()) + ".",
+        "  restic and borg with their default settings (borg without encryption).",
+    ]
+    for command, why in results.skipped.items():
+        lines.append(f"- **Skipped {command}**: {why}.")
+    lines += ["", "## Targets", "", *_targets(results)]
+    lines += [
+        "",
+        "## 1 GiB tree",
+        "",
+        "× tar compares with `tar -cf` of the whole tree (for restore: `tar -xf`; for export",
+        "and import: `tar -I zstd -cf` and `-xf`); × best peer with the faster of restic and borg.",
+        "",
+        *_dataset_table(results, "mixed", (*OPERATIONS, "export", "import")),
+        "",
+        "## 200,000 small files",
+        "",
+        *_dataset_table(results, "small", OPERATIONS),
+        "",
+        "## Store size after a first backup and ten backups with 1 % of files changed",
+        "",
+        "| tool | disk used (MiB) | × restic |",
+        "| --- | ---: | ---: |",
+    ]
+    restic_size = results.store_sizes.get("restic")
+    for tool, size in results.store_sizes.items():
+        lines.append(f"| {tool} | {size / MiB:.0f} | {_ratio(size, restic_size)} |")
+    lines += [
+        "",
+        "## GUI responsiveness during the engine's work",
+        "",
+        "`bench/bench_gui_responsiveness.py`, offscreen: the lateness of a 5 ms timer on the GUI",
+        "thread while the window runs each operation on its workers.",
+        "",
+        stalls,
+        "",
+        findings,
+        "",
+    ]
+    output.write_text("\n".join(lines))
