@@ -15,7 +15,7 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QDialog
 
 from envops_desktop.demo_workspace import create_demo_workspace
-from envops_desktop.service import EnvOpsService
+from envops_desktop.service import EnvOpsService, parallel
 
 TIMEOUT_SECONDS = 60
 
@@ -56,6 +56,8 @@ def _run(app: QApplication, scratch: Path) -> None:
     if backup.name != "smoke test":
         raise RuntimeError(f"the backup was not recorded: {window.banner.text}")
     (Path(env.path) / "nginx" / "nginx.conf").write_text("broken\n")
+    # As a big restore does, in helper processes: proves they start in this build.
+    parallel.PROCESSES_FROM_BYTES = 0
     controller.restore_backup(env, backup, backup_first=True)
     _wait_for(app, lambda: not controller.runner.running, "the restore")
     if window.banner.kind != "success":

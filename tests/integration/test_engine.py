@@ -1,0 +1,141 @@
+"""The fast engine keeps its promises: helper processes, shared manifests, a trustworthy cache."""
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from envops_desktop.service import EnvOpsService, parallel
+from envops_desktop.store.database import DATABASE_NAME
+from envops_desktop.store.manifest_codec import decode_manifest, encode_manifest
+from tests.trees import describe_tree, mess_up
+
+
+@pytest.fixture
+def helper_processes(monkeypatch):
+    """Make every operation big enough to run in helper processes."""
+    monkeypatch.setattr(parallel, "PROCESSES_FROM_BYTES", 0)
+
+
+def _old_enough(root: Path) -> None:
+    # Files written this instant are "racily clean" and never cached; age them.
+    for path in [root, *root.rglob("*")]:
+        if not path.is_symlink():
+            os.utime(path, ns=(10**18, 10**18))
+
+
+def manifest_rows(data_dir: Path) -> int:
+    with sqlite3.connect(data_dir / DATABASE_NAME) as conn:
+        return conn.execute("SELECT COUNT(*) FROM manifests").fetchone()[0]
+
+
+def test_backup_and_restore_in_helper_processes_round_trip(
+    helper_processes, service, environment, config_dir
+):
+    (config_dir / "firmware.bin").write_bytes(os.urandom(5 << 20))  # streamed, not read whole
+    before = describe_tree(config_dir)
+    backup = service.create_backup("billing")
+    mess_up(config_dir)
+    service.restore_backup("billing", backup.id)
+    assert describe_tree(config_dir) == before
+
+
+def test_damaged_blob_found_by_a_helper_process_names_the_file(
+    helper_processes, service, environment, config_dir, tmp_path
+):
+    backup = service.create_backup("billing")
+    entry = next(e for e in service.backup_entries(backup.id) if e.path == "app.yaml")
+    blob = next((tmp_path / "data" / "objects" / entry.sha256[:2]).glob(entry.sha256 + "*"))
+    blob.write_bytes(b"not what was stored")
+    before = describe_tree(config_dir)
+    with pytest.raises(Exception, match=r"app\.yaml is damaged"):
+        service.restore_backup("billing", backup.id)
+    assert describe_tree(config_dir) == before
+
+
+def test_backups_of_an_unchanged_tree_share_one_manifest(service, environment, tmp_path):
+    first = service.create_backup("billing")
+    second = service.create_backup("billing")
+    assert manifest_rows(tmp_path / "data") == 1
+    assert list(service.backup_entries(first.id)) == list(service.backup_entries(second.id))
+    service.delete_backup(first.id)
+    assert manifest_rows(tmp_path / "data") == 1  # the second backup still needs it
+    assert service.check_store().healthy
+
+
+def test_deleting_a_backup_makes_the_cache_forget_freed_content(service, environment, config_dir):
+    # The cache is trusted without looking at the store; deleting the only backup that held
+    # a file's content must not leave the next backup pointing at a blob that is gone.
+    _old_enough(config_dir)
+    first = service.create_backup("billing")
+    service.delete_backup(first.id)
+    second = service.create_backup("billing")
+    assert service.check_store().healthy
+    before = describe_tree(config_dir)
+    mess_up(config_dir)
+    service.restore_backup("billing", second.id)
+    assert describe_tree(config_dir) == before
+
+
+def test_large_mixed_file_is_compressed_past_its_incompressible_start(
+    service, environment, config_dir, tmp_path
+):
+    text = b"listen_address = 10.0.0.1\nworker_threads = 8\n" * 100_000
+    (config_dir / "disk.img").write_bytes(os.urandom(2 << 20) + text)
+    service.create_backup("billing")
+    stored = max((tmp_path / "data" / "objects").glob("??/*"), key=lambda p: p.stat().st_size)
+    assert stored.suffix == ".zst"
+    assert stored.stat().st_size < (2 << 20) + len(text) // 4
+
+
+def test_a_data_dir_from_the_first_schema_is_migrated_with_its_backups(tmp_path):
+    data = tmp_path / "data"
+    service = EnvOpsService(data)
+    tree = tmp_path / "env"
+    tree.mkdir()
+    (tree / "a.conf").write_text("port = 1\n")
+    service.add_environment("billing", tree, version="1")
+    backup = service.create_backup("billing")
+    service.close()
+    _downgrade_to_first_schema(data / DATABASE_NAME)
+
+    service = EnvOpsService(data)
+    try:
+        assert [e.path for e in service.backup_entries(backup.id)] == ["a.conf"]
+        (tree / "a.conf").write_text("port = 2\n")
+        service.restore_backup("billing", backup.id)
+        assert (tree / "a.conf").read_text() == "port = 1\n"
+        assert (data / f"{DATABASE_NAME.rsplit('.', 1)[0]}.v1.bak").exists()
+    finally:
+        service.close()
+
+
+def _downgrade_to_first_schema(path: Path) -> None:
+    """Rewrite a current database as the first schema stored it: a row per entry."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    conn.execute(
+        "CREATE TABLE backup_entries (backup_id TEXT NOT NULL, path TEXT NOT NULL,"
+        " kind TEXT NOT NULL, mode INTEGER NOT NULL, size INTEGER NOT NULL,"
+        " mtime_ns INTEGER NOT NULL, sha256 TEXT, target TEXT, PRIMARY KEY (backup_id, path))"
+    )
+    for backup_id, body in conn.execute(
+        "SELECT b.id, m.body FROM backups b JOIN manifests m ON m.sha256 = b.manifest"
+    ).fetchall():
+        conn.executemany(
+            "INSERT INTO backup_entries VALUES (?,?,?,?,?,?,?,?)",
+            [(backup_id, *row) for row in decode_manifest(body)],
+        )
+    conn.execute("DROP INDEX backups_by_manifest")
+    conn.execute("DROP INDEX file_cache_by_blob")
+    conn.execute("ALTER TABLE backups DROP COLUMN manifest")
+    conn.execute("DROP TABLE manifests")
+    conn.execute("PRAGMA user_version=1")
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def test_manifest_name_depends_only_on_its_entries():
+    rows = [("b", "file", 0o644, 1, 5, "ab" * 32, None), ("a", "dir", 0o755, 0, 5, None, None)]
+    assert encode_manifest(rows)[0] == encode_manifest(list(reversed(rows)))[0]
