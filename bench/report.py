@@ -165,14 +165,14 @@ def write_report(
     lines += ["", "## Targets", "", *_targets(results)]
     lines += [
         "",
-        "## 1 GiB tree",
+        f"## The mixed tree ({header['mixed']})",
         "",
         "× tar compares with `tar -cf` of the whole tree (for restore: `tar -xf`; for export",
         "and import: `tar -I zstd -cf` and `-xf`); × best peer with the faster of restic and borg.",
         "",
         *_dataset_table(results, "mixed", (*OPERATIONS, "export", "import")),
         "",
-        "## 200,000 small files",
+        f"## The small-files tree ({header['small']})",
         "",
         *_dataset_table(results, "small", OPERATIONS),
         "",
