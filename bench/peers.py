@@ -141,7 +141,9 @@ class EnvOps(Tool):
     name = "envops"
 
     def _argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "envops_desktop.cli", "--data-dir", str(self.store), *args]
+        # The installed command, as an operator runs it.
+        envops = str(Path(sys.executable).with_name("envops"))
+        return [envops, "--data-dir", str(self.store), *args]
 
     def _run(self, *args: str) -> Measurement:
         return measure(self._argv(*args))
