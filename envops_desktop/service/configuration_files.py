@@ -12,7 +12,7 @@ from envops_desktop.domain.configuration import (
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, Outcome
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.ids import new_id
-from envops_desktop.domain.models import Backup, Environment
+from envops_desktop.domain.models import Backup, Environment, ManifestEntry
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.store.backup_records import entry_row
@@ -49,7 +49,9 @@ def export_backup(
         version=backup.version,
         created_at=backup.created_at,
         created_by=backup.created_by,
-        entries=list(ctx.backups.entries(backup.id)),
+        entries=[
+            ManifestEntry.model_construct(**e._asdict()) for e in ctx.backups.entries(backup.id)
+        ],
         root_mode=backup.root_mode,
         root_mtime_ns=backup.root_mtime_ns,
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import OperationFailedError
-from envops_desktop.domain.models import ManifestEntry
+from envops_desktop.domain.models import TreeEntry
 from envops_desktop.domain.progress import CancelToken, ProgressMeter
 from envops_desktop.service.parallel import run_in_batches
 from envops_desktop.store.blob_batches import extract_files
@@ -18,7 +18,7 @@ from envops_desktop.store.blobs import BlobStore, DamagedBlobError, MissingBlobE
 def _write_files(
     blobs: BlobStore,
     root: Path,
-    files: list[ManifestEntry],
+    files: list[TreeEntry],
     meter: ProgressMeter,
     cancel: CancelToken,
 ) -> None:
@@ -43,12 +43,12 @@ def _write_files(
         ) from error
 
 
-def _path_of(error: Exception, files: list[ManifestEntry]) -> str:
+def _path_of(error: Exception, files: list[TreeEntry]) -> str:
     # The helper names the blob; the user wants the file.
     return next((e.path for e in files if e.sha256 and e.sha256 in str(error)), "a file")
 
 
-def _finish_links_and_dirs(root: Path, entries: Sequence[ManifestEntry]) -> None:
+def _finish_links_and_dirs(root: Path, entries: Sequence[TreeEntry]) -> None:
     for entry in entries:
         if entry.kind is EntryKind.SYMLINK:
             path = root / entry.path
@@ -67,7 +67,7 @@ def _finish_links_and_dirs(root: Path, entries: Sequence[ManifestEntry]) -> None
 
 def materialize(
     blobs: BlobStore,
-    entries: Sequence[ManifestEntry],
+    entries: Sequence[TreeEntry],
     root: Path,
     meter: ProgressMeter,
     cancel: CancelToken,

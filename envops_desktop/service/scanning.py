@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import OperationFailedError
-from envops_desktop.domain.models import ManifestEntry
+from envops_desktop.domain.models import TreeEntry
 
 
 class ScannedFile(NamedTuple):
@@ -29,7 +29,7 @@ class ScannedFile(NamedTuple):
 class Scan:
     """Everything under a root: directories and links as entries, files still to be hashed."""
 
-    others: list[ManifestEntry] = field(default_factory=list)
+    others: list[TreeEntry] = field(default_factory=list)
     files: list[ScannedFile] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     root_mode: int = 0o755
@@ -61,7 +61,7 @@ def scan_tree(root: Path) -> Scan:
             if stat.S_ISLNK(st.st_mode) or stat.S_ISDIR(st.st_mode):
                 is_link = stat.S_ISLNK(st.st_mode)
                 scan.others.append(
-                    ManifestEntry.model_construct(
+                    TreeEntry(
                         path=rel,
                         kind=EntryKind.SYMLINK if is_link else EntryKind.DIR,
                         mode=mode,

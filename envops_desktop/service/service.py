@@ -10,9 +10,9 @@ from envops_desktop.domain.models import (
     ActivityEntry,
     Backup,
     Environment,
-    ManifestEntry,
     PostRestoreCommand,
     RecoveryReport,
+    TreeEntry,
 )
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ignore_progress
 from envops_desktop.service import backups as backup_ops
@@ -121,7 +121,7 @@ class EnvOpsService:
             raise NotFoundError(f"There is no backup with id {backup_id}.")
         return backup
 
-    def backup_entries(self, backup_id: str) -> list[ManifestEntry]:
+    def backup_entries(self, backup_id: str) -> list[TreeEntry]:
         return list(self._ctx.backups.entries(self.get_backup(backup_id).id))
 
     def delete_backup(self, backup_id: str) -> int:

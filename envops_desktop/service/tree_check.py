@@ -4,12 +4,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from envops_desktop.domain.enums import EntryKind
-from envops_desktop.domain.models import ManifestEntry
+from envops_desktop.domain.models import TreeEntry
 from envops_desktop.service.scanning import scan_tree
 from envops_desktop.store.blobs import sha256_of_file
 
 
-def tree_matches(root: Path, entries: Iterable[ManifestEntry]) -> bool:
+def tree_matches(root: Path, entries: Iterable[TreeEntry]) -> bool:
     """True when `root` holds exactly `entries`: same paths, kinds, modes, links and content."""
     if not root.is_dir():
         return False

@@ -5,7 +5,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 
 from envops_desktop.domain.enums import BackupOrigin, EntryKind
-from envops_desktop.domain.models import Backup, ManifestEntry
+from envops_desktop.domain.models import Backup, ManifestEntry, TreeEntry
 from envops_desktop.store.database import Database, like_prefix
 from envops_desktop.store.manifest_codec import EntryRow, decode_manifest, encode_manifest
 from envops_desktop.store.timestamps import from_text, to_text
@@ -13,7 +13,7 @@ from envops_desktop.store.timestamps import from_text, to_text
 CachedHash = tuple[int, int, int, str]  # size, mtime_ns, inode, sha256
 
 
-def entry_row(entry: ManifestEntry) -> EntryRow:
+def entry_row(entry: ManifestEntry | TreeEntry) -> EntryRow:
     return (
         entry.path,
         entry.kind.value,
@@ -105,22 +105,14 @@ class BackupRecords:
         row = conn.execute("SELECT body FROM manifests WHERE sha256 = ?", (manifest,)).fetchone()
         return decode_manifest(row[0]) if row else []
 
-    def entries(self, backup_id: str) -> Iterator[ManifestEntry]:
+    def entries(self, backup_id: str) -> Iterator[TreeEntry]:
         """The manifest in path order, so parents always come before their children."""
         conn = self._db.connection()
         row = conn.execute("SELECT manifest FROM backups WHERE id = ?", (backup_id,)).fetchone()
         for path, kind, mode, size, mtime_ns, sha, target in (
             self._rows(conn, row[0]) if row else []
         ):
-            yield ManifestEntry.model_construct(
-                path=path,
-                kind=EntryKind(kind),
-                mode=mode,
-                size=size,
-                mtime_ns=mtime_ns,
-                sha256=sha,
-                target=target,
-            )
+            yield TreeEntry(path, EntryKind(kind), mode, size, mtime_ns, sha, target)
 
     def delete(self, backup_id: str) -> set[str]:
         """Delete a backup; return the blobs that no other backup references any more.
