@@ -26,11 +26,11 @@ def _descendants(pid: int) -> list[int]:
     while pending:
         current = pending.pop()
         found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            try:
+        try:  # a process may end while it is being listed
+            for task in Path(f"/proc/{current}/task").glob("*/children"):
                 pending += [int(child) for child in task.read_text().split()]
-            except OSError:
-                continue
+        except OSError:
+            continue
     return found
 
 
