@@ -77,12 +77,15 @@ def _targets(results: "Results") -> list[str]:
             return figure + " (a peer is missing)", None
         return f"ours {ours:.2f} s; {figure}", all(ours < v for v in present)
 
-    tar_zstd = s("mixed", "first backup", "tar -I zstd")
-    add(
-        "First backup ≤ 1.5× `tar -I zstd -cf`",
-        f"{_fmt(first)} s vs {_fmt(tar_zstd)} s = {_ratio(first, tar_zstd)}",
-        None if first is None or tar_zstd is None else first <= 1.5 * tar_zstd,
-    )
+    def within(target: str, operation: str, reference: tuple[str, str], factor: float) -> None:
+        ours, theirs = s("mixed", operation, "envops"), s("mixed", *reference)
+        add(
+            target,
+            f"{_fmt(ours)} s vs {_fmt(theirs)} s = {_ratio(ours, theirs)}",
+            None if ours is None or theirs is None else ours <= factor * theirs,
+        )
+
+    within("First backup ≤ 1.5× `tar -I zstd -cf`", "first backup", TAR_OF["export"], 1.5)
     add("First backup faster than restic and borg", *faster_than_peers("first backup"))
     for operation, limit in (("second, unchanged", 0.05), ("second, 1% changed", 0.10)):
         ours = s("mixed", operation, "envops")
@@ -92,22 +95,11 @@ def _targets(results: "Results") -> list[str]:
             f"{_fmt(ours)} s = {_fmt(None if share is None else 100 * share, '.1f', ' %')}",
             None if share is None else share <= limit,
         )
-    restore = s("mixed", "restore", "envops")
-    tar_x = s("mixed", "restore", "tar")
-    add(
-        "Restore ≤ 1.3× `tar -xf`",
-        f"{_fmt(restore)} s vs {_fmt(tar_x)} s = {_ratio(restore, tar_x)}",
-        None if restore is None or tar_x is None else restore <= 1.3 * tar_x,
-    )
+    within("Restore ≤ 1.3× `tar -xf`", "restore", TAR_OF["restore"], 1.3)
     add("Restore faster than restic and borg", *faster_than_peers("restore"))
-    for operation, reference in (("export", "first backup"), ("import", "restore")):
-        ours = s("mixed", operation, "envops")
-        tar = s("mixed", reference, "tar -I zstd")
-        add(
-            f"{operation.capitalize()} within 1.5× of tar with zstd",
-            f"{_fmt(ours)} s vs {_fmt(tar)} s = {_ratio(ours, tar)}",
-            None if ours is None or tar is None else ours <= 1.5 * tar,
-        )
+    for operation in ("export", "import"):
+        target = f"{operation.capitalize()} within 1.5× of tar with zstd"
+        within(target, operation, TAR_OF[operation], 1.5)
     peaks = {
         (dataset, op): results.peak(dataset, op, "envops")
         for (dataset, op, tool) in results.runs
