@@ -16,6 +16,7 @@ from envops_desktop.service.versions import current_version
 from envops_desktop.store.backup_records import CachedHash, entry_row
 from envops_desktop.store.blob_batches import ingest_files
 from envops_desktop.store.blobs import sync_to_disk
+from envops_desktop.store.manifest_codec import EntryRow
 from envops_desktop.store.timestamps import utc_now
 
 # A file modified within this many nanoseconds of the scan may change again in the same mtime
@@ -73,11 +74,11 @@ def create_backup_locked(
         stored = _store_files(ctx, root, to_store, progress, cancel)
         contents.update(stored)
         rows = [entry_row(e) for e in scan.others]
-        rows += [
-            (f.path, EntryKind.FILE.value, f.mode, *_size_and_time(f, contents), None)
-            for f in scan.files
-        ]
+        rows += [_file_row(f, contents) for f in scan.files]
         if stored:
+            # Even content found already stored is flushed: another process may have put it
+            # there moments ago and not flushed it yet. Cached files were flushed by the
+            # backup that cached them.
             sync_to_disk()  # the blobs must be on disk before a record says the backup exists
         backup = Backup(
             id=new_id(),
@@ -105,11 +106,9 @@ def create_backup_locked(
     return backup
 
 
-def _size_and_time(
-    scanned: ScannedFile, contents: dict[str, tuple[str, int]]
-) -> tuple[int, int, str]:
+def _file_row(scanned: ScannedFile, contents: dict[str, tuple[str, int]]) -> EntryRow:
     sha, size = contents[scanned.path]
-    return size, scanned.mtime_ns, sha
+    return (scanned.path, EntryKind.FILE.value, scanned.mode, size, scanned.mtime_ns, sha, None)
 
 
 def _fresh_cache(

@@ -35,10 +35,6 @@ class Scan:
     root_mode: int = 0o755
     root_mtime_ns: int = 0
 
-    @property
-    def total_bytes(self) -> int:
-        return sum(f.size for f in self.files)
-
 
 def scan_tree(root: Path) -> Scan:
     """List a directory tree; FIFOs, sockets and devices are skipped and named in `skipped`."""
