@@ -24,7 +24,7 @@ class ConfigurationManifest(BaseModel):
     format stay readable; a higher `format_version` is refused with a clear sentence.
     """
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     format: Literal["envops-configuration"]
     format_version: int = Field(ge=1)

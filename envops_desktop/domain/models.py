@@ -18,7 +18,7 @@ from envops_desktop.domain.paths import relative_path_problem
 class PostRestoreCommand(BaseModel):
     """A command run inside the environment after its configuration is swapped in."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     argv: list[str] = Field(min_length=1)
     timeout_seconds: float = Field(default=300.0, gt=0)
@@ -27,7 +27,7 @@ class PostRestoreCommand(BaseModel):
 class Environment(BaseModel):
     """A named configuration directory this app keeps safe."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: str
     name: str
@@ -61,7 +61,7 @@ class TreeEntry(NamedTuple):
 class ManifestEntry(BaseModel):
     """One file, directory or symlink of a backup, with what it takes to recreate it exactly."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     path: str
     kind: EntryKind
@@ -91,7 +91,7 @@ class ManifestEntry(BaseModel):
 class Backup(BaseModel):
     """An immutable snapshot of one environment's configuration."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: str
     environment_id: str
@@ -111,7 +111,7 @@ class Backup(BaseModel):
 class ActivityEntry(BaseModel):
     """One line of the activity log."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: int
     time: datetime
@@ -126,7 +126,7 @@ class ActivityEntry(BaseModel):
 class RecoveryReport(BaseModel):
     """What start-up recovery did with one interrupted operation."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     environment_name: str
     rolled_forward: bool

@@ -1,6 +1,9 @@
 """Export a backup as a configuration file; stage (upload) and import one."""
 
+import contextlib
+import functools
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,18 +12,24 @@ from envops_desktop.domain.configuration import (
     FORMAT_VERSION,
     ConfigurationManifest,
 )
-from envops_desktop.domain.enums import ActivityAction, BackupOrigin, Outcome
+from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind, Outcome
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment, ManifestEntry
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
 from envops_desktop.service.context import ServiceContext
+from envops_desktop.service.parallel import run_in_batches
 from envops_desktop.store.backup_records import entry_row
+from envops_desktop.store.blob_batches import deflate_blobs
 from envops_desktop.store.blobs import sync_to_disk
 from envops_desktop.store.configuration_reader import read_configuration_file
 from envops_desktop.store.configuration_writer import write_configuration_file
 from envops_desktop.store.staged_blobs import StagedBlobs
 from envops_desktop.store.timestamps import utc_now
+
+# Folders in the staging dir: an upload waiting to be imported, an export's deflated batches.
+UPLOAD_PREFIX = "upload-"
+EXPORT_SCRATCH_PREFIX = "export-"
 
 
 @dataclass
@@ -57,7 +66,8 @@ def export_backup(
     )
     meter = ProgressMeter(progress, "exporting", backup.total_bytes)
     try:
-        write_configuration_file(destination, manifest, ctx.blobs, meter, cancel)
+        with ctx.locks.blobs_in_use():  # no backup deletion frees what is being exported
+            _write_exported(ctx, destination, manifest, meter, cancel)
     except OSError as error:
         raise OperationFailedError(
             f"Could not write {destination}: {error.strerror or error}."
@@ -65,6 +75,26 @@ def export_backup(
     ctx.record(
         env, ActivityAction.BACKUP_EXPORTED, Outcome.SUCCESS, f"{backup.name} to {destination}"
     )
+
+
+def _write_exported(
+    ctx: ServiceContext,
+    destination: Path,
+    manifest: ConfigurationManifest,
+    meter: ProgressMeter,
+    cancel: CancelToken,
+) -> None:
+    # Deflating is the slow part: it runs in batches on every core, each batch into a scratch
+    # file of its own, while one writer copies the finished batches into the zip in order.
+    files = [e for e in manifest.entries if e.kind is EntryKind.FILE and e.sha256 is not None]
+    with tempfile.TemporaryDirectory(prefix=EXPORT_SCRATCH_PREFIX, dir=ctx.staging_dir) as scratch:
+        work = functools.partial(deflate_blobs, str(ctx.blobs.root), scratch)
+        batches = run_in_batches(
+            work, files, lambda e: e.sha256, lambda e: e.size, "envops-export", cancel
+        )
+        # Closed before the scratch folder goes, so no helper is still writing into it.
+        with contextlib.closing(batches):
+            write_configuration_file(destination, manifest, batches, meter, cancel)
 
 
 def stage_configuration_file(
@@ -76,7 +106,7 @@ def stage_configuration_file(
 ) -> StagedConfiguration:
     """Read and validate `source` completely, keeping its content in the staging area."""
     upload_id = new_id()
-    staged = StagedBlobs(ctx.staging_dir / f"upload-{upload_id}", ctx.blobs)
+    staged = StagedBlobs(ctx.staging_dir / f"{UPLOAD_PREFIX}{upload_id}", ctx.blobs)
     try:
         free = shutil.disk_usage(ctx.staging_dir).free
         if source.is_file() and source.stat().st_size > free:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, JournalPhase, Outcome
 from envops_desktop.domain.models import RecoveryReport
+from envops_desktop.service.configuration_files import EXPORT_SCRATCH_PREFIX, UPLOAD_PREFIX
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.restore import complete_restore
 from envops_desktop.service.swap import clean_up, remove_tree, roll_back
@@ -16,14 +17,15 @@ STALE_UPLOAD_SECONDS = 24 * 3600
 
 
 def clear_leftovers(ctx: ServiceContext) -> None:
-    """Remove half-written blobs and abandoned uploads that a crash left in the data dir."""
+    """Remove half-written blobs, abandoned uploads and export scratch a crash left behind."""
     with ctx.locks.blobs_idle() as idle:
         if idle:  # no backup or import in any process is writing blobs now
             ctx.blobs.clear_temporary()
     cutoff = time.time() - STALE_UPLOAD_SECONDS
-    for upload in ctx.staging_dir.glob("upload-*"):
-        if upload.stat().st_mtime < cutoff:
-            remove_tree(upload)
+    for prefix in (UPLOAD_PREFIX, EXPORT_SCRATCH_PREFIX):
+        for leftover in ctx.staging_dir.glob(prefix + "*"):
+            if leftover.stat().st_mtime < cutoff:
+                remove_tree(leftover)
 
 
 def recover_interrupted_operations(ctx: ServiceContext) -> list[RecoveryReport]:

@@ -4,9 +4,11 @@ Plain module-level functions of picklable arguments, importing nothing but the b
 so a helper process starts in milliseconds and holds no GUI, database or lock.
 """
 
+import tempfile
 from pathlib import Path
 
 from envops_desktop.store.blobs import BlobStore
+from envops_desktop.store.zip_bodies import ZipBody, write_body
 
 # (sha256, target path, mode, mtime_ns): one file of a restore.
 Extraction = tuple[str, str, int, int]
@@ -31,3 +33,15 @@ def extract_files(objects_root: str, items: list[Extraction]) -> int:
     """Write each blob out as a new file; return the bytes written."""
     store = _store(objects_root)
     return sum(store.extract(*item) for item in items)
+
+
+def deflate_blobs(objects_root: str, scratch: str, shas: list[str]) -> tuple[str, list[ZipBody]]:
+    """Write the blobs' zip entry bodies back to back into a new file in `scratch`.
+
+    Returns that file and each blob's body; one file per batch, not per blob, because creating
+    files is what costs most on a busy disk.
+    """
+    store = _store(objects_root)
+    fd, path = tempfile.mkstemp(suffix=".part", dir=scratch)
+    with open(fd, "wb") as out:
+        return path, [write_body(store, sha, out) for sha in shas]

@@ -4,19 +4,21 @@ import os
 import stat
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from envops_desktop.domain.configuration import FILES_PREFIX, MANIFEST_NAME, ConfigurationManifest
-from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.models import ManifestEntry
 from envops_desktop.domain.progress import CancelToken, ProgressMeter
-from envops_desktop.store.blobs import CHUNK, BlobStore
+from envops_desktop.store.blobs import CHUNK
+from envops_desktop.store.zip_bodies import ZipBody
 
-# Measured here (zlib, one core, this project's text): level 1 deflates 77 MiB/s to 31 %,
-# level 3 49 MiB/s to 28 %: the export is a third faster for a tenth more bytes.
-_DEFLATE_LEVEL = 1
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+# Files in the order they go into the zip, batch by batch: each batch's entries, and the
+# scratch file holding their bodies back to back with what each body is.
+BodyBatch = tuple[list[ManifestEntry], tuple[str, list[ZipBody]]]
 
 
 def _zip_time(mtime_ns: int) -> tuple[int, int, int, int, int, int]:
@@ -27,15 +29,24 @@ def _zip_time(mtime_ns: int) -> tuple[int, int, int, int, int, int]:
 def write_configuration_file(
     destination: Path,
     manifest: ConfigurationManifest,
-    blobs: BlobStore,
+    bodies: Iterable[BodyBatch],
     meter: ProgressMeter,
     cancel: CancelToken,
 ) -> None:
-    """Write `destination` atomically: a half-written file never bears its name."""
+    """Write `destination` atomically: a half-written file never bears its name.
+
+    `bodies` holds every file entry of the manifest, compressed beforehand (in parallel).
+    """
     partial = destination.with_name(destination.name + ".part")
     try:
         with zipfile.ZipFile(partial, "w", allowZip64=True) as archive:
-            _write_files(archive, manifest.entries, blobs, meter, cancel)
+            for entries, (scratch, batch_bodies) in bodies:
+                with open(scratch, "rb") as source:
+                    for entry, body in zip(entries, batch_bodies, strict=True):
+                        cancel.raise_if_cancelled()
+                        _append_body(archive, _entry_info(entry, body), source)
+                        meter.advance(entry.size, entry.path)
+                os.unlink(scratch)
             archive.writestr(MANIFEST_NAME, manifest.model_dump_json(indent=1))
         os.replace(partial, destination)
     finally:
@@ -43,26 +54,32 @@ def write_configuration_file(
     meter.finish()
 
 
-def _write_files(
-    archive: zipfile.ZipFile,
-    entries: Sequence[ManifestEntry],
-    blobs: BlobStore,
-    meter: ProgressMeter,
-    cancel: CancelToken,
-) -> None:
-    for entry in entries:
-        if entry.kind is not EntryKind.FILE or entry.sha256 is None:
-            continue
-        cancel.raise_if_cancelled()
-        info = zipfile.ZipInfo(FILES_PREFIX + entry.path, _zip_time(entry.mtime_ns))
-        info.external_attr = (stat.S_IFREG | entry.mode) << 16
-        info.file_size = entry.size
-        # Content the store found incompressible is stored as it is rather than deflated again.
-        if blobs.is_compressed(entry.sha256):
-            info.compress_type = zipfile.ZIP_DEFLATED
-            # ZipFile.open(…, "w") reads the level only from this attribute (public from 3.13).
-            info._compresslevel = _DEFLATE_LEVEL
-        with archive.open(info, "w", force_zip64=True) as out, blobs.open(entry.sha256) as src:
-            while chunk := src.read(CHUNK):
-                out.write(chunk)
-                meter.advance(len(chunk), entry.path)
+def _entry_info(entry: ManifestEntry, body: ZipBody) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(FILES_PREFIX + entry.path, _zip_time(entry.mtime_ns))
+    info.external_attr = (stat.S_IFREG | entry.mode) << 16
+    info.compress_type, info.CRC, info.compress_size = body
+    info.file_size = entry.size
+    return info
+
+
+def _append_body(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: BinaryIO) -> None:
+    # zipfile has no public way to add a body compressed elsewhere. This does what its own
+    # ZipFile.open(name, "w") does, minus compressing; with sizes and CRC known up front the
+    # local header is final at once and needs no data descriptor.
+    out = archive.fp
+    assert out is not None  # an open archive
+    out.seek(archive.start_dir)
+    info.header_offset = out.tell()
+    archive._writecheck(info)  # refuses duplicate names, checks zip64 limits
+    archive._didModify = True  # so that close() writes the central directory
+    out.write(info.FileHeader())
+    remaining = info.compress_size
+    while remaining:
+        chunk = source.read(min(CHUNK, remaining))
+        if not chunk:
+            raise OSError(f"scratch file ended early writing {info.filename}")
+        out.write(chunk)
+        remaining -= len(chunk)
+    archive.filelist.append(info)
+    archive.NameToInfo[info.filename] = info
+    archive.start_dir = out.tell()

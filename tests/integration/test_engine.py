@@ -2,10 +2,13 @@
 
 import os
 import sqlite3
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from envops_desktop.domain.errors import OperationCancelledError
+from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.service import EnvOpsService, parallel
 from envops_desktop.store.database import DATABASE_NAME
 from envops_desktop.store.manifest_codec import decode_manifest, encode_manifest
@@ -139,3 +142,42 @@ def _downgrade_to_first_schema(path: Path) -> None:
 def test_manifest_name_depends_only_on_its_entries():
     rows = [("b", "file", 0o644, 1, 5, "ab" * 32, None), ("a", "dir", 0o755, 0, 5, None, None)]
     assert encode_manifest(rows)[0] == encode_manifest(list(reversed(rows)))[0]
+
+
+def test_export_deflated_in_helper_processes_is_a_sound_zip_that_imports_back(
+    helper_processes, service, environment, config_dir, tmp_path
+):
+    (config_dir / "firmware.bin").write_bytes(os.urandom(1 << 20))
+    (config_dir / "big.log").write_bytes(b"level=info msg=started\n" * 300_000)  # streamed
+    before = describe_tree(config_dir)
+    backup = service.create_backup("billing")
+    exported = service.export_backup(backup.id, tmp_path / "out.zip")
+    with zipfile.ZipFile(exported) as archive:
+        assert archive.testzip() is None  # every entry's CRC and length as its header says
+        methods = {info.filename: info.compress_type for info in archive.infolist()}
+    assert methods["config/big.log"] == zipfile.ZIP_DEFLATED
+    assert methods["config/firmware.bin"] == zipfile.ZIP_STORED  # random bytes stay as they are
+    assert not list((tmp_path / "data" / "staging").iterdir())  # scratch batches cleaned up
+    mess_up(config_dir)
+    staged = service.stage_configuration_file(exported)
+    service.import_configuration("billing", staged)
+    assert describe_tree(config_dir) == before
+
+
+def test_cancelled_export_leaves_no_file_and_no_scratch(
+    helper_processes, service, environment, config_dir, tmp_path
+):
+    for index in range(200):
+        (config_dir / f"part{index}.cfg").write_bytes(os.urandom(64 << 10))
+    backup = service.create_backup("billing")
+    cancel = CancelToken()
+
+    def cancel_midway(progress: Progress) -> None:
+        if progress.done > 0:
+            cancel.cancel()
+
+    with pytest.raises(OperationCancelledError):
+        service.export_backup(backup.id, tmp_path / "out.zip", cancel_midway, cancel)
+    assert not (tmp_path / "out.zip").exists()
+    assert not (tmp_path / "out.zip.part").exists()
+    assert not list((tmp_path / "data" / "staging").iterdir())
