@@ -17,6 +17,7 @@ from envops_desktop.store.backup_records import CachedHash, entry_row
 from envops_desktop.store.blob_batches import ingest_files
 from envops_desktop.store.blobs import sync_to_disk
 from envops_desktop.store.manifest_codec import EntryRow
+from envops_desktop.store.pack_index import PackedAt
 from envops_desktop.store.timestamps import utc_now
 
 # A file modified within this many nanoseconds of the scan may change again in the same mtime
@@ -30,19 +31,23 @@ def _store_files(
     files: list[ScannedFile],
     progress: ProgressCallback,
     cancel: CancelToken,
-) -> dict[str, tuple[str, int]]:
-    """Store the files' contents; per path, its sha256 and size as read."""
+) -> tuple[dict[str, tuple[str, int]], list[tuple[str, PackedAt]]]:
+    """Store the files' contents; per path its sha256 and size as read, and the new packed
+    blobs, which become part of the store when the backup is recorded."""
     meter = ProgressMeter(progress, "backing up", sum(f.size for f in files))
-    work = functools.partial(ingest_files, str(ctx.blobs.root))
+    work = functools.partial(ingest_files, str(ctx.data_dir))
     stored: dict[str, tuple[str, int]] = {}
+    placed: list[tuple[str, PackedAt]] = []
     for batch, outcome in run_in_batches(
         work, files, lambda f: str(root / f.path), lambda f: f.size, "envops-backup", cancel
     ):
-        for scanned, (sha, size, _new) in zip(batch, outcome, strict=True):
+        for scanned, (sha, size, at) in zip(batch, outcome, strict=True):
             stored[scanned.path] = (sha, size)
+            if at is not None:
+                placed.append((sha, at))
         meter.advance(sum(f.size for f in batch), batch[-1].path)
     meter.finish()
-    return stored
+    return stored, placed
 
 
 def create_backup_locked(
@@ -71,7 +76,7 @@ def create_backup_locked(
                 contents[scanned.path] = (cached[3], scanned.size)
             else:
                 to_store.append(scanned)
-        stored = _store_files(ctx, root, to_store, progress, cancel)
+        stored, placed = _store_files(ctx, root, to_store, progress, cancel)
         contents.update(stored)
         rows = [entry_row(e) for e in scan.others]
         rows += [_file_row(f, contents) for f in scan.files]
@@ -96,6 +101,7 @@ def create_backup_locked(
         )
         fresh = _fresh_cache(scan.files, contents, started)
         with ctx.db.transaction():
+            ctx.blobs.record_packed(placed)
             ctx.backups.insert(backup, rows)
             ctx.backups.update_cached_hashes(
                 env.id,
@@ -141,8 +147,7 @@ def delete_backup(ctx: ServiceContext, env: Environment, backup: Backup) -> int:
     """Delete a backup and the blobs only it used; return how many blobs were freed."""
     with ctx.locks.blobs_collecting():
         orphans = ctx.backups.delete(backup.id)
-        for sha in orphans:
-            ctx.blobs.delete(sha)
+        ctx.blobs.delete(orphans)
     ctx.record(
         env,
         ActivityAction.BACKUP_DELETED,

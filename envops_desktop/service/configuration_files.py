@@ -88,7 +88,7 @@ def _write_exported(
     # file of its own, while one writer copies the finished batches into the zip in order.
     files = [e for e in manifest.entries if e.kind is EntryKind.FILE and e.sha256 is not None]
     with tempfile.TemporaryDirectory(prefix=EXPORT_SCRATCH_PREFIX, dir=ctx.staging_dir) as scratch:
-        work = functools.partial(deflate_blobs, str(ctx.blobs.root), scratch)
+        work = functools.partial(deflate_blobs, str(ctx.data_dir), scratch)
         batches = run_in_batches(
             work, files, lambda e: e.sha256, lambda e: e.size, "envops-export", cancel
         )

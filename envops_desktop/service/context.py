@@ -54,7 +54,7 @@ class ServiceContext:
             backups=BackupRecords(db),
             activity=ActivityRecords(db),
             journal=JournalRecords(db),
-            blobs=BlobStore(data_dir / "objects"),
+            blobs=BlobStore(data_dir, db),
             locks=Locks(data_dir / "locks"),
             staging_dir=staging,
             user=login_name(),

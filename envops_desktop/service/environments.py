@@ -140,5 +140,4 @@ def remove_environment(ctx: ServiceContext, env: Environment) -> None:
                     Outcome.SUCCESS,
                     f"{env.path} left untouched; {len(backups)} backups deleted",
                 )
-            for sha in orphans:
-                ctx.blobs.delete(sha)
+            ctx.blobs.delete(orphans)

@@ -22,7 +22,7 @@ def _write_files(
     meter: ProgressMeter,
     cancel: CancelToken,
 ) -> None:
-    work = functools.partial(extract_files, str(blobs.root))
+    work = functools.partial(extract_files, str(blobs.data_dir))
     try:
         for batch, written in run_in_batches(
             work,

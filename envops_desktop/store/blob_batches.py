@@ -1,13 +1,15 @@
 """Batches of blob work that run in helper processes (or pool threads) of a big operation.
 
 Plain module-level functions of picklable arguments, importing nothing but the blob store,
-so a helper process starts in milliseconds and holds no GUI, database or lock.
+so a helper process starts in milliseconds and holds no GUI or lock. A helper reads the
+pack index through a database connection of its own.
 """
 
 import tempfile
 from pathlib import Path
 
-from envops_desktop.store.blobs import BlobStore
+from envops_desktop.store.blobs import BlobStore, Ingested
+from envops_desktop.store.database import Database
 from envops_desktop.store.zip_bodies import ZipBody, write_body
 
 # (sha256, target path, mode, mtime_ns): one file of a restore.
@@ -16,32 +18,33 @@ Extraction = tuple[str, str, int, int]
 _stores: dict[str, BlobStore] = {}
 
 
-def _store(objects_root: str) -> BlobStore:
-    store = _stores.get(objects_root)
+def _store(data_dir: str) -> BlobStore:
+    store = _stores.get(data_dir)
     if store is None:
-        store = _stores[objects_root] = BlobStore(Path(objects_root))
+        store = _stores[data_dir] = BlobStore(Path(data_dir), Database(Path(data_dir)))
     return store
 
 
-def ingest_files(objects_root: str, sources: list[str]) -> list[tuple[str, int, bool]]:
-    """Store each file; per file its sha256, size as read and whether its blob is new."""
-    store = _store(objects_root)
-    return [store.ingest(source) for source in sources]
+def ingest_files(data_dir: str, sources: list[str]) -> list[Ingested]:
+    """Store each file, the small ones into one new pack; per file what storing it gave."""
+    store = _store(data_dir)
+    with store.packing() as pack:
+        return [store.ingest(source, pack) for source in sources]
 
 
-def extract_files(objects_root: str, items: list[Extraction]) -> int:
+def extract_files(data_dir: str, items: list[Extraction]) -> int:
     """Write each blob out as a new file; return the bytes written."""
-    store = _store(objects_root)
+    store = _store(data_dir)
     return sum(store.extract(*item) for item in items)
 
 
-def deflate_blobs(objects_root: str, scratch: str, shas: list[str]) -> tuple[str, list[ZipBody]]:
+def deflate_blobs(data_dir: str, scratch: str, shas: list[str]) -> tuple[str, list[ZipBody]]:
     """Write the blobs' zip entry bodies back to back into a new file in `scratch`.
 
     Returns that file and each blob's body; one file per batch, not per blob, because creating
     files is what costs most on a busy disk.
     """
-    store = _store(objects_root)
+    store = _store(data_dir)
     fd, path = tempfile.mkstemp(suffix=".part", dir=scratch)
     with open(fd, "wb") as out:
         return path, [write_body(store, sha, out) for sha in shas]

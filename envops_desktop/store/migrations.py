@@ -112,4 +112,15 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     );
     """,
     _manifests_as_documents,
+    # 3: small blobs live in pack files; this says where.
+    """
+    CREATE TABLE packed_blobs (
+        sha256 TEXT PRIMARY KEY,
+        pack TEXT NOT NULL,
+        offset INTEGER NOT NULL,
+        length INTEGER NOT NULL,
+        compressed INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX packed_blobs_by_pack ON packed_blobs(pack);
+    """,
 ]

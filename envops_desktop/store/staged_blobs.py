@@ -4,7 +4,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from envops_desktop.store.blobs import BlobStore, pack_chunks
+from envops_desktop.store.blobs import BlobStore, encode_chunks
 
 
 class StagedBlobs:
@@ -24,7 +24,7 @@ class StagedBlobs:
         """Write a stream as a provisional blob; `keep` it once its hash is confirmed."""
         part = self.directory / f"{sha}.part"
         with open(part, "wb") as out:
-            compressed = pack_chunks(chunks, out)
+            compressed = encode_chunks(chunks, out)
         return part.rename(part.with_suffix(".zst" if compressed else ".raw"))
 
     def keep(self, provisional: Path, sha: str) -> None:

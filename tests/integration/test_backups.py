@@ -2,19 +2,21 @@
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind
 from envops_desktop.domain.errors import NotFoundError, OperationCancelledError
 from envops_desktop.domain.progress import CancelToken, Progress
+from tests.store_view import (
+    damage_blob,
+    open_store,
+    store_files,
+    stored_blobs,
+    stored_content,
+    stored_size,
+)
 from tests.trees import describe_tree
-
-
-def blob_files(data_dir: Path) -> set[str]:
-    objects = data_dir / "objects"
-    return {p.name for p in objects.glob("??/*")}
 
 
 def test_backup_records_every_entry_with_its_metadata(service, environment, config_dir):
@@ -44,11 +46,9 @@ def test_backup_survives_its_source_being_deleted(service, environment, config_d
 
 def test_second_backup_of_unchanged_tree_writes_no_new_blobs(service, environment, tmp_path):
     service.create_backup("billing")
-    blobs_after_first = blob_files(tmp_path / "data")
-    modified = {p: p.stat().st_mtime_ns for p in (tmp_path / "data" / "objects").glob("??/*")}
+    after_first = store_files(tmp_path / "data")
     service.create_backup("billing")
-    assert blob_files(tmp_path / "data") == blobs_after_first
-    assert {p: p.stat().st_mtime_ns for p in modified} == modified
+    assert store_files(tmp_path / "data") == after_first  # same files, none rewritten
 
 
 def test_unchanged_files_are_not_read_again(service, environment, config_dir, monkeypatch):
@@ -77,18 +77,15 @@ def test_identical_content_is_stored_once(service, environment, config_dir, tmp_
     for index in range(5):
         (config_dir / f"copy{index}.bin").write_bytes(payload)
     service.create_backup("billing")
-    import hashlib
-
-    sha = hashlib.sha256(payload).hexdigest()
-    assert sum(1 for name in blob_files(tmp_path / "data") if name.startswith(sha)) == 1
+    assert stored_content(tmp_path / "data").count(payload) == 1  # random: stored as it is
 
 
 def test_compressible_files_are_stored_compressed(service, environment, config_dir, tmp_path):
     (config_dir / "big.log").write_text("the same line again\n" * 100_000)
-    service.create_backup("billing")
-    stored = [p for p in (tmp_path / "data" / "objects").glob("??/*.zst")]
-    assert stored, "text should be kept zstd-compressed"
-    assert min(p.stat().st_size for p in stored) < 2_000_000
+    backup = service.create_backup("billing")
+    sha = next(e.sha256 for e in service.backup_entries(backup.id) if e.path == "big.log")
+    assert open_store(tmp_path / "data").is_compressed(sha), "text should be kept compressed"
+    assert stored_size(tmp_path / "data", sha) < 2_000_000 // 10
 
 
 def test_large_file_streams_through_and_restores(service, environment, config_dir):
@@ -113,10 +110,10 @@ def test_deleting_a_backup_frees_only_blobs_no_other_backup_uses(
     first = service.create_backup("billing")
     (config_dir / "only-in-second.txt").write_text("unique content 42")
     second = service.create_backup("billing")
-    shared = blob_files(tmp_path / "data")
+    shared = set(stored_blobs(tmp_path / "data"))
     freed = service.delete_backup(second.id)
     assert freed == 1
-    remaining = blob_files(tmp_path / "data")
+    remaining = set(stored_blobs(tmp_path / "data"))
     assert len(remaining) == len(shared) - 1
     assert service.check_store().healthy
     service.restore_backup("billing", first.id)  # the first backup is still whole
@@ -166,9 +163,9 @@ def test_backup_ids_resolve_from_a_unique_prefix(service, environment):
 
 
 def test_store_check_finds_a_damaged_blob(service, environment, tmp_path):
-    service.create_backup("billing")
-    victim = next((tmp_path / "data" / "objects").glob("??/*"))
-    victim.write_bytes(b"rotten")
+    backup = service.create_backup("billing")
+    victim = next(e.sha256 for e in service.backup_entries(backup.id) if e.path == "app.yaml")
+    damage_blob(tmp_path / "data", victim)
     report = service.check_store()
     assert not report.healthy
-    assert victim.name.removesuffix(".zst") in report.damaged
+    assert report.damaged == [victim]

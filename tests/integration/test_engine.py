@@ -1,6 +1,7 @@
 """The fast engine keeps its promises: helper processes, shared manifests, a trustworthy cache."""
 
 import os
+import shutil
 import sqlite3
 import zipfile
 from pathlib import Path
@@ -12,6 +13,7 @@ from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.service import EnvOpsService, parallel
 from envops_desktop.store.database import DATABASE_NAME
 from envops_desktop.store.manifest_codec import decode_manifest, encode_manifest
+from tests.store_view import damage_blob, store_files
 from tests.trees import describe_tree, mess_up
 
 
@@ -49,12 +51,27 @@ def test_damaged_blob_found_by_a_helper_process_names_the_file(
 ):
     backup = service.create_backup("billing")
     entry = next(e for e in service.backup_entries(backup.id) if e.path == "app.yaml")
-    blob = next((tmp_path / "data" / "objects" / entry.sha256[:2]).glob(entry.sha256 + "*"))
-    blob.write_bytes(b"not what was stored")
+    damage_blob(tmp_path / "data", entry.sha256)
     before = describe_tree(config_dir)
     with pytest.raises(Exception, match=r"app\.yaml is damaged"):
         service.restore_backup("billing", backup.id)
     assert describe_tree(config_dir) == before
+
+
+def test_small_files_are_packed_together_and_their_packs_go_with_the_last_backup(
+    helper_processes, service, environment, config_dir, tmp_path
+):
+    for index in range(300):
+        (config_dir / f"site{index}.conf").write_text(f"server_name site{index}.example;\n")
+    before = describe_tree(config_dir)
+    backup = service.create_backup("billing")
+    assert len(store_files(tmp_path / "data")) <= 10  # a pack per batch, not a file per file
+    mess_up(config_dir)
+    service.restore_backup("billing", backup.id)
+    assert describe_tree(config_dir) == before
+    for each in service.list_backups("billing"):  # the restore kept a backup of the mess too
+        service.delete_backup(each.id)
+    assert store_files(tmp_path / "data") == {}
 
 
 def test_backups_of_an_unchanged_tree_share_one_manifest(service, environment, tmp_path):
@@ -101,7 +118,7 @@ def test_a_data_dir_from_the_first_schema_is_migrated_with_its_backups(tmp_path)
     service.add_environment("billing", tree, version="1")
     backup = service.create_backup("billing")
     service.close()
-    _downgrade_to_first_schema(data / DATABASE_NAME)
+    _downgrade_to_first_schema(data)
 
     service = EnvOpsService(data)
     try:
@@ -114,10 +131,20 @@ def test_a_data_dir_from_the_first_schema_is_migrated_with_its_backups(tmp_path)
         service.close()
 
 
-def _downgrade_to_first_schema(path: Path) -> None:
-    """Rewrite a current database as the first schema stored it: a row per entry."""
-    conn = sqlite3.connect(path, isolation_level=None)
+def _downgrade_to_first_schema(data: Path) -> None:
+    """Rewrite a current data dir as the first schema stored it: a row per entry, every blob
+    a file of its own."""
+    conn = sqlite3.connect(data / DATABASE_NAME, isolation_level=None)
     conn.execute("BEGIN")
+    packed = conn.execute("SELECT sha256, pack, offset, length, compressed FROM packed_blobs")
+    for sha, pack, offset, length, compressed in packed.fetchall():
+        with open(data / "objects" / "packs" / pack, "rb") as source:
+            source.seek(offset)
+            loose = data / "objects" / sha[:2] / (sha + (".zst" if compressed else ""))
+            loose.parent.mkdir(exist_ok=True)
+            loose.write_bytes(source.read(length))
+    shutil.rmtree(data / "objects" / "packs")
+    conn.execute("DROP TABLE packed_blobs")
     conn.execute(
         "CREATE TABLE backup_entries (backup_id TEXT NOT NULL, path TEXT NOT NULL,"
         " kind TEXT NOT NULL, mode INTEGER NOT NULL, size INTEGER NOT NULL,"

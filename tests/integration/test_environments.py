@@ -6,6 +6,7 @@ import pytest
 
 from envops_desktop.domain.enums import ActivityAction
 from envops_desktop.domain.errors import InvalidInputError, NotFoundError
+from tests.store_view import store_files
 from tests.trees import describe_tree
 
 
@@ -75,7 +76,7 @@ def test_removing_an_environment_never_deletes_its_folder(service, config_dir, t
     assert describe_tree(config_dir) == before
     with pytest.raises(NotFoundError):
         service.get_environment("billing")
-    assert list((tmp_path / "data" / "objects").glob("??/*")) == []
+    assert store_files(tmp_path / "data") == {}
     assert service.activity()[0].action is ActivityAction.ENVIRONMENT_REMOVED
 
 

@@ -20,6 +20,7 @@ from envops_desktop.domain.errors import (
 )
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken, Progress
+from tests.store_view import damage_blob
 from tests.trees import describe_tree, mess_up
 
 
@@ -263,9 +264,9 @@ def test_damaged_stored_file_fails_the_restore_and_changes_nothing(
     backup = service.create_backup("billing")
     mess_up(config_dir)
     messed = describe_tree(config_dir)
-    for blob in (tmp_path / "data" / "objects").glob("??/*"):
-        if not blob.name.endswith(".zst"):
-            blob.write_bytes(b"bit rot" + blob.read_bytes()[7:])
+    for entry in service.backup_entries(backup.id):
+        if entry.sha256:
+            damage_blob(tmp_path / "data", entry.sha256, b"bit rot")
     with pytest.raises(OperationFailedError, match="damaged"):
         service.restore_backup("billing", backup.id)
     assert describe_tree(config_dir) == messed

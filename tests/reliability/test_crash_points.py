@@ -108,6 +108,8 @@ def test_next_start_clears_half_written_blobs_and_abandoned_uploads(tmp_path):
     service = EnvOpsService(tmp_path / "data")
     partial = tmp_path / "data" / "objects" / "tmp" / "abc.123.456.part"
     partial.write_bytes(b"half a blob")
+    unrecorded_pack = tmp_path / "data" / "objects" / "packs" / "0123abcd.pack"
+    unrecorded_pack.write_bytes(b"blobs of a backup that never finished")
     abandoned = tmp_path / "data" / "staging" / "upload-old"
     fresh = tmp_path / "data" / "staging" / "upload-new"
     abandoned.mkdir()
@@ -116,6 +118,7 @@ def test_next_start_clears_half_written_blobs_and_abandoned_uploads(tmp_path):
     os.utime(abandoned, (two_days_ago, two_days_ago))
     service.recover_interrupted_operations()
     assert not partial.exists()
+    assert not unrecorded_pack.exists()
     assert not abandoned.exists()
     assert fresh.exists()  # perhaps another window's upload, waiting for Import
     service.close()

@@ -1,0 +1,73 @@
+"""Where each packed blob lies: the `packed_blobs` table."""
+
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+from envops_desktop.store.database import Database
+
+
+class PackedAt(NamedTuple):
+    """A blob's body inside a pack file: `length` bytes from `offset`, zstd when `compressed`."""
+
+    pack: str
+    offset: int
+    length: int
+    compressed: bool
+
+
+class PackIndex:
+    """Reads and writes the pack index through the caller's thread's connection.
+
+    Rows are written in the transaction that records the backup needing them, after the packs
+    are flushed to disk: a pack with no rows is leftover from a backup that never finished.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def locate(self, sha: str) -> PackedAt | None:
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT pack, offset, length, compressed FROM packed_blobs WHERE sha256 = ?",
+                (sha,),
+            )
+            .fetchone()
+        )
+        return PackedAt(row[0], row[1], row[2], bool(row[3])) if row else None
+
+    def record(self, placed: Iterable[tuple[str, PackedAt]]) -> None:
+        """Note where blobs were packed; content another writer recorded first keeps its place."""
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO packed_blobs (sha256, pack, offset, length, compressed)"
+                " VALUES (?, ?, ?, ?, ?)",
+                ((sha, *at) for sha, at in placed),
+            )
+
+    def all_blobs(self) -> Iterator[str]:
+        for (sha,) in self._db.connection().execute("SELECT sha256 FROM packed_blobs"):
+            yield sha
+
+    def packs_in_use(self) -> set[str]:
+        rows = self._db.connection().execute("SELECT DISTINCT pack FROM packed_blobs")
+        return {row[0] for row in rows}
+
+    def forget(self, shas: Iterable[str]) -> set[str]:
+        """Drop the blobs' rows; return the packs that no longer hold any live blob."""
+        with self._db.transaction() as conn:
+            touched: set[str] = set()
+            for sha in shas:
+                row = conn.execute(
+                    "SELECT pack FROM packed_blobs WHERE sha256 = ?", (sha,)
+                ).fetchone()
+                if row:
+                    touched.add(row[0])
+                    conn.execute("DELETE FROM packed_blobs WHERE sha256 = ?", (sha,))
+            return {
+                pack
+                for pack in touched
+                if not conn.execute(
+                    "SELECT 1 FROM packed_blobs WHERE pack = ? LIMIT 1", (pack,)
+                ).fetchone()
+            }

@@ -1,0 +1,54 @@
+"""Looking inside a data dir's blob store the way the store itself finds things."""
+
+from pathlib import Path
+
+from envops_desktop.store.blobs import BlobStore
+from envops_desktop.store.database import Database
+from envops_desktop.store.pack_index import PackIndex
+
+
+def open_store(data_dir: Path) -> BlobStore:
+    return BlobStore(data_dir, Database(data_dir))
+
+
+def stored_blobs(data_dir: Path) -> list[str]:
+    """Every blob the store holds, loose or packed."""
+    return list(open_store(data_dir).all_blobs())
+
+
+def store_files(data_dir: Path) -> dict[Path, int]:
+    """Every file of the store (blobs and packs, not half-written ones) with its mtime."""
+    objects = data_dir / "objects"
+    return {
+        path: path.stat().st_mtime_ns
+        for path in objects.rglob("*")
+        if path.is_file() and "tmp" not in path.relative_to(objects).parts
+    }
+
+
+def stored_content(data_dir: Path) -> bytes:
+    """The bytes of every file of the store, one after another."""
+    return b"".join(path.read_bytes() for path in sorted(store_files(data_dir)))
+
+
+def stored_size(data_dir: Path, sha: str) -> int:
+    """How many bytes blob `sha` takes in the store."""
+    loose = list((data_dir / "objects" / sha[:2]).glob(sha + "*"))
+    if loose:
+        return loose[0].stat().st_size
+    at = PackIndex(Database(data_dir)).locate(sha)
+    assert at is not None, f"blob {sha} is not stored"
+    return at.length
+
+
+def damage_blob(data_dir: Path, sha: str, rot: bytes = b"rotten") -> None:
+    """Overwrite the start of blob `sha` where it lies, as bit rot would."""
+    loose = list((data_dir / "objects" / sha[:2]).glob(sha + "*"))
+    if loose:
+        loose[0].write_bytes(rot)
+        return
+    at = PackIndex(Database(data_dir)).locate(sha)
+    assert at is not None, f"blob {sha} is not stored"
+    with open(data_dir / "objects" / "packs" / at.pack, "r+b") as pack:
+        pack.seek(at.offset)
+        pack.write(rot[: at.length])
