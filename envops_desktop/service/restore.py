@@ -109,7 +109,8 @@ def restore_locked(
     try:
         crash_point("staging")
         meter = ProgressMeter(progress, "restoring", backup.total_bytes)
-        materialize(ctx.blobs, list(ctx.backups.entries(backup.id)), staging, meter, cancel)
+        with ctx.locks.blobs_in_use():  # no deletion frees or moves a blob while it is read
+            materialize(ctx.blobs, list(ctx.backups.entries(backup.id)), staging, meter, cancel)
         _apply_root_metadata(staging, target, backup)
         sync_to_disk()
         cancel.raise_if_cancelled()

@@ -382,14 +382,34 @@ class BlobStore:
         return digest.hexdigest() == sha
 
     def delete(self, shas: Iterable[str]) -> None:
-        """Remove blobs no backup needs; a pack goes once none of its blobs is needed."""
+        """Remove blobs no backup needs (while nothing else reads or writes blobs).
+
+        A pack goes once none of its blobs is needed; one that is more than half dead is
+        rewritten with only its live blobs, so deleting backups gives the disk space back.
+        """
         shas = list(shas)
         for sha in shas:
             base = self._base(sha)
             for candidate in (base.with_name(sha + _ZST), base):
                 candidate.unlink(missing_ok=True)
         for pack in self._index.forget(shas):
-            (self._packs / pack).unlink(missing_ok=True)
+            self._compact(pack)
+
+    def _compact(self, pack: str) -> None:
+        old = self._packs / pack
+        live = self._index.blobs_in(pack)
+        if live and 2 * sum(at.length for _sha, at in live) >= old.stat().st_size:
+            return
+        if live:
+            with self.packing() as fresh, open(old, "rb") as source:
+                for sha, at in live:
+                    source.seek(at.offset)
+                    fresh.append(sha, source.read(at.length), at.compressed)
+            # The copies must be on disk before the index points at them; a crash before the
+            # move leaves the fresh pack without rows, after it the old one: either is swept.
+            sync_to_disk()
+            self._index.move(fresh.placed.items())
+        old.unlink(missing_ok=True)
 
     def clear_temporary(self) -> None:
         """Drop half-written blobs and packs of backups that never finished (only when no

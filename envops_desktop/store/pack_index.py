@@ -54,7 +54,7 @@ class PackIndex:
         return {row[0] for row in rows}
 
     def forget(self, shas: Iterable[str]) -> set[str]:
-        """Drop the blobs' rows; return the packs that no longer hold any live blob."""
+        """Drop the blobs' rows; return the packs that held any of them."""
         with self._db.transaction() as conn:
             touched: set[str] = set()
             for sha in shas:
@@ -64,10 +64,22 @@ class PackIndex:
                 if row:
                     touched.add(row[0])
                     conn.execute("DELETE FROM packed_blobs WHERE sha256 = ?", (sha,))
-            return {
-                pack
-                for pack in touched
-                if not conn.execute(
-                    "SELECT 1 FROM packed_blobs WHERE pack = ? LIMIT 1", (pack,)
-                ).fetchone()
-            }
+            return touched
+
+    def blobs_in(self, pack: str) -> list[tuple[str, PackedAt]]:
+        """The live blobs of a pack, in the order they lie in it."""
+        rows = self._db.connection().execute(
+            "SELECT sha256, pack, offset, length, compressed FROM packed_blobs WHERE pack = ?"
+            " ORDER BY offset",
+            (pack,),
+        )
+        return [(row[0], PackedAt(row[1], row[2], row[3], bool(row[4]))) for row in rows]
+
+    def move(self, placed: Iterable[tuple[str, PackedAt]]) -> None:
+        """Point blobs at their copies in another pack, all at once."""
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "UPDATE packed_blobs SET pack = ?, offset = ?, length = ?, compressed = ?"
+                " WHERE sha256 = ?",
+                ((*at, sha) for sha, at in placed),
+            )

@@ -74,6 +74,26 @@ def test_small_files_are_packed_together_and_their_packs_go_with_the_last_backup
     assert store_files(tmp_path / "data") == {}
 
 
+def test_deleting_a_backup_gives_back_the_space_of_its_half_dead_packs(
+    service, environment, config_dir, tmp_path
+):
+    for index in range(50):
+        (config_dir / f"key{index}.pem").write_bytes(os.urandom(2000))
+    first = service.create_backup("billing")
+    for index in range(45):  # the next backup shares only five of these
+        (config_dir / f"key{index}.pem").write_bytes(os.urandom(2000))
+    second = service.create_backup("billing")
+    before = describe_tree(config_dir)
+    full = sum(path.stat().st_size for path in store_files(tmp_path / "data"))
+    service.delete_backup(first.id)
+    after = sum(path.stat().st_size for path in store_files(tmp_path / "data"))
+    assert after < full - 40 * 2000  # the 45 freed keys' bytes are gone from the disk
+    assert service.check_store().healthy
+    mess_up(config_dir)
+    service.restore_backup("billing", second.id)
+    assert describe_tree(config_dir) == before
+
+
 def test_backups_of_an_unchanged_tree_share_one_manifest(service, environment, tmp_path):
     first = service.create_backup("billing")
     second = service.create_backup("billing")
