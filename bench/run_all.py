@@ -93,6 +93,13 @@ def one_run(
         flush_and_warm(tree)
         results.add(dataset, "restore", tool.name, tool.restore(tree, destination))
         shutil.rmtree(destination)
+    tar = tools[0]
+    assert isinstance(tar, peers.Tar)
+    destination = scratch / "restored"
+    destination.mkdir()
+    flush_and_warm(tree)
+    results.add(dataset, "restore, then sync", tar.name, tar.restore_then_sync(destination))
+    shutil.rmtree(destination)
     if full:
         envops = tools[-1]
         assert isinstance(envops, peers.EnvOps)
