@@ -29,6 +29,7 @@ from envops_desktop.domain.models import ManifestEntry
 from envops_desktop.domain.paths import link_target_escapes, relative_path_problem
 from envops_desktop.domain.progress import CancelToken, ProgressMeter
 from envops_desktop.store.blobs import CHUNK
+from envops_desktop.store.json_in_steps import loads_in_steps
 from envops_desktop.store.staged_blobs import StagedBlobs
 
 DEFAULT_LIMITS = ImportLimits()
@@ -117,7 +118,8 @@ def _read_manifest(
     try:
         with archive.open(info) as f:
             raw = f.read(limits.max_manifest_bytes + 1)
-        document = json.loads(raw)
+        # The encodings json.loads accepts (UTF-8, -16, -32), parsed a value at a time.
+        document = loads_in_steps(raw.decode(json.detect_encoding(raw)))
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
         raise _refuse(path, "its manifest.json is damaged") from error
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
