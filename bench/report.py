@@ -136,9 +136,9 @@ def _targets(results: "Results") -> list[str]:
     ours, synced = s("mixed", "restore", "envops"), s("mixed", "restore, then sync", "tar")
     lines += [
         "",
-        "For reference (not a target): a restore by EnvOps is on disk before it is swapped in;",
-        f"`tar -xf` followed by `sync` took {_fmt(synced)} s, so ours is {_ratio(ours, synced)}",
-        "of that.",
+        "For reference (not a target): a restore by EnvOps is on disk before it is swapped in.",
+        f"`tar -xf` followed by `sync` took {_fmt(synced)} s; ours took {_ratio(ours, synced)}",
+        "that time.",
     ]
     return lines
 

@@ -89,8 +89,10 @@ def _write_exported(
     files = [e for e in manifest.entries if e.kind is EntryKind.FILE and e.sha256 is not None]
     with tempfile.TemporaryDirectory(prefix=EXPORT_SCRATCH_PREFIX, dir=ctx.staging_dir) as scratch:
         work = functools.partial(deflate_blobs, str(ctx.data_dir), scratch)
+        # Not durable: the scratch files are gone before the disk would see them, and the
+        # zip itself is the user's file, written like any program writes a file.
         batches = run_in_batches(
-            work, files, lambda e: e.sha256, lambda e: e.size, "envops-export", cancel
+            work, files, lambda e: e.sha256, lambda e: e.size, "envops-export", cancel, False
         )
         # Closed before the scratch folder goes, so no helper is still writing into it.
         with contextlib.closing(batches):

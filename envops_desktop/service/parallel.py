@@ -83,15 +83,17 @@ def run_in_batches(
     size_of: Callable[[T], int],
     name: str,
     cancel: CancelToken,
+    durable: bool = True,
 ) -> Iterator[tuple[list[T], R]]:
     """Run `work` on batches of the items' jobs; yield each batch with its result, in order.
 
-    Big work runs in helper processes while the data it writes is flushed in the background.
+    Big work runs in helper processes; when what it writes must reach the disk (`durable`),
+    it is flushed in the background meanwhile.
     """
     batches = list(batched_by_size(items, size_of))
     big = worth_processes(sum(size_of(item) for item in items))
     jobs = ([job(item) for item in batch] for batch in batches)
-    with flushing_in_background(enabled=big):
+    with flushing_in_background(enabled=big and durable):
         results = parallel_map(work, jobs, name, processes=big)
         for batch, result in zip(batches, results, strict=True):
             cancel.raise_if_cancelled()

@@ -196,13 +196,21 @@ def test_export_deflated_in_helper_processes_is_a_sound_zip_that_imports_back(
 ):
     (config_dir / "firmware.bin").write_bytes(os.urandom(1 << 20))
     (config_dir / "big.log").write_bytes(b"level=info msg=started\n" * 300_000)  # streamed
+    text = b"listen_address = 10.0.0.1\nworker_threads = 8\n" * 70_000  # 3.2 MB
+    random_part = os.urandom(3 << 20)
+    disk = random_part[: 2 << 20] + text + random_part[2 << 20 :] + text
+    (config_dir / "disk.img").write_bytes(disk)
     before = describe_tree(config_dir)
     backup = service.create_backup("billing")
     exported = service.export_backup(backup.id, tmp_path / "out.zip")
     with zipfile.ZipFile(exported) as archive:
         assert archive.testzip() is None  # every entry's CRC and length as its header says
         methods = {info.filename: info.compress_type for info in archive.infolist()}
+        disk_info = archive.getinfo("config/disk.img")
     assert methods["config/big.log"] == zipfile.ZIP_DEFLATED
+    # Random stretches kept as stored blocks, text deflated, in one entry.
+    assert disk_info.compress_type == zipfile.ZIP_DEFLATED
+    assert len(random_part) < disk_info.compress_size < len(random_part) + len(text) // 2
     assert methods["config/firmware.bin"] == zipfile.ZIP_STORED  # random bytes stay as they are
     assert not list((tmp_path / "data" / "staging").iterdir())  # scratch batches cleaned up
     mess_up(config_dir)
