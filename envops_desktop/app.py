@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from envops_desktop.ui.main_window import MainWindow
 
 log = logging.getLogger("envops_desktop")
+_GUI_SWITCH_INTERVAL = 0.001  # seconds; Python's default is 0.005
 
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -67,6 +68,11 @@ def open_main_window(service: "EnvOpsService", settings: "QSettings") -> "MainWi
             f"Recovered {report.environment_name} after an interruption: {report.detail}.",
         )
     settle_heap()
+    # A worker thread running Python (parsing a manifest) keeps the GIL for up to the switch
+    # interval each time the GUI thread asks for it, and the GUI thread asks at every call
+    # into Qt that releases it: at the default 5 ms, a burst of such calls added up to a
+    # quarter-second stall while a configuration file was read.
+    sys.setswitchinterval(_GUI_SWITCH_INTERVAL)
     return window
 
 
