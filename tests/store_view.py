@@ -4,7 +4,7 @@ from pathlib import Path
 
 from envops_desktop.store.blobs import BlobStore
 from envops_desktop.store.database import Database
-from envops_desktop.store.pack_index import PackIndex
+from envops_desktop.store.pack_index import PackedAt, PackIndex
 
 
 def open_store(data_dir: Path) -> BlobStore:
@@ -31,24 +31,28 @@ def stored_content(data_dir: Path) -> bytes:
     return b"".join(path.read_bytes() for path in sorted(store_files(data_dir)))
 
 
-def stored_size(data_dir: Path, sha: str) -> int:
-    """How many bytes blob `sha` takes in the store."""
+def _where(data_dir: Path, sha: str) -> Path | PackedAt:
+    # A blob's own file, or its place in a pack.
     loose = list((data_dir / "objects" / sha[:2]).glob(sha + "*"))
     if loose:
-        return loose[0].stat().st_size
+        return loose[0]
     at = PackIndex(Database(data_dir)).locate(sha)
     assert at is not None, f"blob {sha} is not stored"
-    return at.length
+    return at
+
+
+def stored_size(data_dir: Path, sha: str) -> int:
+    """How many bytes blob `sha` takes in the store."""
+    where = _where(data_dir, sha)
+    return where.length if isinstance(where, PackedAt) else where.stat().st_size
 
 
 def damage_blob(data_dir: Path, sha: str, rot: bytes = b"rotten") -> None:
     """Overwrite the start of blob `sha` where it lies, as bit rot would."""
-    loose = list((data_dir / "objects" / sha[:2]).glob(sha + "*"))
-    if loose:
-        loose[0].write_bytes(rot)
+    at = _where(data_dir, sha)
+    if isinstance(at, Path):
+        at.write_bytes(rot)
         return
-    at = PackIndex(Database(data_dir)).locate(sha)
-    assert at is not None, f"blob {sha} is not stored"
     with open(data_dir / "objects" / "packs" / at.pack, "r+b") as pack:
         pack.seek(at.offset)
         pack.write(rot[: at.length])

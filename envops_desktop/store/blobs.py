@@ -137,7 +137,7 @@ def _decoded_chunks(raw: BinaryIO, compressed: bool) -> Iterator[bytes]:
         return
     body = raw.read(SMALL_FILE)
     if len(body) < SMALL_FILE:  # small blob: one call decodes it, frame size known or not
-        yield _decompressor().decompressobj().decompress(body)
+        yield from _decoded_body(body, compressed)
         return
     raw.seek(0)
     with _decompressor().stream_reader(raw, read_size=CHUNK) as reader:
@@ -229,19 +229,25 @@ class BlobStore:
         self._index = PackIndex(db)
         self._tmp_folders: dict[tuple[int, int], Path] = {}
 
-    def _base(self, sha: str) -> Path:
-        return self.root / sha[:2] / sha
-
-    def _loose(self, sha: str) -> Path | None:
-        # Strings, not pathlib: a backup of 200,000 small files asks this for every one.
+    def _loose_names(self, sha: str) -> tuple[str, str]:
+        # Where a blob with a file of its own lies: compressed, or as it is. Strings, not
+        # pathlib: a backup of 200,000 small files asks for every one.
         base = os.path.join(self.root, sha[:2], sha)
-        for candidate in (base + _ZST, base):
+        return base + _ZST, base
+
+    def _locate(self, sha: str) -> PackedAt | Path | None:
+        # The pack index is asked first: most blobs are small, and one query costs less than
+        # the two failed lookups of a loose file.
+        at = self._index.locate(sha)
+        if at is not None:
+            return at
+        for candidate in self._loose_names(sha):
             if os.path.exists(candidate):
                 return Path(candidate)
         return None
 
     def has(self, sha: str) -> bool:
-        return self._index.locate(sha) is not None or self._loose(sha) is not None
+        return self._locate(sha) is not None
 
     def all_blobs(self) -> Iterator[str]:
         for prefix in self.root.iterdir():
@@ -251,11 +257,10 @@ class BlobStore:
         yield from self._index.all_blobs()
 
     def is_compressed(self, sha: str) -> bool:
-        path = self._loose(sha)
-        if path is not None:
-            return path.suffix == _ZST
-        at = self._index.locate(sha)
-        return at is not None and at.compressed
+        where = self._locate(sha)
+        if isinstance(where, PackedAt):
+            return where.compressed
+        return where is not None and where.suffix == _ZST
 
     @contextlib.contextmanager
     def packing(self) -> Iterator[PackWriter]:
@@ -295,23 +300,26 @@ class BlobStore:
                 tmp.unlink(missing_ok=True)
             return sha, reader.size, None
 
+    def _found(self, sha: str) -> PackedAt | Path:
+        where = self._locate(sha)
+        if where is None:
+            raise MissingBlobError(f"blob {sha} is missing from the store")
+        return where
+
+    def _packed_body(self, at: PackedAt) -> Iterator[bytes]:
+        with open(os.path.join(self._packs, at.pack), "rb", buffering=0) as pack:
+            pack.seek(at.offset)
+            return _decoded_body(pack.read(at.length), at.compressed)
+
     @contextlib.contextmanager
     def _content(self, sha: str) -> Iterator[Iterator[bytes]]:
-        # The blob's original bytes in chunks, from its pack or from its own file. The pack
-        # index is asked first: most blobs are small, and one query costs less than the two
-        # failed lookups of a loose file.
-        at = self._index.locate(sha)
-        if at is not None:
-            with open(os.path.join(self._packs, at.pack), "rb", buffering=0) as pack:
-                pack.seek(at.offset)
-                body = pack.read(at.length)
-            yield _decoded_body(body, at.compressed)
+        # The blob's original bytes in chunks, from its pack or from its own file.
+        where = self._found(sha)
+        if isinstance(where, PackedAt):
+            yield self._packed_body(where)
             return
-        path = self._loose(sha)
-        if path is None:
-            raise MissingBlobError(f"blob {sha} is missing from the store")
-        with open(path, "rb", buffering=0) as raw:
-            yield _decoded_chunks(raw, path.suffix == _ZST)
+        with open(where, "rb", buffering=0) as raw:
+            yield _decoded_chunks(raw, where.suffix == _ZST)
 
     def extract(self, sha: str, target: str, mode: int, mtime_ns: int) -> int:
         """Write blob `sha` as a new file `target` (never through a link), verifying its hash."""
@@ -339,9 +347,8 @@ class BlobStore:
         if self.has(sha):
             staged.unlink(missing_ok=True)
             return
-        final = self._base(sha)
-        if compressed:
-            final = final.with_name(sha + _ZST)
+        compressed_name, raw_name = self._loose_names(sha)
+        final = Path(compressed_name if compressed else raw_name)
         final.parent.mkdir(exist_ok=True)
         os.replace(staged, final)
 
@@ -359,13 +366,12 @@ class BlobStore:
     @contextlib.contextmanager
     def open(self, sha: str) -> Iterator[BinaryIO]:
         """A readable stream of the blob's original bytes."""
-        path = self._loose(sha)
-        if path is None:
-            with self._content(sha) as chunks:
-                yield io.BytesIO(b"".join(chunks))
+        where = self._found(sha)
+        if isinstance(where, PackedAt):
+            yield io.BytesIO(b"".join(self._packed_body(where)))
             return
-        with open(path, "rb") as raw:
-            if path.suffix == _ZST:
+        with open(where, "rb") as raw:
+            if where.suffix == _ZST:
                 with _decompressor().stream_reader(raw, read_size=CHUNK) as reader:
                     yield reader  # type: ignore[misc]
             else:
@@ -390,9 +396,9 @@ class BlobStore:
         """
         shas = list(shas)
         for sha in shas:
-            base = self._base(sha)
-            for candidate in (base.with_name(sha + _ZST), base):
-                candidate.unlink(missing_ok=True)
+            for candidate in self._loose_names(sha):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(candidate)
         for pack in self._index.forget(shas):
             self._compact(pack)
 
