@@ -58,7 +58,7 @@ def sha256_of_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def pays_to_compress(data: bytes) -> bool:
+def _pays_to_compress(data: bytes) -> bool:
     """Whether compressing `data` is worth the CPU, judged on a sample of it."""
     # Compressing incompressible bytes (media, archives, keys) costs as much CPU as text and
     # saves nothing; a 64 KiB sample tells which kind a file is for a thirtieth of the work.
@@ -70,7 +70,7 @@ def pays_to_compress(data: bytes) -> bool:
 
 def small_body(data: bytes) -> tuple[bytes, bool]:
     """A small content's blob body, compressed only when that saves a tenth; and whether it is."""
-    if data and pays_to_compress(data):
+    if data and _pays_to_compress(data):
         packed = _compressor().compress(data)
         if len(packed) < len(data) * _WORTH_IT:
             return packed, True
