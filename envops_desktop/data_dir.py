@@ -3,8 +3,6 @@
 import os
 from pathlib import Path
 
-import platformdirs
-
 from envops_desktop import APP_NAME, ORGANIZATION
 
 
@@ -14,8 +12,12 @@ def resolve_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     from_env = os.environ.get("ENVOPS_DATA_DIR")
     if from_env:
         return Path(from_env).expanduser().resolve()
+    import platformdirs  # here: most commands name their data dir, and it costs 15 ms of start
+
     return Path(platformdirs.user_data_dir(APP_NAME, ORGANIZATION))
 
 
 def log_dir() -> Path:
+    import platformdirs
+
     return Path(platformdirs.user_log_dir(APP_NAME, ORGANIZATION))

@@ -10,11 +10,10 @@ cores gave 1.2x one; with processes 1.6x. Small operations stay on threads, beca
 helpers costs more than it saves there.
 """
 
-import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from typing import TypeVar
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
 
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service.context import POOL_SIZE
@@ -34,7 +33,15 @@ def worth_processes(total_bytes: int) -> bool:
     return total_bytes >= PROCESSES_FROM_BYTES
 
 
-def _process_context() -> multiprocessing.context.BaseContext:
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
+
+
+def _process_context() -> "BaseContext":
+    # multiprocessing is imported here, not at start: it costs the command line 30 ms, and
+    # an unchanged backup or a small restore never starts a helper.
+    import multiprocessing
+
     # Never fork: the parent may be a Qt application with threads. A fork server started
     # with only the blob module loaded forks helpers in milliseconds; spawn elsewhere.
     if "forkserver" in multiprocessing.get_all_start_methods():
@@ -46,6 +53,8 @@ def _process_context() -> multiprocessing.context.BaseContext:
 
 def _executor(name: str, processes: bool) -> Executor:
     if processes:
+        from concurrent.futures import ProcessPoolExecutor  # imports multiprocessing
+
         return ProcessPoolExecutor(POOL_SIZE, mp_context=_process_context())
     return ThreadPoolExecutor(POOL_SIZE, thread_name_prefix=name)
 

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from envops_desktop.domain.configuration import (
     FILES_PREFIX,
@@ -33,7 +33,8 @@ from envops_desktop.store.json_in_steps import loads_in_steps
 from envops_desktop.store.staged_blobs import StagedBlobs
 
 DEFAULT_LIMITS = ImportLimits()
-_ENTRIES = TypeAdapter(list[ManifestEntry])
+# Built on first import of a file, not when the command line starts (40 ms).
+_ENTRIES = TypeAdapter(list[ManifestEntry], config=ConfigDict(defer_build=True))
 _VALIDATION_BATCH = 500
 _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
