@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from envops_desktop.domain.enums import BackupOrigin, EntryKind
 from envops_desktop.domain.models import Backup, ManifestEntry, TreeEntry
 from envops_desktop.store.database import Database, like_prefix
-from envops_desktop.store.manifest_codec import EntryRow, decode_manifest, encode_manifest
+from envops_desktop.store.manifest_codec import EntryRow, decode_manifest, save_manifest
 from envops_desktop.store.timestamps import from_text, to_text
 
 CachedHash = tuple[int, int, int, str]  # size, mtime_ns, inode, sha256
@@ -54,11 +54,8 @@ class BackupRecords:
 
     def insert(self, backup: Backup, rows: Iterable[EntryRow]) -> None:
         """Record a backup and its manifest in one transaction: all of it or none."""
-        manifest, body = encode_manifest(rows)
         with self._db.transaction() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO manifests (sha256, body) VALUES (?, ?)", (manifest, body)
-            )
+            manifest = save_manifest(conn, rows)
             conn.execute(
                 "INSERT INTO backups (id, environment_id, name, created_at, version,"
                 " created_by, origin, file_count, total_bytes, skipped, root_mode,"

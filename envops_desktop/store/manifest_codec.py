@@ -7,6 +7,7 @@ small compressed documents, not 200,000 rows and their index.
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Iterable
 
 import zstandard
@@ -16,10 +17,21 @@ import zstandard
 EntryRow = tuple[str, str, int, int, int, str | None, str | None]
 
 
-def encode_manifest(rows: Iterable[EntryRow]) -> tuple[str, bytes]:
+def manifest_text(rows: Iterable[EntryRow]) -> tuple[str, bytes]:
     """The manifest document (rows in path order, so parents come first) and its name."""
     text = json.dumps(sorted(rows), separators=(",", ":")).encode()
-    return hashlib.sha256(text).hexdigest(), zstandard.ZstdCompressor(level=3).compress(text)
+    return hashlib.sha256(text).hexdigest(), text
+
+
+def save_manifest(conn: sqlite3.Connection, rows: Iterable[EntryRow]) -> str:
+    """Store the manifest of `rows` unless it is stored already (in the caller's transaction);
+    return its name."""
+    name, text = manifest_text(rows)
+    # Compressed only when new: a backup of an unchanged tree has the last one's manifest.
+    if not conn.execute("SELECT 1 FROM manifests WHERE sha256 = ?", (name,)).fetchone():
+        body = zstandard.ZstdCompressor(level=3).compress(text)
+        conn.execute("INSERT INTO manifests (sha256, body) VALUES (?, ?)", (name, body))
+    return name
 
 
 def decode_manifest(body: bytes) -> list[EntryRow]:

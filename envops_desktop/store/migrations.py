@@ -6,7 +6,7 @@ A step is SQL, or a function for what SQL alone cannot do; each runs in one tran
 import sqlite3
 from collections.abc import Callable
 
-from envops_desktop.store.manifest_codec import encode_manifest
+from envops_desktop.store.manifest_codec import save_manifest
 
 
 def _manifests_as_documents(conn: sqlite3.Connection) -> None:
@@ -25,8 +25,7 @@ def _manifests_as_documents(conn: sqlite3.Connection) -> None:
             " WHERE backup_id = ?",
             (backup_id,),
         ).fetchall()
-        manifest, body = encode_manifest(tuple(row) for row in rows)
-        conn.execute("INSERT OR IGNORE INTO manifests VALUES (?, ?)", (manifest, body))
+        manifest = save_manifest(conn, (tuple(row) for row in rows))
         conn.execute("UPDATE backups SET manifest = ? WHERE id = ?", (manifest, backup_id))
     conn.execute("DROP TABLE backup_entries")
 

@@ -12,7 +12,7 @@ from envops_desktop.domain.errors import OperationCancelledError
 from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.service import EnvOpsService, parallel
 from envops_desktop.store.database import DATABASE_NAME
-from envops_desktop.store.manifest_codec import decode_manifest, encode_manifest
+from envops_desktop.store.manifest_codec import decode_manifest, manifest_text
 from tests.store_view import damage_blob, store_files
 from tests.trees import describe_tree, mess_up
 
@@ -188,7 +188,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
 
 def test_manifest_name_depends_only_on_its_entries():
     rows = [("b", "file", 0o644, 1, 5, "ab" * 32, None), ("a", "dir", 0o755, 0, 5, None, None)]
-    assert encode_manifest(rows)[0] == encode_manifest(list(reversed(rows)))[0]
+    assert manifest_text(rows) == manifest_text(list(reversed(rows)))
 
 
 def test_export_deflated_in_helper_processes_is_a_sound_zip_that_imports_back(
