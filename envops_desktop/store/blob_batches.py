@@ -35,7 +35,8 @@ def ingest_files(data_dir: str, sources: list[str]) -> list[Ingested]:
 def extract_files(data_dir: str, items: list[Extraction]) -> int:
     """Write each blob out as a new file; return the bytes written."""
     store = _store(data_dir)
-    return sum(store.extract(*item) for item in items)
+    with store.reading([item[0] for item in items]):
+        return sum(store.extract(*item) for item in items)
 
 
 def deflate_blobs(data_dir: str, scratch: str, shas: list[str]) -> tuple[str, list[ZipBody]]:
@@ -46,5 +47,5 @@ def deflate_blobs(data_dir: str, scratch: str, shas: list[str]) -> tuple[str, li
     """
     store = _store(data_dir)
     fd, path = tempfile.mkstemp(suffix=".part", dir=scratch)
-    with open(fd, "wb") as out:
+    with open(fd, "wb") as out, store.reading(shas):
         return path, [write_body(store, sha, out) for sha in shas]

@@ -13,7 +13,7 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -30,6 +30,9 @@ _PROBE = 64 << 10
 _ZST = ".zst"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
+# Mode and times set through the open file where the OS allows: two path lookups fewer per
+# restored file.
+_META_BY_FD = os.chmod in os.supports_fd and os.utime in os.supports_fd
 
 _local = threading.local()
 
@@ -215,6 +218,35 @@ class PackWriter:
 Ingested = tuple[str, int, PackedAt | None]
 
 
+def _body_at(pack: BinaryIO, at: PackedAt) -> Iterator[bytes]:
+    pack.seek(at.offset)
+    return _decoded_body(pack.read(at.length), at.compressed)
+
+
+def _set_mode_and_times(file: int | str, mode: int, mtime_ns: int) -> None:
+    os.chmod(file, mode)
+    os.utime(file, ns=(mtime_ns, mtime_ns))
+
+
+class _ReadBatch:
+    """What a batch of reads shares: its blobs' places in packs, and the packs, opened once."""
+
+    def __init__(self, located: dict[str, PackedAt]) -> None:
+        self.located = located
+        self._packs: dict[str, BinaryIO] = {}
+        self._open = contextlib.ExitStack()
+
+    def pack(self, path: str) -> BinaryIO:
+        pack = self._packs.get(path)
+        if pack is None:
+            opened = open(path, "rb", buffering=0)  # noqa: SIM115 - closed with the batch
+            pack = self._packs[path] = self._open.enter_context(opened)
+        return pack
+
+    def close(self) -> None:
+        self._open.close()
+
+
 class BlobStore:
     """Blobs in `objects/`: large ones at `ab/abcdef…` (raw) or `…​.zst` (zstd), written
     atomically by rename; small ones in `packs/`, found through the pack index."""
@@ -228,6 +260,7 @@ class BlobStore:
         self._packs.mkdir(exist_ok=True)
         self._index = PackIndex(db)
         self._tmp_folders: dict[tuple[int, int], Path] = {}
+        self._reads = threading.local()  # the thread's current read batch, if any
 
     def _loose_names(self, sha: str) -> tuple[str, str]:
         # Where a blob with a file of its own lies: compressed, or as it is. Strings, not
@@ -235,10 +268,27 @@ class BlobStore:
         base = os.path.join(self.root, sha[:2], sha)
         return base + _ZST, base
 
+    def _batch(self) -> _ReadBatch | None:
+        return getattr(self._reads, "batch", None)
+
+    @contextlib.contextmanager
+    def reading(self, shas: Sequence[str]) -> Iterator[None]:
+        """Within it, this thread finds the blobs `shas` through one query of the pack index
+        and opens each of their packs once, instead of once per blob."""
+        batch = _ReadBatch(self._index.locate_many(shas))
+        self._reads.batch = batch
+        try:
+            yield
+        finally:
+            self._reads.batch = None
+            batch.close()
+
     def _locate(self, sha: str) -> PackedAt | Path | None:
         # The pack index is asked first: most blobs are small, and one query costs less than
         # the two failed lookups of a loose file.
-        at = self._index.locate(sha)
+        batch = self._batch()
+        at = batch.located.get(sha) if batch else None
+        at = at or self._index.locate(sha)
         if at is not None:
             return at
         for candidate in self._loose_names(sha):
@@ -307,9 +357,12 @@ class BlobStore:
         return where
 
     def _packed_body(self, at: PackedAt) -> Iterator[bytes]:
-        with open(os.path.join(self._packs, at.pack), "rb", buffering=0) as pack:
-            pack.seek(at.offset)
-            return _decoded_body(pack.read(at.length), at.compressed)
+        path = os.path.join(self._packs, at.pack)
+        batch = self._batch()
+        if batch is not None:
+            return _body_at(batch.pack(path), at)
+        with open(path, "rb", buffering=0) as pack:
+            return _body_at(pack, at)
 
     @contextlib.contextmanager
     def _content(self, sha: str) -> Iterator[Iterator[bytes]]:
@@ -336,10 +389,12 @@ class BlobStore:
                         _write_all(out, chunk)
                 except zstandard.ZstdError as error:
                     raise DamagedBlobError(f"blob {sha} does not decode: {error}") from None
+                if _META_BY_FD:
+                    _set_mode_and_times(out.fileno(), mode, mtime_ns)
         if digest.hexdigest() != sha:
             raise DamagedBlobError(f"blob {sha} does not match its checksum")
-        os.chmod(target, mode)
-        os.utime(target, ns=(mtime_ns, mtime_ns))
+        if not _META_BY_FD:  # Windows: by path, once the file is closed
+            _set_mode_and_times(target, mode, mtime_ns)
         return size
 
     def adopt(self, sha: str, staged: Path, compressed: bool) -> None:

@@ -1,6 +1,6 @@
 """Where each packed blob lies: the `packed_blobs` table."""
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 from envops_desktop.store.database import Database
@@ -35,6 +35,15 @@ class PackIndex:
             .fetchone()
         )
         return PackedAt(row[0], row[1], row[2], bool(row[3])) if row else None
+
+    def locate_many(self, shas: Sequence[str]) -> dict[str, PackedAt]:
+        """Where each of the packed ones among `shas` lies, in one query (at most 999 shas)."""
+        rows = self._db.connection().execute(
+            "SELECT sha256, pack, offset, length, compressed FROM packed_blobs"
+            f" WHERE sha256 IN ({','.join('?' * len(shas))})",
+            tuple(shas),
+        )
+        return {row[0]: PackedAt(row[1], row[2], row[3], bool(row[4])) for row in rows}
 
     def record(self, placed: Iterable[tuple[str, PackedAt]]) -> None:
         """Note where blobs were packed; content another writer recorded first keeps its place."""
