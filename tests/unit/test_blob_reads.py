@@ -1,0 +1,39 @@
+"""Reading blobs a batch at a time, as a restore's or an export's helper does."""
+
+import stat
+
+from envops_desktop.store.blobs import BlobStore
+from envops_desktop.store.database import Database
+
+
+def test_a_batch_of_packed_blobs_is_found_with_one_query_and_each_pack_opened_once(
+    tmp_path, monkeypatch
+):
+    data = tmp_path / "data"
+    data.mkdir()
+    db = Database(data)
+    store = BlobStore(data, db)
+    contents = {f"setting{i}.conf": f"worker_threads = {i}\n".encode() * 40 for i in range(20)}
+    for name, content in contents.items():
+        (tmp_path / name).write_bytes(content)
+    with store.packing() as pack:
+        placed = [store.ingest(str(tmp_path / name), pack) for name in contents]
+    store.record_packed((sha, at) for sha, _size, at in placed if at is not None)
+    queries: list[str] = []
+    db.connection().set_trace_callback(queries.append)
+    opened: list[str] = []
+    real_open = open
+    monkeypatch.setattr(
+        "builtins.open", lambda f, *a, **k: opened.append(str(f)) or real_open(f, *a, **k)
+    )
+    (tmp_path / "restored").mkdir()
+    shas = [sha for sha, _size, _at in placed]
+    with store.reading(shas):
+        for sha, name in zip(shas, contents, strict=True):
+            store.extract(sha, str(tmp_path / "restored" / name), 0o640, 10**18)
+    assert [q for q in queries if "packed_blobs" in q] == [queries[0]]
+    assert len([path for path in opened if "packs" in path]) == 1
+    for name, content in contents.items():
+        assert (tmp_path / "restored" / name).read_bytes() == content
+        restored = (tmp_path / "restored" / name).stat()
+        assert (restored.st_mtime_ns, stat.S_IMODE(restored.st_mode)) == (10**18, 0o640)
