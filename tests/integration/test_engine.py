@@ -208,7 +208,7 @@ def test_export_deflated_in_helper_processes_is_a_sound_zip_that_imports_back(
         methods = {info.filename: info.compress_type for info in archive.infolist()}
         disk_info = archive.getinfo("config/disk.img")
     assert methods["config/big.log"] == zipfile.ZIP_DEFLATED
-    # Random stretches kept as stored blocks, text deflated, in one entry.
+    # One deflated entry: its random stretches barely grow, its text shrinks.
     assert disk_info.compress_type == zipfile.ZIP_DEFLATED
     assert len(random_part) < disk_info.compress_size < len(random_part) + len(text) // 2
     assert methods["config/firmware.bin"] == zipfile.ZIP_STORED  # random bytes stay as they are
