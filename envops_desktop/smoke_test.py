@@ -1,13 +1,14 @@
 """`envops-desktop --smoke-test`: prove an installed build works, end to end, offscreen.
 
 Creates an environment in a temporary folder, backs it up and restores it through the real
-window, controller and worker threads, opens every dialog, and exits 0; any failure prints
-one line and exits 1. Used by CI on the frozen bundle.
+window, controller and worker threads, exports the backup, opens every dialog, and exits 0;
+any failure prints one line and exits 1. Used by CI on the frozen bundle.
 """
 
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,6 +65,11 @@ def _run(app: QApplication, scratch: Path) -> None:
         raise RuntimeError(f"the restore failed: {window.banner.text}")
     if sorted(p.name for p in Path(env.path).rglob("*")) != before:
         raise RuntimeError("the restored tree differs from the backup")
+    # Exports deflate with ISA-L in the helpers: a zip whose every entry checks out proves it.
+    exported = service.export_backup(backup.id, scratch / "smoke.envops.zip")
+    with zipfile.ZipFile(exported) as archive:
+        if archive.testzip() is not None or len(archive.namelist()) < 2:
+            raise RuntimeError("the exported configuration file does not check out")
     dialogs: list[QDialog] = [
         AddEnvironmentDialog(controller, window),
         UpdateEnvironmentDialog(controller, env, window),

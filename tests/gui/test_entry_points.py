@@ -9,7 +9,7 @@ from envops_desktop.ui.about_dialog import AboutDialog
 REPO = Path(__file__).parents[2]
 
 
-def test_smoke_test_backs_up_restores_and_opens_every_dialog(tmp_path):
+def test_smoke_test_backs_up_restores_exports_and_opens_every_dialog(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "envops_desktop", "--smoke-test"],
         cwd=REPO,
