@@ -231,8 +231,9 @@ def _set_mode_and_times(file: int | str, mode: int, mtime_ns: int) -> None:
 class _ReadBatch:
     """What a batch of reads shares: its blobs' places in packs, and the packs, opened once."""
 
-    def __init__(self, located: dict[str, PackedAt]) -> None:
-        self.located = located
+    def __init__(self, shas: Sequence[str], packed: dict[str, PackedAt]) -> None:
+        # Every blob of the batch, with None for those not packed (they have files of their own).
+        self.located: dict[str, PackedAt | None] = dict.fromkeys(shas) | packed
         self._packs: dict[str, BinaryIO] = {}
         self._open = contextlib.ExitStack()
 
@@ -275,7 +276,7 @@ class BlobStore:
     def reading(self, shas: Sequence[str]) -> Iterator[None]:
         """Within it, this thread finds the blobs `shas` through one query of the pack index
         and opens each of their packs once, instead of once per blob."""
-        batch = _ReadBatch(self._index.locate_many(shas))
+        batch = _ReadBatch(shas, self._index.locate_many(shas))
         self._reads.batch = batch
         try:
             yield
@@ -287,8 +288,7 @@ class BlobStore:
         # The pack index is asked first: most blobs are small, and one query costs less than
         # the two failed lookups of a loose file.
         batch = self._batch()
-        at = batch.located.get(sha) if batch else None
-        at = at or self._index.locate(sha)
+        at = batch.located[sha] if batch and sha in batch.located else self._index.locate(sha)
         if at is not None:
             return at
         for candidate in self._loose_names(sha):

@@ -1,5 +1,6 @@
 """Where each packed blob lies: the `packed_blobs` table."""
 
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
@@ -15,6 +16,13 @@ class PackedAt(NamedTuple):
     compressed: bool
 
 
+_COLUMNS = "sha256, pack, offset, length, compressed"
+
+
+def _placed(row: sqlite3.Row) -> tuple[str, PackedAt]:
+    return row[0], PackedAt(row[1], row[2], row[3], bool(row[4]))
+
+
 class PackIndex:
     """Reads and writes the pack index through the caller's thread's connection.
 
@@ -26,31 +34,21 @@ class PackIndex:
         self._db = db
 
     def locate(self, sha: str) -> PackedAt | None:
-        row = (
-            self._db.connection()
-            .execute(
-                "SELECT pack, offset, length, compressed FROM packed_blobs WHERE sha256 = ?",
-                (sha,),
-            )
-            .fetchone()
-        )
-        return PackedAt(row[0], row[1], row[2], bool(row[3])) if row else None
+        return self.locate_many([sha]).get(sha)
 
     def locate_many(self, shas: Sequence[str]) -> dict[str, PackedAt]:
         """Where each of the packed ones among `shas` lies, in one query (at most 999 shas)."""
         rows = self._db.connection().execute(
-            "SELECT sha256, pack, offset, length, compressed FROM packed_blobs"
-            f" WHERE sha256 IN ({','.join('?' * len(shas))})",
+            f"SELECT {_COLUMNS} FROM packed_blobs WHERE sha256 IN ({','.join('?' * len(shas))})",
             tuple(shas),
         )
-        return {row[0]: PackedAt(row[1], row[2], row[3], bool(row[4])) for row in rows}
+        return dict(_placed(row) for row in rows)
 
     def record(self, placed: Iterable[tuple[str, PackedAt]]) -> None:
         """Note where blobs were packed; content another writer recorded first keeps its place."""
         with self._db.transaction() as conn:
             conn.executemany(
-                "INSERT OR IGNORE INTO packed_blobs (sha256, pack, offset, length, compressed)"
-                " VALUES (?, ?, ?, ?, ?)",
+                f"INSERT OR IGNORE INTO packed_blobs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
                 ((sha, *at) for sha, at in placed),
             )
 
@@ -78,11 +76,9 @@ class PackIndex:
     def blobs_in(self, pack: str) -> list[tuple[str, PackedAt]]:
         """The live blobs of a pack, in the order they lie in it."""
         rows = self._db.connection().execute(
-            "SELECT sha256, pack, offset, length, compressed FROM packed_blobs WHERE pack = ?"
-            " ORDER BY offset",
-            (pack,),
+            f"SELECT {_COLUMNS} FROM packed_blobs WHERE pack = ? ORDER BY offset", (pack,)
         )
-        return [(row[0], PackedAt(row[1], row[2], row[3], bool(row[4]))) for row in rows]
+        return [_placed(row) for row in rows]
 
     def move(self, placed: Iterable[tuple[str, PackedAt]]) -> None:
         """Point blobs at their copies in another pack, all at once."""

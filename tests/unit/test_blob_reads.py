@@ -1,19 +1,19 @@
 """Reading blobs a batch at a time, as a restore's or an export's helper does."""
 
+import os
 import stat
 
 from envops_desktop.store.blobs import BlobStore
 from envops_desktop.store.database import Database
 
 
-def test_a_batch_of_packed_blobs_is_found_with_one_query_and_each_pack_opened_once(
-    tmp_path, monkeypatch
-):
+def test_a_batch_of_blobs_is_found_with_one_query_and_each_pack_opened_once(tmp_path, monkeypatch):
     data = tmp_path / "data"
     data.mkdir()
     db = Database(data)
     store = BlobStore(data, db)
     contents = {f"setting{i}.conf": f"worker_threads = {i}\n".encode() * 40 for i in range(20)}
+    contents["disk.img"] = os.urandom(5 << 20)  # large: a file of its own, not in the pack
     for name, content in contents.items():
         (tmp_path / name).write_bytes(content)
     with store.packing() as pack:
