@@ -2,6 +2,7 @@
 
 import functools
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind, Outcome
@@ -11,7 +12,7 @@ from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.parallel import run_in_batches
-from envops_desktop.service.scanning import ScannedFile, scan_tree
+from envops_desktop.service.scanning import Scan, ScannedFile, scan_tree
 from envops_desktop.service.versions import current_version
 from envops_desktop.store.backup_records import CachedHash, entry_row
 from envops_desktop.store.blob_batches import ingest_files
@@ -23,6 +24,7 @@ from envops_desktop.store.timestamps import utc_now
 # A file modified within this many nanoseconds of the scan may change again in the same mtime
 # tick without its mtime moving, so its hash is not cached (git's "racily clean" problem).
 _RACY_NS = 2_000_000_000
+_PHASE = "backing up"
 
 
 def _store_files(
@@ -34,7 +36,7 @@ def _store_files(
 ) -> tuple[dict[str, tuple[str, int]], list[tuple[str, PackedAt]]]:
     """Store the files' contents; per path its sha256 and size as read, and the new packed
     blobs, which become part of the store when the backup is recorded."""
-    meter = ProgressMeter(progress, "backing up", sum(f.size for f in files))
+    meter = ProgressMeter(progress, _PHASE, sum(f.size for f in files))
     work = functools.partial(ingest_files, str(ctx.data_dir))
     stored: dict[str, tuple[str, int]] = {}
     placed: list[tuple[str, PackedAt]] = []
@@ -50,6 +52,57 @@ def _store_files(
     return stored, placed
 
 
+@dataclass
+class _StoredTree:
+    """What reading a scanned tree put in the store, ready to be recorded in one transaction."""
+
+    rows: list[EntryRow]
+    placed: list[tuple[str, PackedAt]]
+    total_bytes: int
+    cache_changed: dict[str, CachedHash]
+    cache_removed: list[str]
+    # Every file's hash went into the cache: the next scan with the same digest needs none.
+    all_cached: bool
+
+
+def _store_tree(
+    ctx: ServiceContext,
+    env: Environment,
+    scan: Scan,
+    started_ns: int,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> _StoredTree:
+    root = Path(env.path)
+    cache = ctx.backups.cached_hashes(env.id)
+    contents: dict[str, tuple[str, int]] = {}
+    to_store: list[ScannedFile] = []
+    for scanned in scan.files:
+        cached = cache.get(scanned.path)
+        if cached and cached[:3] == (scanned.size, scanned.mtime_ns, scanned.inode):
+            contents[scanned.path] = (cached[3], scanned.size)
+        else:
+            to_store.append(scanned)
+    stored, placed = _store_files(ctx, root, to_store, progress, cancel)
+    contents.update(stored)
+    rows = [entry_row(e) for e in scan.others]
+    rows += [_file_row(f, contents) for f in scan.files]
+    if stored:
+        # Even content found already stored is flushed: another process may have put it
+        # there moments ago and not flushed it yet. Cached files were flushed by the
+        # backup that cached them.
+        sync_to_disk()  # the blobs must be on disk before a record says the backup exists
+    fresh = _fresh_cache(scan.files, contents, started_ns)
+    return _StoredTree(
+        rows=rows,
+        placed=placed,
+        total_bytes=sum(size for _sha, size in contents.values()),
+        cache_changed={path: value for path, value in fresh.items() if cache.get(path) != value},
+        cache_removed=[path for path in cache if path not in fresh],
+        all_cached=len(fresh) == len(scan.files),
+    )
+
+
 def create_backup_locked(
     ctx: ServiceContext,
     env: Environment,
@@ -59,32 +112,20 @@ def create_backup_locked(
     cancel: CancelToken,
 ) -> Backup:
     """Back up `env` (whose lock the caller holds) and record the backup and an activity entry."""
-    root = Path(env.path)
-    if not root.is_dir():
-        raise NotFoundError(f"The environment directory {root} does not exist.")
+    if not Path(env.path).is_dir():
+        raise NotFoundError(f"The environment directory {env.path} does not exist.")
     version = current_version(env)
     started = time.time_ns()
-    scan = scan_tree(root)
+    scan = scan_tree(Path(env.path))
+    tree_digest = scan.digest()
     with ctx.locks.blobs_in_use():
         # Read under the lock: no backup deletion (which prunes the cache) runs meanwhile.
-        cache = ctx.backups.cached_hashes(env.id)
-        contents: dict[str, tuple[str, int]] = {}
-        to_store: list[ScannedFile] = []
-        for scanned in scan.files:
-            cached = cache.get(scanned.path)
-            if cached and cached[:3] == (scanned.size, scanned.mtime_ns, scanned.inode):
-                contents[scanned.path] = (cached[3], scanned.size)
-            else:
-                to_store.append(scanned)
-        stored, placed = _store_files(ctx, root, to_store, progress, cancel)
-        contents.update(stored)
-        rows = [entry_row(e) for e in scan.others]
-        rows += [_file_row(f, contents) for f in scan.files]
-        if stored:
-            # Even content found already stored is flushed: another process may have put it
-            # there moments ago and not flushed it yet. Cached files were flushed by the
-            # backup that cached them.
-            sync_to_disk()  # the blobs must be on disk before a record says the backup exists
+        same_tree = ctx.backups.manifest_of_tree(env.id, tree_digest)
+        new_tree = None
+        if same_tree is None:
+            new_tree = _store_tree(ctx, env, scan, started, progress, cancel)
+        else:
+            ProgressMeter(progress, _PHASE, 0).finish()  # nothing to read
         backup = Backup(
             id=new_id(),
             environment_id=env.id,
@@ -94,20 +135,24 @@ def create_backup_locked(
             created_by=ctx.user,
             origin=origin,
             file_count=len(scan.files),
-            total_bytes=sum(size for _sha, size in contents.values()),
+            total_bytes=new_tree.total_bytes if new_tree else sum(f.size for f in scan.files),
             skipped=sorted(scan.skipped),
             root_mode=scan.root_mode,
             root_mtime_ns=scan.root_mtime_ns,
         )
-        fresh = _fresh_cache(scan.files, contents, started)
         with ctx.db.transaction():
-            ctx.blobs.record_packed(placed)
-            ctx.backups.insert(backup, rows)
-            ctx.backups.update_cached_hashes(
-                env.id,
-                {path: value for path, value in fresh.items() if cache.get(path) != value},
-                [path for path in cache if path not in fresh],
-            )
+            if new_tree is None:
+                ctx.backups.insert(backup, manifest=same_tree, tree_digest=tree_digest)
+            else:
+                ctx.blobs.record_packed(new_tree.placed)
+                ctx.backups.insert(
+                    backup,
+                    rows=new_tree.rows,
+                    tree_digest=tree_digest if new_tree.all_cached else None,
+                )
+                ctx.backups.update_cached_hashes(
+                    env.id, new_tree.cache_changed, new_tree.cache_removed
+                )
             ctx.record(env, ActivityAction.BACKUP_CREATED, Outcome.SUCCESS, _detail(backup))
     return backup
 

@@ -148,7 +148,7 @@ def adopt_staged_configuration(
             root_mtime_ns=manifest.root_mtime_ns,
         )
         with ctx.db.transaction():
-            ctx.backups.insert(backup, [entry_row(e) for e in manifest.entries])
+            ctx.backups.insert(backup, rows=[entry_row(e) for e in manifest.entries])
             ctx.record(
                 env,
                 ActivityAction.BACKUP_CREATED,

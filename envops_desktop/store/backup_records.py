@@ -52,14 +52,24 @@ class BackupRecords:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def insert(self, backup: Backup, rows: Iterable[EntryRow]) -> None:
-        """Record a backup and its manifest in one transaction: all of it or none."""
+    def insert(
+        self,
+        backup: Backup,
+        *,
+        rows: Iterable[EntryRow] = (),
+        manifest: str | None = None,
+        tree_digest: str | None = None,
+    ) -> None:
+        """Record a backup and its manifest in one transaction: all of it or none.
+
+        The manifest is made of `rows`, or is the stored one named `manifest`. A backup given
+        a `tree_digest` is one that `manifest_of_tree` may hand out for the same tree again.
+        """
         with self._db.transaction() as conn:
-            manifest = save_manifest(conn, rows)
             conn.execute(
                 "INSERT INTO backups (id, environment_id, name, created_at, version,"
                 " created_by, origin, file_count, total_bytes, skipped, root_mode,"
-                " root_mtime_ns, manifest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " root_mtime_ns, manifest, tree_digest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     backup.id,
                     backup.environment_id,
@@ -73,9 +83,26 @@ class BackupRecords:
                     json.dumps(backup.skipped),
                     backup.root_mode,
                     backup.root_mtime_ns,
-                    manifest,
+                    manifest or save_manifest(conn, rows),
+                    tree_digest,
                 ),
             )
+
+    def manifest_of_tree(self, env_id: str, tree_digest: str) -> str | None:
+        """The manifest of a backup of this environment made from a scan with this digest.
+
+        Its blobs are in the store for as long as that backup exists, and deleting the backup
+        deletes the answer with it.
+        """
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT manifest FROM backups WHERE environment_id = ? AND tree_digest = ? LIMIT 1",
+                (env_id, tree_digest),
+            )
+            .fetchone()
+        )
+        return row[0] if row else None
 
     def for_environment(self, env_id: str) -> list[Backup]:
         rows = self._db.connection().execute(

@@ -94,6 +94,8 @@ def _statements(script: str) -> list[str]:
         if sqlite3.complete_statement(pending):
             statements.append(pending.strip())
             pending = ""
+    if pending.strip():  # a step missing its last semicolon must not be skipped silently
+        raise ValueError(f"Incomplete SQL statement in a migration: {pending.strip()}")
     return [s for s in statements if s]
 
 

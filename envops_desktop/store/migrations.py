@@ -122,4 +122,7 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     ) WITHOUT ROWID;
     CREATE INDEX packed_blobs_by_pack ON packed_blobs(pack);
     """,
+    # 4: the digest of the scan a backup was made from, so a backup of the same tree again
+    # reuses its manifest without reading the hash cache.
+    "ALTER TABLE backups ADD COLUMN tree_digest TEXT;",
 ]

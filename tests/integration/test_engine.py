@@ -1,5 +1,6 @@
 """The fast engine keeps its promises: helper processes, shared manifests, a trustworthy cache."""
 
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -104,6 +105,36 @@ def test_backups_of_an_unchanged_tree_share_one_manifest(service, environment, t
     assert service.check_store().healthy
 
 
+def test_backup_of_a_tree_backed_up_before_needs_not_even_the_hash_cache(
+    service, environment, config_dir, tmp_path
+):
+    _old_enough(config_dir)
+    first = service.create_backup("billing")
+    with sqlite3.connect(tmp_path / "data" / DATABASE_NAME) as conn:
+        conn.execute("DELETE FROM file_cache")
+    read: list[Progress] = []
+    second = service.create_backup("billing", progress=read.append)
+    assert read[-1].total == 0  # the scan matched the first backup's: no file was read
+    assert list(service.backup_entries(second.id)) == list(service.backup_entries(first.id))
+    assert manifest_rows(tmp_path / "data") == 1
+
+
+def test_file_rewritten_in_the_same_instant_as_a_backup_is_read_again(
+    service, environment, config_dir
+):
+    # A file changed within the mtime tick of a backup may change again without its size or
+    # mtime moving; such a tree must not be taken as the same tree next time.
+    conf = config_dir / "app.yaml"
+    conf.write_text("port: 8000\n")
+    stamp = conf.stat().st_mtime_ns
+    service.create_backup("billing")
+    conf.write_text("port: 9000\n")  # same size, same inode
+    os.utime(conf, ns=(stamp, stamp))
+    second = service.create_backup("billing")
+    stored = {e.path: e.sha256 for e in service.backup_entries(second.id)}
+    assert stored["app.yaml"] == hashlib.sha256(b"port: 9000\n").hexdigest()
+
+
 def test_deleting_a_backup_makes_the_cache_forget_freed_content(service, environment, config_dir):
     # The cache is trusted without looking at the store; deleting the only backup that held
     # a file's content must not leave the next backup pointing at a blob that is gone.
@@ -180,6 +211,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
     conn.execute("DROP INDEX backups_by_manifest")
     conn.execute("DROP INDEX file_cache_by_blob")
     conn.execute("ALTER TABLE backups DROP COLUMN manifest")
+    conn.execute("ALTER TABLE backups DROP COLUMN tree_digest")
     conn.execute("DROP TABLE manifests")
     conn.execute("PRAGMA user_version=1")
     conn.execute("COMMIT")
