@@ -5,6 +5,7 @@ configuration file, 6 not found.
 """
 
 import argparse
+import dataclasses
 import json
 import shlex
 import signal
@@ -12,8 +13,6 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-
-from pydantic import BaseModel
 
 from envops_desktop import __version__
 from envops_desktop.data_dir import resolve_data_dir
@@ -121,8 +120,11 @@ def _print(value: object, as_json: bool, text: Callable[[], str]) -> None:
 
 
 def _jsonable(value: object) -> object:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # pydantic only when JSON is asked for: a backup need not pay for its import.
+        from pydantic import TypeAdapter
+
+        return TypeAdapter(type(value)).dump_python(value, mode="json")
     if isinstance(value, list):
         return [_jsonable(item) for item in value]
     return value
@@ -222,9 +224,7 @@ def _run_env(service: EnvOpsService, args: argparse.Namespace) -> None:
         _print(
             env,
             args.json,
-            lambda: "\n".join(
-                f"{key}: {value}" for key, value in env.model_dump(mode="json").items()
-            ),
+            lambda: "\n".join(f"{key}: {value}" for key, value in dict(_jsonable(env)).items()),
         )
     elif action == "update":
         env = service.update_environment_version(args.name, args.env_version)

@@ -2,7 +2,7 @@
 
 A helper process of a big backup or restore starts by importing the module of the command
 that started it; with the entry points here, that is this small module instead of the whole
-command line (pydantic, the service) or the whole GUI (Qt), which cost each helper 50 MB or
+command line (the service) or the whole GUI (Qt), which cost each helper 50 MB or
 more and a quarter of a second.
 """
 

@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,7 @@ class MainController(QObject):
         if environment.id in self._restoring and environment.status is not (
             EnvironmentStatus.UPDATING
         ):
-            return environment.model_copy(update={"status": EnvironmentStatus.UPDATING})
+            return replace(environment, status=EnvironmentStatus.UPDATING)
         return environment
 
     def filter_activity(self, environment_id: str | None) -> None:

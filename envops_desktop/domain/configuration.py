@@ -7,14 +7,45 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from envops_desktop.domain.models import ManifestEntry
+from envops_desktop.domain.enums import EntryKind
+from envops_desktop.domain.paths import relative_path_problem
 
 FORMAT_NAME = "envops-configuration"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 FILES_PREFIX = "config/"
+
+
+class ManifestEntry(BaseModel):
+    """One file, directory or symlink of a backup, with what it takes to recreate it exactly."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
+
+    path: str
+    kind: EntryKind
+    mode: int = Field(ge=0, le=0o7777)
+    size: int = Field(default=0, ge=0)
+    mtime_ns: int
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    target: str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _path_is_safe(cls, value: str) -> str:
+        problem = relative_path_problem(value)
+        if problem:
+            raise ValueError(f"path {value!r} {problem}")
+        return value
+
+    @model_validator(mode="after")
+    def _kind_has_its_fields(self) -> "ManifestEntry":
+        if self.kind is EntryKind.FILE and self.sha256 is None:
+            raise ValueError(f"file {self.path!r} has no sha256")
+        if self.kind is EntryKind.SYMLINK and not self.target:
+            raise ValueError(f"symlink {self.path!r} has no target")
+        return self
 
 
 class ConfigurationManifest(BaseModel):

@@ -1,9 +1,15 @@
-"""pydantic models for what the service stores and returns."""
+"""What the service stores and returns: frozen dataclasses.
 
+Plain dataclasses rather than pydantic models: everything here is built by the service from
+its own database or from input it has already checked, and leaving pydantic out of the import
+path saves every command-line run about 130 ms (a third of an unchanged backup's budget).
+pydantic stays at the boundaries: configuration files (`domain/configuration.py`) and the
+command line's JSON output.
+"""
+
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from envops_desktop.domain.enums import (
     ActivityAction,
@@ -12,22 +18,26 @@ from envops_desktop.domain.enums import (
     EnvironmentStatus,
     Outcome,
 )
-from envops_desktop.domain.paths import relative_path_problem
+from envops_desktop.domain.errors import InvalidInputError
 
 
-class PostRestoreCommand(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class PostRestoreCommand:
     """A command run inside the environment after its configuration is swapped in."""
 
-    model_config = ConfigDict(frozen=True, defer_build=True)
+    argv: list[str]
+    timeout_seconds: float = 300.0
 
-    argv: list[str] = Field(min_length=1)
-    timeout_seconds: float = Field(default=300.0, gt=0)
+    def __post_init__(self) -> None:
+        if not self.argv:
+            raise InvalidInputError("The post-restore command is empty.")
+        if not self.timeout_seconds > 0:
+            raise InvalidInputError("The post-restore timeout must be more than 0 seconds.")
 
 
-class Environment(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class Environment:
     """A named configuration directory this app keeps safe."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: str
     name: str
@@ -58,40 +68,9 @@ class TreeEntry(NamedTuple):
     target: str | None
 
 
-class ManifestEntry(BaseModel):
-    """One file, directory or symlink of a backup, with what it takes to recreate it exactly."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
-
-    path: str
-    kind: EntryKind
-    mode: int = Field(ge=0, le=0o7777)
-    size: int = Field(default=0, ge=0)
-    mtime_ns: int
-    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    target: str | None = None
-
-    @field_validator("path")
-    @classmethod
-    def _path_is_safe(cls, value: str) -> str:
-        problem = relative_path_problem(value)
-        if problem:
-            raise ValueError(f"path {value!r} {problem}")
-        return value
-
-    @model_validator(mode="after")
-    def _kind_has_its_fields(self) -> "ManifestEntry":
-        if self.kind is EntryKind.FILE and self.sha256 is None:
-            raise ValueError(f"file {self.path!r} has no sha256")
-        if self.kind is EntryKind.SYMLINK and not self.target:
-            raise ValueError(f"symlink {self.path!r} has no target")
-        return self
-
-
-class Backup(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class Backup:
     """An immutable snapshot of one environment's configuration."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: str
     environment_id: str
@@ -102,16 +81,15 @@ class Backup(BaseModel):
     origin: BackupOrigin
     file_count: int
     total_bytes: int
-    skipped: list[str] = Field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
     # The environment folder's own permissions and mtime, restored with its contents.
     root_mode: int | None = None
     root_mtime_ns: int | None = None
 
 
-class ActivityEntry(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class ActivityEntry:
     """One line of the activity log."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: int
     time: datetime
@@ -123,10 +101,9 @@ class ActivityEntry(BaseModel):
     detail: str = ""
 
 
-class RecoveryReport(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class RecoveryReport:
     """What start-up recovery did with one interrupted operation."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
 
     environment_name: str
     rolled_forward: bool

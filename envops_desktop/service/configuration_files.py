@@ -11,13 +11,18 @@ from envops_desktop.domain.configuration import (
     FORMAT_NAME,
     FORMAT_VERSION,
     ConfigurationManifest,
+    ManifestEntry,
 )
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind, Outcome
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.ids import new_id
-from envops_desktop.domain.models import Backup, Environment, ManifestEntry
+from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
-from envops_desktop.service.context import ServiceContext
+from envops_desktop.service.context import (
+    EXPORT_SCRATCH_PREFIX,
+    UPLOAD_PREFIX,
+    ServiceContext,
+)
 from envops_desktop.service.parallel import run_in_batches
 from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import deflate_blobs
@@ -26,10 +31,6 @@ from envops_desktop.store.configuration_reader import read_configuration_file
 from envops_desktop.store.configuration_writer import write_configuration_file
 from envops_desktop.store.staged_blobs import StagedBlobs
 from envops_desktop.store.timestamps import utc_now
-
-# Folders in the staging dir: an upload waiting to be imported, an export's deflated batches.
-UPLOAD_PREFIX = "upload-"
-EXPORT_SCRATCH_PREFIX = "export-"
 
 
 @dataclass

@@ -16,6 +16,9 @@ from envops_desktop.store.environment_records import EnvironmentRecords
 from envops_desktop.store.journal_records import JournalRecords
 
 POOL_SIZE = max(2, min(8, os.cpu_count() or 2))
+# Folders in the staging dir: an upload's content until it is imported, an export's scratch.
+UPLOAD_PREFIX = "upload-"
+EXPORT_SCRATCH_PREFIX = "export-"
 
 
 def login_name() -> str:

@@ -1,6 +1,7 @@
 """Registering, changing and forgetting environments (never their directories)."""
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, Outcome
@@ -102,7 +103,7 @@ def refresh_version(ctx: ServiceContext, env: Environment) -> Environment:
     if version == env.version:
         return env
     ctx.environments.update(env.id, version=version)
-    return env.model_copy(update={"version": version})
+    return replace(env, version=version)
 
 
 def set_version(ctx: ServiceContext, env: Environment, version: str) -> Environment:
@@ -119,7 +120,7 @@ def set_version(ctx: ServiceContext, env: Environment, version: str) -> Environm
             Outcome.SUCCESS,
             f"version {env.version} → {version}",
         )
-    return env.model_copy(update={"version": version})
+    return replace(env, version=version)
 
 
 def remove_environment(ctx: ServiceContext, env: Environment) -> None:

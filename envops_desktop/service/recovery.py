@@ -5,8 +5,7 @@ from pathlib import Path
 
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, JournalPhase, Outcome
 from envops_desktop.domain.models import RecoveryReport
-from envops_desktop.service.configuration_files import EXPORT_SCRATCH_PREFIX, UPLOAD_PREFIX
-from envops_desktop.service.context import ServiceContext
+from envops_desktop.service.context import EXPORT_SCRATCH_PREFIX, UPLOAD_PREFIX, ServiceContext
 from envops_desktop.service.restore import complete_restore
 from envops_desktop.service.swap import clean_up, remove_tree, roll_back
 from envops_desktop.service.tree_check import tree_matches

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envops_desktop.domain.activity_query import ActivityQuery
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin
@@ -17,16 +18,16 @@ from envops_desktop.domain.models import (
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ignore_progress
 from envops_desktop.service import backups as backup_ops
 from envops_desktop.service import environments as environment_ops
-from envops_desktop.service.configuration_files import (
-    StagedConfiguration,
-    adopt_staged_configuration,
-    export_backup,
-    stage_configuration_file,
-)
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.recovery import recover_interrupted_operations
 from envops_desktop.service.restore import check_restorable, restore_locked
 from envops_desktop.service.store_check import StoreReport, check_store
+
+if TYPE_CHECKING:
+    from envops_desktop.service.configuration_files import StagedConfiguration
+
+# Configuration-file operations are imported where used: they bring pydantic (the file
+# format's validation), whose import a backup or a restore from the command line need not pay.
 
 
 class EnvOpsService:
@@ -192,10 +193,14 @@ class EnvOpsService:
         progress: ProgressCallback = ignore_progress,
         cancel: CancelToken | None = None,
     ) -> Path:
+        from envops_desktop.service import configuration_files
+
         backup = self.get_backup(backup_id)
         env = self.get_environment(backup.environment_id)
         destination = Path(destination)
-        export_backup(self._ctx, env, backup, destination, progress, cancel or CancelToken())
+        configuration_files.export_backup(
+            self._ctx, env, backup, destination, progress, cancel or CancelToken()
+        )
         return destination
 
     def stage_configuration_file(
@@ -204,19 +209,21 @@ class EnvOpsService:
         progress: ProgressCallback = ignore_progress,
         cancel: CancelToken | None = None,
         allow_external_links: bool = False,
-    ) -> StagedConfiguration:
+    ) -> "StagedConfiguration":
         """Take in a configuration file: read it all, validate it all, keep its content staged."""
-        return stage_configuration_file(
+        from envops_desktop.service import configuration_files
+
+        return configuration_files.stage_configuration_file(
             self._ctx, Path(source), progress, cancel or CancelToken(), allow_external_links
         )
 
-    def discard_staged_configuration(self, staged: StagedConfiguration) -> None:
+    def discard_staged_configuration(self, staged: "StagedConfiguration") -> None:
         staged.blobs.discard()
 
     def import_configuration(
         self,
         environment: str,
-        staged: StagedConfiguration,
+        staged: "StagedConfiguration",
         backup_first: bool = False,
         progress: ProgressCallback = ignore_progress,
         cancel: CancelToken | None = None,
@@ -226,12 +233,14 @@ class EnvOpsService:
         The file's content is kept as a backup of origin `imported` even when the restore
         itself fails, so that the user can retry from the backups list.
         """
+        from envops_desktop.service import configuration_files
+
         return self._restore(
             environment,
             staged.manifest.version,
             staged.manifest.total_bytes,
             backup_first,
-            lambda env: adopt_staged_configuration(self._ctx, env, staged),
+            lambda env: configuration_files.adopt_staged_configuration(self._ctx, env, staged),
             ActivityAction.CONFIGURATION_IMPORTED,
             progress,
             cancel,

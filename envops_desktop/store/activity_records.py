@@ -10,8 +10,7 @@ from envops_desktop.store.timestamps import from_text, to_text, utc_now
 
 
 def _entry(row: sqlite3.Row) -> ActivityEntry:
-    # Rows the store wrote itself: constructed without re-validation (pages are hot paths).
-    return ActivityEntry.model_construct(
+    return ActivityEntry(
         id=row["id"],
         time=from_text(row["time"]),
         environment_id=row["environment_id"],

@@ -3,17 +3,21 @@
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from envops_desktop.domain.enums import BackupOrigin, EntryKind
-from envops_desktop.domain.models import Backup, ManifestEntry, TreeEntry
+from envops_desktop.domain.models import Backup, TreeEntry
 from envops_desktop.store.database import Database, like_prefix
 from envops_desktop.store.manifest_codec import EntryRow, decode_manifest, save_manifest
 from envops_desktop.store.timestamps import from_text, to_text
 
+if TYPE_CHECKING:  # configuration files' pydantic models stay off the backup path
+    from envops_desktop.domain.configuration import ManifestEntry
+
 CachedHash = tuple[int, int, int, str]  # size, mtime_ns, inode, sha256
 
 
-def entry_row(entry: ManifestEntry | TreeEntry) -> EntryRow:
+def entry_row(entry: "ManifestEntry | TreeEntry") -> EntryRow:
     return (
         entry.path,
         entry.kind.value,

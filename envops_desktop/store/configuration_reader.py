@@ -22,10 +22,10 @@ from envops_desktop.domain.configuration import (
     MANIFEST_NAME,
     ConfigurationManifest,
     ImportLimits,
+    ManifestEntry,
 )
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import InvalidConfigurationFileError
-from envops_desktop.domain.models import ManifestEntry
 from envops_desktop.domain.paths import link_target_escapes, relative_path_problem
 from envops_desktop.domain.progress import CancelToken, ProgressMeter
 from envops_desktop.store.blobs import CHUNK

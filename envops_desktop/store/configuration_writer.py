@@ -8,8 +8,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
-from envops_desktop.domain.configuration import FILES_PREFIX, MANIFEST_NAME, ConfigurationManifest
-from envops_desktop.domain.models import ManifestEntry
+from envops_desktop.domain.configuration import (
+    FILES_PREFIX,
+    MANIFEST_NAME,
+    ConfigurationManifest,
+    ManifestEntry,
+)
 from envops_desktop.domain.progress import CancelToken, ProgressMeter
 from envops_desktop.store.blobs import CHUNK
 from envops_desktop.store.zip_bodies import ZipBody

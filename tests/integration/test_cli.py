@@ -64,12 +64,37 @@ def test_list_and_show_commands_print_json(cli, billing):
     envs = json.loads(cli("env", "list", "--json")[1])
     assert envs[0]["name"] == "billing" and envs[0]["status"] == "Ready"
     shown = json.loads(cli("env", "show", "billing", "--json")[1])
-    assert shown["version"] == "4.2.0"
+    assert shown["version"] == "4.2.0" and shown["created_at"].endswith("Z")
+    assert "version: 4.2.0" in cli("env", "show", "billing")[1].splitlines()
     backups = json.loads(cli("backup", "list", "billing", "--json")[1])
     assert len(backups) == 1 and backups[0]["origin"] == "manual"
     activity = json.loads(cli("activity", "billing", "--json")[1])
     assert activity[0]["action"] == "backup created"
     assert json.loads(cli("verify", "--json")[1])["checked"] > 0
+
+
+def test_blank_post_restore_command_is_refused_with_a_sentence(cli, tmp_path):
+    root = tmp_path / "crm"
+    make_config_tree(root)
+    code, _, err = cli(
+        "env", "add", "crm", "--path", str(root), "--version", "1", "--post-restore-command", " "
+    )
+    assert code == 1 and err == "envops: The post-restore command is empty.\n"
+    assert json.loads(cli("env", "list", "--json")[1]) == []
+
+
+def test_backup_from_the_command_line_does_not_load_pydantic(billing, tmp_path):
+    # pydantic validates configuration files and prints JSON; its import would be a third of
+    # what a backup of an unchanged tree may take.
+    script = (
+        "import sys; from envops_desktop.cli import main; "
+        f"code = main(['--data-dir', {str(tmp_path / 'data')!r}, 'backup', 'create', 'billing']); "
+        "print(code, 'pydantic' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert result.stdout.splitlines()[-1] == "0 False"
 
 
 def test_version_mismatch_exits_3_and_changes_nothing(cli, billing):
