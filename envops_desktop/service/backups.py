@@ -14,9 +14,10 @@ from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.parallel import run_in_batches
 from envops_desktop.service.scanning import Scan, ScannedFile, scan_tree
 from envops_desktop.service.versions import current_version
-from envops_desktop.store.backup_records import CachedHash, entry_row
+from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import ingest_files
 from envops_desktop.store.blobs import sync_to_disk
+from envops_desktop.store.hash_caches import HashCache
 from envops_desktop.store.manifest_codec import EntryRow
 from envops_desktop.store.pack_index import PackedAt
 from envops_desktop.store.timestamps import utc_now
@@ -25,6 +26,7 @@ from envops_desktop.store.timestamps import utc_now
 # tick without its mtime moving, so its hash is not cached (git's "racily clean" problem).
 _RACY_NS = 2_000_000_000
 _PHASE = "backing up"
+_FILE = EntryKind.FILE.value
 
 
 def _store_files(
@@ -59,7 +61,8 @@ class _StoredTree:
     rows: list[EntryRow]
     placed: list[tuple[str, PackedAt]]
     total_bytes: int
-    cache_changed: dict[str, CachedHash]
+    cache: HashCache  # as read
+    cache_changed: HashCache
     cache_removed: list[str]
     # Every file's hash went into the cache: the next scan with the same digest needs none.
     all_cached: bool
@@ -73,33 +76,37 @@ def _store_tree(
     progress: ProgressCallback,
     cancel: CancelToken,
 ) -> _StoredTree:
-    root = Path(env.path)
-    cache = ctx.backups.cached_hashes(env.id)
-    contents: dict[str, tuple[str, int]] = {}
+    cache = ctx.hash_caches.read(env.id)
+    rows = [entry_row(e) for e in scan.others]
     to_store: list[ScannedFile] = []
     for scanned in scan.files:
         cached = cache.get(scanned.path)
         if cached and cached[:3] == (scanned.size, scanned.mtime_ns, scanned.inode):
-            contents[scanned.path] = (cached[3], scanned.size)
+            rows.append(_file_row(scanned, cached[3], scanned.size))
         else:
             to_store.append(scanned)
-    stored, placed = _store_files(ctx, root, to_store, progress, cancel)
-    contents.update(stored)
-    rows = [entry_row(e) for e in scan.others]
-    rows += [_file_row(f, contents) for f in scan.files]
+    stored, placed = _store_files(ctx, Path(env.path), to_store, progress, cancel)
+    rows += [_file_row(f, *stored[f.path]) for f in to_store]
     if stored:
         # Even content found already stored is flushed: another process may have put it
         # there moments ago and not flushed it yet. Cached files were flushed by the
         # backup that cached them.
         sync_to_disk()  # the blobs must be on disk before a record says the backup exists
-    fresh = _fresh_cache(scan.files, contents, started_ns)
+    # Files found in the cache stay in it as they are (they were not racy then, so are not
+    # now); only files read this time can enter it, or leave it when they cannot be trusted.
+    fresh = _fresh_cache(to_store, stored, started_ns)
+    untrusted = {f.path for f in to_store if f.path not in fresh}
     return _StoredTree(
         rows=rows,
         placed=placed,
-        total_bytes=sum(size for _sha, size in contents.values()),
-        cache_changed={path: value for path, value in fresh.items() if cache.get(path) != value},
-        cache_removed=[path for path in cache if path not in fresh],
-        all_cached=len(fresh) == len(scan.files),
+        total_bytes=sum(row[3] for row in rows),
+        cache=cache,
+        cache_changed=fresh,
+        cache_removed=[
+            *(cache.keys() - {f.path for f in scan.files}),
+            *(untrusted & cache.keys()),
+        ],
+        all_cached=not untrusted,
     )
 
 
@@ -150,26 +157,25 @@ def create_backup_locked(
                     rows=new_tree.rows,
                     tree_digest=tree_digest if new_tree.all_cached else None,
                 )
-                ctx.backups.update_cached_hashes(
-                    env.id, new_tree.cache_changed, new_tree.cache_removed
+                ctx.hash_caches.update(
+                    env.id, new_tree.cache, new_tree.cache_changed, new_tree.cache_removed
                 )
             ctx.record(env, ActivityAction.BACKUP_CREATED, Outcome.SUCCESS, _detail(backup))
     return backup
 
 
-def _file_row(scanned: ScannedFile, contents: dict[str, tuple[str, int]]) -> EntryRow:
-    sha, size = contents[scanned.path]
-    return (scanned.path, EntryKind.FILE.value, scanned.mode, size, scanned.mtime_ns, sha, None)
+def _file_row(scanned: ScannedFile, sha: str, size: int) -> EntryRow:
+    return (scanned.path, _FILE, scanned.mode, size, scanned.mtime_ns, sha, None)
 
 
 def _fresh_cache(
-    files: list[ScannedFile], contents: dict[str, tuple[str, int]], started_ns: int
-) -> dict[str, CachedHash]:
+    files: list[ScannedFile], stored: dict[str, tuple[str, int]], started_ns: int
+) -> HashCache:
     # A file whose size as read differs from its scan changed while it was read: not cached.
     return {
-        f.path: (f.size, f.mtime_ns, f.inode, contents[f.path][0])
+        f.path: (f.size, f.mtime_ns, f.inode, stored[f.path][0])
         for f in files
-        if started_ns - f.mtime_ns > _RACY_NS and contents[f.path][1] == f.size
+        if started_ns - f.mtime_ns > _RACY_NS and stored[f.path][1] == f.size
     }
 
 

@@ -13,6 +13,7 @@ from envops_desktop.store.backup_records import BackupRecords
 from envops_desktop.store.blobs import BlobStore
 from envops_desktop.store.database import Database
 from envops_desktop.store.environment_records import EnvironmentRecords
+from envops_desktop.store.hash_caches import HashCaches
 from envops_desktop.store.journal_records import JournalRecords
 
 POOL_SIZE = max(2, min(8, os.cpu_count() or 2))
@@ -37,6 +38,7 @@ class ServiceContext:
     db: Database
     environments: EnvironmentRecords
     backups: BackupRecords
+    hash_caches: HashCaches
     activity: ActivityRecords
     journal: JournalRecords
     blobs: BlobStore
@@ -55,6 +57,7 @@ class ServiceContext:
             db=db,
             environments=EnvironmentRecords(db),
             backups=BackupRecords(db),
+            hash_caches=HashCaches(db),
             activity=ActivityRecords(db),
             journal=JournalRecords(db),
             blobs=BlobStore(data_dir, db),

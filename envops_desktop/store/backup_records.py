@@ -1,4 +1,4 @@
-"""Rows of `backups`, `manifests` and `file_cache`."""
+"""Rows of `backups` and `manifests`."""
 
 import json
 import sqlite3
@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING
 from envops_desktop.domain.enums import BackupOrigin, EntryKind
 from envops_desktop.domain.models import Backup, TreeEntry
 from envops_desktop.store.database import Database, like_prefix
+from envops_desktop.store.hash_caches import forget_blobs
 from envops_desktop.store.manifest_codec import EntryRow, decode_manifest, save_manifest
 from envops_desktop.store.timestamps import from_text, to_text
 
 if TYPE_CHECKING:  # configuration files' pydantic models stay off the backup path
     from envops_desktop.domain.configuration import ManifestEntry
-
-CachedHash = tuple[int, int, int, str]  # size, mtime_ns, inode, sha256
 
 
 def entry_row(entry: "ManifestEntry | TreeEntry") -> EntryRow:
@@ -51,7 +50,7 @@ def _backup(row: sqlite3.Row) -> Backup:
 
 
 class BackupRecords:
-    """Reads and writes backups, their manifests, and the per-environment file-hash cache."""
+    """Reads and writes backups and their manifests."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -160,7 +159,7 @@ class BackupRecords:
             conn.execute("DELETE FROM manifests WHERE sha256 = ?", (manifest,))
             for (body,) in conn.execute("SELECT body FROM manifests"):
                 orphans.difference_update(_blob_sizes(decode_manifest(body)))
-            conn.executemany("DELETE FROM file_cache WHERE sha256 = ?", ((sha,) for sha in orphans))
+            forget_blobs(conn, orphans)
         return orphans
 
     def referenced_blobs(self) -> dict[str, int]:
@@ -169,25 +168,3 @@ class BackupRecords:
         for (body,) in self._db.connection().execute("SELECT body FROM manifests"):
             needed.update(_blob_sizes(decode_manifest(body)))
         return needed
-
-    def cached_hashes(self, env_id: str) -> dict[str, CachedHash]:
-        rows = self._db.connection().execute(
-            "SELECT path, size, mtime_ns, inode, sha256 FROM file_cache WHERE environment_id = ?",
-            (env_id,),
-        )
-        return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
-
-    def update_cached_hashes(
-        self, env_id: str, changed: dict[str, CachedHash], removed: Iterable[str]
-    ) -> None:
-        """Apply only what differs from the cache as read: an unchanged tree writes nothing."""
-        with self._db.transaction() as conn:
-            conn.executemany(
-                "DELETE FROM file_cache WHERE environment_id = ? AND path = ?",
-                ((env_id, path) for path in removed),
-            )
-            conn.executemany(
-                "INSERT OR REPLACE INTO file_cache"
-                " (environment_id, path, size, mtime_ns, inode, sha256) VALUES (?,?,?,?,?,?)",
-                ((env_id, path, *values) for path, values in changed.items()),
-            )

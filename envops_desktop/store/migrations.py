@@ -6,6 +6,7 @@ A step is SQL, or a function for what SQL alone cannot do; each runs in one tran
 import sqlite3
 from collections.abc import Callable
 
+from envops_desktop.store.hash_caches import encode_cache
 from envops_desktop.store.manifest_codec import save_manifest
 
 
@@ -28,6 +29,24 @@ def _manifests_as_documents(conn: sqlite3.Connection) -> None:
         manifest = save_manifest(conn, (tuple(row) for row in rows))
         conn.execute("UPDATE backups SET manifest = ? WHERE id = ?", (manifest, backup_id))
     conn.execute("DROP TABLE backup_entries")
+
+
+def _hash_caches_as_documents(conn: sqlite3.Connection) -> None:
+    # 5: an environment's hash cache becomes one document, read whole in a fraction of the time.
+    conn.execute(
+        "CREATE TABLE hash_caches (environment_id TEXT PRIMARY KEY"
+        " REFERENCES environments(id) ON DELETE CASCADE, body BLOB NOT NULL) WITHOUT ROWID"
+    )
+    caches: dict[str, dict[str, tuple[int, int, int, str]]] = {}
+    for env_id, path, size, mtime_ns, inode, sha in conn.execute(
+        "SELECT environment_id, path, size, mtime_ns, inode, sha256 FROM file_cache"
+    ):
+        caches.setdefault(env_id, {})[path] = (size, mtime_ns, inode, sha)
+    conn.executemany(
+        "INSERT INTO hash_caches (environment_id, body) VALUES (?, ?)",
+        ((env_id, encode_cache(cache)) for env_id, cache in caches.items()),
+    )
+    conn.execute("DROP TABLE file_cache")
 
 
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
@@ -125,4 +144,5 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # 4: the digest of the scan a backup was made from, so a backup of the same tree again
     # reuses its manifest without reading the hash cache.
     "ALTER TABLE backups ADD COLUMN tree_digest TEXT;",
+    _hash_caches_as_documents,
 ]

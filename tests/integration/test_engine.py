@@ -13,6 +13,7 @@ from envops_desktop.domain.errors import OperationCancelledError
 from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.service import EnvOpsService, parallel
 from envops_desktop.store.database import DATABASE_NAME
+from envops_desktop.store.hash_caches import decode_cache
 from envops_desktop.store.manifest_codec import decode_manifest, manifest_text
 from tests.store_view import damage_blob, store_files
 from tests.trees import describe_tree, mess_up
@@ -111,12 +112,36 @@ def test_backup_of_a_tree_backed_up_before_needs_not_even_the_hash_cache(
     _old_enough(config_dir)
     first = service.create_backup("billing")
     with sqlite3.connect(tmp_path / "data" / DATABASE_NAME) as conn:
-        conn.execute("DELETE FROM file_cache")
+        conn.execute("DELETE FROM hash_caches")
     read: list[Progress] = []
     second = service.create_backup("billing", progress=read.append)
     assert read[-1].total == 0  # the scan matched the first backup's: no file was read
     assert list(service.backup_entries(second.id)) == list(service.backup_entries(first.id))
     assert manifest_rows(tmp_path / "data") == 1
+
+
+def test_damaged_hash_cache_costs_a_full_read_and_nothing_else(
+    service, environment, config_dir, tmp_path
+):
+    _old_enough(config_dir)
+    service.create_backup("billing")
+    (config_dir / "app.yaml").write_text("server:\n  port: 9000\n")  # not the same tree
+    _old_enough(config_dir)
+    with sqlite3.connect(tmp_path / "data" / DATABASE_NAME) as conn:
+        body = conn.execute("SELECT body FROM hash_caches").fetchone()[0]
+        damaged = body[:40] + bytes(b ^ 0xFF for b in body[40:80]) + body[80:]
+        conn.execute("UPDATE hash_caches SET body = ?", (damaged,))
+    read: list[Progress] = []
+    second = service.create_backup("billing", progress=read.append)
+    assert read[-1].total == sum(p.stat().st_size for p in _files(config_dir))  # all read
+    before = describe_tree(config_dir)
+    mess_up(config_dir)
+    service.restore_backup("billing", second.id)
+    assert describe_tree(config_dir) == before
+
+
+def _files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
 
 
 def test_file_rewritten_in_the_same_instant_as_a_backup_is_read_again(
@@ -166,6 +191,7 @@ def test_a_data_dir_from_the_first_schema_is_migrated_with_its_backups(tmp_path)
     tree = tmp_path / "env"
     tree.mkdir()
     (tree / "a.conf").write_text("port = 1\n")
+    _old_enough(tree)
     service.add_environment("billing", tree, version="1")
     backup = service.create_backup("billing")
     service.close()
@@ -174,6 +200,9 @@ def test_a_data_dir_from_the_first_schema_is_migrated_with_its_backups(tmp_path)
     service = EnvOpsService(data)
     try:
         assert [e.path for e in service.backup_entries(backup.id)] == ["a.conf"]
+        read: list[Progress] = []
+        service.create_backup("billing", progress=read.append)
+        assert read[-1].total == 0  # the hash cache came through: nothing was read again
         (tree / "a.conf").write_text("port = 2\n")
         service.restore_backup("billing", backup.id)
         assert (tree / "a.conf").read_text() == "port = 1\n"
@@ -209,7 +238,17 @@ def _downgrade_to_first_schema(data: Path) -> None:
             [(backup_id, *row) for row in decode_manifest(body)],
         )
     conn.execute("DROP INDEX backups_by_manifest")
-    conn.execute("DROP INDEX file_cache_by_blob")
+    conn.execute(
+        "CREATE TABLE file_cache (environment_id TEXT NOT NULL, path TEXT NOT NULL,"
+        " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,"
+        " sha256 TEXT NOT NULL, PRIMARY KEY (environment_id, path)) WITHOUT ROWID"
+    )
+    for env_id, body in conn.execute("SELECT environment_id, body FROM hash_caches").fetchall():
+        conn.executemany(
+            "INSERT INTO file_cache VALUES (?,?,?,?,?,?)",
+            [(env_id, path, *value) for path, value in decode_cache(body).items()],
+        )
+    conn.execute("DROP TABLE hash_caches")
     conn.execute("ALTER TABLE backups DROP COLUMN manifest")
     conn.execute("ALTER TABLE backups DROP COLUMN tree_digest")
     conn.execute("DROP TABLE manifests")
