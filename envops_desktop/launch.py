@@ -6,18 +6,12 @@ command line (the service) or the whole GUI (Qt), which cost each helper 50 MB o
 more and a quarter of a second.
 """
 
-import gc
-
 
 def cli() -> int:
     """`envops`."""
     from envops_desktop.cli import main
 
-    code = main()
-    # Everything still alive dies with the process: frozen, it is skipped by the collection
-    # the interpreter runs on its way out (42 -> 14 ms from the end of a backup to exit).
-    gc.freeze()
-    return code
+    return main()
 
 
 def gui() -> int:
