@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from envops_desktop.cli import main
+from envops_desktop.store.database import DATABASE_NAME
 from tests.trees import describe_tree, make_config_tree, mess_up
 from tests.zips import simple_configuration
 
@@ -95,6 +96,19 @@ def test_backup_from_the_command_line_does_not_load_pydantic(billing, tmp_path):
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True
     )
     assert result.stdout.splitlines()[-1] == "0 False"
+
+
+def test_backup_command_leaves_no_write_ahead_log_behind(billing, tmp_path):
+    # SQLite folds its write-ahead log into the database and removes it when the last
+    # connection closes; a command that leaves a connection to the interpreter's exit (a pool
+    # thread's, say) leaves megabytes of log behind after every backup.
+    script = (
+        "import sys; from envops_desktop.launch import cli; "
+        f"sys.argv = ['envops', '--data-dir', {str(tmp_path / 'data')!r}, 'backup', 'create', "
+        "'billing']; sys.exit(cli())"
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=REPO, check=True, capture_output=True)
+    assert not (tmp_path / "data" / f"{DATABASE_NAME}-wal").exists()
 
 
 def test_version_mismatch_exits_3_and_changes_nothing(cli, billing):
