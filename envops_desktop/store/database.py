@@ -26,11 +26,10 @@ class Database:
         self._migrate()
 
     def connection(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-        return conn
+        owned = getattr(self._local, "owned", None)
+        if owned is None:
+            owned = self._local.owned = _ThreadConnection(self._connect())
+        return owned.conn
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
@@ -80,10 +79,25 @@ class Database:
             conn.execute("COMMIT")
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        owned = getattr(self._local, "owned", None)
+        if owned is not None:
+            owned.conn.close()
+            self._local.owned = None
+
+
+class _ThreadConnection:
+    """One thread's connection, closed when the thread's local storage lets go of it.
+
+    A `sqlite3.Connection` sits in a reference cycle with its own statement cache, so without
+    this a pool thread's connection would close only when the garbage collector came by; and
+    the last connection to close is what folds the write-ahead log back into the database.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __del__(self) -> None:
+        self.conn.close()
 
 
 def _statements(script: str) -> list[str]:
