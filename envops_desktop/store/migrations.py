@@ -6,7 +6,7 @@ A step is SQL, or a function for what SQL alone cannot do; each runs in one tran
 import sqlite3
 from collections.abc import Callable
 
-from envops_desktop.store.hash_caches import encode_cache
+from envops_desktop.store.hash_caches import HashCache, encode_cache
 from envops_desktop.store.manifest_codec import save_manifest
 
 
@@ -37,7 +37,7 @@ def _hash_caches_as_documents(conn: sqlite3.Connection) -> None:
         "CREATE TABLE hash_caches (environment_id TEXT PRIMARY KEY"
         " REFERENCES environments(id) ON DELETE CASCADE, body BLOB NOT NULL) WITHOUT ROWID"
     )
-    caches: dict[str, dict[str, tuple[int, int, int, str]]] = {}
+    caches: dict[str, HashCache] = {}
     for env_id, path, size, mtime_ns, inode, sha in conn.execute(
         "SELECT environment_id, path, size, mtime_ns, inode, sha256 FROM file_cache"
     ):

@@ -1,4 +1,4 @@
-"""A table model over a list of pydantic records, updated in place by id.
+"""A table model over a list of records with an `id`, updated in place by id.
 
 Updating in place (rather than resetting) keeps the user's selection, scroll position and
 sort across the refreshes that other processes' changes trigger.
