@@ -3,6 +3,7 @@
 import functools
 import time
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind, Outcome
@@ -12,7 +13,7 @@ from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.parallel import run_in_batches
-from envops_desktop.service.scanning import Scan, ScannedFile, scan_tree
+from envops_desktop.service.scanning import PATH, SIZE, Scan, ScannedFile, scan_tree
 from envops_desktop.service.versions import current_version
 from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import ingest_files
@@ -38,18 +39,18 @@ def _store_files(
 ) -> tuple[dict[str, tuple[str, int]], list[tuple[str, PackedAt]]]:
     """Store the files' contents; per path its sha256 and size as read, and the new packed
     blobs, which become part of the store when the backup is recorded."""
-    meter = ProgressMeter(progress, _PHASE, sum(f.size for f in files))
+    meter = ProgressMeter(progress, _PHASE, sum(f[SIZE] for f in files))
     work = functools.partial(ingest_files, str(ctx.data_dir))
     stored: dict[str, tuple[str, int]] = {}
     placed: list[tuple[str, PackedAt]] = []
     for batch, outcome in run_in_batches(
-        work, files, lambda f: str(root / f.path), lambda f: f.size, "envops-backup", cancel
+        work, files, lambda f: str(root / f[PATH]), itemgetter(SIZE), "envops-backup", cancel
     ):
         for scanned, (sha, size, at) in zip(batch, outcome, strict=True):
-            stored[scanned.path] = (sha, size)
+            stored[scanned[PATH]] = (sha, size)
             if at is not None:
                 placed.append((sha, at))
-        meter.advance(sum(f.size for f in batch), batch[-1].path)
+        meter.advance(sum(f[SIZE] for f in batch), batch[-1][PATH])
     meter.finish()
     return stored, placed
 
@@ -80,13 +81,14 @@ def _store_tree(
     rows = [entry_row(e) for e in scan.others]
     to_store: list[ScannedFile] = []
     for scanned in scan.files:
-        cached = cache.get(scanned.path)
-        if cached and cached[:3] == (scanned.size, scanned.mtime_ns, scanned.inode):
-            rows.append(_file_row(scanned, cached[3], scanned.size))
+        path, size, _, mtime_ns, inode = scanned
+        cached = cache.get(path)
+        if cached and cached[:3] == (size, mtime_ns, inode):
+            rows.append(_file_row(scanned, cached[3], size))
         else:
             to_store.append(scanned)
     stored, placed = _store_files(ctx, Path(env.path), to_store, progress, cancel)
-    rows += [_file_row(f, *stored[f.path]) for f in to_store]
+    rows += [_file_row(f, *stored[f[PATH]]) for f in to_store]
     if stored:
         # Even content found already stored is flushed: another process may have put it
         # there moments ago and not flushed it yet. Cached files were flushed by the
@@ -95,7 +97,7 @@ def _store_tree(
     # Files found in the cache stay in it as they are (they were not racy then, so are not
     # now); only files read this time can enter it, or leave it when they cannot be trusted.
     fresh = _fresh_cache(to_store, stored, started_ns)
-    untrusted = {f.path for f in to_store if f.path not in fresh}
+    untrusted = {f[PATH] for f in to_store if f[PATH] not in fresh}
     return _StoredTree(
         rows=rows,
         placed=placed,
@@ -103,7 +105,7 @@ def _store_tree(
         cache=cache,
         cache_changed=fresh,
         cache_removed=[
-            *(cache.keys() - {f.path for f in scan.files}),
+            *(cache.keys() - {f[PATH] for f in scan.files}),
             *(untrusted & cache.keys()),
         ],
         all_cached=not untrusted,
@@ -142,7 +144,7 @@ def create_backup_locked(
             created_by=ctx.user,
             origin=origin,
             file_count=len(scan.files),
-            total_bytes=new_tree.total_bytes if new_tree else sum(f.size for f in scan.files),
+            total_bytes=new_tree.total_bytes if new_tree else sum(f[SIZE] for f in scan.files),
             skipped=sorted(scan.skipped),
             root_mode=scan.root_mode,
             root_mtime_ns=scan.root_mtime_ns,
@@ -165,7 +167,8 @@ def create_backup_locked(
 
 
 def _file_row(scanned: ScannedFile, sha: str, size: int) -> EntryRow:
-    return (scanned.path, _FILE, scanned.mode, size, scanned.mtime_ns, sha, None)
+    path, _, mode, mtime_ns, _ = scanned
+    return (path, _FILE, mode, size, mtime_ns, sha, None)
 
 
 def _fresh_cache(
@@ -173,9 +176,9 @@ def _fresh_cache(
 ) -> HashCache:
     # A file whose size as read differs from its scan changed while it was read: not cached.
     return {
-        f.path: (f.size, f.mtime_ns, f.inode, stored[f.path][0])
-        for f in files
-        if started_ns - f.mtime_ns > _RACY_NS and stored[f.path][1] == f.size
+        path: (size, mtime_ns, inode, stored[path][0])
+        for path, size, _, mtime_ns, inode in files
+        if started_ns - mtime_ns > _RACY_NS and stored[path][1] == size
     }
 
 

@@ -1,30 +1,24 @@
 """Walking an environment's directory without ever following a link."""
 
+import errno
 import hashlib
 import marshal
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.models import TreeEntry
 
+# A regular file found by a scan: (path, size, mode, mtime_ns, inode), what the hash cache
+# compares. A plain tuple, not a NamedTuple: building 20,000 of them is half the cost, the
+# garbage collector stops tracking them, and `marshal` takes them as they are for the digest.
+ScannedFile = tuple[str, int, int, int, int]
+PATH, SIZE = 0, 1  # the positions in a ScannedFile that are read by index
 
-class ScannedFile(NamedTuple):
-    """A regular file found by a scan, with what the hash cache compares.
-
-    A tuple of plain values: the garbage collector stops tracking it, so scanning 20,000
-    files does not make its full passes (which pause every thread) any longer.
-    """
-
-    path: str
-    size: int
-    mode: int
-    mtime_ns: int
-    inode: int
+_S_ISREG, _S_ISDIR, _S_ISLNK = stat.S_ISREG, stat.S_ISDIR, stat.S_ISLNK
 
 
 @dataclass
@@ -45,40 +39,63 @@ class Scan:
         # marshal of plain tuples is ten times quicker than JSON here; version 2 skips the
         # shared-reference table. The format may change between Python versions, which only
         # makes a digest miss once.
-        return hashlib.sha256(
-            marshal.dumps((list(map(tuple, self.files)), others, self.skipped), 2)
-        ).hexdigest()
+        return hashlib.sha256(marshal.dumps((self.files, others, self.skipped), 2)).hexdigest()
 
 
 def scan_tree(root: Path) -> Scan:
     """List a directory tree; FIFOs, sockets and devices are skipped and named in `skipped`."""
     root_stat = root.stat()
     scan = Scan(root_mode=stat.S_IMODE(root_stat.st_mode), root_mtime_ns=root_stat.st_mtime_ns)
-    pending = [("", str(root))]
+    add_file = scan.files.append
+    pending = [("", str(root), True)]
     while pending:
-        prefix, directory = pending.pop()
-        try:
-            with os.scandir(directory) as listing:
-                children = list(listing)
-        except PermissionError as error:
-            raise OperationFailedError(
-                f"Cannot read the folder {directory}: permission denied."
-            ) from error
-        for child in children:
-            rel = prefix + child.name
-            st = child.stat(follow_symlinks=False)
-            if stat.S_ISREG(st.st_mode):  # nearly every entry: the cheapest path
-                scan.files.append(
-                    ScannedFile(rel, st.st_size, st.st_mode & 0o7777, st.st_mtime_ns, st.st_ino)
-                )
-            elif stat.S_ISDIR(st.st_mode):
-                scan.others.append(_entry(rel, EntryKind.DIR, st))
-                pending.append((rel + "/", child.path))
-            elif stat.S_ISLNK(st.st_mode):
-                scan.others.append(_entry(rel, EntryKind.SYMLINK, st, os.readlink(child.path)))
+        prefix, directory, is_root = pending.pop()
+        for name, st in _listing(directory, follow=is_root):
+            mode = st.st_mode
+            if _S_ISREG(mode):  # nearly every entry: the cheapest path
+                add_file((prefix + name, st.st_size, mode & 0o7777, st.st_mtime_ns, st.st_ino))
+            elif _S_ISDIR(mode):
+                scan.others.append(_entry(prefix + name, EntryKind.DIR, st))
+                pending.append((prefix + name + "/", os.path.join(directory, name), False))
+            elif _S_ISLNK(mode):
+                target = os.readlink(os.path.join(directory, name))
+                scan.others.append(_entry(prefix + name, EntryKind.SYMLINK, st, target))
             else:
-                scan.skipped.append(rel)
+                scan.skipped.append(prefix + name)
     return scan
+
+
+# POSIX: `lstat` of a name relative to the open folder spares the kernel walking the whole
+# path for each of 20,000 files (≈ 10 % of a scan), and O_NOFOLLOW refuses a folder that was
+# swapped for a link after it was listed. Windows has neither, and needs neither: there
+# scandir's entries carry their status already.
+# Gone, or a folder replaced by a file or a link, between being listed and being read.
+_CHANGED_WHILE_LISTED = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
+_BY_DESCRIPTOR = os.stat in os.supports_dir_fd and os.listdir in os.supports_fd  # lstat is stat
+
+
+def _listing(directory: str, follow: bool) -> list[tuple[str, os.stat_result]]:
+    """Each entry of a folder with its own (never its link target's) status."""
+    try:
+        if not _BY_DESCRIPTOR:
+            with os.scandir(directory) as entries:
+                return [(e.name, e.stat(follow_symlinks=False)) for e in entries]
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | (0 if follow else os.O_NOFOLLOW))
+        try:
+            lstat = os.lstat
+            return [(name, lstat(name, dir_fd=fd)) for name in os.listdir(fd)]
+        finally:
+            os.close(fd)
+    except PermissionError as error:
+        raise OperationFailedError(
+            f"Cannot read the folder {directory}: permission denied."
+        ) from error
+    except OSError as error:
+        if error.errno not in _CHANGED_WHILE_LISTED:
+            raise
+        raise OperationFailedError(
+            f"The folder {directory} changed while it was being read; try again."
+        ) from error
 
 
 def _entry(path: str, kind: EntryKind, st: os.stat_result, target: str | None = None) -> TreeEntry:

@@ -1,0 +1,59 @@
+"""Reading an environment's folder: every entry as it is, never through a link."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.service import scanning
+from envops_desktop.service.scanning import scan_tree
+from tests.trees import make_config_tree
+
+
+def test_scan_by_folder_descriptor_finds_what_a_scandir_scan_finds(tmp_path, monkeypatch):
+    # Linux and macOS read each folder through its descriptor; Windows through scandir.
+    # Both must see the same tree, or a backup made on one would not match on the other.
+    root = tmp_path / "env"
+    make_config_tree(root, files=30)
+    os.mkfifo(root / "control.fifo")
+    by_descriptor = scan_tree(root)
+    monkeypatch.setattr(scanning, "_BY_DESCRIPTOR", False)
+    by_scandir = scan_tree(root)
+
+    assert sorted(by_descriptor.files) == sorted(by_scandir.files)
+    assert sorted(by_descriptor.others) == sorted(by_scandir.others)
+    assert by_descriptor.skipped == by_scandir.skipped == ["control.fifo"]
+    assert {e.path: e.target for e in by_descriptor.others if e.target} == {
+        "db.ini": "conf.d/database.ini",
+        "plugins/enabled/audit.so": "../audit.so",
+    }
+    assert len(by_descriptor.files) == 37
+
+
+def test_folder_swapped_for_a_link_while_scanning_is_refused_not_followed(tmp_path, monkeypatch):
+    root = tmp_path / "env"
+    make_config_tree(root)
+    outside = tmp_path / "secrets"
+    outside.mkdir()
+    (outside / "shadow").write_text("not part of the environment")
+    list_folder = scanning._listing
+
+    def swap_after_listing(directory: str, follow: bool) -> list:
+        listed = list_folder(directory, follow)
+        if Path(directory) == root:  # conf.d was listed as a folder; now it is a link
+            os.rename(root / "conf.d", tmp_path / "conf.d.old")
+            os.symlink(outside, root / "conf.d")
+        return listed
+
+    monkeypatch.setattr(scanning, "_listing", swap_after_listing)
+    with pytest.raises(OperationFailedError, match="changed while it was being read"):
+        scan_tree(root)
+
+
+def test_environment_folder_that_is_itself_a_link_is_followed(tmp_path):
+    # The environment's own path may be a link (a release symlink); only what is inside is
+    # never followed.
+    make_config_tree(tmp_path / "release-4.2")
+    os.symlink(tmp_path / "release-4.2", tmp_path / "current")
+    assert len(scan_tree(tmp_path / "current").files) == 7
