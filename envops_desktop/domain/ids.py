@@ -1,6 +1,6 @@
 """Short, sortable identifiers: milliseconds since the epoch plus randomness, in base 32."""
 
-import secrets
+import os
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford's: no i, l, o, u to misread
@@ -16,4 +16,4 @@ def _encode(value: int, width: int) -> str:
 
 def new_id() -> str:
     """Return a 12-character id that sorts by creation time."""
-    return _encode(time.time_ns() // 1_000_000, 9) + _encode(secrets.randbits(15), 3)
+    return _encode(time.time_ns() // 1_000_000, 9) + _encode(int.from_bytes(os.urandom(2)) >> 1, 3)
