@@ -12,11 +12,11 @@ from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.models import TreeEntry
 
-# A regular file found by a scan: (path, size, mode, mtime_ns, inode), what the hash cache
-# compares. A plain tuple, not a NamedTuple: building 20,000 of them is half the cost, the
-# garbage collector stops tracking them, and `marshal` takes them as they are for the digest.
+# A regular file found by a scan: (path, size, mtime_ns, inode, mode); the first four are what
+# the hash cache compares. A plain tuple, not a NamedTuple: building 20,000 of them is half
+# the cost, the garbage collector stops tracking them, and `marshal` takes them as they are.
 ScannedFile = tuple[str, int, int, int, int]
-PATH, SIZE = 0, 1  # the positions in a ScannedFile that are read by index
+PATH, SIZE, MTIME_NS = 0, 1, 2  # the positions in a ScannedFile that are read by index
 
 _S_ISREG, _S_ISDIR, _S_ISLNK = stat.S_ISREG, stat.S_ISDIR, stat.S_ISLNK
 
@@ -53,7 +53,7 @@ def scan_tree(root: Path) -> Scan:
         for name, st in _listing(directory, follow=is_root):
             mode = st.st_mode
             if _S_ISREG(mode):  # nearly every entry: the cheapest path
-                add_file((prefix + name, st.st_size, mode & 0o7777, st.st_mtime_ns, st.st_ino))
+                add_file((prefix + name, st.st_size, st.st_mtime_ns, st.st_ino, mode & 0o7777))
             elif _S_ISDIR(mode):
                 scan.others.append(_entry(prefix + name, EntryKind.DIR, st))
                 pending.append((prefix + name + "/", os.path.join(directory, name), False))

@@ -20,7 +20,7 @@ def tree_matches(root: Path, entries: Iterable[TreeEntry]) -> bool:
     found: dict[str, tuple] = {
         e.path: (e.kind, e.target if e.kind is EntryKind.SYMLINK else e.mode) for e in scan.others
     }
-    found.update({path: (EntryKind.FILE, mode, size) for path, size, mode, _, _ in scan.files})
+    found.update({path: (EntryKind.FILE, mode, size) for path, size, _, _, mode in scan.files})
     expected: dict[str, tuple] = {}
     for e in entries:
         if e.kind is EntryKind.FILE:

@@ -13,7 +13,7 @@ an empty cache, and the next backup reads every file again, exactly as a first b
 
 import marshal
 import sqlite3
-from collections.abc import Iterable
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 import zstandard
@@ -21,8 +21,11 @@ import zstandard
 if TYPE_CHECKING:  # the database imports this module for its migrations
     from envops_desktop.store.database import Database
 
-CachedHash = tuple[int, int, int, str]  # size, mtime_ns, inode, sha256
-HashCache = dict[str, CachedHash]  # by path inside the environment
+# A file as a scan found it (path, size, mtime_ns, inode): the first four fields of a scanned
+# file, so that one `itemgetter` makes the keys of a whole scan without Python per file.
+CacheKey = tuple[str, int, int, int]
+HashCache = dict[CacheKey, str]  # → the sha256 its content had when a backup read it
+CACHE_KEY = itemgetter(0, 1, 2, 3)
 
 
 def encode_cache(cache: HashCache) -> bytes:
@@ -36,6 +39,7 @@ def decode_cache(body: bytes) -> HashCache:
         cache = marshal.loads(zstandard.ZstdDecompressor().decompress(body))
     except (zstandard.ZstdError, ValueError, EOFError, TypeError):
         return {}
+    # A cache of the first format (keyed by path alone) matches no key and is replaced whole.
     return cache if isinstance(cache, dict) else {}
 
 
@@ -49,7 +53,7 @@ def forget_blobs(conn: sqlite3.Connection, shas: set[str]) -> None:
         return
     for env_id, body in conn.execute("SELECT environment_id, body FROM hash_caches").fetchall():
         cache = decode_cache(body)
-        kept = {path: value for path, value in cache.items() if value[3] not in shas}
+        kept = {key: sha for key, sha in cache.items() if sha not in shas}
         if len(kept) != len(cache):
             _save(conn, env_id, kept)
 
@@ -75,16 +79,7 @@ class HashCaches:
         )
         return decode_cache(row[0]) if row else {}
 
-    def update(
-        self, env_id: str, cache: HashCache, changed: HashCache, removed: Iterable[str]
-    ) -> None:
-        """Store `cache` (as read) with `changed` and without `removed`; an unchanged cache is
-        not rewritten."""
-        removed = list(removed)
-        if not changed and not removed:
-            return
-        updated = {**cache, **changed}
-        for path in removed:
-            updated.pop(path, None)
+    def write(self, env_id: str, cache: HashCache) -> None:
+        """Replace the environment's cache."""
         with self._db.transaction() as conn:
-            _save(conn, env_id, updated)
+            _save(conn, env_id, cache)

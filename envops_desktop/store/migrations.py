@@ -41,7 +41,7 @@ def _hash_caches_as_documents(conn: sqlite3.Connection) -> None:
     for env_id, path, size, mtime_ns, inode, sha in conn.execute(
         "SELECT environment_id, path, size, mtime_ns, inode, sha256 FROM file_cache"
     ):
-        caches.setdefault(env_id, {})[path] = (size, mtime_ns, inode, sha)
+        caches.setdefault(env_id, {})[(path, size, mtime_ns, inode)] = sha
     conn.executemany(
         "INSERT INTO hash_caches (environment_id, body) VALUES (?, ?)",
         ((env_id, encode_cache(cache)) for env_id, cache in caches.items()),

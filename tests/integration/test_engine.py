@@ -1,6 +1,7 @@
 """The fast engine keeps its promises: helper processes, shared manifests, a trustworthy cache."""
 
 import hashlib
+import marshal
 import os
 import shutil
 import sqlite3
@@ -8,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from envops_desktop.domain.errors import OperationCancelledError
 from envops_desktop.domain.progress import CancelToken, Progress
@@ -140,6 +142,32 @@ def test_damaged_hash_cache_costs_a_full_read_and_nothing_else(
     assert describe_tree(config_dir) == before
 
 
+def test_hash_cache_of_an_older_format_costs_one_full_read_and_nothing_else(
+    service, environment, config_dir, tmp_path
+):
+    _old_enough(config_dir)
+    first = service.create_backup("billing")
+    # The first format: by path alone, (size, mtime_ns, inode, sha256) — with a wrong hash, so
+    # a backup that still trusted it would record content the files do not have.
+    older = {
+        e.path: (e.size, e.mtime_ns, (config_dir / e.path).stat().st_ino, "0" * 64)
+        for e in service.backup_entries(first.id)
+        if e.sha256
+    }
+    body = zstandard.ZstdCompressor(write_checksum=True).compress(marshal.dumps(older, 2))
+    (config_dir / "app.yaml").write_text("server:\n  port: 9000\n")  # not the same tree
+    _old_enough(config_dir)
+    with sqlite3.connect(tmp_path / "data" / DATABASE_NAME) as conn:
+        conn.execute("UPDATE hash_caches SET body = ?", (body,))
+    read: list[Progress] = []
+    second = service.create_backup("billing", progress=read.append)
+    assert read[-1].total == sum(p.stat().st_size for p in _files(config_dir))  # all read
+    assert "0" * 64 not in {e.sha256 for e in service.backup_entries(second.id)}
+    read.clear()
+    service.create_backup("billing", progress=read.append)
+    assert read[-1].total == 0  # and the cache is whole again
+
+
 def _files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
 
@@ -246,7 +274,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
     for env_id, body in conn.execute("SELECT environment_id, body FROM hash_caches").fetchall():
         conn.executemany(
             "INSERT INTO file_cache VALUES (?,?,?,?,?,?)",
-            [(env_id, path, *value) for path, value in decode_cache(body).items()],
+            [(env_id, *key, sha) for key, sha in decode_cache(body).items()],
         )
     conn.execute("DROP TABLE hash_caches")
     conn.execute("ALTER TABLE backups DROP COLUMN manifest")
