@@ -2,6 +2,7 @@
 
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -62,7 +63,8 @@ class _StoredTree:
     rows: list[EntryRow]
     placed: list[tuple[str, PackedAt]]
     total_bytes: int
-    cache: HashCache | None  # None when it is the cache as read: nothing to write
+    cache_fresh: HashCache  # entries of files read this time
+    cache_whole: Callable[[], HashCache]  # every entry the cache should now hold
     # Every file's hash went into the cache: the next scan with the same digest needs none.
     all_cached: bool
 
@@ -91,14 +93,14 @@ def _store_tree(
         # backup that cached them.
         sync_to_disk()  # the blobs must be on disk before a record says the backup exists
     # Files found in the cache stay in it as they are (they were not racy then, so are not
-    # now); only files read this time can enter it. Entries of files gone or changed drop out.
+    # now); only files read this time can enter it.
     fresh = _fresh_cache(to_store, stored, started_ns)
-    kept = {key: sha for key, sha in zip(keys, known, strict=True) if sha}
     return _StoredTree(
         rows=rows,
         placed=placed,
         total_bytes=sum(row[3] for row in rows),
-        cache=None if not fresh and len(kept) == len(cache) else kept | fresh,
+        cache_fresh=fresh,
+        cache_whole=lambda: {k: sha for k, sha in zip(keys, known, strict=True) if sha} | fresh,
         all_cached=len(fresh) == len(to_store),
     )
 
@@ -150,8 +152,7 @@ def create_backup_locked(
                     rows=new_tree.rows,
                     tree_digest=tree_digest if new_tree.all_cached else None,
                 )
-                if new_tree.cache is not None:
-                    ctx.hash_caches.write(env.id, new_tree.cache)
+                ctx.hash_caches.add(env.id, new_tree.cache_fresh, new_tree.cache_whole)
             ctx.record(env, ActivityAction.BACKUP_CREATED, Outcome.SUCCESS, _detail(backup))
     return backup
 

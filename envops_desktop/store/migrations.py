@@ -145,4 +145,6 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # reuses its manifest without reading the hash cache.
     "ALTER TABLE backups ADD COLUMN tree_digest TEXT;",
     _hash_caches_as_documents,
+    # 6: a backup that read a few files adds their entries without rewriting the whole cache.
+    "ALTER TABLE hash_caches ADD COLUMN recent BLOB;",
 ]

@@ -18,7 +18,7 @@ from envops_desktop.store.database import DATABASE_NAME
 from envops_desktop.store.hash_caches import decode_cache
 from envops_desktop.store.manifest_codec import decode_manifest, manifest_text
 from tests.store_view import damage_blob, store_files
-from tests.trees import describe_tree, mess_up
+from tests.trees import describe_tree, make_config_tree, mess_up
 
 
 @pytest.fixture
@@ -202,6 +202,74 @@ def test_deleting_a_backup_makes_the_cache_forget_freed_content(service, environ
     assert describe_tree(config_dir) == before
 
 
+def _cache_parts(data_dir: Path) -> tuple[bytes, bytes | None]:
+    with sqlite3.connect(data_dir / DATABASE_NAME) as conn:
+        return conn.execute("SELECT body, recent FROM hash_caches").fetchone()
+
+
+def _backup_reading(service: EnvOpsService) -> int:
+    """Back up billing; return how many bytes of files it read."""
+    read: list[Progress] = []
+    service.create_backup("billing", progress=read.append)
+    return read[-1].total
+
+
+def test_backup_that_read_a_few_files_adds_them_to_the_cache_without_rewriting_it(
+    service, tmp_path
+):
+    tree = tmp_path / "env"
+    make_config_tree(tree, files=60)
+    _old_enough(tree)
+    service.add_environment("billing", tree, version="4.2.0")
+    service.create_backup("billing")
+    whole, recent = _cache_parts(tmp_path / "data")
+    assert recent is None
+    (tree / "app.yaml").write_text("server:\n  port: 9000\n")
+    _old_enough(tree)
+    service.create_backup("billing")
+    after, recent = _cache_parts(tmp_path / "data")
+    assert after == whole
+    assert [key[0] for key in decode_cache(recent)] == ["app.yaml"]
+    # The recent part is read with the whole: another change reads only the file changed.
+    (tree / "conf.d" / "cache.ini").write_text("[cache]\nttl=86400\n")  # not the same size
+    _old_enough(tree)
+    assert _backup_reading(service) == (tree / "conf.d" / "cache.ini").stat().st_size
+
+
+def test_cache_is_written_whole_again_once_its_recent_part_outgrows_an_eighth_of_it(
+    service, tmp_path
+):
+    tree = tmp_path / "env"
+    make_config_tree(tree, files=60)
+    _old_enough(tree)
+    service.add_environment("billing", tree, version="4.2.0")
+    service.create_backup("billing")
+    whole, _ = _cache_parts(tmp_path / "data")
+    for index in range(12):  # a fifth of the files
+        folder = tree / "generated" / f"group{index % 10}"
+        (folder / f"file{index}.conf").write_text(f"changed {index}\n")
+    _old_enough(tree)
+    service.create_backup("billing")
+    after, recent = _cache_parts(tmp_path / "data")
+    assert recent is None and after != whole
+    assert _backup_reading(service) == 0
+
+
+def test_deleting_the_backup_that_read_a_file_makes_the_recent_part_forget_it(service, tmp_path):
+    tree = tmp_path / "env"
+    make_config_tree(tree, files=60)
+    _old_enough(tree)
+    service.add_environment("billing", tree, version="4.2.0")
+    service.create_backup("billing")
+    (tree / "app.yaml").write_text("server:\n  port: 9000\n")  # content of its own
+    _old_enough(tree)
+    second = service.create_backup("billing")
+    assert _cache_parts(tmp_path / "data")[1] is not None
+    service.delete_backup(second.id)
+    assert _backup_reading(service) == (tree / "app.yaml").stat().st_size
+    assert service.check_store().healthy
+
+
 def test_large_mixed_file_is_compressed_past_its_incompressible_start(
     service, environment, config_dir, tmp_path
 ):
@@ -271,10 +339,12 @@ def _downgrade_to_first_schema(data: Path) -> None:
         " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,"
         " sha256 TEXT NOT NULL, PRIMARY KEY (environment_id, path)) WITHOUT ROWID"
     )
-    for env_id, body in conn.execute("SELECT environment_id, body FROM hash_caches").fetchall():
+    caches = conn.execute("SELECT environment_id, body, recent FROM hash_caches").fetchall()
+    for env_id, body, recent in caches:
+        entries = decode_cache(body) | (decode_cache(recent) if recent else {})
         conn.executemany(
             "INSERT INTO file_cache VALUES (?,?,?,?,?,?)",
-            [(env_id, *key, sha) for key, sha in decode_cache(body).items()],
+            [(env_id, *key, sha) for key, sha in entries.items()],
         )
     conn.execute("DROP TABLE hash_caches")
     conn.execute("ALTER TABLE backups DROP COLUMN manifest")
