@@ -14,7 +14,7 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, cast
 
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service.context import POOL_SIZE
@@ -23,6 +23,7 @@ from envops_desktop.store.blobs import flushing_in_background
 T = TypeVar("T")
 J = TypeVar("J")
 R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 
 # Below this many bytes of work, threads: a helper process costs ~0.1 s to start.
 PROCESSES_FROM_BYTES = 64 << 20
@@ -67,20 +68,33 @@ def parallel_map(
         return
     # Imported here, not at start: concurrent.futures (with logging) and multiprocessing
     # cost the command line 45 ms, and a small or unchanged backup needs neither.
-    from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(POOL_SIZE, mp_context=_process_context()) as pool:
-        pending: deque[Future[R]] = deque()
-        try:
-            for item in items:
-                pending.append(pool.submit(work, item))
-                if len(pending) >= window:
-                    yield pending.popleft().result()
-            while pending:
+        yield from _in_order(lambda item: pool.submit(work, item), items, window)
+
+
+class _Pending(Protocol[R_co]):
+    """Work handed to a pool: a Future, or a task of the thread map."""
+
+    def result(self) -> R_co: ...
+
+    def cancel(self) -> object: ...
+
+
+def _in_order(submit: Callable[[T], _Pending[R]], items: Iterable[T], window: int) -> Iterator[R]:
+    """Each item's result in order, with at most `window` submitted and not yet taken."""
+    pending: deque[_Pending[R]] = deque()
+    try:
+        for item in items:
+            pending.append(submit(item))
+            if len(pending) >= window:
                 yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for work in pending:
+            work.cancel()
 
 
 class _Task(Generic[T, R]):
@@ -88,18 +102,21 @@ class _Task(Generic[T, R]):
 
     def __init__(self, item: T) -> None:
         self.item = item
-        self.cancelled = False
+        self._cancelled = False
         self._done = threading.Event()
         self._result: R | None = None
         self._error: BaseException | None = None
 
     def run(self, work: Callable[[T], R]) -> None:
-        if not self.cancelled:
+        if not self._cancelled:
             try:
                 self._result = work(self.item)
             except BaseException as error:  # handed to the caller by result()
                 self._error = error
         self._done.set()
+
+    def cancel(self) -> None:
+        self._cancelled = True  # a worker that has not started it yet skips it
 
     def result(self) -> R:
         self._done.wait()
@@ -117,24 +134,20 @@ def _thread_map(work: Callable[[T], R], items: Iterable[T], name: str, window: i
         while (task := tasks.get()) is not None:
             task.run(work)
 
+    def submit(item: T) -> _Task[T, R]:
+        task: _Task[T, R] = _Task(item)
+        tasks.put(task)
+        return task
+
     threads = [
         threading.Thread(target=worker, name=f"{name}-{number}", daemon=True)
         for number in range(POOL_SIZE)
     ]
     for thread in threads:
         thread.start()
-    pending: deque[_Task[T, R]] = deque()
     try:
-        for item in items:
-            pending.append(task := _Task(item))
-            tasks.put(task)
-            if len(pending) >= window:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        yield from _in_order(submit, items, window)
     finally:
-        for task in pending:
-            task.cancelled = True
         for _ in threads:
             tasks.put(None)
         for thread in threads:

@@ -214,14 +214,21 @@ def _backup_reading(service: EnvOpsService) -> int:
     return read[-1].total
 
 
-def test_backup_that_read_a_few_files_adds_them_to_the_cache_without_rewriting_it(
-    service, tmp_path
-):
+def _backed_up_sixty_files(service: EnvOpsService, tmp_path: Path) -> Path:
+    """An environment of 67 files, old enough to be cached, backed up once: its hash cache
+    is big enough that one changed file goes to the recent part."""
     tree = tmp_path / "env"
     make_config_tree(tree, files=60)
     _old_enough(tree)
     service.add_environment("billing", tree, version="4.2.0")
     service.create_backup("billing")
+    return tree
+
+
+def test_backup_that_read_a_few_files_adds_them_to_the_cache_without_rewriting_it(
+    service, tmp_path
+):
+    tree = _backed_up_sixty_files(service, tmp_path)
     whole, recent = _cache_parts(tmp_path / "data")
     assert recent is None
     (tree / "app.yaml").write_text("server:\n  port: 9000\n")
@@ -239,11 +246,7 @@ def test_backup_that_read_a_few_files_adds_them_to_the_cache_without_rewriting_i
 def test_cache_is_written_whole_again_once_its_recent_part_outgrows_an_eighth_of_it(
     service, tmp_path
 ):
-    tree = tmp_path / "env"
-    make_config_tree(tree, files=60)
-    _old_enough(tree)
-    service.add_environment("billing", tree, version="4.2.0")
-    service.create_backup("billing")
+    tree = _backed_up_sixty_files(service, tmp_path)
     whole, _ = _cache_parts(tmp_path / "data")
     for index in range(12):  # a fifth of the files
         folder = tree / "generated" / f"group{index % 10}"
@@ -256,11 +259,7 @@ def test_cache_is_written_whole_again_once_its_recent_part_outgrows_an_eighth_of
 
 
 def test_deleting_the_backup_that_read_a_file_makes_the_recent_part_forget_it(service, tmp_path):
-    tree = tmp_path / "env"
-    make_config_tree(tree, files=60)
-    _old_enough(tree)
-    service.add_environment("billing", tree, version="4.2.0")
-    service.create_backup("billing")
+    tree = _backed_up_sixty_files(service, tmp_path)
     (tree / "app.yaml").write_text("server:\n  port: 9000\n")  # content of its own
     _old_enough(tree)
     second = service.create_backup("billing")
