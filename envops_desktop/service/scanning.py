@@ -68,10 +68,11 @@ def scan_tree(root: Path) -> Scan:
 # POSIX: `lstat` of a name relative to the open folder spares the kernel walking the whole
 # path for each of 20,000 files (≈ 10 % of a scan), and O_NOFOLLOW refuses a folder that was
 # swapped for a link after it was listed. Windows has neither, and needs neither: there
-# scandir's entries carry their status already.
+# scandir's entries carry their status already. (`os.lstat` is not listed in
+# `supports_dir_fd`; it is `os.stat` that is.)
+_BY_DESCRIPTOR = os.stat in os.supports_dir_fd and os.listdir in os.supports_fd
 # Gone, or a folder replaced by a file or a link, between being listed and being read.
 _CHANGED_WHILE_LISTED = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
-_BY_DESCRIPTOR = os.stat in os.supports_dir_fd and os.listdir in os.supports_fd  # lstat is stat
 
 
 def _listing(directory: str, follow: bool) -> list[tuple[str, os.stat_result]]:

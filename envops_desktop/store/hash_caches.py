@@ -1,8 +1,9 @@
 """The per-environment hash cache: what each file hashed to when a backup last read it.
 
-One compressed document per environment, not a row per file: a backup reads the whole cache
-anyway, and 20,000 rows took SQLite and the `sqlite3` module 55-80 ms to hand over, where
-one document of the same entries decodes in about 10 ms.
+Compressed documents per environment (the whole and a recent part, see `HashCaches`), not a
+row per file: a backup reads the whole cache anyway, and 20,000 rows took SQLite and the
+`sqlite3` module 55-80 ms to hand over, where one document of the same entries decodes in
+about 10 ms.
 
 The document is `marshal` data in a zstd frame with a checksum. marshal is the quickest way
 Python has to turn a dict of tuples into bytes and back; its format may change between Python
