@@ -23,11 +23,14 @@ def _write_files(
     cancel: CancelToken,
 ) -> None:
     work = functools.partial(extract_files, str(blobs.data_dir))
+    # os.path.join, not pathlib: 20,000 joins took 0.13 s that way, 0.02 s this way, on the
+    # thread that must keep both helpers fed.
+    top = str(root)
     try:
         for batch, written in run_in_batches(
             work,
             files,
-            lambda e: (e.sha256 or "", str(root / e.path), e.mode, e.mtime_ns),
+            lambda e: (e.sha256 or "", os.path.join(top, e.path), e.mode, e.mtime_ns),
             lambda e: e.size,
             "envops-restore",
             cancel,
