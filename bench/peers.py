@@ -146,6 +146,10 @@ class EnvOps(Tool):
 
     name = "envops"
 
+    def __init__(self, store: Path, discard: Callable[[Path], None]) -> None:
+        super().__init__(store)
+        self._discard = discard  # where a replaced tree goes: deleting it would slow the next
+
     def _argv(self, *args: str) -> list[str]:
         # The installed command, as an operator runs it.
         envops = str(Path(sys.executable).with_name("envops"))
@@ -176,8 +180,7 @@ class EnvOps(Tool):
     def import_file(self, tree: Path, file: Path) -> Measurement:
         return self._into_empty(tree, lambda: self._run("import", "bench", str(file), "--yes"))
 
-    @staticmethod
-    def _into_empty(tree: Path, run: Callable[[], Measurement]) -> Measurement:
+    def _into_empty(self, tree: Path, run: Callable[[], Measurement]) -> Measurement:
         # The environment is the tree itself: restore into it emptied, then put it back.
         aside = tree.with_name(tree.name + ".aside")
         tree.rename(aside)
@@ -185,5 +188,5 @@ class EnvOps(Tool):
         try:
             return run()
         finally:
-            shutil.rmtree(tree)
+            self._discard(tree)
             aside.rename(tree)
