@@ -114,12 +114,15 @@ def _targets(results: "Results") -> list[str]:
     }
     worst_mixed = max((v for (d, _), v in peaks.items() if d == "mixed" and v), default=None)
     worst_small = max((v for (d, _), v in peaks.items() if d == "small" and v), default=None)
-    add(
-        "Peak memory < 200 MiB for every operation on the 1 GiB tree",
-        f"worst {_fmt(worst_mixed / MiB if worst_mixed else None, '.0f')} MiB "
-        f"(200,000 small files: {_fmt(worst_small / MiB if worst_small else None, '.0f')} MiB)",
-        None if worst_mixed is None else worst_mixed < 200 * MiB,
-    )
+    for where, worst in (
+        ("for every operation on the 1 GiB tree", worst_mixed),
+        ("whatever the tree's size (200,000 small files)", worst_small),
+    ):
+        add(
+            f"Peak memory < 200 MiB {where}",
+            f"worst {_fmt(worst / MiB if worst else None, '.0f')} MiB",
+            None if worst is None else worst < 200 * MiB,
+        )
     ours_size = results.store_sizes.get("envops")
     restic_size = results.store_sizes.get("restic")
     add(
@@ -156,6 +159,9 @@ def write_report(
         f"- Date: {header['date']}; machine: {header['machine']}.",
         f"- Medians of {header['runs']}; whole-process wall-clock times; before each timing",
         "  earlier writes are flushed (`sync`) and the source tree is read into the page cache.",
+        "  Nothing is deleted while a data set is timed: on this machine's ext4 (no journal) a",
+        "  new file walks past every inode freed in the last minutes, so a restore right after",
+        "  a deletion took several times as long.",
         "  EnvOps flushes its new blobs to disk before it records a backup; the other tools",
         "  leave their writes in the page cache when they exit.",
         "- Peak RSS: the largest sum over the process and every process it started.",
