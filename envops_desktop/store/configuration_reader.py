@@ -13,6 +13,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
@@ -31,11 +32,14 @@ from envops_desktop.domain.progress import CancelToken, ProgressMeter
 from envops_desktop.store.blobs import CHUNK
 from envops_desktop.store.json_in_steps import loads_in_steps
 from envops_desktop.store.staged_blobs import StagedBlobs
+from envops_desktop.store.zip_members import BODY_ERRORS, member_chunks, readable_here
 
 DEFAULT_LIMITS = ImportLimits()
 # Built on first import of a file, not when the command line starts (40 ms).
 _ENTRIES = TypeAdapter(list[ManifestEntry], config=ConfigDict(defer_build=True))
 _VALIDATION_BATCH = 500
+# Files whose contents are looked up in the store with one query (SQLite takes 999 values).
+_LOOKUP_BATCH = 500
 _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 
@@ -221,9 +225,21 @@ def _check_manifest(
         )
 
 
+def _member_chunks(
+    archive: zipfile.ZipFile, raw: BinaryIO, info: zipfile.ZipInfo
+) -> Iterator[bytes]:
+    if readable_here(info):
+        yield from member_chunks(raw, info, CHUNK)
+        return
+    with archive.open(info) as stream:  # another compression method: zipfile's own reader
+        while chunk := stream.read(CHUNK):
+            yield chunk
+
+
 def _stage_file(
     path: Path,
     archive: zipfile.ZipFile,
+    raw: BinaryIO,
     info: zipfile.ZipInfo,
     entry: ManifestEntry,
     sink: StagedBlobs,
@@ -235,17 +251,14 @@ def _stage_file(
 
     def chunks() -> Iterator[bytes]:
         nonlocal count
-        with archive.open(info) as stream:
-            while chunk := stream.read(CHUNK):
-                cancel.raise_if_cancelled()
-                count += len(chunk)
-                if count > entry.size:
-                    raise _refuse(
-                        path, f"the file {entry.path!r} holds more than its declared size"
-                    )
-                digest.update(chunk)
-                meter.advance(len(chunk), entry.path)
-                yield chunk
+        for chunk in _member_chunks(archive, raw, info):
+            cancel.raise_if_cancelled()
+            count += len(chunk)
+            if count > entry.size:
+                raise _refuse(path, f"the file {entry.path!r} holds more than its declared size")
+            digest.update(chunk)
+            meter.advance(len(chunk), entry.path)
+            yield chunk
 
     try:
         if sink.wants(entry.sha256 or ""):
@@ -254,7 +267,7 @@ def _stage_file(
             provisional = None
             for _ in chunks():
                 pass
-    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+    except (*BODY_ERRORS, zlib.error, EOFError) as error:
         raise _refuse(path, f"the file {entry.path!r} is damaged or truncated ({error})") from error
     if count != entry.size or digest.hexdigest() != entry.sha256:
         if provisional:
@@ -276,14 +289,18 @@ def read_configuration_file(
 
     `meter_for(total_bytes)` makes the progress meter once the manifest gives the total.
     """
-    with open_archive(path) as archive:
+    with open_archive(path) as archive, open(path, "rb") as raw:
         members = _check_members(path, archive, limits)
         manifest = _read_manifest(path, archive, limits)
         _check_manifest(path, manifest, members, limits, allow_external_links)
         meter: ProgressMeter = meter_for(manifest.total_bytes)
-        for entry in manifest.entries:
-            if entry.kind is EntryKind.FILE:
-                _stage_file(path, archive, members[entry.path], entry, sink, meter, cancel)
+        files = [e for e in manifest.entries if e.kind is EntryKind.FILE]
+        for start in range(0, len(files), _LOOKUP_BATCH):
+            group = files[start : start + _LOOKUP_BATCH]
+            with sink.looking_up([e.sha256 or "" for e in group]):
+                for entry in group:
+                    info = members[entry.path]
+                    _stage_file(path, archive, raw, info, entry, sink, meter, cancel)
         meter.finish()
     return manifest
 

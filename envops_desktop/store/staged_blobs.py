@@ -1,7 +1,8 @@
 """Blobs of an uploaded configuration file, kept apart from the store until it is imported."""
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from envops_desktop.store.blobs import BlobStore, encode_chunks
@@ -19,6 +20,10 @@ class StagedBlobs:
     def wants(self, sha: str) -> bool:
         """False when the store or this stage already holds the content."""
         return sha not in self._kept and not self._store.has(sha)
+
+    def looking_up(self, shas: Sequence[str]) -> AbstractContextManager[None]:
+        """Within it, `wants` finds these contents in the store with one query, not one each."""
+        return self._store.reading(shas)
 
     def write(self, chunks: Iterator[bytes], sha: str) -> Path:
         """Write a stream as a provisional blob; `keep` it once its hash is confirmed."""

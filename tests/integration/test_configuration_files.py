@@ -83,6 +83,21 @@ def test_import_replaces_contents_byte_for_byte(service, environment, config_dir
     assert (config_dir / "conf.d" / "db.ini").read_bytes() == b"[db]\nhost=replica\n"
 
 
+def test_import_of_a_file_compressed_with_bzip2_still_works(
+    service, environment, config_dir, tmp_path
+):
+    # Our exports are deflated, which the fast reader handles; other tools may use bzip2.
+    app = b"server:\n  port: 8080\n" * 100
+    path = write_configuration(
+        tmp_path / "bz2.zip",
+        manifest([file_entry("app.yaml", app)]),
+        {"config/app.yaml": app},
+        compression=zipfile.ZIP_BZIP2,
+    )
+    import_file(service, "billing", path)
+    assert (config_dir / "app.yaml").read_bytes() == app
+
+
 def test_import_with_version_mismatch_changes_nothing(service, environment, config_dir, tmp_path):
     before = describe_tree(config_dir)
     staged = service.stage_configuration_file(simple_configuration(tmp_path / "v5.zip", "5.0"))

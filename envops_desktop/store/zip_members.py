@@ -1,0 +1,85 @@
+"""Reading a zip entry's content straight from its body, inflated and checked by ISA-L.
+
+`zipfile` inflates with zlib and checks the CRC with zlib's CRC-32; on the 1 GiB tree's
+configuration file that was most of an upload (5.8 s, 3 s of it inflating). ISA-L, which
+already deflates exports, inflates the same bodies faster and runs its CRC-32 4.5 times as
+fast. Everything `zipfile` checks is checked here too: the local header's signature and name,
+the body's length, the content's size and CRC-32, and no more output than the header declares.
+"""
+
+import struct
+import zipfile
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from isal import isal_zlib
+
+from envops_desktop.store.zip_bodies import DEFLATED, STORED
+
+_LOCAL_HEADER = struct.Struct("<4sHHHHHLLLHH")  # as zipfile.structFileHeader
+_LOCAL_MAGIC = b"PK\x03\x04"
+_ENCRYPTED = 0x1
+_UTF8_NAME = 0x800
+
+# What reading a damaged body raises: zipfile's own error, or ISA-L's for a broken stream.
+BODY_ERRORS = (zipfile.BadZipFile, isal_zlib.error)
+
+
+def readable_here(info: zipfile.ZipInfo) -> bool:
+    """Whether `member_chunks` reads this entry (stored or deflated, not encrypted)."""
+    return info.compress_type in (STORED, DEFLATED) and not info.flag_bits & _ENCRYPTED
+
+
+def member_chunks(archive: BinaryIO, info: zipfile.ZipInfo, chunk: int) -> Iterator[bytes]:
+    """The entry's content, at most `chunk` bytes at a time, verified against its headers.
+
+    Raises `zipfile.BadZipFile` (or ISA-L's error) where the body turns out to be damaged.
+    """
+    _seek_to_body(archive, info)
+    inflate = isal_zlib.decompressobj(-15) if info.compress_type == DEFLATED else None
+    left = info.compress_size
+    pending = b""
+    produced = 0
+    crc = 0
+    while inflate is None or not inflate.eof:
+        if not pending and left:
+            pending = archive.read(min(chunk, left))
+            if not pending:
+                raise zipfile.BadZipFile("the archive ends inside this entry")
+            left -= len(pending)
+        if inflate is None:
+            if not pending:
+                break
+            out, pending = pending, b""
+        else:
+            # Bounded output per call, so a small body cannot expand all at once; with the
+            # input used up, calls with none drain what the inflater still holds.
+            out = inflate.decompress(pending, chunk)
+            pending = inflate.unconsumed_tail
+            if not (out or pending or left or inflate.eof):
+                raise zipfile.BadZipFile("its compressed data ends too soon")
+        produced += len(out)
+        if produced > info.file_size:
+            raise zipfile.BadZipFile("it holds more bytes than its header says")
+        if out:
+            crc = isal_zlib.crc32(out, crc)
+            yield out
+    if produced != info.file_size or crc != info.CRC:
+        raise zipfile.BadZipFile("Bad CRC-32")
+
+
+def _seek_to_body(archive: BinaryIO, info: zipfile.ZipInfo) -> None:
+    archive.seek(info.header_offset)
+    header = archive.read(_LOCAL_HEADER.size)
+    if len(header) != _LOCAL_HEADER.size:
+        raise zipfile.BadZipFile("Truncated file header")
+    fields = _LOCAL_HEADER.unpack(header)
+    if fields[0] != _LOCAL_MAGIC:
+        raise zipfile.BadZipFile("Bad magic number for file header")
+    name = archive.read(fields[9])
+    # The same entry named differently in the two headers is how some archives smuggle
+    # content past a check of the directory; zipfile refuses it, and so does this.
+    encoding = "utf-8" if fields[2] & _UTF8_NAME else "cp437"
+    if name.decode(encoding, errors="replace") != info.orig_filename:
+        raise zipfile.BadZipFile("its name differs between the zip's two headers")
+    archive.seek(fields[10], 1)
