@@ -32,7 +32,12 @@ from envops_desktop.domain.progress import CancelToken, ProgressMeter
 from envops_desktop.store.blobs import CHUNK
 from envops_desktop.store.json_in_steps import loads_in_steps
 from envops_desktop.store.staged_blobs import StagedBlobs
-from envops_desktop.store.zip_members import BODY_ERRORS, member_chunks, readable_here
+from envops_desktop.store.zip_members import (
+    BODY_ERRORS,
+    UnreadableEntryError,
+    member_chunks,
+    readable_here,
+)
 
 DEFAULT_LIMITS = ImportLimits()
 # Built on first import of a file, not when the command line starts (40 ms).
@@ -231,7 +236,11 @@ def _member_chunks(
     if readable_here(info):
         yield from member_chunks(raw, info, CHUNK)
         return
-    with archive.open(info) as stream:  # another compression method: zipfile's own reader
+    try:  # another compression method: zipfile's own reader
+        stream = archive.open(info)
+    except (RuntimeError, NotImplementedError) as error:  # zipfile's words for these two
+        raise UnreadableEntryError from error
+    with stream:
         while chunk := stream.read(CHUNK):
             yield chunk
 
@@ -267,6 +276,10 @@ def _stage_file(
             provisional = None
             for _ in chunks():
                 pass
+    except UnreadableEntryError as error:
+        raise _refuse(
+            path, f"the file {entry.path!r} is encrypted or compressed in a way EnvOps cannot read"
+        ) from error
     except (*BODY_ERRORS, zlib.error, EOFError) as error:
         raise _refuse(path, f"the file {entry.path!r} is damaged or truncated ({error})") from error
     if count != entry.size or digest.hexdigest() != entry.sha256:

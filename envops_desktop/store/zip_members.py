@@ -19,6 +19,7 @@ from envops_desktop.store.zip_bodies import DEFLATED, STORED
 _LOCAL_HEADER = struct.Struct("<4sHHHHHLLLHH")  # as zipfile.structFileHeader
 _LOCAL_MAGIC = b"PK\x03\x04"
 _ENCRYPTED = 0x1
+_UNREADABLE_FLAGS = _ENCRYPTED | 0x20 | 0x40  # also patched data and strong encryption
 _UTF8_NAME = 0x800
 
 # What reading a damaged body raises: zipfile's own error, or ISA-L's for a broken stream.
@@ -27,7 +28,11 @@ BODY_ERRORS = (zipfile.BadZipFile, isal_zlib.error)
 
 def readable_here(info: zipfile.ZipInfo) -> bool:
     """Whether `member_chunks` reads this entry (stored or deflated, not encrypted)."""
-    return info.compress_type in (STORED, DEFLATED) and not info.flag_bits & _ENCRYPTED
+    return info.compress_type in (STORED, DEFLATED) and not info.flag_bits & _UNREADABLE_FLAGS
+
+
+class UnreadableEntryError(Exception):
+    """An entry encrypted, or compressed by a method nothing here can read."""
 
 
 def member_chunks(archive: BinaryIO, info: zipfile.ZipInfo, chunk: int) -> Iterator[bytes]:

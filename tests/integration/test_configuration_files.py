@@ -155,6 +155,19 @@ def _truncated(tmp_path: Path) -> Path:
     return path
 
 
+def _encrypted(tmp_path: Path) -> Path:
+    """The entry's flags say it is encrypted in both headers, as a locked zip's are."""
+    path = write_configuration(
+        tmp_path / "locked.zip", manifest([file_entry("app.yaml", APP)]), {"config/app.yaml": APP}
+    )
+    raw = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x01\x02", 8), (b"PK\x03\x04", 6)):
+        at = raw.find(signature)
+        raw[at + offset] |= 0x01
+    path.write_bytes(bytes(raw))
+    return path
+
+
 def _not_a_zip(tmp_path: Path) -> Path:
     path = tmp_path / "picture.zip"
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(1000))
@@ -248,6 +261,7 @@ HOSTILE = {
     "zip bomb by ratio": (_bomb, "zip bomb"),
     "zip bomb by lying sizes": (_lying_size, "damaged"),
     "truncated zip": (_truncated, "truncated or damaged"),
+    "encrypted entry": (_encrypted, "encrypted or compressed in a way EnvOps cannot read"),
     "not a zip": (_not_a_zip, "not a zip archive"),
     "manifest missing": (
         lambda t: write_configuration(t / "f.zip", None, {"config/app.yaml": APP}),
