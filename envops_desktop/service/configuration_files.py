@@ -29,6 +29,7 @@ from envops_desktop.store.blob_batches import deflate_blobs
 from envops_desktop.store.blobs import sync_to_disk
 from envops_desktop.store.configuration_reader import read_configuration_file
 from envops_desktop.store.configuration_writer import write_configuration_file
+from envops_desktop.store.manifest_codec import encode_manifest
 from envops_desktop.store.staged_blobs import StagedBlobs
 from envops_desktop.store.timestamps import utc_now
 
@@ -93,7 +94,14 @@ def _write_exported(
         # Not durable: the scratch files are gone before the disk would see them, and the
         # zip itself is the user's file, written like any program writes a file.
         batches = run_in_batches(
-            work, files, lambda e: e.sha256, lambda e: e.size, "envops-export", cancel, False
+            work,
+            files,
+            sum(e.size for e in files),
+            lambda e: e.sha256,
+            lambda e: e.size,
+            "envops-export",
+            cancel,
+            durable=False,
         )
         # Closed before the scratch folder goes, so no helper is still writing into it.
         with contextlib.closing(batches):
@@ -148,8 +156,9 @@ def adopt_staged_configuration(
             root_mode=manifest.root_mode,
             root_mtime_ns=manifest.root_mtime_ns,
         )
+        name, body = encode_manifest(map(entry_row, manifest.entries))
         with ctx.db.transaction():
-            ctx.backups.insert(backup, rows=[entry_row(e) for e in manifest.entries])
+            ctx.backups.insert(backup, manifest=name, body=body)
             ctx.record(
                 env,
                 ActivityAction.BACKUP_CREATED,

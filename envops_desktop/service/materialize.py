@@ -3,7 +3,7 @@
 import errno
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from envops_desktop.domain.enums import EntryKind
@@ -18,7 +18,8 @@ from envops_desktop.store.blobs import BlobStore, DamagedBlobError, MissingBlobE
 def _write_files(
     blobs: BlobStore,
     root: Path,
-    files: list[TreeEntry],
+    files: Iterable[TreeEntry],
+    total_bytes: int,
     meter: ProgressMeter,
     cancel: CancelToken,
 ) -> None:
@@ -26,29 +27,21 @@ def _write_files(
     # os.path.join, not pathlib: 20,000 joins took 0.13 s that way, 0.02 s this way, on the
     # thread that must keep both helpers fed.
     top = str(root)
-    try:
-        for batch, written in run_in_batches(
-            work,
-            files,
-            lambda e: (e.sha256 or "", os.path.join(top, e.path), e.mode, e.mtime_ns),
-            lambda e: e.size,
-            "envops-restore",
-            cancel,
-        ):
-            meter.advance(written, batch[-1].path)
-    except MissingBlobError as error:
-        raise OperationFailedError(
-            f"The stored copy of {_path_of(error, files)} is missing from the backup store."
-        ) from error
-    except DamagedBlobError as error:
-        raise OperationFailedError(
-            f"The stored copy of {_path_of(error, files)} is damaged ({error})."
-        ) from error
+    for batch, written in run_in_batches(
+        work,
+        files,
+        total_bytes,
+        lambda e: (e.sha256 or "", os.path.join(top, e.path), e.mode, e.mtime_ns),
+        lambda e: e.size,
+        "envops-restore",
+        cancel,
+    ):
+        meter.advance(written, batch[-1].path)
 
 
-def _path_of(error: Exception, files: list[TreeEntry]) -> str:
+def _path_of(error: Exception, entries: Iterable[TreeEntry]) -> str:
     # The helper names the blob; the user wants the file.
-    return next((e.path for e in files if e.sha256 and e.sha256 in str(error)), "a file")
+    return next((e.path for e in entries if e.sha256 and e.sha256 in str(error)), "a file")
 
 
 def _finish_links_and_dirs(root: Path, entries: Sequence[TreeEntry]) -> None:
@@ -70,22 +63,46 @@ def _finish_links_and_dirs(root: Path, entries: Sequence[TreeEntry]) -> None:
 
 def materialize(
     blobs: BlobStore,
-    entries: Sequence[TreeEntry],
+    read_entries: Callable[[], Iterable[TreeEntry]],
+    total_bytes: int,
     root: Path,
     meter: ProgressMeter,
     cancel: CancelToken,
 ) -> None:
-    """Create `root` (which must not exist) holding exactly `entries`, in path order."""
+    """Create `root` (which must not exist) holding exactly the entries `read_entries()`
+    yields in path order, `total_bytes` in its files.
+
+    The entries are read once, as the files are written, and only folders and links are
+    kept: a 200,000-file manifest is never held whole.
+    """
     os.mkdir(root, 0o700)
-    try:
-        for entry in entries:
+    links_and_dirs: list[TreeEntry] = []
+
+    def files() -> Iterator[TreeEntry]:
+        # Path order puts a folder before everything in it, so it exists before its files
+        # are handed to a helper.
+        for entry in read_entries():
+            if entry.kind is EntryKind.FILE:
+                yield entry
+                continue
             if entry.kind is EntryKind.DIR:
                 os.mkdir(root / entry.path, 0o700)
-        files = [e for e in entries if e.kind is EntryKind.FILE]
-        _write_files(blobs, root, files, meter, cancel)
-        _finish_links_and_dirs(root, entries)
+            links_and_dirs.append(entry)
+
+    try:
+        _write_files(blobs, root, files(), total_bytes, meter, cancel)
+        _finish_links_and_dirs(root, links_and_dirs)
     except OSError as error:
         raise OperationFailedError(_explain(error)) from error
+    except MissingBlobError as error:
+        raise OperationFailedError(
+            f"The stored copy of {_path_of(error, read_entries())} is missing from the backup "
+            "store."
+        ) from error
+    except DamagedBlobError as error:
+        raise OperationFailedError(
+            f"The stored copy of {_path_of(error, read_entries())} is damaged ({error})."
+        ) from error
     meter.finish()
 
 

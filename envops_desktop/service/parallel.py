@@ -13,7 +13,7 @@ helpers costs more than it saves there.
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, cast
 
 from envops_desktop.domain.progress import CancelToken
@@ -156,7 +156,8 @@ def _thread_map(work: Callable[[T], R], items: Iterable[T], name: str, window: i
 
 def run_in_batches(
     work: Callable[[list[J]], R],
-    items: Sequence[T],
+    items: Iterable[T],
+    total_bytes: int,
     job: Callable[[T], J],
     size_of: Callable[[T], int],
     name: str,
@@ -165,17 +166,23 @@ def run_in_batches(
 ) -> Iterator[tuple[list[T], R]]:
     """Run `work` on batches of the items' jobs; yield each batch with its result, in order.
 
-    Big work runs in helper processes; when what it writes must reach the disk (`durable`),
-    it is flushed in the background meanwhile.
+    The items are taken as the pool has room for them, so they may be produced on the way
+    (a restore's manifest is read while its files are written). Big work (`total_bytes`)
+    runs in helper processes; when what it writes must reach the disk (`durable`), it is
+    flushed in the background meanwhile.
     """
-    batches = list(batched_by_size(items, size_of))
-    big = worth_processes(sum(size_of(item) for item in items))
-    jobs = ([job(item) for item in batch] for batch in batches)
+    big = worth_processes(total_bytes)
+    in_flight: deque[list[T]] = deque()
+
+    def jobs() -> Iterator[list[J]]:
+        for batch in batched_by_size(items, size_of):
+            in_flight.append(batch)
+            yield [job(item) for item in batch]
+
     with flushing_in_background(enabled=big and durable):
-        results = parallel_map(work, jobs, name, processes=big)
-        for batch, result in zip(batches, results, strict=True):
+        for result in parallel_map(work, jobs(), name, processes=big):
             cancel.raise_if_cancelled()
-            yield batch, result
+            yield in_flight.popleft(), result
 
 
 def batched_by_size(

@@ -4,6 +4,7 @@ Every step is journaled before it happens, so that a crash at any instant can be
 (or forward) at the next start: see `recovery.py` and `swap.py`.
 """
 
+import functools
 import os
 import shutil
 import stat
@@ -110,7 +111,14 @@ def restore_locked(
         crash_point("staging")
         meter = ProgressMeter(progress, "restoring", backup.total_bytes)
         with ctx.locks.blobs_in_use():  # no deletion frees or moves a blob while it is read
-            materialize(ctx.blobs, list(ctx.backups.entries(backup.id)), staging, meter, cancel)
+            materialize(
+                ctx.blobs,
+                functools.partial(ctx.backups.entries, backup.id),
+                backup.total_bytes,
+                staging,
+                meter,
+                cancel,
+            )
         _apply_root_metadata(staging, target, backup)
         sync_to_disk()
         cancel.raise_if_cancelled()

@@ -9,7 +9,7 @@ from envops_desktop.domain.enums import BackupOrigin, EntryKind
 from envops_desktop.domain.models import Backup, TreeEntry
 from envops_desktop.store.database import Database, like_prefix
 from envops_desktop.store.hash_caches import forget_blobs
-from envops_desktop.store.manifest_codec import EntryRow, decode_manifest, save_manifest
+from envops_desktop.store.manifest_codec import EntryRow, read_manifest, save_manifest
 from envops_desktop.store.timestamps import from_text, to_text
 
 if TYPE_CHECKING:  # configuration files' pydantic models stay off the backup path
@@ -59,16 +59,19 @@ class BackupRecords:
         self,
         backup: Backup,
         *,
-        rows: Iterable[EntryRow] = (),
-        manifest: str | None = None,
+        manifest: str,
+        body: bytes | bytearray | None = None,
         tree_digest: str | None = None,
     ) -> None:
         """Record a backup and its manifest in one transaction: all of it or none.
 
-        The manifest is made of `rows`, or is the stored one named `manifest`. A backup given
-        a `tree_digest` is one that `manifest_of_tree` may hand out for the same tree again.
+        The manifest is the document `body` named `manifest`, or without a body the stored one
+        of that name. A backup given a `tree_digest` is one that `manifest_of_tree` may hand
+        out for the same tree again.
         """
         with self._db.transaction() as conn:
+            if body is not None:
+                save_manifest(conn, manifest, body)
             conn.execute(
                 "INSERT INTO backups (id, environment_id, name, created_at, version,"
                 " created_by, origin, file_count, total_bytes, skipped, root_mode,"
@@ -86,7 +89,7 @@ class BackupRecords:
                     json.dumps(backup.skipped),
                     backup.root_mode,
                     backup.root_mtime_ns,
-                    manifest or save_manifest(conn, rows),
+                    manifest,
                     tree_digest,
                 ),
             )
@@ -128,9 +131,9 @@ class BackupRecords:
         )
         return [row["id"] for row in rows]
 
-    def _rows(self, conn: sqlite3.Connection, manifest: str) -> list[EntryRow]:
+    def _rows(self, conn: sqlite3.Connection, manifest: str) -> Iterator[EntryRow]:
         row = conn.execute("SELECT body FROM manifests WHERE sha256 = ?", (manifest,)).fetchone()
-        return decode_manifest(row[0]) if row else []
+        return read_manifest(row[0]) if row else iter(())
 
     def entries(self, backup_id: str) -> Iterator[TreeEntry]:
         """The manifest in path order, so parents always come before their children."""
@@ -158,7 +161,7 @@ class BackupRecords:
             orphans = set(_blob_sizes(self._rows(conn, manifest)))
             conn.execute("DELETE FROM manifests WHERE sha256 = ?", (manifest,))
             for (body,) in conn.execute("SELECT body FROM manifests"):
-                orphans.difference_update(_blob_sizes(decode_manifest(body)))
+                orphans.difference_update(_blob_sizes(read_manifest(body)))
             forget_blobs(conn, orphans)
         return orphans
 
@@ -166,5 +169,5 @@ class BackupRecords:
         """Every blob some backup needs, with its size."""
         needed: dict[str, int] = {}
         for (body,) in self._db.connection().execute("SELECT body FROM manifests"):
-            needed.update(_blob_sizes(decode_manifest(body)))
+            needed.update(_blob_sizes(read_manifest(body)))
         return needed

@@ -3,12 +3,18 @@
 Stored once per distinct content rather than as a row per file: a backup of an unchanged tree
 writes one small row instead of 20,000, and ten backups of a tree that barely changes cost ten
 small compressed documents, not 200,000 rows and their index.
+
+The document holds one JSON array per line, in path order, so it is written while a backup
+reads its files and read back one part at a time: a restore of 200,000 files never holds its
+whole manifest (as one JSON document decoded at once, 127 MiB at its peak). Documents of the
+first format, one JSON array of arrays, are still read.
 """
 
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from operator import itemgetter
 
 import orjson
@@ -18,30 +24,64 @@ import zstandard
 # stops tracking, so a 20,000-file manifest adds nothing to its full passes.
 EntryRow = tuple[str, str, int, int, int, str | None, str | None]
 
-
-def manifest_text(rows: Iterable[EntryRow]) -> tuple[str, bytes]:
-    """The manifest document (rows in path order, so parents come first) and its name."""
-    # By path alone, which is unique in a tree: three times quicker than comparing tuples.
-    # orjson: 5-9 ms for 20,000 rows where json.dumps took 45-70 (the same bytes for ASCII;
-    # other text stays UTF-8 rather than escaped, so such a tree's first manifest after the
-    # change is stored anew instead of shared).
-    text = orjson.dumps(sorted(rows, key=itemgetter(0)))
-    return hashlib.sha256(text).hexdigest(), text
+# Rows encoded per call into the hash and the compressor: one call per row cost a
+# 20,000-file backup 60 ms.
+_ROWS_PER_PART = 1024
+_READ_SIZE = 256 << 10
 
 
-def save_manifest(conn: sqlite3.Connection, rows: Iterable[EntryRow]) -> str:
-    """Store the manifest of `rows` unless it is stored already (in the caller's transaction);
-    return its name."""
-    name, text = manifest_text(rows)
-    # Compressed only when new: a backup of an unchanged tree has the last one's manifest.
-    if not conn.execute("SELECT 1 FROM manifests WHERE sha256 = ?", (name,)).fetchone():
+class ManifestWriter:
+    """Encodes rows handed over in path order, as they come, into a manifest document."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
         # Level 1: on a 20,000-entry manifest both quicker (12 vs 35 ms) and smaller than 3.
-        body = zstandard.ZstdCompressor(level=1).compress(text)
-        conn.execute("INSERT INTO manifests (sha256, body) VALUES (?, ?)", (name, body))
-    return name
+        self._compressor = zstandard.ZstdCompressor(level=1).compressobj()
+        # One buffer that grows, not parts joined at the end: 9 MiB less at a 200,000-file
+        # backup's peak.
+        self._body = bytearray()
+
+    def add(self, rows: Iterable[EntryRow]) -> None:
+        """Append rows; each must come after every row added before it in path order."""
+        rows = iter(rows)
+        while part := list(islice(rows, _ROWS_PER_PART)):
+            # orjson: a fifth of json.dumps's time; it escapes control characters, so a line
+            # break only ever ends a row.
+            text = b"\n".join(map(orjson.dumps, part)) + b"\n"
+            self._hash.update(text)
+            self._body += self._compressor.compress(text)
+
+    def finish(self) -> tuple[str, bytearray]:
+        """The document's name (the sha256 of its text) and its compressed body."""
+        self._body += self._compressor.flush()
+        return self._hash.hexdigest(), self._body
 
 
-def decode_manifest(body: bytes) -> list[EntryRow]:
-    """The rows of a document made by `encode_manifest`."""
-    rows = json.loads(zstandard.ZstdDecompressor().decompressobj().decompress(body))
-    return [tuple(row) for row in rows]
+def encode_manifest(rows: Iterable[EntryRow]) -> tuple[str, bytearray]:
+    """The name and body of the manifest of `rows`, in any order."""
+    writer = ManifestWriter()
+    # By path alone, which is unique in a tree: three times quicker than comparing tuples.
+    writer.add(sorted(rows, key=itemgetter(0)))
+    return writer.finish()
+
+
+def save_manifest(conn: sqlite3.Connection, name: str, body: bytes | bytearray) -> None:
+    """Store a manifest unless one of that name is stored already (in the caller's
+    transaction)."""
+    conn.execute("INSERT OR IGNORE INTO manifests (sha256, body) VALUES (?, ?)", (name, body))
+
+
+def read_manifest(body: bytes) -> Iterator[EntryRow]:
+    """The rows of a stored document, in path order, decoded a part at a time."""
+    reader = zstandard.ZstdDecompressor().stream_reader(body)
+    head = reader.read(2)
+    if head in (b"[[", b"[]"):  # the first format: one JSON document
+        yield from map(tuple, json.loads(head + reader.read()))
+        return
+    rest = head
+    while chunk := reader.read(_READ_SIZE):
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        yield from map(tuple, map(orjson.loads, lines))
+    if rest:
+        yield tuple(orjson.loads(rest))

@@ -6,8 +6,8 @@ A step is SQL, or a function for what SQL alone cannot do; each runs in one tran
 import sqlite3
 from collections.abc import Callable
 
-from envops_desktop.store.hash_caches import HashCache, encode_cache
-from envops_desktop.store.manifest_codec import save_manifest
+from envops_desktop.store.hash_caches import CacheRow, encode_cache
+from envops_desktop.store.manifest_codec import encode_manifest, save_manifest
 
 
 def _manifests_as_documents(conn: sqlite3.Connection) -> None:
@@ -26,7 +26,8 @@ def _manifests_as_documents(conn: sqlite3.Connection) -> None:
             " WHERE backup_id = ?",
             (backup_id,),
         ).fetchall()
-        manifest = save_manifest(conn, (tuple(row) for row in rows))
+        manifest, body = encode_manifest(tuple(row) for row in rows)
+        save_manifest(conn, manifest, body)
         conn.execute("UPDATE backups SET manifest = ? WHERE id = ?", (manifest, backup_id))
     conn.execute("DROP TABLE backup_entries")
 
@@ -37,14 +38,15 @@ def _hash_caches_as_documents(conn: sqlite3.Connection) -> None:
         "CREATE TABLE hash_caches (environment_id TEXT PRIMARY KEY"
         " REFERENCES environments(id) ON DELETE CASCADE, body BLOB NOT NULL) WITHOUT ROWID"
     )
-    caches: dict[str, HashCache] = {}
-    for env_id, path, size, mtime_ns, inode, sha in conn.execute(
+    caches: dict[str, list[CacheRow]] = {}
+    for env_id, *row in conn.execute(
         "SELECT environment_id, path, size, mtime_ns, inode, sha256 FROM file_cache"
+        " ORDER BY environment_id, path"
     ):
-        caches.setdefault(env_id, {})[(path, size, mtime_ns, inode)] = sha
+        caches.setdefault(env_id, []).append(tuple(row))
     conn.executemany(
         "INSERT INTO hash_caches (environment_id, body) VALUES (?, ?)",
-        ((env_id, encode_cache(cache)) for env_id, cache in caches.items()),
+        ((env_id, encode_cache(rows)) for env_id, rows in caches.items()),
     )
     conn.execute("DROP TABLE file_cache")
 

@@ -1,6 +1,7 @@
 """Where each packed blob lies: the `packed_blobs` table."""
 
 import sqlite3
+import struct
 from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
@@ -14,6 +15,33 @@ class PackedAt(NamedTuple):
     offset: int
     length: int
     compressed: bool
+
+
+class NewPlacements:
+    """Where a backup's new blobs were packed, held until the backup is recorded.
+
+    Kept as bytes (a raw sha256 and where it lies: 49 bytes a blob) rather than tuples: a
+    first backup of 200,000 small files held 45 MiB of them until its end.
+    """
+
+    _ROW = struct.Struct("<32sQQ?")
+
+    def __init__(self) -> None:
+        self._packs: list[tuple[str, bytearray]] = []
+
+    def add(self, sha: str, at: PackedAt) -> None:
+        if not self._packs or self._packs[-1][0] != at.pack:
+            self._packs.append((at.pack, bytearray()))
+        row = self._ROW.pack(bytes.fromhex(sha), at.offset, at.length, at.compressed)
+        self._packs[-1][1].extend(row)
+
+    def clear(self) -> None:
+        self._packs.clear()
+
+    def __iter__(self) -> Iterator[tuple[str, PackedAt]]:
+        for pack, rows in self._packs:
+            for digest, offset, length, compressed in self._ROW.iter_unpack(rows):
+                yield digest.hex(), PackedAt(pack, offset, length, compressed)
 
 
 _COLUMNS = "sha256, pack, offset, length, compressed"

@@ -16,7 +16,7 @@ from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.service import EnvOpsService, parallel
 from envops_desktop.store.database import DATABASE_NAME
 from envops_desktop.store.hash_caches import decode_cache
-from envops_desktop.store.manifest_codec import decode_manifest, manifest_text
+from envops_desktop.store.manifest_codec import encode_manifest, read_manifest
 from tests.store_view import damage_blob, store_files
 from tests.trees import describe_tree, make_config_tree, mess_up
 
@@ -142,18 +142,28 @@ def test_damaged_hash_cache_costs_a_full_read_and_nothing_else(
     assert describe_tree(config_dir) == before
 
 
+def _by_path(path: str, size: int, mtime_ns: int, inode: int, sha: str) -> dict:
+    return {path: (size, mtime_ns, inode, sha)}
+
+
+def _by_key(path: str, size: int, mtime_ns: int, inode: int, sha: str) -> dict:
+    return {(path, size, mtime_ns, inode): sha}
+
+
+@pytest.mark.parametrize("older_format", [_by_path, _by_key], ids=["by path", "by key"])
 def test_hash_cache_of_an_older_format_costs_one_full_read_and_nothing_else(
-    service, environment, config_dir, tmp_path
+    service, environment, config_dir, tmp_path, older_format
 ):
     _old_enough(config_dir)
     first = service.create_backup("billing")
-    # The first format: by path alone, (size, mtime_ns, inode, sha256) — with a wrong hash, so
-    # a backup that still trusted it would record content the files do not have.
-    older = {
-        e.path: (e.size, e.mtime_ns, (config_dir / e.path).stat().st_ino, "0" * 64)
-        for e in service.backup_entries(first.id)
-        if e.sha256
-    }
+    # The earlier formats, one dict for the whole cache: by path alone, then by (path, size,
+    # mtime_ns, inode); with a wrong hash, so a backup that still trusted it would record
+    # content the files do not have.
+    older: dict = {}
+    for e in service.backup_entries(first.id):
+        if e.sha256:
+            inode = (config_dir / e.path).stat().st_ino
+            older |= older_format(e.path, e.size, e.mtime_ns, inode, "0" * 64)
     body = zstandard.ZstdCompressor(write_checksum=True).compress(marshal.dumps(older, 2))
     (config_dir / "app.yaml").write_text("server:\n  port: 9000\n")  # not the same tree
     _old_enough(config_dir)
@@ -236,7 +246,7 @@ def test_backup_that_read_a_few_files_adds_them_to_the_cache_without_rewriting_i
     service.create_backup("billing")
     after, recent = _cache_parts(tmp_path / "data")
     assert after == whole
-    assert [key[0] for key in decode_cache(recent)] == ["app.yaml"]
+    assert [row[0] for row in decode_cache(recent)] == ["app.yaml"]
     # The recent part is read with the whole: another change reads only the file changed.
     (tree / "conf.d" / "cache.ini").write_text("[cache]\nttl=86400\n")  # not the same size
     _old_enough(tree)
@@ -330,7 +340,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
     ).fetchall():
         conn.executemany(
             "INSERT INTO backup_entries VALUES (?,?,?,?,?,?,?,?)",
-            [(backup_id, *row) for row in decode_manifest(body)],
+            [(backup_id, *row) for row in read_manifest(body)],
         )
     conn.execute("DROP INDEX backups_by_manifest")
     conn.execute(
@@ -340,10 +350,10 @@ def _downgrade_to_first_schema(data: Path) -> None:
     )
     caches = conn.execute("SELECT environment_id, body, recent FROM hash_caches").fetchall()
     for env_id, body, recent in caches:
-        entries = decode_cache(body) | (decode_cache(recent) if recent else {})
+        rows = [*decode_cache(body), *(decode_cache(recent) if recent else ())]
         conn.executemany(
-            "INSERT INTO file_cache VALUES (?,?,?,?,?,?)",
-            [(env_id, *key, sha) for key, sha in entries.items()],
+            "INSERT OR REPLACE INTO file_cache VALUES (?,?,?,?,?,?)",
+            [(env_id, *row) for row in rows],
         )
     conn.execute("DROP TABLE hash_caches")
     conn.execute("ALTER TABLE backups DROP COLUMN manifest")
@@ -356,7 +366,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
 
 def test_manifest_name_depends_only_on_its_entries():
     rows = [("b", "file", 0o644, 1, 5, "ab" * 32, None), ("a", "dir", 0o755, 0, 5, None, None)]
-    assert manifest_text(rows) == manifest_text(list(reversed(rows)))
+    assert encode_manifest(rows) == encode_manifest(list(reversed(rows)))
 
 
 def test_export_deflated_in_helper_processes_is_a_sound_zip_that_imports_back(

@@ -57,3 +57,16 @@ def test_environment_folder_that_is_itself_a_link_is_followed(tmp_path):
     make_config_tree(tmp_path / "release-4.2")
     os.symlink(tmp_path / "release-4.2", tmp_path / "current")
     assert len(scan_tree(tmp_path / "current").files) == 7
+
+
+def test_files_come_out_in_path_order_with_no_sort_of_them_all(tmp_path):
+    # A folder `a` holds paths that sort after `a-b` and `a.conf` but before `a0`: the scan
+    # walks folders depth first and must still hand the files over in path order, the
+    # order of a manifest, which a backup writes as it reads.
+    root = tmp_path / "env"
+    for relative in ["a/z.conf", "a/b/c.conf", "a-b", "a.conf", "a0", "a b/x", "A", "ä/y", "a/!"]:
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(relative)
+    paths = [file[0] for file in scan_tree(root).files]
+    assert paths == sorted(paths)
+    assert len(paths) == 9

@@ -1,0 +1,89 @@
+"""The documents a backup leaves in the database, manifests and hash caches: read back as
+written, a part at a time, in path order; earlier formats still read (manifests) or safely
+empty (caches); a damaged cache is no cache."""
+
+import json
+import tracemalloc
+
+import zstandard
+
+from envops_desktop.store.hash_caches import decode_cache, encode_cache, look_up
+from envops_desktop.store.manifest_codec import encode_manifest, read_manifest
+
+SHA = "ab" * 32
+
+
+def file_rows(count: int) -> list[tuple]:
+    return [(f"conf.d/{n:06d}.ini", "file", 0o644, n, 10**18 + n, SHA, None) for n in range(count)]
+
+
+def test_manifest_reads_back_in_path_order_across_many_parts():
+    rows = file_rows(30_000)  # several MiB of text: more than one part of the reader
+    rows.append(("conf.d", "dir", 0o755, 0, 10**18, None, None))
+    rows.append(("conf.d/link", "symlink", 0o777, 0, 10**18, None, "000001.ini"))
+    _, body = encode_manifest(reversed(rows))
+    assert list(read_manifest(body)) == sorted(rows)
+
+
+def test_manifest_path_with_a_line_break_stays_one_row():
+    rows = [
+        ("odd\nname.conf", "file", 0o644, 3, 5, SHA, None),
+        ("z.conf", "file", 0o600, 1, 5, SHA, None),
+    ]
+    _, body = encode_manifest(rows)
+    assert list(read_manifest(body)) == rows
+
+
+def test_manifest_of_the_first_format_is_still_read():
+    rows = file_rows(3)
+    body = zstandard.ZstdCompressor(level=1).compress(json.dumps([list(r) for r in rows]).encode())
+    assert list(read_manifest(body)) == rows
+    empty = zstandard.ZstdCompressor(level=1).compress(b"[]")
+    assert list(read_manifest(empty)) == []
+
+
+def test_reading_a_manifest_holds_one_part_at_a_time():
+    _, body = encode_manifest(file_rows(100_000))
+    tracemalloc.start()
+    try:
+        rows = read_manifest(body)
+        first = next(rows)
+        held = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert first[0] == "conf.d/000000.ini"
+    # The whole document decoded at once takes about 40 MiB; one part, under 4.
+    assert held < 4 << 20
+
+
+def cache_rows(count: int) -> list[tuple]:
+    return [(f"f{n:06d}", n, 10**18 + n, 1000 + n, f"{n:064x}") for n in range(count)]
+
+
+def test_hash_cache_reads_back_as_written():
+    rows = cache_rows(10_000)
+    assert list(decode_cache(encode_cache(rows))) == rows
+
+
+def test_hash_cache_cut_short_or_damaged_is_empty():
+    body = encode_cache(cache_rows(10_000))
+    assert list(decode_cache(body[:-3])) == []  # its checksum is cut off
+    damaged = body[:100] + bytes(b ^ 0xFF for b in body[100:140]) + body[140:]
+    assert list(decode_cache(damaged)) == []
+    assert list(decode_cache(b"")) == []
+
+
+def test_hash_cache_lookup_matches_only_files_as_they_were_read():
+    rows = cache_rows(5)
+    scanned = [(p, size, mtime, inode, 0o644) for p, size, mtime, inode, _ in rows]
+    scanned[1] = (scanned[1][0], 999, *scanned[1][2:])  # its size changed since
+    scanned.insert(3, ("f000002a", 1, 1, 1, 0o644))  # new since
+    found = look_up(iter(rows), scanned)
+    assert found == [rows[0][4], None, rows[2][4], None, rows[3][4], rows[4][4]]
+
+
+def test_hash_cache_lookup_takes_any_matching_row_of_a_path():
+    # The whole cache's row and the recent part's for one path: the file matches either.
+    older, newer = ("a", 1, 1, 1, "1" * 64), ("a", 2, 2, 2, "2" * 64)
+    assert look_up(iter([older, newer]), [("a", 1, 1, 1, 0o644)]) == ["1" * 64]
+    assert look_up(iter([older, newer]), [("a", 2, 2, 2, 0o644)]) == ["2" * 64]
