@@ -1,5 +1,5 @@
-"""The documents a backup leaves in the database, manifests and hash caches: read back as
-written, a part at a time, in path order; earlier formats still read (manifests) or safely
+"""What a backup leaves in the database, manifests, hash caches and pack placements: read back
+as written, a part at a time, in path order; earlier formats still read (manifests) or safely
 empty (caches); a damaged cache is no cache."""
 
 import json
@@ -9,6 +9,7 @@ import zstandard
 
 from envops_desktop.store.hash_caches import decode_cache, encode_cache, look_up
 from envops_desktop.store.manifest_codec import encode_manifest, read_manifest
+from envops_desktop.store.pack_index import NewPlacements, PackedAt
 
 SHA = "ab" * 32
 
@@ -87,3 +88,15 @@ def test_hash_cache_lookup_takes_any_matching_row_of_a_path():
     older, newer = ("a", 1, 1, 1, "1" * 64), ("a", 2, 2, 2, "2" * 64)
     assert look_up(iter([older, newer]), [("a", 1, 1, 1, 0o644)]) == ["1" * 64]
     assert look_up(iter([older, newer]), [("a", 2, 2, 2, 0o644)]) == ["2" * 64]
+
+
+def test_new_placements_read_back_as_added_across_packs():
+    added = [
+        (f"{n:064x}", PackedAt(f"pack-{n // 3}", n * 4096, 4000 + n, n % 2 == 0)) for n in range(7)
+    ]
+    placements = NewPlacements()
+    for sha, at in added:
+        placements.add(sha, at)
+    assert list(placements) == added
+    placements.clear()
+    assert list(placements) == []
