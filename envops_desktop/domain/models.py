@@ -52,6 +52,11 @@ class Environment:
     updated_at: datetime
 
 
+# A regular file as a scan found it: (path, size, mtime_ns, inode, mode); the first four are
+# what the hash cache compares with what it knows.
+ScannedFile = tuple[str, int, int, int, int]
+
+
 class TreeEntry(NamedTuple):
     """One entry of a backup's tree as the engine handles it: the fields of `ManifestEntry`.
 

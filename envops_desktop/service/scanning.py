@@ -13,11 +13,7 @@ from pathlib import Path
 
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import OperationFailedError
-from envops_desktop.domain.models import TreeEntry
-
-# A regular file found by a scan: (path, size, mtime_ns, inode, mode); the first four are what
-# the hash cache compares.
-ScannedFile = tuple[str, int, int, int, int]
+from envops_desktop.domain.models import ScannedFile, TreeEntry
 
 _S_ISREG, _S_ISDIR, _S_ISLNK = stat.S_ISREG, stat.S_ISDIR, stat.S_ISLNK
 _DIGEST_PART = 4096

@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING
 
 import zstandard
 
+from envops_desktop.domain.models import ScannedFile
+
 if TYPE_CHECKING:  # the database imports this module for its migrations
     from envops_desktop.store.database import Database
 
 # A file as a backup read it, (path, size, mtime_ns, inode), and the sha256 its content had.
 CacheRow = tuple[str, int, int, int, str]
-# A file as a scan finds it: what a row's first four fields are compared with.
-Scanned = tuple[str, int, int, int, int]
 
 _MAGIC = b"envops hash cache 3\n"  # documents of earlier formats lack it and read as empty
 _LENGTH = 4
@@ -75,7 +75,7 @@ def decode_cache(body: bytes) -> Iterator[CacheRow]:
         yield from part
 
 
-def look_up(rows: Iterable[CacheRow], files: Iterable[Scanned]) -> list[str | None]:
+def look_up(rows: Iterable[CacheRow], files: Iterable[ScannedFile]) -> list[str | None]:
     """Per file (both in path order), the sha256 of a row naming it as it is now, or None."""
     known: list[str | None] = []
     add = known.append
@@ -139,7 +139,7 @@ class HashCaches:
     def __init__(self, db: "Database") -> None:
         self._db = db
 
-    def look_up(self, env_id: str, files: Iterable[Scanned]) -> list[str | None]:
+    def look_up(self, env_id: str, files: Iterable[ScannedFile]) -> list[str | None]:
         """Per scanned file (in path order), the sha256 its content has if the cache knows."""
         row = (
             self._db.connection()
