@@ -245,6 +245,7 @@ def test_lock_holds_across_processes(service, environment, tmp_path):
     finally:
         holder.kill()
         holder.wait()
+        holder.stdout.close()
     service.restore_backup("billing", backup.id)
     assert fcntl  # the lock is an flock, as the holder above takes it
 
