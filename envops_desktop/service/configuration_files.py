@@ -4,8 +4,10 @@ import contextlib
 import functools
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from zipfile import ZipInfo
 
 from envops_desktop.domain.configuration import (
     FORMAT_NAME,
@@ -27,11 +29,15 @@ from envops_desktop.service.parallel import run_in_batches
 from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import deflate_blobs
 from envops_desktop.store.blobs import sync_to_disk
-from envops_desktop.store.configuration_reader import read_configuration_file
+from envops_desktop.store.configuration_reader import check_configuration_file
 from envops_desktop.store.configuration_writer import write_configuration_file
 from envops_desktop.store.manifest_codec import encode_manifest
+from envops_desktop.store.member_staging import MemberJob, stage_members
 from envops_desktop.store.staged_blobs import StagedBlobs
 from envops_desktop.store.timestamps import utc_now
+
+# Files whose contents are looked up in the store with one query (SQLite takes 999 values).
+_LOOKUP_BATCH = 500
 
 
 @dataclass
@@ -122,17 +128,44 @@ def stage_configuration_file(
         free = shutil.disk_usage(ctx.staging_dir).free
         if source.is_file() and source.stat().st_size > free:
             raise OperationFailedError(f"Not enough free disk space to take in {source.name}.")
-        manifest = read_configuration_file(
-            source,
-            staged,
-            lambda total: ProgressMeter(progress, "uploading", total),
+        manifest, members = check_configuration_file(source, allow_external_links)
+        meter = ProgressMeter(progress, "uploading", manifest.total_bytes)
+        batches = run_in_batches(
+            functools.partial(stage_members, str(source), str(staged.directory)),
+            _member_jobs(manifest, members, staged),
+            manifest.total_bytes,
+            lambda job: job,
+            lambda job: job[2],
+            "envops-upload",
             cancel,
-            allow_external_links,
+            durable=False,  # the store syncs what it adopts, at import
         )
+        # Closed before the stage can be discarded, so no helper is still writing into it.
+        with contextlib.closing(batches):
+            for batch, kept in batches:
+                for job, compressed in zip(batch, kept, strict=True):
+                    if compressed is not None:
+                        staged.record(job[1], compressed)
+                meter.advance(sum(job[2] for job in batch), batch[-1][0])
+        meter.finish()
     except BaseException:
         staged.discard()
         raise
     return StagedConfiguration(upload_id, source.name, manifest, staged)
+
+
+def _member_jobs(
+    manifest: ConfigurationManifest, members: dict[str, ZipInfo], staged: StagedBlobs
+) -> Iterator[MemberJob]:
+    """Each file's staging job, claiming its content when the store and the files before it
+    lack it; the store is asked a batch of contents at a time."""
+    files = [e for e in manifest.entries if e.kind is EntryKind.FILE]
+    for start in range(0, len(files), _LOOKUP_BATCH):
+        group = files[start : start + _LOOKUP_BATCH]
+        with staged.looking_up([e.sha256 or "" for e in group]):
+            claims = [staged.claim(e.sha256 or "") for e in group]
+        for entry, keep in zip(group, claims, strict=True):
+            yield entry.path, entry.sha256 or "", entry.size, keep, members[entry.path]
 
 
 def adopt_staged_configuration(

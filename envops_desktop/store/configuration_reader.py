@@ -1,19 +1,16 @@
-"""Reading a configuration file as untrusted input: validate everything, stream every byte.
+"""Reading a configuration file as untrusted input: the archive and its manifest.
 
-Nothing here trusts the file: paths, links, types, sizes, ratios and checksums are all checked,
-and the first problem is reported in one sentence naming the entry. Memory stays bounded by
-the chunk size whatever the file's size.
+Nothing here trusts the file: paths, links, types, sizes and ratios are all checked before
+any content is read, and the first problem is reported in one sentence naming the entry.
+The contents are checked against the manifest as they are staged (`member_staging.py`).
 """
 
-import hashlib
 import json
 import stat
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
@@ -28,29 +25,15 @@ from envops_desktop.domain.configuration import (
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import InvalidConfigurationFileError
 from envops_desktop.domain.paths import link_target_escapes, relative_path_problem
-from envops_desktop.domain.progress import CancelToken, ProgressMeter
-from envops_desktop.store.blobs import CHUNK
 from envops_desktop.store.json_in_steps import loads_in_steps
-from envops_desktop.store.staged_blobs import StagedBlobs
-from envops_desktop.store.zip_members import (
-    BODY_ERRORS,
-    UnreadableEntryError,
-    member_chunks,
-    readable_here,
-)
+from envops_desktop.store.member_staging import refused
 
 DEFAULT_LIMITS = ImportLimits()
 # Built on first import of a file, not when the command line starts (40 ms).
 _ENTRIES = TypeAdapter(list[ManifestEntry], config=ConfigDict(defer_build=True))
 _VALIDATION_BATCH = 500
-# Files whose contents are looked up in the store with one query (SQLite takes 999 values).
-_LOOKUP_BATCH = 500
 _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
-
-
-def _refuse(path: Path, problem: str) -> InvalidConfigurationFileError:
-    return InvalidConfigurationFileError(f"{path.name} was refused: {problem}.")
 
 
 def open_archive(path: Path) -> zipfile.ZipFile:
@@ -59,17 +42,17 @@ def open_archive(path: Path) -> zipfile.ZipFile:
         with open(path, "rb") as f:
             magic = f.read(4)
     except IsADirectoryError as error:
-        raise _refuse(path, "it is a folder, not a file") from error
+        raise refused(path, "it is a folder, not a file") from error
     except FileNotFoundError as error:
-        raise _refuse(path, "the file does not exist") from error
+        raise refused(path, "the file does not exist") from error
     except OSError as error:
-        raise _refuse(path, f"it cannot be read ({error.strerror})") from error
+        raise refused(path, f"it cannot be read ({error.strerror})") from error
     if magic not in (_ZIP_MAGIC, _EMPTY_ZIP_MAGIC):
-        raise _refuse(path, "it is not a configuration file (not a zip archive)")
+        raise refused(path, "it is not a configuration file (not a zip archive)")
     try:
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise _refuse(
+        raise refused(
             path, "it is truncated or damaged (its zip directory cannot be read)"
         ) from error
 
@@ -79,12 +62,12 @@ def _check_members(
 ) -> dict[str, zipfile.ZipInfo]:
     infos = archive.infolist()
     if len(infos) > limits.max_entries:
-        raise _refuse(
+        raise refused(
             path, f"it has {len(infos)} entries, more than the limit of {limits.max_entries}"
         )
     duplicates = [name for name, count in Counter(i.filename for i in infos).items() if count > 1]
     if duplicates:
-        raise _refuse(path, f"the entry {duplicates[0]!r} appears more than once")
+        raise refused(path, f"the entry {duplicates[0]!r} appears more than once")
     members = {}
     for info in infos:
         name = info.filename
@@ -92,23 +75,23 @@ def _check_members(
             continue
         problem = relative_path_problem(name.rstrip("/"))
         if problem:
-            raise _refuse(path, f"the entry {name!r} {problem}")
+            raise refused(path, f"the entry {name!r} {problem}")
         if not name.startswith(FILES_PREFIX):
-            raise _refuse(path, f"the entry {name!r} is outside the config/ folder")
+            raise refused(path, f"the entry {name!r} is outside the config/ folder")
         file_type = stat.S_IFMT(info.external_attr >> 16)
         if file_type == stat.S_IFLNK:
-            raise _refuse(
+            raise refused(
                 path, f"the entry {name!r} is a link stored as a file; links belong in the manifest"
             )
         if file_type not in (0, stat.S_IFREG, stat.S_IFDIR):
-            raise _refuse(path, f"the entry {name!r} is a device file, FIFO or socket")
+            raise refused(path, f"the entry {name!r} is a device file, FIFO or socket")
         if info.is_dir():
             continue
         if (
             info.file_size > limits.ratio_applies_above
             and info.file_size > info.compress_size * limits.max_ratio
         ):
-            raise _refuse(
+            raise refused(
                 path,
                 f"the entry {name!r} expands more than {limits.max_ratio} times (a zip bomb)",
             )
@@ -122,21 +105,21 @@ def _read_manifest(
     try:
         info = archive.getinfo(MANIFEST_NAME)
     except KeyError as error:
-        raise _refuse(path, "it has no manifest.json") from error
+        raise refused(path, "it has no manifest.json") from error
     if info.file_size > limits.max_manifest_bytes:
-        raise _refuse(path, "its manifest.json is larger than the limit")
+        raise refused(path, "its manifest.json is larger than the limit")
     try:
         with archive.open(info) as f:
             raw = f.read(limits.max_manifest_bytes + 1)
         # The encodings json.loads accepts (UTF-8, -16, -32), parsed a value at a time.
         document = loads_in_steps(raw.decode(json.detect_encoding(raw)))
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
-        raise _refuse(path, "its manifest.json is damaged") from error
+        raise refused(path, "its manifest.json is damaged") from error
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise _refuse(path, f"its manifest.json is not valid JSON ({error})") from error
+        raise refused(path, f"its manifest.json is not valid JSON ({error})") from error
     declared = document.get("format_version") if isinstance(document, dict) else None
     if isinstance(declared, int) and declared > FORMAT_VERSION:
-        raise _refuse(
+        raise refused(
             path,
             f"it was written in format version {declared}, newer than "
             f"this EnvOps reads ({FORMAT_VERSION}); update EnvOps Desktop",
@@ -173,7 +156,7 @@ def _invalid(path: Path, error: ValidationError, offset: int | None = None) -> E
         location = ["entries", offset + int(location[0]), *location[1:]]
     where = ".".join(str(part) for part in location) or "the document"
     message = first["msg"].removeprefix("Value error, ")
-    return _refuse(path, f"its manifest.json is invalid at {where}: {message}")
+    return refused(path, f"its manifest.json is invalid at {where}: {message}")
 
 
 def _check_manifest(
@@ -186,7 +169,7 @@ def _check_manifest(
     kinds: dict[str, EntryKind] = {}
     for entry in manifest.entries:
         if entry.path in kinds:
-            raise _refuse(path, f"the manifest lists {entry.path!r} twice")
+            raise refused(path, f"the manifest lists {entry.path!r} twice")
         kinds[entry.path] = entry.kind
     for entry in manifest.entries:
         parent = entry.path.rpartition("/")[0]
@@ -196,13 +179,13 @@ def _check_manifest(
                 if kinds.get(parent) is EntryKind.SYMLINK
                 else "not in a listed folder"
             )
-            raise _refuse(path, f"the entry {entry.path!r} is {why}")
+            raise refused(path, f"the entry {entry.path!r} is {why}")
         if (
             entry.kind is EntryKind.SYMLINK
             and not allow_external_links
             and link_target_escapes(entry.path, entry.target or "")
         ):
-            raise _refuse(
+            raise refused(
                 path,
                 f"the link {entry.path!r} points outside the environment "
                 f"(to {entry.target!r}); allow external links to import it",
@@ -210,112 +193,41 @@ def _check_manifest(
         if entry.kind is EntryKind.FILE:
             info = members.get(entry.path)
             if info is None:
-                raise _refuse(
+                raise refused(
                     path, f"the file {entry.path!r} is in the manifest but not in the archive"
                 )
             if info.file_size != entry.size:
-                raise _refuse(
+                raise refused(
                     path,
                     f"the file {entry.path!r} is {info.file_size} bytes in the archive but "
                     f"{entry.size} in the manifest",
                 )
     for name in members:
         if kinds.get(name) is not EntryKind.FILE:
-            raise _refuse(
+            raise refused(
                 path, f"the entry {FILES_PREFIX + name!r} is not listed in the manifest as a file"
             )
     if manifest.total_bytes > limits.max_total_bytes:
-        raise _refuse(
+        raise refused(
             path, f"it would expand to more than the limit of {limits.max_total_bytes >> 30} GiB"
         )
 
 
-def _member_chunks(
-    archive: zipfile.ZipFile, raw: BinaryIO, info: zipfile.ZipInfo
-) -> Iterator[bytes]:
-    if readable_here(info):
-        yield from member_chunks(raw, info, CHUNK)
-        return
-    try:  # another compression method: zipfile's own reader
-        stream = archive.open(info)
-    except (RuntimeError, NotImplementedError) as error:  # zipfile's words for these two
-        raise UnreadableEntryError from error
-    with stream:
-        while chunk := stream.read(CHUNK):
-            yield chunk
-
-
-def _stage_file(
+def check_configuration_file(
     path: Path,
-    archive: zipfile.ZipFile,
-    raw: BinaryIO,
-    info: zipfile.ZipInfo,
-    entry: ManifestEntry,
-    sink: StagedBlobs,
-    meter: ProgressMeter,
-    cancel: CancelToken,
-) -> None:
-    digest = hashlib.sha256()
-    count = 0
-
-    def chunks() -> Iterator[bytes]:
-        nonlocal count
-        for chunk in _member_chunks(archive, raw, info):
-            cancel.raise_if_cancelled()
-            count += len(chunk)
-            if count > entry.size:
-                raise _refuse(path, f"the file {entry.path!r} holds more than its declared size")
-            digest.update(chunk)
-            meter.advance(len(chunk), entry.path)
-            yield chunk
-
-    try:
-        if sink.wants(entry.sha256 or ""):
-            provisional = sink.write(chunks(), entry.sha256 or "")
-        else:
-            provisional = None
-            for _ in chunks():
-                pass
-    except UnreadableEntryError as error:
-        raise _refuse(
-            path, f"the file {entry.path!r} is encrypted or compressed in a way EnvOps cannot read"
-        ) from error
-    except (*BODY_ERRORS, zlib.error, EOFError) as error:
-        raise _refuse(path, f"the file {entry.path!r} is damaged or truncated ({error})") from error
-    if count != entry.size or digest.hexdigest() != entry.sha256:
-        if provisional:
-            provisional.unlink(missing_ok=True)
-        raise _refuse(path, f"the file {entry.path!r} does not match its checksum in the manifest")
-    if provisional:
-        sink.keep(provisional, entry.sha256 or "")
-
-
-def read_configuration_file(
-    path: Path,
-    sink: StagedBlobs,
-    meter_for: Callable[[int], ProgressMeter],
-    cancel: CancelToken,
     allow_external_links: bool = False,
     limits: ImportLimits = DEFAULT_LIMITS,
-) -> ConfigurationManifest:
-    """Validate `path` completely, staging each verified file's content into `sink`.
+) -> tuple[ConfigurationManifest, dict[str, zipfile.ZipInfo]]:
+    """Validate everything but the files' contents: the archive, its entries and manifest.
 
-    `meter_for(total_bytes)` makes the progress meter once the manifest gives the total.
+    Returns the manifest and each file's zip entry, by manifest path; the contents are
+    checked as they are staged (`member_staging.stage_members`).
     """
-    with open_archive(path) as archive, open(path, "rb") as raw:
+    with open_archive(path) as archive:
         members = _check_members(path, archive, limits)
         manifest = _read_manifest(path, archive, limits)
         _check_manifest(path, manifest, members, limits, allow_external_links)
-        meter: ProgressMeter = meter_for(manifest.total_bytes)
-        files = [e for e in manifest.entries if e.kind is EntryKind.FILE]
-        for start in range(0, len(files), _LOOKUP_BATCH):
-            group = files[start : start + _LOOKUP_BATCH]
-            with sink.looking_up([e.sha256 or "" for e in group]):
-                for entry in group:
-                    info = members[entry.path]
-                    _stage_file(path, archive, raw, info, entry, sink, meter, cancel)
-        meter.finish()
-    return manifest
+    return manifest, members
 
 
 def peek_environment_name(path: Path) -> str | None:

@@ -1,11 +1,11 @@
 """Blobs of an uploaded configuration file, kept apart from the store until it is imported."""
 
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from envops_desktop.store.blobs import BlobStore, encode_chunks
+from envops_desktop.store.blobs import BlobStore
 
 
 class StagedBlobs:
@@ -15,26 +15,27 @@ class StagedBlobs:
         self.directory = directory
         self._store = store
         self._kept: dict[str, bool] = {}  # sha256 -> compressed
+        self._claimed: set[str] = set()
         directory.mkdir(parents=True, exist_ok=True)
 
-    def wants(self, sha: str) -> bool:
-        """False when the store or this stage already holds the content."""
-        return sha not in self._kept and not self._store.has(sha)
+    def claim(self, sha: str) -> bool:
+        """Whether this content is to be kept: True once per content the store lacks.
+
+        Files are staged several at a time; claiming first, on one thread, keeps two files
+        with the same content from writing the same blob.
+        """
+        if sha in self._claimed or self._store.has(sha):
+            return False
+        self._claimed.add(sha)
+        return True
 
     def looking_up(self, shas: Sequence[str]) -> AbstractContextManager[None]:
-        """Within it, `wants` finds these contents in the store with one query, not one each."""
+        """Within it, `claim` finds these contents in the store with one query, not one each."""
         return self._store.reading(shas)
 
-    def write(self, chunks: Iterator[bytes], sha: str) -> Path:
-        """Write a stream as a provisional blob; `keep` it once its hash is confirmed."""
-        part = self.directory / f"{sha}.part"
-        with open(part, "wb") as out:
-            compressed = encode_chunks(chunks, out)
-        return part.rename(part.with_suffix(".zst" if compressed else ".raw"))
-
-    def keep(self, provisional: Path, sha: str) -> None:
-        self._kept[sha] = provisional.suffix == ".zst"
-        provisional.rename(self.directory / sha)
+    def record(self, sha: str, compressed: bool) -> None:
+        """Note a checked content written as `directory/<sha>`, to move into the store."""
+        self._kept[sha] = compressed
 
     def move_into_store(self) -> None:
         for sha, compressed in self._kept.items():

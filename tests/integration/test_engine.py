@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from envops_desktop.domain.errors import OperationCancelledError
+from envops_desktop.domain.errors import InvalidConfigurationFileError, OperationCancelledError
 from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.service import EnvOpsService, parallel
 from envops_desktop.store.database import DATABASE_NAME
@@ -414,3 +414,41 @@ def test_cancelled_export_leaves_no_file_and_no_scratch(
     assert not (tmp_path / "out.zip").exists()
     assert not (tmp_path / "out.zip.part").exists()
     assert not list((tmp_path / "data" / "staging").iterdir())
+
+
+def test_upload_in_helper_processes_keeps_each_new_content_once_and_imports_back(
+    helper_processes, service, environment, config_dir, tmp_path
+):
+    shared = os.urandom(300 << 10)
+    for index in range(40):  # the same content in many files, staged side by side
+        (config_dir / f"replica{index}.bin").write_bytes(shared)
+    before = describe_tree(config_dir)
+    exported = service.export_backup(service.create_backup("billing").id, tmp_path / "c.zip")
+    other_dir = tmp_path / "workstation2" / "billing"
+    other_dir.mkdir(parents=True)
+    other = EnvOpsService(tmp_path / "data2")
+    other.add_environment("billing", other_dir, version="4.2.0")
+    staged = other.stage_configuration_file(exported)
+    contents = {e.sha256 for e in staged.manifest.entries if e.sha256}
+    assert sorted(p.name for p in staged.blobs.directory.iterdir()) == sorted(contents)
+    other.import_configuration("billing", staged)
+    assert describe_tree(other_dir) == before
+    other.close()
+
+
+def test_damaged_file_found_by_a_helper_process_refuses_the_upload_naming_it(
+    helper_processes, service, environment, config_dir, tmp_path
+):
+    for index in range(30):
+        (config_dir / f"part{index}.cfg").write_bytes(os.urandom(64 << 10))
+    exported = service.export_backup(service.create_backup("billing").id, tmp_path / "c.zip")
+    with zipfile.ZipFile(exported) as archive:
+        info = archive.getinfo("config/part17.cfg")
+    with open(exported, "r+b") as f:  # one byte of a stored body, past its local header
+        f.seek(info.header_offset + 30 + len(info.filename) + len(info.extra) + 1000)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(InvalidConfigurationFileError, match=r"'part17\.cfg' is damaged"):
+        service.stage_configuration_file(exported)
+    assert list((tmp_path / "data" / "staging").iterdir()) == []

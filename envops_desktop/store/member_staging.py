@@ -1,0 +1,120 @@
+"""Staging the files of an uploaded configuration file: inflate, check, keep the new content.
+
+Runs in the helper processes of a big upload (or pool threads of a small one), so it imports
+only the blob layer: no pydantic, no manifest. Each file is checked against the size and
+SHA-256 its manifest entry declares before its content is kept.
+"""
+
+import hashlib
+import os
+import zipfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from envops_desktop.domain.errors import InvalidConfigurationFileError
+from envops_desktop.store.blobs import CHUNK, encode_chunks
+from envops_desktop.store.zip_members import (
+    BODY_ERRORS,
+    UnreadableEntryError,
+    member_chunks,
+    readable_here,
+)
+
+# One file of an upload: its path in the manifest, declared SHA-256 and size, whether this
+# file is the one to keep the content (the store lacks it), and its zip entry.
+MemberJob = tuple[str, str, int, bool, zipfile.ZipInfo]
+
+
+def refused(archive: Path | str, problem: str) -> InvalidConfigurationFileError:
+    """The one sentence that refuses a configuration file, naming what is wrong."""
+    return InvalidConfigurationFileError(f"{Path(archive).name} was refused: {problem}.")
+
+
+class _Archive:
+    """One batch's view of the zip: a plain handle, and zipfile only for rare methods."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.raw: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by the batch
+        self._zip: zipfile.ZipFile | None = None
+
+    def chunks(self, info: zipfile.ZipInfo) -> Iterator[bytes]:
+        if readable_here(info):
+            yield from member_chunks(self.raw, info, CHUNK)
+            return
+        if self._zip is None:  # reading the zip's directory costs; only when needed
+            self._zip = zipfile.ZipFile(self.path)
+        try:
+            stream = self._zip.open(info)
+        except (RuntimeError, NotImplementedError) as error:  # zipfile's words for these two
+            raise UnreadableEntryError from error
+        with stream:
+            while chunk := stream.read(CHUNK):
+                yield chunk
+
+    def close(self) -> None:
+        self.raw.close()
+        if self._zip is not None:
+            self._zip.close()
+
+
+def stage_members(archive: str, stage_dir: str, jobs: list[MemberJob]) -> list[bool | None]:
+    """Check each file and keep the content of those marked to keep, as `stage_dir/<sha256>`.
+
+    Returns per file whether its kept content is zstd-compressed, or None where nothing was
+    kept. Raises the refusal of the first file that is damaged or does not match.
+    """
+    source = _Archive(archive)
+    try:
+        return [_stage(source, Path(stage_dir), *job) for job in jobs]
+    finally:
+        source.close()
+
+
+def _stage(
+    source: _Archive,
+    stage_dir: Path,
+    path: str,
+    sha: str,
+    size: int,
+    keep: bool,
+    info: zipfile.ZipInfo,
+) -> bool | None:
+    digest = hashlib.sha256()
+    count = 0
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal count
+        for chunk in source.chunks(info):
+            count += len(chunk)
+            if count > size:
+                raise refused(source.path, f"the file {path!r} holds more than its declared size")
+            digest.update(chunk)
+            yield chunk
+
+    # Nothing is cleaned up on a refusal here: the upload's whole stage folder is discarded.
+    provisional = stage_dir / f"{sha}.part"
+    compressed = None
+    try:
+        if keep:
+            with open(provisional, "wb") as out:
+                compressed = encode_chunks(chunks(), out)
+        else:
+            for _ in chunks():
+                pass
+    except UnreadableEntryError as error:
+        raise refused(
+            source.path,
+            f"the file {path!r} is encrypted or compressed in a way EnvOps cannot read",
+        ) from error
+    except (*BODY_ERRORS, zlib.error, EOFError) as error:
+        raise refused(
+            source.path, f"the file {path!r} is damaged or truncated ({error})"
+        ) from error
+    if count != size or digest.hexdigest() != sha:
+        raise refused(source.path, f"the file {path!r} does not match its checksum in the manifest")
+    if keep:
+        os.replace(provisional, stage_dir / sha)
+    return compressed
