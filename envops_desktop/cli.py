@@ -20,6 +20,7 @@ from envops_desktop.domain.errors import EnvOpsError
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service import EnvOpsService
+from envops_desktop.service.flushing import settle_in_background
 from envops_desktop.terminal_progress import TerminalProgressBar
 
 EXIT_USAGE = 2
@@ -87,6 +88,8 @@ def _build_parser() -> argparse.ArgumentParser:
     activity.add_argument("environment", nargs="?")
     activity.add_argument("--limit", type=int, default=50)
     _with_json(commands.add_parser("verify", help="check every stored file against its hash"))
+    # Not listed: what a restore starts, detached, to see itself onto the disk.
+    commands.add_parser("settle").add_argument("journal_ids", nargs="+")
     return parser
 
 
@@ -202,6 +205,8 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         )
         if not report.healthy:
             raise EnvOpsError("The store has missing or damaged files; see above.")
+    elif command == "settle":
+        service.settle_restores(args.journal_ids)
 
 
 def _run_env(service: EnvOpsService, args: argparse.Namespace) -> None:
@@ -276,13 +281,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code."""
     args = _build_parser().parse_args(argv)
     try:
-        service = EnvOpsService(resolve_data_dir(args.data_dir))
+        service = EnvOpsService(resolve_data_dir(args.data_dir), settle_later=True)
     except OSError as error:
         print(f"envops: cannot open the data folder: {error}", file=sys.stderr)
         return 1
     try:
-        for report in service.recover_interrupted_operations():
-            print(f"envops: recovered {report.environment_name}: {report.detail}", file=sys.stderr)
+        if args.command != "settle":
+            for report in service.recover_interrupted_operations():
+                print(
+                    f"envops: recovered {report.environment_name}: {report.detail}",
+                    file=sys.stderr,
+                )
         _run(service, args)
     except UsageError as error:
         print(f"envops: {error}", file=sys.stderr)
@@ -291,8 +300,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"envops: {error}", file=sys.stderr)
         return error.exit_code
     finally:
+        _settle_in_background(service)
         service.close()
     return 0
+
+
+def _settle_in_background(service: EnvOpsService) -> None:
+    unsettled = service.unsettled_restores()
+    try:
+        settle_in_background(service.data_dir, unsettled)
+    except OSError:  # it could not be started: wait for the disk here instead
+        service.settle_restores(unsettled)
 
 
 if __name__ == "__main__":

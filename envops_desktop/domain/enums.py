@@ -57,5 +57,8 @@ class JournalPhase(StrEnum):
     STAGING = "staging"
     SWAPPING = "swapping"
     APPLIED = "applied"
+    # In place and recorded, not yet known to be on disk: the previous configuration is
+    # kept until it is, so a power cut in between can still be undone.
+    FLUSHING = "flushing"
     ROLLING_BACK = "rolling back"
     DONE = "done"

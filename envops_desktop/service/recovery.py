@@ -6,8 +6,9 @@ from pathlib import Path
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, JournalPhase, Outcome
 from envops_desktop.domain.models import RecoveryReport
 from envops_desktop.service.context import EXPORT_SCRATCH_PREFIX, UPLOAD_PREFIX, ServiceContext
+from envops_desktop.service.flushing import current_boot_id, settle
 from envops_desktop.service.restore import complete_restore
-from envops_desktop.service.swap import clean_up, remove_tree, roll_back
+from envops_desktop.service.swap import remove_tree, roll_back
 from envops_desktop.service.tree_check import tree_matches
 from envops_desktop.store.journal_records import JournalEntry
 
@@ -39,9 +40,12 @@ def recover_interrupted_operations(ctx: ServiceContext) -> list[RecoveryReport]:
         with ctx.locks.environment_if_free(entry.environment_id) as free:
             if not free:
                 continue
-            if entry.phase is JournalPhase.DONE:
-                clean_up(entry)
-                ctx.journal.remove(entry.id)
+            if entry.phase is JournalPhase.DONE or (
+                entry.phase is JournalPhase.FLUSHING and entry.boot_id == current_boot_id()
+            ):
+                # Done, or in place and only waiting for the disk, in this same boot: the
+                # kernel still holds whatever was written, so a sync finishes the job.
+                settle(ctx, entry)
                 continue
             reports.append(_recover(ctx, entry))
     return reports
@@ -50,9 +54,11 @@ def recover_interrupted_operations(ctx: ServiceContext) -> list[RecoveryReport]:
 def _recover(ctx: ServiceContext, entry: JournalEntry) -> RecoveryReport:
     backup = ctx.backups.by_id(entry.backup_id)
     label = f"{backup.name} ({backup.version})" if backup else f"backup {entry.backup_id}"
+    # A restore in place but maybe not on disk (the machine restarted before it settled) is
+    # checked byte for byte against its backup, as the disk now has it.
     completed = (
         backup is not None
-        and entry.phase is JournalPhase.APPLIED
+        and entry.phase in (JournalPhase.APPLIED, JournalPhase.FLUSHING)
         and not entry.has_post_restore
         and tree_matches(Path(entry.target), ctx.backups.entries(backup.id))
     )
@@ -62,6 +68,7 @@ def _recover(ctx: ServiceContext, entry: JournalEntry) -> RecoveryReport:
             f"({entry.action} was interrupted at '{entry.phase.value}')"
         )
         complete_restore(ctx, entry, backup, ActivityAction.RECOVERED, Outcome.SUCCESS, detail)
+        settle(ctx, entry)
         return RecoveryReport(
             environment_name=entry.environment_name, rolled_forward=True, detail=detail
         )

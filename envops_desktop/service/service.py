@@ -19,6 +19,7 @@ from envops_desktop.domain.progress import CancelToken, ProgressCallback, ignore
 from envops_desktop.service import backups as backup_ops
 from envops_desktop.service import environments as environment_ops
 from envops_desktop.service.context import ServiceContext
+from envops_desktop.service.flushing import settle_detached
 from envops_desktop.service.recovery import recover_interrupted_operations
 from envops_desktop.service.restore import check_restorable, restore_locked
 from envops_desktop.service.store_check import StoreReport, check_store
@@ -38,8 +39,12 @@ class EnvOpsService:
     take a progress callback (called from worker threads) and a cancel token.
     """
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, settle_later: bool = False) -> None:
+        """With `settle_later`, a restore returns once it is in place, before it is on disk,
+        and `unsettled_restores` lists what `flushing.settle_in_background` is to finish."""
         self._ctx = ServiceContext.open(Path(data_dir))
+        self._settle_later = settle_later
+        self._unsettled: list[str] = []
 
     @property
     def data_dir(self) -> Path:
@@ -182,7 +187,20 @@ class EnvOpsService:
                 backup_ops.create_backup_locked(
                     self._ctx, env, None, BackupOrigin.PRE_RESTORE, progress, cancel
                 )
-            return restore_locked(self._ctx, env, backup_for(env), action, progress, cancel)
+            env, unsettled = restore_locked(
+                self._ctx, env, backup_for(env), action, progress, cancel, self._settle_later
+            )
+        if unsettled is not None:
+            self._unsettled.append(unsettled.id)
+        return env
+
+    def unsettled_restores(self) -> list[str]:
+        """Journal ids of this service's restores that are in place but not yet settled."""
+        return list(self._unsettled)
+
+    def settle_restores(self, journal_ids: list[str]) -> None:
+        """Wait until these restores are on disk, then clear what could undo them."""
+        settle_detached(self._ctx, journal_ids)
 
     # Configuration files --------------------------------------------------------------------
 

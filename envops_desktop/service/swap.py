@@ -41,7 +41,10 @@ def remove_tree(path: Path) -> None:
     if not os.path.lexists(path):
         return
 
-    def make_writable_and_retry(func, failed_path, _exc) -> None:  # noqa: ANN001
+    def make_writable_and_retry(func, failed_path, exc) -> None:  # noqa: ANN001
+        error = exc[1] if isinstance(exc, tuple) else exc  # onerror gives sys.exc_info()
+        if isinstance(error, FileNotFoundError):
+            return  # another process clearing the same leftovers got there first
         os.chmod(os.path.dirname(failed_path), 0o700)
         if os.path.isdir(failed_path) and not os.path.islink(failed_path):
             os.chmod(failed_path, 0o700)

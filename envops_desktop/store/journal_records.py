@@ -24,6 +24,7 @@ class JournalEntry:
     discard: str
     prior_status: EnvironmentStatus
     has_post_restore: bool
+    boot_id: str | None = None  # the machine's boot in which it reached `flushing`
 
 
 def _entry(row: sqlite3.Row) -> JournalEntry:
@@ -40,6 +41,7 @@ def _entry(row: sqlite3.Row) -> JournalEntry:
         discard=row["discard"],
         prior_status=EnvironmentStatus(row["prior_status"]),
         has_post_restore=bool(row["has_post_restore"]),
+        boot_id=row["boot_id"],
     )
 
 
@@ -79,12 +81,37 @@ class JournalRecords:
                 (EnvironmentStatus.UPDATING.value, now, entry.environment_id),
             )
 
-    def set_phase(self, journal_id: str, phase: JournalPhase) -> None:
+    def set_phase(self, journal_id: str, phase: JournalPhase, boot_id: str | None = None) -> None:
         with self._db.transaction() as conn:
             conn.execute(
-                "UPDATE journal SET phase = ?, updated_at = ? WHERE id = ?",
-                (phase.value, to_text(utc_now()), journal_id),
+                "UPDATE journal SET phase = ?, boot_id = ?, updated_at = ? WHERE id = ?",
+                (phase.value, boot_id, to_text(utc_now()), journal_id),
             )
+
+    def advance(self, journal_id: str, expected: JournalPhase, phase: JournalPhase) -> bool:
+        """Move an entry from `expected` to `phase` if it is there; whether it was."""
+        with self._db.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE journal SET phase = ?, updated_at = ? WHERE id = ? AND phase = ?",
+                (phase.value, to_text(utc_now()), journal_id, expected.value),
+            )
+        return cursor.rowcount == 1
+
+    def by_id(self, journal_id: str) -> JournalEntry | None:
+        row = (
+            self._db.connection()
+            .execute("SELECT * FROM journal WHERE id = ?", (journal_id,))
+            .fetchone()
+        )
+        return _entry(row) if row else None
+
+    def of_environment(self, environment_id: str) -> list[JournalEntry]:
+        """The environment's restores that have not been cleared, oldest first."""
+        rows = self._db.connection().execute(
+            "SELECT * FROM journal WHERE environment_id = ? ORDER BY started_at",
+            (environment_id,),
+        )
+        return [_entry(row) for row in rows]
 
     def unfinished(self, include_done: bool = False) -> list[JournalEntry]:
         """Restores that have not been cleared, oldest first."""

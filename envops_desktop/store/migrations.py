@@ -149,4 +149,6 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     _hash_caches_as_documents,
     # 6: a backup that read a few files adds their entries without rewriting the whole cache.
     "ALTER TABLE hash_caches ADD COLUMN recent BLOB;",
+    # 7: the boot a restore reached `flushing` in, to tell a kill from a power cut since.
+    "ALTER TABLE journal ADD COLUMN boot_id TEXT;",
 ]

@@ -3,13 +3,16 @@
 import fcntl
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from envops_desktop import cli as cli_module
 from envops_desktop.cli import main
+from envops_desktop.service.flushing import current_boot_id, settle_in_background
 from envops_desktop.store.database import DATABASE_NAME
 from tests.trees import describe_tree, make_config_tree, mess_up
 from tests.zips import simple_configuration
@@ -183,3 +186,30 @@ def test_data_dir_comes_from_the_environment_variable(tmp_path, capsys, monkeypa
     assert main(["env", "list"]) == 0
     assert (tmp_path / "from-env" / "envops.sqlite3").exists()
     assert os.stat(tmp_path / "from-env").st_mode & 0o077 == 0
+
+
+def test_restore_returns_once_in_place_and_a_detached_process_settles_it(
+    cli, billing, tmp_path, monkeypatch
+):
+    started: list[tuple[list[str], int | None]] = []
+
+    def start(data_dir: Path, journal_ids: list[str]) -> int | None:
+        pid = settle_in_background(data_dir, journal_ids)
+        started.append((journal_ids, pid))
+        return pid
+
+    original = describe_tree(billing)
+    backup = json.loads(cli("backup", "create", "billing", "--json")[1])
+    mess_up(billing)
+    monkeypatch.setattr(cli_module, "settle_in_background", start)
+    assert cli("restore", "billing", backup["id"], "--yes")[0] == 0
+    assert describe_tree(billing) == original  # in place when the command returns
+    [(journal_ids, pid)] = started
+    if current_boot_id() is None:  # nowhere to tell a power cut from a kill: settled at once
+        assert journal_ids == [] and pid is None
+        return
+    assert len(journal_ids) == 1 and pid is not None
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    with sqlite3.connect(tmp_path / "data" / DATABASE_NAME) as db:
+        assert db.execute("SELECT COUNT(*) FROM journal").fetchone()[0] == 0
+    assert not [p for p in billing.parent.iterdir() if ".envops-" in p.name]  # previous gone

@@ -358,6 +358,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
     conn.execute("DROP TABLE hash_caches")
     conn.execute("ALTER TABLE backups DROP COLUMN manifest")
     conn.execute("ALTER TABLE backups DROP COLUMN tree_digest")
+    conn.execute("ALTER TABLE journal DROP COLUMN boot_id")
     conn.execute("DROP TABLE manifests")
     conn.execute("PRAGMA user_version=1")
     conn.execute("COMMIT")

@@ -3,6 +3,7 @@
 import fcntl
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -20,6 +21,9 @@ from envops_desktop.domain.errors import (
 )
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken, Progress
+from envops_desktop.service import EnvOpsService
+from envops_desktop.service.flushing import current_boot_id
+from envops_desktop.store.database import DATABASE_NAME
 from tests.store_view import damage_blob
 from tests.trees import describe_tree, mess_up
 
@@ -342,3 +346,39 @@ def test_round_trip_of_a_real_system_tree_is_identical(service, tmp_path):
     assert describe_tree(tree) == original
     diff = subprocess.run(["diff", "-r", "--no-dereference", str(source), str(tree)])
     assert diff.returncode == 0
+
+
+def _journal(data_dir: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(data_dir / DATABASE_NAME) as db:
+        return db.execute("SELECT id, phase FROM journal ORDER BY started_at").fetchall()
+
+
+def _beside(config_dir: Path) -> list[str]:
+    return sorted(p.name for p in config_dir.parent.iterdir() if p != config_dir)
+
+
+@pytest.mark.skipif(
+    current_boot_id() is None, reason="restores settle later only where the boot is known"
+)
+def test_a_restore_settles_an_earlier_one_still_waiting_for_the_disk(
+    service, environment, config_dir, tmp_path
+):
+    first = service.create_backup("billing")
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+    second = service.create_backup("billing")
+    later = EnvOpsService(tmp_path / "data", settle_later=True)
+    later.restore_backup("billing", first.id)
+    [first_restore] = later.unsettled_restores()
+    assert _journal(tmp_path / "data") == [(first_restore, "flushing")]
+    assert len(_beside(config_dir)) == 1  # the previous configuration, kept until settled
+    later.restore_backup("billing", second.id)
+    [_, second_restore] = later.unsettled_restores()
+    # Two unsettled restores of one environment could not both be undone: the first went.
+    assert _journal(tmp_path / "data") == [(second_restore, "flushing")]
+    assert len(_beside(config_dir)) == 1
+    later.settle_restores([second_restore])
+    assert _journal(tmp_path / "data") == []
+    assert _beside(config_dir) == []
+    assert describe_tree(config_dir) == messed
+    later.close()
