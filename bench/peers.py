@@ -53,6 +53,11 @@ def tool_versions() -> dict[str, str]:
     }
 
 
+def _then_sync(argv: list[str]) -> list[str]:
+    """A shell line that runs `argv`, then `sync`, timed as one."""
+    return ["sh", "-c", '"$@" && sync', "sh", *argv]
+
+
 class Tool:
     """One backup program: a store it creates, backups into it, restores out of it."""
 
@@ -92,15 +97,17 @@ class Tar(Tool):
         zstd = ["-I", "zstd"] if self.compress else []
         return measure(["tar", *zstd, "-cf", str(self._archive()), "-C", str(tree), "."])
 
-    def restore(self, tree: Path, destination: Path) -> Measurement:
+    def _extract(self, destination: Path) -> list[str]:
         zstd = ["-I", "zstd"] if self.compress else []
-        return measure(["tar", *zstd, "-xf", str(self._archive()), "-C", str(destination)])
+        return ["tar", *zstd, "-xf", str(self._archive()), "-C", str(destination)]
 
-    def restore_then_sync(self, destination: Path) -> Measurement:
-        """`tar -xf` followed by `sync`: the restored files on disk, as EnvOps has them before
-        it swaps a restore in (the other tools leave theirs in the page cache)."""
-        script = 'tar -xf "$0" -C "$1" && sync'
-        return measure(["sh", "-c", script, str(self._archive()), str(destination)])
+    def restore(self, tree: Path, destination: Path) -> Measurement:
+        return measure(self._extract(destination))
+
+    def restore_then_sync(self, tree: Path, destination: Path) -> Measurement:
+        """The restore followed by `sync`: the restored files on disk (every tool here, EnvOps
+        too, returns with some of them still in the page cache)."""
+        return measure(_then_sync(self._extract(destination)))
 
 
 class Restic(Tool):
@@ -173,6 +180,12 @@ class EnvOps(Tool):
     def restore(self, tree: Path, destination: Path) -> Measurement:
         backup = self.latest_backup()
         return self._into_empty(tree, lambda: self._run("restore", "bench", backup, "--yes"))
+
+    def restore_then_sync(self, tree: Path, destination: Path) -> Measurement:
+        """`envops restore` followed by `sync`: the restore on disk, as its detached settler
+        would see it before removing the previous configuration."""
+        argv = self._argv("restore", "bench", self.latest_backup(), "--yes")
+        return self._into_empty(tree, lambda: measure(_then_sync(argv)))
 
     def export(self, file: Path) -> Measurement:
         return self._run("backup", "export", self.latest_backup(), str(file))

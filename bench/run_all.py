@@ -120,13 +120,15 @@ def one_run(
         flush_and_warm(tree)
         results.add(dataset, "restore", tool.name, tool.restore(tree, destination))
         trash.discard(destination)
-    tar = tools[0]
-    assert isinstance(tar, peers.Tar)
-    destination = scratch / "restored"
-    destination.mkdir()
-    flush_and_warm(tree)
-    results.add(dataset, "restore, then sync", tar.name, tar.restore_then_sync(destination))
-    trash.discard(destination)
+    for tool in (tools[0], tools[-1]):  # tar and ours
+        assert isinstance(tool, peers.Tar | peers.EnvOps)
+        destination = scratch / "restored"
+        destination.mkdir()
+        flush_and_warm(tree)
+        results.add(
+            dataset, "restore, then sync", tool.name, tool.restore_then_sync(tree, destination)
+        )
+        trash.discard(destination)
     if full:
         envops = tools[-1]
         assert isinstance(envops, peers.EnvOps)
