@@ -41,10 +41,13 @@ def recover_interrupted_operations(ctx: ServiceContext) -> list[RecoveryReport]:
             if not free:
                 continue
             if entry.phase is JournalPhase.DONE or (
-                entry.phase is JournalPhase.FLUSHING and entry.boot_id == current_boot_id()
+                entry.phase is JournalPhase.FLUSHING
+                and entry.boot_id is not None
+                and entry.boot_id == current_boot_id()
             ):
                 # Done, or in place and only waiting for the disk, in this same boot: the
-                # kernel still holds whatever was written, so a sync finishes the job.
+                # kernel still holds whatever was written, so a sync finishes the job. With
+                # no boot id recorded a power cut cannot be ruled out: verified below.
                 settle(ctx, entry)
                 continue
             reports.append(_recover(ctx, entry))

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus
-from envops_desktop.service import EnvOpsService
+from envops_desktop.service import EnvOpsService, recovery
 from tests.reliability.scenario import build_scenario
 
 pytestmark = pytest.mark.reliability
@@ -125,17 +125,22 @@ def test_next_start_clears_half_written_blobs_and_abandoned_uploads(tmp_path):
 
 
 @pytest.mark.parametrize("lost_on_power_cut", [False, True], ids=["intact", "file-lost"])
+@pytest.mark.parametrize(
+    "recorded_boot", ["a boot before the power cut", None], ids=["other-boot", "boot-unknown"]
+)
 def test_restore_not_yet_on_disk_when_the_machine_restarted_is_verified_then_kept_or_undone(
-    lost_on_power_cut, tmp_path
+    lost_on_power_cut, recorded_boot, tmp_path, monkeypatch
 ):
     scenario = build_scenario(tmp_path)
     process = scenario.restore_process(scenario.messed, crash_at="flushing")
     process.communicate(timeout=60)
     assert process.returncode == -signal.SIGKILL
-    # As the next start after a power cut sees it: another boot, and maybe a file the kernel
-    # had not written back yet, empty.
+    # As the next start after a power cut sees it: another boot (or none known, as where the
+    # system does not say), and maybe a file the kernel had not written back yet, empty.
     with sqlite3.connect(scenario.data_dir / "envops.sqlite3") as db:
-        db.execute("UPDATE journal SET boot_id = 'a boot before the power cut'")
+        db.execute("UPDATE journal SET boot_id = ?", (recorded_boot,))
+    if recorded_boot is None:  # a system that does not say which boot this is
+        monkeypatch.setattr(recovery, "current_boot_id", lambda: None)
     if lost_on_power_cut:
         (scenario.target / "app.yaml").write_bytes(b"")
 
