@@ -17,7 +17,7 @@ from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.parallel import run_in_batches
-from envops_desktop.service.scanning import Scan, ScannedFiles, scan_tree
+from envops_desktop.service.scanning import RACY_NS, Scan, ScannedFiles, scan_tree
 from envops_desktop.service.versions import current_version
 from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import ingest_files
@@ -27,9 +27,6 @@ from envops_desktop.store.manifest_codec import EntryRow, ManifestWriter
 from envops_desktop.store.pack_index import NewPlacements
 from envops_desktop.store.timestamps import utc_now
 
-# A file modified within this many nanoseconds of the scan may change again in the same mtime
-# tick without its mtime moving, so its hash is not cached (git's "racily clean" problem).
-_RACY_NS = 2_000_000_000
 _PHASE = "backing up"
 _FILE = EntryKind.FILE.value
 
@@ -105,7 +102,7 @@ class _FileRows:
     total_bytes: int = 0
 
     def __iter__(self) -> Iterator[EntryRow]:
-        cache_read, racy_before = self.cache.read.append, self.started_ns - _RACY_NS
+        cache_read, racy_before = self.cache.read.append, self.started_ns - RACY_NS
         total = fresh = 0
         for (path, size, mtime_ns, _, mode), sha in zip(
             self.cache.files, self.cache.known, strict=True

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from envops_desktop.domain.enums import JournalPhase
 from envops_desktop.service.context import ServiceContext
+from envops_desktop.service.restored_hashes import remember_restored_files
 from envops_desktop.service.swap import clean_up
 from envops_desktop.store.blobs import sync_to_disk
 from envops_desktop.store.journal_records import JournalEntry
@@ -73,6 +74,7 @@ def settle_detached(ctx: ServiceContext, journal_ids: list[str]) -> None:
 def _clear(ctx: ServiceContext, entry: JournalEntry) -> None:
     clean_up(entry)
     ctx.journal.remove(entry.id)
+    remember_restored_files(ctx, entry)  # so that the next backup reads none of it again
 
 
 def settle_earlier_restores(ctx: ServiceContext, environment_id: str) -> None:

@@ -17,6 +17,9 @@ from envops_desktop.domain.models import ScannedFile, TreeEntry
 
 _S_ISREG, _S_ISDIR, _S_ISLNK = stat.S_ISREG, stat.S_ISDIR, stat.S_ISLNK
 _DIGEST_PART = 4096
+# A file modified within this many nanoseconds of a scan may change again in the same mtime
+# tick without its mtime moving, so its hash is not cached (git's "racily clean" problem).
+RACY_NS = 2_000_000_000
 # An inode number as the scan keeps it. Only compared for equality, so a wider one (ReFS has
 # 128 bits) loses nothing that matters by being cut to 64.
 _INODE_BITS = (1 << 64) - 1

@@ -148,6 +148,11 @@ class HashCaches:
         )
         return look_up(_decoded(row[0], row[1]) if row else iter(()), files)
 
+    def replace(self, env_id: str, rows: Iterable[CacheRow]) -> None:
+        """Make `rows` (in path order) the whole cache, in the caller's transaction if any."""
+        with self._db.transaction() as conn:
+            _save(conn, env_id, rows)
+
     def add(
         self,
         env_id: str,

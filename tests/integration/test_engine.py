@@ -279,6 +279,45 @@ def test_deleting_the_backup_that_read_a_file_makes_the_recent_part_forget_it(se
     assert service.check_store().healthy
 
 
+def test_a_backup_right_after_a_restore_reads_no_file_again(service, environment, config_dir):
+    _old_enough(config_dir)
+    first = service.create_backup("billing")
+    mess_up(config_dir)
+    service.restore_backup("billing", first.id)  # every file written anew, new inodes
+    assert _backup_reading(service) == 0
+    assert service.check_store().healthy
+
+
+def test_a_file_changed_right_after_a_restore_is_read_again(service, environment, config_dir):
+    _old_enough(config_dir)
+    first = service.create_backup("billing")
+    service.restore_backup("billing", first.id)
+    conf = config_dir / "app.yaml"
+    conf.write_bytes(bytes(b ^ 1 for b in conf.read_bytes()))  # same size, new mtime
+    assert _backup_reading(service) == conf.stat().st_size
+    latest = service.list_backups("billing")[0]
+    stored = {e.path: e.sha256 for e in service.backup_entries(latest.id)}
+    assert stored["app.yaml"] == hashlib.sha256(conf.read_bytes()).hexdigest()
+
+
+def test_a_restored_backup_deleted_before_it_settles_is_not_named_by_the_cache(
+    service, environment, config_dir, tmp_path
+):
+    # The settling process runs on its own; the backup it restored may be deleted first, and
+    # then the cache must not name that backup's content, now gone from the store.
+    _old_enough(config_dir)
+    first = service.create_backup("billing")
+    mess_up(config_dir)
+    later = EnvOpsService(tmp_path / "data", settle_later=True)
+    later.restore_backup("billing", first.id)
+    unsettled = later.unsettled_restores()
+    service.delete_backup(first.id)
+    later.settle_restores(unsettled)
+    later.close()
+    assert _backup_reading(service) == sum(p.stat().st_size for p in _files(config_dir))
+    assert service.check_store().healthy
+
+
 def test_large_mixed_file_is_compressed_past_its_incompressible_start(
     service, environment, config_dir, tmp_path
 ):
