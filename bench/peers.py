@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.process_tree import Measurement, measure
+from bench.process_tree import Measurement, measure, wait_while_running
 
 _QUIET_ENV = {**os.environ, "RESTIC_PASSWORD": "bench", "BORG_PASSPHRASE": ""}
 _QUIET_ENV["BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK"] = "yes"
@@ -201,5 +201,9 @@ class EnvOps(Tool):
         try:
             return run()
         finally:
+            # Its detached settler flushes the restore, then teaches the hash cache the
+            # files; untimed, but let it finish on the tree it restored before anything else
+            # runs beside it.
+            wait_while_running(["--data-dir", str(self.store), "settle"])
             self._discard(tree)
             aside.rename(tree)

@@ -71,6 +71,23 @@ def measure(
     return Measurement(seconds, peak)
 
 
+def wait_while_running(words: list[str]) -> None:
+    """Wait until no process runs whose command line holds `words` in a row."""
+    wanted = "\0".join(words).encode()
+    while True:
+        running = False
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                running = wanted in cmdline.read_bytes()
+            except OSError:  # it ended while the others were read
+                continue
+            if running:
+                break
+        if not running:
+            return
+        time.sleep(0.05)
+
+
 def disk_usage(path: Path) -> int:
     """Bytes of disk the folder takes (`du`), what an operator sees the store cost."""
     out = subprocess.run(["du", "-s", "--block-size=1", str(path)], capture_output=True, text=True)
