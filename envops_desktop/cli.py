@@ -167,20 +167,13 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         print(f"{env.name} was restored to {backup.name} ({backup.version}).")
     elif command == "import":
         env = service.get_environment(args.environment)
+        source = Path(args.file)
+        _confirm(args, f"Importing {source.name} erases the current configuration of {env.name}.")
         with _long_operation() as (bar, cancel):
-            staged = service.stage_configuration_file(
-                Path(args.file), bar, cancel, args.allow_external_links
+            env = service.import_configuration_file(
+                env.name, source, args.backup_first, bar, cancel, args.allow_external_links
             )
-        try:
-            _confirm(
-                args,
-                f"Importing {staged.file_name} erases the current configuration of {env.name}.",
-            )
-            with _long_operation() as (bar, cancel):
-                env = service.import_configuration(env.name, staged, args.backup_first, bar, cancel)
-        finally:
-            service.discard_staged_configuration(staged)
-        print(f"{env.name} was restored from {staged.file_name} ({staged.manifest.version}).")
+        print(f"{env.name} was restored from {source.name} ({env.version}).")
     elif command == "activity":
         entries = service.activity(args.environment, limit=args.limit)
         _print(

@@ -2,10 +2,13 @@
 
 import contextlib
 import functools
+import itertools
+import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from operator import itemgetter
 from pathlib import Path
 from zipfile import ZipInfo
 
@@ -18,17 +21,18 @@ from envops_desktop.domain.configuration import (
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind, Outcome
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.ids import new_id
-from envops_desktop.domain.models import Backup, Environment
+from envops_desktop.domain.models import Backup, Environment, TreeEntry
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
+from envops_desktop.service.backups import create_backup_locked
 from envops_desktop.service.context import (
     EXPORT_SCRATCH_PREFIX,
     UPLOAD_PREFIX,
     ServiceContext,
 )
+from envops_desktop.service.materialize import materialize
 from envops_desktop.service.parallel import run_in_batches
 from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import deflate_blobs
-from envops_desktop.store.blobs import sync_to_disk
 from envops_desktop.store.configuration_reader import check_configuration_file
 from envops_desktop.store.configuration_writer import write_configuration_file
 from envops_desktop.store.manifest_codec import encode_manifest
@@ -114,6 +118,16 @@ def _write_exported(
             write_configuration_file(destination, manifest, batches, meter, cancel)
 
 
+def _checked(
+    ctx: ServiceContext, source: Path, allow_external_links: bool
+) -> tuple[ConfigurationManifest, dict[str, ZipInfo]]:
+    """Everything about `source` that can be checked before its files are read."""
+    free = shutil.disk_usage(ctx.staging_dir).free
+    if source.is_file() and source.stat().st_size > free:
+        raise OperationFailedError(f"Not enough free disk space to take in {source.name}.")
+    return check_configuration_file(source, allow_external_links)
+
+
 def stage_configuration_file(
     ctx: ServiceContext,
     source: Path,
@@ -125,28 +139,10 @@ def stage_configuration_file(
     upload_id = new_id()
     staged = StagedBlobs(ctx.staging_dir / f"{UPLOAD_PREFIX}{upload_id}", ctx.blobs)
     try:
-        free = shutil.disk_usage(ctx.staging_dir).free
-        if source.is_file() and source.stat().st_size > free:
-            raise OperationFailedError(f"Not enough free disk space to take in {source.name}.")
-        manifest, members = check_configuration_file(source, allow_external_links)
+        manifest, members = _checked(ctx, source, allow_external_links)
         meter = ProgressMeter(progress, "uploading", manifest.total_bytes)
-        batches = run_in_batches(
-            functools.partial(stage_members, str(source), str(staged.directory)),
-            _member_jobs(manifest, members, staged),
-            manifest.total_bytes,
-            lambda job: job,
-            lambda job: job[2],
-            "envops-upload",
-            cancel,
-            durable=False,  # the store syncs what it adopts, at import
-        )
-        # Closed before the stage can be discarded, so no helper is still writing into it.
-        with contextlib.closing(batches):
-            for batch, kept in batches:
-                for job, compressed in zip(batch, kept, strict=True):
-                    if compressed is not None:
-                        staged.record(job[1], compressed)
-                meter.advance(sum(job[2] for job in batch), batch[-1][0])
+        files = (e for e in manifest.entries if e.kind is EntryKind.FILE)
+        _stage_files(source, staged, _member_jobs(files, members, staged), manifest, meter, cancel)
         meter.finish()
     except BaseException:
         staged.discard()
@@ -154,49 +150,178 @@ def stage_configuration_file(
     return StagedConfiguration(upload_id, source.name, manifest, staged)
 
 
+def _stage_files(
+    source: Path,
+    staged: StagedBlobs,
+    jobs: Iterator[MemberJob],
+    manifest: ConfigurationManifest,
+    meter: ProgressMeter,
+    cancel: CancelToken,
+    flush_meanwhile: bool = False,
+) -> None:
+    """Check every file against the manifest, keeping the contents the store lacks."""
+    batches = run_in_batches(
+        functools.partial(stage_members, str(source), str(staged.directory)),
+        jobs,
+        manifest.total_bytes,
+        lambda job: job,
+        lambda job: job[2],
+        "envops-upload",
+        cancel,
+        durable=flush_meanwhile,  # staged content is synced by the store when it adopts it
+    )
+    # Closed before the stage can be discarded, so no helper is still writing into it.
+    with contextlib.closing(batches):
+        for batch, kept in batches:
+            for job, compressed in zip(batch, kept, strict=True):
+                if compressed is not None:
+                    staged.record(job[1], compressed)
+            meter.advance(sum(job[2] for job in batch), batch[-1][0])
+
+
 def _member_jobs(
-    manifest: ConfigurationManifest, members: dict[str, ZipInfo], staged: StagedBlobs
+    files: Iterable[ManifestEntry | TreeEntry],
+    members: dict[str, ZipInfo],
+    staged: StagedBlobs,
+    root: str | None = None,
 ) -> Iterator[MemberJob]:
     """Each file's staging job, claiming its content when the store and the files before it
-    lack it; the store is asked a batch of contents at a time."""
-    files = [e for e in manifest.entries if e.kind is EntryKind.FILE]
-    for start in range(0, len(files), _LOOKUP_BATCH):
-        group = files[start : start + _LOOKUP_BATCH]
+    lack it (the store is asked a batch of contents at a time); with `root`, each file is
+    also written out under it."""
+    files = iter(files)
+    while group := list(itertools.islice(files, _LOOKUP_BATCH)):
         with staged.looking_up([e.sha256 or "" for e in group]):
             claims = [staged.claim(e.sha256 or "") for e in group]
         for entry, keep in zip(group, claims, strict=True):
-            yield entry.path, entry.sha256 or "", entry.size, keep, members[entry.path]
+            new_file = None
+            if root is not None:
+                new_file = (os.path.join(root, entry.path), entry.mode, entry.mtime_ns)
+            yield entry.path, entry.sha256 or "", entry.size, keep, members[entry.path], new_file
+
+
+def _imported_backup(
+    env: Environment, ctx: ServiceContext, manifest: ConfigurationManifest, file_name: str
+) -> Backup:
+    return Backup(
+        id=new_id(),
+        environment_id=env.id,
+        name=manifest.backup_name or f"Imported {file_name}",
+        created_at=utc_now(),
+        version=manifest.version,
+        created_by=ctx.user,
+        origin=BackupOrigin.IMPORTED,
+        file_count=manifest.file_count,
+        total_bytes=manifest.total_bytes,
+        root_mode=manifest.root_mode,
+        root_mtime_ns=manifest.root_mtime_ns,
+    )
+
+
+def _record_imported(
+    ctx: ServiceContext,
+    env: Environment,
+    backup: Backup,
+    manifest: ConfigurationManifest,
+    blobs: StagedBlobs,
+    file_name: str,
+) -> None:
+    """Move the checked content into the store and record it as `backup` (the caller holds
+    the blobs in use)."""
+    blobs.move_into_store()  # and on disk, with nothing else that waits for it
+    name, body = encode_manifest(map(entry_row, manifest.entries))
+    with ctx.db.transaction():
+        ctx.backups.insert(backup, manifest=name, body=body)
+        ctx.record(
+            env,
+            ActivityAction.BACKUP_CREATED,
+            Outcome.SUCCESS,
+            f"{backup.name} (imported from {file_name}): {backup.file_count} files",
+        )
 
 
 def adopt_staged_configuration(
     ctx: ServiceContext, env: Environment, staged: StagedConfiguration
 ) -> Backup:
     """Move staged content into the store and record it as a backup of origin `imported`."""
-    manifest = staged.manifest
+    backup = _imported_backup(env, ctx, staged.manifest, staged.file_name)
     with ctx.locks.blobs_in_use():
-        staged.blobs.move_into_store()
-        sync_to_disk()
-        backup = Backup(
-            id=new_id(),
-            environment_id=env.id,
-            name=manifest.backup_name or f"Imported {staged.file_name}",
-            created_at=utc_now(),
-            version=manifest.version,
-            created_by=ctx.user,
-            origin=BackupOrigin.IMPORTED,
-            file_count=manifest.file_count,
-            total_bytes=manifest.total_bytes,
-            root_mode=manifest.root_mode,
-            root_mtime_ns=manifest.root_mtime_ns,
-        )
-        name, body = encode_manifest(map(entry_row, manifest.entries))
-        with ctx.db.transaction():
-            ctx.backups.insert(backup, manifest=name, body=body)
-            ctx.record(
-                env,
-                ActivityAction.BACKUP_CREATED,
-                Outcome.SUCCESS,
-                f"{backup.name} (imported from {staged.file_name}): {backup.file_count} files",
-            )
+        _record_imported(ctx, env, backup, staged.manifest, staged.blobs, staged.file_name)
     staged.blobs.discard()
     return backup
+
+
+class ImportInOnePass:
+    """An import that writes the new tree while it reads the configuration file.
+
+    Staging first and then restoring from the store inflated and hashed every file once, then
+    decompressed and hashed it again to write it (5.5 s for 1 GiB, against 2.8 s for
+    `tar -I zstd -xf`). Here each file is checked against the manifest and written into the
+    restore's new tree as it is read, its content kept for the store at the same time; the
+    file is recorded as a backup once every file has passed, before the swap. A file refused
+    part way leaves everything as it was: the restore is rolled back with no trace.
+    """
+
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        source: Path,
+        allow_external_links: bool,
+        backup_first: bool,
+        progress: ProgressCallback,
+    ) -> None:
+        self._ctx = ctx
+        self._source = source
+        self.manifest, self._members = _checked(ctx, source, allow_external_links)
+        self._backup_first = backup_first
+        self._progress = progress
+        self._env: Environment | None = None
+        self._backup: Backup | None = None
+
+    def backup_for(self, env: Environment) -> Backup:
+        """The backup the file becomes (recorded only once all of it has been checked)."""
+        self._env = env
+        self._backup = _imported_backup(env, self._ctx, self.manifest, self._source.name)
+        return self._backup
+
+    def write_tree(
+        self, root: Path, meter: ProgressMeter, cancel: CancelToken, flush_meanwhile: bool
+    ) -> None:
+        """A `restore.TreeWriter`: the file's tree at `root`, then its backup recorded."""
+        ctx, env, backup = self._ctx, self._env, self._backup
+        assert env is not None and backup is not None, "backup_for comes first"
+        # Sorted by path, so that every folder comes before what is in it.
+        entries = sorted(
+            (
+                TreeEntry(e.path, e.kind, e.mode, e.size, e.mtime_ns, e.sha256, e.target)
+                for e in self.manifest.entries
+            ),
+            key=itemgetter(0),
+        )
+        staged = StagedBlobs(ctx.staging_dir / f"{UPLOAD_PREFIX}{backup.id}", ctx.blobs)
+        try:
+            # Held throughout: content found in the store when claimed is still there when
+            # the backup that names it is recorded.
+            with ctx.locks.blobs_in_use():
+                materialize(
+                    lambda: entries,
+                    root,
+                    lambda files: _stage_files(
+                        self._source,
+                        staged,
+                        _member_jobs(files, self._members, staged, str(root)),
+                        self.manifest,
+                        meter,
+                        cancel,
+                        flush_meanwhile,
+                    ),
+                )
+                meter.finish()
+                if self._backup_first:  # only now: a refused file must leave no backup behind
+                    create_backup_locked(
+                        ctx, env, None, BackupOrigin.PRE_RESTORE, self._progress, cancel
+                    )
+                # Dated now, after the backup taken first, as when the file was staged.
+                recorded = replace(backup, created_at=utc_now())
+                _record_imported(ctx, env, recorded, self.manifest, staged, self._source.name)
+        finally:
+            staged.discard()

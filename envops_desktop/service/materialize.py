@@ -63,21 +63,18 @@ def _finish_links_and_dirs(root: Path, entries: Sequence[TreeEntry]) -> None:
         os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns))
 
 
+# Writes the files it is given, in order, each into the tree being made (its folder made).
+FileWriter = Callable[[Iterator[TreeEntry]], None]
+
+
 def materialize(
-    blobs: BlobStore,
-    read_entries: Callable[[], Iterable[TreeEntry]],
-    total_bytes: int,
-    root: Path,
-    meter: ProgressMeter,
-    cancel: CancelToken,
-    flush_meanwhile: bool,
+    read_entries: Callable[[], Iterable[TreeEntry]], root: Path, write_files: FileWriter
 ) -> None:
     """Create `root` (which must not exist) holding exactly the entries `read_entries()`
-    yields in path order, `total_bytes` in its files.
+    yields in path order, the files' contents written by `write_files`.
 
     The entries are read once, as the files are written, and only folders and links are
-    kept: a 200,000-file manifest is never held whole. With `flush_meanwhile`, what is
-    written is flushed to disk as it goes, for a caller that waits for the disk next.
+    kept: a 200,000-file manifest is never held whole.
     """
     os.mkdir(root, 0o700)
     links_and_dirs: list[TreeEntry] = []
@@ -94,10 +91,34 @@ def materialize(
             links_and_dirs.append(entry)
 
     try:
-        _write_files(blobs, root, files(), total_bytes, meter, cancel, flush_meanwhile)
+        write_files(files())
         _finish_links_and_dirs(root, links_and_dirs)
     except OSError as error:
         raise OperationFailedError(_explain(error)) from error
+
+
+def materialize_backup(
+    blobs: BlobStore,
+    read_entries: Callable[[], Iterable[TreeEntry]],
+    total_bytes: int,
+    root: Path,
+    meter: ProgressMeter,
+    cancel: CancelToken,
+    flush_meanwhile: bool,
+) -> None:
+    """`materialize` a backup's entries from the store, verifying every blob as it is written.
+
+    With `flush_meanwhile`, what is written is flushed to disk as it goes, for a caller that
+    waits for the disk next.
+    """
+    try:
+        materialize(
+            read_entries,
+            root,
+            lambda files: _write_files(
+                blobs, root, files, total_bytes, meter, cancel, flush_meanwhile
+            ),
+        )
     except MissingBlobError as error:
         raise OperationFailedError(
             f"The stored copy of {_path_of(error, read_entries())} is missing from the backup "

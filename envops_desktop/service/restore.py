@@ -10,11 +10,13 @@ import os
 import shutil
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, JournalPhase, Outcome
 from envops_desktop.domain.errors import (
     EnvOpsError,
+    InvalidConfigurationFileError,
     NotFoundError,
     OperationCancelledError,
     OperationFailedError,
@@ -31,13 +33,17 @@ from envops_desktop.service.flushing import (
     settle,
     settle_earlier_restores,
 )
-from envops_desktop.service.materialize import materialize
+from envops_desktop.service.materialize import materialize_backup
 from envops_desktop.service.post_restore import run_post_restore_command
 from envops_desktop.service.swap import roll_back, sibling_paths, swap_in
 from envops_desktop.service.versions import current_version
 from envops_desktop.store.journal_records import JournalEntry
 
 _SPACE_MARGIN = 16 << 20
+
+# Writes the tree a restore puts in place at a path that must not exist yet, verifying every
+# byte, reporting to the meter, and flushing what it writes as it goes when told to.
+TreeWriter = Callable[[Path, ProgressMeter, CancelToken, bool], None]
 
 
 def check_restorable(env: Environment, version: str, needed_bytes: int) -> None:
@@ -93,11 +99,14 @@ def restore_locked(
     progress: ProgressCallback,
     cancel: CancelToken,
     settle_later: bool = False,
+    write_tree: TreeWriter | None = None,
 ) -> tuple[Environment, JournalEntry | None]:
     """Replace `env`'s configuration with `backup` (the caller holds the environment's lock).
 
-    Returns the refreshed environment and, with `settle_later`, the journal entry still to
-    be settled (`flushing.settle`) when the restore may be reported before it is on disk.
+    The new tree is written from the store, or by `write_tree` (an import in one pass, whose
+    refusal of its file puts everything back as it was, with no trace). Returns the
+    refreshed environment and, with `settle_later`, the journal entry still to be settled
+    (`flushing.settle`) when the restore may be reported before it is on disk.
     """
     settle_earlier_restores(ctx, env.id)
     target = Path(env.path)
@@ -125,16 +134,7 @@ def restore_locked(
     try:
         crash_point("staging")
         meter = ProgressMeter(progress, "restoring", backup.total_bytes)
-        with ctx.locks.blobs_in_use():  # no deletion frees or moves a blob while it is read
-            materialize(
-                ctx.blobs,
-                functools.partial(ctx.backups.entries, backup.id),
-                backup.total_bytes,
-                staging,
-                meter,
-                cancel,
-                flush_meanwhile=not settle_later,
-            )
+        (write_tree or _from_store(ctx, backup))(staging, meter, cancel, not settle_later)
         _apply_root_metadata(staging, target, backup)
         cancel.raise_if_cancelled()
         crash_point("staged")
@@ -152,6 +152,8 @@ def restore_locked(
         crash_point("post-restore")
     except BaseException as error:
         _undo(ctx, env, backup, entry, action, error)
+        if isinstance(error, InvalidConfigurationFileError):
+            raise  # its one sentence says it all, and nothing was changed
         raise _user_error(env, error) from error
     seconds = time.monotonic() - started
     complete_restore(
@@ -171,6 +173,22 @@ def restore_locked(
     refreshed = ctx.environments.by_id(env.id)
     assert refreshed is not None
     return refreshed, unsettled
+
+
+def _from_store(ctx: ServiceContext, backup: Backup) -> TreeWriter:
+    def write(staging: Path, meter: ProgressMeter, cancel: CancelToken, flush: bool) -> None:
+        with ctx.locks.blobs_in_use():  # no deletion frees or moves a blob while it is read
+            materialize_backup(
+                ctx.blobs,
+                functools.partial(ctx.backups.entries, backup.id),
+                backup.total_bytes,
+                staging,
+                meter,
+                cancel,
+                flush_meanwhile=flush,
+            )
+
+    return write
 
 
 def _apply_root_metadata(staging: Path, target: Path, backup: Backup) -> None:
@@ -224,18 +242,21 @@ def _undo(
             f"failed too ({_reason(rollback_error)}); EnvOps will finish that when it next starts."
         ) from error
     cancelled = isinstance(error, OperationCancelledError | KeyboardInterrupt)
-    status = env.status if cancelled else EnvironmentStatus.UPDATE_FAILED
+    # A configuration file refused while it was read changes nothing, as when it is staged.
+    refused = isinstance(error, InvalidConfigurationFileError)
+    status = env.status if cancelled or refused else EnvironmentStatus.UPDATE_FAILED
     outcome = Outcome.CANCELLED if cancelled else Outcome.FAILURE
     reason = "cancelled by the user" if cancelled else _reason(error)
     with ctx.db.transaction():
         ctx.environments.update(env.id, status=status.value)
-        ctx.record(
-            env,
-            ActivityAction.RESTORE_FAILED,
-            outcome,
-            f"{action.value} from {backup.name} ({backup.version}): {reason}; "
-            "the previous configuration is back in place",
-        )
+        if not refused:
+            ctx.record(
+                env,
+                ActivityAction.RESTORE_FAILED,
+                outcome,
+                f"{action.value} from {backup.name} ({backup.version}): {reason}; "
+                "the previous configuration is back in place",
+            )
         ctx.journal.remove(entry.id)
 
 

@@ -21,7 +21,7 @@ from envops_desktop.service import environments as environment_ops
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.flushing import settle_detached
 from envops_desktop.service.recovery import recover_interrupted_operations
-from envops_desktop.service.restore import check_restorable, restore_locked
+from envops_desktop.service.restore import TreeWriter, check_restorable, restore_locked
 from envops_desktop.service.store_check import StoreReport, check_store
 
 if TYPE_CHECKING:
@@ -175,6 +175,7 @@ class EnvOpsService:
         action: ActivityAction,
         progress: ProgressCallback,
         cancel: CancelToken | None,
+        write_tree: TreeWriter | None = None,
     ) -> Environment:
         """Check, lock, optionally back up first, then restore what `backup_for` gives."""
         cancel = cancel or CancelToken()
@@ -188,7 +189,14 @@ class EnvOpsService:
                     self._ctx, env, None, BackupOrigin.PRE_RESTORE, progress, cancel
                 )
             env, unsettled = restore_locked(
-                self._ctx, env, backup_for(env), action, progress, cancel, self._settle_later
+                self._ctx,
+                env,
+                backup_for(env),
+                action,
+                progress,
+                cancel,
+                self._settle_later,
+                write_tree,
             )
         if unsettled is not None:
             self._unsettled.append(unsettled.id)
@@ -262,6 +270,38 @@ class EnvOpsService:
             ActivityAction.CONFIGURATION_IMPORTED,
             progress,
             cancel,
+        )
+
+    def import_configuration_file(
+        self,
+        environment: str,
+        source: Path,
+        backup_first: bool = False,
+        progress: ProgressCallback = ignore_progress,
+        cancel: CancelToken | None = None,
+        allow_external_links: bool = False,
+    ) -> Environment:
+        """Restore the environment from a configuration file in one pass over it: each file
+        is checked as it is written into the new tree.
+
+        For a caller with nothing to ask between reading the file and importing it (the
+        command line); a file refused part way changes nothing, as if refused when staged.
+        """
+        from envops_desktop.service import configuration_files
+
+        one_pass = configuration_files.ImportInOnePass(
+            self._ctx, Path(source), allow_external_links, backup_first, progress
+        )
+        return self._restore(
+            environment,
+            one_pass.manifest.version,
+            one_pass.manifest.total_bytes,
+            False,  # taken once the file has passed, inside the pass
+            one_pass.backup_for,
+            ActivityAction.CONFIGURATION_IMPORTED,
+            progress,
+            cancel,
+            one_pass.write_tree,
         )
 
     # Activity and recovery ------------------------------------------------------------------

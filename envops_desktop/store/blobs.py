@@ -13,7 +13,7 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -133,6 +133,31 @@ def sync_to_disk() -> None:
         os.sync()
 
 
+# Past this many files, one sync of everything costs less than flushing each on its own.
+_FLUSH_ONE_BY_ONE = 256
+
+
+def flush_files(paths: Collection[Path]) -> None:
+    """`sync_to_disk` for these files and the folders naming them only, when they are few.
+
+    An import that writes its tree while it stores the content must flush the content before
+    recording it, but not the gigabyte of tree beside it: that waits for the disk later.
+    """
+    if not hasattr(os, "sync"):
+        return
+    if len(paths) > _FLUSH_ONE_BY_ONE:
+        os.sync()
+        return
+    # The folders too, and theirs: a blob's folder may be new (`objects/ab/`).
+    folders = {folder for p in paths for folder in (p.parent, p.parent.parent)}
+    for path in [*paths, *folders]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def _decoded_chunks(raw: BinaryIO, compressed: bool) -> Iterator[bytes]:
     if not compressed:
         while chunk := raw.read(CHUNK):
@@ -148,7 +173,8 @@ def _decoded_chunks(raw: BinaryIO, compressed: bool) -> Iterator[bytes]:
             yield chunk
 
 
-def _write_all(out: BinaryIO, data: bytes) -> None:
+def write_all(out: BinaryIO, data: bytes) -> None:
+    """Write all of `data` to an unbuffered file, however many calls that takes."""
     view = memoryview(data)
     while view:
         view = view[out.write(view) :]
@@ -202,7 +228,7 @@ class PackWriter:
             # Unbuffered: every blob is in the kernel's hands once appended, ready for the sync
             # that comes before the backup is recorded.
             self._file = open(fd, "wb", buffering=0)  # noqa: SIM115 - closed by close()
-        _write_all(self._file, body)
+        write_all(self._file, body)
         at = PackedAt(self._name, self._offset, len(body), compressed)
         self._offset += len(body)
         self.placed[sha] = at
@@ -226,6 +252,21 @@ def _body_at(pack: BinaryIO, at: PackedAt) -> Iterator[bytes]:
 def _set_mode_and_times(file: int | str, mode: int, mtime_ns: int) -> None:
     os.chmod(file, mode)
     os.utime(file, ns=(mtime_ns, mtime_ns))
+
+
+@contextlib.contextmanager
+def writing_new_file(target: str, mode: int, mtime_ns: int) -> Iterator[BinaryIO]:
+    """A file created for writing (unbuffered) that gets `mode` and `mtime_ns` once written.
+
+    O_EXCL|O_NOFOLLOW: never written through a link or over something already there.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY
+    with open(os.open(target, flags, 0o600), "wb", buffering=0) as out:
+        yield out
+        if _META_BY_FD:
+            _set_mode_and_times(out.fileno(), mode, mtime_ns)
+    if not _META_BY_FD:  # Windows: by path, once the file is closed
+        _set_mode_and_times(target, mode, mtime_ns)
 
 
 class _ReadBatch:
@@ -283,7 +324,8 @@ class BlobStore:
             self._reads.batch = None
             batch.close()
 
-    def _locate(self, sha: str) -> PackedAt | Path | None:
+    def locate(self, sha: str) -> PackedAt | Path | None:
+        """Where blob `sha` lies: its place in a pack, its own file, or None if not stored."""
         # The pack index is asked first: most blobs are small, and one query costs less than
         # the two failed lookups of a loose file.
         batch = self._batch()
@@ -296,7 +338,7 @@ class BlobStore:
         return None
 
     def has(self, sha: str) -> bool:
-        return self._locate(sha) is not None
+        return self.locate(sha) is not None
 
     def all_blobs(self) -> Iterator[str]:
         for prefix in self.root.iterdir():
@@ -306,7 +348,7 @@ class BlobStore:
         yield from self._index.all_blobs()
 
     def is_compressed(self, sha: str) -> bool:
-        where = self._locate(sha)
+        where = self.locate(sha)
         if isinstance(where, PackedAt):
             return where.compressed
         return where is not None and where.suffix == _ZST
@@ -350,7 +392,7 @@ class BlobStore:
             return sha, reader.size, None
 
     def _found(self, sha: str) -> PackedAt | Path:
-        where = self._locate(sha)
+        where = self.locate(sha)
         if where is None:
             raise MissingBlobError(f"blob {sha} is missing from the store")
         return where
@@ -377,34 +419,30 @@ class BlobStore:
         """Write blob `sha` as a new file `target` (never through a link), verifying its hash."""
         digest = hashlib.sha256()
         size = 0
-        with self._content(sha) as chunks:
-            # O_EXCL|O_NOFOLLOW: never write through a link or over something already there.
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY
-            with open(os.open(target, flags, 0o600), "wb", buffering=0) as out:
-                try:
-                    for chunk in chunks:
-                        digest.update(chunk)
-                        size += len(chunk)
-                        _write_all(out, chunk)
-                except zstandard.ZstdError as error:
-                    raise DamagedBlobError(f"blob {sha} does not decode: {error}") from None
-                if _META_BY_FD:
-                    _set_mode_and_times(out.fileno(), mode, mtime_ns)
+        with self._content(sha) as chunks, writing_new_file(target, mode, mtime_ns) as out:
+            try:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    size += len(chunk)
+                    write_all(out, chunk)
+            except zstandard.ZstdError as error:
+                raise DamagedBlobError(f"blob {sha} does not decode: {error}") from None
         if digest.hexdigest() != sha:
             raise DamagedBlobError(f"blob {sha} does not match its checksum")
-        if not _META_BY_FD:  # Windows: by path, once the file is closed
-            _set_mode_and_times(target, mode, mtime_ns)
         return size
 
-    def adopt(self, sha: str, staged: Path, compressed: bool) -> None:
-        """Move a blob written elsewhere on this filesystem (an import's staging) into place."""
-        if self.has(sha):
+    def adopt(self, sha: str, staged: Path, compressed: bool) -> Path | None:
+        """Move a blob written elsewhere on this filesystem (an import's staging) into place;
+        return the file of its own it now has (None: it was already stored, packed)."""
+        where = self.locate(sha)
+        if where is not None:
             staged.unlink(missing_ok=True)
-            return
+            return where if isinstance(where, Path) else None
         compressed_name, raw_name = self._loose_names(sha)
         final = Path(compressed_name if compressed else raw_name)
         final.parent.mkdir(exist_ok=True)
         os.replace(staged, final)
+        return final
 
     def _tmp_path(self, name: str) -> Path:
         # One folder per writer: two processes creating files in one folder queue on its

@@ -5,6 +5,7 @@ only the blob layer: no pydantic, no manifest. Each file is checked against the 
 SHA-256 its manifest entry declares before its content is kept.
 """
 
+import contextlib
 import hashlib
 import os
 import zipfile
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from envops_desktop.domain.errors import InvalidConfigurationFileError
-from envops_desktop.store.blobs import CHUNK, encode_chunks
+from envops_desktop.store.blobs import CHUNK, encode_chunks, write_all, writing_new_file
 from envops_desktop.store.zip_members import (
     BODY_ERRORS,
     UnreadableEntryError,
@@ -22,9 +23,12 @@ from envops_desktop.store.zip_members import (
     readable_here,
 )
 
+# Where an import in one pass writes a file as it is checked: path, mode and mtime_ns.
+NewFile = tuple[str, int, int]
 # One file of an upload: its path in the manifest, declared SHA-256 and size, whether this
-# file is the one to keep the content (the store lacks it), and its zip entry.
-MemberJob = tuple[str, str, int, bool, zipfile.ZipInfo]
+# file is the one to keep the content (the store lacks it), its zip entry, and the new file
+# to write it to as well (None when it is only staged).
+MemberJob = tuple[str, str, int, bool, zipfile.ZipInfo, NewFile | None]
 
 
 def refused(archive: Path | str, problem: str) -> InvalidConfigurationFileError:
@@ -61,7 +65,8 @@ class _Archive:
 
 
 def stage_members(archive: str, stage_dir: str, jobs: list[MemberJob]) -> list[bool | None]:
-    """Check each file and keep the content of those marked to keep, as `stage_dir/<sha256>`.
+    """Check each file and keep the content of those marked to keep, as `stage_dir/<sha256>`;
+    write it out as a new file too where the job names one.
 
     Returns per file whether its kept content is zstd-compressed, or None where nothing was
     kept. Raises the refusal of the first file that is damaged or does not match.
@@ -81,6 +86,7 @@ def _stage(
     size: int,
     keep: bool,
     info: zipfile.ZipInfo,
+    new_file: NewFile | None,
 ) -> bool | None:
     digest = hashlib.sha256()
     count = 0
@@ -94,16 +100,20 @@ def _stage(
             digest.update(chunk)
             yield chunk
 
-    # Nothing is cleaned up on a refusal here: the upload's whole stage folder is discarded.
+    # Nothing is cleaned up on a refusal here: the upload's whole stage folder is discarded,
+    # and so is the tree of an import in one pass.
     provisional = stage_dir / f"{sha}.part"
     compressed = None
     try:
-        if keep:
-            with open(provisional, "wb") as out:
-                compressed = encode_chunks(chunks(), out)
-        else:
-            for _ in chunks():
-                pass
+        with contextlib.ExitStack() as files:
+            stream = chunks()
+            if new_file is not None:
+                stream = _copied(stream, files.enter_context(writing_new_file(*new_file)))
+            if keep:
+                compressed = encode_chunks(stream, files.enter_context(open(provisional, "wb")))
+            else:
+                for _ in stream:
+                    pass
     except UnreadableEntryError as error:
         raise refused(
             source.path,
@@ -118,3 +128,9 @@ def _stage(
     if keep:
         os.replace(provisional, stage_dir / sha)
     return compressed
+
+
+def _copied(chunks: Iterator[bytes], out: BinaryIO) -> Iterator[bytes]:
+    for chunk in chunks:
+        write_all(out, chunk)
+        yield chunk

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from envops_desktop.store.blobs import BlobStore
+from envops_desktop.store.blobs import BlobStore, flush_files
 
 
 class StagedBlobs:
@@ -16,6 +16,9 @@ class StagedBlobs:
         self._store = store
         self._kept: dict[str, bool] = {}  # sha256 -> compressed
         self._claimed: set[str] = set()
+        # Contents found stored in files of their own: one may have been put there moments
+        # ago by a backup still running, not yet flushed.
+        self._found_in_files: set[Path] = set()
         directory.mkdir(parents=True, exist_ok=True)
 
     def claim(self, sha: str) -> bool:
@@ -24,7 +27,12 @@ class StagedBlobs:
         Files are staged several at a time; claiming first, on one thread, keeps two files
         with the same content from writing the same blob.
         """
-        if sha in self._claimed or self._store.has(sha):
+        if sha in self._claimed:
+            return False
+        where = self._store.locate(sha)
+        if isinstance(where, Path):
+            self._found_in_files.add(where)
+        if where is not None:
             return False
         self._claimed.add(sha)
         return True
@@ -38,9 +46,15 @@ class StagedBlobs:
         self._kept[sha] = compressed
 
     def move_into_store(self) -> None:
+        """Move the kept contents into the store, and see that every content a record of
+        this upload names is on disk (packed content is flushed before it is indexed)."""
+        files = set(self._found_in_files)
         for sha, compressed in self._kept.items():
-            self._store.adopt(sha, self.directory / sha, compressed)
+            adopted = self._store.adopt(sha, self.directory / sha, compressed)
+            if adopted is not None:
+                files.add(adopted)
         self._kept.clear()
+        flush_files(files)
 
     def discard(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -60,6 +60,33 @@ def test_export_then_import_on_another_data_dir_reproduces_the_environment(
     other.close()
 
 
+def test_import_in_one_pass_reproduces_the_environment_after_a_backup_of_it(
+    service, environment, config_dir, tmp_path
+):
+    original = describe_tree(config_dir)
+    exported = service.export_backup(
+        service.create_backup("billing", name="golden").id, tmp_path / "golden.envops.zip"
+    )
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+    seen: list[Progress] = []
+    env = service.import_configuration_file(
+        "billing", exported, backup_first=True, progress=seen.append
+    )
+    assert describe_tree(config_dir) == original
+    assert env.status is EnvironmentStatus.READY
+    assert seen[-1].done == seen[-1].total > 0
+    imported, first, _golden = service.list_backups("billing")
+    assert (imported.origin, imported.name) == (BackupOrigin.IMPORTED, "golden")
+    assert first.origin is BackupOrigin.PRE_RESTORE
+    assert service.activity("billing")[0].action is ActivityAction.CONFIGURATION_IMPORTED
+    service.restore_backup("billing", first.id)  # what was there before is kept
+    assert describe_tree(config_dir) == messed
+    service.restore_backup("billing", imported.id)  # and so is the file, as a backup
+    assert describe_tree(config_dir) == original
+    assert service.check_store().healthy
+
+
 def test_exported_file_is_a_plain_zip_with_manifest_and_config_folder(
     service, environment, tmp_path
 ):
@@ -317,16 +344,27 @@ def _write_twice(path: Path) -> Path:
     return path
 
 
+def _stage(service: EnvOpsService, path: Path) -> None:
+    service.stage_configuration_file(path)
+
+
+def _import_in_one_pass(service: EnvOpsService, path: Path) -> None:
+    # Asking for a backup first: a refused file must not leave even that behind.
+    service.import_configuration_file("billing", path, backup_first=True)
+
+
+@pytest.mark.parametrize("take_in", [_stage, _import_in_one_pass], ids=["staged", "one pass"])
 @pytest.mark.parametrize("case", sorted(HOSTILE))
 def test_hostile_configuration_file_is_refused_and_changes_nothing(
-    case, service, environment, config_dir, tmp_path
+    case, take_in, service, environment, config_dir, tmp_path
 ):
     build, reason = HOSTILE[case]
     hostile = build(tmp_path)
     before = describe_tree(config_dir)
     objects_before = sorted((tmp_path / "data" / "objects").rglob("*"))
+    activity_before = service.activity("billing")
     with pytest.raises(InvalidConfigurationFileError) as refused:
-        service.stage_configuration_file(hostile)
+        take_in(service, hostile)
     message = str(refused.value)
     assert reason in message
     assert message.startswith(f"{hostile.name} was refused: ") and message.endswith(".")
@@ -335,7 +373,10 @@ def test_hostile_configuration_file_is_refused_and_changes_nothing(
     assert describe_tree(config_dir) == before
     assert sorted((tmp_path / "data" / "objects").rglob("*")) == objects_before
     assert list((tmp_path / "data" / "staging").iterdir()) == []
-    assert service.list_backups("billing") == []
+    assert service.list_backups("billing") == []  # not even the one asked for first
+    assert service.get_environment("billing").status is EnvironmentStatus.READY
+    assert service.activity("billing") == activity_before
+    assert [p.name for p in config_dir.parent.iterdir()] == [config_dir.name]
 
 
 def test_import_of_a_real_tree_matches_after_mess(service, environment, config_dir, tmp_path):

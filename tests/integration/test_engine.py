@@ -476,6 +476,28 @@ def test_upload_in_helper_processes_keeps_each_new_content_once_and_imports_back
     other.close()
 
 
+def test_import_in_one_pass_in_helper_processes_writes_the_tree_and_keeps_each_content_once(
+    helper_processes, service, environment, config_dir, tmp_path
+):
+    shared = os.urandom(300 << 10)
+    for index in range(40):
+        (config_dir / f"replica{index}.bin").write_bytes(shared)
+    before = describe_tree(config_dir)
+    exported = service.export_backup(service.create_backup("billing").id, tmp_path / "c.zip")
+    other_dir = tmp_path / "workstation2" / "billing"
+    other_dir.mkdir(parents=True)
+    other = EnvOpsService(tmp_path / "data2")
+    other.add_environment("billing", other_dir, version="4.2.0")
+    other.import_configuration_file("billing", exported)
+    assert describe_tree(other_dir) == before
+    [imported] = other.list_backups("billing")
+    contents = {e.sha256 for e in other.backup_entries(imported.id) if e.sha256}
+    assert len(store_files(tmp_path / "data2")) == len(contents)  # the 40 replicas: one blob
+    assert other.check_store().healthy
+    assert not list((tmp_path / "data2" / "staging").iterdir())
+    other.close()
+
+
 def test_damaged_file_found_by_a_helper_process_refuses_the_upload_naming_it(
     helper_processes, service, environment, config_dir, tmp_path
 ):

@@ -32,22 +32,16 @@ class Scenario:
         return None
 
     def restore_process(self, backup_id: str, crash_at: str | None = None) -> subprocess.Popen:
+        return self.cli_process(["restore", "billing", backup_id, "--yes"], crash_at)
+
+    def cli_process(self, args: list[str], crash_at: str | None = None) -> subprocess.Popen:
+        """`envops` on this data dir in a process of its own, to be killed at `crash_at`."""
         env = dict(os.environ)
         env.pop("ENVOPS_CRASH_AT", None)
         if crash_at:
             env["ENVOPS_CRASH_AT"] = crash_at
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "envops_desktop.cli",
-                "--data-dir",
-                str(self.data_dir),
-                "restore",
-                "billing",
-                backup_id,
-                "--yes",
-            ],
+            [sys.executable, "-m", "envops_desktop.cli", "--data-dir", str(self.data_dir), *args],
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,

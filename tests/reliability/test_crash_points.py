@@ -57,6 +57,25 @@ def test_restore_killed_at_each_step_is_rolled_back_or_forward(crash_at, tmp_pat
     service.close()
 
 
+@pytest.mark.parametrize("crash_at", list(EXPECTED))
+def test_import_in_one_pass_killed_at_each_step_is_rolled_back_or_forward(crash_at, tmp_path):
+    scenario = build_scenario(tmp_path)
+    service = EnvOpsService(scenario.data_dir)
+    exported = service.export_backup(scenario.messed, tmp_path / "messed.zip")
+    service.close()
+    process = scenario.cli_process(["import", "billing", str(exported), "--yes"], crash_at)
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+
+    service, _ = _recover(scenario)
+    assert scenario.state() == EXPECTED[crash_at]
+    assert service.get_environment("billing").status is not EnvironmentStatus.UPDATING
+    assert [p.name for p in scenario.target.parent.iterdir()] == ["billing"]
+    service.restore_backup("billing", scenario.original)
+    assert scenario.state() == "original"
+    service.close()
+
+
 @pytest.mark.parametrize("crash_at", ["applied", "post-restore"])
 def test_kill_while_post_restore_command_runs_rolls_back(crash_at, tmp_path):
     """With a post-restore command nobody knows whether it passed, so the old state returns."""
