@@ -456,11 +456,15 @@ def test_cancelled_export_leaves_no_file_and_no_scratch(
     assert not list((tmp_path / "data" / "staging").iterdir())
 
 
-def test_upload_in_helper_processes_keeps_each_new_content_once_and_imports_back(
-    helper_processes, service, environment, config_dir, tmp_path
-):
+def _replicas_exported_to_a_second_workstation(
+    service: EnvOpsService, config_dir: Path, tmp_path: Path
+) -> tuple[Path, dict, EnvOpsService, Path]:
+    """billing with forty files of one content, exported; and an empty billing elsewhere.
+
+    Returns the file, the tree it holds, the other workstation's service and its folder.
+    """
     shared = os.urandom(300 << 10)
-    for index in range(40):  # the same content in many files, staged side by side
+    for index in range(40):  # the same content in many files, taken in side by side
         (config_dir / f"replica{index}.bin").write_bytes(shared)
     before = describe_tree(config_dir)
     exported = service.export_backup(service.create_backup("billing").id, tmp_path / "c.zip")
@@ -468,6 +472,15 @@ def test_upload_in_helper_processes_keeps_each_new_content_once_and_imports_back
     other_dir.mkdir(parents=True)
     other = EnvOpsService(tmp_path / "data2")
     other.add_environment("billing", other_dir, version="4.2.0")
+    return exported, before, other, other_dir
+
+
+def test_upload_in_helper_processes_keeps_each_new_content_once_and_imports_back(
+    helper_processes, service, environment, config_dir, tmp_path
+):
+    exported, before, other, other_dir = _replicas_exported_to_a_second_workstation(
+        service, config_dir, tmp_path
+    )
     staged = other.stage_configuration_file(exported)
     contents = {e.sha256 for e in staged.manifest.entries if e.sha256}
     assert sorted(p.name for p in staged.blobs.directory.iterdir()) == sorted(contents)
@@ -479,15 +492,9 @@ def test_upload_in_helper_processes_keeps_each_new_content_once_and_imports_back
 def test_import_in_one_pass_in_helper_processes_writes_the_tree_and_keeps_each_content_once(
     helper_processes, service, environment, config_dir, tmp_path
 ):
-    shared = os.urandom(300 << 10)
-    for index in range(40):
-        (config_dir / f"replica{index}.bin").write_bytes(shared)
-    before = describe_tree(config_dir)
-    exported = service.export_backup(service.create_backup("billing").id, tmp_path / "c.zip")
-    other_dir = tmp_path / "workstation2" / "billing"
-    other_dir.mkdir(parents=True)
-    other = EnvOpsService(tmp_path / "data2")
-    other.add_environment("billing", other_dir, version="4.2.0")
+    exported, before, other, other_dir = _replicas_exported_to_a_second_workstation(
+        service, config_dir, tmp_path
+    )
     other.import_configuration_file("billing", exported)
     assert describe_tree(other_dir) == before
     [imported] = other.list_backups("billing")
