@@ -168,10 +168,13 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
     elif command == "import":
         env = service.get_environment(args.environment)
         source = Path(args.file)
+        # A file that is plainly wrong is refused before the question; its files' contents
+        # are checked as they are written.
+        checked = service.check_configuration_file(source, args.allow_external_links)
         _confirm(args, f"Importing {source.name} erases the current configuration of {env.name}.")
         with _long_operation() as (bar, cancel):
             env = service.import_configuration_file(
-                env.name, source, args.backup_first, bar, cancel, args.allow_external_links
+                env.name, checked, args.backup_first, bar, cancel
             )
         print(f"{env.name} was restored from {source.name} ({env.version}).")
     elif command == "activity":

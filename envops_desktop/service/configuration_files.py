@@ -118,14 +118,23 @@ def _write_exported(
             write_configuration_file(destination, manifest, batches, meter, cancel)
 
 
-def _checked(
+@dataclass
+class CheckedConfigurationFile:
+    """A configuration file checked in everything but its files' contents."""
+
+    source: Path
+    manifest: ConfigurationManifest
+    members: dict[str, ZipInfo]  # each file's zip entry, by manifest path
+
+
+def checked_configuration_file(
     ctx: ServiceContext, source: Path, allow_external_links: bool
-) -> tuple[ConfigurationManifest, dict[str, ZipInfo]]:
+) -> CheckedConfigurationFile:
     """Everything about `source` that can be checked before its files are read."""
     free = shutil.disk_usage(ctx.staging_dir).free
     if source.is_file() and source.stat().st_size > free:
         raise OperationFailedError(f"Not enough free disk space to take in {source.name}.")
-    return check_configuration_file(source, allow_external_links)
+    return CheckedConfigurationFile(source, *check_configuration_file(source, allow_external_links))
 
 
 def stage_configuration_file(
@@ -139,7 +148,8 @@ def stage_configuration_file(
     upload_id = new_id()
     staged = StagedBlobs(ctx.staging_dir / f"{UPLOAD_PREFIX}{upload_id}", ctx.blobs)
     try:
-        manifest, members = _checked(ctx, source, allow_external_links)
+        checked = checked_configuration_file(ctx, source, allow_external_links)
+        manifest, members = checked.manifest, checked.members
         meter = ProgressMeter(progress, "uploading", manifest.total_bytes)
         files = (e for e in manifest.entries if e.kind is EntryKind.FILE)
         _stage_files(source, staged, _member_jobs(files, members, staged), manifest, meter, cancel)
@@ -264,14 +274,13 @@ class ImportInOnePass:
     def __init__(
         self,
         ctx: ServiceContext,
-        source: Path,
-        allow_external_links: bool,
+        checked: CheckedConfigurationFile,
         backup_first: bool,
         progress: ProgressCallback,
     ) -> None:
         self._ctx = ctx
-        self._source = source
-        self.manifest, self._members = _checked(ctx, source, allow_external_links)
+        self._source = checked.source
+        self.manifest, self._members = checked.manifest, checked.members
         self._backup_first = backup_first
         self._progress = progress
         self._env: Environment | None = None

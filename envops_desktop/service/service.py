@@ -25,7 +25,10 @@ from envops_desktop.service.restore import TreeWriter, check_restorable, restore
 from envops_desktop.service.store_check import StoreReport, check_store
 
 if TYPE_CHECKING:
-    from envops_desktop.service.configuration_files import StagedConfiguration
+    from envops_desktop.service.configuration_files import (
+        CheckedConfigurationFile,
+        StagedConfiguration,
+    )
 
 # Configuration-file operations are imported where used: they bring pydantic (the file
 # format's validation), whose import a backup or a restore from the command line need not pay.
@@ -272,26 +275,34 @@ class EnvOpsService:
             cancel,
         )
 
+    def check_configuration_file(
+        self, source: Path, allow_external_links: bool = False
+    ) -> "CheckedConfigurationFile":
+        """Check all of a configuration file but its files' contents, which
+        `import_configuration_file` checks as it reads them."""
+        from envops_desktop.service import configuration_files
+
+        return configuration_files.checked_configuration_file(
+            self._ctx, Path(source), allow_external_links
+        )
+
     def import_configuration_file(
         self,
         environment: str,
-        source: Path,
+        checked: "CheckedConfigurationFile",
         backup_first: bool = False,
         progress: ProgressCallback = ignore_progress,
         cancel: CancelToken | None = None,
-        allow_external_links: bool = False,
     ) -> Environment:
-        """Restore the environment from a configuration file in one pass over it: each file
-        is checked as it is written into the new tree.
+        """Restore the environment from a checked configuration file in one pass over it:
+        each file is checked as it is written into the new tree.
 
-        For a caller with nothing to ask between reading the file and importing it (the
+        For a caller with nothing to show between reading the file and importing it (the
         command line); a file refused part way changes nothing, as if refused when staged.
         """
         from envops_desktop.service import configuration_files
 
-        one_pass = configuration_files.ImportInOnePass(
-            self._ctx, Path(source), allow_external_links, backup_first, progress
-        )
+        one_pass = configuration_files.ImportInOnePass(self._ctx, checked, backup_first, progress)
         return self._restore(
             environment,
             one_pass.manifest.version,

@@ -174,6 +174,18 @@ def test_import_and_export_from_the_command_line(cli, billing, tmp_path):
     assert exported.stat().st_size > 0
 
 
+def test_import_of_a_file_that_is_not_a_configuration_is_refused_before_asking(
+    cli, billing, tmp_path, monkeypatch
+):
+    not_a_zip = tmp_path / "notes.txt"
+    not_a_zip.write_text("hello\n")
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)  # asking would exit 2
+    before = describe_tree(billing)
+    code, _, err = cli("import", "billing", str(not_a_zip))
+    assert code == 5 and "notes.txt was refused" in err
+    assert describe_tree(billing) == before
+
+
 def test_remove_environment_keeps_its_folder(cli, billing):
     before = describe_tree(billing)
     assert cli("env", "remove", "billing", "--yes")[0] == 0

@@ -70,8 +70,9 @@ def test_import_in_one_pass_reproduces_the_environment_after_a_backup_of_it(
     mess_up(config_dir)
     messed = describe_tree(config_dir)
     seen: list[Progress] = []
+    checked = service.check_configuration_file(exported)
     env = service.import_configuration_file(
-        "billing", exported, backup_first=True, progress=seen.append
+        "billing", checked, backup_first=True, progress=seen.append
     )
     assert describe_tree(config_dir) == original
     assert env.status is EnvironmentStatus.READY
@@ -350,7 +351,8 @@ def _stage(service: EnvOpsService, path: Path) -> None:
 
 def _import_in_one_pass(service: EnvOpsService, path: Path) -> None:
     # Asking for a backup first: a refused file must not leave even that behind.
-    service.import_configuration_file("billing", path, backup_first=True)
+    checked = service.check_configuration_file(path)
+    service.import_configuration_file("billing", checked, backup_first=True)
 
 
 @pytest.mark.parametrize("take_in", [_stage, _import_in_one_pass], ids=["staged", "one pass"])

@@ -495,7 +495,7 @@ def test_import_in_one_pass_in_helper_processes_writes_the_tree_and_keeps_each_c
     exported, before, other, other_dir = _replicas_exported_to_a_second_workstation(
         service, config_dir, tmp_path
     )
-    other.import_configuration_file("billing", exported)
+    other.import_configuration_file("billing", other.check_configuration_file(exported))
     assert describe_tree(other_dir) == before
     [imported] = other.list_backups("billing")
     contents = {e.sha256 for e in other.backup_entries(imported.id) if e.sha256}
