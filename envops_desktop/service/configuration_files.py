@@ -249,12 +249,29 @@ def _record_imported(
         )
 
 
+def _all_held(manifest: ConfigurationManifest, blobs: StagedBlobs) -> bool:
+    shas = [e.sha256 for e in manifest.entries if e.kind is EntryKind.FILE and e.sha256]
+    for start in range(0, len(shas), _LOOKUP_BATCH):
+        group = shas[start : start + _LOOKUP_BATCH]
+        with blobs.looking_up(group):
+            if not all(map(blobs.holds, group)):
+                return False
+    return True
+
+
 def adopt_staged_configuration(
     ctx: ServiceContext, env: Environment, staged: StagedConfiguration
 ) -> Backup:
     """Move staged content into the store and record it as a backup of origin `imported`."""
     backup = _imported_backup(env, ctx, staged.manifest, staged.file_name)
     with ctx.locks.blobs_in_use():
+        # Content found in the store at upload was not kept again; the last backup holding
+        # it may have been deleted since, and a record naming it would be a broken backup.
+        if not _all_held(staged.manifest, staged.blobs):
+            raise OperationFailedError(
+                f"Part of the content of {staged.file_name} left the backup store after the "
+                "file was uploaded (its backup was deleted); upload the file again."
+            )
         _record_imported(ctx, env, backup, staged.manifest, staged.blobs, staged.file_name)
     staged.blobs.discard()
     return backup

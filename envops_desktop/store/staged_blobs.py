@@ -37,8 +37,13 @@ class StagedBlobs:
         self._claimed.add(sha)
         return True
 
+    def holds(self, sha: str) -> bool:
+        """Whether this content is kept here or in the store (now)."""
+        return sha in self._kept or self._store.has(sha)
+
     def looking_up(self, shas: Sequence[str]) -> AbstractContextManager[None]:
-        """Within it, `claim` finds these contents in the store with one query, not one each."""
+        """Within it, `claim` and `holds` find these contents in the store with one query, not
+        one each."""
         return self._store.reading(shas)
 
     def record(self, sha: str, compressed: bool) -> None:

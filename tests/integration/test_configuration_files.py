@@ -13,6 +13,7 @@ from envops_desktop.domain.enums import ActivityAction, BackupOrigin, Environmen
 from envops_desktop.domain.errors import (
     InvalidConfigurationFileError,
     NotFoundError,
+    OperationFailedError,
     VersionMismatchError,
 )
 from envops_desktop.domain.progress import Progress
@@ -85,6 +86,25 @@ def test_import_in_one_pass_reproduces_the_environment_after_a_backup_of_it(
     assert describe_tree(config_dir) == messed
     service.restore_backup("billing", imported.id)  # and so is the file, as a backup
     assert describe_tree(config_dir) == original
+    assert service.check_store().healthy
+
+
+def test_import_of_a_file_whose_stored_content_was_deleted_since_upload_changes_nothing(
+    service, environment, config_dir, tmp_path
+):
+    backup = service.create_backup("billing")
+    exported = service.export_backup(backup.id, tmp_path / "c.zip")
+    staged = service.stage_configuration_file(exported)  # all of it found in the store
+    service.delete_backup(backup.id)  # and now gone from it
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+    with pytest.raises(OperationFailedError, match="upload the file again"):
+        service.import_configuration("billing", staged)
+    service.discard_staged_configuration(staged)
+    assert describe_tree(config_dir) == messed
+    assert service.list_backups("billing") == []
+    assert service.get_environment("billing").status is EnvironmentStatus.READY
+    import_file(service, "billing", exported)  # uploaded again, it goes through
     assert service.check_store().healthy
 
 
