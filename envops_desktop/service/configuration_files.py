@@ -30,7 +30,7 @@ from envops_desktop.service.context import (
     ServiceContext,
 )
 from envops_desktop.service.materialize import materialize
-from envops_desktop.service.parallel import run_in_batches
+from envops_desktop.service.parallel import run_in_batches, start_helpers_early
 from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import deflate_blobs
 from envops_desktop.store.configuration_reader import check_configuration_file
@@ -62,6 +62,7 @@ def export_backup(
     progress: ProgressCallback,
     cancel: CancelToken,
 ) -> None:
+    start_helpers_early(backup.total_bytes)  # loading while the manifest is gathered
     manifest = ConfigurationManifest(
         format=FORMAT_NAME,
         format_version=FORMAT_VERSION,
@@ -131,9 +132,11 @@ def checked_configuration_file(
     ctx: ServiceContext, source: Path, allow_external_links: bool
 ) -> CheckedConfigurationFile:
     """Everything about `source` that can be checked before its files are read."""
-    free = shutil.disk_usage(ctx.staging_dir).free
-    if source.is_file() and source.stat().st_size > free:
-        raise OperationFailedError(f"Not enough free disk space to take in {source.name}.")
+    if source.is_file():
+        size = source.stat().st_size
+        if size > shutil.disk_usage(ctx.staging_dir).free:
+            raise OperationFailedError(f"Not enough free disk space to take in {source.name}.")
+        start_helpers_early(size)  # its contents are read by helpers, once it is checked
     return CheckedConfigurationFile(source, *check_configuration_file(source, allow_external_links))
 
 

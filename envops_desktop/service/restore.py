@@ -34,6 +34,7 @@ from envops_desktop.service.flushing import (
     settle_earlier_restores,
 )
 from envops_desktop.service.materialize import materialize_backup
+from envops_desktop.service.parallel import start_helpers_early
 from envops_desktop.service.post_restore import run_post_restore_command
 from envops_desktop.service.swap import roll_back, sibling_paths, swap_in
 from envops_desktop.service.versions import current_version
@@ -108,6 +109,7 @@ def restore_locked(
     refreshed environment and, with `settle_later`, the journal entry still to be settled
     (`flushing.settle`) when the restore may be reported before it is on disk.
     """
+    start_helpers_early(backup.total_bytes)
     settle_earlier_restores(ctx, env.id)
     target = Path(env.path)
     operation_id = new_id()

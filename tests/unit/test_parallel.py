@@ -1,12 +1,14 @@
-"""The thread pool of small operations: results in order, and an error stops the rest."""
+"""The pools: results in order, an error stops the rest, big work's helpers start early."""
 
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
 from envops_desktop.service.context import POOL_SIZE
-from envops_desktop.service.parallel import parallel_map
+from envops_desktop.service.parallel import PROCESSES_FROM_BYTES, parallel_map
 
 
 def _pool_threads() -> list[str]:
@@ -49,3 +51,31 @@ def test_caller_stopping_early_leaves_no_thread_behind():
     assert next(mapped) == 0
     mapped.close()
     assert _pool_threads() == []
+
+
+# Run in a process of its own: the fork server is one per process, and an earlier test of
+# this session may have started it already.
+_CHILDREN_AFTER = """
+import os, sys
+from pathlib import Path
+from envops_desktop.service.parallel import start_helpers_early
+start_helpers_early(int(sys.argv[1]))
+me = os.getpid()
+for child in Path(f"/proc/{me}/task/{me}/children").read_text().split():
+    print(Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\\0", b" ").decode())
+"""
+
+
+def _children_after_starting_helpers_for(total_bytes: int) -> str:
+    return subprocess.run(
+        [sys.executable, "-c", _CHILDREN_AFTER, str(total_bytes)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server is Linux's")
+def test_big_work_starts_its_helpers_loading_before_it_is_handed_out():
+    assert "forkserver" in _children_after_starting_helpers_for(PROCESSES_FROM_BYTES)
+    assert "forkserver" not in _children_after_starting_helpers_for(PROCESSES_FROM_BYTES - 1)
