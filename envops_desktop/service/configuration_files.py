@@ -10,7 +10,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from operator import itemgetter
 from pathlib import Path
-from zipfile import ZipInfo
 
 from envops_desktop.domain.configuration import (
     FORMAT_NAME,
@@ -39,6 +38,7 @@ from envops_desktop.store.manifest_codec import encode_manifest
 from envops_desktop.store.member_staging import MemberJob, stage_members
 from envops_desktop.store.staged_blobs import StagedBlobs
 from envops_desktop.store.timestamps import utc_now
+from envops_desktop.store.zip_members import ZipMember
 
 # Files whose contents are looked up in the store with one query (SQLite takes 999 values).
 _LOOKUP_BATCH = 500
@@ -125,7 +125,7 @@ class CheckedConfigurationFile:
 
     source: Path
     manifest: ConfigurationManifest
-    members: dict[str, ZipInfo]  # each file's zip entry, by manifest path
+    members: dict[str, ZipMember]  # each file's zip entry, by manifest path
 
 
 def checked_configuration_file(
@@ -194,7 +194,7 @@ def _stage_files(
 
 def _member_jobs(
     files: Iterable[ManifestEntry | TreeEntry],
-    members: dict[str, ZipInfo],
+    members: dict[str, ZipMember],
     staged: StagedBlobs,
     root: str | None = None,
 ) -> Iterator[MemberJob]:

@@ -19,6 +19,7 @@ from envops_desktop.store.blobs import CHUNK, encode_chunks, write_all, writing_
 from envops_desktop.store.zip_members import (
     BODY_ERRORS,
     UnreadableEntryError,
+    ZipMember,
     member_chunks,
     readable_here,
 )
@@ -28,7 +29,7 @@ NewFile = tuple[str, int, int]
 # One file of an upload: its path in the manifest, declared SHA-256 and size, whether this
 # file is the one to keep the content (the store lacks it), its zip entry, and the new file
 # to write it to as well (None when it is only staged).
-MemberJob = tuple[str, str, int, bool, zipfile.ZipInfo, NewFile | None]
+MemberJob = tuple[str, str, int, bool, ZipMember, NewFile | None]
 
 
 def refused(archive: Path | str, problem: str) -> InvalidConfigurationFileError:
@@ -43,15 +44,19 @@ class _Archive:
         self.path = path
         self.raw: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by the batch
         self._zip: zipfile.ZipFile | None = None
+        self._by_offset: dict[int, zipfile.ZipInfo] = {}
 
-    def chunks(self, info: zipfile.ZipInfo) -> Iterator[bytes]:
-        if readable_here(info):
-            yield from member_chunks(self.raw, info, CHUNK)
-            return
+    def chunks(self, member: ZipMember) -> Iterator[bytes]:
+        if readable_here(member):
+            return member_chunks(self.raw, member, CHUNK)
+        return self._chunks_by_zipfile(member)
+
+    def _chunks_by_zipfile(self, member: ZipMember) -> Iterator[bytes]:
         if self._zip is None:  # reading the zip's directory costs; only when needed
             self._zip = zipfile.ZipFile(self.path)
+            self._by_offset = {info.header_offset: info for info in self._zip.infolist()}
         try:
-            stream = self._zip.open(info)
+            stream = self._zip.open(self._by_offset[member.header_offset])
         except (RuntimeError, NotImplementedError) as error:  # zipfile's words for these two
             raise UnreadableEntryError from error
         with stream:
@@ -73,46 +78,49 @@ def stage_members(archive: str, stage_dir: str, jobs: list[MemberJob]) -> list[b
     """
     source = _Archive(archive)
     try:
-        return [_stage(source, Path(stage_dir), *job) for job in jobs]
+        return [_stage(source, stage_dir, *job) for job in jobs]
     finally:
         source.close()
 
 
 def _stage(
     source: _Archive,
-    stage_dir: Path,
+    stage_dir: str,
     path: str,
     sha: str,
     size: int,
     keep: bool,
-    info: zipfile.ZipInfo,
+    member: ZipMember,
     new_file: NewFile | None,
 ) -> bool | None:
     digest = hashlib.sha256()
     count = 0
+    out: BinaryIO | None = None
 
-    def chunks() -> Iterator[bytes]:
+    def checked() -> Iterator[bytes]:
+        """The file's content, counted, hashed and written out to `out` as it is read."""
         nonlocal count
-        for chunk in source.chunks(info):
+        for chunk in source.chunks(member):
             count += len(chunk)
             if count > size:
                 raise refused(source.path, f"the file {path!r} holds more than its declared size")
             digest.update(chunk)
+            if out is not None:
+                write_all(out, chunk)
             yield chunk
 
     # Nothing is cleaned up on a refusal here: the upload's whole stage folder is discarded,
     # and so is the tree of an import in one pass.
-    provisional = stage_dir / f"{sha}.part"
+    provisional = os.path.join(stage_dir, sha + ".part")
     compressed = None
     try:
         with contextlib.ExitStack() as files:
-            stream = chunks()
             if new_file is not None:
-                stream = _copied(stream, files.enter_context(writing_new_file(*new_file)))
+                out = files.enter_context(writing_new_file(*new_file))
             if keep:
-                compressed = encode_chunks(stream, files.enter_context(open(provisional, "wb")))
+                compressed = encode_chunks(checked(), files.enter_context(open(provisional, "wb")))
             else:
-                for _ in stream:
+                for _ in checked():
                     pass
     except UnreadableEntryError as error:
         raise refused(
@@ -126,11 +134,5 @@ def _stage(
     if count != size or digest.hexdigest() != sha:
         raise refused(source.path, f"the file {path!r} does not match its checksum in the manifest")
     if keep:
-        os.replace(provisional, stage_dir / sha)
+        os.replace(provisional, os.path.join(stage_dir, sha))
     return compressed
-
-
-def _copied(chunks: Iterator[bytes], out: BinaryIO) -> Iterator[bytes]:
-    for chunk in chunks:
-        write_all(out, chunk)
-        yield chunk

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from envops_desktop.store.zip_members import BODY_ERRORS, member_chunks, readable_here
+from envops_desktop.store.zip_members import (
+    BODY_ERRORS,
+    ZipMember,
+    member_chunks,
+    readable_here,
+)
 
 CHUNK = 64 << 10
 CONTENTS = {
@@ -27,7 +32,7 @@ def write_zip(path: Path, compression: int) -> Path:
 
 def read_all(path: Path, name: str) -> bytes:
     with zipfile.ZipFile(path) as archive, open(path, "rb") as raw:
-        chunks = list(member_chunks(raw, archive.getinfo(name), CHUNK))
+        chunks = list(member_chunks(raw, ZipMember.of(archive.getinfo(name)), CHUNK))
     assert all(len(chunk) <= CHUNK for chunk in chunks)
     return b"".join(chunks)
 
@@ -36,7 +41,7 @@ def read_all(path: Path, name: str) -> bytes:
 def test_every_entry_reads_back_exactly_as_zipfile_reads_it(tmp_path, compression):
     path = write_zip(tmp_path / "c.zip", compression)
     with zipfile.ZipFile(path) as archive:
-        assert all(readable_here(info) for info in archive.infolist())
+        assert all(readable_here(ZipMember.of(info)) for info in archive.infolist())
         expected = {name: archive.read(name) for name in CONTENTS}
     assert {name: read_all(path, name) for name in CONTENTS} == expected == CONTENTS
 
@@ -83,10 +88,10 @@ def test_an_archive_cut_inside_an_entry_is_refused(tmp_path, compression):
         cut = tmp_path / "cut.bin"
         cut.write_bytes(raw.read(info.header_offset + 30 + len(info.filename) + 1000))
     with open(cut, "rb") as raw, pytest.raises(zipfile.BadZipFile, match="ends inside"):
-        b"".join(member_chunks(raw, info, CHUNK))
+        b"".join(member_chunks(raw, ZipMember.of(info), CHUNK))
 
 
 def test_other_compression_methods_are_left_to_zipfile(tmp_path):
     path = write_zip(tmp_path / "c.zip", zipfile.ZIP_BZIP2)
     with zipfile.ZipFile(path) as archive:
-        assert not any(readable_here(info) for info in archive.infolist())
+        assert not any(readable_here(ZipMember.of(info)) for info in archive.infolist())
