@@ -95,9 +95,8 @@ def _stage(
 ) -> bool | None:
     digest = hashlib.sha256()
     count = 0
-    out: BinaryIO | None = None
 
-    def checked() -> Iterator[bytes]:
+    def checked(out: BinaryIO | None) -> Iterator[bytes]:
         """The file's content, counted, hashed and written out to `out` as it is read."""
         nonlocal count
         for chunk in source.chunks(member):
@@ -115,12 +114,12 @@ def _stage(
     compressed = None
     try:
         with contextlib.ExitStack() as files:
-            if new_file is not None:
-                out = files.enter_context(writing_new_file(*new_file))
+            out = None if new_file is None else files.enter_context(writing_new_file(*new_file))
+            content = checked(out)
             if keep:
-                compressed = encode_chunks(checked(), files.enter_context(open(provisional, "wb")))
+                compressed = encode_chunks(content, files.enter_context(open(provisional, "wb")))
             else:
-                for _ in checked():
+                for _ in content:
                     pass
     except UnreadableEntryError as error:
         raise refused(
