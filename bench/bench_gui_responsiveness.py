@@ -89,7 +89,7 @@ def main() -> None:
         )
         rows.append(("Restore backup (1 GiB)", seconds, worst, p99))
         exported = service.export_backup(backup.id, scratch_dir / "bench.envops.zip")
-        dialog = ImportConfigurationDialog(controller, env, window)
+        dialog = ImportConfigurationDialog(controller, env, window.files, window)
         dialog.show()
         seconds, worst, p99 = run_and_watch(app, controller, lambda: _upload(dialog, exported))
         rows.append(("Upload a 1 GiB configuration file (Import dialog)", seconds, worst, p99))

@@ -110,7 +110,7 @@ def main() -> None:
     dialog.close()
     grab_modal("version-mismatch-box")
     show_version_mismatch(window, VersionMismatchError("web-frontend", "2.3.0", "2.2.0"))
-    add = AddEnvironmentDialog(controller, window)
+    add = AddEnvironmentDialog(controller, window.files, window)
     add.show()
     save(add, "add-environment-dialog")
     add.close()
@@ -134,7 +134,7 @@ def _capture_import_dialog(controller, service, environment, window, scratch: Pa
     good = service.export_backup(
         service.list_backups(environment.id)[0].id, scratch / "billing-nightly.envops.zip"
     )
-    dialog = ImportConfigurationDialog(controller, environment, window)
+    dialog = ImportConfigurationDialog(controller, environment, window.files, window)
     dialog.show()
     save(dialog, "import-dialog-empty")
     shot: list[int] = []

@@ -6,10 +6,8 @@ import logging
 import logging.handlers
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from envops_desktop import APP_NAME, ORGANIZATION, __version__
@@ -19,6 +17,7 @@ if TYPE_CHECKING:
     from PySide6.QtCore import QSettings
 
     from envops_desktop.service import EnvOpsService
+    from envops_desktop.ui.crash_reporter import CrashReporter
     from envops_desktop.ui.main_window import MainWindow
 
 log = logging.getLogger("envops_desktop")
@@ -53,14 +52,16 @@ def _set_up_logging() -> Path:
     return path
 
 
-def open_main_window(service: "EnvOpsService", settings: "QSettings") -> "MainWindow":
+def open_main_window(
+    service: "EnvOpsService", settings: "QSettings", crash_reporter: "CrashReporter | None" = None
+) -> "MainWindow":
     """Recover interrupted restores, then build the window and say what was recovered."""
     from envops_desktop.controller.main_controller import MainController, Notification
     from envops_desktop.ui.main_window import MainWindow
 
     reports = service.recover_interrupted_operations()
     controller = MainController(service)
-    window = MainWindow(controller, settings)
+    window = MainWindow(controller, settings, crash_reporter)
     controller.start()
     for report in reports:
         controller.notify.emit(
@@ -95,10 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Qt is imported here, not at module import, so `--help` and the CLI never load it.
     from PySide6.QtCore import QSettings, QTimer
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    from PySide6.QtWidgets import QApplication
 
     from envops_desktop.demo_workspace import create_demo_workspace
     from envops_desktop.service import EnvOpsService
+    from envops_desktop.ui.crash_reporter import CrashReporter
     from envops_desktop.ui.file_open_filter import FileOpenFilter
     from envops_desktop.ui.icons import icon
 
@@ -108,26 +110,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationVersion(__version__)
     app.setWindowIcon(icon("app"))
 
-    def show_crash(
-        kind: type[BaseException], error: BaseException, tb: TracebackType | None
-    ) -> None:
-        log.critical("uncaught exception", exc_info=(kind, error, tb))
-        QMessageBox.critical(
-            None,
-            APP_NAME,
-            f"Something went wrong: {error}\n\nDetails were written to {log_path}.\n\n"
-            + "".join(traceback.format_exception_only(kind, error)),
-        )
-
     if args.smoke_test:
         from envops_desktop.smoke_test import run_smoke_test
 
         return run_smoke_test(app)
-    sys.excepthook = show_crash
+    crash_reporter = CrashReporter(log_path)
+    crash_reporter.install()
     service = EnvOpsService(resolve_data_dir(args.data_dir))
     if args.demo:
         create_demo_workspace(service)
-    window = open_main_window(service, QSettings())
+    window = open_main_window(service, QSettings(), crash_reporter)
     app.installEventFilter(FileOpenFilter(window))
     window.show()
     if args.exit_when_shown:

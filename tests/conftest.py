@@ -10,7 +10,26 @@ from pathlib import Path
 import pytest
 
 from envops_desktop.service import EnvOpsService
+from envops_desktop.ui.crash_reporter import CrashReporter
 from tests.trees import make_config_tree
+
+
+@pytest.fixture(autouse=True)
+def crash_reporter():
+    """The app's own catch-all handler, for every test: what reaches it fails the test.
+
+    pytest-qt's own capture is off (pyproject.toml), so an exception escaping a slot reaches
+    exactly what reaches it in the app, and shows the same banner; a test that leaves
+    anything here fails at teardown.
+    """
+    reporter = CrashReporter()
+    reporter.show_with(lambda _text: None)  # no window: nothing to show it in, but kept
+    reporter.install()
+    yield reporter
+    reporter.uninstall()
+    assert not reporter.raised, "an exception reached the catch-all handler:\n" + (
+        reporter.describe()
+    )
 
 
 @pytest.fixture

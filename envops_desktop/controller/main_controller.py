@@ -8,6 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from envops_desktop.controller.action_rules import Needs, why_unavailable
 from envops_desktop.controller.operation_runner import (
     OperationRunner,
     RunningOperation,
@@ -124,6 +125,12 @@ class MainController(QObject):
             return None
         row = self.environments_model.row_of(self._selected_id)
         return None if row is None else self.environments_model.record(row)
+
+    def why_unavailable(self, needs: Needs, backup: Backup | None = None) -> str | None:
+        """None when an action with `needs` can run on the selection now, else why not."""
+        env = self.selected_environment
+        busy = env is not None and self.environment_busy(env)
+        return why_unavailable(needs, env, busy, backup)
 
     def environment_busy(self, environment: Environment) -> bool:
         return (

@@ -7,7 +7,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -21,17 +20,21 @@ from PySide6.QtWidgets import (
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.domain.errors import EnvOpsError
 from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.icons import icon
 
 
 class AddEnvironmentDialog(QDialog):
     """Registers a configuration folder; errors from the service are shown inside the dialog."""
 
-    def __init__(self, controller: MainController, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, controller: MainController, files: FileChooser, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("addEnvironmentDialog")
         self.setWindowTitle(self.tr("Add environment"))
         self._controller = controller
+        self._files = files
         self.name_edit = QLineEdit(self)
         self.name_edit.setObjectName("nameEdit")
         self.name_edit.setPlaceholderText(self.tr("e.g. billing-production"))
@@ -102,13 +105,13 @@ class AddEnvironmentDialog(QDialog):
         self.resize(560, self.sizeHint().height())
 
     def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self, self.tr("Choose the configuration folder"), self.path_edit.text()
+        folder = self._files.folder(
+            self, "chooseFolderDialog", self.tr("Choose the configuration folder")
         )
-        if folder:
-            self.path_edit.setText(folder)
+        if folder is not None:
+            self.path_edit.setText(str(folder))
             if not self.name_edit.text():
-                self.name_edit.setText(Path(folder).name)
+                self.name_edit.setText(folder.name)
 
     def _update_ok(self) -> None:
         by_file = self.version_file_radio.isChecked()

@@ -4,6 +4,7 @@ from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHeaderView, QMenu, QVBoxLayout, QWidget
 
+from envops_desktop.controller.action_rules import Needs
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.domain.models import Backup
 from envops_desktop.ui.backups_model import OPTIONS_COLUMN
@@ -13,7 +14,11 @@ from envops_desktop.ui.table_views import RecordFilterProxy, make_table_view
 
 
 class BackupsPanel(QWidget):
-    """Lists backups newest first; Restore, Export… and Delete act on one of them."""
+    """Lists backups newest first; Restore, Export… and Delete act on one of them.
+
+    Enter or a double-click on a row asks to restore it; the ⋯ cell, a right-click, the Menu
+    key and Shift+F10 open the row's Options menu.
+    """
 
     restore_requested = Signal(object)  # Backup
     export_requested = Signal(object)
@@ -34,8 +39,8 @@ class BackupsPanel(QWidget):
             self.table.setColumnWidth(column, width)
         self.table.setColumnWidth(OPTIONS_COLUMN, 32)
         self.table.clicked.connect(self._clicked)
-        self.table.doubleClicked.connect(self._double_clicked)
-        self.table.customContextMenuRequested.connect(self._context_menu)
+        self.table.activated.connect(self._activated)
+        self.table.row_menu_requested.connect(self._popup)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table)
@@ -48,16 +53,17 @@ class BackupsPanel(QWidget):
         """The Options (…) menu of one backup row."""
         menu = QMenu(self)
         menu.setObjectName("backupOptionsMenu")
-        env = self._controller.selected_environment
-        busy = env is not None and self._controller.environment_busy(env)
-        for name, text, icon_name, signal in (
-            ("restoreAction", self.tr("Restore…"), "restore", self.restore_requested),
-            ("exportAction", self.tr("Export…"), "export", self.export_requested),
-            ("deleteAction", self.tr("Delete…"), "trash", self.delete_requested),
+        menu.setToolTipsVisible(True)
+        for name, text, icon_name, needs, signal in (
+            ("restoreAction", self.tr("Restore…"), "restore", Needs.IDLE, self.restore_requested),
+            ("exportAction", self.tr("Export…"), "export", Needs.NOTHING, self.export_requested),
+            ("deleteAction", self.tr("Delete…"), "trash", Needs.IDLE, self.delete_requested),
         ):
             action = QAction(icon(icon_name), text, menu)
             action.setObjectName(name)
-            action.setEnabled(not busy or name == "exportAction")
+            reason = self._controller.why_unavailable(needs, backup)
+            action.setEnabled(reason is None)
+            action.setToolTip(reason or text.replace("&", ""))
             action.triggered.connect(lambda _checked=False, s=signal: s.emit(backup))
             menu.addAction(action)
         return menu
@@ -67,14 +73,9 @@ class BackupsPanel(QWidget):
             rect = self.table.visualRect(index)
             self._popup(index, self.table.viewport().mapToGlobal(rect.bottomLeft()))
 
-    def _double_clicked(self, index: QModelIndex) -> None:
+    def _activated(self, index: QModelIndex) -> None:
         if index.column() != OPTIONS_COLUMN:
             self.restore_requested.emit(index.data(RECORD_ROLE))
-
-    def _context_menu(self, position: QPoint) -> None:
-        index = self.table.indexAt(position)
-        if index.isValid():
-            self._popup(index, self.table.viewport().mapToGlobal(position))
 
     def _popup(self, index: QModelIndex, where: QPoint) -> None:
         self.table.selectRow(index.row())

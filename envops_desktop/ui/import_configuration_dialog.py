@@ -1,14 +1,12 @@
 """Import configuration: drag in (or choose) a configuration file, watch it upload, Import."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -25,12 +23,10 @@ from envops_desktop.domain.models import Environment
 from envops_desktop.domain.progress import Progress
 from envops_desktop.service.configuration_files import StagedConfiguration
 from envops_desktop.ui.drop_zone import DropZone
+from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.icons import icon
 from envops_desktop.ui.record_table_model import local_time
 from envops_desktop.ui.version_mismatch_box import show_version_mismatch
-
-if TYPE_CHECKING:
-    from envops_desktop.ui.main_window import MainWindow
 
 DROP_PAGE, UPLOADING_PAGE, UPLOADED_PAGE = range(3)
 
@@ -38,8 +34,14 @@ DROP_PAGE, UPLOADING_PAGE, UPLOADED_PAGE = range(3)
 class ImportConfigurationDialog(QDialog):
     """One file at a time: uploaded (read, validated, staged) on a worker, then imported."""
 
+    update_environment_requested = Signal()  # the user chose Update environment… instead
+
     def __init__(
-        self, controller: MainController, environment: Environment, parent: QWidget | None = None
+        self,
+        controller: MainController,
+        environment: Environment,
+        files: FileChooser,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("importConfigurationDialog")
@@ -47,6 +49,7 @@ class ImportConfigurationDialog(QDialog):
         self.setAcceptDrops(True)
         self._controller = controller
         self._environment = environment
+        self._files = files
         self._upload: RunningOperation | None = None
         self.staged: StagedConfiguration | None = None
 
@@ -139,14 +142,14 @@ class ImportConfigurationDialog(QDialog):
     # The upload --------------------------------------------------------------------------
 
     def choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
+        path = self._files.open_file(
             self,
+            "chooseConfigurationFileDialog",
             self.tr("Choose a configuration file"),
-            str(Path.home()),
             self.tr("EnvOps configuration files (*.zip);;All files (*)"),
         )
-        if path:
-            self.upload(Path(path))
+        if path is not None:
+            self.upload(path)
 
     def upload(self, path: Path) -> None:
         """Read, validate and stage `path` on a worker while the progress bar shows how far."""
@@ -193,9 +196,7 @@ class ImportConfigurationDialog(QDialog):
             self._show_error(str(mismatch))
             if show_version_mismatch(self, mismatch):
                 self.reject()
-                window = self.parent()
-                if hasattr(window, "update_environment"):
-                    window.update_environment()
+                self.update_environment_requested.emit()
             return
         self.import_button.setEnabled(True)
 
@@ -251,25 +252,3 @@ class ImportConfigurationDialog(QDialog):
             self._upload.wait(60_000)
         self._discard()
         super().reject()
-
-
-def open_import_flow(window: "MainWindow", path: Path | None = None) -> ImportConfigurationDialog:
-    """Open the dialog for the selected environment, uploading `path` at once if given.
-
-    With nothing selected (the app was opened with a file), the environment the file names,
-    or the only one there is, is selected for it.
-    """
-    if window.controller.selected_environment is None and path is not None:
-        window.select_environment_for(path)
-    environment = window.controller.selected_environment
-    if environment is None:
-        window.banner.show_message(
-            "info", window.tr("Select the environment to restore from a configuration file.")
-        )
-        return None  # type: ignore[return-value]
-    dialog = ImportConfigurationDialog(window.controller, environment, window)
-    if path is not None:
-        dialog.upload(path)
-    if dialog.exec():
-        window.tabs.setCurrentWidget(window.backups)
-    return dialog

@@ -1,48 +1,48 @@
 """The main window: environments on the left; Overview, Backups and Activity on the right."""
 
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, QSettings, Qt, QTimer
+from PySide6.QtCore import QModelIndex, QPoint, QSettings, Qt, QTimer
 from PySide6.QtGui import (
-    QAction,
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
-    QIcon,
-    QKeySequence,
 )
 from PySide6.QtWidgets import (
-    QFileDialog,
     QInputDialog,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QSplitter,
     QTabWidget,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
 from envops_desktop import APP_NAME
-from envops_desktop.controller.main_controller import MainController
+from envops_desktop.controller.action_rules import Needs
+from envops_desktop.controller.main_controller import MainController, Notification
 from envops_desktop.data_dir import log_dir
+from envops_desktop.domain.errors import VersionMismatchError
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.store.configuration_reader import peek_environment_name
 from envops_desktop.ui.about_dialog import AboutDialog
 from envops_desktop.ui.activity_panel import ActivityPanel
 from envops_desktop.ui.add_environment_dialog import AddEnvironmentDialog
 from envops_desktop.ui.backups_panel import BackupsPanel
+from envops_desktop.ui.crash_reporter import CrashReporter
 from envops_desktop.ui.drop_zone import dropped_file
 from envops_desktop.ui.environment_overview import EnvironmentOverview
 from envops_desktop.ui.environments_panel import EnvironmentsPanel
-from envops_desktop.ui.icons import icon
-from envops_desktop.ui.import_configuration_dialog import open_import_flow
+from envops_desktop.ui.file_chooser import FileChooser
+from envops_desktop.ui.import_configuration_dialog import ImportConfigurationDialog
 from envops_desktop.ui.notification_banner import NotificationBanner
-from envops_desktop.ui.restore_backup_dialog import open_restore_flow
+from envops_desktop.ui.restore_backup_dialog import RestoreBackupDialog
 from envops_desktop.ui.task_progress import TaskProgress
 from envops_desktop.ui.update_environment_dialog import UpdateEnvironmentDialog
+from envops_desktop.ui.version_mismatch_box import show_version_mismatch
+from envops_desktop.ui.window_actions import WindowActions
 from envops_desktop.ui.window_layout import WindowLayoutMemory
 
 
@@ -50,12 +50,17 @@ class MainWindow(QMainWindow):
     """Shows what the controller holds and turns the user's requests into controller calls."""
 
     def __init__(
-        self, controller: MainController, settings: QSettings, parent: QWidget | None = None
+        self,
+        controller: MainController,
+        settings: QSettings,
+        crash_reporter: CrashReporter | None = None,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.setAccessibleName(APP_NAME)
         self.controller = controller
+        self.files = FileChooser(settings)
         self.banner = NotificationBanner(self)
         self.environments = EnvironmentsPanel(controller, self)
         self.overview = EnvironmentOverview(self)
@@ -64,7 +69,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("detailTabs")
         self.tabs.addTab(self.overview, self.tr("&Overview"))
-        self.tabs.addTab(self.backups, self.tr("&Backups"))
+        self.tabs.addTab(self.backups, self.tr("Bac&kups"))
         self.tabs.addTab(self.activity, self.tr("Activity &Log"))
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("mainSplitter")
@@ -81,7 +86,12 @@ class MainWindow(QMainWindow):
         self.task_progress = TaskProgress(controller.runner, self)
         self.statusBar().addPermanentWidget(self.task_progress)
         self._make_actions()
+        self._set_tab_order()
         self._connect()
+        if crash_reporter is not None:
+            crash_reporter.show_with(
+                lambda text: self.banner.show_message(Notification.ERROR, text)
+            )
         self.setAcceptDrops(True)
         self.resize(1280, 800)
         self._layout = WindowLayoutMemory(
@@ -99,147 +109,45 @@ class MainWindow(QMainWindow):
 
     # Actions, menus and toolbar ---------------------------------------------------------------
 
-    def _action(
-        self,
-        name: str,
-        text: str,
-        icon_name: str | None,
-        shortcut: QKeySequence | str | None,
-        slot: Callable[[], object],
-        tip: str = "",
-    ) -> QAction:
-        action = QAction(icon(icon_name) if icon_name else QIcon(), text, self)
-        action.setObjectName(name)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setToolTip(tip or text.replace("&", "").replace("…", ""))
-        action.setStatusTip(action.toolTip())
-        action.triggered.connect(slot)
-        return action
-
     def _make_actions(self) -> None:
-        tr = self.tr
-        self.add_action = self._action(
-            "addEnvironmentAction",
-            tr("&Add environment…"),
-            "add",
-            QKeySequence.StandardKey.New,
-            self.add_environment,
-        )
-        self.update_action = self._action(
-            "updateEnvironmentAction",
-            tr("&Update environment…"),
-            "edit",
-            "Ctrl+E",
-            self.update_environment,
-        )
-        self.remove_action = self._action(
-            "removeEnvironmentAction",
-            tr("&Remove environment…"),
-            "remove",
-            "Ctrl+Shift+Del",
-            self.remove_environment,
-        )
-        self.backup_action = self._action(
-            "createBackupAction",
-            tr("Create &backup…"),
-            "backup",
-            "Ctrl+B",
-            self.create_backup,
-        )
-        self.restore_action = self._action(
-            "restoreBackupAction",
-            tr("&Restore backup…"),
-            "restore",
-            "Ctrl+R",
-            self.restore_selected_backup,
-        )
-        self.import_action = self._action(
-            "importConfigurationAction",
-            tr("Restore from &file…"),
-            "import",
-            "Ctrl+I",
-            self.import_configuration,
-        )
-        self.export_action = self._action(
-            "exportBackupAction",
-            tr("&Export backup…"),
-            "export",
-            "Ctrl+Shift+E",
-            lambda: self._with_backup(self.export_backup),
-        )
-        self.delete_action = self._action(
-            "deleteBackupAction",
-            tr("&Delete backup…"),
-            "trash",
-            QKeySequence.StandardKey.Delete,
-            lambda: self._with_backup(self.delete_backup),
-        )
-        self.refresh_action = self._action(
-            "refreshAction",
-            tr("Re&fresh"),
-            "refresh",
-            QKeySequence.StandardKey.Refresh,
-            self.controller.refresh,
-        )
-        self.quit_action = self._action(
-            "quitAction", tr("&Quit"), None, QKeySequence.StandardKey.Quit, self.close
-        )
-        self.find_action = self._action(
-            "findAction",
-            tr("&Find environment"),
-            None,
-            QKeySequence.StandardKey.Find,
-            self.environments.filter_edit.setFocus,
-        )
-        file_menu = self.menuBar().addMenu(tr("&File"))
-        file_menu.addActions([self.import_action, self.export_action])
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        env_menu = self.menuBar().addMenu(tr("&Environment"))
-        env_menu.addActions([self.add_action, self.update_action, self.remove_action])
-        env_menu.addSeparator()
-        env_menu.addActions([self.find_action, self.refresh_action])
-        backup_menu = self.menuBar().addMenu(tr("&Backup"))
-        backup_menu.addActions(
-            [self.backup_action, self.restore_action, self.export_action, self.delete_action]
-        )
-        self.about_action = self._action(
-            "aboutAction", tr("&About EnvOps Desktop"), None, None, self.show_about
-        )
-        self.menuBar().addMenu(tr("&Help")).addAction(self.about_action)
-        toolbar = QToolBar(tr("Main toolbar"), self)
-        toolbar.setObjectName("mainToolbar")
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        toolbar.setMovable(False)
-        toolbar.addActions([self.add_action, self.update_action])
-        toolbar.addSeparator()
-        toolbar.addActions([self.backup_action, self.restore_action, self.import_action])
-        toolbar.addSeparator()
-        toolbar.addAction(self.refresh_action)
-        self.addToolBar(toolbar)
-        for action, object_name in (
-            (self.backup_action, "createBackupButton"),
-            (self.import_action, "importConfigurationButton"),
+        actions = self.actions = WindowActions(self)
+        for action, slot in (
+            (actions.add, self.add_environment),
+            (actions.update_env, self.update_environment),
+            (actions.remove, self.remove_environment),
+            (actions.backup, self.create_backup),
+            (actions.restore, lambda: self._with_backup(self.restore_backup)),
+            (actions.import_file, self.import_configuration),
+            (actions.export, lambda: self._with_backup(self.export_backup)),
+            (actions.delete, lambda: self._with_backup(self.delete_backup)),
+            (actions.refresh, self.controller.refresh),
+            (actions.find, self.environments.filter_edit.setFocus),
+            (actions.quit, self.close),
+            (actions.about, self.show_about),
         ):
-            button = toolbar.widgetForAction(action)
-            button.setObjectName(object_name)
-            button.setAccessibleName(action.toolTip())
-        for action in (
-            self.add_action,
-            self.update_action,
-            self.restore_action,
-            self.refresh_action,
-        ):
-            toolbar.widgetForAction(action).setAccessibleName(action.toolTip())
-        self.environments.table.customContextMenuRequested.connect(self._environment_menu)
+            actions.connect(action, slot)
+        actions.fill_menus()
+        self.addToolBar(actions.make_toolbar())
+        self._environment_menu = actions.environment_menu()
+        self.environments.table.row_menu_requested.connect(self._show_environment_menu)
 
-    def _environment_menu(self, position: QPoint) -> None:
-        menu = QMenu(self)
-        menu.addActions([self.backup_action, self.import_action])
-        menu.addSeparator()
-        menu.addActions([self.update_action, self.remove_action])
-        menu.popup(self.environments.table.viewport().mapToGlobal(position))
+    def _show_environment_menu(self, index: QModelIndex, where: QPoint) -> None:
+        self.environments.table.selectRow(index.row())  # the menu acts on the row it opened on
+        self._environment_menu.popup(where)
+
+    def _set_tab_order(self) -> None:
+        """Tab goes from widget to widget in reading order, never from cell to cell."""
+        chain = [
+            self.environments.filter_edit,
+            self.environments.table,
+            self.tabs.tabBar(),
+            self.backups.table,
+            self.activity.environment_combo,
+            self.activity.search_edit,
+            self.activity.table,
+        ]
+        for first, second in pairwise(chain):
+            QWidget.setTabOrder(first, second)
 
     def _connect(self) -> None:
         c = self.controller
@@ -258,16 +166,8 @@ class MainWindow(QMainWindow):
 
     def _update_state(self) -> None:
         env = self.controller.selected_environment
-        busy = env is not None and self.controller.environment_busy(env)
-        has_env = env is not None
-        has_backup = self.backups.current() is not None
-        self.update_action.setEnabled(has_env and not busy and env.version_file is None)
-        self.remove_action.setEnabled(has_env and not busy)
-        self.backup_action.setEnabled(has_env and not busy)
-        self.restore_action.setEnabled(has_env and not busy and has_backup)
-        self.import_action.setEnabled(has_env and not busy)
-        self.export_action.setEnabled(has_backup)
-        self.delete_action.setEnabled(has_backup and not busy)
+        backup = self.backups.current()
+        self.actions.update(lambda needs: self.controller.why_unavailable(needs, backup))
         last = None
         if env is not None and env.last_restored_backup_id:
             row = self.controller.backups_model.row_of(env.last_restored_backup_id)
@@ -291,7 +191,7 @@ class MainWindow(QMainWindow):
         AboutDialog(self.controller.service.data_dir, log_dir(), self).exec()
 
     def add_environment(self) -> None:
-        dialog = AddEnvironmentDialog(self.controller, self)
+        dialog = AddEnvironmentDialog(self.controller, self.files, self)
         if dialog.exec():
             env = self.controller.service.get_environment(dialog.name_edit.text().strip())
             self.environments.select(env.id)
@@ -318,13 +218,14 @@ class MainWindow(QMainWindow):
         env = self.controller.selected_environment
         if env is None:
             return
-        name, ok = QInputDialog.getText(
-            self,
-            self.tr("Create backup"),
-            self.tr("Name for the backup of {name} (optional):").format(name=env.name),
+        dialog = QInputDialog(self)
+        dialog.setObjectName("createBackupDialog")
+        dialog.setWindowTitle(self.tr("Create backup"))
+        dialog.setLabelText(
+            self.tr("Name for the backup of {name} (optional):").format(name=env.name)
         )
-        if ok:
-            self.controller.create_backup(env, name.strip() or None)
+        if dialog.exec():
+            self.controller.create_backup(env, dialog.textValue().strip() or None)
             self.tabs.setCurrentWidget(self.backups)
 
     def _with_backup(self, action: Callable[[Backup], None]) -> None:
@@ -332,11 +233,23 @@ class MainWindow(QMainWindow):
         if backup is not None:
             action(backup)
 
-    def restore_selected_backup(self) -> None:
-        self._with_backup(self.restore_backup)
-
     def restore_backup(self, backup: Backup) -> None:
-        open_restore_flow(self, backup)
+        """The restore flow: refuse a busy environment or another version, confirm, start."""
+        reason = self.controller.why_unavailable(Needs.IDLE, backup)
+        if reason is not None:
+            self.banner.show_message(Notification.INFO, reason)
+            return
+        environment = self.controller.selected_environment
+        try:
+            self.controller.check_restorable_version(environment, backup.version)
+        except VersionMismatchError as mismatch:
+            if show_version_mismatch(self, mismatch):
+                self.update_environment()
+            return
+        dialog = RestoreBackupDialog(environment, backup, self)
+        if dialog.exec():
+            self.tabs.setCurrentWidget(self.backups)
+            self.controller.restore_backup(environment, backup, dialog.backup_first.isChecked())
 
     def select_environment_for(self, path: Path) -> None:
         """Select the environment a configuration file came from, or the only one."""
@@ -349,18 +262,40 @@ class MainWindow(QMainWindow):
             self.environments.select(matches[0].id)
 
     def import_configuration(self, path: Path | None = None) -> None:
-        open_import_flow(self, path)
+        """The import flow: the Import dialog for the selected environment, `path` uploading.
+
+        With nothing selected (a file dropped or opened with the app), the environment the
+        file names, or the only one there is, is selected for it.
+        """
+        if self.controller.selected_environment is None and path is not None:
+            self.select_environment_for(path)
+        reason = self.controller.why_unavailable(Needs.IDLE)
+        if reason is not None:
+            self.banner.show_message(Notification.INFO, reason)
+            return
+        dialog = ImportConfigurationDialog(
+            self.controller, self.controller.selected_environment, self.files, self
+        )
+        dialog.update_environment_requested.connect(self.update_environment)
+        dialog.accepted.connect(lambda: self.tabs.setCurrentWidget(self.backups))
+        dialog.finished.connect(dialog.deleteLater)
+        # Window-modal but not a nested event loop: an upload can take minutes.
+        dialog.open()
+        if path is not None:
+            dialog.upload(path)
 
     def export_backup(self, backup: Backup) -> None:
-        suggested = Path.home() / f"{backup.name.replace('/', '-')}.envops.zip"
-        path, _ = QFileDialog.getSaveFileName(
+        environment = self.controller.service.get_environment(backup.environment_id)
+        suggested = f"{environment.name} {backup.name}".replace("/", "-") + ".envops.zip"
+        path = self.files.save_file(
             self,
+            "exportFileDialog",
             self.tr("Export backup"),
-            str(suggested),
+            suggested,
             self.tr("EnvOps configuration files (*.envops.zip *.zip)"),
         )
-        if path:
-            self.controller.export_backup(backup, Path(path))
+        if path is not None:
+            self.controller.export_backup(backup, path)
 
     def delete_backup(self, backup: Backup) -> None:
         if self.confirm(
@@ -376,14 +311,14 @@ class MainWindow(QMainWindow):
     # Dropping a configuration file onto the window ------------------------------------------
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
-        if self.import_action.isEnabled() and dropped_file(event.mimeData()) is not None:
+        if self.actions.import_file.isEnabled() and dropped_file(event.mimeData()) is not None:
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
         path = dropped_file(event.mimeData())
-        if path is None or not self.import_action.isEnabled():
+        if path is None or not self.actions.import_file.isEnabled():
             event.ignore()
             return
         event.acceptProposedAction()

@@ -1,7 +1,5 @@
 """Restore Backup: warns that the configuration will be erased and offers a backup first."""
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -14,14 +12,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from envops_desktop.domain.errors import VersionMismatchError
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.ui.icons import icon
 from envops_desktop.ui.record_table_model import local_time
-from envops_desktop.ui.version_mismatch_box import show_version_mismatch
-
-if TYPE_CHECKING:
-    from envops_desktop.ui.main_window import MainWindow
 
 
 class RestoreBackupDialog(QDialog):
@@ -74,19 +67,3 @@ class RestoreBackupDialog(QDialog):
         layout.addWidget(self.backup_first)
         layout.addWidget(buttons)
         self.resize(480, self.sizeHint().height())
-
-
-def open_restore_flow(window: "MainWindow", backup: Backup) -> None:
-    """Check the version, confirm with the dialog, then start the restore."""
-    controller = window.controller
-    environment = controller.service.get_environment(backup.environment_id)
-    try:
-        controller.check_restorable_version(environment, backup.version)
-    except VersionMismatchError as mismatch:
-        if show_version_mismatch(window, mismatch):
-            window.update_environment()
-        return
-    dialog = RestoreBackupDialog(environment, backup, window)
-    if dialog.exec():
-        window.tabs.setCurrentWidget(window.backups)
-        controller.restore_backup(environment, backup, dialog.backup_first.isChecked())

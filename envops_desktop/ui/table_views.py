@@ -1,6 +1,7 @@
 """Sortable, filterable table views over the record models."""
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt
+from PySide6.QtCore import QModelIndex, QPoint, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QContextMenuEvent, QKeyEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from envops_desktop.ui.record_table_model import FILTER_ROLE, SORT_ROLE
@@ -17,8 +18,45 @@ class RecordFilterProxy(QSortFilterProxyModel):
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
 
 
-def make_table_view(object_name: str, accessible_name: str, parent: QWidget) -> QTableView:
-    view = QTableView(parent)
+class RecordTableView(QTableView):
+    """A table of records whose rows have a menu, opened by mouse or keyboard alike.
+
+    Right-click, the Menu key and Shift+F10 all emit `row_menu_requested` with the row and
+    where to show the menu; from the keyboard that is the current row, not wherever the mouse
+    pointer happens to be. Tab leaves the table instead of walking its cells.
+    """
+
+    row_menu_requested = Signal(QModelIndex, QPoint)  # the row's index, a global position
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
+        if event.reason() == QContextMenuEvent.Reason.Keyboard:
+            self._menu_for_current_row()
+            return
+        index = self.indexAt(self.viewport().mapFromGlobal(event.globalPos()))
+        if index.isValid():
+            self.row_menu_requested.emit(index, event.globalPos())
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        shift_f10 = (
+            event.key() == Qt.Key.Key_F10 and event.modifiers() == Qt.KeyboardModifier.ShiftModifier
+        )
+        if event.key() == Qt.Key.Key_Menu or shift_f10:
+            self._menu_for_current_row()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def _menu_for_current_row(self) -> None:
+        index = self.currentIndex()
+        if not index.isValid():
+            return
+        self.selectRow(index.row())
+        rect = self.visualRect(index)
+        self.row_menu_requested.emit(index, self.viewport().mapToGlobal(rect.bottomLeft()))
+
+
+def make_table_view(object_name: str, accessible_name: str, parent: QWidget) -> RecordTableView:
+    view = RecordTableView(parent)
     view.setObjectName(object_name)
     view.setAccessibleName(accessible_name)
     view.setSortingEnabled(True)
@@ -33,5 +71,5 @@ def make_table_view(object_name: str, accessible_name: str, parent: QWidget) -> 
     view.horizontalHeader().setStretchLastSection(True)
     view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+    view.setTabKeyNavigation(False)
     return view

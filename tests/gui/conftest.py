@@ -23,8 +23,8 @@ def controller(qtbot, service: EnvOpsService):
 
 
 @pytest.fixture
-def window(qtbot, controller: MainController, settings: QSettings):
-    window = MainWindow(controller, settings)
+def window(qtbot, controller: MainController, settings: QSettings, crash_reporter):
+    window = MainWindow(controller, settings, crash_reporter)
     qtbot.addWidget(window)
     controller.start()
     window.show()
@@ -44,21 +44,46 @@ def backup_rows(window: MainWindow) -> list[str]:
 
 
 def when_modal(handler, timeout_ms: int = 10_000) -> None:
-    """Run `handler(dialog)` on the next modal dialog, as a user would answer it."""
+    """Run `handler(dialog)` on the next modal dialog to open, as a user would answer it."""
     from PySide6.QtCore import QDeadlineTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
     deadline = QDeadlineTimer(timeout_ms)
+    already_open = QApplication.activeModalWidget()
 
     def poll() -> None:
         dialog = QApplication.activeModalWidget()
-        if dialog is None:
+        if dialog is None or dialog is already_open:
             if not deadline.hasExpired():
                 QTimer.singleShot(20, poll)
             return
         handler(dialog)
 
     QTimer.singleShot(0, poll)
+
+
+def modal_dialog(qtbot, object_name: str, timeout_ms: int = 10_000):
+    """The modal dialog named `object_name` once it is showing (one opened with open())."""
+    from PySide6.QtWidgets import QApplication
+
+    def showing() -> bool:
+        widget = QApplication.activeModalWidget()
+        return widget is not None and widget.objectName() == object_name
+
+    qtbot.waitUntil(showing, timeout=timeout_ms)
+    return QApplication.activeModalWidget()
+
+
+def choose_in_file_dialog(path: Path, object_name: str) -> None:
+    """Answer the next file dialog, named `object_name`, by choosing `path` in it."""
+    from PySide6.QtWidgets import QFileDialog
+
+    def answer(dialog) -> None:
+        assert isinstance(dialog, QFileDialog) and dialog.objectName() == object_name
+        dialog.selectFile(str(path))
+        dialog.accept()
+
+    when_modal(answer)
 
 
 def click_button(dialog, object_name: str | None = None, text: str | None = None) -> None:

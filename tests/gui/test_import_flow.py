@@ -4,14 +4,21 @@ import os
 from pathlib import Path
 
 import pytest
+import shiboken6
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtWidgets import QApplication
 
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin
 from envops_desktop.service import EnvOpsService
-from envops_desktop.ui.import_configuration_dialog import ImportConfigurationDialog
-from tests.gui.conftest import click_button, select_environment, when_modal
+from tests.gui.conftest import (
+    choose_in_file_dialog,
+    click_button,
+    modal_dialog,
+    select_environment,
+    when_modal,
+)
+from tests.gui.user import choose_backup_option, click_toolbar_button
 from tests.integration.test_configuration_files import HOSTILE
 from tests.trees import describe_tree
 from tests.zips import simple_configuration
@@ -46,12 +53,14 @@ def drag_and_drop(widget, *paths: Path) -> tuple[bool, bool]:
 
 @pytest.fixture
 def dialog(qtbot, window, environment):
+    """The Import dialog, opened as a user opens it: Restore from file… on the toolbar."""
     window.controller.refresh()
     select_environment(window, "billing")
-    dialog = ImportConfigurationDialog(window.controller, environment, window)  # window owns it
-    dialog.show()
+    click_toolbar_button(qtbot, window, "importConfigurationButton")
+    dialog = modal_dialog(qtbot, "importConfigurationDialog")
     yield dialog
-    dialog.reject()
+    if shiboken6.isValid(dialog) and dialog.isVisible():
+        dialog.reject()
 
 
 def wait_uploaded(qtbot, dialog) -> None:
@@ -59,7 +68,7 @@ def wait_uploaded(qtbot, dialog) -> None:
 
 
 def test_drop_upload_remove_reupload_and_import(
-    qtbot, dialog, window, service, config_dir, tmp_path, monkeypatch
+    qtbot, dialog, window, service, config_dir, tmp_path
 ):
     source = simple_configuration(tmp_path / "replica.envops.zip")
     zone = dialog.findChild(object, "dropZone")
@@ -81,7 +90,7 @@ def test_drop_upload_remove_reupload_and_import(
     assert not dialog.findChild(object, "importButton").isEnabled()
     assert list((tmp_path / "data" / "staging").iterdir()) == []
 
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(source), ""))
+    choose_in_file_dialog(source, "chooseConfigurationFileDialog")
     qtbot.mouseClick(dialog.findChild(object, "chooseFileButton"), Qt.MouseButton.LeftButton)
     wait_uploaded(qtbot, dialog)
     dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
@@ -187,15 +196,15 @@ def test_large_upload_can_be_cancelled(qtbot, dialog, service, tmp_path):
 
 
 def test_export_then_import_on_another_data_dir_reproduces_the_environment(
-    qtbot, window, service, environment, config_dir, tmp_path, monkeypatch, settings
+    qtbot, window, service, environment, config_dir, tmp_path, settings
 ):
     original = describe_tree(config_dir)
     backup = service.create_backup("billing", name="golden")
     window.controller.refresh()
     select_environment(window, "billing")
     target = tmp_path / "golden.envops.zip"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
-    window.backups.options_menu(backup).findChild(object, "exportAction").trigger()
+    choose_in_file_dialog(target, "exportFileDialog")
+    choose_backup_option(qtbot, window, backup.id, "exportAction")
     qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
     assert window.banner.kind == "success" and target.exists()
 
@@ -246,6 +255,7 @@ def test_opening_the_app_with_a_file_opens_the_import_dialog_with_it(
     when_modal(look)
     # What a file association does: the app starts with the file and nothing selected.
     window.import_configuration(simple_configuration(tmp_path / "from-explorer.zip"))
+    qtbot.waitUntil(lambda: "label" in seen, timeout=20_000)
     assert seen["dialog"] == "importConfigurationDialog"
     assert "from-explorer.zip" in seen["label"]
     assert window.controller.selected_environment.name == "billing"  # named in its manifest
@@ -268,6 +278,6 @@ def test_a_file_opened_from_finder_opens_the_import_dialog(qtbot, window, enviro
         when_modal(look)
         event = QFileOpenEvent(str(simple_configuration(tmp_path / "finder.envops.zip")))
         QApplication.sendEvent(QApplication.instance(), event)
+        qtbot.waitUntil(lambda: opened == ["importConfigurationDialog"])
     finally:
         QApplication.instance().removeEventFilter(file_filter)
-    assert opened == ["importConfigurationDialog"]

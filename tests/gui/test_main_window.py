@@ -3,7 +3,7 @@
 import os
 import threading
 
-from PySide6.QtCore import Qt, QThread
+from PySide6.QtCore import Qt, QThread, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QLineEdit
 
 from envops_desktop.controller.main_controller import MainController
@@ -16,6 +16,12 @@ from tests.gui.conftest import (
     quit_insisting,
     select_environment,
     when_modal,
+)
+from tests.gui.user import (
+    choose_backup_option,
+    click_menu_entry,
+    open_menu_bar_menu,
+    press_shortcut,
 )
 from tests.trees import describe_tree
 
@@ -54,15 +60,13 @@ def test_deleting_a_backup_asks_first_then_removes_the_row(qtbot, window, enviro
     window.controller.refresh()
     select_environment(window, "billing")
     drop = next(b for b in window.controller.backups_model.records() if b.name == "drop")
-    menu = window.backups.options_menu(drop)
-    delete = menu.findChild(object, "deleteAction")
 
     when_modal(lambda box: click_button(box, text="Cancel"))
-    delete.trigger()
+    choose_backup_option(qtbot, window, drop.id, "deleteAction")
     assert sorted(backup_rows(window)) == ["drop", "keep"]
 
     when_modal(lambda box: click_button(box, text="Delete"))
-    delete.trigger()
+    choose_backup_option(qtbot, window, drop.id, "deleteAction")
     qtbot.waitUntil(lambda: backup_rows(window) == ["keep"], timeout=10_000)
 
 
@@ -142,7 +146,7 @@ def test_add_environment_dialog_validates_and_adds(qtbot, window, config_dir):
         dialog.accept()
 
     when_modal(fill)
-    window.add_action.trigger()
+    press_shortcut(qtbot, window, "Ctrl+N")
     assert window.controller.selected_environment.name == "billing"
     assert window.environments.currentIndex() == 0
 
@@ -157,7 +161,7 @@ def test_update_environment_sets_the_version(qtbot, window, environment):
         dialog.accept()
 
     when_modal(update)
-    window.update_action.trigger()
+    press_shortcut(qtbot, window, "Ctrl+E")
     assert window.controller.selected_environment.version == "4.3.0"
     assert window.overview.values["version"].text() == "4.3.0"
 
@@ -166,15 +170,16 @@ def test_update_is_disabled_when_a_version_file_governs(window, service, config_
     service.add_environment("billing", config_dir, version_file="VERSION")
     window.controller.refresh()
     select_environment(window, "billing")
-    assert not window.update_action.isEnabled()
+    assert not window.actions.update_env.isEnabled()
 
 
-def test_removing_an_environment_asks_and_keeps_its_files(window, environment, config_dir):
+def test_removing_an_environment_asks_and_keeps_its_files(qtbot, window, environment, config_dir):
     window.controller.refresh()
     select_environment(window, "billing")
     before = describe_tree(config_dir)
     when_modal(lambda box: click_button(box, text="Remove"))
-    window.remove_action.trigger()
+    menu = open_menu_bar_menu(qtbot, window, "Environment")
+    click_menu_entry(qtbot, menu, "removeEnvironmentAction")
     assert window.controller.environments_model.rowCount() == 0
     assert describe_tree(config_dir) == before
 
@@ -293,3 +298,17 @@ def test_closing_during_a_backup_asks_then_cancels_cleanly(qtbot, window, enviro
     assert running.wait(0)  # the worker thread has ended
     assert window.controller.service.list_backups("billing") == []
     assert not list((config_dir.parent).glob(".billing.envops-*"))
+
+
+def test_an_exception_in_a_slot_shows_something_went_wrong_and_fails_the_test(
+    qtbot, window, crash_reporter
+):
+    def slot_that_breaks() -> None:
+        raise RuntimeError("the disk caught fire")
+
+    QTimer.singleShot(0, slot_that_breaks)
+    qtbot.waitUntil(lambda: bool(crash_reporter.raised))
+    assert window.banner.kind == "error"
+    assert window.banner.text.startswith("Something went wrong: the disk caught fire")
+    # The fixture would fail this test at teardown for it; here it was raised on purpose.
+    crash_reporter.raised.clear()

@@ -10,6 +10,7 @@ from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.service import EnvOpsService
 from tests.gui.conftest import click_button, quit_insisting, select_environment, when_modal
+from tests.gui.user import choose_backup_option
 from tests.reliability.scenario import build_scenario
 from tests.trees import describe_tree, mess_up
 
@@ -26,9 +27,9 @@ def add_billing(service, config_dir, argv=None):
     service.add_environment("billing", config_dir, version="4.2.0", post_restore_command=command)
 
 
-def open_restore(window, backup, answer) -> None:
+def open_restore(qtbot, window, backup, answer) -> None:
     when_modal(answer)
-    window.backups.options_menu(backup).findChild(object, "restoreAction").trigger()
+    choose_backup_option(qtbot, window, backup.id, "restoreAction")
 
 
 def test_restore_dialog_shows_the_backup_and_warns(qtbot, window, service, config_dir):
@@ -46,7 +47,7 @@ def test_restore_dialog_shows_the_backup_and_warns(qtbot, window, service, confi
         seen["first"] = dialog.findChild(object, "backupFirstCheckBox").isChecked()
         dialog.reject()
 
-    open_restore(window, backup, inspect)
+    open_restore(qtbot, window, backup, inspect)
     assert seen["name"] == "restoreBackupDialog"
     assert "erase the current configuration" in seen["warning"]
     assert (seen["backup"], seen["version"], seen["first"]) == ("golden", "4.2.0", True)
@@ -61,7 +62,7 @@ def test_successful_restore_shows_updating_then_success(qtbot, window, service, 
     window.controller.refresh()
     select_environment(window, "billing")
 
-    open_restore(window, backup, lambda d: click_button(d, "restoreButton"))
+    open_restore(qtbot, window, backup, lambda d: click_button(d, "restoreButton"))
     assert window.banner.kind == "info" and "being updated" in window.banner.text
     assert status_in_table(window) == "Updating"
     # Updating is seen while the worker runs, in the table, the Overview and the title.
@@ -70,7 +71,7 @@ def test_successful_restore_shows_updating_then_success(qtbot, window, service, 
     assert status_in_table(window) == "Updating"
     assert window.overview.values["status"].text() == "Updating"
     assert "(Updating)" in window.windowTitle()
-    assert not window.backup_action.isEnabled() and not window.restore_action.isEnabled()
+    assert not window.actions.backup.isEnabled() and not window.actions.restore.isEnabled()
     assert window.task_progress.isVisible()
 
     qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
@@ -100,7 +101,7 @@ def test_version_mismatch_box_changes_nothing(qtbot, window, service, config_dir
         seen["text"] = box.text() + " " + box.informativeText()
         click_button(box, "okButton")
 
-    open_restore(window, backup, read_and_ok)
+    open_restore(qtbot, window, backup, read_and_ok)
     assert seen["name"] == "versionMismatchBox"
     assert "4.2.0" in seen["text"] and "5.0.0" in seen["text"]
     assert "Update the environment" in seen["text"]
@@ -125,7 +126,7 @@ def test_version_mismatch_box_offers_to_update_the_environment(qtbot, window, se
         when_modal(in_update_dialog)
         click_button(box, "updateEnvironmentButton")
 
-    open_restore(window, backup, update_instead)
+    open_restore(qtbot, window, backup, update_instead)
     qtbot.waitUntil(lambda: opened == ["updateEnvironmentDialog"])
     assert service.get_environment("billing").version == "4.2.0"
 
@@ -151,7 +152,7 @@ def test_failed_post_restore_command_gives_update_failed_and_retry_works(
         dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
         click_button(dialog, "restoreButton")
 
-    open_restore(window, backup, restore_without_backup)
+    open_restore(qtbot, window, backup, restore_without_backup)
     qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
     assert window.banner.kind == "error"
     assert "exit code 3" in window.banner.text and "back in place" in window.banner.text
@@ -162,7 +163,7 @@ def test_failed_post_restore_command_gives_update_failed_and_retry_works(
     assert not window.banner.isVisible()
 
     flag.touch()
-    open_restore(window, backup, restore_without_backup)
+    open_restore(qtbot, window, backup, restore_without_backup)
     qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
     assert window.banner.kind == "success", window.banner.text
     assert describe_tree(config_dir) == wanted
@@ -177,7 +178,7 @@ def start_restore_that_hangs(qtbot, window, service, config_dir) -> dict:
     before = describe_tree(config_dir)
     window.controller.refresh()
     select_environment(window, "billing")
-    open_restore(window, backup, lambda d: click_button(d, "restoreButton"))
+    open_restore(qtbot, window, backup, lambda d: click_button(d, "restoreButton"))
     qtbot.waitUntil(lambda: window.task_progress.isVisible())
     qtbot.waitUntil(lambda: "post-restore" in window.task_progress.label.text(), timeout=10_000)
     return before

@@ -1,0 +1,120 @@
+"""What a user does with the window: keys, toolbar buttons, menu entries, row menus.
+
+Every helper goes through the widget the user touches (a key press on the focused widget, a
+mouse click on a button, a menu opened from the menu bar or a table row), never through the
+window's method behind it.
+"""
+
+from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer
+from PySide6.QtGui import QContextMenuEvent, QGuiApplication, QKeySequence
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QDialog, QMenu, QMenuBar, QTableView, QToolButton
+
+from envops_desktop.ui.record_table_model import RECORD_ROLE
+
+
+def press(widget, sequence: str | QKeySequence) -> None:
+    """Type `sequence` (e.g. "Ctrl+I") into `widget`, as the keyboard would."""
+    combination = QKeySequence(sequence)[0]
+    QTest.keyClick(widget, combination.key(), combination.keyboardModifiers())
+
+
+def press_shortcut(qtbot, window, sequence: str | QKeySequence) -> None:
+    """Type `sequence` into whichever widget of `window` has the keyboard focus."""
+    # A real window manager makes the window active again when a dialog or menu closes, and
+    # Qt gives the focus back to the widget that had it; the offscreen platform does not.
+    handle = window.windowHandle()
+    QApplication.processEvents()
+    if QGuiApplication.focusWindow() is not handle:
+        handle.requestActivate()
+        # Not qWaitForWindowActive: a closed menu's window counts as the window's own.
+        qtbot.waitUntil(lambda: QGuiApplication.focusWindow() is handle)
+    focused = window.focusWidget() or window
+    press(focused, sequence)
+
+
+def click_toolbar_button(qtbot, window, object_name: str) -> None:
+    button = window.findChild(QToolButton, object_name)
+    assert button is not None and button.isVisible(), object_name
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def open_popup() -> QMenu | None:
+    popup = QApplication.activePopupWidget()
+    return popup if isinstance(popup, QMenu) else None
+
+
+def click_menu_entry(qtbot, menu: QMenu, object_name: str) -> bool:
+    """Click the entry `object_name` of the open `menu`; False (menu closed) if it is disabled."""
+    action = next(a for a in menu.actions() if a.objectName() == object_name)
+    if not action.isEnabled():
+        menu.close()
+        return False
+    qtbot.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(action).center())
+    return True
+
+
+def open_menu_bar_menu(qtbot, window, title: str) -> QMenu:
+    """Click `title` ("File") in the menu bar and return the menu that drops down."""
+    bar = window.findChild(QMenuBar)
+    menu_action = next(a for a in bar.actions() if a.text().replace("&", "") == title)
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.actionGeometry(menu_action).center())
+    qtbot.waitUntil(lambda: open_popup() is menu_action.menu())
+    return menu_action.menu()
+
+
+def row_index(table: QTableView, predicate, column: int = 0) -> QModelIndex:
+    model = table.model()
+    for row in range(model.rowCount()):
+        index = model.index(row, column)
+        if predicate(index.data(RECORD_ROLE)):
+            return index
+    raise AssertionError("no such row")
+
+
+def right_click(table: QTableView, index: QModelIndex) -> None:
+    """What the platform delivers for a right-click on the row: a mouse context-menu event."""
+    where = table.visualRect(index).center()
+    event = QContextMenuEvent(
+        QContextMenuEvent.Reason.Mouse, where, table.viewport().mapToGlobal(where)
+    )
+    QApplication.sendEvent(table.viewport(), event)
+
+
+def click_cell(qtbot, table: QTableView, index: QModelIndex, double: bool = False) -> None:
+    where: QPoint = table.visualRect(index).center()
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    if double:  # a double-click is a click, then a second press the platform marks double
+        qtbot.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, pos=where)
+
+
+class DialogWatcher:
+    """Notes and closes every modal dialog that opens, as a user pressing Cancel would."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self._timer = QTimer()
+        self._timer.setInterval(5)
+        self._timer.timeout.connect(self._close_modal)
+        self._timer.start()
+
+    def _close_modal(self) -> None:
+        dialog = QApplication.activeModalWidget()
+        if isinstance(dialog, QDialog) and dialog.isVisible():
+            self.seen.append(dialog.objectName())
+            dialog.reject()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+
+def choose_backup_option(qtbot, window, backup_id: str, entry: str) -> None:
+    """Click the ⋯ cell of the backup's row, then `entry` ("restoreAction") in its menu."""
+    from envops_desktop.ui.backups_model import OPTIONS_COLUMN
+
+    table = window.backups.table
+    row = row_index(table, lambda b: b.id == backup_id).row()
+    click_cell(qtbot, table, table.model().index(row, OPTIONS_COLUMN))
+    menu = open_popup()
+    assert menu is not None and menu.objectName() == "backupOptionsMenu"
+    assert click_menu_entry(qtbot, menu, entry), f"{entry} is disabled"
