@@ -33,6 +33,11 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
         action="store_true",
         help="check this installation offscreen: back up, restore, open every dialog; exit",
     )
+    parser.add_argument(
+        "--check-display",
+        action="store_true",
+        help="check that the system libraries for a window are installed, say what is missing",
+    )
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
     parser.add_argument("file", nargs="?", help="a configuration file to import")
     # For start-up benchmarks: quit as soon as the main window has been shown.
@@ -50,6 +55,17 @@ def _set_up_logging() -> Path:
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     return path
+
+
+def _why_no_display(force_xcb: bool = False) -> str | None:
+    """The install command, when Qt's X11 plugin would abort for want of system libraries."""
+    from envops_desktop import display_libraries
+
+    if not (force_xcb or display_libraries.will_use_xcb()):
+        return None
+    plugin = display_libraries.xcb_plugin()
+    reason = display_libraries.why_xcb_cannot_load(plugin) if plugin is not None else None
+    return None if reason is None else display_libraries.missing_libraries_message(reason)
 
 
 def open_main_window(
@@ -93,6 +109,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.smoke_test:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     log_path = _set_up_logging()
+    # Before Qt's GUI modules are imported: they too need system libraries (libGL).
+    reason = _why_no_display(force_xcb=args.check_display)
+    if reason is not None:
+        log.critical(reason)
+        print(reason, file=sys.stderr)
+        return 1
+    if args.check_display:
+        print("The system libraries for a window are installed.")
+        return 0
 
     # Qt is imported here, not at module import, so `--help` and the CLI never load it.
     from PySide6.QtCore import QSettings, QTimer

@@ -13,3 +13,9 @@ sed "s|^Exec=envops-desktop|Exec=$opt/envops-desktop|" "$here/envops-desktop.des
 cp "$here/envops-desktop.png" "$prefix/icons/hicolor/256x256/apps/envops-desktop.png"
 command -v update-desktop-database >/dev/null && update-desktop-database "$prefix/applications" || true
 echo "Installed EnvOps Desktop in $opt"
+# Qt's X11 plugin needs system libraries that a minimal system lacks; say which now, not with
+# a window that never opens. The app names the packages (one apt-get line) and exits 1.
+if ! QT_QPA_PLATFORM=xcb "$opt/envops-desktop" --check-display; then
+  echo "EnvOps Desktop cannot open a window until those libraries are installed." >&2
+  exit 1
+fi
