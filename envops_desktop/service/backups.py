@@ -21,7 +21,7 @@ from envops_desktop.service.scanning import RACY_NS, Scan, ScannedFiles, scan_tr
 from envops_desktop.service.versions import current_version
 from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import ingest_files
-from envops_desktop.store.blobs import sync_to_disk
+from envops_desktop.store.file_writes import sync_to_disk
 from envops_desktop.store.hash_caches import CacheRow
 from envops_desktop.store.manifest_codec import EntryRow, ManifestWriter
 from envops_desktop.store.pack_index import NewPlacements

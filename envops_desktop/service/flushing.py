@@ -21,7 +21,7 @@ from envops_desktop.domain.enums import JournalPhase
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.restored_hashes import remember_restored_files
 from envops_desktop.service.swap import clean_up
-from envops_desktop.store.blobs import sync_to_disk
+from envops_desktop.store.file_writes import sync_to_disk
 from envops_desktop.store.journal_records import JournalEntry
 
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, cast
 
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service.context import POOL_SIZE
-from envops_desktop.store.blobs import flushing_in_background
+from envops_desktop.store.file_writes import flushing_in_background
 
 T = TypeVar("T")
 J = TypeVar("J")

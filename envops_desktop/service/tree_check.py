@@ -6,7 +6,7 @@ from pathlib import Path
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.models import TreeEntry
 from envops_desktop.service.scanning import scan_tree
-from envops_desktop.store.blobs import sha256_of_file
+from envops_desktop.store.blob_bodies import sha256_of_file
 
 
 def tree_matches(root: Path, entries: Iterable[TreeEntry]) -> bool:

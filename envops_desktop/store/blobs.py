@@ -1,9 +1,9 @@
 """The content-addressed blob store: each distinct file content once, named by its sha256.
 
-Large contents are files of their own. Small ones, most of a configuration tree, are appended
-to pack files, one per batch of a backup, and the `packed_blobs` table says where each lies:
-creating a file costs 150-350 us on a busy ext4 volume, and a 1 KiB file in a file of its own
-wastes three quarters of a 4 KiB block.
+Large contents are loose blobs, files of their own in `objects/ab/abcd…`. Small ones, most
+of a configuration tree, are appended to pack files (`packs.py`), one per batch of a backup,
+and the `packed_blobs` table says where each lies. Bodies are encoded by `blob_bodies.py`;
+files are written out by `file_writes.py`.
 """
 
 import contextlib
@@ -12,94 +12,28 @@ import io
 import os
 import shutil
 import threading
-import uuid
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 import zstandard
 
+from envops_desktop.store.blob_bodies import (
+    CHUNK,
+    SMALL_FILE,
+    HashingReader,
+    decoded_chunks,
+    decompressor,
+    encode_chunks,
+    small_body,
+    write_all,
+)
 from envops_desktop.store.database import Database
+from envops_desktop.store.file_writes import BINARY, NOFOLLOW, sync_to_disk, writing_new_file
 from envops_desktop.store.pack_index import PackedAt, PackIndex
+from envops_desktop.store.packs import PackWriter, ReadBatch, body_at
 
-CHUNK = 1 << 20
-SMALL_FILE = 4 << 20  # read whole: fewer syscalls, one buffer for hash and compression
-ZSTD_LEVEL = 3
-_WORTH_IT = 0.9  # keep the compressed form only when it saves at least a tenth
-_PROBE = 64 << 10
 _ZST = ".zst"
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_BINARY = getattr(os, "O_BINARY", 0)
-# Mode and times set through the open file where the OS allows: two path lookups fewer per
-# restored file.
-_META_BY_FD = os.chmod in os.supports_fd and os.utime in os.supports_fd
-
-_local = threading.local()
-
-
-def _compressor() -> zstandard.ZstdCompressor:
-    # zstd contexts are not thread-safe; one per pool thread is reused across files.
-    comp = getattr(_local, "compressor", None)
-    if comp is None:
-        comp = _local.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
-    return comp
-
-
-def _decompressor() -> zstandard.ZstdDecompressor:
-    dec = getattr(_local, "decompressor", None)
-    if dec is None:
-        dec = _local.decompressor = zstandard.ZstdDecompressor()
-    return dec
-
-
-def sha256_of_file(path: Path) -> str:
-    """Hash a file in large chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb", buffering=0) as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _pays_to_compress(data: bytes) -> bool:
-    """Whether compressing `data` is worth the CPU, judged on a sample of it."""
-    # Compressing incompressible bytes (media, archives, keys) costs as much CPU as text and
-    # saves nothing; a 64 KiB sample tells which kind a file is for a thirtieth of the work.
-    if len(data) <= 2 * _PROBE:
-        return True
-    sample = data[:_PROBE]
-    return len(_compressor().compress(sample)) < len(sample) * _WORTH_IT
-
-
-def small_body(data: bytes) -> tuple[bytes, bool]:
-    """A small content's blob body, compressed only when that saves a tenth; and whether it is."""
-    if data and _pays_to_compress(data):
-        packed = _compressor().compress(data)
-        if len(packed) < len(data) * _WORTH_IT:
-            return packed, True
-    return data, False
-
-
-def encode_chunks(chunks: Iterator[bytes], out: BinaryIO) -> bool:
-    """Write a stream as a blob body; returns whether the body is zstd-compressed.
-
-    A stream of one chunk (a small file) is kept compressed only when that saves a tenth.
-    Longer streams are always compressed: zstd stores incompressible blocks raw at little
-    cost, and large files are often mixed (an image whose second half is text), which a
-    decision taken on the first chunk alone gets wrong.
-    """
-    first = next(chunks, b"")
-    rest = next(chunks, b"")
-    if not rest:
-        body, compressed = small_body(first)
-        out.write(body)
-        return compressed
-    with _compressor().stream_writer(out, closefd=False) as writer:
-        writer.write(first)
-        writer.write(rest)
-        for chunk in chunks:
-            writer.write(chunk)
-    return True
 
 
 class MissingBlobError(FileNotFoundError):
@@ -110,183 +44,9 @@ class DamagedBlobError(ValueError):
     """A blob's bytes do not decode, or do not hash to its name."""
 
 
-class _HashingReader:
-    """Reads a file in chunks, hashing and counting every byte it hands out."""
-
-    def __init__(self, f: BinaryIO) -> None:
-        self._f = f
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def chunks(self, first: bytes) -> Iterator[bytes]:
-        chunk = first
-        while chunk:
-            self.digest.update(chunk)
-            self.size += len(chunk)
-            yield chunk
-            chunk = self._f.read(CHUNK)
-
-
-def sync_to_disk() -> None:
-    """Flush written data to the disk before a step that must find it there after a power cut."""
-    if hasattr(os, "sync"):
-        os.sync()
-
-
-# Past this many files, one sync of everything costs less than flushing each on its own.
-_FLUSH_ONE_BY_ONE = 256
-
-
-def flush_files(paths: Collection[Path]) -> None:
-    """`sync_to_disk` for these files and the folders naming them only, when they are few.
-
-    An import that writes its tree while it stores the content must flush the content before
-    recording it, but not the gigabyte of tree beside it: that waits for the disk later.
-    """
-    if not hasattr(os, "sync"):
-        return
-    if len(paths) > _FLUSH_ONE_BY_ONE:
-        os.sync()
-        return
-    # The folders too, and theirs: a blob's folder may be new (`objects/ab/`).
-    folders = {folder for p in paths for folder in (p.parent, p.parent.parent)}
-    for path in [*paths, *folders]:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _decoded_chunks(raw: BinaryIO, compressed: bool) -> Iterator[bytes]:
-    if not compressed:
-        while chunk := raw.read(CHUNK):
-            yield chunk
-        return
-    body = raw.read(SMALL_FILE)
-    if len(body) < SMALL_FILE:  # small blob: one call decodes it, frame size known or not
-        yield from _decoded_body(body, compressed)
-        return
-    raw.seek(0)
-    with _decompressor().stream_reader(raw, read_size=CHUNK) as reader:
-        while chunk := reader.read(CHUNK):
-            yield chunk
-
-
-def write_all(out: BinaryIO, data: bytes) -> None:
-    """Write all of `data` to an unbuffered file, however many calls that takes."""
-    view = memoryview(data)
-    while view:
-        view = view[out.write(view) :]
-
-
-def _decoded_body(body: bytes, compressed: bool) -> Iterator[bytes]:
-    # A generator, so that a body that does not decode fails where the caller reads it.
-    yield _decompressor().decompressobj().decompress(body) if compressed else body
-
-
-@contextlib.contextmanager
-def flushing_in_background(enabled: bool = True, interval: float = 0.5) -> Iterator[None]:
-    """Write data back to disk while more is being written, so the closing sync is short.
-
-    Linux starts writing back only once a tenth of memory is dirty, so the 600 MB a backup
-    writes would otherwise all wait for its final sync: two seconds of disk time after the CPU
-    work instead of during it.
-    """
-    if not enabled or not hasattr(os, "sync"):
-        yield
-        return
-    stop = threading.Event()
-
-    def flush() -> None:
-        while not stop.wait(interval):
-            os.sync()
-
-    flusher = threading.Thread(target=flush, name="envops-flush", daemon=True)
-    flusher.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        flusher.join()
-
-
-class PackWriter:
-    """One pack file, filled by one batch of a backup; created on its first blob."""
-
-    def __init__(self, folder: Path) -> None:
-        self._folder = folder
-        self._file: BinaryIO | None = None
-        self._name = ""
-        self._offset = 0
-        self.placed: dict[str, PackedAt] = {}
-
-    def append(self, sha: str, body: bytes, compressed: bool) -> PackedAt:
-        if self._file is None:
-            self._name = f"{uuid.uuid4().hex}.pack"
-            fd = os.open(self._folder / self._name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY)
-            # Unbuffered: every blob is in the kernel's hands once appended, ready for the sync
-            # that comes before the backup is recorded.
-            self._file = open(fd, "wb", buffering=0)  # noqa: SIM115 - closed by close()
-        write_all(self._file, body)
-        at = PackedAt(self._name, self._offset, len(body), compressed)
-        self._offset += len(body)
-        self.placed[sha] = at
-        return at
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-
-
 # What storing one file gave: its sha256, its size as read, and where its blob was packed
 # (None when the content was already stored, or is large and has a file of its own).
 Ingested = tuple[str, int, PackedAt | None]
-
-
-def _body_at(pack: BinaryIO, at: PackedAt) -> Iterator[bytes]:
-    pack.seek(at.offset)
-    return _decoded_body(pack.read(at.length), at.compressed)
-
-
-def _set_mode_and_times(file: int | str, mode: int, mtime_ns: int) -> None:
-    os.chmod(file, mode)
-    os.utime(file, ns=(mtime_ns, mtime_ns))
-
-
-@contextlib.contextmanager
-def writing_new_file(target: str, mode: int, mtime_ns: int) -> Iterator[BinaryIO]:
-    """A file created for writing (unbuffered) that gets `mode` and `mtime_ns` once written.
-
-    O_EXCL|O_NOFOLLOW: never written through a link or over something already there.
-    """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY
-    with open(os.open(target, flags, 0o600), "wb", buffering=0) as out:
-        yield out
-        if _META_BY_FD:
-            _set_mode_and_times(out.fileno(), mode, mtime_ns)
-    if not _META_BY_FD:  # Windows: by path, once the file is closed
-        _set_mode_and_times(target, mode, mtime_ns)
-
-
-class _ReadBatch:
-    """What a batch of reads shares: its blobs' places in packs, and the packs, opened once."""
-
-    def __init__(self, shas: Sequence[str], packed: dict[str, PackedAt]) -> None:
-        # Every blob of the batch, with None for those not packed (they have files of their own).
-        self.located: dict[str, PackedAt | None] = dict.fromkeys(shas) | packed
-        self._packs: dict[str, BinaryIO] = {}
-        self._open = contextlib.ExitStack()
-
-    def pack(self, path: str) -> BinaryIO:
-        pack = self._packs.get(path)
-        if pack is None:
-            opened = open(path, "rb", buffering=0)  # noqa: SIM115 - closed with the batch
-            pack = self._packs[path] = self._open.enter_context(opened)
-        return pack
-
-    def close(self) -> None:
-        self._open.close()
 
 
 class BlobStore:
@@ -309,14 +69,14 @@ class BlobStore:
         base = os.path.join(self.root, sha[:2], sha)
         return base + _ZST, base
 
-    def _batch(self) -> _ReadBatch | None:
+    def _batch(self) -> ReadBatch | None:
         return getattr(self._reads, "batch", None)
 
     @contextlib.contextmanager
     def reading(self, shas: Sequence[str]) -> Iterator[None]:
         """Within it, this thread finds the blobs `shas` through one query of the pack index
         and opens each of their packs once, instead of once per blob."""
-        batch = _ReadBatch(shas, self._index.locate_many(shas))
+        batch = ReadBatch(shas, self._index.locate_many(shas))
         self._reads.batch = batch
         try:
             yield
@@ -372,7 +132,7 @@ class BlobStore:
         One read pass: the name is the hash of exactly the bytes stored, even if the file
         changes while it is read (its size is then the size read, not the size scanned).
         """
-        fd = os.open(source, os.O_RDONLY | _NOFOLLOW | _BINARY)
+        fd = os.open(source, os.O_RDONLY | NOFOLLOW | BINARY)
         with open(fd, "rb", buffering=0) as f:
             first = f.read(SMALL_FILE)
             if len(first) < SMALL_FILE:
@@ -380,7 +140,7 @@ class BlobStore:
                 if sha in pack.placed or self.has(sha):
                     return sha, len(first), None
                 return sha, len(first), pack.append(sha, *small_body(first))
-            reader = _HashingReader(f)
+            reader = HashingReader(f)
             tmp = self._tmp_path("ingest")
             try:
                 with open(tmp, "wb") as out:
@@ -401,9 +161,9 @@ class BlobStore:
         path = os.path.join(self._packs, at.pack)
         batch = self._batch()
         if batch is not None:
-            return _body_at(batch.pack(path), at)
+            return body_at(batch.pack(path), at)
         with open(path, "rb", buffering=0) as pack:
-            return _body_at(pack, at)
+            return body_at(pack, at)
 
     @contextlib.contextmanager
     def _content(self, sha: str) -> Iterator[Iterator[bytes]]:
@@ -413,7 +173,7 @@ class BlobStore:
             yield self._packed_body(where)
             return
         with open(where, "rb", buffering=0) as raw:
-            yield _decoded_chunks(raw, where.suffix == _ZST)
+            yield decoded_chunks(raw, where.suffix == _ZST)
 
     def extract(self, sha: str, target: str, mode: int, mtime_ns: int) -> int:
         """Write blob `sha` as a new file `target` (never through a link), verifying its hash."""
@@ -462,7 +222,7 @@ class BlobStore:
             return
         with open(where, "rb") as raw:
             if where.suffix == _ZST:
-                with _decompressor().stream_reader(raw, read_size=CHUNK) as reader:
+                with decompressor().stream_reader(raw, read_size=CHUNK) as reader:
                     yield reader  # type: ignore[misc]
             else:
                 yield raw

@@ -15,7 +15,7 @@ from envops_desktop.domain.configuration import (
     ManifestEntry,
 )
 from envops_desktop.domain.progress import CancelToken, ProgressMeter
-from envops_desktop.store.blobs import CHUNK
+from envops_desktop.store.blob_bodies import CHUNK
 from envops_desktop.store.zip_bodies import ZipBody
 
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from envops_desktop.domain.errors import InvalidConfigurationFileError
-from envops_desktop.store.blobs import CHUNK, encode_chunks, write_all, writing_new_file
+from envops_desktop.store.blob_bodies import CHUNK, encode_chunks, write_all
+from envops_desktop.store.file_writes import writing_new_file
 from envops_desktop.store.zip_members import (
     BODY_ERRORS,
     UnreadableEntryError,

@@ -5,7 +5,8 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from envops_desktop.store.blobs import BlobStore, flush_files
+from envops_desktop.store.blobs import BlobStore
+from envops_desktop.store.file_writes import flush_files
 
 
 class StagedBlobs:

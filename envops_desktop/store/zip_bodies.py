@@ -8,7 +8,8 @@ from typing import BinaryIO
 
 from isal import isal_zlib
 
-from envops_desktop.store.blobs import CHUNK, BlobStore
+from envops_desktop.store.blob_bodies import CHUNK
+from envops_desktop.store.blobs import BlobStore
 
 # Deflate comes from ISA-L (python-isal), whose streams any unzip reads. Measured here (one
 # core, 64 MiB of this project's text): zlib level 1 104 MiB/s to 31.0 %, zlib-ng level 1

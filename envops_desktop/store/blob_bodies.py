@@ -1,0 +1,130 @@
+"""A blob's body: the bytes of one content as stored, zstd-compressed where that pays.
+
+Both the store and an import's helpers encode and decode bodies with these, on whatever
+thread they run; each thread keeps its own zstd contexts.
+"""
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import zstandard
+
+CHUNK = 1 << 20
+SMALL_FILE = 4 << 20  # read whole: fewer syscalls, one buffer for hash and compression
+ZSTD_LEVEL = 3
+_WORTH_IT = 0.9  # keep the compressed form only when it saves at least a tenth
+_PROBE = 64 << 10
+
+_local = threading.local()
+
+
+def _compressor() -> zstandard.ZstdCompressor:
+    # zstd contexts are not thread-safe; one per pool thread is reused across files.
+    comp = getattr(_local, "compressor", None)
+    if comp is None:
+        comp = _local.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    return comp
+
+
+def decompressor() -> zstandard.ZstdDecompressor:
+    dec = getattr(_local, "decompressor", None)
+    if dec is None:
+        dec = _local.decompressor = zstandard.ZstdDecompressor()
+    return dec
+
+
+def sha256_of_file(path: Path) -> str:
+    """Hash a file in large chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb", buffering=0) as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _pays_to_compress(data: bytes) -> bool:
+    """Whether compressing `data` is worth the CPU, judged on a sample of it."""
+    # Compressing incompressible bytes (media, archives, keys) costs as much CPU as text and
+    # saves nothing; a 64 KiB sample tells which kind a file is for a thirtieth of the work.
+    if len(data) <= 2 * _PROBE:
+        return True
+    sample = data[:_PROBE]
+    return len(_compressor().compress(sample)) < len(sample) * _WORTH_IT
+
+
+def small_body(data: bytes) -> tuple[bytes, bool]:
+    """A small content's blob body, compressed only when that saves a tenth; and whether it is."""
+    if data and _pays_to_compress(data):
+        packed = _compressor().compress(data)
+        if len(packed) < len(data) * _WORTH_IT:
+            return packed, True
+    return data, False
+
+
+def encode_chunks(chunks: Iterator[bytes], out: BinaryIO) -> bool:
+    """Write a stream as a blob body; returns whether the body is zstd-compressed.
+
+    A stream of one chunk (a small file) is kept compressed only when that saves a tenth.
+    Longer streams are always compressed: zstd stores incompressible blocks raw at little
+    cost, and large files are often mixed (an image whose second half is text), which a
+    decision taken on the first chunk alone gets wrong.
+    """
+    first = next(chunks, b"")
+    rest = next(chunks, b"")
+    if not rest:
+        body, compressed = small_body(first)
+        out.write(body)
+        return compressed
+    with _compressor().stream_writer(out, closefd=False) as writer:
+        writer.write(first)
+        writer.write(rest)
+        for chunk in chunks:
+            writer.write(chunk)
+    return True
+
+
+class HashingReader:
+    """Reads a file in chunks, hashing and counting every byte it hands out."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def chunks(self, first: bytes) -> Iterator[bytes]:
+        chunk = first
+        while chunk:
+            self.digest.update(chunk)
+            self.size += len(chunk)
+            yield chunk
+            chunk = self._f.read(CHUNK)
+
+
+def decoded_chunks(raw: BinaryIO, compressed: bool) -> Iterator[bytes]:
+    if not compressed:
+        while chunk := raw.read(CHUNK):
+            yield chunk
+        return
+    body = raw.read(SMALL_FILE)
+    if len(body) < SMALL_FILE:  # small blob: one call decodes it, frame size known or not
+        yield from decoded_body(body, compressed)
+        return
+    raw.seek(0)
+    with decompressor().stream_reader(raw, read_size=CHUNK) as reader:
+        while chunk := reader.read(CHUNK):
+            yield chunk
+
+
+def write_all(out: BinaryIO, data: bytes) -> None:
+    """Write all of `data` to an unbuffered file, however many calls that takes."""
+    view = memoryview(data)
+    while view:
+        view = view[out.write(view) :]
+
+
+def decoded_body(body: bytes, compressed: bool) -> Iterator[bytes]:
+    # A generator, so that a body that does not decode fails where the caller reads it.
+    yield decompressor().decompressobj().decompress(body) if compressed else body
