@@ -68,7 +68,7 @@ def _click_button(dialog: QWidget, name: str) -> None:
 
 def _run(app: QApplication, scratch: Path) -> None:
     from envops_desktop.app import open_main_window
-    from envops_desktop.ui.backups_model import OPTIONS_COLUMN
+    from envops_desktop.controller.backups_model import OPTIONS_COLUMN
     from envops_desktop.ui.crash_reporter import CrashReporter
 
     service = EnvOpsService(scratch / "data")

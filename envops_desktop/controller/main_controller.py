@@ -9,6 +9,9 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from envops_desktop.controller.action_rules import Needs, why_unavailable
+from envops_desktop.controller.activity_model import ActivityTableModel
+from envops_desktop.controller.backups_model import BackupsTableModel
+from envops_desktop.controller.environments_model import EnvironmentsTableModel
 from envops_desktop.controller.operation_runner import (
     OperationRunner,
     RunningOperation,
@@ -20,9 +23,6 @@ from envops_desktop.domain.models import Backup, Environment, PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken, ProgressCallback
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.configuration_files import StagedConfiguration
-from envops_desktop.ui.activity_model import ActivityTableModel
-from envops_desktop.ui.backups_model import BackupsTableModel
-from envops_desktop.ui.environments_model import EnvironmentsTableModel
 from envops_desktop.workers.operation_worker import Operation
 
 log = logging.getLogger(__name__)

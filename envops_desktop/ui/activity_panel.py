@@ -3,8 +3,8 @@
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
 
+from envops_desktop.controller.activity_model import StoreSortedProxy
 from envops_desktop.controller.main_controller import MainController
-from envops_desktop.ui.activity_model import StoreSortedProxy
 from envops_desktop.ui.table_views import make_table_view
 
 

@@ -5,11 +5,11 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHeaderView, QMenu, QVBoxLayout, QWidget
 
 from envops_desktop.controller.action_rules import Needs
+from envops_desktop.controller.backups_model import OPTIONS_COLUMN
 from envops_desktop.controller.main_controller import MainController
+from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.models import Backup
-from envops_desktop.ui.backups_model import OPTIONS_COLUMN
 from envops_desktop.ui.icons import icon
-from envops_desktop.ui.record_table_model import RECORD_ROLE
 from envops_desktop.ui.table_views import RecordFilterProxy, make_table_view
 
 

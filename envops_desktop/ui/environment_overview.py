@@ -2,8 +2,8 @@
 
 from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
+from envops_desktop.controller.record_table_model import local_time
 from envops_desktop.domain.models import Backup, Environment
-from envops_desktop.ui.record_table_model import local_time
 
 
 class EnvironmentOverview(QWidget):

@@ -10,11 +10,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from envops_desktop.controller.environments_model import STATUS_COLUMN
 from envops_desktop.controller.main_controller import MainController
+from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.models import Environment
-from envops_desktop.ui.environments_model import STATUS_COLUMN
 from envops_desktop.ui.icons import icon
-from envops_desktop.ui.record_table_model import RECORD_ROLE
 from envops_desktop.ui.status_delegate import StatusBadgeDelegate
 from envops_desktop.ui.table_views import RecordFilterProxy, make_table_view
 

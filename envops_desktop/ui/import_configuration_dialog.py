@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.operation_runner import RunningOperation
+from envops_desktop.controller.record_table_model import local_time
 from envops_desktop.domain.errors import VersionMismatchError
 from envops_desktop.domain.models import Environment
 from envops_desktop.domain.progress import Progress
@@ -25,7 +26,6 @@ from envops_desktop.service.configuration_files import StagedConfiguration
 from envops_desktop.ui.drop_zone import DropZone
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.icons import icon
-from envops_desktop.ui.record_table_model import local_time
 from envops_desktop.ui.version_mismatch_box import show_version_mismatch
 
 DROP_PAGE, UPLOADING_PAGE, UPLOADED_PAGE = range(3)

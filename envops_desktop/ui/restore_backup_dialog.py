@@ -12,9 +12,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from envops_desktop.controller.record_table_model import local_time
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.ui.icons import icon
-from envops_desktop.ui.record_table_model import local_time
 
 
 class RestoreBackupDialog(QDialog):

@@ -4,7 +4,7 @@ from PySide6.QtCore import QModelIndex, QPoint, QSortFilterProxyModel, Qt, Signa
 from PySide6.QtGui import QContextMenuEvent, QKeyEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from envops_desktop.ui.record_table_model import FILTER_ROLE, SORT_ROLE
+from envops_desktop.controller.record_table_model import FILTER_ROLE, SORT_ROLE
 
 
 class RecordFilterProxy(QSortFilterProxyModel):

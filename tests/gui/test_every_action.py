@@ -15,10 +15,10 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTableView
 
+from envops_desktop.controller.backups_model import OPTIONS_COLUMN
 from envops_desktop.domain.enums import EnvironmentStatus
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.models import PostRestoreCommand
-from envops_desktop.ui.backups_model import OPTIONS_COLUMN
 from tests.gui.user import (
     DialogWatcher,
     click_cell,

@@ -6,9 +6,9 @@ import threading
 from PySide6.QtCore import Qt, QThread, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QLineEdit
 
+from envops_desktop.controller.activity_model import PAGE_SIZE
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.domain.enums import ActivityAction
-from envops_desktop.ui.activity_model import PAGE_SIZE
 from envops_desktop.ui.main_window import MainWindow
 from tests.gui.conftest import (
     backup_rows,

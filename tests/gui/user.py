@@ -10,7 +10,7 @@ from PySide6.QtGui import QContextMenuEvent, QGuiApplication, QKeySequence
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog, QMenu, QMenuBar, QTableView, QToolButton
 
-from envops_desktop.ui.record_table_model import RECORD_ROLE
+from envops_desktop.controller.record_table_model import RECORD_ROLE
 
 
 def press(widget, sequence: str | QKeySequence) -> None:
@@ -110,7 +110,7 @@ class DialogWatcher:
 
 def choose_backup_option(qtbot, window, backup_id: str, entry: str) -> None:
     """Click the ⋯ cell of the backup's row, then `entry` ("restoreAction") in its menu."""
-    from envops_desktop.ui.backups_model import OPTIONS_COLUMN
+    from envops_desktop.controller.backups_model import OPTIONS_COLUMN
 
     table = window.backups.table
     row = row_index(table, lambda b: b.id == backup_id).row()

@@ -2,13 +2,13 @@
 
 from PySide6.QtCore import QObject
 
-from envops_desktop.domain.models import Environment
-from envops_desktop.ui.record_table_model import (
+from envops_desktop.controller.record_table_model import (
     Column,
     RecordTableModel,
     local_time,
     timestamp,
 )
+from envops_desktop.domain.models import Environment
 
 STATUS_COLUMN = 1
 

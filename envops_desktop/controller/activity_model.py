@@ -12,10 +12,10 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSortFilterProxyModel, Qt
 
 from envops_desktop.controller.operation_runner import assert_gui_thread
+from envops_desktop.controller.record_table_model import AnyIndex, local_time
 from envops_desktop.domain.activity_query import ACTIVITY_COLUMNS, ActivityQuery
 from envops_desktop.domain.enums import Outcome
 from envops_desktop.domain.models import ActivityEntry
-from envops_desktop.ui.record_table_model import AnyIndex, local_time
 
 PAGE_SIZE = 250  # one fetch stays well under a frame budget of ~20 ms
 

@@ -2,14 +2,14 @@
 
 from PySide6.QtCore import QObject
 
-from envops_desktop.domain.models import Backup
-from envops_desktop.ui.record_table_model import (
+from envops_desktop.controller.record_table_model import (
     Column,
     RecordTableModel,
     human_size,
     local_time,
     timestamp,
 )
+from envops_desktop.domain.models import Backup
 
 COLUMNS: list[Column[Backup]] = [
     Column("Name", lambda b: b.name),
