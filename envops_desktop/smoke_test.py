@@ -71,6 +71,10 @@ def _run(app: QApplication, scratch: Path) -> None:
     from envops_desktop.controller.backups_model import OPTIONS_COLUMN
     from envops_desktop.ui.crash_reporter import CrashReporter
 
+    from envops_desktop.ui.icons import icon
+
+    if icon("restore").isNull():
+        raise RuntimeError("the icons in resources/ were not installed with the app")
     service = EnvOpsService(scratch / "data")
     create_demo_workspace(service)
     reporter = CrashReporter()

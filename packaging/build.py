@@ -62,8 +62,8 @@ def slim_icu(bundle: Path) -> None:
 
 def linux_tarball(bundle: Path) -> Path:
     """The bundle plus its desktop entry, icon and install script, as one tar.gz."""
-    shutil.copy(ROOT / "packaging" / "linux" / "envops-desktop.desktop", bundle)
-    shutil.copy(ROOT / "packaging" / "icons" / "envops.png", bundle / "envops-desktop.png")
+    shutil.copy(ROOT / "resources" / "envops-desktop.desktop", bundle)
+    shutil.copy(ROOT / "resources" / "app-icons" / "envops.png", bundle / "envops-desktop.png")
     shutil.copy(ROOT / "packaging" / "linux" / "install.sh", bundle)
     archive = DIST / "envops-desktop-linux-x86_64.tar.gz"
     with tarfile.open(archive, "w:gz", compresslevel=9) as tar:
