@@ -7,6 +7,7 @@ configuration file, 6 not found.
 import argparse
 import dataclasses
 import json
+import os
 import shlex
 import signal
 import sys
@@ -20,10 +21,11 @@ from envops_desktop.domain.errors import EnvOpsError
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service import EnvOpsService
-from envops_desktop.service.flushing import settle_in_background
+from envops_desktop.service.flushing import settle_in_background, settler_request
 from envops_desktop.terminal_progress import TerminalProgressBar
 
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command ended by SIGPIPE
 
 
 class UsageError(Exception):
@@ -71,7 +73,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     restore = commands.add_parser("restore", help="restore an environment from a backup")
     restore.add_argument("environment")
-    restore.add_argument("backup_id")
+    restore.add_argument(
+        "backup", metavar="BACKUP", help="latest, the backup's name, or the start of its id"
+    )
     _confirmations(restore)
 
     imp = commands.add_parser("import", help="restore an environment from a configuration file")
@@ -88,8 +92,6 @@ def _build_parser() -> argparse.ArgumentParser:
     activity.add_argument("environment", nargs="?")
     activity.add_argument("--limit", type=int, default=50)
     _with_json(commands.add_parser("verify", help="check every stored file against its hash"))
-    # Not listed: what a restore starts, detached, to see itself onto the disk.
-    commands.add_parser("settle").add_argument("journal_ids", nargs="+")
     return parser
 
 
@@ -101,7 +103,10 @@ def _with_json(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def _confirmations(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument(
-        "--backup-first", action="store_true", help="back up the current configuration first"
+        "--backup-first",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="back up the current configuration first, as the window does (the default)",
     )
 
 
@@ -160,7 +165,7 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         _run_backup(service, args)
     elif command == "restore":
         env = service.get_environment(args.environment)
-        backup = service.get_backup(args.backup_id)
+        backup = service.find_backup(env.name, args.backup)
         _confirm(args, f"Restoring {backup.name} erases the current configuration of {env.name}.")
         with _long_operation() as (bar, cancel):
             env = service.restore_backup(env.name, backup.id, args.backup_first, bar, cancel)
@@ -171,7 +176,12 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         # A file that is plainly wrong is refused before the question; its files' contents
         # are checked as they are written.
         checked = service.check_configuration_file(source, args.allow_external_links)
-        _confirm(args, f"Importing {source.name} erases the current configuration of {env.name}.")
+        from envops_desktop.domain.configuration import replacement_warning  # pydantic: here
+
+        warning = replacement_warning(source.name, checked.manifest.environment_name, env.name)
+        if checked.manifest.environment_name != env.name:
+            print(f"envops: {warning}", file=sys.stderr)  # even with --yes, in the log
+        _confirm(args, warning)
         with _long_operation() as (bar, cancel):
             env = service.import_configuration_file(
                 env.name, checked, args.backup_first, bar, cancel
@@ -194,15 +204,17 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         _print(
             report.__dict__,
             args.json,
-            lambda: (
-                f"{report.checked} stored files checked: {len(report.missing)} missing, "
-                f"{len(report.damaged)} damaged, {report.unreferenced} unreferenced."
+            lambda: "\n".join(
+                [f"missing: {sha}" for sha in report.missing]
+                + [f"damaged: {sha}" for sha in report.damaged]
+                + [
+                    f"{report.checked} stored files checked: {len(report.missing)} missing, "
+                    f"{len(report.damaged)} damaged, {report.unreferenced} unreferenced."
+                ]
             ),
         )
         if not report.healthy:
             raise EnvOpsError("The store has missing or damaged files; see above.")
-    elif command == "settle":
-        service.settle_restores(args.journal_ids)
 
 
 def _run_env(service: EnvOpsService, args: argparse.Namespace) -> None:
@@ -225,7 +237,10 @@ def _run_env(service: EnvOpsService, args: argparse.Namespace) -> None:
         _print(
             env,
             args.json,
-            lambda: "\n".join(f"{key}: {value}" for key, value in dict(_jsonable(env)).items()),
+            lambda: "\n".join(
+                f"{key}: {'none' if value is None else value}"
+                for key, value in dict(_jsonable(env)).items()
+            ),
         )
     elif action == "update":
         env = service.update_environment_version(args.name, args.env_version)
@@ -275,19 +290,22 @@ def _run_backup(service: EnvOpsService, args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code."""
-    args = _build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    settling = settler_request(arguments)
+    if settling is not None:
+        return _settle(*settling)
+    args = _build_parser().parse_args(arguments)
     try:
         service = EnvOpsService(resolve_data_dir(args.data_dir), settle_later=True)
     except OSError as error:
         print(f"envops: cannot open the data folder: {error}", file=sys.stderr)
         return 1
     try:
-        if args.command != "settle":
-            for report in service.recover_interrupted_operations():
-                print(
-                    f"envops: recovered {report.environment_name}: {report.detail}",
-                    file=sys.stderr,
-                )
+        for report in service.recover_interrupted_operations():
+            print(
+                f"envops: recovered {report.environment_name}: {report.detail}",
+                file=sys.stderr,
+            )
         _run(service, args)
     except UsageError as error:
         print(f"envops: {error}", file=sys.stderr)
@@ -295,8 +313,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EnvOpsError as error:
         print(f"envops: {error}", file=sys.stderr)
         return error.exit_code
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as a command killed by SIGPIPE does,
+        # and keep Python's last flush of stdout from reporting the same pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     finally:
         _settle_in_background(service)
+        service.close()
+    return 0
+
+
+def _settle(data_dir: Path, journal_ids: list[str]) -> int:
+    """The detached settler a restore starts: wait for the disk, then settle those restores."""
+    service = EnvOpsService(data_dir)
+    try:
+        service.settle_restores(journal_ids)
+    finally:
         service.close()
     return 0
 

@@ -70,7 +70,6 @@ def _run(app: QApplication, scratch: Path) -> None:
     from envops_desktop.app import open_main_window
     from envops_desktop.controller.backups_model import OPTIONS_COLUMN
     from envops_desktop.ui.crash_reporter import CrashReporter
-
     from envops_desktop.ui.icons import icon
 
     if icon("restore").isNull():

@@ -61,10 +61,14 @@ def write_configuration(
     return path
 
 
-def simple_configuration(path: Path, version: str = "4.2.0") -> Path:
+def simple_configuration(
+    path: Path, version: str = "4.2.0", exported_from: str = "billing"
+) -> Path:
     """A valid configuration file holding app.yaml and conf.d/db.ini."""
     app, db = b"server:\n  port: 8080\n", b"[db]\nhost=replica\n"
     entries = [file_entry("app.yaml", app), dir_entry("conf.d"), file_entry("conf.d/db.ini", db)]
     return write_configuration(
-        path, manifest(entries, version), {"config/app.yaml": app, "config/conf.d/db.ini": db}
+        path,
+        manifest(entries, version, environment_name=exported_from),
+        {"config/app.yaml": app, "config/conf.d/db.ini": db},
     )

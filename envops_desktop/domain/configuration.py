@@ -77,6 +77,20 @@ class ConfigurationManifest(BaseModel):
         return sum(e.size for e in self.entries)
 
 
+def replacement_warning(file_name: str, exported_from: str, environment: str) -> str:
+    """What importing a configuration file into `environment` will do, said before it does.
+
+    A file exported from another environment says so first: that is how the wrong one gets
+    noticed before it replaces anything.
+    """
+    if exported_from != environment:
+        return (
+            f"This file was exported from {exported_from}. Importing it replaces "
+            f"{environment}'s configuration."
+        )
+    return f"Importing {file_name} erases the current configuration of {environment}."
+
+
 @dataclass(frozen=True)
 class ImportLimits:
     """Bounds on what an imported file may ask of this machine."""

@@ -40,6 +40,7 @@ class ActivityAction(StrEnum):
     BACKUP_RESTORED = "backup restored"
     CONFIGURATION_IMPORTED = "configuration imported"
     RESTORE_FAILED = "restore failed"
+    RESTORE_CANCELLED = "restore cancelled"
     RECOVERED = "recovered after interruption"
 
 

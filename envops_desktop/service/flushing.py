@@ -89,6 +89,22 @@ def settle_earlier_restores(ctx: ServiceContext, environment_id: str) -> None:
             settle(ctx, entry)
 
 
+# The detached settler is the command line run with these arguments. It is no subcommand of
+# the parser, so that it never shows in `envops --help` or in a usage error's list.
+_SETTLE = "--settle-restores"
+
+
+def settler_arguments(data_dir: Path, journal_ids: list[str]) -> list[str]:
+    return [_SETTLE, str(data_dir), *journal_ids]
+
+
+def settler_request(argv: list[str]) -> tuple[Path, list[str]] | None:
+    """The data folder and restores to settle, when `argv` starts the detached settler."""
+    if len(argv) >= 3 and argv[0] == _SETTLE:
+        return Path(argv[1]), argv[2:]
+    return None
+
+
 def settle_in_background(data_dir: Path, journal_ids: list[str]) -> int | None:
     """Start a detached `envops settle` for these restores; its process id, or None if none.
 
@@ -101,7 +117,7 @@ def settle_in_background(data_dir: Path, journal_ids: list[str]) -> int | None:
         command = [sys.executable]
     else:
         command = [sys.executable, "-m", "envops_desktop.cli"]
-    argv = [*command, "--data-dir", str(data_dir), "settle", *journal_ids]
+    argv = [*command, *settler_arguments(data_dir, journal_ids)]
     streams = [
         (os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0)  # type: ignore[attr-defined]
         for fd in (0, 1, 2)

@@ -254,7 +254,7 @@ def _undo(
         if not refused:
             ctx.record(
                 env,
-                ActivityAction.RESTORE_FAILED,
+                ActivityAction.RESTORE_CANCELLED if cancelled else ActivityAction.RESTORE_FAILED,
                 outcome,
                 f"{action.value} from {backup.name} ({backup.version}): {reason}; "
                 "the previous configuration is back in place",

@@ -18,6 +18,7 @@ from envops_desktop.domain.models import (
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ignore_progress
 from envops_desktop.service import backups as backup_ops
 from envops_desktop.service import environments as environment_ops
+from envops_desktop.service.backup_references import pick_backup
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.flushing import settle_detached
 from envops_desktop.service.recovery import recover_interrupted_operations
@@ -129,6 +130,11 @@ class EnvOpsService:
         if backup is None:
             raise NotFoundError(f"There is no backup with id {backup_id}.")
         return backup
+
+    def find_backup(self, environment: str, reference: str) -> Backup:
+        """A backup of `environment` by `latest`, its exact name, or a unique id prefix."""
+        env = self.get_environment(environment)
+        return pick_backup(env, self._ctx.backups.for_environment(env.id), reference)
 
     def backup_entries(self, backup_id: str) -> list[TreeEntry]:
         return list(self._ctx.backups.entries(self.get_backup(backup_id).id))

@@ -241,3 +241,128 @@ def test_restore_returns_once_in_place_and_a_detached_process_settles_it(
     with sqlite3.connect(tmp_path / "data" / DATABASE_NAME) as db:
         assert db.execute("SELECT COUNT(*) FROM journal").fetchone()[0] == 0
     assert not [p for p in billing.parent.iterdir() if ".envops-" in p.name]  # previous gone
+
+
+def test_restore_backs_up_first_by_default_and_no_backup_first_skips_it(cli, billing):
+    cli("backup", "create", "billing", "--name", "golden")
+    mess_up(billing)
+    assert cli("restore", "billing", "golden", "--yes")[0] == 0
+    origins = [b["origin"] for b in json.loads(cli("backup", "list", "billing", "--json")[1])]
+    assert origins == ["pre-restore", "manual"]
+    mess_up(billing)
+    assert cli("restore", "billing", "golden", "--yes", "--no-backup-first")[0] == 0
+    assert len(json.loads(cli("backup", "list", "billing", "--json")[1])) == 2
+    # The flag scripts already pass keeps working.
+    mess_up(billing)
+    assert cli("restore", "billing", "golden", "--yes", "--backup-first")[0] == 0
+    assert len(json.loads(cli("backup", "list", "billing", "--json")[1])) == 3
+
+
+def test_import_backs_up_first_by_default(cli, billing, tmp_path):
+    source = simple_configuration(tmp_path / "c.zip")
+    assert cli("import", "billing", str(source), "--yes")[0] == 0
+    origins = [b["origin"] for b in json.loads(cli("backup", "list", "billing", "--json")[1])]
+    assert sorted(origins) == ["imported", "pre-restore"]
+
+
+def test_a_backup_is_named_by_latest_its_name_or_a_prefix_among_its_environment(
+    cli, billing, tmp_path
+):
+    other = tmp_path / "other"
+    make_config_tree(other)
+    cli("env", "add", "other", "--path", str(other), "--version", "4.2.0")
+    # Made within milliseconds of each other: their ids share all but the last characters.
+    made = [
+        json.loads(cli("backup", "create", env, "--name", name, "--json")[1])
+        for env, name in (("other", "theirs"), ("billing", "nightly"), ("billing", "weekly"))
+    ]
+    mess_up(billing)
+    code, out, _ = cli("restore", "billing", "latest", "--yes", "--no-backup-first")
+    assert code == 0 and "restored to weekly" in out
+    code, out, _ = cli("restore", "billing", "nightly", "--yes", "--no-backup-first")
+    assert code == 0 and "restored to nightly" in out
+    # Unique among billing's backups, whatever other environments' ids begin with.
+    nightly, weekly = made[1]["id"], made[2]["id"]
+    prefix = nightly[: len(_shared_start(nightly, weekly)) + 1]
+    code, out, _ = cli("restore", "billing", prefix, "--yes", "--no-backup-first")
+    assert code == 0 and "restored to nightly" in out
+    code, _, err = cli("restore", "billing", made[0]["id"], "--yes")
+    assert code == 6 and "billing has no backup" in err
+    code, _, err = cli("restore", "billing", _shared_start(nightly, weekly), "--yes")
+    assert code == 1 and "fits 2 backups of billing" in err and "nightly" in err
+
+
+def _shared_start(first: str, second: str) -> str:
+    length = 0
+    while length < min(len(first), len(second)) and first[length] == second[length]:
+        length += 1
+    return first[:length]
+
+
+def test_readme_examples_name_backups_in_ways_that_stay_unique():
+    readme = (REPO / "README.md").read_text()
+    for line in readme.splitlines():
+        if line.startswith(("envops restore ", "envops backup export ")):
+            reference = line.split()[3]
+            is_full_id = len(reference) == 12 and reference.isalnum()
+            assert reference in ("latest", '"before') or is_full_id, line
+
+
+def test_piping_into_head_ends_quietly(billing, tmp_path):
+    data = tmp_path / "data"
+    for index in range(3):
+        subprocess.run(
+            [sys.executable, "-m", "envops_desktop.cli", "--data-dir", str(data), "backup",
+             "create", "billing", "--name", f"n{index}"],
+            check=True, capture_output=True, cwd=REPO,
+        )  # fmt: skip
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    pipeline = subprocess.run(
+        f"{sys.executable} -m envops_desktop.cli --data-dir {data} activity --limit 5000 "
+        "| head -n 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+    )
+    assert pipeline.returncode == 0
+    assert pipeline.stderr == ""
+
+
+def test_env_show_says_none_for_an_unset_post_restore_command(cli, billing):
+    assert "post_restore_command: none" in cli("env", "show", "billing")[1].splitlines()
+
+
+def test_verify_lists_each_problem_it_found(cli, billing, tmp_path):
+    cli("backup", "create", "billing")
+    packs = list((tmp_path / "data" / "objects" / "packs").iterdir())
+    for pack in packs:
+        pack.write_bytes(b"\0" * pack.stat().st_size)  # every packed content damaged
+    code, out, _ = cli("verify")
+    damaged = [line for line in out.splitlines() if line.startswith("damaged: ")]
+    assert code == 1 and len(damaged) > 1
+    assert f"{len(damaged)} damaged" in out
+
+
+def test_usage_errors_do_not_offer_the_internal_settler():
+    help_text = subprocess.run(
+        [sys.executable, "-m", "envops_desktop.cli", "nonsense"],
+        capture_output=True, text=True, cwd=REPO,
+    ).stderr  # fmt: skip
+    assert "invalid choice" in help_text and "settle" not in help_text
+
+
+def test_a_file_from_another_environment_is_named_before_anything_changes(
+    cli, billing, tmp_path, monkeypatch
+):
+    source = simple_configuration(tmp_path / "web.zip", exported_from="web-frontend")
+    sentence = "This file was exported from web-frontend. Importing it replaces billing's"
+    before = describe_tree(billing)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda question: "n")
+    code, _, err = cli("import", "billing", str(source))
+    assert code == 2 and sentence in err
+    assert describe_tree(billing) == before
+    code, _, err = cli("import", "billing", str(source), "--yes")
+    assert code == 0 and sentence in err

@@ -382,3 +382,21 @@ def test_a_restore_settles_an_earlier_one_still_waiting_for_the_disk(
     assert _beside(config_dir) == []
     assert describe_tree(config_dir) == messed
     later.close()
+
+
+def test_a_cancelled_restore_is_logged_as_cancelled(service, environment, config_dir):
+    from envops_desktop.domain.enums import ActivityAction, Outcome
+    from envops_desktop.domain.errors import OperationCancelledError
+    from envops_desktop.domain.progress import CancelToken
+
+    backup = service.create_backup("billing")
+    cancel = CancelToken()
+
+    def cancel_midway(_progress) -> None:
+        cancel.cancel()
+
+    with pytest.raises(OperationCancelledError):
+        service.restore_backup("billing", backup.id, False, cancel_midway, cancel)
+    entry = service.activity("billing")[0]
+    assert entry.action is ActivityAction.RESTORE_CANCELLED
+    assert entry.outcome is Outcome.CANCELLED
