@@ -22,7 +22,10 @@ from envops_desktop.domain.errors import EnvOpsError, VersionMismatchError
 from envops_desktop.domain.models import Backup, Environment, PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken, ProgressCallback
 from envops_desktop.service import EnvOpsService
-from envops_desktop.service.configuration_files import StagedConfiguration
+from envops_desktop.service.configuration_files import (
+    CheckedConfigurationFile,
+    StagedConfiguration,
+)
 from envops_desktop.workers.operation_worker import Operation
 
 log = logging.getLogger(__name__)
@@ -262,16 +265,23 @@ class MainController(QObject):
             success,
         )
 
-    def stage_configuration(self, path: Path, allow_external_links: bool) -> RunningOperation:
-        """Prepare an upload; the Import dialog connects to it, then launches it."""
+    def check_configuration(self, path: Path, allow_external_links: bool) -> RunningOperation:
+        """Prepare reading a file's manifest and layout (a second, not the whole upload)."""
+
+        def operation(_p: ProgressCallback, _c: CancelToken) -> CheckedConfigurationFile:
+            return self.service.check_configuration_file(path, allow_external_links)
+
+        label = self.tr("Reading {name}").format(name=path.name)
+        return self.runner.prepare(label, None, operation)
+
+    def stage_configuration(self, checked: CheckedConfigurationFile) -> RunningOperation:
+        """Prepare the upload of a checked file; the Import dialog connects, then launches it."""
 
         def operation(progress: ProgressCallback, cancel: CancelToken) -> StagedConfiguration:
-            return self.service.stage_configuration_file(
-                path, progress, cancel, allow_external_links
-            )
+            return self.service.stage_configuration_file(checked, progress, cancel)
 
         return self.runner.prepare(
-            self.tr("Uploading {name}").format(name=path.name), None, operation
+            self.tr("Uploading {name}").format(name=checked.source.name), None, operation
         )
 
     def import_configuration(

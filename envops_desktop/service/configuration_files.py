@@ -142,16 +142,15 @@ def checked_configuration_file(
 
 def stage_configuration_file(
     ctx: ServiceContext,
-    source: Path,
+    checked: CheckedConfigurationFile,
     progress: ProgressCallback,
     cancel: CancelToken,
-    allow_external_links: bool,
 ) -> StagedConfiguration:
-    """Read and validate `source` completely, keeping its content in the staging area."""
+    """Read and validate a checked file's contents, keeping them in the staging area."""
+    source = checked.source
     upload_id = new_id()
     staged = StagedBlobs(ctx.staging_dir / f"{UPLOAD_PREFIX}{upload_id}", ctx.blobs)
     try:
-        checked = checked_configuration_file(ctx, source, allow_external_links)
         manifest, members = checked.manifest, checked.members
         meter = ProgressMeter(progress, "uploading", manifest.total_bytes)
         files = (e for e in manifest.entries if e.kind is EntryKind.FILE)

@@ -240,16 +240,26 @@ class EnvOpsService:
 
     def stage_configuration_file(
         self,
-        source: Path,
+        source: "Path | CheckedConfigurationFile",
         progress: ProgressCallback = ignore_progress,
         cancel: CancelToken | None = None,
         allow_external_links: bool = False,
     ) -> "StagedConfiguration":
-        """Take in a configuration file: read it all, validate it all, keep its content staged."""
+        """Take in a configuration file: read it all, validate it all, keep its content staged.
+
+        `source` may be what `check_configuration_file` returned, so that a caller that looked
+        at the manifest first (the Import dialog, to refuse another version at once) does not
+        read and check it twice.
+        """
         from envops_desktop.service import configuration_files
 
+        checked = (
+            source
+            if isinstance(source, configuration_files.CheckedConfigurationFile)
+            else self.check_configuration_file(Path(source), allow_external_links)
+        )
         return configuration_files.stage_configuration_file(
-            self._ctx, Path(source), progress, cancel or CancelToken(), allow_external_links
+            self._ctx, checked, progress, cancel or CancelToken()
         )
 
     def discard_staged_configuration(self, staged: "StagedConfiguration") -> None:

@@ -1,6 +1,8 @@
 """Import configuration: drag in (or choose) a configuration file, watch it upload, Import."""
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -18,11 +20,15 @@ from PySide6.QtWidgets import (
 
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.operation_runner import RunningOperation
-from envops_desktop.controller.record_table_model import local_time
+from envops_desktop.controller.record_table_model import human_size, local_time
+from envops_desktop.domain.configuration import replacement_warning
 from envops_desktop.domain.errors import VersionMismatchError
 from envops_desktop.domain.models import Environment
 from envops_desktop.domain.progress import Progress
-from envops_desktop.service.configuration_files import StagedConfiguration
+from envops_desktop.service.configuration_files import (
+    CheckedConfigurationFile,
+    StagedConfiguration,
+)
 from envops_desktop.ui.drop_zone import DropZone
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.icons import icon
@@ -53,15 +59,14 @@ class ImportConfigurationDialog(QDialog):
         self._upload: RunningOperation | None = None
         self.staged: StagedConfiguration | None = None
 
-        warning = QLabel(
+        self.warning = QLabel(self)
+        self.warning.setObjectName("importWarning")
+        self.warning.setWordWrap(True)
+        self._warn(
             self.tr(
-                "<b>Importing a configuration file will erase the current configuration of "
-                "{env}.</b> Back it up first unless you are sure."
-            ).format(env=environment.name),
-            self,
+                "Importing a configuration file will erase the current configuration of {env}."
+            ).format(env=environment.name)
         )
-        warning.setObjectName("importWarning")
-        warning.setWordWrap(True)
         self.drop_zone = DropZone(self)
         self.drop_zone.file_dropped.connect(self.upload)
         self.drop_zone.choose_requested.connect(self.choose_file)
@@ -93,7 +98,7 @@ class ImportConfigurationDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(warning)
+        layout.addWidget(self.warning)
         layout.addWidget(self.pages)
         layout.addWidget(self.error_label)
         layout.addWidget(self.backup_first)
@@ -152,25 +157,62 @@ class ImportConfigurationDialog(QDialog):
             self.upload(path)
 
     def upload(self, path: Path) -> None:
-        """Read, validate and stage `path` on a worker while the progress bar shows how far."""
+        """Read `path`'s manifest first, then validate and stage its files, all on workers.
+
+        The manifest decides at once whether the file can go into this environment (its
+        version) and says where it came from, before minutes of uploading.
+        """
         self._discard()
         self._source = path
         self.error_label.hide()
         self.import_button.setEnabled(False)
-        self.uploading_label.setText(self.tr("Uploading {name}…").format(name=path.name))
-        self.progress_bar.setRange(0, 100)
-        self.progress_bar.setValue(0)
+        self.uploading_label.setText(self.tr("Reading {name}…").format(name=path.name))
+        self.progress_bar.setRange(0, 0)  # busy: the manifest's size is not known yet
         self.pages.setCurrentIndex(UPLOADING_PAGE)
-        running = self._controller.stage_configuration(path, self.allow_links.isChecked())
+        self._launch(
+            self._controller.check_configuration(path, self.allow_links.isChecked()),
+            self._checked,
+        )
+
+    def _launch(self, running: RunningOperation, succeeded: Callable[[Any], None]) -> None:
         running.progressed.connect(self._progress)
-        running.succeeded.connect(self._uploaded)
+        running.succeeded.connect(succeeded)
         running.failed.connect(lambda message, _error: self._refused(message))
         running.cancelled.connect(self._upload_cancelled)
         self._upload = running
         self._controller.runner.launch(running)
 
+    def _checked(self, checked: CheckedConfigurationFile) -> None:
+        self._upload = None
+        manifest = checked.manifest
+        try:
+            self._controller.check_restorable_version(self._environment, manifest.version)
+        except VersionMismatchError as mismatch:
+            self._refused(str(mismatch))
+            if show_version_mismatch(self, mismatch):
+                self.reject()
+                self.update_environment_requested.emit()
+            return
+        self._warn(
+            replacement_warning(
+                checked.source.name, manifest.environment_name, self._environment.name
+            )
+        )
+        self.uploading_label.setText(self.tr("Uploading {name}…").format(name=checked.source.name))
+        self.progress_bar.setRange(0, 100)
+        self.progress_bar.setValue(0)
+        self._launch(self._controller.stage_configuration(checked), self._uploaded)
+
+    def _warn(self, sentence: str) -> None:
+        self.warning.setText(
+            self.tr("<b>{sentence}</b> Back it up first unless you are sure.").format(
+                sentence=sentence
+            )
+        )
+
     def _progress(self, progress: Progress) -> None:
-        self.progress_bar.setValue(progress.percent)
+        if self.progress_bar.maximum() > 0:
+            self.progress_bar.setValue(progress.percent)
 
     def _uploaded(self, staged: StagedConfiguration) -> None:
         self._upload = None
@@ -180,24 +222,17 @@ class ImportConfigurationDialog(QDialog):
         self.uploaded_label.setText(
             self.tr(
                 "<b>{file}</b><br>Environment {env}, version {version}<br>"
-                "Created {created} · {count} files"
+                "Created {created} · {count} files · {size}"
             ).format(
                 file=staged.file_name,
                 env=manifest.environment_name,
                 version=manifest.version,
                 created=local_time(manifest.created_at),
                 count=manifest.file_count,
+                size=human_size(manifest.total_bytes),
             )
         )
         self.pages.setCurrentIndex(UPLOADED_PAGE)
-        try:
-            self._controller.check_restorable_version(self._environment, manifest.version)
-        except VersionMismatchError as mismatch:
-            self._show_error(str(mismatch))
-            if show_version_mismatch(self, mismatch):
-                self.reject()
-                self.update_environment_requested.emit()
-            return
         self.import_button.setEnabled(True)
 
     def _upload_cancelled(self) -> None:
@@ -226,6 +261,11 @@ class ImportConfigurationDialog(QDialog):
         """The trash button: forget the uploaded file and bring the drop zone back."""
         self._discard()
         self._source = None
+        self._warn(
+            self.tr(
+                "Importing a configuration file will erase the current configuration of {env}."
+            ).format(env=self._environment.name)
+        )
         self.error_label.hide()
         self.import_button.setEnabled(False)
         self.pages.setCurrentIndex(DROP_PAGE)

@@ -25,12 +25,14 @@ def controller(qtbot, service: EnvOpsService):
 @pytest.fixture
 def window(qtbot, controller: MainController, settings: QSettings, crash_reporter):
     window = MainWindow(controller, settings, crash_reporter)
-    qtbot.addWidget(window)
     controller.start()
     window.show()
     qtbot.waitExposed(window)
     yield window
+    # Not qtbot.addWidget: its teardown closes the window first, and a test that failed with
+    # an operation still running would then wait forever on the "Quit while working?" box.
     controller.runner.cancel_all_and_wait()
+    window.close()
 
 
 def select_environment(window: MainWindow, name: str) -> None:

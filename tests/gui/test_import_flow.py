@@ -75,13 +75,19 @@ def test_drop_upload_remove_reupload_and_import(
     values: list[int] = []
     dialog.progress_bar.valueChanged.connect(values.append)
 
+    labels: list[str] = []
+    dialog.progress_bar.valueChanged.connect(
+        lambda _v: labels.append(dialog.uploading_label.text())
+    )
+
     assert drag_and_drop(zone, source) == (True, True)
-    assert dialog.uploading_label.text() == "Uploading replica.envops.zip…"
+    assert dialog.uploading_label.text() == "Reading replica.envops.zip…"
     assert dialog.pages.currentIndex() == 1  # the drop zone gave way to the progress bar
     wait_uploaded(qtbot, dialog)
     assert values[-1] == 100 and values == sorted(values)
+    assert labels[-1] == "Uploading replica.envops.zip…"
     label = dialog.findChild(object, "uploadedFileLabel").text()
-    for part in ("replica.envops.zip", "billing", "4.2.0", "2026-11-01", "2 files"):
+    for part in ("replica.envops.zip", "billing", "4.2.0", "2026-11-01", "2 files", "39 B"):
         assert part in label
     assert dialog.findChild(object, "importButton").isEnabled()
 
@@ -162,13 +168,37 @@ def test_hostile_file_is_shown_with_its_reason_and_changes_nothing(
     assert list((tmp_path / "data" / "staging").iterdir()) == []
 
 
-def test_version_mismatch_shows_the_box_and_import_stays_off(qtbot, dialog, tmp_path):
+def test_a_file_of_another_version_is_refused_before_its_files_are_uploaded(
+    qtbot, window, dialog, tmp_path
+):
+    started: list[str] = []
+    window.controller.runner.changed.connect(
+        lambda: started.extend(op.label for op in window.controller.runner.running)
+    )
     seen = []
     when_modal(lambda box: (seen.append(box.objectName()), click_button(box, "okButton")))
-    dialog.upload(simple_configuration(tmp_path / "v5.zip", version="5.0"))
+    drag_and_drop(
+        dialog.findChild(object, "dropZone"), simple_configuration(tmp_path / "v5.zip", "5.0")
+    )
     qtbot.waitUntil(lambda: seen == ["versionMismatchBox"], timeout=20_000)
     assert not dialog.findChild(object, "importButton").isEnabled()
     assert "5.0" in dialog.error_label.text()
+    assert dialog.pages.currentIndex() == 0  # back to the drop zone
+    assert started and all(label.startswith("Reading") for label in started)
+    assert list((tmp_path / "data" / "staging").iterdir()) == []
+
+
+def test_a_file_from_another_environment_is_named_in_the_warning(qtbot, dialog, tmp_path):
+    source = simple_configuration(tmp_path / "web.zip", exported_from="web-frontend")
+    drag_and_drop(dialog.findChild(object, "dropZone"), source)
+    wait_uploaded(qtbot, dialog)
+    warning = dialog.findChild(object, "importWarning").text()
+    assert (
+        "This file was exported from web-frontend. Importing it replaces billing's configuration."
+        in warning
+    )
+    qtbot.mouseClick(dialog.findChild(object, "removeFileButton"), Qt.MouseButton.LeftButton)
+    assert "web-frontend" not in dialog.findChild(object, "importWarning").text()
 
 
 def test_large_upload_can_be_cancelled(qtbot, dialog, service, tmp_path):
