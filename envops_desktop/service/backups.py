@@ -186,6 +186,35 @@ def create_backup_locked(
     cancel: CancelToken,
 ) -> Backup:
     """Back up `env` (whose lock the caller holds) and record the backup and an activity entry."""
+    return _back_up(ctx, env, name, origin, progress, cancel, reuse_identical=False)[0]
+
+
+def back_up_before_restore(
+    ctx: ServiceContext,
+    env: Environment,
+    before: str,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> Backup | None:
+    """The backup a restore takes first, named `before` ("Before restoring 'Nightly'").
+
+    A tree exactly as an existing backup of the same version has it is not backed up again:
+    that backup already holds it, and the activity entry says which. Returns the new backup,
+    or None when none was needed.
+    """
+    backup, new = _back_up(ctx, env, before, BackupOrigin.PRE_RESTORE, progress, cancel, True)
+    return backup if new else None
+
+
+def _back_up(
+    ctx: ServiceContext,
+    env: Environment,
+    name: str | None,
+    origin: BackupOrigin,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+    reuse_identical: bool,
+) -> tuple[Backup, bool]:
     if not Path(env.path).is_dir():
         raise NotFoundError(f"The environment directory {env.path} does not exist.")
     version = current_version(env)
@@ -200,6 +229,21 @@ def create_backup_locked(
             new_tree = _store_tree(ctx, env, scan, started, progress, cancel)
         else:
             ProgressMeter(progress, _PHASE, 0).finish()  # nothing to read
+        manifest = same_tree if new_tree is None else new_tree.manifest
+        existing = ctx.backups.newest_with_manifest(env.id, manifest) if reuse_identical else None
+        if (
+            existing is not None
+            and existing.version == version
+            and existing.root_mode == scan.root_mode
+        ):
+            ctx.record(
+                env,
+                ActivityAction.BACKUP_CREATED,
+                Outcome.SUCCESS,
+                f"{name}: the configuration is exactly as backed up in {existing.name}; "
+                "no new backup was needed",
+            )
+            return existing, False
         backup = Backup(
             id=new_id(),
             environment_id=env.id,
@@ -232,7 +276,7 @@ def create_backup_locked(
                 if new_tree.cache.fresh_count:
                     ctx.hash_caches.add(env.id, new_tree.cache.fresh, new_tree.cache.whole)
             ctx.record(env, ActivityAction.BACKUP_CREATED, Outcome.SUCCESS, _detail(backup))
-    return backup
+    return backup, True
 
 
 def _default_name(origin: BackupOrigin) -> str:

@@ -22,7 +22,7 @@ from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment, TreeEntry
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
-from envops_desktop.service.backups import create_backup_locked
+from envops_desktop.service.backups import back_up_before_restore
 from envops_desktop.service.context import (
     EXPORT_SCRATCH_PREFIX,
     UPLOAD_PREFIX,
@@ -345,8 +345,12 @@ class ImportInOnePass:
                 )
                 meter.finish()
                 if self._backup_first:  # only now: a refused file must leave no backup behind
-                    create_backup_locked(
-                        ctx, env, None, BackupOrigin.PRE_RESTORE, self._progress, cancel
+                    back_up_before_restore(
+                        ctx,
+                        env,
+                        f"Before importing '{self._source.name}'",
+                        self._progress,
+                        cancel,
                     )
                 # Dated now, after the backup taken first, as when the file was staged.
                 recorded = replace(backup, created_at=utc_now())

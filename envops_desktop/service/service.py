@@ -6,7 +6,11 @@ from typing import TYPE_CHECKING
 
 from envops_desktop.domain.activity_query import ActivityQuery
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin
-from envops_desktop.domain.errors import InvalidInputError, NotFoundError
+from envops_desktop.domain.errors import (
+    InvalidInputError,
+    NotFoundError,
+    OperationCancelledError,
+)
 from envops_desktop.domain.models import (
     ActivityEntry,
     Backup,
@@ -167,7 +171,7 @@ class EnvOpsService:
             environment,
             backup.version,
             backup.total_bytes,
-            backup_first,
+            f"Before restoring '{backup.name}'" if backup_first else None,
             lambda _env: backup,
             ActivityAction.BACKUP_RESTORED,
             progress,
@@ -179,34 +183,41 @@ class EnvOpsService:
         environment: str,
         version: str,
         needed_bytes: int,
-        backup_first: bool,
+        back_up_first_as: str | None,
         backup_for: Callable[[Environment], Backup],
         action: ActivityAction,
         progress: ProgressCallback,
         cancel: CancelToken | None,
         write_tree: TreeWriter | None = None,
     ) -> Environment:
-        """Check, lock, optionally back up first, then restore what `backup_for` gives."""
+        """Check, lock, back up first if `back_up_first_as` names that backup, then restore
+        what `backup_for` gives. A restore that is cancelled leaves no backup taken for it."""
         cancel = cancel or CancelToken()
         env = self.get_environment(environment)
         check_restorable(env, version, needed_bytes)
         with self._ctx.locks.environment(env.id, env.name):
             env = self.get_environment(env.id)  # it may have changed while we waited
             check_restorable(env, version, needed_bytes)
-            if backup_first:
-                backup_ops.create_backup_locked(
-                    self._ctx, env, None, BackupOrigin.PRE_RESTORE, progress, cancel
+            taken_first = None
+            if back_up_first_as is not None:
+                taken_first = backup_ops.back_up_before_restore(
+                    self._ctx, env, back_up_first_as, progress, cancel
                 )
-            env, unsettled = restore_locked(
-                self._ctx,
-                env,
-                backup_for(env),
-                action,
-                progress,
-                cancel,
-                self._settle_later,
-                write_tree,
-            )
+            try:
+                env, unsettled = restore_locked(
+                    self._ctx,
+                    env,
+                    backup_for(env),
+                    action,
+                    progress,
+                    cancel,
+                    self._settle_later,
+                    write_tree,
+                )
+            except OperationCancelledError:
+                if taken_first is not None:
+                    backup_ops.delete_backup(self._ctx, env, taken_first)
+                raise
         if unsettled is not None:
             self._unsettled.append(unsettled.id)
         return env
@@ -284,7 +295,7 @@ class EnvOpsService:
             environment,
             staged.manifest.version,
             staged.manifest.total_bytes,
-            backup_first,
+            f"Before importing '{staged.file_name}'" if backup_first else None,
             lambda env: configuration_files.adopt_staged_configuration(self._ctx, env, staged),
             ActivityAction.CONFIGURATION_IMPORTED,
             progress,
@@ -323,7 +334,7 @@ class EnvOpsService:
             environment,
             one_pass.manifest.version,
             one_pass.manifest.total_bytes,
-            False,  # taken once the file has passed, inside the pass
+            None,  # taken once the file has passed, inside the pass
             one_pass.backup_for,
             ActivityAction.CONFIGURATION_IMPORTED,
             progress,

@@ -110,6 +110,19 @@ class BackupRecords:
         )
         return row[0] if row else None
 
+    def newest_with_manifest(self, env_id: str, manifest: str) -> Backup | None:
+        """The newest backup of this environment whose tree is exactly `manifest`'s."""
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT * FROM backups WHERE environment_id = ? AND manifest = ?"
+                " ORDER BY created_at DESC, id DESC LIMIT 1",
+                (env_id, manifest),
+            )
+            .fetchone()
+        )
+        return _backup(row) if row else None
+
     def for_environment(self, env_id: str) -> list[Backup]:
         rows = self._db.connection().execute(
             "SELECT * FROM backups WHERE environment_id = ? ORDER BY created_at DESC, id DESC",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, Outcome
+from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EnvironmentStatus, Outcome
 from envops_desktop.domain.errors import (
     EnvironmentBusyError,
     NotFoundError,
@@ -400,3 +400,48 @@ def test_a_cancelled_restore_is_logged_as_cancelled(service, environment, config
     entry = service.activity("billing")[0]
     assert entry.action is ActivityAction.RESTORE_CANCELLED
     assert entry.outcome is Outcome.CANCELLED
+
+
+def test_the_backup_taken_first_is_named_for_the_restore_it_precedes(
+    service, environment, config_dir
+):
+    golden = service.create_backup("billing", name="Nightly")
+    mess_up(config_dir)
+    service.restore_backup("billing", golden.id, backup_first=True)
+    first = service.list_backups("billing")[0]
+    assert first.origin is BackupOrigin.PRE_RESTORE
+    assert first.name == "Before restoring 'Nightly'"
+
+
+def test_a_tree_already_backed_up_is_not_backed_up_again_before_a_restore(
+    service, environment, config_dir
+):
+    golden = service.create_backup("billing", name="Nightly")
+    mess_up(config_dir)
+    service.restore_backup("billing", golden.id, backup_first=True)
+    # Restoring again, nothing changed: the tree is exactly Nightly's.
+    service.restore_backup("billing", golden.id, backup_first=True)
+    service.restore_backup("billing", golden.id, backup_first=True)
+    names = [b.name for b in service.list_backups("billing")]
+    assert names == ["Before restoring 'Nightly'", "Nightly"]
+    said = service.activity("billing", limit=20)
+    assert any("exactly as backed up in Nightly" in e.detail for e in said)
+
+
+def test_a_cancelled_restore_leaves_no_backup_taken_for_it(service, environment, config_dir):
+    from envops_desktop.domain.errors import OperationCancelledError
+    from envops_desktop.domain.progress import CancelToken
+
+    golden = service.create_backup("billing", name="Nightly")
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+    cancel = CancelToken()
+
+    def cancel_once_restoring(progress) -> None:
+        if progress.phase == "restoring":
+            cancel.cancel()
+
+    with pytest.raises(OperationCancelledError):
+        service.restore_backup("billing", golden.id, True, cancel_once_restoring, cancel)
+    assert [b.name for b in service.list_backups("billing")] == ["Nightly"]
+    assert describe_tree(config_dir) == messed
