@@ -115,7 +115,7 @@ def main() -> None:
     save(add, "add-environment-dialog")
     add.close()
     web = service.get_environment("web-frontend")
-    update = UpdateEnvironmentDialog(controller, web, window)
+    update = UpdateEnvironmentDialog(controller, web, parent=window)
     update.show()
     save(update, "update-environment-dialog")
     update.close()

@@ -79,6 +79,7 @@ def open_main_window(
     controller = MainController(service)
     window = MainWindow(controller, settings, crash_reporter)
     controller.start()
+    window.select_remembered_environment()
     for report in reports:
         controller.notify.emit(
             Notification.SUCCESS if report.rolled_forward else Notification.INFO,

@@ -25,6 +25,7 @@ class ActivityPanel(QWidget):
         self.proxy = StoreSortedProxy(controller.activity_model, self)
         self.table = make_table_view("activityTable", self.tr("Activity log"), self)
         self.table.setModel(self.proxy)
+        self.table.set_empty_hint(self.tr("Nothing has happened here yet."))
         self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         for column, width in enumerate((150, 120, 190, 90, 80)):
             self.table.setColumnWidth(column, width)

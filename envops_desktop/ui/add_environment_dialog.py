@@ -53,7 +53,8 @@ class AddEnvironmentDialog(QDialog):
         self.version_file_radio = QRadioButton(self.tr("Read from a file in the folder"), self)
         self.version_file_edit = QLineEdit(self)
         self.version_file_edit.setObjectName("versionFileEdit")
-        self.version_file_edit.setPlaceholderText("VERSION")
+        # Text, not a placeholder: the usual name is a real answer, and Add stays enabled.
+        self.version_file_edit.setText("VERSION")
         self.command_edit = QLineEdit(self)
         self.command_edit.setObjectName("postRestoreCommandEdit")
         self.command_edit.setPlaceholderText(self.tr("optional, e.g. systemctl restart billing"))

@@ -4,7 +4,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -32,7 +33,7 @@ from envops_desktop.service.configuration_files import (
 from envops_desktop.ui.drop_zone import DropZone
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.icons import icon
-from envops_desktop.ui.version_mismatch_box import show_version_mismatch
+from envops_desktop.ui.version_mismatch_box import OPEN_FOLDER, UPDATE, show_version_mismatch
 
 DROP_PAGE, UPLOADING_PAGE, UPLOADED_PAGE = range(3)
 
@@ -40,7 +41,8 @@ DROP_PAGE, UPLOADING_PAGE, UPLOADED_PAGE = range(3)
 class ImportConfigurationDialog(QDialog):
     """One file at a time: uploaded (read, validated, staged) on a worker, then imported."""
 
-    update_environment_requested = Signal()  # the user chose Update environment… instead
+    # The user chose Update environment… in the version box: the version to suggest.
+    update_environment_requested = Signal(str)
 
     def __init__(
         self,
@@ -189,10 +191,20 @@ class ImportConfigurationDialog(QDialog):
             self._controller.check_restorable_version(self._environment, manifest.version)
         except VersionMismatchError as mismatch:
             self._refused(str(mismatch))
-            if show_version_mismatch(self, mismatch):
-                self.reject()
-                self.update_environment_requested.emit()
-            return
+            choice = show_version_mismatch(self, mismatch, self._environment.version_file)
+            if choice == OPEN_FOLDER:
+                QDesktopServices.openUrl(QUrl.fromLocalFile(self._environment.path))
+            if choice != UPDATE:
+                return
+            # The window runs Update environment… over this dialog; the file stays here and
+            # goes on uploading once the environment runs its version.
+            self.update_environment_requested.emit(mismatch.backup_version)
+            try:
+                self._controller.check_restorable_version(self._environment, manifest.version)
+            except VersionMismatchError:
+                return
+            self.error_label.hide()
+            self.pages.setCurrentIndex(UPLOADING_PAGE)
         self._warn(
             replacement_warning(
                 checked.source.name, manifest.environment_name, self._environment.name

@@ -4,13 +4,16 @@ from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QPoint, QSettings, Qt, QTimer
+from PySide6.QtCore import QModelIndex, QPoint, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import (
     QCloseEvent,
+    QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
+    QKeySequence,
 )
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QInputDialog,
     QMainWindow,
     QMessageBox,
@@ -41,9 +44,15 @@ from envops_desktop.ui.notification_banner import NotificationBanner
 from envops_desktop.ui.restore_backup_dialog import RestoreBackupDialog
 from envops_desktop.ui.task_progress import TaskProgress
 from envops_desktop.ui.update_environment_dialog import UpdateEnvironmentDialog
-from envops_desktop.ui.version_mismatch_box import show_version_mismatch
+from envops_desktop.ui.version_mismatch_box import (
+    OPEN_FOLDER,
+    UPDATE,
+    show_version_mismatch,
+)
 from envops_desktop.ui.window_actions import WindowActions
 from envops_desktop.ui.window_layout import WindowLayoutMemory
+
+_LAST_ENVIRONMENT = "selection/environment"
 
 
 class MainWindow(QMainWindow):
@@ -60,6 +69,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setAccessibleName(APP_NAME)
         self.controller = controller
+        self._settings = settings
         self.files = FileChooser(settings)
         self.banner = NotificationBanner(self)
         self.environments = EnvironmentsPanel(controller, self)
@@ -163,11 +173,32 @@ class MainWindow(QMainWindow):
 
     def _environment_selected(self, env: Environment | None) -> None:
         self.controller.select_environment(env.id if env else None)
+        if env is not None:
+            self._settings.setValue(_LAST_ENVIRONMENT, env.id)
+
+    def select_remembered_environment(self) -> None:
+        """At start: the environment selected last time, or the first one on a first start."""
+        remembered = self._settings.value(_LAST_ENVIRONMENT)
+        records = self.controller.environments_model.records()
+        if remembered and any(e.id == remembered for e in records):
+            self.environments.select(str(remembered))
+        elif self.environments.proxy.rowCount():
+            self.environments.table.selectRow(0)  # the first as the table sorts them
 
     def _update_state(self) -> None:
         env = self.controller.selected_environment
         backup = self.backups.current()
         self.actions.update(lambda needs: self.controller.why_unavailable(needs, backup))
+        self.backups.table.set_empty_hint(
+            self.tr("Select an environment to see its backups.")
+            if env is None
+            else self.tr("No backups of {env} yet — Create backup ({keys}).").format(
+                env=env.name,
+                keys=self.actions.backup.shortcut().toString(
+                    QKeySequence.SequenceFormat.NativeText
+                ),
+            )
+        )
         last = None
         if env is not None and env.last_restored_backup_id:
             row = self.controller.backups_model.row_of(env.last_restored_backup_id)
@@ -178,12 +209,25 @@ class MainWindow(QMainWindow):
 
     # What the user asks for ------------------------------------------------------------------
 
-    def confirm(self, object_name: str, title: str, text: str, yes: str) -> bool:
+    def confirm(
+        self,
+        object_name: str,
+        title: str,
+        text: str,
+        yes: str,
+        while_open: Callable[[QMessageBox, QAbstractButton], None] | None = None,
+    ) -> bool:
+        """Ask a question whose safe answer, Cancel, is the default; True for `yes`.
+
+        `while_open(box, yes_button)` runs once the box is built, to let it follow events.
+        """
         box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=self)
         box.setObjectName(object_name)
         accept = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        if while_open is not None:
+            while_open(box, accept)
         box.exec()
         return box.clickedButton() is accept
 
@@ -196,10 +240,18 @@ class MainWindow(QMainWindow):
             env = self.controller.service.get_environment(dialog.name_edit.text().strip())
             self.environments.select(env.id)
 
-    def update_environment(self) -> None:
+    def update_environment(self, suggested_version: str | None = None) -> None:
         env = self.controller.selected_environment
         if env is not None:
-            UpdateEnvironmentDialog(self.controller, env, self).exec()
+            UpdateEnvironmentDialog(self.controller, env, suggested_version, self).exec()
+
+    def after_version_mismatch(self, choice: str, mismatch: VersionMismatchError) -> None:
+        """Do what the user chose in the version mismatch box."""
+        env = self.controller.selected_environment
+        if choice == UPDATE:
+            self.update_environment(mismatch.backup_version)
+        elif choice == OPEN_FOLDER and env is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(env.path))
 
     def remove_environment(self) -> None:
         env = self.controller.selected_environment
@@ -243,8 +295,9 @@ class MainWindow(QMainWindow):
         try:
             self.controller.check_restorable_version(environment, backup.version)
         except VersionMismatchError as mismatch:
-            if show_version_mismatch(self, mismatch):
-                self.update_environment()
+            self.after_version_mismatch(
+                show_version_mismatch(self, mismatch, environment.version_file), mismatch
+            )
             return
         dialog = RestoreBackupDialog(environment, backup, self)
         if dialog.exec():
@@ -328,19 +381,35 @@ class MainWindow(QMainWindow):
     # Layout memory and closing ---------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        running = self.controller.runner.running
-        if running and not self.confirm(
-            "confirmQuitBox",
-            self.tr("Quit while working?"),
-            self.tr(
-                "{what} is still running. Quit anyway? It will be cancelled and everything "
-                "it changed put back first."
-            ).format(what=running[-1].label),
-            self.tr("Cancel it and quit"),
-        ):
+        if self.controller.runner.running and not self._quit_while_working():
             event.ignore()
             return
         self.statusBar().showMessage(self.tr("Cancelling and putting everything back…"))
         self._layout.save()
         self.controller.shutdown()
         event.accept()
+
+    def _quit_while_working(self) -> bool:
+        """Ask before cancelling what runs; the question follows it, if it ends meanwhile."""
+        what = self.controller.runner.running[-1].label
+        runner = self.controller.runner
+
+        def follow_the_work(box: QMessageBox, quit_button: QAbstractButton) -> None:
+            def finished() -> None:
+                if not runner.running:
+                    box.setText(self.tr("{what} has finished. Quit now?").format(what=what))
+                    quit_button.setText(self.tr("Quit"))
+
+            runner.changed.connect(finished)
+            box.finished.connect(lambda _result: runner.changed.disconnect(finished))
+
+        return self.confirm(
+            "confirmQuitBox",
+            self.tr("Quit while working?"),
+            self.tr(
+                "{what} is still running. Quit anyway? It will be cancelled and everything "
+                "it changed put back first."
+            ).format(what=what),
+            self.tr("Cancel it and quit"),
+            follow_the_work,
+        )

@@ -1,7 +1,7 @@
 """Sortable, filterable table views over the record models."""
 
 from PySide6.QtCore import QModelIndex, QPoint, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QContextMenuEvent, QKeyEvent
+from PySide6.QtGui import QContextMenuEvent, QKeyEvent, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from envops_desktop.controller.record_table_model import FILTER_ROLE, SORT_ROLE
@@ -27,6 +27,31 @@ class RecordTableView(QTableView):
     """
 
     row_menu_requested = Signal(QModelIndex, QPoint)  # the row's index, a global position
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._empty_hint = ""
+
+    @property
+    def empty_hint(self) -> str:
+        return self._empty_hint
+
+    def set_empty_hint(self, text: str) -> None:
+        """What an empty table says in its middle: what to do next."""
+        self._empty_hint = text
+        self.viewport().update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        super().paintEvent(event)
+        model = self.model()
+        if self._empty_hint and model is not None and model.rowCount() == 0:
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(
+                self.viewport().rect().adjusted(16, 16, -16, -16),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self._empty_hint,
+            )
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
         if event.reason() == QContextMenuEvent.Reason.Keyboard:

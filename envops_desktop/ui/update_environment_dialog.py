@@ -19,14 +19,19 @@ class UpdateEnvironmentDialog(QDialog):
     """Sets the recorded version (environments with a version file change that file instead)."""
 
     def __init__(
-        self, controller: MainController, environment: Environment, parent: QWidget | None = None
+        self,
+        controller: MainController,
+        environment: Environment,
+        suggested_version: str | None = None,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("updateEnvironmentDialog")
         self.setWindowTitle(self.tr("Update {name}").format(name=environment.name))
         self._controller = controller
         self._environment = environment
-        self.version_edit = QLineEdit(environment.version, self)
+        # After a version mismatch: the backup's version, the one the user is updating to.
+        self.version_edit = QLineEdit(suggested_version or environment.version, self)
         self.version_edit.setObjectName("versionEdit")
         self.version_edit.setAccessibleName(self.tr("Version"))
         self.version_edit.selectAll()

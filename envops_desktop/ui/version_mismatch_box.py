@@ -4,9 +4,19 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from envops_desktop.domain.errors import VersionMismatchError
 
+UPDATE = "update"
+OPEN_FOLDER = "open folder"
 
-def show_version_mismatch(parent: QWidget, mismatch: VersionMismatchError) -> bool:
-    """Tell the user to update the environment first; True if they chose Update environment…"""
+
+def show_version_mismatch(
+    parent: QWidget, mismatch: VersionMismatchError, version_file: str | None = None
+) -> str:
+    """Tell the user to update the environment first; return what they chose.
+
+    UPDATE for Update environment…, OPEN_FOLDER for Open folder, "" for OK. An environment
+    that reads its version from a file cannot be updated here, so it is told to change that
+    file instead and offered its folder, never a dialog that could only fail.
+    """
     box = QMessageBox(parent)
     box.setObjectName("versionMismatchBox")
     box.setIcon(QMessageBox.Icon.Warning)
@@ -18,16 +28,29 @@ def show_version_mismatch(parent: QWidget, mismatch: VersionMismatchError) -> bo
             current=mismatch.environment_version,
         )
     )
-    box.setInformativeText(
-        box.tr(
-            "Update the environment to version {backup} first, then restore the backup again. "
-            "Nothing was changed."
-        ).format(backup=mismatch.backup_version)
-    )
-    update = box.addButton(box.tr("Update environment…"), QMessageBox.ButtonRole.ActionRole)
-    update.setObjectName("updateEnvironmentButton")
+    if version_file is None:
+        box.setInformativeText(
+            box.tr(
+                "Update the environment to version {backup} first, then restore the backup "
+                "again. Nothing was changed."
+            ).format(backup=mismatch.backup_version)
+        )
+        choice = box.addButton(box.tr("Update environment…"), QMessageBox.ButtonRole.ActionRole)
+        choice.setObjectName("updateEnvironmentButton")
+        meaning = UPDATE
+    else:
+        box.setInformativeText(
+            box.tr(
+                "{env} reads its version from {file}: change {file} in the environment's "
+                "folder to {backup} once it runs that version, then restore again. Nothing was "
+                "changed."
+            ).format(env=mismatch.environment, file=version_file, backup=mismatch.backup_version)
+        )
+        choice = box.addButton(box.tr("Open folder"), QMessageBox.ButtonRole.ActionRole)
+        choice.setObjectName("openFolderButton")
+        meaning = OPEN_FOLDER
     ok = box.addButton(QMessageBox.StandardButton.Ok)
     ok.setObjectName("okButton")
     box.setDefaultButton(ok)
     box.exec()
-    return box.clickedButton() is update
+    return meaning if box.clickedButton() is choice else ""
