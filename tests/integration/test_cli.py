@@ -310,13 +310,14 @@ def test_readme_examples_name_backups_in_ways_that_stay_unique():
 
 def test_piping_into_head_ends_quietly(billing, tmp_path):
     data = tmp_path / "data"
-    for index in range(3):
-        subprocess.run(
-            [sys.executable, "-m", "envops_desktop.cli", "--data-dir", str(data), "backup",
-             "create", "billing", "--name", f"n{index}"],
-            check=True, capture_output=True, cwd=REPO,
-        )  # fmt: skip
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    # A log longer than a pipe holds (64 KiB), so that `head` leaves while envops still writes.
+    with sqlite3.connect(data / DATABASE_NAME) as db:
+        db.executemany(
+            "INSERT INTO activity (time, environment_id, environment_name, action, user,"
+            " outcome, detail) VALUES ('2026-11-01T10:00:00Z', NULL, 'billing',"
+            " 'backup created', 'tester', 'success', ?)",
+            [(f"nightly {index}: " + "x" * 100,) for index in range(3000)],
+        )
     pipeline = subprocess.run(
         f"{sys.executable} -m envops_desktop.cli --data-dir {data} activity --limit 5000 "
         "| head -n 1",
@@ -324,9 +325,9 @@ def test_piping_into_head_ends_quietly(billing, tmp_path):
         capture_output=True,
         text=True,
         cwd=REPO,
-        env=env,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )
-    assert pipeline.returncode == 0
+    assert pipeline.returncode == 0 and pipeline.stdout.count("\n") == 1
     assert pipeline.stderr == ""
 
 
