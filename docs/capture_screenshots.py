@@ -77,6 +77,16 @@ def main() -> None:
     save(window, "main-window-overview")
     window.tabs.setCurrentWidget(window.activity)
     save(window, "main-window-activity")
+    # An environment with no backups yet: the empty table says what to do next.
+    reporting_dir = scratch / "reporting"
+    reporting_dir.mkdir()
+    (reporting_dir / "reports.yaml").write_text("schedule: daily\n")
+    reporting = service.add_environment("reporting", reporting_dir, version="1.0.0")
+    controller.refresh()
+    window.environments.select(reporting.id)
+    window.tabs.setCurrentWidget(window.backups)
+    save(window, "main-window-no-backups")
+    window.environments.select(billing.id)
 
     # The three notifications, from real restores: one that succeeds, one whose health check
     # fails (an extra environment, so the demo's own stay green).
@@ -164,6 +174,18 @@ def _capture_import_dialog(controller, service, environment, window, scratch: Pa
     while dialog._upload is not None:
         QApplication.processEvents()
     save(dialog, "import-dialog-refused")
+    # A file exported from another environment: the warning names where it came from.
+    staging_dir = scratch / "billing-staging"
+    staging_dir.mkdir()
+    (staging_dir / "app.yaml").write_text("server:\n  port: 9443\n")
+    service.add_environment("billing-staging", staging_dir, version=environment.version)
+    other = service.export_backup(
+        service.create_backup("billing-staging").id, scratch / "billing-staging.envops.zip"
+    )
+    dialog.upload(other)
+    while dialog._upload is not None:
+        QApplication.processEvents()
+    save(dialog, "import-dialog-other-environment")
     dialog.reject()
 
 

@@ -234,13 +234,15 @@ class ImportConfigurationDialog(QDialog):
         self.uploaded_label.setText(
             self.tr(
                 "<b>{file}</b><br>Environment {env}, version {version}<br>"
-                "Created {created} · {count} files · {size}"
+                "Created {created} · {count} · {size}"
             ).format(
                 file=staged.file_name,
                 env=manifest.environment_name,
                 version=manifest.version,
                 created=local_time(manifest.created_at),
-                count=manifest.file_count,
+                count=self.tr("1 file")
+                if manifest.file_count == 1
+                else self.tr("{n} files").format(n=manifest.file_count),
                 size=human_size(manifest.total_bytes),
             )
         )
