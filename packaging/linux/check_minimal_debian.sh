@@ -14,6 +14,11 @@ cleanup() {
   [ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null || true
   umount "$root/tmp/.X11-unix" 2>/dev/null || true
   umount "$root/proc" 2>/dev/null || true
+  # Never delete through a mount that is still there: the X socket folder is the host's own.
+  if mountpoint -q "$root/tmp/.X11-unix" || mountpoint -q "$root/proc"; then
+    echo "left $root in place: a mount inside it would not come off" >&2
+    return
+  fi
   rm -rf --one-file-system "$root"
 }
 trap cleanup EXIT
