@@ -19,7 +19,8 @@ def create_demo_workspace(service: EnvOpsService) -> bool:
     """Create the demo environments and backups once; False if the workspace has some already."""
     if service.list_environments():
         return False
-    base = service.data_dir / "demo-environments"
+    # Beside the data folder, not in it: nothing inside EnvOps's own data may be restored over.
+    base = service.data_dir.with_name(f"{service.data_dir.name} demo environments")
     billing = base / "billing-production"
     _write(
         billing,

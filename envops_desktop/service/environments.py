@@ -28,16 +28,21 @@ def _check_name(ctx: ServiceContext, name: str) -> str:
 
 
 def _check_path(ctx: ServiceContext, path: Path) -> Path:
-    path = Path(os.path.abspath(path))
-    if not path.is_dir():
-        raise InvalidInputError(f"{path} is not an existing folder.")
-    if path.resolve() == ctx.data_dir.resolve() or ctx.data_dir.resolve().is_relative_to(
-        path.resolve()
-    ):
-        raise InvalidInputError(f"{path} holds EnvOps's own data; choose another folder.")
+    """The real folder `path` names (links followed), if it may be an environment."""
+    given = Path(os.path.abspath(path))
+    if not given.is_dir():
+        raise InvalidInputError(f"{given} is not an existing folder.")
+    # Resolved once, here: a restore swaps the folder itself, and through a link it would
+    # replace the link and leave the real configuration untouched.
+    path = given.resolve()
+    data = ctx.data_dir.resolve()
+    if path == data or data.is_relative_to(path) or path.is_relative_to(data):
+        raise InvalidInputError(
+            f"{given} holds EnvOps's own data or lies inside it; choose another folder."
+        )
     for other in ctx.environments.all():
-        if Path(other.path) == path:
-            raise InvalidInputError(f"{path} is already the environment {other.name}.")
+        if Path(other.path).resolve() == path:
+            raise InvalidInputError(f"{given} is already the environment {other.name}.")
     return path
 
 

@@ -34,6 +34,7 @@ from envops_desktop.service.flushing import (
     settle_earlier_restores,
 )
 from envops_desktop.service.materialize import materialize_backup
+from envops_desktop.service.mounts import mounts_inside
 from envops_desktop.service.parallel import start_helpers_early
 from envops_desktop.service.post_restore import run_post_restore_command
 from envops_desktop.service.swap import roll_back, sibling_paths, swap_in
@@ -53,8 +54,22 @@ def check_restorable(env: Environment, version: str, needed_bytes: int) -> None:
     if version != environment_version:
         raise VersionMismatchError(env.name, environment_version, version)
     target = Path(env.path)
+    if target.is_symlink():
+        # Registered through a link before paths were resolved: the swap would replace the
+        # link with a folder and leave the real configuration as it was.
+        raise OperationFailedError(
+            f"{target} is a link to {os.path.realpath(target)}; register that folder as the "
+            "environment instead. Nothing was changed."
+        )
     if not target.is_dir():
         raise NotFoundError(f"The environment directory {target} does not exist.")
+    mounted = mounts_inside(target)
+    if mounted:
+        raise OperationFailedError(
+            f"{mounted[0]} is a filesystem mounted inside {env.name}; a restore would have to "
+            "move it aside with the old configuration, so it is refused. Unmount it, or "
+            "register a folder that holds no mount. Nothing was changed."
+        )
     # The swap renames the directory; a mount point cannot be renamed, and replacing its
     # contents file by file could not keep the all-or-nothing promise, so refuse it.
     if os.path.ismount(target):

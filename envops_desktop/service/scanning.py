@@ -14,6 +14,7 @@ from pathlib import Path
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.models import ScannedFile, TreeEntry
+from envops_desktop.service.mounts import mounts_inside
 
 _S_ISREG, _S_ISDIR, _S_ISLNK = stat.S_ISREG, stat.S_ISDIR, stat.S_ISLNK
 _DIGEST_PART = 4096
@@ -83,9 +84,16 @@ class Scan:
         return digest.hexdigest()
 
 
+# How `skipped` names a folder that another filesystem is mounted on.
+MOUNT_POINT_NOTE = " (a mount point: recorded as an empty folder, its contents not backed up)"
+
+
 def scan_tree(root: Path) -> Scan:
     """List a directory tree; files come in path order. FIFOs, sockets and devices are
-    skipped and named in `skipped`."""
+    skipped and named in `skipped`; a folder another filesystem is mounted on is recorded
+    as an empty folder, never entered, and named there too."""
+    real_root = os.path.realpath(root)
+    mounted = {os.path.relpath(point, real_root) for point in mounts_inside(Path(real_root))}
     root_stat = root.stat()
     scan = Scan(root_mode=stat.S_IMODE(root_stat.st_mode), root_mtime_ns=root_stat.st_mtime_ns)
     add_file = scan.files.add
@@ -106,6 +114,9 @@ def scan_tree(root: Path) -> Scan:
             add_file(prefix + name, st)
         elif _S_ISDIR(mode):
             scan.others.append(_entry(prefix + name, EntryKind.DIR, st))
+            if mounted and prefix + name in mounted:
+                scan.skipped.append(prefix + name + MOUNT_POINT_NOTE)
+                continue
             inner = os.path.join(directory, name)
             pending.append((prefix + name + "/", inner, _in_path_order(_listing(inner, False))))
         elif _S_ISLNK(mode):

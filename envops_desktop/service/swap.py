@@ -6,12 +6,14 @@ moved aside) and discard (a failed new configuration on its way out). Renames wi
 filesystem are atomic, so at every instant the target is either wholly old or wholly new.
 """
 
+import errno
 import os
 import shutil
 import sys
 from pathlib import Path
 
 from envops_desktop.service.crash_points import crash_point
+from envops_desktop.service.mounts import mounts_inside
 from envops_desktop.store.journal_records import JournalEntry
 
 
@@ -37,15 +39,29 @@ def _sync_directory(path: Path) -> None:
 
 
 def remove_tree(path: Path) -> None:
-    """Delete a directory tree that may hold read-only folders."""
+    """Delete a directory tree that may hold read-only folders, and nothing outside it.
+
+    A link is removed, never followed; a tree with a filesystem mounted inside is refused
+    rather than emptied across the mount; only folders inside the tree are made writable.
+    """
     if not os.path.lexists(path):
         return
+    if os.path.islink(path) or not os.path.isdir(path):
+        os.unlink(path)
+        return
+    mounted = mounts_inside(path)
+    if mounted:
+        raise OSError(errno.EBUSY, "a filesystem is mounted inside it", str(mounted[0]))
+    inside = os.path.join(os.path.abspath(path), "")
 
     def make_writable_and_retry(func, failed_path, exc) -> None:  # noqa: ANN001
         error = exc[1] if isinstance(exc, tuple) else exc  # onerror gives sys.exc_info()
         if isinstance(error, FileNotFoundError):
             return  # another process clearing the same leftovers got there first
-        os.chmod(os.path.dirname(failed_path), 0o700)
+        folder = os.path.dirname(os.path.abspath(failed_path))
+        if not os.path.join(folder, "").startswith(inside):
+            raise error  # never change anything outside the tree being removed
+        os.chmod(folder, 0o700)
         if os.path.isdir(failed_path) and not os.path.islink(failed_path):
             os.chmod(failed_path, 0o700)
         func(failed_path)
