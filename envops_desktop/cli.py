@@ -8,7 +8,6 @@ import argparse
 import dataclasses
 import json
 import os
-import shlex
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -222,9 +221,8 @@ def _run_env(service: EnvOpsService, args: argparse.Namespace) -> None:
     if action == "add":
         command = None
         if args.post_restore_command:
-            command = PostRestoreCommand(
-                argv=shlex.split(args.post_restore_command),
-                timeout_seconds=args.post_restore_timeout,
+            command = PostRestoreCommand.from_text(
+                args.post_restore_command, args.post_restore_timeout
             )
         env = service.add_environment(
             args.name, Path(args.path), args.env_version, args.version_file, command

@@ -61,7 +61,8 @@ class ConfigurationManifest(BaseModel):
     format_version: int = Field(ge=1)
     environment_name: str
     backup_name: str
-    version: str = Field(min_length=1, max_length=100)
+    # Printable: it is shown in tables and written to the activity log.
+    version: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")
     created_at: datetime
     created_by: str
     entries: list[ManifestEntry]

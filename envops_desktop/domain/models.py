@@ -7,6 +7,7 @@ pydantic stays at the boundaries: configuration files (`domain/configuration.py`
 command line's JSON output.
 """
 
+import shlex
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -33,6 +34,18 @@ class PostRestoreCommand:
             raise InvalidInputError("The post-restore command is empty.")
         if not self.timeout_seconds > 0:
             raise InvalidInputError("The post-restore timeout must be more than 0 seconds.")
+
+    @classmethod
+    def from_text(cls, text: str, timeout_seconds: float = 300.0) -> "PostRestoreCommand":
+        """A command line as a shell would split it, refused now if it cannot be split."""
+        try:
+            argv = shlex.split(text)
+        except ValueError as error:  # "No closing quotation", "No escaped character"
+            raise InvalidInputError(
+                f"The post-restore command {text!r} cannot be split into words: "
+                f"{str(error).lower()}."
+            ) from None
+        return cls(argv=argv, timeout_seconds=timeout_seconds)
 
 
 @dataclass(frozen=True, kw_only=True)

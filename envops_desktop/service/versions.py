@@ -20,7 +20,16 @@ def read_version_file(root: Path, relative: str) -> str:
         raise OperationFailedError(f"The version file {path} cannot be read: {error}.") from error
     if not line:
         raise OperationFailedError(f"The version file {path} is empty.")
+    if not is_printable(line):
+        raise OperationFailedError(
+            f"The version file {path} holds control characters; a version is printable text."
+        )
     return line
+
+
+def is_printable(text: str) -> bool:
+    """No control characters: a name or version shown in a table or log cannot forge a line."""
+    return not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
 
 
 def current_version(env: Environment) -> str:

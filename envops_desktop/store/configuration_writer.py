@@ -42,8 +42,11 @@ def write_configuration_file(
     `bodies` holds every file entry of the manifest, compressed beforehand (in parallel).
     """
     partial = destination.with_name(destination.name + ".part")
+    partial.unlink(missing_ok=True)  # left by a killed export: made anew, with our mode
+    # Its owner's only: it carries files that were 0600, such as a password's db.conf.
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with zipfile.ZipFile(partial, "w", allowZip64=True) as archive:
+        with open(fd, "wb") as out, zipfile.ZipFile(out, "w", allowZip64=True) as archive:
             for entries, (scratch, batch_bodies) in bodies:
                 with open(scratch, "rb") as source:
                     for entry, body in zip(entries, batch_bodies, strict=True):

@@ -1,6 +1,5 @@
 """Add environment…: a name, a folder chosen with the native dialog, and where the version is."""
 
-import shlex
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -129,9 +128,8 @@ class AddEnvironmentDialog(QDialog):
         command = None
         try:
             if self.command_edit.text().strip():
-                command = PostRestoreCommand(
-                    argv=shlex.split(self.command_edit.text()),
-                    timeout_seconds=self.timeout_spin.value(),
+                command = PostRestoreCommand.from_text(
+                    self.command_edit.text(), self.timeout_spin.value()
                 )
             self._controller.add_environment(
                 self.name_edit.text(),

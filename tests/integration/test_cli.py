@@ -367,3 +367,23 @@ def test_a_file_from_another_environment_is_named_before_anything_changes(
     assert describe_tree(billing) == before
     code, _, err = cli("import", "billing", str(source), "--yes")
     assert code == 0 and sentence in err
+
+
+def test_an_unbalanced_quote_in_a_post_restore_command_is_a_sentence(cli, tmp_path):
+    root = tmp_path / "billing"
+    make_config_tree(root)
+    code, _, err = cli(
+        "env", "add", "billing", "--path", str(root), "--version", "1",
+        "--post-restore-command", "systemctl restart 'billing",
+    )  # fmt: skip
+    assert code == 1 and "no closing quotation" in err and "Traceback" not in err
+    assert json.loads(cli("env", "list", "--json")[1]) == []
+
+
+def test_an_export_is_readable_by_its_owner_only(cli, billing, tmp_path):
+    backup = json.loads(cli("backup", "create", "billing", "--json")[1])
+    exported = tmp_path / "billing.envops.zip"
+    exported.write_bytes(b"an older export, world-readable")
+    exported.chmod(0o644)
+    assert cli("backup", "export", backup["id"], str(exported))[0] == 0
+    assert exported.stat().st_mode & 0o777 == 0o600

@@ -323,6 +323,10 @@ HOSTILE = {
         lambda t: write_configuration(t / "f.zip", {"format": "envops-configuration"}, {}),
         "manifest.json is invalid",
     ),
+    "version with control characters": (
+        lambda t: write_configuration(t / "f.zip", manifest([], version="4.2.0\x1b[2K"), {}),
+        "manifest.json is invalid",
+    ),
     "newer format version": (
         lambda t: write_configuration(t / "f.zip", manifest([], format_version=9), {}),
         "newer than this EnvOps reads",

@@ -6,6 +6,7 @@ import pytest
 
 from envops_desktop.domain.enums import ActivityAction
 from envops_desktop.domain.errors import InvalidInputError, NotFoundError
+from envops_desktop.domain.models import PostRestoreCommand
 from tests.store_view import store_files
 from tests.trees import describe_tree
 
@@ -87,3 +88,22 @@ def test_the_service_works_from_another_thread(service, config_dir):
     worker.start()
     worker.join()
     assert service.list_backups("billing") == results
+
+
+@pytest.mark.parametrize("version", ["4.3\nbilling  Ready  9.9", "4.3\x1b[31m", "4.3\x7f"])
+def test_a_version_with_control_characters_is_refused(service, environment, version):
+    with pytest.raises(InvalidInputError, match="printable"):
+        service.update_environment_version("billing", version)
+    assert service.get_environment("billing").version == "4.2.0"
+
+
+def test_a_version_file_with_control_characters_is_refused(service, config_dir):
+    (config_dir / "VERSION").write_text("4.2\x1b[2K\n")
+    with pytest.raises(InvalidInputError, match="control characters"):
+        service.add_environment("billing", config_dir, version_file="VERSION")
+    assert service.list_environments() == []
+
+
+def test_a_post_restore_command_with_an_unbalanced_quote_is_refused_when_set():
+    with pytest.raises(InvalidInputError, match="cannot be split into words: no closing"):
+        PostRestoreCommand.from_text("systemctl restart 'billing")
