@@ -28,10 +28,11 @@ from envops_desktop.service.context import (
     UPLOAD_PREFIX,
     ServiceContext,
 )
-from envops_desktop.service.materialize import materialize
+from envops_desktop.service.materialize import materialize, path_of_blob
 from envops_desktop.service.parallel import run_in_batches, start_helpers_early
 from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import deflate_blobs
+from envops_desktop.store.blobs import DamagedBlobError, MissingBlobError
 from envops_desktop.store.configuration_reader import check_configuration_file
 from envops_desktop.store.configuration_writer import write_configuration_file
 from envops_desktop.store.manifest_codec import encode_manifest
@@ -81,6 +82,16 @@ def export_backup(
     try:
         with ctx.locks.blobs_in_use():  # no backup deletion frees what is being exported
             _write_exported(ctx, destination, manifest, meter, cancel)
+    except MissingBlobError as error:  # an OSError too, but not the destination's
+        raise OperationFailedError(
+            f"The stored copy of {path_of_blob(error, manifest.entries)} is missing from the "
+            f"backup store, so {destination.name} was not written."
+        ) from error
+    except DamagedBlobError as error:
+        raise OperationFailedError(
+            f"The stored copy of {path_of_blob(error, manifest.entries)} is damaged ({error}), "
+            f"so {destination.name} was not written."
+        ) from error
     except OSError as error:
         raise OperationFailedError(
             f"Could not write {destination}: {error.strerror or error}."

@@ -5,6 +5,7 @@ import functools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import OperationFailedError
@@ -13,6 +14,9 @@ from envops_desktop.domain.progress import CancelToken, ProgressMeter
 from envops_desktop.service.parallel import run_in_batches
 from envops_desktop.store.blob_batches import extract_files
 from envops_desktop.store.blobs import BlobStore, DamagedBlobError, MissingBlobError
+
+if TYPE_CHECKING:  # pydantic only for the annotation: a restore need not load it
+    from envops_desktop.domain.configuration import ManifestEntry
 
 
 def _write_files(
@@ -41,8 +45,9 @@ def _write_files(
         meter.advance(written, batch[-1].path)
 
 
-def _path_of(error: Exception, entries: Iterable[TreeEntry]) -> str:
-    # The helper names the blob; the user wants the file.
+def path_of_blob(error: Exception, entries: Iterable["TreeEntry | ManifestEntry"]) -> str:
+    """The file whose content `error` (naming a blob) is about: the helper names the blob,
+    the user wants the file."""
     return next((e.path for e in entries if e.sha256 and e.sha256 in str(error)), "a file")
 
 
@@ -121,12 +126,12 @@ def materialize_backup(
         )
     except MissingBlobError as error:
         raise OperationFailedError(
-            f"The stored copy of {_path_of(error, read_entries())} is missing from the backup "
+            f"The stored copy of {path_of_blob(error, read_entries())} is missing from the backup "
             "store."
         ) from error
     except DamagedBlobError as error:
         raise OperationFailedError(
-            f"The stored copy of {_path_of(error, read_entries())} is damaged ({error})."
+            f"The stored copy of {path_of_blob(error, read_entries())} is damaged ({error})."
         ) from error
     meter.finish()
 

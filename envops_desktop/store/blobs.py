@@ -157,20 +157,24 @@ class BlobStore:
             raise MissingBlobError(f"blob {sha} is missing from the store")
         return where
 
-    def _packed_body(self, at: PackedAt) -> Iterator[bytes]:
+    def _packed_body(self, sha: str, at: PackedAt) -> Iterator[bytes]:
         path = os.path.join(self._packs, at.pack)
         batch = self._batch()
-        if batch is not None:
-            return body_at(batch.pack(path), at)
-        with open(path, "rb", buffering=0) as pack:
-            return body_at(pack, at)
+        try:
+            if batch is not None:
+                return body_at(batch.pack(path), at)
+            with open(path, "rb", buffering=0) as pack:
+                return body_at(pack, at)
+        except FileNotFoundError:
+            # The index still names the pack: the store was damaged, not the caller's file.
+            raise MissingBlobError(f"blob {sha} is missing from the store") from None
 
     @contextlib.contextmanager
     def _content(self, sha: str) -> Iterator[Iterator[bytes]]:
         # The blob's original bytes in chunks, from its pack or from its own file.
         where = self._found(sha)
         if isinstance(where, PackedAt):
-            yield self._packed_body(where)
+            yield self._packed_body(sha, where)
             return
         with open(where, "rb", buffering=0) as raw:
             yield decoded_chunks(raw, where.suffix == _ZST)
@@ -218,7 +222,7 @@ class BlobStore:
         """A readable stream of the blob's original bytes."""
         where = self._found(sha)
         if isinstance(where, PackedAt):
-            yield io.BytesIO(b"".join(self._packed_body(where)))
+            yield io.BytesIO(b"".join(self._packed_body(sha, where)))
             return
         with open(where, "rb") as raw:
             if where.suffix == _ZST:

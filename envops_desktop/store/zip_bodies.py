@@ -4,12 +4,14 @@ An export deflates in helper processes, one batch of files per task; the zip its
 written by one process, copying the finished bodies in order.
 """
 
+import hashlib
 from typing import BinaryIO
 
+import zstandard
 from isal import isal_zlib
 
 from envops_desktop.store.blob_bodies import CHUNK
-from envops_desktop.store.blobs import BlobStore
+from envops_desktop.store.blobs import BlobStore, DamagedBlobError
 
 # Deflate comes from ISA-L (python-isal), whose streams any unzip reads. Measured here (one
 # core, 64 MiB of this project's text): zlib level 1 104 MiB/s to 31.0 %, zlib-ng level 1
@@ -35,12 +37,21 @@ def write_body(store: BlobStore, sha: str, out: BinaryIO) -> ZipBody:
     )
     crc = 0
     written = 0
-    with store.open(sha) as source:
-        while chunk := source.read(CHUNK):
-            crc = isal_zlib.crc32(chunk, crc)
-            body = deflate.compress(chunk) if deflate else chunk
-            out.write(body)
-            written += len(body)
+    digest = hashlib.sha256()
+    try:
+        with store.open(sha) as source:
+            while chunk := source.read(CHUNK):
+                digest.update(chunk)
+                crc = isal_zlib.crc32(chunk, crc)
+                body = deflate.compress(chunk) if deflate else chunk
+                out.write(body)
+                written += len(body)
+    except zstandard.ZstdError as error:
+        raise DamagedBlobError(f"blob {sha} does not decode: {error}") from None
+    # An export is a copy someone will restore from: what it carries is checked as restores
+    # check it, so damage in the store is named here, not found on another workstation.
+    if digest.hexdigest() != sha:
+        raise DamagedBlobError(f"blob {sha} does not match its checksum")
     if deflate:
         tail = deflate.flush()
         out.write(tail)

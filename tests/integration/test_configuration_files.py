@@ -417,3 +417,35 @@ def test_import_of_a_real_tree_matches_after_mess(service, environment, config_d
     expected.pop(".")
     actual.pop(".")
     assert actual == expected
+
+
+def _packs(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "data" / "objects" / "packs").iterdir())
+
+
+def test_export_of_a_damaged_store_is_refused_naming_the_file(
+    service, environment, config_dir, tmp_path
+):
+    backup = service.create_backup("billing")
+    for pack in _packs(tmp_path):
+        data = bytearray(pack.read_bytes())
+        data[len(data) // 2] ^= 0x01  # one flipped bit in the middle of the pack
+        pack.write_bytes(bytes(data))
+    target = tmp_path / "out.envops.zip"
+    with pytest.raises(OperationFailedError, match=r"is damaged .*so out.envops.zip was not"):
+        service.export_backup(backup.id, target)
+    assert not target.exists() and not target.with_name(target.name + ".part").exists()
+
+
+def test_export_of_a_missing_content_names_the_file_not_none(
+    service, environment, config_dir, tmp_path
+):
+    backup = service.create_backup("billing")
+    for pack in _packs(tmp_path):
+        pack.unlink()
+    target = tmp_path / "out.envops.zip"
+    with pytest.raises(OperationFailedError) as refused:
+        service.export_backup(backup.id, target)
+    assert "is missing from the backup store" in str(refused.value)
+    assert "None" not in str(refused.value)
+    assert not target.exists()
