@@ -206,6 +206,7 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
             lambda: "\n".join(
                 [f"missing: {sha}" for sha in report.missing]
                 + [f"damaged: {sha}" for sha in report.damaged]
+                + [f"damaged manifest: {name}" for name in report.damaged_manifests]
                 + [
                     f"{report.checked} stored files checked: {len(report.missing)} missing, "
                     f"{len(report.damaged)} damaged, {report.unreferenced} unreferenced."

@@ -12,16 +12,17 @@ class StoreReport:
     checked: int = 0
     missing: list[str] = field(default_factory=list)
     damaged: list[str] = field(default_factory=list)
+    damaged_manifests: list[str] = field(default_factory=list)
     unreferenced: int = 0
 
     @property
     def healthy(self) -> bool:
-        return not self.missing and not self.damaged
+        return not self.missing and not self.damaged and not self.damaged_manifests
 
 
 def check_store(ctx: ServiceContext) -> StoreReport:
     report = StoreReport()
-    referenced = ctx.backups.referenced_blobs()
+    referenced = ctx.backups.referenced_blobs(report.damaged_manifests)
     for sha in sorted(referenced):
         report.checked += 1
         if not ctx.blobs.has(sha):

@@ -9,7 +9,12 @@ from envops_desktop.domain.enums import BackupOrigin, EntryKind
 from envops_desktop.domain.models import Backup, TreeEntry
 from envops_desktop.store.database import Database, like_prefix
 from envops_desktop.store.hash_caches import forget_blobs
-from envops_desktop.store.manifest_codec import EntryRow, read_manifest, save_manifest
+from envops_desktop.store.manifest_codec import (
+    DamagedManifestError,
+    EntryRow,
+    read_manifest,
+    save_manifest,
+)
 from envops_desktop.store.timestamps import from_text, to_text
 
 if TYPE_CHECKING:  # configuration files' pydantic models stay off the backup path
@@ -146,7 +151,7 @@ class BackupRecords:
 
     def _rows(self, conn: sqlite3.Connection, manifest: str) -> Iterator[EntryRow]:
         row = conn.execute("SELECT body FROM manifests WHERE sha256 = ?", (manifest,)).fetchone()
-        return read_manifest(row[0]) if row else iter(())
+        return read_manifest(row[0], manifest) if row else iter(())
 
     def entries(self, backup_id: str) -> Iterator[TreeEntry]:
         """The manifest in path order, so parents always come before their children."""
@@ -155,7 +160,11 @@ class BackupRecords:
         for path, kind, mode, size, mtime_ns, sha, target in (
             self._rows(conn, row[0]) if row else []
         ):
-            yield TreeEntry(path, EntryKind(kind), mode, size, mtime_ns, sha, target)
+            try:
+                entry_kind = EntryKind(kind)
+            except ValueError:  # damage that still decodes, found before the checksum is
+                raise DamagedManifestError(row[0], f"an entry has no kind {kind!r}") from None
+            yield TreeEntry(path, entry_kind, mode, size, mtime_ns, sha, target)
 
     def delete(self, backup_id: str) -> set[str]:
         """Delete a backup; return the blobs that no other backup references any more.
@@ -173,14 +182,21 @@ class BackupRecords:
                 return set()
             orphans = set(_blob_sizes(self._rows(conn, manifest)))
             conn.execute("DELETE FROM manifests WHERE sha256 = ?", (manifest,))
-            for (body,) in conn.execute("SELECT body FROM manifests"):
-                orphans.difference_update(_blob_sizes(read_manifest(body)))
+            # A damaged manifest raises here: what it needs is unknown, so nothing is freed.
+            for name, body in conn.execute("SELECT sha256, body FROM manifests"):
+                orphans.difference_update(_blob_sizes(read_manifest(body, name)))
             forget_blobs(conn, orphans)
         return orphans
 
-    def referenced_blobs(self) -> dict[str, int]:
-        """Every blob some backup needs, with its size."""
+    def referenced_blobs(self, damaged: list[str] | None = None) -> dict[str, int]:
+        """Every blob some backup needs, with its size; damaged manifests' names are added to
+        `damaged` (and their blobs left out) when it is given, else they raise."""
         needed: dict[str, int] = {}
-        for (body,) in self._db.connection().execute("SELECT body FROM manifests"):
-            needed.update(_blob_sizes(read_manifest(body)))
+        for name, body in self._db.connection().execute("SELECT sha256, body FROM manifests"):
+            try:
+                needed.update(_blob_sizes(read_manifest(body, name)))
+            except DamagedManifestError:
+                if damaged is None:
+                    raise
+                damaged.append(name)
         return needed

@@ -20,6 +20,8 @@ from operator import itemgetter
 import orjson
 import zstandard
 
+from envops_desktop.domain.errors import OperationFailedError
+
 # path, kind, mode, size, mtime_ns, sha256, target: plain tuples, which the garbage collector
 # stops tracking, so a 20,000-file manifest adds nothing to its full passes.
 EntryRow = tuple[str, str, int, int, int, str | None, str | None]
@@ -71,17 +73,46 @@ def save_manifest(conn: sqlite3.Connection, name: str, body: bytes | bytearray) 
     conn.execute("INSERT OR IGNORE INTO manifests (sha256, body) VALUES (?, ?)", (name, body))
 
 
-def read_manifest(body: bytes) -> Iterator[EntryRow]:
-    """The rows of a stored document, in path order, decoded a part at a time."""
+class DamagedManifestError(OperationFailedError):
+    """A stored manifest that does not decode, or whose text no longer hashes to its name."""
+
+    def __init__(self, name: str, what: str) -> None:
+        super().__init__(
+            f"The stored list of a backup's files (manifest {name[:12]}) is damaged: {what}. "
+            "Run envops verify."
+        )
+        self.name = name
+
+
+def read_manifest(body: bytes, name: str | None = None) -> Iterator[EntryRow]:
+    """The rows of a stored document, in path order, decoded a part at a time.
+
+    Given its `name`, the text is checked against it as it is read: a damaged document raises
+    DamagedManifestError by its last row at the latest, so a restore writing files as the rows
+    come fails (and rolls back) instead of finishing with wrong modes or times.
+    """
+    try:
+        yield from _rows_of(body, name)
+    except (zstandard.ZstdError, ValueError, TypeError) as error:  # JSONDecodeError too
+        if name is None:
+            raise
+        raise DamagedManifestError(name, f"it does not decode ({error})") from None
+
+
+def _rows_of(body: bytes, name: str | None) -> Iterator[EntryRow]:
     reader = zstandard.ZstdDecompressor().stream_reader(body)
     head = reader.read(2)
-    if head in (b"[[", b"[]"):  # the first format: one JSON document
+    if head in (b"[[", b"[]"):  # the first format: one JSON document, named another way
         yield from map(tuple, json.loads(head + reader.read()))
         return
+    digest = hashlib.sha256(head)
     rest = head
     while chunk := reader.read(_READ_SIZE):
+        digest.update(chunk)
         lines = (rest + chunk).split(b"\n")
         rest = lines.pop()
         yield from map(tuple, map(orjson.loads, lines))
+    if name is not None and digest.hexdigest() != name:
+        raise DamagedManifestError(name, "its text does not match its checksum")
     if rest:
         yield tuple(orjson.loads(rest))

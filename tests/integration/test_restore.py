@@ -444,3 +444,50 @@ def test_a_cancelled_restore_leaves_no_backup_taken_for_it(service, environment,
         service.restore_backup("billing", golden.id, True, cancel_once_restoring, cancel)
     assert [b.name for b in service.list_backups("billing")] == ["Nightly"]
     assert describe_tree(config_dir) == messed
+
+
+def _tamper_with_manifest(tmp_path, change) -> None:
+    """Rewrite the one stored manifest's body with `change(text) -> text`, keeping its name."""
+    import zstandard
+
+    with sqlite3.connect(tmp_path / "data" / "envops.sqlite3") as db:
+        (name, body), *others = db.execute("SELECT sha256, body FROM manifests").fetchall()
+        assert others == []
+        text = zstandard.ZstdDecompressor().stream_reader(body).read()
+        db.execute(
+            "UPDATE manifests SET body = ? WHERE sha256 = ?",
+            (change(text, body), name),
+        )
+
+
+def _other_mtimes(text: bytes, _body: bytes) -> bytes:
+    import zstandard
+
+    changed = text.replace(b"1", b"2", 3)  # still decodes: only its checksum tells
+    return zstandard.ZstdCompressor().compress(changed)
+
+
+def _flipped_bit(_text: bytes, body: bytes) -> bytes:
+    damaged = bytearray(body)
+    damaged[len(damaged) // 2] ^= 0x10
+    return bytes(damaged)
+
+
+@pytest.mark.parametrize("damage", [_other_mtimes, _flipped_bit])
+def test_a_damaged_stored_manifest_is_found_by_verify_and_refused_by_restore(
+    service, environment, config_dir, tmp_path, damage
+):
+    from envops_desktop.domain.errors import OperationFailedError
+
+    backup = service.create_backup("billing")
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+    _tamper_with_manifest(tmp_path, damage)
+    report = service.check_store()
+    assert not report.healthy and len(report.damaged_manifests) == 1
+    with pytest.raises(OperationFailedError, match="is damaged"):
+        service.restore_backup("billing", backup.id)
+    assert describe_tree(config_dir) == messed
+    with pytest.raises(OperationFailedError, match="is damaged"):
+        service.export_backup(backup.id, tmp_path / "out.zip")
+    assert not (tmp_path / "out.zip").exists()
