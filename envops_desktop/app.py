@@ -122,9 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Qt is imported here, not at module import, so `--help` and the CLI never load it.
     from PySide6.QtCore import QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QMessageBox
 
     from envops_desktop.demo_workspace import create_demo_workspace
+    from envops_desktop.domain.errors import EnvOpsError
     from envops_desktop.service import EnvOpsService
     from envops_desktop.ui.crash_reporter import CrashReporter
     from envops_desktop.ui.file_open_filter import FileOpenFilter
@@ -142,7 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_smoke_test(app)
     crash_reporter = CrashReporter(log_path)
     crash_reporter.install()
-    service = EnvOpsService(resolve_data_dir(args.data_dir))
+    try:
+        service = EnvOpsService(resolve_data_dir(args.data_dir))
+    except (OSError, EnvOpsError) as error:  # a damaged database, a full disk, no permission
+        QMessageBox.critical(None, APP_NAME, f"EnvOps cannot open its data folder: {error}")
+        return 1
     if args.demo:
         create_demo_workspace(service)
     window = open_main_window(service, QSettings(), crash_reporter)

@@ -299,6 +299,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         print(f"envops: cannot open the data folder: {error}", file=sys.stderr)
         return 1
+    except EnvOpsError as error:  # a damaged database, a full disk
+        print(f"envops: {error}", file=sys.stderr)
+        return error.exit_code
     try:
         for report in service.recover_interrupted_operations():
             print(

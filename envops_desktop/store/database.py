@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.store.migrations import MIGRATIONS
 
 DATABASE_NAME = "envops.sqlite3"
@@ -23,7 +24,10 @@ class Database:
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / DATABASE_NAME
         self._local = threading.local()
-        self._migrate()
+        try:
+            self._migrate()
+        except sqlite3.DatabaseError as error:
+            raise OperationFailedError(_unusable(self.path, error)) from error
 
     def connection(self) -> sqlite3.Connection:
         owned = getattr(self._local, "owned", None)
@@ -66,6 +70,11 @@ class Database:
         for number in range(current, len(MIGRATIONS)):
             step = MIGRATIONS[number]
             conn.execute("BEGIN IMMEDIATE")
+            # Another process starting on the same new data folder may have taken this step
+            # while this one waited for the write lock: read the version again under it.
+            if conn.execute("PRAGMA user_version").fetchone()[0] > number:
+                conn.execute("COMMIT")
+                continue
             try:
                 if isinstance(step, str):
                     for statement in _statements(step):
@@ -117,3 +126,19 @@ def like_prefix(prefix: str) -> str:
     """A LIKE pattern (with ESCAPE '\\') matching text that starts with `prefix` literally."""
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped + "%"
+
+
+def _unusable(path: Path, error: sqlite3.DatabaseError) -> str:
+    """Why the database cannot be opened, in a sentence that says what to do."""
+    text = str(error)
+    if "disk I/O" in text or "full" in text:
+        return (
+            f"Cannot open {path}: the disk holding it may be full ({text}). "
+            "Free some space and try again."
+        )
+    if "not a database" in text or "malformed" in text:
+        return (
+            f"{path} is damaged ({text}). Move it aside and restore it from a copy; "
+            "EnvOps changed nothing."
+        )
+    return f"Cannot open {path}: {text}."

@@ -1,0 +1,104 @@
+"""A data folder that is damaged, full, or created by several commands at once: a sentence
+and an exit code, never a traceback."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from envops_desktop.cli import main
+from envops_desktop.service import EnvOpsService
+from tests.trees import make_config_tree
+
+REPO = Path(__file__).parents[2]
+
+
+def test_a_damaged_database_header_is_a_sentence(tmp_path, capsys):
+    EnvOpsService(tmp_path / "data").close()
+    database = tmp_path / "data" / "envops.sqlite3"
+    damaged = bytearray(database.read_bytes())
+    damaged[:16] = b"not a sqlite db!"
+    database.write_bytes(bytes(damaged))
+    assert main(["--data-dir", str(tmp_path / "data"), "env", "list"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("envops: ") and "is damaged" in err and err.count("\n") == 1
+    assert database.read_bytes()[:16] == b"not a sqlite db!"  # changed nothing
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or os.geteuid() != 0,
+    reason="mounting a small full disk needs root on Linux (CI runs as root)",
+)
+def test_any_command_on_a_full_data_disk_is_a_sentence(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], check=True)
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "envops_desktop.cli", "--data-dir", str(disk / "data"),
+             "env", "list"], check=True, capture_output=True, cwd=REPO,
+        )  # fmt: skip
+        (disk / "data" / "envops.sqlite3-wal").unlink(missing_ok=True)
+        with open(disk / "filler", "wb", buffering=0) as filler:  # every last block
+            while True:
+                try:
+                    filler.write(b"\0" * 4096)
+                except OSError:
+                    break
+        result = subprocess.run(
+            [sys.executable, "-m", "envops_desktop.cli", "--data-dir", str(disk / "data"),
+             "env", "list"], capture_output=True, text=True, cwd=REPO,
+        )  # fmt: skip
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("envops: ")
+
+
+def test_clearing_scratch_keeps_the_scratch_folder_another_process_may_be_creating(tmp_path):
+    service = EnvOpsService(tmp_path / "data")
+    scratch = tmp_path / "data" / "objects" / "tmp"
+    inode = scratch.stat().st_ino
+    (scratch / "123-456").mkdir()
+    (scratch / "123-456" / "half.part").write_bytes(b"half a blob")
+    service.recover_interrupted_operations()
+    assert scratch.stat().st_ino == inode  # the same folder: it never vanished
+    assert list(scratch.iterdir()) == []
+    service.close()
+
+
+def test_several_first_commands_at_once_on_a_new_data_folder_all_work(tmp_path):
+    for round_ in range(3):
+        data = tmp_path / f"data{round_}"
+        commands = []
+        for index in range(6):
+            env = tmp_path / f"env{round_}-{index}"
+            make_config_tree(env)
+            commands.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "envops_desktop.cli",
+                        "--data-dir",
+                        str(data),
+                        "env",
+                        "add",
+                        f"e{index}",
+                        "--path",
+                        str(env),
+                        "--version",
+                        "1",
+                    ],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    cwd=REPO,
+                )
+            )
+        for command in commands:
+            _out, err = command.communicate(timeout=120)
+            assert command.returncode == 0, err
