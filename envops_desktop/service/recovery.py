@@ -1,5 +1,6 @@
 """Start-up recovery: finish or undo every restore that a crash, kill or power cut interrupted."""
 
+import logging
 import time
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from envops_desktop.service.restore import complete_restore
 from envops_desktop.service.swap import remove_tree, roll_back
 from envops_desktop.service.tree_check import tree_matches
 from envops_desktop.store.journal_records import JournalEntry
+
+log = logging.getLogger(__name__)
 
 # An upload staged but never imported (the app was killed with the Import dialog open).
 STALE_UPLOAD_SECONDS = 24 * 3600
@@ -34,24 +37,46 @@ def recover_interrupted_operations(ctx: ServiceContext) -> list[RecoveryReport]:
     A journal entry whose environment lock is held belongs to a restore still running in
     another process (the CLI while the app starts, say): it is left alone.
     """
-    clear_leftovers(ctx)
     reports = []
+    try:
+        clear_leftovers(ctx)
+    except OSError as error:
+        log.warning("could not clear leftovers: %s", error)  # scratch only; tried next time
     for entry in ctx.journal.unfinished(include_done=True):
         with ctx.locks.environment_if_free(entry.environment_id) as free:
             if not free:
                 continue
-            if entry.phase is JournalPhase.DONE or (
-                entry.phase is JournalPhase.FLUSHING
-                and entry.boot_id is not None
-                and entry.boot_id == current_boot_id()
-            ):
-                # Done, or in place and only waiting for the disk, in this same boot: the
-                # kernel still holds whatever was written, so a sync finishes the job. With
-                # no boot id recorded a power cut cannot be ruled out: verified below.
-                settle(ctx, entry)
-                continue
-            reports.append(_recover(ctx, entry))
+            try:
+                report = _recover_entry(ctx, entry)
+            except OSError as error:
+                # One environment's leftovers that cannot be removed (an immutable file, a
+                # folder of another user's) must not stop every command for every other one.
+                report = RecoveryReport(
+                    environment_name=entry.environment_name,
+                    rolled_forward=False,
+                    detail=(
+                        f"the interrupted restore could not be cleaned up "
+                        f"({error.strerror or error}: {error.filename or 'a file'}); "
+                        "EnvOps will try again at the next start"
+                    ),
+                )
+            if report is not None:
+                reports.append(report)
     return reports
+
+
+def _recover_entry(ctx: ServiceContext, entry: JournalEntry) -> RecoveryReport | None:
+    if entry.phase is JournalPhase.DONE or (
+        entry.phase is JournalPhase.FLUSHING
+        and entry.boot_id is not None
+        and entry.boot_id == current_boot_id()
+    ):
+        # Done, or in place and only waiting for the disk, in this same boot: the kernel
+        # still holds whatever was written, so a sync finishes the job. With no boot id
+        # recorded a power cut cannot be ruled out: verified below.
+        settle(ctx, entry)
+        return None
+    return _recover(ctx, entry)
 
 
 def _recover(ctx: ServiceContext, entry: JournalEntry) -> RecoveryReport:

@@ -102,3 +102,45 @@ def test_several_first_commands_at_once_on_a_new_data_folder_all_work(tmp_path):
         for command in commands:
             _out, err = command.communicate(timeout=120)
             assert command.returncode == 0, err
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or os.geteuid() != 0,
+    reason="mounting a folder needs root on Linux (CI runs as root)",
+)
+def test_leftovers_that_cannot_be_removed_do_not_stop_other_environments(tmp_path):
+    import signal
+
+    from tests.reliability.scenario import build_scenario
+
+    scenario = build_scenario(tmp_path)
+    other = tmp_path / "envs" / "other"
+    make_config_tree(other)
+    service = EnvOpsService(scenario.data_dir)
+    service.add_environment("other", other, version="1")
+    service.close()
+    process = scenario.restore_process(scenario.messed, crash_at="flushing")
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    (previous,) = [p for p in scenario.target.parent.iterdir() if ".envops-previous-" in p.name]
+    # Something mounted in the old tree meanwhile: it cannot be removed, and must not be.
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "keep").write_text("not EnvOps's\n")
+    (previous / "mnt").mkdir()
+    subprocess.run(
+        ["mount", "--bind", str(tmp_path / "elsewhere"), str(previous / "mnt")], check=True
+    )
+    try:
+        for _ in range(2):  # every later command, not just the first
+            result = subprocess.run(
+                [sys.executable, "-m", "envops_desktop.cli", "--data-dir",
+                 str(scenario.data_dir), "backup", "create", "other"],
+                capture_output=True, text=True, cwd=REPO,
+            )  # fmt: skip
+            assert result.returncode == 0, result.stderr
+            assert "could not be cleaned up" in result.stderr
+            assert "Traceback" not in result.stderr
+    finally:
+        subprocess.run(["umount", str(previous / "mnt")], check=False)
+    assert (tmp_path / "elsewhere" / "keep").read_text() == "not EnvOps's\n"
+    assert scenario.state() == "messed"
