@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from envops_desktop.domain.errors import InvalidConfigurationFileError, OperationCancelledError
+from envops_desktop.domain.errors import (
+    InvalidConfigurationFileError,
+    OperationCancelledError,
+    OperationFailedError,
+)
 from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.service import EnvOpsService, parallel
 from envops_desktop.store.database import DATABASE_NAME
@@ -57,7 +61,7 @@ def test_damaged_blob_found_by_a_helper_process_names_the_file(
     entry = next(e for e in service.backup_entries(backup.id) if e.path == "app.yaml")
     damage_blob(tmp_path / "data", entry.sha256)
     before = describe_tree(config_dir)
-    with pytest.raises(Exception, match=r"app\.yaml is damaged"):
+    with pytest.raises(OperationFailedError, match=r"app\.yaml is damaged"):
         service.restore_backup("billing", backup.id)
     assert describe_tree(config_dir) == before
 

@@ -13,6 +13,7 @@ import pytest
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EnvironmentStatus, Outcome
 from envops_desktop.domain.errors import (
     EnvironmentBusyError,
+    InvalidInputError,
     NotFoundError,
     OperationCancelledError,
     OperationFailedError,
@@ -282,7 +283,7 @@ def test_restore_refuses_a_backup_of_another_environment(service, environment, t
     other_dir.mkdir()
     service.add_environment("other", other_dir, version="4.2.0")
     backup = service.create_backup("billing")
-    with pytest.raises(Exception, match="another environment"):
+    with pytest.raises(InvalidInputError, match="another environment"):
         service.restore_backup("other", backup.id)
 
 

@@ -13,7 +13,7 @@ from tests.reliability.scenario import Scenario, build_scenario
 
 pytestmark = pytest.mark.reliability
 
-KILLS = 50
+KILLS_PER_VARIANT = 25  # two variants below: 50 kills in all
 
 
 def _journal_started(scenario: Scenario) -> bool:
@@ -39,7 +39,7 @@ def test_restore_killed_at_random_moments_is_always_whole(post_restore_seconds, 
     _run_to_completion(scenario, scenario.original)
     rng = random.Random(2026)
     outcomes: dict[str, int] = {}
-    for _ in range(KILLS // 2):
+    for _ in range(KILLS_PER_VARIANT):
         current = scenario.state()
         target = scenario.messed if current == "original" else scenario.original
         process = scenario.restore_process(target)
@@ -66,5 +66,8 @@ def test_restore_killed_at_random_moments_is_always_whole(post_restore_seconds, 
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
         assert [p.name for p in scenario.target.parent.iterdir()] == ["billing"]
         service.close()
-    print(f"{KILLS // 2} kills: {outcomes}")
-    assert sum(outcomes.values()) == KILLS // 2
+    print(f"{KILLS_PER_VARIANT} kills: {outcomes}")
+    # Both ways really happened: kills landed before the swap (rolled back) and after it
+    # (kept, whether recovery rolled it forward or it had completed), not only one of them.
+    assert outcomes.get("rolled back", 0) > 0, outcomes
+    assert outcomes.get("rolled forward", 0) + outcomes.get("completed", 0) > 0, outcomes
