@@ -87,7 +87,8 @@ def check_restorable(env: Environment, version: str, needed_bytes: int) -> None:
     if free < needed_bytes + _SPACE_MARGIN:
         raise OperationFailedError(
             f"Not enough free disk space beside {target}: the restore needs "
-            f"{_mib(needed_bytes)} MiB and {_mib(free)} MiB are free."
+            f"{_mib(needed_bytes + _SPACE_MARGIN)} MiB ({_mib(needed_bytes)} MiB of files and "
+            f"{_mib(_SPACE_MARGIN)} MiB to spare) and {_mib(free)} MiB are free."
         )
 
 

@@ -492,3 +492,25 @@ def test_a_damaged_stored_manifest_is_found_by_verify_and_refused_by_restore(
     with pytest.raises(OperationFailedError, match="is damaged"):
         service.export_backup(backup.id, tmp_path / "out.zip")
     assert not (tmp_path / "out.zip").exists()
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or os.geteuid() != 0,
+    reason="mounting a small disk needs root on Linux (CI runs as root)",
+)
+def test_too_little_space_says_what_the_restore_needs_margin_included(service, tmp_path):
+    disk = tmp_path / "small"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)], check=True)
+    try:
+        folder = disk / "billing"
+        folder.mkdir()
+        (folder / "big.bin").write_bytes(os.urandom(1 << 20))
+        service.add_environment("billing", folder, version="4.2.0")
+        backup = service.create_backup("billing")
+        with pytest.raises(OperationFailedError) as refused:
+            service.restore_backup("billing", backup.id)
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+    message = str(refused.value)
+    assert "needs 17 MiB (1 MiB of files and 16 MiB to spare) and" in message
