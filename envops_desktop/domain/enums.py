@@ -35,6 +35,7 @@ class ActivityAction(StrEnum):
     ENVIRONMENT_UPDATED = "environment updated"
     ENVIRONMENT_REMOVED = "environment removed"
     BACKUP_CREATED = "backup created"
+    BACKUP_FAILED = "backup failed"
     BACKUP_DELETED = "backup deleted"
     BACKUP_EXPORTED = "backup exported"
     BACKUP_RESTORED = "backup restored"

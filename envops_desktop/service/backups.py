@@ -1,5 +1,6 @@
 """Creating and deleting deduplicated backups."""
 
+import errno
 import functools
 import heapq
 import os
@@ -11,7 +12,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind, Outcome
-from envops_desktop.domain.errors import NotFoundError
+from envops_desktop.domain.errors import NotFoundError, OperationFailedError
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
@@ -226,7 +227,12 @@ def _back_up(
         same_tree = ctx.backups.manifest_of_tree(env.id, tree_digest)
         new_tree = None
         if same_tree is None:
-            new_tree = _store_tree(ctx, env, scan, started, progress, cancel)
+            try:
+                new_tree = _store_tree(ctx, env, scan, started, progress, cancel)
+            except OSError as error:
+                reason = _unreadable(env, error)
+                ctx.record(env, ActivityAction.BACKUP_FAILED, Outcome.FAILURE, reason)
+                raise OperationFailedError(f"{reason} No backup was recorded.") from error
         else:
             ProgressMeter(progress, _PHASE, 0).finish()  # nothing to read
         manifest = same_tree if new_tree is None else new_tree.manifest
@@ -277,6 +283,18 @@ def _back_up(
                     ctx.hash_caches.add(env.id, new_tree.cache.fresh, new_tree.cache.whole)
             ctx.record(env, ActivityAction.BACKUP_CREATED, Outcome.SUCCESS, _detail(backup))
     return backup, True
+
+
+def _unreadable(env: Environment, error: OSError) -> str:
+    """Why a backup could not read what it scanned, as a sentence naming the file."""
+    name = error.filename or "a file"
+    if error.errno == errno.ENOENT:
+        return f"{name} was removed while {env.name} was being backed up; try again."
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return f"Cannot read {name}: permission denied."
+    if error.errno == errno.ENOSPC:
+        return "The disk that holds EnvOps's data is full; free some space and try again."
+    return f"Could not back up {name}: {error.strerror or error}."
 
 
 def _default_name(origin: BackupOrigin) -> str:

@@ -2,6 +2,8 @@
 
 import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -169,3 +171,47 @@ def test_store_check_finds_a_damaged_blob(service, environment, tmp_path):
     report = service.check_store()
     assert not report.healthy
     assert report.damaged == [victim]
+
+
+def test_a_file_removed_while_the_backup_reads_it_is_a_sentence_and_logged(
+    service, environment, config_dir, monkeypatch
+):
+    from envops_desktop.domain.enums import ActivityAction
+    from envops_desktop.domain.errors import OperationFailedError
+    from envops_desktop.service import backups
+
+    real_scan = backups.scan_tree
+
+    def scan_then_a_deployment_removes_a_file(root):
+        scan = real_scan(root)
+        (config_dir / "app.yaml").unlink()  # what another program does at that moment
+        return scan
+
+    monkeypatch.setattr(backups, "scan_tree", scan_then_a_deployment_removes_a_file)
+    with pytest.raises(OperationFailedError, match=r"app\.yaml was removed while billing was"):
+        service.create_backup("billing")
+    assert service.list_backups("billing") == []
+    assert service.activity("billing")[0].action is ActivityAction.BACKUP_FAILED
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or os.geteuid() != 0,
+    reason="mounting a small disk needs root on Linux (CI runs as root)",
+)
+def test_a_full_data_disk_during_a_backup_is_a_sentence(tmp_path, config_dir):
+    from envops_desktop.domain.errors import OperationFailedError
+    from envops_desktop.service import EnvOpsService
+
+    disk = tmp_path / "small"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], check=True)
+    try:
+        (config_dir / "big.bin").write_bytes(os.urandom(6 << 20))
+        service = EnvOpsService(disk / "data")
+        service.add_environment("billing", config_dir, version="4.2.0")
+        with pytest.raises(OperationFailedError, match="The disk that holds EnvOps's data is full"):
+            service.create_backup("billing")
+        assert service.list_backups("billing") == []
+        service.close()
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
