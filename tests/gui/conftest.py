@@ -32,6 +32,13 @@ def window(qtbot, controller: MainController, settings: QSettings, crash_reporte
     # Not qtbot.addWidget: its teardown closes the window first, and a test that failed with
     # an operation still running would then wait forever on the "Quit while working?" box.
     controller.runner.cancel_all_and_wait()
+    # The runner forgets a finished operation when its thread's `finished` signal arrives;
+    # until then closing would ask "Quit while working?" and wait for an answer forever.
+    try:
+        qtbot.waitUntil(lambda: not controller.runner.running, timeout=60_000)
+    except qtbot.TimeoutError:
+        labels = [op.label for op in controller.runner.running]
+        raise AssertionError(f"still running after the test: {labels}") from None
     window.close()
 
 
