@@ -2,14 +2,13 @@
 
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind
 from envops_desktop.domain.errors import NotFoundError, OperationCancelledError
 from envops_desktop.domain.progress import CancelToken, Progress
+from tests.disks import needs_root_to_mount, small_disk
 from tests.store_view import (
     damage_blob,
     open_store,
@@ -194,18 +193,12 @@ def test_a_file_removed_while_the_backup_reads_it_is_a_sentence_and_logged(
     assert service.activity("billing")[0].action is ActivityAction.BACKUP_FAILED
 
 
-@pytest.mark.skipif(
-    not sys.platform.startswith("linux") or os.geteuid() != 0,
-    reason="mounting a small disk needs root on Linux (CI runs as root)",
-)
+@needs_root_to_mount
 def test_a_full_data_disk_during_a_backup_is_a_sentence(tmp_path, config_dir):
     from envops_desktop.domain.errors import OperationFailedError
     from envops_desktop.service import EnvOpsService
 
-    disk = tmp_path / "small"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], check=True)
-    try:
+    with small_disk(tmp_path / "small", "4m") as disk:
         (config_dir / "big.bin").write_bytes(os.urandom(6 << 20))
         service = EnvOpsService(disk / "data")
         service.add_environment("billing", config_dir, version="4.2.0")
@@ -213,5 +206,3 @@ def test_a_full_data_disk_during_a_backup_is_a_sentence(tmp_path, config_dir):
             service.create_backup("billing")
         assert service.list_backups("billing") == []
         service.close()
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)

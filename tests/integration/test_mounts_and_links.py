@@ -3,7 +3,6 @@ never emptied, never half-restored, never chmodded from outside."""
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,12 +10,8 @@ import pytest
 from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
 from envops_desktop.service.mounts import mounts_inside
 from envops_desktop.service.swap import remove_tree
+from tests.disks import needs_root_to_mount
 from tests.trees import describe_tree, make_config_tree, mess_up
-
-needs_root = pytest.mark.skipif(
-    not sys.platform.startswith("linux") or os.geteuid() != 0,
-    reason="mounting a folder needs root on Linux (CI runs as root)",
-)
 
 
 @pytest.fixture
@@ -41,7 +36,7 @@ def _precious(tmp_path: Path) -> Path:
     return source
 
 
-@needs_root
+@needs_root_to_mount
 def test_a_mount_inside_an_environment_is_found_even_on_the_same_filesystem(
     tmp_path, config_dir, bind_mount
 ):
@@ -50,7 +45,7 @@ def test_a_mount_inside_an_environment_is_found_even_on_the_same_filesystem(
     assert mounts_inside(config_dir / "conf.d") == []
 
 
-@needs_root
+@needs_root_to_mount
 def test_a_restore_into_an_environment_with_a_mount_is_refused_and_changes_nothing(
     service, environment, config_dir, tmp_path, bind_mount
 ):
@@ -68,7 +63,7 @@ def test_a_restore_into_an_environment_with_a_mount_is_refused_and_changes_nothi
     assert not [p for p in config_dir.parent.iterdir() if ".envops-" in p.name]
 
 
-@needs_root
+@needs_root_to_mount
 def test_a_backup_records_a_mount_point_as_an_empty_folder_and_says_so(
     service, environment, config_dir, tmp_path, bind_mount
 ):
@@ -82,7 +77,7 @@ def test_a_backup_records_a_mount_point_as_an_empty_folder_and_says_so(
     assert "mnt (a mount point" in service.activity("billing")[0].detail
 
 
-@needs_root
+@needs_root_to_mount
 def test_removing_a_leftover_tree_never_deletes_across_a_mount(tmp_path, bind_mount):
     leftover = tmp_path / ".billing.envops-previous-x"
     make_config_tree(leftover)

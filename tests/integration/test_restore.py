@@ -24,6 +24,7 @@ from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.flushing import current_boot_id
 from envops_desktop.store.database import DATABASE_NAME
+from tests.disks import needs_root_to_mount, small_disk
 from tests.store_view import damage_blob
 from tests.trees import describe_tree, mess_up
 
@@ -494,15 +495,9 @@ def test_a_damaged_stored_manifest_is_found_by_verify_and_refused_by_restore(
     assert not (tmp_path / "out.zip").exists()
 
 
-@pytest.mark.skipif(
-    not sys.platform.startswith("linux") or os.geteuid() != 0,
-    reason="mounting a small disk needs root on Linux (CI runs as root)",
-)
+@needs_root_to_mount
 def test_too_little_space_says_what_the_restore_needs_margin_included(service, tmp_path):
-    disk = tmp_path / "small"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)], check=True)
-    try:
+    with small_disk(tmp_path / "small", "8m") as disk:
         folder = disk / "billing"
         folder.mkdir()
         (folder / "big.bin").write_bytes(os.urandom(1 << 20))
@@ -510,7 +505,5 @@ def test_too_little_space_says_what_the_restore_needs_margin_included(service, t
         backup = service.create_backup("billing")
         with pytest.raises(OperationFailedError) as refused:
             service.restore_backup("billing", backup.id)
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)
     message = str(refused.value)
     assert "needs 17 MiB (1 MiB of files and 16 MiB to spare) and" in message

@@ -1,15 +1,13 @@
 """A data folder that is damaged, full, or created by several commands at once: a sentence
 and an exit code, never a traceback."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from envops_desktop.cli import main
 from envops_desktop.service import EnvOpsService
+from tests.disks import needs_root_to_mount, small_disk
 from tests.trees import make_config_tree
 
 REPO = Path(__file__).parents[2]
@@ -27,15 +25,9 @@ def test_a_damaged_database_header_is_a_sentence(tmp_path, capsys):
     assert database.read_bytes()[:16] == b"not a sqlite db!"  # changed nothing
 
 
-@pytest.mark.skipif(
-    not sys.platform.startswith("linux") or os.geteuid() != 0,
-    reason="mounting a small full disk needs root on Linux (CI runs as root)",
-)
+@needs_root_to_mount
 def test_any_command_on_a_full_data_disk_is_a_sentence(tmp_path):
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], check=True)
-    try:
+    with small_disk(tmp_path / "disk", "2m") as disk:
         subprocess.run(
             [sys.executable, "-m", "envops_desktop.cli", "--data-dir", str(disk / "data"),
              "env", "list"], check=True, capture_output=True, cwd=REPO,
@@ -51,8 +43,6 @@ def test_any_command_on_a_full_data_disk_is_a_sentence(tmp_path):
             [sys.executable, "-m", "envops_desktop.cli", "--data-dir", str(disk / "data"),
              "env", "list"], capture_output=True, text=True, cwd=REPO,
         )  # fmt: skip
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr, result.stderr
     assert result.stderr.startswith("envops: ")
@@ -104,10 +94,7 @@ def test_several_first_commands_at_once_on_a_new_data_folder_all_work(tmp_path):
             assert command.returncode == 0, err
 
 
-@pytest.mark.skipif(
-    not sys.platform.startswith("linux") or os.geteuid() != 0,
-    reason="mounting a folder needs root on Linux (CI runs as root)",
-)
+@needs_root_to_mount
 def test_leftovers_that_cannot_be_removed_do_not_stop_other_environments(tmp_path):
     import signal
 
