@@ -79,4 +79,7 @@ class BackupsPanel(QWidget):
 
     def _popup(self, index: QModelIndex, where: QPoint) -> None:
         self.table.selectRow(index.row())
-        self.options_menu(index.data(RECORD_ROLE)).popup(where)
+        menu = self.options_menu(index.data(RECORD_ROLE))
+        # A menu is made for each popup: gone once closed, not one more child per click.
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(where)

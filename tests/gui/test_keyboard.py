@@ -138,3 +138,19 @@ def test_no_two_mnemonics_in_a_dialog_share_a_letter(
     click_toolbar_button(qtbot, window, button)
     qtbot.waitUntil(lambda: dialog_name in seen)
     _assert_unique(seen[dialog_name])
+
+
+def test_each_options_menu_is_gone_once_closed(qtbot, window, environment, service):
+    from PySide6.QtWidgets import QMenu
+
+    service.create_backup("billing", name="nightly")
+    window.controller.refresh()
+    select_environment(window, "billing")
+    window.tabs.setCurrentWidget(window.backups)
+    table = window.backups.table
+    table.setFocus()
+    table.setCurrentIndex(table.model().index(0, 0))
+    for _ in range(3):
+        press(table, Qt.Key.Key_Menu)
+        QApplication.activePopupWidget().close()
+    qtbot.waitUntil(lambda: not window.backups.findChildren(QMenu, "backupOptionsMenu"))
