@@ -3,7 +3,10 @@
 import hashlib
 import os
 import random
+import socket
 import stat
+import struct
+import subprocess
 from pathlib import Path
 
 
@@ -63,3 +66,84 @@ def mess_up(root: Path) -> None:
     os.chmod(root / "hooks.sh", 0o644)
     (root / "db.ini").unlink()
     (root / "empty").rmdir()
+
+
+# A POSIX ACL as Linux stores it in `system.posix_acl_access`: version 2, then (tag, perm, id)
+# entries in tag order. Built by hand so the tests need no `setfacl`.
+_ACL_USER_OBJ, _ACL_USER, _ACL_GROUP_OBJ, _ACL_MASK, _ACL_OTHER = 0x01, 0x02, 0x04, 0x10, 0x20
+_NO_ID = 0xFFFFFFFF
+
+
+def posix_acl(owner: int, named_user: int, uid: int, group: int, mask: int, other: int) -> bytes:
+    """An access ACL granting `named_user` to `uid` besides the usual owner/group/other."""
+    entries = [
+        (_ACL_USER_OBJ, owner, _NO_ID),
+        (_ACL_USER, named_user, uid),
+        (_ACL_GROUP_OBJ, group, _NO_ID),
+        (_ACL_MASK, mask, _NO_ID),
+        (_ACL_OTHER, other, _NO_ID),
+    ]
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
+
+
+SPARSE_SIZE = 256 << 20
+
+
+def make_tree_of_every_kind(root: Path, as_root: bool) -> None:
+    """A configuration tree holding every kind of entry a restore must keep as `rsync -aHAX`
+    does: owners and groups (as root), setuid and sticky bits, xattrs, an access and a
+    default ACL, hardlinks across folders, a sparse file, a FIFO, a socket, links."""
+    make_config_tree(root)
+    etc = root / "etc"
+    (etc / "ssl" / "private").mkdir(parents=True)
+    (etc / "shadow").write_text("root:*:19000:0:99999:7:::\n")
+    (etc / "ssl" / "private" / "server.pem").write_bytes(os.urandom(900))
+    (root / "bin").mkdir()
+    (root / "bin" / "helper").write_bytes(b"\x7fELF" + os.urandom(300))
+    (root / "shared").mkdir()
+    os.chmod(root / "shared", 0o1777)
+    (root / "acl.conf").write_text("who may read this is in the ACL\n")
+    os.setxattr(root / "acl.conf", "system.posix_acl_access", posix_acl(6, 4, 4242, 4, 4, 0))
+    os.chmod(root / "acl.conf", 0o640)
+    (root / "shared" / "team").mkdir()
+    default_acl = posix_acl(7, 5, 4242, 5, 5, 0)
+    os.setxattr(root / "shared" / "team", "system.posix_acl_default", default_acl)
+    (root / "tagged.ini").write_text("[tagged]\n")
+    os.setxattr(root / "tagged.ini", "user.origin", b"deploy-42")
+    os.setxattr(root / "tagged.ini", "user.empty", b"")
+    os.setxattr(root / "conf.d", "user.note", b"folder attribute")
+    (root / "conf.d" / "main.cf").write_text("linked = twice\n")
+    os.link(root / "conf.d" / "main.cf", etc / "main.cf")
+    os.link(root / "conf.d" / "main.cf", root / "main.cf.link")
+    with open(root / "sparse.img", "wb") as sparse:
+        sparse.seek(4096 * 10)
+        sparse.write(b"data in the middle")
+        sparse.truncate(SPARSE_SIZE)
+    os.mkfifo(root / "control.fifo", 0o620)
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(root / "daemon.sock"))
+    sock.close()
+    os.chmod(root / "bin" / "helper", 0o4755)
+    if as_root:
+        os.chown(etc / "shadow", 0, 42)  # group shadow on Debian
+        os.chmod(etc / "shadow", 0o640)
+        os.chown(etc / "ssl" / "private", 0, 4242)  # a group with no name here
+        os.chmod(etc / "ssl" / "private", 0o710)
+        os.chown(etc / "ssl" / "private" / "server.pem", 4242, 4242)
+        os.chown(root / "bin" / "helper", 1, 1)  # daemon:daemon
+        os.chmod(root / "bin" / "helper", 0o4755)  # chown cleared setuid
+        os.lchown(root / "db.ini", 2, 2)
+        os.chown(root / "control.fifo", 4243, 0)
+        os.chown(root, 1, 4242)
+    os.chmod(root, 0o750)
+
+
+def rsync_differences(original: Path, restored: Path) -> list[str]:
+    """What `rsync -aHAXn --itemize-changes` would change to make `restored` like `original`:
+    nothing, for a faithful restore."""
+    result = subprocess.run(
+        ["rsync", "-aHAXn", "--itemize-changes", f"{original}/", f"{restored}/"],
+        capture_output=True,
+        check=True,
+    )
+    return result.stdout.decode(errors="backslashreplace").splitlines()

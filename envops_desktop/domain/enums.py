@@ -26,6 +26,8 @@ class EntryKind(StrEnum):
     FILE = "file"
     DIR = "dir"
     SYMLINK = "symlink"
+    FIFO = "fifo"
+    SOCKET = "socket"
 
 
 class ActivityAction(StrEnum):

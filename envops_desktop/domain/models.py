@@ -10,7 +10,7 @@ command line's JSON output.
 import shlex
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from envops_desktop.domain.enums import (
     ActivityAction,
@@ -20,6 +20,9 @@ from envops_desktop.domain.enums import (
     Outcome,
 )
 from envops_desktop.domain.errors import InvalidInputError
+
+if TYPE_CHECKING:  # pydantic stays off the import path of a backup
+    from envops_desktop.domain.configuration import ManifestEntry
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +87,15 @@ class TreeEntry(NamedTuple):
     mtime_ns: int
     sha256: str | None
     target: str | None
+    # Owner, xattrs, hardlink and holes (`store.file_metadata.EntryMeta`); None in manifests
+    # written before they were kept.
+    meta: dict[str, object] | None = None
+
+
+def has_content(entry: "TreeEntry | ManifestEntry") -> bool:
+    """Whether an entry's content is stored for it: a file, and not a hardlink to an earlier
+    one (which is linked again on restore)."""
+    return entry.kind is EntryKind.FILE and not (entry.meta and "hardlink" in entry.meta)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,6 +115,10 @@ class Backup:
     # The environment folder's own permissions and mtime, restored with its contents.
     root_mode: int | None = None
     root_mtime_ns: int | None = None
+    root_meta: dict[str, object] | None = None
+    # Files that kept changing while they were read: stored as last read, which may mix
+    # old and new parts, so a restore names them before it starts.
+    changed_while_read: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,5 +1,6 @@
 """Rules for the relative paths stored in manifests, shared by backups and configuration files."""
 
+import os
 import posixpath
 import re
 
@@ -12,8 +13,8 @@ def relative_path_problem(path: str) -> str | None:
         return "is empty"
     if "\x00" in path:
         return "contains a NUL character"
-    if "\\" in path:
-        return "contains a backslash"
+    if "\\" in path and os.name == "nt":  # a name like any other on POSIX
+        return "contains a backslash, which Windows reads as a folder separator"
     if _DRIVE.match(path):
         return "starts with a drive letter"
     if path.startswith("/"):

@@ -105,8 +105,9 @@ class _FileRows:
     def __iter__(self) -> Iterator[EntryRow]:
         cache_read, racy_before = self.cache.read.append, self.started_ns - RACY_NS
         total = fresh = 0
-        for (path, size, mtime_ns, _, mode), sha in zip(
-            self.cache.files, self.cache.known, strict=True
+        files = self.cache.files
+        for (path, size, mtime_ns, _, mode), sha, meta in zip(
+            files, self.cache.known, files.metas, strict=True
         ):
             digest = None
             if sha is None:
@@ -119,7 +120,7 @@ class _FileRows:
                 size = read
             cache_read(digest)
             total += size
-            yield (path, _FILE, mode, size, mtime_ns, sha, None)
+            yield (path, _FILE, mode, size, mtime_ns, sha, None, meta)
         self.total_bytes, self.cache.fresh_count = total, fresh
         # Taken to its end, so that its pool and background flushing stop here, not whenever
         # the generator is collected.
@@ -263,6 +264,7 @@ def _back_up(
             skipped=sorted(scan.skipped),
             root_mode=scan.root_mode,
             root_mtime_ns=scan.root_mtime_ns,
+            root_meta=scan.root_meta,
         )
         with ctx.db.transaction():
             if new_tree is None:

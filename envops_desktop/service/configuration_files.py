@@ -20,7 +20,7 @@ from envops_desktop.domain.configuration import (
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind, Outcome
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.ids import new_id
-from envops_desktop.domain.models import Backup, Environment, TreeEntry
+from envops_desktop.domain.models import Backup, Environment, TreeEntry, has_content
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
 from envops_desktop.service.backups import back_up_before_restore
 from envops_desktop.service.context import (
@@ -28,13 +28,20 @@ from envops_desktop.service.context import (
     UPLOAD_PREFIX,
     ServiceContext,
 )
-from envops_desktop.service.materialize import materialize, path_of_blob
+from envops_desktop.service.materialize import materialize, new_file_metadata, path_of_blob
 from envops_desktop.service.parallel import run_in_batches, start_helpers_early
 from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import deflate_blobs
 from envops_desktop.store.blobs import DamagedBlobError, MissingBlobError
 from envops_desktop.store.configuration_reader import check_configuration_file
 from envops_desktop.store.configuration_writer import write_configuration_file
+from envops_desktop.store.file_metadata import (
+    OWN_STORE,
+    UNTRUSTED,
+    MetadataPolicy,
+    restricted,
+    restricted_row,
+)
 from envops_desktop.store.manifest_codec import encode_manifest
 from envops_desktop.store.member_staging import MemberJob, stage_members
 from envops_desktop.store.staged_blobs import StagedBlobs
@@ -53,6 +60,7 @@ class StagedConfiguration:
     file_name: str
     manifest: ConfigurationManifest
     blobs: StagedBlobs
+    policy: MetadataPolicy
 
 
 def export_backup(
@@ -77,6 +85,7 @@ def export_backup(
         ],
         root_mode=backup.root_mode,
         root_mtime_ns=backup.root_mtime_ns,
+        root_meta=backup.root_meta,
     )
     meter = ProgressMeter(progress, "exporting", backup.total_bytes)
     try:
@@ -110,7 +119,7 @@ def _write_exported(
 ) -> None:
     # Deflating is the slow part: it runs in batches on every core, each batch into a scratch
     # file of its own, while one writer copies the finished batches into the zip in order.
-    files = [e for e in manifest.entries if e.kind is EntryKind.FILE and e.sha256 is not None]
+    files = [e for e in manifest.entries if has_content(e)]
     with tempfile.TemporaryDirectory(prefix=EXPORT_SCRATCH_PREFIX, dir=ctx.staging_dir) as scratch:
         work = functools.partial(deflate_blobs, str(ctx.data_dir), scratch)
         # Not durable: the scratch files are gone before the disk would see them, and the
@@ -137,10 +146,11 @@ class CheckedConfigurationFile:
     source: Path
     manifest: ConfigurationManifest
     members: dict[str, ZipMember]  # each file's zip entry, by manifest path
+    policy: MetadataPolicy = UNTRUSTED  # which of its owners and powers are applied
 
 
 def checked_configuration_file(
-    ctx: ServiceContext, source: Path, allow_external_links: bool
+    ctx: ServiceContext, source: Path, allow_external_links: bool, keep_privileges: bool = False
 ) -> CheckedConfigurationFile:
     """Everything about `source` that can be checked before its files are read."""
     if source.is_file():
@@ -148,7 +158,10 @@ def checked_configuration_file(
         if size > shutil.disk_usage(ctx.staging_dir).free:
             raise OperationFailedError(f"Not enough free disk space to take in {source.name}.")
         start_helpers_early(size)  # its contents are read by helpers, once it is checked
-    return CheckedConfigurationFile(source, *check_configuration_file(source, allow_external_links))
+    manifest, members = check_configuration_file(source, allow_external_links)
+    return CheckedConfigurationFile(
+        source, manifest, members, OWN_STORE if keep_privileges else UNTRUSTED
+    )
 
 
 def stage_configuration_file(
@@ -164,13 +177,13 @@ def stage_configuration_file(
     try:
         manifest, members = checked.manifest, checked.members
         meter = ProgressMeter(progress, "uploading", manifest.total_bytes)
-        files = (e for e in manifest.entries if e.kind is EntryKind.FILE)
+        files = (e for e in manifest.entries if has_content(e))
         _stage_files(source, staged, _member_jobs(files, members, staged), manifest, meter, cancel)
         meter.finish()
     except BaseException:
         staged.discard()
         raise
-    return StagedConfiguration(upload_id, source.name, manifest, staged)
+    return StagedConfiguration(upload_id, source.name, manifest, staged, checked.policy)
 
 
 def _stage_files(
@@ -207,6 +220,7 @@ def _member_jobs(
     members: dict[str, ZipMember],
     staged: StagedBlobs,
     root: str | None = None,
+    policy: MetadataPolicy = UNTRUSTED,
 ) -> Iterator[MemberJob]:
     """Each file's staging job, claiming its content when the store and the files before it
     lack it (the store is asked a batch of contents at a time); with `root`, each file is
@@ -218,13 +232,18 @@ def _member_jobs(
         for entry, keep in zip(group, claims, strict=True):
             new_file = None
             if root is not None:
-                new_file = (os.path.join(root, entry.path), entry.mode, entry.mtime_ns)
+                new_file = (os.path.join(root, entry.path), *new_file_metadata(entry, policy))
             yield entry.path, entry.sha256 or "", entry.size, keep, members[entry.path], new_file
 
 
 def _imported_backup(
-    env: Environment, ctx: ServiceContext, manifest: ConfigurationManifest, file_name: str
+    env: Environment,
+    ctx: ServiceContext,
+    manifest: ConfigurationManifest,
+    file_name: str,
+    policy: MetadataPolicy,
 ) -> Backup:
+    root_mode, root_meta = restricted(manifest.root_meta, manifest.root_mode or 0, policy)
     return Backup(
         id=new_id(),
         environment_id=env.id,
@@ -235,8 +254,9 @@ def _imported_backup(
         origin=BackupOrigin.IMPORTED,
         file_count=manifest.file_count,
         total_bytes=manifest.total_bytes,
-        root_mode=manifest.root_mode,
+        root_mode=None if manifest.root_mode is None else root_mode,
         root_mtime_ns=manifest.root_mtime_ns,
+        root_meta=root_meta,
     )
 
 
@@ -247,11 +267,13 @@ def _record_imported(
     manifest: ConfigurationManifest,
     blobs: StagedBlobs,
     file_name: str,
+    policy: MetadataPolicy,
 ) -> None:
     """Move the checked content into the store and record it as `backup` (the caller holds
-    the blobs in use)."""
+    the blobs in use), with only what `policy` lets the file's entries keep: a later restore
+    from the store trusts what it holds."""
     blobs.move_into_store()  # and on disk, with nothing else that waits for it
-    name, body = encode_manifest(map(entry_row, manifest.entries))
+    name, body = encode_manifest(restricted_row(entry_row(e), policy) for e in manifest.entries)
     with ctx.db.transaction():
         ctx.backups.insert(backup, manifest=name, body=body)
         ctx.record(
@@ -276,7 +298,7 @@ def adopt_staged_configuration(
     ctx: ServiceContext, env: Environment, staged: StagedConfiguration
 ) -> Backup:
     """Move staged content into the store and record it as a backup of origin `imported`."""
-    backup = _imported_backup(env, ctx, staged.manifest, staged.file_name)
+    backup = _imported_backup(env, ctx, staged.manifest, staged.file_name, staged.policy)
     with ctx.locks.blobs_in_use():
         # Content found in the store at upload was not kept again; the last backup holding
         # it may have been deleted since, and a record naming it would be a broken backup.
@@ -285,7 +307,9 @@ def adopt_staged_configuration(
                 f"Part of the content of {staged.file_name} left the backup store after the "
                 "file was uploaded (its backup was deleted); upload the file again."
             )
-        _record_imported(ctx, env, backup, staged.manifest, staged.blobs, staged.file_name)
+        _record_imported(
+            ctx, env, backup, staged.manifest, staged.blobs, staged.file_name, staged.policy
+        )
     staged.blobs.discard()
     return backup
 
@@ -311,6 +335,7 @@ class ImportInOnePass:
         self._ctx = ctx
         self._source = checked.source
         self.manifest, self._members = checked.manifest, checked.members
+        self._policy = checked.policy
         self._backup_first = backup_first
         self._progress = progress
         self._env: Environment | None = None
@@ -319,7 +344,9 @@ class ImportInOnePass:
     def backup_for(self, env: Environment) -> Backup:
         """The backup the file becomes (recorded only once all of it has been checked)."""
         self._env = env
-        self._backup = _imported_backup(env, self._ctx, self.manifest, self._source.name)
+        self._backup = _imported_backup(
+            env, self._ctx, self.manifest, self._source.name, self._policy
+        )
         return self._backup
 
     def write_tree(
@@ -331,7 +358,7 @@ class ImportInOnePass:
         # Sorted by path, so that every folder comes before what is in it.
         entries = sorted(
             (
-                TreeEntry(e.path, e.kind, e.mode, e.size, e.mtime_ns, e.sha256, e.target)
+                TreeEntry(e.path, e.kind, e.mode, e.size, e.mtime_ns, e.sha256, e.target, e.meta)
                 for e in self.manifest.entries
             ),
             key=itemgetter(0),
@@ -347,12 +374,13 @@ class ImportInOnePass:
                     lambda files: _stage_files(
                         self._source,
                         staged,
-                        _member_jobs(files, self._members, staged, str(root)),
+                        _member_jobs(files, self._members, staged, str(root), self._policy),
                         self.manifest,
                         meter,
                         cancel,
                         flush_meanwhile,
                     ),
+                    self._policy,
                 )
                 meter.finish()
                 if self._backup_first:  # only now: a refused file must leave no backup behind
@@ -365,6 +393,8 @@ class ImportInOnePass:
                     )
                 # Dated now, after the backup taken first, as when the file was staged.
                 recorded = replace(backup, created_at=utc_now())
-                _record_imported(ctx, env, recorded, self.manifest, staged, self._source.name)
+                _record_imported(
+                    ctx, env, recorded, self.manifest, staged, self._source.name, self._policy
+                )
         finally:
             staged.discard()

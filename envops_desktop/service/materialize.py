@@ -3,6 +3,7 @@
 import errno
 import functools
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +15,13 @@ from envops_desktop.domain.progress import CancelToken, ProgressMeter
 from envops_desktop.service.parallel import run_in_batches
 from envops_desktop.store.blob_batches import extract_files
 from envops_desktop.store.blobs import BlobStore, DamagedBlobError, MissingBlobError
+from envops_desktop.store.file_metadata import (
+    OWN_STORE,
+    Applied,
+    MetadataPolicy,
+    apply_metadata,
+    to_apply,
+)
 
 if TYPE_CHECKING:  # pydantic only for the annotation: a restore need not load it
     from envops_desktop.domain.configuration import ManifestEntry
@@ -27,6 +35,7 @@ def _write_files(
     meter: ProgressMeter,
     cancel: CancelToken,
     flush_meanwhile: bool,
+    policy: MetadataPolicy,
 ) -> None:
     work = functools.partial(extract_files, str(blobs.data_dir))
     # os.path.join, not pathlib: 20,000 joins took 0.13 s that way, 0.02 s this way, on the
@@ -36,7 +45,7 @@ def _write_files(
         work,
         files,
         total_bytes,
-        lambda e: (e.sha256 or "", os.path.join(top, e.path), e.mode, e.mtime_ns),
+        lambda e: (e.sha256 or "", os.path.join(top, e.path), *new_file_metadata(e, policy)),
         lambda e: e.size,
         "envops-restore",
         cancel,
@@ -51,21 +60,39 @@ def path_of_blob(error: Exception, entries: Iterable["TreeEntry | ManifestEntry"
     return next((e.path for e in entries if e.sha256 and e.sha256 in str(error)), "a file")
 
 
-def _finish_links_and_dirs(root: Path, entries: Sequence[TreeEntry]) -> None:
+def new_file_metadata(entry: TreeEntry, policy: MetadataPolicy) -> tuple[int, int, Applied]:
+    """The mode, mtime and metadata a restore under `policy` gives a new file."""
+    mode, applied = to_apply(entry.meta, entry.mode, policy)
+    return mode, entry.mtime_ns, applied
+
+
+def _link_again(root: Path, followers: Sequence[TreeEntry]) -> None:
+    # A hardlink is the file it links to, mode, owner and times included.
+    for entry in followers:
+        os.link(root / str((entry.meta or {})["hardlink"]), root / entry.path)
+
+
+def _finish_others(root: Path, entries: Sequence[TreeEntry], policy: MetadataPolicy) -> None:
     for entry in entries:
+        path = root / entry.path
+        mode, applied = to_apply(entry.meta, entry.mode, policy)
         if entry.kind is EntryKind.SYMLINK:
-            path = root / entry.path
             os.symlink(entry.target or "", path)
-            if os.utime in os.supports_follow_symlinks:
-                os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
+            times = entry.mtime_ns if os.utime in os.supports_follow_symlinks else None
+            apply_metadata(path, applied, mode, times, follow=False)
+        elif entry.kind is EntryKind.FIFO:
+            os.mkfifo(path, 0o600)
+            apply_metadata(path, applied, mode, entry.mtime_ns)
+        elif entry.kind is EntryKind.SOCKET:
+            os.mknod(path, 0o600 | stat.S_IFSOCK)
+            apply_metadata(path, applied, mode, entry.mtime_ns)
     # Deepest first: setting a child's times touches its parent, and a read-only directory
-    # must get its mode only after everything inside it exists.
+    # must get its mode (and a default ACL) only after everything inside it exists.
     for entry in sorted(
         (e for e in entries if e.kind is EntryKind.DIR), key=lambda e: e.path, reverse=True
     ):
-        path = root / entry.path
-        os.chmod(path, entry.mode)
-        os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns))
+        mode, applied = to_apply(entry.meta, entry.mode, policy)
+        apply_metadata(root / entry.path, applied, mode, entry.mtime_ns)
 
 
 # Writes the files it is given, in order, each into the tree being made (its folder made).
@@ -73,31 +100,40 @@ FileWriter = Callable[[Iterator[TreeEntry]], None]
 
 
 def materialize(
-    read_entries: Callable[[], Iterable[TreeEntry]], root: Path, write_files: FileWriter
+    read_entries: Callable[[], Iterable[TreeEntry]],
+    root: Path,
+    write_files: FileWriter,
+    policy: MetadataPolicy,
 ) -> None:
     """Create `root` (which must not exist) holding exactly the entries `read_entries()`
-    yields in path order, the files' contents written by `write_files`.
+    yields in path order, the files' contents written by `write_files`, their metadata
+    applied as `policy` allows.
 
-    The entries are read once, as the files are written, and only folders and links are
-    kept: a 200,000-file manifest is never held whole.
+    The entries are read once, as the files are written, and only folders, links and
+    special files are kept: a 200,000-file manifest is never held whole.
     """
     os.mkdir(root, 0o700)
-    links_and_dirs: list[TreeEntry] = []
+    others: list[TreeEntry] = []
+    followers: list[TreeEntry] = []  # hardlinks to files written before them
 
     def files() -> Iterator[TreeEntry]:
         # Path order puts a folder before everything in it, so it exists before its files
         # are handed to a helper.
         for entry in read_entries():
             if entry.kind is EntryKind.FILE:
-                yield entry
+                if entry.meta and "hardlink" in entry.meta:
+                    followers.append(entry)
+                else:
+                    yield entry
                 continue
             if entry.kind is EntryKind.DIR:
                 os.mkdir(root / entry.path, 0o700)
-            links_and_dirs.append(entry)
+            others.append(entry)
 
     try:
         write_files(files())
-        _finish_links_and_dirs(root, links_and_dirs)
+        _link_again(root, followers)
+        _finish_others(root, others, policy)
     except OSError as error:
         raise OperationFailedError(_explain(error)) from error
 
@@ -110,6 +146,7 @@ def materialize_backup(
     meter: ProgressMeter,
     cancel: CancelToken,
     flush_meanwhile: bool,
+    policy: MetadataPolicy = OWN_STORE,
 ) -> None:
     """`materialize` a backup's entries from the store, verifying every blob as it is written.
 
@@ -121,8 +158,9 @@ def materialize_backup(
             read_entries,
             root,
             lambda files: _write_files(
-                blobs, root, files, total_bytes, meter, cancel, flush_meanwhile
+                blobs, root, files, total_bytes, meter, cancel, flush_meanwhile, policy
             ),
+            policy,
         )
     except MissingBlobError as error:
         raise OperationFailedError(

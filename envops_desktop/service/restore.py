@@ -33,12 +33,14 @@ from envops_desktop.service.flushing import (
     settle,
     settle_earlier_restores,
 )
+from envops_desktop.service.left_alone import carry_over_devices
 from envops_desktop.service.materialize import materialize_backup
 from envops_desktop.service.mounts import mounts_inside
 from envops_desktop.service.parallel import start_helpers_early
 from envops_desktop.service.post_restore import run_post_restore_command
 from envops_desktop.service.swap import roll_back, sibling_paths, swap_in
 from envops_desktop.service.versions import current_version
+from envops_desktop.store.file_metadata import OWN_STORE, apply_metadata, to_apply
 from envops_desktop.store.journal_records import JournalEntry
 
 _SPACE_MARGIN = 16 << 20
@@ -153,6 +155,7 @@ def restore_locked(
         crash_point("staging")
         meter = ProgressMeter(progress, "restoring", backup.total_bytes)
         (write_tree or _from_store(ctx, backup))(staging, meter, cancel, not settle_later)
+        not_kept = carry_over_devices(target, staging)
         _apply_root_metadata(staging, target, backup)
         cancel.raise_if_cancelled()
         crash_point("staged")
@@ -180,7 +183,8 @@ def restore_locked(
         backup,
         action,
         Outcome.SUCCESS,
-        f"{backup.name} ({backup.version}) restored in {seconds:.1f} s",
+        f"{backup.name} ({backup.version}) restored in {seconds:.1f} s"
+        + (f"; device files removed with their folders: {', '.join(not_kept)}" if not_kept else ""),
     )
     crash_point("flushing")
     unsettled = None
@@ -210,10 +214,12 @@ def _from_store(ctx: ServiceContext, backup: Backup) -> TreeWriter:
 
 
 def _apply_root_metadata(staging: Path, target: Path, backup: Backup) -> None:
-    mode = backup.root_mode if backup.root_mode is not None else stat.S_IMODE(target.stat().st_mode)
-    os.chmod(staging, mode)
-    if backup.root_mtime_ns is not None:
-        os.utime(staging, ns=(backup.root_mtime_ns, backup.root_mtime_ns))
+    # The folder keeps its own mode (and owner) where the backup did not record them.
+    live = target.stat()
+    recorded = backup.root_mode if backup.root_mode is not None else stat.S_IMODE(live.st_mode)
+    meta = backup.root_meta or {"uid": live.st_uid, "gid": live.st_gid}
+    mode, applied = to_apply(meta, recorded, OWN_STORE)
+    apply_metadata(str(staging), applied, mode, backup.root_mtime_ns)
 
 
 def complete_restore(

@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 
+import orjson
+
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.models import ScannedFile, TreeEntry
 from envops_desktop.service.mounts import mounts_inside
+from envops_desktop.store.file_metadata import EntryMeta, read_metadata
 
 _S_ISREG, _S_ISDIR, _S_ISLNK = stat.S_ISREG, stat.S_ISDIR, stat.S_ISLNK
 _DIGEST_PART = 4096
@@ -40,13 +43,17 @@ class ScannedFiles:
         self.mtimes_ns = array("q")
         self.inodes = array("Q")
         self.modes = array("H")
+        # Per file, its owner and the rest (`file_metadata.EntryMeta`): mostly one shared
+        # object per owner, so 8 bytes a file.
+        self.metas: list[EntryMeta | None] = []
 
-    def add(self, path: str, st: os.stat_result) -> None:
+    def add(self, path: str, st: os.stat_result, meta: EntryMeta | None) -> None:
         self.paths.append(path)
         self.sizes.append(st.st_size)
         self.mtimes_ns.append(st.st_mtime_ns)
         self.inodes.append(st.st_ino & _INODE_BITS)
         self.modes.append(st.st_mode & 0o7777)
+        self.metas.append(meta)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -62,6 +69,12 @@ class ScannedFiles:
             digest.update(marshal.dumps(self.paths[start : start + _DIGEST_PART], 2))
         for column in (self.sizes, self.mtimes_ns, self.inodes, self.modes):
             digest.update(column)
+        # Each distinct metadata once, and per file which one it has.
+        distinct: dict[int, int] = {}
+        which = array("I", (distinct.setdefault(id(m), len(distinct)) for m in self.metas))
+        by_id = {id(m): m for m in self.metas}
+        digest.update(orjson.dumps([by_id[key] for key in distinct]))
+        digest.update(which)
 
 
 @dataclass
@@ -73,6 +86,7 @@ class Scan:
     skipped: list[str] = field(default_factory=list)
     root_mode: int = 0o755
     root_mtime_ns: int = 0
+    root_meta: EntryMeta | None = None
 
     def digest(self) -> str:
         """A name for everything this scan saw: two scans with the same digest found the same
@@ -80,23 +94,34 @@ class Scan:
         backup of the other wherever the hash cache would have trusted every file."""
         others = [(e.path, e.kind.value, e.mode, e.mtime_ns, e.target) for e in self.others]
         digest = hashlib.sha256(marshal.dumps((others, self.skipped), 2))
+        digest.update(orjson.dumps([self.root_meta, *(e.meta for e in self.others)]))
         self.files.digest_into(digest)
         return digest.hexdigest()
 
 
 # How `skipped` names a folder that another filesystem is mounted on.
 MOUNT_POINT_NOTE = " (a mount point: recorded as an empty folder, its contents not backed up)"
+# How `skipped` names a device file: a restore leaves whatever is at its path alone.
+DEVICE_NOTE = " (a device file: not backed up; a restore leaves it as it is)"
 
 
 def scan_tree(root: Path) -> Scan:
-    """List a directory tree; files come in path order. FIFOs, sockets and devices are
-    skipped and named in `skipped`; a folder another filesystem is mounted on is recorded
-    as an empty folder, never entered, and named there too."""
+    """List a directory tree with every entry's metadata; files come in path order.
+
+    Devices are skipped and named in `skipped`; a folder another filesystem is mounted on
+    is recorded as an empty folder, never entered, and named there too. A file with other
+    names in the tree records the first of them (in path order) as the one it links to.
+    """
     real_root = os.path.realpath(root)
     mounted = {os.path.relpath(point, real_root) for point in mounts_inside(Path(real_root))}
     root_stat = root.stat()
-    scan = Scan(root_mode=stat.S_IMODE(root_stat.st_mode), root_mtime_ns=root_stat.st_mtime_ns)
+    scan = Scan(
+        root_mode=stat.S_IMODE(root_stat.st_mode),
+        root_mtime_ns=root_stat.st_mtime_ns,
+        root_meta=read_metadata(str(root), root_stat),
+    )
     add_file = scan.files.add
+    first_names: dict[tuple[int, int], str] = {}  # a hardlinked file's first path, by inode
     # Depth first, each folder's entries in the order their paths sort in, so the files
     # come out in path order with no sort of them all (a backup writes its manifest's rows
     # as it reads them): a folder `a` sorts as `a/`, whose contents come after `a-b` and
@@ -110,20 +135,28 @@ def scan_tree(root: Path) -> Scan:
             continue
         name, st = entry
         mode = st.st_mode
+        full = os.path.join(directory, name)
         if _S_ISREG(mode):  # nearly every entry: the cheapest path
-            add_file(prefix + name, st)
+            first = None
+            if st.st_nlink > 1:
+                first = first_names.setdefault((st.st_dev, st.st_ino), prefix + name)
+                first = None if first == prefix + name else first
+            add_file(prefix + name, st, read_metadata(full, st, holes=True, hardlink=first))
         elif _S_ISDIR(mode):
-            scan.others.append(_entry(prefix + name, EntryKind.DIR, st))
+            scan.others.append(_entry(prefix + name, EntryKind.DIR, st, full))
             if mounted and prefix + name in mounted:
                 scan.skipped.append(prefix + name + MOUNT_POINT_NOTE)
                 continue
             inner = os.path.join(directory, name)
             pending.append((prefix + name + "/", inner, _in_path_order(_listing(inner, False))))
         elif _S_ISLNK(mode):
-            target = os.readlink(os.path.join(directory, name))
-            scan.others.append(_entry(prefix + name, EntryKind.SYMLINK, st, target))
+            target = os.readlink(full)
+            scan.others.append(_entry(prefix + name, EntryKind.SYMLINK, st, full, target))
+        elif stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+            kind = EntryKind.FIFO if stat.S_ISFIFO(mode) else EntryKind.SOCKET
+            scan.others.append(_entry(prefix + name, kind, st, full))
         else:
-            scan.skipped.append(prefix + name)
+            scan.skipped.append(prefix + name + DEVICE_NOTE)
     scan.others.sort(key=itemgetter(0))  # a folder `a` comes before `a-b`, not after it
     return scan
 
@@ -169,5 +202,8 @@ def _listing(directory: str, follow: bool) -> list[tuple[str, os.stat_result]]:
         ) from error
 
 
-def _entry(path: str, kind: EntryKind, st: os.stat_result, target: str | None = None) -> TreeEntry:
-    return TreeEntry(path, kind, stat.S_IMODE(st.st_mode), 0, st.st_mtime_ns, None, target)
+def _entry(
+    path: str, kind: EntryKind, st: os.stat_result, full: str, target: str | None = None
+) -> TreeEntry:
+    meta = read_metadata(full, st)
+    return TreeEntry(path, kind, stat.S_IMODE(st.st_mode), 0, st.st_mtime_ns, None, target, meta)

@@ -255,6 +255,7 @@ class EnvOpsService:
         progress: ProgressCallback = ignore_progress,
         cancel: CancelToken | None = None,
         allow_external_links: bool = False,
+        keep_privileges: bool = False,
     ) -> "StagedConfiguration":
         """Take in a configuration file: read it all, validate it all, keep its content staged.
 
@@ -267,7 +268,7 @@ class EnvOpsService:
         checked = (
             source
             if isinstance(source, configuration_files.CheckedConfigurationFile)
-            else self.check_configuration_file(Path(source), allow_external_links)
+            else self.check_configuration_file(Path(source), allow_external_links, keep_privileges)
         )
         return configuration_files.stage_configuration_file(
             self._ctx, checked, progress, cancel or CancelToken()
@@ -303,14 +304,18 @@ class EnvOpsService:
         )
 
     def check_configuration_file(
-        self, source: Path, allow_external_links: bool = False
+        self, source: Path, allow_external_links: bool = False, keep_privileges: bool = False
     ) -> "CheckedConfigurationFile":
         """Check all of a configuration file but its files' contents, which
-        `import_configuration_file` checks as it reads them."""
+        `import_configuration_file` checks as it reads them.
+
+        `keep_privileges`: apply the file's owners, setuid, setgid and sticky bits and
+        security and trusted attributes, which an untrusted file otherwise does not get.
+        """
         from envops_desktop.service import configuration_files
 
         return configuration_files.checked_configuration_file(
-            self._ctx, Path(source), allow_external_links
+            self._ctx, Path(source), allow_external_links, keep_privileges
         )
 
     def import_configuration_file(

@@ -30,6 +30,7 @@ def entry_row(entry: "ManifestEntry | TreeEntry") -> EntryRow:
         entry.mtime_ns,
         entry.sha256,
         entry.target,
+        entry.meta,
     )
 
 
@@ -51,6 +52,8 @@ def _backup(row: sqlite3.Row) -> Backup:
         skipped=json.loads(row["skipped"]),
         root_mode=row["root_mode"],
         root_mtime_ns=row["root_mtime_ns"],
+        root_meta=json.loads(row["root_meta"]) if row["root_meta"] else None,
+        changed_while_read=json.loads(row["changed_while_read"] or "[]"),
     )
 
 
@@ -80,7 +83,8 @@ class BackupRecords:
             conn.execute(
                 "INSERT INTO backups (id, environment_id, name, created_at, version,"
                 " created_by, origin, file_count, total_bytes, skipped, root_mode,"
-                " root_mtime_ns, manifest, tree_digest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " root_mtime_ns, manifest, tree_digest, root_meta, changed_while_read)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     backup.id,
                     backup.environment_id,
@@ -96,6 +100,8 @@ class BackupRecords:
                     backup.root_mtime_ns,
                     manifest,
                     tree_digest,
+                    json.dumps(backup.root_meta) if backup.root_meta else None,
+                    json.dumps(backup.changed_while_read),
                 ),
             )
 
@@ -157,14 +163,12 @@ class BackupRecords:
         """The manifest in path order, so parents always come before their children."""
         conn = self._db.connection()
         row = conn.execute("SELECT manifest FROM backups WHERE id = ?", (backup_id,)).fetchone()
-        for path, kind, mode, size, mtime_ns, sha, target in (
-            self._rows(conn, row[0]) if row else []
-        ):
+        for fields in self._rows(conn, row[0]) if row else []:
             try:
-                entry_kind = EntryKind(kind)
+                entry_kind = EntryKind(fields[1])
             except ValueError:  # damage that still decodes, found before the checksum is
-                raise DamagedManifestError(row[0], f"an entry has no kind {kind!r}") from None
-            yield TreeEntry(path, entry_kind, mode, size, mtime_ns, sha, target)
+                raise DamagedManifestError(row[0], f"an entry has no kind {fields[1]!r}") from None
+            yield TreeEntry(fields[0], entry_kind, *fields[2:])
 
     def delete(self, backup_id: str) -> set[str]:
         """Delete a backup; return the blobs that no other backup references any more.

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from envops_desktop.store.blobs import BlobStore, Ingested
 from envops_desktop.store.database import Database
+from envops_desktop.store.file_metadata import Applied
 from envops_desktop.store.zip_bodies import ZipBody, write_body
 
-# (sha256, target path, mode, mtime_ns): one file of a restore.
-Extraction = tuple[str, str, int, int]
+# (sha256, target path, mode, mtime_ns, owner and attributes): one file of a restore.
+Extraction = tuple[str, str, int, int, Applied]
 
 _stores: dict[str, BlobStore] = {}
 

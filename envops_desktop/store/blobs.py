@@ -29,6 +29,7 @@ from envops_desktop.store.blob_bodies import (
     write_all,
 )
 from envops_desktop.store.database import Database
+from envops_desktop.store.file_metadata import NOTHING, Applied
 from envops_desktop.store.file_writes import BINARY, NOFOLLOW, sync_to_disk, writing_new_file
 from envops_desktop.store.pack_index import PackedAt, PackIndex
 from envops_desktop.store.packs import PackWriter, ReadBatch, body_at
@@ -179,11 +180,17 @@ class BlobStore:
         with open(where, "rb", buffering=0) as raw:
             yield decoded_chunks(raw, where.suffix == _ZST)
 
-    def extract(self, sha: str, target: str, mode: int, mtime_ns: int) -> int:
-        """Write blob `sha` as a new file `target` (never through a link), verifying its hash."""
+    def extract(
+        self, sha: str, target: str, mode: int, mtime_ns: int, applied: Applied = NOTHING
+    ) -> int:
+        """Write blob `sha` as a new file `target` (never through a link), verifying its hash,
+        and give it `mode`, `mtime_ns` and the `applied` metadata."""
         digest = hashlib.sha256()
         size = 0
-        with self._content(sha) as chunks, writing_new_file(target, mode, mtime_ns) as out:
+        with (
+            self._content(sha) as chunks,
+            writing_new_file(target, mode, mtime_ns, applied) as out,
+        ):
             try:
                 for chunk in chunks:
                     digest.update(chunk)

@@ -89,14 +89,6 @@ def _check_members(
             raise refused(path, f"the entry {name!r} is a device file, FIFO or socket")
         if info.is_dir():
             continue
-        if (
-            info.file_size > limits.ratio_applies_above
-            and info.file_size > info.compress_size * limits.max_ratio
-        ):
-            raise refused(
-                path,
-                f"the entry {name!r} expands more than {limits.max_ratio} times (a zip bomb)",
-            )
         members[name.removeprefix(FILES_PREFIX)] = ZipMember.of(info)
     return members
 
@@ -172,6 +164,7 @@ def _check_manifest(
     allow_external_links: bool,
 ) -> None:
     kinds: dict[str, EntryKind] = {}
+    firsts: dict[str, ManifestEntry] = {}  # files whose content the archive holds, by path
     for entry in manifest.entries:
         if entry.path in kinds:
             raise refused(path, f"the manifest lists {entry.path!r} twice")
@@ -195,7 +188,17 @@ def _check_manifest(
                 f"the link {entry.path!r} points outside the environment "
                 f"(to {entry.target!r}); allow external links to import it",
             )
-        if entry.kind is EntryKind.FILE:
+        link = (entry.meta or {}).get("hardlink")
+        if link is not None:
+            first = firsts.get(link)
+            if first is None or first.sha256 != entry.sha256:
+                raise refused(
+                    path,
+                    f"the file {entry.path!r} is a hardlink to {link!r}, which is not an "
+                    "earlier file with the same content",
+                )
+        elif entry.kind is EntryKind.FILE:
+            firsts[entry.path] = entry
             info = members.get(entry.path)
             if info is None:
                 raise refused(
@@ -208,7 +211,7 @@ def _check_manifest(
                     f"{entry.size} in the manifest",
                 )
     for name in members:
-        if kinds.get(name) is not EntryKind.FILE:
+        if name not in firsts:
             raise refused(
                 path, f"the entry {FILES_PREFIX + name!r} is not listed in the manifest as a file"
             )
@@ -216,6 +219,22 @@ def _check_manifest(
         raise refused(
             path, f"it would expand to more than the limit of {limits.max_total_bytes >> 30} GiB"
         )
+    # Over the whole archive, not per file: 2 MiB of zeros is a real file that deflates a
+    # thousand times, and every file is held to its declared size as it is read. A sparse
+    # file's holes are written as holes, so only its data counts.
+    written = sum(_bytes_written(entry) for entry in manifest.entries if entry.path in firsts)
+    compressed = sum(member.compress_size for member in members.values())
+    if written > limits.ratio_applies_above and written > compressed * limits.max_ratio:
+        raise refused(
+            path,
+            f"it expands to {written >> 20} MiB, more than {limits.max_ratio} times its "
+            "compressed size (a zip bomb)",
+        )
+
+
+def _bytes_written(entry: ManifestEntry) -> int:
+    extents = (entry.meta or {}).get("data")
+    return entry.size if extents is None else sum(length for _, length in extents)
 
 
 def check_configuration_file(

@@ -12,6 +12,8 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from envops_desktop.store.file_metadata import NOTHING, Applied, SparseWriter, apply_metadata
+
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 BINARY = getattr(os, "O_BINARY", 0)
 # Mode and times set through the open file where the OS allows: two path lookups fewer per
@@ -76,21 +78,24 @@ def flushing_in_background(enabled: bool = True, interval: float = 0.5) -> Itera
         flusher.join()
 
 
-def _set_mode_and_times(file: int | str, mode: int, mtime_ns: int) -> None:
-    os.chmod(file, mode)
-    os.utime(file, ns=(mtime_ns, mtime_ns))
-
-
 @contextlib.contextmanager
-def writing_new_file(target: str, mode: int, mtime_ns: int) -> Iterator[BinaryIO]:
-    """A file created for writing (unbuffered) that gets `mode` and `mtime_ns` once written.
+def writing_new_file(
+    target: str, mode: int, mtime_ns: int, applied: Applied = NOTHING
+) -> Iterator[BinaryIO]:
+    """A file created for writing (unbuffered) that gets `mode`, `mtime_ns` and the `applied`
+    owner and attributes once written; with recorded holes, those are left unwritten.
 
     O_EXCL|O_NOFOLLOW: never written through a link or over something already there.
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW | BINARY
     with open(os.open(target, flags, 0o600), "wb", buffering=0) as out:
-        yield out
+        if applied.data is None:
+            yield out
+        else:
+            sparse = SparseWriter(out, applied.data)
+            yield sparse  # type: ignore[misc]
+            sparse.finish()
         if _META_BY_FD:
-            _set_mode_and_times(out.fileno(), mode, mtime_ns)
+            apply_metadata(out.fileno(), applied, mode, mtime_ns)
     if not _META_BY_FD:  # Windows: by path, once the file is closed
-        _set_mode_and_times(target, mode, mtime_ns)
+        apply_metadata(target, applied, mode, mtime_ns)

@@ -16,15 +16,16 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from operator import itemgetter
+from typing import Any
 
 import orjson
 import zstandard
 
 from envops_desktop.domain.errors import OperationFailedError
 
-# path, kind, mode, size, mtime_ns, sha256, target: plain tuples, which the garbage collector
-# stops tracking, so a 20,000-file manifest adds nothing to its full passes.
-EntryRow = tuple[str, str, int, int, int, str | None, str | None]
+# path, kind, mode, size, mtime_ns, sha256, target and metadata (`file_metadata.EntryMeta`,
+# absent from rows written before it was kept): plain tuples.
+EntryRow = tuple[Any, ...]
 
 # Rows encoded per call into the hash and the compressor: one call per row cost a
 # 20,000-file backup 60 ms.

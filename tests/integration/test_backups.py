@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import stat
 
 import pytest
 
@@ -122,13 +123,43 @@ def test_deleting_a_backup_frees_only_blobs_no_other_backup_uses(
         service.get_backup(second.id)
 
 
-def test_special_files_are_skipped_and_named_in_the_activity_log(service, environment, config_dir):
+def test_fifos_and_sockets_are_kept_and_come_back(service, environment, config_dir):
     os.mkfifo(config_dir / "control.fifo")
+    os.chmod(config_dir / "control.fifo", 0o620)
+    os.mknod(config_dir / "app.sock", 0o600 | stat.S_IFSOCK)
     backup = service.create_backup("billing")
-    assert backup.skipped == ["control.fifo"]
-    created = service.activity("billing")[0]
-    assert created.action is ActivityAction.BACKUP_CREATED
-    assert "control.fifo" in created.detail
+    (config_dir / "control.fifo").unlink()
+    (config_dir / "app.sock").unlink()
+
+    service.restore_backup("billing", backup.id)
+
+    assert backup.skipped == []
+    assert stat.S_ISFIFO((config_dir / "control.fifo").lstat().st_mode)
+    assert stat.S_IMODE((config_dir / "control.fifo").lstat().st_mode) == 0o620
+    assert stat.S_ISSOCK((config_dir / "app.sock").lstat().st_mode)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a device file needs root (CI runs as root)")
+def test_a_device_file_is_named_at_backup_and_left_alone_by_a_restore(
+    service, environment, config_dir
+):
+    os.mknod(config_dir / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    os.mknod(config_dir / "conf.d" / "disk", 0o660 | stat.S_IFBLK, os.makedev(7, 200))
+    before = {p: os.lstat(config_dir / p) for p in ("null", "conf.d/disk")}
+    backup = service.create_backup("billing")
+    (config_dir / "app.yaml").write_text("changed\n")
+
+    service.restore_backup("billing", backup.id)
+
+    assert [note.split(" (")[0] for note in backup.skipped] == ["conf.d/disk", "null"]
+    assert "a device file" in backup.skipped[0]
+    activity = service.activity("billing")
+    created = next(e for e in activity if e.action is ActivityAction.BACKUP_CREATED)
+    assert "conf.d/disk" in created.detail and "null" in created.detail
+    for path, st in before.items():
+        now = os.lstat(config_dir / path)
+        assert (now.st_ino, now.st_rdev, now.st_mode) == (st.st_ino, st.st_rdev, st.st_mode)
+    assert (config_dir / "app.yaml").read_text().startswith("server:")
 
 
 def test_links_are_stored_as_links_never_followed(service, environment, config_dir, tmp_path):

@@ -1,5 +1,6 @@
 """Configuration files: export, then import on any workstation; hostile files are refused."""
 
+import hashlib
 import json
 import os
 import stat
@@ -173,10 +174,23 @@ def test_external_links_are_accepted_only_when_allowed(service, environment, con
 
 
 def _bomb(tmp_path: Path) -> Path:
-    zeros = bytes(50 << 20)
-    return write_configuration(
-        tmp_path / "bomb.zip", manifest([file_entry("zeros", zeros)]), {"config/zeros": zeros}
-    )
+    """Two files of zeros, 1.2 GiB in all, deflated a thousand times: over the whole
+    archive, a zip bomb (each file alone is under the limit)."""
+    part = 600 << 20
+    sha = hashlib.sha256()
+    block = bytes(1 << 20)
+    for _ in range(part >> 20):
+        sha.update(block)
+    entry = {"kind": "file", "mode": 0o644, "size": part, "mtime_ns": 10**18}
+    entries = [{**entry, "path": name, "sha256": sha.hexdigest()} for name in ("a", "b")]
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in ("a", "b"):
+            with archive.open(f"config/{name}", "w", force_zip64=True) as member:
+                for _ in range(part >> 20):
+                    member.write(block)
+        archive.writestr("manifest.json", json.dumps(manifest(entries)))
+    return path
 
 
 def _lying_size(tmp_path: Path) -> Path:
@@ -243,7 +257,7 @@ HOSTILE = {
     ),
     "backslash entry": (
         lambda t: write_configuration(t / "f.zip", manifest([]), {"config\\..\\evil": APP}),
-        "backslash",
+        "outside the config/ folder",
     ),
     "dot-dot in manifest": (
         lambda t: write_configuration(t / "f.zip", manifest([file_entry("../x", APP)]), {}),
@@ -278,9 +292,9 @@ HOSTILE = {
         ),
         "device file, FIFO or socket",
     ),
-    "fifo in manifest": (
+    "device in manifest": (
         lambda t: write_configuration(
-            t / "f.zip", manifest([{**dir_entry("pipe"), "kind": "fifo"}]), {}
+            t / "f.zip", manifest([{**dir_entry("disk"), "kind": "blockdev"}]), {}
         ),
         "is invalid at entries.0.kind",
     ),
@@ -449,3 +463,18 @@ def test_export_of_a_missing_content_names_the_file_not_none(
     assert "is missing from the backup store" in str(refused.value)
     assert "None" not in str(refused.value)
     assert not target.exists()
+
+
+def test_what_export_writes_its_import_accepts(service, environment, config_dir, tmp_path):
+    # Each was refused once: a backslash in a name, and files that deflate a thousand times.
+    (config_dir / "run\\me.sh").write_text("#!/bin/sh\n")
+    (config_dir / "zeros.bin").write_bytes(bytes(2 << 20))
+    with open(config_dir / "disk.img", "wb") as sparse:
+        sparse.truncate(64 << 20)
+    before = describe_tree(config_dir)
+    exported = service.export_backup(service.create_backup("billing").id, tmp_path / "b.zip")
+    mess_up(config_dir)
+
+    import_file(service, "billing", exported)
+
+    assert describe_tree(config_dir) == before

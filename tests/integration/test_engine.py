@@ -383,7 +383,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
     ).fetchall():
         conn.executemany(
             "INSERT INTO backup_entries VALUES (?,?,?,?,?,?,?,?)",
-            [(backup_id, *row) for row in read_manifest(body)],
+            [(backup_id, *row[:7]) for row in read_manifest(body)],
         )
     conn.execute("DROP INDEX backups_by_manifest")
     conn.execute(
@@ -402,6 +402,8 @@ def _downgrade_to_first_schema(data: Path) -> None:
     conn.execute("ALTER TABLE backups DROP COLUMN manifest")
     conn.execute("ALTER TABLE backups DROP COLUMN tree_digest")
     conn.execute("ALTER TABLE journal DROP COLUMN boot_id")
+    conn.execute("ALTER TABLE backups DROP COLUMN root_meta")
+    conn.execute("ALTER TABLE backups DROP COLUMN changed_while_read")
     conn.execute("DROP TABLE manifests")
     conn.execute("PRAGMA user_version=1")
     conn.execute("COMMIT")

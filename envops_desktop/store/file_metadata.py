@@ -1,0 +1,316 @@
+"""What a file is beyond its content, mode and mtime: owner, xattrs and ACLs, hardlinks, holes.
+
+Read at backup and applied at restore exactly as `rsync -aHAX` keeps them. A manifest row
+carries it as one JSON object (`EntryMeta`), absent when there is nothing to say:
+
+- `uid`, `gid`, `user`, `group`: the owner by number, and by name where the name is known;
+- `xattrs`: extended attributes by name, values in base64 (POSIX ACLs are the
+  `system.posix_acl_access` and `system.posix_acl_default` ones);
+- `hardlink`: the path of an earlier file of the same tree this one is a hard link to;
+- `data`: for a sparse file, its data as `[offset, length]` extents; the rest is holes.
+"""
+
+import base64
+import errno
+import functools
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+EntryMeta = dict[str, object]
+
+# Attributes that give powers or labels to a file, kept only when restoring into the same
+# environment on the same machine: a file capability is as good as setuid.
+SYSTEM_XATTR_PREFIXES = ("security.", "trusted.")
+SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
+_HAS_XATTRS = hasattr(os, "listxattr")
+_HAS_OWNERS = hasattr(os, "chown") and hasattr(os, "getuid")
+
+
+@functools.cache
+def _user_name(uid: int) -> str | None:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return None
+
+
+@functools.cache
+def _group_name(gid: int) -> str | None:
+    try:
+        import grp
+
+        return grp.getgrgid(gid).gr_name
+    except (ImportError, KeyError):
+        return None
+
+
+@functools.cache
+def _owner(uid: int, gid: int) -> EntryMeta:
+    # One shared object per owner: 200,000 files of three owners hold three of them.
+    meta: EntryMeta = {"uid": uid, "gid": gid}
+    if (user := _user_name(uid)) is not None:
+        meta["user"] = user
+    if (group := _group_name(gid)) is not None:
+        meta["group"] = group
+    return meta
+
+
+def read_xattrs(path: str | int, follow: bool = False) -> dict[str, str]:
+    """A file's extended attributes, values in base64; none where the OS or filesystem has
+    none."""
+    if not _HAS_XATTRS:
+        return {}
+    try:
+        names = os.listxattr(path, follow_symlinks=follow)
+    except OSError as error:
+        if error.errno in (errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOENT):
+            return {}
+        raise
+    values = {}
+    for name in sorted(names):
+        try:
+            value = os.getxattr(path, name, follow_symlinks=follow)
+        except OSError as error:
+            if error.errno == errno.ENODATA:  # removed since it was listed
+                continue
+            raise
+        values[name] = base64.b64encode(value).decode("ascii")
+    return values
+
+
+def data_extents(fd: int, size: int) -> list[list[int]] | None:
+    """A sparse file's data as `[offset, length]` extents, or None for a file with no holes."""
+    if not hasattr(os, "SEEK_DATA"):
+        return None
+    extents = []
+    offset = 0
+    try:
+        while offset < size:
+            start = os.lseek(fd, offset, os.SEEK_DATA)
+            end = os.lseek(fd, start, os.SEEK_HOLE)
+            extents.append([start, min(end, size) - start])
+            offset = end
+    except OSError as error:
+        if error.errno != errno.ENXIO:  # ENXIO: no data past `offset`, the rest is a hole
+            if error.errno in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+                return None
+            raise
+    if extents == [[0, size]]:
+        return None
+    return extents
+
+
+def read_metadata(
+    path: str, st: os.stat_result, holes: bool = False, hardlink: str | None = None
+) -> EntryMeta | None:
+    """The metadata of the entry at `path` (not following a link), whose status is `st`.
+
+    `holes`: look for holes (only worth it for a regular file whose blocks do not cover its
+    size). `hardlink`: the earlier path of the tree this file is a link to.
+    """
+    meta = _owner(st.st_uid, st.st_gid) if _HAS_OWNERS else None
+    xattrs = read_xattrs(path)
+    extents = None
+    if holes and st.st_size and st.st_blocks * 512 < st.st_size:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            extents = data_extents(fd, st.st_size)
+        finally:
+            os.close(fd)
+    if xattrs or extents is not None or hardlink is not None:
+        meta = dict(meta or {})
+        if xattrs:
+            meta["xattrs"] = xattrs
+        if extents is not None:
+            meta["data"] = extents
+        if hardlink is not None:
+            meta["hardlink"] = hardlink
+    return meta
+
+
+@dataclass(frozen=True)
+class MetadataPolicy:
+    """Which of a tree's recorded powers a restore applies.
+
+    A restore from the workstation's own store applies everything; a configuration file
+    (untrusted) applies none of them unless the user allows it: files then belong to the
+    user importing them, with no setuid, setgid or sticky bit and no security or trusted
+    attributes.
+    """
+
+    owners: bool = True
+    special_bits: bool = True
+    system_xattrs: bool = True
+
+
+OWN_STORE = MetadataPolicy()
+UNTRUSTED = MetadataPolicy(owners=False, special_bits=False, system_xattrs=False)
+
+
+def may_change_owners() -> bool:
+    """Whether this process may give files to other users (root, or CAP_CHOWN)."""
+    if not _HAS_OWNERS:
+        return False
+    if os.geteuid() == 0:
+        return True
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) & (1 << 0))  # CAP_CHOWN is bit 0
+    except OSError:
+        pass
+    return False
+
+
+@functools.cache
+def _uid_named(name: str) -> int | None:
+    try:
+        import pwd
+
+        return pwd.getpwnam(name).pw_uid
+    except (ImportError, KeyError):
+        return None
+
+
+@functools.cache
+def _gid_named(name: str) -> int | None:
+    try:
+        import grp
+
+        return grp.getgrnam(name).gr_gid
+    except (ImportError, KeyError):
+        return None
+
+
+def owner_ids(meta: EntryMeta) -> tuple[int, int] | None:
+    """The uid and gid to give a file on this machine: by name where the name exists here,
+    by number otherwise (as rsync does without --numeric-ids)."""
+    if "uid" not in meta:
+        return None
+    user, group = meta.get("user"), meta.get("group")
+    uid = _uid_named(user) if isinstance(user, str) else None
+    gid = _gid_named(group) if isinstance(group, str) else None
+    return (
+        uid if uid is not None else int(meta["uid"]),  # type: ignore[call-overload]
+        gid if gid is not None else int(meta["gid"]),  # type: ignore[call-overload]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What a restore sets on one new file besides content, mode and times: picklable, so a
+    helper process can apply it."""
+
+    owner: tuple[int, int] | None = None
+    xattrs: tuple[tuple[str, bytes], ...] = ()
+    data: tuple[tuple[int, int], ...] | None = None
+
+
+# Nothing to set but content, mode and times.
+NOTHING = Applied()
+
+
+_OWNER_KEYS = ("uid", "gid", "user", "group")
+
+
+def restricted(
+    meta: EntryMeta | None, mode: int, policy: MetadataPolicy
+) -> tuple[int, EntryMeta | None]:
+    """An entry's mode and metadata with only what `policy` lets it keep."""
+    if not policy.special_bits:
+        mode &= ~SPECIAL_BITS
+    if not meta or (policy.owners and policy.system_xattrs):
+        return mode, meta
+    kept = dict(meta)
+    if not policy.owners:
+        for key in _OWNER_KEYS:
+            kept.pop(key, None)
+    xattrs = kept.pop("xattrs", None)
+    if xattrs:
+        if not policy.system_xattrs:
+            xattrs = {
+                name: value
+                for name, value in xattrs.items()  # type: ignore[attr-defined]
+                if not name.startswith(SYSTEM_XATTR_PREFIXES)
+            }
+        if xattrs:
+            kept["xattrs"] = xattrs
+    return mode, kept or None
+
+
+def restricted_row(row: tuple[Any, ...], policy: MetadataPolicy) -> tuple[Any, ...]:
+    """A manifest row (`manifest_codec.EntryRow`) with only what `policy` lets it keep."""
+    mode, meta = restricted(row[7] if len(row) > 7 else None, row[2], policy)
+    return (*row[:2], mode, *row[3:7], meta)
+
+
+def to_apply(meta: EntryMeta | None, mode: int, policy: MetadataPolicy) -> tuple[int, Applied]:
+    """The mode and metadata a restore under `policy` gives an entry recorded with these."""
+    mode, meta = restricted(meta, mode, policy)
+    if not meta:
+        return mode, NOTHING
+    owner = owner_ids(meta) if _may_chown() else None
+    recorded: dict[str, str] = meta.get("xattrs") or {}  # type: ignore[assignment]
+    xattrs = tuple((name, base64.b64decode(value)) for name, value in recorded.items())
+    extents: list[list[int]] | None = meta.get("data")  # type: ignore[assignment]
+    data = tuple((offset, length) for offset, length in extents) if extents else None
+    if owner is None and not xattrs and data is None:
+        return mode, NOTHING
+    return mode, Applied(owner, xattrs, data)
+
+
+@functools.cache
+def _may_chown() -> bool:
+    return may_change_owners()
+
+
+def apply_metadata(
+    file: str | int, applied: Applied, mode: int, mtime_ns: int | None, follow: bool = True
+) -> None:
+    """Set what a restore sets on a new entry, in the order that keeps it all: the owner
+    first (chown clears setuid and file capabilities), then the mode, the attributes (ACLs
+    after the mode, which would rewrite their mask) and last the times."""
+    if applied.owner is not None:
+        os.chown(file, *applied.owner, follow_symlinks=follow)
+    if follow:  # a link's own mode means nothing on Linux, and cannot be set there
+        os.chmod(file, mode)
+    for name, value in applied.xattrs:
+        os.setxattr(file, name, value, follow_symlinks=follow)
+    if mtime_ns is not None:
+        os.utime(file, ns=(mtime_ns, mtime_ns), follow_symlinks=follow)
+
+
+class SparseWriter:
+    """Writes a file's content in order, leaving its recorded holes unwritten."""
+
+    def __init__(self, out: BinaryIO, data: tuple[tuple[int, int], ...]) -> None:
+        self._out = out
+        self._data = data
+        self._position = 0
+
+    def write(self, chunk: bytes | memoryview) -> int:
+        start, end = self._position, self._position + len(chunk)
+        view = memoryview(chunk)
+        for offset, length in self._parts(start, end):
+            self._out.seek(offset)
+            part = view[offset - start : offset - start + length]
+            while part:
+                part = part[self._out.write(part) or 0 :]
+        self._position = end
+        return len(chunk)
+
+    def _parts(self, start: int, end: int) -> Iterator[tuple[int, int]]:
+        for offset, length in self._data:
+            low, high = max(offset, start), min(offset + length, end)
+            if low < high:
+                yield low, high - low
+
+    def finish(self) -> None:
+        """Give the file its whole size, a hole at its end included."""
+        self._out.truncate(self._position)
