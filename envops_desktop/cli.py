@@ -165,6 +165,8 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
     elif command == "restore":
         env = service.get_environment(args.environment)
         backup = service.find_backup(env.name, args.backup)
+        for caveat in service.restore_caveats(backup.id):
+            print(f"envops: {caveat}", file=sys.stderr)  # even with --yes, in the log
         _confirm(args, f"Restoring {backup.name} erases the current configuration of {env.name}.")
         with _long_operation() as (bar, cancel):
             env = service.restore_backup(env.name, backup.id, args.backup_first, bar, cancel)

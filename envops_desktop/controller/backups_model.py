@@ -11,8 +11,16 @@ from envops_desktop.controller.record_table_model import (
 )
 from envops_desktop.domain.models import Backup
 
+
+def _name(backup: Backup) -> str:
+    # Marked where it shows first: the backup may hold a file mixing old and new parts.
+    if backup.changed_while_read:
+        return f"{backup.name} — incomplete: {len(backup.changed_while_read)} changed while read"
+    return backup.name
+
+
 COLUMNS: list[Column[Backup]] = [
-    Column("Name", lambda b: b.name),
+    Column("Name", _name, lambda b: b.name),
     Column("Created", lambda b: local_time(b.created_at), lambda b: timestamp(b.created_at)),
     Column("Version", lambda b: b.version),
     Column("Origin", lambda b: b.origin.value),

@@ -41,9 +41,9 @@ def _store_files(
     placed: NewPlacements,
     meter: ProgressMeter,
     cancel: CancelToken,
-) -> Iterator[tuple[str, int]]:
+) -> Iterator[tuple[str, int, bool]]:
     """Store the contents of the `chosen` files (by position); yield per file, in order, its
-    sha256 and its size as read.
+    sha256, its size as read and whether it kept changing while it was read.
 
     New packed blobs are added to `placed`; they become part of the store when the backup
     is recorded.
@@ -59,10 +59,10 @@ def _store_files(
         "envops-backup",
         cancel,
     ):
-        for sha, size, at in outcome:
+        for sha, size, at, changed in outcome:
             if at is not None:
                 placed.add(sha, at)
-            yield sha, size
+            yield sha, size, changed
         meter.advance(sum(map(sizes.__getitem__, batch)), paths[batch[-1]])
 
 
@@ -98,9 +98,11 @@ class _FileRows:
     the hash cache or stored as it comes; notes what goes into the cache."""
 
     cache: _CacheUpdate
-    stored: Iterator[tuple[str, int]]  # per file not known, its sha256 and size as read
+    # Per file not known, its sha256, its size as read and whether it changed meanwhile.
+    stored: Iterator[tuple[str, int, bool]]
     started_ns: int
     total_bytes: int = 0
+    changed_while_read: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[EntryRow]:
         cache_read, racy_before = self.cache.read.append, self.started_ns - RACY_NS
@@ -111,10 +113,12 @@ class _FileRows:
         ):
             digest = None
             if sha is None:
-                sha, read = next(self.stored)
+                sha, read, changed = next(self.stored)
+                if changed:
+                    self.changed_while_read.append(path)
                 # Changed while it was read (its size as read differs from its scan), or may
                 # still change within its mtime tick: not cached.
-                if read == size and mtime_ns < racy_before:
+                elif read == size and mtime_ns < racy_before:
                     digest = bytes.fromhex(sha)
                     fresh += 1
                 size = read
@@ -139,6 +143,7 @@ class _StoredTree:
     cache: _CacheUpdate
     # Every file's hash went into the cache: the next scan with the same digest needs none.
     all_cached: bool
+    changed_while_read: list[str]
 
 
 def _store_tree(
@@ -176,6 +181,7 @@ def _store_tree(
         total_bytes=file_rows.total_bytes,
         cache=cache,
         all_cached=cache.fresh_count == len(to_store),
+        changed_while_read=file_rows.changed_while_read,
     )
 
 
@@ -242,6 +248,7 @@ def _back_up(
             existing is not None
             and existing.version == version
             and existing.root_mode == scan.root_mode
+            and existing.root_meta == scan.root_meta
         ):
             ctx.record(
                 env,
@@ -265,6 +272,7 @@ def _back_up(
             root_mode=scan.root_mode,
             root_mtime_ns=scan.root_mtime_ns,
             root_meta=scan.root_meta,
+            changed_while_read=new_tree.changed_while_read if new_tree else [],
         )
         with ctx.db.transaction():
             if new_tree is None:
@@ -311,6 +319,10 @@ def _detail(backup: Backup) -> str:
     )
     if backup.skipped:
         detail += "; skipped special files: " + ", ".join(backup.skipped)
+    if backup.changed_while_read:
+        detail += "; incomplete, changed while they were read: " + ", ".join(
+            backup.changed_while_read
+        )
     return detail
 
 

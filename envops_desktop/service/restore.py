@@ -40,7 +40,12 @@ from envops_desktop.service.parallel import start_helpers_early
 from envops_desktop.service.post_restore import run_post_restore_command
 from envops_desktop.service.swap import roll_back, sibling_paths, swap_in
 from envops_desktop.service.versions import current_version
-from envops_desktop.store.file_metadata import OWN_STORE, apply_metadata, to_apply
+from envops_desktop.store.file_metadata import (
+    OWN_STORE,
+    apply_metadata,
+    owner_not_kept,
+    to_apply,
+)
 from envops_desktop.store.journal_records import JournalEntry
 
 _SPACE_MARGIN = 16 << 20
@@ -150,6 +155,7 @@ def restore_locked(
     # the writing (5.2 s against 3.4 s for 1 GiB).
     settle_later = settle_later and can_settle_later(entry)
     started = time.monotonic()
+    caveats = restore_caveats(ctx, backup) if write_tree is None else []
     ctx.journal.begin(entry)
     try:
         crash_point("staging")
@@ -177,14 +183,17 @@ def restore_locked(
             raise  # its one sentence says it all, and nothing was changed
         raise _user_error(env, error) from error
     seconds = time.monotonic() - started
+    notes = [f"{backup.name} ({backup.version}) restored in {seconds:.1f} s"]
+    notes += [caveat.rstrip(".") for caveat in caveats]
+    if not_kept:
+        notes.append(f"device files removed with their folders: {_some(not_kept)}")
     complete_restore(
         ctx,
         entry,
         backup,
         action,
         Outcome.SUCCESS,
-        f"{backup.name} ({backup.version}) restored in {seconds:.1f} s"
-        + (f"; device files removed with their folders: {', '.join(not_kept)}" if not_kept else ""),
+        "; ".join(notes),
     )
     crash_point("flushing")
     unsettled = None
@@ -195,6 +204,34 @@ def restore_locked(
     refreshed = ctx.environments.by_id(env.id)
     assert refreshed is not None
     return refreshed, unsettled
+
+
+# How many paths a caveat names before it says "and N more".
+_NAMED = 5
+
+
+def _some(paths: list[str]) -> str:
+    named = ", ".join(paths[:_NAMED])
+    return named if len(paths) <= _NAMED else f"{named} and {len(paths) - _NAMED} more"
+
+
+def restore_caveats(ctx: ServiceContext, backup: Backup) -> list[str]:
+    """What restoring `backup` will not bring back exactly, as sentences for the user to read
+    before the restore starts (and for its activity entry)."""
+    caveats = []
+    if backup.changed_while_read:
+        caveats.append(
+            f"{_some(backup.changed_while_read)} kept changing while {backup.name} was made; "
+            "the backup holds them as they were last read, which may mix old and new parts."
+        )
+    other_owners = [e.path for e in ctx.backups.entries(backup.id) if owner_not_kept(e.meta)]
+    if other_owners or (backup.root_meta and owner_not_kept(backup.root_meta)):
+        caveats.append(
+            f"EnvOps may not give files to other users here (run it as root to), so "
+            f"{_some(other_owners or ['the environment folder'])} will belong to you instead "
+            "of their recorded owners."
+        )
+    return caveats
 
 
 def _from_store(ctx: ServiceContext, backup: Backup) -> TreeWriter:

@@ -26,7 +26,12 @@ from envops_desktop.service.backup_references import pick_backup
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.flushing import settle_detached
 from envops_desktop.service.recovery import recover_interrupted_operations
-from envops_desktop.service.restore import TreeWriter, check_restorable, restore_locked
+from envops_desktop.service.restore import (
+    TreeWriter,
+    check_restorable,
+    restore_caveats,
+    restore_locked,
+)
 from envops_desktop.service.store_check import StoreReport, check_store
 
 if TYPE_CHECKING:
@@ -177,6 +182,11 @@ class EnvOpsService:
             progress,
             cancel,
         )
+
+    def restore_caveats(self, backup_id: str) -> list[str]:
+        """What a restore of this backup will not bring back exactly (files that changed
+        while it was made; owners this process may not set), as sentences to show first."""
+        return restore_caveats(self._ctx, self.get_backup(backup_id))
 
     def _restore(
         self,

@@ -45,9 +45,17 @@ class DamagedBlobError(ValueError):
     """A blob's bytes do not decode, or do not hash to its name."""
 
 
-# What storing one file gave: its sha256, its size as read, and where its blob was packed
-# (None when the content was already stored, or is large and has a file of its own).
-Ingested = tuple[str, int, PackedAt | None]
+# What storing one file gave: its sha256, its size as read, where its blob was packed (None
+# when the content was already stored, or is large and has a file of its own), and whether
+# it kept changing while it was read.
+Ingested = tuple[str, int, PackedAt | None, bool]
+# How many times a file that changes while it is read is read before it is stored as is.
+_READS_OF_A_CHANGING_FILE = 3
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int]:
+    # What any write moves: the size, the mtime, and the ctime, which no one can set back.
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 class BlobStore:
@@ -130,27 +138,45 @@ class BlobStore:
     def ingest(self, source: str, pack: PackWriter) -> Ingested:
         """Store a file's content: small content into `pack`, large into a file of its own.
 
-        One read pass: the name is the hash of exactly the bytes stored, even if the file
-        changes while it is read (its size is then the size read, not the size scanned).
+        The name is the hash of exactly the bytes stored. A file that changes while it is
+        read (its size, mtime or ctime moved) is read again, a few times at most; content
+        still changing is stored as last read, and said so, as `tar` warns "file changed as
+        we read it". Nothing read while the file changed is stored.
         """
+        for _ in range(_READS_OF_A_CHANGING_FILE - 1):
+            ingested = self._ingest_once(source, pack, keep_if_changed=False)
+            if ingested is not None:
+                return ingested
+        ingested = self._ingest_once(source, pack, keep_if_changed=True)
+        assert ingested is not None
+        return ingested
+
+    def _ingest_once(self, source: str, pack: PackWriter, keep_if_changed: bool) -> Ingested | None:
         fd = os.open(source, os.O_RDONLY | NOFOLLOW | BINARY)
         with open(fd, "rb", buffering=0) as f:
+            before = _identity(os.fstat(fd))
             first = f.read(SMALL_FILE)
             if len(first) < SMALL_FILE:
+                changed = _identity(os.fstat(fd)) != before
+                if changed and not keep_if_changed:
+                    return None
                 sha = hashlib.sha256(first).hexdigest()
                 if sha in pack.placed or self.has(sha):
-                    return sha, len(first), None
-                return sha, len(first), pack.append(sha, *small_body(first))
+                    return sha, len(first), None, changed
+                return sha, len(first), pack.append(sha, *small_body(first)), changed
             reader = HashingReader(f)
             tmp = self._tmp_path("ingest")
             try:
                 with open(tmp, "wb") as out:
                     compressed = encode_chunks(reader.chunks(first), out)
+                changed = _identity(os.fstat(fd)) != before
+                if changed and not keep_if_changed:
+                    return None
                 sha = reader.digest.hexdigest()
                 self.adopt(sha, tmp, compressed)
             finally:
                 tmp.unlink(missing_ok=True)
-            return sha, reader.size, None
+            return sha, reader.size, None, changed
 
     def _found(self, sha: str) -> PackedAt | Path:
         where = self.locate(sha)

@@ -270,6 +270,17 @@ def _may_chown() -> bool:
     return may_change_owners()
 
 
+def owner_not_kept(meta: EntryMeta | None) -> bool:
+    """Whether a restore by this process leaves an entry recorded with `meta` owned by
+    someone other than its recorded owner (it may not give files away)."""
+    if not meta or _may_chown():
+        return False
+    owner = owner_ids(meta)
+    return owner is not None and (
+        owner[0] != os.geteuid() or owner[1] not in {os.getegid(), *os.getgroups()}
+    )
+
+
 def apply_metadata(
     file: str | int, applied: Applied, mode: int, mtime_ns: int | None, follow: bool = True
 ) -> None:

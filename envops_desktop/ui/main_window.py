@@ -299,7 +299,8 @@ class MainWindow(QMainWindow):
                 show_version_mismatch(self, mismatch, environment.version_file), mismatch
             )
             return
-        dialog = RestoreBackupDialog(environment, backup, self)
+        caveats = self.controller.service.restore_caveats(backup.id)
+        dialog = RestoreBackupDialog(environment, backup, caveats, self)
         if dialog.exec():
             self.tabs.setCurrentWidget(self.backups)
             self.controller.restore_backup(environment, backup, dialog.backup_first.isChecked())

@@ -18,9 +18,16 @@ from envops_desktop.ui.icons import icon
 
 
 class RestoreBackupDialog(QDialog):
-    """Shows the backup's name, creation date and version; Restore or Cancel."""
+    """Shows the backup's name, creation date and version, and what it will not bring back
+    exactly; Restore or Cancel."""
 
-    def __init__(self, environment: Environment, backup: Backup, parent: QWidget | None = None):
+    def __init__(
+        self,
+        environment: Environment,
+        backup: Backup,
+        caveats: list[str] | None = None,
+        parent: QWidget | None = None,
+    ):
         super().__init__(parent)
         self.setObjectName("restoreBackupDialog")
         self.setWindowTitle(self.tr("Restore backup"))
@@ -64,6 +71,11 @@ class RestoreBackupDialog(QDialog):
         layout.addLayout(header)
         layout.addSpacing(8)
         layout.addLayout(details)
+        if caveats:
+            notes = QLabel("\n".join(f"• {caveat}" for caveat in caveats), self)
+            notes.setObjectName("restoreCaveats")
+            notes.setWordWrap(True)
+            layout.addWidget(notes)
         layout.addWidget(self.backup_first)
         layout.addWidget(buttons)
         self.resize(480, self.sizeHint().height())

@@ -225,3 +225,37 @@ def test_killed_restore_is_recovered_and_announced_at_next_start(qtbot, tmp_path
     assert sys.getswitchinterval() <= 0.001
     window.controller.shutdown()
     service.close()
+
+
+def test_an_incomplete_backup_is_marked_and_its_restore_names_the_file_first(
+    qtbot, window, service, config_dir, monkeypatch
+):
+    from envops_desktop.store import blobs
+
+    add_billing(service, config_dir)
+    real_identity = blobs._identity
+    reads = iter(range(10**6))
+    # live.log is being written on every read, as a busy log is.
+    monkeypatch.setattr(
+        blobs,
+        "_identity",
+        lambda st: (*real_identity(st), next(reads) if st.st_size == 37 else 0),
+    )
+    (config_dir / "live.log").write_bytes(b"l" * 37)
+    backup = service.create_backup("billing", name="busy")
+    window.controller.refresh()
+    select_environment(window, "billing")
+    names = [
+        window.controller.backups_model.index(row, 0).data()
+        for row in range(window.controller.backups_model.rowCount())
+    ]
+    seen = {}
+
+    def inspect(dialog) -> None:
+        seen["caveats"] = dialog.findChild(object, "restoreCaveats").text()
+        dialog.reject()
+
+    open_restore(qtbot, window, backup, inspect)
+
+    assert names == ["busy — incomplete: 1 changed while read"]
+    assert "live.log kept changing while busy was made" in seen["caveats"]

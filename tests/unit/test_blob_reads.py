@@ -18,7 +18,7 @@ def test_a_batch_of_blobs_is_found_with_one_query_and_each_pack_opened_once(tmp_
         (tmp_path / name).write_bytes(content)
     with store.packing() as pack:
         placed = [store.ingest(str(tmp_path / name), pack) for name in contents]
-    store.record_packed((sha, at) for sha, _size, at in placed if at is not None)
+    store.record_packed((sha, at) for sha, _size, at, _changed in placed if at is not None)
     queries: list[str] = []
     db.connection().set_trace_callback(queries.append)
     opened: list[str] = []
@@ -27,7 +27,7 @@ def test_a_batch_of_blobs_is_found_with_one_query_and_each_pack_opened_once(tmp_
         "builtins.open", lambda f, *a, **k: opened.append(str(f)) or real_open(f, *a, **k)
     )
     (tmp_path / "restored").mkdir()
-    shas = [sha for sha, _size, _at in placed]
+    shas = [sha for sha, _size, _at, _changed in placed]
     with store.reading(shas):
         for sha, name in zip(shas, contents, strict=True):
             store.extract(sha, str(tmp_path / "restored" / name), 0o640, 10**18)

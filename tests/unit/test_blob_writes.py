@@ -18,7 +18,7 @@ def test_large_file_is_stored_after_another_process_swept_the_scratch_folder(tmp
         app.ingest(str(first), pack)
     command_line.clear_temporary()
     with app.packing() as pack:
-        sha, size, _ = app.ingest(str(second), pack)
+        sha, size, _, _ = app.ingest(str(second), pack)
     assert size == 5 << 20
     with app.open(sha) as stored:
         assert stored.read() == second.read_bytes()

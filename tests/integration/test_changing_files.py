@@ -1,0 +1,106 @@
+"""Files written while they are backed up, and owners a restore may not set."""
+
+import os
+import threading
+
+import pytest
+
+from envops_desktop.store import file_metadata
+
+BIG = 30 << 20
+
+
+def _keep_rewriting(path, stop: threading.Event) -> None:
+    """Rewrite `path` in place, all 'a' then all 'b', block by block, until told to stop."""
+    blocks = [bytes([letter]) * (1 << 20) for letter in b"ab"]
+    turn = 0
+    with open(path, "r+b", buffering=0) as out:
+        while not stop.is_set():
+            out.seek(0)
+            for _ in range(BIG >> 20):
+                out.write(blocks[turn % 2])
+            turn += 1
+
+
+def test_a_file_rewritten_during_a_backup_is_never_stored_torn_without_saying_so(
+    service, environment, config_dir
+):
+    big = config_dir / "big.bin"
+    big.write_bytes(b"a" * BIG)
+    stop = threading.Event()
+    writer = threading.Thread(target=_keep_rewriting, args=(big, stop))
+    writer.start()
+    try:
+        backup = service.create_backup("billing")
+    finally:
+        stop.set()
+        writer.join()
+
+    service.restore_backup("billing", backup.id)
+
+    # A state that existed on disk, or a backup that says it may not be one.
+    assert big.read_bytes() in (b"a" * BIG, b"b" * BIG) or backup.changed_while_read == ["big.bin"]
+    if backup.changed_while_read:
+        details = [e.detail for e in service.activity("billing")]
+        assert any("changed while they were read: big.bin" in d for d in details)
+        assert any("big.bin kept changing" in c for c in service.restore_caveats(backup.id))
+
+
+def test_a_backup_that_reads_a_changing_file_names_it_and_its_restore_says_so(
+    service, environment, config_dir, monkeypatch
+):
+    # A file whose every read sees it change (as a log written continuously would be).
+    from envops_desktop.store import blobs
+
+    real_identity = blobs._identity
+    reads = iter(range(10**6))
+
+    def identity(st: os.stat_result) -> tuple:
+        return (*real_identity(st), next(reads) if st.st_size == 31 else 0)
+
+    monkeypatch.setattr(blobs, "_identity", identity)
+    (config_dir / "live.log").write_bytes(b"x" * 31)
+    backup = service.create_backup("billing")
+
+    assert backup.changed_while_read == ["live.log"]
+    assert service.get_backup(backup.id).changed_while_read == ["live.log"]
+    caveats = service.restore_caveats(backup.id)
+    assert "live.log kept changing while" in caveats[0]
+
+
+def test_a_restore_that_may_not_set_owners_says_which_files_before_and_after(
+    service, environment, config_dir, monkeypatch
+):
+    if os.geteuid() == 0:
+        os.chown(config_dir / "app.yaml", 4242, 4242)
+    backup = service.create_backup("billing")
+    # What an ordinary user's process meets: it may not give files away.
+    monkeypatch.setattr(file_metadata, "_may_chown", lambda: False)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "getegid", lambda: 1000)
+    monkeypatch.setattr(os, "getgroups", lambda: [1000])
+
+    caveats = service.restore_caveats(backup.id)
+    service.restore_backup("billing", backup.id)
+
+    assert len(caveats) == 1
+    assert "will belong to you instead of their recorded owners" in caveats[0]
+    assert "app.yaml" in caveats[0]
+    restored = next(e for e in service.activity("billing") if "restored in" in e.detail)
+    assert "will belong to you" in restored.detail
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="setting owners needs root (CI runs as root)")
+def test_a_restore_as_root_gives_files_back_to_their_owners(service, environment, config_dir):
+    os.chown(config_dir / "app.yaml", 4242, 4243)
+    os.chown(config_dir, 1, 1)
+    backup = service.create_backup("billing")
+    os.chown(config_dir / "app.yaml", 0, 0)
+    os.chown(config_dir, 0, 0)
+
+    service.restore_backup("billing", backup.id)
+
+    st = (config_dir / "app.yaml").stat()
+    assert (st.st_uid, st.st_gid) == (4242, 4243)
+    assert (config_dir.stat().st_uid, config_dir.stat().st_gid) == (1, 1)
+    assert service.restore_caveats(backup.id) == []
