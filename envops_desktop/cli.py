@@ -86,6 +86,12 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept links that point outside the environment",
     )
+    imp.add_argument(
+        "--keep-privileges",
+        action="store_true",
+        help="apply the file's owners, setuid/setgid/sticky bits and security and trusted "
+        "attributes (otherwise its files belong to you, without them)",
+    )
 
     activity = _with_json(commands.add_parser("activity", help="show the activity log"))
     activity.add_argument("environment", nargs="?")
@@ -176,7 +182,9 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         source = Path(args.file)
         # A file that is plainly wrong is refused before the question; its files' contents
         # are checked as they are written.
-        checked = service.check_configuration_file(source, args.allow_external_links)
+        checked = service.check_configuration_file(
+            source, args.allow_external_links, args.keep_privileges
+        )
         from envops_desktop.domain.configuration import replacement_warning  # pydantic: here
 
         warning = replacement_warning(source.name, checked.manifest.environment_name, env.name)

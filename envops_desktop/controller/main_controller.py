@@ -265,11 +265,15 @@ class MainController(QObject):
             success,
         )
 
-    def check_configuration(self, path: Path, allow_external_links: bool) -> RunningOperation:
+    def check_configuration(
+        self, path: Path, allow_external_links: bool, keep_privileges: bool = False
+    ) -> RunningOperation:
         """Prepare reading a file's manifest and layout (a second, not the whole upload)."""
 
         def operation(_p: ProgressCallback, _c: CancelToken) -> CheckedConfigurationFile:
-            return self.service.check_configuration_file(path, allow_external_links)
+            return self.service.check_configuration_file(
+                path, allow_external_links, keep_privileges
+            )
 
         label = self.tr("Reading {name}").format(name=path.name)
         return self.runner.prepare(label, None, operation)

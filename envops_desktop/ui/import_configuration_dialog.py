@@ -90,6 +90,14 @@ class ImportConfigurationDialog(QDialog):
         self.allow_links.setObjectName("allowExternalLinksCheckBox")
         self.allow_links.setAccessibleName(self.allow_links.text().replace("&", ""))
         self.allow_links.toggled.connect(self._reupload)
+        # An untrusted file's files belong to the importing user, with no setuid bits or
+        # security attributes, unless the user says the file may set them.
+        self.keep_privileges = QCheckBox(
+            self.tr("Keep the file's &owners, setuid bits and security attributes")
+        )
+        self.keep_privileges.setObjectName("keepPrivilegesCheckBox")
+        self.keep_privileges.setAccessibleName(self.keep_privileges.text().replace("&", ""))
+        self.keep_privileges.toggled.connect(self._reupload)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
         self.import_button = buttons.addButton(
             self.tr("&Import"), QDialogButtonBox.ButtonRole.AcceptRole
@@ -105,6 +113,7 @@ class ImportConfigurationDialog(QDialog):
         layout.addWidget(self.error_label)
         layout.addWidget(self.backup_first)
         layout.addWidget(self.allow_links)
+        layout.addWidget(self.keep_privileges)
         layout.addWidget(buttons)
         self._source: Path | None = None
         self.resize(520, self.sizeHint().height())
@@ -172,7 +181,9 @@ class ImportConfigurationDialog(QDialog):
         self.progress_bar.setRange(0, 0)  # busy: the manifest's size is not known yet
         self.pages.setCurrentIndex(UPLOADING_PAGE)
         self._launch(
-            self._controller.check_configuration(path, self.allow_links.isChecked()),
+            self._controller.check_configuration(
+                path, self.allow_links.isChecked(), self.keep_privileges.isChecked()
+            ),
             self._checked,
         )
 

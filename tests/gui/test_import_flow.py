@@ -311,3 +311,37 @@ def test_a_file_opened_from_finder_opens_the_import_dialog(qtbot, window, enviro
         qtbot.waitUntil(lambda: opened == ["importConfigurationDialog"])
     finally:
         QApplication.instance().removeEventFilter(file_filter)
+
+
+def test_a_setuid_file_imports_without_its_bit_unless_the_user_keeps_privileges(
+    qtbot, dialog, window, config_dir, tmp_path
+):
+    from tests.zips import file_entry, manifest, write_configuration
+
+    tool = b"#!/bin/sh\necho privileged\n"
+    source = write_configuration(
+        tmp_path / "tool.envops.zip",
+        manifest([file_entry("tool.sh", tool, mode=0o4755)]),
+        {"config/tool.sh": tool},
+    )
+
+    def import_with(keep: bool) -> int:
+        box = dialog.findChild(object, "keepPrivilegesCheckBox")
+        box.setChecked(keep)
+        choose_in_file_dialog(source, "chooseConfigurationFileDialog")
+        qtbot.mouseClick(dialog.findChild(object, "chooseFileButton"), Qt.MouseButton.LeftButton)
+        wait_uploaded(qtbot, dialog)
+        dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
+        qtbot.mouseClick(dialog.findChild(object, "importButton"), Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+        assert window.banner.kind == "success", window.banner.text
+        return (config_dir / "tool.sh").stat().st_mode & 0o7777
+
+    assert import_with(keep=False) == 0o755
+    dialog = _reopen(qtbot, window)
+    assert import_with(keep=True) == 0o4755
+
+
+def _reopen(qtbot, window):
+    click_toolbar_button(qtbot, window, "importConfigurationButton")
+    return modal_dialog(qtbot, "importConfigurationDialog")

@@ -387,3 +387,40 @@ def test_an_export_is_readable_by_its_owner_only(cli, billing, tmp_path):
     exported.chmod(0o644)
     assert cli("backup", "export", backup["id"], str(exported))[0] == 0
     assert exported.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="setuid-root files and owners need root (CI)")
+def test_an_imported_file_sets_no_owners_setuid_or_trusted_attributes_unless_allowed(
+    cli, billing, tmp_path
+):
+    helper = billing / "hooks.sh"
+    os.chown(helper, 1, 1)
+    os.chmod(helper, 0o4755)
+    os.setxattr(helper, "trusted.envops", b"power")
+    os.setxattr(helper, "user.note", b"kept")
+    assert cli("backup", "create", "billing", "--name", "signed")[0] == 0
+    exported = tmp_path / "signed.envops.zip"
+    assert cli("backup", "export", _latest_id(cli), str(exported))[0] == 0
+    other = tmp_path / "other"
+    make_config_tree(other)
+    assert cli("env", "add", "other", "--path", str(other), "--version", "4.2.0")[0] == 0
+
+    assert cli("import", "other", str(exported), "--yes")[0] == 0
+    imported = other / "hooks.sh"
+    st = imported.stat()
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o755, 0, 0)
+    assert os.listxattr(imported) == ["user.note"]
+    # The imported backup holds no more than was applied: restoring it later adds nothing.
+    assert cli("restore", "other", "latest", "--yes", "--no-backup-first")[0] == 0
+    assert imported.stat().st_mode & 0o7777 == 0o755
+
+    assert cli("import", "other", str(exported), "--yes", "--keep-privileges")[0] == 0
+    st = imported.stat()
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o4755, 1, 1)
+    assert sorted(os.listxattr(imported)) == ["trusted.envops", "user.note"]
+
+
+def _latest_id(cli) -> str:
+    code, out, _ = cli("backup", "list", "billing", "--json")
+    assert code == 0
+    return json.loads(out)[0]["id"]
