@@ -5,9 +5,11 @@ Every step is journaled before it happens, so that a crash at any instant can be
 the disk after the swap, while the previous configuration is still kept: `flushing.py`.
 """
 
+import contextlib
 import functools
 import os
 import shutil
+import sqlite3
 import stat
 import time
 from collections.abc import Callable
@@ -157,6 +159,7 @@ def restore_locked(
     started = time.monotonic()
     caveats = restore_caveats(ctx, backup) if write_tree is None else []
     ctx.journal.begin(entry)
+    touched = False  # whether the environment's folder was ever moved
     try:
         crash_point("staging")
         meter = ProgressMeter(progress, "restoring", backup.total_bytes)
@@ -167,6 +170,7 @@ def restore_locked(
         crash_point("staged")
         ctx.journal.set_phase(entry.id, JournalPhase.SWAPPING)
         crash_point("swapping")
+        touched = True
         swap_in(entry)
         crash_point("swapped")
         ctx.journal.set_phase(entry.id, JournalPhase.APPLIED)
@@ -177,30 +181,27 @@ def restore_locked(
             if reason:
                 raise OperationFailedError(reason)
         crash_point("post-restore")
+        seconds = time.monotonic() - started
+        notes = [f"{backup.name} ({backup.version}) restored in {seconds:.1f} s"]
+        notes += [caveat.rstrip(".") for caveat in caveats]
+        if not_kept:
+            notes.append(f"device files removed with their folders: {_some(not_kept)}")
+        # Recorded or rolled back: a restore the database cannot record is not reported done.
+        complete_restore(ctx, entry, backup, action, Outcome.SUCCESS, "; ".join(notes))
     except BaseException as error:
-        _undo(ctx, env, backup, entry, action, error)
+        _undo(ctx, env, backup, entry, action, error, touched)
         if isinstance(error, InvalidConfigurationFileError):
             raise  # its one sentence says it all, and nothing was changed
-        raise _user_error(env, error) from error
-    seconds = time.monotonic() - started
-    notes = [f"{backup.name} ({backup.version}) restored in {seconds:.1f} s"]
-    notes += [caveat.rstrip(".") for caveat in caveats]
-    if not_kept:
-        notes.append(f"device files removed with their folders: {_some(not_kept)}")
-    complete_restore(
-        ctx,
-        entry,
-        backup,
-        action,
-        Outcome.SUCCESS,
-        "; ".join(notes),
-    )
+        raise _user_error(env, error, touched) from error
     crash_point("flushing")
     unsettled = None
     if settle_later:
         unsettled = entry
     else:
-        settle(ctx, entry)
+        # Recorded as done and in place; should the journal's last line not be written, the
+        # next start finishes it (the restore stands either way).
+        with contextlib.suppress(sqlite3.Error):
+            settle(ctx, entry)
     refreshed = ctx.environments.by_id(env.id)
     assert refreshed is not None
     return refreshed, unsettled
@@ -292,8 +293,12 @@ def _undo(
     entry: JournalEntry,
     action: ActivityAction,
     error: BaseException,
+    touched: bool,
 ) -> None:
-    ctx.journal.set_phase(entry.id, JournalPhase.ROLLING_BACK)
+    # The data disk may be full. The journal then keeps its earlier phase, from which the
+    # next start rolls back too: putting the files back needs no room in the database.
+    with contextlib.suppress(sqlite3.Error):
+        ctx.journal.set_phase(entry.id, JournalPhase.ROLLING_BACK)
     try:
         roll_back(entry)
     except OSError as rollback_error:
@@ -303,39 +308,60 @@ def _undo(
             f"failed too ({_reason(rollback_error)}); EnvOps will finish that when it next starts."
         ) from error
     cancelled = isinstance(error, OperationCancelledError | KeyboardInterrupt)
+    failed = ActivityAction.RESTORE_CANCELLED if cancelled else ActivityAction.RESTORE_FAILED
     # A configuration file refused while it was read changes nothing, as when it is staged.
     refused = isinstance(error, InvalidConfigurationFileError)
     status = env.status if cancelled or refused else EnvironmentStatus.UPDATE_FAILED
     outcome = Outcome.CANCELLED if cancelled else Outcome.FAILURE
     reason = "cancelled by the user" if cancelled else _reason(error)
-    with ctx.db.transaction():
-        ctx.environments.update(env.id, status=status.value)
-        if not refused:
-            ctx.record(
-                env,
-                ActivityAction.RESTORE_CANCELLED if cancelled else ActivityAction.RESTORE_FAILED,
-                outcome,
-                f"{action.value} from {backup.name} ({backup.version}): {reason}; "
-                "the previous configuration is back in place",
-            )
-        ctx.journal.remove(entry.id)
+    try:
+        with ctx.db.transaction():
+            ctx.environments.update(env.id, status=status.value)
+            if not refused:
+                ctx.record(
+                    env,
+                    failed,
+                    outcome,
+                    f"{action.value} from {backup.name} ({backup.version}): {reason}; "
+                    + _aftermath(touched),
+                )
+            ctx.journal.remove(entry.id)
+    except sqlite3.Error as record_error:
+        raise OperationFailedError(
+            f"{_sentence(reason)}; {_aftermath(touched, env.name)}. EnvOps could "
+            f"not record that ({_reason(record_error)}) and will when it next starts."
+        ) from error
 
 
 def _reason(error: BaseException) -> str:
     if isinstance(error, EnvOpsError):
         return str(error).rstrip(".")
+    if isinstance(error, sqlite3.OperationalError) and "full" in str(error):
+        return "the disk that holds EnvOps's data is full"
     if isinstance(error, OSError):
         return f"{error.strerror or error} ({error.filename or 'no file'})"
     return f"unexpected error: {error!r}"
 
 
-def _user_error(env: Environment, error: BaseException) -> BaseException:
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _aftermath(touched: bool, env_name: str = "") -> str:
+    """What a failed restore left, said truly: nothing is "back in place" that never moved."""
+    of = f" of {env_name}" if env_name else ""
+    if touched:
+        return f"the previous configuration{of} is back in place"
+    return f"the configuration{of} was not changed"
+
+
+def _user_error(env: Environment, error: BaseException, touched: bool) -> BaseException:
     if isinstance(error, OperationCancelledError | KeyboardInterrupt):
         return OperationCancelledError(
             f"The restore was cancelled; {env.name} is exactly as it was."
         )
     if isinstance(error, Exception):
         return OperationFailedError(
-            f"{_reason(error)}. The previous configuration of {env.name} is back in place."
+            f"{_reason(error)}. {_sentence(_aftermath(touched, env.name))}."
         )
     return error

@@ -273,10 +273,14 @@ def test_damaged_stored_file_fails_the_restore_and_changes_nothing(
     for entry in service.backup_entries(backup.id):
         if entry.sha256:
             damage_blob(tmp_path / "data", entry.sha256, b"bit rot")
-    with pytest.raises(OperationFailedError, match="damaged"):
+    with pytest.raises(OperationFailedError, match="damaged") as failed:
         service.restore_backup("billing", backup.id)
     assert describe_tree(config_dir) == messed
     assert service.get_environment("billing").status is EnvironmentStatus.UPDATE_FAILED
+    # Found before the folder was touched: nothing was "put back", and no one is told it was.
+    assert "The configuration of billing was not changed." in str(failed.value)
+    assert "back in place" not in str(failed.value)
+    assert service.activity("billing")[0].detail.endswith("the configuration was not changed")
 
 
 def test_restore_refuses_a_backup_of_another_environment(service, environment, tmp_path):
