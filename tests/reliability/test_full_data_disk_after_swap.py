@@ -1,8 +1,9 @@
 """The data disk fills up at the worst moment: right after the new configuration is swapped in.
 
-The outcome the restore reports must be the outcome on disk, and the next command must agree.
+The outcome the restore reports must be the outcome on disk, and the next start must agree.
 """
 
+import contextlib
 import errno
 import os
 
@@ -26,6 +27,15 @@ def _fill(folder) -> None:
             assert error.errno == errno.ENOSPC
 
 
+@contextlib.contextmanager
+def _service(data):
+    service = EnvOpsService(data)
+    try:
+        yield service
+    finally:
+        service.close()  # before the small disk is unmounted
+
+
 @needs_root_to_mount
 @pytest.mark.parametrize("moment", ["swapped", "applied"])
 def test_a_data_disk_that_fills_after_the_swap_reports_what_is_on_disk(
@@ -33,33 +43,30 @@ def test_a_data_disk_that_fills_after_the_swap_reports_what_is_on_disk(
 ):
     config = tmp_path / "billing"
     make_config_tree(config)
+    real_crash_point = restore_module.crash_point
+
+    def fill_at(name: str) -> None:
+        real_crash_point(name)
+        if name == moment:
+            _fill(data)
+
     with small_disk(tmp_path / "data", "6m") as data:
-        service = EnvOpsService(data)
-        service.add_environment("billing", config, version="4.2.0")
-        backup = service.create_backup("billing")
-        mess_up(config)
-        before = describe_tree(config)
-        real_crash_point = restore_module.crash_point
-
-        def fill_at(name: str) -> None:
-            real_crash_point(name)
-            if name == moment:
-                _fill(data)
-
-        monkeypatch.setattr(restore_module, "crash_point", fill_at)
-        with pytest.raises(OperationFailedError) as failed:
-            service.restore_backup("billing", backup.id)
-        monkeypatch.setattr(restore_module, "crash_point", real_crash_point)
-        message = str(failed.value)
-        assert "full" in message
-        assert "previous configuration of billing is back in place" in message
+        with _service(data) as service:
+            service.add_environment("billing", config, version="4.2.0")
+            backup = service.create_backup("billing")
+            mess_up(config)
+            before = describe_tree(config)
+            monkeypatch.setattr(restore_module, "crash_point", fill_at)
+            with pytest.raises(OperationFailedError) as failed:
+                service.restore_backup("billing", backup.id)
+            monkeypatch.setattr(restore_module, "crash_point", real_crash_point)
+        assert "full" in str(failed.value)
+        assert "previous configuration of billing is back in place" in str(failed.value)
         assert describe_tree(config) == before
-        service.close()
 
         os.unlink(data / "filler")
-        again = EnvOpsService(data)
-        reports = again.recover_interrupted_operations()
-        assert describe_tree(config) == before
-        assert all(not r.rolled_forward for r in reports)
-        assert again.get_environment("billing").status is EnvironmentStatus.UPDATE_FAILED
-        again.close()
+        with _service(data) as again:
+            reports = again.recover_interrupted_operations()
+            assert describe_tree(config) == before
+            assert all(not report.rolled_forward for report in reports)
+            assert again.get_environment("billing").status is EnvironmentStatus.UPDATE_FAILED
