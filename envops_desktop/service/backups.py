@@ -227,7 +227,10 @@ def _back_up(
         raise NotFoundError(f"The environment directory {env.path} does not exist.")
     version = current_version(env)
     started = time.time_ns()
-    scan = scan_tree(Path(env.path))
+    try:
+        scan = scan_tree(Path(env.path))
+    except OSError as error:
+        raise _failed(ctx, env, error) from error
     tree_digest = scan.digest()
     with ctx.locks.blobs_in_use():
         # Read under the lock: no backup deletion (which prunes the cache) runs meanwhile.
@@ -237,9 +240,7 @@ def _back_up(
             try:
                 new_tree = _store_tree(ctx, env, scan, started, progress, cancel)
             except OSError as error:
-                reason = _unreadable(env, error)
-                ctx.record(env, ActivityAction.BACKUP_FAILED, Outcome.FAILURE, reason)
-                raise OperationFailedError(f"{reason} No backup was recorded.") from error
+                raise _failed(ctx, env, error) from error
         else:
             ProgressMeter(progress, _PHASE, 0).finish()  # nothing to read
         manifest = same_tree if new_tree is None else new_tree.manifest
@@ -295,9 +296,22 @@ def _back_up(
     return backup, True
 
 
+def _failed(ctx: ServiceContext, env: Environment, error: OSError) -> OperationFailedError:
+    """A backup that could not read its tree: recorded in the activity log, said plainly."""
+    reason = _unreadable(env, error)
+    ctx.record(env, ActivityAction.BACKUP_FAILED, Outcome.FAILURE, reason)
+    return OperationFailedError(f"{reason} No backup was recorded.")
+
+
 def _unreadable(env: Environment, error: OSError) -> str:
     """Why a backup could not read what it scanned, as a sentence naming the file."""
     name = error.filename or "a file"
+    if error.errno == errno.ENAMETOOLONG:
+        shown = f"{name[:120]}…" if len(name) > 120 else name
+        return (
+            f"A path in {env.name} is longer than this system lets a program open "
+            f"({len(os.fsencode(name))} bytes): {shown}. Shorten it to back it up."
+        )
     if error.errno == errno.ENOENT:
         return f"{name} was removed while {env.name} was being backed up; try again."
     if error.errno in (errno.EACCES, errno.EPERM):

@@ -87,6 +87,7 @@ def export_backup(
         root_mtime_ns=backup.root_mtime_ns,
         root_meta=backup.root_meta,
     )
+    _refuse_names_a_file_cannot_carry(manifest, destination)
     meter = ProgressMeter(progress, "exporting", backup.total_bytes)
     try:
         with ctx.locks.blobs_in_use():  # no backup deletion frees what is being exported
@@ -108,6 +109,21 @@ def export_backup(
     ctx.record(
         env, ActivityAction.BACKUP_EXPORTED, Outcome.SUCCESS, f"{backup.name} to {destination}"
     )
+
+
+def _refuse_names_a_file_cannot_carry(manifest: ConfigurationManifest, destination: Path) -> None:
+    # Zip names and the manifest's JSON are Unicode; a Linux name may be any bytes, which a
+    # backup keeps and a restore brings back, but a configuration file cannot carry.
+    for entry in manifest.entries:
+        try:
+            entry.path.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = entry.path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            raise OperationFailedError(
+                f"{shown} has a name that is not valid UTF-8, which a configuration file "
+                f"cannot carry, so {destination.name} was not written. Rename it, or restore "
+                "the backup itself on this workstation."
+            ) from None
 
 
 def _write_exported(

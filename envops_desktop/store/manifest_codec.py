@@ -33,6 +33,25 @@ _ROWS_PER_PART = 1024
 _READ_SIZE = 256 << 10
 
 
+def _dumps_any_name(row: EntryRow) -> bytes:
+    """A row whose names may hold bytes that are not UTF-8, as Python reads them (escaped as
+    lone surrogates): written as JSON escapes `\\udcXX`, which `_loads_any_name` reads back
+    to the very same bytes."""
+    try:
+        return orjson.dumps(row)
+    except TypeError:
+        return json.dumps(row, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def _loads_any_name(line: bytes) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        if b"\\udc" not in line:
+            raise
+        return json.loads(line)  # a lone surrogate escape: a name that is not UTF-8
+
+
 class ManifestWriter:
     """Encodes rows handed over in path order, as they come, into a manifest document."""
 
@@ -50,7 +69,10 @@ class ManifestWriter:
         while part := list(islice(rows, _ROWS_PER_PART)):
             # orjson: a fifth of json.dumps's time; it escapes control characters, so a line
             # break only ever ends a row.
-            text = b"\n".join(map(orjson.dumps, part)) + b"\n"
+            try:
+                text = b"\n".join(map(orjson.dumps, part)) + b"\n"
+            except TypeError:  # a name that is not UTF-8 (Linux allows any bytes)
+                text = b"\n".join(map(_dumps_any_name, part)) + b"\n"
             self._hash.update(text)
             self._body += self._compressor.compress(text)
 
@@ -112,8 +134,8 @@ def _rows_of(body: bytes, name: str | None) -> Iterator[EntryRow]:
         digest.update(chunk)
         lines = (rest + chunk).split(b"\n")
         rest = lines.pop()
-        yield from map(tuple, map(orjson.loads, lines))
+        yield from map(tuple, map(_loads_any_name, lines))
     if name is not None and digest.hexdigest() != name:
         raise DamagedManifestError(name, "its text does not match its checksum")
     if rest:
-        yield tuple(orjson.loads(rest))
+        yield tuple(_loads_any_name(rest))

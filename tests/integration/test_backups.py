@@ -7,7 +7,11 @@ import stat
 import pytest
 
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind
-from envops_desktop.domain.errors import NotFoundError, OperationCancelledError
+from envops_desktop.domain.errors import (
+    NotFoundError,
+    OperationCancelledError,
+    OperationFailedError,
+)
 from envops_desktop.domain.progress import CancelToken, Progress
 from tests.disks import needs_root_to_mount, small_disk
 from tests.store_view import (
@@ -237,3 +241,48 @@ def test_a_full_data_disk_during_a_backup_is_a_sentence(tmp_path, config_dir):
             service.create_backup("billing")
         assert service.list_backups("billing") == []
         service.close()
+
+
+def test_names_that_are_not_utf8_are_backed_up_and_restored_byte_for_byte(
+    service, environment, config_dir, tmp_path
+):
+    # Linux allows any bytes in a name but "/" and NUL; Python reads them escaped.
+    raw = os.fsencode(config_dir)
+    with open(raw + b"/caf\xe9.conf", "wb") as out:
+        out.write(b"latin-1 named\n")
+    os.mkdir(raw + b"/d\xff")
+    with open(raw + b"/d\xff/inner", "wb") as out:
+        out.write(b"inside\n")
+    before = describe_tree(config_dir)
+    backup = service.create_backup("billing")
+    shutil.rmtree(raw + b"/d\xff")
+    os.unlink(raw + b"/caf\xe9.conf")
+
+    service.restore_backup("billing", backup.id)
+
+    assert describe_tree(config_dir) == before
+    assert sorted(n for n in os.listdir(raw) if not n.isascii()) == [b"caf\xe9.conf", b"d\xff"]
+    with pytest.raises(OperationFailedError, match=r"caf�\.conf has a name that is not valid"):
+        service.export_backup(backup.id, tmp_path / "out.zip")
+    assert not (tmp_path / "out.zip").exists()
+
+
+def test_a_path_longer_than_the_system_opens_fails_the_backup_with_a_sentence(
+    service, environment, config_dir
+):
+    # 45 folders of 100 letters: 4,500 bytes, past Linux's 4,096 (tar reaches it by folder).
+    fd = os.open(config_dir, os.O_RDONLY)
+    try:
+        for _ in range(45):
+            os.mkdir("d" * 100, dir_fd=fd)
+            inner = os.open("d" * 100, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        os.close(os.open("deep.conf", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
+    finally:
+        os.close(fd)
+
+    with pytest.raises(OperationFailedError, match=r"longer than this system lets a program open"):
+        service.create_backup("billing")
+    assert service.list_backups("billing") == []
+    assert service.activity("billing")[0].action is ActivityAction.BACKUP_FAILED
