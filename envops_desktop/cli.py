@@ -97,6 +97,8 @@ def _build_parser() -> argparse.ArgumentParser:
     activity.add_argument("environment", nargs="?")
     activity.add_argument("--limit", type=int, default=50)
     _with_json(commands.add_parser("verify", help="check every stored file against its hash"))
+    gc = _with_json(commands.add_parser("gc", help="free stored content no backup needs"))
+    gc.add_argument("--dry-run", action="store_true", help="only say what would be freed")
     return parser
 
 
@@ -205,6 +207,17 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
                 f"{e.time.astimezone():%Y-%m-%d %H:%M:%S}  {e.environment_name:16} "
                 f"{e.action.value:28} {e.user:10} {e.outcome.value:9} {e.detail}"
                 for e in entries
+            ),
+        )
+    elif command == "gc":
+        with _long_operation():
+            garbage = service.collect_garbage(args.dry_run)
+        verb = "would free" if garbage.dry_run else "freed"
+        _print(
+            garbage.__dict__,
+            args.json,
+            lambda: (
+                f"{verb} {len(garbage.blobs)} stored files no backup needs ({garbage.bytes} bytes)."
             ),
         )
     elif command == "verify":

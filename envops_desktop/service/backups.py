@@ -1,5 +1,6 @@
 """Creating and deleting deduplicated backups."""
 
+import contextlib
 import errno
 import functools
 import heapq
@@ -17,6 +18,7 @@ from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
 from envops_desktop.service.context import ServiceContext
+from envops_desktop.service.garbage import collect_garbage
 from envops_desktop.service.parallel import run_in_batches
 from envops_desktop.service.scanning import RACY_NS, Scan, ScannedFiles, scan_tree
 from envops_desktop.service.versions import current_version
@@ -341,10 +343,13 @@ def _detail(backup: Backup) -> str:
 
 
 def delete_backup(ctx: ServiceContext, env: Environment, backup: Backup) -> int:
-    """Delete a backup and the blobs only it used; return how many blobs were freed."""
+    """Delete a backup and the blobs only it used, with any content an interrupted backup
+    or delete left unreferenced; return how many blobs were freed."""
     with ctx.locks.blobs_collecting():
         orphans = ctx.backups.delete(backup.id)
         ctx.blobs.delete(orphans)
+    with contextlib.suppress(OperationFailedError):  # a damaged manifest: verify says so
+        orphans |= set(collect_garbage(ctx).blobs)
     ctx.record(
         env,
         ActivityAction.BACKUP_DELETED,

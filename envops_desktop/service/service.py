@@ -25,6 +25,7 @@ from envops_desktop.service import environments as environment_ops
 from envops_desktop.service.backup_references import pick_backup
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.flushing import settle_detached
+from envops_desktop.service.garbage import GarbageReport, collect_garbage
 from envops_desktop.service.recovery import recover_interrupted_operations
 from envops_desktop.service.restore import (
     TreeWriter,
@@ -157,6 +158,10 @@ class EnvOpsService:
     def check_store(self) -> StoreReport:
         """Re-hash every stored blob and report the damaged or missing ones."""
         return check_store(self._ctx)
+
+    def collect_garbage(self, dry_run: bool = False) -> GarbageReport:
+        """Free stored content no backup needs (left by an interrupted backup or delete)."""
+        return collect_garbage(self._ctx, dry_run)
 
     # Restores -------------------------------------------------------------------------------
 

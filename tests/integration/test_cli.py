@@ -424,3 +424,50 @@ def _latest_id(cli) -> str:
     code, out, _ = cli("backup", "list", "billing", "--json")
     assert code == 0
     return json.loads(out)[0]["id"]
+
+
+def _leave_unreferenced_content(data: Path, tmp_path: Path) -> int:
+    """Store content as a backup killed before its record does: a large blob of its own and
+    a small one in a pack, which no backup names."""
+    from envops_desktop.store.blobs import BlobStore
+    from envops_desktop.store.database import Database
+
+    (tmp_path / "large.bin").write_bytes(os.urandom(300_000))
+    (tmp_path / "small.conf").write_bytes(b"left = behind\n")
+    store = BlobStore(data, Database(data))
+    with store.packing() as pack:
+        placed = [store.ingest(str(tmp_path / name), pack) for name in ("large.bin", "small.conf")]
+    store.record_packed((sha, at) for sha, _size, at, _changed in placed if at is not None)
+    return len(placed)
+
+
+def test_gc_frees_content_a_killed_backup_left_and_a_dry_run_only_says_so(cli, billing, tmp_path):
+    assert cli("backup", "create", "billing", "--name", "kept")[0] == 0
+    left = _leave_unreferenced_content(tmp_path / "data", tmp_path)
+    assert json.loads(cli("verify", "--json")[1])["unreferenced"] == left
+
+    code, out, _ = cli("gc", "--dry-run", "--json")
+    assert code == 0 and len(json.loads(out)["blobs"]) == left
+    assert json.loads(cli("verify", "--json")[1])["unreferenced"] == left
+
+    code, out, _ = cli("gc")
+    assert code == 0 and f"freed {left} stored files" in out
+    report = json.loads(cli("verify", "--json")[1])
+    assert report["unreferenced"] == 0 and report["missing"] == [] and report["damaged"] == []
+    mess_up(billing)
+    assert cli("restore", "billing", "kept", "--yes", "--no-backup-first")[0] == 0
+
+
+def test_deleting_a_backup_also_frees_what_killed_backups_left(cli, billing, tmp_path):
+    assert cli("backup", "create", "billing", "--name", "kept")[0] == 0
+    assert cli("backup", "create", "billing", "--name", "doomed")[0] == 0
+    left = _leave_unreferenced_content(tmp_path / "data", tmp_path)
+    doomed = next(
+        b
+        for b in json.loads(cli("backup", "list", "billing", "--json")[1])
+        if b["name"] == "doomed"
+    )
+
+    assert cli("backup", "delete", doomed["id"])[0] == 0
+
+    assert left and json.loads(cli("verify", "--json")[1])["unreferenced"] == 0

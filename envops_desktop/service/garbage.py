@@ -1,0 +1,51 @@
+"""Reclaiming stored content no backup needs: what a killed backup or delete left behind."""
+
+from dataclasses import dataclass, field
+
+from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.service.context import ServiceContext
+from envops_desktop.store.hash_caches import forget_blobs
+from envops_desktop.store.pack_index import PackedAt
+
+
+@dataclass
+class GarbageReport:
+    """What `envops gc` freed, or with a dry run would free."""
+
+    blobs: list[str] = field(default_factory=list)
+    bytes: int = 0
+    dry_run: bool = False
+
+
+def collect_garbage(ctx: ServiceContext, dry_run: bool = False) -> GarbageReport:
+    """Delete every stored content no backup references (or, with `dry_run`, only say which).
+
+    Holds the exclusive blobs lock, so no backup is storing content meanwhile that its
+    record does not name yet; refuses while a damaged manifest hides what it needs.
+    """
+    with ctx.locks.blobs_collecting():
+        damaged: list[str] = []
+        referenced = ctx.backups.referenced_blobs(damaged)
+        if damaged:
+            raise OperationFailedError(
+                f"{len(damaged)} stored list(s) of a backup's files are damaged, so what they "
+                "need is unknown and nothing was freed. Run envops verify."
+            )
+        report = GarbageReport(dry_run=dry_run)
+        report.blobs = sorted({sha for sha in ctx.blobs.all_blobs() if sha not in referenced})
+        report.bytes = sum(_stored_size(ctx, sha) for sha in report.blobs)
+        if report.blobs and not dry_run:
+            # The hash cache first: it must never name content that is gone.
+            with ctx.db.transaction() as conn:
+                forget_blobs(conn, set(report.blobs))
+            ctx.blobs.delete(report.blobs)
+    return report
+
+
+def _stored_size(ctx: ServiceContext, sha: str) -> int:
+    where = ctx.blobs.locate(sha)
+    if where is None:
+        return 0
+    if isinstance(where, PackedAt):
+        return where.length
+    return where.stat().st_size
