@@ -8,6 +8,7 @@ from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, Journ
 from envops_desktop.domain.models import RecoveryReport
 from envops_desktop.service.context import EXPORT_SCRATCH_PREFIX, UPLOAD_PREFIX, ServiceContext
 from envops_desktop.service.flushing import current_boot_id, settle
+from envops_desktop.service.post_restore import end_process_group
 from envops_desktop.service.restore import complete_restore
 from envops_desktop.service.swap import remove_tree, roll_back
 from envops_desktop.service.tree_check import tree_matches
@@ -101,6 +102,9 @@ def _recover(ctx: ServiceContext, entry: JournalEntry) -> RecoveryReport:
             environment_name=entry.environment_name, rolled_forward=True, detail=detail
         )
     ctx.journal.set_phase(entry.id, JournalPhase.ROLLING_BACK)
+    if entry.post_restore_process:
+        # Its restore was killed while it ran: it must not act on what is rolled back now.
+        end_process_group(entry.post_restore_process)
     roll_back(entry)
     detail = (
         f"the restore of {label} was interrupted at '{entry.phase.value}' and rolled back; "

@@ -177,7 +177,12 @@ def restore_locked(
         crash_point("applied")
         if env.post_restore_command is not None:
             progress(Progress("running the post-restore command", 0, 0))
-            reason = run_post_restore_command(env.post_restore_command, target, cancel)
+            reason = run_post_restore_command(
+                env.post_restore_command,
+                target,
+                cancel,
+                lambda handle: ctx.journal.set_post_restore_process(entry.id, handle),
+            )
             if reason:
                 raise OperationFailedError(reason)
         crash_point("post-restore")

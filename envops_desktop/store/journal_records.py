@@ -25,6 +25,9 @@ class JournalEntry:
     prior_status: EnvironmentStatus
     has_post_restore: bool
     boot_id: str | None = None  # the machine's boot in which it reached `flushing`
+    # The post-restore command's process group, as "pid start-time" (the start time tells
+    # it from a later process given the same number), while it runs.
+    post_restore_process: str | None = None
 
 
 def _entry(row: sqlite3.Row) -> JournalEntry:
@@ -42,6 +45,7 @@ def _entry(row: sqlite3.Row) -> JournalEntry:
         prior_status=EnvironmentStatus(row["prior_status"]),
         has_post_restore=bool(row["has_post_restore"]),
         boot_id=row["boot_id"],
+        post_restore_process=row["post_restore_process"],
     )
 
 
@@ -86,6 +90,13 @@ class JournalRecords:
             conn.execute(
                 "UPDATE journal SET phase = ?, boot_id = ?, updated_at = ? WHERE id = ?",
                 (phase.value, boot_id, to_text(utc_now()), journal_id),
+            )
+
+    def set_post_restore_process(self, journal_id: str, process: str | None) -> None:
+        """Note (or clear) the running post-restore command, for recovery to end it."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE journal SET post_restore_process = ? WHERE id = ?", (process, journal_id)
             )
 
     def advance(self, journal_id: str, expected: JournalPhase, phase: JournalPhase) -> bool:

@@ -151,10 +151,11 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     "ALTER TABLE hash_caches ADD COLUMN recent BLOB;",
     # 7: the boot a restore reached `flushing` in, to tell a kill from a power cut since.
     "ALTER TABLE journal ADD COLUMN boot_id TEXT;",
-    # 8: the environment folder's own owner and attributes, and the files a backup saw change
-    # while it read them.
+    # 8: the environment folder's own owner and attributes, the files a backup saw change
+    # while it read them, and a restore's running post-restore command.
     """
     ALTER TABLE backups ADD COLUMN root_meta TEXT;
     ALTER TABLE backups ADD COLUMN changed_while_read TEXT;
+    ALTER TABLE journal ADD COLUMN post_restore_process TEXT;
     """,
 ]

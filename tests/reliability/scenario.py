@@ -55,7 +55,10 @@ def _without_root_times(tree: dict) -> dict:
 
 
 def build_scenario(
-    root: Path, files: int = 0, post_restore_seconds: float | None = None
+    root: Path,
+    files: int = 0,
+    post_restore_seconds: float | None = None,
+    post_restore_argv: list[str] | None = None,
 ) -> Scenario:
     target = root / "envs" / "billing"
     make_config_tree(target, files=files)
@@ -65,6 +68,8 @@ def build_scenario(
         command = PostRestoreCommand(
             argv=[sys.executable, "-c", f"import time; time.sleep({post_restore_seconds})"]
         )
+    if post_restore_argv is not None:
+        command = PostRestoreCommand(argv=post_restore_argv, timeout_seconds=120)
     service.add_environment("billing", target, version="4.2.0", post_restore_command=command)
     trees = {"original": describe_tree(target)}
     original = service.create_backup("billing", name="original").id
