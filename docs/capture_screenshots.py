@@ -114,7 +114,7 @@ def main() -> None:
     window.environments.select(billing.id)
     window.banner.dismiss()
 
-    dialog = RestoreBackupDialog(billing, backup, parent=window)
+    dialog = RestoreBackupDialog(billing, backup, service.restore_caveats(backup.id), window)
     dialog.show()
     save(dialog, "restore-backup-dialog")
     dialog.close()
