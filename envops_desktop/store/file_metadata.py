@@ -13,6 +13,7 @@ carries it as one JSON object (`EntryMeta`), absent when there is nothing to say
 import base64
 import errno
 import functools
+import importlib
 import os
 import stat
 from collections.abc import Iterator
@@ -30,23 +31,28 @@ _HAS_OWNERS = hasattr(os, "chown") and hasattr(os, "getuid")
 
 
 @functools.cache
+def _account(module: str, lookup: str, key: int | str, field: str) -> Any:
+    """One answer from the user or group database (none on Windows); None when absent."""
+    try:
+        return getattr(getattr(importlib.import_module(module), lookup)(key), field)
+    except (ImportError, KeyError):
+        return None
+
+
 def _user_name(uid: int) -> str | None:
-    try:
-        import pwd
-
-        return pwd.getpwuid(uid).pw_name
-    except (ImportError, KeyError):
-        return None
+    return _account("pwd", "getpwuid", uid, "pw_name")
 
 
-@functools.cache
 def _group_name(gid: int) -> str | None:
-    try:
-        import grp
+    return _account("grp", "getgrgid", gid, "gr_name")
 
-        return grp.getgrgid(gid).gr_name
-    except (ImportError, KeyError):
-        return None
+
+def _uid_named(name: str) -> int | None:
+    return _account("pwd", "getpwnam", name, "pw_uid")
+
+
+def _gid_named(name: str) -> int | None:
+    return _account("grp", "getgrnam", name, "gr_gid")
 
 
 @functools.cache
@@ -166,26 +172,6 @@ def may_change_owners() -> bool:
     except OSError:
         pass
     return False
-
-
-@functools.cache
-def _uid_named(name: str) -> int | None:
-    try:
-        import pwd
-
-        return pwd.getpwnam(name).pw_uid
-    except (ImportError, KeyError):
-        return None
-
-
-@functools.cache
-def _gid_named(name: str) -> int | None:
-    try:
-        import grp
-
-        return grp.getgrnam(name).gr_gid
-    except (ImportError, KeyError):
-        return None
 
 
 def owner_ids(meta: EntryMeta) -> tuple[int, int] | None:
