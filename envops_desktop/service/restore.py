@@ -46,6 +46,7 @@ from envops_desktop.store.file_metadata import (
     OWN_STORE,
     apply_metadata,
     owner_not_kept,
+    owners_can_be_set,
     to_apply,
 )
 from envops_desktop.store.journal_records import JournalEntry
@@ -230,8 +231,10 @@ def restore_caveats(ctx: ServiceContext, backup: Backup) -> list[str]:
             f"{_some(backup.changed_while_read)} kept changing while {backup.name} was made; "
             "the backup holds them as they were last read, which may mix old and new parts."
         )
+    if owners_can_be_set():  # as root: no pass over the manifest on every restore
+        return caveats
     other_owners = [e.path for e in ctx.backups.entries(backup.id) if owner_not_kept(e.meta)]
-    if other_owners or (backup.root_meta and owner_not_kept(backup.root_meta)):
+    if other_owners or owner_not_kept(backup.root_meta):
         caveats.append(
             f"EnvOps may not give files to other users here (run it as root to), so "
             f"{_some(other_owners or ['the environment folder'])} will belong to you instead "

@@ -256,6 +256,11 @@ def _may_chown() -> bool:
     return may_change_owners()
 
 
+def owners_can_be_set() -> bool:
+    """Whether a restore by this process gives files their recorded owners (asked once)."""
+    return _may_chown()
+
+
 def owner_not_kept(meta: EntryMeta | None) -> bool:
     """Whether a restore by this process leaves an entry recorded with `meta` owned by
     someone other than its recorded owner (it may not give files away)."""
