@@ -56,13 +56,22 @@ def test_caller_stopping_early_leaves_no_thread_behind():
 # Run in a process of its own: the fork server is one per process, and an earlier test of
 # this session may have started it already.
 _CHILDREN_AFTER = """
-import os, sys
+import os, sys, time
 from pathlib import Path
 from envops_desktop.service.parallel import start_helpers_early
 start_helpers_early(int(sys.argv[1]))
 me = os.getpid()
+mine = Path(f"/proc/{me}/cmdline").read_bytes()
 for child in Path(f"/proc/{me}/task/{me}/children").read_text().split():
-    print(Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\\0", b" ").decode())
+    # A helper caught between its fork and its exec shows no command line, or ours: wait
+    # until it shows its own.
+    deadline = time.monotonic() + 10
+    while True:
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        if (cmdline and cmdline != mine) or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    print(cmdline.replace(b"\\0", b" ").decode())
 """
 
 
