@@ -5,6 +5,7 @@ import marshal
 import os
 import shutil
 import sqlite3
+import sys
 import zipfile
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from envops_desktop.domain.errors import (
     OperationCancelledError,
     OperationFailedError,
 )
+from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.service import EnvOpsService, parallel
 from envops_desktop.store.database import DATABASE_NAME
@@ -202,6 +204,24 @@ def test_file_rewritten_in_the_same_instant_as_a_backup_is_read_again(
     assert stored["app.yaml"] == hashlib.sha256(b"port: 9000\n").hexdigest()
 
 
+def test_a_same_size_edit_after_a_backup_that_read_nothing_is_kept(
+    service, environment, config_dir
+):
+    # A backup that trusted every file's cached hash names its tree by a digest of what the
+    # scan saw, and the next scan with that digest reuses its manifest. An edit in place that
+    # keeps size and inode differs only in mtime: the digest must see that.
+    _old_enough(config_dir)
+    service.create_backup("billing")
+    service.create_backup("billing")  # read nothing: its tree digest is recorded
+    conf = config_dir / "app.yaml"
+    with conf.open("r+b") as edited:
+        edited.write(bytes(b ^ 1 for b in conf.read_bytes()))
+    os.utime(conf, ns=(10**18 + 10**9, 10**18 + 10**9))
+    latest = service.create_backup("billing")
+    stored = {e.path: e.sha256 for e in service.backup_entries(latest.id)}
+    assert stored["app.yaml"] == hashlib.sha256(conf.read_bytes()).hexdigest()
+
+
 def test_deleting_a_backup_makes_the_cache_forget_freed_content(service, environment, config_dir):
     # The cache is trusted without looking at the store; deleting the only backup that held
     # a file's content must not leave the next backup pointing at a blob that is gone.
@@ -300,6 +320,27 @@ def test_a_file_changed_right_after_a_restore_is_read_again(service, environment
     conf.write_bytes(bytes(b ^ 1 for b in conf.read_bytes()))  # same size, new mtime
     assert _backup_reading(service) == conf.stat().st_size
     latest = service.list_backups("billing")[0]
+    stored = {e.path: e.sha256 for e in service.backup_entries(latest.id)}
+    assert stored["app.yaml"] == hashlib.sha256(conf.read_bytes()).hexdigest()
+
+
+def test_a_file_a_post_restore_command_rewrote_is_read_again_by_the_next_backup(
+    service, config_dir
+):
+    # The command rewrites app.yaml in place, same size, and dates it like an old file: the
+    # restore's settling must not teach the cache the backup's hash for it.
+    rewrite = (
+        "import os; p = 'app.yaml'; data = open(p, 'rb').read(); "
+        "open(p, 'r+b').write(bytes(b ^ 1 for b in data)); os.utime(p, ns=(10**9, 10**9))"
+    )
+    command = PostRestoreCommand(argv=[sys.executable, "-c", rewrite], timeout_seconds=30)
+    service.add_environment("billing", config_dir, version="4.2.0", post_restore_command=command)
+    _old_enough(config_dir)
+    first = service.create_backup("billing")
+    service.restore_backup("billing", first.id)
+    conf = config_dir / "app.yaml"
+    assert conf.stat().st_mtime_ns == 10**9  # the command ran
+    latest = service.create_backup("billing")
     stored = {e.path: e.sha256 for e in service.backup_entries(latest.id)}
     assert stored["app.yaml"] == hashlib.sha256(conf.read_bytes()).hexdigest()
 
