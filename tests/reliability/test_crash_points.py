@@ -171,3 +171,20 @@ def test_restore_not_yet_on_disk_when_the_machine_restarted_is_verified_then_kep
     assert service.activity("billing")[0].action is ActivityAction.RECOVERED
     assert [p.name for p in scenario.target.parent.iterdir()] == ["billing"]
     service.close()
+
+
+def test_the_next_envops_command_puts_a_restore_killed_between_its_renames_right(tmp_path):
+    # An operator's next command, not the window, is often the next start: it must recover
+    # before it does anything else, not report a folder that is missing.
+    scenario = build_scenario(tmp_path)
+    process = scenario.restore_process(scenario.messed, crash_at="between-renames")
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert not scenario.target.exists()
+
+    shown = scenario.cli_process(["env", "show", "billing"])
+    out, err = shown.communicate(timeout=60)
+    assert shown.returncode == 0
+    assert scenario.state() == "original"
+    assert "status: Updating" not in out
+    assert "envops: recovered billing:" in err and "rolled back" in err
