@@ -3,6 +3,8 @@
 import os
 import shutil
 import stat
+import threading
+import time
 
 import pytest
 
@@ -13,6 +15,7 @@ from envops_desktop.domain.errors import (
     OperationFailedError,
 )
 from envops_desktop.domain.progress import CancelToken, Progress
+from envops_desktop.service import EnvOpsService
 from tests.disks import needs_root_to_mount, small_disk
 from tests.store_view import (
     damage_blob,
@@ -22,7 +25,7 @@ from tests.store_view import (
     stored_content,
     stored_size,
 )
-from tests.trees import describe_tree
+from tests.trees import describe_tree, mess_up
 
 
 def test_backup_records_every_entry_with_its_metadata(service, environment, config_dir):
@@ -125,6 +128,56 @@ def test_deleting_a_backup_frees_only_blobs_no_other_backup_uses(
     service.restore_backup("billing", first.id)  # the first backup is still whole
     with pytest.raises(NotFoundError):
         service.get_backup(second.id)
+
+
+def _waiting_for_the_blobs_lock(data_dir) -> bool:
+    """Whether some open file of this machine waits in line for the store's blobs lock."""
+    inode = (data_dir / "locks" / "blobs.lock").stat().st_ino
+    with open("/proc/locks") as locks:
+        return any("->" in line and line.split()[-3].endswith(f":{inode}") for line in locks)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/locks"), reason="needs Linux's /proc/locks")
+def test_a_delete_waits_for_a_backup_that_relies_on_the_content_it_would_free(
+    service, environment, config_dir, tmp_path
+):
+    # The running backup trusts its hash cache: the unchanged files' content is in the store,
+    # held only by the backup being deleted. Freeing it before the new backup is recorded
+    # would leave that backup naming content that is gone.
+    for path in [config_dir, *config_dir.rglob("*")]:
+        if not path.is_symlink():
+            os.utime(path, ns=(10**18, 10**18))
+    old = service.create_backup("billing")
+    (config_dir / "app.yaml").write_text("server:\n  port: 9000\n")
+    reading, go_on = threading.Event(), threading.Event()
+
+    def pause_while_reading(progress: Progress) -> None:
+        if progress.total and not reading.is_set():
+            reading.set()
+            go_on.wait(30)
+
+    made: list = []
+    backing_up = threading.Thread(
+        target=lambda: made.append(service.create_backup("billing", progress=pause_while_reading))
+    )
+    backing_up.start()
+    assert reading.wait(30)
+    other = EnvOpsService(tmp_path / "data")
+    deleting = threading.Thread(target=other.delete_backup, args=(old.id,))
+    deleting.start()
+    deadline = time.monotonic() + 30
+    while deleting.is_alive() and not _waiting_for_the_blobs_lock(tmp_path / "data"):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    go_on.set()
+    backing_up.join(30)
+    deleting.join(30)
+    other.close()
+    assert service.check_store().healthy
+    wanted = describe_tree(config_dir)
+    mess_up(config_dir)
+    service.restore_backup("billing", made[0].id)
+    assert describe_tree(config_dir) == wanted
 
 
 def test_fifos_and_sockets_are_kept_and_come_back(service, environment, config_dir):
