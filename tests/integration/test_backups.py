@@ -25,7 +25,7 @@ from tests.store_view import (
     stored_content,
     stored_size,
 )
-from tests.trees import describe_tree, mess_up
+from tests.trees import describe_tree, make_config_tree, mess_up
 
 
 def test_backup_records_every_entry_with_its_metadata(service, environment, config_dir):
@@ -178,6 +178,42 @@ def test_a_delete_waits_for_a_backup_that_relies_on_the_content_it_would_free(
     mess_up(config_dir)
     service.restore_backup("billing", made[0].id)
     assert describe_tree(config_dir) == wanted
+
+
+def test_another_process_starting_up_leaves_a_running_backups_new_content_alone(service, tmp_path):
+    # A start-up sweeps away blobs and packs no backup has recorded: a crashed backup's. A
+    # backup still running in another process has not recorded its own yet either.
+    tree = tmp_path / "env"
+    make_config_tree(tree, files=60)
+    service.add_environment("billing", tree, version="4.2.0")
+    read_everything, go_on = threading.Event(), threading.Event()
+
+    def pause_when_all_is_read(progress: Progress) -> None:
+        if progress.total and progress.done == progress.total:
+            read_everything.set()
+            go_on.wait(30)
+
+    made: list = []
+    backing_up = threading.Thread(
+        target=lambda: made.append(
+            service.create_backup("billing", progress=pause_when_all_is_read)
+        )
+    )
+    backing_up.start()
+    try:
+        assert read_everything.wait(30)
+        assert list((tmp_path / "data" / "objects" / "packs").iterdir())  # written, unrecorded
+        starting = EnvOpsService(tmp_path / "data")
+        starting.recover_interrupted_operations()
+        starting.close()
+    finally:
+        go_on.set()
+        backing_up.join(30)
+    assert service.check_store().healthy
+    wanted = describe_tree(tree)
+    mess_up(tree)
+    service.restore_backup("billing", made[0].id)
+    assert describe_tree(tree) == wanted
 
 
 def test_fifos_and_sockets_are_kept_and_come_back(service, environment, config_dir):
