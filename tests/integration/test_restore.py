@@ -46,6 +46,48 @@ def test_restore_brings_back_contents_modes_links_and_times(service, environment
     assert env.last_restored_backup_id == backup.id
 
 
+def test_a_program_listing_the_environment_during_a_restore_sees_all_old_or_all_new(
+    service, tmp_path
+):
+    # A service rereading its configuration folder while a restore runs must never find a
+    # mix of the two configurations, which a swap by copying would show it.
+    target = tmp_path / "env"
+    target.mkdir()
+    for index in range(1500):
+        (target / f"old-{index:04}.conf").write_text("old\n")
+    service.add_environment("billing", target, version="4.2.0")
+    old_names = frozenset(os.listdir(target))
+    for path in list(target.iterdir()):
+        path.rename(target / path.name.replace("old-", "new-"))
+    new_names = frozenset(os.listdir(target))
+    new = service.create_backup("billing", name="new")
+    for path in list(target.iterdir()):
+        path.rename(target / path.name.replace("new-", "old-"))
+
+    seen: dict[str, int] = {"old": 0, "new": 0, "missing": 0, "mixed": 0}
+    restoring = True
+
+    def keep_listing() -> None:
+        while restoring:
+            try:
+                names = frozenset(os.listdir(target))
+            except FileNotFoundError:  # the instant between the swap's two renames
+                seen["missing"] += 1
+                continue
+            kind = {old_names: "old", new_names: "new"}.get(names, "mixed")
+            seen[kind] += 1
+
+    lister = threading.Thread(target=keep_listing)
+    lister.start()
+    try:
+        service.restore_backup("billing", new.id)
+    finally:
+        restoring = False
+        lister.join()
+    assert frozenset(os.listdir(target)) == new_names
+    assert seen["old"] > 0 and seen["mixed"] == 0, seen
+
+
 def test_restore_leaves_nothing_beside_the_environment(service, environment, config_dir):
     backup = service.create_backup("billing")
     siblings_before = sorted(os.listdir(config_dir.parent))
