@@ -143,7 +143,9 @@ def test_next_start_clears_half_written_blobs_and_abandoned_uploads(tmp_path):
     service.close()
 
 
-@pytest.mark.parametrize("lost_on_power_cut", [False, True], ids=["intact", "file-lost"])
+# What the kernel had not written back: a file's length may reach the disk without its
+# blocks, so it comes back empty, or zero-filled to its full size, which only its hash shows.
+@pytest.mark.parametrize("lost_on_power_cut", [None, "emptied", "zero-filled"])
 @pytest.mark.parametrize(
     "recorded_boot", ["a boot before the power cut", None], ids=["other-boot", "boot-unknown"]
 )
@@ -155,13 +157,16 @@ def test_restore_not_yet_on_disk_when_the_machine_restarted_is_verified_then_kep
     process.communicate(timeout=60)
     assert process.returncode == -signal.SIGKILL
     # As the next start after a power cut sees it: another boot (or none known, as where the
-    # system does not say), and maybe a file the kernel had not written back yet, empty.
+    # system does not say), and maybe a file the kernel had not written back yet.
     with sqlite3.connect(scenario.data_dir / "envops.sqlite3") as db:
         db.execute("UPDATE journal SET boot_id = ?", (recorded_boot,))
     if recorded_boot is None:  # a system that does not say which boot this is
         monkeypatch.setattr(recovery, "current_boot_id", lambda: None)
-    if lost_on_power_cut:
-        (scenario.target / "app.yaml").write_bytes(b"")
+    conf = scenario.target / "app.yaml"
+    if lost_on_power_cut == "emptied":
+        conf.write_bytes(b"")
+    elif lost_on_power_cut == "zero-filled":
+        conf.write_bytes(bytes(conf.stat().st_size))
 
     service, reports = _recover(scenario)
     assert scenario.state() == ("original" if lost_on_power_cut else "messed")
