@@ -5,7 +5,6 @@ import functools
 import itertools
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from operator import itemgetter
@@ -34,7 +33,7 @@ from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import deflate_blobs
 from envops_desktop.store.blobs import DamagedBlobError, MissingBlobError
 from envops_desktop.store.configuration_reader import check_configuration_file
-from envops_desktop.store.configuration_writer import write_configuration_file
+from envops_desktop.store.configuration_writer import partial_path, write_configuration_file
 from envops_desktop.store.file_metadata import (
     OWN_STORE,
     UNTRUSTED,
@@ -44,6 +43,7 @@ from envops_desktop.store.file_metadata import (
 )
 from envops_desktop.store.manifest_codec import encode_manifest
 from envops_desktop.store.member_staging import MemberJob, stage_members
+from envops_desktop.store.owned_folders import OwnedFolder
 from envops_desktop.store.staged_blobs import StagedBlobs
 from envops_desktop.store.timestamps import utc_now
 from envops_desktop.store.zip_members import ZipMember
@@ -136,8 +136,13 @@ def _write_exported(
     # Deflating is the slow part: it runs in batches on every core, each batch into a scratch
     # file of its own, while one writer copies the finished batches into the zip in order.
     files = [e for e in manifest.entries if has_content(e)]
-    with tempfile.TemporaryDirectory(prefix=EXPORT_SCRATCH_PREFIX, dir=ctx.staging_dir) as scratch:
-        work = functools.partial(deflate_blobs, str(ctx.data_dir), scratch)
+    # Owned with the `.part` it names: an export killed part-way leaves both, and the next
+    # start removes them.
+    scratch = OwnedFolder(
+        ctx.staging_dir, f"{EXPORT_SCRATCH_PREFIX}{new_id()}", also=partial_path(destination)
+    )
+    try:
+        work = functools.partial(deflate_blobs, str(ctx.data_dir), str(scratch.directory))
         # Not durable: the scratch files are gone before the disk would see them, and the
         # zip itself is the user's file, written like any program writes a file.
         batches = run_in_batches(
@@ -153,6 +158,8 @@ def _write_exported(
         # Closed before the scratch folder goes, so no helper is still writing into it.
         with contextlib.closing(batches):
             write_configuration_file(destination, manifest, batches, meter, cancel)
+    finally:
+        scratch.release()
 
 
 @dataclass
@@ -189,7 +196,7 @@ def stage_configuration_file(
     """Read and validate a checked file's contents, keeping them in the staging area."""
     source = checked.source
     upload_id = new_id()
-    staged = StagedBlobs(ctx.staging_dir / f"{UPLOAD_PREFIX}{upload_id}", ctx.blobs)
+    staged = StagedBlobs(ctx.staging_dir, f"{UPLOAD_PREFIX}{upload_id}", ctx.blobs)
     try:
         manifest, members = checked.manifest, checked.members
         meter = ProgressMeter(progress, "uploading", manifest.total_bytes)
@@ -379,7 +386,7 @@ class ImportInOnePass:
             ),
             key=itemgetter(0),
         )
-        staged = StagedBlobs(ctx.staging_dir / f"{UPLOAD_PREFIX}{backup.id}", ctx.blobs)
+        staged = StagedBlobs(ctx.staging_dir, f"{UPLOAD_PREFIX}{backup.id}", ctx.blobs)
         try:
             # Held throughout: content found in the store when claimed is still there when
             # the backup that names it is recorded.

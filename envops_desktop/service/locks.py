@@ -6,45 +6,11 @@ another process by trying its lock.
 """
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from envops_desktop.domain.errors import EnvironmentBusyError
-
-if os.name == "nt":  # pragma: no cover - exercised on Windows only
-    import msvcrt
-
-    def _try_lock(fd: int, shared: bool, blocking: bool) -> bool:
-        mode = msvcrt.LK_LOCK if blocking else msvcrt.LK_NBLCK
-        try:
-            msvcrt.locking(fd, mode, 1)
-        except OSError:
-            return False
-        return True
-
-else:
-    import fcntl
-
-    def _try_lock(fd: int, shared: bool, blocking: bool) -> bool:
-        flags = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
-        if not blocking:
-            flags |= fcntl.LOCK_NB
-        try:
-            fcntl.flock(fd, flags)
-        except BlockingIOError:
-            return False
-        return True
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path, shared: bool, blocking: bool) -> Iterator[bool]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        acquired = _try_lock(fd, shared, blocking)
-        yield acquired
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
+from envops_desktop.store.file_locks import file_lock
 
 
 class Locks:
@@ -57,7 +23,7 @@ class Locks:
     @contextlib.contextmanager
     def environment(self, env_id: str, env_name: str) -> Iterator[None]:
         """Hold the environment for one operation, or refuse at once if another holds it."""
-        with _file_lock(self._dir / f"env-{env_id}.lock", shared=False, blocking=False) as ok:
+        with file_lock(self._dir / f"env-{env_id}.lock", shared=False, blocking=False) as ok:
             if not ok:
                 raise EnvironmentBusyError(
                     f"{env_name} is busy with another operation; try again when it has finished."
@@ -67,23 +33,23 @@ class Locks:
     @contextlib.contextmanager
     def environment_if_free(self, env_id: str) -> Iterator[bool]:
         """Take the lock if nobody holds it; yields whether it was taken."""
-        with _file_lock(self._dir / f"env-{env_id}.lock", shared=False, blocking=False) as ok:
+        with file_lock(self._dir / f"env-{env_id}.lock", shared=False, blocking=False) as ok:
             yield ok
 
     @contextlib.contextmanager
     def blobs_in_use(self) -> Iterator[None]:
         """Held (shared) while an operation may rely on a blob it has not recorded yet."""
-        with _file_lock(self._dir / "blobs.lock", shared=True, blocking=True):
+        with file_lock(self._dir / "blobs.lock", shared=True, blocking=True):
             yield
 
     @contextlib.contextmanager
     def blobs_idle(self) -> Iterator[bool]:
         """Exclusive without waiting: yields whether no operation is using blobs right now."""
-        with _file_lock(self._dir / "blobs.lock", shared=False, blocking=False) as ok:
+        with file_lock(self._dir / "blobs.lock", shared=False, blocking=False) as ok:
             yield ok
 
     @contextlib.contextmanager
     def blobs_collecting(self) -> Iterator[None]:
         """Held (exclusive) while unreferenced blobs are deleted."""
-        with _file_lock(self._dir / "blobs.lock", shared=False, blocking=True):
+        with file_lock(self._dir / "blobs.lock", shared=False, blocking=True):
             yield

@@ -1,7 +1,6 @@
 """Start-up recovery: finish or undo every restore that a crash, kill or power cut interrupted."""
 
 import logging
-import time
 from pathlib import Path
 
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, JournalPhase, Outcome
@@ -10,26 +9,20 @@ from envops_desktop.service.context import EXPORT_SCRATCH_PREFIX, UPLOAD_PREFIX,
 from envops_desktop.service.flushing import current_boot_id, settle
 from envops_desktop.service.post_restore import end_process_group
 from envops_desktop.service.restore import complete_restore
-from envops_desktop.service.swap import remove_tree, roll_back
+from envops_desktop.service.swap import roll_back
 from envops_desktop.service.tree_check import tree_matches
 from envops_desktop.store.journal_records import JournalEntry
+from envops_desktop.store.owned_folders import remove_unowned
 
 log = logging.getLogger(__name__)
-
-# An upload staged but never imported (the app was killed with the Import dialog open).
-STALE_UPLOAD_SECONDS = 24 * 3600
-
 
 def clear_leftovers(ctx: ServiceContext) -> None:
     """Remove half-written blobs, abandoned uploads and export scratch a crash left behind."""
     with ctx.locks.blobs_idle() as idle:
         if idle:  # no backup or import in any process is writing blobs now
             ctx.blobs.clear_temporary()
-    cutoff = time.time() - STALE_UPLOAD_SECONDS
-    for prefix in (UPLOAD_PREFIX, EXPORT_SCRATCH_PREFIX):
-        for leftover in ctx.staging_dir.glob(prefix + "*"):
-            if leftover.stat().st_mtime < cutoff:
-                remove_tree(leftover)
+    for removed in remove_unowned(ctx.staging_dir, (UPLOAD_PREFIX, EXPORT_SCRATCH_PREFIX)):
+        log.info("removed %s, left by an export or import that was killed", removed)
 
 
 def recover_interrupted_operations(ctx: ServiceContext) -> list[RecoveryReport]:

@@ -30,6 +30,11 @@ def _zip_time(mtime_ns: int) -> tuple[int, int, int, int, int, int]:
     return max(moment, _ZIP_EPOCH)  # zip cannot hold times before 1980
 
 
+def partial_path(destination: Path) -> Path:
+    """Where `destination` is written until it is whole."""
+    return destination.with_name(destination.name + ".part")
+
+
 def write_configuration_file(
     destination: Path,
     manifest: ConfigurationManifest,
@@ -41,7 +46,7 @@ def write_configuration_file(
 
     `bodies` holds every file entry of the manifest, compressed beforehand (in parallel).
     """
-    partial = destination.with_name(destination.name + ".part")
+    partial = partial_path(destination)
     partial.unlink(missing_ok=True)  # left by a killed export: made anew, with our mode
     # Its owner's only: it carries files that were 0600, such as a password's db.conf.
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

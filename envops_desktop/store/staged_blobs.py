@@ -1,26 +1,27 @@
 """Blobs of an uploaded configuration file, kept apart from the store until it is imported."""
 
-import shutil
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 from envops_desktop.store.blobs import BlobStore
 from envops_desktop.store.file_writes import flush_files
+from envops_desktop.store.owned_folders import OwnedFolder
 
 
 class StagedBlobs:
     """A folder of blobs beside the store (same filesystem), moved in by rename on import."""
 
-    def __init__(self, directory: Path, store: BlobStore) -> None:
-        self.directory = directory
+    def __init__(self, staging: Path, name: str, store: BlobStore) -> None:
+        # Owned, so that a start after this process is killed removes it, and only then.
+        self._folder = OwnedFolder(staging, name)
+        self.directory = self._folder.directory
         self._store = store
         self._kept: dict[str, bool] = {}  # sha256 -> compressed
         self._claimed: set[str] = set()
         # Contents found stored in files of their own: one may have been put there moments
         # ago by a backup still running, not yet flushed.
         self._found_in_files: set[Path] = set()
-        directory.mkdir(parents=True, exist_ok=True)
 
     def claim(self, sha: str) -> bool:
         """Whether this content is to be kept: True once per content the store lacks.
@@ -63,4 +64,4 @@ class StagedBlobs:
         flush_files(files)
 
     def discard(self) -> None:
-        shutil.rmtree(self.directory, ignore_errors=True)
+        self._folder.release()

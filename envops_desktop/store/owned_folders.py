@@ -1,0 +1,84 @@
+"""Scratch folders in the staging area, each owned by the live process that made it.
+
+An export or import killed part-way leaves its scratch behind: blobs of an upload, deflated
+batches of an export, and the export's half-written `NAME.part` in the user's folder. The
+owner holds a lock on `<folder>.owner` for as long as it works, and the kernel lets go of
+that lock however the process ends; so the next start removes exactly the scratch whose
+lock it can take, and leaves another window's upload, still waiting for Import, alone.
+"""
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from envops_desktop.store.file_locks import try_lock
+
+OWNER_SUFFIX = ".owner"
+# Scratch with no owner file, as versions before owner files made it: removed by age.
+UNOWNED_STALE_SECONDS = 24 * 3600
+
+
+class OwnedFolder:
+    """`staging/<name>`, and the file `also` elsewhere, held by this process until released.
+
+    The lock comes before the folder, so no other process's start-up finds the folder
+    without a live owner. `also` is a file this process is writing outside the data folder
+    (an export's `.part`), removed with the folder when its owner dies.
+    """
+
+    def __init__(self, staging: Path, name: str, also: Path | None = None) -> None:
+        self.directory = staging / name
+        self._owner = staging / (name + OWNER_SUFFIX)
+        self._fd = os.open(self._owner, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            try_lock(self._fd, shared=False, blocking=True)
+            os.write(self._fd, os.fsencode(also) if also else b"")
+            self.directory.mkdir(exist_ok=True)
+        except BaseException:
+            os.close(self._fd)
+            self._owner.unlink(missing_ok=True)
+            raise
+
+    def release(self) -> None:
+        """Remove the folder and give up ownership; `also` is the caller's to keep or not."""
+        if self._fd < 0:
+            return
+        shutil.rmtree(self.directory, ignore_errors=True)
+        os.close(self._fd)  # before the unlink, which Windows refuses on an open file
+        self._fd = -1
+        self._owner.unlink(missing_ok=True)
+
+
+def remove_unowned(staging: Path, prefixes: tuple[str, ...]) -> list[Path]:
+    """Remove the scratch under `staging` whose owner is dead; return what was removed."""
+    removed = []
+    for owner in staging.glob("*" + OWNER_SUFFIX):
+        try:
+            fd = os.open(owner, os.O_RDWR)
+        except FileNotFoundError:
+            continue  # released meanwhile
+        try:
+            if not try_lock(fd, shared=False, blocking=False):
+                continue  # its owner is alive
+            also = os.read(fd, 1 << 16)
+            folder = owner.with_name(owner.name.removesuffix(OWNER_SUFFIX))
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+            if also.endswith(b".part") and os.path.isfile(also):
+                os.unlink(also)
+                removed.append(Path(os.fsdecode(also)))
+        finally:
+            os.close(fd)
+        owner.unlink(missing_ok=True)
+    cutoff = time.time() - UNOWNED_STALE_SECONDS
+    for prefix in prefixes:
+        for folder in staging.glob(prefix + "*"):
+            if (
+                not folder.with_name(folder.name + OWNER_SUFFIX).exists()
+                and folder.is_dir()
+                and folder.lstat().st_mtime < cutoff
+            ):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+    return removed
