@@ -16,6 +16,7 @@ from envops_desktop.store.owned_folders import remove_unowned
 
 log = logging.getLogger(__name__)
 
+
 def clear_leftovers(ctx: ServiceContext) -> None:
     """Remove half-written blobs, abandoned uploads and export scratch a crash left behind."""
     with ctx.locks.blobs_idle() as idle:
@@ -75,7 +76,16 @@ def _recover_entry(ctx: ServiceContext, entry: JournalEntry) -> RecoveryReport |
 
 def _recover(ctx: ServiceContext, entry: JournalEntry) -> RecoveryReport:
     backup = ctx.backups.by_id(entry.backup_id)
-    label = f"{backup.name} ({backup.version})" if backup else f"backup {entry.backup_id}"
+    # Journaled before version 9 without a subject: said as then, but never naming a backup
+    # that does not exist (an import's, not recorded yet).
+    if entry.subject:
+        subject = entry.subject
+    elif backup is not None:
+        subject = f"the restore of {backup.name} ({backup.version})"
+    elif entry.action == ActivityAction.CONFIGURATION_IMPORTED.value:
+        subject = "the import of a configuration file"
+    else:
+        subject = "the restore of a backup deleted since"
     # A restore in place but maybe not on disk (the machine restarted before it settled) is
     # checked byte for byte against its backup, as the disk now has it.
     completed = (
@@ -86,8 +96,8 @@ def _recover(ctx: ServiceContext, entry: JournalEntry) -> RecoveryReport:
     )
     if completed and backup is not None:
         detail = (
-            f"the restore of {label} had completed and verifies; it was kept "
-            f"({entry.action} was interrupted at '{entry.phase.value}')"
+            f"{subject} had completed and verifies; it was kept "
+            f"(interrupted at '{entry.phase.value}')"
         )
         complete_restore(ctx, entry, backup, ActivityAction.RECOVERED, Outcome.SUCCESS, detail)
         settle(ctx, entry)
@@ -100,7 +110,7 @@ def _recover(ctx: ServiceContext, entry: JournalEntry) -> RecoveryReport:
         end_process_group(entry.post_restore_process)
     roll_back(entry)
     detail = (
-        f"the restore of {label} was interrupted at '{entry.phase.value}' and rolled back; "
+        f"{subject} was interrupted at '{entry.phase.value}' and rolled back; "
         "the previous configuration is in place"
     )
     env = ctx.environments.by_id(entry.environment_id)

@@ -127,6 +127,7 @@ def restore_locked(
     cancel: CancelToken,
     settle_later: bool = False,
     write_tree: TreeWriter | None = None,
+    subject: str | None = None,
 ) -> tuple[Environment, JournalEntry | None]:
     """Replace `env`'s configuration with `backup` (the caller holds the environment's lock).
 
@@ -153,6 +154,7 @@ def restore_locked(
         discard=str(discard),
         prior_status=env.status,
         has_post_restore=env.post_restore_command is not None,
+        subject=subject or f"the restore of {backup.name} ({backup.version})",
     )
     # Settled later, nothing waits for the disk here, and flushing while writing only slowed
     # the writing (5.2 s against 3.4 s for 1 GiB).

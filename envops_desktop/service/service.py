@@ -204,6 +204,7 @@ class EnvOpsService:
         progress: ProgressCallback,
         cancel: CancelToken | None,
         write_tree: TreeWriter | None = None,
+        subject: str | None = None,
     ) -> Environment:
         """Check, lock, back up first if `back_up_first_as` names that backup, then restore
         what `backup_for` gives. A restore that is cancelled leaves no backup taken for it."""
@@ -228,6 +229,7 @@ class EnvOpsService:
                     cancel,
                     self._settle_later,
                     write_tree,
+                    subject,
                 )
             except OperationCancelledError:
                 if taken_first is not None:
@@ -316,6 +318,7 @@ class EnvOpsService:
             ActivityAction.CONFIGURATION_IMPORTED,
             progress,
             cancel,
+            subject=f"the import of '{staged.file_name}'",
         )
 
     def check_configuration_file(
@@ -360,6 +363,7 @@ class EnvOpsService:
             progress,
             cancel,
             one_pass.write_tree,
+            f"the import of '{checked.source.name}'",
         )
 
     # Activity and recovery ------------------------------------------------------------------

@@ -28,6 +28,8 @@ class JournalEntry:
     # The post-restore command's process group, as "pid start-time" (the start time tells
     # it from a later process given the same number), while it runs.
     post_restore_process: str | None = None
+    # What it is, in words: "the restore of nightly (4.2.0)", "the import of 'billing.zip'".
+    subject: str | None = None
 
 
 def _entry(row: sqlite3.Row) -> JournalEntry:
@@ -46,6 +48,7 @@ def _entry(row: sqlite3.Row) -> JournalEntry:
         has_post_restore=bool(row["has_post_restore"]),
         boot_id=row["boot_id"],
         post_restore_process=row["post_restore_process"],
+        subject=row["subject"],
     )
 
 
@@ -62,7 +65,7 @@ class JournalRecords:
             conn.execute(
                 "INSERT INTO journal (id, environment_id, environment_name, backup_id, action,"
                 " phase, target, staging, previous, discard, prior_status, has_post_restore,"
-                " started_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " started_at, updated_at, subject) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     entry.id,
                     entry.environment_id,
@@ -78,6 +81,7 @@ class JournalRecords:
                     int(entry.has_post_restore),
                     now,
                     now,
+                    entry.subject,
                 ),
             )
             conn.execute(

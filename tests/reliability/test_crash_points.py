@@ -67,9 +67,14 @@ def test_import_in_one_pass_killed_at_each_step_is_rolled_back_or_forward(crash_
     process.communicate(timeout=60)
     assert process.returncode == -signal.SIGKILL
 
-    service, _ = _recover(scenario)
+    service, reports = _recover(scenario)
     assert scenario.state() == EXPECTED[crash_at]
     assert service.get_environment("billing").status is not EnvironmentStatus.UPDATING
+    # Named by its file: the backup it becomes is recorded only once all of it has passed.
+    if crash_at != "flushing":  # recorded as done, with nothing to recover
+        assert len(reports) == 1
+        for said in (reports[0].detail, service.activity("billing")[0].detail):
+            assert said.startswith("the import of 'messed.zip' ")
     assert [p.name for p in scenario.target.parent.iterdir()] == ["billing"]
     service.restore_backup("billing", scenario.original)
     assert scenario.state() == "original"
