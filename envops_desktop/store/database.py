@@ -36,7 +36,11 @@ class Database:
         return owned.conn
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        # Used by its own thread only, but closed by whichever thread lets go of a finished
+        # thread's local storage last, which sqlite3's same-thread check refused.
+        conn = sqlite3.connect(
+            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         # FULL: a restore's journal row must be on disk before the directory swap it announces.
