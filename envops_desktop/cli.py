@@ -192,6 +192,8 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         warning = replacement_warning(source.name, checked.manifest.environment_name, env.name)
         if checked.manifest.environment_name != env.name:
             print(f"envops: {warning}", file=sys.stderr)  # even with --yes, in the log
+        for caveat in checked.caveats:
+            print(f"envops: {caveat}", file=sys.stderr)
         _confirm(args, warning)
         with _long_operation() as (bar, cancel):
             env = service.import_configuration_file(

@@ -6,7 +6,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from envops_desktop.service.context import (
 )
 from envops_desktop.service.materialize import materialize, new_file_metadata, path_of_blob
 from envops_desktop.service.parallel import run_in_batches, start_helpers_early
+from envops_desktop.service.restore import owners_caveat
 from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import deflate_blobs
 from envops_desktop.store.blobs import DamagedBlobError, MissingBlobError
@@ -61,6 +62,7 @@ class StagedConfiguration:
     manifest: ConfigurationManifest
     blobs: StagedBlobs
     policy: MetadataPolicy
+    caveats: list[str]  # what its import will not bring back exactly, to show first
 
 
 def export_backup(
@@ -170,6 +172,7 @@ class CheckedConfigurationFile:
     manifest: ConfigurationManifest
     members: dict[str, ZipMember]  # each file's zip entry, by manifest path
     policy: MetadataPolicy = UNTRUSTED  # which of its owners and powers are applied
+    caveats: list[str] = field(default_factory=list)  # to show before the import
 
 
 def checked_configuration_file(
@@ -182,8 +185,11 @@ def checked_configuration_file(
             raise OperationFailedError(f"Not enough free disk space to take in {source.name}.")
         start_helpers_early(size)  # its contents are read by helpers, once it is checked
     manifest, members = check_configuration_file(source, allow_external_links)
+    if not keep_privileges:  # its files are the importing user's, as asked: nothing to say
+        return CheckedConfigurationFile(source, manifest, members, UNTRUSTED)
+    owners = owners_caveat(lambda: manifest.entries, manifest.root_meta)
     return CheckedConfigurationFile(
-        source, manifest, members, OWN_STORE if keep_privileges else UNTRUSTED
+        source, manifest, members, OWN_STORE, [owners] if owners else []
     )
 
 
@@ -206,7 +212,9 @@ def stage_configuration_file(
     except BaseException:
         staged.discard()
         raise
-    return StagedConfiguration(upload_id, source.name, manifest, staged, checked.policy)
+    return StagedConfiguration(
+        upload_id, source.name, manifest, staged, checked.policy, checked.caveats
+    )
 
 
 def _stage_files(

@@ -12,8 +12,9 @@ import shutil
 import sqlite3
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, JournalPhase, Outcome
 from envops_desktop.domain.errors import (
@@ -25,7 +26,7 @@ from envops_desktop.domain.errors import (
     VersionMismatchError,
 )
 from envops_desktop.domain.ids import new_id
-from envops_desktop.domain.models import Backup, Environment
+from envops_desktop.domain.models import Backup, Environment, TreeEntry
 from envops_desktop.domain.progress import CancelToken, Progress, ProgressCallback, ProgressMeter
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.crash_points import crash_point
@@ -44,12 +45,16 @@ from envops_desktop.service.swap import roll_back, sibling_paths, swap_in
 from envops_desktop.service.versions import current_version
 from envops_desktop.store.file_metadata import (
     OWN_STORE,
+    EntryMeta,
     apply_metadata,
     owner_not_kept,
     owners_can_be_set,
     to_apply,
 )
 from envops_desktop.store.journal_records import JournalEntry
+
+if TYPE_CHECKING:  # pydantic, which the command line loads only where it reads a file
+    from envops_desktop.domain.configuration import ManifestEntry
 
 _SPACE_MARGIN = 16 << 20
 
@@ -128,6 +133,7 @@ def restore_locked(
     settle_later: bool = False,
     write_tree: TreeWriter | None = None,
     subject: str | None = None,
+    caveats: list[str] | None = None,
 ) -> tuple[Environment, JournalEntry | None]:
     """Replace `env`'s configuration with `backup` (the caller holds the environment's lock).
 
@@ -160,7 +166,8 @@ def restore_locked(
     # the writing (5.2 s against 3.4 s for 1 GiB).
     settle_later = settle_later and can_settle_later(entry)
     started = time.monotonic()
-    caveats = restore_caveats(ctx, backup) if write_tree is None else []
+    if caveats is None:
+        caveats = restore_caveats(ctx, backup) if write_tree is None else []
     ctx.journal.begin(entry)
     touched = False  # whether the environment's folder was ever moved
     try:
@@ -233,16 +240,25 @@ def restore_caveats(ctx: ServiceContext, backup: Backup) -> list[str]:
             f"{_some(backup.changed_while_read)} kept changing while {backup.name} was made; "
             "the backup holds them as they were last read, which may mix old and new parts."
         )
+    owners = owners_caveat(lambda: ctx.backups.entries(backup.id), backup.root_meta)
+    return caveats + ([owners] if owners else [])
+
+
+def owners_caveat(
+    entries: Callable[[], Iterable["TreeEntry | ManifestEntry"]], root_meta: EntryMeta | None
+) -> str | None:
+    """The sentence naming the entries a restore by this process will give to the user
+    rather than to their recorded owners, which it may not give files to; None if none."""
     if owners_can_be_set():  # as root: no pass over the manifest on every restore
-        return caveats
-    other_owners = [e.path for e in ctx.backups.entries(backup.id) if owner_not_kept(e.meta)]
-    if other_owners or owner_not_kept(backup.root_meta):
-        caveats.append(
-            f"EnvOps may not give files to other users here (run it as root to), so "
-            f"{_some(other_owners or ['the environment folder'])} will belong to you instead "
-            "of their recorded owners."
-        )
-    return caveats
+        return None
+    other_owners = [e.path for e in entries() if owner_not_kept(e.meta)]
+    if not other_owners and not owner_not_kept(root_meta):
+        return None
+    return (
+        f"EnvOps may not give files to other users here (run it as root to), so "
+        f"{_some(other_owners or ['the environment folder'])} will belong to you instead "
+        "of their recorded owners."
+    )
 
 
 def _from_store(ctx: ServiceContext, backup: Backup) -> TreeWriter:

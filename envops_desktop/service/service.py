@@ -205,6 +205,7 @@ class EnvOpsService:
         cancel: CancelToken | None,
         write_tree: TreeWriter | None = None,
         subject: str | None = None,
+        caveats: list[str] | None = None,
     ) -> Environment:
         """Check, lock, back up first if `back_up_first_as` names that backup, then restore
         what `backup_for` gives. A restore that is cancelled leaves no backup taken for it."""
@@ -230,6 +231,7 @@ class EnvOpsService:
                     self._settle_later,
                     write_tree,
                     subject,
+                    caveats,
                 )
             except OperationCancelledError:
                 if taken_first is not None:
@@ -319,6 +321,7 @@ class EnvOpsService:
             progress,
             cancel,
             subject=f"the import of '{staged.file_name}'",
+            caveats=staged.caveats,
         )
 
     def check_configuration_file(
@@ -364,6 +367,7 @@ class EnvOpsService:
             cancel,
             one_pass.write_tree,
             f"the import of '{checked.source.name}'",
+            checked.caveats,
         )
 
     # Activity and recovery ------------------------------------------------------------------

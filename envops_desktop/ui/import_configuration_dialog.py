@@ -82,6 +82,12 @@ class ImportConfigurationDialog(QDialog):
         self.error_label.setStyleSheet("color: #a11b14")
         self.error_label.setWordWrap(True)
         self.error_label.hide()
+        # What the import will not bring back exactly (owners it may not give away), read
+        # before Import is pressed.
+        self.caveats_label = QLabel(self)
+        self.caveats_label.setObjectName("importCaveats")
+        self.caveats_label.setWordWrap(True)
+        self.caveats_label.hide()
         self.backup_first = QCheckBox(self.tr("&Back up the current configuration first"), self)
         self.backup_first.setObjectName("backupFirstCheckBox")
         self.backup_first.setAccessibleName(self.backup_first.text().replace("&", ""))
@@ -111,6 +117,7 @@ class ImportConfigurationDialog(QDialog):
         layout.addWidget(self.warning)
         layout.addWidget(self.pages)
         layout.addWidget(self.error_label)
+        layout.addWidget(self.caveats_label)
         layout.addWidget(self.backup_first)
         layout.addWidget(self.allow_links)
         layout.addWidget(self.keep_privileges)
@@ -257,6 +264,8 @@ class ImportConfigurationDialog(QDialog):
                 size=human_size(manifest.total_bytes),
             )
         )
+        self.caveats_label.setText("\n".join(f"• {caveat}" for caveat in staged.caveats))
+        self.caveats_label.setVisible(bool(staged.caveats))
         self.pages.setCurrentIndex(UPLOADED_PAGE)
         self.import_button.setEnabled(True)
 
@@ -296,6 +305,7 @@ class ImportConfigurationDialog(QDialog):
         self.pages.setCurrentIndex(DROP_PAGE)
 
     def _discard(self) -> None:
+        self.caveats_label.hide()
         if self.staged is not None:
             self._controller.service.discard_staged_configuration(self.staged)
             self.staged = None

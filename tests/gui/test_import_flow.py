@@ -342,6 +342,36 @@ def test_a_setuid_file_imports_without_its_bit_unless_the_user_keeps_privileges(
     assert import_with(keep=True) == 0o4755
 
 
+def test_keeping_owners_this_user_may_not_set_says_which_files_before_the_import(
+    qtbot, dialog, window, config_dir, tmp_path, monkeypatch
+):
+    from tests.privileges import as_an_ordinary_user
+    from tests.zips import file_entry, manifest, write_configuration
+
+    tool = b"#!/bin/sh\nexec postgres\n"
+    entry = file_entry("tool.sh", tool, mode=0o755)
+    entry["meta"] = {"uid": 4242, "gid": 4242, "user": "postgres", "group": "postgres"}
+    source = write_configuration(
+        tmp_path / "owned.envops.zip", manifest([entry]), {"config/tool.sh": tool}
+    )
+    as_an_ordinary_user(monkeypatch)
+    caveats = dialog.findChild(object, "importCaveats")
+
+    dialog.findChild(object, "keepPrivilegesCheckBox").setChecked(True)
+    choose_in_file_dialog(source, "chooseConfigurationFileDialog")
+    qtbot.mouseClick(dialog.findChild(object, "chooseFileButton"), Qt.MouseButton.LeftButton)
+    wait_uploaded(qtbot, dialog)
+    assert caveats.isVisible()
+    assert "tool.sh will belong to you instead of their recorded owners" in caveats.text()
+
+    dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
+    qtbot.mouseClick(dialog.findChild(object, "importButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+    assert window.banner.kind == "success", window.banner.text
+    entry = window.controller.service.activity("billing")[0]
+    assert "tool.sh will belong to you" in entry.detail
+
+
 def _reopen(qtbot, window):
     click_toolbar_button(qtbot, window, "importConfigurationButton")
     return modal_dialog(qtbot, "importConfigurationDialog")

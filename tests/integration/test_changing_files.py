@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from envops_desktop.store import file_metadata
+from tests.privileges import as_an_ordinary_user
 
 BIG = 30 << 20
 
@@ -74,11 +74,7 @@ def test_a_restore_that_may_not_set_owners_says_which_files_before_and_after(
     if os.geteuid() == 0:
         os.chown(config_dir / "app.yaml", 4242, 4242)
     backup = service.create_backup("billing")
-    # What an ordinary user's process meets: it may not give files away.
-    monkeypatch.setattr(file_metadata, "_may_chown", lambda: False)
-    monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    monkeypatch.setattr(os, "getegid", lambda: 1000)
-    monkeypatch.setattr(os, "getgroups", lambda: [1000])
+    as_an_ordinary_user(monkeypatch)
 
     caveats = service.restore_caveats(backup.id)
     service.restore_backup("billing", backup.id)

@@ -14,8 +14,9 @@ from envops_desktop import cli as cli_module
 from envops_desktop.cli import main
 from envops_desktop.service.flushing import current_boot_id, settle_in_background
 from envops_desktop.store.database import DATABASE_NAME
+from tests.privileges import as_an_ordinary_user
 from tests.trees import describe_tree, make_config_tree, mess_up
-from tests.zips import simple_configuration
+from tests.zips import file_entry, manifest, simple_configuration, write_configuration
 
 REPO = Path(__file__).parents[2]
 
@@ -471,3 +472,25 @@ def test_deleting_a_backup_also_frees_what_killed_backups_left(cli, billing, tmp
     assert cli("backup", "delete", doomed["id"])[0] == 0
 
     assert left and json.loads(cli("verify", "--json")[1])["unreferenced"] == 0
+
+
+def test_an_import_keeping_owners_it_may_not_set_says_which_files_before_and_after(
+    cli, billing, tmp_path, monkeypatch
+):
+    tool = b"#!/bin/sh\nexec postgres\n"
+    entry = file_entry("tool.sh", tool, mode=0o755)
+    entry["meta"] = {"uid": 4242, "gid": 4242, "user": "postgres", "group": "postgres"}
+    source = write_configuration(
+        tmp_path / "owned.envops.zip", manifest([entry]), {"config/tool.sh": tool}
+    )
+    as_an_ordinary_user(monkeypatch)
+
+    code, _, err = cli("import", "billing", str(source), "--yes", "--keep-privileges")
+
+    assert code == 0
+    assert "tool.sh will belong to you instead of their recorded owners" in err
+    code, out, _ = cli("activity", "billing", "--json")
+    assert "tool.sh will belong to you" in out
+    # Without --keep-privileges the files are the importing user's, as asked: nothing to say.
+    code, _, err = cli("import", "billing", str(source), "--yes")
+    assert code == 0 and "will belong to you" not in err
