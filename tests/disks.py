@@ -24,3 +24,17 @@ def small_disk(where: Path, size: str) -> Iterator[Path]:
         yield where
     finally:
         subprocess.run(["umount", str(where)], check=False)
+
+
+def folders_can_be_exchanged(where: Path) -> bool:
+    """Whether the filesystem at `where` swaps two folders in one step (renameat2)."""
+    from envops_desktop.service import swap
+
+    first, second = where / "exchange-probe-a", where / "exchange-probe-b"
+    first.mkdir()
+    second.mkdir()
+    try:
+        return swap._exchange(first, second)
+    finally:
+        first.rmdir()
+        second.rmdir()

@@ -13,6 +13,7 @@ import sqlite3
 import stat
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -178,7 +179,8 @@ def restore_locked(
         _apply_root_metadata(staging, target, backup)
         cancel.raise_if_cancelled()
         crash_point("staged")
-        ctx.journal.set_phase(entry.id, JournalPhase.SWAPPING)
+        entry = replace(entry, staged_inode=os.lstat(staging).st_ino)
+        ctx.journal.begin_swap(entry.id, entry.staged_inode)
         crash_point("swapping")
         touched = True
         swap_in(entry)

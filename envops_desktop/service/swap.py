@@ -3,13 +3,18 @@
 A restore works with four sibling paths on the environment's filesystem: the target (the
 environment), staging (the backup being written out), previous (the old configuration once
 moved aside) and discard (a failed new configuration on its way out). Renames within one
-filesystem are atomic, so at every instant the target is either wholly old or wholly new.
+filesystem are atomic. Where the system can exchange two folders in one step (Linux's
+renameat2), the swap does, so a program reading the environment finds at every instant
+either the whole old tree or the whole new one; elsewhere it renames twice, and the folder
+is missing for the instant between.
 """
 
+import ctypes
 import errno
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from envops_desktop.service.crash_points import crash_point
@@ -73,17 +78,31 @@ def remove_tree(path: Path) -> None:
 
 
 def swap_in(entry: JournalEntry) -> None:
-    """Move the old configuration aside and the staged one into its place."""
+    """Move the staged configuration into place and the old one aside, to `previous`."""
     target = Path(entry.target)
-    os.rename(target, entry.previous)
-    crash_point("between-renames")
-    os.rename(entry.staging, target)
+    if _exchange(entry.staging, target):
+        crash_point("between-renames")  # the old tree is at the staging path now
+        os.rename(entry.staging, entry.previous)
+    else:
+        os.rename(target, entry.previous)
+        crash_point("between-renames")
+        os.rename(entry.staging, target)
     _sync_directory(target.parent)
 
 
 def roll_back(entry: JournalEntry) -> None:
     """Put the previous configuration back, whatever step the restore had reached."""
     target = Path(entry.target)
+    staging = entry.staging
+    if (
+        entry.staged_inode is not None
+        and not os.path.lexists(entry.previous)
+        and os.path.lexists(staging)
+        and os.lstat(staging).st_ino != entry.staged_inode
+    ):
+        # Killed between the exchange and the rename after it: the tree at the staging path
+        # is the old one. Named for what it is, it is put back below.
+        os.rename(staging, entry.previous)
     if os.path.lexists(entry.previous):
         if os.path.lexists(target):
             os.rename(target, entry.discard)
@@ -92,6 +111,40 @@ def roll_back(entry: JournalEntry) -> None:
         _sync_directory(target.parent)
     remove_tree(Path(entry.staging))
     remove_tree(Path(entry.discard))
+
+
+def _exchange(first: str | Path, second: str | Path) -> bool:
+    """Swap two folders' names in one atomic step; False where the system cannot."""
+    if _renameat2 is None:
+        return False
+    if _renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), 2) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False  # a filesystem or kernel without RENAME_EXCHANGE: rename twice
+    raise OSError(error, os.strerror(error), str(first), None, str(second))
+
+
+def _load_renameat2() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2  # glibc 2.28 and later
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    function.restype = ctypes.c_int
+    return function
+
+
+_AT_FDCWD = -100
+_renameat2 = _load_renameat2()
 
 
 def clean_up(entry: JournalEntry) -> None:

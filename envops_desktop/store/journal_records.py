@@ -30,6 +30,9 @@ class JournalEntry:
     post_restore_process: str | None = None
     # What it is, in words: "the restore of nightly (4.2.0)", "the import of 'billing.zip'".
     subject: str | None = None
+    # The staged tree's inode, once the swap begins: after an exchange of the two folders
+    # the old tree sits at the staging path, and only this tells the two apart.
+    staged_inode: int | None = None
 
 
 def _entry(row: sqlite3.Row) -> JournalEntry:
@@ -49,6 +52,7 @@ def _entry(row: sqlite3.Row) -> JournalEntry:
         boot_id=row["boot_id"],
         post_restore_process=row["post_restore_process"],
         subject=row["subject"],
+        staged_inode=row["staged_inode"],
     )
 
 
@@ -94,6 +98,14 @@ class JournalRecords:
             conn.execute(
                 "UPDATE journal SET phase = ?, boot_id = ?, updated_at = ? WHERE id = ?",
                 (phase.value, boot_id, to_text(utc_now()), journal_id),
+            )
+
+    def begin_swap(self, journal_id: str, staged_inode: int) -> None:
+        """Journal `swapping`, with the inode of the tree about to be swapped in."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE journal SET phase = ?, staged_inode = ?, updated_at = ? WHERE id = ?",
+                (JournalPhase.SWAPPING.value, staged_inode, to_text(utc_now()), journal_id),
             )
 
     def set_post_restore_process(self, journal_id: str, process: str | None) -> None:

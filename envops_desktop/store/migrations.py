@@ -158,7 +158,11 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     ALTER TABLE backups ADD COLUMN changed_while_read TEXT;
     ALTER TABLE journal ADD COLUMN post_restore_process TEXT;
     """,
-    # 9: what a restore or import was, in words, for recovery to say: an import's backup is
-    # recorded only once its file has passed, so its id may name nothing.
-    "ALTER TABLE journal ADD COLUMN subject TEXT;",
+    # 9: what a restore or import was, in words, for recovery to say (an import's backup is
+    # recorded only once its file has passed, so its id may name nothing); and the staged
+    # tree's inode, which tells recovery which tree an exchanging swap left where.
+    """
+    ALTER TABLE journal ADD COLUMN subject TEXT;
+    ALTER TABLE journal ADD COLUMN staged_inode INTEGER;
+    """,
 ]
