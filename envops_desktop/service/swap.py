@@ -93,24 +93,35 @@ def swap_in(entry: JournalEntry) -> None:
 def roll_back(entry: JournalEntry) -> None:
     """Put the previous configuration back, whatever step the restore had reached."""
     target = Path(entry.target)
-    staging = entry.staging
-    if (
-        entry.staged_inode is not None
-        and not os.path.lexists(entry.previous)
-        and os.path.lexists(staging)
-        and os.lstat(staging).st_ino != entry.staged_inode
-    ):
-        # Killed between the exchange and the rename after it: the tree at the staging path
-        # is the old one. Named for what it is, it is put back below.
-        os.rename(staging, entry.previous)
-    if os.path.lexists(entry.previous):
-        if os.path.lexists(target):
+    if _holds(entry.staging, entry, new=False) and not os.path.lexists(entry.previous):
+        # Killed between the swap's exchange and the rename after it: the tree at the
+        # staging path is the old one. Named for what it is, it is put back below.
+        os.rename(entry.staging, entry.previous)
+    if _holds(entry.previous, entry, new=True):
+        # A roll-back by exchange was killed before the rename after it: the old tree is
+        # back in place already, and the new one only needs to go.
+        os.rename(entry.previous, entry.discard)
+    elif os.path.lexists(entry.previous):
+        if not os.path.lexists(target):
+            os.rename(entry.previous, target)
+        elif _exchange(entry.previous, target):
+            crash_point("rollback-between-renames")  # the new tree is at `previous` now
+            os.rename(entry.previous, entry.discard)
+        else:
             os.rename(target, entry.discard)
-        crash_point("rollback-between-renames")
-        os.rename(entry.previous, target)
+            crash_point("rollback-between-renames")
+            os.rename(entry.previous, target)
         _sync_directory(target.parent)
     remove_tree(Path(entry.staging))
     remove_tree(Path(entry.discard))
+
+
+def _holds(path: str, entry: JournalEntry, new: bool) -> bool:
+    """Whether `path` holds the new (staged) tree, or with `new` False the old one; False
+    when the journal row predates the staged inode, or nothing is there."""
+    if entry.staged_inode is None or not os.path.lexists(path):
+        return False
+    return (os.lstat(path).st_ino == entry.staged_inode) == new
 
 
 def _exchange(first: str | Path, second: str | Path) -> bool:
