@@ -447,6 +447,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
     conn.execute("ALTER TABLE backups DROP COLUMN changed_while_read")
     conn.execute("ALTER TABLE journal DROP COLUMN post_restore_process")
     conn.execute("ALTER TABLE journal DROP COLUMN subject")
+    conn.execute("ALTER TABLE journal DROP COLUMN staged_inode")
     conn.execute("DROP TABLE manifests")
     conn.execute("PRAGMA user_version=1")
     conn.execute("COMMIT")
