@@ -72,3 +72,11 @@ def simple_configuration(
         manifest(entries, version, environment_name=exported_from),
         {"config/app.yaml": app, "config/conf.d/db.ini": db},
     )
+
+
+def configuration_owned_by_another_user(path: Path) -> Path:
+    """A configuration file whose one file, tool.sh, belongs to postgres (uid 4242)."""
+    tool = b"#!/bin/sh\nexec postgres\n"
+    entry = file_entry("tool.sh", tool, mode=0o755)
+    entry["meta"] = {"uid": 4242, "gid": 4242, "user": "postgres", "group": "postgres"}
+    return write_configuration(path, manifest([entry]), {"config/tool.sh": tool})

@@ -346,14 +346,9 @@ def test_keeping_owners_this_user_may_not_set_says_which_files_before_the_import
     qtbot, dialog, window, config_dir, tmp_path, monkeypatch
 ):
     from tests.privileges import as_an_ordinary_user
-    from tests.zips import file_entry, manifest, write_configuration
+    from tests.zips import configuration_owned_by_another_user
 
-    tool = b"#!/bin/sh\nexec postgres\n"
-    entry = file_entry("tool.sh", tool, mode=0o755)
-    entry["meta"] = {"uid": 4242, "gid": 4242, "user": "postgres", "group": "postgres"}
-    source = write_configuration(
-        tmp_path / "owned.envops.zip", manifest([entry]), {"config/tool.sh": tool}
-    )
+    source = configuration_owned_by_another_user(tmp_path / "owned.envops.zip")
     as_an_ordinary_user(monkeypatch)
     caveats = dialog.findChild(object, "importCaveats")
 

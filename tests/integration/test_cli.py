@@ -16,7 +16,7 @@ from envops_desktop.service.flushing import current_boot_id, settle_in_backgroun
 from envops_desktop.store.database import DATABASE_NAME
 from tests.privileges import as_an_ordinary_user
 from tests.trees import describe_tree, make_config_tree, mess_up
-from tests.zips import file_entry, manifest, simple_configuration, write_configuration
+from tests.zips import configuration_owned_by_another_user, simple_configuration
 
 REPO = Path(__file__).parents[2]
 
@@ -477,12 +477,7 @@ def test_deleting_a_backup_also_frees_what_killed_backups_left(cli, billing, tmp
 def test_an_import_keeping_owners_it_may_not_set_says_which_files_before_and_after(
     cli, billing, tmp_path, monkeypatch
 ):
-    tool = b"#!/bin/sh\nexec postgres\n"
-    entry = file_entry("tool.sh", tool, mode=0o755)
-    entry["meta"] = {"uid": 4242, "gid": 4242, "user": "postgres", "group": "postgres"}
-    source = write_configuration(
-        tmp_path / "owned.envops.zip", manifest([entry]), {"config/tool.sh": tool}
-    )
+    source = configuration_owned_by_another_user(tmp_path / "owned.envops.zip")
     as_an_ordinary_user(monkeypatch)
 
     code, _, err = cli("import", "billing", str(source), "--yes", "--keep-privileges")
