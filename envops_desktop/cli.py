@@ -96,6 +96,22 @@ def _build_parser() -> argparse.ArgumentParser:
     activity = _with_json(commands.add_parser("activity", help="show the activity log"))
     activity.add_argument("environment", nargs="?")
     activity.add_argument("--limit", type=int, default=50)
+    store = commands.add_parser("store", help="share a store with your team in an S3 bucket")
+    store_commands = store.add_subparsers(dest="store_command", required=True, metavar="ACTION")
+    use = store_commands.add_parser("use", help="connect this data folder to a shared store")
+    use.add_argument("url", metavar="s3://BUCKET/PREFIX")
+    use.add_argument("--endpoint", metavar="URL", help="the S3 server (MinIO, Ceph); AWS if none")
+    use.add_argument("--region")
+    _passphrase_options(use)
+    use.add_argument(
+        "--remember-passphrase",
+        action="store_true",
+        help="keep the passphrase in this system's keyring for later commands",
+    )
+    check = store_commands.add_parser(
+        "check", help="prove the store's server enforces conditional writes (and unlock it)"
+    )
+    _passphrase_options(_with_json(check))
     _with_json(commands.add_parser("verify", help="check every stored file against its hash"))
     gc = _with_json(commands.add_parser("gc", help="free stored content no backup needs"))
     gc.add_argument("--dry-run", action="store_true", help="only say what would be freed")
@@ -105,6 +121,16 @@ def _build_parser() -> argparse.ArgumentParser:
 def _with_json(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print JSON")
     return parser
+
+
+def _passphrase_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--passphrase-file",
+        type=Path,
+        metavar="FILE",
+        help="read the store's passphrase from FILE's first line (else ENVOPS_PASSPHRASE, "
+        "the keyring, or a prompt)",
+    )
 
 
 def _confirmations(parser: argparse.ArgumentParser) -> None:
@@ -170,6 +196,8 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         _run_env(service, args)
     elif command == "backup":
         _run_backup(service, args)
+    elif command == "store":
+        _run_store(service, args)
     elif command == "restore":
         env = service.get_environment(args.environment)
         backup = service.find_backup(env.name, args.backup)
@@ -310,6 +338,47 @@ def _run_backup(service: EnvOpsService, args: argparse.Namespace) -> None:
         with _long_operation() as (bar, cancel):
             path = service.export_backup(args.backup_id, Path(args.file), bar, cancel)
         print(f"Exported backup {args.backup_id} to {path}.")
+
+
+def _run_store(service: EnvOpsService, args: argparse.Namespace) -> None:
+    from envops_desktop.service.passphrases import passphrase_for, remember_passphrase
+
+    if args.store_command == "use":
+        url = args.url.rstrip("/")
+        passphrase = passphrase_for(url, args.passphrase_file) or _ask_passphrase(url)
+        opened = service.use_shared_store(url, passphrase, args.endpoint, args.region)
+        if args.remember_passphrase and not remember_passphrase(url, passphrase):
+            print("envops: this system has no keyring to keep the passphrase in", file=sys.stderr)
+        made = "Made and connected" if opened.created else "Connected"
+        print(f"{made} the shared store {opened.settings.url} ({opened.settings.store_id}).")
+        return
+    settings = service.shared_store()
+    passphrase = passphrase_for(settings.url, args.passphrase_file) if settings else None
+    check = service.check_shared_store(passphrase)
+    report = {
+        "where": check.where,
+        "create_only_refused": check.create_only_refused,
+        "stale_etag_refused": check.stale_etag_refused,
+        "unlocked": passphrase is not None,
+    }
+    _print(
+        report,
+        args.json,
+        lambda: (
+            f"{check.where}: conditional writes are enforced"
+            + ("; the passphrase unlocks the store." if passphrase else ".")
+        ),
+    )
+
+
+def _ask_passphrase(url: str) -> str:
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"{url} needs its passphrase: set ENVOPS_PASSPHRASE or pass --passphrase-file."
+        )
+    import getpass
+
+    return getpass.getpass(f"Passphrase of {url}: ")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

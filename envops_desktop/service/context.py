@@ -2,6 +2,7 @@
 
 import getpass
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,11 @@ class ServiceContext:
             staging_dir=staging,
             user=login_name(),
         )
+
+    @property
+    def user_at_host(self) -> str:
+        """Who and where, as another workstation is told: "alice@ops-laptop"."""
+        return f"{self.user}@{socket.gethostname()}"
 
     def record(
         self, env: Environment, action: ActivityAction, outcome: Outcome, detail: str = ""

@@ -36,10 +36,14 @@ from envops_desktop.service.restore import (
 from envops_desktop.service.store_check import StoreReport, check_store
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from envops_desktop.domain.shared_store import SharedStoreSettings
     from envops_desktop.service.configuration_files import (
         CheckedConfigurationFile,
         StagedConfiguration,
     )
+    from envops_desktop.service.shared_store import OpenedStore, StoreCheck
 
 # Configuration-file operations are imported where used: they bring pydantic (the file
 # format's validation), whose import a backup or a restore from the command line need not pay.
@@ -397,3 +401,54 @@ class EnvOpsService:
     def recover_interrupted_operations(self) -> list[RecoveryReport]:
         """Roll back (or forward) every restore a crash interrupted; call once at start-up."""
         return recover_interrupted_operations(self._ctx)
+
+    # The shared store ---------------------------------------------------------------------
+
+    def shared_store(self) -> "SharedStoreSettings | None":
+        """The team store this data folder uses, or None for its own folder alone."""
+        from envops_desktop.service import shared_store
+
+        return shared_store.load_settings(self.data_dir)
+
+    def use_shared_store(
+        self,
+        url: str,
+        passphrase: str,
+        endpoint: str | None = None,
+        region: str | None = None,
+    ) -> "OpenedStore":
+        """Connect this data folder to the store at `url` (made there if the prefix holds
+        none), after proving that the server enforces conditional writes."""
+        from pydantic import ValidationError
+
+        from envops_desktop.domain.shared_store import SharedStoreSettings
+        from envops_desktop.service import shared_store
+
+        try:
+            settings = SharedStoreSettings(url=url, endpoint=endpoint, region=region)
+        except ValidationError as error:
+            raise InvalidInputError(_first_problem(error)) from None
+        opened = shared_store.open_store(settings, passphrase, self._ctx.user_at_host)
+        shared_store.save_settings(self.data_dir, opened.settings)
+        return opened
+
+    def check_shared_store(self, passphrase: str | None = None) -> "StoreCheck":
+        """Prove again that the store's server refuses a second create-only write and a
+        write on a stale ETag; with `passphrase`, that it still unlocks the store."""
+        from envops_desktop.service import shared_store
+
+        settings = shared_store.load_settings(self.data_dir)
+        if settings is None:
+            raise NotFoundError(
+                "This data folder uses no shared store; connect one with envops store use."
+            )
+        check = shared_store.check_conditional_writes(shared_store.objects_of(settings))
+        shared_store.refuse_unsafe(check)
+        if passphrase is not None:
+            shared_store.open_store(settings, passphrase, self._ctx.user_at_host, create=False)
+        return check
+
+
+def _first_problem(error: "ValidationError") -> str:
+    problem = error.errors()[0]["msg"].removeprefix("Value error, ")
+    return problem[:1].upper() + problem[1:] + "."
