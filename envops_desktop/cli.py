@@ -13,15 +13,19 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envops_desktop import __version__
 from envops_desktop.data_dir import resolve_data_dir
-from envops_desktop.domain.errors import EnvOpsError
+from envops_desktop.domain.errors import EnvOpsError, NotFoundError
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.flushing import settle_in_background, settler_request
 from envops_desktop.terminal_progress import TerminalProgressBar
+
+if TYPE_CHECKING:
+    from envops_desktop.service.sharing import SyncReport
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command ended by SIGPIPE
@@ -112,6 +116,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "check", help="prove the store's server enforces conditional writes (and unlock it)"
     )
     _passphrase_options(_with_json(check))
+    sync = store_commands.add_parser(
+        "sync", help="share the backups made here and take in the team's"
+    )
+    _passphrase_options(_with_json(sync))
     _with_json(commands.add_parser("verify", help="check every stored file against its hash"))
     gc = _with_json(commands.add_parser("gc", help="free stored content no backup needs"))
     gc.add_argument("--dry-run", action="store_true", help="only say what would be freed")
@@ -323,10 +331,14 @@ def _run_backup(service: EnvOpsService, args: argparse.Namespace) -> None:
             backups,
             args.json,
             lambda: "\n".join(
-                [f"{'ID':13} {'CREATED':17} {'VERSION':10} {'ORIGIN':11} {'FILES':>7} NAME"]
+                [
+                    f"{'ID':13} {'CREATED':17} {'VERSION':10} {'ORIGIN':11} {'FILES':>7} "
+                    f"{'BY':20} NAME"
+                ]
                 + [
                     f"{b.id:13} {b.created_at.astimezone():%Y-%m-%d %H:%M} {b.version:10} "
-                    f"{b.origin.value:11} {b.file_count:7} {b.name}"
+                    f"{b.origin.value:11} {b.file_count:7} {b.made_on or b.created_by:20} "
+                    f"{b.name}"
                     for b in backups
                 ]
             ),
@@ -354,6 +366,17 @@ def _run_store(service: EnvOpsService, args: argparse.Namespace) -> None:
         return
     settings = service.shared_store()
     passphrase = passphrase_for(settings.url, args.passphrase_file) if settings else None
+    if args.store_command == "sync":
+        if settings is None:
+            raise NotFoundError(
+                "This data folder uses no shared store; connect one with envops store use."
+            )
+        with _long_operation() as (bar, cancel):
+            report = service.sync_shared_store(
+                passphrase or _ask_passphrase(settings.url), bar, cancel
+            )
+        _print(report, args.json, lambda: _sync_lines(report))
+        return
     check = service.check_shared_store(passphrase)
     report = {
         "where": check.where,
@@ -369,6 +392,20 @@ def _run_store(service: EnvOpsService, args: argparse.Namespace) -> None:
             + ("; the passphrase unlocks the store." if passphrase else ".")
         ),
     )
+
+
+def _sync_lines(report: "SyncReport") -> str:
+    def backups(count: int) -> str:
+        return "1 backup" if count == 1 else f"{count} backups"
+
+    lines = [f"Shared {backups(len(report.pushed))}; took in {backups(len(report.pulled))}."]
+    if report.unmapped:
+        lines.append(
+            "In the store but not here: "
+            + ", ".join(report.unmapped)
+            + " (envops env add NAME --path DIR maps one to a folder here)."
+        )
+    return "\n".join(lines)
 
 
 def _ask_passphrase(url: str) -> str:

@@ -26,7 +26,8 @@ COLUMNS: list[Column[Backup]] = [
     Column("Origin", lambda b: b.origin.value),
     Column("Size", lambda b: human_size(b.total_bytes), lambda b: b.total_bytes, align_right=True),
     Column("Files", lambda b: str(b.file_count), lambda b: b.file_count, align_right=True),
-    Column("Created by", lambda b: b.created_by),
+    # Who, and for a backup from the shared store made elsewhere, on which workstation.
+    Column("Created by", lambda b: b.made_on or b.created_by),
     Column("", lambda _b: "⋯"),  # the row's Options (…) menu opens from here
 ]
 

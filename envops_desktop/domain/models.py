@@ -119,6 +119,9 @@ class Backup:
     # Files that kept changing while they were read: stored as last read, which may mix
     # old and new parts, so a restore names them before it starts.
     changed_while_read: list[str] = field(default_factory=list)
+    # "user@host" of the workstation that made it, for a backup from a shared store made
+    # elsewhere; None when made here. One made elsewhere is restored as untrusted.
+    made_on: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,6 +16,7 @@ from envops_desktop.store.database import Database
 from envops_desktop.store.environment_records import EnvironmentRecords
 from envops_desktop.store.hash_caches import HashCaches
 from envops_desktop.store.journal_records import JournalRecords
+from envops_desktop.store.shared_records import SharedRecords
 
 POOL_SIZE = max(2, min(8, os.cpu_count() or 2))
 # Folders in the staging dir: an upload's content until it is imported, an export's scratch.
@@ -46,6 +47,7 @@ class ServiceContext:
     locks: Locks
     staging_dir: Path
     user: str
+    shared: SharedRecords
 
     @classmethod
     def open(cls, data_dir: Path) -> "ServiceContext":
@@ -65,6 +67,7 @@ class ServiceContext:
             locks=Locks(data_dir / "locks"),
             staging_dir=staging,
             user=login_name(),
+            shared=SharedRecords(db),
         )
 
     @property

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         StagedConfiguration,
     )
     from envops_desktop.service.shared_store import OpenedStore, StoreCheck
+    from envops_desktop.service.sharing import SyncReport
 
 # Configuration-file operations are imported where used: they bring pydantic (the file
 # format's validation), whose import a backup or a restore from the command line need not pay.
@@ -447,6 +448,24 @@ class EnvOpsService:
         if passphrase is not None:
             shared_store.open_store(settings, passphrase, self._ctx.user_at_host, create=False)
         return check
+
+    def sync_shared_store(
+        self,
+        passphrase: str,
+        progress: ProgressCallback = ignore_progress,
+        cancel: CancelToken | None = None,
+    ) -> "SyncReport":
+        """Share the backups made here that the store lacks, and take in the backups other
+        workstations shared of environments that are here too (by name)."""
+        from envops_desktop.service import shared_store, sharing
+
+        settings = shared_store.load_settings(self.data_dir)
+        if settings is None:
+            raise NotFoundError(
+                "This data folder uses no shared store; connect one with envops store use."
+            )
+        opened = shared_store.open_store(settings, passphrase, self._ctx.user_at_host, False)
+        return sharing.sync(self._ctx, opened, progress, cancel or CancelToken())
 
 
 def _first_problem(error: "ValidationError") -> str:

@@ -54,6 +54,7 @@ def _backup(row: sqlite3.Row) -> Backup:
         root_mtime_ns=row["root_mtime_ns"],
         root_meta=json.loads(row["root_meta"]) if row["root_meta"] else None,
         changed_while_read=json.loads(row["changed_while_read"] or "[]"),
+        made_on=row["made_on"],
     )
 
 
@@ -83,8 +84,8 @@ class BackupRecords:
             conn.execute(
                 "INSERT INTO backups (id, environment_id, name, created_at, version,"
                 " created_by, origin, file_count, total_bytes, skipped, root_mode,"
-                " root_mtime_ns, manifest, tree_digest, root_meta, changed_while_read)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " root_mtime_ns, manifest, tree_digest, root_meta, changed_while_read, made_on)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     backup.id,
                     backup.environment_id,
@@ -102,6 +103,7 @@ class BackupRecords:
                     tree_digest,
                     json.dumps(backup.root_meta) if backup.root_meta else None,
                     json.dumps(backup.changed_while_read),
+                    backup.made_on,
                 ),
             )
 
@@ -158,6 +160,21 @@ class BackupRecords:
     def _rows(self, conn: sqlite3.Connection, manifest: str) -> Iterator[EntryRow]:
         row = conn.execute("SELECT body FROM manifests WHERE sha256 = ?", (manifest,)).fetchone()
         return read_manifest(row[0], manifest) if row else iter(())
+
+    def manifest_of(self, backup_id: str) -> tuple[str, bytes]:
+        """A backup's manifest as stored: its name (the SHA-256 of its text) and its text."""
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT m.sha256, m.body FROM backups b JOIN manifests m ON m.sha256 = b.manifest"
+                " WHERE b.id = ?",
+                (backup_id,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            raise DamagedManifestError(backup_id, "it is missing")
+        return row[0], bytes(row[1])
 
     def entries(self, backup_id: str) -> Iterator[TreeEntry]:
         """The manifest in path order, so parents always come before their children."""

@@ -106,6 +106,21 @@ class BucketObjects:
             body.close()
         return _fetched(key, data, response)
 
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        """`length` bytes of `key` from `offset`: one part of a pack."""
+        response = self._call("get_object", key, Range=f"bytes={offset}-{offset + length - 1}")
+        body = response["Body"]
+        try:
+            data = body.read()
+        finally:
+            body.close()
+        if len(data) != length:
+            raise StoreUnreachableError(
+                f"{key} in {self.where} is shorter than its index says ({len(data)} of "
+                f"{length} bytes from {offset})."
+            )
+        return data
+
     def head(self, key: str) -> Fetched | None:
         """`key`'s ETag and dates without its content; None when it does not exist."""
         try:

@@ -156,20 +156,21 @@ def _invalid(path: Path, error: ValidationError, offset: int | None = None) -> E
     return refused(path, f"its manifest.json is invalid at {where}: {message}")
 
 
-def _check_manifest(
-    path: Path,
-    manifest: ConfigurationManifest,
-    members: dict[str, ZipMember],
-    limits: ImportLimits,
-    allow_external_links: bool,
-) -> None:
+def check_entries(
+    source: Path | str, entries: list[ManifestEntry], allow_external_links: bool
+) -> dict[str, ManifestEntry]:
+    """Refuse a list of entries from outside (a file's, another workstation's) whose shape
+    could write outside the environment or lie about its files: a path listed twice, an
+    entry outside a listed folder or inside a link, a link leading out (unless allowed), a
+    hardlink to anything but an earlier file of the same content. Returns the files that
+    carry content, by path."""
     kinds: dict[str, EntryKind] = {}
-    firsts: dict[str, ManifestEntry] = {}  # files whose content the archive holds, by path
-    for entry in manifest.entries:
+    firsts: dict[str, ManifestEntry] = {}
+    for entry in entries:
         if entry.path in kinds:
-            raise refused(path, f"the manifest lists {entry.path!r} twice")
+            raise refused(source, f"the manifest lists {entry.path!r} twice")
         kinds[entry.path] = entry.kind
-    for entry in manifest.entries:
+    for entry in entries:
         parent = entry.path.rpartition("/")[0]
         if parent and kinds.get(parent) is not EntryKind.DIR:
             why = (
@@ -177,14 +178,14 @@ def _check_manifest(
                 if kinds.get(parent) is EntryKind.SYMLINK
                 else "not in a listed folder"
             )
-            raise refused(path, f"the entry {entry.path!r} is {why}")
+            raise refused(source, f"the entry {entry.path!r} is {why}")
         if (
             entry.kind is EntryKind.SYMLINK
             and not allow_external_links
             and link_target_escapes(entry.path, entry.target or "")
         ):
             raise refused(
-                path,
+                source,
                 f"the link {entry.path!r} points outside the environment "
                 f"(to {entry.target!r}); allow external links to import it",
             )
@@ -193,23 +194,36 @@ def _check_manifest(
             first = firsts.get(link)
             if first is None or first.sha256 != entry.sha256:
                 raise refused(
-                    path,
+                    source,
                     f"the file {entry.path!r} is a hardlink to {link!r}, which is not an "
                     "earlier file with the same content",
                 )
         elif entry.kind is EntryKind.FILE:
             firsts[entry.path] = entry
-            info = members.get(entry.path)
-            if info is None:
-                raise refused(
-                    path, f"the file {entry.path!r} is in the manifest but not in the archive"
-                )
-            if info.file_size != entry.size:
-                raise refused(
-                    path,
-                    f"the file {entry.path!r} is {info.file_size} bytes in the archive but "
-                    f"{entry.size} in the manifest",
-                )
+    return firsts
+
+
+def _check_manifest(
+    path: Path,
+    manifest: ConfigurationManifest,
+    members: dict[str, ZipMember],
+    limits: ImportLimits,
+    allow_external_links: bool,
+) -> None:
+    # The files whose content the archive holds, by path.
+    firsts = check_entries(path, manifest.entries, allow_external_links)
+    for entry in firsts.values():
+        info = members.get(entry.path)
+        if info is None:
+            raise refused(
+                path, f"the file {entry.path!r} is in the manifest but not in the archive"
+            )
+        if info.file_size != entry.size:
+            raise refused(
+                path,
+                f"the file {entry.path!r} is {info.file_size} bytes in the archive but "
+                f"{entry.size} in the manifest",
+            )
     for name in members:
         if name not in firsts:
             raise refused(

@@ -165,4 +165,26 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     ALTER TABLE journal ADD COLUMN subject TEXT;
     ALTER TABLE journal ADD COLUMN staged_inode INTEGER;
     """,
+    # 10: a team's shared store. Which workstation made a backup (NULL: this one); the
+    # store's name for each environment here, the backups that are in the store, and
+    # where in the store's packs each content's parts lie (a cache of its index).
+    """
+    ALTER TABLE backups ADD COLUMN made_on TEXT;
+    CREATE TABLE shared_environments (
+        environment_id TEXT PRIMARY KEY REFERENCES environments(id) ON DELETE CASCADE,
+        shared_id TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE shared_backups (
+        backup_id TEXT PRIMARY KEY REFERENCES backups(id) ON DELETE CASCADE
+    );
+    CREATE TABLE shared_blobs (
+        sha256 TEXT NOT NULL,
+        part INTEGER NOT NULL,
+        pack TEXT NOT NULL,
+        offset INTEGER NOT NULL,
+        length INTEGER NOT NULL,
+        PRIMARY KEY (sha256, part)
+    ) WITHOUT ROWID;
+    CREATE TABLE shared_packs (pack TEXT PRIMARY KEY) WITHOUT ROWID;
+    """,
 ]

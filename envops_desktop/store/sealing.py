@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-from envops_desktop.domain.errors import EnvOpsError
+from envops_desktop.domain.errors import EnvOpsError, OperationFailedError
 
 # The first byte of every sealed object: the layout below, so that a later one can differ.
 _SEALED_V1 = b"\x01"
@@ -29,7 +29,7 @@ class WrongPassphraseError(EnvOpsError):
     """The passphrase (or key file) given does not unlock the store or the file."""
 
 
-class DamagedObjectError(EnvOpsError):
+class DamagedObjectError(OperationFailedError):
     """A sealed object failed its authentication: damaged, or not made with this key."""
 
 

@@ -448,6 +448,9 @@ def _downgrade_to_first_schema(data: Path) -> None:
     conn.execute("ALTER TABLE journal DROP COLUMN post_restore_process")
     conn.execute("ALTER TABLE journal DROP COLUMN subject")
     conn.execute("ALTER TABLE journal DROP COLUMN staged_inode")
+    conn.execute("ALTER TABLE backups DROP COLUMN made_on")
+    for table in ("shared_environments", "shared_backups", "shared_blobs", "shared_packs"):
+        conn.execute(f"DROP TABLE {table}")
     conn.execute("DROP TABLE manifests")
     conn.execute("PRAGMA user_version=1")
     conn.execute("COMMIT")

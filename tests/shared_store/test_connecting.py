@@ -259,3 +259,32 @@ def test_no_passphrase_anywhere_and_no_terminal_is_a_usage_error(
         keyring.set_keyring(previous)
     assert code == 2
     assert "set ENVOPS_PASSPHRASE or pass --passphrase-file" in err
+
+
+def test_store_sync_on_the_command_line_shares_and_takes_in(
+    cli, bucket, s3_endpoint, tmp_path, monkeypatch
+):
+    from tests.trees import make_config_tree
+
+    url = f"s3://{bucket}/team"
+    monkeypatch.setenv("ENVOPS_PASSPHRASE", PASSPHRASE)
+    for side in "ab":
+        tree = tmp_path / f"on-{side}"
+        make_config_tree(tree)
+        assert cli(tmp_path / side, "store", "use", url, "--endpoint", s3_endpoint)[0] == 0
+    add = ("env", "add", "billing", "--version", "4.2.0", "--path")
+    assert cli(tmp_path / "a", *add, str(tmp_path / "on-a"))[0] == 0
+    assert cli(tmp_path / "a", "backup", "create", "billing", "--name", "nightly")[0] == 0
+    code, out, err = cli(tmp_path / "a", "store", "sync")
+    assert (code, out) == (0, "Shared 1 backup; took in 0 backups.\n"), err
+    code, out, _ = cli(tmp_path / "b", "store", "sync")
+    assert out == (
+        "Shared 0 backups; took in 0 backups.\nIn the store but not here: billing "
+        "(envops env add NAME --path DIR maps one to a folder here).\n"
+    )
+    assert cli(tmp_path / "b", *add, str(tmp_path / "on-b"))[0] == 0
+    code, out, _ = cli(tmp_path / "b", "store", "sync", "--json")
+    assert json.loads(out) == {"pushed": [], "pulled": ["nightly"], "unmapped": []}
+    code, out, _ = cli(tmp_path / "b", "backup", "list", "billing")
+    assert "@" in out.splitlines()[1]  # made on another workstation, and said so
+    assert cli(tmp_path / "b", "restore", "billing", "nightly", "--yes")[0] == 0

@@ -1,0 +1,359 @@
+"""Sharing backups through a team's store: push what this workstation made, pull the rest.
+
+In the bucket, every object is sealed (`store/sealing.py`):
+- `environments/<shared id>`: an environment's name and version when it was first shared.
+  Its path belongs to each workstation: an environment of the same name here is mapped to it.
+- `data/<pack id>`: parts of contents, each compressed and sealed on its own, so one part
+  can be read by a ranged GET; `index/<pack id>`: where each part lies, written after the
+  pack, so an index never names a part that is not stored.
+- `manifests/<keyed name>`: a backup's list of files, as this workstation stores it.
+- `backups/<backup id>`: the backup's record, written last and only if absent: a backup is
+  in the store only once everything it needs is.
+
+Every object name is random or keyed, and every object is sealed: whoever reads the bucket
+without the key learns the number and sizes of objects, nothing of what they hold.
+
+A backup pulled from another workstation is as untrusted as a configuration file: its list
+of files passes the same checks before it is recorded here, and a restore of it applies no
+owners, special bits or security attributes (`restore.py`). Its contents are fetched when
+it is pulled and checked against their SHA-256 before they enter the store here.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import zstandard
+
+from envops_desktop.domain.enums import BackupOrigin
+from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.domain.ids import new_id
+from envops_desktop.domain.models import Backup, Environment, has_content
+from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
+from envops_desktop.service.context import ServiceContext
+from envops_desktop.service.shared_store import OpenedStore
+from envops_desktop.store.bucket_objects import BucketObjects, ObjectExistsError
+from envops_desktop.store.file_metadata import UNTRUSTED, restricted, restricted_row
+from envops_desktop.store.manifest_codec import encode_manifest, read_manifest
+from envops_desktop.store.sealing import DamagedObjectError, MasterKey
+from envops_desktop.store.shared_records import SharedPart
+from envops_desktop.store.timestamps import from_text, to_text
+
+# A content is sealed in parts of at most this much, so neither side ever holds more of a
+# large file in memory; parts are gathered into packs of about this size, one object each.
+PART_BYTES = 16 << 20
+PACK_BYTES = 16 << 20
+
+_BLOB, _INDEX, _MANIFEST, _BACKUP, _ENVIRONMENT = (
+    b"blob",
+    b"index",
+    b"manifest",
+    b"backup",
+    b"environment",
+)
+
+
+@dataclass
+class SyncReport:
+    """What one sync did."""
+
+    pushed: list[str] = field(default_factory=list)  # backups shared from here, by name
+    pulled: list[str] = field(default_factory=list)  # backups taken in from elsewhere
+    unmapped: list[str] = field(default_factory=list)  # shared environments not here
+
+
+def sync(
+    ctx: ServiceContext, store: OpenedStore, progress: ProgressCallback, cancel: CancelToken
+) -> SyncReport:
+    """Share this workstation's backups and take in the others', all under the blobs lock
+    (no garbage collection here frees content a pulled backup is about to name)."""
+    objects, key = store.objects, store.key
+    report = SyncReport()
+    with ctx.locks.blobs_in_use():
+        _read_new_indexes(ctx, objects, key)
+        shared = _shared_environments(objects, key)
+        _map_by_name(ctx, shared)
+        for env in ctx.environments.all():
+            for backup in reversed(ctx.backups.for_environment(env.id)):
+                cancel.raise_if_cancelled()
+                if backup.made_on is None and backup.id not in ctx.shared.shared_backups():
+                    _push(ctx, objects, key, env, backup, shared, progress, cancel)
+                    report.pushed.append(backup.name)
+        local_names = {e.id: e.name for e in ctx.environments.all()}
+        known = ctx.shared.shared_backups()
+        unmapped: set[str] = set()
+        for name in objects.keys("backups/"):
+            backup_id = name.removeprefix("backups/")
+            if backup_id in known or ctx.backups.by_id(backup_id) is not None:
+                continue
+            cancel.raise_if_cancelled()
+            record = json.loads(key.open(objects.get(name).data or b"", _BACKUP))
+            env_id = ctx.shared.environment_of(record["environment"])
+            if env_id is None or env_id not in local_names:
+                unmapped.add(shared.get(record["environment"], {}).get("name", "?"))
+                continue
+            _pull(ctx, objects, key, env_id, record, progress, cancel)
+            report.pulled.append(record["name"])
+        report.unmapped = sorted(unmapped)
+    return report
+
+
+def _read_new_indexes(ctx: ServiceContext, objects: BucketObjects, key: MasterKey) -> None:
+    known = ctx.shared.known_packs()
+    for name in objects.keys("index/"):
+        pack = name.removeprefix("index/")
+        if pack in known:
+            continue
+        parts = json.loads(key.open(objects.get(name).data or b"", _INDEX))
+        ctx.shared.add_pack(
+            pack, [(sha, part, pack, at, length) for sha, part, at, length in parts]
+        )
+
+
+def _shared_environments(objects: BucketObjects, key: MasterKey) -> dict[str, dict[str, Any]]:
+    found = {}
+    for name in objects.keys("environments/"):
+        found[name.removeprefix("environments/")] = json.loads(
+            key.open(objects.get(name).data or b"", _ENVIRONMENT)
+        )
+    return found
+
+
+def _map_by_name(ctx: ServiceContext, shared: dict[str, dict[str, Any]]) -> None:
+    """An environment here that the store knows by name is that environment; its path stays
+    this workstation's own."""
+    by_name = {document["name"].casefold(): shared_id for shared_id, document in shared.items()}
+    for env in ctx.environments.all():
+        if ctx.shared.shared_id(env.id) is None and env.name.casefold() in by_name:
+            ctx.shared.map_environment(env.id, by_name[env.name.casefold()])
+
+
+def _push(
+    ctx: ServiceContext,
+    objects: BucketObjects,
+    key: MasterKey,
+    env: Environment,
+    backup: Backup,
+    shared: dict[str, dict[str, Any]],
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> None:
+    shared_id = ctx.shared.shared_id(env.id)
+    if shared_id is None:
+        shared_id = env.id
+        document = {"name": env.name, "version": env.version, "by": ctx.user_at_host}
+        _create(objects, f"environments/{shared_id}", key.seal(_json(document), _ENVIRONMENT))
+        ctx.shared.map_environment(env.id, shared_id)
+        shared[shared_id] = document
+    entries = list(ctx.backups.entries(backup.id))
+    sizes = {e.sha256: e.size for e in entries if has_content(e) and e.sha256}
+    missing = [sha for sha in sorted(sizes) if not ctx.shared.has(sha)]
+    meter = ProgressMeter(progress, "uploading", sum(sizes[sha] for sha in missing))
+    with _PackWriter(ctx, objects, key) as packs:
+        for sha in missing:
+            with ctx.blobs.open(sha) as content:
+                part = 0
+                while True:
+                    cancel.raise_if_cancelled()
+                    chunk = content.read(PART_BYTES)
+                    if not chunk and part:
+                        break
+                    packs.add(sha, part, chunk)
+                    meter.advance(len(chunk), sha)
+                    part += 1
+                    if len(chunk) < PART_BYTES:
+                        break
+    manifest_name, body = ctx.backups.manifest_of(backup.id)
+    _create(objects, _manifest_key(key, manifest_name), key.seal(body, _MANIFEST))
+    record = {
+        "id": backup.id,
+        "environment": shared_id,
+        "name": backup.name,
+        "created_at": to_text(backup.created_at),
+        "version": backup.version,
+        "created_by": backup.created_by,
+        "origin": backup.origin.value,
+        "file_count": backup.file_count,
+        "total_bytes": backup.total_bytes,
+        "skipped": backup.skipped,
+        "root_mode": backup.root_mode,
+        "root_mtime_ns": backup.root_mtime_ns,
+        "root_meta": backup.root_meta,
+        "changed_while_read": backup.changed_while_read,
+        "made_on": ctx.user_at_host,
+        "manifest": manifest_name,
+    }
+    _create(objects, f"backups/{backup.id}", key.seal(_json(record), _BACKUP))
+    ctx.shared.mark_shared(backup.id)
+    meter.finish()
+
+
+def _pull(
+    ctx: ServiceContext,
+    objects: BucketObjects,
+    key: MasterKey,
+    env_id: str,
+    record: dict[str, Any],
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> None:
+    manifest_name = record["manifest"]
+    sealed = objects.get(_manifest_key(key, manifest_name)).data or b""
+    body = key.open(sealed, _MANIFEST)
+    made_on = str(record["made_on"])
+    source = f"the backup {record['name']} from {made_on}"
+    rows = list(read_manifest(body, manifest_name))  # checked against its name as it decodes
+    _check_untrusted(source, rows)
+    sizes = {row[5]: row[3] for row in rows if row[5] and not (row[7] or {}).get("hardlink")}
+    missing = [sha for sha in sorted(sizes) if not ctx.blobs.has(sha)]
+    meter = ProgressMeter(progress, "downloading", sum(sizes[sha] for sha in missing))
+    with ctx.blobs.packing() as pack:
+        placed = []
+        for sha in missing:
+            cancel.raise_if_cancelled()
+            fetched = _fetch(ctx, objects, key, sha, source)
+            try:
+                stored_sha, _size, at, _changed = ctx.blobs.ingest(str(fetched), pack)
+            finally:
+                fetched.unlink(missing_ok=True)
+            if stored_sha != sha:
+                raise OperationFailedError(
+                    f"A file of {source} does not match its checksum in the shared store; "
+                    "nothing of it was kept."
+                )
+            if at is not None:
+                placed.append((sha, at))
+            meter.advance(sizes[sha], sha)
+    # Kept as a configuration file's would be: no owners, special bits or security
+    # attributes, so that no restore of it here can apply them.
+    kept_name, kept_body = encode_manifest(restricted_row(row, UNTRUSTED) for row in rows)
+    root_mode, root_meta = restricted(record["root_meta"], record["root_mode"] or 0, UNTRUSTED)
+    backup = Backup(
+        id=record["id"],
+        environment_id=env_id,
+        name=record["name"],
+        created_at=from_text(record["created_at"]),
+        version=record["version"],
+        created_by=record["created_by"],
+        origin=BackupOrigin(record["origin"]),
+        file_count=record["file_count"],
+        total_bytes=record["total_bytes"],
+        skipped=list(record["skipped"]),
+        root_mode=None if record["root_mode"] is None else root_mode,
+        root_mtime_ns=record["root_mtime_ns"],
+        root_meta=root_meta,
+        changed_while_read=list(record["changed_while_read"]),
+        made_on=made_on,
+    )
+    with ctx.db.transaction():
+        ctx.blobs.record_packed(placed)
+        ctx.backups.insert(backup, manifest=kept_name, body=kept_body)
+        ctx.shared.mark_shared(backup.id)
+    meter.finish()
+
+
+def _check_untrusted(source: str, rows: list[tuple]) -> None:
+    """The checks a configuration file's list of files passes, for another workstation's."""
+    from pydantic import ValidationError
+
+    from envops_desktop.domain.configuration import ManifestEntry
+    from envops_desktop.store.configuration_reader import check_entries
+    from envops_desktop.store.member_staging import refused
+
+    fields = ("path", "kind", "mode", "size", "mtime_ns", "sha256", "target", "meta")
+    try:
+        entries = [
+            ManifestEntry.model_validate(dict(zip(fields, row, strict=False))) for row in rows
+        ]
+    except ValidationError as error:
+        raise refused(source, str(error.errors()[0]["msg"])) from None
+    check_entries(source, entries, allow_external_links=False)
+
+
+def _fetch(
+    ctx: ServiceContext, objects: BucketObjects, key: MasterKey, sha: str, source: str
+) -> Path:
+    """A content of the store, opened and written to a scratch file beside the store."""
+    parts = ctx.shared.parts_of(sha)
+    if not parts:
+        raise OperationFailedError(
+            f"The shared store lacks a file of {source}; nothing of it was kept."
+        )
+    scratch = ctx.staging_dir / f"download-{new_id()}"
+    digest = hashlib.sha256()
+    decompressor = zstandard.ZstdDecompressor()
+    try:
+        with open(scratch, "wb") as out:
+            for _sha, _part, pack, at, length in parts:
+                sealed = objects.get_range(f"data/{pack}", at, length)
+                chunk = decompressor.decompress(key.open(sealed, _BLOB + sha.encode()))
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != sha:
+            raise DamagedObjectError("its content does not match its checksum")
+    except (DamagedObjectError, zstandard.ZstdError) as error:
+        scratch.unlink(missing_ok=True)
+        raise OperationFailedError(
+            f"A file of {source} is damaged in the shared store; nothing of it was kept."
+        ) from error
+    except BaseException:
+        scratch.unlink(missing_ok=True)
+        raise
+    return scratch
+
+
+class _PackWriter:
+    """Gathers sealed parts into packs: each pack's object first, then its index."""
+
+    def __init__(self, ctx: ServiceContext, objects: BucketObjects, key: MasterKey) -> None:
+        self._ctx, self._objects, self._key = ctx, objects, key
+        self._compressor = zstandard.ZstdCompressor(level=3)
+        self._buffer = bytearray()
+        self._parts: list[tuple[str, int, int, int]] = []
+
+    def __enter__(self) -> "_PackWriter":
+        return self
+
+    def __exit__(self, kind: object, *_rest: object) -> None:
+        if kind is None:
+            self._flush()
+
+    def add(self, sha: str, part: int, chunk: bytes) -> None:
+        # Sealed with the content's name as context: a part moved to another content's
+        # place in an index fails to open.
+        sealed = self._key.seal(self._compressor.compress(chunk), _BLOB + sha.encode())
+        self._parts.append((sha, part, len(self._buffer), len(sealed)))
+        self._buffer += sealed
+        if len(self._buffer) >= PACK_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._parts:
+            return
+        pack = new_id() + os.urandom(4).hex()
+        self._objects.put(f"data/{pack}", bytes(self._buffer), create_only=True)
+        index = self._key.seal(_json(self._parts), _INDEX)
+        self._objects.put(f"index/{pack}", index, create_only=True)
+        parts: list[SharedPart] = [(sha, part, pack, at, n) for sha, part, at, n in self._parts]
+        self._ctx.shared.add_pack(pack, parts)
+        self._buffer = bytearray()
+        self._parts = []
+
+
+def _manifest_key(key: MasterKey, manifest_name: str) -> str:
+    return f"manifests/{key.address(manifest_name.encode())}"
+
+
+def _create(objects: BucketObjects, name: str, data: bytes) -> None:
+    """Write an immutable object unless it is there already (another workstation's, or
+    this one's from a sync that was interrupted)."""
+    with contextlib.suppress(ObjectExistsError):
+        objects.put(name, data, create_only=True)
+
+
+def _json(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()

@@ -1,0 +1,156 @@
+"""Two workstations, one bucket: a backup made on A restores on B, as an untrusted one."""
+
+import os
+import stat
+
+import boto3
+import pytest
+
+from envops_desktop.domain.errors import InvalidConfigurationFileError, OperationFailedError
+from envops_desktop.service import EnvOpsService
+from envops_desktop.service.sharing import SyncReport
+from tests.trees import describe_tree, make_config_tree, mess_up
+
+PASSPHRASE = "one team, one passphrase"
+SECRET = b"db_password = s3cr3t-hunter2\n"
+
+
+@pytest.fixture
+def workstations(bucket, s3_endpoint, tmp_path):
+    """Data folders A and B connected to one store; A has billing with a backup."""
+    url = f"s3://{bucket}/team"
+    a, b = EnvOpsService(tmp_path / "a"), EnvOpsService(tmp_path / "b")
+    a.use_shared_store(url, PASSPHRASE, endpoint=s3_endpoint)
+    b.use_shared_store(url, PASSPHRASE, endpoint=s3_endpoint)
+    tree = tmp_path / "on-a" / "billing"
+    make_config_tree(tree, files=40)
+    (tree / "conf.d" / "secret.ini").write_bytes(SECRET)
+    (tree / "big.bin").write_bytes(os.urandom((16 << 20) + 12345))  # more than one part
+    a.add_environment("billing", tree, version="4.2.0")
+    yield a, b, tree
+    a.close()
+    b.close()
+
+
+def test_a_backup_made_on_a_restores_on_b_byte_for_byte(workstations, tmp_path):
+    a, b, tree = workstations
+    made = a.create_backup("billing", name="before upgrade")
+    assert a.sync_shared_store(PASSPHRASE).pushed == ["before upgrade"]
+    there = tmp_path / "on-b" / "billing"
+    make_config_tree(there)
+    b.add_environment("billing", there, version="4.2.0")
+
+    report = b.sync_shared_store(PASSPHRASE)
+
+    assert report.pulled == ["before upgrade"]
+    pulled = b.get_backup(made.id)
+    assert pulled.made_on is not None and pulled.made_on.endswith("@" + os.uname().nodename)
+    b.restore_backup("billing", made.id, backup_first=True)
+    assert describe_tree(there) == describe_tree(tree)
+    # B's backup taken before the restore is the team's too; nothing moves twice.
+    again = b.sync_shared_store(PASSPHRASE)
+    assert (again.pushed, again.pulled) == (["Before restoring 'before upgrade'"], [])
+    assert a.sync_shared_store(PASSPHRASE).pulled == ["Before restoring 'before upgrade'"]
+    assert b.sync_shared_store(PASSPHRASE) == SyncReport()
+    assert b.check_store().healthy
+
+
+def test_a_backup_made_here_and_one_pulled_share_the_store_in_both_directions(
+    workstations, tmp_path
+):
+    a, b, tree = workstations
+    a.create_backup("billing", name="from a")
+    a.sync_shared_store(PASSPHRASE)
+    there = tmp_path / "on-b" / "billing"
+    there.mkdir(parents=True)
+    b.add_environment("billing", there, version="4.2.0")
+    b.sync_shared_store(PASSPHRASE)
+    b.restore_backup("billing", b.list_backups("billing")[0].id)
+    (there / "app.yaml").write_text("changed on b\n")
+    b.create_backup("billing", name="from b")
+    assert b.sync_shared_store(PASSPHRASE).pushed == ["from b"]
+    assert a.sync_shared_store(PASSPHRASE).pulled == ["from b"]
+    mess_up(tree)
+    a.restore_backup("billing", a.list_backups("billing")[0].id)
+    assert (tree / "app.yaml").read_text() == "changed on b\n"
+
+
+def test_an_environment_that_is_not_here_is_named_not_pulled(workstations):
+    a, b, _ = workstations
+    a.create_backup("billing")
+    a.sync_shared_store(PASSPHRASE)
+    report = b.sync_shared_store(PASSPHRASE)
+    assert report.pulled == [] and report.unmapped == ["billing"]
+
+
+def test_the_bucket_holds_no_plaintext_of_the_configuration(workstations, bucket, s3_endpoint):
+    a, _, _ = workstations
+    a.create_backup("billing")
+    a.sync_shared_store(PASSPHRASE)
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    names = [b"secret.ini", b"app.yaml", b"billing", b"4.2.0"]
+    for item in client.list_objects_v2(Bucket=bucket)["Contents"]:
+        data = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+        assert b"s3cr3t-hunter2" not in data, item["Key"]
+        for name in names:
+            assert name not in data, (item["Key"], name)
+        assert b"secret" not in item["Key"].encode() and b"billing" not in item["Key"].encode()
+
+
+def test_a_backup_from_elsewhere_brings_no_setuid_bit_and_no_owners(
+    workstations, tmp_path, monkeypatch
+):
+    a, b, tree = workstations
+    helper = tree / "hooks.sh"
+    helper.chmod(0o4755)
+    if os.geteuid() == 0:
+        os.chown(helper, 4242, 4242)
+    made = a.create_backup("billing")
+    a.sync_shared_store(PASSPHRASE)
+    there = tmp_path / "on-b" / "billing"
+    there.mkdir(parents=True)
+    b.add_environment("billing", there, version="4.2.0")
+    b.sync_shared_store(PASSPHRASE)
+    b.restore_backup("billing", made.id)
+    st = (there / "hooks.sh").stat()
+    assert stat.S_IMODE(st.st_mode) == 0o755
+    assert (st.st_uid, st.st_gid) == (os.geteuid(), os.getegid())
+
+
+def test_a_damaged_pack_in_the_bucket_is_refused_and_nothing_is_recorded(
+    workstations, bucket, s3_endpoint, tmp_path
+):
+    a, b, _ = workstations
+    a.create_backup("billing")
+    a.sync_shared_store(PASSPHRASE)
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    packs = [
+        item["Key"]
+        for item in client.list_objects_v2(Bucket=bucket, Prefix="team/data/")["Contents"]
+    ]
+    for key in packs:  # a bit flipped in the middle of every pack
+        data = bytearray(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+        data[len(data) // 2] ^= 1
+        client.put_object(Bucket=bucket, Key=key, Body=bytes(data))
+    there = tmp_path / "on-b" / "billing"
+    there.mkdir(parents=True)
+    b.add_environment("billing", there, version="4.2.0")
+    with pytest.raises(OperationFailedError, match="is damaged in the shared store"):
+        b.sync_shared_store(PASSPHRASE)
+    assert b.list_backups("billing") == []
+    assert b.check_store().healthy
+
+
+def test_a_list_of_files_from_elsewhere_that_leads_out_is_refused(workstations, tmp_path):
+    # A workstation with the key, or a damaged client, shares a backup whose link leads out
+    # of the environment: B refuses it as it would refuse such a configuration file.
+    a, b, tree = workstations
+    (tree / "escape").symlink_to("../../../etc")
+    a.create_backup("billing")
+    a.sync_shared_store(PASSPHRASE)
+    there = tmp_path / "on-b" / "billing"
+    there.mkdir(parents=True)
+    b.add_environment("billing", there, version="4.2.0")
+    with pytest.raises(InvalidConfigurationFileError, match="points outside the environment"):
+        b.sync_shared_store(PASSPHRASE)
+    assert b.list_backups("billing") == []
