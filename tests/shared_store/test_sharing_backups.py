@@ -1,6 +1,7 @@
 """Two workstations, one bucket: a backup made on A restores on B, as an untrusted one."""
 
 import os
+import shutil
 import stat
 
 import boto3
@@ -154,3 +155,26 @@ def test_a_list_of_files_from_elsewhere_that_leads_out_is_refused(workstations, 
     with pytest.raises(InvalidConfigurationFileError, match="points outside the environment"):
         b.sync_shared_store(PASSPHRASE)
     assert b.list_backups("billing") == []
+
+
+def test_a_data_folder_lost_with_its_workstation_is_rebuilt_from_the_bucket_alone(
+    workstations, bucket, s3_endpoint, tmp_path
+):
+    a, _, tree = workstations
+    made = [a.create_backup("billing", name=name) for name in ("monday", "tuesday")]
+    a.sync_shared_store(PASSPHRASE)
+    a.close()
+    shutil.rmtree(tmp_path / "a")
+
+    rebuilt = EnvOpsService(tmp_path / "a")
+    rebuilt.use_shared_store(f"s3://{bucket}/team", PASSPHRASE, endpoint=s3_endpoint)
+    rebuilt.add_environment("billing", tree, version="4.2.0")
+    report = rebuilt.sync_shared_store(PASSPHRASE)
+
+    assert sorted(report.pulled) == ["monday", "tuesday"]
+    assert [b.id for b in rebuilt.list_backups("billing")] == [b.id for b in reversed(made)]
+    wanted = describe_tree(tree)
+    mess_up(tree)
+    rebuilt.restore_backup("billing", made[1].id)
+    assert describe_tree(tree) == wanted
+    rebuilt.close()
