@@ -80,11 +80,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "backup", metavar="BACKUP", help="latest, the backup's name, or the start of its id"
     )
     _confirmations(restore)
+    _passphrase_options(restore)
 
     imp = commands.add_parser("import", help="restore an environment from a configuration file")
     imp.add_argument("environment")
     imp.add_argument("file")
     _confirmations(imp)
+    _passphrase_options(imp)
     imp.add_argument(
         "--allow-external-links",
         action="store_true",
@@ -207,6 +209,7 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
     elif command == "store":
         _run_store(service, args)
     elif command == "restore":
+        _unlock_if_shared(service, args.passphrase_file)
         env = service.get_environment(args.environment)
         backup = service.find_backup(env.name, args.backup)
         for caveat in service.restore_caveats(backup.id):
@@ -216,6 +219,7 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
             env = service.restore_backup(env.name, backup.id, args.backup_first, bar, cancel)
         print(f"{env.name} was restored to {backup.name} ({backup.version}).")
     elif command == "import":
+        _unlock_if_shared(service, args.passphrase_file)
         env = service.get_environment(args.environment)
         source = Path(args.file)
         # A file that is plainly wrong is refused before the question; its files' contents
@@ -392,6 +396,19 @@ def _run_store(service: EnvOpsService, args: argparse.Namespace) -> None:
             + ("; the passphrase unlocks the store." if passphrase else ".")
         ),
     )
+
+
+def _unlock_if_shared(service: EnvOpsService, passphrase_file: Path | None) -> None:
+    """Unlock the shared store, where there is one and its passphrase is given, so that a
+    restore of a shared environment can take its lock there."""
+    settings = service.shared_store()
+    if settings is None:
+        return
+    from envops_desktop.service.passphrases import passphrase_for
+
+    passphrase = passphrase_for(settings.url, passphrase_file)
+    if passphrase:
+        service.unlock_shared_store(passphrase)
 
 
 def _sync_lines(report: "SyncReport") -> str:

@@ -135,14 +135,18 @@ def restore_locked(
     write_tree: TreeWriter | None = None,
     subject: str | None = None,
     caveats: list[str] | None = None,
+    fence: Callable[[], None] | None = None,
 ) -> tuple[Environment, JournalEntry | None]:
     """Replace `env`'s configuration with `backup` (the caller holds the environment's lock).
 
     The new tree is written from the store, or by `write_tree` (an import in one pass, whose
     refusal of its file puts everything back as it was, with no trace). Returns the
     refreshed environment and, with `settle_later`, the journal entry still to be settled
-    (`flushing.settle`) when the restore may be reported before it is on disk.
+    (`flushing.settle`) when the restore may be reported before it is on disk. `fence`, when
+    given, is called before the swap and before the journal's commit, and raises to stop
+    the restore there (a lock held in a shared store that was lost).
     """
+    fence = fence or _nothing
     start_helpers_early(backup.total_bytes)
     settle_earlier_restores(ctx, env.id)
     target = Path(env.path)
@@ -182,6 +186,7 @@ def restore_locked(
         entry = replace(entry, staged_inode=os.lstat(staging).st_ino)
         ctx.journal.begin_swap(entry.id, entry.staged_inode)
         crash_point("swapping")
+        fence()
         touched = True
         swap_in(entry)
         crash_point("swapped")
@@ -203,6 +208,7 @@ def restore_locked(
         notes += [caveat.rstrip(".") for caveat in caveats]
         if not_kept:
             notes.append(f"device files removed with their folders: {_some(not_kept)}")
+        fence()
         # Recorded or rolled back: a restore the database cannot record is not reported done.
         complete_restore(ctx, entry, backup, action, Outcome.SUCCESS, "; ".join(notes))
     except BaseException as error:
@@ -226,6 +232,10 @@ def restore_locked(
 
 # How many paths a caveat names before it says "and N more".
 _NAMED = 5
+
+
+def _nothing() -> None:
+    pass
 
 
 def _some(paths: list[str]) -> str:

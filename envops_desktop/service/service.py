@@ -34,6 +34,7 @@ from envops_desktop.service.restore import (
     restore_locked,
 )
 from envops_desktop.service.store_check import StoreReport, check_store
+from envops_desktop.service.team_locks import team_lock
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -64,6 +65,7 @@ class EnvOpsService:
         self._ctx = ServiceContext.open(Path(data_dir))
         self._settle_later = settle_later
         self._unsettled: list[str] = []
+        self._opened_store: OpenedStore | None = None  # the shared store, once unlocked
 
     @property
     def data_dir(self) -> Path:
@@ -217,7 +219,11 @@ class EnvOpsService:
         cancel = cancel or CancelToken()
         env = self.get_environment(environment)
         check_restorable(env, version, needed_bytes)
-        with self._ctx.locks.environment(env.id, env.name):
+        doing = "imported" if action is ActivityAction.CONFIGURATION_IMPORTED else "restored"
+        with (
+            self._ctx.locks.environment(env.id, env.name),
+            team_lock(self._ctx, self._opened_store, env, doing) as fence,
+        ):
             env = self.get_environment(env.id)  # it may have changed while we waited
             check_restorable(env, version, needed_bytes)
             taken_first = None
@@ -237,6 +243,7 @@ class EnvOpsService:
                     write_tree,
                     subject,
                     caveats,
+                    fence=fence,
                 )
             except OperationCancelledError:
                 if taken_first is not None:
@@ -431,6 +438,7 @@ class EnvOpsService:
             raise InvalidInputError(_first_problem(error)) from None
         opened = shared_store.open_store(settings, passphrase, self._ctx.user_at_host)
         shared_store.save_settings(self.data_dir, opened.settings)
+        self._opened_store = opened
         return opened
 
     def check_shared_store(self, passphrase: str | None = None) -> "StoreCheck":
@@ -449,6 +457,21 @@ class EnvOpsService:
             shared_store.open_store(settings, passphrase, self._ctx.user_at_host, create=False)
         return check
 
+    def unlock_shared_store(self, passphrase: str) -> "OpenedStore":
+        """Open the shared store with its passphrase for this service's later operations:
+        restores and imports of shared environments take their lock there."""
+        from envops_desktop.service import shared_store
+
+        settings = shared_store.load_settings(self.data_dir)
+        if settings is None:
+            raise NotFoundError(
+                "This data folder uses no shared store; connect one with envops store use."
+            )
+        self._opened_store = shared_store.open_store(
+            settings, passphrase, self._ctx.user_at_host, create=False
+        )
+        return self._opened_store
+
     def sync_shared_store(
         self,
         passphrase: str,
@@ -457,14 +480,9 @@ class EnvOpsService:
     ) -> "SyncReport":
         """Share the backups made here that the store lacks, and take in the backups other
         workstations shared of environments that are here too (by name)."""
-        from envops_desktop.service import shared_store, sharing
+        from envops_desktop.service import sharing
 
-        settings = shared_store.load_settings(self.data_dir)
-        if settings is None:
-            raise NotFoundError(
-                "This data folder uses no shared store; connect one with envops store use."
-            )
-        opened = shared_store.open_store(settings, passphrase, self._ctx.user_at_host, False)
+        opened = self.unlock_shared_store(passphrase)
         return sharing.sync(self._ctx, opened, progress, cancel or CancelToken())
 
 
