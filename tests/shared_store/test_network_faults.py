@@ -1,0 +1,81 @@
+"""The server going away in the middle of a sync: a sentence, nothing half-shared, and the
+next sync finishes the job."""
+
+import os
+import socket
+
+import pytest
+
+from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.service import EnvOpsService
+from tests.trees import describe_tree, make_config_tree, mess_up
+
+PASSPHRASE = "one team, one passphrase"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def server_of_our_own(s3_credentials):
+    """A moto server this test may stop and start again on the same port (moto keeps its
+    buckets in the process, so they outlive a restart, as a real server's disks do)."""
+    if os.environ.get("ENVOPS_TEST_S3_URL"):
+        pytest.skip("stops and starts the S3 server, which only the local one allows")
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    servers = [ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)]
+    servers[0].start()
+
+    def restart() -> None:
+        servers.append(ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False))
+        servers[-1].start()
+
+    yield f"http://127.0.0.1:{port}", servers, restart
+    for server in servers:
+        if server is not None:
+            server.stop()
+
+
+def test_a_sync_cut_off_by_the_server_shares_nothing_half_and_the_next_one_finishes(
+    server_of_our_own, tmp_path
+):
+    import boto3
+
+    endpoint, servers, restart = server_of_our_own
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="cut-off")
+    url = "s3://cut-off/team"
+    a, b = EnvOpsService(tmp_path / "a"), EnvOpsService(tmp_path / "b")
+    a.use_shared_store(url, PASSPHRASE, endpoint=endpoint)
+    b.use_shared_store(url, PASSPHRASE, endpoint=endpoint)
+    tree = tmp_path / "on-a"
+    make_config_tree(tree)
+    for index in range(3):  # three packs' worth
+        (tree / f"data{index}.bin").write_bytes(os.urandom(12 << 20))
+    a.add_environment("billing", tree, version="4.2.0")
+    made = a.create_backup("billing")
+
+    def stop_after_the_first_megabytes(progress) -> None:
+        if progress.phase == "uploading" and progress.done > (16 << 20) and servers[0]:
+            servers[0].stop()
+            servers[0] = None
+
+    with pytest.raises(OperationFailedError, match="Could not reach s3://cut-off/team/"):
+        a.sync_shared_store(PASSPHRASE, progress=stop_after_the_first_megabytes)
+    restart()
+    there = tmp_path / "on-b"
+    make_config_tree(there)
+    b.add_environment("billing", there, version="4.2.0")
+    assert b.sync_shared_store(PASSPHRASE).pulled == []  # nothing of it is visible yet
+
+    assert a.sync_shared_store(PASSPHRASE).pushed == [made.name]
+    assert b.sync_shared_store(PASSPHRASE).pulled == [made.name]
+    mess_up(there)
+    b.restore_backup("billing", made.id)
+    assert describe_tree(there) == describe_tree(tree)
+    a.close()
+    b.close()
