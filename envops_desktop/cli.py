@@ -13,7 +13,6 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from envops_desktop import __version__
 from envops_desktop.data_dir import resolve_data_dir
@@ -23,9 +22,6 @@ from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.flushing import settle_in_background, settler_request
 from envops_desktop.terminal_progress import TerminalProgressBar
-
-if TYPE_CHECKING:
-    from envops_desktop.service.sharing import SyncReport
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command ended by SIGPIPE
@@ -379,7 +375,7 @@ def _run_store(service: EnvOpsService, args: argparse.Namespace) -> None:
             report = service.sync_shared_store(
                 passphrase or _ask_passphrase(settings.url), bar, cancel
             )
-        _print(report, args.json, lambda: _sync_lines(report))
+        _print(report, args.json, report.summary)
         return
     check = service.check_shared_store(passphrase)
     report = {
@@ -409,20 +405,6 @@ def _unlock_if_shared(service: EnvOpsService, passphrase_file: Path | None) -> N
     passphrase = passphrase_for(settings.url, passphrase_file)
     if passphrase:
         service.unlock_shared_store(passphrase)
-
-
-def _sync_lines(report: "SyncReport") -> str:
-    def backups(count: int) -> str:
-        return "1 backup" if count == 1 else f"{count} backups"
-
-    lines = [f"Shared {backups(len(report.pushed))}; took in {backups(len(report.pulled))}."]
-    if report.unmapped:
-        lines.append(
-            "In the store but not here: "
-            + ", ".join(report.unmapped)
-            + " (envops env add NAME --path DIR maps one to a folder here)."
-        )
-    return "\n".join(lines)
 
 
 def _ask_passphrase(url: str) -> str:

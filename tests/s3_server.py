@@ -2,6 +2,7 @@
 127.0.0.1, or any server named in ENVOPS_TEST_S3_URL (MinIO, Ceph RGW) with credentials
 from the usual AWS variables."""
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,9 @@ def s3_endpoint() -> Iterator[str]:
         return
     from moto.server import ThreadedMotoServer
 
+    # Its request log would go to whatever stderr was when the server started, which a test
+    # capturing output may have closed since.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

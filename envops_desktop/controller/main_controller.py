@@ -4,7 +4,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -27,6 +27,9 @@ from envops_desktop.service.configuration_files import (
     StagedConfiguration,
 )
 from envops_desktop.workers.operation_worker import Operation
+
+if TYPE_CHECKING:
+    from envops_desktop.domain.shared_store import SharedStoreSettings
 
 log = logging.getLogger(__name__)
 
@@ -351,6 +354,49 @@ class MainController(QObject):
             self.notify.emit(Notification.ERROR, message)
         else:
             self.notify.emit(Notification.SUCCESS, message)
+
+    # The shared store ------------------------------------------------------------------------
+
+    def shared_store(self) -> "SharedStoreSettings | None":
+        return self.service.shared_store()
+
+    def stored_passphrase(self, url: str) -> str | None:
+        """The store's passphrase from ENVOPS_PASSPHRASE or the keyring, if either has it."""
+        from envops_desktop.service.passphrases import passphrase_for
+
+        return passphrase_for(url)
+
+    def test_store(self, url: str, endpoint: str, region: str) -> RunningOperation:
+        """Prepare proving that a server enforces conditional writes (the dialog launches)."""
+        return self.runner.prepare(
+            self.tr("Testing the connection"),
+            None,
+            lambda _p, _c: self.service.test_shared_store(url, endpoint, region),
+        )
+
+    def connect_store(
+        self, url: str, endpoint: str, region: str, passphrase: str, remember: bool
+    ) -> RunningOperation:
+        """Prepare connecting this data folder to the store at `url`."""
+
+        def operation(_p: ProgressCallback, _c: CancelToken) -> object:
+            from envops_desktop.service.passphrases import remember_passphrase
+
+            opened = self.service.use_shared_store(url, passphrase, endpoint, region)
+            if remember and not remember_passphrase(opened.settings.url, passphrase):
+                log.info("no keyring to keep the passphrase in")
+            return opened
+
+        return self.runner.prepare(self.tr("Connecting to {url}").format(url=url), None, operation)
+
+    def sync_store(self, passphrase: str) -> RunningOperation:
+        """Share the backups made here and take in the team's, on a worker."""
+        return self._run(
+            self.tr("Syncing with the team"),
+            None,
+            lambda progress, cancel: self.service.sync_shared_store(passphrase, progress, cancel),
+            lambda report: report.summary(),
+        )
 
     def _on_operations_changed(self) -> None:
         self.operations_changed.emit()

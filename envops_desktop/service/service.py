@@ -427,34 +427,37 @@ class EnvOpsService:
     ) -> "OpenedStore":
         """Connect this data folder to the store at `url` (made there if the prefix holds
         none), after proving that the server enforces conditional writes."""
-        from pydantic import ValidationError
-
-        from envops_desktop.domain.shared_store import SharedStoreSettings
         from envops_desktop.service import shared_store
 
-        try:
-            settings = SharedStoreSettings(url=url, endpoint=endpoint, region=region)
-        except ValidationError as error:
-            raise InvalidInputError(_first_problem(error)) from None
+        settings = _store_settings(url, endpoint, region)
         opened = shared_store.open_store(settings, passphrase, self._ctx.user_at_host)
         shared_store.save_settings(self.data_dir, opened.settings)
         self._opened_store = opened
         return opened
 
-    def check_shared_store(self, passphrase: str | None = None) -> "StoreCheck":
-        """Prove again that the store's server refuses a second create-only write and a
-        write on a stale ETag; with `passphrase`, that it still unlocks the store."""
+    def test_shared_store(
+        self, url: str, endpoint: str | None = None, region: str | None = None
+    ) -> "StoreCheck":
+        """Prove that the server at `url` refuses a second create-only write and a write on a
+        stale ETag (the locks depend on it), without connecting to it."""
         from envops_desktop.service import shared_store
 
-        settings = shared_store.load_settings(self.data_dir)
+        settings = _store_settings(url, endpoint, region)
+        return shared_store.prove_conditional_writes(shared_store.objects_of(settings))
+
+    def check_shared_store(self, passphrase: str | None = None) -> "StoreCheck":
+        """Prove again that the connected store's server enforces conditional writes; with
+        `passphrase`, that it still unlocks the store."""
+        from envops_desktop.service import shared_store
+
+        settings = self.shared_store()
         if settings is None:
             raise NotFoundError(
                 "This data folder uses no shared store; connect one with envops store use."
             )
-        check = shared_store.check_conditional_writes(shared_store.objects_of(settings))
-        shared_store.refuse_unsafe(check)
+        check = shared_store.prove_conditional_writes(shared_store.objects_of(settings))
         if passphrase is not None:
-            shared_store.open_store(settings, passphrase, self._ctx.user_at_host, create=False)
+            self.unlock_shared_store(passphrase)
         return check
 
     def unlock_shared_store(self, passphrase: str) -> "OpenedStore":
@@ -484,6 +487,17 @@ class EnvOpsService:
 
         opened = self.unlock_shared_store(passphrase)
         return sharing.sync(self._ctx, opened, progress, cancel or CancelToken())
+
+
+def _store_settings(url: str, endpoint: str | None, region: str | None) -> "SharedStoreSettings":
+    from pydantic import ValidationError
+
+    from envops_desktop.domain.shared_store import SharedStoreSettings
+
+    try:
+        return SharedStoreSettings(url=url, endpoint=endpoint or None, region=region or None)
+    except ValidationError as error:
+        raise InvalidInputError(_first_problem(error)) from None
 
 
 def _first_problem(error: "ValidationError") -> str:

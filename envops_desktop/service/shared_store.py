@@ -85,7 +85,9 @@ def check_conditional_writes(objects: BucketObjects) -> StoreCheck:
     return StoreCheck(objects.where, create_only_refused, stale_refused)
 
 
-def refuse_unsafe(check: StoreCheck) -> None:
+def prove_conditional_writes(objects: BucketObjects) -> StoreCheck:
+    """`check_conditional_writes`, refusing a server that does not enforce them."""
+    check = check_conditional_writes(objects)
     if not check.safe:
         ignored = "If-None-Match" if not check.create_only_refused else "If-Match"
         raise UnsafeStoreError(
@@ -93,6 +95,7 @@ def refuse_unsafe(check: StoreCheck) -> None:
             "and two workstations could restore one environment at once; EnvOps will not "
             "share a store on it."
         )
+    return check
 
 
 def open_store(
@@ -103,7 +106,7 @@ def open_store(
     if not passphrase:
         raise InvalidInputError("A shared store needs a passphrase.")
     objects = objects_of(settings)
-    refuse_unsafe(check_conditional_writes(objects))
+    prove_conditional_writes(objects)
     created = False
     if objects.head("config") is None:
         if not create:

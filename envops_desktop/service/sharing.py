@@ -65,6 +65,21 @@ class SyncReport:
     pulled: list[str] = field(default_factory=list)  # backups taken in from elsewhere
     unmapped: list[str] = field(default_factory=list)  # shared environments not here
 
+    def summary(self) -> str:
+        """What the sync did, in a sentence or two."""
+
+        def backups(count: int) -> str:
+            return "1 backup" if count == 1 else f"{count} backups"
+
+        said = f"Shared {backups(len(self.pushed))}; took in {backups(len(self.pulled))}."
+        if self.unmapped:
+            said += (
+                "\nIn the store but not here: "
+                + ", ".join(self.unmapped)
+                + " (add an environment of that name to map it to a folder here)."
+            )
+        return said
+
 
 def sync(
     ctx: ServiceContext, store: OpenedStore, progress: ProgressCallback, cancel: CancelToken

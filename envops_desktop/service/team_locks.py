@@ -41,7 +41,8 @@ def team_lock(
     if opened is None:
         raise InvalidInputError(
             f"{env.name} is shared with your team, and its lock is in the shared store, which "
-            "needs its passphrase: set ENVOPS_PASSPHRASE or pass --passphrase-file."
+            "needs its passphrase: sync with the team first (File → Sync with team), or set "
+            "ENVOPS_PASSPHRASE or pass --passphrase-file to envops."
         )
     user, _, host = ctx.user_at_host.partition("@")
     holder = leases.Holder(user, host, os.getpid(), doing)

@@ -15,6 +15,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractButton,
     QInputDialog,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QSplitter,
@@ -41,6 +42,7 @@ from envops_desktop.ui.environments_panel import EnvironmentsPanel
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.import_configuration_dialog import ImportConfigurationDialog
 from envops_desktop.ui.notification_banner import NotificationBanner
+from envops_desktop.ui.preferences_dialog import PreferencesDialog
 from envops_desktop.ui.restore_backup_dialog import RestoreBackupDialog
 from envops_desktop.ui.task_progress import TaskProgress
 from envops_desktop.ui.update_environment_dialog import UpdateEnvironmentDialog
@@ -134,6 +136,8 @@ class MainWindow(QMainWindow):
             (actions.find, self.environments.filter_edit.setFocus),
             (actions.quit, self.close),
             (actions.about, self.show_about),
+            (actions.preferences, self.show_preferences),
+            (actions.sync, self.sync_with_team),
         ):
             actions.connect(action, slot)
         actions.fill_menus()
@@ -233,6 +237,31 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> None:
         AboutDialog(self.controller.service.data_dir, log_dir(), self).exec()
+
+    def show_preferences(self) -> None:
+        PreferencesDialog(self.controller, self).exec()
+
+    def sync_with_team(self) -> None:
+        """Share the backups made here and take in the team's, asking for the passphrase
+        when neither ENVOPS_PASSPHRASE nor the keyring has it."""
+        settings = self.controller.shared_store()
+        if settings is None:
+            self.banner.show_message(
+                Notification.INFO,
+                self.tr("Connect a shared store first: File → Preferences → Storage."),
+            )
+            return
+        passphrase = self.controller.stored_passphrase(settings.url)
+        if not passphrase:
+            ask = QInputDialog(self)
+            ask.setObjectName("passphraseDialog")
+            ask.setWindowTitle(self.tr("Shared store"))
+            ask.setLabelText(self.tr("Passphrase of {url}:").format(url=settings.url))
+            ask.setTextEchoMode(QLineEdit.EchoMode.Password)
+            if not ask.exec() or not ask.textValue():
+                return
+            passphrase = ask.textValue()
+        self.controller.sync_store(passphrase)
 
     def add_environment(self) -> None:
         dialog = AddEnvironmentDialog(self.controller, self.files, self)

@@ -84,6 +84,13 @@ class WindowActions(QObject):
             Needs.NOTHING,
             QKeySequence.StandardKey.Find,
         )
+        self.sync = new(
+            "syncStoreAction", tr("S&ync with team"), "refresh", Needs.NOTHING, "Ctrl+Shift+Y"
+        )
+        # Not StandardKey.Preferences: that is empty on Windows and on most X11 desktops.
+        self.preferences = new(
+            "preferencesAction", tr("&Preferences…"), None, Needs.NOTHING, "Ctrl+,"
+        )
         # Not StandardKey.Quit: that is empty on Windows and on an X11 desktop with no theme.
         self.quit = new("quitAction", tr("&Quit"), None, Needs.NOTHING, "Ctrl+Q")
         self.about = new("aboutAction", tr("&About EnvOps Desktop"), None, Needs.NOTHING, None)
@@ -116,7 +123,10 @@ class WindowActions(QObject):
     def fill_menus(self) -> None:
         bar = self._window.menuBar()
         tr = self.tr
-        self._menu(bar.addMenu(tr("&File")), [self.import_file, self.export, None, self.quit])
+        self._menu(
+            bar.addMenu(tr("&File")),
+            [self.import_file, self.export, None, self.sync, self.preferences, None, self.quit],
+        )
         self._menu(
             bar.addMenu(tr("&Environment")),
             [self.add, self.update_env, self.remove, None, self.find, self.refresh],

@@ -75,6 +75,9 @@ ACTIONS = [
     WindowAction("refreshAction", "refreshed", "F5", "refreshButton", "Environment", False),
     WindowAction("findAction", "find", "Ctrl+F", None, "Environment", False),
     WindowAction("aboutAction", "aboutDialog", None, None, "Help", False),
+    WindowAction("preferencesAction", "preferencesDialog", "Ctrl+,", None, "File", False),
+    # With no shared store connected, it says where to connect one.
+    WindowAction("syncStoreAction", "connect first", "Ctrl+Shift+Y", None, "File", False),
     WindowAction("quitAction", "quit", "Ctrl+Q", None, "File", False),
 ]  # fmt: skip
 
@@ -159,6 +162,7 @@ class Walk:
 
         window.controller.selection_changed.connect(note_refresh)
         window.environments.filter_edit.clearFocus()
+        window.banner.hide()  # so that only this route's message counts
         go()
         # A dialog opened with exec() was closed inside go(); one opened with open() shows now.
         self.qtbot.wait(30)
@@ -171,6 +175,9 @@ class Walk:
             "refreshed": bool(refreshed),
             "find": window.focusWidget() is window.environments.filter_edit,
             "quit": not window.isVisible(),
+            "connect first": window.banner.isVisible()
+            and "Preferences → Storage" in window.banner.text
+            and not self.watcher.seen,
         }.get(opens, self.watcher.seen == [opens])
         if not happened:
             self.problems.append(f"{where}: expected {opens}, saw {self.watcher.seen}")

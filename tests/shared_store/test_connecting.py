@@ -280,7 +280,7 @@ def test_store_sync_on_the_command_line_shares_and_takes_in(
     code, out, _ = cli(tmp_path / "b", "store", "sync")
     assert out == (
         "Shared 0 backups; took in 0 backups.\nIn the store but not here: billing "
-        "(envops env add NAME --path DIR maps one to a folder here).\n"
+        "(add an environment of that name to map it to a folder here).\n"
     )
     assert cli(tmp_path / "b", *add, str(tmp_path / "on-b"))[0] == 0
     code, out, _ = cli(tmp_path / "b", "store", "sync", "--json")

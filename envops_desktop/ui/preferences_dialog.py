@@ -1,0 +1,170 @@
+"""Preferences: where this workstation keeps its backups, and the team's shared store."""
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from envops_desktop.controller.main_controller import MainController
+from envops_desktop.controller.operation_runner import RunningOperation
+
+
+class PreferencesDialog(QDialog):
+    """Tabs of settings; Storage connects the data folder to a team's S3-compatible bucket.
+
+    Test connection proves the server refuses a second create-only write and a write on a
+    stale ETag before anything is kept; Connect then makes the store in the bucket (or
+    unlocks the one there) with the passphrase. Both run on workers.
+    """
+
+    def __init__(self, controller: MainController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("preferencesDialog")
+        self.setWindowTitle(self.tr("Preferences"))
+        self._controller = controller
+        self._running: RunningOperation | None = None
+        tabs = QTabWidget(self)
+        tabs.setObjectName("preferencesTabs")
+        tabs.addTab(self._storage_tab(), self.tr("&Storage"))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs)
+        layout.addWidget(buttons)
+        self.resize(560, self.sizeHint().height())
+
+    def _storage_tab(self) -> QWidget:
+        tab = QWidget(self)
+        tab.setObjectName("storageTab")
+        settings = self._controller.shared_store()
+        data_dir = QLabel(str(self._controller.service.data_dir), tab)
+        data_dir.setObjectName("dataFolderLabel")
+        self.url = self._field(tab, "storeUrlEdit", self.tr("Shared store address"))
+        self.url.setPlaceholderText(self.tr("s3://bucket/prefix"))
+        self.endpoint = self._field(tab, "storeEndpointEdit", self.tr("S3 server"))
+        self.endpoint.setPlaceholderText(self.tr("AWS when empty; MinIO or Ceph: its URL"))
+        self.region = self._field(tab, "storeRegionEdit", self.tr("Region"))
+        self.passphrase = self._field(tab, "storePassphraseEdit", self.tr("Passphrase"))
+        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
+        if settings is not None:
+            self.url.setText(settings.url)
+            self.endpoint.setText(settings.endpoint or "")
+            self.region.setText(settings.region or "")
+        self.remember = QCheckBox(self.tr("&Keep the passphrase in the system keyring"), tab)
+        self.remember.setObjectName("rememberPassphraseCheckBox")
+        self.remember.setAccessibleName(self.remember.text().replace("&", ""))
+        self.test_button = QPushButton(self.tr("&Test connection"), tab)
+        self.test_button.setObjectName("testConnectionButton")
+        self.test_button.setAccessibleName(self.tr("Test the connection to the shared store"))
+        self.test_button.clicked.connect(self.test_connection)
+        self.connect_button = QPushButton(self.tr("&Connect"), tab)
+        self.connect_button.setObjectName("connectStoreButton")
+        self.connect_button.setAccessibleName(self.tr("Connect to the shared store"))
+        self.connect_button.clicked.connect(self.connect_store)
+        self.status = QLabel(tab)
+        self.status.setObjectName("storeStatusLabel")
+        self.status.setWordWrap(True)
+        self.status.setText(
+            self.tr("Connected to {url} (store {id}).").format(
+                url=settings.url, id=settings.store_id
+            )
+            if settings is not None
+            else self.tr("Backups stay in this workstation's data folder only.")
+        )
+        form = QFormLayout()
+        form.addRow(self.tr("Data folder:"), data_dir)
+        form.addRow(self.tr("&Address:"), self.url)
+        form.addRow(self.tr("S3 &server:"), self.endpoint)
+        form.addRow(self.tr("&Region:"), self.region)
+        form.addRow(self.tr("&Passphrase:"), self.passphrase)
+        form.addRow("", self.remember)
+        row = QHBoxLayout()
+        row.addWidget(self.test_button)
+        row.addWidget(self.connect_button)
+        row.addStretch(1)
+        note = QLabel(
+            self.tr(
+                "Everything in the bucket is encrypted with a key that only the passphrase "
+                "unlocks. <b>Lose the passphrase and the store cannot be read.</b>"
+            ),
+            tab,
+        )
+        note.setWordWrap(True)
+        layout = QVBoxLayout(tab)
+        layout.addLayout(form)
+        layout.addWidget(note)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+        return tab
+
+    @staticmethod
+    def _field(parent: QWidget, name: str, accessible: str) -> QLineEdit:
+        edit = QLineEdit(parent)
+        edit.setObjectName(name)
+        edit.setAccessibleName(accessible)
+        return edit
+
+    def _address(self) -> tuple[str, str, str]:
+        return self.url.text().strip(), self.endpoint.text().strip(), self.region.text().strip()
+
+    def test_connection(self) -> None:
+        """Test connection: prove the server enforces conditional writes."""
+        self._launch(
+            self.tr("Testing the connection…"),
+            self._controller.test_store(*self._address()),
+            lambda check: self.tr("{where} enforces conditional writes: it can be shared.").format(
+                where=check.where
+            ),
+        )
+
+    def connect_store(self) -> None:
+        """Connect: make or unlock the store in the bucket and keep its address."""
+        if not self.passphrase.text():
+            self.status.setText(self.tr("Give the store's passphrase first."))
+            self.passphrase.setFocus()
+            return
+        self._launch(
+            self.tr("Connecting…"),
+            self._controller.connect_store(
+                *self._address(), self.passphrase.text(), self.remember.isChecked()
+            ),
+            lambda opened: (
+                self.tr("Made the store in {url} and connected to it.")
+                if opened.created
+                else self.tr("Connected to the store in {url}.")
+            ).format(url=opened.settings.url),
+        )
+
+    def _launch(self, waiting: str, running: RunningOperation, said: Callable[[Any], str]) -> None:
+        self.status.setText(waiting)
+        self.test_button.setEnabled(False)
+        self.connect_button.setEnabled(False)
+        running.succeeded.connect(lambda result: self._done(said(result)))
+        running.failed.connect(lambda message, _error: self._done(message))
+        running.cancelled.connect(lambda message: self._done(message))
+        self._running = running
+        self._controller.runner.launch(running)
+
+    def _done(self, text: str) -> None:
+        self._running = None
+        self.status.setText(text)
+        self.test_button.setEnabled(True)
+        self.connect_button.setEnabled(True)
+
+    def reject(self) -> None:
+        if self._running is not None:  # a connection attempt ends on its own, with retries
+            self._running.wait(60_000)
+        super().reject()

@@ -1,0 +1,102 @@
+"""The shared store from the window: Preferences → Storage tests and connects, File → Sync
+with team shares the backups, asking for the passphrase when nothing else has it."""
+
+import keyring
+import pytest
+from keyring.backends.fail import Keyring as FailKeyring
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLineEdit
+
+from tests.gui.conftest import when_modal
+from tests.gui.user import press_shortcut
+from tests.s3_server import bucket, s3_credentials, s3_endpoint
+from tests.shared_store.header_dropping_proxy import header_dropping_proxy
+
+__all__ = ["bucket", "s3_credentials", "s3_endpoint"]  # fixtures, used by name
+
+PASSPHRASE = "one team, one passphrase"
+
+
+@pytest.fixture
+def no_passphrase_anywhere(monkeypatch):
+    monkeypatch.delenv("ENVOPS_PASSPHRASE", raising=False)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(FailKeyring())
+    yield
+    keyring.set_keyring(previous)
+
+
+def _in_preferences(qtbot, window, work) -> None:
+    """Press Ctrl+, and do `work(dialog)` in the Preferences dialog, then close it."""
+    done = []
+
+    def handle(dialog) -> None:
+        assert dialog.objectName() == "preferencesDialog"
+        try:
+            work(dialog)
+        finally:
+            done.append(True)
+            dialog.reject()
+
+    when_modal(handle)
+    press_shortcut(qtbot, window, "Ctrl+,")
+    assert done
+
+
+def _fill(qtbot, dialog, url: str, endpoint: str) -> None:
+    for name, text in (("storeUrlEdit", url), ("storeEndpointEdit", endpoint)):
+        edit = dialog.findChild(QLineEdit, name)
+        edit.clear()
+        qtbot.keyClicks(edit, text)
+
+
+def _click_and_wait(qtbot, dialog, button: str, window) -> str:
+    qtbot.mouseClick(dialog.findChild(object, button), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=60_000)
+    return dialog.findChild(object, "storeStatusLabel").text()
+
+
+def test_preferences_test_the_server_then_connect_and_sync_shares_the_backups(
+    qtbot, window, environment, bucket, s3_endpoint, no_passphrase_anywhere
+):
+    window.controller.service.create_backup("billing", name="nightly")
+    said = []
+
+    def connect(dialog) -> None:
+        _fill(qtbot, dialog, f"s3://{bucket}/team", s3_endpoint)
+        said.append(_click_and_wait(qtbot, dialog, "testConnectionButton", window))
+        said.append(_click_and_wait(qtbot, dialog, "connectStoreButton", window))
+        qtbot.keyClicks(dialog.findChild(QLineEdit, "storePassphraseEdit"), PASSPHRASE)
+        said.append(_click_and_wait(qtbot, dialog, "connectStoreButton", window))
+
+    _in_preferences(qtbot, window, connect)
+    assert "enforces conditional writes" in said[0]
+    assert said[1] == "Give the store's passphrase first."
+    assert said[2] == f"Made the store in s3://{bucket}/team and connected to it."
+
+    def type_the_passphrase(ask) -> None:
+        assert ask.objectName() == "passphraseDialog"
+        ask.findChild(QLineEdit).setText(PASSPHRASE)
+        ask.accept()
+
+    when_modal(type_the_passphrase)
+    press_shortcut(qtbot, window, "Ctrl+Shift+Y")
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=60_000)
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=60_000)
+    assert window.banner.kind == "success", window.banner.text
+    assert window.banner.text == "Shared 1 backup; took in 0 backups."
+
+
+def test_a_server_that_ignores_conditional_writes_is_refused_by_test_connection(
+    qtbot, window, bucket, s3_endpoint
+):
+    said = []
+
+    def test_through_a_proxy(dialog) -> None:
+        with header_dropping_proxy(s3_endpoint) as proxy:
+            _fill(qtbot, dialog, f"s3://{bucket}/team", proxy)
+            said.append(_click_and_wait(qtbot, dialog, "testConnectionButton", window))
+
+    _in_preferences(qtbot, window, test_through_a_proxy)
+    assert "ignores If-None-Match on writes" in said[0]
+    assert window.controller.shared_store() is None
