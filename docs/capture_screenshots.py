@@ -24,6 +24,7 @@ from envops_desktop.ui.add_environment_dialog import AddEnvironmentDialog
 from envops_desktop.ui.icons import icon
 from envops_desktop.ui.import_configuration_dialog import ImportConfigurationDialog
 from envops_desktop.ui.main_window import MainWindow
+from envops_desktop.ui.preferences_dialog import PreferencesDialog
 from envops_desktop.ui.restore_backup_dialog import RestoreBackupDialog
 from envops_desktop.ui.update_environment_dialog import UpdateEnvironmentDialog
 from envops_desktop.ui.version_mismatch_box import show_version_mismatch
@@ -129,6 +130,13 @@ def main() -> None:
     update.show()
     save(update, "update-environment-dialog")
     update.close()
+    preferences = PreferencesDialog(controller, window)
+    preferences.url.setText("s3://ops-team-envops/production")
+    preferences.endpoint.setText("https://minio.internal:9000")
+    preferences.passphrase.setText("not a real one")
+    preferences.show()
+    save(preferences, "preferences-storage")
+    preferences.close()
     _capture_import_dialog(controller, service, billing, window, scratch)
     window.close()
 
