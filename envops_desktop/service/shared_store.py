@@ -101,12 +101,15 @@ def prove_conditional_writes(objects: BucketObjects) -> StoreCheck:
 def open_store(
     settings: SharedStoreSettings, passphrase: str, created_by: str, create: bool = True
 ) -> OpenedStore:
-    """Check the server, then unlock the store in the bucket with `passphrase`, making the
-    store there first when the prefix holds none (and `create` allows)."""
+    """Unlock the store in the bucket with `passphrase`; with `create`, check the server
+    first and make the store there when the prefix holds none. (A store already connected
+    was checked when it was; `envops store check` checks it again, at a cost of four
+    requests that every sync and restore need not pay.)"""
     if not passphrase:
         raise InvalidInputError("A shared store needs a passphrase.")
     objects = objects_of(settings)
-    prove_conditional_writes(objects)
+    if create:
+        prove_conditional_writes(objects)
     created = False
     if objects.head("config") is None:
         if not create:

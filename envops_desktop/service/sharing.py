@@ -224,13 +224,20 @@ def _pull(
     rows = list(read_manifest(body, manifest_name))  # checked against its name as it decodes
     _check_untrusted(source, rows)
     sizes = {row[5]: row[3] for row in rows if row[5] and not (row[7] or {}).get("hardlink")}
-    missing = [sha for sha in sorted(sizes) if not ctx.blobs.has(sha)]
+    parts = {sha: ctx.shared.parts_of(sha) for sha in sizes if not ctx.blobs.has(sha)}
+    if not all(parts.values()):
+        raise OperationFailedError(
+            f"The shared store lacks a file of {source}; nothing of it was kept."
+        )
+    # In the order the parts lie in the packs, so that each pack is read once.
+    missing = sorted(parts, key=lambda sha: parts[sha][0][2:4])
+    reader = _PackReader(ctx, objects, [part for found in parts.values() for part in found])
     meter = ProgressMeter(progress, "downloading", sum(sizes[sha] for sha in missing))
     with ctx.blobs.packing() as pack:
         placed = []
         for sha in missing:
             cancel.raise_if_cancelled()
-            fetched = _fetch(ctx, objects, key, sha, source)
+            fetched = _fetch(ctx, reader, key, sha, parts[sha], source)
             try:
                 stored_sha, _size, at, _changed = ctx.blobs.ingest(str(fetched), pack)
             finally:
@@ -290,21 +297,21 @@ def _check_untrusted(source: str, rows: list[tuple]) -> None:
 
 
 def _fetch(
-    ctx: ServiceContext, objects: BucketObjects, key: MasterKey, sha: str, source: str
+    ctx: ServiceContext,
+    reader: "_PackReader",
+    key: MasterKey,
+    sha: str,
+    parts: list[SharedPart],
+    source: str,
 ) -> Path:
     """A content of the store, opened and written to a scratch file beside the store."""
-    parts = ctx.shared.parts_of(sha)
-    if not parts:
-        raise OperationFailedError(
-            f"The shared store lacks a file of {source}; nothing of it was kept."
-        )
     scratch = ctx.staging_dir / f"download-{new_id()}"
     digest = hashlib.sha256()
     decompressor = zstandard.ZstdDecompressor()
     try:
         with open(scratch, "wb") as out:
             for _sha, _part, pack, at, length in parts:
-                sealed = objects.get_range(f"data/{pack}", at, length)
+                sealed = reader.part(pack, at, length)
                 chunk = decompressor.decompress(key.open(sealed, _BLOB + sha.encode()))
                 digest.update(chunk)
                 out.write(chunk)
@@ -319,6 +326,34 @@ def _fetch(
         scratch.unlink(missing_ok=True)
         raise
     return scratch
+
+
+class _PackReader:
+    """Reads parts of the store's packs: a whole pack in one GET where a quarter of it or
+    more is wanted (2,000 small files took 2,000 ranged GETs, 9× restic's restore), one
+    ranged GET per part otherwise. The last two packs read are kept."""
+
+    def __init__(
+        self, ctx: ServiceContext, objects: BucketObjects, wanted: list[SharedPart]
+    ) -> None:
+        self._objects = objects
+        self._sizes = ctx.shared.pack_sizes()
+        self._wanted: dict[str, int] = {}
+        for _sha, _part, pack, _at, length in wanted:
+            self._wanted[pack] = self._wanted.get(pack, 0) + length
+        self._kept: dict[str, bytes] = {}
+
+    def part(self, pack: str, at: int, length: int) -> bytes:
+        if pack not in self._kept:
+            if self._wanted.get(pack, 0) * 4 < self._sizes.get(pack, 0):
+                return self._objects.get_range(f"data/{pack}", at, length)
+            if len(self._kept) >= 2:
+                del self._kept[next(iter(self._kept))]
+            self._kept[pack] = self._objects.get(f"data/{pack}").data or b""
+        data = self._kept[pack][at : at + length]
+        if len(data) != length:
+            raise DamagedObjectError(f"the pack {pack} is shorter than its index says")
+        return data
 
 
 class _PackWriter:

@@ -74,6 +74,13 @@ class SharedRecords:
         )
         return [tuple(row) for row in rows]  # type: ignore[misc]
 
+    def pack_sizes(self) -> dict[str, int]:
+        """Each pack's size as far as its recorded parts reach."""
+        rows = self._db.connection().execute(
+            "SELECT pack, max(offset + length) FROM shared_blobs GROUP BY pack"
+        )
+        return {pack: size for pack, size in rows}
+
     def has(self, sha: str) -> bool:
         row = (
             self._db.connection()
