@@ -9,10 +9,7 @@ rounds interleaved, medians reported. Installed sizes come from the virtual envi
 """
 
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,31 +18,10 @@ import boto3
 import obstore
 from obstore.store import S3Store
 
+from bench.s3_server import start_s3_server
+
 ROUNDS = 5
 SHAPES = {"16 × 8 MiB": (16, 8 << 20), "400 × 16 KiB": (400, 16 << 10)}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _start_server() -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return server, f"http://127.0.0.1:{port}"
-        time.sleep(0.05)
-    server.kill()
-    raise SystemExit("the S3 server did not start")
 
 
 def _size_mib(*packages: str) -> float:
@@ -62,7 +38,7 @@ def main() -> None:
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
     )
-    server, url = _start_server()
+    server, url = start_s3_server()
     try:
         s3 = boto3.client("s3", endpoint_url=url)
         s3.create_bucket(Bucket="bench")

@@ -13,43 +13,20 @@ tool goes first; medians are reported.
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import boto3
 
 from bench.datasets import mixed_tree, tree_bytes
 from bench.process_tree import measure
+from bench.s3_server import start_s3_server
 
 HERE = Path(__file__).resolve().parent
 OPERATIONS = ("first backup", "unchanged backup", "restore")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _server() -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(300):
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return server, f"http://127.0.0.1:{port}"
-        time.sleep(0.05)
-    server.kill()
-    raise SystemExit("the S3 server did not start")
 
 
 def _envops(data: Path, *args: str) -> list[str]:
@@ -126,7 +103,7 @@ def main() -> None:
         "ENVOPS_PASSPHRASE": "bench passphrase",
         "RESTIC_PASSWORD": "bench passphrase",
     }
-    server, url = _server()
+    server, url = start_s3_server()
     client = boto3.client(
         "s3",
         endpoint_url=url,

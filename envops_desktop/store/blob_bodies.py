@@ -58,10 +58,14 @@ def _pays_to_compress(data: bytes) -> bool:
 def small_body(data: bytes) -> tuple[bytes, bool]:
     """A small content's blob body, compressed only when that saves a tenth; and whether it is."""
     if data and _pays_to_compress(data):
-        packed = _compressor().compress(data)
-        if len(packed) < len(data) * _WORTH_IT:
-            return packed, True
+        return kept_body(data, _compressor().compress(data))
     return data, False
+
+
+def kept_body(data: bytes, packed: bytes) -> tuple[bytes, bool]:
+    """Of a content and a zstd frame of it (made here or elsewhere), the body to keep: the
+    frame where it saves a tenth, else the content as it is; and whether it is the frame."""
+    return (packed, True) if len(packed) < len(data) * _WORTH_IT else (data, False)
 
 
 def encode_chunks(chunks: Iterator[bytes], out: BinaryIO) -> bool:

@@ -18,7 +18,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from envops_desktop.domain.errors import EnvironmentBusyError, OperationFailedError
-from envops_desktop.store.bucket_objects import BucketObjects, ObjectExistsError, StaleObjectError
+from envops_desktop.store.bucket_objects import (
+    BucketObjects,
+    ObjectExistsError,
+    StaleObjectError,
+    Written,
+)
 from envops_desktop.store.sealing import MasterKey
 
 LEASE_SECONDS = 60.0
@@ -86,14 +91,7 @@ def acquire(
         written = objects.put(
             _key(environment_id), _body(key, holder, None, seconds), create_only=True
         )
-        return Lease(
-            environment_id,
-            holder,
-            written.etag,
-            written.server_time,
-            written.server_time + timedelta(seconds=seconds),
-            seconds,
-        )
+        return _lease(environment_id, holder, written, seconds)
     except ObjectExistsError:
         pass
     current = objects.get(_key(environment_id))
@@ -117,6 +115,10 @@ def acquire(
         raise EnvironmentBusyError(
             f"{environment_name} was just taken by another workstation; try again shortly."
         ) from None
+    return _lease(environment_id, holder, written, seconds)
+
+
+def _lease(environment_id: str, holder: Holder, written: Written, seconds: float) -> Lease:
     return Lease(
         environment_id,
         holder,

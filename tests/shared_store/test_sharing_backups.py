@@ -3,6 +3,7 @@
 import os
 import shutil
 import stat
+from pathlib import Path
 
 import boto3
 import pytest
@@ -62,9 +63,7 @@ def test_a_backup_made_here_and_one_pulled_share_the_store_in_both_directions(
     a, b, tree = workstations
     a.create_backup("billing", name="from a")
     a.sync_shared_store(PASSPHRASE)
-    there = tmp_path / "on-b" / "billing"
-    there.mkdir(parents=True)
-    b.add_environment("billing", there, version="4.2.0")
+    there = _billing_on(b, tmp_path / "on-b" / "billing")
     b.sync_shared_store(PASSPHRASE)
     b.restore_backup("billing", b.list_backups("billing")[0].id)
     (there / "app.yaml").write_text("changed on b\n")
@@ -108,9 +107,7 @@ def test_a_backup_from_elsewhere_brings_no_setuid_bit_and_no_owners(
         os.chown(helper, 4242, 4242)
     made = a.create_backup("billing")
     a.sync_shared_store(PASSPHRASE)
-    there = tmp_path / "on-b" / "billing"
-    there.mkdir(parents=True)
-    b.add_environment("billing", there, version="4.2.0")
+    there = _billing_on(b, tmp_path / "on-b" / "billing")
     b.sync_shared_store(PASSPHRASE)
     b.restore_backup("billing", made.id)
     st = (there / "hooks.sh").stat()
@@ -133,9 +130,7 @@ def test_a_damaged_pack_in_the_bucket_is_refused_and_nothing_is_recorded(
         data = bytearray(client.get_object(Bucket=bucket, Key=key)["Body"].read())
         data[len(data) // 2] ^= 1
         client.put_object(Bucket=bucket, Key=key, Body=bytes(data))
-    there = tmp_path / "on-b" / "billing"
-    there.mkdir(parents=True)
-    b.add_environment("billing", there, version="4.2.0")
+    _billing_on(b, tmp_path / "on-b" / "billing")
     with pytest.raises(OperationFailedError, match="is damaged in the shared store"):
         b.sync_shared_store(PASSPHRASE)
     assert b.list_backups("billing") == []
@@ -149,9 +144,7 @@ def test_a_list_of_files_from_elsewhere_that_leads_out_is_refused(workstations, 
     (tree / "escape").symlink_to("../../../etc")
     a.create_backup("billing")
     a.sync_shared_store(PASSPHRASE)
-    there = tmp_path / "on-b" / "billing"
-    there.mkdir(parents=True)
-    b.add_environment("billing", there, version="4.2.0")
+    _billing_on(b, tmp_path / "on-b" / "billing")
     with pytest.raises(InvalidConfigurationFileError, match="points outside the environment"):
         b.sync_shared_store(PASSPHRASE)
     assert b.list_backups("billing") == []
@@ -178,3 +171,10 @@ def test_a_data_folder_lost_with_its_workstation_is_rebuilt_from_the_bucket_alon
     rebuilt.restore_backup("billing", made[1].id)
     assert describe_tree(tree) == wanted
     rebuilt.close()
+
+
+def _billing_on(service: EnvOpsService, there: Path) -> Path:
+    """billing on another workstation: an empty folder of its own, at the same version."""
+    there.mkdir(parents=True)
+    service.add_environment("billing", there, version="4.2.0")
+    return there
