@@ -23,6 +23,8 @@ import contextlib
 import hashlib
 import json
 import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,8 @@ from envops_desktop.store.timestamps import from_text, to_text
 # large file in memory; parts are gathered into packs of about this size, one object each.
 PART_BYTES = 16 << 20
 PACK_BYTES = 16 << 20
+# Requests a transfer keeps in flight, as restic keeps several.
+_IN_FLIGHT = 3
 
 _BLOB, _INDEX, _MANIFEST, _BACKUP, _ENVIRONMENT = (
     b"blob",
@@ -232,9 +236,9 @@ def _pull(
         )
     # In the order the parts lie in the packs, so that each pack is read once.
     missing = sorted(parts, key=lambda sha: parts[sha][0][2:4])
-    reader = _PackReader(ctx, objects, [part for found in parts.values() for part in found])
+    wanted = [part for sha in missing for part in parts[sha]]
     meter = ProgressMeter(progress, "downloading", sum(sizes[sha] for sha in missing))
-    with ctx.blobs.packing() as pack:
+    with _PackReader(ctx, objects, wanted) as reader, ctx.blobs.packing() as pack:
         placed = []
         for sha in missing:
             cancel.raise_if_cancelled()
@@ -248,16 +252,9 @@ def _pull(
                 continue
             fetched = _fetch(ctx, reader, key, sha, parts[sha], source)
             try:
-                stored_sha, _size, at, _changed = ctx.blobs.ingest(str(fetched), pack)
+                ctx.blobs.adopt(sha, fetched, compressed=True)
             finally:
                 fetched.unlink(missing_ok=True)
-            if stored_sha != sha:
-                raise OperationFailedError(
-                    f"A file of {source} does not match its checksum in the shared store; "
-                    "nothing of it was kept."
-                )
-            if at is not None:
-                placed.append((sha, at))
             meter.advance(sizes[sha], sha)
     # Kept as a configuration file's would be: no owners, special bits or security
     # attributes, so that no restore of it here can apply them.
@@ -331,17 +328,18 @@ def _fetch(
     parts: list[SharedPart],
     source: str,
 ) -> Path:
-    """A content of the store, opened and written to a scratch file beside the store."""
+    """A large content of the store as a blob body for the local store, in a scratch file
+    beside it: its parts' zstd frames as they came, one after another, each decompressed
+    once on the way to check the whole against its SHA-256."""
     scratch = ctx.staging_dir / f"download-{new_id()}"
     digest = hashlib.sha256()
     decompressor = zstandard.ZstdDecompressor()
     try:
         with open(scratch, "wb") as out:
             for _sha, _part, pack, at, length in parts:
-                sealed = reader.part(pack, at, length)
-                chunk = decompressor.decompress(key.open(sealed, _BLOB + sha.encode()))
-                digest.update(chunk)
-                out.write(chunk)
+                frame = key.open(reader.part(pack, at, length), _BLOB + sha.encode())
+                digest.update(decompressor.decompress(frame))
+                out.write(frame)
         if digest.hexdigest() != sha:
             raise DamagedObjectError("its content does not match its checksum")
     except (DamagedObjectError, zstandard.ZstdError) as error:
@@ -358,25 +356,52 @@ def _fetch(
 class _PackReader:
     """Reads parts of the store's packs: a whole pack in one GET where a quarter of it or
     more is wanted (2,000 small files took 2,000 ranged GETs, 9× restic's restore), one
-    ranged GET per part otherwise. The last two packs read are kept."""
+    ranged GET per part otherwise. Whole packs are fetched a few ahead, in the order they
+    will be read, on threads of their own; the last two read are kept."""
 
     def __init__(
         self, ctx: ServiceContext, objects: BucketObjects, wanted: list[SharedPart]
     ) -> None:
+        """`wanted`: every part to be read, in the order it will be."""
         self._objects = objects
-        self._sizes = ctx.shared.pack_sizes()
-        self._wanted: dict[str, int] = {}
+        sizes = ctx.shared.pack_sizes()
+        totals: dict[str, int] = {}
         for _sha, _part, pack, _at, length in wanted:
-            self._wanted[pack] = self._wanted.get(pack, 0) + length
+            totals[pack] = totals.get(pack, 0) + length
+        self._whole = {pack for pack, total in totals.items() if total * 4 >= sizes.get(pack, 0)}
+        self._order = deque(dict.fromkeys(p[2] for p in wanted if p[2] in self._whole))
+        self._fetching: dict[str, Future[bytes]] = {}
+        self._downloads = ThreadPoolExecutor(_IN_FLIGHT, thread_name_prefix="envops-download")
         self._kept: dict[str, bytes] = {}
 
+    def __enter__(self) -> "_PackReader":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for future in self._fetching.values():
+            future.cancel()
+        self._downloads.shutdown(wait=True)
+
+    def _fetch_ahead(self) -> None:
+        while len(self._fetching) < _IN_FLIGHT and self._order:
+            pack = self._order.popleft()
+            if pack not in self._kept and pack not in self._fetching:
+                self._fetching[pack] = self._downloads.submit(self._whole_pack, pack)
+
+    def _whole_pack(self, pack: str) -> bytes:
+        return self._objects.get(f"data/{pack}").data or b""
+
     def part(self, pack: str, at: int, length: int) -> bytes:
+        if pack not in self._whole:
+            return self._objects.get_range(f"data/{pack}", at, length)
         if pack not in self._kept:
-            if self._wanted.get(pack, 0) * 4 < self._sizes.get(pack, 0):
-                return self._objects.get_range(f"data/{pack}", at, length)
+            self._fetch_ahead()
+            future = self._fetching.pop(pack, None)
+            data = future.result() if future is not None else self._whole_pack(pack)
             if len(self._kept) >= 2:
                 del self._kept[next(iter(self._kept))]
-            self._kept[pack] = self._objects.get(f"data/{pack}").data or b""
+            self._kept[pack] = data
+            self._fetch_ahead()
         data = self._kept[pack][at : at + length]
         if len(data) != length:
             raise DamagedObjectError(f"the pack {pack} is shorter than its index says")
@@ -384,20 +409,35 @@ class _PackReader:
 
 
 class _PackWriter:
-    """Gathers sealed parts into packs: each pack's object first, then its index."""
+    """Gathers sealed parts into packs: each pack's object first, then its index.
+
+    Packs go up on threads of their own, a few at a time, while the next one is filled:
+    one request at a time left the network idle while parts were compressed and sealed,
+    and the CPU idle while a pack went up. All are up when the block ends, and only then
+    does the caller record the backup that names them.
+    """
 
     def __init__(self, ctx: ServiceContext, objects: BucketObjects, key: MasterKey) -> None:
         self._ctx, self._objects, self._key = ctx, objects, key
         self._compressor = zstandard.ZstdCompressor(level=3)
         self._buffer = bytearray()
         self._parts: list[tuple[str, int, int, int]] = []
+        self._uploads = ThreadPoolExecutor(_IN_FLIGHT, thread_name_prefix="envops-upload")
+        self._pending: deque[Future[None]] = deque()
 
     def __enter__(self) -> "_PackWriter":
         return self
 
     def __exit__(self, kind: object, *_rest: object) -> None:
-        if kind is None:
-            self._flush()
+        try:
+            if kind is None:
+                self._flush()
+                while self._pending:
+                    self._pending.popleft().result()
+        finally:
+            for future in self._pending:
+                future.cancel()
+            self._uploads.shutdown(wait=True)
 
     def add(self, sha: str, part: int, chunk: bytes) -> None:
         # Sealed with the content's name as context: a part moved to another content's
@@ -412,13 +452,20 @@ class _PackWriter:
         if not self._parts:
             return
         pack = new_id() + os.urandom(4).hex()
-        self._objects.put(f"data/{pack}", bytes(self._buffer), create_only=True)
-        index = self._key.seal(_json(self._parts), _INDEX)
-        self._objects.put(f"index/{pack}", index, create_only=True)
         parts: list[SharedPart] = [(sha, part, pack, at, n) for sha, part, at, n in self._parts]
-        self._ctx.shared.add_pack(pack, parts)
+        index = self._key.seal(_json(self._parts), _INDEX)
+        self._pending.append(
+            self._uploads.submit(self._upload, pack, bytes(self._buffer), index, parts)
+        )
         self._buffer = bytearray()
         self._parts = []
+        while len(self._pending) > _IN_FLIGHT:  # memory stays a few packs' worth
+            self._pending.popleft().result()
+
+    def _upload(self, pack: str, data: bytes, index: bytes, parts: list[SharedPart]) -> None:
+        self._objects.put(f"data/{pack}", data, create_only=True)
+        self._objects.put(f"index/{pack}", index, create_only=True)
+        self._ctx.shared.add_pack(pack, parts)
 
 
 def _manifest_key(key: MasterKey, manifest_name: str) -> str:

@@ -117,7 +117,9 @@ def decoded_chunks(raw: BinaryIO, compressed: bool) -> Iterator[bytes]:
         yield from decoded_body(body, compressed)
         return
     raw.seek(0)
-    with decompressor().stream_reader(raw, read_size=CHUNK) as reader:
+    # Across frames: a content pulled from a shared store is its parts' frames, one after
+    # another, kept as they came (`service/sharing.py`).
+    with decompressor().stream_reader(raw, read_size=CHUNK, read_across_frames=True) as reader:
         while chunk := reader.read(CHUNK):
             yield chunk
 
@@ -131,4 +133,8 @@ def write_all(out: BinaryIO, data: bytes) -> None:
 
 def decoded_body(body: bytes, compressed: bool) -> Iterator[bytes]:
     # A generator, so that a body that does not decode fails where the caller reads it.
-    yield decompressor().decompressobj().decompress(body) if compressed else body
+    yield (
+        decompressor().decompressobj(read_across_frames=True).decompress(body)
+        if compressed
+        else body
+    )

@@ -259,7 +259,9 @@ class BlobStore:
             return
         with open(where, "rb") as raw:
             if where.suffix == _ZST:
-                with decompressor().stream_reader(raw, read_size=CHUNK) as reader:
+                with decompressor().stream_reader(
+                    raw, read_size=CHUNK, read_across_frames=True
+                ) as reader:
                     yield reader  # type: ignore[misc]
             else:
                 yield raw
