@@ -389,6 +389,15 @@ class MainController(QObject):
 
         return self.runner.prepare(self.tr("Connecting to {url}").format(url=url), None, operation)
 
+    def unlock_store(self, passphrase: str) -> RunningOperation:
+        """Prepare unlocking the shared store, so that restores of shared environments can
+        take their lock there (the window launches it)."""
+        return self.runner.prepare(
+            self.tr("Unlocking the shared store"),
+            None,
+            lambda _p, _c: self.service.unlock_shared_store(passphrase),
+        )
+
     def sync_store(self, passphrase: str) -> RunningOperation:
         """Share the backups made here and take in the team's, on a worker."""
         return self._run(

@@ -460,6 +460,16 @@ class EnvOpsService:
             self.unlock_shared_store(passphrase)
         return check
 
+    def needs_unlocking_for(self, environment: str) -> bool:
+        """Whether a restore of `environment` must first unlock the shared store: it is
+        shared with the team, and this service has not unlocked the store yet."""
+        env = self.get_environment(environment)
+        return (
+            self._opened_store is None
+            and self._ctx.shared.shared_id(env.id) is not None
+            and self.shared_store() is not None
+        )
+
     def unlock_shared_store(self, passphrase: str) -> "OpenedStore":
         """Open the shared store with its passphrase for this service's later operations:
         restores and imports of shared environments take their lock there."""

@@ -251,17 +251,42 @@ class MainWindow(QMainWindow):
                 self.tr("Connect a shared store first: File → Preferences → Storage."),
             )
             return
-        passphrase = self.controller.stored_passphrase(settings.url)
-        if not passphrase:
-            ask = QInputDialog(self)
-            ask.setObjectName("passphraseDialog")
-            ask.setWindowTitle(self.tr("Shared store"))
-            ask.setLabelText(self.tr("Passphrase of {url}:").format(url=settings.url))
-            ask.setTextEchoMode(QLineEdit.EchoMode.Password)
-            if not ask.exec() or not ask.textValue():
-                return
-            passphrase = ask.textValue()
-        self.controller.sync_store(passphrase)
+        passphrase = self._store_passphrase(settings.url)
+        if passphrase is not None:
+            self.controller.sync_store(passphrase)
+
+    def _store_passphrase(self, url: str) -> str | None:
+        """The shared store's passphrase from ENVOPS_PASSPHRASE or the keyring, else asked
+        for; None when the user cancels."""
+        passphrase = self.controller.stored_passphrase(url)
+        if passphrase:
+            return passphrase
+        ask = QInputDialog(self)
+        ask.setObjectName("passphraseDialog")
+        ask.setWindowTitle(self.tr("Shared store"))
+        ask.setLabelText(self.tr("Passphrase of {url}:").format(url=url))
+        ask.setTextEchoMode(QLineEdit.EchoMode.Password)
+        if not ask.exec() or not ask.textValue():
+            return None
+        return ask.textValue()
+
+    def _unlocking_store_first(self, environment: Environment, then: Callable[[], None]) -> bool:
+        """For an environment shared with the team whose store is still locked in this
+        window: ask for the passphrase, unlock on a worker, then do `then` again. True when
+        the caller is to stop here (unlocking, or the user cancelled)."""
+        settings = self.controller.shared_store()
+        if settings is None or not self.controller.service.needs_unlocking_for(environment.id):
+            return False
+        passphrase = self._store_passphrase(settings.url)
+        if passphrase is None:
+            return True
+        running = self.controller.unlock_store(passphrase)
+        running.succeeded.connect(lambda _opened: then())
+        running.failed.connect(
+            lambda message, _error: self.banner.show_message(Notification.ERROR, message)
+        )
+        self.controller.runner.launch(running)
+        return True
 
     def add_environment(self) -> None:
         dialog = AddEnvironmentDialog(self.controller, self.files, self)
@@ -328,6 +353,8 @@ class MainWindow(QMainWindow):
                 show_version_mismatch(self, mismatch, environment.version_file), mismatch
             )
             return
+        if self._unlocking_store_first(environment, lambda: self.restore_backup(backup)):
+            return
         caveats = self.controller.service.restore_caveats(backup.id)
         dialog = RestoreBackupDialog(environment, backup, caveats, self)
         if dialog.exec():
@@ -355,6 +382,10 @@ class MainWindow(QMainWindow):
         reason = self.controller.why_unavailable(Needs.IDLE)
         if reason is not None:
             self.banner.show_message(Notification.INFO, reason)
+            return
+        if self._unlocking_store_first(
+            self.controller.selected_environment, lambda: self.import_configuration(path)
+        ):
             return
         dialog = ImportConfigurationDialog(
             self.controller, self.controller.selected_environment, self.files, self

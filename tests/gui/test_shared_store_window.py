@@ -7,10 +7,12 @@ from keyring.backends.fail import Keyring as FailKeyring
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 
-from tests.gui.conftest import when_modal
-from tests.gui.user import press_shortcut
+from envops_desktop.service import EnvOpsService
+from tests.gui.conftest import click_button, select_environment, when_modal
+from tests.gui.user import choose_backup_option, press_shortcut
 from tests.s3_server import bucket, s3_credentials, s3_endpoint
 from tests.shared_store.header_dropping_proxy import header_dropping_proxy
+from tests.trees import describe_tree, mess_up
 
 __all__ = ["bucket", "s3_credentials", "s3_endpoint"]  # fixtures, used by name
 
@@ -100,3 +102,39 @@ def test_a_server_that_ignores_conditional_writes_is_refused_by_test_connection(
     _in_preferences(qtbot, window, test_through_a_proxy)
     assert "ignores If-None-Match on writes" in said[0]
     assert window.controller.shared_store() is None
+
+
+def test_restoring_a_shared_environment_asks_for_the_passphrase_then_restores(
+    qtbot, window, tmp_path, config_dir, bucket, s3_endpoint, no_passphrase_anywhere
+):
+    # As another command left it: billing shared with the team; this window's service has
+    # not unlocked the store, as after a start with no passphrase in the keyring.
+    other = EnvOpsService(tmp_path / "data")
+    other.use_shared_store(f"s3://{bucket}/team", PASSPHRASE, endpoint=s3_endpoint)
+    other.add_environment("billing", config_dir, version="4.2.0")
+    backup = other.create_backup("billing", name="golden")
+    other.sync_shared_store(PASSPHRASE)
+    other.close()
+    wanted = describe_tree(config_dir)
+    mess_up(config_dir)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    asked = []
+
+    def type_the_passphrase(ask) -> None:
+        asked.append(ask.objectName())
+        if ask.objectName() != "passphraseDialog":  # not asked: the test fails below
+            ask.reject()
+            return
+        ask.findChild(QLineEdit).setText(PASSPHRASE)
+        when_modal(lambda dialog: click_button(dialog, "restoreButton"), timeout_ms=60_000)
+        ask.accept()
+
+    when_modal(type_the_passphrase)
+    choose_backup_option(qtbot, window, backup.id, "restoreAction")
+    qtbot.waitUntil(lambda: asked and not window.controller.runner.running, timeout=60_000)
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=60_000)
+    assert asked == ["passphraseDialog"]
+    assert window.banner.kind == "success", window.banner.text
+    assert window.banner.text == "billing was restored to golden (4.2.0)."
+    assert describe_tree(config_dir) == wanted
