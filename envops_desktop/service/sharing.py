@@ -97,10 +97,11 @@ def sync(
         _read_new_indexes(ctx, objects, key)
         shared = _shared_environments(objects, key)
         _map_by_name(ctx, shared)
+        already = ctx.shared.shared_backups()
         for env in ctx.environments.all():
             for backup in reversed(ctx.backups.for_environment(env.id)):
                 cancel.raise_if_cancelled()
-                if backup.made_on is None and backup.id not in ctx.shared.shared_backups():
+                if backup.made_on is None and backup.id not in already:
                     _push(ctx, objects, key, env, backup, shared, progress, cancel)
                     report.pushed.append(backup.name)
         local_names = {e.id: e.name for e in ctx.environments.all()}
