@@ -360,11 +360,14 @@ class MainController(QObject):
     def shared_store(self) -> "SharedStoreSettings | None":
         return self.service.shared_store()
 
-    def stored_passphrase(self, url: str) -> str | None:
-        """The store's passphrase from ENVOPS_PASSPHRASE or the keyring, if either has it."""
+    def stored_passphrase(self, url: str) -> RunningOperation:
+        """Prepare looking the store's passphrase up in ENVOPS_PASSPHRASE and the keyring
+        (None when neither has it): on a worker, since a keyring may take its time."""
         from envops_desktop.service.passphrases import passphrase_for
 
-        return passphrase_for(url)
+        return self.runner.prepare(
+            self.tr("Looking for the passphrase"), None, lambda _p, _c: passphrase_for(url)
+        )
 
     def test_store(self, url: str, endpoint: str, region: str) -> RunningOperation:
         """Prepare proving that a server enforces conditional writes (the dialog launches)."""

@@ -251,24 +251,28 @@ class MainWindow(QMainWindow):
                 self.tr("Connect a shared store first: File → Preferences → Storage."),
             )
             return
-        passphrase = self._store_passphrase(settings.url)
-        if passphrase is not None:
-            self.controller.sync_store(passphrase)
+        self._with_store_passphrase(settings.url, self.controller.sync_store)
 
-    def _store_passphrase(self, url: str) -> str | None:
-        """The shared store's passphrase from ENVOPS_PASSPHRASE or the keyring, else asked
-        for; None when the user cancels."""
-        passphrase = self.controller.stored_passphrase(url)
-        if passphrase:
-            return passphrase
-        ask = QInputDialog(self)
-        ask.setObjectName("passphraseDialog")
-        ask.setWindowTitle(self.tr("Shared store"))
-        ask.setLabelText(self.tr("Passphrase of {url}:").format(url=url))
-        ask.setTextEchoMode(QLineEdit.EchoMode.Password)
-        if not ask.exec() or not ask.textValue():
-            return None
-        return ask.textValue()
+    def _with_store_passphrase(self, url: str, then: Callable[[str], object]) -> None:
+        """Call `then` with the shared store's passphrase: from ENVOPS_PASSPHRASE or the
+        keyring (looked up on a worker), else asked for; not at all if the user cancels."""
+
+        def found(passphrase: str | None) -> None:
+            if not passphrase:
+                ask = QInputDialog(self)
+                ask.setObjectName("passphraseDialog")
+                ask.setWindowTitle(self.tr("Shared store"))
+                ask.setLabelText(self.tr("Passphrase of {url}:").format(url=url))
+                ask.setTextEchoMode(QLineEdit.EchoMode.Password)
+                if not ask.exec() or not ask.textValue():
+                    return
+                passphrase = ask.textValue()
+            then(passphrase)
+
+        running = self.controller.stored_passphrase(url)
+        running.succeeded.connect(found)
+        running.failed.connect(lambda _message, _error: found(None))
+        self.controller.runner.launch(running)
 
     def _unlocking_store_first(self, environment: Environment, then: Callable[[], None]) -> bool:
         """For an environment shared with the team whose store is still locked in this
@@ -277,15 +281,16 @@ class MainWindow(QMainWindow):
         settings = self.controller.shared_store()
         if settings is None or not self.controller.service.needs_unlocking_for(environment.id):
             return False
-        passphrase = self._store_passphrase(settings.url)
-        if passphrase is None:
-            return True
-        running = self.controller.unlock_store(passphrase)
-        running.succeeded.connect(lambda _opened: then())
-        running.failed.connect(
-            lambda message, _error: self.banner.show_message(Notification.ERROR, message)
-        )
-        self.controller.runner.launch(running)
+
+        def unlock(passphrase: str) -> None:
+            running = self.controller.unlock_store(passphrase)
+            running.succeeded.connect(lambda _opened: then())
+            running.failed.connect(
+                lambda message, _error: self.banner.show_message(Notification.ERROR, message)
+            )
+            self.controller.runner.launch(running)
+
+        self._with_store_passphrase(settings.url, unlock)
         return True
 
     def add_environment(self) -> None:

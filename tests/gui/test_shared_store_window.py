@@ -132,7 +132,7 @@ def test_restoring_a_shared_environment_asks_for_the_passphrase_then_restores(
 
     when_modal(type_the_passphrase)
     choose_backup_option(qtbot, window, backup.id, "restoreAction")
-    qtbot.waitUntil(lambda: asked and not window.controller.runner.running, timeout=60_000)
+    qtbot.waitUntil(lambda: bool(asked) and not window.controller.runner.running, timeout=60_000)
     qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=60_000)
     assert asked == ["passphraseDialog"]
     assert window.banner.kind == "success", window.banner.text
