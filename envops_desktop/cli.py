@@ -21,6 +21,7 @@ from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.flushing import settle_in_background, settler_request
+from envops_desktop.service.service import DEFAULT_BIN_DAYS
 from envops_desktop.terminal_progress import TerminalProgressBar
 
 EXIT_USAGE = 2
@@ -104,6 +105,13 @@ def _build_parser() -> argparse.ArgumentParser:
     use.add_argument("url", metavar="s3://BUCKET/PREFIX")
     use.add_argument("--endpoint", metavar="URL", help="the S3 server (MinIO, Ceph); AWS if none")
     use.add_argument("--region")
+    use.add_argument(
+        "--lease-seconds",
+        type=float,
+        metavar="S",
+        help="for a new store: how long a lock outlives a workstation that stopped "
+        "renewing it (default 60)",
+    )
     _passphrase_options(use)
     use.add_argument(
         "--remember-passphrase",
@@ -118,6 +126,20 @@ def _build_parser() -> argparse.ArgumentParser:
         "sync", help="share the backups made here and take in the team's"
     )
     _passphrase_options(_with_json(sync))
+    prune = store_commands.add_parser(
+        "prune",
+        help="free what no backup in the shared store needs (safe while others back up)",
+    )
+    prune.add_argument(
+        "--bin-days",
+        type=float,
+        default=DEFAULT_BIN_DAYS,
+        metavar="N",
+        help="free deleted backups only once deleted this many days ago "
+        f"(default {DEFAULT_BIN_DAYS:g})",
+    )
+    prune.add_argument("--dry-run", action="store_true", help="only say what would be freed")
+    _passphrase_options(_with_json(prune))
     _with_json(commands.add_parser("verify", help="check every stored file against its hash"))
     gc = _with_json(commands.add_parser("gc", help="free stored content no backup needs"))
     gc.add_argument("--dry-run", action="store_true", help="only say what would be freed")
@@ -358,7 +380,9 @@ def _run_store(service: EnvOpsService, args: argparse.Namespace) -> None:
     if args.store_command == "use":
         url = args.url.rstrip("/")
         passphrase = passphrase_for(url, args.passphrase_file) or _ask_passphrase(url)
-        opened = service.use_shared_store(url, passphrase, args.endpoint, args.region)
+        opened = service.use_shared_store(
+            url, passphrase, args.endpoint, args.region, args.lease_seconds
+        )
         if args.remember_passphrase and not remember_passphrase(url, passphrase):
             print("envops: this system has no keyring to keep the passphrase in", file=sys.stderr)
         made = "Made and connected" if opened.created else "Connected"
@@ -376,6 +400,21 @@ def _run_store(service: EnvOpsService, args: argparse.Namespace) -> None:
                 passphrase or _ask_passphrase(settings.url), bar, cancel
             )
         _print(report, args.json, report.summary)
+        return
+    if args.store_command == "prune":
+        if settings is None:
+            raise NotFoundError(
+                "This data folder uses no shared store; connect one with envops store use."
+            )
+        with _long_operation() as (bar, cancel):
+            pruned = service.prune_shared_store(
+                passphrase or _ask_passphrase(settings.url),
+                args.bin_days,
+                args.dry_run,
+                bar,
+                cancel,
+            )
+        _print(pruned, args.json, pruned.summary)
         return
     check = service.check_shared_store(passphrase)
     report = {

@@ -342,10 +342,16 @@ def _detail(backup: Backup) -> str:
     return detail
 
 
-def delete_backup(ctx: ServiceContext, env: Environment, backup: Backup) -> int:
+def delete_backup(
+    ctx: ServiceContext, env: Environment, backup: Backup, deleted_by: str | None = None
+) -> int:
     """Delete a backup and the blobs only it used, with any content an interrupted backup
-    or delete left unreferenced; return how many blobs were freed."""
+    or delete left unreferenced; return how many blobs were freed. `deleted_by`: the
+    workstation that deleted it from the team's shared store, which this one follows."""
+    shared = deleted_by is None and ctx.shared.is_shared(backup.id)
     with ctx.locks.blobs_collecting():
+        if shared:  # the whole team's: the store is told at the next sync
+            ctx.shared.note_deleted(backup.id)
         orphans = ctx.backups.delete(backup.id)
         ctx.blobs.delete(orphans)
     with contextlib.suppress(OperationFailedError):  # a damaged manifest: verify says so
@@ -354,6 +360,8 @@ def delete_backup(ctx: ServiceContext, env: Environment, backup: Backup) -> int:
         env,
         ActivityAction.BACKUP_DELETED,
         Outcome.SUCCESS,
-        f"{backup.name}: {len(orphans)} stored files freed",
+        f"{backup.name}: {len(orphans)} stored files freed"
+        + ("; deleted for the team at the next sync" if shared else "")
+        + (f"; deleted from the shared store by {deleted_by}" if deleted_by else ""),
     )
     return len(orphans)

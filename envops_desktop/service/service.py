@@ -46,6 +46,10 @@ if TYPE_CHECKING:
     )
     from envops_desktop.service.shared_store import OpenedStore, StoreCheck
     from envops_desktop.service.sharing import SyncReport
+    from envops_desktop.service.store_prune import PruneReport
+
+# Deleted backups stay recoverable (and their content in the store) for this many days.
+DEFAULT_BIN_DAYS = 7.0
 
 # Configuration-file operations are imported where used: they bring pydantic (the file
 # format's validation), whose import a backup or a restore from the command line need not pay.
@@ -424,13 +428,21 @@ class EnvOpsService:
         passphrase: str,
         endpoint: str | None = None,
         region: str | None = None,
+        lease_seconds: float | None = None,
     ) -> "OpenedStore":
         """Connect this data folder to the store at `url` (made there if the prefix holds
-        none), after proving that the server enforces conditional writes."""
+        none, its locks leased for `lease_seconds`), after proving that the server enforces
+        conditional writes."""
         from envops_desktop.service import shared_store
+        from envops_desktop.store.leases import LEASE_SECONDS
 
         settings = _store_settings(url, endpoint, region)
-        opened = shared_store.open_store(settings, passphrase, self._ctx.user_at_host)
+        opened = shared_store.open_store(
+            settings,
+            passphrase,
+            self._ctx.user_at_host,
+            lease_seconds=lease_seconds or LEASE_SECONDS,
+        )
         shared_store.save_settings(self.data_dir, opened.settings)
         self._opened_store = opened
         return opened
@@ -497,6 +509,23 @@ class EnvOpsService:
 
         opened = self.unlock_shared_store(passphrase)
         return sharing.sync(self._ctx, opened, progress, cancel or CancelToken())
+
+    def prune_shared_store(
+        self,
+        passphrase: str,
+        bin_days: float = DEFAULT_BIN_DAYS,
+        dry_run: bool = False,
+        progress: ProgressCallback = ignore_progress,
+        cancel: CancelToken | None = None,
+    ) -> "PruneReport":
+        """Free what no backup in the shared store needs, and the backups deleted from it more
+        than `bin_days` ago; safe while other workstations back up (`store_prune.py`)."""
+        from envops_desktop.service import store_prune
+
+        opened = self.unlock_shared_store(passphrase)
+        return store_prune.prune(
+            self._ctx, opened, bin_days, progress, cancel or CancelToken(), dry_run
+        )
 
 
 def _store_settings(url: str, endpoint: str | None, region: str | None) -> "SharedStoreSettings":

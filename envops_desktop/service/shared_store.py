@@ -20,6 +20,7 @@ from envops_desktop.store.bucket_objects import (
     ObjectExistsError,
     StaleObjectError,
 )
+from envops_desktop.store.leases import LEASE_SECONDS
 from envops_desktop.store.sealing import (
     MasterKey,
     WrappedKey,
@@ -58,6 +59,9 @@ class OpenedStore:
     objects: BucketObjects
     key: MasterKey
     created: bool  # this workstation made the store just now
+    # How long a lock outlives a holder that stopped renewing it, by the server's clock: the
+    # store's, so that every workstation judges every lock alike.
+    lease_seconds: float = LEASE_SECONDS
 
 
 def objects_of(settings: SharedStoreSettings) -> BucketObjects:
@@ -99,10 +103,15 @@ def prove_conditional_writes(objects: BucketObjects) -> StoreCheck:
 
 
 def open_store(
-    settings: SharedStoreSettings, passphrase: str, created_by: str, create: bool = True
+    settings: SharedStoreSettings,
+    passphrase: str,
+    created_by: str,
+    create: bool = True,
+    lease_seconds: float = LEASE_SECONDS,
 ) -> OpenedStore:
     """Unlock the store in the bucket with `passphrase`; with `create`, check the server
-    first and make the store there when the prefix holds none. (A store already connected
+    first and make the store there when the prefix holds none, its locks leased for
+    `lease_seconds`. (A store already connected
     was checked when it was; `envops store check` checks it again, at a cost of four
     requests that every sync and restore need not pay.)"""
     if not passphrase:
@@ -114,7 +123,7 @@ def open_store(
     if objects.head("config") is None:
         if not create:
             raise OperationFailedError(f"There is no EnvOps store in {objects.where}.")
-        created = _create(objects, passphrase, created_by)
+        created = _create(objects, passphrase, created_by, lease_seconds)
     key = _unlock(objects, passphrase)
     config = json.loads(key.open(objects.get("config").data or b"", _CONFIG_CONTEXT))
     if config.get("format") != STORE_FORMAT:
@@ -123,10 +132,11 @@ def open_store(
             f"reads format {STORE_FORMAT}. Update EnvOps."
         )
     opened = settings.model_copy(update={"store_id": config["store_id"]})
-    return OpenedStore(opened, objects, key, created)
+    seconds = float(config.get("lease_seconds", LEASE_SECONDS))
+    return OpenedStore(opened, objects, key, created, seconds)
 
 
-def _create(objects: BucketObjects, passphrase: str, created_by: str) -> bool:
+def _create(objects: BucketObjects, passphrase: str, created_by: str, lease_seconds: float) -> bool:
     """Make a store at the prefix; False when another workstation made one meanwhile."""
     master = MasterKey.new()
     key_name = f"keys/{new_id()}"
@@ -135,7 +145,12 @@ def _create(objects: BucketObjects, passphrase: str, created_by: str) -> bool:
         wrap(master, passphrase, created_by).model_dump_json().encode(),
         create_only=True,
     )
-    config = {"format": STORE_FORMAT, "store_id": new_id(), "created_by": created_by}
+    config = {
+        "format": STORE_FORMAT,
+        "store_id": new_id(),
+        "created_by": created_by,
+        "lease_seconds": lease_seconds,
+    }
     try:
         objects.put(
             "config", master.seal(json.dumps(config).encode(), _CONFIG_CONTEXT), create_only=True

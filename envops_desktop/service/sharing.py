@@ -1,17 +1,8 @@
 """Sharing backups through a team's store: push what this workstation made, pull the rest.
 
-In the bucket, every object is sealed (`store/sealing.py`):
-- `environments/<shared id>`: an environment's name and version when it was first shared.
-  Its path belongs to each workstation: an environment of the same name here is mapped to it.
-- `data/<pack id>`: parts of contents, each compressed and sealed on its own, so one part
-  can be read by a ranged GET; `index/<pack id>`: where each part lies, written after the
-  pack, so an index never names a part that is not stored.
-- `manifests/<keyed name>`: a backup's list of files, as this workstation stores it.
-- `backups/<backup id>`: the backup's record, written last and only if absent: a backup is
-  in the store only once everything it needs is.
-
-Every object name is random or keyed, and every object is sealed: whoever reads the bucket
-without the key learns the number and sizes of objects, nothing of what they hold.
+The store's objects are described in `shared_layout.py`. A sync registers itself in the store
+as a running backup first (`store_prune.running_backup`), so that garbage collection on
+another workstation leaves what it is about to rely on alone.
 
 A backup pulled from another workstation is as untrusted as a configuration file: its list
 of files passes the same checks before it is recorded here, and a restore of it applies no
@@ -19,9 +10,7 @@ owners, special bits or security attributes (`restore.py`). Its contents are fet
 it is pulled and checked against their SHA-256 before they enter the store here.
 """
 
-import contextlib
 import hashlib
-import json
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,12 +24,35 @@ from envops_desktop.domain.enums import BackupOrigin
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment, has_content
-from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
+from envops_desktop.domain.progress import (
+    CancelToken,
+    Progress,
+    ProgressCallback,
+    ProgressMeter,
+)
+from envops_desktop.service import backups as backup_ops
 from envops_desktop.service.context import ServiceContext
+from envops_desktop.service.shared_layout import (
+    BACKUP,
+    BACKUP_DELETED,
+    BLOB,
+    ENVIRONMENT,
+    INDEX,
+    MANIFEST,
+    as_json,
+    create,
+    events,
+    manifest_object,
+    read_sealed,
+    refresh_indexes,
+    tell_deleted,
+)
 from envops_desktop.service.shared_store import OpenedStore
+from envops_desktop.service.store_prune import packs_not_to_rely_on, running_backup
 from envops_desktop.store.blob_bodies import SMALL_FILE, kept_body
-from envops_desktop.store.bucket_objects import BucketObjects, ObjectExistsError
+from envops_desktop.store.bucket_objects import BucketObjects
 from envops_desktop.store.file_metadata import UNTRUSTED, restricted, restricted_row
+from envops_desktop.store.leases import KeptLease
 from envops_desktop.store.manifest_codec import encode_manifest, read_manifest
 from envops_desktop.store.sealing import DamagedObjectError, MasterKey
 from envops_desktop.store.shared_records import SharedPart
@@ -53,14 +65,6 @@ PACK_BYTES = 16 << 20
 # Requests a transfer keeps in flight, as restic keeps several.
 _IN_FLIGHT = 3
 
-_BLOB, _INDEX, _MANIFEST, _BACKUP, _ENVIRONMENT = (
-    b"blob",
-    b"index",
-    b"manifest",
-    b"backup",
-    b"environment",
-)
-
 
 @dataclass
 class SyncReport:
@@ -68,6 +72,7 @@ class SyncReport:
 
     pushed: list[str] = field(default_factory=list)  # backups shared from here, by name
     pulled: list[str] = field(default_factory=list)  # backups taken in from elsewhere
+    deleted: list[str] = field(default_factory=list)  # deleted here, as others deleted them
     unmapped: list[str] = field(default_factory=list)  # shared environments not here
 
     def summary(self) -> str:
@@ -77,6 +82,8 @@ class SyncReport:
             return "1 backup" if count == 1 else f"{count} backups"
 
         said = f"Shared {backups(len(self.pushed))}; took in {backups(len(self.pulled))}."
+        if self.deleted:
+            said += f" Deleted {backups(len(self.deleted))} the team deleted."
         if self.unmapped:
             said += (
                 "\nIn the store but not here: "
@@ -89,12 +96,15 @@ class SyncReport:
 def sync(
     ctx: ServiceContext, store: OpenedStore, progress: ProgressCallback, cancel: CancelToken
 ) -> SyncReport:
-    """Share this workstation's backups and take in the others', all under the blobs lock
-    (no garbage collection here frees content a pulled backup is about to name)."""
+    """Tell the store of the deletions made here and take in those made elsewhere; then share
+    this workstation's backups and take in the others'. Pushing and pulling run under the
+    blobs lock (no garbage collection here frees content a pulled backup is about to name)
+    and registered in the store (none there frees content a push relies on)."""
     objects, key = store.objects, store.key
     report = SyncReport()
-    with ctx.locks.blobs_in_use():
-        _read_new_indexes(ctx, objects, key)
+    _exchange_deletions(ctx, objects, key, report)
+    with ctx.locks.blobs_in_use(), running_backup(ctx, store) as registration:
+        refresh_indexes(ctx, objects, key)
         shared = _shared_environments(objects, key)
         _map_by_name(ctx, shared)
         already = ctx.shared.shared_backups()
@@ -102,17 +112,17 @@ def sync(
             for backup in reversed(ctx.backups.for_environment(env.id)):
                 cancel.raise_if_cancelled()
                 if backup.made_on is None and backup.id not in already:
-                    _push(ctx, objects, key, env, backup, shared, progress, cancel)
+                    _push(ctx, objects, key, env, backup, shared, registration, progress, cancel)
                     report.pushed.append(backup.name)
         local_names = {e.id: e.name for e in ctx.environments.all()}
-        known = ctx.shared.shared_backups()
+        known = ctx.shared.shared_backups() | ctx.shared.deleted()
         unmapped: set[str] = set()
         for name in objects.keys("backups/"):
             backup_id = name.removeprefix("backups/")
             if backup_id in known or ctx.backups.by_id(backup_id) is not None:
                 continue
             cancel.raise_if_cancelled()
-            record = json.loads(key.open(objects.get(name).data or b"", _BACKUP))
+            record = read_sealed(objects, key, name, BACKUP)
             env_id = ctx.shared.environment_of(record["environment"])
             if env_id is None or env_id not in local_names:
                 unmapped.add(shared.get(record["environment"], {}).get("name", "?"))
@@ -123,25 +133,31 @@ def sync(
     return report
 
 
-def _read_new_indexes(ctx: ServiceContext, objects: BucketObjects, key: MasterKey) -> None:
-    known = ctx.shared.known_packs()
-    for name in objects.keys("index/"):
-        pack = name.removeprefix("index/")
-        if pack in known:
-            continue
-        parts = json.loads(key.open(objects.get(name).data or b"", _INDEX))
-        ctx.shared.add_pack(
-            pack, [(sha, part, pack, at, length) for sha, part, at, length in parts]
-        )
+def _exchange_deletions(
+    ctx: ServiceContext, objects: BucketObjects, key: MasterKey, report: SyncReport
+) -> None:
+    """Append an event for each shared backup deleted here, and delete here each backup the
+    store's new events say was deleted elsewhere."""
+    for backup_id in ctx.shared.deletions_to_tell():
+        event = tell_deleted(objects, key, backup_id, ctx.user_at_host)
+        ctx.shared.note_deleted(backup_id, event)
+        ctx.shared.note_event(event)
+    for event in events(objects, key, skip=ctx.shared.known_events()):
+        if event.kind == BACKUP_DELETED:
+            ctx.shared.note_deleted(event.backup_id, event.name)
+            backup = ctx.backups.by_id(event.backup_id)
+            env = ctx.environments.by_id(backup.environment_id) if backup else None
+            if backup is not None and env is not None:
+                backup_ops.delete_backup(ctx, env, backup, deleted_by=event.by)
+                report.deleted.append(backup.name)
+        ctx.shared.note_event(event.name)
 
 
 def _shared_environments(objects: BucketObjects, key: MasterKey) -> dict[str, dict[str, Any]]:
-    found = {}
-    for name in objects.keys("environments/"):
-        found[name.removeprefix("environments/")] = json.loads(
-            key.open(objects.get(name).data or b"", _ENVIRONMENT)
-        )
-    return found
+    return {
+        name.removeprefix("environments/"): read_sealed(objects, key, name, ENVIRONMENT)
+        for name in objects.keys("environments/")
+    }
 
 
 def _map_by_name(ctx: ServiceContext, shared: dict[str, dict[str, Any]]) -> None:
@@ -160,6 +176,7 @@ def _push(
     env: Environment,
     backup: Backup,
     shared: dict[str, dict[str, Any]],
+    registration: KeptLease,
     progress: ProgressCallback,
     cancel: CancelToken,
 ) -> None:
@@ -167,29 +184,32 @@ def _push(
     if shared_id is None:
         shared_id = env.id
         document = {"name": env.name, "version": env.version, "by": ctx.user_at_host}
-        _create(objects, f"environments/{shared_id}", key.seal(_json(document), _ENVIRONMENT))
+        create(objects, f"environments/{shared_id}", key.seal(as_json(document), ENVIRONMENT))
         ctx.shared.map_environment(env.id, shared_id)
         shared[shared_id] = document
     entries = list(ctx.backups.entries(backup.id))
     sizes = {e.sha256: e.size for e in entries if has_content(e) and e.sha256}
     missing = [sha for sha in sorted(sizes) if not ctx.shared.has(sha)]
-    meter = ProgressMeter(progress, "uploading", sum(sizes[sha] for sha in missing))
-    with _PackWriter(ctx, objects, key) as packs:
-        for sha in missing:
-            with ctx.blobs.open(sha) as content:
-                part = 0
-                while True:
-                    cancel.raise_if_cancelled()
-                    chunk = content.read(PART_BYTES)
-                    if not chunk and part:
-                        break
-                    packs.add(sha, part, chunk)
-                    meter.advance(len(chunk), sha)
-                    part += 1
-                    if len(chunk) < PART_BYTES:
-                        break
+    _send(ctx, objects, key, missing, sizes, progress, cancel)
+    # Content the store held when this workstation last looked is confirmed before the
+    # backup names it: sent again if a garbage collection has marked or freed its pack.
+    # Why that, with the registration, is enough: `store_prune.py`.
+    sent = set(missing)
+    relied = {
+        sha: {part[2] for part in ctx.shared.parts_of(sha)} for sha in sizes if sha not in sent
+    }
+    unsafe = packs_not_to_rely_on(objects, key, set().union(*relied.values()))
+    _send(
+        ctx,
+        objects,
+        key,
+        sorted(sha for sha, packs in relied.items() if packs & unsafe),
+        sizes,
+        progress,
+        cancel,
+    )
     manifest_name, body = ctx.backups.manifest_of(backup.id)
-    _create(objects, _manifest_key(key, manifest_name), key.seal(body, _MANIFEST))
+    create(objects, manifest_object(backup.id), key.seal(body, MANIFEST))
     record = {
         "id": backup.id,
         "environment": shared_id,
@@ -208,8 +228,39 @@ def _push(
         "made_on": ctx.user_at_host,
         "manifest": manifest_name,
     }
-    _create(objects, f"backups/{backup.id}", key.seal(_json(record), _BACKUP))
+    progress(Progress("sharing", 0, 0, backup.name))
+    registration.check()  # its registration lost, a garbage collection may be freeing
+    create(objects, f"backups/{backup.id}", key.seal(as_json(record), BACKUP))
     ctx.shared.mark_shared(backup.id)
+
+
+def _send(
+    ctx: ServiceContext,
+    objects: BucketObjects,
+    key: MasterKey,
+    shas: list[str],
+    sizes: dict[str, int],
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> None:
+    """Upload the contents `shas` into new packs, in parts."""
+    if not shas:
+        return
+    meter = ProgressMeter(progress, "uploading", sum(sizes[sha] for sha in shas))
+    with _PackWriter(ctx, objects, key) as packs:
+        for sha in shas:
+            with ctx.blobs.open(sha) as content:
+                part = 0
+                while True:
+                    cancel.raise_if_cancelled()
+                    chunk = content.read(PART_BYTES)
+                    if not chunk and part:
+                        break
+                    packs.add(sha, part, chunk)
+                    meter.advance(len(chunk), sha)
+                    part += 1
+                    if len(chunk) < PART_BYTES:
+                        break
     meter.finish()
 
 
@@ -223,8 +274,8 @@ def _pull(
     cancel: CancelToken,
 ) -> None:
     manifest_name = record["manifest"]
-    sealed = objects.get(_manifest_key(key, manifest_name)).data or b""
-    body = key.open(sealed, _MANIFEST)
+    sealed = objects.get(manifest_object(record["id"])).data or b""
+    body = key.open(sealed, MANIFEST)
     made_on = str(record["made_on"])
     source = f"the backup {record['name']} from {made_on}"
     rows = list(read_manifest(body, manifest_name))  # checked against its name as it decodes
@@ -310,7 +361,7 @@ def _small(
     as it is where that saves a tenth, as `small_body` would keep it; checked first."""
     _sha, _part, pack, at, length = part
     try:
-        body = key.open(reader.part(pack, at, length), _BLOB + sha.encode())
+        body = key.open(reader.part(pack, at, length), BLOB + sha.encode())
         data = zstandard.ZstdDecompressor().decompress(body)
         if hashlib.sha256(data).hexdigest() != sha:
             raise DamagedObjectError("its content does not match its checksum")
@@ -338,7 +389,7 @@ def _fetch(
     try:
         with open(scratch, "wb") as out:
             for _sha, _part, pack, at, length in parts:
-                frame = key.open(reader.part(pack, at, length), _BLOB + sha.encode())
+                frame = key.open(reader.part(pack, at, length), BLOB + sha.encode())
                 digest.update(decompressor.decompress(frame))
                 out.write(frame)
         if digest.hexdigest() != sha:
@@ -443,7 +494,7 @@ class _PackWriter:
     def add(self, sha: str, part: int, chunk: bytes) -> None:
         # Sealed with the content's name as context: a part moved to another content's
         # place in an index fails to open.
-        sealed = self._key.seal(self._compressor.compress(chunk), _BLOB + sha.encode())
+        sealed = self._key.seal(self._compressor.compress(chunk), BLOB + sha.encode())
         self._parts.append((sha, part, len(self._buffer), len(sealed)))
         self._buffer += sealed
         if len(self._buffer) >= PACK_BYTES:
@@ -454,7 +505,7 @@ class _PackWriter:
             return
         pack = new_id() + os.urandom(4).hex()
         parts: list[SharedPart] = [(sha, part, pack, at, n) for sha, part, at, n in self._parts]
-        index = self._key.seal(_json(self._parts), _INDEX)
+        index = self._key.seal(as_json(self._parts), INDEX)
         self._pending.append(
             self._uploads.submit(self._upload, pack, bytes(self._buffer), index, parts)
         )
@@ -467,18 +518,3 @@ class _PackWriter:
         self._objects.put(f"data/{pack}", data, create_only=True)
         self._objects.put(f"index/{pack}", index, create_only=True)
         self._ctx.shared.add_pack(pack, parts)
-
-
-def _manifest_key(key: MasterKey, manifest_name: str) -> str:
-    return f"manifests/{key.address(manifest_name.encode())}"
-
-
-def _create(objects: BucketObjects, name: str, data: bytes) -> None:
-    """Write an immutable object unless it is there already (another workstation's, or
-    this one's from a sync that was interrupted)."""
-    with contextlib.suppress(ObjectExistsError):
-        objects.put(name, data, create_only=True)
-
-
-def _json(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()

@@ -46,6 +46,13 @@ def team_lock(
         )
     user, _, host = ctx.user_at_host.partition("@")
     holder = leases.Holder(user, host, os.getpid(), doing)
-    lease = leases.acquire(opened.objects, opened.key, shared_id, env.name, holder)
+    lease = leases.acquire(
+        opened.objects,
+        opened.key,
+        leases.lock_name(shared_id),
+        env.name,
+        holder,
+        opened.lease_seconds,
+    )
     with leases.KeptLease(opened.objects, opened.key, lease) as kept:
         yield kept.check

@@ -1,10 +1,11 @@
 """One operation per environment across workstations: a lock object held by a lease.
 
-The lock is `locks/<environment id>` in the bucket, created only if absent (If-None-Match: *)
-and renewed only if unchanged (If-Match on its ETag), so two workstations can never both
-believe they hold it. Every time is the server's: a lease runs from the lock's Last-Modified
-for its stated seconds and is judged expired against the `Date` of the server's own answer,
-never against a workstation's clock, which may be minutes off.
+An environment's lock is `locks/<environment id>` in the bucket (`locks/store` is the store's
+own, which garbage collection takes; `running/<id>` registers a running backup), created only
+if absent (If-None-Match: *) and renewed only if unchanged (If-Match on its ETag), so two
+workstations can never both believe they hold it. Every time is the server's: a lease runs
+from the lock's Last-Modified for its stated seconds and is judged expired against the `Date`
+of the server's own answer, never against a workstation's clock, which may be minutes off.
 
 A holder that cannot renew (the server is unreachable, or another took the lock over after
 it expired) must not take its next irreversible step: `check` is its fencing token, called
@@ -21,6 +22,7 @@ from envops_desktop.domain.errors import EnvironmentBusyError, OperationFailedEr
 from envops_desktop.store.bucket_objects import (
     BucketObjects,
     ObjectExistsError,
+    ObjectMissingError,
     StaleObjectError,
     Written,
 )
@@ -48,7 +50,8 @@ class Holder:
 class Lease:
     """A lock this process holds, as of its last write."""
 
-    environment_id: str
+    name: str  # the lock's object in the bucket
+    label: str  # what it locks, in words: "billing", "the shared store"
     holder: Holder
     etag: str
     since: datetime  # the server's time when it was first taken
@@ -56,7 +59,8 @@ class Lease:
     seconds: float = LEASE_SECONDS
 
 
-def _key(environment_id: str) -> str:
+def lock_name(environment_id: str) -> str:
+    """The object that is an environment's lock."""
     return f"locks/{environment_id}"
 
 
@@ -77,50 +81,79 @@ def _body(key: MasterKey, holder: Holder, since: datetime | None, seconds: float
 def acquire(
     objects: BucketObjects,
     key: MasterKey,
-    environment_id: str,
-    environment_name: str,
+    name: str,
+    label: str,
     holder: Holder,
     seconds: float = LEASE_SECONDS,
 ) -> Lease:
-    """Take the environment's lock, or raise EnvironmentBusyError naming who holds it.
+    """Take the lock `name`, or raise EnvironmentBusyError naming who holds `label`.
 
     A lock whose lease lapsed (its holder died, or lost the server) is taken over, again
     conditionally: of two workstations taking over at once, one wins.
     """
     try:
-        written = objects.put(
-            _key(environment_id), _body(key, holder, None, seconds), create_only=True
-        )
-        return _lease(environment_id, holder, written, seconds)
+        written = objects.put(name, _body(key, holder, None, seconds), create_only=True)
+        return _lease(name, label, holder, written, seconds)
     except ObjectExistsError:
         pass
-    current = objects.get(_key(environment_id))
-    held = json.loads(key.open(current.data or b"", _CONTEXT))
-    lapses = current.last_modified + timedelta(seconds=float(held["seconds"]))
-    if current.server_time < lapses:
-        since = (
-            datetime.fromisoformat(held["since"]) if held["since"] else current.last_modified
-        ).astimezone()
+    current = read_lock(objects, key, name)
+    if current is None:  # released meanwhile
+        return acquire(objects, key, name, label, holder, seconds)
+    if current.server_time < current.lapses:
+        held = current.holder
         raise EnvironmentBusyError(
-            f"{environment_name} is being {held['doing']} by {held['user']}@{held['host']} "
-            f"since {since:%H:%M}."
+            f"{label} is being {held.doing} by {held.user}@{held.host} "
+            f"since {current.since.astimezone():%H:%M}."
         )
     try:
         written = objects.put(
-            _key(environment_id),
+            name,
             _body(key, holder, current.server_time, seconds),
             if_match=current.etag,
         )
     except StaleObjectError:
         raise EnvironmentBusyError(
-            f"{environment_name} was just taken by another workstation; try again shortly."
+            f"{label} was just taken by another workstation; try again shortly."
         ) from None
-    return _lease(environment_id, holder, written, seconds)
+    return _lease(name, label, holder, written, seconds)
 
 
-def _lease(environment_id: str, holder: Holder, written: Written, seconds: float) -> Lease:
+@dataclass(frozen=True)
+class HeldLock:
+    """A lock as another process reads it."""
+
+    holder: Holder
+    since: datetime  # the server's time when it was first taken
+    lapses: datetime  # the server's time when it lapses unless renewed
+    server_time: datetime  # the server's time when it was read
+    etag: str
+
+    @property
+    def lapsed(self) -> bool:
+        return self.server_time >= self.lapses
+
+
+def read_lock(objects: BucketObjects, key: MasterKey, name: str) -> HeldLock | None:
+    """The lock `name` as it is now, or None when nobody holds it."""
+    try:
+        current = objects.get(name)
+    except ObjectMissingError:
+        return None
+    held = json.loads(key.open(current.data or b"", _CONTEXT))
+    since = datetime.fromisoformat(held["since"]) if held["since"] else current.last_modified
+    return HeldLock(
+        Holder(held["user"], held["host"], int(held["pid"]), held["doing"]),
+        since,
+        current.last_modified + timedelta(seconds=float(held["seconds"])),
+        current.server_time,
+        current.etag,
+    )
+
+
+def _lease(name: str, label: str, holder: Holder, written: Written, seconds: float) -> Lease:
     return Lease(
-        environment_id,
+        name,
+        label,
         holder,
         written.etag,
         written.server_time,
@@ -133,14 +166,12 @@ def renew(objects: BucketObjects, key: MasterKey, lease: Lease) -> Lease:
     """The lease extended from now (the server's now); LeaseLostError if it was taken."""
     try:
         written = objects.put(
-            _key(lease.environment_id),
+            lease.name,
             _body(key, lease.holder, lease.since, lease.seconds),
             if_match=lease.etag,
         )
     except StaleObjectError:
-        raise LeaseLostError(
-            "Another workstation took this environment's lock over; nothing more was changed."
-        ) from None
+        raise LeaseLostError(_taken_over(lease)) from None
     return replace(
         lease, etag=written.etag, expires=written.server_time + timedelta(seconds=lease.seconds)
     )
@@ -149,23 +180,25 @@ def renew(objects: BucketObjects, key: MasterKey, lease: Lease) -> Lease:
 def check(objects: BucketObjects, lease: Lease) -> None:
     """The fencing token: raise LeaseLostError unless the lock is still this lease's, and not
     lapsed by the server's clock."""
-    current = objects.head(_key(lease.environment_id))
+    current = objects.head(lease.name)
     if current is None or current.etag != lease.etag:
-        raise LeaseLostError(
-            "Another workstation took this environment's lock over; nothing more was changed."
-        )
+        raise LeaseLostError(_taken_over(lease))
     if current.server_time >= current.last_modified + timedelta(seconds=lease.seconds):
         raise LeaseLostError(
-            "This workstation's lock on the environment lapsed (the store could not be reached "
+            f"This workstation's lock on {lease.label} lapsed (the store could not be reached "
             "to renew it); nothing more was changed."
         )
 
 
+def _taken_over(lease: Lease) -> str:
+    return f"Another workstation took the lock on {lease.label} over; nothing more was changed."
+
+
 def release(objects: BucketObjects, lease: Lease) -> None:
     """Give the lock up, if it is still this lease's."""
-    current = objects.head(_key(lease.environment_id))
+    current = objects.head(lease.name)
     if current is not None and current.etag == lease.etag:
-        objects.delete(_key(lease.environment_id))
+        objects.delete(lease.name)
 
 
 @dataclass
@@ -185,7 +218,7 @@ class KeptLease:
 
     def __enter__(self) -> "KeptLease":
         self._thread = threading.Thread(
-            target=self._keep, name=f"lease-{self.lease.environment_id}", daemon=True
+            target=self._keep, name=f"lease-{self.lease.name}", daemon=True
         )
         self._thread.start()
         return self
@@ -211,7 +244,7 @@ class KeptLease:
         """Raise LeaseLostError unless this process still holds the lock, by the server."""
         if self._lost is not None:
             raise LeaseLostError(
-                f"This workstation lost its lock on the environment ({self._lost}); nothing "
-                "more was changed."
+                f"This workstation lost its lock on {self.lease.label} ({self._lost}); "
+                "nothing more was changed."
             )
         check(self.objects, self.lease)

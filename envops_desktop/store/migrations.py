@@ -187,4 +187,23 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     ) WITHOUT ROWID;
     CREATE TABLE shared_packs (pack TEXT PRIMARY KEY) WITHOUT ROWID;
     """,
+    # 11: deletions of shared backups, each an event object in the store: those made here
+    # (`event` NULL until the next sync writes it) and those read from there. A content's
+    # part may lie in several packs (sent again when garbage collection had marked its
+    # pack): each place is kept, so that forgetting a freed pack forgets only that place.
+    """
+    CREATE TABLE shared_deleted (backup_id TEXT PRIMARY KEY, event TEXT) WITHOUT ROWID;
+    CREATE TABLE shared_events (name TEXT PRIMARY KEY) WITHOUT ROWID;
+    CREATE TABLE shared_parts (
+        sha256 TEXT NOT NULL,
+        part INTEGER NOT NULL,
+        pack TEXT NOT NULL,
+        offset INTEGER NOT NULL,
+        length INTEGER NOT NULL,
+        PRIMARY KEY (sha256, part, pack)
+    ) WITHOUT ROWID;
+    INSERT INTO shared_parts SELECT sha256, part, pack, offset, length FROM shared_blobs;
+    DROP TABLE shared_blobs;
+    CREATE INDEX shared_parts_by_pack ON shared_parts (pack);
+    """,
 ]

@@ -1,7 +1,8 @@
 """What a data folder knows of its shared store: a cache that listing the bucket rebuilds.
 
-Which id the store gives each environment here, which backups are in the store, and where
-in the store's packs each content's parts lie.
+Which id the store gives each environment here, which backups are in the store and which
+were deleted from it, the store's events read here, and where in the store's packs each
+content's parts lie.
 """
 
 from collections.abc import Iterable
@@ -13,7 +14,7 @@ SharedPart = tuple[str, int, str, int, int]
 
 
 class SharedRecords:
-    """Rows of `shared_environments`, `shared_backups`, `shared_blobs` and `shared_packs`."""
+    """Rows of the `shared_*` tables."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -62,29 +63,82 @@ class SharedRecords:
     def add_pack(self, pack: str, parts: Iterable[SharedPart]) -> None:
         """Record a pack of the store and where its parts lie, all at once."""
         with self._db.transaction() as conn:
-            conn.executemany("INSERT OR REPLACE INTO shared_blobs VALUES (?,?,?,?,?)", parts)
+            conn.executemany("INSERT OR IGNORE INTO shared_parts VALUES (?,?,?,?,?)", parts)
             conn.execute("INSERT OR IGNORE INTO shared_packs VALUES (?)", (pack,))
 
     def parts_of(self, sha: str) -> list[SharedPart]:
-        """The parts of a content in the store, in order; empty when the store lacks it."""
+        """The parts of a content in the store, in order, each in one of the packs that hold
+        it (the latest sent); empty when the store lacks it."""
         rows = self._db.connection().execute(
-            "SELECT sha256, part, pack, offset, length FROM shared_blobs WHERE sha256 = ?"
-            " ORDER BY part",
+            "SELECT sha256, part, max(pack), offset, length FROM shared_parts WHERE sha256 = ?"
+            " GROUP BY part ORDER BY part",
             (sha,),
         )
         return [tuple(row) for row in rows]  # type: ignore[misc]
 
+    def contents_by_pack(self) -> dict[str, set[str]]:
+        """Each pack's contents."""
+        found: dict[str, set[str]] = {}
+        for pack, sha in self._db.connection().execute("SELECT pack, sha256 FROM shared_parts"):
+            found.setdefault(pack, set()).add(sha)
+        return found
+
     def pack_sizes(self) -> dict[str, int]:
         """Each pack's size as far as its recorded parts reach."""
         rows = self._db.connection().execute(
-            "SELECT pack, max(offset + length) FROM shared_blobs GROUP BY pack"
+            "SELECT pack, max(offset + length) FROM shared_parts GROUP BY pack"
         )
         return {pack: size for pack, size in rows}
 
     def has(self, sha: str) -> bool:
         row = (
             self._db.connection()
-            .execute("SELECT 1 FROM shared_blobs WHERE sha256 = ? LIMIT 1", (sha,))
+            .execute("SELECT 1 FROM shared_parts WHERE sha256 = ? LIMIT 1", (sha,))
             .fetchone()
         )
         return row is not None
+
+    def is_shared(self, backup_id: str) -> bool:
+        row = (
+            self._db.connection()
+            .execute("SELECT 1 FROM shared_backups WHERE backup_id = ?", (backup_id,))
+            .fetchone()
+        )
+        return row is not None
+
+    def note_deleted(self, backup_id: str, event: str | None = None) -> None:
+        """Note a shared backup as deleted: here (`event` None, to be told to the store at
+        the next sync), or by the store's event `event`."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO shared_deleted VALUES (?, ?) ON CONFLICT (backup_id)"
+                " DO UPDATE SET event = coalesce(excluded.event, event)",
+                (backup_id, event),
+            )
+
+    def deleted(self) -> set[str]:
+        """Shared backups deleted, here or elsewhere."""
+        return {r[0] for r in self._db.connection().execute("SELECT backup_id FROM shared_deleted")}
+
+    def deletions_to_tell(self) -> list[str]:
+        """Backups deleted here whose deletion the store has not been told of yet."""
+        rows = self._db.connection().execute(
+            "SELECT backup_id FROM shared_deleted WHERE event IS NULL ORDER BY backup_id"
+        )
+        return [row[0] for row in rows]
+
+    def known_events(self) -> set[str]:
+        return {r[0] for r in self._db.connection().execute("SELECT name FROM shared_events")}
+
+    def note_event(self, name: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO shared_events VALUES (?)", (name,))
+
+    def forget_packs(self, packs: Iterable[str]) -> None:
+        """Forget packs the store no longer holds (garbage collection freed them): a content
+        only they held is no longer in the store, and the next backup that needs it sends it
+        again."""
+        with self._db.transaction() as conn:
+            for pack in packs:
+                conn.execute("DELETE FROM shared_parts WHERE pack = ?", (pack,))
+                conn.execute("DELETE FROM shared_packs WHERE pack = ?", (pack,))

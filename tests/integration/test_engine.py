@@ -449,7 +449,14 @@ def _downgrade_to_first_schema(data: Path) -> None:
     conn.execute("ALTER TABLE journal DROP COLUMN subject")
     conn.execute("ALTER TABLE journal DROP COLUMN staged_inode")
     conn.execute("ALTER TABLE backups DROP COLUMN made_on")
-    for table in ("shared_environments", "shared_backups", "shared_blobs", "shared_packs"):
+    for table in (
+        "shared_environments",
+        "shared_backups",
+        "shared_parts",
+        "shared_packs",
+        "shared_deleted",
+        "shared_events",
+    ):
         conn.execute(f"DROP TABLE {table}")
     conn.execute("DROP TABLE manifests")
     conn.execute("PRAGMA user_version=1")

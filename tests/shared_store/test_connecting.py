@@ -284,7 +284,7 @@ def test_store_sync_on_the_command_line_shares_and_takes_in(
     )
     assert cli(tmp_path / "b", *add, str(tmp_path / "on-b"))[0] == 0
     code, out, _ = cli(tmp_path / "b", "store", "sync", "--json")
-    assert json.loads(out) == {"pushed": [], "pulled": ["nightly"], "unmapped": []}
+    assert json.loads(out) == {"pushed": [], "pulled": ["nightly"], "deleted": [], "unmapped": []}
     code, out, _ = cli(tmp_path / "b", "backup", "list", "billing")
     assert "@" in out.splitlines()[1]  # made on another workstation, and said so
     assert cli(tmp_path / "b", "restore", "billing", "nightly", "--yes")[0] == 0

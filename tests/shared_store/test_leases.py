@@ -27,27 +27,27 @@ def store(bucket, s3_endpoint):
 
 def test_a_second_workstation_is_told_who_holds_the_environment(store):
     (a, key), (b, _) = store
-    lease = leases.acquire(a, key, "env1", "billing", ALICE)
+    lease = leases.acquire(a, key, "locks/env1", "billing", ALICE)
     with pytest.raises(EnvironmentBusyError) as busy:
-        leases.acquire(b, key, "env1", "billing", BOB)
+        leases.acquire(b, key, "locks/env1", "billing", BOB)
     since = lease.since.astimezone()
     assert str(busy.value) == (
         f"billing is being restored by alice@ops-laptop since {since:%H:%M}."
     )
     assert busy.value.exit_code == 4
     leases.release(a, lease)
-    leases.release(b, leases.acquire(b, key, "env1", "billing", BOB))
+    leases.release(b, leases.acquire(b, key, "locks/env1", "billing", BOB))
 
 
 def test_a_lease_whose_holder_died_is_taken_over_once_it_lapses_by_the_servers_clock(store):
     (a, key), (b, _) = store
-    dead = leases.acquire(a, key, "env1", "billing", ALICE, seconds=2)  # never renewed
+    dead = leases.acquire(a, key, "locks/env1", "billing", ALICE, seconds=2)  # never renewed
     with pytest.raises(EnvironmentBusyError):
-        leases.acquire(b, key, "env1", "billing", BOB, seconds=2)
+        leases.acquire(b, key, "locks/env1", "billing", BOB, seconds=2)
     deadline = time.monotonic() + 30
     while True:
         try:
-            taken = leases.acquire(b, key, "env1", "billing", BOB, seconds=30)
+            taken = leases.acquire(b, key, "locks/env1", "billing", BOB, seconds=30)
             break
         except EnvironmentBusyError:
             assert time.monotonic() < deadline
@@ -65,18 +65,18 @@ def test_a_lease_whose_holder_died_is_taken_over_once_it_lapses_by_the_servers_c
 
 def test_a_kept_lease_outlives_its_seconds_and_is_released_at_the_end(store):
     (a, key), (b, _) = store
-    lease = leases.acquire(a, key, "env1", "billing", ALICE, seconds=2)
+    lease = leases.acquire(a, key, "locks/env1", "billing", ALICE, seconds=2)
     with KeptLease(a, key, lease) as kept:
         time.sleep(3.5)  # longer than the lease: only renewals keep it
         kept.check()
         with pytest.raises(EnvironmentBusyError):
-            leases.acquire(b, key, "env1", "billing", BOB)
-    leases.release(b, leases.acquire(b, key, "env1", "billing", BOB))
+            leases.acquire(b, key, "locks/env1", "billing", BOB)
+    leases.release(b, leases.acquire(b, key, "locks/env1", "billing", BOB))
 
 
 def test_a_holder_whose_renewals_fail_is_stopped_by_its_fencing_check(store):
     (a, key), (b, _) = store
-    lease = leases.acquire(a, key, "env1", "billing", ALICE, seconds=2)
+    lease = leases.acquire(a, key, "locks/env1", "billing", ALICE, seconds=2)
     with KeptLease(a, key, lease) as kept:
         # Another workstation overwrites the lock (as one taking over a lapsed lease does).
         current = b.head("locks/env1")
@@ -90,7 +90,7 @@ def test_a_holder_whose_renewals_fail_is_stopped_by_its_fencing_check(store):
 
 def test_a_lock_object_is_sealed(store, bucket, s3_endpoint):
     (a, key), _ = store
-    lease = leases.acquire(a, key, "env1", "billing", ALICE)
+    lease = leases.acquire(a, key, "locks/env1", "billing", ALICE)
     data = a.get("locks/env1").data
     assert b"alice" not in data and b"ops-laptop" not in data
     leases.release(a, lease)

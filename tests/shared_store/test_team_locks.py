@@ -77,7 +77,7 @@ def test_a_workstation_that_lost_its_lock_does_not_swap(shared_billing, tmp_path
                 current = objects.head(name)
                 objects.put(name, b"taken over", if_match=current.etag)
 
-    with pytest.raises(OperationFailedError, match="took this environment's lock over") as lost:
+    with pytest.raises(OperationFailedError, match="took the lock on billing over") as lost:
         a.restore_backup("billing", backup.id, progress=another_takes_the_lock_over)
     assert isinstance(lost.value.__cause__, LeaseLostError)
     assert "billing was not changed" in str(lost.value)

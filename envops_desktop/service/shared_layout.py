@@ -1,0 +1,132 @@
+"""What a team's shared store holds in its bucket, how each object is named and sealed.
+
+Every object is sealed (`store/sealing.py`) with its kind as context, so one kind cannot be
+passed off as another:
+- `environments/<shared id>`: an environment's name and version when it was first shared.
+  Its path belongs to each workstation: an environment of the same name here is mapped to it.
+- `data/<pack id>`: parts of contents, each compressed and sealed on its own, so one part
+  can be read by a ranged GET; `index/<pack id>`: where each part lies, written after the
+  pack, so an index never names a part that is not stored.
+- `manifests/<backup id>`: a backup's list of files, as its workstation stores it.
+- `backups/<backup id>`: the backup's record, written last and only if absent: a backup is
+  in the store only once everything it needs is.
+- `events/<event id>`: what changed since, appended and never rewritten (a backup deleted,
+  by whom), so that two workstations never overwrite each other; the time of each is its
+  object's Last-Modified, the server's.
+- `locks/…`, `running/…`, `prune/…`: locks and leases (`store/leases.py`), backups running
+  and garbage collection's marks (`store_prune.py`).
+
+Every object name is random, and every object is sealed: whoever reads the bucket without
+the key learns the number and sizes of objects, nothing of what they hold.
+"""
+
+import contextlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from envops_desktop.domain.ids import new_id
+from envops_desktop.service.context import ServiceContext
+from envops_desktop.store.bucket_objects import BucketObjects, ObjectExistsError
+from envops_desktop.store.manifest_codec import read_manifest
+from envops_desktop.store.sealing import MasterKey
+
+BLOB, INDEX, MANIFEST, BACKUP, ENVIRONMENT, EVENT = (
+    b"blob",
+    b"index",
+    b"manifest",
+    b"backup",
+    b"environment",
+    b"event",
+)
+BACKUP_DELETED = "backup-deleted"
+
+
+@dataclass(frozen=True)
+class StoreEvent:
+    """One event of the store, as read from it."""
+
+    name: str
+    kind: str
+    backup_id: str
+    by: str
+    at: datetime  # the server's time when it was written
+
+
+def manifest_object(backup_id: str) -> str:
+    return f"manifests/{backup_id}"
+
+
+def read_sealed(objects: BucketObjects, key: MasterKey, name: str, context: bytes) -> Any:
+    """An object's JSON, unsealed."""
+    return json.loads(key.open(objects.get(name).data or b"", context))
+
+
+def create(objects: BucketObjects, name: str, data: bytes) -> None:
+    """Write an immutable object unless it is there already (another workstation's, or
+    this one's from a sync that was interrupted)."""
+    with contextlib.suppress(ObjectExistsError):
+        objects.put(name, data, create_only=True)
+
+
+def as_json(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def refresh_indexes(ctx: ServiceContext, objects: BucketObjects, key: MasterKey) -> set[str]:
+    """Bring the cache of the store's index up to date: read the indexes of packs new here,
+    and forget the packs garbage collection freed. Returns the packs the store indexes."""
+    known = ctx.shared.known_packs()
+    listed = set()
+    for name in objects.keys("index/"):
+        pack = name.removeprefix("index/")
+        listed.add(pack)
+        if pack in known:
+            continue
+        parts = read_sealed(objects, key, name, INDEX)
+        ctx.shared.add_pack(
+            pack, [(sha, part, pack, at, length) for sha, part, at, length in parts]
+        )
+    ctx.shared.forget_packs(known - listed)
+    return listed
+
+
+def backup_records(objects: BucketObjects, key: MasterKey) -> dict[str, dict[str, Any]]:
+    """Every backup record in the store, by backup id."""
+    return {
+        name.removeprefix("backups/"): read_sealed(objects, key, name, BACKUP)
+        for name in objects.keys("backups/")
+    }
+
+
+def contents_of(objects: BucketObjects, key: MasterKey, record: dict[str, Any]) -> set[str]:
+    """The contents (SHA-256) a backup in the store needs."""
+    body = key.open(objects.get(manifest_object(record["id"])).data or b"", MANIFEST)
+    return {row[5] for row in read_manifest(body, record["manifest"]) if row[5]}
+
+
+def events(
+    objects: BucketObjects, key: MasterKey, skip: set[str] | None = None
+) -> list[StoreEvent]:
+    """The store's events, oldest first, but those in `skip` (read before)."""
+    found = []
+    for name in objects.keys("events/"):
+        if skip and name in skip:
+            continue
+        fetched = objects.get(name)
+        document = json.loads(key.open(fetched.data or b"", EVENT))
+        found.append(
+            StoreEvent(
+                name, document["kind"], document["backup"], document["by"], fetched.last_modified
+            )
+        )
+    return found
+
+
+def tell_deleted(objects: BucketObjects, key: MasterKey, backup_id: str, by: str) -> str:
+    """Append the event that `backup_id` was deleted; return its name."""
+    name = f"events/{new_id()}-{backup_id}"
+    document = {"kind": BACKUP_DELETED, "backup": backup_id, "by": by}
+    create(objects, name, key.seal(as_json(document), EVENT))
+    return name
