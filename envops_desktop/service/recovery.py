@@ -9,7 +9,7 @@ from envops_desktop.service.context import EXPORT_SCRATCH_PREFIX, UPLOAD_PREFIX,
 from envops_desktop.service.flushing import current_boot_id, settle
 from envops_desktop.service.post_restore import end_process_group
 from envops_desktop.service.restore import complete_restore
-from envops_desktop.service.swap import roll_back
+from envops_desktop.service.swap import remove_tree, roll_back
 from envops_desktop.service.tree_check import tree_matches
 from envops_desktop.store.journal_records import JournalEntry
 from envops_desktop.store.owned_folders import remove_unowned
@@ -74,7 +74,11 @@ def _recover_entry(ctx: ServiceContext, entry: JournalEntry) -> RecoveryReport |
     return _recover(ctx, entry)
 
 
-def _recover(ctx: ServiceContext, entry: JournalEntry) -> RecoveryReport:
+def _recover(ctx: ServiceContext, entry: JournalEntry) -> RecoveryReport | None:
+    if entry.generation is not None:
+        overtaken = _overtaken(ctx, entry)
+        if overtaken is not None:
+            return overtaken
     backup = ctx.backups.by_id(entry.backup_id)
     # Journaled before version 9 without a subject: said as then, but never naming a backup
     # that does not exist (an import's, not recorded yet).
@@ -117,6 +121,61 @@ def _recover(ctx: ServiceContext, entry: JournalEntry) -> RecoveryReport:
     with ctx.db.transaction():
         if env is not None:
             ctx.environments.update(env.id, status=EnvironmentStatus.UPDATE_FAILED.value)
+        ctx.activity.append(
+            entry.environment_id,
+            entry.environment_name,
+            ActivityAction.RECOVERED,
+            ctx.user,
+            Outcome.FAILURE,
+            detail,
+        )
+        ctx.journal.remove(entry.id)
+    return RecoveryReport(
+        environment_name=entry.environment_name, rolled_forward=False, detail=detail
+    )
+
+
+def _overtaken(ctx: ServiceContext, entry: JournalEntry) -> RecoveryReport | None:
+    """For a restore of a shared environment: leave the folder alone when another
+    workstation restored it since this one claimed its generation (it took the lock over
+    after this one's lease lapsed). None when no other did, and recovery goes on as usual.
+    Listing the generations needs the bucket's credentials, not the store's passphrase."""
+    from envops_desktop.service.shared_store import load_settings, objects_of
+    from envops_desktop.service.team_locks import generation_number, later_generations
+    from envops_desktop.store.bucket_objects import StoreUnreachableError
+
+    settings = load_settings(ctx.data_dir)
+    if settings is None:  # the store was let go of: the folder is this workstation's alone
+        return None
+    assert entry.generation is not None
+    try:
+        later = later_generations(objects_of(settings), entry.generation)
+    except StoreUnreachableError as error:
+        # Without knowing, rolling either way might undo a newer restore: wait for the store.
+        return RecoveryReport(
+            environment_name=entry.environment_name,
+            rolled_forward=False,
+            detail=(
+                f"the interrupted restore of {entry.environment_name} waits for the shared "
+                f"store, which could not be reached ({error}); EnvOps will try again at the "
+                "next start"
+            ),
+        )
+    if not later:
+        return None
+    for leftover in (entry.staging, entry.previous, entry.discard):
+        remove_tree(Path(leftover))  # this restore's own scratch, never the live folder
+    subject = entry.subject or "the restore"
+    detail = (
+        f"{subject} was interrupted at '{entry.phase.value}' and left alone: another "
+        f"workstation took the lock over and restored {entry.environment_name} since "
+        f"(generation {generation_number(later[-1])} in the shared store), "
+        "and rolling back or forward would have undone its restore"
+    )
+    env = ctx.environments.by_id(entry.environment_id)
+    with ctx.db.transaction():
+        if env is not None:
+            ctx.environments.update(env.id, status=EnvironmentStatus.READY.value)
         ctx.activity.append(
             entry.environment_id,
             entry.environment_name,

@@ -56,6 +56,7 @@ from envops_desktop.store.journal_records import JournalEntry
 
 if TYPE_CHECKING:  # pydantic, which the command line loads only where it reads a file
     from envops_desktop.domain.configuration import ManifestEntry
+    from envops_desktop.service.team_locks import TeamLock
 
 _SPACE_MARGIN = 16 << 20
 
@@ -135,18 +136,19 @@ def restore_locked(
     write_tree: TreeWriter | None = None,
     subject: str | None = None,
     caveats: list[str] | None = None,
-    fence: Callable[[], None] | None = None,
+    team: "TeamLock | None" = None,
 ) -> tuple[Environment, JournalEntry | None]:
     """Replace `env`'s configuration with `backup` (the caller holds the environment's lock).
 
     The new tree is written from the store, or by `write_tree` (an import in one pass, whose
     refusal of its file puts everything back as it was, with no trace). Returns the
     refreshed environment and, with `settle_later`, the journal entry still to be settled
-    (`flushing.settle`) when the restore may be reported before it is on disk. `fence`, when
-    given, is called before the swap and before the journal's commit, and raises to stop
-    the restore there (a lock held in a shared store that was lost).
+    (`flushing.settle`) when the restore may be reported before it is on disk. `team`, the
+    environment's lock in a shared store, is checked before the swap and before the
+    journal's commit, and stops the restore there if it was lost; the generation the
+    restore claims there before its swap is journaled.
     """
-    fence = fence or _nothing
+    fence = team.check if team is not None else _nothing
     start_helpers_early(backup.total_bytes)
     settle_earlier_restores(ctx, env.id)
     target = Path(env.path)
@@ -183,8 +185,12 @@ def restore_locked(
         _apply_root_metadata(staging, target, backup)
         cancel.raise_if_cancelled()
         crash_point("staged")
-        entry = replace(entry, staged_inode=os.lstat(staging).st_ino)
-        ctx.journal.begin_swap(entry.id, entry.staged_inode)
+        entry = replace(
+            entry,
+            staged_inode=os.lstat(staging).st_ino,
+            generation=team.claim_generation(entry.id) if team is not None else None,
+        )
+        ctx.journal.begin_swap(entry.id, entry.staged_inode, entry.generation)
         crash_point("swapping")
         fence()
         touched = True

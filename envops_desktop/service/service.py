@@ -226,7 +226,7 @@ class EnvOpsService:
         doing = "imported" if action is ActivityAction.CONFIGURATION_IMPORTED else "restored"
         with (
             self._ctx.locks.environment(env.id, env.name),
-            team_lock(self._ctx, self._opened_store, env, doing) as fence,
+            team_lock(self._ctx, self._opened_store, env, doing) as team,
         ):
             env = self.get_environment(env.id)  # it may have changed while we waited
             check_restorable(env, version, needed_bytes)
@@ -247,7 +247,7 @@ class EnvOpsService:
                     write_tree,
                     subject,
                     caveats,
-                    fence=fence,
+                    team=team,
                 )
             except OperationCancelledError:
                 if taken_first is not None:

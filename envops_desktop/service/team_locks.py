@@ -5,11 +5,18 @@ share path): its lock lives in the bucket (`store/leases.py`) as well as on this
 The lease is renewed while the operation runs, and its check is the operation's fencing
 token, called right before the swap and before the journal's commit: a workstation that
 lost its lease stops there, changing nothing more.
+
+Each restore that reaches its swap first claims the environment's next generation in the
+bucket, `generations/<shared id>/<n>-<restore id>`, created only if absent, and journals
+it. A workstation killed after its swap recovers only if no later generation exists: one
+that does means another workstation took the lock over and restored the folder since, and
+rolling back or forward would undo that newer restore (`recovery.py`).
 """
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from envops_desktop.domain.errors import InvalidInputError
@@ -18,16 +25,67 @@ from envops_desktop.service.context import ServiceContext
 
 if TYPE_CHECKING:  # the shared store's modules load only where one is used
     from envops_desktop.service.shared_store import OpenedStore
+    from envops_desktop.store.bucket_objects import BucketObjects
+    from envops_desktop.store.leases import KeptLease
 
-Fence = Callable[[], None]
+
+@dataclass
+class TeamLock:
+    """A shared environment's lock in the store, held for one restore."""
+
+    objects: "BucketObjects"
+    shared_id: str
+    kept: "KeptLease"
+
+    def check(self) -> None:
+        """The fencing token: raise LeaseLostError unless this workstation still holds it."""
+        self.kept.check()
+
+    def claim_generation(self, restore_id: str) -> str:
+        """Claim the environment's next generation for the restore about to swap; the name
+        of the object claimed, for the journal."""
+        from envops_desktop.store.bucket_objects import ObjectExistsError
+        from envops_desktop.store.leases import LeaseLostError
+
+        self.check()
+        latest = generations(self.objects, self.shared_id)
+        number = generation_number(latest[-1]) + 1 if latest else 1
+        name = f"{_prefix(self.shared_id)}{number:010d}-{restore_id}"
+        try:
+            self.objects.put(name, b"", create_only=True)
+        except ObjectExistsError:  # only a holder of the lock claims, so it was taken over
+            raise LeaseLostError(
+                "Another workstation restored this environment meanwhile; nothing more was changed."
+            ) from None
+        return name
+
+
+def _prefix(shared_id: str) -> str:
+    return f"generations/{shared_id}/"
+
+
+def generation_number(name: str) -> int:
+    """The number in a generation's name."""
+    return int(name.rsplit("/", 1)[1].split("-")[0])
+
+
+def generations(objects: "BucketObjects", shared_id: str) -> list[str]:
+    """The environment's generations in the store, oldest first (their names sort so)."""
+    return sorted(objects.keys(_prefix(shared_id)))
+
+
+def later_generations(objects: "BucketObjects", claimed: str) -> list[str]:
+    """The generations claimed after `claimed`: restores by other workstations since."""
+    shared_id = claimed.split("/")[1]
+    return [name for name in generations(objects, shared_id) if name > claimed]
 
 
 @contextlib.contextmanager
 def team_lock(
     ctx: ServiceContext, opened: "OpenedStore | None", env: Environment, doing: str
-) -> Iterator[Fence | None]:
-    """Hold `env`'s lock in the shared store for the block, if it is shared; yields the
-    fencing check (None for an environment that is this workstation's alone)."""
+) -> Iterator[TeamLock | None]:
+    """Hold `env`'s lock in the shared store for the block, if it is shared (None for an
+    environment that is this workstation's alone)."""
     shared_id = ctx.shared.shared_id(env.id)
     if shared_id is None:
         yield None
@@ -55,4 +113,4 @@ def team_lock(
         opened.lease_seconds,
     )
     with leases.KeptLease(opened.objects, opened.key, lease) as kept:
-        yield kept.check
+        yield TeamLock(opened.objects, shared_id, kept)

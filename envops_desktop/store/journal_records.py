@@ -33,6 +33,9 @@ class JournalEntry:
     # The staged tree's inode, once the swap begins: after an exchange of the two folders
     # the old tree sits at the staging path, and only this tells the two apart.
     staged_inode: int | None = None
+    # For an environment shared with a team: the generation object this restore claimed in
+    # the shared store before its swap (`team_locks.py`).
+    generation: str | None = None
 
 
 def _entry(row: sqlite3.Row) -> JournalEntry:
@@ -53,6 +56,7 @@ def _entry(row: sqlite3.Row) -> JournalEntry:
         post_restore_process=row["post_restore_process"],
         subject=row["subject"],
         staged_inode=row["staged_inode"],
+        generation=row["generation"],
     )
 
 
@@ -100,12 +104,20 @@ class JournalRecords:
                 (phase.value, boot_id, to_text(utc_now()), journal_id),
             )
 
-    def begin_swap(self, journal_id: str, staged_inode: int) -> None:
-        """Journal `swapping`, with the inode of the tree about to be swapped in."""
+    def begin_swap(self, journal_id: str, staged_inode: int, generation: str | None = None) -> None:
+        """Journal `swapping`, with the inode of the tree about to be swapped in (and the
+        shared store's generation claimed for it)."""
         with self._db.transaction() as conn:
             conn.execute(
-                "UPDATE journal SET phase = ?, staged_inode = ?, updated_at = ? WHERE id = ?",
-                (JournalPhase.SWAPPING.value, staged_inode, to_text(utc_now()), journal_id),
+                "UPDATE journal SET phase = ?, staged_inode = ?, generation = ?, updated_at = ?"
+                " WHERE id = ?",
+                (
+                    JournalPhase.SWAPPING.value,
+                    staged_inode,
+                    generation,
+                    to_text(utc_now()),
+                    journal_id,
+                ),
             )
 
     def set_post_restore_process(self, journal_id: str, process: str | None) -> None:

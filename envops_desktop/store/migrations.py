@@ -191,6 +191,8 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # (`event` NULL until the next sync writes it) and those read from there. A content's
     # part may lie in several packs (sent again when garbage collection had marked its
     # pack): each place is kept, so that forgetting a freed pack forgets only that place.
+    # A restore of a shared environment journals the generation it claimed in the store, so
+    # that its recovery can tell whether another workstation restored the folder since.
     """
     CREATE TABLE shared_deleted (backup_id TEXT PRIMARY KEY, event TEXT) WITHOUT ROWID;
     CREATE TABLE shared_events (name TEXT PRIMARY KEY) WITHOUT ROWID;
@@ -205,5 +207,6 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     INSERT INTO shared_parts SELECT sha256, part, pack, offset, length FROM shared_blobs;
     DROP TABLE shared_blobs;
     CREATE INDEX shared_parts_by_pack ON shared_parts (pack);
+    ALTER TABLE journal ADD COLUMN generation TEXT;
     """,
 ]

@@ -448,6 +448,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
     conn.execute("ALTER TABLE journal DROP COLUMN post_restore_process")
     conn.execute("ALTER TABLE journal DROP COLUMN subject")
     conn.execute("ALTER TABLE journal DROP COLUMN staged_inode")
+    conn.execute("ALTER TABLE journal DROP COLUMN generation")
     conn.execute("ALTER TABLE backups DROP COLUMN made_on")
     for table in (
         "shared_environments",

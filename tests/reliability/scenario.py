@@ -36,18 +36,25 @@ class Scenario:
 
     def cli_process(self, args: list[str], crash_at: str | None = None) -> subprocess.Popen:
         """`envops` on this data dir in a process of its own, to be killed at `crash_at`."""
-        env = dict(os.environ)
-        env.pop("ENVOPS_CRASH_AT", None)
-        if crash_at:
-            env["ENVOPS_CRASH_AT"] = crash_at
-        return subprocess.Popen(
-            [sys.executable, "-m", "envops_desktop.cli", "--data-dir", str(self.data_dir), *args],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        return envops_process(self.data_dir, args, crash_at)
+
+
+def envops_process(
+    data_dir: Path, args: list[str], crash_at: str | None = None
+) -> subprocess.Popen:
+    """`envops` on `data_dir` in a process of its own, to be killed at `crash_at`."""
+    env = dict(os.environ)
+    env.pop("ENVOPS_CRASH_AT", None)
+    if crash_at:
+        env["ENVOPS_CRASH_AT"] = crash_at
+    return subprocess.Popen(
+        [sys.executable, "-m", "envops_desktop.cli", "--data-dir", str(data_dir), *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _without_root_times(tree: dict) -> dict:

@@ -1,18 +1,26 @@
 """One restore per shared environment across workstations, through its lock in the bucket."""
 
+import signal
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from envops_desktop.cli import main
 from envops_desktop.domain.enums import EnvironmentStatus
-from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
+from envops_desktop.domain.errors import (
+    EnvironmentBusyError,
+    InvalidInputError,
+    OperationFailedError,
+)
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.service import EnvOpsService
 from envops_desktop.store.leases import LeaseLostError
-from tests.trees import describe_tree, make_config_tree, mess_up
+from tests.reliability.scenario import envops_process
+from tests.trees import describe_tree, make_config_tree, mess_up, rsync_differences
 
 PASSPHRASE = "one team, one passphrase"
 
@@ -104,3 +112,68 @@ def test_an_environment_never_shared_needs_no_passphrase(bucket, s3_endpoint, tm
     fresh = EnvOpsService(tmp_path / "a")
     fresh.restore_backup("mine", backup.id)
     fresh.close()
+
+
+def _snapshot(tree: Path, where: Path) -> Path:
+    subprocess.run(["rsync", "-aHAX", f"{tree}/", f"{where}/"], check=True)
+    return where
+
+
+def test_a_killed_lock_holder_is_taken_over_and_its_recovery_keeps_the_newer_restore(
+    bucket, s3_endpoint, tmp_path, monkeypatch
+):
+    url = f"s3://{bucket}/team"
+    share = tmp_path / "share"  # one folder both workstations reach
+    make_config_tree(share)
+    a = EnvOpsService(tmp_path / "a")
+    a.use_shared_store(url, PASSPHRASE, endpoint=s3_endpoint, lease_seconds=2)
+    a.add_environment("billing", share, version="4.2.0")
+    first = a.create_backup("billing", name="first")
+    (share / "added.conf").write_text("second = yes\n")
+    second = a.create_backup("billing", name="second")
+    second_tree = _snapshot(share, tmp_path / "second-tree")
+    a.sync_shared_store(PASSPHRASE)
+    a.close()
+    b = EnvOpsService(tmp_path / "b")
+    b.use_shared_store(url, PASSPHRASE, endpoint=s3_endpoint)
+    b.add_environment("billing", share, version="4.2.0")
+    b.sync_shared_store(PASSPHRASE)
+    mess_up(share)  # what both restores replace
+
+    # A restores `first` and is killed right after its swap, holding the lock.
+    monkeypatch.setenv("ENVOPS_PASSPHRASE", PASSPHRASE)
+    killed = envops_process(
+        tmp_path / "a", ["restore", "billing", first.id, "--yes"], crash_at="swapped"
+    )
+    assert killed.wait(60) == -signal.SIGKILL
+    # B is refused while A's lease runs, and restores `second` once it lapsed.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            b.restore_backup("billing", second.id)
+            break
+        except EnvironmentBusyError:
+            assert time.monotonic() < deadline
+            time.sleep(0.25)
+    assert rsync_differences(second_tree, share) == []
+    b.close()
+
+    # A comes back while the store cannot be reached: not knowing, it changes nothing.
+    settings_file = tmp_path / "a" / "shared-store.json"
+    reachable = settings_file.read_text()
+    settings_file.write_text(reachable.replace(s3_endpoint, "http://127.0.0.1:9"))
+    unreachable = envops_process(tmp_path / "a", ["activity", "billing"])
+    out, err = unreachable.communicate(timeout=120)
+    assert "waits for the shared store, which could not be reached" in err, err
+    assert rsync_differences(second_tree, share) == []
+    settings_file.write_text(reachable)
+    # With the store back, its recovery leaves B's newer restore alone.
+    came_back = envops_process(tmp_path / "a", ["activity", "billing"])
+    out, err = came_back.communicate(timeout=60)
+    assert came_back.returncode == 0, err
+    assert "left alone: another workstation took the lock over and restored billing" in err + out
+    assert rsync_differences(second_tree, share) == []
+    assert sorted(p.name for p in share.parent.iterdir() if "envops" in p.name) == []
+    a = EnvOpsService(tmp_path / "a")
+    assert a.get_environment("billing").status is EnvironmentStatus.READY
+    a.close()
