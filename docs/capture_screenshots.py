@@ -21,6 +21,7 @@ from envops_desktop.domain.errors import VersionMismatchError
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.service import EnvOpsService
 from envops_desktop.ui.add_environment_dialog import AddEnvironmentDialog
+from envops_desktop.ui.export_dialog import ExportDialog
 from envops_desktop.ui.icons import icon
 from envops_desktop.ui.import_configuration_dialog import ImportConfigurationDialog
 from envops_desktop.ui.main_window import MainWindow
@@ -137,6 +138,13 @@ def main() -> None:
     preferences.show()
     save(preferences, "preferences-storage")
     preferences.close()
+    export = ExportDialog(backup, billing.name, window)
+    export.encrypt.setChecked(True)
+    export.passphrase_edit.setText("not a real one")
+    export.repeat_edit.setText("not a real one")
+    export.show()
+    save(export, "export-dialog")
+    export.close()
     _capture_import_dialog(controller, service, billing, window, scratch)
     window.close()
 

@@ -28,6 +28,11 @@ EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command ended by SIGPIPE
 
 
+# A configuration file's passphrase, for unattended exports and imports (the shared store's
+# is ENVOPS_PASSPHRASE: a file mailed to a colleague should not need the store's).
+FILE_PASSPHRASE = "ENVOPS_FILE_PASSPHRASE"
+
+
 class UsageError(Exception):
     """A command given in a way it cannot run (exit code 2)."""
 
@@ -70,6 +75,12 @@ def _build_parser() -> argparse.ArgumentParser:
     export = backup_commands.add_parser("export", help="write a backup as a configuration file")
     export.add_argument("backup_id")
     export.add_argument("file")
+    export.add_argument(
+        "--encrypt",
+        action="store_true",
+        help=f"protect the file with a passphrase ({FILE_PASSPHRASE} or asked twice), "
+        "so that it is safe to mail",
+    )
 
     restore = commands.add_parser("restore", help="restore an environment from a backup")
     restore.add_argument("environment")
@@ -242,8 +253,13 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         source = Path(args.file)
         # A file that is plainly wrong is refused before the question; its files' contents
         # are checked as they are written.
+        from envops_desktop.store.sealed_files import is_sealed
+
         checked = service.check_configuration_file(
-            source, args.allow_external_links, args.keep_privileges
+            source,
+            args.allow_external_links,
+            args.keep_privileges,
+            _file_passphrase(source, twice=False) if is_sealed(source) else None,
         )
         from envops_desktop.domain.configuration import replacement_warning  # pydantic: here
 
@@ -369,9 +385,12 @@ def _run_backup(service: EnvOpsService, args: argparse.Namespace) -> None:
         freed = service.delete_backup(args.backup_id)
         print(f"Deleted backup {args.backup_id}; {freed} stored files freed.")
     elif action == "export":
+        destination = Path(args.file)
+        passphrase = _file_passphrase(destination, twice=True) if args.encrypt else None
         with _long_operation() as (bar, cancel):
-            path = service.export_backup(args.backup_id, Path(args.file), bar, cancel)
-        print(f"Exported backup {args.backup_id} to {path}.")
+            path = service.export_backup(args.backup_id, destination, bar, cancel, passphrase)
+        sealed = ", protected by its passphrase" if passphrase else ""
+        print(f"Exported backup {args.backup_id} to {path}{sealed}.")
 
 
 def _run_store(service: EnvOpsService, args: argparse.Namespace) -> None:
@@ -444,6 +463,26 @@ def _unlock_if_shared(service: EnvOpsService, passphrase_file: Path | None) -> N
     passphrase = passphrase_for(settings.url, passphrase_file)
     if passphrase:
         service.unlock_shared_store(passphrase)
+
+
+def _file_passphrase(path: Path, twice: bool) -> str:
+    """A configuration file's passphrase: from ENVOPS_FILE_PASSPHRASE, or asked (`twice`,
+    for a new file, so that a typing slip does not lock it for good)."""
+    given = os.environ.get(FILE_PASSPHRASE)
+    if given:
+        return given
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"{path.name} needs a passphrase: set {FILE_PASSPHRASE} or run envops in a terminal."
+        )
+    import getpass
+
+    passphrase = getpass.getpass(f"Passphrase of {path.name}: ")
+    if twice and getpass.getpass("The same passphrase again: ") != passphrase:
+        raise UsageError("The two passphrases differ; nothing was written.")
+    if not passphrase:
+        raise UsageError("A passphrase cannot be empty.")
+    return passphrase
 
 
 def _ask_passphrase(url: str) -> str:

@@ -232,12 +232,15 @@ class MainController(QObject):
             ),
         )
 
-    def export_backup(self, backup: Backup, destination: Path) -> RunningOperation:
+    def export_backup(
+        self, backup: Backup, destination: Path, passphrase: str | None = None
+    ) -> RunningOperation:
+        """Export on a worker; with `passphrase`, the file is protected by it."""
         return self._run(
             self.tr("Exporting {name}").format(name=backup.name),
             None,
             lambda progress, cancel: self.service.export_backup(
-                backup.id, destination, progress, cancel
+                backup.id, destination, progress, cancel, passphrase
             ),
             lambda path: self.tr("Exported {name} to {path}.").format(name=backup.name, path=path),
         )
@@ -269,13 +272,18 @@ class MainController(QObject):
         )
 
     def check_configuration(
-        self, path: Path, allow_external_links: bool, keep_privileges: bool = False
+        self,
+        path: Path,
+        allow_external_links: bool,
+        keep_privileges: bool = False,
+        passphrase: str | None = None,
     ) -> RunningOperation:
-        """Prepare reading a file's manifest and layout (a second, not the whole upload)."""
+        """Prepare reading a file's manifest and layout (a second, not the whole upload);
+        `passphrase` opens a passphrase-protected file."""
 
         def operation(_p: ProgressCallback, _c: CancelToken) -> CheckedConfigurationFile:
             return self.service.check_configuration_file(
-                path, allow_external_links, keep_privileges
+                path, allow_external_links, keep_privileges, passphrase
             )
 
         label = self.tr("Reading {name}").format(name=path.name)

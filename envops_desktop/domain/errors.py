@@ -46,6 +46,14 @@ class InvalidInputError(EnvOpsError):
     exit_code = 1
 
 
+class PassphraseNeededError(InvalidInputError):
+    """A passphrase-protected configuration file was given without its passphrase."""
+
+
+class WrongPassphraseError(EnvOpsError):
+    """The passphrase given does not unlock the shared store or the protected file."""
+
+
 class OperationFailedError(EnvOpsError):
     """An operation started but failed; everything it touched was put back."""
 

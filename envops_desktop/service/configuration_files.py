@@ -5,6 +5,7 @@ import functools
 import itertools
 import os
 import shutil
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
@@ -17,7 +18,7 @@ from envops_desktop.domain.configuration import (
     ManifestEntry,
 )
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind, Outcome
-from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.domain.errors import OperationFailedError, PassphraseNeededError
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment, TreeEntry, has_content
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
@@ -45,6 +46,7 @@ from envops_desktop.store.file_metadata import (
 from envops_desktop.store.manifest_codec import encode_manifest
 from envops_desktop.store.member_staging import MemberJob, stage_members
 from envops_desktop.store.owned_folders import OwnedFolder
+from envops_desktop.store.sealed_files import is_sealed, seal_file, unseal_file
 from envops_desktop.store.staged_blobs import StagedBlobs
 from envops_desktop.store.timestamps import utc_now
 from envops_desktop.store.zip_members import ZipMember
@@ -72,7 +74,10 @@ def export_backup(
     destination: Path,
     progress: ProgressCallback,
     cancel: CancelToken,
+    passphrase: str | None = None,
 ) -> None:
+    """Write `backup` to `destination` as a configuration file; with `passphrase`, sealed
+    as a whole (`store/sealed_files.py`), safe to mail."""
     start_helpers_early(backup.total_bytes)  # loading while the manifest is gathered
     manifest = ConfigurationManifest(
         format=FORMAT_NAME,
@@ -93,7 +98,7 @@ def export_backup(
     meter = ProgressMeter(progress, "exporting", backup.total_bytes)
     try:
         with ctx.locks.blobs_in_use():  # no backup deletion frees what is being exported
-            _write_exported(ctx, destination, manifest, meter, cancel)
+            _write_exported(ctx, destination, manifest, meter, cancel, passphrase, progress)
     except MissingBlobError as error:  # an OSError too, but not the destination's
         raise OperationFailedError(
             f"The stored copy of {path_of_blob(error, manifest.entries)} is missing from the "
@@ -108,8 +113,12 @@ def export_backup(
         raise OperationFailedError(
             f"Could not write {destination}: {error.strerror or error}."
         ) from error
+    sealed = ", protected by a passphrase" if passphrase else ""
     ctx.record(
-        env, ActivityAction.BACKUP_EXPORTED, Outcome.SUCCESS, f"{backup.name} to {destination}"
+        env,
+        ActivityAction.BACKUP_EXPORTED,
+        Outcome.SUCCESS,
+        f"{backup.name} to {destination}{sealed}",
     )
 
 
@@ -134,6 +143,8 @@ def _write_exported(
     manifest: ConfigurationManifest,
     meter: ProgressMeter,
     cancel: CancelToken,
+    passphrase: str | None,
+    progress: ProgressCallback,
 ) -> None:
     # Deflating is the slow part: it runs in batches on every core, each batch into a scratch
     # file of its own, while one writer copies the finished batches into the zip in order.
@@ -158,10 +169,36 @@ def _write_exported(
             durable=False,
         )
         # Closed before the scratch folder goes, so no helper is still writing into it.
+        # A sealed file is written plain inside the scratch folder first, then sealed whole.
+        plain = scratch.directory / "plain.zip" if passphrase else destination
         with contextlib.closing(batches):
-            write_configuration_file(destination, manifest, batches, meter, cancel)
+            write_configuration_file(plain, manifest, batches, meter, cancel)
+        if passphrase:
+            _seal(plain, destination, passphrase, progress, cancel)
     finally:
         scratch.release()
+
+
+def _seal(
+    plain: Path, destination: Path, passphrase: str, progress: ProgressCallback, cancel: CancelToken
+) -> None:
+    """Seal `plain` into `destination`, atomically: a half-sealed file never bears its name."""
+    partial = partial_path(destination)
+    partial.unlink(missing_ok=True)
+    meter = ProgressMeter(progress, "encrypting", plain.stat().st_size)
+
+    def advance(nbytes: int) -> None:
+        cancel.raise_if_cancelled()
+        meter.advance(nbytes)
+
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with open(fd, "wb") as out, open(plain, "rb") as source:
+            seal_file(source, out, passphrase, advance)
+        os.replace(partial, destination)
+    finally:
+        partial.unlink(missing_ok=True)
+    meter.finish()
 
 
 @dataclass
@@ -173,12 +210,31 @@ class CheckedConfigurationFile:
     members: dict[str, ZipMember]  # each file's zip entry, by manifest path
     policy: MetadataPolicy = UNTRUSTED  # which of its owners and powers are applied
     caveats: list[str] = field(default_factory=list)  # to show before the import
+    # A passphrase-protected file's plain copy is `source`, in this folder of the staging
+    # area, until it has been read (or this is forgotten, or the process dies).
+    scratch: OwnedFolder | None = None
+
+    def __post_init__(self) -> None:
+        if self.scratch is not None:
+            weakref.finalize(self, self.scratch.release)
+
+    def release(self) -> None:
+        """Remove the plain copy of a passphrase-protected file, once it has been read."""
+        if self.scratch is not None:
+            self.scratch.release()
 
 
 def checked_configuration_file(
-    ctx: ServiceContext, source: Path, allow_external_links: bool, keep_privileges: bool = False
+    ctx: ServiceContext,
+    source: Path,
+    allow_external_links: bool,
+    keep_privileges: bool = False,
+    passphrase: str | None = None,
 ) -> CheckedConfigurationFile:
-    """Everything about `source` that can be checked before its files are read."""
+    """Everything about `source` that can be checked before its files are read; a
+    passphrase-protected file is opened with `passphrase` first."""
+    if is_sealed(source):
+        return _checked_sealed(ctx, source, allow_external_links, keep_privileges, passphrase)
     if source.is_file():
         size = source.stat().st_size
         if size > shutil.disk_usage(ctx.staging_dir).free:
@@ -191,6 +247,31 @@ def checked_configuration_file(
     return CheckedConfigurationFile(
         source, manifest, members, OWN_STORE, [owners] if owners else []
     )
+
+
+def _checked_sealed(
+    ctx: ServiceContext,
+    source: Path,
+    allow_external_links: bool,
+    keep_privileges: bool,
+    passphrase: str | None,
+) -> CheckedConfigurationFile:
+    """A passphrase-protected file, opened into a plain copy of the same name in a scratch
+    folder of the staging area (the owner's alone), and checked there."""
+    if not passphrase:
+        raise PassphraseNeededError(f"{source.name} is protected by a passphrase.")
+    if source.stat().st_size * 2 > shutil.disk_usage(ctx.staging_dir).free:
+        raise OperationFailedError(f"Not enough free disk space to take in {source.name}.")
+    scratch = OwnedFolder(ctx.staging_dir, f"{UPLOAD_PREFIX}{new_id()}")
+    try:
+        plain = scratch.directory / source.name
+        with open(os.open(plain, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+            unseal_file(source, out, passphrase, lambda _n: None)
+        checked = checked_configuration_file(ctx, plain, allow_external_links, keep_privileges)
+    except BaseException:
+        scratch.release()
+        raise
+    return replace(checked, scratch=scratch)
 
 
 def stage_configuration_file(
@@ -212,6 +293,8 @@ def stage_configuration_file(
     except BaseException:
         staged.discard()
         raise
+    finally:
+        checked.release()
     return StagedConfiguration(
         upload_id, source.name, manifest, staged, checked.policy, checked.caveats
     )
@@ -364,6 +447,7 @@ class ImportInOnePass:
         progress: ProgressCallback,
     ) -> None:
         self._ctx = ctx
+        self._checked = checked
         self._source = checked.source
         self.manifest, self._members = checked.manifest, checked.members
         self._policy = checked.policy
@@ -429,3 +513,4 @@ class ImportInOnePass:
                 )
         finally:
             staged.discard()
+            self._checked.release()

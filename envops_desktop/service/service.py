@@ -273,14 +273,16 @@ class EnvOpsService:
         destination: Path,
         progress: ProgressCallback = ignore_progress,
         cancel: CancelToken | None = None,
+        passphrase: str | None = None,
     ) -> Path:
+        """Write a backup as a configuration file; with `passphrase`, protected by it."""
         from envops_desktop.service import configuration_files
 
         backup = self.get_backup(backup_id)
         env = self.get_environment(backup.environment_id)
         destination = Path(destination)
         configuration_files.export_backup(
-            self._ctx, env, backup, destination, progress, cancel or CancelToken()
+            self._ctx, env, backup, destination, progress, cancel or CancelToken(), passphrase
         )
         return destination
 
@@ -291,6 +293,7 @@ class EnvOpsService:
         cancel: CancelToken | None = None,
         allow_external_links: bool = False,
         keep_privileges: bool = False,
+        passphrase: str | None = None,
     ) -> "StagedConfiguration":
         """Take in a configuration file: read it all, validate it all, keep its content staged.
 
@@ -303,7 +306,9 @@ class EnvOpsService:
         checked = (
             source
             if isinstance(source, configuration_files.CheckedConfigurationFile)
-            else self.check_configuration_file(Path(source), allow_external_links, keep_privileges)
+            else self.check_configuration_file(
+                Path(source), allow_external_links, keep_privileges, passphrase
+            )
         )
         return configuration_files.stage_configuration_file(
             self._ctx, checked, progress, cancel or CancelToken()
@@ -341,18 +346,23 @@ class EnvOpsService:
         )
 
     def check_configuration_file(
-        self, source: Path, allow_external_links: bool = False, keep_privileges: bool = False
+        self,
+        source: Path,
+        allow_external_links: bool = False,
+        keep_privileges: bool = False,
+        passphrase: str | None = None,
     ) -> "CheckedConfigurationFile":
         """Check all of a configuration file but its files' contents, which
         `import_configuration_file` checks as it reads them.
 
         `keep_privileges`: apply the file's owners, setuid, setgid and sticky bits and
         security and trusted attributes, which an untrusted file otherwise does not get.
+        `passphrase` opens a passphrase-protected file (PassphraseNeededError without it).
         """
         from envops_desktop.service import configuration_files
 
         return configuration_files.checked_configuration_file(
-            self._ctx, Path(source), allow_external_links, keep_privileges
+            self._ctx, Path(source), allow_external_links, keep_privileges, passphrase
         )
 
     def import_configuration_file(

@@ -12,7 +12,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from envops_desktop.domain.errors import EnvOpsError, InvalidInputError, OperationFailedError
+from envops_desktop.domain.errors import (
+    EnvOpsError,
+    InvalidInputError,
+    OperationFailedError,
+    WrongPassphraseError,
+)
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.shared_store import SharedStoreSettings
 from envops_desktop.store.bucket_objects import (
@@ -24,7 +29,6 @@ from envops_desktop.store.leases import LEASE_SECONDS
 from envops_desktop.store.sealing import (
     MasterKey,
     WrappedKey,
-    WrongPassphraseError,
     unwrap,
     wrap,
 )

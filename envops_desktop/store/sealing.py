@@ -16,17 +16,13 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-from envops_desktop.domain.errors import EnvOpsError, OperationFailedError
+from envops_desktop.domain.errors import OperationFailedError, WrongPassphraseError
 
 # The first byte of every sealed object: the layout below, so that a later one can differ.
 _SEALED_V1 = b"\x01"
 _NONCE_BYTES = 12
 # scrypt at 2**15 × 8: 32 MiB and about 0.1 s per unlock here, restic's choice too.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 1 << 15, 8, 1
-
-
-class WrongPassphraseError(EnvOpsError):
-    """The passphrase (or key file) given does not unlock the store or the file."""
 
 
 class DamagedObjectError(OperationFailedError):

@@ -23,16 +23,18 @@ from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.operation_runner import RunningOperation
 from envops_desktop.controller.record_table_model import human_size, local_time
 from envops_desktop.domain.configuration import replacement_warning
-from envops_desktop.domain.errors import VersionMismatchError
+from envops_desktop.domain.errors import VersionMismatchError, WrongPassphraseError
 from envops_desktop.domain.models import Environment
 from envops_desktop.domain.progress import Progress
 from envops_desktop.service.configuration_files import (
     CheckedConfigurationFile,
     StagedConfiguration,
 )
+from envops_desktop.store.sealed_files import is_sealed
 from envops_desktop.ui.drop_zone import DropZone
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.icons import icon
+from envops_desktop.ui.passphrase_prompt import ask_passphrase
 from envops_desktop.ui.version_mismatch_box import OPEN_FOLDER, UPDATE, show_version_mismatch
 
 DROP_PAGE, UPLOADING_PAGE, UPLOADED_PAGE = range(3)
@@ -60,6 +62,7 @@ class ImportConfigurationDialog(QDialog):
         self._files = files
         self._upload: RunningOperation | None = None
         self.staged: StagedConfiguration | None = None
+        self._passphrase: str | None = None  # of the file being uploaded, if it has one
 
         self.warning = QLabel(self)
         self.warning.setObjectName("importWarning")
@@ -181,6 +184,17 @@ class ImportConfigurationDialog(QDialog):
         version) and says where it came from, before minutes of uploading.
         """
         self._discard()
+        if path != self._source:
+            self._passphrase = None
+        if self._passphrase is None and is_sealed(path):
+            self._passphrase = ask_passphrase(
+                self,
+                "filePassphraseDialog",
+                self.tr("Protected file"),
+                self.tr("{name} is protected by a passphrase. Passphrase:").format(name=path.name),
+            )
+            if self._passphrase is None:
+                return
         self._source = path
         self.error_label.hide()
         self.import_button.setEnabled(False)
@@ -189,15 +203,29 @@ class ImportConfigurationDialog(QDialog):
         self.pages.setCurrentIndex(UPLOADING_PAGE)
         self._launch(
             self._controller.check_configuration(
-                path, self.allow_links.isChecked(), self.keep_privileges.isChecked()
+                path,
+                self.allow_links.isChecked(),
+                self.keep_privileges.isChecked(),
+                self._passphrase,
             ),
             self._checked,
+            self._check_failed,
         )
 
-    def _launch(self, running: RunningOperation, succeeded: Callable[[Any], None]) -> None:
+    def _check_failed(self, message: str, error: object) -> None:
+        if isinstance(error, WrongPassphraseError):
+            self._passphrase = None  # asked again when the file is dropped or chosen again
+        self._refused(message)
+
+    def _launch(
+        self,
+        running: RunningOperation,
+        succeeded: Callable[[Any], None],
+        failed: Callable[[str, object], None] | None = None,
+    ) -> None:
         running.progressed.connect(self._progress)
         running.succeeded.connect(succeeded)
-        running.failed.connect(lambda message, _error: self._refused(message))
+        running.failed.connect(failed or (lambda message, _error: self._refused(message)))
         running.cancelled.connect(self._upload_cancelled)
         self._upload = running
         self._controller.runner.launch(running)
@@ -295,6 +323,7 @@ class ImportConfigurationDialog(QDialog):
         """The trash button: forget the uploaded file and bring the drop zone back."""
         self._discard()
         self._source = None
+        self._passphrase = None
         self._warn(
             self.tr(
                 "Importing a configuration file will erase the current configuration of {env}."

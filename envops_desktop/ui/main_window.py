@@ -15,7 +15,6 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractButton,
     QInputDialog,
-    QLineEdit,
     QMainWindow,
     QMessageBox,
     QSplitter,
@@ -39,9 +38,11 @@ from envops_desktop.ui.crash_reporter import CrashReporter
 from envops_desktop.ui.drop_zone import dropped_file
 from envops_desktop.ui.environment_overview import EnvironmentOverview
 from envops_desktop.ui.environments_panel import EnvironmentsPanel
+from envops_desktop.ui.export_dialog import ExportDialog
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.import_configuration_dialog import ImportConfigurationDialog
 from envops_desktop.ui.notification_banner import NotificationBanner
+from envops_desktop.ui.passphrase_prompt import ask_passphrase
 from envops_desktop.ui.preferences_dialog import PreferencesDialog
 from envops_desktop.ui.restore_backup_dialog import RestoreBackupDialog
 from envops_desktop.ui.task_progress import TaskProgress
@@ -258,16 +259,14 @@ class MainWindow(QMainWindow):
         keyring (looked up on a worker), else asked for; not at all if the user cancels."""
 
         def found(passphrase: str | None) -> None:
-            if not passphrase:
-                ask = QInputDialog(self)
-                ask.setObjectName("passphraseDialog")
-                ask.setWindowTitle(self.tr("Shared store"))
-                ask.setLabelText(self.tr("Passphrase of {url}:").format(url=url))
-                ask.setTextEchoMode(QLineEdit.EchoMode.Password)
-                if not ask.exec() or not ask.textValue():
-                    return
-                passphrase = ask.textValue()
-            then(passphrase)
+            passphrase = passphrase or ask_passphrase(
+                self,
+                "passphraseDialog",
+                self.tr("Shared store"),
+                self.tr("Passphrase of {url}:").format(url=url),
+            )
+            if passphrase:
+                then(passphrase)
 
         running = self.controller.stored_passphrase(url)
         running.succeeded.connect(found)
@@ -405,6 +404,9 @@ class MainWindow(QMainWindow):
 
     def export_backup(self, backup: Backup) -> None:
         environment = self.controller.service.get_environment(backup.environment_id)
+        options = ExportDialog(backup, environment.name, self)
+        if not options.exec():
+            return
         suggested = f"{environment.name} {backup.name}".replace("/", "-") + ".envops.zip"
         path = self.files.save_file(
             self,
@@ -414,7 +416,7 @@ class MainWindow(QMainWindow):
             self.tr("EnvOps configuration files (*.envops.zip *.zip)"),
         )
         if path is not None:
-            self.controller.export_backup(backup, path)
+            self.controller.export_backup(backup, path, options.passphrase())
 
     def delete_backup(self, backup: Backup) -> None:
         if self.confirm(

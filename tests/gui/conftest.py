@@ -52,8 +52,9 @@ def backup_rows(window: MainWindow) -> list[str]:
     return [b.name for b in window.controller.backups_model.records()]
 
 
-def when_modal(handler, timeout_ms: int = 10_000) -> None:
-    """Run `handler(dialog)` on the next modal dialog to open, as a user would answer it."""
+def when_modal(handler, timeout_ms: int = 10_000, named: str | None = None) -> None:
+    """Run `handler(dialog)` on the next modal dialog to open (or, `named`, on the dialog of
+    that objectName once it is the one in front), as a user would answer it."""
     from PySide6.QtCore import QDeadlineTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -62,7 +63,11 @@ def when_modal(handler, timeout_ms: int = 10_000) -> None:
 
     def poll() -> None:
         dialog = QApplication.activeModalWidget()
-        if dialog is None or dialog is already_open:
+        if (
+            dialog is None
+            or (named is None and dialog is already_open)
+            or (named is not None and dialog.objectName() != named)
+        ):
             if not deadline.hasExpired():
                 QTimer.singleShot(20, poll)
             return
@@ -93,6 +98,32 @@ def choose_in_file_dialog(path: Path, object_name: str) -> None:
         dialog.accept()
 
     when_modal(answer)
+
+
+def export_through_dialog(target: Path, passphrase: str | None = None) -> None:
+    """Answer the next Export dialog: protect the file with `passphrase` if given (typed
+    twice), Save as…, then choose `target` in the file dialog."""
+
+    def options(dialog) -> None:
+        assert dialog.objectName() == "exportDialog"
+        if passphrase is not None:
+            dialog.findChild(object, "encryptCheckBox").click()
+            for name in ("exportPassphraseEdit", "exportPassphraseRepeatEdit"):
+                dialog.findChild(object, name).setText(passphrase)
+        choose_in_file_dialog(target, "exportFileDialog")
+        click_button(dialog, "exportSaveButton")
+
+    when_modal(options)
+
+
+def answer_passphrase(passphrase: str, object_name: str) -> None:
+    """Type `passphrase` into the passphrase dialog `object_name` once it shows; press OK."""
+
+    def answer(dialog) -> None:
+        dialog.setTextValue(passphrase)
+        dialog.accept()
+
+    when_modal(answer, 20_000, named=object_name)
 
 
 def click_button(dialog, object_name: str | None = None, text: str | None = None) -> None:

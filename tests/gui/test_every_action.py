@@ -69,7 +69,7 @@ ACTIONS = [
         "importConfigurationButton", "File", True,
     ),
     WindowAction(
-        "exportBackupAction", "exportFileDialog", "Ctrl+Shift+E", None, "Backup", False
+        "exportBackupAction", "exportDialog", "Ctrl+Shift+E", None, "Backup", False
     ),
     WindowAction("deleteBackupAction", "confirmDeleteBox", "Del", None, "Backup", False),
     WindowAction("refreshAction", "refreshed", "F5", "refreshButton", "Environment", False),
@@ -84,7 +84,7 @@ ACTIONS = [
 # The backup row's Options menu: entry, the dialog it opens, and the window action it mirrors.
 OPTIONS = [
     ("restoreAction", "restoreBackupDialog", "restoreBackupAction"),
-    ("exportAction", "exportFileDialog", "exportBackupAction"),
+    ("exportAction", "exportDialog", "exportBackupAction"),
     ("deleteAction", "confirmDeleteBox", "deleteBackupAction"),
 ]
 

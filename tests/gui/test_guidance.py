@@ -197,8 +197,13 @@ def test_export_suggests_the_environments_name_and_file_dialogs_reopen_there(
         dialog.selectFile(str(exports / "billing.envops.zip"))
         dialog.accept()
 
+    def plain_file(options) -> None:
+        assert options.objectName() == "exportDialog"
+        when_modal(save_into_exports)
+        click_button(options, "exportSaveButton")
+
     window.backups.table.selectRow(0)
-    when_modal(save_into_exports)
+    when_modal(plain_file)
     click_menu_entry(qtbot, open_menu_bar_menu(qtbot, window, "File"), "exportBackupAction")
     qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
     assert suggested == ["billing nightly.envops.zip"]

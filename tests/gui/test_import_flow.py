@@ -12,8 +12,10 @@ from PySide6.QtWidgets import QApplication
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin
 from envops_desktop.service import EnvOpsService
 from tests.gui.conftest import (
+    answer_passphrase,
     choose_in_file_dialog,
     click_button,
+    export_through_dialog,
     modal_dialog,
     select_environment,
     when_modal,
@@ -225,18 +227,22 @@ def test_large_upload_can_be_cancelled(qtbot, dialog, service, tmp_path):
     assert list((tmp_path / "data" / "staging").iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "passphrase", [None, "mail it, keep this apart"], ids=["plain", "protected"]
+)
 def test_export_then_import_on_another_data_dir_reproduces_the_environment(
-    qtbot, window, service, environment, config_dir, tmp_path, settings
+    qtbot, window, service, environment, config_dir, tmp_path, settings, passphrase
 ):
     original = describe_tree(config_dir)
     backup = service.create_backup("billing", name="golden")
     window.controller.refresh()
     select_environment(window, "billing")
     target = tmp_path / "golden.envops.zip"
-    choose_in_file_dialog(target, "exportFileDialog")
+    export_through_dialog(target, passphrase)
     choose_backup_option(qtbot, window, backup.id, "exportAction")
     qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
     assert window.banner.kind == "success" and target.exists()
+    assert (b"db.ini" in target.read_bytes()) is (passphrase is None)
 
     from envops_desktop.controller.main_controller import MainController
     from envops_desktop.ui.main_window import MainWindow
@@ -252,14 +258,13 @@ def test_export_then_import_on_another_data_dir_reproduces_the_environment(
     second.show()
     select_environment(second, "billing")
 
-    def import_it(dialog) -> None:
-        qtbot.waitUntil(
-            lambda: dialog.findChild(object, "importButton").isEnabled(), timeout=20_000
-        )
-        click_button(dialog, "importButton")
-
-    when_modal(import_it)
+    if passphrase is not None:  # asked once the file is found to be protected
+        answer_passphrase(passphrase, "filePassphraseDialog")
     assert drag_and_drop(second, target) == (True, True)  # dropped on the main window
+    dialog = modal_dialog(qtbot, "importConfigurationDialog")
+    import_button = dialog.findChild(object, "importButton")
+    qtbot.waitUntil(import_button.isEnabled, timeout=20_000)
+    click_button(dialog, "importButton")
     qtbot.waitUntil(lambda: second.banner.kind == "success", timeout=20_000)
     qtbot.waitUntil(lambda: not controller.runner.running, timeout=20_000)
     assert describe_tree(other_dir) == original
@@ -370,3 +375,26 @@ def test_keeping_owners_this_user_may_not_set_says_which_files_before_the_import
 def _reopen(qtbot, window):
     click_toolbar_button(qtbot, window, "importConfigurationButton")
     return modal_dialog(qtbot, "importConfigurationDialog")
+
+
+def test_a_protected_file_with_a_wrong_passphrase_is_refused_in_the_dialog(
+    qtbot, dialog, service, config_dir, tmp_path
+):
+    backup = service.create_backup("billing", name="golden")
+    sealed = service.export_backup(
+        backup.id, tmp_path / "golden.envops.zip", passphrase="the right one"
+    )
+    before = describe_tree(config_dir)
+    answer_passphrase("not the right one", "filePassphraseDialog")
+    assert drag_and_drop(dialog.findChild(object, "dropZone"), sealed) == (True, True)
+    error = dialog.findChild(object, "uploadErrorLabel")
+    qtbot.waitUntil(error.isVisible, timeout=20_000)
+    assert error.text() == "The passphrase does not unlock golden.envops.zip."
+    assert dialog.pages.currentIndex() == 0
+    assert not dialog.findChild(object, "importButton").isEnabled()
+    assert describe_tree(config_dir) == before
+    # Dropped again, it is asked for again; the right one uploads it.
+    answer_passphrase("the right one", "filePassphraseDialog")
+    assert drag_and_drop(dialog.findChild(object, "dropZone"), sealed) == (True, True)
+    qtbot.waitUntil(dialog.findChild(object, "importButton").isEnabled, timeout=20_000)
+    assert "golden.envops.zip" in dialog.findChild(object, "uploadedFileLabel").text()

@@ -12,7 +12,7 @@ from keyring.backend import KeyringBackend
 from keyring.backends.fail import Keyring as FailKeyring
 
 from envops_desktop.cli import main
-from envops_desktop.domain.errors import InvalidInputError
+from envops_desktop.domain.errors import InvalidInputError, WrongPassphraseError
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.shared_store import SETTINGS_NAME, UnsafeStoreError
 from envops_desktop.store.bucket_objects import (
@@ -20,7 +20,6 @@ from envops_desktop.store.bucket_objects import (
     ObjectExistsError,
     StaleObjectError,
 )
-from envops_desktop.store.sealing import WrongPassphraseError
 from tests.shared_store.header_dropping_proxy import header_dropping_proxy
 
 PASSPHRASE = "correct horse battery staple"
