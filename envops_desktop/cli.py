@@ -137,6 +137,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "sync", help="share the backups made here and take in the team's"
     )
     _passphrase_options(_with_json(sync))
+    copy = store_commands.add_parser(
+        "copy", help="copy this data folder's backups into a bucket, resumably, and verify"
+    )
+    copy.add_argument("--to", required=True, metavar="s3://BUCKET/PREFIX")
+    copy.add_argument("--endpoint", metavar="URL", help="the S3 server (MinIO, Ceph); AWS if none")
+    copy.add_argument("--region")
+    _passphrase_options(_with_json(copy))
     prune = store_commands.add_parser(
         "prune",
         help="free what no backup in the shared store needs (safe while others back up)",
@@ -406,6 +413,13 @@ def _run_store(service: EnvOpsService, args: argparse.Namespace) -> None:
             print("envops: this system has no keyring to keep the passphrase in", file=sys.stderr)
         made = "Made and connected" if opened.created else "Connected"
         print(f"{made} the shared store {opened.settings.url} ({opened.settings.store_id}).")
+        return
+    if args.store_command == "copy":
+        url = args.to.rstrip("/")
+        passphrase = passphrase_for(url, args.passphrase_file) or _ask_passphrase(url)
+        with _long_operation() as (bar, cancel):
+            copied = service.copy_store_to(url, passphrase, args.endpoint, args.region, bar, cancel)
+        _print(copied, args.json, copied.summary)
         return
     settings = service.shared_store()
     passphrase = passphrase_for(settings.url, args.passphrase_file) if settings else None

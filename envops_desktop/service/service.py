@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     )
     from envops_desktop.service.shared_store import OpenedStore, StoreCheck
     from envops_desktop.service.sharing import SyncReport
+    from envops_desktop.service.store_copy import CopyReport
     from envops_desktop.service.store_prune import PruneReport
 
 # Deleted backups stay recoverable (and their content in the store) for this many days.
@@ -519,6 +520,24 @@ class EnvOpsService:
 
         opened = self.unlock_shared_store(passphrase)
         return sharing.sync(self._ctx, opened, progress, cancel or CancelToken())
+
+    def copy_store_to(
+        self,
+        url: str,
+        passphrase: str,
+        endpoint: str | None = None,
+        region: str | None = None,
+        progress: ProgressCallback = ignore_progress,
+        cancel: CancelToken | None = None,
+    ) -> "CopyReport":
+        """Copy every backup of this data folder into the store at `url` (made there if the
+        prefix holds none), resumably, and verify the copy; the data folder stays as it is
+        connected."""
+        from envops_desktop.service import shared_store, store_copy
+
+        settings = _store_settings(url, endpoint, region)
+        target = shared_store.open_store(settings, passphrase, self._ctx.user_at_host)
+        return store_copy.copy_to(self._ctx, target, progress, cancel or CancelToken())
 
     def prune_shared_store(
         self,

@@ -13,6 +13,7 @@ it is pulled and checked against their SHA-256 before they enter the store here.
 import hashlib
 import os
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,7 +106,7 @@ def sync(
     _exchange_deletions(ctx, objects, key, report)
     with ctx.locks.blobs_in_use(), running_backup(ctx, store) as registration:
         refresh_indexes(ctx, objects, key)
-        shared = _shared_environments(objects, key)
+        shared = shared_environments(objects, key)
         _map_by_name(ctx, shared)
         already = ctx.shared.shared_backups()
         for env in ctx.environments.all():
@@ -153,7 +154,7 @@ def _exchange_deletions(
         ctx.shared.note_event(event.name)
 
 
-def _shared_environments(objects: BucketObjects, key: MasterKey) -> dict[str, dict[str, Any]]:
+def shared_environments(objects: BucketObjects, key: MasterKey) -> dict[str, dict[str, Any]]:
     return {
         name.removeprefix("environments/"): read_sealed(objects, key, name, ENVIRONMENT)
         for name in objects.keys("environments/")
@@ -182,11 +183,42 @@ def _push(
 ) -> None:
     shared_id = ctx.shared.shared_id(env.id)
     if shared_id is None:
-        shared_id = env.id
-        document = {"name": env.name, "version": env.version, "by": ctx.user_at_host}
-        create(objects, f"environments/{shared_id}", key.seal(as_json(document), ENVIRONMENT))
+        shared_id = share_environment(ctx, objects, key, env, shared)
         ctx.shared.map_environment(env.id, shared_id)
-        shared[shared_id] = document
+    push_backup(ctx, objects, key, shared_id, backup, registration, progress, cancel)
+    ctx.shared.mark_shared(backup.id)
+
+
+def share_environment(
+    ctx: ServiceContext,
+    objects: BucketObjects,
+    key: MasterKey,
+    env: Environment,
+    shared: dict[str, dict[str, Any]],
+) -> str:
+    """The store's id of the environment named as `env` is (among `shared`, the store's
+    environments), made in the store first if it has none of that name."""
+    for shared_id, document in shared.items():
+        if document["name"].casefold() == env.name.casefold():
+            return shared_id
+    document = {"name": env.name, "version": env.version, "by": ctx.user_at_host}
+    create(objects, f"environments/{env.id}", key.seal(as_json(document), ENVIRONMENT))
+    shared[env.id] = document
+    return env.id
+
+
+def push_backup(
+    ctx: ServiceContext,
+    objects: BucketObjects,
+    key: MasterKey,
+    shared_id: str,
+    backup: Backup,
+    registration: KeptLease,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> None:
+    """Put `backup` in the store as a backup of the environment `shared_id`: the contents
+    `ctx.shared` does not know there, its list of files, and last its record."""
     entries = list(ctx.backups.entries(backup.id))
     sizes = {e.sha256: e.size for e in entries if has_content(e) and e.sha256}
     missing = [sha for sha in sorted(sizes) if not ctx.shared.has(sha)]
@@ -225,13 +257,13 @@ def _push(
         "root_mtime_ns": backup.root_mtime_ns,
         "root_meta": backup.root_meta,
         "changed_while_read": backup.changed_while_read,
-        "made_on": ctx.user_at_host,
+        "made_on": backup.made_on or ctx.user_at_host,
         "manifest": manifest_name,
     }
     progress(Progress("sharing", 0, 0, backup.name))
+    cancel.raise_if_cancelled()  # the last moment at which it is not in the store yet
     registration.check()  # its registration lost, a garbage collection may be freeing
     create(objects, f"backups/{backup.id}", key.seal(as_json(record), BACKUP))
-    ctx.shared.mark_shared(backup.id)
 
 
 def _send(
@@ -290,7 +322,7 @@ def _pull(
     missing = sorted(parts, key=lambda sha: parts[sha][0][2:4])
     wanted = [part for sha in missing for part in parts[sha]]
     meter = ProgressMeter(progress, "downloading", sum(sizes[sha] for sha in missing))
-    with _PackReader(ctx, objects, wanted) as reader, ctx.blobs.packing() as pack:
+    with PackReader(ctx, objects, wanted) as reader, ctx.blobs.packing() as pack:
         placed = []
         for sha in missing:
             cancel.raise_if_cancelled()
@@ -355,7 +387,7 @@ def _check_untrusted(source: str, rows: list[tuple]) -> None:
 
 
 def _small(
-    reader: "_PackReader", key: MasterKey, sha: str, part: SharedPart, source: str
+    reader: "PackReader", key: MasterKey, sha: str, part: SharedPart, source: str
 ) -> tuple[bytes, bool]:
     """A small content's body for a local pack, from its one part: the part's zstd frame
     as it is where that saves a tenth, as `small_body` would keep it; checked first."""
@@ -374,7 +406,7 @@ def _small(
 
 def _fetch(
     ctx: ServiceContext,
-    reader: "_PackReader",
+    reader: "PackReader",
     key: MasterKey,
     sha: str,
     parts: list[SharedPart],
@@ -384,16 +416,10 @@ def _fetch(
     beside it: its parts' zstd frames as they came, one after another, each decompressed
     once on the way to check the whole against its SHA-256."""
     scratch = ctx.staging_dir / f"download-{new_id()}"
-    digest = hashlib.sha256()
-    decompressor = zstandard.ZstdDecompressor()
     try:
         with open(scratch, "wb") as out:
-            for _sha, _part, pack, at, length in parts:
-                frame = key.open(reader.part(pack, at, length), BLOB + sha.encode())
-                digest.update(decompressor.decompress(frame))
+            for frame in checked_frames(reader, key, sha, parts):
                 out.write(frame)
-        if digest.hexdigest() != sha:
-            raise DamagedObjectError("its content does not match its checksum")
     except (DamagedObjectError, zstandard.ZstdError) as error:
         scratch.unlink(missing_ok=True)
         raise OperationFailedError(
@@ -405,7 +431,23 @@ def _fetch(
     return scratch
 
 
-class _PackReader:
+def checked_frames(
+    reader: "PackReader", key: MasterKey, sha: str, parts: list[SharedPart]
+) -> Iterator[bytes]:
+    """A content's parts as the zstd frames they hold, each opened and decompressed once
+    to check the whole against its SHA-256 (DamagedObjectError or zstandard.ZstdError, after
+    the last, if it fails)."""
+    digest = hashlib.sha256()
+    decompressor = zstandard.ZstdDecompressor()
+    for _sha, _part, pack, at, length in parts:
+        frame = key.open(reader.part(pack, at, length), BLOB + sha.encode())
+        digest.update(decompressor.decompress(frame))
+        yield frame
+    if digest.hexdigest() != sha:
+        raise DamagedObjectError("its content does not match its checksum")
+
+
+class PackReader:
     """Reads parts of the store's packs: a whole pack in one GET where a quarter of it or
     more is wanted (2,000 small files took 2,000 ranged GETs, 9× restic's restore), one
     ranged GET per part otherwise. Whole packs are fetched a few ahead, in the order they
@@ -426,7 +468,7 @@ class _PackReader:
         self._downloads = ThreadPoolExecutor(_IN_FLIGHT, thread_name_prefix="envops-download")
         self._kept: dict[str, bytes] = {}
 
-    def __enter__(self) -> "_PackReader":
+    def __enter__(self) -> "PackReader":
         return self
 
     def __exit__(self, *_exc: object) -> None:

@@ -1,0 +1,127 @@
+"""Copying this data folder's store into a team's bucket, resumably, and verifying the copy.
+
+The copy puts every backup of the data folder (made here or taken in from elsewhere) into
+the store at the given address, made there if it holds none, without connecting the data
+folder to it. Which contents the bucket holds already is read from its index at the start,
+so a copy cut off (the network, a kill, Ctrl+C) sends only what is missing when run again.
+At the end every copied backup is read back from the bucket: its record, its list of
+files, and each of its contents, decrypted and checked against its SHA-256.
+"""
+
+from dataclasses import dataclass, field, replace
+
+import zstandard
+
+from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.domain.ids import new_id
+from envops_desktop.domain.models import has_content
+from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
+from envops_desktop.service.context import EXPORT_SCRATCH_PREFIX, ServiceContext
+from envops_desktop.service.shared_layout import BACKUP, read_sealed, refresh_indexes
+from envops_desktop.service.shared_store import OpenedStore
+from envops_desktop.service.sharing import (
+    PackReader,
+    checked_frames,
+    push_backup,
+    share_environment,
+    shared_environments,
+)
+from envops_desktop.service.store_prune import running_backup
+from envops_desktop.store.database import Database
+from envops_desktop.store.owned_folders import OwnedFolder
+from envops_desktop.store.sealing import DamagedObjectError
+from envops_desktop.store.shared_records import SharedRecords
+
+
+@dataclass
+class CopyReport:
+    """What a copy sent, found there already, and verified."""
+
+    where: str
+    copied: list[str] = field(default_factory=list)  # backups sent now, by name
+    already: list[str] = field(default_factory=list)  # in the bucket from an earlier run
+    verified_files: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"Copied {len(self.copied)} backups to {self.where} ({len(self.already)} were "
+            f"there already); all {len(self.copied) + len(self.already)} read back and "
+            f"verified, {self.verified_files} stored files."
+        )
+
+
+def copy_to(
+    ctx: ServiceContext, target: OpenedStore, progress: ProgressCallback, cancel: CancelToken
+) -> CopyReport:
+    """Copy every backup here into `target`, then verify each there."""
+    objects, key = target.objects, target.key
+    report = CopyReport(objects.where)
+    # What the bucket holds is cached apart from the connected store's cache, in a database
+    # of its own that the bucket's index rebuilds: nothing of it needs to outlive the copy,
+    # and a copy killed leaves it to the next start to remove.
+    scratch = OwnedFolder(ctx.staging_dir, f"{EXPORT_SCRATCH_PREFIX}copy-{new_id()}")
+    cache = Database(scratch.directory)
+    copying = replace(ctx, shared=SharedRecords(cache))
+    try:
+        with ctx.locks.blobs_in_use(), running_backup(copying, target) as registration:
+            refresh_indexes(copying, objects, key)
+            there = {name.removeprefix("backups/") for name in objects.keys("backups/")}
+            environments = shared_environments(objects, key)
+            for env in ctx.environments.all():
+                for backup in reversed(ctx.backups.for_environment(env.id)):
+                    cancel.raise_if_cancelled()
+                    if backup.id in there:
+                        report.already.append(backup.name)
+                        continue
+                    shared_id = share_environment(copying, objects, key, env, environments)
+                    push_backup(
+                        copying, objects, key, shared_id, backup, registration, progress, cancel
+                    )
+                    report.copied.append(backup.name)
+            report.verified_files = _verify(copying, target, progress, cancel)
+    finally:
+        cache.close()
+        scratch.release()
+    return report
+
+
+def _verify(
+    ctx: ServiceContext, target: OpenedStore, progress: ProgressCallback, cancel: CancelToken
+) -> int:
+    """Read every backup here back from the bucket; the number of contents checked."""
+    objects, key = target.objects, target.key
+    refresh_indexes(ctx, objects, key)
+    sizes: dict[str, int] = {}
+    for env in ctx.environments.all():
+        for backup in ctx.backups.for_environment(env.id):
+            record = read_sealed(objects, key, f"backups/{backup.id}", BACKUP)
+            if record["manifest"] != ctx.backups.manifest_of(backup.id)[0]:
+                raise OperationFailedError(
+                    f"The copy of {backup.name} in {objects.where} lists other files than "
+                    "the backup here."
+                )
+            for entry in ctx.backups.entries(backup.id):
+                if has_content(entry) and entry.sha256:
+                    sizes[entry.sha256] = entry.size
+    parts = {sha: ctx.shared.parts_of(sha) for sha in sizes}
+    lacking = [sha for sha, found in parts.items() if not found]
+    if lacking:
+        raise OperationFailedError(
+            f"The copy in {objects.where} lacks {len(lacking)} stored files; run the copy again."
+        )
+    order = sorted(parts, key=lambda sha: parts[sha][0][2:4])
+    meter = ProgressMeter(progress, "verifying", sum(sizes.values()))
+    with PackReader(ctx, objects, [part for sha in order for part in parts[sha]]) as reader:
+        for sha in order:
+            cancel.raise_if_cancelled()
+            try:
+                for _frame in checked_frames(reader, key, sha, parts[sha]):
+                    pass
+            except (DamagedObjectError, zstandard.ZstdError) as error:
+                raise OperationFailedError(
+                    f"A stored file ({sha[:12]}) is damaged in the copy in {objects.where}; "
+                    "run the copy again."
+                ) from error
+            meter.advance(sizes[sha], sha)
+    meter.finish()
+    return len(order)

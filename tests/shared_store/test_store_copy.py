@@ -1,0 +1,113 @@
+"""`envops store copy --to`: a data folder's store copied into a bucket, resumably, verified."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from envops_desktop.cli import main
+from envops_desktop.domain.errors import OperationCancelledError
+from envops_desktop.domain.progress import CancelToken
+from envops_desktop.service import EnvOpsService
+from tests.trees import make_config_tree, rsync_differences
+
+PASSPHRASE = "one team, one passphrase"
+
+
+@pytest.fixture
+def alone(tmp_path):
+    """A workstation that never shared anything: billing with two backups, one with a
+    file of two parts; and the tree as each has it."""
+    service = EnvOpsService(tmp_path / "alone")
+    tree = tmp_path / "billing"
+    make_config_tree(tree, files=20)
+    service.add_environment("billing", tree, version="4.2.0")
+    monday = service.create_backup("billing", name="monday")
+    subprocess.run(["rsync", "-aHAX", f"{tree}/", f"{tmp_path / 'monday'}/"], check=True)
+    (tree / "big.bin").write_bytes(os.urandom((16 << 20) + 4321))
+    tuesday = service.create_backup("billing", name="tuesday")
+    subprocess.run(["rsync", "-aHAX", f"{tree}/", f"{tmp_path / 'tuesday'}/"], check=True)
+    yield service, monday, tuesday
+    service.close()
+
+
+def _restore_on_a_new_workstation(tmp_path, url, endpoint, name, like) -> None:
+    b = EnvOpsService(tmp_path / "b")
+    b.use_shared_store(url, PASSPHRASE, endpoint=endpoint)
+    there = tmp_path / "on-b"
+    there.mkdir(exist_ok=True)
+    if not b.list_environments():
+        b.add_environment("billing", there, version="4.2.0")
+    b.sync_shared_store(PASSPHRASE)
+    b.restore_backup("billing", b.find_backup("billing", name).id)
+    assert rsync_differences(like, there) == []
+    b.close()
+
+
+def test_a_store_copied_into_a_bucket_restores_on_another_workstation(
+    alone, bucket, s3_endpoint, tmp_path, capsys, monkeypatch
+):
+    service, _, _ = alone
+    service.close()
+    url = f"s3://{bucket}/copied"
+    monkeypatch.setenv("ENVOPS_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    args = ["--data-dir", str(tmp_path / "alone"), "store", "copy", "--to", url]
+    assert main([*args, "--endpoint", s3_endpoint]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"Copied 2 backups to s3://{bucket}/copied/ at {s3_endpoint} (0 were")
+    assert "read back and verified" in out
+    # The data folder is not connected to the bucket by a copy.
+    assert EnvOpsService(tmp_path / "alone").shared_store() is None
+    _restore_on_a_new_workstation(tmp_path, url, s3_endpoint, "tuesday", tmp_path / "tuesday")
+    _restore_on_a_new_workstation(tmp_path, url, s3_endpoint, "monday", tmp_path / "monday")
+
+
+def test_a_copy_cut_off_sends_only_what_is_missing_when_run_again(
+    alone, bucket, s3_endpoint, tmp_path
+):
+    service, monday, tuesday = alone
+    url = f"s3://{bucket}/copied"
+    first: list[str] = []
+    token = CancelToken()
+
+    def cut_off_after_monday(progress) -> None:
+        if progress.phase == "uploading" and progress.path:
+            first.append(progress.path)
+        if progress.phase == "sharing" and progress.path == "tuesday":
+            token.cancel()  # before tuesday is recorded, after its contents went up
+
+    with pytest.raises(OperationCancelledError):
+        service.copy_store_to(url, PASSPHRASE, s3_endpoint, None, cut_off_after_monday, token)
+    again: list[str] = []
+    report = service.copy_store_to(
+        url,
+        PASSPHRASE,
+        s3_endpoint,
+        progress=lambda p: again.append(p.path) if p.phase == "uploading" and p.path else None,
+    )
+    assert report.already == ["monday"] and report.copied == ["tuesday"]
+    assert not set(again) & set(first)  # nothing sent twice
+    assert report.verified_files == len(
+        {e.sha256 for b in (monday, tuesday) for e in service.backup_entries(b.id) if e.sha256}
+    )
+    _restore_on_a_new_workstation(tmp_path, url, s3_endpoint, "tuesday", tmp_path / "tuesday")
+
+
+def test_a_copy_damaged_in_the_bucket_fails_its_verification(alone, bucket, s3_endpoint, tmp_path):
+    import boto3
+
+    service, _, _ = alone
+    url = f"s3://{bucket}/copied"
+    service.copy_store_to(url, PASSPHRASE, s3_endpoint)
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    packs = client.list_objects_v2(Bucket=bucket, Prefix="copied/data/")["Contents"]
+    name = max(packs, key=lambda item: item["Size"])["Key"]
+    body = bytearray(client.get_object(Bucket=bucket, Key=name)["Body"].read())
+    body[len(body) // 2] ^= 0x01
+    client.put_object(Bucket=bucket, Key=name, Body=bytes(body))
+    from envops_desktop.domain.errors import OperationFailedError
+
+    with pytest.raises(OperationFailedError, match="is damaged in the copy in"):
+        service.copy_store_to(url, PASSPHRASE, s3_endpoint)
