@@ -13,6 +13,10 @@ passed off as another:
 - `events/<event id>`: what changed since, appended and never rewritten (a backup deleted,
   by whom), so that two workstations never overwrite each other; the time of each is its
   object's Last-Modified, the server's.
+- `activity/<workstation>-<n>`: an activity entry of a shared environment, one object each,
+  so that every workstation's log says who restored what, where and when.
+- `generations/<shared id>/<n>-<restore id>`: the restores of an environment, in order
+  (`team_locks.py`).
 - `locks/…`, `running/…`, `prune/…`: locks and leases (`store/leases.py`), backups running
   and garbage collection's marks (`store_prune.py`).
 
@@ -32,13 +36,14 @@ from envops_desktop.store.bucket_objects import BucketObjects, ObjectExistsError
 from envops_desktop.store.manifest_codec import read_manifest
 from envops_desktop.store.sealing import MasterKey
 
-BLOB, INDEX, MANIFEST, BACKUP, ENVIRONMENT, EVENT = (
+BLOB, INDEX, MANIFEST, BACKUP, ENVIRONMENT, EVENT, ACTIVITY = (
     b"blob",
     b"index",
     b"manifest",
     b"backup",
     b"environment",
     b"event",
+    b"activity",
 )
 BACKUP_DELETED = "backup-deleted"
 

@@ -21,10 +21,10 @@ from typing import Any
 
 import zstandard
 
-from envops_desktop.domain.enums import BackupOrigin
+from envops_desktop.domain.enums import ActivityAction, BackupOrigin, Outcome
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.ids import new_id
-from envops_desktop.domain.models import Backup, Environment, has_content
+from envops_desktop.domain.models import ActivityEntry, Backup, Environment, has_content
 from envops_desktop.domain.progress import (
     CancelToken,
     Progress,
@@ -34,6 +34,7 @@ from envops_desktop.domain.progress import (
 from envops_desktop.service import backups as backup_ops
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.shared_layout import (
+    ACTIVITY,
     BACKUP,
     BACKUP_DELETED,
     BLOB,
@@ -131,7 +132,61 @@ def sync(
             _pull(ctx, objects, key, env_id, record, progress, cancel)
             report.pulled.append(record["name"])
         report.unmapped = sorted(unmapped)
+    _exchange_activity(ctx, objects, key)
     return report
+
+
+def _exchange_activity(ctx: ServiceContext, objects: BucketObjects, key: MasterKey) -> None:
+    """Send this workstation's activity entries of shared environments, each an object of
+    its own, and take in the others' for the environments here, so that every workstation's
+    log says who restored what, where and when."""
+    seen = ctx.shared.seen_activity()
+    shared_ids = {
+        env.id: shared_id
+        for env in ctx.environments.all()
+        if (shared_id := ctx.shared.shared_id(env.id)) is not None
+    }
+    # Named by a keyed hash of the workstation and data folder, and the entry's number here:
+    # the same entry always has the same name, and the name tells nothing.
+    here = key.address(f"{ctx.user_at_host} {ctx.data_dir}".encode())[:16]
+    for entry in ctx.activity.made_here(set(shared_ids)):
+        name = f"activity/{here}-{entry.id:012d}"
+        if name in seen:
+            continue
+        document = {
+            "environment": shared_ids[entry.environment_id or ""],
+            "time": to_text(entry.time),
+            "action": entry.action.value,
+            "user": entry.user,
+            "outcome": entry.outcome.value,
+            "detail": entry.detail,
+            "by": ctx.user_at_host,
+        }
+        create(objects, name, key.seal(as_json(document), ACTIVITY))
+        ctx.shared.note_activity(name)
+    names = {env.id: env.name for env in ctx.environments.all()}
+    for name in objects.keys("activity/"):
+        if name in seen or name.startswith(f"activity/{here}-"):
+            continue
+        document = read_sealed(objects, key, name, ACTIVITY)
+        env_id = ctx.shared.environment_of(document["environment"])
+        if env_id in names:
+            try:
+                entry = ActivityEntry(
+                    id=0,
+                    time=from_text(document["time"]),
+                    environment_id=env_id,
+                    environment_name=names[env_id],
+                    action=ActivityAction(document["action"]),
+                    user=document["by"],
+                    outcome=Outcome(document["outcome"]),
+                    detail=str(document["detail"]),
+                )
+            except ValueError:  # written by a later EnvOps: an action this one does not know
+                pass
+            else:
+                ctx.activity.adopt(entry, document["by"])
+        ctx.shared.note_activity(name)
 
 
 def _exchange_deletions(

@@ -70,6 +70,32 @@ class ActivityRecords:
                 ),
             )
 
+    def made_here(self, environment_ids: set[str]) -> list[ActivityEntry]:
+        """The entries of these environments written here (not taken in from elsewhere)."""
+        rows = self._db.connection().execute(
+            "SELECT * FROM activity WHERE made_on IS NULL AND environment_id IS NOT NULL"
+            " ORDER BY id"
+        )
+        return [_entry(row) for row in rows if row["environment_id"] in environment_ids]
+
+    def adopt(self, entry: ActivityEntry, made_on: str) -> None:
+        """Take in an entry written on another workstation, keeping its time."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO activity (time, environment_id, environment_name, action, user,"
+                " outcome, detail, made_on) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    to_text(entry.time),
+                    entry.environment_id,
+                    entry.environment_name,
+                    entry.action.value,
+                    entry.user,
+                    entry.outcome.value,
+                    entry.detail,
+                    made_on,
+                ),
+            )
+
     def page(self, query: ActivityQuery, offset: int = 0, limit: int = 500) -> list[ActivityEntry]:
         """One page of the log in the query's order (ties broken by id, newest first)."""
         where, params = _where(query)

@@ -193,6 +193,8 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # pack): each place is kept, so that forgetting a freed pack forgets only that place.
     # A restore of a shared environment journals the generation it claimed in the store, so
     # that its recovery can tell whether another workstation restored the folder since.
+    # Activity entries are shared too: those taken in say which workstation made them
+    # (`made_on`), and the store's entries seen here (sent or taken in) are noted.
     """
     CREATE TABLE shared_deleted (backup_id TEXT PRIMARY KEY, event TEXT) WITHOUT ROWID;
     CREATE TABLE shared_events (name TEXT PRIMARY KEY) WITHOUT ROWID;
@@ -208,5 +210,7 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     DROP TABLE shared_blobs;
     CREATE INDEX shared_parts_by_pack ON shared_parts (pack);
     ALTER TABLE journal ADD COLUMN generation TEXT;
+    ALTER TABLE activity ADD COLUMN made_on TEXT;
+    CREATE TABLE shared_activity (name TEXT PRIMARY KEY) WITHOUT ROWID;
     """,
 ]

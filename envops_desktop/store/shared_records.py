@@ -142,3 +142,11 @@ class SharedRecords:
             for pack in packs:
                 conn.execute("DELETE FROM shared_parts WHERE pack = ?", (pack,))
                 conn.execute("DELETE FROM shared_packs WHERE pack = ?", (pack,))
+
+    def seen_activity(self) -> set[str]:
+        """The store's activity entries sent from here or taken in, by object name."""
+        return {r[0] for r in self._db.connection().execute("SELECT name FROM shared_activity")}
+
+    def note_activity(self, name: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO shared_activity VALUES (?)", (name,))

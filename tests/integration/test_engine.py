@@ -449,6 +449,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
     conn.execute("ALTER TABLE journal DROP COLUMN subject")
     conn.execute("ALTER TABLE journal DROP COLUMN staged_inode")
     conn.execute("ALTER TABLE journal DROP COLUMN generation")
+    conn.execute("ALTER TABLE activity DROP COLUMN made_on")
     conn.execute("ALTER TABLE backups DROP COLUMN made_on")
     for table in (
         "shared_environments",
@@ -457,6 +458,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
         "shared_packs",
         "shared_deleted",
         "shared_events",
+        "shared_activity",
     ):
         conn.execute(f"DROP TABLE {table}")
     conn.execute("DROP TABLE manifests")

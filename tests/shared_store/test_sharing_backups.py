@@ -8,6 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from envops_desktop.domain.enums import ActivityAction
 from envops_desktop.domain.errors import InvalidConfigurationFileError, OperationFailedError
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.sharing import SyncReport
@@ -178,3 +179,31 @@ def _billing_on(service: EnvOpsService, there: Path) -> Path:
     there.mkdir(parents=True)
     service.add_environment("billing", there, version="4.2.0")
     return there
+
+
+def test_each_workstations_log_says_who_did_what_on_the_others(workstations, tmp_path):
+    a, b, _ = workstations
+    made = a.create_backup("billing", name="nightly")
+    a.sync_shared_store(PASSPHRASE)
+    there = _billing_on(b, tmp_path / "on-b" / "billing")
+    b.sync_shared_store(PASSPHRASE)
+    b.restore_backup("billing", made.id)
+    b.sync_shared_store(PASSPHRASE)
+    a.sync_shared_store(PASSPHRASE)
+
+    on_a = a.activity("billing")
+    from_b = [e for e in on_a if e.user == b._ctx.user_at_host]
+    assert any(
+        "nightly" in e.detail and e.action is ActivityAction.BACKUP_RESTORED for e in from_b
+    ), on_a
+    restored_on_b = next(
+        e for e in b.activity("billing") if e.action is ActivityAction.BACKUP_RESTORED
+    )
+    assert restored_on_b.time in {e.time for e in from_b}  # its own time, not when taken in
+    # Nothing comes back to where it was written, and nothing is taken in twice.
+    count_a, count_b = len(a.activity("billing", 500)), len(b.activity("billing", 500))
+    a.sync_shared_store(PASSPHRASE)
+    b.sync_shared_store(PASSPHRASE)
+    assert len(a.activity("billing", 500)) == count_a
+    assert len(b.activity("billing", 500)) == count_b
+    assert there.exists()
