@@ -423,11 +423,12 @@ def _run_store(service: EnvOpsService, args: argparse.Namespace) -> None:
         return
     settings = service.shared_store()
     passphrase = passphrase_for(settings.url, args.passphrase_file) if settings else None
+    if args.store_command in ("sync", "prune") and settings is None:
+        raise NotFoundError(
+            "This data folder uses no shared store; connect one with envops store use."
+        )
     if args.store_command == "sync":
-        if settings is None:
-            raise NotFoundError(
-                "This data folder uses no shared store; connect one with envops store use."
-            )
+        assert settings is not None
         with _long_operation() as (bar, cancel):
             report = service.sync_shared_store(
                 passphrase or _ask_passphrase(settings.url), bar, cancel
@@ -435,10 +436,7 @@ def _run_store(service: EnvOpsService, args: argparse.Namespace) -> None:
         _print(report, args.json, report.summary)
         return
     if args.store_command == "prune":
-        if settings is None:
-            raise NotFoundError(
-                "This data folder uses no shared store; connect one with envops store use."
-            )
+        assert settings is not None
         with _long_operation() as (bar, cancel):
             pruned = service.prune_shared_store(
                 passphrase or _ask_passphrase(settings.url),

@@ -117,10 +117,18 @@ def _recover(ctx: ServiceContext, entry: JournalEntry) -> RecoveryReport | None:
         f"{subject} was interrupted at '{entry.phase.value}' and rolled back; "
         "the previous configuration is in place"
     )
+    return _cleared(ctx, entry, EnvironmentStatus.UPDATE_FAILED, detail)
+
+
+def _cleared(
+    ctx: ServiceContext, entry: JournalEntry, status: EnvironmentStatus, detail: str
+) -> RecoveryReport:
+    """Clear an interrupted restore that was not kept: the environment's status, an
+    activity entry saying what was done, and the journal row, in one transaction."""
     env = ctx.environments.by_id(entry.environment_id)
     with ctx.db.transaction():
         if env is not None:
-            ctx.environments.update(env.id, status=EnvironmentStatus.UPDATE_FAILED.value)
+            ctx.environments.update(env.id, status=status.value)
         ctx.activity.append(
             entry.environment_id,
             entry.environment_name,
@@ -172,19 +180,4 @@ def _overtaken(ctx: ServiceContext, entry: JournalEntry) -> RecoveryReport | Non
         f"(generation {generation_number(later[-1])} in the shared store), "
         "and rolling back or forward would have undone its restore"
     )
-    env = ctx.environments.by_id(entry.environment_id)
-    with ctx.db.transaction():
-        if env is not None:
-            ctx.environments.update(env.id, status=EnvironmentStatus.READY.value)
-        ctx.activity.append(
-            entry.environment_id,
-            entry.environment_name,
-            ActivityAction.RECOVERED,
-            ctx.user,
-            Outcome.FAILURE,
-            detail,
-        )
-        ctx.journal.remove(entry.id)
-    return RecoveryReport(
-        environment_name=entry.environment_name, rolled_forward=False, detail=detail
-    )
+    return _cleared(ctx, entry, EnvironmentStatus.READY, detail)

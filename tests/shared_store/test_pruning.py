@@ -112,6 +112,15 @@ def _until(condition, seconds: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+def _deleted_on_a_followed_by_b_who_backs_up_its_content(a, b, extra, tmp_path, report):
+    """A deletes `extra` and B follows; then B backs up the very content `extra` alone held,
+    which B's cache says is in the pack garbage collection is about to free."""
+    a.delete_backup(extra.id)
+    a.sync_shared_store(PASSPHRASE)
+    b.sync_shared_store(PASSPHRASE)
+    _b_backs_up_report_bin_again(b, tmp_path, report)
+
+
 def _b_backs_up_report_bin_again(b: EnvOpsService, tmp_path, report: bytes):
     """B's folder gets the very content `extra` alone held: B's cache says the store has it,
     in the pack garbage collection is about to free."""
@@ -125,10 +134,7 @@ def test_a_collection_waits_for_a_backup_that_registered_before_it_marked(
     team, tmp_path, bucket, s3_endpoint
 ):
     a, b, extra, report = team
-    a.delete_backup(extra.id)
-    a.sync_shared_store(PASSPHRASE)
-    b.sync_shared_store(PASSPHRASE)
-    _b_backs_up_report_bin_again(b, tmp_path, report)
+    _deleted_on_a_followed_by_b_who_backs_up_its_content(a, b, extra, tmp_path, report)
     pruning: list = []
 
     def hold_until_marked_and_past_the_grace(progress) -> None:
@@ -176,10 +182,7 @@ def test_a_backup_that_starts_after_a_collection_marked_sends_again_what_it_woul
     team, tmp_path, bucket, s3_endpoint
 ):
     a, b, extra, report = team
-    a.delete_backup(extra.id)
-    a.sync_shared_store(PASSPHRASE)
-    b.sync_shared_store(PASSPHRASE)
-    _b_backs_up_report_bin_again(b, tmp_path, report)
+    _deleted_on_a_followed_by_b_who_backs_up_its_content(a, b, extra, tmp_path, report)
     d, d_syncing, d_go_on = _third_workstation_backing_up(tmp_path, bucket, s3_endpoint)
     pruning, outcome = _prune_in_background(a)  # waits for D, with extra's pack marked
     _until(lambda: _objects(b, "prune/"))
