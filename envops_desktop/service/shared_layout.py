@@ -97,12 +97,17 @@ def refresh_indexes(ctx: ServiceContext, objects: BucketObjects, key: MasterKey)
     return listed
 
 
-def backup_records(objects: BucketObjects, key: MasterKey) -> dict[str, dict[str, Any]]:
-    """Every backup record in the store, by backup id."""
-    return {
-        name.removeprefix("backups/"): read_sealed(objects, key, name, BACKUP)
-        for name in objects.keys("backups/")
-    }
+def backup_records(
+    objects: BucketObjects, key: MasterKey, known: dict[str, dict[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Every backup record in the store, by backup id; those in `known` are not read again
+    (a record never changes)."""
+    known = known or {}
+    found = {}
+    for name in objects.keys("backups/"):
+        backup_id = name.removeprefix("backups/")
+        found[backup_id] = known.get(backup_id) or read_sealed(objects, key, name, BACKUP)
+    return found
 
 
 def contents_of(objects: BucketObjects, key: MasterKey, record: dict[str, Any]) -> set[str]:

@@ -140,7 +140,7 @@ def _exchange_activity(ctx: ServiceContext, objects: BucketObjects, key: MasterK
     """Send this workstation's activity entries of shared environments, each an object of
     its own, and take in the others' for the environments here, so that every workstation's
     log says who restored what, where and when."""
-    seen = ctx.shared.seen_activity()
+    seen = ctx.shared.seen("activity/")
     shared_ids = {
         env.id: shared_id
         for env in ctx.environments.all()
@@ -163,7 +163,7 @@ def _exchange_activity(ctx: ServiceContext, objects: BucketObjects, key: MasterK
             "by": ctx.user_at_host,
         }
         create(objects, name, key.seal(as_json(document), ACTIVITY))
-        ctx.shared.note_activity(name)
+        ctx.shared.note_seen(name)
     names = {env.id: env.name for env in ctx.environments.all()}
     for name in objects.keys("activity/"):
         if name in seen or name.startswith(f"activity/{here}-"):
@@ -186,7 +186,7 @@ def _exchange_activity(ctx: ServiceContext, objects: BucketObjects, key: MasterK
                 pass
             else:
                 ctx.activity.adopt(entry, document["by"])
-        ctx.shared.note_activity(name)
+        ctx.shared.note_seen(name)
 
 
 def _exchange_deletions(
@@ -197,8 +197,8 @@ def _exchange_deletions(
     for backup_id in ctx.shared.deletions_to_tell():
         event = tell_deleted(objects, key, backup_id, ctx.user_at_host)
         ctx.shared.note_deleted(backup_id, event)
-        ctx.shared.note_event(event)
-    for event in events(objects, key, skip=ctx.shared.known_events()):
+        ctx.shared.note_seen(event)
+    for event in events(objects, key, skip=ctx.shared.seen("events/")):
         if event.kind == BACKUP_DELETED:
             ctx.shared.note_deleted(event.backup_id, event.name)
             backup = ctx.backups.by_id(event.backup_id)
@@ -206,7 +206,7 @@ def _exchange_deletions(
             if backup is not None and env is not None:
                 backup_ops.delete_backup(ctx, env, backup, deleted_by=event.by)
                 report.deleted.append(backup.name)
-        ctx.shared.note_event(event.name)
+        ctx.shared.note_seen(event.name)
 
 
 def shared_environments(objects: BucketObjects, key: MasterKey) -> dict[str, dict[str, Any]]:

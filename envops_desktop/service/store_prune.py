@@ -143,9 +143,12 @@ def prune(
     with leases.KeptLease(objects, key, lease) as kept:
         for name in objects.keys(MARKS):  # a collection that died left them
             objects.delete(name)
-        freed = _out_of_the_bin(objects, key, objects.server_time() - timedelta(days=bin_days))
-        needs: dict[str, set[str]] = {}  # each backup's contents: records never change
-        unneeded = _unneeded_packs(ctx, objects, key, freed, needs)
+        # Read once each: records and lists of files never change.
+        records = backup_records(objects, key)
+        needs: dict[str, set[str]] = {}
+        cutoff = objects.server_time() - timedelta(days=bin_days)
+        freed = _out_of_the_bin(objects, key, cutoff, records)
+        unneeded = _unneeded_packs(ctx, objects, key, records, freed, needs)
         sizes = ctx.shared.pack_sizes()
         if dry_run:
             report.packs = len(unneeded)
@@ -160,7 +163,8 @@ def prune(
             report.waited_for = _wait_for_backups(
                 objects, key, marked_at, store.lease_seconds, kept, progress, cancel
             )
-            unneeded &= _unneeded_packs(ctx, objects, key, freed, needs)
+            records = backup_records(objects, key, records)  # those recorded meanwhile
+            unneeded &= _unneeded_packs(ctx, objects, key, records, freed, needs)
             sizes = ctx.shared.pack_sizes()
             for count, pack in enumerate(sorted(unneeded)):
                 if count % 100 == 0:
@@ -184,7 +188,10 @@ def prune(
 
 
 def _out_of_the_bin(
-    objects: BucketObjects, key: MasterKey, deleted_before: datetime
+    objects: BucketObjects,
+    key: MasterKey,
+    deleted_before: datetime,
+    records: dict[str, dict[str, Any]],
 ) -> dict[str, str]:
     """The backups deleted before `deleted_before` whose records are still in the store,
     by id, with their names."""
@@ -193,7 +200,6 @@ def _out_of_the_bin(
         for event in events(objects, key)
         if event.kind == BACKUP_DELETED and event.at <= deleted_before
     }
-    records = backup_records(objects, key)
     return {backup_id: records[backup_id]["name"] for backup_id in ids if backup_id in records}
 
 
@@ -201,13 +207,14 @@ def _unneeded_packs(
     ctx: ServiceContext,
     objects: BucketObjects,
     key: MasterKey,
+    records: dict[str, dict[str, Any]],
     freed: dict[str, str],
     needs: dict[str, set[str]],
 ) -> set[str]:
-    """The packs in the store of which no backup but those `freed` needs a part. A pack
-    with no index (its upload was cut off between the two) is needed by none."""
+    """The packs in the store of which no backup among `records` but those `freed` needs a
+    part (`needs` keeps each backup's contents once read). A pack with no index (its upload
+    was cut off between the two) is needed by none."""
     refresh_indexes(ctx, objects, key)
-    records: dict[str, dict[str, Any]] = backup_records(objects, key)
     needed: set[str] = set()
     for backup_id, record in records.items():
         if backup_id in freed:

@@ -188,16 +188,16 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     CREATE TABLE shared_packs (pack TEXT PRIMARY KEY) WITHOUT ROWID;
     """,
     # 11: deletions of shared backups, each an event object in the store: those made here
-    # (`event` NULL until the next sync writes it) and those read from there. A content's
+    # (`event` NULL until the next sync writes it) and those read from there; and the
+    # store's append-only objects (events, activity entries) written or read here. A content's
     # part may lie in several packs (sent again when garbage collection had marked its
     # pack): each place is kept, so that forgetting a freed pack forgets only that place.
     # A restore of a shared environment journals the generation it claimed in the store, so
     # that its recovery can tell whether another workstation restored the folder since.
-    # Activity entries are shared too: those taken in say which workstation made them
-    # (`made_on`), and the store's entries seen here (sent or taken in) are noted.
+    # Activity entries taken in from the store say which workstation made them.
     """
     CREATE TABLE shared_deleted (backup_id TEXT PRIMARY KEY, event TEXT) WITHOUT ROWID;
-    CREATE TABLE shared_events (name TEXT PRIMARY KEY) WITHOUT ROWID;
+    CREATE TABLE shared_seen (name TEXT PRIMARY KEY) WITHOUT ROWID;
     CREATE TABLE shared_parts (
         sha256 TEXT NOT NULL,
         part INTEGER NOT NULL,
@@ -211,6 +211,5 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     CREATE INDEX shared_parts_by_pack ON shared_parts (pack);
     ALTER TABLE journal ADD COLUMN generation TEXT;
     ALTER TABLE activity ADD COLUMN made_on TEXT;
-    CREATE TABLE shared_activity (name TEXT PRIMARY KEY) WITHOUT ROWID;
     """,
 ]

@@ -1,8 +1,8 @@
 """What a data folder knows of its shared store: a cache that listing the bucket rebuilds.
 
 Which id the store gives each environment here, which backups are in the store and which
-were deleted from it, the store's events read here, and where in the store's packs each
-content's parts lie.
+were deleted from it, the store's append-only objects (events, activity) seen here, and
+where in the store's packs each content's parts lie.
 """
 
 from collections.abc import Iterable
@@ -127,12 +127,17 @@ class SharedRecords:
         )
         return [row[0] for row in rows]
 
-    def known_events(self) -> set[str]:
-        return {r[0] for r in self._db.connection().execute("SELECT name FROM shared_events")}
+    def seen(self, under: str) -> set[str]:
+        """The store's append-only objects under `under` ("events/", "activity/") written
+        from here or read here already, by name."""
+        rows = self._db.connection().execute(
+            "SELECT name FROM shared_seen WHERE name >= ? AND name < ?", (under, under + "\uffff")
+        )
+        return {row[0] for row in rows}
 
-    def note_event(self, name: str) -> None:
+    def note_seen(self, name: str) -> None:
         with self._db.transaction() as conn:
-            conn.execute("INSERT OR IGNORE INTO shared_events VALUES (?)", (name,))
+            conn.execute("INSERT OR IGNORE INTO shared_seen VALUES (?)", (name,))
 
     def forget_packs(self, packs: Iterable[str]) -> None:
         """Forget packs the store no longer holds (garbage collection freed them): a content
@@ -142,11 +147,3 @@ class SharedRecords:
             for pack in packs:
                 conn.execute("DELETE FROM shared_parts WHERE pack = ?", (pack,))
                 conn.execute("DELETE FROM shared_packs WHERE pack = ?", (pack,))
-
-    def seen_activity(self) -> set[str]:
-        """The store's activity entries sent from here or taken in, by object name."""
-        return {r[0] for r in self._db.connection().execute("SELECT name FROM shared_activity")}
-
-    def note_activity(self, name: str) -> None:
-        with self._db.transaction() as conn:
-            conn.execute("INSERT OR IGNORE INTO shared_activity VALUES (?)", (name,))

@@ -4,7 +4,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -23,14 +23,17 @@ from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.operation_runner import RunningOperation
 from envops_desktop.controller.record_table_model import human_size, local_time
 from envops_desktop.domain.configuration import replacement_warning
-from envops_desktop.domain.errors import VersionMismatchError, WrongPassphraseError
+from envops_desktop.domain.errors import (
+    PassphraseNeededError,
+    VersionMismatchError,
+    WrongPassphraseError,
+)
 from envops_desktop.domain.models import Environment
 from envops_desktop.domain.progress import Progress
 from envops_desktop.service.configuration_files import (
     CheckedConfigurationFile,
     StagedConfiguration,
 )
-from envops_desktop.store.sealed_files import is_sealed
 from envops_desktop.ui.drop_zone import DropZone
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.icons import icon
@@ -186,15 +189,6 @@ class ImportConfigurationDialog(QDialog):
         self._discard()
         if path != self._source:
             self._passphrase = None
-        if self._passphrase is None and is_sealed(path):
-            self._passphrase = ask_passphrase(
-                self,
-                "filePassphraseDialog",
-                self.tr("Protected file"),
-                self.tr("{name} is protected by a passphrase. Passphrase:").format(name=path.name),
-            )
-            if self._passphrase is None:
-                return
         self._source = path
         self.error_label.hide()
         self.import_button.setEnabled(False)
@@ -213,9 +207,32 @@ class ImportConfigurationDialog(QDialog):
         )
 
     def _check_failed(self, message: str, error: object) -> None:
-        if isinstance(error, WrongPassphraseError):
-            self._passphrase = None  # asked again when the file is dropped or chosen again
-        self._refused(message)
+        """A protected file (found so on the worker, which reads it): ask for its passphrase,
+        again if it was wrong, and read it again; anything else refuses the file."""
+        if not isinstance(error, PassphraseNeededError | WrongPassphraseError):
+            self._refused(message)
+            return
+        self._upload = None
+        # Asked once this operation's signal has been handled, not inside it.
+        QTimer.singleShot(0, lambda: self._ask_passphrase(message, error))
+
+    def _ask_passphrase(self, message: str, error: object) -> None:
+        assert self._source is not None
+        label = (
+            self.tr("That passphrase does not open {name}. Passphrase:")
+            if isinstance(error, WrongPassphraseError)
+            else self.tr("{name} is protected by a passphrase. Passphrase:")
+        )
+        self._passphrase = ask_passphrase(
+            self,
+            "filePassphraseDialog",
+            self.tr("Protected file"),
+            label.format(name=self._source.name),
+        )
+        if self._passphrase is None:
+            self._refused(message)
+        else:
+            self.upload(self._source)
 
     def _launch(
         self,

@@ -385,11 +385,26 @@ def test_a_protected_file_with_a_wrong_passphrase_is_refused_in_the_dialog(
         backup.id, tmp_path / "golden.envops.zip", passphrase="the right one"
     )
     before = describe_tree(config_dir)
-    answer_passphrase("not the right one", "filePassphraseDialog")
+    asked: list[str] = []
+
+    def wrong_then_cancel(ask) -> None:
+        asked.append(ask.labelText())
+        if len(asked) == 1:
+            ask.setTextValue("not the right one")
+            ask.accept()
+            when_modal(wrong_then_cancel, 20_000, named="filePassphraseDialog")
+        else:
+            ask.reject()
+
+    when_modal(wrong_then_cancel, 20_000, named="filePassphraseDialog")
     assert drag_and_drop(dialog.findChild(object, "dropZone"), sealed) == (True, True)
     error = dialog.findChild(object, "uploadErrorLabel")
     qtbot.waitUntil(error.isVisible, timeout=20_000)
     assert error.text() == "The passphrase does not unlock golden.envops.zip."
+    assert asked == [
+        "golden.envops.zip is protected by a passphrase. Passphrase:",
+        "That passphrase does not open golden.envops.zip. Passphrase:",
+    ]
     assert dialog.pages.currentIndex() == 0
     assert not dialog.findChild(object, "importButton").isEnabled()
     assert describe_tree(config_dir) == before

@@ -457,8 +457,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
         "shared_parts",
         "shared_packs",
         "shared_deleted",
-        "shared_events",
-        "shared_activity",
+        "shared_seen",
     ):
         conn.execute(f"DROP TABLE {table}")
     conn.execute("DROP TABLE manifests")
