@@ -92,7 +92,8 @@ SPARSE_SIZE = 256 << 20
 def make_tree_of_every_kind(root: Path, as_root: bool) -> None:
     """A configuration tree holding every kind of entry a restore must keep as `rsync -aHAX`
     does: owners and groups (as root), setuid and sticky bits, xattrs, an access and a
-    default ACL, hardlinks across folders, a sparse file, a FIFO, a socket, links."""
+    default ACL, hardlinks across folders, a sparse file and one that is all hole, a FIFO, a
+    socket, links."""
     make_config_tree(root)
     etc = root / "etc"
     (etc / "ssl" / "private").mkdir(parents=True)
@@ -119,6 +120,8 @@ def make_tree_of_every_kind(root: Path, as_root: bool) -> None:
         sparse.seek(4096 * 10)
         sparse.write(b"data in the middle")
         sparse.truncate(SPARSE_SIZE)
+    with open(root / "all-hole.img", "wb") as hole:  # a size and no data at all
+        hole.truncate(SPARSE_SIZE)
     os.mkfifo(root / "control.fifo", 0o620)
     sock = socket.socket(socket.AF_UNIX)
     sock.bind(str(root / "daemon.sock"))

@@ -245,7 +245,7 @@ def to_apply(meta: EntryMeta | None, mode: int, policy: MetadataPolicy) -> tuple
     recorded: dict[str, str] = meta.get("xattrs") or {}  # type: ignore[assignment]
     xattrs = tuple((name, base64.b64decode(value)) for name, value in recorded.items())
     extents: list[list[int]] | None = meta.get("data")  # type: ignore[assignment]
-    data = tuple((offset, length) for offset, length in extents) if extents else None
+    data = None if extents is None else tuple((offset, length) for offset, length in extents)
     if owner is None and not xattrs and data is None:
         return mode, NOTHING
     return mode, Applied(owner, xattrs, data)
