@@ -51,7 +51,7 @@ from envops_desktop.service.shared_layout import (
 )
 from envops_desktop.service.shared_store import OpenedStore
 from envops_desktop.service.store_prune import packs_not_to_rely_on, running_backup
-from envops_desktop.store.blob_bodies import SMALL_FILE, kept_body
+from envops_desktop.store.blob_bodies import FRAME_BYTES, SMALL_FILE, ZSTD_LEVEL, kept_body
 from envops_desktop.store.bucket_objects import BucketObjects
 from envops_desktop.store.file_metadata import UNTRUSTED, restricted, restricted_row
 from envops_desktop.store.leases import KeptLease
@@ -62,7 +62,7 @@ from envops_desktop.store.timestamps import from_text, to_text
 
 # A content is sealed in parts of at most this much, so neither side ever holds more of a
 # large file in memory; parts are gathered into packs of about this size, one object each.
-PART_BYTES = 16 << 20
+PART_BYTES = FRAME_BYTES
 PACK_BYTES = 16 << 20
 # Requests a transfer keeps in flight, as restic keeps several.
 _IN_FLIGHT = 3
@@ -330,25 +330,35 @@ def _send(
     progress: ProgressCallback,
     cancel: CancelToken,
 ) -> None:
-    """Upload the contents `shas` into new packs, in parts."""
+    """Upload the contents `shas` into new packs, in parts: each the zstd frame the local
+    store keeps it in, as it is, where it keeps one; compressed here otherwise."""
     if not shas:
         return
     meter = ProgressMeter(progress, "uploading", sum(sizes[sha] for sha in shas))
+    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
     with _PackWriter(ctx, objects, key) as packs:
         for sha in shas:
-            with ctx.blobs.open(sha) as content:
-                part = 0
-                while True:
+            with ctx.blobs.stored_frames(sha) as stored:
+                frames = stored if stored is not None else _compressed_parts(ctx, sha, compressor)
+                for part, (frame, size) in enumerate(frames):
                     cancel.raise_if_cancelled()
-                    chunk = content.read(PART_BYTES)
-                    if not chunk and part:
-                        break
-                    packs.add(sha, part, chunk)
-                    meter.advance(len(chunk), sha)
-                    part += 1
-                    if len(chunk) < PART_BYTES:
-                        break
+                    packs.add(sha, part, frame)
+                    meter.advance(size, sha)
     meter.finish()
+
+
+def _compressed_parts(
+    ctx: ServiceContext, sha: str, compressor: zstandard.ZstdCompressor
+) -> Iterator[tuple[bytes, int]]:
+    """A content the local store keeps uncompressed (or in one frame of all of it), as zstd
+    frames of at most PART_BYTES of it each, with their sizes."""
+    with ctx.blobs.open(sha) as content:
+        chunk = content.read(PART_BYTES)
+        yield compressor.compress(chunk), len(chunk)
+        while len(chunk) == PART_BYTES:
+            chunk = content.read(PART_BYTES)
+            if chunk:
+                yield compressor.compress(chunk), len(chunk)
 
 
 def _pull(
@@ -568,7 +578,6 @@ class _PackWriter:
 
     def __init__(self, ctx: ServiceContext, objects: BucketObjects, key: MasterKey) -> None:
         self._ctx, self._objects, self._key = ctx, objects, key
-        self._compressor = zstandard.ZstdCompressor(level=3)
         self._buffer = bytearray()
         self._parts: list[tuple[str, int, int, int]] = []
         self._uploads = ThreadPoolExecutor(_IN_FLIGHT, thread_name_prefix="envops-upload")
@@ -588,10 +597,11 @@ class _PackWriter:
                 future.cancel()
             self._uploads.shutdown(wait=True)
 
-    def add(self, sha: str, part: int, chunk: bytes) -> None:
+    def add(self, sha: str, part: int, frame: bytes) -> None:
+        """Add part `part` of content `sha`, a zstd frame."""
         # Sealed with the content's name as context: a part moved to another content's
         # place in an index fails to open.
-        sealed = self._key.seal(self._compressor.compress(chunk), BLOB + sha.encode())
+        sealed = self._key.seal(frame, BLOB + sha.encode())
         self._parts.append((sha, part, len(self._buffer), len(sealed)))
         self._buffer += sealed
         if len(self._buffer) >= PACK_BYTES:

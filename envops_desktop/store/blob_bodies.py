@@ -14,9 +14,14 @@ import zstandard
 
 CHUNK = 1 << 20
 SMALL_FILE = 4 << 20  # read whole: fewer syscalls, one buffer for hash and compression
+# A large content is compressed in frames of this much, each stating its size, so that a
+# shared store can send each frame as one part as it is (`service/sharing.py`): with one
+# frame for the whole file, a push spent most of its time decompressing and compressing again.
+FRAME_BYTES = 16 << 20
 ZSTD_LEVEL = 3
 _WORTH_IT = 0.9  # keep the compressed form only when it saves at least a tenth
 _PROBE = 64 << 10
+_FRAME_HEADER_MAX = 18  # bytes: magic number, descriptor, window, dictionary, content size
 
 _local = threading.local()
 
@@ -82,12 +87,55 @@ def encode_chunks(chunks: Iterator[bytes], out: BinaryIO) -> bool:
         body, compressed = small_body(first)
         out.write(body)
         return compressed
-    with _compressor().stream_writer(out, closefd=False) as writer:
-        writer.write(first)
-        writer.write(rest)
-        for chunk in chunks:
-            writer.write(chunk)
+    pending: list[bytes] = [first, rest]
+    held = len(first) + len(rest)
+    for chunk in chunks:
+        pending.append(chunk)
+        held += len(chunk)
+        if held >= FRAME_BYTES:
+            whole = memoryview(b"".join(pending))
+            out.write(_compressor().compress(whole[:FRAME_BYTES]))
+            pending, held = [bytes(whole[FRAME_BYTES:])], held - FRAME_BYTES
+    if held:
+        out.write(_compressor().compress(b"".join(pending)))
     return True
+
+
+def frames_of(body: "bytes | memoryview") -> list[tuple[memoryview, int]] | None:
+    """A compressed body's zstd frames with the size of content each holds, when every one
+    states a size of at most FRAME_BYTES; None for a body not made of such frames (one
+    compressed whole by an earlier version, or damaged).
+
+    Only headers are read: a frame ends after its last block (RFC 8878, section 3.1.1).
+    """
+    view = memoryview(body)
+    found = []
+    at = 0
+    while at < len(view):
+        try:
+            header = view[at : at + _FRAME_HEADER_MAX]
+            parameters = zstandard.get_frame_parameters(header)
+            end = at + zstandard.frame_header_size(header)
+        except zstandard.ZstdError:
+            return None
+        size = parameters.content_size
+        if size > FRAME_BYTES:  # also when the frame does not say (CONTENTSIZE_UNKNOWN)
+            return None
+        last = False
+        while not last:
+            if end + 3 > len(view):
+                return None
+            block = int.from_bytes(view[end : end + 3], "little")
+            last, kind = bool(block & 1), (block >> 1) & 3
+            if kind == 3:  # reserved: not a block any zstd writes
+                return None
+            end += 3 + (1 if kind == 1 else block >> 3)  # an RLE block holds one byte
+        end += 4 if parameters.has_checksum else 0
+        if end > len(view):
+            return None
+        found.append((view[at:end], size))
+        at = end
+    return found
 
 
 class HashingReader:

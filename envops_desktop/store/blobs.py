@@ -9,6 +9,7 @@ files are written out by `file_writes.py`.
 import contextlib
 import hashlib
 import io
+import mmap
 import os
 import shutil
 import threading
@@ -25,6 +26,7 @@ from envops_desktop.store.blob_bodies import (
     decoded_chunks,
     decompressor,
     encode_chunks,
+    frames_of,
     small_body,
     write_all,
 )
@@ -32,7 +34,7 @@ from envops_desktop.store.database import Database
 from envops_desktop.store.file_metadata import NOTHING, Applied
 from envops_desktop.store.file_writes import BINARY, NOFOLLOW, sync_to_disk, writing_new_file
 from envops_desktop.store.pack_index import PackedAt, PackIndex
-from envops_desktop.store.packs import PackWriter, ReadBatch, body_at
+from envops_desktop.store.packs import PackWriter, ReadBatch, body_at, stored_body_at
 
 _ZST = ".zst"
 
@@ -195,6 +197,29 @@ class BlobStore:
         except FileNotFoundError:
             # The index still names the pack: the store was damaged, not the caller's file.
             raise MissingBlobError(f"blob {sha} is missing from the store") from None
+
+    @contextlib.contextmanager
+    def stored_frames(self, sha: str) -> Iterator[Iterator[tuple[bytes, int]] | None]:
+        """The blob's body as the zstd frames it is stored in, each with the size of content
+        it holds (at most `FRAME_BYTES`); None when it is not stored that way (kept as it is,
+        or compressed whole by an earlier version). A shared store sends these as they are."""
+        where = self._found(sha)
+        if isinstance(where, PackedAt):
+            with open(os.path.join(self._packs, where.pack), "rb", buffering=0) as pack:
+                body = stored_body_at(pack, where)
+            found = frames_of(body) if where.compressed else None
+            yield None if found is None else ((bytes(f), n) for f, n in found)
+            return
+        if where.suffix != _ZST or where.stat().st_size == 0:  # an empty map cannot be made
+            yield None
+            return
+        with open(where, "rb") as raw, mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            found = frames_of(m)
+            try:
+                yield None if found is None else ((bytes(f), n) for f, n in found)
+            finally:
+                for frame, _size in found or ():
+                    frame.release()  # the map cannot close while a view of it is open
 
     @contextlib.contextmanager
     def _content(self, sha: str) -> Iterator[Iterator[bytes]]:

@@ -45,8 +45,13 @@ class PackWriter:
 
 
 def body_at(pack: BinaryIO, at: PackedAt) -> Iterator[bytes]:
+    return decoded_body(stored_body_at(pack, at), at.compressed)
+
+
+def stored_body_at(pack: BinaryIO, at: PackedAt) -> bytes:
+    """A packed blob's body as stored, compressed or not."""
     pack.seek(at.offset)
-    return decoded_body(pack.read(at.length), at.compressed)
+    return pack.read(at.length)
 
 
 class ReadBatch:

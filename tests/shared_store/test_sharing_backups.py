@@ -1,5 +1,7 @@
 """Two workstations, one bucket: a backup made on A restores on B, as an untrusted one."""
 
+import hashlib
+import io
 import os
 import shutil
 import stat
@@ -7,6 +9,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import zstandard
 
 from envops_desktop.domain.enums import ActivityAction
 from envops_desktop.domain.errors import InvalidConfigurationFileError, OperationFailedError
@@ -207,3 +210,27 @@ def test_each_workstations_log_says_who_did_what_on_the_others(workstations, tmp
     assert len(a.activity("billing", 500)) == count_a
     assert len(b.activity("billing", 500)) == count_b
     assert there.exists()
+
+
+def test_a_large_file_stored_whole_by_an_earlier_version_is_shared_and_restores_on_b(
+    workstations, tmp_path
+):
+    # Earlier versions compressed a large file as one frame of unstated size, which cannot
+    # be sent as parts as it is: the push compresses it again, part by part.
+    a, b, tree = workstations
+    (tree / "big.bin").write_bytes(b"max_connections = 512\n" * (1 << 20))  # 22 MiB of text
+    made = a.create_backup("billing", name="kept whole")
+    sha = hashlib.sha256((tree / "big.bin").read_bytes()).hexdigest()
+    loose = a.data_dir / "objects" / sha[:2] / f"{sha}.zst"
+    whole = io.BytesIO()
+    with zstandard.ZstdCompressor().stream_writer(whole, closefd=False) as writer:
+        writer.write((tree / "big.bin").read_bytes())
+    loose.write_bytes(whole.getvalue())
+    a.sync_shared_store(PASSPHRASE)
+    there = _billing_on(b, tmp_path / "on-b" / "billing")
+
+    b.sync_shared_store(PASSPHRASE)
+    b.restore_backup("billing", made.id)
+
+    assert describe_tree(there) == describe_tree(tree)
+    assert b.check_store().healthy

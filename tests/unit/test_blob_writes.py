@@ -1,7 +1,11 @@
 """Writing blobs while other processes share the store."""
 
+import io
 import os
 
+import zstandard
+
+from envops_desktop.store.blob_bodies import FRAME_BYTES, frames_of
 from tests.store_view import open_store
 
 
@@ -22,3 +26,38 @@ def test_large_file_is_stored_after_another_process_swept_the_scratch_folder(tmp
     assert size == 5 << 20
     with app.open(sha) as stored:
         assert stored.read() == second.read_bytes()
+
+
+def test_a_large_file_is_stored_in_frames_each_stating_its_size(tmp_path):
+    # A shared store sends each frame as one part as it is; a frame of the whole file
+    # would have to be decompressed and compressed again on every push.
+    data = tmp_path / "data"
+    data.mkdir()
+    store = open_store(data)
+    content = os.urandom(9 << 20) + b"listen = 0.0.0.0:8080\n" * (1 << 20) + os.urandom(3 << 20)
+    image = tmp_path / "mixed.img"
+    image.write_bytes(content)
+    with store.packing() as pack:
+        sha, _, _, _ = store.ingest(str(image), pack)
+
+    with store.stored_frames(sha) as stored:
+        frames = list(stored)
+
+    assert [size for _, size in frames] == [FRAME_BYTES, FRAME_BYTES, len(content) % FRAME_BYTES]
+    decompressor = zstandard.ZstdDecompressor()
+    assert b"".join(decompressor.decompress(frame) for frame, _ in frames) == content
+
+
+def test_a_body_not_made_of_sized_frames_is_not_cut_into_parts(tmp_path):
+    # Compressed whole by an earlier version (one frame, its size unstated), or damaged:
+    # a push then compresses the content again rather than send what it cannot vouch for.
+    content = b"upstream backend = 10.0.0.7\n" * 100_000
+    whole = io.BytesIO()
+    with zstandard.ZstdCompressor().stream_writer(whole, closefd=False) as writer:
+        writer.write(content)
+    sized = zstandard.ZstdCompressor().compress(content)
+
+    assert frames_of(whole.getvalue()) is None
+    assert frames_of(sized[:-3]) is None
+    assert frames_of(b"not zstd at all") is None
+    assert [size for _, size in frames_of(sized + sized) or []] == [len(content)] * 2
