@@ -121,6 +121,8 @@ def set_version(ctx: ServiceContext, env: Environment, version: str) -> Environm
     version = _check_version(version)
     with ctx.db.transaction():
         ctx.environments.update(env.id, version=version)
+        if ctx.shared.shared_id(env.id) is not None:  # the team follows at the next sync
+            ctx.shared.note_version_changed(env.id, version)
         ctx.record(
             env,
             ActivityAction.ENVIRONMENT_UPDATED,

@@ -11,8 +11,8 @@ passed off as another:
 - `backups/<backup id>`: the backup's record, written last and only if absent: a backup is
   in the store only once everything it needs is.
 - `events/<event id>`: what changed since, appended and never rewritten (a backup deleted,
-  by whom), so that two workstations never overwrite each other; the time of each is its
-  object's Last-Modified, the server's.
+  an environment's version changed, by whom), so that two workstations never overwrite each
+  other; the time of each is its object's Last-Modified, the server's.
 - `activity/<workstation>-<n>`: an activity entry of a shared environment, one object each,
   so that every workstation's log says who restored what, where and when.
 - `generations/<shared id>/<n>-<restore id>`: the restores of an environment, in order
@@ -46,6 +46,7 @@ BLOB, INDEX, MANIFEST, BACKUP, ENVIRONMENT, EVENT, ACTIVITY = (
     b"activity",
 )
 BACKUP_DELETED = "backup-deleted"
+VERSION_CHANGED = "version-changed"
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,16 @@ class StoreEvent:
 
     name: str
     kind: str
-    backup_id: str
+    subject: str  # the backup deleted, or the environment (its shared id) whose version changed
     by: str
     at: datetime  # the server's time when it was written
+    version: str | None = None  # the environment's new version
+
+    @property
+    def order(self) -> str:
+        """Sorts events by when the server took them, then by name (the server's times are
+        whole seconds; names begin with their writer's time)."""
+        return f"{self.at.isoformat()} {self.name}"
 
 
 def manifest_object(backup_id: str) -> str:
@@ -128,7 +136,12 @@ def events(
         document = json.loads(key.open(fetched.data or b"", EVENT))
         found.append(
             StoreEvent(
-                name, document["kind"], document["backup"], document["by"], fetched.last_modified
+                name,
+                document["kind"],
+                document.get("backup") or document.get("environment", ""),
+                document["by"],
+                fetched.last_modified,
+                document.get("version"),
             )
         )
     return found
@@ -136,7 +149,19 @@ def events(
 
 def tell_deleted(objects: BucketObjects, key: MasterKey, backup_id: str, by: str) -> str:
     """Append the event that `backup_id` was deleted; return its name."""
-    name = f"events/{new_id()}-{backup_id}"
-    document = {"kind": BACKUP_DELETED, "backup": backup_id, "by": by}
+    return _tell(objects, key, backup_id, {"kind": BACKUP_DELETED, "backup": backup_id, "by": by})
+
+
+def tell_version(
+    objects: BucketObjects, key: MasterKey, shared_id: str, version: str, by: str
+) -> str:
+    """Append the event that the environment `shared_id` is now at `version`; return its
+    name."""
+    document = {"kind": VERSION_CHANGED, "environment": shared_id, "version": version, "by": by}
+    return _tell(objects, key, shared_id, document)
+
+
+def _tell(objects: BucketObjects, key: MasterKey, subject: str, document: dict[str, str]) -> str:
+    name = f"events/{new_id()}-{subject}"
     create(objects, name, key.seal(as_json(document), EVENT))
     return name

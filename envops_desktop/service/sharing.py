@@ -41,6 +41,8 @@ from envops_desktop.service.shared_layout import (
     ENVIRONMENT,
     INDEX,
     MANIFEST,
+    VERSION_CHANGED,
+    StoreEvent,
     as_json,
     create,
     events,
@@ -48,6 +50,7 @@ from envops_desktop.service.shared_layout import (
     read_sealed,
     refresh_indexes,
     tell_deleted,
+    tell_version,
 )
 from envops_desktop.service.shared_store import OpenedStore
 from envops_desktop.service.store_prune import packs_not_to_rely_on, running_backup
@@ -98,13 +101,14 @@ class SyncReport:
 def sync(
     ctx: ServiceContext, store: OpenedStore, progress: ProgressCallback, cancel: CancelToken
 ) -> SyncReport:
-    """Tell the store of the deletions made here and take in those made elsewhere; then share
+    """Tell the store of the deletions and version changes made here and follow those made
+    elsewhere; then share
     this workstation's backups and take in the others'. Pushing and pulling run under the
     blobs lock (no garbage collection here frees content a pulled backup is about to name)
     and registered in the store (none there frees content a push relies on)."""
     objects, key = store.objects, store.key
     report = SyncReport()
-    _exchange_deletions(ctx, objects, key, report)
+    _exchange_events(ctx, objects, key, report)
     with ctx.locks.blobs_in_use(), running_backup(ctx, store) as registration:
         refresh_indexes(ctx, objects, key)
         shared = shared_environments(objects, key)
@@ -189,24 +193,53 @@ def _exchange_activity(ctx: ServiceContext, objects: BucketObjects, key: MasterK
         ctx.shared.note_seen(name)
 
 
-def _exchange_deletions(
+def _exchange_events(
     ctx: ServiceContext, objects: BucketObjects, key: MasterKey, report: SyncReport
 ) -> None:
-    """Append an event for each shared backup deleted here, and delete here each backup the
-    store's new events say was deleted elsewhere."""
+    """Append an event for each shared backup deleted here and each version changed here;
+    then follow the store's new events: delete here each backup deleted elsewhere, and take
+    each environment's newest version."""
     for backup_id in ctx.shared.deletions_to_tell():
         event = tell_deleted(objects, key, backup_id, ctx.user_at_host)
         ctx.shared.note_deleted(backup_id, event)
         ctx.shared.note_seen(event)
+    for env_id, version in ctx.shared.versions_to_tell():
+        shared_id = ctx.shared.shared_id(env_id)
+        if shared_id is not None:
+            # Read back below with the others: the newest by the server's clock wins.
+            tell_version(objects, key, shared_id, version, ctx.user_at_host)
+        ctx.shared.note_version_told(env_id, version)
     for event in events(objects, key, skip=ctx.shared.seen("events/")):
         if event.kind == BACKUP_DELETED:
-            ctx.shared.note_deleted(event.backup_id, event.name)
-            backup = ctx.backups.by_id(event.backup_id)
+            ctx.shared.note_deleted(event.subject, event.name)
+            backup = ctx.backups.by_id(event.subject)
             env = ctx.environments.by_id(backup.environment_id) if backup else None
             if backup is not None and env is not None:
                 backup_ops.delete_backup(ctx, env, backup, deleted_by=event.by)
                 report.deleted.append(backup.name)
+        elif event.kind == VERSION_CHANGED and not _follow_version(ctx, event):
+            continue  # the environment is busy here: the next sync follows it
         ctx.shared.note_seen(event.name)
+
+
+def _follow_version(ctx: ServiceContext, event: StoreEvent) -> bool:
+    """Take the version an event gives a shared environment here, unless a newer event was
+    followed already or the environment reads its version from a file in its folder (the
+    folder says what it runs). False when the environment is busy."""
+    env_id = ctx.shared.environment_of(event.subject)
+    env = ctx.environments.by_id(env_id) if env_id else None
+    if env is None or event.version is None:
+        return True
+    if event.order <= ctx.shared.newest_version_event(env.id):
+        return True
+    with ctx.locks.environment_if_free(env.id) as free:
+        if not free:
+            return False
+        if env.version_file is None and env.version != event.version:
+            # Said in the log by the entry the changing workstation shares, not again here.
+            ctx.environments.update(env.id, version=event.version)
+        ctx.shared.note_version_event(env.id, event.order)
+    return True
 
 
 def shared_environments(objects: BucketObjects, key: MasterKey) -> dict[str, dict[str, Any]]:

@@ -196,7 +196,7 @@ def _out_of_the_bin(
     """The backups deleted before `deleted_before` whose records are still in the store,
     by id, with their names."""
     ids = {
-        event.backup_id
+        event.subject
         for event in events(objects, key)
         if event.kind == BACKUP_DELETED and event.at <= deleted_before
     }

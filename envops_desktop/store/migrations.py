@@ -212,4 +212,14 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     ALTER TABLE journal ADD COLUMN generation TEXT;
     ALTER TABLE activity ADD COLUMN made_on TEXT;
     """,
+    # 12: an environment's version, changed here and to be told to the shared store
+    # (`to_tell`), and the newest version event of the store followed or told here, as
+    # `StoreEvent.order` sorts it, so that an older one read later never wins.
+    """
+    CREATE TABLE shared_versions (
+        environment_id TEXT PRIMARY KEY REFERENCES environments(id) ON DELETE CASCADE,
+        to_tell TEXT,
+        newest TEXT
+    ) WITHOUT ROWID;
+    """,
 ]

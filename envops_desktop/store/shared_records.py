@@ -1,8 +1,8 @@
 """What a data folder knows of its shared store: a cache that listing the bucket rebuilds.
 
 Which id the store gives each environment here, which backups are in the store and which
-were deleted from it, the store's append-only objects (events, activity) seen here, and
-where in the store's packs each content's parts lie.
+were deleted from it, versions changed here and not yet told, the store's append-only
+objects (events, activity) seen here, and where in the store's packs each content's parts lie.
 """
 
 from collections.abc import Iterable
@@ -126,6 +126,53 @@ class SharedRecords:
             "SELECT backup_id FROM shared_deleted WHERE event IS NULL ORDER BY backup_id"
         )
         return [row[0] for row in rows]
+
+    def note_version_changed(self, environment_id: str, version: str) -> None:
+        """Note that a shared environment's version was changed here, to be told to the
+        store at the next sync."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO shared_versions VALUES (?, ?, NULL) ON CONFLICT (environment_id)"
+                " DO UPDATE SET to_tell = excluded.to_tell",
+                (environment_id, version),
+            )
+
+    def versions_to_tell(self) -> list[tuple[str, str]]:
+        """(environment id, version) of each version changed here and not told yet."""
+        rows = self._db.connection().execute(
+            "SELECT environment_id, to_tell FROM shared_versions WHERE to_tell IS NOT NULL"
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    def note_version_told(self, environment_id: str, version: str) -> None:
+        """The store was told of `version` (unless the version changed again meanwhile)."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE shared_versions SET to_tell = NULL"
+                " WHERE environment_id = ? AND to_tell = ?",
+                (environment_id, version),
+            )
+
+    def newest_version_event(self, environment_id: str) -> str:
+        """The newest version event of the environment followed here, as `StoreEvent.order`
+        sorts it; empty if none."""
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT newest FROM shared_versions WHERE environment_id = ?", (environment_id,)
+            )
+            .fetchone()
+        )
+        return (row[0] if row else None) or ""
+
+    def note_version_event(self, environment_id: str, order: str) -> None:
+        """Note the newest version event followed here."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO shared_versions VALUES (?, NULL, ?) ON CONFLICT (environment_id)"
+                " DO UPDATE SET newest = excluded.newest",
+                (environment_id, order),
+            )
 
     def seen(self, under: str) -> set[str]:
         """The store's append-only objects under `under` ("events/", "activity/") written

@@ -458,6 +458,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
         "shared_packs",
         "shared_deleted",
         "shared_seen",
+        "shared_versions",
     ):
         conn.execute(f"DROP TABLE {table}")
     conn.execute("DROP TABLE manifests")

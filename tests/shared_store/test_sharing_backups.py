@@ -5,6 +5,7 @@ import io
 import os
 import shutil
 import stat
+import time
 from pathlib import Path
 
 import boto3
@@ -13,7 +14,7 @@ import zstandard
 
 from envops_desktop.domain.enums import ActivityAction
 from envops_desktop.domain.errors import InvalidConfigurationFileError, OperationFailedError
-from envops_desktop.service import EnvOpsService
+from envops_desktop.service import EnvOpsService, shared_layout
 from envops_desktop.service.sharing import SyncReport
 from tests.trees import describe_tree, make_config_tree, mess_up
 
@@ -234,3 +235,68 @@ def test_a_large_file_stored_whole_by_an_earlier_version_is_shared_and_restores_
 
     assert describe_tree(there) == describe_tree(tree)
     assert b.check_store().healthy
+
+
+def test_a_version_changed_on_a_is_followed_on_b_and_its_backups_restore_there(
+    workstations, tmp_path
+):
+    a, b, tree = workstations
+    a.create_backup("billing", name="4.2.0")
+    a.sync_shared_store(PASSPHRASE)
+    there = _billing_on(b, tmp_path / "on-b" / "billing")
+    b.sync_shared_store(PASSPHRASE)
+    a.update_environment_version("billing", "4.3.0")
+    (tree / "app.yaml").write_text("upgraded: true\n")
+    upgraded = a.create_backup("billing", name="4.3.0")
+    a.sync_shared_store(PASSPHRASE)
+
+    b.sync_shared_store(PASSPHRASE)
+
+    assert b.get_environment("billing").version == "4.3.0"
+    b.restore_backup("billing", upgraded.id)
+    assert (there / "app.yaml").read_text() == "upgraded: true\n"
+    # A's entry, once: B adds none of its own.
+    updates = [e for e in b.activity("billing") if e.action is ActivityAction.ENVIRONMENT_UPDATED]
+    assert [e.detail for e in updates] == ["version 4.2.0 → 4.3.0"]
+
+
+def test_the_version_told_last_wins_even_from_a_workstation_whose_clock_is_behind(
+    workstations, tmp_path, monkeypatch
+):
+    # Events are named from their writer's clock; which came last is the server's to say.
+    a, b, _ = workstations
+    a.create_backup("billing")
+    a.sync_shared_store(PASSPHRASE)
+    _billing_on(b, tmp_path / "on-b" / "billing")
+    b.sync_shared_store(PASSPHRASE)
+    b.update_environment_version("billing", "5.1.0")
+    b.sync_shared_store(PASSPHRASE)
+    time.sleep(1.1)  # the server's times are whole seconds
+    a.update_environment_version("billing", "5.0.0")
+    behind = iter(f"000000000{n:03d}" for n in range(1000))  # sorts before anything B wrote
+    monkeypatch.setattr(shared_layout, "new_id", lambda: next(behind))
+    a.sync_shared_store(PASSPHRASE)
+    monkeypatch.undo()
+
+    b.sync_shared_store(PASSPHRASE)
+
+    assert a.get_environment("billing").version == b.get_environment("billing").version == "5.0.0"
+
+
+def test_an_environment_that_reads_its_version_from_a_file_keeps_what_its_folder_says(
+    workstations, tmp_path
+):
+    a, b, _ = workstations
+    a.create_backup("billing")
+    a.sync_shared_store(PASSPHRASE)
+    there = tmp_path / "on-b" / "billing"
+    there.mkdir(parents=True)
+    (there / "VERSION").write_text("4.2.0\n")
+    b.add_environment("billing", there, version_file="VERSION")
+    b.sync_shared_store(PASSPHRASE)
+    a.update_environment_version("billing", "4.3.0")
+    a.sync_shared_store(PASSPHRASE)
+
+    b.sync_shared_store(PASSPHRASE)
+
+    assert b.get_environment("billing").version == "4.2.0"
