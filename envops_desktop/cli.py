@@ -138,9 +138,18 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _passphrase_options(_with_json(sync))
     copy = store_commands.add_parser(
-        "copy", help="copy this data folder's backups into a bucket, resumably, and verify"
+        "copy",
+        help="copy this data folder's backups into a bucket, or a bucket's back, resumably "
+        "and verified",
     )
-    copy.add_argument("--to", required=True, metavar="s3://BUCKET/PREFIX")
+    direction = copy.add_mutually_exclusive_group(required=True)
+    direction.add_argument("--to", metavar="s3://BUCKET/PREFIX")
+    direction.add_argument(
+        "--from",
+        dest="source",
+        metavar="s3://BUCKET/PREFIX",
+        help="the backups of the environments this data folder has (by name)",
+    )
     copy.add_argument("--endpoint", metavar="URL", help="the S3 server (MinIO, Ceph); AWS if none")
     copy.add_argument("--region")
     _passphrase_options(_with_json(copy))
@@ -415,10 +424,11 @@ def _run_store(service: EnvOpsService, args: argparse.Namespace) -> None:
         print(f"{made} the shared store {opened.settings.url} ({opened.settings.store_id}).")
         return
     if args.store_command == "copy":
-        url = args.to.rstrip("/")
+        url = (args.to or args.source).rstrip("/")
         passphrase = passphrase_for(url, args.passphrase_file) or _ask_passphrase(url)
+        copy = service.copy_store_to if args.to else service.copy_store_from
         with _long_operation() as (bar, cancel):
-            copied = service.copy_store_to(url, passphrase, args.endpoint, args.region, bar, cancel)
+            copied = copy(url, passphrase, args.endpoint, args.region, bar, cancel)
         _print(copied, args.json, copied.summary)
         return
     settings = service.shared_store()

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     )
     from envops_desktop.service.shared_store import OpenedStore, StoreCheck
     from envops_desktop.service.sharing import SyncReport
-    from envops_desktop.service.store_copy import CopyReport
+    from envops_desktop.service.store_copy import CopyBackReport, CopyReport
     from envops_desktop.service.store_prune import PruneReport
 
 # Deleted backups stay recoverable (and their content in the store) for this many days.
@@ -538,6 +538,24 @@ class EnvOpsService:
         settings = _store_settings(url, endpoint, region)
         target = shared_store.open_store(settings, passphrase, self._ctx.user_at_host)
         return store_copy.copy_to(self._ctx, target, progress, cancel or CancelToken())
+
+    def copy_store_from(
+        self,
+        url: str,
+        passphrase: str,
+        endpoint: str | None = None,
+        region: str | None = None,
+        progress: ProgressCallback = ignore_progress,
+        cancel: CancelToken | None = None,
+    ) -> "CopyBackReport":
+        """Copy every backup in the store at `url` of an environment this data folder has
+        (by name) into it, resumably, each file checked as it comes; the data folder stays
+        as it is connected."""
+        from envops_desktop.service import shared_store, store_copy
+
+        settings = _store_settings(url, endpoint, region)
+        source = shared_store.open_store(settings, passphrase, self._ctx.user_at_host, create=False)
+        return store_copy.copy_from(self._ctx, source, progress, cancel or CancelToken())
 
     def prune_shared_store(
         self,

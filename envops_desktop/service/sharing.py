@@ -112,7 +112,7 @@ def sync(
     with ctx.locks.blobs_in_use(), running_backup(ctx, store) as registration:
         refresh_indexes(ctx, objects, key)
         shared = shared_environments(objects, key)
-        _map_by_name(ctx, shared)
+        map_by_name(ctx, shared)
         already = ctx.shared.shared_backups()
         for env in ctx.environments.all():
             for backup in reversed(ctx.backups.for_environment(env.id)):
@@ -120,24 +120,49 @@ def sync(
                 if backup.made_on is None and backup.id not in already:
                     _push(ctx, objects, key, env, backup, shared, registration, progress, cancel)
                     report.pushed.append(backup.name)
-        local_names = {e.id: e.name for e in ctx.environments.all()}
-        known = ctx.shared.shared_backups() | ctx.shared.deleted()
-        unmapped: set[str] = set()
-        for name in objects.keys("backups/"):
-            backup_id = name.removeprefix("backups/")
-            if backup_id in known or ctx.backups.by_id(backup_id) is not None:
-                continue
-            cancel.raise_if_cancelled()
-            record = read_sealed(objects, key, name, BACKUP)
-            env_id = ctx.shared.environment_of(record["environment"])
-            if env_id is None or env_id not in local_names:
-                unmapped.add(shared.get(record["environment"], {}).get("name", "?"))
-                continue
-            _pull(ctx, objects, key, env_id, record, progress, cancel)
-            report.pulled.append(record["name"])
-        report.unmapped = sorted(unmapped)
+        skip = ctx.shared.shared_backups() | ctx.shared.deleted()
+        mapped = {
+            shared_id: env.id
+            for env in ctx.environments.all()
+            if (shared_id := ctx.shared.shared_id(env.id)) is not None
+        }
+        report.pulled, report.unmapped = take_in(
+            ctx, objects, key, shared, mapped, skip, progress, cancel
+        )
     _exchange_activity(ctx, objects, key)
     return report
+
+
+def take_in(
+    ctx: ServiceContext,
+    objects: BucketObjects,
+    key: MasterKey,
+    shared: dict[str, dict[str, Any]],
+    mapped: dict[str, str],
+    skip: set[str],
+    progress: ProgressCallback,
+    cancel: CancelToken,
+    connected: bool = True,
+) -> tuple[list[str], list[str]]:
+    """Take in the store's backups of the environments here (`mapped`: by their ids in the
+    store), but those in `skip` and those here already; each is noted as in the store when
+    the data folder is `connected` to it. Returns the names of the backups taken in, and of
+    the store's environments (among `shared`) that have backups but are not here."""
+    taken: list[str] = []
+    unmapped: set[str] = set()
+    for name in objects.keys("backups/"):
+        backup_id = name.removeprefix("backups/")
+        if backup_id in skip or ctx.backups.by_id(backup_id) is not None:
+            continue
+        cancel.raise_if_cancelled()
+        record = read_sealed(objects, key, name, BACKUP)
+        env_id = mapped.get(record["environment"])
+        if env_id is None:
+            unmapped.add(shared.get(record["environment"], {}).get("name", "?"))
+            continue
+        _pull(ctx, objects, key, env_id, record, progress, cancel, connected)
+        taken.append(record["name"])
+    return taken, sorted(unmapped)
 
 
 def _exchange_activity(ctx: ServiceContext, objects: BucketObjects, key: MasterKey) -> None:
@@ -249,13 +274,23 @@ def shared_environments(objects: BucketObjects, key: MasterKey) -> dict[str, dic
     }
 
 
-def _map_by_name(ctx: ServiceContext, shared: dict[str, dict[str, Any]]) -> None:
+def map_by_name(ctx: ServiceContext, shared: dict[str, dict[str, Any]]) -> None:
     """An environment here that the store knows by name is that environment; its path stays
     this workstation's own."""
+    for shared_id, env_id in same_names(ctx, shared).items():
+        if ctx.shared.shared_id(env_id) is None:
+            ctx.shared.map_environment(env_id, shared_id)
+
+
+def same_names(ctx: ServiceContext, shared: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Of the store's environments (`shared`), those an environment here has the name of:
+    their ids in the store, with the ids here."""
     by_name = {document["name"].casefold(): shared_id for shared_id, document in shared.items()}
-    for env in ctx.environments.all():
-        if ctx.shared.shared_id(env.id) is None and env.name.casefold() in by_name:
-            ctx.shared.map_environment(env.id, by_name[env.name.casefold()])
+    return {
+        by_name[env.name.casefold()]: env.id
+        for env in ctx.environments.all()
+        if env.name.casefold() in by_name
+    }
 
 
 def _push(
@@ -402,6 +437,7 @@ def _pull(
     record: dict[str, Any],
     progress: ProgressCallback,
     cancel: CancelToken,
+    connected: bool,
 ) -> None:
     manifest_name = record["manifest"]
     sealed = objects.get(manifest_object(record["id"])).data or b""
@@ -462,7 +498,8 @@ def _pull(
     with ctx.db.transaction():
         ctx.blobs.record_packed(placed)
         ctx.backups.insert(backup, manifest=kept_name, body=kept_body)
-        ctx.shared.mark_shared(backup.id)
+        if connected:  # deleting it here then tells the team
+            ctx.shared.mark_shared(backup.id)
     meter.finish()
 
 

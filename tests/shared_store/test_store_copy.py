@@ -111,3 +111,65 @@ def test_a_copy_damaged_in_the_bucket_fails_its_verification(alone, bucket, s3_e
 
     with pytest.raises(OperationFailedError, match="is damaged in the copy in"):
         service.copy_store_to(url, PASSPHRASE, s3_endpoint)
+
+
+def test_a_store_copied_back_from_a_bucket_restores_here_without_connecting(
+    alone, bucket, s3_endpoint, tmp_path, capsys, monkeypatch
+):
+    service, _, _ = alone
+    url = f"s3://{bucket}/copied"
+    make_config_tree(tmp_path / "payroll-tree", files=3)
+    service.add_environment("payroll", tmp_path / "payroll-tree", version="1")
+    service.create_backup("payroll")
+    service.copy_store_to(url, PASSPHRASE, s3_endpoint)
+    service.close()
+    back = EnvOpsService(tmp_path / "back")
+    there = tmp_path / "billing-here"
+    there.mkdir()
+    back.add_environment("billing", there, version="4.2.0")
+    back.close()
+    monkeypatch.setenv("ENVOPS_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    args = ["--data-dir", str(tmp_path / "back"), "store", "copy", "--from", url]
+
+    assert main([*args, "--endpoint", s3_endpoint]) == 0
+
+    out = capsys.readouterr().out
+    assert out.startswith(f"Copied 2 backups from s3://{bucket}/copied/ at {s3_endpoint} (0 were")
+    assert "In the store but not here: payroll" in out
+    back = EnvOpsService(tmp_path / "back")
+    assert back.shared_store() is None
+    back.restore_backup("billing", back.find_backup("billing", "tuesday").id)
+    assert rsync_differences(tmp_path / "tuesday", there) == []
+    assert back.check_store().healthy
+    back.close()
+
+
+def test_a_copy_back_cut_off_takes_in_the_rest_when_run_again_and_not_what_the_team_deleted(
+    alone, bucket, s3_endpoint, tmp_path
+):
+    service, monday, tuesday = alone
+    url = f"s3://{bucket}/copied"
+    service.copy_store_to(url, PASSPHRASE, s3_endpoint)
+    service.use_shared_store(url, PASSPHRASE, endpoint=s3_endpoint)
+    service.sync_shared_store(PASSPHRASE)
+    wednesday = service.create_backup("billing", name="wednesday")
+    service.sync_shared_store(PASSPHRASE)
+    service.delete_backup(monday.id)
+    service.sync_shared_store(PASSPHRASE)  # the team is told monday is gone
+    back = EnvOpsService(tmp_path / "back")
+    (tmp_path / "billing-here").mkdir()
+    back.add_environment("billing", tmp_path / "billing-here", version="4.2.0")
+    token = CancelToken()
+
+    def cut_off_after_the_first(progress) -> None:
+        if back.list_backups("billing"):
+            token.cancel()
+
+    with pytest.raises(OperationCancelledError):
+        back.copy_store_from(url, PASSPHRASE, s3_endpoint, None, cut_off_after_the_first, token)
+    report = back.copy_store_from(url, PASSPHRASE, s3_endpoint)
+
+    assert report.already == 1 and len(report.copied) == 1
+    assert {b.id for b in back.list_backups("billing")} == {tuesday.id, wednesday.id}
+    back.close()
