@@ -12,17 +12,23 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envops_desktop import __version__
 from envops_desktop.data_dir import resolve_data_dir
-from envops_desktop.domain.errors import EnvOpsError, NotFoundError
+from envops_desktop.domain.errors import EnvOpsError, NotFoundError, OperationFailedError
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.flushing import settle_in_background, settler_request
 from envops_desktop.service.service import DEFAULT_BIN_DAYS
 from envops_desktop.terminal_progress import TerminalProgressBar
+
+if TYPE_CHECKING:
+    from envops_desktop.domain.schedules import ScheduleRule
+    from envops_desktop.service.schedules import ScheduleStatus
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command ended by SIGPIPE
@@ -167,6 +173,19 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     prune.add_argument("--dry-run", action="store_true", help="only say what would be freed")
     _passphrase_options(_with_json(prune))
+    schedule = commands.add_parser("schedule", help="back environments up on a schedule")
+    schedule_commands = schedule.add_subparsers(dest="schedule_command", required=True)
+    set_schedule = schedule_commands.add_parser("set", help="set or stop a schedule")
+    set_schedule.add_argument("environment")
+    rule = set_schedule.add_mutually_exclusive_group(required=True)
+    rule.add_argument("--every-hours", type=int, metavar="N", help="2, 4, 8, 12 or 24")
+    rule.add_argument("--daily", metavar="HH:MM")
+    rule.add_argument("--weekly", nargs=2, metavar=("DAY", "HH:MM"))
+    rule.add_argument("--monthly", nargs=2, metavar=("DAY", "HH:MM"), help="DAY 1-31")
+    rule.add_argument("--off", action="store_true")
+    show = _with_json(schedule_commands.add_parser("show", help="each schedule and its next run"))
+    show.add_argument("environment", nargs="?")
+    _with_json(schedule_commands.add_parser("run", help="take every due backup, then exit"))
     _with_json(commands.add_parser("verify", help="check every stored file against its hash"))
     gc = _with_json(commands.add_parser("gc", help="free stored content no backup needs"))
     gc.add_argument("--dry-run", action="store_true", help="only say what would be freed")
@@ -253,6 +272,8 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         _run_backup(service, args)
     elif command == "store":
         _run_store(service, args)
+    elif command == "schedule":
+        _run_schedule(service, args)
     elif command == "restore":
         _unlock_if_shared(service, args.passphrase_file)
         env = service.get_environment(args.environment)
@@ -472,6 +493,82 @@ def _run_store(service: EnvOpsService, args: argparse.Namespace) -> None:
             + ("; the passphrase unlocks the store." if passphrase else ".")
         ),
     )
+
+
+def _run_schedule(service: EnvOpsService, args: argparse.Namespace) -> None:
+    if args.schedule_command == "set":
+        status = service.set_schedule(args.environment, None if args.off else _rule(args))
+        print(f"{status.environment}: {status.summary(service.now(), service.zone)}")
+        return
+    if args.schedule_command == "show":
+        names = [args.environment] if args.environment else None
+        envs = names or [e.name for e in service.list_environments()]
+        statuses = [service.schedule(name) for name in envs]
+        now = service.now()
+        _print(
+            [_with_summary(s, now, service.zone) for s in statuses],
+            args.json,
+            lambda: "\n".join(_schedule_line(s, now, service.zone) for s in statuses),
+        )
+        return
+    with _long_operation() as (bar, cancel):
+        runs = service.run_due_backups(bar, cancel)
+    _print(
+        runs,
+        args.json,
+        lambda: (
+            "\n".join(f"{r.environment}: {r.outcome} ({r.detail})" for r in runs)
+            or "No scheduled backup is due."
+        ),
+    )
+    failed = [r.environment for r in runs if r.outcome == "failed"]
+    if failed:
+        raise OperationFailedError(f"The scheduled backup of {', '.join(failed)} failed.")
+
+
+def _rule(args: argparse.Namespace) -> "ScheduleRule":
+    """The rule `envops schedule set` was given."""
+    from pydantic import ValidationError
+
+    from envops_desktop.domain.schedules import WEEKDAYS, ScheduleRule
+
+    if args.every_hours is not None:
+        given: dict[str, object] = {"frequency": "every-hours", "hours": args.every_hours}
+    elif args.daily is not None:
+        given = {"frequency": "daily", "at": args.daily}
+    elif args.weekly is not None:
+        day, at = args.weekly
+        names = [name.casefold() for name in WEEKDAYS]
+        matches = [i for i, name in enumerate(names) if name.startswith(day.casefold()[:3])]
+        if len(day) < 3 or len(matches) != 1 or not names[matches[0]].startswith(day.casefold()):
+            raise UsageError(f"{day} is not a day of the week (Monday to Sunday).")
+        given = {"frequency": "weekly", "weekday": matches[0], "at": at}
+    else:
+        day, at = args.monthly
+        if not day.isdigit():
+            raise UsageError(f"{day} is not a day of the month (1 to 31).")
+        given = {"frequency": "monthly", "day": int(day), "at": at}
+    try:
+        return ScheduleRule.model_validate(given)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = " ".join(str(part) for part in problem["loc"])
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        raise UsageError(f"{where + ': ' if where else ''}{message}.") from None
+
+
+def _with_summary(status: "ScheduleStatus", now: datetime, zone: tzinfo | None) -> object:
+    shown = _jsonable(status)
+    assert isinstance(shown, dict)
+    return {**shown, "summary": status.summary(now, zone)}
+
+
+def _schedule_line(status: "ScheduleStatus", now: datetime, zone: tzinfo | None) -> str:
+    line = f"{status.environment}: {status.summary(now, zone)}"
+    if status.overdue:
+        why = status.last_detail if status.last_outcome == "failed" else "a backup was missed"
+        line += f" (overdue: {why})"
+    return line
 
 
 def _unlock_if_shared(service: EnvOpsService, passphrase_file: Path | None) -> None:

@@ -226,7 +226,10 @@ def _back_up(
     reuse_identical: bool,
 ) -> tuple[Backup, bool]:
     if not Path(env.path).is_dir():
-        raise NotFoundError(f"The environment directory {env.path} does not exist.")
+        # Recorded: a scheduled backup fails with no one watching.
+        reason = f"The environment directory {env.path} does not exist."
+        ctx.record(env, ActivityAction.BACKUP_FAILED, Outcome.FAILURE, reason)
+        raise NotFoundError(reason)
     version = current_version(env)
     started = time.time_ns()
     try:

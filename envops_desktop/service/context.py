@@ -16,6 +16,7 @@ from envops_desktop.store.database import Database
 from envops_desktop.store.environment_records import EnvironmentRecords
 from envops_desktop.store.hash_caches import HashCaches
 from envops_desktop.store.journal_records import JournalRecords
+from envops_desktop.store.schedule_records import ScheduleRecords
 from envops_desktop.store.shared_records import SharedRecords
 
 POOL_SIZE = max(2, min(8, os.cpu_count() or 2))
@@ -48,6 +49,7 @@ class ServiceContext:
     staging_dir: Path
     user: str
     shared: SharedRecords
+    schedules: ScheduleRecords
 
     @classmethod
     def open(cls, data_dir: Path) -> "ServiceContext":
@@ -68,6 +70,7 @@ class ServiceContext:
             staging_dir=staging,
             user=login_name(),
             shared=SharedRecords(db),
+            schedules=ScheduleRecords(db),
         )
 
     @property

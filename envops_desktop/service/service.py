@@ -1,6 +1,7 @@
 """EnvOpsService: the one facade the CLI, the desktop workers and the tests call."""
 
 from collections.abc import Callable
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,15 +36,18 @@ from envops_desktop.service.restore import (
 )
 from envops_desktop.service.store_check import StoreReport, check_store
 from envops_desktop.service.team_locks import team_lock
+from envops_desktop.store.timestamps import utc_now
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
+    from envops_desktop.domain.schedules import ScheduleRule
     from envops_desktop.domain.shared_store import SharedStoreSettings
     from envops_desktop.service.configuration_files import (
         CheckedConfigurationFile,
         StagedConfiguration,
     )
+    from envops_desktop.service.schedules import ScheduledRun, ScheduleStatus
     from envops_desktop.service.shared_store import OpenedStore, StoreCheck
     from envops_desktop.service.sharing import SyncReport
     from envops_desktop.service.store_copy import CopyBackReport, CopyReport
@@ -64,10 +68,19 @@ class EnvOpsService:
     take a progress callback (called from worker threads) and a cancel token.
     """
 
-    def __init__(self, data_dir: Path, settle_later: bool = False) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        settle_later: bool = False,
+        clock: Callable[[], datetime] = utc_now,
+        zone: tzinfo | None = None,
+    ) -> None:
         """With `settle_later`, a restore returns once it is in place, before it is on disk,
-        and `unsettled_restores` lists what `flushing.settle_in_background` is to finish."""
+        and `unsettled_restores` lists what `flushing.settle_in_background` is to finish.
+        Schedules read the time from `clock` (UTC) and the local time zone from `zone` (None:
+        the system's)."""
         self._ctx = ServiceContext.open(Path(data_dir))
+        self._clock, self.zone = clock, zone
         self._settle_later = settle_later
         self._unsettled: list[str] = []
         self._opened_store: OpenedStore | None = None  # the shared store, once unlocked
@@ -115,6 +128,37 @@ class EnvOpsService:
 
     def remove_environment(self, name_or_id: str) -> None:
         environment_ops.remove_environment(self._ctx, self.get_environment(name_or_id))
+
+    # Schedules ------------------------------------------------------------------------------
+
+    def set_schedule(self, environment: str, rule: "ScheduleRule | None") -> "ScheduleStatus":
+        """Back the environment up by `rule` from now on; None turns its schedule off."""
+        from envops_desktop.service import schedules
+
+        env = self.get_environment(environment)
+        schedules.set_schedule(self._ctx, env, rule, self._clock())
+        return self.schedule(env.id)
+
+    def schedule(self, environment: str) -> "ScheduleStatus":
+        from envops_desktop.service import schedules
+
+        env = self.get_environment(environment)
+        return schedules.status(self._ctx, env, self._clock(), self.zone)
+
+    def run_due_backups(
+        self, progress: ProgressCallback = ignore_progress, cancel: CancelToken | None = None
+    ) -> "list[ScheduledRun]":
+        """Take every scheduled backup that is due, once however many slots were missed, and
+        never twice for one slot, whichever process runs them."""
+        from envops_desktop.service import schedules
+
+        return schedules.run_due(
+            self._ctx, self._clock(), self.zone, progress, cancel or CancelToken()
+        )
+
+    def now(self) -> datetime:
+        """The time by this service's clock (UTC)."""
+        return self._clock()
 
     # Backups --------------------------------------------------------------------------------
 

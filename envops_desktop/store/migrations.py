@@ -222,4 +222,17 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         newest TEXT
     ) WITHOUT ROWID;
     """,
+    # 13: each environment's schedule (its rule as JSON, on or off, when it was set) and the
+    # slot it last took, with how that backup ended.
+    """
+    CREATE TABLE schedules (
+        environment_id TEXT PRIMARY KEY REFERENCES environments(id) ON DELETE CASCADE,
+        rule TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        since TEXT NOT NULL,
+        last_slot TEXT,
+        last_outcome TEXT,
+        last_detail TEXT NOT NULL DEFAULT ''
+    ) WITHOUT ROWID;
+    """,
 ]

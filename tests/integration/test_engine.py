@@ -459,6 +459,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
         "shared_deleted",
         "shared_seen",
         "shared_versions",
+        "schedules",
     ):
         conn.execute(f"DROP TABLE {table}")
     conn.execute("DROP TABLE manifests")

@@ -1,0 +1,159 @@
+"""Scheduled backups: setting a schedule, saying when it next runs, taking the due backups.
+
+Due backups are taken by whichever process looks first, the app (on a worker, while it
+runs) or `envops schedule run` (under cron or a timer): each takes the environment's lock
+without waiting, then claims the slot in the database (`ScheduleRecords.claim`), so that
+two processes that find one slot due back it up once. However many slots passed while
+nothing ran, one backup is taken for them (`schedule_times.due_slot`).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+
+from envops_desktop.domain.enums import BackupOrigin
+from envops_desktop.domain.errors import EnvOpsError, OperationCancelledError
+from envops_desktop.domain.models import Environment
+from envops_desktop.domain.progress import CancelToken, ProgressCallback
+from envops_desktop.domain.schedules import ScheduleRule
+from envops_desktop.service import backups as backup_ops
+from envops_desktop.service.context import ServiceContext
+from envops_desktop.service.environments import refresh_version
+from envops_desktop.service.schedule_times import due_slot, slot_after
+from envops_desktop.store.schedule_records import FAILED, RUNNING, SUCCEEDED, ScheduleRow
+
+# A slot not taken this long after it came was missed (the app closed, the machine off).
+MISSED_AFTER = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class ScheduleStatus:
+    """An environment's schedule as the user sees it."""
+
+    environment: str
+    rule: ScheduleRule | None  # None: never set
+    enabled: bool
+    next_run: datetime | None  # UTC; None when off
+    due: bool  # a slot has come and not been taken yet
+    overdue: bool  # its last backup failed, or a slot went untaken (missed)
+    last_outcome: str | None
+    last_detail: str
+
+    def summary(self, now: datetime, zone: tzinfo | None = None) -> str:
+        """ "Every day at 02:00 — next run tomorrow at 02:00", or "Off"."""
+        if self.rule is None or not self.enabled or self.next_run is None:
+            return "Off"
+        if self.due:
+            return f"{self.rule.describe()} — due now"
+        return f"{self.rule.describe()} — next run {when(self.next_run, now, zone)}"
+
+
+def when(moment: datetime, now: datetime, zone: tzinfo | None = None) -> str:
+    """A moment soon after `now`, as people say it: "today at 14:00", "tomorrow at 02:00",
+    "on Monday 7 December at 02:00"."""
+    local, today = moment.astimezone(zone), now.astimezone(zone).date()
+    at = local.strftime("%H:%M")
+    if local.date() == today:
+        return f"today at {at}"
+    if local.date() == today + timedelta(days=1):
+        return f"tomorrow at {at}"
+    return f"on {local.strftime('%A')} {local.day} {local.strftime('%B')} at {at}"
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    """One due backup, and how it went."""
+
+    environment: str
+    slot: datetime
+    outcome: str  # succeeded, failed, or busy (the environment was in use: tried again later)
+    detail: str  # the backup's name, or what went wrong
+
+
+def set_schedule(
+    ctx: ServiceContext, env: Environment, rule: ScheduleRule | None, now: datetime
+) -> None:
+    """Back `env` up by `rule` from `now` on; None turns its schedule off (the rule is kept)."""
+    if rule is None:
+        ctx.schedules.turn_off(env.id)
+    else:
+        ctx.schedules.set(env.id, rule, enabled=True, since=now)
+
+
+def status(
+    ctx: ServiceContext, env: Environment, now: datetime, zone: tzinfo | None
+) -> ScheduleStatus:
+    row = ctx.schedules.get(env.id)
+    if row is None:
+        return ScheduleStatus(env.name, None, False, None, False, False, None, "")
+    slot = due_slot(row.rule, row.since, row.last_slot, now, zone) if row.enabled else None
+    next_run = None
+    if row.enabled:
+        after = max(row.last_slot or row.since, row.since)
+        next_run = slot or slot_after(row.rule, row.since, after, zone)
+    missed = slot is not None and now - slot > MISSED_AFTER
+    if row.last_outcome == RUNNING:  # its process died during the backup, unless still at it
+        with ctx.locks.environment_if_free(env.id) as free:
+            missed = missed or free
+    return ScheduleStatus(
+        environment=env.name,
+        rule=row.rule,
+        enabled=row.enabled,
+        next_run=next_run,
+        due=slot is not None,
+        overdue=row.enabled and (missed or row.last_outcome == FAILED),
+        last_outcome=row.last_outcome,
+        last_detail=row.last_detail,
+    )
+
+
+def run_due(
+    ctx: ServiceContext,
+    now: datetime,
+    zone: tzinfo | None,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> list[ScheduledRun]:
+    """Take every backup due at `now`, one per environment, each by one process only."""
+    runs = []
+    for row in ctx.schedules.all():
+        env = ctx.environments.by_id(row.environment_id)
+        if env is None or not row.enabled:
+            continue
+        if due_slot(row.rule, row.since, row.last_slot, now, zone) is None:
+            continue
+        cancel.raise_if_cancelled()
+        with ctx.locks.environment_if_free(env.id) as free:
+            if not free:
+                runs.append(ScheduledRun(env.name, now, "busy", "another operation holds it"))
+                continue
+            run = _take(ctx, env, now, zone, progress, cancel)
+            if run is not None:
+                runs.append(run)
+    return runs
+
+
+def _take(
+    ctx: ServiceContext,
+    env: Environment,
+    now: datetime,
+    zone: tzinfo | None,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> ScheduledRun | None:
+    """Back `env` up (its lock held) for its due slot, unless another process took it."""
+    row: ScheduleRow | None = ctx.schedules.get(env.id)  # read again under the lock
+    slot = due_slot(row.rule, row.since, row.last_slot, now, zone) if row and row.enabled else None
+    if row is None or slot is None or not ctx.schedules.claim(env.id, row.last_slot, slot):
+        return None
+    try:
+        backup = backup_ops.create_backup_locked(
+            ctx, refresh_version(ctx, env), None, BackupOrigin.SCHEDULED, progress, cancel
+        )
+    except OperationCancelledError:
+        ctx.schedules.finish(env.id, slot, FAILED, "cancelled")
+        raise
+    except EnvOpsError as error:
+        ctx.schedules.finish(env.id, slot, FAILED, str(error))
+        return ScheduledRun(env.name, slot, FAILED, str(error))
+    ctx.schedules.finish(env.id, slot, SUCCEEDED, backup.name)
+    return ScheduledRun(env.name, slot, SUCCEEDED, backup.name)
