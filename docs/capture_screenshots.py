@@ -27,6 +27,7 @@ from envops_desktop.ui.import_configuration_dialog import ImportConfigurationDia
 from envops_desktop.ui.main_window import MainWindow
 from envops_desktop.ui.preferences_dialog import PreferencesDialog
 from envops_desktop.ui.restore_backup_dialog import RestoreBackupDialog
+from envops_desktop.ui.schedule_dialog import ScheduleDialog
 from envops_desktop.ui.update_environment_dialog import UpdateEnvironmentDialog
 from envops_desktop.ui.version_mismatch_box import show_version_mismatch
 
@@ -145,6 +146,10 @@ def main() -> None:
     export.show()
     save(export, "export-dialog")
     export.close()
+    schedule = ScheduleDialog(controller, billing, window)
+    schedule.show()
+    save(schedule, "schedule-dialog")
+    schedule.close()
     _capture_import_dialog(controller, service, billing, window, scratch)
     window.close()
 

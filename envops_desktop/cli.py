@@ -27,8 +27,7 @@ from envops_desktop.service.service import DEFAULT_BIN_DAYS
 from envops_desktop.terminal_progress import TerminalProgressBar
 
 if TYPE_CHECKING:
-    from envops_desktop.domain.schedules import ScheduleRule
-    from envops_desktop.service.schedules import ScheduleStatus
+    from envops_desktop.domain.schedules import ScheduleRule, ScheduleStatus
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command ended by SIGPIPE

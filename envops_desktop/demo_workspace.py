@@ -74,4 +74,7 @@ def create_demo_workspace(service: EnvOpsService) -> bool:
     )
     service.create_backup("web-frontend", name="Release 2.3.0")
     service.create_backup("analytics-staging", name="Initial")
+    from envops_desktop.domain.schedules import Frequency, ScheduleRule  # pydantic: here
+
+    service.set_schedule("billing-production", ScheduleRule(frequency=Frequency.DAILY, at="02:00"))
     return True

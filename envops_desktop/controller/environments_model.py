@@ -1,4 +1,5 @@
-"""The environments table: name, status badge, version, path, last backup, last updated."""
+"""The environments table: name, status badge, version, path, last backup, last updated, and
+its schedule (an Overdue badge when a scheduled backup failed or was missed)."""
 
 from PySide6.QtCore import QObject
 
@@ -11,6 +12,8 @@ from envops_desktop.controller.record_table_model import (
 from envops_desktop.domain.models import Environment
 
 STATUS_COLUMN = 1
+SCHEDULE_COLUMN = 6
+OVERDUE = "Overdue"
 
 COLUMNS: list[Column[Environment]] = [
     Column("Name", lambda e: e.name),
@@ -21,6 +24,7 @@ COLUMNS: list[Column[Environment]] = [
         "Last backup", lambda e: local_time(e.last_backup_at), lambda e: timestamp(e.last_backup_at)
     ),
     Column("Last updated", lambda e: local_time(e.updated_at), lambda e: timestamp(e.updated_at)),
+    Column("Schedule", lambda e: OVERDUE if e.backup_overdue else e.schedule),
 ]
 
 

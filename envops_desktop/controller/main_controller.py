@@ -29,11 +29,15 @@ from envops_desktop.service.configuration_files import (
 from envops_desktop.workers.operation_worker import Operation
 
 if TYPE_CHECKING:
+    from envops_desktop.domain.schedules import ScheduleRule, ScheduleStatus
     from envops_desktop.domain.shared_store import SharedStoreSettings
+    from envops_desktop.service.schedules import ScheduledRun
 
 log = logging.getLogger(__name__)
 
 POLL_MS = 1000
+# How often the app looks for a scheduled backup that has come due.
+SCHEDULE_CHECK_MS = 30_000
 
 
 class Notification:
@@ -55,6 +59,7 @@ class MainController(QObject):
     version_mismatch = Signal(object)  # VersionMismatchError found once the restore began
     selection_changed = Signal()  # the selected environment or its details changed
     operations_changed = Signal()
+    scheduled_backups_done = Signal(list)  # the ScheduledRuns of one look at the schedules
 
     def __init__(self, service: EnvOpsService, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -72,6 +77,10 @@ class MainController(QObject):
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_MS)
         self._poll.timeout.connect(self.refresh_if_changed)
+        self._scheduled: RunningOperation | None = None
+        self._schedules = QTimer(self)
+        self._schedules.setInterval(SCHEDULE_CHECK_MS)
+        self._schedules.timeout.connect(self.take_due_backups)
 
     # Loading and live refresh ----------------------------------------------------------------
 
@@ -79,9 +88,13 @@ class MainController(QObject):
         """Load everything and begin watching for changes made by other processes."""
         self.refresh()  # also loads the first page of the activity log
         self._poll.start()
+        self._schedules.start()
+        # What came due while the app was closed is taken once, as soon as it shows.
+        QTimer.singleShot(0, self.take_due_backups)
 
     def stop(self) -> None:
         self._poll.stop()
+        self._schedules.stop()
 
     def refresh_if_changed(self) -> None:
         counter = self.service.change_counter()
@@ -91,7 +104,11 @@ class MainController(QObject):
     def refresh(self) -> None:
         assert_gui_thread()
         self._last_change = self.service.change_counter()
-        environments = [self._with_local_status(e) for e in self.service.list_environments()]
+        schedules = self.service.schedules()
+        environments = [
+            self._with_local_status(e, schedules.get(e.id))
+            for e in self.service.list_environments()
+        ]
         self.environments_model.set_records(environments)
         ids = {e.id for e in environments}
         if self._selected_id not in ids:
@@ -102,7 +119,13 @@ class MainController(QObject):
         self.activity_model.fetch_newer()
         self.selection_changed.emit()
 
-    def _with_local_status(self, environment: Environment) -> Environment:
+    def _with_local_status(
+        self, environment: Environment, schedule: "ScheduleStatus | None"
+    ) -> Environment:
+        if schedule is not None and schedule.enabled and schedule.rule is not None:
+            environment = replace(
+                environment, schedule=schedule.rule.describe(), backup_overdue=schedule.overdue
+            )
         # A restore started here shows `Updating` at once, before its worker has written it.
         if environment.id in self._restoring and environment.status is not (
             EnvironmentStatus.UPDATING
@@ -181,6 +204,68 @@ class MainController(QObject):
             self.notify.emit(Notification.ERROR, str(error))
             return False
         return True
+
+    # Schedules -------------------------------------------------------------------------------
+
+    def schedule_of(self, environment: Environment) -> "ScheduleStatus":
+        return self.service.schedule(environment.id)
+
+    def schedule_text(self, environment: Environment) -> str:
+        """The environment's schedule in a line: its rule and its next run, or Off."""
+        return self.service.schedule(environment.id).summary(self.service.now(), self.service.zone)
+
+    def preview_schedule(self, rule: "ScheduleRule | None") -> str:
+        return self.service.preview_schedule(rule)
+
+    def set_schedule(self, environment: Environment, rule: "ScheduleRule | None") -> None:
+        status = self.service.set_schedule(environment.id, rule)
+        self.refresh()
+        summary = status.summary(self.service.now(), self.service.zone)
+        self.notify.emit(
+            Notification.SUCCESS,
+            self.tr("{env} is backed up: {summary}.").format(env=environment.name, summary=summary)
+            if rule
+            else self.tr("{env} is no longer backed up on a schedule.").format(
+                env=environment.name
+            ),
+        )
+
+    def take_due_backups(self) -> RunningOperation | None:
+        """Take the scheduled backups that are due, on a worker (one look at a time)."""
+        if self._scheduled is not None or not self.service.has_due_backups():
+            return None
+        running = self._scheduled = self.runner.prepare(
+            self.tr("Taking scheduled backups"),
+            None,
+            lambda progress, cancel: self.service.run_due_backups(progress, cancel),
+        )
+        running.succeeded.connect(self._scheduled_backups_taken)
+        running.failed.connect(lambda message, _error: self._scheduled_backups_taken([], message))
+        running.cancelled.connect(lambda _message: self._scheduled_backups_taken([]))
+        self.runner.launch(running)
+        return running
+
+    def _scheduled_backups_taken(self, runs: "list[ScheduledRun]", error: str = "") -> None:
+        self._scheduled = None
+        self.refresh()
+        if error:
+            self.notify.emit(Notification.ERROR, error)
+        for run in runs:
+            if run.outcome == "failed":
+                self.notify.emit(
+                    Notification.ERROR,
+                    self.tr("The scheduled backup of {env} failed: {why}").format(
+                        env=run.environment, why=run.detail
+                    ),
+                )
+            elif run.outcome == "succeeded":
+                self.notify.emit(
+                    Notification.SUCCESS,
+                    self.tr("Backed up {env} on schedule as {name}.").format(
+                        env=run.environment, name=run.detail
+                    ),
+                )
+        self.scheduled_backups_done.emit(runs)
 
     # Long operations (worker threads) --------------------------------------------------------
 

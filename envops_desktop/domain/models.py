@@ -66,6 +66,10 @@ class Environment:
     last_backup_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+    # Its schedule in a few words ("Every day at 02:00", "Off"), and whether a scheduled
+    # backup failed or was missed: filled in where they are shown.
+    schedule: str = "Off"
+    backup_overdue: bool = False
 
 
 # A regular file as a scan found it: (path, size, mtime_ns, inode, mode); the first four are

@@ -1,6 +1,7 @@
 """When an environment is backed up on its own: the rule, as the user sets it."""
 
-from datetime import time
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Self
 
@@ -68,3 +69,37 @@ class ScheduleRule(BaseModel):
             return f"Every {WEEKDAYS[self.weekday or 0]} at {at}"
         last = " (the last day in shorter months)" if (self.day or 0) > 28 else ""
         return f"Every month on day {self.day} at {at}{last}"
+
+
+@dataclass(frozen=True)
+class ScheduleStatus:
+    """An environment's schedule as the user sees it."""
+
+    environment: str
+    rule: ScheduleRule | None  # None: never set
+    enabled: bool
+    next_run: datetime | None  # UTC; None when off
+    due: bool  # a slot has come and not been taken yet
+    overdue: bool  # its last backup failed, or a slot went untaken (missed)
+    last_outcome: str | None
+    last_detail: str
+
+    def summary(self, now: datetime, zone: tzinfo | None = None) -> str:
+        """ "Every day at 02:00 — next run tomorrow at 02:00", or "Off"."""
+        if self.rule is None or not self.enabled or self.next_run is None:
+            return "Off"
+        if self.due:
+            return f"{self.rule.describe()} — due now"
+        return f"{self.rule.describe()} — next run {when(self.next_run, now, zone)}"
+
+
+def when(moment: datetime, now: datetime, zone: tzinfo | None = None) -> str:
+    """A moment soon after `now`, as people say it: "today at 14:00", "tomorrow at 02:00",
+    "on Monday 7 December at 02:00"."""
+    local, today = moment.astimezone(zone), now.astimezone(zone).date()
+    at = local.strftime("%H:%M")
+    if local.date() == today:
+        return f"today at {at}"
+    if local.date() == today + timedelta(days=1):
+        return f"tomorrow at {at}"
+    return f"on {local.strftime('%A')} {local.day} {local.strftime('%B')} at {at}"

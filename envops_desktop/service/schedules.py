@@ -14,7 +14,7 @@ from envops_desktop.domain.enums import BackupOrigin
 from envops_desktop.domain.errors import EnvOpsError, OperationCancelledError
 from envops_desktop.domain.models import Environment
 from envops_desktop.domain.progress import CancelToken, ProgressCallback
-from envops_desktop.domain.schedules import ScheduleRule
+from envops_desktop.domain.schedules import ScheduleRule, ScheduleStatus, when
 from envops_desktop.service import backups as backup_ops
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.environments import refresh_version
@@ -23,40 +23,6 @@ from envops_desktop.store.schedule_records import FAILED, RUNNING, SUCCEEDED, Sc
 
 # A slot not taken this long after it came was missed (the app closed, the machine off).
 MISSED_AFTER = timedelta(minutes=10)
-
-
-@dataclass(frozen=True)
-class ScheduleStatus:
-    """An environment's schedule as the user sees it."""
-
-    environment: str
-    rule: ScheduleRule | None  # None: never set
-    enabled: bool
-    next_run: datetime | None  # UTC; None when off
-    due: bool  # a slot has come and not been taken yet
-    overdue: bool  # its last backup failed, or a slot went untaken (missed)
-    last_outcome: str | None
-    last_detail: str
-
-    def summary(self, now: datetime, zone: tzinfo | None = None) -> str:
-        """ "Every day at 02:00 — next run tomorrow at 02:00", or "Off"."""
-        if self.rule is None or not self.enabled or self.next_run is None:
-            return "Off"
-        if self.due:
-            return f"{self.rule.describe()} — due now"
-        return f"{self.rule.describe()} — next run {when(self.next_run, now, zone)}"
-
-
-def when(moment: datetime, now: datetime, zone: tzinfo | None = None) -> str:
-    """A moment soon after `now`, as people say it: "today at 14:00", "tomorrow at 02:00",
-    "on Monday 7 December at 02:00"."""
-    local, today = moment.astimezone(zone), now.astimezone(zone).date()
-    at = local.strftime("%H:%M")
-    if local.date() == today:
-        return f"today at {at}"
-    if local.date() == today + timedelta(days=1):
-        return f"tomorrow at {at}"
-    return f"on {local.strftime('%A')} {local.day} {local.strftime('%B')} at {at}"
 
 
 @dataclass(frozen=True)
@@ -77,6 +43,14 @@ def set_schedule(
         ctx.schedules.turn_off(env.id)
     else:
         ctx.schedules.set(env.id, rule, enabled=True, since=now)
+
+
+def preview(rule: ScheduleRule | None, now: datetime, zone: tzinfo | None) -> str:
+    """What a schedule set to `rule` now would say of itself: "Every day at 02:00 — next
+    run tomorrow at 02:00", or "Off"."""
+    if rule is None:
+        return "Off"
+    return f"{rule.describe()} — next run {when(slot_after(rule, now, now, zone), now, zone)}"
 
 
 def status(

@@ -41,13 +41,13 @@ from envops_desktop.store.timestamps import utc_now
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-    from envops_desktop.domain.schedules import ScheduleRule
+    from envops_desktop.domain.schedules import ScheduleRule, ScheduleStatus
     from envops_desktop.domain.shared_store import SharedStoreSettings
     from envops_desktop.service.configuration_files import (
         CheckedConfigurationFile,
         StagedConfiguration,
     )
-    from envops_desktop.service.schedules import ScheduledRun, ScheduleStatus
+    from envops_desktop.service.schedules import ScheduledRun
     from envops_desktop.service.shared_store import OpenedStore, StoreCheck
     from envops_desktop.service.sharing import SyncReport
     from envops_desktop.service.store_copy import CopyBackReport, CopyReport
@@ -144,6 +144,26 @@ class EnvOpsService:
 
         env = self.get_environment(environment)
         return schedules.status(self._ctx, env, self._clock(), self.zone)
+
+    def schedules(self) -> "dict[str, ScheduleStatus]":
+        """Every environment's schedule, by environment id."""
+        from envops_desktop.service import schedules
+
+        now = self._clock()
+        return {
+            env.id: schedules.status(self._ctx, env, now, self.zone)
+            for env in self._ctx.environments.all()
+        }
+
+    def preview_schedule(self, rule: "ScheduleRule | None") -> str:
+        """What a schedule set to `rule` now would say: its rule and its first run."""
+        from envops_desktop.service import schedules
+
+        return schedules.preview(rule, self._clock(), self.zone)
+
+    def has_due_backups(self) -> bool:
+        """Whether a scheduled backup is due now (a quick look, for the app's timer)."""
+        return any(self.schedule(env.id).due for env in self._ctx.environments.all())
 
     def run_due_backups(
         self, progress: ProgressCallback = ignore_progress, cancel: CancelToken | None = None

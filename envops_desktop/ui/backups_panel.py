@@ -2,7 +2,7 @@
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QHeaderView, QMenu, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHeaderView, QLabel, QMenu, QVBoxLayout, QWidget
 
 from envops_desktop.controller.action_rules import Needs
 from envops_desktop.controller.backups_model import OPTIONS_COLUMN
@@ -41,9 +41,23 @@ class BackupsPanel(QWidget):
         self.table.clicked.connect(self._clicked)
         self.table.activated.connect(self._activated)
         self.table.row_menu_requested.connect(self._popup)
+        self.schedule_line = QLabel(self)
+        self.schedule_line.setObjectName("scheduleLine")
+        self.schedule_line.setContentsMargins(4, 2, 4, 2)
+        controller.selection_changed.connect(self._show_schedule)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.schedule_line)
         layout.addWidget(self.table)
+        self._show_schedule()
+
+    def _show_schedule(self) -> None:
+        env = self._controller.selected_environment
+        self.schedule_line.setVisible(env is not None)
+        if env is not None:
+            self.schedule_line.setText(
+                self.tr("Schedule: {summary}").format(summary=self._controller.schedule_text(env))
+            )
 
     def current(self) -> Backup | None:
         rows = self.table.selectionModel().selectedRows()

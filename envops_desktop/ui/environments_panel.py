@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from envops_desktop.controller.environments_model import STATUS_COLUMN
+from envops_desktop.controller.environments_model import SCHEDULE_COLUMN, STATUS_COLUMN
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.models import Environment
@@ -37,7 +37,9 @@ class EnvironmentsPanel(QStackedWidget):
         self.proxy.setSourceModel(controller.environments_model)
         self.table = make_table_view("environmentsTable", self.tr("Environments"), self)
         self.table.setModel(self.proxy)
-        self.table.setItemDelegateForColumn(STATUS_COLUMN, StatusBadgeDelegate(self.table))
+        badges = StatusBadgeDelegate(self.table)
+        self.table.setItemDelegateForColumn(STATUS_COLUMN, badges)
+        self.table.setItemDelegateForColumn(SCHEDULE_COLUMN, badges)
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.table.setColumnWidth(0, 160)
         self.table.setColumnWidth(STATUS_COLUMN, 120)

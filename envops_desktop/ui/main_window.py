@@ -45,6 +45,7 @@ from envops_desktop.ui.notification_banner import NotificationBanner
 from envops_desktop.ui.passphrase_prompt import ask_passphrase
 from envops_desktop.ui.preferences_dialog import PreferencesDialog
 from envops_desktop.ui.restore_backup_dialog import RestoreBackupDialog
+from envops_desktop.ui.schedule_dialog import ScheduleDialog
 from envops_desktop.ui.task_progress import TaskProgress
 from envops_desktop.ui.update_environment_dialog import UpdateEnvironmentDialog
 from envops_desktop.ui.version_mismatch_box import (
@@ -127,6 +128,7 @@ class MainWindow(QMainWindow):
         for action, slot in (
             (actions.add, self.add_environment),
             (actions.update_env, self.update_environment),
+            (actions.schedule, self.schedule_backups),
             (actions.remove, self.remove_environment),
             (actions.backup, self.create_backup),
             (actions.restore, lambda: self._with_backup(self.restore_backup)),
@@ -302,6 +304,11 @@ class MainWindow(QMainWindow):
         env = self.controller.selected_environment
         if env is not None:
             UpdateEnvironmentDialog(self.controller, env, suggested_version, self).exec()
+
+    def schedule_backups(self) -> None:
+        env = self.controller.selected_environment
+        if env is not None:
+            ScheduleDialog(self.controller, env, self).exec()
 
     def after_version_mismatch(self, choice: str, mismatch: VersionMismatchError) -> None:
         """Do what the user chose in the version mismatch box."""

@@ -1,20 +1,22 @@
-"""Paints an environment's status as a coloured badge."""
+"""Paints an environment's status, and an overdue schedule, as coloured badges."""
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from envops_desktop.controller.environments_model import OVERDUE
 from envops_desktop.domain.enums import EnvironmentStatus
 
 BADGE_COLOURS = {
     EnvironmentStatus.READY.value: (QColor("#e3f4e8"), QColor("#1e6b34")),
     EnvironmentStatus.UPDATING.value: (QColor("#fff3d6"), QColor("#8a5a00")),
     EnvironmentStatus.UPDATE_FAILED.value: (QColor("#fde2e1"), QColor("#a11b14")),
+    OVERDUE: (QColor("#fde2e1"), QColor("#a11b14")),
 }
 
 
 class StatusBadgeDelegate(QStyledItemDelegate):
-    """Draws the status text inside a rounded, colour-coded pill."""
+    """Draws a status (or Overdue) inside a rounded, colour-coded pill; other text as text."""
 
     def paint(
         self,
@@ -23,7 +25,10 @@ class StatusBadgeDelegate(QStyledItemDelegate):
         index: QModelIndex | QPersistentModelIndex,
     ) -> None:
         text = index.data(Qt.ItemDataRole.DisplayRole) or ""
-        background, foreground = BADGE_COLOURS.get(text, (QColor("#eeeeee"), QColor("#333333")))
+        if text not in BADGE_COLOURS:  # a schedule that is on time: no badge
+            super().paint(painter, option, index)
+            return
+        background, foreground = BADGE_COLOURS[text]
         painter.save()
         if option.state & QStyle.StateFlag.State_Selected:
             painter.fillRect(option.rect, option.palette.highlight())

@@ -70,6 +70,13 @@ class WindowActions(QObject):
             Needs.IDLE | Needs.BACKUP,
             QKeySequence.StandardKey.Delete,
         )
+        self.schedule = new(
+            "scheduleBackupsAction",
+            tr("&Schedule backups…"),
+            None,
+            Needs.ENVIRONMENT,
+            "Ctrl+Shift+B",
+        )
         self.refresh = new(
             "refreshAction",
             tr("Re&fresh"),
@@ -132,7 +139,8 @@ class WindowActions(QObject):
             [self.add, self.update_env, self.remove, None, self.find, self.refresh],
         )
         self._menu(
-            bar.addMenu(tr("&Backup")), [self.backup, self.restore, self.export, self.delete]
+            bar.addMenu(tr("&Backup")),
+            [self.backup, self.restore, self.export, self.delete, None, self.schedule],
         )
         self._menu(bar.addMenu(tr("&Help")), [self.about])
 
@@ -140,7 +148,10 @@ class WindowActions(QObject):
         """The environments table's right-click menu."""
         menu = QMenu(self._window)
         menu.setObjectName("environmentMenu")
-        return self._menu(menu, [self.backup, self.import_file, None, self.update_env, self.remove])
+        return self._menu(
+            menu,
+            [self.backup, self.schedule, self.import_file, None, self.update_env, self.remove],
+        )
 
     @staticmethod
     def _menu(menu: QMenu, actions: list[QAction | None]) -> QMenu:

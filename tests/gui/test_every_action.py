@@ -72,6 +72,9 @@ ACTIONS = [
         "exportBackupAction", "exportDialog", "Ctrl+Shift+E", None, "Backup", False
     ),
     WindowAction("deleteBackupAction", "confirmDeleteBox", "Del", None, "Backup", False),
+    WindowAction(
+        "scheduleBackupsAction", "scheduleDialog", "Ctrl+Shift+B", None, "Backup", True
+    ),
     WindowAction("refreshAction", "refreshed", "F5", "refreshButton", "Environment", False),
     WindowAction("findAction", "find", "Ctrl+F", None, "Environment", False),
     WindowAction("aboutAction", "aboutDialog", None, None, "Help", False),
@@ -103,6 +106,7 @@ DISABLED = {
         "importConfigurationAction": NO_ENVIRONMENT,
         "exportBackupAction": NO_BACKUP,
         "deleteBackupAction": NO_ENVIRONMENT,
+        "scheduleBackupsAction": NO_ENVIRONMENT,
     },
     "environment selected": {
         "restoreBackupAction": NO_BACKUP,

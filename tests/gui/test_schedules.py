@@ -1,0 +1,104 @@
+"""Scheduling backups from the window, and the app taking them when they come due."""
+
+from datetime import timedelta
+
+import pytest
+
+from envops_desktop.controller.environments_model import SCHEDULE_COLUMN
+from envops_desktop.domain.enums import BackupOrigin
+from envops_desktop.domain.schedules import Frequency, ScheduleRule
+from envops_desktop.service import EnvOpsService
+from envops_desktop.store.timestamps import utc_now
+from tests.gui.conftest import click_button, select_environment, when_modal
+from tests.gui.user import press_shortcut
+
+
+def test_scheduling_backups_shows_the_rule_and_its_next_run_as_it_is_chosen(
+    qtbot, window, environment
+):
+    window.controller.refresh()
+    select_environment(window, "billing")
+    assert window.backups.schedule_line.text() == "Schedule: Off"
+
+    seen = {}
+
+    def weekly_on_friday(dialog) -> None:
+        frequency = dialog.findChild(object, "frequencyCombo")
+        frequency.setCurrentIndex(frequency.findData(Frequency.WEEKLY))
+        dialog.findChild(object, "weekdayCombo").setCurrentIndex(4)
+        seen["summary"] = dialog.findChild(object, "scheduleSummaryLabel").text()
+        seen["hours shown"] = dialog.findChild(object, "hoursCombo").isVisible()
+        click_button(dialog, "saveScheduleButton")
+
+    when_modal(weekly_on_friday, named="scheduleDialog")
+    press_shortcut(qtbot, window, "Ctrl+Shift+B")
+
+    assert seen["summary"].startswith("Every Friday at 02:00 — next run on Friday ")
+    assert not seen["hours shown"]
+    status = window.controller.service.schedule("billing")
+    assert status.enabled and status.rule.describe() == "Every Friday at 02:00"
+    assert window.backups.schedule_line.text() == f"Schedule: {seen['summary']}"
+
+
+def test_a_schedule_opens_as_set_and_can_be_turned_off(qtbot, window, environment):
+    service = window.controller.service
+    service.set_schedule("billing", ScheduleRule(frequency=Frequency.EVERY_HOURS, hours=8))
+    window.controller.refresh()
+    select_environment(window, "billing")
+
+    seen = {}
+
+    def turn_off(dialog) -> None:
+        seen["hours"] = dialog.findChild(object, "hoursCombo").currentData()
+        frequency = dialog.findChild(object, "frequencyCombo")
+        frequency.setCurrentIndex(frequency.findData(None))
+        seen["summary"] = dialog.findChild(object, "scheduleSummaryLabel").text()
+        click_button(dialog, "saveScheduleButton")
+
+    when_modal(turn_off, named="scheduleDialog")
+    press_shortcut(qtbot, window, "Ctrl+Shift+B")
+
+    assert seen == {"hours": 8, "summary": "Off"}
+    assert not service.schedule("billing").enabled
+    assert window.backups.schedule_line.text() == "Schedule: Off"
+
+
+@pytest.fixture
+def due_two_hours_ago(service, environment):
+    """billing, on a schedule set two hours ago (by the command line, say): due now."""
+    earlier = EnvOpsService(
+        service.data_dir, clock=lambda: utc_now() - timedelta(hours=2, minutes=5)
+    )
+    earlier.set_schedule("billing", ScheduleRule(frequency=Frequency.EVERY_HOURS, hours=2))
+    earlier.close()
+    return environment
+
+
+def test_the_app_takes_a_backup_that_came_due_while_it_was_closed(qtbot, due_two_hours_ago, window):
+    service = window.controller.service
+
+    def taken() -> bool:  # as soon as the window shows, on a worker
+        return [b.origin for b in service.list_backups("billing")] == [BackupOrigin.SCHEDULED]
+
+    qtbot.waitUntil(taken, timeout=30_000)
+    banner = window.banner.findChild(object, "notificationText")
+    qtbot.waitUntil(lambda: "on schedule" in banner.text())
+    assert not window.controller.take_due_backups()  # nothing more is due
+
+
+@pytest.fixture
+def folder_gone(tmp_path, config_dir, due_two_hours_ago):
+    """billing's folder moved away while the app was closed."""
+    config_dir.rename(tmp_path / "moved away")
+    return due_two_hours_ago
+
+
+def test_an_environment_whose_scheduled_backup_failed_shows_overdue(qtbot, folder_gone, window):
+    model = window.controller.environments_model
+
+    def shown() -> str:
+        return model.index(model.row_of(folder_gone.id), SCHEDULE_COLUMN).data()
+
+    qtbot.waitUntil(lambda: shown() == "Overdue", timeout=30_000)
+    banner = window.banner.findChild(object, "notificationText")
+    assert banner.text().startswith("The scheduled backup of billing failed")
