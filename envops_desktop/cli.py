@@ -77,6 +77,12 @@ def _build_parser() -> argparse.ArgumentParser:
     _with_json(create)
     _with_json(backup_commands.add_parser("list", help="list backups")).add_argument("environment")
     backup_commands.add_parser("delete", help="delete a backup").add_argument("backup_id")
+    backup_commands.add_parser("pin", help="keep a backup whatever retention says").add_argument(
+        "backup_id"
+    )
+    backup_commands.add_parser("unpin", help="let retention remove it again").add_argument(
+        "backup_id"
+    )
     export = backup_commands.add_parser("export", help="write a backup as a configuration file")
     export.add_argument("backup_id")
     export.add_argument("file")
@@ -185,6 +191,31 @@ def _build_parser() -> argparse.ArgumentParser:
     show = _with_json(schedule_commands.add_parser("show", help="each schedule and its next run"))
     show.add_argument("environment", nargs="?")
     _with_json(schedule_commands.add_parser("run", help="take every due backup, then exit"))
+    retention = commands.add_parser("retention", help="which backups are kept, and for how long")
+    retention_commands = retention.add_subparsers(dest="retention_command", required=True)
+    retention_show = _with_json(
+        retention_commands.add_parser("show", help="the rule, and what it would remove now")
+    )
+    retention_show.add_argument("environment")
+    retention_apply = _with_json(
+        retention_commands.add_parser("apply", help="remove what the rule no longer keeps")
+    )
+    retention_apply.add_argument("environment")
+    retention_apply.add_argument("--dry-run", action="store_true", help="only say what")
+    retention_set = retention_commands.add_parser("set", help="change the rule")
+    retention_set.add_argument("environment")
+    retention_set.add_argument(
+        "--scheduled-days", metavar="N", help="keep scheduled backups 10, 20, 30 or 60 days, or off"
+    )
+    retention_set.add_argument(
+        "--scheduled-last", metavar="N", help="keep the last N scheduled backups, or off"
+    )
+    retention_set.add_argument(
+        "--before-restore-last", type=int, metavar="N", help="keep the last N before restores"
+    )
+    retention_set.add_argument(
+        "--manual-days", metavar="N", help="keep manual and imported backups N days, or off"
+    )
     _with_json(commands.add_parser("verify", help="check every stored file against its hash"))
     gc = _with_json(commands.add_parser("gc", help="free stored content no backup needs"))
     gc.add_argument("--dry-run", action="store_true", help="only say what would be freed")
@@ -273,6 +304,8 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         _run_store(service, args)
     elif command == "schedule":
         _run_schedule(service, args)
+    elif command == "retention":
+        _run_retention(service, args)
     elif command == "restore":
         _unlock_if_shared(service, args.passphrase_file)
         env = service.get_environment(args.environment)
@@ -420,6 +453,10 @@ def _run_backup(service: EnvOpsService, args: argparse.Namespace) -> None:
     elif action == "delete":
         freed = service.delete_backup(args.backup_id)
         print(f"Deleted backup {args.backup_id}; {freed} stored files freed.")
+    elif action in ("pin", "unpin"):
+        pinned = service.pin_backup(args.backup_id, action == "pin")
+        kept = "is kept whatever retention says" if pinned.pinned else "follows retention again"
+        print(f"{pinned.name} ({pinned.id}) {kept}.")
     elif action == "export":
         destination = Path(args.file)
         passphrase = _file_passphrase(destination, twice=True) if args.encrypt else None
@@ -523,6 +560,37 @@ def _run_schedule(service: EnvOpsService, args: argparse.Namespace) -> None:
     failed = [r.environment for r in runs if r.outcome == "failed"]
     if failed:
         raise OperationFailedError(f"The scheduled backup of {', '.join(failed)} failed.")
+
+
+def _run_retention(service: EnvOpsService, args: argparse.Namespace) -> None:
+    if args.retention_command == "set":
+        from pydantic import ValidationError
+
+        changes = {
+            name: None if value == "off" else _count(value, name)
+            for name in ("scheduled_days", "scheduled_last", "manual_days")
+            if (value := getattr(args, name)) is not None
+        }
+        if args.before_restore_last is not None:
+            changes["before_restore_last"] = args.before_restore_last
+        current = service.retention(args.environment)
+        try:
+            rule = current.model_validate({**current.model_dump(), **changes})
+        except ValidationError as error:
+            problem = str(error.errors()[0]["msg"]).removeprefix("Value error, ")
+            raise UsageError(f"{problem}.") from None
+        service.set_retention(args.environment, rule)
+        print(rule.describe())
+        return
+    dry_run = args.retention_command == "show" or args.dry_run
+    report = service.apply_retention(args.environment, dry_run=dry_run)
+    _print(report, args.json, lambda: f"{report.rule.describe()}\n{report.summary()}")
+
+
+def _count(value: str, name: str) -> int:
+    if not value.isdigit():
+        raise UsageError(f"--{name.replace('_', '-')} takes a number or off.")
+    return int(value)
 
 
 def _rule(args: argparse.Namespace) -> "ScheduleRule":

@@ -126,6 +126,8 @@ class Backup:
     # "user@host" of the workstation that made it, for a backup from a shared store made
     # elsewhere; None when made here. One made elsewhere is restored as untrusted.
     made_on: str | None = None
+    # Kept whatever retention's rules say.
+    pinned: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -268,7 +268,7 @@ def _back_up(
             id=new_id(),
             environment_id=env.id,
             name=name or _default_name(origin),
-            created_at=utc_now(),
+            created_at=ctx.clock(),
             version=version,
             created_by=ctx.user,
             origin=origin,
@@ -346,11 +346,16 @@ def _detail(backup: Backup) -> str:
 
 
 def delete_backup(
-    ctx: ServiceContext, env: Environment, backup: Backup, deleted_by: str | None = None
+    ctx: ServiceContext,
+    env: Environment,
+    backup: Backup,
+    deleted_by: str | None = None,
+    reason: str = "",
 ) -> int:
     """Delete a backup and the blobs only it used, with any content an interrupted backup
     or delete left unreferenced; return how many blobs were freed. `deleted_by`: the
-    workstation that deleted it from the team's shared store, which this one follows."""
+    workstation that deleted it from the team's shared store, which this one follows;
+    `reason`: why, for the activity log ("retention: older than 30 days")."""
     shared = deleted_by is None and ctx.shared.is_shared(backup.id)
     with ctx.locks.blobs_collecting():
         if shared:  # the whole team's: the store is told at the next sync
@@ -364,6 +369,7 @@ def delete_backup(
         ActivityAction.BACKUP_DELETED,
         Outcome.SUCCESS,
         f"{backup.name}: {len(orphans)} stored files freed"
+        + (f"; {reason}" if reason else "")
         + ("; deleted for the team at the next sync" if shared else "")
         + (f"; deleted from the shared store by {deleted_by}" if deleted_by else ""),
     )

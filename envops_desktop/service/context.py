@@ -3,7 +3,9 @@
 import getpass
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from envops_desktop.domain.enums import ActivityAction, Outcome
@@ -16,8 +18,10 @@ from envops_desktop.store.database import Database
 from envops_desktop.store.environment_records import EnvironmentRecords
 from envops_desktop.store.hash_caches import HashCaches
 from envops_desktop.store.journal_records import JournalRecords
+from envops_desktop.store.retention_records import RetentionRecords
 from envops_desktop.store.schedule_records import ScheduleRecords
 from envops_desktop.store.shared_records import SharedRecords
+from envops_desktop.store.timestamps import utc_now
 
 POOL_SIZE = max(2, min(8, os.cpu_count() or 2))
 # Folders in the staging dir: an upload's content until it is imported, an export's scratch.
@@ -50,6 +54,9 @@ class ServiceContext:
     user: str
     shared: SharedRecords
     schedules: ScheduleRecords
+    retention: RetentionRecords
+    # The time, UTC: what a backup is stamped with and schedules and retention go by.
+    clock: Callable[[], datetime] = utc_now
 
     @classmethod
     def open(cls, data_dir: Path) -> "ServiceContext":
@@ -71,6 +78,7 @@ class ServiceContext:
             user=login_name(),
             shared=SharedRecords(db),
             schedules=ScheduleRecords(db),
+            retention=RetentionRecords(db),
         )
 
     @property

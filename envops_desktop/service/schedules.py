@@ -16,6 +16,7 @@ from envops_desktop.domain.models import Environment
 from envops_desktop.domain.progress import CancelToken, ProgressCallback
 from envops_desktop.domain.schedules import ScheduleRule, ScheduleStatus, when
 from envops_desktop.service import backups as backup_ops
+from envops_desktop.service import retention
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.environments import refresh_version
 from envops_desktop.service.schedule_times import due_slot, slot_after
@@ -130,4 +131,7 @@ def _take(
         ctx.schedules.finish(env.id, slot, FAILED, str(error))
         return ScheduledRun(env.name, slot, FAILED, str(error))
     ctx.schedules.finish(env.id, slot, SUCCEEDED, backup.name)
-    return ScheduledRun(env.name, slot, SUCCEEDED, backup.name)
+    # Only after a backup that succeeded: a run of failures must not thin out the history.
+    removed = retention.apply(ctx, env, ctx.retention.get(env.id), now, dry_run=False).removed
+    detail = backup.name + (f"; retention removed {len(removed)}" if removed else "")
+    return ScheduledRun(env.name, slot, SUCCEEDED, detail)

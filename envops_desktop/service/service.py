@@ -41,12 +41,14 @@ from envops_desktop.store.timestamps import utc_now
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
+    from envops_desktop.domain.retention import RetentionRule
     from envops_desktop.domain.schedules import ScheduleRule, ScheduleStatus
     from envops_desktop.domain.shared_store import SharedStoreSettings
     from envops_desktop.service.configuration_files import (
         CheckedConfigurationFile,
         StagedConfiguration,
     )
+    from envops_desktop.service.retention import RetentionReport
     from envops_desktop.service.schedules import ScheduledRun
     from envops_desktop.service.shared_store import OpenedStore, StoreCheck
     from envops_desktop.service.sharing import SyncReport
@@ -80,7 +82,8 @@ class EnvOpsService:
         Schedules read the time from `clock` (UTC) and the local time zone from `zone` (None:
         the system's)."""
         self._ctx = ServiceContext.open(Path(data_dir))
-        self._clock, self.zone = clock, zone
+        self._ctx.clock = self._clock = clock
+        self.zone = zone
         self._settle_later = settle_later
         self._unsettled: list[str] = []
         self._opened_store: OpenedStore | None = None  # the shared store, once unlocked
@@ -179,6 +182,31 @@ class EnvOpsService:
     def now(self) -> datetime:
         """The time by this service's clock (UTC)."""
         return self._clock()
+
+    # Retention ------------------------------------------------------------------------------
+
+    def retention(self, environment: str) -> "RetentionRule":
+        """The environment's retention rule (the defaults until one is set)."""
+        return self._ctx.retention.get(self.get_environment(environment).id)
+
+    def set_retention(self, environment: str, rule: "RetentionRule") -> None:
+        self._ctx.retention.set(self.get_environment(environment).id, rule)
+
+    def apply_retention(self, environment: str, dry_run: bool = False) -> "RetentionReport":
+        """Remove the environment's backups its retention rule no longer keeps, each with an
+        activity entry; with `dry_run`, only say which."""
+        from envops_desktop.service import retention
+
+        env = self.get_environment(environment)
+        with self._ctx.locks.environment(env.id, env.name):
+            rule = self._ctx.retention.get(env.id)
+            return retention.apply(self._ctx, env, rule, self._clock(), dry_run)
+
+    def pin_backup(self, backup_id: str, pinned: bool = True) -> Backup:
+        """Keep a backup whatever retention's rules say (or no longer, unpinned)."""
+        backup = self.get_backup(backup_id)
+        self._ctx.backups.set_pinned(backup.id, pinned)
+        return self.get_backup(backup.id)
 
     # Backups --------------------------------------------------------------------------------
 

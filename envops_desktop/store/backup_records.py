@@ -55,6 +55,7 @@ def _backup(row: sqlite3.Row) -> Backup:
         root_meta=json.loads(row["root_meta"]) if row["root_meta"] else None,
         changed_while_read=json.loads(row["changed_while_read"] or "[]"),
         made_on=row["made_on"],
+        pinned=bool(row["pinned"]),
     )
 
 
@@ -135,6 +136,10 @@ class BackupRecords:
             .fetchone()
         )
         return _backup(row) if row else None
+
+    def set_pinned(self, backup_id: str, pinned: bool) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("UPDATE backups SET pinned = ? WHERE id = ?", (int(pinned), backup_id))
 
     def for_environment(self, env_id: str) -> list[Backup]:
         rows = self._db.connection().execute(

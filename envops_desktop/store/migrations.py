@@ -235,4 +235,13 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         last_detail TEXT NOT NULL DEFAULT ''
     ) WITHOUT ROWID;
     """,
+    # 14: backups pinned against retention, and each environment's retention rule (JSON;
+    # none: the defaults).
+    """
+    ALTER TABLE backups ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE retention_rules (
+        environment_id TEXT PRIMARY KEY REFERENCES environments(id) ON DELETE CASCADE,
+        rule TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]

@@ -451,6 +451,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
     conn.execute("ALTER TABLE journal DROP COLUMN generation")
     conn.execute("ALTER TABLE activity DROP COLUMN made_on")
     conn.execute("ALTER TABLE backups DROP COLUMN made_on")
+    conn.execute("ALTER TABLE backups DROP COLUMN pinned")
     for table in (
         "shared_environments",
         "shared_backups",
@@ -460,6 +461,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
         "shared_seen",
         "shared_versions",
         "schedules",
+        "retention_rules",
     ):
         conn.execute(f"DROP TABLE {table}")
     conn.execute("DROP TABLE manifests")
