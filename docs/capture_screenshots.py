@@ -27,6 +27,7 @@ from envops_desktop.ui.import_configuration_dialog import ImportConfigurationDia
 from envops_desktop.ui.main_window import MainWindow
 from envops_desktop.ui.preferences_dialog import PreferencesDialog
 from envops_desktop.ui.restore_backup_dialog import RestoreBackupDialog
+from envops_desktop.ui.retention_dialog import RetentionDialog
 from envops_desktop.ui.schedule_dialog import ScheduleDialog
 from envops_desktop.ui.update_environment_dialog import UpdateEnvironmentDialog
 from envops_desktop.ui.version_mismatch_box import show_version_mismatch
@@ -150,6 +151,11 @@ def main() -> None:
     schedule.show()
     save(schedule, "schedule-dialog")
     schedule.close()
+    retention = RetentionDialog(controller, billing, window)
+    retention.before_restore_last.setValue(1)
+    retention.show()
+    save(retention, "retention-dialog")
+    retention.close()
     _capture_import_dialog(controller, service, billing, window, scratch)
     window.close()
 

@@ -77,4 +77,5 @@ def create_demo_workspace(service: EnvOpsService) -> bool:
     from envops_desktop.domain.schedules import Frequency, ScheduleRule  # pydantic: here
 
     service.set_schedule("billing-production", ScheduleRule(frequency=Frequency.DAILY, at="02:00"))
+    service.pin_backup(service.find_backup("billing-production", "Before invoices v2").id)
     return True

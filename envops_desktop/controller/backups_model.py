@@ -28,6 +28,7 @@ COLUMNS: list[Column[Backup]] = [
     Column("Files", lambda b: str(b.file_count), lambda b: b.file_count, align_right=True),
     # Who, and for a backup from the shared store made elsewhere, on which workstation.
     Column("Created by", lambda b: b.made_on or b.created_by),
+    Column("Kept", lambda b: "Pinned" if b.pinned else "", lambda b: not b.pinned),
     Column("", lambda _b: "⋯"),  # the row's Options (…) menu opens from here
 ]
 

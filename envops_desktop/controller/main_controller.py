@@ -29,8 +29,10 @@ from envops_desktop.service.configuration_files import (
 from envops_desktop.workers.operation_worker import Operation
 
 if TYPE_CHECKING:
+    from envops_desktop.domain.retention import RetentionRule
     from envops_desktop.domain.schedules import ScheduleRule, ScheduleStatus
     from envops_desktop.domain.shared_store import SharedStoreSettings
+    from envops_desktop.service.retention import Removal
     from envops_desktop.service.schedules import ScheduledRun
 
 log = logging.getLogger(__name__)
@@ -197,6 +199,19 @@ class MainController(QObject):
         self._attempt(lambda: self.service.remove_environment(env.id))
         self.refresh()
 
+    def toggle_pin(self, backup: Backup) -> None:
+        """Pin a backup against retention, or unpin a pinned one."""
+        pinned = self.service.pin_backup(backup.id, not backup.pinned)
+        self.refresh()
+        self.notify.emit(
+            Notification.SUCCESS,
+            (
+                self.tr("{name} is kept whatever retention says.")
+                if pinned.pinned
+                else self.tr("{name} follows retention again.")
+            ).format(name=pinned.name),
+        )
+
     def _attempt(self, action: Callable[[], object]) -> bool:
         try:
             action()
@@ -228,6 +243,21 @@ class MainController(QObject):
             else self.tr("{env} is no longer backed up on a schedule.").format(
                 env=environment.name
             ),
+        )
+
+    def retention_of(self, environment: Environment) -> "RetentionRule":
+        return self.service.retention(environment.id)
+
+    def preview_retention(self, environment: Environment, rule: "RetentionRule") -> "list[Removal]":
+        return self.service.preview_retention(environment.id, rule)
+
+    def apply_retention(self, environment: Environment, rule: "RetentionRule") -> RunningOperation:
+        """Keep `rule` as the environment's and remove what it does not keep, on a worker."""
+        return self._run(
+            self.tr("Applying retention to {env}").format(env=environment.name),
+            environment,
+            lambda _progress, _cancel: self.service.set_and_apply_retention(environment.id, rule),
+            lambda report: report.summary(),
         )
 
     def take_due_backups(self) -> RunningOperation | None:

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
         CheckedConfigurationFile,
         StagedConfiguration,
     )
-    from envops_desktop.service.retention import RetentionReport
+    from envops_desktop.service.retention import Removal, RetentionReport
     from envops_desktop.service.schedules import ScheduledRun
     from envops_desktop.service.shared_store import OpenedStore, StoreCheck
     from envops_desktop.service.sharing import SyncReport
@@ -191,6 +191,18 @@ class EnvOpsService:
 
     def set_retention(self, environment: str, rule: "RetentionRule") -> None:
         self._ctx.retention.set(self.get_environment(environment).id, rule)
+
+    def preview_retention(self, environment: str, rule: "RetentionRule") -> "list[Removal]":
+        """What `rule` would remove of the environment's backups now (nothing is changed)."""
+        from envops_desktop.service import retention
+
+        env = self.get_environment(environment)
+        return retention.removable(self._ctx.backups.for_environment(env.id), rule, self._clock())
+
+    def set_and_apply_retention(self, environment: str, rule: "RetentionRule") -> "RetentionReport":
+        """Make `rule` the environment's, then apply it."""
+        self.set_retention(environment, rule)
+        return self.apply_retention(environment)
 
     def apply_retention(self, environment: str, dry_run: bool = False) -> "RetentionReport":
         """Remove the environment's backups its retention rule no longer keeps, each with an

@@ -1,7 +1,7 @@
 """The Backups tab: the selected environment's backups, each with its Options (…) menu."""
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import QHeaderView, QLabel, QMenu, QVBoxLayout, QWidget
 
 from envops_desktop.controller.action_rules import Needs
@@ -23,6 +23,7 @@ class BackupsPanel(QWidget):
     restore_requested = Signal(object)  # Backup
     export_requested = Signal(object)
     delete_requested = Signal(object)
+    pin_requested = Signal(object)  # pin, or unpin a pinned one
 
     def __init__(self, controller: MainController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -35,7 +36,7 @@ class BackupsPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((1, 130), (2, 70), (3, 90), (4, 80), (5, 60), (6, 90)):
+        for column, width in ((1, 130), (2, 70), (3, 90), (4, 80), (5, 60), (6, 90), (7, 60)):
             self.table.setColumnWidth(column, width)
         self.table.setColumnWidth(OPTIONS_COLUMN, 32)
         self.table.clicked.connect(self._clicked)
@@ -72,8 +73,17 @@ class BackupsPanel(QWidget):
             ("restoreAction", self.tr("Restore…"), "restore", Needs.IDLE, self.restore_requested),
             ("exportAction", self.tr("Export…"), "export", Needs.NOTHING, self.export_requested),
             ("deleteAction", self.tr("Delete…"), "trash", Needs.IDLE, self.delete_requested),
+            (
+                "pinAction",
+                self.tr("Unpin")
+                if backup.pinned
+                else self.tr("Pin (keep whatever retention says)"),
+                None,
+                Needs.NOTHING,
+                self.pin_requested,
+            ),
         ):
-            action = QAction(icon(icon_name), text, menu)
+            action = QAction(icon(icon_name) if icon_name else QIcon(), text, menu)
             action.setObjectName(name)
             reason = self._controller.why_unavailable(needs, backup)
             action.setEnabled(reason is None)

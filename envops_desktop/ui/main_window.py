@@ -45,6 +45,7 @@ from envops_desktop.ui.notification_banner import NotificationBanner
 from envops_desktop.ui.passphrase_prompt import ask_passphrase
 from envops_desktop.ui.preferences_dialog import PreferencesDialog
 from envops_desktop.ui.restore_backup_dialog import RestoreBackupDialog
+from envops_desktop.ui.retention_dialog import RetentionDialog
 from envops_desktop.ui.schedule_dialog import ScheduleDialog
 from envops_desktop.ui.task_progress import TaskProgress
 from envops_desktop.ui.update_environment_dialog import UpdateEnvironmentDialog
@@ -129,6 +130,7 @@ class MainWindow(QMainWindow):
             (actions.add, self.add_environment),
             (actions.update_env, self.update_environment),
             (actions.schedule, self.schedule_backups),
+            (actions.retention, self.edit_retention),
             (actions.remove, self.remove_environment),
             (actions.backup, self.create_backup),
             (actions.restore, lambda: self._with_backup(self.restore_backup)),
@@ -176,6 +178,7 @@ class MainWindow(QMainWindow):
         self.backups.restore_requested.connect(self.restore_backup)
         self.backups.export_requested.connect(self.export_backup)
         self.backups.delete_requested.connect(self.delete_backup)
+        self.backups.pin_requested.connect(self.controller.toggle_pin)
         self.backups.table.selectionModel().selectionChanged.connect(self._update_state)
 
     def _environment_selected(self, env: Environment | None) -> None:
@@ -309,6 +312,11 @@ class MainWindow(QMainWindow):
         env = self.controller.selected_environment
         if env is not None:
             ScheduleDialog(self.controller, env, self).exec()
+
+    def edit_retention(self) -> None:
+        env = self.controller.selected_environment
+        if env is not None:
+            RetentionDialog(self.controller, env, self).exec()
 
     def after_version_mismatch(self, choice: str, mismatch: VersionMismatchError) -> None:
         """Do what the user chose in the version mismatch box."""

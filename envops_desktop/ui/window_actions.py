@@ -77,6 +77,9 @@ class WindowActions(QObject):
             Needs.ENVIRONMENT,
             "Ctrl+Shift+B",
         )
+        self.retention = new(
+            "retentionAction", tr("Re&tention…"), None, Needs.ENVIRONMENT, "Ctrl+Shift+K"
+        )
         self.refresh = new(
             "refreshAction",
             tr("Re&fresh"),
@@ -140,7 +143,15 @@ class WindowActions(QObject):
         )
         self._menu(
             bar.addMenu(tr("&Backup")),
-            [self.backup, self.restore, self.export, self.delete, None, self.schedule],
+            [
+                self.backup,
+                self.restore,
+                self.export,
+                self.delete,
+                None,
+                self.schedule,
+                self.retention,
+            ],
         )
         self._menu(bar.addMenu(tr("&Help")), [self.about])
 

@@ -75,6 +75,7 @@ ACTIONS = [
     WindowAction(
         "scheduleBackupsAction", "scheduleDialog", "Ctrl+Shift+B", None, "Backup", True
     ),
+    WindowAction("retentionAction", "retentionDialog", "Ctrl+Shift+K", None, "Backup", False),
     WindowAction("refreshAction", "refreshed", "F5", "refreshButton", "Environment", False),
     WindowAction("findAction", "find", "Ctrl+F", None, "Environment", False),
     WindowAction("aboutAction", "aboutDialog", None, None, "Help", False),
@@ -107,6 +108,7 @@ DISABLED = {
         "exportBackupAction": NO_BACKUP,
         "deleteBackupAction": NO_ENVIRONMENT,
         "scheduleBackupsAction": NO_ENVIRONMENT,
+        "retentionAction": NO_ENVIRONMENT,
     },
     "environment selected": {
         "restoreBackupAction": NO_BACKUP,

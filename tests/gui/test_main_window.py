@@ -70,7 +70,7 @@ def test_deleting_a_backup_asks_first_then_removes_the_row(qtbot, window, enviro
     qtbot.waitUntil(lambda: backup_rows(window) == ["keep"], timeout=10_000)
 
 
-def test_options_menu_offers_restore_export_and_delete(window, environment, service):
+def test_options_menu_offers_restore_export_delete_and_pin(window, environment, service):
     backup = service.create_backup("billing")
     window.controller.refresh()
     select_environment(window, "billing")
@@ -79,6 +79,7 @@ def test_options_menu_offers_restore_export_and_delete(window, environment, serv
         "Restore…",
         "Export…",
         "Delete…",
+        "Pin (keep whatever retention says)",
     ]
 
 

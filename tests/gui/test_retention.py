@@ -1,0 +1,83 @@
+"""Pinning backups from their row's menu, and retention's dry run before it removes any."""
+
+from envops_desktop.controller.backups_model import OPTIONS_COLUMN
+from envops_desktop.domain.enums import BackupOrigin
+from tests.gui.conftest import click_button, select_environment, when_modal
+from tests.gui.user import click_cell, click_menu_entry, open_popup, press_shortcut
+
+KEPT_COLUMN = OPTIONS_COLUMN - 1
+
+
+def _pin_from_the_row_menu(qtbot, window, row: int) -> None:
+    table = window.backups.table
+    click_cell(qtbot, table, table.model().index(row, OPTIONS_COLUMN))
+    menu = open_popup()
+    assert menu is not None and menu.objectName() == "backupOptionsMenu"
+    click_menu_entry(qtbot, menu, "pinAction")
+
+
+def test_a_backup_is_pinned_and_unpinned_from_its_options_menu(qtbot, window, environment, service):
+    service.create_backup("billing", name="golden")
+    window.controller.refresh()
+    select_environment(window, "billing")
+    kept = window.backups.table.model().index(0, KEPT_COLUMN)
+
+    _pin_from_the_row_menu(qtbot, window, 0)
+
+    assert service.find_backup("billing", "golden").pinned
+    assert kept.data() == "Pinned"
+    _pin_from_the_row_menu(qtbot, window, 0)
+    assert not service.find_backup("billing", "golden").pinned
+    assert kept.data() == ""
+
+
+def test_retention_shows_what_it_would_remove_before_it_removes_anything(
+    qtbot, window, environment, service, config_dir
+):
+    for n in range(7):  # seven "before restore" backups, each of a different tree
+        (config_dir / "app.yaml").write_text(f"before restore {n}\n")
+        service.create_backup("billing", name=f"before {n}", origin=BackupOrigin.PRE_RESTORE)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    seen = {}
+
+    def keep_the_last_three(dialog) -> None:
+        seen["first"] = dialog.findChild(object, "retentionDryRunLabel").text()
+        dialog.findChild(object, "beforeRestoreLastSpinBox").setValue(3)
+        seen["then"] = dialog.findChild(object, "retentionDryRunLabel").text()
+        listed = dialog.findChild(object, "retentionRemovalsList")
+        seen["listed"] = [listed.item(i).text().split(" (")[0] for i in range(listed.count())]
+        seen["kept meanwhile"] = len(service.list_backups("billing"))
+        click_button(dialog, "applyRetentionButton")
+
+    when_modal(keep_the_last_three, named="retentionDialog")
+    press_shortcut(qtbot, window, "Ctrl+Shift+K")
+
+    assert seen["first"] == "These 2 backups would be removed:"  # the default keeps 5
+    assert seen["then"] == "These 4 backups would be removed:"
+    assert seen["listed"] == ["before 0", "before 1", "before 2", "before 3"]
+    assert seen["kept meanwhile"] == 7  # the dry run changed nothing
+    qtbot.waitUntil(lambda: len(service.list_backups("billing")) == 3, timeout=30_000)
+    assert service.retention("billing").before_restore_last == 3
+
+
+def test_a_pinned_backup_is_not_among_those_retention_would_remove(
+    qtbot, window, environment, service, config_dir
+):
+    for n in range(8):
+        (config_dir / "app.yaml").write_text(f"before restore {n}\n")
+        service.create_backup("billing", name=f"before {n}", origin=BackupOrigin.PRE_RESTORE)
+    service.pin_backup(service.find_backup("billing", "before 0").id)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    listed = []
+
+    def look(dialog) -> None:
+        items = dialog.findChild(object, "retentionRemovalsList")
+        listed.extend(items.item(i).text().split(" (")[0] for i in range(items.count()))
+        dialog.reject()
+
+    when_modal(look, named="retentionDialog")
+    press_shortcut(qtbot, window, "Ctrl+Shift+K")
+
+    assert listed == ["before 1", "before 2"]
