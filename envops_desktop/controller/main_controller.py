@@ -62,6 +62,10 @@ class MainController(QObject):
     selection_changed = Signal()  # the selected environment or its details changed
     operations_changed = Signal()
     scheduled_backups_done = Signal(list)  # the ScheduledRuns of one look at the schedules
+    # A backup, restore, import or sync ended: its kind (Notification), what to say, its
+    # environment's id ("" if none) and how many seconds it took. The desktop notifier
+    # tells the user when the window is not in front.
+    operation_ended = Signal(str, str, str, float)
 
     def __init__(self, service: EnvOpsService, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -307,19 +311,20 @@ class MainController(QObject):
         success_text: Callable[[Any], str],
     ) -> RunningOperation:
         running = self.runner.prepare(label, environment.id if environment else None, operation)
-        running.succeeded.connect(lambda result: self._finished_ok(success_text(result)))
-        running.failed.connect(lambda message, _error: self._finished_badly(message))
-        running.cancelled.connect(lambda message: self._finished_badly(message, cancelled=True))
+        running.succeeded.connect(
+            lambda result: self._ended(running, Notification.SUCCESS, success_text(result))
+        )
+        running.failed.connect(
+            lambda message, _error: self._ended(running, Notification.ERROR, message)
+        )
+        running.cancelled.connect(lambda message: self._ended(running, Notification.INFO, message))
         self.runner.launch(running)
         return running
 
-    def _finished_ok(self, text: str) -> None:
+    def _ended(self, running: RunningOperation, kind: str, text: str) -> None:
         self.refresh()
-        self.notify.emit(Notification.SUCCESS, text)
-
-    def _finished_badly(self, message: str, cancelled: bool = False) -> None:
-        self.refresh()
-        self.notify.emit(Notification.INFO if cancelled else Notification.ERROR, message)
+        self.notify.emit(kind, text)
+        self.operation_ended.emit(kind, text, running.environment_id or "", running.seconds())
 
     def create_backup(self, environment: Environment, name: str | None) -> RunningOperation:
         def operation(progress: ProgressCallback, cancel: CancelToken) -> Backup:
@@ -445,13 +450,9 @@ class MainController(QObject):
         success: str,
     ) -> RunningOperation:
         running = self.runner.prepare(label, environment.id, operation)
-        running.succeeded.connect(lambda _env: self._restore_over(environment, success, None))
-        running.failed.connect(
-            lambda message, error: self._restore_over(environment, message, error)
-        )
-        running.cancelled.connect(
-            lambda message: self._restore_over(environment, message, None, True)
-        )
+        running.succeeded.connect(lambda _env: self._restore_over(running, success, None))
+        running.failed.connect(lambda message, error: self._restore_over(running, message, error))
+        running.cancelled.connect(lambda message: self._restore_over(running, message, None, True))
         self._restoring.add(environment.id)
         self.runner.launch(running)
         self.refresh()
@@ -465,18 +466,14 @@ class MainController(QObject):
         return running
 
     def _restore_over(
-        self, environment: Environment, message: str, error: object, cancelled: bool = False
+        self, running: RunningOperation, message: str, error: object, cancelled: bool = False
     ) -> None:
-        self._restoring.discard(environment.id)
-        self.refresh()
+        self._restoring.discard(running.environment_id or "")
+        self.refresh()  # `Updating` gone before the mismatch box asks what to do
         if isinstance(error, VersionMismatchError):
             self.version_mismatch.emit(error)
-        if cancelled:
-            self.notify.emit(Notification.INFO, message)
-        elif error is not None:
-            self.notify.emit(Notification.ERROR, message)
-        else:
-            self.notify.emit(Notification.SUCCESS, message)
+        kind = Notification.ERROR if error is not None else Notification.SUCCESS
+        self._ended(running, Notification.INFO if cancelled else kind, message)
 
     # The shared store ------------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 """Starts operation workers on their own QThreads and keeps track of the ones running."""
 
+import time
+
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from envops_desktop.domain.progress import Progress
@@ -32,6 +34,7 @@ class RunningOperation(QObject):
         super().__init__(parent)
         self.label = label
         self.environment_id = environment_id
+        self.started = 0.0  # time.monotonic() when it started
         self.last_progress: Progress | None = None
         self._thread = QThread(self)
         self._worker = OperationWorker(operation)
@@ -47,7 +50,12 @@ class RunningOperation(QObject):
         self._thread.finished.connect(self._on_thread_finished)
 
     def start(self) -> None:
+        self.started = time.monotonic()
         self._thread.start()
+
+    def seconds(self) -> float:
+        """How long it has run."""
+        return time.monotonic() - self.started
 
     def cancel(self) -> None:
         self._worker.cancel_token.cancel()

@@ -35,6 +35,7 @@ from envops_desktop.ui.activity_panel import ActivityPanel
 from envops_desktop.ui.add_environment_dialog import AddEnvironmentDialog
 from envops_desktop.ui.backups_panel import BackupsPanel
 from envops_desktop.ui.crash_reporter import CrashReporter
+from envops_desktop.ui.desktop_notifier import DesktopNotifier
 from envops_desktop.ui.drop_zone import dropped_file
 from envops_desktop.ui.environment_overview import EnvironmentOverview
 from envops_desktop.ui.environments_panel import EnvironmentsPanel
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.banner)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
+        self.notifier = DesktopNotifier(controller, self, settings, self.environments.select)
         self.task_progress = TaskProgress(controller.runner, self)
         self.statusBar().addPermanentWidget(self.task_progress)
         self._make_actions()
@@ -245,7 +247,7 @@ class MainWindow(QMainWindow):
         AboutDialog(self.controller.service.data_dir, log_dir(), self).exec()
 
     def show_preferences(self) -> None:
-        PreferencesDialog(self.controller, self).exec()
+        PreferencesDialog(self.controller, self._settings, self).exec()
 
     def sync_with_team(self) -> None:
         """Share the backups made here and take in the team's, asking for the passphrase

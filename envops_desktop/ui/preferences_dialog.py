@@ -1,8 +1,9 @@
-"""Preferences: where this workstation keeps its backups, and the team's shared store."""
+"""Preferences: this workstation's folders and notifications, and the team's shared store."""
 
 from collections.abc import Callable
 from typing import Any
 
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -19,31 +20,71 @@ from PySide6.QtWidgets import (
 
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.operation_runner import RunningOperation
+from envops_desktop.data_dir import log_dir
+from envops_desktop.ui.desktop_notifier import NOTIFICATIONS_ON, notifications_on
+
+_SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse
 
 
 class PreferencesDialog(QDialog):
-    """Tabs of settings; Storage connects the data folder to a team's S3-compatible bucket.
+    """Tabs of settings. General shows the data and log folders and turns desktop
+    notifications on or off (a window preference, in QSettings); Storage connects the data
+    folder to a team's S3-compatible bucket.
 
     Test connection proves the server refuses a second create-only write and a write on a
     stale ETag before anything is kept; Connect then makes the store in the bucket (or
     unlocks the one there) with the passphrase. Both run on workers.
     """
 
-    def __init__(self, controller: MainController, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, controller: MainController, settings: QSettings, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("preferencesDialog")
         self.setWindowTitle(self.tr("Preferences"))
-        self._controller = controller
+        self._controller, self._settings = controller, settings
         self._running: RunningOperation | None = None
-        tabs = QTabWidget(self)
-        tabs.setObjectName("preferencesTabs")
-        tabs.addTab(self._storage_tab(), self.tr("&Storage"))
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("preferencesTabs")
+        self.tabs.addTab(self._general_tab(), self.tr("&General"))
+        self.tabs.addTab(self._storage_tab(), self.tr("&Storage"))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(tabs)
+        layout.addWidget(self.tabs)
         layout.addWidget(buttons)
         self.resize(560, self.sizeHint().height())
+
+    def _general_tab(self) -> QWidget:
+        tab = QWidget(self)
+        tab.setObjectName("generalTab")
+        data_dir = QLabel(str(self._controller.service.data_dir), tab)
+        data_dir.setObjectName("generalDataFolderLabel")
+        logs = QLabel(str(log_dir()), tab)
+        logs.setObjectName("logFolderLabel")
+        for label in (data_dir, logs):
+            label.setTextInteractionFlags(label.textInteractionFlags() | _SELECTABLE)
+        self.notifications = QCheckBox(
+            self.tr("&Notify me when long work ends while EnvOps is in the background"), tab
+        )
+        self.notifications.setObjectName("notificationsCheckBox")
+        self.notifications.setAccessibleName(self.notifications.text().replace("&", ""))
+        self.notifications.setChecked(notifications_on(self._settings))
+        self.notifications.toggled.connect(lambda on: self._settings.setValue(NOTIFICATIONS_ON, on))
+        form = QFormLayout()
+        form.addRow(self.tr("Data folder:"), data_dir)
+        form.addRow(self.tr("Log folder:"), logs)
+        layout = QVBoxLayout(tab)
+        layout.addLayout(form)
+        layout.addWidget(self.notifications)
+        note = QLabel(
+            self.tr("A scheduled backup that fails is told even while the window is in front."),
+            tab,
+        )
+        note.setWordWrap(True)
+        layout.addWidget(note)
+        layout.addStretch(1)
+        return tab
 
     def _storage_tab(self) -> QWidget:
         tab = QWidget(self)

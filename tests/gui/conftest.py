@@ -1,12 +1,15 @@
 """A real main window on a real service in tmp_path, offscreen."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
 
 from envops_desktop.controller.main_controller import MainController
+from envops_desktop.domain.schedules import Frequency, ScheduleRule
 from envops_desktop.service import EnvOpsService
+from envops_desktop.store.timestamps import utc_now
 from envops_desktop.ui.main_window import MainWindow
 
 
@@ -40,6 +43,24 @@ def window(qtbot, controller: MainController, settings: QSettings, crash_reporte
         labels = [op.label for op in controller.runner.running]
         raise AssertionError(f"still running after the test: {labels}") from None
     window.close()
+
+
+@pytest.fixture
+def due_two_hours_ago(service, environment):
+    """billing, on a schedule set two hours ago (by the command line, say): due now."""
+    earlier = EnvOpsService(
+        service.data_dir, clock=lambda: utc_now() - timedelta(hours=2, minutes=5)
+    )
+    earlier.set_schedule("billing", ScheduleRule(frequency=Frequency.EVERY_HOURS, hours=2))
+    earlier.close()
+    return environment
+
+
+@pytest.fixture
+def folder_gone(tmp_path, config_dir, due_two_hours_ago):
+    """billing's folder moved away while the app was closed."""
+    config_dir.rename(tmp_path / "moved away")
+    return due_two_hours_ago
 
 
 def select_environment(window: MainWindow, name: str) -> None:

@@ -1,14 +1,8 @@
 """Scheduling backups from the window, and the app taking them when they come due."""
 
-from datetime import timedelta
-
-import pytest
-
 from envops_desktop.controller.environments_model import SCHEDULE_COLUMN
 from envops_desktop.domain.enums import BackupOrigin
 from envops_desktop.domain.schedules import Frequency, ScheduleRule
-from envops_desktop.service import EnvOpsService
-from envops_desktop.store.timestamps import utc_now
 from tests.gui.conftest import click_button, select_environment, when_modal
 from tests.gui.user import press_shortcut
 
@@ -63,17 +57,6 @@ def test_a_schedule_opens_as_set_and_can_be_turned_off(qtbot, window, environmen
     assert window.backups.schedule_line.text() == "Schedule: Off"
 
 
-@pytest.fixture
-def due_two_hours_ago(service, environment):
-    """billing, on a schedule set two hours ago (by the command line, say): due now."""
-    earlier = EnvOpsService(
-        service.data_dir, clock=lambda: utc_now() - timedelta(hours=2, minutes=5)
-    )
-    earlier.set_schedule("billing", ScheduleRule(frequency=Frequency.EVERY_HOURS, hours=2))
-    earlier.close()
-    return environment
-
-
 def test_the_app_takes_a_backup_that_came_due_while_it_was_closed(qtbot, due_two_hours_ago, window):
     service = window.controller.service
 
@@ -84,13 +67,6 @@ def test_the_app_takes_a_backup_that_came_due_while_it_was_closed(qtbot, due_two
     banner = window.banner.findChild(object, "notificationText")
     qtbot.waitUntil(lambda: "on schedule" in banner.text())
     assert not window.controller.take_due_backups()  # nothing more is due
-
-
-@pytest.fixture
-def folder_gone(tmp_path, config_dir, due_two_hours_ago):
-    """billing's folder moved away while the app was closed."""
-    config_dir.rename(tmp_path / "moved away")
-    return due_two_hours_ago
 
 
 def test_an_environment_whose_scheduled_backup_failed_shows_overdue(qtbot, folder_gone, window):
