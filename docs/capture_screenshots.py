@@ -29,6 +29,7 @@ from envops_desktop.ui.preferences_dialog import PreferencesDialog
 from envops_desktop.ui.restore_backup_dialog import RestoreBackupDialog
 from envops_desktop.ui.retention_dialog import RetentionDialog
 from envops_desktop.ui.schedule_dialog import ScheduleDialog
+from envops_desktop.ui.theme import DARK, SYSTEM, apply_theme
 from envops_desktop.ui.update_environment_dialog import UpdateEnvironmentDialog
 from envops_desktop.ui.version_mismatch_box import show_version_mismatch
 
@@ -161,6 +162,11 @@ def main() -> None:
     save(retention, "retention-dialog")
     retention.close()
     _capture_import_dialog(controller, service, billing, window, scratch)
+    apply_theme(app, DARK)
+    window.environments.select(billing.id)
+    window.tabs.setCurrentWidget(window.backups)
+    save(window, "main-window-dark")
+    apply_theme(app, SYSTEM)
     window.close()
 
 

@@ -150,7 +150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if args.demo:
         create_demo_workspace(service)
-    window = open_main_window(service, QSettings(), crash_reporter)
+    from envops_desktop.ui.theme import apply_theme, chosen_theme
+
+    settings = QSettings()
+    apply_theme(app, chosen_theme(settings))
+    window = open_main_window(service, settings, crash_reporter)
     app.installEventFilter(FileOpenFilter(window))
     window.show()
     if args.exit_when_shown:

@@ -5,7 +5,9 @@ from typing import Any
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -22,6 +24,7 @@ from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.operation_runner import RunningOperation
 from envops_desktop.data_dir import log_dir
 from envops_desktop.ui.desktop_notifier import NOTIFICATIONS_ON, notifications_on
+from envops_desktop.ui.theme import DARK, LIGHT, SYSTEM, THEME, apply_theme, chosen_theme
 
 _SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse
 
@@ -71,9 +74,21 @@ class PreferencesDialog(QDialog):
         self.notifications.setAccessibleName(self.notifications.text().replace("&", ""))
         self.notifications.setChecked(notifications_on(self._settings))
         self.notifications.toggled.connect(lambda on: self._settings.setValue(NOTIFICATIONS_ON, on))
+        self.theme = QComboBox(tab)
+        self.theme.setObjectName("themeCombo")
+        self.theme.setAccessibleName(self.tr("Theme"))
+        for text, value in (
+            (self.tr("As the desktop"), SYSTEM),
+            (self.tr("Light"), LIGHT),
+            (self.tr("Dark"), DARK),
+        ):
+            self.theme.addItem(text, value)
+        self.theme.setCurrentIndex(self.theme.findData(chosen_theme(self._settings)))
+        self.theme.currentIndexChanged.connect(self._theme_chosen)
         form = QFormLayout()
         form.addRow(self.tr("Data folder:"), data_dir)
         form.addRow(self.tr("Log folder:"), logs)
+        form.addRow(self.tr("&Theme:"), self.theme)
         layout = QVBoxLayout(tab)
         layout.addLayout(form)
         layout.addWidget(self.notifications)
@@ -85,6 +100,13 @@ class PreferencesDialog(QDialog):
         layout.addWidget(note)
         layout.addStretch(1)
         return tab
+
+    def _theme_chosen(self) -> None:
+        theme = self.theme.currentData()
+        self._settings.setValue(THEME, theme)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, theme)
 
     def _storage_tab(self) -> QWidget:
         tab = QWidget(self)

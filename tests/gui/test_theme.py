@@ -1,0 +1,51 @@
+"""The dark theme, chosen in Preferences, colours the whole window at once and is kept."""
+
+import pytest
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication
+
+from envops_desktop.ui.theme import SYSTEM, THEME, apply_theme
+from tests.gui.conftest import when_modal
+from tests.gui.user import press_shortcut
+
+
+@pytest.fixture
+def back_to_system_colours(qtbot):
+    yield
+    apply_theme(QApplication.instance(), SYSTEM)  # the other tests' application is shared
+
+
+def test_choosing_the_dark_theme_darkens_the_window_and_is_remembered(
+    qtbot, window, settings, back_to_system_colours
+):
+    def choose_dark(dialog) -> None:
+        combo = dialog.findChild(object, "themeCombo")
+        combo.setCurrentIndex(combo.findData("dark"))
+        dialog.reject()
+
+    when_modal(choose_dark, named="preferencesDialog")
+    press_shortcut(qtbot, window, "Ctrl+,")
+
+    def lightness(role: QPalette.ColorRole) -> int:
+        return window.backups.table.palette().color(role).lightness()
+
+    qtbot.waitUntil(lambda: lightness(QPalette.ColorRole.Base) < 80)  # the tables too
+    assert lightness(QPalette.ColorRole.Text) > 180
+    assert settings.value(THEME) == "dark"
+
+
+def test_going_back_to_the_desktops_theme_undoes_the_dark_one(
+    qtbot, window, settings, back_to_system_colours
+):
+    light = window.palette().color(QPalette.ColorRole.Window).lightness()
+    for theme in ("dark", "system"):
+
+        def choose(dialog, theme=theme) -> None:
+            combo = dialog.findChild(object, "themeCombo")
+            combo.setCurrentIndex(combo.findData(theme))
+            dialog.reject()
+
+        when_modal(choose, named="preferencesDialog")
+        press_shortcut(qtbot, window, "Ctrl+,")
+
+    qtbot.waitUntil(lambda: window.palette().color(QPalette.ColorRole.Window).lightness() == light)
