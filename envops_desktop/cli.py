@@ -483,9 +483,10 @@ def _run_store(service: EnvOpsService, args: argparse.Namespace) -> None:
     if args.store_command == "copy":
         url = (args.to or args.source).rstrip("/")
         passphrase = passphrase_for(url, args.passphrase_file) or _ask_passphrase(url)
-        copy = service.copy_store_to if args.to else service.copy_store_from
         with _long_operation() as (bar, cancel):
-            copied = copy(url, passphrase, args.endpoint, args.region, bar, cancel)
+            copied = service.copy_store(
+                url, passphrase, args.endpoint, args.region, bar, cancel, back=not args.to
+            )
         _print(copied, args.json, copied.summary)
         return
     settings = service.shared_store()

@@ -625,7 +625,7 @@ class EnvOpsService:
         opened = self.unlock_shared_store(passphrase)
         return sharing.sync(self._ctx, opened, progress, cancel or CancelToken())
 
-    def copy_store_to(
+    def copy_store(
         self,
         url: str,
         passphrase: str,
@@ -633,33 +633,18 @@ class EnvOpsService:
         region: str | None = None,
         progress: ProgressCallback = ignore_progress,
         cancel: CancelToken | None = None,
-    ) -> "CopyReport":
+        back: bool = False,
+    ) -> "CopyReport | CopyBackReport":
         """Copy every backup of this data folder into the store at `url` (made there if the
-        prefix holds none), resumably, and verify the copy; the data folder stays as it is
-        connected."""
+        prefix holds none), resumably, and verify the copy; or, `back`, every backup in that
+        store of an environment this data folder has (by name) into it, each file checked as
+        it comes. Either way the data folder stays as it is connected."""
         from envops_desktop.service import shared_store, store_copy
 
         settings = _store_settings(url, endpoint, region)
-        target = shared_store.open_store(settings, passphrase, self._ctx.user_at_host)
-        return store_copy.copy_to(self._ctx, target, progress, cancel or CancelToken())
-
-    def copy_store_from(
-        self,
-        url: str,
-        passphrase: str,
-        endpoint: str | None = None,
-        region: str | None = None,
-        progress: ProgressCallback = ignore_progress,
-        cancel: CancelToken | None = None,
-    ) -> "CopyBackReport":
-        """Copy every backup in the store at `url` of an environment this data folder has
-        (by name) into it, resumably, each file checked as it comes; the data folder stays
-        as it is connected."""
-        from envops_desktop.service import shared_store, store_copy
-
-        settings = _store_settings(url, endpoint, region)
-        source = shared_store.open_store(settings, passphrase, self._ctx.user_at_host, create=False)
-        return store_copy.copy_from(self._ctx, source, progress, cancel or CancelToken())
+        store = shared_store.open_store(settings, passphrase, self._ctx.user_at_host, not back)
+        copy = store_copy.copy_from if back else store_copy.copy_to
+        return copy(self._ctx, store, progress, cancel or CancelToken())
 
     def prune_shared_store(
         self,

@@ -79,9 +79,9 @@ def test_a_copy_cut_off_sends_only_what_is_missing_when_run_again(
             token.cancel()  # before tuesday is recorded, after its contents went up
 
     with pytest.raises(OperationCancelledError):
-        service.copy_store_to(url, PASSPHRASE, s3_endpoint, None, cut_off_after_monday, token)
+        service.copy_store(url, PASSPHRASE, s3_endpoint, None, cut_off_after_monday, token)
     again: list[str] = []
-    report = service.copy_store_to(
+    report = service.copy_store(
         url,
         PASSPHRASE,
         s3_endpoint,
@@ -100,7 +100,7 @@ def test_a_copy_damaged_in_the_bucket_fails_its_verification(alone, bucket, s3_e
 
     service, _, _ = alone
     url = f"s3://{bucket}/copied"
-    service.copy_store_to(url, PASSPHRASE, s3_endpoint)
+    service.copy_store(url, PASSPHRASE, s3_endpoint)
     client = boto3.client("s3", endpoint_url=s3_endpoint)
     packs = client.list_objects_v2(Bucket=bucket, Prefix="copied/data/")["Contents"]
     name = max(packs, key=lambda item: item["Size"])["Key"]
@@ -110,7 +110,7 @@ def test_a_copy_damaged_in_the_bucket_fails_its_verification(alone, bucket, s3_e
     from envops_desktop.domain.errors import OperationFailedError
 
     with pytest.raises(OperationFailedError, match="is damaged in the copy in"):
-        service.copy_store_to(url, PASSPHRASE, s3_endpoint)
+        service.copy_store(url, PASSPHRASE, s3_endpoint)
 
 
 def test_a_store_copied_back_from_a_bucket_restores_here_without_connecting(
@@ -121,7 +121,7 @@ def test_a_store_copied_back_from_a_bucket_restores_here_without_connecting(
     make_config_tree(tmp_path / "payroll-tree", files=3)
     service.add_environment("payroll", tmp_path / "payroll-tree", version="1")
     service.create_backup("payroll")
-    service.copy_store_to(url, PASSPHRASE, s3_endpoint)
+    service.copy_store(url, PASSPHRASE, s3_endpoint)
     service.close()
     back = EnvOpsService(tmp_path / "back")
     there = tmp_path / "billing-here"
@@ -150,7 +150,7 @@ def test_a_copy_back_cut_off_takes_in_the_rest_when_run_again_and_not_what_the_t
 ):
     service, monday, tuesday = alone
     url = f"s3://{bucket}/copied"
-    service.copy_store_to(url, PASSPHRASE, s3_endpoint)
+    service.copy_store(url, PASSPHRASE, s3_endpoint)
     service.use_shared_store(url, PASSPHRASE, endpoint=s3_endpoint)
     service.sync_shared_store(PASSPHRASE)
     wednesday = service.create_backup("billing", name="wednesday")
@@ -167,8 +167,10 @@ def test_a_copy_back_cut_off_takes_in_the_rest_when_run_again_and_not_what_the_t
             token.cancel()
 
     with pytest.raises(OperationCancelledError):
-        back.copy_store_from(url, PASSPHRASE, s3_endpoint, None, cut_off_after_the_first, token)
-    report = back.copy_store_from(url, PASSPHRASE, s3_endpoint)
+        back.copy_store(
+            url, PASSPHRASE, s3_endpoint, None, cut_off_after_the_first, token, back=True
+        )
+    report = back.copy_store(url, PASSPHRASE, s3_endpoint, back=True)
 
     assert report.already == 1 and len(report.copied) == 1
     assert {b.id for b in back.list_backups("billing")} == {tuesday.id, wednesday.id}
