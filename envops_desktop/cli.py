@@ -21,9 +21,9 @@ from envops_desktop.data_dir import resolve_data_dir
 from envops_desktop.domain.errors import EnvOpsError, NotFoundError, OperationFailedError
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken
+from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.flushing import settle_in_background, settler_request
-from envops_desktop.service.service import DEFAULT_BIN_DAYS
 from envops_desktop.terminal_progress import TerminalProgressBar
 
 if TYPE_CHECKING:
@@ -75,8 +75,17 @@ def _build_parser() -> argparse.ArgumentParser:
     create.add_argument("environment")
     create.add_argument("--name")
     _with_json(create)
-    _with_json(backup_commands.add_parser("list", help="list backups")).add_argument("environment")
-    backup_commands.add_parser("delete", help="delete a backup").add_argument("backup_id")
+    listing = _with_json(backup_commands.add_parser("list", help="list backups"))
+    listing.add_argument("environment")
+    listing.add_argument("--deleted", action="store_true", help="those in Deleted instead")
+    backup_commands.add_parser(
+        "delete", help=f"move a backup to Deleted (freed after {DEFAULT_BIN_DAYS:g} days)"
+    ).add_argument("backup_id")
+    backup_commands.add_parser("recover", help="bring a backup back from Deleted").add_argument(
+        "backup_id"
+    )
+    empty = backup_commands.add_parser("empty-bin", help="free every backup in Deleted now")
+    empty.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     backup_commands.add_parser("pin", help="keep a backup whatever retention says").add_argument(
         "backup_id"
     )
@@ -356,6 +365,8 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         )
     elif command == "gc":
         with _long_operation():
+            if not args.dry_run:
+                service.empty_bin(DEFAULT_BIN_DAYS)
             garbage = service.collect_garbage(args.dry_run)
         verb = "would free" if garbage.dry_run else "freed"
         _print(
@@ -433,7 +444,11 @@ def _run_backup(service: EnvOpsService, args: argparse.Namespace) -> None:
             ),
         )
     elif action == "list":
-        backups = service.list_backups(args.environment)
+        backups = (
+            service.deleted_backups(args.environment)
+            if args.deleted
+            else service.list_backups(args.environment)
+        )
         _print(
             backups,
             args.json,
@@ -451,8 +466,18 @@ def _run_backup(service: EnvOpsService, args: argparse.Namespace) -> None:
             ),
         )
     elif action == "delete":
-        freed = service.delete_backup(args.backup_id)
-        print(f"Deleted backup {args.backup_id}; {freed} stored files freed.")
+        deleted = service.delete_backup(args.backup_id)
+        print(
+            f"Moved {deleted.name} ({deleted.id}) to Deleted; its content is freed after "
+            f"{DEFAULT_BIN_DAYS:g} days (envops backup recover {deleted.id} brings it back)."
+        )
+    elif action == "recover":
+        recovered = service.recover_backup(args.backup_id)
+        print(f"Recovered {recovered.name} ({recovered.id}).")
+    elif action == "empty-bin":
+        _confirm(args, "Emptying Deleted frees its backups for good.")
+        freed = service.empty_bin()
+        print(f"Freed {len(freed)} backups from Deleted.")
     elif action in ("pin", "unpin"):
         pinned = service.pin_backup(args.backup_id, action == "pin")
         kept = "is kept whatever retention says" if pinned.pinned else "follows retention again"

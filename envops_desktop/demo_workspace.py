@@ -78,4 +78,5 @@ def create_demo_workspace(service: EnvOpsService) -> bool:
 
     service.set_schedule("billing-production", ScheduleRule(frequency=Frequency.DAILY, at="02:00"))
     service.pin_backup(service.find_backup("billing-production", "Before invoices v2").id)
+    service.delete_backup(service.create_backup("analytics-staging", name="Trial run").id)
     return True

@@ -21,6 +21,7 @@ from envops_desktop.domain.enums import EnvironmentStatus
 from envops_desktop.domain.errors import EnvOpsError, VersionMismatchError
 from envops_desktop.domain.models import Backup, Environment, PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken, ProgressCallback
+from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.configuration_files import (
     CheckedConfigurationFile,
@@ -78,6 +79,7 @@ class MainController(QObject):
             service.query_activity, service.activity_since, self
         )
         self._selected_id: str | None = None
+        self._showing_deleted = False
         self._restoring: set[str] = set()
         self._last_change = -1
         self._poll = QTimer(self)
@@ -119,9 +121,7 @@ class MainController(QObject):
         ids = {e.id for e in environments}
         if self._selected_id not in ids:
             self._selected_id = None
-        self.backups_model.set_records(
-            self.service.list_backups(self._selected_id) if self._selected_id else []
-        )
+        self.backups_model.set_records(self._backups_shown())
         self.activity_model.fetch_newer()
         self.selection_changed.emit()
 
@@ -149,10 +149,15 @@ class MainController(QObject):
         if environment_id == self._selected_id:
             return
         self._selected_id = environment_id
-        self.backups_model.set_records(
-            self.service.list_backups(environment_id) if environment_id else []
-        )
+        self.backups_model.set_records(self._backups_shown())
         self.selection_changed.emit()
+
+    def _backups_shown(self) -> list[Backup]:
+        if self._selected_id is None:
+            return []
+        if self._showing_deleted:
+            return self.service.deleted_backups(self._selected_id)
+        return self.service.list_backups(self._selected_id)
 
     @property
     def selected_environment(self) -> Environment | None:
@@ -266,7 +271,7 @@ class MainController(QObject):
 
     def take_due_backups(self) -> RunningOperation | None:
         """Take the scheduled backups that are due, on a worker (one look at a time)."""
-        if self._scheduled is not None or not self.service.has_due_backups():
+        if self._scheduled is not None or not self.service.has_scheduled_work():
             return None
         running = self._scheduled = self.runner.prepare(
             self.tr("Taking scheduled backups"),
@@ -342,14 +347,40 @@ class MainController(QObject):
         )
 
     def delete_backup(self, backup: Backup) -> RunningOperation:
+        """Move a backup to Deleted, on a worker."""
         environment = self.service.get_environment(backup.environment_id)
         return self._run(
             self.tr("Deleting {name}").format(name=backup.name),
             environment,
             lambda _progress, _cancel: self.service.delete_backup(backup.id),
-            lambda freed: self.tr("Deleted {name}; {freed} stored files freed.").format(
-                name=backup.name, freed=freed
-            ),
+            lambda deleted: self.tr(
+                "Moved {name} to Deleted; it can be recovered for {days:g} days."
+            ).format(name=deleted.name, days=DEFAULT_BIN_DAYS),
+        )
+
+    @property
+    def showing_deleted(self) -> bool:
+        return self._showing_deleted
+
+    def show_deleted(self, on: bool) -> None:
+        """List the selected environment's backups in Deleted instead of its backups."""
+        self._showing_deleted = on
+        self.refresh()
+
+    def recover_backup(self, backup: Backup) -> None:
+        if self._attempt(lambda: self.service.recover_backup(backup.id)):
+            self.refresh()
+            self.notify.emit(
+                Notification.SUCCESS, self.tr("Recovered {name}.").format(name=backup.name)
+            )
+
+    def empty_bin(self) -> RunningOperation:
+        """Free every backup in Deleted now, on a worker."""
+        return self._run(
+            self.tr("Emptying Deleted"),
+            None,
+            lambda _progress, _cancel: self.service.empty_bin(),
+            lambda freed: self.tr("Freed {n} backups from Deleted.").format(n=len(freed)),
         )
 
     def export_backup(

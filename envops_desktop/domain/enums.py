@@ -39,6 +39,7 @@ class ActivityAction(StrEnum):
     BACKUP_CREATED = "backup created"
     BACKUP_FAILED = "backup failed"
     BACKUP_DELETED = "backup deleted"
+    BACKUP_RECOVERED = "backup recovered"
     BACKUP_EXPORTED = "backup exported"
     BACKUP_RESTORED = "backup restored"
     CONFIGURATION_IMPORTED = "configuration imported"

@@ -128,6 +128,9 @@ class Backup:
     made_on: str | None = None
     # Kept whatever retention's rules say.
     pinned: bool = False
+    # In Deleted (the recycle bin) since then, and why: recoverable until its content is freed.
+    deleted_at: datetime | None = None
+    deleted_why: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

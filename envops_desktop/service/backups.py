@@ -9,6 +9,7 @@ import time
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
 
@@ -345,6 +346,43 @@ def _detail(backup: Backup) -> str:
     return detail
 
 
+def move_to_bin(
+    ctx: ServiceContext,
+    env: Environment,
+    backup: Backup,
+    why: str = "",
+    deleted_by: str | None = None,
+) -> None:
+    """Move a backup to Deleted, the recycle bin: listed there and recoverable, its content
+    kept until the bin is emptied (`empty_bin`). `deleted_by`: the workstation that deleted
+    it from the team's shared store, which this one follows; `why`: for the activity log."""
+    shared = deleted_by is None and ctx.shared.is_shared(backup.id)
+    with ctx.db.transaction():
+        if shared:  # the whole team's: the store is told at the next sync
+            ctx.shared.note_deleted(backup.id)
+        ctx.backups.move_to_bin(backup.id, ctx.clock(), why)
+        ctx.record(
+            env,
+            ActivityAction.BACKUP_DELETED,
+            Outcome.SUCCESS,
+            f"{backup.name}: moved to Deleted"
+            + (f"; {why}" if why else "")
+            + ("; deleted for the team at the next sync" if shared else "")
+            + (f"; deleted from the shared store by {deleted_by}" if deleted_by else ""),
+        )
+
+
+def empty_bin(ctx: ServiceContext, deleted_before: datetime) -> list[Backup]:
+    """Free the backups moved to Deleted at or before `deleted_before`, with the content only
+    they used; return them."""
+    freed = ctx.backups.deleted_before(deleted_before)
+    for backup in freed:
+        env = ctx.environments.by_id(backup.environment_id)
+        if env is not None:
+            delete_backup(ctx, env, backup, reason="emptied from Deleted")
+    return freed
+
+
 def delete_backup(
     ctx: ServiceContext,
     env: Environment,
@@ -356,7 +394,8 @@ def delete_backup(
     or delete left unreferenced; return how many blobs were freed. `deleted_by`: the
     workstation that deleted it from the team's shared store, which this one follows;
     `reason`: why, for the activity log ("retention: older than 30 days")."""
-    shared = deleted_by is None and ctx.shared.is_shared(backup.id)
+    # A backup in Deleted was told to the team, if shared, when it was moved there.
+    shared = deleted_by is None and backup.deleted_at is None and ctx.shared.is_shared(backup.id)
     with ctx.locks.blobs_collecting():
         if shared:  # the whole team's: the store is told at the next sync
             ctx.shared.note_deleted(backup.id)

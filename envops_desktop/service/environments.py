@@ -135,7 +135,9 @@ def set_version(ctx: ServiceContext, env: Environment, version: str) -> Environm
 def remove_environment(ctx: ServiceContext, env: Environment) -> None:
     """Forget the environment and its backups; its directory is left exactly as it is."""
     with ctx.locks.environment(env.id, env.name):
-        backups = ctx.backups.for_environment(env.id)
+        backups = ctx.backups.for_environment(env.id) + ctx.backups.for_environment(
+            env.id, deleted=True
+        )
         with ctx.locks.blobs_collecting():
             orphans: set[str] = set()
             for backup in backups:

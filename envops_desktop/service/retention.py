@@ -105,5 +105,5 @@ def apply(
         for removal in report.removed:
             backup = ctx.backups.by_id(removal.backup_id)
             if backup is not None:
-                backup_ops.delete_backup(ctx, env, backup, reason=f"retention: {removal.why}")
+                backup_ops.move_to_bin(ctx, env, backup, why=f"retention: {removal.why}")
     return report

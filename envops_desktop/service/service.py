@@ -1,12 +1,12 @@
 """EnvOpsService: the one facade the CLI, the desktop workers and the tests call."""
 
 from collections.abc import Callable
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envops_desktop.domain.activity_query import ActivityQuery
-from envops_desktop.domain.enums import ActivityAction, BackupOrigin
+from envops_desktop.domain.enums import ActivityAction, BackupOrigin, Outcome
 from envops_desktop.domain.errors import (
     InvalidInputError,
     NotFoundError,
@@ -21,6 +21,7 @@ from envops_desktop.domain.models import (
     TreeEntry,
 )
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ignore_progress
+from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.service import backups as backup_ops
 from envops_desktop.service import environments as environment_ops
 from envops_desktop.service.backup_references import pick_backup
@@ -55,8 +56,6 @@ if TYPE_CHECKING:
     from envops_desktop.service.store_copy import CopyBackReport, CopyReport
     from envops_desktop.service.store_prune import PruneReport
 
-# Deleted backups stay recoverable (and their content in the store) for this many days.
-DEFAULT_BIN_DAYS = 7.0
 
 # Configuration-file operations are imported where used: they bring pydantic (the file
 # format's validation), whose import a backup or a restore from the command line need not pay.
@@ -164,17 +163,23 @@ class EnvOpsService:
 
         return schedules.preview(rule, self._clock(), self.zone)
 
-    def has_due_backups(self) -> bool:
-        """Whether a scheduled backup is due now (a quick look, for the app's timer)."""
-        return any(self.schedule(env.id).due for env in self._ctx.environments.all())
+    def has_scheduled_work(self) -> bool:
+        """Whether a scheduled backup is due now, or a backup has been in Deleted longer than
+        the bin keeps it (a quick look, for the app's timer)."""
+        expired = self._clock() - timedelta(days=DEFAULT_BIN_DAYS)
+        return bool(self._ctx.backups.deleted_before(expired)) or any(
+            status.due for status in self.schedules().values()
+        )
 
     def run_due_backups(
         self, progress: ProgressCallback = ignore_progress, cancel: CancelToken | None = None
     ) -> "list[ScheduledRun]":
         """Take every scheduled backup that is due, once however many slots were missed, and
-        never twice for one slot, whichever process runs them."""
+        never twice for one slot, whichever process runs them; and free what has been in
+        Deleted longer than the bin keeps it."""
         from envops_desktop.service import schedules
 
+        self.empty_bin(DEFAULT_BIN_DAYS)
         return schedules.run_due(
             self._ctx, self._clock(), self.zone, progress, cancel or CancelToken()
         )
@@ -245,8 +250,8 @@ class EnvOpsService:
         """Backups of the environment, newest first."""
         return self._ctx.backups.for_environment(self.get_environment(environment).id)
 
-    def get_backup(self, backup_id: str) -> Backup:
-        """A backup by its id or any unique prefix of it."""
+    def get_backup(self, backup_id: str, deleted_too: bool = False) -> Backup:
+        """A backup by its id or any unique prefix of it; one in Deleted only `deleted_too`."""
         matches = self._ctx.backups.ids_starting_with(backup_id.strip()) if backup_id else []
         if len(matches) > 1:
             raise InvalidInputError(
@@ -255,6 +260,11 @@ class EnvOpsService:
         backup = self._ctx.backups.by_id(matches[0]) if matches else None
         if backup is None:
             raise NotFoundError(f"There is no backup with id {backup_id}.")
+        if backup.deleted_at is not None and not deleted_too:
+            raise NotFoundError(
+                f"{backup.name} ({backup.id}) is in Deleted; envops backup recover {backup.id} "
+                "brings it back."
+            )
         return backup
 
     def find_backup(self, environment: str, reference: str) -> Backup:
@@ -265,11 +275,45 @@ class EnvOpsService:
     def backup_entries(self, backup_id: str) -> list[TreeEntry]:
         return list(self._ctx.backups.entries(self.get_backup(backup_id).id))
 
-    def delete_backup(self, backup_id: str) -> int:
-        """Delete a backup; return how many stored blobs were freed."""
+    def delete_backup(self, backup_id: str) -> Backup:
+        """Move a backup to Deleted: recoverable for `bin_days`, then its content is freed."""
         backup = self.get_backup(backup_id)
         env = self.get_environment(backup.environment_id)
-        return backup_ops.delete_backup(self._ctx, env, backup)
+        backup_ops.move_to_bin(self._ctx, env, backup)
+        return self.get_backup(backup.id, deleted_too=True)
+
+    def deleted_backups(self, environment: str) -> list[Backup]:
+        """The environment's backups in Deleted, newest first."""
+        env = self.get_environment(environment)
+        return self._ctx.backups.for_environment(env.id, deleted=True)
+
+    def recover_backup(self, backup_id: str) -> Backup:
+        """Bring a backup back from Deleted. One the team was told is deleted stays so."""
+        backup = self.get_backup(backup_id, deleted_too=True)
+        if backup.deleted_at is None:
+            raise InvalidInputError(f"{backup.name} ({backup.id}) is not in Deleted.")
+        if self._ctx.shared.is_shared(backup.id) and not self._ctx.shared.take_back_deletion(
+            backup.id
+        ):
+            raise InvalidInputError(
+                f"{backup.name} was deleted for the whole team through the shared store; it "
+                "cannot be brought back here alone."
+            )
+        env = self.get_environment(backup.environment_id)
+        with self._ctx.db.transaction():
+            self._ctx.backups.recover(backup.id)
+            self._ctx.record(
+                env, ActivityAction.BACKUP_RECOVERED, Outcome.SUCCESS, f"{backup.name}: recovered"
+            )
+        return self.get_backup(backup.id)
+
+    def empty_bin(self, older_than_days: float | None = None) -> list[Backup]:
+        """Free the backups in Deleted (those there longer than `older_than_days`, if given)
+        and the content only they used; return them."""
+        cutoff = self._clock()
+        if older_than_days is not None:
+            cutoff -= timedelta(days=older_than_days)
+        return backup_ops.empty_bin(self._ctx, cutoff)
 
     def check_store(self) -> StoreReport:
         """Re-hash every stored blob and report the damaged or missing ones."""

@@ -239,8 +239,8 @@ def _exchange_events(
             ctx.shared.note_deleted(event.subject, event.name)
             backup = ctx.backups.by_id(event.subject)
             env = ctx.environments.by_id(backup.environment_id) if backup else None
-            if backup is not None and env is not None:
-                backup_ops.delete_backup(ctx, env, backup, deleted_by=event.by)
+            if backup is not None and env is not None and backup.deleted_at is None:
+                backup_ops.move_to_bin(ctx, env, backup, deleted_by=event.by)
                 report.deleted.append(backup.name)
         elif event.kind == VERSION_CHANGED and not _follow_version(ctx, event):
             continue  # the environment is busy here: the next sync follows it

@@ -3,6 +3,7 @@
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from envops_desktop.domain.enums import BackupOrigin, EntryKind
@@ -56,6 +57,8 @@ def _backup(row: sqlite3.Row) -> Backup:
         changed_while_read=json.loads(row["changed_while_read"] or "[]"),
         made_on=row["made_on"],
         pinned=bool(row["pinned"]),
+        deleted_at=from_text(row["deleted_at"]) if row["deleted_at"] else None,
+        deleted_why=row["deleted_why"] or "",
     )
 
 
@@ -130,7 +133,7 @@ class BackupRecords:
             self._db.connection()
             .execute(
                 "SELECT * FROM backups WHERE environment_id = ? AND manifest = ?"
-                " ORDER BY created_at DESC, id DESC LIMIT 1",
+                " AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1",
                 (env_id, manifest),
             )
             .fetchone()
@@ -141,12 +144,37 @@ class BackupRecords:
         with self._db.transaction() as conn:
             conn.execute("UPDATE backups SET pinned = ? WHERE id = ?", (int(pinned), backup_id))
 
-    def for_environment(self, env_id: str) -> list[Backup]:
+    def for_environment(self, env_id: str, deleted: bool = False) -> list[Backup]:
+        """The environment's backups newest first; with `deleted`, those in Deleted instead."""
         rows = self._db.connection().execute(
-            "SELECT * FROM backups WHERE environment_id = ? ORDER BY created_at DESC, id DESC",
-            (env_id,),
+            "SELECT * FROM backups WHERE environment_id = ? AND (deleted_at IS NULL) = ?"
+            " ORDER BY created_at DESC, id DESC",
+            (env_id, not deleted),
         )
         return [_backup(row) for row in rows]
+
+    def deleted_before(self, moment: datetime) -> list[Backup]:
+        """Every backup moved to Deleted at or before `moment`, longest there first."""
+        rows = self._db.connection().execute(
+            "SELECT * FROM backups WHERE deleted_at IS NOT NULL AND deleted_at <= ?"
+            " ORDER BY deleted_at",
+            (to_text(moment),),
+        )
+        return [_backup(row) for row in rows]
+
+    def move_to_bin(self, backup_id: str, moment: datetime, why: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE backups SET deleted_at = ?, deleted_why = ? WHERE id = ?",
+                (to_text(moment), why, backup_id),
+            )
+
+    def recover(self, backup_id: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE backups SET deleted_at = NULL, deleted_why = NULL WHERE id = ?",
+                (backup_id,),
+            )
 
     def by_id(self, backup_id: str) -> Backup | None:
         row = (

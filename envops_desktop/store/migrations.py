@@ -244,4 +244,10 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         rule TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 15: the recycle bin: when a backup was deleted and why; its content is freed only
+    # once it has been in Deleted for the bin's days.
+    """
+    ALTER TABLE backups ADD COLUMN deleted_at TEXT;
+    ALTER TABLE backups ADD COLUMN deleted_why TEXT;
+    """,
 ]

@@ -116,6 +116,18 @@ class SharedRecords:
                 (backup_id, event),
             )
 
+    def take_back_deletion(self, backup_id: str) -> bool:
+        """Forget a deletion made here that the store has not been told of yet; False if
+        it was told (the team deleted it) and stands."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM shared_deleted WHERE backup_id = ? AND event IS NULL", (backup_id,)
+            )
+            told = conn.execute(
+                "SELECT 1 FROM shared_deleted WHERE backup_id = ?", (backup_id,)
+            ).fetchone()
+        return told is None
+
     def deleted(self) -> set[str]:
         """Shared backups deleted, here or elsewhere."""
         return {r[0] for r in self._db.connection().execute("SELECT backup_id FROM shared_deleted")}

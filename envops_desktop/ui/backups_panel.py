@@ -2,13 +2,23 @@
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QIcon
-from PySide6.QtWidgets import QHeaderView, QLabel, QMenu, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from envops_desktop.controller.action_rules import Needs
 from envops_desktop.controller.backups_model import OPTIONS_COLUMN
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.models import Backup
+from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.ui.icons import icon
 from envops_desktop.ui.table_views import RecordFilterProxy, make_table_view
 
@@ -24,6 +34,8 @@ class BackupsPanel(QWidget):
     export_requested = Signal(object)
     delete_requested = Signal(object)
     pin_requested = Signal(object)  # pin, or unpin a pinned one
+    recover_requested = Signal(object)  # a backup in Deleted
+    empty_bin_requested = Signal()
 
     def __init__(self, controller: MainController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -45,16 +57,34 @@ class BackupsPanel(QWidget):
         self.schedule_line = QLabel(self)
         self.schedule_line.setObjectName("scheduleLine")
         self.schedule_line.setContentsMargins(4, 2, 4, 2)
+        self.show_deleted = QCheckBox(self.tr("Show De&leted"), self)
+        self.show_deleted.setObjectName("showDeletedCheckBox")
+        self.show_deleted.setAccessibleName(self.tr("Show the backups in Deleted"))
+        self.show_deleted.setToolTip(
+            self.tr("Deleted backups stay recoverable for {days:g} days.").format(
+                days=DEFAULT_BIN_DAYS
+            )
+        )
+        self.show_deleted.toggled.connect(controller.show_deleted)
+        self.empty_bin = QPushButton(self.tr("&Empty Deleted…"), self)
+        self.empty_bin.setObjectName("emptyBinButton")
+        self.empty_bin.setAccessibleName(self.tr("Free every backup in Deleted now"))
+        self.empty_bin.clicked.connect(self.empty_bin_requested)
         controller.selection_changed.connect(self._show_schedule)
+        row = QHBoxLayout()
+        row.addWidget(self.schedule_line, 1)
+        row.addWidget(self.show_deleted)
+        row.addWidget(self.empty_bin)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.schedule_line)
+        layout.addLayout(row)
         layout.addWidget(self.table)
         self._show_schedule()
 
     def _show_schedule(self) -> None:
         env = self._controller.selected_environment
         self.schedule_line.setVisible(env is not None)
+        self.empty_bin.setVisible(self._controller.showing_deleted)
         if env is not None:
             self.schedule_line.setText(
                 self.tr("Schedule: {summary}").format(summary=self._controller.schedule_text(env))
@@ -65,11 +95,11 @@ class BackupsPanel(QWidget):
         return rows[0].data(RECORD_ROLE) if rows else None
 
     def options_menu(self, backup: Backup) -> QMenu:
-        """The Options (…) menu of one backup row."""
+        """The Options (…) menu of one backup row (of one in Deleted: Recover)."""
         menu = QMenu(self)
         menu.setObjectName("backupOptionsMenu")
         menu.setToolTipsVisible(True)
-        for name, text, icon_name, needs, signal in (
+        entries = (
             ("restoreAction", self.tr("Restore…"), "restore", Needs.IDLE, self.restore_requested),
             ("exportAction", self.tr("Export…"), "export", Needs.NOTHING, self.export_requested),
             ("deleteAction", self.tr("Delete…"), "trash", Needs.IDLE, self.delete_requested),
@@ -82,7 +112,18 @@ class BackupsPanel(QWidget):
                 Needs.NOTHING,
                 self.pin_requested,
             ),
-        ):
+        )
+        if backup.deleted_at is not None:
+            entries = (
+                (
+                    "recoverAction",
+                    self.tr("Recover"),
+                    "restore",
+                    Needs.NOTHING,
+                    self.recover_requested,
+                ),
+            )
+        for name, text, icon_name, needs, signal in entries:
             action = QAction(icon(icon_name) if icon_name else QIcon(), text, menu)
             action.setObjectName(name)
             reason = self._controller.why_unavailable(needs, backup)
@@ -98,7 +139,7 @@ class BackupsPanel(QWidget):
             self._popup(index, self.table.viewport().mapToGlobal(rect.bottomLeft()))
 
     def _activated(self, index: QModelIndex) -> None:
-        if index.column() != OPTIONS_COLUMN:
+        if index.column() != OPTIONS_COLUMN and not self._controller.showing_deleted:
             self.restore_requested.emit(index.data(RECORD_ROLE))
 
     def _popup(self, index: QModelIndex, where: QPoint) -> None:

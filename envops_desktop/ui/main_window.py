@@ -29,6 +29,7 @@ from envops_desktop.controller.main_controller import MainController, Notificati
 from envops_desktop.data_dir import log_dir
 from envops_desktop.domain.errors import VersionMismatchError
 from envops_desktop.domain.models import Backup, Environment
+from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.store.configuration_reader import peek_environment_name
 from envops_desktop.ui.about_dialog import AboutDialog
 from envops_desktop.ui.activity_panel import ActivityPanel
@@ -181,6 +182,8 @@ class MainWindow(QMainWindow):
         self.backups.export_requested.connect(self.export_backup)
         self.backups.delete_requested.connect(self.delete_backup)
         self.backups.pin_requested.connect(self.controller.toggle_pin)
+        self.backups.recover_requested.connect(self.controller.recover_backup)
+        self.backups.empty_bin_requested.connect(self.empty_bin)
         self.backups.table.selectionModel().selectionChanged.connect(self._update_state)
 
     def _environment_selected(self, env: Environment | None) -> None:
@@ -439,12 +442,29 @@ class MainWindow(QMainWindow):
         if self.confirm(
             "confirmDeleteBox",
             self.tr("Delete backup"),
-            self.tr("Delete the backup {name} of {date}? This cannot be undone.").format(
-                name=backup.name, date=backup.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
+            self.tr(
+                "Move the backup {name} of {date} to Deleted? It can be recovered there "
+                "for {days:g} days; then its content is freed."
+            ).format(
+                name=backup.name,
+                date=backup.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+                days=DEFAULT_BIN_DAYS,
             ),
             self.tr("Delete"),
         ):
             self.controller.delete_backup(backup)
+
+    def empty_bin(self) -> None:
+        if self.confirm(
+            "confirmEmptyBinBox",
+            self.tr("Empty Deleted"),
+            self.tr(
+                "Free every backup in Deleted now, of every environment? They cannot be "
+                "recovered afterwards."
+            ),
+            self.tr("Empty"),
+        ):
+            self.controller.empty_bin()
 
     # Dropping a configuration file onto the window ------------------------------------------
 

@@ -1,5 +1,7 @@
 """Pinning backups from their row's menu, and retention's dry run before it removes any."""
 
+from PySide6.QtCore import Qt
+
 from envops_desktop.controller.backups_model import OPTIONS_COLUMN
 from envops_desktop.domain.enums import BackupOrigin
 from tests.gui.conftest import click_button, select_environment, when_modal
@@ -81,3 +83,52 @@ def test_a_pinned_backup_is_not_among_those_retention_would_remove(
     press_shortcut(qtbot, window, "Ctrl+Shift+K")
 
     assert listed == ["before 1", "before 2"]
+
+
+def test_a_deleted_backup_is_recovered_from_the_deleted_filter(qtbot, window, environment, service):
+    doomed = service.create_backup("billing", name="doomed")
+    service.delete_backup(doomed.id)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    press_shortcut(qtbot, window, "Alt+K")  # the Backups tab
+    assert window.tabs.currentWidget() is window.backups
+    assert window.backups.table.model().rowCount() == 0
+
+    qtbot.mouseClick(window.backups.show_deleted, Qt.MouseButton.LeftButton)
+    assert window.backups.table.model().index(0, 0).data() == "doomed"
+    assert window.backups.empty_bin.isVisible()
+    table = window.backups.table
+    click_cell(qtbot, table, table.model().index(0, OPTIONS_COLUMN))
+    menu = open_popup()
+    assert [a.objectName() for a in menu.actions()] == ["recoverAction"]
+    click_menu_entry(qtbot, menu, "recoverAction")
+
+    assert table.model().rowCount() == 0
+    qtbot.mouseClick(window.backups.show_deleted, Qt.MouseButton.LeftButton)
+    assert [b.name for b in service.list_backups("billing")] == ["doomed"]
+    assert table.model().index(0, 0).data() == "doomed"
+
+
+def test_emptying_deleted_asks_first(qtbot, window, environment, service):
+    service.delete_backup(service.create_backup("billing", name="doomed").id)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    press_shortcut(qtbot, window, "Alt+K")
+    qtbot.mouseClick(window.backups.show_deleted, Qt.MouseButton.LeftButton)
+    asked = []
+
+    def say_no(box) -> None:
+        asked.append(box.objectName())
+        box.reject()
+
+    when_modal(say_no)
+    qtbot.mouseClick(window.backups.empty_bin, Qt.MouseButton.LeftButton)
+    assert asked == ["confirmEmptyBinBox"]
+    assert [b.name for b in service.deleted_backups("billing")] == ["doomed"]
+
+    def say_yes(box) -> None:
+        click_button(box, text="Empty")
+
+    when_modal(say_yes)
+    qtbot.mouseClick(window.backups.empty_bin, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: service.deleted_backups("billing") == [], timeout=30_000)

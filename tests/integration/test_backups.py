@@ -113,15 +113,17 @@ def test_backups_are_listed_newest_first(service, environment):
     assert [b.id for b in service.list_backups("billing")] == [second.id, first.id]
 
 
-def test_deleting_a_backup_frees_only_blobs_no_other_backup_uses(
+def test_a_deleted_backup_waits_in_deleted_then_frees_only_blobs_no_other_backup_uses(
     service, environment, config_dir, tmp_path
 ):
     first = service.create_backup("billing")
     (config_dir / "only-in-second.txt").write_text("unique content 42")
     second = service.create_backup("billing")
     shared = set(stored_blobs(tmp_path / "data"))
-    freed = service.delete_backup(second.id)
-    assert freed == 1
+    service.delete_backup(second.id)
+    assert set(stored_blobs(tmp_path / "data")) == shared  # recoverable: nothing freed yet
+    assert [b.id for b in service.deleted_backups("billing")] == [second.id]
+    assert [b.id for b in service.empty_bin()] == [second.id]
     remaining = set(stored_blobs(tmp_path / "data"))
     assert len(remaining) == len(shared) - 1
     assert service.check_store().healthy

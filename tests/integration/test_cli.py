@@ -459,7 +459,7 @@ def test_gc_frees_content_a_killed_backup_left_and_a_dry_run_only_says_so(cli, b
     assert cli("restore", "billing", "kept", "--yes", "--no-backup-first")[0] == 0
 
 
-def test_deleting_a_backup_also_frees_what_killed_backups_left(cli, billing, tmp_path):
+def test_emptying_deleted_also_frees_what_killed_backups_left(cli, billing, tmp_path):
     assert cli("backup", "create", "billing", "--name", "kept")[0] == 0
     assert cli("backup", "create", "billing", "--name", "doomed")[0] == 0
     left = _leave_unreferenced_content(tmp_path / "data", tmp_path)
@@ -469,9 +469,15 @@ def test_deleting_a_backup_also_frees_what_killed_backups_left(cli, billing, tmp
         if b["name"] == "doomed"
     )
 
-    assert cli("backup", "delete", doomed["id"])[0] == 0
+    code, said, _ = cli("backup", "delete", doomed["id"])
+    assert code == 0 and said.startswith("Moved doomed")
+    listed = json.loads(cli("backup", "list", "billing", "--deleted", "--json")[1])
+    assert [b["name"] for b in listed] == ["doomed"]
+
+    assert cli("backup", "empty-bin", "--yes")[0] == 0
 
     assert left and json.loads(cli("verify", "--json")[1])["unreferenced"] == 0
+    assert json.loads(cli("backup", "list", "billing", "--deleted", "--json")[1]) == []
 
 
 def test_an_import_keeping_owners_it_may_not_set_says_which_files_before_and_after(

@@ -97,6 +97,7 @@ def test_import_of_a_file_whose_stored_content_was_deleted_since_upload_changes_
     exported = service.export_backup(backup.id, tmp_path / "c.zip")
     staged = service.stage_configuration_file(exported)  # all of it found in the store
     service.delete_backup(backup.id)  # and now gone from it
+    service.empty_bin()
     mess_up(config_dir)
     messed = describe_tree(config_dir)
     with pytest.raises(OperationFailedError, match="upload the file again"):

@@ -81,6 +81,7 @@ def test_small_files_are_packed_together_and_their_packs_go_with_the_last_backup
     assert describe_tree(config_dir) == before
     for each in service.list_backups("billing"):  # the restore kept a backup of the mess too
         service.delete_backup(each.id)
+        service.empty_bin()  # for good, not only to Deleted
     assert store_files(tmp_path / "data") == {}
 
 
@@ -96,6 +97,7 @@ def test_deleting_a_backup_gives_back_the_space_of_its_half_dead_packs(
     before = describe_tree(config_dir)
     full = sum(path.stat().st_size for path in store_files(tmp_path / "data"))
     service.delete_backup(first.id)
+    service.empty_bin()  # for good, not only to Deleted
     after = sum(path.stat().st_size for path in store_files(tmp_path / "data"))
     assert after < full - 40 * 2000  # the 45 freed keys' bytes are gone from the disk
     assert service.check_store().healthy
@@ -110,6 +112,7 @@ def test_backups_of_an_unchanged_tree_share_one_manifest(service, environment, t
     assert manifest_rows(tmp_path / "data") == 1
     assert list(service.backup_entries(first.id)) == list(service.backup_entries(second.id))
     service.delete_backup(first.id)
+    service.empty_bin()  # for good, not only to Deleted
     assert manifest_rows(tmp_path / "data") == 1  # the second backup still needs it
     assert service.check_store().healthy
 
@@ -228,6 +231,7 @@ def test_deleting_a_backup_makes_the_cache_forget_freed_content(service, environ
     _old_enough(config_dir)
     first = service.create_backup("billing")
     service.delete_backup(first.id)
+    service.empty_bin()  # for good, not only to Deleted
     second = service.create_backup("billing")
     assert service.check_store().healthy
     before = describe_tree(config_dir)
@@ -299,6 +303,7 @@ def test_deleting_the_backup_that_read_a_file_makes_the_recent_part_forget_it(se
     second = service.create_backup("billing")
     assert _cache_parts(tmp_path / "data")[1] is not None
     service.delete_backup(second.id)
+    service.empty_bin()  # for good, not only to Deleted
     assert _backup_reading(service) == (tree / "app.yaml").stat().st_size
     assert service.check_store().healthy
 
@@ -357,6 +362,7 @@ def test_a_restored_backup_deleted_before_it_settles_is_not_named_by_the_cache(
     later.restore_backup("billing", first.id)
     unsettled = later.unsettled_restores()
     service.delete_backup(first.id)
+    service.empty_bin()  # for good, not only to Deleted
     later.settle_restores(unsettled)
     later.close()
     assert _backup_reading(service) == sum(p.stat().st_size for p in _files(config_dir))
@@ -452,6 +458,8 @@ def _downgrade_to_first_schema(data: Path) -> None:
     conn.execute("ALTER TABLE activity DROP COLUMN made_on")
     conn.execute("ALTER TABLE backups DROP COLUMN made_on")
     conn.execute("ALTER TABLE backups DROP COLUMN pinned")
+    conn.execute("ALTER TABLE backups DROP COLUMN deleted_at")
+    conn.execute("ALTER TABLE backups DROP COLUMN deleted_why")
     for table in (
         "shared_environments",
         "shared_backups",

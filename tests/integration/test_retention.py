@@ -62,6 +62,7 @@ def test_retention_removes_exactly_what_no_rule_keeps_and_never_a_pinned_backup(
     gone = [f"s{day:02d}" for day in range(1, 12)] + ["b0", "b1"]
     assert [r.name for r in dry.removed] == [r.name for r in report.removed] == gone
     assert _names(service) == sorted(set(["manual", *scheduled, *before]) - set(gone))
+    assert sorted(b.name for b in service.deleted_backups("billing")) == sorted(gone)
     entries = [e for e in service.activity("billing", 100) if "retention:" in e.detail]
     assert len(entries) == len(gone)
     assert all(e.action is ActivityAction.BACKUP_DELETED for e in entries)

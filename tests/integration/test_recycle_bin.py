@@ -1,0 +1,72 @@
+"""The recycle bin on an injected clock: a deleted backup is recoverable byte for byte
+until it has been in Deleted for the bin's days; only then is its content freed."""
+
+import shutil
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from envops_desktop.domain.errors import InvalidInputError, NotFoundError
+from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
+from envops_desktop.service import EnvOpsService
+from tests.integration.test_schedules import Clock
+from tests.store_view import stored_blobs
+from tests.trees import make_config_tree, mess_up, rsync_differences
+
+
+@pytest.fixture
+def clock():
+    return Clock(datetime(2026, 3, 1, 9, tzinfo=UTC))
+
+
+@pytest.fixture
+def service(tmp_path, clock):
+    """billing, on a service whose time the test moves."""
+    service = EnvOpsService(tmp_path / "data", clock=clock)
+    make_config_tree(tmp_path / "billing", files=5)
+    service.add_environment("billing", tmp_path / "billing", version="4.2.0")
+    yield service
+    service.close()
+
+
+def test_a_deleted_backup_is_recovered_byte_for_byte(service, clock, tmp_path):
+    tree = tmp_path / "billing"
+    snapshot = tmp_path / "as backed up"
+    made = service.create_backup("billing", name="golden")
+    shutil.copytree(tree, snapshot, symlinks=True)
+    service.delete_backup(made.id)
+    with pytest.raises(NotFoundError, match="is in Deleted"):
+        service.restore_backup("billing", made.id)
+    clock.now += timedelta(days=DEFAULT_BIN_DAYS - 1)
+    service.run_due_backups()  # what empties the bin of what expired
+    mess_up(tree)
+
+    service.recover_backup(made.id)
+    service.restore_backup("billing", made.id)
+
+    assert rsync_differences(snapshot, tree) == []
+    assert service.deleted_backups("billing") == []
+    with pytest.raises(InvalidInputError, match="not in Deleted"):
+        service.recover_backup(made.id)
+
+
+def test_content_is_freed_only_once_the_backup_has_been_in_deleted_for_the_bin_days(
+    service, clock, tmp_path
+):
+    kept = service.create_backup("billing", name="kept")
+    (tmp_path / "billing" / "only-in-doomed.txt").write_text("unique content 7\n")
+    doomed = service.create_backup("billing", name="doomed")
+    before = set(stored_blobs(tmp_path / "data"))
+    service.delete_backup(doomed.id)
+
+    clock.now += timedelta(days=DEFAULT_BIN_DAYS) - timedelta(minutes=1)
+    service.run_due_backups()
+    assert set(stored_blobs(tmp_path / "data")) == before
+    assert [b.name for b in service.deleted_backups("billing")] == ["doomed"]
+
+    clock.now += timedelta(minutes=2)
+    service.run_due_backups()
+    assert len(set(stored_blobs(tmp_path / "data"))) == len(before) - 1
+    assert service.deleted_backups("billing") == []
+    assert [b.id for b in service.list_backups("billing")] == [kept.id]
+    assert service.check_store().healthy
