@@ -79,7 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
     listing.add_argument("environment")
     listing.add_argument("--deleted", action="store_true", help="those in Deleted instead")
     backup_commands.add_parser(
-        "delete", help=f"move a backup to Deleted (freed after {DEFAULT_BIN_DAYS:g} days)"
+        "delete", help="move a backup to Deleted (its content is freed after the bin's days)"
     ).add_argument("backup_id")
     backup_commands.add_parser("recover", help="bring a backup back from Deleted").add_argument(
         "backup_id"
@@ -366,7 +366,7 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
     elif command == "gc":
         with _long_operation():
             if not args.dry_run:
-                service.empty_bin(DEFAULT_BIN_DAYS)
+                service.empty_bin(service.bin_days())
             garbage = service.collect_garbage(args.dry_run)
         verb = "would free" if garbage.dry_run else "freed"
         _print(
@@ -469,7 +469,7 @@ def _run_backup(service: EnvOpsService, args: argparse.Namespace) -> None:
         deleted = service.delete_backup(args.backup_id)
         print(
             f"Moved {deleted.name} ({deleted.id}) to Deleted; its content is freed after "
-            f"{DEFAULT_BIN_DAYS:g} days (envops backup recover {deleted.id} brings it back)."
+            f"{service.bin_days():g} days (envops backup recover {deleted.id} brings it back)."
         )
     elif action == "recover":
         recovered = service.recover_backup(args.backup_id)

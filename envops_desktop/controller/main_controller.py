@@ -21,7 +21,6 @@ from envops_desktop.domain.enums import EnvironmentStatus
 from envops_desktop.domain.errors import EnvOpsError, VersionMismatchError
 from envops_desktop.domain.models import Backup, Environment, PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken, ProgressCallback
-from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.configuration_files import (
     CheckedConfigurationFile,
@@ -355,7 +354,7 @@ class MainController(QObject):
             lambda _progress, _cancel: self.service.delete_backup(backup.id),
             lambda deleted: self.tr(
                 "Moved {name} to Deleted; it can be recovered for {days:g} days."
-            ).format(name=deleted.name, days=DEFAULT_BIN_DAYS),
+            ).format(name=deleted.name, days=self.service.bin_days()),
         )
 
     @property

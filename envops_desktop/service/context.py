@@ -20,6 +20,7 @@ from envops_desktop.store.hash_caches import HashCaches
 from envops_desktop.store.journal_records import JournalRecords
 from envops_desktop.store.retention_records import RetentionRecords
 from envops_desktop.store.schedule_records import ScheduleRecords
+from envops_desktop.store.service_settings import ServiceSettings
 from envops_desktop.store.shared_records import SharedRecords
 from envops_desktop.store.timestamps import utc_now
 
@@ -55,6 +56,7 @@ class ServiceContext:
     shared: SharedRecords
     schedules: ScheduleRecords
     retention: RetentionRecords
+    settings: ServiceSettings
     # The time, UTC: what a backup is stamped with and schedules and retention go by.
     clock: Callable[[], datetime] = utc_now
 
@@ -62,6 +64,7 @@ class ServiceContext:
     def open(cls, data_dir: Path) -> "ServiceContext":
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         db = Database(data_dir)
+        settings = ServiceSettings(db)
         staging = data_dir / "staging"
         staging.mkdir(exist_ok=True, mode=0o700)
         return cls(
@@ -78,7 +81,8 @@ class ServiceContext:
             user=login_name(),
             shared=SharedRecords(db),
             schedules=ScheduleRecords(db),
-            retention=RetentionRecords(db),
+            retention=RetentionRecords(db, settings),
+            settings=settings,
         )
 
     @property

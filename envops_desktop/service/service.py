@@ -166,7 +166,7 @@ class EnvOpsService:
     def has_scheduled_work(self) -> bool:
         """Whether a scheduled backup is due now, or a backup has been in Deleted longer than
         the bin keeps it (a quick look, for the app's timer)."""
-        expired = self._clock() - timedelta(days=DEFAULT_BIN_DAYS)
+        expired = self._clock() - timedelta(days=self.bin_days())
         return bool(self._ctx.backups.deleted_before(expired)) or any(
             status.due for status in self.schedules().values()
         )
@@ -179,7 +179,7 @@ class EnvOpsService:
         Deleted longer than the bin keeps it."""
         from envops_desktop.service import schedules
 
-        self.empty_bin(DEFAULT_BIN_DAYS)
+        self.empty_bin(self.bin_days())
         return schedules.run_due(
             self._ctx, self._clock(), self.zone, progress, cancel or CancelToken()
         )
@@ -281,6 +281,22 @@ class EnvOpsService:
         env = self.get_environment(backup.environment_id)
         backup_ops.move_to_bin(self._ctx, env, backup)
         return self.get_backup(backup.id, deleted_too=True)
+
+    def bin_days(self) -> float:
+        """How many days a backup stays in Deleted before its content is freed."""
+        return self._ctx.settings.bin_days()
+
+    def set_bin_days(self, days: float) -> None:
+        if not 1 <= days <= 365:
+            raise InvalidInputError("Deleted keeps backups for 1 to 365 days.")
+        self._ctx.settings.set_bin_days(days)
+
+    def default_retention(self) -> "RetentionRule":
+        """The retention rule of the environments that have none of their own."""
+        return self._ctx.retention.default()
+
+    def set_default_retention(self, rule: "RetentionRule") -> None:
+        self._ctx.settings.set_default_retention(rule.model_dump_json())
 
     def deleted_backups(self, environment: str) -> list[Backup]:
         """The environment's backups in Deleted, newest first."""

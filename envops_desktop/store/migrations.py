@@ -250,4 +250,7 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     ALTER TABLE backups ADD COLUMN deleted_at TEXT;
     ALTER TABLE backups ADD COLUMN deleted_why TEXT;
     """,
+    # 16: the data folder's own settings (how long Deleted keeps backups, the default
+    # retention rule), the same for the window and the command line.
+    "CREATE TABLE service_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
 ]

@@ -3,16 +3,18 @@
 from typing import TYPE_CHECKING
 
 from envops_desktop.store.database import Database
+from envops_desktop.store.service_settings import ServiceSettings
 
 if TYPE_CHECKING:  # pydantic: loaded only by what reads a rule, not by every command
     from envops_desktop.domain.retention import RetentionRule
 
 
 class RetentionRecords:
-    """Reads and writes retention rules; an environment with none has the defaults."""
+    """Reads and writes retention rules; an environment with none has the data folder's
+    default rule (`ServiceSettings`), or the built-in one."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, db: Database, settings: ServiceSettings) -> None:
+        self._db, self._settings = db, settings
 
     def get(self, environment_id: str) -> "RetentionRule":
         from envops_desktop.domain.retention import RetentionRule
@@ -22,7 +24,15 @@ class RetentionRecords:
             .execute("SELECT rule FROM retention_rules WHERE environment_id = ?", (environment_id,))
             .fetchone()
         )
-        return RetentionRule.model_validate_json(row[0]) if row else RetentionRule()
+        if row:
+            return RetentionRule.model_validate_json(row[0])
+        return self.default()
+
+    def default(self) -> "RetentionRule":
+        from envops_desktop.domain.retention import RetentionRule
+
+        stored = self._settings.default_retention()
+        return RetentionRule.model_validate_json(stored) if stored else RetentionRule()
 
     def set(self, environment_id: str, rule: "RetentionRule") -> None:
         with self._db.transaction() as conn:

@@ -18,7 +18,6 @@ from envops_desktop.controller.backups_model import OPTIONS_COLUMN
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.models import Backup
-from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.ui.icons import icon
 from envops_desktop.ui.table_views import RecordFilterProxy, make_table_view
 
@@ -61,9 +60,7 @@ class BackupsPanel(QWidget):
         self.show_deleted.setObjectName("showDeletedCheckBox")
         self.show_deleted.setAccessibleName(self.tr("Show the backups in Deleted"))
         self.show_deleted.setToolTip(
-            self.tr("Deleted backups stay recoverable for {days:g} days.").format(
-                days=DEFAULT_BIN_DAYS
-            )
+            self.tr("Deleted backups stay recoverable for the days set in Preferences.")
         )
         self.show_deleted.toggled.connect(controller.show_deleted)
         self.empty_bin = QPushButton(self.tr("&Empty Deleted…"), self)

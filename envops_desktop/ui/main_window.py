@@ -29,7 +29,6 @@ from envops_desktop.controller.main_controller import MainController, Notificati
 from envops_desktop.data_dir import log_dir
 from envops_desktop.domain.errors import VersionMismatchError
 from envops_desktop.domain.models import Backup, Environment
-from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.store.configuration_reader import peek_environment_name
 from envops_desktop.ui.about_dialog import AboutDialog
 from envops_desktop.ui.activity_panel import ActivityPanel
@@ -448,7 +447,7 @@ class MainWindow(QMainWindow):
             ).format(
                 name=backup.name,
                 date=backup.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
-                days=DEFAULT_BIN_DAYS,
+                days=self.controller.service.bin_days(),
             ),
             self.tr("Delete"),
         ):

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.operation_runner import RunningOperation
 from envops_desktop.data_dir import log_dir
+from envops_desktop.domain.retention import SCHEDULED_DAYS_CHOICES
 from envops_desktop.ui.desktop_notifier import NOTIFICATIONS_ON, notifications_on
 from envops_desktop.ui.theme import DARK, LIGHT, SYSTEM, THEME, apply_theme, chosen_theme
 
@@ -85,15 +87,46 @@ class PreferencesDialog(QDialog):
             self.theme.addItem(text, value)
         self.theme.setCurrentIndex(self.theme.findData(chosen_theme(self._settings)))
         self.theme.currentIndexChanged.connect(self._theme_chosen)
+        service = self._controller.service
+        self.bin_days = QSpinBox(tab)
+        self.bin_days.setObjectName("binDaysSpinBox")
+        self.bin_days.setAccessibleName(self.tr("Days a deleted backup stays recoverable"))
+        self.bin_days.setRange(1, 365)
+        self.bin_days.setSuffix(self.tr(" days"))
+        self.bin_days.setValue(round(service.bin_days()))
+        self.bin_days.valueChanged.connect(lambda days: service.set_bin_days(days))
+        default = service.default_retention()
+        self.default_days = QComboBox(tab)
+        self.default_days.setObjectName("defaultRetentionCombo")
+        self.default_days.setAccessibleName(self.tr("Keep scheduled backups for, by default"))
+        for days in SCHEDULED_DAYS_CHOICES:
+            self.default_days.addItem(self.tr("{n} days").format(n=days), days)
+        self.default_days.setCurrentIndex(
+            max(0, self.default_days.findData(default.scheduled_days))
+        )
+        self.default_days.currentIndexChanged.connect(
+            lambda: service.set_default_retention(
+                service.default_retention().model_copy(
+                    update={"scheduled_days": self.default_days.currentData()}
+                )
+            )
+        )
         form = QFormLayout()
         form.addRow(self.tr("Data folder:"), data_dir)
         form.addRow(self.tr("Log folder:"), logs)
         form.addRow(self.tr("&Theme:"), self.theme)
+        form.addRow(self.tr("Keep &deleted backups for:"), self.bin_days)
+        form.addRow(self.tr("Keep scheduled backups &for:"), self.default_days)
         layout = QVBoxLayout(tab)
         layout.addLayout(form)
         layout.addWidget(self.notifications)
         note = QLabel(
-            self.tr("A scheduled backup that fails is told even while the window is in front."),
+            self.tr(
+                "A scheduled backup that fails is told even while the window is in front. "
+                "Deleted days and the retention of scheduled backups are this data folder's: "
+                "the command line goes by them too (an environment's own retention rule, "
+                "set in Retention…, comes first)."
+            ),
             tab,
         )
         note.setWordWrap(True)

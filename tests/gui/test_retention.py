@@ -132,3 +132,20 @@ def test_emptying_deleted_asks_first(qtbot, window, environment, service):
     when_modal(say_yes)
     qtbot.mouseClick(window.backups.empty_bin, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: service.deleted_backups("billing") == [], timeout=30_000)
+
+
+def test_preferences_set_how_long_deleted_keeps_backups_and_the_default_retention(
+    qtbot, window, environment, service
+):
+    def keep_fewer(dialog) -> None:
+        dialog.findChild(object, "binDaysSpinBox").setValue(3)
+        combo = dialog.findChild(object, "defaultRetentionCombo")
+        combo.setCurrentIndex(combo.findData(10))
+        dialog.reject()
+
+    when_modal(keep_fewer, named="preferencesDialog")
+    press_shortcut(qtbot, window, "Ctrl+,")
+
+    assert service.bin_days() == 3
+    # billing has no rule of its own: the data folder's default is its rule.
+    assert service.retention("billing").scheduled_days == 10

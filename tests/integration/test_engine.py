@@ -470,6 +470,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
         "shared_versions",
         "schedules",
         "retention_rules",
+        "service_settings",
     ):
         conn.execute(f"DROP TABLE {table}")
     conn.execute("DROP TABLE manifests")

@@ -70,3 +70,16 @@ def test_content_is_freed_only_once_the_backup_has_been_in_deleted_for_the_bin_d
     assert service.deleted_backups("billing") == []
     assert [b.id for b in service.list_backups("billing")] == [kept.id]
     assert service.check_store().healthy
+
+
+def test_the_bin_keeps_backups_for_the_days_the_data_folder_says(service, clock):
+    service.set_bin_days(2)
+    doomed = service.create_backup("billing", name="doomed")
+    service.delete_backup(doomed.id)
+
+    clock.now += timedelta(days=2, minutes=1)
+    service.run_due_backups()
+
+    assert service.deleted_backups("billing") == []
+    with pytest.raises(InvalidInputError, match="1 to 365 days"):
+        service.set_bin_days(0)
