@@ -383,19 +383,12 @@ def empty_bin(ctx: ServiceContext, deleted_before: datetime) -> list[Backup]:
     return freed
 
 
-def delete_backup(
-    ctx: ServiceContext,
-    env: Environment,
-    backup: Backup,
-    deleted_by: str | None = None,
-    reason: str = "",
-) -> int:
-    """Delete a backup and the blobs only it used, with any content an interrupted backup
-    or delete left unreferenced; return how many blobs were freed. `deleted_by`: the
-    workstation that deleted it from the team's shared store, which this one follows;
-    `reason`: why, for the activity log ("retention: older than 30 days")."""
-    # A backup in Deleted was told to the team, if shared, when it was moved there.
-    shared = deleted_by is None and backup.deleted_at is None and ctx.shared.is_shared(backup.id)
+def delete_backup(ctx: ServiceContext, env: Environment, backup: Backup, reason: str = "") -> int:
+    """Delete a backup for good and the blobs only it used, with any content an interrupted
+    backup or delete left unreferenced; return how many blobs were freed. `reason`: why,
+    for the activity log ("emptied from Deleted"). Users' deletions go to Deleted first
+    (`move_to_bin`), which tells the team of a shared one."""
+    shared = backup.deleted_at is None and ctx.shared.is_shared(backup.id)
     with ctx.locks.blobs_collecting():
         if shared:  # the whole team's: the store is told at the next sync
             ctx.shared.note_deleted(backup.id)
@@ -409,7 +402,6 @@ def delete_backup(
         Outcome.SUCCESS,
         f"{backup.name}: {len(orphans)} stored files freed"
         + (f"; {reason}" if reason else "")
-        + ("; deleted for the team at the next sync" if shared else "")
-        + (f"; deleted from the shared store by {deleted_by}" if deleted_by else ""),
+        + ("; deleted for the team at the next sync" if shared else ""),
     )
     return len(orphans)
