@@ -111,11 +111,7 @@ class MainController(QObject):
     def refresh(self) -> None:
         assert_gui_thread()
         self._last_change = self.service.change_counter()
-        schedules = self.service.schedules()
-        environments = [
-            self._with_local_status(e, schedules.get(e.id))
-            for e in self.service.list_environments()
-        ]
+        environments = [self._with_local_status(e) for e in self.service.list_environments()]
         self.environments_model.set_records(environments)
         ids = {e.id for e in environments}
         if self._selected_id not in ids:
@@ -124,13 +120,7 @@ class MainController(QObject):
         self.activity_model.fetch_newer()
         self.selection_changed.emit()
 
-    def _with_local_status(
-        self, environment: Environment, schedule: "ScheduleStatus | None"
-    ) -> Environment:
-        if schedule is not None and schedule.enabled and schedule.rule is not None:
-            environment = replace(
-                environment, schedule=schedule.rule.describe(), backup_overdue=schedule.overdue
-            )
+    def _with_local_status(self, environment: Environment) -> Environment:
         # A restore started here shows `Updating` at once, before its worker has written it.
         if environment.id in self._restoring and environment.status is not (
             EnvironmentStatus.UPDATING

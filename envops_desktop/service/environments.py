@@ -3,6 +3,7 @@
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, Outcome
 from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
@@ -12,6 +13,9 @@ from envops_desktop.domain.paths import relative_path_problem
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.versions import MAX_VERSION_LENGTH, is_printable, read_version_file
 from envops_desktop.store.timestamps import utc_now
+
+if TYPE_CHECKING:
+    from envops_desktop.domain.schedules import ScheduleStatus
 
 MAX_NAME_LENGTH = 100
 
@@ -111,6 +115,13 @@ def refresh_version(ctx: ServiceContext, env: Environment) -> Environment:
         return env
     ctx.environments.update(env.id, version=version)
     return replace(env, version=version)
+
+
+def with_schedule(env: Environment, schedule: "ScheduleStatus | None") -> Environment:
+    """`env` with its schedule's rule in words and whether a scheduled backup is overdue."""
+    if schedule is None or not schedule.enabled or schedule.rule is None:
+        return env
+    return replace(env, schedule=schedule.rule.describe(), backup_overdue=schedule.overdue)
 
 
 def set_version(ctx: ServiceContext, env: Environment, version: str) -> Environment:

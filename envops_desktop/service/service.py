@@ -113,8 +113,13 @@ class EnvOpsService:
         )
 
     def list_environments(self) -> list[Environment]:
+        """Every environment, with its version read again and its schedule in a few words."""
+        schedules = self.schedules()
         return [
-            environment_ops.refresh_version(self._ctx, env) for env in self._ctx.environments.all()
+            environment_ops.with_schedule(
+                environment_ops.refresh_version(self._ctx, env), schedules.get(env.id)
+            )
+            for env in self._ctx.environments.all()
         ]
 
     def get_environment(self, name_or_id: str) -> Environment:

@@ -89,11 +89,14 @@ def test_backups_missed_while_closed_are_taken_once_at_the_next_start(service, c
     service.set_schedule("billing", DAILY_0230)
     clock.now = _berlin(2026, 4, 3, 9, 0)  # six slots passed with the app closed
     assert service.schedule("billing").overdue
+    assert service.list_environments()[0].backup_overdue
 
     assert len(service.run_due_backups()) == 1
     assert service.run_due_backups() == []
     assert len(_scheduled(service)) == 1
     assert not service.schedule("billing").overdue
+    [listed] = service.list_environments()  # as `envops env list` and the window show it
+    assert (listed.schedule, listed.backup_overdue) == ("Every day at 02:30", False)
 
 
 def test_a_failed_scheduled_backup_is_recorded_and_marks_the_environment_overdue(
