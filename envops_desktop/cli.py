@@ -64,7 +64,14 @@ def _build_parser() -> argparse.ArgumentParser:
     _with_json(env_commands.add_parser("show", help="show one environment")).add_argument("name")
     update = env_commands.add_parser("update", help="record the version an environment runs")
     update.add_argument("name")
-    update.add_argument("--version", dest="env_version", required=True)
+    update.add_argument("--version", dest="env_version")
+    update.add_argument(
+        "--exclude",
+        nargs="*",
+        metavar="PATTERN",
+        help="paths not backed up and left alone by restores (logs/, *.tmp, cache/**); "
+        "none: exclude nothing",
+    )
     remove = env_commands.add_parser("remove", help="forget an environment (its files stay)")
     remove.add_argument("name")
     remove.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -421,8 +428,15 @@ def _run_env(service: EnvOpsService, args: argparse.Namespace) -> None:
             ),
         )
     elif action == "update":
-        env = service.update_environment_version(args.name, args.env_version)
-        print(f"{env.name} now runs version {env.version}.")
+        if args.env_version is None and args.exclude is None:
+            raise UsageError("Give --version V, --exclude PATTERN…, or both.")
+        if args.env_version is not None:
+            env = service.update_environment_version(args.name, args.env_version)
+            print(f"{env.name} now runs version {env.version}.")
+        if args.exclude is not None:
+            env = service.set_excludes(args.name, args.exclude)
+            excluded = ", ".join(env.excludes) or "nothing"
+            print(f"{env.name} excludes {excluded} from its backups and restores.")
     elif action == "remove":
         env = service.get_environment(args.name)
         _confirm(args, f"Removing {env.name} deletes its backups (its folder stays).")

@@ -141,11 +141,11 @@ def make_tree_of_every_kind(root: Path, as_root: bool) -> None:
     os.chmod(root, 0o750)
 
 
-def rsync_differences(original: Path, restored: Path) -> list[str]:
-    """What `rsync -aHAXn --itemize-changes` would change to make `restored` like `original`:
-    nothing, for a faithful restore."""
+def rsync_differences(original: Path, restored: Path, *options: str) -> list[str]:
+    """What `rsync -aHAXn --itemize-changes` (with `options`, such as `--exclude=logs/`)
+    would change to make `restored` like `original`: nothing, for a faithful restore."""
     result = subprocess.run(
-        ["rsync", "-aHAXn", "--itemize-changes", f"{original}/", f"{restored}/"],
+        ["rsync", "-aHAXn", "--itemize-changes", *options, f"{original}/", f"{restored}/"],
         capture_output=True,
         check=True,
     )

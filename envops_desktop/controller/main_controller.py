@@ -192,6 +192,17 @@ class MainController(QObject):
         )
         return env
 
+    def set_excludes(self, environment_id: str, patterns: list[str]) -> Environment:
+        env = self.service.set_excludes(environment_id, patterns)
+        self.refresh()
+        self.notify.emit(
+            Notification.SUCCESS,
+            self.tr("{name} excludes {patterns}.").format(
+                name=env.name, patterns=", ".join(env.excludes) or self.tr("nothing")
+            ),
+        )
+        return env
+
     def remove_environment(self, environment_id: str) -> None:
         env = self.service.get_environment(environment_id)
         self._attempt(lambda: self.service.remove_environment(env.id))

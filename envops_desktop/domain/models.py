@@ -70,6 +70,8 @@ class Environment:
     # backup failed or was missed: filled in where they are shown.
     schedule: str = "Off"
     backup_overdue: bool = False
+    # Glob patterns of paths not backed up and left as they are by a restore (`excludes.py`).
+    excludes: tuple[str, ...] = ()
 
 
 # A regular file as a scan found it: (path, size, mtime_ns, inode, mode); the first four are

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind, Outcome
 from envops_desktop.domain.errors import NotFoundError, OperationFailedError
+from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
@@ -234,7 +235,7 @@ def _back_up(
     version = current_version(env)
     started = time.time_ns()
     try:
-        scan = scan_tree(Path(env.path))
+        scan = scan_tree(Path(env.path), Excludes(env.excludes))
     except OSError as error:
         raise _failed(ctx, env, error) from error
     tree_digest = scan.digest()
@@ -298,7 +299,10 @@ def _back_up(
                 new_tree.body.clear()
                 if new_tree.cache.fresh_count:
                     ctx.hash_caches.add(env.id, new_tree.cache.fresh, new_tree.cache.whole)
-            ctx.record(env, ActivityAction.BACKUP_CREATED, Outcome.SUCCESS, _detail(backup))
+            excluded = f"; {scan.excluded} paths excluded" if scan.excluded else ""
+            ctx.record(
+                env, ActivityAction.BACKUP_CREATED, Outcome.SUCCESS, _detail(backup) + excluded
+            )
     return backup, True
 
 

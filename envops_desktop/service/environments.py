@@ -1,5 +1,6 @@
 """Registering, changing and forgetting environments (never their directories)."""
 
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, Outcome
 from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
+from envops_desktop.domain.excludes import check_patterns
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Environment, PostRestoreCommand
 from envops_desktop.domain.paths import relative_path_problem
@@ -122,6 +124,20 @@ def with_schedule(env: Environment, schedule: "ScheduleStatus | None") -> Enviro
     if schedule is None or not schedule.enabled or schedule.rule is None:
         return env
     return replace(env, schedule=schedule.rule.describe(), backup_overdue=schedule.overdue)
+
+
+def set_excludes(ctx: ServiceContext, env: Environment, patterns: list[str]) -> Environment:
+    """Exclude the paths `patterns` match from `env`'s backups and restores from now on."""
+    checked = check_patterns(patterns)
+    with ctx.db.transaction():
+        ctx.environments.update(env.id, excludes=json.dumps(checked))
+        ctx.record(
+            env,
+            ActivityAction.ENVIRONMENT_UPDATED,
+            Outcome.SUCCESS,
+            "excludes " + (", ".join(checked) if checked else "nothing"),
+        )
+    return replace(env, excludes=tuple(checked))
 
 
 def set_version(ctx: ServiceContext, env: Environment, version: str) -> Environment:

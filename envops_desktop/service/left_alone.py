@@ -1,48 +1,101 @@
-"""What a restore leaves exactly as it is: device files, which no backup holds.
+"""What a restore leaves exactly as it is: device files, which no backup holds, and the
+paths the environment excludes.
 
-A backup names a device file it cannot keep; the restore that replaces the tree around it
-carries the live one over into the new tree (a hard link to the same node, so nothing that
-has it open notices), instead of deleting it with the old tree.
+The restore that replaces the tree around them carries the live ones over into the new
+tree before the swap (files as hard links to the same node, so nothing that has one open
+notices; excluded folders made again with their owner, mode, attributes and times, holding
+links to what they held), instead of deleting them with the old tree. A copy of an
+excluded path in the backup (made before the path was excluded) does not replace it.
 """
 
+import contextlib
 import os
+import shutil
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
+from envops_desktop.domain.excludes import Excludes
+from envops_desktop.store.file_metadata import OWN_STORE, apply_metadata, read_metadata, to_apply
 
-def _device_files(top: str) -> list[str]:
-    """The device files under `top`, as relative paths; folders are read through their
-    entries' types, with no status call for the files around them."""
-    found, pending = [], [""]
+
+def _left_alone(top: str, excludes: Excludes) -> tuple[list[str], list[str]]:
+    """The device files under `top`, and the paths `excludes` matches (a folder once, not
+    what it holds), as relative paths; folders are read through their entries' types, with
+    no status call for the files around them."""
+    devices, excluded, pending = [], [], [""]
     while pending:
         prefix = pending.pop()
         with os.scandir(os.path.join(top, prefix) if prefix else top) as entries:
             for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
+                is_dir = entry.is_dir(follow_symlinks=False)
+                if excludes and excludes.matches(prefix + entry.name, is_dir):
+                    excluded.append(prefix + entry.name)
+                elif is_dir:
                     pending.append(prefix + entry.name + "/")
                 elif not (
                     entry.is_file(follow_symlinks=False) or entry.is_symlink()
                 ) and _is_device(entry.stat(follow_symlinks=False).st_mode):
-                    found.append(prefix + entry.name)
-    return sorted(found)
+                    devices.append(prefix + entry.name)
+    return sorted(devices), sorted(excluded)
 
 
 def _is_device(mode: int) -> bool:
     return stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
 
 
-def carry_over_devices(live: Path, new_tree: Path) -> list[str]:
-    """Link each device file of `live` into `new_tree` at the same place, unless the new tree
-    has something there; return those that could not be kept (their folder is not in the new
-    tree, or something else is at their path)."""
+def carry_over(live: Path, new_tree: Path, excludes: Excludes) -> list[str]:
+    """Carry each device file of `live`, and each path `excludes` matches, into `new_tree` at
+    the same place; return those that could not be kept (their folder is not in the new
+    tree, or, for a device file, something else is at its path)."""
+    if excludes:
+        for path in _left_alone(str(new_tree), excludes)[1]:
+            with _times_kept(new_tree / path):
+                _remove(new_tree / path)
+    devices, excluded = _left_alone(str(live), excludes)
     lost = []
-    for path in _device_files(str(live)):
+    for path in devices + excluded:
         destination = new_tree / path
         if _is_real_folder(new_tree, path.rpartition("/")[0]) and not os.path.lexists(destination):
-            os.link(live / path, destination, follow_symlinks=False)
+            with _times_kept(destination):
+                _carry(live / path, destination)
         else:
             lost.append(path)
     return lost
+
+
+@contextlib.contextmanager
+def _times_kept(path: Path) -> Iterator[None]:
+    """Keep the times of the folder holding `path`, as the backup restored them, while an
+    entry is added to it or taken from it."""
+    folder = path.parent
+    before = os.lstat(folder)
+    yield
+    os.utime(folder, ns=(before.st_atime_ns, before.st_mtime_ns), follow_symlinks=False)
+
+
+def _carry(source: Path, destination: Path) -> None:
+    st = os.lstat(source)
+    if not stat.S_ISDIR(st.st_mode):
+        try:
+            os.link(source, destination, follow_symlinks=False)
+        except OSError:  # another filesystem, or a link the kernel refuses (protected_hardlinks)
+            shutil.copy2(source, destination, follow_symlinks=False)
+        return
+    os.mkdir(destination, 0o700)
+    with os.scandir(source) as entries:
+        for entry in entries:
+            _carry(Path(entry.path), destination / entry.name)
+    # Last, as a restore does: the folder's times move as its entries are made.
+    mode, applied = to_apply(read_metadata(str(source), st), stat.S_IMODE(st.st_mode), OWN_STORE)
+    apply_metadata(str(destination), applied, mode, st.st_mtime_ns)
+
+
+def _remove(path: Path) -> None:
+    if stat.S_ISDIR(os.lstat(path).st_mode):
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def _is_real_folder(root: Path, relative: str) -> bool:

@@ -26,6 +26,7 @@ from envops_desktop.domain.errors import (
     OperationFailedError,
     VersionMismatchError,
 )
+from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment, TreeEntry
 from envops_desktop.domain.progress import CancelToken, Progress, ProgressCallback, ProgressMeter
@@ -37,7 +38,7 @@ from envops_desktop.service.flushing import (
     settle,
     settle_earlier_restores,
 )
-from envops_desktop.service.left_alone import carry_over_devices
+from envops_desktop.service.left_alone import carry_over
 from envops_desktop.service.materialize import materialize_backup
 from envops_desktop.service.mounts import mounts_inside
 from envops_desktop.service.parallel import start_helpers_early
@@ -181,7 +182,7 @@ def restore_locked(
         crash_point("staging")
         meter = ProgressMeter(progress, "restoring", backup.total_bytes)
         (write_tree or _from_store(ctx, backup))(staging, meter, cancel, not settle_later)
-        not_kept = carry_over_devices(target, staging)
+        not_kept = carry_over(target, staging, Excludes(env.excludes))
         _apply_root_metadata(staging, target, backup)
         cancel.raise_if_cancelled()
         crash_point("staged")
@@ -213,7 +214,9 @@ def restore_locked(
         notes = [f"{backup.name} ({backup.version}) restored in {seconds:.1f} s"]
         notes += [caveat.rstrip(".") for caveat in caveats]
         if not_kept:
-            notes.append(f"device files removed with their folders: {_some(not_kept)}")
+            notes.append(f"left alone but removed with their folders: {_some(not_kept)}")
+        if env.excludes:
+            notes.append("left as they were: " + ", ".join(env.excludes))
         fence()
         # Recorded or rolled back: a restore the database cannot record is not reported done.
         complete_restore(ctx, entry, backup, action, Outcome.SUCCESS, "; ".join(notes))

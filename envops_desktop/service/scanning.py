@@ -15,6 +15,7 @@ import orjson
 
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.models import ScannedFile, TreeEntry
 from envops_desktop.service.mounts import mounts_inside
 from envops_desktop.store.file_metadata import EntryMeta, read_metadata
@@ -87,6 +88,7 @@ class Scan:
     root_mode: int = 0o755
     root_mtime_ns: int = 0
     root_meta: EntryMeta | None = None
+    excluded: int = 0  # entries the environment's excludes left out (a folder counts once)
 
     def digest(self) -> str:
         """A name for everything this scan saw: two scans with the same digest found the same
@@ -105,12 +107,13 @@ MOUNT_POINT_NOTE = " (a mount point: recorded as an empty folder, its contents n
 DEVICE_NOTE = " (a device file: not backed up; a restore leaves it as it is)"
 
 
-def scan_tree(root: Path) -> Scan:
+def scan_tree(root: Path, excludes: Excludes | None = None) -> Scan:
     """List a directory tree with every entry's metadata; files come in path order.
 
     Devices are skipped and named in `skipped`; a folder another filesystem is mounted on
     is recorded as an empty folder, never entered, and named there too. A file with other
     names in the tree records the first of them (in path order) as the one it links to.
+    What `excludes` matches is left out, a folder with all it holds, and counted.
     """
     real_root = os.path.realpath(root)
     mounted = {os.path.relpath(point, real_root) for point in mounts_inside(Path(real_root))}
@@ -135,6 +138,9 @@ def scan_tree(root: Path) -> Scan:
             continue
         name, st = entry
         mode = st.st_mode
+        if excludes and excludes.matches(prefix + name, _S_ISDIR(mode)):
+            scan.excluded += 1
+            continue
         full = os.path.join(directory, name)
         if _S_ISREG(mode):  # nearly every entry: the cheapest path
             first = None

@@ -133,6 +133,13 @@ class EnvOpsService:
         with self._ctx.locks.environment(env.id, env.name):
             return environment_ops.set_version(self._ctx, self.get_environment(env.id), version)
 
+    def set_excludes(self, name_or_id: str, patterns: list[str]) -> Environment:
+        """Leave the paths `patterns` match out of the environment's backups, and as they are
+        in its folder when it is restored (no patterns: nothing is excluded)."""
+        env = self.get_environment(name_or_id)
+        with self._ctx.locks.environment(env.id, env.name):
+            return environment_ops.set_excludes(self._ctx, env, patterns)
+
     def remove_environment(self, name_or_id: str) -> None:
         environment_ops.remove_environment(self._ctx, self.get_environment(name_or_id))
 

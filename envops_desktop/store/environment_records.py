@@ -34,6 +34,7 @@ def _environment(row: sqlite3.Row) -> Environment:
         last_backup_at=from_text(row["last_backup_at"]) if row["last_backup_at"] else None,
         created_at=from_text(row["created_at"]),
         updated_at=from_text(row["updated_at"]),
+        excludes=tuple(json.loads(row["excludes"] or "[]")),
     )
 
 

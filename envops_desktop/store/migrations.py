@@ -253,4 +253,6 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # 16: the data folder's own settings (how long Deleted keeps backups, the default
     # retention rule), the same for the window and the command line.
     "CREATE TABLE service_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
+    # 17: an environment's exclude patterns (JSON list): not backed up, left alone by restores.
+    "ALTER TABLE environments ADD COLUMN excludes TEXT;",
 ]

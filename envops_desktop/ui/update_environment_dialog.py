@@ -1,4 +1,4 @@
-"""Update environment…: record the version the environment now runs."""
+"""Update environment…: record the version the environment now runs, and what it excludes."""
 
 from PySide6.QtWidgets import (
     QDialog,
@@ -6,6 +6,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -16,7 +17,9 @@ from envops_desktop.domain.models import Environment
 
 
 class UpdateEnvironmentDialog(QDialog):
-    """Sets the recorded version (environments with a version file change that file instead)."""
+    """Sets the recorded version (environments with a version file change that file instead)
+    and the patterns of paths the environment's backups leave out and its restores leave
+    alone, one a line."""
 
     def __init__(
         self,
@@ -48,8 +51,15 @@ class UpdateEnvironmentDialog(QDialog):
             self,
         )
         intro.setWordWrap(True)
+        self.excludes_edit = QPlainTextEdit("\n".join(environment.excludes), self)
+        self.excludes_edit.setObjectName("excludesEdit")
+        self.excludes_edit.setAccessibleName(self.tr("Excluded paths, one pattern a line"))
+        self.excludes_edit.setPlaceholderText("logs/\n*.tmp\ncache/**")
+        self.excludes_edit.setTabChangesFocus(True)
+        self.excludes_edit.setFixedHeight(80)
         form = QFormLayout()
         form.addRow(self.tr("&Version:"), self.version_edit)
+        form.addRow(self.tr("E&xclude:"), self.excludes_edit)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
@@ -64,10 +74,14 @@ class UpdateEnvironmentDialog(QDialog):
         self.resize(440, self.sizeHint().height())
 
     def accept(self) -> None:
+        patterns = [line for line in self.excludes_edit.toPlainText().splitlines() if line.strip()]
         try:
-            self._controller.update_environment_version(
-                self._environment.id, self.version_edit.text()
-            )
+            if tuple(p.strip() for p in patterns) != self._environment.excludes:
+                self._controller.set_excludes(self._environment.id, patterns)
+            if self.version_edit.text().strip() != self._environment.version:
+                self._controller.update_environment_version(
+                    self._environment.id, self.version_edit.text()
+                )
         except EnvOpsError as error:
             self.error_label.setText(str(error))
             self.error_label.show()

@@ -149,3 +149,23 @@ def test_preferences_set_how_long_deleted_keeps_backups_and_the_default_retentio
     assert service.bin_days() == 3
     # billing has no rule of its own: the data folder's default is its rule.
     assert service.retention("billing").scheduled_days == 10
+
+
+def test_excludes_are_set_in_the_environments_dialog_and_left_out_of_its_backups(
+    qtbot, window, environment, service, config_dir
+):
+    (config_dir / "logs").mkdir()
+    (config_dir / "logs" / "app.log").write_text("noise\n")
+    window.controller.refresh()
+    select_environment(window, "billing")
+
+    def exclude_logs(dialog) -> None:
+        dialog.findChild(object, "excludesEdit").setPlainText("logs/\n*.tmp\n")
+        click_button(dialog, text="Update")
+
+    when_modal(exclude_logs, named="updateEnvironmentDialog")
+    press_shortcut(qtbot, window, "Ctrl+E")
+
+    assert service.get_environment("billing").excludes == ("logs/", "*.tmp")
+    made = service.create_backup("billing")
+    assert not [e.path for e in service.backup_entries(made.id) if e.path.startswith("logs")]

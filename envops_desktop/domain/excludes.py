@@ -1,0 +1,73 @@
+"""Which paths of an environment are excluded: glob patterns such as `logs/`, `*.tmp`,
+`cache/**`, with the meanings gitignore gives them.
+
+- A pattern ending in `/` matches folders only (and so everything in them).
+- A pattern with no other `/` matches a name at any depth (`*.tmp`, `logs/`).
+- Any other pattern is anchored at the environment's folder (`cache/**`, `conf.d/*.bak`).
+- `*` and `?` never cross a `/`; `**` does.
+"""
+
+import re
+from collections.abc import Sequence
+
+from envops_desktop.domain.errors import InvalidInputError
+
+
+def _regex(glob: str) -> str:
+    out, i = [], 0
+    while i < len(glob):
+        if glob.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif glob[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif glob[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(glob[i]))
+            i += 1
+    return "".join(out)
+
+
+def check_patterns(patterns: Sequence[str]) -> list[str]:
+    """The patterns, stripped, or InvalidInputError naming one that cannot be one."""
+    checked = []
+    for raw in patterns:
+        pattern = raw.strip()
+        if not pattern:
+            continue
+        if pattern.startswith("/") or ".." in pattern.split("/") or pattern in ("/", "**"):
+            raise InvalidInputError(
+                f"{pattern!r} cannot exclude: a pattern is relative to the environment's "
+                "folder, without '..', and not all of it."
+            )
+        checked.append(pattern)
+    return checked
+
+
+class Excludes:
+    """A compiled set of patterns: `matches(path, is_dir)` for a path relative to the root."""
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self.patterns = list(patterns)
+        anywhere, anchored = [], []
+        for pattern in self.patterns:
+            folders_only = pattern.endswith("/")
+            body = pattern.rstrip("/")
+            (anchored if "/" in body else anywhere).append((re.compile(_regex(body)), folders_only))
+        self._anywhere, self._anchored = anywhere, anchored
+
+    def __bool__(self) -> bool:
+        return bool(self.patterns)
+
+    def matches(self, path: str, is_dir: bool) -> bool:
+        name = path.rpartition("/")[2]
+        return any(
+            rx.fullmatch(name) and (is_dir or not folders_only)
+            for rx, folders_only in self._anywhere
+        ) or any(
+            rx.fullmatch(path) and (is_dir or not folders_only)
+            for rx, folders_only in self._anchored
+        )
