@@ -14,7 +14,6 @@ class Needs(enum.Flag):
     ENVIRONMENT = enum.auto()  # an environment selected
     IDLE = enum.auto()  # ... that is not being updated
     BACKUP = enum.auto()  # a backup selected
-    RECORDED_VERSION = enum.auto()  # an environment whose version is recorded, not read
 
 
 def _tr(text: str) -> str:
@@ -25,15 +24,11 @@ def why_unavailable(
     needs: Needs, environment: Environment | None, busy: bool, backup: Backup | None
 ) -> str | None:
     """None when an action with `needs` can run now, else one sentence saying why not."""
-    wants_environment = needs & (Needs.ENVIRONMENT | Needs.IDLE | Needs.RECORDED_VERSION)
+    wants_environment = needs & (Needs.ENVIRONMENT | Needs.IDLE)
     if wants_environment and environment is None:
         return _tr("Select an environment first.")
     if Needs.IDLE in needs and busy:
         return _tr("{env} is being updated; wait until it is done.").format(env=environment.name)
     if Needs.BACKUP in needs and backup is None:
         return _tr("Select a backup first.")
-    if Needs.RECORDED_VERSION in needs and environment.version_file is not None:
-        return _tr(
-            "{env} reads its version from {file}: change {file} in the environment's folder."
-        ).format(env=environment.name, file=environment.version_file)
     return None

@@ -43,13 +43,19 @@ class UpdateEnvironmentDialog(QDialog):
         self.error_label.setStyleSheet("color: #a11b14")
         self.error_label.setWordWrap(True)
         self.error_label.hide()
-        intro = QLabel(
-            self.tr(
+        if environment.version_file is not None:
+            # The folder says what it runs: its excludes are all there is to change here.
+            self.version_edit.setReadOnly(True)
+            said = self.tr(
+                "{name} reads its version from {file}: change that file in the environment's "
+                "folder to change it."
+            ).format(name=environment.name, file=environment.version_file)
+        else:
+            said = self.tr(
                 "Record the version {name} runs now, after you have updated it. Backups can "
                 "only be restored into an environment running their version."
-            ).format(name=environment.name),
-            self,
-        )
+            ).format(name=environment.name)
+        intro = QLabel(said, self)
         intro.setWordWrap(True)
         self.excludes_edit = QPlainTextEdit("\n".join(environment.excludes), self)
         self.excludes_edit.setObjectName("excludesEdit")

@@ -37,7 +37,7 @@ class WindowActions(QObject):
             "updateEnvironmentAction",
             tr("&Update environment…"),
             "edit",
-            Needs.IDLE | Needs.RECORDED_VERSION,
+            Needs.IDLE,
             "Ctrl+E",
         )
         self.remove = new(

@@ -95,7 +95,6 @@ OPTIONS = [
 NO_ENVIRONMENT = "Select an environment first"
 NO_BACKUP = "Select a backup first"
 BUSY = "is being updated"
-VERSION_FILE = "reads its version from VERSION"
 
 # State -> {action: the reason it is disabled}; every action not named here is enabled.
 DISABLED = {
@@ -125,7 +124,8 @@ DISABLED = {
         "deleteBackupAction": BUSY,
     },
     "environment update failed": {},
-    "version from a file": {"updateEnvironmentAction": VERSION_FILE},
+    # It opens, to set excludes; the version shows read-only.
+    "version from a file": {},
 }
 
 ENVIRONMENT_FOR = {

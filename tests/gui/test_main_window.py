@@ -167,13 +167,6 @@ def test_update_environment_sets_the_version(qtbot, window, environment):
     assert window.overview.values["version"].text() == "4.3.0"
 
 
-def test_update_is_disabled_when_a_version_file_governs(window, service, config_dir):
-    service.add_environment("billing", config_dir, version_file="VERSION")
-    window.controller.refresh()
-    select_environment(window, "billing")
-    assert not window.actions.update_env.isEnabled()
-
-
 def test_removing_an_environment_asks_and_keeps_its_files(qtbot, window, environment, config_dir):
     window.controller.refresh()
     select_environment(window, "billing")

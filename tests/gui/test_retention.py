@@ -169,3 +169,26 @@ def test_excludes_are_set_in_the_environments_dialog_and_left_out_of_its_backups
     assert service.get_environment("billing").excludes == ("logs/", "*.tmp")
     made = service.create_backup("billing")
     assert not [e.path for e in service.backup_entries(made.id) if e.path.startswith("logs")]
+
+
+def test_an_environment_reading_its_version_from_a_file_sets_excludes_in_its_dialog(
+    qtbot, window, service, tmp_path
+):
+    folder = tmp_path / "reporting"
+    folder.mkdir()
+    (folder / "VERSION").write_text("1.0.0\n")
+    service.add_environment("reporting", folder, version_file="VERSION")
+    window.controller.refresh()
+    select_environment(window, "reporting")
+    seen = {}
+
+    def exclude_cache(dialog) -> None:
+        seen["version read-only"] = dialog.findChild(object, "versionEdit").isReadOnly()
+        dialog.findChild(object, "excludesEdit").setPlainText("cache/**")
+        click_button(dialog, text="Update")
+
+    when_modal(exclude_cache, named="updateEnvironmentDialog")
+    press_shortcut(qtbot, window, "Ctrl+E")
+
+    assert seen == {"version read-only": True}
+    assert service.get_environment("reporting").excludes == ("cache/**",)
