@@ -30,7 +30,8 @@ MISSED_AFTER = timedelta(minutes=10)
 class ScheduledRun:
     """One due backup, and how it went."""
 
-    environment: str
+    environment: str  # its name
+    environment_id: str
     slot: datetime
     outcome: str  # succeeded, failed, or busy (the environment was in use: tried again later)
     detail: str  # the backup's name, or what went wrong
@@ -99,7 +100,9 @@ def run_due(
         cancel.raise_if_cancelled()
         with ctx.locks.environment_if_free(env.id) as free:
             if not free:
-                runs.append(ScheduledRun(env.name, now, "busy", "another operation holds it"))
+                runs.append(
+                    ScheduledRun(env.name, env.id, now, "busy", "another operation holds it")
+                )
                 continue
             run = _take(ctx, env, now, zone, progress, cancel)
             if run is not None:
@@ -129,9 +132,9 @@ def _take(
         raise
     except EnvOpsError as error:
         ctx.schedules.finish(env.id, slot, FAILED, str(error))
-        return ScheduledRun(env.name, slot, FAILED, str(error))
+        return ScheduledRun(env.name, env.id, slot, FAILED, str(error))
     ctx.schedules.finish(env.id, slot, SUCCEEDED, backup.name)
     # Only after a backup that succeeded: a run of failures must not thin out the history.
     removed = retention.apply(ctx, env, ctx.retention.get(env.id), now, dry_run=False).removed
     detail = backup.name + (f"; retention removed {len(removed)}" if removed else "")
-    return ScheduledRun(env.name, slot, SUCCEEDED, detail)
+    return ScheduledRun(env.name, env.id, slot, SUCCEEDED, detail)

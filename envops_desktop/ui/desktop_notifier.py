@@ -66,20 +66,12 @@ class DesktopNotifier(QObject):
     def _scheduled_backups_done(self, runs: "list[ScheduledRun]") -> None:
         for run in runs:
             if run.outcome == "failed":
-                env = next(
-                    (
-                        e
-                        for e in self._controller.environments_model.records()
-                        if e.name == run.environment
-                    ),
-                    None,
-                )
                 self._show(
                     self.tr("Scheduled backup failed"),
                     self.tr("The scheduled backup of {env} failed: {why}").format(
                         env=run.environment, why=run.detail
                     ),
-                    env.id if env else "",
+                    run.environment_id,
                     error=True,
                 )
 
