@@ -123,10 +123,14 @@ class EnvOpsService:
         ]
 
     def get_environment(self, name_or_id: str) -> Environment:
+        return environment_ops.refresh_version(self._ctx, self._environment(name_or_id))
+
+    def _environment(self, name_or_id: str) -> Environment:
+        """The environment as recorded, its version file not read again."""
         env = self._ctx.environments.by_name(name_or_id) or self._ctx.environments.by_id(name_or_id)
         if env is None:
             raise NotFoundError(f"There is no environment named {name_or_id}.")
-        return environment_ops.refresh_version(self._ctx, env)
+        return env
 
     def update_environment_version(self, name_or_id: str, version: str) -> Environment:
         env = self.get_environment(name_or_id)
@@ -156,7 +160,9 @@ class EnvOpsService:
     def schedule(self, environment: str) -> "ScheduleStatus":
         from envops_desktop.service import schedules
 
-        env = self.get_environment(environment)
+        # Not get_environment: the window asks at every selection, and the version file is
+        # no part of a schedule.
+        env = self._environment(environment)
         return schedules.status(self._ctx, env, self._clock(), self.zone)
 
     def schedules(self) -> "dict[str, ScheduleStatus]":
