@@ -11,14 +11,19 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envops_desktop import __version__
 from envops_desktop.data_dir import resolve_data_dir
-from envops_desktop.domain.errors import EnvOpsError, NotFoundError, OperationFailedError
+from envops_desktop.domain.errors import (
+    EnvOpsError,
+    NotFoundError,
+    OperationFailedError,
+    WrongPassphraseError,
+)
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
@@ -325,6 +330,8 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
     elif command == "restore":
         _unlock_if_shared(service, args.passphrase_file)
         env = service.get_environment(args.environment)
+        # So that "latest" is the team's latest, and a backup a teammate names is found.
+        service.catch_up_with_team(env.name)
         backup = service.find_backup(env.name, args.backup)
         for caveat in service.restore_caveats(backup.id):
             print(f"envops: {caveat}", file=sys.stderr)  # even with --yes, in the log
@@ -396,6 +403,11 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
                 + [
                     f"{report.checked} stored files checked: {len(report.missing)} missing, "
                     f"{len(report.damaged)} damaged, {report.unreferenced} unreferenced."
+                    + (
+                        f" {report.in_team_store} more are in the team's store only."
+                        if report.in_team_store
+                        else ""
+                    )
                 ]
             ),
         )
@@ -522,6 +534,9 @@ def _run_store(service: EnvOpsService, args: argparse.Namespace) -> None:
     if args.store_command == "copy":
         url = (args.to or args.source).rstrip("/")
         passphrase = passphrase_for(url, args.passphrase_file) or _ask_passphrase(url)
+        if args.to:  # backups taken in from the connected store may keep their files there
+            with suppress(WrongPassphraseError):
+                _unlock_if_shared(service, args.passphrase_file)
         with _long_operation() as (bar, cancel):
             copied = service.copy_store(
                 url, passphrase, args.endpoint, args.region, bar, cancel, back=not args.to

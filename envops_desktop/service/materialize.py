@@ -1,5 +1,6 @@
 """Writing a backup's manifest out as a real directory tree, verifying every byte."""
 
+import contextlib
 import errno
 import functools
 import os
@@ -153,7 +154,7 @@ def materialize_backup(
     With `flush_meanwhile`, what is written is flushed to disk as it goes, for a caller that
     waits for the disk next.
     """
-    try:
+    with explained_blob_errors(read_entries):
         materialize(
             read_entries,
             root,
@@ -162,6 +163,15 @@ def materialize_backup(
             ),
             policy,
         )
+    meter.finish()
+
+
+@contextlib.contextmanager
+def explained_blob_errors(read_entries: Callable[[], Iterable[TreeEntry]]) -> Iterator[None]:
+    """Within it, a blob missing or damaged is reported as the file of `read_entries()` it
+    holds, in a sentence for the user."""
+    try:
+        yield
     except MissingBlobError as error:
         raise OperationFailedError(
             f"The stored copy of {path_of_blob(error, read_entries())} is missing from the backup "
@@ -171,7 +181,6 @@ def materialize_backup(
         raise OperationFailedError(
             f"The stored copy of {path_of_blob(error, read_entries())} is damaged ({error})."
         ) from error
-    meter.finish()
 
 
 def _explain(error: OSError) -> str:

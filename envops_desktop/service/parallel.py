@@ -178,13 +178,15 @@ def run_in_batches(
     name: str,
     cancel: CancelToken,
     durable: bool = True,
+    in_flight_per_worker: int = 8,
 ) -> Iterator[tuple[list[T], R]]:
     """Run `work` on batches of the items' jobs; yield each batch with its result, in order.
 
     The items are taken as the pool has room for them, so they may be produced on the way
     (a restore's manifest is read while its files are written). Big work (`total_bytes`)
     runs in helper processes; when what it writes must reach the disk (`durable`), it is
-    flushed in the background meanwhile.
+    flushed in the background meanwhile. Jobs that carry their data rather than name it
+    keep fewer batches `in_flight_per_worker`, to bound the memory they hold.
     """
     big = worth_processes(total_bytes)
     in_flight: deque[list[T]] = deque()
@@ -195,7 +197,7 @@ def run_in_batches(
             yield [job(item) for item in batch]
 
     with flushing_in_background(enabled=big and durable):
-        for result in parallel_map(work, jobs(), name, processes=big):
+        for result in parallel_map(work, jobs(), name, in_flight_per_worker, processes=big):
             cancel.raise_if_cancelled()
             yield in_flight.popleft(), result
 

@@ -141,8 +141,9 @@ def restore_locked(
 ) -> tuple[Environment, JournalEntry | None]:
     """Replace `env`'s configuration with `backup` (the caller holds the environment's lock).
 
-    The new tree is written from the store, or by `write_tree` (an import in one pass, whose
-    refusal of its file puts everything back as it was, with no trace). Returns the
+    The new tree is written from the store, or by `write_tree` (from the team's store as
+    it is fetched; or an import in one pass, whose refusal of its file puts everything back
+    as it was, with no trace). Returns the
     refreshed environment and, with `settle_later`, the journal entry still to be settled
     (`flushing.settle`) when the restore may be reported before it is on disk. `team`, the
     environment's lock in a shared store, is checked before the swap and before the

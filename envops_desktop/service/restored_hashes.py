@@ -27,13 +27,19 @@ def remember_restored_files(ctx: ServiceContext, entry: JournalEntry) -> None:
     # Held throughout, so no deletion frees the backup's blobs between the check that it
     # still exists and the cache naming them: a cache row is trusted without the store.
     with ctx.locks.blobs_in_use():
-        if ctx.backups.by_id(entry.backup_id) is None:
+        backup = ctx.backups.by_id(entry.backup_id)
+        if backup is None:
             return
         try:
             scan = scan_tree(Path(entry.target))
         except (OSError, EnvOpsError):  # gone or unreadable now: the cache is only a shortcut
             return
         rows = list(_unchanged(scan.files, ctx.backups.entries(entry.backup_id), racy_before))
+        if backup.made_on is not None:
+            # Restored from the team's store, a content is not here: a cache row naming it
+            # would make the next backup name a blob this store lacks, so that one reads it.
+            lacking = ctx.blobs.lacking({row[4] for row in rows})
+            rows = [row for row in rows if row[4] not in lacking]
         with ctx.db.transaction():
             env = ctx.environments.by_id(entry.environment_id)
             # Another restore since (or under way) put other files there.

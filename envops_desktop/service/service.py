@@ -380,7 +380,44 @@ class EnvOpsService:
             ActivityAction.BACKUP_RESTORED,
             progress,
             cancel,
+            self._from_team_store(backup),
+            caveats=restore_caveats(self._ctx, backup),
         )
+
+    def _from_team_store(self, backup: Backup) -> TreeWriter | None:
+        """The writer of a restore of `backup` whose contents are in the team's store, which
+        fetches them as it writes; None when they are all here."""
+        from envops_desktop.service import team_restore
+
+        elsewhere = team_restore.contents_elsewhere(self._ctx, backup)
+        if not elsewhere:
+            return None
+        store = self._team_store_for(backup)
+        return team_restore.from_team_store(self._ctx, store, backup, elsewhere)
+
+    def _team_store_for(self, backup: Backup) -> "OpenedStore":
+        """The team's store, unlocked, for the contents of `backup` that only it holds."""
+        if self._opened_store is None:
+            raise InvalidInputError(
+                f"The files of {backup.name} are in your team's shared store, which needs its "
+                "passphrase: sync with the team first (File → Sync with team), or set "
+                "ENVOPS_PASSPHRASE or pass --passphrase-file to envops."
+            )
+        return self._opened_store
+
+    def _contents_here(
+        self, backups: list[Backup], progress: ProgressCallback, cancel: CancelToken
+    ) -> None:
+        """Fetch into the store here the contents of `backups` that only the team's store
+        holds, for what reads them from here."""
+        from envops_desktop.service import sharing, team_restore
+
+        for backup in backups:
+            elsewhere = team_restore.contents_elsewhere(self._ctx, backup)
+            if elsewhere:
+                sizes = {e.sha256 or "": e.size for e in self._ctx.backups.entries(backup.id)}
+                store = self._team_store_for(backup)
+                sharing.fetch_contents_of(self._ctx, store, elsewhere, sizes, progress, cancel)
 
     def restore_caveats(self, backup_id: str) -> list[str]:
         """What a restore of this backup will not bring back exactly (files that changed
@@ -464,6 +501,7 @@ class EnvOpsService:
         backup = self.get_backup(backup_id)
         env = self.get_environment(backup.environment_id)
         destination = Path(destination)
+        self._contents_here([backup], progress, cancel or CancelToken())
         configuration_files.export_backup(
             self._ctx, env, backup, destination, progress, cancel or CancelToken(), passphrase
         )
@@ -690,6 +728,24 @@ class EnvOpsService:
         )
         return self._opened_store
 
+    def catch_up_with_team(
+        self,
+        environment: str,
+        progress: ProgressCallback = ignore_progress,
+        cancel: CancelToken | None = None,
+    ) -> list[str]:
+        """Take in the team's backups of a shared environment that are not here yet, and
+        the deletions and version changes made elsewhere, from the store unlocked already;
+        nothing when it is not unlocked. Returns the names of the backups taken in."""
+        from envops_desktop.service import sharing
+
+        if self._opened_store is None:
+            return []
+        env = self.get_environment(environment)
+        return sharing.catch_up(
+            self._ctx, self._opened_store, env, progress, cancel or CancelToken()
+        )
+
     def sync_shared_store(
         self,
         passphrase: str,
@@ -721,6 +777,13 @@ class EnvOpsService:
 
         settings = _store_settings(url, endpoint, region)
         store = shared_store.open_store(settings, passphrase, self._ctx.user_at_host, not back)
+        if not back:  # what is copied is read from here
+            backups = [
+                backup
+                for env in self._ctx.environments.all()
+                for backup in self._ctx.backups.for_environment(env.id)
+            ]
+            self._contents_here(backups, progress, cancel or CancelToken())
         copy = store_copy.copy_from if back else store_copy.copy_to
         return copy(self._ctx, store, progress, cancel or CancelToken())
 

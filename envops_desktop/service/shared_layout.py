@@ -36,8 +36,7 @@ from envops_desktop.store.bucket_objects import BucketObjects, ObjectExistsError
 from envops_desktop.store.manifest_codec import read_manifest
 from envops_desktop.store.sealing import MasterKey
 
-BLOB, INDEX, MANIFEST, BACKUP, ENVIRONMENT, EVENT, ACTIVITY = (
-    b"blob",
+INDEX, MANIFEST, BACKUP, ENVIRONMENT, EVENT, ACTIVITY = (
     b"index",
     b"manifest",
     b"backup",
@@ -46,6 +45,8 @@ BLOB, INDEX, MANIFEST, BACKUP, ENVIRONMENT, EVENT, ACTIVITY = (
     b"activity",
 )
 BACKUP_DELETED = "backup-deleted"
+# Small objects read at once.
+_READING = 8
 VERSION_CHANGED = "version-changed"
 
 
@@ -90,17 +91,22 @@ def as_json(value: object) -> bytes:
 def refresh_indexes(ctx: ServiceContext, objects: BucketObjects, key: MasterKey) -> set[str]:
     """Bring the cache of the store's index up to date: read the indexes of packs new here,
     and forget the packs garbage collection freed. Returns the packs the store indexes."""
+    from concurrent.futures import ThreadPoolExecutor
+
     known = ctx.shared.known_packs()
-    listed = set()
-    for name in objects.keys("index/"):
-        pack = name.removeprefix("index/")
-        listed.add(pack)
-        if pack in known:
-            continue
-        parts = read_sealed(objects, key, name, INDEX)
-        ctx.shared.add_pack(
-            pack, [(sha, part, pack, at, length) for sha, part, at, length in parts]
+    listed = {name.removeprefix("index/") for name in objects.keys("index/")}
+    new = sorted(listed - known)
+    # Several requests in flight: one at a time, reading the indexes of a 1 GiB store took
+    # 0.2 s (profiled) of a restore on a workstation new to it, before its first byte.
+    with ThreadPoolExecutor(_READING, thread_name_prefix="envops-index") as pool:
+        indexes = list(
+            pool.map(lambda pack: read_sealed(objects, key, f"index/{pack}", INDEX), new)
         )
+    with ctx.db.transaction():  # one commit, not one per pack, once all are read
+        for pack, parts in zip(new, indexes, strict=True):
+            ctx.shared.add_pack(
+                pack, [(sha, part, pack, at, length) for sha, part, at, length in parts]
+            )
     ctx.shared.forget_packs(known - listed)
     return listed
 

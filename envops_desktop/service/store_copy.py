@@ -18,8 +18,6 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-import zstandard
-
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import has_content
@@ -170,8 +168,8 @@ def _verify(
             for entry in ctx.backups.entries(backup.id):
                 if has_content(entry) and entry.sha256:
                     sizes[entry.sha256] = entry.size
-    parts = {sha: ctx.shared.parts_of(sha) for sha in sizes}
-    lacking = [sha for sha, found in parts.items() if not found]
+    parts = ctx.shared.parts_of_many(sizes)
+    lacking = [sha for sha in sizes if sha not in parts]
     if lacking:
         raise OperationFailedError(
             f"The copy in {objects.where} lacks {len(lacking)} stored files; run the copy again."
@@ -184,7 +182,7 @@ def _verify(
             try:
                 for _frame in checked_frames(reader, key, sha, parts[sha]):
                     pass
-            except (DamagedObjectError, zstandard.ZstdError) as error:
+            except DamagedObjectError as error:
                 raise OperationFailedError(
                     f"A stored file ({sha[:12]}) is damaged in the copy in {objects.where}; "
                     "run the copy again."

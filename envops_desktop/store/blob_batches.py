@@ -7,14 +7,21 @@ pack index through a database connection of its own.
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envops_desktop.store.blobs import BlobStore, Ingested
 from envops_desktop.store.database import Database
 from envops_desktop.store.file_metadata import Applied
 from envops_desktop.store.zip_bodies import ZipBody, write_body
 
+if TYPE_CHECKING:
+    from envops_desktop.store.sealing import MasterKey
+
 # (sha256, target path, mode, mtime_ns, owner and attributes): one file of a restore.
 Extraction = tuple[str, str, int, int, Applied]
+# The same with the content's sealed parts as fetched from a team's store, or None for a
+# content the store here holds.
+FetchedExtraction = tuple[str, str, int, int, Applied, list[bytes] | None]
 
 _stores: dict[str, BlobStore] = {}
 
@@ -38,6 +45,23 @@ def extract_files(data_dir: str, items: list[Extraction]) -> int:
     store = _store(data_dir)
     with store.reading([item[0] for item in items]):
         return sum(store.extract(*item) for item in items)
+
+
+def extract_fetched_files(data_dir: str, key: "MasterKey", items: list[FetchedExtraction]) -> int:
+    """Write each content out as a new file, from its sealed parts or from the store here;
+    return the bytes written."""
+    # Here, not at the top: the helpers of every restore load this module, few need this.
+    from envops_desktop.store.sealed_contents import write_content
+
+    store = _store(data_dir)
+    here = [item[0] for item in items if item[5] is None]
+    with store.reading(here):
+        return sum(
+            store.extract(*item[:5])
+            if item[5] is None
+            else write_content(key, item[0], item[5], *item[1:5])
+            for item in items
+        )
 
 
 def deflate_blobs(data_dir: str, scratch: str, shas: list[str]) -> tuple[str, list[ZipBody]]:

@@ -60,6 +60,10 @@ def _identity(st: os.stat_result) -> tuple[int, int, int]:
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
+# Blobs looked up in the pack index in one query: SQLite allows 999 parameters in older builds.
+_PER_QUERY = 900
+
+
 class BlobStore:
     """Blobs in `objects/`: large ones at `ab/abcdef…` (raw) or `…​.zst` (zstd), written
     atomically by rename; small ones in `packs/`, found through the pack index."""
@@ -110,6 +114,20 @@ class BlobStore:
 
     def has(self, sha: str) -> bool:
         return self.locate(sha) is not None
+
+    def lacking(self, shas: Iterable[str]) -> set[str]:
+        """Those of `shas` the store does not hold: the pack index asked once for all, and
+        each folder of loose blobs listed once (two failed lookups per blob of a 20,000-file
+        backup took a quarter of a second)."""
+        unpacked = set(shas)
+        wanted = list(unpacked)
+        for start in range(0, len(wanted), _PER_QUERY):
+            unpacked -= self._index.locate_many(wanted[start : start + _PER_QUERY]).keys()
+        loose: set[str] = set()
+        for prefix in {sha[:2] for sha in unpacked}:
+            with contextlib.suppress(FileNotFoundError):
+                loose.update(name.removesuffix(_ZST) for name in os.listdir(self.root / prefix))
+        return unpacked - loose
 
     def all_blobs(self) -> Iterator[str]:
         for prefix in self.root.iterdir():

@@ -11,6 +11,8 @@ from envops_desktop.store.database import Database
 
 # A content's place in the store: (sha256, part, pack, offset, length).
 SharedPart = tuple[str, int, str, int, int]
+# Contents looked up in one query: SQLite allows 999 parameters in older builds.
+_PER_QUERY = 500
 
 
 class SharedRecords:
@@ -66,15 +68,23 @@ class SharedRecords:
             conn.executemany("INSERT OR IGNORE INTO shared_parts VALUES (?,?,?,?,?)", parts)
             conn.execute("INSERT OR IGNORE INTO shared_packs VALUES (?)", (pack,))
 
-    def parts_of(self, sha: str) -> list[SharedPart]:
-        """The parts of a content in the store, in order, each in one of the packs that hold
-        it (the latest sent); empty when the store lacks it."""
-        rows = self._db.connection().execute(
-            "SELECT sha256, part, max(pack), offset, length FROM shared_parts WHERE sha256 = ?"
-            " GROUP BY part ORDER BY part",
-            (sha,),
-        )
-        return [tuple(row) for row in rows]  # type: ignore[misc]
+    def parts_of_many(self, shas: Iterable[str]) -> dict[str, list[SharedPart]]:
+        """The parts of each of `shas` the store has, in order, each in one of the packs
+        that hold it (the latest sent); one query per few hundred contents, where one per
+        content took a sync of 20,000 files a third of a second."""
+        found: dict[str, list[SharedPart]] = {}
+        wanted = list(shas)
+        for start in range(0, len(wanted), _PER_QUERY):
+            chunk = wanted[start : start + _PER_QUERY]
+            rows = self._db.connection().execute(
+                "SELECT sha256, part, max(pack), offset, length FROM shared_parts"
+                f" WHERE sha256 IN ({','.join('?' * len(chunk))})"
+                " GROUP BY sha256, part ORDER BY sha256, part",
+                chunk,
+            )
+            for row in rows:
+                found.setdefault(row[0], []).append(tuple(row))  # type: ignore[arg-type]
+        return found
 
     def contents_by_pack(self) -> dict[str, set[str]]:
         """Each pack's contents."""

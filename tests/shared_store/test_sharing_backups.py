@@ -13,7 +13,7 @@ import pytest
 import zstandard
 
 from envops_desktop.domain.enums import ActivityAction
-from envops_desktop.domain.errors import InvalidConfigurationFileError, OperationFailedError
+from envops_desktop.domain.errors import InvalidConfigurationFileError
 from envops_desktop.service import EnvOpsService, shared_layout
 from envops_desktop.service.sharing import SyncReport
 from tests.trees import describe_tree, make_config_tree, mess_up
@@ -118,28 +118,6 @@ def test_a_backup_from_elsewhere_brings_no_setuid_bit_and_no_owners(
     st = (there / "hooks.sh").stat()
     assert stat.S_IMODE(st.st_mode) == 0o755
     assert (st.st_uid, st.st_gid) == (os.geteuid(), os.getegid())
-
-
-def test_a_damaged_pack_in_the_bucket_is_refused_and_nothing_is_recorded(
-    workstations, bucket, s3_endpoint, tmp_path
-):
-    a, b, _ = workstations
-    a.create_backup("billing")
-    a.sync_shared_store(PASSPHRASE)
-    client = boto3.client("s3", endpoint_url=s3_endpoint)
-    packs = [
-        item["Key"]
-        for item in client.list_objects_v2(Bucket=bucket, Prefix="team/data/")["Contents"]
-    ]
-    for key in packs:  # a bit flipped in the middle of every pack
-        data = bytearray(client.get_object(Bucket=bucket, Key=key)["Body"].read())
-        data[len(data) // 2] ^= 1
-        client.put_object(Bucket=bucket, Key=key, Body=bytes(data))
-    _billing_on(b, tmp_path / "on-b" / "billing")
-    with pytest.raises(OperationFailedError, match="is damaged in the shared store"):
-        b.sync_shared_store(PASSPHRASE)
-    assert b.list_backups("billing") == []
-    assert b.check_store().healthy
 
 
 def test_a_list_of_files_from_elsewhere_that_leads_out_is_refused(workstations, tmp_path):

@@ -1,0 +1,69 @@
+"""Contents as a team's store keeps them: in parts, each a zstd frame sealed on its own.
+
+A part is sealed with its content's name as context, so a part moved to another content's
+place fails to open; decompressing every part and hashing the whole proves the content.
+Plain functions of bytes: a restore's helper processes write contents fetched from the
+store with them, and import nothing of the service.
+"""
+
+import hashlib
+from collections.abc import Iterable, Iterator
+
+import zstandard
+
+from envops_desktop.store.blob_bodies import decompressor, write_all
+from envops_desktop.store.blobs import DamagedBlobError
+from envops_desktop.store.file_metadata import NOTHING, Applied
+from envops_desktop.store.file_writes import writing_new_file
+from envops_desktop.store.sealing import DamagedObjectError, MasterKey
+
+# The seal's context of a content's parts, before the content's name.
+CONTENT = b"blob"
+
+
+def seal_part(key: MasterKey, sha: str, frame: bytes) -> bytes:
+    """Part of content `sha`, a zstd frame, sealed for the store."""
+    return key.seal(frame, CONTENT + sha.encode())
+
+
+def opened_parts(
+    key: MasterKey, sha: str, sealed_parts: Iterable[bytes]
+) -> Iterator[tuple[bytes, bytes]]:
+    """Each of content `sha`'s parts as its zstd frame and the bytes that frame holds,
+    opened and decompressed once; DamagedObjectError where a part fails to, or after the
+    last if the whole does not hash to `sha`."""
+    digest = hashlib.sha256()
+    for sealed in sealed_parts:
+        frame = key.open(sealed, CONTENT + sha.encode())
+        try:
+            data = decompressor().decompress(frame)
+        except zstandard.ZstdError as error:
+            raise DamagedObjectError(f"a part does not decode ({error})") from None
+        digest.update(data)
+        yield frame, data
+    if digest.hexdigest() != sha:
+        raise DamagedObjectError("its content does not match its checksum")
+
+
+def write_content(
+    key: MasterKey,
+    sha: str,
+    sealed_parts: Iterable[bytes],
+    target: str,
+    mode: int,
+    mtime_ns: int,
+    applied: Applied = NOTHING,
+) -> int:
+    """Write content `sha` from its sealed parts as a new file `target`, as the local
+    store's `extract` writes one it holds: checked, never through a link, given `mode`,
+    `mtime_ns` and the `applied` metadata. Returns the bytes written; DamagedBlobError if
+    it fails its checks (what was written of it stays, for the caller to throw away)."""
+    size = 0
+    with writing_new_file(target, mode, mtime_ns, applied) as out:
+        try:
+            for _frame, data in opened_parts(key, sha, sealed_parts):
+                write_all(out, data)
+                size += len(data)
+        except DamagedObjectError as error:
+            raise DamagedBlobError(f"blob {sha} in the team's store: {error}") from None
+    return size

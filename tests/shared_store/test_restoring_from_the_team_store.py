@@ -1,0 +1,175 @@
+"""A backup made on another workstation: its list comes with a sync, its files with the restore."""
+
+import os
+import shutil
+import time
+
+import boto3
+import pytest
+
+from envops_desktop.cli import main
+from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
+from envops_desktop.service import EnvOpsService
+from tests.trees import make_config_tree, rsync_differences
+
+PASSPHRASE = "one team, one passphrase"
+
+
+@pytest.fixture
+def team(bucket, s3_endpoint, tmp_path):
+    """A and B connected to one store; A has billing (small files, one of several parts, a
+    hardlink, twins, an empty file, an attribute), B an empty folder for it."""
+    url = f"s3://{bucket}/team"
+    a, b = EnvOpsService(tmp_path / "a"), EnvOpsService(tmp_path / "b")
+    a.use_shared_store(url, PASSPHRASE, endpoint=s3_endpoint)
+    b.use_shared_store(url, PASSPHRASE, endpoint=s3_endpoint)
+    tree = tmp_path / "on-a" / "billing"
+    make_config_tree(tree, files=60)
+    (tree / "big.bin").write_bytes(os.urandom((40 << 20) + 777))  # three parts
+    os.link(tree / "app.yaml", tree / "app-link.yaml")
+    (tree / "twin-1.conf").write_bytes(b"same content twice\n" * 100)
+    (tree / "twin-2.conf").write_bytes(b"same content twice\n" * 100)
+    (tree / "empty.conf").write_bytes(b"")
+    os.setxattr(tree / "conf.d" / "cache.ini", "user.owner-team", b"payments")
+    an_hour_ago = time.time() - 3600  # old enough for the hash cache to trust
+    for path in [tree, *tree.rglob("*")]:
+        os.utime(path, (an_hour_ago, an_hour_ago), follow_symlinks=False)
+    a.add_environment("billing", tree, version="4.2.0")
+    there = tmp_path / "on-b" / "billing"
+    there.mkdir(parents=True)
+    b.add_environment("billing", there, version="4.2.0")
+    yield a, b, tree, there
+    a.close()
+    b.close()
+
+
+def test_a_sync_takes_in_the_list_and_the_restore_writes_the_files_from_the_bucket(team):
+    a, b, tree, there = team
+    made = a.create_backup("billing", name="nightly")
+    a.sync_shared_store(PASSPHRASE)
+
+    assert b.sync_shared_store(PASSPHRASE).pulled == ["nightly"]
+    held = b.check_store()
+    assert held.healthy and held.checked == 0 and held.in_team_store > 0  # nothing fetched yet
+
+    b.restore_backup("billing", made.id)
+
+    assert rsync_differences(tree, there) == []
+    assert b.check_store().healthy
+
+
+def test_the_next_backup_after_a_restore_from_the_bucket_keeps_its_files_here(team):
+    # The hash cache learns what a restore wrote; a content only the bucket holds must not
+    # be taken as stored here, or this backup would name files this store lacks.
+    a, b, _tree, there = team
+    made = a.create_backup("billing", name="nightly")
+    a.sync_shared_store(PASSPHRASE)
+    b.sync_shared_store(PASSPHRASE)
+    b.restore_backup("billing", made.id)
+
+    own = b.create_backup("billing", name="on b")
+    b.delete_backup(made.id)
+    b.empty_bin()
+
+    held = b.check_store()
+    assert held.healthy and held.in_team_store == 0 and held.checked > 0
+    shutil.rmtree(there)
+    there.mkdir()
+    b.restore_backup("billing", own.id)
+    assert rsync_differences(_tree, there) == []
+
+
+def test_a_damaged_pack_fails_the_restore_and_changes_nothing(team, bucket, s3_endpoint):
+    a, b, _tree, there = team
+    made = a.create_backup("billing")
+    a.sync_shared_store(PASSPHRASE)
+    b.sync_shared_store(PASSPHRASE)
+    (there / "kept.conf").write_text("what B had\n")
+    before = there.parent / "before"
+    shutil.copytree(there, before, symlinks=True)
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    for item in client.list_objects_v2(Bucket=bucket, Prefix="team/data/")["Contents"]:
+        data = bytearray(client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+        data[len(data) // 2] ^= 1  # a bit flipped in the middle of every pack
+        client.put_object(Bucket=bucket, Key=item["Key"], Body=bytes(data))
+
+    with pytest.raises(OperationFailedError, match="is damaged"):
+        b.restore_backup("billing", made.id)
+
+    assert rsync_differences(before, there) == []
+    assert sorted(p.name for p in there.parent.iterdir()) == ["before", "billing"]
+    assert b.check_store().healthy
+
+
+def test_a_restore_from_the_bucket_without_its_passphrase_says_so_and_changes_nothing(
+    team, tmp_path
+):
+    a, b, _tree, there = team
+    made = a.create_backup("billing")
+    a.sync_shared_store(PASSPHRASE)
+    b.sync_shared_store(PASSPHRASE)
+    b.close()
+    later = EnvOpsService(tmp_path / "b")  # B started again, its store not unlocked
+
+    with pytest.raises(InvalidInputError, match="team's shared store, which needs its passphrase"):
+        later.restore_backup("billing", made.id)
+
+    assert list(there.iterdir()) == []
+    later.close()
+
+
+def test_an_export_of_a_backup_from_elsewhere_fetches_its_files_first(team, tmp_path):
+    a, b, tree, _there = team
+    made = a.create_backup("billing")
+    a.sync_shared_store(PASSPHRASE)
+    b.sync_shared_store(PASSPHRASE)
+
+    exported = b.export_backup(made.id, tmp_path / "billing.envops")
+
+    c = EnvOpsService(tmp_path / "c")
+    (tmp_path / "on-c").mkdir()
+    c.add_environment("billing", tmp_path / "on-c", version="4.2.0")
+    c.import_configuration_file("billing", c.check_configuration_file(exported))
+    assert rsync_differences(tree, tmp_path / "on-c", "--no-xattrs") == []
+    assert b.check_store().in_team_store == 0
+    c.close()
+
+
+def test_restore_latest_on_the_command_line_takes_in_the_teams_latest_first(
+    team, capsys, monkeypatch
+):
+    a, b, tree, there = team
+    monkeypatch.setenv("ENVOPS_PASSPHRASE", PASSPHRASE)
+    b_folder = str(b.data_dir)
+    b.close()
+    a.create_backup("billing", name="monday")
+    a.sync_shared_store(PASSPHRASE)
+    (tree / "app.yaml").write_text("server:\n  port: 9443\n")
+    a.create_backup("billing", name="tuesday")
+    a.sync_shared_store(PASSPHRASE)
+
+    code = main(["--data-dir", b_folder, "restore", "billing", "latest", "--yes"])
+
+    assert code == 0, capsys.readouterr().err
+    assert "restored to tuesday" in capsys.readouterr().out
+    assert (there / "app.yaml").read_text() == "server:\n  port: 9443\n"
+
+
+def test_a_copy_into_another_bucket_fetches_the_files_kept_in_the_team_store_first(
+    team, bucket, s3_endpoint, tmp_path
+):
+    a, b, tree, _there = team
+    made = a.create_backup("billing")
+    a.sync_shared_store(PASSPHRASE)
+    b.sync_shared_store(PASSPHRASE)
+
+    report = b.copy_store(f"s3://{bucket}/elsewhere", PASSPHRASE, s3_endpoint)
+
+    assert report.copied == [made.name] and report.verified_files > 0
+    c = EnvOpsService(tmp_path / "c")
+    (tmp_path / "on-c").mkdir()
+    c.add_environment("billing", tmp_path / "on-c", version="4.2.0")
+    c.copy_store(f"s3://{bucket}/elsewhere", PASSPHRASE, s3_endpoint, back=True)
+    c.restore_backup("billing", made.id)
+    assert rsync_differences(tree, tmp_path / "on-c") == []
+    c.close()
