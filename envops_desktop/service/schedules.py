@@ -4,11 +4,15 @@ Due backups are taken by whichever process looks first, the app (on a worker, wh
 runs) or `envops schedule run` (under cron or a timer): each takes the environment's lock
 without waiting, then claims the slot in the database (`ScheduleRecords.claim`), so that
 two processes that find one slot due back it up once. However many slots passed while
-nothing ran, one backup is taken for them (`schedule_times.due_slot`).
+nothing ran, one backup is taken for them (`schedule_times.due_slot`). A shared
+environment's schedule is the team's (`sharing.py` follows it), and while the team's store
+is unlocked a slot is also claimed there (`team_locks.claim_slot`), so that one workstation
+backs it up; the others note who did, and take the backup in at their next sync.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
 
 from envops_desktop.domain.enums import BackupOrigin
 from envops_desktop.domain.errors import EnvOpsError, OperationCancelledError
@@ -20,8 +24,14 @@ from envops_desktop.service import retention
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.environments import refresh_version
 from envops_desktop.service.schedule_times import due_slot, slot_after
+from envops_desktop.service.team_locks import claim_slot
 from envops_desktop.store.schedule_records import FAILED, RUNNING, SUCCEEDED, ScheduleRow
 
+if TYPE_CHECKING:  # the shared store's modules load only where one is used
+    from envops_desktop.service.shared_store import OpenedStore
+
+# Another workstation sharing the environment took the slot (`ScheduledRun.outcome`).
+ELSEWHERE = "elsewhere"
 # A slot not taken this long after it came was missed (the app closed, the machine off).
 MISSED_AFTER = timedelta(minutes=10)
 
@@ -33,7 +43,9 @@ class ScheduledRun:
     environment: str  # its name
     environment_id: str
     slot: datetime
-    outcome: str  # succeeded, failed, or busy (the environment was in use: tried again later)
+    # succeeded, failed, busy (the environment was in use: tried again later) or elsewhere
+    # (another workstation backed it up)
+    outcome: str
     detail: str  # the backup's name, or what went wrong
 
 
@@ -88,8 +100,10 @@ def run_due(
     zone: tzinfo | None,
     progress: ProgressCallback,
     cancel: CancelToken,
+    store: "OpenedStore | None" = None,
 ) -> list[ScheduledRun]:
-    """Take every backup due at `now`, one per environment, each by one process only."""
+    """Take every backup due at `now`, one per environment, each by one process only; with
+    the team's `store` unlocked, a shared environment's by one workstation only."""
     runs = []
     for row in ctx.schedules.all():
         env = ctx.environments.by_id(row.environment_id)
@@ -104,7 +118,7 @@ def run_due(
                     ScheduledRun(env.name, env.id, now, "busy", "another operation holds it")
                 )
                 continue
-            run = _take(ctx, env, now, zone, progress, cancel)
+            run = _take(ctx, env, now, zone, progress, cancel, store)
             if run is not None:
                 runs.append(run)
     return runs
@@ -117,12 +131,25 @@ def _take(
     zone: tzinfo | None,
     progress: ProgressCallback,
     cancel: CancelToken,
+    store: "OpenedStore | None",
 ) -> ScheduledRun | None:
-    """Back `env` up (its lock held) for its due slot, unless another process took it."""
+    """Back `env` up (its lock held) for its due slot, unless another process, or another
+    workstation sharing it, took it."""
     row: ScheduleRow | None = ctx.schedules.get(env.id)  # read again under the lock
     slot = due_slot(row.rule, row.since, row.last_slot, now, zone) if row and row.enabled else None
     if row is None or slot is None or not ctx.schedules.claim(env.id, row.last_slot, slot):
         return None
+    shared_id = ctx.shared.shared_id(env.id) if store is not None else None
+    if store is not None and shared_id is not None:
+        try:
+            taken_by = claim_slot(store, shared_id, slot, ctx.user_at_host)
+        except EnvOpsError as error:
+            ctx.schedules.finish(env.id, slot, FAILED, str(error))
+            return ScheduledRun(env.name, env.id, slot, FAILED, str(error))
+        if taken_by is not None:  # its backup comes with the next sync
+            detail = f"backed up by {taken_by}"
+            ctx.schedules.finish(env.id, slot, SUCCEEDED, detail)
+            return ScheduledRun(env.name, env.id, slot, ELSEWHERE, detail)
     try:
         backup = backup_ops.create_backup_locked(
             ctx, refresh_version(ctx, env), None, BackupOrigin.SCHEDULED, progress, cancel

@@ -152,9 +152,11 @@ class EnvOpsService:
     def set_schedule(self, environment: str, rule: "ScheduleRule | None") -> "ScheduleStatus":
         """Back the environment up by `rule` from now on; None turns its schedule off."""
         from envops_desktop.service import schedules
+        from envops_desktop.service.shared_layout import SCHEDULE_SET
 
         env = self.get_environment(environment)
         schedules.set_schedule(self._ctx, env, rule, self._clock())
+        self._tell_team(SCHEDULE_SET, env.id, rule.model_dump_json() if rule else "null")
         return self.schedule(env.id)
 
     def schedule(self, environment: str) -> "ScheduleStatus":
@@ -193,13 +195,19 @@ class EnvOpsService:
         self, progress: ProgressCallback = ignore_progress, cancel: CancelToken | None = None
     ) -> "list[ScheduledRun]":
         """Take every scheduled backup that is due, once however many slots were missed, and
-        never twice for one slot, whichever process runs them; and free what has been in
-        Deleted longer than the bin keeps it."""
+        never twice for one slot, whichever process runs them (and, for a shared environment
+        while the team's store is unlocked, whichever workstation); and free what has been
+        in Deleted longer than the bin keeps it."""
         from envops_desktop.service import schedules
 
         self.empty_bin(self.bin_days())
         return schedules.run_due(
-            self._ctx, self._clock(), self.zone, progress, cancel or CancelToken()
+            self._ctx,
+            self._clock(),
+            self.zone,
+            progress,
+            cancel or CancelToken(),
+            self._opened_store,
         )
 
     def now(self) -> datetime:
@@ -213,7 +221,19 @@ class EnvOpsService:
         return self._ctx.retention.get(self.get_environment(environment).id)
 
     def set_retention(self, environment: str, rule: "RetentionRule") -> None:
-        self._ctx.retention.set(self.get_environment(environment).id, rule)
+        """Make `rule` the environment's retention rule (the team's, at the next sync, for
+        a shared environment)."""
+        from envops_desktop.service.shared_layout import RETENTION_SET
+
+        env = self.get_environment(environment)
+        self._ctx.retention.set(env.id, rule)
+        self._tell_team(RETENTION_SET, env.id, rule.model_dump_json())
+
+    def _tell_team(self, kind: str, subject: str, value: str) -> None:
+        """Note a setting changed here for the team's store, if this data folder uses one:
+        the next sync tells it as an event (`sharing._tell_settings`)."""
+        if self.shared_store() is not None:
+            self._ctx.shared.note_setting_changed(kind, subject, value)
 
     def preview_retention(self, environment: str, rule: "RetentionRule") -> "list[Removal]":
         """What `rule` would remove of the environment's backups now (nothing is changed)."""
@@ -239,8 +259,11 @@ class EnvOpsService:
 
     def pin_backup(self, backup_id: str, pinned: bool = True) -> Backup:
         """Keep a backup whatever retention's rules say (or no longer, unpinned)."""
+        from envops_desktop.service.shared_layout import PIN_SET
+
         backup = self.get_backup(backup_id)
         self._ctx.backups.set_pinned(backup.id, pinned)
+        self._tell_team(PIN_SET, backup.id, "true" if pinned else "false")
         return self.get_backup(backup.id)
 
     # Backups --------------------------------------------------------------------------------

@@ -10,13 +10,16 @@ passed off as another:
 - `manifests/<backup id>`: a backup's list of files, as its workstation stores it.
 - `backups/<backup id>`: the backup's record, written last and only if absent: a backup is
   in the store only once everything it needs is.
-- `events/<event id>`: what changed since, appended and never rewritten (a backup deleted,
-  an environment's version changed, by whom), so that two workstations never overwrite each
-  other; the time of each is its object's Last-Modified, the server's.
+- `events/<event id>`: what changed since, appended and never rewritten (a backup deleted
+  or pinned, an environment's version, retention rule or schedule changed, by whom), so that two
+  workstations never overwrite each other; the time of each is its object's Last-Modified,
+  the server's.
 - `activity/<workstation>-<n>`: an activity entry of a shared environment, one object each,
   so that every workstation's log says who restored what, where and when.
 - `generations/<shared id>/<n>-<restore id>`: the restores of an environment, in order
   (`team_locks.py`).
+- `slots/<keyed hash of environment and time>`: a scheduled backup's slot, created by the
+  one workstation that takes it (`team_locks.claim_slot`).
 - `locks/…`, `running/…`, `prune/…`: locks and leases (`store/leases.py`), backups running
   and garbage collection's marks (`store_prune.py`).
 
@@ -36,18 +39,24 @@ from envops_desktop.store.bucket_objects import BucketObjects, ObjectExistsError
 from envops_desktop.store.manifest_codec import read_manifest
 from envops_desktop.store.sealing import MasterKey
 
-INDEX, MANIFEST, BACKUP, ENVIRONMENT, EVENT, ACTIVITY = (
+INDEX, MANIFEST, BACKUP, ENVIRONMENT, EVENT, ACTIVITY, SLOT = (
     b"index",
     b"manifest",
     b"backup",
     b"environment",
     b"event",
     b"activity",
+    b"slot",
 )
 BACKUP_DELETED = "backup-deleted"
 # Small objects read at once.
 _READING = 8
 VERSION_CHANGED = "version-changed"
+# Settings shared as events, the newest winning: a backup pinned or unpinned (its value
+# true or false), an environment's retention rule (its JSON).
+PIN_SET = "pin-set"
+RETENTION_SET = "retention-set"
+SCHEDULE_SET = "schedule-set"  # the rule's JSON, or null: off
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,7 @@ class StoreEvent:
     by: str
     at: datetime  # the server's time when it was written
     version: str | None = None  # the environment's new version
+    value: str | None = None  # a setting's new value, as JSON
 
     @property
     def order(self) -> str:
@@ -148,6 +158,7 @@ def events(
                 document["by"],
                 fetched.last_modified,
                 document.get("version"),
+                document.get("value"),
             )
         )
     return found
@@ -165,6 +176,15 @@ def tell_version(
     name."""
     document = {"kind": VERSION_CHANGED, "environment": shared_id, "version": version, "by": by}
     return _tell(objects, key, shared_id, document)
+
+
+def tell_setting(
+    objects: BucketObjects, key: MasterKey, kind: str, subject: str, value: str, by: str
+) -> str:
+    """Append the event that a setting (`PIN_SET` of the backup `subject`, `RETENTION_SET`
+    of the environment `subject`, its shared id) is now `value`; return its name."""
+    field = "backup" if kind == PIN_SET else "environment"
+    return _tell(objects, key, subject, {"kind": kind, field: subject, "value": value, "by": by})
 
 
 def _tell(objects: BucketObjects, key: MasterKey, subject: str, document: dict[str, str]) -> str:

@@ -13,6 +13,7 @@ passes and 2.5× restic's. A data folder not connected to the store (`store copy
 takes them in at once, each checked against its SHA-256 first.
 """
 
+import json
 import os
 from collections import deque
 from collections.abc import Iterator
@@ -42,6 +43,9 @@ from envops_desktop.service.shared_layout import (
     ENVIRONMENT,
     INDEX,
     MANIFEST,
+    PIN_SET,
+    RETENTION_SET,
+    SCHEDULE_SET,
     VERSION_CHANGED,
     StoreEvent,
     as_json,
@@ -51,6 +55,7 @@ from envops_desktop.service.shared_layout import (
     read_sealed,
     refresh_indexes,
     tell_deleted,
+    tell_setting,
     tell_version,
 )
 from envops_desktop.service.shared_store import OpenedStore
@@ -111,11 +116,12 @@ def sync(
     and registered in the store (none there frees content a push relies on)."""
     objects, key = store.objects, store.key
     report = SyncReport()
+    # Mapped first, so that the events of an environment new here are followed at once.
+    shared = shared_environments(objects, key)
+    map_by_name(ctx, shared)
     _exchange_events(ctx, objects, key, report)
     with ctx.locks.blobs_in_use(), running_backup(ctx, store) as registration:
         refresh_indexes(ctx, objects, key)
-        shared = shared_environments(objects, key)
-        map_by_name(ctx, shared)
         already = ctx.shared.shared_backups()
         for env in ctx.environments.all():
             for backup in reversed(ctx.backups.for_environment(env.id)):
@@ -132,6 +138,7 @@ def sync(
         report.pulled, report.unmapped = take_in(
             ctx, objects, key, shared, mapped, skip, progress, cancel
         )
+    _tell_settings(ctx, objects, key)  # the pins of the backups shared just now
     _exchange_activity(ctx, objects, key)
     return report
 
@@ -148,9 +155,9 @@ def catch_up(
     store): what a restore of a shared environment does first, so that its "latest" is the
     team's latest and a backup named by a teammate is found. Returns the names taken in."""
     objects, key = store.objects, store.key
-    _exchange_events(ctx, objects, key, SyncReport())
     shared = shared_environments(objects, key)
     map_by_name(ctx, shared)
+    _exchange_events(ctx, objects, key, SyncReport())
     shared_id = ctx.shared.shared_id(env.id)
     if shared_id is None:
         return []
@@ -252,13 +259,15 @@ def _exchange_activity(ctx: ServiceContext, objects: BucketObjects, key: MasterK
 def _exchange_events(
     ctx: ServiceContext, objects: BucketObjects, key: MasterKey, report: SyncReport
 ) -> None:
-    """Append an event for each shared backup deleted here and each version changed here;
-    then follow the store's new events: delete here each backup deleted elsewhere, and take
-    each environment's newest version."""
+    """Append an event for each shared backup deleted here and each version, pin, retention
+    rule and schedule changed here; then follow the store's new events: delete here each
+    backup deleted elsewhere, and take each environment's newest version, rule and schedule
+    and each backup's newest pin."""
     for backup_id in ctx.shared.deletions_to_tell():
         event = tell_deleted(objects, key, backup_id, ctx.user_at_host)
         ctx.shared.note_deleted(backup_id, event)
         ctx.shared.note_seen(event)
+    _tell_settings(ctx, objects, key)
     for env_id, version in ctx.shared.versions_to_tell():
         shared_id = ctx.shared.shared_id(env_id)
         if shared_id is not None:
@@ -275,7 +284,58 @@ def _exchange_events(
                 report.deleted.append(backup.name)
         elif event.kind == VERSION_CHANGED and not _follow_version(ctx, event):
             continue  # the environment is busy here: the next sync follows it
+        elif event.kind in (PIN_SET, RETENTION_SET, SCHEDULE_SET):
+            _follow_setting(ctx, event)
         ctx.shared.note_seen(event.name)
+
+
+def _tell_settings(ctx: ServiceContext, objects: BucketObjects, key: MasterKey) -> None:
+    """Append an event for each pin, retention rule and schedule set here, once its backup
+    or environment is in the store (a sync tells them again after sharing what it shares).
+    Read back with the others, so that the newest by the server's clock wins."""
+    shared_backups = ctx.shared.shared_backups()
+    for kind, subject, value in ctx.shared.settings_to_tell():
+        if kind == PIN_SET:
+            backup = ctx.backups.by_id(subject)
+            if backup is not None and backup.id not in shared_backups and backup.made_on is None:
+                continue  # not shared yet: told once it is
+            if backup is not None:
+                tell_setting(objects, key, kind, subject, value, ctx.user_at_host)
+        else:
+            shared_id = ctx.shared.shared_id(subject)
+            if shared_id is None:
+                continue  # not shared yet: told once it is
+            tell_setting(objects, key, kind, shared_id, value, ctx.user_at_host)
+        ctx.shared.note_setting_told(kind, subject, value)
+
+
+def _follow_setting(ctx: ServiceContext, event: StoreEvent) -> None:
+    """Take the pin, retention rule or schedule an event sets, unless a newer event of the
+    same setting was followed already; a pin of a backup not here yet is kept for `_pull`."""
+    subject = event.subject
+    if event.kind != PIN_SET:  # an environment's, by its id in the store
+        subject = ctx.shared.environment_of(event.subject) or ""
+        if not subject:
+            return
+    if event.value is None or event.order <= ctx.shared.followed_setting(event.kind, subject)[0]:
+        return
+    if event.kind == PIN_SET:
+        if ctx.backups.by_id(subject) is not None:
+            ctx.backups.set_pinned(subject, json.loads(event.value))
+    elif event.kind == RETENTION_SET:
+        from envops_desktop.domain.retention import RetentionRule
+
+        ctx.retention.set(subject, RetentionRule.model_validate_json(event.value))
+    elif event.value == "null":
+        ctx.schedules.turn_off(subject)
+    else:
+        from envops_desktop.domain.schedules import ScheduleRule
+
+        # From when the store took it, on every workstation (the one that set it too), so
+        # that all count the same slots and `claim_slot` gives each to one of them.
+        rule = ScheduleRule.model_validate_json(event.value)
+        ctx.schedules.set(subject, rule, enabled=True, since=event.at)
+    ctx.shared.note_setting_followed(event.kind, subject, event.order, event.value)
 
 
 def _follow_version(ctx: ServiceContext, event: StoreEvent) -> bool:
@@ -515,6 +575,9 @@ def _pull(
         ctx.backups.insert(backup, manifest=kept_name, body=kept_body)
         if connected:  # deleting it here then tells the team
             ctx.shared.mark_shared(backup.id)
+        pinned = ctx.shared.followed_setting(PIN_SET, backup.id)[1]
+        if pinned is not None:  # pinned elsewhere before it came here
+            ctx.backups.set_pinned(backup.id, json.loads(pinned))
     if meter is not None:
         meter.finish()
 

@@ -11,12 +11,17 @@ bucket, `generations/<shared id>/<n>-<restore id>`, created only if absent, and 
 it. A workstation killed after its swap recovers only if no later generation exists: one
 that does means another workstation took the lock over and restored the folder since, and
 rolling back or forward would undo that newer restore (`recovery.py`).
+
+A scheduled backup of a shared environment is taken by one workstation per slot: each
+follows the team's schedule from the time the store took it (`sharing.py`), so all compute
+the same slots, and the first to create the slot's object in the bucket backs it up.
 """
 
 import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from envops_desktop.domain.errors import InvalidInputError
@@ -114,3 +119,18 @@ def team_lock(
     )
     with leases.KeptLease(opened.objects, opened.key, lease) as kept:
         yield TeamLock(opened.objects, shared_id, kept)
+
+
+def claim_slot(opened: "OpenedStore", shared_id: str, slot: datetime, by: str) -> str | None:
+    """Claim the environment `shared_id`'s scheduled slot at `slot` for this workstation
+    (`by`, user@host): None when it is this one's now, else who took it first."""
+    from envops_desktop.service.shared_layout import SLOT, as_json, read_sealed
+    from envops_desktop.store.bucket_objects import ObjectExistsError
+
+    # Named by a keyed hash: the bucket says nothing of when environments are backed up.
+    name = "slots/" + opened.key.address(f"{shared_id} {slot.astimezone(UTC):%Y%m%dT%H%M}".encode())
+    try:
+        opened.objects.put(name, opened.key.seal(as_json({"by": by}), SLOT), create_only=True)
+    except ObjectExistsError:
+        return str(read_sealed(opened.objects, opened.key, name, SLOT)["by"])
+    return None

@@ -255,4 +255,17 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     "CREATE TABLE service_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
     # 17: an environment's exclude patterns (JSON list): not backed up, left alone by restores.
     "ALTER TABLE environments ADD COLUMN excludes TEXT;",
+    # 18: settings shared with the team as events (a backup's pin, an environment's retention
+    # rule): the value changed here and not told yet, and the newest event followed (its
+    # order and value, for a backup not here yet).
+    """
+    CREATE TABLE shared_settings (
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        to_tell TEXT,
+        newest TEXT NOT NULL DEFAULT '',
+        followed TEXT,
+        PRIMARY KEY (kind, subject)
+    ) WITHOUT ROWID;
+    """,
 ]

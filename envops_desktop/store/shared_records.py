@@ -1,8 +1,9 @@
 """What a data folder knows of its shared store: a cache that listing the bucket rebuilds.
 
 Which id the store gives each environment here, which backups are in the store and which
-were deleted from it, versions changed here and not yet told, the store's append-only
-objects (events, activity) seen here, and where in the store's packs each content's parts lie.
+were deleted from it, versions and settings changed here and not yet told, the store's
+append-only objects (events, activity) seen here, and where in the store's packs each
+content's parts lie.
 """
 
 from collections.abc import Iterable
@@ -194,6 +195,55 @@ class SharedRecords:
                 "INSERT INTO shared_versions VALUES (?, NULL, ?) ON CONFLICT (environment_id)"
                 " DO UPDATE SET newest = excluded.newest",
                 (environment_id, order),
+            )
+
+    def note_setting_changed(self, kind: str, subject: str, value: str) -> None:
+        """Note that a setting (`kind`: a pin, a retention rule) of `subject` was set here to
+        `value` (JSON), to be told to the store at the next sync."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO shared_settings (kind, subject, to_tell) VALUES (?, ?, ?)"
+                " ON CONFLICT (kind, subject) DO UPDATE SET to_tell = excluded.to_tell",
+                (kind, subject, value),
+            )
+
+    def settings_to_tell(self) -> list[tuple[str, str, str]]:
+        """(kind, subject, value) of each setting changed here and not told yet."""
+        rows = self._db.connection().execute(
+            "SELECT kind, subject, to_tell FROM shared_settings WHERE to_tell IS NOT NULL"
+            " ORDER BY kind, subject"
+        )
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def note_setting_told(self, kind: str, subject: str, value: str) -> None:
+        """The store was told of `value` (unless it changed again meanwhile)."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE shared_settings SET to_tell = NULL"
+                " WHERE kind = ? AND subject = ? AND to_tell = ?",
+                (kind, subject, value),
+            )
+
+    def followed_setting(self, kind: str, subject: str) -> tuple[str, str | None]:
+        """The order (as `StoreEvent.order` sorts it; empty if none) and value of the newest
+        event of this setting followed here."""
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT newest, followed FROM shared_settings WHERE kind = ? AND subject = ?",
+                (kind, subject),
+            )
+            .fetchone()
+        )
+        return (row[0], row[1]) if row else ("", None)
+
+    def note_setting_followed(self, kind: str, subject: str, order: str, value: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO shared_settings (kind, subject, newest, followed) VALUES (?,?,?,?)"
+                " ON CONFLICT (kind, subject) DO UPDATE SET newest = excluded.newest,"
+                " followed = excluded.followed",
+                (kind, subject, order, value),
             )
 
     def seen(self, under: str) -> set[str]:

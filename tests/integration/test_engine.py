@@ -472,6 +472,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
         "schedules",
         "retention_rules",
         "service_settings",
+        "shared_settings",
     ):
         conn.execute(f"DROP TABLE {table}")
     conn.execute("DROP TABLE manifests")

@@ -1,0 +1,138 @@
+"""Pins and retention rules are the team's: events in the bucket, the newest winning."""
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from envops_desktop.domain.enums import BackupOrigin
+from envops_desktop.domain.retention import RetentionRule
+from envops_desktop.domain.schedules import Frequency, ScheduleRule
+from envops_desktop.service import EnvOpsService
+from envops_desktop.store.timestamps import utc_now
+from tests.trees import make_config_tree
+
+PASSPHRASE = "one team, one passphrase"
+# Keeps the last scheduled backup, and (always) the newest three and the pinned ones.
+ONLY_THE_LAST = RetentionRule(scheduled_days=None, scheduled_last=1)
+
+
+@pytest.fixture
+def team(bucket, s3_endpoint, tmp_path):
+    """A and B share billing; A has made five scheduled backups, s1 the oldest, and both
+    workstations have them all."""
+    url = f"s3://{bucket}/team"
+    a, b = EnvOpsService(tmp_path / "a"), EnvOpsService(tmp_path / "b")
+    for side, service in (("a", a), ("b", b)):
+        service.use_shared_store(url, PASSPHRASE, endpoint=s3_endpoint)
+        tree = tmp_path / f"on-{side}" / "billing"
+        make_config_tree(tree)
+        service.add_environment("billing", tree, version="4.2.0")
+    made = {
+        name: a.create_backup("billing", name=name, origin=BackupOrigin.SCHEDULED)
+        for name in ("s1", "s2", "s3", "s4", "s5")
+    }
+    a.sync_shared_store(PASSPHRASE)
+    b.sync_shared_store(PASSPHRASE)
+    yield a, b, made
+    a.close()
+    b.close()
+
+
+def test_a_backup_pinned_on_b_is_kept_by_the_retention_of_a_that_made_it(team):
+    a, b, made = team
+    b.pin_backup(made["s1"].id)
+    b.sync_shared_store(PASSPHRASE)
+    a.sync_shared_store(PASSPHRASE)
+
+    assert a.get_backup(made["s1"].id).pinned
+    a.set_retention("billing", ONLY_THE_LAST)
+    removed = a.apply_retention("billing")
+
+    assert [r.name for r in removed.removed] == ["s2"]
+
+
+def test_the_pin_set_last_wins_on_every_workstation(team):
+    a, b, made = team
+    a.pin_backup(made["s1"].id)
+    a.sync_shared_store(PASSPHRASE)
+    b.sync_shared_store(PASSPHRASE)
+    assert b.get_backup(made["s1"].id).pinned
+
+    b.pin_backup(made["s1"].id, pinned=False)
+    b.sync_shared_store(PASSPHRASE)
+    a.sync_shared_store(PASSPHRASE)
+
+    assert not a.get_backup(made["s1"].id).pinned
+    assert not b.get_backup(made["s1"].id).pinned
+
+
+def test_a_retention_rule_set_on_a_is_followed_on_b(team):
+    a, b, _made = team
+    a.set_retention("billing", ONLY_THE_LAST)
+    a.sync_shared_store(PASSPHRASE)
+    b.sync_shared_store(PASSPHRASE)
+
+    assert b.retention("billing") == ONLY_THE_LAST
+
+
+def test_a_backup_pinned_before_another_workstation_took_it_in_arrives_pinned(
+    team, tmp_path, s3_endpoint, bucket
+):
+    a, _b, made = team
+    a.pin_backup(made["s3"].id)
+    a.sync_shared_store(PASSPHRASE)
+    c = EnvOpsService(tmp_path / "c")
+    c.use_shared_store(f"s3://{bucket}/team", PASSPHRASE, endpoint=s3_endpoint)
+    tree = tmp_path / "on-c" / "billing"
+    tree.mkdir(parents=True)
+    c.add_environment("billing", tree, version="4.2.0")
+
+    c.sync_shared_store(PASSPHRASE)
+
+    assert c.get_backup(made["s3"].id).pinned and not c.get_backup(made["s2"].id).pinned
+    c.close()
+
+
+class _Clock:
+    """The time a workstation's service reads, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = utc_now()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_a_schedule_set_on_a_is_the_teams_and_each_slot_is_backed_up_once(
+    bucket, s3_endpoint, tmp_path
+):
+    clock = _Clock()
+    a = EnvOpsService(tmp_path / "a", clock=clock)
+    b = EnvOpsService(tmp_path / "b", clock=clock)
+    for side, service in (("a", a), ("b", b)):
+        service.use_shared_store(f"s3://{bucket}/team", PASSPHRASE, endpoint=s3_endpoint)
+        tree = tmp_path / f"on-{side}" / "billing"
+        make_config_tree(tree)
+        service.add_environment("billing", tree, version="4.2.0")
+    a.create_backup("billing")  # shares billing with the team
+    every_two_hours = ScheduleRule(frequency=Frequency.EVERY_HOURS, hours=2)
+    a.set_schedule("billing", every_two_hours)
+    a.sync_shared_store(PASSPHRASE)
+    b.sync_shared_store(PASSPHRASE)
+    assert b.schedule("billing").rule == every_two_hours
+
+    clock.now += timedelta(hours=2, minutes=1)
+    runs = a.run_due_backups() + b.run_due_backups()
+
+    assert [run.outcome for run in runs] == ["succeeded", "elsewhere"]
+    assert runs[1].detail.startswith("backed up by ") and "@" in runs[1].detail
+    a.sync_shared_store(PASSPHRASE)
+    b.sync_shared_store(PASSPHRASE)
+    for service in (a, b):
+        scheduled = [
+            x for x in service.list_backups("billing") if x.origin is BackupOrigin.SCHEDULED
+        ]
+        assert len(scheduled) == 1
+        assert not service.schedule("billing").overdue
+    a.close()
+    b.close()
