@@ -73,6 +73,7 @@ class PruneReport:
     bytes: int = 0
     backups: list[str] = field(default_factory=list)  # freed for good: out of the bin
     waited_for: list[str] = field(default_factory=list)  # "bob@desk" with backups running
+    slots: int = 0  # scheduled slots' claims older than the bin's days, removed
 
     def summary(self) -> str:
         verb = "Would free" if self.dry_run else "Freed"
@@ -128,8 +129,9 @@ def prune(
     cancel: CancelToken,
     dry_run: bool = False,
 ) -> PruneReport:
-    """Free the packs no backup in the store needs, and the backups deleted more than
-    `bin_days` ago; with `dry_run`, only say what that would free."""
+    """Free the packs no backup in the store needs, the backups deleted more than `bin_days`
+    ago and the scheduled slots' claims as old; with `dry_run`, only say what that would
+    free."""
     objects, key = store.objects, store.key
     report = PruneReport(dry_run=dry_run)
     lease = leases.acquire(
@@ -181,6 +183,11 @@ def prune(
                 objects.delete(manifest_object(backup_id))
                 objects.delete(f"backups/{backup_id}")
                 report.backups.append(name)
+            # A slot's claim matters only while a workstation may still take that slot.
+            for name, written in objects.listing("slots/"):
+                if written < cutoff:
+                    objects.delete(name)
+                    report.slots += 1
         finally:
             with contextlib.suppress(Exception):  # unreachable: the next collection clears it
                 objects.delete(marks)

@@ -136,13 +136,17 @@ class BucketObjects:
 
     def keys(self, under: str = "") -> Iterator[str]:
         """Every key that starts with `under`, in the server's (lexical) order."""
+        return (key for key, _written in self.listing(under))
+
+    def listing(self, under: str = "") -> Iterator[tuple[str, datetime]]:
+        """Every key that starts with `under`, with when the server wrote it."""
         pages = self._client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=self.prefix + under
         )
         try:
             for page in pages:
                 for item in page.get("Contents", []):
-                    yield item["Key"][len(self.prefix) :]
+                    yield item["Key"][len(self.prefix) :], item["LastModified"]
         except Exception as error:  # botocore's errors, turned into one sentence
             raise self._sentence(error, under) from error
 

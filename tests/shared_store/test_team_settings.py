@@ -1,5 +1,6 @@
 """Pins and retention rules are the team's: events in the bucket, the newest winning."""
 
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -134,5 +135,9 @@ def test_a_schedule_set_on_a_is_the_teams_and_each_slot_is_backed_up_once(
         ]
         assert len(scheduled) == 1
         assert not service.schedule("billing").overdue
+    # The slot's claim stays for the bin's days, then a collection removes it.
+    assert a.prune_shared_store(PASSPHRASE).slots == 0
+    time.sleep(1.1)  # the server's times are whole seconds
+    assert a.prune_shared_store(PASSPHRASE, bin_days=0).slots == 1
     a.close()
     b.close()
