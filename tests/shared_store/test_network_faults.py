@@ -79,3 +79,47 @@ def test_a_sync_cut_off_by_the_server_shares_nothing_half_and_the_next_one_finis
     assert describe_tree(there) == describe_tree(tree)
     a.close()
     b.close()
+
+
+def test_a_restore_from_the_bucket_cut_off_by_the_server_changes_nothing(
+    server_of_our_own, tmp_path
+):
+    import time
+
+    import boto3
+
+    endpoint, servers, restart = server_of_our_own
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="cut-off")
+    url = "s3://cut-off/team"
+    a, b = EnvOpsService(tmp_path / "a"), EnvOpsService(tmp_path / "b")
+    a.use_shared_store(url, PASSPHRASE, endpoint=endpoint, lease_seconds=2)
+    b.use_shared_store(url, PASSPHRASE, endpoint=endpoint)
+    tree = tmp_path / "on-a"
+    make_config_tree(tree, files=40)
+    for index in range(3):  # packs enough that the restore is cut off in the middle
+        (tree / f"data{index}.bin").write_bytes(os.urandom(12 << 20))
+    a.add_environment("billing", tree, version="4.2.0")
+    made = a.create_backup("billing")
+    a.sync_shared_store(PASSPHRASE)
+    there = tmp_path / "on-b"
+    make_config_tree(there)
+    before = describe_tree(there)
+    b.add_environment("billing", there, version="4.2.0")
+    b.sync_shared_store(PASSPHRASE)
+
+    def stop_in_the_middle(progress) -> None:
+        if progress.phase == "restoring" and progress.done > 0 and servers[0]:
+            servers[0].stop()
+            servers[0] = None
+
+    with pytest.raises(OperationFailedError, match="Could not reach s3://cut-off/team/"):
+        b.restore_backup("billing", made.id, progress=stop_in_the_middle)
+
+    assert describe_tree(there) == before
+    assert sorted(p.name for p in there.parent.iterdir()) == ["a", "b", "on-a", "on-b"]
+    restart()
+    time.sleep(2.5)  # the lock the cut-off restore could not give back lapses
+    b.restore_backup("billing", made.id)
+    assert describe_tree(there) == describe_tree(tree)
+    a.close()
+    b.close()
