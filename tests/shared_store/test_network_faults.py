@@ -89,8 +89,8 @@ def test_a_restore_from_the_bucket_cut_off_by_the_server_changes_nothing(
     import boto3
 
     endpoint, servers, restart = server_of_our_own
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="cut-off")
-    url = "s3://cut-off/team"
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="cut-off-restore")
+    url = "s3://cut-off-restore/team"
     a, b = EnvOpsService(tmp_path / "a"), EnvOpsService(tmp_path / "b")
     a.use_shared_store(url, PASSPHRASE, endpoint=endpoint, lease_seconds=2)
     b.use_shared_store(url, PASSPHRASE, endpoint=endpoint)
@@ -112,7 +112,7 @@ def test_a_restore_from_the_bucket_cut_off_by_the_server_changes_nothing(
             servers[0].stop()
             servers[0] = None
 
-    with pytest.raises(OperationFailedError, match="Could not reach s3://cut-off/team/"):
+    with pytest.raises(OperationFailedError, match="Could not reach s3://cut-off-restore/team/"):
         b.restore_backup("billing", made.id, progress=stop_in_the_middle)
 
     assert describe_tree(there) == before
