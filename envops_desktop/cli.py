@@ -328,6 +328,11 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
     elif command == "retention":
         _run_retention(service, args)
     elif command == "restore":
+        if service.shared_store() is not None:
+            from envops_desktop.service.parallel import PROCESSES_FROM_BYTES, start_helpers_early
+
+            # Its files may come from the bucket: the helpers load meanwhile.
+            start_helpers_early(PROCESSES_FROM_BYTES)
         _unlock_if_shared(service, args.passphrase_file)
         env = service.get_environment(args.environment)
         # So that "latest" is the team's latest, and a backup a teammate names is found.
