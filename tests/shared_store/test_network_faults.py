@@ -3,6 +3,7 @@ next sync finishes the job."""
 
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -41,22 +42,30 @@ def server_of_our_own(s3_credentials):
             server.stop()
 
 
+def _a_and_b(
+    endpoint: str, bucket: str, tmp_path: Path, lease_seconds: float | None = None
+) -> tuple[EnvOpsService, EnvOpsService, Path]:
+    """A and B connected to a new store in `bucket`; A has billing, three packs' worth."""
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
+    url = f"s3://{bucket}/team"
+    a, b = EnvOpsService(tmp_path / "a"), EnvOpsService(tmp_path / "b")
+    a.use_shared_store(url, PASSPHRASE, endpoint=endpoint, lease_seconds=lease_seconds)
+    b.use_shared_store(url, PASSPHRASE, endpoint=endpoint)
+    tree = tmp_path / "on-a"
+    make_config_tree(tree, files=40)
+    for index in range(3):
+        (tree / f"data{index}.bin").write_bytes(os.urandom(12 << 20))
+    a.add_environment("billing", tree, version="4.2.0")
+    return a, b, tree
+
+
 def test_a_sync_cut_off_by_the_server_shares_nothing_half_and_the_next_one_finishes(
     server_of_our_own, tmp_path
 ):
-    import boto3
-
     endpoint, servers, restart = server_of_our_own
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="cut-off")
-    url = "s3://cut-off/team"
-    a, b = EnvOpsService(tmp_path / "a"), EnvOpsService(tmp_path / "b")
-    a.use_shared_store(url, PASSPHRASE, endpoint=endpoint)
-    b.use_shared_store(url, PASSPHRASE, endpoint=endpoint)
-    tree = tmp_path / "on-a"
-    make_config_tree(tree)
-    for index in range(3):  # three packs' worth
-        (tree / f"data{index}.bin").write_bytes(os.urandom(12 << 20))
-    a.add_environment("billing", tree, version="4.2.0")
+    a, b, tree = _a_and_b(endpoint, "cut-off", tmp_path)
     made = a.create_backup("billing")
 
     def stop_after_the_first_megabytes(progress) -> None:
@@ -86,19 +95,8 @@ def test_a_restore_from_the_bucket_cut_off_by_the_server_changes_nothing(
 ):
     import time
 
-    import boto3
-
     endpoint, servers, restart = server_of_our_own
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="cut-off-restore")
-    url = "s3://cut-off-restore/team"
-    a, b = EnvOpsService(tmp_path / "a"), EnvOpsService(tmp_path / "b")
-    a.use_shared_store(url, PASSPHRASE, endpoint=endpoint, lease_seconds=2)
-    b.use_shared_store(url, PASSPHRASE, endpoint=endpoint)
-    tree = tmp_path / "on-a"
-    make_config_tree(tree, files=40)
-    for index in range(3):  # packs enough that the restore is cut off in the middle
-        (tree / f"data{index}.bin").write_bytes(os.urandom(12 << 20))
-    a.add_environment("billing", tree, version="4.2.0")
+    a, b, tree = _a_and_b(endpoint, "cut-off-restore", tmp_path, lease_seconds=2)
     made = a.create_backup("billing")
     a.sync_shared_store(PASSPHRASE)
     there = tmp_path / "on-b"
