@@ -111,7 +111,9 @@ def test_a_schedule_set_on_a_is_the_teams_and_each_slot_is_backed_up_once(
     a = EnvOpsService(tmp_path / "a", clock=clock)
     b = EnvOpsService(tmp_path / "b", clock=clock)
     for side, service in (("a", a), ("b", b)):
-        service.use_shared_store(f"s3://{bucket}/team", PASSPHRASE, endpoint=s3_endpoint)
+        # Locks (and a collection's wait for the backups running) lapse in two seconds.
+        url = f"s3://{bucket}/team"
+        service.use_shared_store(url, PASSPHRASE, endpoint=s3_endpoint, lease_seconds=2)
         tree = tmp_path / f"on-{side}" / "billing"
         make_config_tree(tree)
         service.add_environment("billing", tree, version="4.2.0")
