@@ -6,7 +6,9 @@ in the order the files need them (`PackReader`); each file's sealed parts go, wi
 to the restore's helpers, which open, decompress, check and write it as they write a content
 of the store here (`store/sealed_contents.py`). One pass, each content checked once, as
 restic restores. A content of more than one part is written here as its parts come, so that
-no job holds a large file whole; contents the store here holds are written from it.
+no job holds a large file whole; contents the store here holds are written from it. Unlike
+a restore from the store here, the files' entries are held while it runs (as restic holds
+its tree), to write them in the order of the packs.
 """
 
 import functools
@@ -95,12 +97,13 @@ class _Writer:
         self._top, self._total_bytes = str(root), total_bytes
         self._meter, self._cancel, self._flush = meter, cancel, flush
 
-    def _sealed(self, sha: str) -> list[bytes]:
-        return [self._reader.part(pack, at, n) for _sha, _part, pack, at, n in self._parts[sha]]
+    def _sealed(self, sha: str) -> Iterator[bytes]:
+        """Content `sha`'s sealed parts, each fetched as it is asked for."""
+        return (self._reader.part(pack, at, n) for _sha, _part, pack, at, n in self._parts[sha])
 
     def _job(self, entry: TreeEntry) -> FetchedExtraction:
         sha = entry.sha256 or ""
-        sealed = self._sealed(sha) if sha in self._parts else None
+        sealed = list(self._sealed(sha)) if sha in self._parts else None
         return (
             sha,
             os.path.join(self._top, entry.path),
@@ -117,11 +120,11 @@ class _Writer:
                 yield entry
                 continue
             self._cancel.raise_if_cancelled()
-            sealed = (self._reader.part(pack, at, n) for _sha, _part, pack, at, n in parts)
+            sha = entry.sha256 or ""
             mode, mtime_ns, applied = new_file_metadata(entry, OWN_STORE)
             target = os.path.join(self._top, entry.path)
             written = write_content(
-                self._key, entry.sha256 or "", sealed, target, mode, mtime_ns, applied
+                self._key, sha, self._sealed(sha), target, mode, mtime_ns, applied
             )
             self._meter.advance(written, entry.path)
 
