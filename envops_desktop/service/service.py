@@ -758,8 +758,8 @@ class EnvOpsService:
         cancel: CancelToken | None = None,
     ) -> list[str]:
         """Take in the team's backups of a shared environment that are not here yet, and
-        the deletions and version changes made elsewhere, from the store unlocked already;
-        nothing when it is not unlocked. Returns the names of the backups taken in."""
+        what was deleted or changed elsewhere, from the store unlocked already; nothing when
+        it is not unlocked. Returns the names of the backups taken in."""
         from envops_desktop.service import sharing
 
         if self._opened_store is None:

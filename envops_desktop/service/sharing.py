@@ -150,10 +150,11 @@ def catch_up(
     progress: ProgressCallback,
     cancel: CancelToken,
 ) -> list[str]:
-    """Follow the deletions and version changes made elsewhere, and take in the store's
-    backups of `env` that are not here (their lists of files; their contents stay in the
-    store): what a restore of a shared environment does first, so that its "latest" is the
-    team's latest and a backup named by a teammate is found. Returns the names taken in."""
+    """Follow the deletions, versions, pins, rules and schedules changed elsewhere, and take
+    in the store's backups of `env` that are not here (their lists of files; their contents
+    stay in the store): what a restore of a shared environment does first, so that its
+    "latest" is the team's latest and a backup named by a teammate is found. Returns the
+    names taken in."""
     objects, key = store.objects, store.key
     shared = shared_environments(objects, key)
     map_by_name(ctx, shared)
