@@ -77,6 +77,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="paths not backed up and left alone by restores (logs/, *.tmp, cache/**); "
         "none: exclude nothing",
     )
+    update.add_argument(
+        "--allow-links-out",
+        action=argparse.BooleanOptionalAction,
+        help="take in teammates' backups that hold links leading out of the folder "
+        "(refused by default, as in a configuration file)",
+    )
     remove = env_commands.add_parser("remove", help="forget an environment (its files stay)")
     remove.add_argument("name")
     remove.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -445,8 +451,8 @@ def _run_env(service: EnvOpsService, args: argparse.Namespace) -> None:
             ),
         )
     elif action == "update":
-        if args.env_version is None and args.exclude is None:
-            raise UsageError("Give --version V, --exclude PATTERN…, or both.")
+        if args.env_version is None and args.exclude is None and args.allow_links_out is None:
+            raise UsageError("Give --version V, --exclude PATTERN…, or --allow-links-out.")
         if args.env_version is not None:
             env = service.update_environment_version(args.name, args.env_version)
             print(f"{env.name} now runs version {env.version}.")
@@ -454,6 +460,10 @@ def _run_env(service: EnvOpsService, args: argparse.Namespace) -> None:
             env = service.set_excludes(args.name, args.exclude)
             excluded = ", ".join(env.excludes) or "nothing"
             print(f"{env.name} excludes {excluded} from its backups and restores.")
+        if args.allow_links_out is not None:
+            env = service.allow_links_out(args.name, args.allow_links_out)
+            allows = "takes in" if env.allow_links_out else "refuses"
+            print(f"{env.name} {allows} teammates' backups with links leading out of it.")
     elif action == "remove":
         env = service.get_environment(args.name)
         _confirm(args, f"Removing {env.name} deletes its backups (its folder stays).")

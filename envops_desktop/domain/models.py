@@ -72,6 +72,9 @@ class Environment:
     backup_overdue: bool = False
     # Glob patterns of paths not backed up and left as they are by a restore (`excludes.py`).
     excludes: tuple[str, ...] = ()
+    # Whether a teammate's backup may hold links that lead out of the folder (a copy of
+    # /etc has many); refused otherwise, as a configuration file's are unless allowed.
+    allow_links_out: bool = False
 
 
 # A regular file as a scan found it: (path, size, mtime_ns, inode, mode); the first four are

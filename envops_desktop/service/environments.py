@@ -140,6 +140,19 @@ def set_excludes(ctx: ServiceContext, env: Environment, patterns: list[str]) -> 
     return replace(env, excludes=tuple(checked))
 
 
+def allow_links_out(ctx: ServiceContext, env: Environment, allowed: bool) -> Environment:
+    """Let teammates' backups of `env` hold links that lead out of its folder, or not."""
+    with ctx.db.transaction():
+        ctx.environments.update(env.id, allow_links_out=int(allowed))
+        ctx.record(
+            env,
+            ActivityAction.ENVIRONMENT_UPDATED,
+            Outcome.SUCCESS,
+            ("allows" if allowed else "refuses") + " links leading out in teammates' backups",
+        )
+    return replace(env, allow_links_out=allowed)
+
+
 def set_version(ctx: ServiceContext, env: Environment, version: str) -> Environment:
     if env.version_file is not None:
         raise InvalidInputError(

@@ -144,6 +144,13 @@ class EnvOpsService:
         with self._ctx.locks.environment(env.id, env.name):
             return environment_ops.set_excludes(self._ctx, env, patterns)
 
+    def allow_links_out(self, name_or_id: str, allowed: bool = True) -> Environment:
+        """Take in teammates' backups of the environment even when they hold links that lead
+        out of its folder (refused otherwise, as a configuration file's are)."""
+        env = self.get_environment(name_or_id)
+        with self._ctx.locks.environment(env.id, env.name):
+            return environment_ops.allow_links_out(self._ctx, env, allowed)
+
     def remove_environment(self, name_or_id: str) -> None:
         environment_ops.remove_environment(self._ctx, self.get_environment(name_or_id))
 

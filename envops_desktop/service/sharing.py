@@ -189,7 +189,7 @@ def take_in(
     the store's environments (among `shared`) that have backups but are not here."""
     taken: list[str] = []
     unmapped: set[str] = set()
-    last = _CheckedList("", {}, {}, "", b"")
+    last = _CheckedList("", False, {}, {}, "", b"")
     for name in objects.keys("backups/"):
         backup_id = name.removeprefix("backups/")
         if backup_id in skip or ctx.backups.by_id(backup_id) is not None:
@@ -538,7 +538,10 @@ def _pull(
     backup, whose list is often the same (`last`: the one before's)."""
     made_on = str(record["made_on"])
     source = f"the backup {record['name']} from {made_on}"
-    checked = last if last.name == record["manifest"] else _check_list(ctx, objects, key, record)
+    env = ctx.environments.by_id(env_id)
+    allow = env is not None and env.allow_links_out
+    same = last.name == record["manifest"] and last.allow_links_out == allow
+    checked = last if same else _check_list(ctx, objects, key, record, allow)
     sizes, parts = checked.sizes, checked.parts
     placed: list[tuple[str, PackedAt]] = []
     meter = None
@@ -581,6 +584,7 @@ class _CheckedList:
     """A backup's list of files from the store, checked, as it is kept here."""
 
     name: str  # the list's name in the store: its content's hash
+    allow_links_out: bool  # checked allowing links that lead out of the folder
     sizes: dict[str, int]  # its contents, by SHA-256
     parts: dict[str, list[SharedPart]]  # where the store keeps them
     kept_name: str
@@ -588,7 +592,11 @@ class _CheckedList:
 
 
 def _check_list(
-    ctx: ServiceContext, objects: BucketObjects, key: MasterKey, record: dict[str, Any]
+    ctx: ServiceContext,
+    objects: BucketObjects,
+    key: MasterKey,
+    record: dict[str, Any],
+    allow_links_out: bool,
 ) -> _CheckedList:
     """A backup's list of files, read from the store and checked as a configuration file's
     list is: backups of an unchanged tree share one, checked once (two of a 20,000-file
@@ -597,7 +605,7 @@ def _check_list(
     body = key.open(objects.get(manifest_object(record["id"])).data or b"", MANIFEST)
     source = f"the backup {record['name']} from {record['made_on']}"
     rows = list(read_manifest(body, manifest_name))  # checked against its name as it decodes
-    _check_untrusted(source, rows)
+    _check_untrusted(source, rows, allow_links_out)
     sizes = {row[5]: row[3] for row in rows if row[5] and not (row[7] or {}).get("hardlink")}
     parts = ctx.shared.parts_of_many(sizes)
     if any(sha not in parts and not ctx.blobs.has(sha) for sha in sizes):
@@ -607,7 +615,7 @@ def _check_list(
     # Kept as a configuration file's would be: no owners, special bits or security
     # attributes, so that no restore of it here can apply them.
     kept_name, kept_body = encode_manifest(restricted_row(row, UNTRUSTED) for row in rows)
-    return _CheckedList(manifest_name, sizes, parts, kept_name, kept_body)
+    return _CheckedList(manifest_name, allow_links_out, sizes, parts, kept_name, kept_body)
 
 
 def _fetch_contents(
@@ -672,7 +680,7 @@ def fetch_contents_of(
     meter.finish()
 
 
-def _check_untrusted(source: str, rows: list[tuple]) -> None:
+def _check_untrusted(source: str, rows: list[tuple], allow_links_out: bool) -> None:
     """The checks a configuration file's list of files passes, for another workstation's."""
     from pydantic import TypeAdapter, ValidationError
 
@@ -688,7 +696,7 @@ def _check_untrusted(source: str, rows: list[tuple]) -> None:
         )
     except ValidationError as error:
         raise refused(source, str(error.errors()[0]["msg"])) from None
-    check_entries(source, entries, allow_external_links=False)
+    check_entries(source, entries, allow_external_links=allow_links_out)
 
 
 def _small(

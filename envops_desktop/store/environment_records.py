@@ -35,6 +35,7 @@ def _environment(row: sqlite3.Row) -> Environment:
         created_at=from_text(row["created_at"]),
         updated_at=from_text(row["updated_at"]),
         excludes=tuple(json.loads(row["excludes"] or "[]")),
+        allow_links_out=bool(row["allow_links_out"]),
     )
 
 

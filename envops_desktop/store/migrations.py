@@ -268,4 +268,6 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         PRIMARY KEY (kind, subject)
     ) WITHOUT ROWID;
     """,
+    # 19: whether a teammate's backup of the environment may hold links that lead out of it.
+    "ALTER TABLE environments ADD COLUMN allow_links_out INTEGER NOT NULL DEFAULT 0;",
 ]

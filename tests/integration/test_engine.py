@@ -461,6 +461,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
     conn.execute("ALTER TABLE backups DROP COLUMN deleted_at")
     conn.execute("ALTER TABLE backups DROP COLUMN deleted_why")
     conn.execute("ALTER TABLE environments DROP COLUMN excludes")
+    conn.execute("ALTER TABLE environments DROP COLUMN allow_links_out")
     for table in (
         "shared_environments",
         "shared_backups",

@@ -12,6 +12,7 @@ import boto3
 import pytest
 import zstandard
 
+from envops_desktop.cli import main
 from envops_desktop.domain.enums import ActivityAction
 from envops_desktop.domain.errors import InvalidConfigurationFileError
 from envops_desktop.service import EnvOpsService, shared_layout
@@ -131,6 +132,30 @@ def test_a_list_of_files_from_elsewhere_that_leads_out_is_refused(workstations, 
     with pytest.raises(InvalidConfigurationFileError, match="points outside the environment"):
         b.sync_shared_store(PASSPHRASE)
     assert b.list_backups("billing") == []
+
+
+def test_links_leading_out_come_in_where_the_environment_allows_them(
+    workstations, tmp_path, capsys
+):
+    # A copy of /etc links to ../usr/lib/os-release: refused from a teammate by default,
+    # taken in and restored as it was once B's environment allows it.
+    a, b, tree = workstations
+    (tree / "os-release").symlink_to("../../../usr/lib/os-release")
+    made = a.create_backup("billing")
+    a.sync_shared_store(PASSPHRASE)
+    there = _billing_on(b, tmp_path / "on-b" / "billing")
+    with pytest.raises(InvalidConfigurationFileError, match="points outside the environment"):
+        b.sync_shared_store(PASSPHRASE)
+
+    b_folder = str(b.data_dir)
+    b.close()
+    assert main(["--data-dir", b_folder, "env", "update", "billing", "--allow-links-out"]) == 0
+    assert "takes in teammates' backups with links" in capsys.readouterr().out
+    b = EnvOpsService(b_folder)
+    assert b.sync_shared_store(PASSPHRASE).pulled == [made.name]
+    b.restore_backup("billing", made.id)
+    assert os.readlink(there / "os-release") == "../../../usr/lib/os-release"
+    b.close()
 
 
 def test_a_data_folder_lost_with_its_workstation_is_rebuilt_from_the_bucket_alone(
