@@ -203,6 +203,17 @@ class MainController(QObject):
         )
         return env
 
+    def allow_links_out(self, environment_id: str, allowed: bool) -> Environment:
+        env = self.service.allow_links_out(environment_id, allowed)
+        self.refresh()
+        said = (
+            self.tr("{name} takes in teammates' backups with links leading out of it.")
+            if allowed
+            else self.tr("{name} refuses teammates' backups with links leading out of it.")
+        )
+        self.notify.emit(Notification.SUCCESS, said.format(name=env.name))
+        return env
+
     def remove_environment(self, environment_id: str) -> None:
         env = self.service.get_environment(environment_id)
         self._attempt(lambda: self.service.remove_environment(env.id))

@@ -1,6 +1,8 @@
-"""Update environment…: record the version the environment now runs, and what it excludes."""
+"""Update environment…: record the version the environment now runs, what it excludes, and
+whether teammates' backups may hold links that lead out of its folder."""
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -63,9 +65,21 @@ class UpdateEnvironmentDialog(QDialog):
         self.excludes_edit.setPlaceholderText("logs/\n*.tmp\ncache/**")
         self.excludes_edit.setTabChangesFocus(True)
         self.excludes_edit.setFixedHeight(80)
+        self.links_out_box = QCheckBox(
+            self.tr("&Take in teammates' backups whose links lead out of the folder"), self
+        )
+        self.links_out_box.setObjectName("allowLinksOutBox")
+        self.links_out_box.setChecked(environment.allow_links_out)
+        self.links_out_box.setToolTip(
+            self.tr(
+                "A copy of /etc links to ../usr/lib/os-release. Backups from a shared store "
+                "that hold such links are refused unless this is ticked."
+            )
+        )
         form = QFormLayout()
         form.addRow(self.tr("&Version:"), self.version_edit)
         form.addRow(self.tr("E&xclude:"), self.excludes_edit)
+        form.addRow("", self.links_out_box)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
@@ -84,6 +98,10 @@ class UpdateEnvironmentDialog(QDialog):
         try:
             if tuple(p.strip() for p in patterns) != self._environment.excludes:
                 self._controller.set_excludes(self._environment.id, patterns)
+            if self.links_out_box.isChecked() != self._environment.allow_links_out:
+                self._controller.allow_links_out(
+                    self._environment.id, self.links_out_box.isChecked()
+                )
             if self.version_edit.text().strip() != self._environment.version:
                 self._controller.update_environment_version(
                     self._environment.id, self.version_edit.text()

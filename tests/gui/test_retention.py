@@ -171,6 +171,23 @@ def test_excludes_are_set_in_the_environments_dialog_and_left_out_of_its_backups
     assert not [e.path for e in service.backup_entries(made.id) if e.path.startswith("logs")]
 
 
+def test_links_leading_out_are_allowed_in_the_environments_dialog(
+    qtbot, window, environment, service
+):
+    window.controller.refresh()
+    select_environment(window, "billing")
+
+    def allow_links_out(dialog) -> None:
+        dialog.findChild(object, "allowLinksOutBox").setChecked(True)
+        click_button(dialog, text="Update")
+
+    when_modal(allow_links_out, named="updateEnvironmentDialog")
+    press_shortcut(qtbot, window, "Ctrl+E")
+
+    assert service.get_environment("billing").allow_links_out
+    assert service.get_environment("billing").excludes == ()  # nothing else changed
+
+
 def test_an_environment_reading_its_version_from_a_file_sets_excludes_in_its_dialog(
     qtbot, window, service, tmp_path
 ):
