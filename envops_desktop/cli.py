@@ -342,8 +342,16 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         _unlock_if_shared(service, args.passphrase_file)
         env = service.get_environment(args.environment)
         # So that "latest" is the team's latest, and a backup a teammate names is found.
-        service.catch_up_with_team(env.name)
+        refused = service.catch_up_with_team(env.name).refused
+        for refusal in refused:
+            print(f"envops: {refusal.why}", file=sys.stderr)
         backup = service.find_backup(env.name, args.backup)
+        newer = sorted((r.created_at, r.name) for r in refused if r.created_at > backup.created_at)
+        if args.backup == "latest" and newer:
+            raise OperationFailedError(
+                f"The team's latest backup of {env.name}, {newer[-1][1]}, was refused (see "
+                "above); name the backup to restore instead. Nothing was changed."
+            )
         for caveat in service.restore_caveats(backup.id):
             print(f"envops: {caveat}", file=sys.stderr)  # even with --yes, in the log
         _confirm(args, f"Restoring {backup.name} erases the current configuration of {env.name}.")

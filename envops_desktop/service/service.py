@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from envops_desktop.service.retention import Removal, RetentionReport
     from envops_desktop.service.schedules import ScheduledRun
     from envops_desktop.service.shared_store import OpenedStore, StoreCheck
-    from envops_desktop.service.sharing import SyncReport
+    from envops_desktop.service.sharing import CaughtUp, SyncReport
     from envops_desktop.service.store_copy import CopyBackReport, CopyReport
     from envops_desktop.service.store_prune import PruneReport
 
@@ -763,14 +763,14 @@ class EnvOpsService:
         environment: str,
         progress: ProgressCallback = ignore_progress,
         cancel: CancelToken | None = None,
-    ) -> list[str]:
+    ) -> "CaughtUp":
         """Take in the team's backups of a shared environment that are not here yet, and
         what was deleted or changed elsewhere, from the store unlocked already; nothing when
-        it is not unlocked. Returns the names of the backups taken in."""
+        it is not unlocked. Says what it took in, and what it refused."""
         from envops_desktop.service import sharing
 
         if self._opened_store is None:
-            return []
+            return sharing.CaughtUp()
         env = self.get_environment(environment)
         return sharing.catch_up(
             self._ctx, self._opened_store, env, progress, cancel or CancelToken()

@@ -19,13 +19,14 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import zstandard
 
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, Outcome
-from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.domain.errors import InvalidConfigurationFileError, OperationFailedError
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import ActivityEntry, Backup, Environment, has_content
 from envops_desktop.domain.progress import (
@@ -143,32 +144,60 @@ def sync(
     return report
 
 
+@dataclass(frozen=True)
+class Refused:
+    """A backup of the store not taken in, and why, in a sentence."""
+
+    name: str
+    created_at: datetime
+    why: str
+
+
+@dataclass
+class CaughtUp:
+    """What catching up took in, and what it refused."""
+
+    taken: list[str] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
+
+
 def catch_up(
     ctx: ServiceContext,
     store: OpenedStore,
     env: Environment,
     progress: ProgressCallback,
     cancel: CancelToken,
-) -> list[str]:
+) -> CaughtUp:
     """Follow the deletions, versions, pins, rules and schedules changed elsewhere, and take
     in the store's backups of `env` that are not here (their lists of files; their contents
     stay in the store): what a restore of a shared environment does first, so that its
-    "latest" is the team's latest and a backup named by a teammate is found. Returns the
-    names taken in."""
+    "latest" is the team's latest and a backup named by a teammate is found. A backup
+    refused (its links lead out, say) is said, not fatal: the restore may want another."""
     objects, key = store.objects, store.key
     shared = shared_environments(objects, key)
     map_by_name(ctx, shared)
     _exchange_events(ctx, objects, key, SyncReport())
     shared_id = ctx.shared.shared_id(env.id)
+    caught = CaughtUp()
     if shared_id is None:
-        return []
+        return caught
     # No registration as a running backup, as a sync's: no content is relied on here, and
     # a restore of a backup the team deletes meanwhile fails with nothing changed.
     with ctx.locks.blobs_in_use():
         refresh_indexes(ctx, objects, key)
         skip = ctx.shared.shared_backups() | ctx.shared.deleted()
-        taken, _ = take_in(ctx, objects, key, shared, {shared_id: env.id}, skip, progress, cancel)
-    return taken
+        caught.taken, _ = take_in(
+            ctx,
+            objects,
+            key,
+            shared,
+            {shared_id: env.id},
+            skip,
+            progress,
+            cancel,
+            refused=caught.refused,
+        )
+    return caught
 
 
 def take_in(
@@ -181,11 +210,14 @@ def take_in(
     progress: ProgressCallback,
     cancel: CancelToken,
     connected: bool = True,
+    refused: "list[Refused] | None" = None,
 ) -> tuple[list[str], list[str]]:
     """Take in the store's backups of the environments here (`mapped`: by their ids in the
     store), but those in `skip` and those here already; each is noted as in the store when
     the data folder is `connected` to it, and its contents are left there (a restore fetches
-    them), or else taken in now. Returns the names of the backups taken in, and of
+    them), or else taken in now. With `refused`, a backup refused for what its list of files
+    holds is noted there and the others are still taken in. Returns the names of the
+    backups taken in, and of
     the store's environments (among `shared`) that have backups but are not here."""
     taken: list[str] = []
     unmapped: set[str] = set()
@@ -200,7 +232,13 @@ def take_in(
         if env_id is None:
             unmapped.add(shared.get(record["environment"], {}).get("name", "?"))
             continue
-        last = _pull(ctx, objects, key, env_id, record, progress, cancel, connected, last)
+        try:
+            last = _pull(ctx, objects, key, env_id, record, progress, cancel, connected, last)
+        except InvalidConfigurationFileError as error:
+            if refused is None:
+                raise
+            refused.append(Refused(record["name"], from_text(record["created_at"]), str(error)))
+            continue
         taken.append(record["name"])
     return taken, sorted(unmapped)
 

@@ -158,6 +158,36 @@ def test_links_leading_out_come_in_where_the_environment_allows_them(
     b.close()
 
 
+def test_a_refused_backup_of_the_team_does_not_stop_a_restore_of_another(
+    workstations, tmp_path, capsys, monkeypatch
+):
+    a, b, tree = workstations
+    monday = a.create_backup("billing", name="monday")
+    a.sync_shared_store(PASSPHRASE)
+    there = _billing_on(b, tmp_path / "on-b" / "billing")
+    b.sync_shared_store(PASSPHRASE)
+    (tree / "escape").symlink_to("../../../etc")
+    a.create_backup("billing", name="tuesday")
+    a.sync_shared_store(PASSPHRASE)
+    b_folder = str(b.data_dir)
+    b.close()
+    monkeypatch.setenv("ENVOPS_PASSPHRASE", PASSPHRASE)
+
+    restore = ["--data-dir", b_folder, "restore", "billing"]
+    assert main([*restore, "latest", "--yes"]) == 1
+    err = capsys.readouterr().err
+    assert "points outside the environment" in err
+    assert "The team's latest backup of billing, tuesday, was refused" in err
+    assert list(there.iterdir()) == []
+
+    assert main([*restore, "monday", "--yes"]) == 0
+    assert "points outside the environment" in capsys.readouterr().err  # said again
+    assert (there / "conf.d" / "secret.ini").read_bytes() == SECRET
+    later = EnvOpsService(b_folder)
+    assert later.get_backup(monday.id).made_on is not None
+    later.close()
+
+
 def test_a_data_folder_lost_with_its_workstation_is_rebuilt_from_the_bucket_alone(
     workstations, bucket, s3_endpoint, tmp_path
 ):
