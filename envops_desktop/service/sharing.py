@@ -78,6 +78,8 @@ PART_BYTES = FRAME_BYTES
 PACK_BYTES = 16 << 20
 # Requests a transfer keeps in flight, as restic keeps several.
 _IN_FLIGHT = 3
+# Where a rule of an environment that is not here yet is kept: before its id in the store.
+_NOT_HERE_YET = "store:"
 
 
 @dataclass
@@ -351,31 +353,49 @@ def _tell_settings(ctx: ServiceContext, objects: BucketObjects, key: MasterKey) 
 
 def _follow_setting(ctx: ServiceContext, event: StoreEvent) -> None:
     """Take the pin, retention rule or schedule an event sets, unless a newer event of the
-    same setting was followed already; a pin of a backup not here yet is kept for `_pull`."""
+    same setting was followed already. A pin of a backup not here yet is kept for `_pull`;
+    a rule of an environment not here yet, under the store's id of it, for `_map`."""
     subject = event.subject
     if event.kind != PIN_SET:  # an environment's, by its id in the store
-        subject = ctx.shared.environment_of(event.subject) or ""
-        if not subject:
-            return
+        subject = ctx.shared.environment_of(event.subject) or _NOT_HERE_YET + event.subject
     if event.value is None or event.order <= ctx.shared.followed_setting(event.kind, subject)[0]:
         return
-    if event.kind == PIN_SET:
+    if not subject.startswith(_NOT_HERE_YET):
+        _apply_setting(ctx, event.kind, subject, event.value, event.at)
+    ctx.shared.note_setting_followed(event.kind, subject, event.order, event.value)
+
+
+def _apply_setting(ctx: ServiceContext, kind: str, subject: str, value: str, at: datetime) -> None:
+    """Set here the pin (of backup `subject`), retention rule or schedule (of environment
+    `subject`) that an event of the store, taken by the server at `at`, gives `value`."""
+    if kind == PIN_SET:
         if ctx.backups.by_id(subject) is not None:
-            ctx.backups.set_pinned(subject, json.loads(event.value))
-    elif event.kind == RETENTION_SET:
+            ctx.backups.set_pinned(subject, json.loads(value))
+    elif kind == RETENTION_SET:
         from envops_desktop.domain.retention import RetentionRule
 
-        ctx.retention.set(subject, RetentionRule.model_validate_json(event.value))
-    elif event.value == "null":
+        ctx.retention.set(subject, RetentionRule.model_validate_json(value))
+    elif value == "null":
         ctx.schedules.turn_off(subject)
     else:
         from envops_desktop.domain.schedules import ScheduleRule
 
         # From when the store took it, on every workstation (the one that set it too), so
         # that all count the same slots and `claim_slot` gives each to one of them.
-        rule = ScheduleRule.model_validate_json(event.value)
-        ctx.schedules.set(subject, rule, enabled=True, since=event.at)
-    ctx.shared.note_setting_followed(event.kind, subject, event.order, event.value)
+        rule = ScheduleRule.model_validate_json(value)
+        ctx.schedules.set(subject, rule, enabled=True, since=at)
+
+
+def _map(ctx: ServiceContext, env_id: str, shared_id: str) -> None:
+    """Make the environment here the store's `shared_id`, and follow the rules the team set
+    on it before it was here: its events were read (and not read again) by an earlier sync."""
+    ctx.shared.map_environment(env_id, shared_id)
+    for kind in (RETENTION_SET, SCHEDULE_SET):
+        order, value = ctx.shared.followed_setting(kind, _NOT_HERE_YET + shared_id)
+        if value is not None and order > ctx.shared.followed_setting(kind, env_id)[0]:
+            # The order begins with the server's time of the event.
+            _apply_setting(ctx, kind, env_id, value, datetime.fromisoformat(order.split()[0]))
+            ctx.shared.note_setting_followed(kind, env_id, order, value)
 
 
 def _follow_version(ctx: ServiceContext, event: StoreEvent) -> bool:
@@ -410,7 +430,7 @@ def map_by_name(ctx: ServiceContext, shared: dict[str, dict[str, Any]]) -> None:
     this workstation's own."""
     for shared_id, env_id in same_names(ctx, shared).items():
         if ctx.shared.shared_id(env_id) is None:
-            ctx.shared.map_environment(env_id, shared_id)
+            _map(ctx, env_id, shared_id)
 
 
 def same_names(ctx: ServiceContext, shared: dict[str, dict[str, Any]]) -> dict[str, str]:
@@ -438,7 +458,7 @@ def _push(
     shared_id = ctx.shared.shared_id(env.id)
     if shared_id is None:
         shared_id = share_environment(ctx, objects, key, env, shared)
-        ctx.shared.map_environment(env.id, shared_id)
+        _map(ctx, env.id, shared_id)
     push_backup(ctx, objects, key, shared_id, backup, registration, progress, cancel)
     ctx.shared.mark_shared(backup.id)
 

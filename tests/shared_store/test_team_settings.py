@@ -94,6 +94,27 @@ def test_a_backup_pinned_before_another_workstation_took_it_in_arrives_pinned(
     c.close()
 
 
+def test_a_rule_set_before_a_workstation_had_the_environment_reaches_it_when_added(
+    team, tmp_path, s3_endpoint, bucket
+):
+    a, _b, _made = team
+    a.set_retention("billing", ONLY_THE_LAST)
+    a.set_schedule("billing", ScheduleRule(frequency=Frequency.EVERY_HOURS, hours=8))
+    a.sync_shared_store(PASSPHRASE)
+    c = EnvOpsService(tmp_path / "c")
+    c.use_shared_store(f"s3://{bucket}/team", PASSPHRASE, endpoint=s3_endpoint)
+    c.sync_shared_store(PASSPHRASE)  # reads the team's events; billing is not here yet
+    tree = tmp_path / "on-c" / "billing"
+    tree.mkdir(parents=True)
+    c.add_environment("billing", tree, version="4.2.0")
+
+    c.sync_shared_store(PASSPHRASE)
+
+    assert c.retention("billing") == ONLY_THE_LAST
+    assert c.schedule("billing").rule.hours == 8
+    c.close()
+
+
 class _Clock:
     """The time a workstation's service reads, moved by the test."""
 
