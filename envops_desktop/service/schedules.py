@@ -164,4 +164,8 @@ def _take(
     # Only after a backup that succeeded: a run of failures must not thin out the history.
     removed = retention.apply(ctx, env, ctx.retention.get(env.id), now, dry_run=False).removed
     detail = backup.name + (f"; retention removed {len(removed)}" if removed else "")
+    if store is None and ctx.shared.shared_id(env.id) is not None:
+        # Backed up all the same: a slot backed up twice costs a list of files (the contents
+        # are the team's once), a slot backed up by nobody costs the backup.
+        detail += "; the team's store is locked here: another workstation may back this slot up too"
     return ScheduledRun(env.name, env.id, slot, SUCCEEDED, detail)

@@ -125,6 +125,22 @@ class _Clock:
         return self.now
 
 
+@pytest.fixture
+def team_and_clock(bucket, s3_endpoint, tmp_path):
+    """A has shared billing with the team, backed up every two hours, and reads `clock`."""
+    clock = _Clock()
+    a = EnvOpsService(tmp_path / "a", clock=clock)
+    a.use_shared_store(f"s3://{bucket}/team", PASSPHRASE, endpoint=s3_endpoint)
+    tree = tmp_path / "on-a" / "billing"
+    make_config_tree(tree)
+    a.add_environment("billing", tree, version="4.2.0")
+    a.create_backup("billing")
+    a.set_schedule("billing", ScheduleRule(frequency=Frequency.EVERY_HOURS, hours=2))
+    a.sync_shared_store(PASSPHRASE)
+    yield a, clock
+    a.close()
+
+
 def test_a_schedule_set_on_a_is_the_teams_and_each_slot_is_backed_up_once(
     bucket, s3_endpoint, tmp_path
 ):
@@ -164,3 +180,18 @@ def test_a_schedule_set_on_a_is_the_teams_and_each_slot_is_backed_up_once(
     assert a.prune_shared_store(PASSPHRASE, bin_days=0).slots == 1
     a.close()
     b.close()
+
+
+def test_a_slot_due_while_the_teams_store_is_locked_is_backed_up_and_says_it_was_not_claimed(
+    team_and_clock, tmp_path
+):
+    a, clock = team_and_clock
+    a.close()
+    locked = EnvOpsService(tmp_path / "a", clock=clock)  # a new process: nothing unlocked
+
+    clock.now += timedelta(hours=2, minutes=1)
+    [run] = locked.run_due_backups()
+
+    assert run.outcome == "succeeded"
+    assert "another workstation may back this slot up too" in run.detail
+    locked.close()
