@@ -32,6 +32,7 @@ from envops_desktop.service.flushing import settle_in_background, settler_reques
 from envops_desktop.terminal_progress import TerminalProgressBar
 
 if TYPE_CHECKING:
+    from envops_desktop.domain.changes import TreeChanges
     from envops_desktop.domain.schedules import ScheduleRule, ScheduleStatus
 
 EXIT_USAGE = 2
@@ -127,6 +128,15 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _confirmations(restore)
     _passphrase_options(restore)
+    _dry_run(restore, "only say what the restore would change")
+
+    diff = _with_json(
+        commands.add_parser("diff", help="what differs between two backups, or a backup and now")
+    )
+    diff.add_argument("first", metavar="A", help="a backup: the start of its id")
+    diff.add_argument(
+        "second", metavar="B", help="another backup of the same environment, or live: its folder"
+    )
 
     imp = commands.add_parser("import", help="restore an environment from a configuration file")
     imp.add_argument("environment")
@@ -249,6 +259,11 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _dry_run(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--dry-run", action="store_true", help=help_text)
+    parser.add_argument("--json", action="store_true", help="with --dry-run: print JSON")
+
+
 def _with_json(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print JSON")
     return parser
@@ -299,6 +314,8 @@ def _jsonable(value: object) -> object:
         return TypeAdapter(type(value)).dump_python(value, mode="json")
     if isinstance(value, list):
         return [_jsonable(item) for item in value]
+    if hasattr(value, "model_dump"):  # a pydantic model
+        return value.model_dump(mode="json")
     return value
 
 
@@ -352,12 +369,21 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
                 f"The team's latest backup of {env.name}, {newer[-1][1]}, was refused (see "
                 "above); name the backup to restore instead. Nothing was changed."
             )
+        if args.dry_run:
+            with _long_operation() as (_bar, cancel):
+                changes = service.preview_restore(env.name, backup.id, cancel)
+            _print(changes, args.json, lambda: _change_lines(changes))
+            return
         for caveat in service.restore_caveats(backup.id):
             print(f"envops: {caveat}", file=sys.stderr)  # even with --yes, in the log
         _confirm(args, f"Restoring {backup.name} erases the current configuration of {env.name}.")
         with _long_operation() as (bar, cancel):
             env = service.restore_backup(env.name, backup.id, args.backup_first, bar, cancel)
         print(f"{env.name} was restored to {backup.name} ({backup.version}).")
+    elif command == "diff":
+        with _long_operation() as (_bar, cancel):
+            changes = service.compare(args.first, args.second, cancel)
+        _print(changes, args.json, lambda: _change_lines(changes))
     elif command == "import":
         _unlock_if_shared(service, args.passphrase_file)
         env = service.get_environment(args.environment)
@@ -714,6 +740,21 @@ def _schedule_line(status: "ScheduleStatus", now: datetime, zone: tzinfo | None)
         why = status.last_detail if status.last_outcome == "failed" else "a backup was missed"
         line += f" (overdue: {why})"
     return line
+
+
+def _change_lines(changes: "TreeChanges") -> str:
+    """One line per path ("modified, mtime  app.yaml  (120 B → 98 B)"), then the counts."""
+    from envops_desktop.domain.changes import ChangeKind
+
+    lines = []
+    for change in changes.changes:
+        kinds = ", ".join(kind.value for kind in change.kinds)
+        sizes = ""
+        if ChangeKind.MODIFIED in change.kinds:
+            sizes = f"  ({change.size_before:,} B → {change.size_after:,} B)"
+        lines.append(f"{kinds:24} {change.path}{sizes}")
+    lines.append(f"{changes.before} → {changes.after}: {changes.summary}.")
+    return "\n".join(lines)
 
 
 def _unlock_if_shared(service: EnvOpsService, passphrase_file: Path | None) -> None:

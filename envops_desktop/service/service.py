@@ -42,6 +42,7 @@ from envops_desktop.store.timestamps import utc_now
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
+    from envops_desktop.domain.changes import TreeChanges
     from envops_desktop.domain.retention import RetentionRule
     from envops_desktop.domain.schedules import ScheduleRule, ScheduleStatus
     from envops_desktop.domain.shared_store import SharedStoreSettings
@@ -386,6 +387,50 @@ class EnvOpsService:
     def collect_garbage(self, dry_run: bool = False) -> GarbageReport:
         """Free stored content no backup needs (left by an interrupted backup or delete)."""
         return collect_garbage(self._ctx, dry_run)
+
+    # Previews and comparisons ----------------------------------------------------------------
+
+    def preview_restore(
+        self, environment: str, backup_id: str, cancel: CancelToken | None = None
+    ) -> "TreeChanges":
+        """What restoring a backup would change in the environment's folder, path by path;
+        changes nothing. Files the hash cache knows as they are now are not read."""
+        from envops_desktop.domain.changes import TreeChanges
+        from envops_desktop.domain.excludes import Excludes
+        from envops_desktop.service import tree_diff
+
+        env = self.get_environment(environment)
+        backup = self.find_backup(env.name, backup_id)
+        live = tree_diff.live_tree(self._ctx, env, cancel or CancelToken())
+        excludes = Excludes(env.excludes)
+        after = tree_diff.as_restored(self._ctx.backups.entries(backup.id), backup, excludes)
+        changes = tuple(tree_diff.changes(live, after))
+        return TreeChanges(before="live", after=backup.name, changes=changes)
+
+    def compare(
+        self, first_id: str, second: str, cancel: CancelToken | None = None
+    ) -> "TreeChanges":
+        """How backup `first_id` differs from another backup of its environment (`second`:
+        its id), or from the environment's folder as it is now (`second`: "live")."""
+        from envops_desktop.domain.changes import TreeChanges
+        from envops_desktop.service import tree_diff
+
+        first = self.get_backup(first_id)
+        before = tree_diff.as_recorded(self._ctx.backups.entries(first.id), first)
+        if second == "live":
+            env = self.get_environment(first.environment_id)
+            after, name = tree_diff.live_tree(self._ctx, env, cancel or CancelToken()), "live"
+        else:
+            other = self.get_backup(second)
+            if other.environment_id != first.environment_id:
+                raise InvalidInputError(
+                    f"{first.name} and {other.name} are backups of two environments; compare "
+                    "backups of one."
+                )
+            after = tree_diff.as_recorded(self._ctx.backups.entries(other.id), other)
+            name = other.name
+        changes = tuple(tree_diff.changes(before, after))
+        return TreeChanges(before=first.name, after=name, changes=changes)
 
     # Restores -------------------------------------------------------------------------------
 

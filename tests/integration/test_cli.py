@@ -64,6 +64,44 @@ def test_backup_restore_round_trip_from_the_command_line(cli, billing):
     assert describe_tree(billing) == original
 
 
+def test_restore_dry_run_lists_the_changes_and_changes_nothing(cli, billing):
+    backup = json.loads(cli("backup", "create", "billing", "--name", "golden", "--json")[1])
+    mess_up(billing)
+    messed_up = describe_tree(billing)
+
+    code, out, _ = cli("restore", "billing", "golden", "--dry-run")
+    listed = json.loads(cli("restore", "billing", "golden", "--dry-run", "--json")[1])
+
+    assert code == 0 and describe_tree(billing) == messed_up
+    lines = out.splitlines()
+    assert "modified, mtime          app.yaml  (18 B → 50 B)" in lines
+    assert lines[-1] == (
+        "live → golden: 3 added, 1 modified, 1 removed, 3 changed only in metadata."
+    )
+    kinds = {change["path"]: change["kinds"] for change in listed["changes"]}
+    assert kinds["conf.d/cache.ini"] == ["added"] and kinds["conf.d/new.ini"] == ["removed"]
+    assert listed["counts"]["added"] == 3  # the empty folder and the link put back too
+    assert [e["action"] for e in json.loads(cli("activity", "--json")[1])] == [
+        "backup created",
+        "environment added",
+    ]
+    assert backup["name"] == "golden"
+
+
+def test_diff_compares_two_backups_or_a_backup_with_the_live_folder(cli, billing):
+    first = json.loads(cli("backup", "create", "billing", "--json")[1])
+    (billing / "conf.d" / "new.ini").write_text("[new]\n")
+    second = json.loads(cli("backup", "create", "billing", "--json")[1])
+    (billing / "app.yaml").unlink()
+
+    code, out, _ = cli("diff", first["id"][:12], second["id"][:12])
+    live = json.loads(cli("diff", second["id"][:12], "live", "--json")[1])
+
+    assert code == 0 and "added                    conf.d/new.ini" in out.splitlines()
+    assert {c["path"]: c["kinds"] for c in live["changes"]}["app.yaml"] == ["removed"]
+    assert cli("diff", first["id"][:12], "no-such-backup")[0] == 6
+
+
 def test_list_and_show_commands_print_json(cli, billing):
     cli("backup", "create", "billing")
     envs = json.loads(cli("env", "list", "--json")[1])

@@ -1,0 +1,193 @@
+"""Comparing two trees path by path: what a restore would change in a live folder, or how
+two backups differ.
+
+Each side is first reduced to `Facets`, per path the things a restore sets: a backup's
+entries as a restore by this process would leave them (`as_restored`: owners only where it
+may give files away, as `file_metadata.to_apply` decides), a backup's entries as recorded
+(`as_recorded`, to compare two backups), or a folder as it is now (`live_tree`). The
+comparison itself then knows nothing of where its sides came from.
+"""
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+from envops_desktop.domain.changes import ChangeKind, PathChange
+from envops_desktop.domain.enums import EntryKind
+from envops_desktop.domain.excludes import Excludes
+from envops_desktop.domain.models import Backup, Environment, TreeEntry
+from envops_desktop.domain.progress import CancelToken
+from envops_desktop.service.context import ServiceContext
+from envops_desktop.service.parallel import parallel_map
+from envops_desktop.service.scanning import scan_tree
+from envops_desktop.store.blob_bodies import sha256_of_file
+from envops_desktop.store.file_metadata import OWN_STORE, EntryMeta, to_apply
+
+ROOT = "."  # the folder itself, as a change's path
+
+
+class Facets(NamedTuple):
+    """What a restore sets on one path. None: not compared (unknown on that side)."""
+
+    kind: EntryKind
+    size: int | None
+    sha256: str | None
+    mode: int | None
+    owner: tuple[int, int] | None
+    mtime_ns: int | None
+    target: str | None
+    xattrs: tuple[tuple[str, str], ...] | None  # (name, value in base64), sorted
+    hardlink: str | None
+    holes: tuple[tuple[int, int], ...] | None  # a sparse file's data extents
+
+
+Tree = dict[str, Facets]
+
+
+def _xattrs(meta: EntryMeta | None) -> tuple[tuple[str, str], ...]:
+    recorded = (meta or {}).get("xattrs") or {}
+    return tuple(sorted(recorded.items()))  # type: ignore[attr-defined]
+
+
+def _owner(meta: EntryMeta | None) -> tuple[int, int] | None:
+    if not meta or "uid" not in meta:
+        return None
+    return int(meta["uid"]), int(meta["gid"])  # type: ignore[call-overload]
+
+
+def _holes(meta: EntryMeta | None) -> tuple[tuple[int, int], ...] | None:
+    extents = (meta or {}).get("data")
+    return None if extents is None else tuple((o, n) for o, n in extents)  # type: ignore[attr-defined]
+
+
+def _facets(
+    entry: TreeEntry, mode: int, owner: tuple[int, int] | None, mtime_ns: int | None
+) -> Facets:
+    is_file = entry.kind is EntryKind.FILE
+    return Facets(
+        entry.kind,
+        entry.size if is_file else None,
+        entry.sha256 if is_file else None,
+        mode,
+        owner,
+        mtime_ns,
+        entry.target,
+        _xattrs(entry.meta),
+        (entry.meta or {}).get("hardlink"),  # type: ignore[arg-type]
+        _holes(entry.meta),
+    )
+
+
+def as_recorded(entries: Iterable[TreeEntry], backup: Backup) -> Tree:
+    """A backup's tree as it records it."""
+    tree = {e.path: _facets(e, e.mode, _owner(e.meta), e.mtime_ns) for e in entries}
+    root = _root(backup)
+    tree[ROOT] = _facets(root, root.mode, _owner(root.meta), backup.root_mtime_ns)
+    return tree
+
+
+# Who owns what a restore by this process creates without giving it away.
+_OWN = (os.geteuid(), os.getegid()) if hasattr(os, "geteuid") else None
+# A link's own times are set only where the OS can.
+_LINK_TIMES = os.utime in os.supports_follow_symlinks
+
+
+def as_restored(entries: Iterable[TreeEntry], backup: Backup, excludes: Excludes) -> Tree:
+    """A backup's tree as a restore by this process would leave it; what `excludes` matches
+    is left as it is in the live folder (`left_alone`), so it is not the backup's to say."""
+    tree: Tree = {}
+    for entry in _not_excluded(entries, excludes):
+        mode, applied = to_apply(entry.meta, entry.mode, OWN_STORE)
+        times = entry.mtime_ns if entry.kind is not EntryKind.SYMLINK or _LINK_TIMES else None
+        tree[entry.path] = _facets(entry, mode, applied.owner or _OWN, times)
+    # As `restore._apply_root_metadata` sets it: what the backup did not record stays.
+    root = _root(backup)
+    mode, applied = to_apply(root.meta, root.mode, OWN_STORE)
+    tree[ROOT] = _facets(root, mode, applied.owner or _OWN, backup.root_mtime_ns)
+    if backup.root_mode is None or backup.root_meta is None:
+        tree[ROOT] = tree[ROOT]._replace(mode=None if backup.root_mode is None else mode)
+        if backup.root_meta is None:
+            tree[ROOT] = tree[ROOT]._replace(owner=None, xattrs=None)
+    return tree
+
+
+def _not_excluded(entries: Iterable[TreeEntry], excludes: Excludes) -> Iterator[TreeEntry]:
+    if not excludes:
+        yield from entries
+        return
+    for entry in entries:
+        folders = entry.path.split("/")[:-1]
+        inside = ("/".join(folders[: i + 1]) for i in range(len(folders)))
+        if not any(excludes.matches(folder, True) for folder in inside) and not excludes.matches(
+            entry.path, entry.kind is EntryKind.DIR
+        ):
+            yield entry
+
+
+def _root(backup: Backup) -> TreeEntry:
+    mode = backup.root_mode if backup.root_mode is not None else 0
+    return TreeEntry(ROOT, EntryKind.DIR, mode, 0, 0, None, None, backup.root_meta)
+
+
+def live_tree(ctx: ServiceContext, env: Environment, cancel: CancelToken) -> Tree:
+    """An environment's folder as it is now, as the next backup would see it (its excludes
+    left out); files the hash cache knows as they are are not read."""
+    root = Path(env.path)
+    scan = scan_tree(root, Excludes(env.excludes))
+    known = ctx.hash_caches.look_up(env.id, scan.files)
+    unknown = [path for (path, *_), sha in zip(scan.files, known, strict=True) if sha is None]
+
+    def read(path: str) -> str:
+        cancel.raise_if_cancelled()
+        return sha256_of_file(root / path)
+
+    read_now = dict(zip(unknown, parallel_map(read, unknown, "envops-preview"), strict=True))
+    entries: list[TreeEntry] = list(scan.others)
+    for (path, size, mtime_ns, _inode, mode), sha, meta in zip(
+        scan.files, known, scan.files.metas, strict=True
+    ):
+        entries.append(
+            TreeEntry(path, EntryKind.FILE, mode, size, mtime_ns, sha or read_now[path], None, meta)
+        )
+    tree = {e.path: _facets(e, e.mode, _owner(e.meta), e.mtime_ns) for e in entries}
+    root = TreeEntry(ROOT, EntryKind.DIR, scan.root_mode, 0, 0, None, None, scan.root_meta)
+    tree[ROOT] = _facets(root, root.mode, _owner(root.meta), scan.root_mtime_ns)
+    return tree
+
+
+def changes(before: Tree, after: Tree) -> Iterator[PathChange]:
+    """Every path that differs from `before` to `after`, in path order."""
+    for path in sorted(before.keys() | after.keys()):
+        old, new = before.get(path), after.get(path)
+        if old is None or new is None:
+            kinds = (ChangeKind.ADDED if old is None else ChangeKind.REMOVED,)
+        elif old.kind is not new.kind:
+            kinds = (ChangeKind.KIND,)
+        else:
+            kinds = _differences(old, new)
+            if not kinds:
+                continue
+        yield PathChange(
+            path=path,
+            kinds=kinds,
+            size_before=old.size if old else None,
+            size_after=new.size if new else None,
+        )
+
+
+def _differences(old: Facets, new: Facets) -> tuple[ChangeKind, ...]:
+    def differ(a: object, b: object) -> bool:
+        return a is not None and b is not None and a != b
+
+    found = (
+        (ChangeKind.MODIFIED, old.sha256 != new.sha256 or old.size != new.size),
+        (ChangeKind.MODE, differ(old.mode, new.mode)),
+        (ChangeKind.OWNER, differ(old.owner, new.owner)),
+        (ChangeKind.MTIME, differ(old.mtime_ns, new.mtime_ns)),
+        (ChangeKind.TARGET, old.target != new.target),
+        (ChangeKind.XATTRS, differ(old.xattrs, new.xattrs)),
+        (ChangeKind.HARDLINK, old.hardlink != new.hardlink),
+        (ChangeKind.HOLES, old.holes != new.holes),
+    )
+    return tuple(kind for kind, differs in found if differs)

@@ -1,0 +1,130 @@
+"""A restore's preview says exactly what the restore then changes: rsync is the judge."""
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from envops_desktop.domain.changes import ChangeKind
+from envops_desktop.domain.errors import InvalidInputError
+from tests.trees import make_config_tree, make_tree_of_every_kind, mess_up, rsync_differences
+
+AS_ROOT = os.geteuid() == 0
+needs_rsync = pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed")
+
+
+def _changed_by_rsync(before, after) -> set[str]:
+    """The paths `rsync -aHAXn --itemize-changes --delete` would change to make `before`
+    like `after`: "." for the folder itself. Times to the nanosecond, as a restore sets them
+    (rsync's default compares whole seconds)."""
+    paths = set()
+    for line in rsync_differences(after, before, "--delete", "--modify-window=-1"):
+        path = line[12:] if not line.startswith("*deleting") else line.split(None, 1)[1]
+        path = path.split(" -> ")[0].split(" => ")[0].rstrip("/")
+        paths.add(path or ".")
+    return paths
+
+
+def _edit_every_way(root) -> None:
+    """Adds, edits, deletes, modes, owners, xattrs, links and empty folders."""
+    mess_up(root)  # an edit, a delete, an add, a mode, a link and an empty folder removed
+    (root / "plugins" / "enabled" / "audit.so").unlink()
+    os.symlink("../elsewhere.so", root / "plugins" / "enabled" / "audit.so")  # retargeted
+    (root / "new-empty").mkdir()
+    os.setxattr(root / "tagged.ini", "user.origin", b"deploy-43")
+    os.removexattr(root / "conf.d", "user.note")
+    (root / "etc" / "main.cf").unlink()  # no longer a hard link of conf.d/main.cf
+    (root / "etc" / "main.cf").write_text("linked = twice\n")
+    shutil.rmtree(root / "shared" / "team")
+    (root / "certs").chmod(0o755)
+    if AS_ROOT:
+        os.chown(root / "VERSION", 1, 1)
+        os.chown(root / "hooks.sh", 2, 2)
+
+
+@needs_rsync
+def test_the_preview_of_a_restore_names_exactly_the_paths_the_restore_changes(service, tmp_path):
+    root = tmp_path / "environments" / "mail"
+    root.mkdir(parents=True)
+    make_tree_of_every_kind(root, as_root=AS_ROOT)
+    service.add_environment("mail", root, version="1.0")
+    backup = service.create_backup("mail")
+    time.sleep(0.01)  # edits get mtimes of their own
+    _edit_every_way(root)
+    before = tmp_path / "before"
+    subprocess.run(["rsync", "-aHAX", f"{root}/", f"{before}/"], check=True)
+
+    preview = service.preview_restore("mail", backup.id)
+    service.restore_backup("mail", backup.id)
+
+    assert {change.path for change in preview.changes} == _changed_by_rsync(before, root)
+    kinds = {change.path: set(change.kinds) for change in preview.changes}
+    assert kinds["app.yaml"] == {ChangeKind.MODIFIED, ChangeKind.MTIME}
+    assert kinds["conf.d/cache.ini"] == {ChangeKind.ADDED}  # the restore brings it back
+    assert kinds["conf.d/new.ini"] == {ChangeKind.REMOVED}
+    assert kinds["hooks.sh"] >= {ChangeKind.MODE}
+    assert kinds["plugins/enabled/audit.so"] >= {ChangeKind.TARGET}
+    assert kinds["tagged.ini"] == {ChangeKind.XATTRS}
+    assert kinds["etc/main.cf"] >= {ChangeKind.HARDLINK}
+    assert kinds["new-empty"] == {ChangeKind.REMOVED}
+    assert kinds["empty"] == {ChangeKind.ADDED}
+    if AS_ROOT:
+        assert kinds["VERSION"] == {ChangeKind.OWNER}
+    # And the preview after the restore: nothing left to change.
+    assert service.preview_restore("mail", backup.id).changes == ()
+
+
+def test_a_preview_changes_nothing_and_reads_unchanged_files_from_the_hash_cache(
+    service, tmp_path, monkeypatch
+):
+    root = tmp_path / "billing"
+    make_config_tree(root, files=40)
+    service.add_environment("billing", root, version="4.2.0")
+    backup = service.create_backup("billing")
+    time.sleep(2.1)  # past the hash cache's racy window, then a second backup caches all
+    service.create_backup("billing")
+    (root / "app.yaml").write_text("server:\n  port: 1\n")
+    read = []
+    from envops_desktop.service import tree_diff
+
+    real = tree_diff.sha256_of_file
+    monkeypatch.setattr(tree_diff, "sha256_of_file", lambda p: read.append(p) or real(p))
+
+    preview = service.preview_restore("billing", backup.id)
+
+    assert [change.path for change in preview.changes] == ["app.yaml"]
+    assert [p.name for p in read] == ["app.yaml"]
+    assert (root / "app.yaml").read_text() == "server:\n  port: 1\n"
+    assert preview.summary == "1 modified"
+
+
+def test_comparing_two_backups_and_a_backup_with_the_live_folder(service, tmp_path):
+    root = tmp_path / "billing"
+    make_config_tree(root)
+    service.add_environment("billing", root, version="4.2.0")
+    first = service.create_backup("billing")
+    (root / "conf.d" / "new.ini").write_text("[new]\n")
+    second = service.create_backup("billing")
+    (root / "app.yaml").unlink()
+
+    between = service.compare(first.id, second.id)
+    with_live = service.compare(second.id, "live")
+
+    assert {c.path: c.kinds for c in between.changes if c.path != "conf.d"} == {
+        "conf.d/new.ini": (ChangeKind.ADDED,)
+    }
+    assert {c.path: c.kinds for c in with_live.changes if c.path != "."} == {
+        "app.yaml": (ChangeKind.REMOVED,)
+    }
+
+
+def test_backups_of_two_environments_are_not_compared(service, tmp_path):
+    for name in ("billing", "mail"):
+        make_config_tree(tmp_path / name)
+        service.add_environment(name, tmp_path / name, version="4.2.0")
+    billing, mail = service.create_backup("billing"), service.create_backup("mail")
+
+    with pytest.raises(InvalidInputError, match="two environments"):
+        service.compare(billing.id, mail.id)
