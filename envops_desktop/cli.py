@@ -129,6 +129,12 @@ def _build_parser() -> argparse.ArgumentParser:
     _confirmations(restore)
     _passphrase_options(restore)
     _dry_run(restore, "only say what the restore would change")
+    restore.add_argument(
+        "--from",
+        dest="source",
+        metavar="SOURCE_ENV",
+        help="restore a backup of another environment (of the same version) into this one",
+    )
 
     diff = _with_json(
         commands.add_parser("diff", help="what differs between two backups, or a backup and now")
@@ -358,28 +364,35 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
             start_helpers_early(PROCESSES_FROM_BYTES)
         _unlock_if_shared(service, args.passphrase_file)
         env = service.get_environment(args.environment)
+        source = service.get_environment(args.source) if args.source else env
         # So that "latest" is the team's latest, and a backup a teammate names is found.
-        refused = service.catch_up_with_team(env.name).refused
+        refused = service.catch_up_with_team(source.name).refused
         for refusal in refused:
             print(f"envops: {refusal.why}", file=sys.stderr)
-        backup = service.find_backup(env.name, args.backup)
+        backup = service.backup_to_restore(env.name, args.backup, args.source)
         newer = sorted((r.created_at, r.name) for r in refused if r.created_at > backup.created_at)
         if args.backup == "latest" and newer:
             raise OperationFailedError(
-                f"The team's latest backup of {env.name}, {newer[-1][1]}, was refused (see "
+                f"The team's latest backup of {source.name}, {newer[-1][1]}, was refused (see "
                 "above); name the backup to restore instead. Nothing was changed."
             )
         if args.dry_run:
             with _long_operation() as (_bar, cancel):
-                changes = service.preview_restore(env.name, backup.id, cancel)
+                changes = service.preview_restore(env.name, backup.id, cancel, args.source)
             _print(changes, args.json, lambda: _change_lines(changes))
             return
         for caveat in service.restore_caveats(backup.id):
             print(f"envops: {caveat}", file=sys.stderr)  # even with --yes, in the log
-        _confirm(args, f"Restoring {backup.name} erases the current configuration of {env.name}.")
+        of_source = f" of {source.name}" if source.id != env.id else ""
+        _confirm(
+            args,
+            f"Restoring {backup.name}{of_source} erases the current configuration of {env.name}.",
+        )
         with _long_operation() as (bar, cancel):
-            env = service.restore_backup(env.name, backup.id, args.backup_first, bar, cancel)
-        print(f"{env.name} was restored to {backup.name} ({backup.version}).")
+            env = service.restore_backup(
+                env.name, backup.id, args.backup_first, bar, cancel, args.source
+            )
+        print(f"{env.name} was restored to {backup.name}{of_source} ({backup.version}).")
     elif command == "diff":
         with _long_operation() as (_bar, cancel):
             changes = service.compare(args.first, args.second, cancel)

@@ -212,7 +212,8 @@ def restore_locked(
                 raise OperationFailedError(reason)
         crash_point("post-restore")
         seconds = time.monotonic() - started
-        notes = [f"{backup.name} ({backup.version}) restored in {seconds:.1f} s"]
+        restored = f"{backup.name} ({backup.version}){_of_another(ctx, env, backup)}"
+        notes = [f"{restored} restored in {seconds:.1f} s"]
         notes += [caveat.rstrip(".") for caveat in caveats]
         if not_kept:
             notes.append(f"left alone but removed with their folders: {_some(not_kept)}")
@@ -246,6 +247,14 @@ _NAMED = 5
 
 def _nothing() -> None:
     pass
+
+
+def _of_another(ctx: ServiceContext, env: Environment, backup: Backup) -> str:
+    """ " of SOURCE" for a backup of another environment restored into `env`."""
+    if backup.environment_id == env.id:
+        return ""
+    source = ctx.environments.by_id(backup.environment_id)
+    return f" of {source.name if source else 'another environment'}"
 
 
 def _some(paths: list[str]) -> str:

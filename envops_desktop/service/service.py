@@ -391,16 +391,21 @@ class EnvOpsService:
     # Previews and comparisons ----------------------------------------------------------------
 
     def preview_restore(
-        self, environment: str, backup_id: str, cancel: CancelToken | None = None
+        self,
+        environment: str,
+        backup_id: str,
+        cancel: CancelToken | None = None,
+        from_environment: str | None = None,
     ) -> "TreeChanges":
-        """What restoring a backup would change in the environment's folder, path by path;
+        """What restoring a backup (`backup_id`: as `find_backup` takes it, of the environment
+        or of `from_environment`) would change in the environment's folder, path by path;
         changes nothing. Files the hash cache knows as they are now are not read."""
         from envops_desktop.domain.changes import TreeChanges
         from envops_desktop.domain.excludes import Excludes
         from envops_desktop.service import tree_diff
 
         env = self.get_environment(environment)
-        backup = self.find_backup(env.name, backup_id)
+        backup = self.backup_to_restore(env.name, backup_id, from_environment)
         live = tree_diff.live_tree(self._ctx, env, cancel or CancelToken())
         excludes = Excludes(env.excludes)
         after = tree_diff.as_restored(self._ctx.backups.entries(backup.id), backup, excludes)
@@ -441,11 +446,16 @@ class EnvOpsService:
         backup_first: bool = False,
         progress: ProgressCallback = ignore_progress,
         cancel: CancelToken | None = None,
+        from_environment: str | None = None,
     ) -> Environment:
-        """Replace the environment's configuration with a backup, all or nothing."""
+        """Replace the environment's configuration with a backup, all or nothing. A backup
+        of another environment (of the same version) only when `from_environment` names it:
+        one wrong id must not overwrite production."""
         backup = self.get_backup(backup_id)
-        if backup.environment_id != self.get_environment(environment).id:
-            raise InvalidInputError(f"Backup {backup.id} belongs to another environment.")
+        source = self._source_of(self.get_environment(environment), backup, from_environment)
+        subject = None
+        if source is not None:
+            subject = f"the restore of {backup.name} ({backup.version}) from {source.name}"
         return self._restore(
             environment,
             backup.version,
@@ -456,8 +466,46 @@ class EnvOpsService:
             progress,
             cancel,
             self._from_team_store(backup),
+            subject=subject,
             caveats=restore_caveats(self._ctx, backup),
         )
+
+    def backup_to_restore(
+        self, environment: str, reference: str, from_environment: str | None = None
+    ) -> Backup:
+        """The backup a restore into `environment` means by `reference` (as `find_backup`
+        takes it), of that environment or of `from_environment`; the id of another
+        environment's backup, without `from_environment` naming it, is refused."""
+        env = self.get_environment(environment)
+        try:
+            backup = self.find_backup(from_environment or env.name, reference)
+        except NotFoundError as not_found:
+            if from_environment is not None:
+                raise
+            try:
+                backup = self.get_backup(reference)
+            except (NotFoundError, InvalidInputError):
+                raise not_found from None
+        self._source_of(env, backup, from_environment)
+        return backup
+
+    def _source_of(
+        self, env: Environment, backup: Backup, from_environment: str | None
+    ) -> Environment | None:
+        """The other environment `backup` is of, for a restore into `env`; None when it is
+        `env`'s own. Refused unless `from_environment` names that environment."""
+        source = self.get_environment(backup.environment_id)
+        if source.id == env.id:
+            if from_environment is not None and self.get_environment(from_environment).id != env.id:
+                raise InvalidInputError(f"{backup.name} is a backup of {env.name} itself.")
+            return None
+        if from_environment is None or self.get_environment(from_environment).id != source.id:
+            raise NotFoundError(
+                f"{env.name} has no backup {backup.name}: it is a backup of {source.name}. To "
+                f"restore it into {env.name}, say it comes from {source.name} (--from "
+                f"{source.name}). Nothing was changed."
+            )
+        return source
 
     def _from_team_store(self, backup: Backup) -> TreeWriter | None:
         """The writer of a restore of `backup` whose contents are in the team's store, which

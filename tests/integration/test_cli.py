@@ -102,6 +102,51 @@ def test_diff_compares_two_backups_or_a_backup_with_the_live_folder(cli, billing
     assert cli("diff", first["id"][:12], "no-such-backup")[0] == 6
 
 
+@pytest.fixture
+def production_and_test(cli, tmp_path):
+    """Two environments of one version; production has a backup "golden"."""
+    folders = {}
+    for name in ("production", "test"):
+        folders[name] = tmp_path / name
+        make_config_tree(folders[name], seed=len(name))
+        assert cli("env", "add", name, "--path", str(folders[name]), "--version", "4.2.0")[0] == 0
+    (folders["production"] / "app.yaml").write_text("server:\n  port: 443\n")
+    cli("backup", "create", "production", "--name", "golden")
+    return folders
+
+
+def test_a_backup_of_another_environment_is_restored_only_when_named_with_from(
+    cli, production_and_test
+):
+    folders = production_and_test
+    golden = json.loads(cli("backup", "list", "production", "--json")[1])[0]
+    test_before = describe_tree(folders["test"])
+
+    refused = cli("restore", "test", golden["id"][:12], "--yes")
+    assert refused[0] == 6 and "--from production" in refused[2]
+    assert describe_tree(folders["test"]) == test_before
+
+    code, out, _ = cli("restore", "test", "golden", "--from", "production", "--yes")
+
+    assert code == 0 and out.strip() == "test was restored to golden of production (4.2.0)."
+    assert (folders["test"] / "app.yaml").read_text() == "server:\n  port: 443\n"
+    restored = json.loads(cli("activity", "test", "--json")[1])[0]
+    assert restored["action"] == "backup restored"
+    assert restored["detail"].startswith("golden (4.2.0) of production restored in")
+    assert (folders["production"] / "app.yaml").read_text() == "server:\n  port: 443\n"
+
+
+def test_a_backup_of_another_version_is_refused_into_another_environment(cli, production_and_test):
+    folders = production_and_test
+    cli("env", "update", "test", "--version", "5.0.0")
+    test_before = describe_tree(folders["test"])
+
+    code, _, err = cli("restore", "test", "golden", "--from", "production", "--yes")
+
+    assert code == 3 and "5.0.0" in err
+    assert describe_tree(folders["test"]) == test_before
+
+
 def test_list_and_show_commands_print_json(cli, billing):
     cli("backup", "create", "billing")
     envs = json.loads(cli("env", "list", "--json")[1])

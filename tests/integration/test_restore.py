@@ -13,7 +13,6 @@ import pytest
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EnvironmentStatus, Outcome
 from envops_desktop.domain.errors import (
     EnvironmentBusyError,
-    InvalidInputError,
     NotFoundError,
     OperationCancelledError,
     OperationFailedError,
@@ -332,8 +331,9 @@ def test_restore_refuses_a_backup_of_another_environment(service, environment, t
     other_dir.mkdir()
     service.add_environment("other", other_dir, version="4.2.0")
     backup = service.create_backup("billing")
-    with pytest.raises(InvalidInputError, match="another environment"):
+    with pytest.raises(NotFoundError, match=r"it is a backup of billing.*--from billing"):
         service.restore_backup("other", backup.id)
+    assert list(other_dir.iterdir()) == []
 
 
 @pytest.fixture
