@@ -141,7 +141,11 @@ def sync(
         report.pulled, report.unmapped = take_in(
             ctx, objects, key, shared, mapped, skip, progress, cancel
         )
-    _tell_settings(ctx, objects, key)  # the pins of the backups shared just now
+    # The pins, rules and schedules of what was shared just now; followed back at once, so
+    # that this workstation counts a schedule's slots from the store's time of it as the
+    # others do (from its own clock until the next sync, it claimed other slots than they).
+    if _tell_settings(ctx, objects, key):
+        _exchange_events(ctx, objects, key, report)
     _exchange_activity(ctx, objects, key)
     return report
 
@@ -331,10 +335,12 @@ def _exchange_events(
         ctx.shared.note_seen(event.name)
 
 
-def _tell_settings(ctx: ServiceContext, objects: BucketObjects, key: MasterKey) -> None:
+def _tell_settings(ctx: ServiceContext, objects: BucketObjects, key: MasterKey) -> int:
     """Append an event for each pin, retention rule and schedule set here, once its backup
     or environment is in the store (a sync tells them again after sharing what it shares).
-    Read back with the others, so that the newest by the server's clock wins."""
+    Read back with the others, so that the newest by the server's clock wins. Returns how
+    many it told."""
+    told = 0
     shared_backups = ctx.shared.shared_backups()
     for kind, subject, value in ctx.shared.settings_to_tell():
         if kind == PIN_SET:
@@ -343,12 +349,15 @@ def _tell_settings(ctx: ServiceContext, objects: BucketObjects, key: MasterKey) 
                 continue  # not shared yet: told once it is
             if backup is not None:
                 tell_setting(objects, key, kind, subject, value, ctx.user_at_host)
+                told += 1
         else:
             shared_id = ctx.shared.shared_id(subject)
             if shared_id is None:
                 continue  # not shared yet: told once it is
             tell_setting(objects, key, kind, shared_id, value, ctx.user_at_host)
+            told += 1
         ctx.shared.note_setting_told(kind, subject, value)
+    return told
 
 
 def _follow_setting(ctx: ServiceContext, event: StoreEvent) -> None:

@@ -160,6 +160,8 @@ def test_a_schedule_set_on_a_is_the_teams_and_each_slot_is_backed_up_once(
     a.sync_shared_store(PASSPHRASE)
     b.sync_shared_store(PASSPHRASE)
     assert b.schedule("billing").rule == every_two_hours
+    # Both count from the store's time of the schedule, the one that set it too.
+    assert a.schedule("billing").next_run == b.schedule("billing").next_run
 
     clock.now += timedelta(hours=2, minutes=1)
     runs = a.run_due_backups() + b.run_due_backups()
