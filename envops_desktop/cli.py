@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +21,7 @@ from envops_desktop import __version__
 from envops_desktop.data_dir import resolve_data_dir
 from envops_desktop.domain.errors import (
     EnvOpsError,
+    InvalidInputError,
     NotFoundError,
     OperationFailedError,
     WrongPassphraseError,
@@ -64,8 +66,7 @@ def _build_parser() -> argparse.ArgumentParser:
     version = add.add_mutually_exclusive_group(required=True)
     version.add_argument("--version", dest="env_version", help="the version it runs")
     version.add_argument("--version-file", help="a file inside it whose first line is the version")
-    add.add_argument("--post-restore-command", help="run in the directory after each restore")
-    add.add_argument("--post-restore-timeout", type=float, default=300.0, metavar="SECONDS")
+    _restore_command_options(add)
     _with_json(env_commands.add_parser("list", help="list environments"))
     _with_json(env_commands.add_parser("show", help="show one environment")).add_argument("name")
     update = env_commands.add_parser("update", help="record the version an environment runs")
@@ -78,6 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="paths not backed up and left alone by restores (logs/, *.tmp, cache/**); "
         "none: exclude nothing",
     )
+    _restore_command_options(update)
     update.add_argument(
         "--allow-links-out",
         action=argparse.BooleanOptionalAction,
@@ -263,6 +265,37 @@ def _build_parser() -> argparse.ArgumentParser:
     gc = _with_json(commands.add_parser("gc", help="free stored content no backup needs"))
     gc.add_argument("--dry-run", action="store_true", help="only say what would be freed")
     return parser
+
+
+def _restore_command_options(parser: argparse.ArgumentParser) -> None:
+    for when, what in (
+        ("pre", "before each restore replaces the configuration (if it fails, nothing changes)"),
+        ("post", "after each restore"),
+    ):
+        parser.add_argument(
+            f"--{when}-restore-command",
+            help=f'run in the directory {what}; with env update, "" for none',
+        )
+        parser.add_argument(
+            f"--{when}-restore-timeout", type=float, default=300.0, metavar="SECONDS"
+        )
+
+
+def _restore_commands(
+    args: argparse.Namespace, blank_clears: bool
+) -> dict[str, PostRestoreCommand | None]:
+    """The pre- and post-restore commands given (by "pre" and "post"); a blank one gives
+    None (no command) where `blank_clears`, and is refused elsewhere."""
+    given = {}
+    for when in ("pre", "post"):
+        text = getattr(args, f"{when}_restore_command")
+        if text is None:
+            continue
+        if not text.strip() and not blank_clears:
+            raise InvalidInputError(f"The {when}-restore command is empty.")
+        timeout = getattr(args, f"{when}_restore_timeout")
+        given[when] = PostRestoreCommand.from_text(text, timeout) if text.strip() else None
+    return given
 
 
 def _dry_run(parser: argparse.ArgumentParser, help_text: str) -> None:
@@ -476,13 +509,14 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
 def _run_env(service: EnvOpsService, args: argparse.Namespace) -> None:
     action = args.env_command
     if action == "add":
-        command = None
-        if args.post_restore_command:
-            command = PostRestoreCommand.from_text(
-                args.post_restore_command, args.post_restore_timeout
-            )
+        commands = _restore_commands(args, blank_clears=False)
         env = service.add_environment(
-            args.name, Path(args.path), args.env_version, args.version_file, command
+            args.name,
+            Path(args.path),
+            args.env_version,
+            args.version_file,
+            commands.get("post"),
+            commands.get("pre"),
         )
         print(f"Added {env.name} ({env.path}) at version {env.version}.")
     elif action == "list":
@@ -498,8 +532,17 @@ def _run_env(service: EnvOpsService, args: argparse.Namespace) -> None:
             ),
         )
     elif action == "update":
-        if args.env_version is None and args.exclude is None and args.allow_links_out is None:
-            raise UsageError("Give --version V, --exclude PATTERN…, or --allow-links-out.")
+        commands = _restore_commands(args, blank_clears=True)
+        if (
+            args.env_version is None
+            and args.exclude is None
+            and args.allow_links_out is None
+            and not commands
+        ):
+            raise UsageError(
+                "Give --version V, --exclude PATTERN…, --allow-links-out, or a "
+                "--pre-restore-command or --post-restore-command."
+            )
         if args.env_version is not None:
             env = service.update_environment_version(args.name, args.env_version)
             print(f"{env.name} now runs version {env.version}.")
@@ -507,6 +550,10 @@ def _run_env(service: EnvOpsService, args: argparse.Namespace) -> None:
             env = service.set_excludes(args.name, args.exclude)
             excluded = ", ".join(env.excludes) or "nothing"
             print(f"{env.name} excludes {excluded} from its backups and restores.")
+        for when, command in commands.items():
+            env = service.set_restore_command(args.name, when, command)
+            said = shlex.join(command.argv) if command else "nothing"
+            print(f"{env.name} runs {said} {when}-restore.")
         if args.allow_links_out is not None:
             env = service.allow_links_out(args.name, args.allow_links_out)
             allows = "takes in" if env.allow_links_out else "refuses"

@@ -176,9 +176,12 @@ class MainController(QObject):
         version: str | None,
         version_file: str | None,
         post_restore_command: PostRestoreCommand | None,
+        pre_restore_command: PostRestoreCommand | None = None,
     ) -> Environment:
         """Register an environment; raises EnvOpsError with a sentence for the dialog."""
-        env = self.service.add_environment(name, path, version, version_file, post_restore_command)
+        env = self.service.add_environment(
+            name, path, version, version_file, post_restore_command, pre_restore_command
+        )
         self.refresh()
         self.notify.emit(Notification.SUCCESS, self.tr("Added {name}.").format(name=env.name))
         return env

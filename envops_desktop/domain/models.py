@@ -62,6 +62,9 @@ class Environment:
     version_file: str | None = None
     status: EnvironmentStatus = EnvironmentStatus.READY
     post_restore_command: PostRestoreCommand | None = None
+    # Run once the new configuration is written and before it replaces the old (to stop a
+    # service that would read it half-way); if it fails, nothing is changed.
+    pre_restore_command: PostRestoreCommand | None = None
     last_restored_backup_id: str | None = None
     last_backup_at: datetime | None = None
     created_at: datetime

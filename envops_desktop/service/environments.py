@@ -2,6 +2,7 @@
 
 import json
 import os
+import shlex
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +15,7 @@ from envops_desktop.domain.models import Environment, PostRestoreCommand
 from envops_desktop.domain.paths import relative_path_problem
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.versions import MAX_VERSION_LENGTH, is_printable, read_version_file
+from envops_desktop.store.environment_records import command_columns
 from envops_desktop.store.timestamps import utc_now
 
 if TYPE_CHECKING:
@@ -68,6 +70,7 @@ def add_environment(
     version: str | None,
     version_file: str | None,
     post_restore_command: PostRestoreCommand | None,
+    pre_restore_command: PostRestoreCommand | None = None,
 ) -> Environment:
     name = _check_name(ctx, name)
     path = _check_path(ctx, path)
@@ -91,6 +94,7 @@ def add_environment(
         version_file=version_file,
         status=EnvironmentStatus.READY,
         post_restore_command=post_restore_command,
+        pre_restore_command=pre_restore_command,
         created_at=now,
         updated_at=now,
     )
@@ -138,6 +142,23 @@ def set_excludes(ctx: ServiceContext, env: Environment, patterns: list[str]) -> 
             "excludes " + (", ".join(checked) if checked else "nothing"),
         )
     return replace(env, excludes=tuple(checked))
+
+
+def set_restore_command(
+    ctx: ServiceContext, env: Environment, when: str, command: PostRestoreCommand | None
+) -> Environment:
+    """Run `command` in `env`'s folder at every restore, `when` "pre" (before the swap) or
+    "post" (after it); None: no command then."""
+    with ctx.db.transaction():
+        ctx.environments.update(env.id, **command_columns(f"{when}_restore", command))
+        words = shlex.join(command.argv) if command else "none"
+        ctx.record(
+            env,
+            ActivityAction.ENVIRONMENT_UPDATED,
+            Outcome.SUCCESS,
+            f"{when}-restore command {words}",
+        )
+    return replace(env, **{f"{when}_restore_command": command})
 
 
 def allow_links_out(ctx: ServiceContext, env: Environment, allowed: bool) -> Environment:

@@ -7,8 +7,8 @@ from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, Journ
 from envops_desktop.domain.models import RecoveryReport
 from envops_desktop.service.context import EXPORT_SCRATCH_PREFIX, UPLOAD_PREFIX, ServiceContext
 from envops_desktop.service.flushing import current_boot_id, settle
-from envops_desktop.service.post_restore import end_process_group
 from envops_desktop.service.restore import complete_restore
+from envops_desktop.service.restore_commands import end_process_group
 from envops_desktop.service.swap import remove_tree, roll_back
 from envops_desktop.service.tree_check import tree_matches
 from envops_desktop.store.journal_records import JournalEntry

@@ -28,7 +28,7 @@ from envops_desktop.domain.errors import (
 )
 from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.ids import new_id
-from envops_desktop.domain.models import Backup, Environment, TreeEntry
+from envops_desktop.domain.models import Backup, Environment, PostRestoreCommand, TreeEntry
 from envops_desktop.domain.progress import CancelToken, Progress, ProgressCallback, ProgressMeter
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.crash_points import crash_point
@@ -42,7 +42,7 @@ from envops_desktop.service.left_alone import carry_over
 from envops_desktop.service.materialize import materialize_backup
 from envops_desktop.service.mounts import mounts_inside
 from envops_desktop.service.parallel import start_helpers_early
-from envops_desktop.service.post_restore import run_post_restore_command
+from envops_desktop.service.restore_commands import run_restore_command
 from envops_desktop.service.swap import roll_back, sibling_paths, swap_in
 from envops_desktop.service.versions import current_version
 from envops_desktop.store.file_metadata import (
@@ -186,6 +186,11 @@ def restore_locked(
         not_kept = carry_over(target, staging, Excludes(env.excludes))
         _apply_root_metadata(staging, target, backup)
         cancel.raise_if_cancelled()
+        if env.pre_restore_command is not None:
+            # Last before the swap, so that what it stops stays stopped the shortest time.
+            _run_command(
+                ctx, entry, env.pre_restore_command, target, progress, cancel, "pre-restore"
+            )
         crash_point("staged")
         entry = replace(
             entry,
@@ -201,15 +206,9 @@ def restore_locked(
         ctx.journal.set_phase(entry.id, JournalPhase.APPLIED)
         crash_point("applied")
         if env.post_restore_command is not None:
-            progress(Progress("running the post-restore command", 0, 0))
-            reason = run_post_restore_command(
-                env.post_restore_command,
-                target,
-                cancel,
-                lambda handle: ctx.journal.set_post_restore_process(entry.id, handle),
+            _run_command(
+                ctx, entry, env.post_restore_command, target, progress, cancel, "post-restore"
             )
-            if reason:
-                raise OperationFailedError(reason)
         crash_point("post-restore")
         seconds = time.monotonic() - started
         restored = f"{backup.name} ({backup.version}){_of_another(ctx, env, backup)}"
@@ -247,6 +246,29 @@ _NAMED = 5
 
 def _nothing() -> None:
     pass
+
+
+def _run_command(
+    ctx: ServiceContext,
+    entry: JournalEntry,
+    command: PostRestoreCommand,
+    folder: Path,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+    name: str,
+) -> None:
+    """Run the environment's `name` command in its folder, journaled so that a restart ends
+    it if this process dies; its failure fails the restore."""
+    progress(Progress(f"running the {name} command", 0, 0))
+    reason = run_restore_command(
+        command,
+        folder,
+        cancel,
+        lambda handle: ctx.journal.set_post_restore_process(entry.id, handle),
+        name,
+    )
+    if reason:
+        raise OperationFailedError(reason)
 
 
 def _of_another(ctx: ServiceContext, env: Environment, backup: Backup) -> str:

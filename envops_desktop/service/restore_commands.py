@@ -1,4 +1,5 @@
-"""Running an environment's post-restore command (restart a service, run a health check)."""
+"""Running an environment's commands around a restore: the pre-restore one (stop a service)
+before the swap, the post-restore one (restart it, run a health check) after."""
 
 import os
 import signal
@@ -53,13 +54,15 @@ def _kill_group(process: "subprocess.Popen[bytes]") -> None:
         process.kill()
 
 
-def run_post_restore_command(
+def run_restore_command(
     command: PostRestoreCommand,
     cwd: Path,
     cancel: CancelToken,
     started: Callable[[str], None] = lambda _handle: None,
+    name: str = "post-restore",
 ) -> str | None:
-    """Run the command in the environment; return why it failed, or None when it succeeded.
+    """Run the `name` command in the environment; return why it failed, or None when it
+    succeeded.
 
     It runs in a process group of its own, handed to `started` (to be journalled), so that
     a restore rolled back after this process was killed can end it too. Cancelling kills
@@ -77,7 +80,7 @@ def run_post_restore_command(
             start_new_session=hasattr(os, "killpg"),
         )
     except OSError as error:
-        return f"The post-restore command could not start: {error.strerror or error}."
+        return f"The {name} command could not start: {error.strerror or error}."
     try:
         started(process_handle(process.pid))
     except BaseException:
@@ -95,11 +98,10 @@ def run_post_restore_command(
                 process.communicate()
                 cancel.raise_if_cancelled()
                 return (
-                    f"The post-restore command did not finish within "
-                    f"{command.timeout_seconds:g} seconds."
+                    f"The {name} command did not finish within {command.timeout_seconds:g} seconds."
                 )
     if process.returncode != 0:
         last_line = output.decode(errors="replace").strip().splitlines()[-1:] or [""]
-        reason = f"The post-restore command failed with exit code {process.returncode}"
+        reason = f"The {name} command failed with exit code {process.returncode}"
         return f"{reason}: {last_line[0]}" if last_line[0] else reason + "."
     return None

@@ -108,9 +108,16 @@ class EnvOpsService:
         version: str | None = None,
         version_file: str | None = None,
         post_restore_command: PostRestoreCommand | None = None,
+        pre_restore_command: PostRestoreCommand | None = None,
     ) -> Environment:
         return environment_ops.add_environment(
-            self._ctx, name, Path(path), version, version_file, post_restore_command
+            self._ctx,
+            name,
+            Path(path),
+            version,
+            version_file,
+            post_restore_command,
+            pre_restore_command,
         )
 
     def list_environments(self) -> list[Environment]:
@@ -144,6 +151,18 @@ class EnvOpsService:
         env = self.get_environment(name_or_id)
         with self._ctx.locks.environment(env.id, env.name):
             return environment_ops.set_excludes(self._ctx, env, patterns)
+
+    def set_restore_command(
+        self, name_or_id: str, when: str, command: PostRestoreCommand | None
+    ) -> Environment:
+        """Run `command` in the environment's folder at every restore: `when` "pre", once
+        the new configuration is written and before it replaces the old (if it fails,
+        nothing is changed), or "post", after; None: no command then."""
+        if when not in ("pre", "post"):
+            raise InvalidInputError(f"A restore command runs pre or post, not {when}.")
+        env = self.get_environment(name_or_id)
+        with self._ctx.locks.environment(env.id, env.name):
+            return environment_ops.set_restore_command(self._ctx, env, when, command)
 
     def allow_links_out(self, name_or_id: str, allowed: bool = True) -> Environment:
         """Take in teammates' backups of the environment even when they hold links that lead

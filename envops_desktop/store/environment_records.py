@@ -15,13 +15,22 @@ FROM environments e
 """
 
 
+def _command(argv: str | None, timeout: float | None) -> PostRestoreCommand | None:
+    if not argv:
+        return None
+    return PostRestoreCommand(argv=json.loads(argv), timeout_seconds=timeout or 300.0)
+
+
+def command_columns(prefix: str, command: PostRestoreCommand | None) -> dict[str, object]:
+    """The columns that hold an environment's pre- or post-restore (`prefix`) command."""
+    return {
+        f"{prefix}_argv": json.dumps(command.argv) if command else None,
+        f"{prefix}_timeout": command.timeout_seconds if command else None,
+    }
+
+
 def _environment(row: sqlite3.Row) -> Environment:
-    command = None
-    if row["post_restore_argv"]:
-        command = PostRestoreCommand(
-            argv=json.loads(row["post_restore_argv"]),
-            timeout_seconds=row["post_restore_timeout"],
-        )
+    command = _command(row["post_restore_argv"], row["post_restore_timeout"])
     return Environment(
         id=row["id"],
         name=row["name"],
@@ -30,6 +39,7 @@ def _environment(row: sqlite3.Row) -> Environment:
         version_file=row["version_file"],
         status=EnvironmentStatus(row["status"]),
         post_restore_command=command,
+        pre_restore_command=_command(row["pre_restore_argv"], row["pre_restore_timeout"]),
         last_restored_backup_id=row["last_restored_backup_id"],
         last_backup_at=from_text(row["last_backup_at"]) if row["last_backup_at"] else None,
         created_at=from_text(row["created_at"]),
@@ -46,25 +56,24 @@ class EnvironmentRecords:
         self._db = db
 
     def insert(self, env: Environment) -> None:
-        command = env.post_restore_command
+        columns = {
+            "id": env.id,
+            "name": env.name,
+            "path": env.path,
+            "version": env.version,
+            "version_file": env.version_file,
+            "status": env.status.value,
+            **command_columns("post_restore", env.post_restore_command),
+            **command_columns("pre_restore", env.pre_restore_command),
+            "last_restored_backup_id": env.last_restored_backup_id,
+            "created_at": to_text(env.created_at),
+            "updated_at": to_text(env.updated_at),
+        }
         with self._db.transaction() as conn:
             conn.execute(
-                "INSERT INTO environments (id, name, path, version, version_file, status,"
-                " post_restore_argv, post_restore_timeout, last_restored_backup_id,"
-                " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    env.id,
-                    env.name,
-                    env.path,
-                    env.version,
-                    env.version_file,
-                    env.status.value,
-                    json.dumps(command.argv) if command else None,
-                    command.timeout_seconds if command else None,
-                    env.last_restored_backup_id,
-                    to_text(env.created_at),
-                    to_text(env.updated_at),
-                ),
+                f"INSERT INTO environments ({', '.join(columns)})"
+                f" VALUES ({', '.join('?' * len(columns))})",
+                tuple(columns.values()),
             )
 
     def all(self) -> list[Environment]:

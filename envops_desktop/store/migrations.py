@@ -270,4 +270,9 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """,
     # 19: whether a teammate's backup of the environment may hold links that lead out of it.
     "ALTER TABLE environments ADD COLUMN allow_links_out INTEGER NOT NULL DEFAULT 0;",
+    # 20: a command run in the environment before a restore's swap (stopping a service).
+    """
+    ALTER TABLE environments ADD COLUMN pre_restore_argv TEXT;
+    ALTER TABLE environments ADD COLUMN pre_restore_timeout REAL;
+    """,
 ]

@@ -54,6 +54,11 @@ class AddEnvironmentDialog(QDialog):
         self.version_file_edit.setObjectName("versionFileEdit")
         # Text, not a placeholder: the usual name is a real answer, and Add stays enabled.
         self.version_file_edit.setText("VERSION")
+        self.pre_command_edit = QLineEdit(self)
+        self.pre_command_edit.setObjectName("preRestoreCommandEdit")
+        self.pre_command_edit.setPlaceholderText(
+            self.tr("optional, e.g. systemctl stop billing; if it fails, nothing changes")
+        )
         self.command_edit = QLineEdit(self)
         self.command_edit.setObjectName("postRestoreCommandEdit")
         self.command_edit.setPlaceholderText(self.tr("optional, e.g. systemctl restart billing"))
@@ -74,8 +79,9 @@ class AddEnvironmentDialog(QDialog):
             (self.version_edit, self.tr("Version")),
             (self.version_file_radio, self.tr("Read the version from a file")),
             (self.version_file_edit, self.tr("Version file")),
+            (self.pre_command_edit, self.tr("Pre-restore command")),
             (self.command_edit, self.tr("Post-restore command")),
-            (self.timeout_spin, self.tr("Post-restore command timeout")),
+            (self.timeout_spin, self.tr("Timeout of each command")),
         ):
             widget.setAccessibleName(name)
 
@@ -86,6 +92,7 @@ class AddEnvironmentDialog(QDialog):
         form.addRow(folder_label, path_row)
         form.addRow(self.version_radio, self.version_edit)
         form.addRow(self.version_file_radio, self.version_file_edit)
+        form.addRow(self.tr("&Before the swap run:"), self.pre_command_edit)
         form.addRow(self.tr("After restore &run:"), self.command_edit)
         form.addRow(self.tr("&Timeout:"), self.timeout_spin)
         self.buttons = QDialogButtonBox(
@@ -125,18 +132,20 @@ class AddEnvironmentDialog(QDialog):
 
     def accept(self) -> None:
         by_file = self.version_file_radio.isChecked()
-        command = None
         try:
-            if self.command_edit.text().strip():
-                command = PostRestoreCommand.from_text(
-                    self.command_edit.text(), self.timeout_spin.value()
-                )
+            pre, post = (
+                PostRestoreCommand.from_text(edit.text(), self.timeout_spin.value())
+                if edit.text().strip()
+                else None
+                for edit in (self.pre_command_edit, self.command_edit)
+            )
             self._controller.add_environment(
                 self.name_edit.text(),
                 Path(self.path_edit.text().strip()),
                 None if by_file else self.version_edit.text(),
                 self.version_file_edit.text().strip() if by_file else None,
-                command,
+                post,
+                pre,
             )
         except (EnvOpsError, ValueError) as error:
             self.error_label.setText(str(error))

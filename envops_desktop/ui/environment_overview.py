@@ -1,13 +1,15 @@
 """The Overview of the selected environment: its details as they are now."""
 
+import shlex
+
 from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
 from envops_desktop.controller.record_table_model import local_time
-from envops_desktop.domain.models import Backup, Environment
+from envops_desktop.domain.models import Backup, Environment, PostRestoreCommand
 
 
 class EnvironmentOverview(QWidget):
-    """Name, status, version, folder, post-restore command, last backup and last restore."""
+    """Name, status, version, folder, restore commands, last backup and last restore."""
 
     FIELDS = (
         "name",
@@ -15,6 +17,7 @@ class EnvironmentOverview(QWidget):
         "version",
         "path",
         "version source",
+        "pre-restore command",
         "post-restore command",
         "last backup",
         "last restored",
@@ -35,6 +38,7 @@ class EnvironmentOverview(QWidget):
             self.tr("Version"),
             self.tr("Folder"),
             self.tr("Version source"),
+            self.tr("Before the swap"),
             self.tr("After restore"),
             self.tr("Last backup"),
             self.tr("Last restored"),
@@ -54,7 +58,6 @@ class EnvironmentOverview(QWidget):
             for label in self.values.values():
                 label.setText("—")
             return
-        command = env.post_restore_command
         restored = "—"
         if last_restored is not None:
             restored = f"{last_restored.name} ({last_restored.version})"
@@ -68,15 +71,17 @@ class EnvironmentOverview(QWidget):
                 if env.version_file
                 else self.tr("recorded")
             ),
-            "post-restore command": (
-                " ".join(command.argv)
-                + self.tr(" (timeout {s:g} s)").format(s=command.timeout_seconds)
-                if command
-                else "—"
-            ),
+            "pre-restore command": self._command_text(env.pre_restore_command),
+            "post-restore command": self._command_text(env.post_restore_command),
             "last backup": local_time(env.last_backup_at),
             "last restored": restored,
             "last updated": local_time(env.updated_at),
         }
         for field, text in texts.items():
             self.values[field].setText(text)
+
+    def _command_text(self, command: PostRestoreCommand | None) -> str:
+        if command is None:
+            return "—"
+        timeout = self.tr(" (timeout {s:g} s)").format(s=command.timeout_seconds)
+        return shlex.join(command.argv) + timeout

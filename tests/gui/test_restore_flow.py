@@ -10,7 +10,7 @@ from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.service import EnvOpsService
 from tests.gui.conftest import click_button, quit_insisting, select_environment, when_modal
-from tests.gui.user import choose_backup_option
+from tests.gui.user import choose_backup_option, press_shortcut
 from tests.reliability.scenario import build_scenario
 from tests.trees import describe_tree, mess_up
 
@@ -129,6 +129,36 @@ def test_version_mismatch_box_offers_to_update_the_environment(qtbot, window, se
     open_restore(qtbot, window, backup, update_instead)
     qtbot.waitUntil(lambda: opened == ["updateEnvironmentDialog"])
     assert service.get_environment("billing").version == "4.2.0"
+
+
+def test_a_failing_pre_restore_command_set_in_add_environment_changes_nothing(
+    qtbot, window, service, config_dir
+):
+    def add_with_a_command_that_fails(dialog) -> None:
+        dialog.name_edit.setText("billing")
+        dialog.path_edit.setText(str(config_dir))
+        dialog.version_edit.setText("4.2.0")
+        dialog.findChild(object, "preRestoreCommandEdit").setText(
+            "sh -c 'echo billing will not stop; exit 5'"
+        )
+        dialog.accept()
+
+    when_modal(add_with_a_command_that_fails)
+    press_shortcut(qtbot, window, "Ctrl+N")
+    assert "billing will not stop" in window.overview.values["pre-restore command"].text()
+    backup = service.create_backup("billing", name="golden")
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+    window.controller.refresh()
+    select_environment(window, "billing")
+
+    open_restore(qtbot, window, backup, lambda d: click_button(d, "restoreButton"))
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+
+    assert window.banner.kind == "error"
+    assert "pre-restore command failed with exit code 5" in window.banner.text
+    assert describe_tree(config_dir) == messed
+    assert status_in_table(window) == "Update Failed"
 
 
 def test_failed_post_restore_command_gives_update_failed_and_retry_works(

@@ -161,6 +161,28 @@ def test_list_and_show_commands_print_json(cli, billing):
     assert json.loads(cli("verify", "--json")[1])["checked"] > 0
 
 
+def test_pre_and_post_restore_commands_are_set_when_added_and_changed_by_update(cli, tmp_path):
+    root = tmp_path / "crm"
+    make_config_tree(root)
+    add = ("env", "add", "crm", "--path", str(root), "--version", "1")
+    assert cli(*add, "--pre-restore-command", "systemctl stop 'crm web'")[0] == 0
+    shown = json.loads(cli("env", "show", "crm", "--json")[1])
+    assert shown["pre_restore_command"]["argv"] == ["systemctl", "stop", "crm web"]
+
+    code, out, _ = cli(
+        "env", "update", "crm", "--pre-restore-command", "", "--post-restore-command", "true"
+    )
+
+    assert code == 0 and out.splitlines() == [
+        "crm runs nothing pre-restore.",
+        "crm runs true post-restore.",
+    ]
+    shown = json.loads(cli("env", "show", "crm", "--json")[1])
+    assert shown["pre_restore_command"] is None and shown["post_restore_command"]["argv"] == [
+        "true"
+    ]
+
+
 def test_blank_post_restore_command_is_refused_with_a_sentence(cli, tmp_path):
     root = tmp_path / "crm"
     make_config_tree(root)

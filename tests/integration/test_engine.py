@@ -462,6 +462,8 @@ def _downgrade_to_first_schema(data: Path) -> None:
     conn.execute("ALTER TABLE backups DROP COLUMN deleted_why")
     conn.execute("ALTER TABLE environments DROP COLUMN excludes")
     conn.execute("ALTER TABLE environments DROP COLUMN allow_links_out")
+    conn.execute("ALTER TABLE environments DROP COLUMN pre_restore_argv")
+    conn.execute("ALTER TABLE environments DROP COLUMN pre_restore_timeout")
     for table in (
         "shared_environments",
         "shared_backups",

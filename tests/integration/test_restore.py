@@ -326,6 +326,42 @@ def test_damaged_stored_file_fails_the_restore_and_changes_nothing(
     assert service.activity("billing")[0].detail.endswith("the configuration was not changed")
 
 
+def test_a_failing_pre_restore_command_changes_nothing(service, config_dir):
+    stop = PostRestoreCommand(argv=["sh", "-c", "echo service will not stop; exit 3"])
+    service.add_environment("billing", config_dir, version="4.2.0", pre_restore_command=stop)
+    backup = service.create_backup("billing")
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+
+    with pytest.raises(OperationFailedError, match="pre-restore command failed with exit code 3"):
+        service.restore_backup("billing", backup.id)
+
+    assert describe_tree(config_dir) == messed
+    assert service.get_environment("billing").status is EnvironmentStatus.UPDATE_FAILED
+    entry = service.activity("billing")[0]
+    assert "service will not stop" in entry.detail
+    assert entry.detail.endswith("the configuration was not changed")
+    assert not any(p.name.startswith(".") for p in config_dir.parent.iterdir())  # no staging
+
+
+def test_the_pre_restore_command_runs_in_the_old_configuration_once_the_new_is_written(
+    service, config_dir, tmp_path
+):
+    seen = tmp_path / "seen-by-the-command"
+    stop = PostRestoreCommand(argv=["sh", "-c", f"cat app.yaml > {seen}"])
+    service.add_environment("billing", config_dir, version="4.2.0")
+    service.set_restore_command("billing", "pre", stop)
+    backup = service.create_backup("billing")
+    wanted = describe_tree(config_dir)
+    (config_dir / "app.yaml").write_text("the old configuration\n")
+
+    service.restore_backup("billing", backup.id)
+
+    assert seen.read_text() == "the old configuration\n"
+    assert describe_tree(config_dir) == wanted
+    assert service.get_environment("billing").pre_restore_command == stop
+
+
 def test_restore_refuses_a_backup_of_another_environment(service, environment, tmp_path):
     other_dir = tmp_path / "other"
     other_dir.mkdir()
