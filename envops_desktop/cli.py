@@ -132,6 +132,12 @@ def _build_parser() -> argparse.ArgumentParser:
     _passphrase_options(restore)
     _dry_run(restore, "only say what the restore would change")
     restore.add_argument(
+        "--to",
+        type=Path,
+        metavar="DIR",
+        help="write the backup into a new folder instead, leaving the environment as it is",
+    )
+    restore.add_argument(
         "--from",
         dest="source",
         metavar="SOURCE_ENV",
@@ -413,6 +419,11 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
             with _long_operation() as (_bar, cancel):
                 changes = service.preview_restore(env.name, backup.id, cancel, args.source)
             _print(changes, args.json, lambda: _change_lines(changes))
+            return
+        if args.to is not None:  # nothing is erased: no question, no backup first
+            with _long_operation() as (bar, cancel):
+                folder = service.restore_to_folder(backup.id, args.to, bar, cancel)
+            print(f"{backup.name} ({backup.version}) was written to {folder}.")
             return
         for caveat in service.restore_caveats(backup.id):
             print(f"envops: {caveat}", file=sys.stderr)  # even with --yes, in the log

@@ -42,6 +42,7 @@ class ActivityAction(StrEnum):
     BACKUP_RECOVERED = "backup recovered"
     BACKUP_EXPORTED = "backup exported"
     BACKUP_RESTORED = "backup restored"
+    RESTORED_TO_FOLDER = "backup restored to a folder"
     CONFIGURATION_IMPORTED = "configuration imported"
     RESTORE_FAILED = "restore failed"
     RESTORE_CANCELLED = "restore cancelled"

@@ -182,9 +182,9 @@ def restore_locked(
     try:
         crash_point("staging")
         meter = ProgressMeter(progress, "restoring", backup.total_bytes)
-        (write_tree or _from_store(ctx, backup))(staging, meter, cancel, not settle_later)
+        (write_tree or from_store(ctx, backup))(staging, meter, cancel, not settle_later)
         not_kept = carry_over(target, staging, Excludes(env.excludes))
-        _apply_root_metadata(staging, target, backup)
+        apply_root_metadata(staging, target, backup)
         cancel.raise_if_cancelled()
         if env.pre_restore_command is not None:
             # Last before the swap, so that what it stops stays stopped the shortest time.
@@ -314,7 +314,9 @@ def owners_caveat(
     )
 
 
-def _from_store(ctx: ServiceContext, backup: Backup) -> TreeWriter:
+def from_store(ctx: ServiceContext, backup: Backup) -> TreeWriter:
+    """The tree writer of a restore of `backup` from the store here."""
+
     def write(staging: Path, meter: ProgressMeter, cancel: CancelToken, flush: bool) -> None:
         with ctx.locks.blobs_in_use():  # no deletion frees or moves a blob while it is read
             materialize_backup(
@@ -330,8 +332,9 @@ def _from_store(ctx: ServiceContext, backup: Backup) -> TreeWriter:
     return write
 
 
-def _apply_root_metadata(staging: Path, target: Path, backup: Backup) -> None:
-    # The folder keeps its own mode (and owner) where the backup did not record them.
+def apply_root_metadata(staging: Path, target: Path, backup: Backup) -> None:
+    """Give the new tree's folder the mode, owner and times `backup` recorded for its own;
+    what it did not record, `target` (the folder it replaces) gives."""
     live = target.stat()
     recorded = backup.root_mode if backup.root_mode is not None else stat.S_IMODE(live.st_mode)
     meta = backup.root_meta or {"uid": live.st_uid, "gid": live.st_gid}

@@ -508,6 +508,26 @@ class EnvOpsService:
         self._source_of(env, backup, from_environment)
         return backup
 
+    def restore_to_folder(
+        self,
+        backup_id: str,
+        destination: Path,
+        progress: ProgressCallback = ignore_progress,
+        cancel: CancelToken | None = None,
+    ) -> Path:
+        """Write a backup as a new folder (or into an empty one), outside its environment,
+        which stays as it is; returns the folder."""
+        from envops_desktop.service.folder_restore import check_destination, restore_to_folder
+        from envops_desktop.service.restore import from_store
+
+        backup = self.get_backup(backup_id)
+        env = self.get_environment(backup.environment_id)
+        check_destination(env, destination)  # before any passphrase is asked for
+        write_tree = self._from_team_store(backup) or from_store(self._ctx, backup)
+        return restore_to_folder(
+            self._ctx, env, backup, destination, write_tree, progress, cancel or CancelToken()
+        )
+
     def _source_of(
         self, env: Environment, backup: Backup, from_environment: str | None
     ) -> Environment | None:

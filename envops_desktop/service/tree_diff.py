@@ -101,7 +101,7 @@ def as_restored(entries: Iterable[TreeEntry], backup: Backup, excludes: Excludes
         mode, applied = to_apply(entry.meta, entry.mode, OWN_STORE)
         times = entry.mtime_ns if entry.kind is not EntryKind.SYMLINK or _LINK_TIMES else None
         tree[entry.path] = _facets(entry, mode, applied.owner or _OWN, times)
-    # As `restore._apply_root_metadata` sets it: what the backup did not record stays.
+    # As `restore.apply_root_metadata` sets it: what the backup did not record stays.
     root = _root(backup)
     mode, applied = to_apply(root.meta, root.mode, OWN_STORE)
     tree[ROOT] = _facets(root, mode, applied.owner or _OWN, backup.root_mtime_ns)

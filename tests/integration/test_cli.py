@@ -88,6 +88,22 @@ def test_restore_dry_run_lists_the_changes_and_changes_nothing(cli, billing):
     assert backup["name"] == "golden"
 
 
+def test_restore_to_a_folder_needs_no_confirmation_and_leaves_the_environment(
+    cli, billing, tmp_path
+):
+    wanted = describe_tree(billing)
+    cli("backup", "create", "billing", "--name", "golden")
+    mess_up(billing)
+    messed = describe_tree(billing)
+
+    code, out, _ = cli("restore", "billing", "golden", "--to", str(tmp_path / "golden"))
+
+    assert code == 0 and out.strip() == f"golden (4.2.0) was written to {tmp_path / 'golden'}."
+    assert describe_tree(tmp_path / "golden") == wanted
+    assert describe_tree(billing) == messed
+    assert len(json.loads(cli("backup", "list", "billing", "--json")[1])) == 1  # none first
+
+
 def test_diff_compares_two_backups_or_a_backup_with_the_live_folder(cli, billing):
     first = json.loads(cli("backup", "create", "billing", "--json")[1])
     (billing / "conf.d" / "new.ini").write_text("[new]\n")

@@ -1,0 +1,74 @@
+"""Restoring a backup into a new folder, leaving its environment as it is: to look at an old
+configuration, or to take a few files from it by hand.
+
+The tree is written beside the folder asked for, hidden, and renamed into place once whole,
+so that the folder appears complete or not at all; a folder inside the environment is
+refused, since writing there would change the environment.
+"""
+
+import os
+import time
+from pathlib import Path
+
+from envops_desktop.domain.enums import ActivityAction, Outcome
+from envops_desktop.domain.errors import InvalidInputError, NotFoundError
+from envops_desktop.domain.ids import new_id
+from envops_desktop.domain.models import Backup, Environment
+from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
+from envops_desktop.service.context import ServiceContext
+from envops_desktop.service.restore import TreeWriter, apply_root_metadata
+from envops_desktop.service.swap import remove_tree
+from envops_desktop.store.file_writes import sync_to_disk
+
+
+def check_destination(env: Environment, destination: Path) -> Path:
+    """`destination` made absolute, refused unless it is a new or empty folder in a folder
+    that exists, outside the environment's."""
+    destination = Path(os.path.abspath(destination))
+    if not destination.parent.is_dir():
+        raise NotFoundError(f"{destination.parent} does not exist; nothing was written.")
+    if destination.is_symlink() or (destination.exists() and not destination.is_dir()):
+        raise InvalidInputError(f"{destination} is not a folder; nothing was written.")
+    if destination.is_dir() and any(destination.iterdir()):
+        raise InvalidInputError(
+            f"{destination} is not empty; choose a new folder. Nothing was written."
+        )
+    folder = Path(os.path.realpath(env.path))
+    if Path(os.path.realpath(destination)).is_relative_to(folder):
+        raise InvalidInputError(
+            f"{destination} is inside {env.name}'s folder; writing there would change "
+            f"{env.name}. Choose a folder outside it."
+        )
+    return destination
+
+
+def restore_to_folder(
+    ctx: ServiceContext,
+    env: Environment,
+    backup: Backup,
+    destination: Path,
+    write_tree: TreeWriter,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> Path:
+    """Write `backup` (of `env`) by `write_tree` as the new folder `destination`; returns it."""
+    destination = check_destination(env, destination)
+    started = time.monotonic()
+    staging = destination.parent / f".{destination.name}.envops-staging-{new_id()}"
+    try:
+        meter = ProgressMeter(progress, "restoring", backup.total_bytes)
+        write_tree(staging, meter, cancel, False)
+        apply_root_metadata(staging, staging, backup)
+        cancel.raise_if_cancelled()
+        sync_to_disk()  # all of it on disk before the name says it is there
+        if destination.is_dir():
+            destination.rmdir()  # empty, as checked: the rename takes its place
+        os.rename(staging, destination)
+    except BaseException:
+        if os.path.lexists(staging):  # made by the writer
+            remove_tree(staging)
+        raise
+    seconds = time.monotonic() - started
+    detail = f"{backup.name} ({backup.version}) written to {destination} in {seconds:.1f} s"
+    ctx.record(env, ActivityAction.RESTORED_TO_FOLDER, Outcome.SUCCESS, detail)
+    return destination

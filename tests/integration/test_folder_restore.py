@@ -1,0 +1,74 @@
+"""Restoring a backup into a folder of its own: the environment stays as it is."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from envops_desktop.domain.enums import ActivityAction
+from envops_desktop.domain.errors import InvalidInputError, OperationCancelledError
+from envops_desktop.domain.progress import CancelToken
+from tests.trees import describe_tree, make_tree_of_every_kind, mess_up, rsync_differences
+
+AS_ROOT = os.geteuid() == 0
+needs_rsync = pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed")
+
+
+@needs_rsync
+def test_a_backup_restored_to_a_new_folder_is_whole_and_leaves_the_environment_alone(
+    service, tmp_path
+):
+    root = tmp_path / "environments" / "mail"
+    root.mkdir(parents=True)
+    make_tree_of_every_kind(root, as_root=AS_ROOT)
+    reference = tmp_path / "reference"
+    subprocess.run(["rsync", "-aHAX", f"{root}/", f"{reference}/"], check=True)
+    service.add_environment("mail", root, version="1.0")
+    backup = service.create_backup("mail")
+    mess_up(root)
+    messed = tmp_path / "messed"
+    subprocess.run(["rsync", "-aHAX", f"{root}/", f"{messed}/"], check=True)
+
+    folder = service.restore_to_folder(backup.id, tmp_path / "old-mail")
+
+    assert folder == tmp_path / "old-mail"
+    assert rsync_differences(reference, folder) == []
+    assert rsync_differences(messed, root, "--delete") == []
+    entry = service.activity("mail")[0]
+    assert entry.action is ActivityAction.RESTORED_TO_FOLDER and str(folder) in entry.detail
+    assert service.get_environment("mail").last_restored_backup_id is None
+
+
+def test_a_folder_that_is_not_empty_or_inside_the_environment_is_refused(
+    service, environment, config_dir, tmp_path
+):
+    backup = service.create_backup("billing")
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "keep.txt").write_text("mine\n")
+    before = describe_tree(config_dir)
+
+    with pytest.raises(InvalidInputError, match="is not empty"):
+        service.restore_to_folder(backup.id, busy)
+    with pytest.raises(InvalidInputError, match="inside billing's folder"):
+        service.restore_to_folder(backup.id, config_dir / "copy")
+
+    assert [p.name for p in busy.iterdir()] == ["keep.txt"]
+    assert describe_tree(config_dir) == before
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert service.restore_to_folder(backup.id, empty) == empty
+    assert describe_tree(empty)["app.yaml"] == before["app.yaml"]
+
+
+def test_a_cancelled_restore_to_a_folder_leaves_nothing_behind(service, environment, tmp_path):
+    backup = service.create_backup("billing")
+    cancel = CancelToken()
+    cancel.cancel()
+
+    with pytest.raises(OperationCancelledError):
+        service.restore_to_folder(backup.id, tmp_path / "never", cancel=cancel)
+
+    assert not (tmp_path / "never").exists()
+    assert not [p for p in tmp_path.iterdir() if "envops-staging" in p.name]
