@@ -132,6 +132,12 @@ def _build_parser() -> argparse.ArgumentParser:
     _passphrase_options(restore)
     _dry_run(restore, "only say what the restore would change")
     restore.add_argument(
+        "--only",
+        nargs="+",
+        metavar="PATH",
+        help="restore only these paths (a folder with all it holds); the rest stays as it is",
+    )
+    restore.add_argument(
         "--to",
         type=Path,
         metavar="DIR",
@@ -417,9 +423,13 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
             )
         if args.dry_run:
             with _long_operation() as (_bar, cancel):
-                changes = service.preview_restore(env.name, backup.id, cancel, args.source)
+                changes = service.preview_restore(
+                    env.name, backup.id, cancel, args.source, args.only
+                )
             _print(changes, args.json, lambda: _change_lines(changes))
             return
+        if args.to is not None and args.only:
+            raise UsageError("--to writes the whole backup; leave out --only.")
         if args.to is not None:  # nothing is erased: no question, no backup first
             with _long_operation() as (bar, cancel):
                 folder = service.restore_to_folder(backup.id, args.to, bar, cancel)
@@ -434,7 +444,7 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         )
         with _long_operation() as (bar, cancel):
             env = service.restore_backup(
-                env.name, backup.id, args.backup_first, bar, cancel, args.source
+                env.name, backup.id, args.backup_first, bar, cancel, args.source, args.only
             )
         print(f"{env.name} was restored to {backup.name}{of_source} ({backup.version}).")
     elif command == "diff":

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 
 from envops_desktop.domain.errors import InvalidInputError
+from envops_desktop.domain.paths import relative_path_problem
 
 
 def _regex(glob: str) -> str:
@@ -71,3 +72,46 @@ class Excludes:
             rx.fullmatch(path) and (is_dir or not folders_only)
             for rx, folders_only in self._anchored
         )
+
+
+def checked_selection(paths: Sequence[str]) -> list[str]:
+    """Paths a selective restore is to bring back, relative to the environment's folder (a
+    folder: with all it holds); refused where one is not such a path."""
+    checked = []
+    for path in paths:
+        path = path.strip().rstrip("/")
+        problem = relative_path_problem(path) if path else "is empty"
+        if problem:
+            raise InvalidInputError(f"{path!r} cannot be restored on its own: it {problem}.")
+        checked.append(path)
+    if not checked:
+        raise InvalidInputError("Name at least one path to restore.")
+    return checked
+
+
+class LeftAsTheyAre:
+    """What a restore leaves as it is in the live folder: what the environment excludes
+    and, in a selective restore of `only` some paths, every path that is neither one of
+    them, inside one, nor a folder that holds one. Matches as `Excludes` does."""
+
+    def __init__(self, excludes: Excludes, only: Sequence[str] | None = None) -> None:
+        self.excludes = excludes
+        self.only = list(only) if only else None
+
+    def __bool__(self) -> bool:
+        return bool(self.excludes) or self.only is not None
+
+    def selected(self, path: str) -> bool:
+        """Whether a selective restore brings `path` back (always, in a whole restore)."""
+        return self.only is None or any(
+            path == chosen or path.startswith(chosen + "/") for chosen in self.only
+        )
+
+    def holds_selected(self, path: str) -> bool:
+        """Whether `path` is a folder that holds a path the restore brings back."""
+        return self.only is not None and any(chosen.startswith(path + "/") for chosen in self.only)
+
+    def matches(self, path: str, is_dir: bool) -> bool:
+        if self.excludes.matches(path, is_dir):
+            return True
+        return not self.selected(path) and not self.holds_selected(path)

@@ -1,5 +1,5 @@
-"""What a restore leaves exactly as it is: device files, which no backup holds, and the
-paths the environment excludes.
+"""What a restore leaves exactly as it is: device files, which no backup holds, the paths
+the environment excludes, and in a selective restore every path not chosen.
 
 The restore that replaces the tree around them carries the live ones over into the new
 tree before the swap (files as hard links to the same node, so nothing that has one open
@@ -15,11 +15,11 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from envops_desktop.domain.excludes import Excludes
+from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
 from envops_desktop.store.file_metadata import OWN_STORE, apply_metadata, read_metadata, to_apply
 
 
-def _left_alone(top: str, excludes: Excludes) -> tuple[list[str], list[str]]:
+def _left_alone(top: str, excludes: Excludes | LeftAsTheyAre) -> tuple[list[str], list[str]]:
     """The device files under `top`, and the paths `excludes` matches (a folder once, not
     what it holds), as relative paths; folders are read through their entries' types, with
     no status call for the files around them."""
@@ -44,7 +44,7 @@ def _is_device(mode: int) -> bool:
     return stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
 
 
-def carry_over(live: Path, new_tree: Path, excludes: Excludes) -> list[str]:
+def carry_over(live: Path, new_tree: Path, excludes: Excludes | LeftAsTheyAre) -> list[str]:
     """Carry each device file of `live`, and each path `excludes` matches, into `new_tree` at
     the same place; return those that could not be kept (their folder is not in the new
     tree, or, for a device file, something else is at its path)."""
@@ -87,8 +87,42 @@ def _carry(source: Path, destination: Path) -> None:
         for entry in entries:
             _carry(Path(entry.path), destination / entry.name)
     # Last, as a restore does: the folder's times move as its entries are made.
+    _same_folder_metadata(source, destination, st)
+
+
+def _same_folder_metadata(source: Path, destination: Path, st: os.stat_result) -> None:
+    """Give folder `destination` the owner, mode, attributes and times of `source`."""
     mode, applied = to_apply(read_metadata(str(source), st), stat.S_IMODE(st.st_mode), OWN_STORE)
     apply_metadata(str(destination), applied, mode, st.st_mtime_ns)
+
+
+def _folders_holding(only: list[str]) -> set[str]:
+    """The folders (relative, "" the root) that hold the chosen paths."""
+    return {"/".join(p.split("/")[:i]) for p in only for i in range(p.count("/") + 1)}
+
+
+def make_folders_holding(live: Path, new_tree: Path, left: LeftAsTheyAre) -> None:
+    """Before a selective restore carries the paths not chosen over: the folders holding
+    the chosen ones that the live folder has and the backup lacks, so that what else they
+    hold has somewhere to go."""
+    for folder in sorted(_folders_holding(left.only or []), key=lambda f: f.count("/")):
+        if (
+            folder
+            and _is_real_folder(live, folder)
+            and _is_real_folder(new_tree, folder.rpartition("/")[0])
+            and not os.path.lexists(new_tree / folder)
+        ):
+            os.mkdir(new_tree / folder, 0o700)
+
+
+def keep_folders_holding(live: Path, new_tree: Path, left: LeftAsTheyAre) -> None:
+    """After a selective restore's carry: the folders holding the chosen paths, the root
+    among them, keep their live owner, mode, attributes and times (deepest first, as
+    setting a folder's times must come after its entries')."""
+    depth = lambda folder: folder.count("/") + 1 if folder else 0  # noqa: E731
+    for folder in sorted(_folders_holding(left.only or []), key=depth, reverse=True):
+        if _is_real_folder(live, folder) and _is_real_folder(new_tree, folder):
+            _same_folder_metadata(live / folder, new_tree / folder, os.lstat(live / folder))
 
 
 def _remove(path: Path) -> None:

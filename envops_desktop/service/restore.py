@@ -26,7 +26,7 @@ from envops_desktop.domain.errors import (
     OperationFailedError,
     VersionMismatchError,
 )
-from envops_desktop.domain.excludes import Excludes
+from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment, PostRestoreCommand, TreeEntry
 from envops_desktop.domain.progress import CancelToken, Progress, ProgressCallback, ProgressMeter
@@ -38,7 +38,11 @@ from envops_desktop.service.flushing import (
     settle,
     settle_earlier_restores,
 )
-from envops_desktop.service.left_alone import carry_over
+from envops_desktop.service.left_alone import (
+    carry_over,
+    keep_folders_holding,
+    make_folders_holding,
+)
 from envops_desktop.service.materialize import materialize_backup
 from envops_desktop.service.mounts import mounts_inside
 from envops_desktop.service.parallel import start_helpers_early
@@ -138,6 +142,7 @@ def restore_locked(
     subject: str | None = None,
     caveats: list[str] | None = None,
     team: "TeamLock | None" = None,
+    only: list[str] | None = None,
 ) -> tuple[Environment, JournalEntry | None]:
     """Replace `env`'s configuration with `backup` (the caller holds the environment's lock).
 
@@ -183,8 +188,14 @@ def restore_locked(
         crash_point("staging")
         meter = ProgressMeter(progress, "restoring", backup.total_bytes)
         (write_tree or from_store(ctx, backup))(staging, meter, cancel, not settle_later)
-        not_kept = carry_over(target, staging, Excludes(env.excludes))
-        apply_root_metadata(staging, target, backup)
+        left = LeftAsTheyAre(Excludes(env.excludes), only)
+        if only is not None:
+            make_folders_holding(target, staging, left)
+        not_kept = carry_over(target, staging, left)
+        if only is None:
+            apply_root_metadata(staging, target, backup)
+        else:
+            keep_folders_holding(target, staging, left)
         cancel.raise_if_cancelled()
         if env.pre_restore_command is not None:
             # Last before the swap, so that what it stops stays stopped the shortest time.
@@ -213,6 +224,8 @@ def restore_locked(
         seconds = time.monotonic() - started
         restored = f"{backup.name} ({backup.version}){_of_another(ctx, env, backup)}"
         notes = [f"{restored} restored in {seconds:.1f} s"]
+        if only is not None:
+            notes.append("partial: only " + _some(only))
         notes += [caveat.rstrip(".") for caveat in caveats]
         if not_kept:
             notes.append(f"left alone but removed with their folders: {_some(not_kept)}")

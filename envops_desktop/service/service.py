@@ -415,20 +415,23 @@ class EnvOpsService:
         backup_id: str,
         cancel: CancelToken | None = None,
         from_environment: str | None = None,
+        only: list[str] | None = None,
     ) -> "TreeChanges":
         """What restoring a backup (`backup_id`: as `find_backup` takes it, of the environment
         or of `from_environment`) would change in the environment's folder, path by path;
         changes nothing. Files the hash cache knows as they are now are not read."""
         from envops_desktop.domain.changes import TreeChanges
-        from envops_desktop.domain.excludes import Excludes
+        from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre, checked_selection
         from envops_desktop.service import tree_diff
 
+        left = LeftAsTheyAre(Excludes([]), None if only is None else checked_selection(only))
         env = self.get_environment(environment)
         backup = self.backup_to_restore(env.name, backup_id, from_environment)
         live = tree_diff.live_tree(self._ctx, env, cancel or CancelToken())
         excludes = Excludes(env.excludes)
         after = tree_diff.as_restored(self._ctx.backups.entries(backup.id), backup, excludes)
-        changes = tuple(tree_diff.changes(live, after))
+        # What a selective restore does not bring back stays as it is, its folders too.
+        changes = tuple(c for c in tree_diff.changes(live, after) if left.selected(c.path))
         return TreeChanges(before="live", after=backup.name, changes=changes)
 
     def compare(
@@ -466,10 +469,15 @@ class EnvOpsService:
         progress: ProgressCallback = ignore_progress,
         cancel: CancelToken | None = None,
         from_environment: str | None = None,
+        only: list[str] | None = None,
     ) -> Environment:
-        """Replace the environment's configuration with a backup, all or nothing. A backup
-        of another environment (of the same version) only when `from_environment` names it:
-        one wrong id must not overwrite production."""
+        """Replace the environment's configuration with a backup, all or nothing; with
+        `only`, just those paths (folders with all they hold), the rest left as it is. A
+        backup of another environment (of the same version) only when `from_environment`
+        names it: one wrong id must not overwrite production."""
+        from envops_desktop.domain.excludes import checked_selection
+
+        only = None if only is None else checked_selection(only)
         backup = self.get_backup(backup_id)
         source = self._source_of(self.get_environment(environment), backup, from_environment)
         subject = None
@@ -487,6 +495,7 @@ class EnvOpsService:
             self._from_team_store(backup),
             subject=subject,
             caveats=restore_caveats(self._ctx, backup),
+            only=only,
         )
 
     def backup_to_restore(
@@ -599,6 +608,7 @@ class EnvOpsService:
         write_tree: TreeWriter | None = None,
         subject: str | None = None,
         caveats: list[str] | None = None,
+        only: list[str] | None = None,
     ) -> Environment:
         """Check, lock, back up first if `back_up_first_as` names that backup, then restore
         what `backup_for` gives. A restore that is cancelled leaves no backup taken for it."""
@@ -630,6 +640,7 @@ class EnvOpsService:
                     subject,
                     caveats,
                     team=team,
+                    only=only,
                 )
             except OperationCancelledError:
                 if taken_first is not None:

@@ -104,6 +104,29 @@ def test_restore_to_a_folder_needs_no_confirmation_and_leaves_the_environment(
     assert len(json.loads(cli("backup", "list", "billing", "--json")[1])) == 1  # none first
 
 
+def test_restore_only_some_paths_from_the_command_line(cli, billing):
+    wanted = describe_tree(billing)
+    cli("backup", "create", "billing", "--name", "golden")
+    mess_up(billing)
+    messed = describe_tree(billing)
+
+    dry = cli("restore", "billing", "golden", "--only", "conf.d", "--dry-run")[1].splitlines()
+    code, _, _ = cli("restore", "billing", "golden", "--only", "conf.d/", "--yes")
+
+    assert dry[-1] == "live → golden: 1 added, 1 removed, 1 changed only in metadata."
+    now = describe_tree(billing)
+    assert code == 0
+    assert {p: v for p, v in now.items() if p.startswith("conf.d")} == {
+        p: v for p, v in wanted.items() if p.startswith("conf.d")
+    }
+    assert {p: v for p, v in now.items() if not p.startswith("conf.d")} == {
+        p: v for p, v in messed.items() if not p.startswith("conf.d")
+    }
+    assert (
+        "partial: only conf.d" in json.loads(cli("activity", "billing", "--json")[1])[0]["detail"]
+    )
+
+
 def test_diff_compares_two_backups_or_a_backup_with_the_live_folder(cli, billing):
     first = json.loads(cli("backup", "create", "billing", "--json")[1])
     (billing / "conf.d" / "new.ini").write_text("[new]\n")

@@ -27,6 +27,13 @@ def _changed_by_rsync(before, after) -> set[str]:
     return paths
 
 
+def _snapshot(root, copy):
+    """A copy of `root` as it is, to compare with after a restore. `cp -a`, as rsync -aHAX
+    left empty folders with the time it made them (rsync 3.2.7)."""
+    subprocess.run(["cp", "-a", f"{root}/.", str(copy)], check=True)
+    return copy
+
+
 def _edit_every_way(root) -> None:
     """Adds, edits, deletes, modes, owners, xattrs, links and empty folders."""
     mess_up(root)  # an edit, a delete, an add, a mode, a link and an empty folder removed
@@ -53,8 +60,7 @@ def test_the_preview_of_a_restore_names_exactly_the_paths_the_restore_changes(se
     backup = service.create_backup("mail")
     time.sleep(0.01)  # edits get mtimes of their own
     _edit_every_way(root)
-    before = tmp_path / "before"
-    subprocess.run(["rsync", "-aHAX", f"{root}/", f"{before}/"], check=True)
+    before = _snapshot(root, tmp_path / "before")
 
     preview = service.preview_restore("mail", backup.id)
     service.restore_backup("mail", backup.id)
@@ -128,3 +134,49 @@ def test_backups_of_two_environments_are_not_compared(service, tmp_path):
 
     with pytest.raises(InvalidInputError, match="two environments"):
         service.compare(billing.id, mail.id)
+
+
+@needs_rsync
+def test_a_selective_restore_changes_only_the_chosen_paths_as_its_preview_says(service, tmp_path):
+    root = tmp_path / "environments" / "mail"
+    root.mkdir(parents=True)
+    make_tree_of_every_kind(root, as_root=AS_ROOT)
+    service.add_environment("mail", root, version="1.0")
+    backup = service.create_backup("mail")
+    wanted = tmp_path / "wanted"
+    subprocess.run(["rsync", "-aHAX", f"{root}/", f"{wanted}/"], check=True)
+    time.sleep(0.01)
+    _edit_every_way(root)
+    (root / "plugins" / "enabled" / "extra.so").write_text("added since\n")
+    before = _snapshot(root, tmp_path / "before")
+    chosen = ["conf.d", "plugins/enabled/audit.so", "plugins/enabled/extra.so", "empty"]
+
+    preview = service.preview_restore("mail", backup.id, only=chosen)
+    service.restore_backup("mail", backup.id, only=chosen)
+
+    changed = _changed_by_rsync(before, root)
+    assert {change.path for change in preview.changes} == changed
+    assert changed == {
+        "conf.d",
+        "conf.d/cache.ini",
+        "conf.d/new.ini",
+        "plugins/enabled/audit.so",
+        "plugins/enabled/extra.so",
+        "empty",
+    }
+    for path in ("conf.d", "empty"):  # each chosen folder exactly as backed up
+        assert rsync_differences(wanted / path, root / path, "--delete") == []
+    assert os.readlink(root / "plugins" / "enabled" / "audit.so") == "../audit.so"
+    assert (root / "new-empty").is_dir() and not (root / "shared" / "team").exists()  # left
+    entry = service.activity("mail")[0]
+    assert "partial: only conf.d, plugins/enabled/audit.so" in entry.detail
+
+
+def test_a_selective_restore_of_a_path_outside_the_folder_is_refused(service, tmp_path):
+    root = tmp_path / "billing"
+    make_config_tree(root)
+    service.add_environment("billing", root, version="4.2.0")
+    backup = service.create_backup("billing")
+
+    with pytest.raises(InvalidInputError, match="cannot be restored on its own"):
+        service.restore_backup("billing", backup.id, only=["../etc"])
