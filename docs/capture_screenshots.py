@@ -21,6 +21,7 @@ from envops_desktop.domain.errors import VersionMismatchError
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.service import EnvOpsService
 from envops_desktop.ui.add_environment_dialog import AddEnvironmentDialog
+from envops_desktop.ui.changes_dialog import ChangesDialog, live_and_backup_contents
 from envops_desktop.ui.export_dialog import ExportDialog
 from envops_desktop.ui.icons import icon
 from envops_desktop.ui.import_configuration_dialog import ImportConfigurationDialog
@@ -120,10 +121,33 @@ def main() -> None:
     window.environments.select(billing.id)
     window.banner.dismiss()
 
-    dialog = RestoreBackupDialog(billing, backup, service.restore_caveats(backup.id), window)
+    # An operator's edits since the backup, for the restore's preview and its changes.
+    billing_dir = Path(billing.path)
+    (billing_dir / "app.yaml").write_text(
+        "server:\n  port: 9443\n  workers: 16\nfeatures:\n  invoices_v2: false\n"
+    )
+    (billing_dir / "conf.d" / "cache.ini").unlink()
+    (billing_dir / "conf.d" / "debug.ini").write_text("[debug]\nverbose = true\n")
+    older = service.find_backup(billing.id, "Before invoices v2")
+    preview = controller.preview_restore(billing, older)
+    contents = live_and_backup_contents(controller, billing, older)
+    caveats = service.restore_caveats(older.id)
+    dialog = RestoreBackupDialog(billing, older, caveats, window, preview, contents)
+    controller.runner.launch(preview)
+    _finish(controller)
     dialog.show()
     save(dialog, "restore-backup-dialog")
     dialog.close()
+    changes = ChangesDialog(
+        service.preview_restore(billing.id, older.id), contents, checkable=True, parent=window
+    )
+    changes.show()
+    table = changes.table
+    for row in range(table.model().rowCount()):
+        if table.model().index(row, 0).data() == "app.yaml":
+            table.selectRow(row)
+    save(changes, "changes-dialog")
+    changes.close()
     grab_modal("version-mismatch-box")
     show_version_mismatch(window, VersionMismatchError("web-frontend", "2.3.0", "2.2.0"))
     add = AddEnvironmentDialog(controller, window.files, window)

@@ -17,6 +17,7 @@ from envops_desktop.controller.operation_runner import (
     RunningOperation,
     assert_gui_thread,
 )
+from envops_desktop.domain.changes import TreeChanges
 from envops_desktop.domain.enums import EnvironmentStatus
 from envops_desktop.domain.errors import EnvOpsError, VersionMismatchError
 from envops_desktop.domain.models import Backup, Environment, PostRestoreCommand
@@ -416,14 +417,40 @@ class MainController(QObject):
         if current.version != version:
             raise VersionMismatchError(current.name, current.version, version)
 
-    def restore_backup(
-        self, environment: Environment, backup: Backup, backup_first: bool
+    def preview_restore(
+        self, environment: Environment, backup: Backup, source: Environment | None = None
     ) -> RunningOperation:
-        """Restore on a worker; `Updating` shows at once and the outcome is announced."""
+        """Prepare working out, on a worker, what restoring `backup` would change; the
+        caller connects to it, then launches it (`runner.launch`)."""
+
+        def operation(_progress: ProgressCallback, cancel: CancelToken) -> TreeChanges:
+            return self.service.preview_restore(
+                environment.id, backup.id, cancel, source.name if source else None
+            )
+
+        label = self.tr("Working out what {env} would change").format(env=environment.name)
+        return self.runner.prepare(label, None, operation)
+
+    def restore_backup(
+        self,
+        environment: Environment,
+        backup: Backup,
+        backup_first: bool,
+        only: list[str] | None = None,
+        source: Environment | None = None,
+    ) -> RunningOperation:
+        """Restore on a worker (`only` those paths; a backup of `source`, another
+        environment); `Updating` shows at once and the outcome is announced."""
 
         def operation(progress: ProgressCallback, cancel: CancelToken) -> Environment:
             return self.service.restore_backup(
-                environment.id, backup.id, backup_first, progress, cancel
+                environment.id,
+                backup.id,
+                backup_first,
+                progress,
+                cancel,
+                source.name if source else None,
+                only,
             )
 
         success = self.tr("{env} was restored to {backup} ({version}).").format(

@@ -434,6 +434,20 @@ class EnvOpsService:
         changes = tuple(c for c in tree_diff.changes(live, after) if left.selected(c.path))
         return TreeChanges(before="live", after=backup.name, changes=changes)
 
+    def backup_file(self, backup_id: str, path: str, limit: int = 1 << 20) -> bytes | None:
+        """The first `limit` bytes of file `path` in a backup, to show beside another
+        version of it; None when the backup holds no such file, or its content is in the
+        team's store only."""
+        backup = self.get_backup(backup_id)
+        entry = next((e for e in self._ctx.backups.entries(backup.id) if e.path == path), None)
+        if entry is None or entry.sha256 is None:
+            return None
+        with self._ctx.locks.blobs_in_use():
+            if not self._ctx.blobs.has(entry.sha256):
+                return None
+            with self._ctx.blobs.reading([entry.sha256]), self._ctx.blobs.open(entry.sha256) as f:
+                return f.read(limit)
+
     def compare(
         self, first_id: str, second: str, cancel: CancelToken | None = None
     ) -> "TreeChanges":

@@ -34,6 +34,7 @@ from envops_desktop.ui.about_dialog import AboutDialog
 from envops_desktop.ui.activity_panel import ActivityPanel
 from envops_desktop.ui.add_environment_dialog import AddEnvironmentDialog
 from envops_desktop.ui.backups_panel import BackupsPanel
+from envops_desktop.ui.changes_dialog import live_and_backup_contents
 from envops_desktop.ui.crash_reporter import CrashReporter
 from envops_desktop.ui.desktop_notifier import DesktopNotifier
 from envops_desktop.ui.drop_zone import dropped_file
@@ -379,10 +380,15 @@ class MainWindow(QMainWindow):
         if self._unlocking_store_first(environment, lambda: self.restore_backup(backup)):
             return
         caveats = self.controller.service.restore_caveats(backup.id)
-        dialog = RestoreBackupDialog(environment, backup, caveats, self)
+        preview = self.controller.preview_restore(environment, backup)
+        contents = live_and_backup_contents(self.controller, environment, backup)
+        dialog = RestoreBackupDialog(environment, backup, caveats, self, preview, contents)
+        self.controller.runner.launch(preview)
         if dialog.exec():
             self.tabs.setCurrentWidget(self.backups)
-            self.controller.restore_backup(environment, backup, dialog.backup_first.isChecked())
+            self.controller.restore_backup(
+                environment, backup, dialog.backup_first.isChecked(), dialog.only
+            )
 
     def select_environment_for(self, path: Path) -> None:
         """Select the environment a configuration file came from, or the only one."""

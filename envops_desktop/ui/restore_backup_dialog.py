@@ -1,4 +1,5 @@
-"""Restore Backup: warns that the configuration will be erased and offers a backup first."""
+"""Restore Backup: warns that the configuration will be erased, says what would change (worked
+out on a worker while the dialog is open) and offers a backup first."""
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -8,18 +9,23 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
+from envops_desktop.controller.operation_runner import RunningOperation
 from envops_desktop.controller.record_table_model import local_time
+from envops_desktop.domain.changes import TreeChanges
 from envops_desktop.domain.models import Backup, Environment
+from envops_desktop.ui.changes_dialog import ChangesDialog, Contents
 from envops_desktop.ui.icons import icon
 
 
 class RestoreBackupDialog(QDialog):
-    """Shows the backup's name, creation date and version, and what it will not bring back
-    exactly; Restore or Cancel."""
+    """Shows the backup's name, creation date and version, what the restore would change
+    (from `preview`, a running operation whose result is the changes) and what it will not
+    bring back exactly; Show changes… lets paths be unticked (`only`); Restore or Cancel."""
 
     def __init__(
         self,
@@ -27,19 +33,25 @@ class RestoreBackupDialog(QDialog):
         backup: Backup,
         caveats: list[str] | None = None,
         parent: QWidget | None = None,
+        preview: RunningOperation | None = None,
+        contents: Contents | None = None,
+        source: Environment | None = None,
     ):
         super().__init__(parent)
         self.setObjectName("restoreBackupDialog")
         self.setWindowTitle(self.tr("Restore backup"))
         warning_icon = QLabel(self)
         warning_icon.setPixmap(icon("warning").pixmap(32, 32))
-        warning = QLabel(
-            self.tr(
-                "<b>Restoring a previous backup will erase the current configuration of "
-                "{env}.</b><br>Everything in {path} is replaced by the backup below."
-            ).format(env=environment.name, path=environment.path),
-            self,
-        )
+        text = self.tr(
+            "<b>Restoring a previous backup will erase the current configuration of "
+            "{env}.</b><br>Everything in {path} is replaced by the backup below."
+        ).format(env=environment.name, path=environment.path)
+        if source is not None:
+            text = self.tr(
+                "<b>Restoring this backup of {source} will erase the current configuration "
+                "of {env}.</b><br>Everything in {path} is replaced by {source}'s backup below."
+            ).format(source=source.name, env=environment.name, path=environment.path)
+        warning = QLabel(text, self)
         warning.setObjectName("restoreWarning")
         warning.setWordWrap(True)
         header = QHBoxLayout()
@@ -54,6 +66,25 @@ class RestoreBackupDialog(QDialog):
             label = QLabel(value, self)
             label.setObjectName(name)
             details.addRow(title, label)
+        self.only: list[str] | None = None  # None: the whole backup
+        self._changes: TreeChanges | None = None
+        self._contents = contents
+        self.counts = QLabel(self.tr("Working out what would change…"), self)
+        self.counts.setObjectName("previewCounts")
+        self.counts.setWordWrap(True)
+        self.show_changes = QPushButton(self.tr("Show &changes…"), self)
+        self.show_changes.setObjectName("showChangesButton")
+        self.show_changes.setAccessibleName(self.tr("Show every path the restore would change"))
+        self.show_changes.setEnabled(False)
+        self.show_changes.clicked.connect(self._open_changes)
+        changes_row = QHBoxLayout()
+        changes_row.addWidget(self.counts, 1)
+        changes_row.addWidget(self.show_changes)
+        details.addRow(self.tr("Changes:"), changes_row)
+        if preview is not None:
+            preview.succeeded.connect(self._previewed)
+            preview.failed.connect(lambda message, _error: self.counts.setText(message))
+            self.finished.connect(preview.cancel)  # closed first: no need to finish it
         self.backup_first = QCheckBox(self.tr("&Back up the current configuration first"), self)
         self.backup_first.setObjectName("backupFirstCheckBox")
         self.backup_first.setAccessibleName(self.backup_first.text().replace("&", ""))
@@ -78,4 +109,21 @@ class RestoreBackupDialog(QDialog):
             layout.addWidget(notes)
         layout.addWidget(self.backup_first)
         layout.addWidget(buttons)
-        self.resize(480, self.sizeHint().height())
+        self.resize(520, self.sizeHint().height())
+
+    def _previewed(self, changes: TreeChanges) -> None:
+        self._changes = changes
+        self.counts.setText(changes.summary)
+        self.show_changes.setEnabled(self._contents is not None)
+
+    def _open_changes(self) -> None:
+        assert self._changes is not None and self._contents is not None
+        dialog = ChangesDialog(self._changes, self._contents, checkable=True, parent=self)
+        if dialog.exec():
+            self.only = dialog.selection()
+            if self.only is not None:
+                self.counts.setText(
+                    self.tr("Only {n} of the changed paths: the rest stays as it is.").format(
+                        n=len(self.only)
+                    )
+                )

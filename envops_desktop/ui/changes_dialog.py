@@ -1,0 +1,137 @@
+"""Show changes…: every path a restore would change (or two backups differ in), with the
+selected file's two versions side by side. Before a restore, paths can be unticked to leave
+them as they are."""
+
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelection, Qt
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QSplitter,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from envops_desktop.controller.changes_model import PATH_COLUMN, ChangesModel
+from envops_desktop.controller.main_controller import MainController
+from envops_desktop.controller.record_table_model import RECORD_ROLE
+from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges
+from envops_desktop.domain.models import Backup, Environment
+from envops_desktop.ui.file_diff import diff_html
+from envops_desktop.ui.table_views import RecordFilterProxy, make_table_view
+
+# A file's content on each side, by its path: (before, after), None where there is none.
+Contents = Callable[[str], tuple[bytes | None, bytes | None]]
+
+# Of a file, as much as a diff shows.
+_SHOWN = 1 << 20
+
+
+def _live_file(folder: Path, path: str) -> bytes | None:
+    """The first MiB of a regular file of the live folder, never through a link."""
+    try:
+        fd = os.open(folder / path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    with open(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            return None
+        return file.read(_SHOWN)
+
+
+def live_and_backup_contents(
+    controller: MainController, environment: Environment, backup: Backup
+) -> Contents:
+    """A file's content now and in `backup`, for a restore's changes."""
+    return lambda path: (
+        _live_file(Path(environment.path), path),
+        controller.service.backup_file(backup.id, path, _SHOWN),
+    )
+
+
+class ChangesDialog(QDialog):
+    """The changes between two trees; `checkable` for a restore's, whose ticked paths are
+    `selection()` when the dialog is accepted."""
+
+    def __init__(
+        self,
+        changes: TreeChanges,
+        contents: Contents,
+        checkable: bool,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("changesDialog")
+        self.setWindowTitle(
+            self.tr("Changes: {before} → {after}").format(
+                before=changes.before, after=changes.after
+            )
+        )
+        self._changes, self._contents = changes, contents
+        summary = QLabel(changes.summary, self)
+        summary.setObjectName("changesSummary")
+        self.model = ChangesModel(changes, checkable, self)
+        proxy = RecordFilterProxy(self)
+        proxy.setSourceModel(self.model)
+        self.table = make_table_view("changesTable", self.tr("Changed paths"), self)
+        self.table.setModel(proxy)
+        self.table.sortByColumn(PATH_COLUMN, Qt.SortOrder.AscendingOrder)
+        self.table.setColumnWidth(PATH_COLUMN, 360)
+        self.table.setColumnWidth(PATH_COLUMN + 1, 220)
+        self.table.set_empty_hint(self.tr("Nothing would change."))
+        self.table.selectionModel().selectionChanged.connect(self._show_selected)
+        self.diff = QTextBrowser(self)
+        self.diff.setObjectName("diffView")
+        self.diff.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.diff.setAccessibleName(self.tr("The selected file before and after"))
+        self.diff.setPlaceholderText(self.tr("Select a file to see what changes in it."))
+        splitter = QSplitter(Qt.Orientation.Vertical, self)
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.diff)
+        splitter.setSizes([260, 300])
+        if checkable:
+            buttons = QDialogButtonBox(
+                QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+            )
+            buttons.button(QDialogButtonBox.StandardButton.Ok).setText(
+                self.tr("Restore the ticked paths")
+            )
+            hint = QLabel(self.tr("Untick a path or folder to leave it as it is now."), self)
+        else:
+            buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+            hint = QLabel(self)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(summary)
+        layout.addWidget(hint)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(buttons)
+        self.resize(820, 640)
+
+    def selection(self) -> list[str] | None:
+        """The ticked paths (None: all of them)."""
+        return self.model.selection()
+
+    def _show_selected(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
+        indexes = selected.indexes()
+        if not indexes:
+            return
+        change: PathChange = indexes[0].data(RECORD_ROLE)
+        if {ChangeKind.MODIFIED, ChangeKind.ADDED, ChangeKind.REMOVED} & set(change.kinds) and (
+            change.size_before is not None or change.size_after is not None
+        ):
+            before, after = self._contents(change.path)
+            self.diff.setHtml(diff_html(before, after, self._changes.before, self._changes.after))
+        else:
+            kinds = ", ".join(kind.value for kind in change.kinds)
+            self.diff.setPlainText(
+                self.tr("{path}: {kinds} only.").format(path=change.path, kinds=kinds)
+            )

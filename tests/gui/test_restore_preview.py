@@ -1,0 +1,96 @@
+"""Before a restore: what it would change, each file's two versions, and leaving some of it
+as it is, all through the window."""
+
+from PySide6.QtCore import Qt
+
+from envops_desktop.controller.changes_model import PATH_COLUMN
+from tests.gui.conftest import click_button, select_environment, when_modal
+from tests.gui.user import choose_backup_option
+from tests.trees import describe_tree, mess_up
+
+
+def _row_of(table, path: str):
+    model = table.model()
+    for row in range(model.rowCount()):
+        if model.index(row, PATH_COLUMN).data() == path:
+            return model.index(row, PATH_COLUMN)
+    raise AssertionError(f"{path} is not listed")
+
+
+def test_the_restore_dialog_counts_the_changes_and_shows_a_files_diff(
+    qtbot, window, service, environment, config_dir
+):
+    backup = service.create_backup("billing", name="golden")
+    mess_up(config_dir)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    seen = {}
+
+    def look_at_changes(changes) -> None:
+        assert changes.objectName() == "changesDialog"
+        table = changes.findChild(object, "changesTable")
+        app_yaml = _row_of(table, "app.yaml")
+        table.selectRow(app_yaml.row())
+        diff = changes.findChild(object, "diffView")
+        seen["diff"], seen["marks"] = diff.toPlainText().replace("\xa0", " "), diff.toHtml()
+        seen["kinds"] = app_yaml.siblingAtColumn(1).data()
+        changes.reject()
+
+    def restore_dialog(dialog) -> None:
+        button = dialog.findChild(object, "showChangesButton")
+        qtbot.waitUntil(button.isEnabled, timeout=10_000)
+        seen["counts"] = dialog.findChild(object, "previewCounts").text()
+        when_modal(look_at_changes, named="changesDialog")
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        dialog.reject()
+
+    when_modal(restore_dialog)
+    choose_backup_option(qtbot, window, backup.id, "restoreAction")
+
+    assert seen["counts"] == "3 added, 1 modified, 1 removed, 3 changed only in metadata"
+    assert seen["kinds"] == "modified, mtime"
+    assert "port: 1" in seen["diff"] and "port: 8443" in seen["diff"]
+    assert "#fff3b0" in seen["marks"] or "#fbd5d5" in seen["marks"]  # changed lines marked
+    assert len(service.list_backups("billing")) == 1  # cancelled: nothing happened
+
+
+def test_unticking_a_folder_leaves_it_as_it_is_and_restores_the_rest(
+    qtbot, window, service, environment, config_dir
+):
+    wanted = describe_tree(config_dir)
+    backup = service.create_backup("billing", name="golden")
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+    window.controller.refresh()
+    select_environment(window, "billing")
+
+    def untick_conf_d(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        box = _row_of(table, "conf.d")
+        table.model().setData(box, Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole)
+        assert _row_of(table, "conf.d/new.ini").data(Qt.ItemDataRole.CheckStateRole) == (
+            Qt.CheckState.Unchecked
+        )
+        changes.accept()
+
+    def restore_dialog(dialog) -> None:
+        button = dialog.findChild(object, "showChangesButton")
+        qtbot.waitUntil(button.isEnabled, timeout=10_000)
+        when_modal(untick_conf_d, named="changesDialog")
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
+        click_button(dialog, "restoreButton")
+
+    when_modal(restore_dialog)
+    choose_backup_option(qtbot, window, backup.id, "restoreAction")
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+
+    assert window.banner.kind == "success"
+    now = describe_tree(config_dir)
+    assert {p: v for p, v in now.items() if p.startswith("conf.d")} == {
+        p: v for p, v in messed.items() if p.startswith("conf.d")
+    }
+    assert {p: v for p, v in now.items() if not p.startswith("conf.d") and p != "."} == {
+        p: v for p, v in wanted.items() if not p.startswith("conf.d") and p != "."
+    }
+    assert "partial" in service.activity("billing")[0].detail
