@@ -411,6 +411,29 @@ class MainController(QObject):
             lambda path: self.tr("Exported {name} to {path}.").format(name=backup.name, path=path),
         )
 
+    def restore_to_folder(self, backup: Backup, folder: Path) -> RunningOperation:
+        """Write a backup into a new folder on a worker; its environment stays as it is."""
+        return self._run(
+            self.tr("Restoring {name} to a folder").format(name=backup.name),
+            None,
+            lambda progress, cancel: self.service.restore_to_folder(
+                backup.id, folder, progress, cancel
+            ),
+            lambda path: self.tr("{name} was written to {path}.").format(
+                name=backup.name, path=path
+            ),
+        )
+
+    def compare(self, backup: Backup, other: Backup | None) -> RunningOperation:
+        """Prepare working out, on a worker, how `backup` differs from `other` (None: from
+        its environment's folder as it is now); connect, then `runner.launch` it."""
+
+        def operation(_progress: ProgressCallback, cancel: CancelToken) -> TreeChanges:
+            return self.service.compare(backup.id, other.id if other else "live", cancel)
+
+        label = self.tr("Comparing {name}").format(name=backup.name)
+        return self.runner.prepare(label, None, operation)
+
     def check_restorable_version(self, environment: Environment, version: str) -> None:
         """Raise VersionMismatchError unless the environment runs `version` now."""
         current = self.service.get_environment(environment.id)

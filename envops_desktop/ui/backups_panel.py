@@ -30,6 +30,9 @@ class BackupsPanel(QWidget):
     """
 
     restore_requested = Signal(object)  # Backup
+    restore_elsewhere_requested = Signal(object)  # into another environment
+    restore_to_folder_requested = Signal(object)
+    compare_requested = Signal(object)
     export_requested = Signal(object)
     delete_requested = Signal(object)
     pin_requested = Signal(object)  # pin, or unpin a pinned one
@@ -98,6 +101,27 @@ class BackupsPanel(QWidget):
         menu.setToolTipsVisible(True)
         entries = (
             ("restoreAction", self.tr("Restore…"), "restore", Needs.IDLE, self.restore_requested),
+            (
+                "restoreToAction",
+                self.tr("Restore to another environment…"),
+                None,
+                Needs.NOTHING,
+                self.restore_elsewhere_requested,
+            ),
+            (
+                "restoreToFolderAction",
+                self.tr("Restore to a folder…"),
+                None,
+                Needs.NOTHING,
+                self.restore_to_folder_requested,
+            ),
+            (
+                "compareAction",
+                self.tr("Compare with…"),
+                None,
+                Needs.NOTHING,
+                self.compare_requested,
+            ),
             ("exportAction", self.tr("Export…"), "export", Needs.NOTHING, self.export_requested),
             ("deleteAction", self.tr("Delete…"), "trash", Needs.IDLE, self.delete_requested),
             (

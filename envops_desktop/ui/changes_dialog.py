@@ -46,6 +46,18 @@ def _live_file(folder: Path, path: str) -> bytes | None:
         return file.read(_SHOWN)
 
 
+def backup_and_other_contents(
+    controller: MainController, environment: Environment, backup: Backup, other: Backup | None
+) -> Contents:
+    """A file's content in `backup`, and in `other` (None: in the folder now), to compare."""
+    return lambda path: (
+        controller.service.backup_file(backup.id, path, _SHOWN),
+        controller.service.backup_file(other.id, path, _SHOWN)
+        if other is not None
+        else _live_file(Path(environment.path), path),
+    )
+
+
 def live_and_backup_contents(
     controller: MainController, environment: Environment, backup: Backup
 ) -> Contents:

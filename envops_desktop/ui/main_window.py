@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from envops_desktop import APP_NAME
 from envops_desktop.controller.action_rules import Needs
 from envops_desktop.controller.main_controller import MainController, Notification
+from envops_desktop.controller.record_table_model import local_time
 from envops_desktop.data_dir import log_dir
 from envops_desktop.domain.errors import VersionMismatchError
 from envops_desktop.domain.models import Backup, Environment
@@ -34,7 +35,11 @@ from envops_desktop.ui.about_dialog import AboutDialog
 from envops_desktop.ui.activity_panel import ActivityPanel
 from envops_desktop.ui.add_environment_dialog import AddEnvironmentDialog
 from envops_desktop.ui.backups_panel import BackupsPanel
-from envops_desktop.ui.changes_dialog import live_and_backup_contents
+from envops_desktop.ui.changes_dialog import (
+    ChangesDialog,
+    backup_and_other_contents,
+    live_and_backup_contents,
+)
 from envops_desktop.ui.crash_reporter import CrashReporter
 from envops_desktop.ui.desktop_notifier import DesktopNotifier
 from envops_desktop.ui.drop_zone import dropped_file
@@ -179,6 +184,9 @@ class MainWindow(QMainWindow):
         self.environments.selected.connect(self._environment_selected)
         self.environments.add_requested.connect(self.add_environment)
         self.backups.restore_requested.connect(self.restore_backup)
+        self.backups.restore_elsewhere_requested.connect(self.restore_into_another)
+        self.backups.restore_to_folder_requested.connect(self.restore_to_folder)
+        self.backups.compare_requested.connect(self.compare_backup)
         self.backups.export_requested.connect(self.export_backup)
         self.backups.delete_requested.connect(self.delete_backup)
         self.backups.pin_requested.connect(self.controller.toggle_pin)
@@ -363,13 +371,84 @@ class MainWindow(QMainWindow):
         if backup is not None:
             action(backup)
 
-    def restore_backup(self, backup: Backup) -> None:
-        """The restore flow: refuse a busy environment or another version, confirm, start."""
+    def _choose(self, name: str, title: str, label: str, items: list[str]) -> int | None:
+        """Which of `items` the user picks in a small modal list (None: cancelled)."""
+        dialog = QInputDialog(self)
+        dialog.setObjectName(name)
+        dialog.setWindowTitle(title)
+        dialog.setLabelText(label)
+        dialog.setComboBoxItems(items)
+        dialog.setComboBoxEditable(False)
+        if not dialog.exec():
+            return None
+        return items.index(dialog.textValue())
+
+    def restore_into_another(self, backup: Backup) -> None:
+        """Restore to…: a backup of this environment into another of the same version."""
+        source = self.controller.service.get_environment(backup.environment_id)
+        others = [e for e in self.controller.environments_model.records() if e.id != source.id]
+        if not others:
+            self.banner.show_message(
+                Notification.INFO, self.tr("There is no other environment to restore into.")
+            )
+            return
+        chosen = self._choose(
+            "restoreToDialog",
+            self.tr("Restore to another environment"),
+            self.tr("Restore {backup} of {source} into:").format(
+                backup=backup.name, source=source.name
+            ),
+            [f"{e.name} ({e.version})" for e in others],
+        )
+        if chosen is not None:
+            self.restore_backup(backup, others[chosen], source)
+
+    def restore_to_folder(self, backup: Backup) -> None:
+        """Restore to a folder…: the backup written into a new (or empty) folder."""
+        folder = self.files.folder(
+            self, "restoreToFolderDialog", self.tr("Choose a new or empty folder")
+        )
+        if folder is not None:
+            self.controller.restore_to_folder(backup, folder)
+
+    def compare_backup(self, backup: Backup) -> None:
+        """Compare with…: this backup beside another of its environment, or its folder now."""
+        others = [b for b in self.controller.backups_model.records() if b.id != backup.id]
+        choices = [None, *others]
+        chosen = self._choose(
+            "compareWithDialog",
+            self.tr("Compare with"),
+            self.tr("Compare {backup} with:").format(backup=backup.name),
+            [self.tr("the folder as it is now")]
+            + [f"{b.name} ({local_time(b.created_at)})" for b in others],
+        )
+        if chosen is None:
+            return
+        other = choices[chosen]
+        environment = self.controller.service.get_environment(backup.environment_id)
+        comparing = self.controller.compare(backup, other)
+        contents = backup_and_other_contents(self.controller, environment, backup, other)
+        comparing.succeeded.connect(
+            lambda changes: ChangesDialog(changes, contents, checkable=False, parent=self).exec()
+        )
+        comparing.failed.connect(
+            lambda message, _error: self.banner.show_message(Notification.ERROR, message)
+        )
+        self.controller.runner.launch(comparing)
+
+    def restore_backup(
+        self,
+        backup: Backup,
+        target: Environment | None = None,
+        source: Environment | None = None,
+    ) -> None:
+        """The restore flow: refuse a busy environment or another version, confirm, start;
+        into `target` (the selected environment unless given), a backup of `source`."""
         reason = self.controller.why_unavailable(Needs.IDLE, backup)
         if reason is not None:
             self.banner.show_message(Notification.INFO, reason)
             return
-        environment = self.controller.selected_environment
+        environment = target or self.controller.selected_environment
         try:
             self.controller.check_restorable_version(environment, backup.version)
         except VersionMismatchError as mismatch:
@@ -377,17 +456,19 @@ class MainWindow(QMainWindow):
                 show_version_mismatch(self, mismatch, environment.version_file), mismatch
             )
             return
-        if self._unlocking_store_first(environment, lambda: self.restore_backup(backup)):
+        if self._unlocking_store_first(
+            environment, lambda: self.restore_backup(backup, target, source)
+        ):
             return
         caveats = self.controller.service.restore_caveats(backup.id)
-        preview = self.controller.preview_restore(environment, backup)
+        preview = self.controller.preview_restore(environment, backup, source)
         contents = live_and_backup_contents(self.controller, environment, backup)
-        dialog = RestoreBackupDialog(environment, backup, caveats, self, preview, contents)
+        dialog = RestoreBackupDialog(environment, backup, caveats, self, preview, contents, source)
         self.controller.runner.launch(preview)
         if dialog.exec():
             self.tabs.setCurrentWidget(self.backups)
             self.controller.restore_backup(
-                environment, backup, dialog.backup_first.isChecked(), dialog.only
+                environment, backup, dialog.backup_first.isChecked(), dialog.only, source
             )
 
     def select_environment_for(self, path: Path) -> None:

@@ -70,13 +70,16 @@ def test_deleting_a_backup_asks_first_then_removes_the_row(qtbot, window, enviro
     qtbot.waitUntil(lambda: backup_rows(window) == ["keep"], timeout=10_000)
 
 
-def test_options_menu_offers_restore_export_delete_and_pin(window, environment, service):
+def test_options_menu_offers_restores_compare_export_delete_and_pin(window, environment, service):
     backup = service.create_backup("billing")
     window.controller.refresh()
     select_environment(window, "billing")
     menu = window.backups.options_menu(backup)
     assert [a.text().replace("&", "") for a in menu.actions()] == [
         "Restore…",
+        "Restore to another environment…",
+        "Restore to a folder…",
+        "Compare with…",
         "Export…",
         "Delete…",
         "Pin (keep whatever retention says)",

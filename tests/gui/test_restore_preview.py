@@ -4,7 +4,7 @@ as it is, all through the window."""
 from PySide6.QtCore import Qt
 
 from envops_desktop.controller.changes_model import PATH_COLUMN
-from tests.gui.conftest import click_button, select_environment, when_modal
+from tests.gui.conftest import choose_in_file_dialog, click_button, select_environment, when_modal
 from tests.gui.user import choose_backup_option
 from tests.trees import describe_tree, mess_up
 
@@ -94,3 +94,113 @@ def test_unticking_a_folder_leaves_it_as_it_is_and_restores_the_rest(
         p: v for p, v in wanted.items() if not p.startswith("conf.d") and p != "."
     }
     assert "partial" in service.activity("billing")[0].detail
+
+
+def test_comparing_two_backups_from_the_options_menu(
+    qtbot, window, service, environment, config_dir
+):
+    first = service.create_backup("billing", name="first")
+    (config_dir / "conf.d" / "new.ini").write_text("[new]\n")
+    service.create_backup("billing", name="second")
+    window.controller.refresh()
+    select_environment(window, "billing")
+    seen = {}
+
+    def pick_second(dialog) -> None:
+        assert dialog.objectName() == "compareWithDialog"
+        when_modal(show_changes, named="changesDialog")
+        dialog.setTextValue(next(i for i in dialog.comboBoxItems() if i.startswith("second")))
+        dialog.accept()
+
+    def show_changes(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        seen["paths"] = {table.model().index(r, 0).data() for r in range(table.model().rowCount())}
+        seen["title"] = changes.windowTitle()
+        changes.accept()
+
+    when_modal(pick_second)
+    choose_backup_option(qtbot, window, first.id, "compareAction")
+    qtbot.waitUntil(lambda: "paths" in seen, timeout=10_000)
+
+    assert "conf.d/new.ini" in seen["paths"] and "app.yaml" not in seen["paths"]
+    assert seen["title"] == "Changes: first → second"
+
+
+def _two_environments(service, tmp_path, test_version: str):
+    from tests.trees import make_config_tree
+
+    production, test = tmp_path / "production", tmp_path / "test"
+    make_config_tree(production)
+    make_config_tree(test, seed=3)
+    (production / "app.yaml").write_text("server:\n  port: 443\n")
+    service.add_environment("production", production, version="4.2.0")
+    service.add_environment("test", test, version=test_version)
+    return service.create_backup("production", name="golden"), test
+
+
+def test_a_backup_restored_into_another_environment_names_both(qtbot, window, service, tmp_path):
+    golden, test_folder = _two_environments(service, tmp_path, "4.2.0")
+    window.controller.refresh()
+    select_environment(window, "production")
+    seen = {}
+
+    def choose_test(dialog) -> None:
+        assert dialog.objectName() == "restoreToDialog"
+        when_modal(confirm, named="restoreBackupDialog")
+        dialog.setTextValue("test (4.2.0)")
+        dialog.accept()
+
+    def confirm(dialog) -> None:
+        seen["warning"] = dialog.findChild(object, "restoreWarning").text()
+        dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
+        click_button(dialog, "restoreButton")
+
+    when_modal(choose_test)
+    choose_backup_option(qtbot, window, golden.id, "restoreToAction")
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+
+    assert "this backup of production" in seen["warning"] and "of test" in seen["warning"]
+    assert (test_folder / "app.yaml").read_text() == "server:\n  port: 443\n"
+    assert "of production restored" in service.activity("test")[0].detail
+
+
+def test_a_backup_of_another_version_is_refused_for_another_environment(
+    qtbot, window, service, tmp_path
+):
+    golden, test_folder = _two_environments(service, tmp_path, "5.0.0")
+    before = describe_tree(test_folder)
+    window.controller.refresh()
+    select_environment(window, "production")
+    seen = {}
+
+    def choose_test(dialog) -> None:
+        when_modal(lambda box: (seen.setdefault("box", box.objectName()), box.reject()))
+        dialog.setTextValue("test (5.0.0)")
+        dialog.accept()
+
+    when_modal(choose_test)
+    choose_backup_option(qtbot, window, golden.id, "restoreToAction")
+    qtbot.waitUntil(lambda: "box" in seen, timeout=10_000)
+
+    assert seen["box"] == "versionMismatchBox"
+    assert describe_tree(test_folder) == before
+
+
+def test_restore_to_a_folder_from_the_options_menu(
+    qtbot, window, service, environment, config_dir, tmp_path
+):
+    wanted = describe_tree(config_dir)
+    backup = service.create_backup("billing", name="golden")
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    (tmp_path / "copy").mkdir()
+
+    choose_in_file_dialog(tmp_path / "copy", "restoreToFolderDialog")
+    choose_backup_option(qtbot, window, backup.id, "restoreToFolderAction")
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+
+    assert window.banner.kind == "success" and "was written to" in window.banner.text
+    assert describe_tree(tmp_path / "copy") == wanted
+    assert describe_tree(config_dir) == messed
