@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from envops_desktop import __version__
 from envops_desktop.data_dir import resolve_data_dir
+from envops_desktop.domain.changes import ChangeKind, TreeChanges
 from envops_desktop.domain.errors import (
     EnvOpsError,
     InvalidInputError,
@@ -34,7 +35,6 @@ from envops_desktop.service.flushing import settle_in_background, settler_reques
 from envops_desktop.terminal_progress import TerminalProgressBar
 
 if TYPE_CHECKING:
-    from envops_desktop.domain.changes import TreeChanges
     from envops_desktop.domain.schedules import ScheduleRule, ScheduleStatus
 
 EXIT_USAGE = 2
@@ -358,6 +358,8 @@ def _print(value: object, as_json: bool, text: Callable[[], str]) -> None:
 
 
 def _jsonable(value: object) -> object:
+    if isinstance(value, TreeChanges):  # its own JSON, with its counts and summary
+        return json.loads(value.to_json())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         # pydantic only when JSON is asked for: a backup need not pay for its import.
         from pydantic import TypeAdapter
@@ -365,8 +367,6 @@ def _jsonable(value: object) -> object:
         return TypeAdapter(type(value)).dump_python(value, mode="json")
     if isinstance(value, list):
         return [_jsonable(item) for item in value]
-    if hasattr(value, "model_dump"):  # a pydantic model
-        return value.model_dump(mode="json")
     return value
 
 
@@ -825,8 +825,6 @@ def _schedule_line(status: "ScheduleStatus", now: datetime, zone: tzinfo | None)
 
 def _change_lines(changes: "TreeChanges") -> str:
     """One line per path ("modified, mtime  app.yaml  (120 B → 98 B)"), then the counts."""
-    from envops_desktop.domain.changes import ChangeKind
-
     lines = []
     for change in changes.changes:
         kinds = ", ".join(kind.value for kind in change.kinds)

@@ -1,10 +1,17 @@
 """What a restore would change in a folder, or what differs between two backups: per path,
-its kinds of change. The command line prints these as JSON; the window lists them."""
+its kinds of change. The command line prints these as JSON, the window lists them, and each
+restore keeps its own with its activity entry.
+
+Plain dataclasses with their own JSON (orjson), not pydantic models: every restore makes
+one, and a small restore from the command line would otherwise pay pydantic's import.
+"""
 
 from collections import Counter
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, computed_field
+import orjson
 
 
 class ChangeKind(StrEnum):
@@ -29,10 +36,9 @@ CONTENT_KINDS = frozenset(
 )
 
 
-class PathChange(BaseModel):
+@dataclass(frozen=True)
+class PathChange:
     """How one path differs: "." is the folder itself; sizes are of files only."""
-
-    model_config = ConfigDict(frozen=True)
 
     path: str
     kinds: tuple[ChangeKind, ...]
@@ -44,23 +50,26 @@ class PathChange(BaseModel):
         return not CONTENT_KINDS & set(self.kinds)
 
 
-class TreeChanges(BaseModel):
-    """Every path that differs from `before` to `after`, in path order."""
+def _printable(path: str) -> str:
+    # A name that is not UTF-8 (kept in the str with surrogates) as \x escapes: JSON holds
+    # text only, and a report is read, not used to name files.
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
-    model_config = ConfigDict(frozen=True)
+
+@dataclass(frozen=True)
+class TreeChanges:
+    """Every path that differs from `before` to `after`, in path order."""
 
     before: str  # what was compared: "live" or a backup's name
     after: str
     changes: tuple[PathChange, ...]
 
-    @computed_field  # type: ignore[prop-decorator]
     @property
     def counts(self) -> dict[ChangeKind, int]:
         """How many paths changed in each way; a path changed two ways counts twice."""
         counted = Counter(kind for change in self.changes for kind in change.kinds)
         return {kind: counted[kind] for kind in ChangeKind if counted[kind]}
 
-    @computed_field  # type: ignore[prop-decorator]
     @property
     def summary(self) -> str:
         """One line: "3 added, 1 modified, 2 changed only in metadata", or "no changes"."""
@@ -74,3 +83,39 @@ class TreeChanges(BaseModel):
         if metadata:
             parts.append(f"{metadata} changed only in metadata")
         return ", ".join(parts) if parts else "no changes"
+
+    def to_json(self) -> bytes:
+        """The changes, their counts and summary as JSON (names that are not UTF-8 escaped)."""
+        document: dict[str, Any] = {
+            "before": self.before,
+            "after": self.after,
+            "summary": self.summary,
+            "counts": {kind.value: n for kind, n in self.counts.items()},
+            "changes": [
+                {
+                    "path": _printable(c.path),
+                    "kinds": [kind.value for kind in c.kinds],
+                    "size_before": c.size_before,
+                    "size_after": c.size_after,
+                }
+                for c in self.changes
+            ],
+        }
+        return orjson.dumps(document, option=orjson.OPT_INDENT_2)
+
+    @classmethod
+    def from_json(cls, data: bytes) -> "TreeChanges":
+        document = orjson.loads(data)
+        return cls(
+            before=document["before"],
+            after=document["after"],
+            changes=tuple(
+                PathChange(
+                    c["path"],
+                    tuple(ChangeKind(kind) for kind in c["kinds"]),
+                    c["size_before"],
+                    c["size_after"],
+                )
+                for c in document["changes"]
+            ),
+        )

@@ -92,5 +92,6 @@ class ServiceContext:
 
     def record(
         self, env: Environment, action: ActivityAction, outcome: Outcome, detail: str = ""
-    ) -> None:
-        self.activity.append(env.id, env.name, action, self.user, outcome, detail)
+    ) -> int:
+        """Add an activity entry for `env`; returns its id."""
+        return self.activity.append(env.id, env.name, action, self.user, outcome, detail)

@@ -60,6 +60,7 @@ from envops_desktop.store.file_metadata import (
 from envops_desktop.store.journal_records import JournalEntry
 
 if TYPE_CHECKING:  # pydantic, which the command line loads only where it reads a file
+    from envops_desktop.domain.changes import TreeChanges
     from envops_desktop.domain.configuration import ManifestEntry
     from envops_desktop.service.team_locks import TeamLock
 
@@ -182,6 +183,15 @@ def restore_locked(
     started = time.monotonic()
     if caveats is None:
         caveats = restore_caveats(ctx, backup) if write_tree is None else []
+    # What it will change, kept with its activity entry: worked out under the lock, before
+    # anything changes (an import's tree is not in the database until it is recorded).
+    from envops_desktop.service.tree_diff import restore_preview
+
+    report = (
+        restore_preview(ctx, env, backup, only, cancel)
+        if action is ActivityAction.BACKUP_RESTORED
+        else None
+    )
     ctx.journal.begin(entry)
     touched = False  # whether the environment's folder was ever moved
     try:
@@ -233,7 +243,7 @@ def restore_locked(
             notes.append("left as they were: " + ", ".join(env.excludes))
         fence()
         # Recorded or rolled back: a restore the database cannot record is not reported done.
-        complete_restore(ctx, entry, backup, action, Outcome.SUCCESS, "; ".join(notes))
+        complete_restore(ctx, entry, backup, action, Outcome.SUCCESS, "; ".join(notes), report)
     except BaseException as error:
         _undo(ctx, env, backup, entry, action, error, touched)
         if isinstance(error, InvalidConfigurationFileError):
@@ -362,8 +372,10 @@ def complete_restore(
     action: ActivityAction,
     outcome: Outcome,
     detail: str,
+    report: "TreeChanges | None" = None,
 ) -> None:
-    """Record a restore whose new configuration is in place; it is still to be settled."""
+    """Record a restore whose new configuration is in place, with `report` (what it
+    changed) if there is one; it is still to be settled."""
     env = ctx.environments.by_id(entry.environment_id)
     assert env is not None
     try:
@@ -378,7 +390,9 @@ def complete_restore(
             version=version,
             last_restored_backup_id=backup.id,
         )
-        ctx.record(env, action, outcome, detail)
+        activity_id = ctx.record(env, action, outcome, detail)
+        if report is not None:
+            ctx.activity.attach_report(activity_id, report.to_json())
 
 
 def _undo(

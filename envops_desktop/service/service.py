@@ -420,19 +420,20 @@ class EnvOpsService:
         """What restoring a backup (`backup_id`: as `find_backup` takes it, of the environment
         or of `from_environment`) would change in the environment's folder, path by path;
         changes nothing. Files the hash cache knows as they are now are not read."""
-        from envops_desktop.domain.changes import TreeChanges
-        from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre, checked_selection
-        from envops_desktop.service import tree_diff
+        from envops_desktop.domain.excludes import checked_selection
+        from envops_desktop.service.tree_diff import restore_preview
 
-        left = LeftAsTheyAre(Excludes([]), None if only is None else checked_selection(only))
         env = self.get_environment(environment)
         backup = self.backup_to_restore(env.name, backup_id, from_environment)
-        live = tree_diff.live_tree(self._ctx, env, cancel or CancelToken())
-        excludes = Excludes(env.excludes)
-        after = tree_diff.as_restored(self._ctx.backups.entries(backup.id), backup, excludes)
-        # What a selective restore does not bring back stays as it is, its folders too.
-        changes = tuple(c for c in tree_diff.changes(live, after) if left.selected(c.path))
-        return TreeChanges(before="live", after=backup.name, changes=changes)
+        only = None if only is None else checked_selection(only)
+        return restore_preview(self._ctx, env, backup, only, cancel or CancelToken())
+
+    def restore_report(self, activity_id: int) -> "TreeChanges | None":
+        """What the restore an activity entry records changed, if it was kept."""
+        from envops_desktop.domain.changes import TreeChanges
+
+        body = self._ctx.activity.report(activity_id)
+        return None if body is None else TreeChanges.from_json(body)
 
     def backup_file(self, backup_id: str, path: str, limit: int = 1 << 20) -> bytes | None:
         """The first `limit` bytes of file `path` in a backup, to show beside another

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from envops_desktop.domain.changes import ChangeKind, PathChange
+from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges
 from envops_desktop.domain.enums import EntryKind
-from envops_desktop.domain.excludes import Excludes
+from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
 from envops_desktop.domain.models import Backup, Environment, TreeEntry
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service.context import ServiceContext
@@ -154,6 +154,22 @@ def live_tree(ctx: ServiceContext, env: Environment, cancel: CancelToken) -> Tre
     root = TreeEntry(ROOT, EntryKind.DIR, scan.root_mode, 0, 0, None, None, scan.root_meta)
     tree[ROOT] = _facets(root, root.mode, _owner(root.meta), scan.root_mtime_ns)
     return tree
+
+
+def restore_preview(
+    ctx: ServiceContext,
+    env: Environment,
+    backup: Backup,
+    only: list[str] | None,
+    cancel: CancelToken,
+) -> TreeChanges:
+    """What restoring `backup` (`only` those paths) would change in `env`'s folder now."""
+    live = live_tree(ctx, env, cancel)
+    after = as_restored(ctx.backups.entries(backup.id), backup, Excludes(env.excludes))
+    # What a selective restore does not bring back stays as it is, its folders too.
+    left = LeftAsTheyAre(Excludes([]), only)
+    found = tuple(change for change in changes(live, after) if left.selected(change.path))
+    return TreeChanges(before="live", after=backup.name, changes=found)
 
 
 def changes(before: Tree, after: Tree) -> Iterator[PathChange]:

@@ -2,6 +2,8 @@
 
 import sqlite3
 
+import zstandard
+
 from envops_desktop.domain.activity_query import ActivityQuery
 from envops_desktop.domain.enums import ActivityAction, Outcome
 from envops_desktop.domain.models import ActivityEntry
@@ -54,9 +56,10 @@ class ActivityRecords:
         user: str,
         outcome: Outcome,
         detail: str = "",
-    ) -> None:
+    ) -> int:
+        """Add an entry; returns its id."""
         with self._db.transaction() as conn:
-            conn.execute(
+            cursor = conn.execute(
                 "INSERT INTO activity (time, environment_id, environment_name, action, user,"
                 " outcome, detail) VALUES (?,?,?,?,?,?,?)",
                 (
@@ -69,6 +72,25 @@ class ActivityRecords:
                     detail,
                 ),
             )
+            return int(cursor.lastrowid or 0)
+
+    def attach_report(self, activity_id: int, report_json: bytes) -> None:
+        """Keep what a restore changed (JSON) with its entry."""
+        body = zstandard.ZstdCompressor(level=3).compress(report_json)
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO restore_reports (activity_id, body) VALUES (?, ?)",
+                (activity_id, body),
+            )
+
+    def report(self, activity_id: int) -> bytes | None:
+        """The JSON of what the restore of entry `activity_id` changed, if it was kept."""
+        row = (
+            self._db.connection()
+            .execute("SELECT body FROM restore_reports WHERE activity_id = ?", (activity_id,))
+            .fetchone()
+        )
+        return None if row is None else zstandard.ZstdDecompressor().decompress(row[0])
 
     def made_here(self, environment_ids: set[str]) -> list[ActivityEntry]:
         """The entries of these environments written here (not taken in from elsewhere)."""

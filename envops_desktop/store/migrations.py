@@ -275,4 +275,7 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     ALTER TABLE environments ADD COLUMN pre_restore_argv TEXT;
     ALTER TABLE environments ADD COLUMN pre_restore_timeout REAL;
     """,
+    # 21: what each restore changed, kept with its activity entry (zstd-compressed JSON),
+    # apart from the log so that paging through it never reads them.
+    "CREATE TABLE restore_reports (activity_id INTEGER PRIMARY KEY, body BLOB NOT NULL);",
 ]

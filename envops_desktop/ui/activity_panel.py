@@ -1,15 +1,18 @@
 """The Activity Log tab: filterable by environment and searchable."""
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
-from envops_desktop.controller.activity_model import StoreSortedProxy
+from envops_desktop.controller.activity_model import ID_ROLE, StoreSortedProxy
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.ui.table_views import make_table_view
 
 
 class ActivityPanel(QWidget):
-    """The log newest first, fetched a page at a time as the user scrolls."""
+    """The log newest first, fetched a page at a time as the user scrolls; a restore's entry
+    opens what it changed (double-click, Enter or Show changes…)."""
+
+    report_requested = Signal(int)  # an activity entry's id
 
     def __init__(self, controller: MainController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -29,6 +32,15 @@ class ActivityPanel(QWidget):
         self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         for column, width in enumerate((150, 120, 190, 90, 80)):
             self.table.setColumnWidth(column, width)
+        self.show_report = QPushButton(self.tr("Show &changes…"), self)
+        self.show_report.setObjectName("showReportButton")
+        self.show_report.setAccessibleName(self.tr("Show what the selected restore changed"))
+        self.show_report.setEnabled(False)
+        self.show_report.clicked.connect(lambda: self._open(self.table.currentIndex()))
+        self.table.activated.connect(self._open)
+        self.table.selectionModel().selectionChanged.connect(
+            lambda: self.show_report.setEnabled(self.table.currentIndex().isValid())
+        )
         self.search_edit.textChanged.connect(self.proxy.setFilterFixedString)
         self.environment_combo.currentIndexChanged.connect(self._filter_environment)
         controller.environments_model.modelReset.connect(self._fill_environments)
@@ -37,11 +49,16 @@ class ActivityPanel(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(self.environment_combo)
         bar.addWidget(self.search_edit, 1)
+        bar.addWidget(self.show_report)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
         layout.addWidget(self.table)
         self._fill_environments()
+
+    def _open(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.report_requested.emit(index.data(ID_ROLE))
 
     def _fill_environments(self) -> None:
         current = self.environment_combo.currentData()

@@ -69,13 +69,14 @@ def live_and_backup_contents(
 
 
 class ChangesDialog(QDialog):
-    """The changes between two trees; `checkable` for a restore's, whose ticked paths are
-    `selection()` when the dialog is accepted."""
+    """The changes between two trees, with each file's two versions from `contents` (None:
+    none are kept, as for a restore already done); `checkable` for a restore's, whose ticked
+    paths are `selection()` when the dialog is accepted."""
 
     def __init__(
         self,
         changes: TreeChanges,
-        contents: Contents,
+        contents: Contents | None,
         checkable: bool,
         parent: QWidget | None = None,
     ) -> None:
@@ -137,8 +138,10 @@ class ChangesDialog(QDialog):
         if not indexes:
             return
         change: PathChange = indexes[0].data(RECORD_ROLE)
-        if {ChangeKind.MODIFIED, ChangeKind.ADDED, ChangeKind.REMOVED} & set(change.kinds) and (
-            change.size_before is not None or change.size_after is not None
+        if (
+            self._contents is not None
+            and {ChangeKind.MODIFIED, ChangeKind.ADDED, ChangeKind.REMOVED} & set(change.kinds)
+            and (change.size_before is not None or change.size_after is not None)
         ):
             before, after = self._contents(change.path)
             self.diff.setHtml(diff_html(before, after, self._changes.before, self._changes.after))

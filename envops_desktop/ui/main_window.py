@@ -183,6 +183,7 @@ class MainWindow(QMainWindow):
         c.operations_changed.connect(self._update_state)
         self.environments.selected.connect(self._environment_selected)
         self.environments.add_requested.connect(self.add_environment)
+        self.activity.report_requested.connect(self.show_restore_report)
         self.backups.restore_requested.connect(self.restore_backup)
         self.backups.restore_elsewhere_requested.connect(self.restore_into_another)
         self.backups.restore_to_folder_requested.connect(self.restore_to_folder)
@@ -410,6 +411,16 @@ class MainWindow(QMainWindow):
         )
         if folder is not None:
             self.controller.restore_to_folder(backup, folder)
+
+    def show_restore_report(self, activity_id: int) -> None:
+        """What the restore an activity entry records changed, as it was kept then."""
+        report = self.controller.service.restore_report(activity_id)
+        if report is None:
+            self.banner.show_message(
+                Notification.INFO, self.tr("This entry has no list of changes: only restores do.")
+            )
+            return
+        ChangesDialog(report, None, checkable=False, parent=self).exec()
 
     def compare_backup(self, backup: Backup) -> None:
         """Compare with…: this backup beside another of its environment, or its folder now."""

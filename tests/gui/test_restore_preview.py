@@ -204,3 +204,39 @@ def test_restore_to_a_folder_from_the_options_menu(
     assert window.banner.kind == "success" and "was written to" in window.banner.text
     assert describe_tree(tmp_path / "copy") == wanted
     assert describe_tree(config_dir) == messed
+
+
+def test_a_restores_changes_open_from_the_activity_log(
+    qtbot, window, service, environment, config_dir
+):
+    backup = service.create_backup("billing", name="golden")
+    mess_up(config_dir)
+    service.restore_backup("billing", backup.id)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    bar = window.tabs.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(2).center())
+    table = window.activity.table
+    restored = next(
+        r
+        for r in range(table.model().rowCount())
+        if table.model().index(r, 2).data() == "backup restored"
+    )
+    qtbot.mouseClick(
+        table.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=table.visualRect(table.model().index(restored, 0)).center(),
+    )
+    seen = {}
+
+    def read_report(changes) -> None:
+        listed = changes.findChild(object, "changesTable").model()
+        seen["paths"] = {listed.index(r, 0).data() for r in range(listed.rowCount())}
+        seen["summary"] = changes.findChild(object, "changesSummary").text()
+        changes.accept()
+
+    when_modal(read_report, named="changesDialog")
+    qtbot.mouseClick(window.activity.show_report, Qt.MouseButton.LeftButton)
+
+    assert {"app.yaml", "conf.d/cache.ini", "conf.d/new.ini"} <= seen["paths"]
+    assert seen["summary"] == "3 added, 1 modified, 1 removed, 3 changed only in metadata"

@@ -476,6 +476,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
         "retention_rules",
         "service_settings",
         "shared_settings",
+        "restore_reports",
     ):
         conn.execute(f"DROP TABLE {table}")
     conn.execute("DROP TABLE manifests")

@@ -180,3 +180,18 @@ def test_a_selective_restore_of_a_path_outside_the_folder_is_refused(service, tm
 
     with pytest.raises(InvalidInputError, match="cannot be restored on its own"):
         service.restore_backup("billing", backup.id, only=["../etc"])
+
+
+def test_a_restore_keeps_what_it_changed_with_its_activity_entry(service, tmp_path):
+    root = tmp_path / "billing"
+    make_config_tree(root)
+    service.add_environment("billing", root, version="4.2.0")
+    backup = service.create_backup("billing")
+    mess_up(root)
+    preview = service.preview_restore("billing", backup.id)
+
+    service.restore_backup("billing", backup.id, backup_first=True)
+
+    restored, *earlier = service.activity("billing")
+    assert service.restore_report(restored.id) == preview
+    assert all(service.restore_report(entry.id) is None for entry in earlier)
