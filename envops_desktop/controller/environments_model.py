@@ -1,5 +1,6 @@
-"""The environments table: name, status badge, version, path, last backup, last updated, and
-its schedule (an Overdue badge when a scheduled backup failed or was missed)."""
+"""The environments table: name, status badge, version, path, last backup, last updated, its
+schedule (an Overdue badge when a scheduled backup failed or was missed), and whether its
+folder changed since its last backup (a Modified badge)."""
 
 from PySide6.QtCore import QObject
 
@@ -13,7 +14,9 @@ from envops_desktop.domain.models import Environment
 
 STATUS_COLUMN = 1
 SCHEDULE_COLUMN = 6
+DRIFT_COLUMN = 7
 OVERDUE = "Overdue"
+MODIFIED = "Modified since last backup"
 
 COLUMNS: list[Column[Environment]] = [
     Column("Name", lambda e: e.name),
@@ -25,6 +28,7 @@ COLUMNS: list[Column[Environment]] = [
     ),
     Column("Last updated", lambda e: local_time(e.updated_at), lambda e: timestamp(e.updated_at)),
     Column("Schedule", lambda e: OVERDUE if e.backup_overdue else e.schedule),
+    Column("Since last backup", lambda e: MODIFIED if e.modified_since_backup else ""),
 ]
 
 

@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from envops_desktop.controller.action_rules import Needs, why_unavailable
 from envops_desktop.controller.activity_model import ActivityTableModel
 from envops_desktop.controller.backups_model import BackupsTableModel
+from envops_desktop.controller.drift_watch import DriftWatch
 from envops_desktop.controller.environments_model import EnvironmentsTableModel
 from envops_desktop.controller.operation_runner import (
     OperationRunner,
@@ -89,6 +90,9 @@ class MainController(QObject):
         self._schedules = QTimer(self)
         self._schedules.setInterval(SCHEDULE_CHECK_MS)
         self._schedules.timeout.connect(self.take_due_backups)
+        self.drift = DriftWatch(service, self)
+        self.drift.changed.connect(lambda _env_id: self.refresh())
+        self.operation_ended.connect(self._check_drift_after)
 
     # Loading and live refresh ----------------------------------------------------------------
 
@@ -112,8 +116,12 @@ class MainController(QObject):
     def refresh(self) -> None:
         assert_gui_thread()
         self._last_change = self.service.change_counter()
-        environments = [self._with_local_status(e) for e in self.service.list_environments()]
+        environments = [
+            replace(self._with_local_status(e), modified_since_backup=self.drift.state(e.id))
+            for e in self.service.list_environments()
+        ]
         self.environments_model.set_records(environments)
+        self.drift.watch(environments)
         ids = {e.id for e in environments}
         if self._selected_id not in ids:
             self._selected_id = None
@@ -129,6 +137,12 @@ class MainController(QObject):
             return replace(environment, status=EnvironmentStatus.UPDATING)
         return environment
 
+    def _check_drift_after(self, _kind: str, _text: str, environment_id: str, _s: float) -> None:
+        # A backup or restore changes what the folder is compared with, or the folder.
+        row = self.environments_model.row_of(environment_id) if environment_id else None
+        if row is not None:
+            self.drift.check(self.environments_model.record(row))
+
     def filter_activity(self, environment_id: str | None) -> None:
         """Show the log of one environment, or of all with None."""
         self.activity_model.set_environment(environment_id)
@@ -139,6 +153,8 @@ class MainController(QObject):
         if environment_id == self._selected_id:
             return
         self._selected_id = environment_id
+        if self.selected_environment is not None:
+            self.drift.check(self.selected_environment)
         self.backups_model.set_records(self._backups_shown())
         self.selection_changed.emit()
 
@@ -633,3 +649,4 @@ class MainController(QObject):
         """Cancel what is running, wait for it to put things back, stop watching."""
         self.stop()
         self.runner.cancel_all_and_wait()
+        self.drift.stop()

@@ -73,6 +73,9 @@ class Environment:
     # backup failed or was missed: filled in where they are shown.
     schedule: str = "Off"
     backup_overdue: bool = False
+    # Whether its folder differs from its last backup; None while unknown (being checked,
+    # or no backup yet). Filled in by the window, which checks it on a worker.
+    modified_since_backup: bool | None = None
     # Glob patterns of paths not backed up and left as they are by a restore (`excludes.py`).
     excludes: tuple[str, ...] = ()
     # Whether a teammate's backup may hold links that lead out of the folder (a copy of

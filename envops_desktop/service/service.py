@@ -428,6 +428,28 @@ class EnvOpsService:
         only = None if only is None else checked_selection(only)
         return restore_preview(self._ctx, env, backup, only, cancel or CancelToken())
 
+    def modified_since_backup(
+        self, environment: str, cancel: CancelToken | None = None
+    ) -> bool | None:
+        """Whether the environment's folder differs from its last backup (and from the
+        backup last restored into it, which a restore's own backup first is not); None
+        when it has no backup yet. Files the hash cache knows as they are are not read."""
+        from envops_desktop.service import tree_diff
+
+        env = self.get_environment(environment)
+        known = self._ctx.backups.for_environment(env.id)[:1]  # the newest
+        if env.last_restored_backup_id is not None:
+            restored = self._ctx.backups.by_id(env.last_restored_backup_id)
+            known += [restored] if restored is not None and restored.deleted_at is None else []
+        if not known:
+            return None
+        live = tree_diff.live_tree(self._ctx, env, cancel or CancelToken())
+        return all(
+            next(tree_diff.changes(live, tree_diff.as_recorded(entries, backup)), None) is not None
+            for backup in known
+            for entries in [self._ctx.backups.entries(backup.id)]
+        )
+
     def restore_report(self, activity_id: int) -> "TreeChanges | None":
         """What the restore an activity entry records changed, if it was kept."""
         from envops_desktop.domain.changes import TreeChanges

@@ -10,7 +10,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from envops_desktop.controller.environments_model import SCHEDULE_COLUMN, STATUS_COLUMN
+from envops_desktop.controller.environments_model import (
+    DRIFT_COLUMN,
+    SCHEDULE_COLUMN,
+    STATUS_COLUMN,
+)
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.models import Environment
@@ -40,6 +44,7 @@ class EnvironmentsPanel(QStackedWidget):
         badges = StatusBadgeDelegate(self.table)
         self.table.setItemDelegateForColumn(STATUS_COLUMN, badges)
         self.table.setItemDelegateForColumn(SCHEDULE_COLUMN, badges)
+        self.table.setItemDelegateForColumn(DRIFT_COLUMN, badges)
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.table.setColumnWidth(0, 160)
         self.table.setColumnWidth(STATUS_COLUMN, 120)

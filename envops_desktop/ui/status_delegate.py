@@ -1,10 +1,11 @@
-"""Paints an environment's status, and an overdue schedule, as coloured badges."""
+"""Paints an environment's status, an overdue schedule and a folder modified since its last
+backup as coloured badges."""
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from envops_desktop.controller.environments_model import OVERDUE
+from envops_desktop.controller.environments_model import MODIFIED, OVERDUE
 from envops_desktop.domain.enums import EnvironmentStatus
 
 BADGE_COLOURS = {
@@ -12,6 +13,7 @@ BADGE_COLOURS = {
     EnvironmentStatus.UPDATING.value: (QColor("#fff3d6"), QColor("#8a5a00")),
     EnvironmentStatus.UPDATE_FAILED.value: (QColor("#fde2e1"), QColor("#a11b14")),
     OVERDUE: (QColor("#fde2e1"), QColor("#a11b14")),
+    MODIFIED: (QColor("#fff3d6"), QColor("#8a5a00")),
 }
 
 

@@ -195,3 +195,24 @@ def test_a_restore_keeps_what_it_changed_with_its_activity_entry(service, tmp_pa
     restored, *earlier = service.activity("billing")
     assert service.restore_report(restored.id) == preview
     assert all(service.restore_report(entry.id) is None for entry in earlier)
+
+
+def test_a_folder_is_modified_since_its_last_backup_until_backed_up_or_restored(service, tmp_path):
+    root = tmp_path / "billing"
+    make_config_tree(root)
+    service.add_environment("billing", root, version="4.2.0")
+    assert service.modified_since_backup("billing") is None  # no backup yet
+    backup = service.create_backup("billing")
+    assert service.modified_since_backup("billing") is False
+
+    (root / "app.yaml").write_text("server:\n  port: 1\n")
+    assert service.modified_since_backup("billing") is True
+
+    service.restore_backup(
+        "billing", backup.id, backup_first=True
+    )  # its backup first holds the edit
+    assert service.modified_since_backup("billing") is False
+    (root / "conf.d" / "cache.ini").chmod(0o600)
+    assert service.modified_since_backup("billing") is True
+    service.create_backup("billing")
+    assert service.modified_since_backup("billing") is False

@@ -1,0 +1,137 @@
+"""Whether each environment's folder has changed since its last backup, checked on a worker:
+when the environment is selected, after an operation on it, and when a watcher on its
+folder reports a change, at most once a minute per environment."""
+
+import os
+import time
+
+from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
+
+from envops_desktop.controller.operation_runner import OperationRunner
+from envops_desktop.domain.enums import EnvironmentStatus
+from envops_desktop.domain.errors import NotFoundError
+from envops_desktop.domain.models import Environment
+from envops_desktop.domain.progress import CancelToken, ProgressCallback
+from envops_desktop.service import EnvOpsService
+
+# After a watcher's report, the least time between two checks of one environment.
+WATCHED_EVERY_SECONDS = 60.0
+# Files watched per environment, besides its folders: an edit in place changes a file, not
+# the folder that names it. Enough for a configuration; a tree of thousands is seen by its
+# folders (most tools write a new file and rename it), and checked when selected.
+_FILES_WATCHED = 500
+
+
+class DriftWatch(QObject):
+    """Knows, per environment id, whether its folder differs from its last backup."""
+
+    changed = Signal(str)  # an environment id whose answer is new
+
+    def __init__(self, service: EnvOpsService, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._service = service
+        # Its own: a check is no operation the user waits for or is asked about at quit.
+        self._runner = OperationRunner(self)
+        self._states: dict[str, bool | None] = {}
+        self._checking: set[str] = set()
+        self._again: set[str] = set()  # asked again while a check ran
+        self._last: dict[str, float] = {}
+        self._waiting: set[str] = set()  # a watcher's check postponed to the minute's end
+        self._folders: dict[str, str] = {}  # watched folder -> environment id
+        self._watcher = QFileSystemWatcher(self)
+        self._watcher.directoryChanged.connect(self._folder_changed)
+        self._watcher.fileChanged.connect(self._folder_changed)
+
+    def stop(self) -> None:
+        """Stop watching; cancel the checks running and wait for them."""
+        if self._folders:
+            self._watcher.removePaths(list(self._folders))
+        self._folders = {}
+        self._runner.cancel_all_and_wait()
+
+    def state(self, environment_id: str) -> bool | None:
+        return self._states.get(environment_id)
+
+    def watch(self, environments: list[Environment]) -> None:
+        """Watch these environments' folders (each folder and the folders right inside it:
+        where configuration changes), and the files in those, up to a few hundred."""
+        wanted: dict[str, str] = {}
+        for env in environments:
+            wanted[env.path] = env.id
+            folders, files = [env.path], []
+            for folder in [env.path, *self._folders_in(env.path)]:
+                if folder != env.path:
+                    folders.append(folder)
+                files += self._files_in(folder)
+            for path in folders + files[:_FILES_WATCHED]:
+                wanted[path] = env.id
+        gone = [folder for folder in self._folders if folder not in wanted]
+        new = [folder for folder in wanted if folder not in self._folders]
+        if gone:
+            self._watcher.removePaths(gone)
+        if new:
+            self._watcher.addPaths(new)
+        self._folders = wanted
+
+    @staticmethod
+    def _folders_in(folder: str) -> list[str]:
+        try:
+            return [e.path for e in os.scandir(folder) if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            return []
+
+    @staticmethod
+    def _files_in(folder: str) -> list[str]:
+        try:
+            return [e.path for e in os.scandir(folder) if e.is_file(follow_symlinks=False)]
+        except OSError:
+            return []
+
+    def check(self, environment: Environment) -> None:
+        """Work out on a worker whether `environment`'s folder differs from its last backup."""
+        env_id = environment.id
+        if environment.status is EnvironmentStatus.UPDATING:
+            return  # checked after the operation instead
+        if env_id in self._checking:
+            self._again.add(env_id)
+            return
+        self._checking.add(env_id)
+        self._last[env_id] = time.monotonic()
+
+        def operation(_progress: ProgressCallback, cancel: CancelToken) -> bool | None:
+            return self._service.modified_since_backup(env_id, cancel)
+
+        running = self._runner.prepare(
+            self.tr("Checking {name} for changes").format(name=environment.name), None, operation
+        )
+        running.succeeded.connect(lambda modified: self._answered(environment, modified))
+        # A folder being replaced or gone: unknown until the next check.
+        running.failed.connect(lambda _message, _error: self._answered(environment, None))
+        running.cancelled.connect(lambda _message: self._checking.discard(env_id))
+        self._runner.launch(running)
+
+    def _answered(self, environment: Environment, modified: bool | None) -> None:
+        env_id = environment.id
+        self._checking.discard(env_id)
+        if self._states.get(env_id, "unknown") != modified:
+            self._states[env_id] = modified
+            self.changed.emit(env_id)
+        if env_id in self._again:
+            self._again.discard(env_id)
+            self.check(environment)
+
+    def _folder_changed(self, path: str) -> None:
+        env_id = self._folders.get(path)
+        if env_id is None or env_id in self._waiting:
+            return
+        wait = self._last.get(env_id, 0.0) + WATCHED_EVERY_SECONDS - time.monotonic()
+        self._waiting.add(env_id)
+        QTimer.singleShot(max(0, int(wait * 1000)), self, lambda: self._check_by_id(env_id))
+
+    def _check_by_id(self, env_id: str) -> None:
+        self._waiting.discard(env_id)
+        try:
+            environment = self._service.get_environment(env_id)
+        except NotFoundError:  # removed meanwhile: nothing to check
+            return
+        self.check(environment)
