@@ -4,16 +4,18 @@ import shutil
 import sys
 from typing import TextIO
 
-from envops_desktop.domain.progress import Progress
+from envops_desktop.domain.progress import Eta, Progress
 
 
 class TerminalProgressBar:
-    """Draws `phase [####....] 42% 12.0/28.5 MiB path` on one line of stderr."""
+    """Draws `phase [####....] 42% 12.0/28.5 MiB 0:04 elapsed, about 0:06 left path` on one
+    line of stderr."""
 
     def __init__(self, stream: TextIO = sys.stderr) -> None:
         self._stream = stream
         self._enabled = stream.isatty()
         self._drawn = False
+        self._eta = Eta()
 
     def __call__(self, progress: Progress) -> None:
         if not self._enabled:
@@ -24,7 +26,7 @@ class TerminalProgressBar:
         filled = bar_width * progress.percent // 100
         line = (
             f"{progress.phase} [{'#' * filled}{'.' * (bar_width - filled)}] "
-            f"{progress.percent:3d}% {mib} {progress.path}"
+            f"{progress.percent:3d}% {mib} {self._eta.text(progress)} {progress.path}"
         )
         self._stream.write("\r" + line[: width - 1].ljust(width - 1))
         self._stream.flush()

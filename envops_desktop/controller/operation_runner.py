@@ -4,7 +4,7 @@ import time
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
-from envops_desktop.domain.progress import Progress
+from envops_desktop.domain.progress import Eta, Progress
 from envops_desktop.workers.operation_worker import Operation, OperationWorker
 
 
@@ -36,6 +36,9 @@ class RunningOperation(QObject):
         self.environment_id = environment_id
         self.started = 0.0  # time.monotonic() when it started
         self.last_progress: Progress | None = None
+        # "0:12 elapsed, about 0:30 left", as of its last progress report.
+        self.timing = ""
+        self._eta = Eta()
         self._thread = QThread(self)
         self._worker = OperationWorker(operation)
         self._worker.moveToThread(self._thread)
@@ -51,6 +54,7 @@ class RunningOperation(QObject):
 
     def start(self) -> None:
         self.started = time.monotonic()
+        self._eta = Eta()
         self._thread.start()
 
     def seconds(self) -> float:
@@ -67,6 +71,7 @@ class RunningOperation(QObject):
     def _on_progress(self, progress: Progress) -> None:
         assert_gui_thread()
         self.last_progress = progress
+        self.timing = self._eta.text(progress)
         self.progressed.emit(progress)
 
     @Slot(object)

@@ -78,3 +78,38 @@ class ProgressMeter:
 
     def finish(self) -> None:
         self._callback(Progress(self._phase, self._total, self._total))
+
+
+def clock_text(seconds: float) -> str:
+    """0:07, 1:05, 1:02:03."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class Eta:
+    """The time an operation has taken, and an estimate of the time it has left from the
+    throughput of its current phase (each phase goes at its own pace: reading, writing)."""
+
+    # Before this many seconds of a phase, its pace says too little to estimate from.
+    SETTLED_SECONDS = 1.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._started = clock()
+        self._phase: str | None = None
+        self._phase_started = self._started
+        self._phase_done = 0
+
+    def text(self, progress: Progress) -> str:
+        """ "0:12 elapsed, about 0:30 left" (without an estimate while there is none)."""
+        now = self._clock()
+        if progress.phase != self._phase:
+            self._phase, self._phase_started, self._phase_done = progress.phase, now, progress.done
+        said = f"{clock_text(now - self._started)} elapsed"
+        pace_seconds, done = now - self._phase_started, progress.done - self._phase_done
+        if progress.total > 0 and done > 0 and pace_seconds >= self.SETTLED_SECONDS:
+            left = pace_seconds * max(0, progress.total - progress.done) / done
+            said += f", about {clock_text(left)} left"
+        return said

@@ -288,6 +288,8 @@ class ImportConfigurationDialog(QDialog):
     def _progress(self, progress: Progress) -> None:
         if self.progress_bar.maximum() > 0:
             self.progress_bar.setValue(progress.percent)
+            timing = self._upload.timing if self._upload is not None else ""
+            self.progress_bar.setFormat(f"%p% · {timing}" if timing else "%p%")
 
     def _uploaded(self, staged: StagedConfiguration) -> None:
         self._upload = None

@@ -55,6 +55,8 @@ class TaskProgress(QWidget):
             self.bar.setValue(progress.percent)
         detail = f" — {progress.path}" if progress.path else ""
         phase = progress.phase.capitalize()
+        timing = self._current.timing if self._current else ""
+        self.bar.setFormat(f"%p% · {timing}" if timing else "%p%")
         self.label.setText(f"{self._current.label if self._current else ''}: {phase}{detail}")
         self.label.setToolTip(progress.path)
 

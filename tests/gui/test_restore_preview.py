@@ -240,3 +240,23 @@ def test_a_restores_changes_open_from_the_activity_log(
 
     assert {"app.yaml", "conf.d/cache.ini", "conf.d/new.ini"} <= seen["paths"]
     assert seen["summary"] == "3 added, 1 modified, 1 removed, 3 changed only in metadata"
+
+
+def test_a_long_operations_progress_bar_shows_elapsed_and_time_left(qtbot, window):
+    import time as clock
+
+    from envops_desktop.domain.progress import Progress
+
+    def slow(progress, _cancel):
+        for done in range(0, 101, 10):
+            progress(Progress("copying", done, 100))
+            clock.sleep(0.15)
+        return None
+
+    running = window.controller.runner.prepare("Copying", None, slow)
+    seen = []
+    running.progressed.connect(lambda _p: seen.append(window.task_progress.bar.format()))
+    window.controller.runner.launch(running)
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=10_000)
+
+    assert any("elapsed, about" in text and "left" in text for text in seen)

@@ -26,3 +26,38 @@ def test_progress_meter_throttles_reports_and_finishes_at_total():
     assert seen[0] == Progress("backing up", 0, 10_000)
     assert seen[-1] == Progress("backing up", 10_000, 10_000)
     assert seen[-1].percent == 100
+
+
+def test_the_time_left_is_estimated_from_the_pace_of_the_current_phase():
+    from envops_desktop.domain.progress import Eta, Progress
+
+    now = [100.0]
+    eta = Eta(clock=lambda: now[0])
+    assert eta.text(Progress("reading", 0, 1000)) == "0:00 elapsed"
+    now[0] += 0.5
+    assert eta.text(Progress("reading", 100, 1000)) == "0:00 elapsed"  # too soon to say
+    now[0] += 1.5  # 2 s of reading for 200 bytes: 8 s for the 800 left
+    assert eta.text(Progress("reading", 200, 1000)) == "0:02 elapsed, about 0:08 left"
+    now[0] += 70
+    assert eta.text(Progress("writing", 0, 50)) == "1:12 elapsed"  # a new phase, a new pace
+    now[0] += 10
+    assert eta.text(Progress("writing", 10, 50)) == "1:22 elapsed, about 0:40 left"
+
+
+def test_the_terminal_progress_bar_says_how_long_it_has_run(monkeypatch):
+    import io
+
+    from envops_desktop import terminal_progress
+    from envops_desktop.domain.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    bar = terminal_progress.TerminalProgressBar(screen)
+    bar(Progress("restoring", 50, 100, "app.yaml"))
+    bar.close()
+
+    assert "restoring [############............]  50%" in screen.getvalue()
+    assert "0:00 elapsed app.yaml" in screen.getvalue()
