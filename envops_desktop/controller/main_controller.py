@@ -477,6 +477,7 @@ class MainController(QObject):
         backup_first: bool,
         only: list[str] | None = None,
         source: Environment | None = None,
+        previewed: TreeChanges | None = None,
     ) -> RunningOperation:
         """Restore on a worker (`only` those paths; a backup of `source`, another
         environment); `Updating` shows at once and the outcome is announced."""
@@ -490,6 +491,7 @@ class MainController(QObject):
                 cancel,
                 source.name if source else None,
                 only,
+                previewed,
             )
 
         success = self.tr("{env} was restored to {backup} ({version}).").format(

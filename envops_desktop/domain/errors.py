@@ -64,3 +64,17 @@ class OperationCancelledError(EnvOpsError):
     """The user cancelled; everything the operation touched was put back."""
 
     exit_code = 1
+
+
+class PreviewOutOfDateError(EnvOpsError):
+    """The folder changed after the user saw what a restore would change; nothing was
+    changed. `changes` is what it would change now."""
+
+    exit_code = 1
+
+    def __init__(self, environment_name: str, changes: object) -> None:
+        super().__init__(
+            f"{environment_name} changed since its preview was worked out; nothing was "
+            "restored. Look at what the restore would change now, then restore again."
+        )
+        self.changes = changes

@@ -144,6 +144,7 @@ def restore_locked(
     caveats: list[str] | None = None,
     team: "TeamLock | None" = None,
     only: list[str] | None = None,
+    report: "TreeChanges | None" = None,
 ) -> tuple[Environment, JournalEntry | None]:
     """Replace `env`'s configuration with `backup` (the caller holds the environment's lock).
 
@@ -155,6 +156,8 @@ def restore_locked(
     environment's lock in a shared store, is checked before the swap and before the
     journal's commit, and stops the restore there if it was lost; the generation the
     restore claims there before its swap is journaled.
+    `report`, what it changes (worked out by the caller before anything changed), is kept
+    with its activity entry.
     """
     fence = team.check if team is not None else _nothing
     start_helpers_early(backup.total_bytes)
@@ -183,15 +186,6 @@ def restore_locked(
     started = time.monotonic()
     if caveats is None:
         caveats = restore_caveats(ctx, backup) if write_tree is None else []
-    # What it will change, kept with its activity entry: worked out under the lock, before
-    # anything changes (an import's tree is not in the database until it is recorded).
-    from envops_desktop.service.tree_diff import restore_preview
-
-    report = (
-        restore_preview(ctx, env, backup, only, cancel)
-        if action is ActivityAction.BACKUP_RESTORED
-        else None
-    )
     ctx.journal.begin(entry)
     touched = False  # whether the environment's folder was ever moved
     try:

@@ -11,6 +11,7 @@ from envops_desktop.domain.errors import (
     InvalidInputError,
     NotFoundError,
     OperationCancelledError,
+    PreviewOutOfDateError,
 )
 from envops_desktop.domain.models import (
     ActivityEntry,
@@ -507,11 +508,14 @@ class EnvOpsService:
         cancel: CancelToken | None = None,
         from_environment: str | None = None,
         only: list[str] | None = None,
+        previewed: "TreeChanges | None" = None,
     ) -> Environment:
         """Replace the environment's configuration with a backup, all or nothing; with
         `only`, just those paths (folders with all they hold), the rest left as it is. A
         backup of another environment (of the same version) only when `from_environment`
-        names it: one wrong id must not overwrite production."""
+        names it: one wrong id must not overwrite production. With `previewed` (what the
+        user was shown it would change), PreviewOutOfDateError if it would change anything
+        else now, before anything changes."""
         from envops_desktop.domain.excludes import checked_selection
 
         only = None if only is None else checked_selection(only)
@@ -533,6 +537,7 @@ class EnvOpsService:
             subject=subject,
             caveats=restore_caveats(self._ctx, backup),
             only=only,
+            previewed=previewed,
         )
 
     def backup_to_restore(
@@ -646,6 +651,7 @@ class EnvOpsService:
         subject: str | None = None,
         caveats: list[str] | None = None,
         only: list[str] | None = None,
+        previewed: "TreeChanges | None" = None,
     ) -> Environment:
         """Check, lock, back up first if `back_up_first_as` names that backup, then restore
         what `backup_for` gives. A restore that is cancelled leaves no backup taken for it."""
@@ -659,6 +665,16 @@ class EnvOpsService:
         ):
             env = self.get_environment(env.id)  # it may have changed while we waited
             check_restorable(env, version, needed_bytes)
+            report = None
+            if action is ActivityAction.BACKUP_RESTORED:
+                # Worked out under the lock before anything changes (a backup first changes
+                # nothing in the folder): kept with the activity entry.
+                from envops_desktop.service.tree_diff import only_selected, restore_preview
+
+                whole = restore_preview(self._ctx, env, backup_for(env), None, cancel)
+                if previewed is not None and whole.changes != previewed.changes:
+                    raise PreviewOutOfDateError(env.name, whole)
+                report = only_selected(whole, only)
             taken_first = None
             if back_up_first_as is not None:
                 taken_first = backup_ops.back_up_before_restore(
@@ -678,6 +694,7 @@ class EnvOpsService:
                     caveats,
                     team=team,
                     only=only,
+                    report=report,
                 )
             except OperationCancelledError:
                 if taken_first is not None:

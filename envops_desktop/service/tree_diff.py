@@ -166,10 +166,17 @@ def restore_preview(
     """What restoring `backup` (`only` those paths) would change in `env`'s folder now."""
     live = live_tree(ctx, env, cancel)
     after = as_restored(ctx.backups.entries(backup.id), backup, Excludes(env.excludes))
-    # What a selective restore does not bring back stays as it is, its folders too.
+    return only_selected(TreeChanges("live", backup.name, tuple(changes(live, after))), only)
+
+
+def only_selected(found: TreeChanges, only: list[str] | None) -> TreeChanges:
+    """Of a whole restore's changes, those a restore of `only` these paths makes: what it
+    does not bring back stays as it is, its folders too."""
+    if only is None:
+        return found
     left = LeftAsTheyAre(Excludes([]), only)
-    found = tuple(change for change in changes(live, after) if left.selected(change.path))
-    return TreeChanges(before="live", after=backup.name, changes=found)
+    chosen = tuple(change for change in found.changes if left.selected(change.path))
+    return TreeChanges(found.before, found.after, chosen)
 
 
 def changes(before: Tree, after: Tree) -> Iterator[PathChange]:

@@ -28,7 +28,7 @@ from envops_desktop.controller.action_rules import Needs
 from envops_desktop.controller.main_controller import MainController, Notification
 from envops_desktop.controller.record_table_model import local_time
 from envops_desktop.data_dir import log_dir
-from envops_desktop.domain.errors import VersionMismatchError
+from envops_desktop.domain.errors import PreviewOutOfDateError, VersionMismatchError
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.store.configuration_reader import peek_environment_name
 from envops_desktop.ui.about_dialog import AboutDialog
@@ -478,8 +478,20 @@ class MainWindow(QMainWindow):
         self.controller.runner.launch(preview)
         if dialog.exec():
             self.tabs.setCurrentWidget(self.backups)
-            self.controller.restore_backup(
-                environment, backup, dialog.backup_first.isChecked(), dialog.only, source
+            running = self.controller.restore_backup(
+                environment,
+                backup,
+                dialog.backup_first.isChecked(),
+                dialog.only,
+                source,
+                dialog.previewed,
+            )
+            # The folder changed after the preview: the dialog again, with the new one.
+            running.failed.connect(
+                lambda _message, error: (
+                    isinstance(error, PreviewOutOfDateError)
+                    and QTimer.singleShot(0, lambda: self.restore_backup(backup, target, source))
+                )
             )
 
     def select_environment_for(self, path: Path) -> None:

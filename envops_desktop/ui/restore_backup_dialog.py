@@ -67,7 +67,7 @@ class RestoreBackupDialog(QDialog):
             label.setObjectName(name)
             details.addRow(title, label)
         self.only: list[str] | None = None  # None: the whole backup
-        self._changes: TreeChanges | None = None
+        self.previewed: TreeChanges | None = None  # what it was shown to change
         self._contents = contents
         self.counts = QLabel(self.tr("Working out what would change…"), self)
         self.counts.setObjectName("previewCounts")
@@ -112,13 +112,13 @@ class RestoreBackupDialog(QDialog):
         self.resize(520, self.sizeHint().height())
 
     def _previewed(self, changes: TreeChanges) -> None:
-        self._changes = changes
+        self.previewed = changes
         self.counts.setText(changes.summary)
         self.show_changes.setEnabled(self._contents is not None)
 
     def _open_changes(self) -> None:
-        assert self._changes is not None and self._contents is not None
-        dialog = ChangesDialog(self._changes, self._contents, checkable=True, parent=self)
+        assert self.previewed is not None and self._contents is not None
+        dialog = ChangesDialog(self.previewed, self._contents, checkable=True, parent=self)
         if dialog.exec():
             self.only = dialog.selection()
             if self.only is not None:

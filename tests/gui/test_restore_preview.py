@@ -260,3 +260,36 @@ def test_a_long_operations_progress_bar_shows_elapsed_and_time_left(qtbot, windo
     qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=10_000)
 
     assert any("elapsed, about" in text and "left" in text for text in seen)
+
+
+def test_a_folder_changed_after_the_preview_is_not_restored_and_the_new_preview_shown(
+    qtbot, window, service, environment, config_dir
+):
+    backup = service.create_backup("billing", name="golden")
+    mess_up(config_dir)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    seen = []
+
+    def restore_after_a_late_edit(dialog) -> None:
+        qtbot.waitUntil(dialog.findChild(object, "showChangesButton").isEnabled, timeout=10_000)
+        seen.append(dialog.findChild(object, "previewCounts").text())
+        (config_dir / "late.conf").write_text("edited while the dialog was open\n")
+        when_modal(look_again, named="restoreBackupDialog")
+        click_button(dialog, "restoreButton")
+
+    def look_again(dialog) -> None:
+        qtbot.waitUntil(dialog.findChild(object, "showChangesButton").isEnabled, timeout=10_000)
+        seen.append(dialog.findChild(object, "previewCounts").text())
+        dialog.reject()
+
+    when_modal(restore_after_a_late_edit)
+    choose_backup_option(qtbot, window, backup.id, "restoreAction")
+    qtbot.waitUntil(lambda: len(seen) == 2, timeout=20_000)
+
+    assert seen == [
+        "3 added, 1 modified, 1 removed, 3 changed only in metadata",
+        "3 added, 1 modified, 2 removed, 3 changed only in metadata",
+    ]
+    assert (config_dir / "late.conf").exists()
+    assert len(service.list_backups("billing")) == 1

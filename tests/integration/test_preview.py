@@ -8,7 +8,7 @@ import time
 import pytest
 
 from envops_desktop.domain.changes import ChangeKind
-from envops_desktop.domain.errors import InvalidInputError
+from envops_desktop.domain.errors import InvalidInputError, PreviewOutOfDateError
 from tests.trees import make_config_tree, make_tree_of_every_kind, mess_up, rsync_differences
 
 AS_ROOT = os.geteuid() == 0
@@ -216,3 +216,26 @@ def test_a_folder_is_modified_since_its_last_backup_until_backed_up_or_restored(
     assert service.modified_since_backup("billing") is True
     service.create_backup("billing")
     assert service.modified_since_backup("billing") is False
+
+
+def test_a_restore_whose_preview_is_out_of_date_changes_nothing_and_says_what_it_would_now(
+    service, tmp_path
+):
+    root = tmp_path / "billing"
+    make_config_tree(root)
+    service.add_environment("billing", root, version="4.2.0")
+    backup = service.create_backup("billing")
+    mess_up(root)
+    previewed = service.preview_restore("billing", backup.id)
+    (root / "conf.d" / "later.ini").write_text("[changed after the preview]\n")
+    snapshot = _snapshot(root, tmp_path / "snapshot")
+
+    with pytest.raises(PreviewOutOfDateError) as out_of_date:
+        service.restore_backup("billing", backup.id, backup_first=True, previewed=previewed)
+
+    assert rsync_differences(snapshot, root, "--delete", "--modify-window=-1") == []
+    assert len(service.list_backups("billing")) == 1  # not even its backup first
+    assert "conf.d/later.ini" in {c.path for c in out_of_date.value.changes.changes}
+    now = service.preview_restore("billing", backup.id)
+    service.restore_backup("billing", backup.id, previewed=now, only=["conf.d"])
+    assert not (root / "conf.d" / "later.ini").exists()
