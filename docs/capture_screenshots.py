@@ -21,7 +21,11 @@ from envops_desktop.domain.errors import VersionMismatchError
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.service import EnvOpsService
 from envops_desktop.ui.add_environment_dialog import AddEnvironmentDialog
-from envops_desktop.ui.changes_dialog import ChangesDialog, live_and_backup_contents
+from envops_desktop.ui.changes_dialog import (
+    ChangesDialog,
+    backup_and_other_contents,
+    live_and_backup_contents,
+)
 from envops_desktop.ui.export_dialog import ExportDialog
 from envops_desktop.ui.icons import icon
 from envops_desktop.ui.import_configuration_dialog import ImportConfigurationDialog
@@ -148,6 +152,24 @@ def main() -> None:
             table.selectRow(row)
     save(changes, "changes-dialog")
     changes.close()
+    nightly = service.find_backup(billing.id, "Nightly")
+    compared = ChangesDialog(
+        service.compare(older.id, nightly.id),
+        backup_and_other_contents(controller, billing, older, nightly),
+        checkable=False,
+        parent=window,
+    )
+    compared.show()
+    compared.table.selectRow(0)
+    save(compared, "compare-dialog")
+    compared.close()
+    # The edits above, seen by the drift check: the Modified badge in the table.
+    controller.drift.check(service.get_environment(billing.id))
+    while controller.drift.state(billing.id) is None:
+        QApplication.processEvents()
+    controller.refresh()
+    window.tabs.setCurrentWidget(window.backups)
+    save(window, "main-window-drift")
     grab_modal("version-mismatch-box")
     show_version_mismatch(window, VersionMismatchError("web-frontend", "2.3.0", "2.2.0"))
     add = AddEnvironmentDialog(controller, window.files, window)

@@ -13,14 +13,15 @@ from envops_desktop.controller.record_table_model import (
 from envops_desktop.domain.models import Environment
 
 STATUS_COLUMN = 1
-SCHEDULE_COLUMN = 6
-DRIFT_COLUMN = 7
+DRIFT_COLUMN = 2
+SCHEDULE_COLUMN = 7
 OVERDUE = "Overdue"
-MODIFIED = "Modified since last backup"
+MODIFIED = "Modified"  # since its last backup
 
 COLUMNS: list[Column[Environment]] = [
     Column("Name", lambda e: e.name),
     Column("Status", lambda e: e.status.value),
+    Column("Since backup", lambda e: MODIFIED if e.modified_since_backup else ""),
     Column("Version", lambda e: e.version),
     Column("Path", lambda e: e.path),
     Column(
@@ -28,7 +29,6 @@ COLUMNS: list[Column[Environment]] = [
     ),
     Column("Last updated", lambda e: local_time(e.updated_at), lambda e: timestamp(e.updated_at)),
     Column("Schedule", lambda e: OVERDUE if e.backup_overdue else e.schedule),
-    Column("Since last backup", lambda e: MODIFIED if e.modified_since_backup else ""),
 ]
 
 

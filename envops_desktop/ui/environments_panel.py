@@ -48,6 +48,7 @@ class EnvironmentsPanel(QStackedWidget):
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.table.setColumnWidth(0, 160)
         self.table.setColumnWidth(STATUS_COLUMN, 120)
+        self.table.setColumnWidth(DRIFT_COLUMN, 100)
         self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
         self.table.selectionModel().selectionChanged.connect(self._emit_selection)
         controller.environments_model.rowsInserted.connect(self._show_page)

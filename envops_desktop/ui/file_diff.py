@@ -43,7 +43,7 @@ def diff_html(
     )
     # Without difflib's column of links to the next change, which mean nothing here.
     table = re.sub(r'<td class="diff_next"[^>]*>.*?</td>', "", table)
-    table = table.replace('<table class="diff"', '<table cellspacing="0" cellpadding="3"')
+    table = table.replace('cellpadding="0"', 'cellpadding="3"')
     # Qt's rich text has no CSS classes of difflib's: its marks as colours.
     for css, colour in (("diff_add", "#d4f4dd"), ("diff_chg", "#fff3b0"), ("diff_sub", "#fbd5d5")):
         table = table.replace(f'class="{css}"', f'style="background-color: {colour}"')
