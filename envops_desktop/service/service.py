@@ -1,9 +1,10 @@
 """EnvOpsService: the one facade the CLI, the desktop workers and the tests call."""
 
+import os
 from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from envops_desktop.domain.activity_query import ActivityQuery
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, Outcome
@@ -462,15 +463,47 @@ class EnvOpsService:
         """The first `limit` bytes of file `path` in a backup, to show beside another
         version of it; None when the backup holds no such file, or its content is in the
         team's store only."""
+        found: list[bytes] = []
+        self._read_backup_file(backup_id, path, lambda f: found.append(f.read(limit)))
+        return found[0] if found else None
+
+    def save_backup_file(self, backup_id: str, path: str, destination: Path) -> Path:
+        """Write file `path` of a backup, whole, as `destination` (replaced if there):
+        to take one file back by hand."""
+        destination = Path(destination)
+        partial = destination.with_name(f".{destination.name}.envops-part")
+
+        def copy(source: BinaryIO) -> None:
+            with open(partial, "wb") as out:
+                while chunk := source.read(1 << 20):
+                    out.write(chunk)
+            os.replace(partial, destination)
+
+        try:
+            if not self._read_backup_file(backup_id, path, copy):
+                raise NotFoundError(
+                    f"{path} has no content in this backup here (a folder or link, or kept in "
+                    "the team's store only); nothing was saved."
+                )
+        finally:
+            partial.unlink(missing_ok=True)
+        return destination
+
+    def _read_backup_file(
+        self, backup_id: str, path: str, read: "Callable[[BinaryIO], object]"
+    ) -> bool:
+        """Call `read` with file `path` of a backup open; False when it has no such
+        content here."""
         backup = self.get_backup(backup_id)
         entry = next((e for e in self._ctx.backups.entries(backup.id) if e.path == path), None)
         if entry is None or entry.sha256 is None:
-            return None
+            return False
         with self._ctx.locks.blobs_in_use():
             if not self._ctx.blobs.has(entry.sha256):
-                return None
+                return False
             with self._ctx.blobs.reading([entry.sha256]), self._ctx.blobs.open(entry.sha256) as f:
-                return f.read(limit)
+                read(f)
+        return True
 
     def compare(
         self, first_id: str, second: str, cancel: CancelToken | None = None

@@ -79,6 +79,7 @@ class ChangesDialog(QDialog):
         contents: Contents | None,
         checkable: bool,
         parent: QWidget | None = None,
+        save: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("changesDialog")
@@ -87,7 +88,8 @@ class ChangesDialog(QDialog):
                 before=changes.before, after=changes.after
             )
         )
-        self._changes, self._contents = changes, contents
+        self._changes, self._contents, self._save = changes, contents, save
+        self._selected: PathChange | None = None
         summary = QLabel(changes.summary, self)
         summary.setObjectName("changesSummary")
         self.model = ChangesModel(changes, checkable, self)
@@ -120,6 +122,15 @@ class ChangesDialog(QDialog):
         else:
             buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
             hint = QLabel(self)
+        self.save_button = buttons.addButton(
+            self.tr("&Save {after}'s version…").format(after=changes.after),
+            QDialogButtonBox.ButtonRole.ActionRole,
+        )
+        self.save_button.setObjectName("saveFileButton")
+        self.save_button.setAccessibleName(self.tr("Save the selected file's content"))
+        self.save_button.setVisible(save is not None)
+        self.save_button.setEnabled(False)
+        self.save_button.clicked.connect(self._save_selected)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -128,6 +139,10 @@ class ChangesDialog(QDialog):
         layout.addWidget(splitter, 1)
         layout.addWidget(buttons)
         self.resize(820, 640)
+
+    def _save_selected(self) -> None:
+        if self._save is not None and self._selected is not None:
+            self._save(self._selected.path)
 
     def selection(self) -> list[str] | None:
         """The ticked paths (None: all of them)."""
@@ -138,6 +153,8 @@ class ChangesDialog(QDialog):
         if not indexes:
             return
         change: PathChange = indexes[0].data(RECORD_ROLE)
+        self._selected = change
+        self.save_button.setEnabled(change.size_after is not None)
         if (
             self._contents is not None
             and {ChangeKind.MODIFIED, ChangeKind.ADDED, ChangeKind.REMOVED} & set(change.kinds)

@@ -28,7 +28,7 @@ from envops_desktop.controller.action_rules import Needs
 from envops_desktop.controller.main_controller import MainController, Notification
 from envops_desktop.controller.record_table_model import local_time
 from envops_desktop.data_dir import log_dir
-from envops_desktop.domain.errors import PreviewOutOfDateError, VersionMismatchError
+from envops_desktop.domain.errors import EnvOpsError, PreviewOutOfDateError, VersionMismatchError
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.store.configuration_reader import peek_environment_name
 from envops_desktop.ui.about_dialog import AboutDialog
@@ -422,6 +422,33 @@ class MainWindow(QMainWindow):
             return
         ChangesDialog(report, None, checkable=False, parent=self).exec()
 
+    def _saver(self, backup: Backup) -> Callable[[str], None]:
+        """Save… in the changes: one file of `backup`, where the user chooses."""
+
+        def save(path: str) -> None:
+            destination = self.files.save_file(
+                self,
+                "saveFileDialog",
+                self.tr("Save {name}").format(name=path),
+                Path(path).name,
+                "",
+            )
+            if destination is None:
+                return
+            try:
+                self.controller.service.save_backup_file(backup.id, path, destination)
+            except (EnvOpsError, OSError) as error:
+                self.banner.show_message(Notification.ERROR, str(error))
+                return
+            self.banner.show_message(
+                Notification.SUCCESS,
+                self.tr("Saved {path} of {backup} as {destination}.").format(
+                    path=path, backup=backup.name, destination=destination
+                ),
+            )
+
+        return save
+
     def compare_backup(self, backup: Backup) -> None:
         """Compare with…: this backup beside another of its environment, or its folder now."""
         others = [b for b in self.controller.backups_model.records() if b.id != backup.id]
@@ -439,8 +466,9 @@ class MainWindow(QMainWindow):
         environment = self.controller.service.get_environment(backup.environment_id)
         comparing = self.controller.compare(backup, other)
         contents = backup_and_other_contents(self.controller, environment, backup, other)
+        save = self._saver(other) if other is not None else None
         comparing.succeeded.connect(
-            lambda changes: ChangesDialog(changes, contents, checkable=False, parent=self).exec()
+            lambda changes: ChangesDialog(changes, contents, False, self, save).exec()
         )
         comparing.failed.connect(
             lambda message, _error: self.banner.show_message(Notification.ERROR, message)
@@ -474,7 +502,10 @@ class MainWindow(QMainWindow):
         caveats = self.controller.service.restore_caveats(backup.id)
         preview = self.controller.preview_restore(environment, backup, source)
         contents = live_and_backup_contents(self.controller, environment, backup)
-        dialog = RestoreBackupDialog(environment, backup, caveats, self, preview, contents, source)
+        save = self._saver(backup)
+        dialog = RestoreBackupDialog(
+            environment, backup, caveats, self, preview, contents, source, save
+        )
         self.controller.runner.launch(preview)
         if dialog.exec():
             self.tabs.setCurrentWidget(self.backups)

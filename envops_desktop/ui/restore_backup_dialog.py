@@ -1,6 +1,8 @@
 """Restore Backup: warns that the configuration will be erased, says what would change (worked
 out on a worker while the dialog is open) and offers a backup first."""
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -36,6 +38,7 @@ class RestoreBackupDialog(QDialog):
         preview: RunningOperation | None = None,
         contents: Contents | None = None,
         source: Environment | None = None,
+        save: Callable[[str], None] | None = None,
     ):
         super().__init__(parent)
         self.setObjectName("restoreBackupDialog")
@@ -68,7 +71,7 @@ class RestoreBackupDialog(QDialog):
             details.addRow(title, label)
         self.only: list[str] | None = None  # None: the whole backup
         self.previewed: TreeChanges | None = None  # what it was shown to change
-        self._contents = contents
+        self._contents, self._save = contents, save
         self.counts = QLabel(self.tr("Working out what would change…"), self)
         self.counts.setObjectName("previewCounts")
         self.counts.setWordWrap(True)
@@ -118,7 +121,7 @@ class RestoreBackupDialog(QDialog):
 
     def _open_changes(self) -> None:
         assert self.previewed is not None and self._contents is not None
-        dialog = ChangesDialog(self.previewed, self._contents, checkable=True, parent=self)
+        dialog = ChangesDialog(self.previewed, self._contents, True, self, self._save)
         if dialog.exec():
             self.only = dialog.selection()
             if self.only is not None:

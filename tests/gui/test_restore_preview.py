@@ -293,3 +293,34 @@ def test_a_folder_changed_after_the_preview_is_not_restored_and_the_new_preview_
     ]
     assert (config_dir / "late.conf").exists()
     assert len(service.list_backups("billing")) == 1
+
+
+def test_one_files_backed_up_content_is_saved_from_the_changes(
+    qtbot, window, service, environment, config_dir, tmp_path
+):
+    wanted = (config_dir / "app.yaml").read_bytes()
+    backup = service.create_backup("billing", name="golden")
+    mess_up(config_dir)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    saved = tmp_path / "app-from-golden.yaml"
+
+    def save_app_yaml(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        table.selectRow(_row_of(table, "app.yaml").row())
+        choose_in_file_dialog(saved, "saveFileDialog")
+        qtbot.mouseClick(changes.findChild(object, "saveFileButton"), Qt.MouseButton.LeftButton)
+        changes.reject()
+
+    def restore_dialog(dialog) -> None:
+        button = dialog.findChild(object, "showChangesButton")
+        qtbot.waitUntil(button.isEnabled, timeout=10_000)
+        when_modal(save_app_yaml, named="changesDialog")
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        dialog.reject()
+
+    when_modal(restore_dialog)
+    choose_backup_option(qtbot, window, backup.id, "restoreAction")
+
+    assert saved.read_bytes() == wanted
+    assert (config_dir / "app.yaml").read_bytes() != wanted  # nothing restored
