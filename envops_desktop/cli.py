@@ -161,6 +161,7 @@ def _build_parser() -> argparse.ArgumentParser:
     imp = commands.add_parser("import", help="restore an environment from a configuration file")
     imp.add_argument("environment")
     imp.add_argument("file")
+    _dry_run(imp, "only say what the import would change")
     _confirmations(imp)
     _passphrase_options(imp)
     imp.add_argument(
@@ -467,6 +468,11 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         )
         from envops_desktop.domain.configuration import replacement_warning  # pydantic: here
 
+        if args.dry_run:
+            with _long_operation() as (_bar, cancel):
+                changes = service.preview_import(env.name, checked, cancel)
+            _print(changes, args.json, lambda: _change_lines(changes))
+            return
         warning = replacement_warning(source.name, checked.manifest.environment_name, env.name)
         if checked.manifest.environment_name != env.name:
             print(f"envops: {warning}", file=sys.stderr)  # even with --yes, in the log

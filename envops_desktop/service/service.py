@@ -452,6 +452,28 @@ class EnvOpsService:
             for entries in [self._ctx.backups.entries(backup.id)]
         )
 
+    def preview_import(
+        self,
+        environment: str,
+        checked: "CheckedConfigurationFile",
+        cancel: CancelToken | None = None,
+    ) -> "TreeChanges":
+        """What importing a checked configuration file would change in the environment's
+        folder, path by path; changes nothing."""
+        from envops_desktop.service.tree_diff import import_preview
+
+        env = self.get_environment(environment)
+        manifest = checked.manifest
+        return import_preview(
+            self._ctx,
+            env,
+            checked.source.name,
+            manifest.entries,  # type: ignore[arg-type]  # the same fields as TreeEntry's
+            manifest,
+            checked.policy,
+            cancel or CancelToken(),
+        )
+
     def restore_report(self, activity_id: int) -> "TreeChanges | None":
         """What the restore an activity entry records changed, if it was kept."""
         from envops_desktop.domain.changes import TreeChanges

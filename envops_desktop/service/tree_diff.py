@@ -11,7 +11,7 @@ comparison itself then knows nothing of where its sides came from.
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges
 from envops_desktop.domain.enums import EntryKind
@@ -22,7 +22,7 @@ from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.parallel import parallel_map
 from envops_desktop.service.scanning import scan_tree
 from envops_desktop.store.blob_bodies import sha256_of_file
-from envops_desktop.store.file_metadata import OWN_STORE, EntryMeta, to_apply
+from envops_desktop.store.file_metadata import OWN_STORE, EntryMeta, MetadataPolicy, to_apply
 
 ROOT = "."  # the folder itself, as a change's path
 
@@ -93,17 +93,34 @@ _OWN = (os.geteuid(), os.getegid()) if hasattr(os, "geteuid") else None
 _LINK_TIMES = os.utime in os.supports_follow_symlinks
 
 
-def as_restored(entries: Iterable[TreeEntry], backup: Backup, excludes: Excludes) -> Tree:
-    """A backup's tree as a restore by this process would leave it; what `excludes` matches
-    is left as it is in the live folder (`left_alone`), so it is not the backup's to say."""
+class RootRecord(Protocol):
+    """What a backup (or a configuration file's manifest) records of its folder itself."""
+
+    @property
+    def root_mode(self) -> int | None: ...
+    @property
+    def root_mtime_ns(self) -> int | None: ...
+    @property
+    def root_meta(self) -> dict[str, Any] | None: ...
+
+
+def as_restored(
+    entries: Iterable[TreeEntry],
+    backup: RootRecord,
+    excludes: Excludes,
+    policy: MetadataPolicy = OWN_STORE,
+) -> Tree:
+    """A backup's tree (or a configuration file's, under its `policy`) as a restore by this
+    process would leave it; what `excludes` matches is left as it is in the live folder
+    (`left_alone`), so it is not the backup's to say."""
     tree: Tree = {}
     for entry in _not_excluded(entries, excludes):
-        mode, applied = to_apply(entry.meta, entry.mode, OWN_STORE)
+        mode, applied = to_apply(entry.meta, entry.mode, policy)
         times = entry.mtime_ns if entry.kind is not EntryKind.SYMLINK or _LINK_TIMES else None
         tree[entry.path] = _facets(entry, mode, applied.owner or _OWN, times)
     # As `restore.apply_root_metadata` sets it: what the backup did not record stays.
     root = _root(backup)
-    mode, applied = to_apply(root.meta, root.mode, OWN_STORE)
+    mode, applied = to_apply(root.meta, root.mode, policy)
     tree[ROOT] = _facets(root, mode, applied.owner or _OWN, backup.root_mtime_ns)
     if backup.root_mode is None or backup.root_meta is None:
         tree[ROOT] = tree[ROOT]._replace(mode=None if backup.root_mode is None else mode)
@@ -125,7 +142,7 @@ def _not_excluded(entries: Iterable[TreeEntry], excludes: Excludes) -> Iterator[
             yield entry
 
 
-def _root(backup: Backup) -> TreeEntry:
+def _root(backup: RootRecord) -> TreeEntry:
     mode = backup.root_mode if backup.root_mode is not None else 0
     return TreeEntry(ROOT, EntryKind.DIR, mode, 0, 0, None, None, backup.root_meta)
 
@@ -167,6 +184,22 @@ def restore_preview(
     live = live_tree(ctx, env, cancel)
     after = as_restored(ctx.backups.entries(backup.id), backup, Excludes(env.excludes))
     return only_selected(TreeChanges("live", backup.name, tuple(changes(live, after))), only)
+
+
+def import_preview(
+    ctx: ServiceContext,
+    env: Environment,
+    file_name: str,
+    entries: Iterable[TreeEntry],
+    manifest: RootRecord,
+    policy: MetadataPolicy,
+    cancel: CancelToken,
+) -> TreeChanges:
+    """What importing a configuration file (its `entries`, under its `policy`) would
+    change in `env`'s folder now."""
+    live = live_tree(ctx, env, cancel)
+    after = as_restored(entries, manifest, Excludes(env.excludes), policy)
+    return TreeChanges("live", file_name, tuple(changes(live, after)))
 
 
 def only_selected(found: TreeChanges, only: list[str] | None) -> TreeChanges:

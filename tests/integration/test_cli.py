@@ -127,6 +127,21 @@ def test_restore_only_some_paths_from_the_command_line(cli, billing):
     )
 
 
+def test_import_dry_run_lists_what_the_file_would_change(cli, billing, tmp_path):
+    backup = json.loads(cli("backup", "create", "billing", "--json")[1])
+    exported = tmp_path / "billing.envops.zip"
+    assert cli("backup", "export", backup["id"], str(exported))[0] == 0
+    mess_up(billing)
+    messed = describe_tree(billing)
+
+    code, out, _ = cli("import", "billing", str(exported), "--dry-run", "--json")
+
+    listed = json.loads(out)
+    assert code == 0 and describe_tree(billing) == messed
+    assert listed["after"] == "billing.envops.zip"
+    assert {c["path"]: c["kinds"] for c in listed["changes"]}["conf.d/new.ini"] == ["removed"]
+
+
 def test_diff_compares_two_backups_or_a_backup_with_the_live_folder(cli, billing):
     first = json.loads(cli("backup", "create", "billing", "--json")[1])
     (billing / "conf.d" / "new.ini").write_text("[new]\n")

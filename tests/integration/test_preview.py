@@ -239,3 +239,24 @@ def test_a_restore_whose_preview_is_out_of_date_changes_nothing_and_says_what_it
     now = service.preview_restore("billing", backup.id)
     service.restore_backup("billing", backup.id, previewed=now, only=["conf.d"])
     assert not (root / "conf.d" / "later.ini").exists()
+
+
+@needs_rsync
+def test_the_preview_of_an_import_names_exactly_the_paths_the_import_changes(service, tmp_path):
+    root = tmp_path / "billing"
+    make_config_tree(root)
+    os.chmod(root / "hooks.sh", 0o4755)  # a power a configuration file does not bring
+    service.add_environment("billing", root, version="4.2.0")
+    backup = service.create_backup("billing")
+    exported = service.export_backup(backup.id, tmp_path / "billing.envops.zip")
+    time.sleep(0.01)
+    mess_up(root)
+    before = _snapshot(root, tmp_path / "before")
+    checked = service.check_configuration_file(exported)
+
+    preview = service.preview_import("billing", checked)
+    service.import_configuration_file("billing", service.check_configuration_file(exported))
+
+    assert {change.path for change in preview.changes} == _changed_by_rsync(before, root)
+    assert {c.path: c.kinds for c in preview.changes}["hooks.sh"] == (ChangeKind.MODE,)
+    assert preview.after == "billing.envops.zip"
