@@ -532,6 +532,18 @@ class MainController(QObject):
             self.tr("Uploading {name}").format(name=checked.source.name), None, operation
         )
 
+    def preview_import(
+        self, environment: Environment, staged: StagedConfiguration
+    ) -> RunningOperation:
+        """Prepare working out, on a worker, what importing an uploaded file would change;
+        the caller connects to it, then launches it."""
+
+        def operation(_progress: ProgressCallback, cancel: CancelToken) -> TreeChanges:
+            return self.service.preview_import(environment.id, staged, cancel)
+
+        label = self.tr("Working out what {env} would change").format(env=environment.name)
+        return self.runner.prepare(label, None, operation)
+
     def import_configuration(
         self, environment: Environment, staged: StagedConfiguration, backup_first: bool
     ) -> RunningOperation:

@@ -455,19 +455,25 @@ class EnvOpsService:
     def preview_import(
         self,
         environment: str,
-        checked: "CheckedConfigurationFile",
+        checked: "CheckedConfigurationFile | StagedConfiguration",
         cancel: CancelToken | None = None,
     ) -> "TreeChanges":
-        """What importing a checked configuration file would change in the environment's
-        folder, path by path; changes nothing."""
+        """What importing a configuration file (checked, or uploaded) would change in the
+        environment's folder, path by path; changes nothing."""
+        from envops_desktop.service.configuration_files import CheckedConfigurationFile
         from envops_desktop.service.tree_diff import import_preview
 
         env = self.get_environment(environment)
         manifest = checked.manifest
+        name = (
+            checked.source.name
+            if isinstance(checked, CheckedConfigurationFile)
+            else checked.file_name
+        )
         return import_preview(
             self._ctx,
             env,
-            checked.source.name,
+            name,
             manifest.entries,  # type: ignore[arg-type]  # the same fields as TreeEntry's
             manifest,
             checked.policy,

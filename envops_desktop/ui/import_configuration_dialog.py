@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.operation_runner import RunningOperation
 from envops_desktop.controller.record_table_model import human_size, local_time
+from envops_desktop.domain.changes import TreeChanges
 from envops_desktop.domain.configuration import replacement_warning
 from envops_desktop.domain.errors import (
     PassphraseNeededError,
@@ -34,6 +35,7 @@ from envops_desktop.service.configuration_files import (
     CheckedConfigurationFile,
     StagedConfiguration,
 )
+from envops_desktop.ui.changes_dialog import ChangesDialog
 from envops_desktop.ui.drop_zone import DropZone
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.icons import icon
@@ -129,6 +131,7 @@ class ImportConfigurationDialog(QDialog):
         layout.addWidget(self.keep_privileges)
         layout.addWidget(buttons)
         self._source: Path | None = None
+        self._changes: TreeChanges | None = None
         self.resize(520, self.sizeHint().height())
 
     def _uploading_page(self) -> QWidget:
@@ -162,11 +165,33 @@ class ImportConfigurationDialog(QDialog):
         self.remove_button.setToolTip(self.tr("Remove this file"))
         self.remove_button.setAccessibleName(self.tr("Remove the uploaded file"))
         self.remove_button.clicked.connect(self.remove_file)
+        self.preview_counts = QLabel(page)
+        self.preview_counts.setObjectName("importPreviewCounts")
+        self.preview_counts.setWordWrap(True)
+        self.show_changes = QPushButton(self.tr("Show &changes…"), page)
+        self.show_changes.setObjectName("showImportChangesButton")
+        self.show_changes.setAccessibleName(self.tr("Show every path the import would change"))
+        self.show_changes.clicked.connect(self._open_changes)
+        details = QVBoxLayout()
+        details.addWidget(self.uploaded_label)
+        changes_row = QHBoxLayout()
+        changes_row.addWidget(self.preview_counts, 1)
+        changes_row.addWidget(self.show_changes)
+        details.addLayout(changes_row)
         layout = QHBoxLayout(page)
         layout.addWidget(picture, 0, Qt.AlignmentFlag.AlignTop)
-        layout.addWidget(self.uploaded_label, 1, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(details, 1)
         layout.addWidget(self.remove_button, 0, Qt.AlignmentFlag.AlignTop)
         return page
+
+    def _previewed(self, changes: TreeChanges) -> None:
+        self._changes = changes
+        self.preview_counts.setText(self.tr("Changes: {summary}").format(summary=changes.summary))
+        self.show_changes.setEnabled(True)
+
+    def _open_changes(self) -> None:
+        if self._changes is not None:
+            ChangesDialog(self._changes, None, checkable=False, parent=self).exec()
 
     # The upload --------------------------------------------------------------------------
 
@@ -315,6 +340,13 @@ class ImportConfigurationDialog(QDialog):
         self.caveats_label.setVisible(bool(staged.caveats))
         self.pages.setCurrentIndex(UPLOADED_PAGE)
         self.import_button.setEnabled(True)
+        self._changes = None
+        self.preview_counts.setText(self.tr("Working out what would change…"))
+        self.show_changes.setEnabled(False)
+        preview = self._controller.preview_import(self._environment, staged)
+        preview.succeeded.connect(self._previewed)
+        preview.failed.connect(lambda message, _error: self.preview_counts.setText(message))
+        self._controller.runner.launch(preview)
 
     def _upload_cancelled(self) -> None:
         self._upload = None

@@ -92,6 +92,10 @@ def test_drop_upload_remove_reupload_and_import(
     for part in ("replica.envops.zip", "billing", "4.2.0", "2026-11-01", "2 files", "39 B"):
         assert part in label
     assert dialog.findChild(object, "importButton").isEnabled()
+    # What it would change, worked out meanwhile: the file holds 2 files, the folder more.
+    counts = dialog.findChild(object, "importPreviewCounts")
+    qtbot.waitUntil(lambda: counts.text().startswith("Changes: "), timeout=10_000)
+    assert "added" in counts.text() and "removed" in counts.text()
 
     qtbot.mouseClick(dialog.findChild(object, "removeFileButton"), Qt.MouseButton.LeftButton)
     assert dialog.pages.currentIndex() == 0 and zone.isVisible()
