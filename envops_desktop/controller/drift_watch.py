@@ -58,12 +58,10 @@ class DriftWatch(QObject):
         wanted: dict[str, str] = {}
         for env in environments:
             wanted[env.path] = env.id
-            folders, files = [env.path], []
-            for folder in [env.path, *self._folders_in(env.path)]:
-                if folder != env.path:
-                    folders.append(folder)
-                files += self._files_in(folder)
-            for path in folders + files[:_FILES_WATCHED]:
+            inside, files = self._entries_in(env.path)
+            for folder in inside:
+                files += self._entries_in(folder)[1]
+            for path in inside + files[:_FILES_WATCHED]:
                 wanted[path] = env.id
         gone = [folder for folder in self._folders if folder not in wanted]
         new = [folder for folder in wanted if folder not in self._folders]
@@ -74,18 +72,18 @@ class DriftWatch(QObject):
         self._folders = wanted
 
     @staticmethod
-    def _folders_in(folder: str) -> list[str]:
+    def _entries_in(folder: str) -> tuple[list[str], list[str]]:
+        """The folders and the files right inside `folder` (none if it cannot be read)."""
+        folders, files = [], []
         try:
-            return [e.path for e in os.scandir(folder) if e.is_dir(follow_symlinks=False)]
+            for entry in os.scandir(folder):
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    files.append(entry.path)
         except OSError:
-            return []
-
-    @staticmethod
-    def _files_in(folder: str) -> list[str]:
-        try:
-            return [e.path for e in os.scandir(folder) if e.is_file(follow_symlinks=False)]
-        except OSError:
-            return []
+            pass
+        return folders, files
 
     def check(self, environment: Environment) -> None:
         """Work out on a worker whether `environment`'s folder differs from its last backup."""

@@ -1,11 +1,12 @@
 """Before a restore: what it would change, each file's two versions, and leaving some of it
 as it is, all through the window."""
 
+import pytest
 from PySide6.QtCore import Qt
 
 from envops_desktop.controller.changes_model import PATH_COLUMN
 from tests.gui.conftest import choose_in_file_dialog, click_button, select_environment, when_modal
-from tests.gui.user import choose_backup_option
+from tests.gui.user import choose_backup_option, pick_in_list
 from tests.trees import describe_tree, mess_up
 
 
@@ -17,13 +18,26 @@ def _row_of(table, path: str):
     raise AssertionError(f"{path} is not listed")
 
 
-def test_the_restore_dialog_counts_the_changes_and_shows_a_files_diff(
-    qtbot, window, service, environment, config_dir
-):
+@pytest.fixture
+def golden(window, service, environment, config_dir):
+    """billing backed up as "golden", then messed up, and selected in the window."""
     backup = service.create_backup("billing", name="golden")
     mess_up(config_dir)
     window.controller.refresh()
     select_environment(window, "billing")
+    return backup
+
+
+def _previewed(qtbot, dialog):
+    """The Restore dialog's Show changes… button, once its preview is ready."""
+    button = dialog.findChild(object, "showChangesButton")
+    qtbot.waitUntil(button.isEnabled, timeout=10_000)
+    return button
+
+
+def test_the_restore_dialog_counts_the_changes_and_shows_a_files_diff(
+    qtbot, window, service, config_dir, golden
+):
     seen = {}
 
     def look_at_changes(changes) -> None:
@@ -37,15 +51,14 @@ def test_the_restore_dialog_counts_the_changes_and_shows_a_files_diff(
         changes.reject()
 
     def restore_dialog(dialog) -> None:
-        button = dialog.findChild(object, "showChangesButton")
-        qtbot.waitUntil(button.isEnabled, timeout=10_000)
+        button = _previewed(qtbot, dialog)
         seen["counts"] = dialog.findChild(object, "previewCounts").text()
         when_modal(look_at_changes, named="changesDialog")
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
         dialog.reject()
 
     when_modal(restore_dialog)
-    choose_backup_option(qtbot, window, backup.id, "restoreAction")
+    choose_backup_option(qtbot, window, golden.id, "restoreAction")
 
     assert seen["counts"] == "3 added, 1 modified, 1 removed, 3 changed only in metadata"
     assert seen["kinds"] == "modified, mtime"
@@ -74,8 +87,7 @@ def test_unticking_a_folder_leaves_it_as_it_is_and_restores_the_rest(
         changes.accept()
 
     def restore_dialog(dialog) -> None:
-        button = dialog.findChild(object, "showChangesButton")
-        qtbot.waitUntil(button.isEnabled, timeout=10_000)
+        button = _previewed(qtbot, dialog)
         when_modal(untick_conf_d, named="changesDialog")
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
         dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
@@ -106,19 +118,13 @@ def test_comparing_two_backups_from_the_options_menu(
     select_environment(window, "billing")
     seen = {}
 
-    def pick_second(dialog) -> None:
-        assert dialog.objectName() == "compareWithDialog"
-        when_modal(show_changes, named="changesDialog")
-        dialog.setTextValue(next(i for i in dialog.comboBoxItems() if i.startswith("second")))
-        dialog.accept()
-
     def show_changes(changes) -> None:
         table = changes.findChild(object, "changesTable")
         seen["paths"] = {table.model().index(r, 0).data() for r in range(table.model().rowCount())}
         seen["title"] = changes.windowTitle()
         changes.accept()
 
-    when_modal(pick_second)
+    pick_in_list("compareWithDialog", "second", show_changes, "changesDialog")
     choose_backup_option(qtbot, window, first.id, "compareAction")
     qtbot.waitUntil(lambda: "paths" in seen, timeout=10_000)
 
@@ -144,18 +150,12 @@ def test_a_backup_restored_into_another_environment_names_both(qtbot, window, se
     select_environment(window, "production")
     seen = {}
 
-    def choose_test(dialog) -> None:
-        assert dialog.objectName() == "restoreToDialog"
-        when_modal(confirm, named="restoreBackupDialog")
-        dialog.setTextValue("test (4.2.0)")
-        dialog.accept()
-
     def confirm(dialog) -> None:
         seen["warning"] = dialog.findChild(object, "restoreWarning").text()
         dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
         click_button(dialog, "restoreButton")
 
-    when_modal(choose_test)
+    pick_in_list("restoreToDialog", "test (4.2.0)", confirm, "restoreBackupDialog")
     choose_backup_option(qtbot, window, golden.id, "restoreToAction")
     qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
 
@@ -173,12 +173,11 @@ def test_a_backup_of_another_version_is_refused_for_another_environment(
     select_environment(window, "production")
     seen = {}
 
-    def choose_test(dialog) -> None:
-        when_modal(lambda box: (seen.setdefault("box", box.objectName()), box.reject()))
-        dialog.setTextValue("test (5.0.0)")
-        dialog.accept()
-
-    when_modal(choose_test)
+    pick_in_list(
+        "restoreToDialog",
+        "test (5.0.0)",
+        lambda box: (seen.setdefault("box", box.objectName()), box.reject()),
+    )
     choose_backup_option(qtbot, window, golden.id, "restoreToAction")
     qtbot.waitUntil(lambda: "box" in seen, timeout=10_000)
 
@@ -263,28 +262,24 @@ def test_a_long_operations_progress_bar_shows_elapsed_and_time_left(qtbot, windo
 
 
 def test_a_folder_changed_after_the_preview_is_not_restored_and_the_new_preview_shown(
-    qtbot, window, service, environment, config_dir
+    qtbot, window, service, config_dir, golden
 ):
-    backup = service.create_backup("billing", name="golden")
-    mess_up(config_dir)
-    window.controller.refresh()
-    select_environment(window, "billing")
     seen = []
 
     def restore_after_a_late_edit(dialog) -> None:
-        qtbot.waitUntil(dialog.findChild(object, "showChangesButton").isEnabled, timeout=10_000)
+        _previewed(qtbot, dialog)
         seen.append(dialog.findChild(object, "previewCounts").text())
         (config_dir / "late.conf").write_text("edited while the dialog was open\n")
         when_modal(look_again, named="restoreBackupDialog")
         click_button(dialog, "restoreButton")
 
     def look_again(dialog) -> None:
-        qtbot.waitUntil(dialog.findChild(object, "showChangesButton").isEnabled, timeout=10_000)
+        _previewed(qtbot, dialog)
         seen.append(dialog.findChild(object, "previewCounts").text())
         dialog.reject()
 
     when_modal(restore_after_a_late_edit)
-    choose_backup_option(qtbot, window, backup.id, "restoreAction")
+    choose_backup_option(qtbot, window, golden.id, "restoreAction")
     qtbot.waitUntil(lambda: len(seen) == 2, timeout=20_000)
 
     assert seen == [
@@ -296,13 +291,9 @@ def test_a_folder_changed_after_the_preview_is_not_restored_and_the_new_preview_
 
 
 def test_one_files_backed_up_content_is_saved_from_the_changes(
-    qtbot, window, service, environment, config_dir, tmp_path
+    qtbot, window, service, config_dir, golden, tmp_path
 ):
-    wanted = (config_dir / "app.yaml").read_bytes()
-    backup = service.create_backup("billing", name="golden")
-    mess_up(config_dir)
-    window.controller.refresh()
-    select_environment(window, "billing")
+    wanted = service.backup_file(golden.id, "app.yaml")
     saved = tmp_path / "app-from-golden.yaml"
 
     def save_app_yaml(changes) -> None:
@@ -313,14 +304,13 @@ def test_one_files_backed_up_content_is_saved_from_the_changes(
         changes.reject()
 
     def restore_dialog(dialog) -> None:
-        button = dialog.findChild(object, "showChangesButton")
-        qtbot.waitUntil(button.isEnabled, timeout=10_000)
+        button = _previewed(qtbot, dialog)
         when_modal(save_app_yaml, named="changesDialog")
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
         dialog.reject()
 
     when_modal(restore_dialog)
-    choose_backup_option(qtbot, window, backup.id, "restoreAction")
+    choose_backup_option(qtbot, window, golden.id, "restoreAction")
 
     assert saved.read_bytes() == wanted
     assert (config_dir / "app.yaml").read_bytes() != wanted  # nothing restored

@@ -118,3 +118,18 @@ def choose_backup_option(qtbot, window, backup_id: str, entry: str) -> None:
     menu = open_popup()
     assert menu is not None and menu.objectName() == "backupOptionsMenu"
     assert click_menu_entry(qtbot, menu, entry), f"{entry} is disabled"
+
+
+def pick_in_list(name: str, starting: str, then=None, then_named: str | None = None) -> None:
+    """Answer the next list dialog (`name`) by picking the item that starts with `starting`;
+    `then` answers the dialog that opens next (named `then_named`, if given)."""
+    from tests.gui.conftest import when_modal
+
+    def answer(dialog) -> None:
+        assert dialog.objectName() == name
+        if then is not None:
+            when_modal(then, named=then_named)
+        dialog.setTextValue(next(i for i in dialog.comboBoxItems() if i.startswith(starting)))
+        dialog.accept()
+
+    when_modal(answer)

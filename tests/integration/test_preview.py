@@ -27,6 +27,15 @@ def _changed_by_rsync(before, after) -> set[str]:
     return paths
 
 
+@pytest.fixture
+def billing(service, tmp_path):
+    """A small configuration backed up as environment billing: its root and the backup."""
+    root = tmp_path / "billing"
+    make_config_tree(root)
+    service.add_environment("billing", root, version="4.2.0")
+    return root, service.create_backup("billing")
+
+
 def _snapshot(root, copy):
     """A copy of `root` as it is, to compare with after a restore. `cp -a`, as rsync -aHAX
     left empty folders with the time it made them (rsync 3.2.7)."""
@@ -51,15 +60,26 @@ def _edit_every_way(root) -> None:
         os.chown(root / "hooks.sh", 2, 2)
 
 
-@needs_rsync
-def test_the_preview_of_a_restore_names_exactly_the_paths_the_restore_changes(service, tmp_path):
+@pytest.fixture
+def mail(service, tmp_path):
+    """A tree of every kind backed up as environment mail, then edited every way; its root,
+    the backup, and a copy of the tree as backed up."""
     root = tmp_path / "environments" / "mail"
     root.mkdir(parents=True)
     make_tree_of_every_kind(root, as_root=AS_ROOT)
     service.add_environment("mail", root, version="1.0")
     backup = service.create_backup("mail")
+    wanted = _snapshot(root, tmp_path / "wanted")
     time.sleep(0.01)  # edits get mtimes of their own
     _edit_every_way(root)
+    return root, backup, wanted
+
+
+@needs_rsync
+def test_the_preview_of_a_restore_names_exactly_the_paths_the_restore_changes(
+    service, tmp_path, mail
+):
+    root, backup, _wanted = mail
     before = _snapshot(root, tmp_path / "before")
 
     preview = service.preview_restore("mail", backup.id)
@@ -137,16 +157,10 @@ def test_backups_of_two_environments_are_not_compared(service, tmp_path):
 
 
 @needs_rsync
-def test_a_selective_restore_changes_only_the_chosen_paths_as_its_preview_says(service, tmp_path):
-    root = tmp_path / "environments" / "mail"
-    root.mkdir(parents=True)
-    make_tree_of_every_kind(root, as_root=AS_ROOT)
-    service.add_environment("mail", root, version="1.0")
-    backup = service.create_backup("mail")
-    wanted = tmp_path / "wanted"
-    subprocess.run(["rsync", "-aHAX", f"{root}/", f"{wanted}/"], check=True)
-    time.sleep(0.01)
-    _edit_every_way(root)
+def test_a_selective_restore_changes_only_the_chosen_paths_as_its_preview_says(
+    service, tmp_path, mail
+):
+    root, backup, wanted = mail
     (root / "plugins" / "enabled" / "extra.so").write_text("added since\n")
     before = _snapshot(root, tmp_path / "before")
     chosen = ["conf.d", "plugins/enabled/audit.so", "plugins/enabled/extra.so", "empty"]
@@ -172,21 +186,15 @@ def test_a_selective_restore_changes_only_the_chosen_paths_as_its_preview_says(s
     assert "partial: only conf.d, plugins/enabled/audit.so" in entry.detail
 
 
-def test_a_selective_restore_of_a_path_outside_the_folder_is_refused(service, tmp_path):
-    root = tmp_path / "billing"
-    make_config_tree(root)
-    service.add_environment("billing", root, version="4.2.0")
-    backup = service.create_backup("billing")
+def test_a_selective_restore_of_a_path_outside_the_folder_is_refused(service, tmp_path, billing):
+    _root, backup = billing
 
     with pytest.raises(InvalidInputError, match="cannot be restored on its own"):
         service.restore_backup("billing", backup.id, only=["../etc"])
 
 
-def test_a_restore_keeps_what_it_changed_with_its_activity_entry(service, tmp_path):
-    root = tmp_path / "billing"
-    make_config_tree(root)
-    service.add_environment("billing", root, version="4.2.0")
-    backup = service.create_backup("billing")
+def test_a_restore_keeps_what_it_changed_with_its_activity_entry(service, tmp_path, billing):
+    root, backup = billing
     mess_up(root)
     preview = service.preview_restore("billing", backup.id)
 
@@ -219,12 +227,9 @@ def test_a_folder_is_modified_since_its_last_backup_until_backed_up_or_restored(
 
 
 def test_a_restore_whose_preview_is_out_of_date_changes_nothing_and_says_what_it_would_now(
-    service, tmp_path
+    service, tmp_path, billing
 ):
-    root = tmp_path / "billing"
-    make_config_tree(root)
-    service.add_environment("billing", root, version="4.2.0")
-    backup = service.create_backup("billing")
+    root, backup = billing
     mess_up(root)
     previewed = service.preview_restore("billing", backup.id)
     (root / "conf.d" / "later.ini").write_text("[changed after the preview]\n")
