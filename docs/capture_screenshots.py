@@ -249,7 +249,7 @@ def _capture_import_dialog(controller, service, environment, window, scratch: Pa
         QApplication.processEvents()
     dialog.progress_bar.valueChanged.disconnect(catch_midway)
     dialog.upload(good)
-    while dialog._upload is not None:
+    while dialog._upload is not None or not dialog.show_changes.isEnabled():
         QApplication.processEvents()
     save(dialog, "import-dialog-uploaded")
     bad = scratch / "billing-tampered.zip"
