@@ -27,6 +27,8 @@ from envops_desktop.store.timestamps import utc_now
 POOL_SIZE = max(2, min(8, os.cpu_count() or 2))
 # Folders in the staging dir: an upload's content until it is imported, an export's scratch.
 UPLOAD_PREFIX = "upload-"
+# The data folder's file naming its team's shared store, when it uses one.
+SHARED_STORE_SETTINGS = "shared-store.json"
 EXPORT_SCRATCH_PREFIX = "export-"
 
 

@@ -20,6 +20,7 @@ from envops_desktop.domain.errors import (
 )
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.shared_store import SharedStoreSettings
+from envops_desktop.service.context import SHARED_STORE_SETTINGS
 from envops_desktop.store.bucket_objects import (
     BucketObjects,
     ObjectExistsError,
@@ -33,7 +34,7 @@ from envops_desktop.store.sealing import (
     wrap,
 )
 
-SETTINGS_NAME = "shared-store.json"
+SETTINGS_NAME = SHARED_STORE_SETTINGS
 STORE_FORMAT = 1
 _CONFIG_CONTEXT = b"config"
 

@@ -264,6 +264,23 @@ def test_small_backup_from_the_command_line_loads_neither_pydantic_nor_a_pool_li
     assert result.stdout.splitlines()[-1] == "0 False False"
 
 
+def test_small_restore_from_the_command_line_loads_neither_pydantic_nor_the_team_store(
+    cli, billing, tmp_path
+):
+    # Each was a tenth of a second of a 5 MiB restore's 0.28 s (most of it starting Python).
+    cli("backup", "create", "billing")
+    script = (
+        "import sys; from envops_desktop.cli import main; "
+        f"code = main(['--data-dir', {str(tmp_path / 'data')!r}, 'restore', 'billing', "
+        "'latest', '--yes', '--no-backup-first']); "
+        "print(code, 'pydantic' in sys.modules, 'envops_desktop.service.sharing' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert result.stdout.splitlines()[-1] == "0 False False"
+
+
 def test_the_envops_command_keeps_the_garbage_collector_off_what_outlives_it(billing, tmp_path):
     # The collector ran 230 times while an import checked a 20,000-file manifest, its full
     # passes walking every module's objects, and once more at exit over everything left.
