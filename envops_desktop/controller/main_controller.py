@@ -1,6 +1,7 @@
 """The controller behind the main window: models, operations, notifications, live refresh."""
 
 import logging
+import shlex
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -232,6 +233,21 @@ class MainController(QObject):
             else self.tr("{name} refuses teammates' backups with links leading out of it.")
         )
         self.notify.emit(Notification.SUCCESS, said.format(name=env.name))
+        return env
+
+    def set_restore_command(
+        self, environment_id: str, when: str, command: PostRestoreCommand | None
+    ) -> Environment:
+        """Set the environment's pre- or post-restore (`when`) command; None: none."""
+        env = self.service.set_restore_command(environment_id, when, command)
+        self.refresh()
+        said = (
+            self.tr("{name} runs {command} {when}-restore.")
+            if command
+            else self.tr("{name} runs no command {when}-restore.")
+        )
+        shown = shlex.join(command.argv) if command else ""
+        self.notify.emit(Notification.SUCCESS, said.format(name=env.name, command=shown, when=when))
         return env
 
     def remove_environment(self, environment_id: str) -> None:

@@ -1,5 +1,8 @@
-"""Update environment…: record the version the environment now runs, what it excludes, and
-whether teammates' backups may hold links that lead out of its folder."""
+"""Update environment…: record the version the environment now runs, what it excludes, the
+commands run around its restores, and whether teammates' backups may hold links that lead
+out of its folder."""
+
+import shlex
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -15,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.domain.errors import EnvOpsError
-from envops_desktop.domain.models import Environment
+from envops_desktop.domain.models import Environment, PostRestoreCommand
 
 
 class UpdateEnvironmentDialog(QDialog):
@@ -76,9 +79,22 @@ class UpdateEnvironmentDialog(QDialog):
                 "that hold such links are refused unless this is ticked."
             )
         )
+        self.command_edits = {}
+        for when, name, current in (
+            ("pre", "preRestoreCommandEdit", environment.pre_restore_command),
+            ("post", "postRestoreCommandEdit", environment.post_restore_command),
+        ):
+            edit = QLineEdit(shlex.join(current.argv) if current else "", self)
+            edit.setObjectName(name)
+            edit.setPlaceholderText(self.tr("none"))
+            self.command_edits[when] = (edit, current)
+        self.command_edits["pre"][0].setAccessibleName(self.tr("Pre-restore command"))
+        self.command_edits["post"][0].setAccessibleName(self.tr("Post-restore command"))
         form = QFormLayout()
         form.addRow(self.tr("&Version:"), self.version_edit)
         form.addRow(self.tr("E&xclude:"), self.excludes_edit)
+        form.addRow(self.tr("&Before the swap run:"), self.command_edits["pre"][0])
+        form.addRow(self.tr("After restore &run:"), self.command_edits["post"][0])
         form.addRow("", self.links_out_box)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
@@ -98,6 +114,12 @@ class UpdateEnvironmentDialog(QDialog):
         try:
             if tuple(p.strip() for p in patterns) != self._environment.excludes:
                 self._controller.set_excludes(self._environment.id, patterns)
+            for when, (edit, current) in self.command_edits.items():
+                text = edit.text().strip()
+                if text != (shlex.join(current.argv) if current else ""):
+                    timeout = current.timeout_seconds if current else 300.0
+                    command = PostRestoreCommand.from_text(text, timeout) if text else None
+                    self._controller.set_restore_command(self._environment.id, when, command)
             if self.links_out_box.isChecked() != self._environment.allow_links_out:
                 self._controller.allow_links_out(
                     self._environment.id, self.links_out_box.isChecked()

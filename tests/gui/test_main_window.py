@@ -170,6 +170,34 @@ def test_update_environment_sets_the_version(qtbot, window, environment):
     assert window.overview.values["version"].text() == "4.3.0"
 
 
+def test_update_environment_sets_and_clears_the_restore_commands(
+    qtbot, window, environment, service
+):
+    window.controller.refresh()
+    select_environment(window, "billing")
+
+    def set_commands(dialog: QDialog) -> None:
+        dialog.findChild(object, "preRestoreCommandEdit").setText("systemctl stop 'billing web'")
+        dialog.findChild(object, "postRestoreCommandEdit").setText("systemctl start billing")
+        dialog.accept()
+
+    when_modal(set_commands)
+    press_shortcut(qtbot, window, "Ctrl+E")
+    env = service.get_environment("billing")
+    assert env.pre_restore_command.argv == ["systemctl", "stop", "billing web"]
+    assert env.post_restore_command.argv == ["systemctl", "start", "billing"]
+    assert "billing web" in window.overview.values["pre-restore command"].text()
+
+    def clear_the_first(dialog: QDialog) -> None:
+        dialog.findChild(object, "preRestoreCommandEdit").clear()
+        dialog.accept()
+
+    when_modal(clear_the_first)
+    press_shortcut(qtbot, window, "Ctrl+E")
+    env = service.get_environment("billing")
+    assert env.pre_restore_command is None and env.post_restore_command is not None
+
+
 def test_removing_an_environment_asks_and_keeps_its_files(qtbot, window, environment, config_dir):
     window.controller.refresh()
     select_environment(window, "billing")
