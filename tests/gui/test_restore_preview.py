@@ -19,8 +19,14 @@ def _row_of(table, path: str):
 
 
 @pytest.fixture
-def golden(window, service, environment, config_dir):
-    """billing backed up as "golden", then messed up, and selected in the window."""
+def wanted(config_dir):
+    """billing's tree as it is backed up."""
+    return describe_tree(config_dir)
+
+
+@pytest.fixture
+def golden(window, service, environment, config_dir, wanted):
+    """billing backed up as "golden" (`wanted`), then messed up, and selected in the window."""
     backup = service.create_backup("billing", name="golden")
     mess_up(config_dir)
     window.controller.refresh()
@@ -68,14 +74,9 @@ def test_the_restore_dialog_counts_the_changes_and_shows_a_files_diff(
 
 
 def test_unticking_a_folder_leaves_it_as_it_is_and_restores_the_rest(
-    qtbot, window, service, environment, config_dir
+    qtbot, window, service, config_dir, wanted, golden
 ):
-    wanted = describe_tree(config_dir)
-    backup = service.create_backup("billing", name="golden")
-    mess_up(config_dir)
     messed = describe_tree(config_dir)
-    window.controller.refresh()
-    select_environment(window, "billing")
 
     def untick_conf_d(changes) -> None:
         table = changes.findChild(object, "changesTable")
@@ -94,7 +95,7 @@ def test_unticking_a_folder_leaves_it_as_it_is_and_restores_the_rest(
         click_button(dialog, "restoreButton")
 
     when_modal(restore_dialog)
-    choose_backup_option(qtbot, window, backup.id, "restoreAction")
+    choose_backup_option(qtbot, window, golden.id, "restoreAction")
     qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
 
     assert window.banner.kind == "success"
@@ -186,18 +187,13 @@ def test_a_backup_of_another_version_is_refused_for_another_environment(
 
 
 def test_restore_to_a_folder_from_the_options_menu(
-    qtbot, window, service, environment, config_dir, tmp_path
+    qtbot, window, service, config_dir, tmp_path, wanted, golden
 ):
-    wanted = describe_tree(config_dir)
-    backup = service.create_backup("billing", name="golden")
-    mess_up(config_dir)
     messed = describe_tree(config_dir)
-    window.controller.refresh()
-    select_environment(window, "billing")
     (tmp_path / "copy").mkdir()
 
     choose_in_file_dialog(tmp_path / "copy", "restoreToFolderDialog")
-    choose_backup_option(qtbot, window, backup.id, "restoreToFolderAction")
+    choose_backup_option(qtbot, window, golden.id, "restoreToFolderAction")
     qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
 
     assert window.banner.kind == "success" and "was written to" in window.banner.text
