@@ -157,7 +157,10 @@ def live_tree(ctx: ServiceContext, env: Environment, cancel: CancelToken) -> Tre
 
     def read(path: str) -> str:
         cancel.raise_if_cancelled()
-        return sha256_of_file(root / path)
+        try:
+            return sha256_of_file(root / path)
+        except OSError:  # gone or unreadable since the scan: it differs from any backup's
+            return ""
 
     read_now = dict(zip(unknown, parallel_map(read, unknown, "envops-preview"), strict=True))
     entries: list[TreeEntry] = list(scan.others)
@@ -168,8 +171,8 @@ def live_tree(ctx: ServiceContext, env: Environment, cancel: CancelToken) -> Tre
             TreeEntry(path, EntryKind.FILE, mode, size, mtime_ns, sha or read_now[path], None, meta)
         )
     tree = {e.path: _facets(e, e.mode, _owner(e.meta), e.mtime_ns) for e in entries}
-    root = TreeEntry(ROOT, EntryKind.DIR, scan.root_mode, 0, 0, None, None, scan.root_meta)
-    tree[ROOT] = _facets(root, root.mode, _owner(root.meta), scan.root_mtime_ns)
+    folder = TreeEntry(ROOT, EntryKind.DIR, scan.root_mode, 0, 0, None, None, scan.root_meta)
+    tree[ROOT] = _facets(folder, folder.mode, _owner(folder.meta), scan.root_mtime_ns)
     return tree
 
 

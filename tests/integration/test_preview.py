@@ -265,3 +265,20 @@ def test_the_preview_of_an_import_names_exactly_the_paths_the_import_changes(ser
     assert {change.path for change in preview.changes} == _changed_by_rsync(before, root)
     assert {c.path: c.kinds for c in preview.changes}["hooks.sh"] == (ChangeKind.MODE,)
     assert preview.after == "billing.envops.zip"
+
+
+def test_a_file_that_cannot_be_read_is_shown_as_modified_not_an_error(
+    service, tmp_path, billing, monkeypatch
+):
+    root, backup = billing
+    (root / "app.yaml").write_text("server:\n  port: 1\n")
+    from envops_desktop.service import tree_diff
+
+    def vanished(path):
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+
+    monkeypatch.setattr(tree_diff, "sha256_of_file", vanished)  # gone between scan and read
+
+    changes = {c.path: c.kinds for c in service.preview_restore("billing", backup.id).changes}
+
+    assert ChangeKind.MODIFIED in changes["app.yaml"]
