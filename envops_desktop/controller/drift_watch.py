@@ -38,6 +38,7 @@ class DriftWatch(QObject):
         self._last: dict[str, float] = {}
         self._waiting: set[str] = set()  # a watcher's check postponed to the minute's end
         self._folders: dict[str, str] = {}  # watched folder -> environment id
+        self._watched: dict[str, str] = {}  # environment id -> its folder, as last watched
         self._watcher = QFileSystemWatcher(self)
         self._watcher.directoryChanged.connect(self._folder_changed)
         self._watcher.fileChanged.connect(self._folder_changed)
@@ -46,7 +47,7 @@ class DriftWatch(QObject):
         """Stop watching; cancel the checks running and wait for them."""
         if self._folders:
             self._watcher.removePaths(list(self._folders))
-        self._folders = {}
+        self._folders, self._watched = {}, {}
         self._runner.cancel_all_and_wait()
 
     def state(self, environment_id: str) -> bool | None:
@@ -54,7 +55,13 @@ class DriftWatch(QObject):
 
     def watch(self, environments: list[Environment]) -> None:
         """Watch these environments' folders (each folder and the folders right inside it:
-        where configuration changes), and the files in those, up to a few hundred."""
+        where configuration changes), and the files in those, up to a few hundred. Read
+        again only when the environments or their folders change: the window refreshes
+        at every change in the database, and this reads folders on its thread."""
+        watched = {env.id: env.path for env in environments}
+        if watched == self._watched:
+            return
+        self._watched = watched
         wanted: dict[str, str] = {}
         for env in environments:
             wanted[env.path] = env.id
