@@ -27,7 +27,7 @@ from envops_desktop.domain.errors import (
     OperationFailedError,
     WrongPassphraseError,
 )
-from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.domain.models import Environment, PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.service import EnvOpsService
@@ -36,6 +36,7 @@ from envops_desktop.terminal_progress import TerminalProgressBar
 
 if TYPE_CHECKING:
     from envops_desktop.domain.schedules import ScheduleRule, ScheduleStatus
+    from envops_desktop.service.configuration_files import CheckedConfigurationFile
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command ended by SIGPIPE
@@ -168,6 +169,19 @@ def _build_parser() -> argparse.ArgumentParser:
         "--allow-external-links",
         action="store_true",
         help="accept links that point outside the environment",
+    )
+    imp.add_argument(
+        "--version",
+        dest="archive_version",
+        metavar="V",
+        help="for an archive made by another tool (zip, tar, tar.gz, tar.zst): the version "
+        "of the configuration it holds, which it has no manifest to say",
+    )
+    imp.add_argument(
+        "--root-folder",
+        metavar="NAME",
+        help="for such an archive holding a single folder: NAME (that folder) is the "
+        "environment's folder, or . (the archive's top level) is",
     )
     imp.add_argument(
         "--keep-privileges",
@@ -462,14 +476,23 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         # are checked as they are written.
         from envops_desktop.store.sealed_files import is_sealed
 
-        checked = service.check_configuration_file(
-            source,
-            args.allow_external_links,
-            args.keep_privileges,
-            _file_passphrase(source, twice=False) if is_sealed(source) else None,
-        )
+        passphrase = _file_passphrase(source, twice=False) if is_sealed(source) else None
+        with _long_operation() as (bar, cancel):  # a plain archive is read whole, to hash it
+            checked = service.check_configuration_file(
+                source, args.allow_external_links, args.keep_privileges, passphrase, bar, cancel
+            )
         from envops_desktop.domain.configuration import replacement_warning  # pydantic: here
 
+        if checked.plain is not None:
+            answered = _answer_plain_archive(service, env, checked, args)
+            if answered is None:  # a dry run that has shown both layouts
+                return
+            checked = answered
+        elif args.archive_version is not None or args.root_folder is not None:
+            raise UsageError(
+                f"{source.name} is a configuration file, which names its own version and "
+                "root; --version and --root-folder are for archives made by other tools."
+            )
         if args.dry_run:
             with _long_operation() as (_bar, cancel):
                 changes = service.preview_import(env.name, checked, cancel)
@@ -829,6 +852,49 @@ def _schedule_line(status: "ScheduleStatus", now: datetime, zone: tzinfo | None)
         why = status.last_detail if status.last_outcome == "failed" else "a backup was missed"
         line += f" (overdue: {why})"
     return line
+
+
+def _answer_plain_archive(
+    service: EnvOpsService,
+    env: Environment,
+    checked: "CheckedConfigurationFile",
+    args: argparse.Namespace,
+) -> "CheckedConfigurationFile | None":
+    """An archive with no manifest, with the version and root folder the command gives.
+    A dry run that leaves the root folder open shows both layouts and returns None."""
+    assert checked.plain is not None
+    name, top = checked.file_name, checked.plain.top_folder
+    if top is not None and args.root_folder is None:
+        if args.dry_run:
+            layouts = [(top, f"{top} as {env.name}'s folder"), (".", "the archive's top level")]
+            shown = []
+            for folder, said in layouts:
+                layout = service.answer_plain_archive(
+                    checked, args.archive_version, None if folder == "." else folder
+                )
+                with _long_operation() as (_bar, cancel):
+                    changes = service.preview_import(env.name, layout, cancel)
+                shown.append((folder, said, changes))
+            _print(
+                [{"root_folder": folder, "changes": _jsonable(c)} for folder, _, c in shown],
+                args.json,
+                lambda: "\n\n".join(
+                    f"With --root-folder {folder} ({said}):\n{_change_lines(c)}"
+                    for folder, said, c in shown
+                ),
+            )
+            return None
+        raise UsageError(
+            f"{name} holds a single folder, {top}: pass --root-folder {top} to take that "
+            f"folder as {env.name}'s folder, or --root-folder . for the archive's top level."
+        )
+    if args.archive_version is None and not args.dry_run:
+        raise UsageError(
+            f"{name} has no manifest to say which version it holds; confirm it with "
+            f"--version V ({env.name} is at {env.version})."
+        )
+    root = None if args.root_folder in (None, ".") else args.root_folder
+    return service.answer_plain_archive(checked, args.archive_version, root)
 
 
 def _change_lines(changes: "TreeChanges") -> str:

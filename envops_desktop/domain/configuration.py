@@ -164,7 +164,7 @@ def replacement_warning(file_name: str, exported_from: str, environment: str) ->
     A file exported from another environment says so first: that is how the wrong one gets
     noticed before it replaces anything.
     """
-    if exported_from != environment:
+    if exported_from and exported_from != environment:  # an archive with no manifest: ""
         return (
             f"This file was exported from {exported_from}. Importing it replaces "
             f"{environment}'s configuration."

@@ -5,7 +5,6 @@ import functools
 import itertools
 import os
 import shutil
-import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
@@ -21,7 +20,12 @@ from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind,
 from envops_desktop.domain.errors import OperationFailedError, PassphraseNeededError
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment, TreeEntry, has_content
-from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
+from envops_desktop.domain.progress import (
+    CancelToken,
+    ProgressCallback,
+    ProgressMeter,
+    ignore_progress,
+)
 from envops_desktop.service.backups import back_up_before_restore
 from envops_desktop.service.context import (
     EXPORT_SCRATCH_PREFIX,
@@ -30,6 +34,11 @@ from envops_desktop.service.context import (
 )
 from envops_desktop.service.materialize import materialize, new_file_metadata, path_of_blob
 from envops_desktop.service.parallel import run_in_batches, start_helpers_early
+from envops_desktop.service.plain_archive_import import (
+    PlainArchive,
+    no_checksums_caveat,
+    read_archive,
+)
 from envops_desktop.service.restore import owners_caveat
 from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import deflate_blobs
@@ -46,6 +55,7 @@ from envops_desktop.store.file_metadata import (
 from envops_desktop.store.manifest_codec import encode_manifest
 from envops_desktop.store.member_staging import MemberJob, stage_members
 from envops_desktop.store.owned_folders import OwnedFolder
+from envops_desktop.store.plain_archives import plain_archive_kind
 from envops_desktop.store.sealed_files import is_sealed, seal_file, unseal_file
 from envops_desktop.store.staged_blobs import StagedBlobs
 from envops_desktop.store.timestamps import utc_now
@@ -65,6 +75,7 @@ class StagedConfiguration:
     blobs: StagedBlobs
     policy: MetadataPolicy
     caveats: list[str]  # what its import will not bring back exactly, to show first
+    plain: PlainArchive | None = None  # an archive with no manifest, and the user's answers
 
 
 def export_backup(
@@ -213,10 +224,11 @@ class CheckedConfigurationFile:
     # A passphrase-protected file's plain copy is `source`, in this folder of the staging
     # area, until it has been read (or this is forgotten, or the process dies).
     scratch: OwnedFolder | None = None
+    plain: PlainArchive | None = None  # an archive with no manifest, and the user's answers
 
-    def __post_init__(self) -> None:
-        if self.scratch is not None:
-            weakref.finalize(self, self.scratch.release)
+    @property
+    def file_name(self) -> str:
+        return self.source.name
 
     def release(self) -> None:
         """Remove the plain copy of a passphrase-protected file, once it has been read."""
@@ -230,23 +242,64 @@ def checked_configuration_file(
     allow_external_links: bool,
     keep_privileges: bool = False,
     passphrase: str | None = None,
+    progress: ProgressCallback = ignore_progress,
+    cancel: CancelToken | None = None,
 ) -> CheckedConfigurationFile:
     """Everything about `source` that can be checked before its files are read; a
-    passphrase-protected file is opened with `passphrase` first."""
+    passphrase-protected file is opened with `passphrase` first. An archive another tool
+    made (with no manifest) is read whole, to hash its files."""
     if is_sealed(source):
         return _checked_sealed(ctx, source, allow_external_links, keep_privileges, passphrase)
+    kind = plain_archive_kind(source)
+    if kind is not None:
+        return _checked_plain(
+            ctx, source, kind, allow_external_links, keep_privileges, progress, cancel
+        )
     if source.is_file():
         size = source.stat().st_size
         if size > shutil.disk_usage(ctx.staging_dir).free:
             raise OperationFailedError(f"Not enough free disk space to take in {source.name}.")
         start_helpers_early(size)  # its contents are read by helpers, once it is checked
     manifest, members = check_configuration_file(source, allow_external_links)
+    policy, caveats = _trust(manifest, keep_privileges)
+    return CheckedConfigurationFile(source, manifest, members, policy, caveats)
+
+
+def _trust(
+    manifest: ConfigurationManifest, keep_privileges: bool
+) -> tuple[MetadataPolicy, list[str]]:
     if not keep_privileges:  # its files are the importing user's, as asked: nothing to say
-        return CheckedConfigurationFile(source, manifest, members, UNTRUSTED)
+        return UNTRUSTED, []
     owners = owners_caveat(lambda: manifest.entries, manifest.root_meta)
-    return CheckedConfigurationFile(
-        source, manifest, members, OWN_STORE, [owners] if owners else []
+    return OWN_STORE, [owners] if owners else []
+
+
+def _checked_plain(
+    ctx: ServiceContext,
+    source: Path,
+    kind: str,
+    allow_external_links: bool,
+    keep_privileges: bool,
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> CheckedConfigurationFile:
+    if source.stat().st_size * 2 > shutil.disk_usage(ctx.staging_dir).free:
+        raise OperationFailedError(f"Not enough free disk space to take in {source.name}.")
+    plain, manifest, members, scratch = read_archive(
+        ctx, source, kind, allow_external_links, progress, cancel or CancelToken()
     )
+    policy, caveats = _trust(manifest, keep_privileges)
+    copy = source if scratch is None else scratch.directory / source.name
+    caveats = [no_checksums_caveat(source.name, kind), *caveats]
+    return CheckedConfigurationFile(copy, manifest, members, policy, caveats, scratch, plain)
+
+
+def refuse_unanswered(file: "CheckedConfigurationFile | StagedConfiguration") -> None:
+    """An archive with no manifest is imported only once the user has said which version
+    it holds and which of its folders is the root."""
+    question = file.plain.unanswered(file.file_name) if file.plain is not None else None
+    if question is not None:
+        raise OperationFailedError(question)
 
 
 def _checked_sealed(
@@ -296,7 +349,7 @@ def stage_configuration_file(
     finally:
         checked.release()
     return StagedConfiguration(
-        upload_id, source.name, manifest, staged, checked.policy, checked.caveats
+        upload_id, source.name, manifest, staged, checked.policy, checked.caveats, checked.plain
     )
 
 
@@ -412,6 +465,7 @@ def adopt_staged_configuration(
     ctx: ServiceContext, env: Environment, staged: StagedConfiguration
 ) -> Backup:
     """Move staged content into the store and record it as a backup of origin `imported`."""
+    refuse_unanswered(staged)
     backup = _imported_backup(env, ctx, staged.manifest, staged.file_name, staged.policy)
     with ctx.locks.blobs_in_use():
         # Content found in the store at upload was not kept again; the last backup holding
@@ -446,6 +500,7 @@ class ImportInOnePass:
         backup_first: bool,
         progress: ProgressCallback,
     ) -> None:
+        refuse_unanswered(checked)
         self._ctx = ctx
         self._checked = checked
         self._source = checked.source

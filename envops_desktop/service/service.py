@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         CheckedConfigurationFile,
         StagedConfiguration,
     )
+    from envops_desktop.service.plain_archive_import import File
     from envops_desktop.service.retention import Removal, RetentionReport
     from envops_desktop.service.schedules import ScheduledRun
     from envops_desktop.service.shared_store import OpenedStore, StoreCheck
@@ -862,6 +863,8 @@ class EnvOpsService:
         allow_external_links: bool = False,
         keep_privileges: bool = False,
         passphrase: str | None = None,
+        progress: ProgressCallback = ignore_progress,
+        cancel: CancelToken | None = None,
     ) -> "CheckedConfigurationFile":
         """Check all of a configuration file but its files' contents, which
         `import_configuration_file` checks as it reads them.
@@ -869,12 +872,28 @@ class EnvOpsService:
         `keep_privileges`: apply the file's owners, setuid, setgid and sticky bits and
         security and trusted attributes, which an untrusted file otherwise does not get.
         `passphrase` opens a passphrase-protected file (PassphraseNeededError without it).
+        An archive another tool made (zip, tar, tar.gz, tar.zst, …) is read whole, its files
+        hashed; it is imported once `answer_plain_archive` has its version and root folder.
         """
         from envops_desktop.service import configuration_files
 
         return configuration_files.checked_configuration_file(
-            self._ctx, Path(source), allow_external_links, keep_privileges, passphrase
+            self._ctx,
+            Path(source),
+            allow_external_links,
+            keep_privileges,
+            passphrase,
+            progress,
+            cancel,
         )
+
+    def answer_plain_archive(self, file: "File", version: str, root_folder: str | None) -> "File":
+        """A plain archive (checked or uploaded) with the user's answers: the version it
+        holds, and `root_folder`, its one top-level folder taken as the environment's
+        folder (None: the archive's top level is)."""
+        from envops_desktop.service.plain_archive_import import answered
+
+        return answered(file, version, root_folder)
 
     def import_configuration_file(
         self,

@@ -246,6 +246,16 @@ def _check_manifest(
         )
 
 
+def check_converted(
+    path: Path,
+    manifest: ConfigurationManifest,
+    members: dict[str, ZipMember],
+    allow_external_links: bool,
+) -> None:
+    """Check a manifest made here for an archive that carried none, as a file's own is."""
+    _check_manifest(path, manifest, members, DEFAULT_LIMITS, allow_external_links)
+
+
 def _bytes_written(entry: ManifestEntry) -> int:
     extents = (entry.meta or {}).get("data")
     return entry.size if extents is None else sum(length for _, length in extents)

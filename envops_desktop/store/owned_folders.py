@@ -10,6 +10,7 @@ lock it can take, and leaves another window's upload, still waiting for Import, 
 import os
 import shutil
 import time
+import weakref
 from pathlib import Path
 
 from envops_desktop.store.file_locks import try_lock
@@ -39,15 +40,19 @@ class OwnedFolder:
             os.close(self._fd)
             self._owner.unlink(missing_ok=True)
             raise
+        # Released when forgotten too: whatever holds it (a checked file, and the variants
+        # made of it) decides how long it lives, not the first of them to go.
+        self._release = weakref.finalize(self, _release, self.directory, self._fd, self._owner)
 
     def release(self) -> None:
         """Remove the folder and give up ownership; `also` is the caller's to keep or not."""
-        if self._fd < 0:
-            return
-        shutil.rmtree(self.directory, ignore_errors=True)
-        os.close(self._fd)  # before the unlink, which Windows refuses on an open file
-        self._fd = -1
-        self._owner.unlink(missing_ok=True)
+        self._release()
+
+
+def _release(directory: Path, fd: int, owner: Path) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
+    os.close(fd)  # before the unlink, which Windows refuses on an open file
+    owner.unlink(missing_ok=True)
 
 
 def remove_unowned(staging: Path, prefixes: tuple[str, ...]) -> list[Path]:

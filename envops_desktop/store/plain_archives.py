@@ -1,0 +1,473 @@
+"""Reading an archive another tool made (zip, tar, tar.gz, tar.zst, tar.bz2, tar.xz) as
+untrusted input, into the entries and file bodies a configuration file would have carried.
+
+Such an archive has no manifest and no checksums: each file is hashed here as it is read,
+and what the headers say (modes, times, owners, links, extended attributes and ACLs) becomes
+its manifest entry. A zip's files are read again later straight from it; a tar's, which a
+compressed stream cannot reach again without reading everything before them, are copied
+into a stored zip in the staging area as they are hashed. Sizes are bounded by what the
+headers declare, by an absolute cap, and, for a compressed tar, by how far it expands.
+"""
+
+import base64
+import bz2
+import errno
+import grp
+import gzip
+import hashlib
+import lzma
+import os
+import pwd
+import stat
+import struct
+import tarfile
+import time
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import zstandard
+
+from envops_desktop.domain.configuration import MANIFEST_NAME, ImportLimits
+from envops_desktop.domain.enums import EntryKind
+from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.domain.paths import relative_path_problem
+from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
+from envops_desktop.store.blob_bodies import CHUNK
+from envops_desktop.store.member_staging import refused
+from envops_desktop.store.zip_members import ZipMember
+
+# How each kind begins: zip, then the compressions a tar comes in.
+_MAGICS = (
+    (b"PK\x03\x04", "zip"),
+    (b"PK\x05\x06", "zip"),
+    (b"\x1f\x8b", "tar.gz"),
+    (b"\x28\xb5\x2f\xfd", "tar.zst"),
+    (b"BZh", "tar.bz2"),
+    (b"\xfd7zXZ\x00", "tar.xz"),
+)
+_USTAR_AT = 257
+# No header of a real archive (a long name, a pax record of attributes) comes near this; a
+# forged one declaring gigabytes would otherwise be read whole into memory by `tarfile`.
+_LARGEST_HEADER = 16 << 20
+_ACL_TAGS = {
+    "user": (0x01, 0x02),
+    "group": (0x04, 0x08),
+    "mask": (0x10, 0x10),
+    "other": (0x20, 0x20),
+}
+_UNDEFINED_ID = 0xFFFFFFFF
+_DAMAGED_STREAM = (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
+
+
+def plain_archive_kind(path: Path) -> str | None:
+    """ "zip", "tar", "tar.gz", … for an archive with no EnvOps manifest; None for anything
+    else (a configuration file, or not an archive at all)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_USTAR_AT + 5)
+    except OSError:
+        return None
+    kind = next((name for magic, name in _MAGICS if head.startswith(magic)), None)
+    if kind is None and head[_USTAR_AT:].startswith(b"ustar"):
+        kind = "tar"
+    if kind == "zip":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                if MANIFEST_NAME in archive.NameToInfo:
+                    return None  # a configuration file
+        except (zipfile.BadZipFile, OSError, EOFError):
+            return None  # refused as a damaged configuration file, in its own words
+    return kind
+
+
+@dataclass
+class PlainTree:
+    """What a plain archive holds, in the archive's own paths."""
+
+    kind: str
+    # Manifest entry fields (path, kind, mode, size, mtime_ns, sha256, target, meta), in
+    # the archive's order; folders it implies but does not list are added.
+    entries: list[dict[str, Any]]
+    members: dict[str, ZipMember]  # each file's body, by path, in `bodies`
+    bodies: Path  # the zip the bodies are read from: the archive itself, or its copy
+    root: dict[str, Any] | None = None  # the archive's own "." entry, if it has one
+    top_folder: str | None = None  # its one top-level folder, when that is all it holds
+    total_bytes: int = field(default=0)
+
+
+def read_plain_archive(
+    source: Path,
+    kind: str,
+    copy_to: Path,
+    limits: ImportLimits,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> PlainTree:
+    """Hash and describe every entry of `source`; a tar's bodies are copied into the zip
+    `copy_to`. Refuses, naming the entry, what a configuration file would be refused for."""
+    reader = _ZipReader(source) if kind == "zip" else _TarReader(source, kind, copy_to)
+    tree = _Collector(source, limits, cancel)
+    meter = ProgressMeter(progress, "reading", source.stat().st_size)
+    try:
+        reader.read_into(tree, meter)
+        meter.finish()
+    except OSError as error:
+        if error.errno == errno.ENOSPC:
+            raise OperationFailedError(
+                f"Not enough free disk space to take in {source.name}."
+            ) from error
+        raise refused(source, f"it cannot be read ({error.strerror or error})") from error
+    finally:
+        reader.close()
+    return tree.finished(kind, reader.bodies)
+
+
+class _Collector:
+    """The entries of an archive as they are read, checked against the limits and the
+    path rules as they come."""
+
+    def __init__(self, source: Path, limits: ImportLimits, cancel: CancelToken) -> None:
+        self.source = source
+        self.limits = limits
+        self.cancel = cancel
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.members: dict[str, ZipMember] = {}
+        self.root: dict[str, Any] | None = None
+        self.total = 0
+
+    def normal(self, name: str) -> str | None:
+        """`name` as a path of the tree, or None for the archive's root ("." or "./")."""
+        path = name
+        while path.startswith("./"):
+            path = path[2:]
+        path = path.rstrip("/")
+        if path in ("", "."):
+            return None
+        problem = relative_path_problem(path)
+        if problem:
+            raise refused(self.source, f"the entry {name!r} {problem}")
+        return path
+
+    def path_of(self, name: str) -> str | None:
+        """The path of a new entry of the archive, or None for its root."""
+        self.cancel.raise_if_cancelled()
+        path = self.normal(name)
+        if path in self.entries:
+            raise refused(self.source, f"the entry {name!r} appears more than once")
+        if len(self.entries) >= self.limits.max_entries:
+            raise refused(
+                self.source, f"it has more than the limit of {self.limits.max_entries} entries"
+            )
+        return path
+
+    def declare(self, name: str, size: int) -> None:
+        """Count a file's size, as its header declares it, before its body is read."""
+        self.total += size
+        if self.total > self.limits.max_total_bytes:
+            raise refused(
+                self.source,
+                f"it would expand to more than the limit of {self.limits.max_total_bytes >> 30} "
+                f"GiB (at {name!r})",
+            )
+
+    def add(self, path: str | None, entry: dict[str, Any], member: ZipMember | None = None) -> None:
+        if path is None:
+            if entry["kind"] is EntryKind.DIR:
+                self.root = entry
+            return
+        self.entries[path] = {"path": path, **entry}
+        if member is not None:
+            self.members[path] = member
+
+    def finished(self, kind: str, bodies: Path) -> PlainTree:
+        entries = self._with_implied_folders()
+        _first_of_each_hardlink(entries, self.members)
+        tops = {e["path"].split("/", 1)[0] for e in entries}
+        (top,) = tops if len(tops) == 1 else (None,)
+        if top is not None and (len(entries) == 1 or self.entries[top]["kind"] != "dir"):
+            top = None
+        return PlainTree(kind, entries, self.members, bodies, self.root, top, self.total)
+
+    def _with_implied_folders(self) -> list[dict[str, Any]]:
+        # zip and tar both let an archive list `a/b/c` without `a` or `a/b`; the folders
+        # are made as a plain `mkdir -p` would, dated like the archive itself.
+        mtime_ns = os.stat(self.source).st_mtime_ns
+        for path in list(self.entries):
+            parent = path.rpartition("/")[0]
+            while parent and parent not in self.entries:
+                self.entries[parent] = {
+                    "path": parent,
+                    "kind": EntryKind.DIR,
+                    "mode": 0o755,
+                    "mtime_ns": mtime_ns,
+                }
+                parent = parent.rpartition("/")[0]
+        return sorted(self.entries.values(), key=lambda e: e["path"])
+
+
+def _first_of_each_hardlink(entries: list[dict[str, Any]], members: dict[str, ZipMember]) -> None:
+    """A tar names the first path of a hardlinked file it met; a manifest, the first in
+    path order, which is where the body then belongs."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        if (link := (entry.get("meta") or {}).get("hardlink")) is not None:
+            groups.setdefault(link, []).append(entry)
+    by_path = {e["path"]: e for e in entries}
+    for holder, links in groups.items():
+        first = by_path.get(holder)
+        if first is None or first.get("sha256") is None:
+            continue  # refused with the manifest's own words when it is checked
+        for link in links:
+            link["sha256"], link["size"] = first["sha256"], first["size"]
+        leader = min([holder, *(link["path"] for link in links)])
+        if leader == holder:
+            continue
+        members[leader] = members.pop(holder)
+        for entry in [first, *links]:
+            meta = dict(entry.get("meta") or {})
+            meta.pop("hardlink", None)
+            if entry["path"] != leader:
+                meta["hardlink"] = leader
+            entry["meta"] = meta or None
+
+
+class _ZipReader:
+    """A zip's entries; their bodies stay where they are and are read from it again."""
+
+    def __init__(self, source: Path) -> None:
+        self.bodies = source
+        self._source = source
+        try:
+            self._zip = zipfile.ZipFile(source)
+        except (zipfile.BadZipFile, EOFError) as error:
+            raise refused(
+                source, "it is truncated or damaged (its zip directory cannot be read)"
+            ) from error
+
+    def read_into(self, tree: _Collector, meter: ProgressMeter) -> None:
+        for info in self._zip.infolist():
+            path = tree.path_of(info.filename)
+            unix = info.create_system == 3 and info.external_attr >> 16
+            mode = info.external_attr >> 16 if unix else (0o755 if info.is_dir() else 0o644)
+            mtime_ns = int(time.mktime((*info.date_time, 0, 0, -1))) * 1_000_000_000
+            entry: dict[str, Any] = {"mode": stat.S_IMODE(mode), "mtime_ns": mtime_ns}
+            if info.flag_bits & 0x1:
+                raise refused(self._source, f"the entry {info.filename!r} is encrypted")
+            if info.is_dir() or stat.S_ISDIR(mode):
+                tree.add(path, {**entry, "kind": EntryKind.DIR})
+                continue
+            file_type = stat.S_IFMT(mode) if unix else stat.S_IFREG
+            if file_type == stat.S_IFLNK:
+                if info.file_size > 4096:
+                    raise refused(self._source, f"the link {info.filename!r} is too long")
+                target = self._zip.read(info).decode("utf-8", "surrogateescape")
+                tree.add(path, {**entry, "kind": EntryKind.SYMLINK, "target": target})
+            elif file_type in (stat.S_IFREG, 0):
+                tree.declare(info.filename, info.file_size)
+                digest = hashlib.sha256()
+                with self._zip.open(info) as body:
+                    while chunk := body.read(CHUNK):
+                        digest.update(chunk)
+                        tree.cancel.raise_if_cancelled()
+                kept = {**entry, "kind": EntryKind.FILE, "size": info.file_size}
+                tree.add(path, {**kept, "sha256": digest.hexdigest()}, ZipMember.of(info))
+            else:
+                raise refused(
+                    self._source, f"the entry {info.filename!r} is a device file, FIFO or socket"
+                )
+            meter.advance(info.compress_size, info.filename)
+
+    def close(self) -> None:
+        self._zip.close()
+
+
+class _Bounded:
+    """The decompressed tar stream, refusing a header larger than any real one and an
+    expansion past the import's ratio."""
+
+    def __init__(self, raw: BinaryIO, stream: BinaryIO, source: Path, limits: ImportLimits) -> None:
+        self._raw, self._stream, self._source, self._limits = raw, stream, source, limits
+        self.read_bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0 or size > _LARGEST_HEADER:
+            raise refused(self._source, "one of its headers is larger than any real archive's")
+        data = self._stream.read(size)
+        self.read_bytes += len(data)
+        limits = self._limits
+        if self.read_bytes > limits.ratio_applies_above and (
+            self.read_bytes > self._raw.tell() * limits.max_ratio
+        ):
+            raise refused(
+                self._source,
+                f"it expands to {self.read_bytes >> 20} MiB, more than {limits.max_ratio} "
+                "times its compressed size (a compression bomb)",
+            )
+        return data
+
+
+class _TarReader:
+    """A tar, compressed or not, read once from start to end; bodies are copied into a
+    stored zip as they are hashed."""
+
+    def __init__(self, source: Path, kind: str, copy_to: Path) -> None:
+        self.bodies = copy_to
+        self._source = source
+        self._kind = kind
+        self._raw: BinaryIO = open(source, "rb")  # noqa: SIM115 - closed by close()
+        self._copy = zipfile.ZipFile(copy_to, "x", allowZip64=True)
+
+    def _stream(self) -> BinaryIO:
+        raw = self._raw
+        if self._kind == "tar.gz":
+            return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+        if self._kind == "tar.zst":
+            zstd = zstandard.ZstdDecompressor()
+            return zstd.stream_reader(raw, read_across_frames=True)  # type: ignore[return-value]
+        if self._kind == "tar.bz2":
+            return bz2.BZ2File(raw)  # type: ignore[return-value]
+        if self._kind == "tar.xz":
+            return lzma.LZMAFile(raw)  # type: ignore[return-value]
+        return raw
+
+    def read_into(self, tree: _Collector, meter: ProgressMeter) -> None:
+        stream = _Bounded(self._raw, self._stream(), self._source, tree.limits)
+        try:
+            with tarfile.open(fileobj=stream, mode="r|") as archive:  # type: ignore[call-overload]
+                done = 0
+                for member in archive:
+                    self._add(archive, member, tree)
+                    meter.advance(self._raw.tell() - done, member.name)
+                    done = self._raw.tell()
+        except _DAMAGED_STREAM as error:
+            raise refused(self._source, f"it is not a readable tar archive ({error})") from error
+        except OSError as error:
+            if error.errno is not None:
+                raise
+            raise refused(self._source, f"it is damaged ({error})") from error  # gzip, bz2
+        if not tree.entries and tree.root is None:
+            raise refused(self._source, "it holds no files")
+
+    def _add(self, archive: tarfile.TarFile, member: tarfile.TarInfo, tree: _Collector) -> None:
+        path = tree.path_of(member.name)
+        entry: dict[str, Any] = {
+            "mode": member.mode & 0o7777,
+            "mtime_ns": _mtime_ns(member),
+            "meta": _tar_meta(member) or None,
+        }
+        if member.isdir():
+            tree.add(path, {**entry, "kind": EntryKind.DIR})
+        elif member.issym():
+            tree.add(path, {**entry, "kind": EntryKind.SYMLINK, "target": member.linkname})
+        elif member.islnk():
+            link = tree.normal(member.linkname)  # checked when the manifest is
+            entry["meta"] = {**(entry["meta"] or {}), "hardlink": link}
+            tree.add(path, {**entry, "kind": EntryKind.FILE, "size": 0})
+        elif member.isfifo():
+            tree.add(path, {**entry, "kind": EntryKind.FIFO})
+        elif member.isreg():
+            tree.declare(member.name, member.size)
+            entry["size"] = member.size
+            if member.sparse:
+                data = [[offset, length] for offset, length in member.sparse if length]
+                entry["meta"] = {**(entry["meta"] or {}), "data": data}
+            sha256, body = self._copy_body(archive, member, len(tree.members), tree.cancel)
+            tree.add(path, {**entry, "kind": EntryKind.FILE, "sha256": sha256}, body)
+        else:
+            raise refused(self._source, f"the entry {member.name!r} is a device file")
+
+    def _copy_body(
+        self,
+        archive: tarfile.TarFile,
+        member: tarfile.TarInfo,
+        index: int,
+        cancel: CancelToken,
+    ) -> tuple[str, ZipMember]:
+        # Named by number: an archive's name may be any bytes, a zip's must be text.
+        info = zipfile.ZipInfo(str(index))
+        info.file_size = member.size
+        digest = hashlib.sha256()
+        body = archive.extractfile(member)
+        assert body is not None  # a regular file
+        with self._copy.open(info, "w", force_zip64=member.size >= 1 << 31) as out:
+            while chunk := body.read(CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+                cancel.raise_if_cancelled()
+        return digest.hexdigest(), ZipMember.of(self._copy.getinfo(info.filename))
+
+    def close(self) -> None:
+        self._copy.close()
+        self._raw.close()
+
+
+def _mtime_ns(member: tarfile.TarInfo) -> int:
+    # A pax header keeps nanoseconds as a decimal string; the float would lose them.
+    try:
+        return int(Decimal(member.pax_headers["mtime"]) * 1_000_000_000)
+    except (KeyError, InvalidOperation):
+        return int(member.mtime) * 1_000_000_000
+
+
+def _tar_meta(member: tarfile.TarInfo) -> dict[str, Any]:
+    meta: dict[str, Any] = {"uid": member.uid, "gid": member.gid}
+    if member.uname:
+        meta["user"] = member.uname
+    if member.gname:
+        meta["group"] = member.gname
+    xattrs = {}
+    for key, value in member.pax_headers.items():
+        if key.startswith("SCHILY.xattr."):
+            raw = value.encode("utf-8", "surrogateescape")
+            xattrs[key.removeprefix("SCHILY.xattr.")] = base64.b64encode(raw).decode("ascii")
+    # GNU tar writes ACLs in both forms, bsdtar only as text: the text one is turned into
+    # what Linux keeps, where the other is missing.
+    for kind in ("access", "default"):
+        name = f"system.posix_acl_{kind}"
+        text = member.pax_headers.get(f"SCHILY.acl.{kind}")
+        if text and name not in xattrs and (acl := posix_acl_from_text(text)) is not None:
+            xattrs[name] = base64.b64encode(acl).decode("ascii")
+    if xattrs:
+        meta["xattrs"] = xattrs
+    return meta
+
+
+def posix_acl_from_text(text: str) -> bytes | None:
+    """An ACL's long text form (`user::rw-`, `user:alice:r--`, … one per line or comma) as
+    Linux stores it in `system.posix_acl_*`; None for one that the mode alone says, or one
+    naming an account this machine does not know."""
+    entries = []
+    for line in text.replace(",", "\n").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split(":")
+        if len(parts) < 3 or parts[0] not in _ACL_TAGS:
+            return None
+        tag_name, qualifier, perms = parts[0], parts[1], parts[2]
+        obj_tag, named_tag = _ACL_TAGS[tag_name]
+        perm = sum(bit for char, bit in zip(perms[:3], (4, 2, 1), strict=False) if char != "-")
+        if not qualifier:
+            entries.append((obj_tag, perm, _UNDEFINED_ID))
+            continue
+        ident = _account_id(tag_name, qualifier)
+        if ident is None:
+            return None
+        entries.append((named_tag, perm, ident))
+    if len(entries) <= 3:  # owner, group and other: the mode already says it
+        return None
+    entries.sort(key=lambda e: (e[0], e[2]))
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
+
+
+def _account_id(tag: str, qualifier: str) -> int | None:
+    if qualifier.isdigit():
+        return int(qualifier)
+    try:
+        return pwd.getpwnam(qualifier).pw_uid if tag == "user" else grp.getgrnam(qualifier).gr_gid
+    except KeyError:
+        return None
