@@ -527,12 +527,13 @@ class MainController(QObject):
         keep_privileges: bool = False,
         passphrase: str | None = None,
     ) -> RunningOperation:
-        """Prepare reading a file's manifest and layout (a second, not the whole upload);
-        `passphrase` opens a passphrase-protected file."""
+        """Prepare reading a file's manifest and layout (a second, not the whole upload), or
+        all of an archive another tool made (to hash it); `passphrase` opens a
+        passphrase-protected file."""
 
-        def operation(_p: ProgressCallback, _c: CancelToken) -> CheckedConfigurationFile:
+        def operation(progress: ProgressCallback, cancel: CancelToken) -> CheckedConfigurationFile:
             return self.service.check_configuration_file(
-                path, allow_external_links, keep_privileges, passphrase
+                path, allow_external_links, keep_privileges, passphrase, progress, cancel
             )
 
         label = self.tr("Reading {name}").format(name=path.name)
@@ -549,32 +550,48 @@ class MainController(QObject):
         )
 
     def preview_import(
-        self, environment: Environment, staged: StagedConfiguration
+        self,
+        environment: Environment,
+        staged: StagedConfiguration,
+        root_folder: str | None = None,
     ) -> RunningOperation:
-        """Prepare working out, on a worker, what importing an uploaded file would change;
-        the caller connects to it, then launches it."""
+        """Prepare working out, on a worker, what importing an uploaded file would change
+        (an archive with no manifest: with `root_folder` as its root); the caller connects to
+        it, then launches it."""
 
         def operation(_progress: ProgressCallback, cancel: CancelToken) -> TreeChanges:
-            return self.service.preview_import(environment.id, staged, cancel)
+            laid_out = staged
+            if staged.plain is not None:  # its entries checked anew, off the GUI thread
+                laid_out = self.service.answer_plain_archive(staged, None, root_folder)
+            return self.service.preview_import(environment.id, laid_out, cancel)
 
         label = self.tr("Working out what {env} would change").format(env=environment.name)
         return self.runner.prepare(label, None, operation)
 
     def import_configuration(
-        self, environment: Environment, staged: StagedConfiguration, backup_first: bool
+        self,
+        environment: Environment,
+        staged: StagedConfiguration,
+        backup_first: bool,
+        answers: tuple[str, str | None] | None = None,
     ) -> RunningOperation:
-        """Restore from an uploaded file exactly as from a saved backup."""
+        """Restore from an uploaded file exactly as from a saved backup; an archive with no
+        manifest with the user's `answers`, its version and root folder."""
 
         def operation(progress: ProgressCallback, cancel: CancelToken) -> Environment:
             try:
+                answered = staged
+                if answers is not None:
+                    answered = self.service.answer_plain_archive(staged, *answers)
                 return self.service.import_configuration(
-                    environment.id, staged, backup_first, progress, cancel
+                    environment.id, answered, backup_first, progress, cancel
                 )
             finally:
                 self.service.discard_staged_configuration(staged)
 
+        version = answers[0] if answers is not None else staged.manifest.version
         success = self.tr("{env} was restored from {file} ({version}).").format(
-            env=environment.name, file=staged.file_name, version=staged.manifest.version
+            env=environment.name, file=staged.file_name, version=version
         )
         return self._run_restore(
             self.tr("Importing into {env}").format(env=environment.name),

@@ -844,6 +844,7 @@ class EnvOpsService:
         """
         from envops_desktop.service import configuration_files
 
+        configuration_files.refuse_unanswered(staged)
         return self._restore(
             environment,
             staged.manifest.version,

@@ -50,7 +50,7 @@ def open_archive(path: Path) -> zipfile.ZipFile:
     except OSError as error:
         raise refused(path, f"it cannot be read ({error.strerror})") from error
     if magic not in (_ZIP_MAGIC, _EMPTY_ZIP_MAGIC):
-        raise refused(path, "it is not a configuration file (not a zip archive)")
+        raise refused(path, "it is not a configuration file, nor a zip or tar archive")
     try:
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError) as error:

@@ -60,6 +60,13 @@ _ACL_TAGS = {
     "other": (0x20, 0x20),
 }
 _UNDEFINED_ID = 0xFFFFFFFF
+_EXTENDED_HEADERS = (
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+)
 _DAMAGED_STREAM = (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
 
 
@@ -286,16 +293,13 @@ class _ZipReader:
 
 
 class _Bounded:
-    """The decompressed tar stream, refusing a header larger than any real one and an
-    expansion past the import's ratio."""
+    """The decompressed tar stream, refusing an expansion past the import's ratio."""
 
     def __init__(self, raw: BinaryIO, stream: BinaryIO, source: Path, limits: ImportLimits) -> None:
         self._raw, self._stream, self._source, self._limits = raw, stream, source, limits
         self.read_bytes = 0
 
     def read(self, size: int = -1) -> bytes:
-        if size < 0 or size > _LARGEST_HEADER:
-            raise refused(self._source, "one of its headers is larger than any real archive's")
         data = self._stream.read(size)
         self.read_bytes += len(data)
         limits = self._limits
@@ -308,6 +312,20 @@ class _Bounded:
                 "times its compressed size (a compression bomb)",
             )
         return data
+
+
+class _ForgedHeaderError(Exception):
+    pass
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A member whose long name or pax attributes `tarfile` would read whole into memory:
+    refused first when it declares more than any real archive's."""
+
+    def _proc_member(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _EXTENDED_HEADERS and self.size > _LARGEST_HEADER:
+            raise _ForgedHeaderError(self.size)
+        return super()._proc_member(tarfile)  # type: ignore[misc]
 
 
 class _TarReader:
@@ -337,12 +355,19 @@ class _TarReader:
     def read_into(self, tree: _Collector, meter: ProgressMeter) -> None:
         stream = _Bounded(self._raw, self._stream(), self._source, tree.limits)
         try:
-            with tarfile.open(fileobj=stream, mode="r|") as archive:  # type: ignore[call-overload]
+            # A stream, read once from start to end, as a compressed tar can only be.
+            with tarfile.open(  # type: ignore[call-overload]
+                fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo
+            ) as archive:
                 done = 0
                 for member in archive:
                     self._add(archive, member, tree)
                     meter.advance(self._raw.tell() - done, member.name)
                     done = self._raw.tell()
+        except _ForgedHeaderError as error:
+            raise refused(
+                self._source, f"one of its headers declares {error} bytes, more than any real one"
+            ) from error
         except _DAMAGED_STREAM as error:
             raise refused(self._source, f"it is not a readable tar archive ({error})") from error
         except OSError as error:
@@ -364,7 +389,13 @@ class _TarReader:
         elif member.issym():
             tree.add(path, {**entry, "kind": EntryKind.SYMLINK, "target": member.linkname})
         elif member.islnk():
-            link = tree.normal(member.linkname)  # checked when the manifest is
+            link = tree.normal(member.linkname)
+            if link is None or tree.entries.get(link, {}).get("sha256") is None:
+                raise refused(
+                    self._source,
+                    f"the entry {member.name!r} is a hardlink to {member.linkname!r}, which is "
+                    "not an earlier file in it",
+                )
             entry["meta"] = {**(entry["meta"] or {}), "hardlink": link}
             tree.add(path, {**entry, "kind": EntryKind.FILE, "size": 0})
         elif member.isfifo():

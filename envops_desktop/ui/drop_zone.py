@@ -1,4 +1,5 @@
-"""The upload space of the Import dialog: accepts one configuration file, dragged or chosen."""
+"""The upload space of the Import dialog: accepts one configuration file (or an archive
+another tool made), dragged or chosen."""
 
 from pathlib import Path
 
@@ -8,7 +9,19 @@ from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from envops_desktop.ui.icons import icon
 
-ACCEPTED_SUFFIXES = (".zip",)
+# Configuration files are zips; other tools' archives are zips or tars, compressed or not.
+ACCEPTED_SUFFIXES = (
+    ".zip",
+    ".tar",
+    ".tar.gz",
+    ".tgz",
+    ".tar.zst",
+    ".tzst",
+    ".tar.bz2",
+    ".tbz2",
+    ".tar.xz",
+    ".txz",
+)
 
 
 def _tr(text: str) -> str:
@@ -24,9 +37,13 @@ def refusal_reason(mime: QMimeData) -> str | None:
         return _tr("Drop one configuration file at a time.")
     path = Path(urls[0].toLocalFile())
     if path.is_dir():
-        return _tr("{name} is a folder; drop a configuration file (.zip).").format(name=path.name)
-    if path.suffix.lower() not in ACCEPTED_SUFFIXES:
-        return _tr("{name} is not a configuration file (.zip).").format(name=path.name)
+        return _tr("{name} is a folder; drop a configuration file or archive.").format(
+            name=path.name
+        )
+    if not path.name.lower().endswith(ACCEPTED_SUFFIXES):
+        return _tr(
+            "{name} is not a configuration file or archive (.zip, .tar, .tar.gz, .tar.zst)."
+        ).format(name=path.name)
     return None
 
 

@@ -1,4 +1,5 @@
-"""Import configuration: drag in (or choose) a configuration file, watch it upload, Import."""
+"""Import configuration: drag in (or choose) a configuration file, or an archive another
+tool made, watch it upload, Import."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,7 @@ from envops_desktop.service.configuration_files import (
     CheckedConfigurationFile,
     StagedConfiguration,
 )
+from envops_desktop.ui.archive_answers import ArchiveAnswers
 from envops_desktop.ui.changes_dialog import ChangesDialog
 from envops_desktop.ui.drop_zone import DropZone
 from envops_desktop.ui.file_chooser import FileChooser
@@ -96,6 +98,10 @@ class ImportConfigurationDialog(QDialog):
         self.caveats_label.setObjectName("importCaveats")
         self.caveats_label.setWordWrap(True)
         self.caveats_label.hide()
+        # Asked of an archive with no manifest, before Import.
+        self.answers = ArchiveAnswers(self)
+        self.answers.changed.connect(self._answers_changed)
+        self.answers.hide()
         self.backup_first = QCheckBox(self.tr("&Back up the current configuration first"), self)
         self.backup_first.setObjectName("backupFirstCheckBox")
         self.backup_first.setAccessibleName(self.backup_first.text().replace("&", ""))
@@ -126,12 +132,14 @@ class ImportConfigurationDialog(QDialog):
         layout.addWidget(self.pages)
         layout.addWidget(self.error_label)
         layout.addWidget(self.caveats_label)
+        layout.addWidget(self.answers)
         layout.addWidget(self.backup_first)
         layout.addWidget(self.allow_links)
         layout.addWidget(self.keep_privileges)
         layout.addWidget(buttons)
         self._source: Path | None = None
-        self._changes: TreeChanges | None = None
+        # What the import would change, by root folder (None: the file's own top level).
+        self._changes: dict[str | None, TreeChanges] = {}
         self.resize(520, self.sizeHint().height())
 
     def _uploading_page(self) -> QWidget:
@@ -184,14 +192,45 @@ class ImportConfigurationDialog(QDialog):
         layout.addWidget(self.remove_button, 0, Qt.AlignmentFlag.AlignTop)
         return page
 
-    def _previewed(self, changes: TreeChanges) -> None:
-        self._changes = changes
-        self.preview_counts.setText(self.tr("Changes: {summary}").format(summary=changes.summary))
-        self.show_changes.setEnabled(True)
+    def _preview(self, staged: StagedConfiguration, root_folder: str | None) -> None:
+        preview = self._controller.preview_import(self._environment, staged, root_folder)
+        preview.succeeded.connect(lambda changes: self._previewed(root_folder, changes))
+        preview.failed.connect(lambda message, _error: self.preview_counts.setText(message))
+        self._controller.runner.launch(preview)
+
+    def _previewed(self, root_folder: str | None, changes: TreeChanges) -> None:
+        self._changes[root_folder] = changes
+        plain = self.staged.plain if self.staged is not None else None
+        if plain is not None and plain.top_folder is not None:
+            self.answers.show_counts(root_folder, changes.summary)
+        self._show_counts()
+
+    def _chosen_changes(self) -> TreeChanges | None:
+        plain = self.staged.plain if self.staged is not None else None
+        if plain is not None and plain.top_folder is not None:
+            if not self.answers.layout_chosen:
+                return None  # no layout chosen yet: each one's counts are beside it
+            return self._changes.get(self.answers.root_folder)
+        return self._changes.get(None)
+
+    def _show_counts(self) -> None:
+        changes = self._chosen_changes()
+        if changes is not None:
+            self.preview_counts.setText(
+                self.tr("Changes: {summary}").format(summary=changes.summary)
+            )
+        elif self._changes:
+            self.preview_counts.setText(self.tr("Choose the configuration folder below."))
+        self.show_changes.setEnabled(changes is not None)
+
+    def _answers_changed(self) -> None:
+        self.import_button.setEnabled(self.staged is not None and self.answers.complete)
+        self._show_counts()
 
     def _open_changes(self) -> None:
-        if self._changes is not None:
-            ChangesDialog(self._changes, None, checkable=False, parent=self).exec()
+        changes = self._chosen_changes()
+        if changes is not None:
+            ChangesDialog(changes, None, checkable=False, parent=self).exec()
 
     # The upload --------------------------------------------------------------------------
 
@@ -200,7 +239,10 @@ class ImportConfigurationDialog(QDialog):
             self,
             "chooseConfigurationFileDialog",
             self.tr("Choose a configuration file"),
-            self.tr("EnvOps configuration files (*.zip);;All files (*)"),
+            self.tr(
+                "Configuration files and archives (*.zip *.tar *.tar.gz *.tgz *.tar.zst *.tzst "
+                "*.tar.bz2 *.tbz2 *.tar.xz *.txz);;All files (*)"
+            ),
         )
         if path is not None:
             self.upload(path)
@@ -272,26 +314,35 @@ class ImportConfigurationDialog(QDialog):
         self._upload = running
         self._controller.runner.launch(running)
 
-    def _checked(self, checked: CheckedConfigurationFile) -> None:
-        self._upload = None
-        manifest = checked.manifest
+    def _version_allowed(self, version: str, refuse: Callable[[str], None]) -> bool:
+        """Whether the environment runs `version`, perhaps once the user has updated it from
+        the version box; `refuse` says why not first."""
         try:
-            self._controller.check_restorable_version(self._environment, manifest.version)
+            self._controller.check_restorable_version(self._environment, version)
         except VersionMismatchError as mismatch:
-            self._refused(str(mismatch))
+            refuse(str(mismatch))
             choice = show_version_mismatch(self, mismatch, self._environment.version_file)
             if choice == OPEN_FOLDER:
                 QDesktopServices.openUrl(QUrl.fromLocalFile(self._environment.path))
             if choice != UPDATE:
-                return
+                return False
             # The window runs Update environment… over this dialog; the file stays here and
-            # goes on uploading once the environment runs its version.
+            # goes on once the environment runs its version.
             self.update_environment_requested.emit(mismatch.backup_version)
             try:
-                self._controller.check_restorable_version(self._environment, manifest.version)
+                self._controller.check_restorable_version(self._environment, version)
             except VersionMismatchError:
-                return
+                return False
             self.error_label.hide()
+        return True
+
+    def _checked(self, checked: CheckedConfigurationFile) -> None:
+        self._upload = None
+        manifest = checked.manifest
+        # An archive with no manifest has its version confirmed by the user, once uploaded.
+        if checked.plain is None:
+            if not self._version_allowed(manifest.version, self._refused):
+                return
             self.pages.setCurrentIndex(UPLOADING_PAGE)
         self._warn(
             replacement_warning(
@@ -311,6 +362,8 @@ class ImportConfigurationDialog(QDialog):
         )
 
     def _progress(self, progress: Progress) -> None:
+        if self.progress_bar.maximum() == 0 and progress.total > 0:
+            self.progress_bar.setRange(0, 100)  # an archive read whole: its size is known
         if self.progress_bar.maximum() > 0:
             self.progress_bar.setValue(progress.percent)
             timing = self._upload.timing if self._upload is not None else ""
@@ -321,32 +374,58 @@ class ImportConfigurationDialog(QDialog):
         self.staged = staged
         manifest = staged.manifest
         self.progress_bar.setValue(100)
-        self.uploaded_label.setText(
-            self.tr(
-                "<b>{file}</b><br>Environment {env}, version {version}<br>"
-                "Created {created} · {count} · {size}"
-            ).format(
-                file=staged.file_name,
-                env=manifest.environment_name,
-                version=manifest.version,
-                created=local_time(manifest.created_at),
-                count=self.tr("1 file")
-                if manifest.file_count == 1
-                else self.tr("{n} files").format(n=manifest.file_count),
-                size=human_size(manifest.total_bytes),
-            )
+        count = (
+            self.tr("1 file")
+            if manifest.file_count == 1
+            else self.tr("{n} files").format(n=manifest.file_count)
         )
+        size = human_size(manifest.total_bytes)
+        if staged.plain is None:
+            self.uploaded_label.setText(
+                self.tr(
+                    "<b>{file}</b><br>Environment {env}, version {version}<br>"
+                    "Created {created} · {count} · {size}"
+                ).format(
+                    file=staged.file_name,
+                    env=manifest.environment_name,
+                    version=manifest.version,
+                    created=local_time(manifest.created_at),
+                    count=count,
+                    size=size,
+                )
+            )
+        else:
+            self.uploaded_label.setText(
+                self.tr(
+                    "<b>{file}</b><br>A {kind} archive with no manifest<br>{count} · {size}"
+                ).format(file=staged.file_name, kind=staged.plain.tree.kind, count=count, size=size)
+            )
         self.caveats_label.setText("\n".join(f"• {caveat}" for caveat in staged.caveats))
         self.caveats_label.setVisible(bool(staged.caveats))
         self.pages.setCurrentIndex(UPLOADED_PAGE)
-        self.import_button.setEnabled(True)
-        self._changes = None
+        self._changes = {}
         self.preview_counts.setText(self.tr("Working out what would change…"))
         self.show_changes.setEnabled(False)
-        preview = self._controller.preview_import(self._environment, staged)
-        preview.succeeded.connect(self._previewed)
-        preview.failed.connect(lambda message, _error: self.preview_counts.setText(message))
-        self._controller.runner.launch(preview)
+        if staged.plain is None:
+            self.import_button.setEnabled(True)
+            self._preview(staged, None)
+            return
+        self._ask(staged)
+
+    def _ask(self, staged: StagedConfiguration) -> None:
+        """An archive with no manifest: ask its version and, when it holds one folder, which
+        level is the root, with what each would change."""
+        assert staged.plain is not None
+        env = self._environment
+        known = [b.version for b in self._controller.service.list_backups(env.id)]
+        versions = list(dict.fromkeys([env.version, *known]))
+        top = staged.plain.top_folder
+        self.answers.ask(versions, top, env.name)
+        self.answers.show()
+        self.import_button.setEnabled(False)
+        for root_folder in [top, None] if top is not None else [None]:
+            self._preview(staged, root_folder)
+        self.resize(self.width(), max(self.height(), self.sizeHint().height()))
 
     def _upload_cancelled(self) -> None:
         self._upload = None
@@ -386,6 +465,7 @@ class ImportConfigurationDialog(QDialog):
 
     def _discard(self) -> None:
         self.caveats_label.hide()
+        self.answers.hide()
         if self.staged is not None:
             self._controller.service.discard_staged_configuration(self.staged)
             self.staged = None
@@ -395,9 +475,14 @@ class ImportConfigurationDialog(QDialog):
     def accept(self) -> None:
         if self.staged is None:
             return
+        answers = None
+        if self.staged.plain is not None:
+            answers = (self.answers.chosen_version, self.answers.root_folder)
+            if not self.answers.complete or not self._version_allowed(answers[0], self._show_error):
+                return
         staged, self.staged = self.staged, None  # the import takes it over
         self._controller.import_configuration(
-            self._environment, staged, self.backup_first.isChecked()
+            self._environment, staged, self.backup_first.isChecked(), answers
         )
         super().accept()
 

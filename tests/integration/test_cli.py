@@ -334,7 +334,7 @@ def test_invalid_configuration_file_exits_5(cli, billing, tmp_path):
     bogus = tmp_path / "bogus.zip"
     bogus.write_text("hello")
     code, _, err = cli("import", "billing", str(bogus), "--yes")
-    assert code == 5 and "not a zip archive" in err
+    assert code == 5 and "nor a zip or tar archive" in err
 
 
 def test_unknown_names_exit_6(cli, billing):

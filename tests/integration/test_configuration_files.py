@@ -325,10 +325,11 @@ HOSTILE = {
     "zip bomb by lying sizes": (_lying_size, "damaged"),
     "truncated zip": (_truncated, "truncated or damaged"),
     "encrypted entry": (_encrypted, "encrypted or compressed in a way EnvOps cannot read"),
-    "not a zip": (_not_a_zip, "not a zip archive"),
-    "manifest missing": (
-        lambda t: write_configuration(t / "f.zip", None, {"config/app.yaml": APP}),
-        "has no manifest.json",
+    "not a zip": (_not_a_zip, "nor a zip or tar archive"),
+    # With no manifest it is an archive another tool made, under the same path rules.
+    "no manifest, a path climbing out": (
+        lambda t: write_configuration(t / "f.zip", None, {"config/../../app.yaml": APP}),
+        "climbs out of the environment",
     ),
     "manifest not json": (
         lambda t: write_configuration(t / "f.zip", b"{not json", {}),

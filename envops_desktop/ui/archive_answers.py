@@ -1,0 +1,98 @@
+"""What the Import dialog asks of an archive another tool made: the version it holds, and,
+when it holds a single folder, whether that folder or the archive's top level is the root."""
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class ArchiveAnswers(QWidget):
+    """Nothing is chosen for the user: the version and the layout are picked, then Import."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("archiveAnswers")
+        self.version = QComboBox(self)
+        self.version.setObjectName("archiveVersionCombo")
+        self.version.setEditable(True)
+        self.version.setAccessibleName(self.tr("Version the archive holds"))
+        self.version.lineEdit().setPlaceholderText(self.tr("Which version does it hold?"))
+        self.version.currentTextChanged.connect(lambda _text: self.changed.emit())
+        self.folder_root = QRadioButton(self)
+        self.folder_root.setObjectName("archiveFolderRootRadio")
+        self.top_level_root = QRadioButton(self)
+        self.top_level_root.setObjectName("archiveTopLevelRootRadio")
+        self._layouts = QButtonGroup(self)
+        for radio in (self.folder_root, self.top_level_root):
+            self._layouts.addButton(radio)
+            radio.toggled.connect(lambda _on: self.changed.emit())
+        self._layout_label = QLabel(self.tr("Configuration folder:"), self)
+        self._texts: dict[QRadioButton, str] = {}
+        self._top_folder: str | None = None
+        form = QFormLayout()
+        form.addRow(self.tr("&Version:"), self.version)
+        roots = QVBoxLayout()
+        roots.addWidget(self.folder_root)
+        roots.addWidget(self.top_level_root)
+        form.addRow(self._layout_label, roots)
+        note = QLabel(self.tr("This archive has no manifest: say which version it holds."), self)
+        note.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(note)
+        layout.addLayout(form)
+
+    def ask(self, versions: list[str], top_folder: str | None, environment: str) -> None:
+        """Ask afresh: `versions` offered (none chosen), and the two layouts when the
+        archive holds only `top_folder`."""
+        self.version.clear()
+        self.version.addItems(versions)
+        self.version.setCurrentIndex(-1)
+        self._top_folder = top_folder
+        self._texts = {
+            self.folder_root: self.tr("Its folder {folder} is {env}'s folder").format(
+                folder=top_folder, env=environment
+            ),
+            self.top_level_root: self.tr("The archive's top level is {env}'s folder").format(
+                env=environment
+            ),
+        }
+        self._layouts.setExclusive(False)  # so that both can be cleared
+        for radio, text in self._texts.items():
+            radio.setChecked(False)
+            radio.setText(text)
+            radio.setAccessibleName(text)
+            radio.setVisible(top_folder is not None)
+        self._layouts.setExclusive(True)
+        self._layout_label.setVisible(top_folder is not None)
+
+    def show_counts(self, root_folder: str | None, summary: str) -> None:
+        """What the import would change with `root_folder` as the root, beside its choice."""
+        radio = self.folder_root if root_folder is not None else self.top_level_root
+        radio.setText(f"{self._texts[radio]} ({summary})")
+
+    @property
+    def layout_chosen(self) -> bool:
+        return self._layouts.checkedButton() is not None
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.chosen_version) and (self._top_folder is None or self.layout_chosen)
+
+    @property
+    def chosen_version(self) -> str:
+        return self.version.currentText().strip()
+
+    @property
+    def root_folder(self) -> str | None:
+        """The archive's folder taken as the root, or None for its top level."""
+        return self._top_folder if self.folder_root.isChecked() else None

@@ -1,0 +1,379 @@
+"""Importing archives other tools made (zip, tar, tar.gz, tar.zst, …): no manifest, so the
+user confirms the version and picks the root; every kind of entry tar keeps comes back."""
+
+import io
+import os
+import subprocess
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from envops_desktop.cli import main
+from envops_desktop.domain.configuration import ImportLimits
+from envops_desktop.domain.enums import ActivityAction, BackupOrigin
+from envops_desktop.domain.errors import (
+    InvalidConfigurationFileError,
+    OperationCancelledError,
+    OperationFailedError,
+    VersionMismatchError,
+)
+from envops_desktop.domain.progress import CancelToken, ignore_progress
+from envops_desktop.service import EnvOpsService
+from envops_desktop.store.plain_archives import read_plain_archive
+from tests.trees import make_config_tree, make_tree_of_every_kind, rsync_differences
+
+AS_ROOT = os.geteuid() == 0
+
+
+def snapshot(folder: Path, into: Path) -> Path:
+    """A copy to compare with afterwards (`cp -a` keeps what rsync's copy would not)."""
+    subprocess.run(["cp", "-a", f"{folder}/.", str(into)], check=True)
+    return into
+
+
+def tar_of(folder: Path, destination: Path, *options: str, top_level: bool = False) -> Path:
+    """`destination` made by GNU tar, as an operator makes one: of the folder itself, or
+    (`top_level`) of what is in it."""
+    what = ["-C", str(folder), "."] if top_level else ["-C", str(folder.parent), folder.name]
+    subprocess.run(["tar", *options, "-cf", str(destination), *what], check=True)
+    return destination
+
+
+def zip_of(folder: Path, destination: Path) -> Path:
+    """A zip of what is in `folder`, with Unix modes and links, as `zip -ry` makes it."""
+    with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            name = path.relative_to(folder).as_posix()
+            info = zipfile.ZipInfo.from_file(path, name)
+            info.create_system = 3
+            if path.is_symlink():
+                info = zipfile.ZipInfo(name, info.date_time)
+                info.create_system = 3
+                info.external_attr = (0o120777) << 16
+                archive.writestr(info, os.readlink(path))
+            elif path.is_dir():
+                archive.writestr(info, b"")
+            else:
+                archive.write(path, name)
+    return destination
+
+
+def imported(service: EnvOpsService, env: str, archive: Path, version: str, root: str | None):
+    checked = service.check_configuration_file(archive, keep_privileges=True)
+    answered = service.answer_plain_archive(checked, version, root)
+    return service.import_configuration_file(env, answered)
+
+
+def test_a_tar_gz_made_by_tar_brings_back_every_kind_of_entry_it_keeps(
+    service, environment, config_dir, tmp_path
+):
+    source = tmp_path / "made-elsewhere" / "billing"
+    make_tree_of_every_kind(source, as_root=AS_ROOT)
+    (source / os.fsdecode(b"caf\xe9.conf")).write_text("a name that is not UTF-8\n")
+    archive = tar_of(
+        source,
+        tmp_path / "billing.tar.gz",
+        "--xattrs",
+        "--xattrs-include=*",
+        "--acls",
+        "--sparse",
+        "-z",
+    )
+
+    imported(service, "billing", archive, "4.2.0", "billing")
+
+    # tar does not keep sockets; everything else it keeps comes back as it was.
+    assert rsync_differences(source, config_dir, "--delete", "--exclude=daemon.sock") == []
+    backup = service.list_backups("billing")[0]
+    assert backup.origin is BackupOrigin.IMPORTED and backup.version == "4.2.0"
+
+
+@pytest.mark.parametrize("kind", ["tar", "tar.gz", "tar.zst", "tar.bz2", "tar.xz", "zip"])
+def test_each_kind_of_archive_restores_the_same_tree(
+    service, environment, config_dir, tmp_path, kind
+):
+    source = tmp_path / "source"
+    make_config_tree(source, files=30)
+    for path in [source, *source.rglob("*")]:  # even seconds: all a zip's times can say
+        os.utime(path, (1_700_000_000, 1_700_000_000), follow_symlinks=False)
+    archive = tmp_path / f"billing.{kind}"
+    if kind == "zip":
+        zip_of(source, archive)
+    else:
+        plain = tar_of(source, tmp_path / "billing.tar", top_level=True)
+        data = plain.read_bytes()
+        compress = {
+            "tar": lambda d: d,
+            "tar.gz": lambda d: subprocess.run(["gzip"], input=d, capture_output=True).stdout,
+            "tar.zst": lambda d: zstandard.ZstdCompressor().compress(d),
+            "tar.bz2": lambda d: subprocess.run(["bzip2"], input=d, capture_output=True).stdout,
+            "tar.xz": lambda d: subprocess.run(["xz"], input=d, capture_output=True).stdout,
+        }[kind]
+        archive.write_bytes(compress(data))
+
+    checked = service.check_configuration_file(archive)
+    assert checked.plain is not None and checked.plain.tree.kind == kind
+    assert checked.plain.top_folder is None  # several entries at its top level
+    imported(service, "billing", archive, "4.2.0", None)
+
+    # A zip keeps no owners and no time for its own top folder.
+    options = ["--delete"] + (["--omit-dir-times", "--no-o", "--no-g"] if kind == "zip" else [])
+    assert rsync_differences(source, config_dir, *options) == []
+
+
+def test_an_archive_of_one_folder_offers_both_roots_with_what_each_would_change(
+    service, environment, config_dir, tmp_path
+):
+    source = tmp_path / "elsewhere" / "billing"
+    make_config_tree(source)
+    (source / "app.yaml").write_text("changed elsewhere\n")
+    archive = tar_of(source, tmp_path / "billing.tgz", "-z")
+
+    checked = service.check_configuration_file(archive)
+    assert checked.plain is not None and checked.plain.top_folder == "billing"
+    as_folder = service.preview_import(
+        "billing", service.answer_plain_archive(checked, None, "billing")
+    )
+    as_top = service.preview_import("billing", service.answer_plain_archive(checked, None, None))
+    assert "app.yaml" in {c.path for c in as_folder.changes}
+    assert {c.path for c in as_top.changes} >= {"billing", "billing/app.yaml", "app.yaml"}
+
+    imported(service, "billing", archive, "4.2.0", None)  # the top level, as chosen
+    assert (config_dir / "billing" / "app.yaml").read_text() == "changed elsewhere\n"
+    assert not (config_dir / "app.yaml").exists()
+
+
+def test_an_archive_imported_before_its_questions_are_answered_changes_nothing(
+    service, environment, config_dir, tmp_path
+):
+    archive = tar_of(config_dir, tmp_path / "billing.tar")
+    before = snapshot(config_dir, tmp_path / "before")
+    checked = service.check_configuration_file(archive)
+
+    with pytest.raises(OperationFailedError, match="holds a single folder, billing"):
+        service.import_configuration_file("billing", checked)
+    no_version = service.answer_plain_archive(checked, None, "billing")
+    with pytest.raises(OperationFailedError, match="confirm its version"):
+        service.import_configuration_file("billing", no_version)
+    staged = service.stage_configuration_file(no_version)
+    with pytest.raises(OperationFailedError, match="confirm its version"):
+        service.import_configuration("billing", staged)
+    service.discard_staged_configuration(staged)
+
+    assert rsync_differences(before, config_dir, "--delete") == []
+    assert service.list_backups("billing") == []
+
+
+def test_an_archive_confirmed_as_another_version_is_refused(
+    service, environment, config_dir, tmp_path
+):
+    archive = tar_of(config_dir, tmp_path / "billing.tar")
+    before = snapshot(config_dir, tmp_path / "before")
+    with pytest.raises(VersionMismatchError):
+        imported(service, "billing", archive, "5.0.0", "billing")
+    assert rsync_differences(before, config_dir, "--delete") == []
+
+
+def test_the_activity_entry_says_the_archive_carried_no_checksums(
+    service, environment, config_dir, tmp_path
+):
+    archive = tar_of(config_dir, tmp_path / "billing.tar.gz", "-z")
+    imported(service, "billing", archive, "4.2.0", "billing")
+    entry = next(
+        e for e in service.activity("billing") if e.action is ActivityAction.CONFIGURATION_IMPORTED
+    )
+    assert "billing.tar.gz is a plain tar.gz archive: it carried no checksums" in entry.detail
+
+
+def _tar_with(tmp_path: Path, *members: tuple[tarfile.TarInfo, bytes]) -> Path:
+    archive = tmp_path / "hostile.tar"
+    with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in members:
+            info.size = len(data) if info.isreg() else 0
+            tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
+    return archive
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.mode = kind, link, 0o644
+    return info
+
+
+HOSTILE_TARS = {
+    "a path climbing out": ([(_member("../../etc/cron.d/evil"), b"x")], "climbs out"),
+    "an absolute path": ([(_member("/etc/passwd"), b"x")], "is an absolute path"),
+    "a link leading out": (
+        [(_member("escape", tarfile.SYMTYPE, "../../../etc/shadow"), b"")],
+        "points outside the environment",
+    ),
+    "a device": ([(_member("disk", tarfile.BLKTYPE), b"")], "is a device file"),
+    "an entry twice": ([(_member("a"), b"1"), (_member("a"), b"2")], "appears more than once"),
+    "a hardlink to nothing before it": (
+        [(_member("b", tarfile.LNKTYPE, "missing"), b"")],
+        "a hardlink to 'missing', which is not an earlier file",
+    ),
+    "a file inside a link": (
+        [(_member("d", tarfile.SYMTYPE, "."), b""), (_member("d/x"), b"1")],
+        "inside a link",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_TARS, ids=list(HOSTILE_TARS))
+def test_a_hostile_archive_is_refused_with_its_reason_and_changes_nothing(
+    service, environment, config_dir, tmp_path, case
+):
+    members, reason = HOSTILE_TARS[case]
+    archive = _tar_with(tmp_path, *members)
+    before = snapshot(config_dir, tmp_path / "before")
+    with pytest.raises(InvalidConfigurationFileError, match=reason) as refusal:
+        checked = service.check_configuration_file(archive)
+        service.import_configuration_file(
+            "billing", service.answer_plain_archive(checked, "4.2.0", None)
+        )
+    assert str(refusal.value).startswith("hostile.tar was refused: ")
+    assert rsync_differences(before, config_dir, "--delete") == []
+    assert not list((service.data_dir / "staging").iterdir())
+
+
+def test_a_truncated_tar_gz_is_refused_and_leaves_no_scratch(
+    service, environment, config_dir, tmp_path
+):
+    whole = tar_of(config_dir, tmp_path / "whole.tar.gz", "-z").read_bytes()
+    archive = tmp_path / "billing.tar.gz"
+    archive.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(InvalidConfigurationFileError, match=r"billing\.tar\.gz was refused"):
+        service.check_configuration_file(archive)
+    assert not list((service.data_dir / "staging").iterdir())
+
+
+def test_a_cancelled_read_leaves_no_scratch(service, environment, config_dir, tmp_path):
+    archive = tar_of(config_dir, tmp_path / "billing.tar")
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(OperationCancelledError):
+        service.check_configuration_file(archive, cancel=cancel)
+    assert not list((service.data_dir / "staging").iterdir())
+
+
+def _read(archive: Path, tmp_path: Path, limits: ImportLimits):
+    kind = "tar.gz" if archive.name.endswith(".gz") else "tar"
+    copy = tmp_path / "copy.zip"
+    copy.unlink(missing_ok=True)
+    return read_plain_archive(archive, kind, copy, limits, ignore_progress, CancelToken())
+
+
+def test_sizes_are_bounded_by_the_headers_before_any_content_is_read(tmp_path):
+    archive = _tar_with(tmp_path, (_member("big"), b"x" * 4096), (_member("more"), b"y" * 4096))
+    with pytest.raises(InvalidConfigurationFileError, match="more than the limit of"):
+        _read(archive, tmp_path, ImportLimits(max_total_bytes=6000))
+    with pytest.raises(InvalidConfigurationFileError, match="more than the limit of 1 entries"):
+        _read(archive, tmp_path, ImportLimits(max_entries=1))
+
+
+def test_a_forged_header_is_refused_before_it_is_read_into_memory(tmp_path):
+    # A pax header that says it is 4 GiB long: tarfile would read all of it at once.
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type, header.size = tarfile.XHDTYPE, 4 << 30
+    archive = tmp_path / "forged.tar"
+    archive.write_bytes(header.tobuf(tarfile.USTAR_FORMAT) + b"\0" * 1024)
+    with pytest.raises(InvalidConfigurationFileError, match="one of its headers declares 4294967296 bytes"):
+        _read(archive, tmp_path, ImportLimits())
+
+
+def test_a_compression_bomb_is_refused_as_it_expands(tmp_path):
+    zeros = _tar_with(tmp_path, (_member("zeros"), bytes(8 << 20)))
+    bomb = tmp_path / "bomb.tar.gz"
+    bomb.write_bytes(
+        subprocess.run(["gzip", "-9"], input=zeros.read_bytes(), capture_output=True).stdout
+    )
+    limits = ImportLimits(max_ratio=50, ratio_applies_above=1 << 20)
+    with pytest.raises(InvalidConfigurationFileError, match="a compression bomb"):
+        _read(bomb, tmp_path, limits)
+
+
+# The command line ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(tmp_path, capsys, config_dir):
+    data = tmp_path / "data"
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(["--data-dir", str(data), *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    assert run("env", "add", "billing", "--path", str(config_dir), "--version", "4.2.0")[0] == 0
+    return run
+
+
+def test_the_command_line_asks_for_the_root_and_the_version_of_an_archive(
+    cli, config_dir, tmp_path
+):
+    source = tmp_path / "elsewhere" / "billing"
+    make_config_tree(source)
+    (source / "app.yaml").write_text("from the archive\n")
+    archive = str(tar_of(source, tmp_path / "billing.tar.zst", "--zstd"))
+
+    code, out, err = cli("import", "billing", archive, "--yes")
+    assert code == 2
+    assert "--root-folder billing" in err and "--root-folder ." in err
+
+    code, out, err = cli("import", "billing", archive, "--yes", "--root-folder", "billing")
+    assert code == 2 and "--version V (billing is at 4.2.0)" in err
+
+    code, out, err = cli("import", "billing", archive, "--dry-run")
+    assert code == 0
+    assert "With --root-folder billing (billing as billing's folder):" in out
+    assert "With --root-folder . (the archive's top level):" in out
+
+    code, out, _ = cli("import", "billing", archive, "--dry-run", "--json", "--root-folder", ".")
+    assert code == 0 and '"billing/app.yaml"' in out
+
+    code, out, err = cli(
+        "import", "billing", archive, "--yes", "--root-folder", "billing", "--version", "4.2.0"
+    )
+    assert code == 0, err
+    assert "carried no checksums" in err
+    assert (config_dir / "app.yaml").read_text() == "from the archive\n"
+    assert rsync_differences(source, config_dir, "--delete") == []
+
+
+def test_the_command_line_refuses_archive_answers_for_a_configuration_file(
+    cli, config_dir, tmp_path
+):
+    assert cli("backup", "create", "billing")[0] == 0
+    backup_id = cli("backup", "list", "billing", "--json")[1].split('"id": "')[1].split('"')[0]
+    exported = tmp_path / "billing.envops.zip"
+    assert cli("backup", "export", backup_id, str(exported))[0] == 0
+    code, _, err = cli("import", "billing", str(exported), "--yes", "--version", "4.2.0")
+    assert code == 2 and "names its own version" in err
+
+
+def test_gnu_tar_acl_text_becomes_the_acl_linux_keeps(tmp_path):
+    from envops_desktop.store.plain_archives import posix_acl_from_text
+    from tests.trees import posix_acl
+
+    text = "user::rw-\nuser:4242:r--\ngroup::r--\nmask::r--\nother::---\n"
+    assert posix_acl_from_text(text) == posix_acl(6, 4, 4242, 4, 4, 0)
+    assert posix_acl_from_text("user::rw-,group::r--,other::r--") is None  # the mode says it
+    assert posix_acl_from_text("user:nobody-here-at-all:r--") is None
+
+
+def test_bsdtar_style_acl_text_alone_is_applied(service, environment, config_dir, tmp_path):
+    info = _member("acl.conf")
+    info.pax_headers = {
+        "SCHILY.acl.access": "user::rw-,user:4242:r--,group::r--,mask::r--,other::---"
+    }
+    info.mode = 0o640
+    archive = _tar_with(tmp_path, (info, b"secret\n"))
+    imported(service, "billing", archive, "4.2.0", None)
+    acl = os.getxattr(config_dir / "acl.conf", "system.posix_acl_access")
+    from tests.trees import posix_acl
+
+    assert acl == posix_acl(6, 4, 4242, 4, 4, 0)
