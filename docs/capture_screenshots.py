@@ -4,6 +4,7 @@ Run: .venv/bin/python docs/capture_screenshots.py   (offscreen; 1280×800 main w
 """
 
 import os
+import subprocess
 import sys
 import tempfile
 import zipfile
@@ -275,6 +276,25 @@ def _capture_import_dialog(controller, service, environment, window, scratch: Pa
     while dialog._upload is not None:
         QApplication.processEvents()
     save(dialog, "import-dialog-other-environment")
+    # An archive another tool made, of one folder: the version and the root are asked.
+    tarball = scratch / "billing-from-ansible.tar.gz"
+    subprocess.run(
+        [
+            "tar",
+            "-czf",
+            str(tarball),
+            "-C",
+            str(Path(environment.path).parent),
+            Path(environment.path).name,
+        ],
+        check=True,
+    )
+    dialog.upload(tarball)
+    while dialog._upload is not None or ": " not in dialog.answers.top_level_root.text():
+        QApplication.processEvents()
+    dialog.answers.folder_root.setChecked(True)
+    dialog.answers.version.setCurrentIndex(0)
+    save(dialog, "import-dialog-archive")
     dialog.reject()
 
 

@@ -35,21 +35,21 @@ class ArchiveAnswers(QWidget):
         for radio in (self.folder_root, self.top_level_root):
             self._layouts.addButton(radio)
             radio.toggled.connect(lambda _on: self.changed.emit())
-        self._layout_label = QLabel(self.tr("Configuration folder:"), self)
+        self._layout_label = QLabel(self)
+        self._layout_label.setWordWrap(True)
         self._texts: dict[QRadioButton, str] = {}
         self._top_folder: str | None = None
-        form = QFormLayout()
-        form.addRow(self.tr("&Version:"), self.version)
-        roots = QVBoxLayout()
-        roots.addWidget(self.folder_root)
-        roots.addWidget(self.top_level_root)
-        form.addRow(self._layout_label, roots)
         note = QLabel(self.tr("This archive has no manifest: say which version it holds."), self)
         note.setWordWrap(True)
+        versions = QFormLayout()
+        versions.addRow(self.tr("&Version:"), self.version)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(note)
-        layout.addLayout(form)
+        layout.addLayout(versions)
+        layout.addWidget(self._layout_label)
+        layout.addWidget(self.folder_root)
+        layout.addWidget(self.top_level_root)
 
     def ask(self, versions: list[str], top_folder: str | None, environment: str) -> None:
         """Ask afresh: `versions` offered (none chosen), and the two layouts when the
@@ -58,13 +58,12 @@ class ArchiveAnswers(QWidget):
         self.version.addItems(versions)
         self.version.setCurrentIndex(-1)
         self._top_folder = top_folder
+        self._layout_label.setText(
+            self.tr("It holds a single folder. Which is {env}'s folder?").format(env=environment)
+        )
         self._texts = {
-            self.folder_root: self.tr("Its folder {folder} is {env}'s folder").format(
-                folder=top_folder, env=environment
-            ),
-            self.top_level_root: self.tr("The archive's top level is {env}'s folder").format(
-                env=environment
-            ),
+            self.folder_root: self.tr("Its folder {folder}").format(folder=top_folder),
+            self.top_level_root: self.tr("The archive's top level"),
         }
         self._layouts.setExclusive(False)  # so that both can be cleared
         for radio, text in self._texts.items():
@@ -78,7 +77,7 @@ class ArchiveAnswers(QWidget):
     def show_counts(self, root_folder: str | None, summary: str) -> None:
         """What the import would change with `root_folder` as the root, beside its choice."""
         radio = self.folder_root if root_folder is not None else self.top_level_root
-        radio.setText(f"{self._texts[radio]} ({summary})")
+        radio.setText(f"{self._texts[radio]}: {summary}")
 
     @property
     def layout_chosen(self) -> bool:

@@ -1,6 +1,7 @@
 """Restoring from a configuration file through the Import dialog, with real drag and drop."""
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from tests.gui.conftest import (
 )
 from tests.gui.user import choose_backup_option, click_toolbar_button
 from tests.integration.test_configuration_files import HOSTILE
-from tests.trees import describe_tree
+from tests.trees import describe_tree, make_config_tree, rsync_differences
 from tests.zips import simple_configuration
 
 
@@ -417,3 +418,59 @@ def test_a_protected_file_with_a_wrong_passphrase_is_refused_in_the_dialog(
     assert drag_and_drop(dialog.findChild(object, "dropZone"), sealed) == (True, True)
     qtbot.waitUntil(dialog.findChild(object, "importButton").isEnabled, timeout=20_000)
     assert "golden.envops.zip" in dialog.findChild(object, "uploadedFileLabel").text()
+
+
+def test_an_archive_made_by_tar_is_imported_once_its_version_and_root_are_chosen(
+    qtbot, window, dialog, service, config_dir, tmp_path
+):
+    source = tmp_path / "elsewhere" / "billing"
+    make_config_tree(source)
+    (source / "app.yaml").write_text("from the tarball\n")
+    archive = tmp_path / "billing.tar.gz"
+    subprocess.run(["tar", "-czf", str(archive), "-C", str(source.parent), "billing"], check=True)
+    drag_and_drop(dialog.findChild(object, "dropZone"), archive)
+    wait_uploaded(qtbot, dialog)
+
+    # Nothing is chosen for the user: each layout shows what it would change.
+    import_button = dialog.findChild(object, "importButton")
+    folder = dialog.findChild(object, "archiveFolderRootRadio")
+    top_level = dialog.findChild(object, "archiveTopLevelRootRadio")
+    assert folder.isVisible() and top_level.isVisible()
+    qtbot.waitUntil(lambda: "added" in top_level.text() and ": " in folder.text(), timeout=10_000)
+    assert folder.text().startswith("Its folder billing: ")
+    assert not import_button.isEnabled()
+    assert "carried no checksums" in dialog.findChild(object, "importCaveats").text()
+
+    qtbot.mouseClick(folder, Qt.MouseButton.LeftButton)
+    assert not import_button.isEnabled()  # the version is still to confirm
+    versions = dialog.findChild(object, "archiveVersionCombo")
+    assert versions.currentText() == "" and versions.itemText(0) == "4.2.0"
+    versions.setCurrentIndex(0)
+    assert import_button.isEnabled()
+    counts = dialog.findChild(object, "importPreviewCounts")
+    assert counts.text() == f"Changes: {folder.text().split(': ', 1)[1]}"
+
+    dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
+    qtbot.mouseClick(import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+    assert window.banner.kind == "success", window.banner.text
+    assert "restored from billing.tar.gz (4.2.0)" in window.banner.text
+    assert rsync_differences(source, config_dir, "--delete") == []
+
+
+def test_an_archive_confirmed_as_another_version_asks_to_update_the_environment(
+    qtbot, window, dialog, service, config_dir, tmp_path
+):
+    archive = tmp_path / "flat.tar"
+    subprocess.run(["tar", "-cf", str(archive), "-C", str(config_dir), "."], check=True)
+    drag_and_drop(dialog.findChild(object, "dropZone"), archive)
+    wait_uploaded(qtbot, dialog)
+    assert not dialog.findChild(object, "archiveFolderRootRadio").isVisible()  # no choice
+    versions = dialog.findChild(object, "archiveVersionCombo")
+    qtbot.keyClicks(versions.lineEdit(), "5.0")
+    seen = []
+    when_modal(lambda box: (seen.append(box.objectName()), click_button(box, "okButton")))
+    qtbot.mouseClick(dialog.findChild(object, "importButton"), Qt.MouseButton.LeftButton)
+    assert seen == ["versionMismatchBox"]
+    assert dialog.isVisible() and "5.0" in dialog.error_label.text()
+    assert service.list_backups("billing") == []
