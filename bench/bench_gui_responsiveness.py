@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from bench.datasets import mixed_tree
+from bench.datasets import change_files, mixed_tree
 from bench.event_loop_monitor import EventLoopMonitor
 from envops_desktop.app import open_main_window
 from envops_desktop.controller.main_controller import MainController
@@ -42,12 +42,21 @@ def run_and_watch(
     monitor.start()
     began = time.perf_counter()
     running = start()
-    while not running.wait(0) or controller.runner.running:
+    # Its end as its signals tell it: the worker's thread is gone once it has ended.
+    ended: list[bool] = []
+    for signal in (running.succeeded, running.failed, running.cancelled):
+        signal.connect(lambda *_args: ended.append(True))
+    while not ended or controller.runner.running:
         app.processEvents()
         time.sleep(0.001)
     elapsed = time.perf_counter() - began
     monitor.stop()
     return elapsed, monitor.worst_ms, monitor.percentile_ms(0.99)
+
+
+def _launched(controller: MainController, running: RunningOperation) -> RunningOperation:
+    controller.runner.launch(running)
+    return running
 
 
 def _upload(dialog: ImportConfigurationDialog, path: Path) -> RunningOperation:
@@ -67,6 +76,7 @@ def main() -> None:
         HERE / "data" / f"mixed-{args.size_mib}m-{args.files}", args.size_mib << 20, args.files
     )
     rows = []
+    size = f"{args.size_mib / 1024:g} GiB" if args.size_mib >= 1024 else f"{args.size_mib} MiB"
     with tempfile.TemporaryDirectory(dir=HERE) as scratch:
         scratch_dir = Path(scratch)
         tree = scratch_dir / "environment"
@@ -82,17 +92,24 @@ def main() -> None:
         seconds, worst, p99 = run_and_watch(
             app, controller, lambda: controller.create_backup(env, "bench")
         )
-        rows.append(("Create backup (first, 1 GiB)", seconds, worst, p99))
+        rows.append((f"Create backup (first, {size})", seconds, worst, p99))
         backup = service.list_backups("bench")[0]
         seconds, worst, p99 = run_and_watch(
             app, controller, lambda: controller.restore_backup(env, backup, False)
         )
-        rows.append(("Restore backup (1 GiB)", seconds, worst, p99))
+        rows.append((f"Restore backup ({size})", seconds, worst, p99))
+        change_files(tree, 0.01, seed=77)
+        seconds, worst, p99 = run_and_watch(
+            app, controller, lambda: _launched(controller, controller.preview_restore(env, backup))
+        )
+        rows.append(
+            ("Work out a restore's changes (Restore dialog), 1 % changed", seconds, worst, p99)
+        )
         exported = service.export_backup(backup.id, scratch_dir / "bench.envops.zip")
         dialog = ImportConfigurationDialog(controller, env, window.files, window)
         dialog.show()
         seconds, worst, p99 = run_and_watch(app, controller, lambda: _upload(dialog, exported))
-        rows.append(("Upload a 1 GiB configuration file (Import dialog)", seconds, worst, p99))
+        rows.append((f"Upload a {size} configuration file (Import dialog)", seconds, worst, p99))
         dialog.reject()
         window.close()
         service.close()

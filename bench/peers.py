@@ -80,10 +80,12 @@ class Tool:
 class Tar(Tool):
     """`tar -cf` (or with zstd) of the whole tree; every backup is a full archive."""
 
-    def __init__(self, store: Path, compress: bool) -> None:
+    def __init__(self, store: Path, compress: bool, keep_all: bool = False) -> None:
         super().__init__(store)
         self.compress = compress
-        self.name = "tar -I zstd" if compress else "tar"
+        # With what `rsync -aHAX` keeps and EnvOps restores: xattrs, ACLs, permissions.
+        self._keep = ["--xattrs", "--acls"] if keep_all else []
+        self.name = "tar -I zstd" if compress else "tar --xattrs --acls" if keep_all else "tar"
         self._count = 0
 
     def _archive(self) -> Path:
@@ -95,11 +97,13 @@ class Tar(Tool):
     def backup(self, tree: Path) -> Measurement:
         self._count += 1
         zstd = ["-I", "zstd"] if self.compress else []
-        return measure(["tar", *zstd, "-cf", str(self._archive()), "-C", str(tree), "."])
+        archive = str(self._archive())
+        return measure(["tar", *zstd, *self._keep, "-cf", archive, "-C", str(tree), "."])
 
     def _extract(self, destination: Path) -> list[str]:
         zstd = ["-I", "zstd"] if self.compress else []
-        return ["tar", *zstd, "-xf", str(self._archive()), "-C", str(destination)]
+        extract = "-xpf" if self._keep else "-xf"
+        return ["tar", *zstd, *self._keep, extract, str(self._archive()), "-C", str(destination)]
 
     def restore(self, tree: Path, destination: Path) -> Measurement:
         return measure(self._extract(destination))
@@ -178,13 +182,14 @@ class EnvOps(Tool):
         return json.loads(out.stdout)[0]["id"]
 
     def restore(self, tree: Path, destination: Path) -> Measurement:
-        backup = self.latest_backup()
-        return self._into_empty(tree, lambda: self._run("restore", "bench", backup, "--yes"))
+        # As tar restores: no backup of the folder first (it is empty here anyway).
+        argv = ("restore", "bench", self.latest_backup(), "--yes", "--no-backup-first")
+        return self._into_empty(tree, lambda: self._run(*argv))
 
     def restore_then_sync(self, tree: Path, destination: Path) -> Measurement:
         """`envops restore` followed by `sync`: the restore on disk, as its detached settler
         would see it before removing the previous configuration."""
-        argv = self._argv("restore", "bench", self.latest_backup(), "--yes")
+        argv = self._argv("restore", "bench", self.latest_backup(), "--yes", "--no-backup-first")
         return self._into_empty(tree, lambda: measure(_then_sync(argv)))
 
     def export(self, file: Path) -> Measurement:

@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import peers
-from bench.datasets import change_files, mixed_tree, small_files_tree
+from bench.datasets import change_files, mixed_tree, small_files_tree, tree_bytes
 from bench.process_tree import Measurement, disk_usage, flush_and_warm
 from bench.report import write_report
 
@@ -70,6 +70,7 @@ class Results:
     )
     store_sizes: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    tree_bytes: dict[str, int] = field(default_factory=dict)  # each data set's size
 
     def add(self, dataset: str, operation: str, tool: str, m: Measurement) -> None:
         self.runs[(dataset, operation, tool)].append(m)
@@ -88,6 +89,7 @@ def make_tools(store: Path, skipped: dict[str, str], trash: Trash) -> list[peers
     tools: list[peers.Tool] = [
         peers.Tar(store / "tar", compress=False),
         peers.Tar(store / "tar-zstd", compress=True),
+        peers.Tar(store / "tar-all", compress=False, keep_all=True),
     ]
     if "restic" not in skipped:
         tools.append(peers.Restic(store / "restic"))
@@ -161,6 +163,17 @@ def store_growth(results: Results, tree: Path, scratch: Path, trash: Trash, chan
     trash.discard(scratch / "growth")
 
 
+def preview_figures(quick: bool) -> str:
+    """bench_preview.py's table: a restore's preview after a 1 % change on the 1 GiB tree."""
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.bench_preview",
+        *(["--quick"] if quick else ["--runs", "3"]),
+    ]
+    return subprocess.run(argv, capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
+
+
 def gui_stalls(size_mib: int, files: int) -> str:
     out = subprocess.run(
         [
@@ -189,8 +202,10 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "PERFORMANCE.md")
     args = parser.parse_args()
     size_mib, files, small_files = (1024, 20_000, 200_000)
+    medium_mib, medium_files, config_mib, config_files = (400, 4_000, 5, 300)
     if args.quick:
         size_mib, files, small_files = (64, 2_000, 5_000)
+        medium_mib, medium_files = (32, 400)
         args.runs = args.small_runs = 1
     # As installed from a wheel or the bundle: bytecode compiled once, not at every command
     # (an editable install under PYTHONDONTWRITEBYTECODE would compile edited modules anew
@@ -203,12 +218,21 @@ def main() -> None:
         print(f"skipping {command}: {why}", file=sys.stderr)
     data = HERE / "data"
     mixed_source = mixed_tree(data / f"mixed-{size_mib}m-{files}", size_mib << 20, files)
+    medium_source = mixed_tree(
+        data / f"mixed-{medium_mib}m-{medium_files}", medium_mib << 20, medium_files, seed=3
+    )
+    config_source = mixed_tree(
+        data / f"mixed-{config_mib}m-{config_files}", config_mib << 20, config_files, seed=4
+    )
     small_source = small_files_tree(data / f"small-{small_files}", small_files)
     with tempfile.TemporaryDirectory(dir=HERE, prefix="tmp-run-all-") as scratch_name:
         scratch = Path(scratch_name)
         # --quick checks the harness, not the figures: no need to wait there.
         trash = Trash(scratch / "trash", wait=0 if args.quick else RECENTLY_DELETED_WINDOW)
+        # The few files of a real configuration first: nothing waits for them to age.
         datasets = (
+            ("config", config_source, args.runs, False),
+            ("medium", medium_source, args.runs, False),
             ("mixed", mixed_source, args.runs, True),
             ("small", small_source, args.small_runs, False),
         )
@@ -222,19 +246,25 @@ def main() -> None:
                 print("store growth over ten 1%-change backups", flush=True)
                 store_growth(results, tree, scratch, trash, 10)
             trash.discard(tree)
-            trash.empty(then_wait=dataset != datasets[-1][0])
+            trash.empty(then_wait=dataset not in ("config", datasets[-1][0]))
+            results.tree_bytes[dataset] = tree_bytes(source)
+    print("preview", flush=True)
+    preview = preview_figures(args.quick)
     print("GUI responsiveness", flush=True)
     stalls = gui_stalls(size_mib, files)
     write_report(
         args.output,
         results,
         stalls=stalls,
+        preview=preview,
         versions=peers.tool_versions(),
         header=dict(
             date=datetime.date.today().isoformat(),
             machine=_machine(),
-            runs=f"{args.runs} runs (1 GiB tree), {args.small_runs} runs (small-files tree)",
+            runs=f"{args.runs} runs (mixed trees), {args.small_runs} runs (small-files tree)",
             mixed=f"{size_mib} MiB in {files:,} files",
+            medium=f"{medium_mib} MiB in {medium_files:,} files",
+            config=f"{config_mib} MiB in {config_files:,} files",
             small=f"{small_files:,} files",
         ),
     )
