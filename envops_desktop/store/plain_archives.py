@@ -130,6 +130,8 @@ def read_plain_archive(
         raise refused(source, f"it cannot be read ({error.strerror or error})") from error
     finally:
         reader.close()
+    if not tree.entries:  # importing it would empty the environment
+        raise refused(source, "it holds no files or folders")
     return tree.finished(kind, reader.bodies)
 
 
@@ -233,12 +235,16 @@ def _first_of_each_hardlink(entries: list[dict[str, Any]], members: dict[str, Zi
         leader = min([holder, *(link["path"] for link in links)])
         if leader == holder:
             continue
+        # One inode: the leader takes the file's mode, time, owners, attributes and holes,
+        # which tar wrote on the first entry only.
         members[leader] = members.pop(holder)
+        inode = (first["mode"], first["mtime_ns"], first.get("meta") or {})
         for entry in [first, *links]:
-            meta = dict(entry.get("meta") or {})
-            meta.pop("hardlink", None)
+            meta = dict(inode[2])
             if entry["path"] != leader:
-                meta["hardlink"] = leader
+                meta = {**(entry.get("meta") or {}), "hardlink": leader}
+                meta.pop("data", None)  # the leader's holes are the file's
+            entry["mode"], entry["mtime_ns"] = inode[0], inode[1]
             entry["meta"] = meta or None
 
 
@@ -374,8 +380,6 @@ class _TarReader:
             if error.errno is not None:
                 raise
             raise refused(self._source, f"it is damaged ({error})") from error  # gzip, bz2
-        if not tree.entries and tree.root is None:
-            raise refused(self._source, "it holds no files")
 
     def _add(self, archive: tarfile.TarFile, member: tarfile.TarInfo, tree: _Collector) -> None:
         path = tree.path_of(member.name)

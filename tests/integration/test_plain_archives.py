@@ -377,3 +377,30 @@ def test_bsdtar_style_acl_text_alone_is_applied(service, environment, config_dir
     from tests.trees import posix_acl
 
     assert acl == posix_acl(6, 4, 4242, 4, 4, 0)
+
+
+def test_a_hardlink_listed_before_the_file_tar_stored_keeps_the_files_attributes(
+    service, environment, config_dir, tmp_path
+):
+    # tar stores the body (and xattrs) with the first path it met, z/…; a manifest keeps
+    # them with the first in path order, a/….
+    stored = _member("z/settings.conf")
+    stored.mode = 0o600
+    stored.pax_headers = {"SCHILY.xattr.user.origin": "deploy-42"}
+    link = _member("a/settings.conf", tarfile.LNKTYPE, "z/settings.conf")
+    archive = _tar_with(tmp_path, (stored, b"linked = yes\n"), (link, b""))
+    imported(service, "billing", archive, "4.2.0", None)
+    first, second = config_dir / "a" / "settings.conf", config_dir / "z" / "settings.conf"
+    assert os.stat(first).st_ino == os.stat(second).st_ino
+    assert first.read_bytes() == b"linked = yes\n"
+    assert os.getxattr(first, "user.origin") == b"deploy-42"
+    assert os.stat(first).st_mode & 0o777 == 0o600
+
+
+def test_an_empty_archive_is_refused_rather_than_emptying_the_environment(
+    service, environment, config_dir, tmp_path
+):
+    archive = tmp_path / "empty.zip"
+    zipfile.ZipFile(archive, "w").close()
+    with pytest.raises(InvalidConfigurationFileError, match="holds no files or folders"):
+        service.check_configuration_file(archive)
