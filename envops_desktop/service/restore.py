@@ -60,7 +60,6 @@ from envops_desktop.store.file_metadata import (
 from envops_desktop.store.journal_records import JournalEntry
 
 if TYPE_CHECKING:  # pydantic, which the command line loads only where it reads a file
-    from envops_desktop.domain.changes import TreeChanges
     from envops_desktop.domain.configuration import ManifestEntry
     from envops_desktop.service.team_locks import TeamLock
 
@@ -144,7 +143,7 @@ def restore_locked(
     caveats: list[str] | None = None,
     team: "TeamLock | None" = None,
     only: list[str] | None = None,
-    report: "TreeChanges | None" = None,
+    report: bytes | None = None,
 ) -> tuple[Environment, JournalEntry | None]:
     """Replace `env`'s configuration with `backup` (the caller holds the environment's lock).
 
@@ -156,8 +155,8 @@ def restore_locked(
     environment's lock in a shared store, is checked before the swap and before the
     journal's commit, and stops the restore there if it was lost; the generation the
     restore claims there before its swap is journaled.
-    `report`, what it changes (worked out by the caller before anything changed), is kept
-    with its activity entry.
+    `report`, what it changes as `TreeChanges` JSON (worked out by the caller before
+    anything changed), is kept with its activity entry.
     """
     fence = team.check if team is not None else _nothing
     start_helpers_early(backup.total_bytes)
@@ -366,7 +365,7 @@ def complete_restore(
     action: ActivityAction,
     outcome: Outcome,
     detail: str,
-    report: "TreeChanges | None" = None,
+    report: bytes | None = None,
 ) -> None:
     """Record a restore whose new configuration is in place, with `report` (what it
     changed) if there is one; it is still to be settled."""
@@ -386,7 +385,7 @@ def complete_restore(
         )
         activity_id = ctx.record(env, action, outcome, detail)
         if report is not None:
-            ctx.activity.attach_report(activity_id, report.to_json())
+            ctx.activity.attach_report(activity_id, report)
 
 
 def _undo(

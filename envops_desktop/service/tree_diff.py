@@ -215,14 +215,19 @@ def only_selected(found: TreeChanges, only: list[str] | None) -> TreeChanges:
     return TreeChanges(found.before, found.after, chosen)
 
 
+# One tuple each, shared by every path changed only so (200,000 in a restore to an empty
+# folder).
+_ADDED, _REMOVED, _KIND = (ChangeKind.ADDED,), (ChangeKind.REMOVED,), (ChangeKind.KIND,)
+
+
 def changes(before: Tree, after: Tree) -> Iterator[PathChange]:
     """Every path that differs from `before` to `after`, in path order."""
     for path in sorted(before.keys() | after.keys()):
         old, new = before.get(path), after.get(path)
         if old is None or new is None:
-            kinds = (ChangeKind.ADDED if old is None else ChangeKind.REMOVED,)
+            kinds = _ADDED if old is None else _REMOVED
         elif old.kind is not new.kind:
-            kinds = (ChangeKind.KIND,)
+            kinds = _KIND
         else:
             kinds = _differences(old, new)
             if not kinds:
