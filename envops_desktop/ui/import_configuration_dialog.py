@@ -5,7 +5,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -45,6 +45,23 @@ from envops_desktop.ui.passphrase_prompt import ask_passphrase
 from envops_desktop.ui.version_mismatch_box import OPEN_FOLDER, UPDATE, show_version_mismatch
 
 DROP_PAGE, UPLOADING_PAGE, UPLOADED_PAGE = range(3)
+
+
+class _PreviewReceiver(QObject):
+    """Takes one preview's result to the dialog, for one root folder, while the dialog
+    lives."""
+
+    def __init__(self, dialog: "ImportConfigurationDialog", root_folder: str | None) -> None:
+        super().__init__(dialog)
+        self._dialog, self._root_folder = dialog, root_folder
+
+    @Slot(object)
+    def succeeded(self, changes: TreeChanges) -> None:
+        self._dialog._previewed(self._root_folder, changes)
+
+    @Slot(str, object)
+    def failed(self, message: str, _error: object) -> None:
+        self._dialog.preview_counts.setText(message)
 
 
 class ImportConfigurationDialog(QDialog):
@@ -194,8 +211,11 @@ class ImportConfigurationDialog(QDialog):
 
     def _preview(self, staged: StagedConfiguration, root_folder: str | None) -> None:
         preview = self._controller.preview_import(self._environment, staged, root_folder)
-        preview.succeeded.connect(lambda changes: self._previewed(root_folder, changes))
-        preview.failed.connect(lambda message, _error: self.preview_counts.setText(message))
+        # Through a child of the dialog, not a lambda: Qt disconnects a destroyed receiver,
+        # and the dialog may be closed before its previews end.
+        receiver = _PreviewReceiver(self, root_folder)
+        preview.succeeded.connect(receiver.succeeded)
+        preview.failed.connect(receiver.failed)
         self._controller.runner.launch(preview)
 
     def _previewed(self, root_folder: str | None, changes: TreeChanges) -> None:
