@@ -496,6 +496,23 @@ class EnvOpsService:
         self._read_backup_file(backup_id, path, lambda f: found.append(f.read(limit)))
         return found[0] if found else None
 
+    def staged_file(
+        self,
+        staged: "StagedConfiguration",
+        path: str,
+        root_folder: str | None = None,
+        limit: int = 1 << 20,
+    ) -> bytes | None:
+        """The first `limit` bytes of file `path` of an uploaded configuration file (an
+        archive with no manifest: laid out with `root_folder` as its root), to show beside
+        the folder's; None when it holds no such file."""
+        inside = f"{root_folder}/{path}" if staged.plain is not None and root_folder else path
+        entry = next((e for e in staged.manifest.entries if e.path == inside), None)
+        if entry is None or entry.sha256 is None:
+            return None
+        with self._ctx.locks.blobs_in_use(), staged.blobs.open(entry.sha256) as f:
+            return f.read(limit)
+
     def save_backup_file(self, backup_id: str, path: str, destination: Path) -> Path:
         """Write file `path` of a backup, whole, as `destination` (replaced if there):
         to take one file back by hand."""

@@ -1,9 +1,12 @@
 """Blobs of an uploaded configuration file, kept apart from the store until it is imported."""
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import BinaryIO
 
+from envops_desktop.store.blob_bodies import CHUNK, decompressor
 from envops_desktop.store.blobs import BlobStore
 from envops_desktop.store.file_writes import flush_files
 from envops_desktop.store.owned_folders import OwnedFolder
@@ -51,6 +54,24 @@ class StagedBlobs:
     def record(self, sha: str, compressed: bool) -> None:
         """Note a checked content written as `directory/<sha>`, to move into the store."""
         self._kept[sha] = compressed
+
+    @contextlib.contextmanager
+    def open(self, sha: str) -> Iterator[BinaryIO]:
+        """A readable stream of a content kept here, or else in the store (the caller holds
+        the store's blobs in use)."""
+        compressed = self._kept.get(sha)
+        if compressed is None:
+            with self._store.reading([sha]), self._store.open(sha) as stored:
+                yield stored
+            return
+        with open(self.directory / sha, "rb") as raw:
+            if not compressed:
+                yield raw
+                return
+            with decompressor().stream_reader(
+                raw, read_size=CHUNK, read_across_frames=True
+            ) as reader:
+                yield reader  # type: ignore[misc]
 
     def move_into_store(self) -> None:
         """Move the kept contents into the store, and see that every content a record of

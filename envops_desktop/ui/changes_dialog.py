@@ -24,6 +24,7 @@ from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges
 from envops_desktop.domain.models import Backup, Environment
+from envops_desktop.service.configuration_files import StagedConfiguration
 from envops_desktop.ui.file_diff import diff_html
 from envops_desktop.ui.table_views import RecordFilterProxy, make_table_view
 
@@ -65,6 +66,20 @@ def live_and_backup_contents(
     return lambda path: (
         _live_file(Path(environment.path), path),
         controller.service.backup_file(backup.id, path, _SHOWN),
+    )
+
+
+def live_and_staged_contents(
+    controller: MainController,
+    environment: Environment,
+    staged: StagedConfiguration,
+    root_folder: str | None,
+) -> Contents:
+    """A file's content now and in an uploaded file (laid out with `root_folder`), for an
+    import's changes."""
+    return lambda path: (
+        _live_file(Path(environment.path), path),
+        controller.service.staged_file(staged, path, root_folder, _SHOWN),
     )
 
 

@@ -37,7 +37,7 @@ from envops_desktop.service.configuration_files import (
     StagedConfiguration,
 )
 from envops_desktop.ui.archive_answers import ArchiveAnswers
-from envops_desktop.ui.changes_dialog import ChangesDialog
+from envops_desktop.ui.changes_dialog import ChangesDialog, live_and_staged_contents
 from envops_desktop.ui.drop_zone import DropZone
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.icons import icon
@@ -249,8 +249,13 @@ class ImportConfigurationDialog(QDialog):
 
     def _open_changes(self) -> None:
         changes = self._chosen_changes()
-        if changes is not None:
-            ChangesDialog(changes, None, checkable=False, parent=self).exec()
+        if changes is None or self.staged is None:
+            return
+        root_folder = self.answers.root_folder if self.staged.plain is not None else None
+        contents = live_and_staged_contents(
+            self._controller, self._environment, self.staged, root_folder
+        )
+        ChangesDialog(changes, contents, checkable=False, parent=self).exec()
 
     # The upload --------------------------------------------------------------------------
 

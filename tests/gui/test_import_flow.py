@@ -474,3 +474,31 @@ def test_an_archive_confirmed_as_another_version_asks_to_update_the_environment(
     assert seen == ["versionMismatchBox"]
     assert dialog.isVisible() and "5.0" in dialog.error_label.text()
     assert service.list_backups("billing") == []
+
+
+def test_the_import_changes_view_shows_a_files_two_versions(qtbot, dialog, config_dir, tmp_path):
+    source = tmp_path / "elsewhere" / "billing"
+    make_config_tree(source)
+    (source / "app.yaml").write_text("server:\n  port: 1337\n")
+    archive = tmp_path / "billing.tar.gz"
+    subprocess.run(["tar", "-czf", str(archive), "-C", str(source.parent), "billing"], check=True)
+    drag_and_drop(dialog.findChild(object, "dropZone"), archive)
+    wait_uploaded(qtbot, dialog)
+    folder = dialog.findChild(object, "archiveFolderRootRadio")
+    qtbot.waitUntil(lambda: ": " in folder.text(), timeout=10_000)
+    qtbot.mouseClick(folder, Qt.MouseButton.LeftButton)
+    show = dialog.findChild(object, "showImportChangesButton")
+    qtbot.waitUntil(show.isEnabled, timeout=10_000)
+    seen = {}
+
+    def look(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        model = table.model()
+        rows = [model.index(r, 0) for r in range(model.rowCount())]
+        table.selectRow(next(i for i in rows if i.data() == "app.yaml").row())
+        seen["diff"] = changes.findChild(object, "diffView").toPlainText().replace("\xa0", " ")
+        changes.reject()
+
+    when_modal(look, named="changesDialog")
+    qtbot.mouseClick(show, Qt.MouseButton.LeftButton)
+    assert "port: 8443" in seen["diff"] and "port: 1337" in seen["diff"]

@@ -480,3 +480,21 @@ def test_what_export_writes_its_import_accepts(service, environment, config_dir,
     import_file(service, "billing", exported)
 
     assert describe_tree(config_dir) == before
+
+
+def test_an_uploaded_files_content_is_read_whether_staged_or_already_stored(
+    service, environment, config_dir, tmp_path
+):
+    backup = service.create_backup("billing")
+    exported = service.export_backup(backup.id, tmp_path / "billing.envops.zip")
+    # The export's contents are all in the store already; the other file's are new, staged.
+    other = simple_configuration(tmp_path / "other.zip")
+    for upload, path in ((exported, "app.yaml"), (other, "app.yaml")):
+        staged = service.stage_configuration_file(upload)
+        try:
+            with zipfile.ZipFile(upload) as archive:
+                expected = archive.read("config/" + path)
+            assert service.staged_file(staged, path) == expected
+            assert service.staged_file(staged, "no/such/file") is None
+        finally:
+            service.discard_staged_configuration(staged)
