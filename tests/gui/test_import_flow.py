@@ -420,16 +420,23 @@ def test_a_protected_file_with_a_wrong_passphrase_is_refused_in_the_dialog(
     assert "golden.envops.zip" in dialog.findChild(object, "uploadedFileLabel").text()
 
 
-def test_an_archive_made_by_tar_is_imported_once_its_version_and_root_are_chosen(
-    qtbot, window, dialog, service, config_dir, tmp_path
-):
+def drop_tarball_of_one_folder(qtbot, dialog, tmp_path: Path, app_yaml: str) -> Path:
+    """Drop billing.tar.gz, made by tar of a folder `billing` whose app.yaml is `app_yaml`,
+    onto the dialog and wait for its upload; return the folder."""
     source = tmp_path / "elsewhere" / "billing"
     make_config_tree(source)
-    (source / "app.yaml").write_text("from the tarball\n")
+    (source / "app.yaml").write_text(app_yaml)
     archive = tmp_path / "billing.tar.gz"
     subprocess.run(["tar", "-czf", str(archive), "-C", str(source.parent), "billing"], check=True)
     drag_and_drop(dialog.findChild(object, "dropZone"), archive)
     wait_uploaded(qtbot, dialog)
+    return source
+
+
+def test_an_archive_made_by_tar_is_imported_once_its_version_and_root_are_chosen(
+    qtbot, window, dialog, service, config_dir, tmp_path
+):
+    source = drop_tarball_of_one_folder(qtbot, dialog, tmp_path, "from the tarball\n")
 
     # Nothing is chosen for the user: each layout shows what it would change.
     import_button = dialog.findChild(object, "importButton")
@@ -477,13 +484,7 @@ def test_an_archive_confirmed_as_another_version_asks_to_update_the_environment(
 
 
 def test_the_import_changes_view_shows_a_files_two_versions(qtbot, dialog, config_dir, tmp_path):
-    source = tmp_path / "elsewhere" / "billing"
-    make_config_tree(source)
-    (source / "app.yaml").write_text("server:\n  port: 1337\n")
-    archive = tmp_path / "billing.tar.gz"
-    subprocess.run(["tar", "-czf", str(archive), "-C", str(source.parent), "billing"], check=True)
-    drag_and_drop(dialog.findChild(object, "dropZone"), archive)
-    wait_uploaded(qtbot, dialog)
+    drop_tarball_of_one_folder(qtbot, dialog, tmp_path, "server:\n  port: 1337\n")
     folder = dialog.findChild(object, "archiveFolderRootRadio")
     qtbot.waitUntil(lambda: ": " in folder.text(), timeout=10_000)
     qtbot.mouseClick(folder, Qt.MouseButton.LeftButton)
