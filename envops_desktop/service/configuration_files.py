@@ -289,9 +289,9 @@ def _checked_plain(
         ctx, source, kind, allow_external_links, progress, cancel or CancelToken()
     )
     policy, caveats = _trust(manifest, keep_privileges)
-    copy = source if scratch is None else scratch.directory / source.name
     caveats = [no_checksums_caveat(source.name, kind), *caveats]
-    return CheckedConfigurationFile(copy, manifest, members, policy, caveats, scratch, plain)
+    bodies = plain.tree.bodies  # the archive itself, or its copy in `scratch`
+    return CheckedConfigurationFile(bodies, manifest, members, policy, caveats, scratch, plain)
 
 
 def refuse_unanswered(file: "CheckedConfigurationFile | StagedConfiguration") -> None:
@@ -465,7 +465,6 @@ def adopt_staged_configuration(
     ctx: ServiceContext, env: Environment, staged: StagedConfiguration
 ) -> Backup:
     """Move staged content into the store and record it as a backup of origin `imported`."""
-    refuse_unanswered(staged)
     backup = _imported_backup(env, ctx, staged.manifest, staged.file_name, staged.policy)
     with ctx.locks.blobs_in_use():
         # Content found in the store at upload was not kept again; the last backup holding

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from envops_desktop.domain.configuration import (
     FORMAT_NAME,
@@ -22,7 +22,11 @@ from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.progress import CancelToken, ProgressCallback
 from envops_desktop.service.context import UPLOAD_PREFIX, ServiceContext
-from envops_desktop.store.configuration_reader import DEFAULT_LIMITS, check_converted
+from envops_desktop.store.configuration_reader import (
+    DEFAULT_LIMITS,
+    check_converted,
+    validated_entries,
+)
 from envops_desktop.store.member_staging import refused
 from envops_desktop.store.owned_folders import OwnedFolder
 from envops_desktop.store.plain_archives import PlainTree, read_plain_archive
@@ -36,8 +40,6 @@ if TYPE_CHECKING:
     )
 
 Members = dict[str, ZipMember]
-_ENTRIES = TypeAdapter(list[ManifestEntry], config=ConfigDict(defer_build=True))
-_BATCH = 500
 # A manifest's version until the user says which it is; nothing is imported with it.
 _UNCONFIRMED = "unconfirmed"
 
@@ -93,7 +95,7 @@ def read_archive(
     cancel: CancelToken,
 ) -> tuple[PlainArchive, ConfigurationManifest, Members, OwnedFolder | None]:
     """Read and check `source`; a tar's bodies are copied into a scratch folder, returned
-    with it, whose copy bears the archive's name (for every sentence that names it)."""
+    with it, the copy bearing the archive's name (for every sentence that names it)."""
     scratch = None if kind == "zip" else OwnedFolder(ctx.staging_dir, f"{UPLOAD_PREFIX}{new_id()}")
     try:
         copy = scratch.directory / source.name if scratch is not None else source
@@ -142,18 +144,13 @@ def _moved(entry: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 
 def _validated(source: Path, rows: list[dict[str, Any]]) -> list[ManifestEntry]:
-    # In batches, like a manifest's: one call for 20,000 entries holds the GIL too long.
-    entries: list[ManifestEntry] = []
-    for start in range(0, len(rows), _BATCH):
-        batch = rows[start : start + _BATCH]
-        try:
-            entries += _ENTRIES.validate_python(batch)
-        except ValidationError as error:
-            first = error.errors()[0]
-            row = batch[int(first["loc"][0])]
-            message = first["msg"].removeprefix("Value error, ")
-            raise refused(source, f"the entry {row['path']!r} cannot be kept: {message}") from error
-    return entries
+    def invalid(start: int, error: ValidationError) -> Exception:
+        first = error.errors()[0]
+        row = rows[start + int(first["loc"][0])]
+        message = first["msg"].removeprefix("Value error, ")
+        return refused(source, f"the entry {row['path']!r} cannot be kept: {message}")
+
+    return validated_entries(rows, invalid)
 
 
 File = TypeVar("File", "CheckedConfigurationFile", "StagedConfiguration")

@@ -11,7 +11,9 @@ import threading
 import zipfile
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
@@ -125,25 +127,36 @@ def _read_manifest(
 
 
 def _validate_manifest(path: Path, document: object) -> ConfigurationManifest:
-    """Validate the header, then the entries a batch at a time.
-
-    pydantic validates in Rust while holding the GIL; 20,000 entries in one call froze the
-    GUI thread for a third of a second, batches let it run in between.
-    """
+    """Validate the header, then the entries a batch at a time."""
     raw_entries = document.get("entries") if isinstance(document, dict) else None
     try:
         if not isinstance(raw_entries, list):
             return ConfigurationManifest.model_validate(document)
         header = ConfigurationManifest.model_validate({**document, "entries": []})
-        entries: list[ManifestEntry] = []
-        for start in range(0, len(raw_entries), _VALIDATION_BATCH):
-            try:
-                entries += _ENTRIES.validate_python(raw_entries[start : start + _VALIDATION_BATCH])
-            except ValidationError as error:
-                raise _invalid(path, error, offset=start) from error
     except ValidationError as error:
         raise _invalid(path, error) from error
+    entries = validated_entries(
+        raw_entries, lambda start, error: _invalid(path, error, offset=start)
+    )
     return header.model_copy(update={"entries": entries})
+
+
+def validated_entries(
+    raw_entries: list[Any], invalid: Callable[[int, ValidationError], Exception]
+) -> list[ManifestEntry]:
+    """`raw_entries` as manifest entries, a batch at a time; a batch that fails raises what
+    `invalid` makes of its first index and the error.
+
+    pydantic validates in Rust while holding the GIL; 20,000 entries in one call froze the
+    GUI thread for a third of a second, batches let it run in between.
+    """
+    entries: list[ManifestEntry] = []
+    for start in range(0, len(raw_entries), _VALIDATION_BATCH):
+        try:
+            entries += _ENTRIES.validate_python(raw_entries[start : start + _VALIDATION_BATCH])
+        except ValidationError as error:
+            raise invalid(start, error) from error
+    return entries
 
 
 def _invalid(path: Path, error: ValidationError, offset: int | None = None) -> Exception:

@@ -24,7 +24,7 @@ import tarfile
 import time
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -103,7 +103,6 @@ class PlainTree:
     bodies: Path  # the zip the bodies are read from: the archive itself, or its copy
     root: dict[str, Any] | None = None  # the archive's own "." entry, if it has one
     top_folder: str | None = None  # its one top-level folder, when that is all it holds
-    total_bytes: int = field(default=0)
 
 
 def read_plain_archive(
@@ -199,7 +198,7 @@ class _Collector:
         (top,) = tops if len(tops) == 1 else (None,)
         if top is not None and (len(entries) == 1 or self.entries[top]["kind"] != "dir"):
             top = None
-        return PlainTree(kind, entries, self.members, bodies, self.root, top, self.total)
+        return PlainTree(kind, entries, self.members, bodies, self.root, top)
 
     def _with_implied_folders(self) -> list[dict[str, Any]]:
         # zip and tar both let an archive list `a/b/c` without `a` or `a/b`; the folders
