@@ -260,6 +260,11 @@ def _build_parser() -> argparse.ArgumentParser:
     rule.add_argument("--weekly", nargs=2, metavar=("DAY", "HH:MM"))
     rule.add_argument("--monthly", nargs=2, metavar=("DAY", "HH:MM"), help="DAY 1-31")
     rule.add_argument("--off", action="store_true")
+    set_schedule.add_argument(
+        "--time-zone",
+        metavar="ZONE",
+        help="the time zone of the times given, as Europe/Berlin (default: this computer's)",
+    )
     show = _with_json(schedule_commands.add_parser("show", help="each schedule and its next run"))
     show.add_argument("environment", nargs="?")
     _with_json(schedule_commands.add_parser("run", help="take every due backup, then exit"))
@@ -831,6 +836,8 @@ def _rule(args: argparse.Namespace) -> "ScheduleRule":
         if not day.isdigit():
             raise UsageError(f"{day} is not a day of the month (1 to 31).")
         given = {"frequency": "monthly", "day": int(day), "at": at}
+    if args.time_zone is not None:
+        given["zone"] = args.time_zone
     try:
         return ScheduleRule.model_validate(given)
     except ValidationError as error:

@@ -76,6 +76,10 @@ def _run(app: QApplication, scratch: Path) -> None:
         raise RuntimeError("the icons in resources/ were not installed with the app")
     service = EnvOpsService(scratch / "data")
     create_demo_workspace(service)
+    from envops_desktop.domain.schedules import ScheduleRule
+
+    # A teammate's schedule names its time zone; the bundle's zone data must know it.
+    ScheduleRule.model_validate({"frequency": "daily", "at": "02:00", "zone": "Pacific/Chatham"})
     reporter = CrashReporter()
     reporter.install()
     window = open_main_window(

@@ -1,9 +1,11 @@
 """When an environment is backed up on its own: the rule, as the user sets it."""
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -21,9 +23,15 @@ class Frequency(StrEnum):
 
 
 class ScheduleRule(BaseModel):
-    """A schedule's rule, in the local time zone: every N hours (elapsed time), or daily,
-    weekly (`weekday`, 0 is Monday) or monthly (`day`, 1-31; a day a month lacks is its last
-    day) at `at`."""
+    """A schedule's rule: every N hours (elapsed time), or daily, weekly (`weekday`, 0 is
+    Monday) or monthly (`day`, 1-31; a day a month lacks is its last day) at `at`, in the
+    time zone `zone`.
+
+    `zone` (an IANA name) is the one of the workstation that set the rule, so that every
+    workstation of a team counts the same slots: a "daily at 02:00" set in Berlin is one
+    backup a day at Berlin's 02:00, not one at each teammate's own 02:00. None: the local
+    time zone (every-N-hours rules, and a system whose zone has no name).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -32,6 +40,7 @@ class ScheduleRule(BaseModel):
     at: time | None = None
     weekday: int | None = None
     day: int | None = None
+    zone: str | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
@@ -56,10 +65,35 @@ class ScheduleRule(BaseModel):
             raise ValueError("the day of the month is 1 to 31")
         if self.at is not None and (self.at.second or self.at.microsecond or self.at.tzinfo):
             raise ValueError("a schedule's time is hours and minutes")
+        if self.zone is not None:
+            if self.frequency is Frequency.EVERY_HOURS:
+                raise ValueError("every few hours counts elapsed time, in no time zone")
+            if _zone_named(self.zone) is None:
+                raise ValueError(f"{self.zone} is not a time zone this computer knows")
         return self
 
-    def describe(self) -> str:
-        """The rule in plain words: "Every day at 02:00"."""
+    def in_zone(self, local: tzinfo | None) -> tzinfo | None:
+        """The time zone the rule's times are in; `local` (None: the system's) when it names
+        none."""
+        return _zone_named(self.zone) if self.zone else local
+
+    def stamped(self, local: tzinfo | None) -> "ScheduleRule":
+        """The rule as set on a workstation whose time zone is `local`: a time of day is in
+        that zone from now on, wherever the rule is followed."""
+        name = zone_name(local)
+        if self.zone is not None or self.frequency is Frequency.EVERY_HOURS or name is None:
+            return self
+        return self.model_copy(update={"zone": name})
+
+    def describe(self, local: tzinfo | None = None) -> str:
+        """The rule in plain words: "Every day at 02:00", and "(Europe/Berlin time)" after it
+        where that is not the time zone `local` (None: the system's)."""
+        words = self._words()
+        if self.zone is not None and self.zone != zone_name(local):
+            words += f" ({self.zone} time)"
+        return words
+
+    def _words(self) -> str:
         at = self.at.strftime("%H:%M") if self.at else ""
         if self.frequency is Frequency.EVERY_HOURS:
             return "Every 24 hours" if self.hours == 24 else f"Every {self.hours} hours"
@@ -89,8 +123,8 @@ class ScheduleStatus:
         if self.rule is None or not self.enabled or self.next_run is None:
             return "Off"
         if self.due:
-            return f"{self.rule.describe()} — due now"
-        return f"{self.rule.describe()} — next run {when(self.next_run, now, zone)}"
+            return f"{self.rule.describe(zone)} — due now"
+        return f"{self.rule.describe(zone)} — next run {when(self.next_run, now, zone)}"
 
 
 def when(moment: datetime, now: datetime, zone: tzinfo | None = None) -> str:
@@ -103,3 +137,30 @@ def when(moment: datetime, now: datetime, zone: tzinfo | None = None) -> str:
     if local.date() == today + timedelta(days=1):
         return f"tomorrow at {at}"
     return f"on {local.strftime('%A')} {local.day} {local.strftime('%B')} at {at}"
+
+
+def zone_name(zone: tzinfo | None) -> str | None:
+    """The IANA name of a time zone (None: the system's), if it has one."""
+    if zone is None:
+        return _system_zone_name()
+    key = getattr(zone, "key", None)  # a ZoneInfo's
+    return key if isinstance(key, str) else None
+
+
+@functools.cache
+def _system_zone_name() -> str | None:
+    import tzlocal  # here: it reads the system's settings, which few commands need
+
+    try:
+        name = tzlocal.get_localzone_name()
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+    return name if name and _zone_named(name) is not None else None
+
+
+@functools.cache
+def _zone_named(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None

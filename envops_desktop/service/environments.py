@@ -4,6 +4,7 @@ import json
 import os
 import shlex
 from dataclasses import replace
+from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -123,11 +124,14 @@ def refresh_version(ctx: ServiceContext, env: Environment) -> Environment:
     return replace(env, version=version)
 
 
-def with_schedule(env: Environment, schedule: "ScheduleStatus | None") -> Environment:
-    """`env` with its schedule's rule in words and whether a scheduled backup is overdue."""
+def with_schedule(
+    env: Environment, schedule: "ScheduleStatus | None", zone: tzinfo | None
+) -> Environment:
+    """`env` with its schedule's rule in words (its times' zone named where that is not
+    `zone`, the local one) and whether a scheduled backup is overdue."""
     if schedule is None or not schedule.enabled or schedule.rule is None:
         return env
-    return replace(env, schedule=schedule.rule.describe(), backup_overdue=schedule.overdue)
+    return replace(env, schedule=schedule.rule.describe(zone), backup_overdue=schedule.overdue)
 
 
 def set_excludes(ctx: ServiceContext, env: Environment, patterns: list[str]) -> Environment:

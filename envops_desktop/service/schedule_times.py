@@ -7,8 +7,9 @@ The rules at the edges, which a wall clock gets wrong:
 - a local time that occurs twice (autumn) runs once, at its first occurrence;
 - day 31 of a shorter month runs on that month's last day.
 
-`zone` is the local time zone; None is the system's, as the C library knows it. Tests
-pass a `ZoneInfo` so that their results do not depend on the machine.
+A rule's times are in the time zone it names (the one it was set in); `zone` is the local
+time zone, for a rule that names none; None is the system's, as the C library knows it.
+Tests pass a `ZoneInfo` so that their results do not depend on the machine.
 """
 
 import calendar
@@ -57,6 +58,7 @@ def slot_after(
     rule: ScheduleRule, since: datetime, after: datetime, zone: tzinfo | None
 ) -> datetime:
     """The rule's first slot strictly after `after` (UTC), for a schedule set at `since`."""
+    zone = rule.in_zone(zone)
     if rule.frequency is Frequency.EVERY_HOURS:
         step = timedelta(hours=rule.hours or 24)
         if after < since:

@@ -64,7 +64,7 @@ def preview(rule: ScheduleRule | None, now: datetime, zone: tzinfo | None) -> st
     run tomorrow at 02:00", or "Off"."""
     if rule is None:
         return "Off"
-    return f"{rule.describe()} — next run {when(slot_after(rule, now, now, zone), now, zone)}"
+    return f"{rule.describe(zone)} — next run {when(slot_after(rule, now, now, zone), now, zone)}"
 
 
 def status(

@@ -128,7 +128,7 @@ class EnvOpsService:
         schedules = self.schedules()
         return [
             environment_ops.with_schedule(
-                environment_ops.refresh_version(self._ctx, env), schedules.get(env.id)
+                environment_ops.refresh_version(self._ctx, env), schedules.get(env.id), self.zone
             )
             for env in self._ctx.environments.all()
         ]
@@ -180,11 +180,13 @@ class EnvOpsService:
     # Schedules ------------------------------------------------------------------------------
 
     def set_schedule(self, environment: str, rule: "ScheduleRule | None") -> "ScheduleStatus":
-        """Back the environment up by `rule` from now on; None turns its schedule off."""
+        """Back the environment up by `rule` from now on; None turns its schedule off. A
+        rule that names no time zone is in this workstation's from now on."""
         from envops_desktop.service import schedules
         from envops_desktop.service.shared_layout import SCHEDULE_SET
 
         env = self.get_environment(environment)
+        rule = rule.stamped(self.zone) if rule is not None else None
         schedules.set_schedule(self._ctx, env, rule, self._clock())
         self._tell_team(SCHEDULE_SET, env.id, rule.model_dump_json() if rule else "null")
         return self.schedule(env.id)

@@ -90,7 +90,8 @@ class ScheduleDialog(QDialog):
         buttons.rejected.connect(self.reject)
         intro = QLabel(
             tr(
-                "While EnvOps Desktop runs, {name} is backed up at these times (local time); "
+                "While EnvOps Desktop runs, {name} is backed up at these times (local time, "
+                "unless the summary names another time zone); "
                 "times missed while it was closed are made up once when it starts. "
                 "<i>envops schedule run</i> does the same under cron or a timer."
             ).format(name=environment.name),
@@ -127,6 +128,8 @@ class ScheduleDialog(QDialog):
         """The dialog's choices as the environment's schedule has them (a rule turned off
         shows its rule, ready to turn on again)."""
         rule = status.rule
+        # Kept when the rule is saved again: a teammate's "02:00 in Berlin" stays Berlin's.
+        self._zone = rule.zone if rule is not None else None
         self.at.setTime(QTime(2, 0))
         self.hours.setCurrentIndex(self.hours.findData(4))
         if rule is None:
@@ -159,6 +162,7 @@ class ScheduleDialog(QDialog):
             at=None if frequency is Frequency.EVERY_HOURS else at,
             weekday=self.weekday.currentData() if frequency is Frequency.WEEKLY else None,
             day=self.day.value() if frequency is Frequency.MONTHLY else None,
+            zone=None if frequency is Frequency.EVERY_HOURS else self._zone,
         )
 
     def _update(self) -> None:

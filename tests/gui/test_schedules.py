@@ -1,5 +1,10 @@
 """Scheduling backups from the window, and the app taking them when they come due."""
 
+from datetime import time
+from zoneinfo import ZoneInfo
+
+from PySide6.QtCore import QTime
+
 from envops_desktop.controller.environments_model import SCHEDULE_COLUMN
 from envops_desktop.domain.enums import BackupOrigin
 from envops_desktop.domain.schedules import Frequency, ScheduleRule
@@ -55,6 +60,34 @@ def test_a_schedule_opens_as_set_and_can_be_turned_off(qtbot, window, environmen
     assert seen == {"hours": 8, "summary": "Off"}
     assert not service.schedule("billing").enabled
     assert window.backups.schedule_line.text() == "Schedule: Off"
+
+
+def test_a_teammates_schedule_in_another_time_zone_says_so_and_keeps_its_zone_when_changed(
+    qtbot, window, environment
+):
+    service = window.controller.service
+    chatham = ScheduleRule(frequency=Frequency.DAILY, at=time(6, 0), zone="Pacific/Chatham")
+    service.set_schedule("billing", chatham)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    assert "(Pacific/Chatham time)" in window.backups.schedule_line.text()
+
+    seen = {}
+
+    def an_hour_later(dialog) -> None:
+        seen["time shown"] = dialog.findChild(object, "timeEdit").time().toString("HH:mm")
+        dialog.findChild(object, "timeEdit").setTime(QTime(7, 0))
+        seen["summary"] = dialog.findChild(object, "scheduleSummaryLabel").text()
+        click_button(dialog, "saveScheduleButton")
+
+    when_modal(an_hour_later, named="scheduleDialog")
+    press_shortcut(qtbot, window, "Ctrl+Shift+B")
+
+    assert seen["time shown"] == "06:00"
+    assert seen["summary"].startswith("Every day at 07:00 (Pacific/Chatham time) — next run ")
+    rule = service.schedule("billing").rule
+    assert (rule.at, rule.zone) == (time(7, 0), "Pacific/Chatham")
+    assert service.schedule("billing").next_run.astimezone(ZoneInfo("Pacific/Chatham")).hour == 7
 
 
 def test_the_app_takes_a_backup_that_came_due_while_it_was_closed(qtbot, due_two_hours_ago, window):

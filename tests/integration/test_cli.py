@@ -6,7 +6,9 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime, time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -671,3 +673,31 @@ def test_an_import_keeping_owners_it_may_not_set_says_which_files_before_and_aft
     # Without --keep-privileges the files are the importing user's, as asked: nothing to say.
     code, _, err = cli("import", "billing", str(source), "--yes")
     assert code == 0 and "will belong to you" not in err
+
+
+def test_a_schedule_set_from_the_command_line_runs_in_the_time_zone_given(cli, billing):
+    code, out, _ = cli(
+        "schedule", "set", "billing", "--daily", "02:00", "--time-zone", "Pacific/Chatham"
+    )
+    assert code == 0
+    assert out.startswith("billing: Every day at 02:00 (Pacific/Chatham time) — next run ")
+
+    code, out, _ = cli("schedule", "show", "billing", "--json")
+    [shown] = json.loads(out)
+    assert shown["rule"]["zone"] == "Pacific/Chatham"
+    next_run = datetime.fromisoformat(shown["next_run"])
+    assert next_run.astimezone(ZoneInfo("Pacific/Chatham")).time() == time(2, 0)
+
+
+@pytest.mark.parametrize(
+    ("rule", "said"),
+    [
+        (["--daily", "02:00", "--time-zone", "Mars/Olympus"], "Mars/Olympus is not a time zone"),
+        (["--every-hours", "8", "--time-zone", "Asia/Tokyo"], "every few hours counts elapsed"),
+    ],
+)
+def test_a_schedule_in_a_time_zone_that_cannot_be_is_refused(cli, billing, rule, said):
+    code, _, err = cli("schedule", "set", "billing", *rule)
+
+    assert code == 2 and said in err
+    assert json.loads(cli("schedule", "show", "billing", "--json")[1])[0]["rule"] is None

@@ -127,7 +127,7 @@ def test_a_schedule_turned_off_takes_nothing_and_keeps_its_rule(service, clock):
     status = service.schedule("billing")
     assert (status.enabled, status.rule, status.summary(clock.now, BERLIN)) == (
         False,
-        DAILY_0230,
+        DAILY_0230.model_copy(update={"zone": "Europe/Berlin"}),  # as set in Berlin
         "Off",
     )
 
