@@ -396,8 +396,9 @@ def _apply_setting(ctx: ServiceContext, kind: str, subject: str, value: str, at:
 
 
 def _map(ctx: ServiceContext, env_id: str, shared_id: str) -> None:
-    """Make the environment here the store's `shared_id`, and follow the rules the team set
-    on it before it was here: its events were read (and not read again) by an earlier sync."""
+    """Make the environment here the store's `shared_id`, and follow the rules and version
+    the team set on it before it was here: their events were read (and not read again) by
+    an earlier sync."""
     ctx.shared.map_environment(env_id, shared_id)
     for kind in (RETENTION_SET, SCHEDULE_SET):
         order, value = ctx.shared.followed_setting(kind, _NOT_HERE_YET + shared_id)
@@ -405,25 +406,47 @@ def _map(ctx: ServiceContext, env_id: str, shared_id: str) -> None:
             # The order begins with the server's time of the event.
             _apply_setting(ctx, kind, env_id, value, datetime.fromisoformat(order.split()[0]))
             ctx.shared.note_setting_followed(kind, env_id, order, value)
+    _version_from_before(ctx, env_id, shared_id)
+
+
+def _version_from_before(ctx: ServiceContext, env_id: str, shared_id: str) -> None:
+    """Take the newest version the team gave `shared_id` while it was not mapped here (kept
+    by `_follow_version`), if the environment `env_id` has followed none newer since."""
+    order, version = ctx.shared.followed_setting(VERSION_CHANGED, _NOT_HERE_YET + shared_id)
+    env = ctx.environments.by_id(env_id)
+    if version is not None and env is not None:
+        _take_version(ctx, env, version, order)  # busy: the next sync tries again
 
 
 def _follow_version(ctx: ServiceContext, event: StoreEvent) -> bool:
     """Take the version an event gives a shared environment here, unless a newer event was
     followed already or the environment reads its version from a file in its folder (the
-    folder says what it runs). False when the environment is busy."""
+    folder says what it runs). One not here yet keeps it, under the store's id of it, for
+    `_map`. False when the environment is busy."""
+    if event.version is None:
+        return True
     env_id = ctx.shared.environment_of(event.subject)
     env = ctx.environments.by_id(env_id) if env_id else None
-    if env is None or event.version is None:
+    if env is None:
+        pending = _NOT_HERE_YET + event.subject
+        if event.order > ctx.shared.followed_setting(VERSION_CHANGED, pending)[0]:
+            ctx.shared.note_setting_followed(VERSION_CHANGED, pending, event.order, event.version)
         return True
-    if event.order <= ctx.shared.newest_version_event(env.id):
+    return _take_version(ctx, env, event.version, event.order)
+
+
+def _take_version(ctx: ServiceContext, env: Environment, version: str, order: str) -> bool:
+    """Give `env` the `version` of the team's event `order`, unless it followed a newer one;
+    False when the environment is busy."""
+    if order <= ctx.shared.newest_version_event(env.id):
         return True
     with ctx.locks.environment_if_free(env.id) as free:
         if not free:
             return False
-        if env.version_file is None and env.version != event.version:
+        if env.version_file is None and env.version != version:
             # Said in the log by the entry the changing workstation shares, not again here.
-            ctx.environments.update(env.id, version=event.version)
-        ctx.shared.note_version_event(env.id, event.order)
+            ctx.environments.update(env.id, version=version)
+        ctx.shared.note_version_event(env.id, order)
     return True
 
 
@@ -438,8 +461,11 @@ def map_by_name(ctx: ServiceContext, shared: dict[str, dict[str, Any]]) -> None:
     """An environment here that the store knows by name is that environment; its path stays
     this workstation's own."""
     for shared_id, env_id in same_names(ctx, shared).items():
-        if ctx.shared.shared_id(env_id) is None:
+        mapped = ctx.shared.shared_id(env_id)
+        if mapped is None:
             _map(ctx, env_id, shared_id)
+        elif mapped == shared_id:  # one that was busy when it was mapped
+            _version_from_before(ctx, env_id, shared_id)
 
 
 def same_names(ctx: ServiceContext, shared: dict[str, dict[str, Any]]) -> dict[str, str]:

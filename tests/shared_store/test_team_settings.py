@@ -2,6 +2,9 @@
 
 import time
 from datetime import datetime, timedelta
+from datetime import time as dt_time
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -15,6 +18,7 @@ from tests.trees import make_config_tree
 PASSPHRASE = "one team, one passphrase"
 # Keeps the last scheduled backup, and (always) the newest three and the pinned ones.
 ONLY_THE_LAST = RetentionRule(scheduled_days=None, scheduled_last=1)
+BERLIN, NEW_YORK = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")
 
 
 @pytest.fixture
@@ -115,6 +119,25 @@ def test_a_rule_set_before_a_workstation_had_the_environment_reaches_it_when_add
     c.close()
 
 
+def test_a_version_the_team_moved_to_before_a_workstation_had_the_environment_reaches_it(
+    team, tmp_path, s3_endpoint, bucket
+):
+    a, _b, _made = team
+    a.update_environment_version("billing", "4.3.0")
+    a.sync_shared_store(PASSPHRASE)
+    c = EnvOpsService(tmp_path / "c")
+    c.use_shared_store(f"s3://{bucket}/team", PASSPHRASE, endpoint=s3_endpoint)
+    c.sync_shared_store(PASSPHRASE)  # reads the team's events; billing is not here yet
+    tree = tmp_path / "on-c" / "billing"
+    tree.mkdir(parents=True)
+    c.add_environment("billing", tree, version="4.2.0")  # as the operator remembered it
+
+    c.sync_shared_store(PASSPHRASE)
+
+    assert c.get_environment("billing").version == "4.3.0"
+    c.close()
+
+
 class _Clock:
     """The time a workstation's service reads, moved by the test."""
 
@@ -141,12 +164,13 @@ def team_and_clock(bucket, s3_endpoint, tmp_path):
     a.close()
 
 
-def test_a_schedule_set_on_a_is_the_teams_and_each_slot_is_backed_up_once(
-    bucket, s3_endpoint, tmp_path
-):
-    clock = _Clock()
-    a = EnvOpsService(tmp_path / "a", clock=clock)
-    b = EnvOpsService(tmp_path / "b", clock=clock)
+def _sharing_billing(
+    bucket: str, s3_endpoint: str, tmp_path: Path, clock: _Clock, zones: tuple[ZoneInfo, ZoneInfo]
+) -> tuple[EnvOpsService, EnvOpsService]:
+    """A and B, in these time zones and reading `clock`, both with billing, which A has
+    shared with the team."""
+    a = EnvOpsService(tmp_path / "a", clock=clock, zone=zones[0])
+    b = EnvOpsService(tmp_path / "b", clock=clock, zone=zones[1])
     for side, service in (("a", a), ("b", b)):
         # Locks (and a collection's wait for the backups running) lapse in two seconds.
         url = f"s3://{bucket}/team"
@@ -155,6 +179,14 @@ def test_a_schedule_set_on_a_is_the_teams_and_each_slot_is_backed_up_once(
         make_config_tree(tree)
         service.add_environment("billing", tree, version="4.2.0")
     a.create_backup("billing")  # shares billing with the team
+    return a, b
+
+
+def test_a_schedule_set_on_a_is_the_teams_and_each_slot_is_backed_up_once(
+    bucket, s3_endpoint, tmp_path
+):
+    clock = _Clock()
+    a, b = _sharing_billing(bucket, s3_endpoint, tmp_path, clock, (BERLIN, BERLIN))
     every_two_hours = ScheduleRule(frequency=Frequency.EVERY_HOURS, hours=2)
     a.set_schedule("billing", every_two_hours)
     a.sync_shared_store(PASSPHRASE)
@@ -180,6 +212,33 @@ def test_a_schedule_set_on_a_is_the_teams_and_each_slot_is_backed_up_once(
     assert a.prune_shared_store(PASSPHRASE).slots == 0
     time.sleep(1.1)  # the server's times are whole seconds
     assert a.prune_shared_store(PASSPHRASE, bin_days=0).slots == 1
+    a.close()
+    b.close()
+
+
+def test_a_daily_time_set_in_berlin_is_one_moment_for_the_whole_team_in_new_york_too(
+    bucket, s3_endpoint, tmp_path
+):
+    clock = _Clock()
+    a, b = _sharing_billing(bucket, s3_endpoint, tmp_path, clock, (BERLIN, NEW_YORK))
+    a.set_schedule("billing", ScheduleRule(frequency=Frequency.DAILY, at=dt_time(2, 0)))
+    a.sync_shared_store(PASSPHRASE)
+    b.sync_shared_store(PASSPHRASE)
+
+    # Berlin's 02:00 on both, not each workstation's own 02:00 (two backups a day, six
+    # hours apart, each claiming a slot of its own).
+    slot = a.schedule("billing").next_run
+    assert b.schedule("billing").next_run == slot
+    assert slot.astimezone(BERLIN).time() == dt_time(2, 0)
+    summary = b.schedule("billing").summary(clock.now, NEW_YORK)
+    assert summary.startswith("Every day at 02:00 (Europe/Berlin time) — next run ")
+    assert f"{slot.astimezone(NEW_YORK):%H:%M}" in summary
+    assert "(Europe/Berlin time)" not in a.schedule("billing").summary(clock.now, BERLIN)
+
+    clock.now = slot + timedelta(minutes=1)
+    runs = b.run_due_backups() + a.run_due_backups()
+
+    assert [run.outcome for run in runs] == ["succeeded", "elsewhere"]
     a.close()
     b.close()
 
