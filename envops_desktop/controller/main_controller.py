@@ -466,6 +466,11 @@ class MainController(QObject):
         label = self.tr("Comparing {name}").format(name=backup.name)
         return self.runner.prepare(label, None, operation)
 
+    def prepare_reading(self, label: str, work: Callable[[], object]) -> RunningOperation:
+        """Prepare a dialog's reading (a file's two versions for a diff) on a worker: it
+        changes nothing and touches no widget; connect, then `runner.launch` it."""
+        return self.runner.prepare(label, None, lambda _progress, _cancel: work())
+
     def check_restorable_version(self, environment: Environment, version: str) -> None:
         """Raise VersionMismatchError unless the environment runs `version` now."""
         current = self.service.get_environment(environment.id)

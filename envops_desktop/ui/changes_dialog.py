@@ -5,9 +5,10 @@ them as they are."""
 import os
 import stat
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelection, Qt
+from PySide6.QtCore import QItemSelection, Qt, Slot
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QDialog,
@@ -28,8 +29,16 @@ from envops_desktop.service.configuration_files import StagedConfiguration
 from envops_desktop.ui.file_diff import diff_html
 from envops_desktop.ui.table_views import RecordFilterProxy, make_table_view
 
-# A file's content on each side, by its path: (before, after), None where there is none.
-Contents = Callable[[str], tuple[bytes | None, bytes | None]]
+
+@dataclass(frozen=True)
+class Contents:
+    """Where a changes view finds a file's content on each side: `read(path)` gives
+    (before, after), None where there is none. It reads from the store or the folder, so it
+    runs on a worker of `controller`, never on the GUI thread."""
+
+    controller: MainController
+    read: Callable[[str], tuple[bytes | None, bytes | None]]
+
 
 # Of a file, as much as a diff shows.
 _SHOWN = 1 << 20
@@ -51,11 +60,14 @@ def backup_and_other_contents(
     controller: MainController, environment: Environment, backup: Backup, other: Backup | None
 ) -> Contents:
     """A file's content in `backup`, and in `other` (None: in the folder now), to compare."""
-    return lambda path: (
-        controller.service.backup_file(backup.id, path, _SHOWN),
-        controller.service.backup_file(other.id, path, _SHOWN)
-        if other is not None
-        else _live_file(Path(environment.path), path),
+    return Contents(
+        controller,
+        lambda path: (
+            controller.service.backup_file(backup.id, path, _SHOWN),
+            controller.service.backup_file(other.id, path, _SHOWN)
+            if other is not None
+            else _live_file(Path(environment.path), path),
+        ),
     )
 
 
@@ -63,9 +75,12 @@ def live_and_backup_contents(
     controller: MainController, environment: Environment, backup: Backup
 ) -> Contents:
     """A file's content now and in `backup`, for a restore's changes."""
-    return lambda path: (
-        _live_file(Path(environment.path), path),
-        controller.service.backup_file(backup.id, path, _SHOWN),
+    return Contents(
+        controller,
+        lambda path: (
+            _live_file(Path(environment.path), path),
+            controller.service.backup_file(backup.id, path, _SHOWN),
+        ),
     )
 
 
@@ -77,9 +92,12 @@ def live_and_staged_contents(
 ) -> Contents:
     """A file's content now and in an uploaded file (laid out with `root_folder`), for an
     import's changes."""
-    return lambda path: (
-        _live_file(Path(environment.path), path),
-        controller.service.staged_file(staged, path, root_folder, _SHOWN),
+    return Contents(
+        controller,
+        lambda path: (
+            _live_file(Path(environment.path), path),
+            controller.service.staged_file(staged, path, root_folder, _SHOWN),
+        ),
     )
 
 
@@ -175,10 +193,35 @@ class ChangesDialog(QDialog):
             and {ChangeKind.MODIFIED, ChangeKind.ADDED, ChangeKind.REMOVED} & set(change.kinds)
             and (change.size_before is not None or change.size_after is not None)
         ):
-            before, after = self._contents(change.path)
-            self.diff.setHtml(diff_html(before, after, self._changes.before, self._changes.after))
+            self._show_diff_of(change.path, self._contents)
         else:
             kinds = ", ".join(kind.value for kind in change.kinds)
             self.diff.setPlainText(
                 self.tr("{path}: {kinds} only.").format(path=change.path, kinds=kinds)
             )
+
+    def _show_diff_of(self, path: str, contents: Contents) -> None:
+        # Reading both versions (up to a MiB each, a backup's list of files searched for it)
+        # and diffing them took long enough on a big backup to freeze the window.
+        titles = self._changes.before, self._changes.after
+
+        def work() -> tuple[str, str]:
+            return path, diff_html(*contents.read(path), *titles)
+
+        reading = contents.controller.prepare_reading(
+            self.tr("Reading {path}").format(path=path), work
+        )
+        reading.succeeded.connect(self._diff_read)
+        reading.failed.connect(self._diff_failed)
+        self.diff.setPlainText(self.tr("Reading {path}…").format(path=path))
+        contents.controller.runner.launch(reading)
+
+    @Slot(object)
+    def _diff_read(self, result: tuple[str, str]) -> None:
+        path, shown = result
+        if self._selected is not None and self._selected.path == path:  # still the one chosen
+            self.diff.setHtml(shown)
+
+    @Slot(str, object)
+    def _diff_failed(self, message: str, _error: object) -> None:
+        self.diff.setPlainText(message)

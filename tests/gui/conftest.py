@@ -147,6 +147,14 @@ def answer_passphrase(passphrase: str, object_name: str) -> None:
     when_modal(answer, 20_000, named=object_name)
 
 
+def diff_of_selected_file(qtbot, changes) -> tuple[str, str]:
+    """The changes view's diff of the file just selected, once a worker has read it: its
+    text (non-breaking spaces as spaces) and its HTML."""
+    diff = changes.findChild(object, "diffView")
+    qtbot.waitUntil(lambda: not diff.toPlainText().startswith("Reading "), timeout=10_000)
+    return diff.toPlainText().replace("\xa0", " "), diff.toHtml()
+
+
 def click_button(dialog, object_name: str | None = None, text: str | None = None) -> None:
     from PySide6.QtWidgets import QAbstractButton
 

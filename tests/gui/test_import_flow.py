@@ -16,6 +16,7 @@ from tests.gui.conftest import (
     answer_passphrase,
     choose_in_file_dialog,
     click_button,
+    diff_of_selected_file,
     export_through_dialog,
     modal_dialog,
     select_environment,
@@ -497,7 +498,7 @@ def test_the_import_changes_view_shows_a_files_two_versions(qtbot, dialog, confi
         model = table.model()
         rows = [model.index(r, 0) for r in range(model.rowCount())]
         table.selectRow(next(i for i in rows if i.data() == "app.yaml").row())
-        seen["diff"] = changes.findChild(object, "diffView").toPlainText().replace("\xa0", " ")
+        seen["diff"] = diff_of_selected_file(qtbot, changes)[0]
         changes.reject()
 
     when_modal(look, named="changesDialog")

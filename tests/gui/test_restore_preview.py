@@ -1,11 +1,19 @@
 """Before a restore: what it would change, each file's two versions, and leaving some of it
 as it is, all through the window."""
 
+import threading
+
 import pytest
 from PySide6.QtCore import Qt
 
 from envops_desktop.controller.changes_model import PATH_COLUMN
-from tests.gui.conftest import choose_in_file_dialog, click_button, select_environment, when_modal
+from tests.gui.conftest import (
+    choose_in_file_dialog,
+    click_button,
+    diff_of_selected_file,
+    select_environment,
+    when_modal,
+)
 from tests.gui.user import choose_backup_option, pick_in_list
 from tests.trees import describe_tree, mess_up
 
@@ -42,17 +50,24 @@ def _previewed(qtbot, dialog):
 
 
 def test_the_restore_dialog_counts_the_changes_and_shows_a_files_diff(
-    qtbot, window, service, config_dir, golden
+    qtbot, window, service, config_dir, golden, monkeypatch
 ):
     seen = {}
+    read_on = []
+    backup_file = service.backup_file
+
+    def noting_the_thread(*args):
+        read_on.append(threading.current_thread())
+        return backup_file(*args)
+
+    monkeypatch.setattr(service, "backup_file", noting_the_thread)
 
     def look_at_changes(changes) -> None:
         assert changes.objectName() == "changesDialog"
         table = changes.findChild(object, "changesTable")
         app_yaml = _row_of(table, "app.yaml")
         table.selectRow(app_yaml.row())
-        diff = changes.findChild(object, "diffView")
-        seen["diff"], seen["marks"] = diff.toPlainText().replace("\xa0", " "), diff.toHtml()
+        seen["diff"], seen["marks"] = diff_of_selected_file(qtbot, changes)
         seen["kinds"] = app_yaml.siblingAtColumn(1).data()
         changes.reject()
 
@@ -71,6 +86,8 @@ def test_the_restore_dialog_counts_the_changes_and_shows_a_files_diff(
     assert "port: 1" in seen["diff"] and "port: 8443" in seen["diff"]
     assert "#fff3b0" in seen["marks"] or "#fbd5d5" in seen["marks"]  # changed lines marked
     assert len(service.list_backups("billing")) == 1  # cancelled: nothing happened
+    # Read on a worker: the window never waits for the store.
+    assert read_on and threading.main_thread() not in read_on
 
 
 def test_unticking_a_folder_leaves_it_as_it_is_and_restores_the_rest(
@@ -121,8 +138,10 @@ def test_comparing_two_backups_from_the_options_menu(
 
     def show_changes(changes) -> None:
         table = changes.findChild(object, "changesTable")
-        seen["paths"] = {table.model().index(r, 0).data() for r in range(table.model().rowCount())}
-        seen["title"] = changes.windowTitle()
+        rows = {table.model().index(r, 0).data(): r for r in range(table.model().rowCount())}
+        table.selectRow(rows["conf.d/new.ini"])
+        seen["diff"] = diff_of_selected_file(qtbot, changes)[0]
+        seen["paths"], seen["title"] = set(rows), changes.windowTitle()
         changes.accept()
 
     pick_in_list("compareWithDialog", "second", show_changes, "changesDialog")
@@ -131,6 +150,7 @@ def test_comparing_two_backups_from_the_options_menu(
 
     assert "conf.d/new.ini" in seen["paths"] and "app.yaml" not in seen["paths"]
     assert seen["title"] == "Changes: first → second"
+    assert "[new]" in seen["diff"]  # read from the second backup, on a worker
 
 
 def _two_environments(service, tmp_path, test_version: str):
