@@ -30,6 +30,8 @@ UPLOAD_PREFIX = "upload-"
 # The data folder's file naming its team's shared store, when it uses one.
 SHARED_STORE_SETTINGS = "shared-store.json"
 EXPORT_SCRATCH_PREFIX = "export-"
+# Owns a restore to a folder's hidden tree beside that folder, so a kill leaves none behind.
+FOLDER_RESTORE_PREFIX = "to-folder-"
 
 
 def login_name() -> str:

@@ -15,10 +15,11 @@ from envops_desktop.domain.errors import InvalidInputError, NotFoundError
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
-from envops_desktop.service.context import ServiceContext
+from envops_desktop.service.context import FOLDER_RESTORE_PREFIX, ServiceContext
 from envops_desktop.service.restore import TreeWriter, apply_root_metadata
 from envops_desktop.service.swap import remove_tree
 from envops_desktop.store.file_writes import sync_to_disk
+from envops_desktop.store.owned_folders import STAGING_MARK, OwnedFolder
 
 
 def check_destination(env: Environment, destination: Path) -> Path:
@@ -54,7 +55,9 @@ def restore_to_folder(
     """Write `backup` (of `env`) by `write_tree` as the new folder `destination`; returns it."""
     destination = check_destination(env, destination)
     started = time.monotonic()
-    staging = destination.parent / f".{destination.name}.envops-staging-{new_id()}"
+    staging = destination.parent / f".{destination.name}{STAGING_MARK}{new_id()}"
+    # Owned while it is written: the next start removes it if this process is killed.
+    owner = OwnedFolder(ctx.staging_dir, f"{FOLDER_RESTORE_PREFIX}{new_id()}", also=staging)
     try:
         meter = ProgressMeter(progress, "restoring", backup.total_bytes)
         write_tree(staging, meter, cancel, False)
@@ -68,6 +71,8 @@ def restore_to_folder(
         if os.path.lexists(staging):  # made by the writer
             remove_tree(staging)
         raise
+    finally:
+        owner.release()
     seconds = time.monotonic() - started
     detail = f"{backup.name} ({backup.version}) written to {destination} in {seconds:.1f} s"
     ctx.record(env, ActivityAction.RESTORED_TO_FOLDER, Outcome.SUCCESS, detail)

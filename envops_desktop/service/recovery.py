@@ -5,7 +5,12 @@ from pathlib import Path
 
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, JournalPhase, Outcome
 from envops_desktop.domain.models import RecoveryReport
-from envops_desktop.service.context import EXPORT_SCRATCH_PREFIX, UPLOAD_PREFIX, ServiceContext
+from envops_desktop.service.context import (
+    EXPORT_SCRATCH_PREFIX,
+    FOLDER_RESTORE_PREFIX,
+    UPLOAD_PREFIX,
+    ServiceContext,
+)
 from envops_desktop.service.flushing import current_boot_id, settle
 from envops_desktop.service.restore import complete_restore
 from envops_desktop.service.restore_commands import end_process_group
@@ -18,12 +23,14 @@ log = logging.getLogger(__name__)
 
 
 def clear_leftovers(ctx: ServiceContext) -> None:
-    """Remove half-written blobs, abandoned uploads and export scratch a crash left behind."""
+    """Remove half-written blobs, abandoned uploads, export scratch and restores to a folder
+    that a crash left behind."""
     with ctx.locks.blobs_idle() as idle:
         if idle:  # no backup or import in any process is writing blobs now
             ctx.blobs.clear_temporary()
-    for removed in remove_unowned(ctx.staging_dir, (UPLOAD_PREFIX, EXPORT_SCRATCH_PREFIX)):
-        log.info("removed %s, left by an export or import that was killed", removed)
+    prefixes = (UPLOAD_PREFIX, EXPORT_SCRATCH_PREFIX, FOLDER_RESTORE_PREFIX)
+    for removed in remove_unowned(ctx.staging_dir, prefixes, remove_tree):
+        log.info("removed %s, left by an operation that was killed", removed)
 
 
 def recover_interrupted_operations(ctx: ServiceContext) -> list[RecoveryReport]:

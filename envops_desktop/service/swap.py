@@ -20,13 +20,14 @@ from pathlib import Path
 from envops_desktop.service.crash_points import crash_point
 from envops_desktop.service.mounts import mounts_inside
 from envops_desktop.store.journal_records import JournalEntry
+from envops_desktop.store.owned_folders import STAGING_MARK
 
 
 def sibling_paths(target: Path, operation_id: str) -> tuple[Path, Path, Path]:
     """Staging, previous and discard paths beside `target`, hidden and unique to the operation."""
     parent, name = target.parent, target.name
     return (
-        parent / f".{name}.envops-staging-{operation_id}",
+        parent / f".{name}{STAGING_MARK}{operation_id}",
         parent / f".{name}.envops-previous-{operation_id}",
         parent / f".{name}.envops-discard-{operation_id}",
     )

@@ -1,7 +1,8 @@
 """Scratch folders in the staging area, each owned by the live process that made it.
 
 An export or import killed part-way leaves its scratch behind: blobs of an upload, deflated
-batches of an export, and the export's half-written `NAME.part` in the user's folder. The
+batches of an export, the export's half-written `NAME.part` in the user's folder, a restore
+to a folder's hidden tree beside that folder. The
 owner holds a lock on `<folder>.owner` for as long as it works, and the kernel lets go of
 that lock however the process ends; so the next start removes exactly the scratch whose
 lock it can take, and leaves another window's upload, still waiting for Import, alone.
@@ -11,11 +12,14 @@ import os
 import shutil
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 from envops_desktop.store.file_locks import try_lock
 
 OWNER_SUFFIX = ".owner"
+# In the name of a tree written beside its final place, before it is renamed there.
+STAGING_MARK = ".envops-staging-"
 # Scratch with no owner file, as versions before owner files made it: removed by age.
 UNOWNED_STALE_SECONDS = 24 * 3600
 
@@ -24,8 +28,9 @@ class OwnedFolder:
     """`staging/<name>`, and the file `also` elsewhere, held by this process until released.
 
     The lock comes before the folder, so no other process's start-up finds the folder
-    without a live owner. `also` is a file this process is writing outside the data folder
-    (an export's `.part`), removed with the folder when its owner dies.
+    without a live owner. `also` is what this process is writing outside the data folder (an
+    export's `.part` file, a tree named with STAGING_MARK), removed with the folder when its
+    owner dies.
     """
 
     def __init__(self, staging: Path, name: str, also: Path | None = None) -> None:
@@ -55,8 +60,11 @@ def _release(directory: Path, fd: int, owner: Path) -> None:
     owner.unlink(missing_ok=True)
 
 
-def remove_unowned(staging: Path, prefixes: tuple[str, ...]) -> list[Path]:
-    """Remove the scratch under `staging` whose owner is dead; return what was removed."""
+def remove_unowned(
+    staging: Path, prefixes: tuple[str, ...], remove_tree: Callable[[Path], None]
+) -> list[Path]:
+    """Remove the scratch under `staging` whose owner is dead, and what it wrote elsewhere
+    (a tree by `remove_tree`, which may hold read-only folders); return what was removed."""
     removed = []
     for owner in staging.glob("*" + OWNER_SUFFIX):
         try:
@@ -70,9 +78,16 @@ def remove_unowned(staging: Path, prefixes: tuple[str, ...]) -> list[Path]:
             folder = owner.with_name(owner.name.removesuffix(OWNER_SUFFIX))
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
+            elsewhere = Path(os.fsdecode(also))
+            # Only what an owner names in these two ways: never some other file or folder.
             if also.endswith(b".part") and os.path.isfile(also):
                 os.unlink(also)
-                removed.append(Path(os.fsdecode(also)))
+                removed.append(elsewhere)
+            elif (
+                STAGING_MARK in elsewhere.name and elsewhere.is_dir() and not elsewhere.is_symlink()
+            ):
+                remove_tree(elsewhere)
+                removed.append(elsewhere)
         finally:
             os.close(fd)
         owner.unlink(missing_ok=True)

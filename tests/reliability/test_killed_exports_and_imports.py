@@ -13,8 +13,9 @@ from tests.reliability.scenario import REPO, build_scenario
 
 pytestmark = pytest.mark.reliability
 
-# Runs one export or upload on the data folder, and stops for good at its first progress,
-# its scratch (and an export's `.part`) written: a process a test can kill mid-way.
+# Runs one export, upload or restore to a folder on the data folder, and stops for good at
+# its first progress, its scratch (an export's `.part`, the folder's hidden tree) written:
+# a process a test can kill mid-way.
 _PAUSED_AT_FIRST_PROGRESS = """
 import sys, time
 from pathlib import Path
@@ -30,6 +31,8 @@ def pause(progress):
 
 if what == "export":
     service.export_backup(rest[0], Path(rest[1]), progress=pause)
+elif what == "to-folder":
+    service.restore_to_folder(rest[0], Path(rest[1]), progress=pause)
 else:
     service.stage_configuration_file(Path(rest[0]), progress=pause)
 """
@@ -93,3 +96,28 @@ def test_the_next_start_removes_what_killed_exports_and_uploads_left_and_nothing
     starting.recover_interrupted_operations()
     starting.close()
     assert list(staging.iterdir()) == []
+
+
+def test_a_restore_to_a_folder_killed_part_way_leaves_no_hidden_tree_after_the_next_start(
+    tmp_path,
+):
+    scenario = build_scenario(tmp_path, files=40)
+    beside = tmp_path / "old-configurations"
+    beside.mkdir()
+    restoring = _paused(
+        scenario.data_dir,
+        tmp_path / "ready",
+        "to-folder",
+        scenario.original,
+        str(beside / "billing-then"),
+    )
+    [hidden] = beside.iterdir()
+    assert hidden.name.startswith(".billing-then.envops-staging-") and any(hidden.iterdir())
+    _kill(restoring)
+
+    starting = EnvOpsService(scenario.data_dir)
+    starting.recover_interrupted_operations()
+    starting.close()
+
+    assert list(beside.iterdir()) == []  # no half-written tree, hidden or not
+    assert list((scenario.data_dir / "staging").iterdir()) == []
