@@ -45,6 +45,7 @@ class NewPlacements:
 
 
 _COLUMNS = "sha256, pack, offset, length, compressed"
+_RECORDING_CACHE_KIB = 32 << 10
 
 
 def _placed(row: sqlite3.Row) -> tuple[str, PackedAt]:
@@ -74,11 +75,21 @@ class PackIndex:
 
     def record(self, placed: Iterable[tuple[str, PackedAt]]) -> None:
         """Note where blobs were packed; content another writer recorded first keeps its place."""
-        with self._db.transaction() as conn:
-            conn.executemany(
-                f"INSERT OR IGNORE INTO packed_blobs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-                ((sha, *at) for sha, at in placed),
-            )
+        conn = self._db.connection()
+        # Rows go in by sha256, all over the table: with SQLite's default 2 MiB of cache, a
+        # first backup of 200,000 files read the same pages again and again (1.6-1.8 s to
+        # record them; 1.1 s with 32 MiB, for a peak of 164 MiB against 130). Given back
+        # once they are in.
+        default = conn.execute("PRAGMA cache_size").fetchone()[0]
+        conn.execute(f"PRAGMA cache_size = -{_RECORDING_CACHE_KIB}")
+        try:
+            with self._db.transaction():
+                conn.executemany(
+                    f"INSERT OR IGNORE INTO packed_blobs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                    ((sha, *at) for sha, at in placed),
+                )
+        finally:
+            conn.execute(f"PRAGMA cache_size = {int(default)}")
 
     def all_blobs(self) -> Iterator[str]:
         for (sha,) in self._db.connection().execute("SELECT sha256 FROM packed_blobs"):
