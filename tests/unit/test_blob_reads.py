@@ -3,6 +3,7 @@
 import os
 import stat
 
+from envops_desktop.store.blob_bodies import first_read
 from envops_desktop.store.blobs import BlobStore
 from envops_desktop.store.database import Database
 
@@ -37,3 +38,24 @@ def test_a_batch_of_blobs_is_found_with_one_query_and_each_pack_opened_once(tmp_
         assert (tmp_path / "restored" / name).read_bytes() == content
         restored = (tmp_path / "restored" / name).stat()
         assert (restored.st_mtime_ns, stat.S_IMODE(restored.st_mode)) == (10**18, 0o640)
+
+
+def test_a_small_file_that_grew_since_its_stat_is_read_whole(tmp_path):
+    grown = tmp_path / "app.conf"
+    grown.write_bytes(b"listen = 8443\n" * 1000)
+    said_before = 14 * 10  # what stat gave before the file grew
+
+    with open(grown, "rb", buffering=0) as f:
+        read = first_read(f, said_before, 1 << 20)
+
+    assert read == grown.read_bytes()
+
+
+def test_a_large_file_is_read_no_further_than_asked(tmp_path):
+    large = tmp_path / "disk.img"
+    large.write_bytes(os.urandom(3 << 20))
+
+    with open(large, "rb", buffering=0) as f:
+        read = first_read(f, 3 << 20, 1 << 20)
+
+    assert read == large.read_bytes()[: 1 << 20]
