@@ -46,8 +46,8 @@ Tree = dict[str, Facets]
 
 
 def _xattrs(meta: EntryMeta | None) -> tuple[tuple[str, str], ...]:
-    recorded = (meta or {}).get("xattrs") or {}
-    return tuple(sorted(recorded.items()))  # type: ignore[attr-defined]
+    recorded = meta.get("xattrs") if meta else None
+    return tuple(sorted(recorded.items())) if recorded else ()  # type: ignore[attr-defined]
 
 
 def _owner(meta: EntryMeta | None) -> tuple[int, int] | None:
@@ -57,7 +57,7 @@ def _owner(meta: EntryMeta | None) -> tuple[int, int] | None:
 
 
 def _holes(meta: EntryMeta | None) -> tuple[tuple[int, int], ...] | None:
-    extents = (meta or {}).get("data")
+    extents = meta.get("data") if meta else None
     return None if extents is None else tuple((o, n) for o, n in extents)  # type: ignore[attr-defined]
 
 

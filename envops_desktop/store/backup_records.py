@@ -21,6 +21,8 @@ from envops_desktop.store.timestamps import from_text, to_text
 if TYPE_CHECKING:  # configuration files' pydantic models stay off the backup path
     from envops_desktop.domain.configuration import ManifestEntry
 
+_KINDS = {kind.value: kind for kind in EntryKind}
+
 
 def entry_row(entry: "ManifestEntry | TreeEntry") -> EntryRow:
     return (
@@ -214,10 +216,9 @@ class BackupRecords:
         conn = self._db.connection()
         row = conn.execute("SELECT manifest FROM backups WHERE id = ?", (backup_id,)).fetchone()
         for fields in self._rows(conn, row[0]) if row else []:
-            try:
-                entry_kind = EntryKind(fields[1])
-            except ValueError:  # damage that still decodes, found before the checksum is
-                raise DamagedManifestError(row[0], f"an entry has no kind {fields[1]!r}") from None
+            entry_kind = _KINDS.get(fields[1])  # a dict: EntryKind(...) cost 1 µs an entry
+            if entry_kind is None:  # damage that still decodes, found before the checksum is
+                raise DamagedManifestError(row[0], f"an entry has no kind {fields[1]!r}")
             yield TreeEntry(fields[0], entry_kind, *fields[2:])
 
     def delete(self, backup_id: str) -> set[str]:

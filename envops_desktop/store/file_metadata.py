@@ -203,6 +203,7 @@ NOTHING = Applied()
 
 
 _OWNER_KEYS = ("uid", "gid", "user", "group")
+_OWNER_KEY_SET = frozenset(_OWNER_KEYS)
 
 
 def restricted(
@@ -238,6 +239,13 @@ def restricted_row(row: tuple[Any, ...], policy: MetadataPolicy) -> tuple[Any, .
 
 def to_apply(meta: EntryMeta | None, mode: int, policy: MetadataPolicy) -> tuple[int, Applied]:
     """The mode and metadata a restore under `policy` gives an entry recorded with these."""
+    if meta and meta.keys() <= _OWNER_KEY_SET:
+        # Most entries say who owns them and nothing more: worked out once per owner, where
+        # a restore of 200,000 files did it 400,000 times (its preview, then its writing).
+        if not policy.special_bits:
+            mode &= ~SPECIAL_BITS
+        owner = meta.get("uid"), meta.get("gid"), meta.get("user"), meta.get("group")
+        return mode, _owned(owner) if policy.owners else NOTHING
     mode, meta = restricted(meta, mode, policy)
     if not meta:
         return mode, NOTHING
@@ -249,6 +257,17 @@ def to_apply(meta: EntryMeta | None, mode: int, policy: MetadataPolicy) -> tuple
     if owner is None and not xattrs and data is None:
         return mode, NOTHING
     return mode, Applied(owner, xattrs, data)
+
+
+@functools.lru_cache(maxsize=256)
+def _owned(owner: tuple[object, ...]) -> Applied:
+    """What a restore applies to an entry whose metadata is only `owner` (the values of
+    `_OWNER_KEYS`, in that order, None where absent)."""
+    if not _may_chown():
+        return NOTHING
+    meta = {key: value for key, value in zip(_OWNER_KEYS, owner, strict=True) if value is not None}
+    ids = owner_ids(meta)
+    return NOTHING if ids is None else Applied(ids)
 
 
 @functools.cache

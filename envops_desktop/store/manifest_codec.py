@@ -30,7 +30,8 @@ EntryRow = tuple[Any, ...]
 # Rows encoded per call into the hash and the compressor: one call per row cost a
 # 20,000-file backup 60 ms.
 _ROWS_PER_PART = 1024
-_READ_SIZE = 256 << 10
+# Text decoded at a time, its rows in one call: 128 KiB is about 1,200 rows (2.4 MiB decoded).
+_READ_SIZE = 128 << 10
 
 
 def _dumps_any_name(row: EntryRow) -> bytes:
@@ -50,6 +51,15 @@ def _loads_any_name(line: bytes) -> Any:
         if b"\\udc" not in line:
             raise
         return json.loads(line)  # a lone surrogate escape: a name that is not UTF-8
+
+
+def _loads_lines(lines: list[bytes]) -> list[Any]:
+    """The rows of whole lines, decoded in one call where they are all UTF-8 (a call per
+    line was a fifth of a 200,000-file restore's reading of its manifest)."""
+    try:
+        return orjson.loads(b"[" + b",".join(lines) + b"]")  # type: ignore[no-any-return]
+    except orjson.JSONDecodeError:
+        return [_loads_any_name(line) for line in lines]
 
 
 class ManifestWriter:
@@ -134,7 +144,7 @@ def _rows_of(body: bytes, name: str | None) -> Iterator[EntryRow]:
         digest.update(chunk)
         lines = (rest + chunk).split(b"\n")
         rest = lines.pop()
-        yield from map(tuple, map(_loads_any_name, lines))
+        yield from map(tuple, _loads_lines(lines))
     if name is not None and digest.hexdigest() != name:
         raise DamagedManifestError(name, "its text does not match its checksum")
     if rest:
