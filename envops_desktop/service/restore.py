@@ -45,7 +45,7 @@ from envops_desktop.service.left_alone import (
 )
 from envops_desktop.service.materialize import materialize_backup
 from envops_desktop.service.mounts import mounts_inside
-from envops_desktop.service.parallel import start_helpers_early
+from envops_desktop.service.parallel import Background, start_helpers_early
 from envops_desktop.service.restore_commands import run_restore_command
 from envops_desktop.service.swap import roll_back, sibling_paths, swap_in
 from envops_desktop.service.versions import current_version
@@ -143,7 +143,7 @@ def restore_locked(
     caveats: list[str] | None = None,
     team: "TeamLock | None" = None,
     only: list[str] | None = None,
-    report: bytes | None = None,
+    report: "bytes | Background[bytes] | None" = None,
 ) -> tuple[Environment, JournalEntry | None]:
     """Replace `env`'s configuration with `backup` (the caller holds the environment's lock).
 
@@ -156,7 +156,8 @@ def restore_locked(
     journal's commit, and stops the restore there if it was lost; the generation the
     restore claims there before its swap is journaled.
     `report`, what it changes as `TreeChanges` JSON (worked out by the caller before
-    anything changed), is kept with its activity entry.
+    anything changed, or being worked out meanwhile: it is waited for once the new tree is
+    written, before anything in the folder moves), is kept with its activity entry.
     """
     fence = team.check if team is not None else _nothing
     start_helpers_early(backup.total_bytes)
@@ -191,6 +192,8 @@ def restore_locked(
         crash_point("staging")
         meter = ProgressMeter(progress, "restoring", backup.total_bytes)
         (write_tree or from_store(ctx, backup))(staging, meter, cancel, not settle_later)
+        if isinstance(report, Background):
+            report = report.result()
         left = LeftAsTheyAre(Excludes(env.excludes), only)
         if only is not None:
             make_folders_holding(target, staging, left)
