@@ -16,10 +16,12 @@ needs_root_to_mount = pytest.mark.skipif(
 
 
 @contextlib.contextmanager
-def small_disk(where: Path, size: str) -> Iterator[Path]:
-    """A tmpfs of `size` ("4m") mounted at `where` for the block, always unmounted after."""
+def small_disk(where: Path, size: str, files: int | None = None) -> Iterator[Path]:
+    """A tmpfs of `size` ("4m"), room for `files` files and folders (inodes) if given,
+    mounted at `where` for the block, always unmounted after."""
     where.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], check=True)
+    options = f"size={size}" + (f",nr_inodes={files}" if files else "")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], check=True)
     try:
         yield where
     finally:

@@ -25,7 +25,7 @@ from envops_desktop.service.flushing import current_boot_id
 from envops_desktop.store.database import DATABASE_NAME
 from tests.disks import folders_can_be_exchanged, needs_root_to_mount, small_disk
 from tests.store_view import damage_blob
-from tests.trees import describe_tree, mess_up
+from tests.trees import describe_tree, make_config_tree, mess_up
 
 
 def add_billing_with_command(
@@ -577,6 +577,25 @@ def test_a_damaged_stored_manifest_is_found_by_verify_and_refused_by_restore(
     with pytest.raises(OperationFailedError, match="is damaged"):
         service.export_backup(backup.id, tmp_path / "out.zip")
     assert not (tmp_path / "out.zip").exists()
+
+
+@needs_root_to_mount
+def test_a_disk_out_of_inodes_is_named_as_such_and_the_restore_changes_nothing(
+    service, tmp_path
+):
+    with small_disk(tmp_path / "small", "64m", files=70) as disk:
+        folder = disk / "billing"
+        make_config_tree(folder, files=40)  # with its folders, most of the 70
+        service.add_environment("billing", folder, version="4.2.0")
+        backup = service.create_backup("billing")
+        before = describe_tree(folder)
+        with pytest.raises(OperationFailedError) as refused:
+            service.restore_backup("billing", backup.id)
+        assert describe_tree(folder) == before
+        assert [p.name for p in disk.iterdir()] == ["billing"]  # no staging left
+    message = str(refused.value)
+    assert "has no room for more files: every one of its" in message
+    assert "inodes is in use" in message and "see df -i" in message
 
 
 @needs_root_to_mount
