@@ -245,7 +245,7 @@ def to_apply(meta: EntryMeta | None, mode: int, policy: MetadataPolicy) -> tuple
         if not policy.special_bits:
             mode &= ~SPECIAL_BITS
         owner = meta.get("uid"), meta.get("gid"), meta.get("user"), meta.get("group")
-        return mode, _owned(owner) if policy.owners else NOTHING
+        return mode, _owned(owner) if policy.owners and _may_chown() else NOTHING
     mode, meta = restricted(meta, mode, policy)
     if not meta:
         return mode, NOTHING
@@ -262,9 +262,7 @@ def to_apply(meta: EntryMeta | None, mode: int, policy: MetadataPolicy) -> tuple
 @functools.lru_cache(maxsize=256)
 def _owned(owner: tuple[object, ...]) -> Applied:
     """What a restore applies to an entry whose metadata is only `owner` (the values of
-    `_OWNER_KEYS`, in that order, None where absent)."""
-    if not _may_chown():
-        return NOTHING
+    `_OWNER_KEYS`, in that order, None where absent), by a process that may give files away."""
     meta = {key: value for key, value in zip(_OWNER_KEYS, owner, strict=True) if value is not None}
     ids = owner_ids(meta)
     return NOTHING if ids is None else Applied(ids)
