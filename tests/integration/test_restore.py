@@ -580,9 +580,7 @@ def test_a_damaged_stored_manifest_is_found_by_verify_and_refused_by_restore(
 
 
 @needs_root_to_mount
-def test_a_disk_out_of_inodes_is_named_as_such_and_the_restore_changes_nothing(
-    service, tmp_path
-):
+def test_a_disk_out_of_inodes_is_named_as_such_and_the_restore_changes_nothing(service, tmp_path):
     with small_disk(tmp_path / "small", "64m", files=70) as disk:
         folder = disk / "billing"
         make_config_tree(folder, files=40)  # with its folders, most of the 70

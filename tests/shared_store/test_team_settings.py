@@ -105,14 +105,8 @@ def test_a_rule_set_before_a_workstation_had_the_environment_reaches_it_when_add
     a.set_retention("billing", ONLY_THE_LAST)
     a.set_schedule("billing", ScheduleRule(frequency=Frequency.EVERY_HOURS, hours=8))
     a.sync_shared_store(PASSPHRASE)
-    c = EnvOpsService(tmp_path / "c")
-    c.use_shared_store(f"s3://{bucket}/team", PASSPHRASE, endpoint=s3_endpoint)
-    c.sync_shared_store(PASSPHRASE)  # reads the team's events; billing is not here yet
-    tree = tmp_path / "on-c" / "billing"
-    tree.mkdir(parents=True)
-    c.add_environment("billing", tree, version="4.2.0")
 
-    c.sync_shared_store(PASSPHRASE)
+    c = _adding_billing_after_a_first_sync(tmp_path, s3_endpoint, bucket)
 
     assert c.retention("billing") == ONLY_THE_LAST
     assert c.schedule("billing").rule.hours == 8
@@ -125,17 +119,27 @@ def test_a_version_the_team_moved_to_before_a_workstation_had_the_environment_re
     a, _b, _made = team
     a.update_environment_version("billing", "4.3.0")
     a.sync_shared_store(PASSPHRASE)
-    c = EnvOpsService(tmp_path / "c")
-    c.use_shared_store(f"s3://{bucket}/team", PASSPHRASE, endpoint=s3_endpoint)
-    c.sync_shared_store(PASSPHRASE)  # reads the team's events; billing is not here yet
-    tree = tmp_path / "on-c" / "billing"
-    tree.mkdir(parents=True)
-    c.add_environment("billing", tree, version="4.2.0")  # as the operator remembered it
 
-    c.sync_shared_store(PASSPHRASE)
+    c = _adding_billing_after_a_first_sync(tmp_path, s3_endpoint, bucket)
 
     assert c.get_environment("billing").version == "4.3.0"
     c.close()
+
+
+def _adding_billing_after_a_first_sync(
+    tmp_path: Path, s3_endpoint: str, bucket: str
+) -> EnvOpsService:
+    """C, a new workstation of the team: it syncs before it has billing (reading the
+    team's events), then its operator adds billing as version 4.2.0, as they remembered
+    it, and it syncs again."""
+    c = EnvOpsService(tmp_path / "c")
+    c.use_shared_store(f"s3://{bucket}/team", PASSPHRASE, endpoint=s3_endpoint)
+    c.sync_shared_store(PASSPHRASE)
+    tree = tmp_path / "on-c" / "billing"
+    tree.mkdir(parents=True)
+    c.add_environment("billing", tree, version="4.2.0")
+    c.sync_shared_store(PASSPHRASE)
+    return c
 
 
 class _Clock:
