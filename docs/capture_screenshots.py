@@ -151,6 +151,7 @@ def main() -> None:
     for row in range(table.model().rowCount()):
         if table.model().index(row, 0).data() == "app.yaml":
             table.selectRow(row)
+    _finish(controller)  # the diff is read on a worker
     save(changes, "changes-dialog")
     changes.close()
     nightly = service.find_backup(billing.id, "Nightly")
@@ -162,6 +163,7 @@ def main() -> None:
     )
     compared.show()
     compared.table.selectRow(0)
+    _finish(controller)
     save(compared, "compare-dialog")
     compared.close()
     # The edits above, seen by the drift check: the Modified badge in the table.
