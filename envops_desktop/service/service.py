@@ -66,6 +66,12 @@ if TYPE_CHECKING:
 # format's validation), whose import a backup or a restore from the command line need not pay.
 
 
+# Up to this many files, a restore works out its report while it writes. Beyond, first: the
+# report's objects (about 450 bytes a file) would be held beside the writing's, and a
+# restore of 200,000 files peaked at 320 MiB that way against 231 MiB one after the other.
+_REPORT_BESIDE_WRITING_UP_TO = 50_000
+
+
 class EnvOpsService:
     """Environments, backups, restores, configuration files and the activity log of a data dir.
 
@@ -760,13 +766,16 @@ class EnvOpsService:
                     self._ctx, env, back_up_first_as, progress, cancel
                 )
             if action is ActivityAction.BACKUP_RESTORED and previewed is None:
-                # Nothing to check it against: worked out while the new tree is written (it
-                # reads the folder, which the writing leaves alone), waited for before the
-                # folder changes. Serially it was 1.5 s of a 200,000-file restore.
                 backup = backup_for(env)
-                report = Background(
-                    lambda: self._report(env, backup, only, None, cancel), "envops-report"
-                )
+                if backup.file_count <= _REPORT_BESIDE_WRITING_UP_TO:
+                    # Nothing to check it against: worked out while the new tree is written
+                    # (it reads the folder, which the writing leaves alone), waited for
+                    # before the folder changes: 0.2 s less for the 1 GiB tree.
+                    report = Background(
+                        lambda: self._report(env, backup, only, None, cancel), "envops-report"
+                    )
+                else:
+                    report = self._report(env, backup, only, None, cancel)
             try:
                 env, unsettled = restore_locked(
                     self._ctx,
