@@ -572,7 +572,8 @@ class EnvOpsService:
         before = tree_diff.as_recorded(self._ctx.backups.entries(first.id), first)
         if second == "live":
             env = self.get_environment(first.environment_id)
-            after, name = tree_diff.live_tree(self._ctx, env, cancel or CancelToken()), "live"
+            after = tree_diff.live_tree(self._ctx, env, cancel or CancelToken(), against=before)
+            name = "live"
         else:
             other = self.get_backup(second)
             if other.environment_id != first.environment_id:

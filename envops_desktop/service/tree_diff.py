@@ -147,13 +147,21 @@ def _root(backup: RootRecord) -> TreeEntry:
     return TreeEntry(ROOT, EntryKind.DIR, mode, 0, 0, None, None, backup.root_meta)
 
 
-def live_tree(ctx: ServiceContext, env: Environment, cancel: CancelToken) -> Tree:
+def live_tree(
+    ctx: ServiceContext, env: Environment, cancel: CancelToken, against: Tree | None = None
+) -> Tree:
     """An environment's folder as it is now, as the next backup would see it (its excludes
-    left out); files the hash cache knows as they are are not read."""
+    left out); files the hash cache knows as they are are not read. Given `against`, the
+    tree it is to be compared with, neither are files whose content could not match there
+    (no file of their size at their path): their content is "", which matches none."""
     root = Path(env.path)
     scan = scan_tree(root, Excludes(env.excludes))
     known = ctx.hash_caches.look_up(env.id, scan.files)
-    unknown = [path for (path, *_), sha in zip(scan.files, known, strict=True) if sha is None]
+    unknown = [
+        path
+        for (path, size, *_), sha in zip(scan.files, known, strict=True)
+        if sha is None and _may_match(against, path, size)
+    ]
 
     def read(path: str) -> str:
         cancel.raise_if_cancelled()
@@ -167,13 +175,21 @@ def live_tree(ctx: ServiceContext, env: Environment, cancel: CancelToken) -> Tre
     for (path, size, mtime_ns, _inode, mode), sha, meta in zip(
         scan.files, known, scan.files.metas, strict=True
     ):
-        entries.append(
-            TreeEntry(path, EntryKind.FILE, mode, size, mtime_ns, sha or read_now[path], None, meta)
-        )
+        content = sha or read_now.get(path, "")
+        entries.append(TreeEntry(path, EntryKind.FILE, mode, size, mtime_ns, content, None, meta))
     tree = {e.path: _facets(e, e.mode, _owner(e.meta), e.mtime_ns) for e in entries}
     folder = TreeEntry(ROOT, EntryKind.DIR, scan.root_mode, 0, 0, None, None, scan.root_meta)
     tree[ROOT] = _facets(folder, folder.mode, _owner(folder.meta), scan.root_mtime_ns)
     return tree
+
+
+def _may_match(against: Tree | None, path: str, size: int) -> bool:
+    # A restore with no backup first into a folder never backed up read every file of it
+    # for its report, though most had no counterpart of their size in the backup.
+    if against is None:
+        return True
+    other = against.get(path)
+    return other is not None and other.kind is EntryKind.FILE and other.size == size
 
 
 def restore_preview(
@@ -184,8 +200,8 @@ def restore_preview(
     cancel: CancelToken,
 ) -> TreeChanges:
     """What restoring `backup` (`only` those paths) would change in `env`'s folder now."""
-    live = live_tree(ctx, env, cancel)
     after = as_restored(ctx.backups.entries(backup.id), backup, Excludes(env.excludes))
+    live = live_tree(ctx, env, cancel, against=after)
     return only_selected(TreeChanges("live", backup.name, tuple(changes(live, after))), only)
 
 
@@ -200,8 +216,8 @@ def import_preview(
 ) -> TreeChanges:
     """What importing a configuration file (its `entries`, under its `policy`) would
     change in `env`'s folder now."""
-    live = live_tree(ctx, env, cancel)
     after = as_restored(entries, manifest, Excludes(env.excludes), policy)
+    live = live_tree(ctx, env, cancel, against=after)
     return TreeChanges("live", file_name, tuple(changes(live, after)))
 
 

@@ -112,6 +112,8 @@ def test_a_preview_changes_nothing_and_reads_unchanged_files_from_the_hash_cache
     time.sleep(2.1)  # past the hash cache's racy window, then a second backup caches all
     service.create_backup("billing")
     (root / "app.yaml").write_text("server:\n  port: 1\n")
+    same_size = root / "conf.d" / "cache.ini"
+    same_size.write_bytes(same_size.read_bytes().swapcase())
     read = []
     from envops_desktop.service import tree_diff
 
@@ -120,10 +122,11 @@ def test_a_preview_changes_nothing_and_reads_unchanged_files_from_the_hash_cache
 
     preview = service.preview_restore("billing", backup.id)
 
-    assert [change.path for change in preview.changes] == ["app.yaml"]
-    assert [p.name for p in read] == ["app.yaml"]
+    assert [change.path for change in preview.changes] == ["app.yaml", "conf.d/cache.ini"]
+    # Only the edit the sizes cannot tell is read: app.yaml's size already says it changed.
+    assert [p.name for p in read] == ["cache.ini"]
     assert (root / "app.yaml").read_text() == "server:\n  port: 1\n"
-    assert preview.summary == "1 modified"
+    assert preview.summary == "2 modified"
 
 
 def test_comparing_two_backups_and_a_backup_with_the_live_folder(service, tmp_path):
