@@ -242,8 +242,7 @@ def to_apply(meta: EntryMeta | None, mode: int, policy: MetadataPolicy) -> tuple
     if meta and meta.keys() <= _OWNER_KEY_SET:
         # Most entries say who owns them and nothing more: worked out once per owner, where
         # a restore of 200,000 files did it 400,000 times (its preview, then its writing).
-        if not policy.special_bits:
-            mode &= ~SPECIAL_BITS
+        mode, _nothing = restricted(None, mode, policy)  # the special bits, as for any entry
         owner = meta.get("uid"), meta.get("gid"), meta.get("user"), meta.get("group")
         return mode, _owned(owner) if policy.owners and _may_chown() else NOTHING
     mode, meta = restricted(meta, mode, policy)

@@ -39,6 +39,7 @@ class ScheduleDialog(QDialog):
         self.setObjectName("scheduleDialog")
         self.setWindowTitle(self.tr("Schedule backups of {name}").format(name=environment.name))
         self._controller, self._environment = controller, environment
+        self._zone: str | None = None  # the time zone of the rule shown, kept when saved
         tr = self.tr
         self.frequency = self._combo(
             "frequencyCombo",
