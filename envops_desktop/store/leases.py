@@ -213,6 +213,10 @@ class KeptLease:
     key: MasterKey
     lease: Lease
     _stop: threading.Event = field(default_factory=threading.Event)
+    renewals: int = 0
+    # A check reads the lease's ETag and then the server's: a renewal between the two would
+    # look like a takeover, so the two never overlap.
+    _turn: threading.Lock = field(default_factory=threading.Lock)
     _lost: BaseException | None = None
     _thread: threading.Thread | None = None
 
@@ -234,17 +238,20 @@ class KeptLease:
 
     def _keep(self) -> None:
         while not self._stop.wait(self.lease.seconds / 3):
-            try:
-                self.lease = renew(self.objects, self.key, self.lease)
-            except OperationFailedError as error:  # lost, or the server is unreachable
-                self._lost = error
-                return
+            with self._turn:
+                try:
+                    self.lease = renew(self.objects, self.key, self.lease)
+                    self.renewals += 1
+                except OperationFailedError as error:  # lost, or the server is unreachable
+                    self._lost = error
+                    return
 
     def check(self) -> None:
         """Raise LeaseLostError unless this process still holds the lock, by the server."""
-        if self._lost is not None:
-            raise LeaseLostError(
-                f"This workstation lost its lock on {self.lease.label} ({self._lost}); "
-                "nothing more was changed."
-            )
-        check(self.objects, self.lease)
+        with self._turn:
+            if self._lost is not None:
+                raise LeaseLostError(
+                    f"This workstation lost its lock on {self.lease.label} ({self._lost}); "
+                    "nothing more was changed."
+                )
+            check(self.objects, self.lease)

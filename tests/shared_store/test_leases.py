@@ -94,3 +94,18 @@ def test_a_lock_object_is_sealed(store, bucket, s3_endpoint):
     data = a.get("locks/env1").data
     assert b"alice" not in data and b"ops-laptop" not in data
     leases.release(a, lease)
+
+
+def test_a_holder_checking_while_its_lease_is_renewed_keeps_it(store):
+    # A check that read the lease's ETag just before a renewal changed it once mistook the
+    # renewal for a takeover, and a collection stopped "because another workstation took
+    # the lock over" when none had.
+    (a, key), _ = store
+    lease = leases.acquire(a, key, "locks/env1", "billing", ALICE, seconds=1.5)
+    with KeptLease(a, key, lease) as kept:
+        deadline = time.monotonic() + 4
+        checks = 0
+        while time.monotonic() < deadline:
+            kept.check()
+            checks += 1
+    assert kept.renewals >= 6 and checks > kept.renewals
