@@ -426,7 +426,7 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
             from envops_desktop.service.parallel import PROCESSES_FROM_BYTES, start_helpers_early
 
             # Its files may come from the bucket: the helpers load meanwhile.
-            start_helpers_early(PROCESSES_FROM_BYTES)
+            start_helpers_early(PROCESSES_FROM_BYTES, from_bucket=True)
         _unlock_if_shared(service, args.passphrase_file)
         env = service.get_environment(args.environment)
         source = service.get_environment(args.source) if args.source else env

@@ -27,7 +27,10 @@ R_co = TypeVar("R_co", covariant=True)
 
 # Below this many bytes of work, threads: a helper process costs ~0.1 s to start.
 PROCESSES_FROM_BYTES = 64 << 20
-_HELPER_MODULE = "envops_desktop.store.blob_batches"
+# What the fork server loads before it forks a helper: the blob module, and the S3 client
+# too once a restore from a team's store is coming (`start_helpers_early`).
+_PRELOAD = ["envops_desktop.store.blob_batches"]
+_BUCKET_PRELOAD = "envops_desktop.store.bucket_preload"
 
 
 def worth_processes(total_bytes: int) -> bool:
@@ -46,20 +49,24 @@ def _process_context() -> "BaseContext":
     # with only the blob module loaded forks helpers in milliseconds; spawn elsewhere.
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([_HELPER_MODULE])
+        context.set_forkserver_preload(list(_PRELOAD))
         return context
     return multiprocessing.get_context("spawn")
 
 
-def start_helpers_early(total_bytes: int) -> None:
+def start_helpers_early(total_bytes: int, from_bucket: bool = False) -> None:
     """Start loading the helper processes of work this big now, while the caller prepares it.
 
     The fork server takes 0.2 s to start and load the blob module, and the pool waited for it
     after the caller's own preparation (an import's check of its file, 0.45 s); started here,
     it loads on the other core meanwhile. Spawned helpers (no fork server) start with the pool.
+    Helpers that will fetch from a team's store (`from_bucket`) get the S3 client loaded
+    too, unless the fork server is running already.
     """
     if not worth_processes(total_bytes):
         return
+    if from_bucket and _BUCKET_PRELOAD not in _PRELOAD:
+        _PRELOAD.append(_BUCKET_PRELOAD)
     if _process_context().get_start_method() == "forkserver":
         from multiprocessing import forkserver
 

@@ -30,7 +30,7 @@ from envops_desktop.service.backup_references import pick_backup
 from envops_desktop.service.context import SHARED_STORE_SETTINGS, ServiceContext
 from envops_desktop.service.flushing import settle_detached
 from envops_desktop.service.garbage import GarbageReport, collect_garbage
-from envops_desktop.service.parallel import Background
+from envops_desktop.service.parallel import Background, start_helpers_early
 from envops_desktop.service.recovery import recover_interrupted_operations
 from envops_desktop.service.restore import (
     TreeWriter,
@@ -697,6 +697,7 @@ class EnvOpsService:
         if not elsewhere:
             return None
         store = self._team_store_for(backup)
+        start_helpers_early(backup.total_bytes, from_bucket=True)  # they fetch what they write
         return team_restore.from_team_store(self._ctx, store, backup, elsewhere)
 
     def _team_store_for(self, backup: Backup) -> "OpenedStore":

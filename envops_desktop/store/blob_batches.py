@@ -15,13 +15,17 @@ from envops_desktop.store.file_metadata import Applied
 from envops_desktop.store.zip_bodies import ZipBody, write_body
 
 if TYPE_CHECKING:
+    from envops_desktop.store.bucket_objects import BucketAddress
     from envops_desktop.store.sealing import MasterKey
 
 # (sha256, target path, mode, mtime_ns, owner and attributes): one file of a restore.
 Extraction = tuple[str, str, int, int, Applied]
-# The same with the content's sealed parts as fetched from a team's store, or None for a
-# content the store here holds.
-FetchedExtraction = tuple[str, str, int, int, Applied, list[bytes] | None]
+# Where a part of a content lies in a team's store: (pack, offset, length).
+PartPlace = tuple[str, int, int]
+# Files a helper of a restore from a team's store writes in one go: those whose contents
+# lie in one pack, named first, which it fetches whole; or, with no pack named, files whose
+# contents' parts it fetches one by one, or the store here holds (no parts).
+TeamJob = tuple[str | None, list[tuple[Extraction, list[PartPlace] | None]]]
 
 _stores: dict[str, BlobStore] = {}
 
@@ -47,21 +51,38 @@ def extract_files(data_dir: str, items: list[Extraction]) -> int:
         return sum(store.extract(*item) for item in items)
 
 
-def extract_fetched_files(data_dir: str, key: "MasterKey", items: list[FetchedExtraction]) -> int:
-    """Write each content out as a new file, from its sealed parts or from the store here;
-    return the bytes written."""
-    # Here, not at the top: the helpers of every restore load this module, few need this.
-    from envops_desktop.store.sealed_contents import write_content
+def extract_team_files(
+    data_dir: str, key: "MasterKey", bucket: "BucketAddress", jobs: list[TeamJob]
+) -> int:
+    """Write each file of the jobs as a new file, its content fetched from the team's store
+    at `bucket` (or read from the store here); return the bytes written.
 
-    store = _store(data_dir)
-    here = [item[0] for item in items if item[5] is None]
+    The helper fetches what it writes, as restic's restore workers do: passed from the
+    restore's own process, every byte crossed a pipe, and that process, downloading and
+    feeding both helpers under one GIL, left them waiting.
+    """
+    # Here, not at the top: the helpers of every restore load this module, few need these.
+    from envops_desktop.store.bucket_objects import objects_at
+    from envops_desktop.store.sealed_contents import part_of_pack, write_content
+
+    store, objects = _store(data_dir), objects_at(bucket)
+    here = [item[0] for _pack, items in jobs for item, parts in items if parts is None]
+    written = 0
     with store.reading(here):
-        return sum(
-            store.extract(*item[:5])
-            if item[5] is None
-            else write_content(key, item[0], item[5], *item[1:5])
-            for item in items
-        )
+        for pack, items in jobs:
+            whole = (objects.get(f"data/{pack}").data or b"") if pack else b""
+            for item, parts in items:
+                if parts is None:
+                    written += store.extract(*item)
+                    continue
+                sealed = (
+                    part_of_pack(whole, place)
+                    if pack
+                    else objects.get_range(f"data/{place[0]}", place[1], place[2])
+                    for place in parts
+                )
+                written += write_content(key, item[0], sealed, *item[1:])
+    return written
 
 
 def deflate_blobs(data_dir: str, scratch: str, shas: list[str]) -> tuple[str, list[ZipBody]]:

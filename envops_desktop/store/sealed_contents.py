@@ -26,8 +26,16 @@ def seal_part(key: MasterKey, sha: str, frame: bytes) -> bytes:
     return key.seal(frame, CONTENT + sha.encode())
 
 
+def part_of_pack(pack: bytes, place: tuple[str, int, int]) -> memoryview:
+    """The sealed part at `place` (pack, offset, length) of `pack`'s bytes, not copied."""
+    name, at, length = place
+    if at + length > len(pack):
+        raise DamagedObjectError(f"the pack {name} is shorter than its index says")
+    return memoryview(pack)[at : at + length]
+
+
 def opened_parts(
-    key: MasterKey, sha: str, sealed_parts: Iterable[bytes]
+    key: MasterKey, sha: str, sealed_parts: Iterable[bytes | memoryview]
 ) -> Iterator[tuple[bytes, bytes]]:
     """Each of content `sha`'s parts as its zstd frame and the bytes that frame holds,
     opened and decompressed once; DamagedObjectError where a part fails to, or after the
@@ -48,7 +56,7 @@ def opened_parts(
 def write_content(
     key: MasterKey,
     sha: str,
-    sealed_parts: Iterable[bytes],
+    sealed_parts: Iterable[bytes | memoryview],
     target: str,
     mode: int,
     mtime_ns: int,

@@ -52,7 +52,7 @@ class MasterKey:
         nonce = os.urandom(_NONCE_BYTES)
         return _SEALED_V1 + nonce + AESGCM(self.encryption).encrypt(nonce, plaintext, context)
 
-    def open(self, sealed: bytes, context: bytes = b"") -> bytes:
+    def open(self, sealed: bytes | memoryview, context: bytes = b"") -> bytes:
         """The plaintext of `seal`'s output; refuses anything altered or sealed elsewhere."""
         from cryptography.exceptions import InvalidTag
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM

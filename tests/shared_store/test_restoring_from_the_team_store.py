@@ -9,10 +9,19 @@ import pytest
 
 from envops_desktop.cli import main
 from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
-from envops_desktop.service import EnvOpsService
+from envops_desktop.service import EnvOpsService, parallel
 from tests.trees import make_config_tree, rsync_differences
 
 PASSPHRASE = "one team, one passphrase"
+
+
+@pytest.fixture(params=["threads", "helper processes"])
+def helpers(request, monkeypatch):
+    """Restores of small trees write on threads; of big ones, in helper processes that fetch
+    the packs themselves: both ways, on the same small tree."""
+    if request.param == "helper processes":
+        monkeypatch.setattr(parallel, "PROCESSES_FROM_BYTES", 0)
+    return request.param
 
 
 @pytest.fixture
@@ -43,7 +52,7 @@ def team(bucket, s3_endpoint, tmp_path):
     b.close()
 
 
-def test_a_sync_takes_in_the_list_and_the_restore_writes_the_files_from_the_bucket(team):
+def test_a_sync_takes_in_the_list_and_the_restore_writes_the_files_from_the_bucket(team, helpers):
     a, b, tree, there = team
     made = a.create_backup("billing", name="nightly")
     a.sync_shared_store(PASSPHRASE)
@@ -79,7 +88,26 @@ def test_the_next_backup_after_a_restore_from_the_bucket_keeps_its_files_here(te
     assert rsync_differences(_tree, there) == []
 
 
-def test_a_damaged_pack_fails_the_restore_and_changes_nothing(team, bucket, s3_endpoint):
+def test_a_restore_needing_a_few_files_of_a_pack_fetches_them_alone_and_is_exact(team, helpers):
+    # B backed up most of the same files itself: of A's pack, it lacks only a few contents,
+    # which are fetched part by part rather than the whole pack.
+    a, b, tree, there = team
+    shutil.copytree(tree, there, symlinks=True, dirs_exist_ok=True)
+    for name in ("app.yaml", "twin-1.conf", "twin-2.conf"):
+        (there / name).unlink()
+    b.create_backup("billing", name="B's own")
+    (tree / "new.conf").write_text("only on A\n")
+    made = a.create_backup("billing", name="nightly")
+    a.sync_shared_store(PASSPHRASE)
+    b.sync_shared_store(PASSPHRASE)
+
+    b.restore_backup("billing", made.id, backup_first=False)
+
+    assert rsync_differences(tree, there) == []
+    assert b.check_store().healthy
+
+
+def test_a_damaged_pack_fails_the_restore_and_changes_nothing(team, bucket, s3_endpoint, helpers):
     a, b, _tree, there = team
     made = a.create_backup("billing")
     a.sync_shared_store(PASSPHRASE)
