@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from envops_desktop.domain.errors import OperationFailedError
-from envops_desktop.service import EnvOpsService
+from envops_desktop.service import EnvOpsService, parallel
 from tests.trees import describe_tree, make_config_tree, mess_up
 
 PASSPHRASE = "one team, one passphrase"
@@ -90,10 +90,14 @@ def test_a_sync_cut_off_by_the_server_shares_nothing_half_and_the_next_one_finis
     b.close()
 
 
+@pytest.mark.parametrize("helpers", ["threads", "helper processes"])
 def test_a_restore_from_the_bucket_cut_off_by_the_server_changes_nothing(
-    server_of_our_own, tmp_path
+    server_of_our_own, tmp_path, helpers, monkeypatch
 ):
     import time
+
+    if helpers == "helper processes":  # each fetches its own packs: the cut reaches them there
+        monkeypatch.setattr(parallel, "PROCESSES_FROM_BYTES", 0)
 
     endpoint, servers, restart = server_of_our_own
     a, b, tree = _a_and_b(endpoint, "cut-off-restore", tmp_path, lease_seconds=2)
