@@ -27,7 +27,7 @@ from envops_desktop.service.restore import TreeWriter
 from envops_desktop.service.shared_store import OpenedStore
 from envops_desktop.service.sharing import packs_read_whole
 from envops_desktop.store.blob_batches import TeamJob, extract_team_files
-from envops_desktop.store.bucket_objects import BucketAddress
+from envops_desktop.store.bucket_objects import BucketAddress, Credentials
 from envops_desktop.store.file_metadata import OWN_STORE
 from envops_desktop.store.sealing import MasterKey
 from envops_desktop.store.shared_records import SharedPart
@@ -66,6 +66,9 @@ def from_team_store(
                 ctx,
                 store.key,
                 store.objects.address,
+                # Resolved once: a restore outlasting temporary credentials fails, changing
+                # nothing, and the next one resolves them again.
+                store.objects.credentials(),
                 parts,
                 whole,
                 staging,
@@ -99,6 +102,7 @@ class _Writer:
         ctx: ServiceContext,
         key: MasterKey,
         bucket: BucketAddress,
+        credentials: Credentials | None,
         parts: dict[str, list[SharedPart]],
         whole: set[str],
         root: Path,
@@ -107,7 +111,7 @@ class _Writer:
         cancel: CancelToken,
         flush: bool,
     ) -> None:
-        self._ctx, self._key, self._bucket = ctx, key, bucket
+        self._ctx, self._key, self._bucket, self._credentials = ctx, key, bucket, credentials
         self._parts, self._whole = parts, whole
         self._top, self._total_bytes = str(root), total_bytes
         self._meter, self._cancel, self._flush = meter, cancel, flush
@@ -155,7 +159,13 @@ class _Writer:
         # tree). Listing them all first makes every folder (`materialize`): any order does.
         ordered = sorted(files, key=self._place)
         for batch, written in run_in_batches(
-            functools.partial(extract_team_files, str(self._ctx.data_dir), self._key, self._bucket),
+            functools.partial(
+                extract_team_files,
+                str(self._ctx.data_dir),
+                self._key,
+                self._bucket,
+                self._credentials,
+            ),
             self._units(ordered),
             self._total_bytes,
             self._job,

@@ -15,7 +15,7 @@ from envops_desktop.store.file_metadata import Applied
 from envops_desktop.store.zip_bodies import ZipBody, write_body
 
 if TYPE_CHECKING:
-    from envops_desktop.store.bucket_objects import BucketAddress
+    from envops_desktop.store.bucket_objects import BucketAddress, Credentials
     from envops_desktop.store.sealing import MasterKey
 
 # (sha256, target path, mode, mtime_ns, owner and attributes): one file of a restore.
@@ -52,10 +52,14 @@ def extract_files(data_dir: str, items: list[Extraction]) -> int:
 
 
 def extract_team_files(
-    data_dir: str, key: "MasterKey", bucket: "BucketAddress", jobs: list[TeamJob]
+    data_dir: str,
+    key: "MasterKey",
+    bucket: "BucketAddress",
+    credentials: "Credentials | None",
+    jobs: list[TeamJob],
 ) -> int:
     """Write each file of the jobs as a new file, its content fetched from the team's store
-    at `bucket` (or read from the store here); return the bytes written.
+    at `bucket` with `credentials` (or read from the store here); return the bytes written.
 
     The helper fetches what it writes, as restic's restore workers do: passed from the
     restore's own process, every byte crossed a pipe, and that process, downloading and
@@ -65,7 +69,7 @@ def extract_team_files(
     from envops_desktop.store.bucket_objects import objects_at
     from envops_desktop.store.sealed_contents import part_of_pack, write_content
 
-    store, objects = _store(data_dir), objects_at(bucket)
+    store, objects = _store(data_dir), objects_at(bucket, credentials)
     here = [item[0] for _pack, items in jobs for item, parts in items if parts is None]
     written = 0
     with store.reading(here):

@@ -63,15 +63,27 @@ class BucketAddress(NamedTuple):
     region: str | None
 
 
-# This process's clients, by address: a client takes 50 ms to make, and one serves every
-# thread (boto3's clients are thread-safe).
-_clients: dict[BucketAddress, "BucketObjects"] = {}
+# An access key, its secret and a session token: what boto3's chain resolved.
+Credentials = tuple[str, str, str | None]
+
+# This process's clients, by address, with the credentials they were given (None: their own
+# from boto3's chain). A client takes 50 ms to make, and one serves every thread (boto3's
+# clients are thread-safe).
+_clients: dict[BucketAddress, tuple["BucketObjects", Credentials | None]] = {}
 
 
-def objects_at(address: BucketAddress) -> "BucketObjects":
-    """The objects at `address`, through this process's client for them."""
+def objects_at(address: BucketAddress, credentials: Credentials | None) -> "BucketObjects":
+    """The objects at `address`, through this process's client for them.
+
+    A helper process makes its own client, signing with the `credentials` its parent
+    resolved: its environment is the fork server's, which may be older than the parent's
+    (a helper that looked for credentials itself found none there, and said the store could
+    not be reached).
+    """
     found = _clients.get(address)
-    return found if found is not None else BucketObjects(*address)
+    if found is not None and found[1] in (None, credentials):
+        return found[0]
+    return BucketObjects(*address, credentials=credentials)
 
 
 class BucketObjects:
@@ -83,16 +95,23 @@ class BucketObjects:
         prefix: str = "",
         endpoint: str | None = None,
         region: str | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
+        """`credentials`, when given, instead of boto3's chain (see `objects_at`)."""
         import boto3  # 0.3 s: only commands that use a shared store pay it
         from botocore.config import Config
 
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self._credentials = credentials
+        access_key, secret_key, token = credentials or (None, None, None)
         self._client = boto3.client(
             "s3",
             endpoint_url=endpoint,
             region_name=region,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            aws_session_token=token,
             config=Config(
                 retries={"mode": "standard", "max_attempts": _ATTEMPTS},
                 connect_timeout=10,
@@ -109,7 +128,21 @@ class BucketObjects:
         )
         self.where = f"s3://{bucket}/{self.prefix}" + (f" at {endpoint}" if endpoint else "")
         self.address = BucketAddress(bucket, self.prefix, endpoint, region)
-        _clients.setdefault(self.address, self)
+        _clients[self.address] = (self, credentials)
+
+    def credentials(self) -> Credentials | None:
+        """What this client signs with now, for a helper process to sign with too; None
+        when boto3's chain found nothing (the server is asked unsigned then)."""
+        if self._credentials is not None:
+            return self._credentials
+        import boto3
+
+        session = boto3.DEFAULT_SESSION  # the one `boto3.client` made this client with
+        resolved = session.get_credentials() if session is not None else None
+        if resolved is None:
+            return None
+        frozen = resolved.get_frozen_credentials()
+        return frozen.access_key, frozen.secret_key, frozen.token
 
     def put(
         self, key: str, data: bytes, create_only: bool = False, if_match: str | None = None

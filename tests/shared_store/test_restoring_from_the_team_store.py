@@ -107,6 +107,27 @@ def test_a_restore_needing_a_few_files_of_a_pack_fetches_them_alone_and_is_exact
     assert b.check_store().healthy
 
 
+def test_helpers_sign_with_the_credentials_the_restoring_process_found(team, monkeypatch):
+    # Helpers fork from a fork server whose environment is the one it started with: here,
+    # one started before this process had its credentials. They must not look for their own.
+    from multiprocessing import forkserver
+
+    a, b, tree, there = team
+    made = a.create_backup("billing", name="nightly")
+    a.sync_shared_store(PASSPHRASE)
+    b.sync_shared_store(PASSPHRASE)
+    monkeypatch.setattr(parallel, "PROCESSES_FROM_BYTES", 0)
+    forkserver._forkserver._stop()  # private, but only a new fork server takes this environment
+    with monkeypatch.context() as before_the_credentials:
+        before_the_credentials.delenv("AWS_ACCESS_KEY_ID", raising=False)
+        before_the_credentials.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+        parallel.start_helpers_early(parallel.PROCESSES_FROM_BYTES, from_bucket=True)
+
+    b.restore_backup("billing", made.id)
+
+    assert rsync_differences(tree, there) == []
+
+
 def test_a_damaged_pack_fails_the_restore_and_changes_nothing(team, bucket, s3_endpoint, helpers):
     a, b, _tree, there = team
     made = a.create_backup("billing")
