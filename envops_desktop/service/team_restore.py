@@ -85,8 +85,8 @@ def from_team_store(
 
 @dataclass(frozen=True, slots=True)
 class _Unit:
-    """Files a helper writes in one go: those whose contents lie in `pack`, fetched whole;
-    or one file whose content is fetched part by part, or is here (no pack)."""
+    """Files a helper writes in one go: those whose contents start in `pack`, fetched
+    whole; or one file whose content is fetched part by part, or is here (no pack)."""
 
     pack: str | None
     entries: list[TreeEntry]
@@ -122,18 +122,20 @@ class _Writer:
         return (parts[0][2], parts[0][3]) if parts else ("", 0)
 
     def _units(self, ordered: list[TreeEntry]) -> Iterator[_Unit]:
-        """The files in units: each pack read whole is fetched once, by one helper."""
+        """The files in units: each pack read whole is fetched once, by one helper, which
+        writes every file whose content starts in it (the other parts of a large one it
+        fetches as it goes)."""
         gathered: list[TreeEntry] = []
         gathered_pack, gathered_size = "", 0
         for entry in ordered:
-            parts = self._parts.get(entry.sha256 or "", ())
-            pack = parts[0][2] if len(parts) == 1 and parts[0][2] in self._whole else None
-            if gathered and pack != gathered_pack:
-                yield _Unit(gathered_pack, gathered, gathered_size)
-                gathered, gathered_size = [], 0
+            parts = self._parts.get(entry.sha256 or "")
+            pack = parts[0][2] if parts and parts[0][2] in self._whole else None
             if pack is None:
                 yield _Unit(None, [entry], entry.size)
                 continue
+            if gathered and pack != gathered_pack:
+                yield _Unit(gathered_pack, gathered, gathered_size)
+                gathered, gathered_size = [], 0
             gathered.append(entry)
             gathered_pack, gathered_size = pack, gathered_size + entry.size
         if gathered:

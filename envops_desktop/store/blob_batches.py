@@ -23,8 +23,9 @@ Extraction = tuple[str, str, int, int, Applied]
 # Where a part of a content lies in a team's store: (pack, offset, length).
 PartPlace = tuple[str, int, int]
 # Files a helper of a restore from a team's store writes in one go: those whose contents
-# lie in one pack, named first, which it fetches whole; or, with no pack named, files whose
-# contents' parts it fetches one by one, or the store here holds (no parts).
+# start in one pack, named first, which it fetches whole (a content's parts elsewhere it
+# fetches one by one); or, with no pack named, a file whose content's parts it fetches one
+# by one, or the store here holds (no parts).
 TeamJob = tuple[str | None, list[tuple[Extraction, list[PartPlace] | None]]]
 
 _stores: dict[str, BlobStore] = {}
@@ -81,7 +82,7 @@ def extract_team_files(
                     continue
                 sealed = (
                     part_of_pack(whole, place)
-                    if pack
+                    if place[0] == pack
                     else objects.get_range(f"data/{place[0]}", place[1], place[2])
                     for place in parts
                 )

@@ -88,6 +88,39 @@ def test_the_next_backup_after_a_restore_from_the_bucket_keeps_its_files_here(te
     assert rsync_differences(_tree, there) == []
 
 
+def test_a_large_content_starting_in_a_pack_fetched_whole_is_written_from_it(team, monkeypatch):
+    # A large content's first part may share a pack with small contents: the helper that
+    # fetches that pack whole writes the large one too, rather than fetching its part again.
+    a, b, tree, there = team
+    made = a.create_backup("billing", name="nightly")
+    a.sync_shared_store(PASSPHRASE)
+    b.sync_shared_store(PASSPHRASE)
+    objects = b._opened_store.objects  # the client the restore's threads use
+    wholes: list[str] = []
+    ranges: list[tuple[str, int]] = []
+    get, get_range = objects.get, objects.get_range
+
+    def whole(key):
+        wholes.append(key.removeprefix("data/"))
+        return get(key)
+
+    def ranged(key, offset, length):
+        ranges.append((key.removeprefix("data/"), offset))
+        return get_range(key, offset, length)
+
+    monkeypatch.setattr(objects, "get", whole)
+    monkeypatch.setattr(objects, "get_range", ranged)
+
+    b.restore_backup("billing", made.id)
+
+    assert rsync_differences(tree, there) == []
+    shas = {e.sha256 for e in b._ctx.backups.entries(made.id) if e.sha256}
+    firsts = {(p[0][2], p[0][3]) for p in b._ctx.shared.parts_of_many(shas).values() if len(p) > 1}
+    assert any(pack in wholes for pack, _at in firsts)  # the case this test is about
+    assert len(set(wholes)) == len(wholes)
+    assert not [r for r in ranges if r in firsts and r[0] in wholes]
+
+
 def test_a_restore_needing_a_few_files_of_a_pack_fetches_them_alone_and_is_exact(team, helpers):
     # B backed up most of the same files itself: of A's pack, it lacks only a few contents,
     # which are fetched part by part rather than the whole pack.
