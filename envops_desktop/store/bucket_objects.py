@@ -132,7 +132,8 @@ class BucketObjects:
 
     def credentials(self) -> Credentials | None:
         """What this client signs with now, for a helper process to sign with too; None
-        when boto3's chain found nothing (the server is asked unsigned then)."""
+        when boto3's chain found none (the helper then looks for its own, and fails as
+        this process's requests do)."""
         if self._credentials is not None:
             return self._credentials
         import boto3
