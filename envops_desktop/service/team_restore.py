@@ -90,7 +90,10 @@ class _Unit:
 
     pack: str | None
     entries: list[TreeEntry]
-    size: int
+
+    @property
+    def size(self) -> int:
+        return sum(entry.size for entry in self.entries)
 
 
 class _Writer:
@@ -126,20 +129,20 @@ class _Writer:
         writes every file whose content starts in it (the other parts of a large one it
         fetches as it goes)."""
         gathered: list[TreeEntry] = []
-        gathered_pack, gathered_size = "", 0
+        gathered_pack = ""
         for entry in ordered:
             parts = self._parts.get(entry.sha256 or "")
             pack = parts[0][2] if parts and parts[0][2] in self._whole else None
             if pack is None:
-                yield _Unit(None, [entry], entry.size)
+                yield _Unit(None, [entry])
                 continue
             if gathered and pack != gathered_pack:
-                yield _Unit(gathered_pack, gathered, gathered_size)
-                gathered, gathered_size = [], 0
+                yield _Unit(gathered_pack, gathered)
+                gathered = []
             gathered.append(entry)
-            gathered_pack, gathered_size = pack, gathered_size + entry.size
+            gathered_pack = pack
         if gathered:
-            yield _Unit(gathered_pack, gathered, gathered_size)
+            yield _Unit(gathered_pack, gathered)
 
     def _job(self, unit: _Unit) -> TeamJob:
         items = []

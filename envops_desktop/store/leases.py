@@ -213,7 +213,6 @@ class KeptLease:
     key: MasterKey
     lease: Lease
     _stop: threading.Event = field(default_factory=threading.Event)
-    renewals: int = 0
     # A check reads the lease's ETag and then the server's: a renewal between the two would
     # look like a takeover, so the two never overlap.
     _turn: threading.Lock = field(default_factory=threading.Lock)
@@ -241,7 +240,6 @@ class KeptLease:
             with self._turn:
                 try:
                     self.lease = renew(self.objects, self.key, self.lease)
-                    self.renewals += 1
                 except OperationFailedError as error:  # lost, or the server is unreachable
                     self._lost = error
                     return
