@@ -3,6 +3,7 @@
 import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +12,8 @@ from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.store.migrations import MIGRATIONS
 
 DATABASE_NAME = "envops.sqlite3"
+# How long a connection waits for another process's write lock before it gives up.
+_WAIT_SECONDS = 30.0
 
 
 class Database:
@@ -39,10 +42,10 @@ class Database:
         # Used by its own thread only, but closed by whichever thread lets go of a finished
         # thread's local storage last, which sqlite3's same-thread check refused.
         conn = sqlite3.connect(
-            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            self.path, timeout=_WAIT_SECONDS, isolation_level=None, check_same_thread=False
         )
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
+        _use_wal(conn)
         # FULL: a restore's journal row must be on disk before the directory swap it announces.
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -96,6 +99,22 @@ class Database:
         if owned is not None:
             owned.conn.close()
             self._local.owned = None
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    # Processes creating the database at once (several first commands) each read its header,
+    # then ask to rewrite it for WAL. SQLite refuses all but one at once instead of waiting,
+    # since each would wait for the others' read forever; the refused ones ask again. Once
+    # one has, the file is in WAL mode and asking costs nothing.
+    deadline = time.monotonic() + _WAIT_SECONDS
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 class _ThreadConnection:

@@ -3,6 +3,7 @@ and an exit code, never a traceback."""
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from envops_desktop.cli import main
@@ -92,6 +93,38 @@ def test_several_first_commands_at_once_on_a_new_data_folder_all_work(tmp_path):
         for command in commands:
             _out, err = command.communicate(timeout=120)
             assert command.returncode == 0, err
+
+
+_OPEN_AT = """
+import sys, time
+from pathlib import Path
+from envops_desktop.store.database import Database
+start = float(sys.argv[2])
+while time.time() < start:  # all at the same instant: a process start is too uneven
+    pass
+Database(Path(sys.argv[1])).close()
+"""
+
+
+def test_processes_opening_a_new_data_folder_at_the_same_instant_all_open_it(tmp_path):
+    # Each reads the new database's header, then asks to switch it to WAL; SQLite refused
+    # all but one at once ("database is locked"), without waiting: 1 round in 6 failed.
+    for round_ in range(12):
+        data = tmp_path / f"data{round_}"
+        data.mkdir()
+        start = time.time() + 1.0
+        opening = [
+            subprocess.Popen(
+                [sys.executable, "-c", _OPEN_AT, str(data), str(start)],
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=REPO,
+            )
+            for _ in range(8)
+        ]
+        for process in opening:
+            _out, err = process.communicate(timeout=120)
+            assert process.returncode == 0, err
 
 
 @needs_root_to_mount
