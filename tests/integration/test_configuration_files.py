@@ -321,6 +321,35 @@ HOSTILE = {
         ),
         "bytes in the archive but",
     ),
+    # What an entry's metadata could smuggle in, each refused before anything is written.
+    "owner id out of range": (
+        lambda t: _with_meta(t, {"uid": -1}),
+        "is invalid at entries.0.meta.uid",
+    ),
+    "owner name with control characters": (
+        lambda t: _with_meta(t, {"user": "root\x1b[2K"}),
+        "is invalid at entries.0.meta.user",
+    ),
+    "extended attribute not base64": (
+        lambda t: _with_meta(t, {"xattrs": {"user.note": "not base64!"}}),
+        "is not base64",
+    ),
+    "extended attribute without a namespace": (
+        lambda t: _with_meta(t, {"xattrs": {"note": ""}}),
+        "extended attribute name 'note' is not valid",
+    ),
+    "hardlink climbing out": (
+        lambda t: _with_meta(t, {"hardlink": "../../etc/shadow"}),
+        "climbs out of the environment",
+    ),
+    "holes past the file's end": (
+        lambda t: _with_meta(t, {"data": [[0, 4], [64, 4096]]}),
+        "has data past its size",
+    ),
+    "holes out of order": (
+        lambda t: _with_meta(t, {"data": [[4, 1], [0, 2]]}),
+        "overlap or are out of order",
+    ),
     "zip bomb by ratio": (_bomb, "zip bomb"),
     "zip bomb by lying sizes": (_lying_size, "damaged"),
     "truncated zip": (_truncated, "truncated or damaged"),
@@ -374,6 +403,11 @@ HOSTILE = {
         "not in a listed folder",
     ),
 }
+
+
+def _with_meta(tmp_path: Path, meta: dict) -> Path:
+    entry = {**file_entry("app.yaml", APP), "meta": meta}
+    return write_configuration(tmp_path / "f.zip", manifest([entry]), {"config/app.yaml": APP})
 
 
 def _write_twice(path: Path) -> Path:
