@@ -72,9 +72,10 @@ class SharedRecords:
     def parts_of_many(self, shas: Iterable[str]) -> dict[str, list[SharedPart]]:
         """The parts of each of `shas` the store has, in order, each in one of the packs
         that hold it (the latest sent); one query per few hundred contents, where one per
-        content took a sync of 20,000 files a third of a second."""
+        content took a sync of 20,000 files a third of a second. Asked in order, so that each
+        query reads neighbouring pages of the index: in a set's order, twice as long."""
         found: dict[str, list[SharedPart]] = {}
-        wanted = list(shas)
+        wanted = sorted(shas)
         for start in range(0, len(wanted), _PER_QUERY):
             chunk = wanted[start : start + _PER_QUERY]
             rows = self._db.connection().execute(
