@@ -148,17 +148,24 @@ class _Task(Generic[T, R]):
 
 
 class Background(Generic[R]):
-    """`work()`, started at once on a thread of its own; `result()` waits for it and returns
-    what it returned, or raises what it raised."""
+    """`work()` on a thread of its own, from `start()` on; `result()` starts it if it was
+    not started, waits for it and returns what it returned, or raises what it raised. Never
+    started, it never runs: an operation that fails first leaves no thread behind."""
 
     def __init__(self, work: Callable[[], R], name: str) -> None:
         self._task: _Task[None, R] = _Task(None)
-        thread = threading.Thread(
+        self._thread = threading.Thread(
             target=self._task.run, args=(lambda _nothing: work(),), name=name, daemon=True
         )
-        thread.start()
+        self._starting = threading.Lock()
+
+    def start(self) -> None:
+        with self._starting:
+            if self._thread.ident is None:
+                self._thread.start()
 
     def result(self) -> R:
+        self.start()
         return self._task.result()
 
 

@@ -130,6 +130,25 @@ def _mib(nbytes: int) -> int:
     return -(-nbytes // (1 << 20))
 
 
+def _starting_beside(
+    report: "bytes | Background[bytes] | None", progress: ProgressCallback
+) -> ProgressCallback:
+    """`progress`, which also starts working out `report` once the first files are written:
+    until then this process prepares the writing (which files, in what order, from where),
+    and the report, sharing its interpreter, held that up by as long as it took (0.2 s of a
+    restore of 20,000 files from the team's store)."""
+    if not isinstance(report, Background):
+        return progress
+    started = report
+
+    def forward(said: Progress) -> None:
+        if said.done:
+            started.start()
+        progress(said)
+
+    return forward
+
+
 def restore_locked(
     ctx: ServiceContext,
     env: Environment,
@@ -156,8 +175,9 @@ def restore_locked(
     journal's commit, and stops the restore there if it was lost; the generation the
     restore claims there before its swap is journaled.
     `report`, what it changes as `TreeChanges` JSON (worked out by the caller before
-    anything changed, or being worked out meanwhile: it is waited for once the new tree is
-    written, before anything in the folder moves), is kept with its activity entry.
+    anything changed, or to be worked out beside the writing: started once the first files
+    are written, waited for before anything in the folder moves), is kept with its activity
+    entry.
     """
     fence = team.check if team is not None else _nothing
     start_helpers_early(backup.total_bytes)
@@ -190,7 +210,7 @@ def restore_locked(
     touched = False  # whether the environment's folder was ever moved
     try:
         crash_point("staging")
-        meter = ProgressMeter(progress, "restoring", backup.total_bytes)
+        meter = ProgressMeter(_starting_beside(report, progress), "restoring", backup.total_bytes)
         (write_tree or from_store(ctx, backup))(staging, meter, cancel, not settle_later)
         if isinstance(report, Background):
             report = report.result()

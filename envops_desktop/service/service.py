@@ -771,8 +771,9 @@ class EnvOpsService:
                 backup = backup_for(env)
                 if backup.file_count <= _REPORT_BESIDE_WRITING_UP_TO:
                     # Nothing to check it against: worked out while the new tree is written
-                    # (it reads the folder, which the writing leaves alone), waited for
-                    # before the folder changes: 0.2 s less for the 1 GiB tree.
+                    # (it reads the folder, which the writing leaves alone; `restore_locked`
+                    # starts it), waited for before the folder changes: 0.2 s less for the
+                    # 1 GiB tree.
                     report = Background(
                         lambda: self._report(env, backup, only, None, cancel), "envops-report"
                     )

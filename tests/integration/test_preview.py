@@ -3,12 +3,14 @@
 import os
 import shutil
 import subprocess
+import threading
 import time
 
 import pytest
 
 from envops_desktop.domain.changes import ChangeKind
 from envops_desktop.domain.errors import InvalidInputError, PreviewOutOfDateError
+from envops_desktop.domain.progress import Progress
 from tests.trees import make_config_tree, make_tree_of_every_kind, mess_up, rsync_differences
 
 AS_ROOT = os.geteuid() == 0
@@ -206,6 +208,28 @@ def test_a_restore_keeps_what_it_changed_with_its_activity_entry(service, tmp_pa
     restored, *earlier = service.activity("billing")
     assert service.restore_report(restored.id) == preview
     assert all(service.restore_report(entry.id) is None for entry in earlier)
+
+
+def test_a_restore_works_out_its_report_once_its_first_files_are_written(service, tmp_path):
+    # Not before: preparing the writing (which files, from where) in the same interpreter,
+    # the restore would wait for both.
+    root = tmp_path / "billing"
+    make_config_tree(root, files=2000)
+    service.add_environment("billing", root, version="4.2.0")
+    backup = service.create_backup("billing")
+    mess_up(root)
+    preview = service.preview_restore("billing", backup.id)
+    working_out: list[tuple[int, bool]] = []
+
+    def look(progress: Progress) -> None:
+        if progress.phase == "restoring":
+            threads = {thread.name for thread in threading.enumerate()}
+            working_out.append((progress.done, "envops-report" in threads))
+
+    service.restore_backup("billing", backup.id, progress=look)
+
+    assert working_out[0] == (0, False)
+    assert service.restore_report(service.activity("billing")[0].id) == preview
 
 
 def test_a_folder_is_modified_since_its_last_backup_until_backed_up_or_restored(service, tmp_path):

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from envops_desktop.service.context import POOL_SIZE
-from envops_desktop.service.parallel import PROCESSES_FROM_BYTES, parallel_map
+from envops_desktop.service.parallel import PROCESSES_FROM_BYTES, Background, parallel_map
 
 
 def _pool_threads() -> list[str]:
@@ -88,3 +88,27 @@ def _children_after_starting_helpers_for(total_bytes: int) -> str:
 def test_big_work_starts_its_helpers_loading_before_it_is_handed_out():
     assert "forkserver" in _children_after_starting_helpers_for(PROCESSES_FROM_BYTES)
     assert "forkserver" not in _children_after_starting_helpers_for(PROCESSES_FROM_BYTES - 1)
+
+
+def test_background_work_runs_only_once_started_and_its_result_waits_for_it():
+    ran: list[str] = []
+    never = Background(lambda: ran.append("never"), "test-background")
+    later = Background(lambda: ran.append("later") or 42, "test-background")
+    time.sleep(0.05)
+    assert ran == []  # neither started: an operation failing first leaves no thread
+    later.start()
+    later.start()  # once only
+    assert later.result() == 42
+    assert ran == ["later"]
+    assert Background(lambda: 7, "test-background").result() == 7  # result() starts it
+    del never
+
+
+def test_background_work_hands_its_error_to_whoever_waits_for_it():
+    def fails() -> None:
+        raise OSError("folder vanished")
+
+    work = Background(fails, "test-background")
+    work.start()
+    with pytest.raises(OSError, match="folder vanished"):
+        work.result()
