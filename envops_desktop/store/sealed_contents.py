@@ -7,11 +7,11 @@ store with them, and import nothing of the service.
 """
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import zstandard
 
-from envops_desktop.store.blob_bodies import decompressor, write_all
+from envops_desktop.store.blob_bodies import CHUNK, decompressor, write_all
 from envops_desktop.store.blobs import DamagedBlobError
 from envops_desktop.store.file_metadata import NOTHING, Applied
 from envops_desktop.store.file_writes import writing_new_file
@@ -40,17 +40,50 @@ def opened_parts(
     """Each of content `sha`'s parts as its zstd frame and the bytes that frame holds,
     opened and decompressed once; DamagedObjectError where a part fails to, or after the
     last if the whole does not hash to `sha`."""
+    for frame, pieces in _opened(key, sha, sealed_parts, _whole):
+        yield frame, b"".join(pieces)
+
+
+def opened_pieces(
+    key: MasterKey, sha: str, sealed_parts: Iterable[bytes | memoryview]
+) -> Iterator[bytes]:
+    """Content `sha`'s bytes, in pieces of at most a CHUNK decompressed as they are read
+    (each hashed and written while it is still in the processor's cache, where a part of
+    16 MiB decompressed whole was not); checked as `opened_parts` checks them."""
+    for _frame, pieces in _opened(key, sha, sealed_parts, _in_pieces):
+        yield from pieces
+
+
+def _whole(frame: bytes) -> Iterator[bytes]:
+    yield decompressor().decompress(frame)
+
+
+def _in_pieces(frame: bytes) -> Iterator[bytes]:
+    return decompressor().read_to_iter(frame, read_size=len(frame) or 1, write_size=CHUNK)
+
+
+def _opened(
+    key: MasterKey,
+    sha: str,
+    sealed_parts: Iterable[bytes | memoryview],
+    decoded: Callable[[bytes], Iterator[bytes]],
+) -> Iterator[tuple[bytes, Iterator[bytes]]]:
+    # Each part's frame and its bytes as `decoded` gives them, all hashed on the way.
     digest = hashlib.sha256()
     for sealed in sealed_parts:
         frame = key.open(sealed, CONTENT + sha.encode())
-        try:
-            data = decompressor().decompress(frame)
-        except zstandard.ZstdError as error:
-            raise DamagedObjectError(f"a part does not decode ({error})") from None
-        digest.update(data)
-        yield frame, data
+        yield frame, _hashed(decoded(frame), digest)
     if digest.hexdigest() != sha:
         raise DamagedObjectError("its content does not match its checksum")
+
+
+def _hashed(pieces: Iterator[bytes], digest: "hashlib._Hash") -> Iterator[bytes]:
+    try:
+        for piece in pieces:
+            digest.update(piece)
+            yield piece
+    except zstandard.ZstdError as error:
+        raise DamagedObjectError(f"a part does not decode ({error})") from None
 
 
 def write_content(
@@ -69,9 +102,9 @@ def write_content(
     size = 0
     with writing_new_file(target, mode, mtime_ns, applied) as out:
         try:
-            for _frame, data in opened_parts(key, sha, sealed_parts):
-                write_all(out, data)
-                size += len(data)
+            for piece in opened_pieces(key, sha, sealed_parts):
+                write_all(out, piece)
+                size += len(piece)
         except DamagedObjectError as error:
             raise DamagedBlobError(f"blob {sha} in the team's store: {error}") from None
     return size
