@@ -140,6 +140,32 @@ def test_a_restore_needing_a_few_files_of_a_pack_fetches_them_alone_and_is_exact
     assert b.check_store().healthy
 
 
+def test_a_restore_from_the_bucket_writes_its_largest_pack_first(team, helpers):
+    # Packs come in the order they were written, and the last one may be the largest: a
+    # helper writing it alone at the end keeps the other idle. Longest first instead.
+    a, b, tree, there = team
+    for path in list(tree.iterdir()):
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    for number in range(3):  # one pack of 18 MiB, in path order first
+        (tree / f"1-first-{number}.bin").write_bytes(os.urandom(6 << 20))
+    for number in range(17):  # one of 17 MiB
+        (tree / f"2-then-{number}.bin").write_bytes(os.urandom(1 << 20))
+    (tree / "3-last.bin").write_bytes(os.urandom(24 << 20))  # 24 MiB from its first pack
+    made = a.create_backup("billing", name="nightly")
+    a.sync_shared_store(PASSPHRASE)
+    b.sync_shared_store(PASSPHRASE)
+    written: list[str] = []
+
+    def progress(report):
+        if report.done and report.path:
+            written.append(report.path)
+
+    b.restore_backup("billing", made.id, backup_first=False, progress=progress)
+
+    assert rsync_differences(tree, there) == []
+    assert written[0] == "3-last.bin"
+
+
 def test_helpers_sign_with_the_credentials_the_restoring_process_found(team, monkeypatch):
     # Helpers fork from a fork server whose environment is the one it started with: here,
     # one started before this process had its credentials. They must not look for their own.
