@@ -455,9 +455,10 @@ class EnvOpsService:
             known += [restored] if restored is not None and restored.deleted_at is None else []
         if not known:
             return None
-        live = tree_diff.live_tree(self._ctx, env, cancel or CancelToken())
+        live = tree_diff.in_path_order(tree_diff.live_tree(self._ctx, env, cancel or CancelToken()))
+        # Each backup read only up to its first difference.
         return all(
-            next(tree_diff.changes(live, tree_diff.as_recorded(entries, backup)), None) is not None
+            next(tree_diff.changes(live, tree_diff.recorded(entries, backup)), None) is not None
             for backup in known
             for entries in [self._ctx.backups.entries(backup.id)]
         )
@@ -569,10 +570,15 @@ class EnvOpsService:
         from envops_desktop.service import tree_diff
 
         first = self.get_backup(first_id)
-        before = tree_diff.as_recorded(self._ctx.backups.entries(first.id), first)
+
+        def before() -> "tree_diff.Items":
+            return tree_diff.recorded(self._ctx.backups.entries(first.id), first)
+
+        after: tree_diff.Items
         if second == "live":
             env = self.get_environment(first.environment_id)
-            after = tree_diff.live_tree(self._ctx, env, cancel or CancelToken(), against=before)
+            live = tree_diff.live_tree(self._ctx, env, cancel or CancelToken(), against=before)
+            after = tree_diff.in_path_order(live)
             name = "live"
         else:
             other = self.get_backup(second)
@@ -581,9 +587,9 @@ class EnvOpsService:
                     f"{first.name} and {other.name} are backups of two environments; compare "
                     "backups of one."
                 )
-            after = tree_diff.as_recorded(self._ctx.backups.entries(other.id), other)
+            after = tree_diff.recorded(self._ctx.backups.entries(other.id), other)
             name = other.name
-        changes = tuple(tree_diff.changes(before, after))
+        changes = tuple(tree_diff.changes(before(), after))
         return TreeChanges(before=first.name, after=name, changes=changes)
 
     # Restores -------------------------------------------------------------------------------

@@ -2,14 +2,20 @@
 two backups differ.
 
 Each side is first reduced to `Facets`, per path the things a restore sets: a backup's
-entries as a restore by this process would leave them (`as_restored`: owners only where it
+entries as a restore by this process would leave them (`restored`: owners only where it
 may give files away, as `file_metadata.to_apply` decides), a backup's entries as recorded
-(`as_recorded`, to compare two backups), or a folder as it is now (`live_tree`). The
+(`recorded`, to compare two backups), or a folder as it is now (`live_tree`). The
 comparison itself then knows nothing of where its sides came from.
+
+Both sides are walked in path order, side by side. A backup's side is read from its
+manifest as it is compared and never held whole: held as a dict, the 200,000 paths of a
+restore's report took 100 MiB, the most a restore of that tree needed at any moment.
 """
 
+import heapq
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -43,6 +49,14 @@ class Facets(NamedTuple):
 
 
 Tree = dict[str, Facets]
+# A tree as its paths in order, each with its facets.
+Items = Iterable[tuple[str, Facets]]
+_PATH = itemgetter(0)
+
+
+def in_path_order(tree: Tree) -> list[tuple[str, Facets]]:
+    """A tree held whole (a live folder's), as a side of `changes`."""
+    return sorted(tree.items(), key=_PATH)
 
 
 def _xattrs(meta: EntryMeta | None) -> tuple[tuple[str, str], ...]:
@@ -79,12 +93,16 @@ def _facets(
     )
 
 
-def as_recorded(entries: Iterable[TreeEntry], backup: Backup) -> Tree:
-    """A backup's tree as it records it."""
-    tree = {e.path: _facets(e, e.mode, _owner(e.meta), e.mtime_ns) for e in entries}
+def recorded(entries: Iterable[TreeEntry], backup: Backup) -> Iterator[tuple[str, Facets]]:
+    """A backup's tree as it records it, from its `entries` in path order."""
     root = _root(backup)
-    tree[ROOT] = _facets(root, root.mode, _owner(root.meta), backup.root_mtime_ns)
-    return tree
+    items = ((e.path, _facets(e, e.mode, _owner(e.meta), e.mtime_ns)) for e in entries)
+    return _with_root(items, _facets(root, root.mode, _owner(root.meta), backup.root_mtime_ns))
+
+
+def _with_root(items: Items, root: Facets) -> Iterator[tuple[str, Facets]]:
+    # The folder itself is not an entry; "." sorts among them ("-x" comes before it).
+    return heapq.merge(items, [(ROOT, root)], key=_PATH)
 
 
 # Who owns what a restore by this process creates without giving it away.
@@ -104,29 +122,33 @@ class RootRecord(Protocol):
     def root_meta(self) -> dict[str, Any] | None: ...
 
 
-def as_restored(
+def restored(
     entries: Iterable[TreeEntry],
     backup: RootRecord,
     excludes: Excludes,
     policy: MetadataPolicy = OWN_STORE,
-) -> Tree:
-    """A backup's tree (or a configuration file's, under its `policy`) as a restore by this
-    process would leave it; what `excludes` matches is left as it is in the live folder
-    (`left_alone`), so it is not the backup's to say."""
-    tree: Tree = {}
-    for entry in _not_excluded(entries, excludes):
-        mode, applied = to_apply(entry.meta, entry.mode, policy)
-        times = entry.mtime_ns if entry.kind is not EntryKind.SYMLINK or _LINK_TIMES else None
-        tree[entry.path] = _facets(entry, mode, applied.owner or _OWN, times)
+) -> Iterator[tuple[str, Facets]]:
+    """A backup's tree (or a configuration file's, under its `policy`), from its `entries`
+    in path order, as a restore by this process would leave it; what `excludes` matches is
+    left as it is in the live folder (`left_alone`), so it is not the backup's to say."""
     # As `restore.apply_root_metadata` sets it: what the backup did not record stays.
     root = _root(backup)
     mode, applied = to_apply(root.meta, root.mode, policy)
-    tree[ROOT] = _facets(root, mode, applied.owner or _OWN, backup.root_mtime_ns)
+    folder = _facets(root, mode, applied.owner or _OWN, backup.root_mtime_ns)
     if backup.root_mode is None or backup.root_meta is None:
-        tree[ROOT] = tree[ROOT]._replace(mode=None if backup.root_mode is None else mode)
+        folder = folder._replace(mode=None if backup.root_mode is None else mode)
         if backup.root_meta is None:
-            tree[ROOT] = tree[ROOT]._replace(owner=None, xattrs=None)
-    return tree
+            folder = folder._replace(owner=None, xattrs=None)
+    return _with_root(_restored_items(entries, excludes, policy), folder)
+
+
+def _restored_items(
+    entries: Iterable[TreeEntry], excludes: Excludes, policy: MetadataPolicy
+) -> Iterator[tuple[str, Facets]]:
+    for entry in _not_excluded(entries, excludes):
+        mode, applied = to_apply(entry.meta, entry.mode, policy)
+        times = entry.mtime_ns if entry.kind is not EntryKind.SYMLINK or _LINK_TIMES else None
+        yield entry.path, _facets(entry, mode, applied.owner or _OWN, times)
 
 
 def _not_excluded(entries: Iterable[TreeEntry], excludes: Excludes) -> Iterator[TreeEntry]:
@@ -148,20 +170,23 @@ def _root(backup: RootRecord) -> TreeEntry:
 
 
 def live_tree(
-    ctx: ServiceContext, env: Environment, cancel: CancelToken, against: Tree | None = None
+    ctx: ServiceContext,
+    env: Environment,
+    cancel: CancelToken,
+    against: Callable[[], Items] | None = None,
 ) -> Tree:
     """An environment's folder as it is now, as the next backup would see it (its excludes
     left out); files the hash cache knows as they are are not read. Given `against`, the
-    tree it is to be compared with, neither are files whose content could not match there
-    (no file of their size at their path): their content is "", which matches none."""
+    tree it is to be compared with (read only if some file is not known), neither are
+    files whose content could not match there (no file of their size at their path): their
+    content is "", which matches none."""
     root = Path(env.path)
     scan = scan_tree(root, Excludes(env.excludes))
     known = ctx.hash_caches.look_up(env.id, scan.files)
-    unknown = [
-        path
-        for (path, size, *_), sha in zip(scan.files, known, strict=True)
-        if sha is None and _may_match(against, path, size)
+    unread = [
+        (path, size) for (path, size, *_), sha in zip(scan.files, known, strict=True) if sha is None
     ]
+    unknown = _worth_reading(unread, against)
 
     def read(path: str) -> str:
         cancel.raise_if_cancelled()
@@ -183,13 +208,18 @@ def live_tree(
     return tree
 
 
-def _may_match(against: Tree | None, path: str, size: int) -> bool:
+def _worth_reading(unread: list[tuple[str, int]], against: Callable[[], Items] | None) -> list[str]:
     # A restore with no backup first into a folder never backed up read every file of it
     # for its report, though most had no counterpart of their size in the backup.
-    if against is None:
-        return True
-    other = against.get(path)
-    return other is not None and other.kind is EntryKind.FILE and other.size == size
+    if against is None or not unread:
+        return [path for path, _size in unread]
+    wanted = dict(unread)
+    sizes = {
+        path: facets.size
+        for path, facets in against()
+        if path in wanted and facets.kind is EntryKind.FILE
+    }
+    return [path for path, size in unread if sizes.get(path) == size]
 
 
 def restore_preview(
@@ -200,9 +230,12 @@ def restore_preview(
     cancel: CancelToken,
 ) -> TreeChanges:
     """What restoring `backup` (`only` those paths) would change in `env`'s folder now."""
-    after = as_restored(ctx.backups.entries(backup.id), backup, Excludes(env.excludes))
-    live = live_tree(ctx, env, cancel, against=after)
-    return only_selected(TreeChanges("live", backup.name, tuple(changes(live, after))), only)
+
+    def after() -> Items:
+        return restored(ctx.backups.entries(backup.id), backup, Excludes(env.excludes))
+
+    live = in_path_order(live_tree(ctx, env, cancel, against=after))
+    return only_selected(TreeChanges("live", backup.name, tuple(changes(live, after()))), only)
 
 
 def import_preview(
@@ -216,9 +249,13 @@ def import_preview(
 ) -> TreeChanges:
     """What importing a configuration file (its `entries`, under its `policy`) would
     change in `env`'s folder now."""
-    after = as_restored(entries, manifest, Excludes(env.excludes), policy)
-    live = live_tree(ctx, env, cancel, against=after)
-    return TreeChanges("live", file_name, tuple(changes(live, after)))
+    ordered = sorted(entries, key=attrgetter("path"))  # a file's manifest, in its own order
+
+    def after() -> Items:
+        return restored(ordered, manifest, Excludes(env.excludes), policy)
+
+    live = in_path_order(live_tree(ctx, env, cancel, against=after))
+    return TreeChanges("live", file_name, tuple(changes(live, after())))
 
 
 def only_selected(found: TreeChanges, only: list[str] | None) -> TreeChanges:
@@ -236,24 +273,41 @@ def only_selected(found: TreeChanges, only: list[str] | None) -> TreeChanges:
 _ADDED, _REMOVED, _KIND = (ChangeKind.ADDED,), (ChangeKind.REMOVED,), (ChangeKind.KIND,)
 
 
-def changes(before: Tree, after: Tree) -> Iterator[PathChange]:
-    """Every path that differs from `before` to `after`, in path order."""
-    for path in sorted(before.keys() | after.keys()):
-        old, new = before.get(path), after.get(path)
-        if old is None or new is None:
-            kinds = _ADDED if old is None else _REMOVED
-        elif old.kind is not new.kind:
-            kinds = _KIND
+def changes(before: Items, after: Items) -> Iterator[PathChange]:
+    """Every path that differs from `before` to `after` (each in path order), in path
+    order; walked side by side, so neither side is held."""
+    olds, news = _ascending(before), _ascending(after)
+    old, new = next(olds, None), next(news, None)
+    while old is not None or new is not None:
+        if new is None or (old is not None and old[0] < new[0]):
+            path, was, now, kinds = old[0], old[1], None, _REMOVED
+            old = next(olds, None)
+        elif old is None or new[0] < old[0]:
+            path, was, now, kinds = new[0], None, new[1], _ADDED
+            new = next(news, None)
         else:
-            kinds = _differences(old, new)
+            path, was, now = old[0], old[1], new[1]
+            old, new = next(olds, None), next(news, None)
+            kinds = _KIND if was.kind is not now.kind else _differences(was, now)
             if not kinds:
                 continue
         yield PathChange(
             path=path,
             kinds=kinds,
-            size_before=old.size if old else None,
-            size_after=new.size if new else None,
+            size_before=was.size if was else None,
+            size_after=now.size if now else None,
         )
+
+
+def _ascending(items: Items) -> Iterator[tuple[str, Facets]]:
+    # Walking two sides together is only right in path order: a side out of order would
+    # report paths as added and removed at once, so it is refused instead.
+    last = None
+    for item in items:
+        if last is not None and item[0] <= last:
+            raise ValueError(f"{item[0]!r} comes after {last!r}: a tree out of path order")
+        last = item[0]
+        yield item
 
 
 def _differences(old: Facets, new: Facets) -> tuple[ChangeKind, ...]:

@@ -1,6 +1,7 @@
 """A restore's preview says exactly what the restore then changes: rsync is the judge."""
 
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -25,8 +26,14 @@ def _changed_by_rsync(before, after) -> set[str]:
     for line in rsync_differences(after, before, "--delete", "--modify-window=-1"):
         path = line[12:] if not line.startswith("*deleting") else line.split(None, 1)[1]
         path = path.split(" -> ")[0].split(" => ")[0].rstrip("/")
-        paths.add(path or ".")
+        paths.add(_unescaped(path) or ".")
     return paths
+
+
+def _unescaped(path: str) -> str:
+    # rsync writes a byte that is not UTF-8 as \#ooo (octal); a name read by Python holds it
+    # as a lone surrogate.
+    return re.sub(r"\\#([0-7]{3})", lambda m: os.fsdecode(bytes([int(m[1], 8)])), path)
 
 
 @pytest.fixture
@@ -102,6 +109,35 @@ def test_the_preview_of_a_restore_names_exactly_the_paths_the_restore_changes(
         assert kinds["VERSION"] == {ChangeKind.OWNER}
     # And the preview after the restore: nothing left to change.
     assert service.preview_restore("mail", backup.id).changes == ()
+
+
+@needs_rsync
+def test_the_preview_is_exact_for_names_sorting_before_the_folder_itself(service, tmp_path):
+    # A backup's side is walked in path order, with the folder itself (".") in its place
+    # among names such as "-x" and "!x" that sort before it, and bytes that are not UTF-8.
+    root = tmp_path / "edge"
+    root.mkdir()
+    for name in ("-dash.conf", "!bang.conf", "+plus.conf", "#hash.conf", ".hidden", "zeta"):
+        (root / name).write_text(f"{name}\n")
+    (root / "-dir").mkdir()
+    (root / "-dir" / "inside.conf").write_text("in\n")
+    os.mkdir(os.fsencode(root) + b"/caf\xe9")  # Latin-1, as an old tarball leaves it
+    service.add_environment("edge", root, version="1.0")
+    backup = service.create_backup("edge")
+    time.sleep(0.01)
+    (root / "-dash.conf").write_text("edited\n")
+    (root / "!bang.conf").unlink()
+    (root / "+new.conf").write_text("added\n")
+    os.rmdir(os.fsencode(root) + b"/caf\xe9")
+    root.chmod(0o700)
+    before = _snapshot(root, tmp_path / "before")
+
+    preview = service.preview_restore("edge", backup.id)
+    service.restore_backup("edge", backup.id)
+
+    assert {change.path for change in preview.changes} == _changed_by_rsync(before, root)
+    assert {"-dash.conf", "!bang.conf", "+new.conf", "."} <= {c.path for c in preview.changes}
+    assert service.preview_restore("edge", backup.id).changes == ()
 
 
 def test_a_preview_changes_nothing_and_reads_unchanged_files_from_the_hash_cache(

@@ -90,6 +90,15 @@ def test_hash_cache_lookup_takes_any_matching_row_of_a_path():
     assert look_up(iter([older, newer]), [("a", 2, 2, 2, 0o644)]) == ["2" * 64]
 
 
+def test_hash_cache_lookup_of_no_files_decodes_nothing():
+    # A restore into an empty folder: decoding 200,000 rows for nothing held 30 MiB.
+    def rows():
+        raise AssertionError("the cache was read")
+        yield
+
+    assert look_up(rows(), []) == []
+
+
 def test_new_placements_read_back_as_added_across_packs():
     added = [
         (f"{n:064x}", PackedAt(f"pack-{n // 3}", n * 4096, 4000 + n, n % 2 == 0)) for n in range(7)

@@ -1,0 +1,49 @@
+"""Two trees compared side by side, in path order, neither held whole."""
+
+import pytest
+
+from envops_desktop.domain.changes import ChangeKind
+from envops_desktop.domain.enums import EntryKind
+from envops_desktop.service.tree_diff import Facets, changes
+
+
+def _file(size: int, sha: str = "a" * 64) -> Facets:
+    return Facets(EntryKind.FILE, size, sha, 0o644, None, 0, None, (), None, None)
+
+
+def test_changes_come_while_the_backup_side_is_still_being_read():
+    # A restore's report of 200,000 files held the backup's side as a dict: 100 MiB.
+    read: list[str] = []
+
+    def backup_side():
+        for number in range(10_000):
+            path = f"file{number:05d}"
+            read.append(path)
+            yield path, _file(number)
+
+    walk = changes([], backup_side())
+    first = next(walk)
+
+    assert first.path == "file00000" and first.kinds == (ChangeKind.ADDED,)
+    assert len(read) <= 2
+    assert sum(1 for _ in walk) == 9_999
+
+
+def test_paths_on_both_sides_in_any_mix_are_added_removed_or_compared():
+    before = [("a", _file(1)), ("b", _file(2)), ("d", _file(4)), ("e", _file(5))]
+    after = [("b", _file(2)), ("c", _file(3)), ("d", _file(40, "b" * 64)), ("f", _file(6))]
+
+    found = {change.path: change.kinds for change in changes(before, after)}
+
+    assert found == {
+        "a": (ChangeKind.REMOVED,),
+        "c": (ChangeKind.ADDED,),
+        "d": (ChangeKind.MODIFIED,),
+        "e": (ChangeKind.REMOVED,),
+        "f": (ChangeKind.ADDED,),
+    }
+
+
+def test_a_side_out_of_path_order_is_refused_rather_than_compared_wrongly():
+    with pytest.raises(ValueError, match="out of path order"):
+        list(changes([("b", _file(1)), ("a", _file(1))], []))
