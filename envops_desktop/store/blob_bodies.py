@@ -5,6 +5,7 @@ thread they run; each thread keeps its own zstd contexts.
 """
 
 import hashlib
+import itertools
 import os
 import threading
 from collections.abc import Iterator
@@ -88,20 +89,36 @@ def kept_body(data: bytes, packed: bytes) -> tuple[bytes, bool]:
     return (packed, True) if len(packed) < len(data) * _WORTH_IT else (data, False)
 
 
-def encode_chunks(chunks: Iterator[bytes], out: BinaryIO) -> bool:
+class SizeChangedError(ValueError):
+    """A stream encoded as `size` bytes long turned out longer or shorter: what was written
+    is not a body, and the caller reads the content again or refuses it."""
+
+
+def encode_chunks(chunks: Iterator[bytes], out: BinaryIO, size: int | None = None) -> bool:
     """Write a stream as a blob body; returns whether the body is zstd-compressed.
 
     A stream of one chunk (a small file) is kept compressed only when that saves a tenth.
     Longer streams are always compressed: zstd stores incompressible blocks raw at little
     cost, and large files are often mixed (an image whose second half is text), which a
     decision taken on the first chunk alone gets wrong.
+
+    Given the stream's `size` (an archive member's, which cannot change while it is read),
+    each chunk is compressed as it comes; a stream of another length raises
+    SizeChangedError at its end. Without it, a frame's chunks are held until its size is
+    known: a backup's file may change while it is read, and its status's size was tried
+    for this and dropped (bench/profiling_findings.md, 2026-12-02).
     """
     first = next(chunks, b"")
     rest = next(chunks, b"")
     if not rest:
+        if size is not None and len(first) != size:
+            raise SizeChangedError(f"{len(first)} bytes where {size} were expected")
         body, compressed = small_body(first)
         out.write(body)
         return compressed
+    if size is not None:
+        _write_frames_as_read(out, itertools.chain((first, rest), chunks), size)
+        return True
     pending: list[bytes] = [first, rest]
     held = len(first) + len(rest)
     for chunk in chunks:
@@ -112,6 +129,33 @@ def encode_chunks(chunks: Iterator[bytes], out: BinaryIO) -> bool:
     if held:
         _write_frame(out, pending, held)
     return True
+
+
+def _write_frames_as_read(out: BinaryIO, chunks: Iterator[bytes], size: int) -> None:
+    # The frames `_write_frame` makes of a stream this long, each chunk compressed as it
+    # comes: holding a frame's 16 MiB of chunks first was 16 MiB more in each helper, at
+    # the peak of an import of the 1 GiB tree (230 MiB, now 194).
+    frame = None
+    left_in_frame = 0
+    unframed = size
+    for chunk in chunks:
+        view = memoryview(chunk)
+        while view:
+            if frame is None:
+                if not unframed:
+                    raise SizeChangedError(f"more than the {size} bytes expected")
+                left_in_frame = min(FRAME_BYTES, unframed)
+                unframed -= left_in_frame
+                frame = _compressor().compressobj(size=left_in_frame)
+            piece = view[:left_in_frame]
+            out.write(frame.compress(piece))
+            left_in_frame -= len(piece)
+            view = view[len(piece) :]
+            if not left_in_frame:
+                out.write(frame.flush())
+                frame = None
+    if frame is not None or unframed:
+        raise SizeChangedError(f"fewer than the {size} bytes expected")
 
 
 def _write_frame(out: BinaryIO, pending: list[bytes], size: int) -> list[bytes]:

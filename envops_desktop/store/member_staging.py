@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from envops_desktop.domain.errors import InvalidConfigurationFileError
-from envops_desktop.store.blob_bodies import CHUNK, encode_chunks, write_all
+from envops_desktop.store.blob_bodies import CHUNK, SizeChangedError, encode_chunks, write_all
 from envops_desktop.store.file_writes import writing_new_file
 from envops_desktop.store.zip_members import (
     BODY_ERRORS,
@@ -118,7 +118,10 @@ def _stage(
             out = None if new_file is None else files.enter_context(writing_new_file(*new_file))
             content = checked(out)
             if keep:
-                compressed = encode_chunks(content, files.enter_context(open(provisional, "wb")))
+                body = files.enter_context(open(provisional, "wb"))
+                # Shorter than declared: refused below, as not matching its checksum.
+                with contextlib.suppress(SizeChangedError):
+                    compressed = encode_chunks(content, body, size)
             else:
                 for _ in content:
                     pass

@@ -3,9 +3,16 @@
 import io
 import os
 
+import pytest
 import zstandard
 
-from envops_desktop.store.blob_bodies import FRAME_BYTES, frames_of
+from envops_desktop.store.blob_bodies import (
+    CHUNK,
+    FRAME_BYTES,
+    SizeChangedError,
+    encode_chunks,
+    frames_of,
+)
 from tests.store_view import open_store
 
 
@@ -61,3 +68,31 @@ def test_a_body_not_made_of_sized_frames_is_not_cut_into_parts(tmp_path):
     assert frames_of(sized[:-3]) is None
     assert frames_of(b"not zstd at all") is None
     assert [size for _, size in frames_of(sized + sized) or []] == [len(content)] * 2
+
+
+def _in_chunks(content: bytes) -> list[bytes]:
+    return [content[at : at + CHUNK] for at in range(0, len(content), CHUNK)]
+
+
+def test_a_stream_of_known_size_is_compressed_as_read_into_the_same_frames(tmp_path):
+    # An import's member, whose size its archive states, is compressed a chunk at a time,
+    # not held 16 MiB at a time; its frames are those of the held way, part for part.
+    content = os.urandom(FRAME_BYTES + 5) + b"max_connections = 100\n" * (1 << 20)
+    as_read, held = io.BytesIO(), io.BytesIO()
+
+    assert encode_chunks(iter(_in_chunks(content)), as_read, len(content))
+    assert encode_chunks(iter(_in_chunks(content)), held)
+
+    sizes = [size for _, size in frames_of(as_read.getvalue()) or []]
+    assert sizes == [size for _, size in frames_of(held.getvalue()) or []]
+    assert sizes == [FRAME_BYTES, FRAME_BYTES, len(content) - 2 * FRAME_BYTES]
+    decompressor = zstandard.ZstdDecompressor()
+    frames = frames_of(as_read.getvalue()) or []
+    assert b"".join(decompressor.decompress(frame) for frame, _ in frames) == content
+
+
+@pytest.mark.parametrize("length", [(6 << 20) - 1, (6 << 20) + 1, FRAME_BYTES + 1, 100])
+def test_a_stream_of_another_length_than_said_is_not_taken_for_a_body(length):
+    content = b"x" * length
+    with pytest.raises(SizeChangedError):
+        encode_chunks(iter(_in_chunks(content)), io.BytesIO(), 6 << 20)
