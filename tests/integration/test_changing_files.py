@@ -68,6 +68,41 @@ def test_a_backup_that_reads_a_changing_file_names_it_and_its_restore_says_so(
     assert "live.log kept changing while" in caveats[0]
 
 
+@pytest.mark.parametrize("change", ["grows", "shrinks"])
+def test_a_large_file_whose_size_changes_while_read_is_read_again_and_kept_whole(
+    service, environment, config_dir, monkeypatch, change
+):
+    # Appended to or cut short while it is read: it is read again, and what is stored is
+    # the file as the second read saw it.
+    from envops_desktop.store.blob_bodies import HashingReader
+
+    log = config_dir / "growing.log"
+    log.write_bytes(b"a" * (6 << 20))
+    real_chunks = HashingReader.chunks
+    reads = []
+
+    def chunks(self, first):
+        reads.append(log)
+        for chunk in real_chunks(self, first):
+            if len(reads) == 1 and self.size == len(chunk):  # once, after the first chunk
+                if change == "grows":
+                    with open(log, "ab") as more:
+                        more.write(b"b" * 1000)
+                else:
+                    os.truncate(log, 5 << 20)
+            yield chunk
+
+    monkeypatch.setattr(HashingReader, "chunks", chunks)
+    backup = service.create_backup("billing")
+    wanted = log.read_bytes()
+    log.write_bytes(b"overwritten")
+
+    service.restore_backup("billing", backup.id)
+
+    assert len(reads) == 2 and backup.changed_while_read == []
+    assert log.read_bytes() == wanted and len(wanted) in ((6 << 20) + 1000, 5 << 20)
+
+
 def test_a_restore_that_may_not_set_owners_says_which_files_before_and_after(
     service, environment, config_dir, monkeypatch
 ):
