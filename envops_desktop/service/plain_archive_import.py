@@ -144,13 +144,15 @@ def _moved(entry: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 
 def _validated(source: Path, rows: list[dict[str, Any]]) -> list[ManifestEntry]:
-    def invalid(start: int, error: ValidationError) -> Exception:
+    def invalid(_start: int, error: ValidationError, batch: list[Any]) -> Exception:
         first = error.errors()[0]
-        row = rows[start + int(first["loc"][0])]
+        row = batch[int(first["loc"][0])]
         message = first["msg"].removeprefix("Value error, ")
         return refused(source, f"the entry {row['path']!r} cannot be kept: {message}")
 
-    return validated_entries(rows, invalid)
+    # A copy: validation takes its rows out, and the archive's are kept to lay it out again
+    # when the user chooses another root.
+    return validated_entries(list(rows), invalid)
 
 
 File = TypeVar("File", "CheckedConfigurationFile", "StagedConfiguration")

@@ -1,0 +1,30 @@
+"""A configuration file's manifest validated a batch at a time, each let go once checked."""
+
+import pytest
+
+from envops_desktop.store.configuration_reader import validated_entries
+from tests.zips import dir_entry, file_entry
+
+
+def _refusal(start, error, batch):
+    first = error.errors()[0]
+    return ValueError(f"entry {start + int(first['loc'][0])}: {batch[first['loc'][0]]['path']}")
+
+
+def test_validation_lets_go_of_each_batch_of_the_parsed_manifest():
+    # Held to the end beside the validated entries, the 1 GiB tree's parsed manifest took
+    # 17 MiB at an import's peak.
+    raw = [file_entry(f"conf.d/{number:05d}.conf", b"x") for number in range(1_234)]
+
+    entries = validated_entries(raw, _refusal)
+
+    assert [entry.path for entry in entries] == [f"conf.d/{n:05d}.conf" for n in range(1_234)]
+    assert raw == []
+
+
+def test_an_invalid_entry_far_down_the_list_is_named_by_its_place_in_it():
+    raw = [dir_entry(f"folder{number:05d}") for number in range(1_234)]
+    raw[1_101]["kind"] = "device"
+
+    with pytest.raises(ValueError, match="entry 1101: folder01101"):
+        validated_entries(raw, _refusal)
