@@ -12,6 +12,8 @@ from enum import StrEnum
 
 import orjson
 
+from envops_desktop.domain.paths import shown
+
 
 class ChangeKind(StrEnum):
     """One way a path differs between two trees."""
@@ -56,7 +58,7 @@ def _encoded(changes: tuple["PathChange", ...]) -> bytes:
     """`changes` as the items of a JSON list, without its brackets."""
     rows = [
         {
-            "path": _printable(c.path),
+            "path": shown(c.path),  # a report is read, not used to name files
             "kinds": [kind.value for kind in c.kinds],
             "size_before": c.size_before,
             "size_after": c.size_after,
@@ -64,12 +66,6 @@ def _encoded(changes: tuple["PathChange", ...]) -> bytes:
         for c in changes
     ]
     return orjson.dumps(rows)[1:-1]
-
-
-def _printable(path: str) -> str:
-    # A name that is not UTF-8 (kept in the str with surrogates) as \x escapes: JSON holds
-    # text only, and a report is read, not used to name files.
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True)

@@ -33,3 +33,10 @@ def link_target_escapes(link_path: str, target: str) -> bool:
         return True
     resolved = posixpath.normpath(posixpath.join(posixpath.dirname(link_path), target))
     return resolved == ".." or resolved.startswith("../")
+
+
+def shown(text: str) -> str:
+    """`text` with the bytes of any name in it that are not UTF-8 (which Python holds as lone
+    surrogates) written as `\\x` escapes: fit for a message, a report or the database, which
+    hold text only; never used to name a file."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

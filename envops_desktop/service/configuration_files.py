@@ -20,6 +20,7 @@ from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind,
 from envops_desktop.domain.errors import OperationFailedError, PassphraseNeededError
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment, TreeEntry, has_content
+from envops_desktop.domain.paths import shown
 from envops_desktop.domain.progress import (
     CancelToken,
     ProgressCallback,
@@ -140,11 +141,10 @@ def _refuse_names_a_file_cannot_carry(manifest: ConfigurationManifest, destinati
         try:
             entry.path.encode("utf-8")
         except UnicodeEncodeError:
-            shown = entry.path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
             raise OperationFailedError(
-                f"{shown} has a name that is not valid UTF-8, which a configuration file "
-                f"cannot carry, so {destination.name} was not written. Rename it, or restore "
-                "the backup itself on this workstation."
+                f"{shown(entry.path)} has a name that is not valid UTF-8, which a configuration "
+                f"file cannot carry, so {destination.name} was not written. Rename it, or "
+                "restore the backup itself on this workstation."
             ) from None
 
 

@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 
-import orjson
-
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.models import ScannedFile, TreeEntry
 from envops_desktop.service.mounts import mounts_inside
 from envops_desktop.store.file_metadata import EntryMeta, read_metadata
+from envops_desktop.store.manifest_codec import dumps_any_name
 
 _S_ISREG, _S_ISDIR, _S_ISLNK = stat.S_ISREG, stat.S_ISDIR, stat.S_ISLNK
 _DIGEST_PART = 4096
@@ -74,7 +73,8 @@ class ScannedFiles:
         distinct: dict[int, int] = {}
         which = array("I", (distinct.setdefault(id(m), len(distinct)) for m in self.metas))
         by_id = {id(m): m for m in self.metas}
-        digest.update(orjson.dumps([by_id[key] for key in distinct]))
+        # A hardlink's first name may not be UTF-8.
+        digest.update(dumps_any_name([by_id[key] for key in distinct]))
         digest.update(which)
 
 
@@ -96,7 +96,7 @@ class Scan:
         backup of the other wherever the hash cache would have trusted every file."""
         others = [(e.path, e.kind.value, e.mode, e.mtime_ns, e.target) for e in self.others]
         digest = hashlib.sha256(marshal.dumps((others, self.skipped), 2))
-        digest.update(orjson.dumps([self.root_meta, *(e.meta for e in self.others)]))
+        digest.update(dumps_any_name([self.root_meta, *(e.meta for e in self.others)]))
         self.files.digest_into(digest)
         return digest.hexdigest()
 

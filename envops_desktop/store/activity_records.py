@@ -7,6 +7,7 @@ import zstandard
 from envops_desktop.domain.activity_query import ActivityQuery
 from envops_desktop.domain.enums import ActivityAction, Outcome
 from envops_desktop.domain.models import ActivityEntry
+from envops_desktop.domain.paths import shown
 from envops_desktop.store.database import Database, like_prefix
 from envops_desktop.store.timestamps import from_text, to_text, utc_now
 
@@ -69,7 +70,9 @@ class ActivityRecords:
                     action.value,
                     user,
                     outcome.value,
-                    detail,
+                    # A path in it may be a name that is not UTF-8, which SQLite's text cannot
+                    # hold: the entry of a restore that worked must not fail it.
+                    shown(detail),
                 ),
             )
             return int(cursor.lastrowid or 0)

@@ -34,14 +34,14 @@ _ROWS_PER_PART = 1024
 _READ_SIZE = 128 << 10
 
 
-def _dumps_any_name(row: EntryRow) -> bytes:
-    """A row whose names may hold bytes that are not UTF-8, as Python reads them (escaped as
-    lone surrogates): written as JSON escapes `\\udcXX`, which `_loads_any_name` reads back
-    to the very same bytes."""
+def dumps_any_name(value: Any) -> bytes:
+    """JSON of a value whose names may hold bytes that are not UTF-8, as Python reads them
+    (escaped as lone surrogates): written as JSON escapes `\\udcXX`, which `_loads_any_name`
+    reads back to the very same bytes."""
     try:
-        return orjson.dumps(row)
+        return orjson.dumps(value)
     except TypeError:
-        return json.dumps(row, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 def _loads_any_name(line: bytes) -> Any:
@@ -82,7 +82,7 @@ class ManifestWriter:
             try:
                 text = b"\n".join(map(orjson.dumps, part)) + b"\n"
             except TypeError:  # a name that is not UTF-8 (Linux allows any bytes)
-                text = b"\n".join(map(_dumps_any_name, part)) + b"\n"
+                text = b"\n".join(map(dumps_any_name, part)) + b"\n"
             self._hash.update(text)
             self._body += self._compressor.compress(text)
 

@@ -227,6 +227,21 @@ def test_a_selective_restore_changes_only_the_chosen_paths_as_its_preview_says(
     assert "partial: only conf.d, plugins/enabled/audit.so" in entry.detail
 
 
+def test_a_selective_restore_of_a_name_that_is_not_utf8_is_recorded(service, tmp_path):
+    root = tmp_path / "legacy"
+    root.mkdir()
+    name = os.fsdecode(b"caf\xe9.conf")  # Latin-1, as an old tarball leaves it
+    (root / name).write_text("kept\n")
+    service.add_environment("legacy", root, version="1.0")
+    backup = service.create_backup("legacy")
+    (root / name).write_text("edited\n")
+
+    service.restore_backup("legacy", backup.id, only=[name])
+
+    assert (root / name).read_text() == "kept\n"
+    assert "partial: only caf\\xe9.conf" in service.activity("legacy")[0].detail
+
+
 def test_a_selective_restore_of_a_path_outside_the_folder_is_refused(service, tmp_path, billing):
     _root, backup = billing
 
