@@ -5,6 +5,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 
 from envops_desktop.controller.record_table_model import RECORD_ROLE, SORT_ROLE, human_size
 from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges
+from envops_desktop.domain.excludes import outermost
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -105,4 +106,4 @@ class ChangesModel(QAbstractTableModel):
         # A folder brings back all it holds: one holding an unticked path is left out (its
         # ticked paths are chosen one by one, and it keeps its own live metadata).
         whole = [p for p in ticked if p != "." and not any(u.startswith(p + "/") for u in unticked)]
-        return [p for p in whole if not any(p.startswith(q + "/") for q in whole)]
+        return outermost(whole)

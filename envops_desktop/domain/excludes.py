@@ -8,7 +8,7 @@
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from envops_desktop.domain.errors import InvalidInputError
 from envops_desktop.domain.paths import relative_path_problem
@@ -86,7 +86,24 @@ def checked_selection(paths: Sequence[str]) -> list[str]:
         checked.append(path)
     if not checked:
         raise InvalidInputError("Name at least one path to restore.")
-    return checked
+    # A folder's own metadata is kept as it is live only where it holds chosen paths and is
+    # not itself brought back: "etc etc/ssl" restores etc whole.
+    return outermost(checked)
+
+
+def outermost(paths: Sequence[str]) -> list[str]:
+    """Each of `paths` that is not inside another of them, once, in their order."""
+    given = set(paths)
+    return [
+        path
+        for path in dict.fromkeys(paths)
+        if not any(folder in given for folder in _folders_above(path))
+    ]
+
+
+def _folders_above(path: str) -> Iterator[str]:
+    parts = path.split("/")
+    return ("/".join(parts[:end]) for end in range(1, len(parts)))
 
 
 class LeftAsTheyAre:

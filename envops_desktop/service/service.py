@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from envops_desktop.domain.retention import RetentionRule
     from envops_desktop.domain.schedules import ScheduleRule, ScheduleStatus
     from envops_desktop.domain.shared_store import SharedStoreSettings
+    from envops_desktop.service import tree_diff
     from envops_desktop.service.configuration_files import (
         CheckedConfigurationFile,
         StagedConfiguration,
@@ -455,13 +456,18 @@ class EnvOpsService:
             known += [restored] if restored is not None and restored.deleted_at is None else []
         if not known:
             return None
-        live = tree_diff.in_path_order(tree_diff.live_tree(self._ctx, env, cancel or CancelToken()))
+        live = tree_diff.held(tree_diff.live_tree(self._ctx, env, cancel or CancelToken()))
         # Each backup read only up to its first difference.
         return all(
-            next(tree_diff.changes(live, tree_diff.recorded(entries, backup)), None) is not None
+            next(tree_diff.changes(live, self._recorded(backup)), None) is not None
             for backup in known
-            for entries in [self._ctx.backups.entries(backup.id)]
         )
+
+    def _recorded(self, backup: Backup) -> "tree_diff.Side":
+        """A backup's tree as it records it, as a side of a comparison."""
+        from envops_desktop.service import tree_diff
+
+        return lambda: tree_diff.recorded(self._ctx.backups.entries(backup.id), backup)
 
     def preview_import(
         self,
@@ -570,16 +576,11 @@ class EnvOpsService:
         from envops_desktop.service import tree_diff
 
         first = self.get_backup(first_id)
-
-        def before() -> "tree_diff.Items":
-            return tree_diff.recorded(self._ctx.backups.entries(first.id), first)
-
-        after: tree_diff.Items
+        before = self._recorded(first)
         if second == "live":
             env = self.get_environment(first.environment_id)
             live = tree_diff.live_tree(self._ctx, env, cancel or CancelToken(), against=before)
-            after = tree_diff.in_path_order(live)
-            name = "live"
+            after, name = tree_diff.held(live), "live"
         else:
             other = self.get_backup(second)
             if other.environment_id != first.environment_id:
@@ -587,9 +588,8 @@ class EnvOpsService:
                     f"{first.name} and {other.name} are backups of two environments; compare "
                     "backups of one."
                 )
-            after = tree_diff.recorded(self._ctx.backups.entries(other.id), other)
-            name = other.name
-        changes = tuple(tree_diff.changes(before(), after))
+            after, name = self._recorded(other), other.name
+        changes = tuple(tree_diff.changes(before, after))
         return TreeChanges(before=first.name, after=name, changes=changes)
 
     # Restores -------------------------------------------------------------------------------
@@ -819,14 +819,17 @@ class EnvOpsService:
     ) -> bytes:
         """What restoring `backup` (`only` those paths) changes in `env`'s folder now, as the
         JSON kept with its activity entry; refused if that is not what was `previewed`."""
-        from envops_desktop.service.tree_diff import only_selected, restore_preview
+        from envops_desktop.service.tree_diff import restore_preview
 
-        whole = restore_preview(self._ctx, env, backup, None, cancel)
-        if previewed is not None and whole.changes != previewed.changes:
-            raise PreviewOutOfDateError(env.name, whole)
+        if previewed is not None:
+            whole = restore_preview(self._ctx, env, backup, None, cancel)
+            if whole.changes != previewed.changes:
+                raise PreviewOutOfDateError(env.name, whole)
+            if only is None:
+                return whole.to_json()
         # Kept as its JSON: a restore into an empty folder of 200,000 files held 200,000
         # changes as objects beside the entries it was writing.
-        return only_selected(whole, only).to_json()
+        return restore_preview(self._ctx, env, backup, only, cancel).to_json()
 
     def unsettled_restores(self) -> list[str]:
         """Journal ids of this service's restores that are in place but not yet settled."""

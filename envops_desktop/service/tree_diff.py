@@ -15,6 +15,7 @@ restore's report took 100 MiB, the most a restore of that tree needed at any mom
 import heapq
 import os
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -51,12 +52,15 @@ class Facets(NamedTuple):
 Tree = dict[str, Facets]
 # A tree as its paths in order, each with its facets.
 Items = Iterable[tuple[str, Facets]]
+# A side of a comparison: its items, read anew at each call.
+Side = Callable[[], Items]
 _PATH = itemgetter(0)
 
 
-def in_path_order(tree: Tree) -> list[tuple[str, Facets]]:
+def held(tree: Tree) -> Side:
     """A tree held whole (a live folder's), as a side of `changes`."""
-    return sorted(tree.items(), key=_PATH)
+    items = sorted(tree.items(), key=_PATH)
+    return lambda: items
 
 
 def _xattrs(meta: EntryMeta | None) -> tuple[tuple[str, str], ...]:
@@ -173,7 +177,7 @@ def live_tree(
     ctx: ServiceContext,
     env: Environment,
     cancel: CancelToken,
-    against: Callable[[], Items] | None = None,
+    against: Side | None = None,
 ) -> Tree:
     """An environment's folder as it is now, as the next backup would see it (its excludes
     left out); files the hash cache knows as they are are not read. Given `against`, the
@@ -208,7 +212,7 @@ def live_tree(
     return tree
 
 
-def _worth_reading(unread: list[tuple[str, int]], against: Callable[[], Items] | None) -> list[str]:
+def _worth_reading(unread: list[tuple[str, int]], against: Side | None) -> list[str]:
     # A restore with no backup first into a folder never backed up read every file of it
     # for its report, though most had no counterpart of their size in the backup.
     if against is None or not unread:
@@ -234,8 +238,20 @@ def restore_preview(
     def after() -> Items:
         return restored(ctx.backups.entries(backup.id), backup, Excludes(env.excludes))
 
-    live = in_path_order(live_tree(ctx, env, cancel, against=after))
-    return only_selected(TreeChanges("live", backup.name, tuple(changes(live, after()))), only)
+    live = held(live_tree(ctx, env, cancel, against=after))
+    if only is None:
+        return TreeChanges("live", backup.name, tuple(changes(live, after)))
+    # What it does not bring back stays as it is, and so do the folders holding the chosen
+    # paths, except one the restore must make to hold them (missing, or no folder now); a
+    # file it brings back is linked only to others it brings back.
+    left = LeftAsTheyAre(Excludes([]), only)
+    chosen = tuple(
+        change
+        for change in changes(live, after, left.selected)
+        if left.selected(change.path)
+        or (left.holds_selected(change.path) and _MADE & set(change.kinds))
+    )
+    return TreeChanges("live", backup.name, chosen)
 
 
 def import_preview(
@@ -254,18 +270,11 @@ def import_preview(
     def after() -> Items:
         return restored(ordered, manifest, Excludes(env.excludes), policy)
 
-    live = in_path_order(live_tree(ctx, env, cancel, against=after))
-    return TreeChanges("live", file_name, tuple(changes(live, after())))
+    live = held(live_tree(ctx, env, cancel, against=after))
+    return TreeChanges("live", file_name, tuple(changes(live, after)))
 
 
-def only_selected(found: TreeChanges, only: list[str] | None) -> TreeChanges:
-    """Of a whole restore's changes, those a restore of `only` these paths makes: what it
-    does not bring back stays as it is, its folders too."""
-    if only is None:
-        return found
-    left = LeftAsTheyAre(Excludes([]), only)
-    chosen = tuple(change for change in found.changes if left.selected(change.path))
-    return TreeChanges(found.before, found.after, chosen)
+_MADE = {ChangeKind.ADDED, ChangeKind.KIND}
 
 
 # One tuple each, shared by every path changed only so (200,000 in a restore to an empty
@@ -273,10 +282,15 @@ def only_selected(found: TreeChanges, only: list[str] | None) -> TreeChanges:
 _ADDED, _REMOVED, _KIND = (ChangeKind.ADDED,), (ChangeKind.REMOVED,), (ChangeKind.KIND,)
 
 
-def changes(before: Items, after: Items) -> Iterator[PathChange]:
+def changes(
+    before: Side, after: Side, linked_within: Callable[[str], bool] | None = None
+) -> Iterator[PathChange]:
     """Every path that differs from `before` to `after` (each in path order), in path
-    order; walked side by side, so neither side is held."""
-    olds, news = _ascending(before), _ascending(after)
+    order; walked side by side, so neither side is held. A side is read once more first
+    where hardlinks may need working out (`_relinked`): with `linked_within`, only among
+    the paths it accepts (those a selective restore brings back)."""
+    relinked = _relinked(before, after, linked_within or _every_path)
+    olds, news = _ascending(before()), _ascending(after())
     old, new = next(olds, None), next(news, None)
     while old is not None or new is not None:
         if new is None or (old is not None and old[0] < new[0]):
@@ -288,7 +302,10 @@ def changes(before: Items, after: Items) -> Iterator[PathChange]:
         else:
             path, was, now = old[0], old[1], new[1]
             old, new = next(olds, None), next(news, None)
-            kinds = _KIND if was.kind is not now.kind else _differences(was, now)
+            if was.kind is not now.kind:
+                kinds = _KIND
+            else:
+                kinds = _differences(was, now, relinked=bool(relinked) and path in relinked)
             if not kinds:
                 continue
         yield PathChange(
@@ -297,6 +314,54 @@ def changes(before: Items, after: Items) -> Iterator[PathChange]:
             size_before=was.size if was else None,
             size_after=now.size if now else None,
         )
+
+
+def _every_path(_path: str) -> bool:
+    return True
+
+
+def _relinked(before: Side, after: Side, linked_within: Callable[[str], bool]) -> set[str]:
+    """The files of `before` that `after` gives another file's inode, as `rsync -H` judges
+    it: of each file `after` has under several names, the first of them that is a file in
+    `before` (in rsync's order) is kept, and every other such name that is not already that
+    file is linked to it. A name that is new or was no file is added, not relinked; a file
+    that only loses a link, or gains one from a name that is new, does not change. Only
+    the names `linked_within` accepts count: a selective restore links only what it brings
+    back.
+
+    Judged by each side's first name of a file instead, deleting a hardlinked file's first
+    name, or an editor's save that broke a link in another folder, named the wrong file.
+    """
+    files_before = (path for path, facets in before() if facets.kind is EntryKind.FILE)
+    if next(islice(files_before, 1, None), None) is None:
+        return set()  # fewer than two files: none to link to another (an empty folder)
+    names: dict[str, list[str]] = {}  # each hardlinked file of `after`: its names
+    for path, facets in after():
+        if facets.kind is EntryKind.FILE and facets.hardlink is not None:
+            names.setdefault(facets.hardlink, [facets.hardlink]).append(path)
+    groups = [kept for group in names.values() if len(kept := [*filter(linked_within, group)]) > 1]
+    if not groups:
+        return set()
+    wanted = {path for group in groups for path in group}
+    inode_before = {  # which file each name is in `before`, by the first name of that file
+        path: facets.hardlink or path
+        for path, facets in before()
+        if path in wanted and facets.kind is EntryKind.FILE
+    }
+    relinked: set[str] = set()
+    for group in groups:
+        present = sorted((path for path in group if path in inode_before), key=_rsync_order)
+        relinked.update(
+            path for path in present[1:] if inode_before[path] != inode_before[present[0]]
+        )
+    return relinked
+
+
+def _rsync_order(path: str) -> tuple[tuple[int, bytes], ...]:
+    # rsync lists a folder's files before what its folders hold, names compared as bytes and
+    # a folder's with a "/" after it: "b" comes before "#z/x", "a-b/x" before "a/x".
+    *folders, name = path.split("/")
+    return (*((1, os.fsencode(f) + b"/") for f in folders), (0, os.fsencode(name)))
 
 
 def _ascending(items: Items) -> Iterator[tuple[str, Facets]]:
@@ -310,7 +375,7 @@ def _ascending(items: Items) -> Iterator[tuple[str, Facets]]:
         yield item
 
 
-def _differences(old: Facets, new: Facets) -> tuple[ChangeKind, ...]:
+def _differences(old: Facets, new: Facets, relinked: bool) -> tuple[ChangeKind, ...]:
     def differ(a: object, b: object) -> bool:
         return a is not None and b is not None and a != b
 
@@ -321,7 +386,7 @@ def _differences(old: Facets, new: Facets) -> tuple[ChangeKind, ...]:
         (ChangeKind.MTIME, differ(old.mtime_ns, new.mtime_ns)),
         (ChangeKind.TARGET, old.target != new.target),
         (ChangeKind.XATTRS, differ(old.xattrs, new.xattrs)),
-        (ChangeKind.HARDLINK, old.hardlink != new.hardlink),
+        (ChangeKind.HARDLINK, relinked),
         (ChangeKind.HOLES, old.holes != new.holes),
     )
     return tuple(kind for kind, differs in found if differs)

@@ -227,6 +227,100 @@ def test_a_selective_restore_changes_only_the_chosen_paths_as_its_preview_says(
     assert "partial: only conf.d, plugins/enabled/audit.so" in entry.detail
 
 
+@needs_rsync
+@pytest.mark.parametrize(
+    "break_the_link",
+    [
+        pytest.param(lambda root: (root / "conf" / "site.cf").unlink(), id="first-name-deleted"),
+        pytest.param(lambda root: (root / "main.cf").unlink(), id="other-name-deleted"),
+        pytest.param(  # an editor's save: a new file in place of the link, content changed
+            lambda root: ((root / "main.cf").unlink(), (root / "main.cf").write_text("edit\n")),
+            id="saved-by-an-editor",
+        ),
+        pytest.param(  # a copy in place of the link, the same content and times
+            lambda root: (
+                (root / "conf" / "site.cf").unlink(),
+                shutil.copy2(root / "main.cf", root / "conf" / "site.cf"),
+            ),
+            id="copied-over",
+        ),
+    ],
+)
+def test_the_preview_is_exact_for_a_hardlink_broken_any_way(service, tmp_path, break_the_link):
+    # A file with a name in a folder and one beside it: rsync links them again from the
+    # folder's own file first, whichever name comes first in path order.
+    root = tmp_path / "links"
+    (root / "conf").mkdir(parents=True)
+    (root / "conf" / "site.cf").write_text("listen = 443\n")
+    os.link(root / "conf" / "site.cf", root / "main.cf")
+    (root / "alone.cf").write_text("alone\n")
+    service.add_environment("links", root, version="1.0")
+    backup = service.create_backup("links")
+    wanted = _snapshot(root, tmp_path / "wanted")
+    time.sleep(0.01)
+    break_the_link(root)
+    before = _snapshot(root, tmp_path / "before")
+
+    preview = service.preview_restore("links", backup.id)
+    service.restore_backup("links", backup.id)
+
+    assert {change.path for change in preview.changes} == _changed_by_rsync(before, root)
+    assert rsync_differences(wanted, root, "--delete") == []
+    assert service.preview_restore("links", backup.id).changes == ()
+
+
+@needs_rsync
+def test_a_selective_restore_into_a_folder_that_is_gone_previews_the_folder_too(
+    service, tmp_path, billing
+):
+    root, backup = billing
+    shutil.rmtree(root / "plugins")
+    before = _snapshot(root, tmp_path / "before")
+    chosen = ["plugins/enabled/audit.so"]
+
+    preview = service.preview_restore("billing", backup.id, only=chosen)
+    service.restore_backup("billing", backup.id, only=chosen)
+
+    assert {change.path for change in preview.changes} == _changed_by_rsync(before, root)
+    assert {"plugins", "plugins/enabled"} <= {change.path for change in preview.changes}
+    assert not (root / "plugins" / "audit.so").exists()  # not chosen: left as it was, gone
+
+
+@needs_rsync
+def test_a_folder_chosen_with_a_path_inside_it_is_restored_whole(service, tmp_path, mail):
+    root, backup, wanted = mail
+    before = _snapshot(root, tmp_path / "before")
+    chosen = ["conf.d", "conf.d/cache.ini"]  # as `envops restore --only conf.d conf.d/cache.ini`
+
+    preview = service.preview_restore("mail", backup.id, only=chosen)
+    service.restore_backup("mail", backup.id, only=chosen)
+
+    assert {change.path for change in preview.changes} == _changed_by_rsync(before, root)
+    assert rsync_differences(wanted / "conf.d", root / "conf.d", "--delete") == []
+
+
+@needs_rsync
+def test_one_name_of_a_hardlinked_file_restored_alone_is_linked_to_nothing_left_alone(
+    service, tmp_path
+):
+    root = tmp_path / "links"
+    (root / "conf").mkdir(parents=True)
+    (root / "a.cf").write_text("listen = 443\n")  # the first name, in any order
+    os.link(root / "a.cf", root / "conf" / "site.cf")
+    service.add_environment("links", root, version="1.0")
+    backup = service.create_backup("links")
+    time.sleep(0.01)
+    (root / "conf" / "site.cf").unlink()
+    before = _snapshot(root, tmp_path / "before")
+
+    preview = service.preview_restore("links", backup.id, only=["conf/site.cf"])
+    service.restore_backup("links", backup.id, only=["conf/site.cf"])
+
+    assert {change.path for change in preview.changes} == _changed_by_rsync(before, root)
+    assert (root / "conf" / "site.cf").read_text() == "listen = 443\n"
+    assert service.preview_restore("links", backup.id, only=["conf/site.cf"]).changes == ()
+
+
 def test_a_selective_restore_of_a_name_that_is_not_utf8_is_recorded(service, tmp_path):
     root = tmp_path / "legacy"
     root.mkdir()

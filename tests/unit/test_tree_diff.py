@@ -21,7 +21,7 @@ def test_changes_come_while_the_backup_side_is_still_being_read():
             read.append(path)
             yield path, _file(number)
 
-    walk = changes([], backup_side())
+    walk = changes(lambda: [], backup_side)
     first = next(walk)
 
     assert first.path == "file00000" and first.kinds == (ChangeKind.ADDED,)
@@ -33,7 +33,7 @@ def test_paths_on_both_sides_in_any_mix_are_added_removed_or_compared():
     before = [("a", _file(1)), ("b", _file(2)), ("d", _file(4)), ("e", _file(5))]
     after = [("b", _file(2)), ("c", _file(3)), ("d", _file(40, "b" * 64)), ("f", _file(6))]
 
-    found = {change.path: change.kinds for change in changes(before, after)}
+    found = {change.path: change.kinds for change in changes(lambda: before, lambda: after)}
 
     assert found == {
         "a": (ChangeKind.REMOVED,),
@@ -46,4 +46,4 @@ def test_paths_on_both_sides_in_any_mix_are_added_removed_or_compared():
 
 def test_a_side_out_of_path_order_is_refused_rather_than_compared_wrongly():
     with pytest.raises(ValueError, match="out of path order"):
-        list(changes([("b", _file(1)), ("a", _file(1))], []))
+        list(changes(lambda: [("b", _file(1)), ("a", _file(1))], lambda: []))
