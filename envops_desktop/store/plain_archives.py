@@ -229,22 +229,17 @@ def _first_of_each_hardlink(entries: list[dict[str, Any]], members: dict[str, Zi
         first = by_path.get(holder)
         if first is None or first.get("sha256") is None:
             continue  # refused with the manifest's own words when it is checked
-        for link in links:
-            link["sha256"], link["size"] = first["sha256"], first["size"]
         leader = min([holder, *(link["path"] for link in links)])
-        if leader == holder:
-            continue
-        # One inode: the leader takes the file's mode, time, owners, attributes and holes,
-        # which tar wrote on the first entry only.
-        members[leader] = members.pop(holder)
-        inode = (first["mode"], first["mtime_ns"], first.get("meta") or {})
+        if leader != holder:
+            members[leader] = members.pop(holder)
+        # One inode: every name has the file's mode, time, owners, attributes and holes, as
+        # a backup's scan finds them, though tar wrote them on the first entry only.
+        mode, mtime_ns, meta = first["mode"], first["mtime_ns"], first.get("meta") or {}
         for entry in [first, *links]:
-            meta = dict(inode[2])
-            if entry["path"] != leader:
-                meta = {**(entry.get("meta") or {}), "hardlink": leader}
-                meta.pop("data", None)  # the leader's holes are the file's
-            entry["mode"], entry["mtime_ns"] = inode[0], inode[1]
-            entry["meta"] = meta or None
+            entry["sha256"], entry["size"] = first["sha256"], first["size"]
+            entry["mode"], entry["mtime_ns"] = mode, mtime_ns
+            linked = entry["path"] != leader
+            entry["meta"] = {**meta, "hardlink": leader} if linked else meta or None
 
 
 class _ZipReader:

@@ -397,6 +397,31 @@ def test_a_hardlink_listed_before_the_file_tar_stored_keeps_the_files_attributes
     assert os.stat(first).st_mode & 0o777 == 0o600
 
 
+@pytest.mark.parametrize("first", ["a.conf", "z.conf"], ids=["stored-first", "stored-last"])
+def test_the_preview_of_an_archive_with_a_hardlinked_file_names_only_what_changes(
+    service, tmp_path, first
+):
+    # tar writes a file's attributes on the first name it meets only; every other name is
+    # the same file, so the same attributes, and unchanged where they are unchanged.
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / first).write_text("linked = yes\n")
+    os.setxattr(source / first, "user.origin", b"deploy-42")
+    os.link(source / first, source / ({"a.conf", "z.conf"} - {first}).pop())
+    (source / "other.conf").write_text("other\n")
+    archive = tar_of(source, tmp_path / "links.tar", "--xattrs", top_level=True)
+    root = snapshot(source, tmp_path / "links")
+    (root / "other.conf").write_text("edited\n")
+    service.add_environment("links", root, version="1.0")
+    checked = service.answer_plain_archive(
+        service.check_configuration_file(archive, keep_privileges=True), "1.0", None
+    )
+
+    preview = service.preview_import("links", checked)
+
+    assert [change.path for change in preview.changes] == ["other.conf"]
+
+
 def test_an_empty_archive_is_refused_rather_than_emptying_the_environment(
     service, environment, config_dir, tmp_path
 ):
