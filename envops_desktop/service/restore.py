@@ -378,7 +378,9 @@ def apply_root_metadata(staging: Path, target: Path, backup: Backup) -> None:
     recorded = backup.root_mode if backup.root_mode is not None else stat.S_IMODE(live.st_mode)
     meta = backup.root_meta or {"uid": live.st_uid, "gid": live.st_gid}
     mode, applied = to_apply(meta, recorded, OWN_STORE)
-    apply_metadata(str(staging), applied, mode, backup.root_mtime_ns)
+    # A zip lists no entry for its folder itself: unrecorded, its time stays as it is too.
+    mtime_ns = live.st_mtime_ns if backup.root_mtime_ns is None else backup.root_mtime_ns
+    apply_metadata(str(staging), applied, mode, mtime_ns)
 
 
 def complete_restore(

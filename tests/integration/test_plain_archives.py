@@ -422,6 +422,21 @@ def test_the_preview_of_an_archive_with_a_hardlinked_file_names_only_what_change
     assert [change.path for change in preview.changes] == ["other.conf"]
 
 
+def test_a_zip_that_does_not_list_its_folder_leaves_the_folders_own_time_as_it_is(
+    service, environment, config_dir, tmp_path
+):
+    archive = zip_of(snapshot(config_dir, tmp_path / "copy"), tmp_path / "billing.zip")
+    (config_dir / "app.yaml").write_text("edited\n")
+    os.utime(config_dir, ns=(1_600_000_000_000_000_000,) * 2)
+    checked = service.answer_plain_archive(service.check_configuration_file(archive), "4.2.0", None)
+
+    preview = service.preview_import("billing", checked)
+    imported(service, "billing", archive, "4.2.0", None)
+
+    assert "." not in {change.path for change in preview.changes}
+    assert config_dir.stat().st_mtime_ns == 1_600_000_000_000_000_000
+
+
 def test_an_empty_archive_is_refused_rather_than_emptying_the_environment(
     service, environment, config_dir, tmp_path
 ):
