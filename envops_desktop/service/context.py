@@ -2,7 +2,7 @@
 
 import getpass
 import os
-import socket
+import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,7 +92,7 @@ class ServiceContext:
     @property
     def user_at_host(self) -> str:
         """Who and where, as another workstation is told: "alice@ops-laptop"."""
-        return f"{self.user}@{socket.gethostname()}"
+        return f"{self.user}@{platform.node()}"
 
     def record(
         self, env: Environment, action: ActivityAction, outcome: Outcome, detail: str = ""

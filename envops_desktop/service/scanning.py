@@ -16,10 +16,11 @@ from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.models import ScannedFile, TreeEntry
 from envops_desktop.service.mounts import mounts_inside
-from envops_desktop.store.file_metadata import EntryMeta, read_metadata
+from envops_desktop.store.file_metadata import EntryMeta, has_xattrs, owner_of, read_metadata
 from envops_desktop.store.manifest_codec import dumps_any_name
 
 _S_ISREG, _S_ISDIR, _S_ISLNK = stat.S_ISREG, stat.S_ISDIR, stat.S_ISLNK
+_has_xattrs = has_xattrs
 _DIGEST_PART = 4096
 # A file modified within this many nanoseconds of a scan may change again in the same mtime
 # tick without its mtime moving, so its hash is not cached (git's "racily clean" problem).
@@ -124,12 +125,14 @@ def scan_tree(root: Path, excludes: Excludes | None = None) -> Scan:
         root_meta=read_metadata(str(root), root_stat),
     )
     add_file = scan.files.add
+    excluding = bool(excludes)
     first_names: dict[tuple[int, int], str] = {}  # a hardlinked file's first path, by inode
     # Depth first, each folder's entries in the order their paths sort in, so the files
     # come out in path order with no sort of them all (a backup writes its manifest's rows
     # as it reads them): a folder `a` sorts as `a/`, whose contents come after `a-b` and
     # before `a0`.
-    pending = [("", str(root), _in_path_order(_listing(str(root), follow=True)))]
+    top = str(root)
+    pending = [("", top.rstrip("/") + "/", _in_path_order(_listing(top, follow=True)))]
     while pending:
         prefix, directory, entries = pending[-1]
         entry = next(entries, None)
@@ -137,32 +140,34 @@ def scan_tree(root: Path, excludes: Excludes | None = None) -> Scan:
             pending.pop()
             continue
         name, st = entry
-        mode = st.st_mode
-        if excludes and excludes.matches(prefix + name, _S_ISDIR(mode)):
+        mode, path = st.st_mode, prefix + name
+        if excluding and excludes.matches(path, _S_ISDIR(mode)):  # type: ignore[union-attr]
             scan.excluded += 1
             continue
-        full = os.path.join(directory, name)
+        full = directory + name
         if _S_ISREG(mode):  # nearly every entry: the cheapest path
-            first = None
             if st.st_nlink > 1:
-                first = first_names.setdefault((st.st_dev, st.st_ino), prefix + name)
-                first = None if first == prefix + name else first
-            add_file(prefix + name, st, read_metadata(full, st, holes=True, hardlink=first))
+                first = first_names.setdefault((st.st_dev, st.st_ino), path)
+                meta = read_metadata(full, st, True, None if first == path else first)
+            elif st.st_blocks * 512 < st.st_size or _has_xattrs(full):
+                meta = read_metadata(full, st, holes=True)
+            else:
+                meta = owner_of(st)
+            add_file(path, st, meta)
         elif _S_ISDIR(mode):
-            scan.others.append(_entry(prefix + name, EntryKind.DIR, st, full))
-            if mounted and prefix + name in mounted:
-                scan.skipped.append(prefix + name + MOUNT_POINT_NOTE)
+            scan.others.append(_entry(path, EntryKind.DIR, st, full))
+            if mounted and path in mounted:
+                scan.skipped.append(path + MOUNT_POINT_NOTE)
                 continue
-            inner = os.path.join(directory, name)
-            pending.append((prefix + name + "/", inner, _in_path_order(_listing(inner, False))))
+            pending.append((path + "/", full + "/", _in_path_order(_listing(full, False))))
         elif _S_ISLNK(mode):
             target = os.readlink(full)
-            scan.others.append(_entry(prefix + name, EntryKind.SYMLINK, st, full, target))
+            scan.others.append(_entry(path, EntryKind.SYMLINK, st, full, target))
         elif stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
             kind = EntryKind.FIFO if stat.S_ISFIFO(mode) else EntryKind.SOCKET
-            scan.others.append(_entry(prefix + name, kind, st, full))
+            scan.others.append(_entry(path, kind, st, full))
         else:
-            scan.skipped.append(prefix + name + DEVICE_NOTE)
+            scan.skipped.append(path + DEVICE_NOTE)
     scan.others.sort(key=itemgetter(0))  # a folder `a` comes before `a-b`, not after it
     return scan
 

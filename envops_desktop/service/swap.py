@@ -9,8 +9,8 @@ either the whole old tree or the whole new one; elsewhere it renames twice, and 
 is missing for the instant between.
 """
 
-import ctypes
 import errno
+import functools
 import os
 import shutil
 import sys
@@ -127,19 +127,26 @@ def _holds(path: str, entry: JournalEntry, new: bool) -> bool:
 
 def _exchange(first: str | Path, second: str | Path) -> bool:
     """Swap two folders' names in one atomic step; False where the system cannot."""
-    if _renameat2 is None:
+    renameat2 = _renameat2()
+    if renameat2 is None:
         return False
-    if _renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), 2) == 0:
+    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), 2) == 0:
         return True
+    import ctypes  # loaded by `_renameat2` already
+
     error = ctypes.get_errno()
     if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
         return False  # a filesystem or kernel without RENAME_EXCHANGE: rename twice
     raise OSError(error, os.strerror(error), str(first), None, str(second))
 
 
-def _load_renameat2() -> Callable[..., int] | None:
+@functools.cache
+def _renameat2() -> Callable[..., int] | None:
     if not sys.platform.startswith("linux"):
         return None
+    # Loaded at the first swap, not at start: ctypes took 5 ms of every command's start.
+    import ctypes
+
     try:
         function = ctypes.CDLL(None, use_errno=True).renameat2  # glibc 2.28 and later
     except (OSError, AttributeError):
@@ -156,7 +163,6 @@ def _load_renameat2() -> Callable[..., int] | None:
 
 
 _AT_FDCWD = -100
-_renameat2 = _load_renameat2()
 
 
 def clean_up(entry: JournalEntry) -> None:
