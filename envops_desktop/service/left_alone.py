@@ -64,6 +64,23 @@ def carry_over(live: Path, new_tree: Path, excludes: Excludes | LeftAsTheyAre) -
     return lost
 
 
+def excluded_paths_lost(live: Path, excludes: Excludes, gone: set[str]) -> list[str]:
+    """The paths under `live` that `excludes` matches whose folder a restore takes away
+    (`gone`: the folders it removes or replaces), with all they hold: `carry_over` has
+    nowhere to put them, so they go with their folder."""
+    if not excludes:
+        return []
+    lost = []
+    for path in _left_alone(str(live), excludes)[1]:
+        if path.rpartition("/")[0] in gone:
+            lost.append(path)
+            if stat.S_ISDIR(os.lstat(live / path).st_mode):
+                for folder, names, files in os.walk(live / path):
+                    inner = os.path.relpath(folder, live)
+                    lost += (f"{inner}/{name}" for name in names + files)
+    return sorted(lost)
+
+
 @contextlib.contextmanager
 def _times_kept(path: Path) -> Iterator[None]:
     """Keep the times of the folder holding `path`, as the backup restored them, while an

@@ -26,6 +26,7 @@ from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
 from envops_desktop.domain.models import Backup, Environment, TreeEntry
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service.context import ServiceContext
+from envops_desktop.service.left_alone import excluded_paths_lost
 from envops_desktop.service.parallel import parallel_map
 from envops_desktop.service.scanning import scan_tree
 from envops_desktop.store.blob_bodies import sha256_of_file
@@ -240,7 +241,8 @@ def restore_preview(
 
     live = held(live_tree(ctx, env, cancel, against=after))
     if only is None:
-        return TreeChanges("live", backup.name, tuple(changes(live, after)))
+        found = tuple(changes(live, after))
+        return TreeChanges("live", backup.name, _with_excluded_lost(found, env, live))
     # What it does not bring back stays as it is, and so do the folders holding the chosen
     # paths, except one the restore must make to hold them (missing, or no folder now); a
     # file it brings back is linked only to others it brings back.
@@ -251,7 +253,7 @@ def restore_preview(
         if left.selected(change.path)
         or (left.holds_selected(change.path) and _MADE & set(change.kinds))
     )
-    return TreeChanges("live", backup.name, chosen)
+    return TreeChanges("live", backup.name, _with_excluded_lost(chosen, env, live))
 
 
 def import_preview(
@@ -271,7 +273,24 @@ def import_preview(
         return restored(ordered, manifest, Excludes(env.excludes), policy)
 
     live = held(live_tree(ctx, env, cancel, against=after))
-    return TreeChanges("live", file_name, tuple(changes(live, after)))
+    found = tuple(changes(live, after))
+    return TreeChanges("live", file_name, _with_excluded_lost(found, env, live))
+
+
+def _with_excluded_lost(
+    found: tuple[PathChange, ...], env: Environment, live: Side
+) -> tuple[PathChange, ...]:
+    """`found`, and the excluded paths removed with a folder the restore removes or
+    replaces: left as they are, but they have nowhere left to be."""
+    if not env.excludes:
+        return found
+    folders = {path for path, facets in live() if facets.kind is EntryKind.DIR}
+    gone = {c.path for c in found if c.path in folders and c.kinds in (_REMOVED, _KIND)}
+    lost = excluded_paths_lost(Path(env.path), Excludes(env.excludes), gone)
+    if not lost:
+        return found
+    removed = (PathChange(path, _REMOVED) for path in lost)
+    return tuple(heapq.merge(found, removed, key=attrgetter("path")))
 
 
 _MADE = {ChangeKind.ADDED, ChangeKind.KIND}

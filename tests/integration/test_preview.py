@@ -336,6 +336,27 @@ def test_a_selective_restore_of_a_name_that_is_not_utf8_is_recorded(service, tmp
     assert "partial: only caf\\xe9.conf" in service.activity("legacy")[0].detail
 
 
+@needs_rsync
+def test_the_preview_names_excluded_files_removed_with_their_folder(service, tmp_path, billing):
+    # Excluded paths are left as they are, except where the restore removes their folder.
+    root, backup = billing
+    service.set_excludes("billing", ["*.log", "cache/"])
+    (root / "build" / "cache").mkdir(parents=True)  # a folder the backup does not have
+    (root / "build" / "run.log").write_text("excluded\n")
+    (root / "build" / "cache" / "blob").write_text("excluded with its folder\n")
+    (root / "app.log").write_text("excluded, and kept\n")
+    before = _snapshot(root, tmp_path / "before")
+
+    preview = service.preview_restore("billing", backup.id)
+    service.restore_backup("billing", backup.id)
+
+    assert {change.path for change in preview.changes} == _changed_by_rsync(before, root)
+    assert {"build/run.log", "build/cache", "build/cache/blob"} <= {
+        change.path for change in preview.changes
+    }
+    assert (root / "app.log").read_text() == "excluded, and kept\n"
+
+
 def test_a_selective_restore_of_a_path_outside_the_folder_is_refused(service, tmp_path, billing):
     _root, backup = billing
 
