@@ -16,11 +16,16 @@ from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.models import ScannedFile, TreeEntry
 from envops_desktop.service.mounts import mounts_inside
-from envops_desktop.store.file_metadata import EntryMeta, has_xattrs, owner_of, read_metadata
+from envops_desktop.store.file_metadata import (
+    EntryMeta,
+    has_xattrs,
+    may_have_holes,
+    owner_of,
+    read_metadata,
+)
 from envops_desktop.store.manifest_codec import dumps_any_name
 
 _S_ISREG, _S_ISDIR, _S_ISLNK = stat.S_ISREG, stat.S_ISDIR, stat.S_ISLNK
-_has_xattrs = has_xattrs
 _DIGEST_PART = 4096
 # A file modified within this many nanoseconds of a scan may change again in the same mtime
 # tick without its mtime moving, so its hash is not cached (git's "racily clean" problem).
@@ -149,7 +154,7 @@ def scan_tree(root: Path, excludes: Excludes | None = None) -> Scan:
             if st.st_nlink > 1:
                 first = first_names.setdefault((st.st_dev, st.st_ino), path)
                 meta = read_metadata(full, st, True, None if first == path else first)
-            elif st.st_blocks * 512 < st.st_size or _has_xattrs(full):
+            elif may_have_holes(st) or has_xattrs(full):
                 meta = read_metadata(full, st, holes=True)
             else:
                 meta = owner_of(st)

@@ -71,6 +71,11 @@ def owner_of(st: os.stat_result) -> EntryMeta | None:
     return _owner(st.st_uid, st.st_gid) if _HAS_OWNERS else None
 
 
+def may_have_holes(st: os.stat_result) -> bool:
+    """Whether a regular file's blocks do not cover its size: only then are holes looked for."""
+    return bool(st.st_size) and st.st_blocks * 512 < st.st_size
+
+
 def has_xattrs(path: str) -> bool:
     """Whether the entry at `path` (not following a link) may have extended attributes:
     one call, where reading them is one more per attribute; a folder of 20,000 files has
@@ -139,7 +144,7 @@ def read_metadata(
     meta = owner_of(st)
     xattrs = read_xattrs(path)
     extents = None
-    if holes and st.st_size and st.st_blocks * 512 < st.st_size:
+    if holes and may_have_holes(st):
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         try:
             extents = data_extents(fd, st.st_size)
