@@ -41,7 +41,7 @@ def ingest_files(data_dir: str, sources: list[str]) -> list[Ingested]:
     """Store each file, the small ones into one new pack; per file what storing it gave."""
     store = _store(data_dir)
     with store.packing() as pack:
-        return [store.ingest(source, pack) for source in sources]
+        return store.ingest_all(sources, pack)
 
 
 def extract_files(data_dir: str, items: list[Extraction]) -> int:

@@ -14,6 +14,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -54,6 +55,17 @@ class DamagedBlobError(ValueError):
 Ingested = tuple[str, int, PackedAt | None, bool]
 # How many times a file that changes while it is read is read before it is stored as is.
 _READS_OF_A_CHANGING_FILE = 3
+# Bytes of small contents read and held until the pack index is asked about them together.
+_HELD_FOR_LOOKUP = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class _SmallRead:
+    """A small file's content as read, to be packed unless the store holds it already."""
+
+    sha: str
+    data: bytes
+    changed: bool  # it kept changing while it was read
 
 
 def _identity(st: os.stat_result) -> tuple[int, int, int]:
@@ -108,9 +120,14 @@ class BlobStore:
         at = batch.located[sha] if batch and sha in batch.located else self._index.locate(sha)
         if at is not None:
             return at
+        loose = self._loose(sha)
+        return Path(loose) if loose else None
+
+    def _loose(self, sha: str) -> str | None:
+        # Blob `sha`'s file of its own, if it has one.
         for candidate in self._loose_names(sha):
             if os.path.exists(candidate):
-                return Path(candidate)
+                return candidate
         return None
 
     def has(self, sha: str) -> bool:
@@ -157,22 +174,61 @@ class BlobStore:
         self._index.record(placed)
 
     def ingest(self, source: str, pack: PackWriter) -> Ingested:
-        """Store a file's content: small content into `pack`, large into a file of its own.
+        """Store a file's content: small content into `pack`, large into a file of its own."""
+        return self.ingest_all([source], pack)[0]
 
-        The name is the hash of exactly the bytes stored. A file that changes while it is
-        read (its size, mtime or ctime moved) is read again, a few times at most; content
-        still changing is stored as last read, and said so, as `tar` warns "file changed as
-        we read it". Nothing read while the file changed is stored.
+    def ingest_all(self, sources: Iterable[str], pack: PackWriter) -> list[Ingested]:
+        """Store each file's content, as `ingest` does, in order.
+
+        The small contents read are looked up in the pack index together, not one query per
+        file: those queries were a fifth of what a first backup of 200,000 small files cost
+        its helpers. What waits for the look-up is bounded (`_HELD_FOR_LOOKUP`).
         """
-        for _ in range(_READS_OF_A_CHANGING_FILE - 1):
-            ingested = self._ingest_once(source, pack, keep_if_changed=False)
-            if ingested is not None:
-                return ingested
-        ingested = self._ingest_once(source, pack, keep_if_changed=True)
-        assert ingested is not None
+        ingested: list[Ingested] = []
+        group: list[Ingested | _SmallRead] = []
+        held = 0
+        for source in sources:
+            read = self._read(source, pack)
+            group.append(read)
+            if isinstance(read, _SmallRead):
+                held += len(read.data)
+            if held >= _HELD_FOR_LOOKUP or len(group) >= _PER_QUERY:
+                ingested += self._pack_small(group, pack)
+                group, held = [], 0
+        ingested += self._pack_small(group, pack)
         return ingested
 
-    def _ingest_once(self, source: str, pack: PackWriter, keep_if_changed: bool) -> Ingested | None:
+    def _pack_small(self, group: list[Ingested | _SmallRead], pack: PackWriter) -> list[Ingested]:
+        # The group's small contents not stored yet appended to `pack`; every file's outcome.
+        asked = [r.sha for r in group if isinstance(r, _SmallRead) and r.sha not in pack.placed]
+        stored = self._index.locate_many(asked).keys() if asked else frozenset[str]()
+        outcomes: list[Ingested] = []
+        for read in group:
+            if isinstance(read, _SmallRead):
+                sha = read.sha
+                new = sha not in pack.placed and sha not in stored and not self._loose(sha)
+                at = pack.append(sha, *small_body(read.data)) if new else None
+                read = (sha, len(read.data), at, read.changed)
+            outcomes.append(read)
+        return outcomes
+
+    def _read(self, source: str, pack: PackWriter) -> "Ingested | _SmallRead":
+        # The name is the hash of exactly the bytes stored. A file that changes while it is
+        # read (its size, mtime or ctime moved) is read again, a few times at most; content
+        # still changing is stored as last read, and said so, as `tar` warns "file changed as
+        # we read it". Nothing read while the file changed is stored.
+        for _ in range(_READS_OF_A_CHANGING_FILE - 1):
+            read = self._read_once(source, pack, keep_if_changed=False)
+            if read is not None:
+                return read
+        read = self._read_once(source, pack, keep_if_changed=True)
+        assert read is not None
+        return read
+
+    def _read_once(
+        self, source: str, pack: PackWriter, keep_if_changed: bool
+    ) -> "Ingested | _SmallRead | None":
+        # A small file's content, to be packed; a large one's stored in a file of its own.
         fd = os.open(source, os.O_RDONLY | NOFOLLOW | BINARY)
         with open(fd, "rb", buffering=0) as f:
             status = os.fstat(fd)
@@ -182,10 +238,7 @@ class BlobStore:
                 changed = _identity(os.fstat(fd)) != before
                 if changed and not keep_if_changed:
                     return None
-                sha = hashlib.sha256(first).hexdigest()
-                if sha in pack.placed or self.has(sha):
-                    return sha, len(first), None, changed
-                return sha, len(first), pack.append(sha, *small_body(first)), changed
+                return _SmallRead(hashlib.sha256(first).hexdigest(), first, changed)
             reader = HashingReader(f)
             tmp = self._tmp_path("ingest")
             try:
