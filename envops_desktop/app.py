@@ -1,7 +1,6 @@
 """The `envops-desktop` entry point: QApplication, logging, data dir, --demo."""
 
 import argparse
-import gc
 import logging
 import logging.handlers
 import os
@@ -72,6 +71,7 @@ def open_main_window(
     service: "EnvOpsService", settings: "QSettings", crash_reporter: "CrashReporter | None" = None
 ) -> "MainWindow":
     """Recover interrupted restores, then build the window and say what was recovered."""
+    from envops_desktop.controller.garbage_collection import settle_heap
     from envops_desktop.controller.main_controller import MainController, Notification
     from envops_desktop.ui.main_window import MainWindow
 
@@ -85,6 +85,9 @@ def open_main_window(
             Notification.SUCCESS if report.rolled_forward else Notification.INFO,
             f"Recovered {report.environment_name} after an interruption: {report.detail}.",
         )
+    # Qt wrappers, pydantic schemas and imported modules are alive for the whole session: a
+    # full collection walking them all took 50-200 ms whenever a worker's allocations
+    # triggered one.
     settle_heap()
     # A worker thread running Python (parsing a manifest) keeps the GIL for up to the switch
     # interval each time the GUI thread asks for it, and the GUI thread asks at every call
@@ -92,17 +95,6 @@ def open_main_window(
     # quarter-second stall while a configuration file was read.
     sys.setswitchinterval(_GUI_SWITCH_INTERVAL)
     return window
-
-
-def settle_heap() -> None:
-    """Keep the objects built at start-up out of the garbage collector's full passes.
-
-    Qt wrappers, pydantic schemas and imported modules are alive for the whole session; a
-    full collection walking them all on the GUI thread took 50-200 ms whenever a worker's
-    allocations triggered one, and the user felt it.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,6 +4,7 @@ import time
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
+from envops_desktop.controller.garbage_collection import FullPasses
 from envops_desktop.domain.progress import Eta, Progress
 from envops_desktop.workers.operation_worker import Operation, OperationWorker
 
@@ -96,13 +97,15 @@ class RunningOperation(QObject):
 
 
 class OperationRunner(QObject):
-    """Runs operations in the background and knows which are still running."""
+    """Runs operations in the background and knows which are still running; while any
+    runs, the garbage collector's full passes, which stop every thread, wait."""
 
     changed = Signal()  # an operation started or finished
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._running: list[RunningOperation] = []
+        self._full_passes = FullPasses()
 
     @property
     def running(self) -> list[RunningOperation]:
@@ -120,6 +123,7 @@ class OperationRunner(QObject):
         return running
 
     def launch(self, running: RunningOperation) -> None:
+        self._full_passes.hold()
         self._running.append(running)
         running.start()
         self.changed.emit()
@@ -128,6 +132,8 @@ class OperationRunner(QObject):
         if running in self._running:
             self._running.remove(running)
             running.deleteLater()
+            if not self._running:
+                self._full_passes.release()
             self.changed.emit()
 
     def cancel_all_and_wait(self, timeout_ms: int = 300_000) -> bool:
