@@ -178,7 +178,12 @@ class BlobStore:
         return self.ingest_all([source], pack)[0]
 
     def ingest_all(self, sources: Iterable[str], pack: PackWriter) -> list[Ingested]:
-        """Store each file's content, as `ingest` does, in order.
+        """Store each file's content, as `ingest` does; per file, in order, what storing it gave.
+
+        The name is the hash of exactly the bytes stored. A file that changes while it is
+        read (its size, mtime or ctime moved) is read again, a few times at most; content
+        still changing is stored as last read, and said so, as `tar` warns "file changed as
+        we read it". Nothing read while the file changed is stored.
 
         The small contents read are looked up in the pack index together, not one query per
         file: those queries were a fifth of what a first backup of 200,000 small files cost
@@ -188,7 +193,7 @@ class BlobStore:
         group: list[Ingested | _SmallRead] = []
         held = 0
         for source in sources:
-            read = self._read(source, pack)
+            read = self._read(source)
             group.append(read)
             if isinstance(read, _SmallRead):
                 held += len(read.data)
@@ -212,22 +217,17 @@ class BlobStore:
             outcomes.append(read)
         return outcomes
 
-    def _read(self, source: str, pack: PackWriter) -> "Ingested | _SmallRead":
-        # The name is the hash of exactly the bytes stored. A file that changes while it is
-        # read (its size, mtime or ctime moved) is read again, a few times at most; content
-        # still changing is stored as last read, and said so, as `tar` warns "file changed as
-        # we read it". Nothing read while the file changed is stored.
+    def _read(self, source: str) -> Ingested | _SmallRead:
+        # Read again while it changes as it is read; the last time, kept as read.
         for _ in range(_READS_OF_A_CHANGING_FILE - 1):
-            read = self._read_once(source, pack, keep_if_changed=False)
+            read = self._read_once(source, keep_if_changed=False)
             if read is not None:
                 return read
-        read = self._read_once(source, pack, keep_if_changed=True)
+        read = self._read_once(source, keep_if_changed=True)
         assert read is not None
         return read
 
-    def _read_once(
-        self, source: str, pack: PackWriter, keep_if_changed: bool
-    ) -> "Ingested | _SmallRead | None":
+    def _read_once(self, source: str, keep_if_changed: bool) -> Ingested | _SmallRead | None:
         # A small file's content, to be packed; a large one's stored in a file of its own.
         fd = os.open(source, os.O_RDONLY | NOFOLLOW | BINARY)
         with open(fd, "rb", buffering=0) as f:
