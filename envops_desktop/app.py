@@ -93,8 +93,8 @@ def open_main_window(
     # interval each time the GUI thread asks for it, and the GUI thread asks at every call
     # into Qt that releases it and every call back into Python (a model's data(), a slot):
     # at the default 5 ms, a burst of such calls added up to a quarter-second stall while a
-    # configuration file was read; at 1 ms, 40-80 ms; at 0.2 ms, under 25 ms, the upload
-    # no slower.
+    # configuration file was read; at 1 ms, 117-150 ms in the GUI bench; at 0.2 ms, 27-40 ms,
+    # the operations no slower.
     sys.setswitchinterval(_GUI_SWITCH_INTERVAL)
     return window
 

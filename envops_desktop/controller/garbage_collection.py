@@ -21,38 +21,27 @@ def settle_heap() -> None:
 
 
 class _Held:
-    """The process's holders of full passes (one per runner at most) and the thresholds
-    to put back when the last lets go."""
+    """How many runners have operations running (each holds full passes off once) and the
+    thresholds to put back when none has."""
 
-    holders = 0
+    runners = 0
     thresholds = gc.get_threshold()
 
 
-class FullPasses:
-    """Puts the collector's full passes off while operations run; the runner says when.
-    Several runners (windows, tests) may hold them at once: the last to let go restores."""
+def hold_full_passes() -> None:
+    """A runner's first operation starts: no full passes from now on (young ones go on)."""
+    _Held.runners += 1
+    if _Held.runners == 1:
+        _Held.thresholds = gc.get_threshold()
+        gc.set_threshold(*_Held.thresholds[:2], _FULL_PASSES_HELD)
 
-    def __init__(self) -> None:
-        self._holding = False
 
-    def hold(self) -> None:
-        """An operation starts: from now on, no full passes (young ones go on)."""
-        if self._holding:
-            return
-        self._holding = True
-        _Held.holders += 1
-        if _Held.holders == 1:
-            _Held.thresholds = gc.get_threshold()
-            gc.set_threshold(*_Held.thresholds[:2], _FULL_PASSES_HELD)
-
-    def release(self) -> None:
-        """No operation runs: collect the young objects, freeze the survivors (an operation's
-        results the window shows, mostly) and let full passes run again, over the rest."""
-        if not self._holding:
-            return
-        self._holding = False
-        _Held.holders -= 1
-        if _Held.holders == 0:
-            gc.collect(1)
-            gc.freeze()
-            gc.set_threshold(*_Held.thresholds)
+def release_full_passes() -> None:
+    """A runner's last operation has ended: when no runner has any, collect the young
+    objects, freeze the survivors (mostly results the window shows) and let full passes
+    run again, over the rest."""
+    _Held.runners -= 1
+    if _Held.runners == 0:
+        gc.collect(1)
+        gc.freeze()
+        gc.set_threshold(*_Held.thresholds)

@@ -4,7 +4,7 @@ import time
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
-from envops_desktop.controller.garbage_collection import FullPasses
+from envops_desktop.controller.garbage_collection import hold_full_passes, release_full_passes
 from envops_desktop.domain.progress import Eta, Progress
 from envops_desktop.workers.operation_worker import Operation, OperationWorker
 
@@ -105,7 +105,6 @@ class OperationRunner(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._running: list[RunningOperation] = []
-        self._full_passes = FullPasses()
 
     @property
     def running(self) -> list[RunningOperation]:
@@ -123,7 +122,8 @@ class OperationRunner(QObject):
         return running
 
     def launch(self, running: RunningOperation) -> None:
-        self._full_passes.hold()
+        if not self._running:
+            hold_full_passes()
         self._running.append(running)
         running.start()
         self.changed.emit()
@@ -133,7 +133,7 @@ class OperationRunner(QObject):
             self._running.remove(running)
             running.deleteLater()
             if not self._running:
-                self._full_passes.release()
+                release_full_passes()
             self.changed.emit()
 
     def cancel_all_and_wait(self, timeout_ms: int = 300_000) -> bool:
