@@ -4,6 +4,7 @@ Both the store and an import's helpers encode and decode bodies with these, on w
 thread they run; each thread keeps its own zstd contexts.
 """
 
+import functools
 import hashlib
 import itertools
 import os
@@ -236,7 +237,7 @@ def decoded_chunks(raw: BinaryIO, compressed: bool) -> Iterator[bytes]:
         return
     body = raw.read(SMALL_FILE)
     if len(body) < SMALL_FILE:  # small blob: one call decodes it, frame size known or not
-        yield from decoded_body(body, compressed)
+        yield decoded(body, compressed)
         return
     raw.seek(0)
     # Across frames: a content pulled from a shared store is its parts' frames, one after
@@ -246,16 +247,19 @@ def decoded_chunks(raw: BinaryIO, compressed: bool) -> Iterator[bytes]:
             yield chunk
 
 
-def write_all(out: BinaryIO, data: bytes) -> None:
-    """Write all of `data` to an unbuffered file, however many calls that takes."""
+def write_all(out: BinaryIO | int, data: bytes) -> None:
+    """Write all of `data` to an unbuffered file or a file descriptor, however many calls
+    that takes."""
+    write = functools.partial(os.write, out) if isinstance(out, int) else out.write
     view = memoryview(data)
     while view:
-        view = view[out.write(view) :]
+        view = view[write(view) :]
 
 
-def decoded_body(body: bytes, compressed: bool) -> Iterator[bytes]:
-    # A generator, so that a body that does not decode fails where the caller reads it.
-    yield (
+def decoded(body: bytes, compressed: bool) -> bytes:
+    """The content of a body stored whole (raises `zstandard.ZstdError` if it does not
+    decode)."""
+    return (
         decompressor().decompressobj(read_across_frames=True).decompress(body)
         if compressed
         else body

@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from envops_desktop.store.blob_bodies import write_all
 from envops_desktop.store.file_metadata import NOTHING, Applied, SparseWriter, apply_metadata
 
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -78,6 +79,26 @@ def flushing_in_background(enabled: bool = True, interval: float = 0.5) -> Itera
         flusher.join()
 
 
+# A new file: never written through a link or over something already there.
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW | BINARY
+
+
+def write_new_file(
+    target: str, data: bytes, mode: int, mtime_ns: int, applied: Applied = NOTHING
+) -> None:
+    """`writing_new_file` for content held whole, with no holes: an open, the writes, the
+    metadata and a close, with no file object or context around them."""
+    fd = os.open(target, _NEW_FILE, 0o600)
+    try:
+        write_all(fd, data)
+        if _META_BY_FD:
+            apply_metadata(fd, applied, mode, mtime_ns)
+    finally:
+        os.close(fd)
+    if not _META_BY_FD:  # Windows: by path, once the file is closed
+        apply_metadata(target, applied, mode, mtime_ns)
+
+
 @contextlib.contextmanager
 def writing_new_file(
     target: str, mode: int, mtime_ns: int, applied: Applied = NOTHING
@@ -87,8 +108,7 @@ def writing_new_file(
 
     O_EXCL|O_NOFOLLOW: never written through a link or over something already there.
     """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW | BINARY
-    with open(os.open(target, flags, 0o600), "wb", buffering=0) as out:
+    with open(os.open(target, _NEW_FILE, 0o600), "wb", buffering=0) as out:
         if applied.data is None:
             yield out
         else:

@@ -7,11 +7,11 @@ own wastes three quarters of a 4 KiB block; one pack per batch of a backup costs
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from envops_desktop.store.blob_bodies import decoded_body, write_all
+from envops_desktop.store.blob_bodies import write_all
 from envops_desktop.store.file_writes import BINARY
 from envops_desktop.store.pack_index import PackedAt
 
@@ -44,10 +44,6 @@ class PackWriter:
             self._file.close()
 
 
-def body_at(pack: BinaryIO, at: PackedAt) -> Iterator[bytes]:
-    return decoded_body(stored_body_at(pack, at), at.compressed)
-
-
 def stored_body_at(pack: BinaryIO, at: PackedAt) -> bytes:
     """A packed blob's body as stored, compressed or not."""
     pack.seek(at.offset)
@@ -57,17 +53,19 @@ def stored_body_at(pack: BinaryIO, at: PackedAt) -> bytes:
 class ReadBatch:
     """What a batch of reads shares: its blobs' places in packs, and the packs, opened once."""
 
-    def __init__(self, shas: Sequence[str], packed: dict[str, PackedAt]) -> None:
+    def __init__(self, folder: str, shas: Sequence[str], packed: dict[str, PackedAt]) -> None:
+        self._folder = folder  # where the packs lie
         # Every blob of the batch, with None for those not packed (they have files of their own).
         self.located: dict[str, PackedAt | None] = dict.fromkeys(shas) | packed
         self._packs: dict[str, BinaryIO] = {}
         self._open = contextlib.ExitStack()
 
-    def pack(self, path: str) -> BinaryIO:
-        pack = self._packs.get(path)
+    def pack(self, name: str) -> BinaryIO:
+        pack = self._packs.get(name)
         if pack is None:
+            path = os.path.join(self._folder, name)
             opened = open(path, "rb", buffering=0)  # noqa: SIM115 - closed with the batch
-            pack = self._packs[path] = self._open.enter_context(opened)
+            pack = self._packs[name] = self._open.enter_context(opened)
         return pack
 
     def close(self) -> None:

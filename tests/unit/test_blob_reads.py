@@ -3,9 +3,12 @@
 import os
 import stat
 
+import pytest
+
 from envops_desktop.store.blob_bodies import first_read
-from envops_desktop.store.blobs import BlobStore
+from envops_desktop.store.blobs import BlobStore, DamagedBlobError
 from envops_desktop.store.database import Database
+from tests.store_view import damage_blob
 
 
 def test_a_batch_of_blobs_is_found_with_one_query_and_each_pack_opened_once(tmp_path, monkeypatch):
@@ -59,3 +62,26 @@ def test_a_large_file_is_read_no_further_than_asked(tmp_path):
         read = first_read(f, 3 << 20, 1 << 20)
 
     assert read == large.read_bytes()[: 1 << 20]
+
+
+def test_a_damaged_small_blob_is_refused_before_its_file_exists(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    store = BlobStore(data, Database(data))
+    contents = {
+        "app.conf": b"listen = 8443\n" * 200,  # packed compressed: damage stops it decoding
+        "key.bin": os.urandom(300),  # packed as it is: damage makes it hash wrong
+    }
+    for name, content in contents.items():
+        (tmp_path / name).write_bytes(content)
+    with store.packing() as pack:
+        placed = [store.ingest(str(tmp_path / name), pack) for name in contents]
+    store.record_packed((sha, at) for sha, _size, at, _changed in placed if at is not None)
+    assert sorted(at.compressed for _sha, _size, at, _changed in placed) == [False, True]
+    (tmp_path / "restored").mkdir()
+    for (sha, _size, _at, _changed), name in zip(placed, contents, strict=True):
+        damage_blob(data, sha, b"bit rot")
+        target = tmp_path / "restored" / name
+        with pytest.raises(DamagedBlobError, match=sha), store.reading([sha]):
+            store.extract(sha, str(target), 0o640, 10**18)
+        assert not target.exists()
