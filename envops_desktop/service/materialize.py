@@ -67,15 +67,19 @@ def new_file_metadata(entry: TreeEntry, policy: MetadataPolicy) -> tuple[int, in
     return mode, entry.mtime_ns, applied
 
 
-def _link_again(root: Path, followers: Sequence[TreeEntry]) -> None:
+def _link_again(top: str, followers: Sequence[TreeEntry]) -> None:
     # A hardlink is the file it links to, mode, owner and times included.
     for entry in followers:
-        os.link(root / str((entry.meta or {})["hardlink"]), root / entry.path)
+        os.link(
+            os.path.join(top, str((entry.meta or {})["hardlink"])), os.path.join(top, entry.path)
+        )
 
 
-def _finish_others(root: Path, entries: Sequence[TreeEntry], policy: MetadataPolicy) -> None:
+def _finish_others(top: str, entries: Sequence[TreeEntry], policy: MetadataPolicy) -> None:
+    # Paths as strings, as everywhere a restore goes through every entry: in pathlib, the
+    # joins were a tenth of a 300-file restore's own time.
     for entry in entries:
-        path = root / entry.path
+        path = os.path.join(top, entry.path)
         mode, applied = to_apply(entry.meta, entry.mode, policy)
         if entry.kind is EntryKind.SYMLINK:
             os.symlink(entry.target or "", path)
@@ -93,7 +97,7 @@ def _finish_others(root: Path, entries: Sequence[TreeEntry], policy: MetadataPol
         (e for e in entries if e.kind is EntryKind.DIR), key=lambda e: e.path, reverse=True
     ):
         mode, applied = to_apply(entry.meta, entry.mode, policy)
-        apply_metadata(root / entry.path, applied, mode, entry.mtime_ns)
+        apply_metadata(os.path.join(top, entry.path), applied, mode, entry.mtime_ns)
 
 
 # Writes the files it is given, in order, each into the tree being made (its folder made).
@@ -114,6 +118,7 @@ def materialize(
     special files are kept: a 200,000-file manifest is never held whole.
     """
     os.mkdir(root, 0o700)
+    top = os.fspath(root)
     others: list[TreeEntry] = []
     followers: list[TreeEntry] = []  # hardlinks to files written before them
 
@@ -128,13 +133,13 @@ def materialize(
                     yield entry
                 continue
             if entry.kind is EntryKind.DIR:
-                os.mkdir(root / entry.path, 0o700)
+                os.mkdir(os.path.join(top, entry.path), 0o700)
             others.append(entry)
 
     try:
         write_files(files())
-        _link_again(root, followers)
-        _finish_others(root, others, policy)
+        _link_again(top, followers)
+        _finish_others(top, others, policy)
     except OSError as error:
         raise OperationFailedError(_explain(error)) from error
 
