@@ -55,6 +55,36 @@ def test_help_runs_as_an_installed_command():
         assert command in result.stdout
 
 
+@pytest.mark.parametrize(
+    "before",
+    [[], ["--data-dir", "/srv/envops"], ["--data-dir=/srv/envops"], ["--data", "restore"]],
+    ids=["alone", "after-data-dir", "data-dir-equals", "abbreviated-data-dir-named-restore"],
+)
+def test_every_command_s_help_shows_its_own_arguments(capsys, before):
+    # Only the command named gets its arguments built: each must still find its own.
+    own = {
+        "env": "add,list,show,update,remove",
+        "backup": "create,list",
+        "restore": "--dry-run",
+        "diff": "live: its folder",
+        "import": "--root-folder",
+        "activity": "--limit",
+        "store": "use,sync,copy",
+        "schedule": "set,show,run",
+        "retention": "show,apply,set",
+        "verify": "--json",
+        "gc": "--dry-run",
+    }
+    for command, shown in own.items():
+        with pytest.raises(SystemExit) as ended:
+            main([*before, command, "--help"])
+        assert ended.value.code == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"usage: envops {command}"), out
+        for word in shown.split(","):
+            assert word in out, (command, word)
+
+
 def test_backup_restore_round_trip_from_the_command_line(cli, billing):
     original = describe_tree(billing)
     code, out, _ = cli("backup", "create", "billing", "--name", "golden", "--json")
