@@ -214,15 +214,31 @@ class BlobStore:
         # The group's small contents not stored yet appended to `pack`; every file's outcome.
         asked = [r.sha for r in group if isinstance(r, _SmallRead) and r.sha not in pack.placed]
         stored = self._index.locate_many(asked).keys() if asked else frozenset[str]()
+        # A content an import stored as a file of its own lies in objects/ab/. Most stores
+        # have few such folders (one per large content at most), so those missing are asked
+        # for once, not twice per new content: in a first backup of 200,000 small files,
+        # those failed stats were a fifth of the helpers' time.
+        folders = self._loose_folders() if asked else frozenset[str]()
         outcomes: list[Ingested] = []
         for read in group:
             if isinstance(read, _SmallRead):
                 sha = read.sha
-                new = sha not in pack.placed and sha not in stored and not self._loose(sha)
+                new = (
+                    sha not in pack.placed
+                    and sha not in stored
+                    and not (sha[:2] in folders and self._loose(sha))
+                )
                 at = pack.append(sha, *small_body(read.data)) if new else None
                 read = (sha, len(read.data), at, read.changed)
             outcomes.append(read)
         return outcomes
+
+    def _loose_folders(self) -> set[str]:
+        # The folders of `objects/` that hold contents with files of their own (`ab/`). One
+        # made just after this is missed, and its content packed a second time: a copy more,
+        # never a content lost.
+        with os.scandir(self.root) as entries:
+            return {entry.name for entry in entries if len(entry.name) == 2}
 
     def _read(self, source: str) -> Ingested | _SmallRead:
         # Read again while it changes as it is read; the last time, kept as read.

@@ -101,9 +101,12 @@ def test_a_stream_of_another_length_than_said_is_not_taken_for_a_body(length):
         encode_chunks(iter(_in_chunks(content)), io.BytesIO(), 6 << 20)
 
 
-def test_a_batch_of_small_files_packs_only_new_contents_after_one_index_query(tmp_path):
+def test_a_batch_of_small_files_packs_only_new_contents_after_one_index_query(
+    tmp_path, monkeypatch
+):
     # A first backup of 200,000 small files asked the pack index once per file, a fifth of
-    # its helpers' time; a batch asks once, and still stores no content twice.
+    # its helpers' time, and looked twice per file for a file of its own; a batch asks once,
+    # looks only in folders that hold such files, and still stores no content twice.
     data = tmp_path / "data"
     data.mkdir()
     db = Database(data)
@@ -127,11 +130,18 @@ def test_a_batch_of_small_files_packs_only_new_contents_after_one_index_query(tm
     store.adopt(hashlib.sha256(contents["loose.conf"]).hexdigest(), staged, compressed=False)
     asked: list[str] = []
     db.connection().set_trace_callback(asked.append)
+    looked_for: list[str] = []
+    exists = os.path.exists
+    monkeypatch.setattr(os.path, "exists", lambda p: looked_for.append(p) or exists(p))
 
     with store.packing() as pack:
         ingested = store.ingest_all([str(tree / name) for name in contents], pack)
 
+    monkeypatch.undo()
     db.connection().set_trace_callback(None)
+    holding = {folder.name for folder in (data / "objects").iterdir() if len(folder.name) == 2}
+    assert looked_for
+    assert {os.path.basename(os.path.dirname(path)) for path in looked_for} <= holding
     assert [sha for sha, _, _, _ in ingested] == [
         hashlib.sha256(content).hexdigest() for content in contents.values()
     ]
