@@ -60,7 +60,7 @@ def test_help_runs_as_an_installed_command():
     [[], ["--data-dir", "/srv/envops"], ["--data-dir=/srv/envops"], ["--data", "restore"]],
     ids=["alone", "after-data-dir", "data-dir-equals", "abbreviated-data-dir-named-restore"],
 )
-def test_every_command_s_help_shows_its_own_arguments(capsys, before):
+def test_the_help_of_every_command_shows_its_own_arguments(capsys, before):
     # Only the command named gets its arguments built: each must still find its own.
     own = {
         "env": "add,list,show,update,remove",
