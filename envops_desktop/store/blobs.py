@@ -55,6 +55,16 @@ class MissingBlobError(FileNotFoundError):
 class DamagedBlobError(ValueError):
     """A blob's bytes do not decode, or do not hash to its name."""
 
+    @classmethod
+    def undecodable(cls, sha: str, error: Exception) -> "DamagedBlobError":
+        return cls(f"blob {sha} does not decode: {error}")
+
+    @classmethod
+    def check(cls, sha: str, hexdigest: str) -> None:
+        """Refuse content of blob `sha` whose hash is `hexdigest`, unless that is its name."""
+        if hexdigest != sha:
+            raise cls(f"blob {sha} does not match its checksum")
+
 
 # What storing one file gave: its sha256, its size as read, where its blob was packed (None
 # when the content was already stored, or is large and has a file of its own), and whether
@@ -297,7 +307,7 @@ class BlobStore:
         try:
             return decoded(body, at.compressed)
         except zstandard.ZstdError as error:
-            raise DamagedBlobError(f"blob {sha} does not decode: {error}") from None
+            raise DamagedBlobError.undecodable(sha, error) from None
 
     @contextlib.contextmanager
     def stored_frames(self, sha: str) -> Iterator[Iterator[tuple[bytes, int]] | None]:
@@ -341,8 +351,7 @@ class BlobStore:
             # Most files of a tree: held whole, so checked before the file exists and written
             # with no stream or file object around it: 80 µs a file became 55 (on tmpfs).
             data = self._packed(sha, where)
-            if hashlib.sha256(data).hexdigest() != sha:
-                raise DamagedBlobError(f"blob {sha} does not match its checksum")
+            DamagedBlobError.check(sha, hashlib.sha256(data).hexdigest())
             write_new_file(target, data, mode, mtime_ns, applied)
             return len(data)
         digest = hashlib.sha256()
@@ -357,9 +366,8 @@ class BlobStore:
                     size += len(chunk)
                     write_all(out, chunk)
             except zstandard.ZstdError as error:
-                raise DamagedBlobError(f"blob {sha} does not decode: {error}") from None
-        if digest.hexdigest() != sha:
-            raise DamagedBlobError(f"blob {sha} does not match its checksum")
+                raise DamagedBlobError.undecodable(sha, error) from None
+        DamagedBlobError.check(sha, digest.hexdigest())
         return size
 
     def adopt(self, sha: str, staged: Path, compressed: bool) -> Path | None:

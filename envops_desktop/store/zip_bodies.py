@@ -47,11 +47,10 @@ def write_body(store: BlobStore, sha: str, out: BinaryIO) -> ZipBody:
                 out.write(body)
                 written += len(body)
     except zstandard.ZstdError as error:
-        raise DamagedBlobError(f"blob {sha} does not decode: {error}") from None
+        raise DamagedBlobError.undecodable(sha, error) from None
     # An export is a copy someone will restore from: what it carries is checked as restores
     # check it, so damage in the store is named here, not found on another workstation.
-    if digest.hexdigest() != sha:
-        raise DamagedBlobError(f"blob {sha} does not match its checksum")
+    DamagedBlobError.check(sha, digest.hexdigest())
     if deflate:
         tail = deflate.flush()
         out.write(tail)
