@@ -7,8 +7,10 @@ one, and a small restore from the command line would otherwise pay pydantic's im
 """
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import chain, islice
 
 import orjson
 
@@ -48,13 +50,13 @@ class PathChange:
 
     @property
     def metadata_only(self) -> bool:
-        return not CONTENT_KINDS & set(self.kinds)
+        return CONTENT_KINDS.isdisjoint(self.kinds)
 
 
 _JSON_BATCH = 2_000
 
 
-def _encoded(changes: tuple["PathChange", ...]) -> bytes:
+def _encoded(changes: list["PathChange"]) -> bytes:
     """`changes` as the items of a JSON list, without its brackets."""
     rows = [
         {
@@ -85,38 +87,11 @@ class TreeChanges:
     @property
     def summary(self) -> str:
         """One line: "3 added, 1 modified, 2 changed only in metadata", or "no changes"."""
-        counts = self.counts
-        parts = [
-            f"{counts[kind]} {'changed kind' if kind is ChangeKind.KIND else kind.value}"
-            for kind in (ChangeKind.ADDED, ChangeKind.MODIFIED, ChangeKind.REMOVED, ChangeKind.KIND)
-            if counts.get(kind)
-        ]
-        metadata = sum(1 for change in self.changes if change.metadata_only)
-        if metadata:
-            parts.append(f"{metadata} changed only in metadata")
-        return ", ".join(parts) if parts else "no changes"
+        return _summary(self.counts, sum(1 for change in self.changes if change.metadata_only))
 
     def to_json(self) -> bytes:
-        """The changes, their counts and summary as JSON (names that are not UTF-8 escaped).
-
-        Encoded a batch of changes at a time and the bytes joined: a document of 200,000
-        dicts held several times the memory of the JSON it became (and orjson gives each
-        result of its own at least 4 KiB, so not one change at a time either).
-        """
-        head = orjson.dumps(
-            {
-                "before": self.before,
-                "after": self.after,
-                "summary": self.summary,
-                "counts": {kind.value: n for kind, n in self.counts.items()},
-            }
-        )
-        changes = self.changes
-        body = b",".join(
-            _encoded(changes[start : start + _JSON_BATCH])
-            for start in range(0, len(changes), _JSON_BATCH)
-        )
-        return head[:-1] + b',"changes":[' + body + b"]}"
+        """The changes, their counts and summary as JSON (names that are not UTF-8 escaped)."""
+        return changes_json(self.before, self.after, self.changes)
 
     @classmethod
     def from_json(cls, data: bytes) -> "TreeChanges":
@@ -134,3 +109,43 @@ class TreeChanges:
                 for c in document["changes"]
             ),
         )
+
+
+def _summary(counts: dict[ChangeKind, int], metadata_only: int) -> str:
+    parts = [
+        f"{counts[kind]} {'changed kind' if kind is ChangeKind.KIND else kind.value}"
+        for kind in (ChangeKind.ADDED, ChangeKind.MODIFIED, ChangeKind.REMOVED, ChangeKind.KIND)
+        if counts.get(kind)
+    ]
+    if metadata_only:
+        parts.append(f"{metadata_only} changed only in metadata")
+    return ", ".join(parts) if parts else "no changes"
+
+
+def changes_json(before: str, after: str, changes: Iterable[PathChange]) -> bytes:
+    """`TreeChanges(before, after, changes)` as JSON, encoded as the changes come: only the
+    bytes are kept, so a restore can work out its report of 200,000 changes beside writing
+    them.
+
+    A batch of changes at a time: a document of 200,000 dicts held several times the memory
+    of the JSON it became, and orjson gives each result of its own at least 4 KiB, so not
+    one change at a time either.
+    """
+    counted: Counter[ChangeKind] = Counter()
+    metadata_only = 0
+    parts: list[bytes] = []
+    coming = iter(changes)
+    while batch := list(islice(coming, _JSON_BATCH)):
+        parts.append(_encoded(batch))
+        counted.update(chain.from_iterable(change.kinds for change in batch))
+        metadata_only += sum(change.metadata_only for change in batch)
+    counts = {kind: counted[kind] for kind in ChangeKind if counted[kind]}
+    head = orjson.dumps(
+        {
+            "before": before,
+            "after": after,
+            "summary": _summary(counts, metadata_only),
+            "counts": {kind.value: n for kind, n in counts.items()},
+        }
+    )
+    return head[:-1] + b',"changes":[' + b",".join(parts) + b"]}"

@@ -223,3 +223,22 @@ def _entry(
 ) -> TreeEntry:
     meta = read_metadata(full, st)
     return TreeEntry(path, kind, stat.S_IMODE(st.st_mode), 0, st.st_mtime_ns, None, target, meta)
+
+
+def holds_at_most(root: Path, limit: int) -> bool:
+    """Whether `root` holds no more than `limit` entries, counted at every depth without
+    following a link; stops counting past `limit`, so a big folder costs little to judge."""
+    count = 0
+    folders = [os.fspath(root)]
+    while folders:
+        try:
+            with os.scandir(folders.pop()) as listing:
+                for entry in listing:
+                    count += 1
+                    if count > limit:
+                        return False
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(entry.path)
+        except OSError:  # gone or unreadable: what cannot be listed cannot be held either
+            continue
+    return True

@@ -38,6 +38,7 @@ from envops_desktop.service.restore import (
     restore_caveats,
     restore_locked,
 )
+from envops_desktop.service.scanning import holds_at_most
 from envops_desktop.service.store_check import StoreReport, check_store
 from envops_desktop.service.team_locks import team_lock
 from envops_desktop.store.timestamps import utc_now
@@ -67,10 +68,19 @@ if TYPE_CHECKING:
 # format's validation), whose import a backup or a restore from the command line need not pay.
 
 
-# Up to this many files, a restore works out its report while it writes. Beyond, first: the
-# report's objects (about 450 bytes a file) would be held beside the writing's, and a
-# restore of 200,000 files peaked at 320 MiB that way against 231 MiB one after the other.
+# A restore works out its report while it writes when the backup or the folder it replaces
+# holds up to this many entries. Beyond both, first: the folder's side of the comparison
+# (about 500 bytes a path) would be held beside the writing's, and a restore of 200,000
+# files over 200,000 peaked at 320 MiB that way against 231 MiB one after the other. Of the
+# changes themselves only their JSON is kept (`restore_report`).
 _REPORT_BESIDE_WRITING_UP_TO = 50_000
+
+
+def _report_beside_writing(env: Environment, backup: Backup) -> bool:
+    # With excludes, the changes are held too, to find what goes with the folders removed.
+    return backup.file_count <= _REPORT_BESIDE_WRITING_UP_TO or (
+        not env.excludes and holds_at_most(Path(env.path), _REPORT_BESIDE_WRITING_UP_TO)
+    )
 
 
 class EnvOpsService:
@@ -775,7 +785,7 @@ class EnvOpsService:
                 )
             if action is ActivityAction.BACKUP_RESTORED and previewed is None:
                 backup = backup_for(env)
-                if backup.file_count <= _REPORT_BESIDE_WRITING_UP_TO:
+                if _report_beside_writing(env, backup):
                     # Nothing to check it against: worked out while the new tree is written
                     # (it reads the folder, which the writing leaves alone; `restore_locked`
                     # starts it), waited for before the folder changes: 0.2 s less for the
@@ -819,7 +829,7 @@ class EnvOpsService:
     ) -> bytes:
         """What restoring `backup` (`only` those paths) changes in `env`'s folder now, as the
         JSON kept with its activity entry; refused if that is not what was `previewed`."""
-        from envops_desktop.service.tree_diff import restore_preview
+        from envops_desktop.service.tree_diff import restore_preview, restore_report
 
         if previewed is not None:
             whole = restore_preview(self._ctx, env, backup, None, cancel)
@@ -827,9 +837,7 @@ class EnvOpsService:
                 raise PreviewOutOfDateError(env.name, whole)
             if only is None:
                 return whole.to_json()
-        # Kept as its JSON: a restore into an empty folder of 200,000 files held 200,000
-        # changes as objects beside the entries it was writing.
-        return restore_preview(self._ctx, env, backup, only, cancel).to_json()
+        return restore_report(self._ctx, env, backup, only, cancel)
 
     def unsettled_restores(self) -> list[str]:
         """Journal ids of this service's restores that are in place but not yet settled."""

@@ -20,7 +20,7 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges
+from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges, changes_json
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
 from envops_desktop.domain.models import Backup, Environment, TreeEntry
@@ -235,25 +235,45 @@ def restore_preview(
     cancel: CancelToken,
 ) -> TreeChanges:
     """What restoring `backup` (`only` those paths) would change in `env`'s folder now."""
+    return TreeChanges("live", backup.name, tuple(_restore_changes(ctx, env, backup, only, cancel)))
 
+
+def restore_report(
+    ctx: ServiceContext,
+    env: Environment,
+    backup: Backup,
+    only: list[str] | None,
+    cancel: CancelToken,
+) -> bytes:
+    """`restore_preview` as the JSON a restore keeps with its activity entry, encoded as the
+    changes are found: of a restore into an empty folder, only the bytes are held."""
+    return changes_json("live", backup.name, _restore_changes(ctx, env, backup, only, cancel))
+
+
+def _restore_changes(
+    ctx: ServiceContext,
+    env: Environment,
+    backup: Backup,
+    only: list[str] | None,
+    cancel: CancelToken,
+) -> Iterator[PathChange]:
     def after() -> Items:
         return restored(ctx.backups.entries(backup.id), backup, Excludes(env.excludes))
 
     live = held(live_tree(ctx, env, cancel, against=after))
     if only is None:
-        found = tuple(changes(live, after))
-        return TreeChanges("live", backup.name, _with_excluded_lost(found, env, live))
+        return _with_excluded_lost(changes(live, after), env, live)
     # What it does not bring back stays as it is, and so do the folders holding the chosen
     # paths, except one the restore must make to hold them (missing, or no folder now); a
     # file it brings back is linked only to others it brings back.
     left = LeftAsTheyAre(Excludes([]), only)
-    chosen = tuple(
+    chosen = (
         change
         for change in changes(live, after, left.selected)
         if left.selected(change.path)
         or (left.holds_selected(change.path) and _MADE & set(change.kinds))
     )
-    return TreeChanges("live", backup.name, _with_excluded_lost(chosen, env, live))
+    return _with_excluded_lost(chosen, env, live)
 
 
 def import_preview(
@@ -273,24 +293,25 @@ def import_preview(
         return restored(ordered, manifest, Excludes(env.excludes), policy)
 
     live = held(live_tree(ctx, env, cancel, against=after))
-    found = tuple(changes(live, after))
-    return TreeChanges("live", file_name, _with_excluded_lost(found, env, live))
+    return TreeChanges(
+        "live", file_name, tuple(_with_excluded_lost(changes(live, after), env, live))
+    )
 
 
 def _with_excluded_lost(
-    found: tuple[PathChange, ...], env: Environment, live: Side
-) -> tuple[PathChange, ...]:
+    found: Iterator[PathChange], env: Environment, live: Side
+) -> Iterator[PathChange]:
     """`found`, and the excluded paths removed with a folder the restore removes or
-    replaces: left as they are, but they have nowhere left to be."""
+    replaces: left as they are, but they have nowhere left to be. Where there are excludes,
+    `found` is held to know those folders first."""
     if not env.excludes:
         return found
+    whole = tuple(found)
     folders = {path for path, facets in live() if facets.kind is EntryKind.DIR}
-    gone = {c.path for c in found if c.path in folders and c.kinds in (_REMOVED, _KIND)}
+    gone = {c.path for c in whole if c.path in folders and c.kinds in (_REMOVED, _KIND)}
     lost = excluded_paths_lost(Path(env.path), Excludes(env.excludes), gone)
-    if not lost:
-        return found
     removed = (PathChange(path, _REMOVED) for path in lost)
-    return tuple(heapq.merge(found, removed, key=attrgetter("path")))
+    return heapq.merge(whole, removed, key=attrgetter("path"))
 
 
 _MADE = {ChangeKind.ADDED, ChangeKind.KIND}

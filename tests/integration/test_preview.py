@@ -12,6 +12,8 @@ import pytest
 from envops_desktop.domain.changes import ChangeKind
 from envops_desktop.domain.errors import InvalidInputError, PreviewOutOfDateError
 from envops_desktop.domain.progress import Progress
+from envops_desktop.service import service as service_module
+from envops_desktop.service import tree_diff
 from tests.trees import make_config_tree, make_tree_of_every_kind, mess_up, rsync_differences
 
 AS_ROOT = os.geteuid() == 0
@@ -395,6 +397,38 @@ def test_a_restore_works_out_its_report_once_its_first_files_are_written(service
     service.restore_backup("billing", backup.id, progress=look)
 
     assert working_out[0] == (0, False)
+    assert service.restore_report(service.activity("billing")[0].id) == preview
+
+
+@pytest.mark.parametrize(
+    ("folder", "excludes", "beside"),
+    [("emptied", [], True), ("as it was", [], False), ("emptied", ["*.log"], False)],
+)
+def test_a_big_restore_works_out_its_report_beside_the_writing_only_when_that_holds_little(
+    service, monkeypatch, billing, folder, excludes, beside
+):
+    # A backup bigger than the limit: its report is worked out while its files are written
+    # only if the folder's side of it is small and the changes need not be held (excludes).
+    monkeypatch.setattr(service_module, "_REPORT_BESIDE_WRITING_UP_TO", 5)
+    root, backup = billing
+    service.set_excludes("billing", excludes)
+    if folder == "emptied":
+        shutil.rmtree(root)
+        root.mkdir()
+    else:
+        mess_up(root)
+    preview = service.preview_restore("billing", backup.id)
+    worked_out_on: list[str] = []
+    report = tree_diff.restore_report
+
+    def watched(*args, **kwargs):
+        worked_out_on.append(threading.current_thread().name)
+        return report(*args, **kwargs)
+
+    monkeypatch.setattr(tree_diff, "restore_report", watched)
+    service.restore_backup("billing", backup.id)
+
+    assert worked_out_on == ["envops-report" if beside else threading.current_thread().name]
     assert service.restore_report(service.activity("billing")[0].id) == preview
 
 

@@ -71,3 +71,19 @@ def test_files_come_out_in_path_order_with_no_sort_of_them_all(tmp_path):
     paths = [file[0] for file in scan_tree(root).files]
     assert paths == sorted(paths)
     assert len(paths) == 9
+
+
+def test_how_much_a_folder_holds_is_counted_at_every_depth_and_never_through_a_link(tmp_path):
+    root = tmp_path / "env"
+    make_config_tree(root)  # 14 entries
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    for number in range(50):
+        (outside / f"{number}.conf").write_text("not in the environment\n")
+    os.symlink(outside, root / "linked")  # the 15th; what it points to is not counted
+    entries = sum(len(names) + len(files) for _, names, files in os.walk(root))
+
+    assert entries == 15
+    assert scanning.holds_at_most(root, 15)
+    assert not scanning.holds_at_most(root, 14)
+    assert scanning.holds_at_most(tmp_path / "empty-or-gone", 0)
