@@ -81,8 +81,7 @@ class TreeChanges:
     @property
     def counts(self) -> dict[ChangeKind, int]:
         """How many paths changed in each way; a path changed two ways counts twice."""
-        counted = Counter(kind for change in self.changes for kind in change.kinds)
-        return {kind: counted[kind] for kind in ChangeKind if counted[kind]}
+        return _in_order(Counter(chain.from_iterable(change.kinds for change in self.changes)))
 
     @property
     def summary(self) -> str:
@@ -109,6 +108,10 @@ class TreeChanges:
                 for c in document["changes"]
             ),
         )
+
+
+def _in_order(counted: Counter[ChangeKind]) -> dict[ChangeKind, int]:
+    return {kind: counted[kind] for kind in ChangeKind if counted[kind]}
 
 
 def _summary(counts: dict[ChangeKind, int], metadata_only: int) -> str:
@@ -139,7 +142,7 @@ def changes_json(before: str, after: str, changes: Iterable[PathChange]) -> byte
         parts.append(_encoded(batch))
         counted.update(chain.from_iterable(change.kinds for change in batch))
         metadata_only += sum(change.metadata_only for change in batch)
-    counts = {kind: counted[kind] for kind in ChangeKind if counted[kind]}
+    counts = _in_order(counted)
     head = orjson.dumps(
         {
             "before": before,
