@@ -235,16 +235,21 @@ def _back_up(
     version = current_version(env)
     started = time.time_ns()
     try:
-        scan = scan_tree(Path(env.path), Excludes(env.excludes))
+        # Quick: a tree as an earlier backup found it needs no file's xattrs read.
+        scan = scan_tree(Path(env.path), Excludes(env.excludes), file_xattrs=False)
     except OSError as error:
         raise _failed(ctx, env, error) from error
-    tree_digest = scan.digest()
+    # A file changed so near the scan may change again (its xattrs, say) with the same ctime:
+    # such a tree is not named. Nor can it match a tree named before, all of whose files
+    # had changed earlier than that.
+    tree_digest = scan.digest() if scan.files.changed_before(started - RACY_NS) else None
     with ctx.locks.blobs_in_use():
         # Read under the lock: no backup deletion (which prunes the cache) runs meanwhile.
-        same_tree = ctx.backups.manifest_of_tree(env.id, tree_digest)
+        same_tree = ctx.backups.manifest_of_tree(env.id, tree_digest) if tree_digest else None
         new_tree = None
         if same_tree is None:
             try:
+                scan.read_file_xattrs()
                 new_tree = _store_tree(ctx, env, scan, started, progress, cancel)
             except OSError as error:
                 raise _failed(ctx, env, error) from error

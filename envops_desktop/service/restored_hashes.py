@@ -31,7 +31,7 @@ def remember_restored_files(ctx: ServiceContext, entry: JournalEntry) -> None:
         if backup is None:
             return
         try:
-            scan = scan_tree(Path(entry.target))
+            scan = scan_tree(Path(entry.target), file_xattrs=False)  # sizes and mtimes only
         except (OSError, EnvOpsError):  # gone or unreadable now: the cache is only a shortcut
             return
         rows = list(_unchanged(scan.files, ctx.backups.entries(entry.backup_id), racy_before))

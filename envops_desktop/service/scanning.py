@@ -22,6 +22,7 @@ from envops_desktop.store.file_metadata import (
     may_have_holes,
     owner_of,
     read_metadata,
+    read_xattrs,
 )
 from envops_desktop.store.manifest_codec import dumps_any_name
 
@@ -49,6 +50,11 @@ class ScannedFiles:
         self.mtimes_ns = array("q")
         self.inodes = array("Q")
         self.modes = array("H")
+        # The last change to each file's inode (content, owner, mode, links or xattrs), kept
+        # only as a digest and the latest: a column would be held through a whole backup.
+        self._ctimes_ns = array("q")
+        self._ctimes_digest = hashlib.sha256()
+        self._latest_ctime_ns = 0
         # Per file, its owner and the rest (`file_metadata.EntryMeta`): mostly one shared
         # object per owner, so 8 bytes a file.
         self.metas: list[EntryMeta | None] = []
@@ -60,12 +66,26 @@ class ScannedFiles:
         self.inodes.append(st.st_ino & _INODE_BITS)
         self.modes.append(st.st_mode & 0o7777)
         self.metas.append(meta)
+        ctimes = self._ctimes_ns
+        ctimes.append(st.st_ctime_ns)
+        if len(ctimes) == _DIGEST_PART:
+            self._fold_ctimes()
+
+    def _fold_ctimes(self) -> None:
+        self._ctimes_digest.update(self._ctimes_ns)
+        self._latest_ctime_ns = max(self._latest_ctime_ns, max(self._ctimes_ns, default=0))
+        self._ctimes_ns = array("q")
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __iter__(self) -> Iterator[ScannedFile]:
         return zip(self.paths, self.sizes, self.mtimes_ns, self.inodes, self.modes, strict=True)
+
+    def changed_before(self, ns: int) -> bool:
+        """Whether every file's inode last changed before `ns` (nanoseconds since the epoch)."""
+        self._fold_ctimes()
+        return self._latest_ctime_ns < ns
 
     def digest_into(self, digest: "hashlib._Hash") -> None:
         # marshal of a list of str is ten times quicker than JSON here; version 2 skips the
@@ -75,6 +95,8 @@ class ScannedFiles:
             digest.update(marshal.dumps(self.paths[start : start + _DIGEST_PART], 2))
         for column in (self.sizes, self.mtimes_ns, self.inodes, self.modes):
             digest.update(column)
+        self._fold_ctimes()
+        digest.update(self._ctimes_digest.digest())
         # Each distinct metadata once, and per file which one it has.
         distinct: dict[int, int] = {}
         which = array("I", (distinct.setdefault(id(m), len(distinct)) for m in self.metas))
@@ -88,6 +110,7 @@ class ScannedFiles:
 class Scan:
     """Everything under a root: directories and links as entries, files still to be hashed."""
 
+    root: str = ""
     others: list[TreeEntry] = field(default_factory=list)
     files: ScannedFiles = field(default_factory=ScannedFiles)
     skipped: list[str] = field(default_factory=list)
@@ -95,16 +118,37 @@ class Scan:
     root_mtime_ns: int = 0
     root_meta: EntryMeta | None = None
     excluded: int = 0  # entries the environment's excludes left out (a folder counts once)
+    # A quick scan left these files' extended attributes unread (`read_file_xattrs`).
+    xattrs_unread: array = field(default_factory=lambda: array("I"))
+    quick: bool = False
 
     def digest(self) -> str:
-        """A name for everything this scan saw: two scans with the same digest found the same
-        entries with the same size, mode, mtime and inode, so a backup of the one serves as a
-        backup of the other wherever the hash cache would have trusted every file."""
+        """A name for everything a quick scan saw: two scans with the same digest found the
+        same entries with the same size, mode, mtime, ctime and inode, so a backup of the one
+        serves as a backup of the other wherever the hash cache would have trusted every file.
+
+        A file's extended attributes are not read for it: changing them moves the file's
+        ctime. That holds only for a ctime older than the moment the backup read them, so a
+        digest is kept only for a tree whose files all changed before (`changed_before`).
+        """
+        if not self.quick:
+            raise ValueError("a digest is taken of a quick scan, before its files' xattrs")
         others = [(e.path, e.kind.value, e.mode, e.mtime_ns, e.target) for e in self.others]
         digest = hashlib.sha256(marshal.dumps((others, self.skipped), 2))
         digest.update(dumps_any_name([self.root_meta, *(e.meta for e in self.others)]))
         self.files.digest_into(digest)
         return digest.hexdigest()
+
+    def read_file_xattrs(self) -> None:
+        """Read the extended attributes that a quick scan left unread, as a full scan would
+        have: into each file's metadata, beside its owner."""
+        top, paths, metas = self.root.rstrip("/") + "/", self.files.paths, self.files.metas
+        for index in self.xattrs_unread:
+            full = top + paths[index]
+            if has_xattrs(full) and (xattrs := read_xattrs(full)):
+                metas[index] = {**(metas[index] or {}), "xattrs": xattrs}
+        self.xattrs_unread = array("I")
+        self.quick = False
 
 
 # How `skipped` names a folder that another filesystem is mounted on.
@@ -113,8 +157,11 @@ MOUNT_POINT_NOTE = " (a mount point: recorded as an empty folder, its contents n
 DEVICE_NOTE = " (a device file: not backed up; a restore leaves it as it is)"
 
 
-def scan_tree(root: Path, excludes: Excludes | None = None) -> Scan:
+def scan_tree(root: Path, excludes: Excludes | None = None, file_xattrs: bool = True) -> Scan:
     """List a directory tree with every entry's metadata; files come in path order.
+
+    Without `file_xattrs`, a quick scan: regular files' extended attributes are left for
+    `Scan.read_file_xattrs`, one call a file that an unchanged tree need not pay.
 
     Devices are skipped and named in `skipped`; a folder another filesystem is mounted on
     is recorded as an empty folder, never entered, and named there too. A file with other
@@ -125,11 +172,13 @@ def scan_tree(root: Path, excludes: Excludes | None = None) -> Scan:
     mounted = {os.path.relpath(point, real_root) for point in mounts_inside(Path(real_root))}
     root_stat = root.stat()
     scan = Scan(
+        root=str(root),
+        quick=not file_xattrs,
         root_mode=stat.S_IMODE(root_stat.st_mode),
         root_mtime_ns=root_stat.st_mtime_ns,
         root_meta=read_metadata(str(root), root_stat),
     )
-    add_file = scan.files.add
+    add_file, files, unread = scan.files.add, scan.files.paths, scan.xattrs_unread.append
     excluding = bool(excludes)
     first_names: dict[tuple[int, int], str] = {}  # a hardlinked file's first path, by inode
     # Depth first, each folder's entries in the order their paths sort in, so the files
@@ -154,9 +203,11 @@ def scan_tree(root: Path, excludes: Excludes | None = None) -> Scan:
             if st.st_nlink > 1:
                 first = first_names.setdefault((st.st_dev, st.st_ino), path)
                 meta = read_metadata(full, st, True, None if first == path else first)
-            elif may_have_holes(st) or has_xattrs(full):
+            elif may_have_holes(st) or (file_xattrs and has_xattrs(full)):
                 meta = read_metadata(full, st, holes=True)
             else:
+                if not file_xattrs:
+                    unread(len(files))
                 meta = owner_of(st)
             add_file(path, st, meta)
         elif _S_ISDIR(mode):

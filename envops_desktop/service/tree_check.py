@@ -14,7 +14,7 @@ def tree_matches(root: Path, entries: Iterable[TreeEntry]) -> bool:
     if not root.is_dir():
         return False
     entries = list(entries)
-    scan = scan_tree(root)
+    scan = scan_tree(root, file_xattrs=False)  # metadata beyond the mode is not compared
     if scan.skipped:
         return False
     found: dict[str, tuple] = {

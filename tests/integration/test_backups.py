@@ -307,8 +307,8 @@ def test_a_file_removed_while_the_backup_reads_it_is_a_sentence_and_logged(
 
     real_scan = backups.scan_tree
 
-    def scan_then_a_deployment_removes_a_file(root, excludes=None):
-        scan = real_scan(root, excludes)
+    def scan_then_a_deployment_removes_a_file(root, excludes=None, file_xattrs=True):
+        scan = real_scan(root, excludes, file_xattrs)
         (config_dir / "app.yaml").unlink()  # what another program does at that moment
         return scan
 

@@ -19,12 +19,12 @@ from envops_desktop.domain.errors import (
 )
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken, Progress
-from envops_desktop.service import EnvOpsService, parallel
+from envops_desktop.service import EnvOpsService, backups, parallel
 from envops_desktop.store.database import DATABASE_NAME
 from envops_desktop.store.hash_caches import decode_cache
 from envops_desktop.store.manifest_codec import encode_manifest, read_manifest
 from tests.store_view import damage_blob, store_files
-from tests.trees import describe_tree, make_config_tree, mess_up
+from tests.trees import describe_tree, make_config_tree, mess_up, posix_acl
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ def test_backups_of_an_unchanged_tree_share_one_manifest(service, environment, t
 
 
 def test_backup_of_a_tree_backed_up_before_needs_not_even_the_hash_cache(
-    service, environment, config_dir, tmp_path
+    settled, service, environment, config_dir, tmp_path
 ):
     _old_enough(config_dir)
     first = service.create_backup("billing")
@@ -207,15 +207,43 @@ def test_file_rewritten_in_the_same_instant_as_a_backup_is_read_again(
     assert stored["app.yaml"] == hashlib.sha256(b"port: 9000\n").hexdigest()
 
 
+@pytest.fixture
+def settled(monkeypatch):
+    """Back up as if the files had last changed long before: a ctime cannot be set back, and
+    a tree whose inodes changed within two seconds of its backup is never named by digest."""
+    monkeypatch.setattr(backups, "RACY_NS", 0)
+
+
+@pytest.fixture
+def xattrs_listed(monkeypatch) -> list[str]:
+    """Every path whose extended attributes are listed from now on."""
+    listed: list[str] = []
+    listxattr = os.listxattr
+
+    def listing(path, *args, **kwargs):
+        listed.append(os.fsdecode(path))
+        return listxattr(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "listxattr", listing)
+    return listed
+
+
+def _named_by_digest(data_dir: Path, backup_id: str) -> bool:
+    with sqlite3.connect(data_dir / DATABASE_NAME) as conn:
+        query = "SELECT tree_digest FROM backups WHERE id = ?"
+        return conn.execute(query, (backup_id,)).fetchone()[0] is not None
+
+
 def test_a_same_size_edit_after_a_backup_that_read_nothing_is_kept(
-    service, environment, config_dir
+    settled, service, environment, config_dir, tmp_path
 ):
     # A backup that trusted every file's cached hash names its tree by a digest of what the
     # scan saw, and the next scan with that digest reuses its manifest. An edit in place that
     # keeps size and inode differs only in mtime: the digest must see that.
     _old_enough(config_dir)
     service.create_backup("billing")
-    service.create_backup("billing")  # read nothing: its tree digest is recorded
+    second = service.create_backup("billing")  # read nothing: its tree digest is recorded
+    assert _named_by_digest(tmp_path / "data", second.id)
     conf = config_dir / "app.yaml"
     with conf.open("r+b") as edited:
         edited.write(bytes(b ^ 1 for b in conf.read_bytes()))
@@ -223,6 +251,87 @@ def test_a_same_size_edit_after_a_backup_that_read_nothing_is_kept(
     latest = service.create_backup("billing")
     stored = {e.path: e.sha256 for e in service.backup_entries(latest.id)}
     assert stored["app.yaml"] == hashlib.sha256(conf.read_bytes()).hexdigest()
+
+
+def _set_acl(path: Path) -> None:
+    os.setxattr(path, "system.posix_acl_access", posix_acl(6, 4, 4242, 4, 4, 0))
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda p: os.setxattr(p, "user.origin", b"deploy-43"), {"user.origin": "ZGVwbG95LTQz"}),
+        (lambda p: os.removexattr(p, "user.origin"), None),
+        (_set_acl, {"system.posix_acl_access", "user.origin"}),
+    ],
+    ids=["xattr set", "xattr removed", "ACL set"],
+)
+def test_an_xattr_change_after_a_backup_that_read_nothing_is_kept(
+    settled, service, environment, config_dir, tmp_path, change, expected
+):
+    # An unchanged tree's backup reads no file's xattrs. Changing them moves no mtime and
+    # no size, only the file's ctime: the digest must see that.
+    conf = config_dir / "app.yaml"
+    os.setxattr(conf, "user.origin", b"deploy-42")
+    _old_enough(config_dir)
+    service.create_backup("billing")
+    second = service.create_backup("billing")
+    assert _named_by_digest(tmp_path / "data", second.id)
+
+    change(conf)
+    latest = service.create_backup("billing")
+
+    meta = {e.path: e.meta for e in service.backup_entries(latest.id)}["app.yaml"] or {}
+    xattrs = meta.get("xattrs")
+    if isinstance(expected, set):
+        assert set(xattrs or {}) == expected
+    else:
+        assert xattrs == expected
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0, reason="gives a file away: root")
+def test_an_owner_change_after_a_backup_that_read_nothing_is_kept(
+    settled, service, environment, config_dir
+):
+    _old_enough(config_dir)
+    service.create_backup("billing")
+    service.create_backup("billing")
+    os.chown(config_dir / "app.yaml", 1234, 4321)
+    latest = service.create_backup("billing")
+    meta = {e.path: e.meta for e in service.backup_entries(latest.id)}["app.yaml"] or {}
+    assert (meta.get("uid"), meta.get("gid")) == (1234, 4321)
+
+
+def test_a_backup_of_an_unchanged_tree_lists_no_file_s_xattrs(
+    settled, service, environment, config_dir, xattrs_listed
+):
+    _old_enough(config_dir)
+    os.setxattr(config_dir / "app.yaml", "user.origin", b"deploy-42")
+    first = service.create_backup("billing")
+    service.create_backup("billing")
+    xattrs_listed.clear()
+
+    latest = service.create_backup("billing")
+
+    files = {str(config_dir / e.path) for e in service.backup_entries(first.id) if e.sha256}
+    assert xattrs_listed and not files & set(xattrs_listed)  # only folders and links
+    assert service.backup_entries(latest.id) == service.backup_entries(first.id)
+
+
+def test_a_tree_changed_moments_before_its_backup_is_read_whole_next_time(
+    service, environment, config_dir, tmp_path, xattrs_listed
+):
+    # Within the ctime tick of a backup's reading, an xattr may change again without the
+    # ctime moving: such a tree is not named by its digest, so the next backup reads every
+    # file's xattrs again.
+    _old_enough(config_dir)
+    os.setxattr(config_dir / "app.yaml", "user.origin", b"deploy-42")  # its ctime: now
+    service.create_backup("billing")
+    second = service.create_backup("billing")
+    assert not _named_by_digest(tmp_path / "data", second.id)
+    xattrs_listed.clear()
+    service.create_backup("billing")
+    assert str(config_dir / "app.yaml") in xattrs_listed
 
 
 def test_deleting_a_backup_makes_the_cache_forget_freed_content(service, environment, config_dir):

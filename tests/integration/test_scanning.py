@@ -8,7 +8,7 @@ import pytest
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.service import scanning
 from envops_desktop.service.scanning import scan_tree
-from tests.trees import make_config_tree
+from tests.trees import make_config_tree, make_tree_of_every_kind
 
 
 def test_scan_by_folder_descriptor_finds_what_a_scandir_scan_finds(tmp_path, monkeypatch):
@@ -87,3 +87,28 @@ def test_how_much_a_folder_holds_is_counted_at_every_depth_and_never_through_a_l
     assert scanning.holds_at_most(root, 15)
     assert not scanning.holds_at_most(root, 14)
     assert scanning.holds_at_most(tmp_path / "empty-or-gone", 0)
+
+
+def test_a_quick_scan_with_its_file_xattrs_read_after_finds_what_a_full_scan_finds(tmp_path):
+    # A backup scans quickly first and reads files' xattrs only when the tree is not one it
+    # has seen: the two steps together must record what one full scan records.
+    root = tmp_path / "env"
+    make_tree_of_every_kind(root, as_root=os.geteuid() == 0)
+    os.setxattr(root / "app.yaml", "user.origin", b"deploy-42")
+    os.setxattr(root / "conf.d" / "main.cf", "user.linked", b"thrice")  # hardlinked
+    full = scan_tree(root)
+    quick = scan_tree(root, file_xattrs=False)
+    # A hardlinked or sparse file's metadata is read at once; every other file's later.
+    assert sum("xattrs" in (m or {}) for m in quick.files.metas) == 3
+    quick.read_file_xattrs()
+
+    assert list(quick.files) == list(full.files)
+    assert quick.files.metas == full.files.metas
+    assert quick.others == full.others and quick.root_meta == full.root_meta
+    assert sum("xattrs" in (m or {}) for m in full.files.metas) == 6
+
+
+def test_a_digest_is_only_taken_of_a_quick_scan(tmp_path):
+    make_config_tree(tmp_path / "env")
+    with pytest.raises(ValueError, match="quick scan"):
+        scan_tree(tmp_path / "env").digest()
