@@ -64,21 +64,26 @@ def carry_over(live: Path, new_tree: Path, excludes: Excludes | LeftAsTheyAre) -
     return lost
 
 
-def excluded_paths_lost(live: Path, excludes: Excludes, gone: set[str]) -> list[str]:
-    """The paths under `live` that `excludes` matches whose folder a restore takes away
-    (`gone`: the folders it removes or replaces), with all they hold: `carry_over` has
-    nowhere to put them, so they go with their folder."""
-    if not excludes:
-        return []
-    lost = []
-    for path in _left_alone(str(live), excludes)[1]:
-        if path.rpartition("/")[0] in gone:
-            lost.append(path)
-            if stat.S_ISDIR(os.lstat(live / path).st_mode):
-                for folder, names, files in os.walk(live / path):
-                    inner = os.path.relpath(folder, live)
-                    lost += (f"{inner}/{name}" for name in names + files)
-    return sorted(lost)
+def excluded_by_folder(live: Path, excludes: Excludes) -> dict[str, list[str]]:
+    """The paths under `live` that `excludes` matches (a folder once), by the folder that
+    holds them ("" for the top)."""
+    by_folder: dict[str, list[str]] = {}
+    if excludes:
+        for path in _left_alone(str(live), excludes)[1]:
+            by_folder.setdefault(path.rpartition("/")[0], []).append(path)
+    return by_folder
+
+
+def with_all_they_hold(live: Path, paths: list[str]) -> list[str]:
+    """`paths` under `live`, and everything the folders among them hold, in path order."""
+    found = []
+    for path in paths:
+        found.append(path)
+        if stat.S_ISDIR(os.lstat(live / path).st_mode):
+            for folder, names, files in os.walk(live / path):
+                inner = os.path.relpath(folder, live)
+                found += (f"{inner}/{name}" for name in names + files)
+    return sorted(found)
 
 
 @contextlib.contextmanager

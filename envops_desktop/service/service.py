@@ -77,9 +77,8 @@ _REPORT_BESIDE_WRITING_UP_TO = 50_000
 
 
 def _report_beside_writing(env: Environment, backup: Backup) -> bool:
-    # With excludes, the changes are held too, to find what goes with the folders removed.
-    return backup.file_count <= _REPORT_BESIDE_WRITING_UP_TO or (
-        not env.excludes and holds_at_most(Path(env.path), _REPORT_BESIDE_WRITING_UP_TO)
+    return backup.file_count <= _REPORT_BESIDE_WRITING_UP_TO or holds_at_most(
+        Path(env.path), _REPORT_BESIDE_WRITING_UP_TO
     )
 
 

@@ -26,7 +26,7 @@ from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
 from envops_desktop.domain.models import Backup, Environment, TreeEntry
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service.context import ServiceContext
-from envops_desktop.service.left_alone import excluded_paths_lost
+from envops_desktop.service.left_alone import excluded_by_folder, with_all_they_hold
 from envops_desktop.service.parallel import parallel_map
 from envops_desktop.service.scanning import scan_tree
 from envops_desktop.store.blob_bodies import sha256_of_file
@@ -262,7 +262,7 @@ def _restore_changes(
 
     live = held(live_tree(ctx, env, cancel, against=after))
     if only is None:
-        return _with_excluded_lost(changes(live, after), env, live)
+        return _with_excluded_lost(changes(live, after), env)
     # What it does not bring back stays as it is, and so do the folders holding the chosen
     # paths, except one the restore must make to hold them (missing, or no folder now); a
     # file it brings back is linked only to others it brings back.
@@ -273,7 +273,7 @@ def _restore_changes(
         if left.selected(change.path)
         or (left.holds_selected(change.path) and _MADE & set(change.kinds))
     )
-    return _with_excluded_lost(chosen, env, live)
+    return _with_excluded_lost(chosen, env)
 
 
 def import_preview(
@@ -293,25 +293,28 @@ def import_preview(
         return restored(ordered, manifest, Excludes(env.excludes), policy)
 
     live = held(live_tree(ctx, env, cancel, against=after))
-    return TreeChanges(
-        "live", file_name, tuple(_with_excluded_lost(changes(live, after), env, live))
-    )
+    return TreeChanges("live", file_name, tuple(_with_excluded_lost(changes(live, after), env)))
 
 
-def _with_excluded_lost(
-    found: Iterator[PathChange], env: Environment, live: Side
-) -> Iterator[PathChange]:
+def _with_excluded_lost(found: Iterable[PathChange], env: Environment) -> Iterator[PathChange]:
     """`found`, and the excluded paths removed with a folder the restore removes or
-    replaces: left as they are, but they have nowhere left to be. Where there are excludes,
-    `found` is held to know those folders first."""
-    if not env.excludes:
-        return found
-    whole = tuple(found)
-    folders = {path for path, facets in live() if facets.kind is EntryKind.DIR}
-    gone = {c.path for c in whole if c.path in folders and c.kinds in (_REMOVED, _KIND)}
-    lost = excluded_paths_lost(Path(env.path), Excludes(env.excludes), gone)
-    removed = (PathChange(path, _REMOVED) for path in lost)
-    return heapq.merge(whole, removed, key=attrgetter("path"))
+    replaces: left as they are, but they have nowhere left to be. Merged in as the changes
+    come (each sorts after its folder), so the changes are never held."""
+    root = Path(env.path)
+    excluded = excluded_by_folder(root, Excludes(env.excludes))
+    if not excluded:
+        yield from found
+        return
+    lost: list[str] = []  # a heap of those found so far and not yet passed
+    for change in found:
+        while lost and lost[0] < change.path:
+            yield PathChange(heapq.heappop(lost), _REMOVED)
+        yield change
+        if change.kinds in (_REMOVED, _KIND) and change.path in excluded:
+            for path in with_all_they_hold(root, excluded[change.path]):
+                heapq.heappush(lost, path)
+    while lost:
+        yield PathChange(heapq.heappop(lost), _REMOVED)
 
 
 _MADE = {ChangeKind.ADDED, ChangeKind.KIND}

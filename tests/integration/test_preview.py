@@ -402,19 +402,20 @@ def test_a_restore_works_out_its_report_once_its_first_files_are_written(service
 
 @pytest.mark.parametrize(
     ("folder", "excludes", "beside"),
-    [("emptied", [], True), ("as it was", [], False), ("emptied", ["*.log"], False)],
+    [("emptied", [], True), ("as it was", [], False), ("emptied", ["*.log"], True)],
 )
 def test_a_big_restore_works_out_its_report_beside_the_writing_only_when_that_holds_little(
     service, monkeypatch, billing, folder, excludes, beside
 ):
     # A backup bigger than the limit: its report is worked out while its files are written
-    # only if the folder's side of it is small and the changes need not be held (excludes).
+    # only if the folder's side of it is small, excludes or not.
     monkeypatch.setattr(service_module, "_REPORT_BESIDE_WRITING_UP_TO", 5)
     root, backup = billing
     service.set_excludes("billing", excludes)
     if folder == "emptied":
         shutil.rmtree(root)
-        root.mkdir()
+        (root / "build").mkdir(parents=True)  # not in the backup: removed, with what it holds
+        (root / "build" / "run.log").write_text("excluded, and lost with its folder\n")
     else:
         mess_up(root)
     preview = service.preview_restore("billing", backup.id)
@@ -430,6 +431,8 @@ def test_a_big_restore_works_out_its_report_beside_the_writing_only_when_that_ho
 
     assert worked_out_on == ["envops-report" if beside else threading.current_thread().name]
     assert service.restore_report(service.activity("billing")[0].id) == preview
+    if folder == "emptied":
+        assert "build/run.log" in {change.path for change in preview.changes}
 
 
 def test_a_folder_is_modified_since_its_last_backup_until_backed_up_or_restored(service, tmp_path):
