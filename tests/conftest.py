@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from envops_desktop.service import EnvOpsService
+from envops_desktop.service import EnvOpsService, scanning
 from envops_desktop.ui.crash_reporter import CrashReporter
 from tests.trees import make_config_tree
 
@@ -50,3 +50,24 @@ def config_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def environment(service: EnvOpsService, config_dir: Path):
     return service.add_environment("billing", config_dir, version="4.2.0")
+
+
+@pytest.fixture
+def settled(monkeypatch):
+    """Back up as if the files had last changed long before: a ctime cannot be set back, and
+    a tree whose inodes changed within two seconds of its backup is never named by digest."""
+    monkeypatch.setattr(scanning, "RACY_NS", 0)
+
+
+@pytest.fixture
+def xattrs_listed(monkeypatch) -> list[str]:
+    """Every path whose extended attributes are listed from now on."""
+    listed: list[str] = []
+    listxattr = os.listxattr
+
+    def listing(path, *args, **kwargs):
+        listed.append(os.fsdecode(path))
+        return listxattr(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "listxattr", listing)
+    return listed

@@ -58,6 +58,14 @@ def describe_tree(root: Path) -> dict[str, tuple]:
     return description
 
 
+def made_long_ago(root: Path) -> None:
+    """Give every entry under `root` an mtime of 2001: files written this instant are
+    "racily clean", and a backup never caches their hashes."""
+    for path in [root, *root.rglob("*")]:
+        if not path.is_symlink():
+            os.utime(path, ns=(10**18, 10**18))
+
+
 def mess_up(root: Path) -> None:
     """Change, add and delete files the way a bad deployment would."""
     (root / "app.yaml").write_text("server:\n  port: 1\n")

@@ -239,10 +239,7 @@ def _back_up(
         scan = scan_tree(Path(env.path), Excludes(env.excludes), file_xattrs=False)
     except OSError as error:
         raise _failed(ctx, env, error) from error
-    # A file changed so near the scan may change again (its xattrs, say) with the same ctime:
-    # such a tree is not named. Nor can it match a tree named before, all of whose files
-    # had changed earlier than that.
-    tree_digest = scan.digest() if scan.files.changed_before(started - RACY_NS) else None
+    tree_digest = scan.digest()
     with ctx.locks.blobs_in_use():
         # Read under the lock: no backup deletion (which prunes the cache) runs meanwhile.
         same_tree = ctx.backups.manifest_of_tree(env.id, tree_digest) if tree_digest else None

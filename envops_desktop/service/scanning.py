@@ -5,6 +5,7 @@ import hashlib
 import marshal
 import os
 import stat
+import time
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -111,6 +112,7 @@ class Scan:
     """Everything under a root: directories and links as entries, files still to be hashed."""
 
     root: str = ""
+    started_ns: int = 0  # when the scan began, in nanoseconds since the epoch
     others: list[TreeEntry] = field(default_factory=list)
     files: ScannedFiles = field(default_factory=ScannedFiles)
     skipped: list[str] = field(default_factory=list)
@@ -122,17 +124,20 @@ class Scan:
     xattrs_unread: array = field(default_factory=lambda: array("I"))
     quick: bool = False
 
-    def digest(self) -> str:
+    def digest(self) -> str | None:
         """A name for everything a quick scan saw: two scans with the same digest found the
         same entries with the same size, mode, mtime, ctime and inode, so a backup of the one
         serves as a backup of the other wherever the hash cache would have trusted every file.
 
         A file's extended attributes are not read for it: changing them moves the file's
-        ctime. That holds only for a ctime older than the moment the backup read them, so a
-        digest is kept only for a tree whose files all changed before (`changed_before`).
+        ctime. Within a ctime tick of the scan they may change again with no new ctime, so a
+        tree with a file changed within `RACY_NS` of the scan has no name (None). Nor could
+        it match one named before, all of whose files had changed earlier than that.
         """
         if not self.quick:
             raise ValueError("a digest is taken of a quick scan, before its files' xattrs")
+        if not self.files.changed_before(self.started_ns - RACY_NS):
+            return None
         others = [(e.path, e.kind.value, e.mode, e.mtime_ns, e.target) for e in self.others]
         digest = hashlib.sha256(marshal.dumps((others, self.skipped), 2))
         digest.update(dumps_any_name([self.root_meta, *(e.meta for e in self.others)]))
@@ -168,11 +173,13 @@ def scan_tree(root: Path, excludes: Excludes | None = None, file_xattrs: bool = 
     names in the tree records the first of them (in path order) as the one it links to.
     What `excludes` matches is left out, a folder with all it holds, and counted.
     """
+    started_ns = time.time_ns()
     real_root = os.path.realpath(root)
     mounted = {os.path.relpath(point, real_root) for point in mounts_inside(Path(real_root))}
     root_stat = root.stat()
     scan = Scan(
         root=str(root),
+        started_ns=started_ns,
         quick=not file_xattrs,
         root_mode=stat.S_IMODE(root_stat.st_mode),
         root_mtime_ns=root_stat.st_mtime_ns,

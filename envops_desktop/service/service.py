@@ -465,7 +465,12 @@ class EnvOpsService:
             known += [restored] if restored is not None and restored.deleted_at is None else []
         if not known:
             return None
-        live = tree_diff.held(tree_diff.live_tree(self._ctx, env, cancel or CancelToken()))
+        scan = tree_diff.quick_scan(env)
+        if tree_diff.as_backed_up(self._ctx, env, scan, known):
+            return False
+        live = tree_diff.held(
+            tree_diff.live_tree(self._ctx, env, cancel or CancelToken(), scan=scan)
+        )
         # Each backup read only up to its first difference.
         return all(
             next(tree_diff.changes(live, self._recorded(backup)), None) is not None

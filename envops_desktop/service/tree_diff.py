@@ -28,7 +28,7 @@ from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.left_alone import excluded_by_folder, with_all_they_hold
 from envops_desktop.service.parallel import parallel_map
-from envops_desktop.service.scanning import scan_tree
+from envops_desktop.service.scanning import Scan, scan_tree
 from envops_desktop.store.blob_bodies import sha256_of_file
 from envops_desktop.store.file_metadata import OWN_STORE, EntryMeta, MetadataPolicy, to_apply
 
@@ -174,19 +174,40 @@ def _root(backup: RootRecord) -> TreeEntry:
     return TreeEntry(ROOT, EntryKind.DIR, mode, 0, 0, None, None, backup.root_meta)
 
 
+def quick_scan(env: Environment) -> Scan:
+    """`env`'s folder as a backup first scans it: its files' xattrs not yet read."""
+    return scan_tree(Path(env.path), Excludes(env.excludes), file_xattrs=False)
+
+
+def as_backed_up(ctx: ServiceContext, env: Environment, scan: Scan, backups: list[Backup]) -> bool:
+    """Whether a quick scan found `env`'s folder exactly as one of `backups` holds it, known
+    by the scan's digest alone: no file's content or xattrs read. False where it cannot
+    tell."""
+    digest = scan.digest()
+    same = ctx.backups.of_tree(env.id, digest) if digest else set()
+    folder = (scan.root_mode, scan.root_mtime_ns, scan.root_meta)
+    return any(
+        b.id in same and (b.root_mode, b.root_mtime_ns, b.root_meta) == folder for b in backups
+    )
+
+
 def live_tree(
     ctx: ServiceContext,
     env: Environment,
     cancel: CancelToken,
     against: Side | None = None,
+    scan: Scan | None = None,
 ) -> Tree:
     """An environment's folder as it is now, as the next backup would see it (its excludes
     left out); files the hash cache knows as they are are not read. Given `against`, the
     tree it is to be compared with (read only if some file is not known), neither are
     files whose content could not match there (no file of their size at their path): their
-    content is "", which matches none."""
+    content is "", which matches none. Given a `scan` of it, that one is completed."""
     root = Path(env.path)
-    scan = scan_tree(root, Excludes(env.excludes))
+    if scan is None:
+        scan = scan_tree(root, Excludes(env.excludes))
+    elif scan.quick:
+        scan.read_file_xattrs()
     known = ctx.hash_caches.look_up(env.id, scan.files)
     unread = [
         (path, size) for (path, size, *_), sha in zip(scan.files, known, strict=True) if sha is None

@@ -129,6 +129,20 @@ class BackupRecords:
         )
         return row[0] if row else None
 
+    def of_tree(self, env_id: str, tree_digest: str) -> set[str]:
+        """The ids of this environment's backups that hold the tree a scan with this digest
+        found (`manifest_of_tree`)."""
+        rows = (
+            self._db.connection()
+            .execute(
+                "SELECT id FROM backups WHERE environment_id = ? AND manifest = (SELECT manifest"
+                " FROM backups WHERE environment_id = ? AND tree_digest = ? LIMIT 1)",
+                (env_id, env_id, tree_digest),
+            )
+            .fetchall()
+        )
+        return {row[0] for row in rows}
+
     def newest_with_manifest(self, env_id: str, manifest: str) -> Backup | None:
         """The newest backup of this environment whose tree is exactly `manifest`'s."""
         row = (

@@ -19,25 +19,18 @@ from envops_desktop.domain.errors import (
 )
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken, Progress
-from envops_desktop.service import EnvOpsService, backups, parallel
+from envops_desktop.service import EnvOpsService, parallel
 from envops_desktop.store.database import DATABASE_NAME
 from envops_desktop.store.hash_caches import decode_cache
 from envops_desktop.store.manifest_codec import encode_manifest, read_manifest
 from tests.store_view import damage_blob, store_files
-from tests.trees import describe_tree, make_config_tree, mess_up, posix_acl
+from tests.trees import describe_tree, made_long_ago, make_config_tree, mess_up, posix_acl
 
 
 @pytest.fixture
 def helper_processes(monkeypatch):
     """Make every operation big enough to run in helper processes."""
     monkeypatch.setattr(parallel, "PROCESSES_FROM_BYTES", 0)
-
-
-def _old_enough(root: Path) -> None:
-    # Files written this instant are "racily clean" and never cached; age them.
-    for path in [root, *root.rglob("*")]:
-        if not path.is_symlink():
-            os.utime(path, ns=(10**18, 10**18))
 
 
 def manifest_rows(data_dir: Path) -> int:
@@ -120,7 +113,7 @@ def test_backups_of_an_unchanged_tree_share_one_manifest(service, environment, t
 def test_backup_of_a_tree_backed_up_before_needs_not_even_the_hash_cache(
     settled, service, environment, config_dir, tmp_path
 ):
-    _old_enough(config_dir)
+    made_long_ago(config_dir)
     first = service.create_backup("billing")
     with sqlite3.connect(tmp_path / "data" / DATABASE_NAME) as conn:
         conn.execute("DELETE FROM hash_caches")
@@ -134,10 +127,10 @@ def test_backup_of_a_tree_backed_up_before_needs_not_even_the_hash_cache(
 def test_damaged_hash_cache_costs_a_full_read_and_nothing_else(
     service, environment, config_dir, tmp_path
 ):
-    _old_enough(config_dir)
+    made_long_ago(config_dir)
     service.create_backup("billing")
     (config_dir / "app.yaml").write_text("server:\n  port: 9000\n")  # not the same tree
-    _old_enough(config_dir)
+    made_long_ago(config_dir)
     with sqlite3.connect(tmp_path / "data" / DATABASE_NAME) as conn:
         body = conn.execute("SELECT body FROM hash_caches").fetchone()[0]
         damaged = body[:40] + bytes(b ^ 0xFF for b in body[40:80]) + body[80:]
@@ -163,7 +156,7 @@ def _by_key(path: str, size: int, mtime_ns: int, inode: int, sha: str) -> dict:
 def test_hash_cache_of_an_older_format_costs_one_full_read_and_nothing_else(
     service, environment, config_dir, tmp_path, older_format
 ):
-    _old_enough(config_dir)
+    made_long_ago(config_dir)
     first = service.create_backup("billing")
     # The earlier formats, one dict for the whole cache: by path alone, then by (path, size,
     # mtime_ns, inode); with a wrong hash, so a backup that still trusted it would record
@@ -175,7 +168,7 @@ def test_hash_cache_of_an_older_format_costs_one_full_read_and_nothing_else(
             older |= older_format(e.path, e.size, e.mtime_ns, inode, "0" * 64)
     body = zstandard.ZstdCompressor(write_checksum=True).compress(marshal.dumps(older, 2))
     (config_dir / "app.yaml").write_text("server:\n  port: 9000\n")  # not the same tree
-    _old_enough(config_dir)
+    made_long_ago(config_dir)
     with sqlite3.connect(tmp_path / "data" / DATABASE_NAME) as conn:
         conn.execute("UPDATE hash_caches SET body = ?", (body,))
     read: list[Progress] = []
@@ -207,27 +200,6 @@ def test_file_rewritten_in_the_same_instant_as_a_backup_is_read_again(
     assert stored["app.yaml"] == hashlib.sha256(b"port: 9000\n").hexdigest()
 
 
-@pytest.fixture
-def settled(monkeypatch):
-    """Back up as if the files had last changed long before: a ctime cannot be set back, and
-    a tree whose inodes changed within two seconds of its backup is never named by digest."""
-    monkeypatch.setattr(backups, "RACY_NS", 0)
-
-
-@pytest.fixture
-def xattrs_listed(monkeypatch) -> list[str]:
-    """Every path whose extended attributes are listed from now on."""
-    listed: list[str] = []
-    listxattr = os.listxattr
-
-    def listing(path, *args, **kwargs):
-        listed.append(os.fsdecode(path))
-        return listxattr(path, *args, **kwargs)
-
-    monkeypatch.setattr(os, "listxattr", listing)
-    return listed
-
-
 def _named_by_digest(data_dir: Path, backup_id: str) -> bool:
     with sqlite3.connect(data_dir / DATABASE_NAME) as conn:
         query = "SELECT tree_digest FROM backups WHERE id = ?"
@@ -240,7 +212,7 @@ def test_a_same_size_edit_after_a_backup_that_read_nothing_is_kept(
     # A backup that trusted every file's cached hash names its tree by a digest of what the
     # scan saw, and the next scan with that digest reuses its manifest. An edit in place that
     # keeps size and inode differs only in mtime: the digest must see that.
-    _old_enough(config_dir)
+    made_long_ago(config_dir)
     service.create_backup("billing")
     second = service.create_backup("billing")  # read nothing: its tree digest is recorded
     assert _named_by_digest(tmp_path / "data", second.id)
@@ -273,7 +245,7 @@ def test_an_xattr_change_after_a_backup_that_read_nothing_is_kept(
     # no size, only the file's ctime: the digest must see that.
     conf = config_dir / "app.yaml"
     os.setxattr(conf, "user.origin", b"deploy-42")
-    _old_enough(config_dir)
+    made_long_ago(config_dir)
     service.create_backup("billing")
     second = service.create_backup("billing")
     assert _named_by_digest(tmp_path / "data", second.id)
@@ -293,7 +265,7 @@ def test_an_xattr_change_after_a_backup_that_read_nothing_is_kept(
 def test_an_owner_change_after_a_backup_that_read_nothing_is_kept(
     settled, service, environment, config_dir
 ):
-    _old_enough(config_dir)
+    made_long_ago(config_dir)
     service.create_backup("billing")
     service.create_backup("billing")
     os.chown(config_dir / "app.yaml", 1234, 4321)
@@ -305,7 +277,7 @@ def test_an_owner_change_after_a_backup_that_read_nothing_is_kept(
 def test_a_backup_of_an_unchanged_tree_lists_no_file_s_xattrs(
     settled, service, environment, config_dir, xattrs_listed
 ):
-    _old_enough(config_dir)
+    made_long_ago(config_dir)
     os.setxattr(config_dir / "app.yaml", "user.origin", b"deploy-42")
     first = service.create_backup("billing")
     service.create_backup("billing")
@@ -324,7 +296,7 @@ def test_a_tree_changed_moments_before_its_backup_is_read_whole_next_time(
     # Within the ctime tick of a backup's reading, an xattr may change again without the
     # ctime moving: such a tree is not named by its digest, so the next backup reads every
     # file's xattrs again.
-    _old_enough(config_dir)
+    made_long_ago(config_dir)
     os.setxattr(config_dir / "app.yaml", "user.origin", b"deploy-42")  # its ctime: now
     service.create_backup("billing")
     second = service.create_backup("billing")
@@ -337,7 +309,7 @@ def test_a_tree_changed_moments_before_its_backup_is_read_whole_next_time(
 def test_deleting_a_backup_makes_the_cache_forget_freed_content(service, environment, config_dir):
     # The cache is trusted without looking at the store; deleting the only backup that held
     # a file's content must not leave the next backup pointing at a blob that is gone.
-    _old_enough(config_dir)
+    made_long_ago(config_dir)
     first = service.create_backup("billing")
     service.delete_backup(first.id)
     service.empty_bin()  # for good, not only to Deleted
@@ -366,7 +338,7 @@ def _backed_up_sixty_files(service: EnvOpsService, tmp_path: Path) -> Path:
     is big enough that one changed file goes to the recent part."""
     tree = tmp_path / "env"
     make_config_tree(tree, files=60)
-    _old_enough(tree)
+    made_long_ago(tree)
     service.add_environment("billing", tree, version="4.2.0")
     service.create_backup("billing")
     return tree
@@ -379,14 +351,14 @@ def test_backup_that_read_a_few_files_adds_them_to_the_cache_without_rewriting_i
     whole, recent = _cache_parts(tmp_path / "data")
     assert recent is None
     (tree / "app.yaml").write_text("server:\n  port: 9000\n")
-    _old_enough(tree)
+    made_long_ago(tree)
     service.create_backup("billing")
     after, recent = _cache_parts(tmp_path / "data")
     assert after == whole
     assert [row[0] for row in decode_cache(recent)] == ["app.yaml"]
     # The recent part is read with the whole: another change reads only the file changed.
     (tree / "conf.d" / "cache.ini").write_text("[cache]\nttl=86400\n")  # not the same size
-    _old_enough(tree)
+    made_long_ago(tree)
     assert _backup_reading(service) == (tree / "conf.d" / "cache.ini").stat().st_size
 
 
@@ -398,7 +370,7 @@ def test_cache_is_written_whole_again_once_its_recent_part_outgrows_an_eighth_of
     for index in range(12):  # a fifth of the files
         folder = tree / "generated" / f"group{index % 10}"
         (folder / f"file{index}.conf").write_text(f"changed {index}\n")
-    _old_enough(tree)
+    made_long_ago(tree)
     service.create_backup("billing")
     after, recent = _cache_parts(tmp_path / "data")
     assert recent is None and after != whole
@@ -408,7 +380,7 @@ def test_cache_is_written_whole_again_once_its_recent_part_outgrows_an_eighth_of
 def test_deleting_the_backup_that_read_a_file_makes_the_recent_part_forget_it(service, tmp_path):
     tree = _backed_up_sixty_files(service, tmp_path)
     (tree / "app.yaml").write_text("server:\n  port: 9000\n")  # content of its own
-    _old_enough(tree)
+    made_long_ago(tree)
     second = service.create_backup("billing")
     assert _cache_parts(tmp_path / "data")[1] is not None
     service.delete_backup(second.id)
@@ -418,7 +390,7 @@ def test_deleting_the_backup_that_read_a_file_makes_the_recent_part_forget_it(se
 
 
 def test_a_backup_right_after_a_restore_reads_no_file_again(service, environment, config_dir):
-    _old_enough(config_dir)
+    made_long_ago(config_dir)
     first = service.create_backup("billing")
     mess_up(config_dir)
     service.restore_backup("billing", first.id)  # every file written anew, new inodes
@@ -427,7 +399,7 @@ def test_a_backup_right_after_a_restore_reads_no_file_again(service, environment
 
 
 def test_a_file_changed_right_after_a_restore_is_read_again(service, environment, config_dir):
-    _old_enough(config_dir)
+    made_long_ago(config_dir)
     first = service.create_backup("billing")
     service.restore_backup("billing", first.id)
     conf = config_dir / "app.yaml"
@@ -449,7 +421,7 @@ def test_a_file_a_post_restore_command_rewrote_is_read_again_by_the_next_backup(
     )
     command = PostRestoreCommand(argv=[sys.executable, "-c", rewrite], timeout_seconds=30)
     service.add_environment("billing", config_dir, version="4.2.0", post_restore_command=command)
-    _old_enough(config_dir)
+    made_long_ago(config_dir)
     first = service.create_backup("billing")
     service.restore_backup("billing", first.id)
     conf = config_dir / "app.yaml"
@@ -464,7 +436,7 @@ def test_a_restored_backup_deleted_before_it_settles_is_not_named_by_the_cache(
 ):
     # The settling process runs on its own; the backup it restored may be deleted first, and
     # then the cache must not name that backup's content, now gone from the store.
-    _old_enough(config_dir)
+    made_long_ago(config_dir)
     first = service.create_backup("billing")
     mess_up(config_dir)
     later = EnvOpsService(tmp_path / "data", settle_later=True)
@@ -495,7 +467,7 @@ def test_a_data_dir_from_the_first_schema_is_migrated_with_its_backups(tmp_path)
     tree = tmp_path / "env"
     tree.mkdir()
     (tree / "a.conf").write_text("port = 1\n")
-    _old_enough(tree)
+    made_long_ago(tree)
     service.add_environment("billing", tree, version="1")
     backup = service.create_backup("billing")
     service.close()

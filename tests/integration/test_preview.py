@@ -14,7 +14,13 @@ from envops_desktop.domain.errors import InvalidInputError, PreviewOutOfDateErro
 from envops_desktop.domain.progress import Progress
 from envops_desktop.service import service as service_module
 from envops_desktop.service import tree_diff
-from tests.trees import make_config_tree, make_tree_of_every_kind, mess_up, rsync_differences
+from tests.trees import (
+    made_long_ago,
+    make_config_tree,
+    make_tree_of_every_kind,
+    mess_up,
+    rsync_differences,
+)
 
 AS_ROOT = os.geteuid() == 0
 needs_rsync = pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed")
@@ -454,6 +460,32 @@ def test_a_folder_is_modified_since_its_last_backup_until_backed_up_or_restored(
     assert service.modified_since_backup("billing") is True
     service.create_backup("billing")
     assert service.modified_since_backup("billing") is False
+
+
+def test_an_unchanged_folder_is_known_unmodified_without_reading_its_files(
+    settled, service, tmp_path, xattrs_listed
+):
+    # A folder as its last backup found it is told by the quick scan's digest alone, with
+    # no file's content or xattrs read; a change only to xattrs or to the folder's own mode
+    # still shows.
+    root = tmp_path / "billing"
+    make_config_tree(root)
+    os.setxattr(root / "app.yaml", "user.origin", b"deploy-42")
+    made_long_ago(root)
+    service.add_environment("billing", root, version="4.2.0")
+    backup = service.create_backup("billing")
+    xattrs_listed.clear()
+
+    assert service.modified_since_backup("billing") is False
+    files = {str(root / e.path) for e in service.backup_entries(backup.id) if e.sha256}
+    assert not files & set(xattrs_listed)
+
+    os.setxattr(root / "app.yaml", "user.origin", b"deploy-43")  # no mtime, no size moves
+    assert service.modified_since_backup("billing") is True
+    service.create_backup("billing")
+    assert service.modified_since_backup("billing") is False
+    root.chmod(0o700)
+    assert service.modified_since_backup("billing") is True
 
 
 def test_a_restore_whose_preview_is_out_of_date_changes_nothing_and_says_what_it_would_now(
