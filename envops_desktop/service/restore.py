@@ -131,7 +131,7 @@ def _mib(nbytes: int) -> int:
 
 
 def _starting_beside(
-    report: "bytes | Background[bytes] | None", progress: ProgressCallback
+    report: "bytearray | Background[bytearray] | None", progress: ProgressCallback
 ) -> ProgressCallback:
     """`progress`, which also starts working out `report` once the first files are written:
     until then this process prepares the writing (which files, in what order, from where),
@@ -162,7 +162,7 @@ def restore_locked(
     caveats: list[str] | None = None,
     team: "TeamLock | None" = None,
     only: list[str] | None = None,
-    report: "bytes | Background[bytes] | None" = None,
+    report: "bytearray | Background[bytearray] | None" = None,
 ) -> tuple[Environment, JournalEntry | None]:
     """Replace `env`'s configuration with `backup` (the caller holds the environment's lock).
 

@@ -777,7 +777,7 @@ class EnvOpsService:
         ):
             env = self.get_environment(env.id)  # it may have changed while we waited
             check_restorable(env, version, needed_bytes)
-            report: bytes | Background[bytes] | None = None
+            report: bytearray | Background[bytearray] | None = None
             if action is ActivityAction.BACKUP_RESTORED and previewed is not None:
                 # Worked out under the lock before anything changes (a backup first changes
                 # nothing in the folder), to refuse a restore the user saw other changes of.
@@ -830,7 +830,7 @@ class EnvOpsService:
         only: list[str] | None,
         previewed: "TreeChanges | None",
         cancel: CancelToken,
-    ) -> bytes:
+    ) -> bytearray:
         """What restoring `backup` (`only` those paths) changes in `env`'s folder now, as the
         JSON kept with its activity entry; refused if that is not what was `previewed`."""
         from envops_desktop.service.tree_diff import restore_preview, restore_report

@@ -265,7 +265,7 @@ def restore_report(
     backup: Backup,
     only: list[str] | None,
     cancel: CancelToken,
-) -> bytes:
+) -> bytearray:
     """`restore_preview` as the JSON a restore keeps with its activity entry, encoded as the
     changes are found: of a restore into an empty folder, only the bytes are held."""
     return changes_json("live", backup.name, _restore_changes(ctx, env, backup, only, cancel))

@@ -77,7 +77,7 @@ class ActivityRecords:
             )
             return int(cursor.lastrowid or 0)
 
-    def attach_report(self, activity_id: int, report_json: bytes) -> None:
+    def attach_report(self, activity_id: int, report_json: bytes | bytearray) -> None:
         """Keep what a restore changed (JSON) with its entry."""
         body = zstandard.ZstdCompressor(level=3).compress(report_json)
         with self._db.transaction() as conn:
