@@ -1,6 +1,6 @@
 """Scheduling backups from the window, and the app taking them when they come due."""
 
-from datetime import time
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QTime
@@ -10,6 +10,21 @@ from envops_desktop.domain.enums import BackupOrigin
 from envops_desktop.domain.schedules import Frequency, ScheduleRule
 from tests.gui.conftest import click_button, select_environment, when_modal
 from tests.gui.user import press_shortcut
+
+
+def _next_friday_at_two_as_said() -> str:
+    # Worked out here from the calendar: on a Thursday the next run is "tomorrow".
+    now = datetime.now().astimezone()
+    run = (now + timedelta(days=(4 - now.weekday()) % 7)).replace(
+        hour=2, minute=0, second=0, microsecond=0
+    )
+    if run <= now:
+        run += timedelta(days=7)
+    if run.date() == now.date():
+        return "today at 02:00"
+    if run.date() == (now + timedelta(days=1)).date():
+        return "tomorrow at 02:00"
+    return f"on Friday {run.day} {run:%B} at 02:00"
 
 
 def test_scheduling_backups_shows_the_rule_and_its_next_run_as_it_is_chosen(
@@ -32,7 +47,7 @@ def test_scheduling_backups_shows_the_rule_and_its_next_run_as_it_is_chosen(
     when_modal(weekly_on_friday, named="scheduleDialog")
     press_shortcut(qtbot, window, "Ctrl+Shift+B")
 
-    assert seen["summary"].startswith("Every Friday at 02:00 — next run on Friday ")
+    assert seen["summary"] == f"Every Friday at 02:00 — next run {_next_friday_at_two_as_said()}"
     assert not seen["hours shown"]
     status = window.controller.service.schedule("billing")
     assert status.enabled and status.rule.describe() == "Every Friday at 02:00"
