@@ -5,7 +5,6 @@ import errno
 import functools
 import heapq
 import os
-import time
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,14 +14,13 @@ from pathlib import Path
 
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind, Outcome
 from envops_desktop.domain.errors import NotFoundError, OperationFailedError
-from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.garbage import collect_garbage
 from envops_desktop.service.parallel import run_in_batches
-from envops_desktop.service.scanning import RACY_NS, Scan, ScannedFiles, scan_tree
+from envops_desktop.service.scanning import RACY_NS, Scan, ScannedFiles, quick_scan
 from envops_desktop.service.versions import current_version
 from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import ingest_files
@@ -233,10 +231,8 @@ def _back_up(
         ctx.record(env, ActivityAction.BACKUP_FAILED, Outcome.FAILURE, reason)
         raise NotFoundError(reason)
     version = current_version(env)
-    started = time.time_ns()
     try:
-        # Quick: a tree as an earlier backup found it needs no file's xattrs read.
-        scan = scan_tree(Path(env.path), Excludes(env.excludes), file_xattrs=False)
+        scan = quick_scan(env)
     except OSError as error:
         raise _failed(ctx, env, error) from error
     tree_digest = scan.digest()
@@ -247,7 +243,7 @@ def _back_up(
         if same_tree is None:
             try:
                 scan.read_file_xattrs()
-                new_tree = _store_tree(ctx, env, scan, started, progress, cancel)
+                new_tree = _store_tree(ctx, env, scan, scan.started_ns, progress, cancel)
             except OSError as error:
                 raise _failed(ctx, env, error) from error
         else:

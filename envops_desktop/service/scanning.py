@@ -15,7 +15,7 @@ from pathlib import Path
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.excludes import Excludes
-from envops_desktop.domain.models import ScannedFile, TreeEntry
+from envops_desktop.domain.models import Environment, ScannedFile, TreeEntry
 from envops_desktop.service.mounts import mounts_inside
 from envops_desktop.store.file_metadata import (
     EntryMeta,
@@ -233,6 +233,12 @@ def scan_tree(root: Path, excludes: Excludes | None = None, file_xattrs: bool = 
             scan.skipped.append(path + DEVICE_NOTE)
     scan.others.sort(key=itemgetter(0))  # a folder `a` comes before `a-b`, not after it
     return scan
+
+
+def quick_scan(env: Environment) -> Scan:
+    """`env`'s folder as a backup first scans it (its excludes left out), files' xattrs not
+    yet read: a tree as an earlier backup found it needs none of them."""
+    return scan_tree(Path(env.path), Excludes(env.excludes), file_xattrs=False)
 
 
 def _in_path_order(

@@ -38,7 +38,7 @@ from envops_desktop.service.restore import (
     restore_caveats,
     restore_locked,
 )
-from envops_desktop.service.scanning import holds_at_most
+from envops_desktop.service.scanning import holds_at_most, quick_scan
 from envops_desktop.service.store_check import StoreReport, check_store
 from envops_desktop.service.team_locks import team_lock
 from envops_desktop.store.timestamps import utc_now
@@ -465,7 +465,7 @@ class EnvOpsService:
             known += [restored] if restored is not None and restored.deleted_at is None else []
         if not known:
             return None
-        scan = tree_diff.quick_scan(env)
+        scan = quick_scan(env)
         if tree_diff.as_backed_up(self._ctx, env, scan, known):
             return False
         live = tree_diff.held(

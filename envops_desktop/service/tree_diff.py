@@ -174,11 +174,6 @@ def _root(backup: RootRecord) -> TreeEntry:
     return TreeEntry(ROOT, EntryKind.DIR, mode, 0, 0, None, None, backup.root_meta)
 
 
-def quick_scan(env: Environment) -> Scan:
-    """`env`'s folder as a backup first scans it: its files' xattrs not yet read."""
-    return scan_tree(Path(env.path), Excludes(env.excludes), file_xattrs=False)
-
-
 def as_backed_up(ctx: ServiceContext, env: Environment, scan: Scan, backups: list[Backup]) -> bool:
     """Whether a quick scan found `env`'s folder exactly as one of `backups` holds it, known
     by the scan's digest alone: no file's content or xattrs read. False where it cannot

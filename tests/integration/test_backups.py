@@ -305,14 +305,14 @@ def test_a_file_removed_while_the_backup_reads_it_is_a_sentence_and_logged(
     from envops_desktop.domain.errors import OperationFailedError
     from envops_desktop.service import backups
 
-    real_scan = backups.scan_tree
+    real_scan = backups.quick_scan
 
-    def scan_then_a_deployment_removes_a_file(root, excludes=None, file_xattrs=True):
-        scan = real_scan(root, excludes, file_xattrs)
+    def scan_then_a_deployment_removes_a_file(env):
+        scan = real_scan(env)
         (config_dir / "app.yaml").unlink()  # what another program does at that moment
         return scan
 
-    monkeypatch.setattr(backups, "scan_tree", scan_then_a_deployment_removes_a_file)
+    monkeypatch.setattr(backups, "quick_scan", scan_then_a_deployment_removes_a_file)
     with pytest.raises(OperationFailedError, match=r"app\.yaml was removed while billing was"):
         service.create_backup("billing")
     assert service.list_backups("billing") == []
