@@ -6,6 +6,10 @@ tree before the swap (files as hard links to the same node, so nothing that has 
 notices; excluded folders made again with their owner, mode, attributes and times, holding
 links to what they held), instead of deleting them with the old tree. A copy of an
 excluded path in the backup (made before the path was excluded) does not replace it.
+
+The live folder is in use meanwhile: a log rotates, a lock file goes. A path gone by the
+time it is read is gone from the live folder too, so it is left out of the new tree
+rather than failing the restore.
 """
 
 import contextlib
@@ -16,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
+from envops_desktop.service.swap import remove_tree
 from envops_desktop.store.file_metadata import OWN_STORE, apply_metadata, read_metadata, to_apply
 
 
@@ -26,7 +31,11 @@ def _left_alone(top: str, excludes: Excludes | LeftAsTheyAre) -> tuple[list[str]
     devices, excluded, pending = [], [], [""]
     while pending:
         prefix = pending.pop()
-        with os.scandir(os.path.join(top, prefix) if prefix else top) as entries:
+        # A folder removed from the live tree meanwhile holds nothing to leave alone.
+        with (
+            contextlib.suppress(FileNotFoundError),
+            os.scandir(os.path.join(top, prefix) if prefix else top) as entries,
+        ):
             for entry in entries:
                 is_dir = entry.is_dir(follow_symlinks=False)
                 if excludes and excludes.matches(prefix + entry.name, is_dir):
@@ -35,12 +44,16 @@ def _left_alone(top: str, excludes: Excludes | LeftAsTheyAre) -> tuple[list[str]
                     pending.append(prefix + entry.name + "/")
                 elif not (
                     entry.is_file(follow_symlinks=False) or entry.is_symlink()
-                ) and _is_device(entry.stat(follow_symlinks=False).st_mode):
+                ) and _is_device(entry):
                     devices.append(prefix + entry.name)
     return sorted(devices), sorted(excluded)
 
 
-def _is_device(mode: int) -> bool:
+def _is_device(entry: os.DirEntry[str]) -> bool:
+    try:
+        mode = entry.stat(follow_symlinks=False).st_mode
+    except FileNotFoundError:
+        return False
     return stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
 
 
@@ -78,8 +91,12 @@ def with_all_they_hold(live: Path, paths: list[str]) -> list[str]:
     """`paths` under `live`, and everything the folders among them hold, in path order."""
     found = []
     for path in paths:
+        try:
+            st = os.lstat(live / path)
+        except FileNotFoundError:
+            continue  # gone meanwhile: no restore can lose it
         found.append(path)
-        if stat.S_ISDIR(os.lstat(live / path).st_mode):
+        if stat.S_ISDIR(st.st_mode):
             for folder, names, files in os.walk(live / path):
                 inner = os.path.relpath(folder, live)
                 found += (f"{inner}/{name}" for name in names + files)
@@ -97,10 +114,20 @@ def _times_kept(path: Path) -> Iterator[None]:
 
 
 def _carry(source: Path, destination: Path) -> None:
+    """Carry `source` to `destination`, or nothing if it is gone by the time it is read."""
+    try:
+        _carry_present(source, destination)
+    except FileNotFoundError:
+        remove_tree(destination)  # what of it was carried before it went
+
+
+def _carry_present(source: Path, destination: Path) -> None:
     st = os.lstat(source)
     if not stat.S_ISDIR(st.st_mode):
         try:
             os.link(source, destination, follow_symlinks=False)
+        except FileNotFoundError:
+            raise
         except OSError:  # another filesystem, or a link the kernel refuses (protected_hardlinks)
             shutil.copy2(source, destination, follow_symlinks=False)
         return

@@ -214,6 +214,14 @@ def restore_locked(
         (write_tree or from_store(ctx, backup))(staging, meter, cancel, not settle_later)
         if isinstance(report, Background):
             report = report.result()
+        cancel.raise_if_cancelled()
+        if env.pre_restore_command is not None:
+            # Late, so that what it stops stays stopped the shortest time; before the carry,
+            # so that what it leaves in the paths a restore leaves alone (a rotated log, a
+            # state file saved on the way down) is what the new tree holds.
+            _run_command(
+                ctx, entry, env.pre_restore_command, target, progress, cancel, "pre-restore"
+            )
         left = LeftAsTheyAre(Excludes(env.excludes), only)
         if only is not None:
             make_folders_holding(target, staging, left)
@@ -222,12 +230,6 @@ def restore_locked(
             apply_root_metadata(staging, target, backup)
         else:
             keep_folders_holding(target, staging, left)
-        cancel.raise_if_cancelled()
-        if env.pre_restore_command is not None:
-            # Last before the swap, so that what it stops stays stopped the shortest time.
-            _run_command(
-                ctx, entry, env.pre_restore_command, target, progress, cancel, "pre-restore"
-            )
         crash_point("staged")
         entry = replace(
             entry,

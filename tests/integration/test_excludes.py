@@ -4,8 +4,11 @@ live folder (owners, attributes, hardlinks and all), still in one swap."""
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
-from envops_desktop.service import EnvOpsService
+from envops_desktop.domain.excludes import Excludes
+from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.service import EnvOpsService, left_alone
 from tests.trees import make_config_tree, rsync_differences
 
 
@@ -69,6 +72,105 @@ def test_a_backup_made_before_a_path_was_excluded_does_not_bring_it_back(
     service.restore_backup("billing", older.id)
 
     assert not (tree / "logs").exists()  # as the live folder had it
+
+
+def test_what_the_pre_restore_command_leaves_in_excluded_paths_is_what_the_restore_keeps(
+    service: EnvOpsService, tmp_path
+):
+    tree = tmp_path / "billing"
+    make_config_tree(tree, files=5)
+    (tree / "logs").mkdir()
+    (tree / "logs" / "app.log").write_text("before the restore\n")
+    (tree / "state.json").write_text('{"jobs": 1}\n')
+    service.add_environment("billing", tree, version="4.2.0")
+    service.set_excludes("billing", ["logs/", "state.json"])
+    made = service.create_backup("billing")
+    (tree / "app.yaml").write_text("changed since\n")
+    # Stopping the service rotates its log and saves its state by a rename, as services do.
+    stop = "mv logs/app.log logs/app.log.1 && echo stopped > logs/app.log"
+    stop += " && echo '{\"jobs\": 2}' > state.json.new && mv state.json.new state.json"
+    service.set_restore_command("billing", "pre", PostRestoreCommand(argv=["sh", "-c", stop]))
+
+    service.restore_backup("billing", made.id)
+
+    assert (tree / "app.yaml").read_text() != "changed since\n"
+    assert (tree / "logs" / "app.log.1").read_text() == "before the restore\n"
+    assert (tree / "logs" / "app.log").read_text() == "stopped\n"
+    assert (tree / "state.json").read_text() == '{"jobs": 2}\n'
+
+
+def test_excluded_paths_removed_while_a_restore_carries_them_over_are_simply_gone(
+    service: EnvOpsService, tmp_path, monkeypatch
+):
+    tree = tmp_path / "billing"
+    make_config_tree(tree, files=5)
+    _live_logs(tree)
+    (tree / "app.lock").write_text("pid 42\n")
+    (tree / "logs" / "rotated").mkdir()
+    for name in ("a.log", "b.log", "c.log"):
+        (tree / "logs" / "rotated" / name).write_text(name)
+    service.add_environment("billing", tree, version="4.2.0")
+    service.set_excludes("billing", ["logs/", "*.lock", "*.tmp"])
+    made = service.create_backup("billing")
+    backed_up = tmp_path / "as backed up"
+    shutil.copytree(tree, backed_up, symlinks=True)
+    (tree / "app.yaml").write_text("changed since\n")
+    carry = left_alone._carry
+
+    def removed_as_it_is_reached(source: Path, destination: Path) -> None:
+        # The service goes on meanwhile: it drops its lock file and a log rotation removes
+        # a log, and a whole folder of them once the first of it is carried.
+        if source.name in ("app.lock", "app.log.1"):
+            source.unlink()
+        elif source.parent.name == "rotated":
+            shutil.rmtree(source.parent)
+        carry(source, destination)
+
+    monkeypatch.setattr(left_alone, "_carry", removed_as_it_is_reached)
+    service.restore_backup("billing", made.id)
+
+    assert not (tree / "app.lock").exists()
+    assert not (tree / "logs" / "app.log.1").exists()
+    assert not (tree / "logs" / "rotated").exists()
+    assert (tree / "logs" / "app.log").read_text() == "line 1\n"
+    assert (tree / "conf.d" / "draft.tmp").read_text() == "half-written\n"
+    assert rsync_differences(backed_up, tree, "--exclude=logs/", "--exclude=*.lock") == []
+
+
+def test_a_folder_removed_while_the_live_tree_is_listed_is_passed_over(tmp_path, monkeypatch):
+    live, new_tree = tmp_path / "live", tmp_path / "new"
+    (live / "run" / "workers").mkdir(parents=True)
+    (live / "logs").mkdir()
+    (live / "logs" / "app.log").write_text("line 1\n")
+    new_tree.mkdir()
+    scandir = os.scandir
+
+    def removed_before_it_is_read(path):
+        if isinstance(path, str) and path.rstrip("/") == str(live / "run"):
+            shutil.rmtree(path)  # the service cleans up its run folder meanwhile
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", removed_before_it_is_read)
+    lost = left_alone.carry_over(live, new_tree, Excludes(["logs/"]))
+
+    assert lost == []
+    assert not (live / "run").exists()
+    assert (new_tree / "logs" / "app.log").read_text() == "line 1\n"
+
+
+def test_a_report_names_as_lost_only_the_excluded_paths_still_there_when_it_reaches_them(
+    tmp_path,
+):
+    live = tmp_path / "live"
+    (live / "cache" / "logs").mkdir(parents=True)
+    (live / "cache" / "logs" / "app.log").write_text("line 1\n")
+    (live / "cache" / "app.lock").write_text("pid 42\n")
+    listed = left_alone.excluded_by_folder(live, Excludes(["logs/", "*.lock"]))
+    (live / "cache" / "app.lock").unlink()  # gone between the listing and the report
+
+    lost = left_alone.with_all_they_hold(live, listed["cache"])
+
+    assert lost == ["cache/logs", "cache/logs/app.log"]
 
 
 def test_env_update_sets_and_clears_excludes_from_the_command_line(tmp_path, capsys):
