@@ -27,6 +27,20 @@ def relative_path_problem(path: str) -> str | None:
     return None
 
 
+def within(root: str, path: str) -> str:
+    """`path`, given for a path inside the folder `root` (relative to it, or absolute and
+    inside it, as a shell completes it), relative to `root`, its "." and empty components
+    left out; anything else as it was, for `relative_path_problem` to name."""
+    for folder in dict.fromkeys((root, os.path.realpath(root))):
+        folder = folder.rstrip("/") + "/"
+        if path.startswith(folder):
+            path = path[len(folder) :]
+            break
+    if path.startswith("/"):
+        return path
+    return "/".join(part for part in path.split("/") if part not in ("", "."))
+
+
 def link_target_escapes(link_path: str, target: str) -> bool:
     """True when a symlink at `link_path` pointing to `target` resolves outside the root."""
     if target.startswith("/") or _DRIVE.match(target) or "\\" in target:

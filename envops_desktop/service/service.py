@@ -442,13 +442,38 @@ class EnvOpsService:
         """What restoring a backup (`backup_id`: as `find_backup` takes it, of the environment
         or of `from_environment`) would change in the environment's folder, path by path;
         changes nothing. Files the hash cache knows as they are now are not read."""
-        from envops_desktop.domain.excludes import checked_selection
         from envops_desktop.service.tree_diff import restore_preview
 
         env = self.get_environment(environment)
         backup = self.backup_to_restore(env.name, backup_id, from_environment)
-        only = None if only is None else checked_selection(only)
+        only = self._chosen(env, backup, only)
         return restore_preview(self._ctx, env, backup, only, cancel or CancelToken())
+
+    def _chosen(self, env: Environment, backup: Backup, only: list[str] | None) -> list[str] | None:
+        """The paths a selective restore of `backup` into `env` brings back, relative to its
+        folder (they may be given absolute, inside it); refused, before anything changes,
+        where one is not such a path or is neither in the backup nor in the folder."""
+        from envops_desktop.domain.excludes import checked_selection
+        from envops_desktop.domain.paths import shown, within
+        from envops_desktop.service.left_alone import in_neither
+
+        if only is None:
+            return None
+        given = [within(env.path, path) for path in only]
+        for path in given:
+            if path.startswith("/"):
+                raise InvalidInputError(
+                    f"{shown(path)!r} is not inside the folder of {env.name} ({env.path})."
+                )
+        chosen = checked_selection(given)
+        missing = in_neither(Path(env.path), self._ctx.backups.entries(backup.id), chosen)
+        if missing:
+            named = ", ".join(repr(shown(path)) for path in missing)
+            raise NotFoundError(
+                f"There is no {named} in {backup.name} or in the folder of {env.name}; "
+                "nothing was changed."
+            )
+        return chosen
 
     def modified_since_backup(
         self, environment: str, cancel: CancelToken | None = None
@@ -625,11 +650,10 @@ class EnvOpsService:
         names it: one wrong id must not overwrite production. With `previewed` (what the
         user was shown it would change), PreviewOutOfDateError if it would change anything
         else now, before anything changes."""
-        from envops_desktop.domain.excludes import checked_selection
-
-        only = None if only is None else checked_selection(only)
         backup = self.get_backup(backup_id)
-        source = self._source_of(self.get_environment(environment), backup, from_environment)
+        env = self.get_environment(environment)
+        source = self._source_of(env, backup, from_environment)
+        only = self._chosen(env, backup, only)
         subject = None
         if source is not None:
             subject = f"the restore of {backup.name} ({backup.version}) from {source.name}"

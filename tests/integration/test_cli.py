@@ -159,6 +159,28 @@ def test_restore_only_some_paths_from_the_command_line(cli, billing):
     )
 
 
+def test_restore_only_takes_paths_as_the_shell_completes_them_and_refuses_a_typo(
+    cli, billing, monkeypatch
+):
+    wanted = describe_tree(billing)
+    cli("backup", "create", "billing", "--name", "golden")
+    mess_up(billing)
+    messed = describe_tree(billing)
+
+    typo, _, said = cli("restore", "billing", "golden", "--only", "conf.d", "cnf.d", "--yes")
+    assert typo == 6 and "There is no 'cnf.d' in golden or in the folder of billing" in said
+    assert describe_tree(billing) == messed
+    monkeypatch.chdir(billing)
+    code, _, _ = cli("restore", "billing", "golden", "--only", f"{billing}/conf.d/", "--yes")
+
+    assert code == 0
+    now = describe_tree(billing)
+    assert {p: v for p, v in now.items() if p.startswith("conf.d")} == {
+        p: v for p, v in wanted.items() if p.startswith("conf.d")
+    }
+    assert now != wanted
+
+
 def test_import_dry_run_lists_what_the_file_would_change(cli, billing, tmp_path):
     backup = json.loads(cli("backup", "create", "billing", "--json")[1])
     exported = tmp_path / "billing.envops.zip"

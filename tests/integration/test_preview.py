@@ -10,11 +10,12 @@ import time
 import pytest
 
 from envops_desktop.domain.changes import ChangeKind
-from envops_desktop.domain.errors import InvalidInputError, PreviewOutOfDateError
+from envops_desktop.domain.errors import InvalidInputError, NotFoundError, PreviewOutOfDateError
 from envops_desktop.domain.progress import Progress
 from envops_desktop.service import service as service_module
 from envops_desktop.service import tree_diff
 from tests.trees import (
+    describe_tree,
     made_long_ago,
     make_config_tree,
     make_tree_of_every_kind,
@@ -370,6 +371,22 @@ def test_a_selective_restore_of_a_path_outside_the_folder_is_refused(service, tm
 
     with pytest.raises(InvalidInputError, match="cannot be restored on its own"):
         service.restore_backup("billing", backup.id, only=["../etc"])
+
+
+def test_a_selective_restore_of_a_path_in_neither_the_backup_nor_the_folder_changes_nothing(
+    service, tmp_path, billing
+):
+    root, backup = billing
+    mess_up(root)
+    messed = describe_tree(root)
+    activity = service.activity("billing")
+
+    for ask in (service.preview_restore, service.restore_backup):
+        with pytest.raises(NotFoundError, match=r"There is no 'conf\.d/typo' in .*nothing was"):
+            ask("billing", backup.id, only=["app.yaml", "conf.d/typo"])
+
+    assert describe_tree(root) == messed
+    assert service.activity("billing") == activity
 
 
 def test_a_restore_keeps_what_it_changed_with_its_activity_entry(service, tmp_path, billing):
