@@ -73,6 +73,12 @@ class Excludes:
             for rx, folders_only in self._anchored
         )
 
+    def covers(self, path: str, is_dir: bool) -> bool:
+        """Whether `path` is excluded, itself or as part of an excluded folder."""
+        return self.matches(path, is_dir) or any(
+            self.matches(folder, True) for folder in _folders_above(path)
+        )
+
 
 def checked_selection(paths: Sequence[str]) -> list[str]:
     """Paths a selective restore is to bring back, relative to the environment's folder (a

@@ -16,11 +16,10 @@ import contextlib
 import os
 import shutil
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
-from envops_desktop.domain.models import TreeEntry
 from envops_desktop.service.swap import remove_tree
 from envops_desktop.store.file_metadata import OWN_STORE, apply_metadata, read_metadata, to_apply
 
@@ -86,17 +85,6 @@ def excluded_by_folder(live: Path, excludes: Excludes) -> dict[str, list[str]]:
         for path in _left_alone(str(live), excludes)[1]:
             by_folder.setdefault(path.rpartition("/")[0], []).append(path)
     return by_folder
-
-
-def in_neither(live: Path, entries: Iterable[TreeEntry], chosen: list[str]) -> list[str]:
-    """Those of the paths a selective restore is to bring back that are neither in the live
-    folder nor among `entries` (its backup's): a typo, since restoring them does nothing."""
-    missing = {path for path in chosen if not os.path.lexists(live / path)}
-    for entry in entries:
-        if not missing:
-            break
-        missing.discard(entry.path)
-    return [path for path in chosen if path in missing]
 
 
 def with_all_they_hold(live: Path, paths: list[str]) -> list[str]:

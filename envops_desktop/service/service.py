@@ -450,30 +450,12 @@ class EnvOpsService:
         return restore_preview(self._ctx, env, backup, only, cancel or CancelToken())
 
     def _chosen(self, env: Environment, backup: Backup, only: list[str] | None) -> list[str] | None:
-        """The paths a selective restore of `backup` into `env` brings back, relative to its
-        folder (they may be given absolute, inside it); refused, before anything changes,
-        where one is not such a path or is neither in the backup nor in the folder."""
-        from envops_desktop.domain.excludes import checked_selection
-        from envops_desktop.domain.paths import shown, within
-        from envops_desktop.service.left_alone import in_neither
+        """The paths a selective restore of `backup` into `env` brings back (`selection`)."""
+        from envops_desktop.service.selection import chosen_paths
 
         if only is None:
             return None
-        given = [within(env.path, path) for path in only]
-        for path in given:
-            if path.startswith("/"):
-                raise InvalidInputError(
-                    f"{shown(path)!r} is not inside the folder of {env.name} ({env.path})."
-                )
-        chosen = checked_selection(given)
-        missing = in_neither(Path(env.path), self._ctx.backups.entries(backup.id), chosen)
-        if missing:
-            named = ", ".join(repr(shown(path)) for path in missing)
-            raise NotFoundError(
-                f"There is no {named} in {backup.name} or in the folder of {env.name}; "
-                "nothing was changed."
-            )
-        return chosen
+        return chosen_paths(env, backup, lambda: self._ctx.backups.entries(backup.id), only)
 
     def modified_since_backup(
         self, environment: str, cancel: CancelToken | None = None

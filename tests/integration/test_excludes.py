@@ -6,6 +6,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from envops_desktop.domain.errors import InvalidInputError
 from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.service import EnvOpsService, left_alone
@@ -171,6 +174,26 @@ def test_a_report_names_as_lost_only_the_excluded_paths_still_there_when_it_reac
     lost = left_alone.with_all_they_hold(live, listed["cache"])
 
     assert lost == ["cache/logs", "cache/logs/app.log"]
+
+
+def test_a_selective_restore_of_an_excluded_path_is_refused_and_changes_nothing(
+    service: EnvOpsService, tmp_path
+):
+    tree = tmp_path / "billing"
+    make_config_tree(tree, files=5)
+    _live_logs(tree)
+    service.add_environment("billing", tree, version="4.2.0")
+    made = service.create_backup("billing")
+    service.set_excludes("billing", ["logs/", "*.tmp"])
+    (tree / "app.yaml").write_text("changed since\n")
+    activity = service.activity("billing")
+
+    for chosen in (["logs"], ["app.yaml", "logs/app.log"], [f"{tree}/conf.d/draft.tmp"]):
+        with pytest.raises(InvalidInputError, match="is excluded from the backups of billing"):
+            service.restore_backup("billing", made.id, only=chosen)
+
+    assert (tree / "app.yaml").read_text() == "changed since\n"
+    assert service.activity("billing") == activity
 
 
 def test_env_update_sets_and_clears_excludes_from_the_command_line(tmp_path, capsys):

@@ -1,0 +1,60 @@
+"""The paths a selective restore is asked to bring back, checked before anything changes.
+
+An operator types them, or a shell completes them: relative to the environment's folder,
+or absolute inside it. A typo must not pass for a restore of nothing, nor a path the
+restore leaves alone anyway (an excluded one) for a restore of it.
+"""
+
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from envops_desktop.domain.errors import InvalidInputError, NotFoundError
+from envops_desktop.domain.excludes import Excludes, checked_selection
+from envops_desktop.domain.models import Backup, Environment, TreeEntry
+from envops_desktop.domain.paths import shown, within
+
+
+def chosen_paths(
+    env: Environment, backup: Backup, entries: Callable[[], Iterable[TreeEntry]], only: list[str]
+) -> list[str]:
+    """`only`, as paths relative to `env`'s folder, for a restore of `backup` (whose entries
+    `entries` reads); refused where one is outside the folder, excluded, or neither in the
+    backup nor in the folder."""
+    root = Path(env.path)
+    given = [within(env.path, path) for path in only]
+    for path in given:
+        if path.startswith("/"):
+            raise InvalidInputError(
+                f"{shown(path)!r} is not inside the folder of {env.name} ({env.path})."
+            )
+    chosen = checked_selection(given)
+    excludes = Excludes(env.excludes)
+    for path in chosen:
+        if excludes.covers(path, os.path.isdir(root / path) and not os.path.islink(root / path)):
+            raise InvalidInputError(
+                f"{shown(path)!r} is excluded from the backups of {env.name}, and a restore "
+                "leaves it as it is; nothing was changed."
+            )
+    missing = _in_neither(root, entries, chosen)
+    if missing:
+        named = ", ".join(repr(shown(path)) for path in missing)
+        raise NotFoundError(
+            f"There is no {named} in {backup.name} or in the folder of {env.name}; "
+            "nothing was changed."
+        )
+    return chosen
+
+
+def _in_neither(
+    live: Path, entries: Callable[[], Iterable[TreeEntry]], chosen: list[str]
+) -> list[str]:
+    """Those of `chosen` neither in the live folder nor among the backup's entries (read
+    only if some are not in the folder, and only as far as it takes to find them)."""
+    missing = {path for path in chosen if not os.path.lexists(live / path)}
+    if missing:
+        for entry in entries():
+            missing.discard(entry.path)
+            if not missing:
+                break
+    return [path for path in chosen if path in missing]
