@@ -3,6 +3,7 @@
 import os
 import posixpath
 import re
+from collections.abc import Sequence
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
@@ -27,11 +28,12 @@ def relative_path_problem(path: str) -> str | None:
     return None
 
 
-def within(root: str, path: str) -> str:
-    """`path`, given for a path inside the folder `root` (relative to it, or absolute and
-    inside it, as a shell completes it), relative to `root`, its "." and empty components
-    left out; anything else as it was, for `relative_path_problem` to name."""
-    for folder in dict.fromkeys((root, os.path.realpath(root))):
+def within(roots: Sequence[str], path: str) -> str:
+    """`path`, given for a path inside a folder (relative to it, or absolute and inside it
+    by one of its names `roots`, as a shell completes it), relative to the folder, its "."
+    and empty components left out; anything else as it was, for `relative_path_problem` to
+    name."""
+    for folder in roots:
         folder = folder.rstrip("/") + "/"
         if path.startswith(folder):
             path = path[len(folder) :]

@@ -19,23 +19,26 @@ def chosen_paths(
     env: Environment, backup: Backup, entries: Callable[[], Iterable[TreeEntry]], only: list[str]
 ) -> list[str]:
     """`only`, as paths relative to `env`'s folder, for a restore of `backup` (whose entries
-    `entries` reads); refused where one is outside the folder, excluded, or neither in the
-    backup nor in the folder."""
+    `entries` reads); refused where one is outside the folder or neither in the backup nor
+    in the folder, or all are excluded."""
     root = Path(env.path)
-    given = [within(env.path, path) for path in only]
+    roots = list(dict.fromkeys((env.path, os.path.realpath(env.path))))
+    given = [within(roots, path) for path in only]
     for path in given:
         if path.startswith("/"):
             raise InvalidInputError(
                 f"{shown(path)!r} is not inside the folder of {env.name} ({env.path})."
             )
     chosen = checked_selection(given)
+    # Only when all are: the changes a restore is shown name the excluded paths it removes
+    # with their folder, and those may stay ticked beside the folder's other paths.
     excludes = Excludes(env.excludes)
-    for path in chosen:
-        if excludes.covers(path, os.path.isdir(root / path) and not os.path.islink(root / path)):
-            raise InvalidInputError(
-                f"{shown(path)!r} is excluded from the backups of {env.name}, and a restore "
-                "leaves it as it is; nothing was changed."
-            )
+    if all(excludes.covers(path, _is_folder(root / path)) for path in chosen):
+        named = ", ".join(repr(shown(path)) for path in chosen)
+        raise InvalidInputError(
+            f"Only excluded paths were chosen ({named}): a restore leaves what {env.name} "
+            "excludes as it is; nothing was changed."
+        )
     missing = _in_neither(root, entries, chosen)
     if missing:
         named = ", ".join(repr(shown(path)) for path in missing)
@@ -58,3 +61,7 @@ def _in_neither(
             if not missing:
                 break
     return [path for path in chosen if path in missing]
+
+
+def _is_folder(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()

@@ -176,24 +176,29 @@ def test_a_report_names_as_lost_only_the_excluded_paths_still_there_when_it_reac
     assert lost == ["cache/logs", "cache/logs/app.log"]
 
 
-def test_a_selective_restore_of_an_excluded_path_is_refused_and_changes_nothing(
+def test_a_selective_restore_of_excluded_paths_alone_is_refused_and_changes_nothing(
     service: EnvOpsService, tmp_path
 ):
     tree = tmp_path / "billing"
     make_config_tree(tree, files=5)
     _live_logs(tree)
     service.add_environment("billing", tree, version="4.2.0")
-    made = service.create_backup("billing")
+    made = service.create_backup("billing")  # holds logs/, excluded only since
     service.set_excludes("billing", ["logs/", "*.tmp"])
     (tree / "app.yaml").write_text("changed since\n")
+    (tree / "logs" / "app.log").write_text("line 2\n")
     activity = service.activity("billing")
 
-    for chosen in (["logs"], ["app.yaml", "logs/app.log"], [f"{tree}/conf.d/draft.tmp"]):
-        with pytest.raises(InvalidInputError, match="is excluded from the backups of billing"):
+    for chosen in (["logs"], ["logs/app.log", f"{tree}/conf.d/draft.tmp"]):
+        with pytest.raises(InvalidInputError, match="Only excluded paths were chosen"):
             service.restore_backup("billing", made.id, only=chosen)
-
     assert (tree / "app.yaml").read_text() == "changed since\n"
     assert service.activity("billing") == activity
+    # Beside a path it brings back, an excluded one is left as it is, as in any restore.
+    service.restore_backup("billing", made.id, only=["app.yaml", "logs/app.log"])
+
+    assert (tree / "app.yaml").read_text() != "changed since\n"
+    assert (tree / "logs" / "app.log").read_text() == "line 2\n"
 
 
 def test_env_update_sets_and_clears_excludes_from_the_command_line(tmp_path, capsys):
