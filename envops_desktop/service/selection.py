@@ -16,11 +16,17 @@ from envops_desktop.domain.paths import shown, within
 
 
 def chosen_paths(
-    env: Environment, backup: Backup, entries: Callable[[], Iterable[TreeEntry]], only: list[str]
+    env: Environment,
+    backup: Backup,
+    entries: Callable[[], Iterable[TreeEntry]],
+    only: list[str],
+    from_preview: bool = False,
 ) -> list[str]:
     """`only`, as paths relative to `env`'s folder, for a restore of `backup` (whose entries
     `entries` reads); refused where one is outside the folder or neither in the backup nor
-    in the folder, or all are excluded."""
+    in the folder, or all are excluded. Paths ticked in a preview of the restore
+    (`from_preview`) are not looked for: one gone since makes the preview out of date,
+    which the restore finds and shows again."""
     root = Path(env.path)
     roots = list(dict.fromkeys((env.path, os.path.realpath(env.path))))
     given = [within(roots, path) for path in only]
@@ -39,7 +45,7 @@ def chosen_paths(
             f"Only excluded paths were chosen ({named}): a restore leaves what {env.name} "
             "excludes as it is; nothing was changed."
         )
-    missing = _in_neither(root, entries, chosen)
+    missing = [] if from_preview else _in_neither(root, entries, chosen)
     if missing:
         named = ", ".join(repr(shown(path)) for path in missing)
         raise NotFoundError(

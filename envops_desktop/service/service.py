@@ -449,13 +449,16 @@ class EnvOpsService:
         only = self._chosen(env, backup, only)
         return restore_preview(self._ctx, env, backup, only, cancel or CancelToken())
 
-    def _chosen(self, env: Environment, backup: Backup, only: list[str] | None) -> list[str] | None:
+    def _chosen(
+        self, env: Environment, backup: Backup, only: list[str] | None, from_preview: bool = False
+    ) -> list[str] | None:
         """The paths a selective restore of `backup` into `env` brings back (`selection`)."""
         from envops_desktop.service.selection import chosen_paths
 
         if only is None:
             return None
-        return chosen_paths(env, backup, lambda: self._ctx.backups.entries(backup.id), only)
+        entries = lambda: self._ctx.backups.entries(backup.id)  # noqa: E731
+        return chosen_paths(env, backup, entries, only, from_preview)
 
     def modified_since_backup(
         self, environment: str, cancel: CancelToken | None = None
@@ -635,7 +638,7 @@ class EnvOpsService:
         backup = self.get_backup(backup_id)
         env = self.get_environment(environment)
         source = self._source_of(env, backup, from_environment)
-        only = self._chosen(env, backup, only)
+        only = self._chosen(env, backup, only, from_preview=previewed is not None)
         subject = None
         if source is not None:
             subject = f"the restore of {backup.name} ({backup.version}) from {source.name}"

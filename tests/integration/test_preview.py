@@ -525,6 +525,16 @@ def test_a_restore_whose_preview_is_out_of_date_changes_nothing_and_says_what_it
     assert not (root / "conf.d" / "later.ini").exists()
 
 
+def test_a_path_ticked_in_a_preview_and_gone_since_makes_the_preview_out_of_date(service, billing):
+    root, backup = billing
+    mess_up(root)
+    previewed = service.preview_restore("billing", backup.id)
+    (root / "conf.d" / "new.ini").unlink()  # the one path ticked, gone before Restore
+
+    with pytest.raises(PreviewOutOfDateError):
+        service.restore_backup("billing", backup.id, previewed=previewed, only=["conf.d/new.ini"])
+
+
 @needs_rsync
 def test_the_preview_of_an_import_names_exactly_the_paths_the_import_changes(service, tmp_path):
     root = tmp_path / "billing"
