@@ -7,7 +7,7 @@ import os
 import stat
 import time
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -201,6 +201,11 @@ def scan_tree(root: Path, excludes: Excludes | None = None, file_xattrs: bool = 
             pending.pop()
             continue
         name, st = entry
+        if st is None:  # gone since its folder was listed
+            path = prefix + name
+            if excluding and (excludes.matches(path, False) or excludes.matches(path, True)):  # type: ignore[union-attr]
+                continue  # a lock file or log that comes and goes: no business of ours
+            raise _changed_while_read(directory.rstrip("/") or "/")
         mode, path = st.st_mode, prefix + name
         if excluding and excludes.matches(path, _S_ISDIR(mode)):  # type: ignore[union-attr]
             scan.excluded += 1
@@ -242,9 +247,11 @@ def quick_scan(env: Environment) -> Scan:
 
 
 def _in_path_order(
-    listing: list[tuple[str, os.stat_result]],
-) -> Iterator[tuple[str, os.stat_result]]:
-    listing.sort(key=lambda entry: entry[0] + "/" if _S_ISDIR(entry[1].st_mode) else entry[0])
+    listing: list[tuple[str, os.stat_result | None]],
+) -> Iterator[tuple[str, os.stat_result | None]]:
+    listing.sort(
+        key=lambda entry: entry[0] + "/" if entry[1] and _S_ISDIR(entry[1].st_mode) else entry[0]
+    )
     return iter(listing)
 
 
@@ -258,16 +265,20 @@ _BY_DESCRIPTOR = os.stat in os.supports_dir_fd and os.listdir in os.supports_fd
 _CHANGED_WHILE_LISTED = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
 
 
-def _listing(directory: str, follow: bool) -> list[tuple[str, os.stat_result]]:
-    """Each entry of a folder with its own (never its link target's) status."""
+def _listing(directory: str, follow: bool) -> list[tuple[str, os.stat_result | None]]:
+    """Each entry of a folder with its own (never its link target's) status; None for one
+    gone between the listing and its status, for the caller to judge."""
     try:
         if not _BY_DESCRIPTOR:
             with os.scandir(directory) as entries:
-                return [(e.name, e.stat(follow_symlinks=False)) for e in entries]
+                return [(e.name, _status(e.stat, follow_symlinks=False)) for e in entries]
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | (0 if follow else os.O_NOFOLLOW))
         try:
-            lstat = os.lstat
-            return [(name, lstat(name, dir_fd=fd)) for name in os.listdir(fd)]
+            names, lstat = os.listdir(fd), os.lstat
+            try:
+                return [(name, lstat(name, dir_fd=fd)) for name in names]
+            except FileNotFoundError:  # rare: gone meanwhile; the slower loop marks which
+                return [(name, _status(lstat, name, dir_fd=fd)) for name in names]
         finally:
             os.close(fd)
     except PermissionError as error:
@@ -277,9 +288,22 @@ def _listing(directory: str, follow: bool) -> list[tuple[str, os.stat_result]]:
     except OSError as error:
         if error.errno not in _CHANGED_WHILE_LISTED:
             raise
-        raise OperationFailedError(
-            f"The folder {directory} changed while it was being read; try again."
-        ) from error
+        raise _changed_while_read(directory) from error
+
+
+def _status(
+    lstat: Callable[..., os.stat_result], *args: object, **kwargs: object
+) -> os.stat_result | None:
+    try:
+        return lstat(*args, **kwargs)
+    except FileNotFoundError:
+        return None
+
+
+def _changed_while_read(directory: str) -> OperationFailedError:
+    return OperationFailedError(
+        f"The folder {directory} changed while it was being read; try again."
+    )
 
 
 def _entry(

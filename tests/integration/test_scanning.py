@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.domain.excludes import Excludes
 from envops_desktop.service import scanning
 from envops_desktop.service.scanning import scan_tree
 from tests.trees import make_config_tree, make_tree_of_every_kind
@@ -50,6 +51,30 @@ def test_folder_swapped_for_a_link_while_scanning_is_refused_not_followed(tmp_pa
     monkeypatch.setattr(scanning, "_listing", swap_after_listing)
     with pytest.raises(OperationFailedError, match="changed while it was being read"):
         scan_tree(root)
+
+
+@pytest.mark.skipif(not scanning._BY_DESCRIPTOR, reason="statuses here come with the listing")
+def test_a_file_gone_between_listing_and_status_is_passed_over_only_if_excluded(
+    tmp_path, monkeypatch
+):
+    root = tmp_path / "env"
+    make_config_tree(root)
+    (root / "app.pid").write_text("42\n")  # a service's, excluded: it comes and goes
+    lstat = os.lstat
+
+    def gone_first(name, *args, **kwargs):
+        if name in ("app.pid", "app.yaml"):
+            os.unlink(name, dir_fd=kwargs.get("dir_fd"))
+        return lstat(name, *args, **kwargs)
+
+    monkeypatch.setattr(os, "lstat", gone_first)
+    scan = scan_tree(root, Excludes(["*.pid", "app.yaml"]))
+    assert "app.pid" not in scan.files.paths
+    (root / "app.pid").write_text("43\n")
+    (root / "app.yaml").write_text("server: {}\n")
+
+    with pytest.raises(OperationFailedError, match="changed while it was being read"):
+        scan_tree(root, Excludes(["*.pid"]))  # app.yaml is not excluded
 
 
 def test_environment_folder_that_is_itself_a_link_is_followed(tmp_path):
