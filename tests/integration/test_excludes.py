@@ -1,9 +1,11 @@
 """Excluded paths are not backed up, and a restore leaves them exactly as they are in the
 live folder (owners, attributes, hardlinks and all), still in one swap."""
 
+import contextlib
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -138,6 +140,46 @@ def test_excluded_paths_removed_while_a_restore_carries_them_over_are_simply_gon
     assert (tree / "logs" / "app.log").read_text() == "line 1\n"
     assert (tree / "conf.d" / "draft.tmp").read_text() == "half-written\n"
     assert rsync_differences(backed_up, tree, "--exclude=logs/", "--exclude=*.lock") == []
+
+
+def test_restores_go_through_while_a_service_rotates_its_excluded_logs(
+    service: EnvOpsService, tmp_path
+):
+    tree = tmp_path / "billing"
+    make_config_tree(tree, files=50)
+    (tree / "logs").mkdir()
+    service.add_environment("billing", tree, version="4.2.0")
+    service.set_excludes("billing", ["logs/", "*.pid"])
+    made = service.create_backup("billing")
+    backed_up = tmp_path / "as backed up"
+    shutil.copytree(tree, backed_up, symlinks=True)
+    running = threading.Event()
+    running.set()
+
+    def rotate() -> None:  # as logrotate and a restarting service would, as fast as it can
+        while running.is_set():
+            with contextlib.suppress(OSError):  # its folder swapped away under it
+                for n in range(3, 0, -1):
+                    older = tree / "logs" / (f"app.log.{n - 1}" if n > 1 else "app.log")
+                    if older.exists():
+                        os.replace(older, tree / "logs" / f"app.log.{n}")
+                (tree / "logs" / "app.log").write_text("started\n")
+                pid = tree / "app.pid"
+                pid.unlink() if pid.exists() else pid.write_text("42\n")
+
+    rotating = threading.Thread(target=rotate)
+    rotating.start()
+    try:
+        for attempt in range(8):
+            (tree / "app.yaml").write_text(f"edited {attempt}\n")
+            service.restore_backup("billing", made.id)
+            differences = rsync_differences(
+                backed_up, tree, "--exclude=logs/", "--exclude=*.pid", "--omit-dir-times"
+            )
+            assert differences == [], f"restore {attempt}"
+    finally:
+        running.clear()
+        rotating.join()
 
 
 def test_a_folder_removed_while_the_live_tree_is_listed_is_passed_over(tmp_path, monkeypatch):
