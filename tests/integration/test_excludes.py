@@ -17,7 +17,10 @@ from envops_desktop.service import EnvOpsService, left_alone
 from tests.trees import make_config_tree, rsync_differences
 
 
-def _live_logs(tree) -> None:
+def _billing_with_logs(service: EnvOpsService, tmp_path: Path, files: int = 5) -> Path:
+    """Environment billing: a configuration, with the logs and drafts a live one has."""
+    tree = tmp_path / "billing"
+    make_config_tree(tree, files=files)
     logs = tree / "logs"
     logs.mkdir()
     (logs / "app.log").write_text("line 1\n")
@@ -26,15 +29,14 @@ def _live_logs(tree) -> None:
     os.chown(logs / "app.log", 65534, 65534)  # nobody: CI runs as root
     os.chmod(logs, 0o750)
     (tree / "conf.d" / "draft.tmp").write_text("half-written\n")
+    service.add_environment("billing", tree, version="4.2.0")
+    return tree
 
 
 def test_excluded_paths_are_not_backed_up_and_a_restore_leaves_them_as_they_are(
     service: EnvOpsService, tmp_path
 ):
-    tree = tmp_path / "billing"
-    make_config_tree(tree, files=10)
-    _live_logs(tree)
-    service.add_environment("billing", tree, version="4.2.0")
+    tree = _billing_with_logs(service, tmp_path, files=10)
     service.set_excludes("billing", ["logs/", "*.tmp"])
     made = service.create_backup("billing")
     assert not [
@@ -66,10 +68,7 @@ def test_excluded_paths_are_not_backed_up_and_a_restore_leaves_them_as_they_are(
 def test_a_backup_made_before_a_path_was_excluded_does_not_bring_it_back(
     service: EnvOpsService, tmp_path
 ):
-    tree = tmp_path / "billing"
-    make_config_tree(tree, files=5)
-    _live_logs(tree)
-    service.add_environment("billing", tree, version="4.2.0")
+    tree = _billing_with_logs(service, tmp_path)
     older = service.create_backup("billing")  # holds logs/
     service.set_excludes("billing", ["logs/"])
     shutil.rmtree(tree / "logs")  # rotated away since
@@ -107,14 +106,11 @@ def test_what_the_pre_restore_command_leaves_in_excluded_paths_is_what_the_resto
 def test_excluded_paths_removed_while_a_restore_carries_them_over_are_simply_gone(
     service: EnvOpsService, tmp_path, monkeypatch
 ):
-    tree = tmp_path / "billing"
-    make_config_tree(tree, files=5)
-    _live_logs(tree)
+    tree = _billing_with_logs(service, tmp_path)
     (tree / "app.lock").write_text("pid 42\n")
     (tree / "logs" / "rotated").mkdir()
     for name in ("a.log", "b.log", "c.log"):
         (tree / "logs" / "rotated" / name).write_text(name)
-    service.add_environment("billing", tree, version="4.2.0")
     service.set_excludes("billing", ["logs/", "*.lock", "*.tmp"])
     made = service.create_backup("billing")
     backed_up = tmp_path / "as backed up"
@@ -221,10 +217,7 @@ def test_a_report_names_as_lost_only_the_excluded_paths_still_there_when_it_reac
 def test_a_selective_restore_of_excluded_paths_alone_is_refused_and_changes_nothing(
     service: EnvOpsService, tmp_path
 ):
-    tree = tmp_path / "billing"
-    make_config_tree(tree, files=5)
-    _live_logs(tree)
-    service.add_environment("billing", tree, version="4.2.0")
+    tree = _billing_with_logs(service, tmp_path)
     made = service.create_backup("billing")  # holds logs/, excluded only since
     service.set_excludes("billing", ["logs/", "*.tmp"])
     (tree / "app.yaml").write_text("changed since\n")
