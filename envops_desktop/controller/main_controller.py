@@ -471,11 +471,14 @@ class MainController(QObject):
         changes nothing and touches no widget; connect, then `runner.launch` it."""
         return self.runner.prepare(label, None, lambda _progress, _cancel: work())
 
-    def check_restorable_version(self, environment: Environment, version: str) -> None:
-        """Raise VersionMismatchError unless the environment runs `version` now."""
+    def check_restorable_version(
+        self, environment: Environment, version: str, subject: str = "backup"
+    ) -> None:
+        """Raise VersionMismatchError unless the environment runs `version` now (that of a
+        `subject`: a backup or a configuration file)."""
         current = self.service.get_environment(environment.id)
         if current.version != version:
-            raise VersionMismatchError(current.name, current.version, version)
+            raise VersionMismatchError(current.name, current.version, version, subject)
 
     def preview_restore(
         self, environment: Environment, backup: Backup, source: Environment | None = None

@@ -18,12 +18,20 @@ class VersionMismatchError(EnvOpsError):
 
     exit_code = 3
 
-    def __init__(self, environment: str, environment_version: str, backup_version: str) -> None:
+    def __init__(
+        self,
+        environment: str,
+        environment_version: str,
+        backup_version: str,
+        subject: str = "backup",
+    ) -> None:
+        """`subject`: what was refused, "backup" or "configuration file"."""
         self.environment = environment
         self.environment_version = environment_version
         self.backup_version = backup_version
+        self.subject = subject
         super().__init__(
-            f"The backup is version {backup_version} but {environment} runs version "
+            f"The {subject} is version {backup_version} but {environment} runs version "
             f"{environment_version}; update the environment to {backup_version} first."
         )
 

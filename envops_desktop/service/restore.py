@@ -70,11 +70,14 @@ _SPACE_MARGIN = 16 << 20
 TreeWriter = Callable[[Path, ProgressMeter, CancelToken, bool], None]
 
 
-def check_restorable(env: Environment, version: str, needed_bytes: int) -> None:
-    """Refuse, before anything changes, a restore that cannot be done safely."""
+def check_restorable(
+    env: Environment, version: str, needed_bytes: int, subject: str = "backup"
+) -> None:
+    """Refuse, before anything changes, a restore (of a `subject`) that cannot be done
+    safely."""
     environment_version = current_version(env)
     if version != environment_version:
-        raise VersionMismatchError(env.name, environment_version, version)
+        raise VersionMismatchError(env.name, environment_version, version, subject)
     target = Path(env.path)
     if target.is_symlink():
         # Registered through a link before paths were resolved: the swap would replace the

@@ -778,14 +778,16 @@ class EnvOpsService:
         what `backup_for` gives. A restore that is cancelled leaves no backup taken for it."""
         cancel = cancel or CancelToken()
         env = self.get_environment(environment)
-        check_restorable(env, version, needed_bytes)
-        doing = "imported" if action is ActivityAction.CONFIGURATION_IMPORTED else "restored"
+        importing = action is ActivityAction.CONFIGURATION_IMPORTED
+        what = "configuration file" if importing else "backup"
+        check_restorable(env, version, needed_bytes, what)
+        doing = "imported" if importing else "restored"
         with (
             self._ctx.locks.environment(env.id, env.name),
             team_lock(self._ctx, self._opened_store, env, doing) as team,
         ):
             env = self.get_environment(env.id)  # it may have changed while we waited
-            check_restorable(env, version, needed_bytes)
+            check_restorable(env, version, needed_bytes, what)
             report: bytearray | Background[bytearray] | None = None
             if action is ActivityAction.BACKUP_RESTORED and previewed is not None:
                 # Worked out under the lock before anything changes (a backup first changes

@@ -343,7 +343,9 @@ class ImportConfigurationDialog(QDialog):
         """Whether the environment runs `version`, perhaps once the user has updated it from
         the version box; `refuse` says why not first."""
         try:
-            self._controller.check_restorable_version(self._environment, version)
+            self._controller.check_restorable_version(
+                self._environment, version, "configuration file"
+            )
         except VersionMismatchError as mismatch:
             refuse(str(mismatch))
             choice = show_version_mismatch(self, mismatch, self._environment.version_file)
@@ -355,7 +357,9 @@ class ImportConfigurationDialog(QDialog):
             # goes on once the environment runs its version.
             self.update_environment_requested.emit(mismatch.backup_version)
             try:
-                self._controller.check_restorable_version(self._environment, version)
+                self._controller.check_restorable_version(
+                    self._environment, version, "configuration file"
+                )
             except VersionMismatchError:
                 return False
             self.error_label.hide()

@@ -21,19 +21,26 @@ def show_version_mismatch(
     box.setObjectName("versionMismatchBox")
     box.setIcon(QMessageBox.Icon.Warning)
     box.setWindowTitle(box.tr("Versions do not match"))
+    a_file = mismatch.subject == "configuration file"
+    text = (
+        box.tr("This configuration file is version {backup}, but {env} runs version {current}.")
+        if a_file
+        else box.tr("This backup is version {backup}, but {env} runs version {current}.")
+    )
     box.setText(
-        box.tr("This backup is version {backup}, but {env} runs version {current}.").format(
+        text.format(
             backup=mismatch.backup_version,
             env=mismatch.environment,
             current=mismatch.environment_version,
         )
     )
+    again = box.tr("import the file again") if a_file else box.tr("restore the backup again")
     if version_file is None:
         box.setInformativeText(
             box.tr(
-                "Update the environment to version {backup} first, then restore the backup "
-                "again. Nothing was changed."
-            ).format(backup=mismatch.backup_version)
+                "Update the environment to version {backup} first, then {again}. Nothing was "
+                "changed."
+            ).format(backup=mismatch.backup_version, again=again)
         )
         choice = box.addButton(box.tr("Update environment…"), QMessageBox.ButtonRole.ActionRole)
         choice.setObjectName("updateEnvironmentButton")
@@ -42,9 +49,14 @@ def show_version_mismatch(
         box.setInformativeText(
             box.tr(
                 "{env} reads its version from {file}: change {file} in the environment's "
-                "folder to {backup} once it runs that version, then restore again. Nothing was "
+                "folder to {backup} once it runs that version, then {again}. Nothing was "
                 "changed."
-            ).format(env=mismatch.environment, file=version_file, backup=mismatch.backup_version)
+            ).format(
+                env=mismatch.environment,
+                file=version_file,
+                backup=mismatch.backup_version,
+                again=again,
+            )
         )
         choice = box.addButton(box.tr("Open folder"), QMessageBox.ButtonRole.ActionRole)
         choice.setObjectName("openFolderButton")

@@ -184,11 +184,20 @@ def test_a_file_of_another_version_is_refused_before_its_files_are_uploaded(
         lambda: started.extend(op.label for op in window.controller.runner.running)
     )
     seen = []
-    when_modal(lambda box: (seen.append(box.objectName()), click_button(box, "okButton")))
+    said = []
+    when_modal(
+        lambda box: (
+            seen.append(box.objectName()),
+            said.append(box.text() + " " + box.informativeText()),
+            click_button(box, "okButton"),
+        )
+    )
     drag_and_drop(
         dialog.findChild(object, "dropZone"), simple_configuration(tmp_path / "v5.zip", "5.0")
     )
     qtbot.waitUntil(lambda: seen == ["versionMismatchBox"], timeout=20_000)
+    assert "This configuration file is version 5.0" in said[0]
+    assert "then import the file again" in said[0]
     assert not dialog.findChild(object, "importButton").isEnabled()
     assert "5.0" in dialog.error_label.text()
     assert dialog.pages.currentIndex() == 0  # back to the drop zone

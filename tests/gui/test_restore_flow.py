@@ -104,7 +104,8 @@ def test_version_mismatch_box_changes_nothing(qtbot, window, service, config_dir
     open_restore(qtbot, window, backup, read_and_ok)
     assert seen["name"] == "versionMismatchBox"
     assert "4.2.0" in seen["text"] and "5.0.0" in seen["text"]
-    assert "Update the environment" in seen["text"]
+    assert "This backup is version 4.2.0" in seen["text"]
+    assert "then restore the backup again" in seen["text"]
     assert describe_tree(config_dir) == before
     assert service.activity("billing")[0].action is ActivityAction.ENVIRONMENT_UPDATED
 

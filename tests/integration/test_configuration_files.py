@@ -151,7 +151,7 @@ def test_import_of_a_file_compressed_with_bzip2_still_works(
 def test_import_with_version_mismatch_changes_nothing(service, environment, config_dir, tmp_path):
     before = describe_tree(config_dir)
     staged = service.stage_configuration_file(simple_configuration(tmp_path / "v5.zip", "5.0"))
-    with pytest.raises(VersionMismatchError):
+    with pytest.raises(VersionMismatchError, match=r"The configuration file is version 5\.0 "):
         service.import_configuration("billing", staged)
     assert describe_tree(config_dir) == before
     assert service.list_backups("billing") == []

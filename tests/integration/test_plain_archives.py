@@ -172,7 +172,7 @@ def test_an_archive_confirmed_as_another_version_is_refused(
 ):
     archive = tar_of(config_dir, tmp_path / "billing.tar")
     before = snapshot(config_dir, tmp_path / "before")
-    with pytest.raises(VersionMismatchError):
+    with pytest.raises(VersionMismatchError, match=r"The configuration file is version 5\.0\.0 "):
         imported(service, "billing", archive, "5.0.0", "billing")
     assert rsync_differences(before, config_dir, "--delete") == []
 
