@@ -35,7 +35,7 @@ def within(roots: Sequence[str], path: str) -> str:
     name."""
     for folder in roots:
         folder = folder.rstrip("/") + "/"
-        if path.startswith(folder):
+        if path.startswith(folder) or path + "/" == folder:
             path = path[len(folder) :]
             break
     if path.startswith("/"):

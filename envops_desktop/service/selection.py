@@ -30,10 +30,15 @@ def chosen_paths(
     root = Path(env.path)
     roots = list(dict.fromkeys((env.path, os.path.realpath(env.path))))
     given = [within(roots, path) for path in only]
-    for path in given:
+    for path, asked in zip(given, only, strict=True):
         if path.startswith("/"):
             raise InvalidInputError(
                 f"{shown(path)!r} is not inside the folder of {env.name} ({env.path})."
+            )
+        if not path and asked.strip():
+            raise InvalidInputError(
+                f"{shown(asked)!r} is the whole folder of {env.name}: leave out --only to "
+                "restore all of it."
             )
     chosen = checked_selection(given)
     # Only when all are: the changes a restore is shown name the excluded paths it removes

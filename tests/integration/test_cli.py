@@ -171,6 +171,8 @@ def test_restore_only_takes_paths_as_the_shell_completes_them_and_refuses_a_typo
 
     typo, _, said = cli("restore", "billing", "golden", "--only", "conf.d", "cnf.d", "--yes")
     assert typo == 6 and "There is no 'cnf.d' in golden or in the folder of billing" in said
+    whole, _, said = cli("restore", "billing", "golden", "--only", str(billing), "--yes")
+    assert whole == 1 and "is the whole folder of billing: leave out --only" in said
     assert describe_tree(billing) == messed
     monkeypatch.chdir(billing)
     code, _, _ = cli("restore", "billing", "golden", "--only", f"{billing}/conf.d/", "--yes")
