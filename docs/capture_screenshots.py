@@ -175,6 +175,10 @@ def main() -> None:
     save(window, "main-window-drift")
     grab_modal("version-mismatch-box")
     show_version_mismatch(window, VersionMismatchError("web-frontend", "2.3.0", "2.2.0"))
+    grab_modal("version-mismatch-box-import")
+    show_version_mismatch(
+        window, VersionMismatchError("web-frontend", "2.3.0", "2.2.0", "configuration file")
+    )
     add = AddEnvironmentDialog(controller, window.files, window)
     add.show()
     save(add, "add-environment-dialog")
