@@ -152,7 +152,6 @@ def _store_tree(
     ctx: ServiceContext,
     env: Environment,
     scan: Scan,
-    started_ns: int,
     progress: ProgressCallback,
     cancel: CancelToken,
 ) -> _StoredTree:
@@ -165,7 +164,7 @@ def _store_tree(
     meter = ProgressMeter(progress, _PHASE, total)
     stored = _store_files(ctx, Path(env.path), scan.files, to_store, total, placed, meter, cancel)
     cache = _CacheUpdate(scan.files, known)
-    file_rows = _FileRows(cache, stored, started_ns)
+    file_rows = _FileRows(cache, stored, scan.started_ns)
     # Rows go into the manifest as the files are read, never all held at once.
     manifest = ManifestWriter()
     manifest.add(heapq.merge(map(entry_row, scan.others), file_rows, key=itemgetter(0)))
@@ -243,7 +242,7 @@ def _back_up(
         if same_tree is None:
             try:
                 scan.read_file_xattrs()
-                new_tree = _store_tree(ctx, env, scan, scan.started_ns, progress, cancel)
+                new_tree = _store_tree(ctx, env, scan, progress, cancel)
             except OSError as error:
                 raise _failed(ctx, env, error) from error
         else:

@@ -203,7 +203,8 @@ def scan_tree(root: Path, excludes: Excludes | None = None, file_xattrs: bool = 
         name, st = entry
         if st is None:  # gone since its folder was listed
             path = prefix + name
-            if excluding and (excludes.matches(path, False) or excludes.matches(path, True)):  # type: ignore[union-attr]
+            # Its kind went with it: read as a folder, which every pattern for it matches.
+            if excluding and excludes.matches(path, True):  # type: ignore[union-attr]
                 continue  # a lock file or log that comes and goes: no business of ours
             raise _changed_while_read(directory.rstrip("/") or "/")
         mode, path = st.st_mode, prefix + name

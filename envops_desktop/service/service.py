@@ -1,5 +1,6 @@
 """EnvOpsService: the one facade the CLI, the desktop workers and the tests call."""
 
+import functools
 import os
 from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
@@ -457,7 +458,7 @@ class EnvOpsService:
 
         if only is None:
             return None
-        entries = lambda: self._ctx.backups.entries(backup.id)  # noqa: E731
+        entries = functools.partial(self._ctx.backups.entries, backup.id)
         return chosen_paths(env, backup, entries, only, from_preview)
 
     def modified_since_backup(
