@@ -69,7 +69,7 @@ def carry_over(live: Path, new_tree: Path, excludes: Excludes | LeftAsTheyAre) -
     lost = []
     for path in devices + excluded:
         destination = new_tree / path
-        if _is_real_folder(new_tree, path.rpartition("/")[0]) and not os.path.lexists(destination):
+        if is_real_folder(new_tree, path.rpartition("/")[0]) and not os.path.lexists(destination):
             with _times_kept(destination):
                 _carry(live / path, destination)
         else:
@@ -153,15 +153,22 @@ def _folders_holding(only: list[str]) -> set[str]:
 def make_folders_holding(live: Path, new_tree: Path, left: LeftAsTheyAre) -> None:
     """Before a selective restore carries the paths not chosen over: the folders holding
     the chosen ones that the live folder has and the backup lacks, so that what else they
-    hold has somewhere to go."""
+    hold has somewhere to go.
+
+    A folder the backup has as a file or a link is a folder still: only a path inside it
+    was chosen (one the backup cannot hold, so one it removes), and the folder and what
+    else it holds are left as they are."""
     for folder in sorted(_folders_holding(left.only or []), key=lambda f: f.count("/")):
+        destination = new_tree / folder
         if (
             folder
-            and _is_real_folder(live, folder)
-            and _is_real_folder(new_tree, folder.rpartition("/")[0])
-            and not os.path.lexists(new_tree / folder)
+            and is_real_folder(live, folder)
+            and is_real_folder(new_tree, folder.rpartition("/")[0])
+            and not is_real_folder(new_tree, folder)
         ):
-            os.mkdir(new_tree / folder, 0o700)
+            if os.path.lexists(destination):
+                _remove(destination)
+            os.mkdir(destination, 0o700)
 
 
 def keep_folders_holding(live: Path, new_tree: Path, left: LeftAsTheyAre) -> None:
@@ -170,7 +177,7 @@ def keep_folders_holding(live: Path, new_tree: Path, left: LeftAsTheyAre) -> Non
     setting a folder's times must come after its entries')."""
     depth = lambda folder: folder.count("/") + 1 if folder else 0  # noqa: E731
     for folder in sorted(_folders_holding(left.only or []), key=depth, reverse=True):
-        if _is_real_folder(live, folder) and _is_real_folder(new_tree, folder):
+        if is_real_folder(live, folder) and is_real_folder(new_tree, folder):
             _same_folder_metadata(live / folder, new_tree / folder, os.lstat(live / folder))
 
 
@@ -181,7 +188,7 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def _is_real_folder(root: Path, relative: str) -> bool:
+def is_real_folder(root: Path, relative: str) -> bool:
     """Whether `relative` is a folder under `root` reached through folders only, never
     through a link that could lead out of the tree."""
     here = root

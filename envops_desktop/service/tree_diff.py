@@ -26,7 +26,7 @@ from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
 from envops_desktop.domain.models import Backup, Environment, TreeEntry
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service.context import ServiceContext
-from envops_desktop.service.left_alone import excluded_by_folder, with_all_they_hold
+from envops_desktop.service.left_alone import excluded_by_folder, is_real_folder, with_all_they_hold
 from envops_desktop.service.parallel import parallel_map
 from envops_desktop.service.scanning import Scan, scan_tree
 from envops_desktop.store.blob_bodies import sha256_of_file
@@ -287,7 +287,11 @@ def _restore_changes(
         change
         for change in changes(live, after, left.selected)
         if left.selected(change.path)
-        or (left.holds_selected(change.path) and _MADE & set(change.kinds))
+        or (
+            left.holds_selected(change.path)
+            and _MADE & set(change.kinds)
+            and not is_real_folder(Path(env.path), change.path)
+        )
     )
     return _with_excluded_lost(chosen, env)
 

@@ -296,6 +296,32 @@ def test_a_selective_restore_into_a_folder_that_is_gone_previews_the_folder_too(
 
 
 @needs_rsync
+@pytest.mark.parametrize("was", ["file", "link"])
+def test_a_path_chosen_in_a_folder_the_backup_holds_as_a_file_leaves_that_folder_as_it_is(
+    service, tmp_path, billing, was
+):
+    # hooks.sh (a file) and db.ini (a link) when backed up, folders of scripts now: the
+    # chosen script is one the backup cannot hold, so restoring it removes it, and nothing
+    # else of the folder changes.
+    root, backup = billing
+    name = {"file": "hooks.sh", "link": "db.ini"}[was]
+    (root / name).unlink()
+    (root / name).mkdir()
+    (root / name / "reload.sh").write_text("#!/bin/sh\nkill -HUP 1\n")
+    (root / name / "stray.sh").write_text("#!/bin/sh\n")
+    before = _snapshot(root, tmp_path / "before")
+    chosen = [f"{name}/stray.sh"]
+
+    preview = service.preview_restore("billing", backup.id, only=chosen)
+    service.restore_backup("billing", backup.id, only=chosen)
+
+    assert {change.path for change in preview.changes} == {f"{name}/stray.sh"}
+    assert _changed_by_rsync(before, root) == {f"{name}/stray.sh"}
+    assert not (root / name / "stray.sh").exists()
+    assert (root / name / "reload.sh").read_text() == "#!/bin/sh\nkill -HUP 1\n"
+
+
+@needs_rsync
 def test_a_folder_chosen_with_a_path_inside_it_is_restored_whole(service, tmp_path, mail):
     root, backup, wanted = mail
     before = _snapshot(root, tmp_path / "before")
