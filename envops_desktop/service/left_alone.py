@@ -21,7 +21,14 @@ from pathlib import Path
 
 from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
 from envops_desktop.service.swap import remove_tree
-from envops_desktop.store.file_metadata import OWN_STORE, apply_metadata, read_metadata, to_apply
+from envops_desktop.store.file_metadata import (
+    OWN_STORE,
+    apply_metadata,
+    drop_xattrs,
+    read_metadata,
+    to_apply,
+    xattr_names,
+)
 
 
 def _left_alone(top: str, excludes: Excludes | LeftAsTheyAre) -> tuple[list[str], list[str]]:
@@ -130,6 +137,7 @@ def _carry_present(source: Path, destination: Path) -> None:
             raise
         except OSError:  # another filesystem, or a link the kernel refuses (protected_hardlinks)
             shutil.copy2(source, destination, follow_symlinks=False)
+            drop_xattrs(str(destination), xattr_names(str(destination)) - xattr_names(str(source)))
         return
     os.mkdir(destination, 0o700)
     with os.scandir(source) as entries:
@@ -140,8 +148,11 @@ def _carry_present(source: Path, destination: Path) -> None:
 
 
 def _same_folder_metadata(source: Path, destination: Path, st: os.stat_result) -> None:
-    """Give folder `destination` the owner, mode, attributes and times of `source`."""
+    """Give folder `destination` the owner, mode, attributes and times of `source`, and
+    none of the attributes it had that `source` has not: the backup's (a folder the restore
+    wrote), or an ACL a new folder took from its folder's default ACL."""
     mode, applied = to_apply(read_metadata(str(source), st), stat.S_IMODE(st.st_mode), OWN_STORE)
+    drop_xattrs(str(destination), xattr_names(str(destination)) - {n for n, _ in applied.xattrs})
     apply_metadata(str(destination), applied, mode, st.st_mtime_ns)
 
 

@@ -17,10 +17,12 @@ from envops_desktop.service.parallel import run_in_batches
 from envops_desktop.store.blob_batches import extract_files
 from envops_desktop.store.blobs import BlobStore, DamagedBlobError, MissingBlobError
 from envops_desktop.store.file_metadata import (
+    INHERITED_XATTRS,
     OWN_STORE,
     Applied,
     MetadataPolicy,
     apply_metadata,
+    drop_xattrs,
     to_apply,
 )
 
@@ -119,6 +121,9 @@ def materialize(
     """
     os.mkdir(root, 0o700)
     top = os.fspath(root)
+    # Else a default ACL on the folder around it would give every entry written here an ACL
+    # of its own. The root gets its own metadata once the tree is written.
+    drop_xattrs(top, INHERITED_XATTRS)
     others: list[TreeEntry] = []
     followers: list[TreeEntry] = []  # hardlinks to files written before them
 

@@ -16,7 +16,7 @@ import functools
 import importlib
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -308,6 +308,34 @@ def owner_not_kept(meta: EntryMeta | None) -> bool:
     return owner is not None and (
         owner[0] != os.geteuid() or owner[1] not in {os.getegid(), *os.getgroups()}
     )
+
+
+# What a new file or folder takes from a folder with a default ACL, unasked.
+INHERITED_XATTRS = ("system.posix_acl_access", "system.posix_acl_default")
+
+
+def drop_xattrs(path: str, names: Iterable[str]) -> None:
+    """Remove these extended attributes of `path` (not following a link), where it has them."""
+    if not _HAS_XATTRS:
+        return
+    for name in names:
+        try:
+            os.removexattr(path, name, follow_symlinks=False)
+        except OSError as error:
+            if error.errno not in (errno.ENODATA, errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
+
+
+def xattr_names(path: str) -> set[str]:
+    """The names of the extended attributes of `path` (not following a link)."""
+    if not _HAS_XATTRS:
+        return set()
+    try:
+        return set(os.listxattr(path, follow_symlinks=False))
+    except OSError as error:
+        if error.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            return set()
+        raise
 
 
 def apply_metadata(

@@ -322,6 +322,24 @@ def test_a_path_chosen_in_a_folder_the_backup_holds_as_a_file_leaves_that_folder
 
 
 @needs_rsync
+def test_a_folder_holding_a_chosen_path_keeps_its_attributes_as_they_are_now(
+    service, tmp_path, mail
+):
+    # conf.d's note was removed since the backup: restoring only a file in it leaves the
+    # folder without it, as it is now.
+    root, backup, _wanted = mail
+    before = _snapshot(root, tmp_path / "before")
+    chosen = ["conf.d/cache.ini"]
+
+    preview = service.preview_restore("mail", backup.id, only=chosen)
+    service.restore_backup("mail", backup.id, only=chosen)
+
+    assert {change.path for change in preview.changes} == {"conf.d/cache.ini"}
+    assert _changed_by_rsync(before, root) == {"conf.d/cache.ini"}
+    assert "user.note" not in os.listxattr(root / "conf.d")
+
+
+@needs_rsync
 def test_a_folder_chosen_with_a_path_inside_it_is_restored_whole(service, tmp_path, mail):
     root, backup, wanted = mail
     before = _snapshot(root, tmp_path / "before")

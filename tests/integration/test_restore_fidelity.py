@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.trees import SPARSE_SIZE, make_tree_of_every_kind, rsync_differences
+from tests.trees import SPARSE_SIZE, make_tree_of_every_kind, posix_acl, rsync_differences
 
 AS_ROOT = os.geteuid() == 0
 needs_rsync = pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed")
@@ -69,3 +69,58 @@ def test_export_and_import_with_privileges_allowed_bring_back_the_same_tree(
     assert rsync_differences(reference, copy) == []
     for sparse in ("sparse.img", "all-hole.img"):
         assert (copy / sparse).stat().st_blocks * 512 < SPARSE_SIZE // 100, sparse
+
+
+def _restore_by(how, service, backup, root, tmp_path):
+    """Restore `backup` of mail as `how` says; the folder it wrote."""
+    if how == "restore":
+        service.restore_backup("mail", backup.id)
+        return root
+    if how == "to a folder":
+        return service.restore_to_folder(backup.id, root.parent / "mail-as-it-was")
+    exported = service.export_backup(backup.id, tmp_path / "mail.envops")
+    copy = root.parent / "mail-copy"
+    copy.mkdir()
+    service.add_environment("mail-copy", copy, version="1.0")
+    service.import_configuration_file(
+        "mail-copy", service.check_configuration_file(exported, keep_privileges=True)
+    )
+    return copy
+
+
+@needs_rsync
+@pytest.mark.parametrize("how", ["restore", "to a folder", "import"])
+def test_a_default_acl_on_the_folder_around_gives_nothing_restored_an_acl_of_its_own(
+    service, tree_of_every_kind, tmp_path, how
+):
+    # /srv given a default ACL for a deploy group since the backup: every new file there
+    # takes an ACL from it, but rsync -aHAX writes each file with just the ACL it had.
+    root, reference = tree_of_every_kind
+    service.add_environment("mail", root, version="1.0")
+    backup = service.create_backup("mail")
+    os.setxattr(root.parent, "system.posix_acl_default", posix_acl(7, 7, 4243, 5, 7, 5))
+
+    written = _restore_by(how, service, backup, root, tmp_path)
+
+    assert rsync_differences(reference, written) == []
+
+
+@needs_rsync
+def test_an_excluded_folder_left_alone_takes_no_acl_from_the_folder_restored_around_it(
+    service, tree_of_every_kind, tmp_path
+):
+    root, _reference = tree_of_every_kind
+    run = root / "shared" / "team" / "run"  # team has a default ACL
+    run.mkdir()
+    (run / "daemon.pid").write_text("4242\n")
+    for name in ("system.posix_acl_access", "system.posix_acl_default"):
+        os.removexattr(run, name)  # made before the team's default ACL was set
+    service.add_environment("mail", root, version="1.0")
+    service.set_excludes("mail", ["run/"])
+    backup = service.create_backup("mail")
+    reference = tmp_path / "as-it-was"
+    subprocess.run(["rsync", "-aHAX", f"{root}/", f"{reference}/"], check=True)
+
+    service.restore_backup("mail", backup.id)
+
+    assert rsync_differences(reference, root) == []
