@@ -120,6 +120,29 @@ def test_restore_dry_run_lists_the_changes_and_changes_nothing(cli, billing):
     assert backup["name"] == "golden"
 
 
+def test_a_dry_run_lists_a_name_with_a_newline_or_an_escape_on_one_line(cli, billing):
+    # Printed as it is, this name would add a line saying app.yaml is removed.
+    cli("backup", "create", "billing", "--name", "golden")
+    (billing / "notes\nremoved                  app.yaml").write_text("x\n")
+    (billing / "\x1b[2Jcleared").write_text("y\n")
+
+    code, out, _ = cli("restore", "billing", "golden", "--dry-run")
+    listed = json.loads(cli("restore", "billing", "golden", "--dry-run", "--json")[1])
+
+    assert code == 0 and "\x1b" not in out
+    assert out.splitlines() == [
+        "removed                  \\x1b[2Jcleared",  # in path order: before "."
+        "mtime                    .",
+        "removed                  notes\\nremoved                  app.yaml",
+        "live → golden: 2 removed, 1 changed only in metadata.",
+    ]
+    assert {c["path"] for c in listed["changes"]} == {  # JSON says the names exactly
+        ".",
+        "\x1b[2Jcleared",
+        "notes\nremoved                  app.yaml",
+    }
+
+
 @pytest.fixture
 def golden(cli, billing) -> tuple[dict, dict]:
     """billing backed up as golden, then messed up: its tree as backed up, and as it is."""
