@@ -3,6 +3,7 @@
 import hashlib
 import os
 import random
+import re
 import socket
 import stat
 import struct
@@ -158,3 +159,22 @@ def rsync_differences(original: Path, restored: Path, *options: str) -> list[str
         check=True,
     )
     return result.stdout.decode(errors="backslashreplace").splitlines()
+
+
+def changed_by_rsync(before: Path, after: Path, *options: str) -> set[str]:
+    """The paths `rsync -aHAXn --itemize-changes --delete` (with `options`, such as `-c` to
+    compare contents) would change to make `before` like `after`: "." for the folder itself.
+    Times to the nanosecond, as a restore sets them (rsync's default compares whole
+    seconds)."""
+    paths = set()
+    for line in rsync_differences(after, before, "--delete", "--modify-window=-1", *options):
+        path = line[12:] if not line.startswith("*deleting") else line.split(None, 1)[1]
+        path = path.split(" -> ")[0].split(" => ")[0].rstrip("/")
+        paths.add(_unescaped(path) or ".")
+    return paths
+
+
+def _unescaped(path: str) -> str:
+    # rsync writes a byte that is not UTF-8 as \#ooo (octal); a name read by Python holds it
+    # as a lone surrogate.
+    return re.sub(r"\\#([0-7]{3})", lambda m: os.fsdecode(bytes([int(m[1], 8)])), path)

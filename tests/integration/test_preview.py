@@ -1,7 +1,6 @@
 """A restore's preview says exactly what the restore then changes: rsync is the judge."""
 
 import os
-import re
 import shutil
 import subprocess
 import threading
@@ -15,6 +14,7 @@ from envops_desktop.domain.progress import Progress
 from envops_desktop.service import service as service_module
 from envops_desktop.service import tree_diff
 from tests.trees import (
+    changed_by_rsync,
     describe_tree,
     made_long_ago,
     make_config_tree,
@@ -25,24 +25,6 @@ from tests.trees import (
 
 AS_ROOT = os.geteuid() == 0
 needs_rsync = pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed")
-
-
-def _changed_by_rsync(before, after) -> set[str]:
-    """The paths `rsync -aHAXn --itemize-changes --delete` would change to make `before`
-    like `after`: "." for the folder itself. Times to the nanosecond, as a restore sets them
-    (rsync's default compares whole seconds)."""
-    paths = set()
-    for line in rsync_differences(after, before, "--delete", "--modify-window=-1"):
-        path = line[12:] if not line.startswith("*deleting") else line.split(None, 1)[1]
-        path = path.split(" -> ")[0].split(" => ")[0].rstrip("/")
-        paths.add(_unescaped(path) or ".")
-    return paths
-
-
-def _unescaped(path: str) -> str:
-    # rsync writes a byte that is not UTF-8 as \#ooo (octal); a name read by Python holds it
-    # as a lone surrogate.
-    return re.sub(r"\\#([0-7]{3})", lambda m: os.fsdecode(bytes([int(m[1], 8)])), path)
 
 
 @pytest.fixture
@@ -103,7 +85,7 @@ def test_the_preview_of_a_restore_names_exactly_the_paths_the_restore_changes(
     preview = service.preview_restore("mail", backup.id)
     service.restore_backup("mail", backup.id)
 
-    assert {change.path for change in preview.changes} == _changed_by_rsync(before, root)
+    assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
     kinds = {change.path: set(change.kinds) for change in preview.changes}
     assert kinds["app.yaml"] == {ChangeKind.MODIFIED, ChangeKind.MTIME}
     assert kinds["conf.d/cache.ini"] == {ChangeKind.ADDED}  # the restore brings it back
@@ -144,7 +126,7 @@ def test_the_preview_is_exact_for_names_sorting_before_the_folder_itself(service
     preview = service.preview_restore("edge", backup.id)
     service.restore_backup("edge", backup.id)
 
-    assert {change.path for change in preview.changes} == _changed_by_rsync(before, root)
+    assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
     assert {"-dash.conf", "!bang.conf", "+new.conf", "."} <= {c.path for c in preview.changes}
     assert service.preview_restore("edge", backup.id).changes == ()
 
@@ -218,7 +200,7 @@ def test_a_selective_restore_changes_only_the_chosen_paths_as_its_preview_says(
     preview = service.preview_restore("mail", backup.id, only=chosen)
     service.restore_backup("mail", backup.id, only=chosen)
 
-    changed = _changed_by_rsync(before, root)
+    changed = changed_by_rsync(before, root)
     assert {change.path for change in preview.changes} == changed
     assert changed == {
         "conf.d",
@@ -273,7 +255,7 @@ def test_the_preview_is_exact_for_a_hardlink_broken_any_way(service, tmp_path, b
     preview = service.preview_restore("links", backup.id)
     service.restore_backup("links", backup.id)
 
-    assert {change.path for change in preview.changes} == _changed_by_rsync(before, root)
+    assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
     assert rsync_differences(wanted, root, "--delete") == []
     assert service.preview_restore("links", backup.id).changes == ()
 
@@ -290,7 +272,7 @@ def test_a_selective_restore_into_a_folder_that_is_gone_previews_the_folder_too(
     preview = service.preview_restore("billing", backup.id, only=chosen)
     service.restore_backup("billing", backup.id, only=chosen)
 
-    assert {change.path for change in preview.changes} == _changed_by_rsync(before, root)
+    assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
     assert {"plugins", "plugins/enabled"} <= {change.path for change in preview.changes}
     assert not (root / "plugins" / "audit.so").exists()  # not chosen: left as it was, gone
 
@@ -316,7 +298,7 @@ def test_a_path_chosen_in_a_folder_the_backup_holds_as_a_file_leaves_that_folder
     service.restore_backup("billing", backup.id, only=chosen)
 
     assert {change.path for change in preview.changes} == {f"{name}/stray.sh"}
-    assert _changed_by_rsync(before, root) == {f"{name}/stray.sh"}
+    assert changed_by_rsync(before, root) == {f"{name}/stray.sh"}
     assert not (root / name / "stray.sh").exists()
     assert (root / name / "reload.sh").read_text() == "#!/bin/sh\nkill -HUP 1\n"
 
@@ -335,7 +317,7 @@ def test_a_folder_holding_a_chosen_path_keeps_its_attributes_as_they_are_now(
     service.restore_backup("mail", backup.id, only=chosen)
 
     assert {change.path for change in preview.changes} == {"conf.d/cache.ini"}
-    assert _changed_by_rsync(before, root) == {"conf.d/cache.ini"}
+    assert changed_by_rsync(before, root) == {"conf.d/cache.ini"}
     assert "user.note" not in os.listxattr(root / "conf.d")
 
 
@@ -348,7 +330,7 @@ def test_a_folder_chosen_with_a_path_inside_it_is_restored_whole(service, tmp_pa
     preview = service.preview_restore("mail", backup.id, only=chosen)
     service.restore_backup("mail", backup.id, only=chosen)
 
-    assert {change.path for change in preview.changes} == _changed_by_rsync(before, root)
+    assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
     assert rsync_differences(wanted / "conf.d", root / "conf.d", "--delete") == []
 
 
@@ -369,7 +351,7 @@ def test_one_name_of_a_hardlinked_file_restored_alone_is_linked_to_nothing_left_
     preview = service.preview_restore("links", backup.id, only=["conf/site.cf"])
     service.restore_backup("links", backup.id, only=["conf/site.cf"])
 
-    assert {change.path for change in preview.changes} == _changed_by_rsync(before, root)
+    assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
     assert (root / "conf" / "site.cf").read_text() == "listen = 443\n"
     assert service.preview_restore("links", backup.id, only=["conf/site.cf"]).changes == ()
 
@@ -403,7 +385,7 @@ def test_the_preview_names_excluded_files_removed_with_their_folder(service, tmp
     preview = service.preview_restore("billing", backup.id)
     service.restore_backup("billing", backup.id)
 
-    assert {change.path for change in preview.changes} == _changed_by_rsync(before, root)
+    assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
     assert {"build/run.log", "build/cache", "build/cache/blob"} <= {
         change.path for change in preview.changes
     }
@@ -595,7 +577,7 @@ def test_the_preview_of_an_import_names_exactly_the_paths_the_import_changes(ser
     preview = service.preview_import("billing", checked)
     service.import_configuration_file("billing", service.check_configuration_file(exported))
 
-    assert {change.path for change in preview.changes} == _changed_by_rsync(before, root)
+    assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
     assert {c.path: c.kinds for c in preview.changes}["hooks.sh"] == (ChangeKind.MODE,)
     assert preview.after == "billing.envops.zip"
 

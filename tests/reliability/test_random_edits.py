@@ -1,0 +1,256 @@
+"""Random edits of every kind to a tree of every kind, then a restore, whole or of random
+paths: its preview names exactly what changes, and what is not chosen stays as it was.
+
+Seeded, so a failure names the seed that makes it again. rsync is the judge, comparing
+contents too (`-c`): an edit that keeps a file's size and time is a change all the same.
+"""
+
+import os
+import random
+import shutil
+import stat
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.trees import changed_by_rsync, make_tree_of_every_kind, posix_acl, rsync_differences
+
+pytestmark = [
+    pytest.mark.reliability,
+    pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed"),
+]
+
+AS_ROOT = os.geteuid() == 0
+SEEDS = range(60)
+
+
+def _grown(path: Path, rng: random.Random) -> None:
+    with open(path, "ab") as f:
+        f.write(os.urandom(rng.randint(1, 70_000)))
+
+
+def _shortened(path: Path, _rng: random.Random) -> None:
+    os.truncate(path, path.lstat().st_size // 2)
+
+
+def _edited_keeping_size_and_time(path: Path, _rng: random.Random) -> None:
+    st = path.lstat()
+    data = bytearray(path.read_bytes() or b"\0")
+    data[0] ^= 1
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _mode_changed(path: Path, rng: random.Random) -> None:
+    modes = [0o600, 0o644, 0o755, 0o4755] if path.is_file() else [0o700, 0o755, 0o2775]
+    os.chmod(path, rng.choice(modes))
+
+
+def _hardlinked(path: Path, _rng: random.Random) -> None:
+    os.link(path, f"{path}.link")
+
+
+def _copied_over_its_link(path: Path, _rng: random.Random) -> None:
+    data = path.read_bytes()  # a copy in place of one name of a hardlinked file
+    path.unlink()
+    path.write_bytes(data)
+
+
+def _moved(path: Path, _rng: random.Random) -> None:
+    os.rename(path, f"{path}.moved")
+
+
+def _tagged(path: Path, _rng: random.Random) -> None:
+    os.setxattr(path, "user.edited", os.urandom(4))
+
+
+def _untagged(path: Path, _rng: random.Random) -> None:
+    for name in os.listxattr(path):
+        if name.startswith("user."):
+            os.removexattr(path, name)
+            return
+
+
+def _given_an_acl(path: Path, rng: random.Random) -> None:
+    uid = rng.choice([1, 2, 4242])
+    os.setxattr(path, "system.posix_acl_access", posix_acl(6, 4, uid, 4, 4, 4))
+
+
+def _given_a_default_acl(path: Path, _rng: random.Random) -> None:
+    os.setxattr(path, "system.posix_acl_default", posix_acl(7, 5, 1, 5, 5, 5))
+
+
+def _file_to_folder(path: Path, _rng: random.Random) -> None:
+    path.unlink()
+    path.mkdir()
+    (path / "inner.conf").write_text("now a folder\n")
+
+
+def _folder_to_file(path: Path, _rng: random.Random) -> None:
+    shutil.rmtree(path)
+    path.write_text("now a file\n")
+
+
+def _link_to_file(path: Path, _rng: random.Random) -> None:
+    path.unlink()
+    path.write_text("was a link\n")
+
+
+def _replaced_by_a_link(path: Path, rng: random.Random) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+    os.symlink(rng.choice(["app.yaml", "../outside", "nowhere"]), path)
+
+
+def _new_folders(path: Path, rng: random.Random) -> None:
+    new = path / f"new{rng.randint(0, 999)}"
+    (new / "a" / "b").mkdir(parents=True, exist_ok=True)
+    (new / "a" / "f.conf").write_text("new\n")
+    (new / "empty").mkdir(exist_ok=True)
+
+
+def _new_name_not_utf8(path: Path, rng: random.Random) -> None:
+    name = os.path.join(os.fsencode(path), b"caf\xe9.%d" % rng.randint(0, 99))
+    Path(os.fsdecode(name)).write_text("latin-1\n")
+
+
+def _touched(path: Path, rng: random.Random) -> None:
+    st = path.lstat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + rng.randint(1, 10**9)))
+
+
+def _owner_changed(path: Path, rng: random.Random) -> None:
+    os.lchown(path, rng.choice([0, 1, 2, 4242]), rng.choice([0, 1, 42]))
+
+
+FILE, FOLDER, LINK, OTHER = "file", "folder", "link", "other"
+AROUND = "the folder around"  # the environment's own folder's, such as /srv
+Edit = Callable[[Path, random.Random], None]
+# Each edit, and the kinds of entry it applies to.
+EDITS: list[tuple[Edit, tuple[str, ...]]] = [
+    (_grown, (FILE,)),
+    (_shortened, (FILE,)),
+    (_edited_keeping_size_and_time, (FILE,)),
+    (_mode_changed, (FILE, FOLDER)),
+    (_hardlinked, (FILE,)),
+    (_copied_over_its_link, (FILE,)),
+    (_moved, (FILE, LINK, OTHER)),
+    (_tagged, (FILE, FOLDER)),
+    (_untagged, (FILE, FOLDER)),
+    (_given_an_acl, (FILE, FOLDER)),
+    (_given_a_default_acl, (FOLDER, AROUND)),
+    (_file_to_folder, (FILE,)),
+    (_folder_to_file, (FOLDER,)),
+    (_link_to_file, (LINK,)),
+    (_replaced_by_a_link, (FILE, FOLDER, OTHER)),
+    (_new_folders, (FOLDER,)),
+    (_new_name_not_utf8, (FOLDER,)),
+    (_touched, (FILE, FOLDER, OTHER)),
+    *([(_owner_changed, (FILE, FOLDER, LINK, OTHER))] if AS_ROOT else []),
+]
+
+
+def _kind(path: Path, root: Path) -> str:
+    if path == root.parent:
+        return AROUND
+    mode = path.lstat().st_mode
+    if stat.S_ISLNK(mode):
+        return LINK
+    if stat.S_ISDIR(mode):
+        return FOLDER
+    return FILE if stat.S_ISREG(mode) else OTHER
+
+
+def edit_at_random(root: Path, rng: random.Random, edits: int) -> list[str]:
+    """Make `edits` random edits under `root` (and to the folder around it, a default ACL);
+    what each was, for a failure's message."""
+    done: list[str] = []
+    while len(done) < edits:
+        path = rng.choice([root.parent, *sorted(root.rglob("*"))])
+        edit, kinds = rng.choice(EDITS)
+        if _kind(path, root) not in kinds or (
+            edit is _copied_over_its_link and path.lstat().st_nlink < 2
+        ):
+            continue
+        try:
+            edit(path, rng)
+        except FileExistsError:  # a name an earlier edit made already
+            continue
+        done.append(f"{edit.__name__} {os.path.relpath(path, root)}")
+    return done
+
+
+def _snapshot(root: Path, copy: Path) -> Path:
+    subprocess.run(["cp", "-a", f"{root}/.", str(copy)], check=True)
+    return copy
+
+
+@pytest.fixture
+def mail(service, tmp_path):
+    """A tree of every kind (but its 256 MiB sparse files) backed up as environment mail;
+    its root, the backup, and a copy of the tree as backed up."""
+    root = tmp_path / "srv" / "mail"
+    root.mkdir(parents=True)
+    make_tree_of_every_kind(root, as_root=AS_ROOT)
+    for big in ("sparse.img", "all-hole.img"):
+        (root / big).unlink()
+    service.add_environment("mail", root, version="1.0")
+    backup = service.create_backup("mail")
+    time.sleep(0.01)  # edits get times of their own
+    return root, backup, _snapshot(root, tmp_path / "as-backed-up")
+
+
+def _same_but_hardlinked_names(preview: set[str], changed: set[str], root: Path) -> set[str]:
+    """The preview's paths rsync does not list: rsync names one name of a hardlinked file
+    whose content changed in place, the preview every name."""
+    return {p for p in preview - changed if (root / p).is_file() and (root / p).stat().st_nlink > 1}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_after_random_edits_a_restore_changes_exactly_what_its_preview_names(
+    service, tmp_path, mail, seed
+):
+    root, backup, as_backed_up = mail
+    rng = random.Random(seed)
+    edits = edit_at_random(root, rng, rng.randint(1, 10))
+    before = _snapshot(root, tmp_path / "before")
+
+    preview = {change.path for change in service.preview_restore("mail", backup.id).changes}
+    service.restore_backup("mail", backup.id)
+
+    changed = changed_by_rsync(before, root, "-c")
+    assert preview - _same_but_hardlinked_names(preview, changed, root) == changed, edits
+    assert rsync_differences(as_backed_up, root, "--delete", "-c") == [], edits
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("window", [True, False], ids=["from-the-window", "from-the-cli"])
+def test_after_random_edits_a_restore_of_random_paths_changes_just_those(
+    service, tmp_path, mail, seed, window
+):
+    root, backup, _as_backed_up = mail
+    rng = random.Random(seed)
+    edits = edit_at_random(root, rng, rng.randint(2, 10))
+    before = _snapshot(root, tmp_path / "before")
+    whole = service.preview_restore("mail", backup.id)
+    paths = sorted(change.path for change in whole.changes if change.path != ".")
+    chosen = rng.sample(paths, rng.randint(1, max(1, len(paths) // 2)))
+
+    preview = {c.path for c in service.preview_restore("mail", backup.id, only=chosen).changes}
+    service.restore_backup("mail", backup.id, only=chosen, previewed=whole if window else None)
+
+    changed = changed_by_rsync(before, root, "-c")
+    assert preview - _same_but_hardlinked_names(preview, changed, root) == changed, (edits, chosen)
+    # Beyond the chosen paths and what they hold, only folders made to hold them.
+    for path in changed - {p for p in changed if _within(p, chosen)}:
+        assert any(c.startswith(path + "/") for c in chosen), (path, edits, chosen)
+        assert stat.S_ISDIR(os.lstat(root / path).st_mode), (path, edits, chosen)
+
+
+def _within(path: str, chosen: list[str]) -> bool:
+    return any(path == c or path.startswith(c + "/") for c in chosen)
