@@ -21,7 +21,7 @@ from envops_desktop.controller.operation_runner import (
 )
 from envops_desktop.domain.changes import TreeChanges
 from envops_desktop.domain.enums import EnvironmentStatus
-from envops_desktop.domain.errors import EnvOpsError, VersionMismatchError
+from envops_desktop.domain.errors import A_BACKUP, EnvOpsError, VersionMismatchError
 from envops_desktop.domain.models import Backup, Environment, PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken, ProgressCallback
 from envops_desktop.service import EnvOpsService
@@ -472,7 +472,7 @@ class MainController(QObject):
         return self.runner.prepare(label, None, lambda _progress, _cancel: work())
 
     def check_restorable_version(
-        self, environment: Environment, version: str, subject: str = "backup"
+        self, environment: Environment, version: str, subject: str = A_BACKUP
     ) -> None:
         """Raise VersionMismatchError unless the environment runs `version` now (that of a
         `subject`: a backup or a configuration file)."""

@@ -13,6 +13,11 @@ class NotFoundError(EnvOpsError):
     exit_code = 6
 
 
+# What a restore at another version was refused for, as its messages name it.
+A_BACKUP = "backup"
+A_CONFIGURATION_FILE = "configuration file"
+
+
 class VersionMismatchError(EnvOpsError):
     """A backup or configuration file was made at another version than the environment runs."""
 
@@ -23,9 +28,9 @@ class VersionMismatchError(EnvOpsError):
         environment: str,
         environment_version: str,
         backup_version: str,
-        subject: str = "backup",
+        subject: str = A_BACKUP,
     ) -> None:
-        """`subject`: what was refused, "backup" or "configuration file"."""
+        """`subject`: what was refused, `A_BACKUP` or `A_CONFIGURATION_FILE`."""
         self.environment = environment
         self.environment_version = environment_version
         self.backup_version = backup_version

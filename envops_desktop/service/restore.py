@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, JournalPhase, Outcome
 from envops_desktop.domain.errors import (
+    A_BACKUP,
     EnvOpsError,
     InvalidConfigurationFileError,
     NotFoundError,
@@ -71,7 +72,7 @@ TreeWriter = Callable[[Path, ProgressMeter, CancelToken, bool], None]
 
 
 def check_restorable(
-    env: Environment, version: str, needed_bytes: int, subject: str = "backup"
+    env: Environment, version: str, needed_bytes: int, subject: str = A_BACKUP
 ) -> None:
     """Refuse, before anything changes, a restore (of a `subject`) that cannot be done
     safely."""

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, BinaryIO
 from envops_desktop.domain.activity_query import ActivityQuery
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, Outcome
 from envops_desktop.domain.errors import (
+    A_BACKUP,
+    A_CONFIGURATION_FILE,
     InvalidInputError,
     NotFoundError,
     OperationCancelledError,
@@ -780,7 +782,7 @@ class EnvOpsService:
         cancel = cancel or CancelToken()
         env = self.get_environment(environment)
         importing = action is ActivityAction.CONFIGURATION_IMPORTED
-        what = "configuration file" if importing else "backup"
+        what = A_CONFIGURATION_FILE if importing else A_BACKUP
         check_restorable(env, version, needed_bytes, what)
         doing = "imported" if importing else "restored"
         with (

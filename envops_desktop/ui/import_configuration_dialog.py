@@ -26,6 +26,7 @@ from envops_desktop.controller.record_table_model import human_size, local_time
 from envops_desktop.domain.changes import TreeChanges
 from envops_desktop.domain.configuration import replacement_warning
 from envops_desktop.domain.errors import (
+    A_CONFIGURATION_FILE,
     PassphraseNeededError,
     VersionMismatchError,
     WrongPassphraseError,
@@ -344,7 +345,7 @@ class ImportConfigurationDialog(QDialog):
         the version box; `refuse` says why not first."""
         try:
             self._controller.check_restorable_version(
-                self._environment, version, "configuration file"
+                self._environment, version, A_CONFIGURATION_FILE
             )
         except VersionMismatchError as mismatch:
             refuse(str(mismatch))
@@ -358,7 +359,7 @@ class ImportConfigurationDialog(QDialog):
             self.update_environment_requested.emit(mismatch.backup_version)
             try:
                 self._controller.check_restorable_version(
-                    self._environment, version, "configuration file"
+                    self._environment, version, A_CONFIGURATION_FILE
                 )
             except VersionMismatchError:
                 return False

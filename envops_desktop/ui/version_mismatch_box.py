@@ -2,7 +2,7 @@
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from envops_desktop.domain.errors import VersionMismatchError
+from envops_desktop.domain.errors import A_CONFIGURATION_FILE, VersionMismatchError
 
 UPDATE = "update"
 OPEN_FOLDER = "open folder"
@@ -21,7 +21,7 @@ def show_version_mismatch(
     box.setObjectName("versionMismatchBox")
     box.setIcon(QMessageBox.Icon.Warning)
     box.setWindowTitle(box.tr("Versions do not match"))
-    a_file = mismatch.subject == "configuration file"
+    a_file = mismatch.subject == A_CONFIGURATION_FILE
     text = (
         box.tr("This configuration file is version {backup}, but {env} runs version {current}.")
         if a_file
