@@ -92,7 +92,13 @@ def when_modal(handler, timeout_ms: int = 10_000, named: str | None = None) -> N
             if not deadline.hasExpired():
                 QTimer.singleShot(20, poll)
             return
-        handler(dialog)
+        try:
+            handler(dialog)
+        except BaseException:
+            # Left open, the dialog would hold the test until its timeout, its failure unseen;
+            # closed, the exception fails the test (pytest-qt raises what a slot raised).
+            dialog.reject()
+            raise
 
     QTimer.singleShot(0, poll)
 
