@@ -27,7 +27,7 @@ from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.service.configuration_files import StagedConfiguration
 from envops_desktop.ui.file_diff import diff_html
-from envops_desktop.ui.table_views import RecordFilterProxy, make_table_view
+from envops_desktop.ui.table_views import make_table_view
 
 
 @dataclass(frozen=True)
@@ -126,10 +126,8 @@ class ChangesDialog(QDialog):
         summary = QLabel(changes.summary, self)
         summary.setObjectName("changesSummary")
         self.model = ChangesModel(changes, checkable, self)
-        proxy = RecordFilterProxy(self)
-        proxy.setSourceModel(self.model)
         self.table = make_table_view("changesTable", self.tr("Changed paths"), self)
-        self.table.setModel(proxy)
+        self.table.setModel(self.model)  # sorted by the model itself, quick at any size
         self.table.sortByColumn(PATH_COLUMN, Qt.SortOrder.AscendingOrder)
         self.table.setColumnWidth(PATH_COLUMN, 360)
         self.table.setColumnWidth(PATH_COLUMN + 1, 220)
@@ -148,9 +146,10 @@ class ChangesDialog(QDialog):
             buttons = QDialogButtonBox(
                 QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
             )
-            buttons.button(QDialogButtonBox.StandardButton.Ok).setText(
-                self.tr("Restore the ticked paths")
-            )
+            self._restore = buttons.button(QDialogButtonBox.StandardButton.Ok)
+            self._restore.setText(self.tr("Restore the ticked paths"))
+            self._restore.setObjectName("restoreTickedButton")
+            self.model.dataChanged.connect(self._ticks_changed)
             hint = QLabel(self.tr("Untick a path or folder to leave it as it is now."), self)
         else:
             buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
@@ -172,6 +171,11 @@ class ChangesDialog(QDialog):
         layout.addWidget(splitter, 1)
         layout.addWidget(buttons)
         self.resize(820, 640)
+
+    @Slot()
+    def _ticks_changed(self) -> None:
+        # With nothing ticked there is nothing to restore: no button to ask for it.
+        self._restore.setEnabled(self.model.anything_ticked())
 
     def _save_selected(self) -> None:
         if self._save is not None and self._selected is not None:

@@ -1,12 +1,14 @@
 """Before a restore: what it would change, each file's two versions, and leaving some of it
 as it is, all through the window."""
 
+import os
 import threading
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 
-from envops_desktop.controller.changes_model import PATH_COLUMN
+from envops_desktop.controller.changes_model import PATH_COLUMN, SIZE_COLUMN
+from envops_desktop.controller.record_table_model import RECORD_ROLE
 from tests.gui.conftest import (
     choose_in_file_dialog,
     click_button,
@@ -14,7 +16,7 @@ from tests.gui.conftest import (
     select_environment,
     when_modal,
 )
-from tests.gui.user import choose_backup_option, pick_in_list
+from tests.gui.user import choose_backup_option, pick_in_list, toggle_tick
 from tests.trees import describe_tree, mess_up
 
 
@@ -97,8 +99,7 @@ def test_unticking_a_folder_leaves_it_as_it_is_and_restores_the_rest(
 
     def untick_conf_d(changes) -> None:
         table = changes.findChild(object, "changesTable")
-        box = _row_of(table, "conf.d")
-        table.model().setData(box, Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole)
+        toggle_tick(qtbot, table, _row_of(table, "conf.d"))
         assert _row_of(table, "conf.d/new.ini").data(Qt.ItemDataRole.CheckStateRole) == (
             Qt.CheckState.Unchecked
         )
@@ -124,6 +125,138 @@ def test_unticking_a_folder_leaves_it_as_it_is_and_restores_the_rest(
         p: v for p, v in wanted.items() if not p.startswith("conf.d") and p != "."
     }
     assert "partial" in service.activity("billing")[0].detail
+
+
+def _tick(table, path: str) -> Qt.CheckState:
+    return Qt.CheckState(_row_of(table, path).data(Qt.ItemDataRole.CheckStateRole))
+
+
+def test_a_partly_ticked_folder_shows_so_and_keeps_its_own_change(
+    qtbot, window, service, config_dir, wanted, golden
+):
+    os.chmod(config_dir / "conf.d", 0o700)
+    (config_dir / "conf.d" / "stray.ini").write_text("[stray]\n")
+    messed = describe_tree(config_dir)
+    seen = {}
+
+    def tick_only_new_ini(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        restore = changes.findChild(object, "restoreTickedButton")
+        toggle_tick(qtbot, table, _row_of(table, "conf.d"))
+        seen["after unticking"] = _tick(table, "conf.d"), restore.isEnabled()
+        toggle_tick(qtbot, table, _row_of(table, "conf.d/new.ini"))
+        seen["folder"] = _tick(table, "conf.d"), _tick(table, "conf.d/stray.ini")
+        seen["itself"] = _tick(table, "(the folder itself)")
+        changes.accept()
+
+    def restore_dialog(dialog) -> None:
+        button = _previewed(qtbot, dialog)
+        when_modal(tick_only_new_ini, named="changesDialog")
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
+        click_button(dialog, "restoreButton")
+
+    when_modal(restore_dialog)
+    choose_backup_option(qtbot, window, golden.id, "restoreAction")
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+
+    assert seen["after unticking"] == (Qt.CheckState.Unchecked, True)  # the rest is ticked
+    assert seen["folder"] == (Qt.CheckState.PartiallyChecked, Qt.CheckState.Unchecked)
+    assert seen["itself"] == Qt.CheckState.PartiallyChecked
+    assert window.banner.kind == "success"
+    now = describe_tree(config_dir)
+    assert "conf.d/new.ini" not in now  # ticked: as in the backup, which has none
+    assert now["conf.d/stray.ini"] == messed["conf.d/stray.ini"]  # unticked: left
+    assert "conf.d/cache.ini" not in now  # unticked: still gone
+    assert now["conf.d"][:2] == messed["conf.d"][:2]  # partly ticked: its mode as it is now
+    assert now["app.yaml"] == wanted["app.yaml"]  # and the rest restored
+
+
+def test_with_nothing_ticked_there_is_nothing_to_restore(qtbot, window, service, golden):
+    seen = {}
+
+    def untick_everything(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        restore = changes.findChild(object, "restoreTickedButton")
+        toggle_tick(qtbot, table, _row_of(table, "(the folder itself)"))
+        seen["unticked"] = (
+            restore.isEnabled(),
+            {
+                _tick(table, table.model().index(row, PATH_COLUMN).data())
+                for row in range(table.model().rowCount())
+                if table.model().index(row, PATH_COLUMN).data() != "(the folder itself)"
+            },
+        )
+        toggle_tick(qtbot, table, _row_of(table, "app.yaml"))
+        seen["one ticked"] = restore.isEnabled(), _tick(table, "(the folder itself)")
+        toggle_tick(qtbot, table, _row_of(table, "(the folder itself)"))  # partly: all of it
+        seen["all ticked"] = changes.selection()
+        changes.reject()
+
+    def restore_dialog(dialog) -> None:
+        button = _previewed(qtbot, dialog)
+        when_modal(untick_everything, named="changesDialog")
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        dialog.reject()
+
+    when_modal(restore_dialog)
+    choose_backup_option(qtbot, window, golden.id, "restoreAction")
+    qtbot.waitUntil(lambda: "all ticked" in seen, timeout=10_000)
+
+    assert seen["unticked"] == (False, {Qt.CheckState.Unchecked})
+    assert seen["one ticked"] == (True, Qt.CheckState.PartiallyChecked)
+    assert seen["all ticked"] is None  # the whole backup again
+
+
+def _click_header(qtbot, table, column: int) -> None:
+    header = table.horizontalHeader()
+    where = QPoint(header.sectionViewportPosition(column) + 10, header.height() // 2)
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=where)
+
+
+def test_sorting_the_changes_keeps_each_paths_tick_and_the_selected_row(
+    qtbot, window, service, golden
+):
+    seen = {}
+
+    def sort_and_untick(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        model = table.model()
+        toggle_tick(qtbot, table, _row_of(table, "app.yaml"))
+        _click_header(qtbot, table, SIZE_COLUMN)  # ascending
+        _click_header(qtbot, table, SIZE_COLUMN)  # descending
+        sizes = [
+            model.index(row, 0).data(RECORD_ROLE).size_after for row in range(model.rowCount())
+        ]
+        seen["sizes"] = [-1 if size is None else size for size in sizes]
+        seen["selected"] = table.currentIndex().siblingAtColumn(PATH_COLUMN).data()
+        seen["app.yaml"] = _tick(table, "app.yaml")
+        seen["ticked"] = {
+            model.index(row, PATH_COLUMN).data()
+            for row in range(model.rowCount())
+            if _tick(table, model.index(row, PATH_COLUMN).data()) == Qt.CheckState.Checked
+        }
+        seen["selection"] = changes.selection()
+        changes.reject()
+
+    def restore_dialog(dialog) -> None:
+        button = _previewed(qtbot, dialog)
+        when_modal(sort_and_untick, named="changesDialog")
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        dialog.reject()
+
+    when_modal(restore_dialog)
+    choose_backup_option(qtbot, window, golden.id, "restoreAction")
+    qtbot.waitUntil(lambda: "selection" in seen, timeout=10_000)
+
+    assert seen["sizes"] == sorted(seen["sizes"], reverse=True) and len(set(seen["sizes"])) > 2
+    assert seen["selected"] == "app.yaml"  # the row clicked, wherever the sort moved it
+    assert seen["app.yaml"] == Qt.CheckState.Unchecked
+    assert "app.yaml" not in seen["ticked"] and "hooks.sh" in seen["ticked"]
+    ticked = seen["ticked"] - {"(the folder itself)"}  # partly ticked: all but app.yaml
+    assert set(seen["selection"]) == {
+        path for path in ticked if not any(path.startswith(f"{other}/") for other in ticked)
+    }
 
 
 def test_comparing_two_backups_from_the_options_menu(

@@ -88,6 +88,13 @@ def click_cell(qtbot, table: QTableView, index: QModelIndex, double: bool = Fals
         qtbot.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, pos=where)
 
 
+def toggle_tick(qtbot, table: QTableView, index: QModelIndex) -> None:
+    """Click the row of `index`, then press Space: what ticks or unticks its box."""
+    click_cell(qtbot, table, index)
+    assert table.currentIndex().row() == index.row()
+    press(table, "Space")
+
+
 class DialogWatcher:
     """Notes and closes every modal dialog that opens, as a user pressing Cancel would."""
 
