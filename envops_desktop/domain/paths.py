@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_NAME_MAX = 255  # bytes in one name: ext4, XFS, Btrfs, APFS (NTFS: 255 UTF-16 units)
 
 
 def relative_path_problem(path: str) -> str | None:
@@ -25,6 +26,10 @@ def relative_path_problem(path: str) -> str | None:
         return "climbs out of the environment with '..'"
     if "" in parts or "." in parts:  # not any() over the parts: twice per file of an import
         return "has an empty or '.' component"
+    # Up to 63 characters are at most 252 bytes: only a longer path can hold a name that no
+    # filesystem takes.
+    if len(path) > _NAME_MAX // 4 and any(len(os.fsencode(part)) > _NAME_MAX for part in parts):
+        return f"has a name longer than {_NAME_MAX} bytes, which no filesystem here takes"
     return None
 
 

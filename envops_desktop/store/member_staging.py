@@ -7,6 +7,7 @@ SHA-256 its manifest entry declares before its content is kept.
 
 import contextlib
 import hashlib
+import lzma
 import os
 import zipfile
 import zlib
@@ -36,6 +37,27 @@ MemberJob = tuple[str, str, int, bool, ZipMember, NewFile | None]
 def refused(archive: Path | str, problem: str) -> InvalidConfigurationFileError:
     """The one sentence that refuses a configuration file, naming what is wrong."""
     return InvalidConfigurationFileError(f"{Path(archive).name} was refused: {problem}.")
+
+
+# What reading a body raises where it is damaged: zipfile's and ISA-L's errors, zlib's,
+# lzma's, an end too soon, and bz2's OSError, the only one here with no errno (one with an
+# errno is the disk's, not the file's).
+_DAMAGED_BODY = (*BODY_ERRORS, zlib.error, lzma.LZMAError, EOFError, OSError)
+
+
+@contextlib.contextmanager
+def reading_body(archive: Path | str, path: str) -> Iterator[None]:
+    """Refuse the file, in one sentence, where the body of its entry `path` cannot be read."""
+    try:
+        yield
+    except (UnreadableEntryError, NotImplementedError) as error:
+        raise refused(
+            archive, f"the file {path!r} is encrypted or compressed in a way EnvOps cannot read"
+        ) from error
+    except _DAMAGED_BODY as error:
+        if getattr(error, "errno", None) is not None:
+            raise
+        raise refused(archive, f"the file {path!r} is damaged or truncated ({error})") from error
 
 
 class _Archive:
@@ -113,27 +135,17 @@ def _stage(
     # and so is the tree of an import in one pass.
     provisional = os.path.join(stage_dir, sha + ".part")
     compressed = None
-    try:
-        with contextlib.ExitStack() as files:
-            out = None if new_file is None else files.enter_context(writing_new_file(*new_file))
-            content = checked(out)
-            if keep:
-                body = files.enter_context(open(provisional, "wb"))
-                # Shorter than declared: refused below, as not matching its checksum.
-                with contextlib.suppress(SizeChangedError):
-                    compressed = encode_chunks(content, body, size)
-            else:
-                for _ in content:
-                    pass
-    except UnreadableEntryError as error:
-        raise refused(
-            source.path,
-            f"the file {path!r} is encrypted or compressed in a way EnvOps cannot read",
-        ) from error
-    except (*BODY_ERRORS, zlib.error, EOFError) as error:
-        raise refused(
-            source.path, f"the file {path!r} is damaged or truncated ({error})"
-        ) from error
+    with reading_body(source.path, path), contextlib.ExitStack() as files:
+        out = None if new_file is None else files.enter_context(writing_new_file(*new_file))
+        content = checked(out)
+        if keep:
+            body = files.enter_context(open(provisional, "wb"))
+            # Shorter than declared: refused below, as not matching its checksum.
+            with contextlib.suppress(SizeChangedError):
+                compressed = encode_chunks(content, body, size)
+        else:
+            for _ in content:
+                pass
     if count != size or digest.hexdigest() != sha:
         raise refused(source.path, f"the file {path!r} does not match its checksum in the manifest")
     if keep:

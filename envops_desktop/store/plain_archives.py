@@ -38,7 +38,7 @@ from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.paths import relative_path_problem
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
 from envops_desktop.store.blob_bodies import CHUNK
-from envops_desktop.store.member_staging import refused
+from envops_desktop.store.member_staging import reading_body, refused
 from envops_desktop.store.zip_members import ZipMember
 
 # How each kind begins: zip, then the compressions a tar comes in.
@@ -216,8 +216,9 @@ class _Collector:
 
     def add(self, path: str | None, entry: dict[str, Any], member: ZipMember | None = None) -> None:
         if path is None:
-            if entry["kind"] is EntryKind.DIR:
-                self.root = entry
+            if entry["kind"] is not EntryKind.DIR:  # would be dropped without a word
+                raise refused(self.source, "an entry that is not a folder has no name")
+            self.root = entry
             return
         self.entries[path] = {"path": path, **entry}
         if member is not None:
@@ -303,12 +304,13 @@ class _ZipReader:
             if file_type == stat.S_IFLNK:
                 if info.file_size > 4096:
                     raise refused(self._source, f"the link {info.filename!r} is too long")
-                target = self._zip.read(info).decode("utf-8", "surrogateescape")
+                with reading_body(self._source, info.filename):
+                    target = self._zip.read(info).decode("utf-8", "surrogateescape")
                 tree.add(path, {**entry, "kind": EntryKind.SYMLINK, "target": target})
             elif file_type in (stat.S_IFREG, 0):
                 tree.declare(info.filename, info.file_size)
                 digest = hashlib.sha256()
-                with self._zip.open(info) as body:
+                with reading_body(self._source, info.filename), self._zip.open(info) as body:
                     while chunk := body.read(CHUNK):
                         digest.update(chunk)
                         tree.cancel.raise_if_cancelled()

@@ -220,6 +220,11 @@ HOSTILE_TARS = {
         [(_member("d", tarfile.SYMTYPE, "."), b""), (_member("d/x"), b"1")],
         "inside a link",
     ),
+    "a file with no name": ([(_member("./"), b"lost")], "not a folder has no name"),
+    "a name no filesystem takes": (
+        [(_member("conf.d/" + "é" * 128), b"x")],
+        "a name longer than 255 bytes",
+    ),
 }
 
 
@@ -236,6 +241,48 @@ def test_a_hostile_archive_is_refused_with_its_reason_and_changes_nothing(
             "billing", service.answer_plain_archive(checked, "4.2.0", None)
         )
     assert str(refusal.value).startswith("hostile.tar was refused: ")
+    assert rsync_differences(before, config_dir, "--delete") == []
+    assert not list((service.data_dir / "staging").iterdir())
+
+
+def _zip_entry_damaged(archive: Path) -> None:
+    data = bytearray(archive.read_bytes())
+    at = data.index(b"port:")  # stored, so the body is there as written
+    data[at] ^= 0x20
+    archive.write_bytes(bytes(data))
+
+
+def _zip_entry_compressed_unknown(archive: Path) -> None:
+    data = bytearray(archive.read_bytes())
+    for header, method_at in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        at = data.index(header)
+        data[at + method_at : at + method_at + 2] = (99).to_bytes(2, "little")  # AES
+    archive.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("spoil", "reason"),
+    [
+        (_zip_entry_damaged, r"the file 'app.yaml' is damaged or truncated \(Bad CRC-32"),
+        (_zip_entry_compressed_unknown, "compressed in a way EnvOps cannot read"),
+    ],
+    ids=["damaged", "unknown compression"],
+)
+def test_a_zip_entry_that_cannot_be_read_is_refused_and_changes_nothing(
+    service, environment, config_dir, tmp_path, spoil, reason
+):
+    archive = tmp_path / "hostile.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as written:
+        written.writestr("app.yaml", "server:\n  port: 1\n")
+        written.writestr("conf.d/database.ini", "[db]\n")
+    spoil(archive)
+    before = snapshot(config_dir, tmp_path / "before")
+    with pytest.raises(InvalidConfigurationFileError, match=reason) as refusal:
+        checked = service.check_configuration_file(archive)
+        service.import_configuration_file(
+            "billing", service.answer_plain_archive(checked, "4.2.0", None)
+        )
+    assert str(refusal.value).startswith("hostile.zip was refused: ")
     assert rsync_differences(before, config_dir, "--delete") == []
     assert not list((service.data_dir / "staging").iterdir())
 
