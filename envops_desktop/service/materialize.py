@@ -145,6 +145,8 @@ def materialize(
         write_files(files())
         _link_again(top, followers)
         _finish_others(top, others, policy)
+    except MissingBlobError:
+        raise  # the store's loss, not the new tree's: the caller names the file it held
     except OSError as error:
         raise OperationFailedError(_explain(error)) from error
 

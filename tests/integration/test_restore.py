@@ -328,6 +328,22 @@ def test_damaged_stored_file_fails_the_restore_and_changes_nothing(
     assert service.activity("billing")[0].detail.endswith("the configuration was not changed")
 
 
+def test_a_restore_from_a_store_that_lost_its_pack_names_what_is_missing_and_changes_nothing(
+    service, environment, config_dir, tmp_path
+):
+    backup = service.create_backup("billing")
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+    for pack in (tmp_path / "data" / "objects" / "packs").iterdir():
+        pack.unlink()  # a cleanup script, a failing disk
+    with pytest.raises(OperationFailedError) as failed:
+        service.restore_backup("billing", backup.id)
+    assert describe_tree(config_dir) == messed
+    assert str(failed.value).startswith("The stored copy of ")
+    assert "is missing from the backup store" in str(failed.value)
+    assert "None" not in str(failed.value)
+
+
 def test_a_failing_pre_restore_command_changes_nothing(service, config_dir):
     stop = PostRestoreCommand(argv=["sh", "-c", "echo service will not stop; exit 3"])
     service.add_environment("billing", config_dir, version="4.2.0", pre_restore_command=stop)
