@@ -10,6 +10,7 @@ import json
 import os
 import shlex
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from envops_desktop.domain.schedules import ScheduleRule, ScheduleStatus
     from envops_desktop.service.configuration_files import CheckedConfigurationFile
 
+EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command ended by SIGPIPE
 
@@ -1036,7 +1038,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         service = EnvOpsService(resolve_data_dir(args.data_dir), settle_later=True)
     except OSError as error:
         print(f"envops: cannot open the data folder: {error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILURE
     except EnvOpsError as error:  # a damaged database, a full disk
         print(f"envops: {error}", file=sys.stderr)
         return error.exit_code
@@ -1053,6 +1055,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EnvOpsError as error:
         print(f"envops: {error}", file=sys.stderr)
         return error.exit_code
+    except sqlite3.DatabaseError as error:
+        print(f"envops: {service.explain(error) or error}", file=sys.stderr)
+        return EXIT_FAILURE
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, as a command killed by SIGPIPE does,
         # and keep Python's last flush of stdout from reporting the same pipe again.

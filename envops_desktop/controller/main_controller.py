@@ -73,7 +73,7 @@ class MainController(QObject):
     def __init__(self, service: EnvOpsService, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.service = service
-        self.runner = OperationRunner(self)
+        self.runner = OperationRunner(self, service.explain)
         self.runner.changed.connect(self._on_operations_changed)
         self.environments_model = EnvironmentsTableModel(self)
         self.backups_model = BackupsTableModel(self)

@@ -6,7 +6,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from envops_desktop.controller.garbage_collection import hold_full_passes, release_full_passes
 from envops_desktop.domain.progress import Eta, Progress
-from envops_desktop.workers.operation_worker import Operation, OperationWorker
+from envops_desktop.workers.operation_worker import Explain, Operation, OperationWorker
 
 
 def assert_gui_thread() -> None:
@@ -30,7 +30,12 @@ class RunningOperation(QObject):
     finished = Signal()
 
     def __init__(
-        self, label: str, environment_id: str | None, operation: Operation, parent: QObject
+        self,
+        label: str,
+        environment_id: str | None,
+        operation: Operation,
+        parent: QObject,
+        explain: Explain | None = None,
     ) -> None:
         super().__init__(parent)
         self.label = label
@@ -41,7 +46,7 @@ class RunningOperation(QObject):
         self.timing = ""
         self._eta = Eta()
         self._thread = QThread(self)
-        self._worker = OperationWorker(operation)
+        self._worker = OperationWorker(operation, explain)
         self._worker.moveToThread(self._thread)
         self._worker.progressed.connect(self._on_progress)
         self._worker.succeeded.connect(self._on_success)
@@ -102,9 +107,10 @@ class OperationRunner(QObject):
 
     changed = Signal()  # an operation started or finished
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, explain: Explain | None = None) -> None:
         super().__init__(parent)
         self._running: list[RunningOperation] = []
+        self._explain = explain  # what a fault no operation foresaw means to the user
 
     @property
     def running(self) -> list[RunningOperation]:
@@ -117,7 +123,7 @@ class OperationRunner(QObject):
         self, label: str, environment_id: str | None, operation: Operation
     ) -> RunningOperation:
         """Create the operation; connect to its signals, then `launch` it."""
-        running = RunningOperation(label, environment_id, operation, self)
+        running = RunningOperation(label, environment_id, operation, self, self._explain)
         running.finished.connect(lambda: self._forget(running))
         return running
 

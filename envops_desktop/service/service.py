@@ -2,6 +2,7 @@
 
 import functools
 import os
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -44,6 +45,7 @@ from envops_desktop.service.restore import (
 from envops_desktop.service.scanning import holds_at_most, quick_scan
 from envops_desktop.service.store_check import StoreReport, check_store
 from envops_desktop.service.team_locks import team_lock
+from envops_desktop.store.database import unusable
 from envops_desktop.store.timestamps import utc_now
 
 if TYPE_CHECKING:
@@ -121,6 +123,14 @@ class EnvOpsService:
 
     def close(self) -> None:
         self._ctx.db.close()
+
+    def explain(self, error: Exception) -> str | None:
+        """A sentence for a fault no operation foresaw, where there is one to say: the
+        database failing under it, a page of it damaged (only what reads that page finds
+        out) or its disk full. None for anything else."""
+        if isinstance(error, sqlite3.DatabaseError):
+            return unusable(self._ctx.db.path, error)
+        return None
 
     # Environments ---------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ class Database:
         try:
             self._migrate()
         except sqlite3.DatabaseError as error:
-            raise OperationFailedError(_unusable(self.path, error)) from error
+            raise OperationFailedError(unusable(self.path, error)) from error
 
     def connection(self) -> sqlite3.Connection:
         owned = getattr(self._local, "owned", None)
@@ -151,17 +151,18 @@ def like_prefix(prefix: str) -> str:
     return escaped + "%"
 
 
-def _unusable(path: Path, error: sqlite3.DatabaseError) -> str:
-    """Why the database cannot be opened, in a sentence that says what to do."""
+def unusable(path: Path, error: sqlite3.DatabaseError) -> str:
+    """Why the database cannot be used, opening it or later, in a sentence that says what
+    to do."""
     text = str(error)
     if "disk I/O" in text or "full" in text:
         return (
-            f"Cannot open {path}: the disk holding it may be full ({text}). "
+            f"Cannot use {path}: the disk holding it may be full ({text}). "
             "Free some space and try again."
         )
-    if "not a database" in text or "malformed" in text:
+    if "not a database" in text or "malformed" in text or "decode" in text:
         return (
             f"{path} is damaged ({text}). Move it aside and restore it from a copy; "
             "EnvOps changed nothing."
         )
-    return f"Cannot open {path}: {text}."
+    return f"Cannot use {path}: {text}."

@@ -11,6 +11,8 @@ from envops_desktop.domain.progress import CancelToken, Progress, ProgressCallba
 log = logging.getLogger(__name__)
 
 Operation = Callable[[ProgressCallback, CancelToken], object]
+# A sentence for the user about an exception no operation foresaw, or None.
+Explain = Callable[[Exception], str | None]
 
 
 class OperationWorker(QObject):
@@ -26,9 +28,10 @@ class OperationWorker(QObject):
     cancelled = Signal(str)
     done = Signal()
 
-    def __init__(self, operation: Operation) -> None:
+    def __init__(self, operation: Operation, explain: Explain | None = None) -> None:
         super().__init__()
         self._operation = operation
+        self._explain = explain
         self.cancel_token = CancelToken()
 
     def _report(self, progress: Progress) -> None:
@@ -44,7 +47,10 @@ class OperationWorker(QObject):
             self.failed.emit(str(error), error)
         except Exception as error:  # an unforeseen fault must still reach the user
             log.exception("operation failed unexpectedly")
-            self.failed.emit(f"Unexpected error: {error}. Details are in the log.", error)
+            sentence = self._explain(error) if self._explain is not None else None
+            self.failed.emit(
+                sentence or f"Unexpected error: {error}. Details are in the log.", error
+            )
         else:
             self.succeeded.emit(result)
         finally:

@@ -2,6 +2,7 @@
 as it is, all through the window."""
 
 import os
+import sqlite3
 import threading
 
 import pytest
@@ -9,6 +10,7 @@ from PySide6.QtCore import QPoint, Qt
 
 from envops_desktop.controller.changes_model import PATH_COLUMN, SIZE_COLUMN
 from envops_desktop.controller.record_table_model import RECORD_ROLE
+from envops_desktop.store.database import DATABASE_NAME
 from tests.gui.conftest import (
     choose_in_file_dialog,
     click_button,
@@ -463,3 +465,32 @@ def test_one_files_backed_up_content_is_saved_from_the_changes(
 
     assert saved.read_bytes() == wanted
     assert (config_dir / "app.yaml").read_bytes() != wanted  # nothing restored
+
+
+def test_a_damaged_page_of_the_database_is_named_in_a_sentence(
+    qtbot, window, service, golden, tmp_path
+):
+    database = service.data_dir / DATABASE_NAME
+    with sqlite3.connect(database) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        (manifests_page,) = db.execute(
+            "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'manifests'"
+        ).fetchone()
+    with open(database, "r+b") as file:  # a bad sector under the backups' lists of files
+        file.seek((manifests_page - 1) * page_size)
+        file.write(b"\xff" * page_size)
+    seen = {}
+
+    def restore_dialog(dialog) -> None:
+        counts = dialog.findChild(object, "previewCounts")
+        qtbot.waitUntil(lambda: "damaged" in counts.text(), timeout=10_000)
+        seen["counts"] = counts.text()
+        dialog.reject()
+
+    when_modal(restore_dialog)
+    choose_backup_option(qtbot, window, golden.id, "restoreAction")
+    qtbot.waitUntil(lambda: "counts" in seen, timeout=15_000)
+
+    assert seen["counts"].startswith(f"{database} is damaged (")
+    assert "Move it aside and restore it from a copy" in seen["counts"]

@@ -778,3 +778,24 @@ def test_a_schedule_in_a_time_zone_that_cannot_be_is_refused(cli, billing, rule,
 
     assert code == 2 and said in err
     assert json.loads(cli("schedule", "show", "billing", "--json")[1])[0]["rule"] is None
+
+
+def test_a_damaged_page_of_the_database_is_named_in_a_sentence(cli, billing, tmp_path):
+    assert cli("backup", "create", "billing")[0] == 0
+    database = tmp_path / "data" / DATABASE_NAME
+    with sqlite3.connect(database) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        (backups_page,) = db.execute(
+            "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'backups'"
+        ).fetchone()
+    with open(database, "r+b") as file:  # a bad sector under the list of backups
+        file.seek((backups_page - 1) * page_size)
+        file.write(b"\xff" * page_size)
+
+    assert cli("env", "list")[0] == 0  # what does not read that page still works
+    code, _, err = cli("backup", "list", "billing")
+
+    assert code == 1
+    assert err.startswith(f"envops: {database} is damaged (")
+    assert "Move it aside and restore it from a copy" in err
