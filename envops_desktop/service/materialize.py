@@ -119,11 +119,7 @@ def materialize(
     The entries are read once, as the files are written, and only folders, links and
     special files are kept: a 200,000-file manifest is never held whole.
     """
-    os.mkdir(root, 0o700)
     top = os.fspath(root)
-    # Else a default ACL on the folder around it would give every entry written here an ACL
-    # of its own. The root gets its own metadata once the tree is written.
-    drop_xattrs(top, INHERITED_XATTRS)
     others: list[TreeEntry] = []
     followers: list[TreeEntry] = []  # hardlinks to files written before them
 
@@ -142,6 +138,10 @@ def materialize(
             others.append(entry)
 
     try:
+        os.mkdir(root, 0o700)
+        # Else a default ACL on the folder around it would give every entry written here an
+        # ACL of its own. The root gets its own metadata once the tree is written.
+        drop_xattrs(top, INHERITED_XATTRS)
         write_files(files())
         _link_again(top, followers)
         _finish_others(top, others, policy)

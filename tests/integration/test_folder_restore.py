@@ -7,8 +7,13 @@ import subprocess
 import pytest
 
 from envops_desktop.domain.enums import ActivityAction
-from envops_desktop.domain.errors import InvalidInputError, OperationCancelledError
+from envops_desktop.domain.errors import (
+    InvalidInputError,
+    OperationCancelledError,
+    OperationFailedError,
+)
 from envops_desktop.domain.progress import CancelToken
+from tests.disks import needs_root_to_mount, small_disk
 from tests.trees import describe_tree, make_tree_of_every_kind, mess_up, rsync_differences
 
 AS_ROOT = os.geteuid() == 0
@@ -72,3 +77,15 @@ def test_a_cancelled_restore_to_a_folder_leaves_nothing_behind(service, environm
 
     assert not (tmp_path / "never").exists()
     assert not [p for p in tmp_path.iterdir() if "envops-staging" in p.name]
+
+
+@needs_root_to_mount
+def test_a_restore_to_a_folder_on_a_read_only_disk_says_so_in_a_sentence(
+    service, environment, tmp_path
+):
+    backup = service.create_backup("billing")
+    with small_disk(tmp_path / "mounted", "1m") as disk:
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        with pytest.raises(OperationFailedError, match=r"^Could not write .*: Read-only file"):
+            service.restore_to_folder(backup.id, disk / "old-billing")
+        assert list(disk.iterdir()) == []
