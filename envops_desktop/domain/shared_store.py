@@ -1,6 +1,7 @@
 """Where a team's shared store lives: what a data folder keeps of it (nothing secret)."""
 
 import re
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, field_validator
 
@@ -33,6 +34,19 @@ class SharedStoreSettings(BaseModel):
         if any(part in (".", "..") for part in prefix.split("/")):
             raise ValueError("the prefix may not hold . or .. parts")
         return url.rstrip("/")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _is_web_address(cls, endpoint: str | None) -> str | None:
+        if endpoint is None:
+            return None
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"{endpoint!r} is not an endpoint: give its address with http:// or https://, "
+                "such as https://s3.example.com"
+            )
+        return endpoint
 
     @property
     def bucket(self) -> str:
