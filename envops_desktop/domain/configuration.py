@@ -30,6 +30,7 @@ FILES_PREFIX = "config/"
 
 
 _PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]+$"
+_PRINTABLE_OR_EMPTY = r"^[^\x00-\x1f\x7f-\x9f]*$"  # a plain archive's manifest names nothing
 
 
 def _names_are_plain(value: dict[str, str]) -> dict[str, str]:
@@ -151,12 +152,13 @@ class ConfigurationManifest(BaseModel):
 
     format: Literal["envops-configuration"]
     format_version: int = Field(ge=1)
-    environment_name: str
-    backup_name: str
-    # Printable: it is shown in tables and written to the activity log.
+    # Printable, these four: they are shown in tables and written to the activity log, where
+    # a newline would forge a line of its own.
+    environment_name: str = Field(pattern=_PRINTABLE_OR_EMPTY)
+    backup_name: str = Field(pattern=_PRINTABLE_OR_EMPTY)
     version: str = Field(min_length=1, max_length=100, pattern=_PRINTABLE)
     created_at: datetime
-    created_by: str
+    created_by: str = Field(pattern=_PRINTABLE_OR_EMPTY)
     entries: list[ManifestEntry]
     root_mode: int | None = Field(default=None, ge=0, le=0o7777)
     root_mtime_ns: int | None = None

@@ -113,6 +113,10 @@ def has_content(entry: "TreeEntry | ManifestEntry") -> bool:
     return entry.kind is EntryKind.FILE and not (entry.meta and "hardlink" in entry.meta)
 
 
+# A backup's name: as many characters as an environment's, none of them control characters.
+MAX_BACKUP_NAME_LENGTH = 100
+
+
 @dataclass(frozen=True, kw_only=True)
 class Backup:
     """An immutable snapshot of one environment's configuration."""

@@ -15,7 +15,7 @@ from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Environment, PostRestoreCommand
 from envops_desktop.domain.paths import relative_path_problem
 from envops_desktop.service.context import ServiceContext
-from envops_desktop.service.versions import MAX_VERSION_LENGTH, is_printable, read_version_file
+from envops_desktop.service.versions import MAX_VERSION_LENGTH, read_version_file, short_printable
 from envops_desktop.store.environment_records import command_columns
 from envops_desktop.store.timestamps import utc_now
 
@@ -26,11 +26,7 @@ MAX_NAME_LENGTH = 100
 
 
 def _check_name(ctx: ServiceContext, name: str) -> str:
-    name = name.strip()
-    if not name or len(name) > MAX_NAME_LENGTH or not is_printable(name):
-        raise InvalidInputError(
-            f"An environment name must be 1 to {MAX_NAME_LENGTH} printable characters."
-        )
+    name = short_printable(name, "An environment name", MAX_NAME_LENGTH)
     if ctx.environments.by_name(name):
         raise InvalidInputError(f"An environment named {name} already exists.")
     return name
@@ -56,12 +52,7 @@ def _check_path(ctx: ServiceContext, path: Path) -> Path:
 
 
 def _check_version(version: str) -> str:
-    version = version.strip()
-    if not version or len(version) > MAX_VERSION_LENGTH or not is_printable(version):
-        raise InvalidInputError(
-            f"A version must be 1 to {MAX_VERSION_LENGTH} printable characters."
-        )
-    return version
+    return short_printable(version, "A version", MAX_VERSION_LENGTH)
 
 
 def add_environment(

@@ -19,6 +19,7 @@ from envops_desktop.domain.errors import (
     PreviewOutOfDateError,
 )
 from envops_desktop.domain.models import (
+    MAX_BACKUP_NAME_LENGTH,
     ActivityEntry,
     Backup,
     Environment,
@@ -45,6 +46,7 @@ from envops_desktop.service.restore import (
 from envops_desktop.service.scanning import holds_at_most, quick_scan
 from envops_desktop.service.store_check import StoreReport, check_store
 from envops_desktop.service.team_locks import team_lock
+from envops_desktop.service.versions import short_printable
 from envops_desktop.store.database import unusable
 from envops_desktop.store.timestamps import utc_now
 
@@ -339,11 +341,13 @@ class EnvOpsService:
         cancel: CancelToken | None = None,
     ) -> Backup:
         env = self.get_environment(environment)
+        if name is not None and name.strip():  # else a name of the backup's time
+            name = short_printable(name, "A backup's name", MAX_BACKUP_NAME_LENGTH)
         with self._ctx.locks.environment(env.id, env.name):
             return backup_ops.create_backup_locked(
                 self._ctx,
                 self.get_environment(env.id),
-                name,
+                name or None,
                 origin,
                 progress,
                 cancel or CancelToken(),

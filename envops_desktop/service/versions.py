@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
 from envops_desktop.domain.models import Environment
 
 MAX_VERSION_LENGTH = 100
@@ -30,6 +30,15 @@ def read_version_file(root: Path, relative: str) -> str:
 def is_printable(text: str) -> bool:
     """No control characters: a name or version shown in a table or log cannot forge a line."""
     return not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
+
+
+def short_printable(text: str, what: str, limit: int) -> str:
+    """`text` without the spaces around it, refused unless it is 1 to `limit` printable
+    characters; `what` names it in the refusal ("A version")."""
+    text = text.strip()
+    if not text or len(text) > limit or not is_printable(text):
+        raise InvalidInputError(f"{what} must be 1 to {limit} printable characters.")
+    return text
 
 
 def current_version(env: Environment) -> str:

@@ -15,6 +15,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractButton,
     QInputDialog,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QSplitter,
@@ -29,7 +30,7 @@ from envops_desktop.controller.main_controller import MainController, Notificati
 from envops_desktop.controller.record_table_model import local_time
 from envops_desktop.data_dir import log_dir
 from envops_desktop.domain.errors import EnvOpsError, PreviewOutOfDateError, VersionMismatchError
-from envops_desktop.domain.models import Backup, Environment
+from envops_desktop.domain.models import MAX_BACKUP_NAME_LENGTH, Backup, Environment
 from envops_desktop.store.configuration_reader import peek_environment_name
 from envops_desktop.ui.about_dialog import AboutDialog
 from envops_desktop.ui.activity_panel import ActivityPanel
@@ -363,6 +364,8 @@ class MainWindow(QMainWindow):
         dialog.setLabelText(
             self.tr("Name for the backup of {name} (optional):").format(name=env.name)
         )
+        dialog.setInputMode(QInputDialog.InputMode.TextInput)  # makes its line edit now
+        dialog.findChild(QLineEdit).setMaxLength(MAX_BACKUP_NAME_LENGTH)
         if dialog.exec():
             self.controller.create_backup(env, dialog.textValue().strip() or None)
             self.tabs.setCurrentWidget(self.backups)

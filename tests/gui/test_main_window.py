@@ -5,6 +5,7 @@ import os
 import threading
 
 from PySide6.QtCore import Qt, QThread, QTimer
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QLineEdit
 
 from envops_desktop.controller.activity_model import PAGE_SIZE
@@ -53,6 +54,20 @@ def test_create_backup_button_backs_up_and_the_row_appears(qtbot, window, enviro
     qtbot.waitUntil(lambda: backup_rows(window) == ["before the upgrade"], timeout=10_000)
     qtbot.waitUntil(lambda: window.banner.isVisible() and window.banner.kind == "success")
     assert "before the upgrade" in window.banner.text
+
+
+def test_a_backup_name_typed_in_the_dialog_stops_at_its_limit(qtbot, window, environment):
+    window.controller.refresh()
+    select_environment(window, "billing")
+
+    def type_a_long_name(dialog: QDialog) -> None:
+        field = dialog.findChild(QLineEdit)
+        QTest.keyClicks(field, "a" * 120)
+        dialog.accept()
+
+    when_modal(type_a_long_name, named="createBackupDialog")
+    press_shortcut(qtbot, window, "Ctrl+B")
+    qtbot.waitUntil(lambda: backup_rows(window) == ["a" * 100], timeout=10_000)
 
 
 def test_full_garbage_collections_wait_until_the_backup_has_run(qtbot, window, environment):

@@ -799,3 +799,20 @@ def test_a_damaged_page_of_the_database_is_named_in_a_sentence(cli, billing, tmp
     assert code == 1
     assert err.startswith(f"envops: {database} is damaged (")
     assert "Move it aside and restore it from a copy" in err
+
+
+@pytest.mark.parametrize(
+    "name", ["golden\nroot  restore  ok", "x" * 101], ids=["a newline", "too long"]
+)
+def test_a_backup_name_that_is_too_long_or_not_printable_is_refused(cli, billing, name):
+    code, _, err = cli("backup", "create", "billing", "--name", name)
+    assert code != 0
+    assert err == "envops: A backup's name must be 1 to 100 printable characters.\n"
+    assert cli("backup", "list", "billing", "--json")[1].strip() == "[]"
+
+
+def test_a_shared_store_endpoint_that_is_not_a_web_address_is_refused(cli, billing, monkeypatch):
+    monkeypatch.setenv("ENVOPS_PASSPHRASE", "correct horse battery staple")
+    code, _, err = cli("store", "use", "s3://team-configs/ops", "--endpoint", "minio:9000")
+    assert code != 0
+    assert "'minio:9000' is not an endpoint: give its address with http:// or https://" in err

@@ -299,6 +299,14 @@ HOSTILE = {
         ),
         "is invalid at entries.0.kind",
     ),
+    "a backup name that forges a line": (
+        lambda t: write_configuration(
+            t / "f.zip",
+            manifest([file_entry("app.yaml", APP)], backup_name="golden\nroot  restore  ok"),
+            {"config/app.yaml": APP},
+        ),
+        "manifest.json is invalid at backup_name",
+    ),
     "duplicate entries": (
         lambda t: _write_twice(t / "f.zip"),
         "appears more than once",
