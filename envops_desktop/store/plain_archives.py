@@ -77,11 +77,14 @@ def plain_archive_kind(path: Path) -> str | None:
     try:
         with open(path, "rb") as f:
             head = f.read(_USTAR_AT + 5)
+            size = os.fstat(f.fileno()).st_size
     except OSError:
         return None
     kind = next((name for magic, name in _MAGICS if head.startswith(magic)), None)
     if kind is None and head[_USTAR_AT:].startswith(b"ustar"):
         kind = "tar"
+    if kind is None and size >= 1024 and size % 512 == 0 and not any(head):
+        kind = "tar"  # an empty one, its end blocks only: refused as holding nothing
     if kind == "zip":
         try:
             if _lists_manifest(path):

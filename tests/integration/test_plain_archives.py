@@ -484,10 +484,19 @@ def test_a_zip_that_does_not_list_its_folder_leaves_the_folders_own_time_as_it_i
     assert config_dir.stat().st_mtime_ns == 1_600_000_000_000_000_000
 
 
-def test_an_empty_archive_is_refused_rather_than_emptying_the_environment(
-    service, environment, config_dir, tmp_path
-):
-    archive = tmp_path / "empty.zip"
+def _empty_zip(archive: Path) -> None:
     zipfile.ZipFile(archive, "w").close()
+
+
+def _empty_tar(archive: Path) -> None:
+    tarfile.open(archive, "w").close()  # its two end blocks, padded: nothing but zeros
+
+
+@pytest.mark.parametrize("make", [_empty_zip, _empty_tar], ids=["zip", "tar"])
+def test_an_empty_archive_is_refused_rather_than_emptying_the_environment(
+    service, environment, config_dir, tmp_path, make
+):
+    archive = tmp_path / "empty.archive"
+    make(archive)
     with pytest.raises(InvalidConfigurationFileError, match="holds no files or folders"):
         service.check_configuration_file(archive)
