@@ -13,7 +13,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from envops_desktop.controller.main_controller import MainController
@@ -149,8 +149,13 @@ def main() -> None:
     changes.show()
     table = changes.table
     for row in range(table.model().rowCount()):
-        if table.model().index(row, 0).data() == "app.yaml":
+        index = table.model().index(row, 0)
+        if index.data() == "app.yaml":
             table.selectRow(row)
+        if index.data() == "conf.d/debug.ini":  # left as it is: conf.d partly ticked
+            table.model().setData(
+                index, Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole
+            )
     _finish(controller)  # the diff is read on a worker
     save(changes, "changes-dialog")
     changes.close()
