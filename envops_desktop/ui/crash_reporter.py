@@ -24,6 +24,7 @@ class CrashReporter:
         self.raised: list[BaseException] = []
         self._log_path = log_path
         self._show: Callable[[str], None] | None = None
+        self._explain: Callable[[Exception], str | None] | None = None
         self._previous: ExceptHook | None = None
 
     def install(self) -> None:
@@ -34,16 +35,25 @@ class CrashReporter:
         if sys.excepthook is self and self._previous is not None:
             sys.excepthook = self._previous
 
-    def show_with(self, show: Callable[[str], None]) -> None:
-        """Show later reports through `show` (the window's banner) instead of a message box."""
+    def show_with(
+        self, show: Callable[[str], None], explain: Callable[[Exception], str | None] | None = None
+    ) -> None:
+        """Show later reports through `show` (the window's banner) instead of a message box,
+        in `explain`'s words where it has some (a damaged database, say)."""
         self._show = show
+        self._explain = explain
 
     def __call__(
         self, kind: type[BaseException], error: BaseException, tb: TracebackType | None
     ) -> None:
         self.raised.append(error)
         log.critical("uncaught exception", exc_info=(kind, error, tb))
-        text = f"Something went wrong: {error}"
+        explained = (
+            self._explain(error)
+            if self._explain is not None and isinstance(error, Exception)
+            else None
+        )
+        text = explained or f"Something went wrong: {error}"
         if self._log_path is not None:
             text += f" Details were written to {self._log_path}."
         if self._show is not None:

@@ -114,7 +114,8 @@ class MainWindow(QMainWindow):
         self._connect()
         if crash_reporter is not None:
             crash_reporter.show_with(
-                lambda text: self.banner.show_message(Notification.ERROR, text)
+                lambda text: self.banner.show_message(Notification.ERROR, text),
+                controller.service.explain,
             )
         self.setAcceptDrops(True)
         self.resize(1280, 800)

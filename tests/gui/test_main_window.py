@@ -2,15 +2,17 @@
 
 import gc
 import os
+import sqlite3
 import threading
 
 from PySide6.QtCore import Qt, QThread, QTimer
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QLineEdit
+from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QLineEdit, QTabWidget
 
 from envops_desktop.controller.activity_model import PAGE_SIZE
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.domain.enums import ActivityAction
+from envops_desktop.store.database import DATABASE_NAME
 from envops_desktop.ui.main_window import MainWindow
 from tests.gui.conftest import (
     backup_rows,
@@ -374,3 +376,29 @@ def test_an_exception_in_a_slot_shows_something_went_wrong_and_fails_the_test(
     assert window.banner.text.startswith("Something went wrong: the disk caught fire")
     # The fixture would fail this test at teardown for it; here it was raised on purpose.
     crash_reporter.raised.clear()
+
+
+def test_a_damaged_page_met_by_the_window_is_named_in_a_sentence(
+    qtbot, window, environment, service, crash_reporter
+):
+    database = service.data_dir / DATABASE_NAME
+    with sqlite3.connect(database) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        (activity_page,) = db.execute(
+            "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'activity'"
+        ).fetchone()
+    with open(database, "r+b") as file:  # a sector of the disk gone bad under the log
+        file.seek((activity_page - 1) * page_size)
+        file.write(b"\xff" * page_size)
+    service.close()  # what the window had read of it is forgotten, as after a restart
+
+    tabs = window.findChild(QTabWidget)
+    tabs.tabBar().setCurrentIndex(tabs.indexOf(window.activity))
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=5_000)
+
+    assert window.banner.text.startswith(f"{database} is damaged (")
+    assert "Move it aside and restore it from a copy" in window.banner.text
+    assert {type(error) for error in crash_reporter.raised} == {sqlite3.DatabaseError}
+    window.controller.stop()  # its refresh would meet the page again
+    crash_reporter.raised.clear()  # reached as expected: the database is damaged
