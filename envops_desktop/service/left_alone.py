@@ -9,7 +9,8 @@ excluded path in the backup (made before the path was excluded) does not replace
 
 The live folder is in use meanwhile: a log rotates, a lock file goes. A path gone by the
 time it is read is gone from the live folder too, so it is left out of the new tree
-rather than failing the restore.
+rather than failing the restore. What appeared in the old tree between the carry and the
+swap is carried after the swap, from the old tree kept aside.
 """
 
 import contextlib
@@ -84,6 +85,49 @@ def carry_over(live: Path, new_tree: Path, excludes: Excludes | LeftAsTheyAre) -
     return lost
 
 
+def carry_what_came_since(previous: Path, target: Path, excludes: Excludes | LeftAsTheyAre) -> None:
+    """After the swap, carry into `target` (now the new tree) what `previous` (the old one)
+    holds of the paths left alone and `target` still lacks: a log file the service opened,
+    a lock it took, in the moments between the carry and the swap. Never replaces anything:
+    what is at a path in `target` now may have been written there since the swap."""
+    if not excludes:
+        return
+    for path in _left_alone(str(previous), excludes)[1]:
+        # The restore is done: what cannot be carried now (a disk full, a name taken by the
+        # service since) stays in the previous tree, and must not undo the restore.
+        with contextlib.suppress(OSError):
+            if not is_real_folder(target, path.rpartition("/")[0]):
+                continue
+            if not os.path.lexists(target / path):
+                with _times_kept(target / path):
+                    _carry(previous / path, target / path)
+            else:
+                _carry_missing(os.path.join(previous, path), os.path.join(target, path))
+
+
+def _carry_missing(source: str, destination: str) -> None:
+    """What folder `source` holds that folder `destination` lacks, at any depth, carried
+    there; nothing if either is not a folder (never through a link)."""
+    try:
+        fd = os.open(destination, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:  # a file, a link, or gone: nothing to add to
+        return
+    try:
+        there = set(os.listdir(fd))
+    finally:
+        os.close(fd)
+    # Names, not statuses: a tree of 200,000 files the same on both sides costs a listing
+    # of each folder, not a call per file.
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError), os.scandir(source) as entries:
+        for entry in entries:
+            if entry.name not in there:
+                new = Path(destination, entry.name)
+                with _times_kept(new), contextlib.suppress(FileExistsError):  # made since
+                    _carry(Path(entry.path), new)
+            elif entry.is_dir(follow_symlinks=False):
+                _carry_missing(entry.path, os.path.join(destination, entry.name))
+
+
 def excluded_by_folder(live: Path, excludes: Excludes) -> dict[str, list[str]]:
     """The paths under `live` that `excludes` matches (a folder once), by the folder that
     holds them ("" for the top)."""
@@ -133,8 +177,8 @@ def _carry_present(source: Path, destination: Path) -> None:
     if not stat.S_ISDIR(st.st_mode):
         try:
             os.link(source, destination, follow_symlinks=False)
-        except FileNotFoundError:
-            raise
+        except (FileNotFoundError, FileExistsError):
+            raise  # gone from the source, or made at the destination meanwhile
         except OSError:  # another filesystem, or a link the kernel refuses (protected_hardlinks)
             shutil.copy2(source, destination, follow_symlinks=False)
             drop_xattrs(str(destination), xattr_names(str(destination)) - xattr_names(str(source)))

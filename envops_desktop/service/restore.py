@@ -41,6 +41,7 @@ from envops_desktop.service.flushing import (
 )
 from envops_desktop.service.left_alone import (
     carry_over,
+    carry_what_came_since,
     keep_folders_holding,
     make_folders_holding,
 )
@@ -246,6 +247,7 @@ def restore_locked(
         touched = True
         swap_in(entry)
         crash_point("swapped")
+        carry_what_came_since(Path(entry.previous), target, left)
         ctx.journal.set_phase(entry.id, JournalPhase.APPLIED)
         crash_point("applied")
         if env.post_restore_command is not None:

@@ -14,6 +14,7 @@ from envops_desktop.domain.errors import InvalidInputError
 from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.service import EnvOpsService, left_alone
+from envops_desktop.service import restore as restore_module
 from tests.trees import make_config_tree, rsync_differences
 
 
@@ -176,6 +177,38 @@ def test_restores_go_through_while_a_service_rotates_its_excluded_logs(
     finally:
         running.clear()
         rotating.join()
+
+
+@pytest.mark.parametrize("partial", [False, True], ids=["excluded", "not chosen"])
+def test_what_a_service_writes_while_the_restore_swaps_is_kept(
+    service: EnvOpsService, tmp_path, monkeypatch, partial
+):
+    tree = _billing_with_logs(service, tmp_path)
+    service.set_excludes("billing", ["logs/"])
+    made = service.create_backup("billing")
+    (tree / "app.yaml").write_text("edited\n")
+    swap_in = restore_module.swap_in
+
+    def service_writes_then_swap(entry) -> None:
+        # After the carry, before the swap: the last moment the old tree is the live one.
+        (tree / "logs" / "app.log").write_text("line 1\nline 2\n")  # in place: carried
+        (tree / "logs" / "worker-7.log").write_text("started\n")  # new
+        (tree / "logs" / "2026-12").mkdir()
+        (tree / "logs" / "2026-12" / "03.log").write_text("rotated\n")
+        (tree / "conf.d" / "local.ini").write_text("[mine]\n")  # not chosen, if partial
+        swap_in(entry)
+
+    monkeypatch.setattr(restore_module, "swap_in", service_writes_then_swap)
+    service.restore_backup("billing", made.id, only=["app.yaml"] if partial else None)
+
+    assert (
+        tree / "app.yaml"
+    ).read_text() == "server:\n  port: 8443\n  workers: 8\nlog_level: info\n"
+    assert (tree / "logs" / "app.log").read_text() == "line 1\nline 2\n"
+    assert (tree / "logs" / "worker-7.log").read_text() == "started\n"
+    assert (tree / "logs" / "2026-12" / "03.log").read_text() == "rotated\n"
+    # A path the backup holds is the backup's; in a partial restore, the rest is as it is.
+    assert (tree / "conf.d" / "local.ini").exists() is partial
 
 
 def test_a_folder_removed_while_the_live_tree_is_listed_is_passed_over(tmp_path, monkeypatch):
