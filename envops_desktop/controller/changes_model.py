@@ -15,6 +15,7 @@ from PySide6.QtCore import (
 from envops_desktop.controller.record_table_model import RECORD_ROLE, human_size
 from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges
 from envops_desktop.domain.excludes import outermost
+from envops_desktop.domain.paths import shown
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -125,7 +126,9 @@ class ChangesModel(QAbstractTableModel):
         return None
 
     def _path_text(self, change: PathChange) -> str:
-        return self.tr("(the folder itself)") if change.path == "." else change.path
+        # A name that is not UTF-8 with its bytes as \x escapes: Qt would drop them unseen,
+        # and "caf\xe9.conf" would show as a "caf.conf" that may be another file.
+        return self.tr("(the folder itself)") if change.path == "." else shown(change.path)
 
     def _sort_key(self, column: int) -> Callable[[int], object]:
         rows = self._rows

@@ -25,6 +25,7 @@ from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges
 from envops_desktop.domain.models import Backup, Environment
+from envops_desktop.domain.paths import shown
 from envops_desktop.service.configuration_files import StagedConfiguration
 from envops_desktop.ui.file_diff import diff_html
 from envops_desktop.ui.table_views import make_table_view
@@ -201,7 +202,7 @@ class ChangesDialog(QDialog):
         else:
             kinds = ", ".join(kind.value for kind in change.kinds)
             self.diff.setPlainText(
-                self.tr("{path}: {kinds} only.").format(path=change.path, kinds=kinds)
+                self.tr("{path}: {kinds} only.").format(path=shown(change.path), kinds=kinds)
             )
 
     def _show_diff_of(self, path: str, contents: Contents) -> None:
@@ -213,11 +214,11 @@ class ChangesDialog(QDialog):
             return path, diff_html(*contents.read(path), *titles)
 
         reading = contents.controller.prepare_reading(
-            self.tr("Reading {path}").format(path=path), work
+            self.tr("Reading {path}").format(path=shown(path)), work
         )
         reading.succeeded.connect(self._diff_read)
         reading.failed.connect(self._diff_failed)
-        self.diff.setPlainText(self.tr("Reading {path}…").format(path=path))
+        self.diff.setPlainText(self.tr("Reading {path}…").format(path=shown(path)))
         contents.controller.runner.launch(reading)
 
     @Slot(object)

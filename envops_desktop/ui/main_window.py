@@ -31,6 +31,7 @@ from envops_desktop.controller.record_table_model import local_time
 from envops_desktop.data_dir import log_dir
 from envops_desktop.domain.errors import EnvOpsError, PreviewOutOfDateError, VersionMismatchError
 from envops_desktop.domain.models import MAX_BACKUP_NAME_LENGTH, Backup, Environment
+from envops_desktop.domain.paths import shown
 from envops_desktop.store.configuration_reader import peek_environment_name
 from envops_desktop.ui.about_dialog import AboutDialog
 from envops_desktop.ui.activity_panel import ActivityPanel
@@ -433,8 +434,8 @@ class MainWindow(QMainWindow):
             destination = self.files.save_file(
                 self,
                 "saveFileDialog",
-                self.tr("Save {name}").format(name=path),
-                Path(path).name,
+                self.tr("Save {name}").format(name=shown(path)),
+                shown(Path(path).name),
                 "",
             )
             if destination is None:
@@ -447,7 +448,7 @@ class MainWindow(QMainWindow):
             self.banner.show_message(
                 Notification.SUCCESS,
                 self.tr("Saved {path} of {backup} as {destination}.").format(
-                    path=path, backup=backup.name, destination=destination
+                    path=shown(path), backup=backup.name, destination=shown(str(destination))
                 ),
             )
 

@@ -494,3 +494,37 @@ def test_a_damaged_page_of_the_database_is_named_in_a_sentence(
 
     assert seen["counts"].startswith(f"{database} is damaged (")
     assert "Move it aside and restore it from a copy" in seen["counts"]
+
+
+def test_a_name_that_is_not_utf8_is_shown_with_its_byte_and_can_be_left_as_it_is(
+    qtbot, window, service, config_dir, golden
+):
+    odd = os.path.join(os.fsencode(config_dir), b"caf\xe9.conf")  # Latin-1, as old tools wrote
+    with open(odd, "wb") as file:
+        file.write(b"[cafe]\n")
+    seen = {}
+
+    def untick_it(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        toggle_tick(qtbot, table, _row_of(table, "caf\\xe9.conf"))
+        seen["selection"] = changes.selection()
+        changes.accept()
+
+    def restore_dialog(dialog) -> None:
+        button = _previewed(qtbot, dialog)
+        when_modal(untick_it, named="changesDialog")
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
+        click_button(dialog, "restoreButton")
+
+    when_modal(restore_dialog)
+    choose_backup_option(qtbot, window, golden.id, "restoreAction")
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+
+    assert window.banner.kind == "success"
+    assert "caf\udce9.conf" not in seen["selection"]  # the real name, not its display
+    with open(odd, "rb") as file:
+        assert file.read() == b"[cafe]\n"  # left as it is
+    assert (
+        config_dir / "app.yaml"
+    ).read_text() == "server:\n  port: 8443\n  workers: 8\nlog_level: info\n"
