@@ -1,9 +1,10 @@
 """Looking inside a data dir's blob store the way the store itself finds things."""
 
+import sqlite3
 from pathlib import Path
 
 from envops_desktop.store.blobs import BlobStore
-from envops_desktop.store.database import Database
+from envops_desktop.store.database import DATABASE_NAME, Database
 from envops_desktop.store.pack_index import PackedAt, PackIndex
 
 
@@ -56,3 +57,19 @@ def damage_blob(data_dir: Path, sha: str, rot: bytes = b"rotten") -> None:
     with open(data_dir / "objects" / "packs" / at.pack, "r+b") as pack:
         pack.seek(at.offset)
         pack.write(rot[: at.length])
+
+
+def damage_table(data_dir: Path, table: str) -> Path:
+    """Overwrite the first page of `table` in the data dir's database, as a sector of the
+    disk gone bad would; returns the database's path. What reads that page finds out."""
+    database = data_dir / DATABASE_NAME
+    with sqlite3.connect(database) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the file itself
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        (page,) = db.execute(
+            "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+    with open(database, "r+b") as file:
+        file.seek((page - 1) * page_size)
+        file.write(b"\xff" * page_size)
+    return database

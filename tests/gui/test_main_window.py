@@ -12,7 +12,6 @@ from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QLineEdit, QT
 from envops_desktop.controller.activity_model import PAGE_SIZE
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.domain.enums import ActivityAction
-from envops_desktop.store.database import DATABASE_NAME
 from envops_desktop.ui.main_window import MainWindow
 from tests.gui.conftest import (
     backup_rows,
@@ -27,6 +26,7 @@ from tests.gui.user import (
     open_menu_bar_menu,
     press_shortcut,
 )
+from tests.store_view import damage_table
 from tests.trees import describe_tree
 
 
@@ -381,16 +381,7 @@ def test_an_exception_in_a_slot_shows_something_went_wrong_and_fails_the_test(
 def test_a_damaged_page_met_by_the_window_is_named_in_a_sentence(
     qtbot, window, environment, service, crash_reporter
 ):
-    database = service.data_dir / DATABASE_NAME
-    with sqlite3.connect(database) as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        page_size = db.execute("PRAGMA page_size").fetchone()[0]
-        (activity_page,) = db.execute(
-            "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'activity'"
-        ).fetchone()
-    with open(database, "r+b") as file:  # a sector of the disk gone bad under the log
-        file.seek((activity_page - 1) * page_size)
-        file.write(b"\xff" * page_size)
+    database = damage_table(service.data_dir, "activity")
     service.close()  # what the window had read of it is forgotten, as after a restart
 
     tabs = window.findChild(QTabWidget)

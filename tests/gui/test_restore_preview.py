@@ -2,7 +2,6 @@
 as it is, all through the window."""
 
 import os
-import sqlite3
 import threading
 
 import pytest
@@ -10,7 +9,6 @@ from PySide6.QtCore import QPoint, Qt
 
 from envops_desktop.controller.changes_model import PATH_COLUMN, SIZE_COLUMN
 from envops_desktop.controller.record_table_model import RECORD_ROLE
-from envops_desktop.store.database import DATABASE_NAME
 from tests.gui.conftest import (
     choose_in_file_dialog,
     click_button,
@@ -19,6 +17,7 @@ from tests.gui.conftest import (
     when_modal,
 )
 from tests.gui.user import choose_backup_option, pick_in_list, toggle_tick
+from tests.store_view import damage_table
 from tests.trees import describe_tree, mess_up
 
 
@@ -51,6 +50,27 @@ def _previewed(qtbot, dialog):
     button = dialog.findChild(object, "showChangesButton")
     qtbot.waitUntil(button.isEnabled, timeout=10_000)
     return button
+
+
+def _through_the_changes(qtbot, window, backup, in_changes, restore: bool) -> None:
+    """Restore `backup` from its row's menu, through Show changes… answered by
+    `in_changes`; then, with `restore`, Restore without a backup first (returning once it
+    ran), else Cancel."""
+
+    def restore_dialog(dialog) -> None:
+        button = _previewed(qtbot, dialog)
+        when_modal(in_changes, named="changesDialog")
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        if not restore:
+            dialog.reject()
+            return
+        dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
+        click_button(dialog, "restoreButton")
+
+    when_modal(restore_dialog)
+    choose_backup_option(qtbot, window, backup.id, "restoreAction")
+    if restore:
+        qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
 
 
 def test_the_restore_dialog_counts_the_changes_and_shows_a_files_diff(
@@ -107,16 +127,7 @@ def test_unticking_a_folder_leaves_it_as_it_is_and_restores_the_rest(
         )
         changes.accept()
 
-    def restore_dialog(dialog) -> None:
-        button = _previewed(qtbot, dialog)
-        when_modal(untick_conf_d, named="changesDialog")
-        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-        dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
-        click_button(dialog, "restoreButton")
-
-    when_modal(restore_dialog)
-    choose_backup_option(qtbot, window, golden.id, "restoreAction")
-    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+    _through_the_changes(qtbot, window, golden, untick_conf_d, restore=True)
 
     assert window.banner.kind == "success"
     now = describe_tree(config_dir)
@@ -151,16 +162,7 @@ def test_a_partly_ticked_folder_shows_so_and_keeps_its_own_change(
         seen["itself"] = _tick(table, "(the folder itself)")
         changes.accept()
 
-    def restore_dialog(dialog) -> None:
-        button = _previewed(qtbot, dialog)
-        when_modal(tick_only_new_ini, named="changesDialog")
-        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-        dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
-        click_button(dialog, "restoreButton")
-
-    when_modal(restore_dialog)
-    choose_backup_option(qtbot, window, golden.id, "restoreAction")
-    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+    _through_the_changes(qtbot, window, golden, tick_only_new_ini, restore=True)
 
     assert seen["after unticking"] == (Qt.CheckState.Unchecked, True)  # the rest is ticked
     assert seen["folder"] == (Qt.CheckState.PartiallyChecked, Qt.CheckState.Unchecked)
@@ -195,14 +197,7 @@ def test_with_nothing_ticked_there_is_nothing_to_restore(qtbot, window, service,
         seen["all ticked"] = changes.selection()
         changes.reject()
 
-    def restore_dialog(dialog) -> None:
-        button = _previewed(qtbot, dialog)
-        when_modal(untick_everything, named="changesDialog")
-        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-        dialog.reject()
-
-    when_modal(restore_dialog)
-    choose_backup_option(qtbot, window, golden.id, "restoreAction")
+    _through_the_changes(qtbot, window, golden, untick_everything, restore=False)
     qtbot.waitUntil(lambda: "all ticked" in seen, timeout=10_000)
 
     assert seen["unticked"] == (False, {Qt.CheckState.Unchecked})
@@ -241,14 +236,7 @@ def test_sorting_the_changes_keeps_each_paths_tick_and_the_selected_row(
         seen["selection"] = changes.selection()
         changes.reject()
 
-    def restore_dialog(dialog) -> None:
-        button = _previewed(qtbot, dialog)
-        when_modal(sort_and_untick, named="changesDialog")
-        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-        dialog.reject()
-
-    when_modal(restore_dialog)
-    choose_backup_option(qtbot, window, golden.id, "restoreAction")
+    _through_the_changes(qtbot, window, golden, sort_and_untick, restore=False)
     qtbot.waitUntil(lambda: "selection" in seen, timeout=10_000)
 
     assert seen["sizes"] == sorted(seen["sizes"], reverse=True) and len(set(seen["sizes"])) > 2
@@ -470,16 +458,7 @@ def test_one_files_backed_up_content_is_saved_from_the_changes(
 def test_a_damaged_page_of_the_database_is_named_in_a_sentence(
     qtbot, window, service, golden, tmp_path
 ):
-    database = service.data_dir / DATABASE_NAME
-    with sqlite3.connect(database) as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        page_size = db.execute("PRAGMA page_size").fetchone()[0]
-        (manifests_page,) = db.execute(
-            "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'manifests'"
-        ).fetchone()
-    with open(database, "r+b") as file:  # a bad sector under the backups' lists of files
-        file.seek((manifests_page - 1) * page_size)
-        file.write(b"\xff" * page_size)
+    database = damage_table(service.data_dir, "manifests")
     seen = {}
 
     def restore_dialog(dialog) -> None:
@@ -510,16 +489,7 @@ def test_a_name_that_is_not_utf8_is_shown_with_its_byte_and_can_be_left_as_it_is
         seen["selection"] = changes.selection()
         changes.accept()
 
-    def restore_dialog(dialog) -> None:
-        button = _previewed(qtbot, dialog)
-        when_modal(untick_it, named="changesDialog")
-        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-        dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
-        click_button(dialog, "restoreButton")
-
-    when_modal(restore_dialog)
-    choose_backup_option(qtbot, window, golden.id, "restoreAction")
-    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+    _through_the_changes(qtbot, window, golden, untick_it, restore=True)
 
     assert window.banner.kind == "success"
     assert "caf\udce9.conf" not in seen["selection"]  # the real name, not its display

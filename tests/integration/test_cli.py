@@ -17,6 +17,7 @@ from envops_desktop.cli import main
 from envops_desktop.service.flushing import current_boot_id, settle_in_background
 from envops_desktop.store.database import DATABASE_NAME
 from tests.privileges import as_an_ordinary_user
+from tests.store_view import damage_table
 from tests.trees import describe_tree, make_config_tree, mess_up
 from tests.zips import configuration_owned_by_another_user, simple_configuration
 
@@ -782,16 +783,7 @@ def test_a_schedule_in_a_time_zone_that_cannot_be_is_refused(cli, billing, rule,
 
 def test_a_damaged_page_of_the_database_is_named_in_a_sentence(cli, billing, tmp_path):
     assert cli("backup", "create", "billing")[0] == 0
-    database = tmp_path / "data" / DATABASE_NAME
-    with sqlite3.connect(database) as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        page_size = db.execute("PRAGMA page_size").fetchone()[0]
-        (backups_page,) = db.execute(
-            "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'backups'"
-        ).fetchone()
-    with open(database, "r+b") as file:  # a bad sector under the list of backups
-        file.seek((backups_page - 1) * page_size)
-        file.write(b"\xff" * page_size)
+    database = damage_table(tmp_path / "data", "backups")
 
     assert cli("env", "list")[0] == 0  # what does not read that page still works
     code, _, err = cli("backup", "list", "billing")

@@ -233,14 +233,21 @@ def test_a_hostile_archive_is_refused_with_its_reason_and_changes_nothing(
     service, environment, config_dir, tmp_path, case
 ):
     members, reason = HOSTILE_TARS[case]
-    archive = _tar_with(tmp_path, *members)
-    before = snapshot(config_dir, tmp_path / "before")
+    _refused_changing_nothing(service, config_dir, _tar_with(tmp_path, *members), reason)
+
+
+def _refused_changing_nothing(
+    service: EnvOpsService, config_dir: Path, archive: Path, reason: str
+) -> None:
+    """Importing `archive` into billing is refused for `reason`, and billing's folder and
+    the store's staging are left as they were."""
+    before = snapshot(config_dir, archive.parent / "before")
     with pytest.raises(InvalidConfigurationFileError, match=reason) as refusal:
         checked = service.check_configuration_file(archive)
         service.import_configuration_file(
             "billing", service.answer_plain_archive(checked, "4.2.0", None)
         )
-    assert str(refusal.value).startswith("hostile.tar was refused: ")
+    assert str(refusal.value).startswith(f"{archive.name} was refused: ")
     assert rsync_differences(before, config_dir, "--delete") == []
     assert not list((service.data_dir / "staging").iterdir())
 
@@ -276,15 +283,7 @@ def test_a_zip_entry_that_cannot_be_read_is_refused_and_changes_nothing(
         written.writestr("app.yaml", "server:\n  port: 1\n")
         written.writestr("conf.d/database.ini", "[db]\n")
     spoil(archive)
-    before = snapshot(config_dir, tmp_path / "before")
-    with pytest.raises(InvalidConfigurationFileError, match=reason) as refusal:
-        checked = service.check_configuration_file(archive)
-        service.import_configuration_file(
-            "billing", service.answer_plain_archive(checked, "4.2.0", None)
-        )
-    assert str(refusal.value).startswith("hostile.zip was refused: ")
-    assert rsync_differences(before, config_dir, "--delete") == []
-    assert not list((service.data_dir / "staging").iterdir())
+    _refused_changing_nothing(service, config_dir, archive, reason)
 
 
 def test_a_truncated_tar_gz_is_refused_and_leaves_no_scratch(
