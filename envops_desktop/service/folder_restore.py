@@ -16,7 +16,7 @@ from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
 from envops_desktop.service.context import FOLDER_RESTORE_PREFIX, ServiceContext
-from envops_desktop.service.restore import TreeWriter, apply_root_metadata
+from envops_desktop.service.restore import TreeWriter, apply_root_metadata, check_free_space
 from envops_desktop.service.swap import remove_tree
 from envops_desktop.store.file_writes import sync_to_disk
 from envops_desktop.store.owned_folders import STAGING_MARK, OwnedFolder
@@ -54,6 +54,7 @@ def restore_to_folder(
 ) -> Path:
     """Write `backup` (of `env`) by `write_tree` as the new folder `destination`; returns it."""
     destination = check_destination(env, destination)
+    check_free_space(destination, backup.total_bytes)
     started = time.monotonic()
     staging = destination.parent / f".{destination.name}{STAGING_MARK}{new_id()}"
     # Owned while it is written: the next start removes it if this process is killed.

@@ -148,7 +148,7 @@ def materialize(
     except MissingBlobError:
         raise  # the store's loss, not the new tree's: the caller names the file it held
     except OSError as error:
-        raise OperationFailedError(_explain(error)) from error
+        raise OperationFailedError(_explain(error, top)) from error
 
 
 def materialize_backup(
@@ -195,11 +195,12 @@ def explained_blob_errors(read_entries: Callable[[], Iterable[TreeEntry]]) -> It
         ) from error
 
 
-def _explain(error: OSError) -> str:
+def _explain(error: OSError, root: str) -> str:
     if error.errno == errno.ENOSPC:
-        return _full(error.filename)
+        # A write through a descriptor names no file: then the folder the tree is made in.
+        return _full(error.filename or root)
     if error.errno in (errno.EACCES, errno.EPERM):
-        return f"Permission denied writing {error.filename}."
+        return f"Permission denied writing {error.filename or root}."
     return f"Could not write {error.filename or 'the configuration'}: {error.strerror}."
 
 
@@ -217,4 +218,4 @@ def _full(path: str | None) -> str:
             f"The disk that holds {folder} has no room for more files: every one of its "
             f"{disk.f_files:,} inodes is in use ({free:,} MiB are still free; see df -i)."
         )
-    return "The disk is full."
+    return f"The disk that holds {folder} is full." if folder else "The disk is full."

@@ -110,7 +110,12 @@ def check_restorable(
             f"No write permission on {parent}, the folder that holds {target.name}; "
             "a restore needs it to swap the configuration in atomically."
         )
-    free = shutil.disk_usage(parent).free
+    check_free_space(target, needed_bytes)
+
+
+def check_free_space(target: Path, needed_bytes: int) -> None:
+    """Refuse a restore whose new tree, written beside `target`, would not fit there."""
+    free = shutil.disk_usage(target.parent).free
     if free < needed_bytes + _SPACE_MARGIN:
         raise OperationFailedError(
             f"Not enough free disk space beside {target}: the restore needs "

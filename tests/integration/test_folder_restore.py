@@ -84,8 +84,19 @@ def test_a_restore_to_a_folder_on_a_read_only_disk_says_so_in_a_sentence(
     service, environment, tmp_path
 ):
     backup = service.create_backup("billing")
-    with small_disk(tmp_path / "mounted", "1m") as disk:
+    with small_disk(tmp_path / "mounted", "32m") as disk:  # room enough, were it writable
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
         with pytest.raises(OperationFailedError, match=r"^Could not write .*: Read-only file"):
+            service.restore_to_folder(backup.id, disk / "old-billing")
+        assert list(disk.iterdir()) == []
+
+
+@needs_root_to_mount
+def test_a_restore_to_a_folder_on_a_disk_too_small_is_refused_before_writing(
+    service, environment, tmp_path
+):
+    backup = service.create_backup("billing")
+    with small_disk(tmp_path / "mounted", "4m") as disk:
+        with pytest.raises(OperationFailedError, match=r"^Not enough free disk space beside "):
             service.restore_to_folder(backup.id, disk / "old-billing")
         assert list(disk.iterdir()) == []
