@@ -5,6 +5,8 @@ import os
 # GUI tests run without a display; this must be set before Qt is first imported.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import contextlib
+import threading
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,33 @@ def xattrs_listed(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(os, "listxattr", listing)
     return listed
+
+
+class NamedPipe:
+    """A named pipe in a test, and how many times something opened it to read."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.opened_to_read = 0
+
+
+@pytest.fixture
+def pipe_named_like_an_archive(tmp_path):
+    """`from-ssh.zip`, a named pipe, as `mkfifo` and `ssh host cat … >` make one. Until the
+    test ends, a writer comes by every half second and goes, so that whatever opened it to
+    read is let go (reading nothing), and counted, instead of holding the test forever."""
+    pipe = NamedPipe(tmp_path / "from-ssh.zip")
+    os.mkfifo(pipe.path)
+    done = threading.Event()
+
+    def let_readers_go() -> None:
+        while not done.wait(0.5):
+            with contextlib.suppress(OSError):  # no reader there: nothing to let go
+                os.close(os.open(pipe.path, os.O_WRONLY | os.O_NONBLOCK))
+                pipe.opened_to_read += 1
+
+    writer = threading.Thread(target=let_readers_go)
+    writer.start()
+    yield pipe
+    done.set()
+    writer.join()

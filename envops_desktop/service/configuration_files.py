@@ -44,7 +44,10 @@ from envops_desktop.service.restore import owners_caveat
 from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import deflate_blobs
 from envops_desktop.store.blobs import DamagedBlobError, MissingBlobError
-from envops_desktop.store.configuration_reader import check_configuration_file
+from envops_desktop.store.configuration_reader import (
+    check_configuration_file,
+    refuse_unless_a_file,
+)
 from envops_desktop.store.configuration_writer import partial_path, write_configuration_file
 from envops_desktop.store.file_metadata import (
     OWN_STORE,
@@ -248,6 +251,7 @@ def checked_configuration_file(
     """Everything about `source` that can be checked before its files are read; a
     passphrase-protected file is opened with `passphrase` first. An archive another tool
     made (with no manifest) is read whole, to hash its files."""
+    refuse_unless_a_file(source)
     if is_sealed(source):
         return _checked_sealed(ctx, source, allow_external_links, keep_privileges, passphrase)
     kind = plain_archive_kind(source)

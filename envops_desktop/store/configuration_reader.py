@@ -6,6 +6,7 @@ The contents are checked against the manifest as they are staged (`member_stagin
 """
 
 import json
+import os
 import stat
 import threading
 import zipfile
@@ -40,16 +41,30 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 
 
-def open_archive(path: Path) -> zipfile.ZipFile:
-    """Open the zip or say plainly why it is not one."""
+def refuse_unless_a_file(path: Path) -> None:
+    """Refuse, before anything opens it, what is not a regular file (or a link to one):
+    opening a pipe waits for a writer that may never come, and a device never ends."""
     try:
-        with open(path, "rb") as f:
-            magic = f.read(4)
-    except IsADirectoryError as error:
-        raise refused(path, "it is a folder, not a file") from error
+        mode = os.stat(path).st_mode
     except FileNotFoundError as error:
         raise refused(path, "the file does not exist") from error
     except OSError as error:
+        raise refused(path, f"it cannot be read ({error.strerror})") from error
+    if stat.S_ISDIR(mode):
+        raise refused(path, "it is a folder, not a file")
+    if not stat.S_ISREG(mode):
+        raise refused(
+            path, "it is a pipe, a device or a socket, not a file; save what it gives to a file"
+        )
+
+
+def open_archive(path: Path) -> zipfile.ZipFile:
+    """Open the zip or say plainly why it is not one."""
+    refuse_unless_a_file(path)
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as error:  # gone or changed since: as unreadable as it can be
         raise refused(path, f"it cannot be read ({error.strerror})") from error
     if magic not in (_ZIP_MAGIC, _EMPTY_ZIP_MAGIC):
         raise refused(path, "it is not a configuration file, nor a zip or tar archive")

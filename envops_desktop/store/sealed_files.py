@@ -8,6 +8,7 @@ dropped or cut off fail to open, as a file cut short does.
 """
 
 import os
+import stat
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,8 @@ _KEY_MAX = 4096
 def is_sealed(path: Path) -> bool:
     """Whether `path` is a passphrase-protected configuration file."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False  # a pipe would hold this open until written to: the reader refuses it
         with open(path, "rb") as f:
             return f.read(len(MAGIC)) == MAGIC
     except OSError:

@@ -513,3 +513,19 @@ def test_the_import_changes_view_shows_a_files_two_versions(qtbot, dialog, confi
     when_modal(look, named="changesDialog")
     qtbot.mouseClick(show, Qt.MouseButton.LeftButton)
     assert "port: 8443" in seen["diff"] and "port: 1337" in seen["diff"]
+
+
+def test_a_pipe_dropped_on_the_window_is_refused_without_waiting_for_it(
+    qtbot, window, environment, pipe_named_like_an_archive
+):
+    window.controller.refresh()
+    select_environment(window, "billing")
+    assert drag_and_drop(window, pipe_named_like_an_archive.path) == (True, True)
+    dialog = modal_dialog(qtbot, "importConfigurationDialog")
+    wait_uploaded(qtbot, dialog)
+
+    error = dialog.findChild(object, "uploadErrorLabel")
+    assert "from-ssh.zip was refused: it is a pipe, a device or a socket" in error.text()
+    assert not dialog.findChild(object, "importButton").isEnabled()
+    assert pipe_named_like_an_archive.opened_to_read == 0
+    dialog.reject()

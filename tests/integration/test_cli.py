@@ -808,3 +808,25 @@ def test_a_shared_store_endpoint_that_is_not_a_web_address_is_refused(cli, billi
     code, _, err = cli("store", "use", "s3://team-configs/ops", "--endpoint", "minio:9000")
     assert code != 0
     assert "'minio:9000' is not an endpoint: give its address with http:// or https://" in err
+
+
+def test_importing_a_pipe_is_refused_without_waiting_for_a_writer(
+    tmp_path, pipe_named_like_an_archive
+):
+    data = tmp_path / "data"
+    make_config_tree(tmp_path / "billing")
+    envops = [sys.executable, "-m", "envops_desktop.cli", "--data-dir", str(data)]
+    add = ["env", "add", "billing", "--path", str(tmp_path / "billing"), "--version", "1"]
+    subprocess.run([*envops, *add], check=True, cwd=REPO, capture_output=True)
+
+    done = subprocess.run(
+        [*envops, "import", "billing", str(pipe_named_like_an_archive.path), "--yes"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 5
+    assert "from-ssh.zip was refused: it is a pipe, a device or a socket" in done.stderr
+    assert pipe_named_like_an_archive.opened_to_read == 0

@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import stat
+import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -19,6 +20,7 @@ from envops_desktop.domain.errors import (
 )
 from envops_desktop.domain.progress import Progress
 from envops_desktop.service import EnvOpsService
+from envops_desktop.store.configuration_reader import peek_environment_name
 from tests.trees import describe_tree, make_config_tree, mess_up
 from tests.zips import (
     dir_entry,
@@ -540,3 +542,10 @@ def test_an_uploaded_files_content_is_read_whether_staged_or_already_stored(
             assert service.staged_file(staged, "no/such/file") is None
         finally:
             service.discard_staged_configuration(staged)
+
+
+def test_peeking_at_a_pipe_names_no_environment_and_does_not_wait(pipe_named_like_an_archive):
+    # The window peeks at a file it is opened with, on its own thread.
+    assert peek_environment_name(pipe_named_like_an_archive.path) is None
+    time.sleep(1)  # two rounds of the writer: long enough to find a reader left waiting
+    assert pipe_named_like_an_archive.opened_to_read == 0
