@@ -1,5 +1,7 @@
 """Where an environment's version comes from: its version file when it has one."""
 
+import os
+import stat
 from pathlib import Path
 
 from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
@@ -12,7 +14,14 @@ def read_version_file(root: Path, relative: str) -> str:
     """The first line of the version file, stripped; a clear error if it cannot be read."""
     path = root / relative
     try:
-        with open(path, encoding="utf-8") as f:
+        # Not blocking: a named pipe would hold the open until something wrote to it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with open(fd, encoding="utf-8") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OperationFailedError(
+                    f"The version file {path} is not a regular file (a pipe, a device or a "
+                    "socket); give a file that holds the version."
+                )
             line = f.readline(MAX_VERSION_LENGTH + 1).strip()
     except FileNotFoundError as error:
         raise OperationFailedError(f"The version file {path} does not exist.") from error

@@ -1,6 +1,8 @@
 """Registering environments: validation, version files, and never touching their folders."""
 
+import os
 import threading
+import time
 
 import pytest
 
@@ -61,6 +63,17 @@ def test_version_file_governs_the_version(service, config_dir):
 def test_a_missing_version_file_is_refused(service, config_dir):
     with pytest.raises(InvalidInputError, match="does not exist"):
         service.add_environment("billing", config_dir, version_file="NOPE")
+
+
+def test_a_version_file_that_is_a_pipe_is_refused_without_waiting_for_it(
+    service, config_dir, pipe_named_like_an_archive
+):
+    # Written by the deploy job into a pipe, say, and linked where the version file goes.
+    os.symlink(pipe_named_like_an_archive.path, config_dir / "VERSION.live")
+    with pytest.raises(InvalidInputError, match=r"VERSION\.live is not a regular file"):
+        service.add_environment("billing", config_dir, version_file="VERSION.live")
+    time.sleep(1)  # two rounds of the pipe's writer: long enough to find a reader waiting
+    assert pipe_named_like_an_archive.opened_to_read == 0
 
 
 def test_updating_the_recorded_version_is_logged(service, config_dir):
