@@ -10,6 +10,7 @@ cores gave 1.2x one; with processes 1.6x. Small operations stay on threads, beca
 helpers costs more than it saves there.
 """
 
+import os
 import queue
 import threading
 from collections import deque
@@ -29,7 +30,7 @@ R_co = TypeVar("R_co", covariant=True)
 PROCESSES_FROM_BYTES = 64 << 20
 # What the fork server loads before it forks a helper: the blob module, and the S3 client
 # too once a restore from a team's store is coming (`start_helpers_early`).
-_PRELOAD = ["envops_desktop.store.blob_batches"]
+_PRELOAD = ["envops_desktop.store.blob_batches", "envops_desktop.helper_lifeline"]
 _BUCKET_PRELOAD = "envops_desktop.store.bucket_preload"
 
 
@@ -92,7 +93,15 @@ def parallel_map(
     # cost the command line 45 ms, and a small or unchanged backup needs neither.
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(POOL_SIZE, mp_context=_process_context()) as pool:
+    from envops_desktop.helper_lifeline import end_with
+
+    posix = os.name == "posix"  # there each helper ends itself if this process is killed
+    with ProcessPoolExecutor(
+        POOL_SIZE,
+        mp_context=_process_context(),
+        initializer=end_with if posix else None,
+        initargs=(os.getpid(),) if posix else (),
+    ) as pool:
         yield from _in_order(lambda item: pool.submit(work, item), items, window)
 
 

@@ -1,0 +1,31 @@
+"""A helper process's lifeline to the command or window that started it.
+
+Helpers are forked by a fork server and wait for work on a queue. When the process that
+started them is killed outright (kill -9, the OOM killer), nothing tells them: each holds
+a copy of the pipe that would have told the fork server, and the queue's pipe never ends,
+so the fork server and its helpers waited forever, three processes per killed restore.
+"""
+
+import os
+import threading
+import time
+
+_EVERY_SECONDS = 1.0
+
+
+def end_with(parent_pid: int) -> None:
+    """In a helper, as its pool's initializer: end this process once `parent_pid` is gone.
+
+    POSIX only: `os.kill(pid, 0)` asks without signalling there, but terminates the process
+    on Windows, where helpers are spawned and end with their pipes anyway.
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(_EVERY_SECONDS)
+            try:
+                os.kill(parent_pid, 0)
+            except (ProcessLookupError, PermissionError):  # gone, its number reused by another
+                os._exit(1)
+
+    threading.Thread(target=watch, name="lifeline", daemon=True).start()
