@@ -16,8 +16,8 @@ _EVERY_SECONDS = 1.0
 def end_with(parent_pid: int) -> None:
     """In a helper, as its pool's initializer: end this process once `parent_pid` is gone.
 
-    POSIX only: `os.kill(pid, 0)` asks without signalling there, but terminates the process
-    on Windows, where helpers are spawned and end with their pipes anyway.
+    POSIX only: `os.kill(pid, 0)` asks without signalling there, but would terminate the
+    process it asks about on Windows.
     """
 
     def watch() -> None:
