@@ -174,7 +174,7 @@ def preview_figures(quick: bool) -> str:
     return subprocess.run(argv, capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
 
 
-def gui_stalls(size_mib: int, files: int) -> str:
+def gui_stalls(size_mib: int, files: int, changes: int) -> str:
     out = subprocess.run(
         [
             sys.executable,
@@ -183,6 +183,8 @@ def gui_stalls(size_mib: int, files: int) -> str:
             str(size_mib),
             "--files",
             str(files),
+            "--changes",
+            str(changes),
         ],
         capture_output=True,
         text=True,
@@ -251,7 +253,7 @@ def main() -> None:
     print("preview", flush=True)
     preview = preview_figures(args.quick)
     print("GUI responsiveness", flush=True)
-    stalls = gui_stalls(size_mib, files)
+    stalls = gui_stalls(size_mib, files, small_files)
     write_report(
         args.output,
         results,

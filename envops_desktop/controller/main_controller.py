@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from envops_desktop.controller.action_rules import Needs, why_unavailable
 from envops_desktop.controller.activity_model import ActivityTableModel
 from envops_desktop.controller.backups_model import BackupsTableModel
+from envops_desktop.controller.change_rows import ChangeRows
 from envops_desktop.controller.drift_watch import DriftWatch
 from envops_desktop.controller.environments_model import EnvironmentsTableModel
 from envops_desktop.controller.operation_runner import (
@@ -458,13 +459,26 @@ class MainController(QObject):
 
     def compare(self, backup: Backup, other: Backup | None) -> RunningOperation:
         """Prepare working out, on a worker, how `backup` differs from `other` (None: from
-        its environment's folder as it is now); connect, then `runner.launch` it."""
+        its environment's folder as it is now), as `ChangeRows` for a changes view; connect,
+        then `runner.launch` it."""
 
-        def operation(_progress: ProgressCallback, cancel: CancelToken) -> TreeChanges:
-            return self.service.compare(backup.id, other.id if other else "live", cancel)
+        def operation(_progress: ProgressCallback, cancel: CancelToken) -> ChangeRows:
+            other_id = other.id if other else "live"
+            return ChangeRows(self.service.compare(backup.id, other_id, cancel))
 
         label = self.tr("Comparing {name}").format(name=backup.name)
         return self.runner.prepare(label, None, operation)
+
+    def list_changes(self, changes: Callable[[], TreeChanges | None]) -> RunningOperation:
+        """Prepare laying out `changes` for a changes view on a worker (their ticks and sort
+        orders: half a second over 200,000 paths); its result is their `ChangeRows`, None
+        where `changes` gives none. Connect, then `runner.launch` it."""
+
+        def work() -> ChangeRows | None:
+            found = changes()
+            return None if found is None else ChangeRows(found)
+
+        return self.prepare_reading(self.tr("Listing the changes"), work)
 
     def prepare_reading(self, label: str, work: Callable[[], object]) -> RunningOperation:
         """Prepare a dialog's reading (a file's two versions for a diff) on a worker: it

@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from envops_desktop.controller.changes_model import PATH_COLUMN, ChangesModel
+from envops_desktop.controller.change_rows import PATH_COLUMN, ChangeRows
+from envops_desktop.controller.changes_model import ChangesModel
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges
@@ -102,20 +103,50 @@ def live_and_staged_contents(
     )
 
 
+def when_listed(
+    controller: MainController,
+    asker: QWidget,
+    changes: Callable[[], TreeChanges | None],
+    then: Callable[[ChangeRows | None], None],
+    failed: Callable[[str], None],
+) -> None:
+    """Lay `changes` out for a ChangesDialog on a worker, then hand their rows to `then`,
+    unless the window of `asker` (the button clicked) has closed meanwhile. The `asker` is
+    disabled until then, so that a second click opens no second view."""
+    listing = controller.list_changes(changes)
+    window = asker.window()
+
+    def listed(rows: ChangeRows | None) -> None:
+        asker.setEnabled(True)
+        if window.isVisible():
+            then(rows)
+
+    def not_listed(message: str, _error: object) -> None:
+        asker.setEnabled(True)
+        failed(message)
+
+    listing.succeeded.connect(listed)
+    listing.failed.connect(not_listed)
+    asker.setEnabled(False)
+    controller.runner.launch(listing)
+
+
 class ChangesDialog(QDialog):
-    """The changes between two trees, with each file's two versions from `contents` (None:
-    none are kept, as for a restore already done); `checkable` for a restore's, whose ticked
-    paths are `selection()` when the dialog is accepted."""
+    """The changes between two trees, laid out as `rows` (see `when_listed`), with each
+    file's two versions from `contents` (None: none are kept, as for a restore already
+    done); `checkable` for a restore's, whose ticked paths are `selection()` when the
+    dialog is accepted."""
 
     def __init__(
         self,
-        changes: TreeChanges,
+        rows: ChangeRows,
         contents: Contents | None,
         checkable: bool,
         parent: QWidget | None = None,
         save: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(parent)
+        changes = rows.changes
         self.setObjectName("changesDialog")
         self.setWindowTitle(
             self.tr("Changes: {before} → {after}").format(
@@ -126,9 +157,9 @@ class ChangesDialog(QDialog):
         self._selected: PathChange | None = None
         summary = QLabel(changes.summary, self)
         summary.setObjectName("changesSummary")
-        self.model = ChangesModel(changes, checkable, self)
+        self.model = ChangesModel(rows, checkable, self)
         self.table = make_table_view("changesTable", self.tr("Changed paths"), self)
-        self.table.setModel(self.model)  # sorted by the model itself, quick at any size
+        self.table.setModel(self.model)  # sorted by the model itself, in orders made ahead
         self.table.sortByColumn(PATH_COLUMN, Qt.SortOrder.AscendingOrder)
         self.table.setColumnWidth(PATH_COLUMN, 360)
         self.table.setColumnWidth(PATH_COLUMN + 1, 220)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from envops_desktop.controller.change_rows import ChangeRows
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.operation_runner import RunningOperation
 from envops_desktop.controller.record_table_model import human_size, local_time
@@ -38,7 +39,7 @@ from envops_desktop.service.configuration_files import (
     StagedConfiguration,
 )
 from envops_desktop.ui.archive_answers import ArchiveAnswers
-from envops_desktop.ui.changes_dialog import ChangesDialog, live_and_staged_contents
+from envops_desktop.ui.changes_dialog import ChangesDialog, live_and_staged_contents, when_listed
 from envops_desktop.ui.drop_zone import DropZone
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.icons import icon
@@ -256,7 +257,13 @@ class ImportConfigurationDialog(QDialog):
         contents = live_and_staged_contents(
             self._controller, self._environment, self.staged, root_folder
         )
-        ChangesDialog(changes, contents, checkable=False, parent=self).exec()
+
+        def listed(rows: ChangeRows | None) -> None:
+            if rows is not None:
+                ChangesDialog(rows, contents, checkable=False, parent=self).exec()
+
+        counts = self.preview_counts
+        when_listed(self._controller, self.show_changes, lambda: changes, listed, counts.setText)
 
     # The upload --------------------------------------------------------------------------
 

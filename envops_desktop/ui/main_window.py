@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from envops_desktop import APP_NAME
 from envops_desktop.controller.action_rules import Needs
+from envops_desktop.controller.change_rows import ChangeRows
 from envops_desktop.controller.main_controller import MainController, Notification
 from envops_desktop.controller.record_table_model import local_time
 from envops_desktop.data_dir import log_dir
@@ -41,6 +42,7 @@ from envops_desktop.ui.changes_dialog import (
     ChangesDialog,
     backup_and_other_contents,
     live_and_backup_contents,
+    when_listed,
 )
 from envops_desktop.ui.crash_reporter import CrashReporter
 from envops_desktop.ui.desktop_notifier import DesktopNotifier
@@ -419,13 +421,23 @@ class MainWindow(QMainWindow):
 
     def show_restore_report(self, activity_id: int) -> None:
         """What the restore an activity entry records changed, as it was kept then."""
-        report = self.controller.service.restore_report(activity_id)
-        if report is None:
-            self.banner.show_message(
-                Notification.INFO, self.tr("This entry has no list of changes: only restores do.")
-            )
-            return
-        ChangesDialog(report, None, checkable=False, parent=self).exec()
+
+        def listed(rows: ChangeRows | None) -> None:
+            if rows is None:
+                self.banner.show_message(
+                    Notification.INFO,
+                    self.tr("This entry has no list of changes: only restores do."),
+                )
+            else:
+                ChangesDialog(rows, None, checkable=False, parent=self).exec()
+
+        when_listed(
+            self.controller,
+            self.activity.show_report,
+            lambda: self.controller.service.restore_report(activity_id),
+            listed,
+            lambda message: self.banner.show_message(Notification.ERROR, message),
+        )
 
     def _saver(self, backup: Backup) -> Callable[[str], None]:
         """Save… in the changes: one file of `backup`, where the user chooses."""
@@ -473,7 +485,7 @@ class MainWindow(QMainWindow):
         contents = backup_and_other_contents(self.controller, environment, backup, other)
         save = self._saver(other) if other is not None else None
         comparing.succeeded.connect(
-            lambda changes: ChangesDialog(changes, contents, False, self, save).exec()
+            lambda rows: ChangesDialog(rows, contents, False, self, save).exec()
         )
         comparing.failed.connect(
             lambda message, _error: self.banner.show_message(Notification.ERROR, message)

@@ -16,11 +16,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from envops_desktop.controller.change_rows import ChangeRows
 from envops_desktop.controller.operation_runner import RunningOperation
 from envops_desktop.controller.record_table_model import local_time
 from envops_desktop.domain.changes import TreeChanges
 from envops_desktop.domain.models import Backup, Environment
-from envops_desktop.ui.changes_dialog import ChangesDialog, Contents
+from envops_desktop.ui.changes_dialog import ChangesDialog, Contents, when_listed
 from envops_desktop.ui.icons import icon
 
 
@@ -121,7 +122,19 @@ class RestoreBackupDialog(QDialog):
 
     def _open_changes(self) -> None:
         assert self.previewed is not None and self._contents is not None
-        dialog = ChangesDialog(self.previewed, self._contents, True, self, self._save)
+        previewed = self.previewed
+        when_listed(
+            self._contents.controller,
+            self.show_changes,
+            lambda: previewed,
+            self._changes_listed,
+            self.counts.setText,
+        )
+
+    def _changes_listed(self, rows: ChangeRows | None) -> None:
+        if rows is None:
+            return
+        dialog = ChangesDialog(rows, self._contents, True, self, self._save)
         if dialog.exec():
             self.only = dialog.selection()
             if self.only is not None:

@@ -73,9 +73,11 @@ def backup_rows(window: MainWindow) -> list[str]:
     return [b.name for b in window.controller.backups_model.records()]
 
 
-def when_modal(handler, timeout_ms: int = 10_000, named: str | None = None) -> None:
+def when_modal(handler, timeout_ms: int = 10_000, named: str | None = None):
     """Run `handler(dialog)` on the next modal dialog to open (or, `named`, on the dialog of
-    that objectName once it is the one in front), as a user would answer it."""
+    that objectName once it is the one in front), as a user would answer it. Returns a
+    check of whether it has been answered, for a dialog that opens after work on a worker:
+    `qtbot.waitUntil(when_modal(...))`."""
     from PySide6.QtCore import QDeadlineTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -99,8 +101,12 @@ def when_modal(handler, timeout_ms: int = 10_000, named: str | None = None) -> N
             # closed, the exception fails the test (pytest-qt raises what a slot raised).
             dialog.reject()
             raise
+        finally:
+            answered.append(dialog)
 
+    answered: list[object] = []
     QTimer.singleShot(0, poll)
+    return lambda: bool(answered)
 
 
 def modal_dialog(qtbot, object_name: str, timeout_ms: int = 10_000):

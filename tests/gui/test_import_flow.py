@@ -510,8 +510,9 @@ def test_the_import_changes_view_shows_a_files_two_versions(qtbot, dialog, confi
         seen["diff"] = diff_of_selected_file(qtbot, changes)[0]
         changes.reject()
 
-    when_modal(look, named="changesDialog")
+    answered = when_modal(look, named="changesDialog")
     qtbot.mouseClick(show, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(answered, timeout=10_000)  # listed on a worker first
     assert "port: 8443" in seen["diff"] and "port: 1337" in seen["diff"]
 
 

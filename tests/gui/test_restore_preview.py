@@ -7,7 +7,8 @@ import threading
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from envops_desktop.controller.changes_model import PATH_COLUMN, SIZE_COLUMN
+from envops_desktop.controller import main_controller
+from envops_desktop.controller.change_rows import PATH_COLUMN, SIZE_COLUMN, ChangeRows
 from envops_desktop.controller.record_table_model import RECORD_ROLE
 from tests.gui.conftest import (
     choose_in_file_dialog,
@@ -27,6 +28,21 @@ def _row_of(table, path: str):
         if model.index(row, PATH_COLUMN).data() == path:
             return model.index(row, PATH_COLUMN)
     raise AssertionError(f"{path} is not listed")
+
+
+@pytest.fixture
+def laid_out_on(monkeypatch):
+    """The threads the changes views' rows were laid out on: over 200,000 paths that takes
+    half a second, which the window must not be frozen for."""
+    threads = []
+
+    class NotingTheThread(ChangeRows):
+        def __init__(self, changes) -> None:
+            threads.append(threading.current_thread())
+            super().__init__(changes)
+
+    monkeypatch.setattr(main_controller, "ChangeRows", NotingTheThread)
+    return threads
 
 
 @pytest.fixture
@@ -59,8 +75,9 @@ def _through_the_changes(qtbot, window, backup, in_changes, restore: bool) -> No
 
     def restore_dialog(dialog) -> None:
         button = _previewed(qtbot, dialog)
-        when_modal(in_changes, named="changesDialog")
+        answered = when_modal(in_changes, named="changesDialog")
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(answered, timeout=10_000)  # listed on a worker first
         if not restore:
             dialog.reject()
             return
@@ -74,7 +91,7 @@ def _through_the_changes(qtbot, window, backup, in_changes, restore: bool) -> No
 
 
 def test_the_restore_dialog_counts_the_changes_and_shows_a_files_diff(
-    qtbot, window, service, config_dir, golden, monkeypatch
+    qtbot, window, service, config_dir, golden, monkeypatch, laid_out_on
 ):
     seen = {}
     read_on = []
@@ -98,8 +115,9 @@ def test_the_restore_dialog_counts_the_changes_and_shows_a_files_diff(
     def restore_dialog(dialog) -> None:
         button = _previewed(qtbot, dialog)
         seen["counts"] = dialog.findChild(object, "previewCounts").text()
-        when_modal(look_at_changes, named="changesDialog")
+        answered = when_modal(look_at_changes, named="changesDialog")
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(answered, timeout=10_000)  # listed on a worker first
         dialog.reject()
 
     when_modal(restore_dialog)
@@ -107,6 +125,7 @@ def test_the_restore_dialog_counts_the_changes_and_shows_a_files_diff(
 
     assert seen["counts"] == "3 added, 1 modified, 1 removed, 3 changed only in metadata"
     assert seen["kinds"] == "modified, mtime"
+    assert laid_out_on and threading.main_thread() not in laid_out_on
     assert "port: 1" in seen["diff"] and "port: 8443" in seen["diff"]
     assert "#fff3b0" in seen["marks"] or "#fbd5d5" in seen["marks"]  # changed lines marked
     assert len(service.list_backups("billing")) == 1  # cancelled: nothing happened
@@ -345,11 +364,19 @@ def test_restore_to_a_folder_from_the_options_menu(
 
 
 def test_a_restores_changes_open_from_the_activity_log(
-    qtbot, window, service, environment, config_dir
+    qtbot, window, service, environment, config_dir, monkeypatch, laid_out_on
 ):
     backup = service.create_backup("billing", name="golden")
     mess_up(config_dir)
     service.restore_backup("billing", backup.id)
+    read_on = []
+    restore_report = service.restore_report
+
+    def noting_the_thread(activity_id):
+        read_on.append(threading.current_thread())
+        return restore_report(activity_id)
+
+    monkeypatch.setattr(service, "restore_report", noting_the_thread)
     window.controller.refresh()
     select_environment(window, "billing")
     bar = window.tabs.tabBar()
@@ -373,11 +400,14 @@ def test_a_restores_changes_open_from_the_activity_log(
         seen["summary"] = changes.findChild(object, "changesSummary").text()
         changes.accept()
 
-    when_modal(read_report, named="changesDialog")
+    answered = when_modal(read_report, named="changesDialog")
     qtbot.mouseClick(window.activity.show_report, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(answered, timeout=10_000)  # listed on a worker first
 
     assert {"app.yaml", "conf.d/cache.ini", "conf.d/new.ini"} <= seen["paths"]
     assert seen["summary"] == "3 added, 1 modified, 1 removed, 3 changed only in metadata"
+    # Read (20 MB of JSON for 200,000 paths) and laid out off the window's thread.
+    assert read_on and laid_out_on and threading.main_thread() not in read_on + laid_out_on
 
 
 def test_a_long_operations_progress_bar_shows_elapsed_and_time_left(qtbot, window):
@@ -444,8 +474,9 @@ def test_one_files_backed_up_content_is_saved_from_the_changes(
 
     def restore_dialog(dialog) -> None:
         button = _previewed(qtbot, dialog)
-        when_modal(save_app_yaml, named="changesDialog")
+        answered = when_modal(save_app_yaml, named="changesDialog")
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(answered, timeout=10_000)  # listed on a worker first
         dialog.reject()
 
     when_modal(restore_dialog)

@@ -4,7 +4,8 @@ stays ticked is exactly what a selective restore brings back."""
 import pytest
 from PySide6.QtCore import Qt
 
-from envops_desktop.controller.changes_model import PATH_COLUMN, ChangesModel
+from envops_desktop.controller.change_rows import KINDS_COLUMN, PATH_COLUMN, SIZE_COLUMN, ChangeRows
+from envops_desktop.controller.changes_model import ChangesModel
 from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges
 
 CHECKED, PARTLY, UNCHECKED = (
@@ -16,7 +17,7 @@ CHECKED, PARTLY, UNCHECKED = (
 
 def _model(*paths: str) -> ChangesModel:
     changes = tuple(PathChange(path, (ChangeKind.MODE,)) for path in paths)
-    return ChangesModel(TreeChanges("live", "golden", changes), checkable=True)
+    return ChangesModel(ChangeRows(TreeChanges("live", "golden", changes)), checkable=True)
 
 
 def _click(model: ChangesModel, path: str) -> None:
@@ -107,3 +108,51 @@ def test_a_path_under_a_folder_that_did_not_change_has_a_tick_of_its_own(qapp):
         "conf.d-old": CHECKED,
     }
     assert sorted(model.selection()) == ["conf.d-old", "conf.d/b.ini"]
+
+
+def _listed(model: ChangesModel) -> list[str]:
+    return [model.index(row, PATH_COLUMN).data() for row in range(model.rowCount())]
+
+
+def test_paths_are_listed_as_the_command_line_lists_them(qapp):
+    model = _model("conf.d.bak", "conf.d-old", "conf.d/a.ini", "conf.d", ".", "conf.d/b/c.ini")
+
+    # A folder sorts as "conf.d/": what it holds comes right after it.
+    assert _listed(model) == [
+        "(the folder itself)",
+        "conf.d-old",
+        "conf.d.bak",
+        "conf.d",
+        "conf.d/a.ini",
+        "conf.d/b/c.ini",
+    ]
+
+
+def test_unticking_a_folder_leaves_the_paths_that_only_begin_with_its_name(qapp):
+    model = _model(".", "conf.d", "conf.d/a.ini", "conf.d-old", "conf.d-old/x.ini", "conf.d.bak")
+
+    _click(model, "conf.d")
+
+    states = _states(model)
+    assert states["conf.d"] == states["conf.d/a.ini"] == UNCHECKED
+    assert states["conf.d-old"] == states["conf.d-old/x.ini"] == states["conf.d.bak"] == CHECKED
+    assert model.selection() == ["conf.d-old", "conf.d.bak"]
+    _click(model, "conf.d")
+    _click(model, "conf.d-old/x.ini")
+    assert model.selection() == ["conf.d.bak", "conf.d"]
+
+
+def test_ties_stay_in_path_order_whichever_way_a_column_is_sorted(qapp):
+    changes = (
+        PathChange("b.ini", (ChangeKind.ADDED,), None, 5),
+        PathChange("a.ini", (ChangeKind.ADDED,), None, 5),
+        PathChange("c.ini", (ChangeKind.MODE,), 9, 9),
+    )
+    model = ChangesModel(ChangeRows(TreeChanges("live", "golden", changes)), checkable=True)
+
+    model.sort(SIZE_COLUMN, Qt.SortOrder.AscendingOrder)
+    assert _listed(model) == ["a.ini", "b.ini", "c.ini"]
+    model.sort(SIZE_COLUMN, Qt.SortOrder.DescendingOrder)
+    assert _listed(model) == ["c.ini", "a.ini", "b.ini"]
+    model.sort(KINDS_COLUMN, Qt.SortOrder.DescendingOrder)
+    assert _listed(model) == ["c.ini", "a.ini", "b.ini"]  # "mode" after "added"
