@@ -316,11 +316,17 @@ def _run_command(
         command,
         folder,
         cancel,
+        command_output(ctx, entry.environment_id, name),
         lambda handle: ctx.journal.set_post_restore_process(entry.id, handle),
         name,
     )
     if reason:
         raise OperationFailedError(reason)
+
+
+def command_output(ctx: ServiceContext, environment_id: str, name: str) -> Path:
+    """Where the environment's `name` command ("pre-restore", "post-restore") prints to."""
+    return ctx.data_dir / "command-output" / f"{environment_id}-{name}.log"
 
 
 def _of_another(ctx: ServiceContext, env: Environment, backup: Backup) -> str:

@@ -58,50 +58,77 @@ def run_restore_command(
     command: PostRestoreCommand,
     cwd: Path,
     cancel: CancelToken,
+    output: Path,
     started: Callable[[str], None] = lambda _handle: None,
     name: str = "post-restore",
 ) -> str | None:
     """Run the `name` command in the environment; return why it failed, or None when it
-    succeeded.
+    succeeded. What it prints goes to the file `output`, replaced at each run.
+
+    The command is over when its own process ends: what it started in the background (a
+    service it restarted) goes on running, and may go on writing to `output`. Read from a
+    pipe, the command was over only once every such process had closed it: a restart that
+    left a daemon running timed out, the daemon was killed and the restore undone.
 
     It runs in a process group of its own, handed to `started` (to be journalled), so that
-    a restore rolled back after this process was killed can end it too. Cancelling kills
-    the group and raises OperationCancelledError.
+    a restore rolled back after this process was killed can end it too. Cancelling, or its
+    timeout, kills the group; cancelling then raises OperationCancelledError.
     """
     import subprocess  # here, not above: every command line would pay 5 ms to import it
 
     try:
-        process = subprocess.Popen(
-            command.argv,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=hasattr(os, "killpg"),
-        )
+        output.parent.mkdir(parents=True, exist_ok=True)
+        sink = output.open("wb")
     except OSError as error:
-        return f"The {name} command could not start: {error.strerror or error}."
+        return f"The {name} command's output could not be kept in {output}: {error.strerror}."
+    with sink:  # the command gets a copy of its own
+        try:
+            process = subprocess.Popen(
+                command.argv,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=hasattr(os, "killpg"),
+            )
+        except OSError as error:
+            return f"The {name} command could not start: {error.strerror or error}."
     try:
         started(process_handle(process.pid))
     except BaseException:
         _kill_group(process)
-        process.communicate()
+        process.wait()
         raise
     deadline = time.monotonic() + command.timeout_seconds
     while True:
         try:
-            output, _ = process.communicate(timeout=_POLL_SECONDS)
+            process.wait(timeout=_POLL_SECONDS)
             break
         except subprocess.TimeoutExpired:
             if cancel.cancelled or time.monotonic() > deadline:
                 _kill_group(process)
-                process.communicate()
+                process.wait()
                 cancel.raise_if_cancelled()
                 return (
                     f"The {name} command did not finish within {command.timeout_seconds:g} seconds."
                 )
     if process.returncode != 0:
-        last_line = output.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        last_line = _last_line(output)
         reason = f"The {name} command failed with exit code {process.returncode}"
-        return f"{reason}: {last_line[0]}" if last_line[0] else reason + "."
+        return f"{reason}: {last_line}" if last_line else reason + "."
     return None
+
+
+_TAIL = 4096
+
+
+def _last_line(output: Path) -> str:
+    """The last line a command printed to `output` (as far as its last 4 KiB hold it)."""
+    try:
+        with open(output, "rb") as printed:
+            printed.seek(max(0, os.fstat(printed.fileno()).st_size - _TAIL))
+            tail = printed.read(_TAIL)
+    except OSError:
+        return ""
+    lines = tail.decode(errors="replace").strip().splitlines()
+    return lines[-1] if lines else ""

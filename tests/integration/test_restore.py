@@ -2,10 +2,12 @@
 
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.flushing import current_boot_id
+from envops_desktop.service.restore import command_output
 from envops_desktop.store.database import DATABASE_NAME
 from tests.disks import folders_can_be_exchanged, needs_root_to_mount, small_disk
 from tests.store_view import damage_blob
@@ -198,6 +201,48 @@ def test_post_restore_command_runs_inside_the_restored_configuration(service, co
     mess_up(config_dir)
     service.restore_backup("billing", backup.id)
     assert (config_dir.parent / "ran").read_text() == original_yaml
+
+
+def test_a_post_restore_command_that_leaves_a_service_running_is_done_when_it_exits(
+    service, config_dir, tmp_path
+):
+    # A restart that starts a daemon, which keeps the output it inherited open: the command
+    # is over when its own process ends, and the daemon is left running, as started.
+    pid_file = tmp_path / "daemon.pid"
+    restart = f"sleep 60 & echo $! > {pid_file}; echo service restarted"
+    add_billing_with_command(service, config_dir, ["sh", "-c", restart], timeout_seconds=10)
+    backup = service.create_backup("billing")
+    original = describe_tree(config_dir)
+    mess_up(config_dir)
+
+    began = time.monotonic()
+    env = service.restore_backup("billing", backup.id)
+    daemon = int(pid_file.read_text())
+    try:
+        assert time.monotonic() - began < 5  # not held until the 10 s timeout
+        assert env.status is EnvironmentStatus.READY
+        assert describe_tree(config_dir) == original
+        os.kill(daemon, 0)  # still running: not killed with the command's group
+        printed = command_output(service._ctx, env.id, "post-restore").read_text()
+        assert printed == "service restarted\n"
+    finally:
+        os.kill(daemon, signal.SIGKILL)
+
+
+def test_a_failing_post_restore_commands_last_line_is_its_reason(service, config_dir):
+    noisy = "seq 1 100000; echo the health check failed; exit 4"
+    add_billing_with_command(service, config_dir, ["sh", "-c", noisy])
+    backup = service.create_backup("billing")
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+
+    with pytest.raises(OperationFailedError) as failed:
+        service.restore_backup("billing", backup.id)
+
+    assert str(failed.value).startswith(
+        "The post-restore command failed with exit code 4: the health check failed. "
+    )
+    assert describe_tree(config_dir) == messed
 
 
 def test_cancelled_restore_leaves_the_old_configuration(service, environment, config_dir):
