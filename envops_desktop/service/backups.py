@@ -20,7 +20,13 @@ from envops_desktop.domain.progress import CancelToken, ProgressCallback, Progre
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.garbage import collect_garbage
 from envops_desktop.service.parallel import run_in_batches
-from envops_desktop.service.scanning import RACY_NS, Scan, ScannedFiles, quick_scan
+from envops_desktop.service.scanning import (
+    RACY_NS,
+    Scan,
+    ScannedFiles,
+    environment_folder,
+    quick_scan,
+)
 from envops_desktop.service.versions import current_version
 from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import ingest_files
@@ -224,11 +230,12 @@ def _back_up(
     cancel: CancelToken,
     reuse_identical: bool,
 ) -> tuple[Backup, bool]:
-    if not Path(env.path).is_dir():
+    try:
+        environment_folder(env)
+    except NotFoundError as error:
         # Recorded: a scheduled backup fails with no one watching.
-        reason = f"The environment directory {env.path} does not exist."
-        ctx.record(env, ActivityAction.BACKUP_FAILED, Outcome.FAILURE, reason)
-        raise NotFoundError(reason)
+        ctx.record(env, ActivityAction.BACKUP_FAILED, Outcome.FAILURE, str(error))
+        raise
     version = current_version(env)
     try:
         scan = quick_scan(env)

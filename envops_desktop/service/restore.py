@@ -22,7 +22,6 @@ from envops_desktop.domain.errors import (
     A_BACKUP,
     EnvOpsError,
     InvalidConfigurationFileError,
-    NotFoundError,
     OperationCancelledError,
     OperationFailedError,
     VersionMismatchError,
@@ -49,6 +48,7 @@ from envops_desktop.service.materialize import materialize_backup
 from envops_desktop.service.mounts import mounts_inside
 from envops_desktop.service.parallel import Background, start_helpers_early
 from envops_desktop.service.restore_commands import run_restore_command
+from envops_desktop.service.scanning import environment_folder
 from envops_desktop.service.swap import roll_back, sibling_paths, swap_in
 from envops_desktop.service.versions import current_version
 from envops_desktop.store.file_metadata import (
@@ -88,8 +88,7 @@ def check_restorable(
             f"{target} is a link to {os.path.realpath(target)}; register that folder as the "
             "environment instead. Nothing was changed."
         )
-    if not target.is_dir():
-        raise NotFoundError(f"The environment directory {target} does not exist.")
+    environment_folder(env)
     mounted = mounts_inside(target)
     if mounted:
         raise OperationFailedError(

@@ -13,7 +13,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from envops_desktop.domain.enums import EntryKind
-from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.domain.errors import NotFoundError, OperationFailedError
 from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.models import Environment, ScannedFile, TreeEntry
 from envops_desktop.service.mounts import mounts_inside
@@ -241,10 +241,19 @@ def scan_tree(root: Path, excludes: Excludes | None = None, file_xattrs: bool = 
     return scan
 
 
+def environment_folder(env: Environment) -> Path:
+    """`env`'s folder, or NotFoundError in a sentence where there is none (moved, deleted,
+    its disk not mounted)."""
+    folder = Path(env.path)
+    if not folder.is_dir():
+        raise NotFoundError(f"The environment directory {folder} does not exist.")
+    return folder
+
+
 def quick_scan(env: Environment) -> Scan:
     """`env`'s folder as a backup first scans it (its excludes left out), files' xattrs not
     yet read: a tree as an earlier backup found it needs none of them."""
-    return scan_tree(Path(env.path), Excludes(env.excludes), file_xattrs=False)
+    return scan_tree(environment_folder(env), Excludes(env.excludes), file_xattrs=False)
 
 
 def _in_path_order(

@@ -28,7 +28,7 @@ from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.left_alone import excluded_by_folder, is_real_folder, with_all_they_hold
 from envops_desktop.service.parallel import parallel_map
-from envops_desktop.service.scanning import Scan, scan_tree
+from envops_desktop.service.scanning import Scan, environment_folder, scan_tree
 from envops_desktop.store.blob_bodies import sha256_of_file
 from envops_desktop.store.file_metadata import OWN_STORE, EntryMeta, MetadataPolicy, to_apply
 
@@ -198,7 +198,7 @@ def live_tree(
     tree it is to be compared with (read only if some file is not known), neither are
     files whose content could not match there (no file of their size at their path): their
     content is "", which matches none. Given a `scan` of it, that one is completed."""
-    root = Path(env.path)
+    root = environment_folder(env)
     if scan is None:
         scan = scan_tree(root, Excludes(env.excludes))
     elif scan.quick:

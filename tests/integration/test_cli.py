@@ -121,6 +121,23 @@ def test_restore_dry_run_lists_the_changes_and_changes_nothing(cli, billing):
     assert backup["name"] == "golden"
 
 
+def test_a_preview_or_a_compare_with_the_folder_gone_says_so_in_a_sentence(
+    cli, billing, tmp_path
+):
+    backup = json.loads(cli("backup", "create", "billing", "--name", "golden", "--json")[1])
+    billing.rename(tmp_path / "moved away")
+
+    for args in (
+        ("restore", "billing", "golden", "--dry-run"),
+        ("restore", "billing", "golden", "--dry-run", "--json"),
+        ("diff", backup["id"], "live"),
+        ("restore", "billing", "golden", "--yes"),
+    ):
+        code, out, err = cli(*args)
+        assert (code, out) == (6, ""), args
+        assert err == f"envops: The environment directory {billing} does not exist.\n", args
+
+
 def test_a_dry_run_lists_a_name_with_a_newline_or_an_escape_on_one_line(cli, billing):
     # Printed as it is, this name would add a line saying app.yaml is removed.
     cli("backup", "create", "billing", "--name", "golden")
