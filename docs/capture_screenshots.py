@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
+from envops_desktop.controller.change_rows import ChangeRows
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.demo_workspace import create_demo_workspace
 from envops_desktop.domain.errors import VersionMismatchError
@@ -143,9 +144,8 @@ def main() -> None:
     dialog.show()
     save(dialog, "restore-backup-dialog")
     dialog.close()
-    changes = ChangesDialog(
-        service.preview_restore(billing.id, older.id), contents, checkable=True, parent=window
-    )
+    previewed = ChangeRows(service.preview_restore(billing.id, older.id))
+    changes = ChangesDialog(previewed, contents, checkable=True, parent=window)
     changes.show()
     table = changes.table
     for row in range(table.model().rowCount()):
@@ -161,7 +161,7 @@ def main() -> None:
     changes.close()
     nightly = service.find_backup(billing.id, "Nightly")
     compared = ChangesDialog(
-        service.compare(older.id, nightly.id),
+        ChangeRows(service.compare(older.id, nightly.id)),
         backup_and_other_contents(controller, billing, older, nightly),
         checkable=False,
         parent=window,
