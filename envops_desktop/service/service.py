@@ -861,11 +861,14 @@ class EnvOpsService:
     ) -> bytearray:
         """What restoring `backup` (`only` those paths) changes in `env`'s folder now, as the
         JSON kept with its activity entry; refused if that is not what was `previewed`."""
-        from envops_desktop.service.tree_diff import restore_preview, restore_report
+        from envops_desktop.service.tree_diff import bearing_on, restore_preview, restore_report
 
         if previewed is not None:
             whole = restore_preview(self._ctx, env, backup, None, cancel)
-            if whole.changes != previewed.changes:
+            # Paths left as they are may change at will (a log the service writes, unticked
+            # for that reason): the restore does not touch them, so it is still what was
+            # shown.
+            if bearing_on(whole, only) != bearing_on(previewed, only):
                 raise PreviewOutOfDateError(env.name, whole)
             if only is None:
                 return whole.to_json()

@@ -286,14 +286,27 @@ def _restore_changes(
     chosen = (
         change
         for change in changes(live, after, left.selected)
-        if left.selected(change.path)
-        or (
-            left.holds_selected(change.path)
-            and _MADE & set(change.kinds)
-            and not is_real_folder(Path(env.path), change.path)
-        )
+        if _bears_on(left, change)
+        and (left.selected(change.path) or not is_real_folder(Path(env.path), change.path))
     )
     return _with_excluded_lost(chosen, env)
+
+
+def _bears_on(left: LeftAsTheyAre, change: PathChange) -> bool:
+    """Whether a selective restore (of what `left` does not leave) may do `change`: bring a
+    chosen path back, or make a folder to hold one."""
+    return left.selected(change.path) or (
+        left.holds_selected(change.path) and bool(_MADE & set(change.kinds))
+    )
+
+
+def bearing_on(previewed: TreeChanges, only: list[str] | None) -> list[PathChange]:
+    """Of a whole restore's changes, those a restore of `only` those paths may make: what
+    changes in the paths it leaves as they are is none of its business."""
+    if only is None:
+        return list(previewed.changes)
+    left = LeftAsTheyAre(Excludes([]), only)
+    return [change for change in previewed.changes if _bears_on(left, change)]
 
 
 def import_preview(

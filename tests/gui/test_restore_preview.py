@@ -159,6 +159,39 @@ def test_unticking_a_folder_leaves_it_as_it_is_and_restores_the_rest(
     assert "partial" in service.activity("billing")[0].detail
 
 
+def test_a_folder_left_alone_may_change_before_restore_is_clicked(
+    qtbot, window, service, config_dir, wanted, golden, monkeypatch
+):
+    # conf.d is unticked because the service writes there; it writes once more meanwhile.
+    # Were the preview taken as out of date, the Restore dialog would come back (noted here
+    # instead of opened, which would hold the test).
+    asked = []
+    restore_backup = window.restore_backup
+
+    def noting_each_time(*args) -> None:
+        asked.append(args)
+        if len(asked) == 1:
+            restore_backup(*args)
+
+    monkeypatch.setattr(window, "restore_backup", noting_each_time)
+
+    def untick_conf_d_then_the_service_writes(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        toggle_tick(qtbot, table, _row_of(table, "conf.d"))
+        changes.accept()
+        (config_dir / "conf.d" / "cache.ini").write_text("[written by the service]\n")
+
+    _through_the_changes(qtbot, window, golden, untick_conf_d_then_the_service_writes, restore=True)
+
+    qtbot.wait(50)  # the dialog would come back on the next turn of the event loop
+    assert len(asked) == 1 and window.banner.kind == "success", window.banner.text
+    assert (config_dir / "conf.d" / "cache.ini").read_text() == "[written by the service]\n"
+    now = describe_tree(config_dir)
+    assert {p: v for p, v in now.items() if not p.startswith("conf.d") and p != "."} == {
+        p: v for p, v in wanted.items() if not p.startswith("conf.d") and p != "."
+    }
+
+
 def _tick(table, path: str) -> Qt.CheckState:
     return Qt.CheckState(_row_of(table, path).data(Qt.ItemDataRole.CheckStateRole))
 

@@ -551,6 +551,29 @@ def test_a_restore_whose_preview_is_out_of_date_changes_nothing_and_says_what_it
     assert not (root / "conf.d" / "later.ini").exists()
 
 
+def test_what_changes_since_the_preview_in_paths_left_alone_does_not_stop_the_restore(
+    service, tmp_path, billing
+):
+    # The service keeps writing its log, so the user unticked it; new files appear beside
+    # it, which moves the folder's own mtime, and another unticked file changes its mode.
+    root, backup = billing
+    mess_up(root)
+    (root / "service.log").write_text("started\n")
+    previewed = service.preview_restore("billing", backup.id)
+    with (root / "service.log").open("a") as log:
+        log.write("handled a request\n")
+    (root / "service.pid").write_text("4242\n")
+    (root / "hooks.sh").chmod(0o700)
+    left_alone = _snapshot(root, tmp_path / "left alone")
+
+    service.restore_backup("billing", backup.id, previewed=previewed, only=["conf.d", "app.yaml"])
+
+    assert (root / "service.log").read_text() == "started\nhandled a request\n"
+    chosen = ("--exclude=/conf.d", "--exclude=/app.yaml")
+    assert rsync_differences(left_alone, root, "--delete", "--modify-window=-1", *chosen) == []
+    assert service.preview_restore("billing", backup.id, only=["conf.d", "app.yaml"]).changes == ()
+
+
 def test_a_path_ticked_in_a_preview_and_gone_since_makes_the_preview_out_of_date(service, billing):
     root, backup = billing
     mess_up(root)
