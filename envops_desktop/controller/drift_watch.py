@@ -61,22 +61,33 @@ class DriftWatch(QObject):
         watched = {env.id: env.path for env in environments}
         if watched == self._watched:
             return
+        for env_id, path in self._watched.items():
+            if watched.get(env_id) != path:
+                self._unwatch(env_id)
+        for env_id, path in watched.items():
+            if self._watched.get(env_id) != path:
+                self._watch_now(env_id, path)
         self._watched = watched
-        wanted: dict[str, str] = {}
-        for env in environments:
-            wanted[env.path] = env.id
-            inside, files = self._entries_in(env.path)
-            for folder in inside:
-                files += self._entries_in(folder)[1]
-            for path in inside + files[:_FILES_WATCHED]:
-                wanted[path] = env.id
-        gone = [folder for folder in self._folders if folder not in wanted]
-        new = [folder for folder in wanted if folder not in self._folders]
-        if gone:
-            self._watcher.removePaths(gone)
-        if new:
-            self._watcher.addPaths(new)
-        self._folders = wanted
+
+    def _watch_now(self, env_id: str, folder: str) -> None:
+        """Watch what is at the environment's paths now. A watch follows a folder, not its
+        name: once a restore has swapped in a new tree, the old one's watches report
+        nothing, and they go with it when it is removed. So each check watches anew."""
+        self._unwatch(env_id)
+        inside, files = self._entries_in(folder)
+        for child in inside:
+            files += self._entries_in(child)[1]
+        paths = [folder, *inside, *files[:_FILES_WATCHED]]
+        for path in paths:
+            self._folders.setdefault(path, env_id)
+        self._watcher.addPaths([path for path in paths if self._folders[path] == env_id])
+
+    def _unwatch(self, env_id: str) -> None:
+        mine = [path for path, watcher in self._folders.items() if watcher == env_id]
+        if mine:
+            self._watcher.removePaths(mine)
+        for path in mine:
+            del self._folders[path]
 
     @staticmethod
     def _entries_in(folder: str) -> tuple[list[str], list[str]]:
@@ -102,6 +113,8 @@ class DriftWatch(QObject):
             return
         self._checking.add(env_id)
         self._last[env_id] = time.monotonic()
+        if env_id in self._watched:
+            self._watch_now(env_id, self._watched[env_id])
 
         def operation(_progress: ProgressCallback, cancel: CancelToken) -> bool | None:
             return self._service.modified_since_backup(env_id, cancel)

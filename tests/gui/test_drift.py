@@ -2,8 +2,8 @@
 
 from envops_desktop.controller import drift_watch
 from envops_desktop.controller.environments_model import DRIFT_COLUMN, MODIFIED
-from tests.gui.conftest import select_environment, when_modal
-from tests.gui.user import press_shortcut
+from tests.gui.conftest import click_button, select_environment, when_modal
+from tests.gui.user import choose_backup_option, press_shortcut
 
 
 def _badge(window) -> str:
@@ -28,3 +28,33 @@ def test_the_drift_badge_follows_the_folder_and_goes_with_the_next_backup(
     press_shortcut(qtbot, window, "Ctrl+B")
     qtbot.waitUntil(lambda: _badge(window) == "", timeout=20_000)
     assert len(service.list_backups("billing")) == 2
+
+
+def test_the_drift_badge_still_follows_the_folder_after_a_restore_swapped_it(
+    qtbot, window, service, environment, config_dir, monkeypatch
+):
+    # A restore puts a new folder where the watched one was; the old one's watches then
+    # report nothing, and went with it when it was removed.
+    monkeypatch.setattr(drift_watch, "WATCHED_EVERY_SECONDS", 0.0)
+    backup = service.create_backup("billing")
+    window.controller.refresh()
+    select_environment(window, "billing")
+
+    def restore_without_a_backup_first(dialog) -> None:
+        dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
+        click_button(dialog, "restoreButton")
+
+    beside = set(config_dir.parent.iterdir())
+    when_modal(restore_without_a_backup_first, named="restoreBackupDialog")
+    choose_backup_option(qtbot, window, backup.id, "restoreAction")
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+    # Settled: the folder it replaced is gone (removed in the background).
+    qtbot.waitUntil(lambda: set(config_dir.parent.iterdir()) == beside, timeout=20_000)
+    # The checks the swap's own events asked for run first: one still to come would find
+    # the edit below even with no watch left to see it.
+    qtbot.wait(500)
+    qtbot.waitUntil(lambda: window.controller.drift.state(environment.id) is False, timeout=10_000)
+
+    (config_dir / "conf.d" / "cache.ini").write_text("[edited after the restore]\n")
+
+    qtbot.waitUntil(lambda: _badge(window) == MODIFIED, timeout=10_000)
