@@ -22,9 +22,10 @@ from envops_desktop.store.file_writes import sync_to_disk
 from envops_desktop.store.owned_folders import STAGING_MARK, OwnedFolder
 
 
-def check_destination(env: Environment, destination: Path) -> Path:
+def check_destination(env: Environment, destination: Path, data_dir: Path) -> Path:
     """`destination` made absolute, refused unless it is a new or empty folder in a folder
-    that exists, outside the environment's."""
+    that exists, outside the environment's and outside EnvOps's own `data_dir` (whose
+    scratch folders are emptied at every start)."""
     destination = Path(os.path.abspath(destination))
     if not destination.parent.is_dir():
         raise NotFoundError(f"{destination.parent} does not exist; nothing was written.")
@@ -40,6 +41,11 @@ def check_destination(env: Environment, destination: Path) -> Path:
             f"{destination} is inside {env.name}'s folder; writing there would change "
             f"{env.name}. Choose a folder outside it."
         )
+    if Path(os.path.realpath(destination)).is_relative_to(os.path.realpath(data_dir)):
+        raise InvalidInputError(
+            f"{destination} is inside EnvOps's data folder ({data_dir}), which is its own to "
+            "clear; choose a folder outside it. Nothing was written."
+        )
     return destination
 
 
@@ -53,7 +59,7 @@ def restore_to_folder(
     cancel: CancelToken,
 ) -> Path:
     """Write `backup` (of `env`) by `write_tree` as the new folder `destination`; returns it."""
-    destination = check_destination(env, destination)
+    destination = check_destination(env, destination, ctx.data_dir)
     check_free_space(destination, backup.total_bytes)
     started = time.monotonic()
     staging = destination.parent / f".{destination.name}{STAGING_MARK}{new_id()}"

@@ -708,7 +708,7 @@ class EnvOpsService:
 
         backup = self.get_backup(backup_id)
         env = self.get_environment(backup.environment_id)
-        check_destination(env, destination)  # before any passphrase is asked for
+        check_destination(env, destination, self._ctx.data_dir)  # before a passphrase is asked
         write_tree = self._from_team_store(backup) or from_store(self._ctx, backup)
         return restore_to_folder(
             self._ctx, env, backup, destination, write_tree, progress, cancel or CancelToken()

@@ -67,6 +67,19 @@ def test_a_folder_that_is_not_empty_or_inside_the_environment_is_refused(
     assert describe_tree(empty)["app.yaml"] == before["app.yaml"]
 
 
+def test_a_folder_inside_the_data_folder_is_refused_as_its_scratch_is_cleared(
+    service, environment, config_dir
+):
+    # Its staging folder is emptied at every start: a copy written there would be lost.
+    backup = service.create_backup("billing")
+    data = service.data_dir
+
+    for inside in (data / "staging" / "copy", data / "copy"):
+        with pytest.raises(InvalidInputError, match="inside EnvOps's data folder"):
+            service.restore_to_folder(backup.id, inside)
+        assert not inside.exists()
+
+
 def test_a_cancelled_restore_to_a_folder_leaves_nothing_behind(service, environment, tmp_path):
     backup = service.create_backup("billing")
     cancel = CancelToken()
