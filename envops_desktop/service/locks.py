@@ -6,10 +6,12 @@ another process by trying its lock.
 """
 
 import contextlib
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from envops_desktop.domain.errors import EnvironmentBusyError
+from envops_desktop.domain.models import Environment
 from envops_desktop.store.file_locks import file_lock
 
 
@@ -28,6 +30,28 @@ class Locks:
                 raise EnvironmentBusyError(
                     f"{env_name} is busy with another operation; try again when it has finished."
                 )
+            yield
+
+    @contextlib.contextmanager
+    def overlapping(self, env: Environment, others: Iterable[Environment]) -> Iterator[None]:
+        """Hold every one of `others` whose folder holds `env`'s or lies inside it, or refuse
+        at once if another operation holds one: a restore of /etc replaces /etc/nginx too,
+        and a restore of /etc/nginx under way would be lost in the old /etc, or land in the
+        new one half written."""
+        mine = os.path.realpath(env.path)
+        with contextlib.ExitStack() as held:
+            for other in sorted(others, key=lambda other: other.id):  # one order for all
+                theirs = os.path.realpath(other.path)
+                inside = Path(mine).is_relative_to(theirs)
+                if other.id == env.id or not (inside or Path(theirs).is_relative_to(mine)):
+                    continue
+                lock = file_lock(self._dir / f"env-{other.id}.lock", shared=False, blocking=False)
+                if not held.enter_context(lock):
+                    where = "holds" if inside else "lies in"
+                    raise EnvironmentBusyError(
+                        f"{other.name}, whose folder {where} {env.name}'s, is busy with another "
+                        "operation; try again when it has finished. Nothing was changed."
+                    )
             yield
 
     @contextlib.contextmanager

@@ -800,6 +800,8 @@ class EnvOpsService:
         check_restorable(env, version, needed_bytes, what)
         doing = "imported" if importing else "restored"
         with (
+            # The others first: whichever holds this one too is then the one named.
+            self._ctx.locks.overlapping(env, self._ctx.environments.all()),
             self._ctx.locks.environment(env.id, env.name),
             team_lock(self._ctx, self._opened_store, env, doing) as team,
         ):

@@ -671,3 +671,37 @@ def test_too_little_space_says_what_the_restore_needs_margin_included(service, t
             service.restore_backup("billing", backup.id)
     message = str(refused.value)
     assert "needs 17 MiB (1 MiB of files and 16 MiB to spare) and" in message
+
+
+def test_environments_nested_in_each_other_are_never_restored_at_once(service, tmp_path):
+    # /etc and /etc/nginx, say: a restore of the one replaces the other's files, and a
+    # restore of the inner one under way would be lost in the old outer folder.
+    outer, inner = tmp_path / "etc", tmp_path / "etc" / "nginx"
+    make_config_tree(outer)
+    make_config_tree(inner)
+    started, go = tmp_path / "started", tmp_path / "go"
+    waiting = PostRestoreCommand(
+        argv=["sh", "-c", f"touch '{started}'; until [ -e '{go}' ]; do sleep 0.05; done"]
+    )
+    service.add_environment("etc", outer, version="1", pre_restore_command=waiting)
+    service.add_environment("nginx", inner, version="1")
+    outer_backup = service.create_backup("etc")
+    inner_backup = service.create_backup("nginx")
+    mess_up(inner)
+    messed = describe_tree(inner)
+    restoring = threading.Thread(target=service.restore_backup, args=("etc", outer_backup.id))
+    restoring.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not started.exists():
+            assert time.monotonic() < deadline and restoring.is_alive()
+            time.sleep(0.05)
+
+        with pytest.raises(EnvironmentBusyError, match="etc, whose folder holds nginx's, is busy"):
+            service.restore_backup("nginx", inner_backup.id)
+        assert describe_tree(inner) == messed
+    finally:
+        go.touch()
+        restoring.join(timeout=60)
+    assert service.get_environment("etc").status is EnvironmentStatus.READY
+    assert service.restore_backup("nginx", inner_backup.id).status is EnvironmentStatus.READY
