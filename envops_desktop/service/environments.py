@@ -15,6 +15,7 @@ from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Environment, PostRestoreCommand
 from envops_desktop.domain.paths import relative_path_problem
 from envops_desktop.service.context import ServiceContext
+from envops_desktop.service.restore_commands import COMMAND_NAMES, command_output
 from envops_desktop.service.versions import MAX_VERSION_LENGTH, read_version_file, short_printable
 from envops_desktop.store.environment_records import command_columns
 from envops_desktop.store.timestamps import utc_now
@@ -209,3 +210,5 @@ def remove_environment(ctx: ServiceContext, env: Environment) -> None:
                     f"{env.path} left untouched; {len(backups)} backups deleted",
                 )
             ctx.blobs.delete(orphans)
+        for name in COMMAND_NAMES:
+            command_output(ctx.data_dir, env.id, name).unlink(missing_ok=True)

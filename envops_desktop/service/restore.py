@@ -47,7 +47,7 @@ from envops_desktop.service.left_alone import (
 from envops_desktop.service.materialize import materialize_backup
 from envops_desktop.service.mounts import mounts_inside
 from envops_desktop.service.parallel import Background, start_helpers_early
-from envops_desktop.service.restore_commands import run_restore_command
+from envops_desktop.service.restore_commands import command_output, run_restore_command
 from envops_desktop.service.scanning import environment_folder
 from envops_desktop.service.swap import roll_back, sibling_paths, swap_in
 from envops_desktop.service.versions import current_version
@@ -315,17 +315,12 @@ def _run_command(
         command,
         folder,
         cancel,
-        command_output(ctx, entry.environment_id, name),
+        command_output(ctx.data_dir, entry.environment_id, name),
         lambda handle: ctx.journal.set_post_restore_process(entry.id, handle),
         name,
     )
     if reason:
         raise OperationFailedError(reason)
-
-
-def command_output(ctx: ServiceContext, environment_id: str, name: str) -> Path:
-    """Where the environment's `name` command ("pre-restore", "post-restore") prints to."""
-    return ctx.data_dir / "command-output" / f"{environment_id}-{name}.log"
 
 
 def _of_another(ctx: ServiceContext, env: Environment, backup: Backup) -> str:

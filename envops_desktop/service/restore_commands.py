@@ -54,6 +54,14 @@ def _kill_group(process: "subprocess.Popen[bytes]") -> None:
         process.kill()
 
 
+COMMAND_NAMES = ("pre-restore", "post-restore")
+
+
+def command_output(data_dir: Path, environment_id: str, name: str) -> Path:
+    """Where the environment's `name` command (one of COMMAND_NAMES) prints to."""
+    return data_dir / "command-output" / f"{environment_id}-{name}.log"
+
+
 def run_restore_command(
     command: PostRestoreCommand,
     cwd: Path,

@@ -121,9 +121,7 @@ def test_restore_dry_run_lists_the_changes_and_changes_nothing(cli, billing):
     assert backup["name"] == "golden"
 
 
-def test_a_preview_or_a_compare_with_the_folder_gone_says_so_in_a_sentence(
-    cli, billing, tmp_path
-):
+def test_a_preview_or_a_compare_with_the_folder_gone_says_so_in_a_sentence(cli, billing, tmp_path):
     backup = json.loads(cli("backup", "create", "billing", "--name", "golden", "--json")[1])
     billing.rename(tmp_path / "moved away")
 

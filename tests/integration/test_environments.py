@@ -83,11 +83,14 @@ def test_updating_the_recorded_version_is_logged(service, config_dir):
 
 
 def test_removing_an_environment_never_deletes_its_folder(service, config_dir, tmp_path):
-    service.add_environment("billing", config_dir, version="1")
-    service.create_backup("billing")
+    said = PostRestoreCommand(argv=["sh", "-c", "echo restarted"])
+    env = service.add_environment("billing", config_dir, version="1", post_restore_command=said)
+    service.restore_backup("billing", service.create_backup("billing").id)
     before = describe_tree(config_dir)
+    assert (tmp_path / "data" / "command-output" / f"{env.id}-post-restore.log").exists()
     service.remove_environment("billing")
     assert describe_tree(config_dir) == before
+    assert list((tmp_path / "data" / "command-output").iterdir()) == []  # what it printed
     with pytest.raises(NotFoundError):
         service.get_environment("billing")
     assert store_files(tmp_path / "data") == {}

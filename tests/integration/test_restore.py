@@ -24,7 +24,7 @@ from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.flushing import current_boot_id
-from envops_desktop.service.restore import command_output
+from envops_desktop.service.restore_commands import command_output
 from envops_desktop.store.database import DATABASE_NAME
 from tests.disks import folders_can_be_exchanged, needs_root_to_mount, small_disk
 from tests.store_view import damage_blob
@@ -223,7 +223,7 @@ def test_a_post_restore_command_that_leaves_a_service_running_is_done_when_it_ex
         assert env.status is EnvironmentStatus.READY
         assert describe_tree(config_dir) == original
         os.kill(daemon, 0)  # still running: not killed with the command's group
-        printed = command_output(service._ctx, env.id, "post-restore").read_text()
+        printed = command_output(service.data_dir, env.id, "post-restore").read_text()
         assert printed == "service restarted\n"
     finally:
         os.kill(daemon, signal.SIGKILL)
