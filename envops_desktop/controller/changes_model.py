@@ -22,8 +22,6 @@ from envops_desktop.domain.paths import shown
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
-__all__ = ["KINDS_COLUMN", "PATH_COLUMN", "SIZE_COLUMN", "ChangesModel"]
-
 _CHECK_STATE = {True: Qt.CheckState.Checked, False: Qt.CheckState.Unchecked}
 
 
@@ -48,7 +46,6 @@ class ChangesModel(QAbstractTableModel):
     def __init__(self, rows: ChangeRows, checkable: bool, parent: QObject | None = None):
         super().__init__(parent)
         self.rows = rows
-        self.changes = rows.changes
         self._checkable = checkable
         self._order = rows.order(PATH_COLUMN, descending=False)  # the row shown at each place
 

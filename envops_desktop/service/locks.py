@@ -25,7 +25,7 @@ class Locks:
     @contextlib.contextmanager
     def environment(self, env_id: str, env_name: str) -> Iterator[None]:
         """Hold the environment for one operation, or refuse at once if another holds it."""
-        with file_lock(self._dir / f"env-{env_id}.lock", shared=False, blocking=False) as ok:
+        with self._environment_lock(env_id) as ok:
             if not ok:
                 raise EnvironmentBusyError(
                     f"{env_name} is busy with another operation; try again when it has finished."
@@ -45,8 +45,7 @@ class Locks:
                 inside = Path(mine).is_relative_to(theirs)
                 if other.id == env.id or not (inside or Path(theirs).is_relative_to(mine)):
                     continue
-                lock = file_lock(self._dir / f"env-{other.id}.lock", shared=False, blocking=False)
-                if not held.enter_context(lock):
+                if not held.enter_context(self._environment_lock(other.id)):
                     where = "holds" if inside else "lies in"
                     raise EnvironmentBusyError(
                         f"{other.name}, whose folder {where} {env.name}'s, is busy with another "
@@ -57,8 +56,12 @@ class Locks:
     @contextlib.contextmanager
     def environment_if_free(self, env_id: str) -> Iterator[bool]:
         """Take the lock if nobody holds it; yields whether it was taken."""
-        with file_lock(self._dir / f"env-{env_id}.lock", shared=False, blocking=False) as ok:
+        with self._environment_lock(env_id) as ok:
             yield ok
+
+    def _environment_lock(self, env_id: str) -> contextlib.AbstractContextManager[bool]:
+        """The environment's lock, taken without waiting; yields whether it was taken."""
+        return file_lock(self._dir / f"env-{env_id}.lock", shared=False, blocking=False)
 
     @contextlib.contextmanager
     def blobs_in_use(self) -> Iterator[None]:
