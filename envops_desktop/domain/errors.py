@@ -85,9 +85,10 @@ class PreviewOutOfDateError(EnvOpsError):
 
     exit_code = 1
 
-    def __init__(self, environment_name: str, changes: object) -> None:
+    def __init__(self, environment_name: str, changes: object, importing: bool = False) -> None:
+        done, verb = ("imported", "import") if importing else ("restored", "restore")
         super().__init__(
             f"{environment_name} changed since its preview was worked out; nothing was "
-            "restored. Look at what the restore would change now, then restore again."
+            f"{done}. Look at what the {verb} would change now, then {verb} again."
         )
         self.changes = changes

@@ -78,15 +78,38 @@ if TYPE_CHECKING:
 # A restore works out its report while it writes when the backup or the folder it replaces
 # holds up to this many entries. Beyond both, first: the folder's side of the comparison is
 # held whole (100 MiB for 200,000 paths), which beside the writing's own would pass the
-# memory target. Of the changes only their JSON is kept (`restore_report`): 200,000 files
+# memory target. Of the changes only their JSON is kept (`Replacement.report`): 200,000 files
 # into an empty folder peaked at 125 MB that way, against 147 MB with the report first.
 _REPORT_BESIDE_WRITING_UP_TO = 50_000
 
 
-def _report_beside_writing(env: Environment, backup: Backup) -> bool:
-    return backup.file_count <= _REPORT_BESIDE_WRITING_UP_TO or holds_at_most(
+def _report_beside_writing(env: Environment, file_count: int) -> bool:
+    return file_count <= _REPORT_BESIDE_WRITING_UP_TO or holds_at_most(
         Path(env.path), _REPORT_BESIDE_WRITING_UP_TO
     )
+
+
+def _checked_report(
+    env: Environment,
+    replacement: "tree_diff.Replacement",
+    only: list[str] | None,
+    previewed: "TreeChanges",
+    importing: bool,
+    cancel: CancelToken,
+) -> bytearray:
+    """What putting `replacement` in place (`only` those paths) changes in `env`'s folder
+    now, as the JSON kept with its activity entry; PreviewOutOfDateError if that is not
+    what was `previewed`."""
+    from envops_desktop.service.tree_diff import bearing_on
+
+    whole = replacement.preview(env, None, cancel)
+    # Paths left as they are may change at will (a log the service writes, unticked for
+    # that reason): the restore does not touch them, so it is still what was shown.
+    if bearing_on(whole, only) != bearing_on(previewed, only):
+        raise PreviewOutOfDateError(env.name, whole, importing)
+    if only is None:
+        return whole.to_json()
+    return replacement.report(env, only, cancel)
 
 
 class EnvOpsService:
@@ -459,12 +482,12 @@ class EnvOpsService:
         """What restoring a backup (`backup_id`: as `find_backup` takes it, of the environment
         or of `from_environment`) would change in the environment's folder, path by path;
         changes nothing. Files the hash cache knows as they are now are not read."""
-        from envops_desktop.service.tree_diff import restore_preview
+        from envops_desktop.service.tree_diff import of_backup
 
         env = self.get_environment(environment)
         backup = self.backup_to_restore(env.name, backup_id, from_environment)
         only = self._chosen(env, backup, only)
-        return restore_preview(self._ctx, env, backup, only, cancel or CancelToken())
+        return of_backup(self._ctx, backup).preview(env, only, cancel or CancelToken())
 
     def _chosen(
         self, env: Environment, backup: Backup, only: list[str] | None, from_preview: bool = False
@@ -518,25 +541,24 @@ class EnvOpsService:
     ) -> "TreeChanges":
         """What importing a configuration file (checked, or uploaded) would change in the
         environment's folder, path by path; changes nothing."""
-        from envops_desktop.service.configuration_files import CheckedConfigurationFile
-        from envops_desktop.service.tree_diff import import_preview
-
         env = self.get_environment(environment)
-        manifest = checked.manifest
+        return self._file_tree(checked).preview(env, None, cancel or CancelToken())
+
+    def _file_tree(
+        self, checked: "CheckedConfigurationFile | StagedConfiguration"
+    ) -> "tree_diff.Replacement":
+        """A configuration file's tree, as what its import puts in place."""
+        from envops_desktop.service.configuration_files import CheckedConfigurationFile
+        from envops_desktop.service.tree_diff import of_file
+
         name = (
             checked.source.name
             if isinstance(checked, CheckedConfigurationFile)
             else checked.file_name
         )
-        return import_preview(
-            self._ctx,
-            env,
-            name,
-            manifest.entries,  # type: ignore[arg-type]  # the same fields as TreeEntry's
-            manifest,
-            checked.policy,
-            cancel or CancelToken(),
-        )
+        manifest = checked.manifest
+        entries = manifest.entries  # the same fields as TreeEntry's
+        return of_file(self._ctx, name, entries, manifest, checked.policy)  # type: ignore[arg-type]
 
     def restore_report(self, activity_id: int) -> "TreeChanges | None":
         """What the restore an activity entry records changed, if it was kept."""
@@ -652,6 +674,8 @@ class EnvOpsService:
         names it: one wrong id must not overwrite production. With `previewed` (what the
         user was shown it would change), PreviewOutOfDateError if it would change anything
         else now, before anything changes."""
+        from envops_desktop.service.tree_diff import of_backup
+
         backup = self.get_backup(backup_id)
         env = self.get_environment(environment)
         source = self._source_of(env, backup, from_environment)
@@ -669,6 +693,7 @@ class EnvOpsService:
             progress,
             cancel,
             self._from_team_store(backup),
+            replacement=of_backup(self._ctx, backup),
             subject=subject,
             caveats=restore_caveats(self._ctx, backup),
             only=only,
@@ -786,13 +811,16 @@ class EnvOpsService:
         progress: ProgressCallback,
         cancel: CancelToken | None,
         write_tree: TreeWriter | None = None,
+        *,
+        replacement: "tree_diff.Replacement",
         subject: str | None = None,
         caveats: list[str] | None = None,
         only: list[str] | None = None,
         previewed: "TreeChanges | None" = None,
     ) -> Environment:
         """Check, lock, back up first if `back_up_first_as` names that backup, then restore
-        what `backup_for` gives. A restore that is cancelled leaves no backup taken for it."""
+        what `backup_for` gives: `replacement`'s tree, whose changes are kept as the
+        restore's report. A restore that is cancelled leaves no backup taken for it."""
         cancel = cancel or CancelToken()
         env = self.get_environment(environment)
         importing = action is ActivityAction.CONFIGURATION_IMPORTED
@@ -807,28 +835,28 @@ class EnvOpsService:
         ):
             env = self.get_environment(env.id)  # it may have changed while we waited
             check_restorable(env, version, needed_bytes, what)
-            report: bytearray | Background[bytearray] | None = None
-            if action is ActivityAction.BACKUP_RESTORED and previewed is not None:
+            report: bytearray | Background[bytearray]
+            if previewed is not None:
                 # Worked out under the lock before anything changes (a backup first changes
-                # nothing in the folder), to refuse a restore the user saw other changes of.
-                report = self._report(env, backup_for(env), only, previewed, cancel)
+                # nothing in the folder, and an import's file is not yet taken in), to
+                # refuse a restore the user saw other changes of.
+                report = _checked_report(env, replacement, only, previewed, importing, cancel)
             taken_first = None
             if back_up_first_as is not None:
                 taken_first = backup_ops.back_up_before_restore(
                     self._ctx, env, back_up_first_as, progress, cancel
                 )
-            if action is ActivityAction.BACKUP_RESTORED and previewed is None:
-                backup = backup_for(env)
-                if _report_beside_writing(env, backup):
+            if previewed is None:
+                if _report_beside_writing(env, replacement.file_count):
                     # Nothing to check it against: worked out while the new tree is written
                     # (it reads the folder, which the writing leaves alone; `restore_locked`
                     # starts it), waited for before the folder changes: 0.2 s less for the
                     # 1 GiB tree.
                     report = Background(
-                        lambda: self._report(env, backup, only, None, cancel), "envops-report"
+                        lambda: replacement.report(env, only, cancel), "envops-report"
                     )
                 else:
-                    report = self._report(env, backup, only, None, cancel)
+                    report = replacement.report(env, only, cancel)
             try:
                 env, unsettled = restore_locked(
                     self._ctx,
@@ -852,29 +880,6 @@ class EnvOpsService:
         if unsettled is not None:
             self._unsettled.append(unsettled.id)
         return env
-
-    def _report(
-        self,
-        env: Environment,
-        backup: Backup,
-        only: list[str] | None,
-        previewed: "TreeChanges | None",
-        cancel: CancelToken,
-    ) -> bytearray:
-        """What restoring `backup` (`only` those paths) changes in `env`'s folder now, as the
-        JSON kept with its activity entry; refused if that is not what was `previewed`."""
-        from envops_desktop.service.tree_diff import bearing_on, restore_preview, restore_report
-
-        if previewed is not None:
-            whole = restore_preview(self._ctx, env, backup, None, cancel)
-            # Paths left as they are may change at will (a log the service writes, unticked
-            # for that reason): the restore does not touch them, so it is still what was
-            # shown.
-            if bearing_on(whole, only) != bearing_on(previewed, only):
-                raise PreviewOutOfDateError(env.name, whole)
-            if only is None:
-                return whole.to_json()
-        return restore_report(self._ctx, env, backup, only, cancel)
 
     def unsettled_restores(self) -> list[str]:
         """Journal ids of this service's restores that are in place but not yet settled."""
@@ -944,11 +949,14 @@ class EnvOpsService:
         backup_first: bool = False,
         progress: ProgressCallback = ignore_progress,
         cancel: CancelToken | None = None,
+        previewed: "TreeChanges | None" = None,
     ) -> Environment:
         """Restore the environment from a staged configuration file.
 
         The file's content is kept as a backup of origin `imported` even when the restore
-        itself fails, so that the user can retry from the backups list.
+        itself fails, so that the user can retry from the backups list. With `previewed`
+        (what the user was shown it would change), PreviewOutOfDateError if it would change
+        anything else now, before anything changes; `staged` is then still staged.
         """
         from envops_desktop.service import configuration_files
 
@@ -962,8 +970,10 @@ class EnvOpsService:
             ActivityAction.CONFIGURATION_IMPORTED,
             progress,
             cancel,
+            replacement=self._file_tree(staged),
             subject=f"the import of '{staged.file_name}'",
             caveats=staged.caveats,
+            previewed=previewed,
         )
 
     def check_configuration_file(
@@ -1031,8 +1041,9 @@ class EnvOpsService:
             progress,
             cancel,
             one_pass.write_tree,
-            f"the import of '{checked.source.name}'",
-            checked.caveats,
+            replacement=self._file_tree(checked),
+            subject=f"the import of '{checked.source.name}'",
+            caveats=checked.caveats,
         )
 
     # Activity and recovery ------------------------------------------------------------------

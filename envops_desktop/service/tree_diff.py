@@ -243,27 +243,53 @@ def _worth_reading(unread: list[tuple[str, int]], against: Side | None) -> list[
     return [path for path, size in unread if sizes.get(path) == size]
 
 
-def restore_preview(
-    ctx: ServiceContext,
-    env: Environment,
-    backup: Backup,
-    only: list[str] | None,
-    cancel: CancelToken,
-) -> TreeChanges:
-    """What restoring `backup` (`only` those paths) would change in `env`'s folder now."""
-    return TreeChanges("live", backup.name, tuple(_restore_changes(ctx, env, backup, only, cancel)))
+class Replacement(NamedTuple):
+    """A tree that replaces an environment's folder, a backup's or a configuration file's,
+    and what it would change there now: in full, to show or to hold against what was
+    shown, or as the JSON kept with the activity entry."""
+
+    name: str  # the backup's or the file's: the `after` of its changes
+    file_count: int
+    changes_now: Callable[[Environment, "list[str] | None", CancelToken], Iterator[PathChange]]
+
+    def preview(self, env: Environment, only: list[str] | None, cancel: CancelToken) -> TreeChanges:
+        """What it would change in `env`'s folder now (`only` those paths)."""
+        return TreeChanges("live", self.name, tuple(self.changes_now(env, only, cancel)))
+
+    def report(self, env: Environment, only: list[str] | None, cancel: CancelToken) -> bytearray:
+        """`preview` as the JSON a restore keeps with its activity entry, encoded as the
+        changes are found: of a restore into an empty folder, only the bytes are held."""
+        return changes_json("live", self.name, self.changes_now(env, only, cancel))
 
 
-def restore_report(
+def of_backup(ctx: ServiceContext, backup: Backup) -> Replacement:
+    """A backup as what a restore puts in place."""
+    return Replacement(
+        backup.name,
+        backup.file_count,
+        lambda env, only, cancel: _restore_changes(ctx, env, backup, only, cancel),
+    )
+
+
+def of_file(
     ctx: ServiceContext,
-    env: Environment,
-    backup: Backup,
-    only: list[str] | None,
-    cancel: CancelToken,
-) -> bytearray:
-    """`restore_preview` as the JSON a restore keeps with its activity entry, encoded as the
-    changes are found: of a restore into an empty folder, only the bytes are held."""
-    return changes_json("live", backup.name, _restore_changes(ctx, env, backup, only, cancel))
+    file_name: str,
+    entries: Iterable[TreeEntry],
+    manifest: RootRecord,
+    policy: MetadataPolicy,
+) -> Replacement:
+    """A configuration file's tree (its `entries`, under its `policy`) as what an import
+    puts in place; it is imported whole."""
+    ordered = sorted(entries, key=attrgetter("path"))  # a file's manifest, in its own order
+
+    def changed(env: Environment, _only: object, cancel: CancelToken) -> Iterator[PathChange]:
+        def after() -> Items:
+            return restored(ordered, manifest, Excludes(env.excludes), policy)
+
+        live = held(live_tree(ctx, env, cancel, against=after))
+        return _with_excluded_lost(changes(live, after), env)
+
+    return Replacement(file_name, sum(e.kind is EntryKind.FILE for e in ordered), changed)
 
 
 def _restore_changes(
@@ -307,26 +333,6 @@ def bearing_on(previewed: TreeChanges, only: list[str] | None) -> list[PathChang
         return list(previewed.changes)
     left = LeftAsTheyAre(Excludes([]), only)
     return [change for change in previewed.changes if _bears_on(left, change)]
-
-
-def import_preview(
-    ctx: ServiceContext,
-    env: Environment,
-    file_name: str,
-    entries: Iterable[TreeEntry],
-    manifest: RootRecord,
-    policy: MetadataPolicy,
-    cancel: CancelToken,
-) -> TreeChanges:
-    """What importing a configuration file (its `entries`, under its `policy`) would
-    change in `env`'s folder now."""
-    ordered = sorted(entries, key=attrgetter("path"))  # a file's manifest, in its own order
-
-    def after() -> Items:
-        return restored(ordered, manifest, Excludes(env.excludes), policy)
-
-    live = held(live_tree(ctx, env, cancel, against=after))
-    return TreeChanges("live", file_name, tuple(_with_excluded_lost(changes(live, after), env)))
 
 
 def _with_excluded_lost(found: Iterable[PathChange], env: Environment) -> Iterator[PathChange]:

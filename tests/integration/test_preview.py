@@ -9,6 +9,7 @@ import time
 import pytest
 
 from envops_desktop.domain.changes import ChangeKind
+from envops_desktop.domain.enums import ActivityAction
 from envops_desktop.domain.errors import InvalidInputError, NotFoundError, PreviewOutOfDateError
 from envops_desktop.domain.progress import Progress
 from envops_desktop.service import service as service_module
@@ -469,13 +470,13 @@ def test_a_big_restore_works_out_its_report_beside_the_writing_only_when_that_ho
         mess_up(root)
     preview = service.preview_restore("billing", backup.id)
     worked_out_on: list[str] = []
-    report = tree_diff.restore_report
+    report = tree_diff.changes_json
 
     def watched(*args, **kwargs):
         worked_out_on.append(threading.current_thread().name)
         return report(*args, **kwargs)
 
-    monkeypatch.setattr(tree_diff, "restore_report", watched)
+    monkeypatch.setattr(tree_diff, "changes_json", watched)
     service.restore_backup("billing", backup.id)
 
     assert worked_out_on == ["envops-report" if beside else threading.current_thread().name]
@@ -603,6 +604,54 @@ def test_the_preview_of_an_import_names_exactly_the_paths_the_import_changes(ser
     assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
     assert {c.path: c.kinds for c in preview.changes}["hooks.sh"] == (ChangeKind.MODE,)
     assert preview.after == "billing.envops.zip"
+
+
+@pytest.fixture
+def exported(service, tmp_path, billing):
+    """billing's backup as a configuration file, and billing messed up since."""
+    root, backup = billing
+    exported = service.export_backup(backup.id, tmp_path / "billing.envops.zip")
+    time.sleep(0.01)
+    mess_up(root)
+    return exported
+
+
+def test_an_import_whose_preview_is_out_of_date_changes_nothing_and_keeps_the_file(
+    service, tmp_path, billing, exported
+):
+    root, _backup = billing
+    staged = service.stage_configuration_file(exported)
+    previewed = service.preview_import("billing", staged)
+    (root / "conf.d" / "later.ini").write_text("[changed after the preview]\n")
+    snapshot = _snapshot(root, tmp_path / "snapshot")
+    backups = service.list_backups("billing")
+
+    with pytest.raises(PreviewOutOfDateError, match="nothing was imported") as out_of_date:
+        service.import_configuration("billing", staged, backup_first=True, previewed=previewed)
+
+    assert rsync_differences(snapshot, root, "--delete", "--modify-window=-1") == []
+    assert service.list_backups("billing") == backups  # neither a backup first nor the file's
+    assert "conf.d/later.ini" in {c.path for c in out_of_date.value.changes.changes}
+    # Still staged: imported once its new preview is seen.
+    now = service.preview_import("billing", staged)
+    service.import_configuration("billing", staged, previewed=now)
+    assert not (root / "conf.d" / "later.ini").exists()
+    assert service.restore_report(service.activity("billing")[0].id) == now
+
+
+@pytest.mark.parametrize("way", ["uploaded first", "in one pass"])
+def test_an_import_keeps_what_it_changed_with_its_activity_entry(service, exported, way):
+    preview = service.preview_import("billing", service.check_configuration_file(exported))
+
+    if way == "uploaded first":
+        service.import_configuration("billing", service.stage_configuration_file(exported))
+    else:
+        service.import_configuration_file("billing", service.check_configuration_file(exported))
+
+    imported = service.activity("billing")[0]
+    assert imported.action is ActivityAction.CONFIGURATION_IMPORTED
+    assert service.restore_report(imported.id) == preview
+    assert preview.changes and preview.after == "billing.envops.zip"
 
 
 def test_a_file_that_cannot_be_read_is_shown_as_modified_not_an_error(
