@@ -22,7 +22,12 @@ from envops_desktop.controller.operation_runner import (
 )
 from envops_desktop.domain.changes import TreeChanges
 from envops_desktop.domain.enums import EnvironmentStatus
-from envops_desktop.domain.errors import A_BACKUP, EnvOpsError, VersionMismatchError
+from envops_desktop.domain.errors import (
+    A_BACKUP,
+    EnvOpsError,
+    PreviewOutOfDateError,
+    VersionMismatchError,
+)
 from envops_desktop.domain.models import Backup, Environment, PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken, ProgressCallback
 from envops_desktop.service import EnvOpsService
@@ -596,20 +601,28 @@ class MainController(QObject):
         staged: StagedConfiguration,
         backup_first: bool,
         answers: tuple[str, str | None] | None = None,
+        previewed: TreeChanges | None = None,
     ) -> RunningOperation:
         """Restore from an uploaded file exactly as from a saved backup; an archive with no
-        manifest with the user's `answers`, its version and root folder."""
+        manifest with the user's `answers`, its version and root folder. The file is
+        discarded once done, unless the folder changed since `previewed`: then it stays
+        staged, for the Import dialog to show what it would change now."""
 
         def operation(progress: ProgressCallback, cancel: CancelToken) -> Environment:
+            kept = False
             try:
                 answered = staged
                 if answers is not None:
                     answered = self.service.answer_plain_archive(staged, *answers)
                 return self.service.import_configuration(
-                    environment.id, answered, backup_first, progress, cancel
+                    environment.id, answered, backup_first, progress, cancel, previewed
                 )
+            except PreviewOutOfDateError:
+                kept = True
+                raise
             finally:
-                self.service.discard_staged_configuration(staged)
+                if not kept:
+                    self.service.discard_staged_configuration(staged)
 
         version = answers[0] if answers is not None else staged.manifest.version
         success = self.tr("{env} was restored from {file} ({version}).").format(

@@ -29,6 +29,7 @@ from envops_desktop.domain.configuration import replacement_warning
 from envops_desktop.domain.errors import (
     A_CONFIGURATION_FILE,
     PassphraseNeededError,
+    PreviewOutOfDateError,
     VersionMismatchError,
     WrongPassphraseError,
 )
@@ -88,6 +89,7 @@ class ImportConfigurationDialog(QDialog):
         self._files = files
         self._upload: RunningOperation | None = None
         self.staged: StagedConfiguration | None = None
+        self._importing: StagedConfiguration | None = None  # Import was clicked with it
         self._passphrase: str | None = None  # of the file being uploaded, if it has one
 
         self.warning = QLabel(self)
@@ -517,11 +519,29 @@ class ImportConfigurationDialog(QDialog):
             answers = (self.answers.chosen_version, self.answers.root_folder)
             if not self.answers.complete or not self._version_allowed(answers[0], self._show_error):
                 return
-        staged, self.staged = self.staged, None  # the import takes it over
-        self._controller.import_configuration(
-            self._environment, staged, self.backup_first.isChecked(), answers
+        previewed = self._chosen_changes()
+        # The import takes the file over; it is back here only if the folder changed since
+        # its preview.
+        self._importing, self.staged = self.staged, None
+        running = self._controller.import_configuration(
+            self._environment, self._importing, self.backup_first.isChecked(), answers, previewed
         )
+        running.succeeded.connect(self.deleteLater)
+        running.cancelled.connect(self.deleteLater)
+        running.failed.connect(self._import_failed)
         super().accept()
+
+    @Slot(str, object)
+    def _import_failed(self, message: str, error: object) -> None:
+        if not isinstance(error, PreviewOutOfDateError) or self._importing is None:
+            self.deleteLater()
+            return
+        # The folder changed after its preview and nothing was imported: the dialog again,
+        # with the same file and what it would change now.
+        staged, self._importing = self._importing, None
+        self._uploaded(staged)
+        self._show_error(message)
+        self.open()
 
     def reject(self) -> None:
         self.cancel_upload()

@@ -573,7 +573,9 @@ class MainWindow(QMainWindow):
         )
         dialog.update_environment_requested.connect(self.update_environment)
         dialog.accepted.connect(lambda: self.tabs.setCurrentWidget(self.backups))
-        dialog.finished.connect(dialog.deleteLater)
+        # Once accepted it lives on hidden until its import ends: it comes back if the
+        # folder changed since its preview.
+        dialog.rejected.connect(dialog.deleteLater)
         # Window-modal but not a nested event loop: an upload can take minutes.
         dialog.open()
         if path is not None:

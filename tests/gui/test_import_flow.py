@@ -124,6 +124,33 @@ def test_drop_upload_remove_reupload_and_import(
     assert service.activity("billing")[0].action is ActivityAction.CONFIGURATION_IMPORTED
 
 
+def test_a_folder_changed_after_the_import_preview_is_not_imported_and_the_new_one_shown(
+    qtbot, dialog, window, service, config_dir, tmp_path
+):
+    source = simple_configuration(tmp_path / "replica.envops.zip")
+    counts = dialog.findChild(object, "importPreviewCounts")
+    assert drag_and_drop(dialog.findChild(object, "dropZone"), source) == (True, True)
+    wait_uploaded(qtbot, dialog)
+    qtbot.waitUntil(lambda: counts.text().startswith("Changes: "), timeout=10_000)
+    first = counts.text()
+    (config_dir / "late.conf").write_text("edited while the dialog was open\n")
+    dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
+
+    qtbot.mouseClick(dialog.findChild(object, "importButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(dialog.isVisible, timeout=20_000)  # back, with the same file
+    qtbot.waitUntil(lambda: counts.text().startswith("Changes: "), timeout=10_000)
+
+    assert "changed since its preview" in dialog.error_label.text()
+    assert counts.text() != first and (config_dir / "late.conf").exists()
+    assert service.list_backups("billing") == []
+    assert "replica.envops.zip" in dialog.findChild(object, "uploadedFileLabel").text()
+    qtbot.mouseClick(dialog.findChild(object, "importButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+    assert window.banner.kind == "success", window.banner.text
+    assert not (config_dir / "late.conf").exists()
+    assert list((tmp_path / "data" / "staging").iterdir()) == []
+
+
 @pytest.mark.parametrize(
     "what",
     ["folder", "two files", "text file"],
