@@ -1,9 +1,10 @@
 """EnvOpsService: the one facade the CLI, the desktop workers and the tests call."""
 
+import contextlib
 import functools
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -16,6 +17,7 @@ from envops_desktop.domain.errors import (
     InvalidInputError,
     NotFoundError,
     OperationCancelledError,
+    OperationFailedError,
     PreviewOutOfDateError,
 )
 from envops_desktop.domain.models import (
@@ -110,6 +112,30 @@ def _checked_report(
     if only is None:
         return whole.to_json()
     return replacement.report(env, only, cancel)
+
+
+@contextlib.contextmanager
+def _saving_as(destination: Path) -> Iterator[Callable[[BinaryIO], None]]:
+    """A copier of a stream to `destination`, which is replaced only once all of it is
+    written: a failed save leaves what was there."""
+    partial = destination.with_name(f".{destination.name}.envops-part")
+
+    def copy(source: BinaryIO) -> None:
+        try:
+            with open(partial, "wb") as out:
+                while chunk := source.read(1 << 20):
+                    out.write(chunk)
+            os.replace(partial, destination)
+        except OSError as error:
+            raise OperationFailedError(
+                f"{destination} could not be written ({error.strerror or error}); nothing "
+                "was saved."
+            ) from error
+
+    try:
+        yield copy
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 class EnvOpsService:
@@ -585,34 +611,54 @@ class EnvOpsService:
         """The first `limit` bytes of file `path` of an uploaded configuration file (an
         archive with no manifest: laid out with `root_folder` as its root), to show beside
         the folder's; None when it holds no such file."""
+        found: list[bytes] = []
+        self._read_staged_file(staged, path, root_folder, lambda f: found.append(f.read(limit)))
+        return found[0] if found else None
+
+    def save_staged_file(
+        self,
+        staged: "StagedConfiguration",
+        path: str,
+        destination: Path,
+        root_folder: str | None = None,
+    ) -> Path:
+        """Write file `path` of an uploaded configuration file (laid out with `root_folder`
+        as its root), whole, as `destination` (replaced if there)."""
+        with _saving_as(Path(destination)) as copy:
+            if not self._read_staged_file(staged, path, root_folder, copy):
+                raise NotFoundError(
+                    f"{path} has no content in {staged.file_name} (a folder or link); nothing "
+                    "was saved."
+                )
+        return Path(destination)
+
+    def _read_staged_file(
+        self,
+        staged: "StagedConfiguration",
+        path: str,
+        root_folder: str | None,
+        read: "Callable[[BinaryIO], object]",
+    ) -> bool:
+        """Call `read` with file `path` of an uploaded configuration file open; False when
+        it holds no such file."""
         inside = f"{root_folder}/{path}" if staged.plain is not None and root_folder else path
         entry = next((e for e in staged.manifest.entries if e.path == inside), None)
         if entry is None or entry.sha256 is None:
-            return None
+            return False
         with self._ctx.locks.blobs_in_use(), staged.blobs.open(entry.sha256) as f:
-            return f.read(limit)
+            read(f)
+        return True
 
     def save_backup_file(self, backup_id: str, path: str, destination: Path) -> Path:
         """Write file `path` of a backup, whole, as `destination` (replaced if there):
         to take one file back by hand."""
-        destination = Path(destination)
-        partial = destination.with_name(f".{destination.name}.envops-part")
-
-        def copy(source: BinaryIO) -> None:
-            with open(partial, "wb") as out:
-                while chunk := source.read(1 << 20):
-                    out.write(chunk)
-            os.replace(partial, destination)
-
-        try:
+        with _saving_as(Path(destination)) as copy:
             if not self._read_backup_file(backup_id, path, copy):
                 raise NotFoundError(
                     f"{path} has no content in this backup here (a folder or link, or kept in "
                     "the team's store only); nothing was saved."
                 )
-        finally:
-            partial.unlink(missing_ok=True)
-        return destination
+        return Path(destination)
 
     def _read_backup_file(
         self, backup_id: str, path: str, read: "Callable[[BinaryIO], object]"

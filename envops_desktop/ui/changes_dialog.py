@@ -22,12 +22,13 @@ from PySide6.QtWidgets import (
 
 from envops_desktop.controller.change_rows import PATH_COLUMN, ChangeRows
 from envops_desktop.controller.changes_model import ChangesModel
-from envops_desktop.controller.main_controller import MainController
+from envops_desktop.controller.main_controller import MainController, Notification
 from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.paths import shown
 from envops_desktop.service.configuration_files import StagedConfiguration
+from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.file_diff import diff_html
 from envops_desktop.ui.table_views import make_table_view
 
@@ -101,6 +102,44 @@ def live_and_staged_contents(
             controller.service.staged_file(staged, path, root_folder, _SHOWN),
         ),
     )
+
+
+def file_saver(
+    parent: QWidget,
+    controller: MainController,
+    files: FileChooser,
+    name: str,
+    save_as: Callable[[str, Path], object],
+) -> Callable[[str], None]:
+    """Save… in a changes view: a file of `name` (a backup, an uploaded file), where the
+    user chooses; `save_as(path, destination)` writes it whole, on a worker (a 50 MiB file
+    is no instant), and a notification says how it went."""
+
+    def save(path: str) -> None:
+        destination = files.save_file(
+            parent,
+            "saveFileDialog",
+            parent.tr("Save {name}").format(name=shown(path)),
+            shown(Path(path).name),
+            "",
+        )
+        if destination is None:
+            return
+        saving = controller.runner.prepare(
+            parent.tr("Saving {path}").format(path=shown(path)),
+            None,
+            lambda _progress, _cancel: save_as(path, destination),
+        )
+        saved = parent.tr("Saved {path} of {name} as {destination}.").format(
+            path=shown(path), name=name, destination=shown(str(destination))
+        )
+        saving.succeeded.connect(lambda _: controller.notify.emit(Notification.SUCCESS, saved))
+        saving.failed.connect(
+            lambda message, _error: controller.notify.emit(Notification.ERROR, message)
+        )
+        controller.runner.launch(saving)
+
+    return save
 
 
 def when_listed(

@@ -40,7 +40,12 @@ from envops_desktop.service.configuration_files import (
     StagedConfiguration,
 )
 from envops_desktop.ui.archive_answers import ArchiveAnswers
-from envops_desktop.ui.changes_dialog import ChangesDialog, live_and_staged_contents, when_listed
+from envops_desktop.ui.changes_dialog import (
+    ChangesDialog,
+    file_saver,
+    live_and_staged_contents,
+    when_listed,
+)
 from envops_desktop.ui.drop_zone import DropZone
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.icons import icon
@@ -255,14 +260,24 @@ class ImportConfigurationDialog(QDialog):
         changes = self._chosen_changes()
         if changes is None or self.staged is None:
             return
-        root_folder = self.answers.root_folder if self.staged.plain is not None else None
+        staged = self.staged
+        root_folder = self.answers.root_folder if staged.plain is not None else None
         contents = live_and_staged_contents(
-            self._controller, self._environment, self.staged, root_folder
+            self._controller, self._environment, staged, root_folder
+        )
+        save = file_saver(
+            self,
+            self._controller,
+            self._files,
+            staged.file_name,
+            lambda path, destination: self._controller.service.save_staged_file(
+                staged, path, destination, root_folder
+            ),
         )
 
         def listed(rows: ChangeRows | None) -> None:
             if rows is not None:
-                ChangesDialog(rows, contents, checkable=False, parent=self).exec()
+                ChangesDialog(rows, contents, False, self, save).exec()
 
         counts = self.preview_counts
         when_listed(self._controller, self.show_changes, lambda: changes, listed, counts.setText)

@@ -30,9 +30,8 @@ from envops_desktop.controller.change_rows import ChangeRows
 from envops_desktop.controller.main_controller import MainController, Notification
 from envops_desktop.controller.record_table_model import local_time
 from envops_desktop.data_dir import log_dir
-from envops_desktop.domain.errors import EnvOpsError, PreviewOutOfDateError, VersionMismatchError
+from envops_desktop.domain.errors import PreviewOutOfDateError, VersionMismatchError
 from envops_desktop.domain.models import MAX_BACKUP_NAME_LENGTH, Backup, Environment
-from envops_desktop.domain.paths import shown
 from envops_desktop.store.configuration_reader import peek_environment_name
 from envops_desktop.ui.about_dialog import AboutDialog
 from envops_desktop.ui.activity_panel import ActivityPanel
@@ -41,6 +40,7 @@ from envops_desktop.ui.backups_panel import BackupsPanel
 from envops_desktop.ui.changes_dialog import (
     ChangesDialog,
     backup_and_other_contents,
+    file_saver,
     live_and_backup_contents,
     when_listed,
 )
@@ -441,30 +441,15 @@ class MainWindow(QMainWindow):
 
     def _saver(self, backup: Backup) -> Callable[[str], None]:
         """Save… in the changes: one file of `backup`, where the user chooses."""
-
-        def save(path: str) -> None:
-            destination = self.files.save_file(
-                self,
-                "saveFileDialog",
-                self.tr("Save {name}").format(name=shown(path)),
-                shown(Path(path).name),
-                "",
-            )
-            if destination is None:
-                return
-            try:
-                self.controller.service.save_backup_file(backup.id, path, destination)
-            except (EnvOpsError, OSError) as error:
-                self.banner.show_message(Notification.ERROR, str(error))
-                return
-            self.banner.show_message(
-                Notification.SUCCESS,
-                self.tr("Saved {path} of {backup} as {destination}.").format(
-                    path=shown(path), backup=backup.name, destination=shown(str(destination))
-                ),
-            )
-
-        return save
+        return file_saver(
+            self,
+            self.controller,
+            self.files,
+            backup.name,
+            lambda path, destination: self.controller.service.save_backup_file(
+                backup.id, path, destination
+            ),
+        )
 
     def compare_backup(self, backup: Backup) -> None:
         """Compare with…: this backup beside another of its environment, or its folder now."""

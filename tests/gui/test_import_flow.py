@@ -543,6 +543,39 @@ def test_the_import_changes_view_shows_a_files_two_versions(qtbot, dialog, confi
     assert "port: 8443" in seen["diff"] and "port: 1337" in seen["diff"]
 
 
+def test_one_file_of_an_upload_is_saved_from_the_import_changes(
+    qtbot, dialog, window, config_dir, tmp_path
+):
+    drop_tarball_of_one_folder(qtbot, dialog, tmp_path, "server:\n  port: 1337\n")
+    folder = dialog.findChild(object, "archiveFolderRootRadio")
+    qtbot.waitUntil(lambda: ": " in folder.text(), timeout=10_000)
+    qtbot.mouseClick(folder, Qt.MouseButton.LeftButton)
+    show = dialog.findChild(object, "showImportChangesButton")
+    qtbot.waitUntil(show.isEnabled, timeout=10_000)
+    saved = tmp_path / "app-from-the-tarball.yaml"
+
+    def save_app_yaml(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        model = table.model()
+        table.selectRow(
+            next(r for r in range(model.rowCount()) if model.index(r, 0).data() == "app.yaml")
+        )
+        choose_in_file_dialog(saved, "saveFileDialog")
+        button = changes.findChild(object, "saveFileButton")
+        assert button.isVisible() and button.text() == "&Save billing.tar.gz's version…"
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        changes.reject()
+
+    answered = when_modal(save_app_yaml, named="changesDialog")
+    qtbot.mouseClick(show, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(answered, timeout=10_000)  # listed on a worker first
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=10_000)
+
+    assert saved.read_text() == "server:\n  port: 1337\n"
+    assert window.banner.text == f"Saved app.yaml of billing.tar.gz as {saved}."
+    assert (config_dir / "app.yaml").read_text() != "server:\n  port: 1337\n"  # not imported
+
+
 def test_a_pipe_dropped_on_the_window_is_refused_without_waiting_for_it(
     qtbot, window, environment, pipe_named_like_an_archive
 ):

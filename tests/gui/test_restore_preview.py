@@ -493,10 +493,18 @@ def test_a_folder_changed_after_the_preview_is_not_restored_and_the_new_preview_
 
 
 def test_one_files_backed_up_content_is_saved_from_the_changes(
-    qtbot, window, service, config_dir, golden, tmp_path
+    qtbot, window, service, config_dir, golden, tmp_path, monkeypatch
 ):
     wanted = service.backup_file(golden.id, "app.yaml")
     saved = tmp_path / "app-from-golden.yaml"
+    saved_on = []
+    save_backup_file = service.save_backup_file
+
+    def noting_the_thread(*args):
+        saved_on.append(threading.current_thread())
+        return save_backup_file(*args)
+
+    monkeypatch.setattr(service, "save_backup_file", noting_the_thread)
 
     def save_app_yaml(changes) -> None:
         table = changes.findChild(object, "changesTable")
@@ -514,8 +522,11 @@ def test_one_files_backed_up_content_is_saved_from_the_changes(
 
     when_modal(restore_dialog)
     choose_backup_option(qtbot, window, golden.id, "restoreAction")
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=10_000)  # a worker's
 
     assert saved.read_bytes() == wanted
+    assert window.banner.text == f"Saved app.yaml of golden as {saved}."
+    assert saved_on and threading.main_thread() not in saved_on  # 50 MiB is no instant
     assert (config_dir / "app.yaml").read_bytes() != wanted  # nothing restored
 
 

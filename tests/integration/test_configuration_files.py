@@ -544,6 +544,31 @@ def test_an_uploaded_files_content_is_read_whether_staged_or_already_stored(
             service.discard_staged_configuration(staged)
 
 
+def test_one_file_is_saved_whole_from_a_backup_or_an_upload_or_not_at_all(
+    service, environment, config_dir, tmp_path
+):
+    backup = service.create_backup("billing")
+    upload = simple_configuration(tmp_path / "other.zip")
+    staged = service.stage_configuration_file(upload)
+    kept = tmp_path / "kept.yaml"
+    kept.write_text("what was there\n")
+    try:
+        service.save_backup_file(backup.id, "app.yaml", tmp_path / "from-backup.yaml")
+        service.save_staged_file(staged, "app.yaml", tmp_path / "from-upload.yaml")
+        with pytest.raises(NotFoundError, match="nothing was saved"):
+            service.save_staged_file(staged, "conf.d", kept)  # a folder: no content
+        with pytest.raises(OperationFailedError, match=r"could not be written.*nothing was saved"):
+            service.save_backup_file(backup.id, "app.yaml", tmp_path / "no such folder" / "a")
+    finally:
+        service.discard_staged_configuration(staged)
+
+    assert (tmp_path / "from-backup.yaml").read_bytes() == (config_dir / "app.yaml").read_bytes()
+    with zipfile.ZipFile(upload) as archive:
+        assert (tmp_path / "from-upload.yaml").read_bytes() == archive.read("config/app.yaml")
+    assert kept.read_text() == "what was there\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".envops-part")]
+
+
 def test_peeking_at_a_pipe_names_no_environment_and_does_not_wait(pipe_named_like_an_archive):
     # The window peeks at a file it is opened with, on its own thread.
     assert peek_environment_name(pipe_named_like_an_archive.path) is None
