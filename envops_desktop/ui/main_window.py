@@ -426,7 +426,7 @@ class MainWindow(QMainWindow):
             if rows is None:
                 self.banner.show_message(
                     Notification.INFO,
-                    self.tr("This entry has no list of changes: only restores do."),
+                    self.tr("This entry has no list of changes: only restores and imports do."),
                 )
             else:
                 ChangesDialog(rows, None, checkable=False, parent=self).exec()

@@ -396,6 +396,36 @@ def test_restore_to_a_folder_from_the_options_menu(
     assert describe_tree(config_dir) == messed
 
 
+def _report_from_the_activity_log(qtbot, window, action: str) -> dict:
+    """Select billing's entry `action` in the Activity Log and open what it changed with
+    Show changes…; the paths listed and the summary."""
+    window.controller.refresh()
+    select_environment(window, "billing")
+    bar = window.tabs.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(2).center())
+    table = window.activity.table
+    row = next(
+        r for r in range(table.model().rowCount()) if table.model().index(r, 2).data() == action
+    )
+    qtbot.mouseClick(
+        table.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=table.visualRect(table.model().index(row, 0)).center(),
+    )
+    seen = {}
+
+    def read_report(changes) -> None:
+        listed = changes.findChild(object, "changesTable").model()
+        seen["paths"] = {listed.index(r, 0).data() for r in range(listed.rowCount())}
+        seen["summary"] = changes.findChild(object, "changesSummary").text()
+        changes.accept()
+
+    answered = when_modal(read_report, named="changesDialog")
+    qtbot.mouseClick(window.activity.show_report, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(answered, timeout=10_000)  # listed on a worker first
+    return seen
+
+
 def test_a_restores_changes_open_from_the_activity_log(
     qtbot, window, service, environment, config_dir, monkeypatch, laid_out_on
 ):
@@ -410,37 +440,27 @@ def test_a_restores_changes_open_from_the_activity_log(
         return restore_report(activity_id)
 
     monkeypatch.setattr(service, "restore_report", noting_the_thread)
-    window.controller.refresh()
-    select_environment(window, "billing")
-    bar = window.tabs.tabBar()
-    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(2).center())
-    table = window.activity.table
-    restored = next(
-        r
-        for r in range(table.model().rowCount())
-        if table.model().index(r, 2).data() == "backup restored"
-    )
-    qtbot.mouseClick(
-        table.viewport(),
-        Qt.MouseButton.LeftButton,
-        pos=table.visualRect(table.model().index(restored, 0)).center(),
-    )
-    seen = {}
 
-    def read_report(changes) -> None:
-        listed = changes.findChild(object, "changesTable").model()
-        seen["paths"] = {listed.index(r, 0).data() for r in range(listed.rowCount())}
-        seen["summary"] = changes.findChild(object, "changesSummary").text()
-        changes.accept()
-
-    answered = when_modal(read_report, named="changesDialog")
-    qtbot.mouseClick(window.activity.show_report, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(answered, timeout=10_000)  # listed on a worker first
+    seen = _report_from_the_activity_log(qtbot, window, "backup restored")
 
     assert {"app.yaml", "conf.d/cache.ini", "conf.d/new.ini"} <= seen["paths"]
     assert seen["summary"] == "3 added, 1 modified, 1 removed, 3 changed only in metadata"
     # Read (20 MB of JSON for 200,000 paths) and laid out off the window's thread.
     assert read_on and laid_out_on and threading.main_thread() not in read_on + laid_out_on
+
+
+def test_an_imports_changes_open_from_the_activity_log(
+    qtbot, window, service, environment, config_dir, tmp_path
+):
+    backup = service.create_backup("billing", name="golden")
+    exported = service.export_backup(backup.id, tmp_path / "golden.envops.zip")
+    mess_up(config_dir)
+    service.import_configuration_file("billing", service.check_configuration_file(exported))
+
+    seen = _report_from_the_activity_log(qtbot, window, "configuration imported")
+
+    assert {"app.yaml", "conf.d/cache.ini", "conf.d/new.ini"} <= seen["paths"]
+    assert seen["summary"].startswith("3 added, 1 modified, 1 removed")
 
 
 def test_a_long_operations_progress_bar_shows_elapsed_and_time_left(qtbot, window):
