@@ -4,6 +4,7 @@ folder reports a change, at most once a minute per environment."""
 
 import os
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
@@ -39,12 +40,14 @@ class DriftWatch(QObject):
         self._waiting: set[str] = set()  # a watcher's check postponed to the minute's end
         self._folders: dict[str, str] = {}  # watched folder -> environment id
         self._watched: dict[str, str] = {}  # environment id -> its folder, as last watched
+        self._stopped = False
         self._watcher = QFileSystemWatcher(self)
         self._watcher.directoryChanged.connect(self._folder_changed)
         self._watcher.fileChanged.connect(self._folder_changed)
 
     def stop(self) -> None:
         """Stop watching; cancel the checks running and wait for them."""
+        self._stopped = True
         if self._folders:
             self._watcher.removePaths(list(self._folders))
         self._folders, self._watched = {}, {}
@@ -55,32 +58,46 @@ class DriftWatch(QObject):
 
     def watch(self, environments: list[Environment]) -> None:
         """Watch these environments' folders (each folder and the folders right inside it:
-        where configuration changes), and the files in those, up to a few hundred. Read
-        again only when the environments or their folders change: the window refreshes
-        at every change in the database, and this reads folders on its thread."""
+        where configuration changes), and the files in those, up to a few hundred. Looked
+        at again only when the environments or their folders change: the window refreshes
+        at every change in the database."""
         watched = {env.id: env.path for env in environments}
         if watched == self._watched:
             return
         for env_id, path in self._watched.items():
             if watched.get(env_id) != path:
                 self._unwatch(env_id)
-        for env_id, path in watched.items():
-            if self._watched.get(env_id) != path:
-                self._watch_now(env_id, path)
+        started = {e: path for e, path in watched.items() if self._watched.get(e) != path}
         self._watched = watched
+        if started:
+            self._watch_now(started, lambda: None)
 
-    def _watch_now(self, env_id: str, folder: str) -> None:
-        """Watch what is at the environment's paths now. A watch follows a folder, not its
-        name: once a restore has swapped in a new tree, the old one's watches report
-        nothing, and they go with it when it is removed. So each check watches anew."""
-        self._unwatch(env_id)
-        inside, files = self._entries_in(folder)
-        for child in inside:
-            files += self._entries_in(child)[1]
-        paths = [folder, *inside, *files[:_FILES_WATCHED]]
-        for path in paths:
-            self._folders.setdefault(path, env_id)
-        self._watcher.addPaths([path for path in paths if self._folders[path] == env_id])
+    def _watch_now(self, folders: dict[str, str], then: Callable[[], None]) -> None:
+        """Watch what is at these environments' paths (by id) now, then call `then`. A
+        watch follows a folder, not its name: once a restore has swapped in a new tree, the
+        old one's watches report nothing, and they go with it when it is removed. So each
+        check watches anew, first. The folders are listed on a worker: a tree of thousands
+        of folders, or a slow network disk, would otherwise freeze the window."""
+        listing = self._runner.prepare(
+            self.tr("Looking at folders to watch"),
+            None,
+            lambda _progress, _cancel: {e: _paths_to_watch(f) for e, f in folders.items()},
+        )
+
+        def listed(found: dict[str, list[str]]) -> None:
+            if self._stopped:
+                return
+            for env_id, paths in found.items():
+                if self._watched.get(env_id) == folders[env_id]:  # still watched there
+                    self._unwatch(env_id)
+                    for path in paths:
+                        self._folders.setdefault(path, env_id)
+                    self._watcher.addPaths([p for p in paths if self._folders[p] == env_id])
+            then()
+
+        listing.succeeded.connect(listed)
+        listing.failed.connect(lambda _message, _error: self._stopped or then())
+        self._runner.launch(listing)
 
     def _unwatch(self, env_id: str) -> None:
         mine = [path for path, watcher in self._folders.items() if watcher == env_id]
@@ -88,20 +105,6 @@ class DriftWatch(QObject):
             self._watcher.removePaths(mine)
         for path in mine:
             del self._folders[path]
-
-    @staticmethod
-    def _entries_in(folder: str) -> tuple[list[str], list[str]]:
-        """The folders and the files right inside `folder` (none if it cannot be read)."""
-        folders, files = [], []
-        try:
-            for entry in os.scandir(folder):
-                if entry.is_dir(follow_symlinks=False):
-                    folders.append(entry.path)
-                elif entry.is_file(follow_symlinks=False):
-                    files.append(entry.path)
-        except OSError:
-            pass
-        return folders, files
 
     def check(self, environment: Environment) -> None:
         """Work out on a worker whether `environment`'s folder differs from its last backup."""
@@ -113,8 +116,6 @@ class DriftWatch(QObject):
             return
         self._checking.add(env_id)
         self._last[env_id] = time.monotonic()
-        if env_id in self._watched:
-            self._watch_now(env_id, self._watched[env_id])
 
         def operation(_progress: ProgressCallback, cancel: CancelToken) -> bool | None:
             return self._service.modified_since_backup(env_id, cancel)
@@ -126,7 +127,11 @@ class DriftWatch(QObject):
         # A folder being replaced or gone: unknown until the next check.
         running.failed.connect(lambda _message, _error: self._answered(environment, None))
         running.cancelled.connect(lambda _message: self._checking.discard(env_id))
-        self._runner.launch(running)
+        # Watched first, so that a change made while the check reads is still seen.
+        if env_id in self._watched:
+            self._watch_now({env_id: self._watched[env_id]}, lambda: self._runner.launch(running))
+        else:
+            self._runner.launch(running)
 
     def _answered(self, environment: Environment, modified: bool | None) -> None:
         env_id = environment.id
@@ -153,3 +158,25 @@ class DriftWatch(QObject):
         except NotFoundError:  # removed meanwhile: nothing to check
             return
         self.check(environment)
+
+
+def _paths_to_watch(folder: str) -> list[str]:
+    """`folder`, the folders right inside it, and the files in those, up to a few hundred."""
+    inside, files = _entries_in(folder)
+    for child in inside:
+        files += _entries_in(child)[1]
+    return [folder, *inside, *files[:_FILES_WATCHED]]
+
+
+def _entries_in(folder: str) -> tuple[list[str], list[str]]:
+    """The folders and the files right inside `folder` (none if it cannot be read)."""
+    folders, files = [], []
+    try:
+        for entry in os.scandir(folder):
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(entry.path)
+            elif entry.is_file(follow_symlinks=False):
+                files.append(entry.path)
+    except OSError:
+        pass
+    return folders, files

@@ -34,7 +34,9 @@ class ActivityPanel(QWidget):
             self.table.setColumnWidth(column, width)
         self.show_report = QPushButton(self.tr("Show &changes…"), self)
         self.show_report.setObjectName("showReportButton")
-        self.show_report.setAccessibleName(self.tr("Show what the selected restore or import changed"))
+        self.show_report.setAccessibleName(
+            self.tr("Show what the selected restore or import changed")
+        )
         self.show_report.setEnabled(False)
         self.show_report.clicked.connect(lambda: self._open(self.table.currentIndex()))
         self.table.activated.connect(self._open)

@@ -1,5 +1,7 @@
 """The environments table says when a folder was changed since its last backup."""
 
+import threading
+
 from envops_desktop.controller import drift_watch
 from envops_desktop.controller.environments_model import DRIFT_COLUMN, MODIFIED
 from tests.gui.conftest import click_button, select_environment, when_modal
@@ -15,6 +17,14 @@ def test_the_drift_badge_follows_the_folder_and_goes_with_the_next_backup(
     qtbot, window, service, environment, config_dir, monkeypatch
 ):
     monkeypatch.setattr(drift_watch, "WATCHED_EVERY_SECONDS", 0.0)
+    listed_on = []
+    entries_in = drift_watch._entries_in
+
+    def noting_the_thread(folder):
+        listed_on.append(threading.current_thread())
+        return entries_in(folder)
+
+    monkeypatch.setattr(drift_watch, "_entries_in", noting_the_thread)
     service.create_backup("billing")
     window.controller.refresh()
     select_environment(window, "billing")
@@ -24,6 +34,9 @@ def test_the_drift_badge_follows_the_folder_and_goes_with_the_next_backup(
     (config_dir / "app.yaml").write_text("server:\n  port: 1\n")  # seen by the folder's watcher
 
     qtbot.waitUntil(lambda: _badge(window) == MODIFIED, timeout=10_000)
+    # Its folders were listed to be watched off the window's thread: thousands of them, or
+    # a slow network disk, would freeze it.
+    assert listed_on and threading.main_thread() not in listed_on
     when_modal(lambda dialog: dialog.accept(), named="createBackupDialog")
     press_shortcut(qtbot, window, "Ctrl+B")
     qtbot.waitUntil(lambda: _badge(window) == "", timeout=20_000)
