@@ -74,6 +74,12 @@ class ArchiveAnswers(QWidget):
         self._layouts.setExclusive(True)
         self._layout_label.setVisible(top_folder is not None)
 
+    def choose(self, version: str, root_folder: str | None) -> None:
+        """Answer as the user did before (asked afresh about the same archive)."""
+        self.version.setCurrentText(version)
+        if self._top_folder is not None:
+            (self.folder_root if root_folder is not None else self.top_level_root).setChecked(True)
+
     def show_counts(self, root_folder: str | None, summary: str) -> None:
         """What the import would change with `root_folder` as the root, beside its choice."""
         radio = self.folder_root if root_folder is not None else self.top_level_root

@@ -552,9 +552,12 @@ class ImportConfigurationDialog(QDialog):
             self.deleteLater()
             return
         # The folder changed after its preview and nothing was imported: the dialog again,
-        # with the same file and what it would change now.
+        # with the same file, the same answers and what it would change now.
         staged, self._importing = self._importing, None
+        answered = (self.answers.chosen_version, self.answers.root_folder)
         self._uploaded(staged)
+        if staged.plain is not None:
+            self.answers.choose(*answered)
         self._show_error(message)
         self.open()
 

@@ -151,6 +151,32 @@ def test_a_folder_changed_after_the_import_preview_is_not_imported_and_the_new_o
     assert list((tmp_path / "data" / "staging").iterdir()) == []
 
 
+def test_an_archive_comes_back_with_its_answers_when_the_folder_changed_after_its_preview(
+    qtbot, dialog, window, service, config_dir, tmp_path
+):
+    source = drop_tarball_of_one_folder(qtbot, dialog, tmp_path, "from the tarball\n")
+    folder = dialog.findChild(object, "archiveFolderRootRadio")
+    versions = dialog.findChild(object, "archiveVersionCombo")
+    counts = dialog.findChild(object, "importPreviewCounts")
+    qtbot.waitUntil(lambda: ": " in folder.text(), timeout=10_000)
+    qtbot.mouseClick(folder, Qt.MouseButton.LeftButton)
+    versions.setCurrentIndex(0)
+    first = counts.text()
+    (config_dir / "late.conf").write_text("edited while the dialog was open\n")
+    dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
+
+    qtbot.mouseClick(dialog.findChild(object, "importButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(dialog.isVisible, timeout=20_000)
+    qtbot.waitUntil(lambda: counts.text() not in (first, "Working out what would change…"))
+
+    assert counts.text().startswith("Changes: ") and (config_dir / "late.conf").exists()
+    assert folder.isChecked() and versions.currentText() == "4.2.0"
+    qtbot.mouseClick(dialog.findChild(object, "importButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+    assert window.banner.kind == "success", window.banner.text
+    assert rsync_differences(source, config_dir, "--delete") == []
+
+
 @pytest.mark.parametrize(
     "what",
     ["folder", "two files", "text file"],
