@@ -145,7 +145,7 @@ def main() -> None:
     save(dialog, "restore-backup-dialog")
     dialog.close()
     previewed = ChangeRows(service.preview_restore(billing.id, older.id))
-    changes = ChangesDialog(previewed, contents, checkable=True, parent=window)
+    changes = ChangesDialog(previewed, contents, True, window, window._saver(older))
     changes.show()
     table = changes.table
     for row in range(table.model().rowCount()):

@@ -42,8 +42,12 @@ def diff_html(
         old, new, before_title, after_title, context=True, numlines=3
     )
     # Without difflib's column of links to the next change, which mean nothing here.
-    table = re.sub(r'<td class="diff_next"[^>]*>.*?</td>', "", table)
+    table = re.sub(r'<t([dh]) class="diff_next"[^>]*>.*?</t\1>', "", table)
     table = table.replace('cellpadding="0"', 'cellpadding="3"')
+    # Qt's rich text sizes a column of marked text a character short, so the last one ran
+    # into the next column's line number: each side gets half the width instead.
+    table = table.replace('<table class="diff"', '<table class="diff" width="100%"')
+    table = table.replace('<td nowrap="nowrap">', '<td nowrap="nowrap" width="50%">')
     # Qt's rich text has no CSS classes of difflib's: its marks as colours.
     for css, colour in (("diff_add", "#d4f4dd"), ("diff_chg", "#fff3b0"), ("diff_sub", "#fbd5d5")):
         table = table.replace(f'class="{css}"', f'style="background-color: {colour}"')
