@@ -13,6 +13,7 @@ from itertools import pairwise
 from typing import Any
 
 from envops_desktop.domain.changes import PathChange, TreeChanges
+from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
 
 PATH_COLUMN, KINDS_COLUMN, SIZE_COLUMN = range(3)
 
@@ -154,6 +155,14 @@ class ChangeRows:
         by_path, keys = self._orders[PATH_COLUMN, False], self._path_keys
         at = bisect_left(by_path, keys[folder_row], key=keys.__getitem__)
         return [by_path[i] for i in self._held_by(at) if self._has_tick[by_path[i]]]
+
+    def keep_only(self, only: Sequence[str]) -> None:
+        """Untick every path a restore of `only` those paths leaves as it is: the user's
+        choice, shown again."""
+        chosen = LeftAsTheyAre(Excludes([]), only)
+        for row, change in enumerate(self.rows):
+            if self._has_tick[row] and not chosen.selected(change.path):
+                self.tick(row, False)
 
     def anything_ticked(self) -> bool:
         """Whether a restore of the ticked paths would bring anything back."""

@@ -474,14 +474,22 @@ class MainController(QObject):
         label = self.tr("Comparing {name}").format(name=backup.name)
         return self.runner.prepare(label, None, operation)
 
-    def list_changes(self, changes: Callable[[], TreeChanges | None]) -> RunningOperation:
+    def list_changes(
+        self, changes: Callable[[], TreeChanges | None], only: list[str] | None = None
+    ) -> RunningOperation:
         """Prepare laying out `changes` for a changes view on a worker (their ticks and sort
-        orders: half a second over 200,000 paths); its result is their `ChangeRows`, None
-        where `changes` gives none. Connect, then `runner.launch` it."""
+        orders: half a second over 200,000 paths), ticked as a restore of `only` those
+        paths (None: all) would restore them; its result is their `ChangeRows`, None where
+        `changes` gives none. Connect, then `runner.launch` it."""
 
         def work() -> ChangeRows | None:
             found = changes()
-            return None if found is None else ChangeRows(found)
+            if found is None:
+                return None
+            rows = ChangeRows(found)
+            if only is not None:
+                rows.keep_only(only)
+            return rows
 
         return self.prepare_reading(self.tr("Listing the changes"), work)
 

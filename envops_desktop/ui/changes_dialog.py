@@ -148,11 +148,13 @@ def when_listed(
     changes: Callable[[], TreeChanges | None],
     then: Callable[[ChangeRows | None], None],
     failed: Callable[[str], None],
+    only: list[str] | None = None,
 ) -> None:
-    """Lay `changes` out for a ChangesDialog on a worker, then hand their rows to `then`,
-    unless the window of `asker` (the button clicked) has closed meanwhile. The `asker` is
-    disabled until then, so that a second click opens no second view."""
-    listing = controller.list_changes(changes)
+    """Lay `changes` out for a ChangesDialog on a worker (ticked as a restore of `only`
+    those paths would restore them), then hand their rows to `then`, unless the window of
+    `asker` (the button clicked) has closed meanwhile. The `asker` is disabled until then,
+    so that a second click opens no second view."""
+    listing = controller.list_changes(changes, only)
     window = asker.window()
 
     def listed(rows: ChangeRows | None) -> None:

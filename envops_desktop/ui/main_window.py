@@ -482,9 +482,11 @@ class MainWindow(QMainWindow):
         backup: Backup,
         target: Environment | None = None,
         source: Environment | None = None,
+        only: list[str] | None = None,
     ) -> None:
         """The restore flow: refuse a busy environment or another version, confirm, start;
-        into `target` (the selected environment unless given), a backup of `source`."""
+        into `target` (the selected environment unless given), a backup of `source`; `only`
+        those paths chosen to begin with (None: all)."""
         reason = self.controller.why_unavailable(Needs.IDLE, backup)
         if reason is not None:
             self.banner.show_message(Notification.INFO, reason)
@@ -498,7 +500,7 @@ class MainWindow(QMainWindow):
             )
             return
         if self._unlocking_store_first(
-            environment, lambda: self.restore_backup(backup, target, source)
+            environment, lambda: self.restore_backup(backup, target, source, only)
         ):
             return
         caveats = self.controller.service.restore_caveats(backup.id)
@@ -506,7 +508,7 @@ class MainWindow(QMainWindow):
         contents = live_and_backup_contents(self.controller, environment, backup)
         save = self._saver(backup)
         dialog = RestoreBackupDialog(
-            environment, backup, caveats, self, preview, contents, source, save
+            environment, backup, caveats, self, preview, contents, source, save, only
         )
         self.controller.runner.launch(preview)
         if dialog.exec():
@@ -519,11 +521,15 @@ class MainWindow(QMainWindow):
                 source,
                 dialog.previewed,
             )
-            # The folder changed after the preview: the dialog again, with the new one.
+            # The folder changed after the preview: the dialog again, with the new one and
+            # the paths chosen (else one Restore more would restore what was left alone).
+            chosen = dialog.only
             running.failed.connect(
                 lambda _message, error: (
                     isinstance(error, PreviewOutOfDateError)
-                    and QTimer.singleShot(0, lambda: self.restore_backup(backup, target, source))
+                    and QTimer.singleShot(
+                        0, lambda: self.restore_backup(backup, target, source, chosen)
+                    )
                 )
             )
 

@@ -40,6 +40,7 @@ class RestoreBackupDialog(QDialog):
         contents: Contents | None = None,
         source: Environment | None = None,
         save: Callable[[str], None] | None = None,
+        only: list[str] | None = None,
     ):
         super().__init__(parent)
         self.setObjectName("restoreBackupDialog")
@@ -70,7 +71,7 @@ class RestoreBackupDialog(QDialog):
             label = QLabel(value, self)
             label.setObjectName(name)
             details.addRow(title, label)
-        self.only: list[str] | None = None  # None: the whole backup
+        self.only = only  # the paths chosen, or None: the whole backup
         self.previewed: TreeChanges | None = None  # what it was shown to change
         self._contents, self._save = contents, save
         self.counts = QLabel(self.tr("Working out what would change…"), self)
@@ -117,8 +118,18 @@ class RestoreBackupDialog(QDialog):
 
     def _previewed(self, changes: TreeChanges) -> None:
         self.previewed = changes
-        self.counts.setText(changes.summary)
+        self._show_counts()
         self.show_changes.setEnabled(self._contents is not None)
+
+    def _show_counts(self) -> None:
+        if self.only is not None:
+            self.counts.setText(
+                self.tr("Only {n} of the changed paths: the rest stays as it is.").format(
+                    n=len(self.only)
+                )
+            )
+        elif self.previewed is not None:
+            self.counts.setText(self.previewed.summary)
 
     def _open_changes(self) -> None:
         assert self.previewed is not None and self._contents is not None
@@ -129,6 +140,7 @@ class RestoreBackupDialog(QDialog):
             lambda: previewed,
             self._changes_listed,
             self.counts.setText,
+            self.only,
         )
 
     def _changes_listed(self, rows: ChangeRows | None) -> None:
@@ -137,9 +149,4 @@ class RestoreBackupDialog(QDialog):
         dialog = ChangesDialog(rows, self._contents, True, self, self._save)
         if dialog.exec():
             self.only = dialog.selection()
-            if self.only is not None:
-                self.counts.setText(
-                    self.tr("Only {n} of the changed paths: the rest stays as it is.").format(
-                        n=len(self.only)
-                    )
-                )
+            self._show_counts()

@@ -196,6 +196,57 @@ def _tick(table, path: str) -> Qt.CheckState:
     return Qt.CheckState(_row_of(table, path).data(Qt.ItemDataRole.CheckStateRole))
 
 
+def test_the_restore_dialog_comes_back_with_the_paths_chosen_when_a_chosen_one_changed(
+    qtbot, window, service, config_dir, wanted, golden
+):
+    # Were the ticks reset, one Restore more would restore the folder left alone.
+    messed = describe_tree(config_dir)
+    seen = []
+
+    def untick_conf_d(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        toggle_tick(qtbot, table, _row_of(table, "conf.d"))
+        changes.accept()
+
+    def look_at_the_ticks(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        seen.append(
+            (_tick(table, "conf.d"), _tick(table, "conf.d/new.ini"), _tick(table, "app.yaml"))
+        )
+        changes.accept()
+
+    def through_the_changes(dialog, in_changes) -> None:
+        answered = when_modal(in_changes, named="changesDialog")
+        qtbot.mouseClick(_previewed(qtbot, dialog), Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(answered, timeout=10_000)  # listed on a worker first
+        dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
+
+    def first(dialog) -> None:
+        through_the_changes(dialog, untick_conf_d)
+        (config_dir / "app.yaml").write_text("edited once more\n")  # a path still ticked
+        when_modal(again, named="restoreBackupDialog")
+        click_button(dialog, "restoreButton")
+
+    def again(dialog) -> None:
+        _previewed(qtbot, dialog)
+        seen.append(dialog.findChild(object, "previewCounts").text())
+        through_the_changes(dialog, look_at_the_ticks)
+        click_button(dialog, "restoreButton")
+
+    when_modal(first)
+    choose_backup_option(qtbot, window, golden.id, "restoreAction")
+    qtbot.waitUntil(lambda: len(seen) == 2 and not window.controller.runner.running, timeout=20_000)
+
+    assert seen[0].startswith("Only ") and seen[0].endswith("paths: the rest stays as it is.")
+    assert seen[1] == (Qt.CheckState.Unchecked, Qt.CheckState.Unchecked, Qt.CheckState.Checked)
+    assert window.banner.kind == "success", window.banner.text
+    now = describe_tree(config_dir)
+    assert {p: v for p, v in now.items() if p.startswith("conf.d")} == {
+        p: v for p, v in messed.items() if p.startswith("conf.d")
+    }
+    assert now["app.yaml"] == wanted["app.yaml"]
+
+
 def test_a_partly_ticked_folder_shows_so_and_keeps_its_own_change(
     qtbot, window, service, config_dir, wanted, golden
 ):

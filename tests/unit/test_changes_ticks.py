@@ -74,6 +74,33 @@ def test_a_folder_with_nothing_in_it_ticked_is_unticked_itself(nested):
     assert nested.selection() == ["etc/hosts"]
 
 
+def test_a_choice_shown_again_ticks_what_it_chose_and_all_a_chosen_folder_holds(qapp):
+    # The changes view opened again, or the Restore dialog back after the folder changed:
+    # a path new since (etc/ssl/new.pem) is ticked only inside a chosen folder.
+    changes = TreeChanges(
+        "live",
+        "golden",
+        tuple(
+            PathChange(path, (ChangeKind.MODE,))
+            for path in (".", "etc", "etc/hosts", "etc/ssl", "etc/ssl/ca.pem", "etc/ssl/new.pem")
+        ),
+    )
+    rows = ChangeRows(changes)
+
+    rows.keep_only(["etc/ssl", "etc/motd"])  # etc/motd: chosen, and no longer changed
+
+    model = ChangesModel(rows, checkable=True)
+    assert _states(model) == {
+        "(the folder itself)": PARTLY,
+        "etc": PARTLY,
+        "etc/hosts": UNCHECKED,
+        "etc/ssl": CHECKED,
+        "etc/ssl/ca.pem": CHECKED,
+        "etc/ssl/new.pem": CHECKED,
+    }
+    assert model.selection() == ["etc/ssl"]
+
+
 def test_ticking_a_partly_ticked_folder_ticks_all_it_holds(nested):
     _click(nested, "etc/ssl")
     _click(nested, "etc/ssl/ca.pem")
