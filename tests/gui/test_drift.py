@@ -6,6 +6,7 @@ from envops_desktop.controller import drift_watch
 from envops_desktop.controller.environments_model import DRIFT_COLUMN, MODIFIED
 from tests.gui.conftest import click_button, select_environment, when_modal
 from tests.gui.user import choose_backup_option, press_shortcut
+from tests.spies import threads_calling
 
 
 def _badge(window) -> str:
@@ -17,14 +18,7 @@ def test_the_drift_badge_follows_the_folder_and_goes_with_the_next_backup(
     qtbot, window, service, environment, config_dir, monkeypatch
 ):
     monkeypatch.setattr(drift_watch, "WATCHED_EVERY_SECONDS", 0.0)
-    listed_on = []
-    entries_in = drift_watch._entries_in
-
-    def noting_the_thread(folder):
-        listed_on.append(threading.current_thread())
-        return entries_in(folder)
-
-    monkeypatch.setattr(drift_watch, "_entries_in", noting_the_thread)
+    listed_on = threads_calling(monkeypatch, drift_watch, "_entries_in")
     service.create_backup("billing")
     window.controller.refresh()
     select_environment(window, "billing")

@@ -155,11 +155,9 @@ def test_an_archive_comes_back_with_its_answers_when_the_folder_changed_after_it
     qtbot, dialog, window, service, config_dir, tmp_path
 ):
     source = drop_tarball_of_one_folder(qtbot, dialog, tmp_path, "from the tarball\n")
-    folder = dialog.findChild(object, "archiveFolderRootRadio")
+    folder = folder_as_root(qtbot, dialog)
     versions = dialog.findChild(object, "archiveVersionCombo")
     counts = dialog.findChild(object, "importPreviewCounts")
-    qtbot.waitUntil(lambda: ": " in folder.text(), timeout=10_000)
-    qtbot.mouseClick(folder, Qt.MouseButton.LeftButton)
     versions.setCurrentIndex(0)
     first = counts.text()
     (config_dir / "late.conf").write_text("edited while the dialog was open\n")
@@ -546,26 +544,43 @@ def test_an_archive_confirmed_as_another_version_asks_to_update_the_environment(
     assert service.list_backups("billing") == []
 
 
-def test_the_import_changes_view_shows_a_files_two_versions(qtbot, dialog, config_dir, tmp_path):
-    drop_tarball_of_one_folder(qtbot, dialog, tmp_path, "server:\n  port: 1337\n")
+def folder_as_root(qtbot, dialog):
+    """Once what each layout of a dropped archive of one folder would change is shown,
+    choose its folder as the root; that choice's radio button."""
     folder = dialog.findChild(object, "archiveFolderRootRadio")
     qtbot.waitUntil(lambda: ": " in folder.text(), timeout=10_000)
     qtbot.mouseClick(folder, Qt.MouseButton.LeftButton)
+    return folder
+
+
+def in_the_import_changes(qtbot, dialog, look) -> None:
+    """Show changes… once the chosen layout's are worked out; `look(changes)` at the view
+    with app.yaml selected."""
     show = dialog.findChild(object, "showImportChangesButton")
     qtbot.waitUntil(show.isEnabled, timeout=10_000)
-    seen = {}
 
-    def look(changes) -> None:
+    def with_app_yaml_selected(changes) -> None:
         table = changes.findChild(object, "changesTable")
         model = table.model()
         rows = [model.index(r, 0) for r in range(model.rowCount())]
         table.selectRow(next(i for i in rows if i.data() == "app.yaml").row())
+        look(changes)
+
+    answered = when_modal(with_app_yaml_selected, named="changesDialog")
+    qtbot.mouseClick(show, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(answered, timeout=10_000)  # listed on a worker first
+
+
+def test_the_import_changes_view_shows_a_files_two_versions(qtbot, dialog, config_dir, tmp_path):
+    drop_tarball_of_one_folder(qtbot, dialog, tmp_path, "server:\n  port: 1337\n")
+    folder_as_root(qtbot, dialog)
+    seen = {}
+
+    def look(changes) -> None:
         seen["diff"] = diff_of_selected_file(qtbot, changes)[0]
         changes.reject()
 
-    answered = when_modal(look, named="changesDialog")
-    qtbot.mouseClick(show, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(answered, timeout=10_000)  # listed on a worker first
+    in_the_import_changes(qtbot, dialog, look)
     assert "port: 8443" in seen["diff"] and "port: 1337" in seen["diff"]
 
 
@@ -573,28 +588,17 @@ def test_one_file_of_an_upload_is_saved_from_the_import_changes(
     qtbot, dialog, window, config_dir, tmp_path
 ):
     drop_tarball_of_one_folder(qtbot, dialog, tmp_path, "server:\n  port: 1337\n")
-    folder = dialog.findChild(object, "archiveFolderRootRadio")
-    qtbot.waitUntil(lambda: ": " in folder.text(), timeout=10_000)
-    qtbot.mouseClick(folder, Qt.MouseButton.LeftButton)
-    show = dialog.findChild(object, "showImportChangesButton")
-    qtbot.waitUntil(show.isEnabled, timeout=10_000)
+    folder_as_root(qtbot, dialog)
     saved = tmp_path / "app-from-the-tarball.yaml"
 
     def save_app_yaml(changes) -> None:
-        table = changes.findChild(object, "changesTable")
-        model = table.model()
-        table.selectRow(
-            next(r for r in range(model.rowCount()) if model.index(r, 0).data() == "app.yaml")
-        )
         choose_in_file_dialog(saved, "saveFileDialog")
         button = changes.findChild(object, "saveFileButton")
         assert button.isVisible() and button.text() == "&Save billing.tar.gz's version…"
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
         changes.reject()
 
-    answered = when_modal(save_app_yaml, named="changesDialog")
-    qtbot.mouseClick(show, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(answered, timeout=10_000)  # listed on a worker first
+    in_the_import_changes(qtbot, dialog, save_app_yaml)
     qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=10_000)
 
     assert saved.read_text() == "server:\n  port: 1337\n"

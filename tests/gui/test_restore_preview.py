@@ -18,6 +18,7 @@ from tests.gui.conftest import (
     when_modal,
 )
 from tests.gui.user import choose_backup_option, pick_in_list, toggle_tick
+from tests.spies import threads_calling
 from tests.store_view import damage_table
 from tests.trees import describe_tree, mess_up
 
@@ -36,7 +37,7 @@ def laid_out_on(monkeypatch):
     half a second, which the window must not be frozen for."""
     threads = []
 
-    class NotingTheThread(ChangeRows):
+    class NotingTheThread(ChangeRows):  # a class still: it is named in annotations
         def __init__(self, changes) -> None:
             threads.append(threading.current_thread())
             super().__init__(changes)
@@ -483,14 +484,7 @@ def test_a_restores_changes_open_from_the_activity_log(
     backup = service.create_backup("billing", name="golden")
     mess_up(config_dir)
     service.restore_backup("billing", backup.id)
-    read_on = []
-    restore_report = service.restore_report
-
-    def noting_the_thread(activity_id):
-        read_on.append(threading.current_thread())
-        return restore_report(activity_id)
-
-    monkeypatch.setattr(service, "restore_report", noting_the_thread)
+    read_on = threads_calling(monkeypatch, service, "restore_report")
 
     seen = _report_from_the_activity_log(qtbot, window, "backup restored")
 
@@ -568,14 +562,7 @@ def test_one_files_backed_up_content_is_saved_from_the_changes(
 ):
     wanted = service.backup_file(golden.id, "app.yaml")
     saved = tmp_path / "app-from-golden.yaml"
-    saved_on = []
-    save_backup_file = service.save_backup_file
-
-    def noting_the_thread(*args):
-        saved_on.append(threading.current_thread())
-        return save_backup_file(*args)
-
-    monkeypatch.setattr(service, "save_backup_file", noting_the_thread)
+    saved_on = threads_calling(monkeypatch, service, "save_backup_file")
 
     def save_app_yaml(changes) -> None:
         table = changes.findChild(object, "changesTable")
