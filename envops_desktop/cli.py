@@ -428,6 +428,24 @@ def _confirm(args: argparse.Namespace, question: str) -> None:
         raise UsageError("Nothing was changed.")
 
 
+def _confirm_changes(
+    args: argparse.Namespace,
+    question: str,
+    preview: Callable[[CancelToken], tuple[TreeChanges, TreeChanges]],
+) -> TreeChanges | None:
+    """`_confirm`, with what the restore would change in the question when there is one
+    to ask: `preview` gives it, and the whole restore's changes, which are returned for the
+    restore to refuse if the folder changes before the answer (None with --yes: nothing
+    was shown)."""
+    if args.yes or not sys.stdin.isatty():
+        _confirm(args, question)  # passes with --yes, else refuses: no terminal to ask at
+        return None
+    with _long_operation() as (_bar, cancel):
+        shown, whole = preview(cancel)
+    _confirm(args, f"{question} It changes: {shown.summary} (--dry-run lists them).")
+    return whole
+
+
 def _print(value: object, as_json: bool, text: Callable[[], str]) -> None:
     if as_json:
         print(json.dumps(_jsonable(value), indent=2))
@@ -518,13 +536,31 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         for caveat in service.restore_caveats(backup.id):
             print(f"envops: {caveat}", file=sys.stderr)  # even with --yes, in the log
         of_source = f" of {source.name}" if source.id != env.id else ""
-        _confirm(
+
+        def preview(cancel: CancelToken) -> tuple[TreeChanges, TreeChanges]:
+            # A selective restore is held to the whole one's changes, as in the window: a
+            # path it leaves as it is may change meanwhile.
+            whole = service.preview_restore(env.name, backup.id, cancel, args.source)
+            if not args.only:
+                return whole, whole
+            chosen = service.preview_restore(env.name, backup.id, cancel, args.source, args.only)
+            return chosen, whole
+
+        previewed = _confirm_changes(
             args,
             f"Restoring {backup.name}{of_source} erases the current configuration of {env.name}.",
+            preview,
         )
         with _long_operation() as (bar, cancel):
             env = service.restore_backup(
-                env.name, backup.id, args.backup_first, bar, cancel, args.source, args.only
+                env.name,
+                backup.id,
+                args.backup_first,
+                bar,
+                cancel,
+                args.source,
+                args.only,
+                previewed,
             )
         print(f"{env.name} was restored to {backup.name}{of_source} ({backup.version}).")
     elif command == "diff":
@@ -566,10 +602,12 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
             print(f"envops: {warning}", file=sys.stderr)  # even with --yes, in the log
         for caveat in checked.caveats:
             print(f"envops: {caveat}", file=sys.stderr)
-        _confirm(args, warning)
+        previewed = _confirm_changes(
+            args, warning, lambda cancel: (service.preview_import(env.name, checked, cancel),) * 2
+        )
         with _long_operation() as (bar, cancel):
             env = service.import_configuration_file(
-                env.name, checked, args.backup_first, bar, cancel
+                env.name, checked, args.backup_first, bar, cancel, previewed
             )
         print(f"{env.name} was restored from {source.name} ({env.version}).")
     elif command == "activity":

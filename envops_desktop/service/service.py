@@ -1067,12 +1067,14 @@ class EnvOpsService:
         backup_first: bool = False,
         progress: ProgressCallback = ignore_progress,
         cancel: CancelToken | None = None,
+        previewed: "TreeChanges | None" = None,
     ) -> Environment:
         """Restore the environment from a checked configuration file in one pass over it:
         each file is checked as it is written into the new tree.
 
-        For a caller with nothing to show between reading the file and importing it (the
-        command line); a file refused part way changes nothing, as if refused when staged.
+        For a caller with nothing but a question between reading the file and importing it
+        (the command line); a file refused part way changes nothing, as if refused when
+        staged. With `previewed`, as `import_configuration`.
         """
         from envops_desktop.service import configuration_files
 
@@ -1090,6 +1092,7 @@ class EnvOpsService:
             replacement=self._file_tree(checked),
             subject=f"the import of '{checked.source.name}'",
             caveats=checked.caveats,
+            previewed=previewed,
         )
 
     # Activity and recovery ------------------------------------------------------------------

@@ -3,6 +3,7 @@
 import fcntl
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -845,3 +846,39 @@ def test_importing_a_pipe_is_refused_without_waiting_for_a_writer(
     assert done.returncode == 5
     assert "from-ssh.zip was refused: it is a pipe, a device or a socket" in done.stderr
     assert pipe_named_like_an_archive.opened_to_read == 0
+
+
+@pytest.mark.parametrize("command", ["restore", "restore --only conf.d", "import"])
+def test_asked_at_a_terminal_the_question_says_what_changes_and_holds_the_folder_to_it(
+    cli, billing, tmp_path, monkeypatch, command
+):
+    backup = json.loads(cli("backup", "create", "billing", "--json")[1])
+    exported = tmp_path / "billing.envops.zip"
+    assert cli("backup", "export", backup["id"], str(exported))[0] == 0
+    mess_up(billing)
+    argv = {
+        "restore": ["restore", "billing", backup["id"]],
+        "restore --only conf.d": ["restore", "billing", backup["id"], "--only", "conf.d"],
+        "import": ["import", "billing", str(exported)],
+    }[command]
+    asked = []
+
+    def answer_after_an_edit(question: str) -> str:
+        asked.append(question)
+        (billing / "conf.d" / "late.ini").write_text("[written while the question waited]\n")
+        return "y"
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", answer_after_an_edit)
+    before = describe_tree(billing)  # as the question saw it, and then the late edit
+    code, _, err = cli(*argv)
+
+    assert re.search(r"It changes: \d+ added, .*removed.* \(--dry-run lists them\)", asked[0])
+    assert code == 1 and "changed since its preview" in err
+    after = describe_tree(billing)
+    assert after.pop("conf.d/late.ini") and {p: v for p, v in after.items() if p != "conf.d"} == {
+        p: v for p, v in before.items() if p != "conf.d"
+    }
+    monkeypatch.setattr("builtins.input", lambda question: "y")  # asked again: goes on
+    assert cli(*argv)[0] == 0
+    assert not (billing / "conf.d" / "late.ini").exists()
