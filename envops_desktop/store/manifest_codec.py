@@ -62,6 +62,20 @@ def _loads_lines(lines: list[bytes]) -> list[Any]:
         return [_loads_any_name(line) for line in lines]
 
 
+def _lines(rows: list[EntryRow]) -> bytes:
+    """`rows` as JSON lines, one row a line. orjson: a fifth of json.dumps's time; it escapes
+    control characters, so a line break only ever ends a row."""
+    # One call for them all, then split between rows: one call per row cost 6 µs each
+    # (1.2 s of a 200,000-file backup's main thread), one call for 1,024 rows 0.2 µs a row.
+    # A row is an array, so the array of rows is the rows joined by "," in brackets, and
+    # where "],[" is found exactly once between each two rows it is found nowhere else (in
+    # a name, or in nested arrays of attributes): those are the places to split.
+    joined = orjson.dumps(rows)
+    if joined.count(b"],[") == len(rows) - 1:
+        return joined[1:-1].replace(b"],[", b"]\n[") + b"\n"
+    return b"\n".join(map(orjson.dumps, rows)) + b"\n"
+
+
 class ManifestWriter:
     """Encodes rows handed over in path order, as they come, into a manifest document."""
 
@@ -77,10 +91,8 @@ class ManifestWriter:
         """Append rows; each must come after every row added before it in path order."""
         rows = iter(rows)
         while part := list(islice(rows, _ROWS_PER_PART)):
-            # orjson: a fifth of json.dumps's time; it escapes control characters, so a line
-            # break only ever ends a row.
             try:
-                text = b"\n".join(map(orjson.dumps, part)) + b"\n"
+                text = _lines(part)
             except TypeError:  # a name that is not UTF-8 (Linux allows any bytes)
                 text = b"\n".join(map(dumps_any_name, part)) + b"\n"
             self._hash.update(text)
