@@ -574,17 +574,11 @@ class EnvOpsService:
         self, checked: "CheckedConfigurationFile | StagedConfiguration"
     ) -> "tree_diff.Replacement":
         """A configuration file's tree, as what its import puts in place."""
-        from envops_desktop.service.configuration_files import CheckedConfigurationFile
         from envops_desktop.service.tree_diff import of_file
 
-        name = (
-            checked.source.name
-            if isinstance(checked, CheckedConfigurationFile)
-            else checked.file_name
-        )
         manifest = checked.manifest
-        entries = manifest.entries  # the same fields as TreeEntry's
-        return of_file(self._ctx, name, entries, manifest, checked.policy)  # type: ignore[arg-type]
+        entries: list[TreeEntry] = manifest.entries  # type: ignore[assignment]  # same fields
+        return of_file(self._ctx, checked.file_name, entries, manifest, checked.policy)
 
     def restore_report(self, activity_id: int) -> "TreeChanges | None":
         """What the restore an activity entry records changed, if it was kept."""
@@ -1090,7 +1084,7 @@ class EnvOpsService:
             cancel,
             one_pass.write_tree,
             replacement=self._file_tree(checked),
-            subject=f"the import of '{checked.source.name}'",
+            subject=f"the import of '{checked.file_name}'",
             caveats=checked.caveats,
             previewed=previewed,
         )
