@@ -22,7 +22,6 @@ import re
 import stat
 import struct
 import tarfile
-import time
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.paths import relative_path_problem
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
+from envops_desktop.store import zip_headers
 from envops_desktop.store.blob_bodies import CHUNK
 from envops_desktop.store.member_staging import reading_body, refused
 from envops_desktop.store.zip_members import ZipMember
@@ -293,11 +293,14 @@ class _ZipReader:
 
     def read_into(self, tree: _Collector, meter: ProgressMeter) -> None:
         for info in self._zip.infolist():
-            path = tree.path_of(info.filename)
+            path = tree.path_of(zip_headers.entry_name(info))
             unix = info.create_system == 3 and info.external_attr >> 16
             mode = info.external_attr >> 16 if unix else (0o755 if info.is_dir() else 0o644)
-            mtime_ns = int(time.mktime((*info.date_time, 0, 0, -1))) * 1_000_000_000
-            entry: dict[str, Any] = {"mode": stat.S_IMODE(mode), "mtime_ns": mtime_ns}
+            entry: dict[str, Any] = {
+                "mode": stat.S_IMODE(mode),
+                "mtime_ns": zip_headers.mtime_ns(info),
+                "meta": zip_headers.owners(info),
+            }
             if info.flag_bits & 0x1:
                 raise refused(self._source, f"the entry {info.filename!r} is encrypted")
             if info.is_dir() or stat.S_ISDIR(mode):

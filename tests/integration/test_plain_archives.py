@@ -3,8 +3,10 @@ user confirms the version and picks the root; every kind of entry tar keeps come
 
 import io
 import os
+import struct
 import subprocess
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -499,3 +501,75 @@ def test_an_empty_archive_is_refused_rather_than_emptying_the_environment(
     make(archive)
     with pytest.raises(InvalidConfigurationFileError, match="holds no files or folders"):
         service.check_configuration_file(archive)
+
+
+def _zip_with(archive: Path, *entries: tuple[zipfile.ZipInfo, bytes]) -> Path:
+    with zipfile.ZipFile(archive, "w") as written:
+        for info, body in entries:
+            written.writestr(info, body)
+    return archive
+
+
+def _made_on(system: int, name: str, extra: bytes = b"") -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, (2026, 1, 2, 3, 4, 6))
+    info.create_system, info.extra = system, extra
+    if system == 3:
+        info.external_attr = 0o100640 << 16
+    return info
+
+
+def test_a_zip_made_on_windows_has_its_backslashes_read_as_folders(
+    service, environment, config_dir, tmp_path
+):
+    # As PowerShell 5's Compress-Archive writes them: made on MS-DOS/NTFS, `\` separators.
+    windows = _zip_with(
+        tmp_path / "from-windows.zip",
+        (_made_on(0, "conf.d\\limits.conf"), b"limits\n"),
+        (_made_on(11, "app.yaml"), b"app\n"),
+    )
+    # On Unix a backslash is part of a name, and stays one.
+    unix = _zip_with(tmp_path / "from-linux.zip", (_made_on(3, "odd\\name.conf"), b"odd\n"))
+
+    imported(service, "billing", windows, "4.2.0", None)
+    assert (config_dir / "conf.d" / "limits.conf").read_text() == "limits\n"
+    assert sorted(p.name for p in config_dir.iterdir()) == ["app.yaml", "conf.d"]
+
+    imported(service, "billing", unix, "4.2.0", None)
+    assert [p.name for p in config_dir.iterdir()] == ["odd\\name.conf"]
+
+
+def test_a_zip_from_windows_that_climbs_out_with_backslashes_is_refused(
+    service, environment, config_dir, tmp_path
+):
+    archive = _zip_with(tmp_path / "evil.zip", (_made_on(11, "conf\\..\\..\\evil"), b"x"))
+    _refused_changing_nothing(service, config_dir, archive, "climbs out of the environment")
+
+
+def test_a_zip_entry_keeps_the_time_and_owners_its_extra_fields_hold(
+    service, environment, config_dir, tmp_path
+):
+    exact_ns = 1_767_323_045_123_456_700  # 2026-01-02 03:04:05.1234567 UTC
+    filetime = exact_ns // 100 + 116_444_736_000_000_000
+    ntfs = struct.pack("<HHIHH3Q", 0x000A, 32, 0, 1, 24, filetime, filetime, filetime)
+    stamp = struct.pack("<HHBi", 0x5455, 5, 1, 1_767_323_045)
+    owners = struct.pack("<HHBBIBI", 0x7875, 11, 1, 4, 65534, 4, 65533)
+    archive = _zip_with(
+        tmp_path / "times.zip",
+        (_made_on(0, "from-7zip.conf", ntfs), b"ntfs\n"),
+        (_made_on(3, "from-zip.conf", stamp + owners), b"ut\n"),
+        (_made_on(3, "dos-only.conf"), b"dos\n"),
+    )
+
+    checked = service.check_configuration_file(archive, keep_privileges=True)
+    service.import_configuration_file(
+        "billing", service.answer_plain_archive(checked, "4.2.0", None)
+    )
+
+    assert (config_dir / "from-7zip.conf").stat().st_mtime_ns == exact_ns
+    made_by_zip = (config_dir / "from-zip.conf").stat()
+    assert made_by_zip.st_mtime_ns == 1_767_323_045 * 1_000_000_000
+    # The MS-DOS time every entry has is local time, to two seconds.
+    local = time.mktime((2026, 1, 2, 3, 4, 6, 0, 0, -1))
+    assert (config_dir / "dos-only.conf").stat().st_mtime_ns == int(local) * 1_000_000_000
+    if AS_ROOT:
+        assert (made_by_zip.st_uid, made_by_zip.st_gid) == (65534, 65533)

@@ -1,0 +1,84 @@
+"""What a zip entry's headers say beyond what `zipfile` reads: its name's separators on
+the system that made it, its modification time from the extra fields that keep it
+exactly, and its owners. As `unzip` reads them, so that an archive imported here comes
+back as it would unpacked by hand.
+
+Extra fields (APPNOTE.TXT 4.5, Info-ZIP's extrafld.txt) are read from the central
+directory, where `zipfile` keeps them; a malformed one is ignored, as `unzip` does.
+"""
+
+import struct
+import time
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+# Systems a zip names as the one that made an entry (APPNOTE 4.4.2) on which a backslash
+# cannot be part of a name: there it is a separator (PowerShell 5's Compress-Archive and
+# .NET Framework's ZipFile wrote them so).
+_BACKSLASH_SEPARATES = {0: "MS-DOS/FAT", 6: "OS/2 HPFS", 11: "NTFS", 14: "VFAT"}
+
+_NTFS = 0x000A
+_EXTENDED_TIMESTAMP = 0x5455  # "UT"
+_UNIX_OWNERS = 0x7875  # "ux"
+_FILETIME_OF_1970 = 116_444_736_000_000_000  # in 100 ns steps since 1601
+
+
+def entry_name(info: zipfile.ZipInfo) -> str:
+    """The entry's name with `/` separators."""
+    if info.create_system in _BACKSLASH_SEPARATES:
+        return info.filename.replace("\\", "/")
+    return info.filename
+
+
+def mtime_ns(info: zipfile.ZipInfo) -> int:
+    """The entry's modification time: from an NTFS field (to 100 ns), else an extended
+    timestamp (to the second, in UTC), else the MS-DOS time every entry has, which is
+    local time to two seconds."""
+    fields = dict(_extra_fields(info.extra))
+    ntfs = fields.get(_NTFS)
+    if ntfs is not None:
+        for tag, value in _ntfs_attributes(ntfs):
+            if tag == 1 and len(value) >= 8:
+                (filetime,) = struct.unpack_from("<Q", value)
+                return (filetime - _FILETIME_OF_1970) * 100
+    stamp = fields.get(_EXTENDED_TIMESTAMP)
+    if stamp is not None and len(stamp) >= 5 and stamp[0] & 0x01:
+        (seconds,) = struct.unpack_from("<i", stamp, 1)
+        return seconds * 1_000_000_000
+    return int(time.mktime((*info.date_time, 0, 0, -1))) * 1_000_000_000
+
+
+def owners(info: zipfile.ZipInfo) -> dict[str, Any] | None:
+    """The owner and group ids `zip` keeps of a Unix file ("ux" field), as manifest
+    metadata; None when it kept none."""
+    field = dict(_extra_fields(info.extra)).get(_UNIX_OWNERS)
+    if field is None or len(field) < 2 or field[0] != 1:
+        return None
+    ids = []
+    at = 1
+    for _ in range(2):
+        if at >= len(field):
+            return None
+        size = field[at]
+        raw = field[at + 1 : at + 1 + size]
+        if size == 0 or len(raw) != size or size > 4:
+            return None
+        ids.append(int.from_bytes(raw, "little"))
+        at += 1 + size
+    return {"uid": ids[0], "gid": ids[1]}
+
+
+def _extra_fields(extra: bytes) -> Iterator[tuple[int, bytes]]:
+    at = 0
+    while at + 4 <= len(extra):
+        tag, size = struct.unpack_from("<HH", extra, at)
+        value = extra[at + 4 : at + 4 + size]
+        if len(value) != size:
+            return
+        yield tag, value
+        at += 4 + size
+
+
+def _ntfs_attributes(field: bytes) -> Iterator[tuple[int, bytes]]:
+    return _extra_fields(field[4:])  # after 4 reserved bytes, tagged as the fields are
