@@ -123,10 +123,10 @@ class RestoreBackupDialog(QDialog):
 
     def _show_counts(self) -> None:
         if self.only is not None:
+            # Not a count: a folder ticked whole is one chosen path, and a path chosen
+            # before the folder changed may have no change left when the dialog comes back.
             self.counts.setText(
-                self.tr("Only {n} of the changed paths: the rest stays as it is.").format(
-                    n=len(self.only)
-                )
+                self.tr("Only the paths ticked in Show changes…: the rest stays as it is.")
             )
         elif self.previewed is not None:
             self.counts.setText(self.previewed.summary)

@@ -238,7 +238,7 @@ def test_the_restore_dialog_comes_back_with_the_paths_chosen_when_a_chosen_one_c
     choose_backup_option(qtbot, window, golden.id, "restoreAction")
     qtbot.waitUntil(lambda: len(seen) == 2 and not window.controller.runner.running, timeout=20_000)
 
-    assert seen[0].startswith("Only ") and seen[0].endswith("paths: the rest stays as it is.")
+    assert seen[0] == "Only the paths ticked in Show changes…: the rest stays as it is."
     assert seen[1] == (Qt.CheckState.Unchecked, Qt.CheckState.Unchecked, Qt.CheckState.Checked)
     assert window.banner.kind == "success", window.banner.text
     now = describe_tree(config_dir)
