@@ -27,8 +27,12 @@ def check_destination(env: Environment, destination: Path, data_dir: Path) -> Pa
     that exists, outside the environment's and outside EnvOps's own `data_dir` (whose
     scratch folders are emptied at every start)."""
     destination = Path(os.path.abspath(destination))
-    if not destination.parent.is_dir():
+    if not destination.parent.exists():
         raise NotFoundError(f"{destination.parent} does not exist; nothing was written.")
+    if not destination.parent.is_dir():
+        raise InvalidInputError(
+            f"{destination.parent} is a file, not a folder; nothing was written."
+        )
     if destination.is_symlink() or (destination.exists() and not destination.is_dir()):
         raise InvalidInputError(f"{destination} is not a folder; nothing was written.")
     if destination.is_dir() and any(destination.iterdir()):

@@ -9,6 +9,7 @@ import pytest
 from envops_desktop.domain.enums import ActivityAction
 from envops_desktop.domain.errors import (
     InvalidInputError,
+    NotFoundError,
     OperationCancelledError,
     OperationFailedError,
 )
@@ -58,6 +59,10 @@ def test_a_folder_that_is_not_empty_or_inside_the_environment_is_refused(
         service.restore_to_folder(backup.id, busy)
     with pytest.raises(InvalidInputError, match="inside billing's folder"):
         service.restore_to_folder(backup.id, config_dir / "copy")
+    with pytest.raises(InvalidInputError, match=r"keep\.txt is a file, not a folder"):
+        service.restore_to_folder(backup.id, busy / "keep.txt" / "copy")
+    with pytest.raises(NotFoundError, match="missing does not exist"):
+        service.restore_to_folder(backup.id, tmp_path / "missing" / "copy")
 
     assert [p.name for p in busy.iterdir()] == ["keep.txt"]
     assert describe_tree(config_dir) == before
