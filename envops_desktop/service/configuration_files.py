@@ -37,6 +37,7 @@ from envops_desktop.service.materialize import materialize, new_file_metadata, p
 from envops_desktop.service.parallel import run_in_batches, start_helpers_early
 from envops_desktop.service.plain_archive_import import (
     PlainArchive,
+    macos_folder_caveat,
     no_checksums_caveat,
     read_archive,
 )
@@ -294,6 +295,8 @@ def _checked_plain(
     )
     policy, caveats = _trust(manifest, keep_privileges)
     caveats = [no_checksums_caveat(source.name, kind), *caveats]
+    if plain.tree.left_out_macos_folder:
+        caveats.append(macos_folder_caveat(source.name))
     bodies = plain.tree.bodies  # the archive itself, or its copy in `scratch`
     return CheckedConfigurationFile(bodies, manifest, members, policy, caveats, scratch, plain)
 

@@ -86,6 +86,14 @@ def no_checksums_caveat(file_name: str, kind: str) -> str:
     )
 
 
+def macos_folder_caveat(file_name: str) -> str:
+    """Said when a zip's `__MACOSX` folder was left out."""
+    return (
+        f"{file_name} was zipped on a Mac: its __MACOSX folder, where macOS keeps a copy of "
+        "the files' resource forks and attributes, is left out."
+    )
+
+
 def read_archive(
     ctx: ServiceContext,
     source: Path,

@@ -138,6 +138,7 @@ class PlainTree:
     bodies: Path  # the zip the bodies are read from: the archive itself, or its copy
     root: dict[str, Any] | None = None  # the archive's own "." entry, if it has one
     top_folder: str | None = None  # its one top-level folder, when that is all it holds
+    left_out_macos_folder: bool = False  # a zip's __MACOSX folder, which was left out
 
 
 def read_plain_archive(
@@ -181,6 +182,7 @@ class _Collector:
         self.members: dict[str, ZipMember] = {}
         self.root: dict[str, Any] | None = None
         self.total = 0
+        self.left_out_macos_folder = False
 
     def normal(self, name: str) -> str | None:
         """`name` as a path of the tree, or None for the archive's root ("." or "./")."""
@@ -234,7 +236,9 @@ class _Collector:
         (top,) = tops if len(tops) == 1 else (None,)
         if top is not None and (len(entries) == 1 or self.entries[top]["kind"] != "dir"):
             top = None
-        return PlainTree(kind, entries, self.members, bodies, self.root, top)
+        return PlainTree(
+            kind, entries, self.members, bodies, self.root, top, self.left_out_macos_folder
+        )
 
     def _with_implied_folders(self) -> list[dict[str, Any]]:
         # zip and tar both let an archive list `a/b/c` without `a` or `a/b`; the folders
@@ -293,7 +297,11 @@ class _ZipReader:
 
     def read_into(self, tree: _Collector, meter: ProgressMeter) -> None:
         for info in self._zip.infolist():
-            path = tree.path_of(zip_headers.entry_name(info))
+            name = zip_headers.entry_name(info)
+            if zip_headers.macos_metadata(name):
+                tree.left_out_macos_folder = True
+                continue
+            path = tree.path_of(name)
             unix = info.create_system == 3 and info.external_attr >> 16
             mode = info.external_attr >> 16 if unix else (0o755 if info.is_dir() else 0o644)
             entry: dict[str, Any] = {

@@ -1,7 +1,7 @@
 """What a zip entry's headers say beyond what `zipfile` reads: its name's separators on
-the system that made it, its modification time from the extra fields that keep it
-exactly, and its owners. As `unzip` reads them, so that an archive imported here comes
-back as it would unpacked by hand.
+the system that made it, its modification time from the extra fields that keep it exactly,
+and its owners, as `unzip` reads them, so that an archive imported here comes back as it
+would unpacked by hand; and whether it is macOS's metadata rather than a file.
 
 Extra fields (APPNOTE.TXT 4.5, Info-ZIP's extrafld.txt) are read from the central
 directory, where `zipfile` keeps them; a malformed one is ignored, as `unzip` does.
@@ -18,6 +18,7 @@ from typing import Any
 # .NET Framework's ZipFile wrote them so).
 _BACKSLASH_SEPARATES = {0: "MS-DOS/FAT", 6: "OS/2 HPFS", 11: "NTFS", 14: "VFAT"}
 
+_MACOS_METADATA = "__MACOSX"
 _NTFS = 0x000A
 _EXTENDED_TIMESTAMP = 0x5455  # "UT"
 _UNIX_OWNERS = 0x7875  # "ux"
@@ -29,6 +30,13 @@ def entry_name(info: zipfile.ZipInfo) -> str:
     if info.create_system in _BACKSLASH_SEPARATES:
         return info.filename.replace("\\", "/")
     return info.filename
+
+
+def macos_metadata(name: str) -> bool:
+    """Whether `name` is in the `__MACOSX` folder macOS's Archive Utility adds to a zip: a
+    copy of each file's resource fork and attributes in Apple's own format, beside the
+    files themselves, never a part of the folder that was zipped."""
+    return name.split("/", 1)[0] == _MACOS_METADATA
 
 
 def mtime_ns(info: zipfile.ZipInfo) -> int:

@@ -573,3 +573,32 @@ def test_a_zip_entry_keeps_the_time_and_owners_its_extra_fields_hold(
     assert (config_dir / "dos-only.conf").stat().st_mtime_ns == int(local) * 1_000_000_000
     if AS_ROOT:
         assert (made_by_zip.st_uid, made_by_zip.st_gid) == (65534, 65533)
+
+
+def test_a_zip_made_on_a_mac_leaves_out_its_macosx_folder_and_says_so(
+    service, environment, config_dir, tmp_path
+):
+    # As Finder's Compress writes a folder: the files, then an AppleDouble copy of each
+    # one's attributes under __MACOSX.
+    apple_double = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(8)
+    archive = _zip_with(
+        tmp_path / "billing.zip",
+        (_made_on(3, "billing/"), b""),
+        (_made_on(3, "billing/app.yaml"), b"from a mac\n"),
+        (_made_on(3, "__MACOSX/"), b""),
+        (_made_on(3, "__MACOSX/billing/"), b""),
+        (_made_on(3, "__MACOSX/billing/._app.yaml"), apple_double),
+    )
+
+    checked = service.check_configuration_file(archive)
+    assert checked.plain is not None and checked.plain.top_folder == "billing"
+    assert any("its __MACOSX folder" in caveat for caveat in checked.caveats)
+    service.import_configuration_file(
+        "billing", service.answer_plain_archive(checked, "4.2.0", "billing")
+    )
+
+    assert [p.name for p in config_dir.iterdir()] == ["app.yaml"]
+    assert (config_dir / "app.yaml").read_text() == "from a mac\n"
+    entry = service.activity("billing")[0]
+    assert entry.action is ActivityAction.CONFIGURATION_IMPORTED
+    assert "billing.zip was zipped on a Mac" in entry.detail
