@@ -302,8 +302,9 @@ class _ZipReader:
                 tree.left_out_macos_folder = True
                 continue
             path = tree.path_of(name)
-            unix = info.create_system == 3 and info.external_attr >> 16
-            mode = info.external_attr >> 16 if unix else (0o755 if info.is_dir() else 0o644)
+            unix_mode = zip_headers.unix_mode_of(info)
+            folder = zip_headers.is_folder(info, name)
+            mode = unix_mode if unix_mode is not None else (0o755 if folder else 0o644)
             entry: dict[str, Any] = {
                 "mode": stat.S_IMODE(mode),
                 "mtime_ns": zip_headers.mtime_ns(info),
@@ -311,10 +312,10 @@ class _ZipReader:
             }
             if info.flag_bits & 0x1:
                 raise refused(self._source, f"the entry {info.filename!r} is encrypted")
-            if info.is_dir() or stat.S_ISDIR(mode):
+            if folder:
                 tree.add(path, {**entry, "kind": EntryKind.DIR})
                 continue
-            file_type = stat.S_IFMT(mode) if unix else stat.S_IFREG
+            file_type = stat.S_IFMT(mode) if unix_mode is not None else stat.S_IFREG
             if file_type == stat.S_IFLNK:
                 if info.file_size > 4096:
                     raise refused(self._source, f"the link {info.filename!r} is too long")

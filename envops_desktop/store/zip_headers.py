@@ -7,6 +7,7 @@ Extra fields (APPNOTE.TXT 4.5, Info-ZIP's extrafld.txt) are read from the centra
 directory, where `zipfile` keeps them; a malformed one is ignored, as `unzip` does.
 """
 
+import stat
 import struct
 import time
 import zipfile
@@ -19,6 +20,7 @@ from typing import Any
 _BACKSLASH_SEPARATES = {0: "MS-DOS/FAT", 6: "OS/2 HPFS", 11: "NTFS", 14: "VFAT"}
 
 _MACOS_METADATA = "__MACOSX"
+_MS_DOS_FOLDER = 0x10
 _NTFS = 0x000A
 _EXTENDED_TIMESTAMP = 0x5455  # "UT"
 _UNIX_OWNERS = 0x7875  # "ux"
@@ -30,6 +32,24 @@ def entry_name(info: zipfile.ZipInfo) -> str:
     if info.create_system in _BACKSLASH_SEPARATES:
         return info.filename.replace("\\", "/")
     return info.filename
+
+
+def is_folder(info: zipfile.ZipInfo, name: str) -> bool:
+    """Whether the entry named `name` (its `entry_name`) is a folder: by the `/` that ends
+    it, or by its Unix mode where it has one, else by its MS-DOS attribute (Windows tools
+    wrote a folder's name with a `\\` at its end instead)."""
+    unix_mode = unix_mode_of(info)
+    if name.endswith("/"):
+        return True
+    if unix_mode is not None:
+        return stat.S_ISDIR(unix_mode)
+    return bool(info.external_attr & _MS_DOS_FOLDER)
+
+
+def unix_mode_of(info: zipfile.ZipInfo) -> int | None:
+    """The entry's Unix mode (type and permissions), if a Unix tool made it."""
+    mode = info.external_attr >> 16
+    return mode if info.create_system == 3 and mode else None
 
 
 def macos_metadata(name: str) -> bool:

@@ -522,17 +522,21 @@ def test_a_zip_made_on_windows_has_its_backslashes_read_as_folders(
     service, environment, config_dir, tmp_path
 ):
     # As PowerShell 5's Compress-Archive writes them: made on MS-DOS/NTFS, `\` separators.
+    empty_folder = _made_on(0, "logs\\")
+    empty_folder.external_attr = 0x10  # MS-DOS's folder attribute
     windows = _zip_with(
         tmp_path / "from-windows.zip",
         (_made_on(0, "conf.d\\limits.conf"), b"limits\n"),
         (_made_on(11, "app.yaml"), b"app\n"),
+        (empty_folder, b""),
     )
     # On Unix a backslash is part of a name, and stays one.
     unix = _zip_with(tmp_path / "from-linux.zip", (_made_on(3, "odd\\name.conf"), b"odd\n"))
 
     imported(service, "billing", windows, "4.2.0", None)
     assert (config_dir / "conf.d" / "limits.conf").read_text() == "limits\n"
-    assert sorted(p.name for p in config_dir.iterdir()) == ["app.yaml", "conf.d"]
+    assert sorted(p.name for p in config_dir.iterdir()) == ["app.yaml", "conf.d", "logs"]
+    assert (config_dir / "logs").is_dir() and not any((config_dir / "logs").iterdir())
 
     imported(service, "billing", unix, "4.2.0", None)
     assert [p.name for p in config_dir.iterdir()] == ["odd\\name.conf"]
