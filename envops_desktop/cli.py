@@ -519,7 +519,25 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
                 f"The team's latest backup of {source.name}, {newer[-1][1]}, was refused (see "
                 "above); name the backup to restore instead. Nothing was changed."
             )
+        if args.dry_run and args.to is not None:
+            folder = service.check_restore_to_folder(backup.id, args.to)
+            _print(
+                {
+                    "backup": backup.id,
+                    "folder": str(folder),
+                    "files": backup.file_count,
+                    "bytes": backup.total_bytes,
+                },
+                args.json,
+                lambda: (
+                    f"{backup.name} ({backup.version}) would be written to {folder}: "
+                    f"{backup.file_count} files, {backup.total_bytes} bytes. {env.name} "
+                    "stays as it is."
+                ),
+            )
+            return
         if args.dry_run:
+            service.check_restore(env.name, backup.id, args.source)
             with _long_operation() as (_bar, cancel):
                 changes = service.preview_restore(
                     env.name, backup.id, cancel, args.source, args.only
@@ -593,6 +611,7 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
                 "root; --version and --root-folder are for archives made by other tools."
             )
         if args.dry_run:
+            service.check_import(env.name, checked)
             with _long_operation() as (_bar, cancel):
                 changes = service.preview_import(env.name, checked, cancel)
             _print(changes, args.json, lambda: _change_lines(changes))
@@ -975,6 +994,7 @@ def _answer_plain_archive(
                 layout = service.answer_plain_archive(
                     checked, args.archive_version, None if folder == "." else folder
                 )
+                service.check_import(env.name, layout)
                 with _long_operation() as (_bar, cancel):
                     changes = service.preview_import(env.name, layout, cancel)
                 shown.append((folder, said, changes))

@@ -53,6 +53,14 @@ def check_destination(env: Environment, destination: Path, data_dir: Path) -> Pa
     return destination
 
 
+def check_room_in(env: Environment, backup: Backup, destination: Path, data_dir: Path) -> Path:
+    """`check_destination`, and room there for `backup`: all a restore to a folder checks
+    before it writes. Returns `destination` made absolute."""
+    destination = check_destination(env, destination, data_dir)
+    check_free_space(destination, backup.total_bytes)
+    return destination
+
+
 def restore_to_folder(
     ctx: ServiceContext,
     env: Environment,
@@ -63,8 +71,7 @@ def restore_to_folder(
     cancel: CancelToken,
 ) -> Path:
     """Write `backup` (of `env`) by `write_tree` as the new folder `destination`; returns it."""
-    destination = check_destination(env, destination, ctx.data_dir)
-    check_free_space(destination, backup.total_bytes)
+    destination = check_room_in(env, backup, destination, ctx.data_dir)
     started = time.monotonic()
     staging = destination.parent / f".{destination.name}{STAGING_MARK}{new_id()}"
     # Owned while it is written: the next start removes it if this process is killed.

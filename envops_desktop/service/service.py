@@ -48,7 +48,7 @@ from envops_desktop.service.restore import (
 from envops_desktop.service.scanning import holds_at_most, quick_scan
 from envops_desktop.service.store_check import StoreReport, check_store
 from envops_desktop.service.team_locks import team_lock
-from envops_desktop.service.versions import short_printable
+from envops_desktop.service.versions import current_version, short_printable
 from envops_desktop.store.database import unusable
 from envops_desktop.store.timestamps import utc_now
 
@@ -515,6 +515,27 @@ class EnvOpsService:
         only = self._chosen(env, backup, only)
         return of_backup(self._ctx, backup).preview(env, only, cancel or CancelToken())
 
+    def check_restore(
+        self, environment: str, backup_id: str, from_environment: str | None = None
+    ) -> None:
+        """Refuse, as `restore_backup` would before anything changes, a restore that cannot
+        go ahead (another version, a mount inside, too little space): for a dry run, which
+        must not show a list of changes for a restore that would change nothing."""
+        env = self.get_environment(environment)
+        backup = self.backup_to_restore(env.name, backup_id, from_environment)
+        check_restorable(env, backup.version, backup.total_bytes, A_BACKUP)
+
+    def check_import(
+        self, environment: str, checked: "CheckedConfigurationFile | StagedConfiguration"
+    ) -> None:
+        """As `check_restore`, for an import; an archive whose version is not yet confirmed
+        is not checked against the environment's."""
+        env = self.get_environment(environment)
+        manifest = checked.manifest
+        unconfirmed = checked.plain is not None and checked.plain.version is None
+        version = current_version(env) if unconfirmed else manifest.version
+        check_restorable(env, version, manifest.total_bytes, A_CONFIGURATION_FILE)
+
     def _chosen(
         self, env: Environment, backup: Backup, only: list[str] | None, from_preview: bool = False
     ) -> list[str] | None:
@@ -778,6 +799,16 @@ class EnvOpsService:
         return restore_to_folder(
             self._ctx, env, backup, destination, write_tree, progress, cancel or CancelToken()
         )
+
+    def check_restore_to_folder(self, backup_id: str, destination: Path) -> Path:
+        """Refuse, as `restore_to_folder` would before writing, a folder it cannot write
+        the backup into (not new or empty, inside the environment, too little space);
+        returns the folder, made absolute."""
+        from envops_desktop.service.folder_restore import check_room_in
+
+        backup = self.get_backup(backup_id)
+        env = self.get_environment(backup.environment_id)
+        return check_room_in(env, backup, destination, self._ctx.data_dir)
 
     def _source_of(
         self, env: Environment, backup: Backup, from_environment: str | None

@@ -238,6 +238,53 @@ def test_import_dry_run_lists_what_the_file_would_change(cli, billing, tmp_path)
     assert {c["path"]: c["kinds"] for c in listed["changes"]}["conf.d/new.ini"] == ["removed"]
 
 
+def test_a_dry_run_of_a_restore_or_import_of_another_version_is_refused_as_they_are(
+    cli, billing, tmp_path
+):
+    backup = json.loads(cli("backup", "create", "billing", "--name", "golden", "--json")[1])
+    exported = tmp_path / "billing.envops.zip"
+    assert cli("backup", "export", backup["id"], str(exported))[0] == 0
+    archive = tmp_path / "billing.tar"
+    subprocess.run(["tar", "-cf", str(archive), "-C", str(billing), "."], check=True)
+    assert cli("env", "update", "billing", "--version", "4.3.0")[0] == 0
+    before = describe_tree(billing)
+
+    for args in (
+        ("restore", "billing", "golden", "--dry-run"),
+        ("restore", "billing", "golden", "--dry-run", "--json"),
+        ("import", "billing", str(exported), "--dry-run"),
+        ("import", "billing", str(archive), "--dry-run", "--version", "4.2.0"),
+    ):
+        code, out, err = cli(*args)
+        assert (code, out) == (3, ""), args
+        assert "but billing runs version 4.3.0; update the environment" in err, args
+
+    assert describe_tree(billing) == before
+    # Written to a folder of its own, a backup of another version is no trouble.
+    code, out, _ = cli("restore", "billing", "golden", "--dry-run", "--to", str(tmp_path / "x"))
+    assert code == 0 and f"would be written to {tmp_path / 'x'}: " in out
+
+
+def test_a_dry_run_of_a_restore_to_a_folder_checks_the_folder_and_writes_nothing(
+    cli, billing, tmp_path
+):
+    backup = json.loads(cli("backup", "create", "billing", "--name", "golden", "--json")[1])
+    before = describe_tree(billing)
+    new = tmp_path / "old-billing"
+
+    code, out, _ = cli("restore", "billing", "golden", "--dry-run", "--to", str(new), "--json")
+    assert code == 0 and not new.exists() and describe_tree(billing) == before
+    assert json.loads(out) == {
+        "backup": backup["id"],
+        "folder": str(new),
+        "files": backup["file_count"],
+        "bytes": backup["total_bytes"],
+    }
+
+    code, out, err = cli("restore", "billing", "golden", "--dry-run", "--to", str(billing / "x"))
+    assert (code, out) == (1, "") and "is inside billing's folder" in err
+
+
 def test_diff_compares_two_backups_or_a_backup_with_the_live_folder(cli, billing):
     first = json.loads(cli("backup", "create", "billing", "--json")[1])
     (billing / "conf.d" / "new.ini").write_text("[new]\n")
