@@ -311,31 +311,29 @@ class _ZipReader:
                 "meta": zip_headers.owners(info),
             }
             if info.flag_bits & 0x1:
-                raise refused(self._source, f"the entry {info.filename!r} is encrypted")
+                raise refused(self._source, f"the entry {name!r} is encrypted")
             if folder:
                 tree.add(path, {**entry, "kind": EntryKind.DIR})
                 continue
             file_type = stat.S_IFMT(mode) if unix_mode is not None else stat.S_IFREG
             if file_type == stat.S_IFLNK:
                 if info.file_size > 4096:
-                    raise refused(self._source, f"the link {info.filename!r} is too long")
-                with reading_body(self._source, info.filename):
+                    raise refused(self._source, f"the link {name!r} is too long")
+                with reading_body(self._source, name):
                     target = self._zip.read(info).decode("utf-8", "surrogateescape")
                 tree.add(path, {**entry, "kind": EntryKind.SYMLINK, "target": target})
             elif file_type in (stat.S_IFREG, 0):
-                tree.declare(info.filename, info.file_size)
+                tree.declare(name, info.file_size)
                 digest = hashlib.sha256()
-                with reading_body(self._source, info.filename), self._zip.open(info) as body:
+                with reading_body(self._source, name), self._zip.open(info) as body:
                     while chunk := body.read(CHUNK):
                         digest.update(chunk)
                         tree.cancel.raise_if_cancelled()
                 kept = {**entry, "kind": EntryKind.FILE, "size": info.file_size}
                 tree.add(path, {**kept, "sha256": digest.hexdigest()}, ZipMember.of(info))
             else:
-                raise refused(
-                    self._source, f"the entry {info.filename!r} is a device file, FIFO or socket"
-                )
-            meter.advance(info.compress_size, info.filename)
+                raise refused(self._source, f"the entry {name!r} is a device file, FIFO or socket")
+            meter.advance(info.compress_size, name)
 
     def close(self) -> None:
         self._zip.close()

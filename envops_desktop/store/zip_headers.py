@@ -11,27 +11,46 @@ import stat
 import struct
 import time
 import zipfile
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
-# Systems a zip names as the one that made an entry (APPNOTE 4.4.2) on which a backslash
-# cannot be part of a name: there it is a separator (PowerShell 5's Compress-Archive and
-# .NET Framework's ZipFile wrote them so).
-_BACKSLASH_SEPARATES = {0: "MS-DOS/FAT", 6: "OS/2 HPFS", 11: "NTFS", 14: "VFAT"}
+# Systems a zip names as the one that made an entry (APPNOTE 4.4.2) that are MS-DOS's
+# heirs. There a backslash cannot be part of a name, so it is a separator (PowerShell 5's
+# Compress-Archive and .NET Framework's ZipFile wrote them so), and a name not flagged as
+# UTF-8 is in the OEM code page, which `zipfile` takes as cp437. Elsewhere (Unix, macOS) a
+# name is the file's own bytes, as `unzip` writes them back.
+_MS_DOS_FAMILY = {0: "MS-DOS/FAT", 6: "OS/2 HPFS", 11: "NTFS", 14: "VFAT"}
 
+_UTF8_FLAG = 0x800
 _MACOS_METADATA = "__MACOSX"
 _MS_DOS_FOLDER = 0x10
 _NTFS = 0x000A
 _EXTENDED_TIMESTAMP = 0x5455  # "UT"
+_UNICODE_PATH = 0x7075  # "up": the name in UTF-8, beside one in another encoding
 _UNIX_OWNERS = 0x7875  # "ux"
 _FILETIME_OF_1970 = 116_444_736_000_000_000  # in 100 ns steps since 1601
 
 
 def entry_name(info: zipfile.ZipInfo) -> str:
-    """The entry's name with `/` separators."""
-    if info.create_system in _BACKSLASH_SEPARATES:
-        return info.filename.replace("\\", "/")
-    return info.filename
+    """The entry's name, as a file name here (bytes that are not UTF-8 as lone
+    surrogates), with `/` separators."""
+    name = info.filename
+    if not info.flag_bits & _UTF8_FLAG:
+        raw = name.encode("cp437")  # back to the header's bytes, which `zipfile` decoded so
+        unicode_path = dict(_extra_fields(info.extra)).get(_UNICODE_PATH)
+        if (
+            unicode_path is not None
+            and len(unicode_path) > 5
+            and unicode_path[0] == 1
+            and struct.unpack_from("<I", unicode_path, 1)[0] == zlib.crc32(raw)
+        ):
+            name = unicode_path[5:].decode("utf-8", "surrogateescape")
+        elif info.create_system not in _MS_DOS_FAMILY:
+            name = raw.decode("utf-8", "surrogateescape")
+    if info.create_system in _MS_DOS_FAMILY:
+        name = name.replace("\\", "/")
+    return name
 
 
 def is_folder(info: zipfile.ZipInfo, name: str) -> bool:

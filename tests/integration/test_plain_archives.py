@@ -8,6 +8,7 @@ import subprocess
 import tarfile
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -606,3 +607,42 @@ def test_a_zip_made_on_a_mac_leaves_out_its_macosx_folder_and_says_so(
     entry = service.activity("billing")[0]
     assert entry.action is ActivityAction.CONFIGURATION_IMPORTED
     assert "billing.zip was zipped on a Mac" in entry.detail
+
+
+def _zip_with_raw_names(archive: Path, *entries: tuple[zipfile.ZipInfo, bytes, bytes]) -> Path:
+    """A zip whose entries are named by the bytes given, not flagged as UTF-8, as zip tools
+    other than Python's write them: each written under an ASCII stand-in of the same
+    length, then renamed in its local header and the central directory alike."""
+    _zip_with(archive, *((info, body) for info, _raw, body in entries))
+    data = archive.read_bytes()
+    for info, raw, _body in entries:
+        stand_in = info.filename.encode("ascii")
+        assert len(stand_in) == len(raw) and data.count(stand_in) == 2
+        data = data.replace(stand_in, raw)
+    archive.write_bytes(data)
+    return archive
+
+
+def test_a_zips_names_are_read_in_the_encoding_of_the_system_that_made_it(
+    service, environment, config_dir, tmp_path
+):
+    utf8, latin1 = "café.conf".encode(), b"lat\xe9.conf"
+    in_utf8 = b"caf\xc3\xa9-up.conf"
+    unicode_path = struct.pack("<HHBI", 0x7075, 5 + len(in_utf8), 1, zlib.crc32(b"caf\x82-up.conf"))
+    archive = _zip_with_raw_names(
+        tmp_path / "names.zip",
+        # Info-ZIP's zip on Linux: the file's own bytes, whatever they are.
+        (_made_on(3, "cafXX.conf"), utf8, b"utf-8\n"),
+        (_made_on(3, "latX.conf"), latin1, b"latin-1\n"),
+        # Windows' own zip: the OEM code page, 437 in the West.
+        (_made_on(0, "dosX.conf"), b"dos\x82.conf", b"cp437\n"),
+        # Beside a name in another encoding, the name in UTF-8 that Info-ZIP adds.
+        (_made_on(0, "cafX-up.conf", unicode_path + in_utf8), b"caf\x82-up.conf", b"up\n"),
+    )
+
+    imported(service, "billing", archive, "4.2.0", None)
+
+    assert sorted(os.listdir(os.fsencode(config_dir))) == sorted(
+        [utf8, latin1, "dosé.conf".encode(), in_utf8]
+    )
+    assert (config_dir / os.fsdecode(latin1)).read_text() == "latin-1\n"
