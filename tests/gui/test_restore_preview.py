@@ -528,6 +528,28 @@ def test_a_long_operations_progress_bar_shows_elapsed_and_time_left(qtbot, windo
     assert any("elapsed, about" in text and "left" in text for text in seen)
 
 
+def test_the_progress_line_names_a_file_whose_name_is_not_utf8_with_its_odd_byte(qtbot, window):
+    import threading
+
+    from envops_desktop.domain.progress import Progress
+
+    reported, finish = threading.Event(), threading.Event()
+
+    def reading(progress, _cancel):
+        progress(Progress("reading", 1, 2, os.fsdecode(b"conf.d/lat\xe9.conf")))
+        reported.set()
+        finish.wait(10)
+
+    running = window.controller.runner.prepare("Reading", None, reading)
+    window.controller.runner.launch(running)
+    try:
+        qtbot.waitUntil(lambda: "lat" in window.task_progress.label.text(), timeout=10_000)
+        assert window.task_progress.label.text().endswith("— conf.d/lat\\xe9.conf")
+    finally:
+        finish.set()
+        qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=10_000)
+
+
 def test_a_folder_changed_after_the_preview_is_not_restored_and_the_new_preview_shown(
     qtbot, window, service, config_dir, golden
 ):
