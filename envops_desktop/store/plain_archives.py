@@ -297,22 +297,21 @@ class _ZipReader:
 
     def read_into(self, tree: _Collector, meter: ProgressMeter) -> None:
         for info in self._zip.infolist():
-            name = zip_headers.entry_name(info)
+            headers = zip_headers.headers_of(info)
+            name, unix_mode = headers.name, headers.unix_mode
             if zip_headers.macos_metadata(name):
                 tree.left_out_macos_folder = True
                 continue
             path = tree.path_of(name)
-            unix_mode = zip_headers.unix_mode_of(info)
-            folder = zip_headers.is_folder(info, name)
-            mode = unix_mode if unix_mode is not None else (0o755 if folder else 0o644)
+            mode = unix_mode if unix_mode is not None else (0o755 if headers.is_folder else 0o644)
             entry: dict[str, Any] = {
                 "mode": stat.S_IMODE(mode),
-                "mtime_ns": zip_headers.mtime_ns(info),
-                "meta": zip_headers.owners(info),
+                "mtime_ns": headers.mtime_ns,
+                "meta": headers.owners,
             }
             if info.flag_bits & 0x1:
                 raise refused(self._source, f"the entry {name!r} is encrypted")
-            if folder:
+            if headers.is_folder:
                 tree.add(path, {**entry, "kind": EntryKind.DIR})
                 continue
             file_type = stat.S_IFMT(mode) if unix_mode is not None else stat.S_IFREG

@@ -12,8 +12,7 @@ import struct
 import time
 import zipfile
 import zlib
-from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 # Systems a zip names as the one that made an entry (APPNOTE 4.4.2) that are MS-DOS's
 # heirs. There a backslash cannot be part of a name, so it is a separator (PowerShell 5's
@@ -32,13 +31,47 @@ _UNIX_OWNERS = 0x7875  # "ux"
 _FILETIME_OF_1970 = 116_444_736_000_000_000  # in 100 ns steps since 1601
 
 
-def entry_name(info: zipfile.ZipInfo) -> str:
-    """The entry's name, as a file name here (bytes that are not UTF-8 as lone
-    surrogates), with `/` separators."""
+class ZipEntryHeaders(NamedTuple):
+    """What an entry's headers say of it."""
+
+    name: str  # a file name here (bytes that are not UTF-8 as lone surrogates), `/` between
+    unix_mode: int | None  # type and permissions, if a Unix tool made it
+    is_folder: bool
+    mtime_ns: int
+    owners: dict[str, Any] | None  # manifest metadata: uid and gid, if `zip` kept them
+
+
+def headers_of(info: zipfile.ZipInfo) -> ZipEntryHeaders:
+    """Read once per entry: an archive may hold a million."""
+    fields = _extra_fields(info.extra) if info.extra else {}
+    name = _name(info, fields)
+    mode = info.external_attr >> 16
+    unix_mode = mode if info.create_system == 3 and mode else None
+    # A folder by the `/` that ends its name, or by its Unix mode where it has one, else
+    # by its MS-DOS attribute (Windows tools wrote a `\` at the end of its name instead).
+    if name.endswith("/"):
+        is_folder = True
+    elif unix_mode is not None:
+        is_folder = stat.S_ISDIR(unix_mode)
+    else:
+        is_folder = bool(info.external_attr & _MS_DOS_FOLDER)
+    return ZipEntryHeaders(
+        name, unix_mode, is_folder, _mtime_ns(info, fields), _owners(fields.get(_UNIX_OWNERS))
+    )
+
+
+def macos_metadata(name: str) -> bool:
+    """Whether `name` is in the `__MACOSX` folder macOS's Archive Utility adds to a zip: a
+    copy of each file's resource fork and attributes in Apple's own format, beside the
+    files themselves, never a part of the folder that was zipped."""
+    return name.split("/", 1)[0] == _MACOS_METADATA
+
+
+def _name(info: zipfile.ZipInfo, fields: dict[int, bytes]) -> str:
     name = info.filename
-    if not info.flag_bits & _UTF8_FLAG:
+    if not info.flag_bits & _UTF8_FLAG and not name.isascii():
         raw = name.encode("cp437")  # back to the header's bytes, which `zipfile` decoded so
-        unicode_path = dict(_extra_fields(info.extra)).get(_UNICODE_PATH)
+        unicode_path = fields.get(_UNICODE_PATH)
         if (
             unicode_path is not None
             and len(unicode_path) > 5
@@ -53,42 +86,15 @@ def entry_name(info: zipfile.ZipInfo) -> str:
     return name
 
 
-def is_folder(info: zipfile.ZipInfo, name: str) -> bool:
-    """Whether the entry named `name` (its `entry_name`) is a folder: by the `/` that ends
-    it, or by its Unix mode where it has one, else by its MS-DOS attribute (Windows tools
-    wrote a folder's name with a `\\` at its end instead)."""
-    unix_mode = unix_mode_of(info)
-    if name.endswith("/"):
-        return True
-    if unix_mode is not None:
-        return stat.S_ISDIR(unix_mode)
-    return bool(info.external_attr & _MS_DOS_FOLDER)
-
-
-def unix_mode_of(info: zipfile.ZipInfo) -> int | None:
-    """The entry's Unix mode (type and permissions), if a Unix tool made it."""
-    mode = info.external_attr >> 16
-    return mode if info.create_system == 3 and mode else None
-
-
-def macos_metadata(name: str) -> bool:
-    """Whether `name` is in the `__MACOSX` folder macOS's Archive Utility adds to a zip: a
-    copy of each file's resource fork and attributes in Apple's own format, beside the
-    files themselves, never a part of the folder that was zipped."""
-    return name.split("/", 1)[0] == _MACOS_METADATA
-
-
-def mtime_ns(info: zipfile.ZipInfo) -> int:
-    """The entry's modification time: from an NTFS field (to 100 ns), else an extended
-    timestamp (to the second, in UTC), else the MS-DOS time every entry has, which is
-    local time to two seconds."""
-    fields = dict(_extra_fields(info.extra))
+def _mtime_ns(info: zipfile.ZipInfo, fields: dict[int, bytes]) -> int:
+    """From an NTFS field (to 100 ns), else an extended timestamp (to the second, in UTC),
+    else the MS-DOS time every entry has, which is local time to two seconds."""
     ntfs = fields.get(_NTFS)
     if ntfs is not None:
-        for tag, value in _ntfs_attributes(ntfs):
-            if tag == 1 and len(value) >= 8:
-                (filetime,) = struct.unpack_from("<Q", value)
-                return (filetime - _FILETIME_OF_1970) * 100
+        mtime = _extra_fields(ntfs[4:]).get(1)  # after 4 reserved bytes, tagged likewise
+        if mtime is not None and len(mtime) >= 8:
+            (filetime,) = struct.unpack_from("<Q", mtime)
+            return (filetime - _FILETIME_OF_1970) * 100
     stamp = fields.get(_EXTENDED_TIMESTAMP)
     if stamp is not None and len(stamp) >= 5 and stamp[0] & 0x01:
         (seconds,) = struct.unpack_from("<i", stamp, 1)
@@ -96,10 +102,9 @@ def mtime_ns(info: zipfile.ZipInfo) -> int:
     return int(time.mktime((*info.date_time, 0, 0, -1))) * 1_000_000_000
 
 
-def owners(info: zipfile.ZipInfo) -> dict[str, Any] | None:
-    """The owner and group ids `zip` keeps of a Unix file ("ux" field), as manifest
-    metadata; None when it kept none."""
-    field = dict(_extra_fields(info.extra)).get(_UNIX_OWNERS)
+def _owners(field: bytes | None) -> dict[str, Any] | None:
+    """The owner and group ids of Info-ZIP's "ux" field: a version, then each id's size
+    and its little-endian bytes."""
     if field is None or len(field) < 2 or field[0] != 1:
         return None
     ids = []
@@ -116,16 +121,15 @@ def owners(info: zipfile.ZipInfo) -> dict[str, Any] | None:
     return {"uid": ids[0], "gid": ids[1]}
 
 
-def _extra_fields(extra: bytes) -> Iterator[tuple[int, bytes]]:
+def _extra_fields(extra: bytes) -> dict[int, bytes]:
+    """The fields by tag, up to the first that runs past the end."""
+    fields = {}
     at = 0
     while at + 4 <= len(extra):
         tag, size = struct.unpack_from("<HH", extra, at)
         value = extra[at + 4 : at + 4 + size]
         if len(value) != size:
-            return
-        yield tag, value
+            break
+        fields[tag] = value
         at += 4 + size
-
-
-def _ntfs_attributes(field: bytes) -> Iterator[tuple[int, bytes]]:
-    return _extra_fields(field[4:])  # after 4 reserved bytes, tagged as the fields are
+    return fields
