@@ -184,8 +184,9 @@ class _Collector:
         self.total = 0
         self.left_out_macos_folder = False
 
-    def normal(self, name: str) -> str | None:
-        """`name` as a path of the tree, or None for the archive's root ("." or "./")."""
+    def normal(self, name: str, linked_from: str | None = None) -> str | None:
+        """`name` as a path of the tree, or None for the archive's root ("." or "./"); the
+        name a hardlink `linked_from` names, for the sentence of a refusal."""
         path = name
         while path.startswith("./"):
             path = path[2:]
@@ -193,6 +194,10 @@ class _Collector:
         if path in ("", "."):
             return None
         problem = relative_path_problem(path)
+        if problem and linked_from is not None:
+            raise refused(
+                self.source, f"the entry {linked_from!r} is a hardlink to {name!r}, which {problem}"
+            )
         if problem:
             raise refused(self.source, f"the entry {name!r} {problem}")
         return path
@@ -433,7 +438,7 @@ class _TarReader:
         elif member.issym():
             tree.add(path, {**entry, "kind": EntryKind.SYMLINK, "target": member.linkname})
         elif member.islnk():
-            link = tree.normal(member.linkname)
+            link = tree.normal(member.linkname, linked_from=member.name)
             if link is None or tree.entries.get(link, {}).get("sha256") is None:
                 raise refused(
                     self._source,

@@ -219,6 +219,10 @@ HOSTILE_TARS = {
         [(_member("b", tarfile.LNKTYPE, "missing"), b"")],
         "a hardlink to 'missing', which is not an earlier file",
     ),
+    "a hardlink to a file outside": (
+        [(_member("shadow", tarfile.LNKTYPE, "/etc/shadow"), b"")],
+        "the entry 'shadow' is a hardlink to '/etc/shadow', which is an absolute path",
+    ),
     "a file inside a link": (
         [(_member("d", tarfile.SYMTYPE, "."), b""), (_member("d/x"), b"1")],
         "inside a link",
