@@ -29,9 +29,11 @@ from envops_desktop.domain.errors import (
 from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment, PostRestoreCommand, TreeEntry
+from envops_desktop.domain.paths import shown
 from envops_desktop.domain.progress import CancelToken, Progress, ProgressCallback, ProgressMeter
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.crash_points import crash_point
+from envops_desktop.service.file_flags import pinned_inside
 from envops_desktop.service.flushing import (
     can_settle_later,
     current_boot_id,
@@ -120,6 +122,19 @@ def check_free_space(target: Path, needed_bytes: int) -> None:
             f"Not enough free disk space beside {target}: the restore needs "
             f"{_mib(needed_bytes + _SPACE_MARGIN)} MiB ({_mib(needed_bytes)} MiB of files and "
             f"{_mib(_SPACE_MARGIN)} MiB to spare) and {_mib(free)} MiB are free."
+        )
+
+
+def check_nothing_pinned(env: Environment) -> None:
+    """Refuse a restore of `env` whose folder holds an immutable or append-only path, which
+    it would replace with a copy without that protection and could never remove."""
+    pinned = pinned_inside(Path(env.path))
+    if pinned is not None:
+        raise OperationFailedError(
+            f"{shown(str(pinned.path))} is {pinned.flag} (chattr +{pinned.option}): a restore "
+            f"would put a copy that is not in its place, and could never remove it. Clear the "
+            f"flag first (chattr -{pinned.option}) if the restore should replace it. Nothing "
+            "was changed."
         )
 
 

@@ -41,6 +41,7 @@ from envops_desktop.service.parallel import Background, start_helpers_early
 from envops_desktop.service.recovery import recover_interrupted_operations
 from envops_desktop.service.restore import (
     TreeWriter,
+    check_nothing_pinned,
     check_restorable,
     restore_caveats,
     restore_locked,
@@ -519,11 +520,12 @@ class EnvOpsService:
         self, environment: str, backup_id: str, from_environment: str | None = None
     ) -> None:
         """Refuse, as `restore_backup` would before anything changes, a restore that cannot
-        go ahead (another version, a mount inside, too little space): for a dry run, which
-        must not show a list of changes for a restore that would change nothing."""
+        go ahead (another version, a mount or an immutable file inside, too little space):
+        for a dry run, which must not list the changes of a restore that would make none."""
         env = self.get_environment(environment)
         backup = self.backup_to_restore(env.name, backup_id, from_environment)
         check_restorable(env, backup.version, backup.total_bytes, A_BACKUP)
+        check_nothing_pinned(env)
 
     def check_import(
         self, environment: str, checked: "CheckedConfigurationFile | StagedConfiguration"
@@ -535,6 +537,7 @@ class EnvOpsService:
         unconfirmed = checked.plain is not None and checked.plain.version is None
         version = current_version(env) if unconfirmed else manifest.version
         check_restorable(env, version, manifest.total_bytes, A_CONFIGURATION_FILE)
+        check_nothing_pinned(env)
 
     def _chosen(
         self, env: Environment, backup: Backup, only: list[str] | None, from_preview: bool = False
@@ -906,6 +909,7 @@ class EnvOpsService:
         ):
             env = self.get_environment(env.id)  # it may have changed while we waited
             check_restorable(env, version, needed_bytes, what)
+            check_nothing_pinned(env)  # a walk of the folder: once, and under the lock
             report: bytearray | Background[bytearray]
             if previewed is not None:
                 # Worked out under the lock before anything changes (a backup first changes
