@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 _FLAGS = ((0x10, "immutable", "i"), (0x20, "append-only", "a"))  # STATX_ATTR_*
-_PINNING = 0x10 | 0x20
+_UNMOVABLE = 0x10 | 0x20
 _AT_FDCWD = -100
 _AT_SYMLINK_NOFOLLOW = 0x100
 _AT_STATX_DONT_SYNC = 0x4000  # a network filesystem need not be asked afresh
@@ -29,7 +29,7 @@ _STATX_SIZE = 256
 _ATTRIBUTES, _ATTRIBUTES_MASK = struct.Struct("=Q"), 56
 
 
-class Pinned(NamedTuple):
+class Unmovable(NamedTuple):
     """A path the kernel keeps where it is, and by which flag."""
 
     path: Path
@@ -37,7 +37,7 @@ class Pinned(NamedTuple):
     option: str  # chattr's letter for it: "i" or "a"
 
 
-def pinned_inside(folder: Path) -> Pinned | None:
+def unmovable_inside(folder: Path) -> Unmovable | None:
     """The first path in `folder` (itself included, links not followed) that is immutable
     or append-only; None if there is none, or if this system cannot say. A system call a
     path: done only where a restore is about to replace them."""
@@ -47,10 +47,10 @@ def pinned_inside(folder: Path) -> Pinned | None:
     buffer = ctypes.create_string_buffer(_STATX_SIZE)
     if statx(_AT_FDCWD, os.fsencode(folder), _AT_SYMLINK_NOFOLLOW, 0, buffer) != 0:
         return None  # gone: the restore says so in its own words
-    if not _ATTRIBUTES.unpack_from(buffer, _ATTRIBUTES_MASK)[0] & _PINNING:
+    if not _ATTRIBUTES.unpack_from(buffer, _ATTRIBUTES_MASK)[0] & _UNMOVABLE:
         return None  # a filesystem that keeps no such flags (FAT, older tmpfs, NFS)
-    if _ATTRIBUTES.unpack_from(buffer, 8)[0] & _PINNING:
-        return _pinned(folder, buffer)
+    if _ATTRIBUTES.unpack_from(buffer, 8)[0] & _UNMOVABLE:
+        return _unmovable(folder, buffer)
     pending = [os.fsencode(folder)]  # no mount inside: a restore refuses one first
     while pending:
         path = pending.pop()
@@ -63,8 +63,8 @@ def pinned_inside(folder: Path) -> Pinned | None:
                 name = os.fsencode(entry.name)
                 if statx(fd, name, _AT_SYMLINK_NOFOLLOW | _AT_STATX_DONT_SYNC, 0, buffer) != 0:
                     continue
-                if _ATTRIBUTES.unpack_from(buffer, 8)[0] & _PINNING:
-                    return _pinned(Path(os.fsdecode(path + b"/" + name)), buffer)
+                if _ATTRIBUTES.unpack_from(buffer, 8)[0] & _UNMOVABLE:
+                    return _unmovable(Path(os.fsdecode(path + b"/" + name)), buffer)
                 if entry.is_dir(follow_symlinks=False):
                     pending.append(path + b"/" + name)
         finally:
@@ -72,10 +72,10 @@ def pinned_inside(folder: Path) -> Pinned | None:
     return None
 
 
-def _pinned(path: Path, statx_buffer: ctypes.Array[ctypes.c_char]) -> Pinned:
+def _unmovable(path: Path, statx_buffer: ctypes.Array[ctypes.c_char]) -> Unmovable:
     attributes = _ATTRIBUTES.unpack_from(statx_buffer, 8)[0]
     flag, option = next((name, option) for bit, name, option in _FLAGS if attributes & bit)
-    return Pinned(path, flag, option)
+    return Unmovable(path, flag, option)
 
 
 @functools.cache

@@ -33,7 +33,7 @@ from envops_desktop.domain.paths import shown
 from envops_desktop.domain.progress import CancelToken, Progress, ProgressCallback, ProgressMeter
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.crash_points import crash_point
-from envops_desktop.service.file_flags import pinned_inside
+from envops_desktop.service.file_flags import unmovable_inside
 from envops_desktop.service.flushing import (
     can_settle_later,
     current_boot_id,
@@ -75,10 +75,15 @@ TreeWriter = Callable[[Path, ProgressMeter, CancelToken, bool], None]
 
 
 def check_restorable(
-    env: Environment, version: str, needed_bytes: int, subject: str = A_BACKUP
+    env: Environment,
+    version: str,
+    needed_bytes: int,
+    subject: str = A_BACKUP,
+    look_inside: bool = True,
 ) -> None:
     """Refuse, before anything changes, a restore (of a `subject`) that cannot be done
-    safely."""
+    safely. `look_inside` also reads the flags of everything in the folder (a system call
+    a path), which a caller about to check again under the lock leaves to that check."""
     environment_version = current_version(env)
     if version != environment_version:
         raise VersionMismatchError(env.name, environment_version, version, subject)
@@ -112,6 +117,8 @@ def check_restorable(
             "a restore needs it to swap the configuration in atomically."
         )
     check_free_space(target, needed_bytes)
+    if look_inside:
+        _check_nothing_unmovable(env)
 
 
 def check_free_space(target: Path, needed_bytes: int) -> None:
@@ -125,15 +132,15 @@ def check_free_space(target: Path, needed_bytes: int) -> None:
         )
 
 
-def check_nothing_pinned(env: Environment) -> None:
+def _check_nothing_unmovable(env: Environment) -> None:
     """Refuse a restore of `env` whose folder holds an immutable or append-only path, which
     it would replace with a copy without that protection and could never remove."""
-    pinned = pinned_inside(Path(env.path))
-    if pinned is not None:
+    found = unmovable_inside(Path(env.path))
+    if found is not None:
         raise OperationFailedError(
-            f"{shown(str(pinned.path))} is {pinned.flag} (chattr +{pinned.option}): a restore "
-            f"would put a copy that is not in its place, and could never remove it. Clear the "
-            f"flag first (chattr -{pinned.option}) if the restore should replace it. Nothing "
+            f"{shown(str(found.path))} is {found.flag} (chattr +{found.option}): a restore "
+            "would put a copy that is not in its place, and could never remove it. Clear the "
+            f"flag first (chattr -{found.option}) if the restore should replace it. Nothing "
             "was changed."
         )
 

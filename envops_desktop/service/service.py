@@ -41,7 +41,6 @@ from envops_desktop.service.parallel import Background, start_helpers_early
 from envops_desktop.service.recovery import recover_interrupted_operations
 from envops_desktop.service.restore import (
     TreeWriter,
-    check_nothing_pinned,
     check_restorable,
     restore_caveats,
     restore_locked,
@@ -525,7 +524,6 @@ class EnvOpsService:
         env = self.get_environment(environment)
         backup = self.backup_to_restore(env.name, backup_id, from_environment)
         check_restorable(env, backup.version, backup.total_bytes, A_BACKUP)
-        check_nothing_pinned(env)
 
     def check_import(
         self, environment: str, checked: "CheckedConfigurationFile | StagedConfiguration"
@@ -537,7 +535,6 @@ class EnvOpsService:
         unconfirmed = checked.plain is not None and checked.plain.version is None
         version = current_version(env) if unconfirmed else manifest.version
         check_restorable(env, version, manifest.total_bytes, A_CONFIGURATION_FILE)
-        check_nothing_pinned(env)
 
     def _chosen(
         self, env: Environment, backup: Backup, only: list[str] | None, from_preview: bool = False
@@ -899,7 +896,7 @@ class EnvOpsService:
         env = self.get_environment(environment)
         importing = action is ActivityAction.CONFIGURATION_IMPORTED
         what = A_CONFIGURATION_FILE if importing else A_BACKUP
-        check_restorable(env, version, needed_bytes, what)
+        check_restorable(env, version, needed_bytes, what, look_inside=False)  # at once
         doing = "imported" if importing else "restored"
         with (
             # The others first: whichever holds this one too is then the one named.
@@ -909,7 +906,6 @@ class EnvOpsService:
         ):
             env = self.get_environment(env.id)  # it may have changed while we waited
             check_restorable(env, version, needed_bytes, what)
-            check_nothing_pinned(env)  # a walk of the folder: once, and under the lock
             report: bytearray | Background[bytearray]
             if previewed is not None:
                 # Worked out under the lock before anything changes (a backup first changes
