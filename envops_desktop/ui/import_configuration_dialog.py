@@ -248,6 +248,8 @@ class ImportConfigurationDialog(QDialog):
             self.preview_counts.setText(
                 self.tr("Changes: {summary}").format(summary=changes.summary)
             )
+        elif self.answers.layout_chosen:  # its preview not in yet, the other one's may be
+            self.preview_counts.setText(self.tr("Working out what would change…"))
         elif self._changes:
             self.preview_counts.setText(self.tr("Choose the configuration folder below."))
         self.show_changes.setEnabled(changes is not None)

@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -542,6 +543,36 @@ def test_an_archive_confirmed_as_another_version_asks_to_update_the_environment(
     assert seen == ["versionMismatchBox"]
     assert dialog.isVisible() and "5.0" in dialog.error_label.text()
     assert service.list_backups("billing") == []
+
+
+def test_while_the_chosen_folders_changes_are_worked_out_the_dialog_says_so(
+    qtbot, dialog, service, tmp_path, monkeypatch
+):
+    # The folder's preview held back, as a big one is, until the top level's is shown.
+    release = threading.Event()
+    preview_import = service.preview_import
+
+    def folder_held_back(environment, checked, cancel=None):
+        if checked.plain.root_folder is not None:
+            release.wait(10)
+        return preview_import(environment, checked, cancel)
+
+    monkeypatch.setattr(service, "preview_import", folder_held_back)
+    drop_tarball_of_one_folder(qtbot, dialog, tmp_path, "from the tarball\n")
+    top_level = dialog.findChild(object, "archiveTopLevelRootRadio")
+    counts = dialog.findChild(object, "importPreviewCounts")
+    qtbot.waitUntil(lambda: ": " in top_level.text(), timeout=10_000)
+    assert counts.text() == "Choose the configuration folder below."
+
+    folder = dialog.findChild(object, "archiveFolderRootRadio")
+    on_its_circle = QPoint(6, folder.height() // 2)  # its text is short until its count is in
+    qtbot.mouseClick(folder, Qt.MouseButton.LeftButton, pos=on_its_circle)
+    assert folder.isChecked()
+    try:
+        assert counts.text() == "Working out what would change…"
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: counts.text().startswith("Changes: "), timeout=10_000)
 
 
 def folder_as_root(qtbot, dialog):
