@@ -42,6 +42,7 @@ from envops_desktop.service.plain_archive_import import (
     read_archive,
 )
 from envops_desktop.service.restore import owners_caveat
+from envops_desktop.store.archive_kinds import plain_archive_kind
 from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import deflate_blobs
 from envops_desktop.store.blobs import DamagedBlobError, MissingBlobError
@@ -60,7 +61,6 @@ from envops_desktop.store.file_metadata import (
 from envops_desktop.store.manifest_codec import encode_manifest
 from envops_desktop.store.member_staging import MemberJob, stage_members
 from envops_desktop.store.owned_folders import OwnedFolder
-from envops_desktop.store.plain_archives import plain_archive_kind
 from envops_desktop.store.sealed_files import is_sealed, seal_file, unseal_file
 from envops_desktop.store.staged_blobs import StagedBlobs
 from envops_desktop.store.timestamps import utc_now

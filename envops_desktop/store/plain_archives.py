@@ -18,7 +18,6 @@ import hashlib
 import lzma
 import os
 import pwd
-import re
 import stat
 import struct
 import tarfile
@@ -31,7 +30,7 @@ from typing import Any, BinaryIO
 
 import zstandard
 
-from envops_desktop.domain.configuration import MANIFEST_NAME, ImportLimits
+from envops_desktop.domain.configuration import ImportLimits
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.paths import relative_path_problem
@@ -41,16 +40,6 @@ from envops_desktop.store.blob_bodies import CHUNK
 from envops_desktop.store.member_staging import reading_body, refused
 from envops_desktop.store.zip_members import ZipMember
 
-# How each kind begins: zip, then the compressions a tar comes in.
-_MAGICS = (
-    (b"PK\x03\x04", "zip"),
-    (b"PK\x05\x06", "zip"),
-    (b"\x1f\x8b", "tar.gz"),
-    (b"\x28\xb5\x2f\xfd", "tar.zst"),
-    (b"BZh", "tar.bz2"),
-    (b"\xfd7zXZ\x00", "tar.xz"),
-)
-_USTAR_AT = 257
 # No header of a real archive (a long name, a pax record of attributes) comes near this; a
 # forged one declaring gigabytes would otherwise be read whole into memory by `tarfile`.
 _LARGEST_HEADER = 16 << 20
@@ -69,61 +58,6 @@ _EXTENDED_HEADERS = (
     tarfile.SOLARIS_XHDTYPE,
 )
 _DAMAGED_STREAM = (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
-
-
-def plain_archive_kind(path: Path) -> str | None:
-    """ "zip", "tar", "tar.gz", … for an archive with no EnvOps manifest; None for anything
-    else (a configuration file, or not an archive at all)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(_USTAR_AT + 5)
-            size = os.fstat(f.fileno()).st_size
-    except OSError:
-        return None
-    kind = next((name for magic, name in _MAGICS if head.startswith(magic)), None)
-    if kind is None and head[_USTAR_AT:].startswith(b"ustar"):
-        kind = "tar"
-    if kind is None and size >= 1024 and size % 512 == 0 and not any(head):
-        kind = "tar"  # an empty one, its end blocks only: refused as holding nothing
-    if kind == "zip":
-        try:
-            if _lists_manifest(path):
-                return None  # a configuration file
-        except (zipfile.BadZipFile, OSError, EOFError):
-            return None  # refused as a damaged configuration file, in its own words
-    return kind
-
-
-# A central directory record naming the manifest: its fixed fields (the name's length among
-# them), then the name.
-_MANIFEST_RECORD = re.compile(
-    rb"PK\x01\x02.{24}"
-    + re.escape(struct.pack("<H", len(MANIFEST_NAME)))
-    + rb".{16}"
-    + re.escape(MANIFEST_NAME.encode()),
-    re.DOTALL,
-)
-
-
-def _lists_manifest(path: Path) -> bool:
-    """Whether a zip's central directory lists a top-level manifest, looked for in its bytes.
-
-    `zipfile` would make a `ZipInfo` of every entry first, in Python: for the 20,000 files
-    of a 1 GiB configuration file 0.1 s on the worker, during which the window waited for
-    the GIL (and it is parsed again to be read).
-    """
-    with open(path, "rb") as f:
-        end = zipfile._EndRecData(f)  # type: ignore[attr-defined]  # zip64 ends too
-        if end is None:
-            raise zipfile.BadZipFile("no end of central directory")
-        size = end[zipfile._ECD_SIZE]  # type: ignore[attr-defined]
-        start = end[zipfile._ECD_LOCATION] - size  # type: ignore[attr-defined]
-        if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:  # type: ignore[attr-defined]
-            start -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator  # type: ignore[attr-defined]
-        if start < 0:
-            raise zipfile.BadZipFile("a central directory before the file's start")
-        f.seek(start)
-        return _MANIFEST_RECORD.search(f.read(size)) is not None
 
 
 @dataclass

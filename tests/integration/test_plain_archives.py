@@ -650,3 +650,20 @@ def test_a_zips_names_are_read_in_the_encoding_of_the_system_that_made_it(
         [utf8, latin1, "dosé.conf".encode(), in_utf8]
     )
     assert (config_dir / os.fsdecode(latin1)).read_text() == "latin-1\n"
+
+
+def test_a_zip_with_a_manifest_json_of_its_own_imports_as_the_archive_it_is(
+    service, environment, config_dir, tmp_path
+):
+    # A web front end's configuration: its manifest.json is the site's, not EnvOps's.
+    site = b'{"name": "Billing", "start_url": "/", "display": "standalone"}\n'
+    archive = _zip_with(
+        tmp_path / "web-frontend.zip",
+        (_made_on(3, "manifest.json"), site),
+        (_made_on(3, "index.html"), b"<!doctype html>\n"),
+    )
+
+    imported(service, "billing", archive, "4.2.0", None)
+
+    assert sorted(p.name for p in config_dir.iterdir()) == ["index.html", "manifest.json"]
+    assert (config_dir / "manifest.json").read_bytes() == site
