@@ -22,6 +22,7 @@ from envops_desktop.domain.errors import (
     A_BACKUP,
     EnvOpsError,
     InvalidConfigurationFileError,
+    NotFoundError,
     OperationCancelledError,
     OperationFailedError,
     VersionMismatchError,
@@ -95,7 +96,16 @@ def check_restorable(
             f"{target} is a link to {os.path.realpath(target)}; register that folder as the "
             "environment instead. Nothing was changed."
         )
-    environment_folder(env)
+    try:
+        environment_folder(env)
+    except NotFoundError as missing:
+        # Not made here: a path whose disk is not mounted yet would be filled on the disk
+        # below it, and hidden again once the disk is mounted.
+        raise NotFoundError(
+            f"{missing} A restore writes into an existing folder: if it was deleted, make an "
+            f"empty one there (mkdir {target}) and restore again; if its disk is not "
+            "mounted, mount it first. Nothing was changed."
+        ) from missing
     mounted = mounts_inside(target)
     if mounted:
         raise OperationFailedError(
