@@ -29,6 +29,7 @@ from envops_desktop.domain.errors import (
     WrongPassphraseError,
 )
 from envops_desktop.domain.models import Environment, PostRestoreCommand
+from envops_desktop.domain.paths import on_one_line
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.service import EnvOpsService
@@ -1020,15 +1021,6 @@ def _answer_plain_archive(
     return service.answer_plain_archive(checked, args.archive_version, root)
 
 
-# A name may hold any byte but "/": written as they are, a newline in one would make a line
-# of the listing that no path changes on, and an escape sequence would work the terminal.
-_CONTROL_CHARACTERS = {code: f"\\x{code:02x}" for code in [*range(32), 127]} | {
-    ord("\n"): "\\n",
-    ord("\t"): "\\t",
-    ord("\r"): "\\r",
-}
-
-
 def _change_lines(changes: "TreeChanges") -> str:
     """One line per path ("modified, mtime  app.yaml  (120 B → 98 B)"), then the counts."""
     lines = []
@@ -1037,7 +1029,7 @@ def _change_lines(changes: "TreeChanges") -> str:
         sizes = ""
         if ChangeKind.MODIFIED in change.kinds:
             sizes = f"  ({change.size_before:,} B → {change.size_after:,} B)"
-        lines.append(f"{kinds:24} {change.path.translate(_CONTROL_CHARACTERS)}{sizes}")
+        lines.append(f"{kinds:24} {on_one_line(change.path)}{sizes}")
     lines.append(f"{changes.before} → {changes.after}: {changes.summary}.")
     return "\n".join(lines)
 

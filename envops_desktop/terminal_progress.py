@@ -4,6 +4,7 @@ import shutil
 import sys
 from typing import TextIO
 
+from envops_desktop.domain.paths import on_one_line, shown
 from envops_desktop.domain.progress import Eta, Progress
 
 
@@ -24,9 +25,10 @@ class TerminalProgressBar:
         mib = f"{progress.done / 2**20:.1f}/{progress.total / 2**20:.1f} MiB"
         bar_width = 24
         filled = bar_width * progress.percent // 100
+        path = on_one_line(shown(progress.path))
         line = (
             f"{progress.phase} [{'#' * filled}{'.' * (bar_width - filled)}] "
-            f"{progress.percent:3d}% {mib} {self._eta.text(progress)} {progress.path}"
+            f"{progress.percent:3d}% {mib} {self._eta.text(progress)} {path}"
         )
         self._stream.write("\r" + line[: width - 1].ljust(width - 1))
         self._stream.flush()

@@ -61,3 +61,18 @@ def shown(text: str) -> str:
     surrogates) written as `\\x` escapes: fit for a message, a report or the database, which
     hold text only; never used to name a file."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+# A name may hold any byte but "/": written as they are, a newline in one would start a
+# line of its own, and an escape sequence would work the terminal.
+_CONTROL_CHARACTERS = {code: f"\\x{code:02x}" for code in [*range(32), 127]} | {
+    ord("\n"): "\\n",
+    ord("\t"): "\\t",
+    ord("\r"): "\\r",
+}
+
+
+def on_one_line(text: str) -> str:
+    """`text` with its control characters written as escapes (`\\n`, `\\x1b`): fit for one
+    line of a terminal, whatever a name in it holds."""
+    return text.translate(_CONTROL_CHARACTERS)

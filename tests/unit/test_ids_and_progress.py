@@ -1,5 +1,6 @@
 """Ids sort by time; progress is throttled but always ends at its total."""
 
+import os
 import time
 
 from envops_desktop.domain.ids import new_id
@@ -61,3 +62,26 @@ def test_the_terminal_progress_bar_says_how_long_it_has_run(monkeypatch):
 
     assert "restoring [############............]  50%" in screen.getvalue()
     assert "0:00 elapsed app.yaml" in screen.getvalue()
+
+
+def test_the_terminal_progress_bar_keeps_a_strange_name_on_its_line(monkeypatch):
+    import io
+
+    from envops_desktop import terminal_progress
+    from envops_desktop.domain.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    wide = os.terminal_size((200, 50))
+    monkeypatch.setattr(terminal_progress.shutil, "get_terminal_size", lambda _default: wide)
+    screen = Terminal()
+    bar = terminal_progress.TerminalProgressBar(screen)
+    # A newline, an escape sequence that would clear the screen, a byte that is not UTF-8.
+    bar(Progress("restoring", 50, 100, "conf.d/a\nb\x1b[2J" + os.fsdecode(b"\xe9")))
+    bar.close()
+
+    drawn = screen.getvalue()
+    assert "\x1b" not in drawn and drawn.count("\n") == 1  # the one that ends the bar
+    assert drawn.rstrip().endswith("conf.d/a\\nb\\x1b[2J\\xe9")
