@@ -4,7 +4,7 @@ import shutil
 import sys
 from typing import TextIO
 
-from envops_desktop.domain.paths import on_one_line, shown
+from envops_desktop.domain.paths import on_one_line
 from envops_desktop.domain.progress import Eta, Progress
 
 
@@ -25,7 +25,7 @@ class TerminalProgressBar:
         mib = f"{progress.done / 2**20:.1f}/{progress.total / 2**20:.1f} MiB"
         bar_width = 24
         filled = bar_width * progress.percent // 100
-        path = on_one_line(shown(progress.path))
+        path = on_one_line(progress.path)
         line = (
             f"{progress.phase} [{'#' * filled}{'.' * (bar_width - filled)}] "
             f"{progress.percent:3d}% {mib} {self._eta.text(progress)} {path}"

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from envops_desktop.domain.errors import OperationCancelledError
+from envops_desktop.domain.paths import shown
 
 
 @dataclass(frozen=True)
@@ -15,7 +16,7 @@ class Progress:
     phase: str
     done: int
     total: int
-    path: str = ""
+    path: str = ""  # text to show: a name's bytes that are not UTF-8 written as `\\xNN`
 
     @property
     def percent(self) -> int:
@@ -73,7 +74,9 @@ class ProgressMeter:
             if now - self._last < self._interval:
                 return
             self._last = now
-            snapshot = Progress(self._phase, self._done, self._total, path)
+            # Made text here, once a report is due, for every view alike: Qt would drop the
+            # odd bytes of a name that is not UTF-8, a terminal show a surrogate's escape.
+            snapshot = Progress(self._phase, self._done, self._total, shown(path))
         self._callback(snapshot)
 
     def finish(self) -> None:

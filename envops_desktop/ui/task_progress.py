@@ -3,7 +3,6 @@
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from envops_desktop.controller.operation_runner import OperationRunner, RunningOperation
-from envops_desktop.domain.paths import shown
 from envops_desktop.domain.progress import Progress
 from envops_desktop.ui.icons import icon
 
@@ -54,13 +53,12 @@ class TaskProgress(QWidget):
         else:
             self.bar.setRange(0, 100)
             self.bar.setValue(progress.percent)
-        path = shown(progress.path)  # a name that is not UTF-8 would lose its odd bytes
-        detail = f" — {path}" if path else ""
+        detail = f" — {progress.path}" if progress.path else ""
         phase = progress.phase.capitalize()
         timing = self._current.timing if self._current else ""
         self.bar.setFormat(f"%p% · {timing}" if timing else "%p%")
         self.label.setText(f"{self._current.label if self._current else ''}: {phase}{detail}")
-        self.label.setToolTip(path)
+        self.label.setToolTip(progress.path)
 
     def cancel(self) -> None:
         if self._current is not None:

@@ -68,7 +68,6 @@ def test_the_terminal_progress_bar_keeps_a_strange_name_on_its_line(monkeypatch)
     import io
 
     from envops_desktop import terminal_progress
-    from envops_desktop.domain.progress import Progress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -78,8 +77,10 @@ def test_the_terminal_progress_bar_keeps_a_strange_name_on_its_line(monkeypatch)
     monkeypatch.setattr(terminal_progress.shutil, "get_terminal_size", lambda _default: wide)
     screen = Terminal()
     bar = terminal_progress.TerminalProgressBar(screen)
-    # A newline, an escape sequence that would clear the screen, a byte that is not UTF-8.
-    bar(Progress("restoring", 50, 100, "conf.d/a\nb\x1b[2J" + os.fsdecode(b"\xe9")))
+    # A newline, an escape sequence that would clear the screen, a byte that is not UTF-8,
+    # as a restore reports the file it writes.
+    meter = ProgressMeter(bar, "restoring", 100)
+    meter.advance(50, "conf.d/a\nb\x1b[2J" + os.fsdecode(b"\xe9"))
     bar.close()
 
     drawn = screen.getvalue()
