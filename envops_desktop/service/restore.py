@@ -77,16 +77,17 @@ TreeWriter = Callable[[Path, ProgressMeter, CancelToken, bool], None]
 
 def check_restorable(
     env: Environment,
-    version: str,
+    version: str | None,
     needed_bytes: int,
     subject: str = A_BACKUP,
     look_inside: bool = True,
 ) -> None:
-    """Refuse, before anything changes, a restore (of a `subject`) that cannot be done
-    safely. `look_inside` also reads the flags of everything in the folder (a system call
-    a path), which a caller about to check again under the lock leaves to that check."""
+    """Refuse, before anything changes, a restore (of a `subject`, of `version`: None while
+    the user has not said it) that cannot be done safely. `look_inside` also reads the
+    flags of everything in the folder (a system call a path), which a caller about to
+    check again under the lock leaves to that check."""
     environment_version = current_version(env)
-    if version != environment_version:
+    if version is not None and version != environment_version:
         raise VersionMismatchError(env.name, environment_version, version, subject)
     target = Path(env.path)
     if target.is_symlink():

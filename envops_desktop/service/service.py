@@ -48,7 +48,7 @@ from envops_desktop.service.restore import (
 from envops_desktop.service.scanning import holds_at_most, quick_scan
 from envops_desktop.service.store_check import StoreReport, check_store
 from envops_desktop.service.team_locks import team_lock
-from envops_desktop.service.versions import current_version, short_printable
+from envops_desktop.service.versions import short_printable
 from envops_desktop.store.database import unusable
 from envops_desktop.store.timestamps import utc_now
 
@@ -533,7 +533,7 @@ class EnvOpsService:
         env = self.get_environment(environment)
         manifest = checked.manifest
         unconfirmed = checked.plain is not None and checked.plain.version is None
-        version = current_version(env) if unconfirmed else manifest.version
+        version = None if unconfirmed else manifest.version
         check_restorable(env, version, manifest.total_bytes, A_CONFIGURATION_FILE)
 
     def _chosen(
