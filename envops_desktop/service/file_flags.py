@@ -26,7 +26,7 @@ _AT_STATX_DONT_SYNC = 0x4000  # a network filesystem need not be asked afresh
 _STATX_SIZE = 256
 # struct statx: stx_attributes at byte 8, stx_attributes_mask (which of them the
 # filesystem reports at all) at byte 56.
-_ATTRIBUTES, _ATTRIBUTES_MASK = struct.Struct("=Q"), 56
+_ATTRIBUTES, _ATTRIBUTES_AT, _ATTRIBUTES_MASK = struct.Struct("=Q"), 8, 56
 
 
 class Unmovable(NamedTuple):
@@ -49,8 +49,9 @@ def unmovable_inside(folder: Path) -> Unmovable | None:
         return None  # gone: the restore says so in its own words
     if not _ATTRIBUTES.unpack_from(buffer, _ATTRIBUTES_MASK)[0] & _UNMOVABLE:
         return None  # a filesystem that keeps no such flags (FAT, older tmpfs, NFS)
-    if _ATTRIBUTES.unpack_from(buffer, 8)[0] & _UNMOVABLE:
-        return _unmovable(folder, buffer)
+    found = _unmovable(folder, buffer)
+    if found is not None:
+        return found
     pending = [os.fsencode(folder)]  # no mount inside: a restore refuses one first
     while pending:
         path = pending.pop()
@@ -63,7 +64,7 @@ def unmovable_inside(folder: Path) -> Unmovable | None:
                 name = os.fsencode(entry.name)
                 if statx(fd, name, _AT_SYMLINK_NOFOLLOW | _AT_STATX_DONT_SYNC, 0, buffer) != 0:
                     continue
-                if _ATTRIBUTES.unpack_from(buffer, 8)[0] & _UNMOVABLE:
+                if _ATTRIBUTES.unpack_from(buffer, _ATTRIBUTES_AT)[0] & _UNMOVABLE:
                     return _unmovable(Path(os.fsdecode(path + b"/" + name)), buffer)
                 if entry.is_dir(follow_symlinks=False):
                     pending.append(path + b"/" + name)
@@ -72,10 +73,12 @@ def unmovable_inside(folder: Path) -> Unmovable | None:
     return None
 
 
-def _unmovable(path: Path, statx_buffer: ctypes.Array[ctypes.c_char]) -> Unmovable:
-    attributes = _ATTRIBUTES.unpack_from(statx_buffer, 8)[0]
-    flag, option = next((name, option) for bit, name, option in _FLAGS if attributes & bit)
-    return Unmovable(path, flag, option)
+def _unmovable(path: Path, statx_buffer: ctypes.Array[ctypes.c_char]) -> Unmovable | None:
+    attributes = _ATTRIBUTES.unpack_from(statx_buffer, _ATTRIBUTES_AT)[0]
+    for bit, flag, option in _FLAGS:
+        if attributes & bit:
+            return Unmovable(path, flag, option)
+    return None
 
 
 @functools.cache
