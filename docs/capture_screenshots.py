@@ -144,6 +144,16 @@ def main() -> None:
     dialog.show()
     save(dialog, "restore-backup-dialog")
     dialog.close()
+    # Some paths unticked in Show changes…: only the ticked ones are restored.
+    preview = controller.preview_restore(billing, older)
+    dialog = RestoreBackupDialog(
+        billing, older, caveats, window, preview, contents, only=["app.yaml"]
+    )
+    controller.runner.launch(preview)
+    _finish(controller)
+    dialog.show()
+    save(dialog, "restore-backup-dialog-selective")
+    dialog.close()
     previewed = ChangeRows(service.preview_restore(billing.id, older.id))
     changes = ChangesDialog(previewed, contents, True, window, window._saver(older))
     changes.show()

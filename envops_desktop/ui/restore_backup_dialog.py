@@ -61,7 +61,7 @@ class RestoreBackupDialog(QDialog):
         warning.setWordWrap(True)
         header = QHBoxLayout()
         header.addWidget(warning_icon, 0, Qt.AlignmentFlag.AlignTop)
-        header.addWidget(warning, 1)
+        header.addWidget(warning, 1, Qt.AlignmentFlag.AlignTop)
         details = QFormLayout()
         for name, title, value in (
             ("backupName", self.tr("Backup:"), backup.name),
@@ -82,13 +82,16 @@ class RestoreBackupDialog(QDialog):
         self.show_changes.setAccessibleName(self.tr("Show every path the restore would change"))
         self.show_changes.setEnabled(False)
         self.show_changes.clicked.connect(self._open_changes)
-        changes_row = QHBoxLayout()
-        changes_row.addWidget(self.counts, 1)
-        changes_row.addWidget(self.show_changes)
-        details.addRow(self.tr("Changes:"), changes_row)
+        # The counts on a row of their own: beside the button, QFormLayout gave a second
+        # line of them no height, and cut them.
+        details.addRow(self.tr("Changes:"), self.counts)
+        button_row = QHBoxLayout()
+        button_row.addWidget(self.show_changes)
+        button_row.addStretch(1)
+        details.addRow("", button_row)
         if preview is not None:
             preview.succeeded.connect(self._previewed)
-            preview.failed.connect(lambda message, _error: self.counts.setText(message))
+            preview.failed.connect(lambda message, _error: self._say(message))
             self.finished.connect(preview.cancel)  # closed first: no need to finish it
         self.backup_first = QCheckBox(self.tr("&Back up the current configuration first"), self)
         self.backup_first.setObjectName("backupFirstCheckBox")
@@ -114,7 +117,9 @@ class RestoreBackupDialog(QDialog):
             layout.addWidget(notes)
         layout.addWidget(self.backup_first)
         layout.addWidget(buttons)
-        self.resize(520, self.sizeHint().height())
+        # The height its wrapped texts take at that width: the size hint is for a narrower
+        # dialog, whose taller text would leave a gap here.
+        self.resize(520, layout.totalHeightForWidth(520))
 
     def _previewed(self, changes: TreeChanges) -> None:
         self.previewed = changes
@@ -125,11 +130,18 @@ class RestoreBackupDialog(QDialog):
         if self.only is not None:
             # Not a count: a folder ticked whole is one chosen path, and a path chosen
             # before the folder changed may have no change left when the dialog comes back.
-            self.counts.setText(
-                self.tr("Only the paths ticked in Show changes…: the rest stays as it is.")
-            )
+            self._say(self.tr("Only the paths ticked in Show changes…: the rest stays as it is."))
         elif self.previewed is not None:
-            self.counts.setText(self.previewed.summary)
+            self._say(self.previewed.summary)
+
+    def _say(self, text: str) -> None:
+        """`text` as the counts, the dialog grown to hold it: sized for one line of them, it
+        would cut a longer text to that line's height."""
+        self.counts.setText(text)
+        self.layout().activate()  # else the layout answers for the text it laid out last
+        needed = self.layout().totalHeightForWidth(self.width())
+        if needed > self.height():
+            self.resize(self.width(), needed)
 
     def _open_changes(self) -> None:
         assert self.previewed is not None and self._contents is not None
@@ -139,7 +151,7 @@ class RestoreBackupDialog(QDialog):
             self.show_changes,
             lambda: previewed,
             self._changes_listed,
-            self.counts.setText,
+            self._say,
             self.only,
         )
 

@@ -135,6 +135,44 @@ def test_the_restore_dialog_counts_the_changes_and_shows_a_files_diff(
     assert read_on and threading.main_thread() not in read_on
 
 
+def test_the_restore_dialog_shows_its_counts_whole(qtbot, window, golden):
+    seen = []
+
+    def restore_dialog(dialog) -> None:
+        _previewed(qtbot, dialog)
+        counts = dialog.findChild(object, "previewCounts")
+        seen.append((counts.text(), counts.height(), counts.heightForWidth(counts.width())))
+        dialog.reject()
+
+    when_modal(restore_dialog)
+    choose_backup_option(qtbot, window, golden.id, "restoreAction")
+    qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
+
+    text, shown_height, needed = seen[0]
+    assert text.startswith("3 added") and shown_height >= needed  # no line of it cut
+
+
+def test_the_restore_dialog_grows_to_show_a_preview_that_failed_in_a_long_sentence(
+    qtbot, window, golden, config_dir, tmp_path
+):
+    config_dir.rename(tmp_path / "moved away by someone")
+    seen = []
+
+    def restore_dialog(dialog) -> None:
+        counts = dialog.findChild(object, "previewCounts")
+        qtbot.waitUntil(lambda: "does not exist" in counts.text(), timeout=10_000)
+        line = counts.fontMetrics().lineSpacing()
+        seen.append((counts.text(), counts.height(), counts.heightForWidth(counts.width()), line))
+        dialog.reject()
+
+    when_modal(restore_dialog)
+    choose_backup_option(qtbot, window, golden.id, "restoreAction")
+    qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
+
+    text, shown_height, needed, line = seen[0]
+    assert needed >= 2 * line and shown_height >= needed, text  # lines of it, none cut
+
+
 def test_unticking_a_folder_leaves_it_as_it_is_and_restores_the_rest(
     qtbot, window, service, config_dir, wanted, golden
 ):
