@@ -74,6 +74,7 @@ class EnvironmentsPanel(QStackedWidget):
             ),
             page,
         )
+        text.setObjectName("emptyStateText")
         text.setWordWrap(True)
         button = QPushButton(icon("add"), self.tr("Add environment…"), page)
         button.setObjectName("emptyStateAddButton")
@@ -81,8 +82,11 @@ class EnvironmentsPanel(QStackedWidget):
         button.clicked.connect(self.add_requested)
         layout = QVBoxLayout(page)
         layout.addStretch(1)
-        for widget in (title, text, button):
-            layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(title)
+        # Without an alignment of its own: the layout then gives the wrapped text the height
+        # its lines need at the width it has (an aligned one gets its one-line height).
+        layout.addWidget(text)
+        layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(2)
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         text.setAlignment(Qt.AlignmentFlag.AlignCenter)

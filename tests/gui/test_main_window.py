@@ -185,6 +185,16 @@ def test_empty_workspace_offers_to_add_an_environment(window):
     assert button.isVisible()
 
 
+def test_the_empty_workspaces_words_are_shown_whole_at_any_width(qtbot, window):
+    text = window.findChild(object, "emptyStateText")
+    for width in (700, 900, 1280):
+        window.resize(width, 600)
+        qtbot.waitUntil(lambda width=width: window.width() == width)
+        assert text.isVisible()
+        # Two lines or more at these widths: each of them whole, none cut off.
+        assert text.height() >= text.heightForWidth(text.width()), width
+
+
 def test_add_environment_dialog_validates_and_adds(qtbot, window, config_dir):
     def fill(dialog: QDialog) -> None:
         assert dialog.objectName() == "addEnvironmentDialog"
