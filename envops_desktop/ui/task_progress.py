@@ -6,6 +6,12 @@ from envops_desktop.controller.operation_runner import OperationRunner, RunningO
 from envops_desktop.domain.progress import Progress
 from envops_desktop.ui.icons import icon
 
+# The bar's width until its text needs more: "42% · 0:12 elapsed, about 0:30 left" fits in a
+# usual font; an hour's times, or a larger font, widen it.
+_BAR_WIDTH = 220
+# Room the style keeps around the bar's text (frame and padding), in pixels.
+_TEXT_MARGIN = 16
+
 
 class TaskProgress(QWidget):
     """Shows the newest running operation; Cancel asks it to stop and put things back."""
@@ -19,7 +25,7 @@ class TaskProgress(QWidget):
         self.bar = QProgressBar(self)
         self.bar.setObjectName("taskProgressBar")
         self.bar.setAccessibleName(self.tr("Operation progress"))
-        self.bar.setFixedWidth(220)
+        self.bar.setFixedWidth(_BAR_WIDTH)
         self.cancel_button = QPushButton(icon("close"), self.tr("Cancel"), self)
         self.cancel_button.setObjectName("cancelTaskButton")
         self.cancel_button.setAccessibleName(self.tr("Cancel the running operation"))
@@ -45,6 +51,7 @@ class TaskProgress(QWidget):
             current.progressed.connect(self._show)
             self.label.setText(current.label)
             self.bar.setRange(0, 0)  # busy until the first report
+            self.bar.setFixedWidth(_BAR_WIDTH)
             self.cancel_button.setEnabled(True)
 
     def _show(self, progress: Progress) -> None:
@@ -57,6 +64,11 @@ class TaskProgress(QWidget):
         phase = progress.phase.capitalize()
         timing = self._current.timing if self._current else ""
         self.bar.setFormat(f"%p% · {timing}" if timing else "%p%")
+        # Wider, never narrower while it runs: its time left is read, not cut off, and the
+        # bar does not jump back and forth as the figures change.
+        needed = self.bar.fontMetrics().horizontalAdvance(self.bar.text()) + _TEXT_MARGIN
+        if needed > self.bar.width():
+            self.bar.setFixedWidth(needed)
         self.label.setText(f"{self._current.label if self._current else ''}: {phase}{detail}")
         self.label.setToolTip(progress.path)
 

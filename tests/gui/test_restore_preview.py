@@ -567,6 +567,42 @@ def test_a_long_operations_progress_bar_shows_elapsed_and_time_left(qtbot, windo
     assert any("elapsed, about" in text and "left" in text for text in seen)
 
 
+def test_a_progress_bars_time_left_is_shown_whole_in_a_large_font(qtbot, window):
+    import time as clock
+
+    from PySide6.QtWidgets import QStyle, QStyleOptionProgressBar
+
+    from envops_desktop.domain.progress import Progress
+
+    font = window.font()
+    font.setPointSizeF(font.pointSizeF() * 1.6)  # as a user who reads the screen from afar
+    window.setFont(font)
+
+    def slow(progress, _cancel):
+        for done in range(0, 101, 10):
+            progress(Progress("copying", done, 100))
+            clock.sleep(0.15)
+        return None
+
+    bar = window.task_progress.bar
+    seen = []
+
+    def room_for_the_text(_progress) -> None:
+        option = QStyleOptionProgressBar()
+        bar.initStyleOption(option)
+        label = bar.style().subElementRect(QStyle.SubElement.SE_ProgressBarLabel, option, bar)
+        seen.append((bar.text(), bar.fontMetrics().horizontalAdvance(bar.text()), label.width()))
+
+    running = window.controller.runner.prepare("Copying", None, slow)
+    window.controller.runner.launch(running)
+    running.progressed.connect(room_for_the_text)  # after the status bar's own: as drawn
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=10_000)
+
+    with_time_left = [(text, needed, room) for text, needed, room in seen if "left" in text]
+    assert with_time_left
+    assert all(needed <= room for _text, needed, room in with_time_left), with_time_left
+
+
 def test_the_progress_line_names_a_file_whose_name_is_not_utf8_with_its_odd_byte(
     qtbot, window, service, environment, config_dir
 ):
