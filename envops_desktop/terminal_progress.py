@@ -7,10 +7,16 @@ from typing import TextIO
 from envops_desktop.domain.paths import on_one_line
 from envops_desktop.domain.progress import Eta, Progress
 
+_BAR_WIDTH = 24
+# Narrower than this, the bar says nothing its percentage does not: it is left out.
+_LEAST_BAR_WIDTH = 6
+
 
 class TerminalProgressBar:
     """Draws `phase [####....] 42% 12.0/28.5 MiB 0:04 elapsed, about 0:06 left path` on one
-    line of stderr."""
+    line of stderr. On a narrow terminal the path goes first (keeping its end, the file's own
+    name, while it can), then the bar narrows or goes, then the sizes: the time left always
+    shows."""
 
     def __init__(self, stream: TextIO = sys.stderr) -> None:
         self._stream = stream
@@ -21,16 +27,23 @@ class TerminalProgressBar:
     def __call__(self, progress: Progress) -> None:
         if not self._enabled:
             return
-        width = shutil.get_terminal_size((80, 20)).columns
-        mib = f"{progress.done / 2**20:.1f}/{progress.total / 2**20:.1f} MiB"
-        bar_width = 24
-        filled = bar_width * progress.percent // 100
+        room = shutil.get_terminal_size((80, 20)).columns - 1  # the last column wraps
+        mib = f" {progress.done / 2**20:.1f}/{progress.total / 2**20:.1f} MiB"
+        timing = self._eta.text(progress)
+        figures = f"{progress.percent:3d}%{mib} {timing}"
+        if len(progress.phase) + len(figures) >= room:  # the sizes go before the time left
+            figures = f"{progress.percent:3d}% {timing}"
+        bar_width = min(_BAR_WIDTH, room - len(progress.phase) - len(figures) - 4)
+        if bar_width >= _LEAST_BAR_WIDTH:
+            filled = bar_width * progress.percent // 100
+            line = f"{progress.phase} [{'#' * filled}{'.' * (bar_width - filled)}] {figures}"
+        else:
+            line = f"{progress.phase} {figures}"
         path = on_one_line(progress.path)
-        line = (
-            f"{progress.phase} [{'#' * filled}{'.' * (bar_width - filled)}] "
-            f"{progress.percent:3d}% {mib} {self._eta.text(progress)} {path}"
-        )
-        self._stream.write("\r" + line[: width - 1].ljust(width - 1))
+        left = room - len(line) - 1
+        if path and left > 1:
+            line += " " + (path if len(path) <= left else "..." + path[len(path) - left + 3 :])
+        self._stream.write("\r" + line[:room].ljust(room))
         self._stream.flush()
         self._drawn = True
 

@@ -64,6 +64,36 @@ def test_the_terminal_progress_bar_says_how_long_it_has_run(monkeypatch):
     assert "0:00 elapsed app.yaml" in screen.getvalue()
 
 
+def test_the_terminal_progress_bar_shows_the_time_left_on_a_narrow_terminal(monkeypatch):
+    import io
+
+    from envops_desktop import terminal_progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    path = "service08/conf6.d/a-rather-long-folder-name/settings3408.conf"
+    drawn = {}
+    for columns in (80, 110, 60):
+        size = os.terminal_size((columns, 24))
+        monkeypatch.setattr(terminal_progress.shutil, "get_terminal_size", lambda _d, s=size: s)
+        screen = Terminal()
+        bar = terminal_progress.TerminalProgressBar(screen)
+        bar(Progress("backing up", 10 << 20, 400 << 20, path))
+        time.sleep(1.1)  # long enough for a pace to estimate from
+        bar(Progress("backing up", 200 << 20, 400 << 20, path))
+        bar.close()
+        drawn[columns] = screen.getvalue().rstrip("\n").rsplit("\r", 1)[-1]
+
+    for columns, line in drawn.items():
+        assert len(line) == columns - 1, line  # the last column would wrap
+        assert " 50% " in line and " 0:01 elapsed, about 0:01 left" in line, line
+    assert drawn[80].startswith("backing up [") and "200.0/400.0 MiB" in drawn[80]
+    assert drawn[110].endswith(" ...settings3408.conf")  # the file's own name, not its path
+    assert "MiB" not in drawn[60]  # too narrow for the sizes beside the time left
+
+
 def test_the_terminal_progress_bar_keeps_a_strange_name_on_its_line(monkeypatch):
     import io
 
