@@ -183,7 +183,9 @@ def _restore_arguments(restore: argparse.ArgumentParser) -> None:
 
 def _diff_arguments(diff: argparse.ArgumentParser) -> None:
     _with_json(diff)
-    diff.add_argument("first", metavar="A", help="a backup: the start of its id")
+    diff.add_argument(
+        "first", metavar="A", help="a backup: the start of its id; or live: B's folder as it is"
+    )
     diff.add_argument(
         "second", metavar="B", help="another backup of the same environment, or live: its folder"
     )

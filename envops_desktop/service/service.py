@@ -691,30 +691,34 @@ class EnvOpsService:
                 read(f)
         return True
 
-    def compare(
-        self, first_id: str, second: str, cancel: CancelToken | None = None
-    ) -> "TreeChanges":
-        """How backup `first_id` differs from another backup of its environment (`second`:
-        its id), or from the environment's folder as it is now (`second`: "live")."""
+    def compare(self, first: str, second: str, cancel: CancelToken | None = None) -> "TreeChanges":
+        """How `second` differs from `first`: each a backup's id, or "live" (the folder of
+        the other's environment as it is now); two backups must be of one environment."""
         from envops_desktop.domain.changes import TreeChanges
         from envops_desktop.service import tree_diff
 
-        first = self.get_backup(first_id)
-        before = self._recorded(first)
-        if second == "live":
-            env = self.get_environment(first.environment_id)
-            live = tree_diff.live_tree(self._ctx, env, cancel or CancelToken(), against=before)
-            after, name = tree_diff.held(live), "live"
-        else:
-            other = self.get_backup(second)
-            if other.environment_id != first.environment_id:
-                raise InvalidInputError(
-                    f"{first.name} and {other.name} are backups of two environments; compare "
-                    "backups of one."
-                )
-            after, name = self._recorded(other), other.name
-        changes = tuple(tree_diff.changes(before, after))
-        return TreeChanges(before=first.name, after=name, changes=changes)
+        if first == second == "live":
+            raise InvalidInputError("Compare live with a backup: name one of them.")
+        backups = {name: self.get_backup(name) for name in (first, second) if name != "live"}
+        one, *other = backups.values()
+        if other and other[0].environment_id != one.environment_id:
+            raise InvalidInputError(
+                f"{one.name} and {other[0].name} are backups of two environments; compare "
+                "backups of one."
+            )
+        recorded = {name: self._recorded(backup) for name, backup in backups.items()}
+        if "live" in (first, second):
+            env = self.get_environment(one.environment_id)
+            live = tree_diff.live_tree(
+                self._ctx,
+                env,
+                cancel or CancelToken(),
+                against=recorded[second if first == "live" else first],
+            )
+            recorded["live"] = tree_diff.held(live)
+        names = {name: backup.name for name, backup in backups.items()} | {"live": "live"}
+        changes = tuple(tree_diff.changes(recorded[first], recorded[second]))
+        return TreeChanges(before=names[first], after=names[second], changes=changes)
 
     # Restores -------------------------------------------------------------------------------
 

@@ -305,6 +305,23 @@ def test_diff_compares_two_backups_or_a_backup_with_the_live_folder(cli, billing
     assert cli("diff", first["id"][:12], "no-such-backup")[0] == 6
 
 
+def test_diff_from_the_live_folder_to_a_backup_lists_what_the_backup_has_otherwise(cli, billing):
+    backup = json.loads(cli("backup", "create", "billing", "--json")[1])
+    (billing / "app.yaml").unlink()
+    (billing / "conf.d" / "new.ini").write_text("[new]\n")
+
+    code, out, _ = cli("diff", "live", backup["id"][:12], "--json")
+    dry_run = json.loads(cli("restore", "billing", backup["id"][:12], "--dry-run", "--json")[1])
+
+    assert code == 0
+    changes = json.loads(out)
+    assert (changes["before"], changes["after"]) == ("live", backup["name"])
+    kinds = {c["path"]: c["kinds"] for c in changes["changes"]}
+    assert kinds["app.yaml"] == ["added"] and kinds["conf.d/new.ini"] == ["removed"]
+    assert changes["changes"] == dry_run["changes"]  # nothing excluded: a restore's changes
+    assert cli("diff", "live", "live")[0] == 1
+
+
 @pytest.fixture
 def production_and_test(cli, tmp_path):
     """Two environments of one version; production has a backup "golden"."""
