@@ -657,8 +657,8 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
             ),
         )
     elif command == "verify":
-        with _long_operation():
-            report = service.check_store()
+        with _long_operation() as (bar, cancel):
+            report = service.check_store(bar, cancel)
         _print(
             report.__dict__,
             args.json,

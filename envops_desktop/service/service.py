@@ -487,9 +487,11 @@ class EnvOpsService:
             cutoff -= timedelta(days=older_than_days)
         return backup_ops.empty_bin(self._ctx, cutoff)
 
-    def check_store(self) -> StoreReport:
+    def check_store(
+        self, progress: ProgressCallback = ignore_progress, cancel: CancelToken | None = None
+    ) -> StoreReport:
         """Re-hash every stored blob and report the damaged or missing ones."""
-        return check_store(self._ctx)
+        return check_store(self._ctx, progress, cancel)
 
     def collect_garbage(self, dry_run: bool = False) -> GarbageReport:
         """Free stored content no backup needs (left by an interrupted backup or delete)."""

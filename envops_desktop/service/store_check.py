@@ -6,6 +6,12 @@ it is counted as such, not as missing; `envops store copy --to` reads it back fr
 
 from dataclasses import dataclass, field
 
+from envops_desktop.domain.progress import (
+    CancelToken,
+    ProgressCallback,
+    ProgressMeter,
+    ignore_progress,
+)
 from envops_desktop.service.context import ServiceContext
 
 
@@ -25,19 +31,32 @@ class StoreReport:
         return not self.missing and not self.damaged and not self.damaged_manifests
 
 
-def check_store(ctx: ServiceContext) -> StoreReport:
+def check_store(
+    ctx: ServiceContext,
+    progress: ProgressCallback = ignore_progress,
+    cancel: CancelToken | None = None,
+) -> StoreReport:
+    """Read every blob a backup needs back, in the order of their names; it changes nothing,
+    so a cancel just stops."""
     report = StoreReport()
     referenced = ctx.backups.referenced_blobs(report.damaged_manifests)
     lacking = ctx.blobs.lacking(referenced)
     elsewhere = ctx.shared.parts_of_many(lacking).keys()
+    held = sum(size for sha, size in referenced.items() if sha not in lacking)
+    meter = ProgressMeter(progress, "verifying", held)
     for sha in sorted(referenced):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         if sha in elsewhere:
             report.in_team_store += 1
             continue
         report.checked += 1
         if sha in lacking:
             report.missing.append(sha)
-        elif not ctx.blobs.verify(sha):
+            continue
+        if not ctx.blobs.verify(sha):
             report.damaged.append(sha)
+        meter.advance(referenced[sha])
+    meter.finish()
     report.unreferenced = sum(1 for sha in ctx.blobs.all_blobs() if sha not in referenced)
     return report

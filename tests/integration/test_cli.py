@@ -689,6 +689,47 @@ def test_verify_lists_each_problem_it_found(cli, billing, tmp_path):
     assert f"{len(damaged)} damaged" in out
 
 
+def test_verify_at_a_terminal_shows_its_progress_and_stops_at_ctrl_c(cli, tmp_path):
+    import pty
+    import select
+    import signal
+    import time as clock
+
+    root = tmp_path / "images"
+    root.mkdir()
+    for index in range(64):  # long enough to read for the second it takes to press Ctrl-C
+        (root / f"disk{index}.img").write_bytes(os.urandom(2 << 20))
+    cli("env", "add", "images", "--path", str(root), "--version", "1")
+    cli("backup", "create", "images")
+    terminal, screen = pty.openpty()
+    verify = subprocess.Popen(
+        [sys.executable, "-m", "envops_desktop.cli", "--data-dir", str(tmp_path / "data"),
+         "verify"],
+        stdout=subprocess.PIPE, stderr=screen, cwd=REPO,
+    )  # fmt: skip
+    os.close(screen)
+    drawn = bytearray()
+
+    def read_screen(until: bytes, seconds: float) -> None:
+        deadline = clock.monotonic() + seconds
+        while until not in drawn and clock.monotonic() < deadline:
+            if select.select([terminal], [], [], 0.2)[0]:
+                try:
+                    drawn.extend(os.read(terminal, 4096))
+                except OSError:  # the command has ended, and its terminal with it
+                    return
+
+    read_screen(b"verifying [", 60)
+    verify.send_signal(signal.SIGINT)
+    verify.wait(timeout=60)
+    read_screen(b"cancelled", 5)
+    os.close(terminal)
+
+    assert b"verifying [" in drawn and b" elapsed" in drawn
+    assert verify.returncode == 1 and b"The operation was cancelled" in drawn
+    assert verify.stdout.read() == b""  # no report of a check that did not finish
+
+
 def test_usage_errors_do_not_offer_the_internal_settler():
     help_text = subprocess.run(
         [sys.executable, "-m", "envops_desktop.cli", "nonsense"],
