@@ -4,6 +4,7 @@ import fcntl
 import json
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from envops_desktop.service.flushing import current_boot_id, settle_in_backgroun
 from envops_desktop.store.database import DATABASE_NAME
 from tests.privileges import as_an_ordinary_user
 from tests.store_view import damage_table
+from tests.terminal import CommandAtATerminal
 from tests.trees import describe_tree, make_config_tree, mess_up
 from tests.zips import configuration_owned_by_another_user, simple_configuration
 
@@ -690,44 +692,46 @@ def test_verify_lists_each_problem_it_found(cli, billing, tmp_path):
 
 
 def test_verify_at_a_terminal_shows_its_progress_and_stops_at_ctrl_c(cli, tmp_path):
-    import pty
-    import select
-    import signal
-    import time as clock
-
     root = tmp_path / "images"
     root.mkdir()
-    for index in range(64):  # long enough to read for the second it takes to press Ctrl-C
+    for index in range(64):  # long enough to read for the moment it takes to press Ctrl-C
         (root / f"disk{index}.img").write_bytes(os.urandom(2 << 20))
     cli("env", "add", "images", "--path", str(root), "--version", "1")
     cli("backup", "create", "images")
-    terminal, screen = pty.openpty()
-    verify = subprocess.Popen(
-        [sys.executable, "-m", "envops_desktop.cli", "--data-dir", str(tmp_path / "data"),
-         "verify"],
-        stdout=subprocess.PIPE, stderr=screen, cwd=REPO,
+
+    verify = CommandAtATerminal("--data-dir", str(tmp_path / "data"), "verify")
+    verify.read_until(b"verifying [", 60)
+    verify.process.send_signal(signal.SIGINT)
+    code, out = verify.wait()
+
+    assert b"verifying [" in verify.drawn and b" elapsed" in verify.drawn
+    assert code == 1 and b"The operation was cancelled" in verify.drawn
+    assert out == b""  # no report of a check that did not finish
+
+
+def test_ctrl_c_during_a_restore_at_a_terminal_leaves_the_environment_as_it_was(
+    cli, billing, tmp_path
+):
+    for index in range(64):
+        (billing / f"disk{index}.img").write_bytes(os.urandom(2 << 20))
+    cli("backup", "create", "billing")
+    mess_up(billing)
+    before = describe_tree(billing)
+
+    restore = CommandAtATerminal(
+        "--data-dir", str(tmp_path / "data"), "restore", "billing", "latest", "--yes",
+        "--no-backup-first",
     )  # fmt: skip
-    os.close(screen)
-    drawn = bytearray()
+    restore.read_until(b"restoring [", 60)
+    restore.process.send_signal(signal.SIGINT)
+    code, out = restore.wait()
+    assert out == b""  # it never said it restored
 
-    def read_screen(until: bytes, seconds: float) -> None:
-        deadline = clock.monotonic() + seconds
-        while until not in drawn and clock.monotonic() < deadline:
-            if select.select([terminal], [], [], 0.2)[0]:
-                try:
-                    drawn.extend(os.read(terminal, 4096))
-                except OSError:  # the command has ended, and its terminal with it
-                    return
-
-    read_screen(b"verifying [", 60)
-    verify.send_signal(signal.SIGINT)
-    verify.wait(timeout=60)
-    read_screen(b"cancelled", 5)
-    os.close(terminal)
-
-    assert b"verifying [" in drawn and b" elapsed" in drawn
-    assert verify.returncode == 1 and b"The operation was cancelled" in drawn
-    assert verify.stdout.read() == b""  # no report of a check that did not finish
+    assert code == 1 and b"The restore was cancelled; billing is exactly as it was." in (
+        restore.drawn
+    )
+    assert describe_tree(billing) == before
+    assert cli("env", "show", "billing", "--json")[1].count('"Ready"') == 1
 
 
 def test_usage_errors_do_not_offer_the_internal_settler():

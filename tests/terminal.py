@@ -1,0 +1,43 @@
+"""The `envops` command run as an operator runs it: its progress on a terminal of its own."""
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).parents[1]
+
+
+class CommandAtATerminal:
+    """`envops ARGS…` with its stderr (where it draws progress) on a pseudo-terminal."""
+
+    def __init__(self, *args: str) -> None:
+        self._terminal, screen = pty.openpty()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "envops_desktop.cli", *args],
+            stdout=subprocess.PIPE,
+            stderr=screen,
+            cwd=REPO,
+        )
+        os.close(screen)
+        self.drawn = bytearray()
+
+    def read_until(self, text: bytes, seconds: float) -> None:
+        """Read what it draws until `text` shows, it ends, or `seconds` pass."""
+        deadline = time.monotonic() + seconds
+        while text not in self.drawn and time.monotonic() < deadline:
+            if select.select([self._terminal], [], [], 0.2)[0]:
+                try:
+                    self.drawn.extend(os.read(self._terminal, 4096))
+                except OSError:  # the command has ended, and its terminal with it
+                    return
+
+    def wait(self, seconds: float = 60) -> tuple[int, bytes]:
+        """Its exit code and its standard output, once it has ended."""
+        out, _ = self.process.communicate(timeout=seconds)
+        self.read_until(b"\0", 1)  # the rest of what it drew
+        os.close(self._terminal)
+        return self.process.returncode, out
