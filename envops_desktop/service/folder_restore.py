@@ -2,8 +2,8 @@
 configuration, or to take a few files from it by hand.
 
 The tree is written beside the folder asked for, hidden, and renamed into place once whole,
-so that the folder appears complete or not at all; a folder inside the environment is
-refused, since writing there would change the environment.
+so that the folder appears complete or not at all; a folder inside an environment's is
+refused, since writing there would change that environment.
 """
 
 import os
@@ -22,10 +22,11 @@ from envops_desktop.store.file_writes import sync_to_disk
 from envops_desktop.store.owned_folders import STAGING_MARK, OwnedFolder
 
 
-def check_destination(env: Environment, destination: Path, data_dir: Path) -> Path:
+def check_destination(ctx: ServiceContext, destination: Path) -> Path:
     """`destination` made absolute, refused unless it is a new or empty folder in a folder
-    that exists, outside the environment's and outside EnvOps's own `data_dir` (whose
-    scratch folders are emptied at every start)."""
+    that exists, outside every environment's folder (writing there would change that
+    environment behind its lock, its status and its activity log) and outside EnvOps's own
+    data folder (whose scratch folders are emptied at every start)."""
     destination = Path(os.path.abspath(destination))
     if not destination.parent.exists():
         raise NotFoundError(f"{destination.parent} does not exist; nothing was written.")
@@ -39,13 +40,15 @@ def check_destination(env: Environment, destination: Path, data_dir: Path) -> Pa
         raise InvalidInputError(
             f"{destination} is not empty; choose a new folder. Nothing was written."
         )
-    folder = Path(os.path.realpath(env.path))
-    if Path(os.path.realpath(destination)).is_relative_to(folder):
-        raise InvalidInputError(
-            f"{destination} is inside {env.name}'s folder; writing there would change "
-            f"{env.name}. Choose a folder outside it."
-        )
-    if Path(os.path.realpath(destination)).is_relative_to(os.path.realpath(data_dir)):
+    real = Path(os.path.realpath(destination))
+    for env in ctx.environments.all():
+        if real.is_relative_to(os.path.realpath(env.path)):
+            raise InvalidInputError(
+                f"{destination} is inside {env.name}'s folder; writing there would change "
+                f"{env.name}. Choose a folder outside it."
+            )
+    data_dir = ctx.data_dir
+    if real.is_relative_to(os.path.realpath(data_dir)):
         raise InvalidInputError(
             f"{destination} is inside EnvOps's data folder ({data_dir}), which is its own to "
             "clear; choose a folder outside it. Nothing was written."
@@ -53,10 +56,10 @@ def check_destination(env: Environment, destination: Path, data_dir: Path) -> Pa
     return destination
 
 
-def check_room_in(env: Environment, backup: Backup, destination: Path, data_dir: Path) -> Path:
+def check_room_in(ctx: ServiceContext, backup: Backup, destination: Path) -> Path:
     """`check_destination`, and room there for `backup`: all a restore to a folder checks
     before it writes. Returns `destination` made absolute."""
-    destination = check_destination(env, destination, data_dir)
+    destination = check_destination(ctx, destination)
     check_free_space(destination, backup.total_bytes)
     return destination
 
@@ -71,7 +74,7 @@ def restore_to_folder(
     cancel: CancelToken,
 ) -> Path:
     """Write `backup` (of `env`) by `write_tree` as the new folder `destination`; returns it."""
-    destination = check_room_in(env, backup, destination, ctx.data_dir)
+    destination = check_room_in(ctx, backup, destination)
     started = time.monotonic()
     staging = destination.parent / f".{destination.name}{STAGING_MARK}{new_id()}"
     # Owned while it is written: the next start removes it if this process is killed.

@@ -793,14 +793,14 @@ class EnvOpsService:
         progress: ProgressCallback = ignore_progress,
         cancel: CancelToken | None = None,
     ) -> Path:
-        """Write a backup as a new folder (or into an empty one), outside its environment,
-        which stays as it is; returns the folder."""
+        """Write a backup as a new folder (or into an empty one), outside every
+        environment's folder: its environment stays as it is. Returns the folder."""
         from envops_desktop.service.folder_restore import check_destination, restore_to_folder
         from envops_desktop.service.restore import from_store
 
         backup = self.get_backup(backup_id)
         env = self.get_environment(backup.environment_id)
-        check_destination(env, destination, self._ctx.data_dir)  # before a passphrase is asked
+        check_destination(self._ctx, destination)  # before a passphrase is asked
         write_tree = self._from_team_store(backup) or from_store(self._ctx, backup)
         return restore_to_folder(
             self._ctx, env, backup, destination, write_tree, progress, cancel or CancelToken()
@@ -808,13 +808,11 @@ class EnvOpsService:
 
     def check_restore_to_folder(self, backup_id: str, destination: Path) -> Path:
         """Refuse, as `restore_to_folder` would before writing, a folder it cannot write
-        the backup into (not new or empty, inside the environment, too little space);
+        the backup into (not new or empty, inside an environment's, too little space);
         returns the folder, made absolute."""
         from envops_desktop.service.folder_restore import check_room_in
 
-        backup = self.get_backup(backup_id)
-        env = self.get_environment(backup.environment_id)
-        return check_room_in(env, backup, destination, self._ctx.data_dir)
+        return check_room_in(self._ctx, self.get_backup(backup_id), destination)
 
     def _source_of(
         self, env: Environment, backup: Backup, from_environment: str | None

@@ -72,6 +72,25 @@ def test_a_folder_that_is_not_empty_or_inside_the_environment_is_refused(
     assert describe_tree(empty)["app.yaml"] == before["app.yaml"]
 
 
+def test_a_folder_of_another_environment_is_refused_even_when_empty(service, environment, tmp_path):
+    # Written there, a backup of billing would change staging (of another version even)
+    # behind its lock, its status and its activity log: that is a restore with --from.
+    backup = service.create_backup("billing")
+    staging = tmp_path / "staging-env"
+    staging.mkdir()
+    service.add_environment("staging", staging, version="9.9")
+    (tmp_path / "web").mkdir()
+    service.add_environment("web", tmp_path / "web", version="4.2.0")
+    (tmp_path / "web" / "index.html").write_text("<h1>web</h1>\n")
+
+    for inside, name in ((staging, "staging"), (tmp_path / "web" / "copy", "web")):
+        for attempt in (service.check_restore_to_folder, service.restore_to_folder):
+            with pytest.raises(InvalidInputError, match=f"inside {name}'s folder"):
+                attempt(backup.id, inside)
+    assert list(staging.iterdir()) == []
+    assert [p.name for p in (tmp_path / "web").iterdir()] == ["index.html"]
+
+
 def test_a_folder_inside_the_data_folder_is_refused_as_its_scratch_is_cleared(
     service, environment, config_dir
 ):
