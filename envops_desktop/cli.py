@@ -1019,8 +1019,12 @@ def _answer_plain_archive(
             f"{name} has no manifest to say which version it holds; confirm it with "
             f"--version V ({env.name} is at {env.version})."
         )
-    root = None if args.root_folder in (None, ".") else args.root_folder
-    return service.answer_plain_archive(checked, args.archive_version, root)
+    root = args.root_folder
+    if root is not None and root.strip("/"):
+        root = root.rstrip("/")  # "billing/", as a shell completes a folder's name
+    return service.answer_plain_archive(
+        checked, args.archive_version, None if root == "." else root
+    )
 
 
 def _change_lines(changes: "TreeChanges") -> str:

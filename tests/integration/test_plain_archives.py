@@ -387,6 +387,11 @@ def test_the_command_line_asks_for_the_root_and_the_version_of_an_archive(
 
     code, out, _ = cli("import", "billing", archive, "--dry-run", "--json", "--root-folder", ".")
     assert code == 0 and '"billing/app.yaml"' in out
+    for completed in ("billing/", "./"):  # as a shell completes a folder's name
+        code, out, err = cli("import", "billing", archive, "--dry-run", "--root-folder", completed)
+        assert (
+            code == 0 and ("app.yaml" in out) and ("billing/app.yaml" in out) == (completed == "./")
+        ), err
 
     code, out, err = cli(
         "import", "billing", archive, "--yes", "--root-folder", "billing", "--version", "4.2.0"
