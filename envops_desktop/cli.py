@@ -227,6 +227,12 @@ def _activity_arguments(activity: argparse.ArgumentParser) -> None:
     _with_json(activity)
     activity.add_argument("environment", nargs="?")
     activity.add_argument("--limit", type=int, default=50)
+    activity.add_argument(
+        "--changes",
+        type=int,
+        metavar="ID",
+        help="what the restore or import of entry ID (the first column) changed",
+    )
 
 
 def _store_arguments(store: argparse.ArgumentParser) -> None:
@@ -632,13 +638,21 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
                 env.name, checked, args.backup_first, bar, cancel, previewed
             )
         print(f"{env.name} was restored from {source.name} ({env.version}).")
+    elif command == "activity" and args.changes is not None:
+        report = service.restore_report(args.changes)
+        if report is None:
+            raise NotFoundError(
+                f"Activity entry {args.changes} kept no list of changes; restores and imports "
+                "keep one (envops activity lists the entries)."
+            )
+        _print(report, args.json, lambda: _change_lines(report))
     elif command == "activity":
         entries = service.activity(args.environment, limit=args.limit)
         _print(
             entries,
             args.json,
             lambda: "\n".join(
-                f"{e.time.astimezone():%Y-%m-%d %H:%M:%S}  {e.environment_name:16} "
+                f"{e.id:>6}  {e.time.astimezone():%Y-%m-%d %H:%M:%S}  {e.environment_name:16} "
                 f"{e.action.value:28} {e.user:10} {e.outcome.value:9} {e.detail}"
                 for e in entries
             ),

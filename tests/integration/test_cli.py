@@ -307,6 +307,25 @@ def test_diff_compares_two_backups_or_a_backup_with_the_live_folder(cli, billing
     assert cli("diff", first["id"][:12], "no-such-backup")[0] == 6
 
 
+def test_what_a_restore_changed_is_read_back_from_the_activity_log(cli, billing):
+    backup = json.loads(cli("backup", "create", "billing", "--json")[1])
+    mess_up(billing)
+    preview = json.loads(cli("restore", "billing", "latest", "--dry-run", "--json")[1])
+    preview_text = cli("restore", "billing", "latest", "--dry-run")[1]
+    assert cli("restore", "billing", "latest", "--yes", "--no-backup-first")[0] == 0
+
+    restored, created = json.loads(cli("activity", "billing", "--json", "--limit", "2")[1])
+    listing = cli("activity", "billing")[1].splitlines()
+    code, text, _ = cli("activity", "--changes", str(restored["id"]))
+    report = json.loads(cli("activity", "--changes", str(restored["id"]), "--json")[1])
+
+    assert listing[0].split()[0] == str(restored["id"])  # the id to ask for
+    assert code == 0 and text == preview_text
+    assert report["after"] == backup["name"] and report["changes"] == preview["changes"]
+    code, _, err = cli("activity", "--changes", str(created["id"]))
+    assert code == 6 and "kept no list of changes" in err
+
+
 def test_diff_from_the_live_folder_to_a_backup_lists_what_the_backup_has_otherwise(cli, billing):
     backup = json.loads(cli("backup", "create", "billing", "--json")[1])
     (billing / "app.yaml").unlink()
