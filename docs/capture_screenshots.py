@@ -73,6 +73,7 @@ def main() -> None:
     app.setWindowIcon(icon("app"))
     OUT.mkdir(exist_ok=True)
     scratch = Path(tempfile.mkdtemp())
+    _capture_first_start(scratch)
     service = EnvOpsService(scratch / "data")
     create_demo_workspace(service)
     controller = MainController(service)
@@ -241,6 +242,18 @@ def main() -> None:
     window.tabs.setCurrentWidget(window.backups)
     save(window, "main-window-dark")
     apply_theme(app, SYSTEM)
+    window.close()
+
+
+def _capture_first_start(scratch: Path) -> None:
+    """The window as a new user first sees it: no environments yet."""
+    controller = MainController(EnvOpsService(scratch / "first-start"))
+    settings = QSettings(str(scratch / "first.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(controller, settings)
+    controller.start()
+    window.resize(1280, 800)
+    window.show()
+    save(window, "main-window-empty")
     window.close()
 
 
