@@ -26,6 +26,7 @@ from envops_desktop.domain.errors import (
     InvalidInputError,
     NotFoundError,
     OperationFailedError,
+    PreviewOutOfDateError,
     WrongPassphraseError,
 )
 from envops_desktop.domain.models import Environment, PostRestoreCommand
@@ -455,6 +456,24 @@ def _confirm_changes(
     return whole
 
 
+def _confirmed_in_date(
+    args: argparse.Namespace,
+    question: str,
+    preview: Callable[[CancelToken], tuple[TreeChanges, TreeChanges]],
+    apply: Callable[[TreeChanges | None, TerminalProgressBar, CancelToken], Environment],
+) -> Environment:
+    """`_confirm_changes`, then `apply` (a restore or an import, held to the changes shown).
+    When the folder changed after the question, it says so and asks again with what would
+    change now, as the window shows the new preview."""
+    while True:
+        previewed = _confirm_changes(args, question, preview)
+        try:
+            with _long_operation() as (bar, cancel):
+                return apply(previewed, bar, cancel)
+        except PreviewOutOfDateError as out_of_date:
+            print(f"envops: {out_of_date}", file=sys.stderr)
+
+
 def _print(value: object, as_json: bool, text: Callable[[], str]) -> None:
     if as_json:
         print(json.dumps(_jsonable(value), indent=2))
@@ -573,13 +592,11 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
             chosen = service.preview_restore(env.name, backup.id, cancel, args.source, args.only)
             return chosen, whole
 
-        previewed = _confirm_changes(
+        env = _confirmed_in_date(
             args,
             f"Restoring {backup.name}{of_source} erases the current configuration of {env.name}.",
             preview,
-        )
-        with _long_operation() as (bar, cancel):
-            env = service.restore_backup(
+            lambda previewed, bar, cancel: service.restore_backup(
                 env.name,
                 backup.id,
                 args.backup_first,
@@ -588,7 +605,8 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
                 args.source,
                 args.only,
                 previewed,
-            )
+            ),
+        )
         print(f"{env.name} was restored to {backup.name}{of_source} ({backup.version}).")
     elif command == "diff":
         with _long_operation() as (_bar, cancel):
@@ -630,13 +648,14 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
             print(f"envops: {warning}", file=sys.stderr)  # even with --yes, in the log
         for caveat in checked.caveats:
             print(f"envops: {caveat}", file=sys.stderr)
-        previewed = _confirm_changes(
-            args, warning, lambda cancel: (service.preview_import(env.name, checked, cancel),) * 2
-        )
-        with _long_operation() as (bar, cancel):
-            env = service.import_configuration_file(
+        env = _confirmed_in_date(
+            args,
+            warning,
+            lambda cancel: (service.preview_import(env.name, checked, cancel),) * 2,
+            lambda previewed, bar, cancel: service.import_configuration_file(
                 env.name, checked, args.backup_first, bar, cancel, previewed
-            )
+            ),
+        )
         print(f"{env.name} was restored from {source.name} ({env.version}).")
     elif command == "activity" and args.changes is not None:
         report = service.restore_report(args.changes)

@@ -995,24 +995,28 @@ def test_asked_at_a_terminal_the_question_says_what_changes_and_holds_the_folder
         "restore --only conf.d": ["restore", "billing", backup["id"], "--only", "conf.d"],
         "import": ["import", "billing", str(exported)],
     }[command]
-    asked = []
+    asked, seen_when_asked_again = [], []
 
     def answer_after_an_edit(question: str) -> str:
         asked.append(question)
-        (billing / "conf.d" / "late.ini").write_text("[written while the question waited]\n")
+        if len(asked) == 1:  # a deploy job writes while the operator reads
+            (billing / "conf.d" / "late.ini").write_text("[written while the question waited]\n")
+        else:
+            seen_when_asked_again.append(describe_tree(billing))
         return "y"
 
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
     monkeypatch.setattr("builtins.input", answer_after_an_edit)
-    before = describe_tree(billing)  # as the question saw it, and then the late edit
+    before = describe_tree(billing)  # as the question saw it
     code, _, err = cli(*argv)
 
     assert re.search(r"It changes: \d+ added, .*removed.* \(--dry-run lists them\)", asked[0])
-    assert code == 1 and "changed since its preview" in err
-    after = describe_tree(billing)
+    assert "changed since its preview" in err and len(asked) == 2  # asked again, then done
+    assert code == 0, err
+    # Nothing was changed before it asked again: only the late edit is new.
+    after = seen_when_asked_again[0]
     assert after.pop("conf.d/late.ini") and {p: v for p, v in after.items() if p != "conf.d"} == {
         p: v for p, v in before.items() if p != "conf.d"
     }
-    monkeypatch.setattr("builtins.input", lambda question: "y")  # asked again: goes on
-    assert cli(*argv)[0] == 0
+    assert asked[1] != asked[0]  # what it changes now: the late edit too
     assert not (billing / "conf.d" / "late.ini").exists()
