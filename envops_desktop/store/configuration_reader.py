@@ -195,6 +195,14 @@ def _invalid(path: Path, error: ValidationError, offset: int | None = None) -> E
     return refused(path, f"its manifest.json is invalid at {where}: {message}")
 
 
+_KIND_NAMES = {
+    EntryKind.FILE: "file",
+    EntryKind.SYMLINK: "link",
+    EntryKind.FIFO: "pipe",
+    EntryKind.SOCKET: "socket",
+}
+
+
 def check_entries(
     source: Path | str, entries: list[ManifestEntry], allow_external_links: bool
 ) -> dict[str, ManifestEntry]:
@@ -212,12 +220,13 @@ def check_entries(
     for entry in entries:
         parent = entry.path.rpartition("/")[0]
         if parent and kinds.get(parent) is not EntryKind.DIR:
+            held_by = kinds.get(parent)
             why = (
-                "inside a link"
-                if kinds.get(parent) is EntryKind.SYMLINK
-                else "not in a listed folder"
+                "is not in a listed folder"
+                if held_by is None
+                else f"is inside a {_KIND_NAMES[held_by]} ({parent!r}), not a folder"
             )
-            raise refused(source, f"the entry {entry.path!r} is {why}")
+            raise refused(source, f"the entry {entry.path!r} {why}")
         if (
             entry.kind is EntryKind.SYMLINK
             and not allow_external_links

@@ -227,6 +227,10 @@ HOSTILE_TARS = {
         [(_member("d", tarfile.SYMTYPE, "."), b""), (_member("d/x"), b"1")],
         "inside a link",
     ),
+    "a file inside a file": (
+        [(_member("a"), b"1"), (_member("a/b"), b"2")],
+        r"the entry 'a/b' is inside a file \('a'\), not a folder",
+    ),
     "a file with no name": ([(_member("./"), b"lost")], "not a folder has no name"),
     "a name no filesystem takes": (
         [(_member("conf.d/" + "é" * 128), b"x")],
