@@ -34,7 +34,12 @@ def check_destination(ctx: ServiceContext, destination: Path) -> Path:
         raise InvalidInputError(
             f"{destination.parent} is a file, not a folder; nothing was written."
         )
-    if destination.is_symlink() or (destination.exists() and not destination.is_dir()):
+    if destination.is_symlink():  # the new folder would take the link's place, not fill it
+        raise InvalidInputError(
+            f"{destination} is a link, not a folder; choose the folder it leads to "
+            f"({os.path.realpath(destination)}) or a new one. Nothing was written."
+        )
+    if destination.exists() and not destination.is_dir():
         raise InvalidInputError(f"{destination} is not a folder; nothing was written.")
     if destination.is_dir() and any(destination.iterdir()):
         raise InvalidInputError(

@@ -63,6 +63,13 @@ def test_a_folder_that_is_not_empty_or_inside_the_environment_is_refused(
         service.restore_to_folder(backup.id, busy / "keep.txt" / "copy")
     with pytest.raises(NotFoundError, match="missing does not exist"):
         service.restore_to_folder(backup.id, tmp_path / "missing" / "copy")
+    with pytest.raises(InvalidInputError, match=r"keep\.txt is not a folder"):
+        service.restore_to_folder(backup.id, busy / "keep.txt")
+    (tmp_path / "empty-elsewhere").mkdir()
+    os.symlink(tmp_path / "empty-elsewhere", tmp_path / "link")
+    with pytest.raises(InvalidInputError, match="link is a link, not a folder; choose the folder"):
+        service.restore_to_folder(backup.id, tmp_path / "link")
+    assert list((tmp_path / "empty-elsewhere").iterdir()) == []
 
     assert [p.name for p in busy.iterdir()] == ["keep.txt"]
     assert describe_tree(config_dir) == before
