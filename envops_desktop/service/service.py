@@ -20,6 +20,7 @@ from envops_desktop.domain.errors import (
     OperationFailedError,
     PreviewOutOfDateError,
 )
+from envops_desktop.domain.file_sample import FileSample, sample_of
 from envops_desktop.domain.models import (
     MAX_BACKUP_NAME_LENGTH,
     ActivityEntry,
@@ -610,12 +611,12 @@ class EnvOpsService:
         body = self._ctx.activity.report(activity_id)
         return None if body is None else TreeChanges.from_json(body)
 
-    def backup_file(self, backup_id: str, path: str, limit: int = 1 << 20) -> bytes | None:
-        """The first `limit` bytes of file `path` in a backup, to show beside another
-        version of it; None when the backup holds no such file, or its content is in the
-        team's store only."""
-        found: list[bytes] = []
-        self._read_backup_file(backup_id, path, lambda f: found.append(f.read(limit)))
+    def backup_file(self, backup_id: str, path: str, limit: int = 1 << 20) -> FileSample | None:
+        """The first `limit` bytes of file `path` in a backup, with the size and hash of all
+        of it, to show beside another version of it; None when the backup holds no such
+        file, or its content is in the team's store only."""
+        found: list[FileSample] = []
+        self._read_backup_file(backup_id, path, lambda f: found.append(sample_of(f, limit)))
         return found[0] if found else None
 
     def staged_file(
@@ -624,12 +625,15 @@ class EnvOpsService:
         path: str,
         root_folder: str | None = None,
         limit: int = 1 << 20,
-    ) -> bytes | None:
+    ) -> FileSample | None:
         """The first `limit` bytes of file `path` of an uploaded configuration file (an
-        archive with no manifest: laid out with `root_folder` as its root), to show beside
-        the folder's; None when it holds no such file."""
-        found: list[bytes] = []
-        self._read_staged_file(staged, path, root_folder, lambda f: found.append(f.read(limit)))
+        archive with no manifest: laid out with `root_folder` as its root), with the size
+        and hash of all of it, to show beside the folder's; None when it holds no such
+        file."""
+        found: list[FileSample] = []
+        self._read_staged_file(
+            staged, path, root_folder, lambda f: found.append(sample_of(f, limit))
+        )
         return found[0] if found else None
 
     def save_staged_file(

@@ -25,6 +25,7 @@ from envops_desktop.controller.changes_model import ChangesModel
 from envops_desktop.controller.main_controller import MainController, Notification
 from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges
+from envops_desktop.domain.file_sample import FileSample, sample_of
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.paths import shown
 from envops_desktop.service.configuration_files import StagedConfiguration
@@ -40,15 +41,16 @@ class Contents:
     runs on a worker of `controller`, never on the GUI thread."""
 
     controller: MainController
-    read: Callable[[str], tuple[bytes | None, bytes | None]]
+    read: Callable[[str], tuple[FileSample | None, FileSample | None]]
 
 
 # Of a file, as much as a diff shows.
 _SHOWN = 1 << 20
 
 
-def _live_file(folder: Path, path: str) -> bytes | None:
-    """The first MiB of a regular file of the live folder, never through a link."""
+def _live_file(folder: Path, path: str) -> FileSample | None:
+    """The first MiB of a regular file of the live folder, and its size and hash, never
+    through a link."""
     try:
         fd = os.open(folder / path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
@@ -56,7 +58,7 @@ def _live_file(folder: Path, path: str) -> bytes | None:
     with open(fd, "rb") as file:
         if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
             return None
-        return file.read(_SHOWN)
+        return sample_of(file, _SHOWN)
 
 
 def backup_and_other_contents(

@@ -2,44 +2,78 @@
 anything else as its size and SHA-256."""
 
 import difflib
-import hashlib
 import html
 import re
 
+from envops_desktop.domain.file_sample import FileSample
+
 # Past this, a file is shown by size and hash: a diff of megabytes helps nobody.
 _MOST_LINES = 5_000
+# What a file in none of the encodings below is read as: Windows' code page for western
+# languages, in which older configuration files are often written.
+_LEGACY = "cp1252"
 
 
-def _text(data: bytes) -> list[str] | None:
+def _decoded(data: bytes) -> tuple[str, str | None] | None:
+    """`data` as text, and the encoding it was read in if not UTF-8; None when it is not
+    text."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16, with its byte order mark
+        try:
+            return data.decode("utf-16"), "UTF-16"
+        except UnicodeDecodeError:
+            return None
     if b"\0" in data[:8192]:
         return None
     try:
-        return data.decode("utf-8").splitlines()
+        return data.decode("utf-8-sig"), None
     except UnicodeDecodeError:
-        return None
+        pass
+    try:
+        return data.decode(_LEGACY), "Windows-1252"
+    except UnicodeDecodeError:  # one of the five bytes that code page leaves out
+        return data.decode("latin-1"), "Latin-1"
 
 
-def _facts(data: bytes | None, title: str) -> str:
-    if data is None:
+def _lines(sample: FileSample | None) -> tuple[list[str], str | None] | str:
+    """The lines of one version, and the encoding they were read in if not UTF-8; or why it
+    is shown by size and hash instead."""
+    if sample is None:
+        return [], None
+    decoded = _decoded(sample.head)
+    if decoded is None:
+        return "Not text"
+    if not sample.whole:
+        return f"Longer than the {len(sample.head) >> 10:,} KiB a diff shows"
+    lines = decoded[0].splitlines()
+    if len(lines) > _MOST_LINES:
+        return f"Longer than the {_MOST_LINES:,} lines a diff shows"
+    return lines, decoded[1]
+
+
+def _facts(sample: FileSample | None, title: str) -> str:
+    if sample is None:
         return f"<p><b>{html.escape(title)}</b>: none</p>"
-    digest = hashlib.sha256(data).hexdigest()
-    return f"<p><b>{html.escape(title)}</b>: {len(data):,} bytes, SHA-256 <tt>{digest}</tt></p>"
+    return (
+        f"<p><b>{html.escape(title)}</b>: {sample.size:,} bytes, "
+        f"SHA-256 <tt>{sample.sha256}</tt></p>"
+    )
 
 
 def diff_html(
-    before: bytes | None, after: bytes | None, before_title: str, after_title: str
+    before: FileSample | None, after: FileSample | None, before_title: str, after_title: str
 ) -> str:
     """HTML for a text browser: the two versions of a file side by side, or their facts."""
-    old = [] if before is None else _text(before)
-    new = [] if after is None else _text(after)
-    if old is None or new is None or max(len(old), len(new)) > _MOST_LINES:
+    old, new = _lines(before), _lines(after)
+    reasons = [side for side in (old, new) if isinstance(side, str)]
+    if reasons:
         return (
-            "<p>Not text: shown by size and hash.</p>"
+            f"<p>{reasons[0]}: shown by size and hash.</p>"
             + _facts(before, before_title)
             + _facts(after, after_title)
         )
+    (old_lines, old_encoding), (new_lines, new_encoding) = old, new
     table = difflib.HtmlDiff(wrapcolumn=72).make_table(
-        old, new, before_title, after_title, context=True, numlines=3
+        old_lines, new_lines, before_title, after_title, context=True, numlines=3
     )
     # Without difflib's column of links to the next change, which mean nothing here.
     table = re.sub(r'<t([dh]) class="diff_next"[^>]*>.*?</t\1>', "", table)
@@ -51,4 +85,7 @@ def diff_html(
     # Qt's rich text has no CSS classes of difflib's: its marks as colours.
     for css, colour in (("diff_add", "#d4f4dd"), ("diff_chg", "#fff3b0"), ("diff_sub", "#fbd5d5")):
         table = table.replace(f'class="{css}"', f'style="background-color: {colour}"')
+    read_in = sorted({encoding for encoding in (old_encoding, new_encoding) if encoding})
+    if read_in:
+        table = f"<p>Not UTF-8: read as {' and '.join(read_in)}.</p>" + table
     return table

@@ -1,6 +1,7 @@
 """Before a restore: what it would change, each file's two versions, and leaving some of it
 as it is, all through the window."""
 
+import hashlib
 import os
 import shutil
 import threading
@@ -392,6 +393,33 @@ def test_sorting_the_changes_keeps_each_paths_tick_and_the_selected_row(
     }
 
 
+def test_a_big_changed_image_is_named_by_the_size_and_hash_of_all_of_it(
+    qtbot, window, service, environment, config_dir
+):
+    # A diff reads a MiB of each version: the size and hash shown must be of the whole file.
+    image = config_dir / "splash.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n\0" + os.urandom(3 << 20))
+    backup = service.create_backup("billing", name="with the old splash")
+    old, new = image.read_bytes(), b"\x89PNG\r\n\x1a\n\0" + os.urandom(5 << 20)
+    image.write_bytes(new)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    seen = {}
+
+    def look_at_the_image(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        table.selectRow(_row_of(table, "splash.png").row())
+        seen["diff"] = diff_of_selected_file(qtbot, changes)[0]
+        changes.reject()
+
+    _through_the_changes(qtbot, window, backup, look_at_the_image, restore=False)
+    qtbot.waitUntil(lambda: "diff" in seen, timeout=10_000)
+
+    for version in (old, new):
+        facts = f"{len(version):,} bytes, SHA-256 {hashlib.sha256(version).hexdigest()}"
+        assert facts in seen["diff"]
+
+
 def test_comparing_two_backups_from_the_options_menu(
     qtbot, window, service, environment, config_dir
 ):
@@ -663,7 +691,7 @@ def test_a_folder_changed_after_the_preview_is_not_restored_and_the_new_preview_
 def test_one_files_backed_up_content_is_saved_from_the_changes(
     qtbot, window, service, config_dir, golden, tmp_path, monkeypatch
 ):
-    wanted = service.backup_file(golden.id, "app.yaml")
+    wanted = service.backup_file(golden.id, "app.yaml").head
     saved = tmp_path / "app-from-golden.yaml"
     saved_on = threads_calling(monkeypatch, service, "save_backup_file")
 

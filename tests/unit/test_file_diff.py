@@ -1,16 +1,24 @@
 """A file's two versions side by side, as the changes view shows them."""
 
+import hashlib
+import io
+
+from envops_desktop.domain.file_sample import FileSample, sample_of
 from envops_desktop.ui.file_diff import diff_html
 
 BEFORE = b"server:\n  port: 9443\nfeatures:\n  invoices_v2: false\n"
 AFTER = b"server:\n  port: 8443\nfeatures:\n  invoices_v2: true\n"
 
 
+def _sample(data: bytes, shown: int = 1 << 20) -> FileSample:
+    return sample_of(io.BytesIO(data), shown)
+
+
 def test_each_side_of_a_text_diff_has_half_the_width_and_a_title_of_its_own():
     # Qt's rich text sized a side's column a character short, so its last character ran
     # into the other side's line numbers; and difflib's column of links to the next change
     # squeezed the second title into one letter a line.
-    html = diff_html(BEFORE, AFTER, "live", "Before invoices v2")
+    html = diff_html(_sample(BEFORE), _sample(AFTER), "live", "Before invoices v2")
 
     assert 'width="100%"' in html
     assert html.count('<td nowrap="nowrap" width="50%">') == 2 * 4
@@ -20,6 +28,28 @@ def test_each_side_of_a_text_diff_has_half_the_width_and_a_title_of_its_own():
 
 
 def test_a_binary_file_is_shown_by_size_and_hash():
-    html = diff_html(b"\0\1\2", None, "live", "golden")
+    html = diff_html(_sample(b"\0\1\2"), None, "live", "golden")
 
     assert "Not text" in html and "3 bytes, SHA-256" in html and "golden</b>: none" in html
+
+
+def test_a_file_longer_than_a_diff_shows_is_named_by_the_size_and_hash_of_all_of_it():
+    # Only its first MiB is read to show: the hash of that MiB would name no file at all.
+    image = b"\x89PNG\r\n\x1a\n\0" + bytes(range(256)) * 12_000
+    log = b"line of a long log\n" * 120_000
+    for data, why in ((image, "Not text"), (log, "Longer than the 1,024 KiB a diff shows")):
+        html = diff_html(_sample(data), _sample(data + b"more\n"), "live", "golden")
+
+        assert f"{why}: shown by size and hash" in html
+        assert f"{len(data):,} bytes, SHA-256 <tt>{hashlib.sha256(data).hexdigest()}" in html
+        assert f"{len(data) + 5:,} bytes" in html
+
+
+def test_a_configuration_file_in_a_legacy_encoding_is_diffed_as_text():
+    before = "# Paramètres\nport: 9443\n".encode("cp1252")
+    after = "# Paramètres\nport: 8443\n".encode("utf-16")  # as Notepad saves "Unicode"
+
+    html = diff_html(_sample(before), _sample(after), "live", "golden")
+
+    assert "Not UTF-8: read as UTF-16 and Windows-1252" in html
+    assert html.count("Paramètres") == 2 and ">9</span>443" in html and ">8</span>443" in html
