@@ -20,7 +20,7 @@ from envops_desktop.domain.errors import (
     OperationFailedError,
     PreviewOutOfDateError,
 )
-from envops_desktop.domain.file_sample import FileSample, sample_of
+from envops_desktop.domain.file_sample import FileSample
 from envops_desktop.domain.models import (
     MAX_BACKUP_NAME_LENGTH,
     ActivityEntry,
@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
     from envops_desktop.domain.changes import TreeChanges
+    from envops_desktop.domain.configuration import ManifestEntry
     from envops_desktop.domain.retention import RetentionRule
     from envops_desktop.domain.schedules import ScheduleRule, ScheduleStatus
     from envops_desktop.domain.shared_store import SharedStoreSettings
@@ -113,6 +114,13 @@ def _checked_report(
     if only is None:
         return whole.to_json()
     return replacement.report(env, only, cancel)
+
+
+def _sample(head: bytes, entry: "TreeEntry | ManifestEntry") -> FileSample:
+    """A stored file's first bytes, named by its recorded size and hash: a file of
+    gigabytes need not be read to its end to be told apart."""
+    assert entry.sha256 is not None, "only a file with content is read"
+    return FileSample(head, entry.size, entry.sha256)
 
 
 @contextlib.contextmanager
@@ -615,9 +623,9 @@ class EnvOpsService:
         """The first `limit` bytes of file `path` in a backup, with the size and hash of all
         of it, to show beside another version of it; None when the backup holds no such
         file, or its content is in the team's store only."""
-        found: list[FileSample] = []
-        self._read_backup_file(backup_id, path, lambda f: found.append(sample_of(f, limit)))
-        return found[0] if found else None
+        found: list[bytes] = []
+        entry = self._read_backup_file(backup_id, path, lambda f: found.append(f.read(limit)))
+        return None if entry is None else _sample(found[0], entry)
 
     def staged_file(
         self,
@@ -630,11 +638,11 @@ class EnvOpsService:
         archive with no manifest: laid out with `root_folder` as its root), with the size
         and hash of all of it, to show beside the folder's; None when it holds no such
         file."""
-        found: list[FileSample] = []
-        self._read_staged_file(
-            staged, path, root_folder, lambda f: found.append(sample_of(f, limit))
+        found: list[bytes] = []
+        entry = self._read_staged_file(
+            staged, path, root_folder, lambda f: found.append(f.read(limit))
         )
-        return found[0] if found else None
+        return None if entry is None else _sample(found[0], entry)
 
     def save_staged_file(
         self,
@@ -659,16 +667,16 @@ class EnvOpsService:
         path: str,
         root_folder: str | None,
         read: "Callable[[BinaryIO], object]",
-    ) -> bool:
-        """Call `read` with file `path` of an uploaded configuration file open; False when
-        it holds no such file."""
+    ) -> "ManifestEntry | None":
+        """Call `read` with file `path` of an uploaded configuration file open, and return
+        its entry; None when it holds no such file."""
         inside = f"{root_folder}/{path}" if staged.plain is not None and root_folder else path
         entry = next((e for e in staged.manifest.entries if e.path == inside), None)
         if entry is None or entry.sha256 is None:
-            return False
+            return None
         with self._ctx.locks.blobs_in_use(), staged.blobs.open(entry.sha256) as f:
             read(f)
-        return True
+        return entry
 
     def save_backup_file(self, backup_id: str, path: str, destination: Path) -> Path:
         """Write file `path` of a backup, whole, as `destination` (replaced if there):
@@ -683,19 +691,19 @@ class EnvOpsService:
 
     def _read_backup_file(
         self, backup_id: str, path: str, read: "Callable[[BinaryIO], object]"
-    ) -> bool:
-        """Call `read` with file `path` of a backup open; False when it has no such
-        content here."""
+    ) -> TreeEntry | None:
+        """Call `read` with file `path` of a backup open, and return its entry; None when
+        it has no such content here."""
         backup = self.get_backup(backup_id)
         entry = next((e for e in self._ctx.backups.entries(backup.id) if e.path == path), None)
         if entry is None or entry.sha256 is None:
-            return False
+            return None
         with self._ctx.locks.blobs_in_use():
             if not self._ctx.blobs.has(entry.sha256):
-                return False
+                return None
             with self._ctx.blobs.reading([entry.sha256]), self._ctx.blobs.open(entry.sha256) as f:
                 read(f)
-        return True
+        return entry
 
     def compare(self, first: str, second: str, cancel: CancelToken | None = None) -> "TreeChanges":
         """How `second` differs from `first`: each a backup's id, or "live" (the folder of
