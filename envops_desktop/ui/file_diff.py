@@ -88,4 +88,10 @@ def diff_html(
     read_in = sorted({encoding for encoding in (old_encoding, new_encoding) if encoding})
     if read_in:
         table = f"<p>Not UTF-8: read as {' and '.join(read_in)}.</p>" + table
+    if old_lines == new_lines and before is not None and after is not None:
+        # Modified, yet line for line the same: what differs is between or around the lines.
+        table = (
+            "<p>The same lines: only line endings (CRLF or LF), the newline at the end, a byte "
+            "order mark or the encoding differ.</p>" + table
+        )
     return table

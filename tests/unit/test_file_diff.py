@@ -53,3 +53,12 @@ def test_a_configuration_file_in_a_legacy_encoding_is_diffed_as_text():
 
     assert "Not UTF-8: read as UTF-16 and Windows-1252" in html
     assert html.count("Paramètres") == 2 and ">9</span>443" in html and ">8</span>443" in html
+
+
+def test_a_file_whose_lines_only_end_differently_says_so():
+    windows, unix = b"port: 9443\r\nhost: a\r\n", b"port: 9443\nhost: a"
+
+    html = diff_html(_sample(windows), _sample(unix), "live", "golden")
+
+    assert "only line endings (CRLF or LF), the newline at the end" in html
+    assert "only line endings" not in diff_html(_sample(BEFORE), _sample(AFTER), "a", "b")
