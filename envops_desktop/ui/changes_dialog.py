@@ -51,8 +51,11 @@ _SHOWN = 1 << 20
 def _live_file(folder: Path, path: str) -> FileSample | None:
     """The first MiB of a regular file of the live folder, and its size and hash, never
     through a link."""
+    # Not waiting either: a pipe put where the file was since the preview would hold the
+    # worker, and the window's quit with it, until something wrote to it.
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        fd = os.open(folder / path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(folder / path, flags)
     except OSError:
         return None
     with open(fd, "rb") as file:

@@ -420,6 +420,25 @@ def test_a_big_changed_image_is_named_by_the_size_and_hash_of_all_of_it(
         assert facts in seen["diff"]
 
 
+def test_a_pipe_put_where_a_file_was_since_the_preview_does_not_hold_the_diff(
+    qtbot, window, config_dir, golden
+):
+    seen = {}
+
+    def look_at_app_yaml(changes) -> None:
+        (config_dir / "app.yaml").unlink()  # a tool puts a pipe in its place meanwhile
+        os.mkfifo(config_dir / "app.yaml")
+        table = changes.findChild(object, "changesTable")
+        table.selectRow(_row_of(table, "app.yaml").row())
+        seen["diff"] = diff_of_selected_file(qtbot, changes)[0]
+        changes.reject()
+
+    _through_the_changes(qtbot, window, golden, look_at_app_yaml, restore=False)
+    qtbot.waitUntil(lambda: "diff" in seen, timeout=10_000)
+
+    assert "port: 8443" in seen["diff"]  # the backup's version beside no file of the folder
+
+
 def test_comparing_two_backups_from_the_options_menu(
     qtbot, window, service, environment, config_dir
 ):
