@@ -15,6 +15,8 @@ from typing import BinaryIO
 
 import zstandard
 
+from envops_desktop.store.file_reads import open_regular_file
+
 CHUNK = 1 << 20
 SMALL_FILE = 4 << 20  # read whole: fewer syscalls, one buffer for hash and compression
 # A large content is compressed in frames of this much, each stating its size, so that a
@@ -45,10 +47,11 @@ def decompressor() -> zstandard.ZstdDecompressor:
 
 
 def sha256_of_file(path: Path) -> str:
-    """Hash a file in large chunks."""
+    """Hash a regular file (`open_regular_file`) in large chunks."""
     digest = hashlib.sha256()
-    with open(path, "rb", buffering=0) as f:
-        chunk = first_read(f, os.fstat(f.fileno()).st_size, CHUNK)
+    fd, status = open_regular_file(path)
+    with open(fd, "rb", buffering=0) as f:
+        chunk = first_read(f, status.st_size, CHUNK)
         while chunk:
             digest.update(chunk)
             chunk = f.read(CHUNK)

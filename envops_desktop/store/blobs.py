@@ -35,9 +35,8 @@ from envops_desktop.store.blob_bodies import (
 )
 from envops_desktop.store.database import Database
 from envops_desktop.store.file_metadata import NOTHING, Applied
+from envops_desktop.store.file_reads import open_regular_file
 from envops_desktop.store.file_writes import (
-    BINARY,
-    NOFOLLOW,
     sync_to_disk,
     write_new_file,
     writing_new_file,
@@ -262,9 +261,8 @@ class BlobStore:
 
     def _read_once(self, source: str, keep_if_changed: bool) -> Ingested | _SmallRead | None:
         # A small file's content, to be packed; a large one's stored in a file of its own.
-        fd = os.open(source, os.O_RDONLY | NOFOLLOW | BINARY)
+        fd, status = open_regular_file(source)
         with open(fd, "rb", buffering=0) as f:
-            status = os.fstat(fd)
             before = _identity(status)
             first = first_read(f, status.st_size, SMALL_FILE)
             if len(first) < SMALL_FILE:

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from envops_desktop.store.file_reads import open_regular_file
+
 EntryMeta = dict[str, object]
 
 # Attributes that give powers or labels to a file, kept only when restoring into the same
@@ -145,7 +147,7 @@ def read_metadata(
     xattrs = read_xattrs(path)
     extents = None
     if holes and may_have_holes(st):
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd, _status = open_regular_file(path)
         try:
             extents = data_extents(fd, st.st_size)
         finally:

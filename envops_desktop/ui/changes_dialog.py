@@ -2,8 +2,6 @@
 selected file's two versions side by side. Before a restore, paths can be unticked to leave
 them as they are."""
 
-import os
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from envops_desktop.domain.file_sample import FileSample, sample_of
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.paths import shown
 from envops_desktop.service.configuration_files import StagedConfiguration
+from envops_desktop.store.file_reads import open_regular_file
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.file_diff import diff_html
 from envops_desktop.ui.table_views import make_table_view
@@ -51,16 +50,13 @@ _SHOWN = 1 << 20
 def _live_file(folder: Path, path: str) -> FileSample | None:
     """The first MiB of a regular file of the live folder, and its size and hash, never
     through a link."""
-    # Not waiting either: a pipe put where the file was since the preview would hold the
-    # worker, and the window's quit with it, until something wrote to it.
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    # Nor waiting on a pipe put there since the preview: it would hold the worker, and the
+    # window's quit with it, until something wrote to it.
     try:
-        fd = os.open(folder / path, flags)
+        fd, _status = open_regular_file(folder / path)
     except OSError:
         return None
     with open(fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-            return None
         return sample_of(file, _SHOWN)
 
 

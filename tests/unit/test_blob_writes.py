@@ -148,3 +148,27 @@ def test_a_batch_of_small_files_packs_only_new_contents_after_one_index_query(
     assert [at is not None for _, _, at, _ in ingested] == [False, False, True, False, True]
     assert [size for _, size, _, _ in ingested] == [len(c) for c in contents.values()]
     assert len([query for query in asked if "packed_blobs" in query]) == 1
+
+
+@pytest.mark.parametrize("put_there", ["a pipe", "a link to an endless device"])
+def test_a_file_replaced_since_the_scan_is_refused_as_gone_without_waiting(tmp_path, put_there):
+    # Between a backup's or a preview's scan and its read, a tool puts something else at
+    # the path: opened as the file was, a pipe waits for a writer forever and a link to
+    # /dev/zero reads forever. Both are refused as the file having gone, which a backup
+    # says in a sentence and a preview counts as a difference.
+    from envops_desktop.store.blob_bodies import sha256_of_file
+
+    data = tmp_path / "data"
+    data.mkdir()
+    store = open_store(data)
+    path = tmp_path / "app.yaml"
+    if put_there == "a pipe":
+        os.mkfifo(path)
+    else:
+        os.symlink("/dev/zero", path)
+
+    with pytest.raises(FileNotFoundError) as gone, store.packing() as pack:
+        store.ingest(str(path), pack)
+    assert gone.value.filename == str(path)
+    with pytest.raises(FileNotFoundError):
+        sha256_of_file(path)
