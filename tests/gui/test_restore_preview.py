@@ -93,6 +93,24 @@ def _through_the_changes(qtbot, window, backup, in_changes, restore: bool) -> No
         qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
 
 
+def _diff_in_the_changes(qtbot, window, backup, path: str, meanwhile=None) -> str:
+    """The diff of `path` in the changes of a restore of `backup` (Show changes…), as its
+    text; `meanwhile` runs once the changes are listed, before the path is selected."""
+    seen = {}
+
+    def look_at_the_file(changes) -> None:
+        if meanwhile is not None:
+            meanwhile()
+        table = changes.findChild(object, "changesTable")
+        table.selectRow(_row_of(table, path).row())
+        seen["diff"] = diff_of_selected_file(qtbot, changes)[0]
+        changes.reject()
+
+    _through_the_changes(qtbot, window, backup, look_at_the_file, restore=False)
+    qtbot.waitUntil(lambda: "diff" in seen, timeout=10_000)
+    return seen["diff"]
+
+
 def test_the_restore_dialog_counts_the_changes_and_shows_a_files_diff(
     qtbot, window, service, config_dir, golden, monkeypatch, laid_out_on
 ):
@@ -404,39 +422,24 @@ def test_a_big_changed_image_is_named_by_the_size_and_hash_of_all_of_it(
     image.write_bytes(new)
     window.controller.refresh()
     select_environment(window, "billing")
-    seen = {}
 
-    def look_at_the_image(changes) -> None:
-        table = changes.findChild(object, "changesTable")
-        table.selectRow(_row_of(table, "splash.png").row())
-        seen["diff"] = diff_of_selected_file(qtbot, changes)[0]
-        changes.reject()
-
-    _through_the_changes(qtbot, window, backup, look_at_the_image, restore=False)
-    qtbot.waitUntil(lambda: "diff" in seen, timeout=10_000)
+    diff = _diff_in_the_changes(qtbot, window, backup, "splash.png")
 
     for version in (old, new):
         facts = f"{len(version):,} bytes, SHA-256 {hashlib.sha256(version).hexdigest()}"
-        assert facts in seen["diff"]
+        assert facts in diff
 
 
 def test_a_pipe_put_where_a_file_was_since_the_preview_does_not_hold_the_diff(
     qtbot, window, config_dir, golden
 ):
-    seen = {}
-
-    def look_at_app_yaml(changes) -> None:
-        (config_dir / "app.yaml").unlink()  # a tool puts a pipe in its place meanwhile
+    def a_tool_puts_a_pipe_in_its_place() -> None:
+        (config_dir / "app.yaml").unlink()
         os.mkfifo(config_dir / "app.yaml")
-        table = changes.findChild(object, "changesTable")
-        table.selectRow(_row_of(table, "app.yaml").row())
-        seen["diff"] = diff_of_selected_file(qtbot, changes)[0]
-        changes.reject()
 
-    _through_the_changes(qtbot, window, golden, look_at_app_yaml, restore=False)
-    qtbot.waitUntil(lambda: "diff" in seen, timeout=10_000)
+    diff = _diff_in_the_changes(qtbot, window, golden, "app.yaml", a_tool_puts_a_pipe_in_its_place)
 
-    assert "port: 8443" in seen["diff"]  # the backup's version beside no file of the folder
+    assert "port: 8443" in diff  # the backup's version beside no file of the folder
 
 
 def test_comparing_two_backups_from_the_options_menu(
