@@ -506,11 +506,28 @@ def _long_operation() -> Iterator[tuple[TerminalProgressBar, CancelToken]]:
         bar.close()
 
 
+def _columns(header: tuple[str, ...], rows: list[tuple[object, ...]], right: int = -1) -> str:
+    """Lines of a table whose columns are as wide as their widest cell (the last unpadded),
+    so that a long version or name does not push the rest of its row out of line."""
+    cells = [header, *(tuple(str(cell) for cell in row) for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(
+            [
+                cell.rjust(width) if i == right else cell.ljust(width)
+                for i, (cell, width) in enumerate(zip(row[:-1], widths, strict=True))
+            ]
+            + [row[-1]]
+        )
+        for row in cells
+    )
+
+
 def _environment_lines(service: EnvOpsService) -> str:
-    rows = [f"{'NAME':20} {'STATUS':14} {'VERSION':12} PATH"]
-    for env in service.list_environments():
-        rows.append(f"{env.name:20} {env.status.value:14} {env.version:12} {env.path}")
-    return "\n".join(rows)
+    return _columns(
+        ("NAME", "STATUS", "VERSION", "PATH"),
+        [(e.name, e.status.value, e.version, e.path) for e in service.list_environments()],
+    )
 
 
 def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
@@ -670,10 +687,21 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         _print(
             entries,
             args.json,
-            lambda: "\n".join(
-                f"{e.id:>6}  {e.time.astimezone():%Y-%m-%d %H:%M:%S}  {e.environment_name:16} "
-                f"{e.action.value:28} {e.user:10} {e.outcome.value:9} {e.detail}"
-                for e in entries
+            lambda: _columns(
+                ("ID", "TIME", "ENVIRONMENT", "ACTION", "USER", "OUTCOME", "DETAIL"),
+                [
+                    (
+                        e.id,
+                        f"{e.time.astimezone():%Y-%m-%d %H:%M:%S}",
+                        e.environment_name,
+                        e.action.value,
+                        e.user,
+                        e.outcome.value,
+                        e.detail,
+                    )
+                    for e in entries
+                ],
+                right=0,
             ),
         )
     elif command == "gc":
@@ -795,17 +823,21 @@ def _run_backup(service: EnvOpsService, args: argparse.Namespace) -> None:
         _print(
             backups,
             args.json,
-            lambda: "\n".join(
+            lambda: _columns(
+                ("ID", "CREATED", "VERSION", "ORIGIN", "FILES", "BY", "NAME"),
                 [
-                    f"{'ID':13} {'CREATED':17} {'VERSION':10} {'ORIGIN':11} {'FILES':>7} "
-                    f"{'BY':20} NAME"
-                ]
-                + [
-                    f"{b.id:13} {b.created_at.astimezone():%Y-%m-%d %H:%M} {b.version:10} "
-                    f"{b.origin.value:11} {b.file_count:7} {b.made_on or b.created_by:20} "
-                    f"{b.name}"
+                    (
+                        b.id,
+                        f"{b.created_at.astimezone():%Y-%m-%d %H:%M}",
+                        b.version,
+                        b.origin.value,
+                        b.file_count,
+                        b.made_on or b.created_by,
+                        b.name,
+                    )
                     for b in backups
-                ]
+                ],
+                right=4,
             ),
         )
     elif action == "delete":

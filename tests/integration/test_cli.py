@@ -307,6 +307,35 @@ def test_diff_compares_two_backups_or_a_backup_with_the_live_folder(cli, billing
     assert cli("diff", first["id"][:12], "no-such-backup")[0] == 6
 
 
+def _columns_line_up(listing: str) -> bool:
+    """Every row's cells start where the header's names do."""
+    header, *rows = listing.splitlines()
+    starts = [m.start() for m in re.finditer(r"\S+", header)]
+    return bool(rows) and all(
+        all(i == 0 or row[i - 1] == " " for i in starts[1:]) and row[starts[-1]] != " "
+        for row in rows
+    )
+
+
+def test_listings_stay_in_line_with_long_names_and_versions(cli, billing, tmp_path):
+    long_root = tmp_path / "eu-west"
+    make_config_tree(long_root)
+    version = "2024.11.3-hotfix-17"
+    cli(
+        "env", "add", "billing-production-eu-west-1", "--path", str(long_root), "--version", version
+    )
+    cli("backup", "create", "billing-production-eu-west-1", "--name", "before the upgrade")
+    cli("backup", "create", "billing-production-eu-west-1", "--name", "after")
+
+    backups = cli("backup", "list", "billing-production-eu-west-1")[1]
+    environments = cli("env", "list")[1]
+    activity = cli("activity")[1]
+
+    for listing in (backups, environments, activity):
+        assert _columns_line_up(listing), listing
+    assert backups.splitlines()[1].split()[3] == version  # after the date and time
+
+
 def test_what_a_restore_changed_is_read_back_from_the_activity_log(cli, billing):
     backup = json.loads(cli("backup", "create", "billing", "--json")[1])
     mess_up(billing)
@@ -319,7 +348,7 @@ def test_what_a_restore_changed_is_read_back_from_the_activity_log(cli, billing)
     code, text, _ = cli("activity", "--changes", str(restored["id"]))
     report = json.loads(cli("activity", "--changes", str(restored["id"]), "--json")[1])
 
-    assert listing[0].split()[0] == str(restored["id"])  # the id to ask for
+    assert listing[0].split()[0] == "ID" and listing[1].split()[0] == str(restored["id"])
     assert code == 0 and text == preview_text
     assert report["after"] == backup["name"] and report["changes"] == preview["changes"]
     code, _, err = cli("activity", "--changes", str(created["id"]))
