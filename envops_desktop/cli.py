@@ -190,6 +190,12 @@ def _diff_arguments(diff: argparse.ArgumentParser) -> None:
     diff.add_argument(
         "second", metavar="B", help="another backup of the same environment, or live: its folder"
     )
+    diff.add_argument(
+        "--env",
+        dest="environment",
+        metavar="ENV",
+        help="A and B are ENV's backups, named as restore names them: latest, a name or an id",
+    )
 
 
 def _import_arguments(imp: argparse.ArgumentParser) -> None:
@@ -523,6 +529,20 @@ def _columns(header: tuple[str, ...], rows: list[tuple[object, ...]], right: int
     )
 
 
+def _diff_side(service: EnvOpsService, environment: str | None, side: str) -> str:
+    """One side of `envops diff` as the id or "live" that `compare` takes."""
+    if side == "live":
+        return side
+    if environment is not None:
+        return service.find_backup(environment, side).id
+    try:
+        return service.get_backup(side).id
+    except NotFoundError as error:
+        raise NotFoundError(
+            f"{error} (With --env ENV, diff takes latest or a backup's name as well.)"
+        ) from None
+
+
 def _environment_lines(service: EnvOpsService) -> str:
     return _columns(
         ("NAME", "STATUS", "VERSION", "PATH"),
@@ -626,8 +646,11 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         )
         print(f"{env.name} was restored to {backup.name}{of_source} ({backup.version}).")
     elif command == "diff":
+        first, second = (
+            _diff_side(service, args.environment, side) for side in (args.first, args.second)
+        )
         with _long_operation() as (_bar, cancel):
-            changes = service.compare(args.first, args.second, cancel)
+            changes = service.compare(first, second, cancel)
         _print(changes, args.json, lambda: _change_lines(changes))
     elif command == "import":
         _unlock_if_shared(service, args.passphrase_file)

@@ -307,6 +307,28 @@ def test_diff_compares_two_backups_or_a_backup_with_the_live_folder(cli, billing
     assert cli("diff", first["id"][:12], "no-such-backup")[0] == 6
 
 
+def test_diff_names_an_environments_backups_as_restore_does(cli, billing, tmp_path):
+    cli("backup", "create", "billing", "--name", "before upgrade")
+    (billing / "conf.d" / "new.ini").write_text("[new]\n")
+    cli("backup", "create", "billing")
+    (billing / "app.yaml").unlink()
+    other = tmp_path / "other"
+    make_config_tree(other)
+    cli("env", "add", "other", "--path", str(other), "--version", "4.2.0")
+    cli("backup", "create", "other", "--name", "theirs")
+
+    since_last = json.loads(cli("diff", "latest", "live", "--env", "billing", "--json")[1])
+    upgrade = json.loads(cli("diff", "before upgrade", "latest", "--env", "billing", "--json")[1])
+    by_name_alone = cli("diff", "before upgrade", "live")
+    of_another = cli("diff", "theirs", "live", "--env", "billing")
+
+    assert {c["path"]: c["kinds"] for c in since_last["changes"]}["app.yaml"] == ["removed"]
+    assert {c["path"]: c["kinds"] for c in upgrade["changes"]}["conf.d/new.ini"] == ["added"]
+    assert "app.yaml" not in {c["path"] for c in upgrade["changes"]}
+    assert by_name_alone[0] == 6 and "--env ENV" in by_name_alone[2]
+    assert of_another[0] == 6 and "billing has no backup named" in of_another[2]
+
+
 def _columns_line_up(listing: str) -> bool:
     """Every row's cells start where the header's names do."""
     header, *rows = listing.splitlines()
