@@ -1083,7 +1083,7 @@ def _answer_plain_archive(
             shown = []
             for folder, said in layouts:
                 layout = service.answer_plain_archive(
-                    checked, args.archive_version, None if folder == "." else folder
+                    env.name, checked, args.archive_version, None if folder == "." else folder
                 )
                 service.check_import(env.name, layout)
                 with _long_operation() as (_bar, cancel):
@@ -1102,17 +1102,19 @@ def _answer_plain_archive(
             f"{name} holds a single folder, {top}: pass --root-folder {top} to take that "
             f"folder as {env.name}'s folder, or --root-folder . for the archive's top level."
         )
-    if args.archive_version is None and not args.dry_run:
+    root = args.root_folder
+    if root is not None and root.strip("/"):
+        root = root.rstrip("/")  # "billing/", as a shell completes a folder's name
+    answered = service.answer_plain_archive(
+        env.name, checked, args.archive_version, None if root == "." else root
+    )
+    assert answered.plain is not None
+    if answered.plain.version is None and not args.dry_run:
         raise UsageError(
             f"{name} has no manifest to say which version it holds; confirm it with "
             f"--version V ({env.name} is at {env.version})."
         )
-    root = args.root_folder
-    if root is not None and root.strip("/"):
-        root = root.rstrip("/")  # "billing/", as a shell completes a folder's name
-    return service.answer_plain_archive(
-        checked, args.archive_version, None if root == "." else root
-    )
+    return answered
 
 
 def _change_lines(changes: "TreeChanges") -> str:

@@ -3,7 +3,7 @@
 import logging
 import shlex
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +57,15 @@ class Notification:
     SUCCESS = "success"
     INFO = "info"
     ERROR = "error"
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    """What importing an uploaded file would change, and the version an archive with no
+    manifest says it holds, so laid out (in the environment's version file), if it does."""
+
+    changes: TreeChanges
+    version_said: str | None = None
 
 
 class MainController(QObject):
@@ -594,11 +603,14 @@ class MainController(QObject):
         (an archive with no manifest: with `root_folder` as its root); the caller connects to
         it, then launches it."""
 
-        def operation(_progress: ProgressCallback, cancel: CancelToken) -> TreeChanges:
+        def operation(_progress: ProgressCallback, cancel: CancelToken) -> ImportPreview:
             laid_out = staged
             if staged.plain is not None:  # its entries checked anew, off the GUI thread
-                laid_out = self.service.answer_plain_archive(staged, None, root_folder)
-            return self.service.preview_import(environment.id, laid_out, cancel)
+                laid_out = self.service.answer_plain_archive(
+                    environment.id, staged, None, root_folder
+                )
+            changes = self.service.preview_import(environment.id, laid_out, cancel)
+            return ImportPreview(changes, laid_out.plain and laid_out.plain.version)
 
         label = self.tr("Working out what {env} would change").format(env=environment.name)
         return self.runner.prepare(label, None, operation)
@@ -621,7 +633,7 @@ class MainController(QObject):
             try:
                 answered = staged
                 if answers is not None:
-                    answered = self.service.answer_plain_archive(staged, *answers)
+                    answered = self.service.answer_plain_archive(environment.id, staged, *answers)
                 return self.service.import_configuration(
                     environment.id, answered, backup_first, progress, cancel, previewed
                 )

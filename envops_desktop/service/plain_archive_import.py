@@ -18,7 +18,7 @@ from envops_desktop.domain.configuration import (
     ConfigurationManifest,
     ManifestEntry,
 )
-from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.progress import CancelToken, ProgressCallback
 from envops_desktop.service.context import UPLOAD_PREFIX, ServiceContext
@@ -31,7 +31,7 @@ from envops_desktop.store.member_staging import refused
 from envops_desktop.store.owned_folders import OwnedFolder
 from envops_desktop.store.plain_archives import PlainTree, read_plain_archive
 from envops_desktop.store.timestamps import utc_now
-from envops_desktop.store.zip_members import ZipMember
+from envops_desktop.store.zip_members import ZipMember, member_chunks
 
 if TYPE_CHECKING:
     from envops_desktop.service.configuration_files import (
@@ -183,3 +183,31 @@ def answered(file: File, version: str | None, root_folder: str | None) -> File:
     if isinstance(file, CheckedConfigurationFile):  # the bodies are read from it still
         return replace(file, plain=chosen, manifest=manifest, members=members)
     return replace(file, plain=chosen, manifest=manifest)
+
+
+def with_version_said(file: File, version: str | None, said: str, version_file: str) -> File:
+    """`file`, laid out, whose `version_file` (where the environment keeps its version) says
+    it holds version `said`: that is its version, and the user's answer must agree."""
+    if version is not None and version != said:
+        raise InvalidInputError(
+            f"{file.file_name} holds {version_file}, which says it is version {said}, not "
+            f"{version}; nothing was changed."
+        )
+    assert file.plain is not None, "only a plain archive is asked its version"
+    manifest = file.manifest.model_copy(update={"version": said})
+    return replace(file, plain=replace(file.plain, version=said), manifest=manifest)
+
+
+def member_head(file: "CheckedConfigurationFile", path: str, limit: int) -> bytes | None:
+    """About the first `limit` bytes of file `path` of a checked plain archive, as laid out
+    (read, not checked: the import checks all of it); None when it holds no such file."""
+    member = file.members.get(path)
+    if member is None or file.plain is None:
+        return None
+    head = b""
+    with open(file.plain.tree.bodies, "rb") as bodies:
+        for chunk in member_chunks(bodies, member, limit):
+            head += chunk
+            if len(head) >= limit:
+                break
+    return head

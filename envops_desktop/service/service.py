@@ -49,7 +49,7 @@ from envops_desktop.service.restore import (
 from envops_desktop.service.scanning import holds_at_most, quick_scan
 from envops_desktop.service.store_check import StoreReport, check_store
 from envops_desktop.service.team_locks import team_lock
-from envops_desktop.service.versions import short_printable
+from envops_desktop.service.versions import VERSION_HEAD_BYTES, short_printable, version_in
 from envops_desktop.store.database import unusable
 from envops_desktop.store.timestamps import utc_now
 
@@ -1093,13 +1093,37 @@ class EnvOpsService:
             cancel,
         )
 
-    def answer_plain_archive(self, file: "File", version: str, root_folder: str | None) -> "File":
-        """A plain archive (checked or uploaded) with the user's answers: the version it
-        holds, and `root_folder`, its one top-level folder taken as the environment's
-        folder (None: the archive's top level is)."""
-        from envops_desktop.service.plain_archive_import import answered
+    def answer_plain_archive(
+        self, environment: str, file: "File", version: str | None, root_folder: str | None
+    ) -> "File":
+        """A plain archive (checked or uploaded) for `environment` with the user's answers:
+        the version it holds, and `root_folder`, its one top-level folder taken as the
+        environment's folder (None: the archive's top level is). When the environment keeps
+        its version in a file and the archive, so laid out, holds that file, the archive says
+        its version itself: `version` may be None, and another is refused."""
+        from envops_desktop.service.configuration_files import StagedConfiguration
+        from envops_desktop.service.plain_archive_import import (
+            answered,
+            member_head,
+            with_version_said,
+        )
 
-        return answered(file, version, root_folder)
+        env = self.get_environment(environment)
+        laid_out = answered(file, version, root_folder)
+        if env.version_file is None:
+            return laid_out
+        if isinstance(laid_out, StagedConfiguration):
+            found: list[bytes] = []
+            self._read_staged_file(
+                laid_out, env.version_file, None, lambda f: found.append(f.read(VERSION_HEAD_BYTES))
+            )
+            head = found[0] if found else None
+        else:
+            head = member_head(laid_out, env.version_file, VERSION_HEAD_BYTES)
+        if head is None:
+            return laid_out
+        said = version_in(head, f"{env.version_file} in {laid_out.file_name}")
+        return with_version_said(laid_out, version, said, env.version_file)
 
     def import_configuration_file(
         self,

@@ -1,6 +1,8 @@
 """Where an environment's version comes from: its version file when it has one."""
 
+import codecs
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -8,6 +10,8 @@ from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
 from envops_desktop.domain.models import Environment
 
 MAX_VERSION_LENGTH = 100
+# Enough of a version file for its first line: a version's characters, up to 4 bytes each.
+VERSION_HEAD_BYTES = 4 * (MAX_VERSION_LENGTH + 1) + 2
 
 
 def read_version_file(root: Path, relative: str) -> str:
@@ -16,22 +20,36 @@ def read_version_file(root: Path, relative: str) -> str:
     try:
         # Not blocking: a named pipe would hold the open until something wrote to it.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        with open(fd, encoding="utf-8") as f:
+        try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise OperationFailedError(
                     f"The version file {path} is not a regular file (a pipe, a device or a "
                     "socket); give a file that holds the version."
                 )
-            line = f.readline(MAX_VERSION_LENGTH + 1).strip()
+            head = os.read(fd, VERSION_HEAD_BYTES)
+        finally:
+            os.close(fd)
     except FileNotFoundError as error:
         raise OperationFailedError(f"The version file {path} does not exist.") from error
-    except (OSError, UnicodeDecodeError) as error:
+    except OSError as error:
         raise OperationFailedError(f"The version file {path} cannot be read: {error}.") from error
+    return version_in(head, str(path))
+
+
+def version_in(head: bytes, where: str) -> str:
+    """The version that a version file's first `VERSION_HEAD_BYTES` hold: its first line,
+    stripped. `where` names the file in the refusal of one that holds none."""
+    # Not final: a character cut at the end of `head` is left out, not an error.
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError as error:
+        raise OperationFailedError(f"The version file {where} cannot be read: {error}.") from error
+    line = re.split("\r\n|\r|\n", text, maxsplit=1)[0][: MAX_VERSION_LENGTH + 1].strip()
     if not line:
-        raise OperationFailedError(f"The version file {path} is empty.")
+        raise OperationFailedError(f"The version file {where} is empty.")
     if not is_printable(line):
         raise OperationFailedError(
-            f"The version file {path} holds control characters; a version is printable text."
+            f"The version file {where} holds control characters; a version is printable text."
         )
     return line
 

@@ -1,7 +1,7 @@
 """What the Import dialog asks of an archive another tool made: the version it holds, and,
 when it holds a single folder, whether that folder or the archive's top level is the root."""
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -17,6 +17,9 @@ class ArchiveAnswers(QWidget):
     """Nothing is chosen for the user: the version and the layout are picked, then Import."""
 
     changed = Signal()
+    _ASK = QT_TRANSLATE_NOOP(
+        "ArchiveAnswers", "This archive has no manifest: say which version it holds."
+    )
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -39,13 +42,15 @@ class ArchiveAnswers(QWidget):
         self._layout_label.setWordWrap(True)
         self._texts: dict[QRadioButton, str] = {}
         self._top_folder: str | None = None
-        note = QLabel(self.tr("This archive has no manifest: say which version it holds."), self)
-        note.setWordWrap(True)
+        self._note = QLabel(self.tr(self._ASK), self)
+        self._note.setObjectName("archiveVersionNote")
+        self._note.setWordWrap(True)
+        self._filled_in = False  # the version shown was the archive's, not the user's
         versions = QFormLayout()
         versions.addRow(self.tr("&Version:"), self.version)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(note)
+        layout.addWidget(self._note)
         layout.addLayout(versions)
         layout.addWidget(self._layout_label)
         layout.addWidget(self.folder_root)
@@ -54,6 +59,7 @@ class ArchiveAnswers(QWidget):
     def ask(self, versions: list[str], top_folder: str | None, environment: str) -> None:
         """Ask afresh: `versions` offered (none chosen), and the two layouts when the
         archive holds only `top_folder`."""
+        self.take_version_said(None, None)
         self.version.clear()
         self.version.addItems(versions)
         self.version.setCurrentIndex(-1)
@@ -79,6 +85,23 @@ class ArchiveAnswers(QWidget):
         self.version.setCurrentText(version)
         if self._top_folder is not None:
             (self.folder_root if root_folder is not None else self.top_level_root).setChecked(True)
+
+    def take_version_said(self, version: str | None, version_file: str | None) -> None:
+        """The version the archive's own `version_file` says (for the layout chosen) is the
+        answer, and no other can be given; with None the user says it again."""
+        if version is not None:
+            self._note.setText(
+                self.tr("This archive has no manifest; its {file} says it holds {version}.").format(
+                    file=version_file, version=version
+                )
+            )
+        was_filled_in, self._filled_in = self._filled_in, version is not None
+        self.version.setEnabled(version is None)
+        if version is None and was_filled_in:
+            self._note.setText(self.tr(self._ASK))
+            self.version.setCurrentIndex(-1)
+        if version is not None and self.version.currentText() != version:
+            self.version.setCurrentText(version)
 
     def show_counts(self, root_folder: str | None, summary: str) -> None:
         """What the import would change with `root_folder` as the root, beside its choice."""

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from envops_desktop.controller.change_rows import ChangeRows
-from envops_desktop.controller.main_controller import MainController
+from envops_desktop.controller.main_controller import ImportPreview, MainController
 from envops_desktop.controller.operation_runner import RunningOperation
 from envops_desktop.controller.record_table_model import human_size, local_time
 from envops_desktop.domain.changes import TreeChanges
@@ -64,8 +64,8 @@ class _PreviewReceiver(QObject):
         self._dialog, self._root_folder = dialog, root_folder
 
     @Slot(object)
-    def succeeded(self, changes: TreeChanges) -> None:
-        self._dialog._previewed(self._root_folder, changes)
+    def succeeded(self, preview: ImportPreview) -> None:
+        self._dialog._previewed(self._root_folder, preview)
 
     @Slot(str, object)
     def failed(self, message: str, _error: object) -> None:
@@ -166,6 +166,8 @@ class ImportConfigurationDialog(QDialog):
         self._source: Path | None = None
         # What the import would change, by root folder (None: the file's own top level).
         self._changes: dict[str | None, TreeChanges] = {}
+        # By root folder: the version an archive's own version file says, if it holds one.
+        self._versions_said: dict[str | None, str | None] = {}
         self.resize(520, self.sizeHint().height())
 
     def _uploading_page(self) -> QWidget:
@@ -227,12 +229,16 @@ class ImportConfigurationDialog(QDialog):
         preview.failed.connect(receiver.failed)
         self._controller.runner.launch(preview)
 
-    def _previewed(self, root_folder: str | None, changes: TreeChanges) -> None:
-        self._changes[root_folder] = changes
+    def _previewed(self, root_folder: str | None, preview: ImportPreview) -> None:
+        self._changes[root_folder] = preview.changes
+        self._versions_said[root_folder] = preview.version_said
         plain = self.staged.plain if self.staged is not None else None
-        if plain is not None and plain.top_folder is not None:
-            self.answers.show_counts(root_folder, changes.summary)
-        self._show_counts()
+        if plain is None:
+            self._show_counts()
+            return
+        if plain.top_folder is not None:
+            self.answers.show_counts(root_folder, preview.changes.summary)
+        self._answers_changed()  # with the version it says, if it says one
 
     def _chosen_changes(self) -> TreeChanges | None:
         plain = self.staged.plain if self.staged is not None else None
@@ -255,6 +261,13 @@ class ImportConfigurationDialog(QDialog):
         self.show_changes.setEnabled(changes is not None)
 
     def _answers_changed(self) -> None:
+        plain = self.staged.plain if self.staged is not None else None
+        if plain is not None:
+            # An archive that holds the environment's version file, in the layout chosen,
+            # says its version itself: that is the answer, checked against the environment.
+            chosen = self.answers.layout_chosen or plain.top_folder is None
+            said = self._versions_said.get(self.answers.root_folder) if chosen else None
+            self.answers.take_version_said(said, self._environment.version_file)
         self.import_button.setEnabled(self.staged is not None and self.answers.complete)
         self._show_counts()
 
@@ -460,6 +473,7 @@ class ImportConfigurationDialog(QDialog):
         self.caveats_label.setVisible(bool(staged.caveats))
         self.pages.setCurrentIndex(UPLOADED_PAGE)
         self._changes = {}
+        self._versions_said = {}
         self.preview_counts.setText(self.tr("Working out what would change…"))
         self.show_changes.setEnabled(False)
         if staged.plain is None:

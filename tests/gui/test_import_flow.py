@@ -545,6 +545,46 @@ def test_an_archive_confirmed_as_another_version_asks_to_update_the_environment(
     assert service.list_backups("billing") == []
 
 
+def test_an_archive_whose_version_file_says_another_version_asks_to_update_the_environment(
+    qtbot, window, service, tmp_path
+):
+    folder = tmp_path / "versioned"
+    make_config_tree(folder)
+    service.add_environment("versioned", folder, version_file="VERSION")
+    window.controller.refresh()
+    select_environment(window, "versioned")
+    click_toolbar_button(qtbot, window, "importConfigurationButton")
+    dialog = modal_dialog(qtbot, "importConfigurationDialog")
+    newer = tmp_path / "elsewhere" / "versioned"
+    make_config_tree(newer)
+    (newer / "VERSION").write_text("5.0.0\n")
+    archive = tmp_path / "versioned.tar.gz"
+    subprocess.run(["tar", "-czf", str(archive), "-C", str(newer.parent), "versioned"], check=True)
+    before = describe_tree(folder)
+    drag_and_drop(dialog.findChild(object, "dropZone"), archive)
+    wait_uploaded(qtbot, dialog)
+    versions = dialog.findChild(object, "archiveVersionCombo")
+    note = dialog.findChild(object, "archiveVersionNote")
+
+    folder_as_root(qtbot, dialog)
+    qtbot.waitUntil(lambda: versions.currentText() == "5.0.0", timeout=10_000)
+    assert not versions.isEnabled() and "its VERSION says it holds 5.0.0" in note.text()
+    qtbot.mouseClick(
+        dialog.findChild(object, "archiveTopLevelRootRadio"), Qt.MouseButton.LeftButton
+    )
+    assert versions.currentText() == "" and versions.isEnabled()  # that layout says nothing
+    folder_as_root(qtbot, dialog)
+    assert versions.currentText() == "5.0.0"
+    seen = []
+    when_modal(lambda box: (seen.append(box.objectName()), click_button(box, "okButton")))
+    qtbot.mouseClick(dialog.findChild(object, "importButton"), Qt.MouseButton.LeftButton)
+
+    assert seen == ["versionMismatchBox"]
+    assert dialog.isVisible() and "5.0.0" in dialog.error_label.text()
+    assert service.list_backups("versioned") == [] and describe_tree(folder) == before
+    dialog.reject()
+
+
 def test_while_the_chosen_folders_changes_are_worked_out_the_dialog_says_so(
     qtbot, dialog, service, tmp_path, monkeypatch
 ):

@@ -19,6 +19,7 @@ from envops_desktop.domain.configuration import ImportLimits
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin
 from envops_desktop.domain.errors import (
     InvalidConfigurationFileError,
+    InvalidInputError,
     OperationCancelledError,
     OperationFailedError,
     VersionMismatchError,
@@ -66,7 +67,7 @@ def zip_of(folder: Path, destination: Path) -> Path:
 
 def imported(service: EnvOpsService, env: str, archive: Path, version: str, root: str | None):
     checked = service.check_configuration_file(archive, keep_privileges=True)
-    answered = service.answer_plain_archive(checked, version, root)
+    answered = service.answer_plain_archive("billing", checked, version, root)
     return service.import_configuration_file(env, answered)
 
 
@@ -138,9 +139,11 @@ def test_an_archive_of_one_folder_offers_both_roots_with_what_each_would_change(
     checked = service.check_configuration_file(archive)
     assert checked.plain is not None and checked.plain.top_folder == "billing"
     as_folder = service.preview_import(
-        "billing", service.answer_plain_archive(checked, None, "billing")
+        "billing", service.answer_plain_archive("billing", checked, None, "billing")
     )
-    as_top = service.preview_import("billing", service.answer_plain_archive(checked, None, None))
+    as_top = service.preview_import(
+        "billing", service.answer_plain_archive("billing", checked, None, None)
+    )
     assert "app.yaml" in {c.path for c in as_folder.changes}
     assert {c.path for c in as_top.changes} >= {"billing", "billing/app.yaml", "app.yaml"}
 
@@ -158,7 +161,7 @@ def test_an_archive_imported_before_its_questions_are_answered_changes_nothing(
 
     with pytest.raises(OperationFailedError, match="holds a single folder, billing"):
         service.import_configuration_file("billing", checked)
-    no_version = service.answer_plain_archive(checked, None, "billing")
+    no_version = service.answer_plain_archive("billing", checked, None, "billing")
     with pytest.raises(OperationFailedError, match="confirm its version"):
         service.import_configuration_file("billing", no_version)
     staged = service.stage_configuration_file(no_version)
@@ -178,6 +181,61 @@ def test_an_archive_confirmed_as_another_version_is_refused(
     with pytest.raises(VersionMismatchError, match=r"The configuration file is version 5\.0\.0 "):
         imported(service, "billing", archive, "5.0.0", "billing")
     assert rsync_differences(before, config_dir, "--delete") == []
+
+
+@pytest.mark.parametrize("kind", ["tar.gz", "zip"])
+def test_an_archive_whose_version_file_says_another_version_is_refused_whatever_the_answer(
+    service, config_dir, tmp_path, kind
+):
+    service.add_environment("billing", config_dir, version_file="VERSION")
+    source = snapshot(config_dir, tmp_path / "newer")
+    (source / "VERSION").write_text("5.0.0\n")
+    (source / "app.yaml").write_text("written for 5.0.0\n")
+    archive = (
+        tar_of(source, tmp_path / "newer.tar.gz", "-z", top_level=True)
+        if kind == "tar.gz"
+        else zip_of(source, tmp_path / "newer.zip")
+    )
+    before = snapshot(config_dir, tmp_path / "before")
+    checked = service.check_configuration_file(archive)
+    # As the window uploads it:
+    staged = service.stage_configuration_file(service.check_configuration_file(archive))
+
+    for file in (checked, staged):
+        with pytest.raises(InvalidInputError, match=r"VERSION, which says it is version 5\.0\.0"):
+            service.answer_plain_archive("billing", file, "4.2.0", None)
+    as_it_says = service.answer_plain_archive("billing", checked, None, None)
+    with pytest.raises(
+        VersionMismatchError, match=r"is version 5\.0\.0 but billing runs version 4\.2\.0"
+    ):
+        service.import_configuration_file("billing", as_it_says)
+    with pytest.raises(VersionMismatchError):
+        service.import_configuration(
+            "billing", service.answer_plain_archive("billing", staged, None, None)
+        )
+    service.discard_staged_configuration(staged)
+
+    assert rsync_differences(before, config_dir, "--delete") == []
+    assert service.get_environment("billing").version == "4.2.0"
+
+
+def test_an_archive_whose_version_file_says_the_environments_version_needs_no_answer(
+    service, config_dir, tmp_path
+):
+    service.add_environment("billing", config_dir, version_file="VERSION")
+    (tmp_path / "elsewhere").mkdir()
+    source = snapshot(config_dir, tmp_path / "elsewhere" / "billing")
+    (source / "VERSION").write_text("4.2.0\r\n")  # saved on Windows
+    (source / "app.yaml").write_text("from the archive\n")
+    archive = tar_of(source, tmp_path / "billing.tar")
+
+    checked = service.answer_plain_archive(
+        "billing", service.check_configuration_file(archive), None, "billing"
+    )
+    service.import_configuration_file("billing", checked)
+
+    assert checked.plain is not None and checked.plain.version == "4.2.0"
+    assert (config_dir / "app.yaml").read_text() == "from the archive\n"
 
 
 def test_the_activity_entry_says_the_archive_carried_no_checksums(
@@ -256,7 +314,7 @@ def _refused_changing_nothing(
     with pytest.raises(InvalidConfigurationFileError, match=reason) as refusal:
         checked = service.check_configuration_file(archive)
         service.import_configuration_file(
-            "billing", service.answer_plain_archive(checked, "4.2.0", None)
+            "billing", service.answer_plain_archive("billing", checked, "4.2.0", None)
         )
     assert str(refusal.value).startswith(f"{archive.name} was refused: ")
     assert rsync_differences(before, config_dir, "--delete") == []
@@ -406,6 +464,34 @@ def test_the_command_line_asks_for_the_root_and_the_version_of_an_archive(
     assert rsync_differences(source, config_dir, "--delete") == []
 
 
+def test_the_command_line_takes_the_version_an_archives_own_version_file_says(
+    cli, config_dir, tmp_path
+):
+    folder = snapshot(config_dir, tmp_path / "versioned")
+    add = ("env", "add", "versioned", "--path", str(folder), "--version-file", "VERSION")
+    assert cli(*add)[0] == 0
+    (tmp_path / "elsewhere").mkdir()
+    source = snapshot(folder, tmp_path / "elsewhere" / "billing")
+    (source / "app.yaml").write_text("from the archive\n")
+    same = str(tar_of(source, tmp_path / "same.tar.gz", "-z"))
+    (source / "VERSION").write_text("5.0.0\n")
+    newer = str(tar_of(source, tmp_path / "newer.tar.gz", "-z"))
+    before = snapshot(folder, tmp_path / "before")
+
+    refused = cli("import", "versioned", newer, "--yes", "--root-folder", "billing")
+    contradicted = cli(
+        "import", "versioned", newer, "--yes", "--root-folder", "billing", "--version", "4.2.0"
+    )
+    unchanged = rsync_differences(before, folder, "--delete")
+    taken = cli("import", "versioned", same, "--yes", "--root-folder", "billing")
+
+    assert refused[0] == 3 and "is version 5.0.0 but versioned runs version 4.2.0" in refused[2]
+    assert contradicted[0] == 1 and "which says it is version 5.0.0, not 4.2.0" in contradicted[2]
+    assert unchanged == []
+    assert taken[0] == 0, taken[2]
+    assert (folder / "app.yaml").read_text() == "from the archive\n"
+
+
 def test_the_command_line_refuses_archive_answers_for_a_configuration_file(
     cli, config_dir, tmp_path
 ):
@@ -476,7 +562,7 @@ def test_the_preview_of_an_archive_with_a_hardlinked_file_names_only_what_change
     (root / "other.conf").write_text("edited\n")
     service.add_environment("links", root, version="1.0")
     checked = service.answer_plain_archive(
-        service.check_configuration_file(archive, keep_privileges=True), "1.0", None
+        "links", service.check_configuration_file(archive, keep_privileges=True), "1.0", None
     )
 
     preview = service.preview_import("links", checked)
@@ -490,7 +576,9 @@ def test_a_zip_that_does_not_list_its_folder_leaves_the_folders_own_time_as_it_i
     archive = zip_of(snapshot(config_dir, tmp_path / "copy"), tmp_path / "billing.zip")
     (config_dir / "app.yaml").write_text("edited\n")
     os.utime(config_dir, ns=(1_600_000_000_000_000_000,) * 2)
-    checked = service.answer_plain_archive(service.check_configuration_file(archive), "4.2.0", None)
+    checked = service.answer_plain_archive(
+        "billing", service.check_configuration_file(archive), "4.2.0", None
+    )
 
     preview = service.preview_import("billing", checked)
     imported(service, "billing", archive, "4.2.0", None)
@@ -580,7 +668,7 @@ def test_a_zip_entry_keeps_the_time_and_owners_its_extra_fields_hold(
 
     checked = service.check_configuration_file(archive, keep_privileges=True)
     service.import_configuration_file(
-        "billing", service.answer_plain_archive(checked, "4.2.0", None)
+        "billing", service.answer_plain_archive("billing", checked, "4.2.0", None)
     )
 
     assert (config_dir / "from-7zip.conf").stat().st_mtime_ns == exact_ns
@@ -612,7 +700,7 @@ def test_a_zip_made_on_a_mac_leaves_out_its_macosx_folder_and_says_so(
     assert checked.plain is not None and checked.plain.top_folder == "billing"
     assert any("its __MACOSX folder" in caveat for caveat in checked.caveats)
     service.import_configuration_file(
-        "billing", service.answer_plain_archive(checked, "4.2.0", "billing")
+        "billing", service.answer_plain_archive("billing", checked, "4.2.0", "billing")
     )
 
     assert [p.name for p in config_dir.iterdir()] == ["app.yaml"]
