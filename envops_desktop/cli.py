@@ -23,10 +23,12 @@ from envops_desktop.data_dir import resolve_data_dir
 from envops_desktop.domain.changes import ChangeKind, TreeChanges
 from envops_desktop.domain.errors import (
     EnvOpsError,
+    InvalidConfigurationFileError,
     InvalidInputError,
     NotFoundError,
     OperationFailedError,
     PreviewOutOfDateError,
+    VersionMismatchError,
     WrongPassphraseError,
 )
 from envops_desktop.domain.models import Environment, PostRestoreCommand
@@ -1080,20 +1082,40 @@ def _answer_plain_archive(
     if top is not None and args.root_folder is None:
         if args.dry_run:
             layouts = [(top, f"{top} as {env.name}'s folder"), (".", "the archive's top level")]
-            shown = []
+            shown: list[tuple[str, str, TreeChanges | EnvOpsError]] = []
             for folder, said in layouts:
-                layout = service.answer_plain_archive(
-                    env.name, checked, args.archive_version, None if folder == "." else folder
-                )
-                service.check_import(env.name, layout)
-                with _long_operation() as (_bar, cancel):
-                    changes = service.preview_import(env.name, layout, cancel)
-                shown.append((folder, said, changes))
+                try:
+                    layout = service.answer_plain_archive(
+                        env.name, checked, args.archive_version, None if folder == "." else folder
+                    )
+                    service.check_import(env.name, layout)
+                    with _long_operation() as (_bar, cancel):
+                        shown.append(
+                            (folder, said, service.preview_import(env.name, layout, cancel))
+                        )
+                except (
+                    InvalidConfigurationFileError,
+                    InvalidInputError,
+                    VersionMismatchError,
+                ) as refusal:
+                    shown.append((folder, said, refusal))  # the other layout may do
+            refusals = [r for _, _, r in shown if isinstance(r, EnvOpsError)]
+            if len(refusals) == len(shown):
+                raise refusals[0]
             _print(
-                [{"root_folder": folder, "changes": _jsonable(c)} for folder, _, c in shown],
+                [
+                    {"root_folder": folder}
+                    | (
+                        {"refused": str(c)}
+                        if isinstance(c, EnvOpsError)
+                        else {"changes": _jsonable(c)}
+                    )
+                    for folder, _, c in shown
+                ],
                 args.json,
                 lambda: "\n\n".join(
-                    f"With --root-folder {folder} ({said}):\n{_change_lines(c)}"
+                    f"With --root-folder {folder} ({said}):\n"
+                    + (f"refused: {c}" if isinstance(c, EnvOpsError) else _change_lines(c))
                     for folder, said, c in shown
                 ),
             )

@@ -25,6 +25,7 @@ from envops_desktop.domain.enums import EnvironmentStatus
 from envops_desktop.domain.errors import (
     A_BACKUP,
     EnvOpsError,
+    InvalidConfigurationFileError,
     PreviewOutOfDateError,
     VersionMismatchError,
 )
@@ -66,6 +67,7 @@ class ImportPreview:
 
     changes: TreeChanges
     version_said: str | None = None
+    refusal: str | None = None  # why the import, so laid out, would be refused
 
 
 class MainController(QObject):
@@ -609,8 +611,15 @@ class MainController(QObject):
                 laid_out = self.service.answer_plain_archive(
                     environment.id, staged, None, root_folder
                 )
+            refusal = None
+            try:
+                self.service.check_import(environment.id, laid_out)
+            except InvalidConfigurationFileError as refused:
+                refusal = str(refused)
+            except VersionMismatchError:
+                pass  # Import asks, with the version box, once the version is answered
             changes = self.service.preview_import(environment.id, laid_out, cancel)
-            return ImportPreview(changes, laid_out.plain and laid_out.plain.version)
+            return ImportPreview(changes, laid_out.plain and laid_out.plain.version, refusal)
 
         label = self.tr("Working out what {env} would change").format(env=environment.name)
         return self.runner.prepare(label, None, operation)

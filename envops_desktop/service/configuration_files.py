@@ -17,7 +17,12 @@ from envops_desktop.domain.configuration import (
     ManifestEntry,
 )
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind, Outcome
-from envops_desktop.domain.errors import OperationFailedError, PassphraseNeededError
+from envops_desktop.domain.errors import (
+    InvalidConfigurationFileError,
+    OperationFailedError,
+    PassphraseNeededError,
+)
+from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment, TreeEntry, has_content
 from envops_desktop.domain.paths import shown
@@ -307,6 +312,28 @@ def refuse_unanswered(file: "CheckedConfigurationFile | StagedConfiguration") ->
     question = file.plain.unanswered(file.file_name) if file.plain is not None else None
     if question is not None:
         raise OperationFailedError(question)
+
+
+def refuse_losing_version_file(
+    env: Environment, file: "CheckedConfigurationFile | StagedConfiguration"
+) -> None:
+    """An environment that keeps its version in a file could not tell its version after
+    importing a file that does not hold it (as laid out): refused before anything changes."""
+    where = env.version_file
+    if where is None or Excludes(env.excludes).covers(where, is_dir=False):
+        return  # an excluded file is left as it is
+    if any(e.path == where and e.kind is EntryKind.FILE for e in file.manifest.entries):
+        return
+    other_layout = (
+        " (laid out with the other root, it may)"
+        if file.plain is not None and file.plain.top_folder is not None
+        else ""
+    )
+    raise InvalidConfigurationFileError(
+        f"{file.file_name} holds no {where}{other_layout}, the file {env.name} keeps its "
+        f"version in: once imported, {env.name} could not tell which version it runs. "
+        "Nothing was changed."
+    )
 
 
 def _checked_sealed(

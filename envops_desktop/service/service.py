@@ -541,10 +541,13 @@ class EnvOpsService:
     ) -> None:
         """As `check_restore`, for an import; an archive whose version is not yet confirmed
         is not checked against the environment's."""
+        from envops_desktop.service.configuration_files import refuse_losing_version_file
+
         env = self.get_environment(environment)
         manifest = checked.manifest
         unconfirmed = checked.plain is not None and checked.plain.version is None
         version = None if unconfirmed else manifest.version
+        refuse_losing_version_file(env, checked)
         check_restorable(env, version, manifest.total_bytes, A_CONFIGURATION_FILE)
 
     def _chosen(
@@ -1048,6 +1051,7 @@ class EnvOpsService:
         from envops_desktop.service import configuration_files
 
         configuration_files.refuse_unanswered(staged)
+        configuration_files.refuse_losing_version_file(self.get_environment(environment), staged)
         return self._restore(
             environment,
             staged.manifest.version,
@@ -1144,6 +1148,7 @@ class EnvOpsService:
         from envops_desktop.service import configuration_files
 
         one_pass = configuration_files.ImportInOnePass(self._ctx, checked, backup_first, progress)
+        configuration_files.refuse_losing_version_file(self.get_environment(environment), checked)
         return self._restore(
             environment,
             one_pass.manifest.version,

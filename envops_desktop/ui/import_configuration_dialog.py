@@ -165,9 +165,8 @@ class ImportConfigurationDialog(QDialog):
         layout.addWidget(buttons)
         self._source: Path | None = None
         # What the import would change, by root folder (None: the file's own top level).
-        self._changes: dict[str | None, TreeChanges] = {}
-        # By root folder: the version an archive's own version file says, if it holds one.
-        self._versions_said: dict[str | None, str | None] = {}
+        # By root folder (an archive with no manifest is laid out both ways; else None).
+        self._previews: dict[str | None, ImportPreview] = {}
         self.resize(520, self.sizeHint().height())
 
     def _uploading_page(self) -> QWidget:
@@ -230,45 +229,50 @@ class ImportConfigurationDialog(QDialog):
         self._controller.runner.launch(preview)
 
     def _previewed(self, root_folder: str | None, preview: ImportPreview) -> None:
-        self._changes[root_folder] = preview.changes
-        self._versions_said[root_folder] = preview.version_said
+        self._previews[root_folder] = preview
         plain = self.staged.plain if self.staged is not None else None
-        if plain is None:
-            self._show_counts()
-            return
-        if plain.top_folder is not None:
+        if plain is not None and plain.top_folder is not None:
             self.answers.show_counts(root_folder, preview.changes.summary)
-        self._answers_changed()  # with the version it says, if it says one
+        self._answers_changed()
 
-    def _chosen_changes(self) -> TreeChanges | None:
+    def _chosen_preview(self) -> ImportPreview | None:
         plain = self.staged.plain if self.staged is not None else None
         if plain is not None and plain.top_folder is not None:
             if not self.answers.layout_chosen:
                 return None  # no layout chosen yet: each one's counts are beside it
-            return self._changes.get(self.answers.root_folder)
-        return self._changes.get(None)
+            return self._previews.get(self.answers.root_folder)
+        return self._previews.get(None)
+
+    def _chosen_changes(self) -> TreeChanges | None:
+        preview = self._chosen_preview()
+        return None if preview is None else preview.changes
 
     def _show_counts(self) -> None:
-        changes = self._chosen_changes()
-        if changes is not None:
+        preview = self._chosen_preview()
+        if preview is not None and preview.refusal is not None:
+            self.preview_counts.setText(preview.refusal)
+        elif preview is not None:
             self.preview_counts.setText(
-                self.tr("Changes: {summary}").format(summary=changes.summary)
+                self.tr("Changes: {summary}").format(summary=preview.changes.summary)
             )
         elif self.answers.layout_chosen:  # its preview not in yet, the other one's may be
             self.preview_counts.setText(self.tr("Working out what would change…"))
-        elif self._changes:
+        elif self._previews:
             self.preview_counts.setText(self.tr("Choose the configuration folder below."))
-        self.show_changes.setEnabled(changes is not None)
+        self.show_changes.setEnabled(preview is not None)
 
     def _answers_changed(self) -> None:
-        plain = self.staged.plain if self.staged is not None else None
-        if plain is not None:
+        if self.staged is None:
+            return
+        preview = self._chosen_preview()
+        if self.staged.plain is not None:
             # An archive that holds the environment's version file, in the layout chosen,
             # says its version itself: that is the answer, checked against the environment.
-            chosen = self.answers.layout_chosen or plain.top_folder is None
-            said = self._versions_said.get(self.answers.root_folder) if chosen else None
+            said = None if preview is None else preview.version_said
             self.answers.take_version_said(said, self._environment.version_file)
-        self.import_button.setEnabled(self.staged is not None and self.answers.complete)
+        refused = preview is not None and preview.refusal is not None
+        answered = self.staged.plain is None or self.answers.complete
+        self.import_button.setEnabled(answered and not refused)
         self._show_counts()
 
     def _open_changes(self) -> None:
@@ -472,8 +476,7 @@ class ImportConfigurationDialog(QDialog):
         self.caveats_label.setText("\n".join(f"• {caveat}" for caveat in staged.caveats))
         self.caveats_label.setVisible(bool(staged.caveats))
         self.pages.setCurrentIndex(UPLOADED_PAGE)
-        self._changes = {}
-        self._versions_said = {}
+        self._previews = {}
         self.preview_counts.setText(self.tr("Working out what would change…"))
         self.show_changes.setEnabled(False)
         if staged.plain is None:

@@ -545,7 +545,7 @@ def test_an_archive_confirmed_as_another_version_asks_to_update_the_environment(
     assert service.list_backups("billing") == []
 
 
-def test_an_archive_whose_version_file_says_another_version_asks_to_update_the_environment(
+def test_an_archives_version_file_gives_its_version_and_a_layout_without_it_is_refused(
     qtbot, window, service, tmp_path
 ):
     folder = tmp_path / "versioned"
@@ -569,10 +569,14 @@ def test_an_archive_whose_version_file_says_another_version_asks_to_update_the_e
     folder_as_root(qtbot, dialog)
     qtbot.waitUntil(lambda: versions.currentText() == "5.0.0", timeout=10_000)
     assert not versions.isEnabled() and "its VERSION says it holds 5.0.0" in note.text()
-    qtbot.mouseClick(
-        dialog.findChild(object, "archiveTopLevelRootRadio"), Qt.MouseButton.LeftButton
-    )
+    top_level = dialog.findChild(object, "archiveTopLevelRootRadio")
+    qtbot.waitUntil(lambda: ": " in top_level.text(), timeout=10_000)
+    qtbot.mouseClick(top_level, Qt.MouseButton.LeftButton)
     assert versions.currentText() == "" and versions.isEnabled()  # that layout says nothing
+    # ...and would take away the file versioned keeps its version in.
+    assert "holds no VERSION" in dialog.findChild(object, "importPreviewCounts").text()
+    qtbot.keyClicks(versions.lineEdit(), "4.2.0")
+    assert not dialog.findChild(object, "importButton").isEnabled()
     folder_as_root(qtbot, dialog)
     assert versions.currentText() == "5.0.0"
     seen = []

@@ -238,6 +238,39 @@ def test_an_archive_whose_version_file_says_the_environments_version_needs_no_an
     assert (config_dir / "app.yaml").read_text() == "from the archive\n"
 
 
+def test_a_file_without_the_environments_version_file_is_refused_and_changes_nothing(
+    service, config_dir, tmp_path
+):
+    service.add_environment("billing", config_dir, version_file="VERSION")
+    before = snapshot(config_dir, tmp_path / "before")
+    archive = tar_of(config_dir, tmp_path / "billing.tar")  # one folder, billing
+    checked = service.check_configuration_file(archive)
+    staged = service.stage_configuration_file(service.check_configuration_file(archive))
+    unversioned = tmp_path / "unversioned"
+    make_config_tree(unversioned)
+    (unversioned / "VERSION").unlink()
+    service.add_environment("unversioned", unversioned, version="4.2.0")
+    exported = tmp_path / "unversioned.envops.zip"
+    service.export_backup(service.create_backup("unversioned").id, exported)
+
+    as_top_level = service.answer_plain_archive("billing", checked, "4.2.0", None)
+    with pytest.raises(InvalidConfigurationFileError, match=r"holds no VERSION .*laid out with"):
+        service.check_import("billing", as_top_level)  # as a dry run checks
+    with pytest.raises(InvalidConfigurationFileError, match="could not tell which version"):
+        service.import_configuration_file("billing", as_top_level)
+    with pytest.raises(InvalidConfigurationFileError, match="holds no VERSION"):
+        service.import_configuration(
+            "billing", service.answer_plain_archive("billing", staged, "4.2.0", None)
+        )
+    with pytest.raises(InvalidConfigurationFileError, match=r"unversioned\.envops\.zip holds no"):
+        service.import_configuration_file("billing", service.check_configuration_file(exported))
+    service.discard_staged_configuration(staged)
+
+    assert rsync_differences(before, config_dir, "--delete") == []
+    assert service.get_environment("billing").version == "4.2.0"
+    assert service.list_backups("billing") == []
+
+
 def test_the_activity_entry_says_the_archive_carried_no_checksums(
     service, environment, config_dir, tmp_path
 ):
@@ -478,6 +511,7 @@ def test_the_command_line_takes_the_version_an_archives_own_version_file_says(
     newer = str(tar_of(source, tmp_path / "newer.tar.gz", "-z"))
     before = snapshot(folder, tmp_path / "before")
 
+    both = cli("import", "versioned", same, "--dry-run")
     refused = cli("import", "versioned", newer, "--yes", "--root-folder", "billing")
     contradicted = cli(
         "import", "versioned", newer, "--yes", "--root-folder", "billing", "--version", "4.2.0"
@@ -485,6 +519,9 @@ def test_the_command_line_takes_the_version_an_archives_own_version_file_says(
     unchanged = rsync_differences(before, folder, "--delete")
     taken = cli("import", "versioned", same, "--yes", "--root-folder", "billing")
 
+    as_folder, as_top_level = both[1].split("\n\n")
+    assert both[0] == 0 and "no changes" not in as_top_level
+    assert as_top_level.splitlines()[1].startswith("refused: same.tar.gz holds no VERSION")
     assert refused[0] == 3 and "is version 5.0.0 but versioned runs version 4.2.0" in refused[2]
     assert contradicted[0] == 1 and "which says it is version 5.0.0, not 4.2.0" in contradicted[2]
     assert unchanged == []
