@@ -604,7 +604,7 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
             )
             return
         if args.dry_run:
-            service.check_restore(env.name, backup.id, args.source)
+            service.check_restore(env.name, backup.id, args.source, args.only)
             with _long_operation() as (_bar, cancel):
                 changes = service.preview_restore(
                     env.name, backup.id, cancel, args.source, args.only

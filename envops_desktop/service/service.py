@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from envops_desktop.domain.activity_query import ActivityQuery
-from envops_desktop.domain.enums import ActivityAction, BackupOrigin, Outcome
+from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind, Outcome
 from envops_desktop.domain.errors import (
     A_BACKUP,
     A_CONFIGURATION_FILE,
@@ -527,14 +527,46 @@ class EnvOpsService:
         return of_backup(self._ctx, backup).preview(env, only, cancel or CancelToken())
 
     def check_restore(
-        self, environment: str, backup_id: str, from_environment: str | None = None
+        self,
+        environment: str,
+        backup_id: str,
+        from_environment: str | None = None,
+        only: list[str] | None = None,
     ) -> None:
         """Refuse, as `restore_backup` would before anything changes, a restore that cannot
         go ahead (another version, a mount or an immutable file inside, too little space):
         for a dry run, which must not list the changes of a restore that would make none."""
         env = self.get_environment(environment)
         backup = self.backup_to_restore(env.name, backup_id, from_environment)
-        check_restorable(env, backup.version, backup.total_bytes, A_BACKUP)
+        only = self._chosen(env, backup, only)
+        version = self._version_brought(env, backup, only)
+        check_restorable(env, version, backup.total_bytes, A_BACKUP)
+
+    def _version_brought(self, env: Environment, backup: Backup, only: list[str] | None) -> str:
+        """The version a restore of `backup` leaves `env` at. Where `env` keeps its version
+        in a file the restore writes, a backup of another environment brings the version
+        its copy of that file says (that environment may have none, or keep it elsewhere);
+        one without it is refused, as `env` could not tell its version afterwards."""
+        from envops_desktop.domain.excludes import Excludes
+
+        where = env.version_file
+        if where is None or backup.environment_id == env.id:
+            return backup.version
+        written = only is None or any(where == p or where.startswith(f"{p}/") for p in only)
+        if not written or Excludes(env.excludes).covers(where, is_dir=False):
+            return backup.version  # the folder's own is left as it is
+        found: list[bytes] = []
+        self._read_backup_file(backup.id, where, lambda f: found.append(f.read(VERSION_HEAD_BYTES)))
+        if found:
+            return version_in(found[0], f"{where} in {backup.name}")
+        entry = next((e for e in self._ctx.backups.entries(backup.id) if e.path == where), None)
+        if entry is None or entry.kind is not EntryKind.FILE:
+            raise InvalidInputError(
+                f"{backup.name} holds no {where}, the file {env.name} keeps its version in: "
+                f"once restored, {env.name} could not tell which version it runs. Nothing was "
+                "changed."
+            )
+        return backup.version  # its content is in the team's store only
 
     def check_import(
         self, environment: str, checked: "CheckedConfigurationFile | StagedConfiguration"
@@ -762,12 +794,13 @@ class EnvOpsService:
         env = self.get_environment(environment)
         source = self._source_of(env, backup, from_environment)
         only = self._chosen(env, backup, only, from_preview=previewed is not None)
+        version = self._version_brought(env, backup, only)
         subject = None
         if source is not None:
-            subject = f"the restore of {backup.name} ({backup.version}) from {source.name}"
+            subject = f"the restore of {backup.name} ({version}) from {source.name}"
         return self._restore(
             environment,
-            backup.version,
+            version,
             backup.total_bytes,
             f"Before restoring '{backup.name}'" if backup_first else None,
             lambda _env: backup,

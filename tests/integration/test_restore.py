@@ -15,6 +15,7 @@ import pytest
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EnvironmentStatus, Outcome
 from envops_desktop.domain.errors import (
     EnvironmentBusyError,
+    InvalidInputError,
     NotFoundError,
     OperationCancelledError,
     OperationFailedError,
@@ -433,6 +434,31 @@ def test_restore_refuses_a_backup_of_another_environment(service, environment, t
     with pytest.raises(NotFoundError, match=r"it is a backup of billing.*--from billing"):
         service.restore_backup("other", backup.id)
     assert list(other_dir.iterdir()) == []
+
+
+def test_a_backup_from_another_environment_brings_the_version_its_version_file_says(
+    service, environment, config_dir, tmp_path
+):
+    # production keeps no version file; its backups hold a VERSION of their own anyway.
+    (config_dir / "VERSION").write_text("5.0.0\n")
+    newer = service.create_backup("billing")
+    (config_dir / "VERSION").unlink()
+    without = service.create_backup("billing")
+    test_dir = tmp_path / "test"
+    make_config_tree(test_dir)  # VERSION 4.2.0
+    service.add_environment("test", test_dir, version_file="VERSION")
+    before = describe_tree(test_dir)
+
+    with pytest.raises(VersionMismatchError, match=r"version 5\.0\.0 but test runs version 4\.2"):
+        service.check_restore("test", newer.id, "billing")  # as a dry run checks
+    with pytest.raises(VersionMismatchError, match=r"version 5\.0\.0 but test runs"):
+        service.restore_backup("test", newer.id, from_environment="billing")
+    with pytest.raises(InvalidInputError, match="holds no VERSION, the file test keeps its"):
+        service.restore_backup("test", without.id, from_environment="billing")
+    assert describe_tree(test_dir) == before
+    # Restoring only other paths leaves the folder's own VERSION, so that is allowed.
+    service.restore_backup("test", newer.id, from_environment="billing", only=["app.yaml"])
+    assert service.get_environment("test").version == "4.2.0"
 
 
 @pytest.fixture
