@@ -184,6 +184,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         c = self.controller
         c.notify.connect(self.banner.show_message)
+        c.version_mismatch.connect(self._version_mismatch_found)
         c.selection_changed.connect(self._update_state)
         c.operations_changed.connect(self._update_state)
         self.environments.selected.connect(self._environment_selected)
@@ -322,8 +323,10 @@ class MainWindow(QMainWindow):
             env = self.controller.service.get_environment(dialog.name_edit.text().strip())
             self.environments.select(env.id)
 
-    def update_environment(self, suggested_version: str | None = None) -> None:
-        env = self.controller.selected_environment
+    def update_environment(
+        self, suggested_version: str | None = None, environment: Environment | None = None
+    ) -> None:
+        env = environment or self.controller.selected_environment
         if env is not None:
             UpdateEnvironmentDialog(self.controller, env, suggested_version, self).exec()
 
@@ -338,12 +341,21 @@ class MainWindow(QMainWindow):
             RetentionDialog(self.controller, env, self).exec()
 
     def after_version_mismatch(self, choice: str, mismatch: VersionMismatchError) -> None:
-        """Do what the user chose in the version mismatch box."""
-        env = self.controller.selected_environment
+        """Do what the user chose in the version mismatch box, to the environment it names
+        (restored into from another one, not the one selected)."""
+        env = self.controller.service.get_environment(mismatch.environment)
         if choice == UPDATE:
-            self.update_environment(mismatch.backup_version)
-        elif choice == OPEN_FOLDER and env is not None:
+            self.update_environment(mismatch.backup_version, env)
+        elif choice == OPEN_FOLDER:
             QDesktopServices.openUrl(QUrl.fromLocalFile(env.path))
+
+    def _version_mismatch_found(self, mismatch: VersionMismatchError) -> None:
+        """A restore found another version once it began (a backup of another environment
+        whose version file says so, or a version file edited meanwhile): the same box."""
+        env = self.controller.service.get_environment(mismatch.environment)
+        self.after_version_mismatch(
+            show_version_mismatch(self, mismatch, env.version_file), mismatch
+        )
 
     def remove_environment(self) -> None:
         env = self.controller.selected_environment

@@ -522,6 +522,60 @@ def test_a_backup_of_another_version_is_refused_for_another_environment(
     assert describe_tree(test_folder) == before
 
 
+def test_updating_from_the_version_box_of_a_restore_into_another_environment_updates_that_one(
+    qtbot, window, service, tmp_path
+):
+    golden, _test_folder = _two_environments(service, tmp_path, "5.0.0")
+    window.controller.refresh()
+    select_environment(window, "production")
+    seen = {}
+
+    def update(dialog) -> None:
+        seen["title"] = dialog.windowTitle()
+        dialog.findChild(object, "versionEdit").setText("4.2.0")
+        dialog.accept()
+
+    def choose_update(box) -> None:
+        when_modal(update, named="updateEnvironmentDialog")
+        click_button(box, "updateEnvironmentButton")
+
+    pick_in_list("restoreToDialog", "test (5.0.0)", choose_update, "versionMismatchBox")
+    choose_backup_option(qtbot, window, golden.id, "restoreToAction")
+    qtbot.waitUntil(lambda: "title" in seen, timeout=10_000)
+
+    assert seen["title"] == "Update test"
+    qtbot.waitUntil(lambda: service.get_environment("test").version == "4.2.0", timeout=10_000)
+    assert service.get_environment("production").version == "4.2.0"
+
+
+def test_a_backup_whose_version_file_says_another_version_is_refused_for_another_environment(
+    qtbot, window, service, tmp_path
+):
+    golden, test_folder = _two_environments(service, tmp_path, "4.2.0")
+    service.remove_environment("test")
+    service.add_environment("test", test_folder, version_file="VERSION")  # says 4.2.0
+    (tmp_path / "production" / "VERSION").write_text("5.0.0\n")  # production's is not read
+    upgraded = service.create_backup("production", name="upgraded")
+    before = describe_tree(test_folder)
+    window.controller.refresh()
+    select_environment(window, "production")
+    seen = {}
+
+    def confirm(dialog) -> None:
+        when_modal(lambda box: (seen.setdefault("box", box.objectName()), box.reject()))
+        dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
+        click_button(dialog, "restoreButton")
+
+    pick_in_list("restoreToDialog", "test (4.2.0)", confirm, "restoreBackupDialog")
+    choose_backup_option(qtbot, window, upgraded.id, "restoreToAction")
+    qtbot.waitUntil(lambda: "box" in seen, timeout=20_000)
+
+    assert seen["box"] == "versionMismatchBox"
+    assert describe_tree(test_folder) == before
+    assert service.get_environment("test").status.value == "Ready"
+    assert golden.version == upgraded.version == "4.2.0"  # as recorded for production
+
+
 def test_restore_to_a_folder_from_the_options_menu(
     qtbot, window, service, config_dir, tmp_path, wanted, golden
 ):
