@@ -69,7 +69,7 @@ from envops_desktop.store.owned_folders import OwnedFolder
 from envops_desktop.store.sealed_files import is_sealed, seal_file, unseal_file
 from envops_desktop.store.staged_blobs import StagedBlobs
 from envops_desktop.store.timestamps import utc_now
-from envops_desktop.store.zip_members import ZipMember
+from envops_desktop.store.zip_members import ZipMember, member_chunks
 
 # Files whose contents are looked up in the store with one query (SQLite takes 999 values).
 _LOOKUP_BATCH = 500
@@ -312,6 +312,22 @@ def refuse_unanswered(file: "CheckedConfigurationFile | StagedConfiguration") ->
     question = file.plain.unanswered(file.file_name) if file.plain is not None else None
     if question is not None:
         raise OperationFailedError(question)
+
+
+def file_head(file: CheckedConfigurationFile, path: str, limit: int) -> bytes | None:
+    """About the first `limit` bytes of file `path` of a checked configuration file (an
+    archive with no manifest: as laid out), read, not checked (the import checks all of it);
+    None when it holds no such file."""
+    member = file.members.get(path)
+    if member is None:
+        return None
+    head = b""
+    with open(file.plain.tree.bodies if file.plain is not None else file.source, "rb") as bodies:
+        for chunk in member_chunks(bodies, member, limit):
+            head += chunk
+            if len(head) >= limit:
+                break
+    return head
 
 
 def refuse_losing_version_file(

@@ -31,7 +31,7 @@ from envops_desktop.store.member_staging import refused
 from envops_desktop.store.owned_folders import OwnedFolder
 from envops_desktop.store.plain_archives import PlainTree, read_plain_archive
 from envops_desktop.store.timestamps import utc_now
-from envops_desktop.store.zip_members import ZipMember, member_chunks
+from envops_desktop.store.zip_members import ZipMember
 
 if TYPE_CHECKING:
     from envops_desktop.service.configuration_files import (
@@ -196,18 +196,3 @@ def with_version_said(file: File, version: str | None, said: str, version_file: 
     assert file.plain is not None, "only a plain archive is asked its version"
     manifest = file.manifest.model_copy(update={"version": said})
     return replace(file, plain=replace(file.plain, version=said), manifest=manifest)
-
-
-def member_head(file: "CheckedConfigurationFile", path: str, limit: int) -> bytes | None:
-    """About the first `limit` bytes of file `path` of a checked plain archive, as laid out
-    (read, not checked: the import checks all of it); None when it holds no such file."""
-    member = file.members.get(path)
-    if member is None or file.plain is None:
-        return None
-    head = b""
-    with open(file.plain.tree.bodies, "rb") as bodies:
-        for chunk in member_chunks(bodies, member, limit):
-            head += chunk
-            if len(head) >= limit:
-                break
-    return head

@@ -1,6 +1,7 @@
 """EnvOpsService: the one facade the CLI, the desktop workers and the tests call."""
 
 import contextlib
+import dataclasses
 import functools
 import os
 import sqlite3
@@ -576,11 +577,9 @@ class EnvOpsService:
         from envops_desktop.service.configuration_files import refuse_losing_version_file
 
         env = self.get_environment(environment)
-        manifest = checked.manifest
-        unconfirmed = checked.plain is not None and checked.plain.version is None
-        version = None if unconfirmed else manifest.version
         refuse_losing_version_file(env, checked)
-        check_restorable(env, version, manifest.total_bytes, A_CONFIGURATION_FILE)
+        version = self.version_of_file(env.id, checked)
+        check_restorable(env, version, checked.manifest.total_bytes, A_CONFIGURATION_FILE)
 
     def _chosen(
         self, env: Environment, backup: Backup, only: list[str] | None, from_preview: bool = False
@@ -1084,7 +1083,7 @@ class EnvOpsService:
         from envops_desktop.service import configuration_files
 
         configuration_files.refuse_unanswered(staged)
-        configuration_files.refuse_losing_version_file(self.get_environment(environment), staged)
+        staged = self._as_its_version_file_says(environment, staged)
         return self._restore(
             environment,
             staged.manifest.version,
@@ -1138,29 +1137,60 @@ class EnvOpsService:
         environment's folder (None: the archive's top level is). When the environment keeps
         its version in a file and the archive, so laid out, holds that file, the archive says
         its version itself: `version` may be None, and another is refused."""
-        from envops_desktop.service.configuration_files import StagedConfiguration
-        from envops_desktop.service.plain_archive_import import (
-            answered,
-            member_head,
-            with_version_said,
-        )
+        from envops_desktop.service.plain_archive_import import answered, with_version_said
 
         env = self.get_environment(environment)
         laid_out = answered(file, version, root_folder)
-        if env.version_file is None:
+        said = self._version_said(env, laid_out)
+        if said is None or env.version_file is None:
             return laid_out
-        if isinstance(laid_out, StagedConfiguration):
+        return with_version_said(laid_out, version, said, env.version_file)
+
+    def _version_said(
+        self, env: Environment, file: "CheckedConfigurationFile | StagedConfiguration"
+    ) -> str | None:
+        """What `file`'s copy of the file `env` keeps its version in says (an archive with
+        no manifest: as laid out), when `env` keeps one and `file` holds it."""
+        from envops_desktop.service.configuration_files import StagedConfiguration, file_head
+
+        if env.version_file is None:
+            return None
+        if isinstance(file, StagedConfiguration):
             found: list[bytes] = []
             self._read_staged_file(
-                laid_out, env.version_file, None, lambda f: found.append(f.read(VERSION_HEAD_BYTES))
+                file, env.version_file, None, lambda f: found.append(f.read(VERSION_HEAD_BYTES))
             )
             head = found[0] if found else None
         else:
-            head = member_head(laid_out, env.version_file, VERSION_HEAD_BYTES)
-        if head is None:
-            return laid_out
-        said = version_in(head, f"{env.version_file} in {laid_out.file_name}")
-        return with_version_said(laid_out, version, said, env.version_file)
+            head = file_head(file, env.version_file, VERSION_HEAD_BYTES)
+        return None if head is None else version_in(head, f"{env.version_file} in {file.file_name}")
+
+    def _as_its_version_file_says(self, environment: str, file: "File") -> "File":
+        """`file`, to import into `environment`, with the version it brings as its manifest's
+        (recorded with the backup it becomes); refused if it would take the version file
+        away."""
+        from envops_desktop.service.configuration_files import refuse_losing_version_file
+
+        refuse_losing_version_file(self.get_environment(environment), file)
+        version = self.version_of_file(environment, file)
+        if version is None or version == file.manifest.version:
+            return file
+        return dataclasses.replace(
+            file, manifest=file.manifest.model_copy(update={"version": version})
+        )
+
+    def version_of_file(
+        self, environment: str, file: "CheckedConfigurationFile | StagedConfiguration"
+    ) -> str | None:
+        """The version importing `file` into `environment` brings: what its copy of the
+        environment's version file says (its manifest's may be of an environment that keeps
+        none), else its manifest's; None for an archive whose version is not yet answered."""
+        said = self._version_said(self.get_environment(environment), file)
+        if said is not None:
+            return said
+        return (
+            None if file.plain is not None and file.plain.version is None else file.manifest.version
+        )
 
     def import_configuration_file(
         self,
@@ -1180,8 +1210,9 @@ class EnvOpsService:
         """
         from envops_desktop.service import configuration_files
 
+        configuration_files.refuse_unanswered(checked)
+        checked = self._as_its_version_file_says(environment, checked)
         one_pass = configuration_files.ImportInOnePass(self._ctx, checked, backup_first, progress)
-        configuration_files.refuse_losing_version_file(self.get_environment(environment), checked)
         return self._restore(
             environment,
             one_pass.manifest.version,

@@ -414,7 +414,9 @@ class ImportConfigurationDialog(QDialog):
         manifest = checked.manifest
         # An archive with no manifest has its version confirmed by the user, once uploaded.
         if checked.plain is None:
-            if not self._version_allowed(manifest.version, self._refused):
+            # Its copy of the environment's version file says it, if it holds one.
+            version = self._controller.service.version_of_file(self._environment.id, checked)
+            if not self._version_allowed(version or manifest.version, self._refused):
                 return
             self.pages.setCurrentIndex(UPLOADING_PAGE)
         self._warn(

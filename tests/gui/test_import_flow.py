@@ -56,13 +56,19 @@ def drag_and_drop(widget, *paths: Path) -> tuple[bool, bool]:
     return True, drop.isAccepted()
 
 
+def open_import_dialog(qtbot, window, environment: str):
+    """The Import dialog of `environment`, opened as a user opens it: Restore from file… on
+    the toolbar."""
+    window.controller.refresh()
+    select_environment(window, environment)
+    click_toolbar_button(qtbot, window, "importConfigurationButton")
+    return modal_dialog(qtbot, "importConfigurationDialog")
+
+
 @pytest.fixture
 def dialog(qtbot, window, environment):
-    """The Import dialog, opened as a user opens it: Restore from file… on the toolbar."""
-    window.controller.refresh()
-    select_environment(window, "billing")
-    click_toolbar_button(qtbot, window, "importConfigurationButton")
-    dialog = modal_dialog(qtbot, "importConfigurationDialog")
+    """billing's Import dialog."""
+    dialog = open_import_dialog(qtbot, window, "billing")
     yield dialog
     if shiboken6.isValid(dialog) and dialog.isVisible():
         dialog.reject()
@@ -255,6 +261,27 @@ def test_a_file_of_another_version_is_refused_before_its_files_are_uploaded(
     assert dialog.pages.currentIndex() == 0  # back to the drop zone
     assert started and all(label.startswith("Reading") for label in started)
     assert list((tmp_path / "data" / "staging").iterdir()) == []
+
+
+def test_a_file_whose_version_file_says_another_version_is_refused_before_its_upload(
+    qtbot, window, service, environment, config_dir, tmp_path
+):
+    (config_dir / "VERSION").write_text("5.0.0\n")  # billing's manifests say 4.2.0
+    exported = tmp_path / "billing.envops.zip"
+    service.export_backup(service.create_backup("billing").id, exported)
+    folder = tmp_path / "versioned"
+    make_config_tree(folder)
+    service.add_environment("versioned", folder, version_file="VERSION")
+    dialog = open_import_dialog(qtbot, window, "versioned")
+    seen = []
+    when_modal(lambda box: (seen.append(box.text()), click_button(box, "okButton")))
+
+    drag_and_drop(dialog.findChild(object, "dropZone"), exported)
+    qtbot.waitUntil(lambda: bool(seen), timeout=20_000)
+
+    assert "This configuration file is version 5.0.0, but versioned runs version 4.2.0" in seen[0]
+    assert dialog.pages.currentIndex() == 0  # back to the drop zone
+    dialog.reject()
 
 
 def test_a_file_from_another_environment_is_named_in_the_warning(qtbot, dialog, tmp_path):
@@ -551,10 +578,7 @@ def test_an_archives_version_file_gives_its_version_and_a_layout_without_it_is_r
     folder = tmp_path / "versioned"
     make_config_tree(folder)
     service.add_environment("versioned", folder, version_file="VERSION")
-    window.controller.refresh()
-    select_environment(window, "versioned")
-    click_toolbar_button(qtbot, window, "importConfigurationButton")
-    dialog = modal_dialog(qtbot, "importConfigurationDialog")
+    dialog = open_import_dialog(qtbot, window, "versioned")
     newer = tmp_path / "elsewhere" / "versioned"
     make_config_tree(newer)
     (newer / "VERSION").write_text("5.0.0\n")

@@ -575,3 +575,30 @@ def test_peeking_at_a_pipe_names_no_environment_and_does_not_wait(pipe_named_lik
     assert peek_environment_name(pipe_named_like_an_archive.path) is None
     time.sleep(1)  # two rounds of the writer: long enough to find a reader left waiting
     assert pipe_named_like_an_archive.opened_to_read == 0
+
+
+def test_a_file_imports_at_the_version_its_copy_of_the_version_file_says(
+    service, environment, config_dir, tmp_path
+):
+    # billing keeps no version file: its exports' manifests say what billing was told.
+    (config_dir / "VERSION").write_text("5.0.0\n")
+    newer = tmp_path / "newer.envops.zip"
+    service.export_backup(service.create_backup("billing").id, newer)
+    (config_dir / "VERSION").write_text("4.2.0\n")
+    service.update_environment_version("billing", "9.9")
+    labelled = tmp_path / "labelled.envops.zip"
+    service.export_backup(service.create_backup("billing").id, labelled)
+    test_dir = tmp_path / "test"
+    make_config_tree(test_dir)
+    service.add_environment("test", test_dir, version_file="VERSION")  # 4.2.0
+    before = describe_tree(test_dir)
+
+    with pytest.raises(VersionMismatchError, match=r"version 5\.0\.0 but test runs version 4"):
+        service.import_configuration_file("test", service.check_configuration_file(newer))
+    with pytest.raises(VersionMismatchError, match=r"version 5\.0\.0"):
+        import_file(service, "test", newer)
+    assert describe_tree(test_dir) == before
+    # Labelled 9.9 for billing, but what test would run is its VERSION's 4.2.0.
+    import_file(service, "test", labelled)
+    assert service.list_backups("test")[0].version == "4.2.0"
+    assert service.get_environment("test").version == "4.2.0"
