@@ -450,14 +450,17 @@ def _confirm_changes(
     args: argparse.Namespace,
     question: str,
     preview: Callable[[CancelToken], tuple[TreeChanges, TreeChanges]],
+    check: Callable[[], None],
 ) -> TreeChanges | None:
     """`_confirm`, with what the restore would change in the question when there is one
     to ask: `preview` gives it, and the whole restore's changes, which are returned for the
     restore to refuse if the folder changes before the answer (None with --yes: nothing
-    was shown)."""
+    was shown). `check` first refuses what the restore would refuse anyway (another
+    version): the user is not asked a question whose answer could change nothing."""
     if args.yes or not sys.stdin.isatty():
         _confirm(args, question)  # passes with --yes, else refuses: no terminal to ask at
         return None
+    check()
     with _long_operation() as (_bar, cancel):
         shown, whole = preview(cancel)
     _confirm(args, f"{question} It changes: {shown.summary} (--dry-run lists them).")
@@ -468,13 +471,14 @@ def _confirmed_in_date(
     args: argparse.Namespace,
     question: str,
     preview: Callable[[CancelToken], tuple[TreeChanges, TreeChanges]],
+    check: Callable[[], None],
     apply: Callable[[TreeChanges | None, TerminalProgressBar, CancelToken], Environment],
 ) -> Environment:
     """`_confirm_changes`, then `apply` (a restore or an import, held to the changes shown).
     When the folder changed after the question, it says so and asks again with what would
     change now, as the window shows the new preview."""
     while True:
-        previewed = _confirm_changes(args, question, preview)
+        previewed = _confirm_changes(args, question, preview, check)
         try:
             with _long_operation() as (bar, cancel):
                 return apply(previewed, bar, cancel)
@@ -635,6 +639,7 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
             args,
             f"Restoring {backup.name}{of_source} erases the current configuration of {env.name}.",
             preview,
+            lambda: service.check_restore(env.name, backup.id, args.source, args.only),
             lambda previewed, bar, cancel: service.restore_backup(
                 env.name,
                 backup.id,
@@ -694,6 +699,7 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
             args,
             warning,
             lambda cancel: (service.preview_import(env.name, checked, cancel),) * 2,
+            lambda: service.check_import(env.name, checked),
             lambda previewed, bar, cancel: service.import_configuration_file(
                 env.name, checked, args.backup_first, bar, cancel, previewed
             ),

@@ -1033,6 +1033,30 @@ def test_importing_a_pipe_is_refused_without_waiting_for_a_writer(
     assert pipe_named_like_an_archive.opened_to_read == 0
 
 
+@pytest.mark.parametrize("command", ["restore", "import"])
+def test_at_a_terminal_another_version_is_refused_before_the_question(
+    cli, billing, tmp_path, monkeypatch, command
+):
+    backup = json.loads(cli("backup", "create", "billing", "--json")[1])
+    exported = tmp_path / "billing.envops.zip"
+    assert cli("backup", "export", backup["id"], str(exported))[0] == 0
+    assert cli("env", "update", "billing", "--version", "5.0.0")[0] == 0
+    asked: list[str] = []
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda question: asked.append(question) or "y")
+    before = describe_tree(billing)
+
+    argv = {
+        "restore": ["restore", "billing", "latest"],
+        "import": ["import", "billing", str(exported)],
+    }
+    code, _, err = cli(*argv[command])
+
+    assert code == 3 and "update the environment to 4.2.0 first" in err
+    assert asked == []  # not asked a question whose answer could change nothing
+    assert describe_tree(billing) == before
+
+
 @pytest.mark.parametrize("command", ["restore", "restore --only conf.d", "import"])
 def test_asked_at_a_terminal_the_question_says_what_changes_and_holds_the_folder_to_it(
     cli, billing, tmp_path, monkeypatch, command
