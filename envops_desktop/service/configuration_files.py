@@ -47,6 +47,7 @@ from envops_desktop.service.plain_archive_import import (
     read_archive,
 )
 from envops_desktop.service.restore import owners_caveat
+from envops_desktop.service.versions import VERSION_FILE_KINDS
 from envops_desktop.store.archive_kinds import plain_archive_kind
 from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import deflate_blobs
@@ -338,7 +339,7 @@ def refuse_losing_version_file(
     where = env.version_file
     if where is None or Excludes(env.excludes).covers(where, is_dir=False):
         return  # an excluded file is left as it is
-    if any(e.path == where and e.kind is EntryKind.FILE for e in file.manifest.entries):
+    if any(e.path == where and e.kind in VERSION_FILE_KINDS for e in file.manifest.entries):
         return
     other_layout = (
         " (laid out with the other root, it may)"

@@ -50,7 +50,12 @@ from envops_desktop.service.restore import (
 from envops_desktop.service.scanning import holds_at_most, quick_scan
 from envops_desktop.service.store_check import StoreReport, check_store
 from envops_desktop.service.team_locks import team_lock
-from envops_desktop.service.versions import VERSION_HEAD_BYTES, short_printable, version_in
+from envops_desktop.service.versions import (
+    VERSION_FILE_KINDS,
+    VERSION_HEAD_BYTES,
+    short_printable,
+    version_in,
+)
 from envops_desktop.store.database import unusable
 from envops_desktop.store.timestamps import utc_now
 
@@ -561,13 +566,13 @@ class EnvOpsService:
         if found:
             return version_in(found[0], f"{where} in {backup.name}")
         entry = next((e for e in self._ctx.backups.entries(backup.id) if e.path == where), None)
-        if entry is None or entry.kind is not EntryKind.FILE:
+        if entry is None or entry.kind not in VERSION_FILE_KINDS:
             raise InvalidInputError(
                 f"{backup.name} holds no {where}, the file {env.name} keeps its version in: "
                 f"once restored, {env.name} could not tell which version it runs. Nothing was "
                 "changed."
             )
-        return backup.version  # its content is in the team's store only
+        return backup.version  # a link, or content in the team's store only
 
     def check_import(
         self, environment: str, checked: "CheckedConfigurationFile | StagedConfiguration"
@@ -1153,8 +1158,12 @@ class EnvOpsService:
         no manifest: as laid out), when `env` keeps one and `file` holds it."""
         from envops_desktop.service.configuration_files import StagedConfiguration, file_head
 
-        if env.version_file is None:
+        where = env.version_file
+        if where is None:
             return None
+        entry = next((e for e in file.manifest.entries if e.path == where), None)
+        if entry is None or entry.kind is not EntryKind.FILE:
+            return None  # a link's version is read through it once restored, as now
         if isinstance(file, StagedConfiguration):
             found: list[bytes] = []
             self._read_staged_file(

@@ -6,12 +6,16 @@ import re
 import stat
 from pathlib import Path
 
+from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
 from envops_desktop.domain.models import Environment
 
 MAX_VERSION_LENGTH = 100
 # Enough of a version file for its first line: a version's characters, up to 4 bytes each.
 VERSION_HEAD_BYTES = 4 * (MAX_VERSION_LENGTH + 1) + 2
+# What a tree may hold where an environment keeps its version: the file, or a link the
+# version is read through once restored, as it is now.
+VERSION_FILE_KINDS = (EntryKind.FILE, EntryKind.SYMLINK)
 
 
 def read_version_file(root: Path, relative: str) -> str:

@@ -271,6 +271,25 @@ def test_a_file_without_the_environments_version_file_is_refused_and_changes_not
     assert service.list_backups("billing") == []
 
 
+def test_an_archive_whose_version_file_is_a_link_imports_with_the_answer_given(
+    service, config_dir, tmp_path
+):
+    service.add_environment("billing", config_dir, version_file="VERSION")
+    source = snapshot(config_dir, tmp_path / "linked")
+    (source / "release").mkdir()
+    (source / "VERSION").rename(source / "release" / "VERSION")
+    os.symlink("release/VERSION", source / "VERSION")  # as some deploy tools lay it out
+    archive = tar_of(source, tmp_path / "linked.tar", top_level=True)
+
+    checked = service.answer_plain_archive(
+        "billing", service.check_configuration_file(archive), "4.2.0", None
+    )
+    service.import_configuration_file("billing", checked)
+
+    assert os.readlink(config_dir / "VERSION") == "release/VERSION"
+    assert service.get_environment("billing").version == "4.2.0"
+
+
 def test_the_activity_entry_says_the_archive_carried_no_checksums(
     service, environment, config_dir, tmp_path
 ):
