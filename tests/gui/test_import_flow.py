@@ -284,6 +284,28 @@ def test_a_file_whose_version_file_says_another_version_is_refused_before_its_up
     dialog.reject()
 
 
+def test_a_file_without_the_version_file_is_shown_refused_and_cannot_be_imported(
+    qtbot, window, service, environment, config_dir, tmp_path
+):
+    (config_dir / "VERSION").unlink()  # billing keeps its version in EnvOps alone
+    exported = tmp_path / "billing.envops.zip"
+    service.export_backup(service.create_backup("billing").id, exported)
+    folder = tmp_path / "versioned"
+    make_config_tree(folder)
+    service.add_environment("versioned", folder, version_file="VERSION")
+    dialog = open_import_dialog(qtbot, window, "versioned")
+    counts = dialog.findChild(object, "importPreviewCounts")
+
+    drag_and_drop(dialog.findChild(object, "dropZone"), exported)
+    wait_uploaded(qtbot, dialog)
+    qtbot.waitUntil(lambda: "holds no VERSION" in counts.text(), timeout=10_000)
+
+    assert "versioned could not tell which version it runs" in counts.text()
+    assert not dialog.findChild(object, "importButton").isEnabled()
+    dialog.reject()
+    assert (folder / "VERSION").read_text() == "4.2.0\n"
+
+
 def test_a_file_from_another_environment_is_named_in_the_warning(qtbot, dialog, tmp_path):
     source = simple_configuration(tmp_path / "web.zip", exported_from="web-frontend")
     drag_and_drop(dialog.findChild(object, "dropZone"), source)
