@@ -263,16 +263,22 @@ def test_a_file_of_another_version_is_refused_before_its_files_are_uploaded(
     assert list((tmp_path / "data" / "staging").iterdir()) == []
 
 
-def test_a_file_whose_version_file_says_another_version_is_refused_before_its_upload(
-    qtbot, window, service, environment, config_dir, tmp_path
-):
-    (config_dir / "VERSION").write_text("5.0.0\n")  # billing's manifests say 4.2.0
+def _billings_export_for_versioned(qtbot, window, service, tmp_path):
+    """billing exported as it is now; the environment versioned (4.2.0 in its VERSION);
+    and versioned's Import dialog, open."""
     exported = tmp_path / "billing.envops.zip"
     service.export_backup(service.create_backup("billing").id, exported)
     folder = tmp_path / "versioned"
     make_config_tree(folder)
     service.add_environment("versioned", folder, version_file="VERSION")
-    dialog = open_import_dialog(qtbot, window, "versioned")
+    return exported, folder, open_import_dialog(qtbot, window, "versioned")
+
+
+def test_a_file_whose_version_file_says_another_version_is_refused_before_its_upload(
+    qtbot, window, service, environment, config_dir, tmp_path
+):
+    (config_dir / "VERSION").write_text("5.0.0\n")  # billing's manifests say 4.2.0
+    exported, _folder, dialog = _billings_export_for_versioned(qtbot, window, service, tmp_path)
     seen = []
     when_modal(lambda box: (seen.append(box.text()), click_button(box, "okButton")))
 
@@ -288,12 +294,7 @@ def test_a_file_without_the_version_file_is_shown_refused_and_cannot_be_imported
     qtbot, window, service, environment, config_dir, tmp_path
 ):
     (config_dir / "VERSION").unlink()  # billing keeps its version in EnvOps alone
-    exported = tmp_path / "billing.envops.zip"
-    service.export_backup(service.create_backup("billing").id, exported)
-    folder = tmp_path / "versioned"
-    make_config_tree(folder)
-    service.add_environment("versioned", folder, version_file="VERSION")
-    dialog = open_import_dialog(qtbot, window, "versioned")
+    exported, folder, dialog = _billings_export_for_versioned(qtbot, window, service, tmp_path)
     counts = dialog.findChild(object, "importPreviewCounts")
 
     drag_and_drop(dialog.findChild(object, "dropZone"), exported)
