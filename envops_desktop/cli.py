@@ -639,7 +639,9 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
             args,
             f"Restoring {backup.name}{of_source} erases the current configuration of {env.name}.",
             preview,
-            lambda: service.check_restore(env.name, backup.id, args.source, args.only),
+            lambda: service.check_restore(
+                env.name, backup.id, args.source, args.only, look_inside=False
+            ),
             lambda previewed, bar, cancel: service.restore_backup(
                 env.name,
                 backup.id,
@@ -699,7 +701,7 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
             args,
             warning,
             lambda cancel: (service.preview_import(env.name, checked, cancel),) * 2,
-            lambda: service.check_import(env.name, checked),
+            lambda: service.check_import(env.name, checked, look_inside=False),
             lambda previewed, bar, cancel: service.import_configuration_file(
                 env.name, checked, args.backup_first, bar, cancel, previewed
             ),

@@ -568,6 +568,7 @@ class MainController(QObject):
 
     def check_configuration(
         self,
+        environment: Environment,
         path: Path,
         allow_external_links: bool,
         keep_privileges: bool = False,
@@ -575,12 +576,20 @@ class MainController(QObject):
     ) -> RunningOperation:
         """Prepare reading a file's manifest and layout (a second, not the whole upload), or
         all of an archive another tool made (to hash it); `passphrase` opens a
-        passphrase-protected file."""
+        passphrase-protected file. A file with a manifest comes back with the version it
+        would bring into `environment` (its copy of the version file's, if it holds one)."""
 
         def operation(progress: ProgressCallback, cancel: CancelToken) -> CheckedConfigurationFile:
-            return self.service.check_configuration_file(
+            checked = self.service.check_configuration_file(
                 path, allow_external_links, keep_privileges, passphrase, progress, cancel
             )
+            if checked.plain is not None:  # laid out and versioned once the user answers
+                return checked
+            try:
+                return self.service.versioned_for(environment.id, checked)
+            except BaseException:
+                checked.release()
+                raise
 
         label = self.tr("Reading {name}").format(name=path.name)
         return self.runner.prepare(label, None, operation)
@@ -613,7 +622,8 @@ class MainController(QObject):
                 )
             refusal = None
             try:
-                self.service.check_import(environment.id, laid_out)
+                # Not the folder's flags: the import checks them, and a preview must be quick.
+                self.service.check_import(environment.id, laid_out, look_inside=False)
             except InvalidConfigurationFileError as refused:
                 refusal = str(refused)
             except VersionMismatchError:

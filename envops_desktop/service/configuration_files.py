@@ -22,7 +22,6 @@ from envops_desktop.domain.errors import (
     OperationFailedError,
     PassphraseNeededError,
 )
-from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment, TreeEntry, has_content
 from envops_desktop.domain.paths import shown
@@ -47,7 +46,11 @@ from envops_desktop.service.plain_archive_import import (
     read_archive,
 )
 from envops_desktop.service.restore import owners_caveat
-from envops_desktop.service.versions import VERSION_FILE_KINDS
+from envops_desktop.service.versions import (
+    VERSION_FILE_KINDS,
+    version_file_written,
+    without_version_file,
+)
 from envops_desktop.store.archive_kinds import plain_archive_kind
 from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import deflate_blobs
@@ -336,10 +339,10 @@ def refuse_losing_version_file(
 ) -> None:
     """An environment that keeps its version in a file could not tell its version after
     importing a file that does not hold it (as laid out): refused before anything changes."""
-    where = env.version_file
-    if where is None or Excludes(env.excludes).covers(where, is_dir=False):
-        return  # an excluded file is left as it is
-    if any(e.path == where and e.kind in VERSION_FILE_KINDS for e in file.manifest.entries):
+    where = version_file_written(env)
+    if where is None or any(
+        e.path == where and e.kind in VERSION_FILE_KINDS for e in file.manifest.entries
+    ):
         return
     other_layout = (
         " (laid out with the other root, it may)"
@@ -347,9 +350,7 @@ def refuse_losing_version_file(
         else ""
     )
     raise InvalidConfigurationFileError(
-        f"{file.file_name} holds no {where}{other_layout}, the file {env.name} keeps its "
-        f"version in: once imported, {env.name} could not tell which version it runs. "
-        "Nothing was changed."
+        without_version_file(env, file.file_name, "imported", other_layout)
     )
 
 

@@ -54,7 +54,9 @@ from envops_desktop.service.versions import (
     VERSION_FILE_KINDS,
     VERSION_HEAD_BYTES,
     short_printable,
+    version_file_written,
     version_in,
+    without_version_file,
 )
 from envops_desktop.store.database import unusable
 from envops_desktop.store.timestamps import utc_now
@@ -538,44 +540,41 @@ class EnvOpsService:
         backup_id: str,
         from_environment: str | None = None,
         only: list[str] | None = None,
+        look_inside: bool = True,
     ) -> None:
         """Refuse, as `restore_backup` would before anything changes, a restore that cannot
         go ahead (another version, a mount or an immutable file inside, too little space):
-        for a dry run, which must not list the changes of a restore that would make none."""
+        for a dry run, which must not list the changes of a restore that would make none.
+        Without `look_inside`, the flags of what the folder holds are left to the restore
+        (a system call a path), for a check made before asking the user."""
         env = self.get_environment(environment)
         backup = self.backup_to_restore(env.name, backup_id, from_environment)
         only = self._chosen(env, backup, only)
         version = self._version_brought(env, backup, only)
-        check_restorable(env, version, backup.total_bytes, A_BACKUP)
+        check_restorable(env, version, backup.total_bytes, A_BACKUP, look_inside)
 
     def _version_brought(self, env: Environment, backup: Backup, only: list[str] | None) -> str:
         """The version a restore of `backup` leaves `env` at. Where `env` keeps its version
         in a file the restore writes, a backup of another environment brings the version
         its copy of that file says (that environment may have none, or keep it elsewhere);
         one without it is refused, as `env` could not tell its version afterwards."""
-        from envops_desktop.domain.excludes import Excludes
-
-        where = env.version_file
+        where = version_file_written(env, only)
         if where is None or backup.environment_id == env.id:
             return backup.version
-        written = only is None or any(where == p or where.startswith(f"{p}/") for p in only)
-        if not written or Excludes(env.excludes).covers(where, is_dir=False):
-            return backup.version  # the folder's own is left as it is
-        found: list[bytes] = []
-        self._read_backup_file(backup.id, where, lambda f: found.append(f.read(VERSION_HEAD_BYTES)))
-        if found:
-            return version_in(found[0], f"{where} in {backup.name}")
-        entry = next((e for e in self._ctx.backups.entries(backup.id) if e.path == where), None)
+        entry = self._backup_entry(backup.id, where)
         if entry is None or entry.kind not in VERSION_FILE_KINDS:
-            raise InvalidInputError(
-                f"{backup.name} holds no {where}, the file {env.name} keeps its version in: "
-                f"once restored, {env.name} could not tell which version it runs. Nothing was "
-                "changed."
-            )
-        return backup.version  # a link, or content in the team's store only
+            raise InvalidInputError(without_version_file(env, backup.name, "restored"))
+        found: list[bytes] = []
+        self._read_stored(entry, lambda f: found.append(f.read(VERSION_HEAD_BYTES)))
+        # A link is read through once restored, as now; content in the team's store only
+        # is taken as recorded.
+        return version_in(found[0], f"{where} in {backup.name}") if found else backup.version
 
     def check_import(
-        self, environment: str, checked: "CheckedConfigurationFile | StagedConfiguration"
+        self,
+        environment: str,
+        checked: "CheckedConfigurationFile | StagedConfiguration",
+        look_inside: bool = True,
     ) -> None:
         """As `check_restore`, for an import; an archive whose version is not yet confirmed
         is not checked against the environment's."""
@@ -583,8 +582,10 @@ class EnvOpsService:
 
         env = self.get_environment(environment)
         refuse_losing_version_file(env, checked)
-        version = self.version_of_file(env.id, checked)
-        check_restorable(env, version, checked.manifest.total_bytes, A_CONFIGURATION_FILE)
+        version = self._version_of_file(env.id, checked)
+        check_restorable(
+            env, version, checked.manifest.total_bytes, A_CONFIGURATION_FILE, look_inside
+        )
 
     def _chosen(
         self, env: Environment, backup: Backup, only: list[str] | None, from_preview: bool = False
@@ -733,16 +734,23 @@ class EnvOpsService:
     ) -> TreeEntry | None:
         """Call `read` with file `path` of a backup open, and return its entry; None when
         it has no such content here."""
+        entry = self._backup_entry(backup_id, path)
+        return entry if entry is not None and self._read_stored(entry, read) else None
+
+    def _backup_entry(self, backup_id: str, path: str) -> TreeEntry | None:
         backup = self.get_backup(backup_id)
-        entry = next((e for e in self._ctx.backups.entries(backup.id) if e.path == path), None)
-        if entry is None or entry.sha256 is None:
-            return None
+        return next((e for e in self._ctx.backups.entries(backup.id) if e.path == path), None)
+
+    def _read_stored(self, entry: TreeEntry, read: "Callable[[BinaryIO], object]") -> bool:
+        """Call `read` with a backup's file open; False when it has no content here."""
+        if entry.sha256 is None:
+            return False
         with self._ctx.locks.blobs_in_use():
             if not self._ctx.blobs.has(entry.sha256):
-                return None
+                return False
             with self._ctx.blobs.reading([entry.sha256]), self._ctx.blobs.open(entry.sha256) as f:
                 read(f)
-        return entry
+        return True
 
     def compare(self, first: str, second: str, cancel: CancelToken | None = None) -> "TreeChanges":
         """How `second` differs from `first`: each a backup's id, or "live" (the folder of
@@ -1088,7 +1096,7 @@ class EnvOpsService:
         from envops_desktop.service import configuration_files
 
         configuration_files.refuse_unanswered(staged)
-        staged = self._as_its_version_file_says(environment, staged)
+        staged = self.as_imported_into(environment, staged)
         return self._restore(
             environment,
             staged.manifest.version,
@@ -1158,37 +1166,38 @@ class EnvOpsService:
         no manifest: as laid out), when `env` keeps one and `file` holds it."""
         from envops_desktop.service.configuration_files import StagedConfiguration, file_head
 
-        where = env.version_file
+        where = version_file_written(env)  # not one the import leaves as it is
         if where is None:
             return None
         entry = next((e for e in file.manifest.entries if e.path == where), None)
-        if entry is None or entry.kind is not EntryKind.FILE:
+        if entry is None or entry.kind is not EntryKind.FILE or entry.sha256 is None:
             return None  # a link's version is read through it once restored, as now
         if isinstance(file, StagedConfiguration):
-            found: list[bytes] = []
-            self._read_staged_file(
-                file, env.version_file, None, lambda f: found.append(f.read(VERSION_HEAD_BYTES))
-            )
-            head = found[0] if found else None
+            with self._ctx.locks.blobs_in_use(), file.blobs.open(entry.sha256) as f:
+                head: bytes | None = f.read(VERSION_HEAD_BYTES)
         else:
-            head = file_head(file, env.version_file, VERSION_HEAD_BYTES)
-        return None if head is None else version_in(head, f"{env.version_file} in {file.file_name}")
+            head = file_head(file, where, VERSION_HEAD_BYTES)
+        return None if head is None else version_in(head, f"{where} in {file.file_name}")
 
-    def _as_its_version_file_says(self, environment: str, file: "File") -> "File":
+    def as_imported_into(self, environment: str, file: "File") -> "File":
         """`file`, to import into `environment`, with the version it brings as its manifest's
-        (recorded with the backup it becomes); refused if it would take the version file
-        away."""
+        (what its copy of the environment's version file says, recorded with the backup it
+        becomes); refused if it would take the version file away."""
         from envops_desktop.service.configuration_files import refuse_losing_version_file
 
         refuse_losing_version_file(self.get_environment(environment), file)
-        version = self.version_of_file(environment, file)
+        return self.versioned_for(environment, file)
+
+    def versioned_for(self, environment: str, file: "File") -> "File":
+        """`file` with the version it would bring into `environment` as its manifest's."""
+        version = self._version_of_file(environment, file)
         if version is None or version == file.manifest.version:
             return file
         return dataclasses.replace(
             file, manifest=file.manifest.model_copy(update={"version": version})
         )
 
-    def version_of_file(
+    def _version_of_file(
         self, environment: str, file: "CheckedConfigurationFile | StagedConfiguration"
     ) -> str | None:
         """The version importing `file` into `environment` brings: what its copy of the
@@ -1220,7 +1229,7 @@ class EnvOpsService:
         from envops_desktop.service import configuration_files
 
         configuration_files.refuse_unanswered(checked)
-        checked = self._as_its_version_file_says(environment, checked)
+        checked = self.as_imported_into(environment, checked)
         one_pass = configuration_files.ImportInOnePass(self._ctx, checked, backup_first, progress)
         return self._restore(
             environment,

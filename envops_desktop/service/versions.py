@@ -8,6 +8,7 @@ from pathlib import Path
 
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
+from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.models import Environment
 
 MAX_VERSION_LENGTH = 100
@@ -77,3 +78,24 @@ def current_version(env: Environment) -> str:
     if env.version_file is None:
         return env.version
     return read_version_file(Path(env.path), env.version_file)
+
+
+def version_file_written(env: Environment, only: list[str] | None = None) -> str | None:
+    """Where `env` keeps its version, when a tree put in its folder (`only` those paths)
+    writes it; None when it keeps none there, or the folder's own is left as it is (excluded,
+    or not among `only`)."""
+    where = env.version_file
+    if where is None or Excludes(env.excludes).covers(where, is_dir=False):
+        return None
+    if only is not None and not any(where == p or where.startswith(f"{p}/") for p in only):
+        return None
+    return where
+
+
+def without_version_file(env: Environment, source: str, done: str, aside: str = "") -> str:
+    """Why a tree (`source`) that holds nothing where `env` keeps its version is refused:
+    once `done`, the environment could not tell which version it runs."""
+    return (
+        f"{source} holds no {env.version_file}{aside}, the file {env.name} keeps its version "
+        f"in: once {done}, {env.name} could not tell which version it runs. Nothing was changed."
+    )

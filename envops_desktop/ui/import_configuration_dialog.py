@@ -333,6 +333,7 @@ class ImportConfigurationDialog(QDialog):
         self.pages.setCurrentIndex(UPLOADING_PAGE)
         self._launch(
             self._controller.check_configuration(
+                self._environment,
                 path,
                 self.allow_links.isChecked(),
                 self.keep_privileges.isChecked(),
@@ -414,9 +415,7 @@ class ImportConfigurationDialog(QDialog):
         manifest = checked.manifest
         # An archive with no manifest has its version confirmed by the user, once uploaded.
         if checked.plain is None:
-            # Its copy of the environment's version file says it, if it holds one.
-            version = self._controller.service.version_of_file(self._environment.id, checked)
-            if not self._version_allowed(version or manifest.version, self._refused):
+            if not self._version_allowed(manifest.version, self._refused):
                 return
             self.pages.setCurrentIndex(UPLOADING_PAGE)
         self._warn(
