@@ -653,7 +653,7 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
                 previewed,
             ),
         )
-        print(f"{env.name} was restored to {backup.name}{of_source} ({backup.version}).")
+        print(f"{env.name} was restored to {backup.name}{of_source} ({env.version}).")
     elif command == "diff":
         first, second = (
             _diff_side(service, args.environment, side) for side in (args.first, args.second)

@@ -556,8 +556,10 @@ class MainController(QObject):
                 previewed,
             )
 
+        # It succeeds only at the version the environment runs: a backup of another one may
+        # record another, where its copy of the version file says this one.
         success = self.tr("{env} was restored to {backup} ({version}).").format(
-            env=environment.name, backup=backup.name, version=backup.version
+            env=environment.name, backup=backup.name, version=environment.version
         )
         return self._run_restore(
             self.tr("Restoring {env}").format(env=environment.name),
