@@ -667,6 +667,21 @@ class EnvOpsService:
         entry = self._read_backup_file(backup_id, path, lambda f: found.append(f.read(limit)))
         return None if entry is None else _sample(found[0], entry)
 
+    def live_file(self, environment: str, path: str, limit: int = 1 << 20) -> FileSample | None:
+        """The first `limit` bytes of regular file `path` of the environment's folder as it
+        is now, with the size and hash of all of it; None when no regular file is there. Never
+        through a link, nor waiting on a pipe put there since a preview: it would hold the
+        reader, and the window's quit with it, until something wrote to it."""
+        from envops_desktop.domain.file_sample import sample_of
+        from envops_desktop.store.file_reads import open_regular_file
+
+        try:
+            fd, _status = open_regular_file(Path(self.get_environment(environment).path) / path)
+        except OSError:
+            return None
+        with open(fd, "rb") as file:
+            return sample_of(file, limit)
+
     def staged_file(
         self,
         staged: "StagedConfiguration",

@@ -23,11 +23,10 @@ from envops_desktop.controller.changes_model import ChangesModel
 from envops_desktop.controller.main_controller import MainController, Notification
 from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges
-from envops_desktop.domain.file_sample import FileSample, sample_of
+from envops_desktop.domain.file_sample import FileSample
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.paths import shown
 from envops_desktop.service.configuration_files import StagedConfiguration
-from envops_desktop.store.file_reads import open_regular_file
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.file_diff import diff_html
 from envops_desktop.ui.table_views import make_table_view
@@ -47,19 +46,6 @@ class Contents:
 _SHOWN = 1 << 20
 
 
-def _live_file(folder: Path, path: str) -> FileSample | None:
-    """The first MiB of a regular file of the live folder, and its size and hash, never
-    through a link."""
-    # Nor waiting on a pipe put there since the preview: it would hold the worker, and the
-    # window's quit with it, until something wrote to it.
-    try:
-        fd, _status = open_regular_file(folder / path)
-    except OSError:
-        return None
-    with open(fd, "rb") as file:
-        return sample_of(file, _SHOWN)
-
-
 def backup_and_other_contents(
     controller: MainController, environment: Environment, backup: Backup, other: Backup | None
 ) -> Contents:
@@ -70,7 +56,7 @@ def backup_and_other_contents(
             controller.service.backup_file(backup.id, path, _SHOWN),
             controller.service.backup_file(other.id, path, _SHOWN)
             if other is not None
-            else _live_file(Path(environment.path), path),
+            else controller.service.live_file(environment.id, path, _SHOWN),
         ),
     )
 
@@ -82,7 +68,7 @@ def live_and_backup_contents(
     return Contents(
         controller,
         lambda path: (
-            _live_file(Path(environment.path), path),
+            controller.service.live_file(environment.id, path, _SHOWN),
             controller.service.backup_file(backup.id, path, _SHOWN),
         ),
     )
@@ -99,7 +85,7 @@ def live_and_staged_contents(
     return Contents(
         controller,
         lambda path: (
-            _live_file(Path(environment.path), path),
+            controller.service.live_file(environment.id, path, _SHOWN),
             controller.service.staged_file(staged, path, root_folder, _SHOWN),
         ),
     )
