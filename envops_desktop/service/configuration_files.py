@@ -47,7 +47,7 @@ from envops_desktop.service.plain_archive_import import (
 )
 from envops_desktop.service.restore import owners_caveat
 from envops_desktop.service.versions import (
-    VERSION_FILE_KINDS,
+    version_file_in,
     version_file_written,
     without_version_file,
 )
@@ -318,11 +318,12 @@ def refuse_unanswered(file: "CheckedConfigurationFile | StagedConfiguration") ->
         raise OperationFailedError(question)
 
 
-def file_head(file: CheckedConfigurationFile, path: str, limit: int) -> bytes | None:
-    """About the first `limit` bytes of file `path` of a checked configuration file (an
+def file_head(file: CheckedConfigurationFile, entry: ManifestEntry, limit: int) -> bytes | None:
+    """About the first `limit` bytes of a file (`entry`) of a checked configuration file (an
     archive with no manifest: as laid out), read, not checked (the import checks all of it);
-    None when it holds no such file."""
-    member = file.members.get(path)
+    None when it holds no content for it."""
+    # A hard link's content is held once, by the first of its names.
+    member = file.members.get(str((entry.meta or {}).get("hardlink", entry.path)))
     if member is None:
         return None
     head = b""
@@ -338,11 +339,11 @@ def refuse_losing_version_file(
     env: Environment, file: "CheckedConfigurationFile | StagedConfiguration"
 ) -> None:
     """An environment that keeps its version in a file could not tell its version after
-    importing a file that does not hold it (as laid out): refused before anything changes."""
+    importing a file that does not hold it (as laid out, its links followed): refused before
+    anything changes."""
     where = version_file_written(env)
-    if where is None or any(
-        e.path == where and e.kind in VERSION_FILE_KINDS for e in file.manifest.entries
-    ):
+    entries = file.manifest.entries
+    if where is None or version_file_in(env, where, entries) is not None:
         return
     other_layout = (
         " (laid out with the other root, it may)"
@@ -350,7 +351,7 @@ def refuse_losing_version_file(
         else ""
     )
     raise InvalidConfigurationFileError(
-        without_version_file(env, file.file_name, "imported", other_layout)
+        without_version_file(env, file.file_name, "imported", entries, other_layout)
     )
 
 

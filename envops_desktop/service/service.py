@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from envops_desktop.domain.activity_query import ActivityQuery
-from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind, Outcome
+from envops_desktop.domain.enums import ActivityAction, BackupOrigin, Outcome
 from envops_desktop.domain.errors import (
     A_BACKUP,
     A_CONFIGURATION_FILE,
@@ -51,11 +51,11 @@ from envops_desktop.service.scanning import holds_at_most, quick_scan
 from envops_desktop.service.store_check import StoreReport, check_store
 from envops_desktop.service.team_locks import team_lock
 from envops_desktop.service.versions import (
-    VERSION_FILE_KINDS,
     VERSION_HEAD_BYTES,
     short_printable,
+    version_file_in,
     version_file_written,
-    version_in,
+    version_read,
     without_version_file,
 )
 from envops_desktop.store.database import unusable
@@ -556,19 +556,24 @@ class EnvOpsService:
     def _version_brought(self, env: Environment, backup: Backup, only: list[str] | None) -> str:
         """The version a restore of `backup` leaves `env` at. Where `env` keeps its version
         in a file the restore writes, a backup of another environment brings the version
-        its copy of that file says (that environment may have none, or keep it elsewhere);
-        one without it is refused, as `env` could not tell its version afterwards."""
+        its copy of that file says, read through its links (that environment may have
+        none, or keep it elsewhere); one without it is refused, as `env` could not tell its
+        version afterwards."""
         where = version_file_written(env, only)
         if where is None or backup.environment_id == env.id:
             return backup.version
-        entry = self._backup_entry(backup.id, where)
-        if entry is None or entry.kind not in VERSION_FILE_KINDS:
-            raise InvalidInputError(without_version_file(env, backup.name, "restored"))
+        entries = list(self._ctx.backups.entries(backup.id))
+        found = version_file_in(env, where, entries)
+        if found is None:
+            raise InvalidInputError(without_version_file(env, backup.name, "restored", entries))
+        said = version_read(found, self._stored_head, backup.name)
+        # Content in the team's store only is taken as recorded.
+        return backup.version if said is None else said
+
+    def _stored_head(self, entry: TreeEntry) -> bytes | None:
         found: list[bytes] = []
         self._read_stored(entry, lambda f: found.append(f.read(VERSION_HEAD_BYTES)))
-        # A link is read through once restored, as now; content in the team's store only
-        # is taken as recorded.
-        return version_in(found[0], f"{where} in {backup.name}") if found else backup.version
+        return found[0] if found else None
 
     def check_import(
         self,
@@ -1184,15 +1189,18 @@ class EnvOpsService:
         where = version_file_written(env)  # not one the import leaves as it is
         if where is None:
             return None
-        entry = next((e for e in file.manifest.entries if e.path == where), None)
-        if entry is None or entry.kind is not EntryKind.FILE or entry.sha256 is None:
-            return None  # a link's version is read through it once restored, as now
+        found = version_file_in(env, where, file.manifest.entries)
+        if found is None:
+            return None
         if isinstance(file, StagedConfiguration):
-            with self._ctx.locks.blobs_in_use(), file.blobs.open(entry.sha256) as f:
-                head: bytes | None = f.read(VERSION_HEAD_BYTES)
+
+            def head_of(entry: "ManifestEntry") -> bytes | None:
+                with self._ctx.locks.blobs_in_use(), file.blobs.open(entry.sha256 or "") as f:
+                    return f.read(VERSION_HEAD_BYTES)
+
         else:
-            head = file_head(file, where, VERSION_HEAD_BYTES)
-        return None if head is None else version_in(head, f"{where} in {file.file_name}")
+            head_of = functools.partial(file_head, file, limit=VERSION_HEAD_BYTES)
+        return version_read(found, head_of, file.file_name)
 
     def as_imported_into(self, environment: str, file: "File") -> "File":
         """`file`, to import into `environment`, with the version it brings as its manifest's

@@ -4,7 +4,9 @@ import codecs
 import os
 import re
 import stat
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
@@ -14,14 +16,31 @@ from envops_desktop.domain.models import Environment
 MAX_VERSION_LENGTH = 100
 # Enough of a version file for its first line: a version's characters, up to 4 bytes each.
 VERSION_HEAD_BYTES = 4 * (MAX_VERSION_LENGTH + 1) + 2
-# What a tree may hold where an environment keeps its version: the file, or a link the
-# version is read through once restored, as it is now.
-VERSION_FILE_KINDS = (EntryKind.FILE, EntryKind.SYMLINK)
+# As many links as the kernel follows in one path before it gives up (ELOOP).
+MAX_LINKS_FOLLOWED = 40
+
+
+class TreeItem(Protocol):
+    """What the version rule reads of an entry of a tree (a backup's, or a file's manifest)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def kind(self) -> EntryKind: ...
+    @property
+    def target(self) -> str | None: ...
+
+
+Item = TypeVar("Item", bound=TreeItem)
 
 
 def read_version_file(root: Path, relative: str) -> str:
     """The first line of the version file, stripped; a clear error if it cannot be read."""
-    path = root / relative
+    return read_version_at(root / relative)
+
+
+def read_version_at(path: Path) -> str:
+    """The first line of the version file at `path`, stripped (`read_version_file`)."""
     try:
         # Not blocking: a named pipe would hold the open until something wrote to it.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -92,10 +111,90 @@ def version_file_written(env: Environment, only: list[str] | None = None) -> str
     return where
 
 
-def without_version_file(env: Environment, source: str, done: str, aside: str = "") -> str:
-    """Why a tree (`source`) that holds nothing where `env` keeps its version is refused:
-    once `done`, the environment could not tell which version it runs."""
-    return (
-        f"{source} holds no {env.version_file}{aside}, the file {env.name} keeps its version "
-        f"in: once {done}, {env.name} could not tell which version it runs. Nothing was changed."
+def without_version_file(
+    env: Environment, source: str, done: str, entries: Sequence[TreeItem], aside: str = ""
+) -> str:
+    """Why a tree (`source`, of `entries`) that holds nothing where `env` keeps its version
+    is refused: once `done`, the environment could not tell which version it runs."""
+    where = env.version_file
+    links = (e.target for e in entries if e.path == where and e.kind is EntryKind.SYMLINK)
+    link = next(links, None)
+    held = (
+        f"holds no {where}{aside}, the file {env.name} keeps its version in"
+        if link is None
+        else f"holds {where}, the file {env.name} keeps its version in, as a link to {link}, "
+        f"which leads to no file{aside}"
     )
+    return (
+        f"{source} {held}: once {done}, {env.name} could not tell which version it runs. "
+        "Nothing was changed."
+    )
+
+
+def version_file_in(env: Environment, where: str, entries: Sequence[Item]) -> Item | Path | None:
+    """What reading `where` in `env`'s folder would read once it holds the tree of `entries`,
+    its links followed as the kernel follows them: the tree's file (its entry), a file
+    outside the tree (its path), or None when that is no file, so that `env` could not tell
+    its version. A link may lead through folders that are links too, or out of the tree."""
+    links = {e.path: e.target or "" for e in entries if e.kind is EntryKind.SYMLINK}
+    root = os.path.realpath(env.path)
+    landed = _where_read(root, where, links.get)
+    inside = _inside(landed, root)
+    if inside is None:
+        return Path(landed) if os.path.isfile(landed) else None
+    return next((e for e in entries if e.path == inside and e.kind is EntryKind.FILE), None)
+
+
+def _where_read(root: str, where: str, link_in_tree: Callable[[str], str | None]) -> str:
+    """The absolute path reading `where` (relative to `root`) lands on, with `root` holding
+    a tree whose links are `link_in_tree` and everything outside it as it is now."""
+    pending = where.split("/")[::-1]  # a stack of names still to walk
+    current, followed = root, 0
+    while pending:
+        name = pending.pop()
+        if name in ("", "."):
+            continue
+        if name == "..":
+            current = os.path.dirname(current)
+            continue
+        candidate = os.path.join(current, name)
+        inside = _inside(candidate, root)
+        target = link_in_tree(inside) if inside is not None else _live_link(candidate)
+        if target is None:
+            current = candidate
+            continue
+        followed += 1
+        if followed > MAX_LINKS_FOLLOWED:
+            raise OperationFailedError(
+                f"Reading {where} would follow more than {MAX_LINKS_FOLLOWED} links; a link "
+                "there leads back to itself."
+            )
+        if target.startswith("/"):
+            current = "/"
+        pending.extend(target.split("/")[::-1])
+    return current
+
+
+def _inside(path: str, root: str) -> str | None:
+    """`path` relative to `root` ("" for the folder itself), None when it is outside."""
+    if path == root:
+        return ""
+    return path[len(root) + 1 :] if path.startswith(f"{root}/") else None
+
+
+def _live_link(path: str) -> str | None:
+    try:
+        return os.readlink(path)
+    except OSError:  # not a link, or not there: the walk goes on as the kernel would
+        return None
+
+
+def version_read(
+    found: Item | Path, head_of: Callable[[Item], bytes | None], source: str
+) -> str | None:
+    """What the version file `version_file_in` found says, the tree's read by `head_of`
+    (`VERSION_HEAD_BYTES` of it); None when that content is not at hand."""
+    if isinstance(found, Path):
+        return read_version_at(found)
+    head = head_of(found)
+    return None if head is None else version_in(head, f"{found.path} in {source}")

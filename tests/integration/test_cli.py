@@ -439,6 +439,31 @@ def test_a_backup_of_another_version_is_refused_into_another_environment(cli, pr
     assert describe_tree(folders["test"]) == test_before
 
 
+def test_a_configuration_file_whose_version_file_links_to_another_version_is_refused(
+    cli, tmp_path
+):
+    production, test = tmp_path / "production", tmp_path / "test"
+    make_config_tree(production)
+    (production / "VERSION").unlink()
+    (production / "release").mkdir()
+    (production / "release" / "VERSION").write_text("5.0.0\n")
+    os.symlink("release/VERSION", production / "VERSION")
+    make_config_tree(test)  # VERSION 4.2.0
+    assert cli("env", "add", "production", "--path", str(production), "--version", "4.2.0")[0] == 0
+    assert cli("env", "add", "test", "--path", str(test), "--version-file", "VERSION")[0] == 0
+    backup = json.loads(cli("backup", "create", "production", "--json")[1])
+    exported = tmp_path / "production.envops.zip"
+    assert cli("backup", "export", backup["id"], str(exported))[0] == 0
+    before = describe_tree(test)
+
+    for args in (("--dry-run",), ("--yes",)):
+        code, out, err = cli("import", "test", str(exported), *args)
+        assert (code, out) == (3, ""), args
+        assert "is version 5.0.0 but test runs version 4.2.0" in err, args
+
+    assert describe_tree(test) == before
+
+
 def test_list_and_show_commands_print_json(cli, billing):
     cli("backup", "create", "billing")
     envs = json.loads(cli("env", "list", "--json")[1])

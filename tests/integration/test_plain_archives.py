@@ -290,6 +290,74 @@ def test_an_archive_whose_version_file_is_a_link_imports_with_the_answer_given(
     assert service.get_environment("billing").version == "4.2.0"
 
 
+def test_an_archive_whose_version_file_links_to_another_version_is_refused(
+    service, config_dir, tmp_path
+):
+    # A deploy tool's layout: VERSION -> current/VERSION, current -> releases/5.0.0.
+    service.add_environment("billing", config_dir, version_file="VERSION")
+    before = snapshot(config_dir, tmp_path / "before")
+    source = snapshot(config_dir, tmp_path / "linked")
+    (source / "releases" / "5.0.0").mkdir(parents=True)
+    (source / "VERSION").unlink()
+    (source / "releases" / "5.0.0" / "VERSION").write_text("5.0.0\n")
+    os.symlink("releases/5.0.0", source / "current")
+    os.symlink("current/VERSION", source / "VERSION")
+    archive = tar_of(source, tmp_path / "linked.tar", top_level=True)
+    checked = service.check_configuration_file(archive)
+
+    with pytest.raises(InvalidInputError, match=r"VERSION, which says it is version 5\.0\.0"):
+        service.answer_plain_archive("billing", checked, "4.2.0", None)
+    with pytest.raises(VersionMismatchError, match=r"is version 5\.0\.0 but billing runs"):
+        service.import_configuration_file(
+            "billing", service.answer_plain_archive("billing", checked, None, None)
+        )
+
+    assert rsync_differences(before, config_dir, "--delete") == []
+    assert service.get_environment("billing").version == "4.2.0"
+
+
+def test_an_archive_whose_version_file_is_a_hard_link_says_its_version_through_it(
+    service, config_dir, tmp_path
+):
+    # tar holds the content under the first name it met; the version file is the second.
+    (config_dir / "conf.d" / "VERSION").write_text("4.2.0\n")
+    service.add_environment("billing", config_dir, version_file="conf.d/VERSION")
+    source = snapshot(config_dir, tmp_path / "linked")
+    (source / "conf.d" / "VERSION").unlink()
+    (source / "VERSION").write_text("5.0.0\n")
+    os.link(source / "VERSION", source / "conf.d" / "VERSION")
+    archive = tar_of(source, tmp_path / "linked.tar", top_level=True)
+
+    with pytest.raises(InvalidInputError, match=r"conf\.d/VERSION, which says it is version 5"):
+        service.answer_plain_archive(
+            "billing", service.check_configuration_file(archive), "4.2.0", None
+        )
+    assert service.get_environment("billing").version == "4.2.0"
+
+
+def test_an_archive_whose_version_file_links_to_nothing_is_refused_and_changes_nothing(
+    service, config_dir, tmp_path
+):
+    service.add_environment("billing", config_dir, version_file="VERSION")
+    before = snapshot(config_dir, tmp_path / "before")
+    source = snapshot(config_dir, tmp_path / "dangling")
+    (source / "VERSION").unlink()
+    os.symlink("release/VERSION", source / "VERSION")
+    archive = tar_of(source, tmp_path / "dangling.tar", top_level=True)
+    checked = service.answer_plain_archive(
+        "billing", service.check_configuration_file(archive), "4.2.0", None
+    )
+
+    with pytest.raises(
+        InvalidConfigurationFileError,
+        match=r"holds VERSION, .* as a link to release/VERSION, which leads to no file",
+    ):
+        service.import_configuration_file("billing", checked)
+
+    assert rsync_differences(before, config_dir, "--delete") == []
+    assert service.list_backups("billing") == []
+
+
 def test_the_activity_entry_says_the_archive_carried_no_checksums(
     service, environment, config_dir, tmp_path
 ):

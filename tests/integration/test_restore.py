@@ -461,6 +461,41 @@ def test_a_backup_from_another_environment_brings_the_version_its_version_file_s
     assert service.get_environment("test").version == "4.2.0"
 
 
+def test_a_backup_from_another_environment_is_checked_through_its_version_files_links(
+    service, environment, config_dir, tmp_path
+):
+    # production (no version file of its own) is laid out by a deploy tool.
+    (config_dir / "VERSION").unlink()
+    (config_dir / "releases" / "5.0.0").mkdir(parents=True)
+    (config_dir / "releases" / "5.0.0" / "VERSION").write_text("5.0.0\n")
+    os.symlink("releases/5.0.0", config_dir / "current")
+    os.symlink("current/VERSION", config_dir / "VERSION")
+    through_folders = service.create_backup("billing")
+    outside = tmp_path / "opt" / "VERSION"  # the package manager's, outside either folder
+    outside.parent.mkdir()
+    outside.write_text("5.0.0\n")
+    (config_dir / "VERSION").unlink()
+    os.symlink(outside, config_dir / "VERSION")
+    out_of_the_tree = service.create_backup("billing")
+    (config_dir / "VERSION").unlink()
+    os.symlink("VERSION", config_dir / "VERSION")
+    in_a_loop = service.create_backup("billing")
+    test_dir = tmp_path / "test"
+    make_config_tree(test_dir)  # VERSION 4.2.0
+    service.add_environment("test", test_dir, version_file="VERSION")
+    before = describe_tree(test_dir)
+
+    for backup in (through_folders, out_of_the_tree):
+        with pytest.raises(VersionMismatchError, match=r"version 5\.0\.0 but test runs"):
+            service.check_restore("test", backup.id, "billing")  # as a dry run checks
+        with pytest.raises(VersionMismatchError, match=r"version 5\.0\.0 but test runs"):
+            service.restore_backup("test", backup.id, from_environment="billing")
+    with pytest.raises(OperationFailedError, match="more than 40 links"):
+        service.restore_backup("test", in_a_loop.id, from_environment="billing")
+    assert describe_tree(test_dir) == before
+    assert service.get_environment("test").version == "4.2.0"
+
+
 @pytest.fixture
 def read_only_folder():
     """Make a folder unwritable even for root (immutable) or, for other users, by its mode."""
