@@ -579,7 +579,8 @@ class MainController(QObject):
         """Prepare reading a file's manifest and layout (a second, not the whole upload), or
         all of an archive another tool made (to hash it); `passphrase` opens a
         passphrase-protected file. A file with a manifest comes back with the version it
-        would bring into `environment` (its copy of the version file's, if it holds one)."""
+        would bring into `environment` (its copy of the version file's, if it holds one), or
+        is refused before its upload if it would take that file away."""
 
         def operation(progress: ProgressCallback, cancel: CancelToken) -> CheckedConfigurationFile:
             checked = self.service.check_configuration_file(
@@ -588,7 +589,7 @@ class MainController(QObject):
             if checked.plain is not None:  # laid out and versioned once the user answers
                 return checked
             try:
-                return self.service.versioned_for(environment.id, checked)
+                return self.service.as_imported_into(environment.id, checked)
             except BaseException:
                 checked.release()
                 raise

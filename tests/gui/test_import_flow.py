@@ -25,6 +25,7 @@ from tests.gui.conftest import (
 )
 from tests.gui.user import choose_backup_option, click_toolbar_button
 from tests.integration.test_configuration_files import HOSTILE
+from tests.spies import threads_calling
 from tests.trees import describe_tree, make_config_tree, rsync_differences
 from tests.zips import simple_configuration
 
@@ -290,18 +291,18 @@ def test_a_file_whose_version_file_says_another_version_is_refused_before_its_up
     dialog.reject()
 
 
-def test_a_file_without_the_version_file_is_shown_refused_and_cannot_be_imported(
-    qtbot, window, service, environment, config_dir, tmp_path
+def test_a_file_without_the_version_file_is_refused_before_its_upload(
+    qtbot, window, service, environment, config_dir, tmp_path, monkeypatch
 ):
     (config_dir / "VERSION").unlink()  # billing keeps its version in EnvOps alone
     exported, folder, dialog = _billings_export_for_versioned(qtbot, window, service, tmp_path)
-    counts = dialog.findChild(object, "importPreviewCounts")
+    uploads = threads_calling(monkeypatch, EnvOpsService, "stage_configuration_file")
 
     drag_and_drop(dialog.findChild(object, "dropZone"), exported)
-    wait_uploaded(qtbot, dialog)
-    qtbot.waitUntil(lambda: "holds no VERSION" in counts.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "holds no VERSION" in dialog.error_label.text(), timeout=10_000)
 
-    assert "versioned could not tell which version it runs" in counts.text()
+    assert "versioned could not tell which version it runs" in dialog.error_label.text()
+    assert dialog.pages.currentIndex() == 0 and uploads == []  # back to the drop zone
     assert not dialog.findChild(object, "importButton").isEnabled()
     dialog.reject()
     assert (folder / "VERSION").read_text() == "4.2.0\n"

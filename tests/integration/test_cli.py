@@ -439,9 +439,7 @@ def test_a_backup_of_another_version_is_refused_into_another_environment(cli, pr
     assert describe_tree(folders["test"]) == test_before
 
 
-def test_a_configuration_file_whose_version_file_links_to_another_version_is_refused(
-    cli, tmp_path
-):
+def test_a_configuration_file_whose_version_file_links_to_another_version_is_refused(cli, tmp_path):
     production, test = tmp_path / "production", tmp_path / "test"
     make_config_tree(production)
     (production / "VERSION").unlink()
