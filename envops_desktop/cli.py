@@ -738,10 +738,10 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
             ),
         )
     elif command == "gc":
-        with _long_operation():
+        with _long_operation() as (bar, cancel):
             if not args.dry_run:
                 service.empty_bin(service.bin_days())
-            garbage = service.collect_garbage(args.dry_run)
+            garbage = service.collect_garbage(args.dry_run, bar, cancel)
         verb = "would free" if garbage.dry_run else "freed"
         _print(
             garbage.__dict__,

@@ -31,10 +31,11 @@ class TerminalProgressBar:
         mib = f" {progress.done / 2**20:.1f}/{progress.total / 2**20:.1f} MiB"
         timing = self._eta.text(progress)
         figures = f"{progress.percent:3d}%{mib} {timing}"
-        if len(progress.phase) + len(figures) >= room:  # the sizes go before the time left
-            figures = f"{progress.percent:3d}% {timing}"
+        if len(progress.phase) + len(figures) >= room or progress.total <= 0:
+            # The sizes go before the time left; a wait has none, and no bar to fill.
+            figures = timing if progress.total <= 0 else f"{progress.percent:3d}% {timing}"
         bar_width = min(_BAR_WIDTH, room - len(progress.phase) - len(figures) - 4)
-        if bar_width >= _LEAST_BAR_WIDTH:
+        if bar_width >= _LEAST_BAR_WIDTH and progress.total > 0:
             filled = bar_width * progress.percent // 100
             line = f"{progress.phase} [{'#' * filled}{'.' * (bar_width - filled)}] {figures}"
         else:

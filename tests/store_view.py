@@ -1,5 +1,6 @@
 """Looking inside a data dir's blob store the way the store itself finds things."""
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -73,3 +74,15 @@ def damage_table(data_dir: Path, table: str) -> Path:
         file.seek((page - 1) * page_size)
         file.write(b"\xff" * page_size)
     return database
+
+
+def leave_unreferenced_content(data_dir: Path, scratch: Path) -> int:
+    """Store content as a backup killed before its record does: a large blob of its own and
+    a small one in a pack, which no backup names; return how many."""
+    (scratch / "large.bin").write_bytes(os.urandom(300_000))
+    (scratch / "small.conf").write_bytes(b"left = behind\n")
+    store = open_store(data_dir)
+    with store.packing() as pack:
+        placed = [store.ingest(str(scratch / name), pack) for name in ("large.bin", "small.conf")]
+    store.record_packed((sha, at) for sha, _size, at, _changed in placed if at is not None)
+    return len(placed)

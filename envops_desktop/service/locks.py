@@ -7,12 +7,16 @@ another process by trying its lock.
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from envops_desktop.domain.errors import EnvironmentBusyError
 from envops_desktop.domain.models import Environment
 from envops_desktop.store.file_locks import file_lock
+
+# How often a wait that can be cancelled tries the lock again.
+WAIT_POLL_SECONDS = 0.1
 
 
 class Locks:
@@ -76,7 +80,17 @@ class Locks:
             yield ok
 
     @contextlib.contextmanager
-    def blobs_collecting(self) -> Iterator[None]:
-        """Held (exclusive) while unreferenced blobs are deleted."""
-        with file_lock(self._dir / "blobs.lock", shared=False, blocking=True):
-            yield
+    def blobs_collecting(self, waiting: Callable[[], None] | None = None) -> Iterator[None]:
+        """Held (exclusive) while unreferenced blobs are deleted. While another operation
+        uses blobs, `waiting` is called every so often and may raise to stop waiting."""
+        if waiting is None:
+            with file_lock(self._dir / "blobs.lock", shared=False, blocking=True):
+                yield
+            return
+        while True:
+            with file_lock(self._dir / "blobs.lock", shared=False, blocking=False) as taken:
+                if taken:
+                    yield
+                    return
+            waiting()
+            time.sleep(WAIT_POLL_SECONDS)

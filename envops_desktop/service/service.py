@@ -510,9 +510,15 @@ class EnvOpsService:
         """Re-hash every stored blob and report the damaged or missing ones."""
         return check_store(self._ctx, progress, cancel)
 
-    def collect_garbage(self, dry_run: bool = False) -> GarbageReport:
-        """Free stored content no backup needs (left by an interrupted backup or delete)."""
-        return collect_garbage(self._ctx, dry_run)
+    def collect_garbage(
+        self,
+        dry_run: bool = False,
+        progress: ProgressCallback = ignore_progress,
+        cancel: CancelToken | None = None,
+    ) -> GarbageReport:
+        """Free stored content no backup needs (left by an interrupted backup or delete);
+        cancelled, it frees nothing."""
+        return collect_garbage(self._ctx, dry_run, progress, cancel)
 
     # Previews and comparisons ----------------------------------------------------------------
 

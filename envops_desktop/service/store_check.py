@@ -39,7 +39,7 @@ def check_store(
     """Read every blob a backup needs back, in the order of their names; it changes nothing,
     so a cancel just stops."""
     report = StoreReport()
-    referenced = ctx.backups.referenced_blobs(report.damaged_manifests)
+    referenced = needed_contents(ctx, report.damaged_manifests, progress, cancel)
     lacking = ctx.blobs.lacking(referenced)
     elsewhere = ctx.shared.parts_of_many(lacking).keys()
     held = sum(size for sha, size in referenced.items() if sha not in lacking)
@@ -60,3 +60,23 @@ def check_store(
     meter.finish()
     report.unreferenced = sum(1 for sha in ctx.blobs.all_blobs() if sha not in referenced)
     return report
+
+
+def needed_contents(
+    ctx: ServiceContext,
+    damaged: list[str] | None,
+    progress: ProgressCallback = ignore_progress,
+    cancel: CancelToken | None = None,
+) -> dict[str, int]:
+    """Every content some backup needs, with its size (`referenced_blobs`): every backup's
+    list of files read, which for many large backups is long enough to show and to stop."""
+    meter = ProgressMeter(progress, "reading backups", ctx.backups.manifest_bytes())
+
+    def read(size: int) -> None:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        meter.advance(size)
+
+    needed = ctx.backups.referenced_blobs(damaged, read)
+    meter.finish()
+    return needed

@@ -2,7 +2,7 @@
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -257,9 +257,12 @@ class BackupRecords:
             forget_blobs(conn, orphans)
         return orphans
 
-    def referenced_blobs(self, damaged: list[str] | None = None) -> dict[str, int]:
+    def referenced_blobs(
+        self, damaged: list[str] | None = None, read: Callable[[int], None] | None = None
+    ) -> dict[str, int]:
         """Every blob some backup needs, with its size; damaged manifests' names are added to
-        `damaged` (and their blobs left out) when it is given, else they raise."""
+        `damaged` (and their blobs left out) when it is given, else they raise. `read` is
+        told the size of each manifest read (of `manifest_bytes`), and may raise to stop."""
         needed: dict[str, int] = {}
         for name, body in self._db.connection().execute("SELECT sha256, body FROM manifests"):
             try:
@@ -268,4 +271,11 @@ class BackupRecords:
                 if damaged is None:
                     raise
                 damaged.append(name)
+            if read is not None:
+                read(len(body))
         return needed
+
+    def manifest_bytes(self) -> int:
+        """The size of every manifest kept, as stored: what `referenced_blobs` reads."""
+        query = "SELECT COALESCE(SUM(LENGTH(body)), 0) FROM manifests"
+        return int(self._db.connection().execute(query).fetchone()[0])

@@ -19,6 +19,7 @@ from envops_desktop.service import EnvOpsService
 from tests.disks import needs_root_to_mount, small_disk
 from tests.store_view import (
     damage_blob,
+    leave_unreferenced_content,
     open_store,
     store_files,
     stored_blobs,
@@ -216,6 +217,27 @@ def test_another_process_starting_up_leaves_a_running_backups_new_content_alone(
     mess_up(tree)
     service.restore_backup("billing", made[0].id)
     assert describe_tree(tree) == wanted
+
+
+def test_collecting_garbage_cancelled_while_it_reads_the_backups_frees_nothing(
+    service, environment, tmp_path
+):
+    for index in range(3):
+        service.create_backup("billing", name=f"b{index}")
+    left = leave_unreferenced_content(tmp_path / "data", tmp_path)
+    cancel, seen = CancelToken(), []
+
+    def cancel_once_reading(progress: Progress) -> None:
+        seen.append(progress)
+        if progress.phase == "reading backups":
+            cancel.cancel()
+
+    with pytest.raises(OperationCancelledError, match="nothing was changed"):
+        service.collect_garbage(progress=cancel_once_reading, cancel=cancel)
+
+    assert service.check_store().unreferenced == left
+    assert seen[0] == Progress("reading backups", 0, seen[0].total) and seen[0].total > 0
+    assert service.collect_garbage().blobs and service.check_store().unreferenced == 0
 
 
 def test_fifos_and_sockets_are_kept_and_come_back(service, environment, config_dir):

@@ -19,7 +19,7 @@ from envops_desktop.cli import main
 from envops_desktop.service.flushing import current_boot_id, settle_in_background
 from envops_desktop.store.database import DATABASE_NAME
 from tests.privileges import as_an_ordinary_user
-from tests.store_view import damage_table
+from tests.store_view import damage_table, leave_unreferenced_content
 from tests.terminal import CommandAtATerminal
 from tests.trees import describe_tree, make_config_tree, mess_up
 from tests.zips import configuration_owned_by_another_user, simple_configuration
@@ -907,24 +907,9 @@ def _latest_id(cli) -> str:
     return json.loads(out)[0]["id"]
 
 
-def _leave_unreferenced_content(data: Path, tmp_path: Path) -> int:
-    """Store content as a backup killed before its record does: a large blob of its own and
-    a small one in a pack, which no backup names."""
-    from envops_desktop.store.blobs import BlobStore
-    from envops_desktop.store.database import Database
-
-    (tmp_path / "large.bin").write_bytes(os.urandom(300_000))
-    (tmp_path / "small.conf").write_bytes(b"left = behind\n")
-    store = BlobStore(data, Database(data))
-    with store.packing() as pack:
-        placed = [store.ingest(str(tmp_path / name), pack) for name in ("large.bin", "small.conf")]
-    store.record_packed((sha, at) for sha, _size, at, _changed in placed if at is not None)
-    return len(placed)
-
-
 def test_gc_frees_content_a_killed_backup_left_and_a_dry_run_only_says_so(cli, billing, tmp_path):
     assert cli("backup", "create", "billing", "--name", "kept")[0] == 0
-    left = _leave_unreferenced_content(tmp_path / "data", tmp_path)
+    left = leave_unreferenced_content(tmp_path / "data", tmp_path)
     assert json.loads(cli("verify", "--json")[1])["unreferenced"] == left
 
     code, out, _ = cli("gc", "--dry-run", "--json")
@@ -939,10 +924,31 @@ def test_gc_frees_content_a_killed_backup_left_and_a_dry_run_only_says_so(cli, b
     assert cli("restore", "billing", "kept", "--yes", "--no-backup-first")[0] == 0
 
 
+def test_gc_at_a_terminal_says_it_waits_for_a_backup_and_stops_at_ctrl_c(cli, billing, tmp_path):
+    assert cli("backup", "create", "billing", "--name", "kept")[0] == 0
+    left = leave_unreferenced_content(tmp_path / "data", tmp_path)
+    lock = os.open(tmp_path / "data" / "locks" / "blobs.lock", os.O_RDWR)
+    fcntl.flock(lock, fcntl.LOCK_SH)  # as a backup storing its files holds it
+
+    try:
+        gc = CommandAtATerminal("--data-dir", str(tmp_path / "data"), "gc")
+        gc.read_until(b"waiting for backups", 60)
+        gc.process.send_signal(signal.SIGINT)
+        code, out = gc.wait()
+    finally:
+        os.close(lock)
+
+    assert b"waiting for backups 0:0" in gc.drawn  # the time it has waited, and no bar
+    assert code == 1 and b"The operation was cancelled; nothing was changed." in gc.drawn
+    assert out == b""
+    assert json.loads(cli("verify", "--json")[1])["unreferenced"] == left
+    assert cli("gc")[0] == 0 and json.loads(cli("verify", "--json")[1])["unreferenced"] == 0
+
+
 def test_emptying_deleted_also_frees_what_killed_backups_left(cli, billing, tmp_path):
     assert cli("backup", "create", "billing", "--name", "kept")[0] == 0
     assert cli("backup", "create", "billing", "--name", "doomed")[0] == 0
-    left = _leave_unreferenced_content(tmp_path / "data", tmp_path)
+    left = leave_unreferenced_content(tmp_path / "data", tmp_path)
     doomed = next(
         b
         for b in json.loads(cli("backup", "list", "billing", "--json")[1])
