@@ -51,6 +51,8 @@ def chosen_paths(
             "excludes as it is; nothing was changed."
         )
     missing = [] if from_preview else _in_neither(root, entries, chosen)
+    for path in missing:
+        _refuse_through_a_link(env, path)
     if missing:
         named = ", ".join(repr(shown(path)) for path in missing)
         raise NotFoundError(
@@ -60,12 +62,48 @@ def chosen_paths(
     return chosen
 
 
+def _refuse_through_a_link(env: Environment, path: str) -> None:
+    """A path the live folder holds only through a link (`cfg/db.ini`, `cfg` a link to
+    `conf.d`) and the backup not at all: a restore never follows links, so it would change
+    nothing while seeming to. Refused, with the path it leads to."""
+    link = _link_on_the_way(Path(env.path), path)
+    if link is None:
+        return
+    real_root = os.path.realpath(env.path)
+    leads_to = os.path.relpath(os.path.realpath(os.path.join(env.path, path)), real_root)
+    inside = leads_to not in (".", "..") and not leads_to.startswith("../")
+    instead = f"name the path it leads to ({shown(leads_to)!r})" if inside else "name a path"
+    raise NotFoundError(
+        f"{shown(path)!r} goes through {shown(link)!r}, a link to "
+        f"{shown(os.readlink(os.path.join(env.path, link)))!r} in the folder of {env.name}; a "
+        f"restore brings paths back as they are, never through links: {instead} in the "
+        f"folder, or {shown(link)!r} for the link itself. Nothing was changed."
+    )
+
+
+def _link_on_the_way(live: Path, path: str) -> str | None:
+    """The first folder on the way to `path` in the live folder that is a link, if any."""
+    parts = path.split("/")
+    return next(
+        (
+            "/".join(parts[:depth])
+            for depth in range(1, len(parts))
+            if os.path.islink(live.joinpath(*parts[:depth]))
+        ),
+        None,
+    )
+
+
 def _in_neither(
     live: Path, entries: Callable[[], Iterable[TreeEntry]], chosen: list[str]
 ) -> list[str]:
     """Those of `chosen` neither in the live folder nor among the backup's entries (read
     only if some are not in the folder, and only as far as it takes to find them)."""
-    missing = {path for path in chosen if not os.path.lexists(live / path)}
+    missing = {
+        path
+        for path in chosen
+        if not os.path.lexists(live / path) or _link_on_the_way(live, path) is not None
+    }
     if missing:
         for entry in entries():
             missing.discard(entry.path)

@@ -416,6 +416,36 @@ def test_a_selective_restore_of_a_path_in_neither_the_backup_nor_the_folder_chan
     assert service.activity("billing") == activity
 
 
+def test_a_selective_restore_of_a_path_only_reached_through_a_link_is_refused(
+    service, tmp_path, billing
+):
+    # make_config_tree's db.ini is a link to conf.d/database.ini; here a folder is one too.
+    root, backup = billing
+    (root / "conf.d" / "database.ini").write_text("[db]\nhost=elsewhere\n")
+    os.symlink("conf.d", root / "cfg")
+    edited = describe_tree(root)
+
+    for ask in (service.preview_restore, service.restore_backup):
+        with pytest.raises(
+            NotFoundError,
+            match=r"'cfg/database\.ini' goes through 'cfg', a link to 'conf\.d' .* name the "
+            r"path it leads to \('conf\.d/database\.ini'\) in the folder, or 'cfg' for the",
+        ):
+            ask("billing", backup.id, only=["cfg/database.ini"])
+    assert describe_tree(root) == edited
+
+    # Where the backup holds the path, the link gives way to its folder as it was.
+    (root / "cfg").unlink()
+    (root / "cfg").mkdir()
+    (root / "cfg" / "site.ini").write_text("[site]\n")
+    with_folder = service.create_backup("billing")
+    shutil.rmtree(root / "cfg")
+    os.symlink("conf.d", root / "cfg")
+    service.restore_backup("billing", with_folder.id, only=["cfg/site.ini"])
+    assert (root / "cfg" / "site.ini").read_text() == "[site]\n"
+    assert not (root / "cfg").is_symlink()
+
+
 def test_a_restore_keeps_what_it_changed_with_its_activity_entry(service, tmp_path, billing):
     root, backup = billing
     mess_up(root)
