@@ -139,15 +139,18 @@ def version_file_in(env: Environment, where: str, entries: Sequence[Item]) -> It
     links = {e.path: e.target or "" for e in entries if e.kind is EntryKind.SYMLINK}
     root = os.path.realpath(env.path)
     landed = _where_read(root, where, links.get)
+    if landed is None:  # a loop, which the kernel would refuse to read through
+        return None
     inside = _inside(landed, root)
     if inside is None:
         return Path(landed) if os.path.isfile(landed) else None
     return next((e for e in entries if e.path == inside and e.kind is EntryKind.FILE), None)
 
 
-def _where_read(root: str, where: str, link_in_tree: Callable[[str], str | None]) -> str:
+def _where_read(root: str, where: str, link_in_tree: Callable[[str], str | None]) -> str | None:
     """The absolute path reading `where` (relative to `root`) lands on, with `root` holding
-    a tree whose links are `link_in_tree` and everything outside it as it is now."""
+    a tree whose links are `link_in_tree` and everything outside it as it is now; None
+    past `MAX_LINKS_FOLLOWED` links."""
     pending = where.split("/")[::-1]  # a stack of names still to walk
     current, followed = root, 0
     while pending:
@@ -165,10 +168,7 @@ def _where_read(root: str, where: str, link_in_tree: Callable[[str], str | None]
             continue
         followed += 1
         if followed > MAX_LINKS_FOLLOWED:
-            raise OperationFailedError(
-                f"Reading {where} would follow more than {MAX_LINKS_FOLLOWED} links; a link "
-                "there leads back to itself."
-            )
+            return None
         if target.startswith("/"):
             current = "/"
         pending.extend(target.split("/")[::-1])

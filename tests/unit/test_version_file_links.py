@@ -5,10 +5,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from envops_desktop.domain.enums import EntryKind
-from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.models import Environment, TreeEntry
 from envops_desktop.service.versions import version_file_in
 
@@ -62,7 +59,5 @@ def test_a_folder_or_a_link_that_leads_back_to_itself_is_no_version_file(tmp_pat
     folder = tmp_path / "test"
     folder.mkdir()
     assert version_file_in(environment(folder), "VERSION", [link("VERSION", ".")]) is None
-    with pytest.raises(OperationFailedError, match="more than 40 links"):
-        version_file_in(
-            environment(folder), "VERSION", [link("VERSION", "a"), link("a", "VERSION")]
-        )
+    loop = [link("VERSION", "a"), link("a", "VERSION")]
+    assert version_file_in(environment(folder), "VERSION", loop) is None
