@@ -384,32 +384,39 @@ def empty_bin(ctx: ServiceContext, deleted_before: datetime) -> list[Backup]:
     """Free the backups moved to Deleted at or before `deleted_before`, with the content only
     they used; return them."""
     freed = ctx.backups.deleted_before(deleted_before)
-    for backup in freed:
-        env = ctx.environments.by_id(backup.environment_id)
-        if env is not None:
-            delete_backup(ctx, env, backup, reason="emptied from Deleted")
+    if freed:
+        delete_backups(ctx, freed, reason="emptied from Deleted")
     return freed
 
 
-def delete_backup(ctx: ServiceContext, env: Environment, backup: Backup, reason: str = "") -> int:
-    """Delete a backup for good and the blobs only it used, with any content an interrupted
+def delete_backups(ctx: ServiceContext, backups: list[Backup], reason: str = "") -> int:
+    """Delete backups for good and the blobs only they used, with any content an interrupted
     backup or delete left unreferenced; return how many blobs were freed. `reason`: why,
     for the activity log ("emptied from Deleted"). Users' deletions go to Deleted first
-    (`move_to_bin`), which tells the team of a shared one."""
-    shared = backup.deleted_at is None and ctx.shared.is_shared(backup.id)
+    (`move_to_bin`), which tells the team of a shared one.
+
+    Together, since what they free is found by reading every other backup's list of files:
+    one at a time, emptying a bin of many large backups read them all once for each."""
+    shared = {b.id for b in backups if b.deleted_at is None and ctx.shared.is_shared(b.id)}
     with ctx.locks.blobs_collecting():
-        if shared:  # the whole team's: the store is told at the next sync
-            ctx.shared.note_deleted(backup.id)
-        orphans = ctx.backups.delete(backup.id)
+        for backup_id in sorted(shared):  # the whole team's: the store is told at the next sync
+            ctx.shared.note_deleted(backup_id)
+        orphans = ctx.backups.delete(b.id for b in backups)
         ctx.blobs.delete(orphans)
     with contextlib.suppress(OperationFailedError):  # a damaged manifest: verify says so
         orphans |= set(collect_garbage(ctx).blobs)
-    ctx.record(
-        env,
-        ActivityAction.BACKUP_DELETED,
-        Outcome.SUCCESS,
-        f"{backup.name}: {len(orphans)} stored files freed"
-        + (f"; {reason}" if reason else "")
-        + ("; deleted for the team at the next sync" if shared else ""),
-    )
+    freed = f"{len(orphans)} stored files freed"
+    if len(backups) > 1:
+        freed = f"deleted with {len(backups) - 1} other backups: {freed} in all"
+    for backup in backups:
+        env = ctx.environments.by_id(backup.environment_id)
+        if env is not None:
+            ctx.record(
+                env,
+                ActivityAction.BACKUP_DELETED,
+                Outcome.SUCCESS,
+                f"{backup.name}: {freed}"
+                + (f"; {reason}" if reason else "")
+                + ("; deleted for the team at the next sync" if backup.id in shared else ""),
+            )
     return len(orphans)

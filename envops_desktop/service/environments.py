@@ -196,9 +196,7 @@ def remove_environment(ctx: ServiceContext, env: Environment) -> None:
             env.id, deleted=True
         )
         with ctx.locks.blobs_collecting():
-            orphans: set[str] = set()
-            for backup in backups:
-                orphans |= ctx.backups.delete(backup.id)
+            orphans = ctx.backups.delete(backup.id for backup in backups)
             with ctx.db.transaction():
                 ctx.environments.delete(env.id)
                 ctx.activity.append(

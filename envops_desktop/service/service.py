@@ -1036,7 +1036,7 @@ class EnvOpsService:
                 )
             except OperationCancelledError:
                 if taken_first is not None:
-                    backup_ops.delete_backup(self._ctx, env, taken_first)
+                    backup_ops.delete_backups(self._ctx, [taken_first])
                 raise
         if unsettled is not None:
             self._unsettled.append(unsettled.id)

@@ -235,22 +235,34 @@ class BackupRecords:
                 raise DamagedManifestError(row[0], f"an entry has no kind {fields[1]!r}")
             yield TreeEntry(fields[0], entry_kind, *fields[2:])
 
-    def delete(self, backup_id: str) -> set[str]:
-        """Delete a backup; return the blobs that no other backup references any more.
+    def delete(self, backup_ids: Iterable[str]) -> set[str]:
+        """Delete backups; return the blobs that no other backup references any more.
 
-        The hash cache forgets those blobs in the same transaction, so it only ever names
-        content the store holds and a later backup can trust it without looking.
+        All in one pass over the manifests that stay, however many go. The hash cache
+        forgets those blobs in the same transaction, so it only ever names content the
+        store holds and a later backup can trust it without looking.
         """
         with self._db.transaction() as conn:
-            row = conn.execute("SELECT manifest FROM backups WHERE id = ?", (backup_id,)).fetchone()
-            conn.execute("DELETE FROM backups WHERE id = ?", (backup_id,))
-            if row is None:
+            manifests = set()
+            for backup_id in backup_ids:
+                query = "SELECT manifest FROM backups WHERE id = ?"
+                row = conn.execute(query, (backup_id,)).fetchone()
+                conn.execute("DELETE FROM backups WHERE id = ?", (backup_id,))
+                if row is not None:
+                    manifests.add(row[0])
+            unused = [
+                manifest
+                for manifest in sorted(manifests)
+                if not conn.execute(
+                    "SELECT 1 FROM backups WHERE manifest = ?", (manifest,)
+                ).fetchone()
+            ]
+            if not unused:
                 return set()
-            manifest = row[0]
-            if conn.execute("SELECT 1 FROM backups WHERE manifest = ?", (manifest,)).fetchone():
-                return set()
-            orphans = set(_blob_sizes(self._rows(conn, manifest)))
-            conn.execute("DELETE FROM manifests WHERE sha256 = ?", (manifest,))
+            orphans: set[str] = set()
+            for manifest in unused:
+                orphans.update(_blob_sizes(self._rows(conn, manifest)))
+            conn.executemany("DELETE FROM manifests WHERE sha256 = ?", [(m,) for m in unused])
             # A damaged manifest raises here: what it needs is unknown, so nothing is freed.
             for name, body in conn.execute("SELECT sha256, body FROM manifests"):
                 orphans.difference_update(_blob_sizes(read_manifest(body, name)))

@@ -2,6 +2,7 @@
 until it has been in Deleted for the bin's days; only then is its content freed."""
 
 import shutil
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from envops_desktop.domain.errors import InvalidInputError, NotFoundError
 from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.service import EnvOpsService
+from envops_desktop.store import backup_records
 from tests.integration.test_schedules import Clock
 from tests.store_view import stored_blobs
 from tests.trees import make_config_tree, mess_up, rsync_differences
@@ -69,6 +71,41 @@ def test_content_is_freed_only_once_the_backup_has_been_in_deleted_for_the_bin_d
     assert len(set(stored_blobs(tmp_path / "data"))) == len(before) - 1
     assert service.deleted_backups("billing") == []
     assert [b.id for b in service.list_backups("billing")] == [kept.id]
+    assert service.check_store().healthy
+
+
+def test_emptying_many_from_deleted_reads_each_kept_backup_once_and_frees_what_they_alone_used(
+    service, tmp_path, monkeypatch
+):
+    kept = []
+    for index in range(3):
+        (tmp_path / "billing" / "app.yaml").write_text(f"kept {index}\n")
+        kept.append(service.create_backup("billing", name=f"kept{index}"))
+    doomed = []
+    for index in range(4):
+        (tmp_path / "billing" / f"only-in-doomed{index}.txt").write_text(f"unique {index}\n")
+        doomed.append(service.create_backup("billing", name=f"doomed{index}"))
+        service.delete_backup(doomed[-1].id)
+    before = set(stored_blobs(tmp_path / "data"))
+    reads = Counter()
+    read = backup_records.read_manifest
+
+    def counted(body: bytes, name: str) -> object:
+        reads.update([name])
+        return read(body, name)
+
+    monkeypatch.setattr(backup_records, "read_manifest", counted)
+
+    freed = service.empty_bin()
+
+    assert sorted(b.name for b in freed) == [b.name for b in doomed]
+    # One pass to find what they alone used, one for what earlier failures left: not one
+    # of each for every backup emptied.
+    assert max(reads.values()) <= 2
+    assert len(set(stored_blobs(tmp_path / "data"))) == len(before) - len(doomed)
+    details = [e.detail for e in service.activity("billing")[: len(doomed)]]
+    assert all("deleted with 3 other backups: 4 stored files freed in all" in d for d in details)
+    assert [b.id for b in service.list_backups("billing")] == [b.id for b in reversed(kept)]
     assert service.check_store().healthy
 
 
