@@ -70,6 +70,14 @@ class ImportPreview:
     refusal: str | None = None  # why the import, so laid out, would be refused
 
 
+@dataclass(frozen=True)
+class RestorePreview:
+    """What restoring a backup would change, or why it would be refused (then no changes)."""
+
+    changes: TreeChanges | None
+    refusal: str | None = None
+
+
 class MainController(QObject):
     """Owns the table models and every long operation; the window only shows and asks.
 
@@ -521,12 +529,25 @@ class MainController(QObject):
     def preview_restore(
         self, environment: Environment, backup: Backup, source: Environment | None = None
     ) -> RunningOperation:
-        """Prepare working out, on a worker, what restoring `backup` would change; the
-        caller connects to it, then launches it (`runner.launch`)."""
+        """Prepare working out, on a worker, what restoring `backup` would change, or why
+        the restore would be refused before anything changes; another version fails it,
+        for the version box. The caller connects to it, then launches it (`runner.launch`)."""
+        source_name = source.name if source else None
 
-        def operation(_progress: ProgressCallback, cancel: CancelToken) -> TreeChanges:
-            return self.service.preview_restore(
-                environment.id, backup.id, cancel, source.name if source else None
+        def operation(_progress: ProgressCallback, cancel: CancelToken) -> RestorePreview:
+            try:
+                # Here, not only once Restore is pressed: a backup of another environment
+                # brings the version its copy of the version file says, known once read.
+                # Not the folder's flags, which the restore reads under its lock.
+                self.service.check_restore(
+                    environment.id, backup.id, source_name, look_inside=False
+                )
+            except VersionMismatchError:
+                raise
+            except EnvOpsError as refused:
+                return RestorePreview(None, str(refused))
+            return RestorePreview(
+                self.service.preview_restore(environment.id, backup.id, cancel, source_name)
             )
 
         label = self.tr("Working out what {env} would change").format(env=environment.name)

@@ -184,7 +184,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         c = self.controller
         c.notify.connect(self.banner.show_message)
-        c.version_mismatch.connect(self._version_mismatch_found)
+        c.version_mismatch.connect(self.ask_about_version_mismatch)
         c.selection_changed.connect(self._update_state)
         c.operations_changed.connect(self._update_state)
         self.environments.selected.connect(self._environment_selected)
@@ -340,22 +340,17 @@ class MainWindow(QMainWindow):
         if env is not None:
             RetentionDialog(self.controller, env, self).exec()
 
-    def after_version_mismatch(self, choice: str, mismatch: VersionMismatchError) -> None:
-        """Do what the user chose in the version mismatch box, to the environment it names
-        (restored into from another one, not the one selected)."""
+    def ask_about_version_mismatch(self, mismatch: VersionMismatchError) -> None:
+        """The version box for a restore of another version, found before it or once it
+        began (a backup of another environment whose version file says so, or a version
+        file edited meanwhile); what the user chooses there is done to the environment it
+        names (restored into from another one, not the one selected)."""
         env = self.controller.service.get_environment(mismatch.environment)
+        choice = show_version_mismatch(self, mismatch, env.version_file)
         if choice == UPDATE:
             self.update_environment(mismatch.backup_version, env)
         elif choice == OPEN_FOLDER:
             QDesktopServices.openUrl(QUrl.fromLocalFile(env.path))
-
-    def _version_mismatch_found(self, mismatch: VersionMismatchError) -> None:
-        """A restore found another version once it began (a backup of another environment
-        whose version file says so, or a version file edited meanwhile): the same box."""
-        env = self.controller.service.get_environment(mismatch.environment)
-        self.after_version_mismatch(
-            show_version_mismatch(self, mismatch, env.version_file), mismatch
-        )
 
     def remove_environment(self) -> None:
         env = self.controller.selected_environment
@@ -507,9 +502,7 @@ class MainWindow(QMainWindow):
         try:
             self.controller.check_restorable_version(environment, backup.version)
         except VersionMismatchError as mismatch:
-            self.after_version_mismatch(
-                show_version_mismatch(self, mismatch, environment.version_file), mismatch
-            )
+            self.ask_about_version_mismatch(mismatch)
             return
         if self._unlocking_store_first(
             environment, lambda: self.restore_backup(backup, target, source, only)
@@ -544,6 +537,8 @@ class MainWindow(QMainWindow):
                     )
                 )
             )
+        elif dialog.mismatch is not None:
+            self.ask_about_version_mismatch(dialog.mismatch)
 
     def select_environment_for(self, path: Path) -> None:
         """Select the environment a configuration file came from, or the only one."""

@@ -17,9 +17,11 @@ from PySide6.QtWidgets import (
 )
 
 from envops_desktop.controller.change_rows import ChangeRows
+from envops_desktop.controller.main_controller import RestorePreview
 from envops_desktop.controller.operation_runner import RunningOperation
 from envops_desktop.controller.record_table_model import local_time
 from envops_desktop.domain.changes import TreeChanges
+from envops_desktop.domain.errors import VersionMismatchError
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.ui.changes_dialog import ChangesDialog, Contents, when_listed
 from envops_desktop.ui.icons import icon
@@ -89,9 +91,11 @@ class RestoreBackupDialog(QDialog):
         button_row.addWidget(self.show_changes)
         button_row.addStretch(1)
         details.addRow("", button_row)
+        # Another version found by the preview: the dialog closes for the version box.
+        self.mismatch: VersionMismatchError | None = None
         if preview is not None:
             preview.succeeded.connect(self._previewed)
-            preview.failed.connect(lambda message, _error: self._say(message))
+            preview.failed.connect(self._preview_failed)
             self.finished.connect(preview.cancel)  # closed first: no need to finish it
         self.backup_first = QCheckBox(self.tr("&Back up the current configuration first"), self)
         self.backup_first.setObjectName("backupFirstCheckBox")
@@ -121,10 +125,22 @@ class RestoreBackupDialog(QDialog):
         # dialog, whose taller text would leave a gap here.
         self.resize(520, layout.totalHeightForWidth(520))
 
-    def _previewed(self, changes: TreeChanges) -> None:
-        self.previewed = changes
+    def _previewed(self, preview: RestorePreview) -> None:
+        if preview.changes is None:
+            assert preview.refusal is not None
+            self._say(preview.refusal)
+            self.restore_button.setEnabled(False)
+            return
+        self.previewed = preview.changes
         self._show_counts()
         self.show_changes.setEnabled(self._contents is not None)
+
+    def _preview_failed(self, message: str, error: object) -> None:
+        if isinstance(error, VersionMismatchError) and self.isVisible():
+            self.mismatch = error
+            self.reject()
+            return
+        self._say(message)
 
     def _show_counts(self) -> None:
         if self.only is not None:

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QApplication
 
 from envops_desktop.controller import main_controller
 from envops_desktop.controller.change_rows import PATH_COLUMN, SIZE_COLUMN, ChangeRows
@@ -574,6 +575,73 @@ def test_a_backup_whose_version_file_says_another_version_is_refused_for_another
     assert describe_tree(test_folder) == before
     assert service.get_environment("test").status.value == "Ready"
     assert golden.version == upgraded.version == "4.2.0"  # as recorded for production
+
+
+def _production_upgraded_for_versioned_test(service, tmp_path):
+    """production's backup whose VERSION says 5.0.0 (production keeps its version in EnvOps,
+    at 4.2.0), and test, which keeps its own in VERSION (4.2.0)."""
+    _golden, test_folder = _two_environments(service, tmp_path, "4.2.0")
+    service.remove_environment("test")
+    service.add_environment("test", test_folder, version_file="VERSION")
+    (tmp_path / "production" / "VERSION").write_text("5.0.0\n")
+    return service.create_backup("production", name="upgraded"), test_folder
+
+
+def test_the_restore_dialog_gives_way_to_the_version_box_once_its_preview_finds_another_version(
+    qtbot, window, service, tmp_path
+):
+    upgraded, test_folder = _production_upgraded_for_versioned_test(service, tmp_path)
+    before = describe_tree(test_folder)
+    window.controller.refresh()
+    select_environment(window, "production")
+    seen = {}
+
+    def box(box) -> None:
+        seen["dialog open"] = any(
+            w.objectName() == "restoreBackupDialog" and w.isVisible()
+            for w in QApplication.topLevelWidgets()
+        )
+        seen["box"] = box.text()
+        box.reject()
+
+    def wait_in_the_dialog(dialog) -> None:
+        when_modal(box, named="versionMismatchBox")
+        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)  # Restore not pressed
+
+    pick_in_list("restoreToDialog", "test (4.2.0)", wait_in_the_dialog, "restoreBackupDialog")
+    choose_backup_option(qtbot, window, upgraded.id, "restoreToAction")
+    qtbot.waitUntil(lambda: "box" in seen, timeout=20_000)
+
+    assert "is version 5.0.0, but test runs version 4.2.0" in seen["box"]
+    assert seen["dialog open"] is False
+    assert describe_tree(test_folder) == before and service.list_backups("test") == []
+
+
+def test_the_restore_dialog_says_why_a_restore_would_be_refused_and_keeps_restore_off(
+    qtbot, window, service, tmp_path
+):
+    _upgraded, test_folder = _production_upgraded_for_versioned_test(service, tmp_path)
+    (tmp_path / "production" / "VERSION").unlink()
+    unversioned = service.create_backup("production", name="unversioned")
+    before = describe_tree(test_folder)
+    window.controller.refresh()
+    select_environment(window, "production")
+    seen = {}
+
+    def look(dialog) -> None:
+        counts = dialog.findChild(object, "previewCounts")
+        qtbot.waitUntil(lambda: "holds no VERSION" in counts.text(), timeout=10_000)
+        seen["counts"] = counts.text()
+        seen["restore enabled"] = dialog.findChild(object, "restoreButton").isEnabled()
+        dialog.reject()
+
+    pick_in_list("restoreToDialog", "test (4.2.0)", look, "restoreBackupDialog")
+    choose_backup_option(qtbot, window, unversioned.id, "restoreToAction")
+    qtbot.waitUntil(lambda: "counts" in seen, timeout=20_000)
+
+    assert "test could not tell which version it runs" in seen["counts"]
+    assert seen["restore enabled"] is False
+    assert describe_tree(test_folder) == before
 
 
 def test_restore_to_a_folder_from_the_options_menu(
