@@ -12,6 +12,7 @@ import shlex
 import signal
 import sqlite3
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, tzinfo
@@ -33,7 +34,7 @@ from envops_desktop.domain.errors import (
 )
 from envops_desktop.domain.models import Environment, PostRestoreCommand
 from envops_desktop.domain.paths import on_one_line
-from envops_desktop.domain.progress import CancelToken
+from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.flushing import settle_in_background, settler_request
@@ -461,7 +462,7 @@ def _confirm_changes(
         _confirm(args, question)  # passes with --yes, else refuses: no terminal to ask at
         return None
     check()
-    with _long_operation() as (_bar, cancel):
+    with _long_operation(_WORKING_OUT) as (_bar, cancel):
         shown, whole = preview(cancel)
     _confirm(args, f"{question} It changes: {shown.summary} (--dry-run lists them).")
     return whole
@@ -506,16 +507,41 @@ def _jsonable(value: object) -> object:
     return value
 
 
+# How often work that reports no progress of its own shows the time it has taken, and so
+# how long it may take before it shows anything.
+_TICK_SECONDS = 0.5
+_WORKING_OUT = "working out the changes"
+
+
 @contextmanager
-def _long_operation() -> Iterator[tuple[TerminalProgressBar, CancelToken]]:
-    """A progress bar, and Ctrl-C turned into a clean cancel that puts everything back."""
+def _long_operation(
+    waiting: str | None = None,
+) -> Iterator[tuple[TerminalProgressBar, CancelToken]]:
+    """A progress bar, and Ctrl-C turned into a clean cancel that puts everything back.
+    `waiting`: the work reports no progress (working out what would change), so the bar
+    shows this phase and the time it has taken, once it takes longer than a moment."""
     bar, cancel = TerminalProgressBar(), CancelToken()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
+    done = threading.Event()
+    ticking = None
+    if waiting is not None:
+        ticking = threading.Thread(
+            target=_tick, args=(bar, waiting, done), name="envops-ticking", daemon=True
+        )
+        ticking.start()
     try:
         yield bar, cancel
     finally:
+        done.set()
+        if ticking is not None:
+            ticking.join()
         signal.signal(signal.SIGINT, previous)
         bar.close()
+
+
+def _tick(bar: TerminalProgressBar, phase: str, done: threading.Event) -> None:
+    while not done.wait(_TICK_SECONDS):
+        bar(Progress(phase, 0, 0))
 
 
 def _columns(header: tuple[str, ...], rows: list[tuple[object, ...]], right: int = -1) -> str:
@@ -609,7 +635,7 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
             return
         if args.dry_run:
             service.check_restore(env.name, backup.id, args.source, args.only)
-            with _long_operation() as (_bar, cancel):
+            with _long_operation(_WORKING_OUT) as (_bar, cancel):
                 changes = service.preview_restore(
                     env.name, backup.id, cancel, args.source, args.only
                 )
@@ -658,7 +684,7 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         first, second = (
             _diff_side(service, args.environment, side) for side in (args.first, args.second)
         )
-        with _long_operation() as (_bar, cancel):
+        with _long_operation("comparing") as (_bar, cancel):
             changes = service.compare(first, second, cancel)
         _print(changes, args.json, lambda: _change_lines(changes))
     elif command == "import":
@@ -688,7 +714,7 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
             )
         if args.dry_run:
             service.check_import(env.name, checked)
-            with _long_operation() as (_bar, cancel):
+            with _long_operation(_WORKING_OUT) as (_bar, cancel):
                 changes = service.preview_import(env.name, checked, cancel)
             _print(changes, args.json, lambda: _change_lines(changes))
             return
@@ -1097,7 +1123,7 @@ def _answer_plain_archive(
                         env.name, checked, args.archive_version, None if folder == "." else folder
                     )
                     service.check_import(env.name, layout)
-                    with _long_operation() as (_bar, cancel):
+                    with _long_operation(_WORKING_OUT) as (_bar, cancel):
                         shown.append(
                             (folder, said, service.preview_import(env.name, layout, cancel))
                         )

@@ -802,6 +802,33 @@ def test_verify_at_a_terminal_shows_its_progress_and_stops_at_ctrl_c(cli, tmp_pa
     assert out == b""  # no report of a check that did not finish
 
 
+def test_a_dry_run_at_a_terminal_shows_the_time_it_takes_and_stops_at_ctrl_c(cli, tmp_path):
+    root = tmp_path / "fleet"
+    for group in range(120):  # enough files for the changes to take some seconds to work out
+        (root / f"host{group}").mkdir(parents=True)
+        for index in range(250):
+            (root / f"host{group}" / f"{index}.conf").write_text(f"id = {group}.{index}\n")
+    cli("env", "add", "fleet", "--path", str(root), "--version", "1")
+    cli("backup", "create", "fleet")
+    data = str(tmp_path / "data")
+
+    for phase, command in (
+        (b"working out the changes", ("restore", "fleet", "latest", "--dry-run")),
+        (b"comparing", ("diff", "latest", "live", "--env", "fleet")),
+    ):
+        run = CommandAtATerminal("--data-dir", data, *command)
+        run.read_until(b"0:00 elapsed", 60)
+        run.process.send_signal(signal.SIGINT)
+        code, out = run.wait()
+
+        assert phase + b" 0:00 elapsed" in run.drawn, command
+        assert code == 1 and b"The operation was cancelled" in run.drawn, command
+        assert out == b"", command
+
+    code, out, _ = cli("restore", "fleet", "latest", "--dry-run")
+    assert code == 0 and out.strip().endswith(": no changes.")
+
+
 def test_ctrl_c_during_a_restore_at_a_terminal_leaves_the_environment_as_it_was(
     cli, billing, tmp_path
 ):
