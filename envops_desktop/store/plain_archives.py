@@ -114,6 +114,7 @@ class _Collector:
         self.cancel = cancel
         self.entries: dict[str, dict[str, Any]] = {}
         self.members: dict[str, ZipMember] = {}
+        self.linked: set[str] = set()  # the paths hardlinks name
         self.root: dict[str, Any] | None = None
         self.total = 0
         self.left_out_macos_folder = False
@@ -136,11 +137,13 @@ class _Collector:
             raise refused(self.source, f"the entry {name!r} {problem}")
         return path
 
-    def path_of(self, name: str) -> str | None:
-        """The path of a new entry of the archive, or None for its root."""
+    def path_of(self, name: str, again: bool = False) -> str | None:
+        """The path of a new entry of the archive, or None for its root. `again`: it may
+        name a path an earlier entry did, which it then replaces (`add`), as tar extracts
+        an archive appended to (`tar -r`) or given a file twice."""
         self.cancel.raise_if_cancelled()
         path = self.normal(name)
-        if path in self.entries:
+        if path in self.entries and not again:
             raise refused(self.source, f"the entry {name!r} appears more than once")
         if len(self.entries) >= self.limits.max_entries:
             raise refused(
@@ -164,9 +167,28 @@ class _Collector:
                 raise refused(self.source, "an entry that is not a folder has no name")
             self.root = entry
             return
+        if path in self.entries:
+            self._replace(path, entry["kind"])
         self.entries[path] = {"path": path, **entry}
         if member is not None:
             self.members[path] = member
+        if (link := (entry.get("meta") or {}).get("hardlink")) is not None:
+            self.linked.add(link)
+
+    def _replace(self, path: str, kind: EntryKind) -> None:
+        """Make way for a later entry of `path`, refusing what tar could not extract as
+        one tree: a folder and something else, or a file another entry is a hard link to
+        (which would keep the first copy's content under that other name)."""
+        earlier = self.entries[path]["kind"]
+        if (earlier is EntryKind.DIR) != (kind is EntryKind.DIR):
+            shown = "a folder and something else"
+            raise refused(self.source, f"the entry {path!r} appears twice, as {shown}")
+        if path in self.linked:
+            raise refused(
+                self.source,
+                f"the entry {path!r} appears twice, and another is a hardlink to its first copy",
+            )
+        self.members.pop(path, None)
 
     def finished(self, kind: str, bodies: Path) -> PlainTree:
         entries = self._with_implied_folders()
@@ -361,7 +383,7 @@ class _TarReader:
             raise refused(self._source, f"it is damaged ({error})") from error  # gzip, bz2
 
     def _add(self, archive: tarfile.TarFile, member: tarfile.TarInfo, tree: _Collector) -> None:
-        path = tree.path_of(member.name)
+        path = tree.path_of(member.name, again=True)
         entry: dict[str, Any] = {
             "mode": member.mode & 0o7777,
             "mtime_ns": _mtime_ns(member),
@@ -373,6 +395,8 @@ class _TarReader:
             tree.add(path, {**entry, "kind": EntryKind.SYMLINK, "target": member.linkname})
         elif member.islnk():
             link = tree.normal(member.linkname, linked_from=member.name)
+            if link == path and tree.entries.get(path, {}).get("sha256") is not None:
+                return  # a file named twice (`tar -cf a.tar conf conf/app.yaml`): one file
             if link is None or tree.entries.get(link, {}).get("sha256") is None:
                 raise refused(
                     self._source,

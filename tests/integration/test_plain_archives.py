@@ -369,6 +369,36 @@ def test_the_activity_entry_says_the_archive_carried_no_checksums(
     assert "billing.tar.gz is a plain tar.gz archive: it carried no checksums" in entry.detail
 
 
+def test_a_tar_appended_to_or_naming_a_file_twice_imports_as_tar_extracts_it(
+    service, environment, config_dir, tmp_path
+):
+    source = snapshot(config_dir, tmp_path / "source")
+    archive = tmp_path / "updated.tar"
+    # Given a folder and a file in it, tar stores the file again as a hard link to itself.
+    subprocess.run(
+        ["tar", "--xattrs", "--acls", "-cf", str(archive), "-C", str(source.parent), "source",
+         "source/app.yaml"],
+        check=True,
+    )  # fmt: skip
+    (source / "app.yaml").write_text("server:\n  port: 9443\n")  # then an update appended
+    (source / "hooks.sh").unlink()
+    os.symlink("app.yaml", source / "hooks.sh")  # a file replaced by a link
+    subprocess.run(
+        ["tar", "-rf", str(archive), "-C", str(source.parent), "source/app.yaml",
+         "source/hooks.sh"],
+        check=True,
+    )  # fmt: skip
+    extracted = tmp_path / "extracted"
+    extracted.mkdir()
+    subprocess.run(["tar", "-xpf", str(archive), "-C", str(extracted)], check=True)
+
+    imported(service, "billing", archive, "4.2.0", "source")
+
+    assert (config_dir / "app.yaml").read_text() == "server:\n  port: 9443\n"
+    assert os.readlink(config_dir / "hooks.sh") == "app.yaml"
+    assert rsync_differences(extracted / "source", config_dir, "--delete") == []
+
+
 def _tar_with(tmp_path: Path, *members: tuple[tarfile.TarInfo, bytes]) -> Path:
     archive = tmp_path / "hostile.tar"
     with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as tar:
@@ -392,7 +422,14 @@ HOSTILE_TARS = {
         "points outside the environment",
     ),
     "a device": ([(_member("disk", tarfile.BLKTYPE), b"")], "is a device file"),
-    "an entry twice": ([(_member("a"), b"1"), (_member("a"), b"2")], "appears more than once"),
+    "a folder and a file of one name": (
+        [(_member("a", tarfile.DIRTYPE), b""), (_member("a"), b"2")],
+        "the entry 'a' appears twice, as a folder and something else",
+    ),
+    "a file named again after a hardlink to it": (
+        [(_member("a"), b"1"), (_member("b", tarfile.LNKTYPE, "a"), b""), (_member("a"), b"2")],
+        "the entry 'a' appears twice, and another is a hardlink to its first copy",
+    ),
     "a hardlink to nothing before it": (
         [(_member("b", tarfile.LNKTYPE, "missing"), b"")],
         "a hardlink to 'missing', which is not an earlier file",
