@@ -549,34 +549,6 @@ def test_updating_from_the_version_box_of_a_restore_into_another_environment_upd
     assert service.get_environment("production").version == "4.2.0"
 
 
-def test_a_backup_whose_version_file_says_another_version_is_refused_for_another_environment(
-    qtbot, window, service, tmp_path
-):
-    golden, test_folder = _two_environments(service, tmp_path, "4.2.0")
-    service.remove_environment("test")
-    service.add_environment("test", test_folder, version_file="VERSION")  # says 4.2.0
-    (tmp_path / "production" / "VERSION").write_text("5.0.0\n")  # production's is not read
-    upgraded = service.create_backup("production", name="upgraded")
-    before = describe_tree(test_folder)
-    window.controller.refresh()
-    select_environment(window, "production")
-    seen = {}
-
-    def confirm(dialog) -> None:
-        when_modal(lambda box: (seen.setdefault("box", box.objectName()), box.reject()))
-        dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
-        click_button(dialog, "restoreButton")
-
-    pick_in_list("restoreToDialog", "test (4.2.0)", confirm, "restoreBackupDialog")
-    choose_backup_option(qtbot, window, upgraded.id, "restoreToAction")
-    qtbot.waitUntil(lambda: "box" in seen, timeout=20_000)
-
-    assert seen["box"] == "versionMismatchBox"
-    assert describe_tree(test_folder) == before
-    assert service.get_environment("test").status.value == "Ready"
-    assert golden.version == upgraded.version == "4.2.0"  # as recorded for production
-
-
 def _production_upgraded_for_versioned_test(service, tmp_path):
     """production's backup whose VERSION says 5.0.0 (production keeps its version in EnvOps,
     at 4.2.0), and test, which keeps its own in VERSION (4.2.0)."""
@@ -587,13 +559,40 @@ def _production_upgraded_for_versioned_test(service, tmp_path):
     return service.create_backup("production", name="upgraded"), test_folder
 
 
+def _restore_to_test(qtbot, window, backup, answer) -> None:
+    """Restore to… test (4.2.0) from production's `backup`; `answer` answers the dialog."""
+    window.controller.refresh()
+    select_environment(window, "production")
+    pick_in_list("restoreToDialog", "test (4.2.0)", answer, "restoreBackupDialog")
+    choose_backup_option(qtbot, window, backup.id, "restoreToAction")
+
+
+def test_a_backup_whose_version_file_says_another_version_is_refused_for_another_environment(
+    qtbot, window, service, tmp_path
+):
+    upgraded, test_folder = _production_upgraded_for_versioned_test(service, tmp_path)
+    before = describe_tree(test_folder)
+    seen = {}
+
+    def confirm(dialog) -> None:
+        when_modal(lambda box: (seen.setdefault("box", box.objectName()), box.reject()))
+        dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
+        click_button(dialog, "restoreButton")
+
+    _restore_to_test(qtbot, window, upgraded, confirm)
+    qtbot.waitUntil(lambda: "box" in seen, timeout=20_000)
+
+    assert seen["box"] == "versionMismatchBox"
+    assert describe_tree(test_folder) == before
+    assert service.get_environment("test").status.value == "Ready"
+    assert upgraded.version == "4.2.0"  # as recorded for production
+
+
 def test_the_restore_dialog_gives_way_to_the_version_box_once_its_preview_finds_another_version(
     qtbot, window, service, tmp_path
 ):
     upgraded, test_folder = _production_upgraded_for_versioned_test(service, tmp_path)
     before = describe_tree(test_folder)
-    window.controller.refresh()
-    select_environment(window, "production")
     seen = {}
 
     def box(box) -> None:
@@ -608,8 +607,7 @@ def test_the_restore_dialog_gives_way_to_the_version_box_once_its_preview_finds_
         when_modal(box, named="versionMismatchBox")
         qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)  # Restore not pressed
 
-    pick_in_list("restoreToDialog", "test (4.2.0)", wait_in_the_dialog, "restoreBackupDialog")
-    choose_backup_option(qtbot, window, upgraded.id, "restoreToAction")
+    _restore_to_test(qtbot, window, upgraded, wait_in_the_dialog)
     qtbot.waitUntil(lambda: "box" in seen, timeout=20_000)
 
     assert "is version 5.0.0, but test runs version 4.2.0" in seen["box"]
@@ -624,8 +622,6 @@ def test_the_restore_dialog_says_why_a_restore_would_be_refused_and_keeps_restor
     (tmp_path / "production" / "VERSION").unlink()
     unversioned = service.create_backup("production", name="unversioned")
     before = describe_tree(test_folder)
-    window.controller.refresh()
-    select_environment(window, "production")
     seen = {}
 
     def look(dialog) -> None:
@@ -635,8 +631,7 @@ def test_the_restore_dialog_says_why_a_restore_would_be_refused_and_keeps_restor
         seen["restore enabled"] = dialog.findChild(object, "restoreButton").isEnabled()
         dialog.reject()
 
-    pick_in_list("restoreToDialog", "test (4.2.0)", look, "restoreBackupDialog")
-    choose_backup_option(qtbot, window, unversioned.id, "restoreToAction")
+    _restore_to_test(qtbot, window, unversioned, look)
     qtbot.waitUntil(lambda: "counts" in seen, timeout=20_000)
 
     assert "test could not tell which version it runs" in seen["counts"]

@@ -271,15 +271,29 @@ def test_a_file_without_the_environments_version_file_is_refused_and_changes_not
     assert service.list_backups("billing") == []
 
 
+def _billing_archived_with(
+    config_dir: Path, tmp_path: Path, files: dict[str, str], links: dict[str, str]
+) -> Path:
+    """A tar (of its top level) of billing's folder with its VERSION replaced: `files`
+    written, then `links` made (path: target)."""
+    source = snapshot(config_dir, tmp_path / "archived")
+    (source / "VERSION").unlink()
+    for path, text in files.items():
+        (source / path).parent.mkdir(parents=True, exist_ok=True)
+        (source / path).write_text(text)
+    for path, target in links.items():
+        os.symlink(target, source / path)
+    return tar_of(source, tmp_path / "archived.tar", top_level=True)
+
+
 def test_an_archive_whose_version_file_is_a_link_imports_with_the_answer_given(
     service, config_dir, tmp_path
 ):
     service.add_environment("billing", config_dir, version_file="VERSION")
-    source = snapshot(config_dir, tmp_path / "linked")
-    (source / "release").mkdir()
-    (source / "VERSION").rename(source / "release" / "VERSION")
-    os.symlink("release/VERSION", source / "VERSION")  # as some deploy tools lay it out
-    archive = tar_of(source, tmp_path / "linked.tar", top_level=True)
+    # As some deploy tools lay it out.
+    archive = _billing_archived_with(
+        config_dir, tmp_path, {"release/VERSION": "4.2.0\n"}, {"VERSION": "release/VERSION"}
+    )
 
     checked = service.answer_plain_archive(
         "billing", service.check_configuration_file(archive), "4.2.0", None
@@ -296,13 +310,12 @@ def test_an_archive_whose_version_file_links_to_another_version_is_refused(
     # A deploy tool's layout: VERSION -> current/VERSION, current -> releases/5.0.0.
     service.add_environment("billing", config_dir, version_file="VERSION")
     before = snapshot(config_dir, tmp_path / "before")
-    source = snapshot(config_dir, tmp_path / "linked")
-    (source / "releases" / "5.0.0").mkdir(parents=True)
-    (source / "VERSION").unlink()
-    (source / "releases" / "5.0.0" / "VERSION").write_text("5.0.0\n")
-    os.symlink("releases/5.0.0", source / "current")
-    os.symlink("current/VERSION", source / "VERSION")
-    archive = tar_of(source, tmp_path / "linked.tar", top_level=True)
+    archive = _billing_archived_with(
+        config_dir,
+        tmp_path,
+        {"releases/5.0.0/VERSION": "5.0.0\n"},
+        {"current": "releases/5.0.0", "VERSION": "current/VERSION"},
+    )
     checked = service.check_configuration_file(archive)
 
     with pytest.raises(InvalidInputError, match=r"VERSION, which says it is version 5\.0\.0"):
@@ -340,10 +353,7 @@ def test_an_archive_whose_version_file_links_to_nothing_is_refused_and_changes_n
 ):
     service.add_environment("billing", config_dir, version_file="VERSION")
     before = snapshot(config_dir, tmp_path / "before")
-    source = snapshot(config_dir, tmp_path / "dangling")
-    (source / "VERSION").unlink()
-    os.symlink("release/VERSION", source / "VERSION")
-    archive = tar_of(source, tmp_path / "dangling.tar", top_level=True)
+    archive = _billing_archived_with(config_dir, tmp_path, {}, {"VERSION": "release/VERSION"})
     checked = service.answer_plain_archive(
         "billing", service.check_configuration_file(archive), "4.2.0", None
     )

@@ -436,6 +436,22 @@ def test_restore_refuses_a_backup_of_another_environment(service, environment, t
     assert list(other_dir.iterdir()) == []
 
 
+def _test_keeping_its_version_in_a_file(service, tmp_path) -> Path:
+    """Environment test, at 4.2.0 as its own VERSION says, to restore billing's backups into."""
+    test_dir = tmp_path / "test"
+    make_config_tree(test_dir)
+    service.add_environment("test", test_dir, version_file="VERSION")
+    return test_dir
+
+
+def _refused_as_another_version(service, backup) -> None:
+    """billing's `backup` brings 5.0.0 into test: refused by a dry run's check and a restore."""
+    with pytest.raises(VersionMismatchError, match=r"version 5\.0\.0 but test runs version 4\.2"):
+        service.check_restore("test", backup.id, "billing")  # as a dry run checks
+    with pytest.raises(VersionMismatchError, match=r"version 5\.0\.0 but test runs"):
+        service.restore_backup("test", backup.id, from_environment="billing")
+
+
 def test_a_backup_from_another_environment_brings_the_version_its_version_file_says(
     service, environment, config_dir, tmp_path
 ):
@@ -444,15 +460,10 @@ def test_a_backup_from_another_environment_brings_the_version_its_version_file_s
     newer = service.create_backup("billing")
     (config_dir / "VERSION").unlink()
     without = service.create_backup("billing")
-    test_dir = tmp_path / "test"
-    make_config_tree(test_dir)  # VERSION 4.2.0
-    service.add_environment("test", test_dir, version_file="VERSION")
+    test_dir = _test_keeping_its_version_in_a_file(service, tmp_path)
     before = describe_tree(test_dir)
 
-    with pytest.raises(VersionMismatchError, match=r"version 5\.0\.0 but test runs version 4\.2"):
-        service.check_restore("test", newer.id, "billing")  # as a dry run checks
-    with pytest.raises(VersionMismatchError, match=r"version 5\.0\.0 but test runs"):
-        service.restore_backup("test", newer.id, from_environment="billing")
+    _refused_as_another_version(service, newer)
     with pytest.raises(InvalidInputError, match="holds no VERSION, the file test keeps its"):
         service.restore_backup("test", without.id, from_environment="billing")
     assert describe_tree(test_dir) == before
@@ -480,16 +491,11 @@ def test_a_backup_from_another_environment_is_checked_through_its_version_files_
     (config_dir / "VERSION").unlink()
     os.symlink("VERSION", config_dir / "VERSION")
     in_a_loop = service.create_backup("billing")
-    test_dir = tmp_path / "test"
-    make_config_tree(test_dir)  # VERSION 4.2.0
-    service.add_environment("test", test_dir, version_file="VERSION")
+    test_dir = _test_keeping_its_version_in_a_file(service, tmp_path)
     before = describe_tree(test_dir)
 
     for backup in (through_folders, out_of_the_tree):
-        with pytest.raises(VersionMismatchError, match=r"version 5\.0\.0 but test runs"):
-            service.check_restore("test", backup.id, "billing")  # as a dry run checks
-        with pytest.raises(VersionMismatchError, match=r"version 5\.0\.0 but test runs"):
-            service.restore_backup("test", backup.id, from_environment="billing")
+        _refused_as_another_version(service, backup)
     with pytest.raises(InvalidInputError, match="as a link to VERSION, which leads to no file"):
         service.restore_backup("test", in_a_loop.id, from_environment="billing")
     assert describe_tree(test_dir) == before
