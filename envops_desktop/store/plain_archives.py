@@ -114,7 +114,7 @@ class _Collector:
         self.cancel = cancel
         self.entries: dict[str, dict[str, Any]] = {}
         self.members: dict[str, ZipMember] = {}
-        self.linked: set[str] = set()  # the paths hardlinks name
+        self.links_to: dict[str, list[str]] = {}  # by a path hardlinks name, their paths
         self.root: dict[str, Any] | None = None
         self.total = 0
         self.left_out_macos_folder = False
@@ -173,22 +173,30 @@ class _Collector:
         if member is not None:
             self.members[path] = member
         if (link := (entry.get("meta") or {}).get("hardlink")) is not None:
-            self.linked.add(link)
+            self.links_to.setdefault(link, []).append(path)
 
     def _replace(self, path: str, kind: EntryKind) -> None:
-        """Make way for a later entry of `path`, refusing what tar could not extract as
-        one tree: a folder and something else, or a file another entry is a hard link to
-        (which would keep the first copy's content under that other name)."""
-        earlier = self.entries[path]["kind"]
-        if (earlier is EntryKind.DIR) != (kind is EntryKind.DIR):
+        """Make way for a later entry of `path`, as tar extracts it: the names hard-linked
+        to the earlier copy keep its content. A folder and something else of one name are
+        refused: tar could not put the one where the other is."""
+        earlier = self.entries[path]
+        if (earlier["kind"] is EntryKind.DIR) != (kind is EntryKind.DIR):
             shown = "a folder and something else"
             raise refused(self.source, f"the entry {path!r} appears twice, as {shown}")
-        if path in self.linked:
-            raise refused(
-                self.source,
-                f"the entry {path!r} appears twice, and another is a hardlink to its first copy",
-            )
-        self.members.pop(path, None)
+        if (link := (earlier.get("meta") or {}).get("hardlink")) is not None:
+            self.links_to[link].remove(path)
+        names = self.links_to.pop(path, [])
+        if not names:
+            self.members.pop(path, None)
+            return
+        # The first name linked to the earlier copy holds its content now; the rest link to it.
+        holder, *others = names
+        self.entries[holder] = {**earlier, "path": holder}
+        self.members[holder] = self.members.pop(path)
+        for name in others:
+            self.entries[name]["meta"] = {**self.entries[name]["meta"], "hardlink": holder}
+        if others:
+            self.links_to[holder] = others
 
     def finished(self, kind: str, bodies: Path) -> PlainTree:
         entries = self._with_implied_folders()
@@ -413,20 +421,17 @@ class _TarReader:
             if member.sparse:
                 data = [[offset, length] for offset, length in member.sparse if length]
                 entry["meta"] = {**(entry["meta"] or {}), "data": data}
-            sha256, body = self._copy_body(archive, member, len(tree.members), tree.cancel)
+            sha256, body = self._copy_body(archive, member, tree.cancel)
             tree.add(path, {**entry, "kind": EntryKind.FILE, "sha256": sha256}, body)
         else:
             raise refused(self._source, f"the entry {member.name!r} is a device file")
 
     def _copy_body(
-        self,
-        archive: tarfile.TarFile,
-        member: tarfile.TarInfo,
-        index: int,
-        cancel: CancelToken,
+        self, archive: tarfile.TarFile, member: tarfile.TarInfo, cancel: CancelToken
     ) -> tuple[str, ZipMember]:
-        # Named by number: an archive's name may be any bytes, a zip's must be text.
-        info = zipfile.ZipInfo(str(index))
+        # Named by number: an archive's name may be any bytes, a zip's must be text. Counted
+        # here, not by the bodies kept: a file named again replaces its first body.
+        info = zipfile.ZipInfo(str(len(self._copy.filelist)))
         info.file_size = member.size
         digest = hashlib.sha256()
         body = archive.extractfile(member)
