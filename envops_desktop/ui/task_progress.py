@@ -1,5 +1,6 @@
 """The status bar's view of the running operation: what, how far, and Cancel."""
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from envops_desktop.controller.operation_runner import OperationRunner, RunningOperation
@@ -11,6 +12,9 @@ from envops_desktop.ui.icons import icon
 _BAR_WIDTH = 220
 # Room the style keeps around the bar's text (frame and padding), in pixels.
 _TEXT_MARGIN = 16
+# The most of a path the line shows, in average characters: a longer one loses its middle,
+# so that its file's own name, at the end, still shows (the tooltip has it whole).
+_PATH_CHARACTERS = 60
 
 
 class TaskProgress(QWidget):
@@ -60,7 +64,10 @@ class TaskProgress(QWidget):
         else:
             self.bar.setRange(0, 100)
             self.bar.setValue(progress.percent)
-        detail = f" — {progress.path}" if progress.path else ""
+        metrics = self.label.fontMetrics()
+        room = metrics.averageCharWidth() * _PATH_CHARACTERS
+        path = metrics.elidedText(progress.path, Qt.TextElideMode.ElideMiddle, room)
+        detail = f" — {path}" if path else ""
         phase = progress.phase.capitalize()
         timing = self._current.timing if self._current else ""
         self.bar.setFormat(f"%p% · {timing}" if timing else "%p%")

@@ -5,6 +5,7 @@ import hashlib
 import os
 import shutil
 import threading
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
@@ -770,19 +771,18 @@ def test_a_progress_bars_time_left_is_shown_whole_in_a_large_font(qtbot, window)
     assert all(needed <= room for _text, needed, room in with_time_left), with_time_left
 
 
-def test_the_progress_line_names_a_file_whose_name_is_not_utf8_with_its_odd_byte(
-    qtbot, window, service, environment, config_dir
-):
-    shutil.rmtree(config_dir)  # one file, big enough to be named while it is written
-    config_dir.mkdir()
-    odd = config_dir / os.fsdecode(b"lat\xe9.bin")
-    odd.write_bytes(os.urandom(8 << 20))
+def _progress_lines_of_restoring(qtbot, window, service, config_dir, file: Path) -> list[str]:
+    """Each line the status bar shows while billing is restored from the toolbar's Restore,
+    its folder holding only `file` (big enough to be named while it is written)."""
+    shutil.rmtree(config_dir)
+    file.parent.mkdir(parents=True)
+    file.write_bytes(os.urandom(8 << 20))
     backup = service.create_backup("billing")
     window.controller.refresh()
     select_environment(window, "billing")
     shown, followed = [], set()
 
-    def follow() -> None:  # each line the status bar shows while the restore runs
+    def follow() -> None:
         for running in window.controller.runner.running:
             if id(running) not in followed:
                 followed.add(id(running))
@@ -794,8 +794,27 @@ def test_the_progress_line_names_a_file_whose_name_is_not_utf8_with_its_odd_byte
     when_modal(lambda dialog: click_button(dialog, "restoreButton"))
     choose_backup_option(qtbot, window, backup.id, "restoreAction")
     qtbot.waitUntil(lambda: not window.controller.runner.running and bool(shown), timeout=20_000)
+    return shown
+
+
+def test_the_progress_line_names_a_file_whose_name_is_not_utf8_with_its_odd_byte(
+    qtbot, window, service, environment, config_dir
+):
+    odd = config_dir / os.fsdecode(b"lat\xe9.bin")
+    shown = _progress_lines_of_restoring(qtbot, window, service, config_dir, odd)
 
     assert any(line.endswith("— lat\\xe9.bin") for line in shown), shown
+
+
+def test_the_progress_line_keeps_a_deep_files_own_name_and_loses_the_middle_of_its_path(
+    qtbot, window, service, environment, config_dir
+):
+    deep = config_dir.joinpath(*[f"level{n}-of-a-deeply-nested-tree" for n in range(12)])
+    shown = _progress_lines_of_restoring(qtbot, window, service, config_dir, deep / "disk.img")
+
+    named = [line for line in shown if line.endswith("/disk.img")]
+    assert named and all("…" in line and "level0-of" in line for line in named), shown
+    assert all(len(line) < 160 for line in shown), shown
 
 
 def test_a_folder_changed_after_the_preview_is_not_restored_and_the_new_preview_shown(
