@@ -27,6 +27,7 @@ from envops_desktop.domain.errors import (
     InvalidConfigurationFileError,
     InvalidInputError,
     NotFoundError,
+    OperationCancelledError,
     OperationFailedError,
     PreviewOutOfDateError,
     VersionMismatchError,
@@ -765,9 +766,17 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         )
     elif command == "gc":
         with _long_operation() as (bar, cancel):
-            if not args.dry_run:
-                service.empty_bin(service.bin_days())
-            garbage = service.collect_garbage(args.dry_run, bar, cancel)
+            emptied = [] if args.dry_run else service.empty_bin(service.bin_days(), bar, cancel)
+            try:
+                garbage = service.collect_garbage(args.dry_run, bar, cancel)
+            except OperationCancelledError as stopped:
+                if not emptied:
+                    raise
+                which = "the backup" if len(emptied) == 1 else f"the {len(emptied)} backups"
+                raise OperationCancelledError(
+                    f"Stopped once {which} whose days in Deleted were up had been freed; "
+                    "nothing else was freed."
+                ) from stopped
         verb = "would free" if garbage.dry_run else "freed"
         _print(
             garbage.__dict__,

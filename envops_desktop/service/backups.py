@@ -6,7 +6,7 @@ import functools
 import heapq
 import os
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
@@ -380,25 +380,34 @@ def move_to_bin(
         )
 
 
-def empty_bin(ctx: ServiceContext, deleted_before: datetime) -> list[Backup]:
+def empty_bin(
+    ctx: ServiceContext, deleted_before: datetime, waiting: Callable[[], None] | None = None
+) -> list[Backup]:
     """Free the backups moved to Deleted at or before `deleted_before`, with the content only
-    they used; return them."""
+    they used; return them. `waiting`: as `delete_backups`."""
     freed = ctx.backups.deleted_before(deleted_before)
     if freed:
-        delete_backups(ctx, freed, reason="emptied from Deleted")
+        delete_backups(ctx, freed, reason="emptied from Deleted", waiting=waiting)
     return freed
 
 
-def delete_backups(ctx: ServiceContext, backups: list[Backup], reason: str = "") -> int:
+def delete_backups(
+    ctx: ServiceContext,
+    backups: list[Backup],
+    reason: str = "",
+    waiting: Callable[[], None] | None = None,
+) -> int:
     """Delete backups for good and the blobs only they used, with any content an interrupted
     backup or delete left unreferenced; return how many blobs were freed. `reason`: why,
     for the activity log ("emptied from Deleted"). Users' deletions go to Deleted first
     (`move_to_bin`), which tells the team of a shared one.
 
     Together, since what they free is found by reading every other backup's list of files:
-    one at a time, emptying a bin of many large backups read them all once for each."""
+    one at a time, emptying a bin of many large backups read them all once for each.
+    While another operation uses the store's contents, `waiting` is called every so often
+    and may raise to give up, before anything is deleted (`Locks.blobs_collecting`)."""
     shared = {b.id for b in backups if b.deleted_at is None and ctx.shared.is_shared(b.id)}
-    with ctx.locks.blobs_collecting():
+    with ctx.locks.blobs_collecting(waiting):
         for backup_id in sorted(shared):  # the whole team's: the store is told at the next sync
             ctx.shared.note_deleted(backup_id)
         orphans = ctx.backups.delete(b.id for b in backups)

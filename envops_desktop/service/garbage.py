@@ -1,5 +1,6 @@
 """Reclaiming stored content no backup needs: what a killed backup or delete left behind."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from envops_desktop.domain.errors import OperationFailedError
@@ -37,13 +38,7 @@ def collect_garbage(
     stops it until it starts deleting, which it then finishes: a pack left half-freed would
     keep its dead contents' space for good.
     """
-
-    def waiting() -> None:  # for a backup, a restore or an import storing or reading contents
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        progress(Progress("waiting for backups", 0, 0))
-
-    with ctx.locks.blobs_collecting(waiting):
+    with ctx.locks.blobs_collecting(waiting_for_backups(progress, cancel)):
         damaged: list[str] = []
         referenced = needed_contents(ctx, damaged, progress, cancel)
         if damaged:
@@ -62,6 +57,20 @@ def collect_garbage(
                 forget_blobs(conn, set(report.blobs))
             ctx.blobs.delete(report.blobs)
     return report
+
+
+def waiting_for_backups(
+    progress: ProgressCallback, cancel: CancelToken | None
+) -> Callable[[], None]:
+    """What waiting to free contents does while a backup, a restore or an import stores or
+    reads them (`Locks.blobs_collecting`): says so, and stops at a cancel."""
+
+    def waiting() -> None:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        progress(Progress("waiting for backups", 0, 0))
+
+    return waiting
 
 
 def _stored_size(ctx: ServiceContext, sha: str) -> int:

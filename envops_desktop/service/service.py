@@ -38,7 +38,7 @@ from envops_desktop.service import environments as environment_ops
 from envops_desktop.service.backup_references import pick_backup
 from envops_desktop.service.context import SHARED_STORE_SETTINGS, ServiceContext
 from envops_desktop.service.flushing import settle_detached
-from envops_desktop.service.garbage import GarbageReport, collect_garbage
+from envops_desktop.service.garbage import GarbageReport, collect_garbage, waiting_for_backups
 from envops_desktop.service.parallel import Background, start_helpers_early
 from envops_desktop.service.recovery import recover_interrupted_operations
 from envops_desktop.service.restore import (
@@ -496,13 +496,19 @@ class EnvOpsService:
             )
         return self.get_backup(backup.id)
 
-    def empty_bin(self, older_than_days: float | None = None) -> list[Backup]:
+    def empty_bin(
+        self,
+        older_than_days: float | None = None,
+        progress: ProgressCallback = ignore_progress,
+        cancel: CancelToken | None = None,
+    ) -> list[Backup]:
         """Free the backups in Deleted (those there longer than `older_than_days`, if given)
-        and the content only they used; return them."""
+        and the content only they used; return them. Cancelled while it waits for a backup
+        to let go of the store, it frees nothing."""
         cutoff = self._clock()
         if older_than_days is not None:
             cutoff -= timedelta(days=older_than_days)
-        return backup_ops.empty_bin(self._ctx, cutoff)
+        return backup_ops.empty_bin(self._ctx, cutoff, waiting_for_backups(progress, cancel))
 
     def check_store(
         self, progress: ProgressCallback = ignore_progress, cancel: CancelToken | None = None

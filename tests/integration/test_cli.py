@@ -8,7 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,8 +16,10 @@ import pytest
 
 from envops_desktop import cli as cli_module
 from envops_desktop.cli import main
+from envops_desktop.service import EnvOpsService
 from envops_desktop.service.flushing import current_boot_id, settle_in_background
 from envops_desktop.store.database import DATABASE_NAME
+from envops_desktop.store.timestamps import utc_now
 from tests.privileges import as_an_ordinary_user
 from tests.store_view import damage_table, leave_unreferenced_content
 from tests.terminal import CommandAtATerminal
@@ -953,6 +955,11 @@ def test_gc_frees_content_a_killed_backup_left_and_a_dry_run_only_says_so(cli, b
 
 def test_gc_at_a_terminal_says_it_waits_for_a_backup_and_stops_at_ctrl_c(cli, billing, tmp_path):
     assert cli("backup", "create", "billing", "--name", "kept")[0] == 0
+    (billing / "only-in-expired.conf").write_text("freed by gc, once its days are up\n")
+    expired = json.loads(cli("backup", "create", "billing", "--name", "expired", "--json")[1])
+    month_ago = EnvOpsService(tmp_path / "data", clock=lambda: utc_now() - timedelta(days=30))
+    month_ago.delete_backup(expired["id"])  # in Deleted for longer than it keeps backups
+    month_ago.close()
     left = leave_unreferenced_content(tmp_path / "data", tmp_path)
     lock = os.open(tmp_path / "data" / "locks" / "blobs.lock", os.O_RDWR)
     fcntl.flock(lock, fcntl.LOCK_SH)  # as a backup storing its files holds it
@@ -968,8 +975,35 @@ def test_gc_at_a_terminal_says_it_waits_for_a_backup_and_stops_at_ctrl_c(cli, bi
     assert b"waiting for backups 0:0" in gc.drawn  # the time it has waited, and no bar
     assert code == 1 and b"The operation was cancelled; nothing was changed." in gc.drawn
     assert out == b""
+    deleted = json.loads(cli("backup", "list", "billing", "--deleted", "--json")[1])
+    assert [b["name"] for b in deleted] == ["expired"]
     assert json.loads(cli("verify", "--json")[1])["unreferenced"] == left
-    assert cli("gc")[0] == 0 and json.loads(cli("verify", "--json")[1])["unreferenced"] == 0
+    assert cli("gc")[0] == 0
+    assert json.loads(cli("backup", "list", "billing", "--deleted", "--json")[1]) == []
+    assert json.loads(cli("verify", "--json")[1])["unreferenced"] == 0
+
+
+def test_ctrl_c_while_gc_empties_deleted_says_what_it_freed_before_it_stopped(
+    cli, billing, tmp_path, monkeypatch
+):
+    (billing / "only-in-expired.conf").write_text("freed by gc, once its days are up\n")
+    expired = json.loads(cli("backup", "create", "billing", "--name", "expired", "--json")[1])
+    month_ago = EnvOpsService(tmp_path / "data", clock=lambda: utc_now() - timedelta(days=30))
+    month_ago.delete_backup(expired["id"])
+    month_ago.close()
+    empty_bin = EnvOpsService.empty_bin
+
+    def ctrl_c_as_it_ends(self, *args, **kwargs):  # the moment is the user's, not ours
+        emptied = empty_bin(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+        return emptied
+
+    monkeypatch.setattr(EnvOpsService, "empty_bin", ctrl_c_as_it_ends)
+    code, out, err = cli("gc")
+
+    assert code == 1 and out == ""
+    assert "Stopped once the backup whose days in Deleted were up had been freed" in err
+    assert json.loads(cli("backup", "list", "billing", "--deleted", "--json")[1]) == []
 
 
 def test_emptying_deleted_also_frees_what_killed_backups_left(cli, billing, tmp_path):
