@@ -1221,10 +1221,6 @@ class EnvOpsService:
         from envops_desktop.service.configuration_files import refuse_losing_version_file
 
         refuse_losing_version_file(self.get_environment(environment), file)
-        return self.versioned_for(environment, file)
-
-    def versioned_for(self, environment: str, file: "File") -> "File":
-        """`file` with the version it would bring into `environment` as its manifest's."""
         version = self._version_of_file(environment, file)
         if version is None or version == file.manifest.version:
             return file
