@@ -156,20 +156,7 @@ def main() -> None:
     save(dialog, "restore-backup-dialog-selective")
     dialog.close()
     previewed = ChangeRows(service.preview_restore(billing.id, older.id))
-    changes = ChangesDialog(previewed, contents, True, window, window._saver(older))
-    changes.show()
-    table = changes.table
-    for row in range(table.model().rowCount()):
-        index = table.model().index(row, 0)
-        if index.data() == "app.yaml":
-            table.selectRow(row)
-        if index.data() == "conf.d/debug.ini":  # left as it is: conf.d partly ticked
-            table.model().setData(
-                index, Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole
-            )
-    _finish(controller)  # the diff is read on a worker
-    save(changes, "changes-dialog")
-    changes.close()
+    _capture_changes(controller, window, previewed, contents, older, "changes-dialog")
     nightly = service.find_backup(billing.id, "Nightly")
     compared = ChangesDialog(
         ChangeRows(service.compare(older.id, nightly.id)),
@@ -241,8 +228,27 @@ def main() -> None:
     window.environments.select(billing.id)
     window.tabs.setCurrentWidget(window.backups)
     save(window, "main-window-dark")
+    _capture_changes(controller, window, previewed, contents, older, "changes-dialog-dark")
     apply_theme(app, SYSTEM)
     window.close()
+
+
+def _capture_changes(controller, window, previewed, contents, backup, name: str) -> None:  # noqa: ANN001
+    """Show changes… with app.yaml's diff, conf.d/debug.ini left as it is."""
+    changes = ChangesDialog(previewed, contents, True, window, window._saver(backup))
+    changes.show()
+    table = changes.table
+    for row in range(table.model().rowCount()):
+        index = table.model().index(row, 0)
+        if index.data() == "app.yaml":
+            table.selectRow(row)
+        if index.data() == "conf.d/debug.ini":  # left as it is: conf.d partly ticked
+            table.model().setData(
+                index, Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole
+            )
+    _finish(controller)  # the diff is read on a worker
+    save(changes, name)
+    changes.close()
 
 
 def _capture_first_start(scratch: Path) -> None:

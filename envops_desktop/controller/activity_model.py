@@ -30,6 +30,7 @@ _HEADERS = ["Time", "Environment", "Action", "User", "Outcome", "Detail"]
 # passes, which pause every thread, the GUI's included.
 Row = tuple[int, bool, str, str, str, str, str, str]
 ID_ROLE = Qt.ItemDataRole.UserRole + 4
+FAILED_ROLE = Qt.ItemDataRole.UserRole + 5  # the entry's outcome was a failure: the view marks it
 _FIRST_CELL = 2
 
 
@@ -108,8 +109,8 @@ class ActivityTableModel(QAbstractTableModel):
             return row[_FIRST_CELL + index.column()]
         if role == ID_ROLE:
             return row[0]
-        if role == Qt.ItemDataRole.ForegroundRole and row[1]:
-            return Qt.GlobalColor.darkRed
+        if role == FAILED_ROLE:
+            return row[1]
         return None
 
     def canFetchMore(self, parent: AnyIndex) -> bool:  # noqa: N802

@@ -1,11 +1,36 @@
 """The Activity Log tab: filterable by environment and searchable."""
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from envops_desktop.controller.activity_model import ID_ROLE, StoreSortedProxy
+from envops_desktop.controller.activity_model import FAILED_ROLE, ID_ROLE, StoreSortedProxy
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.ui.table_views import make_table_view
+from envops_desktop.ui.tones import tones_for
+
+
+class FailedEntryDelegate(QStyledItemDelegate):
+    """Writes a failed entry in the error colour of the palette the table is drawn with, so
+    that it reads as well in a dark window as in a light one."""
+
+    def initStyleOption(  # noqa: N802
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        super().initStyleOption(option, index)
+        if index.data(FAILED_ROLE):
+            palette = QPalette(option.palette)  # a copy: option.palette hands one out
+            palette.setColor(QPalette.ColorRole.Text, QColor(tones_for(palette).error_text))
+            option.palette = palette
 
 
 class ActivityPanel(QWidget):
@@ -28,6 +53,7 @@ class ActivityPanel(QWidget):
         self.proxy = StoreSortedProxy(controller.activity_model, self)
         self.table = make_table_view("activityTable", self.tr("Activity log"), self)
         self.table.setModel(self.proxy)
+        self.table.setItemDelegate(FailedEntryDelegate(self.table))
         self.table.set_empty_hint(self.tr("Nothing has happened here yet."))
         self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         for column, width in enumerate((150, 120, 190, 90, 80)):

@@ -21,6 +21,7 @@ from envops_desktop.domain.errors import EnvOpsError
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.icons import icon
+from envops_desktop.ui.tones import error_label
 
 
 class AddEnvironmentDialog(QDialog):
@@ -66,10 +67,7 @@ class AddEnvironmentDialog(QDialog):
         self.timeout_spin.setRange(1, 86_400)
         self.timeout_spin.setValue(300)
         self.timeout_spin.setSuffix(self.tr(" s"))
-        self.error_label = QLabel(self)
-        self.error_label.setObjectName("errorLabel")
-        self.error_label.setStyleSheet("color: #a11b14")
-        self.error_label.setWordWrap(True)
+        self.error_label = error_label("errorLabel", self)
         self.error_label.hide()
         for widget, name in (
             (self.name_edit, self.tr("Environment name")),

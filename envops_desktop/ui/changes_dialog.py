@@ -30,6 +30,7 @@ from envops_desktop.service.configuration_files import StagedConfiguration
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.file_diff import diff_html
 from envops_desktop.ui.table_views import make_table_view
+from envops_desktop.ui.tones import tones_for
 
 
 @dataclass(frozen=True)
@@ -268,9 +269,10 @@ class ChangesDialog(QDialog):
         # Reading both versions (up to a MiB each, a backup's list of files searched for it)
         # and diffing them took long enough on a big backup to freeze the window.
         titles = self._changes.before, self._changes.after
+        tones = tones_for(self.diff.palette()).diff  # the palette is the GUI thread's to read
 
         def work() -> tuple[str, str]:
-            return path, diff_html(*contents.read(path), *titles)
+            return path, diff_html(*contents.read(path), *titles, tones)
 
         reading = contents.controller.prepare_reading(
             self.tr("Reading {path}").format(path=shown(path)), work

@@ -8,6 +8,7 @@ from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDro
 from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from envops_desktop.ui.icons import icon
+from envops_desktop.ui.tones import current_tones
 
 # Configuration files are zips; other tools' archives are zips or tars, compressed or not.
 ACCEPTED_SUFFIXES = (
@@ -64,10 +65,14 @@ class DropZone(QFrame):
         self.setAcceptDrops(True)
         self.setMinimumHeight(150)
         self.setProperty("state", "idle")
+        tones = current_tones()
         self.setStyleSheet(
-            "#dropZone { border: 2px dashed #9aa7b8; border-radius: 8px; background: #f7f9fc; }"
-            "#dropZone[state='accept'] { border-color: #2b5797; background: #e6effa; }"
-            "#dropZone[state='refuse'] { border-color: #a11b14; background: #fde2e1; }"
+            f"#dropZone {{ border: 2px dashed {tones.drop_border}; border-radius: 8px;"
+            f" background: {tones.drop_background}; }}"
+            f"#dropZone[state='accept'] {{ border-color: {tones.accept_border};"
+            f" background: {tones.accept_background}; }}"
+            f"#dropZone[state='refuse'] {{ border-color: {tones.refuse_border};"
+            f" background: {tones.refuse_background}; }}"
         )
         picture = QLabel(self)
         picture.setPixmap(icon("import").pixmap(36, 36))

@@ -6,6 +6,7 @@ import html
 import re
 
 from envops_desktop.domain.file_sample import FileSample
+from envops_desktop.ui.tones import DiffTones
 
 # Past this, a file is shown by size and hash: a diff of megabytes helps nobody.
 _MOST_LINES = 5_000
@@ -50,6 +51,31 @@ def _lines(sample: FileSample | None) -> tuple[list[str], str | None] | str:
     return lines, decoded[1]
 
 
+_ROW = re.compile(r"<tr>.*?</tr>", re.DOTALL)
+_SIDE = re.compile(r'<td nowrap="nowrap" width="50%">(.*?)</td>', re.DOTALL)
+_MARKED = re.compile(r'class="diff_(add|chg|sub)"')
+_WHOLE_LINE_MARKED = re.compile(r'<span class="diff_(add|sub)">[^<]*</span>')
+
+
+def _tinted(row: str, tones: DiffTones) -> str:
+    """A row of the table with each side's whole line tinted where anything in it changed:
+    difflib marks only the characters that did, which in a long line are easy to miss."""
+    if not _MARKED.search(row):
+        return row
+
+    def side(cell: re.Match[str]) -> str:
+        text = cell[1]
+        if not text:  # the other side's line is added or removed: nothing here
+            return cell[0]
+        whole = _WHOLE_LINE_MARKED.fullmatch(text)
+        tint = {"add": tones.added_line, "sub": tones.removed_line}.get(
+            whole[1] if whole else "", tones.changed_line
+        )
+        return f'<td nowrap="nowrap" width="50%" bgcolor="{tint}">{text}</td>'
+
+    return _SIDE.sub(side, row)
+
+
 def _facts(sample: FileSample | None, title: str) -> str:
     if sample is None:
         return f"<p><b>{html.escape(title)}</b>: none</p>"
@@ -60,9 +86,14 @@ def _facts(sample: FileSample | None, title: str) -> str:
 
 
 def diff_html(
-    before: FileSample | None, after: FileSample | None, before_title: str, after_title: str
+    before: FileSample | None,
+    after: FileSample | None,
+    before_title: str,
+    after_title: str,
+    tones: DiffTones,
 ) -> str:
-    """HTML for a text browser: the two versions of a file side by side, or their facts."""
+    """HTML for a text browser: the two versions of a file side by side, or their facts;
+    coloured with `tones`, which suit the palette the text is drawn in."""
     old, new = _lines(before), _lines(after)
     reasons = [side for side in (old, new) if isinstance(side, str)]
     if reasons:
@@ -82,8 +113,13 @@ def diff_html(
     # into the next column's line number: each side gets half the width instead.
     table = table.replace('<table class="diff"', '<table class="diff" width="100%"')
     table = table.replace('<td nowrap="nowrap">', '<td nowrap="nowrap" width="50%">')
+    table = _ROW.sub(lambda row: _tinted(row[0], tones), table)
     # Qt's rich text has no CSS classes of difflib's: its marks as colours.
-    for css, colour in (("diff_add", "#d4f4dd"), ("diff_chg", "#fff3b0"), ("diff_sub", "#fbd5d5")):
+    for css, colour in (
+        ("diff_add", tones.added_text),
+        ("diff_chg", tones.changed_text),
+        ("diff_sub", tones.removed_text),
+    ):
         table = table.replace(f'class="{css}"', f'style="background-color: {colour}"')
     read_in = sorted({encoding for encoding in (old_encoding, new_encoding) if encoding})
     if read_in:

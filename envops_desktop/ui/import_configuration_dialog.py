@@ -50,6 +50,7 @@ from envops_desktop.ui.drop_zone import DropZone
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.icons import icon
 from envops_desktop.ui.passphrase_prompt import ask_passphrase
+from envops_desktop.ui.tones import error_label
 from envops_desktop.ui.version_mismatch_box import OPEN_FOLDER, UPDATE, show_version_mismatch
 
 DROP_PAGE, UPLOADING_PAGE, UPLOADED_PAGE = range(3)
@@ -113,10 +114,7 @@ class ImportConfigurationDialog(QDialog):
         self.pages.addWidget(self._uploading_page())
         self.pages.addWidget(self._uploaded_page())
         self.pages.setMinimumHeight(self.drop_zone.sizeHint().height())
-        self.error_label = QLabel(self)
-        self.error_label.setObjectName("uploadErrorLabel")
-        self.error_label.setStyleSheet("color: #a11b14")
-        self.error_label.setWordWrap(True)
+        self.error_label = error_label("uploadErrorLabel", self)
         self.error_label.hide()
         # What the import will not bring back exactly (owners it may not give away), read
         # before Import is pressed.

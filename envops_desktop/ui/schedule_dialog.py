@@ -25,6 +25,7 @@ from envops_desktop.domain.schedules import (
     ScheduleRule,
     ScheduleStatus,
 )
+from envops_desktop.ui.tones import error_label
 
 
 class ScheduleDialog(QDialog):
@@ -72,10 +73,7 @@ class ScheduleDialog(QDialog):
         self.summary = QLabel(self)
         self.summary.setObjectName("scheduleSummaryLabel")
         self.summary.setWordWrap(True)
-        self.error_label = QLabel(self)
-        self.error_label.setObjectName("errorLabel")
-        self.error_label.setStyleSheet("color: #a11b14")
-        self.error_label.setWordWrap(True)
+        self.error_label = error_label("errorLabel", self)
         self.error_label.hide()
         self._form = QFormLayout()
         self._form.addRow(tr("&How often:"), self.frequency)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.domain.errors import EnvOpsError
 from envops_desktop.domain.models import Environment, PostRestoreCommand
+from envops_desktop.ui.tones import error_label
 
 
 class UpdateEnvironmentDialog(QDialog):
@@ -43,10 +44,7 @@ class UpdateEnvironmentDialog(QDialog):
         self.version_edit.setObjectName("versionEdit")
         self.version_edit.setAccessibleName(self.tr("Version"))
         self.version_edit.selectAll()
-        self.error_label = QLabel(self)
-        self.error_label.setObjectName("errorLabel")
-        self.error_label.setStyleSheet("color: #a11b14")
-        self.error_label.setWordWrap(True)
+        self.error_label = error_label("errorLabel", self)
         self.error_label.hide()
         if environment.version_file is not None:
             # The folder says what it runs: its excludes are all there is to change here.

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 from envops_desktop.controller import main_controller
 from envops_desktop.controller.change_rows import PATH_COLUMN, SIZE_COLUMN, ChangeRows
 from envops_desktop.controller.record_table_model import RECORD_ROLE
+from envops_desktop.ui.tones import current_tones
 from tests.gui.conftest import (
     choose_in_file_dialog,
     click_button,
@@ -150,7 +151,10 @@ def test_the_restore_dialog_counts_the_changes_and_shows_a_files_diff(
     assert seen["kinds"] == "modified, mtime"
     assert laid_out_on and threading.main_thread() not in laid_out_on
     assert "port: 1" in seen["diff"] and "port: 8443" in seen["diff"]
-    assert "#fff3b0" in seen["marks"] or "#fbd5d5" in seen["marks"]  # changed lines marked
+    marks = current_tones().diff
+    assert (
+        marks.changed_text in seen["marks"] or marks.removed_text in seen["marks"]
+    )  # changed lines marked
     assert len(service.list_backups("billing")) == 1  # cancelled: nothing happened
     # Read on a worker: the window never waits for the store.
     assert read_on and threading.main_thread() not in read_on
