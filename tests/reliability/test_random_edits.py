@@ -1,5 +1,6 @@
 """Random edits of every kind to a tree of every kind, then a restore, whole or of random
-paths: its preview names exactly what changes, and what is not chosen stays as it was.
+paths: its preview names exactly what changes, and what is not chosen stays as it was. A
+comparison of two backups, or of one with the folder now, names exactly what differs.
 
 Seeded, so a failure names the seed that makes it again. rsync is the judge, comparing
 contents too (`-c`): an edit that keeps a file's size and time is a change all the same.
@@ -254,3 +255,27 @@ def test_after_random_edits_a_restore_of_random_paths_changes_just_those(
 
 def _within(path: str, chosen: list[str]) -> bool:
     return any(path == c or path.startswith(c + "/") for c in chosen)
+
+
+@pytest.mark.parametrize("seed", SEEDS[:30])
+def test_comparing_two_backups_or_one_with_now_names_exactly_what_differs(
+    service, tmp_path, mail, seed
+):
+    root, first, _as_backed_up = mail
+    rng = random.Random(seed)
+    edits = edit_at_random(root, rng, rng.randint(1, 10))
+    second = service.create_backup("mail")
+    time.sleep(0.01)
+    edits += edit_at_random(root, rng, rng.randint(1, 10))
+    backups = {"first": tmp_path / "first", "second": tmp_path / "second"}
+    service.restore_to_folder(first.id, backups["first"])
+    service.restore_to_folder(second.id, backups["second"])
+
+    between = {c.path for c in service.compare(first.id, second.id).changes}
+    with_now = {c.path for c in service.compare(second.id, "live").changes}
+
+    differ = changed_by_rsync(backups["first"], backups["second"], "-c")
+    assert between - _same_but_hardlinked_names(between, differ, backups["second"]) == differ
+    differ = changed_by_rsync(backups["second"], root, "-c")
+    assert with_now - _same_but_hardlinked_names(with_now, differ, root) == differ, edits
+    assert {c.path for c in service.compare("live", second.id).changes} == with_now
