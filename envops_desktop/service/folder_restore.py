@@ -45,6 +45,14 @@ def check_destination(ctx: ServiceContext, destination: Path) -> Path:
         raise InvalidInputError(
             f"{destination} is not empty; choose a new folder. Nothing was written."
         )
+    if os.path.ismount(destination):
+        # The tree is written beside the folder, on the disk that holds the mount point, and
+        # a mount point cannot be removed for it to be renamed there.
+        raise InvalidInputError(
+            f"{destination} is a mount point: a restore to a folder is written beside the "
+            "folder and renamed into place, and a mount point cannot be replaced. Choose a "
+            "new folder inside it. Nothing was written."
+        )
     real = Path(os.path.realpath(destination))
     for env in ctx.environments.all():
         if real.is_relative_to(os.path.realpath(env.path)):

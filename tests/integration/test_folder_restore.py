@@ -144,3 +144,20 @@ def test_a_restore_to_a_folder_on_a_disk_too_small_is_refused_before_writing(
         with pytest.raises(OperationFailedError, match=r"^Not enough free disk space beside "):
             service.restore_to_folder(backup.id, disk / "old-billing")
         assert list(disk.iterdir()) == []
+
+
+@needs_root_to_mount
+def test_a_restore_to_an_empty_mounted_disk_is_refused_before_writing(
+    service, environment, tmp_path
+):
+    # The tree was written beside the mount point, on the disk holding it, and then the
+    # empty mount point could not be removed for it: an OSError nobody explained.
+    backup = service.create_backup("billing")
+    beside = set(tmp_path.iterdir())
+    with small_disk(tmp_path / "usb", "32m") as disk:
+        with pytest.raises(InvalidInputError, match=r"is a mount point.*new folder inside it"):
+            service.restore_to_folder(backup.id, disk)
+        assert list(disk.iterdir()) == []
+        service.restore_to_folder(backup.id, disk / "billing")  # as the sentence says
+        assert (disk / "billing" / "app.yaml").is_file()
+    assert set(tmp_path.iterdir()) == beside | {tmp_path / "usb"}
