@@ -1,11 +1,9 @@
 """EnvOpsService: the one facade the CLI, the desktop workers and the tests call."""
 
-import contextlib
 import dataclasses
 import functools
-import os
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -18,7 +16,6 @@ from envops_desktop.domain.errors import (
     InvalidInputError,
     NotFoundError,
     OperationCancelledError,
-    OperationFailedError,
     PreviewOutOfDateError,
 )
 from envops_desktop.domain.file_sample import FileSample
@@ -47,6 +44,7 @@ from envops_desktop.service.restore import (
     restore_caveats,
     restore_locked,
 )
+from envops_desktop.service.saved_files import saving_as
 from envops_desktop.service.scanning import holds_at_most, quick_scan
 from envops_desktop.service.store_check import StoreReport, check_store
 from envops_desktop.service.team_locks import team_lock
@@ -129,30 +127,6 @@ def _sample(head: bytes, entry: "TreeEntry | ManifestEntry") -> FileSample:
     gigabytes need not be read to its end to be told apart."""
     assert entry.sha256 is not None, "only a file with content is read"
     return FileSample(head, entry.size, entry.sha256)
-
-
-@contextlib.contextmanager
-def _saving_as(destination: Path) -> Iterator[Callable[[BinaryIO], None]]:
-    """A copier of a stream to `destination`, which is replaced only once all of it is
-    written: a failed save leaves what was there."""
-    partial = destination.with_name(f".{destination.name}.envops-part")
-
-    def copy(source: BinaryIO) -> None:
-        try:
-            with open(partial, "wb") as out:
-                while chunk := source.read(1 << 20):
-                    out.write(chunk)
-            os.replace(partial, destination)
-        except OSError as error:
-            raise OperationFailedError(
-                f"{destination} could not be written ({error.strerror or error}); nothing "
-                "was saved."
-            ) from error
-
-    try:
-        yield copy
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 class EnvOpsService:
@@ -725,7 +699,8 @@ class EnvOpsService:
     ) -> Path:
         """Write file `path` of an uploaded configuration file (laid out with `root_folder`
         as its root), whole, as `destination` (replaced if there)."""
-        with _saving_as(Path(destination)) as copy:
+        entry = self._staged_entry(staged, path, root_folder)
+        with saving_as(Path(destination), entry.mode if entry else 0) as copy:
             if not self._read_staged_file(staged, path, root_folder, copy):
                 raise NotFoundError(
                     f"{path} has no content in {staged.file_name} (a folder or link); nothing "
@@ -742,19 +717,26 @@ class EnvOpsService:
     ) -> "ManifestEntry | None":
         """Call `read` with file `path` of an uploaded configuration file open, and return
         its entry; None when it holds no such file."""
-        inside = f"{root_folder}/{path}" if staged.plain is not None and root_folder else path
-        entry = next((e for e in staged.manifest.entries if e.path == inside), None)
+        entry = self._staged_entry(staged, path, root_folder)
         if entry is None or entry.sha256 is None:
             return None
         with self._ctx.locks.blobs_in_use(), staged.blobs.open(entry.sha256) as f:
             read(f)
         return entry
 
+    @staticmethod
+    def _staged_entry(
+        staged: "StagedConfiguration", path: str, root_folder: str | None
+    ) -> "ManifestEntry | None":
+        inside = f"{root_folder}/{path}" if staged.plain is not None and root_folder else path
+        return next((e for e in staged.manifest.entries if e.path == inside), None)
+
     def save_backup_file(self, backup_id: str, path: str, destination: Path) -> Path:
         """Write file `path` of a backup, whole, as `destination` (replaced if there):
         to take one file back by hand."""
-        with _saving_as(Path(destination)) as copy:
-            if not self._read_backup_file(backup_id, path, copy):
+        entry = self._backup_entry(backup_id, path)
+        with saving_as(Path(destination), entry.mode if entry else 0) as copy:
+            if entry is None or not self._read_stored(entry, copy):
                 raise NotFoundError(
                     f"{path} has no content in this backup here (a folder or link, or kept in "
                     "the team's store only); nothing was saved."

@@ -31,6 +31,8 @@ from tests.zips import (
     write_configuration,
 )
 
+AS_ROOT = os.geteuid() == 0
+
 
 def import_file(service: EnvOpsService, env: str, path: Path, **options: object):
     staged = service.stage_configuration_file(path, **options)
@@ -568,6 +570,49 @@ def test_one_file_is_saved_whole_from_a_backup_or_an_upload_or_not_at_all(
         assert (tmp_path / "from-upload.yaml").read_bytes() == archive.read("config/app.yaml")
     assert kept.read_text() == "what was there\n"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".envops-part")]
+
+
+def _current_umask() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+def test_a_saved_file_is_no_more_open_than_its_original_and_one_saved_over_keeps_its_own(
+    service, environment, config_dir, tmp_path
+):
+    # Saved with the default 0666 less the umask: a password file kept 0600 came out
+    # readable by every user, and a file saved over lost its permissions and owner.
+    (config_dir / "secret.ini").write_text("password = hunter2\n")
+    (config_dir / "secret.ini").chmod(0o600)
+    (config_dir / "restart.sh").write_text("#!/bin/sh\nsystemctl restart billing\n")
+    (config_dir / "restart.sh").chmod(0o4755)
+    backup = service.create_backup("billing")
+    staged = service.stage_configuration_file(
+        service.export_backup(backup.id, tmp_path / "billing.envops.zip")
+    )
+    kept = tmp_path / "kept.sh"
+    kept.write_text("what was there\n")
+    kept.chmod(0o640)
+    if AS_ROOT:
+        os.chown(kept, 1234, 4321)
+    try:
+        service.save_backup_file(backup.id, "secret.ini", tmp_path / "secret.ini")
+        service.save_staged_file(staged, "secret.ini", tmp_path / "uploaded-secret.ini")
+        service.save_backup_file(backup.id, "restart.sh", tmp_path / "restart.sh")
+        service.save_staged_file(staged, "restart.sh", kept)
+    finally:
+        service.discard_staged_configuration(staged)
+
+    def permissions(name: str) -> int:
+        return stat.S_IMODE((tmp_path / name).stat().st_mode)
+
+    assert permissions("secret.ini") == permissions("uploaded-secret.ini") == 0o600
+    assert permissions("restart.sh") == 0o755 & ~_current_umask()  # as cp: no setuid
+    assert kept.read_bytes() == (config_dir / "restart.sh").read_bytes()
+    assert permissions("kept.sh") == 0o640
+    if AS_ROOT:
+        assert (kept.stat().st_uid, kept.stat().st_gid) == (1234, 4321)
 
 
 def test_peeking_at_a_pipe_names_no_environment_and_does_not_wait(pipe_named_like_an_archive):
