@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelection, Qt, Slot
+from PySide6.QtCore import QItemSelection, QSettings, Qt, Slot
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QDialog,
@@ -31,6 +31,7 @@ from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.file_diff import diff_html
 from envops_desktop.ui.table_views import make_table_view
 from envops_desktop.ui.tones import tones_for
+from envops_desktop.ui.window_layout import WindowLayoutMemory
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,7 @@ class ChangesDialog(QDialog):
         checkable: bool,
         parent: QWidget | None = None,
         save: Callable[[str], None] | None = None,
+        settings: QSettings | None = None,
     ) -> None:
         super().__init__(parent)
         changes = rows.changes
@@ -232,6 +234,19 @@ class ChangesDialog(QDialog):
         layout.addWidget(splitter, 1)
         layout.addWidget(buttons)
         self.resize(820, 640)
+        # The size, the split and the columns the user last gave it (with `settings`).
+        self._layout = (
+            None
+            if settings is None
+            else WindowLayoutMemory(settings, self, splitter, {"changes": self.table}, "changes")
+        )
+        if self._layout is not None:
+            self._layout.restore()  # the header's sort too, which sorts the rows
+
+    def done(self, result: int) -> None:
+        if self._layout is not None:
+            self._layout.save()
+        super().done(result)
 
     @Slot()
     def _ticks_changed(self) -> None:

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -85,9 +85,11 @@ class ImportConfigurationDialog(QDialog):
         environment: Environment,
         files: FileChooser,
         parent: QWidget | None = None,
+        settings: QSettings | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("importConfigurationDialog")
+        self._settings = settings  # where the changes view keeps its size
         self.setWindowTitle(self.tr("Import configuration"))
         self.setAcceptDrops(True)
         self._controller = controller
@@ -294,7 +296,7 @@ class ImportConfigurationDialog(QDialog):
 
         def listed(rows: ChangeRows | None) -> None:
             if rows is not None:
-                ChangesDialog(rows, contents, False, self, save).exec()
+                ChangesDialog(rows, contents, False, self, save, self._settings).exec()
 
         counts = self.preview_counts
         when_listed(self._controller, self.show_changes, lambda: changes, listed, counts.setText)

@@ -436,7 +436,9 @@ class MainWindow(QMainWindow):
                     self.tr("This entry has no list of changes: only restores and imports do."),
                 )
             else:
-                ChangesDialog(rows, None, checkable=False, parent=self).exec()
+                ChangesDialog(
+                    rows, None, checkable=False, parent=self, settings=self._settings
+                ).exec()
 
         when_listed(
             self.controller,
@@ -477,7 +479,7 @@ class MainWindow(QMainWindow):
         contents = backup_and_other_contents(self.controller, environment, backup, other)
         save = self._saver(other) if other is not None else None
         comparing.succeeded.connect(
-            lambda rows: ChangesDialog(rows, contents, False, self, save).exec()
+            lambda rows: ChangesDialog(rows, contents, False, self, save, self._settings).exec()
         )
         comparing.failed.connect(
             lambda message, _error: self.banner.show_message(Notification.ERROR, message)
@@ -513,7 +515,16 @@ class MainWindow(QMainWindow):
         contents = live_and_backup_contents(self.controller, environment, backup)
         save = self._saver(backup)
         dialog = RestoreBackupDialog(
-            environment, backup, caveats, self, preview, contents, source, save, only
+            environment,
+            backup,
+            caveats,
+            self,
+            preview,
+            contents,
+            source,
+            save,
+            only,
+            self._settings,
         )
         self.controller.runner.launch(preview)
         if dialog.exec():
@@ -567,7 +578,7 @@ class MainWindow(QMainWindow):
         ):
             return
         dialog = ImportConfigurationDialog(
-            self.controller, self.controller.selected_environment, self.files, self
+            self.controller, self.controller.selected_environment, self.files, self, self._settings
         )
         dialog.update_environment_requested.connect(self.update_environment)
         dialog.accepted.connect(lambda: self.tabs.setCurrentWidget(self.backups))

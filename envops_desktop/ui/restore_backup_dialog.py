@@ -3,7 +3,7 @@ out on a worker while the dialog is open) and offers a backup first."""
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -43,8 +43,10 @@ class RestoreBackupDialog(QDialog):
         source: Environment | None = None,
         save: Callable[[str], None] | None = None,
         only: list[str] | None = None,
+        settings: QSettings | None = None,
     ):
         super().__init__(parent)
+        self._settings = settings  # where the changes view keeps its size
         self.setObjectName("restoreBackupDialog")
         self.setWindowTitle(self.tr("Restore backup"))
         warning_icon = QLabel(self)
@@ -174,7 +176,7 @@ class RestoreBackupDialog(QDialog):
     def _changes_listed(self, rows: ChangeRows | None) -> None:
         if rows is None:
             return
-        dialog = ChangesDialog(rows, self._contents, True, self, self._save)
+        dialog = ChangesDialog(rows, self._contents, True, self, self._save, self._settings)
         if dialog.exec():
             self.only = dialog.selection()
             self._show_counts()

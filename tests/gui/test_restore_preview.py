@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QSplitter
 
 from envops_desktop.controller import main_controller
 from envops_desktop.controller.change_rows import PATH_COLUMN, SIZE_COLUMN, ChangeRows
@@ -415,6 +415,39 @@ def test_sorting_the_changes_keeps_each_paths_tick_and_the_selected_row(
     assert set(seen["selection"]) == {
         path for path in ticked if not any(path.startswith(f"{other}/") for other in ticked)
     }
+
+
+def test_the_changes_view_opens_as_large_split_and_sorted_as_the_user_left_it(
+    qtbot, window, service, golden
+):
+    seen = []
+
+    def arrange(changes) -> None:
+        changes.resize(700, 720)  # within the offscreen screen, 800 by 800
+        changes.findChild(QSplitter).setSizes([150, 500])
+        table = changes.findChild(object, "changesTable")
+        _click_header(qtbot, table, SIZE_COLUMN)
+        _click_header(qtbot, table, SIZE_COLUMN)  # largest first
+        changes.reject()
+
+    def look(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        model = table.model()
+        sizes = [
+            model.index(row, 0).data(RECORD_ROLE).size_after for row in range(model.rowCount())
+        ]
+        splitter = changes.findChild(QSplitter).sizes()
+        seen.append((changes.size().toTuple(), splitter, [s or -1 for s in sizes]))
+        changes.reject()
+
+    _through_the_changes(qtbot, window, golden, arrange, restore=False)
+    _through_the_changes(qtbot, window, golden, look, restore=False)
+    qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
+
+    size, splitter, sizes = seen[0]
+    assert size == (700, 720)
+    assert splitter[0] < splitter[1] / 2  # the diff given most of the height, as left
+    assert sizes == sorted(sizes, reverse=True) and len(set(sizes)) > 2
 
 
 def test_a_big_changed_image_is_named_by_the_size_and_hash_of_all_of_it(
