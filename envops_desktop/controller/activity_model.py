@@ -25,19 +25,21 @@ NewerLoader = Callable[[ActivityQuery, int], list[ActivityEntry]]  # query, afte
 _HEADERS = ["Time", "Environment", "Action", "User", "Outcome", "Detail"]
 
 
-# One row as plain values (id, failed, then the six cells): tuples of strings, ints and bools
-# are untracked by the garbage collector, so 100,000 loaded rows never lengthen its full
-# passes, which pause every thread, the GUI's included.
-Row = tuple[int, bool, str, str, str, str, str, str]
+# One row as plain values (id, failed, has a report, then the six cells): tuples of strings,
+# ints and bools are untracked by the garbage collector, so 100,000 loaded rows never
+# lengthen its full passes, which pause every thread, the GUI's included.
+Row = tuple[int, bool, bool, str, str, str, str, str, str]
 ID_ROLE = Qt.ItemDataRole.UserRole + 4
 FAILED_ROLE = Qt.ItemDataRole.UserRole + 5  # the entry's outcome was a failure: the view marks it
-_FIRST_CELL = 2
+REPORT_ROLE = Qt.ItemDataRole.UserRole + 6  # a list of what it changed is kept
+_FIRST_CELL = 3
 
 
 def _row(entry: ActivityEntry) -> Row:
     return (
         entry.id,
         entry.outcome is Outcome.FAILURE,
+        entry.has_report,
         local_time(entry.time, with_seconds=True),
         entry.environment_name,
         entry.action.value,
@@ -111,6 +113,8 @@ class ActivityTableModel(QAbstractTableModel):
             return row[0]
         if role == FAILED_ROLE:
             return row[1]
+        if role == REPORT_ROLE:
+            return row[2]
         return None
 
     def canFetchMore(self, parent: AnyIndex) -> bool:  # noqa: N802

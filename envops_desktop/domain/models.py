@@ -160,6 +160,7 @@ class ActivityEntry:
     user: str
     outcome: Outcome
     detail: str = ""
+    has_report: bool = False  # a list of what it changed is kept (restores and imports)
 
 
 @dataclass(frozen=True, kw_only=True)

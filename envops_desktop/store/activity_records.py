@@ -11,6 +11,12 @@ from envops_desktop.domain.paths import shown
 from envops_desktop.store.database import Database, like_prefix
 from envops_desktop.store.timestamps import from_text, to_text, utc_now
 
+# An entry's columns, and whether a list of what it changed is kept.
+_WITH_REPORT = (
+    "SELECT activity.*, EXISTS (SELECT 1 FROM restore_reports"
+    " WHERE restore_reports.activity_id = activity.id) AS has_report FROM activity"
+)
+
 
 def _entry(row: sqlite3.Row) -> ActivityEntry:
     return ActivityEntry(
@@ -22,6 +28,7 @@ def _entry(row: sqlite3.Row) -> ActivityEntry:
         user=row["user"],
         outcome=Outcome(row["outcome"]),
         detail=row["detail"],
+        has_report=bool(row["has_report"]),
     )
 
 
@@ -98,8 +105,7 @@ class ActivityRecords:
     def made_here(self, environment_ids: set[str]) -> list[ActivityEntry]:
         """The entries of these environments written here (not taken in from elsewhere)."""
         rows = self._db.connection().execute(
-            "SELECT * FROM activity WHERE made_on IS NULL AND environment_id IS NOT NULL"
-            " ORDER BY id"
+            f"{_WITH_REPORT} WHERE made_on IS NULL AND environment_id IS NOT NULL ORDER BY id"
         )
         return [_entry(row) for row in rows if row["environment_id"] in environment_ids]
 
@@ -127,8 +133,7 @@ class ActivityRecords:
         column = "id" if query.sort_column == "time" else query.sort_column
         direction = "DESC" if query.descending else "ASC"
         rows = self._db.connection().execute(
-            f"SELECT * FROM activity {where} ORDER BY {column} {direction}, id DESC"
-            " LIMIT ? OFFSET ?",
+            f"{_WITH_REPORT} {where} ORDER BY {column} {direction}, id DESC LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
         return [_entry(row) for row in rows]
@@ -136,9 +141,7 @@ class ActivityRecords:
     def newer_than(self, query: ActivityQuery, after_id: int) -> list[ActivityEntry]:
         """Entries written after `after_id` that match the query, newest first."""
         where, params = _where(query, after_id)
-        rows = self._db.connection().execute(
-            f"SELECT * FROM activity {where} ORDER BY id DESC", params
-        )
+        rows = self._db.connection().execute(f"{_WITH_REPORT} {where} ORDER BY id DESC", params)
         return [_entry(row) for row in rows]
 
     def latest_id(self) -> int:

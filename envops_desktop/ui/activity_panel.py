@@ -13,7 +13,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from envops_desktop.controller.activity_model import FAILED_ROLE, ID_ROLE, StoreSortedProxy
+from envops_desktop.controller.activity_model import (
+    FAILED_ROLE,
+    ID_ROLE,
+    REPORT_ROLE,
+    StoreSortedProxy,
+)
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.ui.table_views import make_table_view
 from envops_desktop.ui.tones import tones_for
@@ -66,9 +71,7 @@ class ActivityPanel(QWidget):
         self.show_report.setEnabled(False)
         self.show_report.clicked.connect(lambda: self._open(self.table.currentIndex()))
         self.table.activated.connect(self._open)
-        self.table.selectionModel().selectionChanged.connect(
-            lambda: self.show_report.setEnabled(self.table.currentIndex().isValid())
-        )
+        self.table.selectionModel().selectionChanged.connect(self._selected)
         self.search_edit.textChanged.connect(self.proxy.setFilterFixedString)
         self.environment_combo.currentIndexChanged.connect(self._filter_environment)
         controller.environments_model.modelReset.connect(self._fill_environments)
@@ -84,8 +87,21 @@ class ActivityPanel(QWidget):
         layout.addWidget(self.table)
         self._fill_environments()
 
+    def _selected(self) -> None:
+        # Only a restore or an import that finished keeps what it changed: a failed one
+        # was undone, and other entries changed no configuration.
+        kept = bool(self.table.currentIndex().data(REPORT_ROLE))
+        self.show_report.setEnabled(kept)
+        self.show_report.setToolTip(
+            ""
+            if kept or not self.table.currentIndex().isValid()
+            else self.tr(
+                "Only a restore or an import that finished keeps a list of what it changed."
+            )
+        )
+
     def _open(self, index: QModelIndex) -> None:
-        if index.isValid():
+        if index.isValid() and index.data(REPORT_ROLE):
             self.report_requested.emit(index.data(ID_ROLE))
 
     def _fill_environments(self) -> None:

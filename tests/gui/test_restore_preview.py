@@ -14,6 +14,8 @@ from PySide6.QtWidgets import QApplication, QSplitter
 from envops_desktop.controller import main_controller
 from envops_desktop.controller.change_rows import PATH_COLUMN, SIZE_COLUMN, ChangeRows
 from envops_desktop.controller.record_table_model import RECORD_ROLE
+from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.ui.tones import current_tones
 from tests.gui.conftest import (
     choose_in_file_dialog,
@@ -756,6 +758,50 @@ def test_an_imports_changes_open_from_the_activity_log(
 
     assert {"app.yaml", "conf.d/cache.ini", "conf.d/new.ini"} <= seen["paths"]
     assert seen["summary"].startswith("3 added, 1 modified, 1 removed")
+
+
+def test_show_changes_in_the_activity_log_is_offered_only_where_a_list_was_kept(
+    qtbot, window, service, environment, config_dir
+):
+    # It was offered for every entry: a restore that failed, and was undone, said "only
+    # restores and imports" keep one, as if it were not a restore.
+    service.set_restore_command(
+        "billing", "post", PostRestoreCommand(argv=["false"], timeout_seconds=30)
+    )
+    backup = service.create_backup("billing", name="golden")
+    mess_up(config_dir)
+    with pytest.raises(OperationFailedError):
+        service.restore_backup("billing", backup.id)
+    service.set_restore_command("billing", "post", None)
+    service.restore_backup("billing", backup.id)
+    window.controller.refresh()
+    bar = window.tabs.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(2).center())
+    table = window.activity.table
+    offered = {}
+    for row in range(table.model().rowCount()):
+        index = table.model().index(row, 0)
+        qtbot.mouseClick(
+            table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualRect(index).center()
+        )
+        button = window.activity.show_report
+        offered[table.model().index(row, 2).data()] = (button.isEnabled(), button.toolTip())
+    asked = []
+    window.activity.report_requested.connect(asked.append)
+    failed = next(
+        table.model().index(row, 0)
+        for row in range(table.model().rowCount())
+        if table.model().index(row, 2).data() == "restore failed"
+    )
+    qtbot.mouseDClick(
+        table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualRect(failed).center()
+    )
+
+    assert offered["backup restored"] == (True, "")
+    enabled, why = offered["restore failed"]
+    assert not enabled and "finished keeps a list" in why
+    assert not offered["backup created"][0]
+    assert asked == []  # double-clicking the failed one opens nothing either
 
 
 def test_a_long_operations_progress_bar_shows_elapsed_and_time_left(qtbot, window):
