@@ -1,15 +1,19 @@
 """Two versions of one file, side by side: text as a diff with the changed lines marked,
 anything else as its size and SHA-256."""
 
-import difflib
 import html
-import re
 
 from envops_desktop.domain.file_sample import FileSample
+from envops_desktop.ui import side_by_side
 from envops_desktop.ui.tones import DiffTones
 
-# Past this, a file is shown by size and hash: a diff of megabytes helps nobody.
+# Past this, a file is shown by size and hash: a diff of megabytes helps nobody. A line
+# wider than the wrap column counts once for each row it is wrapped into.
 _MOST_LINES = 5_000
+_WRAP_COLUMN = 72
+# The rows a diff shows at the most: Qt lays a table out on the window's thread, some 0.2 ms
+# a row, and a file changed throughout (5,000 rows) froze the window for over a second.
+_MOST_ROWS_SHOWN = 200
 # What a file in none of the encodings below is read as: Windows' code page for western
 # languages, in which older configuration files are often written.
 _LEGACY = "cp1252"
@@ -46,34 +50,9 @@ def _lines(sample: FileSample | None) -> tuple[list[str], str | None] | str:
     if not sample.whole:
         return f"Longer than the {len(sample.head) >> 10:,} KiB a diff shows"
     lines = decoded[0].splitlines()
-    if len(lines) > _MOST_LINES:
+    if sum(-(-len(line) // _WRAP_COLUMN) or 1 for line in lines) > _MOST_LINES:
         return f"Longer than the {_MOST_LINES:,} lines a diff shows"
     return lines, decoded[1]
-
-
-_ROW = re.compile(r"<tr>.*?</tr>", re.DOTALL)
-_SIDE = re.compile(r'<td nowrap="nowrap" width="50%">(.*?)</td>', re.DOTALL)
-_MARKED = re.compile(r'class="diff_(add|chg|sub)"')
-_WHOLE_LINE_MARKED = re.compile(r'<span class="diff_(add|sub)">[^<]*</span>')
-
-
-def _tinted(row: str, tones: DiffTones) -> str:
-    """A row of the table with each side's whole line tinted where anything in it changed:
-    difflib marks only the characters that did, which in a long line are easy to miss."""
-    if not _MARKED.search(row):
-        return row
-
-    def side(cell: re.Match[str]) -> str:
-        text = cell[1]
-        if not text:  # the other side's line is added or removed: nothing here
-            return cell[0]
-        whole = _WHOLE_LINE_MARKED.fullmatch(text)
-        tint = {"add": tones.added_line, "sub": tones.removed_line}.get(
-            whole[1] if whole else "", tones.changed_line
-        )
-        return f'<td nowrap="nowrap" width="50%" bgcolor="{tint}">{text}</td>'
-
-    return _SIDE.sub(side, row)
 
 
 def _facts(sample: FileSample | None, title: str) -> str:
@@ -103,24 +82,10 @@ def diff_html(
             + _facts(after, after_title)
         )
     (old_lines, old_encoding), (new_lines, new_encoding) = old, new
-    table = difflib.HtmlDiff(wrapcolumn=72).make_table(
-        old_lines, new_lines, before_title, after_title, context=True, numlines=3
+    laid_out = side_by_side.rows(
+        [line.expandtabs(8) for line in old_lines], [line.expandtabs(8) for line in new_lines]
     )
-    # Without difflib's column of links to the next change, which mean nothing here.
-    table = re.sub(r'<t([dh]) class="diff_next"[^>]*>.*?</t\1>', "", table)
-    table = table.replace('cellpadding="0"', 'cellpadding="3"')
-    # Qt's rich text sizes a column of marked text a character short, so the last one ran
-    # into the next column's line number: each side gets half the width instead.
-    table = table.replace('<table class="diff"', '<table class="diff" width="100%"')
-    table = table.replace('<td nowrap="nowrap">', '<td nowrap="nowrap" width="50%">')
-    table = _ROW.sub(lambda row: _tinted(row[0], tones), table)
-    # Qt's rich text has no CSS classes of difflib's: its marks as colours.
-    for css, colour in (
-        ("diff_add", tones.added_text),
-        ("diff_chg", tones.changed_text),
-        ("diff_sub", tones.removed_text),
-    ):
-        table = table.replace(f'class="{css}"', f'style="background-color: {colour}"')
+    table = _table(laid_out, before_title, after_title, tones)
     read_in = sorted({encoding for encoding in (old_encoding, new_encoding) if encoding})
     if read_in:
         table = f"<p>Not UTF-8: read as {' and '.join(read_in)}.</p>" + table
@@ -131,3 +96,86 @@ def diff_html(
             "order mark or the encoding differ.</p>" + table
         )
     return table
+
+
+def _table(laid_out: list[side_by_side.Row], before: str, after: str, tones: DiffTones) -> str:
+    """The rows that changed and `_CONTEXT` around each, a gap marked where rows are left
+    out, as a table of two sides: line number and text, each. A line wider than the wrap
+    column goes on over as many rows as it takes (numbered ">" after its first), and a
+    long line changed in one place shows the rows around that place."""
+    rows = [table_row for row in laid_out for table_row in _table_rows(row, tones)]
+    changed = [index for index, (_row, marked) in enumerate(rows) if marked]
+    shown = sorted(
+        {
+            near
+            for index in changed
+            for near in range(max(0, index - _CONTEXT), min(len(rows), index + _CONTEXT + 1))
+        }
+    )
+    body: list[str] = []
+    for place, index in enumerate(shown):
+        if place and index != shown[place - 1] + 1:
+            body.append(_GAP)
+        body.append(rows[index][0])
+    titles = "".join(
+        f'<th colspan="2" class="diff_header">{html.escape(title)}</th>'
+        for title in (before, after)
+    )
+    left_out = len(body) - _MOST_ROWS_SHOWN
+    table = (
+        '<table class="diff" width="100%" cellspacing="0" cellpadding="3">'
+        f"<thead><tr>{titles}</tr></thead><tbody>{''.join(body[:_MOST_ROWS_SHOWN])}</tbody>"
+        "</table>"
+    )
+    if left_out > 0:
+        table += f"<p>{left_out:,} more rows of changes are not shown here.</p>"
+    return table
+
+
+_CONTEXT = 3  # unchanged rows shown before and after each change
+_GAP = '<tr><td class="diff_gap">⋯</td><td></td><td class="diff_gap">⋯</td><td></td></tr>'
+_EMPTY = '<td class="diff_header"></td><td nowrap="nowrap" width="50%"></td>'
+
+
+def _table_rows(row: side_by_side.Row, tones: DiffTones) -> list[tuple[str, bool]]:
+    """A row of the layout as table rows, each with whether anything in it changed."""
+    sides = [_wrapped(line, tones) for line in (row.before, row.after)]
+    height = max(len(side) for side in sides)
+    padded = [side + [(_EMPTY, False)] * (height - len(side)) for side in sides]
+    return [
+        ("<tr>" + left + right + "</tr>", left_marked or right_marked)
+        for (left, left_marked), (right, right_marked) in zip(*padded, strict=True)
+    ]
+
+
+def _wrapped(line: side_by_side.Line | None, tones: DiffTones) -> list[tuple[str, bool]]:
+    """One side's line as the cells (number, text) of each row it is wrapped into, each
+    with whether anything in that row changed (all of a line added or removed)."""
+    if line is None:
+        return [(_EMPTY, True)]  # the other side's line is added or removed
+    tint = {
+        side_by_side.CHANGED: tones.changed_line,
+        side_by_side.ADDED: tones.added_line,
+        side_by_side.REMOVED: tones.removed_line,
+    }.get(line.kind)
+    whole = line.kind in (side_by_side.ADDED, side_by_side.REMOVED)
+    rows: list[tuple[list[str], bool]] = [([], whole)]
+    room = _WRAP_COLUMN
+    for text, kind in line.pieces:
+        while text:
+            if not room:
+                rows.append(([], whole))
+                room = _WRAP_COLUMN
+            piece, text = text[:room], text[room:]
+            room -= len(piece)
+            shown = html.escape(piece, quote=False).replace(" ", "&nbsp;")
+            if kind == side_by_side.CHANGED:  # what changed in a changed line, marked more
+                shown = f'<span style="background-color: {tones.changed_text}">{shown}</span>'
+                rows[-1] = (rows[-1][0], True)
+            rows[-1][0].append(shown)
+    cell = '<td nowrap="nowrap" width="50%"' + (f' bgcolor="{tint}">' if tint else ">")
+    numbers = [str(line.number)] + ["&gt;"] * (len(rows) - 1)
+    return [
+        (f'<td class="diff_header">{number}</td>{cell}{"".join(parts)}</td>', marked)
+        for number, (parts, marked) in zip(numbers, rows, strict=True)
+    ]

@@ -11,14 +11,12 @@ from PySide6.QtWidgets import QApplication, QLabel, QWidget
 @dataclass(frozen=True)
 class DiffTones:
     """A text diff's backgrounds: a changed, added or removed line's, and the stronger one
-    of the characters that changed in it."""
+    of the characters that changed in a changed line."""
 
     changed_line: str
     added_line: str
     removed_line: str
     changed_text: str
-    added_text: str
-    removed_text: str
 
 
 @dataclass(frozen=True)
@@ -48,8 +46,6 @@ LIGHT_TONES = Tones(
         added_line="#e6f8ea",
         removed_line="#fde8e8",
         changed_text="#ffe27a",
-        added_text="#a6e9b8",
-        removed_text="#f5b3b3",
     ),
 )
 DARK_TONES = Tones(
@@ -65,8 +61,6 @@ DARK_TONES = Tones(
         added_line="#1e3a27",
         removed_line="#3f2124",
         changed_text="#6e5a12",
-        added_text="#2f6b40",
-        removed_text="#7a2e33",
     ),
 )
 
