@@ -42,7 +42,7 @@ def saving_as(destination: Path, mode: int) -> Iterator[Callable[[BinaryIO], Non
 
 def _keep_what_was_there(new: int, destination: Path) -> None:
     """Give the open file `new` the permissions and owner of the file at `destination`, if
-    there is one (a link followed, as an editor saving over it would)."""
+    there is one; for a link, of the file it leads to (the link itself is replaced)."""
     try:
         there = os.stat(destination)
     except FileNotFoundError:
