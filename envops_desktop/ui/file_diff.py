@@ -2,6 +2,7 @@
 anything else as its size and SHA-256."""
 
 import html
+import re
 
 from envops_desktop.domain.file_sample import FileSample
 from envops_desktop.ui import side_by_side
@@ -17,6 +18,9 @@ _MOST_ROWS_SHOWN = 200
 # What a file in none of the encodings below is read as: Windows' code page for western
 # languages, in which older configuration files are often written.
 _LEGACY = "cp1252"
+# What ends a line, as editors count lines: not str.splitlines()'s form feed, NEL or line
+# separator, which JSON strings and old configuration files hold mid-line.
+_NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
 def _decoded(data: bytes) -> tuple[str, str | None] | None:
@@ -49,7 +53,9 @@ def _lines(sample: FileSample | None) -> tuple[list[str], str | None] | str:
         return "Not text"
     if not sample.whole:
         return f"Longer than the {len(sample.head) >> 10:,} KiB a diff shows"
-    lines = decoded[0].splitlines()
+    lines = _NEWLINE.split(decoded[0])
+    if lines[-1] == "":  # after the last newline: no line of its own
+        lines.pop()
     if sum(-(-len(line) // _WRAP_COLUMN) or 1 for line in lines) > _MOST_LINES:
         return f"Longer than the {_MOST_LINES:,} lines a diff shows"
     return lines, decoded[1]

@@ -116,3 +116,17 @@ def test_a_minified_file_changed_in_one_place_has_just_that_place_marked():
     rows = re.findall(r"<tr>.*?</tr>", html)
     assert 2 <= len(rows) <= 1 + 2 * 3 + 1  # the titles; the row changed and three around
     assert all(">&gt;</td>" in row for row in rows[1:])  # rows of the line wrapped
+
+
+def test_lines_are_numbered_as_an_editor_numbers_them():
+    # str.splitlines() also ends a line at a form feed, NEL or U+2028, which a JSON string
+    # or an old configuration file holds mid-line: the numbers ran ahead of the editor's.
+    before = 'name: "a\u2028b"\n\x0c\nport: 9443\n'.encode()
+    after = 'name: "a\u2028b"\n\x0c\nport: 8443\n'.encode()
+
+    html = diff_html(_sample(before), _sample(after), "live", "golden", TONES)
+
+    changed = next(
+        row for row in re.findall(r"<tr>.*?</tr>", html) if "9443" in re.sub("<[^>]+>", "", row)
+    )
+    assert changed.startswith('<tr><td class="diff_header">3</td>')
