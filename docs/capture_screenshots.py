@@ -71,6 +71,7 @@ def grab_modal(name: str) -> None:
 def main() -> None:
     app = QApplication([])
     app.setWindowIcon(icon("app"))
+    apply_theme(app, SYSTEM)  # as the app's start does
     OUT.mkdir(exist_ok=True)
     scratch = Path(tempfile.mkdtemp())
     _capture_first_start(scratch)

@@ -1,5 +1,6 @@
 """Light or dark, what has a colour of its own reads against what is behind it: a refused
-file's sentence, the drop zone, a diff's marks and a failed entry in the Activity Log.
+file's sentence, the drop zone, a diff's marks, a failed entry in the Activity Log and an
+unticked box in Show changes….
 
 Each was drawn in colours made for a light window: in the dark theme the drop zone was a
 pale box with pale text on it, and a diff's marked characters white on pale yellow. A
@@ -11,7 +12,14 @@ from collections import Counter
 import pytest
 from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPalette, QTextCursor
-from PySide6.QtWidgets import QApplication, QTabBar, QTextBrowser, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QStyle,
+    QStyleOptionViewItem,
+    QTabBar,
+    QTextBrowser,
+    QWidget,
+)
 
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.models import PostRestoreCommand
@@ -19,7 +27,7 @@ from envops_desktop.ui.theme import SYSTEM, apply_theme
 from tests.gui.conftest import diff_of_selected_file, select_environment, when_modal
 from tests.gui.test_import_flow import drag_and_drop, open_import_dialog, wait_uploaded
 from tests.gui.test_restore_preview import _previewed, _row_of
-from tests.gui.user import choose_backup_option, press_shortcut
+from tests.gui.user import choose_backup_option, press_shortcut, toggle_tick
 from tests.integration.test_configuration_files import HOSTILE
 from tests.trees import mess_up
 
@@ -96,17 +104,21 @@ def least_contrast_in(browser: QTextBrowser) -> float:
     return worst
 
 
-@pytest.fixture(params=["light", "dark"])
+@pytest.fixture(params=[SYSTEM, "light", "dark"])
 def theme(request, qtbot, window):
-    """The theme the user chose in Preferences (Ctrl+,)."""
+    """The desktop's theme, as the app starts with it, or the one the user chose in
+    Preferences (Ctrl+,)."""
+    if request.param == SYSTEM:
+        apply_theme(QApplication.instance(), SYSTEM)  # as the app's start does
+    else:
 
-    def choose(dialog) -> None:
-        combo = dialog.findChild(object, "themeCombo")
-        combo.setCurrentIndex(combo.findData(request.param))
-        dialog.reject()
+        def choose(dialog) -> None:
+            combo = dialog.findChild(object, "themeCombo")
+            combo.setCurrentIndex(combo.findData(request.param))
+            dialog.reject()
 
-    when_modal(choose, named="preferencesDialog")
-    press_shortcut(qtbot, window, "Ctrl+,")
+        when_modal(choose, named="preferencesDialog")
+        press_shortcut(qtbot, window, "Ctrl+,")
     dark = request.param == "dark"
     qtbot.waitUntil(
         lambda: (window.palette().color(QPalette.ColorRole.Window).lightness() < 128) == dark
@@ -199,3 +211,44 @@ def test_a_failed_entry_in_the_activity_log_reads_in_either_theme(
 
     assert contrast(ink, ground) >= LEGIBLE, theme
     assert ink.red() > max(ink.green(), ink.blue()) + 60, ink.name()  # and marked in red
+
+
+def test_an_unticked_paths_box_in_show_changes_shows_in_either_theme(
+    qtbot, window, service, environment, config_dir, theme
+):
+    golden = service.create_backup("billing", name="golden")
+    mess_up(config_dir)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    seen = {}
+
+    def untick_app_yaml(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        row = _row_of(table, "app.yaml")
+        toggle_tick(qtbot, table, row)
+        table.clearSelection()  # a selected row is drawn in the highlight's colours
+        qtbot.wait(50)
+        option = QStyleOptionViewItem()
+        table.itemDelegate().initStyleOption(option, row)
+        option.rect = table.visualRect(row)
+        box = (
+            table.style()
+            .subElementRect(QStyle.SubElement.SE_ItemViewItemCheckIndicator, option, table)
+            .adjusted(-2, -2, 2, 2)
+        )  # the box and the row around it
+        seen["tick"] = row.data(Qt.ItemDataRole.CheckStateRole)
+        seen["contrast"] = text_contrast(table.viewport().grab(box).toImage())
+        changes.reject()
+
+    def restore_dialog(dialog) -> None:
+        answered = when_modal(untick_app_yaml, named="changesDialog")
+        qtbot.mouseClick(_previewed(qtbot, dialog), Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(answered, timeout=10_000)
+        dialog.reject()
+
+    when_modal(restore_dialog)
+    choose_backup_option(qtbot, window, golden.id, "restoreAction")
+    qtbot.waitUntil(lambda: "contrast" in seen, timeout=10_000)
+
+    assert seen["tick"] == Qt.CheckState.Unchecked
+    assert seen["contrast"] >= 3, theme  # WCAG's least for the parts of a control
