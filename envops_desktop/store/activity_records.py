@@ -11,14 +11,8 @@ from envops_desktop.domain.paths import shown
 from envops_desktop.store.database import Database, like_prefix
 from envops_desktop.store.timestamps import from_text, to_text, utc_now
 
-# An entry's columns, and whether a list of what it changed is kept.
-_WITH_REPORT = (
-    "SELECT activity.*, EXISTS (SELECT 1 FROM restore_reports"
-    " WHERE restore_reports.activity_id = activity.id) AS has_report FROM activity"
-)
 
-
-def _entry(row: sqlite3.Row) -> ActivityEntry:
+def _entry(row: sqlite3.Row, reported: set[int]) -> ActivityEntry:
     return ActivityEntry(
         id=row["id"],
         time=from_text(row["time"]),
@@ -28,7 +22,7 @@ def _entry(row: sqlite3.Row) -> ActivityEntry:
         user=row["user"],
         outcome=Outcome(row["outcome"]),
         detail=row["detail"],
-        has_report=bool(row["has_report"]),
+        has_report=row["id"] in reported,
     )
 
 
@@ -105,9 +99,10 @@ class ActivityRecords:
     def made_here(self, environment_ids: set[str]) -> list[ActivityEntry]:
         """The entries of these environments written here (not taken in from elsewhere)."""
         rows = self._db.connection().execute(
-            f"{_WITH_REPORT} WHERE made_on IS NULL AND environment_id IS NOT NULL ORDER BY id"
+            "SELECT * FROM activity WHERE made_on IS NULL AND environment_id IS NOT NULL"
+            " ORDER BY id"
         )
-        return [_entry(row) for row in rows if row["environment_id"] in environment_ids]
+        return self._entries([row for row in rows if row["environment_id"] in environment_ids])
 
     def adopt(self, entry: ActivityEntry, made_on: str) -> None:
         """Take in an entry written on another workstation, keeping its time."""
@@ -133,16 +128,36 @@ class ActivityRecords:
         column = "id" if query.sort_column == "time" else query.sort_column
         direction = "DESC" if query.descending else "ASC"
         rows = self._db.connection().execute(
-            f"{_WITH_REPORT} {where} ORDER BY {column} {direction}, id DESC LIMIT ? OFFSET ?",
+            f"SELECT * FROM activity {where} ORDER BY {column} {direction}, id DESC"
+            " LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
-        return [_entry(row) for row in rows]
+        return self._entries(rows.fetchall())
 
     def newer_than(self, query: ActivityQuery, after_id: int) -> list[ActivityEntry]:
         """Entries written after `after_id` that match the query, newest first."""
         where, params = _where(query, after_id)
-        rows = self._db.connection().execute(f"{_WITH_REPORT} {where} ORDER BY id DESC", params)
-        return [_entry(row) for row in rows]
+        rows = self._db.connection().execute(
+            f"SELECT * FROM activity {where} ORDER BY id DESC", params
+        )
+        return self._entries(rows.fetchall())
+
+    def _entries(self, rows: list[sqlite3.Row]) -> list[ActivityEntry]:
+        """`rows` as entries, each knowing whether a list of what it changed is kept: asked
+        for these rows alone, not computed for every row a sort goes through."""
+        ids = [row["id"] for row in rows]
+        reported: set[int] = set()
+        for start in range(0, len(ids), 500):  # within SQLite's limit of parameters
+            chunk = ids[start : start + 500]
+            reported.update(
+                found
+                for (found,) in self._db.connection().execute(
+                    "SELECT activity_id FROM restore_reports WHERE activity_id IN "
+                    f"({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+            )
+        return [_entry(row, reported) for row in rows]
 
     def latest_id(self) -> int:
         row = self._db.connection().execute("SELECT MAX(id) FROM activity").fetchone()
