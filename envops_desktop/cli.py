@@ -738,8 +738,8 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
         report = service.restore_report(args.changes)
         if report is None:
             raise NotFoundError(
-                f"Activity entry {args.changes} kept no list of changes; restores and imports "
-                "keep one (envops activity lists the entries)."
+                f"Activity entry {args.changes} kept no list of changes: only a restore or an "
+                "import that finished keeps one (envops activity lists the entries)."
             )
         _print(report, args.json, lambda: _change_lines(report))
     elif command == "activity":

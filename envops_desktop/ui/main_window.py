@@ -433,7 +433,10 @@ class MainWindow(QMainWindow):
             if rows is None:
                 self.banner.show_message(
                     Notification.INFO,
-                    self.tr("This entry has no list of changes: only restores and imports do."),
+                    self.tr(
+                        "This entry has no list of changes: only a restore or an import that "
+                        "finished keeps one."
+                    ),
                 )
             else:
                 ChangesDialog(

@@ -379,6 +379,20 @@ def test_what_a_restore_changed_is_read_back_from_the_activity_log(cli, billing)
     assert code == 6 and "kept no list of changes" in err
 
 
+def test_a_failed_restore_says_it_kept_no_list_because_it_did_not_finish(cli, billing):
+    # It answered that "restores and imports keep one", as if it were not a restore.
+    cli("backup", "create", "billing")
+    mess_up(billing)
+    assert cli("env", "update", "billing", "--post-restore-command", "false")[0] == 0
+    assert cli("restore", "billing", "latest", "--yes", "--no-backup-first")[0] != 0
+    failed = json.loads(cli("activity", "billing", "--json", "--limit", "1")[1])[0]
+
+    code, _, err = cli("activity", "--changes", str(failed["id"]))
+
+    assert failed["action"] == "restore failed" and failed["has_report"] is False
+    assert code == 6 and "only a restore or an import that finished keeps one" in err
+
+
 def test_diff_from_the_live_folder_to_a_backup_lists_what_the_backup_has_otherwise(cli, billing):
     backup = json.loads(cli("backup", "create", "billing", "--json")[1])
     (billing / "app.yaml").unlink()
