@@ -26,8 +26,8 @@ from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.ui.theme import SYSTEM, apply_theme
 from tests.gui.conftest import diff_of_selected_file, select_environment, when_modal
 from tests.gui.test_import_flow import drag_and_drop, open_import_dialog, wait_uploaded
-from tests.gui.test_restore_preview import _previewed, _row_of
-from tests.gui.user import choose_backup_option, press_shortcut, toggle_tick
+from tests.gui.test_restore_preview import _row_of, _through_the_changes
+from tests.gui.user import press_shortcut, toggle_tick
 from tests.integration.test_configuration_files import HOSTILE
 from tests.trees import mess_up
 
@@ -104,6 +104,15 @@ def least_contrast_in(browser: QTextBrowser) -> float:
     return worst
 
 
+def _backed_up_then_changed(window, service, config_dir):
+    """billing backed up as "golden", then changed, and selected in the window."""
+    golden = service.create_backup("billing", name="golden")
+    mess_up(config_dir)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    return golden
+
+
 @pytest.fixture(params=[SYSTEM, "light", "dark"])
 def theme(request, qtbot, window):
     """The desktop's theme, as the app starts with it, or the one the user chose in
@@ -152,10 +161,6 @@ def test_the_drop_zone_and_a_refused_files_sentence_read_in_either_theme(
 def test_a_diffs_marked_lines_and_characters_read_in_either_theme(
     qtbot, window, service, environment, config_dir, theme
 ):
-    golden = service.create_backup("billing", name="golden")
-    mess_up(config_dir)
-    window.controller.refresh()
-    select_environment(window, "billing")
     seen = {}
 
     def look_at_app_yaml(changes) -> None:
@@ -165,14 +170,8 @@ def test_a_diffs_marked_lines_and_characters_read_in_either_theme(
         seen["contrast"] = least_contrast_in(changes.findChild(object, "diffView"))
         changes.reject()
 
-    def restore_dialog(dialog) -> None:
-        answered = when_modal(look_at_app_yaml, named="changesDialog")
-        qtbot.mouseClick(_previewed(qtbot, dialog), Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(answered, timeout=10_000)
-        dialog.reject()
-
-    when_modal(restore_dialog)
-    choose_backup_option(qtbot, window, golden.id, "restoreAction")
+    golden = _backed_up_then_changed(window, service, config_dir)
+    _through_the_changes(qtbot, window, golden, look_at_app_yaml, restore=False)
     qtbot.waitUntil(lambda: "contrast" in seen, timeout=10_000)
 
     assert "port: 8443" in seen["diff"]
@@ -216,10 +215,6 @@ def test_a_failed_entry_in_the_activity_log_reads_in_either_theme(
 def test_an_unticked_paths_box_in_show_changes_shows_in_either_theme(
     qtbot, window, service, environment, config_dir, theme
 ):
-    golden = service.create_backup("billing", name="golden")
-    mess_up(config_dir)
-    window.controller.refresh()
-    select_environment(window, "billing")
     seen = {}
 
     def untick_app_yaml(changes) -> None:
@@ -240,14 +235,8 @@ def test_an_unticked_paths_box_in_show_changes_shows_in_either_theme(
         seen["contrast"] = text_contrast(table.viewport().grab(box).toImage())
         changes.reject()
 
-    def restore_dialog(dialog) -> None:
-        answered = when_modal(untick_app_yaml, named="changesDialog")
-        qtbot.mouseClick(_previewed(qtbot, dialog), Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(answered, timeout=10_000)
-        dialog.reject()
-
-    when_modal(restore_dialog)
-    choose_backup_option(qtbot, window, golden.id, "restoreAction")
+    golden = _backed_up_then_changed(window, service, config_dir)
+    _through_the_changes(qtbot, window, golden, untick_app_yaml, restore=False)
     qtbot.waitUntil(lambda: "contrast" in seen, timeout=10_000)
 
     assert seen["tick"] == Qt.CheckState.Unchecked
