@@ -7,12 +7,11 @@ from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleOption, Q
 THEME = "appearance/theme"
 SYSTEM, LIGHT, DARK = "system", "light", "dark"
 
-# The styles the application has had, by what they are ("platform", "fusion"): each made
-# once and used again. QApplication deletes the style a switch replaces, while a widget's
-# style sheet can still draw with it (switching themes crashed in Qt now and then): the one
-# replaced is taken from the application first, and kept here. The platform's is the one
-# Qt chose at start; only Fusion draws every control from the palette, so a chosen light or
-# dark theme looks the same everywhere.
+# Every style the application has had, by what it is ("platform", "fusion"): each is made
+# once and kept for the process's life. QApplication deletes the style it replaces, while a
+# widget's style sheet can still draw with it: switching themes crashed in Qt now and then.
+# The platform's is the one Qt chose at start; only Fusion draws every control from the
+# palette, so a chosen light or dark theme looks the same everywhere.
 _styles: dict[str, QStyle] = {}
 
 
@@ -24,23 +23,25 @@ def chosen_theme(settings: QSettings) -> str:
 def apply_theme(app: QApplication, theme: str) -> None:
     """Colour the application as `theme` says. System leaves it to the platform, which
     follows the desktop's light or dark scheme where Qt reports one."""
-    _styles.setdefault("platform", app.style())
+    if "platform" not in _styles:
+        _keep(app.style(), "platform")
     # Where the platform's style is Fusion itself (most Linux desktops), its boxes too.
     if theme == SYSTEM and _styles["platform"].name().lower() != "fusion":
         style = _styles["platform"]
     else:
-        if "fusion" not in _styles:
-            _styles["fusion"] = _OutlinedBoxes("Fusion")
-        style = _styles["fusion"]
-    if style is not app.style():
-        # Not the application's any more, so not deleted by the switch; the application
-        # owns (and at its end deletes) only the style it has.
-        app.style().setParent(None)
-        app.setStyle(style)
+        style = _styles.get("fusion") or _keep(_OutlinedBoxes("Fusion"), "fusion")
+    app.setStyle(style)
+    style.setParent(None)  # not the application's: not deleted when another replaces it
     if theme == SYSTEM:
         app.setPalette(QPalette())  # nothing set: the platform's own, light or dark
     else:
         app.setPalette(dark_palette() if theme == DARK else style.standardPalette())
+
+
+def _keep(style: QStyle, what: str) -> QStyle:
+    style.setParent(None)
+    _styles[what] = style
+    return style
 
 
 class _OutlinedBoxes(QProxyStyle):
