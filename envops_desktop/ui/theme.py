@@ -7,12 +7,9 @@ from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleOption, Q
 THEME = "appearance/theme"
 SYSTEM, LIGHT, DARK = "system", "light", "dark"
 
-# Every style the application has had, by what it is ("platform", "fusion"): each is made
-# once and kept for the process's life. QApplication deletes the style it replaces, while a
-# widget's style sheet can still draw with it: switching themes crashed in Qt now and then.
-# The platform's is the one Qt chose at start; only Fusion draws every control from the
-# palette, so a chosen light or dark theme looks the same everywhere.
-_styles: dict[str, QStyle] = {}
+# The style the platform gave, before a chosen theme asked for Fusion: only Fusion draws
+# every control from the palette, so a chosen light or dark theme looks the same everywhere.
+_platform_style: str | None = None
 
 
 def chosen_theme(settings: QSettings) -> str:
@@ -23,25 +20,17 @@ def chosen_theme(settings: QSettings) -> str:
 def apply_theme(app: QApplication, theme: str) -> None:
     """Colour the application as `theme` says. System leaves it to the platform, which
     follows the desktop's light or dark scheme where Qt reports one."""
-    if "platform" not in _styles:
-        _keep(app.style(), "platform")
-    # Where the platform's style is Fusion itself (most Linux desktops), its boxes too.
-    if theme == SYSTEM and _styles["platform"].name().lower() != "fusion":
-        style = _styles["platform"]
-    else:
-        style = _styles.get("fusion") or _keep(_OutlinedBoxes("Fusion"), "fusion")
-    app.setStyle(style)
-    style.setParent(None)  # not the application's: not deleted when another replaces it
+    global _platform_style
+    if _platform_style is None:
+        _platform_style = app.style().name()
     if theme == SYSTEM:
+        # Where the platform's style is Fusion itself (most Linux desktops), its boxes too.
+        fusion = _platform_style.lower() == "fusion"
+        app.setStyle(_OutlinedBoxes("Fusion") if fusion else _platform_style)
         app.setPalette(QPalette())  # nothing set: the platform's own, light or dark
-    else:
-        app.setPalette(dark_palette() if theme == DARK else style.standardPalette())
-
-
-def _keep(style: QStyle, what: str) -> QStyle:
-    style.setParent(None)
-    _styles[what] = style
-    return style
+        return
+    app.setStyle(_OutlinedBoxes("Fusion"))
+    app.setPalette(dark_palette() if theme == DARK else app.style().standardPalette())
 
 
 class _OutlinedBoxes(QProxyStyle):
