@@ -23,14 +23,17 @@ def apply_theme(app: QApplication, theme: str) -> None:
     global _platform_style
     if _platform_style is None:
         _platform_style = app.style().name()
+    if theme == SYSTEM and _platform_style.lower() != "fusion":
+        app.setStyle(_platform_style)
+    elif not isinstance(app.style(), _OutlinedBoxes):
+        # Fusion, for a chosen theme and where the platform's style is Fusion itself (most
+        # Linux desktops), with its boxes outlined. Set once and kept across switches: each
+        # style QApplication replaces it deletes, while widgets may still hold it.
+        app.setStyle(_OutlinedBoxes("Fusion"))
     if theme == SYSTEM:
-        # Where the platform's style is Fusion itself (most Linux desktops), its boxes too.
-        fusion = _platform_style.lower() == "fusion"
-        app.setStyle(_OutlinedBoxes("Fusion") if fusion else _platform_style)
         app.setPalette(QPalette())  # nothing set: the platform's own, light or dark
-        return
-    app.setStyle(_OutlinedBoxes("Fusion"))
-    app.setPalette(dark_palette() if theme == DARK else app.style().standardPalette())
+    else:
+        app.setPalette(dark_palette() if theme == DARK else app.style().standardPalette())
 
 
 class _OutlinedBoxes(QProxyStyle):

@@ -49,3 +49,24 @@ def test_going_back_to_the_desktops_theme_undoes_the_dark_one(
         press_shortcut(qtbot, window, "Ctrl+,")
 
     qtbot.waitUntil(lambda: window.palette().color(QPalette.ColorRole.Window).lightness() == light)
+
+
+def test_switching_between_fusion_themes_keeps_the_one_style(qtbot, window, back_to_system_colours):
+    # Each switch made a new style, and QApplication deleted the one it replaced while
+    # widgets could still hold it.
+    import shiboken6
+
+    styles = []
+    for theme in ("dark", "light", "dark"):
+
+        def choose(dialog, theme=theme) -> None:
+            combo = dialog.findChild(object, "themeCombo")
+            combo.setCurrentIndex(combo.findData(theme))
+            dialog.reject()
+
+        when_modal(choose, named="preferencesDialog")
+        press_shortcut(qtbot, window, "Ctrl+,")
+        styles.append(QApplication.instance().style())
+
+    assert all(shiboken6.isValid(style) for style in styles)
+    assert styles[0] is styles[1] is styles[2]
