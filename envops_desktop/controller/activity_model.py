@@ -9,17 +9,25 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSortFilterProxyModel, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
 
-from envops_desktop.controller.operation_runner import assert_gui_thread
+from envops_desktop.controller.operation_runner import OperationRunner, assert_gui_thread
 from envops_desktop.controller.record_table_model import AnyIndex, local_time
 from envops_desktop.domain.activity_query import ACTIVITY_COLUMNS, ActivityQuery
 from envops_desktop.domain.enums import Outcome
 from envops_desktop.domain.models import ActivityEntry
 
-PAGE_SIZE = 250  # one fetch stays well under a frame budget of ~20 ms
+PAGE_SIZE = 250  # a page's rows go into the view in one step of a millisecond or two
 
-PageLoader = Callable[[ActivityQuery, int, int], list[ActivityEntry]]  # query, offset, limit
+# query, the last entry loaded (None for the first page), limit
+PageLoader = Callable[[ActivityQuery, ActivityEntry | None, int], list[ActivityEntry]]
 NewerLoader = Callable[[ActivityQuery, int], list[ActivityEntry]]  # query, after id
 
 _HEADERS = ["Time", "Environment", "Action", "User", "Outcome", "Detail"]
@@ -50,7 +58,15 @@ def _row(entry: ActivityEntry) -> Row:
 
 
 class ActivityTableModel(QAbstractTableModel):
-    """Pages through the log with canFetchMore/fetchMore; new entries go on top."""
+    """Pages through the log with canFetchMore/fetchMore; new entries go on top.
+
+    A page is read on a worker: sorted by a column where most entries tie, searched for a
+    word no entry holds, or filtered to an environment that holds most of 100,000 entries,
+    SQLite goes through the whole log for a page (60-130 ms), which on the window's thread
+    froze it at every keystroke in the search box and every click on a header.
+    """
+
+    reading_changed = Signal(bool)  # a page is being read
 
     def __init__(
         self, load_page: PageLoader, load_newer: NewerLoader, parent: QObject | None = None
@@ -58,10 +74,25 @@ class ActivityTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._load_page = load_page
         self._load_newer = load_newer
+        # Its own: reading a page is no operation the user waits for or is asked about at quit.
+        self._runner = OperationRunner(self)
         self.query = ActivityQuery()
         self._rows: list[Row] = []  # formatted once per row, not per paint
         self._newest_id = 0
+        self._last: ActivityEntry | None = None  # where the next page starts
         self._exhausted = False
+        self._generation = 0  # the query a page being read was asked for
+        self._reading = False
+        self._newer_wanted = False  # the log changed while a page was being read
+
+    @property
+    def reading(self) -> bool:
+        return self._reading
+
+    def stop(self) -> None:
+        """Wait for the page being read, and drop it."""
+        self._generation += 1
+        self._runner.cancel_all_and_wait()
 
     # The query -------------------------------------------------------------------------------
 
@@ -72,7 +103,10 @@ class ActivityTableModel(QAbstractTableModel):
         self.query = query
         self._rows = []
         self._newest_id = 0
+        self._last = None
         self._exhausted = False
+        self._generation += 1  # a page still being read for the query before is dropped
+        self._set_reading(False)
         self.endResetModel()
         self.fetchMore(QModelIndex())
 
@@ -121,15 +155,47 @@ class ActivityTableModel(QAbstractTableModel):
         return not parent.isValid() and not self._exhausted
 
     def fetchMore(self, parent: AnyIndex) -> None:  # noqa: N802
-        if parent.isValid() or self._exhausted:
+        """Start reading the next page, unless one is being read; rows come when it is in."""
+        if parent.isValid() or self._exhausted or self._reading:
             return
-        page = self._load_page(self.query, len(self._rows), PAGE_SIZE)
+        query, after, generation = self.query, self._last, self._generation
+        reading = self._runner.prepare(
+            self.tr("Reading the activity log"),
+            None,
+            lambda _progress, _cancel: self._load_page(query, after, PAGE_SIZE),
+        )
+        reading.succeeded.connect(lambda page: self._page_read(generation, page))
+        reading.failed.connect(lambda _message, error: self._page_failed(generation, error))
+        self._set_reading(True)
+        self._runner.launch(reading)
+
+    def _page_read(self, generation: int, page: list[ActivityEntry]) -> None:
+        assert_gui_thread()
+        if generation != self._generation:
+            return
+        self._set_reading(False)
         self._exhausted = len(page) < PAGE_SIZE
         if page:
+            self._last = page[-1]
             first = len(self._rows)
             self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
             self._append(page, at_top=False)
             self.endInsertRows()
+        if self._newer_wanted:
+            self.fetch_newer()
+
+    def _page_failed(self, generation: int, error: Exception) -> None:
+        if generation != self._generation:
+            return
+        self._set_reading(False)
+        # Raised here, on the window's thread, as it was when pages were read there: the
+        # window names it (a damaged database, say) as it does any fault a slot meets.
+        raise error
+
+    def _set_reading(self, reading: bool) -> None:
+        if reading != self._reading:
+            self._reading = reading
+            self.reading_changed.emit(reading)
 
     def _append(self, entries: list[ActivityEntry], at_top: bool) -> None:
         rows = [_row(e) for e in entries]
@@ -139,22 +205,25 @@ class ActivityTableModel(QAbstractTableModel):
             self._rows.extend(rows)
         self._newest_id = max(self._newest_id, max(e.id for e in entries))
 
-    def fetch_newer(self) -> int:
-        """Show entries written since the newest one loaded; return how many there were."""
+    def fetch_newer(self) -> None:
+        """Show entries written since the newest one loaded."""
         assert_gui_thread()
-        if not self._rows and not self._exhausted:  # nothing loaded yet: the first page
+        self._newer_wanted = self._reading
+        if self._reading:  # looked for once the page is in, which may hold them already
+            return
+        if not self._rows and not self._exhausted:  # nothing read yet: the first page
             self.fetchMore(QModelIndex())
-            return len(self._rows)
+            return
+        # By id, past the newest loaded: a few rows whatever the log's size, read here.
         newer = self._load_newer(self.query, self._newest_id)
         if not newer:
-            return 0
+            return
         if self.query.newest_first:
             self.beginInsertRows(QModelIndex(), 0, len(newer) - 1)
             self._append(newer, at_top=True)
             self.endInsertRows()
         else:  # they belong somewhere in the middle of another order: load afresh
             self.set_query(self.query)
-        return len(newer)
 
 
 class StoreSortedProxy(QSortFilterProxyModel):

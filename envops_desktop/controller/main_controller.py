@@ -795,3 +795,4 @@ class MainController(QObject):
         self.stop()
         self.runner.cancel_all_and_wait()
         self.drift.stop()
+        self.activity_model.stop()

@@ -1265,13 +1265,14 @@ class EnvOpsService:
     def activity(self, environment: str | None = None, limit: int = 50) -> list[ActivityEntry]:
         """The newest activity entries, of one environment or of all."""
         env_id = self.get_environment(environment).id if environment else None
-        return self._ctx.activity.page(ActivityQuery(environment_id=env_id), 0, limit)
+        return self._ctx.activity.page(ActivityQuery(environment_id=env_id), limit=limit)
 
     def query_activity(
-        self, query: ActivityQuery, offset: int = 0, limit: int = 500
+        self, query: ActivityQuery, after: ActivityEntry | None = None, limit: int = 500
     ) -> list[ActivityEntry]:
-        """A page of the activity log, filtered, searched and sorted by the store."""
-        return self._ctx.activity.page(query, offset, limit)
+        """A page of the activity log, filtered, searched and sorted by the store: the first,
+        or the one after entry `after`."""
+        return self._ctx.activity.page(query, after, limit)
 
     def activity_since(self, query: ActivityQuery, after_id: int) -> list[ActivityEntry]:
         return self._ctx.activity.newer_than(query, after_id)

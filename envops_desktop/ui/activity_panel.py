@@ -59,7 +59,6 @@ class ActivityPanel(QWidget):
         self.table = make_table_view("activityTable", self.tr("Activity log"), self)
         self.table.setModel(self.proxy)
         self.table.setItemDelegate(FailedEntryDelegate(self.table))
-        self.table.set_empty_hint(self.tr("Nothing has happened here yet."))
         self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         for column, width in enumerate((150, 120, 190, 90, 80)):
             self.table.setColumnWidth(column, width)
@@ -73,6 +72,8 @@ class ActivityPanel(QWidget):
         self.table.activated.connect(self._open)
         self.table.selectionModel().selectionChanged.connect(self._selected)
         self.search_edit.textChanged.connect(self.proxy.setFilterFixedString)
+        controller.activity_model.reading_changed.connect(self._say_when_empty)
+        controller.activity_model.modelReset.connect(self._say_when_empty)
         self.environment_combo.currentIndexChanged.connect(self._filter_environment)
         controller.environments_model.modelReset.connect(self._fill_environments)
         controller.environments_model.rowsInserted.connect(self._fill_environments)
@@ -86,6 +87,17 @@ class ActivityPanel(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.table)
         self._fill_environments()
+        self._say_when_empty()
+
+    def _say_when_empty(self) -> None:
+        model = self._controller.activity_model
+        if model.reading:
+            hint = self.tr("Reading the activity log…")
+        elif model.query.search or model.query.environment_id is not None:
+            hint = self.tr("No entry matches.")
+        else:
+            hint = self.tr("Nothing has happened here yet.")
+        self.table.set_empty_hint(hint)
 
     def _selected(self) -> None:
         # Only a restore or an import that finished keeps what it changed: a failed one

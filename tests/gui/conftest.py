@@ -69,6 +69,11 @@ def select_environment(window: MainWindow, name: str) -> None:
     assert window.controller.selected_environment.name == name
 
 
+def log_read(qtbot, window: MainWindow) -> None:
+    """Wait for the Activity Log's page being read on its worker, as a user sees it come."""
+    qtbot.waitUntil(lambda: not window.controller.activity_model.reading)
+
+
 def backup_rows(window: MainWindow) -> list[str]:
     return [b.name for b in window.controller.backups_model.records()]
 

@@ -5,17 +5,19 @@ import os
 import sqlite3
 import threading
 
-from PySide6.QtCore import Qt, QThread, QTimer
+from PySide6.QtCore import QPoint, Qt, QThread, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QLineEdit, QTabWidget
 
 from envops_desktop.controller.activity_model import PAGE_SIZE
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.domain.enums import ActivityAction
+from envops_desktop.service.service import EnvOpsService
 from envops_desktop.ui.main_window import MainWindow
 from tests.gui.conftest import (
     backup_rows,
     click_button,
+    log_read,
     quit_insisting,
     select_environment,
     when_modal,
@@ -26,6 +28,7 @@ from tests.gui.user import (
     open_menu_bar_menu,
     press_shortcut,
 )
+from tests.spies import threads_calling
 from tests.store_view import damage_table
 from tests.trees import describe_tree
 
@@ -145,12 +148,14 @@ def test_activity_log_filters_by_environment_and_search(
     service.create_backup("other", name="omega")
     window.controller.refresh()
     panel = window.activity
+    log_read(qtbot, window)
     all_rows = panel.proxy.rowCount()
     assert all_rows == 4  # two added, two backed up
     panel.environment_combo.setCurrentIndex(panel.environment_combo.findText("other"))
     qtbot.waitUntil(lambda: panel.proxy.rowCount() == 2)
     panel.environment_combo.setCurrentIndex(0)
     panel.search_edit.setText("alpha")
+    log_read(qtbot, window)
     assert panel.proxy.rowCount() == 1
     assert "alpha" in panel.proxy.index(0, 5).data()
 
@@ -339,10 +344,12 @@ def test_activity_log_fetches_in_pages(qtbot, service, environment, settings):
     controller = MainController(service)
     controller.start()
     model = controller.activity_model
+    qtbot.waitUntil(lambda: not model.reading)
     assert model.rowCount() == PAGE_SIZE
     while model.canFetchMore(model.index(-1, -1)):
         before = model.rowCount()
         model.fetchMore(model.index(-1, -1))
+        qtbot.waitUntil(lambda: not model.reading)
         assert model.rowCount() - before <= PAGE_SIZE
     assert model.rowCount() == 1201
     assert model.index(0, 5).data() == "entry 1199"
@@ -364,11 +371,102 @@ def test_activity_log_sorts_and_searches_all_entries_not_just_loaded_ones(
     panel = window.activity
     window.controller.refresh()
     panel.table.sortByColumn(3, Qt.SortOrder.DescendingOrder)  # by user
+    log_read(qtbot, window)
     assert panel.proxy.index(0, 3).data() == "user0999"
     panel.search_edit.setText("entry 7")
+    log_read(qtbot, window)
     assert panel.proxy.rowCount() == 111  # 7, 70-79, 700-799
     panel.search_edit.setText("100%")
+    log_read(qtbot, window)
     assert panel.proxy.rowCount() == 0  # wildcards are taken literally
+
+
+def test_searching_or_sorting_the_log_reads_it_off_the_windows_thread(
+    qtbot, window, service, environment, monkeypatch
+):
+    read_on = threads_calling(monkeypatch, service._ctx.activity, "page")
+    panel = window.activity
+    qtbot.keyClicks(panel.search_edit, "billing")
+    header = panel.table.horizontalHeader()
+    centre = QPoint(header.sectionViewportPosition(2) + header.sectionSize(2) // 2, 5)
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=centre)  # by action
+    log_read(qtbot, window)
+
+    assert len(read_on) >= len("billing") + 1
+    assert threading.main_thread() not in read_on
+    assert panel.proxy.rowCount() == 1  # billing was added
+    qtbot.keyClicks(panel.search_edit, " was removed")
+    log_read(qtbot, window)
+    assert panel.proxy.rowCount() == 0
+    assert panel.table.empty_hint == "No entry matches."
+
+
+def test_an_entry_written_while_the_log_is_being_read_still_shows(
+    qtbot, window, service, environment, monkeypatch
+):
+    read = service._ctx.activity.page
+    answer = threading.Event()
+
+    def slowly_read(*args, **kwargs):  # as on a log of 100,000 entries and a busy disk
+        page = read(*args, **kwargs)
+        answer.wait(10)
+        return page
+
+    monkeypatch.setattr(service._ctx.activity, "page", slowly_read)
+    panel = window.activity
+    qtbot.keyClicks(panel.search_edit, "billing")
+    panel.search_edit.clear()  # all of it again, newest first: a page is being read
+    assert window.controller.activity_model.reading
+
+    service.create_backup("billing", name="written meanwhile")
+    window.controller.refresh()  # as the window's poll of the database would
+    answer.set()
+    log_read(qtbot, window)
+
+    assert "written meanwhile" in panel.proxy.index(0, 5).data()
+
+
+def test_an_entry_written_while_scrolling_a_sorted_log_shows_no_row_twice(
+    qtbot, window, service, environment, tmp_path
+):
+    with service._ctx.db.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO activity (time, environment_id, environment_name, action, user, outcome,"
+            " detail) VALUES ('2026-01-01T00:00:00+00:00', ?, 'billing', ?, ?, 'success', ?)",
+            [
+                (environment.id, ActivityAction.BACKUP_CREATED.value, f"user{i % 7}", f"entry {i}")
+                for i in range(1000)
+            ],
+        )
+    panel = window.activity
+    window.controller.refresh()
+    tabs = window.tabs.tabBar()
+    qtbot.mouseClick(tabs, Qt.MouseButton.LeftButton, pos=tabs.tabRect(2).center())
+    header = panel.table.horizontalHeader()
+    while header.sortIndicatorSection() != 3 or header.sortIndicatorOrder() != (
+        Qt.SortOrder.AscendingOrder
+    ):  # the User header clicked until it sorts A to Z
+        centre = QPoint(header.sectionViewportPosition(3) + header.sectionSize(3) // 2, 5)
+        qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    log_read(qtbot, window)
+    panel.table.scrollToBottom()  # the second page
+    log_read(qtbot, window)
+    assert panel.proxy.rowCount() == 2 * PAGE_SIZE
+
+    # The command line, at the same time, logs an entry that sorts into the rows already shown.
+    elsewhere = EnvOpsService(service.data_dir)
+    (tmp_path / "audit").mkdir()
+    elsewhere.add_environment("audit", tmp_path / "audit", version="1")
+    elsewhere.close()
+    while panel.proxy.canFetchMore(panel.proxy.index(-1, -1)):
+        panel.table.scrollToBottom()
+        log_read(qtbot, window)
+
+    shown = [panel.proxy.index(row, 5).data() for row in range(panel.proxy.rowCount())]
+    earlier = [text for text in shown if text.startswith("entry ")]
+    assert sorted(earlier) == sorted(f"entry {i}" for i in range(1000))
+    users = [panel.proxy.index(row, 3).data() for row in range(panel.proxy.rowCount())]
+    assert users == sorted(users)
 
 
 def test_closing_during_a_backup_asks_then_cancels_cleanly(qtbot, window, environment, config_dir):

@@ -21,6 +21,7 @@ from tests.gui.conftest import (
     choose_in_file_dialog,
     click_button,
     diff_of_selected_file,
+    log_read,
     select_environment,
     when_modal,
 )
@@ -704,6 +705,7 @@ def _report_from_the_activity_log(qtbot, window, action: str) -> dict:
     select_environment(window, "billing")
     bar = window.tabs.tabBar()
     qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(2).center())
+    log_read(qtbot, window)
     table = window.activity.table
     row = next(
         r for r in range(table.model().rowCount()) if table.model().index(r, 2).data() == action
@@ -774,6 +776,7 @@ def test_show_changes_in_the_activity_log_is_offered_only_where_a_list_was_kept(
     window.controller.refresh()
     bar = window.tabs.tabBar()
     qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(2).center())
+    log_read(qtbot, window)
     table = window.activity.table
     offered = {}
     for row in range(table.model().rowCount()):
