@@ -16,7 +16,11 @@ def saving_as(destination: Path, mode: int) -> Iterator[Callable[[BinaryIO], Non
     written: a failed save leaves what was there. As `cp` does, a new file gets the
     permissions of the one saved (`mode`, less the umask and the setuid, setgid and sticky
     bits), and a file saved over keeps its own, and its owner: a secret kept 0600 is not
-    left readable by all."""
+    left readable by all. Saved over a link, it is written to the file the link leads to
+    and the link stays, as `cp` and editors do: /etc/resolv.conf, say, is often a link
+    that a service expects to find there."""
+    if destination.is_symlink():
+        destination = Path(os.path.realpath(destination))
     partial = destination.with_name(f".{destination.name}.envops-part")
 
     def copy(source: BinaryIO) -> None:
@@ -42,7 +46,7 @@ def saving_as(destination: Path, mode: int) -> Iterator[Callable[[BinaryIO], Non
 
 def _keep_what_was_there(new: int, destination: Path) -> None:
     """Give the open file `new` the permissions and owner of the file at `destination`, if
-    there is one; for a link, of the file it leads to (the link itself is replaced)."""
+    there is one."""
     try:
         there = os.stat(destination)
     except FileNotFoundError:

@@ -615,6 +615,32 @@ def test_a_saved_file_is_no_more_open_than_its_original_and_one_saved_over_keeps
         assert (kept.stat().st_uid, kept.stat().st_gid) == (1234, 4321)
 
 
+def test_a_file_saved_over_a_link_goes_where_the_link_leads_and_the_link_stays(
+    service, environment, config_dir, tmp_path
+):
+    backup = service.create_backup("billing")
+    (tmp_path / "run").mkdir()
+    kept = tmp_path / "run" / "app.yaml"
+    kept.write_text("what was there\n")
+    kept.chmod(0o640)
+    if AS_ROOT:
+        os.chown(kept, 1234, 4321)
+    (tmp_path / "etc").mkdir()
+    link = tmp_path / "etc" / "app.yaml"
+    link.symlink_to("../run/app.yaml")  # as /etc/resolv.conf often is
+    chain = tmp_path / "etc" / "again.yaml"
+    chain.symlink_to("app.yaml")
+
+    service.save_backup_file(backup.id, "app.yaml", chain)
+
+    assert os.readlink(link) == "../run/app.yaml" and os.readlink(chain) == "app.yaml"
+    assert kept.read_bytes() == (config_dir / "app.yaml").read_bytes()
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640
+    if AS_ROOT:
+        assert (kept.stat().st_uid, kept.stat().st_gid) == (1234, 4321)
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".envops-part")]
+
+
 def test_peeking_at_a_pipe_names_no_environment_and_does_not_wait(pipe_named_like_an_archive):
     # The window peeks at a file it is opened with, on its own thread.
     assert peek_environment_name(pipe_named_like_an_archive.path) is None
