@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelection, QSettings, Qt, Slot
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtCore import QItemSelection, QSettings, Qt, QUrl, Slot
+from PySide6.QtGui import QFontDatabase, QFontMetrics, QTextBlockFormat, QTextCursor
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -28,7 +28,7 @@ from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.paths import shown
 from envops_desktop.service.configuration_files import StagedConfiguration
 from envops_desktop.ui.file_chooser import FileChooser
-from envops_desktop.ui.file_diff import diff_html
+from envops_desktop.ui.file_diff import MORE, Diff, diff_html, next_rows
 from envops_desktop.ui.table_views import make_table_view
 from envops_desktop.ui.tones import tones_for
 from envops_desktop.ui.window_layout import WindowLayoutMemory
@@ -201,6 +201,9 @@ class ChangesDialog(QDialog):
         self.diff.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.diff.setAccessibleName(self.tr("The selected file before and after"))
         self.diff.setPlaceholderText(self.tr("Select a file to see what changes in it."))
+        self.diff.setOpenLinks(False)
+        self.diff.anchorClicked.connect(self._show_more)
+        self._held_back: tuple[str, ...] = ()  # rows of the diff not shown yet
         splitter = QSplitter(Qt.Orientation.Vertical, self)
         splitter.addWidget(self.table)
         splitter.addWidget(self.diff)
@@ -267,6 +270,7 @@ class ChangesDialog(QDialog):
             return
         change: PathChange = indexes[0].data(RECORD_ROLE)
         self._selected = change
+        self._held_back = ()
         self.save_button.setEnabled(change.size_after is not None)
         if (
             self._contents is not None
@@ -284,10 +288,12 @@ class ChangesDialog(QDialog):
         # Reading both versions (up to a MiB each, a backup's list of files searched for it)
         # and diffing them took long enough on a big backup to freeze the window.
         titles = self._changes.before, self._changes.after
-        tones = tones_for(self.diff.palette()).diff  # the palette is the GUI thread's to read
+        # The palette and the font are the GUI thread's to read.
+        tones = tones_for(self.diff.palette()).diff
+        digit_width = QFontMetrics(self.diff.font()).horizontalAdvance("0")
 
-        def work() -> tuple[str, str]:
-            return path, diff_html(*contents.read(path), *titles, tones)
+        def work() -> tuple[str, Diff]:
+            return path, diff_html(*contents.read(path), *titles, tones, digit_width)
 
         reading = contents.controller.prepare_reading(
             self.tr("Reading {path}").format(path=shown(path)), work
@@ -298,10 +304,28 @@ class ChangesDialog(QDialog):
         contents.controller.runner.launch(reading)
 
     @Slot(object)
-    def _diff_read(self, result: tuple[str, str]) -> None:
-        path, shown = result
+    def _diff_read(self, result: tuple[str, Diff]) -> None:
+        path, diff = result
         if self._selected is not None and self._selected.path == path:  # still the one chosen
-            self.diff.setHtml(shown)
+            self.diff.setHtml(diff.html)
+            self._held_back = diff.held_back
+
+    @Slot(QUrl)
+    def _show_more(self, link: QUrl) -> None:
+        """Put the next rows held back in place of the paragraph that links to them: added
+        to the end, they are all Qt lays out, where the whole diff again would stall."""
+        if link.toString() != MORE or not self._held_back:
+            return
+        more, self._held_back = next_rows(self._held_back)
+        cursor = QTextCursor(self.diff.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor.movePosition(QTextCursor.MoveOperation.StartOfBlock, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        # A paragraph must stay between two tables: of no height, the rows go on unbroken.
+        seam = QTextBlockFormat()
+        seam.setLineHeight(0, QTextBlockFormat.LineHeightTypes.FixedHeight.value)
+        cursor.setBlockFormat(seam)
+        cursor.insertHtml(more)
 
     @Slot(str, object)
     def _diff_failed(self, message: str, _error: object) -> None:

@@ -3,6 +3,8 @@ anything else as its size and SHA-256."""
 
 import html
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from envops_desktop.domain.file_sample import FileSample
 from envops_desktop.ui import side_by_side
@@ -12,9 +14,12 @@ from envops_desktop.ui.tones import DiffTones
 # wider than the wrap column counts once for each row it is wrapped into.
 _MOST_LINES = 5_000
 _WRAP_COLUMN = 72
-# The rows a diff shows at the most: Qt lays a table out on the window's thread, some 0.2 ms
-# a row, and a file changed throughout (5,000 rows) froze the window for over a second.
+# The rows a diff shows at once, and at each "Show the next": Qt lays a table out on the
+# window's thread, some 0.2 ms a row, and a file changed throughout (5,000 rows) froze the
+# window for over a second.
 _MOST_ROWS_SHOWN = 200
+# Where the link to the rows held back leads.
+MORE = "#more"
 # What a file in none of the encodings below is read as: Windows' code page for western
 # languages, in which older configuration files are often written.
 _LEGACY = "cp1252"
@@ -70,19 +75,30 @@ def _facts(sample: FileSample | None, title: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Diff:
+    """A file's two versions as HTML for a text browser: what to show at once (ending in a
+    link to `MORE` when rows are held back), and the table rows held back."""
+
+    html: str
+    held_back: tuple[str, ...] = ()
+
+
 def diff_html(
     before: FileSample | None,
     after: FileSample | None,
     before_title: str,
     after_title: str,
     tones: DiffTones,
-) -> str:
-    """HTML for a text browser: the two versions of a file side by side, or their facts;
-    coloured with `tones`, which suit the palette the text is drawn in."""
+    digit_width: int = 8,
+) -> Diff:
+    """The two versions of a file side by side, or their facts; coloured with `tones`, which
+    suit the palette the text is drawn in. `digit_width` is a digit's width in pixels in the
+    font it is drawn in (8 in a monospace font of 10 points)."""
     old, new = _lines(before), _lines(after)
     reasons = [side for side in (old, new) if isinstance(side, str)]
     if reasons:
-        return (
+        return Diff(
             f"<p>{reasons[0]}: shown by size and hash.</p>"
             + _facts(before, before_title)
             + _facts(after, after_title)
@@ -91,7 +107,16 @@ def diff_html(
     laid_out = side_by_side.rows(
         [line.expandtabs(8) for line in old_lines], [line.expandtabs(8) for line in new_lines]
     )
-    table = _table(laid_out, before_title, after_title, tones)
+    # The numbers' column as wide as its longest number: given no width, Qt shares out
+    # what the two halves leave, nothing, and wrapped each number past 9 a digit a line.
+    longest = max(
+        (line.number for row in laid_out for line in (row.before, row.after) if line),
+        default=1,
+    )
+    number_cell = (
+        f'<td class="diff_header" nowrap="nowrap" width="{len(str(longest)) * digit_width + 8}">'
+    )
+    table, held_back = _table(laid_out, before_title, after_title, tones, number_cell)
     read_in = sorted({encoding for encoding in (old_encoding, new_encoding) if encoding})
     if read_in:
         table = f"<p>Not UTF-8: read as {' and '.join(read_in)}.</p>" + table
@@ -101,15 +126,38 @@ def diff_html(
             "<p>The same lines: only line endings (CRLF or LF), the newline at the end, a byte "
             "order mark or the encoding differ.</p>" + table
         )
-    return table
+    return Diff(table, held_back)
 
 
-def _table(laid_out: list[side_by_side.Row], before: str, after: str, tones: DiffTones) -> str:
+def next_rows(held_back: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    """The next rows held back as a table that goes on from the last (and a link to the
+    ones after, if any), and the rows still held back."""
+    shown, rest = held_back[:_MOST_ROWS_SHOWN], tuple(held_back[_MOST_ROWS_SHOWN:])
+    return f"{_TABLE}<tbody>{''.join(shown)}</tbody></table>{_more(len(rest))}", rest
+
+
+def _more(rows: int) -> str:
+    if not rows:
+        return ""
+    return (
+        f"<p>{rows:,} more rows of changes are not shown here. "
+        f'<a href="{MORE}">Show the next {min(rows, _MOST_ROWS_SHOWN):,}</a></p>'
+    )
+
+
+def _table(
+    laid_out: list[side_by_side.Row],
+    before: str,
+    after: str,
+    tones: DiffTones,
+    number_cell: str,
+) -> tuple[str, tuple[str, ...]]:
     """The rows that changed and `_CONTEXT` around each, a gap marked where rows are left
     out, as a table of two sides: line number and text, each. A line wider than the wrap
     column goes on over as many rows as it takes (numbered ">" after its first), and a
-    long line changed in one place shows the rows around that place."""
-    rows = [table_row for row in laid_out for table_row in _table_rows(row, tones)]
+    long line changed in one place shows the rows around that place. Past
+    `_MOST_ROWS_SHOWN`, the rows are held back (returned apart)."""
+    rows = [table_row for row in laid_out for table_row in _table_rows(row, tones, number_cell)]
     changed = [index for index, (_row, marked) in enumerate(rows) if marked]
     shown = sorted(
         {
@@ -127,38 +175,41 @@ def _table(laid_out: list[side_by_side.Row], before: str, after: str, tones: Dif
         f'<th colspan="2" class="diff_header">{html.escape(title)}</th>'
         for title in (before, after)
     )
-    left_out = len(body) - _MOST_ROWS_SHOWN
+    held_back = tuple(body[_MOST_ROWS_SHOWN:])
     table = (
-        '<table class="diff" width="100%" cellspacing="0" cellpadding="3">'
-        f"<thead><tr>{titles}</tr></thead><tbody>{''.join(body[:_MOST_ROWS_SHOWN])}</tbody>"
-        "</table>"
+        f"{_TABLE}<thead><tr>{titles}</tr></thead><tbody>{''.join(body[:_MOST_ROWS_SHOWN])}"
+        f"</tbody></table>{_more(len(held_back))}"
     )
-    if left_out > 0:
-        table += f"<p>{left_out:,} more rows of changes are not shown here.</p>"
-    return table
+    return table, held_back
 
 
+_TABLE = '<table class="diff" width="100%" cellspacing="0" cellpadding="3">'
 _CONTEXT = 3  # unchanged rows shown before and after each change
 _GAP = '<tr><td class="diff_gap">⋯</td><td></td><td class="diff_gap">⋯</td><td></td></tr>'
-_EMPTY = '<td class="diff_header"></td><td nowrap="nowrap" width="50%"></td>'
+_TEXT_CELL = '<td nowrap="nowrap" width="50%"'
 
 
-def _table_rows(row: side_by_side.Row, tones: DiffTones) -> list[tuple[str, bool]]:
+def _table_rows(
+    row: side_by_side.Row, tones: DiffTones, number_cell: str
+) -> list[tuple[str, bool]]:
     """A row of the layout as table rows, each with whether anything in it changed."""
-    sides = [_wrapped(line, tones) for line in (row.before, row.after)]
+    sides = [_wrapped(line, tones, number_cell) for line in (row.before, row.after)]
     height = max(len(side) for side in sides)
-    padded = [side + [(_EMPTY, False)] * (height - len(side)) for side in sides]
+    empty = f"{number_cell}</td>{_TEXT_CELL}></td>"
+    padded = [side + [(empty, False)] * (height - len(side)) for side in sides]
     return [
         ("<tr>" + left + right + "</tr>", left_marked or right_marked)
         for (left, left_marked), (right, right_marked) in zip(*padded, strict=True)
     ]
 
 
-def _wrapped(line: side_by_side.Line | None, tones: DiffTones) -> list[tuple[str, bool]]:
+def _wrapped(
+    line: side_by_side.Line | None, tones: DiffTones, number_cell: str
+) -> list[tuple[str, bool]]:
     """One side's line as the cells (number, text) of each row it is wrapped into, each
     with whether anything in that row changed (all of a line added or removed)."""
-    if line is None:
-        return [(_EMPTY, True)]  # the other side's line is added or removed
+    if line is None:  # the other side's line is added or removed
+        return [(f"{number_cell}</td>{_TEXT_CELL}></td>", True)]
     tint = {
         side_by_side.CHANGED: tones.changed_line,
         side_by_side.ADDED: tones.added_line,
@@ -179,9 +230,9 @@ def _wrapped(line: side_by_side.Line | None, tones: DiffTones) -> list[tuple[str
                 shown = f'<span style="background-color: {tones.changed_text}">{shown}</span>'
                 rows[-1] = (rows[-1][0], True)
             rows[-1][0].append(shown)
-    cell = '<td nowrap="nowrap" width="50%"' + (f' bgcolor="{tint}">' if tint else ">")
+    cell = _TEXT_CELL + (f' bgcolor="{tint}">' if tint else ">")
     numbers = [str(line.number)] + ["&gt;"] * (len(rows) - 1)
     return [
-        (f'<td class="diff_header">{number}</td>{cell}{"".join(parts)}</td>', marked)
+        (f"{number_cell}{number}</td>{cell}{''.join(parts)}</td>", marked)
         for number, (parts, marked) in zip(numbers, rows, strict=True)
     ]

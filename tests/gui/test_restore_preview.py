@@ -2,6 +2,7 @@
 as it is, all through the window."""
 
 import hashlib
+import itertools
 import os
 import shutil
 import threading
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QSplitter
 
 from envops_desktop.controller import main_controller
@@ -158,6 +160,70 @@ def test_the_restore_dialog_counts_the_changes_and_shows_a_files_diff(
     assert len(service.list_backups("billing")) == 1  # cancelled: nothing happened
     # Read on a worker: the window never waits for the store.
     assert read_on and threading.main_thread() not in read_on
+
+
+def _lines_each_number_takes(diff) -> list[int]:
+    """For each line number in a diff, on how many lines it is laid out."""
+    taken, block = [], diff.document().begin()
+    while block.isValid():
+        if block.text().isdigit():
+            taken.append(block.layout().lineCount())
+        block = block.next()
+    return taken
+
+
+def test_a_diff_of_a_file_changed_throughout_shows_every_row_as_the_user_asks(
+    qtbot, window, service, environment, config_dir
+):
+    (config_dir / "limits.conf").write_text("".join(f"limit{i} = {i}\n" for i in range(700)))
+    backup = service.create_backup("billing", name="before the tuning")
+    (config_dir / "limits.conf").write_text("".join(f"limit{i} = {2 * i}\n" for i in range(700)))
+    window.controller.refresh()
+    select_environment(window, "billing")
+    seen, lines_of_numbers, steps = [], [], []
+
+    def look_at_the_file(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        table.selectRow(_row_of(table, "limits.conf").row())
+        text, _ = diff_of_selected_file(qtbot, changes)
+        seen.append(text)
+        diff = changes.findChild(object, "diffView")
+        lines_of_numbers.extend(_lines_each_number_takes(diff))
+        diff.setFocus()
+        QTest.keyClick(diff, Qt.Key.Key_Tab)  # to the link: "Show the next 200"
+        QTest.keyClick(diff, Qt.Key.Key_Return)
+        seen.append(diff.toPlainText())
+        tops = [
+            diff.cursorRect(diff.document().find(f"limit{i} = {i}")).top() for i in (198, 199, 200)
+        ]
+        steps.extend(later - earlier for earlier, later in itertools.pairwise(tops))
+        for _ in range(2):  # and by the mouse, at the link's place at the end
+            diff.verticalScrollBar().setValue(diff.verticalScrollBar().maximum())
+            link = diff.document().find("Show the next")
+            link.setPosition(link.selectionStart() + 1)
+            qtbot.mouseClick(
+                diff.viewport(), Qt.MouseButton.LeftButton, pos=diff.cursorRect(link).center()
+            )
+            seen.append(diff.toPlainText())
+        changes.reject()
+
+    _through_the_changes(qtbot, window, backup, look_at_the_file, restore=False)
+    qtbot.waitUntil(lambda: len(seen) == 4, timeout=10_000)
+
+    # Numbered 1 to 200, each number on a line of its own: not wrapped a digit a line.
+    assert lines_of_numbers == [1] * 400
+    assert steps[0] == steps[1] > 0  # the rows shown next go on with no gap between
+    first, second, third, whole = seen
+    assert "limit199 = 398" in first and "limit200 = " not in first
+    assert "500 more rows of changes are not shown here. Show the next 200" in first
+    assert "limit399 = 798" in second and "limit400 = " not in second
+    assert "300 more rows" in second and "500 more rows" not in second
+    assert "limit599 = 1198" in third and "100 more rows" in third
+    assert "limit699 = 699" in whole and "limit699 = 1398" in whole
+    assert "more rows" not in whole and "Show the next" not in whole
+    sides = [line for line in whole.splitlines() if "limit" in line]  # live, then backup
+    assert sides[0::2] == [f"limit{i} = {2 * i}" for i in range(700)]
+    assert sides[1::2] == [f"limit{i} = {i}" for i in range(700)]
 
 
 def test_the_restore_dialog_shows_its_counts_whole(qtbot, window, golden):

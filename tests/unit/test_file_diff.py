@@ -22,7 +22,7 @@ def test_each_side_of_a_text_diff_has_half_the_width_and_a_title_of_its_own():
     # Qt's rich text sized a side's column a character short, so its last character ran
     # into the other side's line numbers; and difflib's column of links to the next change
     # squeezed the second title into one letter a line.
-    html = diff_html(_sample(BEFORE), _sample(AFTER), "live", "Before invoices v2", TONES)
+    html = diff_html(_sample(BEFORE), _sample(AFTER), "live", "Before invoices v2", TONES).html
 
     assert 'width="100%"' in html
     assert html.count('<td nowrap="nowrap" width="50%"') == 2 * 4
@@ -34,7 +34,7 @@ def test_each_side_of_a_text_diff_has_half_the_width_and_a_title_of_its_own():
 def test_a_changed_line_is_tinted_whole_and_its_changed_characters_more_strongly():
     before = b"server:\n  port: 9443\nold: 1\nfeatures: []\n"
     after = b"server:\n  port: 8443\nfeatures: []\nnew: 2\n"
-    html = diff_html(_sample(before), _sample(after), "live", "golden", TONES)
+    html = diff_html(_sample(before), _sample(after), "live", "golden", TONES).html
     rows = {
         re.sub(r"<[^>]+>", "", row).replace("&nbsp;", " "): row
         for row in re.findall(r"<tr>.*?</tr>", html)
@@ -52,7 +52,7 @@ def test_a_changed_line_is_tinted_whole_and_its_changed_characters_more_strongly
 
 
 def test_a_binary_file_is_shown_by_size_and_hash():
-    html = diff_html(_sample(b"\0\1\2"), None, "live", "golden", TONES)
+    html = diff_html(_sample(b"\0\1\2"), None, "live", "golden", TONES).html
 
     assert "Not text" in html and "3 bytes, SHA-256" in html and "golden</b>: none" in html
 
@@ -62,7 +62,7 @@ def test_a_file_longer_than_a_diff_shows_is_named_by_the_size_and_hash_of_all_of
     image = b"\x89PNG\r\n\x1a\n\0" + bytes(range(256)) * 12_000
     log = b"line of a long log\n" * 120_000
     for data, why in ((image, "Not text"), (log, "Longer than the 1,024 KiB a diff shows")):
-        html = diff_html(_sample(data), _sample(data + b"more\n"), "live", "golden", TONES)
+        html = diff_html(_sample(data), _sample(data + b"more\n"), "live", "golden", TONES).html
 
         assert f"{why}: shown by size and hash" in html
         assert f"{len(data):,} bytes, SHA-256 <tt>{hashlib.sha256(data).hexdigest()}" in html
@@ -73,7 +73,7 @@ def test_a_configuration_file_in_a_legacy_encoding_is_diffed_as_text():
     before = "# Paramètres\nport: 9443\n".encode("cp1252")
     after = "# Paramètres\nport: 8443\n".encode("utf-16")  # as Notepad saves "Unicode"
 
-    html = diff_html(_sample(before), _sample(after), "live", "golden", TONES)
+    html = diff_html(_sample(before), _sample(after), "live", "golden", TONES).html
 
     assert "Not UTF-8: read as UTF-16 and Windows-1252" in html
     assert html.count("Paramètres") == 2 and ">9</span>443" in html and ">8</span>443" in html
@@ -82,10 +82,12 @@ def test_a_configuration_file_in_a_legacy_encoding_is_diffed_as_text():
 def test_a_file_whose_lines_only_end_differently_says_so():
     windows, unix = b"port: 9443\r\nhost: a\r\n", b"port: 9443\nhost: a"
 
-    html = diff_html(_sample(windows), _sample(unix), "live", "golden", TONES)
+    html = diff_html(_sample(windows), _sample(unix), "live", "golden", TONES).html
 
     assert "only line endings (CRLF or LF), the newline at the end" in html
-    assert "only line endings" not in diff_html(_sample(BEFORE), _sample(AFTER), "a", "b", TONES)
+    assert (
+        "only line endings" not in diff_html(_sample(BEFORE), _sample(AFTER), "a", "b", TONES).html
+    )
 
 
 def test_a_file_changed_on_each_of_a_thousand_lines_shows_its_first_changes_at_once():
@@ -94,7 +96,7 @@ def test_a_file_changed_on_each_of_a_thousand_lines_shows_its_first_changes_at_o
     before = "".join(f"key{i}: {i}\n" for i in range(1_000)).encode()
     after = "".join(f"key{i}: {i + 1}\n" for i in range(1_000)).encode()
 
-    html = diff_html(_sample(before), _sample(after), "live", "golden", TONES)
+    html = diff_html(_sample(before), _sample(after), "live", "golden", TONES).html
 
     rows = re.findall(r"<tr>.*?</tr>", html)
     assert len(rows) == 1 + 200  # the titles, then as many rows as a window lays out quickly
@@ -109,7 +111,7 @@ def test_a_minified_file_changed_in_one_place_has_just_that_place_marked():
     values[4_321] = '"key4321": 9876'
     after = ("{" + ", ".join(values) + "}").encode()
 
-    html = diff_html(_sample(before), _sample(after), "live", "golden", TONES)
+    html = diff_html(_sample(before), _sample(after), "live", "golden", TONES).html
 
     marked = re.findall(r'<span style="background-color: [^"]+">([^<]*)</span>', html)
     assert marked == ["4321", "9876"]  # the value, on each side, and nothing else
@@ -124,9 +126,9 @@ def test_lines_are_numbered_as_an_editor_numbers_them():
     before = 'name: "a\u2028b"\n\x0c\nport: 9443\n'.encode()
     after = 'name: "a\u2028b"\n\x0c\nport: 8443\n'.encode()
 
-    html = diff_html(_sample(before), _sample(after), "live", "golden", TONES)
+    html = diff_html(_sample(before), _sample(after), "live", "golden", TONES).html
 
     changed = next(
         row for row in re.findall(r"<tr>.*?</tr>", html) if "9443" in re.sub("<[^>]+>", "", row)
     )
-    assert changed.startswith('<tr><td class="diff_header">3</td>')
+    assert re.match(r'<tr><td class="diff_header"[^>]*>3</td>', changed)
