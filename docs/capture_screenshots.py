@@ -91,6 +91,8 @@ def main() -> None:
     window.tabs.setCurrentWidget(window.overview)
     save(window, "main-window-overview")
     window.tabs.setCurrentWidget(window.activity)
+    while controller.activity_model.reading:  # its first page, read on a worker
+        QApplication.processEvents()
     save(window, "main-window-activity")
     # An environment with no backups yet: the empty table says what to do next.
     reporting_dir = scratch / "reporting"
