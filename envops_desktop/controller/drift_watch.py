@@ -133,6 +133,16 @@ class DriftWatch(QObject):
         else:
             self._runner.launch(running)
 
+    def check_anew(self, environment: Environment) -> None:
+        """Check after a backup, restore or import, which changed the folder or what it is
+        compared with: the answer before it says nothing now, so none is shown until the
+        check's (a badge of Modified stayed on a folder just restored from its last backup
+        until the check came, seconds on a big tree)."""
+        if self._states.get(environment.id) is not None:
+            self._states[environment.id] = None
+            self.changed.emit(environment.id)
+        self.check(environment)
+
     def _answered(self, environment: Environment, modified: bool | None) -> None:
         env_id = environment.id
         self._checking.discard(env_id)

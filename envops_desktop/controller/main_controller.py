@@ -167,7 +167,7 @@ class MainController(QObject):
         # A backup or restore changes what the folder is compared with, or the folder.
         row = self.environments_model.row_of(environment_id) if environment_id else None
         if row is not None:
-            self.drift.check(self.environments_model.record(row))
+            self.drift.check_anew(self.environments_model.record(row))
 
     def filter_activity(self, environment_id: str | None) -> None:
         """Show the log of one environment, or of all with None."""

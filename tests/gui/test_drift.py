@@ -65,3 +65,29 @@ def test_the_drift_badge_still_follows_the_folder_after_a_restore_swapped_it(
     (config_dir / "conf.d" / "cache.ini").write_text("[edited after the restore]\n")
 
     qtbot.waitUntil(lambda: _badge(window) == MODIFIED, timeout=10_000)
+
+
+def test_no_badge_from_before_a_restore_stays_once_it_is_done(
+    qtbot, window, service, environment, config_dir
+):
+    backup = service.create_backup("billing")
+    (config_dir / "app.yaml").write_text("server:\n  port: 1\n")
+    window.controller.refresh()
+    select_environment(window, "billing")  # checked as it is selected
+    qtbot.waitUntil(lambda: _badge(window) == MODIFIED, timeout=10_000)
+    shown_when_done = []
+    window.controller.operation_ended.connect(lambda *_: shown_when_done.append(_badge(window)))
+
+    def restore_without_a_backup_first(dialog) -> None:
+        dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
+        click_button(dialog, "restoreButton")
+
+    when_modal(restore_without_a_backup_first, named="restoreBackupDialog")
+    choose_backup_option(qtbot, window, backup.id, "restoreAction")
+    qtbot.waitUntil(lambda: bool(shown_when_done), timeout=20_000)
+
+    # Restored from its last backup: the folder is that backup again. Modified, from before,
+    # is not shown meanwhile; the check then finds it unchanged.
+    assert shown_when_done == [""]
+    qtbot.waitUntil(lambda: window.controller.drift.state(environment.id) is False, timeout=10_000)
+    assert _badge(window) == ""
