@@ -5,7 +5,7 @@ import os
 import sqlite3
 import threading
 
-from PySide6.QtCore import QPoint, Qt, QThread, QTimer
+from PySide6.QtCore import Qt, QThread, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QLineEdit, QTabWidget
 
@@ -24,6 +24,7 @@ from tests.gui.conftest import (
 )
 from tests.gui.user import (
     choose_backup_option,
+    click_header,
     click_menu_entry,
     open_menu_bar_menu,
     press_shortcut,
@@ -331,16 +332,21 @@ def test_layout_is_remembered(qtbot, controller, settings, environment):
     assert header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
 
 
-def test_activity_log_fetches_in_pages(qtbot, service, environment, settings):
-    with service._ctx.db.transaction() as conn:  # 1,200 entries, as months of use would leave
+def _logged(service, environment, count: int, user=lambda _i: "ops") -> None:
+    """`count` activity entries of billing, as months of use would leave: "entry 0" first."""
+    with service._ctx.db.transaction() as conn:
         conn.executemany(
             "INSERT INTO activity (time, environment_id, environment_name, action, user, outcome,"
-            " detail) VALUES ('2026-01-01T00:00:00+00:00', ?, 'billing', ?, 'ops', 'success', ?)",
+            " detail) VALUES ('2026-01-01T00:00:00+00:00', ?, 'billing', ?, ?, 'success', ?)",
             [
-                (environment.id, ActivityAction.BACKUP_CREATED.value, f"entry {i}")
-                for i in range(1200)
+                (environment.id, ActivityAction.BACKUP_CREATED.value, user(i), f"entry {i}")
+                for i in range(count)
             ],
         )
+
+
+def test_activity_log_fetches_in_pages(qtbot, service, environment, settings):
+    _logged(service, environment, 1200)
     controller = MainController(service)
     controller.start()
     model = controller.activity_model
@@ -359,15 +365,7 @@ def test_activity_log_fetches_in_pages(qtbot, service, environment, settings):
 def test_activity_log_sorts_and_searches_all_entries_not_just_loaded_ones(
     qtbot, window, service, environment
 ):
-    with service._ctx.db.transaction() as conn:
-        conn.executemany(
-            "INSERT INTO activity (time, environment_id, environment_name, action, user, outcome,"
-            " detail) VALUES ('2026-01-01T00:00:00+00:00', ?, 'billing', ?, ?, 'success', ?)",
-            [
-                (environment.id, ActivityAction.BACKUP_CREATED.value, f"user{i:04d}", f"entry {i}")
-                for i in range(1000)
-            ],
-        )
+    _logged(service, environment, 1000, user=lambda i: f"user{i:04d}")
     panel = window.activity
     window.controller.refresh()
     panel.table.sortByColumn(3, Qt.SortOrder.DescendingOrder)  # by user
@@ -387,9 +385,7 @@ def test_searching_or_sorting_the_log_reads_it_off_the_windows_thread(
     read_on = threads_calling(monkeypatch, service._ctx.activity, "page")
     panel = window.activity
     qtbot.keyClicks(panel.search_edit, "billing")
-    header = panel.table.horizontalHeader()
-    centre = QPoint(header.sectionViewportPosition(2) + header.sectionSize(2) // 2, 5)
-    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=centre)  # by action
+    click_header(qtbot, panel.table, 2)  # by action
     log_read(qtbot, window)
 
     assert len(read_on) >= len("billing") + 1
@@ -429,15 +425,7 @@ def test_an_entry_written_while_the_log_is_being_read_still_shows(
 def test_an_entry_written_while_scrolling_a_sorted_log_shows_no_row_twice(
     qtbot, window, service, environment, tmp_path
 ):
-    with service._ctx.db.transaction() as conn:
-        conn.executemany(
-            "INSERT INTO activity (time, environment_id, environment_name, action, user, outcome,"
-            " detail) VALUES ('2026-01-01T00:00:00+00:00', ?, 'billing', ?, ?, 'success', ?)",
-            [
-                (environment.id, ActivityAction.BACKUP_CREATED.value, f"user{i % 7}", f"entry {i}")
-                for i in range(1000)
-            ],
-        )
+    _logged(service, environment, 1000, user=lambda i: f"user{i % 7}")
     panel = window.activity
     window.controller.refresh()
     tabs = window.tabs.tabBar()
@@ -446,8 +434,7 @@ def test_an_entry_written_while_scrolling_a_sorted_log_shows_no_row_twice(
     while header.sortIndicatorSection() != 3 or header.sortIndicatorOrder() != (
         Qt.SortOrder.AscendingOrder
     ):  # the User header clicked until it sorts A to Z
-        centre = QPoint(header.sectionViewportPosition(3) + header.sectionSize(3) // 2, 5)
-        qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+        click_header(qtbot, panel.table, 3)
     log_read(qtbot, window)
     panel.table.scrollToBottom()  # the second page
     log_read(qtbot, window)

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QSplitter
 
@@ -27,7 +27,7 @@ from tests.gui.conftest import (
     select_environment,
     when_modal,
 )
-from tests.gui.user import choose_backup_option, pick_in_list, toggle_tick
+from tests.gui.user import choose_backup_option, click_header, pick_in_list, toggle_tick
 from tests.spies import threads_calling
 from tests.store_view import damage_table
 from tests.trees import describe_tree, mess_up
@@ -439,12 +439,6 @@ def test_with_nothing_ticked_there_is_nothing_to_restore(qtbot, window, service,
     assert seen["all ticked"] is None  # the whole backup again
 
 
-def _click_header(qtbot, table, column: int) -> None:
-    header = table.horizontalHeader()
-    where = QPoint(header.sectionViewportPosition(column) + 10, header.height() // 2)
-    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=where)
-
-
 def test_sorting_the_changes_keeps_each_paths_tick_and_the_selected_row(
     qtbot, window, service, golden
 ):
@@ -454,8 +448,8 @@ def test_sorting_the_changes_keeps_each_paths_tick_and_the_selected_row(
         table = changes.findChild(object, "changesTable")
         model = table.model()
         toggle_tick(qtbot, table, _row_of(table, "app.yaml"))
-        _click_header(qtbot, table, SIZE_COLUMN)  # ascending
-        _click_header(qtbot, table, SIZE_COLUMN)  # descending
+        click_header(qtbot, table, SIZE_COLUMN)  # ascending
+        click_header(qtbot, table, SIZE_COLUMN)  # descending
         sizes = [
             model.index(row, 0).data(RECORD_ROLE).size_after for row in range(model.rowCount())
         ]
@@ -492,8 +486,8 @@ def test_the_changes_view_opens_as_large_split_and_sorted_as_the_user_left_it(
         changes.resize(700, 720)  # within the offscreen screen, 800 by 800
         changes.findChild(QSplitter).setSizes([150, 500])
         table = changes.findChild(object, "changesTable")
-        _click_header(qtbot, table, SIZE_COLUMN)
-        _click_header(qtbot, table, SIZE_COLUMN)  # largest first
+        click_header(qtbot, table, SIZE_COLUMN)
+        click_header(qtbot, table, SIZE_COLUMN)  # largest first
         changes.reject()
 
     def look(changes) -> None:

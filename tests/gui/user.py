@@ -81,6 +81,13 @@ def right_click(table: QTableView, index: QModelIndex) -> None:
     QApplication.sendEvent(table.viewport(), event)
 
 
+def click_header(qtbot, table: QTableView, column: int) -> None:
+    """Click a column's header: what sorts the table by it."""
+    header = table.horizontalHeader()
+    where = QPoint(header.sectionViewportPosition(column) + 10, header.height() // 2)
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=where)
+
+
 def click_cell(qtbot, table: QTableView, index: QModelIndex, double: bool = False) -> None:
     where: QPoint = table.visualRect(index).center()
     qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=where)
