@@ -151,7 +151,7 @@ class MainWindow(QMainWindow):
             (actions.export, lambda: self._with_backup(self.export_backup)),
             (actions.delete, lambda: self._with_backup(self.delete_backup)),
             (actions.refresh, self.controller.refresh),
-            (actions.find, self.environments.filter_edit.setFocus),
+            (actions.find, self.find),
             (actions.quit, self.close),
             (actions.about, self.show_about),
             (actions.preferences, self.show_preferences),
@@ -260,6 +260,17 @@ class MainWindow(QMainWindow):
             while_open(box, accept)
         box.exec()
         return box.clickedButton() is accept
+
+    def find(self) -> None:
+        """Ctrl+F: into the search box of what is shown, the Activity Log's when it is in
+        front, else the environments' filter; its text selected, so typing replaces it."""
+        box = (
+            self.activity.search_edit
+            if self.tabs.currentWidget() is self.activity
+            else self.environments.filter_edit
+        )
+        box.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        box.selectAll()
 
     def show_about(self) -> None:
         AboutDialog(self.controller.service.data_dir, log_dir(), self).exec()

@@ -89,7 +89,7 @@ class WindowActions(QObject):
         )
         self.find = new(
             "findAction",
-            tr("F&ind environment"),
+            tr("F&ind"),
             None,
             Needs.NOTHING,
             QKeySequence.StandardKey.Find,

@@ -456,6 +456,24 @@ def test_an_entry_written_while_scrolling_a_sorted_log_shows_no_row_twice(
     assert users == sorted(users)
 
 
+def test_ctrl_f_searches_the_activity_log_when_it_is_shown(qtbot, window, environment):
+    panel = window.activity
+    panel.search_edit.setText("backup")
+    tabs = window.tabs.tabBar()
+    qtbot.mouseClick(tabs, Qt.MouseButton.LeftButton, pos=tabs.tabRect(2).center())
+
+    press_shortcut(qtbot, window, "Ctrl+F")
+    qtbot.keyClicks(window.focusWidget(), "added")
+    log_read(qtbot, window)
+
+    assert window.focusWidget() is panel.search_edit
+    assert panel.search_edit.text() == "added"  # what was there, replaced
+    assert panel.proxy.rowCount() == 1
+    qtbot.mouseClick(tabs, Qt.MouseButton.LeftButton, pos=tabs.tabRect(0).center())
+    press_shortcut(qtbot, window, "Ctrl+F")
+    assert window.focusWidget() is window.environments.filter_edit
+
+
 def test_closing_during_a_backup_asks_then_cancels_cleanly(qtbot, window, environment, config_dir):
     for index in range(150):
         (config_dir / f"bulk{index}.bin").write_bytes(os.urandom(1 << 20))
