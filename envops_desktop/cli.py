@@ -34,7 +34,7 @@ from envops_desktop.domain.errors import (
     WrongPassphraseError,
 )
 from envops_desktop.domain.models import Environment, PostRestoreCommand
-from envops_desktop.domain.paths import on_one_line
+from envops_desktop.domain.paths import name_on_one_line
 from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.service import EnvOpsService
@@ -1190,7 +1190,7 @@ def _change_lines(changes: "TreeChanges") -> str:
         sizes = ""
         if ChangeKind.MODIFIED in change.kinds:
             sizes = f"  ({change.size_before:,} B → {change.size_after:,} B)"
-        lines.append(f"{kinds:24} {on_one_line(change.path)}{sizes}")
+        lines.append(f"{kinds:24} {name_on_one_line(change.path)}{sizes}")
     lines.append(f"{changes.before} → {changes.after}: {changes.summary}.")
     return "\n".join(lines)
 

@@ -70,9 +70,18 @@ _CONTROL_CHARACTERS = {code: f"\\x{code:02x}" for code in [*range(32), 127]} | {
     ord("\t"): "\\t",
     ord("\r"): "\\r",
 }
+# A backslash of the name doubled too, as `ls -b` does: a name holding "\\n" then reads
+# apart from one holding a newline.
+_NAME_ESCAPES = _CONTROL_CHARACTERS | {ord("\\"): "\\\\"}
 
 
 def on_one_line(text: str) -> str:
     """`text` with its control characters written as escapes (`\\n`, `\\x1b`): fit for one
     line of a terminal, whatever a name in it holds."""
     return text.translate(_CONTROL_CHARACTERS)
+
+
+def name_on_one_line(name: str) -> str:
+    """A path as one line of a listing that reads back to that path only: its control
+    characters written as escapes and its backslashes doubled."""
+    return name.translate(_NAME_ESCAPES)

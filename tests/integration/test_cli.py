@@ -170,6 +170,19 @@ def test_a_dry_run_lists_a_name_with_a_newline_or_an_escape_on_one_line(cli, bil
     }
 
 
+def test_a_dry_run_tells_a_backslash_in_a_name_from_an_escape(cli, billing):
+    # Both were listed as "notes\nold": one has a newline, the other a backslash and an n.
+    cli("backup", "create", "billing", "--name", "golden")
+    (billing / "notes\nold").write_text("x\n")
+    (billing / "notes\\nold").write_text("y\n")
+
+    code, out, _ = cli("restore", "billing", "golden", "--dry-run")
+
+    assert code == 0
+    removed = sorted(line.split(None, 1)[1] for line in out.splitlines()[:-1] if "notes" in line)
+    assert removed == ["notes\\\\nold", "notes\\nold"]
+
+
 @pytest.fixture
 def golden(cli, billing) -> tuple[dict, dict]:
     """billing backed up as golden, then messed up: its tree as backed up, and as it is."""
