@@ -18,7 +18,7 @@ from envops_desktop.controller.change_rows import (
 )
 from envops_desktop.controller.record_table_model import RECORD_ROLE, human_size
 from envops_desktop.domain.changes import ChangeKind, PathChange
-from envops_desktop.domain.paths import shown
+from envops_desktop.domain.paths import name_on_one_line, shown
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -91,8 +91,11 @@ class ChangesModel(QAbstractTableModel):
 
     def _path_text(self, change: PathChange) -> str:
         # A name that is not UTF-8 with its bytes as \x escapes: Qt would drop them unseen,
-        # and "caf\xe9.conf" would show as a "caf.conf" that may be another file.
-        return self.tr("(the folder itself)") if change.path == "." else shown(change.path)
+        # and "caf\xe9.conf" would show as a "caf.conf" that may be another file. A newline
+        # in a name as \n: a row of one line showed only what came before it.
+        if change.path == ".":
+            return self.tr("(the folder itself)")
+        return shown(name_on_one_line(change.path))
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sort by the orders worked out ahead, not in a QSortFilterProxyModel: its

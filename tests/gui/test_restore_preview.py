@@ -1069,3 +1069,25 @@ def test_a_name_that_is_not_utf8_is_shown_with_its_byte_and_can_be_left_as_it_is
     assert (
         config_dir / "app.yaml"
     ).read_text() == "server:\n  port: 8443\n  workers: 8\nlog_level: info\n"
+
+
+def test_a_name_with_a_newline_or_a_backslash_is_shown_on_its_row_as_itself(
+    qtbot, window, config_dir, golden
+):
+    # A row of one line showed "notes" alone for "notes\nold", and a name holding a
+    # backslash and an n read the same as it.
+    (config_dir / "notes\nold").write_text("x\n")
+    (config_dir / "notes\\nold").write_text("y\n")
+    seen = {}
+
+    def look(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        model = table.model()
+        seen["paths"] = [model.index(row, PATH_COLUMN).data() for row in range(model.rowCount())]
+        changes.reject()
+
+    _through_the_changes(qtbot, window, golden, look, restore=False)
+    qtbot.waitUntil(lambda: "paths" in seen, timeout=10_000)
+
+    assert {"notes\\nold", "notes\\\\nold"} <= set(seen["paths"])
+    assert not any("\n" in path for path in seen["paths"])
