@@ -11,6 +11,7 @@ from envops_desktop.domain.schedules import Frequency, ScheduleRule
 from envops_desktop.service import EnvOpsService
 from envops_desktop.store.timestamps import utc_now
 from envops_desktop.ui.main_window import MainWindow
+from tests.gui.user import press_shortcut
 
 
 @pytest.fixture
@@ -112,6 +113,18 @@ def when_modal(handler, timeout_ms: int = 10_000, named: str | None = None):
     answered: list[object] = []
     QTimer.singleShot(0, poll)
     return lambda: bool(answered)
+
+
+def choose_theme(qtbot, window: MainWindow, theme: str) -> None:
+    """Choose `theme` in Preferences (Ctrl+,), as a user does; the dialog is then closed."""
+
+    def choose(dialog) -> None:
+        combo = dialog.findChild(object, "themeCombo")
+        combo.setCurrentIndex(combo.findData(theme))
+        dialog.reject()
+
+    when_modal(choose, named="preferencesDialog")
+    press_shortcut(qtbot, window, "Ctrl+,")
 
 
 def modal_dialog(qtbot, object_name: str, timeout_ms: int = 10_000):

@@ -5,8 +5,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
 from envops_desktop.ui.theme import SYSTEM, THEME, apply_theme
-from tests.gui.conftest import when_modal
-from tests.gui.user import press_shortcut
+from tests.gui.conftest import choose_theme
 
 
 @pytest.fixture
@@ -18,13 +17,7 @@ def back_to_system_colours(qtbot):
 def test_choosing_the_dark_theme_darkens_the_window_and_is_remembered(
     qtbot, window, settings, back_to_system_colours
 ):
-    def choose_dark(dialog) -> None:
-        combo = dialog.findChild(object, "themeCombo")
-        combo.setCurrentIndex(combo.findData("dark"))
-        dialog.reject()
-
-    when_modal(choose_dark, named="preferencesDialog")
-    press_shortcut(qtbot, window, "Ctrl+,")
+    choose_theme(qtbot, window, "dark")
 
     def lightness(role: QPalette.ColorRole) -> int:
         return window.backups.table.palette().color(role).lightness()
@@ -39,14 +32,7 @@ def test_going_back_to_the_desktops_theme_undoes_the_dark_one(
 ):
     light = window.palette().color(QPalette.ColorRole.Window).lightness()
     for theme in ("dark", "system"):
-
-        def choose(dialog, theme=theme) -> None:
-            combo = dialog.findChild(object, "themeCombo")
-            combo.setCurrentIndex(combo.findData(theme))
-            dialog.reject()
-
-        when_modal(choose, named="preferencesDialog")
-        press_shortcut(qtbot, window, "Ctrl+,")
+        choose_theme(qtbot, window, theme)
 
     qtbot.waitUntil(lambda: window.palette().color(QPalette.ColorRole.Window).lightness() == light)
 
@@ -58,14 +44,7 @@ def test_switching_between_fusion_themes_keeps_the_one_style(qtbot, window, back
 
     styles = []
     for theme in ("dark", "light", "dark"):
-
-        def choose(dialog, theme=theme) -> None:
-            combo = dialog.findChild(object, "themeCombo")
-            combo.setCurrentIndex(combo.findData(theme))
-            dialog.reject()
-
-        when_modal(choose, named="preferencesDialog")
-        press_shortcut(qtbot, window, "Ctrl+,")
+        choose_theme(qtbot, window, theme)
         styles.append(QApplication.instance().style())
 
     assert all(shiboken6.isValid(style) for style in styles)

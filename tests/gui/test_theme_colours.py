@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.ui.theme import SYSTEM, apply_theme
-from tests.gui.conftest import diff_of_selected_file, select_environment, when_modal
+from tests.gui.conftest import choose_theme, diff_of_selected_file, select_environment
 from tests.gui.test_import_flow import drag_and_drop, open_import_dialog, wait_uploaded
 from tests.gui.test_restore_preview import _row_of, _through_the_changes
-from tests.gui.user import press_shortcut, toggle_tick
+from tests.gui.user import toggle_tick
 from tests.integration.test_configuration_files import HOSTILE
 from tests.trees import mess_up
 
@@ -120,14 +120,7 @@ def theme(request, qtbot, window):
     if request.param == SYSTEM:
         apply_theme(QApplication.instance(), SYSTEM)  # as the app's start does
     else:
-
-        def choose(dialog) -> None:
-            combo = dialog.findChild(object, "themeCombo")
-            combo.setCurrentIndex(combo.findData(request.param))
-            dialog.reject()
-
-        when_modal(choose, named="preferencesDialog")
-        press_shortcut(qtbot, window, "Ctrl+,")
+        choose_theme(qtbot, window, request.param)
     dark = request.param == "dark"
     qtbot.waitUntil(
         lambda: (window.palette().color(QPalette.ColorRole.Window).lightness() < 128) == dark
