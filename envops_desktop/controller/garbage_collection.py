@@ -1,17 +1,40 @@
-"""Keeping the garbage collector's full passes off the window's back.
+"""Where and when the garbage collector runs in the window's process.
 
-A full pass walks every object the collector tracks while holding the GIL, whichever thread
-runs it. With a configuration file's 20,000 entries alive (100,000-270,000 objects), a pass
-took 50-180 ms, and a worker's allocations set one off every few hundred thousand objects:
-the window froze that long, several times an upload, though each pass found nothing to
-free. So while operations run, only young objects are collected; once none runs, what is
-alive is frozen out of later passes, as the start-up objects are (`settle_heap`).
+On the window's thread only. The collector frees a cycle on whichever thread allocates
+when a threshold is crossed, and while an operation runs that is mostly a worker. A Qt
+object must be destroyed on its own thread, and PySide6's `QDialog.exec()` hands the
+dialog back to Python: a dialog whose slots refer to it is then a cycle only the collector
+frees. The Restore dialog, freed that way by a restore's worker right after the user
+pressed Restore, destroyed its widgets under the window's thread (a SIGSEGV in Qt's event
+loop, now and then, in the GUI tests). So while a window's controller lives, or any
+operation runs, the collector is switched off and a timer on the window's thread collects
+at Python's own thresholds.
+
+Full passes wait. A full pass walks every object the collector tracks while holding the
+GIL: with a configuration file's 20,000 entries alive (100,000-270,000 objects), 50-180 ms
+each, several times an upload, though each found nothing to free. So while operations run
+only young objects are collected; once none runs, what is alive is frozen out of later
+passes, as the start-up objects are (`settle_heap`).
 """
 
 import gc
 
-# The number of young passes between full ones: never, in practice, while it is this.
-_FULL_PASSES_HELD = 1 << 30
+from PySide6.QtCore import QCoreApplication, QTimer
+
+# How often the window's thread looks whether a pass is due: while operations run their
+# workers allocate fast, and a pass over 10 ms of their objects costs well under a
+# millisecond; otherwise only the window allocates, a little at a time.
+_BUSY_MS = 10
+_IDLE_MS = 1000
+
+
+class _Collection:
+    """Who needs the collector on the window's thread, and its state meanwhile."""
+
+    keepers = 0  # controllers of windows alive
+    busy = 0  # runners with operations running
+    thresholds = gc.get_threshold()  # Python's, to follow and to put back
+    timer: QTimer | None = None
 
 
 def settle_heap() -> None:
@@ -20,28 +43,65 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-class _Held:
-    """How many runners have operations running (each holds full passes off once) and the
-    thresholds to put back when none has."""
+def collect_on_this_thread_only() -> None:
+    """A window's controller starts (on the window's thread): the collector runs only
+    here until `let_any_thread_collect`."""
+    _Collection.keepers += 1
+    _follow()
 
-    runners = 0
-    thresholds = gc.get_threshold()
+
+def let_any_thread_collect() -> None:
+    """The controller that called `collect_on_this_thread_only` has shut down."""
+    _Collection.keepers -= 1
+    _follow()
 
 
 def hold_full_passes() -> None:
-    """A runner's first operation starts: no full passes from now on (young ones go on)."""
-    _Held.runners += 1
-    if _Held.runners == 1:
-        _Held.thresholds = gc.get_threshold()
-        gc.set_threshold(*_Held.thresholds[:2], _FULL_PASSES_HELD)
+    """A runner's first operation starts: no full passes from now on (young ones go on,
+    on the window's thread)."""
+    _Collection.busy += 1
+    _follow()
 
 
 def release_full_passes() -> None:
     """A runner's last operation has ended: when no runner has any, collect the young
     objects, freeze the survivors (mostly results the window shows) and let full passes
     run again, over the rest."""
-    _Held.runners -= 1
-    if _Held.runners == 0:
+    _Collection.busy -= 1
+    if _Collection.busy == 0:
         gc.collect(1)
         gc.freeze()
-        gc.set_threshold(*_Held.thresholds)
+    _follow()
+
+
+def _follow() -> None:
+    wanted = _Collection.keepers + _Collection.busy > 0
+    if wanted and _Collection.timer is None:
+        _Collection.thresholds = gc.get_threshold()
+        gc.disable()
+        _Collection.timer = QTimer(QCoreApplication.instance())
+        _Collection.timer.timeout.connect(_collect_if_due)
+    if _Collection.timer is None:
+        return
+    if wanted:
+        interval = _BUSY_MS if _Collection.busy else _IDLE_MS
+        if _Collection.timer.interval() != interval or not _Collection.timer.isActive():
+            _Collection.timer.start(interval)
+    else:
+        _Collection.timer.stop()
+        _Collection.timer.deleteLater()
+        _Collection.timer = None
+        gc.enable()
+
+
+def _collect_if_due() -> None:
+    """A pass of the generation Python itself would collect now, but never a full one
+    while operations run."""
+    young, middle, old = gc.get_count()
+    first, second, third = _Collection.thresholds
+    if young <= first:
+        return
+    generation = 0
+    if middle > second:
+        generation = 2 if old > third and not _Collection.busy else 1
+    gc.collect(generation)

@@ -15,6 +15,10 @@ from envops_desktop.controller.backups_model import BackupsTableModel
 from envops_desktop.controller.change_rows import ChangeRows
 from envops_desktop.controller.drift_watch import DriftWatch
 from envops_desktop.controller.environments_model import EnvironmentsTableModel
+from envops_desktop.controller.garbage_collection import (
+    collect_on_this_thread_only,
+    let_any_thread_collect,
+)
 from envops_desktop.controller.operation_runner import (
     OperationRunner,
     RunningOperation,
@@ -98,6 +102,10 @@ class MainController(QObject):
     def __init__(self, service: EnvOpsService, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.service = service
+        # Threads an operation started may outlive it (a report given up on): from now on
+        # only this thread frees what holds Qt objects, whichever thread runs Python.
+        collect_on_this_thread_only()
+        self._collecting_here = True
         self.runner = OperationRunner(self, service.explain)
         self.runner.changed.connect(self._on_operations_changed)
         self.environments_model = EnvironmentsTableModel(self)
@@ -796,3 +804,6 @@ class MainController(QObject):
         self.runner.cancel_all_and_wait()
         self.drift.stop()
         self.activity_model.stop()
+        if self._collecting_here:  # the window's close and its owner may both shut it down
+            self._collecting_here = False
+            let_any_thread_collect()

@@ -1,6 +1,5 @@
 """Driving the main window as a user would, against a real service in tmp_path."""
 
-import gc
 import os
 import sqlite3
 import threading
@@ -74,37 +73,6 @@ def test_a_backup_name_typed_in_the_dialog_stops_at_its_limit(qtbot, window, env
     when_modal(type_a_long_name, named="createBackupDialog")
     press_shortcut(qtbot, window, "Ctrl+B")
     qtbot.waitUntil(lambda: backup_rows(window) == ["a" * 100], timeout=10_000)
-
-
-def test_full_garbage_collections_wait_until_the_backup_has_run(
-    qtbot, window, environment, monkeypatch
-):
-    # A full pass of the collector stops every thread, the window's too: 50-180 ms with a
-    # configuration file's 20,000 entries alive, several times an upload. While operations
-    # run only young objects are collected; what they leave alive is then frozen out.
-    window.controller.refresh()
-    select_environment(window, "billing")
-    runner = window.controller.runner
-    # Selecting it checks its drift on a worker, which holds full passes too: wait for it.
-    qtbot.waitUntil(lambda: gc.get_threshold()[2] < 1_000_000, timeout=10_000)
-    thresholds = gc.get_threshold()
-    # When survivors were frozen, as the thresholds were then (the count of frozen objects
-    # says nothing: frozen objects that die leave it).
-    frozen_while: list[tuple[int, int, int]] = []
-    freeze = gc.freeze
-    monkeypatch.setattr(gc, "freeze", lambda: (frozen_while.append(gc.get_threshold()), freeze()))
-    while_running: list[tuple[int, int, int]] = []
-    runner.changed.connect(lambda: runner.running and while_running.append(gc.get_threshold()))
-
-    when_modal(lambda dialog: dialog.accept())
-    qtbot.mouseClick(window.findChild(object, "createBackupButton"), Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: len(backup_rows(window)) == 1 and not runner.running, timeout=10_000)
-
-    assert while_running and all(held[:2] == thresholds[:2] for held in while_running)
-    assert all(held[2] > 1_000_000 for held in while_running)  # no full pass: young ones go on
-    # Once the drift check after the backup has run too, no operation runs.
-    qtbot.waitUntil(lambda: gc.get_threshold() == thresholds, timeout=10_000)
-    assert frozen_while and frozen_while[-1][2] > 1_000_000  # frozen, then passes let go
 
 
 def test_deleting_a_backup_asks_first_then_removes_the_row(qtbot, window, environment, service):
