@@ -7,6 +7,7 @@ proxy in front of this model forwards the view's sort and filter requests to it.
 
 from collections.abc import Callable
 from dataclasses import replace
+from operator import itemgetter
 from typing import Any
 
 from PySide6.QtCore import (
@@ -29,6 +30,8 @@ PAGE_SIZE = 250  # a page's rows go into the view in one step of a millisecond o
 # query, the last entry loaded (None for the first page), limit
 PageLoader = Callable[[ActivityQuery, ActivityEntry | None, int], list[ActivityEntry]]
 NewerLoader = Callable[[ActivityQuery, int], list[ActivityEntry]]  # query, after id
+# query, entry, up to id: how many entries come before it in the query's order
+PositionReader = Callable[[ActivityQuery, ActivityEntry, int], int]
 
 _HEADERS = ["Time", "Environment", "Action", "User", "Outcome", "Detail"]
 
@@ -58,7 +61,8 @@ def _row(entry: ActivityEntry) -> Row:
 
 
 class ActivityTableModel(QAbstractTableModel):
-    """Pages through the log with canFetchMore/fetchMore; new entries go on top.
+    """Pages through the log with canFetchMore/fetchMore; new entries go on top, or in
+    another order to their place among the rows loaded.
 
     A page is read on a worker: sorted by a column where most entries tie, searched for a
     word no entry holds, or filtered to an environment that holds most of 100,000 entries,
@@ -69,11 +73,16 @@ class ActivityTableModel(QAbstractTableModel):
     reading_changed = Signal(bool)  # a page is being read
 
     def __init__(
-        self, load_page: PageLoader, load_newer: NewerLoader, parent: QObject | None = None
+        self,
+        load_page: PageLoader,
+        load_newer: NewerLoader,
+        position: PositionReader,
+        parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._load_page = load_page
         self._load_newer = load_newer
+        self._position = position
         # Its own: reading a page is no operation the user waits for or is asked about at quit.
         self._runner = OperationRunner(self)
         self.query = ActivityQuery()
@@ -158,22 +167,31 @@ class ActivityTableModel(QAbstractTableModel):
         """Start reading the next page, unless one is being read; rows come when it is in."""
         if parent.isValid() or self._exhausted or self._reading:
             return
-        query, after, generation = self.query, self._last, self._generation
+        query, after = self.query, self._last
+        self._read(lambda: self._load_page(query, after, PAGE_SIZE), self._page_read)
+
+    def _read(self, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
+        """`work()` on the worker; `then(its result)` here, unless the query changed meanwhile.
+        One read at a time, so what a page holds and where a new entry goes agree."""
+        generation = self._generation
         reading = self._runner.prepare(
-            self.tr("Reading the activity log"),
-            None,
-            lambda _progress, _cancel: self._load_page(query, after, PAGE_SIZE),
+            self.tr("Reading the activity log"), None, lambda _progress, _cancel: work()
         )
-        reading.succeeded.connect(lambda page: self._page_read(generation, page))
+        reading.succeeded.connect(lambda result: self._read_done(generation, then, result))
         reading.failed.connect(lambda _message, error: self._page_failed(generation, error))
         self._set_reading(True)
         self._runner.launch(reading)
 
-    def _page_read(self, generation: int, page: list[ActivityEntry]) -> None:
+    def _read_done(self, generation: int, then: Callable[[Any], None], result: Any) -> None:
         assert_gui_thread()
         if generation != self._generation:
             return
         self._set_reading(False)
+        then(result)
+        if self._newer_wanted:
+            self.fetch_newer()
+
+    def _page_read(self, page: list[ActivityEntry]) -> None:
         self._exhausted = len(page) < PAGE_SIZE
         if page:
             self._last = page[-1]
@@ -181,8 +199,6 @@ class ActivityTableModel(QAbstractTableModel):
             self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
             self._append(page, at_top=False)
             self.endInsertRows()
-        if self._newer_wanted:
-            self.fetch_newer()
 
     def _page_failed(self, generation: int, error: Exception) -> None:
         if generation != self._generation:
@@ -222,8 +238,27 @@ class ActivityTableModel(QAbstractTableModel):
             self.beginInsertRows(QModelIndex(), 0, len(newer) - 1)
             self._append(newer, at_top=True)
             self.endInsertRows()
-        else:  # they belong somewhere in the middle of another order: load afresh
-            self.set_query(self.query)
+            return
+        # In another order they belong among the rows loaded, or past them; the rows stay
+        # where the user scrolled to. Placed up to the newest of these: what is written
+        # meanwhile is looked for next.
+        query, up_to = self.query, newer[0].id
+        self._read(
+            lambda: sorted(
+                ((self._position(query, e, up_to), e) for e in newer), key=itemgetter(0)
+            ),
+            lambda placed: self._place(placed, up_to),
+        )
+
+    def _place(self, placed: list[tuple[int, ActivityEntry]], up_to: int) -> None:
+        """Insert each new entry at its place in the order; those past the rows loaded come
+        with a later page (they follow the last entry loaded), unless there is none."""
+        for position, entry in placed:
+            if position < len(self._rows) or (position == len(self._rows) and self._exhausted):
+                self.beginInsertRows(QModelIndex(), position, position)
+                self._rows.insert(position, _row(entry))
+                self.endInsertRows()
+        self._newest_id = max(self._newest_id, up_to)
 
 
 class StoreSortedProxy(QSortFilterProxyModel):

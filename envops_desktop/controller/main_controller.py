@@ -111,7 +111,7 @@ class MainController(QObject):
         self.environments_model = EnvironmentsTableModel(self)
         self.backups_model = BackupsTableModel(self)
         self.activity_model = ActivityTableModel(
-            service.query_activity, service.activity_since, self
+            service.query_activity, service.activity_since, service.activity_position, self
         )
         self._selected_id: str | None = None
         self._showing_deleted = False

@@ -1277,6 +1277,10 @@ class EnvOpsService:
     def activity_since(self, query: ActivityQuery, after_id: int) -> list[ActivityEntry]:
         return self._ctx.activity.newer_than(query, after_id)
 
+    def activity_position(self, query: ActivityQuery, entry: ActivityEntry, up_to_id: int) -> int:
+        """How many of the entries up to `up_to_id` come before `entry` in the query's order."""
+        return self._ctx.activity.position(query, entry, up_to_id)
+
     def latest_activity_id(self) -> int:
         return self._ctx.activity.latest_id()
 

@@ -52,18 +52,22 @@ def _order(query: ActivityQuery) -> tuple[str, str]:
     return column, "DESC" if query.descending else "ASC"
 
 
-def _following(query: ActivityQuery, last: ActivityEntry) -> tuple[str, list[object]]:
-    """The entries that come after `last` in the query's order. A page starts there rather
-    than at an OFFSET: SQLite's sorter keeps every row before an offset, so deep into
-    100,000 entries sorted by user each page took 100-140 ms on the window's thread, where
-    a page after a key takes one pass over the log (15 ms) at any depth."""
+def _beside(query: ActivityQuery, entry: ActivityEntry, before: bool) -> tuple[str, list[object]]:
+    """The entries that come before `entry` in the query's order, or after it.
+
+    A page starts after the last entry loaded rather than at an OFFSET: SQLite's sorter
+    keeps every row before an offset, so deep into 100,000 entries sorted by user each page
+    took 100-140 ms on the window's thread, where a page after a key takes one pass over the
+    log (15 ms) at any depth."""
     column, direction = _order(query)
+    smaller = (direction == "DESC") != before
+    beyond = "<" if smaller else ">"
     if column == "id":
-        return ("id < ?" if direction == "DESC" else "id > ?"), [last.id]
-    value = getattr(last, column)
+        return f"id {beyond} ?", [entry.id]
+    value = getattr(entry, column)
     value = value.value if isinstance(value, Enum) else value
-    beyond = "<" if direction == "DESC" else ">"
-    return f"({column} {beyond} ? OR ({column} = ? AND id < ?))", [value, value, last.id]
+    tie = ">" if before else "<"  # ties newest first
+    return f"({column} {beyond} ? OR ({column} = ? AND id {tie} ?))", [value, value, entry.id]
 
 
 class ActivityRecords:
@@ -149,7 +153,9 @@ class ActivityRecords:
     ) -> list[ActivityEntry]:
         """One page of the log in the query's order (ties broken by id, newest first): the
         first, or the one that follows entry `after`."""
-        where, params = _where(query, *([] if after is None else [_following(query, after)]))
+        where, params = _where(
+            query, *([] if after is None else [_beside(query, after, before=False)])
+        )
         column, direction = _order(query)
         rows = self._db.connection().execute(
             f"SELECT * FROM activity {where} ORDER BY {column} {direction}, id DESC LIMIT ?",
@@ -164,6 +170,13 @@ class ActivityRecords:
             f"SELECT * FROM activity {where} ORDER BY id DESC", params
         )
         return self._entries(rows.fetchall())
+
+    def position(self, query: ActivityQuery, entry: ActivityEntry, up_to_id: int) -> int:
+        """Where `entry` stands in the query's order among the entries up to `up_to_id`:
+        how many of them come before it."""
+        where, params = _where(query, _beside(query, entry, before=True), ("id <= ?", [up_to_id]))
+        row = self._db.connection().execute(f"SELECT COUNT(*) FROM activity {where}", params)
+        return int(row.fetchone()[0])
 
     def _entries(self, rows: list[sqlite3.Row]) -> list[ActivityEntry]:
         """`rows` as entries, each knowing whether a list of what it changed is kept: asked

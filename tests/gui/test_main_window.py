@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QLineEdit, QT
 
 from envops_desktop.controller.activity_model import PAGE_SIZE
 from envops_desktop.controller.main_controller import MainController
-from envops_desktop.domain.enums import ActivityAction
+from envops_desktop.domain.enums import ActivityAction, Outcome
 from envops_desktop.service.service import EnvOpsService
 from envops_desktop.ui.main_window import MainWindow
 from tests.gui.conftest import (
@@ -23,6 +23,7 @@ from tests.gui.conftest import (
 )
 from tests.gui.user import (
     choose_backup_option,
+    click_cell,
     click_header,
     click_menu_entry,
     open_menu_bar_menu,
@@ -422,6 +423,57 @@ def test_an_entry_written_while_scrolling_a_sorted_log_shows_no_row_twice(
     assert sorted(earlier) == sorted(f"entry {i}" for i in range(1000))
     users = [panel.proxy.index(row, 3).data() for row in range(panel.proxy.rowCount())]
     assert users == sorted(users)
+
+
+def test_an_entry_written_while_reading_deep_in_a_sorted_log_keeps_the_users_place(
+    qtbot, window, service, environment, tmp_path
+):
+    _logged(service, environment, 1000, user=lambda i: f"user{i % 7}")
+    panel = window.activity
+    window.controller.refresh()
+    tabs = window.tabs.tabBar()
+    qtbot.mouseClick(tabs, Qt.MouseButton.LeftButton, pos=tabs.tabRect(2).center())
+    while panel.table.horizontalHeader().sortIndicatorSection() != 3:
+        click_header(qtbot, panel.table, 3)  # by user
+    log_read(qtbot, window)
+    for _ in range(2):
+        panel.table.scrollToBottom()  # two more pages
+        log_read(qtbot, window)
+    assert panel.proxy.rowCount() == 3 * PAGE_SIZE
+    reading = panel.proxy.index(2 * PAGE_SIZE, 0)
+    click_cell(qtbot, panel.table, reading)
+    chosen = reading.siblingAtColumn(5).data()
+    scrolled = panel.table.verticalScrollBar().value()
+    assert scrolled > 0
+
+    # The command line logs entries meanwhile; the window's poll of the database finds them.
+    elsewhere = EnvOpsService(service.data_dir)
+    for name in ("audit", "ledger"):
+        (tmp_path / name).mkdir()
+        elsewhere.add_environment(name, tmp_path / name, version="1")
+    # And one by a user whose name sorts into the middle of the rows read.
+    elsewhere._ctx.activity.append(
+        environment.id, "billing", ActivityAction.BACKUP_CREATED, "user1a", Outcome.SUCCESS, "mid"
+    )
+    elsewhere.close()
+
+    def column(number: int) -> list[str]:
+        return [panel.proxy.index(row, number).data() for row in range(panel.proxy.rowCount())]
+
+    qtbot.waitUntil(lambda: {"audit", "ledger"} <= set(column(1)), timeout=10_000)
+    log_read(qtbot, window)
+    assert panel.proxy.rowCount() == 3 * PAGE_SIZE + 3  # placed among them, not read anew
+    assert "mid" in column(5)
+    descending = panel.table.horizontalHeader().sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+    assert column(3) == sorted(column(3), reverse=descending)
+    # The row the user chose is still the current one, and still about where it was.
+    assert panel.table.currentIndex().siblingAtColumn(5).data() == chosen
+    assert panel.table.verticalScrollBar().value() >= scrolled
+    while panel.proxy.canFetchMore(panel.proxy.index(-1, -1)):
+        panel.table.scrollToBottom()
+        log_read(qtbot, window)
+    assert sorted(column(1)) == ["audit"] + ["billing"] * 1002 + ["ledger"]
+    assert len(set(column(5))) == panel.proxy.rowCount() == 1004  # none twice
 
 
 def test_ctrl_f_searches_the_activity_log_when_it_is_shown(qtbot, window, environment):

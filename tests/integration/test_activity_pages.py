@@ -6,6 +6,7 @@ import pytest
 
 from envops_desktop.domain.activity_query import ACTIVITY_COLUMNS, ActivityQuery
 from envops_desktop.domain.enums import ActivityAction, Outcome
+from envops_desktop.domain.models import ActivityEntry
 
 
 @pytest.fixture
@@ -39,30 +40,55 @@ def every_page(service, query: ActivityQuery, size: int):
         last = page[-1]
 
 
-@pytest.mark.parametrize("column", ACTIVITY_COLUMNS)
-@pytest.mark.parametrize("descending", [False, True])
-def test_paging_a_sorted_log_gives_each_entry_once_in_order(service, logged, column, descending):
-    everything = service.query_activity(ActivityQuery(), None, 10_000)
+def in_order(service, query: ActivityQuery) -> list[ActivityEntry]:
+    """Every entry the query matches, sorted here: the order a page must follow."""
 
     def key(entry):
-        if column == "time":
+        if query.sort_column == "time":
             return entry.id
-        value = getattr(entry, column)
+        value = getattr(entry, query.sort_column)
         return getattr(value, "value", value)
 
-    for query in (
+    expected = [
+        e
+        for e in service.query_activity(ActivityQuery(), None, 10_000)
+        if query.environment_id in (None, e.environment_id)
+        and (not query.search or query.search in e.detail)
+    ]
+    expected.sort(key=lambda e: -e.id)  # ties newest first, whichever the direction
+    expected.sort(key=key, reverse=query.descending)
+    return expected
+
+
+def queries(logged, column: str, descending: bool) -> list[ActivityQuery]:
+    """The whole log, one environment's and a search's, in that order."""
+    return [
         ActivityQuery(sort_column=column, descending=descending),
         ActivityQuery(environment_id=logged[1], sort_column=column, descending=descending),
         ActivityQuery(search="nightly", sort_column=column, descending=descending),
-    ):
-        expected = [
-            e
-            for e in everything
-            if query.environment_id in (None, e.environment_id)
-            and (not query.search or query.search in e.detail)
-        ]
-        expected.sort(key=lambda e: -e.id)  # ties newest first, whichever the direction
-        expected.sort(key=key, reverse=descending)
+    ]
+
+
+@pytest.mark.parametrize("column", ACTIVITY_COLUMNS)
+@pytest.mark.parametrize("descending", [False, True])
+def test_paging_a_sorted_log_gives_each_entry_once_in_order(service, logged, column, descending):
+    for query in queries(logged, column, descending):
+        expected = in_order(service, query)
         pages = every_page(service, query, 5)
         assert [e.id for page in pages for e in page] == [e.id for e in expected]
         assert all(len(page) == 5 for page in pages[:-1])
+
+
+@pytest.mark.parametrize("column", ACTIVITY_COLUMNS)
+@pytest.mark.parametrize("descending", [False, True])
+def test_an_entrys_position_is_where_the_sorted_log_shows_it(service, logged, column, descending):
+    # Where a new entry goes among the rows the user has scrolled through.
+    for query in queries(logged, column, descending):
+        expected = in_order(service, query)
+        for place, entry in enumerate(expected):
+            assert service.activity_position(query, entry, 10_000) == place
+        # Counting only the entries up to an id: those written later are not there yet.
+        up_to = sorted(e.id for e in expected)[len(expected) // 2]
+        older = [e for e in expected if e.id <= up_to]
+        for place, entry in enumerate(older):
+            assert service.activity_position(query, entry, up_to) == place
