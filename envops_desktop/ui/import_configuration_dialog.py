@@ -40,6 +40,7 @@ from envops_desktop.service.configuration_files import (
     StagedConfiguration,
 )
 from envops_desktop.ui.archive_answers import ArchiveAnswers
+from envops_desktop.ui.busy_bar import BusyBar
 from envops_desktop.ui.changes_dialog import (
     ChangesDialog,
     file_saver,
@@ -213,6 +214,10 @@ class ImportConfigurationDialog(QDialog):
         changes_row.addWidget(self.preview_counts, 1)
         changes_row.addWidget(self.show_changes)
         details.addLayout(changes_row)
+        self.working = BusyBar(page)
+        self.working.setObjectName("importPreviewBusyBar")
+        self.working.setAccessibleName(self.tr("Working out what the import would change"))
+        details.addWidget(self.working)
         layout = QHBoxLayout(page)
         layout.addWidget(picture, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(details, 1)
@@ -226,6 +231,7 @@ class ImportConfigurationDialog(QDialog):
         receiver = _PreviewReceiver(self, root_folder)
         preview.succeeded.connect(receiver.succeeded)
         preview.failed.connect(receiver.failed)
+        self.working.follow(preview)
         self._controller.runner.launch(preview)
 
     def _previewed(self, root_folder: str | None, preview: ImportPreview) -> None:

@@ -23,6 +23,7 @@ from envops_desktop.controller.record_table_model import local_time
 from envops_desktop.domain.changes import TreeChanges
 from envops_desktop.domain.errors import VersionMismatchError
 from envops_desktop.domain.models import Backup, Environment
+from envops_desktop.ui.busy_bar import BusyBar
 from envops_desktop.ui.changes_dialog import ChangesDialog, Contents, when_listed
 from envops_desktop.ui.icons import icon
 
@@ -89,8 +90,12 @@ class RestoreBackupDialog(QDialog):
         # The counts on a row of their own: beside the button, QFormLayout gave a second
         # line of them no height, and cut them.
         details.addRow(self.tr("Changes:"), self.counts)
+        self.working = BusyBar(self)
+        self.working.setObjectName("previewBusyBar")
+        self.working.setAccessibleName(self.tr("Working out what the restore would change"))
         button_row = QHBoxLayout()
         button_row.addWidget(self.show_changes)
+        button_row.addWidget(self.working, 1)
         button_row.addStretch(1)
         details.addRow("", button_row)
         # Another version found by the preview: the dialog closes for the version box.
@@ -98,6 +103,7 @@ class RestoreBackupDialog(QDialog):
         if preview is not None:
             preview.succeeded.connect(self._previewed)
             preview.failed.connect(self._preview_failed)
+            self.working.follow(preview)
             self.finished.connect(preview.cancel)  # closed first: no need to finish it
         self.backup_first = QCheckBox(self.tr("&Back up the current configuration first"), self)
         self.backup_first.setObjectName("backupFirstCheckBox")

@@ -660,11 +660,14 @@ def test_while_the_chosen_folders_changes_are_worked_out_the_dialog_says_so(
     on_its_circle = QPoint(6, folder.height() // 2)  # its text is short until its count is in
     qtbot.mouseClick(folder, Qt.MouseButton.LeftButton, pos=on_its_circle)
     assert folder.isChecked()
+    bar = dialog.findChild(object, "importPreviewBusyBar")
     try:
         assert counts.text() == "Working out what would change…"
+        qtbot.waitUntil(bar.isVisible, timeout=5_000)  # once it has taken a second
     finally:
         release.set()
     qtbot.waitUntil(lambda: counts.text().startswith("Changes: "), timeout=10_000)
+    assert not bar.isVisible()
 
 
 def folder_as_root(qtbot, dialog):

@@ -243,6 +243,41 @@ def test_the_restore_dialog_shows_its_counts_whole(qtbot, window, golden):
     assert text.startswith("3 added") and shown_height >= needed  # no line of it cut
 
 
+def test_a_preview_that_takes_a_while_shows_a_moving_bar_until_its_counts_come(
+    qtbot, window, service, golden, monkeypatch
+):
+    # As over 200,000 files, where it takes five seconds: held back until the bar is seen.
+    release = threading.Event()
+    preview_restore = service.preview_restore
+
+    def held_back(*args, **kwargs):
+        release.wait(10)
+        return preview_restore(*args, **kwargs)
+
+    monkeypatch.setattr(service, "preview_restore", held_back)
+    seen = []
+
+    def restore_dialog(dialog) -> None:
+        bar = dialog.findChild(object, "previewBusyBar")
+        counts = dialog.findChild(object, "previewCounts")
+        seen.append(bar.isVisible())  # not in the first second: it would only flash
+        try:
+            qtbot.waitUntil(bar.isVisible, timeout=5_000)
+            seen.append(counts.text())
+        finally:
+            release.set()
+        _previewed(qtbot, dialog)
+        seen.extend([bar.isVisible(), counts.text()])
+        dialog.reject()
+
+    when_modal(restore_dialog)
+    choose_backup_option(qtbot, window, golden.id, "restoreAction")
+    qtbot.waitUntil(lambda: len(seen) == 4, timeout=20_000)
+
+    assert seen[:3] == [False, "Working out what would change…", False]
+    assert seen[3].startswith("3 added")
+
+
 def test_the_restore_dialog_grows_to_show_a_preview_that_failed_in_a_long_sentence(
     qtbot, window, golden, config_dir, tmp_path
 ):
