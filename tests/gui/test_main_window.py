@@ -391,9 +391,9 @@ def test_an_entry_written_while_the_log_is_being_read_still_shows(
     assert "written meanwhile" in panel.proxy.index(0, 5).data()
 
 
-def test_an_entry_written_while_scrolling_a_sorted_log_shows_no_row_twice(
-    qtbot, window, service, environment, tmp_path
-):
+def _log_by_user(qtbot, window, service, environment):
+    """1,000 entries by seven users in the Activity Log, its User header clicked until it
+    sorts A to Z; the panel, its first page read."""
     _logged(service, environment, 1000, user=lambda i: f"user{i % 7}")
     panel = window.activity
     window.controller.refresh()
@@ -402,9 +402,20 @@ def test_an_entry_written_while_scrolling_a_sorted_log_shows_no_row_twice(
     header = panel.table.horizontalHeader()
     while header.sortIndicatorSection() != 3 or header.sortIndicatorOrder() != (
         Qt.SortOrder.AscendingOrder
-    ):  # the User header clicked until it sorts A to Z
+    ):
         click_header(qtbot, panel.table, 3)
     log_read(qtbot, window)
+    return panel
+
+
+def _column(panel, number: int) -> list[str]:
+    return [panel.proxy.index(row, number).data() for row in range(panel.proxy.rowCount())]
+
+
+def test_an_entry_written_while_scrolling_a_sorted_log_shows_no_row_twice(
+    qtbot, window, service, environment, tmp_path
+):
+    panel = _log_by_user(qtbot, window, service, environment)
     panel.table.scrollToBottom()  # the second page
     log_read(qtbot, window)
     assert panel.proxy.rowCount() == 2 * PAGE_SIZE
@@ -418,24 +429,15 @@ def test_an_entry_written_while_scrolling_a_sorted_log_shows_no_row_twice(
         panel.table.scrollToBottom()
         log_read(qtbot, window)
 
-    shown = [panel.proxy.index(row, 5).data() for row in range(panel.proxy.rowCount())]
-    earlier = [text for text in shown if text.startswith("entry ")]
+    earlier = [text for text in _column(panel, 5) if text.startswith("entry ")]
     assert sorted(earlier) == sorted(f"entry {i}" for i in range(1000))
-    users = [panel.proxy.index(row, 3).data() for row in range(panel.proxy.rowCount())]
-    assert users == sorted(users)
+    assert _column(panel, 3) == sorted(_column(panel, 3))
 
 
 def test_an_entry_written_while_reading_deep_in_a_sorted_log_keeps_the_users_place(
     qtbot, window, service, environment, tmp_path
 ):
-    _logged(service, environment, 1000, user=lambda i: f"user{i % 7}")
-    panel = window.activity
-    window.controller.refresh()
-    tabs = window.tabs.tabBar()
-    qtbot.mouseClick(tabs, Qt.MouseButton.LeftButton, pos=tabs.tabRect(2).center())
-    while panel.table.horizontalHeader().sortIndicatorSection() != 3:
-        click_header(qtbot, panel.table, 3)  # by user
-    log_read(qtbot, window)
+    panel = _log_by_user(qtbot, window, service, environment)
     for _ in range(2):
         panel.table.scrollToBottom()  # two more pages
         log_read(qtbot, window)
@@ -446,34 +448,29 @@ def test_an_entry_written_while_reading_deep_in_a_sorted_log_keeps_the_users_pla
     scrolled = panel.table.verticalScrollBar().value()
     assert scrolled > 0
 
-    # The command line logs entries meanwhile; the window's poll of the database finds them.
+    # Another process (the command line, a team sync) logs entries meanwhile, by users
+    # sorting before every row, among them and after them; the window's poll finds them.
     elsewhere = EnvOpsService(service.data_dir)
-    for name in ("audit", "ledger"):
-        (tmp_path / name).mkdir()
-        elsewhere.add_environment(name, tmp_path / name, version="1")
-    # And one by a user whose name sorts into the middle of the rows read.
-    elsewhere._ctx.activity.append(
-        environment.id, "billing", ActivityAction.BACKUP_CREATED, "user1a", Outcome.SUCCESS, "mid"
-    )
+    for user, detail in (("admin", "first"), ("user1a", "among"), ("user6z", "last")):
+        elsewhere._ctx.activity.append(
+            environment.id, "billing", ActivityAction.BACKUP_CREATED, user, Outcome.SUCCESS, detail
+        )
     elsewhere.close()
 
-    def column(number: int) -> list[str]:
-        return [panel.proxy.index(row, number).data() for row in range(panel.proxy.rowCount())]
-
-    qtbot.waitUntil(lambda: {"audit", "ledger"} <= set(column(1)), timeout=10_000)
+    qtbot.waitUntil(lambda: {"first", "among"} <= set(_column(panel, 5)), timeout=10_000)
     log_read(qtbot, window)
-    assert panel.proxy.rowCount() == 3 * PAGE_SIZE + 3  # placed among them, not read anew
-    assert "mid" in column(5)
-    descending = panel.table.horizontalHeader().sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
-    assert column(3) == sorted(column(3), reverse=descending)
+    assert panel.proxy.rowCount() == 3 * PAGE_SIZE + 2  # placed among them, not read anew
+    assert _column(panel, 3) == sorted(_column(panel, 3))
+    assert "last" not in _column(panel, 5)  # it comes with the page it sorts into
     # The row the user chose is still the current one, and still about where it was.
     assert panel.table.currentIndex().siblingAtColumn(5).data() == chosen
     assert panel.table.verticalScrollBar().value() >= scrolled
     while panel.proxy.canFetchMore(panel.proxy.index(-1, -1)):
         panel.table.scrollToBottom()
         log_read(qtbot, window)
-    assert sorted(column(1)) == ["audit"] + ["billing"] * 1002 + ["ledger"]
-    assert len(set(column(5))) == panel.proxy.rowCount() == 1004  # none twice
+    assert _column(panel, 5)[-1] == "last"
+    assert _column(panel, 3) == sorted(_column(panel, 3))
+    assert len(set(_column(panel, 5))) == panel.proxy.rowCount() == 1004  # none twice
 
 
 def test_ctrl_f_searches_the_activity_log_when_it_is_shown(qtbot, window, environment):
