@@ -83,6 +83,10 @@ class TreeChanges:
     # paths it takes 0.1 s, a stall if the GUI thread showing the summary did it.
     counts: dict[ChangeKind, int] = field(init=False, compare=False, repr=False)
     summary: str = field(init=False, compare=False, repr=False)
+    # What they were worked out from: the live folder as a quick scan names it and the tree
+    # that would replace it. A restore that finds the same need not work them out again;
+    # None where the folder had no name (a file changed within a tick of the scan).
+    fingerprint: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         counts = _in_order(Counter(chain.from_iterable(change.kinds for change in self.changes)))

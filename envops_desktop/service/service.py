@@ -112,7 +112,14 @@ def _checked_report(
     what was `previewed`."""
     from envops_desktop.service.tree_diff import bearing_on
 
-    whole = replacement.preview(env, None, cancel)
+    scan = quick_scan(env)
+    fingerprint = previewed.fingerprint
+    if fingerprint is not None and replacement.fingerprint(env, scan) == fingerprint:
+        # The folder as it was when previewed, to the inode and ctime, and the same tree to
+        # replace it: the same changes, without comparing 200,000 paths again (3-4 s).
+        whole = previewed
+    else:
+        whole = replacement.preview(env, None, cancel, scan)
     # Paths left as they are may change at will (a log the service writes, unticked for
     # that reason): the restore does not touch them, so it is still what was shown.
     if bearing_on(whole, only) != bearing_on(previewed, only):

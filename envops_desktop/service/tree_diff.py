@@ -12,6 +12,7 @@ manifest as it is compared and never held whole: held as a dict, the 200,000 pat
 restore's report took 100 MiB, the most a restore of that tree needed at any moment.
 """
 
+import hashlib
 import heapq
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -19,6 +20,8 @@ from itertools import islice
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
+
+import orjson
 
 from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges, changes_json
 from envops_desktop.domain.enums import EntryKind
@@ -28,7 +31,7 @@ from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.left_alone import excluded_by_folder, is_real_folder, with_all_they_hold
 from envops_desktop.service.parallel import parallel_map
-from envops_desktop.service.scanning import Scan, environment_folder, scan_tree
+from envops_desktop.service.scanning import Scan, environment_folder, quick_scan, scan_tree
 from envops_desktop.store.blob_bodies import sha256_of_file
 from envops_desktop.store.file_metadata import OWN_STORE, EntryMeta, MetadataPolicy, to_apply
 
@@ -250,16 +253,43 @@ class Replacement(NamedTuple):
 
     name: str  # the backup's or the file's: the `after` of its changes
     file_count: int
-    changes_now: Callable[[Environment, "list[str] | None", CancelToken], Iterator[PathChange]]
+    changes_now: Callable[
+        [Environment, "list[str] | None", CancelToken, Scan | None], Iterator[PathChange]
+    ]
+    # What names its tree for good (a backup's id), or None where nothing does.
+    identity: str | None = None
 
-    def preview(self, env: Environment, only: list[str] | None, cancel: CancelToken) -> TreeChanges:
-        """What it would change in `env`'s folder now (`only` those paths)."""
-        return TreeChanges("live", self.name, tuple(self.changes_now(env, only, cancel)))
+    def preview(
+        self,
+        env: Environment,
+        only: list[str] | None,
+        cancel: CancelToken,
+        scan: Scan | None = None,
+    ) -> TreeChanges:
+        """What it would change in `env`'s folder now (`only` those paths), from `scan` of
+        it (a quick one) if given."""
+        scan = quick_scan(env) if scan is None else scan
+        fingerprint = self.fingerprint(env, scan) if only is None else None
+        changes = tuple(self.changes_now(env, only, cancel, scan))
+        return TreeChanges("live", self.name, changes, fingerprint=fingerprint)
+
+    def fingerprint(self, env: Environment, scan: Scan) -> str | None:
+        """A name for what its preview in `env` is worked out from, given a quick `scan` of
+        the folder taken first: the same name, the same changes."""
+        # A scan leaves excluded paths out, but a preview names those a restore would take
+        # away with their folder: where there are any, it is worked out each time.
+        digest = scan.digest() if self.identity is not None and not env.excludes else None
+        if digest is None:
+            return None
+        # The digest leaves the folder's own mode and mtime to its caller.
+        folder = [scan.root_mode, scan.root_mtime_ns]
+        made_from = [digest, folder, self.identity, env.path, _OWN]
+        return hashlib.sha256(orjson.dumps(made_from)).hexdigest()
 
     def report(self, env: Environment, only: list[str] | None, cancel: CancelToken) -> bytearray:
         """`preview` as the JSON a restore keeps with its activity entry, encoded as the
         changes are found: of a restore into an empty folder, only the bytes are held."""
-        return changes_json("live", self.name, self.changes_now(env, only, cancel))
+        return changes_json("live", self.name, self.changes_now(env, only, cancel, None))
 
 
 def of_backup(ctx: ServiceContext, backup: Backup) -> Replacement:
@@ -267,7 +297,8 @@ def of_backup(ctx: ServiceContext, backup: Backup) -> Replacement:
     return Replacement(
         backup.name,
         backup.file_count,
-        lambda env, only, cancel: _restore_changes(ctx, env, backup, only, cancel),
+        lambda env, only, cancel, scan: _restore_changes(ctx, env, backup, only, cancel, scan),
+        backup.id,
     )
 
 
@@ -282,11 +313,13 @@ def of_file(
     puts in place; it is imported whole."""
     ordered = sorted(entries, key=attrgetter("path"))  # a file's manifest, in its own order
 
-    def changed(env: Environment, _only: object, cancel: CancelToken) -> Iterator[PathChange]:
+    def changed(
+        env: Environment, _only: object, cancel: CancelToken, scan: Scan | None
+    ) -> Iterator[PathChange]:
         def after() -> Items:
             return restored(ordered, manifest, Excludes(env.excludes), policy)
 
-        live = held(live_tree(ctx, env, cancel, against=after))
+        live = held(live_tree(ctx, env, cancel, against=after, scan=scan))
         return _with_excluded_lost(changes(live, after), env)
 
     return Replacement(file_name, sum(e.kind is EntryKind.FILE for e in ordered), changed)
@@ -298,11 +331,12 @@ def _restore_changes(
     backup: Backup,
     only: list[str] | None,
     cancel: CancelToken,
+    scan: Scan | None,
 ) -> Iterator[PathChange]:
     def after() -> Items:
         return restored(ctx.backups.entries(backup.id), backup, Excludes(env.excludes))
 
-    live = held(live_tree(ctx, env, cancel, against=after))
+    live = held(live_tree(ctx, env, cancel, against=after, scan=scan))
     if only is None:
         return _with_excluded_lost(changes(live, after), env)
     # What it does not bring back stays as it is, and so do the folders holding the chosen

@@ -5,15 +5,18 @@ import shutil
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
+from envops_desktop.domain.activity_query import ActivityQuery
 from envops_desktop.domain.changes import ChangeKind
 from envops_desktop.domain.enums import ActivityAction
 from envops_desktop.domain.errors import InvalidInputError, NotFoundError, PreviewOutOfDateError
 from envops_desktop.domain.progress import Progress
 from envops_desktop.service import service as service_module
 from envops_desktop.service import tree_diff
+from tests.spies import threads_calling
 from tests.trees import (
     changed_by_rsync,
     describe_tree,
@@ -580,6 +583,106 @@ def test_a_restore_whose_preview_is_out_of_date_changes_nothing_and_says_what_it
     now = service.preview_restore("billing", backup.id)
     service.restore_backup("billing", backup.id, previewed=now, only=["conf.d"])
     assert not (root / "conf.d" / "later.ini").exists()
+
+
+def test_a_restore_of_a_folder_as_it_was_previewed_does_not_compare_it_again(
+    service, tmp_path, billing, settled, monkeypatch
+):
+    # Comparing 200,000 paths takes 3-4 s: the restore's check finds the folder as the
+    # preview saw it by a quick scan's name, and keeps the preview as its report.
+    root, backup = billing
+    mess_up(root)
+    time.sleep(0.05)  # past the tick of a file's last change
+    previewed = service.preview_restore("billing", backup.id)
+    assert previewed.fingerprint is not None
+    compared_on = threads_calling(monkeypatch, tree_diff, "live_tree")
+
+    service.restore_backup("billing", backup.id, previewed=previewed)
+
+    assert compared_on == []
+    entry = service.query_activity(ActivityQuery(), None, 1)[0]
+    assert entry.action is ActivityAction.BACKUP_RESTORED
+    assert service.restore_report(entry.id).changes == previewed.changes
+    assert service.preview_restore("billing", backup.id).changes == ()
+
+
+def _edited_in_place(root: Path) -> None:
+    # The same size, and its mtime put back: only its ctime tells.
+    path = root / "conf.d" / "database.ini"
+    before = path.stat()
+    path.write_bytes(path.read_bytes().replace(b"pool=20", b"pool=21"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+
+
+def _renamed_over(root: Path) -> None:
+    # Another file, the same bytes and times, moved over it: only its inode tells.
+    original = root / "conf.d" / "database.ini"
+    twin = root / "twin.ini"
+    shutil.copy2(original, twin)
+    twin.write_bytes(original.read_bytes().replace(b"pool=20", b"pool=99"))
+    os.utime(twin, ns=(original.stat().st_atime_ns, original.stat().st_mtime_ns))
+    twin.rename(original)
+
+
+CHANGED_SINCE_THE_PREVIEW = {
+    "content, same size and time": _edited_in_place,
+    "a file moved over it": _renamed_over,
+    "an xattr": lambda root: os.setxattr(root / "VERSION", "user.note", b"edited"),
+    "a mode": lambda root: (root / "certs" / "server.key").chmod(0o644),
+    "a hardlink": lambda root: os.link(root / "VERSION", root / "VERSION.bak"),
+    "a link retargeted": lambda root: (
+        (root / "plugins" / "enabled" / "audit.so").unlink(),
+        os.symlink("../other.so", root / "plugins" / "enabled" / "audit.so"),
+    ),
+    "an empty folder": lambda root: (root / "certs" / "old").mkdir(),
+    "the folder's mode": lambda root: root.chmod(0o711),
+}
+if AS_ROOT:
+    CHANGED_SINCE_THE_PREVIEW["an owner"] = lambda root: os.chown(root / "VERSION", 1, 1)
+
+
+@pytest.mark.parametrize("change", CHANGED_SINCE_THE_PREVIEW)
+def test_any_change_after_a_settled_preview_makes_it_out_of_date(
+    service, tmp_path, billing, settled, change
+):
+    root, backup = billing
+    mess_up(root)
+    time.sleep(0.05)
+    previewed = service.preview_restore("billing", backup.id)
+    assert previewed.fingerprint is not None  # named, so the restore may trust the name
+    time.sleep(0.05)  # a change in the preview's tick could not be told (so none is named)
+    CHANGED_SINCE_THE_PREVIEW[change](root)
+    snapshot = _snapshot(root, tmp_path / "snapshot")
+
+    with pytest.raises(PreviewOutOfDateError):
+        service.restore_backup("billing", backup.id, previewed=previewed)
+
+    assert rsync_differences(snapshot, root, "--delete", "--modify-window=-1") == []
+
+
+def test_an_excluded_file_made_after_the_preview_in_a_folder_the_restore_removes_stops_it(
+    service, tmp_path, billing, settled
+):
+    # The preview names the excluded files the restore takes away with their folder; a
+    # scan never sees them, so one written since must still make the preview out of date.
+    root, backup = billing
+    service.set_excludes("billing", ["*.log"])
+    (root / "extra").mkdir()
+    (root / "extra" / "first.log").write_text("kept by no backup\n")
+    time.sleep(0.05)
+    previewed = service.preview_restore("billing", backup.id)
+    assert "extra/first.log" in {c.path for c in previewed.changes}
+    time.sleep(0.05)
+    folder = (root / "extra").stat()
+    (root / "extra" / "second.log").write_text("written since\n")
+    os.utime(root / "extra", ns=(folder.st_atime_ns, folder.st_mtime_ns))  # as `tar -x` would
+
+    with pytest.raises(PreviewOutOfDateError) as out_of_date:
+        service.restore_backup("billing", backup.id, previewed=previewed)
+
+    assert "extra/second.log" in {c.path for c in out_of_date.value.changes.changes}
+    assert (root / "extra" / "second.log").exists()
 
 
 def test_what_changes_since_the_preview_in_paths_left_alone_does_not_stop_the_restore(
