@@ -59,6 +59,9 @@ class BackupsPanel(QWidget):
         self.schedule_line = QLabel(self)
         self.schedule_line.setObjectName("scheduleLine")
         self.schedule_line.setContentsMargins(4, 2, 4, 2)
+        # On one line, a schedule's sentence was the tab's minimum width: opening the tab in
+        # a narrow window pushed the splitter and squeezed the environments list for good.
+        self.schedule_line.setWordWrap(True)
         self.show_deleted = QCheckBox(self.tr("Show De&leted"), self)
         self.show_deleted.setObjectName("showDeletedCheckBox")
         self.show_deleted.setAccessibleName(self.tr("Show the backups in Deleted"))

@@ -3,6 +3,7 @@
 import os
 import sqlite3
 import threading
+from datetime import time
 
 from PySide6.QtCore import Qt, QThread, QTimer
 from PySide6.QtTest import QTest
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QLineEdit, QT
 from envops_desktop.controller.activity_model import PAGE_SIZE
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.domain.enums import ActivityAction, Outcome
+from envops_desktop.domain.schedules import Frequency, ScheduleRule
 from envops_desktop.service.service import EnvOpsService
 from envops_desktop.ui.main_window import MainWindow
 from tests.gui.conftest import (
@@ -74,6 +76,29 @@ def test_a_backup_name_typed_in_the_dialog_stops_at_its_limit(qtbot, window, env
     when_modal(type_a_long_name, named="createBackupDialog")
     press_shortcut(qtbot, window, "Ctrl+B")
     qtbot.waitUntil(lambda: backup_rows(window) == ["a" * 100], timeout=10_000)
+
+
+def test_opening_the_backups_tab_in_a_narrow_window_leaves_the_environments_list_as_it_is(
+    qtbot, window, service, environment
+):
+    service.set_schedule(
+        "billing", ScheduleRule(frequency=Frequency.WEEKLY, weekday=2, at=time(2, 30))
+    )
+    window.resize(800, 560)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    tabs = window.tabs.tabBar()
+    qtbot.mouseClick(tabs, Qt.MouseButton.LeftButton, pos=tabs.tabRect(0).center())
+    qtbot.wait(50)
+    sizes = window.splitter.sizes()
+
+    qtbot.mouseClick(tabs, Qt.MouseButton.LeftButton, pos=tabs.tabRect(1).center())
+    qtbot.wait(50)
+
+    schedule = window.backups.schedule_line
+    assert schedule.isVisible() and schedule.text().startswith("Schedule: Every Wednesday")
+    assert window.splitter.sizes() == sizes
+    assert schedule.height() >= schedule.heightForWidth(schedule.width())  # no line cut
 
 
 def test_deleting_a_backup_asks_first_then_removes_the_row(qtbot, window, environment, service):
