@@ -15,11 +15,18 @@ GIL: with a configuration file's 20,000 entries alive (100,000-270,000 objects),
 each, several times an upload, though each found nothing to free. So while operations run
 only young objects are collected; once none runs, what is alive is frozen out of later
 passes, as the start-up objects are (`settle_heap`).
+
+Not while a dialog is open, though. A frozen object is never freed, and what a dialog
+holds is alive until it closes, then garbage, in cycles: frozen with the preview that
+ended while the Restore dialog was open, that dialog and its preview (200,000 changes,
+for a restore into an empty folder) stayed in memory for good. Full passes and the freeze
+wait until the dialog has closed.
 """
 
 import gc
 
 from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtGui import QGuiApplication
 
 # How often the window's thread looks whether a pass is due: while operations run their
 # workers allocate fast, and a pass over 10 ms of their objects costs well under a
@@ -35,6 +42,7 @@ class _Collection:
     busy = 0  # runners with operations running
     thresholds = gc.get_threshold()  # Python's, to follow and to put back
     timer: QTimer | None = None
+    unsettled = False  # operations ended while a dialog was open: collect and freeze after
 
 
 def settle_heap() -> None:
@@ -64,14 +72,32 @@ def hold_full_passes() -> None:
 
 
 def release_full_passes() -> None:
-    """A runner's last operation has ended: when no runner has any, collect the young
-    objects, freeze the survivors (mostly results the window shows) and let full passes
-    run again, over the rest."""
+    """A runner's last operation has ended: when no runner has any, settle the heap (now,
+    or once no dialog is open) and let full passes run again."""
     _Collection.busy -= 1
     if _Collection.busy == 0:
-        gc.collect(1)
-        gc.freeze()
+        _Collection.unsettled = True
+        _settle_if_no_dialog()
     _follow()
+
+
+def _dialog_open() -> bool:
+    return QGuiApplication.modalWindow() is not None
+
+
+def _settle_if_no_dialog() -> None:
+    """Collect everything not frozen yet and freeze the survivors (mostly results the
+    window shows), unless a dialog is open; young objects are collected either way.
+
+    A full pass, not a young one: what became garbage during the operations may have grown
+    old first (the dialog that started them). What earlier ones left is frozen already,
+    so the pass walks only what came since."""
+    if _dialog_open():
+        gc.collect(1)
+        return
+    gc.collect()
+    gc.freeze()
+    _Collection.unsettled = False
 
 
 def _follow() -> None:
@@ -96,12 +122,16 @@ def _follow() -> None:
 
 def _collect_if_due() -> None:
     """A pass of the generation Python itself would collect now, but never a full one
-    while operations run."""
+    while operations run or a dialog is open; the heap settled once both have ended."""
+    full_allowed = not _Collection.busy and not _dialog_open()
+    if _Collection.unsettled and full_allowed:
+        _settle_if_no_dialog()
+        return
     young, middle, old = gc.get_count()
     first, second, third = _Collection.thresholds
     if young <= first:
         return
     generation = 0
     if middle > second:
-        generation = 2 if old > third and not _Collection.busy else 1
+        generation = 2 if old > third and full_allowed else 1
     gc.collect(generation)
