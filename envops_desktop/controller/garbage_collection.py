@@ -10,17 +10,18 @@ loop, now and then, in the GUI tests). So while a window's controller lives, or 
 operation runs, the collector is switched off and a timer on the window's thread collects
 at Python's own thresholds.
 
-Full passes wait. A full pass walks every object the collector tracks while holding the
-GIL: with a configuration file's 20,000 entries alive (100,000-270,000 objects), 50-180 ms
-each, several times an upload, though each found nothing to free. So while operations run
-only young objects are collected; once none runs, what is alive is frozen out of later
-passes, as the start-up objects are (`settle_heap`).
+Full passes wait while an operation runs or a dialog is open. A full pass walks every
+object the collector tracks while holding the GIL: with a configuration file's 20,000
+entries alive (100,000-270,000 objects), 50-180 ms each, several times an upload, though
+each found nothing to free; such data lives in a dialog, and dies with it. Once no
+operation runs and no dialog is open, one full pass frees what they left, promptly.
 
-Not while a dialog is open, though. A frozen object is never freed, and what a dialog
-holds is alive until it closes, then garbage, in cycles: frozen with the preview that
-ended while the Restore dialog was open, that dialog and its preview (200,000 changes,
-for a restore into an empty folder) stayed in memory for good. Full passes and the freeze
-wait until the dialog has closed.
+What is alive is no longer frozen out of passes when an operation ends, only at start-up
+(`settle_heap`): a frozen object is never freed, and the preview that ended while the
+Restore dialog was open froze that dialog and its preview (200,000 changes, for a restore
+into an empty folder) for good, garbage once the dialog closed. Unfrozen, the window's own
+objects cost a full pass a few milliseconds (the demo's whole heap, start-up's included,
+16 ms).
 """
 
 import gc
@@ -42,7 +43,7 @@ class _Collection:
     busy = 0  # runners with operations running
     thresholds = gc.get_threshold()  # Python's, to follow and to put back
     timer: QTimer | None = None
-    unsettled = False  # operations ended while a dialog was open: collect and freeze after
+    left_behind = False  # operations ended while a dialog was open: a full pass once it closed
 
 
 def settle_heap() -> None:
@@ -72,12 +73,12 @@ def hold_full_passes() -> None:
 
 
 def release_full_passes() -> None:
-    """A runner's last operation has ended: when no runner has any, settle the heap (now,
-    or once no dialog is open) and let full passes run again."""
+    """A runner's last operation has ended: when no runner has any, a full pass frees what
+    the operations left, now or once no dialog is open."""
     _Collection.busy -= 1
     if _Collection.busy == 0:
-        _Collection.unsettled = True
-        _settle_if_no_dialog()
+        _Collection.left_behind = True
+        _free_what_was_left()
     _follow()
 
 
@@ -85,19 +86,15 @@ def _dialog_open() -> bool:
     return QGuiApplication.modalWindow() is not None
 
 
-def _settle_if_no_dialog() -> None:
-    """Collect everything not frozen yet and freeze the survivors (mostly results the
-    window shows), unless a dialog is open; young objects are collected either way.
-
-    A full pass, not a young one: what became garbage during the operations may have grown
-    old first (the dialog that started them). What earlier ones left is frozen already,
-    so the pass walks only what came since."""
+def _free_what_was_left() -> None:
+    """A full pass, unless a dialog is open (then a young one). Full, not young: what
+    became garbage during the operations may have grown old first (the dialog that started
+    them, open while its preview's worker allocated)."""
     if _dialog_open():
         gc.collect(1)
         return
     gc.collect()
-    gc.freeze()
-    _Collection.unsettled = False
+    _Collection.left_behind = False
 
 
 def _follow() -> None:
@@ -122,10 +119,10 @@ def _follow() -> None:
 
 def _collect_if_due() -> None:
     """A pass of the generation Python itself would collect now, but never a full one
-    while operations run or a dialog is open; the heap settled once both have ended."""
+    while operations run or a dialog is open; once both have ended, a full pass."""
     full_allowed = not _Collection.busy and not _dialog_open()
-    if _Collection.unsettled and full_allowed:
-        _settle_if_no_dialog()
+    if _Collection.left_behind and full_allowed:
+        _free_what_was_left()
         return
     young, middle, old = gc.get_count()
     first, second, third = _Collection.thresholds
