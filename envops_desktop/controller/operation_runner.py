@@ -46,7 +46,8 @@ class RunningOperation(QObject):
         self.timing = ""
         self._eta = Eta()
         self._thread = QThread(self)
-        self._worker = OperationWorker(operation, explain)
+        self._worker: OperationWorker | None = OperationWorker(operation, explain)
+        self._cancel_token = self._worker.cancel_token
         self._worker.moveToThread(self._thread)
         self._worker.progressed.connect(self._on_progress)
         self._worker.succeeded.connect(self._on_success)
@@ -68,7 +69,7 @@ class RunningOperation(QObject):
         return time.monotonic() - self.started
 
     def cancel(self) -> None:
-        self._worker.cancel_token.cancel()
+        self._cancel_token.cancel()
 
     def wait(self, timeout_ms: int) -> bool:
         return self._thread.wait(timeout_ms)
@@ -97,7 +98,12 @@ class RunningOperation(QObject):
 
     @Slot()
     def _on_thread_finished(self) -> None:
-        self._worker.deleteLater()
+        # Let go of the worker here, on the window's thread, which deletes it: its own thread
+        # has ended, and a `deleteLater()` posted there is never carried out. Each operation
+        # left its worker, and what the operation held (a staged file's 20,000 entries, a
+        # preview's changes), in memory for good.
+        self._thread.wait()  # it has emitted `finished`: it ends at once
+        self._worker = None
         self.finished.emit()
 
 

@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt
 
 from envops_desktop.controller.operation_runner import OperationRunner
 from envops_desktop.domain.models import Backup
+from envops_desktop.workers.operation_worker import OperationWorker
 from tests.gui.conftest import backup_rows, click_button, select_environment, when_modal
 from tests.gui.user import choose_backup_option, press_shortcut
 from tests.trees import mess_up
@@ -136,6 +137,21 @@ def test_full_passes_wait_until_the_backup_has_run_and_young_ones_stay_on_the_wi
     assert (2, True, False) in passes.seen  # a full pass once nothing ran
     # Nothing alive was frozen out of later passes (frozen objects that die leave the count).
     assert gc.get_freeze_count() <= frozen
+
+
+def test_operations_that_have_ended_leave_nothing_of_theirs_in_memory(qtbot, window, environment):
+    # Each operation's worker holds what the operation was given: a staged file's 20,000
+    # entries, a preview's changes. It lived on after its thread had ended.
+    window.controller.refresh()
+    select_environment(window, "billing")
+    for number in range(3):
+        when_modal(lambda dialog: dialog.accept(), named="createBackupDialog")
+        press_shortcut(qtbot, window, "Ctrl+B")
+        qtbot.waitUntil(lambda: len(backup_rows(window)) == number + 1, timeout=10_000)  # noqa: B023
+        qtbot.waitUntil(lambda: not anything_running(window), timeout=10_000)
+
+    gc.collect()
+    assert [o for o in gc.get_objects() if isinstance(o, OperationWorker)] == []
 
 
 def test_once_the_window_has_closed_the_collector_runs_on_its_own_again(qtbot, window, environment):
