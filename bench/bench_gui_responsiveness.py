@@ -94,7 +94,7 @@ def open_changes_view(app: QApplication, files: int, scratch: Path) -> tuple[flo
     def listed(rows: ChangeRows | None) -> None:
         assert rows is not None
         dialog = ChangesDialog(rows, None, True)
-        dialog.show()
+        dialog.open()  # modal, as the window opens it (with exec(), which would block here)
         shown.append(dialog)
 
     monitor = EventLoopMonitor()
@@ -133,7 +133,7 @@ def show_a_diff(app: QApplication, lines: int, scratch: Path) -> list[Row]:
         live_and_backup_contents(controller, env, backup),
         True,
     )
-    dialog.show()
+    dialog.open()  # modal, as the window opens it
     app.processEvents()
     monitor = EventLoopMonitor()
     monitor.start()
@@ -285,7 +285,7 @@ def main() -> None:
         )
         exported = service.export_backup(backup.id, scratch_dir / "bench.envops.zip")
         dialog = ImportConfigurationDialog(controller, env, window.files, window)
-        dialog.show()
+        dialog.open()  # window-modal, as the window opens it
         seconds, worst, p99 = run_and_watch(app, controller, lambda: _upload(dialog, exported))
         rows.append((f"Upload a {size} configuration file (Import dialog)", seconds, worst, p99))
         dialog.reject()
