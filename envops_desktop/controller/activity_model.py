@@ -178,7 +178,7 @@ class ActivityTableModel(QAbstractTableModel):
             self.tr("Reading the activity log"), None, lambda _progress, _cancel: work()
         )
         reading.succeeded.connect(lambda result: self._read_done(generation, then, result))
-        reading.failed.connect(lambda _message, error: self._page_failed(generation, error))
+        reading.failed.connect(lambda _message, error: self._read_failed(generation, error))
         self._set_reading(True)
         self._runner.launch(reading)
 
@@ -200,7 +200,7 @@ class ActivityTableModel(QAbstractTableModel):
             self._append(page, at_top=False)
             self.endInsertRows()
 
-    def _page_failed(self, generation: int, error: Exception) -> None:
+    def _read_failed(self, generation: int, error: Exception) -> None:
         if generation != self._generation:
             return
         self._set_reading(False)

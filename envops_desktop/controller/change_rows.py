@@ -91,8 +91,8 @@ class ChangeRows:
         self._ticked = bytearray(b"\x01") * len(rows)
         # A folder's state follows from how many ticks inside it are on and off, counted as
         # they change, so that a click costs what the path holds.
-        self._ticked_in = array("l", bytes(array("l").itemsize * len(rows)))
-        self._unticked_in = array("l", bytes(array("l").itemsize * len(rows)))
+        self._ticked_in = array("l", [0]) * len(rows)
+        self._unticked_in = array("l", [0]) * len(rows)
         self._ticks = self._ticks_on = len(rows) - len(holding)
         for folders, count in Counter(
             above for above, has_tick in zip(self._above, self._has_tick, strict=True) if has_tick

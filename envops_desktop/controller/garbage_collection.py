@@ -41,7 +41,7 @@ class _Collection:
 
     keepers = 0  # controllers of windows alive
     busy = 0  # runners with operations running
-    thresholds = gc.get_threshold()  # Python's, to follow and to put back
+    thresholds = gc.get_threshold()  # Python's, which the timer follows
     timer: QTimer | None = None
     left_behind = False  # operations ended while a dialog was open: a full pass once it closed
 
