@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -88,6 +89,10 @@ def main() -> None:
     window.tabs.setCurrentWidget(window.backups)
     window.backups.table.selectRow(0)
     save(window, "main-window-backups")
+    # In a window 800 pixels wide the schedule's line wraps; the list keeps its width.
+    window.resize(800, 560)
+    save(window, "main-window-narrow")
+    window.resize(1280, 800)
     window.tabs.setCurrentWidget(window.overview)
     save(window, "main-window-overview")
     window.tabs.setCurrentWidget(window.activity)
@@ -147,6 +152,17 @@ def main() -> None:
     _finish(controller)
     dialog.show()
     save(dialog, "restore-backup-dialog")
+    dialog.close()
+    # A preview past its first second (one over 200,000 files takes five): the moving bar.
+    preview = controller.preview_restore(billing, older)
+    dialog = RestoreBackupDialog(billing, older, caveats, window, preview, contents)
+    dialog.show()
+    deadline = time.monotonic() + 1.2
+    while time.monotonic() < deadline:  # the preview launched only once it is grabbed
+        QApplication.processEvents()
+    save(dialog, "restore-backup-dialog-working")
+    controller.runner.launch(preview)
+    _finish(controller)
     dialog.close()
     # Some paths unticked in Show changes…: only the ticked ones are restored.
     preview = controller.preview_restore(billing, older)
