@@ -4,6 +4,7 @@ Run: .venv/bin/python docs/capture_screenshots.py   (offscreen; 1280×800 main w
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,7 +75,15 @@ def main() -> None:
     app.setWindowIcon(icon("app"))
     apply_theme(app, SYSTEM)  # as the app's start does
     OUT.mkdir(exist_ok=True)
+    # The demo workspace and its files are half a gigabyte: gone again once shot.
     scratch = Path(tempfile.mkdtemp())
+    try:
+        _capture(app, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _capture(app: QApplication, scratch: Path) -> None:
     _capture_first_start(scratch)
     service = EnvOpsService(scratch / "data")
     create_demo_workspace(service)

@@ -9,6 +9,7 @@ The main window is minimised, a backup runs, and the notifier says how it ended 
 as it would for a user who went on with other work; the whole screen is then grabbed.
 """
 
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -60,7 +61,10 @@ def main() -> int:
     QTimer.singleShot(1500, window.showMinimized)
     QTimer.singleShot(1600, back_up_once_in_the_background)
     QTimer.singleShot(30_000, app.quit)  # never hang a capture run
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # the demo workspace, half a gigabyte
 
 
 if __name__ == "__main__":
