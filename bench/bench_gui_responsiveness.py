@@ -31,6 +31,7 @@ from envops_desktop.controller.activity_model import PAGE_SIZE
 from envops_desktop.controller.change_rows import ChangeRows
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.operation_runner import RunningOperation
+from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.service import EnvOpsService
 from envops_desktop.ui.changes_dialog import ChangesDialog, live_and_backup_contents, when_listed
 from envops_desktop.ui.file_diff import MORE
@@ -77,16 +78,25 @@ def _upload(dialog: ImportConfigurationDialog, path: Path) -> RunningOperation:
     return dialog._upload
 
 
+def _full_and_empty(
+    files: int, scratch: Path
+) -> tuple[EnvOpsService, Environment, Backup, Environment]:
+    """A service with an environment of `files` small files ("full"), its backup, and an
+    empty environment ("empty") to restore that backup into."""
+    source = small_files_tree(HERE / "data" / f"small-{files}", files)
+    service = EnvOpsService(scratch / "data")
+    full = service.add_environment("full", source, version="1")  # only read, by its backup
+    backup = service.create_backup("full", name="all")
+    (scratch / "empty").mkdir()
+    empty = service.add_environment("empty", scratch / "empty", version="1")
+    return service, full, backup, empty
+
+
 def open_changes_view(app: QApplication, files: int, scratch: Path) -> tuple[float, float, float]:
     """Show changes… of a restore that would add `files` paths (another environment's backup
     into an empty folder), from the click to the view on screen: laid out on a worker, as
     the Restore dialog's button does it. Returns seconds, worst and 99th-percentile stalls."""
-    source = small_files_tree(HERE / "data" / f"small-{files}", files)
-    service = EnvOpsService(scratch / "data")
-    service.add_environment("full", source, version="1")  # only read, by its backup
-    backup = service.create_backup("full", name="all")
-    (scratch / "empty").mkdir()
-    service.add_environment("empty", scratch / "empty", version="1")
+    service, _full, backup, _empty = _full_and_empty(files, scratch)
     changes = service.preview_restore("empty", backup.id, from_environment="full")
     controller = MainController(service)
     button = QPushButton("Show changes…")
@@ -120,12 +130,7 @@ def restore_from_the_dialog(app: QApplication, files: int, scratch: Path) -> Row
     dialog opened, Restore pressed once its preview is in; stalls from the press until three
     seconds after the restore ended, when the collector's full pass over what the dialog and
     the operation left runs."""
-    source = small_files_tree(HERE / "data" / f"small-{files}", files)
-    service = EnvOpsService(scratch / "data")
-    full = service.add_environment("full", source, version="1")  # only read, by its backup
-    backup = service.create_backup("full", name="all")
-    (scratch / "empty").mkdir()
-    target = service.add_environment("empty", scratch / "empty", version="1")
+    service, full, backup, target = _full_and_empty(files, scratch)
     window = open_main_window(
         service, QSettings(str(scratch / "s.ini"), QSettings.Format.IniFormat)
     )
