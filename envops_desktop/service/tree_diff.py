@@ -12,6 +12,7 @@ manifest as it is compared and never held whole: held as a dict, the 200,000 pat
 restore's report took 100 MiB, the most a restore of that tree needed at any moment.
 """
 
+import dataclasses
 import hashlib
 import heapq
 import os
@@ -34,6 +35,7 @@ from envops_desktop.service.parallel import parallel_map
 from envops_desktop.service.scanning import Scan, environment_folder, quick_scan, scan_tree
 from envops_desktop.store.blob_bodies import sha256_of_file
 from envops_desktop.store.file_metadata import OWN_STORE, EntryMeta, MetadataPolicy, to_apply
+from envops_desktop.store.manifest_codec import dumps_any_name
 
 ROOT = "."  # the folder itself, as a change's path
 
@@ -256,8 +258,9 @@ class Replacement(NamedTuple):
     changes_now: Callable[
         [Environment, "list[str] | None", CancelToken, Scan | None], Iterator[PathChange]
     ]
-    # What names its tree for good (a backup's id), or None where nothing does.
-    identity: str | None = None
+    # What names its tree for good (a backup's id, a digest of a file's tree), asked only
+    # when a fingerprint is taken; None where nothing does.
+    identity: Callable[[], str] | None = None
 
     def preview(
         self,
@@ -283,7 +286,7 @@ class Replacement(NamedTuple):
             return None
         # The digest leaves the folder's own mode and mtime to its caller.
         folder = [scan.root_mode, scan.root_mtime_ns]
-        made_from = [digest, folder, self.identity, env.path, _OWN]
+        made_from = [digest, folder, self.identity(), env.path, _OWN]
         return hashlib.sha256(orjson.dumps(made_from)).hexdigest()
 
     def report(self, env: Environment, only: list[str] | None, cancel: CancelToken) -> bytearray:
@@ -298,8 +301,11 @@ def of_backup(ctx: ServiceContext, backup: Backup) -> Replacement:
         backup.name,
         backup.file_count,
         lambda env, only, cancel, scan: _restore_changes(ctx, env, backup, only, cancel, scan),
-        backup.id,
+        lambda: backup.id,
     )
+
+
+_RECORDED = attrgetter(*TreeEntry._fields)  # all an entry records, of a model or a tuple
 
 
 def of_file(
@@ -322,7 +328,16 @@ def of_file(
         live = held(live_tree(ctx, env, cancel, against=after, scan=scan))
         return _with_excluded_lost(changes(live, after), env)
 
-    return Replacement(file_name, sum(e.kind is EntryKind.FILE for e in ordered), changed)
+    def identity() -> str:
+        # A file has no lasting name (one of the same name may hold another tree), so its
+        # tree as laid out is digested: 0.2 s for 200,000 entries, against a comparison's 4 s.
+        rows = list(map(_RECORDED, ordered))
+        root = (manifest.root_mode, manifest.root_mtime_ns, manifest.root_meta)
+        laid_out = [file_name, root, dataclasses.astuple(policy), rows]
+        return hashlib.sha256(dumps_any_name(laid_out)).hexdigest()
+
+    files = sum(e.kind is EntryKind.FILE for e in ordered)
+    return Replacement(file_name, files, changed, identity)
 
 
 def _restore_changes(

@@ -772,6 +772,49 @@ def test_an_import_whose_preview_is_out_of_date_changes_nothing_and_keeps_the_fi
     assert service.restore_report(service.activity("billing")[0].id) == now
 
 
+def test_an_import_into_a_folder_as_it_was_previewed_does_not_compare_it_again(
+    service, billing, exported, settled, monkeypatch
+):
+    # As a restore's: a file of 200,000 paths took its 4 s comparison twice, once for the
+    # dialog and again when Import was pressed.
+    staged = service.stage_configuration_file(exported)
+    time.sleep(0.05)  # past the tick of a file's last change
+    previewed = service.preview_import("billing", staged)
+    assert previewed.fingerprint is not None
+    compared_on = threads_calling(monkeypatch, tree_diff, "live_tree")
+
+    service.import_configuration("billing", staged, previewed=previewed)
+
+    assert compared_on == []
+    assert service.restore_report(service.activity("billing")[0].id) == previewed
+    assert (
+        service.preview_import("billing", service.stage_configuration_file(exported)).changes == ()
+    )
+
+
+def test_the_preview_of_another_file_of_the_same_name_is_out_of_date_for_this_one(
+    service, tmp_path, billing, exported, settled
+):
+    # Same name, same folder untouched since: only what the files hold tells them apart.
+    root, _backup = billing
+    service.create_backup("billing")  # billing as messed up
+    other = service.export_backup(service.list_backups("billing")[0].id, tmp_path / "b.zip")
+    same_name = tmp_path / "elsewhere" / exported.name
+    same_name.parent.mkdir()
+    other.rename(same_name)
+    (root / "conf.d" / "later.ini").write_text("[after both backups]\n")
+    time.sleep(0.05)
+    previewed = service.preview_import("billing", service.stage_configuration_file(exported))
+    assert previewed.fingerprint is not None
+    snapshot = _snapshot(root, tmp_path / "snapshot")
+    staged = service.stage_configuration_file(same_name)
+
+    with pytest.raises(PreviewOutOfDateError):
+        service.import_configuration("billing", staged, previewed=previewed)
+
+    assert rsync_differences(snapshot, root, "--delete", "--modify-window=-1") == []
+
+
 @pytest.mark.parametrize("way", ["uploaded first", "in one pass"])
 def test_an_import_keeps_what_it_changed_with_its_activity_entry(service, exported, way):
     preview = service.preview_import("billing", service.check_configuration_file(exported))
