@@ -303,7 +303,7 @@ def _back_up(
                 new_tree.body.clear()
                 if new_tree.cache.fresh_count:
                     ctx.hash_caches.add(env.id, new_tree.cache.fresh, new_tree.cache.whole)
-            excluded = f"; {scan.excluded} paths excluded" if scan.excluded else ""
+            excluded = f"; {len(scan.excluded)} paths excluded" if scan.excluded else ""
             ctx.record(
                 env, ActivityAction.BACKUP_CREATED, Outcome.SUCCESS, _detail(backup) + excluded
             )

@@ -140,7 +140,14 @@ def excluded_by_folder(live: Path, excludes: Excludes) -> dict[str, list[str]]:
 
 def with_all_they_hold(live: Path, paths: list[str]) -> list[str]:
     """`paths` under `live`, and everything the folders among them hold, in path order."""
-    found = []
+    found = with_at_most(live, paths, None)
+    assert found is not None, "with no limit, always found"
+    return found
+
+
+def with_at_most(live: Path, paths: list[str], limit: int | None) -> list[str] | None:
+    """`with_all_they_hold`, or None once it finds more than `limit` paths."""
+    found: list[str] = []
     for path in paths:
         try:
             st = os.lstat(live / path)
@@ -151,6 +158,10 @@ def with_all_they_hold(live: Path, paths: list[str]) -> list[str]:
             for folder, names, files in os.walk(live / path):
                 inner = os.path.relpath(folder, live)
                 found += (f"{inner}/{name}" for name in names + files)
+                if limit is not None and len(found) > limit:
+                    return None
+        if limit is not None and len(found) > limit:
+            return None
     return sorted(found)
 
 

@@ -119,7 +119,8 @@ class Scan:
     root_mode: int = 0o755
     root_mtime_ns: int = 0
     root_meta: EntryMeta | None = None
-    excluded: int = 0  # entries the environment's excludes left out (a folder counts once)
+    # What the environment's excludes left out, a folder once (not what it holds).
+    excluded: list[str] = field(default_factory=list)
     # A quick scan left these files' extended attributes unread (`read_file_xattrs`).
     xattrs_unread: array = field(default_factory=lambda: array("I"))
     quick: bool = False
@@ -209,7 +210,7 @@ def scan_tree(root: Path, excludes: Excludes | None = None, file_xattrs: bool = 
             raise _changed_while_read(directory.rstrip("/") or "/")
         mode, path = st.st_mode, prefix + name
         if excluding and excludes.matches(path, _S_ISDIR(mode)):  # type: ignore[union-attr]
-            scan.excluded += 1
+            scan.excluded.append(path)
             continue
         full = directory + name
         if _S_ISREG(mode):  # nearly every entry: the cheapest path

@@ -22,15 +22,18 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-import orjson
-
 from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges, changes_json
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
 from envops_desktop.domain.models import Backup, Environment, TreeEntry
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service.context import ServiceContext
-from envops_desktop.service.left_alone import excluded_by_folder, is_real_folder, with_all_they_hold
+from envops_desktop.service.left_alone import (
+    excluded_by_folder,
+    is_real_folder,
+    with_all_they_hold,
+    with_at_most,
+)
 from envops_desktop.service.parallel import parallel_map
 from envops_desktop.service.scanning import Scan, environment_folder, quick_scan, scan_tree
 from envops_desktop.store.blob_bodies import sha256_of_file
@@ -248,6 +251,11 @@ def _worth_reading(unread: list[tuple[str, int]], against: Side | None) -> list[
     return [path for path, size in unread if sizes.get(path) == size]
 
 
+# Excluded paths (and all they hold) named in a preview's fingerprint: listing an excluded
+# cache of a million files at each preview and restore would cost more than it spares.
+_EXCLUDED_NAMED_UP_TO = 20_000
+
+
 class Replacement(NamedTuple):
     """A tree that replaces an environment's folder, a backup's or a configuration file's,
     and what it would change there now: in full, to show or to hold against what was
@@ -279,15 +287,19 @@ class Replacement(NamedTuple):
     def fingerprint(self, env: Environment, scan: Scan) -> str | None:
         """A name for what its preview in `env` is worked out from, given a quick `scan` of
         the folder taken first: the same name, the same changes."""
-        # A scan leaves excluded paths out, but a preview names those a restore would take
-        # away with their folder: where there are any, it is worked out each time.
-        digest = scan.digest() if self.identity is not None and not env.excludes else None
+        digest = scan.digest() if self.identity is not None else None
         if digest is None:
+            return None
+        # A scan leaves excluded paths out, but a preview names those a restore would take
+        # away with their folder, and all they hold: their names are part of what it is
+        # worked out from, up to a point past which it is worked out each time.
+        left_out = with_at_most(Path(env.path), scan.excluded, _EXCLUDED_NAMED_UP_TO)
+        if left_out is None:
             return None
         # The digest leaves the folder's own mode and mtime to its caller.
         folder = [scan.root_mode, scan.root_mtime_ns]
-        made_from = [digest, folder, self.identity(), env.path, _OWN]
-        return hashlib.sha256(orjson.dumps(made_from)).hexdigest()
+        made_from = [digest, folder, self.identity(), env.path, _OWN, env.excludes, left_out]
+        return hashlib.sha256(dumps_any_name(made_from)).hexdigest()
 
     def report(self, env: Environment, only: list[str] | None, cancel: CancelToken) -> bytearray:
         """`preview` as the JSON a restore keeps with its activity entry, encoded as the

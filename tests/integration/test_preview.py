@@ -685,6 +685,70 @@ def test_an_excluded_file_made_after_the_preview_in_a_folder_the_restore_removes
     assert (root / "extra" / "second.log").exists()
 
 
+@pytest.fixture
+def with_excluded_logs(service, billing):
+    """billing excluding its logs, with logs in a folder its backup does not hold (so a
+    restore takes them away with it) and in a folder of their own, messed up since."""
+    root, backup = billing
+    service.set_excludes("billing", ["*.log", "cache/"])
+    (root / "extra" / "deep").mkdir(parents=True)
+    (root / "extra" / "first.log").write_text("kept by no backup\n")
+    (root / "extra" / "cache" / "pages").mkdir(parents=True)
+    (root / "extra" / "cache" / "pages" / "1.html").write_text("<p>one</p>\n")
+    mess_up(root)
+    return root, backup
+
+
+def test_a_restore_with_excludes_previewed_on_an_unchanged_folder_does_not_compare_it_again(
+    service, with_excluded_logs, settled, monkeypatch
+):
+    root, backup = with_excluded_logs
+    time.sleep(0.05)
+    previewed = service.preview_restore("billing", backup.id)
+    assert {"extra/first.log", "extra/cache/pages/1.html"} <= {c.path for c in previewed.changes}
+    assert previewed.fingerprint is not None
+    compared_on = threads_calling(monkeypatch, tree_diff, "live_tree")
+
+    service.restore_backup("billing", backup.id, previewed=previewed)
+
+    assert compared_on == []
+    assert not (root / "extra").exists()
+    entry = service.query_activity(ActivityQuery(), None, 1)[0]
+    assert service.restore_report(entry.id).changes == previewed.changes
+
+
+EXCLUDED_CHANGED_SINCE_THE_PREVIEW = {
+    "a log beside the others": lambda root: (root / "extra" / "second.log").write_text("+\n"),
+    "a page deep in an excluded folder": lambda root: (
+        root / "extra" / "cache" / "pages" / "2.html"
+    ).write_text("<p>two</p>\n"),
+    "an excluded folder made": lambda root: (root / "extra" / "deep" / "cache").mkdir(),
+    "a log gone": lambda root: (root / "extra" / "first.log").unlink(),
+}
+
+
+@pytest.mark.parametrize("change", EXCLUDED_CHANGED_SINCE_THE_PREVIEW)
+def test_what_changes_in_excluded_paths_the_restore_would_take_away_stops_it(
+    service, tmp_path, with_excluded_logs, settled, change
+):
+    root, backup = with_excluded_logs
+    time.sleep(0.05)
+    previewed = service.preview_restore("billing", backup.id)
+    assert previewed.fingerprint is not None
+    folders = {p: p.stat() for p in root.glob("extra/**") if p.is_dir()}
+
+    EXCLUDED_CHANGED_SINCE_THE_PREVIEW[change](root)
+    for folder, before in folders.items():  # as `tar -x` would leave them
+        if folder.exists():
+            os.utime(folder, ns=(before.st_atime_ns, before.st_mtime_ns))
+    snapshot = _snapshot(root, tmp_path / "snapshot")
+
+    with pytest.raises(PreviewOutOfDateError):
+        service.restore_backup("billing", backup.id, previewed=previewed)
+
+    assert rsync_differences(snapshot, root, "--delete", "--modify-window=-1") == []
+
+
 def test_what_changes_since_the_preview_in_paths_left_alone_does_not_stop_the_restore(
     service, tmp_path, billing
 ):
