@@ -13,6 +13,7 @@ from envops_desktop.store.hash_caches import forget_blobs
 from envops_desktop.store.manifest_codec import (
     DamagedManifestError,
     EntryRow,
+    loads_any_name,
     read_manifest,
     save_manifest,
 )
@@ -52,11 +53,11 @@ def _backup(row: sqlite3.Row) -> Backup:
         origin=BackupOrigin(row["origin"]),
         file_count=row["file_count"],
         total_bytes=row["total_bytes"],
-        skipped=json.loads(row["skipped"]),
+        skipped=loads_any_name(row["skipped"]),
         root_mode=row["root_mode"],
         root_mtime_ns=row["root_mtime_ns"],
-        root_meta=json.loads(row["root_meta"]) if row["root_meta"] else None,
-        changed_while_read=json.loads(row["changed_while_read"] or "[]"),
+        root_meta=loads_any_name(row["root_meta"]) if row["root_meta"] else None,
+        changed_while_read=loads_any_name(row["changed_while_read"] or "[]"),
         made_on=row["made_on"],
         pinned=bool(row["pinned"]),
         deleted_at=from_text(row["deleted_at"]) if row["deleted_at"] else None,

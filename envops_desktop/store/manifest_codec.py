@@ -36,7 +36,7 @@ _READ_SIZE = 128 << 10
 
 def dumps_any_name(value: Any) -> bytes:
     """JSON of a value whose names may hold bytes that are not UTF-8, as Python reads them
-    (escaped as lone surrogates): written as JSON escapes `\\udcXX`, which `_loads_any_name`
+    (escaped as lone surrogates): written as JSON escapes `\\udcXX`, which `loads_any_name`
     reads back to the very same bytes."""
     try:
         return orjson.dumps(value)
@@ -44,13 +44,15 @@ def dumps_any_name(value: Any) -> bytes:
         return json.dumps(value, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
-def _loads_any_name(line: bytes) -> Any:
+def loads_any_name(text: bytes | str) -> Any:
+    """JSON as `dumps_any_name` (or `json.dumps`) writes it, names not in UTF-8 included:
+    orjson reads it in a third of json's time, but refuses their escapes, which json reads."""
     try:
-        return orjson.loads(line)
+        return orjson.loads(text)
     except orjson.JSONDecodeError:
-        if b"\\udc" not in line:
+        if (b"\\udc" if isinstance(text, bytes) else "\\udc") not in text:
             raise
-        return json.loads(line)  # a lone surrogate escape: a name that is not UTF-8
+        return json.loads(text)  # a lone surrogate escape: a name that is not UTF-8
 
 
 def _loads_lines(lines: list[bytes]) -> list[Any]:
@@ -59,7 +61,7 @@ def _loads_lines(lines: list[bytes]) -> list[Any]:
     try:
         return orjson.loads(b"[" + b",".join(lines) + b"]")  # type: ignore[no-any-return]
     except orjson.JSONDecodeError:
-        return [_loads_any_name(line) for line in lines]
+        return [loads_any_name(line) for line in lines]
 
 
 def _lines(rows: list[EntryRow]) -> bytes:
@@ -160,4 +162,4 @@ def _rows_of(body: bytes, name: str | None) -> Iterator[EntryRow]:
     if name is not None and digest.hexdigest() != name:
         raise DamagedManifestError(name, "its text does not match its checksum")
     if rest:
-        yield tuple(_loads_any_name(rest))
+        yield tuple(loads_any_name(rest))

@@ -279,6 +279,18 @@ def test_a_device_file_is_named_at_backup_and_left_alone_by_a_restore(
     assert (config_dir / "app.yaml").read_text().startswith("server:")
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a device file needs root (CI runs as root)")
+def test_a_device_file_whose_name_is_not_utf8_is_still_named_when_backups_are_listed(
+    service, environment, config_dir
+):
+    name = os.fsdecode(b"tape-\xff")
+    os.mknod(config_dir / name, 0o660 | stat.S_IFCHR, os.makedev(1, 3))
+
+    service.create_backup("billing")
+
+    assert [note.split(" (")[0] for note in service.list_backups("billing")[0].skipped] == [name]
+
+
 def test_links_are_stored_as_links_never_followed(service, environment, config_dir, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
