@@ -4,19 +4,25 @@ Updating in place (rather than resetting) keeps the user's selection, scroll pos
 sort across the refreshes that other processes' changes trigger.
 """
 
+import operator
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+)
 
 from envops_desktop.controller.operation_runner import assert_gui_thread
 
 T = TypeVar("T")
 
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 2
 FILTER_ROLE = Qt.ItemDataRole.UserRole + 3
 
@@ -59,12 +65,14 @@ class Column(Generic[T]):
 
 
 class RecordTableModel(QAbstractTableModel, Generic[T]):
-    """Rows of records (anything with an `id`), with a sort role and a record role."""
+    """Rows of records (anything with an `id`) in the order the view asks for, with a
+    record role and a filter role."""
 
     def __init__(self, columns: Sequence[Column[T]], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._columns = list(columns)
         self._records: list[T] = []
+        self._order: tuple[int, Qt.SortOrder] | None = None  # as last asked by `sort`
 
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(self._records)
@@ -86,8 +94,6 @@ class RecordTableModel(QAbstractTableModel, Generic[T]):
         column = self._columns[index.column()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, FILTER_ROLE):
             return column.text(record)
-        if role == SORT_ROLE:
-            return column.sort_key(record) if column.sort_key else column.text(record).lower()
         if role == RECORD_ROLE:
             return record
         if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
@@ -106,15 +112,46 @@ class RecordTableModel(QAbstractTableModel, Generic[T]):
                 return row
         return None
 
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Keep the rows in `column`'s order from now on, whatever `set_records` brings.
+
+        Sorted here, in one Python sort: a proxy sorting 2,000 backups asked `data` for
+        their keys 26,000 times, 80 ms of the window's thread at each environment selected.
+        """
+        self._order = (column, order)
+        self._keep_order()
+
+    def _keep_order(self) -> None:
+        if self._order is None:
+            return
+        column, order = self._order
+        descending = order is Qt.SortOrder.DescendingOrder
+        # Stable: rows that tie stay in the order they were shown in.
+        ordered = sorted(self._records, key=_sort_key(self._columns[column]), reverse=descending)
+        if all(map(operator.is_, ordered, self._records)):
+            return
+        self.layoutAboutToBeChanged.emit()
+        # The view's selection and current row stay on their records.
+        kept = self.persistentIndexList()
+        ids = [self._records[index.row()].id for index in kept]  # type: ignore[attr-defined]
+        self._records = ordered
+        row_of = {record.id: row for row, record in enumerate(ordered)}  # type: ignore[attr-defined]
+        moved = [self.index(row_of[i], index.column()) for i, index in zip(ids, kept, strict=True)]
+        self.changePersistentIndexList(kept, moved)
+        self.layoutChanged.emit()
+
     def set_records(self, records: Sequence[T]) -> None:
-        """Bring the rows in line with `records`: remove, update and append, never reset."""
+        """Bring the rows in line with `records`: remove, update and append, never reset;
+        then back in the order asked for."""
         assert_gui_thread()
         wanted = {r.id: r for r in records}  # type: ignore[attr-defined]
-        for row in range(len(self._records) - 1, -1, -1):
-            if self._records[row].id not in wanted:  # type: ignore[attr-defined]
-                self.beginRemoveRows(QModelIndex(), row, row)
-                del self._records[row]
-                self.endRemoveRows()
+        gone = [row for row, r in enumerate(self._records) if r.id not in wanted]  # type: ignore[attr-defined]
+        # Each run of rows at once, the last first: one at a time, a proxy and its view
+        # took 2,000 rows out in 30 ms.
+        for first, last in reversed(_runs(gone)):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            del self._records[first : last + 1]
+            self.endRemoveRows()
         last_column = len(self._columns) - 1
         for row, record in enumerate(self._records):
             fresh = wanted.pop(record.id)  # type: ignore[attr-defined]
@@ -126,3 +163,22 @@ class RecordTableModel(QAbstractTableModel, Generic[T]):
             self.beginInsertRows(QModelIndex(), first, first + len(wanted) - 1)
             self._records.extend(wanted.values())
             self.endInsertRows()
+        self._keep_order()
+
+
+def _sort_key(column: Column[T]) -> Callable[[T], Any]:
+    """What a column sorts on: its sort key, else its text without case."""
+    if column.sort_key is not None:
+        return column.sort_key
+    return lambda record: column.text(record).lower()
+
+
+def _runs(rows: list[int]) -> list[tuple[int, int]]:
+    """Ascending `rows` as runs of neighbours: (first, last) each."""
+    runs: list[tuple[int, int]] = []
+    for row in rows:
+        if runs and runs[-1][1] == row - 1:
+            runs[-1] = (runs[-1][0], row)
+        else:
+            runs.append((row, row))
+    return runs

@@ -4,18 +4,23 @@ from PySide6.QtCore import QModelIndex, QPoint, QSortFilterProxyModel, Qt, Signa
 from PySide6.QtGui import QContextMenuEvent, QKeyEvent, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from envops_desktop.controller.record_table_model import FILTER_ROLE, SORT_ROLE
+from envops_desktop.controller.record_table_model import FILTER_ROLE
 
 
 class RecordFilterProxy(QSortFilterProxyModel):
-    """Sorts on the models' sort role (dates as dates, sizes as sizes) and filters on text."""
+    """Filters a record model's rows on text; the model sorts them itself (dates as dates,
+    sizes as sizes), which is many times quicker than a proxy asking for each key."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setSortRole(SORT_ROLE)
         self.setFilterRole(FILTER_ROLE)
         self.setFilterKeyColumn(-1)
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        source = self.sourceModel()
+        if column >= 0 and source is not None:
+            source.sort(column, order)
 
 
 class RecordTableView(QTableView):

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QLineEdit, QT
 
 from envops_desktop.controller.activity_model import PAGE_SIZE
 from envops_desktop.controller.main_controller import MainController
+from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.enums import ActivityAction, Outcome
 from envops_desktop.domain.schedules import Frequency, ScheduleRule
 from envops_desktop.service.service import EnvOpsService
@@ -30,6 +31,7 @@ from tests.gui.user import (
     click_menu_entry,
     open_menu_bar_menu,
     press_shortcut,
+    row_index,
 )
 from tests.spies import threads_calling
 from tests.store_view import damage_table
@@ -177,6 +179,69 @@ def test_tables_sort_by_value_not_text(window, environment, service):
     table.sortByColumn(4, Qt.SortOrder.AscendingOrder)  # size: 9 KB < 5 MB though "9" > "5"
     names = [window.backups.proxy.index(r, 0).data() for r in range(2)]
     assert names == [small.name, big.name]
+
+
+def _shown(table, column: int) -> list[str]:
+    return [table.model().index(row, column).data() for row in range(table.model().rowCount())]
+
+
+def _open_backups_tab(qtbot, window) -> None:
+    tabs = window.tabs.tabBar()
+    qtbot.mouseClick(tabs, Qt.MouseButton.LeftButton, pos=tabs.tabRect(1).center())
+    assert window.tabs.currentWidget() is window.backups
+
+
+def test_a_sorted_backups_table_stays_sorted_and_keeps_the_chosen_backup_as_backups_come(
+    qtbot, window, environment, service
+):
+    for name in ("bravo", "delta"):
+        service.create_backup("billing", name=name)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    _open_backups_tab(qtbot, window)
+    table = window.backups.table
+    click_header(qtbot, table, 0)  # by name
+    ascending = table.horizontalHeader().sortIndicatorOrder() is Qt.SortOrder.AscendingOrder
+    click_cell(qtbot, table, row_index(table, lambda b: b.name == "delta"))
+
+    for name in ("alpha", "charlie", "echo"):
+        service.create_backup("billing", name=name)
+    service.pin_backup(service.list_backups("billing")[-1].id)  # bravo, the oldest
+    window.controller.refresh()
+
+    names = ["alpha", "bravo", "charlie", "delta", "echo"]
+    assert _shown(table, 0) == (names if ascending else names[::-1])
+    assert table.currentIndex().data(RECORD_ROLE).name == "delta"
+    assert [i.data(RECORD_ROLE).name for i in table.selectionModel().selectedRows()] == ["delta"]
+    click_header(qtbot, table, 7)  # Kept: pinned ones together, at one end
+    assert {_shown(table, 0)[0], _shown(table, 0)[-1]} & {"bravo"}
+    assert table.currentIndex().data(RECORD_ROLE).name == "delta"
+    click_header(qtbot, table, 0)
+    for gone in ("alpha", "charlie"):  # rows apart from each other
+        service.delete_backup(next(b.id for b in service.list_backups("billing") if b.name == gone))
+    window.controller.refresh()
+    assert sorted(_shown(table, 0)) == ["bravo", "delta", "echo"]
+    assert table.currentIndex().data(RECORD_ROLE).name == "delta"
+
+
+def test_a_backup_pinned_while_the_table_is_sorted_by_kept_moves_to_its_place(
+    qtbot, window, environment, service
+):
+    for name in ("first", "second", "third"):
+        service.create_backup("billing", name=name)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    _open_backups_tab(qtbot, window)
+    table = window.backups.table
+    click_header(qtbot, table, 7)  # Kept
+    if table.horizontalHeader().sortIndicatorOrder() is Qt.SortOrder.DescendingOrder:
+        click_header(qtbot, table, 7)  # pinned first
+    assert _shown(table, 7) == ["", "", ""]
+
+    service.pin_backup(service.list_backups("billing")[-1].id)  # first, the oldest
+    window.controller.refresh()
+
+    assert _shown(table, 0)[0] == "first" and _shown(table, 7) == ["Pinned", "", ""]
 
 
 def test_empty_workspace_offers_to_add_an_environment(window):
