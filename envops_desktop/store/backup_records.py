@@ -161,12 +161,15 @@ class BackupRecords:
         with self._db.transaction() as conn:
             conn.execute("UPDATE backups SET pinned = ? WHERE id = ?", (int(pinned), backup_id))
 
-    def for_environment(self, env_id: str, deleted: bool = False) -> list[Backup]:
-        """The environment's backups newest first; with `deleted`, those in Deleted instead."""
+    def for_environment(
+        self, env_id: str, deleted: bool = False, limit: int | None = None
+    ) -> list[Backup]:
+        """The environment's backups newest first (the first `limit` of them); with
+        `deleted`, those in Deleted instead."""
         rows = self._db.connection().execute(
             "SELECT * FROM backups WHERE environment_id = ? AND (deleted_at IS NULL) = ?"
-            " ORDER BY created_at DESC, id DESC",
-            (env_id, not deleted),
+            " ORDER BY created_at DESC, id DESC LIMIT ?",
+            (env_id, not deleted, -1 if limit is None else limit),
         )
         return [_backup(row) for row in rows]
 
