@@ -1,6 +1,6 @@
 """The Backups tab: the selected environment's backups, each with its Options (…) menu."""
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -20,6 +20,10 @@ from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.models import Backup
 from envops_desktop.ui.icons import icon
 from envops_desktop.ui.table_views import RecordFilterProxy, make_table_view
+
+# Room for a name such as "Before invoices v2": what the other columns leave the name in
+# the window's first size (1,280 pixels), so that every column still shows there.
+NAME_MIN_WIDTH = 120
 
 
 class BackupsPanel(QWidget):
@@ -49,7 +53,7 @@ class BackupsPanel(QWidget):
         self.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.viewport().installEventFilter(self)  # Name fills what the others leave
         for column, width in ((1, 130), (2, 70), (3, 90), (4, 80), (5, 60), (6, 90), (7, 60)):
             self.table.setColumnWidth(column, width)
         self.table.setColumnWidth(OPTIONS_COLUMN, 32)
@@ -83,6 +87,21 @@ class BackupsPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.table)
         self._show_schedule()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_name_column()
+        return super().eventFilter(watched, event)
+
+    def _fit_name_column(self) -> None:
+        # The width the other columns leave, but never less than a name needs: stretched by
+        # the header instead, it was squeezed to three letters in a window 1,200 pixels wide,
+        # where the table now scrolls sideways. Interactive (a layout saved before had it
+        # stretch), so the user may still widen it.
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        others = sum(header.sectionSize(column) for column in range(1, header.count()))
+        header.resizeSection(0, max(NAME_MIN_WIDTH, self.table.viewport().width() - others))
 
     def _show_schedule(self) -> None:
         env = self._controller.selected_environment

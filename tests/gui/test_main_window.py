@@ -15,6 +15,7 @@ from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.enums import ActivityAction, Outcome
 from envops_desktop.domain.schedules import Frequency, ScheduleRule
 from envops_desktop.service.service import EnvOpsService
+from envops_desktop.ui.backups_panel import NAME_MIN_WIDTH
 from envops_desktop.ui.main_window import MainWindow
 from tests.gui.conftest import (
     backup_rows,
@@ -222,6 +223,25 @@ def test_a_sorted_backups_table_stays_sorted_and_keeps_the_chosen_backup_as_back
     window.controller.refresh()
     assert sorted(_shown(table, 0)) == ["bravo", "delta", "echo"]
     assert table.currentIndex().data(RECORD_ROLE).name == "delta"
+
+
+def test_backup_names_stay_readable_in_a_narrow_window_and_fill_a_wide_one(
+    qtbot, window, environment, service
+):
+    service.create_backup("billing", name="Before invoices v2")
+    window.controller.refresh()
+    select_environment(window, "billing")
+    _open_backups_tab(qtbot, window)
+    table = window.backups.table
+    header = table.horizontalHeader()
+
+    for width in (1200, 1000, 1700):
+        window.resize(width, 700)
+        qtbot.waitUntil(lambda width=width: window.width() == width)
+        columns = [header.sectionSize(column) for column in range(header.count())]
+        assert columns[0] >= NAME_MIN_WIDTH, width
+        # What the others leave goes to the name: no gap at the right, nor a scroll too far.
+        assert sum(columns) == max(table.viewport().width(), NAME_MIN_WIDTH + sum(columns[1:]))
 
 
 def test_a_backup_pinned_while_the_table_is_sorted_by_kept_moves_to_its_place(
