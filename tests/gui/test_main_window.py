@@ -258,10 +258,11 @@ def test_a_backup_pinned_while_the_table_is_sorted_by_kept_moves_to_its_place(
         click_header(qtbot, table, 7)  # pinned first
     assert _shown(table, 7) == ["", "", ""]
 
-    service.pin_backup(service.list_backups("billing")[-1].id)  # first, the oldest
-    window.controller.refresh()
+    first = service.list_backups("billing")[-1]  # the oldest
+    choose_backup_option(qtbot, window, first.id, "pinAction")
 
-    assert _shown(table, 0)[0] == "first" and _shown(table, 7) == ["Pinned", "", ""]
+    qtbot.waitUntil(lambda: _shown(table, 7) == ["Pinned", "", ""])
+    assert _shown(table, 0)[0] == "first"
 
 
 def test_empty_workspace_offers_to_add_an_environment(window):
