@@ -188,8 +188,8 @@ class MainController(QObject):
             return
         self._selected_id = environment_id
         self.backups_model.set_records(self._backups_shown())
-        # Started once its backups are read: its worker, scanning the folder, held the GIL
-        # from the window's thread reading 2,000 backups for 40 ms more.
+        # Started once the backups are read: its worker, scanning the folder, takes the GIL
+        # from the window's thread (2,000 backups read in 60 ms beside it, 20 ms alone).
         if self.selected_environment is not None:
             self.drift.check(self.selected_environment)
         self.selection_changed.emit()
