@@ -399,16 +399,26 @@ def bearing_on(previewed: TreeChanges, only: list[str] | None) -> list[PathChang
 def _with_excluded_lost(found: Iterable[PathChange], env: Environment) -> Iterator[PathChange]:
     """`found`, and the excluded paths removed with a folder the restore removes or
     replaces: left as they are, but they have nowhere left to be. Merged in as the changes
-    come (each sorts after its folder), so the changes are never held."""
+    come (each sorts after its folder), so the changes are never held.
+
+    An excluded folder is also replaced by a file or link the backup holds at its path, as
+    rsync does: a pattern for folders only (`cache/`) does not match the file. The live side
+    left the folder out, so the change came as an addition; it is a change of kind, and
+    what the folder holds goes with it."""
     root = Path(env.path)
     excluded = excluded_by_folder(root, Excludes(env.excludes))
     if not excluded:
         yield from found
         return
+    excluded_paths = {path for paths in excluded.values() for path in paths}
     lost: list[str] = []  # a heap of those found so far and not yet passed
     for change in found:
         while lost and lost[0] < change.path:
             yield PathChange(heapq.heappop(lost), _REMOVED)
+        if change.kinds == _ADDED and change.path in excluded_paths:
+            change = dataclasses.replace(change, kinds=_KIND)
+            for path in with_all_they_hold(root, [change.path])[1:]:
+                heapq.heappush(lost, path)
         yield change
         if change.kinds in (_REMOVED, _KIND) and change.path in excluded:
             for path in with_all_they_hold(root, excluded[change.path]):

@@ -396,6 +396,37 @@ def test_the_preview_names_excluded_files_removed_with_their_folder(service, tmp
     assert (root / "app.log").read_text() == "excluded, and kept\n"
 
 
+@needs_rsync
+@pytest.mark.parametrize("backed_up_as", ["file", "link"])
+def test_the_preview_names_an_excluded_folder_the_backup_puts_a_file_in_place_of(
+    service, tmp_path, backed_up_as
+):
+    # "cache/" excludes folders only: the backup's file of that name is restored, and the
+    # folder goes with all it holds, as rsync does. The preview must say so, not "added".
+    root = tmp_path / "billing"
+    make_config_tree(root)
+    service.add_environment("billing", root, version="4.2.0")
+    if backed_up_as == "file":
+        (root / "conf.d" / "cache").write_text("a file in the backup\n")
+    else:
+        os.symlink("/var/cache/billing", root / "conf.d" / "cache")
+    backup = service.create_backup("billing")
+    (root / "conf.d" / "cache").unlink()
+    (root / "conf.d" / "cache" / "pages").mkdir(parents=True)
+    (root / "conf.d" / "cache" / "pages" / "index.html").write_text("cached\n")
+    service.set_excludes("billing", ["cache/"])
+    before = _snapshot(root, tmp_path / "before")
+
+    preview = service.preview_restore("billing", backup.id)
+    service.restore_backup("billing", backup.id)
+
+    assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
+    kinds = {change.path: change.kinds for change in preview.changes}
+    assert kinds["conf.d/cache"] == (ChangeKind.KIND,)
+    assert kinds["conf.d/cache/pages/index.html"] == (ChangeKind.REMOVED,)
+    assert service.restore_report(service.activity("billing")[0].id) == preview
+
+
 def test_a_selective_restore_of_a_path_outside_the_folder_is_refused(service, tmp_path, billing):
     _root, backup = billing
 
