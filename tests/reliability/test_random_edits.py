@@ -1,5 +1,6 @@
 """Random edits of every kind to a tree of every kind, then a restore, whole or of random
-paths: its preview names exactly what changes, and what is not chosen stays as it was. A
+paths, with random excludes, of the environment's own backup or another's: its preview
+names exactly what changes, and what is not chosen or excluded stays as it was. A
 comparison of two backups, or of one with the folder now, names exactly what differs.
 
 Seeded, so a failure names the seed that makes it again. rsync is the judge, comparing
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from envops_desktop.domain.errors import InvalidInputError
 from tests.trees import changed_by_rsync, make_tree_of_every_kind, posix_acl, rsync_differences
 
 pytestmark = [
@@ -279,3 +281,77 @@ def test_comparing_two_backups_or_one_with_now_names_exactly_what_differs(
     differ = changed_by_rsync(backups["second"], root, "-c")
     assert with_now - _same_but_hardlinked_names(with_now, differ, root) == differ, edits
     assert {c.path for c in service.compare("live", second.id).changes} == with_now
+
+
+# Patterns an environment may exclude, each with rsync's spelling of it (a leading "/"
+# anchors a pattern in rsync, as a "/" inside one does in ours). Among them, patterns for
+# folders only, which a file of the same name does not match.
+EXCLUDES = [
+    ("*.conf", "*.conf"),
+    ("etc/", "etc/"),
+    ("ssl/", "ssl/"),
+    ("conf.d/", "conf.d/"),
+    ("etc/ssl/**", "/etc/ssl/**"),
+    ("*.link", "*.link"),
+    ("new*/", "new*/"),
+    ("*.moved", "*.moved"),
+    ("bin/*", "/bin/*"),
+    ("shared/", "shared/"),
+]
+
+
+def _tree_of_every_kind(root: Path) -> Path:
+    root.mkdir(parents=True)
+    make_tree_of_every_kind(root, as_root=AS_ROOT)
+    for big in ("sparse.img", "all-hole.img"):
+        (root / big).unlink()
+    return root
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_with_random_excludes_a_restore_of_its_own_or_another_backup_changes_what_it_names(
+    service, tmp_path, seed
+):
+    rng = random.Random(seed)
+    source = _tree_of_every_kind(tmp_path / "srv" / "mail")
+    service.add_environment("mail", source, version="1.0")
+    excluded_at_backup = rng.sample(EXCLUDES, rng.randint(0, 3))
+    service.set_excludes("mail", [ours for ours, _ in excluded_at_backup])
+    edits = edit_at_random(source, rng, rng.randint(0, 4))
+    backup = service.create_backup("mail")
+    as_backed_up = _snapshot(source, tmp_path / "as-backed-up")
+    time.sleep(0.01)
+    into_another = rng.random() < 0.4
+    if into_another:  # a test environment, much like it, restored from mail's backup
+        target = _tree_of_every_kind(tmp_path / "srv" / "test")
+        service.add_environment("test", target, version="1.0")
+    else:
+        target = source
+    excluded = rng.sample(EXCLUDES, rng.randint(0, 3))
+    service.set_excludes("test" if into_another else "mail", [ours for ours, _ in excluded])
+    edits += edit_at_random(target, rng, rng.randint(1, 10))
+    before = _snapshot(target, tmp_path / "before")
+    name, of = ("test", {"from_environment": "mail"}) if into_another else ("mail", {})
+    whole = service.preview_restore(name, backup.id, **of)
+    paths = sorted(change.path for change in whole.changes if change.path != ".")
+    only = None
+    if paths and rng.random() < 0.3:
+        only = rng.sample(paths, rng.randint(1, max(1, len(paths) // 2)))
+    story = (edits, excluded_at_backup, excluded, into_another, only)
+    try:
+        preview = service.preview_restore(name, backup.id, only=only, **of)
+    except InvalidInputError as refused:  # only excluded paths, lost with their folder
+        assert "Only excluded paths were chosen" in str(refused), story
+        with pytest.raises(InvalidInputError, match="Only excluded paths"):
+            service.restore_backup(name, backup.id, only=only, previewed=whole, **of)
+        assert changed_by_rsync(before, target, "-c") == set(), story
+        return
+
+    service.restore_backup(name, backup.id, only=only, previewed=whole, **of)
+
+    changed = changed_by_rsync(before, target, "-c")
+    named = {change.path for change in preview.changes}
+    assert named - _same_but_hardlinked_names(named, changed, target) == changed, story
+    if only is None:  # what the backup holds is back, but what either set of patterns excludes
+        rsync_excluded = [f"--exclude={theirs}" for _, theirs in excluded_at_backup + excluded]
+        assert rsync_differences(as_backed_up, target, "-c", *rsync_excluded) == [], story
