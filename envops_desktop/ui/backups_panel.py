@@ -53,7 +53,10 @@ class BackupsPanel(QWidget):
         self.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
-        self.table.viewport().installEventFilter(self)  # Name fills what the others leave
+        # Name fills what the others leave, as the table's width changes or the user drags
+        # another column's edge.
+        self.table.viewport().installEventFilter(self)
+        header.sectionResized.connect(self._column_resized)
         for column, width in ((1, 130), (2, 70), (3, 90), (4, 80), (5, 60), (6, 90), (7, 60)):
             self.table.setColumnWidth(column, width)
         self.table.setColumnWidth(OPTIONS_COLUMN, 32)
@@ -92,6 +95,10 @@ class BackupsPanel(QWidget):
         if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
             self._fit_name_column()
         return super().eventFilter(watched, event)
+
+    def _column_resized(self, column: int, _old: int, _new: int) -> None:
+        if column != 0:
+            self._fit_name_column()
 
     def _fit_name_column(self) -> None:
         # The width the other columns leave, but never less than a name needs: stretched by

@@ -5,7 +5,7 @@ import sqlite3
 import threading
 from datetime import time
 
-from PySide6.QtCore import Qt, QThread, QTimer
+from PySide6.QtCore import QPoint, Qt, QThread, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QLineEdit, QTabWidget
 
@@ -242,6 +242,41 @@ def test_backup_names_stay_readable_in_a_narrow_window_and_fill_a_wide_one(
         assert columns[0] >= NAME_MIN_WIDTH, width
         # What the others leave goes to the name: no gap at the right, nor a scroll too far.
         assert sum(columns) == max(table.viewport().width(), NAME_MIN_WIDTH + sum(columns[1:]))
+
+
+def _drag_column_edge(qtbot, header, column: int, by: int) -> None:
+    """Drag the right edge of `column` in `header` by `by` pixels, as with the mouse."""
+    viewport = header.viewport()
+    edge = header.sectionViewportPosition(column) + header.sectionSize(column) - 1
+    start, end = QPoint(edge, header.height() // 2), QPoint(edge + by, header.height() // 2)
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
+    for step in range(1, 5):
+        qtbot.mouseMove(viewport, start + (end - start) * step / 4)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
+
+
+def test_dragging_another_columns_edge_gives_the_room_to_the_backup_names(
+    qtbot, window, environment, service
+):
+    service.create_backup("billing", name="Before invoices v2")
+    window.controller.refresh()
+    select_environment(window, "billing")
+    _open_backups_tab(qtbot, window)
+    window.resize(1500, 700)
+    qtbot.waitUntil(lambda: window.width() == 1500)
+    table = window.backups.table
+    header = table.horizontalHeader()
+    name_before, size_before = header.sectionSize(0), header.sectionSize(3)
+
+    _drag_column_edge(qtbot, header, 3, -40)  # Size narrower: no gap at the right
+
+    assert header.sectionSize(3) == size_before - 40
+    assert header.sectionSize(0) == name_before + 40
+    assert header.length() == table.viewport().width()
+
+    _drag_column_edge(qtbot, header, 3, 2000)  # far wider: the name keeps its room, scrolls
+    assert header.sectionSize(0) == NAME_MIN_WIDTH
+    assert header.length() > table.viewport().width()
 
 
 def test_a_backup_pinned_while_the_table_is_sorted_by_kept_moves_to_its_place(
