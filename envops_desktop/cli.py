@@ -109,8 +109,8 @@ def _env_arguments(env: argparse.ArgumentParser) -> None:
         "--exclude",
         nargs="*",
         metavar="PATTERN",
-        help="paths not backed up and left alone by restores (logs/, *.tmp, cache/**); "
-        "none: exclude nothing",
+        help="paths not backed up and left alone by restores, as .gitignore patterns "
+        "(logs/, *.tmp, /build/, cache/**, !keep.log); none: exclude nothing",
     )
     _restore_command_options(update)
     update.add_argument(

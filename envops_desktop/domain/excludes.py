@@ -1,14 +1,20 @@
-"""Which paths of an environment are excluded: glob patterns such as `logs/`, `*.tmp`,
+r"""Which paths of an environment are excluded: glob patterns such as `logs/`, `*.tmp`,
 `cache/**`, with the meanings gitignore gives them.
 
 - A pattern ending in `/` matches folders only (and so everything in them).
 - A pattern with no other `/` matches a name at any depth (`*.tmp`, `logs/`).
-- Any other pattern is anchored at the environment's folder (`cache/**`, `conf.d/*.bak`).
-- `*` and `?` never cross a `/`; `**` does.
+- Any other pattern is anchored at the environment's folder (`cache/**`, `conf.d/*.bak`,
+  `/logs/` for the top folder's logs alone).
+- `*`, `?` and `[a-z]` never cross a `/`. `**/` is any number of folders, none included
+  (`**/cache`, `a/**/b`); a trailing `/**` is everything inside.
+- `!` makes a pattern take back what those before it excluded, but nothing inside an
+  excluded folder. A line starting with `#` is a comment; `\` makes the next character
+  plain (`\#`, `\!`, `\*`).
 """
 
 import re
 from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 from envops_desktop.domain.errors import InvalidInputError
 from envops_desktop.domain.paths import relative_path_problem
@@ -17,19 +23,71 @@ from envops_desktop.domain.paths import relative_path_problem
 def _regex(glob: str) -> str:
     out, i = [], 0
     while i < len(glob):
-        if glob.startswith("**", i):
-            out.append(".*")
-            i += 2
+        whole_part = i == 0 or glob[i - 1] == "/"
+        if glob.startswith("**", i) and whole_part and glob[i + 2 : i + 3] in ("", "/"):
+            at_end = i + 2 == len(glob)
+            out.append(".*" if at_end else "(?:.*/)?")  # everything inside; or any folders
+            i += 2 if at_end else 3
         elif glob[i] == "*":
+            while glob.startswith("*", i):  # other runs of asterisks are one, as in git
+                i += 1
             out.append("[^/]*")
-            i += 1
         elif glob[i] == "?":
             out.append("[^/]")
             i += 1
+        elif glob[i] == "[" and (bracket := _bracket(glob, i)) is not None:
+            out.append(bracket[0])
+            i = bracket[1]
+        elif glob[i] == "\\" and i + 1 < len(glob):
+            out.append(re.escape(glob[i + 1]))
+            i += 2
         else:
             out.append(re.escape(glob[i]))
             i += 1
     return "".join(out)
+
+
+def _bracket(glob: str, start: int) -> tuple[str, int] | None:
+    """The regex of the bracket expression at `start` (`[a-z]`, `[!0-9]`, `[]x]`) and where
+    it ends; None where it does not close, so that `[` is a plain character."""
+    i = start + 1
+    negated = glob[i : i + 1] in ("!", "^")
+    i += negated
+    first = i
+    while i < len(glob) and (glob[i] != "]" or i == first):
+        i += 1 + (glob[i] == "\\")
+    if i >= len(glob):
+        return None
+    members = "".join(
+        "-" if char == "-" else re.escape(char) for char in glob[first:i].replace("\\", "")
+    )
+    # Never a "/", negated or not: a bracket matches one character of a name.
+    regex = f"[^/{members}]" if negated else f"(?!/)[{members}]"
+    try:
+        re.compile(regex)
+    except re.error:  # a range backwards ("[z-a]"): its characters are plain, not a crash
+        return None
+    return regex, i + 1
+
+
+class _Rule(NamedTuple):
+    regex: re.Pattern[str]
+    folders_only: bool
+    anchored: bool  # matched against the whole path, not the name
+    negated: bool
+
+
+def _rule(line: str) -> _Rule | None:
+    """One pattern as gitignore reads it; None for a blank line or a comment."""
+    pattern = line.strip()
+    if not pattern or pattern.startswith("#"):
+        return None
+    negated = pattern.startswith("!")
+    body = pattern[negated:]
+    folders_only = body.endswith("/")
+    body = body.rstrip("/")
+    anchored = "/" in body
+    return _Rule(re.compile(_regex(body.lstrip("/"))), folders_only, anchored, negated)
 
 
 def check_patterns(patterns: Sequence[str]) -> list[str]:
@@ -39,7 +97,8 @@ def check_patterns(patterns: Sequence[str]) -> list[str]:
         pattern = raw.strip()
         if not pattern:
             continue
-        if pattern.startswith("/") or ".." in pattern.split("/") or pattern in ("/", "**"):
+        body = pattern.removeprefix("!").strip("/")
+        if not pattern.startswith("#") and (".." in body.split("/") or body in ("", "**")):
             raise InvalidInputError(
                 f"{pattern!r} cannot exclude: a pattern is relative to the environment's "
                 "folder, without '..', and not all of it."
@@ -53,25 +112,18 @@ class Excludes:
 
     def __init__(self, patterns: Sequence[str]) -> None:
         self.patterns = list(patterns)
-        anywhere, anchored = [], []
-        for pattern in self.patterns:
-            folders_only = pattern.endswith("/")
-            body = pattern.rstrip("/")
-            (anchored if "/" in body else anywhere).append((re.compile(_regex(body)), folders_only))
-        self._anywhere, self._anchored = anywhere, anchored
+        # The last pattern that matches a path decides, as in gitignore: tried from the end.
+        self._rules = [rule for line in reversed(self.patterns) if (rule := _rule(line))]
 
     def __bool__(self) -> bool:
-        return bool(self.patterns)
+        return bool(self._rules)
 
     def matches(self, path: str, is_dir: bool) -> bool:
         name = path.rpartition("/")[2]
-        return any(
-            rx.fullmatch(name) and (is_dir or not folders_only)
-            for rx, folders_only in self._anywhere
-        ) or any(
-            rx.fullmatch(path) and (is_dir or not folders_only)
-            for rx, folders_only in self._anchored
-        )
+        for regex, folders_only, anchored, negated in self._rules:
+            if (is_dir or not folders_only) and regex.fullmatch(path if anchored else name):
+                return not negated
+        return False
 
     def covers(self, path: str, is_dir: bool) -> bool:
         """Whether `path` is excluded, itself or as part of an excluded folder."""

@@ -64,6 +64,13 @@ class UpdateEnvironmentDialog(QDialog):
         self.excludes_edit.setObjectName("excludesEdit")
         self.excludes_edit.setAccessibleName(self.tr("Excluded paths, one pattern a line"))
         self.excludes_edit.setPlaceholderText("logs/\n*.tmp\ncache/**")
+        self.excludes_edit.setToolTip(
+            self.tr(
+                "One pattern a line, as in .gitignore: logs/ is a folder at any depth, *.tmp "
+                "a name at any depth, /build/ the top folder's build only, cache/** all that "
+                "cache holds, !keep.log takes keep.log back; a line starting with # is a note."
+            )
+        )
         self.excludes_edit.setTabChangesFocus(True)
         self.excludes_edit.setFixedHeight(80)
         self.links_out_box = QCheckBox(

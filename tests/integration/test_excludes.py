@@ -278,6 +278,6 @@ def test_env_update_sets_and_clears_excludes_from_the_command_line(tmp_path, cap
     assert main([*data, "env", "add", "billing", "--path", str(tree), "--version", "1"]) == 0
     assert main([*data, "env", "update", "billing", "--exclude", "logs/", "*.tmp"]) == 0
     assert "billing excludes logs/, *.tmp" in capsys.readouterr().out
-    assert main([*data, "env", "update", "billing", "--exclude", "/etc/passwd"]) != 0
+    assert main([*data, "env", "update", "billing", "--exclude", "../passwd"]) != 0
     assert main([*data, "env", "update", "billing", "--exclude"]) == 0
     assert "excludes nothing" in capsys.readouterr().out

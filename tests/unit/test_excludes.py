@@ -20,13 +20,43 @@ from envops_desktop.domain.excludes import Excludes, check_patterns
         ("conf.d/*.bak", "conf.d/a.bak", False, True),
         ("conf.d/*.bak", "conf.d/sub/a.bak", False, False),  # * stops at a slash
         ("secret?.key", "secret1.key", False, True),
+        ("/logs/", "logs", True, True),  # a leading slash anchors a name at the root
+        ("/logs/", "app/logs", True, False),
+        ("**/cache", "cache", True, True),  # any folders, none included
+        ("**/cache", "a/b/cache", False, True),
+        ("conf.d/**/*.bak", "conf.d/a.bak", False, True),
+        ("conf.d/**/*.bak", "conf.d/x/y/a.bak", False, True),
+        ("cache/**", "cache", True, False),  # everything inside, not the folder itself
+        ("*.[ch]", "src/main.c", False, True),
+        ("*.[!ch]", "src/main.c", False, False),
+        ("core[0-9]", "core7", False, True),
+        ("a[/]b", "a/b", False, False),  # a bracket never matches a slash
+        ("pid**", "pid/x", False, False),  # other runs of asterisks are one
+        ("# comment", "# comment", False, False),
+        ("\\#hash", "#hash", False, True),
+        ("\\!bang", "!bang", False, True),
+        ("[z-a]", "[z-a]", False, True),  # no range: its characters are plain
     ],
 )
 def test_a_pattern_excludes_what_gitignore_would(pattern, path, is_dir, excluded):
     assert Excludes([pattern]).matches(path, is_dir) is excluded
 
 
-@pytest.mark.parametrize("pattern", ["/etc/passwd", "../up", "a/../../b", "**"])
+def test_a_later_pattern_with_a_bang_takes_back_what_an_earlier_one_excluded():
+    excludes = Excludes(["*.log", "!keep.log", "logs/", "!logs/kept.log"])
+    assert excludes.covers("app/debug.log", is_dir=False)
+    assert not excludes.covers("app/keep.log", is_dir=False)
+    # Nothing inside an excluded folder comes back: gitignore's rule.
+    assert excludes.covers("logs/kept.log", is_dir=False)
+    # The last pattern that matches decides.
+    assert Excludes(["*.log", "!keep.log", "keep.log"]).covers("keep.log", is_dir=False)
+
+
+def test_comments_alone_exclude_nothing():
+    assert not Excludes(["# logs/", "  "])
+
+
+@pytest.mark.parametrize("pattern", ["../up", "a/../../b", "**", "/", "/**", "**/", "!../x"])
 def test_a_pattern_outside_or_over_the_whole_folder_is_refused(pattern):
     with pytest.raises(InvalidInputError, match="cannot exclude"):
         check_patterns([pattern])
