@@ -797,7 +797,7 @@ class EnvOpsService:
                 self._ctx,
                 env,
                 cancel or CancelToken(),
-                against=recorded[second if first == "live" else first],
+                against=lambda: self._ctx.backups.entries(one.id),
             )
             recorded["live"] = tree_diff.held(live)
         names = {name: backup.name for name, backup in backups.items()} | {"live": "live"}

@@ -162,6 +162,30 @@ def test_a_preview_changes_nothing_and_reads_unchanged_files_from_the_hash_cache
     assert preview.summary == "2 modified"
 
 
+@pytest.mark.parametrize("hardlinked", [False, True])
+def test_a_preview_lays_out_each_backed_up_entry_once(service, tmp_path, monkeypatch, hardlinked):
+    # The hardlink survey read the backup's whole tree a second time to find its few
+    # hardlinked files: a third of a 200,000-file preview.
+    root = tmp_path / "billing"
+    make_config_tree(root, files=40)
+    if hardlinked:
+        os.link(root / "app.yaml", root / "app.yaml.link")
+    service.add_environment("billing", root, version="4.2.0")
+    backup = service.create_backup("billing")
+    os.unlink(root / "app.yaml")  # a link broken since: the preview must still say so
+    (root / "app.yaml").write_text("server:\n  port: 1\n")
+    laid_out = []
+    real = tree_diff.to_apply
+    monkeypatch.setattr(tree_diff, "to_apply", lambda *a: laid_out.append(a) or real(*a))
+
+    preview = service.preview_restore("billing", backup.id)
+
+    assert len(laid_out) == len(service.backup_entries(backup.id)) + 1  # and the folder's
+    kinds = {change.path: change.kinds for change in preview.changes}
+    assert (ChangeKind.HARDLINK in kinds.get("app.yaml.link", ())) is hardlinked
+    assert ChangeKind.MODIFIED in kinds["app.yaml"]
+
+
 def test_comparing_two_backups_and_a_backup_with_the_live_folder(service, tmp_path):
     root = tmp_path / "billing"
     make_config_tree(root)
