@@ -544,7 +544,7 @@ class MainController(QObject):
         for the version box. The caller connects to it, then launches it (`runner.launch`)."""
         source_name = source.name if source else None
 
-        def operation(_progress: ProgressCallback, cancel: CancelToken) -> RestorePreview:
+        def operation(progress: ProgressCallback, cancel: CancelToken) -> RestorePreview:
             try:
                 # Here, not only once Restore is pressed: a backup of another environment
                 # brings the version its copy of the version file says, known once read.
@@ -557,7 +557,9 @@ class MainController(QObject):
             except EnvOpsError as refused:
                 return RestorePreview(None, str(refused))
             return RestorePreview(
-                self.service.preview_restore(environment.id, backup.id, cancel, source_name)
+                self.service.preview_restore(
+                    environment.id, backup.id, cancel, source_name, progress=progress
+                )
             )
 
         label = self.tr("Working out what {env} would change").format(env=environment.name)
@@ -648,7 +650,7 @@ class MainController(QObject):
         (an archive with no manifest: with `root_folder` as its root); the caller connects to
         it, then launches it."""
 
-        def operation(_progress: ProgressCallback, cancel: CancelToken) -> ImportPreview:
+        def operation(progress: ProgressCallback, cancel: CancelToken) -> ImportPreview:
             laid_out = staged
             if staged.plain is not None:  # its entries checked anew, off the GUI thread
                 laid_out = self.service.answer_plain_archive(
@@ -662,7 +664,7 @@ class MainController(QObject):
                 refusal = str(refused)
             except VersionMismatchError:
                 pass  # Import asks, with the version box, once the version is answered
-            changes = self.service.preview_import(environment.id, laid_out, cancel)
+            changes = self.service.preview_import(environment.id, laid_out, cancel, progress)
             return ImportPreview(changes, laid_out.plain and laid_out.plain.version, refusal)
 
         label = self.tr("Working out what {env} would change").format(env=environment.name)

@@ -163,7 +163,12 @@ MOUNT_POINT_NOTE = " (a mount point: recorded as an empty folder, its contents n
 DEVICE_NOTE = " (a device file: not backed up; a restore leaves it as it is)"
 
 
-def scan_tree(root: Path, excludes: Excludes | None = None, file_xattrs: bool = True) -> Scan:
+def scan_tree(
+    root: Path,
+    excludes: Excludes | None = None,
+    file_xattrs: bool = True,
+    entering: Callable[[str], None] | None = None,
+) -> Scan:
     """List a directory tree with every entry's metadata; files come in path order.
 
     Without `file_xattrs`, a quick scan: regular files' extended attributes are left for
@@ -173,6 +178,7 @@ def scan_tree(root: Path, excludes: Excludes | None = None, file_xattrs: bool = 
     is recorded as an empty folder, never entered, and named there too. A file with other
     names in the tree records the first of them (in path order) as the one it links to.
     What `excludes` matches is left out, a folder with all it holds, and counted.
+    `entering` is told each folder's path as it is entered, for a progress report.
     """
     started_ns = time.time_ns()
     real_root = os.path.realpath(root)
@@ -229,6 +235,8 @@ def scan_tree(root: Path, excludes: Excludes | None = None, file_xattrs: bool = 
             if mounted and path in mounted:
                 scan.skipped.append(path + MOUNT_POINT_NOTE)
                 continue
+            if entering is not None:
+                entering(path)
             pending.append((path + "/", full + "/", _in_path_order(_listing(full, False))))
         elif _S_ISLNK(mode):
             target = os.readlink(full)
@@ -251,10 +259,10 @@ def environment_folder(env: Environment) -> Path:
     return folder
 
 
-def quick_scan(env: Environment) -> Scan:
+def quick_scan(env: Environment, entering: Callable[[str], None] | None = None) -> Scan:
     """`env`'s folder as a backup first scans it (its excludes left out), files' xattrs not
     yet read: a tree as an earlier backup found it needs none of them."""
-    return scan_tree(environment_folder(env), Excludes(env.excludes), file_xattrs=False)
+    return scan_tree(environment_folder(env), Excludes(env.excludes), False, entering)
 
 
 def _in_path_order(

@@ -516,6 +516,7 @@ class EnvOpsService:
         cancel: CancelToken | None = None,
         from_environment: str | None = None,
         only: list[str] | None = None,
+        progress: ProgressCallback = ignore_progress,
     ) -> "TreeChanges":
         """What restoring a backup (`backup_id`: as `find_backup` takes it, of the environment
         or of `from_environment`) would change in the environment's folder, path by path;
@@ -525,7 +526,8 @@ class EnvOpsService:
         env = self.get_environment(environment)
         backup = self.backup_to_restore(env.name, backup_id, from_environment)
         only = self._chosen(env, backup, only)
-        return of_backup(self._ctx, backup).preview(env, only, cancel or CancelToken())
+        replacement = of_backup(self._ctx, backup)
+        return replacement.preview(env, only, cancel or CancelToken(), progress=progress)
 
     def check_restore(
         self,
@@ -636,11 +638,13 @@ class EnvOpsService:
         environment: str,
         checked: "CheckedConfigurationFile | StagedConfiguration",
         cancel: CancelToken | None = None,
+        progress: ProgressCallback = ignore_progress,
     ) -> "TreeChanges":
         """What importing a configuration file (checked, or uploaded) would change in the
         environment's folder, path by path; changes nothing."""
         env = self.get_environment(environment)
-        return self._file_tree(checked).preview(env, None, cancel or CancelToken())
+        file_tree = self._file_tree(checked)
+        return file_tree.preview(env, None, cancel or CancelToken(), progress=progress)
 
     def _file_tree(
         self, checked: "CheckedConfigurationFile | StagedConfiguration"

@@ -26,7 +26,12 @@ from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges, c
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
 from envops_desktop.domain.models import Backup, Environment, TreeEntry
-from envops_desktop.domain.progress import CancelToken
+from envops_desktop.domain.progress import (
+    CancelToken,
+    ProgressCallback,
+    ProgressMeter,
+    ignore_progress,
+)
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.left_alone import (
     excluded_by_folder,
@@ -202,6 +207,7 @@ def live_tree(
     cancel: CancelToken,
     against: Entries | None = None,
     scan: Scan | None = None,
+    progress: ProgressCallback = ignore_progress,
 ) -> Tree:
     """An environment's folder as it is now, as the next backup would see it (its excludes
     left out); files the hash cache knows as they are are not read. Given `against`, the
@@ -219,6 +225,10 @@ def live_tree(
         (path, size) for (path, size, *_), sha in zip(scan.files, known, strict=True) if sha is None
     ]
     unknown = _worth_reading(unread, against)
+    sizes = dict(unread) if unknown else {}
+    reading = None  # no phase where nothing is read: it would only flash
+    if unknown:
+        reading = ProgressMeter(progress, READING, sum(sizes[path] for path in unknown))
 
     def read(path: str) -> str:
         cancel.raise_if_cancelled()
@@ -226,8 +236,13 @@ def live_tree(
             return sha256_of_file(root / path)
         except OSError:  # gone or unreadable since the scan: it differs from any backup's
             return ""
+        finally:
+            if reading is not None:
+                reading.advance(sizes[path], path)
 
     read_now = dict(zip(unknown, parallel_map(read, unknown, "envops-preview"), strict=True))
+    if reading is not None:
+        reading.finish()
     entries: list[TreeEntry] = list(scan.others)
     for (path, size, mtime_ns, _inode, mode), sha, meta in zip(
         scan.files, known, scan.files.metas, strict=True
@@ -238,6 +253,31 @@ def live_tree(
     folder = TreeEntry(ROOT, EntryKind.DIR, scan.root_mode, 0, 0, None, None, scan.root_meta)
     tree[ROOT] = _facets(folder, folder.mode, _owner(folder.meta), scan.root_mtime_ns)
     return tree
+
+
+# A preview's phases, as its progress reports name them.
+LOOKING, READING, COMPARING = "looking at the folder", "reading files that changed", "comparing"
+# Files between two reports of a comparison: a report costs a lock and a clock's reading.
+_REPORTED_EVERY = 64
+
+
+def _counted(side: Side, progress: ProgressCallback, files: int) -> Side:
+    """`side`, reporting to `progress` how many of its `files` files it has given."""
+    if progress is ignore_progress:
+        return side
+
+    def items() -> Items:
+        meter, count = ProgressMeter(progress, COMPARING, files), 0
+        for item in side():
+            yield item
+            if item[1].kind is EntryKind.FILE:
+                count += 1
+                if count == _REPORTED_EVERY:
+                    meter.advance(count, item[0])
+                    count = 0
+        meter.finish()
+
+    return items
 
 
 def _worth_reading(unread: list[tuple[str, int]], against: Entries | None) -> list[str]:
@@ -264,7 +304,8 @@ class Replacement(NamedTuple):
     name: str  # the backup's or the file's: the `after` of its changes
     file_count: int
     changes_now: Callable[
-        [Environment, "list[str] | None", CancelToken, Scan | None], Iterator[PathChange]
+        [Environment, "list[str] | None", CancelToken, Scan | None, ProgressCallback],
+        Iterator[PathChange],
     ]
     # What names its tree for good (a backup's id, a digest of a file's tree), asked only
     # when a fingerprint is taken; None where nothing does.
@@ -276,12 +317,16 @@ class Replacement(NamedTuple):
         only: list[str] | None,
         cancel: CancelToken,
         scan: Scan | None = None,
+        progress: ProgressCallback = ignore_progress,
     ) -> TreeChanges:
         """What it would change in `env`'s folder now (`only` those paths), from `scan` of
-        it (a quick one) if given."""
-        scan = quick_scan(env) if scan is None else scan
+        it (a quick one) if given; how far it has got told to `progress`, phase by phase
+        (the first with no total: a folder's size is known once it is looked at)."""
+        if scan is None:
+            looking = ProgressMeter(progress, LOOKING, 0)
+            scan = quick_scan(env, lambda folder: looking.advance(1, folder))
         fingerprint = self.fingerprint(env, scan) if only is None else None
-        changes = tuple(self.changes_now(env, only, cancel, scan))
+        changes = tuple(self.changes_now(env, only, cancel, scan, progress))
         return TreeChanges("live", self.name, changes, fingerprint=fingerprint)
 
     def fingerprint(self, env: Environment, scan: Scan) -> str | None:
@@ -304,7 +349,8 @@ class Replacement(NamedTuple):
     def report(self, env: Environment, only: list[str] | None, cancel: CancelToken) -> bytearray:
         """`preview` as the JSON a restore keeps with its activity entry, encoded as the
         changes are found: of a restore into an empty folder, only the bytes are held."""
-        return changes_json("live", self.name, self.changes_now(env, only, cancel, None))
+        changes = self.changes_now(env, only, cancel, None, ignore_progress)
+        return changes_json("live", self.name, changes)
 
 
 def of_backup(ctx: ServiceContext, backup: Backup) -> Replacement:
@@ -312,7 +358,9 @@ def of_backup(ctx: ServiceContext, backup: Backup) -> Replacement:
     return Replacement(
         backup.name,
         backup.file_count,
-        lambda env, only, cancel, scan: _restore_changes(ctx, env, backup, only, cancel, scan),
+        lambda env, only, cancel, scan, progress: _restore_changes(
+            ctx, env, backup, only, cancel, scan, progress
+        ),
         lambda: backup.id,
     )
 
@@ -330,9 +378,14 @@ def of_file(
     """A configuration file's tree (its `entries`, under its `policy`) as what an import
     puts in place; it is imported whole."""
     ordered = sorted(entries, key=attrgetter("path"))  # a file's manifest, in its own order
+    files = sum(e.kind is EntryKind.FILE for e in ordered)
 
     def changed(
-        env: Environment, _only: object, cancel: CancelToken, scan: Scan | None
+        env: Environment,
+        _only: object,
+        cancel: CancelToken,
+        scan: Scan | None,
+        progress: ProgressCallback,
     ) -> Iterator[PathChange]:
         def after() -> Items:
             return restored(ordered, manifest, Excludes(env.excludes), policy)
@@ -340,8 +393,9 @@ def of_file(
         def links() -> Iterator[tuple[str, str]]:
             return _links_in(ordered, Excludes(env.excludes))
 
-        live = held(live_tree(ctx, env, cancel, against=lambda: ordered, scan=scan))
-        return _with_excluded_lost(changes(live, after, links_after=links), env)
+        live = held(live_tree(ctx, env, cancel, lambda: ordered, scan, progress))
+        compared = _counted(after, progress, files)
+        return _with_excluded_lost(changes(live, compared, links_after=links), env)
 
     def identity() -> str:
         # A file has no lasting name (one of the same name may hold another tree), so its
@@ -351,7 +405,6 @@ def of_file(
         laid_out = [file_name, root, dataclasses.astuple(policy), rows]
         return hashlib.sha256(dumps_any_name(laid_out)).hexdigest()
 
-    files = sum(e.kind is EntryKind.FILE for e in ordered)
     return Replacement(file_name, files, changed, identity)
 
 
@@ -362,6 +415,7 @@ def _restore_changes(
     only: list[str] | None,
     cancel: CancelToken,
     scan: Scan | None,
+    progress: ProgressCallback = ignore_progress,
 ) -> Iterator[PathChange]:
     def entries() -> Iterable[TreeEntry]:
         return ctx.backups.entries(backup.id)
@@ -372,16 +426,17 @@ def _restore_changes(
     def links() -> Iterator[tuple[str, str]]:
         return _links_in(entries(), Excludes(env.excludes))
 
-    live = held(live_tree(ctx, env, cancel, against=entries, scan=scan))
+    live = held(live_tree(ctx, env, cancel, entries, scan, progress))
+    compared = _counted(after, progress, backup.file_count)
     if only is None:
-        return _with_excluded_lost(changes(live, after, links_after=links), env)
+        return _with_excluded_lost(changes(live, compared, links_after=links), env)
     # What it does not bring back stays as it is, and so do the folders holding the chosen
     # paths, except one the restore must make to hold them (missing, or no folder now); a
     # file it brings back is linked only to others it brings back.
     left = LeftAsTheyAre(Excludes([]), only)
     chosen = (
         change
-        for change in changes(live, after, left.selected, links)
+        for change in changes(live, compared, left.selected, links)
         if _bears_on(left, change)
         and (left.selected(change.path) or not is_real_folder(Path(env.path), change.path))
     )

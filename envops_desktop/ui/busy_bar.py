@@ -1,9 +1,10 @@
-"""A moving bar beside work that cannot say how far it has got."""
+"""A bar beside work that runs a while: moving until the work can say how far it has got."""
 
 from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import QProgressBar, QWidget
 
 from envops_desktop.controller.operation_runner import RunningOperation
+from envops_desktop.domain.progress import Progress
 
 # Work quicker than this shows no bar: it would only flash.
 SHOWN_AFTER_MS = 1000
@@ -12,16 +13,16 @@ SHOWN_AFTER_MS = 1000
 class BusyBar(QProgressBar):
     """Shown once the operations it follows have run a second, until the last has ended.
 
-    Working out what a restore or an import would change reports no progress: over
-    200,000 files it takes five seconds or more, and a line of text that stays the same
-    that long looks like a dialog that has hung.
+    Working out what a restore or an import would change takes five seconds or more over
+    200,000 files. Its first phase, looking at the folder, has no total: the bar moves.
+    Reading what changed and comparing do: the bar fills, with the time taken and the time
+    left, as the status bar shows them.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setRange(0, 0)  # busy: no figure to show
-        self.setTextVisible(False)
-        self.setMaximumHeight(self.fontMetrics().height())
+        self._moving()
+        self.setMaximumHeight(self.fontMetrics().height() + 4)
         self.hide()
         self._following: set[RunningOperation] = set()
         self._after_a_second = QTimer(self)
@@ -31,11 +32,29 @@ class BusyBar(QProgressBar):
 
     def follow(self, running: RunningOperation) -> None:
         """Show the bar while `running` runs, from its first second on."""
-        # To a slot of this bar, not a lambda: Qt disconnects it when the dialog goes first.
+        # To slots of this bar, not lambdas: Qt disconnects them when the dialog goes first.
         running.finished.connect(self._ended)
+        running.progressed.connect(self._progressed)
         if not self._following:
             self._after_a_second.start()
         self._following.add(running)
+
+    def _moving(self) -> None:
+        self.setRange(0, 0)  # no figure to show
+        self.setTextVisible(False)
+        self.setToolTip("")
+
+    @Slot(object)
+    def _progressed(self, progress: Progress) -> None:
+        running = self.sender()
+        if progress.total <= 0 or not isinstance(running, RunningOperation):
+            self._moving()
+            return
+        self.setRange(0, 100)
+        self.setValue(progress.percent)
+        self.setTextVisible(True)
+        self.setFormat(f"%p% · {running.timing}" if running.timing else "%p%")
+        self.setToolTip(progress.phase.capitalize())
 
     @Slot()
     def _ended(self) -> None:
@@ -43,6 +62,7 @@ class BusyBar(QProgressBar):
         if not self._following:
             self._after_a_second.stop()
             self.hide()
+            self._moving()
 
     @Slot()
     def _show_if_working(self) -> None:

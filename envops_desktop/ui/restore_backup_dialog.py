@@ -95,8 +95,9 @@ class RestoreBackupDialog(QDialog):
         self.working.setAccessibleName(self.tr("Working out what the restore would change"))
         button_row = QHBoxLayout()
         button_row.addWidget(self.show_changes)
+        # The bar takes the row's room, for its time left; the stretch, where it is hidden.
         button_row.addWidget(self.working, 1)
-        button_row.addStretch(1)
+        button_row.addStretch(0)
         details.addRow("", button_row)
         # Another version found by the preview: the dialog closes for the version box.
         self.mismatch: VersionMismatchError | None = None

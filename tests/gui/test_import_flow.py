@@ -644,10 +644,10 @@ def test_while_the_chosen_folders_changes_are_worked_out_the_dialog_says_so(
     release = threading.Event()
     preview_import = service.preview_import
 
-    def folder_held_back(environment, checked, cancel=None):
+    def folder_held_back(environment, checked, *args, **kwargs):
         if checked.plain.root_folder is not None:
             release.wait(10)
-        return preview_import(environment, checked, cancel)
+        return preview_import(environment, checked, *args, **kwargs)
 
     monkeypatch.setattr(service, "preview_import", folder_held_back)
     drop_tarball_of_one_folder(qtbot, dialog, tmp_path, "from the tarball\n")

@@ -757,9 +757,11 @@ def test_the_preview_of_an_archive_with_a_hardlinked_file_names_only_what_change
         "links", service.check_configuration_file(archive, keep_privileges=True), "1.0", None
     )
 
-    preview = service.preview_import("links", checked)
+    reports = []
+    preview = service.preview_import("links", checked, progress=reports.append)
 
     assert [change.path for change in preview.changes] == ["other.conf"]
+    assert reports[-1].phase == "comparing" and reports[-1].done == reports[-1].total == 3
 
 
 def test_a_zip_that_does_not_list_its_folder_leaves_the_folders_own_time_as_it_is(

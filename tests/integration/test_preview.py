@@ -186,6 +186,30 @@ def test_a_preview_lays_out_each_backed_up_entry_once(service, tmp_path, monkeyp
     assert ChangeKind.MODIFIED in kinds["app.yaml"]
 
 
+def test_a_preview_reports_how_far_it_has_got_phase_by_phase(service, tmp_path):
+    # What the window's bars show: a folder looked at (no total), the files the hash cache
+    # cannot vouch for read (their bytes), the backup's files compared (all of them).
+    root = tmp_path / "billing"
+    make_config_tree(root, files=40)
+    service.add_environment("billing", root, version="4.2.0")
+    backup = service.create_backup("billing")
+    cache = root / "conf.d" / "cache.ini"
+    cache.write_bytes(cache.read_bytes().swapcase())  # its size alone cannot tell
+    reports = []
+
+    preview = service.preview_restore("billing", backup.id, progress=reports.append)
+
+    assert [change.path for change in preview.changes] == ["conf.d/cache.ini"]
+    phases = list(dict.fromkeys(report.phase for report in reports))
+    assert phases == ["looking at the folder", "reading files that changed", "comparing"]
+    # Every file here: a backup's hash cache trusts none written in its last two seconds.
+    files = [path for path in root.rglob("*") if path.is_file() and not path.is_symlink()]
+    reading = [r for r in reports if r.phase == "reading files that changed"]
+    assert reading[-1].done == reading[-1].total == sum(path.stat().st_size for path in files)
+    assert reports[-1].phase == "comparing"
+    assert reports[-1].done == reports[-1].total == backup.file_count
+
+
 def test_comparing_two_backups_and_a_backup_with_the_live_folder(service, tmp_path):
     root = tmp_path / "billing"
     make_config_tree(root)
