@@ -33,6 +33,7 @@ from envops_desktop.domain.errors import (
     PreviewOutOfDateError,
     VersionMismatchError,
 )
+from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.models import Backup, Environment, PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken, ProgressCallback
 from envops_desktop.service import EnvOpsService
@@ -254,7 +255,8 @@ class MainController(QObject):
         self.notify.emit(
             Notification.SUCCESS,
             self.tr("{name} excludes {patterns}.").format(
-                name=env.name, patterns=", ".join(env.excludes) or self.tr("nothing")
+                name=env.name,
+                patterns=", ".join(Excludes(env.excludes).in_effect) or self.tr("nothing"),
             ),
         )
         return env

@@ -118,6 +118,11 @@ class Excludes:
     def __bool__(self) -> bool:
         return bool(self._rules)
 
+    @property
+    def in_effect(self) -> list[str]:
+        """The patterns, stripped, without blank lines and notes: what to name to a user."""
+        return [line.strip() for line in self.patterns if _rule(line)]
+
     def matches(self, path: str, is_dir: bool) -> bool:
         name = path.rpartition("/")[2]
         for regex, folders_only, anchored, negated in self._rules:

@@ -300,8 +300,8 @@ def restore_locked(
         notes += [caveat.rstrip(".") for caveat in caveats]
         if not_kept:
             notes.append(f"left alone but removed with their folders: {_some(not_kept)}")
-        if env.excludes:
-            notes.append("left as they were: " + ", ".join(env.excludes))
+        if excluded := Excludes(env.excludes).in_effect:
+            notes.append("left as they were: " + ", ".join(excluded))
         fence()
         # Recorded or rolled back: a restore the database cannot record is not reported done.
         complete_restore(ctx, entry, backup, action, Outcome.SUCCESS, "; ".join(notes), report)

@@ -281,3 +281,19 @@ def test_env_update_sets_and_clears_excludes_from_the_command_line(tmp_path, cap
     assert main([*data, "env", "update", "billing", "--exclude", "../passwd"]) != 0
     assert main([*data, "env", "update", "billing", "--exclude"]) == 0
     assert "excludes nothing" in capsys.readouterr().out
+
+
+def test_notes_among_the_patterns_exclude_nothing_and_are_not_named_as_excluded(
+    service: EnvOpsService, tmp_path
+):
+    tree = _billing_with_logs(service, tmp_path)
+    service.set_excludes("billing", ["# rotated by logrotate", "logs/", "  "])
+    made = service.create_backup("billing")
+    (tree / "logs" / "app.log").write_text("rotated since\n")
+
+    service.restore_backup("billing", made.id)
+
+    assert (tree / "logs" / "app.log").read_text() == "rotated since\n"
+    assert (tree / "conf.d" / "draft.tmp").exists()  # the note excluded nothing
+    detail = service.activity("billing")[0].detail
+    assert "left as they were: logs/" in detail and "#" not in detail
