@@ -121,6 +121,8 @@ class Scan:
     root_meta: EntryMeta | None = None
     # What the environment's excludes left out, a folder once (not what it holds).
     excluded: list[str] = field(default_factory=list)
+    # Device files, named in `skipped` too: a restore leaves them be unless it replaces them.
+    devices: list[str] = field(default_factory=list)
     # A quick scan left these files' extended attributes unread (`read_file_xattrs`).
     xattrs_unread: array = field(default_factory=lambda: array("I"))
     quick: bool = False
@@ -245,6 +247,7 @@ def scan_tree(
             kind = EntryKind.FIFO if stat.S_ISFIFO(mode) else EntryKind.SOCKET
             scan.others.append(_entry(path, kind, st, full))
         else:
+            scan.devices.append(path)
             scan.skipped.append(path + DEVICE_NOTE)
     scan.others.sort(key=itemgetter(0))  # a folder `a` comes before `a-b`, not after it
     return scan

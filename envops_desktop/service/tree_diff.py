@@ -216,10 +216,7 @@ def live_tree(
     path): their content is "", which matches none. Given a `scan` of it, that one is
     completed."""
     root = environment_folder(env)
-    if scan is None:
-        scan = scan_tree(root, Excludes(env.excludes))
-    elif scan.quick:
-        scan.read_file_xattrs()
+    scan = full_scan(env, scan)
     known = ctx.hash_caches.look_up(env.id, scan.files)
     unread = [
         (path, size) for (path, size, *_), sha in zip(scan.files, known, strict=True) if sha is None
@@ -253,6 +250,15 @@ def live_tree(
     folder = TreeEntry(ROOT, EntryKind.DIR, scan.root_mode, 0, 0, None, None, scan.root_meta)
     tree[ROOT] = _facets(folder, folder.mode, _owner(folder.meta), scan.root_mtime_ns)
     return tree
+
+
+def full_scan(env: Environment, scan: Scan | None) -> Scan:
+    """`scan` of `env`'s folder completed (a quick one's file xattrs read), or a new one."""
+    if scan is None:
+        return scan_tree(environment_folder(env), Excludes(env.excludes))
+    if scan.quick:
+        scan.read_file_xattrs()
+    return scan
 
 
 # A preview's phases, as its progress reports name them.
@@ -393,9 +399,10 @@ def of_file(
         def links() -> Iterator[tuple[str, str]]:
             return _links_in(ordered, Excludes(env.excludes))
 
+        scan = full_scan(env, scan)
         live = held(live_tree(ctx, env, cancel, lambda: ordered, scan, progress))
         compared = _counted(after, progress, files)
-        return _with_excluded_lost(changes(live, compared, links_after=links), env)
+        return _with_left_alone_lost(changes(live, compared, links_after=links), env, scan)
 
     def identity() -> str:
         # A file has no lasting name (one of the same name may hold another tree), so its
@@ -426,10 +433,11 @@ def _restore_changes(
     def links() -> Iterator[tuple[str, str]]:
         return _links_in(entries(), Excludes(env.excludes))
 
+    scan = full_scan(env, scan)
     live = held(live_tree(ctx, env, cancel, entries, scan, progress))
     compared = _counted(after, progress, backup.file_count)
     if only is None:
-        return _with_excluded_lost(changes(live, compared, links_after=links), env)
+        return _with_left_alone_lost(changes(live, compared, links_after=links), env, scan)
     # What it does not bring back stays as it is, and so do the folders holding the chosen
     # paths, except one the restore must make to hold them (missing, or no folder now); a
     # file it brings back is linked only to others it brings back.
@@ -440,7 +448,7 @@ def _restore_changes(
         if _bears_on(left, change)
         and (left.selected(change.path) or not is_real_folder(Path(env.path), change.path))
     )
-    return _with_excluded_lost(chosen, env)
+    return _with_left_alone_lost(chosen, env, scan)
 
 
 def _bears_on(left: LeftAsTheyAre, change: PathChange) -> bool:
@@ -460,32 +468,37 @@ def bearing_on(previewed: TreeChanges, only: list[str] | None) -> list[PathChang
     return [change for change in previewed.changes if _bears_on(left, change)]
 
 
-def _with_excluded_lost(found: Iterable[PathChange], env: Environment) -> Iterator[PathChange]:
-    """`found`, and the excluded paths removed with a folder the restore removes or
-    replaces: left as they are, but they have nowhere left to be. Merged in as the changes
-    come (each sorts after its folder), so the changes are never held.
+def _with_left_alone_lost(
+    found: Iterable[PathChange], env: Environment, scan: Scan
+) -> Iterator[PathChange]:
+    """`found`, and the paths a restore leaves as they are (excluded, or device files, which
+    no backup holds: `scan` of the live folder named them) removed with a folder the restore
+    removes or replaces: they have nowhere left to be. Merged in as the changes come (each
+    sorts after its folder), so the changes are never held.
 
-    An excluded folder is also replaced by a file or link the backup holds at its path, as
-    rsync does: a pattern for folders only (`cache/`) does not match the file. The live side
-    left the folder out, so the change came as an addition; it is a change of kind, and
-    what the folder holds goes with it."""
+    Such a path is also replaced by what the backup holds at it, as rsync does: a pattern
+    for folders only (`cache/`) does not match the backup's file, and a device file is not
+    kept in place of one. The live side left the path out, so the change came as an
+    addition; it is a change of kind, and what a folder holds goes with it."""
     root = Path(env.path)
-    excluded = excluded_by_folder(root, Excludes(env.excludes))
-    if not excluded:
+    left_alone = excluded_by_folder(root, Excludes(env.excludes))
+    for device in scan.devices:
+        left_alone.setdefault(device.rpartition("/")[0], []).append(device)
+    if not left_alone:
         yield from found
         return
-    excluded_paths = {path for paths in excluded.values() for path in paths}
+    left_alone_paths = {path for paths in left_alone.values() for path in paths}
     lost: list[str] = []  # a heap of those found so far and not yet passed
     for change in found:
         while lost and lost[0] < change.path:
             yield PathChange(heapq.heappop(lost), _REMOVED)
-        if change.kinds == _ADDED and change.path in excluded_paths:
+        if change.kinds == _ADDED and change.path in left_alone_paths:
             change = dataclasses.replace(change, kinds=_KIND)
             for path in with_all_they_hold(root, [change.path])[1:]:
                 heapq.heappush(lost, path)
         yield change
-        if change.kinds in (_REMOVED, _KIND) and change.path in excluded:
-            for path in with_all_they_hold(root, excluded[change.path]):
+        if change.kinds in (_REMOVED, _KIND) and change.path in left_alone:
+            for path in with_all_they_hold(root, left_alone[change.path]):
                 heapq.heappush(lost, path)
     while lost:
         yield PathChange(heapq.heappop(lost), _REMOVED)

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import stat
 import subprocess
 import threading
 import time
@@ -472,6 +473,34 @@ def test_the_preview_names_an_excluded_folder_the_backup_puts_a_file_in_place_of
     kinds = {change.path: change.kinds for change in preview.changes}
     assert kinds["conf.d/cache"] == (ChangeKind.KIND,)
     assert kinds["conf.d/cache/pages/index.html"] == (ChangeKind.REMOVED,)
+    assert service.restore_report(service.activity("billing")[0].id) == preview
+
+
+@needs_rsync
+@pytest.mark.skipif(not AS_ROOT, reason="making a device file needs root (CI runs as root)")
+def test_the_preview_names_every_device_file_a_restore_takes_away(service, tmp_path, billing):
+    # No backup holds a device file and a restore leaves one as it is, except where the
+    # backup puts something at its path or takes away its folder: then it goes, as rsync
+    # says, and the preview must name it so.
+    root, backup = billing
+    os.mknod(root / "app.yaml.lock", 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # left alone
+    (root / "VERSION").unlink()
+    os.mknod(root / "VERSION", 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # the backup's file
+    (root / "conf.d" / "cache.ini").unlink()
+    (root / "conf.d" / "cache.ini").mkdir()  # a folder where the backup has a file
+    os.mknod(root / "conf.d" / "cache.ini" / "tty", 0o600 | stat.S_IFCHR, os.makedev(5, 0))
+    (root / "spool").mkdir()  # a folder the backup does not have
+    os.mknod(root / "spool" / "disk", 0o660 | stat.S_IFBLK, os.makedev(7, 200))
+    before = _snapshot(root, tmp_path / "before")
+
+    preview = service.preview_restore("billing", backup.id)
+    service.restore_backup("billing", backup.id)
+
+    assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
+    kinds = {change.path: change.kinds for change in preview.changes}
+    assert kinds["VERSION"] == (ChangeKind.KIND,)
+    assert kinds["conf.d/cache.ini/tty"] == kinds["spool/disk"] == (ChangeKind.REMOVED,)
+    assert stat.S_ISCHR((root / "app.yaml.lock").lstat().st_mode)
     assert service.restore_report(service.activity("billing")[0].id) == preview
 
 
