@@ -110,6 +110,39 @@ def _replaced_by_a_link(path: Path, rng: random.Random) -> None:
     os.symlink(rng.choice(["app.yaml", "../outside", "nowhere"]), path)
 
 
+def _replaced_by_a_device(path: Path, _rng: random.Random) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+    os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+
+
+def _device_made(path: Path, rng: random.Random) -> None:
+    os.mknod(path / f"tty{rng.randint(0, 99)}", 0o620 | stat.S_IFCHR, os.makedev(5, 0))
+
+
+def devices_excluded(*roots: Path) -> list[str]:
+    """rsync options that leave out the device files under `roots`: no backup holds one,
+    and a restore leaves each as it is unless it takes it away (as the preview says)."""
+    return [
+        f"--exclude=/{path.relative_to(root)}"
+        for root in roots
+        for path in root.rglob("*")
+        if stat.S_ISCHR(path.lstat().st_mode) or stat.S_ISBLK(path.lstat().st_mode)
+    ]
+
+
+def _without_devices(root: Path) -> Path:
+    """`root` without its device files, its folders' times as they were."""
+    for path in list(root.rglob("*")):
+        if stat.S_ISCHR(path.lstat().st_mode) or stat.S_ISBLK(path.lstat().st_mode):
+            folder = path.parent.lstat()
+            path.unlink()
+            os.utime(path.parent, ns=(folder.st_atime_ns, folder.st_mtime_ns))
+    return root
+
+
 def _new_folders(path: Path, rng: random.Random) -> None:
     new = path / f"new{rng.randint(0, 999)}"
     (new / "a" / "b").mkdir(parents=True, exist_ok=True)
@@ -155,6 +188,11 @@ EDITS: list[tuple[Edit, tuple[str, ...]]] = [
     (_new_name_not_utf8, (FOLDER,)),
     (_touched, (FILE, FOLDER, OTHER)),
     *([(_owner_changed, (FILE, FOLDER, LINK, OTHER))] if AS_ROOT else []),
+    *(
+        [(_replaced_by_a_device, (FILE, FOLDER, LINK)), (_device_made, (FOLDER,))]
+        if AS_ROOT
+        else []
+    ),
 ]
 
 
@@ -228,7 +266,8 @@ def test_after_random_edits_a_restore_changes_exactly_what_its_preview_names(
 
     changed = changed_by_rsync(before, root, "-c")
     assert preview - _same_but_hardlinked_names(preview, changed, root) == changed, edits
-    assert rsync_differences(as_backed_up, root, "--delete", "-c") == [], edits
+    devices = devices_excluded(root)
+    assert rsync_differences(as_backed_up, root, "--delete", "-c", *devices) == [], edits
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -278,7 +317,9 @@ def test_comparing_two_backups_or_one_with_now_names_exactly_what_differs(
 
     differ = changed_by_rsync(backups["first"], backups["second"], "-c")
     assert between - _same_but_hardlinked_names(between, differ, backups["second"]) == differ
-    differ = changed_by_rsync(backups["second"], root, "-c")
+    # What the next backup would see: no device file (as the drift badge and a backup).
+    now = _without_devices(_snapshot(root, tmp_path / "now"))
+    differ = changed_by_rsync(backups["second"], now, "-c")
     assert with_now - _same_but_hardlinked_names(with_now, differ, root) == differ, edits
     assert {c.path for c in service.compare("live", second.id).changes} == with_now
 
@@ -354,4 +395,5 @@ def test_with_random_excludes_a_restore_of_its_own_or_another_backup_changes_wha
     assert named - _same_but_hardlinked_names(named, changed, target) == changed, story
     if only is None:  # what the backup holds is back, but what either set of patterns excludes
         rsync_excluded = [f"--exclude={theirs}" for _, theirs in excluded_at_backup + excluded]
-        assert rsync_differences(as_backed_up, target, "-c", *rsync_excluded) == [], story
+        devices = devices_excluded(as_backed_up, target)
+        assert rsync_differences(as_backed_up, target, "-c", *rsync_excluded, *devices) == [], story
