@@ -464,16 +464,24 @@ def test_the_preview_names_an_excluded_folder_the_backup_puts_a_file_in_place_of
     (root / "conf.d" / "cache" / "pages").mkdir(parents=True)
     (root / "conf.d" / "cache" / "pages" / "index.html").write_text("cached\n")
     service.set_excludes("billing", ["cache/"])
+
+    kinds = _restored_as_previewed(service, tmp_path, root, backup)
+
+    assert kinds["conf.d/cache"] == (ChangeKind.KIND,)
+    assert kinds["conf.d/cache/pages/index.html"] == (ChangeKind.REMOVED,)
+
+
+def _restored_as_previewed(service, tmp_path, root, backup) -> dict[str, tuple[ChangeKind, ...]]:
+    """Preview a restore of `backup` into billing, then restore it: the preview names just
+    what rsync says changed, and is the report kept. How each path changed."""
     before = _snapshot(root, tmp_path / "before")
 
     preview = service.preview_restore("billing", backup.id)
     service.restore_backup("billing", backup.id)
 
     assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
-    kinds = {change.path: change.kinds for change in preview.changes}
-    assert kinds["conf.d/cache"] == (ChangeKind.KIND,)
-    assert kinds["conf.d/cache/pages/index.html"] == (ChangeKind.REMOVED,)
     assert service.restore_report(service.activity("billing")[0].id) == preview
+    return {change.path: change.kinds for change in preview.changes}
 
 
 @needs_rsync
@@ -491,17 +499,12 @@ def test_the_preview_names_every_device_file_a_restore_takes_away(service, tmp_p
     os.mknod(root / "conf.d" / "cache.ini" / "tty", 0o600 | stat.S_IFCHR, os.makedev(5, 0))
     (root / "spool").mkdir()  # a folder the backup does not have
     os.mknod(root / "spool" / "disk", 0o660 | stat.S_IFBLK, os.makedev(7, 200))
-    before = _snapshot(root, tmp_path / "before")
 
-    preview = service.preview_restore("billing", backup.id)
-    service.restore_backup("billing", backup.id)
+    kinds = _restored_as_previewed(service, tmp_path, root, backup)
 
-    assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
-    kinds = {change.path: change.kinds for change in preview.changes}
     assert kinds["VERSION"] == (ChangeKind.KIND,)
     assert kinds["conf.d/cache.ini/tty"] == kinds["spool/disk"] == (ChangeKind.REMOVED,)
     assert stat.S_ISCHR((root / "app.yaml.lock").lstat().st_mode)
-    assert service.restore_report(service.activity("billing")[0].id) == preview
 
 
 def test_a_selective_restore_of_a_path_outside_the_folder_is_refused(service, tmp_path, billing):
