@@ -393,16 +393,19 @@ def of_file(
         scan: Scan | None,
         progress: ProgressCallback,
     ) -> Iterator[PathChange]:
+        excludes = Excludes(env.excludes)
+
         def after() -> Items:
-            return restored(ordered, manifest, Excludes(env.excludes), policy)
+            return restored(ordered, manifest, excludes, policy)
 
         def links() -> Iterator[tuple[str, str]]:
-            return _links_in(ordered, Excludes(env.excludes))
+            return _links_in(ordered, excludes)
 
         scan = full_scan(env, scan)
         live = held(live_tree(ctx, env, cancel, lambda: ordered, scan, progress))
         compared = _counted(after, progress, files)
-        return _with_left_alone_lost(changes(live, compared, links_after=links), env, scan)
+        found = changes(live, compared, links_after=links)
+        return _with_left_alone_lost(found, env, excludes, scan)
 
     def identity() -> str:
         # A file has no lasting name (one of the same name may hold another tree), so its
@@ -424,20 +427,23 @@ def _restore_changes(
     scan: Scan | None,
     progress: ProgressCallback = ignore_progress,
 ) -> Iterator[PathChange]:
+    excludes = Excludes(env.excludes)
+
     def entries() -> Iterable[TreeEntry]:
         return ctx.backups.entries(backup.id)
 
     def after() -> Items:
-        return restored(entries(), backup, Excludes(env.excludes))
+        return restored(entries(), backup, excludes)
 
     def links() -> Iterator[tuple[str, str]]:
-        return _links_in(entries(), Excludes(env.excludes))
+        return _links_in(entries(), excludes)
 
     scan = full_scan(env, scan)
     live = held(live_tree(ctx, env, cancel, entries, scan, progress))
     compared = _counted(after, progress, backup.file_count)
     if only is None:
-        return _with_left_alone_lost(changes(live, compared, links_after=links), env, scan)
+        found = changes(live, compared, links_after=links)
+        return _with_left_alone_lost(found, env, excludes, scan)
     # What it does not bring back stays as it is, and so do the folders holding the chosen
     # paths, except one the restore must make to hold them (missing, or no folder now); a
     # file it brings back is linked only to others it brings back.
@@ -448,7 +454,7 @@ def _restore_changes(
         if _bears_on(left, change)
         and (left.selected(change.path) or not is_real_folder(Path(env.path), change.path))
     )
-    return _with_left_alone_lost(chosen, env, scan)
+    return _with_left_alone_lost(chosen, env, excludes, scan)
 
 
 def _bears_on(left: LeftAsTheyAre, change: PathChange) -> bool:
@@ -469,9 +475,9 @@ def bearing_on(previewed: TreeChanges, only: list[str] | None) -> list[PathChang
 
 
 def _with_left_alone_lost(
-    found: Iterable[PathChange], env: Environment, scan: Scan
+    found: Iterable[PathChange], env: Environment, excludes: Excludes, scan: Scan
 ) -> Iterator[PathChange]:
-    """`found`, and the paths a restore leaves as they are (excluded, or device files, which
+    """`found`, and the paths a restore leaves as they are (`excludes`, or device files, which
     no backup holds: `scan` of the live folder named them) removed with a folder the restore
     removes or replaces: they have nowhere left to be. Merged in as the changes come (each
     sorts after its folder), so the changes are never held.
@@ -481,7 +487,7 @@ def _with_left_alone_lost(
     kept in place of one. The live side left the path out, so the change came as an
     addition; it is a change of kind, and what a folder holds goes with it."""
     root = Path(env.path)
-    left_alone = excluded_by_folder(root, Excludes(env.excludes))
+    left_alone = excluded_by_folder(root, excludes)
     for device in scan.devices:
         left_alone.setdefault(device.rpartition("/")[0], []).append(device)
     if not left_alone:
