@@ -436,7 +436,7 @@ def _restore_changes(
         return restored(entries(), backup, excludes)
 
     def links() -> Iterator[tuple[str, str]]:
-        return _links_in(entries(), excludes)
+        return _links_in(ctx.backups.maybe_linked(backup.id), excludes)
 
     scan = full_scan(env, scan)
     live = held(live_tree(ctx, env, cancel, entries, scan, progress))

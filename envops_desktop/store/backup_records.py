@@ -210,9 +210,11 @@ class BackupRecords:
         )
         return [row["id"] for row in rows]
 
-    def _rows(self, conn: sqlite3.Connection, manifest: str) -> Iterator[EntryRow]:
+    def _rows(
+        self, conn: sqlite3.Connection, manifest: str, holding: bytes | None = None
+    ) -> Iterator[EntryRow]:
         row = conn.execute("SELECT body FROM manifests WHERE sha256 = ?", (manifest,)).fetchone()
-        return read_manifest(row[0], manifest) if row else iter(())
+        return read_manifest(row[0], manifest, holding) if row else iter(())
 
     def manifest_of(self, backup_id: str) -> tuple[str, bytes]:
         """A backup's manifest as stored: its name (the SHA-256 of its text) and its text."""
@@ -229,15 +231,23 @@ class BackupRecords:
             raise DamagedManifestError(backup_id, "it is missing")
         return row[0], bytes(row[1])
 
-    def entries(self, backup_id: str) -> Iterator[TreeEntry]:
-        """The manifest in path order, so parents always come before their children."""
+    def entries(self, backup_id: str, holding: bytes | None = None) -> Iterator[TreeEntry]:
+        """The manifest in path order, so parents always come before their children; given
+        `holding`, only (and at least) the entries whose recorded rows hold those bytes."""
         conn = self._db.connection()
         row = conn.execute("SELECT manifest FROM backups WHERE id = ?", (backup_id,)).fetchone()
-        for fields in self._rows(conn, row[0]) if row else []:
+        for fields in self._rows(conn, row[0], holding) if row else []:
             entry_kind = _KINDS.get(fields[1])  # a dict: EntryKind(...) cost 1 µs an entry
             if entry_kind is None:  # damage that still decodes, found before the checksum is
                 raise DamagedManifestError(row[0], f"an entry has no kind {fields[1]!r}")
             yield TreeEntry(fields[0], entry_kind, *fields[2:])
+
+    def maybe_linked(self, backup_id: str) -> Iterator[TreeEntry]:
+        """At least every file the backup records as another name of an earlier one (its
+        meta's `hardlink`), and few other entries: the rest of the manifest is checked
+        against its checksum but not decoded. Over 200,000 entries and no hardlink, 0.05 s
+        against the whole manifest's 0.45 s."""
+        return self.entries(backup_id, holding=b'"hardlink"')
 
     def delete(self, backup_ids: Iterable[str]) -> set[str]:
         """Delete backups; return the blobs that no other backup references any more.

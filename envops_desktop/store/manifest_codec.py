@@ -131,22 +131,27 @@ class DamagedManifestError(OperationFailedError):
         self.name = name
 
 
-def read_manifest(body: bytes, name: str | None = None) -> Iterator[EntryRow]:
+def read_manifest(
+    body: bytes, name: str | None = None, holding: bytes | None = None
+) -> Iterator[EntryRow]:
     """The rows of a stored document, in path order, decoded a part at a time.
 
     Given its `name`, the text is checked against it as it is read: a damaged document raises
     DamagedManifestError by its last row at the latest, so a restore writing files as the rows
     come fails (and rolls back) instead of finishing with wrong modes or times.
+
+    Given `holding`, only rows whose line holds those bytes are decoded (every row of a
+    document of the first format): at least the rows wanted, which the caller picks from.
     """
     try:
-        yield from _rows_of(body, name)
+        yield from _rows_of(body, name, holding)
     except (zstandard.ZstdError, ValueError, TypeError) as error:  # JSONDecodeError too
         if name is None:
             raise
         raise DamagedManifestError(name, f"it does not decode ({error})") from None
 
 
-def _rows_of(body: bytes, name: str | None) -> Iterator[EntryRow]:
+def _rows_of(body: bytes, name: str | None, holding: bytes | None) -> Iterator[EntryRow]:
     reader = zstandard.ZstdDecompressor().stream_reader(body)
     head = reader.read(2)
     if head in (b"[[", b"[]"):  # the first format: one JSON document, named another way
@@ -156,10 +161,20 @@ def _rows_of(body: bytes, name: str | None) -> Iterator[EntryRow]:
     rest = head
     while chunk := reader.read(_READ_SIZE):
         digest.update(chunk)
-        lines = (rest + chunk).split(b"\n")
-        rest = lines.pop()
-        yield from map(tuple, _loads_lines(lines))
+        text = rest + chunk
+        cut = text.rfind(b"\n") + 1
+        whole, rest = text[:cut], text[cut:]
+        if holding is not None:
+            # Most parts hold no such row (a 200,000-file tree, hardly a hardlink): looked
+            # for in the part at once, rows split and decoded only where it is.
+            if holding not in whole:
+                continue
+            lines = [line for line in whole.split(b"\n") if holding in line]
+        else:
+            lines = whole.split(b"\n")[:-1]
+        if lines:
+            yield from map(tuple, _loads_lines(lines))
     if name is not None and digest.hexdigest() != name:
         raise DamagedManifestError(name, "its text does not match its checksum")
-    if rest:
+    if rest and (holding is None or holding in rest):
         yield tuple(loads_any_name(rest))

@@ -7,10 +7,15 @@ import json
 import tracemalloc
 
 import orjson
+import pytest
 import zstandard
 
 from envops_desktop.store.hash_caches import decode_cache, encode_cache, look_up
-from envops_desktop.store.manifest_codec import encode_manifest, read_manifest
+from envops_desktop.store.manifest_codec import (
+    DamagedManifestError,
+    encode_manifest,
+    read_manifest,
+)
 from envops_desktop.store.pack_index import NewPlacements, PackedAt
 
 SHA = "ab" * 32
@@ -50,6 +55,28 @@ def test_a_manifest_is_the_same_bytes_however_its_rows_are_encoded(monkeypatch):
         text = b"".join(orjson.dumps(row) + b"\n" for row in sorted(rows))
         assert name == hashlib.sha256(text).hexdigest()
         assert list(read_manifest(body)) == sorted(rows)
+
+
+def test_a_read_for_some_rows_decodes_those_that_may_be_them_and_still_checks_the_text():
+    # A preview looks for a backup's hardlinked files, which most trees hardly have: rows
+    # are decoded only where their line names a hardlink, in every part of the reader.
+    rows = file_rows(30_000)
+    linked = {"hardlink": "conf.d/000000.ini"}
+    for n in (1, 9_999, 29_999):
+        rows[n] = (*rows[n][:-1], None, linked)
+    rows.append(("hardlink", "file", 0o644, 1, 5, SHA, None))  # a name alike, not a link
+    rows.append(("\udcff.conf", "file", 0o644, 1, 5, SHA, None, linked))  # not UTF-8
+    name, body = encode_manifest(rows)
+
+    read = list(read_manifest(body, name, holding=b'"hardlink"'))
+
+    wanted = [row for row in sorted(rows) if len(row) > 7 and row[7]]
+    assert [row for row in read if len(row) > 7 and row[7]] == wanted
+    assert len(wanted) == 4 and len(read) == 5  # and the file named like the key
+    whole = zstandard.ZstdDecompressor().decompressobj().decompress(body)
+    damaged = zstandard.ZstdCompressor().compress(whole.replace(b"000123.ini", b"000124.ini"))
+    with pytest.raises(DamagedManifestError):
+        list(read_manifest(damaged, name, holding=b'"hardlink"'))
 
 
 def test_a_part_of_plain_rows_is_encoded_in_one_call(monkeypatch):
