@@ -25,6 +25,10 @@ class Progress:
 
 ProgressCallback = Callable[[Progress], None]
 
+# Items a loop over many small ones (files, entries) counts between two reports: a report
+# costs a lock and a clock's reading, more than a small item's own work.
+REPORTED_EVERY = 64
+
 
 def ignore_progress(_progress: Progress) -> None:
     """A progress callback for callers that do not show progress."""

@@ -16,6 +16,7 @@ from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import NotFoundError, OperationFailedError
 from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.models import Environment, ScannedFile, TreeEntry
+from envops_desktop.domain.progress import REPORTED_EVERY
 from envops_desktop.service.mounts import mounts_inside
 from envops_desktop.store.file_metadata import (
     EntryMeta,
@@ -147,14 +148,17 @@ class Scan:
         self.files.digest_into(digest)
         return digest.hexdigest()
 
-    def read_file_xattrs(self) -> None:
+    def read_file_xattrs(self, advance: Callable[[int], None] | None = None) -> None:
         """Read the extended attributes that a quick scan left unread, as a full scan would
-        have: into each file's metadata, beside its owner."""
+        have: into each file's metadata, beside its owner. `advance` is told how many files
+        have been looked at since it was last told (0.5 s over 200,000 files)."""
         top, paths, metas = self.root.rstrip("/") + "/", self.files.paths, self.files.metas
-        for index in self.xattrs_unread:
+        for count, index in enumerate(self.xattrs_unread, 1):
             full = top + paths[index]
             if has_xattrs(full) and (xattrs := read_xattrs(full)):
                 metas[index] = {**(metas[index] or {}), "xattrs": xattrs}
+            if advance is not None and count % REPORTED_EVERY == 0:
+                advance(REPORTED_EVERY)
         self.xattrs_unread = array("I")
         self.quick = False
 

@@ -27,6 +27,7 @@ from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
 from envops_desktop.domain.models import Backup, Environment, TreeEntry
 from envops_desktop.domain.progress import (
+    REPORTED_EVERY,
     CancelToken,
     ProgressCallback,
     ProgressMeter,
@@ -216,7 +217,7 @@ def live_tree(
     path): their content is "", which matches none. Given a `scan` of it, that one is
     completed."""
     root = environment_folder(env)
-    scan = full_scan(env, scan)
+    scan = full_scan(env, scan, progress)
     known = ctx.hash_caches.look_up(env.id, scan.files)
     unread = [
         (path, size) for (path, size, *_), sha in zip(scan.files, known, strict=True) if sha is None
@@ -240,31 +241,61 @@ def live_tree(
     read_now = dict(zip(unknown, parallel_map(read, unknown, "envops-preview"), strict=True))
     if reading is not None:
         reading.finish()
-    entries: list[TreeEntry] = list(scan.others)
-    for (path, size, mtime_ns, _inode, mode), sha, meta in zip(
-        scan.files, known, scan.files.metas, strict=True
-    ):
-        content = sha or read_now.get(path, "")
-        entries.append(TreeEntry(path, EntryKind.FILE, mode, size, mtime_ns, content, None, meta))
-    tree = {e.path: _facets(e, e.mode, _owner(e.meta), e.mtime_ns) for e in entries}
+
+    def entries() -> Iterator[TreeEntry]:
+        yield from scan.others
+        for (path, size, mtime_ns, _inode, mode), sha, meta in zip(
+            scan.files, known, scan.files.metas, strict=True
+        ):
+            content = sha or read_now.get(path, "")
+            yield TreeEntry(path, EntryKind.FILE, mode, size, mtime_ns, content, None, meta)
+
+    listed = _listed(entries(), len(scan.others) + len(scan.files), progress)
+    tree = {e.path: _facets(e, e.mode, _owner(e.meta), e.mtime_ns) for e in listed}
     folder = TreeEntry(ROOT, EntryKind.DIR, scan.root_mode, 0, 0, None, None, scan.root_meta)
     tree[ROOT] = _facets(folder, folder.mode, _owner(folder.meta), scan.root_mtime_ns)
     return tree
 
 
-def full_scan(env: Environment, scan: Scan | None) -> Scan:
+def full_scan(
+    env: Environment, scan: Scan | None, progress: ProgressCallback = ignore_progress
+) -> Scan:
     """`scan` of `env`'s folder completed (a quick one's file xattrs read), or a new one."""
     if scan is None:
         return scan_tree(environment_folder(env), Excludes(env.excludes))
     if scan.quick:
-        scan.read_file_xattrs()
+        meter = None
+        if progress is not ignore_progress:
+            meter = ProgressMeter(progress, ATTRIBUTES, len(scan.xattrs_unread))
+        scan.read_file_xattrs(meter.advance if meter is not None else None)
+        if meter is not None:
+            meter.finish()
     return scan
 
 
-# A preview's phases, as its progress reports name them.
-LOOKING, READING, COMPARING = "looking at the folder", "reading files that changed", "comparing"
-# Files between two reports of a comparison: a report costs a lock and a clock's reading.
-_REPORTED_EVERY = 64
+def _listed(
+    entries: Iterator[TreeEntry], total: int, progress: ProgressCallback
+) -> Iterator[TreeEntry]:
+    """`entries` (`total` of them), telling `progress` how many have been set out for
+    comparing (a second over 200,000)."""
+    if progress is ignore_progress:
+        return entries
+    meter = ProgressMeter(progress, LISTING, total)
+
+    def counted() -> Iterator[TreeEntry]:
+        for count, entry in enumerate(entries, 1):
+            yield entry
+            if count % REPORTED_EVERY == 0:
+                meter.advance(REPORTED_EVERY, entry.path)
+        meter.finish()
+
+    return counted()
+
+
+# A preview's phases, as its progress reports name them, in the order they come.
+LOOKING, ATTRIBUTES = "looking at the folder", "reading the files' attributes"
+READING, LISTING = "reading files that changed", "listing the folder's entries"
+COMPARING = "comparing"
 
 
 def _counted(side: Side, progress: ProgressCallback, files: int) -> Side:
@@ -278,7 +309,7 @@ def _counted(side: Side, progress: ProgressCallback, files: int) -> Side:
             yield item
             if item[1].kind is EntryKind.FILE:
                 count += 1
-                if count == _REPORTED_EVERY:
+                if count == REPORTED_EVERY:
                     meter.advance(count, item[0])
                     count = 0
         meter.finish()
@@ -401,7 +432,7 @@ def of_file(
         def links() -> Iterator[tuple[str, str]]:
             return _links_in(ordered, excludes)
 
-        scan = full_scan(env, scan)
+        scan = full_scan(env, scan, progress)
         live = held(live_tree(ctx, env, cancel, lambda: ordered, scan, progress))
         compared = _counted(after, progress, files)
         found = changes(live, compared, links_after=links)
@@ -438,7 +469,7 @@ def _restore_changes(
     def links() -> Iterator[tuple[str, str]]:
         return _links_in(ctx.backups.maybe_linked(backup.id), excludes)
 
-    scan = full_scan(env, scan)
+    scan = full_scan(env, scan, progress)
     live = held(live_tree(ctx, env, cancel, entries, scan, progress))
     compared = _counted(after, progress, backup.file_count)
     if only is None:

@@ -15,8 +15,9 @@ class BusyBar(QProgressBar):
 
     Working out what a restore or an import would change takes five seconds or more over
     200,000 files. Its first phase, looking at the folder, has no total: the bar moves.
-    Reading what changed and comparing do: the bar fills, with the time taken and the time
-    left, as the status bar shows them.
+    Each phase after it has one (the files' attributes, what changed, the folder's entries,
+    the backup's files): the bar fills, with the time taken and the time left, as the
+    status bar shows them.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:

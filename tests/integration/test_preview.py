@@ -188,8 +188,9 @@ def test_a_preview_lays_out_each_backed_up_entry_once(service, tmp_path, monkeyp
 
 
 def test_a_preview_reports_how_far_it_has_got_phase_by_phase(service, tmp_path):
-    # What the window's bars show: a folder looked at (no total), the files the hash cache
-    # cannot vouch for read (their bytes), the backup's files compared (all of them).
+    # What the window's bars show: a folder looked at (no total), its files' attributes read
+    # (all of them), the files the hash cache cannot vouch for read (their bytes), every
+    # entry set out, the backup's files compared (all of them). Only the first has no total.
     root = tmp_path / "billing"
     make_config_tree(root, files=40)
     service.add_environment("billing", root, version="4.2.0")
@@ -202,11 +203,22 @@ def test_a_preview_reports_how_far_it_has_got_phase_by_phase(service, tmp_path):
 
     assert [change.path for change in preview.changes] == ["conf.d/cache.ini"]
     phases = list(dict.fromkeys(report.phase for report in reports))
-    assert phases == ["looking at the folder", "reading files that changed", "comparing"]
-    # Every file here: a backup's hash cache trusts none written in its last two seconds.
+    assert phases == [
+        "looking at the folder",
+        "reading the files' attributes",
+        "reading files that changed",
+        "listing the folder's entries",
+        "comparing",
+    ]
+    assert all(report.total > 0 for report in reports if report.phase != phases[0])
+    last = {report.phase: report for report in reports}
+    assert all(last[phase].done == last[phase].total for phase in phases[1:])
     files = [path for path in root.rglob("*") if path.is_file() and not path.is_symlink()]
-    reading = [r for r in reports if r.phase == "reading files that changed"]
-    assert reading[-1].done == reading[-1].total == sum(path.stat().st_size for path in files)
+    assert last["reading the files' attributes"].total == len(files)
+    # Every file here: a backup's hash cache trusts none written in its last two seconds.
+    sizes = sum(path.stat().st_size for path in files)
+    assert last["reading files that changed"].total == sizes
+    assert last["listing the folder's entries"].total == len(list(root.rglob("*")))
     assert reports[-1].phase == "comparing"
     assert reports[-1].done == reports[-1].total == backup.file_count
 
