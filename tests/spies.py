@@ -15,3 +15,22 @@ def threads_calling(monkeypatch, owner: object, name: str) -> list[threading.Thr
 
     monkeypatch.setattr(owner, name, noting_the_thread)
     return threads
+
+
+def outcomes_of(monkeypatch, owner: object, name: str) -> list[str]:
+    """How each call of `owner.name` from now on ended (the call still does what it did): the
+    name of the exception it raised, or "returned"."""
+    outcomes: list[str] = []
+    original = getattr(owner, name)
+
+    def noting_the_outcome(*args, **kwargs):
+        try:
+            result = original(*args, **kwargs)
+        except Exception as error:
+            outcomes.append(type(error).__name__)
+            raise
+        outcomes.append("returned")
+        return result
+
+    monkeypatch.setattr(owner, name, noting_the_outcome)
+    return outcomes

@@ -24,11 +24,12 @@ from envops_desktop.controller.record_table_model import AnyIndex, local_time
 from envops_desktop.domain.activity_query import ACTIVITY_COLUMNS, ActivityQuery
 from envops_desktop.domain.enums import Outcome
 from envops_desktop.domain.models import ActivityEntry
+from envops_desktop.domain.progress import CancelToken
 
 PAGE_SIZE = 250  # a page's rows go into the view in one step of a millisecond or two
 
-# query, the last entry loaded (None for the first page), limit
-PageLoader = Callable[[ActivityQuery, ActivityEntry | None, int], list[ActivityEntry]]
+# query, the last entry loaded (None for the first page), limit, set when it is not wanted
+PageLoader = Callable[[ActivityQuery, ActivityEntry | None, int, CancelToken], list[ActivityEntry]]
 NewerLoader = Callable[[ActivityQuery, int], list[ActivityEntry]]  # query, after id
 # query, entry, up to id: how many entries come before it in the query's order
 PositionReader = Callable[[ActivityQuery, ActivityEntry, int], int]
@@ -114,7 +115,10 @@ class ActivityTableModel(QAbstractTableModel):
         self._newest_id = 0
         self._last = None
         self._exhausted = False
-        self._generation += 1  # a page still being read for the query before is dropped
+        # A page still being read for the query before is dropped, and its read stopped: a
+        # search typed a key at a time started a read of the whole log at each key.
+        self._generation += 1
+        self._runner.cancel_all()
         self._set_reading(False)
         self.endResetModel()
         self.fetchMore(QModelIndex())
@@ -168,14 +172,15 @@ class ActivityTableModel(QAbstractTableModel):
         if parent.isValid() or self._exhausted or self._reading:
             return
         query, after = self.query, self._last
-        self._read(lambda: self._load_page(query, after, PAGE_SIZE), self._page_read)
+        self._read(lambda cancel: self._load_page(query, after, PAGE_SIZE, cancel), self._page_read)
 
-    def _read(self, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
-        """`work()` on the worker; `then(its result)` here, unless the query changed meanwhile.
-        One read at a time, so what a page holds and where a new entry goes agree."""
+    def _read(self, work: Callable[[CancelToken], Any], then: Callable[[Any], None]) -> None:
+        """`work(a token set if the query changes)` on the worker; `then(its result)` here,
+        unless the query changed meanwhile. One read at a time, so what a page holds and
+        where a new entry goes agree."""
         generation = self._generation
         reading = self._runner.prepare(
-            self.tr("Reading the activity log"), None, lambda _progress, _cancel: work()
+            self.tr("Reading the activity log"), None, lambda _progress, cancel: work(cancel)
         )
         reading.succeeded.connect(lambda result: self._read_done(generation, then, result))
         reading.failed.connect(lambda _message, error: self._read_failed(generation, error))
@@ -244,7 +249,7 @@ class ActivityTableModel(QAbstractTableModel):
         # meanwhile is looked for next.
         query, up_to = self.query, newer[0].id
         self._read(
-            lambda: sorted(
+            lambda _cancel: sorted(
                 ((self._position(query, e, up_to), e) for e in newer), key=itemgetter(0)
             ),
             lambda placed: self._place(placed, up_to),

@@ -148,9 +148,13 @@ class OperationRunner(QObject):
                 release_full_passes()
             self.changed.emit()
 
+    def cancel_all(self) -> None:
+        """Ask everything running to stop and put things back."""
+        for op in self._running:
+            op.cancel()
+
     def cancel_all_and_wait(self, timeout_ms: int = 300_000) -> bool:
         """Cancel everything running and wait until each has put things back."""
         running = list(self._running)
-        for op in running:
-            op.cancel()
+        self.cancel_all()
         return all(op.wait(timeout_ms) for op in running)

@@ -1281,11 +1281,16 @@ class EnvOpsService:
         return self._ctx.activity.page(ActivityQuery(environment_id=env_id), limit=limit)
 
     def query_activity(
-        self, query: ActivityQuery, after: ActivityEntry | None = None, limit: int = 500
+        self,
+        query: ActivityQuery,
+        after: ActivityEntry | None = None,
+        limit: int = 500,
+        cancel: CancelToken | None = None,
     ) -> list[ActivityEntry]:
         """A page of the activity log, filtered, searched and sorted by the store: the first,
-        or the one after entry `after`."""
-        return self._ctx.activity.page(query, after, limit)
+        or the one after entry `after`; given up (OperationCancelledError) once `cancel` is
+        set."""
+        return self._ctx.activity.page(query, after, limit, cancel)
 
     def activity_since(self, query: ActivityQuery, after_id: int) -> list[ActivityEntry]:
         return self._ctx.activity.newer_than(query, after_id)

@@ -9,6 +9,7 @@ from envops_desktop.domain.activity_query import ActivityQuery
 from envops_desktop.domain.enums import ActivityAction, Outcome
 from envops_desktop.domain.models import ActivityEntry
 from envops_desktop.domain.paths import shown
+from envops_desktop.domain.progress import CancelToken
 from envops_desktop.store.database import Database, like_prefix
 from envops_desktop.store.timestamps import from_text, to_text, utc_now
 
@@ -149,19 +150,24 @@ class ActivityRecords:
             )
 
     def page(
-        self, query: ActivityQuery, after: ActivityEntry | None = None, limit: int = 500
+        self,
+        query: ActivityQuery,
+        after: ActivityEntry | None = None,
+        limit: int = 500,
+        cancel: CancelToken | None = None,
     ) -> list[ActivityEntry]:
         """One page of the log in the query's order (ties broken by id, newest first): the
-        first, or the one that follows entry `after`."""
+        first, or the one that follows entry `after`; given up once `cancel` is set."""
         where, params = _where(
             query, *([] if after is None else [_beside(query, after, before=False)])
         )
         column, direction = _order(query)
-        rows = self._db.connection().execute(
-            f"SELECT * FROM activity {where} ORDER BY {column} {direction}, id DESC LIMIT ?",
-            (*params, limit),
-        )
-        return self._entries(rows.fetchall())
+        with self._db.interruptible(cancel) as conn:
+            rows = conn.execute(
+                f"SELECT * FROM activity {where} ORDER BY {column} {direction}, id DESC LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+        return self._entries(rows)
 
     def newer_than(self, query: ActivityQuery, after_id: int) -> list[ActivityEntry]:
         """Entries written after `after_id` that match the query, newest first."""

@@ -8,12 +8,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.domain.errors import OperationCancelledError, OperationFailedError
+from envops_desktop.domain.progress import CancelToken
 from envops_desktop.store.migrations import MIGRATIONS
 
 DATABASE_NAME = "envops.sqlite3"
 # How long a connection waits for another process's write lock before it gives up.
 _WAIT_SECONDS = 30.0
+_STEPS_BETWEEN_ASKING = 20_000
 
 
 class Database:
@@ -65,6 +67,26 @@ class Database:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    @contextmanager
+    def interruptible(self, cancel: CancelToken | None) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, whose statements in the block stop soon after `cancel`
+        is set (OperationCancelledError): a read of the whole log for a search the user has
+        typed past goes on for 100 ms or more, beside the one that replaced it."""
+        conn = self.connection()
+        if cancel is None:
+            yield conn
+            return
+        # Asked every so many of SQLite's steps: about every millisecond, for a bool's cost.
+        conn.set_progress_handler(lambda: cancel.cancelled, _STEPS_BETWEEN_ASKING)
+        try:
+            yield conn
+        except sqlite3.OperationalError:
+            if cancel.cancelled:
+                raise OperationCancelledError("Superseded; nothing was changed.") from None
+            raise
+        finally:
+            conn.set_progress_handler(None, 0)
 
     def _migrate(self) -> None:
         conn = self.connection()

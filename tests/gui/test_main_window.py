@@ -34,7 +34,7 @@ from tests.gui.user import (
     press_shortcut,
     row_index,
 )
-from tests.spies import threads_calling
+from tests.spies import outcomes_of, threads_calling
 from tests.store_view import damage_table
 from tests.trees import describe_tree
 
@@ -510,6 +510,26 @@ def test_searching_or_sorting_the_log_reads_it_off_the_windows_thread(
     log_read(qtbot, window)
     assert panel.proxy.rowCount() == 0
     assert panel.table.empty_hint == "No entry matches."
+
+
+def test_a_search_typed_past_stops_reading_the_log(
+    qtbot, window, service, environment, monkeypatch
+):
+    # Each key starts a read of the whole log (a scan of every entry for a word none holds:
+    # 100 ms or more over 100,000 entries); those of the keys typed past are stopped rather
+    # than left to run beside the last one.
+    _logged(service, environment, 50_000)
+    window.controller.refresh()
+    log_read(qtbot, window)
+    ended = outcomes_of(monkeypatch, service._ctx.activity, "page")
+
+    qtbot.keyClicks(window.activity.search_edit, "no such entry")
+    qtbot.waitUntil(lambda: len(ended) == len("no such entry"), timeout=30_000)
+    log_read(qtbot, window)
+
+    assert set(ended) == {"OperationCancelledError", "returned"}
+    assert window.activity.proxy.rowCount() == 0
+    assert window.activity.table.empty_hint == "No entry matches."
 
 
 def test_an_entry_written_while_the_log_is_being_read_still_shows(

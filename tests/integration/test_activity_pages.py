@@ -92,3 +92,25 @@ def test_an_entrys_position_is_where_the_sorted_log_shows_it(service, logged, co
         older = [e for e in expected if e.id <= up_to]
         for place, entry in enumerate(older):
             assert service.activity_position(query, entry, up_to) == place
+
+
+def test_a_read_of_the_log_given_up_stops_in_sqlite_and_leaves_the_next_one_be(service, logged):
+    from envops_desktop.domain.errors import OperationCancelledError
+    from envops_desktop.domain.progress import CancelToken
+
+    with service._ctx.db.transaction() as conn:  # a log long enough to scan for a while
+        conn.executemany(
+            "INSERT INTO activity (time, environment_id, environment_name, action, user,"
+            " outcome, detail) VALUES ('2026-01-01T00:00:00+00:00', ?, 'billing',"
+            " 'backup created', 'ops', 'success', ?)",
+            [(logged[0], f"entry {n}") for n in range(20_000)],
+        )
+    given_up = CancelToken()
+    given_up.cancel()
+    searched = ActivityQuery(search="no entry holds this")
+
+    with pytest.raises(OperationCancelledError):
+        service.query_activity(searched, None, 50, given_up)
+
+    assert service.query_activity(searched, None, 50) == []
+    assert len(service.query_activity(ActivityQuery(), None, 500, CancelToken())) == 500
