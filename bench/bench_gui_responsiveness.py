@@ -205,7 +205,11 @@ def show_a_diff(app: QApplication, lines: int, scratch: Path) -> list[Row]:
     monitor.start()
     began = time.perf_counter()
     dialog.table.selectRow(0)
-    while dialog.diff.toPlainText().startswith("Reading") or controller.runner.running:
+    while (
+        dialog.diff.toPlainText().startswith("Reading")
+        or controller.runner.running
+        or dialog.diff.laying_out
+    ):
         app.processEvents()
         time.sleep(0.001)
     app.processEvents()  # its first paint
@@ -223,6 +227,9 @@ def show_a_diff(app: QApplication, lines: int, scratch: Path) -> list[Row]:
     began = time.perf_counter()
     for _ in range(5):
         dialog.diff.anchorClicked.emit(QUrl(MORE))  # as a click on "Show the next 200"
+        app.processEvents()
+        while dialog.diff.laying_out:  # a turn at a time
+            app.processEvents()
         app.processEvents()  # its paint
     rows.append(
         (

@@ -6,14 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelection, QSettings, Qt, QUrl, Slot
-from PySide6.QtGui import QFontDatabase, QFontMetrics, QTextBlockFormat, QTextCursor
+from PySide6.QtCore import QItemSelection, QSettings, Qt, Slot
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QLabel,
     QSplitter,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -27,8 +26,9 @@ from envops_desktop.domain.file_sample import FileSample
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.paths import shown
 from envops_desktop.service.configuration_files import StagedConfiguration
+from envops_desktop.ui.diff_view import DiffView
 from envops_desktop.ui.file_chooser import FileChooser
-from envops_desktop.ui.file_diff import MORE, Diff, diff_html, next_rows
+from envops_desktop.ui.file_diff import Diff, diff_html
 from envops_desktop.ui.table_views import make_table_view
 from envops_desktop.ui.tones import tones_for
 from envops_desktop.ui.window_layout import WindowLayoutMemory
@@ -196,14 +196,7 @@ class ChangesDialog(QDialog):
         self.table.setColumnWidth(PATH_COLUMN + 1, 220)
         self.table.set_empty_hint(self.tr("Nothing would change."))
         self.table.selectionModel().selectionChanged.connect(self._show_selected)
-        self.diff = QTextBrowser(self)
-        self.diff.setObjectName("diffView")
-        self.diff.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.diff.setAccessibleName(self.tr("The selected file before and after"))
-        self.diff.setPlaceholderText(self.tr("Select a file to see what changes in it."))
-        self.diff.setOpenLinks(False)
-        self.diff.anchorClicked.connect(self._show_more)
-        self._held_back: tuple[str, ...] = ()  # rows of the diff not shown yet
+        self.diff = DiffView(self)
         splitter = QSplitter(Qt.Orientation.Vertical, self)
         splitter.addWidget(self.table)
         splitter.addWidget(self.diff)
@@ -270,7 +263,6 @@ class ChangesDialog(QDialog):
             return
         change: PathChange = indexes[0].data(RECORD_ROLE)
         self._selected = change
-        self._held_back = ()
         self.save_button.setEnabled(change.size_after is not None)
         if (
             self._contents is not None
@@ -280,7 +272,7 @@ class ChangesDialog(QDialog):
             self._show_diff_of(change.path, self._contents)
         else:
             kinds = ", ".join(kind.value for kind in change.kinds)
-            self.diff.setPlainText(
+            self.diff.show_text(
                 self.tr("{path}: {kinds} only.").format(path=shown(change.path), kinds=kinds)
             )
 
@@ -300,33 +292,15 @@ class ChangesDialog(QDialog):
         )
         reading.succeeded.connect(self._diff_read)
         reading.failed.connect(self._diff_failed)
-        self.diff.setPlainText(self.tr("Reading {path}…").format(path=shown(path)))
+        self.diff.show_text(self.tr("Reading {path}…").format(path=shown(path)))
         contents.controller.runner.launch(reading)
 
     @Slot(object)
     def _diff_read(self, result: tuple[str, Diff]) -> None:
         path, diff = result
         if self._selected is not None and self._selected.path == path:  # still the one chosen
-            self.diff.setHtml(diff.html)
-            self._held_back = diff.held_back
-
-    @Slot(QUrl)
-    def _show_more(self, link: QUrl) -> None:
-        """Put the next rows held back in place of the paragraph that links to them: added
-        to the end, they are all Qt lays out, where the whole diff again would stall."""
-        if link.toString() != MORE or not self._held_back:
-            return
-        more, self._held_back = next_rows(self._held_back)
-        cursor = QTextCursor(self.diff.document())
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.movePosition(QTextCursor.MoveOperation.StartOfBlock, QTextCursor.MoveMode.KeepAnchor)
-        cursor.removeSelectedText()
-        # A paragraph must stay between two tables: of no height, the rows go on unbroken.
-        seam = QTextBlockFormat()
-        seam.setLineHeight(0, QTextBlockFormat.LineHeightTypes.FixedHeight.value)
-        cursor.setBlockFormat(seam)
-        cursor.insertHtml(more)
+            self.diff.show_diff(diff)
 
     @Slot(str, object)
     def _diff_failed(self, message: str, _error: object) -> None:
-        self.diff.setPlainText(message)
+        self.diff.show_text(message)

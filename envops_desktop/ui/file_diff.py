@@ -16,8 +16,9 @@ _MOST_LINES = 5_000
 _WRAP_COLUMN = 72
 # The rows a diff shows at once, and at each "Show the next": Qt lays a table out on the
 # window's thread, some 0.2 ms a row, and a file changed throughout (5,000 rows) froze the
-# window for over a second.
-_MOST_ROWS_SHOWN = 200
+# window for over a second. They go in this many at a time, a turn of the event loop each.
+MOST_ROWS_SHOWN = 200
+ROWS_A_TURN = 100
 # Where the link to the rows held back leads.
 MORE = "#more"
 # What a file in none of the encodings below is read as: Windows' code page for western
@@ -129,10 +130,10 @@ def diff_html(
     return Diff(table, held_back)
 
 
-def next_rows(held_back: Sequence[str]) -> tuple[str, tuple[str, ...]]:
-    """The next rows held back as a table that goes on from the last (and a link to the
-    ones after, if any), and the rows still held back."""
-    shown, rest = held_back[:_MOST_ROWS_SHOWN], tuple(held_back[_MOST_ROWS_SHOWN:])
+def next_rows(held_back: Sequence[str], count: int) -> tuple[str, tuple[str, ...]]:
+    """The next `count` rows held back as a table that goes on from the last (and a link to
+    the ones after, if any), and the rows still held back."""
+    shown, rest = held_back[:count], tuple(held_back[count:])
     return f"{_TABLE}<tbody>{''.join(shown)}</tbody></table>{_more(len(rest))}", rest
 
 
@@ -141,7 +142,7 @@ def _more(rows: int) -> str:
         return ""
     return (
         f"<p>{rows:,} more rows of changes are not shown here. "
-        f'<a href="{MORE}">Show the next {min(rows, _MOST_ROWS_SHOWN):,}</a></p>'
+        f'<a href="{MORE}">Show the next {min(rows, MOST_ROWS_SHOWN):,}</a></p>'
     )
 
 
@@ -156,7 +157,7 @@ def _table(
     out, as a table of two sides: line number and text, each. A line wider than the wrap
     column goes on over as many rows as it takes (numbered ">" after its first), and a
     long line changed in one place shows the rows around that place. Past
-    `_MOST_ROWS_SHOWN`, the rows are held back (returned apart)."""
+    `ROWS_A_TURN`, the rows are held back (returned apart)."""
     rows = [table_row for row in laid_out for table_row in _table_rows(row, tones, number_cell)]
     changed = [index for index, (_row, marked) in enumerate(rows) if marked]
     shown = sorted(
@@ -175,9 +176,9 @@ def _table(
         f'<th colspan="2" class="diff_header">{html.escape(title)}</th>'
         for title in (before, after)
     )
-    held_back = tuple(body[_MOST_ROWS_SHOWN:])
+    held_back = tuple(body[ROWS_A_TURN:])
     table = (
-        f"{_TABLE}<thead><tr>{titles}</tr></thead><tbody>{''.join(body[:_MOST_ROWS_SHOWN])}"
+        f"{_TABLE}<thead><tr>{titles}</tr></thead><tbody>{''.join(body[:ROWS_A_TURN])}"
         f"</tbody></table>{_more(len(held_back))}"
     )
     return table, held_back

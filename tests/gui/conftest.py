@@ -178,10 +178,13 @@ def answer_passphrase(passphrase: str, object_name: str) -> None:
 
 
 def diff_of_selected_file(qtbot, changes) -> tuple[str, str]:
-    """The changes view's diff of the file just selected, once a worker has read it: its
-    text (non-breaking spaces as spaces) and its HTML."""
+    """The changes view's diff of the file just selected, once a worker has read it and its
+    first rows are all in: its text (non-breaking spaces as spaces) and its HTML."""
     diff = changes.findChild(object, "diffView")
-    qtbot.waitUntil(lambda: not diff.toPlainText().startswith("Reading "), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: not diff.toPlainText().startswith("Reading ") and not diff.laying_out,
+        timeout=10_000,
+    )
     return diff.toPlainText().replace("\xa0", " "), diff.toHtml()
 
 

@@ -182,18 +182,22 @@ def test_a_diff_of_a_file_changed_throughout_shows_every_row_as_the_user_asks(
     (config_dir / "limits.conf").write_text("".join(f"limit{i} = {2 * i}\n" for i in range(700)))
     window.controller.refresh()
     select_environment(window, "billing")
-    seen, lines_of_numbers, steps = [], [], []
+    seen, lines_of_numbers, steps, rows_in = [], [], [], []
 
     def look_at_the_file(changes) -> None:
         table = changes.findChild(object, "changesTable")
+        diff = changes.findChild(object, "diffView")
+        # Each time rows go in, how many are in: a hundred a turn, the window answering
+        # between turns (Qt lays out 0.2 ms a row: 200 at once held it for 40 ms or more).
+        diff.textChanged.connect(lambda: rows_in.append(diff.toPlainText().count("limit") // 2))
         table.selectRow(_row_of(table, "limits.conf").row())
         text, _ = diff_of_selected_file(qtbot, changes)
         seen.append(text)
-        diff = changes.findChild(object, "diffView")
         lines_of_numbers.extend(_lines_each_number_takes(diff))
         diff.setFocus()
         QTest.keyClick(diff, Qt.Key.Key_Tab)  # to the link: "Show the next 200"
         QTest.keyClick(diff, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: not diff.laying_out)
         seen.append(diff.toPlainText())
         tops = [
             diff.cursorRect(diff.document().find(f"limit{i} = {i}")).top() for i in (198, 199, 200)
@@ -206,12 +210,14 @@ def test_a_diff_of_a_file_changed_throughout_shows_every_row_as_the_user_asks(
             qtbot.mouseClick(
                 diff.viewport(), Qt.MouseButton.LeftButton, pos=diff.cursorRect(link).center()
             )
+            qtbot.waitUntil(lambda: not diff.laying_out)
             seen.append(diff.toPlainText())
         changes.reject()
 
     _through_the_changes(qtbot, window, backup, look_at_the_file, restore=False)
     qtbot.waitUntil(lambda: len(seen) == 4, timeout=10_000)
 
+    assert [c for c in dict.fromkeys(rows_in) if c] == [100, 200, 300, 400, 500, 600, 700]
     # Numbered 1 to 200, each number on a line of its own: not wrapped a digit a line.
     assert lines_of_numbers == [1] * 400
     assert steps[0] == steps[1] > 0  # the rows shown next go on with no gap between
