@@ -90,9 +90,9 @@ def test_emptying_many_from_deleted_reads_each_kept_backup_once_and_frees_what_t
     reads = Counter()
     read = backup_records.read_manifest
 
-    def counted(body: bytes, name: str) -> object:
+    def counted(body: bytes, name: str, *more: object) -> object:
         reads.update([name])
-        return read(body, name)
+        return read(body, name, *more)
 
     monkeypatch.setattr(backup_records, "read_manifest", counted)
 
