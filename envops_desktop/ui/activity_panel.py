@@ -1,20 +1,17 @@
 """The Activity Log tab: filterable by environment and searchable."""
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtCore import QEvent, QModelIndex, Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLineEdit,
     QPushButton,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
 
 from envops_desktop.controller.activity_model import (
-    FAILED_ROLE,
     ID_ROLE,
     REPORT_ROLE,
     StoreSortedProxy,
@@ -22,20 +19,6 @@ from envops_desktop.controller.activity_model import (
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.ui.table_views import make_table_view
 from envops_desktop.ui.tones import tones_for
-
-
-class FailedEntryDelegate(QStyledItemDelegate):
-    """Writes a failed entry in the error colour of the palette the table is drawn with, so
-    that it reads as well in a dark window as in a light one."""
-
-    def initStyleOption(  # noqa: N802
-        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> None:
-        super().initStyleOption(option, index)
-        if index.data(FAILED_ROLE):
-            palette = QPalette(option.palette)  # a copy: option.palette hands one out
-            palette.setColor(QPalette.ColorRole.Text, QColor(tones_for(palette).error_text))
-            option.palette = palette
 
 
 class ActivityPanel(QWidget):
@@ -58,7 +41,6 @@ class ActivityPanel(QWidget):
         self.proxy = StoreSortedProxy(controller.activity_model, self)
         self.table = make_table_view("activityTable", self.tr("Activity log"), self)
         self.table.setModel(self.proxy)
-        self.table.setItemDelegate(FailedEntryDelegate(self.table))
         self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         for column, width in enumerate((150, 120, 190, 90, 80)):
             self.table.setColumnWidth(column, width)
@@ -73,6 +55,7 @@ class ActivityPanel(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._selected)
         self.search_edit.textChanged.connect(self.proxy.setFilterFixedString)
         controller.activity_model.reading_changed.connect(self._say_when_empty)
+        self._write_failures_in_the_error_colour()
         controller.activity_model.modelReset.connect(self._say_when_empty)
         self.environment_combo.currentIndexChanged.connect(self._filter_environment)
         controller.environments_model.modelReset.connect(self._fill_environments)
@@ -88,6 +71,17 @@ class ActivityPanel(QWidget):
         layout.addWidget(self.table)
         self._fill_environments()
         self._say_when_empty()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # another theme, or the desktop's own
+            self._write_failures_in_the_error_colour()
+
+    def _write_failures_in_the_error_colour(self) -> None:
+        """In the error colour of the palette the table is drawn with, so that a failed entry
+        reads as well in a dark window as in a light one."""
+        error = QColor(tones_for(self.palette()).error_text)
+        self._controller.activity_model.set_failed_text(error)
 
     def _say_when_empty(self) -> None:
         model = self._controller.activity_model
