@@ -102,19 +102,21 @@ def _link_to_file(path: Path, _rng: random.Random) -> None:
     path.write_text("was a link\n")
 
 
-def _replaced_by_a_link(path: Path, rng: random.Random) -> None:
-    if path.is_dir():
+def _taken_away(path: Path) -> None:
+    """Whatever is at `path` gone: a folder with all it holds, a link (to a folder too)."""
+    if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     else:
         path.unlink()
+
+
+def _replaced_by_a_link(path: Path, rng: random.Random) -> None:
+    _taken_away(path)
     os.symlink(rng.choice(["app.yaml", "../outside", "nowhere"]), path)
 
 
 def _replaced_by_a_device(path: Path, _rng: random.Random) -> None:
-    if path.is_dir():
-        shutil.rmtree(path)
-    else:
-        path.unlink()
+    _taken_away(path)
     os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))
 
 
