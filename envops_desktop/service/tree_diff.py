@@ -574,10 +574,13 @@ def changes(
         else:
             path, was, now = old[0], old[1], new[1]
             old, new = next(olds, None), next(news, None)
+            linked_anew = bool(relinked) and path in relinked
+            if was == now and not linked_anew:  # most paths: all facets alike, in one C call
+                continue
             if was.kind is not now.kind:
                 kinds = _KIND
             else:
-                kinds = _differences(was, now, relinked=bool(relinked) and path in relinked)
+                kinds = _differences(was, now, relinked=linked_anew)
             if not kinds:
                 continue
         yield PathChange(
