@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges, changes_json
 from envops_desktop.domain.enums import EntryKind
@@ -264,12 +264,9 @@ def full_scan(
     if scan is None:
         return scan_tree(environment_folder(env), Excludes(env.excludes))
     if scan.quick:
-        meter = None
-        if progress is not ignore_progress:
-            meter = ProgressMeter(progress, ATTRIBUTES, len(scan.xattrs_unread))
-        scan.read_file_xattrs(meter.advance if meter is not None else None)
-        if meter is not None:
-            meter.finish()
+        meter = ProgressMeter(progress, ATTRIBUTES, len(scan.xattrs_unread))
+        scan.read_file_xattrs(meter.advance)
+        meter.finish()
     return scan
 
 
@@ -280,16 +277,40 @@ def _listed(
     comparing (a second over 200,000)."""
     if progress is ignore_progress:
         return entries
-    meter = ProgressMeter(progress, LISTING, total)
+    return _reported(entries, ProgressMeter(progress, LISTING, total), _any, _ENTRY_PATH)
 
-    def counted() -> Iterator[TreeEntry]:
-        for count, entry in enumerate(entries, 1):
-            yield entry
-            if count % REPORTED_EVERY == 0:
-                meter.advance(REPORTED_EVERY, entry.path)
-        meter.finish()
 
-    return counted()
+Item = TypeVar("Item")
+
+
+def _reported(
+    items: Iterable[Item],
+    meter: ProgressMeter,
+    counts: Callable[[Item], bool],
+    path: Callable[[Item], str],
+) -> Iterator[Item]:
+    """`items`, telling `meter` how many of those that `counts` have passed, every
+    `REPORTED_EVERY` of them, with the path of the last."""
+    count = 0
+    for item in items:
+        yield item
+        if counts(item):
+            count += 1
+            if count == REPORTED_EVERY:
+                meter.advance(count, path(item))
+                count = 0
+    meter.finish()
+
+
+def _any(_item: object) -> bool:
+    return True
+
+
+def _is_file(item: tuple[str, Facets]) -> bool:
+    return item[1].kind is EntryKind.FILE
+
+
+_ENTRY_PATH = attrgetter("path")
 
 
 # A preview's phases, as its progress reports name them, in the order they come.
@@ -304,15 +325,7 @@ def _counted(side: Side, progress: ProgressCallback, files: int) -> Side:
         return side
 
     def items() -> Items:
-        meter, count = ProgressMeter(progress, COMPARING, files), 0
-        for item in side():
-            yield item
-            if item[1].kind is EntryKind.FILE:
-                count += 1
-                if count == REPORTED_EVERY:
-                    meter.advance(count, item[0])
-                    count = 0
-        meter.finish()
+        return _reported(side(), ProgressMeter(progress, COMPARING, files), _is_file, _PATH)
 
     return items
 
