@@ -178,10 +178,11 @@ class BlobStore:
 
     @contextlib.contextmanager
     def packing(self) -> Iterator[PackWriter]:
-        """A pack for one batch of `ingest` calls."""
+        """A pack for one batch of `ingest` calls, flushed when the batch ends without error."""
         pack = PackWriter(self._packs)
         try:
             yield pack
+            pack.flush()
         finally:
             pack.close()
 

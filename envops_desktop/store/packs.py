@@ -15,33 +15,53 @@ from envops_desktop.store.blob_bodies import write_all
 from envops_desktop.store.file_writes import BINARY
 from envops_desktop.store.pack_index import PackedAt
 
+# Appended blobs are written once they come to this much.
+_WRITTEN_AT = 1 << 20
+
 
 class PackWriter:
-    """One pack file, filled by one batch of a backup; created on its first blob."""
+    """One pack file, filled by one batch of a backup; created when its first blobs are
+    written.
+
+    Blobs are written a megabyte at a time: one `write` per small blob was a tenth of what
+    a first backup of 200,000 files cost its helpers. `flush` hands the rest to the kernel;
+    a pack must be flushed before the sync that comes before its blobs are recorded.
+    """
 
     def __init__(self, folder: Path) -> None:
         self._folder = folder
-        self._file: BinaryIO | None = None
-        self._name = ""
+        self._fd: int | None = None
+        self._name = f"{uuid.uuid4().hex}.pack"
         self._offset = 0
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
         self.placed: dict[str, PackedAt] = {}
 
     def append(self, sha: str, body: bytes, compressed: bool) -> PackedAt:
-        if self._file is None:
-            self._name = f"{uuid.uuid4().hex}.pack"
-            fd = os.open(self._folder / self._name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | BINARY)
-            # Unbuffered: every blob is in the kernel's hands once appended, ready for the sync
-            # that comes before the backup is recorded.
-            self._file = open(fd, "wb", buffering=0)  # noqa: SIM115 - closed by close()
-        write_all(self._file, body)
-        at = PackedAt(self._name, self._offset, len(body), compressed)
-        self._offset += len(body)
+        at = PackedAt(self._name, self._offset + self._pending_bytes, len(body), compressed)
+        self._pending.append(body)
+        self._pending_bytes += len(body)
         self.placed[sha] = at
+        if self._pending_bytes >= _WRITTEN_AT:
+            self.flush()
         return at
 
+    def flush(self) -> None:
+        """Write what was appended and is not written yet."""
+        if not self._pending:
+            return
+        if self._fd is None:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | BINARY
+            self._fd = os.open(self._folder / self._name, flags)
+        write_all(self._fd, b"".join(self._pending))
+        self._offset += self._pending_bytes
+        self._pending, self._pending_bytes = [], 0
+
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
+        """Close the pack's file; what was not flushed is dropped."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def stored_body_at(pack: BinaryIO, at: PackedAt) -> bytes:
