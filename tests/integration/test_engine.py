@@ -61,14 +61,16 @@ def test_damaged_blob_found_by_a_helper_process_names_the_file(
     assert describe_tree(config_dir) == before
 
 
-def test_small_files_are_packed_together_and_their_packs_go_with_the_last_backup(
+def test_small_files_are_packed_by_the_hundred_and_their_packs_go_with_the_last_backup(
     helper_processes, service, environment, config_dir, tmp_path
 ):
-    for index in range(300):
+    # A helper's batch makes one pack: in batches of 64, a first backup of 200,000 small
+    # files made 3,126 packs, and creating them was a sixth of its helpers' time.
+    for index in range(1100):
         (config_dir / f"site{index}.conf").write_text(f"server_name site{index}.example;\n")
     before = describe_tree(config_dir)
     backup = service.create_backup("billing")
-    assert len(store_files(tmp_path / "data")) <= 10  # a pack per batch, not a file per file
+    assert len(store_files(tmp_path / "data")) <= 3  # a pack per 512 files, not per file
     mess_up(config_dir)
     service.restore_backup("billing", backup.id)
     assert describe_tree(config_dir) == before
