@@ -6,6 +6,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import contextlib
+import tempfile
 import threading
 from pathlib import Path
 
@@ -14,6 +15,18 @@ import pytest
 from envops_desktop.service import EnvOpsService, scanning
 from envops_desktop.ui.crash_reporter import CrashReporter
 from tests.trees import make_config_tree
+
+
+@pytest.fixture(autouse=True, scope="session")
+def temporary_folder_of_the_run(tmp_path_factory: pytest.TempPathFactory):
+    """The temporary files of every process the tests start go in the run's own folder,
+    which pytest clears with its older runs: a command killed by a test leaves its helpers'
+    fork server's folder (`pymp-…`) behind, and each run left dozens in /tmp."""
+    folder = tmp_path_factory.mktemp("tmp")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TMPDIR", str(folder))
+        patch.setattr(tempfile, "tempdir", str(folder))
+        yield folder
 
 
 @pytest.fixture(autouse=True)
