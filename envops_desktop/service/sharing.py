@@ -64,6 +64,7 @@ from envops_desktop.service.store_prune import packs_not_to_rely_on, running_bac
 from envops_desktop.store.blob_bodies import FRAME_BYTES, SMALL_FILE, ZSTD_LEVEL, kept_body
 from envops_desktop.store.bucket_objects import BucketObjects
 from envops_desktop.store.file_metadata import UNTRUSTED, restricted, restricted_row
+from envops_desktop.store.file_writes import sync_to_disk
 from envops_desktop.store.leases import KeptLease
 from envops_desktop.store.manifest_codec import encode_manifest, read_manifest
 from envops_desktop.store.pack_index import PackedAt
@@ -722,7 +723,8 @@ def _fetch_contents(
     cancel: CancelToken,
 ) -> list[tuple[str, PackedAt]]:
     """Take the contents of `parts` that are not here into the local store, each checked
-    against its SHA-256 first; the small ones' places in a new local pack, to record."""
+    against its SHA-256 first, and flushed to the disk; the small ones' places in a new
+    local pack, to record."""
     # In the order the parts lie in the packs, so that each pack is read once.
     missing = sorted(
         (sha for sha in parts if not ctx.blobs.has(sha)), key=lambda sha: parts[sha][0][2:4]
@@ -745,6 +747,11 @@ def _fetch_contents(
                 finally:
                     fetched.unlink(missing_ok=True)
             meter.advance(sizes[sha], sha)
+    if missing:
+        # On the disk before the caller records them, as a backup's are: after a power cut,
+        # an index row or a file name with no bytes behind it reads as a damaged content,
+        # and is never fetched again while the store here claims to hold it.
+        sync_to_disk()
     return placed
 
 

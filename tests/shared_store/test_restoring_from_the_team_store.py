@@ -10,6 +10,8 @@ import pytest
 from envops_desktop.cli import main
 from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
 from envops_desktop.service import EnvOpsService, parallel
+from envops_desktop.store.blobs import BlobStore
+from envops_desktop.store.packs import PackWriter
 from tests.trees import make_config_tree, rsync_differences
 
 PASSPHRASE = "one team, one passphrase"
@@ -281,3 +283,40 @@ def test_a_copy_into_another_bucket_fetches_the_files_kept_in_the_team_store_fir
     c.restore_backup("billing", made.id)
     assert rsync_differences(tree, tmp_path / "on-c") == []
     c.close()
+
+
+@pytest.mark.parametrize("taken_in_by", ["an export", "a copy into a folder of its own"])
+def test_contents_taken_in_from_the_team_store_are_on_the_disk_before_they_are_recorded(
+    taken_in_by, team, bucket, s3_endpoint, tmp_path, monkeypatch
+):
+    # After a power cut, a pack row or a content's file with no bytes behind it reads as
+    # damaged, and is never fetched again while the store here claims to hold it.
+    a, b, _tree, _there = team
+    made = a.create_backup("billing")
+    a.sync_shared_store(PASSPHRASE)
+    b.sync_shared_store(PASSPHRASE)
+    a.copy_store(f"s3://{bucket}/elsewhere", PASSPHRASE, s3_endpoint)
+    events: list[str] = []
+    sync, flush, adopt = os.sync, PackWriter.flush, BlobStore.adopt
+    monkeypatch.setattr(os, "sync", lambda: events.append("synced") or sync())
+    monkeypatch.setattr(PackWriter, "flush", lambda *a: events.append("written") or flush(*a))
+    monkeypatch.setattr(
+        BlobStore, "adopt", lambda *a, **k: events.append("written") or adopt(*a, **k)
+    )
+    record = BlobStore.record_packed
+    monkeypatch.setattr(
+        BlobStore, "record_packed", lambda *a: events.append("recorded") or record(*a)
+    )
+
+    if taken_in_by == "an export":
+        b.export_backup(made.id, tmp_path / "billing.envops")
+    else:
+        c = EnvOpsService(tmp_path / "c")
+        (tmp_path / "on-c").mkdir()
+        c.add_environment("billing", tmp_path / "on-c", version="4.2.0")
+        c.copy_store(f"s3://{bucket}/elsewhere", PASSPHRASE, s3_endpoint, back=True)
+        c.close()
+
+    recorded = events.index("recorded")
+    last_written = max(i for i, event in enumerate(events[:recorded]) if event == "written")
+    assert "synced" in events[last_written:recorded], events
