@@ -803,6 +803,12 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
                         if report.in_team_store
                         else ""
                     )
+                    + (
+                        " Unreferenced files belong to no backup (left by an operation that"
+                        " did not finish); envops gc frees them."
+                        if report.unreferenced
+                        else ""
+                    )
                 ]
             ),
         )

@@ -980,6 +980,21 @@ def test_gc_frees_content_a_killed_backup_left_and_a_dry_run_only_says_so(cli, b
     assert cli("restore", "billing", "kept", "--yes", "--no-backup-first")[0] == 0
 
 
+def test_verify_says_what_unreferenced_files_are_and_which_command_frees_them(
+    cli, billing, tmp_path
+):
+    assert cli("backup", "create", "billing")[0] == 0
+    code, out, _ = cli("verify")
+    assert code == 0 and "0 unreferenced." in out and "gc" not in out
+    left = leave_unreferenced_content(tmp_path / "data", tmp_path)
+
+    code, out, _ = cli("verify")
+
+    assert code == 0
+    assert f"{left} unreferenced." in out
+    assert "belong to no backup (left by an operation that did not finish); envops gc" in out
+
+
 def test_gc_at_a_terminal_says_it_waits_for_a_backup_and_stops_at_ctrl_c(cli, billing, tmp_path):
     assert cli("backup", "create", "billing", "--name", "kept")[0] == 0
     (billing / "only-in-expired.conf").write_text("freed by gc, once its days are up\n")
