@@ -21,7 +21,7 @@ from tests.trees import make_config_tree
 def temporary_folder_of_the_run(tmp_path_factory: pytest.TempPathFactory):
     """The temporary files of every process the tests start go in the run's own folder,
     which pytest clears with its older runs: a command killed by a test leaves its helpers'
-    fork server's folder (`pymp-…`) behind, and each run left dozens in /tmp."""
+    fork server's folder (`pymp-…`) behind, and dozens had gathered in /tmp run after run."""
     folder = tmp_path_factory.mktemp("tmp")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TMPDIR", str(folder))

@@ -232,8 +232,8 @@ def run_in_batches(
     flushed in the background meanwhile.
     """
     big = worth_processes(total_bytes)
-    # Helpers' batches are larger and fewer of them wait, so that about as many files are in
-    # flight either way (and held in memory: a restore's jobs name their files' metadata).
+    # Helpers' batches are larger and fewer of them wait, so that as many files are in flight
+    # either way (and held in memory: a restore's jobs name their files' metadata).
     max_items, per_worker = (ITEMS_A_HELPERS_BATCH, 2) if big else (ITEMS_A_BATCH, 8)
     in_flight: deque[list[T]] = deque()
 
