@@ -65,7 +65,7 @@ def test_small_files_are_packed_by_the_hundred_and_their_packs_go_with_the_last_
     helper_processes, service, environment, config_dir, tmp_path
 ):
     # A helper's batch makes one pack: in batches of 64, a first backup of 200,000 small
-    # files made 3,126 packs, and creating them was a sixth of its helpers' time.
+    # files made 3,126 packs, and creating them was an eighth of its helpers' time.
     for index in range(1100):
         (config_dir / f"site{index}.conf").write_text(f"server_name site{index}.example;\n")
     before = describe_tree(config_dir)
