@@ -5,13 +5,16 @@ import hashlib
 import io
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
 
+from envops_desktop.store import blob_bodies
 from envops_desktop.store.blob_bodies import (
     CHUNK,
     FRAME_BYTES,
+    ZSTD_LEVEL,
     SizeChangedError,
     encode_chunks,
     frames_of,
@@ -182,6 +185,59 @@ def _write_calls() -> int:
         if line.startswith("syscw:"):
             return int(line.split()[1])
     raise AssertionError("no syscw line in /proc/self/io")
+
+
+class _CountingCompressor:
+    """zstd's compressor, counting the bytes it is given to compress, in one call or a
+    frame's."""
+
+    def __init__(self) -> None:
+        self.inner = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+        self.fed = 0
+
+    def compress(self, data: bytes) -> bytes:
+        self.fed += len(data)
+        return self.inner.compress(data)
+
+    def compressobj(self, size: int = -1) -> "_CountingFrame":
+        return _CountingFrame(self, self.inner.compressobj(size=size))
+
+
+class _CountingFrame:
+    def __init__(self, counter: _CountingCompressor, frame: Any) -> None:  # zstd's, untyped
+        self.counter, self.frame = counter, frame
+
+    def compress(self, data: bytes) -> bytes:
+        self.counter.fed += len(data)
+        return self.frame.compress(data)
+
+    def flush(self, mode: int = zstandard.COMPRESSOBJ_FLUSH_FINISH) -> bytes:
+        return self.frame.flush(mode)
+
+
+def test_a_text_file_over_128_kib_is_compressed_once_and_a_random_one_only_to_64_kib(
+    monkeypatch,
+):
+    # Whether a file is worth compressing is judged on its first 64 KiB; compressing those
+    # on their own first, then the whole file, was a sixth of a first backup's compression.
+    counting = _CountingCompressor()
+    monkeypatch.setattr(blob_bodies._local, "compressor", counting, raising=False)
+    text = b"".join(f"listen_{n} = {n * 7919 % 65536}\n".encode() for n in range(40_000))
+    noise = os.urandom(1 << 20)
+
+    kept = io.BytesIO()
+    assert encode_chunks(iter([text]), kept)
+    assert counting.fed == len(text)
+    body = kept.getvalue()
+    assert len(body) < len(text) / 2
+    assert [size for _frame, size in frames_of(body) or []] == [len(text)]
+    assert zstandard.ZstdDecompressor().decompress(body) == text
+
+    counting.fed = 0
+    kept = io.BytesIO()
+    assert not encode_chunks(iter([noise]), kept)
+    assert counting.fed <= 64 << 10
+    assert kept.getvalue() == noise
 
 
 @pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="Linux counts write calls")
