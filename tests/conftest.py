@@ -74,14 +74,27 @@ def settled(monkeypatch):
     monkeypatch.setattr(scanning, "RACY_NS", 0)
 
 
+class XattrListings(list):
+    """The paths whose extended attributes were listed, in order; `by_name` holds those
+    listed by path rather than on an open file."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_name: list[str] = []
+
+
 @pytest.fixture
-def xattrs_listed(monkeypatch) -> list[str]:
+def xattrs_listed(monkeypatch) -> XattrListings:
     """Every path whose extended attributes are listed from now on."""
-    listed: list[str] = []
+    listed = XattrListings()
     listxattr = os.listxattr
 
     def listing(path, *args, **kwargs):
-        listed.append(os.fsdecode(path))
+        if isinstance(path, int):
+            listed.append(os.readlink(f"/proc/self/fd/{path}"))
+        else:
+            listed.append(os.fsdecode(path))
+            listed.by_name.append(listed[-1])
         return listxattr(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "listxattr", listing)

@@ -84,5 +84,5 @@ def leave_unreferenced_content(data_dir: Path, scratch: Path) -> int:
     store = open_store(data_dir)
     with store.packing() as pack:
         placed = [store.ingest(str(scratch / name), pack) for name in ("large.bin", "small.conf")]
-    store.record_packed((sha, at) for sha, _size, at, _changed in placed if at is not None)
+    store.record_packed((sha, at) for sha, _size, at, *_ in placed if at is not None)
     return len(placed)

@@ -49,9 +49,10 @@ def _store_files(
     placed: NewPlacements,
     meter: ProgressMeter,
     cancel: CancelToken,
-) -> Iterator[tuple[str, int, bool]]:
+) -> Iterator[tuple[str, int, bool, dict[str, str] | None]]:
     """Store the contents of the `chosen` files (by position); yield per file, in order, its
-    sha256, its size as read and whether it kept changing while it was read.
+    sha256, its size as read, whether it kept changing while it was read, and its xattrs as
+    read with it (None when it has none).
 
     New packed blobs are added to `placed`; they become part of the store when the backup
     is recorded.
@@ -67,10 +68,10 @@ def _store_files(
         "envops-backup",
         cancel,
     ):
-        for sha, size, at, changed in outcome:
+        for sha, size, at, changed, xattrs in outcome:
             if at is not None:
                 placed.add(sha, at)
-            yield sha, size, changed
+            yield sha, size, changed, xattrs
         meter.advance(sum(map(sizes.__getitem__, batch)), paths[batch[-1]])
 
 
@@ -106,8 +107,9 @@ class _FileRows:
     the hash cache or stored as it comes; notes what goes into the cache."""
 
     cache: _CacheUpdate
-    # Per file not known, its sha256, its size as read and whether it changed meanwhile.
-    stored: Iterator[tuple[str, int, bool]]
+    # Per file not known, its sha256, its size as read, whether it changed meanwhile, and its
+    # xattrs.
+    stored: Iterator[tuple[str, int, bool, dict[str, str] | None]]
     started_ns: int
     total_bytes: int = 0
     changed_while_read: list[str] = field(default_factory=list)
@@ -121,7 +123,11 @@ class _FileRows:
         ):
             digest = None
             if sha is None:
-                sha, read, changed = next(self.stored)
+                sha, read, changed, xattrs = next(self.stored)
+                # The scan left them to the helper that read the file; one that read them
+                # itself (a hardlink, a sparse file) keeps what it read.
+                if xattrs and not (meta and "xattrs" in meta):
+                    meta = {**(meta or {}), "xattrs": xattrs}
                 if changed:
                     self.changed_while_read.append(path)
                 # Changed while it was read (its size as read differs from its scan), or may
@@ -162,6 +168,8 @@ def _store_tree(
     cancel: CancelToken,
 ) -> _StoredTree:
     known = ctx.hash_caches.look_up(env.id, scan.files)
+    # Only those of files not read again: the helpers read the others' on the open file.
+    scan.read_file_xattrs(only=(i for i in scan.xattrs_unread if known[i]))
     # Positions, not the files: 4 bytes each where a tuple of a first backup's 200,000 files
     # took 40 MiB.
     to_store = array("I", (i for i, sha in enumerate(known) if not sha))
@@ -248,7 +256,6 @@ def _back_up(
         new_tree = None
         if same_tree is None:
             try:
-                scan.read_file_xattrs()
                 new_tree = _store_tree(ctx, env, scan, progress, cancel)
             except OSError as error:
                 raise _failed(ctx, env, error) from error

@@ -7,7 +7,7 @@ import os
 import stat
 import time
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -148,12 +148,21 @@ class Scan:
         self.files.digest_into(digest)
         return digest.hexdigest()
 
-    def read_file_xattrs(self, advance: Callable[[int], None] = lambda _files: None) -> None:
+    def read_file_xattrs(
+        self,
+        advance: Callable[[int], None] = lambda _files: None,
+        only: Iterable[int] | None = None,
+    ) -> None:
         """Read the extended attributes that a quick scan left unread, as a full scan would
         have: into each file's metadata, beside its owner. `advance` is told how many files
-        have been looked at since it was last told (0.5 s over 200,000 files)."""
+        have been looked at since it was last told (0.5 s over 200,000 files).
+
+        Given `only` (positions among those left unread), the rest are left to whoever reads
+        those files' contents, as a backup's helpers do, on the open file.
+        """
         top, paths, metas = self.root.rstrip("/") + "/", self.files.paths, self.files.metas
-        for count, index in enumerate(self.xattrs_unread, 1):
+        unread = self.xattrs_unread if only is None else only
+        for count, index in enumerate(unread, 1):
             full = top + paths[index]
             if has_xattrs(full) and (xattrs := read_xattrs(full)):
                 metas[index] = {**(metas[index] or {}), "xattrs": xattrs}

@@ -92,9 +92,10 @@ def has_xattrs(path: str) -> bool:
 
 def read_xattrs(path: str | int, follow: bool = False) -> dict[str, str]:
     """A file's extended attributes, values in base64; none where the OS or filesystem has
-    none."""
+    none. `path` may be an open file's descriptor."""
     if not _HAS_XATTRS:
         return {}
+    follow = follow or isinstance(path, int)  # a descriptor is the file: no link to follow
     try:
         names = os.listxattr(path, follow_symlinks=follow)
     except OSError as error:

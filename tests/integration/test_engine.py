@@ -292,6 +292,23 @@ def test_a_backup_of_an_unchanged_tree_lists_no_file_s_xattrs(
     assert service.backup_entries(latest.id) == service.backup_entries(first.id)
 
 
+def test_a_first_backup_lists_each_file_s_xattrs_once_on_the_file_it_reads(
+    service, environment, config_dir, xattrs_listed
+):
+    # Listed by path, one file after another before the helpers began, they were 0.4 s of a
+    # first backup of 200,000 files; the helper reading a file has it open already.
+    os.setxattr(config_dir / "app.yaml", "user.origin", b"deploy-42")
+
+    backup = service.create_backup("billing")
+
+    entries = service.backup_entries(backup.id)
+    files = sorted(str(config_dir / e.path) for e in entries if e.sha256)
+    assert sorted(path for path in xattrs_listed if path in files) == files
+    assert not set(files) & set(xattrs_listed.by_name)
+    meta = {e.path: e.meta for e in entries}["app.yaml"] or {}
+    assert meta.get("xattrs") == {"user.origin": "ZGVwbG95LTQy"}
+
+
 def test_a_tree_changed_moments_before_its_backup_is_read_whole_next_time(
     service, environment, config_dir, tmp_path, xattrs_listed
 ):

@@ -22,7 +22,7 @@ def test_a_batch_of_blobs_is_found_with_one_query_and_each_pack_opened_once(tmp_
         (tmp_path / name).write_bytes(content)
     with store.packing() as pack:
         placed = [store.ingest(str(tmp_path / name), pack) for name in contents]
-    store.record_packed((sha, at) for sha, _size, at, _changed in placed if at is not None)
+    store.record_packed((sha, at) for sha, _size, at, *_ in placed if at is not None)
     queries: list[str] = []
     db.connection().set_trace_callback(queries.append)
     opened: list[str] = []
@@ -31,7 +31,7 @@ def test_a_batch_of_blobs_is_found_with_one_query_and_each_pack_opened_once(tmp_
         "builtins.open", lambda f, *a, **k: opened.append(str(f)) or real_open(f, *a, **k)
     )
     (tmp_path / "restored").mkdir()
-    shas = [sha for sha, _size, _at, _changed in placed]
+    shas = [sha for sha, *_ in placed]
     with store.reading(shas):
         for sha, name in zip(shas, contents, strict=True):
             store.extract(sha, str(tmp_path / "restored" / name), 0o640, 10**18)
@@ -76,10 +76,10 @@ def test_a_damaged_small_blob_is_refused_before_its_file_exists(tmp_path):
         (tmp_path / name).write_bytes(content)
     with store.packing() as pack:
         placed = [store.ingest(str(tmp_path / name), pack) for name in contents]
-    store.record_packed((sha, at) for sha, _size, at, _changed in placed if at is not None)
-    assert sorted(at.compressed for _sha, _size, at, _changed in placed) == [False, True]
+    store.record_packed((sha, at) for sha, _size, at, *_ in placed if at is not None)
+    assert sorted(at.compressed for _sha, _size, at, *_ in placed) == [False, True]
     (tmp_path / "restored").mkdir()
-    for (sha, _size, _at, _changed), name in zip(placed, contents, strict=True):
+    for (sha, *_), name in zip(placed, contents, strict=True):
         damage_blob(data, sha, b"bit rot")
         target = tmp_path / "restored" / name
         with pytest.raises(DamagedBlobError, match=sha), store.reading([sha]):

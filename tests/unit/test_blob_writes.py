@@ -37,7 +37,7 @@ def test_large_file_is_stored_after_another_process_swept_the_scratch_folder(tmp
         app.ingest(str(first), pack)
     command_line.clear_temporary()
     with app.packing() as pack:
-        sha, size, _, _ = app.ingest(str(second), pack)
+        sha, size, *_ = app.ingest(str(second), pack)
     assert size == 5 << 20
     with app.open(sha) as stored:
         assert stored.read() == second.read_bytes()
@@ -53,7 +53,7 @@ def test_a_large_file_is_stored_in_frames_each_stating_its_size(tmp_path):
     image = tmp_path / "mixed.img"
     image.write_bytes(content)
     with store.packing() as pack:
-        sha, _, _, _ = store.ingest(str(image), pack)
+        sha, *_ = store.ingest(str(image), pack)
 
     with store.stored_frames(sha) as stored:
         frames = list(stored)
@@ -147,11 +147,11 @@ def test_a_batch_of_small_files_packs_only_new_contents_after_one_index_query(
     holding = {folder.name for folder in (data / "objects").iterdir() if len(folder.name) == 2}
     assert looked_for
     assert {os.path.basename(os.path.dirname(path)) for path in looked_for} <= holding
-    assert [sha for sha, _, _, _ in ingested] == [
+    assert [sha for sha, *_ in ingested] == [
         hashlib.sha256(content).hexdigest() for content in contents.values()
     ]
-    assert [at is not None for _, _, at, _ in ingested] == [False, False, True, False, True]
-    assert [size for _, size, _, _ in ingested] == [len(c) for c in contents.values()]
+    assert [at is not None for _, _, at, *_ in ingested] == [False, False, True, False, True]
+    assert [size for _, size, *_ in ingested] == [len(c) for c in contents.values()]
     assert len([query for query in asked if "packed_blobs" in query]) == 1
 
 
@@ -263,7 +263,7 @@ def test_small_contents_go_into_their_pack_a_megabyte_at_a_time_and_read_back_wh
 
     store.record_packed(pack.placed.items())
     assert writes <= 5
-    assert [sha for sha, _, _, _ in ingested] == [hashlib.sha256(c).hexdigest() for c in contents]
-    for (sha, _, _, _), content in zip(ingested, contents, strict=True):
+    assert [sha for sha, *_ in ingested] == [hashlib.sha256(c).hexdigest() for c in contents]
+    for (sha, *_), content in zip(ingested, contents, strict=True):
         with store.open(sha) as stored:
             assert stored.read() == content
