@@ -51,6 +51,25 @@ def _hash_caches_as_documents(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE file_cache")
 
 
+def _pack_index_by_number(conn: sqlite3.Connection) -> None:
+    # 22: the pack index holds a content's sha256 as 32 bytes and its pack by number (the
+    # packs' names in `pack_files`): 262 bytes a content with its by-pack index, before.
+    conn.create_function("from_hex", 1, bytes.fromhex, deterministic=True)
+    for statement in (
+        "CREATE TABLE pack_files (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
+        "INSERT INTO pack_files (name) SELECT DISTINCT pack FROM packed_blobs ORDER BY pack",
+        "CREATE TABLE packed_by_number (sha256 BLOB PRIMARY KEY, pack INTEGER NOT NULL,"
+        " offset INTEGER NOT NULL, length INTEGER NOT NULL, compressed INTEGER NOT NULL)"
+        " WITHOUT ROWID",
+        "INSERT INTO packed_by_number SELECT from_hex(b.sha256), f.id, b.offset, b.length,"
+        " b.compressed FROM packed_blobs b JOIN pack_files f ON f.name = b.pack",
+        "DROP TABLE packed_blobs",
+        "ALTER TABLE packed_by_number RENAME TO packed_blobs",
+        "CREATE INDEX packed_blobs_by_pack ON packed_blobs(pack)",
+    ):
+        conn.execute(statement)
+
+
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # 1: the first schema.
     """
@@ -278,4 +297,5 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # 21: what each restore changed, kept with its activity entry (zstd-compressed JSON),
     # apart from the log so that paging through it never reads them.
     "CREATE TABLE restore_reports (activity_id INTEGER PRIMARY KEY, body BLOB NOT NULL);",
+    _pack_index_by_number,
 ]

@@ -506,13 +506,73 @@ def test_a_data_dir_from_the_first_schema_is_migrated_with_its_backups(tmp_path)
         service.close()
 
 
+def test_a_data_dir_with_its_pack_index_by_name_keeps_every_packed_content(tmp_path):
+    data = tmp_path / "data"
+    service = EnvOpsService(data)
+    tree = tmp_path / "env"
+    make_config_tree(tree, files=60)
+    before = describe_tree(tree)
+    service.add_environment("billing", tree, version="1")
+    backup = service.create_backup("billing")
+    service.close()
+    _pack_index_by_name(data)
+
+    service = EnvOpsService(data)
+    try:
+        assert service.check_store().healthy
+        packs = set(os.listdir(data / "objects" / "packs"))
+        copy = tmp_path / "copy"
+        shutil.copytree(tree, copy, symlinks=True)
+        service.add_environment("billing-copy", copy, version="1")
+        service.create_backup("billing-copy")
+        assert set(os.listdir(data / "objects" / "packs")) == packs  # all found already
+        mess_up(tree)
+        service.restore_backup("billing", backup.id)
+        assert describe_tree(tree) == before
+        for name in ("billing", "billing-copy"):
+            for each in service.list_backups(name):
+                service.delete_backup(each.id)
+        service.empty_bin()
+        assert os.listdir(data / "objects" / "packs") == []  # every content freed
+        assert service.check_store().healthy
+    finally:
+        service.close()
+
+
+def _pack_index_by_name(data: Path) -> None:
+    """Rewrite a current data dir's pack index as schema 21 kept it: each content's sha256
+    as text, beside its pack's name."""
+    conn = sqlite3.connect(data / DATABASE_NAME, isolation_level=None)
+    conn.execute("BEGIN")
+    conn.execute(
+        "CREATE TABLE by_name (sha256 TEXT PRIMARY KEY, pack TEXT NOT NULL, offset INTEGER"
+        " NOT NULL, length INTEGER NOT NULL, compressed INTEGER NOT NULL) WITHOUT ROWID"
+    )
+    conn.execute(
+        "INSERT INTO by_name SELECT lower(hex(b.sha256)), f.name, b.offset, b.length,"
+        " b.compressed FROM packed_blobs b JOIN pack_files f ON f.id = b.pack"
+    )
+    assert conn.execute("SELECT COUNT(*) FROM by_name").fetchone()[0] > 60
+    conn.execute("DROP TABLE packed_blobs")
+    conn.execute("DROP TABLE pack_files")
+    conn.execute("ALTER TABLE by_name RENAME TO packed_blobs")
+    conn.execute("CREATE INDEX packed_blobs_by_pack ON packed_blobs(pack)")
+    conn.execute("PRAGMA user_version = 21")
+    conn.execute("COMMIT")
+    conn.close()
+
+
 def _downgrade_to_first_schema(data: Path) -> None:
     """Rewrite a current data dir as the first schema stored it: a row per entry, every blob
     a file of its own."""
     conn = sqlite3.connect(data / DATABASE_NAME, isolation_level=None)
     conn.execute("BEGIN")
-    packed = conn.execute("SELECT sha256, pack, offset, length, compressed FROM packed_blobs")
+    packed = conn.execute(
+        "SELECT hex(b.sha256), f.name, b.offset, b.length, b.compressed"
+        " FROM packed_blobs b JOIN pack_files f ON f.id = b.pack"
+    )
     for sha, pack, offset, length, compressed in packed.fetchall():
+        sha = sha.lower()
         with open(data / "objects" / "packs" / pack, "rb") as source:
             source.seek(offset)
             loose = data / "objects" / sha[:2] / (sha + (".zst" if compressed else ""))
@@ -520,6 +580,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
             loose.write_bytes(source.read(length))
     shutil.rmtree(data / "objects" / "packs")
     conn.execute("DROP TABLE packed_blobs")
+    conn.execute("DROP TABLE pack_files")
     conn.execute(
         "CREATE TABLE backup_entries (backup_id TEXT NOT NULL, path TEXT NOT NULL,"
         " kind TEXT NOT NULL, mode INTEGER NOT NULL, size INTEGER NOT NULL,"
