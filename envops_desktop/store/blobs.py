@@ -273,27 +273,35 @@ class BlobStore:
     def _read_once(self, source: str, keep_if_changed: bool) -> Ingested | _SmallRead | None:
         # A small file's content, to be packed; a large one's stored in a file of its own.
         fd, status = open_regular_file(source)
-        with open(fd, "rb", buffering=0) as f:
+        try:
             before = _identity(status)
-            first = first_read(f, status.st_size, SMALL_FILE)
+            first = first_read(fd, status.st_size, SMALL_FILE)
             if len(first) < SMALL_FILE:
                 changed, xattrs = _settled(fd, before)
                 if changed and not keep_if_changed:
                     return None
                 return _SmallRead(hashlib.sha256(first).hexdigest(), first, changed, xattrs)
-            reader = HashingReader(f)
-            tmp = self._tmp_path("ingest")
-            try:
-                with open(tmp, "wb") as out:
-                    compressed = encode_chunks(reader.chunks(first), out)
-                changed, xattrs = _settled(fd, before)
-                if changed and not keep_if_changed:
-                    return None
-                sha = reader.digest.hexdigest()
-                self.adopt(sha, tmp, compressed)
-            finally:
-                tmp.unlink(missing_ok=True)
-            return sha, reader.size, None, changed, xattrs
+            return self._store_large(fd, first, before, keep_if_changed)
+        finally:
+            os.close(fd)
+
+    def _store_large(
+        self, fd: int, first: bytes, before: tuple[int, int, int], keep_if_changed: bool
+    ) -> Ingested | None:
+        # A large file's content, its `first` bytes read, into a file of its own.
+        reader = HashingReader(fd)
+        tmp = self._tmp_path("ingest")
+        try:
+            with open(tmp, "wb") as out:
+                compressed = encode_chunks(reader.chunks(first), out)
+            changed, xattrs = _settled(fd, before)
+            if changed and not keep_if_changed:
+                return None
+            sha = reader.digest.hexdigest()
+            self.adopt(sha, tmp, compressed)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return sha, reader.size, None, changed, xattrs
 
     def _found(self, sha: str) -> PackedAt | Path:
         where = self.locate(sha)

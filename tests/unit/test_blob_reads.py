@@ -49,7 +49,7 @@ def test_a_small_file_that_grew_since_its_stat_is_read_whole(tmp_path):
     said_before = 14 * 10  # what stat gave before the file grew
 
     with open(grown, "rb", buffering=0) as f:
-        read = first_read(f, said_before, 1 << 20)
+        read = first_read(f.fileno(), said_before, 1 << 20)
 
     assert read == grown.read_bytes()
 
@@ -59,7 +59,7 @@ def test_a_large_file_is_read_no_further_than_asked(tmp_path):
     large.write_bytes(os.urandom(3 << 20))
 
     with open(large, "rb", buffering=0) as f:
-        read = first_read(f, 3 << 20, 1 << 20)
+        read = first_read(f.fileno(), 3 << 20, 1 << 20)
 
     assert read == large.read_bytes()[: 1 << 20]
 

@@ -267,3 +267,30 @@ def test_small_contents_go_into_their_pack_a_megabyte_at_a_time_and_read_back_wh
     for (sha, *_), content in zip(ingested, contents, strict=True):
         with store.open(sha) as stored:
             assert stored.read() == content
+
+
+def test_small_files_are_read_on_their_descriptors_with_no_file_object(tmp_path, monkeypatch):
+    # A file object made and closed for each small file (with a status of its own) was 2-3
+    # of the 9-10 µs a backup's helper took to read one.
+    data = tmp_path / "data"
+    data.mkdir()
+    store = open_store(data)
+    contents = [f"setting_{index} = {index}\n".encode() * 20 for index in range(200)]
+    sources = []
+    for index, content in enumerate(contents):
+        source = tmp_path / f"s{index}.conf"
+        source.write_bytes(content)
+        sources.append(str(source))
+    made: list[object] = []
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda f, *a, **k: made.append(f) or real_open(f, *a, **k))
+
+    with store.packing() as pack:
+        ingested = store.ingest_all(sources, pack)
+    store.record_packed(pack.placed.items())
+
+    assert made == []
+    for (sha, size, *_), content in zip(ingested, contents, strict=True):
+        assert size == len(content)
+        with store.open(sha) as stored:
+            assert stored.read() == content
