@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from envops_desktop.domain.errors import (
     OperationCancelledError,
     OperationFailedError,
 )
-from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.domain.models import Backup, PostRestoreCommand
 from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.service import EnvOpsService, parallel
 from envops_desktop.store.database import DATABASE_NAME
@@ -480,17 +481,26 @@ def test_large_mixed_file_is_compressed_past_its_incompressible_start(
     assert stored.stat().st_size < (2 << 20) + len(text) // 4
 
 
-def test_a_data_dir_from_the_first_schema_is_migrated_with_its_backups(tmp_path):
+def _backed_up_in_an_older_data_dir(
+    tmp_path: Path, tree: Path, rewrite: Callable[[Path], None]
+) -> tuple[Path, Backup]:
+    """A backup of `tree` (environment billing) in a new data dir, which `rewrite` then
+    turns into what an older version kept."""
     data = tmp_path / "data"
     service = EnvOpsService(data)
+    service.add_environment("billing", tree, version="1")
+    backup = service.create_backup("billing")
+    service.close()
+    rewrite(data)
+    return data, backup
+
+
+def test_a_data_dir_from_the_first_schema_is_migrated_with_its_backups(tmp_path):
     tree = tmp_path / "env"
     tree.mkdir()
     (tree / "a.conf").write_text("port = 1\n")
     made_long_ago(tree)
-    service.add_environment("billing", tree, version="1")
-    backup = service.create_backup("billing")
-    service.close()
-    _downgrade_to_first_schema(data)
+    data, backup = _backed_up_in_an_older_data_dir(tmp_path, tree, _downgrade_to_first_schema)
 
     service = EnvOpsService(data)
     try:
@@ -507,15 +517,10 @@ def test_a_data_dir_from_the_first_schema_is_migrated_with_its_backups(tmp_path)
 
 
 def test_a_data_dir_with_its_pack_index_by_name_keeps_every_packed_content(tmp_path):
-    data = tmp_path / "data"
-    service = EnvOpsService(data)
     tree = tmp_path / "env"
     make_config_tree(tree, files=60)
     before = describe_tree(tree)
-    service.add_environment("billing", tree, version="1")
-    backup = service.create_backup("billing")
-    service.close()
-    _pack_index_by_name(data)
+    data, backup = _backed_up_in_an_older_data_dir(tmp_path, tree, _pack_index_by_name)
 
     service = EnvOpsService(data)
     try:
