@@ -2,7 +2,7 @@
 
 Large contents are loose blobs, files of their own in `objects/ab/abcd…`. Small ones, most
 of a configuration tree, are appended to pack files (`packs.py`), one per batch of a backup,
-and the `packed_blobs` table says where each lies. Bodies are encoded by `blob_bodies.py`;
+and the `packed_contents` table says where each lies. Bodies are encoded by `blob_bodies.py`;
 files are written out by `file_writes.py`.
 """
 

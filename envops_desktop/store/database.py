@@ -91,7 +91,15 @@ class Database:
     def _migrate(self) -> None:
         conn = self.connection()
         current = conn.execute("PRAGMA user_version").fetchone()[0]
-        if current >= len(MIGRATIONS):
+        if current > len(MIGRATIONS):
+            # Its tables may hold what this version would misread (schema 22 keeps packs by
+            # number where 21 kept them by name), so nothing here touches it.
+            raise OperationFailedError(
+                f"The data folder {self.path.parent} was last used by a newer version of"
+                " EnvOps Desktop; this version cannot read it. Install that version again."
+                " Nothing was changed."
+            )
+        if current == len(MIGRATIONS):
             return
         if current > 0:  # keep the user's data safe should a migration go wrong
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

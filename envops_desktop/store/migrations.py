@@ -53,19 +53,21 @@ def _hash_caches_as_documents(conn: sqlite3.Connection) -> None:
 
 def _pack_index_by_number(conn: sqlite3.Connection) -> None:
     # 22: the pack index holds a content's sha256 as 32 bytes and its pack by number (the
-    # packs' names in `pack_files`): 262 bytes a content with its by-pack index, before.
+    # packs' names in `pack_files`): 262 bytes a content with its by-pack index, before. The
+    # old table goes, under a new name: an older version reading pack numbers from
+    # `packed_blobs` as names would have swept every pack as a leftover; now it stops at its
+    # first look-up.
     conn.create_function("from_hex", 1, bytes.fromhex, deterministic=True)
     for statement in (
         "CREATE TABLE pack_files (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
         "INSERT INTO pack_files (name) SELECT DISTINCT pack FROM packed_blobs ORDER BY pack",
-        "CREATE TABLE packed_by_number (sha256 BLOB PRIMARY KEY, pack INTEGER NOT NULL,"
+        "CREATE TABLE packed_contents (sha256 BLOB PRIMARY KEY, pack INTEGER NOT NULL,"
         " offset INTEGER NOT NULL, length INTEGER NOT NULL, compressed INTEGER NOT NULL)"
         " WITHOUT ROWID",
-        "INSERT INTO packed_by_number SELECT from_hex(b.sha256), f.id, b.offset, b.length,"
+        "INSERT INTO packed_contents SELECT from_hex(b.sha256), f.id, b.offset, b.length,"
         " b.compressed FROM packed_blobs b JOIN pack_files f ON f.name = b.pack",
         "DROP TABLE packed_blobs",
-        "ALTER TABLE packed_by_number RENAME TO packed_blobs",
-        "CREATE INDEX packed_blobs_by_pack ON packed_blobs(pack)",
+        "CREATE INDEX packed_contents_by_pack ON packed_contents(pack)",
     ):
         conn.execute(statement)
 

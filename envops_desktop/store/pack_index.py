@@ -1,4 +1,4 @@
-"""Where each packed blob lies: the `packed_blobs` table."""
+"""Where each packed blob lies: the `packed_contents` table."""
 
 import sqlite3
 import struct
@@ -55,7 +55,7 @@ _RECORDING_CACHE_KIB = 16 << 10
 # A content's place with its pack's name: a row holds the pack's number (`pack_files`).
 _PLACES = (
     "SELECT b.sha256, f.name, b.offset, b.length, b.compressed"
-    " FROM packed_blobs b JOIN pack_files f ON f.id = b.pack"
+    " FROM packed_contents b JOIN pack_files f ON f.id = b.pack"
 )
 
 
@@ -83,7 +83,7 @@ def _forget_empty_packs(conn: sqlite3.Connection) -> None:
     # A few thousand packs at most, each one look-up in the by-pack index.
     conn.execute(
         "DELETE FROM pack_files"
-        " WHERE NOT EXISTS (SELECT 1 FROM packed_blobs WHERE pack = pack_files.id)"
+        " WHERE NOT EXISTS (SELECT 1 FROM packed_contents WHERE pack = pack_files.id)"
     )
 
 
@@ -136,7 +136,7 @@ class PackIndex:
                     )
                 )
                 conn.executemany(
-                    "INSERT OR IGNORE INTO packed_blobs (sha256, pack, offset, length,"
+                    "INSERT OR IGNORE INTO packed_contents (sha256, pack, offset, length,"
                     " compressed) VALUES (?, ?, ?, ?, ?)",
                     rows,
                 )
@@ -144,13 +144,13 @@ class PackIndex:
             conn.execute(f"PRAGMA cache_size = {int(default)}")
 
     def all_blobs(self) -> Iterator[str]:
-        for (sha,) in self._db.connection().execute("SELECT sha256 FROM packed_blobs"):
+        for (sha,) in self._db.connection().execute("SELECT sha256 FROM packed_contents"):
             yield sha.hex()
 
     def packs_in_use(self) -> set[str]:
         rows = self._db.connection().execute(
             "SELECT name FROM pack_files f"
-            " WHERE EXISTS (SELECT 1 FROM packed_blobs WHERE pack = f.id)"
+            " WHERE EXISTS (SELECT 1 FROM packed_contents WHERE pack = f.id)"
         )
         return {row[0] for row in rows}
 
@@ -161,13 +161,13 @@ class PackIndex:
             for sha in shas:
                 digest = bytes.fromhex(sha)
                 row = conn.execute(
-                    "SELECT f.name FROM packed_blobs b JOIN pack_files f ON f.id = b.pack"
+                    "SELECT f.name FROM packed_contents b JOIN pack_files f ON f.id = b.pack"
                     " WHERE b.sha256 = ?",
                     (digest,),
                 ).fetchone()
                 if row:
                     touched.add(row[0])
-                    conn.execute("DELETE FROM packed_blobs WHERE sha256 = ?", (digest,))
+                    conn.execute("DELETE FROM packed_contents WHERE sha256 = ?", (digest,))
             _forget_empty_packs(conn)
             return touched
 
@@ -183,7 +183,7 @@ class PackIndex:
         with self._db.transaction() as conn:
             number = _PackNumbers(conn).of
             conn.executemany(
-                "UPDATE packed_blobs SET pack = ?, offset = ?, length = ?, compressed = ?"
+                "UPDATE packed_contents SET pack = ?, offset = ?, length = ?, compressed = ?"
                 " WHERE sha256 = ?",
                 (
                     (number(at.pack), at.offset, at.length, at.compressed, bytes.fromhex(sha))

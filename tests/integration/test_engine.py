@@ -1,5 +1,6 @@
 """The fast engine keeps its promises: helper processes, shared manifests, a trustworthy cache."""
 
+import contextlib
 import hashlib
 import marshal
 import os
@@ -24,6 +25,7 @@ from envops_desktop.service import EnvOpsService, parallel
 from envops_desktop.store.database import DATABASE_NAME
 from envops_desktop.store.hash_caches import decode_cache
 from envops_desktop.store.manifest_codec import encode_manifest, read_manifest
+from envops_desktop.store.migrations import MIGRATIONS
 from tests.store_view import damage_blob, store_files
 from tests.trees import describe_tree, made_long_ago, make_config_tree, mess_up, posix_acl
 
@@ -524,6 +526,11 @@ def test_a_data_dir_with_its_pack_index_by_name_keeps_every_packed_content(tmp_p
 
     service = EnvOpsService(data)
     try:
+        with contextlib.closing(sqlite3.connect(data / DATABASE_NAME)) as conn:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        # An older version looks packs up by name in `packed_blobs`: finding numbers there,
+        # it swept every pack as a leftover. With the table gone, it stops at its first look-up.
+        assert "packed_blobs" not in tables
         assert service.check_store().healthy
         packs = set(os.listdir(data / "objects" / "packs"))
         copy = tmp_path / "copy"
@@ -544,6 +551,19 @@ def test_a_data_dir_with_its_pack_index_by_name_keeps_every_packed_content(tmp_p
         service.close()
 
 
+def test_a_data_dir_of_a_newer_version_is_refused_and_left_as_it_is(tmp_path):
+    data = tmp_path / "data"
+    EnvOpsService(data).close()
+    with contextlib.closing(sqlite3.connect(data / DATABASE_NAME)) as conn:
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    before = (data / DATABASE_NAME).read_bytes()
+
+    with pytest.raises(OperationFailedError, match="last used by a newer version"):
+        EnvOpsService(data)
+
+    assert (data / DATABASE_NAME).read_bytes() == before
+
+
 def _pack_index_by_name(data: Path) -> None:
     """Rewrite a current data dir's pack index as schema 21 kept it: each content's sha256
     as text, beside its pack's name."""
@@ -555,10 +575,10 @@ def _pack_index_by_name(data: Path) -> None:
     )
     conn.execute(
         "INSERT INTO by_name SELECT lower(hex(b.sha256)), f.name, b.offset, b.length,"
-        " b.compressed FROM packed_blobs b JOIN pack_files f ON f.id = b.pack"
+        " b.compressed FROM packed_contents b JOIN pack_files f ON f.id = b.pack"
     )
     assert conn.execute("SELECT COUNT(*) FROM by_name").fetchone()[0] > 60
-    conn.execute("DROP TABLE packed_blobs")
+    conn.execute("DROP TABLE packed_contents")
     conn.execute("DROP TABLE pack_files")
     conn.execute("ALTER TABLE by_name RENAME TO packed_blobs")
     conn.execute("CREATE INDEX packed_blobs_by_pack ON packed_blobs(pack)")
@@ -574,7 +594,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
     conn.execute("BEGIN")
     packed = conn.execute(
         "SELECT hex(b.sha256), f.name, b.offset, b.length, b.compressed"
-        " FROM packed_blobs b JOIN pack_files f ON f.id = b.pack"
+        " FROM packed_contents b JOIN pack_files f ON f.id = b.pack"
     )
     for sha, pack, offset, length, compressed in packed.fetchall():
         sha = sha.lower()
@@ -584,7 +604,7 @@ def _downgrade_to_first_schema(data: Path) -> None:
             loose.parent.mkdir(exist_ok=True)
             loose.write_bytes(source.read(length))
     shutil.rmtree(data / "objects" / "packs")
-    conn.execute("DROP TABLE packed_blobs")
+    conn.execute("DROP TABLE packed_contents")
     conn.execute("DROP TABLE pack_files")
     conn.execute(
         "CREATE TABLE backup_entries (backup_id TEXT NOT NULL, path TEXT NOT NULL,"

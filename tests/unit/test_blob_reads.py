@@ -35,7 +35,7 @@ def test_a_batch_of_blobs_is_found_with_one_query_and_each_pack_opened_once(tmp_
     with store.reading(shas):
         for sha, name in zip(shas, contents, strict=True):
             store.extract(sha, str(tmp_path / "restored" / name), 0o640, 10**18)
-    assert [q for q in queries if "packed_blobs" in q] == [queries[0]]
+    assert [q for q in queries if "packed_contents" in q] == [queries[0]]
     assert len([path for path in opened if "packs" in path]) == 1
     for name, content in contents.items():
         assert (tmp_path / "restored" / name).read_bytes() == content

@@ -152,7 +152,7 @@ def test_a_batch_of_small_files_packs_only_new_contents_after_one_index_query(
     ]
     assert [at is not None for _, _, at, *_ in ingested] == [False, False, True, False, True]
     assert [size for _, size, *_ in ingested] == [len(c) for c in contents.values()]
-    assert len([query for query in asked if "packed_blobs" in query]) == 1
+    assert len([query for query in asked if "packed_contents" in query]) == 1
 
 
 @pytest.mark.parametrize("put_there", ["a pipe", "a link to an endless device"])

@@ -7,8 +7,8 @@ from envops_desktop.store.database import DATABASE_NAME, Database
 from envops_desktop.store.pack_index import PackedAt, PackIndex
 
 _PACK_INDEX = (
-    "packed_blobs",
-    "packed_blobs_by_pack",
+    "packed_contents",
+    "packed_contents_by_pack",
     "pack_files",
     "sqlite_autoindex_pack_files_1",
 )
