@@ -116,7 +116,10 @@ def settle_in_background(data_dir: Path, journal_ids: list[str]) -> int | None:
     if getattr(sys, "frozen", False):  # the bundle's executable is the command line itself
         command = [sys.executable]
     else:
-        command = [sys.executable, "-m", "envops_desktop.cli"]
+        # -P: this version's package, not one in the folder the command was run from. A
+        # newer checkout's settler once migrated an older command's data folder that way,
+        # and the older command then took every pack for a leftover.
+        command = [sys.executable, "-P", "-m", "envops_desktop.cli"]
     argv = [*command, *settler_arguments(data_dir, journal_ids)]
     streams = [
         (os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0)  # type: ignore[attr-defined]

@@ -683,9 +683,18 @@ def test_data_dir_comes_from_the_environment_variable(tmp_path, capsys, monkeypa
     assert os.stat(tmp_path / "from-env").st_mode & 0o077 == 0
 
 
+@pytest.mark.parametrize("run_from", ["anywhere", "a checkout of another version"])
 def test_restore_returns_once_in_place_and_a_detached_process_settles_it(
-    cli, billing, tmp_path, monkeypatch
+    cli, billing, tmp_path, monkeypatch, run_from
 ):
+    if run_from != "anywhere":
+        # The settler is this version's, whatever package the folder the command ran in
+        # holds: a newer checkout's settler once migrated an older command's data folder.
+        decoy = tmp_path / "checkout" / "envops_desktop"
+        decoy.mkdir(parents=True)
+        (decoy / "__init__.py").write_text("")
+        (decoy / "cli.py").write_text("raise SystemExit(3)\n")
+        monkeypatch.chdir(decoy.parent)
     started: list[tuple[list[str], int | None]] = []
 
     def start(data_dir: Path, journal_ids: list[str]) -> int | None:
