@@ -79,6 +79,11 @@ class _PackNumbers:
         return number
 
 
+def _row(number: Callable[[str], int], sha: str, at: PackedAt) -> tuple[bytes, int, int, int, bool]:
+    # A placement as the index holds it: (sha256, pack, offset, length, compressed).
+    return bytes.fromhex(sha), number(at.pack), at.offset, at.length, at.compressed
+
+
 def _forget_empty_packs(conn: sqlite3.Connection) -> None:
     # A few thousand packs at most, each one look-up in the by-pack index.
     conn.execute(
@@ -130,10 +135,7 @@ class PackIndex:
                 rows = (
                     placed.rows(number)
                     if isinstance(placed, NewPlacements)
-                    else (
-                        (bytes.fromhex(sha), number(at.pack), at.offset, at.length, at.compressed)
-                        for sha, at in placed
-                    )
+                    else (_row(number, sha, at) for sha, at in placed)
                 )
                 conn.executemany(
                     "INSERT OR IGNORE INTO packed_contents (sha256, pack, offset, length,"
@@ -183,11 +185,8 @@ class PackIndex:
         with self._db.transaction() as conn:
             number = _PackNumbers(conn).of
             conn.executemany(
-                "UPDATE packed_contents SET pack = ?, offset = ?, length = ?, compressed = ?"
-                " WHERE sha256 = ?",
-                (
-                    (number(at.pack), at.offset, at.length, at.compressed, bytes.fromhex(sha))
-                    for sha, at in placed
-                ),
+                "UPDATE packed_contents SET pack = ?2, offset = ?3, length = ?4, compressed = ?5"
+                " WHERE sha256 = ?1",
+                (_row(number, sha, at) for sha, at in placed),
             )
             _forget_empty_packs(conn)
