@@ -109,6 +109,8 @@ class DriftWatch(QObject):
     def check(self, environment: Environment) -> None:
         """Work out on a worker whether `environment`'s folder differs from its last backup."""
         env_id = environment.id
+        if self._stopped:  # a change seen before the window closed: its runner is done
+            return
         if environment.status is EnvironmentStatus.UPDATING:
             return  # checked after the operation instead
         if env_id in self._checking:
@@ -163,6 +165,8 @@ class DriftWatch(QObject):
 
     def _check_by_id(self, env_id: str) -> None:
         self._waiting.discard(env_id)
+        if self._stopped:  # and its service may be closed
+            return
         try:
             environment = self._service.get_environment(env_id)
         except NotFoundError:  # removed meanwhile: nothing to check

@@ -91,3 +91,23 @@ def test_no_badge_from_before_a_restore_stays_once_it_is_done(
     assert shown_when_done == [""]
     qtbot.waitUntil(lambda: window.controller.drift.state(environment.id) is False, timeout=10_000)
     assert _badge(window) == ""
+
+
+def test_a_check_the_folder_s_change_made_due_never_runs_once_the_window_has_closed(
+    qtbot, environment, window, service, config_dir, monkeypatch
+):
+    # A change seen within the minute after a check waits for the minute's end; the window
+    # closed meanwhile once started that check anyway, on a thread its shutdown no longer
+    # waited for, against a service its owner was closing.
+    monkeypatch.setattr(drift_watch, "WATCHED_EVERY_SECONDS", 0.5)
+    service.create_backup("billing")
+    select_environment(window, "billing")
+    qtbot.waitUntil(lambda: window.controller.drift.state(environment.id) is False, timeout=10_000)
+    checks = threads_calling(monkeypatch, service, "modified_since_backup")
+
+    (config_dir / "app.yaml").write_text("server:\n  port: 1\n")  # seen by the folder's watcher
+    qtbot.wait(200)
+    window.close()
+    qtbot.wait(1000)
+
+    assert checks == []
