@@ -1,4 +1,5 @@
-"""A helper process's lifeline to the command or window that started it.
+"""A helper process's lifeline to the command or window that started it, and its place
+behind it.
 
 Helpers are forked by a fork server and wait for work on a queue. When the process that
 started them is killed outright (kill -9, the OOM killer), nothing tells them: each holds
@@ -11,6 +12,14 @@ import threading
 import time
 
 _EVERY_SECONDS = 1.0
+
+
+def start_helper(parent_pid: int, niceness: int) -> None:
+    """In a helper, as its pool's initializer: run `niceness` steps below the process that
+    started it (none: level with it), and end once that process is gone (`end_with`)."""
+    if niceness:
+        os.nice(niceness)
+    end_with(parent_pid)
 
 
 def end_with(parent_pid: int) -> None:

@@ -41,6 +41,7 @@ from envops_desktop.service.configuration_files import (
     CheckedConfigurationFile,
     StagedConfiguration,
 )
+from envops_desktop.service.parallel import helpers_yield
 from envops_desktop.workers.operation_worker import Operation
 
 if TYPE_CHECKING:
@@ -106,6 +107,7 @@ class MainController(QObject):
         # Threads an operation started may outlive it (a report given up on): from now on
         # only this thread frees what holds Qt objects, whichever thread runs Python.
         collect_on_this_thread_only()
+        helpers_yield(True)  # their work must not keep this thread from a core
         self._collecting_here = True
         self.runner = OperationRunner(self, service.explain)
         self.runner.changed.connect(self._on_operations_changed)
@@ -813,3 +815,4 @@ class MainController(QObject):
         if self._collecting_here:  # the window's close and its owner may both shut it down
             self._collecting_here = False
             let_any_thread_collect()
+            helpers_yield(False)

@@ -1,5 +1,7 @@
 """The pools: results in order, an error stops the rest, big work's helpers start early."""
 
+import functools
+import os
 import subprocess
 import sys
 import threading
@@ -8,7 +10,13 @@ import time
 import pytest
 
 from envops_desktop.service.context import POOL_SIZE
-from envops_desktop.service.parallel import PROCESSES_FROM_BYTES, Background, parallel_map
+from envops_desktop.service.parallel import (
+    PROCESSES_FROM_BYTES,
+    WINDOW_HELPERS_NICENESS,
+    Background,
+    helpers_yield,
+    parallel_map,
+)
 
 
 def _pool_threads() -> list[str]:
@@ -112,3 +120,19 @@ def test_background_work_hands_its_error_to_whoever_waits_for_it():
     work.start()
     with pytest.raises(OSError, match="folder vanished"):
         work.result()
+
+
+def _helpers_niceness() -> set[int]:
+    own_niceness = functools.partial(os.getpriority, os.PRIO_PROCESS)
+    return set(parallel_map(own_niceness, [0] * 8, "test-pool", processes=True))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="niceness is POSIX's")
+def test_helpers_run_level_with_a_command_and_below_a_window_while_one_lives():
+    assert _helpers_niceness() == {os.nice(0)}
+    helpers_yield(True)
+    try:
+        assert _helpers_niceness() == {min(19, os.nice(0) + WINDOW_HELPERS_NICENESS)}
+    finally:
+        helpers_yield(False)
+    assert _helpers_niceness() == {os.nice(0)}
