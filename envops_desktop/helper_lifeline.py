@@ -23,7 +23,7 @@ def start_helper(parent_pid: int, niceness: int) -> None:
 
 
 def end_with(parent_pid: int) -> None:
-    """In a helper, as its pool's initializer: end this process once `parent_pid` is gone.
+    """In a helper, as it starts: end this process once `parent_pid` is gone.
 
     POSIX only: `os.kill(pid, 0)` asks without signalling there, but would terminate the
     process it asks about on Windows.
