@@ -1,5 +1,6 @@
 """The window stays in front of the helper processes its operations start."""
 
+import contextlib
 import os
 import sys
 import threading
@@ -25,10 +26,8 @@ def _children(pid: int) -> list[int]:
     """Every thread's: a process started from a worker thread is that thread's child."""
     children = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
+        with contextlib.suppress(OSError):  # the thread or process ended meanwhile
             children += [int(child) for child in (task / "children").read_text().split()]
-        except OSError:  # the thread or process ended meanwhile
-            pass
     return children
 
 
