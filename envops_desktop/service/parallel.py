@@ -63,7 +63,7 @@ def helpers_yield(wanted: bool) -> None:
     _Yielding.count += 1 if wanted else -1
 
 
-def helper_niceness() -> int:
+def _helper_niceness() -> int:
     """How many steps below this process the helpers it starts now run."""
     return WINDOW_HELPERS_NICENESS if _Yielding.count > 0 else 0
 
@@ -135,7 +135,7 @@ def parallel_map(
         POOL_SIZE,
         mp_context=_process_context(),
         initializer=start_helper if posix else None,
-        initargs=(os.getpid(), helper_niceness()) if posix else (),
+        initargs=(os.getpid(), _helper_niceness()) if posix else (),
     ) as pool:
         yield from _in_order(lambda item: pool.submit(work, item), items, window)
 

@@ -96,9 +96,9 @@ def test_no_badge_from_before_a_restore_stays_once_it_is_done(
 def test_a_check_the_folder_s_change_made_due_never_runs_once_the_window_has_closed(
     qtbot, environment, window, service, config_dir, monkeypatch
 ):
-    # A change seen within the minute after a check waits for the minute's end; the window
-    # closed meanwhile once started that check anyway, on a thread its shutdown no longer
-    # waited for, against a service its owner was closing.
+    # A change seen within a minute of the last check waits for the minute's end. If the
+    # window closed meanwhile, that check used to run anyway: on a thread the shutdown no
+    # longer waited for, against a service its owner was closing.
     monkeypatch.setattr(drift_watch, "WATCHED_EVERY_SECONDS", 0.5)
     service.create_backup("billing")
     select_environment(window, "billing")
