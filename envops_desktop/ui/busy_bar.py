@@ -34,7 +34,11 @@ class BusyBar(QProgressBar):
     def follow(self, running: RunningOperation) -> None:
         """Show the bar while `running` runs, from its first second on."""
         # To slots of this bar, not lambdas: Qt disconnects them when the dialog goes first.
-        running.finished.connect(self._ended)
+        # Gone with the outcome, which the dialog shows at once, not with the worker's thread,
+        # which on a busy machine ends tens of milliseconds later; `finished` as well, should
+        # an operation end with no outcome.
+        for ended in (running.succeeded, running.failed, running.cancelled, running.finished):
+            ended.connect(self._ended)
         running.progressed.connect(self._progressed)
         if not self._following:
             self._after_a_second.start()
