@@ -5,7 +5,9 @@ The restore that replaces the tree around them carries the live ones over into t
 tree before the swap (files as hard links to the same node, so nothing that has one open
 notices; excluded folders made again with their owner, mode, attributes and times, holding
 links to what they held), instead of deleting them with the old tree. A copy of an
-excluded path in the backup (made before the path was excluded) does not replace it.
+excluded path in the backup (made before the path was excluded) does not replace it. A
+file the restore brings back that is one file with a path left alone keeps being so where
+that file is just what the restore wrote: its link is left as it is too.
 
 The live folder is in use meanwhile: a log rotates, a lock file goes. A path gone by the
 time it is read is gone from the live folder too, so it is left out of the new tree
@@ -14,11 +16,13 @@ swap is carried after the swap, from the old tree kept aside.
 """
 
 import contextlib
+import itertools
 import os
 import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
 from envops_desktop.service.swap import remove_tree
@@ -65,24 +69,127 @@ def _is_device(entry: os.DirEntry[str]) -> bool:
     return stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
 
 
-def carry_over(live: Path, new_tree: Path, excludes: Excludes | LeftAsTheyAre) -> list[str]:
+class CarriedOver(NamedTuple):
+    """What `carry_over` kept and could not keep."""
+
+    lost: list[str]  # paths whose folder is not in the new tree, or whose place is taken
+    # The nodes of the files it carried that have other names too (in the live folder, a
+    # file the restore brings back, maybe): what `keep_links_to_what_stays` looks for.
+    shared: set[int]
+
+
+def carry_over(live: Path, new_tree: Path, excludes: Excludes | LeftAsTheyAre) -> CarriedOver:
     """Carry each device file of `live`, and each path `excludes` matches, into `new_tree` at
-    the same place; return those that could not be kept (their folder is not in the new
-    tree, or, for a device file, something else is at its path)."""
+    the same place; say which could not be kept (their folder is not in the new tree, or,
+    for a device file, something else is at its path)."""
     if excludes:
         for path in _left_alone(str(new_tree), excludes)[1]:
             with _times_kept(new_tree / path):
                 _remove(new_tree / path)
     devices, excluded = _left_alone(str(live), excludes)
-    lost = []
+    carried = CarriedOver([], set())
     for path in devices + excluded:
         destination = new_tree / path
         if is_real_folder(new_tree, path.rpartition("/")[0]) and not os.path.lexists(destination):
             with _times_kept(destination):
-                _carry(live / path, destination)
+                _carry(live / path, destination, carried.shared)
         else:
-            lost.append(path)
-    return lost
+            carried.lost.append(path)
+    return carried
+
+
+def keep_links_to_what_stays(
+    live: Path, new_tree: Path, left: LeftAsTheyAre, shared: set[int]
+) -> None:
+    """After `carry_over`: give each file of `new_tree` the restore wrote the live node it
+    shares with a path left as it is (one of `shared`), where that node is just what was
+    written (bytes, mode, owner, mtime, attributes and holes alike), with every name the
+    restore gave that file. A file written anew took the link away from the path left
+    alone, which a restore must not change: a selective restore of one unchanged name of a
+    hardlinked file broke the link. Where the node is not what was written (edited in
+    place under both names), the name restored gets the backup's, and the link cannot stay.
+    """
+    if not shared:
+        return
+    names_of: dict[int, list[str]] = {}  # each file written: all the names it was given
+    live_node: dict[str, int] = {}  # a name written whose live file is one of `shared`
+    pending = [("", True)]
+    while pending:
+        prefix, live_is_folder = pending.pop()
+        there = _entries_by_name(os.path.join(live, prefix)) if live_is_folder else {}
+        with os.scandir(os.path.join(new_tree, prefix)) as entries:
+            for entry in entries:
+                path, is_dir = prefix + entry.name, entry.is_dir(follow_symlinks=False)
+                was = there.get(entry.name)
+                if left.matches(path, is_dir):
+                    continue
+                if is_dir:
+                    live_is = was is not None and was.is_dir(follow_symlinks=False)
+                    pending.append((path + "/", live_is))
+                elif entry.is_file(follow_symlinks=False):
+                    names_of.setdefault(entry.inode(), []).append(path)
+                    if was and was.is_file(follow_symlinks=False) and was.inode() in shared:
+                        live_node[path] = was.inode()
+    for names in names_of.values():
+        for name in sorted(n for n in names if n in live_node):
+            if _share_live_node(live, new_tree, name, names):
+                break
+
+
+def _entries_by_name(folder: str) -> dict[str, os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as entries:
+            return {entry.name: entry for entry in entries}
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+
+
+def _share_live_node(live: Path, new_tree: Path, name: str, names: list[str]) -> bool:
+    """Give `names` in `new_tree` the live node of `name`, if it is just what the restore
+    wrote there; whether it was."""
+    # Linked once and compared as linked: the live name may change meanwhile.
+    for number in itertools.count():
+        spare = os.path.join(new_tree, f".envops-live-node-{number}")
+        with _times_kept(Path(spare)):
+            try:
+                os.link(os.path.join(live, name), spare, follow_symlinks=False)
+                break
+            except FileExistsError:
+                continue  # a name of the tree restored
+            except OSError:
+                return False  # gone meanwhile: the name keeps the file written for it
+    try:
+        if not _same_file(spare, os.path.join(new_tree, name)):
+            return False
+        for each in names:
+            path = os.path.join(new_tree, each)
+            with _times_kept(Path(path)):
+                os.unlink(path)
+                os.link(spare, path)
+        return True
+    finally:
+        with _times_kept(Path(spare)):
+            os.unlink(spare)
+
+
+def _same_file(one: str, other: str) -> bool:
+    """Whether `one` is a regular file with the bytes, mode, owner, mtime, attributes and
+    holes of `other`."""
+    first, second = os.lstat(one), os.lstat(other)
+    facets = ("st_mode", "st_uid", "st_gid", "st_size", "st_mtime_ns")
+    if not stat.S_ISREG(first.st_mode) or any(
+        getattr(first, facet) != getattr(second, facet) for facet in facets
+    ):
+        return False
+    if read_metadata(one, first, holes=True) != read_metadata(other, second, holes=True):
+        return False
+    with open(one, "rb") as reading_one, open(other, "rb") as reading_other:
+        while True:
+            chunk = reading_one.read(1 << 20)
+            if chunk != reading_other.read(1 << 20):
+                return False
+            if not chunk:
+                return True
 
 
 def carry_what_came_since(previous: Path, target: Path, excludes: Excludes | LeftAsTheyAre) -> None:
@@ -175,15 +282,16 @@ def _times_kept(path: Path) -> Iterator[None]:
     os.utime(folder, ns=(before.st_atime_ns, before.st_mtime_ns), follow_symlinks=False)
 
 
-def _carry(source: Path, destination: Path) -> None:
-    """Carry `source` to `destination`, or nothing if it is gone by the time it is read."""
+def _carry(source: Path, destination: Path, shared: set[int] | None = None) -> None:
+    """Carry `source` to `destination`, or nothing if it is gone by the time it is read;
+    the nodes carried that have other names too go into `shared`."""
     try:
-        _carry_present(source, destination)
+        _carry_present(source, destination, shared)
     except FileNotFoundError:
         remove_tree(destination)  # what of it was carried before it went
 
 
-def _carry_present(source: Path, destination: Path) -> None:
+def _carry_present(source: Path, destination: Path, shared: set[int] | None) -> None:
     st = os.lstat(source)
     if not stat.S_ISDIR(st.st_mode):
         try:
@@ -193,11 +301,14 @@ def _carry_present(source: Path, destination: Path) -> None:
         except OSError:  # another filesystem, or a link the kernel refuses (protected_hardlinks)
             shutil.copy2(source, destination, follow_symlinks=False)
             drop_xattrs(str(destination), xattr_names(str(destination)) - xattr_names(str(source)))
+            return
+        if shared is not None and st.st_nlink > 1 and stat.S_ISREG(st.st_mode):
+            shared.add(st.st_ino)
         return
     os.mkdir(destination, 0o700)
     with os.scandir(source) as entries:
         for entry in entries:
-            _carry(Path(entry.path), destination / entry.name)
+            _carry(Path(entry.path), destination / entry.name, shared)
     # Last, as a restore does: the folder's times move as its entries are made.
     _same_folder_metadata(source, destination, st)
 

@@ -45,6 +45,7 @@ from envops_desktop.service.left_alone import (
     carry_over,
     carry_what_came_since,
     keep_folders_holding,
+    keep_links_to_what_stays,
     make_folders_holding,
 )
 from envops_desktop.service.materialize import materialize_backup
@@ -267,7 +268,8 @@ def restore_locked(
         left = LeftAsTheyAre(Excludes(env.excludes), only)
         if only is not None:
             make_folders_holding(target, staging, left)
-        not_kept = carry_over(target, staging, left)
+        carried = carry_over(target, staging, left)
+        keep_links_to_what_stays(target, staging, left, carried.shared)
         if only is None:
             apply_root_metadata(staging, target, backup)
         else:
@@ -298,8 +300,8 @@ def restore_locked(
         if only is not None:
             notes.append("partial: only " + _some(only))
         notes += [caveat.rstrip(".") for caveat in caveats]
-        if not_kept:
-            notes.append(f"left alone but removed with their folders: {_some(not_kept)}")
+        if carried.lost:
+            notes.append(f"left alone but removed with their folders: {_some(carried.lost)}")
         if excluded := Excludes(env.excludes).in_effect:
             notes.append("left as they were: " + ", ".join(excluded))
         fence()

@@ -421,6 +421,88 @@ def test_one_name_of_a_hardlinked_file_restored_alone_is_linked_to_nothing_left_
     assert service.preview_restore("links", backup.id, only=["conf/site.cf"]).changes == ()
 
 
+def _linked_pair(service, tmp_path):
+    """`main.cf` and `conf/site.cf`, one file under two names, and `alone.cf`, backed up as
+    environment links; its root and the backup."""
+    root = tmp_path / "links"
+    (root / "conf").mkdir(parents=True)
+    (root / "main.cf").write_text("listen = 443\n")
+    os.link(root / "main.cf", root / "conf" / "site.cf")
+    (root / "alone.cf").write_text("alone\n")
+    service.add_environment("links", root, version="1.0")
+    return root, service.create_backup("links")
+
+
+@needs_rsync
+@pytest.mark.parametrize(
+    "chosen", [["main.cf", "alone.cf"], ["conf/site.cf", "alone.cf"], ["conf", "alone.cf"]]
+)
+def test_a_selective_restore_keeps_a_chosen_file_s_link_to_a_name_it_leaves_alone(
+    service, tmp_path, chosen
+):
+    # Brought back as a file of its own, the chosen name, unchanged, took the other name's
+    # link away from it: the restore changed a path it was told to leave as it is.
+    root, backup = _linked_pair(service, tmp_path)
+    time.sleep(0.01)
+    (root / "alone.cf").write_text("edited\n")
+    before = _snapshot(root, tmp_path / "before")
+    node = os.stat(root / "main.cf").st_ino
+
+    preview = service.preview_restore("links", backup.id, only=chosen)
+    service.restore_backup("links", backup.id, only=chosen)
+
+    assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
+    assert changed_by_rsync(before, root) == {"alone.cf"}
+    assert os.stat(root / "main.cf").st_ino == os.stat(root / "conf" / "site.cf").st_ino == node
+
+
+@needs_rsync
+def test_a_restore_keeps_a_file_s_link_to_a_name_excluded_since_the_backup(service, tmp_path):
+    root, backup = _linked_pair(service, tmp_path)
+    service.set_excludes("links", ["conf/"])
+    time.sleep(0.01)
+    (root / "alone.cf").write_text("edited\n")
+    before = _snapshot(root, tmp_path / "before")
+
+    preview = service.preview_restore("links", backup.id)
+    service.restore_backup("links", backup.id)
+
+    assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
+    assert changed_by_rsync(before, root) == {"alone.cf"}
+    assert os.path.samefile(root / "main.cf", root / "conf" / "site.cf")
+
+
+@needs_rsync
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda path: path.write_text("listen = 80\n"), id="content"),
+        pytest.param(lambda path: path.chmod(0o600), id="mode"),
+        pytest.param(lambda path: os.setxattr(path, "user.note", b"new"), id="xattr"),
+        pytest.param(lambda path: os.utime(path, (1, 1)), id="mtime"),
+    ],
+)
+def test_a_chosen_file_edited_under_both_names_is_restored_alone_and_the_other_name_kept(
+    service, tmp_path, edit
+):
+    # Edited in place, the file is no longer what the backup holds: the chosen name gets the
+    # backup's, and the name left alone keeps the edit, so the two are no longer one file.
+    root, backup = _linked_pair(service, tmp_path)
+    time.sleep(0.01)
+    edit(root / "main.cf")
+    before = _snapshot(root, tmp_path / "before")
+    wanted = _snapshot(root, tmp_path / "kept")
+
+    preview = service.preview_restore("links", backup.id, only=["main.cf"])
+    service.restore_backup("links", backup.id, only=["main.cf"])
+
+    assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
+    assert not os.path.samefile(root / "main.cf", root / "conf" / "site.cf")
+    assert (root / "main.cf").read_text() == "listen = 443\n"
+    assert rsync_differences(wanted / "conf", root / "conf") == []  # as edited
+    assert service.preview_restore("links", backup.id, only=["main.cf"]).changes == ()
+
+
 def test_a_selective_restore_of_a_name_that_is_not_utf8_is_recorded(service, tmp_path):
     root = tmp_path / "legacy"
     root.mkdir()
