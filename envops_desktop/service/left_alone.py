@@ -111,37 +111,47 @@ def keep_links_to_what_stays(
     """
     if not shared:
         return
-    names_of: dict[int, list[str]] = {}  # each file written: all the names it was given
-    live_node: dict[str, int] = {}  # a name written whose live file is one of `shared`
-    pending = [("", True)]
-    while pending:
-        prefix, live_is_folder = pending.pop()
-        there = _entries_by_name(os.path.join(live, prefix)) if live_is_folder else {}
-        with os.scandir(os.path.join(new_tree, prefix)) as entries:
-            for entry in entries:
-                path, is_dir = prefix + entry.name, entry.is_dir(follow_symlinks=False)
-                was = there.get(entry.name)
-                if left.matches(path, is_dir):
-                    continue
-                if is_dir:
-                    live_is = was is not None and was.is_dir(follow_symlinks=False)
-                    pending.append((path + "/", live_is))
-                elif entry.is_file(follow_symlinks=False):
-                    names_of.setdefault(entry.inode(), []).append(path)
-                    if was and was.is_file(follow_symlinks=False) and was.inode() in shared:
-                        live_node[path] = was.inode()
+    sharing = [name for names in _names_of(live, shared, left).values() for name in names]
+    written = {name: os.lstat(new_tree / name) for name in sharing if _is_file(new_tree, name)}
+    # The names each file written was given: looked for only where it has more than one.
+    names_of = {st.st_ino: [name] for name, st in written.items() if st.st_nlink == 1}
+    names_of |= _names_of(new_tree, {st.st_ino for st in written.values() if st.st_nlink > 1}, left)
     for names in names_of.values():
-        for name in sorted(n for n in names if n in live_node):
+        for name in sorted(n for n in names if n in written):
             if _share_live_node(live, new_tree, name, names):
                 break
 
 
-def _entries_by_name(folder: str) -> dict[str, os.DirEntry[str]]:
+def _names_of(top: Path, nodes: set[int], left: LeftAsTheyAre) -> dict[int, list[str]]:
+    """The names under `top` of the files whose node is one of `nodes`, but those `left`
+    leaves alone; a folder's entries are read through their types, with no status call."""
+    found: dict[int, list[str]] = {}
+    pending = [""] if nodes else []
+    while pending:
+        prefix = pending.pop()
+        with (
+            contextlib.suppress(FileNotFoundError, NotADirectoryError),
+            os.scandir(os.path.join(top, prefix)) as entries,
+        ):
+            for entry in entries:
+                path = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    if not left.matches(path, True):
+                        pending.append(path + "/")
+                elif (
+                    entry.inode() in nodes
+                    and entry.is_file(follow_symlinks=False)
+                    and not left.matches(path, False)
+                ):
+                    found.setdefault(entry.inode(), []).append(path)
+    return found
+
+
+def _is_file(root: Path, relative: str) -> bool:
     try:
-        with os.scandir(folder) as entries:
-            return {entry.name: entry for entry in entries}
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
+        return stat.S_ISREG(os.lstat(root / relative).st_mode)
+    except FileNotFoundError:
+        return False
 
 
 def _share_live_node(live: Path, new_tree: Path, name: str, names: list[str]) -> bool:

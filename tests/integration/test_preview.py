@@ -421,13 +421,14 @@ def test_one_name_of_a_hardlinked_file_restored_alone_is_linked_to_nothing_left_
     assert service.preview_restore("links", backup.id, only=["conf/site.cf"]).changes == ()
 
 
-def _linked_pair(service, tmp_path):
-    """`main.cf` and `conf/site.cf`, one file under two names, and `alone.cf`, backed up as
-    environment links; its root and the backup."""
+def _linked_names(service, tmp_path):
+    """`main.cf`, `conf/site.cf` and `conf/other.cf`, one file under three names, and
+    `alone.cf`, backed up as environment links; its root and the backup."""
     root = tmp_path / "links"
     (root / "conf").mkdir(parents=True)
     (root / "main.cf").write_text("listen = 443\n")
     os.link(root / "main.cf", root / "conf" / "site.cf")
+    os.link(root / "main.cf", root / "conf" / "other.cf")
     (root / "alone.cf").write_text("alone\n")
     service.add_environment("links", root, version="1.0")
     return root, service.create_backup("links")
@@ -442,7 +443,7 @@ def test_a_selective_restore_keeps_a_chosen_file_s_link_to_a_name_it_leaves_alon
 ):
     # Brought back as a file of its own, the chosen name, unchanged, took the other name's
     # link away from it: the restore changed a path it was told to leave as it is.
-    root, backup = _linked_pair(service, tmp_path)
+    root, backup = _linked_names(service, tmp_path)
     time.sleep(0.01)
     (root / "alone.cf").write_text("edited\n")
     before = _snapshot(root, tmp_path / "before")
@@ -453,12 +454,13 @@ def test_a_selective_restore_keeps_a_chosen_file_s_link_to_a_name_it_leaves_alon
 
     assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
     assert changed_by_rsync(before, root) == {"alone.cf"}
-    assert os.stat(root / "main.cf").st_ino == os.stat(root / "conf" / "site.cf").st_ino == node
+    names = ("main.cf", "conf/site.cf", "conf/other.cf")
+    assert {os.stat(root / name).st_ino for name in names} == {node}
 
 
 @needs_rsync
 def test_a_restore_keeps_a_file_s_link_to_a_name_excluded_since_the_backup(service, tmp_path):
-    root, backup = _linked_pair(service, tmp_path)
+    root, backup = _linked_names(service, tmp_path)
     service.set_excludes("links", ["conf/"])
     time.sleep(0.01)
     (root / "alone.cf").write_text("edited\n")
@@ -470,6 +472,7 @@ def test_a_restore_keeps_a_file_s_link_to_a_name_excluded_since_the_backup(servi
     assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
     assert changed_by_rsync(before, root) == {"alone.cf"}
     assert os.path.samefile(root / "main.cf", root / "conf" / "site.cf")
+    assert os.path.samefile(root / "main.cf", root / "conf" / "other.cf")
 
 
 @needs_rsync
@@ -487,7 +490,7 @@ def test_a_chosen_file_edited_under_both_names_is_restored_alone_and_the_other_n
 ):
     # Edited in place, the file is no longer what the backup holds: the chosen name gets the
     # backup's, and the name left alone keeps the edit, so the two are no longer one file.
-    root, backup = _linked_pair(service, tmp_path)
+    root, backup = _linked_names(service, tmp_path)
     time.sleep(0.01)
     edit(root / "main.cf")
     before = _snapshot(root, tmp_path / "before")
