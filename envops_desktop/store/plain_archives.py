@@ -342,6 +342,15 @@ class _BoundedTarInfo(tarfile.TarInfo):
             raise _ForgedHeaderError(self.size)
         return super()._proc_member(tarfile)  # type: ignore[misc]
 
+    def _apply_pax_info(self, pax_headers: dict[str, str], encoding: str, errors: str) -> None:
+        super()._apply_pax_info(pax_headers, encoding, errors)  # type: ignore[misc]
+        # A sparse file's pax header (GNU's format 1.0) gives its real name, then, for a
+        # name a plain header cannot hold (too long, not ASCII), `path`: its stand-in,
+        # `GNUSparseFile.1234/name`. tarfile applies them in order, so the stand-in won and
+        # the file came back in a folder of that name; GNU tar takes the real name.
+        if "GNU.sparse.name" in pax_headers:
+            self.name = pax_headers["GNU.sparse.name"]
+
 
 class _TarReader:
     """A tar, compressed or not, read once from start to end; bodies are copied into a

@@ -95,6 +95,34 @@ def test_a_tar_gz_made_by_tar_brings_back_every_kind_of_entry_it_keeps(
     assert backup.origin is BackupOrigin.IMPORTED and backup.version == "4.2.0"
 
 
+def test_sparse_files_whose_names_a_tar_header_cannot_hold_keep_their_names(
+    service, environment, config_dir, tmp_path
+):
+    # With attributes kept, GNU tar writes pax headers, and a sparse file's header then
+    # names a stand-in (`GNUSparseFile.1234/…`) beside its real name; for a name that is too
+    # long or not ASCII it also gives the stand-in as `path`, which tarfile let win.
+    source = tmp_path / "made-elsewhere"
+    deep = source / "modules" / ("very-long-folder-name-" * 4) / "conf.d"
+    deep.mkdir(parents=True)
+    names = [deep / "cache.db", source / "données.db", source / os.fsdecode(b"caf\xe9.db")]
+    for path in names:
+        with open(path, "wb") as sparse:
+            sparse.seek(1 << 20)
+            sparse.write(path.name.encode(errors="surrogateescape"))
+    os.link(names[1], source / "linked.db")
+    archive = tar_of(
+        source, tmp_path / "made.tar", "--xattrs", "--acls", "--sparse", top_level=True
+    )
+
+    imported(service, "billing", archive, "4.2.0", None)
+
+    assert rsync_differences(source, config_dir, "--delete") == []
+    for path in names:
+        restored = config_dir / path.relative_to(source)
+        assert restored.stat().st_blocks * 512 < 1 << 20  # its hole kept
+    assert os.path.samefile(config_dir / "données.db", config_dir / "linked.db")
+
+
 @pytest.mark.parametrize("kind", ["tar", "tar.gz", "tar.zst", "tar.bz2", "tar.xz", "zip"])
 def test_each_kind_of_archive_restores_the_same_tree(
     service, environment, config_dir, tmp_path, kind
