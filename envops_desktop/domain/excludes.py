@@ -142,7 +142,8 @@ def checked_selection(paths: Sequence[str]) -> list[str]:
     folder: with all it holds); refused where one is not such a path."""
     checked = []
     for path in paths:
-        path = path.strip().rstrip("/")
+        # Not stripped as a typed pattern is: a name may begin or end with a space.
+        path = path.rstrip("/")
         problem = relative_path_problem(path) if path else "is empty"
         if problem:
             raise InvalidInputError(f"{path!r} cannot be restored on its own: it {problem}.")

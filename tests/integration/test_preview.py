@@ -506,6 +506,36 @@ def test_a_chosen_file_edited_under_both_names_is_restored_alone_and_the_other_n
     assert service.preview_restore("links", backup.id, only=["main.cf"]).changes == ()
 
 
+@needs_rsync
+@pytest.mark.parametrize("shown_first", [False, True], ids=["command-line", "window"])
+def test_a_selective_restore_brings_back_names_that_begin_or_end_with_a_space(
+    service, tmp_path, shown_first
+):
+    # Chosen paths were stripped as typed text is: " lead.conf" was looked for as
+    # "lead.conf", refused as in neither tree; ticked in the window, left as it was.
+    root = tmp_path / "spaces"
+    (root / "trail ").mkdir(parents=True)
+    (root / " lead.conf").write_text("lead\n")
+    (root / "trail " / "x.conf").write_text("x\n")
+    (root / "other.conf").write_text("other\n")
+    service.add_environment("spaces", root, version="1.0")
+    backup = service.create_backup("spaces")
+    wanted = _snapshot(root, tmp_path / "wanted")
+    time.sleep(0.01)
+    for path in (" lead.conf", "trail /x.conf", "other.conf"):
+        (root / path).write_text("edited\n")
+    chosen = [" lead.conf", "trail "]
+
+    preview = service.preview_restore("spaces", backup.id, only=chosen)
+    shown = preview if shown_first else None
+    service.restore_backup("spaces", backup.id, only=chosen, previewed=shown)
+
+    assert {change.path for change in preview.changes} == {" lead.conf", "trail /x.conf"}
+    assert rsync_differences(wanted / "trail ", root / "trail ", "--delete") == []
+    assert (root / " lead.conf").read_text() == "lead\n"
+    assert (root / "other.conf").read_text() == "edited\n"
+
+
 def test_a_selective_restore_of_a_name_that_is_not_utf8_is_recorded(service, tmp_path):
     root = tmp_path / "legacy"
     root.mkdir()
