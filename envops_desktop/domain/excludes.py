@@ -9,7 +9,7 @@ r"""Which paths of an environment are excluded: glob patterns such as `logs/`, `
   (`**/cache`, `a/**/b`); a trailing `/**` is everything inside.
 - `!` makes a pattern take back what those before it excluded, but nothing inside an
   excluded folder. A line starting with `#` is a comment; `\` makes the next character
-  plain (`\#`, `\!`, `\*`).
+  plain (`\#`, `\!`, `\*`, and `\ ` for a space at either end, which is dropped).
 """
 
 import re
@@ -77,9 +77,18 @@ class _Rule(NamedTuple):
     negated: bool
 
 
+def _trimmed(line: str) -> str:
+    """`line` without the spaces around it, but one a backslash escapes: gitignore drops
+    trailing spaces unless quoted (`name\\ `, a name that ends in a space)."""
+    text = line.lstrip()
+    kept = text.rstrip()
+    escaped = (len(kept) - len(kept.rstrip("\\"))) % 2 == 1
+    return text[: len(kept) + 1] if escaped and len(kept) < len(text) else kept
+
+
 def _rule(line: str) -> _Rule | None:
     """One pattern as gitignore reads it; None for a blank line or a comment."""
-    pattern = line.strip()
+    pattern = _trimmed(line)
     if not pattern or pattern.startswith("#"):
         return None
     negated = pattern.startswith("!")
@@ -94,7 +103,7 @@ def check_patterns(patterns: Sequence[str]) -> list[str]:
     """The patterns, stripped, or InvalidInputError naming one that cannot be one."""
     checked = []
     for raw in patterns:
-        pattern = raw.strip()
+        pattern = _trimmed(raw)
         if not pattern:
             continue
         body = pattern.removeprefix("!").strip("/")
@@ -121,7 +130,7 @@ class Excludes:
     @property
     def in_effect(self) -> list[str]:
         """The patterns, stripped, without blank lines and notes: what to name to a user."""
-        return [line.strip() for line in self.patterns if _rule(line)]
+        return [_trimmed(line) for line in self.patterns if _rule(line)]
 
     def matches(self, path: str, is_dir: bool) -> bool:
         name = path.rpartition("/")[2]

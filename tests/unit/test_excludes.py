@@ -36,6 +36,11 @@ from envops_desktop.domain.excludes import Excludes, check_patterns
         ("\\#hash", "#hash", False, True),
         ("\\!bang", "!bang", False, True),
         ("[z-a]", "[z-a]", False, True),  # no range: its characters are plain
+        ("trail ", "trail", False, True),  # trailing spaces are dropped
+        ("trail\\ ", "trail ", False, True),  # but one after a backslash is the name's
+        ("trail\\ ", "trail", False, False),
+        ("a\\ \\  ", "a  ", False, True),
+        ("\\ lead", " lead", False, True),
     ],
 )
 def test_a_pattern_excludes_what_gitignore_would(pattern, path, is_dir, excluded):
@@ -50,6 +55,14 @@ def test_a_later_pattern_with_a_bang_takes_back_what_an_earlier_one_excluded():
     assert excludes.covers("logs/kept.log", is_dir=False)
     # The last pattern that matches decides.
     assert Excludes(["*.log", "!keep.log", "keep.log"]).covers("keep.log", is_dir=False)
+
+
+def test_a_pattern_keeps_the_space_a_backslash_escapes_when_it_is_checked():
+    assert check_patterns(["  logs/  ", "trail\\ ", "trail\\\\ "]) == [
+        "logs/",
+        "trail\\ ",
+        "trail\\\\",  # an escaped backslash escapes no space
+    ]
 
 
 def test_comments_alone_exclude_nothing():
