@@ -284,6 +284,9 @@ def test_after_random_edits_a_restore_of_random_paths_changes_just_those(
     whole = service.preview_restore("mail", backup.id)
     paths = sorted(change.path for change in whole.changes if change.path != ".")
     chosen = rng.sample(paths, rng.randint(1, max(1, len(paths) // 2)))
+    # And some the edits left as they were: such a file may be one with a name not chosen.
+    as_they_were = sorted({str(p.relative_to(root)) for p in root.rglob("*")} - set(paths))
+    chosen += rng.sample(as_they_were, min(len(as_they_were), rng.randint(0, 3)))
 
     preview = {c.path for c in service.preview_restore("mail", backup.id, only=chosen).changes}
     service.restore_backup("mail", backup.id, only=chosen, previewed=whole if window else None)
@@ -294,6 +297,21 @@ def test_after_random_edits_a_restore_of_random_paths_changes_just_those(
     for path in changed - {p for p in changed if _within(p, chosen)}:
         assert any(c.startswith(path + "/") for c in chosen), (path, edits, chosen)
         assert stat.S_ISDIR(os.lstat(root / path).st_mode), (path, edits, chosen)
+    # A file brought back as it was is still one file with the names not chosen.
+    for names in _names_of_each_file(before):
+        if any(_within(n, chosen) and n not in preview for n in names):
+            linked = {os.lstat(root / n).st_ino for n in names if not _within(n, chosen)}
+            kept = {os.lstat(root / n).st_ino for n in names if n not in preview}
+            assert len(kept) == 1 or not linked, (names, edits, chosen)
+
+
+def _names_of_each_file(root: Path) -> list[list[str]]:
+    """The names of each file under `root` that has more than one."""
+    names: dict[int, list[str]] = {}
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink() and path.lstat().st_nlink > 1:
+            names.setdefault(path.lstat().st_ino, []).append(str(path.relative_to(root)))
+    return [group for group in names.values() if len(group) > 1]
 
 
 def _within(path: str, chosen: list[str]) -> bool:
