@@ -532,6 +532,10 @@ def _long_operation(
         ticking.start()
     try:
         yield bar, cancel
+        if waiting is not None:
+            # Work that changes nothing: a Ctrl-C that came as it got to its end stops it
+            # too, rather than print what the user stopped waiting for.
+            cancel.raise_if_cancelled()
     finally:
         done.set()
         if ticking is not None:

@@ -867,6 +867,33 @@ def test_a_dry_run_at_a_terminal_shows_the_time_it_takes_and_stops_at_ctrl_c(cli
     assert code == 0 and out.strip().endswith(": no changes.")
 
 
+@pytest.mark.parametrize(
+    ("work", "command"),
+    [
+        ("compare", ("diff", "latest", "live", "--env", "billing")),
+        ("preview_restore", ("restore", "billing", "latest", "--dry-run")),
+    ],
+)
+def test_a_ctrl_c_as_the_changes_are_worked_out_stops_them_even_at_their_end(
+    cli, billing, monkeypatch, work, command
+):
+    # A Ctrl-C that came as the work got to its end was set aside and the changes printed
+    # whole: at a terminal in CI, a diff of 30,000 files stopped so ended with code 0.
+    cli("backup", "create", "billing")
+    worked_out = getattr(EnvOpsService, work)
+
+    def interrupted_as_it_ends(*args, **kwargs):
+        changes = worked_out(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+        return changes
+
+    monkeypatch.setattr(EnvOpsService, work, interrupted_as_it_ends)
+    code, out, err = cli(*command)
+
+    assert code == 1 and "The operation was cancelled" in err
+    assert out == ""
+
+
 def test_ctrl_c_during_a_restore_at_a_terminal_leaves_the_environment_as_it_was(
     cli, billing, tmp_path
 ):
