@@ -42,26 +42,61 @@ def _blob_sizes(rows: Iterable[EntryRow]) -> dict[str, int]:
     return {row[5]: row[3] for row in rows if row[5] is not None}
 
 
+# What a `Backup` is made of, in `_backup`'s order. Named rather than `*` and taken by
+# place: 2,000 backups, listed on the window's thread each time an environment is
+# selected, took 19 ms by column names and 14 ms so.
+_BACKUP = (
+    "SELECT id, environment_id, name, created_at, version, created_by, origin, file_count,"
+    " total_bytes, skipped, root_mode, root_mtime_ns, root_meta, changed_while_read, made_on,"
+    " pinned, deleted_at, deleted_why FROM backups"
+)
+_ORIGINS = {origin.value: origin for origin in BackupOrigin}
+
+
+def _names(text: str) -> list[str]:
+    return [] if text == "[]" else loads_any_name(text)  # nearly always empty
+
+
 def _backup(row: sqlite3.Row) -> Backup:
+    (
+        backup_id,
+        environment_id,
+        name,
+        created_at,
+        version,
+        created_by,
+        origin,
+        file_count,
+        total_bytes,
+        skipped,
+        root_mode,
+        root_mtime_ns,
+        root_meta,
+        changed_while_read,
+        made_on,
+        pinned,
+        deleted_at,
+        deleted_why,
+    ) = row
     return Backup(
-        id=row["id"],
-        environment_id=row["environment_id"],
-        name=row["name"],
-        created_at=from_text(row["created_at"]),
-        version=row["version"],
-        created_by=row["created_by"],
-        origin=BackupOrigin(row["origin"]),
-        file_count=row["file_count"],
-        total_bytes=row["total_bytes"],
-        skipped=loads_any_name(row["skipped"]),
-        root_mode=row["root_mode"],
-        root_mtime_ns=row["root_mtime_ns"],
-        root_meta=loads_any_name(row["root_meta"]) if row["root_meta"] else None,
-        changed_while_read=loads_any_name(row["changed_while_read"] or "[]"),
-        made_on=row["made_on"],
-        pinned=bool(row["pinned"]),
-        deleted_at=from_text(row["deleted_at"]) if row["deleted_at"] else None,
-        deleted_why=row["deleted_why"] or "",
+        id=backup_id,
+        environment_id=environment_id,
+        name=name,
+        created_at=from_text(created_at),
+        version=version,
+        created_by=created_by,
+        origin=_ORIGINS[origin],
+        file_count=file_count,
+        total_bytes=total_bytes,
+        skipped=_names(skipped),
+        root_mode=root_mode,
+        root_mtime_ns=root_mtime_ns,
+        root_meta=loads_any_name(root_meta) if root_meta else None,
+        changed_while_read=_names(changed_while_read or "[]"),
+        made_on=made_on,
+        pinned=bool(pinned),
+        deleted_at=from_text(deleted_at) if deleted_at else None,
+        deleted_why=deleted_why or "",
     )
 
 
@@ -149,7 +184,7 @@ class BackupRecords:
         row = (
             self._db.connection()
             .execute(
-                "SELECT * FROM backups WHERE environment_id = ? AND manifest = ?"
+                _BACKUP + " WHERE environment_id = ? AND manifest = ?"
                 " AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1",
                 (env_id, manifest),
             )
@@ -167,7 +202,7 @@ class BackupRecords:
         """The environment's backups newest first (the first `limit` of them); with
         `deleted`, those in Deleted instead."""
         rows = self._db.connection().execute(
-            "SELECT * FROM backups WHERE environment_id = ? AND (deleted_at IS NULL) = ?"
+            _BACKUP + " WHERE environment_id = ? AND (deleted_at IS NULL) = ?"
             " ORDER BY created_at DESC, id DESC LIMIT ?",
             (env_id, not deleted, -1 if limit is None else limit),
         )
@@ -176,8 +211,7 @@ class BackupRecords:
     def deleted_before(self, moment: datetime) -> list[Backup]:
         """Every backup moved to Deleted at or before `moment`, longest there first."""
         rows = self._db.connection().execute(
-            "SELECT * FROM backups WHERE deleted_at IS NOT NULL AND deleted_at <= ?"
-            " ORDER BY deleted_at",
+            _BACKUP + " WHERE deleted_at IS NOT NULL AND deleted_at <= ? ORDER BY deleted_at",
             (to_text(moment),),
         )
         return [_backup(row) for row in rows]
@@ -197,11 +231,7 @@ class BackupRecords:
             )
 
     def by_id(self, backup_id: str) -> Backup | None:
-        row = (
-            self._db.connection()
-            .execute("SELECT * FROM backups WHERE id = ?", (backup_id,))
-            .fetchone()
-        )
+        row = self._db.connection().execute(_BACKUP + " WHERE id = ?", (backup_id,)).fetchone()
         return _backup(row) if row else None
 
     def ids_starting_with(self, prefix: str) -> list[str]:

@@ -5,6 +5,8 @@ import shutil
 import stat
 import threading
 import time
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
@@ -413,3 +415,45 @@ def test_a_path_longer_than_the_system_opens_fails_the_backup_with_a_sentence(
         service.create_backup("billing")
     assert service.list_backups("billing") == []
     assert service.activity("billing")[0].action is ActivityAction.BACKUP_FAILED
+
+
+def test_a_backup_s_record_reads_back_every_field_as_written(service, tmp_path):
+    # Read by place, not by column name: each field must come from its own column.
+    root = tmp_path / "env"
+    root.mkdir()
+    (root / "a.conf").write_text("a\n")
+    env = service.add_environment("env", root, version="1.0")
+    made = service.create_backup("env")
+    records = service._ctx.backups
+    manifest = (
+        service._ctx.db.connection()
+        .execute("SELECT manifest FROM backups WHERE id = ?", (made.id,))
+        .fetchone()[0]
+    )
+    written = replace(
+        made,
+        id="by-hand",
+        name="by hand",
+        created_at=made.created_at + timedelta(seconds=1),
+        version="2.0",
+        created_by="ops",
+        origin=BackupOrigin.IMPORTED,
+        file_count=7,
+        total_bytes=9,
+        skipped=["unreadable.key", os.fsdecode(b"caf\xe9.conf")],
+        root_mode=0o750,
+        root_mtime_ns=123,
+        root_meta={"uid": 1, "gid": 2, "user": "daemon", "group": "bin"},
+        changed_while_read=["app.log"],
+        made_on="ops@elsewhere",
+    )
+    records.insert(written, manifest=manifest)
+    records.set_pinned("by-hand", True)
+    moment = made.created_at + timedelta(minutes=1)
+    records.move_to_bin("by-hand", moment, "retention")
+
+    wanted = replace(written, pinned=True, deleted_at=moment, deleted_why="retention")
+    assert records.by_id("by-hand") == wanted
+    assert records.for_environment(env.id, deleted=True) == [wanted]
+    assert records.deleted_before(moment) == [wanted]
+    assert records.for_environment(env.id) == [made]
