@@ -112,7 +112,7 @@ def keep_links_to_what_stays(
     if not shared:
         return
     sharing = [name for names in _names_of(live, shared, left).values() for name in names]
-    written = {name: os.lstat(new_tree / name) for name in sharing if _is_file(new_tree, name)}
+    written = {name: st for name in sharing if (st := _file_status(new_tree / name))}
     # The names each file written was given: looked for only where it has more than one.
     names_of = {st.st_ino: [name] for name, st in written.items() if st.st_nlink == 1}
     names_of |= _names_of(new_tree, {st.st_ino for st in written.values() if st.st_nlink > 1}, left)
@@ -147,11 +147,13 @@ def _names_of(top: Path, nodes: set[int], left: LeftAsTheyAre) -> dict[int, list
     return found
 
 
-def _is_file(root: Path, relative: str) -> bool:
+def _file_status(path: Path) -> os.stat_result | None:
+    """The status of the regular file at `path`; None if there is none."""
     try:
-        return stat.S_ISREG(os.lstat(root / relative).st_mode)
+        st = os.lstat(path)
     except FileNotFoundError:
-        return False
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
 
 
 def _share_live_node(live: Path, new_tree: Path, name: str, names: list[str]) -> bool:

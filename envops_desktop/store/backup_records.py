@@ -53,8 +53,8 @@ _BACKUP = (
 _ORIGINS = {origin.value: origin for origin in BackupOrigin}
 
 
-def _names(text: str) -> list[str]:
-    return [] if text == "[]" else loads_any_name(text)  # nearly always empty
+def _names(text: str | None) -> list[str]:
+    return loads_any_name(text) if text and text != "[]" else []  # nearly always empty
 
 
 def _backup(row: sqlite3.Row) -> Backup:
@@ -92,7 +92,7 @@ def _backup(row: sqlite3.Row) -> Backup:
         root_mode=root_mode,
         root_mtime_ns=root_mtime_ns,
         root_meta=loads_any_name(root_meta) if root_meta else None,
-        changed_while_read=_names(changed_while_read or "[]"),
+        changed_while_read=_names(changed_while_read),
         made_on=made_on,
         pinned=bool(pinned),
         deleted_at=from_text(deleted_at) if deleted_at else None,
