@@ -19,9 +19,11 @@ from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.garbage import collect_garbage
+from envops_desktop.service.links_as_read import LinksAsRead
 from envops_desktop.service.parallel import run_in_batches
 from envops_desktop.service.scanning import (
     RACY_NS,
+    REMOVED_NOTE,
     Scan,
     ScannedFiles,
     environment_folder,
@@ -113,10 +115,13 @@ class _FileRows:
     started_ns: int
     total_bytes: int = 0
     changed_while_read: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # gone before a helper could read them
+    linked_to: set[str] = field(default_factory=set)  # `Scan.linked_to`
 
     def __iter__(self) -> Iterator[EntryRow]:
         cache_read, racy_before = self.cache.read.append, self.started_ns - RACY_NS
         total = fresh = 0
+        links = LinksAsRead(self.linked_to) if self.linked_to else None
         files = self.cache.files
         for (path, size, mtime_ns, _, mode), sha, meta in zip(
             files, self.cache.known, files.metas, strict=True
@@ -124,6 +129,10 @@ class _FileRows:
             digest = None
             if sha is None:
                 sha, read, changed, xattrs = next(self.stored)
+                if not sha:  # left out, as if the scan had not found it
+                    self.removed.append(path)
+                    cache_read(None)
+                    continue
                 # The scan left them to the helper that read the file; one that read them
                 # itself (a hardlink, a sparse file) keeps what it read.
                 if xattrs and not (meta and "xattrs" in meta):
@@ -136,6 +145,8 @@ class _FileRows:
                     digest = bytes.fromhex(sha)
                     fresh += 1
                 size = read
+            if links is not None:
+                meta = links.kept(path, sha, meta)
             cache_read(digest)
             total += size
             yield (path, _FILE, mode, size, mtime_ns, sha, None, meta)
@@ -158,6 +169,7 @@ class _StoredTree:
     # Every file's hash went into the cache: the next scan with the same digest needs none.
     all_cached: bool
     changed_while_read: list[str]
+    removed: list[str]  # files gone before a helper could read them, left out
 
 
 def _store_tree(
@@ -178,7 +190,7 @@ def _store_tree(
     meter = ProgressMeter(progress, _PHASE, total)
     stored = _store_files(ctx, Path(env.path), scan.files, to_store, total, placed, meter, cancel)
     cache = _CacheUpdate(scan.files, known)
-    file_rows = _FileRows(cache, stored, scan.started_ns)
+    file_rows = _FileRows(cache, stored, scan.started_ns, linked_to=scan.linked_to)
     # Rows go into the manifest as the files are read, never all held at once.
     manifest = ManifestWriter()
     manifest.add(heapq.merge(map(entry_row, scan.others), file_rows, key=itemgetter(0)))
@@ -197,6 +209,7 @@ def _store_tree(
         cache=cache,
         all_cached=cache.fresh_count == len(to_store),
         changed_while_read=file_rows.changed_while_read,
+        removed=file_rows.removed,
     )
 
 
@@ -246,7 +259,9 @@ def _back_up(
         raise
     version = current_version(env)
     try:
-        scan = quick_scan(env)
+        # What is removed meanwhile is left out and named, as tar and rsync do: a scheduled
+        # backup of a live server's folder would otherwise fail on an editor's scratch file.
+        scan = quick_scan(env, pass_over_removed=True)
     except OSError as error:
         raise _failed(ctx, env, error) from error
     tree_digest = scan.digest()
@@ -262,6 +277,7 @@ def _back_up(
         else:
             ProgressMeter(progress, _PHASE, 0).finish()  # nothing to read
         manifest = same_tree if new_tree is None else new_tree.manifest
+        removed_late = new_tree.removed if new_tree else []
         existing = ctx.backups.newest_with_manifest(env.id, manifest) if reuse_identical else None
         if (
             existing is not None
@@ -285,9 +301,11 @@ def _back_up(
             version=version,
             created_by=ctx.user,
             origin=origin,
-            file_count=len(scan.files),
+            file_count=len(scan.files) - len(removed_late),
             total_bytes=new_tree.total_bytes if new_tree else sum(scan.files.sizes),
-            skipped=sorted(scan.skipped),
+            skipped=sorted(
+                scan.skipped + [path + REMOVED_NOTE for path in scan.removed + removed_late]
+            ),
             root_mode=scan.root_mode,
             root_mtime_ns=scan.root_mtime_ns,
             root_meta=scan.root_meta,
@@ -353,7 +371,7 @@ def _detail(backup: Backup) -> str:
         f"{backup.total_bytes} bytes"
     )
     if backup.skipped:
-        detail += "; skipped special files: " + ", ".join(backup.skipped)
+        detail += "; not backed up: " + ", ".join(backup.skipped)
     if backup.changed_while_read:
         detail += "; incomplete, changed while they were read: " + ", ".join(
             backup.changed_while_read

@@ -117,6 +117,11 @@ class Scan:
     others: list[TreeEntry] = field(default_factory=list)
     files: ScannedFiles = field(default_factory=ScannedFiles)
     skipped: list[str] = field(default_factory=list)
+    # Entries gone (or made something else) between being listed and being read, with all
+    # they held, left out where the scan was asked to pass over them.
+    removed: list[str] = field(default_factory=list)
+    # The first name (in path order) of each file with other names in the tree.
+    linked_to: set[str] = field(default_factory=set)
     root_mode: int = 0o755
     root_mtime_ns: int = 0
     root_meta: EntryMeta | None = None
@@ -176,6 +181,8 @@ class Scan:
 MOUNT_POINT_NOTE = " (a mount point: recorded as an empty folder, its contents not backed up)"
 # How `skipped` names a device file: a restore leaves whatever is at its path alone.
 DEVICE_NOTE = " (a device file: not backed up; a restore leaves it as it is)"
+# How a backup's `skipped` names an entry removed while the backup read the folder.
+REMOVED_NOTE = " (removed while it was being backed up: not in this backup)"
 
 
 def scan_tree(
@@ -183,6 +190,7 @@ def scan_tree(
     excludes: Excludes | None = None,
     file_xattrs: bool = True,
     entering: Callable[[str], None] | None = None,
+    pass_over_removed: bool = False,
 ) -> Scan:
     """List a directory tree with every entry's metadata; files come in path order.
 
@@ -194,6 +202,10 @@ def scan_tree(
     names in the tree records the first of them (in path order) as the one it links to.
     What `excludes` matches is left out, a folder with all it holds, and counted.
     `entering` is told each folder's path as it is entered, for a progress report.
+
+    An entry removed while the tree is read (a lock file, an editor's scratch file, the
+    temporary name of a file written and renamed) ends the scan with a sentence, unless it
+    is excluded; with `pass_over_removed` it is left out and named in `removed`.
     """
     started_ns = time.time_ns()
     real_root = os.path.realpath(root)
@@ -228,40 +240,54 @@ def scan_tree(
             # Its kind went with it: read as a folder, which every pattern for it matches.
             if excluding and excludes.matches(path, True):  # type: ignore[union-attr]
                 continue  # a lock file or log that comes and goes: no business of ours
-            raise _changed_while_read(directory.rstrip("/") or "/")
+            if not pass_over_removed:
+                raise _FolderChangedError(directory.rstrip("/") or "/")
+            scan.removed.append(path)
+            continue
         mode, path = st.st_mode, prefix + name
         if excluding and excludes.matches(path, _S_ISDIR(mode)):  # type: ignore[union-attr]
             scan.excluded.append(path)
             continue
         full = directory + name
-        if _S_ISREG(mode):  # nearly every entry: the cheapest path
-            if st.st_nlink > 1:
-                first = first_names.setdefault((st.st_dev, st.st_ino), path)
-                meta = read_metadata(full, st, True, None if first == path else first)
-            elif may_have_holes(st) or (file_xattrs and has_xattrs(full)):
-                meta = read_metadata(full, st, holes=True)
+        try:
+            if _S_ISREG(mode):  # nearly every entry: the cheapest path
+                if st.st_nlink > 1:
+                    first = first_names.setdefault((st.st_dev, st.st_ino), path)
+                    if first != path:
+                        scan.linked_to.add(first)
+                    meta = read_metadata(full, st, True, None if first == path else first)
+                elif may_have_holes(st) or (file_xattrs and has_xattrs(full)):
+                    meta = read_metadata(full, st, holes=True)
+                else:
+                    if not file_xattrs:
+                        unread(len(files))
+                    meta = owner_of(st)
+                add_file(path, st, meta)
+            elif _S_ISDIR(mode):
+                folder = _entry(path, EntryKind.DIR, st, full)
+                if mounted and path in mounted:
+                    scan.others.append(folder)
+                    scan.skipped.append(path + MOUNT_POINT_NOTE)
+                    continue
+                if entering is not None:
+                    entering(path)
+                listing = _listing(full, False)
+                scan.others.append(folder)
+                pending.append((path + "/", full + "/", _in_path_order(listing)))
+            elif _S_ISLNK(mode):
+                target = os.readlink(full)
+                scan.others.append(_entry(path, EntryKind.SYMLINK, st, full, target))
+            elif stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+                kind = EntryKind.FIFO if stat.S_ISFIFO(mode) else EntryKind.SOCKET
+                scan.others.append(_entry(path, kind, st, full))
             else:
-                if not file_xattrs:
-                    unread(len(files))
-                meta = owner_of(st)
-            add_file(path, st, meta)
-        elif _S_ISDIR(mode):
-            scan.others.append(_entry(path, EntryKind.DIR, st, full))
-            if mounted and path in mounted:
-                scan.skipped.append(path + MOUNT_POINT_NOTE)
-                continue
-            if entering is not None:
-                entering(path)
-            pending.append((path + "/", full + "/", _in_path_order(_listing(full, False))))
-        elif _S_ISLNK(mode):
-            target = os.readlink(full)
-            scan.others.append(_entry(path, EntryKind.SYMLINK, st, full, target))
-        elif stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-            kind = EntryKind.FIFO if stat.S_ISFIFO(mode) else EntryKind.SOCKET
-            scan.others.append(_entry(path, kind, st, full))
-        else:
-            scan.devices.append(path)
-            scan.skipped.append(path + DEVICE_NOTE)
+                scan.devices.append(path)
+                scan.skipped.append(path + DEVICE_NOTE)
+        except (_FolderChangedError, FileNotFoundError, NotADirectoryError):
+            # Removed, or made something else, since it was listed.
+            if not pass_over_removed:
+                raise
+            scan.removed.append(path)
     scan.others.sort(key=itemgetter(0))  # a folder `a` comes before `a-b`, not after it
     return scan
 
@@ -275,10 +301,15 @@ def environment_folder(env: Environment) -> Path:
     return folder
 
 
-def quick_scan(env: Environment, entering: Callable[[str], None] | None = None) -> Scan:
+def quick_scan(
+    env: Environment,
+    entering: Callable[[str], None] | None = None,
+    pass_over_removed: bool = False,
+) -> Scan:
     """`env`'s folder as a backup first scans it (its excludes left out), files' xattrs not
     yet read: a tree as an earlier backup found it needs none of them."""
-    return scan_tree(environment_folder(env), Excludes(env.excludes), False, entering)
+    folder = environment_folder(env)
+    return scan_tree(folder, Excludes(env.excludes), False, entering, pass_over_removed)
 
 
 def _in_path_order(
@@ -323,7 +354,7 @@ def _listing(directory: str, follow: bool) -> list[tuple[str, os.stat_result | N
     except OSError as error:
         if error.errno not in _CHANGED_WHILE_LISTED:
             raise
-        raise _changed_while_read(directory) from error
+        raise _FolderChangedError(directory) from error
 
 
 def _status(
@@ -335,10 +366,12 @@ def _status(
         return None
 
 
-def _changed_while_read(directory: str) -> OperationFailedError:
-    return OperationFailedError(
-        f"The folder {directory} changed while it was being read; try again."
-    )
+class _FolderChangedError(OperationFailedError):
+    """An entry of a folder removed, or made something else, between the folder's listing
+    and its own reading; or a folder itself, when it is read."""
+
+    def __init__(self, directory: str) -> None:
+        super().__init__(f"The folder {directory} changed while it was being read; try again.")
 
 
 def _entry(

@@ -69,6 +69,8 @@ class DamagedBlobError(ValueError):
 # when the content was already stored, or is large and has a file of its own), whether it
 # kept changing while it was read, and its extended attributes (None when it has none).
 Ingested = tuple[str, int, PackedAt | None, bool, dict[str, str] | None]
+# What storing a file removed (or made something else) before its turn came gave: nothing.
+REMOVED: Ingested = ("", 0, None, False, None)
 # How many times a file that changes while it is read is read before it is stored as is.
 _READS_OF_A_CHANGING_FILE = 3
 # Bytes of small contents read and held until the pack index is asked about them together.
@@ -210,7 +212,8 @@ class BlobStore:
         The name is the hash of exactly the bytes stored. A file that changes while it is
         read (its size, mtime or ctime moved) is read again, a few times at most; content
         still changing is stored as last read, and said so, as `tar` warns "file changed as
-        we read it". Nothing read while the file changed is stored.
+        we read it". Nothing read while the file changed is stored. A file no longer there
+        gives `REMOVED`, as `rsync` passes over a "vanished" file.
 
         The small contents read are looked up in the pack index together, not one query per
         file: those queries were a fifth of what a first backup of 200,000 small files cost
@@ -272,7 +275,10 @@ class BlobStore:
 
     def _read_once(self, source: str, keep_if_changed: bool) -> Ingested | _SmallRead | None:
         # A small file's content, to be packed; a large one's stored in a file of its own.
-        fd, status = open_regular_file(source)
+        try:
+            fd, status = open_regular_file(source)
+        except (FileNotFoundError, NotADirectoryError):  # it, or a folder above it
+            return REMOVED
         try:
             before = _identity(status)
             first = first_read(fd, status.st_size, SMALL_FILE)

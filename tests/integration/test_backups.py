@@ -334,27 +334,6 @@ def test_store_check_finds_a_damaged_blob(service, environment, tmp_path):
     assert report.damaged == [victim]
 
 
-def test_a_file_removed_while_the_backup_reads_it_is_a_sentence_and_logged(
-    service, environment, config_dir, monkeypatch
-):
-    from envops_desktop.domain.enums import ActivityAction
-    from envops_desktop.domain.errors import OperationFailedError
-    from envops_desktop.service import backups
-
-    real_scan = backups.quick_scan
-
-    def scan_then_a_deployment_removes_a_file(env):
-        scan = real_scan(env)
-        (config_dir / "app.yaml").unlink()  # what another program does at that moment
-        return scan
-
-    monkeypatch.setattr(backups, "quick_scan", scan_then_a_deployment_removes_a_file)
-    with pytest.raises(OperationFailedError, match=r"app\.yaml was removed while billing was"):
-        service.create_backup("billing")
-    assert service.list_backups("billing") == []
-    assert service.activity("billing")[0].action is ActivityAction.BACKUP_FAILED
-
-
 @needs_root_to_mount
 def test_a_full_data_disk_during_a_backup_is_a_sentence(tmp_path, config_dir):
     from envops_desktop.domain.errors import OperationFailedError

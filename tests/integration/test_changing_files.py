@@ -1,11 +1,18 @@
-"""Files written while they are backed up, and owners a restore may not set."""
+"""Files written or removed while they are backed up, and owners a restore may not set."""
 
 import os
+import shutil
+import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 
+from envops_desktop.domain.enums import ActivityAction
+from envops_desktop.service import scanning
+from envops_desktop.service.scanning import REMOVED_NOTE
 from tests.privileges import as_an_ordinary_user
+from tests.trees import mess_up, rsync_differences
 
 BIG = 30 << 20
 
@@ -135,3 +142,134 @@ def test_a_restore_as_root_gives_files_back_to_their_owners(service, environment
     assert (st.st_uid, st.st_gid) == (4242, 4243)
     assert (config_dir.stat().st_uid, config_dir.stat().st_gid) == (1, 1)
     assert service.restore_caveats(backup.id) == []
+
+
+def _after_the_scan(monkeypatch, change) -> None:
+    """Have `change()` run as another program would, once the backup has listed the folder
+    and before it reads the files."""
+    from envops_desktop.service import backups
+
+    real_scan = backups.quick_scan
+
+    def scan_then_change(*args, **kwargs):
+        scan = real_scan(*args, **kwargs)
+        change()
+        return scan
+
+    monkeypatch.setattr(backups, "quick_scan", scan_then_change)
+
+
+def test_files_removed_while_a_backup_reads_them_are_left_out_and_named(
+    service, environment, config_dir, monkeypatch, tmp_path
+):
+    # A deployment removes a file, and an editor's scratch file goes, as the backup runs.
+    scratch = config_dir / "conf.d" / ".cache.ini.swp"
+    scratch.write_text("an editor's")
+    _after_the_scan(monkeypatch, lambda: [(config_dir / "app.yaml").unlink(), scratch.unlink()])
+    backup = service.create_backup("billing")
+    as_it_is_now = tmp_path / "as-it-is-now"
+    subprocess.run(["cp", "-a", f"{config_dir}/.", str(as_it_is_now)], check=True)
+
+    paths = {e.path for e in service.backup_entries(backup.id)}
+    assert "app.yaml" not in paths and "conf.d/.cache.ini.swp" not in paths
+    assert {"VERSION", "conf.d/cache.ini", "certs/server.key"} <= paths
+    assert backup.file_count == 6  # of the tree's 8 files
+    assert backup.skipped == [
+        "app.yaml" + REMOVED_NOTE,
+        "conf.d/.cache.ini.swp" + REMOVED_NOTE,
+    ]
+    assert service.list_backups("billing") == [backup]
+    created = service.activity("billing")[0]
+    assert created.action is ActivityAction.BACKUP_CREATED
+    assert "not backed up: app.yaml (removed while it was being backed up" in created.detail
+
+    mess_up(config_dir)
+    service.restore_backup("billing", backup.id)
+    assert rsync_differences(as_it_is_now, config_dir, "--delete") == []
+    assert service.check_store().healthy
+
+
+@pytest.mark.skipif(not scanning._BY_DESCRIPTOR, reason="statuses here come with the listing")
+def test_a_folder_removed_while_a_backup_lists_it_is_left_out_and_named(
+    service, environment, config_dir, monkeypatch, tmp_path
+):
+    list_folder = scanning._listing
+
+    def a_cleaner_removes_certs(directory: str, follow: bool) -> list:
+        listed = list_folder(directory, follow)
+        if Path(directory) == config_dir:  # certs was listed as a folder; now it is gone
+            shutil.rmtree(config_dir / "certs")
+        return listed
+
+    monkeypatch.setattr(scanning, "_listing", a_cleaner_removes_certs)
+    backup = service.create_backup("billing")
+    monkeypatch.undo()
+
+    paths = {e.path for e in service.backup_entries(backup.id)}
+    assert not any(path.startswith("certs") for path in paths)
+    assert backup.skipped == ["certs" + REMOVED_NOTE]
+    as_it_is_now = tmp_path / "as-it-is-now"
+    subprocess.run(["cp", "-a", f"{config_dir}/.", str(as_it_is_now)], check=True)
+    mess_up(config_dir)
+    service.restore_backup("billing", backup.id)
+    assert rsync_differences(as_it_is_now, config_dir, "--delete") == []
+
+
+def _one_file_under_three_names(config_dir: Path, content: bytes) -> list[Path]:
+    names = [config_dir / folder / "shared.conf" for folder in ("a", "b", "c")]
+    for name in names:
+        name.parent.mkdir()
+    names[0].write_bytes(content)
+    for name in names[1:]:
+        os.link(names[0], name)
+    return names
+
+
+def _write_and_rename(path: Path, content: bytes) -> None:
+    # How editors and package managers write: a new file, renamed over the old name, which
+    # leaves the file's other names holding what they held.
+    scratch = path.with_name(path.name + ".new")
+    scratch.write_bytes(content)
+    os.replace(scratch, path)
+
+
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_a_hardlinked_file_given_a_new_file_during_a_backup_keeps_each_name_s_content(
+    service, environment, config_dir, monkeypatch, tmp_path, which
+):
+    names = _one_file_under_three_names(config_dir, b"listen 8443\n")
+    _after_the_scan(monkeypatch, lambda: _write_and_rename(names[which], b"listen 9443\n"))
+    backup = service.create_backup("billing")
+    as_it_is_now = tmp_path / "as-it-is-now"
+    subprocess.run(["cp", "-a", f"{config_dir}/.", str(as_it_is_now)], check=True)
+
+    mess_up(config_dir)
+    for name in names:
+        name.unlink()
+    service.restore_backup("billing", backup.id)
+
+    # Each name as it was read, and the two still one file: rsync -H judges the links.
+    assert rsync_differences(as_it_is_now, config_dir, "--delete", "-c") == []
+    assert names[which].read_bytes() == b"listen 9443\n"
+    others = [name for name in names if name != names[which]]
+    assert [name.read_bytes() for name in others] == [b"listen 8443\n"] * 2
+    assert os.path.samefile(*others)
+
+
+def test_the_other_names_of_a_hardlinked_file_whose_first_name_is_removed_stay_one_file(
+    service, environment, config_dir, monkeypatch, tmp_path
+):
+    names = _one_file_under_three_names(config_dir, b"listen 8443\n")
+    _after_the_scan(monkeypatch, names[0].unlink)
+    backup = service.create_backup("billing")
+    as_it_is_now = tmp_path / "as-it-is-now"
+    subprocess.run(["cp", "-a", f"{config_dir}/.", str(as_it_is_now)], check=True)
+
+    assert backup.skipped == ["a/shared.conf" + REMOVED_NOTE]
+    mess_up(config_dir)
+    for name in names[1:]:
+        name.unlink()
+    service.restore_backup("billing", backup.id)
+
+    assert rsync_differences(as_it_is_now, config_dir, "--delete", "-c") == []
+    assert os.path.samefile(names[1], names[2])

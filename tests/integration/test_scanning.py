@@ -54,7 +54,7 @@ def test_folder_swapped_for_a_link_while_scanning_is_refused_not_followed(tmp_pa
 
 
 @pytest.mark.skipif(not scanning._BY_DESCRIPTOR, reason="statuses here come with the listing")
-def test_a_file_gone_between_listing_and_status_is_passed_over_only_if_excluded(
+def test_a_file_gone_between_listing_and_status_is_passed_over_if_excluded_or_asked(
     tmp_path, monkeypatch
 ):
     root = tmp_path / "env"
@@ -75,6 +75,13 @@ def test_a_file_gone_between_listing_and_status_is_passed_over_only_if_excluded(
 
     with pytest.raises(OperationFailedError, match="changed while it was being read"):
         scan_tree(root, Excludes(["*.pid"]))  # app.yaml is not excluded
+
+    # A backup asks to pass over what is removed, and names it.
+    (root / "app.pid").write_text("44\n")
+    (root / "app.yaml").write_text("server: {}\n")
+    scan = scan_tree(root, Excludes(["*.pid"]), pass_over_removed=True)
+    assert scan.removed == ["app.yaml"]
+    assert "app.yaml" not in scan.files.paths and "VERSION" in scan.files.paths
 
 
 def test_environment_folder_that_is_itself_a_link_is_followed(tmp_path):

@@ -156,12 +156,13 @@ def test_a_batch_of_small_files_packs_only_new_contents_after_one_index_query(
 
 
 @pytest.mark.parametrize("put_there", ["a pipe", "a link to an endless device"])
-def test_a_file_replaced_since_the_scan_is_refused_as_gone_without_waiting(tmp_path, put_there):
+def test_a_file_replaced_since_the_scan_is_taken_as_removed_without_waiting(tmp_path, put_there):
     # Between a backup's or a preview's scan and its read, a tool puts something else at
     # the path: opened as the file was, a pipe waits for a writer forever and a link to
-    # /dev/zero reads forever. Both are refused as the file having gone, which a backup
-    # says in a sentence and a preview counts as a difference.
+    # /dev/zero reads forever. Both are taken as the file having gone, which a backup
+    # leaves out and names, and a preview counts as a difference.
     from envops_desktop.store.blob_bodies import sha256_of_file
+    from envops_desktop.store.blobs import REMOVED
 
     data = tmp_path / "data"
     data.mkdir()
@@ -172,11 +173,11 @@ def test_a_file_replaced_since_the_scan_is_refused_as_gone_without_waiting(tmp_p
     else:
         os.symlink("/dev/zero", path)
 
-    with pytest.raises(FileNotFoundError) as gone, store.packing() as pack:
-        store.ingest(str(path), pack)
-    assert gone.value.filename == str(path)
-    with pytest.raises(FileNotFoundError):
+    with store.packing() as pack:
+        assert store.ingest(str(path), pack) == REMOVED
+    with pytest.raises(FileNotFoundError) as gone:
         sha256_of_file(path)
+    assert gone.value.filename == str(path)
 
 
 def _write_calls() -> int:
