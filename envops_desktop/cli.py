@@ -890,6 +890,7 @@ def _run_backup(service: EnvOpsService, args: argparse.Namespace) -> None:
             lambda: (
                 f"Created backup {backup.id} ({backup.name}): {backup.file_count} files, "
                 f"{backup.total_bytes} bytes."
+                + "".join(f"\nNot backed up: {name_on_one_line(note)}" for note in backup.skipped)
             ),
         )
     elif action == "list":

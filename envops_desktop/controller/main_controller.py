@@ -427,10 +427,18 @@ class MainController(QObject):
             self.tr("Backing up {name}").format(name=environment.name),
             environment,
             operation,
-            lambda backup: self.tr("Backed up {env} as {backup} ({count} files).").format(
-                env=environment.name, backup=backup.name, count=backup.file_count
-            ),
+            lambda backup: self._backed_up(environment, backup),
         )
+
+    def _backed_up(self, environment: Environment, backup: Backup) -> str:
+        said = self.tr("Backed up {env} as {backup} ({count} files).").format(
+            env=environment.name, backup=backup.name, count=backup.file_count
+        )
+        if not backup.skipped:
+            return said
+        # Named one by one in the activity entry: a banner has room for a count.
+        not_backed_up = self.tr("Not backed up: {count}, named in the Activity Log.")
+        return f"{said} {not_backed_up.format(count=len(backup.skipped))}"
 
     def delete_backup(self, backup: Backup) -> RunningOperation:
         """Move a backup to Deleted, on a worker."""

@@ -67,6 +67,30 @@ def test_create_backup_button_backs_up_and_the_row_appears(qtbot, window, enviro
     assert "before the upgrade" in window.banner.text
 
 
+def test_a_file_removed_as_the_backup_button_backs_up_is_counted_in_the_banner(
+    qtbot, window, environment, config_dir, monkeypatch
+):
+    from envops_desktop.service import backups
+
+    real_scan = backups.quick_scan
+
+    def scan_then_a_deployment_removes_a_file(*args, **kwargs):
+        scan = real_scan(*args, **kwargs)
+        (config_dir / "app.yaml").unlink()
+        return scan
+
+    monkeypatch.setattr(backups, "quick_scan", scan_then_a_deployment_removes_a_file)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    when_modal(lambda dialog: dialog.accept())
+    qtbot.mouseClick(window.findChild(object, "createBackupButton"), Qt.MouseButton.LeftButton)
+
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=10_000)
+    assert window.banner.kind == "success"
+    assert window.banner.text.endswith("Not backed up: 1, named in the Activity Log.")
+    assert len(backup_rows(window)) == 1
+
+
 def test_a_backup_name_typed_in_the_dialog_stops_at_its_limit(qtbot, window, environment):
     window.controller.refresh()
     select_environment(window, "billing")

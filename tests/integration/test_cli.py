@@ -102,6 +102,27 @@ def test_backup_restore_round_trip_from_the_command_line(cli, billing):
     assert describe_tree(billing) == original
 
 
+def test_a_backup_names_what_it_left_out_as_files_were_removed(cli, billing, monkeypatch):
+    from envops_desktop.service import backups
+
+    real_scan = backups.quick_scan
+
+    def scan_then_a_log_rotation_removes_a_file(*args, **kwargs):
+        scan = real_scan(*args, **kwargs)
+        (billing / "hooks.sh").unlink()
+        return scan
+
+    monkeypatch.setattr(backups, "quick_scan", scan_then_a_log_rotation_removes_a_file)
+    code, out, _ = cli("backup", "create", "billing")
+
+    assert code == 0
+    created, left_out = out.splitlines()
+    assert created.startswith("Created backup ") and ": 6 files" in created  # of 7
+    assert left_out == (
+        "Not backed up: hooks.sh (removed while it was being backed up: not in this backup)"
+    )
+
+
 def test_restore_dry_run_lists_the_changes_and_changes_nothing(cli, billing):
     backup = json.loads(cli("backup", "create", "billing", "--name", "golden", "--json")[1])
     mess_up(billing)
