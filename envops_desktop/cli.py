@@ -33,8 +33,8 @@ from envops_desktop.domain.errors import (
     VersionMismatchError,
     WrongPassphraseError,
 )
-from envops_desktop.domain.models import Environment, PostRestoreCommand
-from envops_desktop.domain.paths import name_on_one_line
+from envops_desktop.domain.models import Backup, Environment, PostRestoreCommand
+from envops_desktop.domain.paths import name_on_one_line, shown
 from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.service import EnvOpsService
@@ -44,6 +44,7 @@ from envops_desktop.terminal_progress import TerminalProgressBar
 if TYPE_CHECKING:
     from envops_desktop.domain.schedules import ScheduleRule, ScheduleStatus
     from envops_desktop.service.configuration_files import CheckedConfigurationFile
+    from envops_desktop.service.store_check import StoreReport
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -354,6 +355,12 @@ def _retention_arguments(retention: argparse.ArgumentParser) -> None:
 
 def _verify_arguments(verify: argparse.ArgumentParser) -> None:
     _with_json(verify)
+    verify.add_argument(
+        "--repair",
+        action="store_true",
+        help="forget what is damaged or missing, so that the next backup of a folder that "
+        "still holds it stores it again",
+    )
 
 
 def _gc_arguments(gc: argparse.ArgumentParser) -> None:
@@ -790,34 +797,66 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
             ),
         )
     elif command == "verify":
-        with _long_operation() as (bar, cancel):
-            report = service.check_store(bar, cancel)
-        _print(
-            report.__dict__,
-            args.json,
-            lambda: "\n".join(
-                [f"missing: {sha}" for sha in report.missing]
-                + [f"damaged: {sha}" for sha in report.damaged]
-                + [f"damaged manifest: {name}" for name in report.damaged_manifests]
-                + [
-                    f"{report.checked} stored files checked: {len(report.missing)} missing, "
-                    f"{len(report.damaged)} damaged, {report.unreferenced} unreferenced."
-                    + (
-                        f" {report.in_team_store} more are in the team's store only."
-                        if report.in_team_store
-                        else ""
-                    )
-                    + (
-                        " Unreferenced files belong to no backup (left by an operation that"
-                        " did not finish); envops gc frees them."
-                        if report.unreferenced
-                        else ""
-                    )
-                ]
-            ),
+        _run_verify(service, args)
+
+
+def _run_verify(service: EnvOpsService, args: argparse.Namespace) -> None:
+    with _long_operation() as (bar, cancel):
+        report = service.check_store(bar, cancel)
+        forgotten = service.repair_store(report, bar, cancel) if args.repair else []
+    needed = service.where_needed(report.missing + report.damaged)
+    if args.json:
+        print(json.dumps({**report.__dict__, "forgotten": forgotten, "needed_by": {
+            sha: [{"backup_id": b.id, "path": shown(path)} for b, path in where]
+            for sha, where in needed.items()
+        }}, indent=2))  # fmt: skip
+    else:
+        print("\n".join(_verify_lines(report, needed, forgotten, args.repair)))
+    if not report.healthy:
+        raise EnvOpsError("The store has missing or damaged files; see above.")
+
+
+def _verify_lines(
+    report: "StoreReport",
+    needed: dict[str, list[tuple[Backup, str]]],
+    forgotten: list[str],
+    repairing: bool,
+) -> list[str]:
+    def problem(kind: str, sha: str) -> str:
+        where = needed.get(sha)
+        if not where:
+            return f"{kind}: {sha}"
+        (backup, path), more = where[0], len(where) - 1
+        others = f", and {more} more backup{'s' if more > 1 else ''}" if more else ""
+        return f"{kind}: {sha} ({name_on_one_line(path)} in {backup.name}{others})"
+
+    summary = (
+        f"{report.checked} stored files checked: {len(report.missing)} missing, "
+        f"{len(report.damaged)} damaged, {report.unreferenced} unreferenced."
+    )
+    if report.in_team_store:
+        summary += f" {report.in_team_store} more are in the team's store only."
+    if report.unreferenced:
+        summary += (
+            " Unreferenced files belong to no backup (left by an operation that did not"
+            " finish); envops gc frees them."
         )
-        if not report.healthy:
-            raise EnvOpsError("The store has missing or damaged files; see above.")
+    if forgotten:
+        summary += (
+            f" Forgot {len(forgotten)} of them: the next backup of each environment stores "
+            "again those its folder still holds, which makes whole every backup that needs them."
+        )
+    elif (report.missing or report.damaged) and not repairing:
+        summary += (
+            " envops verify --repair, then a backup of each environment, stores again those "
+            "the folders still hold."
+        )
+    return (
+        [problem("missing", sha) for sha in report.missing]
+        + [problem("damaged", sha) for sha in report.damaged]
+        + [f"damaged manifest: {name}" for name in report.damaged_manifests]
+        + [summary]
+    )
 
 
 def _run_env(service: EnvOpsService, args: argparse.Namespace) -> None:

@@ -47,6 +47,7 @@ from envops_desktop.service.restore import (
 from envops_desktop.service.saved_files import saving_as
 from envops_desktop.service.scanning import holds_at_most, quick_scan
 from envops_desktop.service.store_check import StoreReport, check_store
+from envops_desktop.service.store_repair import repair_store
 from envops_desktop.service.team_locks import team_lock
 from envops_desktop.service.versions import (
     VERSION_HEAD_BYTES,
@@ -496,6 +497,21 @@ class EnvOpsService:
     ) -> StoreReport:
         """Re-hash every stored blob and report the damaged or missing ones."""
         return check_store(self._ctx, progress, cancel)
+
+    def repair_store(
+        self,
+        report: StoreReport,
+        progress: ProgressCallback = ignore_progress,
+        cancel: CancelToken | None = None,
+    ) -> list[str]:
+        """Forget the damaged and missing contents `report` found, so that the next backup of
+        a folder still holding any of them stores it again; return them."""
+        return repair_store(self._ctx, report, progress, cancel)
+
+    def where_needed(self, shas: list[str]) -> dict[str, list[tuple[Backup, str]]]:
+        """Per stored content of `shas`, each backup that needs it and the path that holds
+        it there, newest backup first."""
+        return self._ctx.backups.needing(set(shas))
 
     def collect_garbage(
         self,

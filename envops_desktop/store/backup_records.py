@@ -331,6 +331,31 @@ class BackupRecords:
                 read(len(body))
         return needed
 
+    def needing(self, shas: set[str]) -> dict[str, list[tuple[Backup, str]]]:
+        """Per content of `shas`, each backup that needs it and the path that holds it there,
+        newest backup first (every backup's list of files read; damaged lists passed over)."""
+        conn = self._db.connection()
+        found: dict[str, list[tuple[Backup, str]]] = {}
+        for name, body in conn.execute("SELECT sha256, body FROM manifests"):
+            try:
+                paths = {row[5]: row[0] for row in read_manifest(body, name) if row[5] in shas}
+            except DamagedManifestError:
+                continue
+            if not paths:
+                continue
+            for row in conn.execute(_BACKUP + " WHERE manifest = ?", (name,)).fetchall():
+                backup = _backup(row)
+                for sha, path in paths.items():
+                    found.setdefault(sha, []).append((backup, path))
+        for needed in found.values():
+            needed.sort(key=lambda pair: pair[0].created_at, reverse=True)
+        return found
+
+    def forget_tree_digests(self, conn: sqlite3.Connection) -> None:
+        """Let no scan stand for a backup by its digest (`manifest_of_tree`) any more: the
+        next backup of each folder looks at its files (in the caller's transaction)."""
+        conn.execute("UPDATE backups SET tree_digest = NULL WHERE tree_digest IS NOT NULL")
+
     def manifest_bytes(self) -> int:
         """The size of every manifest kept, as stored: what `referenced_blobs` reads."""
         query = "SELECT COALESCE(SUM(LENGTH(body)), 0) FROM manifests"

@@ -1,6 +1,7 @@
 """The `envops` command line: its contract of commands, JSON output and exit codes."""
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -21,9 +22,9 @@ from envops_desktop.service.flushing import current_boot_id, settle_in_backgroun
 from envops_desktop.store.database import DATABASE_NAME
 from envops_desktop.store.timestamps import utc_now
 from tests.privileges import as_an_ordinary_user
-from tests.store_view import damage_table, leave_unreferenced_content
+from tests.store_view import damage_blob, damage_table, leave_unreferenced_content
 from tests.terminal import CommandAtATerminal
-from tests.trees import describe_tree, make_config_tree, mess_up
+from tests.trees import describe_tree, made_long_ago, make_config_tree, mess_up
 from tests.zips import configuration_owned_by_another_user, simple_configuration
 
 REPO = Path(__file__).parents[2]
@@ -841,6 +842,29 @@ def test_verify_lists_each_problem_it_found(cli, billing, tmp_path):
     damaged = [line for line in out.splitlines() if line.startswith("damaged: ")]
     assert code == 1 and len(damaged) > 1
     assert f"{len(damaged)} damaged" in out
+
+
+def test_verify_names_what_is_damaged_and_repair_lets_the_next_backup_store_it_again(
+    cli, billing, tmp_path
+):
+    made_long_ago(billing)  # the hash cache knows every file: a backup reads none of them
+    assert cli("backup", "create", "billing", "--name", "golden")[0] == 0
+    app = hashlib.sha256((billing / "app.yaml").read_bytes()).hexdigest()
+    damage_blob(tmp_path / "data", app)
+
+    code, out, _ = cli("verify")
+    assert code == 1
+    assert f"damaged: {app} (app.yaml in golden)" in out.splitlines()
+    assert "envops verify --repair, then a backup of each environment" in out
+
+    code, out, _ = cli("verify", "--repair")
+    assert code == 1 and "Forgot 1 of them" in out
+    assert cli("backup", "create", "billing")[0] == 0
+    code, out, _ = cli("verify")
+    assert code == 0 and "0 missing, 0 damaged" in out
+    mess_up(billing)
+    assert cli("restore", "billing", "golden", "--yes", "--no-backup-first")[0] == 0
+    assert (billing / "app.yaml").read_text().startswith("server:\n  port: 8443")
 
 
 def test_verify_at_a_terminal_shows_its_progress_and_stops_at_ctrl_c(cli, tmp_path):

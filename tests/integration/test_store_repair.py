@@ -1,0 +1,69 @@
+"""A store found damaged is repaired: what it cannot trust is forgotten, the next backup
+stores again what the folder still holds, and every backup that needs it restores again."""
+
+import pytest
+
+from envops_desktop.service.store_check import StoreReport
+from tests.store_view import damage_blob
+from tests.trees import describe_tree, made_long_ago, mess_up
+
+
+def _lose_every_pack(data) -> None:
+    for pack in (data / "objects" / "packs").iterdir():
+        pack.unlink()
+
+
+@pytest.mark.parametrize("damage", ["bit rot in a stored file", "every pack file lost"])
+def test_after_verify_repair_the_next_backup_makes_every_older_backup_whole_again(
+    service, environment, config_dir, tmp_path, settled, damage
+):
+    data = tmp_path / "data"
+    made_long_ago(config_dir)  # so that the hash cache and the folder's digest serve
+    as_backed_up = describe_tree(config_dir)
+    first = service.create_backup("billing", name="first")
+    app = next(e.sha256 for e in service.backup_entries(first.id) if e.path == "app.yaml")
+    if damage == "bit rot in a stored file":
+        damage_blob(data, app)
+    else:
+        _lose_every_pack(data)
+    # Unrepaired, a backup of the unchanged folder trusts the stored copy: its hash cache
+    # knows the file, and the folder's digest stands for the last backup.
+    service.create_backup("billing", name="trusting")
+    report = service.check_store()
+    assert app in report.damaged
+
+    forgotten = service.repair_store(report)
+    assert app in forgotten
+    assert app in service.check_store().missing  # until a backup stores it again
+    service.create_backup("billing", name="after the repair")
+
+    assert service.check_store().healthy
+    for backup in (first, service.find_backup("billing", "trusting")):
+        mess_up(config_dir)
+        service.restore_backup("billing", backup.id)
+        assert describe_tree(config_dir) == as_backed_up
+
+
+def test_a_repair_keeps_a_content_found_whole_on_a_second_look(service, environment, tmp_path):
+    backup = service.create_backup("billing")
+    app = next(e.sha256 for e in service.backup_entries(backup.id) if e.path == "app.yaml")
+    # A read that failed once (a cable, a busy disk) and succeeds under the repair's lock.
+    assert service.repair_store(StoreReport(checked=1, damaged=[app])) == []
+    assert service.check_store().healthy
+
+
+def test_a_damaged_file_no_longer_in_the_folder_stays_missing_and_is_named(
+    service, environment, config_dir, tmp_path
+):
+    backup = service.create_backup("billing", name="nightly")
+    app = next(e.sha256 for e in service.backup_entries(backup.id) if e.path == "app.yaml")
+    damage_blob(tmp_path / "data", app)
+    (config_dir / "app.yaml").unlink()
+
+    service.repair_store(service.check_store())
+    service.create_backup("billing")
+
+    report = service.check_store()
+    assert report.missing == [app]
+    ((needing, path),) = service.where_needed(report.missing)[app]
+    assert (needing.name, path) == ("nightly", "app.yaml")
