@@ -34,6 +34,7 @@ from tests.gui.user import (
     press_shortcut,
     row_index,
 )
+from tests.meanwhile import after_the_backup_scan
 from tests.spies import outcomes_of, threads_calling
 from tests.store_view import damage_table
 from tests.trees import describe_tree
@@ -70,16 +71,7 @@ def test_create_backup_button_backs_up_and_the_row_appears(qtbot, window, enviro
 def test_a_file_removed_as_the_backup_button_backs_up_is_counted_in_the_banner(
     qtbot, window, environment, config_dir, monkeypatch
 ):
-    from envops_desktop.service import backups
-
-    real_scan = backups.quick_scan
-
-    def scan_then_a_deployment_removes_a_file(*args, **kwargs):
-        scan = real_scan(*args, **kwargs)
-        (config_dir / "app.yaml").unlink()
-        return scan
-
-    monkeypatch.setattr(backups, "quick_scan", scan_then_a_deployment_removes_a_file)
+    after_the_backup_scan(monkeypatch, (config_dir / "app.yaml").unlink)
     window.controller.refresh()
     select_environment(window, "billing")
     when_modal(lambda dialog: dialog.accept())

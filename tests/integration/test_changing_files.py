@@ -11,6 +11,7 @@ import pytest
 from envops_desktop.domain.enums import ActivityAction
 from envops_desktop.service import scanning
 from envops_desktop.service.scanning import REMOVED_NOTE
+from tests.meanwhile import after_the_backup_scan
 from tests.privileges import as_an_ordinary_user
 from tests.trees import mess_up, rsync_differences
 
@@ -144,28 +145,14 @@ def test_a_restore_as_root_gives_files_back_to_their_owners(service, environment
     assert service.restore_caveats(backup.id) == []
 
 
-def _after_the_scan(monkeypatch, change) -> None:
-    """Have `change()` run as another program would, once the backup has listed the folder
-    and before it reads the files."""
-    from envops_desktop.service import backups
-
-    real_scan = backups.quick_scan
-
-    def scan_then_change(*args, **kwargs):
-        scan = real_scan(*args, **kwargs)
-        change()
-        return scan
-
-    monkeypatch.setattr(backups, "quick_scan", scan_then_change)
-
-
 def test_files_removed_while_a_backup_reads_them_are_left_out_and_named(
     service, environment, config_dir, monkeypatch, tmp_path
 ):
     # A deployment removes a file, and an editor's scratch file goes, as the backup runs.
     scratch = config_dir / "conf.d" / ".cache.ini.swp"
     scratch.write_text("an editor's")
-    _after_the_scan(monkeypatch, lambda: [(config_dir / "app.yaml").unlink(), scratch.unlink()])
+    removals = [(config_dir / "app.yaml").unlink, scratch.unlink]
+    after_the_backup_scan(monkeypatch, lambda: [remove() for remove in removals])
     backup = service.create_backup("billing")
     as_it_is_now = tmp_path / "as-it-is-now"
     subprocess.run(["cp", "-a", f"{config_dir}/.", str(as_it_is_now)], check=True)
@@ -238,7 +225,7 @@ def test_a_hardlinked_file_given_a_new_file_during_a_backup_keeps_each_name_s_co
     service, environment, config_dir, monkeypatch, tmp_path, which
 ):
     names = _one_file_under_three_names(config_dir, b"listen 8443\n")
-    _after_the_scan(monkeypatch, lambda: _write_and_rename(names[which], b"listen 9443\n"))
+    after_the_backup_scan(monkeypatch, lambda: _write_and_rename(names[which], b"listen 9443\n"))
     backup = service.create_backup("billing")
     as_it_is_now = tmp_path / "as-it-is-now"
     subprocess.run(["cp", "-a", f"{config_dir}/.", str(as_it_is_now)], check=True)
@@ -260,7 +247,7 @@ def test_the_other_names_of_a_hardlinked_file_whose_first_name_is_removed_stay_o
     service, environment, config_dir, monkeypatch, tmp_path
 ):
     names = _one_file_under_three_names(config_dir, b"listen 8443\n")
-    _after_the_scan(monkeypatch, names[0].unlink)
+    after_the_backup_scan(monkeypatch, names[0].unlink)
     backup = service.create_backup("billing")
     as_it_is_now = tmp_path / "as-it-is-now"
     subprocess.run(["cp", "-a", f"{config_dir}/.", str(as_it_is_now)], check=True)

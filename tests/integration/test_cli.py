@@ -21,6 +21,7 @@ from envops_desktop.service import EnvOpsService
 from envops_desktop.service.flushing import current_boot_id, settle_in_background
 from envops_desktop.store.database import DATABASE_NAME
 from envops_desktop.store.timestamps import utc_now
+from tests.meanwhile import after_the_backup_scan
 from tests.privileges import as_an_ordinary_user
 from tests.store_view import damage_blob, damage_table, leave_unreferenced_content
 from tests.terminal import CommandAtATerminal
@@ -104,16 +105,7 @@ def test_backup_restore_round_trip_from_the_command_line(cli, billing):
 
 
 def test_a_backup_names_what_it_left_out_as_files_were_removed(cli, billing, monkeypatch):
-    from envops_desktop.service import backups
-
-    real_scan = backups.quick_scan
-
-    def scan_then_a_log_rotation_removes_a_file(*args, **kwargs):
-        scan = real_scan(*args, **kwargs)
-        (billing / "hooks.sh").unlink()
-        return scan
-
-    monkeypatch.setattr(backups, "quick_scan", scan_then_a_log_rotation_removes_a_file)
+    after_the_backup_scan(monkeypatch, (billing / "hooks.sh").unlink)
     code, out, _ = cli("backup", "create", "billing")
 
     assert code == 0
