@@ -5,6 +5,9 @@ Documented for people in docs/configuration-file-format.md; keep the two in step
 
 import base64
 import binascii
+import os
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -24,9 +27,55 @@ from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.paths import relative_path_problem
 
 FORMAT_NAME = "envops-configuration"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest this version reads
+# The version a file is written in when its names need nothing newer: what every earlier
+# EnvOps reads.
+PLAIN_NAMES_VERSION = 1
+# From this version on, names that are not UTF-8 are carried: in the manifest as JSON escapes
+# of lone surrogates (`\udcff` for the byte 0xff, as Python's "surrogateescape" holds it),
+# and in every member's name escaped (`member_name`).
+ESCAPED_NAMES_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 FILES_PREFIX = "config/"
+_BYTE_ESCAPE = re.compile(r"\\(?:\\|x([89a-f][0-9a-f]))")
+
+
+def needs_escaped_names(entries: Iterable["ManifestEntry"]) -> bool:
+    """Whether any name among `entries` (a path, a link's target, a hardlink, an extended
+    attribute's name) is not UTF-8, which a file can carry only from `ESCAPED_NAMES_VERSION`."""
+
+    def unicode(text: str) -> bool:
+        return text.isascii() or not any("\udc80" <= char <= "\udcff" for char in text)
+
+    for entry in entries:
+        meta = entry.meta or {}
+        names = [entry.path, entry.target or "", meta.get("hardlink") or ""]
+        if not all(map(unicode, [*names, *(meta.get("xattrs") or ())])):
+            return True
+    return False
+
+
+def member_name(path: str, format_version: int) -> str:
+    """The zip member that holds the content of the file at `path`. From
+    `ESCAPED_NAMES_VERSION`, its backslashes doubled and each byte that is not UTF-8 written
+    as `\\xNN`, so that every name is UTF-8 and reads back to one path only."""
+    if format_version < ESCAPED_NAMES_VERSION:
+        return FILES_PREFIX + path
+    escaped = path.replace("\\", "\\\\").encode("utf-8", "surrogateescape")
+    return FILES_PREFIX + escaped.decode("utf-8", "backslashreplace")
+
+
+def path_of_member(name: str) -> str | None:
+    """The path whose content member `name` (without `FILES_PREFIX`) holds in a file of
+    `ESCAPED_NAMES_VERSION` or later; None when it is not escaped as `member_name` escapes."""
+    if "\\" not in name:
+        return name
+    if "\\" in _BYTE_ESCAPE.sub("", name):
+        return None  # a backslash that escapes nothing, or a byte no name holds so
+    path = _BYTE_ESCAPE.sub(
+        lambda m: "\\" if m[1] is None else os.fsdecode(bytes([int(m[1], 16)])), name
+    )
+    return None if relative_path_problem(path) else path
 
 
 _PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]+$"

@@ -26,11 +26,23 @@ def relative_path_problem(path: str) -> str | None:
         return "climbs out of the environment with '..'"
     if "" in parts or "." in parts:  # not any() over the parts: twice per file of an import
         return "has an empty or '.' component"
+    if not path.isascii() and not _spelled_as_its_bytes(path):
+        # Two spellings of one name on disk (`\udcc3\udca9` and `é`) would pass as two paths.
+        return "is not a name as this system spells its bytes"
     # Up to 63 characters are at most 252 bytes: only a longer path can hold a name that no
     # filesystem takes.
     if len(path) > _NAME_MAX // 4 and any(len(os.fsencode(part)) > _NAME_MAX for part in parts):
         return f"has a name longer than {_NAME_MAX} bytes, which no filesystem here takes"
     return None
+
+
+def _spelled_as_its_bytes(path: str) -> bool:
+    # A name read from disk holds its bytes that are not UTF-8 as lone surrogates, and no
+    # others: any other string is a name no directory listing gives.
+    try:
+        return os.fsdecode(os.fsencode(path)) == path
+    except UnicodeError:
+        return False
 
 
 def within(roots: Sequence[str], path: str) -> str:

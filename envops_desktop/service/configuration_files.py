@@ -11,10 +11,12 @@ from operator import itemgetter
 from pathlib import Path
 
 from envops_desktop.domain.configuration import (
+    ESCAPED_NAMES_VERSION,
     FORMAT_NAME,
-    FORMAT_VERSION,
+    PLAIN_NAMES_VERSION,
     ConfigurationManifest,
     ManifestEntry,
+    needs_escaped_names,
 )
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind, Outcome
 from envops_desktop.domain.errors import (
@@ -24,7 +26,6 @@ from envops_desktop.domain.errors import (
 )
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment, TreeEntry, has_content
-from envops_desktop.domain.paths import shown
 from envops_desktop.domain.progress import (
     CancelToken,
     ProgressCallback,
@@ -104,22 +105,23 @@ def export_backup(
     """Write `backup` to `destination` as a configuration file; with `passphrase`, sealed
     as a whole (`store/sealed_files.py`), safe to mail."""
     start_helpers_early(backup.total_bytes)  # loading while the manifest is gathered
+    entries = [ManifestEntry.model_construct(**e._asdict()) for e in ctx.backups.entries(backup.id)]
     manifest = ConfigurationManifest(
         format=FORMAT_NAME,
-        format_version=FORMAT_VERSION,
+        # The version every EnvOps reads, unless a name needs the newer one.
+        format_version=(
+            ESCAPED_NAMES_VERSION if needs_escaped_names(entries) else PLAIN_NAMES_VERSION
+        ),
         environment_name=env.name,
         backup_name=backup.name,
         version=backup.version,
         created_at=backup.created_at,
         created_by=backup.created_by,
-        entries=[
-            ManifestEntry.model_construct(**e._asdict()) for e in ctx.backups.entries(backup.id)
-        ],
+        entries=entries,
         root_mode=backup.root_mode,
         root_mtime_ns=backup.root_mtime_ns,
         root_meta=backup.root_meta,
     )
-    _refuse_names_a_file_cannot_carry(manifest, destination)
     meter = ProgressMeter(progress, "exporting", backup.total_bytes)
     try:
         with ctx.locks.blobs_in_use():  # no backup deletion frees what is being exported
@@ -145,20 +147,6 @@ def export_backup(
         Outcome.SUCCESS,
         f"{backup.name} to {destination}{sealed}",
     )
-
-
-def _refuse_names_a_file_cannot_carry(manifest: ConfigurationManifest, destination: Path) -> None:
-    # Zip names and the manifest's JSON are Unicode; a Linux name may be any bytes, which a
-    # backup keeps and a restore brings back, but a configuration file cannot carry.
-    for entry in manifest.entries:
-        try:
-            entry.path.encode("utf-8")
-        except UnicodeEncodeError:
-            raise OperationFailedError(
-                f"{shown(entry.path)} has a name that is not valid UTF-8, which a configuration "
-                f"file cannot carry, so {destination.name} was not written. Rename it, or "
-                "restore the backup itself on this workstation."
-            ) from None
 
 
 def _write_exported(

@@ -19,12 +19,14 @@ from typing import Any
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from envops_desktop.domain.configuration import (
+    ESCAPED_NAMES_VERSION,
     FILES_PREFIX,
     FORMAT_VERSION,
     MANIFEST_NAME,
     ConfigurationManifest,
     ImportLimits,
     ManifestEntry,
+    path_of_member,
 )
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import InvalidConfigurationFileError
@@ -322,8 +324,21 @@ def check_configuration_file(
     with open_archive(path) as archive:
         members = _check_members(path, archive, limits)
         manifest = _read_manifest(path, archive, limits)
+        if manifest.format_version >= ESCAPED_NAMES_VERSION:
+            members = _by_path(path, members)
         _check_manifest(path, manifest, members, limits, allow_external_links)
     return manifest, members
+
+
+def _by_path(path: Path, members: dict[str, ZipMember]) -> dict[str, ZipMember]:
+    # The members by the paths their escaped names stand for (`member_name`).
+    by_path = {}
+    for name, member in members.items():
+        unescaped = path_of_member(name)
+        if unescaped is None:
+            raise refused(path, f"the entry {FILES_PREFIX + name!r} has a name escaped wrongly")
+        by_path[unescaped] = member
+    return by_path
 
 
 def peek_environment_name(path: Path) -> str | None:

@@ -1,5 +1,6 @@
 """Writing a backup out as a portable configuration file (a zip)."""
 
+import json
 import os
 import stat
 import time
@@ -9,10 +10,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from envops_desktop.domain.configuration import (
-    FILES_PREFIX,
+    ESCAPED_NAMES_VERSION,
     MANIFEST_NAME,
     ConfigurationManifest,
     ManifestEntry,
+    member_name,
 )
 from envops_desktop.domain.progress import CancelToken, ProgressMeter
 from envops_desktop.store.blob_bodies import CHUNK
@@ -56,18 +58,27 @@ def write_configuration_file(
                 with open(scratch, "rb") as source:
                     for entry, body in zip(entries, batch_bodies, strict=True):
                         cancel.raise_if_cancelled()
-                        _append_body(archive, _entry_info(entry, body), source)
+                        info = _entry_info(entry, body, manifest.format_version)
+                        _append_body(archive, info, source)
                         meter.advance(entry.size, entry.path)
                 os.unlink(scratch)
-            archive.writestr(MANIFEST_NAME, manifest.model_dump_json(indent=1))
+            archive.writestr(MANIFEST_NAME, _manifest_json(manifest))
         os.replace(partial, destination)
     finally:
         partial.unlink(missing_ok=True)
     meter.finish()
 
 
-def _entry_info(entry: ManifestEntry, body: ZipBody) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(FILES_PREFIX + entry.path, _zip_time(entry.mtime_ns))
+def _manifest_json(manifest: ConfigurationManifest) -> str:
+    if manifest.format_version < ESCAPED_NAMES_VERSION:
+        return manifest.model_dump_json(indent=1)
+    # pydantic's JSON refuses lone surrogates; json writes them as the escapes the format
+    # gives a name's bytes that are not UTF-8 (`\udcff`).
+    return json.dumps(manifest.model_dump(mode="json"), indent=1)
+
+
+def _entry_info(entry: ManifestEntry, body: ZipBody, format_version: int) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(member_name(entry.path, format_version), _zip_time(entry.mtime_ns))
     info.external_attr = (stat.S_IFREG | entry.mode) << 16
     info.compress_type, info.CRC, info.compress_size = body
     info.file_size = entry.size

@@ -21,7 +21,7 @@ from envops_desktop.domain.errors import (
 from envops_desktop.domain.progress import Progress
 from envops_desktop.service import EnvOpsService
 from envops_desktop.store.configuration_reader import peek_environment_name
-from tests.trees import describe_tree, make_config_tree, mess_up
+from tests.trees import describe_tree, make_config_tree, mess_up, rsync_differences
 from tests.zips import (
     dir_entry,
     file_entry,
@@ -388,6 +388,24 @@ HOSTILE = {
         lambda t: write_configuration(t / "f.zip", manifest([], format_version=9), {}),
         "newer than this EnvOps reads",
     ),
+    "one name spelled two ways": (
+        lambda t: write_configuration(
+            t / "f.zip",
+            # The bytes of "é", once as UTF-8 and once as the escapes of bytes that are not:
+            # one file on disk under two paths of the manifest.
+            manifest([file_entry("é", APP), file_entry("\udcc3\udca9", APP)], format_version=2),
+            {"config/é": APP, "config/\\xc3\\xa9": APP},
+        ),
+        "is not a name as this system spells its bytes",
+    ),
+    "member name escaped wrongly": (
+        lambda t: write_configuration(
+            t / "f.zip",
+            manifest([file_entry("a\\q", APP)], format_version=2),
+            {"config/a\\q": APP},  # a backslash escapes nothing in a name of version 2
+        ),
+        "has a name escaped wrongly",
+    ),
     "file missing from the archive": (
         lambda t: write_configuration(t / "f.zip", manifest([file_entry("a", APP)]), {}),
         "in the manifest but not in the archive",
@@ -465,6 +483,41 @@ def test_hostile_configuration_file_is_refused_and_changes_nothing(
     assert service.get_environment("billing").status is EnvironmentStatus.READY
     assert service.activity("billing") == activity_before
     assert [p.name for p in config_dir.parent.iterdir()] == [config_dir.name]
+
+
+def test_names_that_are_not_utf8_export_and_import_byte_for_byte(
+    service, environment, config_dir, tmp_path
+):
+    latin1 = os.fsdecode(b"caf\xe9")
+    (config_dir / f"{latin1}.conf").write_text("old tool's file\n")
+    (config_dir / os.fsdecode(b"d\xff")).mkdir()
+    (config_dir / os.fsdecode(b"d\xff") / "back\\slash").write_text("x\n")
+    os.link(config_dir / f"{latin1}.conf", config_dir / os.fsdecode(b"twin\xfe"))
+    os.symlink(f"{latin1}.conf", config_dir / "to-cafe")
+    backup = service.create_backup("billing")
+    exported = tmp_path / "billing.envops.zip"
+    service.export_backup(backup.id, exported)
+
+    with zipfile.ZipFile(exported) as archive:
+        document = json.loads(archive.read("manifest.json"))
+        names = archive.namelist()
+    assert document["format_version"] == 2  # an older EnvOps says it cannot read it
+    assert "config/caf\\xe9.conf" in names and "config/d\\xff/back\\\\slash" in names
+    other = tmp_path / "other"
+    other.mkdir()
+    service.add_environment("other", other, version="4.2.0")
+    import_file(service, "other", exported, keep_privileges=AS_ROOT)
+
+    assert rsync_differences(config_dir, other, "--delete", "-c") == []
+
+
+def test_a_file_whose_names_are_all_utf8_stays_in_the_format_every_version_reads(
+    service, environment, tmp_path
+):
+    exported = tmp_path / "billing.envops.zip"
+    service.export_backup(service.create_backup("billing").id, exported)
+    with zipfile.ZipFile(exported) as archive:
+        assert json.loads(archive.read("manifest.json"))["format_version"] == 1
 
 
 def test_import_of_a_real_tree_matches_after_mess(service, environment, config_dir, tmp_path):
