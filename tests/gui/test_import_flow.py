@@ -351,6 +351,8 @@ def test_large_upload_can_be_cancelled(qtbot, dialog, service, tmp_path):
 def test_export_then_import_on_another_data_dir_reproduces_the_environment(
     qtbot, window, service, environment, config_dir, tmp_path, settings, passphrase
 ):
+    # A name that is not UTF-8 too: the file is then written in format version 2.
+    (config_dir / os.fsdecode(b"caf\xe9.conf")).write_text("an old tool's file\n")
     original = describe_tree(config_dir)
     backup = service.create_backup("billing", name="golden")
     window.controller.refresh()
