@@ -275,7 +275,7 @@ def scan_tree(
                 scan.others.append(folder)
                 pending.append((path + "/", full + "/", _in_path_order(listing)))
             elif _S_ISLNK(mode):
-                target = os.readlink(full)
+                target = _link_target(full)
                 scan.others.append(_entry(path, EntryKind.SYMLINK, st, full, target))
             elif stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
                 kind = EntryKind.FIFO if stat.S_ISFIFO(mode) else EntryKind.SOCKET
@@ -355,6 +355,16 @@ def _listing(directory: str, follow: bool) -> list[tuple[str, os.stat_result | N
         if error.errno not in _CHANGED_WHILE_LISTED:
             raise
         raise _FolderChangedError(directory) from error
+
+
+def _link_target(full: str) -> str:
+    try:
+        return os.readlink(full)
+    except OSError as error:
+        if error.errno != errno.EINVAL:
+            raise
+        # No longer a link: made a file or a folder since it was listed.
+        raise FileNotFoundError(errno.ENOENT, "no longer a link", full) from error
 
 
 def _status(

@@ -202,6 +202,26 @@ def test_a_folder_removed_while_a_backup_lists_it_is_left_out_and_named(
     assert rsync_differences(as_it_is_now, config_dir, "--delete") == []
 
 
+@pytest.mark.skipif(not scanning._BY_DESCRIPTOR, reason="statuses here come with the listing")
+def test_a_link_made_a_folder_while_a_backup_lists_it_is_left_out_and_named(
+    service, environment, config_dir, monkeypatch
+):
+    list_folder = scanning._listing
+
+    def a_deployment_makes_the_link_a_folder(directory: str, follow: bool) -> list:
+        listed = list_folder(directory, follow)
+        if Path(directory) == config_dir:  # db.ini was listed as a link; now it is a folder
+            (config_dir / "db.ini").unlink()
+            (config_dir / "db.ini").mkdir()
+        return listed
+
+    monkeypatch.setattr(scanning, "_listing", a_deployment_makes_the_link_a_folder)
+    backup = service.create_backup("billing")
+
+    assert backup.skipped == ["db.ini" + REMOVED_NOTE]
+    assert "db.ini" not in {e.path for e in service.backup_entries(backup.id)}
+
+
 def _one_file_under_three_names(config_dir: Path, content: bytes) -> list[Path]:
     names = [config_dir / folder / "shared.conf" for folder in ("a", "b", "c")]
     for name in names:
