@@ -631,7 +631,9 @@ class EnvOpsService:
             known += [restored] if restored is not None and restored.deleted_at is None else []
         if not known:
             return None
-        scan = quick_scan(env)
+        # The folder as it is after what was removed meanwhile: a lock file that came and
+        # went is no difference, and a backup's file gone is one (where refusing said neither).
+        scan = quick_scan(env, pass_over_removed=True)
         if tree_diff.as_backed_up(self._ctx, env, scan, known):
             return False
         live = tree_diff.held(

@@ -15,8 +15,8 @@ from envops_desktop.domain.changes import ChangeKind
 from envops_desktop.domain.enums import ActivityAction
 from envops_desktop.domain.errors import InvalidInputError, NotFoundError, PreviewOutOfDateError
 from envops_desktop.domain.progress import Progress
+from envops_desktop.service import scanning, tree_diff
 from envops_desktop.service import service as service_module
-from envops_desktop.service import tree_diff
 from tests.spies import threads_calling
 from tests.trees import (
     changed_by_rsync,
@@ -775,6 +775,31 @@ def test_a_folder_is_modified_since_its_last_backup_until_backed_up_or_restored(
     assert service.modified_since_backup("billing") is True
     service.create_backup("billing")
     assert service.modified_since_backup("billing") is False
+
+
+@pytest.mark.skipif(not scanning._BY_DESCRIPTOR, reason="statuses here come with the listing")
+@pytest.mark.parametrize("gone", ["a lock file that came and went", "a file of the backup"])
+def test_a_file_removed_as_the_folder_is_checked_for_changes_is_judged_as_gone(
+    service, tmp_path, monkeypatch, gone
+):
+    root = tmp_path / "billing"
+    make_config_tree(root)
+    service.add_environment("billing", root, version="4.2.0")
+    service.create_backup("billing")
+    name = "app.pid" if gone.startswith("a lock") else "app.yaml"
+    folder_time = root.stat().st_mtime_ns
+    (root / name).write_text("42\n")
+    os.utime(root, ns=(folder_time, folder_time))  # as a lock file's coming and going leaves it
+    lstat = os.lstat
+
+    def removed_as_it_is_looked_at(entry, *args, **kwargs):
+        if entry == name:
+            os.unlink(entry, dir_fd=kwargs.get("dir_fd"))
+        return lstat(entry, *args, **kwargs)
+
+    monkeypatch.setattr(os, "lstat", removed_as_it_is_looked_at)
+    modified = service.modified_since_backup("billing")
+    assert modified is (name == "app.yaml")
 
 
 def test_an_unchanged_folder_is_known_unmodified_without_reading_its_files(
