@@ -351,8 +351,6 @@ def _unreadable(env: Environment, error: OSError) -> str:
             f"A path in {env.name} is longer than this system lets a program open "
             f"({len(os.fsencode(name))} bytes): {shown}. Shorten it to back it up."
         )
-    if error.errno == errno.ENOENT:
-        return f"{name} was removed while {env.name} was being backed up; try again."
     if error.errno in (errno.EACCES, errno.EPERM):
         return f"Cannot read {name}: permission denied."
     if error.errno == errno.ENOSPC:
