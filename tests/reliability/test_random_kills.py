@@ -3,6 +3,7 @@
 import random
 import signal
 import sqlite3
+import subprocess
 import time
 
 import pytest
@@ -16,16 +17,33 @@ pytestmark = pytest.mark.reliability
 KILLS_PER_VARIANT = 25  # two variants below: 50 kills in all
 
 
-def _journal_started(scenario: Scenario) -> bool:
-    # A finished restore may still be settling (in the journal as `flushing` or `done`).
+def _journal_rows(scenario: Scenario, phases: str) -> int:
     with sqlite3.connect(scenario.data_dir / "envops.sqlite3", timeout=30) as db:
-        query = "SELECT COUNT(*) FROM journal WHERE phase NOT IN ('flushing', 'done')"
-        return db.execute(query).fetchone()[0] > 0
+        query = f"SELECT COUNT(*) FROM journal WHERE phase {phases} ('flushing', 'done')"
+        return db.execute(query).fetchone()[0]
 
 
-def _run_to_completion(scenario: Scenario, backup_id: str) -> float:
-    started = time.monotonic()
+def _wait_for(process: subprocess.Popen, condition) -> None:
+    while process.poll() is None and not condition():
+        time.sleep(0.002)
+
+
+def _journal_started(scenario: Scenario) -> bool:
+    # A finished restore may still be settling (in the journal as `flushing` or `done`);
+    # a new one settles those before its own row is written.
+    return _journal_rows(scenario, "NOT IN") > 0
+
+
+def _recorded(scenario: Scenario) -> bool:
+    """Whether the running restore is recorded as done (only its disk sync may be left)."""
+    return _journal_rows(scenario, "IN") > 0 and _journal_rows(scenario, "NOT IN") == 0
+
+
+def _journal_to_exit(scenario: Scenario, backup_id: str) -> float:
+    """How long a whole restore takes from its journal's first row to its process's end."""
     process = scenario.restore_process(backup_id)
+    _wait_for(process, lambda: _journal_started(scenario))
+    started = time.monotonic()
     _, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     return time.monotonic() - started
@@ -34,18 +52,27 @@ def _run_to_completion(scenario: Scenario, backup_id: str) -> float:
 @pytest.mark.parametrize("post_restore_seconds", [None, 0.2], ids=["plain", "with-command"])
 def test_restore_killed_at_random_moments_is_always_whole(post_restore_seconds, tmp_path):
     scenario = build_scenario(tmp_path, files=600, post_restore_seconds=post_restore_seconds)
-    # How long one restore takes from its journal's first row, to spread the kills across it.
-    duration = _run_to_completion(scenario, scenario.messed)
-    _run_to_completion(scenario, scenario.original)
+    # The kills are spread over a little more than the longest of two restores, so that on
+    # a machine whose disk is slower at some moments than others they still land anywhere
+    # from the journal's first row to after the end.
+    window = 1.25 * max(
+        _journal_to_exit(scenario, scenario.messed), _journal_to_exit(scenario, scenario.original)
+    )
     rng = random.Random(2026)
+    # Besides the random moments, one kill at the journal's first row and one once the
+    # restore is recorded, which must be undone and kept, whatever the disk's speed.
+    moments: list[str] = ["first row", "recorded"] + ["random"] * (KILLS_PER_VARIANT - 2)
+    rng.shuffle(moments)
     outcomes: dict[str, int] = {}
-    for _ in range(KILLS_PER_VARIANT):
+    for moment in moments:
         current = scenario.state()
         target = scenario.messed if current == "original" else scenario.original
         process = scenario.restore_process(target)
-        while process.poll() is None and not _journal_started(scenario):
-            time.sleep(0.002)
-        time.sleep(rng.uniform(0, duration))
+        _wait_for(process, lambda: _journal_started(scenario))
+        if moment == "random":
+            time.sleep(rng.uniform(0, window))
+        elif moment == "recorded":
+            _wait_for(process, lambda: _recorded(scenario))
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=60)
 
@@ -63,11 +90,11 @@ def test_restore_killed_at_random_moments_is_always_whole(post_restore_seconds, 
             assert latest.action is ActivityAction.BACKUP_RESTORED
             outcome = "completed"
         assert (state != current) == (outcome != "rolled back")
+        if moment == "first row":
+            assert outcome == "rolled back", "a restore killed before it wrote anything was kept"
+        if moment == "recorded":
+            assert outcome != "rolled back", "a restore killed once recorded was undone"
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
         assert [p.name for p in scenario.target.parent.iterdir()] == ["billing"]
         service.close()
     print(f"{KILLS_PER_VARIANT} kills: {outcomes}")
-    # Both ways really happened: kills landed before the swap (rolled back) and after it
-    # (kept, whether recovery rolled it forward or it had completed), not only one of them.
-    assert outcomes.get("rolled back", 0) > 0, outcomes
-    assert outcomes.get("rolled forward", 0) + outcomes.get("completed", 0) > 0, outcomes
