@@ -101,6 +101,7 @@ def _run(app: QApplication, scratch: Path) -> None:
     backup = service.list_backups(env.id)[0]
     if backup.name != "smoke test":
         raise RuntimeError(f"the backup was not recorded: {window.banner.text}")
+    _wait_for(app, lambda: controller.backups_model.row_of(backup.id) is not None, "its row")
 
     # Restore, as the product guide's first procedure: the row's Options menu, Restore.
     (Path(env.path) / "nginx" / "nginx.conf").write_text("broken\n")

@@ -20,7 +20,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
-from envops_desktop.controller.operation_runner import OperationRunner, assert_gui_thread
+from envops_desktop.controller.background_reads import BackgroundReads
+from envops_desktop.controller.operation_runner import assert_gui_thread
 from envops_desktop.controller.record_table_model import AnyIndex, local_time
 from envops_desktop.domain.activity_query import ACTIVITY_COLUMNS, ActivityQuery
 from envops_desktop.domain.enums import Outcome
@@ -84,26 +85,23 @@ class ActivityTableModel(QAbstractTableModel):
         self._load_page = load_page
         self._load_newer = load_newer
         self._position = position
-        # Its own: reading a page is no operation the user waits for or is asked about at quit.
-        self._runner = OperationRunner(self)
+        self._reads = BackgroundReads(self.tr("Reading the activity log"), self)
+        self._reads.reading_changed.connect(self.reading_changed)
         self.query = ActivityQuery()
         self._rows: list[Row] = []  # formatted once per row, not per paint
         self._newest_id = 0
         self._last: ActivityEntry | None = None  # where the next page starts
         self._exhausted = False
-        self._generation = 0  # the query a page being read was asked for
         self._failed_text: QBrush | None = None  # a failed entry's ink, as the view says
-        self._reading = False
         self._newer_wanted = False  # the log changed while a page was being read
 
     @property
     def reading(self) -> bool:
-        return self._reading
+        return self._reads.reading
 
     def stop(self) -> None:
         """Wait for the page being read, and drop it."""
-        self._generation += 1
-        self._runner.cancel_all_and_wait()
+        self._reads.stop()
 
     # The query -------------------------------------------------------------------------------
 
@@ -118,9 +116,7 @@ class ActivityTableModel(QAbstractTableModel):
         self._exhausted = False
         # A page still being read for the query before is dropped, and its read stopped: a
         # search typed a key at a time started a read of the whole log at each key.
-        self._generation += 1
-        self._runner.cancel_all()
-        self._set_reading(False)
+        self._reads.drop()
         self.endResetModel()
         self.fetchMore(QModelIndex())
 
@@ -180,32 +176,21 @@ class ActivityTableModel(QAbstractTableModel):
 
     def fetchMore(self, parent: AnyIndex) -> None:  # noqa: N802
         """Start reading the next page, unless one is being read; rows come when it is in."""
-        if parent.isValid() or self._exhausted or self._reading:
+        if parent.isValid() or self._exhausted or self._reads.reading:
             return
         query, after = self.query, self._last
         self._read(lambda cancel: self._load_page(query, after, PAGE_SIZE, cancel), self._page_read)
 
     def _read(self, work: Callable[[CancelToken], Any], then: Callable[[Any], None]) -> None:
-        """`work(a token set if the query changes)` on the worker; `then(its result)` here,
-        unless the query changed meanwhile. One read at a time, so what a page holds and
-        where a new entry goes agree."""
-        generation = self._generation
-        reading = self._runner.prepare(
-            self.tr("Reading the activity log"), None, lambda _progress, cancel: work(cancel)
-        )
-        reading.succeeded.connect(lambda result: self._read_done(generation, then, result))
-        reading.failed.connect(lambda _message, error: self._read_failed(generation, error))
-        self._set_reading(True)
-        self._runner.launch(reading)
+        """`work` on the worker, `then(its result)` here, unless the query changed meanwhile.
+        One read at a time, so what a page holds and where a new entry goes agree."""
 
-    def _read_done(self, generation: int, then: Callable[[Any], None], result: Any) -> None:
-        assert_gui_thread()
-        if generation != self._generation:
-            return
-        self._set_reading(False)
-        then(result)
-        if self._newer_wanted:
-            self.fetch_newer()
+        def read_in(result: Any) -> None:
+            then(result)
+            if self._newer_wanted:
+                self.fetch_newer()
+
+        self._reads.read(work, read_in)
 
     def _page_read(self, page: list[ActivityEntry]) -> None:
         self._exhausted = len(page) < PAGE_SIZE
@@ -215,19 +200,6 @@ class ActivityTableModel(QAbstractTableModel):
             self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
             self._append(page, at_top=False)
             self.endInsertRows()
-
-    def _read_failed(self, generation: int, error: Exception) -> None:
-        if generation != self._generation:
-            return
-        self._set_reading(False)
-        # Raised here, on the window's thread, as it was when pages were read there: the
-        # window names it (a damaged database, say) as it does any fault a slot meets.
-        raise error
-
-    def _set_reading(self, reading: bool) -> None:
-        if reading != self._reading:
-            self._reading = reading
-            self.reading_changed.emit(reading)
 
     def _append(self, entries: list[ActivityEntry], at_top: bool) -> None:
         rows = [_row(e) for e in entries]
@@ -240,8 +212,8 @@ class ActivityTableModel(QAbstractTableModel):
     def fetch_newer(self) -> None:
         """Show entries written since the newest one loaded."""
         assert_gui_thread()
-        self._newer_wanted = self._reading
-        if self._reading:  # looked for once the page is in, which may hold them already
+        self._newer_wanted = self._reads.reading
+        if self._reads.reading:  # looked for once the page is in, which may hold them already
             return
         if not self._rows and not self._exhausted:  # nothing read yet: the first page
             self.fetchMore(QModelIndex())

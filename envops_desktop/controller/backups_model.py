@@ -1,7 +1,10 @@
 """The backups table of the selected environment."""
 
-from PySide6.QtCore import QObject
+from collections.abc import Callable
 
+from PySide6.QtCore import QObject, Signal
+
+from envops_desktop.controller.background_reads import BackgroundReads
 from envops_desktop.controller.record_table_model import (
     Column,
     RecordTableModel,
@@ -35,8 +38,51 @@ COLUMNS: list[Column[Backup]] = [
 OPTIONS_COLUMN = len(COLUMNS) - 1
 
 
-class BackupsTableModel(RecordTableModel[Backup]):
-    """The backups of one environment, newest first until the user sorts otherwise."""
+# The backups of an environment (True: those in Deleted instead), newest first.
+BackupReader = Callable[[str, bool], list[Backup]]
 
-    def __init__(self, parent: QObject | None = None) -> None:
+
+class BackupsTableModel(RecordTableModel[Backup]):
+    """The backups of one environment, newest first until the user sorts otherwise.
+
+    Read on a worker: an environment of 2,000 backups (an hourly schedule keeps 720) took
+    15-45 ms of the window's thread to read at each click on it, and at each refresh.
+    """
+
+    read_in = Signal()  # the rows are those of the environment shown, as last read
+
+    def __init__(self, read: BackupReader, parent: QObject | None = None) -> None:
         super().__init__(COLUMNS, parent)
+        self._read = read
+        self._reads = BackgroundReads(self.tr("Reading backups"), self)
+        self._shown: tuple[str, bool] | None = None  # the environment, and whether Deleted
+
+    @property
+    def reading(self) -> bool:
+        """Whether the rows are still to come: the hint says so, not "No backups yet"."""
+        return self._reads.reading
+
+    def show(self, environment_id: str | None, deleted: bool = False) -> None:
+        """List this environment's backups, or those in Deleted; none with None. Another
+        environment's rows go at once, so that none is ever shown as this one's."""
+        shown = None if environment_id is None else (environment_id, deleted)
+        if shown != self._shown:
+            self._shown = shown
+            self.set_records([])
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the rows again: updated in place once read, keeping selection and order."""
+        self._reads.drop()
+        if self._shown is None:
+            return
+        environment_id, deleted = self._shown
+        self._reads.read(lambda _cancel: self._read(environment_id, deleted), self._fill)
+
+    def stop(self) -> None:
+        """Wait for a read under way, and drop it."""
+        self._reads.stop()
+
+    def _fill(self, backups: list[Backup]) -> None:
+        self.set_records(backups)
+        self.read_in.emit()

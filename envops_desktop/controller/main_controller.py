@@ -30,6 +30,7 @@ from envops_desktop.domain.errors import (
     A_BACKUP,
     EnvOpsError,
     InvalidConfigurationFileError,
+    NotFoundError,
     PreviewOutOfDateError,
     VersionMismatchError,
 )
@@ -112,7 +113,8 @@ class MainController(QObject):
         self.runner = OperationRunner(self, service.explain)
         self.runner.changed.connect(self._on_operations_changed)
         self.environments_model = EnvironmentsTableModel(self)
-        self.backups_model = BackupsTableModel(self)
+        self.backups_model = BackupsTableModel(self._read_backups, self)
+        self.backups_model.read_in.connect(self.selection_changed)
         self.activity_model = ActivityTableModel(
             service.query_activity, service.activity_since, service.activity_position, self
         )
@@ -128,7 +130,7 @@ class MainController(QObject):
         self._schedules.setInterval(SCHEDULE_CHECK_MS)
         self._schedules.timeout.connect(self.take_due_backups)
         self.drift = DriftWatch(service, self)
-        self.drift.changed.connect(lambda _env_id: self.refresh())
+        self.drift.changed.connect(self._show_drift)
         self.operation_ended.connect(self._check_drift_after)
 
     # Loading and live refresh ----------------------------------------------------------------
@@ -162,8 +164,19 @@ class MainController(QObject):
         ids = {e.id for e in environments}
         if self._selected_id not in ids:
             self._selected_id = None
-        self.backups_model.set_records(self._backups_shown())
+        self.backups_model.show(self._selected_id, self._showing_deleted)
         self.activity_model.fetch_newer()
+        self.selection_changed.emit()
+
+    def _show_drift(self, environment_id: str) -> None:
+        # Only the badge changes: refreshed whole, each answer read every backup again.
+        environments = [
+            replace(e, modified_since_backup=self.drift.state(e.id))
+            if e.id == environment_id
+            else e
+            for e in self.environments_model.records()
+        ]
+        self.environments_model.set_records(environments)
         self.selection_changed.emit()
 
     def _with_local_status(self, environment: Environment) -> Environment:
@@ -190,19 +203,19 @@ class MainController(QObject):
         if environment_id == self._selected_id:
             return
         self._selected_id = environment_id
-        self.backups_model.set_records(self._backups_shown())
-        # Started once the backups are read: its worker, scanning the folder, takes the GIL
-        # from the window's thread (2,000 backups read in 60 ms beside it, 20 ms alone).
+        self.backups_model.show(environment_id, self._showing_deleted)
         if self.selected_environment is not None:
             self.drift.check(self.selected_environment)
         self.selection_changed.emit()
 
-    def _backups_shown(self) -> list[Backup]:
-        if self._selected_id is None:
+    def _read_backups(self, environment_id: str, deleted: bool) -> list[Backup]:
+        """On a worker: the rows of the backups table."""
+        try:
+            if deleted:
+                return self.service.deleted_backups(environment_id)
+            return self.service.list_backups(environment_id)
+        except NotFoundError:  # removed meanwhile, by another process: so are its rows
             return []
-        if self._showing_deleted:
-            return self.service.deleted_backups(self._selected_id)
-        return self.service.list_backups(self._selected_id)
 
     @property
     def selected_environment(self) -> Environment | None:
@@ -320,9 +333,14 @@ class MainController(QObject):
     def schedule_of(self, environment: Environment) -> "ScheduleStatus":
         return self.service.schedule(environment.id)
 
-    def schedule_text(self, environment: Environment) -> str:
-        """The environment's schedule in a line: its rule and its next run, or Off."""
-        return self.service.schedule(environment.id).summary(self.service.now(), self.service.zone)
+    def schedule_text(self, environment: Environment) -> str | None:
+        """The environment's schedule in a line: its rule and its next run, or Off. None for
+        one removed by another process since the last refresh, which will drop its row."""
+        try:
+            schedule = self.service.schedule(environment.id)
+        except NotFoundError:
+            return None
+        return schedule.summary(self.service.now(), self.service.zone)
 
     def preview_schedule(self, rule: "ScheduleRule | None") -> str:
         return self.service.preview_schedule(rule)
@@ -820,6 +838,7 @@ class MainController(QObject):
         self.runner.cancel_all_and_wait()
         self.drift.stop()
         self.activity_model.stop()
+        self.backups_model.stop()
         if self._collecting_here:  # the window's close and its owner may both shut it down
             self._collecting_here = False
             let_any_thread_collect()

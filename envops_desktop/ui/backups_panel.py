@@ -112,12 +112,11 @@ class BackupsPanel(QWidget):
 
     def _show_schedule(self) -> None:
         env = self._controller.selected_environment
-        self.schedule_line.setVisible(env is not None)
+        summary = None if env is None else self._controller.schedule_text(env)
+        self.schedule_line.setVisible(summary is not None)
         self.empty_bin.setVisible(self._controller.showing_deleted)
-        if env is not None:
-            self.schedule_line.setText(
-                self.tr("Schedule: {summary}").format(summary=self._controller.schedule_text(env))
-            )
+        if summary is not None:
+            self.schedule_line.setText(self.tr("Schedule: {summary}").format(summary=summary))
 
     def current(self) -> Backup | None:
         rows = self.table.selectionModel().selectedRows()

@@ -222,6 +222,8 @@ class MainWindow(QMainWindow):
         self.backups.table.set_empty_hint(
             self.tr("Select an environment to see its backups.")
             if env is None
+            else self.tr("Reading the backups of {env}…").format(env=env.name)
+            if self.controller.backups_model.reading
             else self.tr("No backups of {env} yet — Create backup ({keys}).").format(
                 env=env.name,
                 keys=self.actions.backup.shortcut().toString(
@@ -371,7 +373,12 @@ class MainWindow(QMainWindow):
             self.tr(
                 "Remove {name} and delete its {count} backups? The folder {path} and its "
                 "files are not touched."
-            ).format(name=env.name, count=self.controller.backups_model.rowCount(), path=env.path),
+            ).format(
+                # Not the table's rows: they may be those in Deleted, or still being read.
+                name=env.name,
+                count=len(self.controller.service.list_backups(env.id)),
+                path=env.path,
+            ),
             self.tr("Remove"),
         ):
             self.controller.remove_environment(env.id)

@@ -1,5 +1,6 @@
 """A real main window on a real service in tmp_path, offscreen."""
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -65,9 +66,23 @@ def folder_gone(tmp_path, config_dir, due_two_hours_ago):
 
 
 def select_environment(window: MainWindow, name: str) -> None:
+    """Select `name` in the environments table, and wait for its backups to show."""
     env = window.controller.service.get_environment(name)
     window.environments.select(env.id)
     assert window.controller.selected_environment.name == name
+    backups_read(window)
+
+
+def backups_read(window: MainWindow) -> None:
+    """Wait for the backups table's rows being read on their worker, as a user sees them."""
+    from PySide6.QtCore import QDeadlineTimer
+    from PySide6.QtWidgets import QApplication
+
+    deadline = QDeadlineTimer(10_000)
+    while window.controller.backups_model.reading:
+        assert not deadline.hasExpired(), "the backups were never read"
+        QApplication.processEvents()
+        time.sleep(0.001)
 
 
 def log_read(qtbot, window: MainWindow) -> None:
@@ -76,6 +91,8 @@ def log_read(qtbot, window: MainWindow) -> None:
 
 
 def backup_rows(window: MainWindow) -> list[str]:
+    """The backups table's rows, once read."""
+    backups_read(window)
     return [b.name for b in window.controller.backups_model.records()]
 
 

@@ -19,6 +19,7 @@ from envops_desktop.controller.backups_model import OPTIONS_COLUMN
 from envops_desktop.domain.enums import EnvironmentStatus
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.models import PostRestoreCommand
+from tests.gui.conftest import select_environment
 from tests.gui.user import (
     DialogWatcher,
     click_cell,
@@ -252,7 +253,7 @@ def _set_up(state: str, qtbot, window, service, tmp_path: Path):
     window.controller.refresh()
     name = ENVIRONMENT_FOR[state]
     if name is not None:
-        window.environments.select(service.get_environment(name).id)
+        select_environment(window, name)
         if state != "environment selected":
             window.backups.table.selectRow(0)
     if state == "environment update failed":

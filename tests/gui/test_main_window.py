@@ -19,6 +19,7 @@ from envops_desktop.ui.backups_panel import NAME_MIN_WIDTH
 from envops_desktop.ui.main_window import MainWindow
 from tests.gui.conftest import (
     backup_rows,
+    backups_read,
     click_button,
     log_read,
     quit_insisting,
@@ -48,6 +49,65 @@ def test_selecting_an_environment_shows_its_backups_and_overview(window, environ
     assert window.overview.values["version"].text() == "4.2.0"
     assert window.overview.values["name"].text() == "billing"
     assert "billing (Ready)" in window.windowTitle()
+
+
+def _held_reads_of_backups(monkeypatch, service) -> threading.Event:
+    """From now on each read of an environment's backups waits, before it looks the
+    environment up, until the event is set (or 5 s)."""
+    held = threading.Event()
+    read = service.list_backups
+
+    def held_back(environment: str):
+        held.wait(5)
+        return read(environment)
+
+    monkeypatch.setattr(service, "list_backups", held_back)
+    return held
+
+
+def test_an_environments_backups_are_read_off_the_windows_thread_and_no_others_show_meanwhile(
+    qtbot, window, environment, service, tmp_path, monkeypatch
+):
+    service.create_backup("billing", name="nightly")
+    other = tmp_path / "other"
+    other.mkdir()
+    service.add_environment("other", other, version="1")
+    service.create_backup("other", name="other's")
+    window.controller.refresh()
+    select_environment(window, "other")
+    read_on = threads_calling(monkeypatch, service._ctx.backups, "for_environment")
+    held = _held_reads_of_backups(monkeypatch, service)
+    table = window.environments.table
+
+    click_cell(qtbot, table, row_index(table, lambda e: e.name == "billing"))
+
+    # The click came back at once: its rows are still being read, and no row of other's is
+    # shown as billing's meanwhile.
+    assert window.controller.backups_model.rowCount() == 0
+    assert window.backups.table.empty_hint == "Reading the backups of billing…"
+    held.set()
+    qtbot.waitUntil(lambda: backup_rows(window) == ["nightly"])
+    assert threading.main_thread() not in read_on
+    assert window.backups.table.empty_hint.startswith("No backups of billing yet")
+
+
+def test_an_environment_removed_elsewhere_as_its_backups_are_read_shows_none_and_no_error(
+    qtbot, window, environment, service, tmp_path, monkeypatch
+):
+    service.create_backup("billing", name="nightly")
+    window.controller.refresh()
+    held = _held_reads_of_backups(monkeypatch, service)
+    table = window.environments.table
+    click_cell(qtbot, table, row_index(table, lambda e: e.name == "billing"))
+
+    elsewhere = EnvOpsService(tmp_path / "data")  # the command line, say
+    elsewhere.remove_environment("billing")
+    elsewhere.close()
+    held.set()
+
+    qtbot.waitUntil(lambda: window.controller.environments_model.rowCount() == 0)
+    assert backup_rows(window) == []
+    assert not window.banner.isVisible()  # no "Something went wrong"
 
 
 def test_create_backup_button_backs_up_and_the_row_appears(qtbot, window, environment):
@@ -225,6 +285,7 @@ def test_a_sorted_backups_table_stays_sorted_and_keeps_the_chosen_backup_as_back
         service.create_backup("billing", name=name)
     service.pin_backup(service.list_backups("billing")[-1].id)  # bravo, the oldest
     window.controller.refresh()
+    backups_read(window)
 
     names = ["alpha", "bravo", "charlie", "delta", "echo"]
     assert _shown(table, 0) == (names if ascending else names[::-1])
@@ -237,6 +298,7 @@ def test_a_sorted_backups_table_stays_sorted_and_keeps_the_chosen_backup_as_back
     for gone in ("alpha", "charlie"):  # rows apart from each other
         service.delete_backup(next(b.id for b in service.list_backups("billing") if b.name == gone))
     window.controller.refresh()
+    backups_read(window)
     assert sorted(_shown(table, 0)) == ["bravo", "delta", "echo"]
     assert table.currentIndex().data(RECORD_ROLE).name == "delta"
 

@@ -4,7 +4,7 @@ from PySide6.QtCore import Qt
 
 from envops_desktop.controller.backups_model import OPTIONS_COLUMN
 from envops_desktop.domain.enums import BackupOrigin
-from tests.gui.conftest import click_button, select_environment, when_modal
+from tests.gui.conftest import backups_read, click_button, select_environment, when_modal
 from tests.gui.user import click_cell, click_menu_entry, open_popup, press_shortcut
 
 KEPT_COLUMN = OPTIONS_COLUMN - 1
@@ -16,6 +16,7 @@ def _pin_from_the_row_menu(qtbot, window, row: int) -> None:
     menu = open_popup()
     assert menu is not None and menu.objectName() == "backupOptionsMenu"
     click_menu_entry(qtbot, menu, "pinAction")
+    backups_read(window)
 
 
 def test_a_backup_is_pinned_and_unpinned_from_its_options_menu(qtbot, window, environment, service):
@@ -95,6 +96,7 @@ def test_a_deleted_backup_is_recovered_from_the_deleted_filter(qtbot, window, en
     assert window.backups.table.model().rowCount() == 0
 
     qtbot.mouseClick(window.backups.show_deleted, Qt.MouseButton.LeftButton)
+    backups_read(window)
     assert window.backups.table.model().index(0, 0).data() == "doomed"
     assert window.backups.empty_bin.isVisible()
     table = window.backups.table
@@ -103,8 +105,10 @@ def test_a_deleted_backup_is_recovered_from_the_deleted_filter(qtbot, window, en
     assert [a.objectName() for a in menu.actions()] == ["recoverAction"]
     click_menu_entry(qtbot, menu, "recoverAction")
 
+    backups_read(window)
     assert table.model().rowCount() == 0
     qtbot.mouseClick(window.backups.show_deleted, Qt.MouseButton.LeftButton)
+    backups_read(window)
     assert [b.name for b in service.list_backups("billing")] == ["doomed"]
     assert table.model().index(0, 0).data() == "doomed"
 
