@@ -47,8 +47,20 @@ OUT = Path(__file__).resolve().parent / "screenshots"
 
 def save(widget: QWidget, name: str) -> None:
     QApplication.processEvents()
+    if isinstance(widget, MainWindow):
+        _backups_read(widget)
     widget.grab().save(str(OUT / f"{name}.png"))
     print("wrote", name)
+
+
+def _backups_read(window: MainWindow) -> None:
+    while window.controller.backups_model.reading:  # its rows, read on a worker
+        QApplication.processEvents()
+
+
+def _select(window: MainWindow, environment_id: str) -> None:
+    window.environments.select(environment_id)
+    _backups_read(window)
 
 
 def _finish(controller: MainController) -> None:
@@ -94,7 +106,7 @@ def _capture(app: QApplication, scratch: Path) -> None:
     window.resize(1280, 800)
     window.show()
     billing = service.get_environment("billing-production")
-    window.environments.select(billing.id)
+    _select(window, billing.id)
     window.tabs.setCurrentWidget(window.backups)
     window.backups.table.selectRow(0)
     save(window, "main-window-backups")
@@ -114,10 +126,10 @@ def _capture(app: QApplication, scratch: Path) -> None:
     (reporting_dir / "reports.yaml").write_text("schedule: daily\n")
     reporting = service.add_environment("reporting", reporting_dir, version="1.0.0")
     controller.refresh()
-    window.environments.select(reporting.id)
+    _select(window, reporting.id)
     window.tabs.setCurrentWidget(window.backups)
     save(window, "main-window-no-backups")
-    window.environments.select(billing.id)
+    _select(window, billing.id)
 
     # The three notifications, from real restores: one that succeeds, one whose health check
     # fails (an extra environment, so the demo's own stay green).
@@ -138,11 +150,11 @@ def _capture(app: QApplication, scratch: Path) -> None:
     )
     payments_backup = service.create_backup("payments", name="Nightly")
     controller.refresh()
-    window.environments.select(payments.id)
+    _select(window, payments.id)
     controller.restore_backup(payments, payments_backup, backup_first=False)
     _finish(controller)
     save(window, "notification-error")
-    window.environments.select(billing.id)
+    _select(window, billing.id)
     window.banner.dismiss()
 
     # An operator's edits since the backup, for the restore's preview and its changes.
@@ -197,8 +209,9 @@ def _capture(app: QApplication, scratch: Path) -> None:
     _finish(controller)
     save(compared, "compare-dialog")
     compared.close()
-    # The edits above, seen by the drift check: the Modified badge in the table.
-    controller.drift.check(service.get_environment(billing.id))
+    # The edits above, seen by the drift check: the Modified badge in the table. Anew: an
+    # answer from before the edits may be in already.
+    controller.drift.check_anew(service.get_environment(billing.id))
     while controller.drift.state(billing.id) is None:
         QApplication.processEvents()
     controller.refresh()
@@ -247,13 +260,13 @@ def _capture(app: QApplication, scratch: Path) -> None:
     retention.close()
     _capture_import_dialog(controller, service, billing, window, scratch)
     analytics = service.get_environment("analytics-staging")
-    window.environments.select(analytics.id)
+    _select(window, analytics.id)
     window.tabs.setCurrentWidget(window.backups)
     window.backups.show_deleted.setChecked(True)
     save(window, "main-window-deleted")
     window.backups.show_deleted.setChecked(False)
     apply_theme(app, DARK)
-    window.environments.select(billing.id)
+    _select(window, billing.id)
     window.tabs.setCurrentWidget(window.backups)
     save(window, "main-window-dark")
     _capture_changes(controller, window, previewed, contents, older, "changes-dialog-dark")
