@@ -146,6 +146,8 @@ class DriftWatch(QObject):
         self.check(environment)
 
     def _answered(self, environment: Environment, modified: bool | None) -> None:
+        if self._stopped:  # on its way as the window closed: nobody is to be told
+            return
         env_id = environment.id
         self._checking.discard(env_id)
         if self._states.get(env_id, "unknown") != modified:

@@ -1,6 +1,7 @@
 """The environments table says when a folder was changed since its last backup."""
 
 import threading
+import time
 
 from envops_desktop.controller import drift_watch
 from envops_desktop.controller.environments_model import DRIFT_COLUMN, MODIFIED
@@ -111,3 +112,38 @@ def test_a_check_the_folder_s_change_made_due_never_runs_once_the_window_has_clo
     qtbot.wait(1000)
 
     assert checks == []
+
+
+def test_an_answer_still_on_its_way_when_the_window_closes_is_dropped(
+    qtbot, environment, window, service, config_dir, monkeypatch
+):
+    # An answer queued to the window's thread just before the close came after the shutdown,
+    # and refreshed a window whose service its owner had closed (a benchmark's next section
+    # met it there, its data folder deleted).
+    service.create_backup("billing")
+    select_environment(window, "billing")
+    qtbot.waitUntil(lambda: window.controller.drift.state(environment.id) is False, timeout=10_000)
+    started, go, answered = threading.Event(), threading.Event(), threading.Event()
+    check = service.modified_since_backup
+
+    def held_then_noted(*args, **kwargs):
+        started.set()
+        go.wait(10)
+        try:
+            return check(*args, **kwargs)
+        finally:
+            answered.set()
+
+    monkeypatch.setattr(service, "modified_since_backup", held_then_noted)
+    (config_dir / "app.yaml").write_text("server:\n  port: 1\n")
+    window.controller.drift.check_anew(window.controller.selected_environment)  # as after a restore
+    answers: list[str] = []
+    window.controller.drift.changed.connect(answers.append)
+    qtbot.waitUntil(started.is_set)
+    go.set()
+    assert answered.wait(10)
+    time.sleep(0.2)  # its answer is queued to this thread, not yet taken
+    window.close()
+    qtbot.wait(300)
+
+    assert answers == []
