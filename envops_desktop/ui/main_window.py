@@ -374,9 +374,11 @@ class MainWindow(QMainWindow):
                 "Remove {name} and delete its {count} backups? The folder {path} and its "
                 "files are not touched."
             ).format(
-                # Not the table's rows: they may be those in Deleted, or still being read.
+                # Every backup it deletes, those in Deleted too; not the table's rows, which
+                # are one or the other, and may still be being read.
                 name=env.name,
-                count=len(self.controller.service.list_backups(env.id)),
+                count=len(self.controller.service.list_backups(env.id))
+                + len(self.controller.service.deleted_backups(env.id)),
                 path=env.path,
             ),
             self.tr("Remove"),

@@ -467,6 +467,30 @@ def test_removing_an_environment_asks_and_keeps_its_files(qtbot, window, environ
     assert describe_tree(config_dir) == before
 
 
+def test_the_remove_question_counts_every_backup_it_deletes_those_in_deleted_too(
+    qtbot, window, environment, service
+):
+    service.create_backup("billing", name="nightly")
+    service.delete_backup(service.create_backup("billing", name="old").id)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    asked: list[str] = []
+
+    def read_and_cancel(box) -> None:
+        asked.append(box.text())
+        box.reject()
+
+    for show_deleted in (False, True):  # the table shows one or the other
+        if show_deleted:
+            qtbot.mouseClick(window.backups.show_deleted, Qt.MouseButton.LeftButton)
+        when_modal(read_and_cancel)
+        menu = open_menu_bar_menu(qtbot, window, "Environment")
+        click_menu_entry(qtbot, menu, "removeEnvironmentAction")
+
+    assert [text.split("?")[0] for text in asked] == ["Remove billing and delete its 2 backups"] * 2
+    assert len(service.list_backups("billing")) == 1  # nothing was removed
+
+
 def test_notification_stays_until_dismissed(qtbot, window):
     window.controller.notify.emit("error", "Something failed.")
     assert window.banner.isVisible() and window.banner.text == "Something failed."
