@@ -56,11 +56,18 @@ class BackupsTableModel(RecordTableModel[Backup]):
         self._read = read
         self._reads = BackgroundReads(self.tr("Reading backups"), self)
         self._shown: tuple[str, bool] | None = None  # the environment, and whether Deleted
+        self._filled = False  # its rows have been read at least once
 
     @property
     def reading(self) -> bool:
-        """Whether the rows are still to come: the hint says so, not "No backups yet"."""
+        """Whether a read of the rows is under way."""
         return self._reads.reading
+
+    @property
+    def rows_to_come(self) -> bool:
+        """Whether the environment shown has had no rows read yet: the hint says so, not
+        "No backups yet" (a read again, at each refresh, keeps the hint as it was)."""
+        return self._shown is not None and not self._filled
 
     def show(self, environment_id: str | None, deleted: bool = False) -> None:
         """List this environment's backups, or those in Deleted; none with None. Another
@@ -68,11 +75,10 @@ class BackupsTableModel(RecordTableModel[Backup]):
         shown = None if environment_id is None else (environment_id, deleted)
         if shown != self._shown:
             self._shown = shown
+            self._filled = False
             self.set_records([])
-        self.reload()
-
-    def reload(self) -> None:
-        """Read the rows again: updated in place once read, keeping selection and order."""
+        # Read again even if shown already: updated in place once read, keeping the
+        # selection and the order.
         self._reads.drop()
         if self._shown is None:
             return
@@ -84,5 +90,6 @@ class BackupsTableModel(RecordTableModel[Backup]):
         self._reads.stop()
 
     def _fill(self, backups: list[Backup]) -> None:
+        self._filled = True
         self.set_records(backups)
         self.read_in.emit()

@@ -453,6 +453,10 @@ class EnvOpsService:
     def set_default_retention(self, rule: "RetentionRule") -> None:
         self._ctx.settings.set_default_retention(rule.model_dump_json())
 
+    def count_backups(self, environment: str) -> int:
+        """How many backups removing the environment deletes: those in Deleted too."""
+        return self._ctx.backups.count(self.get_environment(environment).id)
+
     def deleted_backups(self, environment: str) -> list[Backup]:
         """The environment's backups in Deleted, newest first."""
         env = self.get_environment(environment)

@@ -234,6 +234,11 @@ class BackupRecords:
         row = self._db.connection().execute(_BACKUP + " WHERE id = ?", (backup_id,)).fetchone()
         return _backup(row) if row else None
 
+    def count(self, env_id: str) -> int:
+        """How many backups the environment has, those in Deleted too."""
+        query = "SELECT COUNT(*) FROM backups WHERE environment_id = ?"
+        return self._db.connection().execute(query, (env_id,)).fetchone()[0]
+
     def ids_starting_with(self, prefix: str) -> list[str]:
         rows = self._db.connection().execute(
             "SELECT id FROM backups WHERE id LIKE ? ESCAPE '\\'", (like_prefix(prefix),)

@@ -223,7 +223,7 @@ class MainWindow(QMainWindow):
             self.tr("Select an environment to see its backups.")
             if env is None
             else self.tr("Reading the backups of {env}…").format(env=env.name)
-            if self.controller.backups_model.reading
+            if self.controller.backups_model.rows_to_come
             else self.tr("No backups of {env} yet — Create backup ({keys}).").format(
                 env=env.name,
                 keys=self.actions.backup.shortcut().toString(
@@ -374,11 +374,10 @@ class MainWindow(QMainWindow):
                 "Remove {name} and delete its {count} backups? The folder {path} and its "
                 "files are not touched."
             ).format(
-                # Every backup it deletes, those in Deleted too; not the table's rows, which
-                # are one or the other, and may still be being read.
+                # Not the table's rows: they are those in Deleted or the others, and may
+                # still be being read.
                 name=env.name,
-                count=len(self.controller.service.list_backups(env.id))
-                + len(self.controller.service.deleted_backups(env.id)),
+                count=self.controller.service.count_backups(env.id),
                 path=env.path,
             ),
             self.tr("Remove"),

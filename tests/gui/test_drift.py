@@ -6,7 +6,7 @@ import time
 from envops_desktop.controller import drift_watch
 from envops_desktop.controller.environments_model import DRIFT_COLUMN, MODIFIED
 from tests.gui.conftest import click_button, select_environment, when_modal
-from tests.gui.user import choose_backup_option, press_shortcut
+from tests.gui.user import choose_backup_option, click_cell, press_shortcut, row_index
 from tests.spies import threads_calling
 
 
@@ -115,14 +115,17 @@ def test_a_check_the_folder_s_change_made_due_never_runs_once_the_window_has_clo
 
 
 def test_an_answer_still_on_its_way_when_the_window_closes_is_dropped(
-    qtbot, environment, window, service, config_dir, monkeypatch
+    qtbot, environment, window, service, config_dir, tmp_path, monkeypatch
 ):
     # An answer queued to the window's thread just before the close came after the shutdown,
     # and refreshed a window whose service its owner had closed (a benchmark's next section
     # met it there, its data folder deleted).
     service.create_backup("billing")
-    select_environment(window, "billing")
-    qtbot.waitUntil(lambda: window.controller.drift.state(environment.id) is False, timeout=10_000)
+    other = tmp_path / "other"
+    other.mkdir()
+    service.add_environment("other", other, version="1")
+    window.controller.refresh()
+    select_environment(window, "other")
     started, go, answered = threading.Event(), threading.Event(), threading.Event()
     check = service.modified_since_backup
 
@@ -136,10 +139,12 @@ def test_an_answer_still_on_its_way_when_the_window_closes_is_dropped(
 
     monkeypatch.setattr(service, "modified_since_backup", held_then_noted)
     (config_dir / "app.yaml").write_text("server:\n  port: 1\n")
-    window.controller.drift.check_anew(window.controller.selected_environment)  # as after a restore
     answers: list[str] = []
     window.controller.drift.changed.connect(answers.append)
+    table = window.environments.table
+    click_cell(qtbot, table, row_index(table, lambda e: e.name == "billing"))  # its check
     qtbot.waitUntil(started.is_set)
+    answers.clear()
     go.set()
     assert answered.wait(10)
     time.sleep(0.2)  # its answer is queued to this thread, not yet taken

@@ -91,6 +91,22 @@ def test_an_environments_backups_are_read_off_the_windows_thread_and_no_others_s
     assert window.backups.table.empty_hint.startswith("No backups of billing yet")
 
 
+def test_refreshing_an_environment_with_no_backups_keeps_saying_so_while_they_are_read(
+    qtbot, window, environment, service, monkeypatch
+):
+    window.controller.refresh()
+    select_environment(window, "billing")
+    assert window.backups.table.empty_hint.startswith("No backups of billing yet")
+    held = _held_reads_of_backups(monkeypatch, service)
+
+    press_shortcut(qtbot, window, "F5")  # Refresh: its rows are read again
+
+    assert window.controller.backups_model.reading
+    assert window.backups.table.empty_hint.startswith("No backups of billing yet")
+    held.set()
+    backups_read(window)
+
+
 def test_an_environment_removed_elsewhere_as_its_backups_are_read_shows_none_and_no_error(
     qtbot, window, environment, service, tmp_path, monkeypatch
 ):
