@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -49,9 +50,35 @@ def test_first_error_reaches_the_caller_and_the_items_not_started_are_never_run(
         for result in parallel_map(fails_on_the_fifth, range(1000), "test-pool"):
             results.append(result)
     assert results == [0, 1, 2, 3, 4]
-    # Only the window in flight when the error came back was ever started.
-    assert len(started) <= 5 + POOL_SIZE * 8
+    # Only what was in flight, or done and waiting behind the failed item, was ever started.
+    assert len(started) <= 5 + 1 + POOL_SIZE * 8 * 4
     assert _pool_threads() == []
+
+
+def _first_waits_for_the_rest(folder: str, later: int, item: int) -> int:
+    """Item 0 waits (10 s at most) until `later` other items are done and gives how many
+    were; each other item marks itself done. Module-level, for helper processes."""
+    if item:
+        Path(folder, str(item)).touch()
+        return item
+    deadline = time.monotonic() + 10
+    while len(os.listdir(folder)) < later and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return len(os.listdir(folder))
+
+
+@pytest.mark.parametrize("processes", [False, True], ids=["threads", "helpers"])
+def test_a_slow_item_does_not_keep_the_pool_from_the_items_after_it(
+    tmp_path: Path, processes: bool
+):
+    # A large file among small ones: the pool works on past it while it is stored, and the
+    # results still come in order. Waiting for the first result before handing out more,
+    # the pool stopped after `window` items and item 0 waited its whole 10 s.
+    window = POOL_SIZE  # one item a worker
+    later = 3 * window
+    work = functools.partial(_first_waits_for_the_rest, str(tmp_path), later)
+    results = list(parallel_map(work, range(later + 1), "test-pool", 1, processes=processes))
+    assert results == [later, *range(1, later + 1)]  # item 0 saw every later one done
 
 
 def test_caller_stopping_early_leaves_no_thread_behind():
