@@ -39,12 +39,12 @@ from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.flushing import settle_in_background, settler_request
+from envops_desktop.service.store_check import StoreReport, problem_lines
 from envops_desktop.terminal_progress import TerminalProgressBar
 
 if TYPE_CHECKING:
     from envops_desktop.domain.schedules import ScheduleRule, ScheduleStatus
     from envops_desktop.service.configuration_files import CheckedConfigurationFile
-    from envops_desktop.service.store_check import StoreReport
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -817,19 +817,11 @@ def _run_verify(service: EnvOpsService, args: argparse.Namespace) -> None:
 
 
 def _verify_lines(
-    report: "StoreReport",
+    report: StoreReport,
     needed: dict[str, list[tuple[Backup, str]]],
     forgotten: list[str],
     repairing: bool,
 ) -> list[str]:
-    def problem(kind: str, sha: str) -> str:
-        where = needed.get(sha)
-        if not where:
-            return f"{kind}: {sha}"
-        (backup, path), more = where[0], len(where) - 1
-        others = f", and {more} more backup{'s' if more > 1 else ''}" if more else ""
-        return f"{kind}: {sha} ({name_on_one_line(path)} in {backup.name}{others})"
-
     summary = (
         f"{report.checked} stored files checked: {len(report.missing)} missing, "
         f"{len(report.damaged)} damaged, {report.unreferenced} unreferenced."
@@ -851,12 +843,7 @@ def _verify_lines(
             " envops verify --repair, then a backup of each environment, stores again those "
             "the folders still hold."
         )
-    return (
-        [problem("missing", sha) for sha in report.missing]
-        + [problem("damaged", sha) for sha in report.damaged]
-        + [f"damaged manifest: {name}" for name in report.damaged_manifests]
-        + [summary]
-    )
+    return [*problem_lines(report, needed), summary]
 
 
 def _run_env(service: EnvOpsService, args: argparse.Namespace) -> None:

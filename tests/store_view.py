@@ -2,6 +2,7 @@
 
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from envops_desktop.store.blobs import BlobStore
@@ -58,6 +59,17 @@ def damage_blob(data_dir: Path, sha: str, rot: bytes = b"rotten") -> None:
     with open(data_dir / "objects" / "packs" / at.pack, "r+b") as pack:
         pack.seek(at.offset)
         pack.write(rot[: at.length])
+
+
+def tamper_with_manifest(data_dir: Path, change: Callable[[bytes, bytes], bytes]) -> None:
+    """Rewrite the one stored manifest's body with `change(text, body)`, keeping its name."""
+    import zstandard
+
+    with sqlite3.connect(data_dir / DATABASE_NAME) as db:
+        (name, body), *others = db.execute("SELECT sha256, body FROM manifests").fetchall()
+        assert others == []
+        text = zstandard.ZstdDecompressor().stream_reader(body).read()
+        db.execute("UPDATE manifests SET body = ? WHERE sha256 = ?", (change(text, body), name))
 
 
 def damage_table(data_dir: Path, table: str) -> Path:

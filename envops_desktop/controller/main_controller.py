@@ -43,6 +43,7 @@ from envops_desktop.service.configuration_files import (
     StagedConfiguration,
 )
 from envops_desktop.service.parallel import helpers_yield
+from envops_desktop.service.store_check import StoreReport, problem_lines
 from envops_desktop.workers.operation_worker import Operation
 
 if TYPE_CHECKING:
@@ -85,6 +86,15 @@ class RestorePreview:
     refusal: str | None = None
 
 
+@dataclass(frozen=True)
+class StoreCheck:
+    """What Verify store found: the report, and a line per content or list of files
+    missing or damaged, naming a backup that needs it."""
+
+    report: StoreReport
+    problems: list[str]
+
+
 class MainController(QObject):
     """Owns the table models and every long operation; the window only shows and asks.
 
@@ -101,6 +111,7 @@ class MainController(QObject):
     # environment's id ("" if none) and how many seconds it took. The desktop notifier
     # tells the user when the window is not in front.
     operation_ended = Signal(str, str, str, float)
+    store_checked = Signal(object)  # the StoreCheck of a Verify store that ran to its end
 
     def __init__(self, service: EnvOpsService, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -418,10 +429,11 @@ class MainController(QObject):
         environment: Environment | None,
         operation: Operation,
         success_text: Callable[[Any], str],
+        success_kind: Callable[[Any], str] = lambda _result: Notification.SUCCESS,
     ) -> RunningOperation:
         running = self.runner.prepare(label, environment.id if environment else None, operation)
         running.succeeded.connect(
-            lambda result: self._ended(running, Notification.SUCCESS, success_text(result))
+            lambda result: self._ended(running, success_kind(result), success_text(result))
         )
         running.failed.connect(
             lambda message, _error: self._ended(running, Notification.ERROR, message)
@@ -493,6 +505,73 @@ class MainController(QObject):
             None,
             lambda _progress, _cancel: self.service.empty_bin(),
             lambda freed: self.tr("Freed {n} backups from Deleted.").format(n=len(freed)),
+        )
+
+    def verify_store(self) -> RunningOperation:
+        """Read back every stored content a backup needs, on a worker; `store_checked` then
+        gives what was found, with a line per problem."""
+
+        def operation(progress: ProgressCallback, cancel: CancelToken) -> StoreCheck:
+            report = self.service.check_store(progress, cancel)
+            needed = self.service.where_needed(report.missing + report.damaged)
+            return StoreCheck(report, problem_lines(report, needed))
+
+        running = self._run(
+            self.tr("Verifying the store"),
+            None,
+            operation,
+            lambda check: self.store_summary(check.report),
+            lambda check: Notification.SUCCESS if check.report.healthy else Notification.ERROR,
+        )
+        running.succeeded.connect(self.store_checked)
+        return running
+
+    def store_summary(self, report: StoreReport) -> str:
+        """One paragraph on what a Verify store found."""
+        if report.healthy:
+            text = self.tr(
+                "The store is whole: {n} stored files read back, none missing or damaged."
+            ).format(n=report.checked)
+        else:
+            text = self.tr(
+                "The store is damaged: {missing} missing and {damaged} damaged of {n} stored "
+                "files read back."
+            ).format(n=report.checked, missing=len(report.missing), damaged=len(report.damaged))
+            manifests = len(report.damaged_manifests)
+            if manifests:
+                text += " " + (
+                    self.tr("A backup's list of files is damaged.")
+                    if manifests == 1
+                    else self.tr("The lists of files of {n} backups are damaged.").format(
+                        n=manifests
+                    )
+                )
+        if report.in_team_store:
+            text += " " + self.tr("{n} more are in the team's store only.").format(
+                n=report.in_team_store
+            )
+        return text
+
+    def repair_store(self, report: StoreReport) -> RunningOperation:
+        """Forget, on a worker, what `report` found missing or damaged, so that the next
+        backup of each environment stores again what its folder still holds."""
+        return self._run(
+            self.tr("Repairing the store"),
+            None,
+            lambda progress, cancel: self.service.repair_store(report, progress, cancel),
+            lambda forgotten: (
+                self.tr(
+                    "Forgot {n} that could not be trusted. Back up each environment now: that "
+                    "stores again what its folder still holds, and makes whole every backup "
+                    "that needs it."
+                ).format(
+                    n=self.tr("1 stored file")
+                    if len(forgotten) == 1
+                    else self.tr("{n} stored files").format(n=len(forgotten))
+                )
+                if forgotten
+                else self.tr("Every stored file was whole on a second look; nothing was forgotten.")
+            ),
         )
 
     def export_backup(

@@ -6,6 +6,8 @@ it is counted as such, not as missing; `envops store copy --to` reads it back fr
 
 from dataclasses import dataclass, field
 
+from envops_desktop.domain.models import Backup
+from envops_desktop.domain.paths import name_on_one_line
 from envops_desktop.domain.progress import (
     CancelToken,
     ProgressCallback,
@@ -80,3 +82,23 @@ def needed_contents(
     needed = ctx.backups.referenced_blobs(damaged, read)
     meter.finish()
     return needed
+
+
+def problem_lines(report: StoreReport, needed: dict[str, list[tuple[Backup, str]]]) -> list[str]:
+    """A line per content `report` found missing or damaged, naming a file and a backup
+    that hold it (`needed`, from `EnvOpsService.where_needed`), then one per backup whose
+    list of files is damaged: what `envops verify` prints and the window lists."""
+
+    def problem(kind: str, sha: str) -> str:
+        where = needed.get(sha)
+        if not where:
+            return f"{kind}: {sha}"
+        (backup, path), more = where[0], len(where) - 1
+        others = f", and {more} more backup{'s' if more > 1 else ''}" if more else ""
+        return f"{kind}: {sha} ({name_on_one_line(path)} in {backup.name}{others})"
+
+    return (
+        [problem("missing", sha) for sha in report.missing]
+        + [problem("damaged", sha) for sha in report.damaged]
+        + [f"damaged manifest: {name}" for name in report.damaged_manifests]
+    )

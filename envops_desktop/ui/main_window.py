@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from envops_desktop import APP_NAME
 from envops_desktop.controller.action_rules import Needs
 from envops_desktop.controller.change_rows import ChangeRows
-from envops_desktop.controller.main_controller import MainController, Notification
+from envops_desktop.controller.main_controller import MainController, Notification, StoreCheck
 from envops_desktop.controller.record_table_model import local_time
 from envops_desktop.data_dir import log_dir
 from envops_desktop.domain.errors import PreviewOutOfDateError, VersionMismatchError
@@ -58,6 +58,7 @@ from envops_desktop.ui.preferences_dialog import PreferencesDialog
 from envops_desktop.ui.restore_backup_dialog import RestoreBackupDialog
 from envops_desktop.ui.retention_dialog import RetentionDialog
 from envops_desktop.ui.schedule_dialog import ScheduleDialog
+from envops_desktop.ui.store_check_dialog import StoreCheckDialog
 from envops_desktop.ui.task_progress import TaskProgress
 from envops_desktop.ui.update_environment_dialog import UpdateEnvironmentDialog
 from envops_desktop.ui.version_mismatch_box import (
@@ -156,6 +157,7 @@ class MainWindow(QMainWindow):
             (actions.about, self.show_about),
             (actions.preferences, self.show_preferences),
             (actions.sync, self.sync_with_team),
+            (actions.verify, self.controller.verify_store),
         ):
             actions.connect(action, slot)
         actions.fill_menus()
@@ -185,6 +187,7 @@ class MainWindow(QMainWindow):
         c = self.controller
         c.notify.connect(self.banner.show_message)
         c.version_mismatch.connect(self.ask_about_version_mismatch)
+        c.store_checked.connect(self.show_store_problems)
         c.selection_changed.connect(self._update_state)
         c.operations_changed.connect(self._update_state)
         self.environments.selected.connect(self._environment_selected)
@@ -291,6 +294,15 @@ class MainWindow(QMainWindow):
             )
             return
         self._with_store_passphrase(settings.url, self.controller.sync_store)
+
+    def show_store_problems(self, check: StoreCheck) -> None:
+        """After Verify store: list what it found wrong, if anything, and offer the repair."""
+        if check.report.healthy:
+            return  # the banner said so
+        dialog = StoreCheckDialog(check, self.controller.store_summary(check.report), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.controller.repair_store(check.report))
+        dialog.open()
 
     def _with_store_passphrase(self, url: str, then: Callable[[str], object]) -> None:
         """Call `then` with the shared store's passphrase: from ENVOPS_PASSPHRASE or the

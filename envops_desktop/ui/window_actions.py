@@ -97,6 +97,9 @@ class WindowActions(QObject):
         self.sync = new(
             "syncStoreAction", tr("S&ync with team"), "refresh", Needs.NOTHING, "Ctrl+Shift+Y"
         )
+        self.verify = new(
+            "verifyStoreAction", tr("&Verify store"), None, Needs.NOTHING, "Ctrl+Shift+V"
+        )
         # Not StandardKey.Preferences: that is empty on Windows and on most X11 desktops.
         self.preferences = new(
             "preferencesAction", tr("&Preferences…"), None, Needs.NOTHING, "Ctrl+,"
@@ -135,7 +138,16 @@ class WindowActions(QObject):
         tr = self.tr
         self._menu(
             bar.addMenu(tr("&File")),
-            [self.import_file, self.export, None, self.sync, self.preferences, None, self.quit],
+            [
+                self.import_file,
+                self.export,
+                None,
+                self.sync,
+                self.verify,
+                self.preferences,
+                None,
+                self.quit,
+            ],
         )
         self._menu(
             bar.addMenu(tr("&Environment")),

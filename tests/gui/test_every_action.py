@@ -83,6 +83,7 @@ ACTIONS = [
     WindowAction("preferencesAction", "preferencesDialog", "Ctrl+,", None, "File", False),
     # With no shared store connected, it says where to connect one.
     WindowAction("syncStoreAction", "connect first", "Ctrl+Shift+Y", None, "File", False),
+    WindowAction("verifyStoreAction", "verifying", "Ctrl+Shift+V", None, "File", False),
     WindowAction("quitAction", "quit", "Ctrl+Q", None, "File", False),
 ]  # fmt: skip
 
@@ -167,13 +168,20 @@ class Walk:
         def note_refresh() -> None:
             refreshed.append(True)
 
+        started: list[str] = []
+
+        def note_operations() -> None:
+            started.extend(operation.label for operation in window.controller.runner.running)
+
         window.controller.selection_changed.connect(note_refresh)
+        window.controller.runner.changed.connect(note_operations)
         window.environments.filter_edit.clearFocus()
         window.banner.hide()  # so that only this route's message counts
         go()
         # A dialog opened with exec() was closed inside go(); one opened with open() shows now.
         self.qtbot.wait(30)
         window.controller.selection_changed.disconnect(note_refresh)
+        window.controller.runner.changed.disconnect(note_operations)
         if disabled_because is not None:
             if self.watcher.seen:
                 self.problems.append(f"{where}: disabled yet opened {self.watcher.seen}")
@@ -182,6 +190,7 @@ class Walk:
             "refreshed": bool(refreshed),
             "find": window.focusWidget() is window.environments.filter_edit,
             "quit": not window.isVisible(),
+            "verifying": "Verifying the store" in started and not self.watcher.seen,
             "connect first": window.banner.isVisible()
             and "Preferences → Storage" in window.banner.text
             and not self.watcher.seen,

@@ -28,7 +28,7 @@ from envops_desktop.service.flushing import current_boot_id
 from envops_desktop.service.restore_commands import command_output
 from envops_desktop.store.database import DATABASE_NAME
 from tests.disks import folders_can_be_exchanged, needs_root_to_mount, small_disk
-from tests.store_view import damage_blob
+from tests.store_view import damage_blob, tamper_with_manifest
 from tests.trees import describe_tree, make_config_tree, mess_up
 
 
@@ -662,20 +662,6 @@ def test_a_cancelled_restore_leaves_no_backup_taken_for_it(service, environment,
     assert describe_tree(config_dir) == messed
 
 
-def _tamper_with_manifest(tmp_path, change) -> None:
-    """Rewrite the one stored manifest's body with `change(text) -> text`, keeping its name."""
-    import zstandard
-
-    with sqlite3.connect(tmp_path / "data" / "envops.sqlite3") as db:
-        (name, body), *others = db.execute("SELECT sha256, body FROM manifests").fetchall()
-        assert others == []
-        text = zstandard.ZstdDecompressor().stream_reader(body).read()
-        db.execute(
-            "UPDATE manifests SET body = ? WHERE sha256 = ?",
-            (change(text, body), name),
-        )
-
-
 def _other_mtimes(text: bytes, _body: bytes) -> bytes:
     import zstandard
 
@@ -698,7 +684,7 @@ def test_a_damaged_stored_manifest_is_found_by_verify_and_refused_by_restore(
     backup = service.create_backup("billing")
     mess_up(config_dir)
     messed = describe_tree(config_dir)
-    _tamper_with_manifest(tmp_path, damage)
+    tamper_with_manifest(tmp_path / "data", damage)
     report = service.check_store()
     assert not report.healthy and len(report.damaged_manifests) == 1
     with pytest.raises(OperationFailedError, match="is damaged"):

@@ -1,0 +1,60 @@
+"""The Verify store report: what a check found missing or damaged, and the offer to repair."""
+
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from envops_desktop.controller.main_controller import StoreCheck
+
+
+class StoreCheckDialog(QDialog):
+    """Lists each stored content a check found missing or damaged, with a backup and a file
+    that need it. Repair (accept) forgets them; it is offered only when there is such a
+    content, since a damaged list of files is not mended by it."""
+
+    def __init__(self, check: StoreCheck, summary: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("storeCheckDialog")
+        self.setWindowTitle(self.tr("Verify store"))
+        heading = QLabel(summary, self)
+        heading.setObjectName("storeCheckSummary")
+        heading.setWordWrap(True)
+        problems = QPlainTextEdit("\n".join(check.problems), self)
+        problems.setObjectName("storeProblemsList")
+        problems.setAccessibleName(self.tr("Missing or damaged stored files"))
+        problems.setReadOnly(True)
+        problems.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        repairable = bool(check.report.missing or check.report.damaged)
+        advice = QLabel(
+            self.tr(
+                "Repair forgets what cannot be trusted. The next backup of each environment "
+                "then stores again what its folder still holds, and every backup that needs "
+                "it restores whole again. A file no longer in any folder stays missing."
+            )
+            if repairable
+            else self.tr(
+                "A damaged list of files cannot be repaired: restore another backup, or "
+                "delete this one."
+            ),
+            self,
+        )
+        advice.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        if repairable:
+            repair = buttons.addButton(self.tr("&Repair"), QDialogButtonBox.ButtonRole.AcceptRole)
+            repair.setObjectName("repairStoreButton")
+        # The safe answer is the default: Enter closes.
+        buttons.button(QDialogButtonBox.StandardButton.Close).setDefault(True)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading)
+        layout.addWidget(problems, 1)
+        layout.addWidget(advice)
+        layout.addWidget(buttons)
+        self.resize(720, 360)
