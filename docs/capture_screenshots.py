@@ -271,7 +271,23 @@ def _capture(app: QApplication, scratch: Path) -> None:
     save(window, "main-window-dark")
     _capture_changes(controller, window, previewed, contents, older, "changes-dialog-dark")
     apply_theme(app, SYSTEM)
+    _capture_store_check(controller, scratch)  # last: it damages the store
     window.close()
+
+
+def _capture_store_check(controller: MainController, scratch: Path) -> None:
+    # Bit rot in the middle of a pack: the list names the files and backups that need what
+    # it held.
+    pack = max((scratch / "data" / "objects" / "packs").iterdir(), key=lambda p: p.stat().st_size)
+    with open(pack, "r+b") as file:
+        file.seek(pack.stat().st_size // 2)
+        file.write(b"bit rot " * 32)
+    controller.verify_store()
+    _finish(controller)
+    while (dialog := QApplication.activeModalWidget()) is None:
+        QApplication.processEvents()
+    save(dialog, "store-check-dialog")
+    dialog.done(0)
 
 
 def _capture_changes(controller, window, previewed, contents, backup, name: str) -> None:  # noqa: ANN001

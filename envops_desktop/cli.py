@@ -33,13 +33,13 @@ from envops_desktop.domain.errors import (
     VersionMismatchError,
     WrongPassphraseError,
 )
-from envops_desktop.domain.models import Backup, Environment, PostRestoreCommand
+from envops_desktop.domain.models import Environment, PostRestoreCommand
 from envops_desktop.domain.paths import name_on_one_line, shown
 from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.flushing import settle_in_background, settler_request
-from envops_desktop.service.store_check import StoreReport, problem_lines
+from envops_desktop.service.store_check import StoreProblem, StoreReport
 from envops_desktop.terminal_progress import TerminalProgressBar
 
 if TYPE_CHECKING:
@@ -804,21 +804,22 @@ def _run_verify(service: EnvOpsService, args: argparse.Namespace) -> None:
     with _long_operation() as (bar, cancel):
         report = service.check_store(bar, cancel)
         forgotten = service.repair_store(report, bar, cancel) if args.repair else []
-    needed = service.where_needed(report.missing + report.damaged)
     if args.json:
+        needed = service.where_needed(report.missing + report.damaged)
         print(json.dumps({**report.__dict__, "forgotten": forgotten, "needed_by": {
             sha: [{"backup_id": b.id, "path": shown(path)} for b, path in where]
             for sha, where in needed.items()
         }}, indent=2))  # fmt: skip
     else:
-        print("\n".join(_verify_lines(report, needed, forgotten, args.repair)))
+        problems = service.store_problems(report)
+        print("\n".join(_verify_lines(report, problems, forgotten, args.repair)))
     if not report.healthy:
         raise EnvOpsError("The store has missing or damaged files; see above.")
 
 
 def _verify_lines(
     report: StoreReport,
-    needed: dict[str, list[tuple[Backup, str]]],
+    problems: list[StoreProblem],
     forgotten: list[str],
     repairing: bool,
 ) -> list[str]:
@@ -843,7 +844,10 @@ def _verify_lines(
             " envops verify --repair, then a backup of each environment, stores again those "
             "the folders still hold."
         )
-    return [*problem_lines(report, needed), summary]
+    return [
+        *(f"{p.kind}: {p.name}" + (f" ({p.needed_by})" if p.needed_by else "") for p in problems),
+        summary,
+    ]
 
 
 def _run_env(service: EnvOpsService, args: argparse.Namespace) -> None:

@@ -72,6 +72,13 @@ def tamper_with_manifest(data_dir: Path, change: Callable[[bytes, bytes], bytes]
         db.execute("UPDATE manifests SET body = ? WHERE sha256 = ?", (change(text, body), name))
 
 
+def flipped_bit(_text: bytes, body: bytes) -> bytes:
+    """A change for `tamper_with_manifest`: one bit of the stored body flipped, as bit rot."""
+    damaged = bytearray(body)
+    damaged[len(damaged) // 2] ^= 0x10
+    return bytes(damaged)
+
+
 def damage_table(data_dir: Path, table: str) -> Path:
     """Overwrite the first page of `table` in the data dir's database, as a sector of the
     disk gone bad would; returns the database's path. What reads that page finds out."""

@@ -43,7 +43,7 @@ from envops_desktop.service.configuration_files import (
     StagedConfiguration,
 )
 from envops_desktop.service.parallel import helpers_yield
-from envops_desktop.service.store_check import StoreReport, problem_lines
+from envops_desktop.service.store_check import StoreProblem, StoreReport
 from envops_desktop.workers.operation_worker import Operation
 
 if TYPE_CHECKING:
@@ -88,11 +88,11 @@ class RestorePreview:
 
 @dataclass(frozen=True)
 class StoreCheck:
-    """What Verify store found: the report, and a line per content or list of files
-    missing or damaged, naming a backup that needs it."""
+    """What Verify store found: the report, and each content or list of files missing or
+    damaged, with a backup that needs it."""
 
     report: StoreReport
-    problems: list[str]
+    problems: list[StoreProblem]
 
 
 class MainController(QObject):
@@ -509,12 +509,11 @@ class MainController(QObject):
 
     def verify_store(self) -> RunningOperation:
         """Read back every stored content a backup needs, on a worker; `store_checked` then
-        gives what was found, with a line per problem."""
+        gives what was found."""
 
         def operation(progress: ProgressCallback, cancel: CancelToken) -> StoreCheck:
             report = self.service.check_store(progress, cancel)
-            needed = self.service.where_needed(report.missing + report.damaged)
-            return StoreCheck(report, problem_lines(report, needed))
+            return StoreCheck(report, self.service.store_problems(report))
 
         running = self._run(
             self.tr("Verifying the store"),

@@ -46,7 +46,12 @@ from envops_desktop.service.restore import (
 )
 from envops_desktop.service.saved_files import saving_as
 from envops_desktop.service.scanning import holds_at_most, quick_scan
-from envops_desktop.service.store_check import StoreReport, check_store
+from envops_desktop.service.store_check import (
+    StoreProblem,
+    StoreReport,
+    check_store,
+    store_problems,
+)
 from envops_desktop.service.store_repair import repair_store
 from envops_desktop.service.team_locks import team_lock
 from envops_desktop.service.versions import (
@@ -516,6 +521,12 @@ class EnvOpsService:
         """Per stored content of `shas`, each backup that needs it and the path that holds
         it there, newest backup first."""
         return self._ctx.backups.needing(set(shas))
+
+    def store_problems(self, report: StoreReport) -> list[StoreProblem]:
+        """What `report` found wrong, each with a backup that needs it."""
+        needed = self.where_needed(report.missing + report.damaged)
+        lists_of = self._ctx.backups.with_manifests(report.damaged_manifests)
+        return store_problems(report, needed, lists_of)
 
     def collect_garbage(
         self,

@@ -84,21 +84,42 @@ def needed_contents(
     return needed
 
 
-def problem_lines(report: StoreReport, needed: dict[str, list[tuple[Backup, str]]]) -> list[str]:
-    """A line per content `report` found missing or damaged, naming a file and a backup
-    that hold it (`needed`, from `EnvOpsService.where_needed`), then one per backup whose
-    list of files is damaged: what `envops verify` prints and the window lists."""
+@dataclass(frozen=True)
+class StoreProblem:
+    """A stored content, or a backup's list of files, that a check found missing or
+    damaged, and what needs it."""
 
-    def problem(kind: str, sha: str) -> str:
+    kind: str  # "missing", "damaged" or "damaged manifest"
+    name: str  # its sha256
+    needed_by: str  # "app.yaml in nightly, and 2 more backups"; "" when nothing names it
+
+
+def store_problems(
+    report: StoreReport,
+    needed: dict[str, list[tuple[Backup, str]]],
+    lists_of: dict[str, list[Backup]],
+) -> list[StoreProblem]:
+    """Each content `report` found missing or damaged, with a file and a backup that hold
+    it (`needed`), then each damaged list of files, with the backups it is the list of
+    (`lists_of`)."""
+
+    def others(more: int) -> str:
+        return f", and {more} more backup{'s' if more > 1 else ''}" if more else ""
+
+    def content(kind: str, sha: str) -> StoreProblem:
         where = needed.get(sha)
         if not where:
-            return f"{kind}: {sha}"
+            return StoreProblem(kind, sha, "")
         (backup, path), more = where[0], len(where) - 1
-        others = f", and {more} more backup{'s' if more > 1 else ''}" if more else ""
-        return f"{kind}: {sha} ({name_on_one_line(path)} in {backup.name}{others})"
+        return StoreProblem(kind, sha, f"{name_on_one_line(path)} in {backup.name}{others(more)}")
+
+    def manifest(name: str) -> StoreProblem:
+        backups = lists_of.get(name)
+        needed_by = f"{backups[0].name}{others(len(backups) - 1)}" if backups else ""
+        return StoreProblem("damaged manifest", name, needed_by)
 
     return (
-        [problem("missing", sha) for sha in report.missing]
-        + [problem("damaged", sha) for sha in report.damaged]
-        + [f"damaged manifest: {name}" for name in report.damaged_manifests]
+        [content("missing", sha) for sha in report.missing]
+        + [content("damaged", sha) for sha in report.damaged]
+        + [manifest(name) for name in report.damaged_manifests]
     )

@@ -192,6 +192,18 @@ class BackupRecords:
         )
         return _backup(row) if row else None
 
+    def with_manifests(self, manifests: list[str]) -> dict[str, list[Backup]]:
+        """Per manifest of `manifests`, the backups whose tree it is, newest first (those in
+        Deleted too)."""
+        found: dict[str, list[Backup]] = {name: [] for name in manifests}
+        conn = self._db.connection()
+        for name in manifests:
+            rows = conn.execute(
+                _BACKUP + " WHERE manifest = ? ORDER BY created_at DESC, id DESC", (name,)
+            )
+            found[name] = [_backup(row) for row in rows]
+        return found
+
     def set_pinned(self, backup_id: str, pinned: bool) -> None:
         with self._db.transaction() as conn:
             conn.execute("UPDATE backups SET pinned = ? WHERE id = ?", (int(pinned), backup_id))

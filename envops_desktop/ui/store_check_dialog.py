@@ -24,7 +24,19 @@ class StoreCheckDialog(QDialog):
         heading = QLabel(summary, self)
         heading.setObjectName("storeCheckSummary")
         heading.setWordWrap(True)
-        problems = QPlainTextEdit("\n".join(check.problems), self)
+        kinds = {
+            "missing": self.tr("missing"),
+            "damaged": self.tr("damaged"),
+            "damaged manifest": self.tr("list of files damaged"),
+        }
+        problems = QPlainTextEdit(
+            "\n".join(
+                # What needs it first: the sha256 is for whoever digs further.
+                f"{p.needed_by or self.tr('needed by no backup')}: {kinds[p.kind]} ({p.name[:12]})"
+                for p in check.problems
+            ),
+            self,
+        )
         problems.setObjectName("storeProblemsList")
         problems.setAccessibleName(self.tr("Missing or damaged stored files"))
         problems.setReadOnly(True)

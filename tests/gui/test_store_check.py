@@ -5,7 +5,7 @@ from PySide6.QtWidgets import QApplication, QPlainTextEdit
 
 from tests.gui.conftest import click_button, when_modal
 from tests.gui.user import click_menu_entry, open_menu_bar_menu, press_shortcut
-from tests.store_view import damage_blob, tamper_with_manifest
+from tests.store_view import damage_blob, flipped_bit, tamper_with_manifest
 
 
 def _verify_from_the_file_menu(qtbot, window) -> None:
@@ -47,7 +47,7 @@ def test_a_damaged_store_lists_the_file_and_backup_that_need_it_and_repair_mends
     press_shortcut(qtbot, window, "Ctrl+Shift+V")
     qtbot.waitUntil(answered, timeout=20_000)
     assert "0 missing and 1 damaged" in seen["summary"]
-    assert seen["problems"] == f"damaged: {app} (app.yaml in nightly)"
+    assert seen["problems"] == f"app.yaml in nightly: damaged ({app[:12]})"
 
     _banner_says(qtbot, window, "Forgot 1 stored file that could not be trusted")
     assert app in service.check_store().missing  # forgotten, until a backup stores it again
@@ -60,13 +60,7 @@ def test_a_damaged_list_of_files_is_named_and_no_repair_is_offered(
     qtbot, window, service, environment, tmp_path
 ):
     service.create_backup("billing", name="nightly")
-
-    def flip_a_bit(_text: bytes, body: bytes) -> bytes:
-        damaged = bytearray(body)
-        damaged[len(damaged) // 2] ^= 0x10
-        return bytes(damaged)
-
-    tamper_with_manifest(tmp_path / "data", flip_a_bit)
+    tamper_with_manifest(tmp_path / "data", flipped_bit)
     seen: dict[str, object] = {}
 
     def look(dialog) -> None:
@@ -79,5 +73,5 @@ def test_a_damaged_list_of_files_is_named_and_no_repair_is_offered(
     qtbot.waitUntil(answered, timeout=20_000)
     assert window.banner.kind == "error"
     assert "A backup's list of files is damaged." in window.banner.text
-    assert str(seen["problems"]).startswith("damaged manifest: ")
+    assert str(seen["problems"]).startswith("nightly: list of files damaged (")
     assert seen["repair"] is None

@@ -23,7 +23,13 @@ from envops_desktop.store.database import DATABASE_NAME
 from envops_desktop.store.timestamps import utc_now
 from tests.meanwhile import after_the_backup_scan
 from tests.privileges import as_an_ordinary_user
-from tests.store_view import damage_blob, damage_table, leave_unreferenced_content
+from tests.store_view import (
+    damage_blob,
+    damage_table,
+    flipped_bit,
+    leave_unreferenced_content,
+    tamper_with_manifest,
+)
 from tests.terminal import CommandAtATerminal
 from tests.trees import describe_tree, made_long_ago, make_config_tree, mess_up
 from tests.zips import configuration_owned_by_another_user, simple_configuration
@@ -857,6 +863,18 @@ def test_verify_names_what_is_damaged_and_repair_lets_the_next_backup_store_it_a
     mess_up(billing)
     assert cli("restore", "billing", "golden", "--yes", "--no-backup-first")[0] == 0
     assert (billing / "app.yaml").read_text().startswith("server:\n  port: 8443")
+
+
+def test_verify_names_the_backups_whose_list_of_files_is_damaged(cli, billing, tmp_path):
+    # Two backups of one unchanged folder share one list of files.
+    cli("backup", "create", "billing", "--name", "golden")
+    cli("backup", "create", "billing", "--name", "nightly")
+
+    tamper_with_manifest(tmp_path / "data", flipped_bit)
+    code, out, _ = cli("verify")
+    damaged = [line for line in out.splitlines() if line.startswith("damaged manifest: ")]
+    assert code == 1 and len(damaged) == 1
+    assert damaged[0].endswith(" (nightly, and 1 more backup)")
 
 
 def test_verify_at_a_terminal_shows_its_progress_and_stops_at_ctrl_c(cli, tmp_path):

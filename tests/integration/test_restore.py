@@ -28,7 +28,7 @@ from envops_desktop.service.flushing import current_boot_id
 from envops_desktop.service.restore_commands import command_output
 from envops_desktop.store.database import DATABASE_NAME
 from tests.disks import folders_can_be_exchanged, needs_root_to_mount, small_disk
-from tests.store_view import damage_blob, tamper_with_manifest
+from tests.store_view import damage_blob, flipped_bit, tamper_with_manifest
 from tests.trees import describe_tree, make_config_tree, mess_up
 
 
@@ -669,13 +669,7 @@ def _other_mtimes(text: bytes, _body: bytes) -> bytes:
     return zstandard.ZstdCompressor().compress(changed)
 
 
-def _flipped_bit(_text: bytes, body: bytes) -> bytes:
-    damaged = bytearray(body)
-    damaged[len(damaged) // 2] ^= 0x10
-    return bytes(damaged)
-
-
-@pytest.mark.parametrize("damage", [_other_mtimes, _flipped_bit])
+@pytest.mark.parametrize("damage", [_other_mtimes, flipped_bit])
 def test_a_damaged_stored_manifest_is_found_by_verify_and_refused_by_restore(
     service, environment, config_dir, tmp_path, damage
 ):
