@@ -351,8 +351,10 @@ class BackupRecords:
     def needing(self, shas: set[str]) -> dict[str, list[tuple[Backup, str]]]:
         """Per content of `shas`, each backup that needs it and the path that holds it there,
         newest backup first (every backup's list of files read; damaged lists passed over)."""
-        conn = self._db.connection()
         found: dict[str, list[tuple[Backup, str]]] = {}
+        if not shas:  # a whole store: no list of files to read
+            return found
+        conn = self._db.connection()
         for name, body in conn.execute("SELECT sha256, body FROM manifests"):
             try:
                 paths = {row[5]: row[0] for row in read_manifest(body, name) if row[5] in shas}
