@@ -526,7 +526,8 @@ class EnvOpsService:
         """What `report` found wrong, each with a backup that needs it."""
         needed = self.where_needed(report.missing + report.damaged)
         lists_of = self._ctx.backups.with_manifests(report.damaged_manifests)
-        return store_problems(report, needed, lists_of)
+        names = {env.id: env.name for env in self._ctx.environments.all()}
+        return store_problems(report, needed, lists_of, names)
 
     def collect_garbage(
         self,

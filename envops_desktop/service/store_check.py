@@ -98,24 +98,31 @@ def store_problems(
     report: StoreReport,
     needed: dict[str, list[tuple[Backup, str]]],
     lists_of: dict[str, list[Backup]],
+    environment_names: dict[str, str],
 ) -> list[StoreProblem]:
     """Each content `report` found missing or damaged, with a file and a backup that hold
     it (`needed`), then each damaged list of files, with the backups it is the list of
-    (`lists_of`)."""
+    (`lists_of`). A backup is named with its environment (by id, `environment_names`):
+    every environment may have its "nightly"."""
 
     def others(more: int) -> str:
         return f", and {more} more backup{'s' if more > 1 else ''}" if more else ""
+
+    def backup_name(backup: Backup) -> str:
+        environment = environment_names.get(backup.environment_id)
+        return f"{backup.name} of {environment}" if environment else backup.name
 
     def content(kind: str, sha: str) -> StoreProblem:
         where = needed.get(sha)
         if not where:
             return StoreProblem(kind, sha, "")
         (backup, path), more = where[0], len(where) - 1
-        return StoreProblem(kind, sha, f"{name_on_one_line(path)} in {backup.name}{others(more)}")
+        needed_by = f"{name_on_one_line(path)} in {backup_name(backup)}{others(more)}"
+        return StoreProblem(kind, sha, needed_by)
 
     def manifest(name: str) -> StoreProblem:
         backups = lists_of.get(name)
-        needed_by = f"{backups[0].name}{others(len(backups) - 1)}" if backups else ""
+        needed_by = f"{backup_name(backups[0])}{others(len(backups) - 1)}" if backups else ""
         return StoreProblem("damaged manifest", name, needed_by)
 
     return (

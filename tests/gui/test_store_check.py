@@ -47,7 +47,7 @@ def test_a_damaged_store_lists_the_file_and_backup_that_need_it_and_repair_mends
     press_shortcut(qtbot, window, "Ctrl+Shift+V")
     qtbot.waitUntil(answered, timeout=20_000)
     assert "0 missing and 1 damaged" in seen["summary"]
-    assert seen["problems"] == f"app.yaml in nightly: damaged ({app[:12]})"
+    assert seen["problems"] == f"app.yaml in nightly of billing: damaged ({app[:12]})"
 
     _banner_says(qtbot, window, "Forgot 1 stored file that could not be trusted")
     assert app in service.check_store().missing  # forgotten, until a backup stores it again
@@ -73,5 +73,5 @@ def test_a_damaged_list_of_files_is_named_and_no_repair_is_offered(
     qtbot.waitUntil(answered, timeout=20_000)
     assert window.banner.kind == "error"
     assert "A backup's list of files is damaged." in window.banner.text
-    assert str(seen["problems"]).startswith("nightly: list of files damaged (")
+    assert str(seen["problems"]).startswith("nightly of billing: list of files damaged (")
     assert seen["repair"] is None

@@ -852,7 +852,7 @@ def test_verify_names_what_is_damaged_and_repair_lets_the_next_backup_store_it_a
 
     code, out, _ = cli("verify")
     assert code == 1
-    assert f"damaged: {app} (app.yaml in golden)" in out.splitlines()
+    assert f"damaged: {app} (app.yaml in golden of billing)" in out.splitlines()
     assert "envops verify --repair, then a backup of each environment" in out
 
     code, out, _ = cli("verify", "--repair")
@@ -874,7 +874,7 @@ def test_verify_names_the_backups_whose_list_of_files_is_damaged(cli, billing, t
     code, out, _ = cli("verify")
     damaged = [line for line in out.splitlines() if line.startswith("damaged manifest: ")]
     assert code == 1 and len(damaged) == 1
-    assert damaged[0].endswith(" (nightly, and 1 more backup)")
+    assert damaged[0].endswith(" (nightly of billing, and 1 more backup)")
 
 
 def test_verify_at_a_terminal_shows_its_progress_and_stops_at_ctrl_c(cli, tmp_path):
