@@ -91,7 +91,8 @@ class StoreProblem:
 
     kind: str  # "missing", "damaged" or "damaged manifest"
     name: str  # its sha256
-    needed_by: str  # "app.yaml in nightly, and 2 more backups"; "" when nothing names it
+    # "app.yaml in nightly of billing, and 2 more backups"; "" when nothing names it
+    needed_by: str
 
 
 def store_problems(
