@@ -195,14 +195,13 @@ class BackupRecords:
     def with_manifests(self, manifests: list[str]) -> dict[str, list[Backup]]:
         """Per manifest of `manifests`, the backups whose tree it is, newest first (those in
         Deleted too)."""
-        found: dict[str, list[Backup]] = {name: [] for name in manifests}
-        conn = self._db.connection()
-        for name in manifests:
-            rows = conn.execute(
-                _BACKUP + " WHERE manifest = ? ORDER BY created_at DESC, id DESC", (name,)
-            )
-            found[name] = [_backup(row) for row in rows]
-        return found
+        return {name: self._with_manifest(name) for name in manifests}
+
+    def _with_manifest(self, manifest: str) -> list[Backup]:
+        rows = self._db.connection().execute(
+            _BACKUP + " WHERE manifest = ? ORDER BY created_at DESC, id DESC", (manifest,)
+        )
+        return [_backup(row) for row in rows.fetchall()]
 
     def set_pinned(self, backup_id: str, pinned: bool) -> None:
         with self._db.transaction() as conn:
@@ -362,8 +361,7 @@ class BackupRecords:
                 continue
             if not paths:
                 continue
-            for row in conn.execute(_BACKUP + " WHERE manifest = ?", (name,)).fetchall():
-                backup = _backup(row)
+            for backup in self._with_manifest(name):
                 for sha, path in paths.items():
                     found.setdefault(sha, []).append((backup, path))
         for needed in found.values():
