@@ -28,6 +28,8 @@ class ArchiveAnswers(QWidget):
         self.version.setObjectName("archiveVersionCombo")
         self.version.setEditable(True)
         self.version.setAccessibleName(self.tr("Version the archive holds"))
+        # The field typed into is a control of its own to a screen reader.
+        self.version.lineEdit().setAccessibleName(self.version.accessibleName())
         self.version.lineEdit().setPlaceholderText(self.tr("Which version does it hold?"))
         self.version.currentTextChanged.connect(lambda _text: self.changed.emit())
         self.folder_root = QRadioButton(self)

@@ -61,6 +61,7 @@ class ExportDialog(QDialog):
         edit.setObjectName(name)
         edit.setEchoMode(QLineEdit.EchoMode.Password)
         edit.setPlaceholderText(placeholder)
+        edit.setAccessibleName(placeholder)  # a placeholder is not read out as a label is
         return edit
 
     def _update(self) -> None:

@@ -1,6 +1,6 @@
 """Sortable, filterable table views over the record models."""
 
-from PySide6.QtCore import QModelIndex, QPoint, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QModelIndex, QPoint, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QContextMenuEvent, QKeyEvent, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
@@ -97,9 +97,19 @@ def make_table_view(object_name: str, accessible_name: str, parent: QWidget) -> 
     view.setWordWrap(False)
     view.verticalHeader().hide()
     view.verticalHeader().setDefaultSectionSize(28)
-    view.horizontalHeader().setHighlightSections(False)
-    view.horizontalHeader().setStretchLastSection(True)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    # A header is a row of buttons that sort: a screen reader names it too.
+    header = view.horizontalHeader()
+    header.setAccessibleName(
+        QCoreApplication.translate("RecordTableView", "{table} columns").format(
+            table=accessible_name
+        )
+    )
+    header.setAccessibleDescription(
+        QCoreApplication.translate("RecordTableView", "Click a column to sort the rows by it")
+    )
+    header.setHighlightSections(False)
+    header.setStretchLastSection(True)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     view.setTabKeyNavigation(False)
     return view

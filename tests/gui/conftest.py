@@ -12,7 +12,19 @@ from envops_desktop.domain.schedules import Frequency, ScheduleRule
 from envops_desktop.service import EnvOpsService
 from envops_desktop.store.timestamps import utc_now
 from envops_desktop.ui.main_window import MainWindow
-from tests.gui.user import press_shortcut
+from tests.gui.user import UnnamedControls, press_shortcut
+
+
+@pytest.fixture(autouse=True)
+def every_dialog_names_its_controls(qapp):
+    """Fails a test that met a dialog with a control a screen reader could not name: the
+    design's rule that every interactive widget has an accessible name, held in every
+    dialog every test opens, in the states the test brings it to."""
+    heard = UnnamedControls()
+    qapp.installEventFilter(heard)
+    yield
+    qapp.removeEventFilter(heard)
+    assert not heard.found, "controls with no accessible name:\n" + "\n".join(heard.found)
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from tests.gui.user import (
     press,
     press_shortcut,
     right_click,
+    unnamed_controls,
 )
 from tests.trees import make_config_tree
 
@@ -360,3 +361,34 @@ def _walk_backup_rows(walk: Walk, qtbot, window, disabled: dict[str, str]) -> No
     ):
         walk.expect(route, "restoreBackupAction", "restoreBackupDialog", BUSY if busy else None,
                     go)  # fmt: skip
+
+
+def _click_tab(qtbot, window, index: int) -> None:
+    bar = window.tabs.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
+
+
+def test_every_control_of_the_window_and_the_dialogs_its_menus_open_has_a_spoken_name(
+    qtbot, window, service, environment, tmp_path
+):
+    _set_up("backup selected", qtbot, window, service, tmp_path)
+    unnamed = []
+    for tab in range(window.tabs.count()):
+        _click_tab(qtbot, window, tab)
+        assert window.tabs.currentIndex() == tab
+        unnamed += [f"{window.tabs.tabText(tab)} tab: {c}" for c in unnamed_controls(window)]
+    assert not unnamed, "\n".join(unnamed)
+    # Each dialog the menus open, met by `every_dialog_names_its_controls` as it opens.
+    walk = Walk(qtbot, window, "backup selected")
+    try:
+        for action in ACTIONS:
+            if action.opens.endswith(("Dialog", "Box")):
+
+                def from_menu_bar(a: WindowAction = action) -> None:
+                    click_menu_entry(qtbot, open_menu_bar_menu(qtbot, window, a.menu), a.name)
+
+                walk.expect(f"{action.menu} menu", action.name, action.opens, None, from_menu_bar)
+                walk.close_menus()
+    finally:
+        walk.watcher.stop()
+    assert not walk.problems, "\n".join(walk.problems)

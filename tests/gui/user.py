@@ -5,10 +5,28 @@ mouse click on a button, a menu opened from the menu bar or a table row), never 
 window's method behind it.
 """
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer
-from PySide6.QtGui import QContextMenuEvent, QGuiApplication, QKeySequence
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt, QTimer
+from PySide6.QtGui import QAccessible, QContextMenuEvent, QGuiApplication, QKeySequence
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QDialog, QMenu, QMenuBar, QTableView, QToolButton
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QHeaderView,
+    QLineEdit,
+    QMenu,
+    QMenuBar,
+    QPlainTextEdit,
+    QTabBar,
+    QTableView,
+    QTextEdit,
+    QToolButton,
+    QWidget,
+)
 
 from envops_desktop.controller.record_table_model import RECORD_ROLE
 
@@ -31,6 +49,66 @@ def press_shortcut(qtbot, window, sequence: str | QKeySequence) -> None:
         qtbot.waitUntil(lambda: QGuiApplication.focusWindow() is handle)
     focused = window.focusWidget() or window
     press(focused, sequence)
+
+
+# What a user can click, type into or move through with the keyboard.
+_CONTROLS = (
+    QAbstractButton,
+    QLineEdit,
+    QComboBox,
+    QAbstractSpinBox,
+    QAbstractItemView,
+    QHeaderView,
+    QTabBar,
+    QPlainTextEdit,
+    QTextEdit,
+)
+
+
+def unnamed_controls(top: QWidget) -> list[str]:
+    """The controls shown in `top` that a screen reader would announce without a name: the
+    name it is given (its accessible name, else its text or its label's) is empty.
+
+    Qt's own parts of a control (a spin box's text field, named "qt_…") are the control's,
+    which is named or not itself.
+    """
+    found = []
+    for widget in [top, *top.findChildren(QWidget)]:
+        if not isinstance(widget, _CONTROLS) or not widget.isVisibleTo(top):
+            continue
+        if widget.objectName().startswith("qt_"):
+            continue
+        if not QAccessible.queryAccessibleInterface(widget).text(QAccessible.Text.Name).strip():
+            parent = widget.parentWidget()
+            found.append(
+                f"{type(widget).__name__} {widget.objectName()!r}"
+                f" in {parent.objectName() if parent else ''!r}"
+            )
+    return found
+
+
+class UnnamedControls(QObject):
+    """Notes the unnamed controls (`unnamed_controls`) of every dialog the application
+    shows, as it opens and as it closes (what it shows by then, a result or a choice that
+    came with the user's answers), while it is installed on the application."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if (
+            event.type() in (QEvent.Type.Show, QEvent.Type.Hide)
+            and isinstance(watched, QDialog)
+            and not isinstance(watched, QFileDialog)  # Qt's own, its parts named by Qt
+        ):
+            dialog = watched.objectName() or type(watched).__name__
+            self.found.extend(
+                line
+                for line in (f"{dialog}: {control}" for control in unnamed_controls(watched))
+                if line not in self.found
+            )
+        return False
 
 
 def click_toolbar_button(qtbot, window, object_name: str) -> None:
