@@ -13,6 +13,7 @@ from envops_desktop.controller.activity_model import PAGE_SIZE
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.enums import ActivityAction, Outcome
+from envops_desktop.domain.progress import CancelToken, ProgressMeter
 from envops_desktop.domain.schedules import Frequency, ScheduleRule
 from envops_desktop.service.service import EnvOpsService
 from envops_desktop.ui.backups_panel import NAME_MIN_WIDTH
@@ -775,9 +776,26 @@ def test_ctrl_f_searches_the_activity_log_when_it_is_shown(qtbot, window, enviro
     assert window.focusWidget() is window.environments.filter_edit
 
 
-def test_closing_during_a_backup_asks_then_cancels_cleanly(qtbot, window, environment, config_dir):
+def test_closing_during_a_backup_asks_then_cancels_cleanly(
+    qtbot, window, environment, config_dir, monkeypatch
+):
     for index in range(150):
         (config_dir / f"bulk{index}.bin").write_bytes(os.urandom(1 << 20))
+    # Held after its first stored batch until Quit cancels it: on a busy machine the rest of
+    # it could otherwise end in the moment the question takes, and be kept.
+    cancelled = threading.Event()
+    real_cancel, real_advance = CancelToken.cancel, ProgressMeter.advance
+
+    def cancel(token: CancelToken) -> None:
+        real_cancel(token)
+        cancelled.set()
+
+    def advance_then_wait(meter: ProgressMeter, *args, **kwargs) -> None:
+        real_advance(meter, *args, **kwargs)
+        cancelled.wait(10)
+
+    monkeypatch.setattr(CancelToken, "cancel", cancel)
+    monkeypatch.setattr(ProgressMeter, "advance", advance_then_wait)
     window.controller.refresh()
     select_environment(window, "billing")
     running = window.controller.create_backup(window.controller.selected_environment, "big")
