@@ -5,7 +5,6 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
-    QLineEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -17,7 +16,7 @@ from envops_desktop.controller.activity_model import (
     StoreSortedProxy,
 )
 from envops_desktop.controller.main_controller import MainController
-from envops_desktop.ui.table_views import make_table_view
+from envops_desktop.ui.table_views import make_table_view, search_field
 from envops_desktop.ui.tones import tones_for
 
 
@@ -33,11 +32,7 @@ class ActivityPanel(QWidget):
         self.environment_combo = QComboBox(self)
         self.environment_combo.setObjectName("activityEnvironmentFilter")
         self.environment_combo.setAccessibleName(self.tr("Show the activity of"))
-        self.search_edit = QLineEdit(self)
-        self.search_edit.setObjectName("activitySearch")
-        self.search_edit.setPlaceholderText(self.tr("Search the activity log"))
-        self.search_edit.setAccessibleName(self.tr("Search the activity log"))
-        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit = search_field("activitySearch", self.tr("Search the activity log"), self)
         self.proxy = StoreSortedProxy(controller.activity_model, self)
         self.table = make_table_view("activityTable", self.tr("Activity log"), self)
         self.table.setModel(self.proxy)

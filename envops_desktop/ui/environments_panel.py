@@ -3,7 +3,6 @@
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QLabel,
-    QLineEdit,
     QPushButton,
     QStackedWidget,
     QVBoxLayout,
@@ -20,7 +19,7 @@ from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.models import Environment
 from envops_desktop.ui.icons import icon
 from envops_desktop.ui.status_delegate import StatusBadgeDelegate
-from envops_desktop.ui.table_views import RecordFilterProxy, make_table_view
+from envops_desktop.ui.table_views import RecordFilterProxy, make_table_view, search_field
 
 
 class EnvironmentsPanel(QStackedWidget):
@@ -32,11 +31,7 @@ class EnvironmentsPanel(QStackedWidget):
     def __init__(self, controller: MainController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._controller = controller
-        self.filter_edit = QLineEdit(self)
-        self.filter_edit.setObjectName("environmentsFilter")
-        self.filter_edit.setPlaceholderText(self.tr("Filter environments"))
-        self.filter_edit.setAccessibleName(self.tr("Filter environments"))
-        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit = search_field("environmentsFilter", self.tr("Filter environments"), self)
         self.proxy = RecordFilterProxy(self)
         self.proxy.setSourceModel(controller.environments_model)
         self.table = make_table_view("environmentsTable", self.tr("Environments"), self)

@@ -2,7 +2,14 @@
 
 from PySide6.QtCore import QCoreApplication, QModelIndex, QPoint, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QContextMenuEvent, QKeyEvent, QPainter, QPaintEvent, QPalette
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLineEdit,
+    QTableView,
+    QToolButton,
+    QWidget,
+)
 
 from envops_desktop.controller.record_table_model import FILTER_ROLE
 
@@ -113,3 +120,16 @@ def make_table_view(object_name: str, accessible_name: str, parent: QWidget) -> 
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     view.setTabKeyNavigation(False)
     return view
+
+
+def search_field(object_name: str, what: str, parent: QWidget) -> QLineEdit:
+    """A field that filters a table as the user types: `what` is both its placeholder and
+    its spoken name. Its clear button, shown once something is typed, is named too."""
+    edit = QLineEdit(parent)
+    edit.setObjectName(object_name)
+    edit.setPlaceholderText(what)
+    edit.setAccessibleName(what)  # a placeholder is not read out as a label is
+    edit.setClearButtonEnabled(True)
+    for button in edit.findChildren(QToolButton):  # Qt's own, made for the clear action
+        button.setAccessibleName(QCoreApplication.translate("RecordTableView", "Clear"))
+    return edit

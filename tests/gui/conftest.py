@@ -12,7 +12,7 @@ from envops_desktop.domain.schedules import Frequency, ScheduleRule
 from envops_desktop.service import EnvOpsService
 from envops_desktop.store.timestamps import utc_now
 from envops_desktop.ui.main_window import MainWindow
-from tests.gui.user import UnnamedControls, press_shortcut
+from tests.gui.user import UnnamedControls, press_shortcut, unnamed_controls
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +56,11 @@ def window(qtbot, controller: MainController, settings: QSettings, crash_reporte
     except qtbot.TimeoutError:
         labels = [op.label for op in controller.runner.running]
         raise AssertionError(f"still running after the test: {labels}") from None
+    # The window as the test left it (a banner and its buttons, a filter typed), held to the
+    # same rule as every dialog.
+    unnamed = unnamed_controls(window)
     window.close()
+    assert not unnamed, "controls of the window with no accessible name:\n" + "\n".join(unnamed)
 
 
 @pytest.fixture
