@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QIcon, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
+from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar, QToolButton
 
 from envops_desktop.controller.action_rules import Needs
 from envops_desktop.ui.icons import icon
@@ -209,4 +209,9 @@ class WindowActions(QObject):
             # createBackupAction's button is createBackupButton, as the GUI contract names it.
             button.setObjectName(action.objectName().removesuffix("Action") + "Button")
             button.setAccessibleName(self._tips[action])
+        # Qt's own button for what a narrow window has no room for: it shows only then.
+        more = toolbar.findChild(QToolButton, "qt_toolbar_ext_button")
+        if more is not None:
+            more.setAccessibleName(self.tr("More toolbar buttons"))
+            more.setToolTip(self.tr("More toolbar buttons"))
         return toolbar

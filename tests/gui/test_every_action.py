@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QTableView
+from PySide6.QtWidgets import QTableView, QToolButton
 
 from envops_desktop.controller.backups_model import OPTIONS_COLUMN
 from envops_desktop.domain.enums import EnvironmentStatus
@@ -377,6 +377,12 @@ def test_every_control_of_the_window_and_the_dialogs_its_menus_open_has_a_spoken
         _click_tab(qtbot, window, tab)
         assert window.tabs.currentIndex() == tab
         unnamed += [f"{window.tabs.tabText(tab)} tab: {c}" for c in unnamed_controls(window)]
+    size = window.size()
+    window.resize(window.minimumSizeHint().width(), size.height())
+    more = window.findChild(QToolButton, "qt_toolbar_ext_button")
+    qtbot.waitUntil(lambda: more.isVisibleTo(window))  # with what does not fit under it
+    unnamed += [f"narrow: {c}" for c in unnamed_controls(window)]
+    window.resize(size)
     assert not unnamed, "\n".join(unnamed)
     # Each dialog the menus open, met by `every_dialog_names_its_controls` as it opens.
     walk = Walk(qtbot, window, "backup selected")

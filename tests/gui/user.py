@@ -69,14 +69,13 @@ def unnamed_controls(top: QWidget) -> list[str]:
     """The controls shown in `top` that a screen reader would announce without a name: the
     name it is given (its accessible name, else its text or its label's) is empty.
 
-    Qt's own parts of a control (a spin box's text field, named "qt_…") are the control's,
-    which is named or not itself.
+    A spin box's text field is Qt's own part of the spin box, named or not with it.
     """
     found = []
     for widget in [top, *top.findChildren(QWidget)]:
         if not isinstance(widget, _CONTROLS) or not widget.isVisibleTo(top):
             continue
-        if widget.objectName().startswith("qt_"):
+        if widget.objectName() == "qt_spinbox_lineedit":
             continue
         if not QAccessible.queryAccessibleInterface(widget).text(QAccessible.Text.Name).strip():
             parent = widget.parentWidget()
