@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envops_desktop import APP_NAME, ORGANIZATION, __version__
-from envops_desktop.data_dir import log_dir, resolve_data_dir
+from envops_desktop.data_dir import cannot_open, log_dir, resolve_data_dir
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QSettings
@@ -137,10 +137,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_smoke_test(app)
     crash_reporter = CrashReporter(log_path)
     crash_reporter.install()
+    data_dir = resolve_data_dir(args.data_dir)
     try:
-        service = EnvOpsService(resolve_data_dir(args.data_dir))
-    except (OSError, EnvOpsError) as error:  # a damaged database, a full disk, no permission
-        QMessageBox.critical(None, APP_NAME, f"EnvOps cannot open its data folder: {error}")
+        service = EnvOpsService(data_dir)
+    except OSError as error:  # no permission, a file in the way
+        QMessageBox.critical(None, APP_NAME, cannot_open(data_dir, error))
+        return 1
+    except EnvOpsError as error:  # a damaged database, a full disk: its sentence names it
+        QMessageBox.critical(None, APP_NAME, str(error))
         return 1
     if args.demo:
         create_demo_workspace(service)

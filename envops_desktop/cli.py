@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envops_desktop import __version__
-from envops_desktop.data_dir import resolve_data_dir
+from envops_desktop.data_dir import cannot_open, resolve_data_dir
 from envops_desktop.domain.changes import ChangeKind, TreeChanges
 from envops_desktop.domain.errors import (
     EnvOpsError,
@@ -1286,10 +1286,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settling is not None:
         return _settle(*settling)
     args = _build_parser(arguments).parse_args(arguments)
+    data_dir = resolve_data_dir(args.data_dir)
     try:
-        service = EnvOpsService(resolve_data_dir(args.data_dir), settle_later=True)
+        service = EnvOpsService(data_dir, settle_later=True)
     except OSError as error:
-        print(f"envops: cannot open the data folder: {error}", file=sys.stderr)
+        print(f"envops: {cannot_open(data_dir, error)}", file=sys.stderr)
         return EXIT_FAILURE
     except EnvOpsError as error:  # a damaged database, a full disk
         print(f"envops: {error}", file=sys.stderr)

@@ -1,5 +1,6 @@
 """Where EnvOps keeps its data: --data-dir, else ENVOPS_DATA_DIR, else the platform's place."""
 
+import errno
 import os
 from pathlib import Path
 
@@ -21,3 +22,21 @@ def log_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_log_dir(APP_NAME, ORGANIZATION))
+
+
+# Where an operator chooses another, in the command line and the app alike.
+CHOOSE_ANOTHER = "Choose another folder with --data-dir DIR or the ENVOPS_DATA_DIR variable."
+
+
+def cannot_open(data_dir: Path, error: OSError) -> str:
+    """Why the data folder `data_dir` could not be made or opened, as a sentence that says
+    what to do, instead of the system's "[Errno 13] Permission denied: '…'"."""
+    if isinstance(error, FileExistsError) or error.errno == errno.ENOTDIR:
+        # The folder, or one above it, is a file: name that file, not the folder asked for.
+        file = next((p for p in (data_dir, *data_dir.parents) if p.is_file()), data_dir)
+        reason = f"{file} is a file, not a folder"
+    else:
+        reason = (error.strerror or str(error)).lower()
+        if error.filename and Path(error.filename) != data_dir:
+            reason += f" ({error.filename})"
+    return f"Cannot open the data folder {data_dir}: {reason}. {CHOOSE_ANOTHER}"

@@ -1,5 +1,6 @@
 """The SQLite metadata database: one connection per thread, WAL, migrations on open."""
 
+import os
 import shutil
 import sqlite3
 import threading
@@ -31,8 +32,12 @@ class Database:
         self._local = threading.local()
         try:
             self._migrate()
-        except sqlite3.DatabaseError as error:
-            raise OperationFailedError(unusable(self.path, error)) from error
+        except BaseException as error:
+            # Not left open: the user may want to unmount or mend the disk it is on next.
+            self.close()
+            if isinstance(error, sqlite3.DatabaseError):
+                raise OperationFailedError(unusable(self.path, error)) from error
+            raise
 
     def connection(self) -> sqlite3.Connection:
         owned = getattr(self._local, "owned", None)
@@ -47,10 +52,15 @@ class Database:
             self.path, timeout=_WAIT_SECONDS, isolation_level=None, check_same_thread=False
         )
         conn.row_factory = sqlite3.Row
-        _use_wal(conn)
-        # FULL: a restore's journal row must be on disk before the directory swap it announces.
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
+        try:
+            _use_wal(conn)
+            # FULL: a restore's journal row must be on disk before the directory swap it
+            # announces.
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            conn.close()  # a read-only disk refuses WAL: no file left open on it
+            raise
         return conn
 
     @contextmanager
@@ -195,4 +205,23 @@ def unusable(path: Path, error: sqlite3.DatabaseError) -> str:
             f"{path} is damaged ({text}). Move it aside and restore it from a copy; "
             "EnvOps changed nothing."
         )
+    if ("readonly" in text or "unable to open" in text) and not os.access(path, os.W_OK):
+        if _on_read_only_disk(path):
+            return (
+                f"Cannot use {path}: it is on a disk mounted read-only ({text}). Mount it "
+                "read-write, or choose another data folder."
+            )
+        return (  # another user's data folder (one made by running EnvOps with sudo)
+            f"Cannot use {path}: this user may not write to it ({text}). Run EnvOps as the "
+            "user who owns it, or choose another data folder."
+        )
     return f"Cannot use {path}: {text}."
+
+
+def _on_read_only_disk(path: Path) -> bool:
+    if not hasattr(os, "statvfs"):  # Windows: a read-only file is the only way to be one
+        return False
+    try:
+        return bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False

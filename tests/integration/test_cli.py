@@ -21,6 +21,7 @@ from envops_desktop.service import EnvOpsService
 from envops_desktop.service.flushing import current_boot_id, settle_in_background
 from envops_desktop.store.database import DATABASE_NAME
 from envops_desktop.store.timestamps import utc_now
+from tests.disks import needs_root_to_mount, small_disk
 from tests.meanwhile import after_the_backup_scan
 from tests.privileges import as_an_ordinary_user
 from tests.store_view import (
@@ -701,6 +702,43 @@ def test_data_dir_comes_from_the_environment_variable(tmp_path, capsys, monkeypa
     assert main(["env", "list"]) == 0
     assert (tmp_path / "from-env" / "envops.sqlite3").exists()
     assert os.stat(tmp_path / "from-env").st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("below", ["", "envops"])
+def test_a_file_where_the_data_folder_goes_is_named_in_a_sentence(tmp_path, capsys, below):
+    in_the_way = tmp_path / "data"
+    in_the_way.write_text("notes\n")
+    data_dir = in_the_way / below if below else in_the_way
+
+    assert main(["--data-dir", str(data_dir), "env", "list"]) == 1
+
+    err = capsys.readouterr().err
+    assert err == (
+        f"envops: Cannot open the data folder {data_dir}: {in_the_way} is a file, not a "
+        "folder. Choose another folder with --data-dir DIR or the ENVOPS_DATA_DIR variable.\n"
+    )
+    assert in_the_way.read_text() == "notes\n"
+
+
+@needs_root_to_mount
+def test_a_data_folder_on_a_read_only_disk_is_refused_in_a_sentence(tmp_path, capsys):
+    with small_disk(tmp_path / "disk", "4m") as disk:
+        assert main(["--data-dir", str(disk / "kept"), "env", "list"]) == 0
+        capsys.readouterr()
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+
+        assert main(["--data-dir", str(disk / "new"), "env", "list"]) == 1
+        assert capsys.readouterr().err == (
+            f"envops: Cannot open the data folder {disk / 'new'}: read-only file system. "
+            "Choose another folder with --data-dir DIR or the ENVOPS_DATA_DIR variable.\n"
+        )
+        assert main(["--data-dir", str(disk / "kept"), "env", "add", "web", "--path",
+                     str(tmp_path), "--version", "1"]) == 1  # fmt: skip
+        err = capsys.readouterr().err
+        assert err.startswith(f"envops: Cannot use {disk / 'kept' / DATABASE_NAME}: it is on a")
+        assert "disk mounted read-only" in err and err.endswith(
+            "Mount it read-write, or choose another data folder.\n"
+        )
 
 
 @pytest.mark.parametrize("run_from", ["anywhere", "a checkout of another version"])
