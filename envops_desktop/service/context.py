@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from envops_desktop.domain.enums import ActivityAction, Outcome
+from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.models import Environment
 from envops_desktop.service.locks import Locks
 from envops_desktop.store.activity_records import ActivityRecords
@@ -16,6 +17,7 @@ from envops_desktop.store.backup_records import BackupRecords
 from envops_desktop.store.blobs import BlobStore
 from envops_desktop.store.database import Database
 from envops_desktop.store.environment_records import EnvironmentRecords
+from envops_desktop.store.folder_owners import others_parts, refusal
 from envops_desktop.store.hash_caches import HashCaches
 from envops_desktop.store.journal_records import JournalRecords
 from envops_desktop.store.retention_records import RetentionRecords
@@ -67,6 +69,9 @@ class ServiceContext:
     @classmethod
     def open(cls, data_dir: Path) -> "ServiceContext":
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        others = others_parts(data_dir)
+        if others:
+            raise OperationFailedError(refusal(data_dir, others, login_name()))
         db = Database(data_dir)
         settings = ServiceSettings(db)
         staging = data_dir / "staging"

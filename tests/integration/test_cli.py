@@ -23,7 +23,7 @@ from envops_desktop.store.database import DATABASE_NAME
 from envops_desktop.store.timestamps import utc_now
 from tests.disks import needs_root_to_mount, small_disk
 from tests.meanwhile import after_the_backup_scan
-from tests.privileges import as_an_ordinary_user
+from tests.privileges import as_an_ordinary_user, given_to
 from tests.store_view import (
     damage_blob,
     damage_table,
@@ -1202,14 +1202,16 @@ def test_an_import_keeping_owners_it_may_not_set_says_which_files_before_and_aft
     cli, billing, tmp_path, monkeypatch
 ):
     source = configuration_owned_by_another_user(tmp_path / "owned.envops.zip")
+    given_to(tmp_path / "data")  # the ordinary user's own data folder
     as_an_ordinary_user(monkeypatch)
 
     code, _, err = cli("import", "billing", str(source), "--yes", "--keep-privileges")
 
     assert code == 0
     assert "tool.sh will belong to you instead of their recorded owners" in err
-    code, out, _ = cli("activity", "billing", "--json")
-    assert "tool.sh will belong to you" in out
+    given_to(tmp_path / "data")  # what this process, root in truth, made there meanwhile
+    code, out, err = cli("activity", "billing", "--json")
+    assert "tool.sh will belong to you" in out, err
     # Without --keep-privileges the files are the importing user's, as asked: nothing to say.
     code, _, err = cli("import", "billing", str(source), "--yes")
     assert code == 0 and "will belong to you" not in err
