@@ -980,6 +980,7 @@ def _run_store(service: EnvOpsService, args: argparse.Namespace) -> None:
 
     if args.store_command == "use":
         url = args.url.rstrip("/")
+        service.check_store_address(url, args.endpoint, args.region)
         passphrase = passphrase_for(url, args.passphrase_file) or _ask_passphrase(url)
         opened = service.use_shared_store(
             url, passphrase, args.endpoint, args.region, args.lease_seconds
@@ -991,6 +992,7 @@ def _run_store(service: EnvOpsService, args: argparse.Namespace) -> None:
         return
     if args.store_command == "copy":
         url = (args.to or args.source).rstrip("/")
+        service.check_store_address(url, args.endpoint, args.region)
         passphrase = passphrase_for(url, args.passphrase_file) or _ask_passphrase(url)
         if args.to:  # backups taken in from the connected store may keep their files there
             with suppress(WrongPassphraseError):

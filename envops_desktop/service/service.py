@@ -1355,6 +1355,12 @@ class EnvOpsService:
 
         return shared_store.load_settings(self.data_dir)
 
+    @staticmethod
+    def check_store_address(url: str, endpoint: str | None, region: str | None) -> None:
+        """Refuse (InvalidInputError) an address no store can be at, before a passphrase is
+        asked for it."""
+        _store_settings(url, endpoint, region)
+
     def use_shared_store(
         self,
         url: str,

@@ -146,6 +146,29 @@ def test_a_store_address_that_is_not_one_is_refused_with_a_sentence(url, tmp_pat
     service.close()
 
 
+@pytest.mark.parametrize(
+    ("command", "url", "said"),
+    [
+        ("use", "notaurl", "A shared store's address starts with s3:// (s3://BUCKET/PREFIX)."),
+        ("use", "s3://Upper/team", "'Upper' is not a bucket name"),
+        ("copy", "minio.internal/team", "A shared store's address starts with s3://"),
+    ],
+)
+def test_a_mistyped_store_address_is_refused_before_a_passphrase_is_asked_for_it(
+    cli, tmp_path, monkeypatch, command, url, said
+):
+    asked: list[str] = []
+    monkeypatch.setattr("envops_desktop.cli._ask_passphrase", asked.append)
+    where = ["--to", url] if command == "copy" else [url]
+
+    code, _, err = cli(tmp_path / "a", "store", command, *where)
+
+    assert code == 1
+    assert err.startswith(f"envops: {said}")
+    assert asked == []
+    assert not (tmp_path / "a" / SETTINGS_NAME).exists()
+
+
 def test_the_bucket_holds_nothing_readable_and_the_data_folder_nothing_secret(
     bucket, s3_endpoint, tmp_path
 ):
