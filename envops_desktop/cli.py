@@ -1108,6 +1108,25 @@ def _count(value: str, name: str) -> int:
     return int(value)
 
 
+def _time_of_day(text: str) -> str:
+    """`text` if it is a time on a clock, HH:MM; else a usage error that says so (pydantic's
+    own words were "at: Input should be in a valid time format, hour value is outside
+    expected range of 0-23")."""
+    hours, colon, minutes = text.partition(":")
+    if not (
+        colon
+        and hours.isdigit()
+        and len(hours) <= 2
+        and int(hours) < 24
+        and minutes.isdigit()
+        and len(minutes) == 2
+        and int(minutes) < 60
+    ):
+        shown = text or '""'
+        raise UsageError(f"{shown} is not a time of day: give HH:MM, from 00:00 to 23:59.")
+    return f"{int(hours):02d}:{minutes}"
+
+
 def _rule(args: argparse.Namespace) -> "ScheduleRule":
     """The rule `envops schedule set` was given."""
     from pydantic import ValidationError
@@ -1130,6 +1149,8 @@ def _rule(args: argparse.Namespace) -> "ScheduleRule":
         if not day.isdigit():
             raise UsageError(f"{day} is not a day of the month (1 to 31).")
         given = {"frequency": "monthly", "day": int(day), "at": at}
+    if "at" in given:
+        given["at"] = _time_of_day(str(given["at"]))
     if args.time_zone is not None:
         given["zone"] = args.time_zone
     try:

@@ -1245,6 +1245,24 @@ def test_a_schedule_in_a_time_zone_that_cannot_be_is_refused(cli, billing, rule,
     assert json.loads(cli("schedule", "show", "billing", "--json")[1])[0]["rule"] is None
 
 
+@pytest.mark.parametrize(
+    "rule",
+    [["--daily", "25:00"], ["--weekly", "Monday", "9:60"], ["--monthly", "1", "noon"]],
+)
+def test_a_schedule_at_a_time_no_clock_shows_is_refused_in_a_sentence(cli, billing, rule):
+    code, _, err = cli("schedule", "set", "billing", *rule)
+
+    assert code == 2
+    assert err == f"envops: {rule[-1]} is not a time of day: give HH:MM, from 00:00 to 23:59.\n"
+    assert json.loads(cli("schedule", "show", "billing", "--json")[1])[0]["rule"] is None
+
+
+def test_a_schedule_time_of_one_hour_digit_is_taken(cli, billing):
+    assert cli("schedule", "set", "billing", "--daily", "7:30")[0] == 0
+    [shown] = json.loads(cli("schedule", "show", "billing", "--json")[1])
+    assert shown["rule"]["at"] == "07:30:00"
+
+
 def test_a_damaged_page_of_the_database_is_named_in_a_sentence(cli, billing, tmp_path):
     assert cli("backup", "create", "billing")[0] == 0
     database = damage_table(tmp_path / "data", "backups")
