@@ -411,7 +411,7 @@ def _restore_commands(
         if not text.strip() and not blank_clears:
             raise InvalidInputError(f"The {when}-restore command is empty.")
         timeout = getattr(args, f"{when}_restore_timeout")
-        given[when] = PostRestoreCommand.from_text(text, timeout) if text.strip() else None
+        given[when] = PostRestoreCommand.from_text(text, timeout, when) if text.strip() else None
     return given
 
 

@@ -27,28 +27,37 @@ if TYPE_CHECKING:  # pydantic stays off the import path of a backup
 
 @dataclass(frozen=True, kw_only=True)
 class PostRestoreCommand:
-    """A command run inside the environment after its configuration is swapped in."""
+    """A command run inside the environment after its configuration is swapped in, or (as
+    an environment's pre-restore command) before anything of it changes."""
 
     argv: list[str]
     timeout_seconds: float = 300.0
 
     def __post_init__(self) -> None:
-        if not self.argv:
-            raise InvalidInputError("The post-restore command is empty.")
-        if not self.timeout_seconds > 0:
-            raise InvalidInputError("The post-restore timeout must be more than 0 seconds.")
+        _check_command(self.argv, self.timeout_seconds, "restore command")
 
     @classmethod
-    def from_text(cls, text: str, timeout_seconds: float = 300.0) -> "PostRestoreCommand":
-        """A command line as a shell would split it, refused now if it cannot be split."""
+    def from_text(
+        cls, text: str, timeout_seconds: float = 300.0, when: str = "post"
+    ) -> "PostRestoreCommand":
+        """A command line as a shell would split it, refused now if it cannot be split; the
+        command run `when` ("pre" or "post") a restore, as its refusal names it."""
+        name = f"{when}-restore command"
         try:
             argv = shlex.split(text)
         except ValueError as error:  # "No closing quotation", "No escaped character"
             raise InvalidInputError(
-                f"The post-restore command {text!r} cannot be split into words: "
-                f"{str(error).lower()}."
+                f"The {name} {text!r} cannot be split into words: {str(error).lower()}."
             ) from None
+        _check_command(argv, timeout_seconds, name)
         return cls(argv=argv, timeout_seconds=timeout_seconds)
+
+
+def _check_command(argv: list[str], timeout_seconds: float, name: str) -> None:
+    if not argv:
+        raise InvalidInputError(f"The {name} is empty.")
+    if not timeout_seconds > 0:
+        raise InvalidInputError(f"The {name}'s timeout must be more than 0 seconds.")
 
 
 @dataclass(frozen=True, kw_only=True)

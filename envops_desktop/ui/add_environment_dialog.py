@@ -132,10 +132,10 @@ class AddEnvironmentDialog(QDialog):
         by_file = self.version_file_radio.isChecked()
         try:
             pre, post = (
-                PostRestoreCommand.from_text(edit.text(), self.timeout_spin.value())
+                PostRestoreCommand.from_text(edit.text(), self.timeout_spin.value(), when)
                 if edit.text().strip()
                 else None
-                for edit in (self.pre_command_edit, self.command_edit)
+                for when, edit in (("pre", self.pre_command_edit), ("post", self.command_edit))
             )
             self._controller.add_environment(
                 self.name_edit.text(),

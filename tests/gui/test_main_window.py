@@ -7,7 +7,7 @@ from datetime import time
 
 from PySide6.QtCore import QPoint, Qt, QThread, QTimer
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QLineEdit, QTabWidget
+from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QLabel, QLineEdit, QTabWidget
 
 from envops_desktop.controller.activity_model import PAGE_SIZE
 from envops_desktop.controller.main_controller import MainController
@@ -471,6 +471,28 @@ def test_update_environment_sets_and_clears_the_restore_commands(
     press_shortcut(qtbot, window, "Ctrl+E")
     env = service.get_environment("billing")
     assert env.pre_restore_command is None and env.post_restore_command is not None
+
+
+def test_a_pre_restore_command_that_cannot_be_split_is_named_as_the_pre_restore_one(
+    qtbot, window, environment, service
+):
+    window.controller.refresh()
+    select_environment(window, "billing")
+    said: list[str] = []
+
+    def set_and_read(dialog: QDialog) -> None:
+        dialog.findChild(object, "preRestoreCommandEdit").setText("systemctl stop 'billing")
+        click_button(dialog, text="Update")
+        said.append(dialog.findChild(QLabel, "errorLabel").text())
+        dialog.reject()
+
+    when_modal(set_and_read)
+    press_shortcut(qtbot, window, "Ctrl+E")
+    assert said == [
+        'The pre-restore command "systemctl stop \'billing" cannot be split into words: no '
+        "closing quotation."
+    ]
+    assert service.get_environment("billing").pre_restore_command is None
 
 
 def test_removing_an_environment_asks_and_keeps_its_files(qtbot, window, environment, config_dir):

@@ -548,6 +548,18 @@ def test_pre_and_post_restore_commands_are_set_when_added_and_changed_by_update(
     ]
 
 
+def test_a_pre_restore_timeout_of_nothing_is_refused_naming_the_pre_restore_command(cli, tmp_path):
+    root = tmp_path / "crm"
+    make_config_tree(root)
+    code, _, err = cli(
+        "env", "add", "crm", "--path", str(root), "--version", "1",
+        "--pre-restore-command", "true", "--pre-restore-timeout", "0",
+    )  # fmt: skip
+    assert code == 1
+    assert err == "envops: The pre-restore command's timeout must be more than 0 seconds.\n"
+    assert json.loads(cli("env", "list", "--json")[1]) == []
+
+
 def test_blank_post_restore_command_is_refused_with_a_sentence(cli, tmp_path):
     root = tmp_path / "crm"
     make_config_tree(root)
