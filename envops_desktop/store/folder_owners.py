@@ -1,6 +1,6 @@
-"""Whether the data folder is this user's to use: parts of it another user made (EnvOps run
-there once with sudo, say) cannot be written, and met halfway through an operation they
-stopped a backup with a traceback."""
+"""Whether the data folder is this user's to use. Parts of it another user made (EnvOps run
+there once with sudo, say) cannot be written: met halfway through an operation, a lock file
+of root's stopped a backup with a traceback."""
 
 import os
 from pathlib import Path
@@ -22,7 +22,11 @@ def others_parts(data_dir: Path) -> list[str]:
     def visit(folder: Path, depth: int) -> None:
         with os.scandir(folder) as entries:
             for entry in entries:
-                if entry.stat(follow_symlinks=False).st_uid != me:
+                try:
+                    owner = entry.stat(follow_symlinks=False).st_uid
+                except FileNotFoundError:  # scratch another EnvOps process just cleared
+                    continue
+                if owner != me:
                     found.append(os.path.relpath(entry.path, data_dir))
                 elif depth < _DEPTH and entry.is_dir(follow_symlinks=False):
                     visit(Path(entry.path), depth + 1)
