@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from envops_desktop.controller.main_controller import MainController
-from envops_desktop.domain.errors import EnvOpsError
+from envops_desktop.domain.errors import EnvOpsError, InvalidInputError
 from envops_desktop.domain.models import PostRestoreCommand
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.icons import icon
@@ -139,7 +139,7 @@ class AddEnvironmentDialog(QDialog):
             )
             self._controller.add_environment(
                 self.name_edit.text(),
-                Path(self.path_edit.text().strip()),
+                self._folder(),
                 None if by_file else self.version_edit.text(),
                 self.version_file_edit.text().strip() if by_file else None,
                 post,
@@ -150,3 +150,15 @@ class AddEnvironmentDialog(QDialog):
             self.error_label.show()
             return
         super().accept()
+
+    def _folder(self) -> Path:
+        """The folder typed in, "~" for the home folder as in a shell. A path relative to
+        nothing the user can see (the app's working folder) is refused."""
+        folder = Path(self.path_edit.text().strip()).expanduser()
+        if not folder.is_absolute():
+            raise InvalidInputError(
+                self.tr(
+                    "Give the folder's whole path, such as {example}, or choose it with Browse…"
+                ).format(example=str(Path.home() / "billing"))
+            )
+        return folder

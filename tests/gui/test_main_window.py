@@ -430,6 +430,32 @@ def test_add_environment_dialog_validates_and_adds(qtbot, window, config_dir):
     assert window.environments.currentIndex() == 0
 
 
+def test_a_folder_typed_from_home_is_found_and_one_from_nowhere_is_refused(
+    qtbot, window, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "billing").mkdir()
+    said: list[str] = []
+
+    def fill(dialog: QDialog) -> None:
+        dialog.findChild(QLineEdit, "nameEdit").setText("billing")
+        dialog.findChild(QLineEdit, "versionEdit").setText("4.2.0")
+        dialog.findChild(QLineEdit, "pathEdit").setText("billing")  # relative to what?
+        click_button(dialog, text="Add")
+        said.append(dialog.findChild(QLabel, "errorLabel").text())
+        dialog.findChild(QLineEdit, "pathEdit").setText("~/billing")
+        click_button(dialog, text="Add")
+        if dialog.isVisible():  # refused again: closed, so that the test fails, not waits
+            dialog.reject()
+
+    when_modal(fill)
+    press_shortcut(qtbot, window, "Ctrl+N")
+    assert said == [
+        f"Give the folder's whole path, such as {tmp_path / 'billing'}, or choose it with Browse…"
+    ]
+    assert window.controller.service.get_environment("billing").path == str(tmp_path / "billing")
+
+
 def test_update_environment_sets_the_version(qtbot, window, environment):
     window.controller.refresh()
     select_environment(window, "billing")
