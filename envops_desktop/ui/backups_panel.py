@@ -69,14 +69,14 @@ class BackupsPanel(QWidget):
         # On one line, a schedule's sentence was the tab's minimum width: opening the tab in
         # a narrow window pushed the splitter and squeezed the environments list for good.
         self.schedule_line.setWordWrap(True)
-        self.show_deleted = QCheckBox(self.tr("Show De&leted"), self)
+        self.show_deleted = QCheckBox(self.tr("Show &Deleted"), self)
         self.show_deleted.setObjectName("showDeletedCheckBox")
         self.show_deleted.setAccessibleName(self.tr("Show the backups in Deleted"))
         self.show_deleted.setToolTip(
             self.tr("Deleted backups stay recoverable for the days set in Preferences.")
         )
         self.show_deleted.toggled.connect(controller.show_deleted)
-        self.empty_bin = QPushButton(self.tr("&Empty Deleted…"), self)
+        self.empty_bin = QPushButton(self.tr("Em&pty Deleted…"), self)
         self.empty_bin.setObjectName("emptyBinButton")
         self.empty_bin.setAccessibleName(self.tr("Free every backup in Deleted now"))
         self.empty_bin.clicked.connect(self.empty_bin_requested)

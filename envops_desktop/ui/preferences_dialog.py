@@ -182,7 +182,7 @@ class PreferencesDialog(QDialog):
         form = QFormLayout()
         form.addRow(self.tr("Data folder:"), data_dir)
         form.addRow(self.tr("&Address:"), self.url)
-        form.addRow(self.tr("S3 &server:"), self.endpoint)
+        form.addRow(self.tr("S3 s&erver:"), self.endpoint)
         form.addRow(self.tr("&Region:"), self.region)
         form.addRow(self.tr("&Passphrase:"), self.passphrase)
         form.addRow("", self.remember)

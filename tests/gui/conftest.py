@@ -12,19 +12,22 @@ from envops_desktop.domain.schedules import Frequency, ScheduleRule
 from envops_desktop.service import EnvOpsService
 from envops_desktop.store.timestamps import utc_now
 from envops_desktop.ui.main_window import MainWindow
-from tests.gui.user import UnnamedControls, press_shortcut, unnamed_controls
+from tests.gui.user import DialogProblems, press_shortcut, problems_of
 
 
 @pytest.fixture(autouse=True)
-def every_dialog_names_its_controls(qapp):
-    """Fails a test that met a dialog with a control a screen reader could not name: the
-    design's rule that every interactive widget has an accessible name, held in every
-    dialog every test opens, in the states the test brings it to."""
-    heard = UnnamedControls()
+def every_dialog_is_usable_by_keyboard_and_screen_reader(qapp):
+    """Fails a test that met a dialog with a control a screen reader could not name (the
+    design's rule that every interactive widget has an accessible name), or with one
+    Alt+letter for two controls: in every dialog every test opens, in the states the test
+    brings it to."""
+    heard = DialogProblems()
     qapp.installEventFilter(heard)
     yield
     qapp.removeEventFilter(heard)
-    assert not heard.found, "controls with no accessible name:\n" + "\n".join(heard.found)
+    assert not heard.found, "dialogs a keyboard or screen reader cannot use:\n" + "\n".join(
+        heard.found
+    )
 
 
 @pytest.fixture
@@ -58,9 +61,9 @@ def window(qtbot, controller: MainController, settings: QSettings, crash_reporte
         raise AssertionError(f"still running after the test: {labels}") from None
     # The window as the test left it (a banner and its buttons, a filter typed), held to the
     # same rule as every dialog.
-    unnamed = unnamed_controls(window)
+    problems = problems_of(window)
     window.close()
-    assert not unnamed, "controls of the window with no accessible name:\n" + "\n".join(unnamed)
+    assert not problems, "the window as the test left it:\n" + "\n".join(problems)
 
 
 @pytest.fixture

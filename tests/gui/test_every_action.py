@@ -13,15 +13,16 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QTableView, QToolButton
+from PySide6.QtWidgets import QTableView, QTabWidget, QToolButton
 
 from envops_desktop.controller.backups_model import OPTIONS_COLUMN
 from envops_desktop.domain.enums import EnvironmentStatus
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.models import PostRestoreCommand
-from tests.gui.conftest import select_environment
+from tests.gui.conftest import select_environment, when_modal
 from tests.gui.user import (
     DialogWatcher,
+    clashing_mnemonics,
     click_cell,
     click_menu_entry,
     click_toolbar_button,
@@ -384,7 +385,8 @@ def test_every_control_of_the_window_and_the_dialogs_its_menus_open_has_a_spoken
     unnamed += [f"narrow: {c}" for c in unnamed_controls(window)]
     window.resize(size)
     assert not unnamed, "\n".join(unnamed)
-    # Each dialog the menus open, met by `every_dialog_names_its_controls` as it opens.
+    # Each dialog the menus open, met by `every_dialog_is_usable_by_keyboard_and_screen_reader`
+    # as it opens.
     walk = Walk(qtbot, window, "backup selected")
     try:
         for action in ACTIONS:
@@ -398,3 +400,29 @@ def test_every_control_of_the_window_and_the_dialogs_its_menus_open_has_a_spoken
     finally:
         walk.watcher.stop()
     assert not walk.problems, "\n".join(walk.problems)
+
+
+def test_each_alt_letter_of_the_window_and_preferences_goes_to_one_control(
+    qtbot, window, service, environment, tmp_path
+):
+    _set_up("backup selected", qtbot, window, service, tmp_path)
+    clashes = []
+    for tab in range(window.tabs.count()):
+        _click_tab(qtbot, window, tab)
+        clashes += [f"{window.tabs.tabText(tab)} tab: {c}" for c in clashing_mnemonics(window)]
+    _click_tab(qtbot, window, window.tabs.indexOf(window.backups))
+    qtbot.mouseClick(window.backups.show_deleted, Qt.MouseButton.LeftButton)
+    assert window.backups.empty_bin.isVisible()
+    clashes += [f"Deleted shown: {c}" for c in clashing_mnemonics(window)]
+
+    def each_page(dialog) -> None:
+        pages = dialog.findChild(QTabWidget).tabBar()
+        for page in range(pages.count()):
+            qtbot.mouseClick(pages, Qt.MouseButton.LeftButton, pos=pages.tabRect(page).center())
+            clashes.extend(f"{pages.tabText(page)}: {c}" for c in clashing_mnemonics(dialog))
+        dialog.reject()
+
+    answered = when_modal(each_page, named="preferencesDialog")
+    press_shortcut(qtbot, window, "Ctrl+,")
+    qtbot.waitUntil(answered)
+    assert not clashes, "\n".join(clashes)

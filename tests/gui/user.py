@@ -16,8 +16,11 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QFileDialog,
+    QGroupBox,
     QHeaderView,
+    QLabel,
     QLineEdit,
+    QMainWindow,
     QMenu,
     QMenuBar,
     QPlainTextEdit,
@@ -86,10 +89,48 @@ def unnamed_controls(top: QWidget) -> list[str]:
     return found
 
 
-class UnnamedControls(QObject):
-    """Notes the unnamed controls (`unnamed_controls`) of every dialog the application
-    shows, as it opens and as it closes (what it shows by then, a result or a choice that
-    came with the user's answers), while it is installed on the application."""
+def _mnemonic(text: str) -> str | None:
+    # Qt's rule: "&x" makes Alt+X, "&&" is a plain "&".
+    plain = text.replace("&&", "")
+    at = plain.find("&")
+    return plain[at + 1].lower() if 0 <= at < len(plain) - 1 else None
+
+
+def clashing_mnemonics(top: QWidget) -> list[str]:
+    """The Alt+letter keys that two controls shown in `top` answer to: pressed, it goes to
+    one of them, and only pressed again to the other. Buttons, labels of a field, group
+    boxes, tabs and, in a main window, its menu bar's menus."""
+    texts: list[str] = []
+    if isinstance(top, QMainWindow):
+        texts += [action.text() for action in top.menuBar().actions()]
+    for widget in [top, *top.findChildren(QWidget)]:
+        if not widget.isVisibleTo(top):
+            continue
+        if (isinstance(widget, QAbstractButton) and widget.isEnabled()) or (
+            isinstance(widget, QLabel) and widget.buddy() is not None
+        ):
+            texts.append(widget.text())
+        elif isinstance(widget, QGroupBox) and widget.isCheckable():
+            texts.append(widget.title())
+        elif isinstance(widget, QTabBar):
+            texts += [widget.tabText(i) for i in range(widget.count())]
+    keys: dict[str, list[str]] = {}
+    for text in texts:
+        if (key := _mnemonic(text)) is not None:
+            keys.setdefault(key, []).append(text.replace("&&", "&"))
+    return [f"Alt+{key.upper()}: {' and '.join(map(repr, both))}" for key, both in keys.items()
+            if len(both) > 1]  # fmt: skip
+
+
+def problems_of(top: QWidget) -> list[str]:
+    """What keeps a screen reader or the keyboard from `top`'s controls."""
+    return unnamed_controls(top) + clashing_mnemonics(top)
+
+
+class DialogProblems(QObject):
+    """Notes `problems_of` every dialog the application shows, as it opens and as it closes
+    (what it shows by then, a result or a choice that came with the user's answers), while
+    it is installed on the application."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -104,7 +145,7 @@ class UnnamedControls(QObject):
             dialog = watched.objectName() or type(watched).__name__
             self.found.extend(
                 line
-                for line in (f"{dialog}: {control}" for control in unnamed_controls(watched))
+                for line in (f"{dialog}: {problem}" for problem in problems_of(watched))
                 if line not in self.found
             )
         return False
