@@ -369,15 +369,21 @@ def _click_tab(qtbot, window, index: int) -> None:
     qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
 
 
+def _in_each_tab(qtbot, window, problems) -> list[str]:
+    """`problems(window)` with each tab of the window clicked in turn, each named by it."""
+    found = []
+    for tab in range(window.tabs.count()):
+        _click_tab(qtbot, window, tab)
+        assert window.tabs.currentIndex() == tab
+        found += [f"{window.tabs.tabText(tab)} tab: {p}" for p in problems(window)]
+    return found
+
+
 def test_every_control_of_the_window_and_the_dialogs_its_menus_open_has_a_spoken_name(
     qtbot, window, service, environment, tmp_path
 ):
     _set_up("backup selected", qtbot, window, service, tmp_path)
-    unnamed = []
-    for tab in range(window.tabs.count()):
-        _click_tab(qtbot, window, tab)
-        assert window.tabs.currentIndex() == tab
-        unnamed += [f"{window.tabs.tabText(tab)} tab: {c}" for c in unnamed_controls(window)]
+    unnamed = _in_each_tab(qtbot, window, unnamed_controls)
     size = window.size()
     window.resize(window.minimumSizeHint().width(), size.height())
     more = window.findChild(QToolButton, "qt_toolbar_ext_button")
@@ -406,10 +412,7 @@ def test_each_alt_letter_of_the_window_and_preferences_goes_to_one_control(
     qtbot, window, service, environment, tmp_path
 ):
     _set_up("backup selected", qtbot, window, service, tmp_path)
-    clashes = []
-    for tab in range(window.tabs.count()):
-        _click_tab(qtbot, window, tab)
-        clashes += [f"{window.tabs.tabText(tab)} tab: {c}" for c in clashing_mnemonics(window)]
+    clashes = _in_each_tab(qtbot, window, clashing_mnemonics)
     _click_tab(qtbot, window, window.tabs.indexOf(window.backups))
     qtbot.mouseClick(window.backups.show_deleted, Qt.MouseButton.LeftButton)
     assert window.backups.empty_bin.isVisible()
