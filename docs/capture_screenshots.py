@@ -22,7 +22,7 @@ from envops_desktop.controller.change_rows import ChangeRows
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.demo_workspace import create_demo_workspace
 from envops_desktop.domain.errors import VersionMismatchError
-from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.domain.models import RestoreCommand
 from envops_desktop.service import EnvOpsService
 from envops_desktop.ui.add_environment_dialog import AddEnvironmentDialog
 from envops_desktop.ui.changes_dialog import (
@@ -142,7 +142,7 @@ def _capture(app: QApplication, scratch: Path) -> None:
     payments_dir = scratch / "payments"
     payments_dir.mkdir()
     (payments_dir / "gateway.yaml").write_text("provider: acme\ntimeout: 30\n")
-    failing = PostRestoreCommand(
+    failing = RestoreCommand(
         argv=[sys.executable, "-c", "import sys; print('health check failed'); sys.exit(3)"]
     )
     payments = service.add_environment(

@@ -33,7 +33,7 @@ from envops_desktop.domain.errors import (
     VersionMismatchError,
     WrongPassphraseError,
 )
-from envops_desktop.domain.models import Environment, PostRestoreCommand
+from envops_desktop.domain.models import Environment, RestoreCommand
 from envops_desktop.domain.paths import name_on_one_line, shown
 from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
@@ -400,7 +400,7 @@ def _restore_command_options(parser: argparse.ArgumentParser) -> None:
 
 def _restore_commands(
     args: argparse.Namespace, blank_clears: bool
-) -> dict[str, PostRestoreCommand | None]:
+) -> dict[str, RestoreCommand | None]:
     """The pre- and post-restore commands given (by "pre" and "post"); a blank one gives
     None (no command) where `blank_clears`, and is refused elsewhere."""
     given = {}
@@ -411,7 +411,7 @@ def _restore_commands(
         if not text.strip() and not blank_clears:
             raise InvalidInputError(f"The {when}-restore command is empty.")
         timeout = getattr(args, f"{when}_restore_timeout")
-        given[when] = PostRestoreCommand.from_text(text, timeout, when) if text.strip() else None
+        given[when] = RestoreCommand.from_text(text, timeout, when) if text.strip() else None
     return given
 
 

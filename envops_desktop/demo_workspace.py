@@ -4,7 +4,7 @@ import os
 import sys
 from pathlib import Path
 
-from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.domain.models import RestoreCommand
 from envops_desktop.service import EnvOpsService
 
 
@@ -55,7 +55,7 @@ def create_demo_workspace(service: EnvOpsService) -> bool:
     (analytics / "tmp").mkdir()
 
     # A harmless check that works from source and from the frozen bundle alike.
-    check = PostRestoreCommand(argv=[sys.executable, "--version"])
+    check = RestoreCommand(argv=[sys.executable, "--version"])
     service.add_environment(
         "billing-production", billing, version_file="VERSION", post_restore_command=check
     )

@@ -35,7 +35,7 @@ from envops_desktop.domain.errors import (
     VersionMismatchError,
 )
 from envops_desktop.domain.excludes import Excludes
-from envops_desktop.domain.models import Backup, Environment, PostRestoreCommand
+from envops_desktop.domain.models import Backup, Environment, RestoreCommand
 from envops_desktop.domain.progress import CancelToken, ProgressCallback
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.configuration_files import (
@@ -255,8 +255,8 @@ class MainController(QObject):
         path: Path,
         version: str | None,
         version_file: str | None,
-        post_restore_command: PostRestoreCommand | None,
-        pre_restore_command: PostRestoreCommand | None = None,
+        post_restore_command: RestoreCommand | None,
+        pre_restore_command: RestoreCommand | None = None,
     ) -> Environment:
         """Register an environment; raises EnvOpsError with a sentence for the dialog."""
         env = self.service.add_environment(
@@ -299,7 +299,7 @@ class MainController(QObject):
         return env
 
     def set_restore_command(
-        self, environment_id: str, when: str, command: PostRestoreCommand | None
+        self, environment_id: str, when: str, command: RestoreCommand | None
     ) -> Environment:
         """Set the environment's pre- or post-restore (`when`) command; None: none."""
         env = self.service.set_restore_command(environment_id, when, command)

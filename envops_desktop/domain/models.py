@@ -26,9 +26,9 @@ if TYPE_CHECKING:  # pydantic stays off the import path of a backup
 
 
 @dataclass(frozen=True, kw_only=True)
-class PostRestoreCommand:
-    """A command run inside the environment after its configuration is swapped in, or (as
-    an environment's pre-restore command) before anything of it changes."""
+class RestoreCommand:
+    """A command run inside the environment around a restore: its pre-restore command before
+    anything of it changes, its post-restore command once the new configuration is in."""
 
     argv: list[str]
     timeout_seconds: float = 300.0
@@ -39,7 +39,7 @@ class PostRestoreCommand:
     @classmethod
     def from_text(
         cls, text: str, timeout_seconds: float = 300.0, when: str = "post"
-    ) -> "PostRestoreCommand":
+    ) -> "RestoreCommand":
         """A command line as a shell would split it, refused now if it cannot be split; the
         command run `when` ("pre" or "post") a restore, as its refusal names it."""
         name = f"{when}-restore command"
@@ -70,10 +70,10 @@ class Environment:
     version: str
     version_file: str | None = None
     status: EnvironmentStatus = EnvironmentStatus.READY
-    post_restore_command: PostRestoreCommand | None = None
+    post_restore_command: RestoreCommand | None = None
     # Run once the new configuration is written and before it replaces the old (to stop a
     # service that would read it half-way); if it fails, nothing is changed.
-    pre_restore_command: PostRestoreCommand | None = None
+    pre_restore_command: RestoreCommand | None = None
     last_restored_backup_id: str | None = None
     last_backup_at: datetime | None = None
     created_at: datetime

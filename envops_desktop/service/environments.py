@@ -12,7 +12,7 @@ from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, Outco
 from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
 from envops_desktop.domain.excludes import check_patterns
 from envops_desktop.domain.ids import new_id
-from envops_desktop.domain.models import Environment, PostRestoreCommand
+from envops_desktop.domain.models import Environment, RestoreCommand
 from envops_desktop.domain.paths import relative_path_problem
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.restore_commands import COMMAND_NAMES, command_output
@@ -62,8 +62,8 @@ def add_environment(
     path: Path,
     version: str | None,
     version_file: str | None,
-    post_restore_command: PostRestoreCommand | None,
-    pre_restore_command: PostRestoreCommand | None = None,
+    post_restore_command: RestoreCommand | None,
+    pre_restore_command: RestoreCommand | None = None,
 ) -> Environment:
     name = _check_name(ctx, name)
     path = _check_path(ctx, path)
@@ -141,7 +141,7 @@ def set_excludes(ctx: ServiceContext, env: Environment, patterns: list[str]) -> 
 
 
 def set_restore_command(
-    ctx: ServiceContext, env: Environment, when: str, command: PostRestoreCommand | None
+    ctx: ServiceContext, env: Environment, when: str, command: RestoreCommand | None
 ) -> Environment:
     """Run `command` in `env`'s folder at every restore, `when` "pre" (before the swap) or
     "post" (after it); None: no command then."""

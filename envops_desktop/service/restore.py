@@ -29,7 +29,7 @@ from envops_desktop.domain.errors import (
 )
 from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
 from envops_desktop.domain.ids import new_id
-from envops_desktop.domain.models import Backup, Environment, PostRestoreCommand, TreeEntry
+from envops_desktop.domain.models import Backup, Environment, RestoreCommand, TreeEntry
 from envops_desktop.domain.paths import shown
 from envops_desktop.domain.progress import CancelToken, Progress, ProgressCallback, ProgressMeter
 from envops_desktop.service.context import ServiceContext
@@ -337,7 +337,7 @@ def _nothing() -> None:
 def _run_command(
     ctx: ServiceContext,
     entry: JournalEntry,
-    command: PostRestoreCommand,
+    command: RestoreCommand,
     folder: Path,
     progress: ProgressCallback,
     cancel: CancelToken,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.domain.models import RestoreCommand
 from envops_desktop.domain.progress import CancelToken
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def command_output(data_dir: Path, environment_id: str, name: str) -> Path:
 
 
 def run_restore_command(
-    command: PostRestoreCommand,
+    command: RestoreCommand,
     cwd: Path,
     cancel: CancelToken,
     output: Path,

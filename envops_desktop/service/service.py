@@ -24,8 +24,8 @@ from envops_desktop.domain.models import (
     ActivityEntry,
     Backup,
     Environment,
-    PostRestoreCommand,
     RecoveryReport,
+    RestoreCommand,
     TreeEntry,
 )
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ignore_progress
@@ -195,8 +195,8 @@ class EnvOpsService:
         path: Path,
         version: str | None = None,
         version_file: str | None = None,
-        post_restore_command: PostRestoreCommand | None = None,
-        pre_restore_command: PostRestoreCommand | None = None,
+        post_restore_command: RestoreCommand | None = None,
+        pre_restore_command: RestoreCommand | None = None,
     ) -> Environment:
         return environment_ops.add_environment(
             self._ctx,
@@ -241,7 +241,7 @@ class EnvOpsService:
             return environment_ops.set_excludes(self._ctx, env, patterns)
 
     def set_restore_command(
-        self, name_or_id: str, when: str, command: PostRestoreCommand | None
+        self, name_or_id: str, when: str, command: RestoreCommand | None
     ) -> Environment:
         """Run `command` in the environment's folder at every restore: `when` "pre", once
         the new configuration is written and before it replaces the old (if it fails,

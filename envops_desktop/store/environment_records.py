@@ -4,7 +4,7 @@ import json
 import sqlite3
 
 from envops_desktop.domain.enums import EnvironmentStatus
-from envops_desktop.domain.models import Environment, PostRestoreCommand
+from envops_desktop.domain.models import Environment, RestoreCommand
 from envops_desktop.store.database import Database
 from envops_desktop.store.timestamps import from_text, to_text, utc_now
 
@@ -15,13 +15,13 @@ FROM environments e
 """
 
 
-def _command(argv: str | None, timeout: float | None) -> PostRestoreCommand | None:
+def _command(argv: str | None, timeout: float | None) -> RestoreCommand | None:
     if not argv:
         return None
-    return PostRestoreCommand(argv=json.loads(argv), timeout_seconds=timeout or 300.0)
+    return RestoreCommand(argv=json.loads(argv), timeout_seconds=timeout or 300.0)
 
 
-def command_columns(prefix: str, command: PostRestoreCommand | None) -> dict[str, object]:
+def command_columns(prefix: str, command: RestoreCommand | None) -> dict[str, object]:
     """The columns that hold an environment's pre- or post-restore (`prefix`) command."""
     return {
         f"{prefix}_argv": json.dumps(command.argv) if command else None,

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.domain.errors import EnvOpsError, InvalidInputError
-from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.domain.models import RestoreCommand
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.icons import icon
 from envops_desktop.ui.tones import error_label
@@ -132,7 +132,7 @@ class AddEnvironmentDialog(QDialog):
         by_file = self.version_file_radio.isChecked()
         try:
             pre, post = (
-                PostRestoreCommand.from_text(edit.text(), self.timeout_spin.value(), when)
+                RestoreCommand.from_text(edit.text(), self.timeout_spin.value(), when)
                 if edit.text().strip()
                 else None
                 for when, edit in (("pre", self.pre_command_edit), ("post", self.command_edit))

@@ -5,7 +5,7 @@ import shlex
 from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
 from envops_desktop.controller.record_table_model import local_time
-from envops_desktop.domain.models import Backup, Environment, PostRestoreCommand
+from envops_desktop.domain.models import Backup, Environment, RestoreCommand
 
 
 class EnvironmentOverview(QWidget):
@@ -80,7 +80,7 @@ class EnvironmentOverview(QWidget):
         for field, text in texts.items():
             self.values[field].setText(text)
 
-    def _command_text(self, command: PostRestoreCommand | None) -> str:
+    def _command_text(self, command: RestoreCommand | None) -> str:
         if command is None:
             return "—"
         timeout = self.tr(" (timeout {s:g} s)").format(s=command.timeout_seconds)

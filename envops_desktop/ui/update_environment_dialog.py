@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.domain.errors import EnvOpsError
-from envops_desktop.domain.models import Environment, PostRestoreCommand
+from envops_desktop.domain.models import Environment, RestoreCommand
 from envops_desktop.ui.tones import error_label
 
 
@@ -123,7 +123,7 @@ class UpdateEnvironmentDialog(QDialog):
                 text = edit.text().strip()
                 if text != (shlex.join(current.argv) if current else ""):
                     timeout = current.timeout_seconds if current else 300.0
-                    command = PostRestoreCommand.from_text(text, timeout, when) if text else None
+                    command = RestoreCommand.from_text(text, timeout, when) if text else None
                     self._controller.set_restore_command(self._environment.id, when, command)
             if self.links_out_box.isChecked() != self._environment.allow_links_out:
                 self._controller.allow_links_out(

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QTableView, QTabWidget, QToolButton
 from envops_desktop.controller.backups_model import OPTIONS_COLUMN
 from envops_desktop.domain.enums import EnvironmentStatus
 from envops_desktop.domain.errors import OperationFailedError
-from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.domain.models import RestoreCommand
 from tests.gui.conftest import select_environment, when_modal
 from tests.gui.user import (
     DialogWatcher,
@@ -218,9 +218,7 @@ def _start_a_restore_that_waits(service, window, qtbot, tmp_path: Path):
         "busy",
         busy_dir,
         version="2.0",
-        post_restore_command=PostRestoreCommand(
-            argv=[sys.executable, "-c", wait], timeout_seconds=60
-        ),
+        post_restore_command=RestoreCommand(argv=[sys.executable, "-c", wait], timeout_seconds=60),
     )
     backup = service.create_backup("busy", name="before the flag")
     thread = threading.Thread(target=service.restore_backup, args=("busy", backup.id))
@@ -248,7 +246,7 @@ def _set_up(state: str, qtbot, window, service, tmp_path: Path):
         "fragile",
         fragile_dir,
         version="1.0",
-        post_restore_command=PostRestoreCommand(argv=["false"], timeout_seconds=30),
+        post_restore_command=RestoreCommand(argv=["false"], timeout_seconds=30),
     )
     fragile_backup = service.create_backup("fragile", name="known good")
     with pytest.raises(OperationFailedError):

@@ -9,7 +9,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog
 
 from envops_desktop.app import open_main_window
-from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.domain.models import RestoreCommand
 from tests.gui.conftest import click_button, modal_dialog, select_environment, when_modal
 from tests.gui.test_import_flow import drag_and_drop
 from tests.gui.user import (
@@ -114,7 +114,7 @@ def test_updating_from_the_import_dialog_keeps_the_file_and_goes_on(
 def test_the_quit_question_follows_an_operation_that_finishes_meanwhile(
     qtbot, window, service, config_dir
 ):
-    slow = PostRestoreCommand(
+    slow = RestoreCommand(
         argv=[sys.executable, "-c", "import time; time.sleep(1.5)"], timeout_seconds=30
     )
     service.add_environment("billing", config_dir, version="4.2.0", post_restore_command=slow)

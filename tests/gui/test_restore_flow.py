@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 
 from envops_desktop.app import open_main_window
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus
-from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.domain.models import RestoreCommand
 from envops_desktop.service import EnvOpsService
 from tests.gui.conftest import click_button, quit_insisting, select_environment, when_modal
 from tests.gui.user import choose_backup_option, press_shortcut
@@ -23,7 +23,7 @@ def status_in_table(window) -> str:
 
 
 def add_billing(service, config_dir, argv=None):
-    command = PostRestoreCommand(argv=argv, timeout_seconds=30) if argv else None
+    command = RestoreCommand(argv=argv, timeout_seconds=30) if argv else None
     service.add_environment("billing", config_dir, version="4.2.0", post_restore_command=command)
 
 

@@ -19,7 +19,7 @@ from envops_desktop.controller import main_controller
 from envops_desktop.controller.change_rows import PATH_COLUMN, SIZE_COLUMN, ChangeRows
 from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.errors import OperationFailedError
-from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.domain.models import RestoreCommand
 from envops_desktop.ui.tones import current_tones
 from tests.gui.conftest import (
     choose_in_file_dialog,
@@ -906,7 +906,7 @@ def test_show_changes_in_the_activity_log_is_offered_only_where_a_list_was_kept(
     # It was offered for every entry: a restore that failed, and was undone, said "only
     # restores and imports" keep one, as if it were not a restore.
     service.set_restore_command(
-        "billing", "post", PostRestoreCommand(argv=["false"], timeout_seconds=30)
+        "billing", "post", RestoreCommand(argv=["false"], timeout_seconds=30)
     )
     backup = service.create_backup("billing", name="golden")
     mess_up(config_dir)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from envops_desktop.domain.errors import OperationFailedError
-from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.domain.models import RestoreCommand
 from envops_desktop.ui.theme import SYSTEM, apply_theme
 from tests.gui.conftest import choose_theme, diff_of_selected_file, select_environment
 from tests.gui.test_import_flow import drag_and_drop, open_import_dialog, wait_uploaded
@@ -176,7 +176,7 @@ def test_a_failed_entry_in_the_activity_log_reads_in_either_theme(
     qtbot, window, service, environment, theme
 ):
     service.set_restore_command(
-        "billing", "post", PostRestoreCommand(argv=["false"], timeout_seconds=30)
+        "billing", "post", RestoreCommand(argv=["false"], timeout_seconds=30)
     )
     backup = service.create_backup("billing", name="nightly")
     with pytest.raises(OperationFailedError):

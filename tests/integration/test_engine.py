@@ -19,7 +19,7 @@ from envops_desktop.domain.errors import (
     OperationCancelledError,
     OperationFailedError,
 )
-from envops_desktop.domain.models import Backup, PostRestoreCommand
+from envops_desktop.domain.models import Backup, RestoreCommand
 from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.service import EnvOpsService, parallel
 from envops_desktop.store.database import DATABASE_NAME
@@ -441,7 +441,7 @@ def test_a_file_a_post_restore_command_rewrote_is_read_again_by_the_next_backup(
         "import os; p = 'app.yaml'; data = open(p, 'rb').read(); "
         "open(p, 'r+b').write(bytes(b ^ 1 for b in data)); os.utime(p, ns=(10**9, 10**9))"
     )
-    command = PostRestoreCommand(argv=[sys.executable, "-c", rewrite], timeout_seconds=30)
+    command = RestoreCommand(argv=[sys.executable, "-c", rewrite], timeout_seconds=30)
     service.add_environment("billing", config_dir, version="4.2.0", post_restore_command=command)
     made_long_ago(config_dir)
     first = service.create_backup("billing")

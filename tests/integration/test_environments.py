@@ -8,7 +8,7 @@ import pytest
 
 from envops_desktop.domain.enums import ActivityAction
 from envops_desktop.domain.errors import InvalidInputError, NotFoundError
-from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.domain.models import RestoreCommand
 from tests.store_view import store_files
 from tests.trees import describe_tree
 
@@ -83,7 +83,7 @@ def test_updating_the_recorded_version_is_logged(service, config_dir):
 
 
 def test_removing_an_environment_never_deletes_its_folder(service, config_dir, tmp_path):
-    said = PostRestoreCommand(argv=["sh", "-c", "echo restarted"])
+    said = RestoreCommand(argv=["sh", "-c", "echo restarted"])
     env = service.add_environment("billing", config_dir, version="1", post_restore_command=said)
     service.restore_backup("billing", service.create_backup("billing").id)
     before = describe_tree(config_dir)
@@ -122,4 +122,4 @@ def test_a_version_file_with_control_characters_is_refused(service, config_dir):
 
 def test_a_post_restore_command_with_an_unbalanced_quote_is_refused_when_set():
     with pytest.raises(InvalidInputError, match="cannot be split into words: no closing"):
-        PostRestoreCommand.from_text("systemctl restart 'billing")
+        RestoreCommand.from_text("systemctl restart 'billing")

@@ -12,7 +12,7 @@ import pytest
 
 from envops_desktop.domain.errors import InvalidInputError
 from envops_desktop.domain.excludes import Excludes
-from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.domain.models import RestoreCommand
 from envops_desktop.service import EnvOpsService, left_alone
 from envops_desktop.service import restore as restore_module
 from tests.trees import make_config_tree, rsync_differences
@@ -94,7 +94,7 @@ def test_what_the_pre_restore_command_leaves_in_excluded_paths_is_what_the_resto
     # Stopping the service rotates its log and saves its state by a rename, as services do.
     stop = "mv logs/app.log logs/app.log.1 && echo stopped > logs/app.log"
     stop += " && echo '{\"jobs\": 2}' > state.json.new && mv state.json.new state.json"
-    service.set_restore_command("billing", "pre", PostRestoreCommand(argv=["sh", "-c", stop]))
+    service.set_restore_command("billing", "pre", RestoreCommand(argv=["sh", "-c", stop]))
 
     service.restore_backup("billing", made.id)
 

@@ -21,7 +21,7 @@ from envops_desktop.domain.errors import (
     OperationFailedError,
     VersionMismatchError,
 )
-from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.domain.models import RestoreCommand
 from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.flushing import current_boot_id
@@ -35,7 +35,7 @@ from tests.trees import describe_tree, make_config_tree, mess_up
 def add_billing_with_command(
     service, config_dir: Path, argv: list[str], timeout_seconds: float = 30
 ) -> None:
-    command = PostRestoreCommand(argv=argv, timeout_seconds=timeout_seconds)
+    command = RestoreCommand(argv=argv, timeout_seconds=timeout_seconds)
     service.add_environment("billing", config_dir, version="4.2.0", post_restore_command=command)
 
 
@@ -148,7 +148,7 @@ def test_failing_post_restore_command_rolls_back_and_retry_succeeds(service, con
         "billing",
         config_dir,
         version="4.2.0",
-        post_restore_command=PostRestoreCommand(argv=check, timeout_seconds=30),
+        post_restore_command=RestoreCommand(argv=check, timeout_seconds=30),
     )
     wanted = describe_tree(config_dir)
     backup = service.create_backup("billing")
@@ -391,7 +391,7 @@ def test_a_restore_from_a_store_that_lost_its_pack_names_what_is_missing_and_cha
 
 
 def test_a_failing_pre_restore_command_changes_nothing(service, config_dir):
-    stop = PostRestoreCommand(argv=["sh", "-c", "echo service will not stop; exit 3"])
+    stop = RestoreCommand(argv=["sh", "-c", "echo service will not stop; exit 3"])
     service.add_environment("billing", config_dir, version="4.2.0", pre_restore_command=stop)
     backup = service.create_backup("billing")
     mess_up(config_dir)
@@ -412,7 +412,7 @@ def test_the_pre_restore_command_runs_in_the_old_configuration_once_the_new_is_w
     service, config_dir, tmp_path
 ):
     seen = tmp_path / "seen-by-the-command"
-    stop = PostRestoreCommand(argv=["sh", "-c", f"cat app.yaml > {seen}"])
+    stop = RestoreCommand(argv=["sh", "-c", f"cat app.yaml > {seen}"])
     service.add_environment("billing", config_dir, version="4.2.0")
     service.set_restore_command("billing", "pre", stop)
     backup = service.create_backup("billing")
@@ -727,7 +727,7 @@ def test_environments_nested_in_each_other_are_never_restored_at_once(service, t
     make_config_tree(outer)
     make_config_tree(inner)
     started, go = tmp_path / "started", tmp_path / "go"
-    waiting = PostRestoreCommand(
+    waiting = RestoreCommand(
         argv=["sh", "-c", f"touch '{started}'; until [ -e '{go}' ]; do sleep 0.05; done"]
     )
     service.add_environment("etc", outer, version="1", pre_restore_command=waiting)

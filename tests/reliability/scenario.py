@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.domain.models import RestoreCommand
 from envops_desktop.service import EnvOpsService
 from tests.trees import describe_tree, make_config_tree, mess_up
 
@@ -72,11 +72,11 @@ def build_scenario(
     service = EnvOpsService(root / "data")
     command = None
     if post_restore_seconds is not None:
-        command = PostRestoreCommand(
+        command = RestoreCommand(
             argv=[sys.executable, "-c", f"import time; time.sleep({post_restore_seconds})"]
         )
     if post_restore_argv is not None:
-        command = PostRestoreCommand(argv=post_restore_argv, timeout_seconds=120)
+        command = RestoreCommand(argv=post_restore_argv, timeout_seconds=120)
     service.add_environment("billing", target, version="4.2.0", post_restore_command=command)
     trees = {"original": describe_tree(target)}
     original = service.create_backup("billing", name="original").id

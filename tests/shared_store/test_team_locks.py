@@ -16,7 +16,7 @@ from envops_desktop.domain.errors import (
     InvalidInputError,
     OperationFailedError,
 )
-from envops_desktop.domain.models import PostRestoreCommand
+from envops_desktop.domain.models import RestoreCommand
 from envops_desktop.service import EnvOpsService
 from envops_desktop.store.leases import LeaseLostError
 from tests.reliability.scenario import envops_process
@@ -35,7 +35,7 @@ def shared_billing(bucket, s3_endpoint, tmp_path):
         service.use_shared_store(url, PASSPHRASE, endpoint=s3_endpoint)
         make_config_tree(tmp_path / f"on-{side}")
     a.add_environment("billing", tmp_path / "on-a", version="4.2.0")
-    slow = PostRestoreCommand(argv=[sys.executable, "-c", "import time; time.sleep(2)"])
+    slow = RestoreCommand(argv=[sys.executable, "-c", "import time; time.sleep(2)"])
     b.add_environment("billing", tmp_path / "on-b", version="4.2.0", post_restore_command=slow)
     backup = a.create_backup("billing", name="nightly")
     a.sync_shared_store(PASSPHRASE)
