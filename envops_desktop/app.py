@@ -124,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from envops_desktop.ui.crash_reporter import CrashReporter
     from envops_desktop.ui.file_open_filter import FileOpenFilter
     from envops_desktop.ui.icons import icon
+    from envops_desktop.ui.label_text import plain_box
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName(APP_NAME)
@@ -141,10 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         service = EnvOpsService(data_dir)
     except OSError as error:  # no permission, a file in the way
-        QMessageBox.critical(None, APP_NAME, cannot_open(data_dir, error))
+        plain_box(QMessageBox.Icon.Critical, APP_NAME, cannot_open(data_dir, error)).exec()
         return 1
     except EnvOpsError as error:  # a damaged database, a full disk: its sentence names it
-        QMessageBox.critical(None, APP_NAME, str(error))
+        plain_box(QMessageBox.Icon.Critical, APP_NAME, str(error)).exec()
         return 1
     if args.demo:
         create_demo_workspace(service)

@@ -22,7 +22,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from envops_desktop.controller.background_reads import BackgroundReads
 from envops_desktop.controller.operation_runner import assert_gui_thread
-from envops_desktop.controller.record_table_model import AnyIndex, local_time
+from envops_desktop.controller.record_table_model import AnyIndex, as_tooltip, local_time
 from envops_desktop.domain.activity_query import ACTIVITY_COLUMNS, ActivityQuery
 from envops_desktop.domain.enums import Outcome
 from envops_desktop.domain.models import ActivityEntry
@@ -151,8 +151,10 @@ class ActivityTableModel(QAbstractTableModel):
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         row = self._rows[index.row()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+        if role == Qt.ItemDataRole.DisplayRole:
             return row[_FIRST_CELL + index.column()]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return as_tooltip(row[_FIRST_CELL + index.column()])
         if role == Qt.ItemDataRole.ForegroundRole:
             return self._failed_text if row[1] else None
         if role == ID_ROLE:

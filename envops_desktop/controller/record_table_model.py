@@ -4,6 +4,7 @@ Updating in place (rather than resetting) keeps the user's selection, scroll pos
 sort across the refreshes that other processes' changes trigger.
 """
 
+import html
 import operator
 import time
 from collections.abc import Callable, Sequence
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from PySide6 import QtGui
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
 from envops_desktop.controller.operation_runner import assert_gui_thread
@@ -21,6 +23,14 @@ RECORD_ROLE = Qt.ItemDataRole.UserRole + 2
 FILTER_ROLE = Qt.ItemDataRole.UserRole + 3
 
 AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+def as_tooltip(text: str) -> str:
+    """`text` for a tooltip, shown as it is: Qt reads a tooltip as markup when it sees a tag
+    in it, and a name such as "R&D <b>eu</b>" lost its tag so."""
+    if not QtGui.Qt.mightBeRichText(text):
+        return text
+    return f'<p style="white-space:pre-wrap">{html.escape(text, quote=False)}</p>'
 
 
 def local_time(moment: datetime | None, with_seconds: bool = False) -> str:
@@ -86,8 +96,10 @@ class RecordTableModel(QAbstractTableModel, Generic[T]):
             return None
         record = self._records[index.row()]
         column = self._columns[index.column()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, FILTER_ROLE):
+        if role in (Qt.ItemDataRole.DisplayRole, FILTER_ROLE):
             return column.text(record)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return as_tooltip(column.text(record))
         if role == RECORD_ROLE:
             return record
         if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QV
 
 from envops_desktop import APP_NAME, __version__
 from envops_desktop.ui.icons import icon
+from envops_desktop.ui.label_text import plain_label, rich_label
 
 
 class AboutDialog(QDialog):
@@ -18,14 +19,14 @@ class AboutDialog(QDialog):
         self.setWindowTitle(self.tr("About {app}").format(app=APP_NAME))
         logo = QLabel(self)
         logo.setPixmap(icon("app").pixmap(64, 64))
-        title = QLabel(f"<h2>{APP_NAME}</h2>", self)
+        title = rich_label(f"<h2>{APP_NAME}</h2>", self)
         form = QFormLayout()
         for name, label, value in (
             ("aboutVersion", self.tr("Version:"), __version__),
             ("aboutDataDir", self.tr("Data folder:"), str(data_dir)),
             ("aboutLogDir", self.tr("Log folder:"), str(log_dir)),
         ):
-            field = QLabel(value, self)
+            field = plain_label(value, self)
             field.setObjectName(name)
             field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             form.addRow(label, field)

@@ -6,11 +6,12 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
     QFormLayout,
-    QLabel,
     QRadioButton,
     QVBoxLayout,
     QWidget,
 )
+
+from envops_desktop.ui.label_text import literal, plain_label
 
 
 class ArchiveAnswers(QWidget):
@@ -40,11 +41,11 @@ class ArchiveAnswers(QWidget):
         for radio in (self.folder_root, self.top_level_root):
             self._layouts.addButton(radio)
             radio.toggled.connect(lambda _on: self.changed.emit())
-        self._layout_label = QLabel(self)
+        self._layout_label = plain_label(parent=self)
         self._layout_label.setWordWrap(True)
         self._texts: dict[QRadioButton, str] = {}
         self._top_folder: str | None = None
-        self._note = QLabel(self.tr(self._ASK), self)
+        self._note = plain_label(self.tr(self._ASK), self)
         self._note.setObjectName("archiveVersionNote")
         self._note.setWordWrap(True)
         self._filled_in = False  # the version shown was the archive's, not the user's
@@ -76,7 +77,7 @@ class ArchiveAnswers(QWidget):
         self._layouts.setExclusive(False)  # so that both can be cleared
         for radio, text in self._texts.items():
             radio.setChecked(False)
-            radio.setText(text)
+            radio.setText(literal(text))
             radio.setAccessibleName(text)
             radio.setVisible(top_folder is not None)
         self._layouts.setExclusive(True)
@@ -108,7 +109,7 @@ class ArchiveAnswers(QWidget):
     def show_counts(self, root_folder: str | None, summary: str) -> None:
         """What the import would change with `root_folder` as the root, beside its choice."""
         radio = self.folder_root if root_folder is not None else self.top_level_root
-        radio.setText(f"{self._texts[radio]}: {summary}")
+        radio.setText(literal(f"{self._texts[radio]}: {summary}"))
 
     @property
     def layout_chosen(self) -> bool:

@@ -6,7 +6,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QMenu,
     QPushButton,
     QVBoxLayout,
@@ -19,6 +18,7 @@ from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.models import Backup
 from envops_desktop.ui.icons import icon
+from envops_desktop.ui.label_text import plain_label
 from envops_desktop.ui.table_views import RecordFilterProxy, make_table_view
 
 # Room for a name such as "Before invoices v2": what the other columns leave the name in
@@ -63,7 +63,7 @@ class BackupsPanel(QWidget):
         self.table.clicked.connect(self._clicked)
         self.table.activated.connect(self._activated)
         self.table.row_menu_requested.connect(self._popup)
-        self.schedule_line = QLabel(self)
+        self.schedule_line = plain_label(parent=self)
         self.schedule_line.setObjectName("scheduleLine")
         self.schedule_line.setContentsMargins(4, 2, 4, 2)
         # On one line, a schedule's sentence was the tab's minimum width: opening the tab in

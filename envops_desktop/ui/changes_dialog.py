@@ -29,6 +29,7 @@ from envops_desktop.service.configuration_files import StagedConfiguration
 from envops_desktop.ui.diff_view import DiffView
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.file_diff import Diff, diff_html
+from envops_desktop.ui.label_text import literal
 from envops_desktop.ui.table_views import make_table_view
 from envops_desktop.ui.tones import tones_for
 from envops_desktop.ui.window_layout import WindowLayoutMemory
@@ -214,7 +215,7 @@ class ChangesDialog(QDialog):
             buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
             hint = QLabel(self)
         self.save_button = buttons.addButton(
-            self.tr("&Save {after}'s version…").format(after=changes.after),
+            self.tr("&Save {after}'s version…").format(after=literal(changes.after)),
             QDialogButtonBox.ButtonRole.ActionRole,
         )
         self.save_button.setObjectName("saveFileButton")

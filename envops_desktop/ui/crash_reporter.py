@@ -73,8 +73,9 @@ def _message_box(text: str, detail: str) -> None:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from envops_desktop import APP_NAME
+    from envops_desktop.ui.label_text import plain_box
 
     if QApplication.instance() is None:
         print(text, detail, sep="\n", file=sys.stderr)
         return
-    QMessageBox.critical(None, APP_NAME, f"{text}\n\n{detail}")
+    plain_box(QMessageBox.Icon.Critical, APP_NAME, f"{text}\n\n{detail}").exec()

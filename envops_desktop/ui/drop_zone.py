@@ -8,6 +8,7 @@ from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDro
 from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from envops_desktop.ui.icons import icon
+from envops_desktop.ui.label_text import plain_label
 from envops_desktop.ui.tones import current_tones
 
 # Configuration files are zips; other tools' archives are zips or tars, compressed or not.
@@ -76,7 +77,7 @@ class DropZone(QFrame):
         )
         picture = QLabel(self)
         picture.setPixmap(icon("import").pixmap(36, 36))
-        self.message = QLabel(self.tr("Drag and drop a configuration file here, or"), self)
+        self.message = plain_label(self.tr("Drag and drop a configuration file here, or"), self)
         self.message.setObjectName("dropZoneMessage")
         self.message.setWordWrap(True)
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)

@@ -6,6 +6,7 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
 from envops_desktop.controller.record_table_model import local_time
 from envops_desktop.domain.models import Backup, Environment, RestoreCommand
+from envops_desktop.ui.label_text import plain_label, rich_label
 
 
 class EnvironmentOverview(QWidget):
@@ -45,11 +46,11 @@ class EnvironmentOverview(QWidget):
             self.tr("Last updated"),
         )
         for field, title in zip(self.FIELDS, titles, strict=True):
-            value = QLabel(self)
+            value = plain_label(parent=self)
             value.setObjectName(f"overview_{field.replace(' ', '_').replace('-', '_')}")
             value.setTextInteractionFlags(value.textInteractionFlags().TextSelectableByMouse)
             value.setWordWrap(True)
-            layout.addRow(f"<b>{title}</b>", value)
+            layout.addRow(rich_label(f"<b>{title}</b>", self), value)
             self.values[field] = value
         self.show_environment(None, None)
 

@@ -18,6 +18,7 @@ from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.models import Environment
 from envops_desktop.ui.icons import icon
+from envops_desktop.ui.label_text import rich_label
 from envops_desktop.ui.status_delegate import StatusBadgeDelegate
 from envops_desktop.ui.table_views import RecordFilterProxy, make_table_view, search_field
 
@@ -61,7 +62,7 @@ class EnvironmentsPanel(QStackedWidget):
     def _empty_state(self) -> QWidget:
         page = QWidget(self)
         page.setObjectName("emptyState")
-        title = QLabel(self.tr("<h2>No environments yet</h2>"), page)
+        title = rich_label(self.tr("<h2>No environments yet</h2>"), page)
         text = QLabel(
             self.tr(
                 "Add the folder that holds an environment's configuration. EnvOps will back it "

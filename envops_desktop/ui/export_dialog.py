@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
 )
 
 from envops_desktop.domain.models import Backup
+from envops_desktop.ui.label_text import rich, rich_label
 
 
 class ExportDialog(QDialog):
@@ -21,11 +22,15 @@ class ExportDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("exportDialog")
         self.setWindowTitle(self.tr("Export backup"))
-        intro = QLabel(
-            self.tr(
-                "Export <b>{backup}</b> of {env} as a configuration file, which another "
-                "workstation can import."
-            ).format(backup=backup.name, env=environment_name),
+        intro = rich_label(
+            rich(
+                self.tr(
+                    "Export <b>{backup}</b> of {env} as a configuration file, which another "
+                    "workstation can import."
+                ),
+                backup=backup.name,
+                env=environment_name,
+            ),
             self,
         )
         intro.setWordWrap(True)

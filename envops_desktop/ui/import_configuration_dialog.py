@@ -50,6 +50,7 @@ from envops_desktop.ui.changes_dialog import (
 from envops_desktop.ui.drop_zone import DropZone
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.icons import icon
+from envops_desktop.ui.label_text import plain_label, rich, rich_label
 from envops_desktop.ui.passphrase_prompt import ask_passphrase
 from envops_desktop.ui.tones import error_label
 from envops_desktop.ui.version_mismatch_box import OPEN_FOLDER, UPDATE, show_version_mismatch
@@ -101,7 +102,7 @@ class ImportConfigurationDialog(QDialog):
         self._importing: StagedConfiguration | None = None  # Import was clicked with it
         self._passphrase: str | None = None  # of the file being uploaded, if it has one
 
-        self.warning = QLabel(self)
+        self.warning = rich_label(parent=self)
         self.warning.setObjectName("importWarning")
         self.warning.setWordWrap(True)
         self._warn(
@@ -121,7 +122,7 @@ class ImportConfigurationDialog(QDialog):
         self.error_label.hide()
         # What the import will not bring back exactly (owners it may not give away), read
         # before Import is pressed.
-        self.caveats_label = QLabel(self)
+        self.caveats_label = plain_label(parent=self)
         self.caveats_label.setObjectName("importCaveats")
         self.caveats_label.setWordWrap(True)
         self.caveats_label.hide()
@@ -172,7 +173,7 @@ class ImportConfigurationDialog(QDialog):
 
     def _uploading_page(self) -> QWidget:
         page = QWidget(self)
-        self.uploading_label = QLabel(page)
+        self.uploading_label = plain_label(parent=page)
         self.uploading_label.setObjectName("uploadingLabel")
         self.progress_bar = QProgressBar(page)
         self.progress_bar.setObjectName("uploadProgressBar")
@@ -193,7 +194,7 @@ class ImportConfigurationDialog(QDialog):
         page = QWidget(self)
         picture = QLabel(page)
         picture.setPixmap(icon("file").pixmap(32, 32))
-        self.uploaded_label = QLabel(page)
+        self.uploaded_label = rich_label(parent=page)
         self.uploaded_label.setObjectName("uploadedFileLabel")
         self.uploaded_label.setWordWrap(True)
         self.remove_button = QPushButton(icon("trash"), "", page)
@@ -201,7 +202,7 @@ class ImportConfigurationDialog(QDialog):
         self.remove_button.setToolTip(self.tr("Remove this file"))
         self.remove_button.setAccessibleName(self.tr("Remove the uploaded file"))
         self.remove_button.clicked.connect(self.remove_file)
-        self.preview_counts = QLabel(page)
+        self.preview_counts = plain_label(parent=page)
         self.preview_counts.setObjectName("importPreviewCounts")
         self.preview_counts.setWordWrap(True)
         self.show_changes = QPushButton(self.tr("Show &changes…"), page)
@@ -436,8 +437,9 @@ class ImportConfigurationDialog(QDialog):
 
     def _warn(self, sentence: str) -> None:
         self.warning.setText(
-            self.tr("<b>{sentence}</b> Back it up first unless you are sure.").format(
-                sentence=sentence
+            rich(
+                self.tr("<b>{sentence}</b> Back it up first unless you are sure."),
+                sentence=sentence,
             )
         )
 
@@ -462,10 +464,11 @@ class ImportConfigurationDialog(QDialog):
         size = human_size(manifest.total_bytes)
         if staged.plain is None:
             self.uploaded_label.setText(
-                self.tr(
-                    "<b>{file}</b><br>Environment {env}, version {version}<br>"
-                    "Created {created} · {count} · {size}"
-                ).format(
+                rich(
+                    self.tr(
+                        "<b>{file}</b><br>Environment {env}, version {version}<br>"
+                        "Created {created} · {count} · {size}"
+                    ),
                     file=staged.file_name,
                     env=manifest.environment_name,
                     version=manifest.version,
@@ -476,9 +479,15 @@ class ImportConfigurationDialog(QDialog):
             )
         else:
             self.uploaded_label.setText(
-                self.tr(
-                    "<b>{file}</b><br>A {kind} archive with no manifest<br>{count} · {size}"
-                ).format(file=staged.file_name, kind=staged.plain.tree.kind, count=count, size=size)
+                rich(
+                    self.tr(
+                        "<b>{file}</b><br>A {kind} archive with no manifest<br>{count} · {size}"
+                    ),
+                    file=staged.file_name,
+                    kind=staged.plain.tree.kind,
+                    count=count,
+                    size=size,
+                )
             )
         self.caveats_label.setText("\n".join(f"• {caveat}" for caveat in staged.caveats))
         self.caveats_label.setVisible(bool(staged.caveats))

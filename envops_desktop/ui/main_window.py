@@ -52,6 +52,7 @@ from envops_desktop.ui.environments_panel import EnvironmentsPanel
 from envops_desktop.ui.export_dialog import ExportDialog
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.import_configuration_dialog import ImportConfigurationDialog
+from envops_desktop.ui.label_text import ask_with_label, literal, plain_box
 from envops_desktop.ui.notification_banner import NotificationBanner
 from envops_desktop.ui.passphrase_prompt import ask_passphrase
 from envops_desktop.ui.preferences_dialog import PreferencesDialog
@@ -256,7 +257,7 @@ class MainWindow(QMainWindow):
 
         `while_open(box, yes_button)` runs once the box is built, to let it follow events.
         """
-        box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=self)
+        box = plain_box(QMessageBox.Icon.Question, title, text, self)
         box.setObjectName(object_name)
         accept = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
@@ -313,7 +314,7 @@ class MainWindow(QMainWindow):
                 self,
                 "passphraseDialog",
                 self.tr("Shared store"),
-                self.tr("Passphrase of {url}:").format(url=url),
+                self.tr("Passphrase of {url}:").format(url=literal(url)),
             )
             if passphrase:
                 then(passphrase)
@@ -403,8 +404,9 @@ class MainWindow(QMainWindow):
         dialog = QInputDialog(self)
         dialog.setObjectName("createBackupDialog")
         dialog.setWindowTitle(self.tr("Create backup"))
-        dialog.setLabelText(
-            self.tr("Name for the backup of {name} (optional):").format(name=env.name)
+        ask_with_label(
+            dialog,
+            self.tr("Name for the backup of {name} (optional):").format(name=literal(env.name)),
         )
         dialog.setInputMode(QInputDialog.InputMode.TextInput)  # makes its line edit now
         dialog.findChild(QLineEdit).setMaxLength(MAX_BACKUP_NAME_LENGTH)
@@ -422,7 +424,7 @@ class MainWindow(QMainWindow):
         dialog = QInputDialog(self)
         dialog.setObjectName(name)
         dialog.setWindowTitle(title)
-        dialog.setLabelText(label)
+        ask_with_label(dialog, label)
         dialog.setComboBoxItems(items)
         dialog.setComboBoxEditable(False)
         if not dialog.exec():
@@ -442,7 +444,7 @@ class MainWindow(QMainWindow):
             "restoreToDialog",
             self.tr("Restore to another environment"),
             self.tr("Restore {backup} of {source} into:").format(
-                backup=backup.name, source=source.name
+                backup=literal(backup.name), source=literal(source.name)
             ),
             [f"{e.name} ({e.version})" for e in others],
         )
@@ -501,7 +503,7 @@ class MainWindow(QMainWindow):
         chosen = self._choose(
             "compareWithDialog",
             self.tr("Compare with"),
-            self.tr("Compare {backup} with:").format(backup=backup.name),
+            self.tr("Compare {backup} with:").format(backup=literal(backup.name)),
             [self.tr("the folder as it is now")]
             + [f"{b.name} ({local_time(b.created_at)})" for b in others],
         )

@@ -1,9 +1,10 @@
 """A colour-coded message across the top of the window that stays until dismissed."""
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QWidget
 
 from envops_desktop.controller.main_controller import Notification
+from envops_desktop.ui.label_text import plain_label
 
 _STYLES = {
     Notification.SUCCESS: ("#e3f4e8", "#1e6b34", "#9fd4ae"),
@@ -21,7 +22,7 @@ class NotificationBanner(QWidget):
         super().__init__(parent)
         self.setObjectName("notificationBanner")
         self.kind = ""
-        self._label = QLabel(self)
+        self._label = plain_label(parent=self)
         self._label.setObjectName("notificationText")
         self._label.setWordWrap(True)
         self._dismiss = QPushButton(self.tr("Dismiss"), self)

@@ -26,6 +26,7 @@ from envops_desktop.controller.operation_runner import RunningOperation
 from envops_desktop.data_dir import log_dir
 from envops_desktop.domain.retention import SCHEDULED_DAYS_CHOICES
 from envops_desktop.ui.desktop_notifier import NOTIFICATIONS_ON, notifications_on
+from envops_desktop.ui.label_text import plain_label, rich_label
 from envops_desktop.ui.theme import DARK, LIGHT, SYSTEM, THEME, apply_theme, chosen_theme
 
 _SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse
@@ -63,9 +64,9 @@ class PreferencesDialog(QDialog):
     def _general_tab(self) -> QWidget:
         tab = QWidget(self)
         tab.setObjectName("generalTab")
-        data_dir = QLabel(str(self._controller.service.data_dir), tab)
+        data_dir = plain_label(str(self._controller.service.data_dir), tab)
         data_dir.setObjectName("generalDataFolderLabel")
-        logs = QLabel(str(log_dir()), tab)
+        logs = plain_label(str(log_dir()), tab)
         logs.setObjectName("logFolderLabel")
         for label in (data_dir, logs):
             label.setTextInteractionFlags(label.textInteractionFlags() | _SELECTABLE)
@@ -145,7 +146,7 @@ class PreferencesDialog(QDialog):
         tab = QWidget(self)
         tab.setObjectName("storageTab")
         settings = self._controller.shared_store()
-        data_dir = QLabel(str(self._controller.service.data_dir), tab)
+        data_dir = plain_label(str(self._controller.service.data_dir), tab)
         data_dir.setObjectName("dataFolderLabel")
         self.url = self._field(tab, "storeUrlEdit", self.tr("Shared store address"))
         self.url.setPlaceholderText(self.tr("s3://bucket/prefix"))
@@ -169,7 +170,7 @@ class PreferencesDialog(QDialog):
         self.connect_button.setObjectName("connectStoreButton")
         self.connect_button.setAccessibleName(self.tr("Connect to the shared store"))
         self.connect_button.clicked.connect(self.connect_store)
-        self.status = QLabel(tab)
+        self.status = plain_label(parent=tab)
         self.status.setObjectName("storeStatusLabel")
         self.status.setWordWrap(True)
         self.status.setText(
@@ -190,7 +191,7 @@ class PreferencesDialog(QDialog):
         row.addWidget(self.test_button)
         row.addWidget(self.connect_button)
         row.addStretch(1)
-        note = QLabel(
+        note = rich_label(
             self.tr(
                 "Everything in the bucket is encrypted with a key that only the passphrase "
                 "unlocks. <b>Lose the passphrase and the store cannot be read.</b>"

@@ -26,6 +26,7 @@ from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.ui.busy_bar import BusyBar
 from envops_desktop.ui.changes_dialog import ChangesDialog, Contents, when_listed
 from envops_desktop.ui.icons import icon
+from envops_desktop.ui.label_text import plain_label, rich, rich_label
 
 
 class RestoreBackupDialog(QDialog):
@@ -52,16 +53,25 @@ class RestoreBackupDialog(QDialog):
         self.setWindowTitle(self.tr("Restore backup"))
         warning_icon = QLabel(self)
         warning_icon.setPixmap(icon("warning").pixmap(32, 32))
-        text = self.tr(
-            "<b>Restoring a previous backup will erase the current configuration of "
-            "{env}.</b><br>Everything in {path} is replaced by the backup below."
-        ).format(env=environment.name, path=environment.path)
+        text = rich(
+            self.tr(
+                "<b>Restoring a previous backup will erase the current configuration of "
+                "{env}.</b><br>Everything in {path} is replaced by the backup below."
+            ),
+            env=environment.name,
+            path=environment.path,
+        )
         if source is not None:
-            text = self.tr(
-                "<b>Restoring this backup of {source} will erase the current configuration "
-                "of {env}.</b><br>Everything in {path} is replaced by {source}'s backup below."
-            ).format(source=source.name, env=environment.name, path=environment.path)
-        warning = QLabel(text, self)
+            text = rich(
+                self.tr(
+                    "<b>Restoring this backup of {source} will erase the current configuration "
+                    "of {env}.</b><br>Everything in {path} is replaced by {source}'s backup below."
+                ),
+                source=source.name,
+                env=environment.name,
+                path=environment.path,
+            )
+        warning = rich_label(text, self)
         warning.setObjectName("restoreWarning")
         warning.setWordWrap(True)
         header = QHBoxLayout()
@@ -73,13 +83,13 @@ class RestoreBackupDialog(QDialog):
             ("backupCreated", self.tr("Created:"), local_time(backup.created_at)),
             ("backupVersion", self.tr("Version:"), backup.version),
         ):
-            label = QLabel(value, self)
+            label = plain_label(value, self)
             label.setObjectName(name)
             details.addRow(title, label)
         self.only = only  # the paths chosen, or None: the whole backup
         self.previewed: TreeChanges | None = None  # what it was shown to change
         self._contents, self._save = contents, save
-        self.counts = QLabel(self.tr("Working out what would change…"), self)
+        self.counts = plain_label(self.tr("Working out what would change…"), self)
         self.counts.setObjectName("previewCounts")
         self.counts.setWordWrap(True)
         self.show_changes = QPushButton(self.tr("Show &changes…"), self)
@@ -124,7 +134,7 @@ class RestoreBackupDialog(QDialog):
         layout.addSpacing(8)
         layout.addLayout(details)
         if caveats:
-            notes = QLabel("\n".join(f"• {caveat}" for caveat in caveats), self)
+            notes = plain_label("\n".join(f"• {caveat}" for caveat in caveats), self)
             notes.setObjectName("restoreCaveats")
             notes.setWordWrap(True)
             layout.addWidget(notes)

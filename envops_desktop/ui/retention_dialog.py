@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.domain.models import Environment
 from envops_desktop.domain.retention import ALWAYS_KEPT, SCHEDULED_DAYS_CHOICES, RetentionRule
+from envops_desktop.ui.label_text import plain_label
 
 
 class RetentionDialog(QDialog):
@@ -48,7 +49,7 @@ class RetentionDialog(QDialog):
         self.manual_days = self._count(
             "manualDaysSpinBox", tr("Manual and imported: days"), rule.manual_days, tr("always")
         )
-        self.dry_run = QLabel(self)
+        self.dry_run = plain_label(parent=self)
         self.dry_run.setObjectName("retentionDryRunLabel")
         self.dry_run.setWordWrap(True)
         self.removals = QListWidget(self)

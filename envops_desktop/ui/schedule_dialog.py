@@ -25,6 +25,7 @@ from envops_desktop.domain.schedules import (
     ScheduleRule,
     ScheduleStatus,
 )
+from envops_desktop.ui.label_text import rich, rich_label
 from envops_desktop.ui.tones import error_label
 
 
@@ -87,13 +88,16 @@ class ScheduleDialog(QDialog):
         buttons.button(QDialogButtonBox.StandardButton.Save).setObjectName("saveScheduleButton")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        intro = QLabel(
-            tr(
-                "While EnvOps Desktop runs, {name} is backed up at these times (local time, "
-                "unless the summary names another time zone); "
-                "times missed while it was closed are made up once when it starts. "
-                "<i>envops schedule run</i> does the same under cron or a timer."
-            ).format(name=environment.name),
+        intro = rich_label(
+            rich(
+                tr(
+                    "While EnvOps Desktop runs, {name} is backed up at these times (local time, "
+                    "unless the summary names another time zone); "
+                    "times missed while it was closed are made up once when it starts. "
+                    "<i>envops schedule run</i> does the same under cron or a timer."
+                ),
+                name=environment.name,
+            ),
             self,
         )
         intro.setWordWrap(True)

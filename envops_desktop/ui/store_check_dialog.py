@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
 )
 
 from envops_desktop.controller.main_controller import StoreCheck
+from envops_desktop.ui.label_text import plain_label
 
 
 class StoreCheckDialog(QDialog):
@@ -21,7 +22,7 @@ class StoreCheckDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("storeCheckDialog")
         self.setWindowTitle(self.tr("Verify store"))
-        heading = QLabel(summary, self)
+        heading = plain_label(summary, self)
         heading.setObjectName("storeCheckSummary")
         heading.setWordWrap(True)
         kinds = {

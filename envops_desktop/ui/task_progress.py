@@ -1,11 +1,13 @@
 """The status bar's view of the running operation: what, how far, and Cancel."""
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
 
 from envops_desktop.controller.operation_runner import OperationRunner, RunningOperation
+from envops_desktop.controller.record_table_model import as_tooltip
 from envops_desktop.domain.progress import Progress
 from envops_desktop.ui.icons import icon
+from envops_desktop.ui.label_text import plain_label
 
 # The bar's width until its text needs more: "42% · 0:12 elapsed, about 0:30 left" fits in a
 # usual font; an hour's times, or a larger font, widen it.
@@ -24,7 +26,7 @@ class TaskProgress(QWidget):
         super().__init__(parent)
         self._runner = runner
         self._current: RunningOperation | None = None
-        self.label = QLabel(self)
+        self.label = plain_label(parent=self)
         self.label.setObjectName("taskLabel")
         self.bar = QProgressBar(self)
         self.bar.setObjectName("taskProgressBar")
@@ -77,7 +79,7 @@ class TaskProgress(QWidget):
         if needed > self.bar.width():
             self.bar.setFixedWidth(needed)
         self.label.setText(f"{self._current.label if self._current else ''}: {phase}{detail}")
-        self.label.setToolTip(progress.path)
+        self.label.setToolTip(as_tooltip(progress.path))
 
     def cancel(self) -> None:
         if self._current is not None:

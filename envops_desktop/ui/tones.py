@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
+from envops_desktop.ui.label_text import plain_label
+
 
 @dataclass(frozen=True)
 class DiffTones:
@@ -79,7 +81,7 @@ def current_tones() -> Tones:
 
 def error_label(object_name: str, parent: QWidget) -> QLabel:
     """A word-wrapped label for a sentence saying what went wrong, in the error colour."""
-    label = QLabel(parent)
+    label = plain_label(parent=parent)
     label.setObjectName(object_name)
     label.setStyleSheet(f"color: {current_tones().error_text}")
     label.setWordWrap(True)

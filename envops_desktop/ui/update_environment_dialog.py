@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QVBoxLayout,
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.domain.errors import EnvOpsError
 from envops_desktop.domain.models import Environment, RestoreCommand
+from envops_desktop.ui.label_text import plain_label
 from envops_desktop.ui.tones import error_label
 
 
@@ -58,7 +58,7 @@ class UpdateEnvironmentDialog(QDialog):
                 "Record the version {name} runs now, after you have updated it. Backups can "
                 "only be restored into an environment running their version."
             ).format(name=environment.name)
-        intro = QLabel(said, self)
+        intro = plain_label(said, self)
         intro.setWordWrap(True)
         self.excludes_edit = QPlainTextEdit("\n".join(environment.excludes), self)
         self.excludes_edit.setObjectName("excludesEdit")

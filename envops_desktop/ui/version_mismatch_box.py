@@ -3,6 +3,7 @@
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from envops_desktop.domain.errors import A_CONFIGURATION_FILE, VersionMismatchError
+from envops_desktop.ui.label_text import plain_box
 
 UPDATE = "update"
 OPEN_FOLDER = "open folder"
@@ -17,9 +18,8 @@ def show_version_mismatch(
     that reads its version from a file cannot be updated here, so it is told to change that
     file instead and offered its folder, never a dialog that could only fail.
     """
-    box = QMessageBox(parent)
+    box = plain_box(QMessageBox.Icon.Warning, "", "", parent)
     box.setObjectName("versionMismatchBox")
-    box.setIcon(QMessageBox.Icon.Warning)
     box.setWindowTitle(box.tr("Versions do not match"))
     a_file = mismatch.subject == A_CONFIGURATION_FILE
     text = (

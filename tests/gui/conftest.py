@@ -18,9 +18,9 @@ from tests.gui.user import DialogProblems, press_shortcut, problems_of
 @pytest.fixture(autouse=True)
 def every_dialog_is_usable_by_keyboard_and_screen_reader(qapp):
     """Fails a test that met a dialog with a control a screen reader could not name (the
-    design's rule that every interactive widget has an accessible name), or with one
-    Alt+letter for two controls: in every dialog every test opens, in the states the test
-    brings it to."""
+    design's rule that every interactive widget has an accessible name), with one
+    Alt+letter for two controls, or with a label left to guess whether a text with a tag in
+    it is markup: in every dialog every test opens, in the states the test brings it to."""
     heard = DialogProblems()
     qapp.installEventFilter(heard)
     yield

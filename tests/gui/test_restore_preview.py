@@ -81,7 +81,7 @@ def _previewed(qtbot, dialog):
     return button
 
 
-def _through_the_changes(qtbot, window, backup, in_changes, restore: bool) -> None:
+def through_the_changes(qtbot, window, backup, in_changes, restore: bool) -> None:
     """Restore `backup` from its row's menu, through Show changes… answered by
     `in_changes`; then, with `restore`, Restore without a backup first (returning once it
     ran), else Cancel."""
@@ -116,7 +116,7 @@ def _diff_in_the_changes(qtbot, window, backup, path: str, meanwhile=None) -> st
         seen["diff"] = diff_of_selected_file(qtbot, changes)[0]
         changes.reject()
 
-    _through_the_changes(qtbot, window, backup, look_at_the_file, restore=False)
+    through_the_changes(qtbot, window, backup, look_at_the_file, restore=False)
     qtbot.waitUntil(lambda: "diff" in seen, timeout=10_000)
     return seen["diff"]
 
@@ -214,7 +214,7 @@ def test_a_diff_of_a_file_changed_throughout_shows_every_row_as_the_user_asks(
             seen.append(diff.toPlainText())
         changes.reject()
 
-    _through_the_changes(qtbot, window, backup, look_at_the_file, restore=False)
+    through_the_changes(qtbot, window, backup, look_at_the_file, restore=False)
     qtbot.waitUntil(lambda: len(seen) == 4, timeout=10_000)
 
     assert [c for c in dict.fromkeys(rows_in) if c] == [100, 200, 300, 400, 500, 600, 700]
@@ -358,7 +358,7 @@ def test_unticking_a_folder_leaves_it_as_it_is_and_restores_the_rest(
         )
         changes.accept()
 
-    _through_the_changes(qtbot, window, golden, untick_conf_d, restore=True)
+    through_the_changes(qtbot, window, golden, untick_conf_d, restore=True)
 
     assert window.banner.kind == "success"
     now = describe_tree(config_dir)
@@ -393,7 +393,7 @@ def test_a_folder_left_alone_may_change_before_restore_is_clicked(
         changes.accept()
         (config_dir / "conf.d" / "cache.ini").write_text("[written by the service]\n")
 
-    _through_the_changes(qtbot, window, golden, untick_conf_d_then_the_service_writes, restore=True)
+    through_the_changes(qtbot, window, golden, untick_conf_d_then_the_service_writes, restore=True)
 
     qtbot.wait(50)  # the dialog would come back on the next turn of the event loop
     assert len(asked) == 1 and window.banner.kind == "success", window.banner.text
@@ -477,7 +477,7 @@ def test_a_partly_ticked_folder_shows_so_and_keeps_its_own_change(
         seen["itself"] = _tick(table, "(the folder itself)")
         changes.accept()
 
-    _through_the_changes(qtbot, window, golden, tick_only_new_ini, restore=True)
+    through_the_changes(qtbot, window, golden, tick_only_new_ini, restore=True)
 
     assert seen["after unticking"] == (Qt.CheckState.Unchecked, True)  # the rest is ticked
     assert seen["folder"] == (Qt.CheckState.PartiallyChecked, Qt.CheckState.Unchecked)
@@ -512,7 +512,7 @@ def test_with_nothing_ticked_there_is_nothing_to_restore(qtbot, window, service,
         seen["all ticked"] = changes.selection()
         changes.reject()
 
-    _through_the_changes(qtbot, window, golden, untick_everything, restore=False)
+    through_the_changes(qtbot, window, golden, untick_everything, restore=False)
     qtbot.waitUntil(lambda: "all ticked" in seen, timeout=10_000)
 
     assert seen["unticked"] == (False, {Qt.CheckState.Unchecked})
@@ -545,7 +545,7 @@ def test_sorting_the_changes_keeps_each_paths_tick_and_the_selected_row(
         seen["selection"] = changes.selection()
         changes.reject()
 
-    _through_the_changes(qtbot, window, golden, sort_and_untick, restore=False)
+    through_the_changes(qtbot, window, golden, sort_and_untick, restore=False)
     qtbot.waitUntil(lambda: "selection" in seen, timeout=10_000)
 
     assert seen["sizes"] == sorted(seen["sizes"], reverse=True) and len(set(seen["sizes"])) > 2
@@ -581,8 +581,8 @@ def test_the_changes_view_opens_as_large_split_and_sorted_as_the_user_left_it(
         seen.append((changes.size().toTuple(), splitter, [s or -1 for s in sizes]))
         changes.reject()
 
-    _through_the_changes(qtbot, window, golden, arrange, restore=False)
-    _through_the_changes(qtbot, window, golden, look, restore=False)
+    through_the_changes(qtbot, window, golden, arrange, restore=False)
+    through_the_changes(qtbot, window, golden, look, restore=False)
     qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
 
     size, splitter, sizes = seen[0]
@@ -1141,7 +1141,7 @@ def test_a_name_that_is_not_utf8_is_shown_with_its_byte_and_can_be_left_as_it_is
         seen["selection"] = changes.selection()
         changes.accept()
 
-    _through_the_changes(qtbot, window, golden, untick_it, restore=True)
+    through_the_changes(qtbot, window, golden, untick_it, restore=True)
 
     assert window.banner.kind == "success"
     assert "caf\udce9.conf" not in seen["selection"]  # the real name, not its display
@@ -1167,7 +1167,7 @@ def test_a_name_with_a_newline_or_a_backslash_is_shown_on_its_row_as_itself(
         seen["paths"] = [model.index(row, PATH_COLUMN).data() for row in range(model.rowCount())]
         changes.reject()
 
-    _through_the_changes(qtbot, window, golden, look, restore=False)
+    through_the_changes(qtbot, window, golden, look, restore=False)
     qtbot.waitUntil(lambda: "paths" in seen, timeout=10_000)
 
     assert {"notes\\nold", "notes\\\\nold"} <= set(seen["paths"])

@@ -26,7 +26,7 @@ from envops_desktop.domain.models import RestoreCommand
 from envops_desktop.ui.theme import SYSTEM, apply_theme
 from tests.gui.conftest import choose_theme, diff_of_selected_file, select_environment
 from tests.gui.test_import_flow import drag_and_drop, open_import_dialog, wait_uploaded
-from tests.gui.test_restore_preview import _row_of, _through_the_changes
+from tests.gui.test_restore_preview import _row_of, through_the_changes
 from tests.gui.user import toggle_tick
 from tests.integration.test_configuration_files import HOSTILE
 from tests.trees import mess_up
@@ -164,7 +164,7 @@ def test_a_diffs_marked_lines_and_characters_read_in_either_theme(
         changes.reject()
 
     golden = _backed_up_then_changed(window, service, config_dir)
-    _through_the_changes(qtbot, window, golden, look_at_app_yaml, restore=False)
+    through_the_changes(qtbot, window, golden, look_at_app_yaml, restore=False)
     qtbot.waitUntil(lambda: "contrast" in seen, timeout=10_000)
 
     assert "port: 8443" in seen["diff"]
@@ -229,7 +229,7 @@ def test_an_unticked_paths_box_in_show_changes_shows_in_either_theme(
         changes.reject()
 
     golden = _backed_up_then_changed(window, service, config_dir)
-    _through_the_changes(qtbot, window, golden, untick_app_yaml, restore=False)
+    through_the_changes(qtbot, window, golden, untick_app_yaml, restore=False)
     qtbot.waitUntil(lambda: "contrast" in seen, timeout=10_000)
 
     assert seen["tick"] == Qt.CheckState.Unchecked

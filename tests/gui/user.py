@@ -5,8 +5,17 @@ mouse click on a button, a menu opened from the menu bar or a table row), never 
 window's method behind it.
 """
 
+import re
+
+from PySide6 import QtGui
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt, QTimer
-from PySide6.QtGui import QAccessible, QContextMenuEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import (
+    QAccessible,
+    QContextMenuEvent,
+    QGuiApplication,
+    QKeySequence,
+    QTextDocument,
+)
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -122,9 +131,57 @@ def clashing_mnemonics(top: QWidget) -> list[str]:
             if len(both) > 1]  # fmt: skip
 
 
+# What a label left to guess (AutoText) goes by: QtGui's, not QtCore's, Qt namespace has it.
+looks_like_markup = QtGui.Qt.mightBeRichText
+
+
+def labels_guessing_markup(top: QWidget) -> list[str]:
+    """The labels shown in `top` that take their text for markup without being told to: a
+    name in them that looks like a tag (`<b>`, `<br>`) would be read as one and lost. A label
+    says which it shows (`ui/label_text.py`)."""
+    return [
+        f"QLabel {label.objectName()!r} reads {label.text()[:60]!r} as markup"
+        for label in top.findChildren(QLabel)
+        if label.isVisibleTo(top)
+        and label.textFormat() is Qt.TextFormat.AutoText
+        and looks_like_markup(label.text())
+    ]
+
+
+def shown(widget: QLabel | QAbstractButton) -> str:
+    """The text a label or button shows: its own, what is left of it read as markup, or,
+    a button's or a field's label, without the "&" that marks its Alt key ("&&" shows
+    one)."""
+    text = widget.text()
+    if isinstance(widget, QAbstractButton) or widget.buddy() is not None:
+        return re.sub("&(.)", r"\1", text)
+    if widget.textFormat() is Qt.TextFormat.RichText or (
+        widget.textFormat() is Qt.TextFormat.AutoText and looks_like_markup(text)
+    ):
+        return _left_of_markup(text)
+    return text
+
+
+def tooltip_shown(text: str) -> str:
+    """What a tooltip of `text` shows: Qt reads it as markup when it sees a tag in it."""
+    return _left_of_markup(text) if looks_like_markup(text) else text
+
+
+def _left_of_markup(text: str) -> str:
+    document = QTextDocument()
+    document.setHtml(text)
+    return document.toPlainText()
+
+
+def texts_shown(top: QWidget) -> list[str]:
+    """What each label shown in `top` shows."""
+    return [shown(label) for label in top.findChildren(QLabel) if label.isVisibleTo(top)]
+
+
 def problems_of(top: QWidget) -> list[str]:
-    """What keeps a screen reader or the keyboard from `top`'s controls."""
-    return unnamed_controls(top) + clashing_mnemonics(top)
+    """What keeps a screen reader or the keyboard from `top`'s controls, or a name in it
+    from being shown as it is."""
+    return unnamed_controls(top) + clashing_mnemonics(top) + labels_guessing_markup(top)
 
 
 class DialogProblems(QObject):
