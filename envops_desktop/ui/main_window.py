@@ -14,6 +14,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QComboBox,
     QInputDialog,
     QLineEdit,
     QMainWindow,
@@ -380,18 +381,23 @@ class MainWindow(QMainWindow):
 
     def remove_environment(self) -> None:
         env = self.controller.selected_environment
-        if env is not None and self.confirm(
+        if env is None:
+            return
+        # Not the table's rows: they are those in Deleted or the others, and may still be
+        # being read.
+        count = self.controller.service.count_backups(env.id)
+        question = (
+            self.tr("Remove {name}? It has no backups.")
+            if count == 0
+            else self.tr("Remove {name} and delete its backup?")
+            if count == 1
+            else self.tr("Remove {name} and delete its {count} backups?")
+        ).format(name=env.name, count=count)
+        if self.confirm(
             "confirmRemoveBox",
             self.tr("Remove environment"),
-            self.tr(
-                "Remove {name} and delete its {count} backups? The folder {path} and its "
-                "files are not touched."
-            ).format(
-                # Not the table's rows: they are those in Deleted or the others, and may
-                # still be being read.
-                name=env.name,
-                count=self.controller.service.count_backups(env.id),
-                path=env.path,
+            self.tr("{question} The folder {path} and its files are not touched.").format(
+                question=question, path=env.path
             ),
             self.tr("Remove"),
         ):
@@ -429,7 +435,10 @@ class MainWindow(QMainWindow):
         dialog.setComboBoxEditable(False)
         if not dialog.exec():
             return None
-        return items.index(dialog.textValue())
+        # By place, not text: two backups of one name made in one minute read alike.
+        chosen = dialog.findChild(QComboBox)
+        assert chosen is not None  # made by setComboBoxItems
+        return chosen.currentIndex()
 
     def restore_into_another(self, backup: Backup) -> None:
         """Restore to…: a backup of this environment into another of the same version."""

@@ -5,14 +5,17 @@ Markup drops what it does not know and "&" marks an Alt key, so a folder named
 configuration file could add lines of its own choosing to the Import dialog.
 """
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QPushButton
+import time
 
-from tests.gui.conftest import select_environment, when_modal
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QLabel, QPushButton
+
+from tests.gui.conftest import click_button, select_environment, when_modal
 from tests.gui.test_import_flow import drag_and_drop, open_import_dialog, wait_uploaded
 from tests.gui.test_restore_preview import through_the_changes
 from tests.gui.user import (
     choose_backup_option,
+    press,
     press_shortcut,
     row_index,
     shown,
@@ -73,7 +76,7 @@ def test_names_that_look_like_markup_are_shown_as_typed_from_overview_to_notific
     press_shortcut(qtbot, window, "Ctrl+Shift+Del")
     qtbot.waitUntil(lambda: "confirmRemoveBox" in seen)
     assert (
-        f"Remove {ENVIRONMENT} and delete its 1 backups? The folder {folder} and its files are "
+        f"Remove {ENVIRONMENT} and delete its backup? The folder {folder} and its files are "
         "not touched."
     ) in seen["confirmRemoveBox"]
 
@@ -111,3 +114,41 @@ def test_a_configuration_file_cannot_add_lines_of_its_own_to_the_import_dialog(
         f"This file was exported from {claimed}. Importing it replaces billing's configuration."
     )
     dialog.reject()
+
+
+def test_of_two_backups_of_one_name_made_in_one_minute_the_one_picked_is_compared(
+    qtbot, window, service, environment, config_dir
+):
+    if time.localtime().tm_sec > 50:  # all three within one minute, as the list shows it
+        time.sleep(61 - time.localtime().tm_sec)
+    golden = service.create_backup("billing", name="golden")
+    (config_dir / "older.ini").write_text("[older]\n")
+    service.create_backup("billing", name="nightly")
+    (config_dir / "older.ini").unlink()
+    (config_dir / "newer.ini").write_text("[newer]\n")
+    service.create_backup("billing", name="nightly")
+    assert len({b.created_at.strftime("%H:%M") for b in service.list_backups("billing")}) == 1
+    window.controller.refresh()
+    select_environment(window, "billing")
+    seen = {}
+
+    def pick_the_older_nightly(dialog) -> None:
+        assert dialog.objectName() == "compareWithDialog"
+        choices = dialog.findChild(QComboBox)
+        # The folder now, the newer nightly, the older one: two keys down, as a user goes.
+        press(choices, "Down")
+        press(choices, "Down")
+        when_modal(show_changes, named="changesDialog")
+        click_button(dialog, text="OK")
+
+    def show_changes(changes) -> None:
+        seen["title"] = changes.windowTitle()
+        table = changes.findChild(object, "changesTable")
+        seen["paths"] = {table.model().index(r, 0).data() for r in range(table.model().rowCount())}
+        changes.accept()
+
+    when_modal(pick_the_older_nightly)
+    choose_backup_option(qtbot, window, golden.id, "compareAction")
+    qtbot.waitUntil(lambda: "paths" in seen, timeout=10_000)
+    assert seen["title"] == "Changes: golden → nightly"
+    assert "older.ini" in seen["paths"] and "newer.ini" not in seen["paths"]
