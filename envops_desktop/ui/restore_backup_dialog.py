@@ -53,24 +53,23 @@ class RestoreBackupDialog(QDialog):
         self.setWindowTitle(self.tr("Restore backup"))
         warning_icon = QLabel(self)
         warning_icon.setPixmap(icon("warning").pixmap(32, 32))
-        text = rich(
+        template = (
             self.tr(
                 "<b>Restoring a previous backup will erase the current configuration of "
                 "{env}.</b><br>Everything in {path} is replaced by the backup below."
-            ),
+            )
+            if source is None
+            else self.tr(
+                "<b>Restoring this backup of {source} will erase the current configuration "
+                "of {env}.</b><br>Everything in {path} is replaced by {source}'s backup below."
+            )
+        )
+        text = rich(
+            template,
             env=environment.name,
             path=environment.path,
+            source=source.name if source is not None else "",
         )
-        if source is not None:
-            text = rich(
-                self.tr(
-                    "<b>Restoring this backup of {source} will erase the current configuration "
-                    "of {env}.</b><br>Everything in {path} is replaced by {source}'s backup below."
-                ),
-                source=source.name,
-                env=environment.name,
-                path=environment.path,
-            )
         warning = rich_label(text, self)
         warning.setObjectName("restoreWarning")
         warning.setWordWrap(True)
