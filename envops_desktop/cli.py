@@ -92,11 +92,19 @@ def _command_in(arguments: Sequence[str]) -> str | None:
     return None
 
 
+def _given_path(text: str) -> Path:
+    """A path as given; an empty one is refused, where it would name the working folder:
+    `--path "$DIR"` with DIR unset made whatever folder the script ran in an environment."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the path is empty (a variable left unset?)")
+    return Path(text)
+
+
 def _env_arguments(env: argparse.ArgumentParser) -> None:
     env_commands = env.add_subparsers(dest="env_command", required=True, metavar="ACTION")
     add = env_commands.add_parser("add", help="register a configuration directory")
     add.add_argument("name")
-    add.add_argument("--path", required=True, help="the configuration directory")
+    add.add_argument("--path", required=True, type=_given_path, help="the configuration directory")
     version = add.add_mutually_exclusive_group(required=True)
     version.add_argument("--version", dest="env_version", help="the version it runs")
     version.add_argument("--version-file", help="a file inside it whose first line is the version")
@@ -150,7 +158,7 @@ def _backup_arguments(backup: argparse.ArgumentParser) -> None:
     )
     export = backup_commands.add_parser("export", help="write a backup as a configuration file")
     export.add_argument("backup_id")
-    export.add_argument("file")
+    export.add_argument("file", type=_given_path)
     export.add_argument(
         "--encrypt",
         action="store_true",
@@ -175,7 +183,7 @@ def _restore_arguments(restore: argparse.ArgumentParser) -> None:
     )
     restore.add_argument(
         "--to",
-        type=Path,
+        type=_given_path,
         metavar="DIR",
         help="write the backup into a new folder instead, leaving the environment as it is",
     )
@@ -205,7 +213,7 @@ def _diff_arguments(diff: argparse.ArgumentParser) -> None:
 
 def _import_arguments(imp: argparse.ArgumentParser) -> None:
     imp.add_argument("environment")
-    imp.add_argument("file")
+    imp.add_argument("file", type=_given_path)
     _dry_run(imp, "only say what the import would change")
     _confirmations(imp)
     _passphrase_options(imp)
@@ -428,7 +436,7 @@ def _with_json(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def _passphrase_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--passphrase-file",
-        type=Path,
+        type=_given_path,
         metavar="FILE",
         help="read the store's passphrase from FILE's first line (else ENVOPS_PASSPHRASE, "
         "the keyring, or a prompt)",

@@ -672,6 +672,34 @@ def test_usage_errors_exit_2(cli, billing):
     assert exited.value.code == 2
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["env", "add", "web", "--path", "", "--version", "1"],
+        ["restore", "billing", "latest", "--to", ""],
+        ["import", "billing", "", "--yes"],
+        ["backup", "export", "latest", " "],
+        ["restore", "billing", "latest", "--yes", "--passphrase-file", ""],
+    ],
+    ids=["env add --path", "restore --to", "import", "backup export", "--passphrase-file"],
+)
+def test_a_path_left_empty_by_an_unset_variable_is_refused_not_taken_for_the_working_folder(
+    cli, billing, tmp_path, monkeypatch, capsys, argv
+):
+    working = tmp_path / "where the script runs"
+    working.mkdir()
+    monkeypatch.chdir(working)
+    backup_id = json.loads(cli("backup", "create", "billing", "--json")[1])["id"]
+    before = describe_tree(billing)
+    argv = [backup_id if word == "latest" and argv[0] == "backup" else word for word in argv]
+    with pytest.raises(SystemExit) as exited:
+        cli(*argv)
+    assert exited.value.code == 2
+    assert "the path is empty (a variable left unset?)" in capsys.readouterr().err
+    assert [env["name"] for env in json.loads(cli("env", "list", "--json")[1])] == ["billing"]
+    assert list(working.iterdir()) == [] and describe_tree(billing) == before
+
+
 def test_restore_without_yes_off_a_terminal_refuses_with_usage(cli, billing, monkeypatch):
     backup = json.loads(cli("backup", "create", "billing", "--json")[1])
     monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
