@@ -10,7 +10,6 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
-    QDialogButtonBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -47,6 +46,7 @@ from envops_desktop.ui.changes_dialog import (
     live_and_staged_contents,
     when_listed,
 )
+from envops_desktop.ui.dialog_buttons import cancel_or_erase
 from envops_desktop.ui.drop_zone import DropZone
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.icons import icon
@@ -146,15 +146,10 @@ class ImportConfigurationDialog(QDialog):
         self.keep_privileges.setObjectName("keepPrivilegesCheckBox")
         self.keep_privileges.setAccessibleName(self.keep_privileges.text().replace("&", ""))
         self.keep_privileges.toggled.connect(self._reupload)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
-        self.import_button = buttons.addButton(
-            self.tr("&Import"), QDialogButtonBox.ButtonRole.AcceptRole
-        )
+        buttons, self.import_button = cancel_or_erase(self, self.tr("&Import"))
         self.import_button.setObjectName("importButton")
         self.import_button.setAccessibleName(self.tr("Import the configuration file"))
         self.import_button.setEnabled(False)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.warning)
         layout.addWidget(self.pages)

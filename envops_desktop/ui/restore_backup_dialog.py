@@ -7,7 +7,6 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -25,6 +24,7 @@ from envops_desktop.domain.errors import VersionMismatchError
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.ui.busy_bar import BusyBar
 from envops_desktop.ui.changes_dialog import ChangesDialog, Contents, when_listed
+from envops_desktop.ui.dialog_buttons import cancel_or_erase
 from envops_desktop.ui.icons import icon
 from envops_desktop.ui.label_text import plain_label, rich, rich_label
 
@@ -119,15 +119,9 @@ class RestoreBackupDialog(QDialog):
         self.backup_first.setObjectName("backupFirstCheckBox")
         self.backup_first.setAccessibleName(self.backup_first.text().replace("&", ""))
         self.backup_first.setChecked(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
-        self.restore_button = buttons.addButton(
-            self.tr("&Restore"), QDialogButtonBox.ButtonRole.AcceptRole
-        )
+        buttons, self.restore_button = cancel_or_erase(self, self.tr("&Restore"))
         self.restore_button.setObjectName("restoreButton")
         self.restore_button.setAccessibleName(self.tr("Restore the backup"))
-        buttons.button(QDialogButtonBox.StandardButton.Cancel).setDefault(True)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addSpacing(8)

@@ -154,3 +154,43 @@ def test_each_options_menu_is_gone_once_closed(qtbot, window, environment, servi
         press(table, Qt.Key.Key_Menu)
         QApplication.activePopupWidget().close()
     qtbot.waitUntil(lambda: not window.backups.findChildren(QMenu, "backupOptionsMenu"))
+
+
+@pytest.mark.parametrize("dialog_name", ["restoreBackupDialog", "importConfigurationDialog"])
+def test_enter_after_unticking_the_backup_first_erases_nothing(
+    qtbot, window, environment, service, config_dir, tmp_path, dialog_name
+):
+    from tests.gui.test_import_flow import drag_and_drop, wait_uploaded
+    from tests.gui.user import choose_backup_option
+    from tests.trees import describe_tree, mess_up
+    from tests.zips import simple_configuration
+
+    golden = service.create_backup("billing", name="golden")
+    mess_up(config_dir)
+    before = describe_tree(config_dir)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    seen = {}
+
+    def untick_then_enter(dialog) -> None:
+        if dialog_name == "importConfigurationDialog":
+            source = simple_configuration(tmp_path / "replica.envops.zip")
+            drag_and_drop(dialog.findChild(object, "dropZone"), source)
+            wait_uploaded(qtbot, dialog)
+        box = dialog.findChild(object, "backupFirstCheckBox")
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog)
+        qtbot.mouseClick(box, Qt.MouseButton.LeftButton)
+        assert QApplication.focusWidget() is box and not box.isChecked()
+        press(box, Qt.Key.Key_Return)
+        seen["closed"] = not dialog.isVisible()
+
+    when_modal(untick_then_enter, named=dialog_name)
+    if dialog_name == "restoreBackupDialog":
+        choose_backup_option(qtbot, window, golden.id, "restoreAction")
+    else:
+        click_toolbar_button(qtbot, window, "importConfigurationButton")
+    qtbot.waitUntil(lambda: "closed" in seen, timeout=20_000)
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+    assert seen["closed"]  # Enter answered Cancel
+    assert describe_tree(config_dir) == before
+    assert [b.name for b in service.list_backups("billing")] == ["golden"]
