@@ -458,9 +458,19 @@ def _confirm(args: argparse.Namespace, question: str) -> None:
         return
     if not sys.stdin.isatty():
         raise UsageError(f"{question} Pass --yes to confirm when not at a terminal.")
-    answer = input(f"{question} Continue? [y/N] ")
+    answer = _typed(input, f"{question} Continue? [y/N] ")
     if answer.strip().lower() not in ("y", "yes"):
         raise UsageError("Nothing was changed.")
+
+
+def _typed(ask: Callable[[str], str], prompt: str) -> str:
+    """What the user typed at `prompt` (`ask` is `input` or `getpass`). Ctrl+D or Ctrl+C
+    there is a no, said as one, where it ended the command with a traceback."""
+    try:
+        return ask(prompt)
+    except (EOFError, KeyboardInterrupt):
+        print(file=sys.stderr)  # ends the prompt's line
+        raise UsageError("Nothing was changed.") from None
 
 
 def _confirm_changes(
@@ -1292,8 +1302,8 @@ def _file_passphrase(path: Path, twice: bool) -> str:
         )
     import getpass
 
-    passphrase = getpass.getpass(f"Passphrase of {path.name}: ")
-    if twice and getpass.getpass("The same passphrase again: ") != passphrase:
+    passphrase = _typed(getpass.getpass, f"Passphrase of {path.name}: ")
+    if twice and _typed(getpass.getpass, "The same passphrase again: ") != passphrase:
         raise UsageError("The two passphrases differ; nothing was written.")
     if not passphrase:
         raise UsageError("A passphrase cannot be empty.")
@@ -1307,7 +1317,7 @@ def _ask_passphrase(url: str) -> str:
         )
     import getpass
 
-    return getpass.getpass(f"Passphrase of {url}: ")
+    return _typed(getpass.getpass, f"Passphrase of {url}: ")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

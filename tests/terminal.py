@@ -12,18 +12,25 @@ REPO = Path(__file__).parents[1]
 
 
 class CommandAtATerminal:
-    """`envops ARGS…` with its stderr (where it draws progress) on a pseudo-terminal."""
+    """`envops ARGS…` with its stderr (where it draws progress) on a pseudo-terminal, and,
+    `answering`, its stdin and stdout too, as at an operator's terminal: the keys `type`
+    sends are what it reads, and its questions are drawn."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, answering: bool = False) -> None:
         self._terminal, screen = pty.openpty()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "envops_desktop.cli", *args],
-            stdout=subprocess.PIPE,
+            stdin=screen if answering else None,
+            stdout=screen if answering else subprocess.PIPE,
             stderr=screen,
             cwd=REPO,
         )
         os.close(screen)
         self.drawn = bytearray()
+
+    def type(self, keys: bytes) -> None:
+        """Press `keys` at its terminal (b"\\x04" is Ctrl+D at the start of a line)."""
+        os.write(self._terminal, keys)
 
     def read_until(self, text: bytes, seconds: float) -> None:
         """Read what it draws until `text` shows, it ends, or `seconds` pass."""
@@ -40,4 +47,4 @@ class CommandAtATerminal:
         out, _ = self.process.communicate(timeout=seconds)
         self.read_until(b"\0", 1)  # the rest of what it drew
         os.close(self._terminal)
-        return self.process.returncode, out
+        return self.process.returncode, out or b""

@@ -973,6 +973,30 @@ def test_verify_at_a_terminal_shows_its_progress_and_stops_at_ctrl_c(cli, tmp_pa
     assert out == b""  # no report of a check that did not finish
 
 
+@pytest.mark.parametrize("key", ["Ctrl+D", "Ctrl+C"])
+def test_ctrl_d_or_ctrl_c_at_the_restore_question_is_a_no_not_a_traceback(
+    cli, billing, tmp_path, key
+):
+    backup = json.loads(cli("backup", "create", "billing", "--json")[1])
+    mess_up(billing)
+    before = describe_tree(billing)
+    restore = CommandAtATerminal(
+        "--data-dir", str(tmp_path / "data"), "restore", "billing", backup["id"], answering=True
+    )
+    restore.read_until(b"Continue? [y/N] ", 60)
+    if key == "Ctrl+D":
+        restore.type(b"\x04")
+    else:  # what the terminal does with Ctrl+C
+        restore.process.send_signal(signal.SIGINT)
+    code, _ = restore.wait()
+
+    assert b"Continue? [y/N] " in restore.drawn
+    assert code == 2 and b"envops: Nothing was changed." in restore.drawn
+    assert b"Traceback" not in restore.drawn
+    assert describe_tree(billing) == before
+    assert len(json.loads(cli("backup", "list", "billing", "--json")[1])) == 1
+
+
 def test_a_dry_run_at_a_terminal_shows_the_time_it_takes_and_stops_at_ctrl_c(cli, tmp_path):
     root = tmp_path / "fleet"
     for group in range(120):  # enough files for the changes to take some seconds to work out
