@@ -14,7 +14,7 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, redirect_stdout, suppress
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -458,16 +458,24 @@ def _confirm(args: argparse.Namespace, question: str) -> None:
         return
     if not sys.stdin.isatty():
         raise UsageError(f"{question} Pass --yes to confirm when not at a terminal.")
-    answer = _typed(input, f"{question} Continue? [y/N] ")
+    answer = _typed(f"{question} Continue? [y/N] ")
     if answer.strip().lower() not in ("y", "yes"):
         raise UsageError("Nothing was changed.")
 
 
-def _typed(ask: Callable[[str], str], prompt: str) -> str:
-    """What the user typed at `prompt` (`ask` is `input` or `getpass`). Ctrl+D or Ctrl+C
-    there is a no, said as one, where it ended the command with a traceback."""
+def _typed(prompt: str, hidden: bool = False) -> str:
+    """What the user typed at `prompt`, shown as typed or, `hidden`, not at all (a
+    passphrase). Ctrl+D or Ctrl+C there is a no, said as one, where it ended the command
+    with a traceback."""
+    import getpass
+
     try:
-        return ask(prompt)
+        if hidden:
+            return getpass.getpass(prompt)  # asked on the terminal itself
+        # Asked where the other messages go: input() writes its prompt to stdout, so with
+        # the output sent to a file the command waited on a question no one saw.
+        with redirect_stdout(sys.stderr):
+            return input(prompt)
     except (EOFError, KeyboardInterrupt):
         print(file=sys.stderr)  # ends the prompt's line
         raise UsageError("Nothing was changed.") from None
@@ -1300,10 +1308,8 @@ def _file_passphrase(path: Path, twice: bool) -> str:
         raise UsageError(
             f"{path.name} needs a passphrase: set {FILE_PASSPHRASE} or run envops in a terminal."
         )
-    import getpass
-
-    passphrase = _typed(getpass.getpass, f"Passphrase of {path.name}: ")
-    if twice and _typed(getpass.getpass, "The same passphrase again: ") != passphrase:
+    passphrase = _typed(f"Passphrase of {path.name}: ", hidden=True)
+    if twice and _typed("The same passphrase again: ", hidden=True) != passphrase:
         raise UsageError("The two passphrases differ; nothing was written.")
     if not passphrase:
         raise UsageError("A passphrase cannot be empty.")
@@ -1315,9 +1321,7 @@ def _ask_passphrase(url: str) -> str:
         raise UsageError(
             f"{url} needs its passphrase: set ENVOPS_PASSPHRASE or pass --passphrase-file."
         )
-    import getpass
-
-    return _typed(getpass.getpass, f"Passphrase of {url}: ")
+    return _typed(f"Passphrase of {url}: ", hidden=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,16 +12,16 @@ REPO = Path(__file__).parents[1]
 
 
 class CommandAtATerminal:
-    """`envops ARGS…` with its stderr (where it draws progress) on a pseudo-terminal, and,
-    `answering`, its stdin and stdout too, as at an operator's terminal: the keys `type`
-    sends are what it reads, and its questions are drawn."""
+    """`envops ARGS…` with its stderr (where it draws progress and asks its questions) on
+    a pseudo-terminal, and, `answering`, its stdin too: the keys `type` sends are what it
+    reads. Its stdout is read apart, as when an operator sends it to a file."""
 
     def __init__(self, *args: str, answering: bool = False) -> None:
         self._terminal, screen = pty.openpty()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "envops_desktop.cli", *args],
             stdin=screen if answering else None,
-            stdout=screen if answering else subprocess.PIPE,
+            stdout=subprocess.PIPE,
             stderr=screen,
             cwd=REPO,
         )
@@ -47,4 +47,4 @@ class CommandAtATerminal:
         out, _ = self.process.communicate(timeout=seconds)
         self.read_until(b"\0", 1)  # the rest of what it drew
         os.close(self._terminal)
-        return self.process.returncode, out or b""
+        return self.process.returncode, out

@@ -974,7 +974,7 @@ def test_verify_at_a_terminal_shows_its_progress_and_stops_at_ctrl_c(cli, tmp_pa
 
 
 @pytest.mark.parametrize("key", ["Ctrl+D", "Ctrl+C"])
-def test_ctrl_d_or_ctrl_c_at_the_restore_question_is_a_no_not_a_traceback(
+def test_the_restore_question_shows_with_the_output_sent_elsewhere_and_ctrl_d_or_c_is_a_no(
     cli, billing, tmp_path, key
 ):
     backup = json.loads(cli("backup", "create", "billing", "--json")[1])
@@ -988,9 +988,9 @@ def test_ctrl_d_or_ctrl_c_at_the_restore_question_is_a_no_not_a_traceback(
         restore.type(b"\x04")
     else:  # what the terminal does with Ctrl+C
         restore.process.send_signal(signal.SIGINT)
-    code, _ = restore.wait()
+    code, out = restore.wait()
 
-    assert b"Continue? [y/N] " in restore.drawn
+    assert b"Continue? [y/N] " in restore.drawn and out == b""  # asked on the terminal
     assert code == 2 and b"envops: Nothing was changed." in restore.drawn
     assert b"Traceback" not in restore.drawn
     assert describe_tree(billing) == before
