@@ -28,6 +28,16 @@ class CommandAtATerminal:
         os.close(screen)
         self.drawn = bytearray()
 
+    def wait_until_asleep(self, seconds: float = 10) -> None:
+        """Wait until it sleeps, as it does reading the keys for a question it has drawn: a
+        Ctrl+C sent in the moment between the question and the read would wait, unseen,
+        for the read to end, where a user's comes once it waits."""
+        deadline = time.monotonic() + seconds
+        stat = Path(f"/proc/{self.process.pid}/stat")
+        while stat.read_text().rpartition(")")[2].split()[0] != "S":
+            assert time.monotonic() < deadline, "it never waited for a key"
+            time.sleep(0.01)
+
     def type(self, keys: bytes) -> None:
         """Press `keys` at its terminal (b"\\x04" is Ctrl+D at the start of a line)."""
         os.write(self._terminal, keys)

@@ -984,6 +984,7 @@ def test_the_restore_question_shows_with_the_output_sent_elsewhere_and_ctrl_d_or
         "--data-dir", str(tmp_path / "data"), "restore", "billing", backup["id"], answering=True
     )
     restore.read_until(b"Continue? [y/N] ", 60)
+    restore.wait_until_asleep()
     if key == "Ctrl+D":
         restore.type(b"\x04")
     else:  # what the terminal does with Ctrl+C
