@@ -3,6 +3,7 @@
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -18,13 +19,20 @@ class CommandAtATerminal:
 
     def __init__(self, *args: str, answering: bool = False) -> None:
         self._terminal, screen = pty.openpty()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "envops_desktop.cli", *args],
-            stdin=screen if answering else None,
-            stdout=subprocess.PIPE,
-            stderr=screen,
-            cwd=REPO,
-        )
+        # Started as a shell starts a command in the foreground, with Ctrl+C's SIGINT at its
+        # default: a test run started in the background ignores it, and so, inherited, would
+        # the command. A handler of ours is reset to the default when it starts.
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "envops_desktop.cli", *args],
+                stdin=screen if answering else None,
+                stdout=subprocess.PIPE,
+                stderr=screen,
+                cwd=REPO,
+            )
+        finally:
+            signal.signal(signal.SIGINT, previous)
         os.close(screen)
         self.drawn = bytearray()
 
