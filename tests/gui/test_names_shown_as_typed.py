@@ -5,11 +5,14 @@ Markup drops what it does not know and "&" marks an Alt key, so a folder named
 configuration file could add lines of its own choosing to the Import dialog.
 """
 
-import time
+import itertools
+from datetime import timedelta
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QLabel, QPushButton
 
+from envops_desktop.service import EnvOpsService
+from envops_desktop.store.timestamps import utc_now
 from tests.gui.conftest import click_button, select_environment, when_modal
 from tests.gui.test_import_flow import drag_and_drop, open_import_dialog, wait_uploaded
 from tests.gui.test_restore_preview import through_the_changes
@@ -119,14 +122,20 @@ def test_a_configuration_file_cannot_add_lines_of_its_own_to_the_import_dialog(
 def test_of_two_backups_of_one_name_made_in_one_minute_the_one_picked_is_compared(
     qtbot, window, service, environment, config_dir
 ):
-    if time.localtime().tm_sec > 50:  # all three within one minute, as the list shows it
-        time.sleep(61 - time.localtime().tm_sec)
-    golden = service.create_backup("billing", name="golden")
+    # All three within one minute, as the list shows it: a clock a millisecond on at
+    # each reading, from the start of this minute.
+    ticks = itertools.count()
+    minute = utc_now().replace(second=0, microsecond=0)
+    within_a_minute = EnvOpsService(
+        service.data_dir, clock=lambda: minute + timedelta(milliseconds=next(ticks))
+    )
+    golden = within_a_minute.create_backup("billing", name="golden")
     (config_dir / "older.ini").write_text("[older]\n")
-    service.create_backup("billing", name="nightly")
+    within_a_minute.create_backup("billing", name="nightly")
     (config_dir / "older.ini").unlink()
     (config_dir / "newer.ini").write_text("[newer]\n")
-    service.create_backup("billing", name="nightly")
+    within_a_minute.create_backup("billing", name="nightly")
+    within_a_minute.close()
     assert len({b.created_at.strftime("%H:%M") for b in service.list_backups("billing")}) == 1
     window.controller.refresh()
     select_environment(window, "billing")
