@@ -15,7 +15,10 @@ from PySide6.QtWidgets import (
 )
 
 from tests.gui.conftest import backup_rows, click_button, select_environment, when_modal
-from tests.gui.user import click_toolbar_button, press, press_shortcut
+from tests.gui.test_import_flow import drag_and_drop, wait_uploaded
+from tests.gui.user import choose_backup_option, click_toolbar_button, press, press_shortcut
+from tests.trees import describe_tree, mess_up
+from tests.zips import simple_configuration
 
 
 def _focus_after_tab(qtbot, window, start: QWidget, presses: int) -> QWidget:
@@ -160,11 +163,6 @@ def test_each_options_menu_is_gone_once_closed(qtbot, window, environment, servi
 def test_enter_after_unticking_the_backup_first_erases_nothing(
     qtbot, window, environment, service, config_dir, tmp_path, dialog_name
 ):
-    from tests.gui.test_import_flow import drag_and_drop, wait_uploaded
-    from tests.gui.user import choose_backup_option
-    from tests.trees import describe_tree, mess_up
-    from tests.zips import simple_configuration
-
     golden = service.create_backup("billing", name="golden")
     mess_up(config_dir)
     before = describe_tree(config_dir)
