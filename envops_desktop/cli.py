@@ -34,7 +34,7 @@ from envops_desktop.domain.errors import (
     WrongPassphraseError,
 )
 from envops_desktop.domain.models import Environment, RestoreCommand
-from envops_desktop.domain.paths import name_on_one_line, shown
+from envops_desktop.domain.paths import name_on_one_line
 from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.service import EnvOpsService
@@ -833,7 +833,7 @@ def _run_verify(service: EnvOpsService, args: argparse.Namespace) -> None:
     if args.json:
         needed = service.where_needed(report.missing + report.damaged)
         print(json.dumps({**report.__dict__, "forgotten": forgotten, "needed_by": {
-            sha: [{"backup_id": b.id, "path": shown(path)} for b, path in where]
+            sha: [{"backup_id": b.id, "path": path} for b, path in where]
             for sha, where in needed.items()
         }}, indent=2))  # fmt: skip
     else:

@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import chain, islice
 
-import orjson
-
-from envops_desktop.domain.paths import shown
+from envops_desktop.domain.name_json import dumps_any_name, loads_any_name
 
 
 class ChangeKind(StrEnum):
@@ -60,14 +58,14 @@ def _encoded(changes: list["PathChange"]) -> bytes:
     """`changes` as the items of a JSON list, without its brackets."""
     rows = [
         {
-            "path": shown(c.path),  # a report is read, not used to name files
+            "path": c.path,
             "kinds": [kind.value for kind in c.kinds],
             "size_before": c.size_before,
             "size_after": c.size_after,
         }
         for c in changes
     ]
-    return orjson.dumps(rows)[1:-1]
+    return dumps_any_name(rows)[1:-1]
 
 
 @dataclass(frozen=True)
@@ -95,12 +93,14 @@ class TreeChanges:
         object.__setattr__(self, "summary", _summary(counts, metadata_only))
 
     def to_json(self) -> bytearray:
-        """The changes, their counts and summary as JSON (names that are not UTF-8 escaped)."""
+        """The changes, their counts and summary as JSON, each name exactly: a byte that is not
+        UTF-8 as the escape `json.loads` reads back to it (`\\udcff`), so that a script can
+        hand the name on to `--only`."""
         return changes_json(self.before, self.after, self.changes)
 
     @classmethod
     def from_json(cls, data: bytes) -> "TreeChanges":
-        document = orjson.loads(data)
+        document = loads_any_name(data)
         return cls(
             before=document["before"],
             after=document["after"],
@@ -153,7 +153,7 @@ def changes_json(before: str, after: str, changes: Iterable[PathChange]) -> byte
         counted.update(chain.from_iterable(change.kinds for change in batch))
         metadata_only += sum(change.metadata_only for change in batch)
     counts = _in_order(counted)
-    head = orjson.dumps(
+    head = dumps_any_name(
         {
             "before": before,
             "after": after,

@@ -16,6 +16,7 @@ from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import NotFoundError, OperationFailedError
 from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.models import Environment, ScannedFile, TreeEntry
+from envops_desktop.domain.name_json import dumps_any_name
 from envops_desktop.domain.progress import REPORTED_EVERY
 from envops_desktop.service.mounts import mounts_inside
 from envops_desktop.store.file_metadata import (
@@ -26,7 +27,6 @@ from envops_desktop.store.file_metadata import (
     read_metadata,
     read_xattrs,
 )
-from envops_desktop.store.manifest_codec import dumps_any_name
 
 _S_ISREG, _S_ISDIR, _S_ISLNK = stat.S_ISREG, stat.S_ISDIR, stat.S_ISLNK
 _DIGEST_PART = 4096

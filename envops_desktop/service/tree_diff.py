@@ -26,6 +26,7 @@ from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges, c
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
 from envops_desktop.domain.models import Backup, Environment, TreeEntry
+from envops_desktop.domain.name_json import dumps_any_name
 from envops_desktop.domain.progress import (
     REPORTED_EVERY,
     CancelToken,
@@ -44,7 +45,6 @@ from envops_desktop.service.parallel import parallel_map
 from envops_desktop.service.scanning import Scan, environment_folder, quick_scan, scan_tree
 from envops_desktop.store.blob_bodies import sha256_of_file
 from envops_desktop.store.file_metadata import OWN_STORE, EntryMeta, MetadataPolicy, to_apply
-from envops_desktop.store.manifest_codec import dumps_any_name
 
 ROOT = "."  # the folder itself, as a change's path
 

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 from envops_desktop.domain.enums import BackupOrigin, EntryKind
 from envops_desktop.domain.models import Backup, TreeEntry
+from envops_desktop.domain.name_json import loads_any_name
 from envops_desktop.store.database import Database, like_prefix
 from envops_desktop.store.hash_caches import forget_blobs
 from envops_desktop.store.manifest_codec import (
     DamagedManifestError,
     EntryRow,
-    loads_any_name,
     read_manifest,
     save_manifest,
 )

@@ -22,6 +22,7 @@ import orjson
 import zstandard
 
 from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.domain.name_json import dumps_any_name, loads_any_name
 
 # path, kind, mode, size, mtime_ns, sha256, target and metadata (`file_metadata.EntryMeta`,
 # absent from rows written before it was kept): plain tuples.
@@ -32,27 +33,6 @@ EntryRow = tuple[Any, ...]
 _ROWS_PER_PART = 1024
 # Text decoded at a time, its rows in one call: 128 KiB is about 1,200 rows (2.4 MiB decoded).
 _READ_SIZE = 128 << 10
-
-
-def dumps_any_name(value: Any) -> bytes:
-    """JSON of a value whose names may hold bytes that are not UTF-8, as Python reads them
-    (escaped as lone surrogates): written as JSON escapes `\\udcXX`, which `loads_any_name`
-    reads back to the very same bytes."""
-    try:
-        return orjson.dumps(value)
-    except TypeError:
-        return json.dumps(value, ensure_ascii=True, separators=(",", ":")).encode("ascii")
-
-
-def loads_any_name(text: bytes | str) -> Any:
-    """JSON as `dumps_any_name` (or `json.dumps`) writes it, names not in UTF-8 included:
-    orjson reads it in a third of json's time, but refuses their escapes, which json reads."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        if (b"\\udc" if isinstance(text, bytes) else "\\udc") not in text:
-            raise
-        return json.loads(text)  # a lone surrogate escape: a name that is not UTF-8
 
 
 def _loads_lines(lines: list[bytes]) -> list[Any]:

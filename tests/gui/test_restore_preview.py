@@ -886,6 +886,23 @@ def test_a_restores_changes_open_from_the_activity_log(
     assert read_on and laid_out_on and threading.main_thread() not in read_on + laid_out_on
 
 
+def test_a_restores_changes_kept_in_the_activity_log_tell_a_byte_from_a_backslash(
+    qtbot, window, service, environment, config_dir
+):
+    # The list kept with the entry held the byte 0xe9 as the text "\\xe9": read back, it
+    # was listed as the name that holds a backslash, twice.
+    odd = os.path.join(os.fsencode(config_dir), b"caf\xe9.conf")
+    backup = service.create_backup("billing", name="golden")
+    for path in (odd, config_dir / "caf\\xe9.conf"):
+        with open(path, "w") as file:
+            file.write("added since\n")
+    service.restore_backup("billing", backup.id)
+
+    seen = _report_from_the_activity_log(qtbot, window, "backup restored")
+
+    assert {"caf\\xe9.conf", "caf\\\\xe9.conf"} <= seen["paths"]
+
+
 def test_an_imports_changes_open_from_the_activity_log(
     qtbot, window, service, environment, config_dir, tmp_path
 ):

@@ -204,6 +204,32 @@ def test_a_dry_run_tells_a_backslash_in_a_name_from_an_escape(cli, billing):
     assert removed == ["notes\\\\nold", "notes\\nold"]
 
 
+def test_a_dry_runs_json_names_a_name_that_is_not_utf8_exactly_for_only_to_take(cli, billing):
+    # Its byte was written as the text "\\xff": the very name of another file, one that
+    # holds a backslash, so a script handing the JSON's path to --only restored that one.
+    odd = os.path.join(os.fsencode(billing), b"caf\xe9.conf")  # Latin-1, as old tools wrote
+    looks_alike = billing / "caf\\xe9.conf"
+    for path in (odd, looks_alike):
+        with open(path, "w") as file:
+            file.write("kept\n")
+    cli("backup", "create", "billing", "--name", "golden")
+    for path in (odd, looks_alike):
+        with open(path, "w") as file:
+            file.write("edited\n")
+
+    listed = json.loads(cli("restore", "billing", "golden", "--dry-run", "--json")[1])
+    paths = [os.fsencode(change["path"]) for change in listed["changes"]]
+    assert sorted(paths) == [b"caf\\xe9.conf", b"caf\xe9.conf"]
+
+    given = listed["changes"][paths.index(b"caf\xe9.conf")]["path"]
+    code, _, err = cli("restore", "billing", "golden", "--yes", "--only", given)
+
+    assert code == 0, err
+    with open(odd) as file:
+        assert file.read() == "kept\n"
+    assert looks_alike.read_text() == "edited\n"
+
+
 @pytest.fixture
 def golden(cli, billing) -> tuple[dict, dict]:
     """billing backed up as golden, then messed up: its tree as backed up, and as it is."""
