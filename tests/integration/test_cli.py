@@ -726,6 +726,25 @@ def test_a_path_left_empty_by_an_unset_variable_is_refused_not_taken_for_the_wor
     assert list(working.iterdir()) == [] and describe_tree(billing) == before
 
 
+@pytest.mark.parametrize("through_a_link", [False, True], ids=["itself", "a link to it"])
+def test_a_folder_whose_path_is_not_utf8_is_refused_with_a_sentence(
+    cli, billing, tmp_path, through_a_link
+):
+    # It ended in a UnicodeEncodeError traceback, from the database that keeps paths as text.
+    odd = os.path.join(os.fsencode(tmp_path), b"caf\xe9")  # Latin-1, as old tools wrote
+    os.mkdir(odd)
+    given = os.fsdecode(odd)
+    if through_a_link:
+        given = str(tmp_path / "cafe")
+        os.symlink(odd, given)
+
+    code, _, err = cli("env", "add", "cafe", "--path", given, "--version", "1.0")
+
+    assert code == 1
+    assert f"{tmp_path}/caf\\xe9 has a name that is not UTF-8" in err
+    assert [env["name"] for env in json.loads(cli("env", "list", "--json")[1])] == ["billing"]
+
+
 def test_restore_without_yes_off_a_terminal_refuses_with_usage(cli, billing, monkeypatch):
     backup = json.loads(cli("backup", "create", "billing", "--json")[1])
     monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
