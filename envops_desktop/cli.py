@@ -5,7 +5,9 @@ configuration file, 6 not found.
 """
 
 import argparse
+import codecs
 import dataclasses
+import io
 import json
 import os
 import shlex
@@ -1336,6 +1338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         service = EnvOpsService(data_dir, settle_later=True)
     except OSError as error:
         print(f"envops: {cannot_open(data_dir, error)}", file=sys.stderr)
+    _names_written_as_their_bytes()
         return EXIT_FAILURE
     except EnvOpsError as error:  # a damaged database, a full disk
         print(f"envops: {error}", file=sys.stderr)
@@ -1375,6 +1378,15 @@ def _settle(data_dir: Path, journal_ids: list[str]) -> int:
     finally:
         service.close()
     return 0
+
+def _names_written_as_their_bytes() -> None:
+    """Under a desktop's locale (en_US.UTF-8, not C) Python writes stdout with errors
+    "strict": a name that is not UTF-8 in a listing ended it in a UnicodeEncodeError. It is
+    now written as its bytes under every UTF-8 locale, as under C and as `ls` writes it."""
+    stdout = sys.stdout
+    if isinstance(stdout, io.TextIOWrapper) and codecs.lookup(stdout.encoding).name == "utf-8":
+        stdout.reconfigure(errors="surrogateescape")
+
 
 
 def _settle_in_background(service: EnvOpsService) -> None:

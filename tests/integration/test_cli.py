@@ -726,6 +726,26 @@ def test_a_path_left_empty_by_an_unset_variable_is_refused_not_taken_for_the_wor
     assert list(working.iterdir()) == [] and describe_tree(billing) == before
 
 
+def test_a_listing_of_a_name_that_is_not_utf8_is_written_under_a_desktops_locale(
+    cli, billing, tmp_path
+):
+    # Under en_US.UTF-8, unlike C, Python writes stdout with errors "strict" (as
+    # PYTHONIOENCODING here asks): the listing ended in a UnicodeEncodeError traceback.
+    cli("backup", "create", "billing", "--name", "golden")
+    with open(os.path.join(os.fsencode(billing), b"caf\xe9.conf"), "w") as file:
+        file.write("added since\n")
+    command = [sys.executable, "-m", "envops_desktop.cli", "--data-dir", str(tmp_path / "data")]
+    desktop = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+
+    for asked, listing in [
+        (["diff", "--env", "billing", "golden", "live"], b"added                    caf\xe9.conf"),
+        (["restore", "billing", "golden", "--dry-run"], b"removed                  caf\xe9.conf"),
+    ]:
+        listed = subprocess.run([*command, *asked], capture_output=True, cwd=REPO, env=desktop)
+        assert listed.returncode == 0, listed.stderr.decode()
+        assert listing in listed.stdout.splitlines()
+
+
 @pytest.mark.parametrize("through_a_link", [False, True], ids=["itself", "a link to it"])
 def test_a_folder_whose_path_is_not_utf8_is_refused_with_a_sentence(
     cli, billing, tmp_path, through_a_link
