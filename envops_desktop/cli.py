@@ -10,7 +10,6 @@ import dataclasses
 import io
 import json
 import os
-import shlex
 import signal
 import sqlite3
 import sys
@@ -615,6 +614,16 @@ def _diff_side(service: EnvOpsService, environment: str | None, side: str) -> st
         ) from None
 
 
+def _field_text(field: object, as_json: object) -> str:
+    """One field of `env show` as a person reads it: a command as the line it runs, not the
+    dict of its JSON, and a list as its items."""
+    if isinstance(field, RestoreCommand):
+        return f"{field.line} (timeout {field.timeout_seconds:g} s)"
+    if isinstance(field, tuple | list):
+        return ", ".join(map(str, field)) or "none"
+    return "none" if as_json is None else str(as_json)
+
+
 def _environment_lines(service: EnvOpsService) -> str:
     return _columns(
         ("NAME", "STATUS", "VERSION", "PATH"),
@@ -899,7 +908,7 @@ def _run_env(service: EnvOpsService, args: argparse.Namespace) -> None:
             env,
             args.json,
             lambda: "\n".join(
-                f"{key}: {'none' if value is None else value}"
+                f"{key}: {_field_text(getattr(env, key), value)}"
                 for key, value in dict(_jsonable(env)).items()
             ),
         )
@@ -924,7 +933,7 @@ def _run_env(service: EnvOpsService, args: argparse.Namespace) -> None:
             print(f"{env.name} excludes {excluded} from its backups and restores.")
         for when, command in commands.items():
             env = service.set_restore_command(args.name, when, command)
-            said = shlex.join(command.argv) if command else "nothing"
+            said = command.line if command else "nothing"
             print(f"{env.name} runs {said} {when}-restore.")
         if args.allow_links_out is not None:
             env = service.allow_links_out(args.name, args.allow_links_out)
@@ -1329,6 +1338,7 @@ def _ask_passphrase(url: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code."""
     arguments = list(sys.argv[1:] if argv is None else argv)
+    _names_written_as_their_bytes()
     settling = settler_request(arguments)
     if settling is not None:
         return _settle(*settling)
@@ -1338,7 +1348,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         service = EnvOpsService(data_dir, settle_later=True)
     except OSError as error:
         print(f"envops: {cannot_open(data_dir, error)}", file=sys.stderr)
-    _names_written_as_their_bytes()
         return EXIT_FAILURE
     except EnvOpsError as error:  # a damaged database, a full disk
         print(f"envops: {error}", file=sys.stderr)
@@ -1370,15 +1379,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _settle(data_dir: Path, journal_ids: list[str]) -> int:
-    """The detached settler a restore starts: wait for the disk, then settle those restores."""
-    service = EnvOpsService(data_dir)
-    try:
-        service.settle_restores(journal_ids)
-    finally:
-        service.close()
-    return 0
-
 def _names_written_as_their_bytes() -> None:
     """Under a desktop's locale (en_US.UTF-8, not C) Python writes stdout with errors
     "strict": a name that is not UTF-8 in a listing ended it in a UnicodeEncodeError. It is
@@ -1387,6 +1387,15 @@ def _names_written_as_their_bytes() -> None:
     if isinstance(stdout, io.TextIOWrapper) and codecs.lookup(stdout.encoding).name == "utf-8":
         stdout.reconfigure(errors="surrogateescape")
 
+
+def _settle(data_dir: Path, journal_ids: list[str]) -> int:
+    """The detached settler a restore starts: wait for the disk, then settle those restores."""
+    service = EnvOpsService(data_dir)
+    try:
+        service.settle_restores(journal_ids)
+    finally:
+        service.close()
+    return 0
 
 
 def _settle_in_background(service: EnvOpsService) -> None:

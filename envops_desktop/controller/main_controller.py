@@ -1,7 +1,6 @@
 """The controller behind the main window: models, operations, notifications, live refresh."""
 
 import logging
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -309,7 +308,7 @@ class MainController(QObject):
             if command
             else self.tr("{name} runs no command {when}-restore.")
         )
-        shown = shlex.join(command.argv) if command else ""
+        shown = command.line if command else ""
         self.notify.emit(Notification.SUCCESS, said.format(name=env.name, command=shown, when=when))
         return env
 

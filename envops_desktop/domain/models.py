@@ -52,6 +52,11 @@ class RestoreCommand:
         _check_command(argv, timeout_seconds, name)
         return cls(argv=argv, timeout_seconds=timeout_seconds)
 
+    @property
+    def line(self) -> str:
+        """The command as a shell line that `from_text` splits back into `argv`."""
+        return shlex.join(self.argv)
+
 
 def _check_command(argv: list[str], timeout_seconds: float, name: str) -> None:
     if not argv:

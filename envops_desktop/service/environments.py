@@ -2,7 +2,6 @@
 
 import json
 import os
-import shlex
 from dataclasses import replace
 from datetime import tzinfo
 from pathlib import Path
@@ -155,7 +154,7 @@ def set_restore_command(
     "post" (after it); None: no command then."""
     with ctx.db.transaction():
         ctx.environments.update(env.id, **command_columns(f"{when}_restore", command))
-        words = shlex.join(command.argv) if command else "none"
+        words = command.line if command else "none"
         ctx.record(
             env,
             ActivityAction.ENVIRONMENT_UPDATED,

@@ -1,7 +1,5 @@
 """The Overview of the selected environment: its details as they are now."""
 
-import shlex
-
 from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
 from envops_desktop.controller.record_table_model import local_time
@@ -85,4 +83,4 @@ class EnvironmentOverview(QWidget):
         if command is None:
             return "—"
         timeout = self.tr(" (timeout {s:g} s)").format(s=command.timeout_seconds)
-        return shlex.join(command.argv) + timeout
+        return command.line + timeout

@@ -2,8 +2,6 @@
 commands run around its restores, and whether teammates' backups may hold links that lead
 out of its folder."""
 
-import shlex
-
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -89,7 +87,7 @@ class UpdateEnvironmentDialog(QDialog):
             ("pre", "preRestoreCommandEdit", environment.pre_restore_command),
             ("post", "postRestoreCommandEdit", environment.post_restore_command),
         ):
-            edit = QLineEdit(shlex.join(current.argv) if current else "", self)
+            edit = QLineEdit(current.line if current else "", self)
             edit.setObjectName(name)
             edit.setPlaceholderText(self.tr("none"))
             self.command_edits[when] = (edit, current)
@@ -121,7 +119,7 @@ class UpdateEnvironmentDialog(QDialog):
                 self._controller.set_excludes(self._environment.id, patterns)
             for when, (edit, current) in self.command_edits.items():
                 text = edit.text().strip()
-                if text != (shlex.join(current.argv) if current else ""):
+                if text != (current.line if current else ""):
                     timeout = current.timeout_seconds if current else 300.0
                     command = RestoreCommand.from_text(text, timeout, when) if text else None
                     self._controller.set_restore_command(self._environment.id, when, command)

@@ -974,6 +974,17 @@ def test_env_show_says_none_for_an_unset_post_restore_command(cli, billing):
     assert "post_restore_command: none" in cli("env", "show", "billing")[1].splitlines()
 
 
+def test_env_show_writes_a_command_as_the_line_it_runs(cli, billing):
+    # It printed Python's dict: {'argv': ['systemctl', 'reload', 'my app'], 'timeout_...
+    cli("env", "update", "billing", "--pre-restore-command", "systemctl stop 'my app'")
+    cli("env", "update", "billing", "--exclude", "*.log", "cache/")
+
+    lines = cli("env", "show", "billing")[1].splitlines()
+
+    assert "pre_restore_command: systemctl stop 'my app' (timeout 300 s)" in lines
+    assert "excludes: *.log, cache/" in lines
+
+
 def test_verify_lists_each_problem_it_found(cli, billing, tmp_path):
     cli("backup", "create", "billing")
     packs = list((tmp_path / "data" / "objects" / "packs").iterdir())
