@@ -69,7 +69,8 @@ class ScheduleRule(BaseModel):
             if self.frequency is Frequency.EVERY_HOURS:
                 raise ValueError("every few hours counts elapsed time, in no time zone")
             if _zone_named(self.zone) is None:
-                raise ValueError(f"{self.zone} is not a time zone this computer knows")
+                named = self.zone or '""'
+                raise ValueError(f"{named} is not a time zone this computer knows")
         return self
 
     def in_zone(self, local: tzinfo | None) -> tzinfo | None:

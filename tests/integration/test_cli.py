@@ -1376,6 +1376,7 @@ def test_a_schedule_set_from_the_command_line_runs_in_the_time_zone_given(cli, b
     ("rule", "said"),
     [
         (["--daily", "02:00", "--time-zone", "Mars/Olympus"], "Mars/Olympus is not a time zone"),
+        (["--daily", "02:00", "--time-zone", ""], ': "" is not a time zone'),  # a variable unset
         (["--every-hours", "8", "--time-zone", "Asia/Tokyo"], "every few hours counts elapsed"),
     ],
 )
