@@ -1359,6 +1359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
         _run(service, args)
+        sys.stdout.flush()  # here, where a full disk under `> out.json` is caught below
     except UsageError as error:
         print(f"envops: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -1371,12 +1372,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, as a command killed by SIGPIPE does,
         # and keep Python's last flush of stdout from reporting the same pipe again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _drop_stdout()
         return EXIT_BROKEN_PIPE
+    except OSError as error:
+        if not _raised_by_a_print(error):
+            raise
+        _drop_stdout()
+        print(f"envops: could not write its output: {error.strerror or error}.", file=sys.stderr)
+        return EXIT_FAILURE
     finally:
         _settle_in_background(service)
         service.close()
     return 0
+
+
+def _raised_by_a_print(error: OSError) -> bool:
+    """Whether `error` came from writing this module's output (a full disk under
+    `> out.json`): raised by a line of this module itself, which makes no other calls
+    to the system that can fail, and not from the work below it."""
+    innermost = error.__traceback__
+    while innermost is not None and innermost.tb_next is not None:
+        innermost = innermost.tb_next
+    return innermost is not None and innermost.tb_frame.f_code.co_filename == __file__
+
+
+def _drop_stdout() -> None:
+    # What stdout still holds goes nowhere, so Python's last flush has nothing to report.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _names_written_as_their_bytes() -> None:

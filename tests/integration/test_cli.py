@@ -746,6 +746,22 @@ def test_a_listing_of_a_name_that_is_not_utf8_is_written_under_a_desktops_locale
         assert listing in listed.stdout.splitlines()
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full (Linux has one)")
+@pytest.mark.parametrize("asked", [["backup", "create", "billing"], ["activity", "--json"]])
+def test_output_to_a_full_disk_ends_in_a_sentence_not_a_traceback(billing, tmp_path, asked):
+    # `envops backup create billing > log` on a full disk ended in an OSError traceback.
+    command = [sys.executable, "-m", "envops_desktop.cli", "--data-dir", str(tmp_path / "data")]
+    with open("/dev/full", "w") as full:  # a device every write to fails as a full disk
+        result = subprocess.run([*command, *asked], stdout=full, stderr=subprocess.PIPE, cwd=REPO)
+
+    assert result.returncode == 1
+    assert result.stderr.decode() == (
+        "envops: could not write its output: No space left on device.\n"
+    )
+    listed = subprocess.run([*command, "backup", "list", "billing", "--json"], capture_output=True)
+    assert len(json.loads(listed.stdout)) == (asked[0] == "backup")  # its work stays done
+
+
 @pytest.mark.parametrize("through_a_link", [False, True], ids=["itself", "a link to it"])
 def test_a_folder_whose_path_is_not_utf8_is_refused_with_a_sentence(
     cli, billing, tmp_path, through_a_link
