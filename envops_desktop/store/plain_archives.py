@@ -122,11 +122,13 @@ class _Collector:
     def normal(self, name: str, linked_from: str | None = None) -> str | None:
         """`name` as a path of the tree, or None for the archive's root ("." or "./"); the
         name a hardlink `linked_from` names, for the sentence of a refusal."""
-        path = name
-        while path.startswith("./"):
-            path = path[2:]
-        path = path.rstrip("/")
-        if path in ("", "."):
+        # As tar reads it: `tar -cf x.tar "$DIR/"*` with DIR=conf/ stores conf//app.yaml,
+        # and tar -C . stores ./conf/app.yaml, each conf/app.yaml. A leading "/" stays, to
+        # be refused where tar would strip it.
+        path = "/".join(part for part in name.split("/") if part not in ("", "."))
+        if name.startswith("/"):
+            path = "/" + path
+        elif not path:
             return None
         problem = relative_path_problem(path)
         if problem and linked_from is not None:

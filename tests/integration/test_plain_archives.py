@@ -441,6 +441,30 @@ def test_a_tar_appended_to_or_naming_a_file_twice_imports_as_tar_extracts_it(
     assert rsync_differences(extracted / "source", config_dir, "--delete") == []
 
 
+def test_a_tar_whose_names_hold_double_slashes_or_dots_imports_as_tar_extracts_it(
+    service, environment, config_dir, tmp_path
+):
+    # A script's `tar -cf x.tar "$DIR"/*` with DIR=source/ stores source//app.yaml, and a
+    # dot left in a path stores ./source/./conf.d: each was refused as "an empty or '.'
+    # component", or, for .//name, as "an absolute path".
+    source = snapshot(config_dir, tmp_path / "source")
+    (source / ".hidden").write_text("a name the glob leaves out\n")
+    archive = tmp_path / "scripted.tar"
+    subprocess.run(
+        'tar -cf scripted.tar "$DIR"/* ./source/./conf.d .//source/.hidden',
+        shell=True, check=True, cwd=tmp_path, env={**os.environ, "DIR": "source/"},
+    )  # fmt: skip
+    names = subprocess.run(["tar", "-tf", str(archive)], capture_output=True, text=True).stdout
+    assert {"source//app.yaml", "./source/./conf.d/", ".//source/.hidden"} <= set(names.split())
+    extracted = tmp_path / "extracted"
+    extracted.mkdir()
+    subprocess.run(["tar", "-xpf", str(archive), "-C", str(extracted)], check=True)
+
+    imported(service, "billing", archive, "4.2.0", "source")
+
+    assert rsync_differences(extracted / "source", config_dir, "--delete") == []
+
+
 def test_a_file_appended_again_leaves_the_names_linked_to_its_first_copy_with_that_content(
     service, environment, config_dir, tmp_path
 ):
