@@ -101,8 +101,8 @@ SPARSE_SIZE = 256 << 20
 def make_tree_of_every_kind(root: Path, as_root: bool) -> None:
     """A configuration tree holding every kind of entry a restore must keep as `rsync -aHAX`
     does: owners and groups (as root), setuid and sticky bits, xattrs, an access and a
-    default ACL, hardlinks across folders, a sparse file and one that is all hole, a FIFO, a
-    socket, links."""
+    default ACL, hardlinks across folders (of a file, a link and a FIFO), a sparse file and one
+    that is all hole, a FIFO, a socket, links."""
     make_config_tree(root)
     etc = root / "etc"
     (etc / "ssl" / "private").mkdir(parents=True)
@@ -132,6 +132,9 @@ def make_tree_of_every_kind(root: Path, as_root: bool) -> None:
     with open(root / "all-hole.img", "wb") as hole:  # a size and no data at all
         hole.truncate(SPARSE_SIZE)
     os.mkfifo(root / "control.fifo", 0o620)
+    # Symlinks and FIFOs with several names, as `cp -al` leaves a tree's links.
+    os.link(root / "db.ini", etc / "db.ini", follow_symlinks=False)
+    os.link(root / "control.fifo", etc / "control.fifo")
     sock = socket.socket(socket.AF_UNIX)
     sock.bind(str(root / "daemon.sock"))
     sock.close()

@@ -27,7 +27,7 @@ from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.paths import relative_path_problem
 
 FORMAT_NAME = "envops-configuration"
-FORMAT_VERSION = 2  # the newest this version reads
+FORMAT_VERSION = 3  # the newest this version reads
 # The version a file is written in when its names need nothing newer: what every earlier
 # EnvOps reads.
 PLAIN_NAMES_VERSION = 1
@@ -35,6 +35,9 @@ PLAIN_NAMES_VERSION = 1
 # of lone surrogates (`\udcff` for the byte 0xff, as Python's "surrogateescape" holds it),
 # and in every member's name escaped (`member_name`).
 ESCAPED_NAMES_VERSION = 2
+# From this version on, a symlink, FIFO or socket may be another name of an earlier one (its
+# meta's `hardlink`), as rsync -H keeps them; before, only files were.
+LINKED_NODES_VERSION = 3
 MANIFEST_NAME = "manifest.json"
 FILES_PREFIX = "config/"
 _BYTE_ESCAPE = re.compile(r"\\(?:\\|x([89a-f][0-9a-f]))")
@@ -53,6 +56,13 @@ def needs_escaped_names(entries: Iterable["ManifestEntry"]) -> bool:
         if not all(map(unicode, [*names, *(meta.get("xattrs") or ())])):
             return True
     return False
+
+
+def format_version_for(entries: list["ManifestEntry"]) -> int:
+    """The oldest format that carries `entries`, so that as many versions as can read it."""
+    if any(e.kind is not EntryKind.FILE and e.meta and "hardlink" in e.meta for e in entries):
+        return LINKED_NODES_VERSION
+    return ESCAPED_NAMES_VERSION if needs_escaped_names(entries) else PLAIN_NAMES_VERSION
 
 
 def member_name(path: str, format_version: int) -> str:
@@ -182,8 +192,10 @@ class ManifestEntry(BaseModel):
             raise ValueError(f"file {self.path!r} has no sha256")
         if self.kind is EntryKind.SYMLINK and not self.target:
             raise ValueError(f"symlink {self.path!r} has no target")
-        if self.meta and self.kind is not EntryKind.FILE and {"hardlink", "data"} & set(self.meta):
-            raise ValueError(f"{self.path!r} is not a file but has a hardlink or holes")
+        if self.meta and self.kind is not EntryKind.FILE and "data" in self.meta:
+            raise ValueError(f"{self.path!r} is not a file but has holes")
+        if self.meta and self.kind is EntryKind.DIR and "hardlink" in self.meta:
+            raise ValueError(f"{self.path!r} is a folder but has a hardlink")
         for offset, length in (self.meta or {}).get("data", []):
             if offset + length > self.size:
                 raise ValueError(f"file {self.path!r} has data past its size")

@@ -121,10 +121,16 @@ class TreeEntry(NamedTuple):
     meta: dict[str, object] | None = None
 
 
+def is_hardlink(entry: "TreeEntry | ManifestEntry") -> bool:
+    """Whether an entry is another name of an earlier node of its tree (a file, a symlink, a
+    FIFO), which a restore links again."""
+    return bool(entry.meta and "hardlink" in entry.meta)
+
+
 def has_content(entry: "TreeEntry | ManifestEntry") -> bool:
     """Whether an entry's content is stored for it: a file, and not a hardlink to an earlier
     one (which is linked again on restore)."""
-    return entry.kind is EntryKind.FILE and not (entry.meta and "hardlink" in entry.meta)
+    return entry.kind is EntryKind.FILE and not is_hardlink(entry)
 
 
 # A backup's name: as many characters as an environment's, none of them control characters.

@@ -11,12 +11,10 @@ from operator import itemgetter
 from pathlib import Path
 
 from envops_desktop.domain.configuration import (
-    ESCAPED_NAMES_VERSION,
     FORMAT_NAME,
-    PLAIN_NAMES_VERSION,
     ConfigurationManifest,
     ManifestEntry,
-    needs_escaped_names,
+    format_version_for,
 )
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind, Outcome
 from envops_desktop.domain.errors import (
@@ -108,10 +106,7 @@ def export_backup(
     entries = [ManifestEntry.model_construct(**e._asdict()) for e in ctx.backups.entries(backup.id)]
     manifest = ConfigurationManifest(
         format=FORMAT_NAME,
-        # The version every EnvOps reads, unless a name needs the newer one.
-        format_version=(
-            ESCAPED_NAMES_VERSION if needs_escaped_names(entries) else PLAIN_NAMES_VERSION
-        ),
+        format_version=format_version_for(entries),
         environment_name=env.name,
         backup_name=backup.name,
         version=backup.version,

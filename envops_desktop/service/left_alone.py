@@ -148,10 +148,11 @@ def _names_of(top: Path, nodes: set[int], left: LeftAsTheyAre) -> dict[int, list
 
 
 def _file_status(path: Path) -> os.stat_result | None:
-    """The status of the regular file at `path`; None if there is none."""
+    """The status of the regular file at `path`; None if there is none (or what would hold
+    it is not a folder: the restore made a file where the live tree has a folder)."""
     try:
         st = os.lstat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     return st if stat.S_ISREG(st.st_mode) else None
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import OperationFailedError
-from envops_desktop.domain.models import TreeEntry
+from envops_desktop.domain.models import TreeEntry, is_hardlink
 from envops_desktop.domain.progress import CancelToken, ProgressMeter
 from envops_desktop.service.parallel import run_in_batches
 from envops_desktop.store.blob_batches import extract_files
@@ -69,18 +69,21 @@ def new_file_metadata(entry: TreeEntry, policy: MetadataPolicy) -> tuple[int, in
     return mode, entry.mtime_ns, applied
 
 
-def _link_again(top: str, followers: Sequence[TreeEntry]) -> None:
-    # A hardlink is the file it links to, mode, owner and times included.
+def _link_again(top: str, followers: Iterable[TreeEntry]) -> None:
+    # A hardlink is the node it links to, mode, owner and times included; a symlink's own
+    # node, not what it points to.
     for entry in followers:
-        os.link(
-            os.path.join(top, str((entry.meta or {})["hardlink"])), os.path.join(top, entry.path)
-        )
+        first = os.path.join(top, str((entry.meta or {})["hardlink"]))
+        os.link(first, os.path.join(top, entry.path), follow_symlinks=False)
 
 
 def _finish_others(top: str, entries: Sequence[TreeEntry], policy: MetadataPolicy) -> None:
     # Paths as strings, as everywhere a restore goes through every entry: in pathlib, the
     # joins were a tenth of a 300-file restore's own time.
+    followers = [e for e in entries if is_hardlink(e)]
     for entry in entries:
+        if is_hardlink(entry):
+            continue  # linked once the node it names is made
         path = os.path.join(top, entry.path)
         mode, applied = to_apply(entry.meta, entry.mode, policy)
         if entry.kind is EntryKind.SYMLINK:
@@ -93,6 +96,7 @@ def _finish_others(top: str, entries: Sequence[TreeEntry], policy: MetadataPolic
         elif entry.kind is EntryKind.SOCKET:
             os.mknod(path, 0o600 | stat.S_IFSOCK)
             apply_metadata(path, applied, mode, entry.mtime_ns)
+    _link_again(top, followers)
     # Deepest first: setting a child's times touches its parent, and a read-only directory
     # must get its mode (and a default ACL) only after everything inside it exists.
     for entry in sorted(
@@ -128,7 +132,7 @@ def materialize(
         # are handed to a helper.
         for entry in read_entries():
             if entry.kind is EntryKind.FILE:
-                if entry.meta and "hardlink" in entry.meta:
+                if is_hardlink(entry):
                     followers.append(entry)
                 else:
                     yield entry

@@ -221,7 +221,7 @@ def scan_tree(
     )
     add_file, files, unread = scan.files.add, scan.files.paths, scan.xattrs_unread.append
     excluding = bool(excludes)
-    first_names: dict[tuple[int, int], str] = {}  # a hardlinked file's first path, by inode
+    first_names: dict[tuple[int, int], str] = {}  # a hardlinked node's first path, by inode
     # Depth first, each folder's entries in the order their paths sort in, so the files
     # come out in path order with no sort of them all (a backup writes its manifest's rows
     # as it reads them): a folder `a` sorts as `a/`, whose contents come after `a-b` and
@@ -274,12 +274,19 @@ def scan_tree(
                 listing = _listing(full, False)
                 scan.others.append(folder)
                 pending.append((path + "/", full + "/", _in_path_order(listing)))
-            elif _S_ISLNK(mode):
-                target = _link_target(full)
-                scan.others.append(_entry(path, EntryKind.SYMLINK, st, full, target))
-            elif stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-                kind = EntryKind.FIFO if stat.S_ISFIFO(mode) else EntryKind.SOCKET
-                scan.others.append(_entry(path, kind, st, full))
+            elif _S_ISLNK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+                # These can have several names too, as rsync -H keeps them (`cp -al` links
+                # a tree's symlinks): a later name records the first.
+                linked = None
+                if st.st_nlink > 1:
+                    first = first_names.setdefault((st.st_dev, st.st_ino), path)
+                    linked = None if first == path else first
+                if _S_ISLNK(mode):
+                    node = _entry(path, EntryKind.SYMLINK, st, full, _link_target(full), linked)
+                else:
+                    kind = EntryKind.FIFO if stat.S_ISFIFO(mode) else EntryKind.SOCKET
+                    node = _entry(path, kind, st, full, hardlink=linked)
+                scan.others.append(node)
             else:
                 scan.devices.append(path)
                 scan.skipped.append(path + DEVICE_NOTE)
@@ -385,9 +392,14 @@ class _FolderChangedError(OperationFailedError):
 
 
 def _entry(
-    path: str, kind: EntryKind, st: os.stat_result, full: str, target: str | None = None
+    path: str,
+    kind: EntryKind,
+    st: os.stat_result,
+    full: str,
+    target: str | None = None,
+    hardlink: str | None = None,
 ) -> TreeEntry:
-    meta = read_metadata(full, st)
+    meta = read_metadata(full, st, hardlink=hardlink)
     return TreeEntry(path, kind, stat.S_IMODE(st.st_mode), 0, st.st_mtime_ns, None, target, meta)
 
 

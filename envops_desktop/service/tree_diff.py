@@ -25,7 +25,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges, changes_json
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
-from envops_desktop.domain.models import Backup, Environment, TreeEntry
+from envops_desktop.domain.models import Backup, Environment, TreeEntry, is_hardlink
 from envops_desktop.domain.name_json import dumps_any_name
 from envops_desktop.domain.progress import (
     REPORTED_EVERY,
@@ -70,7 +70,8 @@ Items = Iterable[tuple[str, Facets]]
 # A side of a comparison: its items, read anew at each call.
 Side = Callable[[], Items]
 Entries = Callable[[], Iterable[TreeEntry]]  # a tree's entries as recorded, in path order
-Links = Callable[[], Iterable[tuple[str, str]]]  # (name, the first name of its file)
+# (name, the first name of its node, whether that node is a regular file)
+Links = Callable[[], Iterable[tuple[str, str, bool]]]
 _PATH = itemgetter(0)
 
 
@@ -608,58 +609,73 @@ def _every_path(_path: str) -> bool:
     return True
 
 
-def _links_of(side: Side) -> Iterator[tuple[str, str]]:
+def _links_of(side: Side) -> Iterator[tuple[str, str, bool]]:
     return (
-        (path, facets.hardlink)
+        (path, facets.hardlink, facets.kind is EntryKind.FILE)
         for path, facets in side()
-        if facets.kind is EntryKind.FILE and facets.hardlink is not None
+        if facets.hardlink is not None
     )
 
 
-def _links_in(entries: Iterable[TreeEntry], excludes: Excludes) -> Iterator[tuple[str, str]]:
+def _links_in(entries: Iterable[TreeEntry], excludes: Excludes) -> Iterator[tuple[str, str, bool]]:
     """`_links_of` the tree `restored` makes of `entries`, without laying out the facets of
     every entry to find the few hardlinked ones: a third of a 200,000-file preview."""
-    linked = (
-        e
-        for e in entries
-        if e.kind is EntryKind.FILE and e.meta and e.meta.get("hardlink") is not None
+    linked = (e for e in entries if is_hardlink(e))
+    return (
+        (e.path, e.meta["hardlink"], e.kind is EntryKind.FILE)  # type: ignore[index]
+        for e in _not_excluded(linked, excludes)
     )
-    return ((e.path, e.meta["hardlink"]) for e in _not_excluded(linked, excludes))  # type: ignore[index]
+
+
+# What can have several names: anything but a folder (symlinks and FIFOs too, as rsync -H
+# keeps them).
+_LINKABLE = frozenset(EntryKind) - {EntryKind.DIR}
 
 
 def _relinked(before: Side, links_after: Links, linked_within: Callable[[str], bool]) -> set[str]:
-    """The files of `before` that `after` gives another file's inode, as `rsync -H` judges
-    it: of each file `after` has under several names, the first of them that is a file in
-    `before` (in rsync's order) is kept, and every other such name that is not already that
-    file is linked to it. A name that is new or was no file is added, not relinked; a file
-    that only loses a link, or gains one from a name that is new, does not change. Only
-    the names `linked_within` accepts count: a selective restore links only what it brings
-    back.
+    """The paths of `before` that `after` gives another node, as `rsync -H` judges it: of
+    each file `after` has under several names, the first of them that is there in `before`
+    (in rsync's order) is kept, and every other such name that is not already that file is
+    linked to it. A link or a FIFO rsync makes under its first name, new or not, and links
+    its other names to that. A name that is new is added, not relinked; a file that only
+    loses a link, or gains one from a name that is new, does not change. Only the names
+    `linked_within` accepts count: a selective restore links only what it brings back.
 
     Judged by each side's first name of a file instead, deleting a hardlinked file's first
     name, or an editor's save that broke a link in another folder, named the wrong file.
     """
-    files_before = (path for path, facets in before() if facets.kind is EntryKind.FILE)
-    if next(islice(files_before, 1, None), None) is None:
-        return set()  # fewer than two files: none to link to another (an empty folder)
-    names: dict[str, list[str]] = {}  # each hardlinked file of `after`: its names
-    for path, first in links_after():
+    nodes_before = (path for path, facets in before() if facets.kind in _LINKABLE)
+    if next(islice(nodes_before, 1, None), None) is None:
+        return set()  # fewer than two such: none to link to another (an empty folder)
+    names: dict[str, list[str]] = {}  # each hardlinked node of `after`: its names
+    files: set[str] = set()  # those nodes that are regular files, by their first names
+    for path, first, is_file in links_after():
         names.setdefault(first, [first]).append(path)
-    groups = [kept for group in names.values() if len(kept := [*filter(linked_within, group)]) > 1]
+        if is_file:
+            files.add(first)
+    groups = [
+        (first, kept)
+        for first, group in names.items()
+        if len(kept := [*filter(linked_within, group)]) > 1
+    ]
     if not groups:
         return set()
-    wanted = {path for group in groups for path in group}
+    wanted = {path for _first, group in groups for path in group}
     inode_before = {  # which file each name is in `before`, by the first name of that file
         path: facets.hardlink or path
         for path, facets in before()
-        if path in wanted and facets.kind is EntryKind.FILE
+        if path in wanted and facets.kind in _LINKABLE
     }
     relinked: set[str] = set()
-    for group in groups:
+    for first, group in groups:
         present = sorted((path for path in group if path in inode_before), key=_rsync_order)
-        relinked.update(
-            path for path in present[1:] if inode_before[path] != inode_before[present[0]]
-        )
+        if first in files or not present:
+            leader = present[0] if present else None  # a file already there
+        else:
+            # A link's or a FIFO's other names are linked to its first, made anew if new.
+            leader = min(group, key=_rsync_order)
+        node = inode_before.get(leader) if leader is not None else None
+        relinked.update(path for path in present if path != leader and inode_before[path] != node)
     return relinked
 
 

@@ -211,10 +211,10 @@ def check_entries(
     """Refuse a list of entries from outside (a file's, another workstation's) whose shape
     could write outside the environment or lie about its files: a path listed twice, an
     entry outside a listed folder or inside a link, a link leading out (unless allowed), a
-    hardlink to anything but an earlier file of the same content. Returns the files that
-    carry content, by path."""
+    hardlink to anything but an earlier node of the same kind and content (a file's) or
+    target (a link's). Returns the files that carry content, by path."""
     kinds: dict[str, EntryKind] = {}
-    firsts: dict[str, ManifestEntry] = {}
+    nodes: dict[str, ManifestEntry] = {}  # the first name of each file, link or FIFO
     for entry in entries:
         if entry.path in kinds:
             raise refused(source, f"the manifest lists {entry.path!r} twice")
@@ -241,16 +241,24 @@ def check_entries(
             )
         link = (entry.meta or {}).get("hardlink")
         if link is not None:
-            first = firsts.get(link)
-            if first is None or first.sha256 != entry.sha256:
+            first = nodes.get(link)
+            if first is None or _node(first) != _node(entry):
+                kind = _KIND_NAMES[entry.kind]
+                alike = "content" if entry.kind is EntryKind.FILE else "target"
                 raise refused(
                     source,
-                    f"the file {entry.path!r} is a hardlink to {link!r}, which is not an "
-                    "earlier file with the same content",
+                    f"the {kind} {entry.path!r} is a hardlink to {link!r}, which is not an "
+                    f"earlier {kind} with the same {alike}",
                 )
-        elif entry.kind is EntryKind.FILE:
-            firsts[entry.path] = entry
-    return firsts
+        elif entry.kind is not EntryKind.DIR:
+            nodes[entry.path] = entry
+    return {path: entry for path, entry in nodes.items() if entry.kind is EntryKind.FILE}
+
+
+def _node(entry: ManifestEntry) -> tuple[EntryKind, str | None]:
+    """What every name of one node has alike: its kind, and a file's content or a link's
+    target."""
+    return entry.kind, entry.sha256 if entry.kind is EntryKind.FILE else entry.target
 
 
 def _check_manifest(

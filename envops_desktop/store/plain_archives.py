@@ -229,8 +229,8 @@ class _Collector:
 
 
 def _first_of_each_hardlink(entries: list[dict[str, Any]], members: dict[str, ZipMember]) -> None:
-    """A tar names the first path of a hardlinked file it met; a manifest, the first in
-    path order, which is where the body then belongs."""
+    """A tar names the first path of a hardlinked node it met; a manifest, the first in
+    path order, which is where a file's body then belongs."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for entry in entries:
         if (link := (entry.get("meta") or {}).get("hardlink")) is not None:
@@ -238,16 +238,18 @@ def _first_of_each_hardlink(entries: list[dict[str, Any]], members: dict[str, Zi
     by_path = {e["path"]: e for e in entries}
     for holder, links in groups.items():
         first = by_path.get(holder)
-        if first is None or first.get("sha256") is None:
+        if first is None or first.get("sha256", "") is None:
             continue  # refused with the manifest's own words when it is checked
         leader = min([holder, *(link["path"] for link in links)])
-        if leader != holder:
+        if leader != holder and holder in members:  # a file's body: a link or pipe has none
             members[leader] = members.pop(holder)
-        # One inode: every name has the file's mode, time, owners, attributes and holes, as
+        # One inode: every name has the node's mode, time, owners, attributes and holes, as
         # a backup's scan finds them, though tar wrote them on the first entry only.
         mode, mtime_ns, meta = first["mode"], first["mtime_ns"], first.get("meta") or {}
         for entry in [first, *links]:
-            entry["sha256"], entry["size"] = first["sha256"], first["size"]
+            for alike in ("kind", "sha256", "size", "target"):
+                if alike in first:
+                    entry[alike] = first[alike]
             entry["mode"], entry["mtime_ns"] = mode, mtime_ns
             linked = entry["path"] != leader
             entry["meta"] = {**meta, "hardlink": leader} if linked else meta or None
@@ -416,14 +418,17 @@ class _TarReader:
             link = tree.normal(member.linkname, linked_from=member.name)
             if link == path and tree.entries.get(path, {}).get("sha256") is not None:
                 return  # a file named twice (`tar -cf a.tar conf conf/app.yaml`): one file
-            if link is None or tree.entries.get(link, {}).get("sha256") is None:
+            node = tree.entries.get(link) if link is not None else None
+            if node is None or node["kind"] is EntryKind.DIR or node.get("sha256", "") is None:
                 raise refused(
                     self._source,
                     f"the entry {member.name!r} is a hardlink to {member.linkname!r}, which is "
-                    "not an earlier file in it",
+                    "not an earlier file, link or pipe in it",
                 )
             entry["meta"] = {**(entry["meta"] or {}), "hardlink": link}
-            tree.add(path, {**entry, "kind": EntryKind.FILE, "size": 0})
+            # Of a link or a pipe too: tar stores a tree's linked symlinks so (`cp -al`).
+            kind, target = node["kind"], node.get("target")
+            tree.add(path, {**entry, "kind": kind, "size": 0, "target": target})
         elif member.isfifo():
             tree.add(path, {**entry, "kind": EntryKind.FIFO})
         elif member.isreg():

@@ -520,6 +520,27 @@ def test_a_file_whose_names_are_all_utf8_stays_in_the_format_every_version_reads
         assert json.loads(archive.read("manifest.json"))["format_version"] == 1
 
 
+def test_a_symlink_of_two_names_exports_in_format_3_and_imports_linked(
+    service, environment, config_dir, tmp_path
+):
+    # As `cp -al` leaves them: an EnvOps that reads format 2 would refuse the second name's
+    # hardlink, so the file says it needs 3 and that EnvOps asks to be updated instead.
+    os.link(config_dir / "db.ini", config_dir / "conf.d" / "db.ini", follow_symlinks=False)
+    exported = tmp_path / "billing.envops.zip"
+    service.export_backup(service.create_backup("billing").id, exported)
+    with zipfile.ZipFile(exported) as archive:
+        document = json.loads(archive.read("manifest.json"))
+    other = tmp_path / "other"
+    other.mkdir()
+    service.add_environment("other", other, version="4.2.0")
+
+    import_file(service, "other", exported, keep_privileges=AS_ROOT)
+
+    assert document["format_version"] == 3
+    assert rsync_differences(config_dir, other, "--delete", "-c") == []
+    assert os.path.samestat(os.lstat(other / "db.ini"), os.lstat(other / "conf.d" / "db.ini"))
+
+
 def test_import_of_a_real_tree_matches_after_mess(service, environment, config_dir, tmp_path):
     make_config_tree(tmp_path / "source", files=50)
     source_env = service.add_environment("source", tmp_path / "source", version="4.2.0")

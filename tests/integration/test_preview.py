@@ -325,6 +325,56 @@ def test_the_preview_is_exact_for_a_hardlink_broken_any_way(service, tmp_path, b
     assert service.preview_restore("links", backup.id).changes == ()
 
 
+def _make_symlink(path: Path) -> None:
+    os.symlink("../alone.cf", path)
+
+
+def _make_fifo(path: Path) -> None:
+    os.mkfifo(path, 0o640)
+
+
+@needs_rsync
+@pytest.mark.parametrize("make", [_make_symlink, _make_fifo], ids=["symlink", "fifo"])
+@pytest.mark.parametrize(
+    "break_the_link",
+    [
+        pytest.param(lambda root, make: (root / "conf" / "site").unlink(), id="first-name-deleted"),
+        pytest.param(lambda root, make: (root / "main").unlink(), id="other-name-deleted"),
+        pytest.param(
+            lambda root, make: ((root / "main").unlink(), make(root / "main")),
+            id="made-again-alone",
+        ),
+        pytest.param(
+            lambda root, make: (root / "conf" / "site").rename(root / "moved"), id="moved-away"
+        ),
+    ],
+)
+def test_a_symlink_or_fifo_of_two_names_comes_back_linked_as_its_preview_says(
+    service, tmp_path, make, break_the_link
+):
+    # A backup kept each name as a node of its own: rsync -aHAX lists the second name as
+    # not linked to the first (`cp -al` leaves a tree's symlinks so).
+    root = tmp_path / "links"
+    (root / "conf").mkdir(parents=True)
+    make(root / "conf" / "site")
+    os.link(root / "conf" / "site", root / "main", follow_symlinks=False)
+    (root / "alone.cf").write_text("alone\n")
+    service.add_environment("links", root, version="1.0")
+    backup = service.create_backup("links")
+    wanted = _snapshot(root, tmp_path / "wanted")
+    time.sleep(0.01)
+    break_the_link(root, make)
+    before = _snapshot(root, tmp_path / "before")
+
+    preview = service.preview_restore("links", backup.id)
+    service.restore_backup("links", backup.id)
+
+    assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
+    assert rsync_differences(wanted, root, "--delete") == []
+    assert os.path.samestat(os.lstat(root / "conf" / "site"), os.lstat(root / "main"))
+    assert service.preview_restore("links", backup.id).changes == ()
+
+
 @needs_rsync
 def test_a_selective_restore_into_a_folder_that_is_gone_previews_the_folder_too(
     service, tmp_path, billing
