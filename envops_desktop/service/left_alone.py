@@ -101,18 +101,19 @@ def carry_over(live: Path, new_tree: Path, excludes: Excludes | LeftAsTheyAre) -
 def keep_links_to_what_stays(
     live: Path, new_tree: Path, left: LeftAsTheyAre, shared: set[int]
 ) -> None:
-    """After `carry_over`: give each file of `new_tree` the restore wrote the live node it
-    shares with a path left as it is (one of `shared`), where that node is just what was
-    written (bytes, mode, owner, mtime, attributes and holes alike), with every name the
-    restore gave that file. A file written anew took the link away from the path left
-    alone, which a restore must not change: a selective restore of one unchanged name of a
-    hardlinked file broke the link. Where the node is not what was written (edited in
-    place under both names), the name restored gets the backup's, and the link cannot stay.
+    """After `carry_over`: give each file (symlink, FIFO) of `new_tree` the restore wrote
+    the live node it shares with a path left as it is (one of `shared`), where that node is
+    just what was written (bytes or target, mode, owner, mtime, attributes and holes alike),
+    with every name the restore gave that node. A node written anew took the link away from
+    the path left alone, which a restore must not change: a selective restore of one
+    unchanged name of a hardlinked file broke the link. Where the node is not what was
+    written (edited in place under both names), the name restored gets the backup's, and
+    the link cannot stay.
     """
     if not shared:
         return
     sharing = [name for names in _names_of(live, shared, left).values() for name in names]
-    written = {name: st for name in sharing if (st := _file_status(new_tree / name))}
+    written = {name: st for name in sharing if (st := _node_status(new_tree / name))}
     # The names each file written was given: looked for only where it has more than one.
     names_of = {st.st_ino: [name] for name, st in written.items() if st.st_nlink == 1}
     names_of |= _names_of(new_tree, {st.st_ino for st in written.values() if st.st_nlink > 1}, left)
@@ -123,7 +124,7 @@ def keep_links_to_what_stays(
 
 
 def _names_of(top: Path, nodes: set[int], left: LeftAsTheyAre) -> dict[int, list[str]]:
-    """The names under `top` of the files whose node is one of `nodes`, but those `left`
+    """The names under `top` of the nodes that are one of `nodes`, but those `left`
     leaves alone; a folder's entries are read through their types, with no status call."""
     found: dict[int, list[str]] = {}
     pending = [""] if nodes else []
@@ -138,23 +139,20 @@ def _names_of(top: Path, nodes: set[int], left: LeftAsTheyAre) -> dict[int, list
                 if entry.is_dir(follow_symlinks=False):
                     if not left.matches(path, True):
                         pending.append(path + "/")
-                elif (
-                    entry.inode() in nodes
-                    and entry.is_file(follow_symlinks=False)
-                    and not left.matches(path, False)
-                ):
+                elif entry.inode() in nodes and not left.matches(path, False):
                     found.setdefault(entry.inode(), []).append(path)
     return found
 
 
-def _file_status(path: Path) -> os.stat_result | None:
-    """The status of the regular file at `path`; None if there is none (or what would hold
-    it is not a folder: the restore made a file where the live tree has a folder)."""
+def _node_status(path: Path) -> os.stat_result | None:
+    """The status of what is at `path`, if it can have other names (anything but a folder);
+    None if there is none (or what would hold it is not a folder: the restore made a file
+    where the live tree has a folder)."""
     try:
         st = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
-    return st if stat.S_ISREG(st.st_mode) else None
+    return None if stat.S_ISDIR(st.st_mode) else st
 
 
 def _share_live_node(live: Path, new_tree: Path, name: str, names: list[str]) -> bool:
@@ -172,7 +170,7 @@ def _share_live_node(live: Path, new_tree: Path, name: str, names: list[str]) ->
             except OSError:
                 return False  # gone meanwhile: the name keeps the file written for it
     try:
-        if not _same_file(spare, os.path.join(new_tree, name)):
+        if not _same_node(spare, os.path.join(new_tree, name)):
             return False
         for each in names:
             path = os.path.join(new_tree, each)
@@ -185,17 +183,22 @@ def _share_live_node(live: Path, new_tree: Path, name: str, names: list[str]) ->
             os.unlink(spare)
 
 
-def _same_file(one: str, other: str) -> bool:
-    """Whether `one` is a regular file with the bytes, mode, owner, mtime, attributes and
-    holes of `other`."""
+def _same_node(one: str, other: str) -> bool:
+    """Whether `one` is of the kind of `other` (not a folder), with its mode, owner, mtime
+    and attributes, and its bytes and holes (a file) or its target (a symlink)."""
     first, second = os.lstat(one), os.lstat(other)
     facets = ("st_mode", "st_uid", "st_gid", "st_size", "st_mtime_ns")
-    if not stat.S_ISREG(first.st_mode) or any(
+    if stat.S_ISDIR(first.st_mode) or any(
         getattr(first, facet) != getattr(second, facet) for facet in facets
     ):
         return False
-    if read_metadata(one, first, holes=True) != read_metadata(other, second, holes=True):
+    regular = stat.S_ISREG(first.st_mode)
+    if read_metadata(one, first, holes=regular) != read_metadata(other, second, holes=regular):
         return False
+    if stat.S_ISLNK(first.st_mode):
+        return os.readlink(one) == os.readlink(other)
+    if not regular:
+        return True  # a FIFO or a socket: nothing more to it
     with open(one, "rb") as reading_one, open(other, "rb") as reading_other:
         while True:
             chunk = reading_one.read(1 << 20)
@@ -315,7 +318,7 @@ def _carry_present(source: Path, destination: Path, shared: set[int] | None) -> 
             shutil.copy2(source, destination, follow_symlinks=False)
             drop_xattrs(str(destination), xattr_names(str(destination)) - xattr_names(str(source)))
             return
-        if shared is not None and st.st_nlink > 1 and stat.S_ISREG(st.st_mode):
+        if shared is not None and st.st_nlink > 1:
             shared.add(st.st_ino)
         return
     os.mkdir(destination, 0o700)

@@ -509,6 +509,32 @@ def test_a_selective_restore_keeps_a_chosen_file_s_link_to_a_name_it_leaves_alon
 
 
 @needs_rsync
+@pytest.mark.parametrize("make", [_make_symlink, _make_fifo], ids=["symlink", "fifo"])
+@pytest.mark.parametrize("chosen", [["main", "alone.cf"], ["conf", "alone.cf"]])
+def test_a_selective_restore_keeps_a_chosen_symlink_or_fifo_s_link_to_a_name_it_leaves_alone(
+    service, tmp_path, make, chosen
+):
+    root = tmp_path / "links"
+    (root / "conf").mkdir(parents=True)
+    make(root / "main")
+    os.link(root / "main", root / "conf" / "site", follow_symlinks=False)
+    (root / "alone.cf").write_text("alone\n")
+    service.add_environment("links", root, version="1.0")
+    backup = service.create_backup("links")
+    time.sleep(0.01)
+    (root / "alone.cf").write_text("edited\n")
+    before = _snapshot(root, tmp_path / "before")
+    node = os.lstat(root / "main").st_ino
+
+    preview = service.preview_restore("links", backup.id, only=chosen)
+    service.restore_backup("links", backup.id, only=chosen)
+
+    assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
+    assert changed_by_rsync(before, root) == {"alone.cf"}
+    assert {os.lstat(root / name).st_ino for name in ("main", "conf/site")} == {node}
+
+
+@needs_rsync
 def test_a_restore_keeps_a_file_s_link_to_a_name_excluded_since_the_backup(service, tmp_path):
     root, backup = _linked_names(service, tmp_path)
     service.set_excludes("links", ["conf/"])
