@@ -18,6 +18,7 @@ from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.models import Environment, ScannedFile, TreeEntry
 from envops_desktop.domain.name_json import dumps_any_name
 from envops_desktop.domain.progress import REPORTED_EVERY
+from envops_desktop.domain.times import EARLIEST_NS, LATEST_NS, recordable_ns, unrecordable_note
 from envops_desktop.service.mounts import mounts_inside
 from envops_desktop.store.file_metadata import (
     EntryMeta,
@@ -60,11 +61,17 @@ class ScannedFiles:
         # Per file, its owner and the rest (`file_metadata.EntryMeta`): mostly one shared
         # object per owner, so 8 bytes a file.
         self.metas: list[EntryMeta | None] = []
+        # Files whose time lies outside what EnvOps records, each with that time.
+        self.unrecordable: list[tuple[str, int]] = []
 
     def add(self, path: str, st: os.stat_result, meta: EntryMeta | None) -> None:
         self.paths.append(path)
         self.sizes.append(st.st_size)
-        self.mtimes_ns.append(st.st_mtime_ns)
+        try:
+            self.mtimes_ns.append(st.st_mtime_ns)
+        except OverflowError:  # past what 64 bits hold: a wrong clock's year 2300
+            self.mtimes_ns.append(recordable_ns(st.st_mtime_ns))
+            self.unrecordable.append((path, st.st_mtime_ns))
         self.inodes.append(st.st_ino & _INODE_BITS)
         self.modes.append(st.st_mode & 0o7777)
         self.metas.append(meta)
@@ -216,10 +223,13 @@ def scan_tree(
         started_ns=started_ns,
         quick=not file_xattrs,
         root_mode=stat.S_IMODE(root_stat.st_mode),
-        root_mtime_ns=root_stat.st_mtime_ns,
+        root_mtime_ns=recordable_ns(root_stat.st_mtime_ns),
         root_meta=read_metadata(str(root), root_stat),
     )
     add_file, files, unread = scan.files.add, scan.files.paths, scan.xattrs_unread.append
+    # Each entry whose time a scan keeps as the nearest it records, with its own: a file's
+    # found as it is added, at no cost until one fails to fit.
+    unrecordable = [(".", root_stat.st_mtime_ns)]
     excluding = bool(excludes)
     first_names: dict[tuple[int, int], str] = {}  # a hardlinked node's first path, by inode
     # Depth first, each folder's entries in the order their paths sort in, so the files
@@ -264,6 +274,8 @@ def scan_tree(
                     meta = owner_of(st)
                 add_file(path, st, meta)
             elif _S_ISDIR(mode):
+                if not EARLIEST_NS <= st.st_mtime_ns <= LATEST_NS:
+                    unrecordable.append((path, st.st_mtime_ns))
                 folder = _entry(path, EntryKind.DIR, st, full)
                 if mounted and path in mounted:
                     scan.others.append(folder)
@@ -275,6 +287,8 @@ def scan_tree(
                 scan.others.append(folder)
                 pending.append((path + "/", full + "/", _in_path_order(listing)))
             elif _S_ISLNK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+                if not EARLIEST_NS <= st.st_mtime_ns <= LATEST_NS:
+                    unrecordable.append((path, st.st_mtime_ns))
                 # These can have several names too, as rsync -H keeps them (`cp -al` links
                 # a tree's symlinks): a later name records the first.
                 linked = None
@@ -296,6 +310,11 @@ def scan_tree(
                 raise
             scan.removed.append(path)
     scan.others.sort(key=itemgetter(0))  # a folder `a` comes before `a-b`, not after it
+    scan.skipped += [
+        path + unrecordable_note(ns)
+        for path, ns in unrecordable + scan.files.unrecordable
+        if not EARLIEST_NS <= ns <= LATEST_NS
+    ]
     return scan
 
 
@@ -400,7 +419,8 @@ def _entry(
     hardlink: str | None = None,
 ) -> TreeEntry:
     meta = read_metadata(full, st, hardlink=hardlink)
-    return TreeEntry(path, kind, stat.S_IMODE(st.st_mode), 0, st.st_mtime_ns, None, target, meta)
+    mtime_ns = recordable_ns(st.st_mtime_ns)
+    return TreeEntry(path, kind, stat.S_IMODE(st.st_mode), 0, mtime_ns, None, target, meta)
 
 
 def holds_at_most(root: Path, limit: int) -> bool:

@@ -123,6 +123,30 @@ def test_a_backup_names_what_it_left_out_as_files_were_removed(cli, billing, mon
     )
 
 
+def test_a_file_dated_past_2262_is_backed_up_with_the_latest_time_envops_keeps(
+    cli, billing, tmp_path
+):
+    # A wrong clock's or a damaged archive's year 2300 is past what 64 bits of nanoseconds
+    # hold: the backup ended in an OverflowError traceback, and so did every one after it.
+    year_2300_ns = int(datetime(2300, 1, 1, tzinfo=ZoneInfo("UTC")).timestamp()) * 10**9
+    for path in (billing / "app.yaml", billing / "conf.d"):
+        os.utime(path, ns=(year_2300_ns, year_2300_ns))
+
+    code, out, _ = cli("backup", "create", "billing")
+    restored = tmp_path / "restored"
+    assert cli("restore", "billing", "latest", "--to", str(restored))[0] == 0
+
+    assert code == 0
+    assert out.splitlines()[1:] == [
+        f"Not backed up: {path} (its modification time, in the year 2300, lies after 2262, "
+        "the latest EnvOps keeps: a restore gives it 2262-04-11 23:47 UTC instead)"
+        for path in ("app.yaml", "conf.d")
+    ]
+    assert (restored / "app.yaml").read_bytes() == (billing / "app.yaml").read_bytes()
+    for path in ("app.yaml", "conf.d"):
+        assert (restored / path).stat().st_mtime_ns == 2**63 - 1
+
+
 def test_restore_dry_run_lists_the_changes_and_changes_nothing(cli, billing):
     backup = json.loads(cli("backup", "create", "billing", "--name", "golden", "--json")[1])
     mess_up(billing)
