@@ -53,6 +53,8 @@ def describe_tree(root: Path) -> dict[str, tuple]:
                 description[rel] = ("symlink", os.readlink(path), st.st_mtime_ns)
             elif stat.S_ISDIR(st.st_mode):
                 description[rel] = ("dir", mode, st.st_mtime_ns)
+            elif not stat.S_ISREG(st.st_mode):  # a FIFO would wait for a writer if read
+                description[rel] = (stat.filemode(st.st_mode)[0], mode, st.st_mtime_ns)
             else:
                 digest = hashlib.sha256(path.read_bytes()).hexdigest()
                 description[rel] = ("file", mode, st.st_mtime_ns, digest)

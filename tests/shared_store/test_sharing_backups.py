@@ -63,6 +63,25 @@ def test_a_backup_made_on_a_restores_on_b_byte_for_byte(workstations, tmp_path):
     assert b.check_store().healthy
 
 
+def test_a_symlink_and_a_fifo_of_two_names_come_back_linked_on_b(workstations, tmp_path):
+    # B checks what A's list holds before taking it in: a second name of anything but a
+    # file was refused there as a hardlink to no earlier file.
+    a, b, tree = workstations
+    os.link(tree / "db.ini", tree / "conf.d" / "db.ini", follow_symlinks=False)
+    os.mkfifo(tree / "control.fifo")
+    os.link(tree / "control.fifo", tree / "conf.d" / "control.fifo")
+    made = a.create_backup("billing", name="linked")
+    a.sync_shared_store(PASSPHRASE)
+    there = _billing_on(b, tmp_path / "on-b" / "billing")
+
+    assert b.sync_shared_store(PASSPHRASE).pulled == ["linked"]
+    b.restore_backup("billing", made.id)
+
+    assert describe_tree(there) == describe_tree(tree)
+    for name in ("db.ini", "control.fifo"):
+        assert os.path.samestat(os.lstat(there / name), os.lstat(there / "conf.d" / name))
+
+
 def test_a_backup_made_here_and_one_pulled_share_the_store_in_both_directions(
     workstations, tmp_path
 ):
