@@ -228,6 +228,13 @@ class _Collector:
         return sorted(self.entries.values(), key=lambda e: e["path"])
 
 
+def _linkable(node: dict[str, Any] | None) -> bool:
+    """Whether a hardlink may name `node`: a file whose content was read, a link, a FIFO."""
+    if node is None or node["kind"] is EntryKind.DIR:
+        return False
+    return node["kind"] is not EntryKind.FILE or node.get("sha256") is not None
+
+
 def _first_of_each_hardlink(entries: list[dict[str, Any]], members: dict[str, ZipMember]) -> None:
     """A tar names the first path of a hardlinked node it met; a manifest, the first in
     path order, which is where a file's body then belongs."""
@@ -238,7 +245,7 @@ def _first_of_each_hardlink(entries: list[dict[str, Any]], members: dict[str, Zi
     by_path = {e["path"]: e for e in entries}
     for holder, links in groups.items():
         first = by_path.get(holder)
-        if first is None or first.get("sha256", "") is None:
+        if not _linkable(first):
             continue  # refused with the manifest's own words when it is checked
         leader = min([holder, *(link["path"] for link in links)])
         if leader != holder and holder in members:  # a file's body: a link or pipe has none
@@ -419,7 +426,7 @@ class _TarReader:
             if link == path and tree.entries.get(path, {}).get("sha256") is not None:
                 return  # a file named twice (`tar -cf a.tar conf conf/app.yaml`): one file
             node = tree.entries.get(link) if link is not None else None
-            if node is None or node["kind"] is EntryKind.DIR or node.get("sha256", "") is None:
+            if not _linkable(node):
                 raise refused(
                     self._source,
                     f"the entry {member.name!r} is a hardlink to {member.linkname!r}, which is "

@@ -523,6 +523,10 @@ HOSTILE_TARS = {
         [(_member("b", tarfile.LNKTYPE, "missing"), b"")],
         "a hardlink to 'missing', which is not an earlier file",
     ),
+    "a hardlink to a folder": (
+        [(_member("d", tarfile.DIRTYPE), b""), (_member("h", tarfile.LNKTYPE, "d"), b"")],
+        "a hardlink to 'd', which is not an earlier file, link or pipe",
+    ),
     "a hardlink to a file outside": (
         [(_member("shadow", tarfile.LNKTYPE, "/etc/shadow"), b"")],
         "the entry 'shadow' is a hardlink to '/etc/shadow', which is an absolute path",
