@@ -1359,7 +1359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
         _run(service, args)
-        sys.stdout.flush()  # here, where a full disk under `> out.json` is caught below
+        if sys.stdout is not None:  # None when run with it closed (`>&-`): nothing to lose
+            sys.stdout.flush()  # here, where a full disk under `> out.json` is caught below
     except UsageError as error:
         print(f"envops: {error}", file=sys.stderr)
         return EXIT_USAGE

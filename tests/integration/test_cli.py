@@ -786,6 +786,18 @@ def test_output_to_a_full_disk_ends_in_a_sentence_not_a_traceback(billing, tmp_p
     assert len(json.loads(listed.stdout)) == (asked[0] == "backup")  # its work stays done
 
 
+def test_a_backup_run_with_its_output_closed_is_taken_and_succeeds(billing, tmp_path):
+    # As a cron line with `>&-` runs it: Python gives it no stdout, which is not an error.
+    command = [sys.executable, "-m", "envops_desktop.cli", "--data-dir", str(tmp_path / "data")]
+    closed = ["sh", "-c", 'exec "$@" >&-', "sh", *command, "backup", "create", "billing"]
+
+    result = subprocess.run(closed, stderr=subprocess.PIPE, cwd=REPO)
+
+    assert (result.returncode, result.stderr) == (0, b"")
+    listed = subprocess.run([*command, "backup", "list", "billing", "--json"], capture_output=True)
+    assert len(json.loads(listed.stdout)) == 1
+
+
 @pytest.mark.parametrize("through_a_link", [False, True], ids=["itself", "a link to it"])
 def test_a_folder_whose_path_is_not_utf8_is_refused_with_a_sentence(
     cli, billing, tmp_path, through_a_link
