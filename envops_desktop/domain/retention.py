@@ -1,11 +1,17 @@
 """How long an environment's backups are kept: the rules the user sets."""
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 SCHEDULED_DAYS_CHOICES = (10, 20, 30, 60)
 # Whatever the rules say, this many of an environment's newest backups stay: a run of failed
 # backups, or a clock that jumps forward, must never empty its history.
 ALWAYS_KEPT = 3
+
+
+# The most backups or days a rule counts: as many as the Retention dialog's boxes take, so
+# a rule set on the command line shows there as it is (27 years of days).
+MAX_COUNT = 9999
+_STORED = {"stored": True}
 
 
 class RetentionRule(BaseModel):
@@ -36,10 +42,17 @@ class RetentionRule(BaseModel):
 
     @field_validator("scheduled_last", "before_restore_last", "manual_days")
     @classmethod
-    def _positive(cls, count: int | None) -> int | None:
-        if count is not None and count < 1:
-            raise ValueError("a count of backups or days is 1 or more")
+    def _positive(cls, count: int | None, info: ValidationInfo) -> int | None:
+        if count is not None and count > MAX_COUNT and info.context == _STORED:
+            return MAX_COUNT  # kept by a version that took any count: no different in use
+        if count is not None and not 1 <= count <= MAX_COUNT:
+            raise ValueError(f"a count of backups or days is 1 to {MAX_COUNT}")
         return count
+
+    @classmethod
+    def stored(cls, text: str | bytes) -> "RetentionRule":
+        """A rule as kept in the database or the team's store, by this or an older version."""
+        return cls.model_validate_json(text, context=_STORED)
 
     def describe(self) -> str:
         """The rules in plain words."""

@@ -384,7 +384,7 @@ def _apply_setting(ctx: ServiceContext, kind: str, subject: str, value: str, at:
     elif kind == RETENTION_SET:
         from envops_desktop.domain.retention import RetentionRule
 
-        ctx.retention.set(subject, RetentionRule.model_validate_json(value))
+        ctx.retention.set(subject, RetentionRule.stored(value))
     elif value == "null":
         ctx.schedules.turn_off(subject)
     else:

@@ -25,14 +25,14 @@ class RetentionRecords:
             .fetchone()
         )
         if row:
-            return RetentionRule.model_validate_json(row[0])
+            return RetentionRule.stored(row[0])
         return self.default()
 
     def default(self) -> "RetentionRule":
         from envops_desktop.domain.retention import RetentionRule
 
         stored = self._settings.default_retention()
-        return RetentionRule.model_validate_json(stored) if stored else RetentionRule()
+        return RetentionRule.stored(stored) if stored else RetentionRule()
 
     def set(self, environment_id: str, rule: "RetentionRule") -> None:
         with self._db.transaction() as conn:

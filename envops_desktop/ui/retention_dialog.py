@@ -14,7 +14,12 @@ from PySide6.QtWidgets import (
 
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.domain.models import Environment
-from envops_desktop.domain.retention import ALWAYS_KEPT, SCHEDULED_DAYS_CHOICES, RetentionRule
+from envops_desktop.domain.retention import (
+    ALWAYS_KEPT,
+    MAX_COUNT,
+    SCHEDULED_DAYS_CHOICES,
+    RetentionRule,
+)
 from envops_desktop.ui.label_text import plain_label
 
 
@@ -101,7 +106,7 @@ class RetentionDialog(QDialog):
         spin = QSpinBox(self)
         spin.setObjectName(name)
         spin.setAccessibleName(accessible)
-        spin.setRange(minimum, 9999)
+        spin.setRange(minimum, MAX_COUNT)
         if off_text:
             spin.setSpecialValueText(off_text)  # shown for 0
         spin.setValue(value or 0)

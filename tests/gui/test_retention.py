@@ -1,9 +1,12 @@
 """Pinning backups from their row's menu, and retention's dry run before it removes any."""
 
+import sqlite3
+
 from PySide6.QtCore import Qt
 
 from envops_desktop.controller.backups_model import OPTIONS_COLUMN
 from envops_desktop.domain.enums import BackupOrigin
+from envops_desktop.store.database import DATABASE_NAME
 from tests.gui.conftest import backups_read, click_button, select_environment, when_modal
 from tests.gui.user import click_cell, click_menu_entry, open_popup, press_shortcut
 
@@ -62,6 +65,30 @@ def test_retention_shows_what_it_would_remove_before_it_removes_anything(
     assert seen["kept meanwhile"] == 7  # the dry run changed nothing
     qtbot.waitUntil(lambda: len(service.list_backups("billing")) == 3, timeout=30_000)
     assert service.retention("billing").before_restore_last == 3
+
+
+def test_a_rule_an_older_version_kept_with_a_count_past_9999_opens_in_the_dialog(
+    qtbot, window, environment, service
+):
+    # Its box could not take 99999999999999999999: the dialog failed to open.
+    with sqlite3.connect(service.data_dir / DATABASE_NAME) as db:  # as an older version kept it
+        db.execute(
+            "INSERT INTO retention_rules VALUES (?, ?)",
+            (environment.id, '{"scheduled_days": 30, "scheduled_last": 99999999999999999999}'),
+        )
+    window.controller.refresh()
+    select_environment(window, "billing")
+    seen = {}
+
+    def read_it(dialog) -> None:
+        seen["last"] = dialog.findChild(object, "scheduledLastSpinBox").value()
+        dialog.reject()
+
+    answered = when_modal(read_it, named="retentionDialog")
+    press_shortcut(qtbot, window, "Ctrl+Shift+K")
+    qtbot.waitUntil(answered, timeout=10_000)
+
+    assert seen["last"] == 9999
 
 
 def test_a_pinned_backup_is_not_among_those_retention_would_remove(

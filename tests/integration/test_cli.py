@@ -1410,6 +1410,25 @@ def test_an_import_keeping_owners_it_may_not_set_says_which_files_before_and_aft
     assert code == 0 and "will belong to you" not in err
 
 
+def test_a_retention_count_past_what_the_window_shows_is_refused_and_an_old_one_read(
+    cli, billing, tmp_path
+):
+    # Any count was taken: the Retention dialog's boxes go to 9999, so it showed 9999 for
+    # 50,000 and saved that, and for 99999999999999999999 it failed to open at all.
+    env_id = json.loads(cli("env", "show", "billing", "--json")[1])["id"]
+    code, _, err = cli("retention", "set", "billing", "--scheduled-last", "10000")
+    assert (code, err) == (2, "envops: a count of backups or days is 1 to 9999.\n")
+
+    with sqlite3.connect(tmp_path / "data" / DATABASE_NAME) as db:  # as an older version kept it
+        db.execute(
+            "INSERT INTO retention_rules VALUES (?, ?)",
+            (env_id, '{"scheduled_days": 30, "scheduled_last": 99999999999999999999}'),
+        )
+    code, out, _ = cli("retention", "show", "billing")
+
+    assert code == 0 and out.startswith("Scheduled backups: for 30 days and the last 9999. ")
+
+
 def test_a_schedule_set_from_the_command_line_runs_in_the_time_zone_given(cli, billing):
     code, out, _ = cli(
         "schedule", "set", "billing", "--daily", "02:00", "--time-zone", "Pacific/Chatham"
