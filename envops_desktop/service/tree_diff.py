@@ -70,8 +70,8 @@ Items = Iterable[tuple[str, Facets]]
 # A side of a comparison: its items, read anew at each call.
 Side = Callable[[], Items]
 Entries = Callable[[], Iterable[TreeEntry]]  # a tree's entries as recorded, in path order
-# (name, the first name of its node, whether that node is a regular file)
-Links = Callable[[], Iterable[tuple[str, str, bool]]]
+# (name, the first name of its node, that node's kind)
+Links = Callable[[], Iterable[tuple[str, str, EntryKind]]]
 _PATH = itemgetter(0)
 
 
@@ -609,20 +609,22 @@ def _every_path(_path: str) -> bool:
     return True
 
 
-def _links_of(side: Side) -> Iterator[tuple[str, str, bool]]:
+def _links_of(side: Side) -> Iterator[tuple[str, str, EntryKind]]:
     return (
-        (path, facets.hardlink, facets.kind is EntryKind.FILE)
+        (path, facets.hardlink, facets.kind)
         for path, facets in side()
         if facets.hardlink is not None
     )
 
 
-def _links_in(entries: Iterable[TreeEntry], excludes: Excludes) -> Iterator[tuple[str, str, bool]]:
+def _links_in(
+    entries: Iterable[TreeEntry], excludes: Excludes
+) -> Iterator[tuple[str, str, EntryKind]]:
     """`_links_of` the tree `restored` makes of `entries`, without laying out the facets of
     every entry to find the few hardlinked ones: a third of a 200,000-file preview."""
     linked = (e for e in entries if is_hardlink(e))
     return (
-        (e.path, e.meta["hardlink"], e.kind is EntryKind.FILE)  # type: ignore[index]
+        (e.path, e.meta["hardlink"], e.kind)  # type: ignore[index]
         for e in _not_excluded(linked, excludes)
     )
 
@@ -648,28 +650,31 @@ def _relinked(before: Side, links_after: Links, linked_within: Callable[[str], b
     if next(islice(nodes_before, 1, None), None) is None:
         return set()  # fewer than two such: none to link to another (an empty folder)
     names: dict[str, list[str]] = {}  # each hardlinked node of `after`: its names
-    files: set[str] = set()  # those nodes that are regular files, by their first names
-    for path, first, is_file in links_after():
+    kinds: dict[str, EntryKind] = {}  # and its kind, by its first name
+    for path, first, kind in links_after():
         names.setdefault(first, [first]).append(path)
-        if is_file:
-            files.add(first)
+        kinds[first] = kind
     groups = [
-        (first, kept)
+        (kinds[first], kept)
         for first, group in names.items()
         if len(kept := [*filter(linked_within, group)]) > 1
     ]
     if not groups:
         return set()
-    wanted = {path for _first, group in groups for path in group}
-    inode_before = {  # which file each name is in `before`, by the first name of that file
-        path: facets.hardlink or path
+    wanted = {path for _kind, group in groups for path in group}
+    inode_before = {  # which node each name is in `before`: its kind and first name
+        path: (facets.kind, facets.hardlink or path)
         for path, facets in before()
         if path in wanted and facets.kind in _LINKABLE
     }
     relinked: set[str] = set()
-    for first, group in groups:
-        present = sorted((path for path in group if path in inode_before), key=_rsync_order)
-        if first in files or not present:
+    for kind, group in groups:
+        # Only a name of the same kind in `before` can be kept; another kind is replaced.
+        present = sorted(
+            (path for path in group if inode_before.get(path, (None,))[0] is kind),
+            key=_rsync_order,
+        )
+        if kind is EntryKind.FILE or not present:
             leader = present[0] if present else None  # a file already there
         else:
             # A link's or a FIFO's other names are linked to its first, made anew if new.

@@ -293,6 +293,13 @@ def test_a_selective_restore_changes_only_the_chosen_paths_as_its_preview_says(
             lambda root: ((root / "main.cf").unlink(), (root / "main.cf").write_text("edit\n")),
             id="saved-by-an-editor",
         ),
+        pytest.param(  # rsync keeps the file there and makes the link a file linked to it
+            lambda root: (
+                (root / "main.cf").unlink(),
+                os.symlink("conf/site.cf", root / "main.cf"),
+            ),
+            id="made-a-symlink",
+        ),
         pytest.param(  # a copy in place of the link, the same content and times
             lambda root: (
                 (root / "conf" / "site.cf").unlink(),
