@@ -58,11 +58,19 @@ class RestoreCommand:
         return shlex.join(self.argv)
 
 
+# The longest a restore waits on its command: a day, as the Add environment dialog's box
+# takes. A command that hangs holds the environment at Updating until then.
+MAX_COMMAND_SECONDS = 86_400.0
+
+
 def _check_command(argv: list[str], timeout_seconds: float, name: str) -> None:
     if not argv:
         raise InvalidInputError(f"The {name} is empty.")
-    if not timeout_seconds > 0:
-        raise InvalidInputError(f"The {name}'s timeout must be more than 0 seconds.")
+    if not 0 < timeout_seconds <= MAX_COMMAND_SECONDS:  # NaN and infinity too
+        raise InvalidInputError(
+            f"The {name}'s timeout must be more than 0 seconds and at most "
+            f"{MAX_COMMAND_SECONDS:g} (a day)."
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

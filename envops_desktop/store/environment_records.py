@@ -4,7 +4,7 @@ import json
 import sqlite3
 
 from envops_desktop.domain.enums import EnvironmentStatus
-from envops_desktop.domain.models import Environment, RestoreCommand
+from envops_desktop.domain.models import MAX_COMMAND_SECONDS, Environment, RestoreCommand
 from envops_desktop.store.database import Database
 from envops_desktop.store.timestamps import from_text, to_text, utc_now
 
@@ -18,7 +18,9 @@ FROM environments e
 def _command(argv: str | None, timeout: float | None) -> RestoreCommand | None:
     if not argv:
         return None
-    return RestoreCommand(argv=json.loads(argv), timeout_seconds=timeout or 300.0)
+    # An older version kept any timeout, infinity too: as long as a restore now waits.
+    timeout = min(timeout or 300.0, MAX_COMMAND_SECONDS)
+    return RestoreCommand(argv=json.loads(argv), timeout_seconds=timeout)
 
 
 def command_columns(prefix: str, command: RestoreCommand | None) -> dict[str, object]:

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.domain.errors import EnvOpsError, InvalidInputError
-from envops_desktop.domain.models import RestoreCommand
+from envops_desktop.domain.models import MAX_COMMAND_SECONDS, RestoreCommand
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.icons import icon
 from envops_desktop.ui.tones import error_label
@@ -64,7 +64,7 @@ class AddEnvironmentDialog(QDialog):
         self.command_edit.setObjectName("postRestoreCommandEdit")
         self.command_edit.setPlaceholderText(self.tr("optional, e.g. systemctl restart billing"))
         self.timeout_spin = QDoubleSpinBox(self)
-        self.timeout_spin.setRange(1, 86_400)
+        self.timeout_spin.setRange(1, MAX_COMMAND_SECONDS)
         self.timeout_spin.setValue(300)
         self.timeout_spin.setSuffix(self.tr(" s"))
         self.error_label = error_label("errorLabel", self)

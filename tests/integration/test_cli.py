@@ -598,16 +598,37 @@ def test_pre_and_post_restore_commands_are_set_when_added_and_changed_by_update(
     ]
 
 
-def test_a_pre_restore_timeout_of_nothing_is_refused_naming_the_pre_restore_command(cli, tmp_path):
+@pytest.mark.parametrize("timeout", ["0", "inf", "86401"])
+def test_a_pre_restore_timeout_of_nothing_or_forever_is_refused_naming_the_command(
+    cli, tmp_path, timeout
+):
+    # inf was taken: a command that hung then held the environment at Updating for good.
     root = tmp_path / "crm"
     make_config_tree(root)
     code, _, err = cli(
         "env", "add", "crm", "--path", str(root), "--version", "1",
-        "--pre-restore-command", "true", "--pre-restore-timeout", "0",
+        "--pre-restore-command", "true", "--pre-restore-timeout", timeout,
     )  # fmt: skip
     assert code == 1
-    assert err == "envops: The pre-restore command's timeout must be more than 0 seconds.\n"
+    assert err == (
+        "envops: The pre-restore command's timeout must be more than 0 seconds and at most "
+        "86400 (a day).\n"
+    )
     assert json.loads(cli("env", "list", "--json")[1]) == []
+
+
+def test_a_command_timeout_an_older_version_kept_past_a_day_is_read_as_a_day(
+    cli, billing, tmp_path
+):
+    with sqlite3.connect(tmp_path / "data" / DATABASE_NAME) as db:  # as an older version kept it
+        db.execute(
+            "UPDATE environments SET post_restore_argv = ?, post_restore_timeout = ?",
+            ('["true"]', float("inf")),
+        )
+
+    code, out, _ = cli("env", "show", "billing")
+
+    assert code == 0 and "post_restore_command: true (timeout 86400 s)" in out.splitlines()
 
 
 def test_blank_post_restore_command_is_refused_with_a_sentence(cli, tmp_path):
