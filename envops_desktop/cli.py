@@ -767,7 +767,9 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
                 changes = service.preview_import(env.name, checked, cancel)
             _print(changes, args.json, lambda: _change_lines(changes))
             return
-        warning = replacement_warning(source.name, checked.manifest.environment_name, env.name)
+        warning = replacement_warning(
+            checked.file_name, checked.manifest.environment_name, env.name
+        )
         if checked.manifest.environment_name != env.name:
             print(f"envops: {warning}", file=sys.stderr)  # even with --yes, in the log
         for caveat in checked.caveats:
@@ -781,7 +783,7 @@ def _run(service: EnvOpsService, args: argparse.Namespace) -> None:
                 env.name, checked, args.backup_first, bar, cancel, previewed
             ),
         )
-        print(f"{env.name} was restored from {source.name} ({env.version}).")
+        print(f"{env.name} was restored from {checked.file_name} ({env.version}).")
     elif command == "activity" and args.changes is not None:
         report = service.restore_report(args.changes)
         if report is None:

@@ -35,6 +35,7 @@ from envops_desktop.domain.errors import (
 )
 from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.models import Backup, Environment, RestoreCommand
+from envops_desktop.domain.paths import shown
 from envops_desktop.domain.progress import CancelToken, ProgressCallback
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.configuration_files import (
@@ -308,8 +309,8 @@ class MainController(QObject):
             if command
             else self.tr("{name} runs no command {when}-restore.")
         )
-        shown = command.line if command else ""
-        self.notify.emit(Notification.SUCCESS, said.format(name=env.name, command=shown, when=when))
+        line = command.line if command else ""
+        self.notify.emit(Notification.SUCCESS, said.format(name=env.name, command=line, when=when))
         return env
 
     def remove_environment(self, environment_id: str) -> None:
@@ -808,7 +809,7 @@ class MainController(QObject):
 
         version = answers[0] if answers is not None else staged.manifest.version
         success = self.tr("{env} was restored from {file} ({version}).").format(
-            env=environment.name, file=staged.file_name, version=version
+            env=environment.name, file=shown(staged.file_name), version=version
         )
         return self._run_restore(
             self.tr("Importing into {env}").format(env=environment.name),

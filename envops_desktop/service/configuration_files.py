@@ -24,6 +24,7 @@ from envops_desktop.domain.errors import (
 )
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment, TreeEntry, has_content
+from envops_desktop.domain.paths import shown
 from envops_desktop.domain.progress import (
     CancelToken,
     ProgressCallback,
@@ -83,7 +84,7 @@ class StagedConfiguration:
     """A configuration file that was read, fully validated and staged, ready to import."""
 
     id: str
-    file_name: str
+    file_name: str  # as `CheckedConfiguration.file_name` says it
     manifest: ConfigurationManifest
     blobs: StagedBlobs
     policy: MetadataPolicy
@@ -124,12 +125,12 @@ def export_backup(
     except MissingBlobError as error:  # an OSError too, but not the destination's
         raise OperationFailedError(
             f"The stored copy of {path_of_blob(error, manifest.entries)} is missing from the "
-            f"backup store, so {destination.name} was not written."
+            f"backup store, so {shown(destination.name)} was not written."
         ) from error
     except DamagedBlobError as error:
         raise OperationFailedError(
             f"The stored copy of {path_of_blob(error, manifest.entries)} is damaged ({error}), "
-            f"so {destination.name} was not written."
+            f"so {shown(destination.name)} was not written."
         ) from error
     except OSError as error:
         raise OperationFailedError(
@@ -224,7 +225,9 @@ class CheckedConfigurationFile:
 
     @property
     def file_name(self) -> str:
-        return self.source.name
+        """The file's name as sentences, backup names and the database hold it: a byte that is
+        not UTF-8 as \\xNN."""
+        return shown(self.source.name)
 
     def release(self) -> None:
         """Remove the plain copy of a passphrase-protected file, once it has been read."""
@@ -255,7 +258,7 @@ def checked_configuration_file(
     if source.is_file():
         size = source.stat().st_size
         if size > shutil.disk_usage(ctx.staging_dir).free:
-            raise OperationFailedError(f"Not enough free disk space to take in {source.name}.")
+            raise _no_room_for(source)
         start_helpers_early(size)  # its contents are read by helpers, once it is checked
     manifest, members = check_configuration_file(source, allow_external_links)
     policy, caveats = _trust(manifest, keep_privileges)
@@ -281,14 +284,14 @@ def _checked_plain(
     cancel: CancelToken | None,
 ) -> CheckedConfigurationFile:
     if source.stat().st_size * 2 > shutil.disk_usage(ctx.staging_dir).free:
-        raise OperationFailedError(f"Not enough free disk space to take in {source.name}.")
+        raise _no_room_for(source)
     plain, manifest, members, scratch = read_archive(
         ctx, source, kind, allow_external_links, progress, cancel or CancelToken()
     )
     policy, caveats = _trust(manifest, keep_privileges)
-    caveats = [no_checksums_caveat(source.name, kind), *caveats]
+    caveats = [no_checksums_caveat(shown(source.name), kind), *caveats]
     if plain.tree.left_out_macos_folder:
-        caveats.append(macos_folder_caveat(source.name))
+        caveats.append(macos_folder_caveat(shown(source.name)))
     bodies = plain.tree.bodies  # the archive itself, or its copy in `scratch`
     return CheckedConfigurationFile(bodies, manifest, members, policy, caveats, scratch, plain)
 
@@ -348,9 +351,9 @@ def _checked_sealed(
     """A passphrase-protected file, opened into a plain copy of the same name in a scratch
     folder of the staging area (the owner's alone), and checked there."""
     if not passphrase:
-        raise PassphraseNeededError(f"{source.name} is protected by a passphrase.")
+        raise PassphraseNeededError(f"{shown(source.name)} is protected by a passphrase.")
     if source.stat().st_size * 2 > shutil.disk_usage(ctx.staging_dir).free:
-        raise OperationFailedError(f"Not enough free disk space to take in {source.name}.")
+        raise _no_room_for(source)
     scratch = OwnedFolder(ctx.staging_dir, f"{UPLOAD_PREFIX}{new_id()}")
     try:
         plain = scratch.directory / source.name
@@ -361,6 +364,10 @@ def _checked_sealed(
         scratch.release()
         raise
     return replace(checked, scratch=scratch)
+
+
+def _no_room_for(source: Path) -> OperationFailedError:
+    return OperationFailedError(f"Not enough free disk space to take in {shown(source.name)}.")
 
 
 def stage_configuration_file(
@@ -385,7 +392,13 @@ def stage_configuration_file(
     finally:
         checked.release()
     return StagedConfiguration(
-        upload_id, source.name, manifest, staged, checked.policy, checked.caveats, checked.plain
+        upload_id,
+        checked.file_name,
+        manifest,
+        staged,
+        checked.policy,
+        checked.caveats,
+        checked.plain,
     )
 
 
@@ -539,6 +552,7 @@ class ImportInOnePass:
         self._ctx = ctx
         self._checked = checked
         self._source = checked.source
+        self._file_name = checked.file_name
         self.manifest, self._members = checked.manifest, checked.members
         self._policy = checked.policy
         self._backup_first = backup_first
@@ -550,7 +564,7 @@ class ImportInOnePass:
         """The backup the file becomes (recorded only once all of it has been checked)."""
         self._env = env
         self._backup = _imported_backup(
-            env, self._ctx, self.manifest, self._source.name, self._policy
+            env, self._ctx, self.manifest, self._file_name, self._policy
         )
         return self._backup
 
@@ -592,14 +606,14 @@ class ImportInOnePass:
                     back_up_before_restore(
                         ctx,
                         env,
-                        f"Before importing '{self._source.name}'",
+                        f"Before importing '{self._file_name}'",
                         self._progress,
                         cancel,
                     )
                 # Dated now, after the backup taken first, as when the file was staged.
                 recorded = replace(backup, created_at=utc_now())
                 _record_imported(
-                    ctx, env, recorded, self.manifest, staged, self._source.name, self._policy
+                    ctx, env, recorded, self.manifest, staged, self._file_name, self._policy
                 )
         finally:
             staged.discard()

@@ -4,6 +4,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from envops_desktop.domain.enums import EnvironmentStatus, JournalPhase
+from envops_desktop.domain.paths import shown
 from envops_desktop.store.database import Database
 from envops_desktop.store.timestamps import to_text, utc_now
 
@@ -89,7 +90,7 @@ class JournalRecords:
                     int(entry.has_post_restore),
                     now,
                     now,
-                    entry.subject,
+                    shown(entry.subject),  # words, naming a file whose name may not be UTF-8
                 ),
             )
             conn.execute(

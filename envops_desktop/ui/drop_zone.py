@@ -1,9 +1,11 @@
 """The upload space of the Import dialog: accepts one configuration file (or an archive
 another tool made), dragged or chosen."""
 
+import os
 from pathlib import Path
+from urllib.parse import unquote_to_bytes
 
-from PySide6.QtCore import QCoreApplication, QMimeData, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QMimeData, Qt, QUrl, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -37,7 +39,7 @@ def refusal_reason(mime: QMimeData) -> str | None:
         return _tr("Only files can be dropped here.")
     if len(urls) > 1:
         return _tr("Drop one configuration file at a time.")
-    path = Path(urls[0].toLocalFile())
+    path = _local_path(urls[0])
     if path.is_dir():
         return _tr("{name} is a folder; drop a configuration file or archive.").format(
             name=path.name
@@ -50,7 +52,17 @@ def refusal_reason(mime: QMimeData) -> str | None:
 
 
 def dropped_file(mime: QMimeData) -> Path | None:
-    return None if refusal_reason(mime) else Path(mime.urls()[0].toLocalFile())
+    return None if refusal_reason(mime) else _local_path(mime.urls()[0])
+
+
+def _local_path(url: QUrl) -> Path:
+    """The file a dropped `url` names. A file manager writes each byte of a name that is not
+    UTF-8 as %XX (`caf%E9.zip`), which `toLocalFile` turns into U+FFFD, a name no file has:
+    the bytes are read here instead, as Python names such a file."""
+    if os.name != "posix" or url.host() not in ("", "localhost"):
+        return Path(url.toLocalFile())
+    encoded = url.path(QUrl.ComponentFormattingOption.FullyEncoded)
+    return Path(os.fsdecode(unquote_to_bytes(encoded)))
 
 
 class DropZone(QFrame):

@@ -33,6 +33,7 @@ from envops_desktop.domain.errors import (
     WrongPassphraseError,
 )
 from envops_desktop.domain.models import Environment
+from envops_desktop.domain.paths import shown
 from envops_desktop.domain.progress import Progress
 from envops_desktop.service.configuration_files import (
     CheckedConfigurationFile,
@@ -330,7 +331,7 @@ class ImportConfigurationDialog(QDialog):
         self._source = path
         self.error_label.hide()
         self.import_button.setEnabled(False)
-        self.uploading_label.setText(self.tr("Reading {name}…").format(name=path.name))
+        self.uploading_label.setText(self.tr("Reading {name}…").format(name=shown(path.name)))
         self.progress_bar.setRange(0, 0)  # busy: the manifest's size is not known yet
         self.pages.setCurrentIndex(UPLOADING_PAGE)
         self._launch(
@@ -366,7 +367,7 @@ class ImportConfigurationDialog(QDialog):
             self,
             "filePassphraseDialog",
             self.tr("Protected file"),
-            label.format(name=self._source.name),
+            label.format(name=shown(self._source.name)),
         )
         if self._passphrase is None:
             self._refused(message)
@@ -422,10 +423,12 @@ class ImportConfigurationDialog(QDialog):
             self.pages.setCurrentIndex(UPLOADING_PAGE)
         self._warn(
             replacement_warning(
-                checked.source.name, manifest.environment_name, self._environment.name
+                shown(checked.source.name), manifest.environment_name, self._environment.name
             )
         )
-        self.uploading_label.setText(self.tr("Uploading {name}…").format(name=checked.source.name))
+        self.uploading_label.setText(
+            self.tr("Uploading {name}…").format(name=shown(checked.source.name))
+        )
         self.progress_bar.setRange(0, 100)
         self.progress_bar.setValue(0)
         self._launch(self._controller.stage_configuration(checked), self._uploaded)

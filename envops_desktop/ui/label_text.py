@@ -14,6 +14,8 @@ import re
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QLabel, QMessageBox, QWidget
 
+from envops_desktop.domain.paths import shown
+
 # Each space but the last of a run: markup would fold "a  b" into "a b".
 _FOLDED = re.compile(" (?= )")
 
@@ -24,7 +26,8 @@ def rich(template: str, **names: object) -> str:
 
 
 def _as_typed(value: object) -> str:
-    return _FOLDED.sub("&nbsp;", html.escape(str(value), quote=False))
+    # `shown`: a byte of a name that is not UTF-8 as \xNN, where Qt would drop it.
+    return _FOLDED.sub("&nbsp;", html.escape(shown(str(value)), quote=False))
 
 
 def literal(name: str) -> str:

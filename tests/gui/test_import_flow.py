@@ -4,6 +4,7 @@ import os
 import subprocess
 import threading
 from pathlib import Path
+from urllib.parse import quote_from_bytes
 
 import pytest
 import shiboken6
@@ -31,8 +32,12 @@ from tests.zips import simple_configuration
 
 
 def mime_for(*paths: Path) -> QMimeData:
+    """`paths` as a file manager drags them: each byte of a name that is not UTF-8 as %XX,
+    which `QUrl.fromLocalFile` would write otherwise."""
     mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    mime.setUrls(
+        [QUrl.fromEncoded(b"file://" + quote_from_bytes(os.fsencode(p)).encode()) for p in paths]
+    )
     return mime
 
 
@@ -77,6 +82,24 @@ def dialog(qtbot, window, environment):
 
 def wait_uploaded(qtbot, dialog) -> None:
     qtbot.waitUntil(lambda: dialog._upload is None, timeout=20_000)
+
+
+def test_a_file_whose_name_is_not_utf8_dropped_from_a_file_manager_is_imported(
+    qtbot, dialog, window, config_dir, tmp_path
+):
+    # Its URL names the byte as %E9, which Qt's toLocalFile turns into U+FFFD: the dialog
+    # said the file does not exist.
+    source = simple_configuration(tmp_path / os.fsdecode(b"r\xe9plica.envops.zip"))
+
+    assert drag_and_drop(dialog.findChild(object, "dropZone"), source) == (True, True)
+    wait_uploaded(qtbot, dialog)
+
+    assert "r\\xe9plica.envops.zip" in dialog.findChild(object, "uploadedFileLabel").text()
+    qtbot.mouseClick(dialog.findChild(object, "importButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+    assert window.banner.kind == "success", window.banner.text
+    assert "restored from r\\xe9plica.envops.zip (4.2.0)" in window.banner.text
+    assert (config_dir / "app.yaml").read_bytes() == b"server:\n  port: 8080\n"
 
 
 def test_drop_upload_remove_reupload_and_import(

@@ -677,6 +677,27 @@ def cli(tmp_path, capsys, config_dir):
     return run
 
 
+def test_an_archive_whose_name_is_not_utf8_imports_from_the_command_line(
+    service, environment, config_dir, tmp_path, capsysbinary
+):
+    # Its name went into the backup's name and the journal, which hold text: the import
+    # ended in a UnicodeEncodeError, after asking.
+    source = tmp_path / "elsewhere"
+    snapshot(config_dir, source)
+    (source / "app.yaml").write_text("from the archive\n")
+    archive = tar_of(source, tmp_path / os.fsdecode(b"caf\xe9.tar"), top_level=True)
+    data = ["--data-dir", str(service.data_dir)]
+
+    code = main([*data, "import", "billing", str(archive), "--version", "4.2.0", "--yes"])
+
+    out, err = capsysbinary.readouterr()
+    assert code == 0, err
+    assert out.endswith(b"billing was restored from caf\\xe9.tar (4.2.0).\n")
+    assert b"Importing caf\\xe9.tar erases the current configuration of billing." in err
+    assert (config_dir / "app.yaml").read_text() == "from the archive\n"
+    assert service.list_backups("billing")[0].name == "Imported caf\\xe9.tar"
+
+
 def test_the_command_line_asks_for_the_root_and_the_version_of_an_archive(
     cli, config_dir, tmp_path
 ):
