@@ -819,6 +819,35 @@ def test_a_backup_run_with_its_output_closed_is_taken_and_succeeds(billing, tmp_
     assert len(json.loads(listed.stdout)) == 1
 
 
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["backup", "create", "billing", "--name", "caf\udce9"], "A backup's name must be"),
+        (["env", "update", "billing", "--version", "4.\udcff"], "A version must be"),
+        (["env", "add", "caf\udce9", "--path", "{tmp}", "--version", "1"], "An environment name"),
+        (["store", "use", "s3://team-bucket/caf\udce9"], "The prefix must be"),
+    ],
+    ids=["backup name", "version", "environment name", "store prefix"],
+)
+def test_a_name_typed_in_a_terminal_that_is_not_utf8_is_refused_in_a_sentence(
+    cli, billing, tmp_path, monkeypatch, argv, said
+):
+    # A Latin-1 terminal sends é as the byte 0xe9: each ended in a UnicodeEncodeError
+    # traceback from the database, the prefix in a sentence about encoding a character.
+    monkeypatch.setenv("ENVOPS_PASSPHRASE", "one team, one passphrase")
+
+    def recorded() -> tuple[str, str]:
+        return cli("env", "list", "--json")[1], cli("backup", "list", "billing", "--json")[1]
+
+    before = recorded()
+
+    code, _, err = cli(*[word.replace("{tmp}", str(tmp_path)) for word in argv])
+
+    assert code in (1, 2) and err.startswith(f"envops: {said}")
+    assert "must be UTF-8 text" in err and ("caf\\xe9" in err or "4.\\xff" in err)
+    assert recorded() == before
+
+
 @pytest.mark.parametrize("through_a_link", [False, True], ids=["itself", "a link to it"])
 def test_a_folder_whose_path_is_not_utf8_is_refused_with_a_sentence(
     cli, billing, tmp_path, through_a_link
