@@ -35,7 +35,7 @@ from envops_desktop.domain.errors import (
     WrongPassphraseError,
 )
 from envops_desktop.domain.models import Environment, RestoreCommand
-from envops_desktop.domain.paths import name_on_one_line
+from envops_desktop.domain.paths import name_on_one_line, shown
 from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.service import EnvOpsService
@@ -1345,6 +1345,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settling is not None:
         return _settle(*settling)
     args = _build_parser(arguments).parse_args(arguments)
+    if (undecodable := _not_utf8_text(args)) is not None:
+        print(
+            f"envops: {undecodable} is not UTF-8 text, as names, ids and versions are: a "
+            "terminal set to another encoding sent bytes that are not (shown as \\x).",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     data_dir = resolve_data_dir(args.data_dir)
     try:
         service = EnvOpsService(data_dir, settle_later=True)
@@ -1387,6 +1394,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         _settle_in_background(service)
         service.close()
     return 0
+
+
+# Arguments that name files, or say what to do with them, hold any bytes a name may.
+_ANY_BYTES = {
+    "data_dir",
+    "only",
+    "exclude",
+    "root_folder",
+    "version_file",
+    "pre_restore_command",
+    "post_restore_command",
+}
+
+
+def _not_utf8_text(args: argparse.Namespace) -> str | None:
+    """The first argument that is not UTF-8 text though it must be (an environment's or
+    a backup's name, an id, a version, a time zone), as shown; None if there is none. Looked
+    up as it is, such text ended in a UnicodeEncodeError from the database."""
+    for dest, value in vars(args).items():
+        if dest in _ANY_BYTES:
+            continue
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and shown(text) != text:
+                return shown(text)
+    return None
 
 
 def _raised_by_a_print(error: OSError) -> bool:

@@ -5,8 +5,6 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, field_validator
 
-from envops_desktop.domain.paths import shown
-
 # S3's rules for bucket names: 3 to 63 lowercase letters, digits, dots and hyphens, starting
 # and ending with a letter or digit.
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -35,11 +33,6 @@ class SharedStoreSettings(BaseModel):
             )
         if any(part in (".", "..") for part in prefix.split("/")):
             raise ValueError("the prefix may not hold . or .. parts")
-        if shown(prefix) != prefix:
-            raise ValueError(  # bytes of the command line that are not UTF-8
-                f"the prefix must be UTF-8 text, as a bucket's keys are: {shown(prefix)} holds "
-                "bytes that are not, as a terminal set to another encoding sends them"
-            )
         return url.rstrip("/")
 
     @field_validator("endpoint")

@@ -26,6 +26,15 @@ def test_bad_names_are_refused(service, config_dir, name):
         service.add_environment(name, config_dir, version="1")
 
 
+@pytest.mark.parametrize("field", ["name", "version"])
+def test_a_name_or_version_that_is_not_utf8_text_is_refused(service, config_dir, field):
+    # What the database cannot hold as text: refused by the service itself, whoever asks.
+    given = {"name": "billing", "version": "4.2.0", field: os.fsdecode(b"caf\xe9")}
+    with pytest.raises(InvalidInputError, match=r"must be UTF-8 text: caf\\xe9 holds"):
+        service.add_environment(given["name"], config_dir, version=given["version"])
+    assert service.list_environments() == []
+
+
 def test_duplicate_names_and_paths_are_refused(service, config_dir, tmp_path):
     service.add_environment("billing", config_dir, version="1")
     with pytest.raises(InvalidInputError, match="already exists"):
