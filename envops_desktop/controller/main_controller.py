@@ -35,7 +35,6 @@ from envops_desktop.domain.errors import (
 )
 from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.models import Backup, Environment, RestoreCommand
-from envops_desktop.domain.paths import shown
 from envops_desktop.domain.progress import CancelToken, ProgressCallback
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.configuration_files import (
@@ -809,7 +808,7 @@ class MainController(QObject):
 
         version = answers[0] if answers is not None else staged.manifest.version
         success = self.tr("{env} was restored from {file} ({version}).").format(
-            env=environment.name, file=shown(staged.file_name), version=version
+            env=environment.name, file=staged.file_name, version=version
         )
         return self._run_restore(
             self.tr("Importing into {env}").format(env=environment.name),

@@ -423,12 +423,10 @@ class ImportConfigurationDialog(QDialog):
             self.pages.setCurrentIndex(UPLOADING_PAGE)
         self._warn(
             replacement_warning(
-                shown(checked.source.name), manifest.environment_name, self._environment.name
+                checked.file_name, manifest.environment_name, self._environment.name
             )
         )
-        self.uploading_label.setText(
-            self.tr("Uploading {name}…").format(name=shown(checked.source.name))
-        )
+        self.uploading_label.setText(self.tr("Uploading {name}…").format(name=checked.file_name))
         self.progress_bar.setRange(0, 100)
         self.progress_bar.setValue(0)
         self._launch(self._controller.stage_configuration(checked), self._uploaded)
