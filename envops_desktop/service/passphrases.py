@@ -21,7 +21,7 @@ def passphrase_for(store_url: str, passphrase_file: Path | None = None) -> str |
     """The passphrase of the store at `store_url`, if one is given anywhere."""
     if passphrase_file is not None:
         try:
-            text = passphrase_file.read_text(encoding="utf-8")
+            text = passphrase_file.read_text(encoding="utf-8", errors="surrogateescape")
         except OSError as error:
             raise InvalidInputError(
                 f"Cannot read the passphrase file {passphrase_file}: {error.strerror or error}."

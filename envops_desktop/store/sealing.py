@@ -104,5 +104,13 @@ def unwrap(wrapped: WrappedKey, passphrase: str) -> MasterKey:
 
 def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     return hashlib.scrypt(
-        passphrase.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=256 << 20, dklen=32
+        # Its bytes as typed or read, UTF-8 or not (surrogateescape: what Python holds of
+        # a byte of the environment or a file that is not UTF-8); UTF-8 text is unchanged.
+        passphrase.encode("utf-8", "surrogateescape"),
+        salt=salt,
+        n=n,
+        r=r,
+        p=p,
+        maxmem=256 << 20,
+        dklen=32,
     )

@@ -2,6 +2,7 @@
 only with their passphrase; a damaged or cut one is refused and changes nothing."""
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -63,6 +64,28 @@ def test_an_encrypted_export_holds_nothing_readable_and_imports_with_its_passphr
     assert code == 0, err
     assert rsync_differences(snapshot, tree) == []
     assert (tree / "conf.d" / "secret.ini").read_bytes() == SECRET
+
+
+def test_a_passphrase_that_is_not_utf8_protects_and_opens_a_file_by_its_bytes(
+    run, tmp_path, monkeypatch
+):
+    # Set in a Latin-1 shell, its é is the byte 0xe9: export ended in a UnicodeEncodeError.
+    tree = tmp_path / "billing"
+    make_config_tree(tree)
+    run("env", "add", "billing", "--path", str(tree), "--version", "4.2.0")
+    backup = json.loads(run("backup", "create", "billing", "--json")[1])
+    sealed = tmp_path / "billing.envops.zip"
+    monkeypatch.setenv("ENVOPS_FILE_PASSPHRASE", os.fsdecode(b"caf\xe9 au lait"))
+
+    exported = run("backup", "export", backup["id"], str(sealed), "--encrypt")
+    mess_up(tree)
+    imported = run("import", "billing", str(sealed), "--yes")
+    monkeypatch.setenv("ENVOPS_FILE_PASSPHRASE", "café au lait")  # the same, in UTF-8
+    refused = run("import", "billing", str(sealed), "--yes")
+
+    assert exported[0] == 0, exported[2]
+    assert imported[0] == 0, imported[2]
+    assert refused[0] != 0 and "passphrase does not unlock" in refused[2]
 
 
 def test_a_protected_file_without_its_passphrase_is_refused_and_changes_nothing(

@@ -75,6 +75,26 @@ def test_two_workstations_share_one_store_with_one_passphrase(cli, bucket, s3_en
     assert ids[0] == ids[1]
 
 
+def test_a_passphrase_file_that_is_not_utf8_connects_by_its_bytes(
+    cli, bucket, s3_endpoint, tmp_path
+):
+    # Written by a Latin-1 editor: reading it ended in a UnicodeDecodeError traceback.
+    url = f"s3://{bucket}/team"
+    latin1 = tmp_path / "passphrase"
+    latin1.write_bytes("café au lait\n".encode("latin-1"))
+    for side in "ab":
+        code, _, err = cli(
+            tmp_path / side, "store", "use", url, "--endpoint", s3_endpoint,
+            "--passphrase-file", str(latin1),
+        )  # fmt: skip
+        assert code == 0, err
+    code, _, err = cli(
+        tmp_path / "c", "store", "use", url, "--endpoint", s3_endpoint,
+        "--passphrase-file", _passphrase_file(tmp_path, "café au lait"),  # its UTF-8 bytes
+    )  # fmt: skip
+    assert code == 1 and "The passphrase does not unlock" in err
+
+
 def test_a_wrong_passphrase_is_refused_and_the_data_folder_keeps_no_store(
     cli, bucket, s3_endpoint, tmp_path
 ):
