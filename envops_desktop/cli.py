@@ -480,6 +480,11 @@ def _typed(prompt: str, hidden: bool = False) -> str:
     except (EOFError, KeyboardInterrupt):
         print(file=sys.stderr)  # ends the prompt's line
         raise UsageError("Nothing was changed.") from None
+    except UnicodeDecodeError:  # a Latin-1 terminal's é, read under a UTF-8 locale
+        raise UsageError(
+            "What was typed is not UTF-8 text: the terminal is set to another encoding. "
+            "Nothing was changed. Set it to UTF-8, or give a passphrase in its variable or file."
+        ) from None
 
 
 def _confirm_changes(

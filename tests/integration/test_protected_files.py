@@ -1,6 +1,7 @@
 """Passphrase-protected configuration files: exported sealed, safe to mail, and imported
 only with their passphrase; a damaged or cut one is refused and changes nothing."""
 
+import getpass
 import json
 import os
 import subprocess
@@ -86,6 +87,30 @@ def test_a_passphrase_that_is_not_utf8_protects_and_opens_a_file_by_its_bytes(
     assert exported[0] == 0, exported[2]
     assert imported[0] == 0, imported[2]
     assert refused[0] != 0 and "passphrase does not unlock" in refused[2]
+
+
+def test_a_passphrase_typed_in_a_terminal_that_is_not_utf8_is_refused_in_a_sentence(
+    run, tmp_path, monkeypatch
+):
+    # getpass reads the terminal as UTF-8, strictly: a Latin-1 terminal's é ended the
+    # command in a UnicodeDecodeError traceback. The terminal itself is the edge faked.
+    tree = tmp_path / "billing"
+    make_config_tree(tree)
+    run("env", "add", "billing", "--path", str(tree), "--version", "4.2.0")
+    backup = json.loads(run("backup", "create", "billing", "--json")[1])
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+
+    def latin1_terminal(prompt: str) -> str:
+        raise UnicodeDecodeError("utf-8", b"caf\xe9", 3, 4, "invalid continuation byte")
+
+    monkeypatch.setattr(getpass, "getpass", latin1_terminal)
+    sealed = tmp_path / "billing.envops.zip"
+
+    code, _, err = run("backup", "export", backup["id"], str(sealed), "--encrypt")
+
+    assert code == 2
+    assert err.startswith("envops: What was typed is not UTF-8 text: the terminal is set to")
+    assert not sealed.exists()
 
 
 def test_a_protected_file_without_its_passphrase_is_refused_and_changes_nothing(
