@@ -33,18 +33,24 @@ def run(tmp_path, capsys, monkeypatch):
 
 
 @pytest.fixture
-def exported(run, tmp_path, monkeypatch) -> tuple[Path, Path, Path]:
-    """billing backed up and exported with --encrypt; the tree as it was, and the file."""
+def backed_up(run, tmp_path) -> tuple[Path, str]:
+    """billing, holding a secret, and the id of its backup."""
     tree = tmp_path / "billing"
     make_config_tree(tree)
     (tree / "conf.d" / "secret.ini").write_bytes(SECRET)
     assert run("env", "add", "billing", "--path", str(tree), "--version", "4.2.0")[0] == 0
-    backup = json.loads(run("backup", "create", "billing", "--json")[1])
+    return tree, json.loads(run("backup", "create", "billing", "--json")[1])["id"]
+
+
+@pytest.fixture
+def exported(run, backed_up, tmp_path, monkeypatch) -> tuple[Path, Path, Path]:
+    """billing backed up and exported with --encrypt; the tree as it was, and the file."""
+    tree, backup_id = backed_up
     snapshot = tmp_path / "as-backed-up"
     subprocess.run(["rsync", "-aHAX", f"{tree}/", f"{snapshot}/"], check=True)
     monkeypatch.setenv("ENVOPS_FILE_PASSPHRASE", PASSPHRASE)
     sealed = tmp_path / "billing.envops.zip"
-    code, out, err = run("backup", "export", backup["id"], str(sealed), "--encrypt")
+    code, out, err = run("backup", "export", backup_id, str(sealed), "--encrypt")
     assert code == 0, err
     assert out.endswith("protected by its passphrase.\n")
     monkeypatch.delenv("ENVOPS_FILE_PASSPHRASE")
@@ -68,17 +74,14 @@ def test_an_encrypted_export_holds_nothing_readable_and_imports_with_its_passphr
 
 
 def test_a_passphrase_that_is_not_utf8_protects_and_opens_a_file_by_its_bytes(
-    run, tmp_path, monkeypatch
+    run, backed_up, tmp_path, monkeypatch
 ):
     # Set in a Latin-1 shell, its é is the byte 0xe9: export ended in a UnicodeEncodeError.
-    tree = tmp_path / "billing"
-    make_config_tree(tree)
-    run("env", "add", "billing", "--path", str(tree), "--version", "4.2.0")
-    backup = json.loads(run("backup", "create", "billing", "--json")[1])
+    tree, backup_id = backed_up
     sealed = tmp_path / "billing.envops.zip"
     monkeypatch.setenv("ENVOPS_FILE_PASSPHRASE", os.fsdecode(b"caf\xe9 au lait"))
 
-    exported = run("backup", "export", backup["id"], str(sealed), "--encrypt")
+    exported = run("backup", "export", backup_id, str(sealed), "--encrypt")
     mess_up(tree)
     imported = run("import", "billing", str(sealed), "--yes")
     monkeypatch.setenv("ENVOPS_FILE_PASSPHRASE", "café au lait")  # the same, in UTF-8
@@ -90,14 +93,11 @@ def test_a_passphrase_that_is_not_utf8_protects_and_opens_a_file_by_its_bytes(
 
 
 def test_a_passphrase_typed_in_a_terminal_that_is_not_utf8_is_refused_in_a_sentence(
-    run, tmp_path, monkeypatch
+    run, backed_up, tmp_path, monkeypatch
 ):
     # getpass reads the terminal as UTF-8, strictly: a Latin-1 terminal's é ended the
     # command in a UnicodeDecodeError traceback. The terminal itself is the edge faked.
-    tree = tmp_path / "billing"
-    make_config_tree(tree)
-    run("env", "add", "billing", "--path", str(tree), "--version", "4.2.0")
-    backup = json.loads(run("backup", "create", "billing", "--json")[1])
+    _tree, backup_id = backed_up
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
 
     def latin1_terminal(prompt: str) -> str:
@@ -106,7 +106,7 @@ def test_a_passphrase_typed_in_a_terminal_that_is_not_utf8_is_refused_in_a_sente
     monkeypatch.setattr(getpass, "getpass", latin1_terminal)
     sealed = tmp_path / "billing.envops.zip"
 
-    code, _, err = run("backup", "export", backup["id"], str(sealed), "--encrypt")
+    code, _, err = run("backup", "export", backup_id, str(sealed), "--encrypt")
 
     assert code == 2
     assert err.startswith("envops: What was typed is not UTF-8 text: the terminal is set to")
