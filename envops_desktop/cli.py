@@ -35,7 +35,7 @@ from envops_desktop.domain.errors import (
     WrongPassphraseError,
 )
 from envops_desktop.domain.models import Environment, RestoreCommand
-from envops_desktop.domain.paths import name_on_one_line, shown
+from envops_desktop.domain.paths import is_utf8_text, name_on_one_line, shown
 from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.service import EnvOpsService
@@ -1421,7 +1421,7 @@ def _not_utf8_text(args: argparse.Namespace) -> str | None:
         if dest in _ANY_BYTES:
             continue
         for text in value if isinstance(value, list) else [value]:
-            if isinstance(text, str) and shown(text) != text:
+            if isinstance(text, str) and not is_utf8_text(text):
                 return shown(text)
     return None
 

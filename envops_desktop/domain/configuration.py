@@ -24,7 +24,7 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from envops_desktop.domain.enums import EntryKind
-from envops_desktop.domain.paths import relative_path_problem
+from envops_desktop.domain.paths import is_utf8_text, relative_path_problem
 
 FORMAT_NAME = "envops-configuration"
 FORMAT_VERSION = 3  # the newest this version reads
@@ -47,13 +47,10 @@ def needs_escaped_names(entries: Iterable["ManifestEntry"]) -> bool:
     """Whether any name among `entries` (a path, a link's target, a hardlink, an extended
     attribute's name) is not UTF-8, which a file can carry only from `ESCAPED_NAMES_VERSION`."""
 
-    def unicode(text: str) -> bool:
-        return text.isascii() or not any("\udc80" <= char <= "\udcff" for char in text)
-
     for entry in entries:
         meta = entry.meta or {}
         names = [entry.path, entry.target or "", meta.get("hardlink") or ""]
-        if not all(map(unicode, [*names, *(meta.get("xattrs") or ())])):
+        if not all(map(is_utf8_text, [*names, *(meta.get("xattrs") or ())])):
             return True
     return False
 

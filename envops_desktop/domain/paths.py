@@ -68,6 +68,13 @@ def link_target_escapes(link_path: str, target: str) -> bool:
     return resolved == ".." or resolved.startswith("../")
 
 
+def is_utf8_text(text: str) -> bool:
+    """Whether `text` holds no byte that is not UTF-8 (which Python holds as a lone
+    surrogate, from a name on disk, the command line or the environment): what the database,
+    JSON of pydantic's and Qt take as text."""
+    return text.isascii() or not any("\udc80" <= char <= "\udcff" for char in text)
+
+
 def shown(text: str) -> str:
     """`text` with the bytes of any name in it that are not UTF-8 (which Python holds as lone
     surrogates) written as `\\x` escapes: fit for a message, a report or the database, which

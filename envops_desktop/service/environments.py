@@ -12,7 +12,7 @@ from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
 from envops_desktop.domain.excludes import check_patterns
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Environment, RestoreCommand
-from envops_desktop.domain.paths import relative_path_problem, shown
+from envops_desktop.domain.paths import is_utf8_text, relative_path_problem, shown
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.restore_commands import COMMAND_NAMES, command_output
 from envops_desktop.service.versions import MAX_VERSION_LENGTH, read_version_file, short_printable
@@ -40,7 +40,7 @@ def _check_path(ctx: ServiceContext, path: Path) -> Path:
     # Resolved once, here: a restore swaps the folder itself, and through a link it would
     # replace the link and leave the real configuration untouched.
     path = given.resolve()
-    if shown(str(path)) != str(path):
+    if not is_utf8_text(str(path)):
         # Its path is kept as text, in the database and in every view; text holds such a
         # byte only as an escape, which names another folder.
         raise InvalidInputError(

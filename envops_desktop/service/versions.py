@@ -12,7 +12,7 @@ from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
 from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.models import Environment
-from envops_desktop.domain.paths import shown
+from envops_desktop.domain.paths import is_utf8_text, shown
 
 MAX_VERSION_LENGTH = 100
 # Enough of a version file for its first line: a version's characters, up to 4 bytes each.
@@ -88,7 +88,7 @@ def short_printable(text: str, what: str, limit: int) -> str:
     """`text` without the spaces around it, refused unless it is 1 to `limit` printable
     characters; `what` names it in the refusal ("A version")."""
     text = text.strip()
-    if shown(text) != text:  # bytes of the command line that are not UTF-8
+    if not is_utf8_text(text):  # bytes of the command line
         raise InvalidInputError(
             f"{what} must be UTF-8 text: {shown(text)} holds bytes that are not, as a "
             "terminal set to another encoding sends them."
