@@ -171,11 +171,17 @@ def changed_by_rsync(before: Path, after: Path, *options: str) -> set[str]:
     compare contents) would change to make `before` like `after`: "." for the folder itself.
     Times to the nanosecond, as a restore sets them (rsync's default compares whole
     seconds)."""
-    paths = set()
+    return set(itemized_by_rsync(before, after, *options))
+
+
+def itemized_by_rsync(before: Path, after: Path, *options: str) -> dict[str, str]:
+    """`changed_by_rsync`'s paths, each with rsync's item flags for it ("hf         " for a
+    file that is only linked to another name)."""
+    paths = {}
     for line in rsync_differences(after, before, "--delete", "--modify-window=-1", *options):
         path = line[12:] if not line.startswith("*deleting") else line.split(None, 1)[1]
         path = path.split(" -> ")[0].split(" => ")[0].rstrip("/")
-        paths.add(_unescaped(path) or ".")
+        paths[_unescaped(path) or "."] = line[:11]
     return paths
 
 

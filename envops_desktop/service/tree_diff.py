@@ -491,13 +491,17 @@ def _restore_changes(
         return _with_left_alone_lost(found, env, excludes, scan)
     # What it does not bring back stays as it is, and so do the folders holding the chosen
     # paths, except one the restore must make to hold them (missing, or no folder now); a
-    # file it brings back is linked only to others it brings back.
+    # file it brings back is linked only to others it brings back, or to the node of a name
+    # it leaves alone, which rsync then sees relinked.
     left = LeftAsTheyAre(Excludes([]), only)
     chosen = (
         change
         for change in changes(live, compared, left.selected, links)
-        if _bears_on(left, change)
-        and (left.selected(change.path) or not is_real_folder(Path(env.path), change.path))
+        if change.kinds is _RELINKED
+        or (
+            _bears_on(left, change)
+            and (left.selected(change.path) or not is_real_folder(Path(env.path), change.path))
+        )
     )
     return _with_left_alone_lost(chosen, env, excludes, scan)
 
@@ -561,6 +565,7 @@ _MADE = {ChangeKind.ADDED, ChangeKind.KIND}
 # One tuple each, shared by every path changed only so (200,000 in a restore to an empty
 # folder).
 _ADDED, _REMOVED, _KIND = (ChangeKind.ADDED,), (ChangeKind.REMOVED,), (ChangeKind.KIND,)
+_RELINKED = (ChangeKind.HARDLINK,)
 
 
 def changes(
@@ -575,7 +580,10 @@ def changes(
     the paths it accepts (those a selective restore brings back); `after`'s hardlinked
     names from `links_after` where given, a cheaper read of them than `after` itself."""
     links = links_after or (lambda: _links_of(after))
-    relinked = _relinked(before, links, linked_within or _every_path)
+    accepted = linked_within or _every_path
+    relinked = _relinked(before, after, links, accepted)
+    # Names a selective restore leaves as they are, whose node a name it brings back joins.
+    linked_to_chosen = {path for path in relinked if not accepted(path)}
     olds, news = _ascending(before()), _ascending(after())
     old, new = next(olds, None), next(news, None)
     while old is not None or new is not None:
@@ -597,6 +605,10 @@ def changes(
                 kinds = _differences(was, now, relinked=linked_anew)
             if not kinds:
                 continue
+        if linked_to_chosen and path in linked_to_chosen:
+            # Left as it is but for the names it now shares its node with, whatever the
+            # backup holds at its path.
+            kinds, now = _RELINKED, was
         yield PathChange(
             path=path,
             kinds=kinds,
@@ -634,14 +646,18 @@ def _links_in(
 _LINKABLE = frozenset(EntryKind) - {EntryKind.DIR}
 
 
-def _relinked(before: Side, links_after: Links, linked_within: Callable[[str], bool]) -> set[str]:
+def _relinked(
+    before: Side, after: Side, links_after: Links, linked_within: Callable[[str], bool]
+) -> set[str]:
     """The paths of `before` that `after` gives another node, as `rsync -H` judges it: of
     each file `after` has under several names, the first of them that is there in `before`
     (in rsync's order) is kept, and every other such name that is not already that file is
     linked to it. A link or a FIFO rsync makes under its first name, new or not, and links
     its other names to that. A name that is new is added, not relinked; a file that only
     loses a link, or gains one from a name that is new, does not change. Only the names
-    `linked_within` accepts count: a selective restore links only what it brings back.
+    `linked_within` accepts are linked by the restore (a selective restore links only what
+    it brings back), but they may join a node that names it leaves alone keep
+    (`_joined_to_what_stays`), and rsync then judges all that node's names together.
 
     Judged by each side's first name of a file instead, deleting a hardlinked file's first
     name, or an editor's save that broke a link in another folder, named the wrong file.
@@ -661,6 +677,8 @@ def _relinked(before: Side, links_after: Links, linked_within: Callable[[str], b
     ]
     if not groups:
         return set()
+    if linked_within is not _every_path:
+        groups = _joined_to_what_stays(before, after, groups, linked_within)
     wanted = {path for _kind, group in groups for path in group}
     inode_before = {  # which node each name is in `before`: its kind and first name
         path: (facets.kind, facets.hardlink or path)
@@ -682,6 +700,53 @@ def _relinked(before: Side, links_after: Links, linked_within: Callable[[str], b
         node = inode_before.get(leader) if leader is not None else None
         relinked.update(path for path in present if path != leader and inode_before[path] != node)
     return relinked
+
+
+def _joined_to_what_stays(
+    before: Side,
+    after: Side,
+    groups: list[tuple[EntryKind, list[str]]],
+    brought_back: Callable[[str], bool],
+) -> list[tuple[EntryKind, list[str]]]:
+    """`groups`, the names a restore brings back as one node each, with what the restore
+    does where a node of `before` is also named by a path it leaves alone
+    (`left_alone.keep_links_to_what_stays`): each node written, and each name brought back
+    alone, takes the live node of its first name (in Python's order) that is such a node
+    and is just what is written there, so it joins that node's names left alone."""
+    followers: dict[str, list[str]] = {}  # each node of `before` with several names: the others
+    for path, facets in before():
+        if facets.hardlink is not None and facets.kind in _LINKABLE:
+            followers.setdefault(facets.hardlink, []).append(path)
+    node_of: dict[str, str] = {}  # each name brought back of a node also left alone: the node
+    staying: dict[str, list[str]] = {}  # and each such node's names left alone
+    for first, others in followers.items():
+        every = [first, *others]
+        left = [path for path in every if not brought_back(path)]
+        if left and len(left) < len(every):
+            staying[first] = left
+            node_of |= {path: first for path in every if brought_back(path)}
+    if not staying:
+        return groups
+    was = {path: facets for path, facets in before() if path in node_of}
+    unchanged = {
+        path
+        for path, facets in after()
+        if path in was
+        and was[path].kind is facets.kind
+        and not _differences(was[path], facets, False)
+    }
+    in_groups = {path for _kind, group in groups for path in group}
+    written = [*groups, *((was[path].kind, [path]) for path in node_of if path not in in_groups)]
+    joined: dict[str, tuple[EntryKind, list[str]]] = {}
+    kept = []
+    for kind, group in written:
+        first = next((path for path in sorted(group) if path in unchanged), None)
+        if first is None:
+            kept.append((kind, group))
+        else:
+            node = joined.setdefault(node_of[first], (kind, [*staying[node_of[first]]]))
+            node[1].extend(group)
+    return kept + [node for node in joined.values() if len(node[1]) > 1]
 
 
 def _rsync_order(path: str) -> tuple[tuple[int, bytes], ...]:

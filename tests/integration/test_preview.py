@@ -524,6 +524,34 @@ def test_a_selective_restore_keeps_a_chosen_file_s_link_to_a_name_it_leaves_alon
 
 
 @needs_rsync
+@pytest.mark.parametrize(
+    "make", [_make_file, _make_symlink, _make_fifo], ids=["file", "symlink", "fifo"]
+)
+@pytest.mark.parametrize("chosen", [["main.cf", "conf/site.cf"], ["main.cf", "conf/other.cf"]])
+def test_a_selective_restore_that_links_a_copy_again_previews_the_names_left_alone_it_joins(
+    service, tmp_path, make, chosen
+):
+    # main.cf, made again alone, is linked back to the node its chosen partner shares with
+    # the name left alone. rsync, which judges a node by its first name, then sees that name
+    # relinked too: the preview left it out, so the restore changed a path it did not name.
+    root, backup = _linked_names(service, tmp_path, make)
+    os.unlink(root / "main.cf")
+    make(root / "main.cf")
+    before = _snapshot(root, tmp_path / "before")
+    node = os.lstat(root / "conf" / "site.cf").st_ino
+
+    preview = service.preview_restore("links", backup.id, only=chosen)
+    service.restore_backup("links", backup.id, only=chosen)
+
+    assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
+    left_alone = ({"conf/site.cf", "conf/other.cf"} - set(chosen)).pop()
+    relinked = next(change for change in preview.changes if change.path == left_alone)
+    assert relinked.kinds == (ChangeKind.HARDLINK,)
+    names = ("main.cf", "conf/site.cf", "conf/other.cf")
+    assert {os.lstat(root / name).st_ino for name in names} == {node}
+
+
+@needs_rsync
 def test_a_restore_keeps_a_file_s_link_to_a_name_excluded_since_the_backup(service, tmp_path):
     root, backup = _linked_names(service, tmp_path)
     service.set_excludes("links", ["conf/"])

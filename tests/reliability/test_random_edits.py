@@ -19,7 +19,13 @@ from pathlib import Path
 import pytest
 
 from envops_desktop.domain.errors import InvalidInputError
-from tests.trees import changed_by_rsync, make_tree_of_every_kind, posix_acl, rsync_differences
+from tests.trees import (
+    changed_by_rsync,
+    itemized_by_rsync,
+    make_tree_of_every_kind,
+    posix_acl,
+    rsync_differences,
+)
 
 pytestmark = [
     pytest.mark.reliability,
@@ -291,10 +297,17 @@ def test_after_random_edits_a_restore_of_random_paths_changes_just_those(
     preview = {c.path for c in service.preview_restore("mail", backup.id, only=chosen).changes}
     service.restore_backup("mail", backup.id, only=chosen, previewed=whole if window else None)
 
-    changed = changed_by_rsync(before, root, "-c")
+    itemized = itemized_by_rsync(before, root, "-c")
+    changed = set(itemized)
     assert preview - _same_but_hardlinked_names(preview, changed, root) == changed, (edits, chosen)
-    # Beyond the chosen paths and what they hold, only folders made to hold them.
+    # Beyond the chosen paths and what they hold, only folders made to hold them, and names
+    # of a file that a chosen name now shares, as it does in the backup (rsync sees them
+    # relinked, and nothing else).
+    chosen_nodes = {os.lstat(root / p).st_ino for p in chosen if os.path.lexists(root / p)}
     for path in changed - {p for p in changed if _within(p, chosen)}:
+        if itemized[path].rstrip() in ("hf", "hL", "hD", "hS"):
+            assert os.lstat(root / path).st_ino in chosen_nodes, (path, edits, chosen)
+            continue
         assert any(c.startswith(path + "/") for c in chosen), (path, edits, chosen)
         assert stat.S_ISDIR(os.lstat(root / path).st_mode), (path, edits, chosen)
     # A file brought back as it was is still one file with the names not chosen.
