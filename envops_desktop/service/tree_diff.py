@@ -12,10 +12,12 @@ manifest as it is compared and never held whole: held as a dict, the 200,000 pat
 restore's report took 100 MiB, the most a restore of that tree needed at any moment.
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import heapq
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from operator import attrgetter, itemgetter
@@ -72,6 +74,10 @@ Side = Callable[[], Items]
 Entries = Callable[[], Iterable[TreeEntry]]  # a tree's entries as recorded, in path order
 # (name, the first name of its node, that node's kind)
 Links = Callable[[], Iterable[tuple[str, str, EntryKind]]]
+# Names that neither side lists (excluded) but a restore leaves where they are, of nodes
+# `before` names too, by a name of each such node in `before`: each with the folder it is
+# carried into, which must be in `after` for it to stay.
+LeftOut = Callable[[], dict[str, list[tuple[str, str]]]]
 _PATH = itemgetter(0)
 
 
@@ -449,7 +455,7 @@ def of_file(
         scan = full_scan(env, scan, progress)
         live = held(live_tree(ctx, env, cancel, lambda: ordered, scan, progress))
         compared = _counted(after, progress, files)
-        found = changes(live, compared, links_after=links)
+        found = changes(live, compared, links_after=links, left_out=_excluded_links(env, scan))
         return _with_left_alone_lost(found, env, excludes, scan)
 
     def identity() -> str:
@@ -486,8 +492,9 @@ def _restore_changes(
     scan = full_scan(env, scan, progress)
     live = held(live_tree(ctx, env, cancel, entries, scan, progress))
     compared = _counted(after, progress, backup.file_count)
+    left_out = _excluded_links(env, scan)
     if only is None:
-        found = changes(live, compared, links_after=links)
+        found = changes(live, compared, links_after=links, left_out=left_out)
         return _with_left_alone_lost(found, env, excludes, scan)
     # What it does not bring back stays as it is, and so do the folders holding the chosen
     # paths, except one the restore must make to hold them (missing, or no folder now); a
@@ -496,7 +503,7 @@ def _restore_changes(
     left = LeftAsTheyAre(Excludes([]), only)
     chosen = (
         change
-        for change in changes(live, compared, left.selected, links)
+        for change in changes(live, compared, left.selected, links, left_out)
         if change.kinds is _RELINKED
         or (
             _bears_on(left, change)
@@ -504,6 +511,36 @@ def _restore_changes(
         )
     )
     return _with_left_alone_lost(chosen, env, excludes, scan)
+
+
+def _excluded_links(env: Environment, scan: Scan) -> LeftOut:
+    """The excluded names of nodes `scan` found under other names too: a restore carries
+    them into the tree it puts in place, where a name it brings back may join them."""
+
+    def names() -> dict[str, list[tuple[str, str]]]:
+        root = environment_folder(env)
+        nodes: dict[tuple[int, int], list[tuple[str, str]]] = {}
+        for top in scan.excluded:
+            folder = top.rpartition("/")[0] or ROOT
+            for path in with_all_they_hold(root, [top]):
+                with contextlib.suppress(FileNotFoundError):
+                    st = os.lstat(root / path)
+                    if not stat.S_ISDIR(st.st_mode) and st.st_nlink > 1:
+                        nodes.setdefault((st.st_dev, st.st_ino), []).append((path, folder))
+        if not nodes:
+            return {}
+        inodes = {inode for _device, inode in nodes}
+        maybe = [path for path, _size, _mtime, inode, _mode in scan.files if inode in inodes]
+        maybe += [entry.path for entry in scan.others if entry.kind is not EntryKind.DIR]
+        found = {}
+        for path in maybe:
+            with contextlib.suppress(FileNotFoundError):
+                st = os.lstat(root / path)
+                if (excluded := nodes.get((st.st_dev, st.st_ino))) is not None:
+                    found[path] = excluded
+        return found
+
+    return names
 
 
 def _bears_on(left: LeftAsTheyAre, change: PathChange) -> bool:
@@ -573,17 +610,42 @@ def changes(
     after: Side,
     linked_within: Callable[[str], bool] | None = None,
     links_after: Links | None = None,
+    left_out: LeftOut | None = None,
 ) -> Iterator[PathChange]:
     """Every path that differs from `before` to `after` (each in path order), in path
     order; walked side by side, so neither side is held. A side is read once more first
     where hardlinks may need working out (`_relinked`): with `linked_within`, only among
     the paths it accepts (those a selective restore brings back); `after`'s hardlinked
-    names from `links_after` where given, a cheaper read of them than `after` itself."""
+    names from `links_after` where given, a cheaper read of them than `after` itself; with
+    `left_out`, names the restore leaves as they are that a node it links may also have."""
     links = links_after or (lambda: _links_of(after))
     accepted = linked_within or _every_path
-    relinked = _relinked(before, after, links, accepted)
-    # Names a selective restore leaves as they are, whose node a name it brings back joins.
+    outside: dict[str, list[tuple[str, str]]] | None = None
+
+    def names_left_out() -> dict[str, list[tuple[str, str]]]:
+        nonlocal outside
+        if outside is None:
+            outside = left_out() if left_out is not None else {}
+        return outside
+
+    relinked = _relinked(before, after, links, accepted, names_left_out)
+    # Names left as they are, whose node a name the restore brings back joins.
     linked_to_chosen = {path for path in relinked if not accepted(path)}
+    walked = _walk(before, after, relinked, linked_to_chosen)
+    excluded = {name for names in (outside or {}).values() for name, _folder in names}
+    if not relinked & excluded:
+        yield from walked
+        return
+    # Such a name that is excluded is on neither side: merged in, in path order.
+    unseen = (PathChange(path, _RELINKED) for path in sorted(relinked & excluded))
+    yield from heapq.merge(walked, unseen, key=attrgetter("path"))
+
+
+def _walk(
+    before: Side, after: Side, relinked: set[str], linked_to_chosen: set[str]
+) -> Iterator[PathChange]:
+    """`changes`, once the names rsync sees relinked are known: `linked_to_chosen` among
+    them are left as they are but for that."""
     olds, news = _ascending(before()), _ascending(after())
     old, new = next(olds, None), next(news, None)
     while old is not None or new is not None:
@@ -647,7 +709,11 @@ _LINKABLE = frozenset(EntryKind) - {EntryKind.DIR}
 
 
 def _relinked(
-    before: Side, after: Side, links_after: Links, linked_within: Callable[[str], bool]
+    before: Side,
+    after: Side,
+    links_after: Links,
+    linked_within: Callable[[str], bool],
+    left_out: LeftOut,
 ) -> set[str]:
     """The paths of `before` that `after` gives another node, as `rsync -H` judges it: of
     each file `after` has under several names, the first of them that is there in `before`
@@ -677,14 +743,17 @@ def _relinked(
     ]
     if not groups:
         return set()
-    if linked_within is not _every_path:
-        groups = _joined_to_what_stays(before, after, groups, linked_within)
+    outside = left_out()
+    groups = _joined_to_what_stays(before, after, groups, linked_within, outside)
     wanted = {path for _kind, group in groups for path in group}
     inode_before = {  # which node each name is in `before`: its kind and first name
         path: (facets.kind, facets.hardlink or path)
         for path, facets in before()
-        if path in wanted and facets.kind in _LINKABLE
+        if (path in wanted or path in outside) and facets.kind in _LINKABLE
     }
+    for path, names in outside.items():  # a name left out is of the node it is linked to
+        if path in inode_before:
+            inode_before |= dict.fromkeys((name for name, _folder in names), inode_before[path])
     relinked: set[str] = set()
     for kind, group in groups:
         # Only a name of the same kind in `before` can be kept; another kind is replaced.
@@ -707,44 +776,60 @@ def _joined_to_what_stays(
     after: Side,
     groups: list[tuple[EntryKind, list[str]]],
     brought_back: Callable[[str], bool],
+    left_out: dict[str, list[tuple[str, str]]],
 ) -> list[tuple[EntryKind, list[str]]]:
     """`groups`, the names a restore brings back as one node each, with what the restore
-    does where a node of `before` is also named by a path it leaves alone
-    (`left_alone.keep_links_to_what_stays`): each node written, and each name brought back
-    alone, takes the live node of its first name (in Python's order) that is such a node
-    and is just what is written there, so it joins that node's names left alone."""
+    does where a node of `before` is also named by a path it leaves alone (one it does not
+    bring back, or one `left_out` of both sides): each node written, and each name brought
+    back alone, takes the live node of its first name (in Python's order) that is such a
+    node and is just what is written there (`left_alone.keep_links_to_what_stays`), so it
+    joins that node's names left alone."""
+    if brought_back is _every_path and not left_out:
+        return groups
     followers: dict[str, list[str]] = {}  # each node of `before` with several names: the others
+    outside: dict[str, list[tuple[str, str]]] = {}  # its names left out, by its first name
     for path, facets in before():
-        if facets.hardlink is not None and facets.kind in _LINKABLE:
-            followers.setdefault(facets.hardlink, []).append(path)
+        if facets.kind in _LINKABLE:
+            if facets.hardlink is not None:
+                followers.setdefault(facets.hardlink, []).append(path)
+            if path in left_out:
+                outside.setdefault(facets.hardlink or path, []).extend(left_out[path])
     node_of: dict[str, str] = {}  # each name brought back of a node also left alone: the node
-    staying: dict[str, list[str]] = {}  # and each such node's names left alone
-    for first, others in followers.items():
-        every = [first, *others]
-        left = [path for path in every if not brought_back(path)]
-        if left and len(left) < len(every):
+    staying: dict[str, list[tuple[str, str]]] = {}  # and each such node's names left alone
+    for first in followers.keys() | outside.keys():
+        every = [first, *followers.get(first, ())]
+        left = [(path, ROOT) for path in every if not brought_back(path)]
+        left += outside.get(first, [])
+        if left and any(map(brought_back, every)):
             staying[first] = left
             node_of |= {path: first for path in every if brought_back(path)}
     if not staying:
         return groups
     was = {path: facets for path, facets in before() if path in node_of}
-    unchanged = {
-        path
-        for path, facets in after()
-        if path in was
-        and was[path].kind is facets.kind
-        and not _differences(was[path], facets, False)
+    needed = {folder for names in staying.values() for _name, folder in names}
+    unchanged, folders = set(), {ROOT}
+    for path, now in after():
+        if path in was and was[path].kind is now.kind and not _differences(was[path], now, False):
+            unchanged.add(path)
+        elif path in needed and now.kind is EntryKind.DIR:
+            folders.add(path)
+    # A name left out whose folder the restore does not bring back is lost, not left alone.
+    stays = {
+        first: [name for name, folder in names if folder in folders]
+        for first, names in staying.items()
     }
     in_groups = {path for _kind, group in groups for path in group}
     written = [*groups, *((was[path].kind, [path]) for path in node_of if path not in in_groups)]
     joined: dict[str, tuple[EntryKind, list[str]]] = {}
     kept = []
     for kind, group in written:
-        first = next((path for path in sorted(group) if path in unchanged), None)
+        first = next(
+            (path for path in sorted(group) if path in unchanged and stays[node_of[path]]), None
+        )
         if first is None:
             kept.append((kind, group))
         else:
-            node = joined.setdefault(node_of[first], (kind, [*staying[node_of[first]]]))
+            node = joined.setdefault(node_of[first], (kind, [*stays[node_of[first]]]))
             node[1].extend(group)
     return kept + [node for node in joined.values() if len(node[1]) > 1]
 

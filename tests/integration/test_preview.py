@@ -551,6 +551,65 @@ def test_a_selective_restore_that_links_a_copy_again_previews_the_names_left_alo
     assert {os.lstat(root / name).st_ino for name in names} == {node}
 
 
+def _by_restore(service, _tmp_path, backup):
+    """What restoring `backup` into links would change, and the restore."""
+    return (
+        service.preview_restore("links", backup.id),
+        lambda: service.restore_backup("links", backup.id),
+    )
+
+
+def _by_import(service, tmp_path, backup):
+    """What importing `backup`, exported, into links would change, and the import."""
+    exported = service.export_backup(backup.id, tmp_path / "links.envops")
+    checked = service.check_configuration_file(exported, allow_external_links=True)
+    return (
+        service.preview_import("links", checked),
+        lambda: service.import_configuration_file("links", checked),
+    )
+
+
+@needs_rsync
+@pytest.mark.parametrize(
+    "make", [_make_file, _make_symlink, _make_fifo], ids=["file", "symlink", "fifo"]
+)
+@pytest.mark.parametrize("put_back", [_by_restore, _by_import], ids=["restore", "import"])
+@pytest.mark.parametrize(
+    ("excluded", "kinds"),
+    [
+        ("site.cf.moved", (ChangeKind.HARDLINK,)),
+        ("conf/site.cf.moved", (ChangeKind.HARDLINK,)),
+        ("new/site.cf.moved", (ChangeKind.REMOVED,)),  # with its folder, which no backup holds
+    ],
+    ids=["top", "in-a-folder-restored", "in-a-folder-removed"],
+)
+def test_a_restore_that_links_a_copy_again_previews_the_excluded_name_it_joins(
+    service, tmp_path, make, put_back, excluded, kinds
+):
+    # conf/site.cf, unchanged, keeps its live node, which an excluded name shares, and
+    # main.cf, made again alone, joins it. rsync sees the excluded name relinked too.
+    root, backup = _linked_names(service, tmp_path, make)
+    (root / excluded).parent.mkdir(exist_ok=True)
+    os.link(root / "conf" / "site.cf", root / excluded, follow_symlinks=False)
+    service.set_excludes("links", ["*.moved"])
+    os.unlink(root / "main.cf")
+    make(root / "main.cf")
+    before = _snapshot(root, tmp_path / "before")
+    node = os.lstat(root / "conf" / "site.cf").st_ino
+
+    preview, do_it = put_back(service, tmp_path, backup)
+    do_it()
+
+    assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
+    assert next(c for c in preview.changes if c.path == excluded).kinds == kinds
+    names = ["main.cf", "conf/site.cf", "conf/other.cf"]
+    if kinds == (ChangeKind.HARDLINK,):
+        names.append(excluded)
+    else:  # nothing left to share the node with: written anew
+        node = os.lstat(root / "main.cf").st_ino
+    assert {os.lstat(root / name).st_ino for name in names} == {node}
+
+
 @needs_rsync
 def test_a_restore_keeps_a_file_s_link_to_a_name_excluded_since_the_backup(service, tmp_path):
     root, backup = _linked_names(service, tmp_path)
@@ -1149,7 +1208,7 @@ def test_the_preview_of_an_import_names_exactly_the_paths_the_import_changes(ser
     time.sleep(0.01)
     mess_up(root)
     before = _snapshot(root, tmp_path / "before")
-    checked = service.check_configuration_file(exported)
+    checked = service.check_configuration_file(exported, allow_external_links=True)
 
     preview = service.preview_import("billing", checked)
     service.import_configuration_file("billing", service.check_configuration_file(exported))
