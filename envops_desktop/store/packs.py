@@ -52,7 +52,8 @@ class PackWriter:
             return
         if self._fd is None:
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | BINARY
-            self._fd = os.open(self._folder / self._name, flags)
+            # As a content stored alone is: data, not a program (the default is 0o777).
+            self._fd = os.open(self._folder / self._name, flags, 0o644)
         write_all(self._fd, b"".join(self._pending))
         self._offset += self._pending_bytes
         self._pending, self._pending_bytes = [], 0

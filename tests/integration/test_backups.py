@@ -110,6 +110,17 @@ def test_large_file_streams_through_and_restores(service, environment, config_di
     assert describe_tree(config_dir) == before
 
 
+def test_stored_contents_are_data_not_programs(service, environment, config_dir):
+    # Packs were made with the default mode, 0o777 less the umask: executable by anyone.
+    (config_dir / "large.bin").write_bytes(os.urandom(9 << 20))  # a content stored alone
+    service.create_backup("billing")
+
+    stored = [path for path in (service.data_dir / "objects").rglob("*") if path.is_file()]
+    assert any(path.suffix == ".pack" for path in stored)
+    assert any(path.suffix != ".pack" for path in stored)
+    assert {stat.S_IMODE(path.stat().st_mode) for path in stored} == {0o644}
+
+
 def test_backups_are_listed_newest_first(service, environment):
     first = service.create_backup("billing", name="one")
     second = service.create_backup("billing", name="two")
