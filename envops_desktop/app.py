@@ -48,7 +48,11 @@ def _set_up_logging() -> Path:
     directory = log_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "envops-desktop.log"
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=5)
+    # A name that is not UTF-8 (in an error's message) is written as \udcXX: strictly
+    # encoded, the whole record, a crash's traceback too, was dropped.
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=2_000_000, backupCount=5, encoding="utf-8", errors="backslashreplace"
+    )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)

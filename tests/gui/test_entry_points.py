@@ -1,12 +1,14 @@
 """The installed entry points: the smoke test CI runs on the bundle, and the About dialog."""
 
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 from envops_desktop import app
 from envops_desktop.ui.about_dialog import AboutDialog
+from envops_desktop.ui.crash_reporter import CrashReporter
 from tests.gui.conftest import when_modal
 
 REPO = Path(__file__).parents[2]
@@ -60,3 +62,27 @@ def test_the_app_started_with_a_file_where_its_data_folder_goes_says_so_and_ends
         "Choose another folder with --data-dir DIR or the ENVOPS_DATA_DIR variable."
     ]
     assert in_the_way.read_text() == "notes\n"
+
+
+def test_a_crash_over_a_name_that_is_not_utf8_is_written_to_the_log_it_points_to(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    handlers = list(logging.getLogger().handlers)
+    try:
+        log_path = app._set_up_logging()
+        reporter = CrashReporter(log_path)
+        shown: list[str] = []
+        reporter.show_with(shown.append)
+        # A library's message with the name as it is (an OSError's would be its repr).
+        name = os.fsdecode(b"/srv/caf\xe9.conf")
+        reporter(RuntimeError, RuntimeError(f"cannot parse {name}"), None)
+    finally:
+        for handler in set(logging.getLogger().handlers) - set(handlers):
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+
+    assert shown[0].endswith(f"Details were written to {log_path}.")
+    assert "RuntimeError: cannot parse /srv/caf\\udce9.conf" in log_path.read_text("utf-8")
+    assert "Logging error" not in capsys.readouterr().err
