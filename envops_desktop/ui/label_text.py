@@ -18,6 +18,10 @@ from envops_desktop.domain.paths import shown
 
 # Each space but the last of a run: markup would fold "a  b" into "a b".
 _FOLDED = re.compile(" (?= )")
+# A stretch of a name with nowhere to break a line (a space or a "/"), up to where one is
+# given: a folder named with 200 letters made a dialog 1,900 pixels wide.
+_UNBROKEN = re.compile(r"[^\s/]{40}(?=[^\s/])")
+_MAY_BREAK = "\u200b"  # zero width space: a line may break here, and nothing is shown
 
 
 def rich(template: str, **names: object) -> str:
@@ -27,7 +31,8 @@ def rich(template: str, **names: object) -> str:
 
 def _as_typed(value: object) -> str:
     # `shown`: a byte of a name that is not UTF-8 as \xNN, where Qt would drop it.
-    return _FOLDED.sub("&nbsp;", html.escape(shown(str(value)), quote=False))
+    breakable = _UNBROKEN.sub(lambda run: run[0] + _MAY_BREAK, shown(str(value)))
+    return _FOLDED.sub("&nbsp;", html.escape(breakable, quote=False))
 
 
 def literal(name: str) -> str:

@@ -1,5 +1,6 @@
 """Restoring from a saved backup through the window, exactly as the product guide describes."""
 
+import hashlib
 import signal
 import sys
 
@@ -52,6 +53,31 @@ def test_restore_dialog_shows_the_backup_and_warns(qtbot, window, service, confi
     assert "erase the current configuration" in seen["warning"]
     assert (seen["backup"], seen["version"], seen["first"]) == ("golden", "4.2.0", True)
     assert len(service.list_backups("billing")) == 1  # cancelled: nothing happened
+
+
+def test_a_folder_with_a_long_name_does_not_widen_the_restore_dialog(
+    qtbot, window, service, tmp_path
+):
+    # The name had nowhere to break a line: a folder named by a 192-digit hash (three
+    # sha256s, as a container's layers are) made the dialog 1,400 pixels wide, past the
+    # edge of a laptop's screen, its buttons with it.
+    folder = tmp_path / (hashlib.sha256(b"layer").hexdigest() * 3) / "conf"
+    folder.mkdir(parents=True)
+    (folder / "app.yaml").write_text("port: 80\n")
+    add_billing(service, folder)
+    backup = service.create_backup("billing", name="golden")
+    window.controller.refresh()
+    select_environment(window, "billing")
+    seen = {}
+
+    def inspect(dialog) -> None:
+        seen["width"] = dialog.width()
+        seen["warning"] = dialog.findChild(object, "restoreWarning").text()
+        dialog.reject()
+
+    open_restore(qtbot, window, backup, inspect)
+    assert seen["width"] <= 600
+    assert str(folder) in seen["warning"].replace("\u200b", "")
 
 
 def test_successful_restore_shows_updating_then_success(qtbot, window, service, config_dir):
