@@ -11,12 +11,17 @@ import time
 from pathlib import Path
 
 from envops_desktop.domain.enums import ActivityAction, Outcome
-from envops_desktop.domain.errors import InvalidInputError, NotFoundError
+from envops_desktop.domain.errors import InvalidInputError, NotFoundError, OperationFailedError
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
 from envops_desktop.service.context import FOLDER_RESTORE_PREFIX, ServiceContext
-from envops_desktop.service.restore import TreeWriter, apply_root_metadata, check_free_space
+from envops_desktop.service.restore import (
+    TreeWriter,
+    apply_root_metadata,
+    check_free_space,
+    why_nothing_can_be_made_in,
+)
 from envops_desktop.service.swap import remove_tree
 from envops_desktop.store.file_writes import sync_to_disk
 from envops_desktop.store.owned_folders import STAGING_MARK, OwnedFolder
@@ -65,6 +70,11 @@ def check_destination(ctx: ServiceContext, destination: Path) -> Path:
         raise InvalidInputError(
             f"{destination} is inside EnvOps's data folder ({data_dir}), which is its own to "
             "clear; choose a folder outside it. Nothing was written."
+        )
+    # Tried last: it makes a folder there for an instant, which must not be in another's.
+    if (why := why_nothing_can_be_made_in(destination.parent)) is not None:
+        raise OperationFailedError(
+            f"Cannot write in {destination.parent} ({why}); nothing was written."
         )
     return destination
 

@@ -123,10 +123,10 @@ def check_restorable(
             "register a folder inside it as the environment instead."
         )
     parent = target.parent
-    if not _can_create_in(parent):
+    if (why := why_nothing_can_be_made_in(parent)) is not None:
         raise OperationFailedError(
-            f"No write permission on {parent}, the folder that holds {target.name}; "
-            "a restore needs it to swap the configuration in atomically."
+            f"Cannot write in {parent}, the folder that holds {target.name} ({why}); "
+            "a restore needs it to swap the configuration in atomically. Nothing was changed."
         )
     check_free_space(target, needed_bytes)
     if look_inside:
@@ -157,16 +157,19 @@ def _check_nothing_unmovable(env: Environment) -> None:
         )
 
 
-def _can_create_in(folder: Path) -> bool:
-    # Try it rather than ask os.access: root passes access checks on read-only mounts and
-    # immutable folders, where the swap would still fail halfway through.
+def why_nothing_can_be_made_in(folder: Path) -> str | None:
+    """Why no folder can be made in `folder` ("Read-only file system"), or None if one can.
+
+    Tried rather than asked of os.access: root passes access checks on read-only mounts and
+    immutable folders, where the swap would still fail halfway through; and a disk that is
+    read-only, or no disk at all (/proc), was said to have too little free space."""
     probe = folder / f".envops-probe-{new_id()}"
     try:
         probe.mkdir()
-    except OSError:
-        return False
+    except OSError as error:
+        return error.strerror or str(error)
     probe.rmdir()
-    return True
+    return None
 
 
 def _mib(nbytes: int) -> int:

@@ -124,13 +124,17 @@ def test_a_cancelled_restore_to_a_folder_leaves_nothing_behind(service, environm
 
 
 @needs_root_to_mount
+@pytest.mark.parametrize("size", ["32m", "4m"], ids=["room-enough", "too-small-too"])
 def test_a_restore_to_a_folder_on_a_read_only_disk_says_so_in_a_sentence(
-    service, environment, tmp_path
+    service, environment, tmp_path, size
 ):
+    # A read-only disk with little room was said to have too little free space.
     backup = service.create_backup("billing")
-    with small_disk(tmp_path / "mounted", "32m") as disk:  # room enough, were it writable
+    with small_disk(tmp_path / "mounted", size) as disk:
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
-        with pytest.raises(OperationFailedError, match=r"^Could not write .*: Read-only file"):
+        with pytest.raises(
+            OperationFailedError, match=r"^Cannot write in .*mounted \(Read-only file system\)"
+        ):
             service.restore_to_folder(backup.id, disk / "old-billing")
         assert list(disk.iterdir()) == []
 
