@@ -59,10 +59,38 @@ class DamagedBlobError(ValueError):
         return cls(f"blob {sha} does not decode: {error}")
 
     @classmethod
+    def unreadable(cls, sha: str, error: OSError) -> "DamagedBlobError":
+        # Not the caller's error: a pack made a folder, or a disk that fails to read it, was
+        # reported as the file being written.
+        return cls(f"blob {sha} cannot be read: {error.strerror or error}")
+
+    @classmethod
     def check(cls, sha: str, hexdigest: str) -> None:
         """Refuse content of blob `sha` whose hash is `hexdigest`, unless that is its name."""
         if hexdigest != sha:
             raise cls(f"blob {sha} does not match its checksum")
+
+
+@contextlib.contextmanager
+def _opened(sha: str, path: str | Path) -> Iterator[BinaryIO]:
+    """The file holding blob `sha` (its own, or its pack), open to read; a failure to open
+    it said to be the store's. (What the caller does with it, writing a file, is not.)"""
+    try:
+        raw = open(path, "rb", buffering=0)  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        raise MissingBlobError(f"blob {sha} is missing from the store") from None
+    except OSError as error:
+        raise DamagedBlobError.unreadable(sha, error) from None
+    with raw:
+        yield raw
+
+
+def _read_as(sha: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """`chunks` of blob `sha`, a failure to read them said to be the store's."""
+    try:
+        yield from chunks
+    except OSError as error:
+        raise DamagedBlobError.unreadable(sha, error) from None
 
 
 # What storing one file gave: its sha256, its size as read, where its blob was packed (None
@@ -327,6 +355,8 @@ class BlobStore:
         except FileNotFoundError:
             # The index still names the pack: the store was damaged, not the caller's file.
             raise MissingBlobError(f"blob {sha} is missing from the store") from None
+        except OSError as error:
+            raise DamagedBlobError.unreadable(sha, error) from None
         try:
             return decoded(body, at.compressed)
         except zstandard.ZstdError as error:
@@ -339,7 +369,7 @@ class BlobStore:
         or compressed whole by an earlier version). A shared store sends these as they are."""
         where = self._found(sha)
         if isinstance(where, PackedAt):
-            with open(os.path.join(self._packs, where.pack), "rb", buffering=0) as pack:
+            with _opened(sha, os.path.join(self._packs, where.pack)) as pack:
                 body = stored_body_at(pack, where)
             found = frames_of(body) if where.compressed else None
             yield None if found is None else ((bytes(f), n) for f, n in found)
@@ -347,7 +377,7 @@ class BlobStore:
         if where.suffix != _ZST or where.stat().st_size == 0:  # an empty map cannot be made
             yield None
             return
-        with open(where, "rb") as raw, mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        with _opened(sha, where) as raw, mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ) as m:
             found = frames_of(m)
             try:
                 yield None if found is None else ((bytes(f), n) for f, n in found)
@@ -361,8 +391,8 @@ class BlobStore:
         if isinstance(where, PackedAt):
             yield (self._packed(sha, where),)
             return
-        with open(where, "rb", buffering=0) as raw:
-            yield decoded_chunks(raw, where.suffix == _ZST)
+        with _opened(sha, where) as raw:
+            yield _read_as(sha, decoded_chunks(raw, where.suffix == _ZST))
 
     def extract(
         self, sha: str, target: str, mode: int, mtime_ns: int, applied: Applied = NOTHING

@@ -390,6 +390,28 @@ def test_a_restore_from_a_store_that_lost_its_pack_names_what_is_missing_and_cha
     assert "None" not in str(failed.value)
 
 
+def test_a_restore_from_a_store_whose_pack_cannot_be_read_says_so_and_changes_nothing(
+    service, environment, config_dir, tmp_path
+):
+    # A pack made a folder (a damaged disk, a bad fsck) was said to be the file "written".
+    backup = service.create_backup("billing")
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+    for pack in (tmp_path / "data" / "objects" / "packs").iterdir():
+        pack.unlink()
+        pack.mkdir()
+    with pytest.raises(OperationFailedError) as failed:
+        service.restore_backup("billing", backup.id)
+    assert describe_tree(config_dir) == messed
+    assert str(failed.value).startswith("The stored copy of ")
+    assert "is damaged (blob " in str(failed.value)
+    assert "cannot be read: Is a directory)" in str(failed.value)
+    # An export said the file it wrote could not be written, "Is a directory".
+    with pytest.raises(OperationFailedError, match=r"cannot be read: Is a directory\), so "):
+        service.export_backup(backup.id, tmp_path / "billing.envops")
+    assert not (tmp_path / "billing.envops").exists()
+
+
 def test_a_failing_pre_restore_command_changes_nothing(service, config_dir):
     stop = RestoreCommand(argv=["sh", "-c", "echo service will not stop; exit 3"])
     service.add_environment("billing", config_dir, version="4.2.0", pre_restore_command=stop)
