@@ -33,8 +33,10 @@ def open_restore(qtbot, window, backup, answer) -> None:
     choose_backup_option(qtbot, window, backup.id, "restoreAction")
 
 
-def test_restore_dialog_shows_the_backup_and_warns(qtbot, window, service, config_dir):
-    add_billing(service, config_dir)
+def restore_dialog_seen(qtbot, window, service, folder) -> dict:
+    """What the Restore dialog of a backup "golden" of billing, registered at `folder`,
+    shows when opened from the backups table; then cancelled."""
+    add_billing(service, folder)
     backup = service.create_backup("billing", name="golden")
     window.controller.refresh()
     select_environment(window, "billing")
@@ -42,6 +44,7 @@ def test_restore_dialog_shows_the_backup_and_warns(qtbot, window, service, confi
 
     def inspect(dialog) -> None:
         seen["name"] = dialog.objectName()
+        seen["width"] = dialog.width()
         seen["warning"] = dialog.findChild(object, "restoreWarning").text()
         seen["backup"] = dialog.findChild(object, "backupName").text()
         seen["version"] = dialog.findChild(object, "backupVersion").text()
@@ -49,6 +52,11 @@ def test_restore_dialog_shows_the_backup_and_warns(qtbot, window, service, confi
         dialog.reject()
 
     open_restore(qtbot, window, backup, inspect)
+    return seen
+
+
+def test_restore_dialog_shows_the_backup_and_warns(qtbot, window, service, config_dir):
+    seen = restore_dialog_seen(qtbot, window, service, config_dir)
     assert seen["name"] == "restoreBackupDialog"
     assert "erase the current configuration" in seen["warning"]
     assert (seen["backup"], seen["version"], seen["first"]) == ("golden", "4.2.0", True)
@@ -64,18 +72,7 @@ def test_a_folder_with_a_long_name_does_not_widen_the_restore_dialog(
     folder = tmp_path / (hashlib.sha256(b"layer").hexdigest() * 3) / "conf"
     folder.mkdir(parents=True)
     (folder / "app.yaml").write_text("port: 80\n")
-    add_billing(service, folder)
-    backup = service.create_backup("billing", name="golden")
-    window.controller.refresh()
-    select_environment(window, "billing")
-    seen = {}
-
-    def inspect(dialog) -> None:
-        seen["width"] = dialog.width()
-        seen["warning"] = dialog.findChild(object, "restoreWarning").text()
-        dialog.reject()
-
-    open_restore(qtbot, window, backup, inspect)
+    seen = restore_dialog_seen(qtbot, window, service, folder)
     assert seen["width"] <= 600
     assert str(folder) in seen["warning"].replace("\u200b", "")
 
