@@ -85,6 +85,19 @@ def _opened(sha: str, path: str | Path) -> Iterator[BinaryIO]:
         yield raw
 
 
+def _remove_stored(path: str | Path) -> None:
+    """Remove a blob's file or a pack, if there is one, or the folder damage left in its
+    place (a repair or gc that met one ended in an IsADirectoryError)."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError:  # EISDIR on Linux, EPERM on macOS, access denied on Windows
+        if not os.path.isdir(path) or os.path.islink(path):
+            raise
+        shutil.rmtree(path)
+
+
 def _read_as(sha: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
     """`chunks` of blob `sha`, a failure to read them said to be the store's."""
     try:
@@ -481,8 +494,7 @@ class BlobStore:
         shas = list(shas)
         for sha in shas:
             for candidate in self._loose_names(sha):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(candidate)
+                _remove_stored(candidate)
         for pack in self._index.forget(shas):
             self._compact(pack)
 
@@ -503,7 +515,7 @@ class BlobStore:
             # move leaves the fresh pack without rows, after it the old one: either is swept.
             sync_to_disk()
             self._index.move(fresh.placed.items())
-        old.unlink(missing_ok=True)
+        _remove_stored(old)
 
     def clear_temporary(self) -> None:
         """Drop half-written blobs and packs of backups that never finished (only when no
@@ -520,4 +532,4 @@ class BlobStore:
         in_use = self._index.packs_in_use()
         for pack in self._packs.iterdir():
             if pack.name not in in_use:
-                pack.unlink(missing_ok=True)
+                _remove_stored(pack)

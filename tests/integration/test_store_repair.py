@@ -13,7 +13,17 @@ def _lose_every_pack(data) -> None:
         pack.unlink()
 
 
-@pytest.mark.parametrize("damage", ["bit rot in a stored file", "every pack file lost"])
+def _make_every_pack_a_folder(data) -> None:
+    # A damaged disk's repair left folders in their place: the store's repair then ended
+    # in an IsADirectoryError as it took them away.
+    for pack in (data / "objects" / "packs").iterdir():
+        pack.unlink()
+        (pack / "lost+found").mkdir(parents=True)
+
+
+@pytest.mark.parametrize(
+    "damage", ["bit rot in a stored file", "every pack file lost", "every pack file a folder"]
+)
 def test_after_verify_repair_the_next_backup_makes_every_older_backup_whole_again(
     service, environment, config_dir, tmp_path, settled, damage
 ):
@@ -24,8 +34,10 @@ def test_after_verify_repair_the_next_backup_makes_every_older_backup_whole_agai
     app = next(e.sha256 for e in service.backup_entries(first.id) if e.path == "app.yaml")
     if damage == "bit rot in a stored file":
         damage_blob(data, app)
-    else:
+    elif damage == "every pack file lost":
         _lose_every_pack(data)
+    else:
+        _make_every_pack_a_folder(data)
     # Unrepaired, a backup of the unchanged folder trusts the stored copy: its hash cache
     # knows the file, and the folder's digest stands for the last backup.
     service.create_backup("billing", name="trusting")
@@ -38,6 +50,7 @@ def test_after_verify_repair_the_next_backup_makes_every_older_backup_whole_agai
     service.create_backup("billing", name="after the repair")
 
     assert service.check_store().healthy
+    assert all(p.is_file() for p in (data / "objects" / "packs").iterdir())
     for backup in (first, service.find_backup("billing", "trusting")):
         mess_up(config_dir)
         service.restore_backup("billing", backup.id)
