@@ -803,7 +803,10 @@ def _joined_to_what_stays(
         if left and any(map(brought_back, every)):
             staying[first] = left
             node_of |= {path: first for path in every if brought_back(path)}
-    if not staying:
+    in_groups = {path for _kind, group in groups for path in group}
+    if not in_groups & node_of.keys():
+        # Names brought back alone that keep their node leave its names as they were: only
+        # a node written under several names can join one named by a path left alone.
         return groups
     was = {path: facets for path, facets in before() if path in node_of}
     needed = {folder for names in staying.values() for _name, folder in names}
@@ -818,7 +821,6 @@ def _joined_to_what_stays(
         first: [name for name, folder in names if folder in folders]
         for first, names in staying.items()
     }
-    in_groups = {path for _kind, group in groups for path in group}
     written = [*groups, *((was[path].kind, [path]) for path in node_of if path not in in_groups)]
     joined: dict[str, tuple[EntryKind, list[str]]] = {}
     kept = []
