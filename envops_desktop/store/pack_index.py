@@ -60,7 +60,17 @@ _PLACES = (
 
 
 def _placed(row: sqlite3.Row) -> tuple[str, PackedAt]:
-    return row[0].hex(), PackedAt(row[1], row[2], row[3], bool(row[4]))
+    return _sha_of(row[0]), PackedAt(row[1], row[2], row[3], bool(row[4]))
+
+
+def _sha_of(digest: object) -> str:
+    """A row's content hash, as text. SQLite does not notice every damaged page: one zeroed
+    gave rows whose hash read as NULL, and `gc` ended in an AttributeError."""
+    if not isinstance(digest, bytes) or len(digest) != 32:
+        raise sqlite3.DatabaseError(
+            "database disk image is malformed: a stored content's row names no content"
+        )
+    return digest.hex()
 
 
 class _PackNumbers:
@@ -147,7 +157,7 @@ class PackIndex:
 
     def all_blobs(self) -> Iterator[str]:
         for (sha,) in self._db.connection().execute("SELECT sha256 FROM packed_contents"):
-            yield sha.hex()
+            yield _sha_of(sha)
 
     def packs_in_use(self) -> set[str]:
         rows = self._db.connection().execute(

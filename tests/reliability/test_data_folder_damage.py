@@ -1,10 +1,13 @@
 """A data folder that is damaged, full, or created by several commands at once: a sentence
 and an exit code, never a traceback."""
 
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from envops_desktop.cli import main
 from envops_desktop.service import EnvOpsService
@@ -24,6 +27,27 @@ def test_a_damaged_database_header_is_a_sentence(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("envops: ") and "is damaged" in err and err.count("\n") == 1
     assert database.read_bytes()[:16] == b"not a sqlite db!"  # changed nothing
+
+
+@pytest.mark.parametrize("command", [["gc"], ["gc", "--dry-run"], ["verify"]])
+def test_a_stored_contents_row_damaged_to_name_nothing_is_a_sentence(tmp_path, capsys, command):
+    # SQLite does not notice every damaged page: one zeroed read back as rows whose hash was
+    # NULL, and gc ended in an AttributeError traceback.
+    config = tmp_path / "billing"
+    make_config_tree(config, files=5)
+    data = tmp_path / "data"
+    service = EnvOpsService(data)
+    service.add_environment("billing", config, version="1.0")
+    service.create_backup("billing")
+    service.close()
+    with sqlite3.connect(data / "envops.sqlite3") as db:
+        (first,) = db.execute("SELECT sha256 FROM packed_contents LIMIT 1").fetchone()
+        db.execute("UPDATE packed_contents SET sha256 = x'00' WHERE sha256 = ?", (first,))
+
+    assert main(["--data-dir", str(data), *command]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("envops: ") and err.count("\n") == 1
+    assert "envops.sqlite3 is damaged (database disk image is malformed" in err
 
 
 @needs_root_to_mount
