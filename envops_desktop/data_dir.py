@@ -32,8 +32,10 @@ def cannot_open(data_dir: Path, error: OSError) -> str:
     """Why the data folder `data_dir` could not be made or opened, as a sentence that says
     what to do, instead of the system's "[Errno 13] Permission denied: '…'"."""
     if isinstance(error, FileExistsError) or error.errno == errno.ENOTDIR:
-        # The folder, or one above it, is a file: name that file, not the folder asked for.
-        file = next((p for p in (data_dir, *data_dir.parents) if p.is_file()), data_dir)
+        # The folder, one above it or one of its own (objects/packs) is a file: name that
+        # file, not the folder asked for.
+        made = Path(error.filename) if error.filename else data_dir
+        file = next((p for p in (made, *made.parents) if p.is_file()), data_dir)
         reason = f"{file} is a file, not a folder"
     else:
         reason = (error.strerror or str(error)).lower()

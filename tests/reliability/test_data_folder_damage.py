@@ -1,6 +1,7 @@
 """A data folder that is damaged, full, or created by several commands at once: a sentence
 and an exit code, never a traceback."""
 
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -27,6 +28,22 @@ def test_a_damaged_database_header_is_a_sentence(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("envops: ") and "is damaged" in err and err.count("\n") == 1
     assert database.read_bytes()[:16] == b"not a sqlite db!"  # changed nothing
+
+
+def test_a_file_where_the_store_keeps_a_folder_is_named(tmp_path, capsys):
+    # The sentence named the data folder itself as the file in the way.
+    data = tmp_path / "data"
+    EnvOpsService(data).close()
+    shutil.rmtree(data / "objects" / "packs")
+    (data / "objects" / "packs").write_text("a file where a folder was\n")
+
+    assert main(["--data-dir", str(data), "env", "list"]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"envops: Cannot open the data folder {data}: {data / 'objects' / 'packs'} is a file, "
+        "not a folder. Choose another folder with --data-dir DIR or the ENVOPS_DATA_DIR "
+        "variable.\n"
+    )
 
 
 @pytest.mark.parametrize("command", [["gc"], ["gc", "--dry-run"], ["verify"]])
