@@ -504,6 +504,7 @@ def _restore_changes(
     chosen = (
         change
         for change in changes(live, compared, left.selected, links, left_out)
+        # The very tuple `changes` gives a name left alone that a chosen name joins.
         if change.kinds is _RELINKED
         or (
             _bears_on(left, change)
