@@ -817,9 +817,10 @@ def _joined_to_what_stays(
             unchanged.add(path)
         elif path in needed and now.kind is EntryKind.DIR:
             folders.add(path)
-    # A name left out whose folder the restore does not bring back is lost, not left alone.
+    # A name left out whose folder the restore does not bring back is lost, not left alone;
+    # in a folder a selective restore leaves as it is, it stays with it.
     stays = {
-        first: [name for name, folder in names if folder in folders]
+        first: [name for name, folder in names if folder in folders or not brought_back(folder)]
         for first, names in staying.items()
     }
     written = [*groups, *((was[path].kind, [path]) for path in node_of if path not in in_groups)]

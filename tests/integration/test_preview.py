@@ -569,23 +569,40 @@ def _by_import(service, tmp_path, backup):
     )
 
 
+def _by_restoring_the_file_s_names(service, _tmp_path, backup):
+    """What restoring only main.cf and conf of `backup` would change, and the restore: a
+    folder the backup does not hold is left as it is, with what it holds."""
+    chosen = ["main.cf", "conf"]
+    return (
+        service.preview_restore("links", backup.id, only=chosen),
+        lambda: service.restore_backup("links", backup.id, only=chosen),
+    )
+
+
 @needs_rsync
 @pytest.mark.parametrize(
     "make", [_make_file, _make_symlink, _make_fifo], ids=["file", "symlink", "fifo"]
 )
-@pytest.mark.parametrize("put_back", [_by_restore, _by_import], ids=["restore", "import"])
+@pytest.mark.parametrize(
+    "put_back",
+    [_by_restore, _by_import, _by_restoring_the_file_s_names],
+    ids=["restore", "import", "selective"],
+)
 @pytest.mark.parametrize(
     ("excluded", "kinds"),
     [
         ("site.cf.moved", (ChangeKind.HARDLINK,)),
         ("conf/site.cf.moved", (ChangeKind.HARDLINK,)),
-        ("new/site.cf.moved", (ChangeKind.REMOVED,)),  # with its folder, which no backup holds
+        # With its folder, which no backup holds; a selective restore leaves that as it is.
+        ("new/site.cf.moved", (ChangeKind.REMOVED,)),
     ],
     ids=["top", "in-a-folder-restored", "in-a-folder-removed"],
 )
 def test_a_restore_that_links_a_copy_again_previews_the_excluded_name_it_joins(
     service, tmp_path, make, put_back, excluded, kinds
 ):
+    if put_back is _by_restoring_the_file_s_names:
+        kinds = (ChangeKind.HARDLINK,)
     # conf/site.cf, unchanged, keeps its live node, which an excluded name shares, and
     # main.cf, made again alone, joins it. rsync sees the excluded name relinked too.
     root, backup = _linked_names(service, tmp_path, make)
