@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -173,6 +174,12 @@ def _capture(app: QApplication, scratch: Path) -> None:
     _finish(controller)
     dialog.show()
     save(dialog, "restore-backup-dialog")
+    dialog.close()
+    # A folder named by a long hash: its name breaks across lines instead of widening it.
+    layered = Path(billing.path).parent / ("9f2c41d07be35a68" * 12) / "billing"
+    dialog = RestoreBackupDialog(replace(billing, path=str(layered)), older, caveats, window)
+    dialog.show()
+    save(dialog, "restore-backup-dialog-long-path")
     dialog.close()
     # A preview past its first second (one over 200,000 files takes five): the moving bar.
     preview = controller.preview_restore(billing, older)
