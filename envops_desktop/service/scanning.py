@@ -227,9 +227,9 @@ def scan_tree(
         root_meta=read_metadata(str(root), root_stat),
     )
     add_file, files, unread = scan.files.add, scan.files.paths, scan.xattrs_unread.append
-    # Each entry whose time a scan keeps as the nearest it records, with its own: a file's
-    # found as it is added, at no cost until one fails to fit.
-    unrecordable = [(".", root_stat.st_mtime_ns)]
+    # Each entry whose time a scan keeps as the nearest it records, with its own.
+    unrecordable: list[tuple[str, int]] = []
+    _note_unrecordable(".", root_stat, unrecordable)
     excluding = bool(excludes)
     first_names: dict[tuple[int, int], str] = {}  # a hardlinked node's first path, by inode
     # Depth first, each folder's entries in the order their paths sort in, so the files
@@ -274,9 +274,7 @@ def scan_tree(
                     meta = owner_of(st)
                 add_file(path, st, meta)
             elif _S_ISDIR(mode):
-                if not EARLIEST_NS <= st.st_mtime_ns <= LATEST_NS:
-                    unrecordable.append((path, st.st_mtime_ns))
-                folder = _entry(path, EntryKind.DIR, st, full)
+                folder = _entry(path, EntryKind.DIR, st, full, unrecordable)
                 if mounted and path in mounted:
                     scan.others.append(folder)
                     scan.skipped.append(path + MOUNT_POINT_NOTE)
@@ -287,8 +285,6 @@ def scan_tree(
                 scan.others.append(folder)
                 pending.append((path + "/", full + "/", _in_path_order(listing)))
             elif _S_ISLNK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-                if not EARLIEST_NS <= st.st_mtime_ns <= LATEST_NS:
-                    unrecordable.append((path, st.st_mtime_ns))
                 # These can have several names too, as rsync -H keeps them (`cp -al` links
                 # a tree's symlinks): a later name records the first.
                 linked = None
@@ -296,10 +292,11 @@ def scan_tree(
                     first = first_names.setdefault((st.st_dev, st.st_ino), path)
                     linked = None if first == path else first
                 if _S_ISLNK(mode):
-                    node = _entry(path, EntryKind.SYMLINK, st, full, _link_target(full), linked)
+                    target = _link_target(full)
+                    node = _entry(path, EntryKind.SYMLINK, st, full, unrecordable, target, linked)
                 else:
                     kind = EntryKind.FIFO if stat.S_ISFIFO(mode) else EntryKind.SOCKET
-                    node = _entry(path, kind, st, full, hardlink=linked)
+                    node = _entry(path, kind, st, full, unrecordable, hardlink=linked)
                 scan.others.append(node)
             else:
                 scan.devices.append(path)
@@ -311,9 +308,7 @@ def scan_tree(
             scan.removed.append(path)
     scan.others.sort(key=itemgetter(0))  # a folder `a` comes before `a-b`, not after it
     scan.skipped += [
-        path + unrecordable_note(ns)
-        for path, ns in unrecordable + scan.files.unrecordable
-        if not EARLIEST_NS <= ns <= LATEST_NS
+        path + unrecordable_note(ns) for path, ns in unrecordable + scan.files.unrecordable
     ]
     return scan
 
@@ -415,12 +410,20 @@ def _entry(
     kind: EntryKind,
     st: os.stat_result,
     full: str,
+    unrecordable: list[tuple[str, int]],
     target: str | None = None,
     hardlink: str | None = None,
 ) -> TreeEntry:
+    _note_unrecordable(path, st, unrecordable)
     meta = read_metadata(full, st, hardlink=hardlink)
     mtime_ns = recordable_ns(st.st_mtime_ns)
     return TreeEntry(path, kind, stat.S_IMODE(st.st_mode), 0, mtime_ns, None, target, meta)
+
+
+def _note_unrecordable(path: str, st: os.stat_result, found: list[tuple[str, int]]) -> None:
+    # A file's is found as it is added to its column, at no cost until one fails to fit.
+    if not EARLIEST_NS <= st.st_mtime_ns <= LATEST_NS:
+        found.append((path, st.st_mtime_ns))
 
 
 def holds_at_most(root: Path, limit: int) -> bool:
