@@ -28,6 +28,9 @@ _MAGICS = (
     (b"\xfd7zXZ\x00", "tar.xz"),
 )
 _USTAR_AT = 257
+_BLOCK = 512
+# A tar header's checksum: eight bytes of octal, summed over the header as if they were spaces.
+_CHECKSUM = slice(148, 156)
 # A central directory record naming the manifest: its fixed fields (the name's length among
 # them), then the name.
 _MANIFEST_RECORD = re.compile(
@@ -54,12 +57,12 @@ def plain_archive_kind(path: Path) -> str | None:
     else (a configuration file, or not an archive at all)."""
     try:
         with open(path, "rb") as f:
-            head = f.read(_USTAR_AT + 5)
+            head = f.read(_BLOCK)
             size = os.fstat(f.fileno()).st_size
     except OSError:
         return None
     kind = next((name for magic, name in _MAGICS if head.startswith(magic)), None)
-    if kind is None and head[_USTAR_AT:].startswith(b"ustar"):
+    if kind is None and (head[_USTAR_AT:].startswith(b"ustar") or _is_tar_header(head)):
         kind = "tar"
     if kind is None and size >= 1024 and size % 512 == 0 and not any(head):
         kind = "tar"  # an empty one, its end blocks only: refused as holding nothing
@@ -70,6 +73,21 @@ def plain_archive_kind(path: Path) -> str | None:
         except (zipfile.BadZipFile, OSError, EOFError, zlib.error, struct.error):
             return None  # refused as a damaged configuration file, in its own words
     return kind
+
+
+def _is_tar_header(block: bytes) -> bool:
+    """Whether `block` is a tar header by its checksum, as GNU tar tells one: the old (v7)
+    format has no "ustar" to look for."""
+    if len(block) < _BLOCK or not block[0]:
+        return False
+    try:
+        stored = int(block[_CHECKSUM].split(b"\0", 1)[0].strip() or b"x", 8)
+    except ValueError:
+        return False
+    spaced = block[: _CHECKSUM.start] + b" " * 8 + block[_CHECKSUM.stop :]
+    # Some old tars summed signed bytes.
+    signed = sum(b - 256 if b > 127 else b for b in spaced)
+    return stored in (sum(spaced), signed)
 
 
 def _holds_envops_manifest(path: Path) -> bool:

@@ -471,6 +471,39 @@ def test_a_tar_whose_names_hold_double_slashes_or_dots_imports_as_tar_extracts_i
     assert rsync_differences(extracted / "source", config_dir, "--delete") == []
 
 
+def test_a_tar_in_the_old_v7_format_is_known_as_a_tar_and_imports_as_tar_extracts_it(
+    service, environment, config_dir, tmp_path
+):
+    # No "ustar" in its header to tell it by: it was refused as "not a configuration file,
+    # nor a zip or tar archive". GNU tar tells one by its header's checksum.
+    source = snapshot(config_dir, tmp_path / "source")
+    os.link(source / "app.yaml", source / "conf.d" / "app.yaml")
+    archive = tar_of(source, tmp_path / "old.tar", "--format=v7")
+    assert b"ustar" not in archive.read_bytes()
+    extracted = tmp_path / "extracted"
+    extracted.mkdir()
+    subprocess.run(["tar", "-xpf", str(archive), "-C", str(extracted)], check=True)
+
+    checked = service.check_configuration_file(archive)
+    assert checked.plain is not None and checked.plain.tree.kind == "tar"
+    imported(service, "billing", archive, "4.2.0", "source")
+
+    assert rsync_differences(extracted / "source", config_dir, "--delete") == []
+
+
+def test_a_file_that_only_looks_like_a_tar_header_in_part_is_not_taken_for_one(
+    service, environment, tmp_path
+):
+    block = bytearray(tarfile.TarInfo("app.yaml").tobuf(format=tarfile.USTAR_FORMAT))
+    block[257:265] = bytes(8)  # no "ustar": told by the checksum alone
+    block[0] ^= 1  # which no longer adds up
+    not_a_tar = tmp_path / "notes.tar"
+    not_a_tar.write_bytes(bytes(block) + bytes(1024))
+
+    with pytest.raises(InvalidConfigurationFileError, match="nor a zip or tar archive"):
+        service.check_configuration_file(not_a_tar)
+
+
 def test_a_file_appended_again_leaves_the_names_linked_to_its_first_copy_with_that_content(
     service, environment, config_dir, tmp_path
 ):
