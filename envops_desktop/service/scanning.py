@@ -139,6 +139,9 @@ class Scan:
     # A quick scan left these files' extended attributes unread (`read_file_xattrs`).
     xattrs_unread: array = field(default_factory=lambda: array("I"))
     quick: bool = False
+    # Each entry ("." for the folder) whose time lies past what EnvOps records, with its own:
+    # the scan's columns hold the nearest it records.
+    unrecordable: dict[str, int] = field(default_factory=dict)
 
     def digest(self) -> str | None:
         """A name for everything a quick scan saw: two scans with the same digest found the
@@ -307,9 +310,8 @@ def scan_tree(
                 raise
             scan.removed.append(path)
     scan.others.sort(key=itemgetter(0))  # a folder `a` comes before `a-b`, not after it
-    scan.skipped += [
-        path + unrecordable_note(ns) for path, ns in unrecordable + scan.files.unrecordable
-    ]
+    scan.unrecordable = dict(unrecordable + scan.files.unrecordable)
+    scan.skipped += [path + unrecordable_note(ns) for path, ns in scan.unrecordable.items()]
     return scan
 
 

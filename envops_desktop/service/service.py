@@ -653,7 +653,10 @@ class EnvOpsService:
         if tree_diff.as_backed_up(self._ctx, env, scan, known):
             return False
         live = tree_diff.held(
-            tree_diff.live_tree(self._ctx, env, cancel or CancelToken(), scan=scan)
+            # Unchanged since its backup, a file dated 2300 is not "modified" at each look.
+            tree_diff.live_tree(
+                self._ctx, env, cancel or CancelToken(), scan=scan, as_recorded=True
+            )
         )
         # Each backup read only up to its first difference.
         return all(

@@ -216,13 +216,17 @@ def live_tree(
     against: Entries | None = None,
     scan: Scan | None = None,
     progress: ProgressCallback = ignore_progress,
+    as_recorded: bool = False,
 ) -> Tree:
     """An environment's folder as it is now, as the next backup would see it (its excludes
     left out); files the hash cache knows as they are are not read. Given `against`, the
     entries of the tree it is to be compared with (read only if some file is not known),
     neither are files whose content could not match there (no file of their size at their
     path): their content is "", which matches none. Given a `scan` of it, that one is
-    completed."""
+    completed.
+
+    A time past what EnvOps records (a wrong clock's year 2300) is the entry's own, which
+    no backup holds and a restore changes; `as_recorded`: the nearest one a backup records."""
     root = environment_folder(env)
     scan = full_scan(env, scan, progress)
     known = ctx.hash_caches.look_up(env.id, scan.files)
@@ -261,6 +265,9 @@ def live_tree(
     tree = {e.path: _facets(e, e.mode, _owner(e.meta), e.mtime_ns) for e in listed}
     folder = TreeEntry(ROOT, EntryKind.DIR, scan.root_mode, 0, 0, None, None, scan.root_meta)
     tree[ROOT] = _facets(folder, folder.mode, _owner(folder.meta), scan.root_mtime_ns)
+    for path, ns in () if as_recorded else scan.unrecordable.items():
+        if path in tree:  # a device file is not in it
+            tree[path] = tree[path]._replace(mtime_ns=ns)
     return tree
 
 

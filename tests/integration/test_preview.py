@@ -136,6 +136,32 @@ def test_the_preview_is_exact_for_names_sorting_before_the_folder_itself(service
     assert service.preview_restore("edge", backup.id).changes == ()
 
 
+@needs_rsync
+def test_a_restore_previews_the_time_it_gives_what_is_dated_past_2262(service, tmp_path):
+    # A backup keeps a wrong clock's year 2300 as 2262, the latest time it records. The
+    # preview compared the folder's times as a backup records them, so a backup made then
+    # showed "no changes", and the restore gave the file and the folders 2262 all the same.
+    root = tmp_path / "billing"
+    make_config_tree(root)
+    year_2300_ns = 10_413_792_000 * 10**9
+    for path in (root / "app.yaml", root / "conf.d", root):
+        os.utime(path, ns=(year_2300_ns, year_2300_ns))
+    service.add_environment("billing", root, version="4.2.0")
+    backup = service.create_backup("billing")
+    before = _snapshot(root, tmp_path / "before")
+
+    preview = service.preview_restore("billing", backup.id)
+    compared = service.compare(backup.id, "live")
+    unchanged_since_backup = service.modified_since_backup("billing") is False
+    service.restore_backup("billing", backup.id)
+
+    changed = changed_by_rsync(before, root)
+    assert changed == {".", "app.yaml", "conf.d"}
+    assert {change.path for change in preview.changes} == changed
+    assert {change.path for change in compared.changes} == changed
+    assert unchanged_since_backup  # nothing changed since: the badge does not say modified
+
+
 def test_a_preview_changes_nothing_and_reads_unchanged_files_from_the_hash_cache(
     service, tmp_path, monkeypatch
 ):
