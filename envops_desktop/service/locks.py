@@ -6,14 +6,16 @@ another process by trying its lock.
 """
 
 import contextlib
+import errno
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from envops_desktop.domain.errors import EnvironmentBusyError
+from envops_desktop.domain.errors import EnvironmentBusyError, OperationFailedError
 from envops_desktop.domain.models import Environment
-from envops_desktop.store.file_locks import file_lock
+from envops_desktop.store.file_locks import file_lock, open_lock_file
+from envops_desktop.store.full_disk import no_room_to
 
 # How often a wait that can be cancelled tries the lock again.
 WAIT_POLL_SECONDS = 0.1
@@ -25,6 +27,22 @@ class Locks:
     def __init__(self, directory: Path) -> None:
         self._dir = directory
         self._dir.mkdir(exist_ok=True)
+
+    @contextlib.contextmanager
+    def _lock(self, name: str, shared: bool, blocking: bool) -> Iterator[bool]:
+        path = self._dir / name
+        try:
+            fd = open_lock_file(path)
+        except OSError as error:
+            # Made on first use: on a disk that filled up since, a bare OSError escaped.
+            if error.errno == errno.ENOSPC:
+                raise OperationFailedError(
+                    no_room_to(f"make the lock file {path}", path)
+                ) from error
+            why = (error.strerror or str(error)).lower()
+            raise OperationFailedError(f"Cannot make the lock file {path}: {why}.") from error
+        with file_lock(fd, shared, blocking) as taken:
+            yield taken
 
     @contextlib.contextmanager
     def environment(self, env_id: str, env_name: str) -> Iterator[None]:
@@ -65,18 +83,18 @@ class Locks:
 
     def _environment_lock(self, env_id: str) -> contextlib.AbstractContextManager[bool]:
         """The environment's lock, taken without waiting; yields whether it was taken."""
-        return file_lock(self._dir / f"env-{env_id}.lock", shared=False, blocking=False)
+        return self._lock(f"env-{env_id}.lock", shared=False, blocking=False)
 
     @contextlib.contextmanager
     def blobs_in_use(self) -> Iterator[None]:
         """Held (shared) while an operation may rely on a blob it has not recorded yet."""
-        with file_lock(self._dir / "blobs.lock", shared=True, blocking=True):
+        with self._lock("blobs.lock", shared=True, blocking=True):
             yield
 
     @contextlib.contextmanager
     def blobs_idle(self) -> Iterator[bool]:
         """Exclusive without waiting: yields whether no operation is using blobs right now."""
-        with file_lock(self._dir / "blobs.lock", shared=False, blocking=False) as ok:
+        with self._lock("blobs.lock", shared=False, blocking=False) as ok:
             yield ok
 
     @contextlib.contextmanager
@@ -84,11 +102,11 @@ class Locks:
         """Held (exclusive) while unreferenced blobs are deleted. While another operation
         uses blobs, `waiting` is called every so often and may raise to stop waiting."""
         if waiting is None:
-            with file_lock(self._dir / "blobs.lock", shared=False, blocking=True):
+            with self._lock("blobs.lock", shared=False, blocking=True):
                 yield
             return
         while True:
-            with file_lock(self._dir / "blobs.lock", shared=False, blocking=False) as taken:
+            with self._lock("blobs.lock", shared=False, blocking=False) as taken:
                 if taken:
                     yield
                     return

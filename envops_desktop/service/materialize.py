@@ -25,6 +25,7 @@ from envops_desktop.store.file_metadata import (
     drop_xattrs,
     to_apply,
 )
+from envops_desktop.store.full_disk import full_disk
 
 if TYPE_CHECKING:  # pydantic only for the annotation: a restore need not load it
     from envops_desktop.domain.configuration import ManifestEntry
@@ -202,24 +203,7 @@ def explained_blob_errors(read_entries: Callable[[], Iterable[TreeEntry]]) -> It
 def _explain(error: OSError, root: str) -> str:
     if error.errno == errno.ENOSPC:
         # A write through a descriptor names no file: then the folder the tree is made in.
-        return _full(error.filename or root)
+        return full_disk(error.filename or root)
     if error.errno in (errno.EACCES, errno.EPERM):
         return f"Permission denied writing {error.filename or root}."
     return f"Could not write {error.filename or 'the configuration'}: {error.strerror}."
-
-
-def _full(path: str | None) -> str:
-    # The same error when the disk has no room left for more files though it has bytes to
-    # spare: an operator who sees free space in `df` is told to look at `df -i`.
-    folder = os.path.dirname(os.fsdecode(path)) if path else None
-    try:
-        disk = os.statvfs(folder) if folder else None
-    except OSError:
-        disk = None
-    if disk is not None and disk.f_files and not disk.f_favail and disk.f_bavail:
-        free = disk.f_bavail * disk.f_frsize >> 20
-        return (
-            f"The disk that holds {folder} has no room for more files: every one of its "
-            f"{disk.f_files:,} inodes is in use ({free:,} MiB are still free; see df -i)."
-        )
-    return f"The disk that holds {folder} is full." if folder else "The disk is full."

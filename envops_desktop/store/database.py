@@ -11,6 +11,7 @@ from pathlib import Path
 
 from envops_desktop.domain.errors import OperationCancelledError, OperationFailedError
 from envops_desktop.domain.progress import CancelToken
+from envops_desktop.store.full_disk import has_no_room_for, no_room_to
 from envops_desktop.store.migrations import MIGRATIONS
 
 DATABASE_NAME = "envops.sqlite3"
@@ -200,6 +201,8 @@ def unusable(path: Path, error: sqlite3.DatabaseError) -> str:
             f"Cannot use {path}: the disk holding it may be full ({text}). "
             "Free some space and try again."
         )
+    if "unable to open" in text and has_no_room_for(path):  # its journal could not be made
+        return no_room_to(f"use {path}", path)
     if "not a database" in text or "malformed" in text or "decode" in text:
         return (
             f"{path} is damaged ({text}). Move it aside and restore it from a copy; "

@@ -32,10 +32,15 @@ else:
         return True
 
 
+def open_lock_file(path: Path) -> int:
+    """A descriptor of the lock file `path`, made if missing, for `file_lock`."""
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+
 @contextlib.contextmanager
-def file_lock(path: Path, shared: bool, blocking: bool) -> Iterator[bool]:
-    """Hold a lock on `path` (made if missing) within the block; yields whether it was taken."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+def file_lock(fd: int, shared: bool, blocking: bool) -> Iterator[bool]:
+    """Hold a lock on the open lock file `fd` within the block, and close it after; yields
+    whether it was taken."""
     try:
         yield try_lock(fd, shared, blocking)
     finally:
