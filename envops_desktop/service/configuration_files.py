@@ -1,6 +1,7 @@
 """Export a backup as a configuration file; stage (upload) and import one."""
 
 import contextlib
+import errno
 import functools
 import itertools
 import os
@@ -67,6 +68,7 @@ from envops_desktop.store.file_metadata import (
     restricted,
     restricted_row,
 )
+from envops_desktop.store.full_disk import no_room_to, where_full
 from envops_desktop.store.manifest_codec import encode_manifest
 from envops_desktop.store.member_staging import MemberJob, stage_members
 from envops_desktop.store.owned_folders import OwnedFolder
@@ -133,6 +135,9 @@ def export_backup(
             f"so {shown(destination.name)} was not written."
         ) from error
     except OSError as error:
+        if error.errno == errno.ENOSPC:  # the scratch's disk, or the destination's
+            full = where_full(error, partial_path(destination), ctx.staging_dir / "scratch")
+            raise OperationFailedError(no_room_to(f"write {destination}", full)) from error
         raise OperationFailedError(
             f"Could not write {destination}: {error.strerror or error}."
         ) from error

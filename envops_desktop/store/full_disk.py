@@ -38,3 +38,11 @@ def no_room_to(doing: str, path: str | os.PathLike[str]) -> str:
     disk that would hold the file `path`."""
     full = full_disk(path)
     return f"Cannot {doing}: {full[:1].lower()}{full[1:]} Free some room there and try again."
+
+
+def where_full(error: OSError, *maybe: str | os.PathLike[str]) -> str | os.PathLike[str]:
+    """The file whose disk ran out of room: the one `error` names, else (a write through a
+    descriptor names none) the first of `maybe` on a disk with no room left."""
+    if error.filename:
+        return error.filename
+    return next((path for path in maybe if has_no_room_for(path)), maybe[0])

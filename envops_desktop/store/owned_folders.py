@@ -8,6 +8,7 @@ that lock however the process ends; so the next start removes exactly the scratc
 lock it can take, and leaves another window's upload, still waiting for Import, alone.
 """
 
+import errno
 import os
 import shutil
 import time
@@ -15,7 +16,9 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 
+from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.store.file_locks import try_lock
+from envops_desktop.store.full_disk import no_room_to
 
 OWNER_SUFFIX = ".owner"
 # In the name of a tree written beside its final place, before it is renamed there.
@@ -36,14 +39,19 @@ class OwnedFolder:
     def __init__(self, staging: Path, name: str, also: Path | None = None) -> None:
         self.directory = staging / name
         self._owner = staging / (name + OWNER_SUFFIX)
-        self._fd = os.open(self._owner, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            self._fd = os.open(self._owner, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as error:
+            _refuse_if_full(staging, self._owner, error)
+            raise
         try:
             try_lock(self._fd, shared=False, blocking=True)
             os.write(self._fd, os.fsencode(also) if also else b"")
             self.directory.mkdir(exist_ok=True)
-        except BaseException:
+        except BaseException as error:
             os.close(self._fd)
             self._owner.unlink(missing_ok=True)
+            _refuse_if_full(staging, self.directory, error)
             raise
         # Released when forgotten too: whatever holds it (a checked file, and the variants
         # made of it) decides how long it lives, not the first of them to go.
@@ -52,6 +60,12 @@ class OwnedFolder:
     def release(self) -> None:
         """Remove the folder and give up ownership; `also` is the caller's to keep or not."""
         self._release()
+
+
+def _refuse_if_full(staging: Path, made: Path, error: BaseException) -> None:
+    # The data disk filled up: a sentence, not a bare OSError out of the command or window.
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        raise OperationFailedError(no_room_to("make the scratch files it needs", made)) from error
 
 
 def _release(directory: Path, fd: int, owner: Path) -> None:

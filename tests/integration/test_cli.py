@@ -1,13 +1,10 @@
 """The `envops` command line: its contract of commands, JSON output and exit codes."""
 
-import contextlib
 import fcntl
 import hashlib
-import itertools
 import json
 import os
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -20,7 +17,6 @@ import pytest
 
 from envops_desktop import cli as cli_module
 from envops_desktop.cli import main
-from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.flushing import current_boot_id, settle_in_background
 from envops_desktop.store.database import DATABASE_NAME
@@ -963,49 +959,6 @@ def test_a_data_folder_on_a_read_only_disk_is_refused_in_a_sentence(tmp_path, ca
         assert "disk mounted read-only" in err and err.endswith(
             "Mount it read-write, or choose another data folder.\n"
         )
-
-
-def _fill_with_files(folder: Path) -> None:
-    """Files in `folder` until its disk has no inode left for another."""
-    folder.mkdir()
-    with contextlib.suppress(OSError):
-        for number in itertools.count():
-            (folder / str(number)).touch()
-
-
-@needs_root_to_mount
-def test_a_data_disk_with_no_file_left_says_so_in_a_sentence_and_works_once_freed(tmp_path, capsys):
-    # What needs a new file on its first use (a lock file, SQLite's journal) raised a bare
-    # OSError, a traceback out of the command and the window, or said "unable to open
-    # database file" of a database that was there all along.
-    folder = tmp_path / "billing"
-    make_config_tree(folder)
-    with small_disk(tmp_path / "disk", "8m", files=64) as disk:
-        data = disk / "data"
-        service = EnvOpsService(data)  # as the window holds it open, its journal made
-        try:
-            service.add_environment("billing", folder, version="1")
-            _fill_with_files(disk / "filler")
-            with pytest.raises(OperationFailedError) as in_the_window:
-                service.create_backup("billing")
-        finally:
-            service.close()
-        _fill_with_files(disk / "more")  # what the database's journal took, let go of
-        code = main(["--data-dir", str(data), "backup", "create", "billing"])
-        from_the_command_line = capsys.readouterr().err
-        shutil.rmtree(disk / "filler")
-        shutil.rmtree(disk / "more")
-        freed = main(["--data-dir", str(data), "backup", "create", "billing"])
-
-    full = "has no room for more files: every one of its 64 inodes is in use"
-    assert str(in_the_window.value).startswith(f"Cannot make the lock file {data / 'locks'}/")
-    assert full in str(in_the_window.value)
-    assert code == 1
-    assert from_the_command_line.startswith(f"envops: Cannot use {data / DATABASE_NAME}: ")
-    assert full in from_the_command_line
-    for said in (str(in_the_window.value), from_the_command_line.rstrip("\n")):
-        assert said.endswith("see df -i). Free some room there and try again.")
-    assert freed == 0
 
 
 @pytest.mark.parametrize("run_from", ["anywhere", "a checkout of another version"])

@@ -21,6 +21,7 @@ from envops_desktop.domain.errors import (
 from envops_desktop.domain.progress import Progress
 from envops_desktop.service import EnvOpsService
 from envops_desktop.store.configuration_reader import peek_environment_name
+from tests.disks import needs_root_to_mount, small_disk
 from tests.trees import describe_tree, make_config_tree, mess_up, rsync_differences
 from tests.zips import (
     dir_entry,
@@ -585,6 +586,25 @@ def test_export_of_a_missing_content_names_the_file_not_none(
     assert "is missing from the backup store" in str(refused.value)
     assert "None" not in str(refused.value)
     assert not target.exists()
+
+
+@needs_root_to_mount
+def test_an_export_onto_a_disk_that_fills_up_names_that_disk_and_leaves_no_part_file(
+    service, environment, config_dir, tmp_path
+):
+    (config_dir / "firmware.bin").write_bytes(os.urandom(3 << 20))  # no room for it there
+    backup = service.create_backup("billing")
+    with small_disk(tmp_path / "usb", "1m") as usb:
+        target = usb / "billing.envops.zip"
+        with pytest.raises(OperationFailedError) as refused:
+            service.export_backup(backup.id, target)
+        left = list(usb.iterdir())
+
+    assert str(refused.value) == (
+        f"Cannot write {target}: the disk that holds {usb} is full. Free some room there and "
+        "try again."
+    )
+    assert left == []
 
 
 def test_what_export_writes_its_import_accepts(service, environment, config_dir, tmp_path):
