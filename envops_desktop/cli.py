@@ -907,6 +907,11 @@ def _run_env(service: EnvOpsService, args: argparse.Namespace) -> None:
             commands.get("pre"),
         )
         print(f"Added {env.name} ({env.path}) at version {env.version}.")
+        if (obstacle := service.restore_obstacle(env.id)) is not None:
+            print(
+                f"envops: note: restores into {env.name} will be refused: {obstacle}",
+                file=sys.stderr,
+            )
     elif action == "list":
         _print(service.list_environments(), args.json, lambda: _environment_lines(service))
     elif action == "show":

@@ -262,7 +262,16 @@ class MainController(QObject):
             name, path, version, version_file, post_restore_command, pre_restore_command
         )
         self.refresh()
-        self.notify.emit(Notification.SUCCESS, self.tr("Added {name}.").format(name=env.name))
+        added = self.tr("Added {name}.").format(name=env.name)
+        if (obstacle := self.service.restore_obstacle(env.id)) is None:
+            self.notify.emit(Notification.SUCCESS, added)
+        else:  # backups work; better known now than when a restore is needed
+            self.notify.emit(
+                Notification.INFO,
+                self.tr("{added} Restores into it will be refused: {obstacle}").format(
+                    added=added, obstacle=obstacle
+                ),
+            )
         return env
 
     def update_environment_version(self, environment_id: str, version: str) -> Environment:

@@ -16,6 +16,7 @@ from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
 from envops_desktop.service.context import FOLDER_RESTORE_PREFIX, ServiceContext
+from envops_desktop.service.mounts import is_mount_point
 from envops_desktop.service.restore import (
     TreeWriter,
     apply_root_metadata,
@@ -50,7 +51,7 @@ def check_destination(ctx: ServiceContext, destination: Path) -> Path:
         raise InvalidInputError(
             f"{destination} is not empty; choose a new folder. Nothing was written."
         )
-    if os.path.ismount(destination):
+    if is_mount_point(destination):
         # The tree is written beside the folder, on the disk that holds the mount point, and
         # a mount point cannot be removed for it to be renamed there.
         raise InvalidInputError(

@@ -38,6 +38,15 @@ def mounts_inside(folder: Path) -> list[Path]:
     return sorted(Path(point) for point in set(listed) if point.startswith(inside))
 
 
+def is_mount_point(folder: Path) -> bool:
+    """Whether `folder` (its links followed) is itself a mount point: a folder bound onto
+    itself, or on the filesystem of the folder around it, is one that `os.path.ismount`
+    does not see, and it cannot be renamed either."""
+    real = os.path.realpath(folder)
+    listed = _mount_points()
+    return os.path.ismount(real) if listed is None else real in listed
+
+
 def _other_devices_inside(real: str) -> list[Path]:
     device = os.lstat(real).st_dev
     found: list[Path] = []

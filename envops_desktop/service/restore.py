@@ -49,7 +49,7 @@ from envops_desktop.service.left_alone import (
     make_folders_holding,
 )
 from envops_desktop.service.materialize import materialize_backup
-from envops_desktop.service.mounts import mounts_inside
+from envops_desktop.service.mounts import is_mount_point, mounts_inside
 from envops_desktop.service.parallel import Background, start_helpers_early
 from envops_desktop.service.restore_commands import command_output, run_restore_command
 from envops_desktop.service.scanning import environment_folder
@@ -90,6 +90,16 @@ def check_restorable(
     environment_version = current_version(env)
     if version is not None and version != environment_version:
         raise VersionMismatchError(env.name, environment_version, version, subject)
+    check_folder_swappable(env)
+    check_free_space(Path(env.path), needed_bytes)
+    if look_inside:
+        _check_nothing_unmovable(env)
+
+
+def check_folder_swappable(env: Environment) -> None:
+    """Refuse a restore into `env`'s folder that the swap could not do, whatever it
+    restores: a folder that is a link, missing, a mount point or holding one, or in a
+    folder nothing can be made in."""
     target = Path(env.path)
     if target.is_symlink():
         # Registered through a link before paths were resolved: the swap would replace the
@@ -117,7 +127,7 @@ def check_restorable(
         )
     # The swap renames the directory; a mount point cannot be renamed, and replacing its
     # contents file by file could not keep the all-or-nothing promise, so refuse it.
-    if os.path.ismount(target):
+    if is_mount_point(target):
         raise OperationFailedError(
             f"{target} is a mount point, so its configuration cannot be swapped atomically; "
             "register a folder inside it as the environment instead."
@@ -128,9 +138,6 @@ def check_restorable(
             f"Cannot write in {parent}, the folder that holds {target.name} ({why}); "
             "a restore needs it to swap the configuration in atomically. Nothing was changed."
         )
-    check_free_space(target, needed_bytes)
-    if look_inside:
-        _check_nothing_unmovable(env)
 
 
 def check_free_space(target: Path, needed_bytes: int) -> None:

@@ -13,6 +13,7 @@ from envops_desktop.domain.enums import ActivityAction, BackupOrigin, Outcome
 from envops_desktop.domain.errors import (
     A_BACKUP,
     A_CONFIGURATION_FILE,
+    EnvOpsError,
     InvalidInputError,
     NotFoundError,
     OperationCancelledError,
@@ -217,6 +218,18 @@ class EnvOpsService:
             )
             for env in self._ctx.environments.all()
         ]
+
+    def restore_obstacle(self, name_or_id: str) -> str | None:
+        """Why any restore into the environment's folder would be refused as things are (it
+        is a mount point, holds one, or lies in a folder nothing can be made in), or None:
+        said when it is added, not first when a restore is needed."""
+        from envops_desktop.service.restore import check_folder_swappable
+
+        try:
+            check_folder_swappable(self._environment(name_or_id))
+        except EnvOpsError as obstacle:
+            return str(obstacle).removesuffix(" Nothing was changed.")  # nothing was to be
+        return None
 
     def get_environment(self, name_or_id: str) -> Environment:
         return environment_ops.refresh_version(self._ctx, self._environment(name_or_id))

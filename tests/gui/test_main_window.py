@@ -18,6 +18,7 @@ from envops_desktop.domain.schedules import Frequency, ScheduleRule
 from envops_desktop.service.service import EnvOpsService
 from envops_desktop.ui.backups_panel import NAME_MIN_WIDTH
 from envops_desktop.ui.main_window import MainWindow
+from tests.disks import needs_root_to_mount, small_disk
 from tests.gui.conftest import (
     backup_rows,
     backups_read,
@@ -32,6 +33,7 @@ from tests.gui.user import (
     click_cell,
     click_header,
     click_menu_entry,
+    click_toolbar_button,
     open_menu_bar_menu,
     press_shortcut,
     row_index,
@@ -428,6 +430,28 @@ def test_add_environment_dialog_validates_and_adds(qtbot, window, config_dir):
     press_shortcut(qtbot, window, "Ctrl+N")
     assert window.controller.selected_environment.name == "billing"
     assert window.environments.currentIndex() == 0
+
+
+@needs_root_to_mount
+def test_adding_a_mounted_share_itself_says_restores_into_it_will_be_refused(
+    qtbot, window, tmp_path
+):
+    with small_disk(tmp_path / "share", "4m") as share:
+        (share / "app.yaml").write_text("port: 8443\n")
+
+        def fill(dialog: QDialog) -> None:
+            dialog.findChild(QLineEdit, "nameEdit").setText("share")
+            dialog.findChild(QLineEdit, "versionEdit").setText("4.2.0")
+            dialog.findChild(QLineEdit, "pathEdit").setText(str(share))
+            click_button(dialog, text="Add")
+
+        when_modal(fill)
+        click_toolbar_button(qtbot, window, "addEnvironmentButton")
+        said = window.banner.findChild(QLabel, "notificationText").text()
+
+    assert window.controller.selected_environment.name == "share"
+    assert said.startswith(f"Added share. Restores into it will be refused: {share} is a mount")
+    assert window.banner.kind == "info"
 
 
 def test_a_folder_typed_from_home_is_found_and_one_from_nowhere_is_refused(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from envops_desktop.cli import main
 from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
 from envops_desktop.service.mounts import mounts_inside
 from envops_desktop.service.swap import remove_tree
@@ -61,6 +62,53 @@ def test_a_restore_into_an_environment_with_a_mount_is_refused_and_changes_nothi
     assert (source / "keys").stat().st_mode & 0o777 == 0o750
     assert [b.id for b in service.list_backups("billing")] == [backup.id]
     assert not [p for p in config_dir.parent.iterdir() if ".envops-" in p.name]
+
+
+@needs_root_to_mount
+@pytest.mark.parametrize("mounted", ["the folder itself", "a folder inside it"])
+def test_adding_a_folder_restores_will_refuse_says_so_then_and_its_backups_work(
+    tmp_path, bind_mount, capsys, mounted
+):
+    # A share mounted as the environment itself was added without a word, backed up for
+    # months, and refused at the first restore, when it was needed.
+    folder = tmp_path / "srv" / "share"
+    make_config_tree(folder)
+    if mounted == "the folder itself":
+        bind_mount(folder, folder)
+    else:
+        bind_mount(_precious(tmp_path), folder / "db")
+    data = ["--data-dir", str(tmp_path / "data")]
+    add = [*data, "env", "add", "share", "--path", str(folder), "--version", "1"]
+
+    added = main(add)
+    out, err = capsys.readouterr()
+    backed_up = main([*data, "backup", "create", "share"])
+    mess_up(folder)
+    before = describe_tree(folder)
+    capsys.readouterr()
+    restored = main([*data, "restore", "share", "latest", "--yes", "--no-backup-first"])
+    refused = capsys.readouterr().err
+
+    assert (added, backed_up, restored) == (0, 0, 1)
+    assert out == f"Added share ({folder}) at version 1.\n"
+    assert err.startswith("envops: note: restores into share will be refused: ")
+    why = (  # a folder bound onto itself was not seen, and failed part-way as "busy"
+        "register a folder inside it as the environment instead."
+        if mounted == "the folder itself"
+        else "Unmount it, or register a folder that holds no mount."
+    )
+    assert err.endswith(why + "\n")
+    assert refused.startswith("envops: ") and why in refused
+    assert describe_tree(folder) == before
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["share"]
+
+
+def test_adding_a_folder_a_restore_can_swap_says_nothing_more(tmp_path, capsys):
+    make_config_tree(tmp_path / "billing")
+    data = ["--data-dir", str(tmp_path / "data")]
+    assert main([*data, "env", "add", "billing", "--path", str(tmp_path / "billing"),
+                 "--version", "1"]) == 0  # fmt: skip
+    assert capsys.readouterr().err == ""
 
 
 @needs_root_to_mount
