@@ -29,6 +29,18 @@ def small_disk(where: Path, size: str, files: int | None = None) -> Iterator[Pat
         subprocess.run(["umount", str(where)], check=True)
 
 
+@contextlib.contextmanager
+def disk_without_xattrs(where: Path) -> Iterator[Path]:
+    """A ramfs mounted at `where` for the block: no extended attributes, no ACLs, and no
+    size (it says 0 bytes in all, free among them)."""
+    where.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "ramfs", "ramfs", str(where)], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=True)
+
+
 def folders_can_be_exchanged(where: Path) -> bool:
     """Whether the filesystem at `where` swaps two folders in one step (renameat2)."""
     from envops_desktop.service import swap

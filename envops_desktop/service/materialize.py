@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.models import TreeEntry, is_hardlink
+from envops_desktop.domain.paths import shown
 from envops_desktop.domain.progress import CancelToken, ProgressMeter
 from envops_desktop.service.parallel import run_in_batches
 from envops_desktop.store.blob_batches import extract_files
@@ -206,4 +207,7 @@ def _explain(error: OSError, root: str) -> str:
         return full_disk(error.filename or root)
     if error.errno in (errno.EACCES, errno.EPERM):
         return f"Permission denied writing {error.filename or root}."
-    return f"Could not write {error.filename or 'the configuration'}: {error.strerror}."
+    written = os.fsdecode(error.filename) if error.filename else "the configuration"
+    if written.startswith(root + os.sep):  # the new tree's own name means nothing to anyone
+        written = shown(os.path.relpath(written, root))
+    return f"Could not write {written}: {error.strerror}."

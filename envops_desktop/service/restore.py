@@ -142,8 +142,10 @@ def check_folder_swappable(env: Environment) -> None:
 
 def check_free_space(target: Path, needed_bytes: int) -> None:
     """Refuse a restore whose new tree, written beside `target`, would not fit there."""
-    free = shutil.disk_usage(target.parent).free
-    if free < needed_bytes + _SPACE_MARGIN:
+    usage = shutil.disk_usage(target.parent)
+    # A filesystem of no fixed size (ramfs, some FUSE ones) says it has 0 bytes in all.
+    if usage.total and usage.free < needed_bytes + _SPACE_MARGIN:
+        free = usage.free
         raise OperationFailedError(
             f"Not enough free disk space beside {target}: the restore needs "
             f"{_mib(needed_bytes + _SPACE_MARGIN)} MiB ({_mib(needed_bytes)} MiB of files and "

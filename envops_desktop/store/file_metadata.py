@@ -342,19 +342,41 @@ def xattr_names(path: str) -> set[str]:
 
 
 def apply_metadata(
-    file: str | int, applied: Applied, mode: int, mtime_ns: int | None, follow: bool = True
+    file: str | int,
+    applied: Applied,
+    mode: int,
+    mtime_ns: int | None,
+    follow: bool = True,
+    path: str | None = None,
 ) -> None:
     """Set what a restore sets on a new entry, in the order that keeps it all: the owner
     first (chown clears setuid and file capabilities), then the mode, the attributes (ACLs
-    after the mode, which would rewrite their mask) and last the times."""
-    if applied.owner is not None:
-        os.chown(file, *applied.owner, follow_symlinks=follow)
-    if follow:  # a link's own mode means nothing on Linux, and cannot be set there
-        os.chmod(file, mode)
-    for name, value in applied.xattrs:
+    after the mode, which would rewrite their mask) and last the times. `path`: what
+    `file`, a descriptor, was opened as, for an error to name (not "12")."""
+    try:
+        if applied.owner is not None:
+            os.chown(file, *applied.owner, follow_symlinks=follow)
+        if follow:  # a link's own mode means nothing on Linux, and cannot be set there
+            os.chmod(file, mode)
+        for name, value in applied.xattrs:
+            _set_xattr(file, name, value, follow)
+        if mtime_ns is not None:
+            os.utime(file, ns=(mtime_ns, mtime_ns), follow_symlinks=follow)
+    except OSError as error:
+        if isinstance(error.filename, int) and path is not None:
+            raise OSError(error.errno, error.strerror, path) from error
+        raise
+
+
+def _set_xattr(file: str | int, name: str, value: bytes, follow: bool) -> None:
+    try:
         os.setxattr(file, name, value, follow_symlinks=follow)
-    if mtime_ns is not None:
-        os.utime(file, ns=(mtime_ns, mtime_ns), follow_symlinks=follow)
+    except OSError as error:
+        if error.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        # ramfs, or a share that keeps none: "Operation not supported" alone says not what.
+        reason = f"its disk cannot keep extended attributes such as {name} ({error.strerror})"
+        raise OSError(error.errno, reason, error.filename) from error
 
 
 class SparseWriter:

@@ -92,7 +92,7 @@ def write_new_file(
     try:
         write_all(fd, data)
         if _META_BY_FD:
-            apply_metadata(fd, applied, mode, mtime_ns)
+            apply_metadata(fd, applied, mode, mtime_ns, path=target)
     finally:
         os.close(fd)
     if not _META_BY_FD:  # Windows: by path, once the file is closed
@@ -116,6 +116,6 @@ def writing_new_file(
             yield sparse  # type: ignore[misc]
             sparse.finish()
         if _META_BY_FD:
-            apply_metadata(out.fileno(), applied, mode, mtime_ns)
+            apply_metadata(out.fileno(), applied, mode, mtime_ns, path=target)
     if not _META_BY_FD:  # Windows: by path, once the file is closed
         apply_metadata(target, applied, mode, mtime_ns)

@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+from envops_desktop.domain.errors import OperationFailedError
+from tests.disks import disk_without_xattrs, needs_root_to_mount
 from tests.trees import SPARSE_SIZE, make_tree_of_every_kind, posix_acl, rsync_differences
 
 AS_ROOT = os.geteuid() == 0
@@ -124,3 +126,38 @@ def test_an_excluded_folder_left_alone_takes_no_acl_from_the_folder_restored_aro
     service.restore_backup("mail", backup.id)
 
     assert rsync_differences(reference, root) == []
+
+
+@needs_root_to_mount
+def test_a_restore_onto_a_disk_that_keeps_no_xattrs_says_which_and_changes_nothing(
+    service, tmp_path
+):
+    # ramfs says it has 0 bytes free, and keeps no extended attribute: the restore was
+    # refused for want of space, and once past that said "Could not write 12: Operation
+    # not supported", 12 being a descriptor.
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    (mail / "app.yaml").write_text("port: 8443\n")
+    (mail / "tagged.ini").write_text("[tagged]\n")
+    os.setxattr(mail / "tagged.ini", "user.origin", b"deploy-42")
+    service.add_environment("mail", mail, version="1.0")
+    backup = service.create_backup("mail")
+    with disk_without_xattrs(tmp_path / "ram") as ram:
+        test = ram / "srv" / "test"
+        test.mkdir(parents=True)
+        (test / "app.yaml").write_text("port: 9000\n")
+        service.add_environment("test", test, version="1.0")
+        with pytest.raises(OperationFailedError) as into_test:
+            service.restore_backup("test", backup.id, from_environment="mail")
+        with pytest.raises(OperationFailedError) as to_a_folder:
+            service.restore_to_folder(backup.id, ram / "restored")
+        left = sorted(os.listdir(ram)), sorted(os.listdir(ram / "srv"))
+        kept = (test / "app.yaml").read_text()
+
+    why = (
+        "Could not write tagged.ini: its disk cannot keep extended attributes such as "
+        "user.origin (Operation not supported)."
+    )
+    assert str(into_test.value) == f"{why} The configuration of test was not changed."
+    assert str(to_a_folder.value) == why
+    assert left == (["srv"], ["test"]) and kept == "port: 9000\n"
