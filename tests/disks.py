@@ -41,6 +41,23 @@ def disk_without_xattrs(where: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(where)], check=True)
 
 
+@contextlib.contextmanager
+def ext4_disk(where: Path, size: str = "64M") -> Iterator[Path]:
+    """An ext4 filesystem in a file, mounted at `where` through a loop device for the block:
+    a file's extended attributes must fit in one 4 KiB block there."""
+    image = where.with_name(where.name + ".img")
+    with open(image, "wb") as f:
+        f.truncate(int(size.rstrip("M")) << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
+    where.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-o", "loop", str(image), str(where)], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=True)
+        image.unlink()
+
+
 def folders_can_be_exchanged(where: Path) -> bool:
     """Whether the filesystem at `where` swaps two folders in one step (renameat2)."""
     from envops_desktop.service import swap

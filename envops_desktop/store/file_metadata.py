@@ -372,11 +372,27 @@ def _set_xattr(file: str | int, name: str, value: bytes, follow: bool) -> None:
     try:
         os.setxattr(file, name, value, follow_symlinks=follow)
     except OSError as error:
-        if error.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
-            raise
-        # ramfs, or a share that keeps none: "Operation not supported" alone says not what.
-        reason = f"its disk cannot keep extended attributes such as {name} ({error.strerror})"
-        raise OSError(error.errno, reason, error.filename) from error
+        if error.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            # ramfs, or a share that keeps none: "Operation not supported" says not what.
+            why = f"its disk cannot keep extended attributes such as {name} ({error.strerror})"
+            raise OSError(error.errno, why, error.filename) from error
+        if error.errno in (errno.ENOSPC, errno.E2BIG) and _has_room(file):
+            # ext4 keeps a file's attributes in one block: one too big for it is "No space
+            # left on device" on a disk with room, and was said to be a full disk.
+            why = (
+                f"its disk cannot keep an extended attribute of {len(value):,} bytes ({name}), "
+                "too big for it"
+            )
+            raise OSError(errno.E2BIG, why, error.filename) from error
+        raise
+
+
+def _has_room(file: str | int) -> bool:
+    try:
+        disk = os.fstatvfs(file) if isinstance(file, int) else os.statvfs(os.path.dirname(file))
+    except OSError:
+        return False
+    return disk.f_bavail * disk.f_frsize > 1 << 20
 
 
 class SparseWriter:

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from envops_desktop.domain.errors import OperationFailedError
-from tests.disks import disk_without_xattrs, needs_root_to_mount
+from tests.disks import disk_without_xattrs, ext4_disk, needs_root_to_mount, small_disk
 from tests.trees import SPARSE_SIZE, make_tree_of_every_kind, posix_acl, rsync_differences
 
 AS_ROOT = os.geteuid() == 0
@@ -161,3 +161,28 @@ def test_a_restore_onto_a_disk_that_keeps_no_xattrs_says_which_and_changes_nothi
     assert str(into_test.value) == f"{why} The configuration of test was not changed."
     assert str(to_a_folder.value) == why
     assert left == (["srv"], ["test"]) and kept == "port: 9000\n"
+
+
+@needs_root_to_mount
+def test_an_xattr_too_big_for_the_disk_restored_to_is_named_not_called_a_full_disk(
+    service, tmp_path
+):
+    # tmpfs keeps a 16 KiB attribute, ext4 one that fits in a block: its "No space left on
+    # device" was said as "The disk that holds … is full" of a disk with room to spare.
+    with small_disk(tmp_path / "tmpfs", "16m") as tmpfs:
+        mail = tmpfs / "mail"
+        mail.mkdir()
+        (mail / "app.yaml").write_text("port: 8443\n")
+        os.setxattr(mail / "app.yaml", "user.signature", os.urandom(16 << 10))
+        service.add_environment("mail", mail, version="1.0")
+        backup = service.create_backup("mail")
+        with ext4_disk(tmp_path / "ext4") as ext4:
+            with pytest.raises(OperationFailedError) as refused:
+                service.restore_to_folder(backup.id, ext4 / "restored")
+            left = sorted(os.listdir(ext4))
+
+    assert str(refused.value) == (
+        "Could not write app.yaml: its disk cannot keep an extended attribute of 16,384 "
+        "bytes (user.signature), too big for it."
+    )
+    assert left == ["lost+found"]
