@@ -531,16 +531,14 @@ def push_backup(
     `ctx.shared` does not know there, its list of files, and last its record."""
     entries = list(ctx.backups.entries(backup.id))
     sizes = {e.sha256: e.size for e in entries if has_content(e) and e.sha256}
-    missing = [sha for sha in sorted(sizes) if not ctx.shared.has(sha)]
+    known = ctx.shared.parts_of_many(sizes)
+    missing = [sha for sha in sorted(sizes) if not whole(known.get(sha), sizes[sha])]
     _send(ctx, objects, key, missing, sizes, progress, cancel)
     # Content the store held when this workstation last looked is confirmed before the
     # backup names it: sent again if a garbage collection has marked or freed its pack.
     # Why that, with the registration, is enough: `store_prune.py`.
     sent = set(missing)
-    relied = {
-        sha: {part[2] for part in parts}
-        for sha, parts in ctx.shared.parts_of_many(sha for sha in sizes if sha not in sent).items()
-    }
+    relied = {sha: {part[2] for part in parts} for sha, parts in known.items() if sha not in sent}
     unsafe = packs_not_to_rely_on(objects, key, set().union(*relied.values()))
     _send(
         ctx,
@@ -575,6 +573,14 @@ def push_backup(
     cancel.raise_if_cancelled()  # the last moment at which it is not in the store yet
     registration.check()  # its registration lost, a garbage collection may be freeing
     create(objects, f"backups/{backup.id}", key.seal(as_json(record), BACKUP))
+
+
+def whole(parts: list[SharedPart] | None, size: int) -> bool:
+    """Whether `parts` are all the parts of a content of `size` bytes. A sync cut off
+    between two packs leaves a large content's first parts in the store (their pack and
+    index up) and its last ones nowhere: a backup that took it as there was damaged."""
+    expected = max(1, -(-size // PART_BYTES))
+    return parts is not None and [part[1] for part in parts] == list(range(expected))
 
 
 def _send(
@@ -702,7 +708,9 @@ def _check_list(
     _check_untrusted(source, rows, allow_links_out)
     sizes = {row[5]: row[3] for row in rows if row[5] and not (row[7] or {}).get("hardlink")}
     parts = ctx.shared.parts_of_many(sizes)
-    if any(sha not in parts and not ctx.blobs.has(sha) for sha in sizes):
+    if any(
+        not whole(parts.get(sha), size) and not ctx.blobs.has(sha) for sha, size in sizes.items()
+    ):
         raise OperationFailedError(
             f"The shared store lacks a file of {source}; nothing of it was kept."
         )

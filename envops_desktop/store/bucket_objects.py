@@ -160,22 +160,12 @@ class BucketObjects:
 
     def get(self, key: str) -> Fetched:
         """Read `key` whole."""
-        response = self._call("get_object", key)
-        body = response["Body"]
-        try:
-            data = body.read()
-        finally:
-            body.close()
+        response, data = self._read("get_object", key)
         return _fetched(key, data, response)
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         """`length` bytes of `key` from `offset`: one part of a pack."""
-        response = self._call("get_object", key, Range=f"bytes={offset}-{offset + length - 1}")
-        body = response["Body"]
-        try:
-            data = body.read()
-        finally:
-            body.close()
+        _, data = self._read("get_object", key, Range=f"bytes={offset}-{offset + length - 1}")
         if len(data) != length:
             raise StoreUnreachableError(
                 f"{key} in {self.where} is shorter than its index says ({len(data)} of "
@@ -212,7 +202,12 @@ class BucketObjects:
 
     def server_time(self) -> datetime:
         """The server's clock now, from the `Date` of a cheap request."""
-        response = self._client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
+        try:
+            response = self._client.list_objects_v2(
+                Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1
+            )
+        except Exception as error:  # botocore's errors, turned into one sentence
+            raise self._sentence(error, "") from error
         return _server_time(response)
 
     def _call(self, operation: str, key: str, **arguments: Any) -> dict[str, Any]:
@@ -222,6 +217,25 @@ class BucketObjects:
             )
         except Exception as error:  # botocore's errors, turned into one sentence
             raise self._sentence(error, key, if_match="IfMatch" in arguments) from error
+
+    def _read(self, operation: str, key: str, **arguments: Any) -> tuple[dict[str, Any], bytes]:
+        """`_call`, and its body read whole. botocore retries a request that fails, not a
+        body cut off part way (a connection reset, a proxy timing out): that was a bare
+        ResponseStreamingError. It is asked again, as often as a request is."""
+        from botocore.exceptions import ResponseStreamingError
+
+        attempts = 1
+        while True:
+            response = self._call(operation, key, **arguments)
+            body = response["Body"]
+            try:
+                return response, body.read()
+            except ResponseStreamingError as error:
+                if attempts == _ATTEMPTS:
+                    raise self._sentence(error, key) from error
+                attempts += 1
+            finally:
+                body.close()
 
     def _sentence(self, error: Exception, key: str, if_match: bool = False) -> Exception:
         from botocore.exceptions import ClientError
@@ -243,7 +257,8 @@ class BucketObjects:
                 return StoreUnreachableError(
                     f"{self.where} refused access ({code}); check the credentials."
                 )
-            return StoreUnreachableError(f"{self.where} answered {code or status} for {key}.")
+            what = key or "the list of what it holds"
+            return StoreUnreachableError(f"{self.where} answered {code or status} for {what}.")
         return StoreUnreachableError(f"Could not reach {self.where}: {error}.")
 
 

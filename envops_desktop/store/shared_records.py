@@ -102,14 +102,6 @@ class SharedRecords:
         )
         return {pack: size for pack, size in rows}
 
-    def has(self, sha: str) -> bool:
-        row = (
-            self._db.connection()
-            .execute("SELECT 1 FROM shared_parts WHERE sha256 = ? LIMIT 1", (sha,))
-            .fetchone()
-        )
-        return row is not None
-
     def is_shared(self, backup_id: str) -> bool:
         row = (
             self._db.connection()

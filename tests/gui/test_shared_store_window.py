@@ -11,7 +11,7 @@ from envops_desktop.service import EnvOpsService
 from tests.gui.conftest import click_button, select_environment, when_modal
 from tests.gui.user import choose_backup_option, press_shortcut
 from tests.s3_server import bucket, s3_credentials, s3_endpoint
-from tests.shared_store.header_dropping_proxy import header_dropping_proxy
+from tests.shared_store.proxies import header_dropping_proxy
 from tests.trees import describe_tree, mess_up
 
 __all__ = ["bucket", "s3_credentials", "s3_endpoint"]  # fixtures, used by name

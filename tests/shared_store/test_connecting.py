@@ -20,7 +20,7 @@ from envops_desktop.store.bucket_objects import (
     ObjectExistsError,
     StaleObjectError,
 )
-from tests.shared_store.header_dropping_proxy import header_dropping_proxy
+from tests.shared_store.proxies import header_dropping_proxy
 
 PASSPHRASE = "correct horse battery staple"
 
