@@ -167,13 +167,19 @@ def _create(objects: BucketObjects, passphrase: str, created_by: str, lease_seco
 
 
 def _unlock(objects: BucketObjects, passphrase: str) -> MasterKey:
+    damaged = []
     for name in objects.keys("keys/"):
-        wrapped = WrappedKey.model_validate_json(objects.get(name).data or b"")
         try:
-            return unwrap(wrapped, passphrase)
+            return unwrap(WrappedKey.model_validate_json(objects.get(name).data or b""), passphrase)
         except WrongPassphraseError:
             continue
-    raise WrongPassphraseError(f"The passphrase does not unlock the store in {objects.where}.")
+        except ValueError:  # not a key's JSON (or its base64 cut short): a bare traceback
+            damaged.append(name)
+    said = f"The passphrase does not unlock the store in {objects.where}."
+    if damaged:  # the one it would have unlocked, perhaps
+        are = "is" if len(damaged) == 1 else "are"
+        said += f" {', '.join(damaged)} there {are} damaged, and could not be tried."
+    raise WrongPassphraseError(said)
 
 
 def load_settings(data_dir: Path) -> SharedStoreSettings | None:

@@ -113,6 +113,28 @@ def test_a_wrong_passphrase_is_refused_and_the_data_folder_keeps_no_store(
     assert not (tmp_path / "b" / SETTINGS_NAME).exists()
 
 
+def test_a_damaged_key_in_the_store_is_passed_over_and_named_if_none_unlocks(
+    cli, bucket, s3_endpoint, tmp_path
+):
+    # A key whose text is not a key's JSON ended `store use` in a pydantic traceback,
+    # though another key in the store would have unlocked it.
+    url = f"s3://{bucket}/team"
+    use = ["store", "use", url, "--endpoint", s3_endpoint, "--passphrase-file"]
+    assert cli(tmp_path / "a", *use, _passphrase_file(tmp_path))[0] == 0
+    boto3.client("s3", endpoint_url=s3_endpoint).put_object(
+        Bucket=bucket, Key="team/keys/0-damaged", Body=b'{"kdf": "scrypt", "salt": "c2Fs'
+    )
+
+    unlocked = cli(tmp_path / "b", *use, _passphrase_file(tmp_path))
+    wrong = cli(tmp_path / "c", *use, _passphrase_file(tmp_path, "not the passphrase"))
+
+    assert unlocked[0] == 0
+    assert wrong[0] == 1 and wrong[2] == (
+        f"envops: The passphrase does not unlock the store in s3://{bucket}/team/ at "
+        f"{s3_endpoint}. keys/0-damaged there is damaged, and could not be tried.\n"
+    )
+
+
 def test_a_server_that_ignores_if_none_match_is_refused_before_anything_is_kept(
     bucket, s3_endpoint, tmp_path
 ):
