@@ -11,6 +11,7 @@ headers declare, by an absolute cap, and, for a compressed tar, by how far it ex
 
 import base64
 import bz2
+import contextlib
 import errno
 import grp
 import gzip
@@ -37,6 +38,7 @@ from envops_desktop.domain.paths import relative_path_problem
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
 from envops_desktop.store import zip_headers
 from envops_desktop.store.blob_bodies import CHUNK
+from envops_desktop.store.full_disk import no_room_to
 from envops_desktop.store.member_staging import reading_body, refused
 from envops_desktop.store.zip_members import ZipMember
 
@@ -90,15 +92,18 @@ def read_plain_archive(
     meter = ProgressMeter(progress, "reading", source.stat().st_size)
     try:
         reader.read_into(tree, meter)
+        reader.close()  # the copy's last writes, its list of members, may fill the disk too
         meter.finish()
     except OSError as error:
-        if error.errno == errno.ENOSPC:
+        if error.errno == errno.ENOSPC:  # a tar.gz of zeros expands past what was checked
             raise OperationFailedError(
-                f"Not enough free disk space to take in {source.name}."
+                no_room_to(f"take in {source.name}", copy_to.parent)
             ) from error
         raise refused(source, f"it cannot be read ({error.strerror or error})") from error
     finally:
-        reader.close()
+        # After a failure, closing the copy failed the same way, and said that instead.
+        with contextlib.suppress(OSError):
+            reader.close()
     if not tree.entries:  # importing it would empty the environment
         raise refused(source, "it holds no files or folders")
     return tree.finished(kind, reader.bodies)

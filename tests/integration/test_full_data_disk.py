@@ -127,3 +127,27 @@ def test_what_needs_scratch_files_on_a_full_data_disk_says_so_and_leaves_nothing
     assert not (tmp_path / "restored").exists()
     shutil.rmtree(disk / "filler")
     step()  # once there is room again
+
+
+def test_a_tar_gz_that_expands_past_the_room_left_says_so_and_leaves_no_scratch(tmp_path):
+    # Its size passed the check first; its copy then filled the disk, and closing that copy
+    # failed the same way, so a bare OSError came out instead of the sentence.
+    folder = tmp_path / "billing"
+    make_config_tree(folder)
+    (folder / "disk.img").write_bytes(bytes(8 << 20))  # 8 MiB of zeros: 8 KiB in a tar.gz
+    archive = tmp_path / "billing.tar.gz"
+    subprocess.run(["tar", "-czf", str(archive), "-C", str(folder), "."], check=True)
+    with small_disk(tmp_path / "disk", "4m") as disk:
+        service = EnvOpsService(disk / "data")
+        try:
+            with pytest.raises(OperationFailedError) as refused:
+                service.check_configuration_file(archive)
+            left = sorted((disk / "data" / "staging").iterdir())
+        finally:
+            service.close()
+
+    assert str(refused.value) == (
+        f"Cannot take in billing.tar.gz: the disk that holds {disk / 'data' / 'staging'} is "
+        "full. Free some room there and try again."
+    )
+    assert left == []
