@@ -228,7 +228,8 @@ class EnvOpsService:
         try:
             check_folder_swappable(self._environment(name_or_id))
         except EnvOpsError as obstacle:
-            return str(obstacle).removesuffix(" Nothing was changed.")  # nothing was to be
+            # Said before anything is asked of it: "Nothing was changed" would be noise.
+            return str(obstacle).removesuffix(" Nothing was changed.")
         return None
 
     def get_environment(self, name_or_id: str) -> Environment:
