@@ -196,13 +196,16 @@ def unusable(path: Path, error: sqlite3.DatabaseError) -> str:
     """Why the database cannot be used, opening it or later, in a sentence that says what
     to do."""
     text = str(error)
-    if "disk I/O" in text or "full" in text:
+    # For certain where its disk has no room left ("unable to open": its journal could not
+    # be made there); as may be where it has room again, full a moment before.
+    failed_to_write = "disk I/O" in text or "full" in text
+    if (failed_to_write or "unable to open" in text) and has_no_room_for(path):
+        return no_room_to(f"use {path}", path)
+    if failed_to_write:
         return (
             f"Cannot use {path}: the disk holding it may be full ({text}). "
             "Free some space and try again."
         )
-    if "unable to open" in text and has_no_room_for(path):  # its journal could not be made
-        return no_room_to(f"use {path}", path)
     if "not a database" in text or "malformed" in text or "decode" in text:
         return (
             f"{path} is damaged ({text}). Move it aside and restore it from a copy; "

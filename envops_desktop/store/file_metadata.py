@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from envops_desktop.store.file_reads import open_regular_file
+from envops_desktop.store.full_disk import has_no_room_for
 
 EntryMeta = dict[str, object]
 
@@ -376,7 +377,7 @@ def _set_xattr(file: str | int, name: str, value: bytes, follow: bool) -> None:
             # ramfs, or a share that keeps none: "Operation not supported" says not what.
             why = f"its disk cannot keep extended attributes such as {name} ({error.strerror})"
             raise OSError(error.errno, why, error.filename) from error
-        if error.errno in (errno.ENOSPC, errno.E2BIG) and _has_room(file):
+        if error.errno in (errno.ENOSPC, errno.E2BIG) and not has_no_room_for(file):
             # ext4 keeps a file's attributes in one block: one too big for it is "No space
             # left on device" on a disk with room, and was said to be a full disk.
             why = (
@@ -385,14 +386,6 @@ def _set_xattr(file: str | int, name: str, value: bytes, follow: bool) -> None:
             )
             raise OSError(errno.E2BIG, why, error.filename) from error
         raise
-
-
-def _has_room(file: str | int) -> bool:
-    try:
-        disk = os.fstatvfs(file) if isinstance(file, int) else os.statvfs(os.path.dirname(file))
-    except OSError:
-        return False
-    return disk.f_bavail * disk.f_frsize > 1 << 20
 
 
 class SparseWriter:

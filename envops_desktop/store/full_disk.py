@@ -3,7 +3,14 @@
 import os
 
 
-def _disk_of(path: str | os.PathLike[str] | None) -> tuple[str | None, os.statvfs_result | None]:
+def _disk_of(
+    path: str | os.PathLike[str] | int | None,
+) -> tuple[str | None, os.statvfs_result | None]:
+    if isinstance(path, int):  # an open file's descriptor
+        try:
+            return None, os.fstatvfs(path)
+        except OSError:
+            return None, None
     folder = os.path.dirname(os.fsdecode(path)) if path else None
     try:
         return folder, os.statvfs(folder) if folder else None
@@ -11,8 +18,9 @@ def _disk_of(path: str | os.PathLike[str] | None) -> tuple[str | None, os.statvf
         return folder, None
 
 
-def has_no_room_for(path: str | os.PathLike[str]) -> bool:
-    """Whether the disk that would hold the file `path` has no bytes or no files left."""
+def has_no_room_for(path: str | os.PathLike[str] | int) -> bool:
+    """Whether the disk that would hold the file `path` (or holds the open file `path`) has
+    no bytes or no files left."""
     _, disk = _disk_of(path)
     return disk is not None and (not disk.f_bavail or (disk.f_files > 0 and not disk.f_favail))
 
