@@ -28,6 +28,7 @@ from envops_desktop.service.scanning import (
     ScannedFiles,
     environment_folder,
     quick_scan,
+    unreadable,
 )
 from envops_desktop.service.versions import current_version
 from envops_desktop.store.backup_records import entry_row
@@ -253,17 +254,18 @@ def _back_up(
 ) -> tuple[Backup, bool]:
     try:
         environment_folder(env)
-    except NotFoundError as error:
-        # Recorded: a scheduled backup fails with no one watching.
+        version = current_version(env)
+    except (NotFoundError, OperationFailedError) as error:
+        # Recorded: a scheduled backup fails with no one watching (its folder gone, its
+        # network disk not answering, its version file unreadable).
         ctx.record(env, ActivityAction.BACKUP_FAILED, Outcome.FAILURE, str(error))
         raise
-    version = current_version(env)
     try:
         # What is removed meanwhile is left out and named, as tar and rsync do: a scheduled
         # backup of a live server's folder would otherwise fail on an editor's scratch file.
         scan = quick_scan(env, pass_over_removed=True)
-    except OSError as error:
-        raise _failed(ctx, env, error) from error
+    except OperationFailedError as error:
+        raise _failed(ctx, env, str(error)) from error
     tree_digest = scan.digest()
     with ctx.locks.blobs_in_use():
         # Read under the lock: no backup deletion (which prunes the cache) runs meanwhile.
@@ -273,7 +275,7 @@ def _back_up(
             try:
                 new_tree = _store_tree(ctx, env, scan, progress, cancel)
             except OSError as error:
-                raise _failed(ctx, env, error) from error
+                raise _failed(ctx, env, _unreadable(env, error)) from error
         else:
             ProgressMeter(progress, _PHASE, 0).finish()  # nothing to read
         manifest = same_tree if new_tree is None else new_tree.manifest
@@ -335,27 +337,18 @@ def _back_up(
     return backup, True
 
 
-def _failed(ctx: ServiceContext, env: Environment, error: OSError) -> OperationFailedError:
-    """A backup that could not read its tree: recorded in the activity log, said plainly."""
-    reason = _unreadable(env, error)
+def _failed(ctx: ServiceContext, env: Environment, reason: str) -> OperationFailedError:
+    """A backup that could not read its tree (`reason`): recorded in the activity log, said
+    plainly."""
     ctx.record(env, ActivityAction.BACKUP_FAILED, Outcome.FAILURE, reason)
     return OperationFailedError(f"{reason} No backup was recorded.")
 
 
 def _unreadable(env: Environment, error: OSError) -> str:
-    """Why a backup could not read what it scanned, as a sentence naming the file."""
-    name = error.filename or "a file"
-    if error.errno == errno.ENAMETOOLONG:
-        shown = f"{name[:120]}…" if len(name) > 120 else name
-        return (
-            f"A path in {env.name} is longer than this system lets a program open "
-            f"({len(os.fsencode(name))} bytes): {shown}. Shorten it to back it up."
-        )
-    if error.errno in (errno.EACCES, errno.EPERM):
-        return f"Cannot read {name}: permission denied."
+    """Why a backup could not read what it scanned, or store it, as a sentence."""
     if error.errno == errno.ENOSPC:
         return "The disk that holds EnvOps's data is full; free some space and try again."
-    return f"Could not back up {name}: {error.strerror or error}."
+    return unreadable(env, error)
 
 
 def _default_name(origin: BackupOrigin) -> str:

@@ -14,6 +14,7 @@ from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Environment, RestoreCommand
 from envops_desktop.domain.paths import is_utf8_text, relative_path_problem, shown
 from envops_desktop.service.context import ServiceContext
+from envops_desktop.service.folder_reach import is_folder
 from envops_desktop.service.restore_commands import COMMAND_NAMES, command_output
 from envops_desktop.service.versions import MAX_VERSION_LENGTH, read_version_file, short_printable
 from envops_desktop.store.environment_records import command_columns
@@ -35,7 +36,7 @@ def _check_name(ctx: ServiceContext, name: str) -> str:
 def _check_path(ctx: ServiceContext, path: Path) -> Path:
     """The real folder `path` names (links followed), if it may be an environment."""
     given = Path(os.path.abspath(path))
-    if not given.is_dir():
+    if not is_folder(given):
         raise InvalidInputError(f"{given} is not an existing folder.")
     # Resolved once, here: a restore swaps the folder itself, and through a link it would
     # replace the link and leave the real configuration untouched.

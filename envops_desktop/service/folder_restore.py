@@ -16,6 +16,7 @@ from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
 from envops_desktop.service.context import FOLDER_RESTORE_PREFIX, ServiceContext
+from envops_desktop.service.folder_reach import is_folder, is_link
 from envops_desktop.service.mounts import is_mount_point
 from envops_desktop.service.restore import (
     TreeWriter,
@@ -34,13 +35,18 @@ def check_destination(ctx: ServiceContext, destination: Path) -> Path:
     environment behind its lock, its status and its activity log) and outside EnvOps's own
     data folder (whose scratch folders are emptied at every start)."""
     destination = Path(os.path.abspath(destination))
-    if not destination.parent.exists():
+    try:
+        # Either may be on a network disk that stopped answering: said, not a traceback.
+        parent_is_folder, is_a_link = is_folder(destination.parent), is_link(destination)
+    except OperationFailedError as unreachable:
+        raise OperationFailedError(f"{unreachable} Nothing was written.") from unreachable
+    if not parent_is_folder and not destination.parent.exists():
         raise NotFoundError(f"{destination.parent} does not exist; nothing was written.")
-    if not destination.parent.is_dir():
+    if not parent_is_folder:
         raise InvalidInputError(
             f"{destination.parent} is a file, not a folder; nothing was written."
         )
-    if destination.is_symlink():  # the new folder would take the link's place, not fill it
+    if is_a_link:  # the new folder would take the link's place, not fill it
         raise InvalidInputError(
             f"{destination} is a link, not a folder; choose the folder it leads to "
             f"({os.path.realpath(destination)}) or a new one. Nothing was written."

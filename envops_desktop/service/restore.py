@@ -41,6 +41,7 @@ from envops_desktop.service.flushing import (
     settle,
     settle_earlier_restores,
 )
+from envops_desktop.service.folder_reach import is_link
 from envops_desktop.service.left_alone import (
     carry_over,
     carry_what_came_since,
@@ -101,7 +102,11 @@ def check_folder_swappable(env: Environment) -> None:
     restores: a folder that is a link, missing, a mount point or holding one, or in a
     folder nothing can be made in."""
     target = Path(env.path)
-    if target.is_symlink():
+    try:
+        linked = is_link(target)
+    except OperationFailedError as error:
+        raise OperationFailedError(f"{error} Nothing was changed.") from error
+    if linked:
         # Registered through a link before paths were resolved: the swap would replace the
         # link with a folder and leave the real configuration as it was.
         raise OperationFailedError(

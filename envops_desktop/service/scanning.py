@@ -1,5 +1,6 @@
 """Walking an environment's directory without ever following a link."""
 
+import contextlib
 import errno
 import hashlib
 import marshal
@@ -19,6 +20,7 @@ from envops_desktop.domain.models import Environment, ScannedFile, TreeEntry
 from envops_desktop.domain.name_json import dumps_any_name
 from envops_desktop.domain.progress import REPORTED_EVERY
 from envops_desktop.domain.times import EARLIEST_NS, LATEST_NS, recordable_ns, unrecordable_note
+from envops_desktop.service.folder_reach import disk_gone_hint, is_folder
 from envops_desktop.service.mounts import mounts_inside
 from envops_desktop.store.file_metadata import (
     EntryMeta,
@@ -317,9 +319,10 @@ def scan_tree(
 
 def environment_folder(env: Environment) -> Path:
     """`env`'s folder, or NotFoundError in a sentence where there is none (moved, deleted,
-    its disk not mounted)."""
+    its disk not mounted), OperationFailedError where it cannot be reached (its network
+    disk gone)."""
     folder = Path(env.path)
-    if not folder.is_dir():
+    if not is_folder(folder):
         raise NotFoundError(f"The environment directory {folder} does not exist.")
     return folder
 
@@ -330,9 +333,35 @@ def quick_scan(
     pass_over_removed: bool = False,
 ) -> Scan:
     """`env`'s folder as a backup first scans it (its excludes left out), files' xattrs not
-    yet read: a tree as an earlier backup found it needs none of them."""
+    yet read: a tree as an earlier backup found it needs none of them. What cannot be read
+    raises OperationFailedError (`unreadable`)."""
     folder = environment_folder(env)
-    return scan_tree(folder, Excludes(env.excludes), False, entering, pass_over_removed)
+    with said_if_unreadable(env):
+        return scan_tree(folder, Excludes(env.excludes), False, entering, pass_over_removed)
+
+
+@contextlib.contextmanager
+def said_if_unreadable(env: Environment) -> Iterator[None]:
+    """Within it, an OSError reading `env`'s folder is OperationFailedError (`unreadable`)."""
+    try:
+        yield
+    except OSError as error:
+        raise OperationFailedError(unreadable(env, error)) from error
+
+
+def unreadable(env: Environment, error: OSError) -> str:
+    """Why something in `env`'s folder could not be read, as a sentence naming it: a
+    network disk mounted inside it gone, a disk failing, a path too long to open."""
+    name = os.fsdecode(error.filename) if error.filename else "a file"
+    if error.errno == errno.ENAMETOOLONG:
+        cut = f"{name[:120]}…" if len(name) > 120 else name
+        return (
+            f"A path in {env.name} is longer than this system lets a program open "
+            f"({len(os.fsencode(name))} bytes): {cut}. Shorten it, then try again."
+        )
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return f"Cannot read {name} in {env.name}: permission denied."
+    return f"Could not read {name} in {env.name}: {error.strerror or error}.{disk_gone_hint(error)}"
 
 
 def _in_path_order(

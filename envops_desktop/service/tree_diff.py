@@ -44,7 +44,13 @@ from envops_desktop.service.left_alone import (
     with_at_most,
 )
 from envops_desktop.service.parallel import parallel_map
-from envops_desktop.service.scanning import Scan, environment_folder, quick_scan, scan_tree
+from envops_desktop.service.scanning import (
+    Scan,
+    environment_folder,
+    quick_scan,
+    said_if_unreadable,
+    scan_tree,
+)
 from envops_desktop.store.blob_bodies import sha256_of_file
 from envops_desktop.store.file_metadata import OWN_STORE, EntryMeta, MetadataPolicy, to_apply
 
@@ -276,10 +282,13 @@ def full_scan(
 ) -> Scan:
     """`scan` of `env`'s folder completed (a quick one's file xattrs read), or a new one."""
     if scan is None:
-        return scan_tree(environment_folder(env), Excludes(env.excludes))
+        folder = environment_folder(env)
+        with said_if_unreadable(env):
+            return scan_tree(folder, Excludes(env.excludes))
     if scan.quick:
         meter = ProgressMeter(progress, ATTRIBUTES, len(scan.xattrs_unread))
-        scan.read_file_xattrs(meter.advance)
+        with said_if_unreadable(env):
+            scan.read_file_xattrs(meter.advance)
         meter.finish()
     return scan
 

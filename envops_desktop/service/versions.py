@@ -13,6 +13,7 @@ from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
 from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.models import Environment
 from envops_desktop.domain.paths import is_utf8_text, shown
+from envops_desktop.service.folder_reach import disk_gone_hint
 
 MAX_VERSION_LENGTH = 100
 # Enough of a version file for its first line: a version's characters, up to 4 bytes each.
@@ -57,7 +58,10 @@ def read_version_at(path: Path) -> str:
     except FileNotFoundError as error:
         raise OperationFailedError(f"The version file {path} does not exist.") from error
     except OSError as error:
-        raise OperationFailedError(f"The version file {path} cannot be read: {error}.") from error
+        raise OperationFailedError(
+            f"The version file {path} cannot be read: {error.strerror or error}."
+            + disk_gone_hint(error)
+        ) from error
     return version_in(head, str(path))
 
 

@@ -1,0 +1,69 @@
+"""Whether a folder can be looked at, and why not in a sentence when it cannot.
+
+A folder on a network disk whose server went away answers every look with an error of its
+own: sshfs and other FUSE disks "Transport endpoint is not connected", NFS "Stale file
+handle" or a time-out, a failing disk "Input/output error". None of them means the folder
+is gone, and none may reach the user as a traceback.
+"""
+
+import errno
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from envops_desktop.domain.errors import OperationFailedError
+
+# Nothing there (or a link that leads nowhere): the caller says "does not exist".
+_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP})
+# What a network or removable disk answers once it has gone away.
+_DISK_GONE = frozenset(
+    {
+        errno.ENOTCONN,
+        errno.ESTALE,
+        errno.EIO,
+        errno.ETIMEDOUT,
+        errno.EHOSTDOWN,
+        errno.EHOSTUNREACH,
+        errno.ENXIO,
+        errno.ENODEV,
+    }
+)
+
+
+def unreachable(path: Path | str, error: OSError) -> str:
+    """Why `path` could not be looked at, as a sentence naming it and what its disk said."""
+    return f"Cannot reach {path}: {error.strerror or error}.{disk_gone_hint(error)}"
+
+
+def disk_gone_hint(error: OSError) -> str:
+    """What to check, after a sentence naming `error`, when its disk may have gone away."""
+    if error.errno not in _DISK_GONE:
+        return ""
+    return (
+        " If it is on a network or removable disk, check that the disk is still mounted and "
+        "its server answers."
+    )
+
+
+def is_folder(path: Path) -> bool:
+    """Whether `path` is a folder (links followed); False where nothing is there, and
+    OperationFailedError (`unreachable`) where what is there cannot be looked at."""
+    return _status(path, os.stat, stat.S_ISDIR)
+
+
+def is_link(path: Path) -> bool:
+    """Whether `path` is itself a symbolic link; errors as `is_folder`'s."""
+    return _status(path, os.lstat, stat.S_ISLNK)
+
+
+def _status(
+    path: Path, look: Callable[[Path], os.stat_result], kind: Callable[[int], bool]
+) -> bool:
+    try:
+        mode = look(path).st_mode
+    except OSError as error:
+        if error.errno in _ABSENT:
+            return False
+        raise OperationFailedError(unreachable(path, error)) from error
+    return kind(mode)

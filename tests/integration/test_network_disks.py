@@ -1,0 +1,154 @@
+"""An environment's folder on a network disk whose server has gone away, as an sshfs disk's
+is once its connection drops: each command that needs the folder says so in one sentence
+that names the folder and what to check, and changes nothing."""
+
+from pathlib import Path
+
+import pytest
+
+from envops_desktop.cli import main
+from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus
+from envops_desktop.service import EnvOpsService
+from tests.disks import needs_root_to_mount, network_disk_gone
+from tests.trees import make_config_tree
+
+pytestmark = needs_root_to_mount
+GONE = (
+    "Transport endpoint is not connected. If it is on a network or removable disk, check "
+    "that the disk is still mounted and its server answers."
+)
+
+
+@pytest.fixture
+def billing_on_a_network_disk_gone(tmp_path):
+    """billing, backed up and exported while its network disk answered; the disk gone now."""
+    folder = tmp_path / "share" / "billing"
+    make_config_tree(folder)
+    data = tmp_path / "data"
+    service = EnvOpsService(data)
+    service.add_environment("billing", folder, version="4.2.0", version_file=None)
+    backup = service.create_backup("billing")
+    service.export_backup(backup.id, tmp_path / "billing.envops")
+    service.close()
+    with network_disk_gone(tmp_path / "share"):
+        yield data, folder, backup.id
+
+
+def _state(data: Path) -> tuple:
+    service = EnvOpsService(data)
+    try:
+        env = service.get_environment("billing")
+        backups = [b.id for b in service.list_backups("billing")]
+        return env.status, env.version, env.last_restored_backup_id, backups
+    finally:
+        service.close()
+
+
+@pytest.mark.parametrize(
+    ("command", "ends"),
+    [
+        (["backup", "create", "billing"], ""),
+        (["restore", "billing", "{backup}", "--yes"], " Nothing was changed."),
+        (["restore", "billing", "{backup}", "--dry-run"], " Nothing was changed."),
+        (["import", "billing", "{file}", "--yes"], " Nothing was changed."),
+        (["diff", "{backup}", "live"], ""),
+        (["env", "add", "billing-again", "--path", "{folder}", "--version", "1"], ""),
+    ],
+    ids=["backup", "restore", "dry-run", "import", "diff", "env-add"],
+)
+def test_a_command_on_a_folder_whose_network_disk_is_gone_says_so_and_changes_nothing(
+    billing_on_a_network_disk_gone, tmp_path, capsys, command, ends
+):
+    data, folder, backup = billing_on_a_network_disk_gone
+    before = _state(data)
+    argv = [
+        part.format(backup=backup, file=tmp_path / "billing.envops", folder=folder)
+        for part in command
+    ]
+
+    code = main(["--data-dir", str(data), *argv])
+
+    said = capsys.readouterr().err
+    assert code == 1
+    assert said == f"envops: Cannot reach {folder}: {GONE}{ends}\n"
+    assert _state(data) == before
+    assert before[0] is EnvironmentStatus.READY
+
+
+def test_a_backup_that_found_its_network_disk_gone_is_in_the_activity_log(
+    billing_on_a_network_disk_gone,
+):
+    # A scheduled backup fails with nobody watching: the log is where it is found.
+    data, folder, _backup = billing_on_a_network_disk_gone
+    assert main(["--data-dir", str(data), "backup", "create", "billing"]) == 1
+
+    service = EnvOpsService(data)
+    try:
+        newest = service.activity("billing", limit=1)[0]
+    finally:
+        service.close()
+    assert newest.action is ActivityAction.BACKUP_FAILED
+    assert newest.detail == f"Cannot reach {folder}: {GONE}"
+
+
+def test_a_version_file_on_a_network_disk_gone_is_named_with_what_to_check(tmp_path, capsys):
+    # Its folder answers; the file it keeps its version in is a link onto the disk gone.
+    shared = tmp_path / "share" / "versions"
+    shared.mkdir(parents=True)
+    (shared / "billing").write_text("4.2.0\n")
+    folder = tmp_path / "billing"
+    make_config_tree(folder)
+    (folder / "VERSION").unlink(missing_ok=True)
+    (folder / "VERSION").symlink_to(shared / "billing")
+    data = tmp_path / "data"
+    service = EnvOpsService(data)
+    service.add_environment("billing", folder, version_file="VERSION")
+    backup = service.create_backup("billing")
+    service.close()
+
+    with network_disk_gone(tmp_path / "share"):
+        code = main(["--data-dir", str(data), "restore", "billing", backup.id, "--yes"])
+
+    assert code == 1
+    assert capsys.readouterr().err == (
+        f"envops: The version file {folder / 'VERSION'} cannot be read: {GONE}\n"
+    )
+
+
+def test_a_restore_to_a_removable_disk_gone_names_it(
+    billing_on_a_network_disk_gone, tmp_path, capsys
+):
+    data, _folder, backup = billing_on_a_network_disk_gone
+    disk = tmp_path / "share"
+
+    code = main(["--data-dir", str(data), "restore", "billing", backup, "--to", str(disk)])
+
+    assert code == 1
+    assert capsys.readouterr().err == f"envops: Cannot reach {disk}: {GONE} Nothing was written.\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "ends"),
+    [
+        (["backup", "create", "billing"], " No backup was recorded."),
+        (["diff", "{backup}", "live"], ""),
+    ],
+    ids=["backup", "diff"],
+)
+def test_a_network_disk_gone_inside_the_folder_is_named_by_what_reads_the_folder(
+    tmp_path, capsys, command, ends
+):
+    # A share of secrets mounted inside the configuration folder, its server gone.
+    folder = tmp_path / "billing"
+    make_config_tree(folder)
+    data = tmp_path / "data"
+    service = EnvOpsService(data)
+    service.add_environment("billing", folder, version="4.2.0")
+    backup = service.create_backup("billing")
+    service.close()
+
+    with network_disk_gone(folder / "secrets"):
+        code = main(["--data-dir", str(data), *(part.format(backup=backup.id) for part in command)])
+
+    assert code == 1
+    assert capsys.readouterr().err == f"envops: Could not read secrets in billing: {GONE}{ends}\n"
