@@ -166,6 +166,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.import_configuration(Path(args.file))
     code = app.exec()
     service.close()
+    from envops_desktop.controller.operation_runner import threads_let_go
+
+    if threads_let_go():
+        # Reads held by a network disk that stopped answering, let go of at quit: tearing
+        # Python down would delete their QThreads while they run, which aborts the process.
+        logging.shutdown()
+        os._exit(code)
     return code
 
 

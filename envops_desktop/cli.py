@@ -913,8 +913,10 @@ def _run_env(service: EnvOpsService, args: argparse.Namespace) -> None:
                 file=sys.stderr,
             )
     elif action == "list":
+        service.read_versions()  # the database holds what they said when last read
         _print(service.list_environments(), args.json, lambda: _environment_lines(service))
     elif action == "show":
+        service.read_versions(args.name)
         env = service.get_environment(args.name)
         _print(
             env,

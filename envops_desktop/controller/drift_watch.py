@@ -45,13 +45,14 @@ class DriftWatch(QObject):
         self._watcher.directoryChanged.connect(self._folder_changed)
         self._watcher.fileChanged.connect(self._folder_changed)
 
-    def stop(self) -> None:
-        """Stop watching; cancel the checks running and wait for them."""
+    def stop(self, reads_by: float | None = None) -> None:
+        """Stop watching; cancel the checks running, and let go of those a network disk
+        that stopped answering holds (`OperationRunner.shut_down`)."""
         self._stopped = True
         if self._folders:
             self._watcher.removePaths(list(self._folders))
         self._folders, self._watched = {}, {}
-        self._runner.cancel_all_and_wait()
+        self._runner.shut_down(reads_by)
 
     def state(self, environment_id: str) -> bool | None:
         return self._states.get(environment_id)
@@ -82,6 +83,7 @@ class DriftWatch(QObject):
             self.tr("Looking at folders to watch"),
             None,
             lambda _progress, _cancel: {e: _paths_to_watch(f) for e, f in folders.items()},
+            let_go_at_quit=True,
         )
 
         def listed(found: dict[str, list[str]]) -> None:
@@ -123,7 +125,10 @@ class DriftWatch(QObject):
             return self._service.modified_since_backup(env_id, cancel)
 
         running = self._runner.prepare(
-            self.tr("Checking {name} for changes").format(name=environment.name), None, operation
+            self.tr("Checking {name} for changes").format(name=environment.name),
+            None,
+            operation,
+            let_go_at_quit=True,
         )
         running.succeeded.connect(lambda modified: self._answered(environment, modified))
         # A folder being replaced or gone: unknown until the next check.

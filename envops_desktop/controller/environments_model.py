@@ -14,6 +14,7 @@ from envops_desktop.domain.models import Environment
 
 STATUS_COLUMN = 1
 DRIFT_COLUMN = 2
+VERSION_COLUMN = 3
 SCHEDULE_COLUMN = 7
 OVERDUE = "Overdue"
 MODIFIED = "Modified"  # since its last backup

@@ -22,7 +22,9 @@ from envops_desktop.controller.operation_runner import (
     OperationRunner,
     RunningOperation,
     assert_gui_thread,
+    reads_grace_ends,
 )
+from envops_desktop.controller.version_reads import VersionReads
 from envops_desktop.domain.changes import TreeChanges
 from envops_desktop.domain.enums import EnvironmentStatus
 from envops_desktop.domain.errors import (
@@ -140,6 +142,7 @@ class MainController(QObject):
         self._schedules.setInterval(SCHEDULE_CHECK_MS)
         self._schedules.timeout.connect(self.take_due_backups)
         self.drift = DriftWatch(service, self)
+        self._versions = VersionReads(service, self)
         self.drift.changed.connect(self._show_drift)
         self.operation_ended.connect(self._check_drift_after)
 
@@ -170,6 +173,8 @@ class MainController(QObject):
             for e in self.service.list_environments()
         ]
         self.environments_model.set_records(environments)
+        if any(e.version_file for e in environments):
+            self._versions.read()
         self.drift.watch(environments)
         ids = {e.id for e in environments}
         if self._selected_id not in ids:
@@ -617,7 +622,7 @@ class MainController(QObject):
             return ChangeRows(self.service.compare(backup.id, other_id, cancel))
 
         label = self.tr("Comparing {name}").format(name=backup.name)
-        return self.runner.prepare(label, None, operation)
+        return self.runner.prepare(label, None, operation, let_go_at_quit=True)
 
     def list_changes(
         self, changes: Callable[[], TreeChanges | None], only: list[str] | None = None
@@ -641,7 +646,9 @@ class MainController(QObject):
     def prepare_reading(self, label: str, work: Callable[[], object]) -> RunningOperation:
         """Prepare a dialog's reading (a file's two versions for a diff) on a worker: it
         changes nothing and touches no widget; connect, then `runner.launch` it."""
-        return self.runner.prepare(label, None, lambda _progress, _cancel: work())
+        return self.runner.prepare(
+            label, None, lambda _progress, _cancel: work(), let_go_at_quit=True
+        )
 
     def check_restorable_version(
         self, environment: Environment, version: str, subject: str = A_BACKUP
@@ -679,7 +686,7 @@ class MainController(QObject):
             )
 
         label = self.tr("Working out what {env} would change").format(env=environment.name)
-        return self.runner.prepare(label, None, operation)
+        return self.runner.prepare(label, None, operation, let_go_at_quit=True)
 
     def restore_backup(
         self,
@@ -784,7 +791,7 @@ class MainController(QObject):
             return ImportPreview(changes, laid_out.plain and laid_out.plain.version, refusal)
 
         label = self.tr("Working out what {env} would change").format(env=environment.name)
-        return self.runner.prepare(label, None, operation)
+        return self.runner.prepare(label, None, operation, let_go_at_quit=True)
 
     def import_configuration(
         self,
@@ -919,10 +926,13 @@ class MainController(QObject):
         self.selection_changed.emit()
 
     def shutdown(self) -> None:
-        """Cancel what is running, wait for it to put things back, stop watching."""
+        """Cancel what is running, wait for what changes anything to put things back (and
+        let go of reads a network disk holds), stop watching."""
         self.stop()
-        self.runner.cancel_all_and_wait()
-        self.drift.stop()
+        reads_by = reads_grace_ends()  # one grace for all: each waits within it
+        self.runner.shut_down(reads_by)
+        self.drift.stop(reads_by)
+        self._versions.stop(reads_by)
         self.activity_model.stop()
         self.backups_model.stop()
         if self._collecting_here:  # the window's close and its owner may both shut it down

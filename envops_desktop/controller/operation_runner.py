@@ -1,5 +1,6 @@
 """Starts operation workers on their own QThreads and keeps track of the ones running."""
 
+import logging
 import time
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
@@ -7,6 +8,8 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 from envops_desktop.controller.garbage_collection import hold_full_passes, release_full_passes
 from envops_desktop.domain.progress import Eta, Progress
 from envops_desktop.workers.operation_worker import Explain, Operation, OperationWorker
+
+log = logging.getLogger(__name__)
 
 
 def assert_gui_thread() -> None:
@@ -36,10 +39,15 @@ class RunningOperation(QObject):
         operation: Operation,
         parent: QObject,
         explain: Explain | None = None,
+        let_go_at_quit: bool = False,
     ) -> None:
         super().__init__(parent)
         self.label = label
         self.environment_id = environment_id
+        # Nothing is lost if it never ends (it reads, or records what it read): at quit it
+        # may be let go of unfinished (`OperationRunner.shut_down`).
+        self.let_go_at_quit = let_go_at_quit
+        self._let_go = False
         self.started = 0.0  # time.monotonic() when it started
         self.last_progress: Progress | None = None
         # "0:12 elapsed, about 0:30 left", as of its last progress report.
@@ -74,27 +82,38 @@ class RunningOperation(QObject):
     def wait(self, timeout_ms: int) -> bool:
         return self._thread.wait(timeout_ms)
 
+    def running_still(self) -> bool:
+        return self._thread.isRunning()
+
+    def let_go(self) -> None:
+        """Relay nothing more: whoever listened (a closed window's dialog) may be gone."""
+        self._let_go = True
+
     @Slot(object)
     def _on_progress(self, progress: Progress) -> None:
         assert_gui_thread()
         self.last_progress = progress
         self.timing = self._eta.text(progress)
-        self.progressed.emit(progress)
+        if not self._let_go:
+            self.progressed.emit(progress)
 
     @Slot(object)
     def _on_success(self, result: object) -> None:
         assert_gui_thread()
-        self.succeeded.emit(result)
+        if not self._let_go:
+            self.succeeded.emit(result)
 
     @Slot(str, object)
     def _on_failure(self, message: str, error: object) -> None:
         assert_gui_thread()
-        self.failed.emit(message, error)
+        if not self._let_go:
+            self.failed.emit(message, error)
 
     @Slot(str)
     def _on_cancel(self, message: str) -> None:
         assert_gui_thread()
-        self.cancelled.emit(message)
+        if not self._let_go:
+            self.cancelled.emit(message)
 
     @Slot()
     def _on_thread_finished(self) -> None:
@@ -126,10 +145,17 @@ class OperationRunner(QObject):
         return {op.environment_id for op in self._running if op.environment_id}
 
     def prepare(
-        self, label: str, environment_id: str | None, operation: Operation
+        self,
+        label: str,
+        environment_id: str | None,
+        operation: Operation,
+        let_go_at_quit: bool = False,
     ) -> RunningOperation:
-        """Create the operation; connect to its signals, then `launch` it."""
-        running = RunningOperation(label, environment_id, operation, self, self._explain)
+        """Create the operation (one that only reads may be let go of at quit:
+        `let_go_at_quit`); connect to its signals, then `launch` it."""
+        running = RunningOperation(
+            label, environment_id, operation, self, self._explain, let_go_at_quit
+        )
         running.finished.connect(lambda: self._forget(running))
         return running
 
@@ -158,3 +184,57 @@ class OperationRunner(QObject):
         running = list(self._running)
         self.cancel_all()
         return all(op.wait(timeout_ms) for op in running)
+
+    def shut_down(self, reads_by: float | None = None) -> None:
+        """Cancel everything running, wait until what changes anything has put things
+        back, and let go of what may be let go of (`prepare`) if it has not ended by
+        `reads_by` (a `time.monotonic()`; by default `READS_GRACE_MS` from now).
+
+        A read of a folder on a network disk that stopped answering waits in the kernel,
+        where no cancelling reaches it, for as long as the disk does: the window must still
+        close, and its process end (`let_go_of`). So must it after `WRITES_GRACE_MS` of an
+        operation that changes things held so: ended with the process, it is undone at the
+        next start, as after a crash."""
+        running = list(self._running)
+        self.cancel_all()
+        writes_by = time.monotonic() + WRITES_GRACE_MS / 1000
+        reads_by = reads_grace_ends() if reads_by is None else reads_by
+        for op in sorted(running, key=lambda op: op.let_go_at_quit):  # writes first
+            ends = reads_by if op.let_go_at_quit else writes_by
+            if not op.wait(max(0, int((ends - time.monotonic()) * 1000))):
+                self._running.remove(op)
+                let_go_of(op)
+
+
+# How long a quit waits for reads to end once cancelled: they stop at their next look at
+# the cancel token, in milliseconds, unless a disk holds them.
+READS_GRACE_MS = 1_000
+# And for an operation that changes things to put them back (a restore's new tree removed).
+WRITES_GRACE_MS = 300_000
+
+
+def reads_grace_ends() -> float:
+    """When reads cancelled now, at quit, are let go of if they have not ended."""
+    return time.monotonic() + READS_GRACE_MS / 1000
+
+
+# Reads let go of at quit, held here until their threads end: a QThread deleted while its
+# thread runs aborts the whole process.
+_LET_GO: set[RunningOperation] = set()
+
+
+def let_go_of(running: RunningOperation) -> None:
+    """Stop waiting for `running`, whose thread is held in the kernel: nobody hears from
+    it again, and it is kept alive, apart from whoever started it, until its thread ends,
+    which may be never."""
+    log.warning("let go of %r, which did not end when cancelled", running.label)
+    running.let_go()
+    running.setParent(None)
+    _LET_GO.add(running)
+    running.finished.connect(lambda: _LET_GO.discard(running))
+
+
+def threads_let_go() -> int:
+    """How many threads let go of at quit are still running: while any is, the process
+    must end with `os._exit`, as tearing Python down would delete their QThreads."""
+    return sum(1 for running in _LET_GO if running.running_still())

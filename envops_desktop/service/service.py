@@ -210,14 +210,23 @@ class EnvOpsService:
         )
 
     def list_environments(self) -> list[Environment]:
-        """Every environment, with its version read again and its schedule in a few words."""
+        """Every environment as recorded (`get_environment`), its schedule in a few words."""
         schedules = self.schedules()
         return [
-            environment_ops.with_schedule(
-                environment_ops.refresh_version(self._ctx, env), schedules.get(env.id), self.zone
-            )
+            environment_ops.with_schedule(env, schedules.get(env.id), self.zone)
             for env in self._ctx.environments.all()
         ]
+
+    def read_versions(self, name_or_id: str | None = None) -> None:
+        """Read again the version file of the environment (of every one, None) that keeps
+        its version in one, and record what it says now.
+
+        Apart from `get_environment` and `list_environments`: reading a file in a folder on
+        a network disk that stopped answering waits as long as the disk does, which the
+        window's thread must never do."""
+        one = name_or_id is not None
+        for env in [self._environment(name_or_id)] if one else self._ctx.environments.all():
+            environment_ops.refresh_version(self._ctx, env)
 
     def restore_obstacle(self, name_or_id: str) -> str | None:
         """Why any restore into the environment's folder would be refused as things are (it
@@ -233,10 +242,12 @@ class EnvOpsService:
         return None
 
     def get_environment(self, name_or_id: str) -> Environment:
-        return environment_ops.refresh_version(self._ctx, self._environment(name_or_id))
+        """The environment as recorded: its version as its version file said when last read
+        (`read_versions`; every operation that depends on it reads it again). Only the
+        database is read, never the environment's folder."""
+        return self._environment(name_or_id)
 
     def _environment(self, name_or_id: str) -> Environment:
-        """The environment as recorded, its version file not read again."""
         env = self._ctx.environments.by_name(name_or_id) or self._ctx.environments.by_id(name_or_id)
         if env is None:
             raise NotFoundError(f"There is no environment named {name_or_id}.")

@@ -64,6 +64,9 @@ def test_version_file_governs_the_version(service, config_dir):
     env = service.add_environment("billing", config_dir, version_file="VERSION")
     assert env.version == "4.2.0"
     (config_dir / "VERSION").write_text("4.3.1\nbuild 7\n")
+    # As recorded until read again: a look at an environment never waits on its folder.
+    assert service.get_environment("billing").version == "4.2.0"
+    service.read_versions("billing")
     assert service.get_environment("billing").version == "4.3.1"
     with pytest.raises(InvalidInputError, match="takes its version from VERSION"):
         service.update_environment_version("billing", "9")

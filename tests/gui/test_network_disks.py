@@ -1,0 +1,150 @@
+"""An environment's folder on a network disk that stops answering (an NFS server that
+hangs) or goes away (an sshfs connection dropped): the window opens, answers and closes all
+the same, and what needs the folder says why it cannot have it."""
+
+import itertools
+import threading
+import time
+
+import pytest
+from PySide6.QtCore import QTimer
+
+from envops_desktop.controller import operation_runner
+from envops_desktop.controller.environments_model import VERSION_COLUMN
+from envops_desktop.service import environments
+from tests.disks import needs_root_to_mount, network_disk_gone, network_disk_not_answering
+from tests.gui.conftest import click_button, when_modal
+from tests.gui.user import click_cell, press_shortcut, row_index
+from tests.spies import threads_calling
+from tests.trees import make_config_tree
+
+pytestmark = needs_root_to_mount
+# Long enough for any window to open: a test whose window waits for the disk fails, after.
+DISK_GIVEN_UP_AFTER_S = 30
+
+
+class Hang:
+    """A network disk that stops answering, given up by the test's end at the latest."""
+
+    def __init__(self, give_up) -> None:
+        self._give_up = give_up
+        self.given_up = threading.Event()
+        self._watchdog = threading.Timer(DISK_GIVEN_UP_AFTER_S, self.end)
+        self._watchdog.start()
+
+    def end(self) -> None:
+        self.given_up.set()
+        self._give_up()
+        self._watchdog.cancel()
+
+
+@pytest.fixture
+def billing_on_a_disk_that_hangs(service, tmp_path):
+    """billing, whose version is in a file, backed up; its network disk hangs from now on."""
+    folder = tmp_path / "share" / "billing"
+    make_config_tree(folder)
+    (folder / "VERSION").write_text("4.2.0\n")
+    service.add_environment("billing", folder, version_file="VERSION")
+    service.create_backup("billing")
+    with network_disk_not_answering(tmp_path / "share") as give_up:
+        hang = Hang(give_up)
+        yield hang
+        hang.end()
+
+
+def _longest_stall_ms(qtbot, window, seconds: float) -> float:
+    """The longest the window's thread went without handling a 10 ms timer, over `seconds`."""
+    beats = [time.monotonic()]
+    timer = QTimer(window)
+    timer.timeout.connect(lambda: beats.append(time.monotonic()))
+    timer.start(10)
+    qtbot.wait(int(seconds * 1000))
+    timer.stop()
+    beats.append(time.monotonic())
+    return max(b - a for a, b in itertools.pairwise(beats)) * 1000
+
+
+def test_a_network_disk_that_stops_answering_never_freezes_the_window(
+    qtbot, billing_on_a_disk_that_hangs, window
+):
+    # The window read every version file on its own thread: it never opened.
+    assert not billing_on_a_disk_that_hangs.given_up.is_set()
+    table = window.environments.table
+    billing = row_index(table, lambda env: env.name == "billing")
+    assert billing.siblingAtColumn(VERSION_COLUMN).data() == "4.2.0"
+
+    click_cell(qtbot, table, billing)  # its drift check waits on the disk, on a worker
+    assert window.controller.selected_environment.name == "billing"
+    assert _longest_stall_ms(qtbot, window, 1.0) < 250
+
+    press_shortcut(qtbot, window, "Ctrl+Q")
+
+    # Its checks wait on the disk: let go of, they hold the window no more.
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5_000)
+    assert not billing_on_a_disk_that_hangs.given_up.is_set()
+
+
+def test_a_changed_version_file_shows_once_read_off_the_windows_thread(
+    qtbot, window, service, tmp_path, monkeypatch
+):
+    folder = tmp_path / "shop"
+    make_config_tree(folder)
+    (folder / "VERSION").write_text("1.0\n")
+    service.add_environment("shop", folder, version_file="VERSION")
+    read_on = threads_calling(monkeypatch, environments, "read_version_file")
+    (folder / "VERSION").write_text("1.1\n")  # an upgrade, behind the window's back
+
+    press_shortcut(qtbot, window, "F5")
+
+    table = window.environments.table
+    shop = row_index(table, lambda env: env.name == "shop")
+    version = shop.siblingAtColumn(VERSION_COLUMN)
+    qtbot.waitUntil(lambda: version.data() == "1.1", timeout=10_000)
+    assert read_on and threading.main_thread() not in read_on
+
+
+def test_a_backup_of_a_folder_whose_network_disk_is_gone_says_why(qtbot, service, tmp_path, window):
+    folder = tmp_path / "share" / "billing"
+    make_config_tree(folder)
+    service.add_environment("billing", folder, version="4.2.0")
+    window.controller.refresh()
+    ended = []
+    window.controller.operation_ended.connect(lambda kind, text, *_: ended.append(text))
+    with network_disk_gone(tmp_path / "share"):
+        table = window.environments.table
+        click_cell(qtbot, table, row_index(table, lambda env: env.name == "billing"))
+        when_modal(lambda dialog: dialog.accept(), named="createBackupDialog")
+        press_shortcut(qtbot, window, "Ctrl+B")
+        qtbot.waitUntil(lambda: bool(ended), timeout=10_000)
+
+    assert ended == [
+        f"Cannot reach {folder}: Transport endpoint is not connected. If it is on a network "
+        "or removable disk, check that the disk is still mounted and its server answers."
+    ]
+
+
+def test_quitting_during_a_backup_a_disk_holds_ends_the_window_once_the_wait_is_over(
+    qtbot, billing_on_a_disk_that_hangs, window, monkeypatch
+):
+    # Cancelled, a backup held in the kernel by its disk never ends: the window waited for
+    # it, then deleted its running thread, which aborts the process. Let go of, it is ended
+    # with the process, and what it wrote is cleaned away at the next start.
+    monkeypatch.setattr(operation_runner, "WRITES_GRACE_MS", 500)
+    table = window.environments.table
+    click_cell(qtbot, table, row_index(table, lambda env: env.name == "billing"))
+    when_modal(lambda dialog: dialog.accept(), named="createBackupDialog")
+    press_shortcut(qtbot, window, "Ctrl+B")
+    qtbot.waitUntil(lambda: bool(window.controller.runner.running))
+    asked: list[str] = []
+
+    def cancel_it_and_quit(box) -> None:
+        asked.append(box.objectName())
+        click_button(box, text="Cancel it and quit")
+
+    when_modal(cancel_it_and_quit)
+    press_shortcut(qtbot, window, "Ctrl+Q")
+
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5_000)
+    assert asked == ["confirmQuitBox"]
+    assert operation_runner.threads_let_go() >= 1
+    assert not billing_on_a_disk_that_hangs.given_up.is_set()
