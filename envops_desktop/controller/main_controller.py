@@ -80,6 +80,15 @@ class ImportPreview:
 
 
 @dataclass(frozen=True)
+class AddedEnvironment:
+    """An environment just added, and why restores into it would be refused (None: they
+    would not be)."""
+
+    environment: Environment
+    restore_obstacle: str | None
+
+
+@dataclass(frozen=True)
 class RestorePreview:
     """What restoring a backup would change, or why it would be refused (then no changes)."""
 
@@ -261,23 +270,38 @@ class MainController(QObject):
         version_file: str | None,
         post_restore_command: RestoreCommand | None,
         pre_restore_command: RestoreCommand | None = None,
-    ) -> Environment:
-        """Register an environment; raises EnvOpsError with a sentence for the dialog."""
-        env = self.service.add_environment(
-            name, path, version, version_file, post_restore_command, pre_restore_command
+    ) -> RunningOperation:
+        """Prepare registering an environment on a worker, where its folder is looked at:
+        one on a network disk that stopped answering holds the worker, not the window. It
+        fails with a sentence for the dialog; cancelled, it records nothing. The dialog
+        connects, then launches it (`runner.launch`); its result is the environment."""
+
+        def operation(_progress: ProgressCallback, cancel: CancelToken) -> AddedEnvironment:
+            env = self.service.add_environment(
+                name, path, version, version_file, post_restore_command, pre_restore_command,
+                cancel,
+            )  # fmt: skip
+            # Backups work; that restores would not is better known now than when needed.
+            return AddedEnvironment(env, self.service.restore_obstacle(env.id))
+
+        running = self.runner.prepare(
+            self.tr("Adding {name}").format(name=name), None, operation, let_go_at_quit=True
         )
+        running.succeeded.connect(self._added)
+        return running
+
+    def _added(self, added: AddedEnvironment) -> None:
         self.refresh()
-        added = self.tr("Added {name}.").format(name=env.name)
-        if (obstacle := self.service.restore_obstacle(env.id)) is None:
-            self.notify.emit(Notification.SUCCESS, added)
-        else:  # backups work; better known now than when a restore is needed
+        said = self.tr("Added {name}.").format(name=added.environment.name)
+        if added.restore_obstacle is None:
+            self.notify.emit(Notification.SUCCESS, said)
+        else:
             self.notify.emit(
                 Notification.INFO,
                 self.tr("{added} Restores into it will be refused: {obstacle}").format(
-                    added=added, obstacle=obstacle
+                    added=said, obstacle=added.restore_obstacle
                 ),
             )
-        return env
 
     def update_environment_version(self, environment_id: str, version: str) -> Environment:
         env = self.service.update_environment_version(environment_id, version)

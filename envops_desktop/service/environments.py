@@ -13,6 +13,7 @@ from envops_desktop.domain.excludes import check_patterns
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Environment, RestoreCommand
 from envops_desktop.domain.paths import is_utf8_text, relative_path_problem, shown
+from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.folder_reach import is_folder
 from envops_desktop.service.restore_commands import COMMAND_NAMES, command_output
@@ -72,7 +73,11 @@ def add_environment(
     version_file: str | None,
     post_restore_command: RestoreCommand | None,
     pre_restore_command: RestoreCommand | None = None,
+    cancel: CancelToken | None = None,
 ) -> Environment:
+    """Register a folder as an environment, once it is found fit; nothing is recorded if
+    `cancel` is set by then (the window's Cancel, pressed while a network disk held the
+    look at the folder)."""
     name = _check_name(ctx, name)
     path = _check_path(ctx, path)
     if (version is None) == (version_file is None):
@@ -86,6 +91,8 @@ def add_environment(
         except OperationFailedError as error:
             raise InvalidInputError(str(error)) from error
     assert version is not None
+    if cancel is not None:
+        cancel.raise_if_cancelled()
     now = utc_now()
     env = Environment(
         id=new_id(),

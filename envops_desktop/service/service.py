@@ -198,6 +198,7 @@ class EnvOpsService:
         version_file: str | None = None,
         post_restore_command: RestoreCommand | None = None,
         pre_restore_command: RestoreCommand | None = None,
+        cancel: CancelToken | None = None,
     ) -> Environment:
         return environment_ops.add_environment(
             self._ctx,
@@ -207,6 +208,7 @@ class EnvOpsService:
             version_file,
             post_restore_command,
             pre_restore_command,
+            cancel,
         )
 
     def list_environments(self) -> list[Environment]:

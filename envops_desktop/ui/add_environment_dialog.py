@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -17,8 +18,10 @@ from PySide6.QtWidgets import (
 )
 
 from envops_desktop.controller.main_controller import MainController
+from envops_desktop.controller.operation_runner import RunningOperation
 from envops_desktop.domain.errors import EnvOpsError, InvalidInputError
 from envops_desktop.domain.models import MAX_COMMAND_SECONDS, RestoreCommand
+from envops_desktop.ui.busy_bar import BusyBar
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.icons import icon
 from envops_desktop.ui.tones import error_label
@@ -83,7 +86,10 @@ class AddEnvironmentDialog(QDialog):
         ):
             widget.setAccessibleName(name)
 
-        form = QFormLayout()
+        # In a widget of its own, to be held as a whole while the folder is looked at.
+        self.form = QWidget(self)
+        form = QFormLayout(self.form)
+        form.setContentsMargins(0, 0, 0, 0)
         form.addRow(self.tr("&Name:"), self.name_edit)
         folder_label = QLabel(self.tr("&Folder:"), self)
         folder_label.setBuddy(self.path_edit)
@@ -99,9 +105,17 @@ class AddEnvironmentDialog(QDialog):
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.tr("Add"))
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
+        self.waiting_label = QLabel(self)
+        self.waiting_label.setObjectName("waitingLabel")
+        self.waiting_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.waiting_label.hide()
+        self.working = BusyBar(self)
+        self._adding: RunningOperation | None = None
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addWidget(self.form)
         layout.addWidget(self.error_label)
+        layout.addWidget(self.waiting_label)
+        layout.addWidget(self.working)
         layout.addWidget(self.buttons)
         for edit in (self.name_edit, self.path_edit, self.version_edit, self.version_file_edit):
             edit.textChanged.connect(self._update_ok)
@@ -129,6 +143,8 @@ class AddEnvironmentDialog(QDialog):
         )
 
     def accept(self) -> None:
+        """Add: the folder is looked at on a worker, the dialog waiting with its fields
+        held; it closes once the environment is added, or says why it was not."""
         by_file = self.version_file_radio.isChecked()
         try:
             pre, post = (
@@ -137,19 +153,54 @@ class AddEnvironmentDialog(QDialog):
                 else None
                 for when, edit in (("pre", self.pre_command_edit), ("post", self.command_edit))
             )
-            self._controller.add_environment(
-                self.name_edit.text(),
-                self._folder(),
-                None if by_file else self.version_edit.text(),
-                self.version_file_edit.text().strip() if by_file else None,
-                post,
-                pre,
-            )
+            folder = self._folder()
         except (EnvOpsError, ValueError) as error:
-            self.error_label.setText(str(error))
-            self.error_label.show()
+            self._refused(str(error))
             return
+        self._adding = self._controller.add_environment(
+            self.name_edit.text(),
+            folder,
+            None if by_file else self.version_edit.text(),
+            self.version_file_edit.text().strip() if by_file else None,
+            post,
+            pre,
+        )
+        # To slots of this dialog, not lambdas: Qt disconnects them if the dialog goes first.
+        self._adding.succeeded.connect(self._added)
+        self._adding.failed.connect(self._refused)
+        self._hold(True, self.tr("Looking at {folder}…").format(folder=folder))
+        self.working.follow(self._adding)
+        self._controller.runner.launch(self._adding)
+
+    def reject(self) -> None:
+        """Cancel: an add still waiting on its folder records nothing when the folder
+        answers."""
+        if self._adding is not None:
+            self._adding.cancel()
+        super().reject()
+
+    @Slot(object)
+    def _added(self, _added: object) -> None:
+        self._adding = None
         super().accept()
+
+    @Slot(str)
+    def _refused(self, sentence: str) -> None:
+        self._adding = None
+        self._hold(False, "")
+        self.error_label.setText(sentence)
+        self.error_label.show()
+
+    def _hold(self, held: bool, waiting: str) -> None:
+        # While the folder is looked at, nothing can be changed or added twice; Cancel can.
+        self.form.setEnabled(not held)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not held)
+        self.waiting_label.setText(waiting)
+        self.waiting_label.setVisible(held)
+        if held:
+            self.error_label.hide()
+        else:
+            self._update_ok()
 
     def _folder(self) -> Path:
         """The folder typed in, "~" for the home folder as in a shell. A path relative to

@@ -422,7 +422,8 @@ def test_add_environment_dialog_validates_and_adds(qtbot, window, config_dir):
         dialog.path_edit.setText(str(config_dir / "nope"))
         dialog.version_edit.setText("4.2.0")
         dialog.accept()
-        assert dialog.isVisible() and "not an existing folder" in dialog.error_label.text()
+        qtbot.waitUntil(lambda: "not an existing folder" in dialog.error_label.text())
+        assert dialog.isVisible()
         dialog.path_edit.setText(str(config_dir))
         dialog.accept()
 
@@ -469,8 +470,7 @@ def test_a_folder_typed_from_home_is_found_and_one_from_nowhere_is_refused(
         said.append(dialog.findChild(QLabel, "errorLabel").text())
         dialog.findChild(QLineEdit, "pathEdit").setText("~/billing")
         click_button(dialog, text="Add")
-        if dialog.isVisible():  # refused again: closed, so that the test fails, not waits
-            dialog.reject()
+        qtbot.waitUntil(lambda: not dialog.isVisible())  # refused again: the test fails
 
     when_modal(fill)
     press_shortcut(qtbot, window, "Ctrl+N")

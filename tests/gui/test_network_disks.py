@@ -8,6 +8,7 @@ import time
 
 import pytest
 from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QLabel, QLineEdit
 
 from envops_desktop.controller import operation_runner
 from envops_desktop.controller.environments_model import VERSION_COLUMN
@@ -148,3 +149,34 @@ def test_quitting_during_a_backup_a_disk_holds_ends_the_window_once_the_wait_is_
     assert asked == ["confirmQuitBox"]
     assert operation_runner.threads_let_go() >= 1
     assert not billing_on_a_disk_that_hangs.given_up.is_set()
+
+
+def test_adding_a_folder_on_a_disk_that_hangs_waits_off_the_window_and_cancel_adds_nothing(
+    qtbot, window, service, tmp_path
+):
+    folder = tmp_path / "share" / "shop"
+    make_config_tree(folder)
+    seen: dict[str, object] = {}
+
+    def add_then_cancel(dialog) -> None:
+        dialog.findChild(QLineEdit, "nameEdit").setText("shop")
+        dialog.findChild(QLineEdit, "pathEdit").setText(str(folder))
+        dialog.findChild(QLineEdit, "versionEdit").setText("1.0")
+        click_button(dialog, text="Add")
+        seen["waiting"] = dialog.findChild(QLabel, "waitingLabel").text()
+        seen["stall"] = _longest_stall_ms(qtbot, window, 0.5)
+        seen["add enabled"] = dialog.buttons.buttons()[0].isEnabled()
+        click_button(dialog, text="Cancel")
+
+    with network_disk_not_answering(tmp_path / "share") as give_up:
+        hang = Hang(give_up)
+        when_modal(add_then_cancel)
+        press_shortcut(qtbot, window, "Ctrl+N")
+        assert not hang.given_up.is_set()
+        hang.end()  # the look at the folder fails now, "not connected"
+        qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=10_000)
+
+    assert seen["waiting"] == f"Looking at {folder}…"
+    assert seen["stall"] < 250
+    assert seen["add enabled"] is False
+    assert [e.name for e in service.list_environments()] == []

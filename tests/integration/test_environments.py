@@ -7,8 +7,13 @@ import time
 import pytest
 
 from envops_desktop.domain.enums import ActivityAction
-from envops_desktop.domain.errors import InvalidInputError, NotFoundError
+from envops_desktop.domain.errors import (
+    InvalidInputError,
+    NotFoundError,
+    OperationCancelledError,
+)
 from envops_desktop.domain.models import RestoreCommand
+from envops_desktop.domain.progress import CancelToken
 from tests.store_view import store_files
 from tests.trees import describe_tree
 
@@ -135,3 +140,13 @@ def test_a_version_file_with_control_characters_is_refused(service, config_dir):
 def test_a_post_restore_command_with_an_unbalanced_quote_is_refused_when_set():
     with pytest.raises(InvalidInputError, match="cannot be split into words: no closing"):
         RestoreCommand.from_text("systemctl restart 'billing")
+
+
+def test_an_add_cancelled_while_its_folder_was_looked_at_records_nothing(service, config_dir):
+    # The window's Cancel, pressed while a network disk held the look at the folder.
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(OperationCancelledError):
+        service.add_environment("billing", config_dir, version="4.2.0", cancel=cancel)
+    assert service.list_environments() == []
+    assert service.activity() == []
