@@ -1,11 +1,14 @@
 """Real mounts for tests: small disks that fill up, folders bound elsewhere, network disks
-that stop answering. Root only."""
+that go away or stop answering, disks that fail. Root only."""
 
 import contextlib
 import ctypes
+import errno
 import os
+import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -47,10 +50,10 @@ def disk_without_xattrs(where: Path) -> Iterator[Path]:
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _disk_whose_server_never_answers(where: Path) -> int:
+def _fuse_disk(where: Path) -> int:
     """Mount at `where` a FUSE filesystem (what sshfs and most network disks are on Linux)
-    whose server is the descriptor returned, and which never reads a request from it: every
-    look inside waits until the descriptor is closed, then fails as "not connected"."""
+    whose server is the descriptor returned: until something answers the requests read
+    from it, every look inside waits; once it is closed, each fails as "not connected"."""
     where.mkdir(parents=True, exist_ok=True)
     server = os.open("/dev/fuse", os.O_RDWR)
     options = f"fd={server},rootmode=40000,user_id=0,group_id=0"
@@ -66,7 +69,7 @@ def network_disk_gone(where: Path) -> Iterator[Path]:
     """A network disk mounted at `where` for the block, its server gone, as an sshfs
     disk's is once the connection drops: everything inside answers "Transport endpoint is
     not connected" (ENOTCONN) at once. What was in the folder before stays hidden under it."""
-    os.close(_disk_whose_server_never_answers(where))
+    os.close(_fuse_disk(where))
     try:
         yield where
     finally:
@@ -79,7 +82,7 @@ def network_disk_not_answering(where: Path) -> Iterator[Callable[[], None]]:
     an NFS disk's does when its server hangs: every look inside waits, in the kernel, until
     the connection is given up (the function yielded, or the block's end); then it fails as
     `network_disk_gone`'s."""
-    server = _disk_whose_server_never_answers(where)
+    server = _fuse_disk(where)
     given_up = False
 
     def give_up() -> None:
@@ -103,6 +106,43 @@ def _unmount_once_left(where: Path) -> None:
             return
         time.sleep(0.05)
     subprocess.run(["umount", str(where)], check=True)
+
+
+@contextlib.contextmanager
+def disk_failing_every_look(where: Path) -> Iterator[Path]:
+    """A disk mounted at `where` for the block that answers every look inside, the folder
+    itself included, with "Input/output error" (EIO), as a failing one does."""
+    server = _fuse_disk(where)
+    answering = threading.Thread(target=_answer_with_errors, args=(server,), daemon=True)
+    answering.start()
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=True)
+        answering.join()  # the unmount ends its reads
+        os.close(server)
+
+
+# FUSE's protocol (linux/fuse.h): a request starts with its length, opcode and id; a reply
+# with its length, an error (negated) and the request's id.
+_REQUEST = struct.Struct("<IIQ")
+_REPLY = struct.Struct("<IiQ")
+_INIT, _FORGET, _INTERRUPT, _BATCH_FORGET = 26, 2, 36, 42
+# The answer to INIT: protocol 7.31, no options, 4 KiB writes; the rest zero.
+_INIT_REPLY = struct.pack("<IIIIHHIIHHI7I", 7, 31, 0, 0, 16, 12, 4096, 1, 0, 0, 0, *[0] * 7)
+
+
+def _answer_with_errors(server: int) -> None:
+    while True:
+        try:
+            request = os.read(server, (1 << 20) + 4096)
+        except OSError:  # unmounted
+            return
+        _length, opcode, unique = _REQUEST.unpack_from(request)
+        if opcode == _INIT:
+            os.write(server, _REPLY.pack(_REPLY.size + len(_INIT_REPLY), 0, unique) + _INIT_REPLY)
+        elif opcode not in (_FORGET, _BATCH_FORGET, _INTERRUPT):  # these take no answer
+            os.write(server, _REPLY.pack(_REPLY.size, -errno.EIO, unique))
 
 
 @contextlib.contextmanager

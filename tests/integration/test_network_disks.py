@@ -1,6 +1,6 @@
 """An environment's folder on a network disk whose server has gone away, as an sshfs disk's
-is once its connection drops: each command that needs the folder says so in one sentence
-that names the folder and what to check, and changes nothing."""
+is once its connection drops, or on a disk that fails: each command that needs the folder
+says so in one sentence that names the folder and what to check, and changes nothing."""
 
 from pathlib import Path
 
@@ -9,7 +9,7 @@ import pytest
 from envops_desktop.cli import main
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus
 from envops_desktop.service import EnvOpsService
-from tests.disks import needs_root_to_mount, network_disk_gone
+from tests.disks import disk_failing_every_look, needs_root_to_mount, network_disk_gone
 from tests.trees import make_config_tree
 
 pytestmark = needs_root_to_mount
@@ -152,3 +152,27 @@ def test_a_network_disk_gone_inside_the_folder_is_named_by_what_reads_the_folder
 
     assert code == 1
     assert capsys.readouterr().err == f"envops: Could not read secrets in billing: {GONE}{ends}\n"
+
+
+def test_a_disk_failing_under_the_folder_or_inside_it_is_named_with_what_it_said(tmp_path, capsys):
+    shop = tmp_path / "failing" / "shop"
+    make_config_tree(shop)
+    billing = tmp_path / "billing"
+    make_config_tree(billing)
+    data = tmp_path / "data"
+    service = EnvOpsService(data)
+    service.add_environment("shop", shop, version="1.0")
+    service.add_environment("billing", billing, version="4.2.0")
+    backup = service.create_backup("shop")
+    service.close()
+    failed = "Input/output error. If it is on a network or removable disk, check that the disk "
+
+    with disk_failing_every_look(tmp_path / "failing"), disk_failing_every_look(billing / "certs"):
+        restore = main(["--data-dir", str(data), "restore", "shop", backup.id, "--yes"])
+        said_of_shop = capsys.readouterr().err
+        back_up = main(["--data-dir", str(data), "backup", "create", "billing"])
+        said_of_billing = capsys.readouterr().err
+
+    assert (restore, back_up) == (1, 1)
+    assert said_of_shop.startswith(f"envops: Cannot reach {shop}: {failed}")
+    assert said_of_billing.startswith(f"envops: Could not read certs in billing: {failed}")
