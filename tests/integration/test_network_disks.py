@@ -19,19 +19,28 @@ GONE = (
 )
 
 
+def _backed_up(data: Path, name: str, folder: Path, **how) -> str:
+    """`folder` registered in `data` as `name` (`how`: its version or version file) and
+    backed up once: the backup's id."""
+    service = EnvOpsService(data)
+    try:
+        service.add_environment(name, folder, **how)
+        return service.create_backup(name).id
+    finally:
+        service.close()
+
+
 @pytest.fixture
 def billing_on_a_network_disk_gone(tmp_path):
     """billing, backed up and exported while its network disk answered; the disk gone now."""
     folder = tmp_path / "share" / "billing"
     make_config_tree(folder)
     data = tmp_path / "data"
-    service = EnvOpsService(data)
-    service.add_environment("billing", folder, version="4.2.0", version_file=None)
-    backup = service.create_backup("billing")
-    service.export_backup(backup.id, tmp_path / "billing.envops")
-    service.close()
+    backup = _backed_up(data, "billing", folder, version="4.2.0")
+    exported = ["backup", "export", backup, str(tmp_path / "billing.envops")]
+    assert main(["--data-dir", str(data), *exported]) == 0
     with network_disk_gone(tmp_path / "share"):
-        yield data, folder, backup.id
+        yield data, folder, backup
 
 
 def _state(data: Path) -> tuple:
@@ -101,13 +110,10 @@ def test_a_version_file_on_a_network_disk_gone_is_named_with_what_to_check(tmp_p
     (folder / "VERSION").unlink(missing_ok=True)
     (folder / "VERSION").symlink_to(shared / "billing")
     data = tmp_path / "data"
-    service = EnvOpsService(data)
-    service.add_environment("billing", folder, version_file="VERSION")
-    backup = service.create_backup("billing")
-    service.close()
+    backup = _backed_up(data, "billing", folder, version_file="VERSION")
 
     with network_disk_gone(tmp_path / "share"):
-        code = main(["--data-dir", str(data), "restore", "billing", backup.id, "--yes"])
+        code = main(["--data-dir", str(data), "restore", "billing", backup, "--yes"])
 
     assert code == 1
     assert capsys.readouterr().err == (
@@ -142,13 +148,10 @@ def test_a_network_disk_gone_inside_the_folder_is_named_by_what_reads_the_folder
     folder = tmp_path / "billing"
     make_config_tree(folder)
     data = tmp_path / "data"
-    service = EnvOpsService(data)
-    service.add_environment("billing", folder, version="4.2.0")
-    backup = service.create_backup("billing")
-    service.close()
+    backup = _backed_up(data, "billing", folder, version="4.2.0")
 
     with network_disk_gone(folder / "secrets"):
-        code = main(["--data-dir", str(data), *(part.format(backup=backup.id) for part in command)])
+        code = main(["--data-dir", str(data), *(part.format(backup=backup) for part in command)])
 
     assert code == 1
     assert capsys.readouterr().err == f"envops: Could not read secrets in billing: {GONE}{ends}\n"
@@ -160,15 +163,12 @@ def test_a_disk_failing_under_the_folder_or_inside_it_is_named_with_what_it_said
     billing = tmp_path / "billing"
     make_config_tree(billing)
     data = tmp_path / "data"
-    service = EnvOpsService(data)
-    service.add_environment("shop", shop, version="1.0")
-    service.add_environment("billing", billing, version="4.2.0")
-    backup = service.create_backup("shop")
-    service.close()
+    backup = _backed_up(data, "shop", shop, version="1.0")
+    _backed_up(data, "billing", billing, version="4.2.0")
     failed = "Input/output error. If it is on a network or removable disk, check that the disk "
 
     with disk_failing_every_look(tmp_path / "failing"), disk_failing_every_look(billing / "certs"):
-        restore = main(["--data-dir", str(data), "restore", "shop", backup.id, "--yes"])
+        restore = main(["--data-dir", str(data), "restore", "shop", backup, "--yes"])
         said_of_shop = capsys.readouterr().err
         back_up = main(["--data-dir", str(data), "backup", "create", "billing"])
         said_of_billing = capsys.readouterr().err
