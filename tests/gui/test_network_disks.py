@@ -3,6 +3,9 @@ hangs) or goes away (an sshfs connection dropped): the window opens, answers and
 the same, and what needs the folder says why it cannot have it."""
 
 import itertools
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -180,3 +183,41 @@ def test_adding_a_folder_on_a_disk_that_hangs_waits_off_the_window_and_cancel_ad
     assert seen["stall"] < 250
     assert seen["add enabled"] is False
     assert [e.name for e in service.list_environments()] == []
+
+
+# The app as an operator starts it, Ctrl+Q pressed in its window two seconds after it shows.
+_QUIT_AFTER_TWO_SECONDS = """
+import sys
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+from envops_desktop import app
+
+qapp = QApplication([sys.argv[0]])
+def quit_from_the_window():
+    window = next(w for w in qapp.topLevelWidgets() if w.objectName() == "mainWindow")
+    QTest.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+QTimer.singleShot(2000, quit_from_the_window)
+sys.exit(app.main(["--data-dir", sys.argv[1]]))
+"""
+
+
+def test_the_app_quit_while_a_disk_holds_its_reads_ends_its_process_cleanly(
+    billing_on_a_disk_that_hangs, service, tmp_path
+):
+    # Its reads let go of, the process must still end: left to Python's teardown, their
+    # running QThreads were deleted, and Qt aborted the process ("QThread: Destroyed while
+    # thread is still running").
+    service.close()
+    started = time.monotonic()
+    ended = subprocess.run(
+        [sys.executable, "-c", _QUIT_AFTER_TWO_SECONDS, str(service.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=DISK_GIVEN_UP_AFTER_S - 5,
+        env={**os.environ, "HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"},
+    )
+
+    assert ended.returncode == 0, ended.stderr
+    assert time.monotonic() - started < 15
+    assert not billing_on_a_disk_that_hangs.given_up.is_set()
