@@ -775,7 +775,8 @@ class MainController(QObject):
                 raise
 
         label = self.tr("Reading {name}").format(name=path.name)
-        return self.runner.prepare(label, None, operation)
+        # A file on a share that hangs holds it; what it copied goes at the next start.
+        return self.runner.prepare(label, None, operation, let_go_at_quit=True)
 
     def stage_configuration(self, checked: CheckedConfigurationFile) -> RunningOperation:
         """Prepare the upload of a checked file; the Import dialog connects, then launches it."""
@@ -783,9 +784,22 @@ class MainController(QObject):
         def operation(progress: ProgressCallback, cancel: CancelToken) -> StagedConfiguration:
             return self.service.stage_configuration_file(checked, progress, cancel)
 
+        # As a check's: held by a share that hangs, let go of at quit; its copy goes at the
+        # next start.
         return self.runner.prepare(
-            self.tr("Uploading {name}").format(name=checked.source.name), None, operation
+            self.tr("Uploading {name}").format(name=checked.source.name),
+            None,
+            operation,
+            let_go_at_quit=True,
         )
+
+    def release_configuration(self, made: object) -> None:
+        """Let go of what a check or upload of a configuration file made (`made`) for an
+        Import dialog that closed before it ended."""
+        if isinstance(made, StagedConfiguration):
+            self.service.discard_staged_configuration(made)
+        elif isinstance(made, CheckedConfigurationFile):
+            made.release()
 
     def preview_import(
         self,

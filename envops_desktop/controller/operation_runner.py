@@ -2,6 +2,7 @@
 
 import logging
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
@@ -48,6 +49,7 @@ class RunningOperation(QObject):
         # may be let go of unfinished (`OperationRunner.shut_down`).
         self.let_go_at_quit = let_go_at_quit
         self._let_go = False
+        self._result_let_go: Callable[[object], None] | None = None
         self.started = 0.0  # time.monotonic() when it started
         self.last_progress: Progress | None = None
         # "0:12 elapsed, about 0:30 left", as of its last progress report.
@@ -85,9 +87,11 @@ class RunningOperation(QObject):
     def running_still(self) -> bool:
         return self._thread.isRunning()
 
-    def let_go(self) -> None:
-        """Relay nothing more: whoever listened (a closed window's dialog) may be gone."""
+    def let_go(self, then: Callable[[object], None] | None = None) -> None:
+        """Relay nothing more: whoever listened (a closed window's dialog) may be gone. A
+        result it still brings goes to `then`, to let go of what it holds."""
         self._let_go = True
+        self._result_let_go = then
 
     @Slot(object)
     def _on_progress(self, progress: Progress) -> None:
@@ -102,6 +106,8 @@ class RunningOperation(QObject):
         assert_gui_thread()
         if not self._let_go:
             self.succeeded.emit(result)
+        elif self._result_let_go is not None:
+            self._result_let_go(result)
 
     @Slot(str, object)
     def _on_failure(self, message: str, error: object) -> None:

@@ -40,15 +40,25 @@ def refusal_reason(mime: QMimeData) -> str | None:
     if len(urls) > 1:
         return _tr("Drop one configuration file at a time.")
     path = _local_path(urls[0])
-    if path.is_dir():
+    # Judged by its name: a file on a share that hangs would hold the window at each move of
+    # the drag. What it holds is read on a worker once dropped (a folder named .zip too).
+    if path.name.lower().endswith(ACCEPTED_SUFFIXES):
+        return None
+    if _is_folder(path):
         return _tr("{name} is a folder; drop a configuration file or archive.").format(
             name=path.name
         )
-    if not path.name.lower().endswith(ACCEPTED_SUFFIXES):
-        return _tr(
-            "{name} is not a configuration file or archive (.zip, .tar, .tar.gz, .tar.zst)."
-        ).format(name=path.name)
-    return None
+    return _tr(
+        "{name} is not a configuration file or archive (.zip, .tar, .tar.gz, .tar.zst)."
+    ).format(name=path.name)
+
+
+def _is_folder(path: Path) -> bool:
+    # Only to say "folder" rather than "not a configuration file": refused either way.
+    try:
+        return path.is_dir()
+    except OSError:  # on a share whose server is gone
+        return False
 
 
 def dropped_file(mime: QMimeData) -> Path | None:

@@ -593,8 +593,11 @@ class ImportConfigurationDialog(QDialog):
         self.open()
 
     def reject(self) -> None:
-        self.cancel_upload()
         if self._upload is not None:
-            self._upload.wait(60_000)
+            # Cancelled, not waited for: a file on a share that hangs would hold the window
+            # for as long. What it makes if it ends anyway is let go of then.
+            self._upload.cancel()
+            self._upload.let_go(self._controller.release_configuration)
+            self._upload = None
         self._discard()
         super().reject()

@@ -11,16 +11,18 @@ import time
 
 import pytest
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QLabel, QLineEdit
+from PySide6.QtWidgets import QLabel, QLineEdit, QWidget
 
 from envops_desktop.controller import operation_runner
 from envops_desktop.controller.environments_model import VERSION_COLUMN
 from envops_desktop.service import environments
 from tests.disks import needs_root_to_mount, network_disk_gone, network_disk_not_answering
 from tests.gui.conftest import click_button, when_modal
+from tests.gui.test_import_flow import drag_and_drop, open_import_dialog
 from tests.gui.user import click_cell, press_shortcut, row_index
 from tests.spies import threads_calling
 from tests.trees import make_config_tree
+from tests.zips import simple_configuration
 
 pytestmark = needs_root_to_mount
 # Long enough for any window to open: a test whose window waits for the disk fails, after.
@@ -221,3 +223,57 @@ def test_the_app_quit_while_a_disk_holds_its_reads_ends_its_process_cleanly(
     assert ended.returncode == 0, ended.stderr
     assert time.monotonic() - started < 15
     assert not billing_on_a_disk_that_hangs.given_up.is_set()
+
+
+def test_a_configuration_file_on_a_share_that_hangs_is_dragged_read_and_quit_without_a_freeze(
+    qtbot, window, environment, tmp_path
+):
+    share = tmp_path / "share"
+    share.mkdir()
+    simple_configuration(share / "billing.envops.zip")
+    with network_disk_not_answering(share) as give_up:
+        hang = Hang(give_up)
+        dialog = open_import_dialog(qtbot, window, "billing")
+        zone = dialog.findChild(QWidget, "dropZone")
+
+        # Judged by its name as it is dragged over; read on a worker once dropped.
+        assert drag_and_drop(zone, share / "billing.envops.zip") == (True, True)
+        qtbot.waitUntil(lambda: bool(window.controller.runner.running))
+        stall = _longest_stall_ms(qtbot, window, 0.5)
+        asked: list[str] = []
+
+        def cancel_it_and_quit(box) -> None:
+            asked.append(box.objectName())
+            click_button(box, text="Cancel it and quit")
+
+        dialog.reject()
+        when_modal(cancel_it_and_quit)
+        press_shortcut(qtbot, window, "Ctrl+Q")
+        qtbot.waitUntil(lambda: not window.isVisible(), timeout=5_000)
+        assert not hang.given_up.is_set()
+
+    assert stall < 250
+    assert asked == ["confirmQuitBox"]
+
+
+def test_files_dragged_from_a_share_that_is_gone_are_refused_in_a_sentence(
+    qtbot, window, environment, tmp_path
+):
+    share = tmp_path / "share"
+    with network_disk_gone(share):
+        dialog = open_import_dialog(qtbot, window, "billing")
+        zone = dialog.findChild(QWidget, "dropZone")
+        message = dialog.findChild(QLabel, "dropZoneMessage")
+
+        # A look at what it is raised "not connected" out of the drag, to the crash banner.
+        assert drag_and_drop(zone, share / "notes") == (False, False)
+        said_of_notes = message.text()
+        assert drag_and_drop(zone, share / "billing.envops.zip") == (True, True)
+        error = dialog.findChild(QLabel, "uploadErrorLabel")
+        qtbot.waitUntil(lambda: error.isVisible(), timeout=10_000)
+        dialog.reject()
+
+    assert said_of_notes.startswith("notes is not a configuration file or archive")
+    assert error.text() == (
+        "billing.envops.zip was refused: it cannot be read (Transport endpoint is not connected)."
+    )
