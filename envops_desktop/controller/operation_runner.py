@@ -91,7 +91,8 @@ class RunningOperation(QObject):
         """Relay nothing more: whoever listened (a closed window's dialog) may be gone. A
         result it still brings goes to `then`, to let go of what it holds."""
         self._let_go = True
-        self._result_let_go = then
+        if then is not None:  # let go of again at quit, it still lets go of what it holds
+            self._result_let_go = then
 
     @Slot(object)
     def _on_progress(self, progress: Progress) -> None:
@@ -224,8 +225,8 @@ def reads_grace_ends() -> float:
     return time.monotonic() + READS_GRACE_MS / 1000
 
 
-# Reads let go of at quit, held here until their threads end: a QThread deleted while its
-# thread runs aborts the whole process.
+# Operations let go of at quit, held here until their threads end: a QThread deleted while
+# its thread runs aborts the whole process.
 _LET_GO: set[RunningOperation] = set()
 
 
