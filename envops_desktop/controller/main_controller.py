@@ -274,13 +274,11 @@ class MainController(QObject):
         """Prepare registering an environment on a worker, where its folder is looked at:
         one on a network disk that stopped answering holds the worker, not the window. It
         fails with a sentence for the dialog; cancelled, it records nothing. The dialog
-        connects, then launches it (`runner.launch`); its result is the environment."""
+        connects, then launches it (`runner.launch`); its result is an `AddedEnvironment`."""
 
         def operation(_progress: ProgressCallback, cancel: CancelToken) -> AddedEnvironment:
-            env = self.service.add_environment(
-                name, path, version, version_file, post_restore_command, pre_restore_command,
-                cancel,
-            )  # fmt: skip
+            commands = (post_restore_command, pre_restore_command)
+            env = self.service.add_environment(name, path, version, version_file, *commands, cancel)
             # Backups work; that restores would not is better known now than when needed.
             return AddedEnvironment(env, self.service.restore_obstacle(env.id))
 
