@@ -9,6 +9,7 @@ is gone, and none may reach the user as a traceback.
 import errno
 import os
 import stat
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,9 +62,58 @@ def _status(
     path: Path, look: Callable[[Path], os.stat_result], kind: Callable[[int], bool]
 ) -> bool:
     try:
-        mode = look(path).st_mode
+        mode = _answered_within(ANSWER_SECONDS, look, path).st_mode
     except OSError as error:
         if error.errno in _ABSENT:
             return False
         raise OperationFailedError(unreachable(path, error)) from error
     return kind(mode)
+
+
+# How long the first look at a folder may take before its disk is taken for one that hangs:
+# longer than a sleeping USB disk takes to spin up, or an NFS server to fail over.
+ANSWER_SECONDS = 30.0
+# Looks still held by their disks, by path: a disk that hangs is not asked again meanwhile.
+_HELD: dict[str, threading.Thread] = {}
+_HELD_LOCK = threading.Lock()
+
+
+def _answered_within(
+    seconds: float, look: Callable[[Path], os.stat_result], path: Path
+) -> os.stat_result:
+    """`look(path)`, or OperationFailedError (`not_answering`) if it has not returned within
+    `seconds`. An NFS disk whose server hangs holds the call in the kernel, where nothing
+    interrupts it, for as long as the server does: it is made on a thread of its own,
+    which is left to it, and a scheduled backup of every other environment goes on."""
+    key = os.fspath(path)
+    with _HELD_LOCK:
+        held = _HELD.get(key)
+        if held is not None and held.is_alive():
+            raise OperationFailedError(not_answering(path, seconds))
+        _HELD.pop(key, None)
+    outcome: list[os.stat_result | OSError] = []
+
+    def looking() -> None:
+        try:
+            outcome.append(look(path))
+        except OSError as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=looking, name="envops-look", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not outcome:
+        with _HELD_LOCK:
+            _HELD[key] = thread
+        raise OperationFailedError(not_answering(path, seconds))
+    if isinstance(outcome[0], OSError):
+        raise outcome[0]
+    return outcome[0]
+
+
+def not_answering(path: Path | str, seconds: float) -> str:
+    """Why `path`, whose disk has not answered a look within `seconds`, is given up."""
+    return (
+        f"{path} did not answer within {seconds:g} s: if it is on a network disk, check that "
+        "its server answers."
+    )

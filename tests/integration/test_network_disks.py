@@ -2,14 +2,23 @@
 is once its connection drops, or on a disk that fails: each command that needs the folder
 says so in one sentence that names the folder and what to check, and changes nothing."""
 
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from envops_desktop.cli import main
-from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus
-from envops_desktop.service import EnvOpsService
-from tests.disks import disk_failing_every_look, needs_root_to_mount, network_disk_gone
+from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EnvironmentStatus
+from envops_desktop.domain.schedules import Frequency, ScheduleRule
+from envops_desktop.service import EnvOpsService, folder_reach
+from envops_desktop.store.timestamps import utc_now
+from tests.disks import (
+    disk_failing_every_look,
+    needs_root_to_mount,
+    network_disk_gone,
+    network_disk_not_answering,
+)
 from tests.trees import make_config_tree
 
 pytestmark = needs_root_to_mount
@@ -176,3 +185,62 @@ def test_a_disk_failing_under_the_folder_or_inside_it_is_named_with_what_it_said
     assert (restore, back_up) == (1, 1)
     assert said_of_shop.startswith(f"envops: Cannot reach {shop}: {failed}")
     assert said_of_billing.startswith(f"envops: Could not read certs in billing: {failed}")
+
+
+def test_a_command_on_a_folder_whose_network_disk_hangs_gives_up_after_the_wait(
+    tmp_path, capsys, monkeypatch
+):
+    # It waited as long as the disk did: for ever, deaf to Ctrl+C, as an NFS hard mount is.
+    monkeypatch.setattr(folder_reach, "ANSWER_SECONDS", 1.0)
+    folder = tmp_path / "share" / "billing"
+    make_config_tree(folder)
+    data = tmp_path / "data"
+    _backed_up(data, "billing", folder, version="4.2.0")
+
+    with network_disk_not_answering(tmp_path / "share"):
+        started = time.monotonic()
+        code = main(["--data-dir", str(data), "backup", "create", "billing"])
+        took = time.monotonic() - started
+
+    assert code == 1
+    assert capsys.readouterr().err == (
+        f"envops: {folder} did not answer within 1 s: if it is on a network disk, check that "
+        "its server answers.\n"
+    )
+    assert took < 10
+
+
+def test_scheduled_backups_go_on_past_an_environment_whose_disk_hangs(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(folder_reach, "ANSWER_SECONDS", 1.0)
+    hung = tmp_path / "share" / "billing"  # its version in a file there
+    make_config_tree(hung)
+    shop = tmp_path / "shop"
+    make_config_tree(shop)
+    data = tmp_path / "data"
+    two_hours_ago = EnvOpsService(data, clock=lambda: utc_now() - timedelta(hours=2, minutes=1))
+    every_two_hours = ScheduleRule(frequency=Frequency.EVERY_HOURS, hours=2)
+    two_hours_ago.add_environment("billing", hung, version_file="VERSION")
+    two_hours_ago.add_environment("shop", shop, version="1.0")
+    for name in ("billing", "shop"):
+        two_hours_ago.set_schedule(name, every_two_hours)
+    two_hours_ago.close()
+
+    with network_disk_not_answering(tmp_path / "share"):
+        code = main(["--data-dir", str(data), "schedule", "run"])
+
+    service = EnvOpsService(data)
+    try:
+        shop_backups = service.list_backups("shop")
+        billing = service.schedule("billing")
+    finally:
+        service.close()
+    assert code == 1
+    assert capsys.readouterr().err == "envops: The scheduled backup of billing failed.\n"
+    assert [b.origin for b in shop_backups] == [BackupOrigin.SCHEDULED]
+    assert billing.overdue
+    assert billing.last_detail == (
+        f"{hung} did not answer within 1 s: if it is on a network disk, check that its "
+        "server answers."
+    )
