@@ -122,10 +122,6 @@ def refresh_version(ctx: ServiceContext, env: Environment) -> Environment:
     if env.version_file is None or env.status is EnvironmentStatus.UPDATING:
         return env
     try:
-        # Its folder looked at first, within a time (`is_folder`): a version file on a disk
-        # that hangs would hold the read for as long as the disk does.
-        if not is_folder(Path(env.path)):
-            return env
         version = read_version_file(Path(env.path), env.version_file)
     except OperationFailedError:
         return env  # a vanished folder is reported when an operation needs it

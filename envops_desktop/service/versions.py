@@ -13,7 +13,7 @@ from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
 from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.models import Environment
 from envops_desktop.domain.paths import is_utf8_text, shown
-from envops_desktop.service.folder_reach import disk_gone_hint
+from envops_desktop.service.folder_reach import disk_gone_hint, is_folder
 
 MAX_VERSION_LENGTH = 100
 # Enough of a version file for its first line: a version's characters, up to 4 bytes each.
@@ -37,7 +37,10 @@ Item = TypeVar("Item", bound=TreeItem)
 
 
 def read_version_file(root: Path, relative: str) -> str:
-    """The first line of the version file, stripped; a clear error if it cannot be read."""
+    """The first line of the version file, stripped; a clear error if it cannot be read,
+    or if the folder's disk has not answered a first look within its time (`is_folder`):
+    a read on a disk that hangs waits for as long as the disk does."""
+    is_folder(root)  # for what it raises; a folder not there is said of the file, below
     return read_version_at(root / relative)
 
 
