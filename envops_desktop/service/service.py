@@ -662,10 +662,12 @@ class EnvOpsService:
     ) -> bool | None:
         """Whether the environment's folder differs from its last backup (and from the
         backup last restored into it, which a restore's own backup first is not); None
-        when it has no backup yet. Files the hash cache knows as they are are not read."""
+        when it has no backup yet. Files the hash cache knows as they are are not read.
+        Its version file is read again too (`read_versions`): a change the folder's watcher
+        saw may have been to it."""
         from envops_desktop.service import tree_diff
 
-        env = self.get_environment(environment)
+        env = environment_ops.refresh_version(self._ctx, self._environment(environment))
         # The newest only: a check at each selection read all 2,000 of an environment's
         # backups on its worker, holding the GIL from the window's thread.
         known = self._ctx.backups.for_environment(env.id, limit=1)

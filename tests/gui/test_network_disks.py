@@ -13,7 +13,7 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QLineEdit, QWidget
 
-from envops_desktop.controller import operation_runner
+from envops_desktop.controller import drift_watch, operation_runner
 from envops_desktop.controller.environments_model import VERSION_COLUMN
 from envops_desktop.service import environments
 from tests.disks import needs_root_to_mount, network_disk_gone, network_disk_not_answering
@@ -107,6 +107,27 @@ def test_a_changed_version_file_shows_once_read_off_the_windows_thread(
     version = shop.siblingAtColumn(VERSION_COLUMN)
     qtbot.waitUntil(lambda: version.data() == "1.1", timeout=10_000)
     assert read_on and threading.main_thread() not in read_on
+
+
+def test_a_version_file_changed_behind_the_windows_back_shows_as_its_watcher_sees_it(
+    qtbot, window, service, tmp_path, monkeypatch
+):
+    # Read only by the database, the table kept the old version until something else
+    # changed there; a change seen in the folder is now checked on a worker, the version too.
+    monkeypatch.setattr(drift_watch, "WATCHED_EVERY_SECONDS", 0.0)
+    folder = tmp_path / "shop"
+    make_config_tree(folder)
+    (folder / "VERSION").write_text("1.0\n")
+    service.add_environment("shop", folder, version_file="VERSION")
+    window.controller.refresh()
+    table = window.environments.table
+    click_cell(qtbot, table, row_index(table, lambda env: env.name == "shop"))
+    qtbot.wait(500)  # its folders watched
+
+    (folder / "VERSION").write_text("1.1\n")  # an upgrade, by the deploy job
+
+    version = row_index(table, lambda env: env.name == "shop").siblingAtColumn(VERSION_COLUMN)
+    qtbot.waitUntil(lambda: version.data() == "1.1", timeout=10_000)
 
 
 def test_a_backup_of_a_folder_whose_network_disk_is_gone_says_why(qtbot, service, tmp_path, window):
