@@ -3,7 +3,8 @@
 A folder on a network disk whose server went away answers every look with an error of its
 own: sshfs and other FUSE disks "Transport endpoint is not connected", NFS "Stale file
 handle" or a time-out, a failing disk "Input/output error". None of them means the folder
-is gone, and none may reach the user as a traceback.
+is gone, and none may reach the user as a traceback. A disk whose server hangs answers
+nothing at all: the look is given up on after `ANSWER_SECONDS`.
 """
 
 import errno
@@ -49,7 +50,8 @@ def disk_gone_hint(error: OSError) -> str:
 
 def is_folder(path: Path) -> bool:
     """Whether `path` is a folder (links followed); False where nothing is there, and
-    OperationFailedError (`unreachable`) where what is there cannot be looked at."""
+    OperationFailedError where what is there cannot be looked at (`unreachable`) or its
+    disk has not answered within `ANSWER_SECONDS` (`not_answering`)."""
     return _status(path, os.stat, stat.S_ISDIR)
 
 
