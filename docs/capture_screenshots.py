@@ -17,7 +17,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QWidget
 
 from envops_desktop.controller.change_rows import ChangeRows
 from envops_desktop.controller.main_controller import MainController
@@ -233,6 +233,16 @@ def _capture(app: QApplication, scratch: Path) -> None:
     add = AddEnvironmentDialog(controller, window.files, window)
     add.show()
     save(add, "add-environment-dialog")
+    add.name_edit.setText("reporting-staging")
+    add.path_edit.setText("/srv/nfs/reporting")
+    add.version_edit.setText("1.0.0")
+    add.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    # Grabbed before the worker's answer is let in: what the first moments look like.
+    add.grab().save(str(OUT / "add-environment-dialog-waiting.png"))
+    print("wrote add-environment-dialog-waiting")
+    while not add.error_label.isVisible():  # no such folder here: refused, in the dialog
+        QApplication.processEvents()
+    save(add, "add-environment-dialog-refused")
     add.close()
     web = service.get_environment("web-frontend")
     update = UpdateEnvironmentDialog(controller, web, parent=window)
