@@ -277,8 +277,15 @@ class MainController(QObject):
         connects, then launches it (`runner.launch`); its result is an `AddedEnvironment`."""
 
         def operation(_progress: ProgressCallback, cancel: CancelToken) -> AddedEnvironment:
-            commands = (post_restore_command, pre_restore_command)
-            env = self.service.add_environment(name, path, version, version_file, *commands, cancel)
+            env = self.service.add_environment(
+                name,
+                path,
+                version,
+                version_file,
+                post_restore_command,
+                pre_restore_command,
+                cancel=cancel,
+            )
             # Backups work; that restores would not is better known now than when needed.
             return AddedEnvironment(env, self.service.restore_obstacle(env.id))
 
