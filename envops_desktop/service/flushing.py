@@ -77,18 +77,6 @@ def _clear(ctx: ServiceContext, entry: JournalEntry) -> None:
     remember_restored_files(ctx, entry)  # so that the next backup reads none of it again
 
 
-def settle_earlier_restores(ctx: ServiceContext, environment_id: str) -> None:
-    """Settle what earlier restores of this environment left, before another one starts.
-
-    Two unsettled restores of one environment could not both be undone after a crash. The
-    caller holds the environment's lock; this process is in the earlier restores' boot
-    (a start after a restart has recovered them).
-    """
-    for entry in ctx.journal.of_environment(environment_id):
-        if entry.phase in (JournalPhase.FLUSHING, JournalPhase.DONE):
-            settle(ctx, entry)
-
-
 # The detached settler is the command line run with these arguments. It is no subcommand of
 # the parser, so that it never shows in `envops --help` or in a usage error's list.
 _SETTLE = "--settle-restores"

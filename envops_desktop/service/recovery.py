@@ -3,7 +3,8 @@
 from pathlib import Path
 
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, JournalPhase, Outcome
-from envops_desktop.domain.models import RecoveryReport
+from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.domain.models import Environment, RecoveryReport
 from envops_desktop.service.context import (
     EXPORT_SCRATCH_PREFIX,
     FOLDER_RESTORE_PREFIX,
@@ -11,6 +12,7 @@ from envops_desktop.service.context import (
     ServiceContext,
 )
 from envops_desktop.service.flushing import current_boot_id, settle
+from envops_desktop.service.folder_reach import is_folder
 from envops_desktop.service.restore import complete_restore
 from envops_desktop.service.restore_commands import end_process_group
 from envops_desktop.service.swap import remove_tree, roll_back
@@ -57,21 +59,65 @@ def recover_interrupted_operations(ctx: ServiceContext) -> list[RecoveryReport]:
             except OSError as error:
                 # One environment's leftovers that cannot be removed (an immutable file, a
                 # folder of another user's) must not stop every command for every other one.
-                report = RecoveryReport(
-                    environment_name=entry.environment_name,
-                    rolled_forward=False,
-                    detail=(
-                        f"the interrupted restore could not be cleaned up "
-                        f"({error.strerror or error}: {error.filename or 'a file'}); "
-                        "EnvOps will try again at the next start"
-                    ),
-                )
+                report = _not_put_right(ctx, entry, f"could not be cleaned up ({_said(error)})")
+            except OperationFailedError as error:  # its disk is gone, or does not answer
+                report = _not_put_right(ctx, entry, f"waits for its folder: {error}")
             if report is not None:
                 reports.append(report)
     return reports
 
 
+def _not_put_right(ctx: ServiceContext, entry: JournalEntry, why: str) -> RecoveryReport:
+    """Say `why` `entry` could not be put right now. Its environment, left "Updating" by the
+    restore that was interrupted, is marked "Update Failed": nothing updates it, and the
+    window lets the user restore it again once its disk is back (the restore puts this one
+    right first) rather than wait for the next start."""
+    detail = (
+        f"the interrupted restore {why.rstrip('.')}; EnvOps will try again at the next start "
+        "or restore of it"
+    )
+    env = ctx.environments.by_id(entry.environment_id)
+    if env is not None and env.status is EnvironmentStatus.UPDATING:
+        with ctx.db.transaction():
+            ctx.environments.update(env.id, status=EnvironmentStatus.UPDATE_FAILED.value)
+            ctx.activity.append(
+                env.id, env.name, ActivityAction.RECOVERED, ctx.user, Outcome.FAILURE, detail
+            )
+    return RecoveryReport(
+        environment_name=entry.environment_name, rolled_forward=False, detail=detail
+    )
+
+
+def put_right_earlier_restores(ctx: ServiceContext, env: Environment) -> None:
+    """Settle, keep or undo what earlier restores of `env` left, as the start-up recovery
+    does, before another restore of it starts (the caller holds the environment's lock).
+
+    The start-up recovery may have been unable to: the folder's network disk was not back
+    yet, say. Rolled back after a new restore, the old one would put back the configuration
+    from before both, and throw the new one away. OperationFailedError if one cannot be put
+    right now: nothing else is done to the folder.
+    """
+    for entry in ctx.journal.of_environment(env.id):
+        try:
+            report = _recover_entry(ctx, entry)
+        except OSError as error:
+            raise OperationFailedError(
+                f"An earlier restore of {env.name} was interrupted and could not be put right "
+                f"now ({_said(error)}), so this one did not start. EnvOps tries again at the "
+                "next start or restore."
+            ) from error
+        if report is not None:
+            _log("info", "recovered %s before restoring it: %s", env.name, report.detail)
+
+
+def _said(error: OSError) -> str:
+    return f"{error.strerror or error}: {error.filename or 'a file'}"
+
+
 def _recover_entry(ctx: ServiceContext, entry: JournalEntry) -> RecoveryReport | None:
+    # A first look that gives up on a disk that hangs (OperationFailedError): every command,
+    # and the window's start, recovers every environment first, and would wait with it.
+    is_folder(Path(entry.target).parent)
     if entry.phase is JournalPhase.DONE or (
         entry.phase is JournalPhase.FLUSHING
         and entry.boot_id is not None

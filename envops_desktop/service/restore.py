@@ -39,7 +39,6 @@ from envops_desktop.service.flushing import (
     can_settle_later,
     current_boot_id,
     settle,
-    settle_earlier_restores,
 )
 from envops_desktop.service.folder_reach import is_link
 from envops_desktop.service.left_alone import (
@@ -224,7 +223,8 @@ def restore_locked(
     only: list[str] | None = None,
     report: "bytearray | Background[bytearray] | None" = None,
 ) -> tuple[Environment, JournalEntry | None]:
-    """Replace `env`'s configuration with `backup` (the caller holds the environment's lock).
+    """Replace `env`'s configuration with `backup` (the caller holds the environment's lock,
+    and has put right what its earlier restores left: `put_right_earlier_restores`).
 
     The new tree is written from the store, or by `write_tree` (from the team's store as
     it is fetched; or an import in one pass, whose refusal of its file puts everything back
@@ -241,7 +241,6 @@ def restore_locked(
     """
     fence = team.check if team is not None else _nothing
     start_helpers_early(backup.total_bytes)
-    settle_earlier_restores(ctx, env.id)
     target = Path(env.path)
     operation_id = new_id()
     staging, previous, discard = sibling_paths(target, operation_id)

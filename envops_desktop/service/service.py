@@ -38,7 +38,10 @@ from envops_desktop.service.context import SHARED_STORE_SETTINGS, ServiceContext
 from envops_desktop.service.flushing import settle_detached
 from envops_desktop.service.garbage import GarbageReport, collect_garbage, waiting_for_backups
 from envops_desktop.service.parallel import Background, start_helpers_early
-from envops_desktop.service.recovery import recover_interrupted_operations
+from envops_desktop.service.recovery import (
+    put_right_earlier_restores,
+    recover_interrupted_operations,
+)
 from envops_desktop.service.restore import (
     TreeWriter,
     check_restorable,
@@ -1062,6 +1065,9 @@ class EnvOpsService:
             team_lock(self._ctx, self._opened_store, env, doing) as team,
         ):
             env = self.get_environment(env.id)  # it may have changed while we waited
+            # Before anything looks at the folder (its version, the preview's check, the
+            # backup first): an interrupted restore's roll-back may change it.
+            put_right_earlier_restores(self._ctx, env)
             check_restorable(env, version, needed_bytes, what)
             report: bytearray | Background[bytearray]
             if previewed is not None:

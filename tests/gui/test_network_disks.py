@@ -12,13 +12,15 @@ import pytest
 from PySide6.QtWidgets import QLabel, QLineEdit, QWidget
 
 from bench.event_loop_monitor import EventLoopMonitor
+from envops_desktop.app import open_main_window
 from envops_desktop.controller import drift_watch, operation_runner
 from envops_desktop.controller.environments_model import VERSION_COLUMN
-from envops_desktop.service import environments
+from envops_desktop.service import EnvOpsService, environments, folder_reach
 from tests.disks import needs_root_to_mount, network_disk_gone, network_disk_not_answering
 from tests.gui.conftest import click_button, when_modal
 from tests.gui.test_import_flow import drag_and_drop, open_import_dialog
 from tests.gui.user import click_cell, press_shortcut, row_index
+from tests.reliability.scenario import build_scenario
 from tests.spies import threads_calling
 from tests.trees import make_config_tree
 from tests.zips import simple_configuration
@@ -294,3 +296,36 @@ def test_files_dragged_from_a_share_that_is_gone_are_refused_in_a_sentence(
     assert error.text() == (
         "billing.envops.zip was refused: it cannot be read (Transport endpoint is not connected)."
     )
+
+
+def test_the_window_opens_while_an_interrupted_restores_disk_hangs(
+    qtbot, tmp_path, settings, monkeypatch
+):
+    # Putting the interrupted restore right waited for the disk, before the window showed.
+    monkeypatch.setattr(folder_reach, "ANSWER_SECONDS", 1.0)
+    scenario = build_scenario(tmp_path)
+    killed = scenario.restore_process(scenario.messed, crash_at="swapped")
+    killed.communicate(timeout=60)
+    service = EnvOpsService(scenario.data_dir)
+    with network_disk_not_answering(tmp_path / "envs") as give_up:
+        hang = Hang(give_up)
+        started = time.monotonic()
+        window = open_main_window(service, settings)
+        qtbot.addWidget(window)
+        window.show()
+        took = time.monotonic() - started
+        said = window.banner.text
+        status = window.controller.environments_model.index(0, 1).data()
+        press_shortcut(qtbot, window, "Ctrl+Q")
+        qtbot.waitUntil(lambda: not window.isVisible(), timeout=5_000)
+        assert not hang.given_up.is_set()
+    service.close()
+
+    assert took < 5
+    assert said == (
+        "Recovered billing after an interruption: the interrupted restore waits for its "
+        f"folder: {tmp_path / 'envs'} did not answer within 1 s: if it is on a network disk, "
+        "check that its server answers; EnvOps will try again at the next start or restore "
+        "of it."
+    )
+    assert status == "Update Failed"

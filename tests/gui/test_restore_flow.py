@@ -1,7 +1,9 @@
 """Restoring from a saved backup through the window, exactly as the product guide describes."""
 
+import contextlib
 import hashlib
 import signal
+import subprocess
 import sys
 
 from PySide6.QtCore import Qt
@@ -10,6 +12,7 @@ from envops_desktop.app import open_main_window
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus
 from envops_desktop.domain.models import RestoreCommand
 from envops_desktop.service import EnvOpsService
+from tests.disks import needs_root_to_mount
 from tests.gui.conftest import click_button, quit_insisting, select_environment, when_modal
 from tests.gui.user import choose_backup_option, press_shortcut
 from tests.reliability.scenario import build_scenario
@@ -278,6 +281,64 @@ def test_killed_restore_is_recovered_and_announced_at_next_start(qtbot, tmp_path
     # Worker threads hand the GIL back to the window within a millisecond, not Python's 5 ms.
     assert sys.getswitchinterval() <= 0.001
     window.controller.shutdown()
+    service.close()
+
+
+@contextlib.contextmanager
+def read_only(folder):
+    """`folder` read-only for the block, as a share mounted read-only is: nothing in it can
+    be renamed or removed."""
+    subprocess.run(["mount", "--bind", str(folder), str(folder)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], check=True)
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+@needs_root_to_mount
+def test_a_restore_after_an_interrupted_one_the_start_could_not_undo_is_kept(
+    qtbot, tmp_path, settings
+):
+    scenario = build_scenario(tmp_path)
+    killed = scenario.restore_process(scenario.messed, crash_at="swapped")
+    killed.communicate(timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    service = EnvOpsService(scenario.data_dir)
+    with read_only(scenario.target.parent):  # its disk cannot be written as the window opens
+        window = open_main_window(service, settings)
+        qtbot.addWidget(window)
+        window.show()
+    said_at_start = window.banner.text
+    select_environment(window, "billing")
+    messed = service.get_backup(scenario.messed)
+
+    counted: list[str] = []
+
+    def restore_once_previewed(dialog) -> None:
+        qtbot.waitUntil(dialog.findChild(object, "showChangesButton").isEnabled, timeout=10_000)
+        counted.append(dialog.findChild(object, "previewCounts").text())
+        if len(counted) == 1:  # the interrupted restore is rolled back first: shown again
+            when_modal(restore_once_previewed)
+        click_button(dialog, "restoreButton")
+
+    # The user restores billing again, from the window, once its disk can be written.
+    open_restore(qtbot, window, messed, restore_once_previewed)
+    qtbot.waitUntil(lambda: len(counted) == 2, timeout=20_000)
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+    said_after = window.banner.text
+    window.controller.shutdown()
+    service.close()
+    # The next start undid the interrupted restore over this one: billing went back to the
+    # configuration before both, and was marked Update Failed.
+    service = EnvOpsService(scenario.data_dir)
+    service.recover_interrupted_operations()
+
+    assert "could not be cleaned up" in said_at_start
+    assert counted[0] == "no changes" and counted[1] != "no changes"
+    assert said_after == "billing was restored to messed (4.2.0)."
+    assert scenario.state() == "messed"
+    assert service.get_environment("billing").status is EnvironmentStatus.READY
     service.close()
 
 

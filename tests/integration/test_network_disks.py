@@ -2,6 +2,7 @@
 is once its connection drops, or on a disk that fails: each command that needs the folder
 says so in one sentence that names the folder and what to check, and changes nothing."""
 
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from tests.disks import (
     network_disk_gone,
     network_disk_not_answering,
 )
+from tests.reliability.scenario import build_scenario
 from tests.trees import make_config_tree
 
 pytestmark = needs_root_to_mount
@@ -254,3 +256,36 @@ def test_scheduled_backups_go_on_past_an_environment_whose_disk_hangs(
         f"{hung} did not answer within 1 s: if it is on a network disk, check that its "
         "server answers."
     )
+
+
+def test_a_restore_interrupted_on_a_disk_that_now_hangs_holds_no_other_command(
+    tmp_path, capsys, monkeypatch
+):
+    # Every command puts interrupted restores right first: it waited for billing's disk for
+    # ever, whatever environment it was for.
+    monkeypatch.setattr(folder_reach, "ANSWER_SECONDS", 1.0)
+    scenario = build_scenario(tmp_path)
+    killed = scenario.restore_process(scenario.messed, crash_at="swapped")
+    killed.communicate(timeout=60)
+    shop = tmp_path / "shop"
+    make_config_tree(shop)
+    _backed_up(scenario.data_dir, "shop", shop, version="1.0")
+
+    with network_disk_not_answering(tmp_path / "envs") as give_up:
+        watchdog = threading.Timer(10, give_up)  # the old code's wait, ended for the test
+        watchdog.start()
+        started = time.monotonic()
+        code = main(["--data-dir", str(scenario.data_dir), "backup", "create", "shop"])
+        took = time.monotonic() - started
+        watchdog.cancel()
+    billing = _state(scenario.data_dir)[0]
+
+    assert code == 0
+    assert took < 10
+    assert capsys.readouterr().err == (
+        f"envops: recovered billing: the interrupted restore waits for its folder: "
+        f"{tmp_path / 'envs'} did not answer within 1 s: if it is on a network disk, check "
+        "that its server answers; EnvOps will try again at the next start or restore of it\n"
+    )
+    assert billing is EnvironmentStatus.UPDATE_FAILED
+    assert scenario.state() == "messed"  # the disk answers again: nothing was changed there

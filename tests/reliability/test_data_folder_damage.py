@@ -1,6 +1,7 @@
 """A data folder that is damaged, full, or created by several commands at once: a sentence
 and an exit code, never a traceback."""
 
+import contextlib
 import shutil
 import sqlite3
 import subprocess
@@ -168,23 +169,19 @@ def test_processes_opening_a_new_data_folder_at_the_same_instant_all_open_it(tmp
             assert process.returncode == 0, err
 
 
-@needs_root_to_mount
-def test_leftovers_that_cannot_be_removed_do_not_stop_other_environments(tmp_path):
+@contextlib.contextmanager
+def leftovers_that_cannot_be_removed(tmp_path):
+    """billing's restore of messed killed once in place, before its old tree was removed;
+    something is mounted in that old tree for the block, so that it cannot be removed."""
     import signal
 
     from tests.reliability.scenario import build_scenario
 
     scenario = build_scenario(tmp_path)
-    other = tmp_path / "envs" / "other"
-    make_config_tree(other)
-    service = EnvOpsService(scenario.data_dir)
-    service.add_environment("other", other, version="1")
-    service.close()
     process = scenario.restore_process(scenario.messed, crash_at="flushing")
     process.communicate(timeout=60)
     assert process.returncode == -signal.SIGKILL
     (previous,) = [p for p in scenario.target.parent.iterdir() if ".envops-previous-" in p.name]
-    # Something mounted in the old tree meanwhile: it cannot be removed, and must not be.
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "keep").write_text("not EnvOps's\n")
     (previous / "mnt").mkdir()
@@ -192,16 +189,45 @@ def test_leftovers_that_cannot_be_removed_do_not_stop_other_environments(tmp_pat
         ["mount", "--bind", str(tmp_path / "elsewhere"), str(previous / "mnt")], check=True
     )
     try:
-        for _ in range(2):  # every later command, not just the first
-            result = subprocess.run(
-                [sys.executable, "-m", "envops_desktop.cli", "--data-dir",
-                 str(scenario.data_dir), "backup", "create", "other"],
-                capture_output=True, text=True, cwd=REPO,
-            )  # fmt: skip
-            assert result.returncode == 0, result.stderr
-            assert "could not be cleaned up" in result.stderr
-            assert "Traceback" not in result.stderr
+        yield scenario
     finally:
         subprocess.run(["umount", str(previous / "mnt")], check=False)
     assert (tmp_path / "elsewhere" / "keep").read_text() == "not EnvOps's\n"
+
+
+def _envops(scenario, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "envops_desktop.cli", "--data-dir", str(scenario.data_dir),
+         *args],
+        capture_output=True, text=True, cwd=REPO,
+    )  # fmt: skip
+
+
+@needs_root_to_mount
+def test_leftovers_that_cannot_be_removed_do_not_stop_other_environments(tmp_path):
+    other = tmp_path / "envs" / "other"
+    make_config_tree(other)
+    with leftovers_that_cannot_be_removed(tmp_path) as scenario:
+        service = EnvOpsService(scenario.data_dir)
+        service.add_environment("other", other, version="1")
+        service.close()
+        for _ in range(2):  # every later command, not just the first
+            result = _envops(scenario, "backup", "create", "other")
+            assert result.returncode == 0, result.stderr
+            assert "could not be cleaned up" in result.stderr
+            assert "Traceback" not in result.stderr
+    assert scenario.state() == "messed"
+
+
+@needs_root_to_mount
+def test_a_restore_over_leftovers_that_cannot_be_removed_is_refused_in_a_sentence(tmp_path):
+    with leftovers_that_cannot_be_removed(tmp_path) as scenario:
+        result = _envops(scenario, "restore", "billing", scenario.original, "--yes")
+
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "An earlier restore of billing was interrupted and could not be put right now" in (
+        result.stderr
+    )
+    assert "so this one did not start" in result.stderr
     assert scenario.state() == "messed"
