@@ -119,3 +119,19 @@ def not_answering(path: Path | str, seconds: float) -> str:
         f"{path} did not answer within {seconds:g} s: if it is on a network disk, check that "
         "its server answers."
     )
+
+
+class LookWithoutWaiting:
+    """Whether `path` is a folder, asked on a thread of its own for a caller that must never
+    wait, the window's thread: `is_folder` is None until the disk has answered (for ever,
+    on a disk that hangs), then True or False (False too where it could not be looked at)."""
+
+    def __init__(self, path: Path) -> None:
+        self.is_folder: bool | None = None
+        threading.Thread(target=self._look, args=(path,), name="envops-look", daemon=True).start()
+
+    def _look(self, path: Path) -> None:
+        try:
+            self.is_folder = stat.S_ISDIR(os.stat(path).st_mode)
+        except OSError:
+            self.is_folder = False

@@ -2,13 +2,15 @@
 another tool made), dragged or chosen."""
 
 import os
+import time
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
-from PySide6.QtCore import QCoreApplication, QMimeData, Qt, QUrl, Signal
+from PySide6.QtCore import QCoreApplication, QMimeData, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from envops_desktop.service.folder_reach import LookWithoutWaiting
 from envops_desktop.ui.icons import icon
 from envops_desktop.ui.label_text import plain_label
 from envops_desktop.ui.tones import current_tones
@@ -28,41 +30,49 @@ ACCEPTED_SUFFIXES = (
 )
 
 
+# A refused drag gets no leave event: the refusal stays said, and whether it was a folder
+# is waited for this long, past any disk that answers.
+_LOOK_FOR_S = 5.0
+
+
 def _tr(text: str) -> str:
     return QCoreApplication.translate("DropZone", text)
 
 
 def refusal_reason(mime: QMimeData) -> str | None:
-    """Why a drag cannot be dropped here, or None when it holds exactly one configuration file."""
-    urls = [url for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
-    if not urls:
-        return _tr("Only files can be dropped here.")
-    if len(urls) > 1:
-        return _tr("Drop one configuration file at a time.")
-    path = _local_path(urls[0])
-    # Judged by its name: a file on a share that hangs would hold the window at each move of
-    # the drag. What it holds is read on a worker once dropped (a folder named .zip too).
+    """Why a drag cannot be dropped here, or None when it holds exactly one configuration file.
+
+    Judged by the names alone: a file on a share that hangs would hold the window at each
+    move of the drag. What it holds is read on a worker once dropped (a folder named .zip
+    too)."""
+    path = _the_one_path(mime)
+    if isinstance(path, str):
+        return path
     if path.name.lower().endswith(ACCEPTED_SUFFIXES):
         return None
-    if _is_folder(path):
-        return _tr("{name} is a folder; drop a configuration file or archive.").format(
-            name=path.name
-        )
     return _tr(
         "{name} is not a configuration file or archive (.zip, .tar, .tar.gz, .tar.zst)."
     ).format(name=path.name)
 
 
-def _is_folder(path: Path) -> bool:
-    # Only to say "folder" rather than "not a configuration file": refused either way.
-    try:
-        return path.is_dir()
-    except OSError:  # on a share whose server is gone
-        return False
+def _the_one_path(mime: QMimeData) -> Path | str:
+    """The one local file `mime` carries, or why it does not carry exactly one."""
+    urls = [url for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
+    if not urls:
+        return _tr("Only files can be dropped here.")
+    if len(urls) > 1:
+        return _tr("Drop one configuration file at a time.")
+    return _local_path(urls[0])
+
+
+def _a_folder(path: Path) -> str:
+    return _tr("{name} is a folder; drop a configuration file or archive.").format(name=path.name)
 
 
 def dropped_file(mime: QMimeData) -> Path | None:
-    return None if refusal_reason(mime) else _local_path(mime.urls()[0])
+    """The configuration file a drag carries, or None when `refusal_reason` refuses it."""
+    path = _the_one_path(mime)
+    return path if isinstance(path, Path) and refusal_reason(mime) is None else None
 
 
 def _local_path(url: QUrl) -> Path:
@@ -111,6 +121,10 @@ class DropZone(QFrame):
         for widget in (picture, self.message, self.choose_button):
             layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
         self._idle_text = self.message.text()
+        self._look: tuple[Path, LookWithoutWaiting, float] | None = None  # and until when
+        self._answer_timer = QTimer(self)
+        self._answer_timer.setInterval(20)
+        self._answer_timer.timeout.connect(self._say_if_folder)
 
     def _set_state(self, state: str, text: str) -> None:
         self.setProperty("state", state)
@@ -119,6 +133,7 @@ class DropZone(QFrame):
         self.message.setText(text)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        self._stop_looking()
         reason = refusal_reason(event.mimeData())
         if reason is None:
             self._set_state(
@@ -128,20 +143,40 @@ class DropZone(QFrame):
                 ),
             )
             event.acceptProposedAction()
-        else:
-            self._set_state("refuse", reason)
-            event.ignore()
+            return
+        self._set_state("refuse", reason)
+        event.ignore()
+        path = _the_one_path(event.mimeData())
+        if isinstance(path, Path):
+            # Only to say "folder" rather than "not a configuration file", refused either
+            # way: asked off the window's thread, and said once the disk answers.
+            self._look = (path, LookWithoutWaiting(path), time.monotonic() + _LOOK_FOR_S)
+            self._answer_timer.start()
+
+    def _say_if_folder(self) -> None:
+        if self._look is None:
+            return
+        path, look, until = self._look
+        if look.is_folder is not None or time.monotonic() > until:
+            self._stop_looking()
+            if look.is_folder:
+                self.message.setText(_a_folder(path))
+
+    def _stop_looking(self) -> None:
+        self._answer_timer.stop()
+        self._look = None
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
-        if refusal_reason(event.mimeData()) is None:
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        # Only a drag accepted as it entered moves on to here (what is dragged stays the same
+        # for the whole drag): judged once, then.
+        event.acceptProposedAction()
 
     def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:  # noqa: N802
+        self._stop_looking()
         self._set_state("idle", self._idle_text)
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        self._stop_looking()
         path = dropped_file(event.mimeData())
         self._set_state("idle", self._idle_text)
         if path is None:

@@ -329,3 +329,29 @@ def test_the_window_opens_while_an_interrupted_restores_disk_hangs(
         "of it."
     )
     assert status == "Update Failed"
+
+
+def test_a_folder_dragged_from_a_share_that_hangs_is_refused_without_a_freeze(
+    qtbot, window, environment, tmp_path
+):
+    share = tmp_path / "share"
+    (share / "configs").mkdir(parents=True)
+    with network_disk_not_answering(share) as give_up:
+        hang = Hang(give_up)
+        dialog = open_import_dialog(qtbot, window, "billing")
+        zone = dialog.findChild(QWidget, "dropZone")
+        message = dialog.findChild(QLabel, "dropZoneMessage")
+
+        # Whether a name of no archive's was a folder was asked on the window's thread.
+        started = time.monotonic()
+        over_the_dialog = drag_and_drop(zone, share / "configs")
+        over_the_window = drag_and_drop(window, share / "configs")
+        took = time.monotonic() - started
+        stall = _longest_stall_ms(qtbot, 0.5)
+        said = message.text()
+        dialog.reject()
+        assert not hang.given_up.is_set()
+
+    assert over_the_dialog == over_the_window == (False, False)
+    assert took < 0.25 and stall < 250
+    assert said.startswith("configs is not a configuration file or archive")
