@@ -70,31 +70,31 @@ class DriftWatch(QObject):
                 self._unwatch(env_id)
         started = {e: path for e, path in watched.items() if self._watched.get(e) != path}
         self._watched = watched
-        if started:
-            self._watch_now(started, lambda: None)
+        # Each on a worker of its own: one on a network disk that hangs holds only itself.
+        for env_id, folder in started.items():
+            self._watch_now(env_id, folder, lambda: None)
 
-    def _watch_now(self, folders: dict[str, str], then: Callable[[], None]) -> None:
-        """Watch what is at these environments' paths (by id) now, then call `then`. A
-        watch follows a folder, not its name: once a restore has swapped in a new tree, the
-        old one's watches report nothing, and they go with it when it is removed. So each
-        check watches anew, first. The folders are listed on a worker: a tree of thousands
-        of folders, or a slow network disk, would otherwise freeze the window."""
+    def _watch_now(self, env_id: str, folder: str, then: Callable[[], None]) -> None:
+        """Watch what is at an environment's `folder` now, then call `then`. A watch
+        follows a folder, not its name: once a restore has swapped in a new tree, the old
+        one's watches report nothing, and they go with it when it is removed. So each check
+        watches anew, first. The folders are listed on a worker: a tree of thousands of
+        folders, or a slow network disk, would otherwise freeze the window."""
         listing = self._runner.prepare(
             self.tr("Looking at folders to watch"),
             None,
-            lambda _progress, _cancel: {e: _paths_to_watch(f) for e, f in folders.items()},
+            lambda _progress, _cancel: _paths_to_watch(folder),
             let_go_at_quit=True,
         )
 
-        def listed(found: dict[str, list[str]]) -> None:
+        def listed(paths: list[str]) -> None:
             if self._stopped:
                 return
-            for env_id, paths in found.items():
-                if self._watched.get(env_id) == folders[env_id]:  # still watched there
-                    self._unwatch(env_id)
-                    for path in paths:
-                        self._folders.setdefault(path, env_id)
-                    self._watcher.addPaths([p for p in paths if self._folders[p] == env_id])
+            if self._watched.get(env_id) == folder:  # still watched there
+                self._unwatch(env_id)
+                for path in paths:
+                    self._folders.setdefault(path, env_id)
+                self._watcher.addPaths([p for p in paths if self._folders[p] == env_id])
             then()
 
         listing.succeeded.connect(listed)
@@ -136,7 +136,7 @@ class DriftWatch(QObject):
         running.cancelled.connect(lambda _message: self._checking.discard(env_id))
         # Watched first, so that a change made while the check reads is still seen.
         if env_id in self._watched:
-            self._watch_now({env_id: self._watched[env_id]}, lambda: self._runner.launch(running))
+            self._watch_now(env_id, self._watched[env_id], lambda: self._runner.launch(running))
         else:
             self._runner.launch(running)
 

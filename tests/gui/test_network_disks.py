@@ -355,3 +355,28 @@ def test_a_folder_dragged_from_a_share_that_hangs_is_refused_without_a_freeze(
     assert over_the_dialog == over_the_window == (False, False)
     assert took < 0.25 and stall < 250
     assert said.startswith("configs is not a configuration file or archive")
+
+
+@pytest.fixture
+def shop(service, tmp_path):
+    """shop, on a local disk, backed up."""
+    folder = tmp_path / "shop"
+    make_config_tree(folder)
+    service.add_environment("shop", folder, version="1.0")
+    service.create_backup("shop")
+    return folder
+
+
+def test_a_disk_that_hangs_keeps_no_other_folder_from_being_watched(
+    qtbot, monkeypatch, shop, billing_on_a_disk_that_hangs, window
+):
+    # The window listed every environment's folders to watch in one go, which billing's
+    # disk held: a change in shop showed only once shop was selected.
+    monkeypatch.setattr(drift_watch, "WATCHED_EVERY_SECONDS", 0.0)
+    shop_id = window.controller.service.get_environment("shop").id
+    qtbot.wait(500)  # its folders watched
+
+    (shop / "app.yaml").write_text("server:\n  port: 1\n")  # by hand, on the server
+
+    qtbot.waitUntil(lambda: window.controller.drift.state(shop_id) is True, timeout=5_000)
+    assert not billing_on_a_disk_that_hangs.given_up.is_set()
