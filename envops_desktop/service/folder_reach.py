@@ -123,15 +123,23 @@ def not_answering(path: Path | str, seconds: float) -> str:
 
 class LookWithoutWaiting:
     """Whether `path` is a folder, asked on a thread of its own for a caller that must never
-    wait, the window's thread: `is_folder` is None until the disk has answered (for ever,
-    on a disk that hangs), then True or False (False too where it could not be looked at)."""
+    wait long, the window's thread: `is_folder` is None until the disk has answered (for
+    ever, on a disk that hangs), then True or False (False too where it could not be looked
+    at)."""
 
     def __init__(self, path: Path) -> None:
         self.is_folder: bool | None = None
+        self._answered = threading.Event()
         threading.Thread(target=self._look, args=(path,), name="envops-look", daemon=True).start()
+
+    def answer_within(self, seconds: float) -> bool | None:
+        """`is_folder`, once the disk has answered or `seconds` have passed."""
+        self._answered.wait(seconds)
+        return self.is_folder
 
     def _look(self, path: Path) -> None:
         try:
             self.is_folder = stat.S_ISDIR(os.stat(path).st_mode)
         except OSError:
             self.is_folder = False
+        self._answered.set()

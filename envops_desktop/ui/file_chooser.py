@@ -5,7 +5,11 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from envops_desktop.service.folder_reach import LookWithoutWaiting
+
 _LAST_FOLDER = "dialogs/lastFolder"
+# What a local disk, or a share that answers, takes to say whether the last folder is one.
+_ANSWER_S = 0.2
 
 
 class FileChooser:
@@ -20,25 +24,30 @@ class FileChooser:
 
     @property
     def last_folder(self) -> Path:
+        """The folder last chosen in, or the home folder if it is gone, or on a share that
+        has gone away or does not answer within a moment (the window waits for it)."""
         saved = self._settings.value(_LAST_FOLDER)
-        folder = Path(str(saved)) if saved else Path.home()
-        return folder if folder.is_dir() else Path.home()
+        if not saved:
+            return Path.home()
+        folder = Path(str(saved))
+        return folder if LookWithoutWaiting(folder).answer_within(_ANSWER_S) else Path.home()
 
     def save_file(
         self, parent: QWidget, object_name: str, title: str, suggested_name: str, filters: str
     ) -> Path | None:
-        dialog = self._dialog(parent, object_name, title, filters)
+        folder = self.last_folder
+        dialog = self._dialog(parent, object_name, title, filters, folder)
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.selectFile(str(self.last_folder / suggested_name))
+        dialog.selectFile(str(folder / suggested_name))
         return self._answer(dialog)
 
     def open_file(self, parent: QWidget, object_name: str, title: str, filters: str) -> Path | None:
-        dialog = self._dialog(parent, object_name, title, filters)
+        dialog = self._dialog(parent, object_name, title, filters, self.last_folder)
         dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
         return self._answer(dialog)
 
     def folder(self, parent: QWidget, object_name: str, title: str) -> Path | None:
-        dialog = self._dialog(parent, object_name, title, "")
+        dialog = self._dialog(parent, object_name, title, "", self.last_folder)
         dialog.setFileMode(QFileDialog.FileMode.Directory)
         dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
         chosen = self._answer(dialog, remember=False)
@@ -46,8 +55,10 @@ class FileChooser:
             self._settings.setValue(_LAST_FOLDER, str(chosen.parent))
         return chosen
 
-    def _dialog(self, parent: QWidget, object_name: str, title: str, filters: str) -> QFileDialog:
-        dialog = QFileDialog(parent, title, str(self.last_folder), filters)
+    def _dialog(
+        self, parent: QWidget, object_name: str, title: str, filters: str, folder: Path
+    ) -> QFileDialog:
+        dialog = QFileDialog(parent, title, str(folder), filters)
         dialog.setObjectName(object_name)
         return dialog
 

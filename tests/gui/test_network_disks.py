@@ -2,13 +2,16 @@
 hangs) or goes away (an sshfs connection dropped): the window opens, answers and closes all
 the same, and what needs the folder says why it cannot have it."""
 
+import contextlib
 import os
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QLineEdit, QWidget
 
 from bench.event_loop_monitor import EventLoopMonitor
@@ -380,3 +383,36 @@ def test_a_disk_that_hangs_keeps_no_other_folder_from_being_watched(
 
     qtbot.waitUntil(lambda: window.controller.drift.state(shop_id) is True, timeout=5_000)
     assert not billing_on_a_disk_that_hangs.given_up.is_set()
+
+
+@pytest.mark.parametrize("share_is", ["gone", "not answering"])
+def test_a_file_dialog_last_used_on_a_share_away_opens_in_the_home_folder(
+    qtbot, window, environment, settings, tmp_path, share_is
+):
+    # Its last folder was looked at on the window's thread: a share that hangs froze the
+    # window, and one that is gone raised "not connected" out of Choose file….
+    share = tmp_path / "share"
+    (share / "configs").mkdir(parents=True)
+    settings.setValue("dialogs/lastFolder", str(share / "configs"))
+    opened_in: list[str] = []
+
+    def look_and_cancel(file_dialog) -> None:
+        opened_in.append(file_dialog.directory().absolutePath())
+        file_dialog.reject()
+
+    with contextlib.ExitStack() as away:
+        if share_is == "gone":
+            away.enter_context(network_disk_gone(share))
+        else:
+            hang = Hang(away.enter_context(network_disk_not_answering(share)))
+            away.callback(hang.end)
+        dialog = open_import_dialog(qtbot, window, "billing")
+        when_modal(look_and_cancel, named="chooseConfigurationFileDialog")
+        started = time.monotonic()
+        qtbot.mouseClick(dialog.findChild(QWidget, "chooseFileButton"), Qt.MouseButton.LeftButton)
+        took = time.monotonic() - started
+        dialog.reject()
+        assert share_is == "gone" or not hang.given_up.is_set()
+
+    assert opened_in == [str(Path.home())]
+    assert took < 5
