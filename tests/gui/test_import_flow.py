@@ -210,9 +210,7 @@ def test_an_archive_comes_back_with_its_answers_when_the_folder_changed_after_it
     "what",
     ["folder", "two files", "text file"],
 )
-def test_unacceptable_drags_are_refused_at_drag_enter_with_a_reason(
-    qtbot, dialog, tmp_path, what
-):
+def test_unacceptable_drags_are_refused_at_drag_enter_with_a_reason(qtbot, dialog, tmp_path, what):
     one = simple_configuration(tmp_path / "one.zip")
     paths = {
         "folder": [tmp_path],
