@@ -1,6 +1,6 @@
 """Every benchmark of the performance issue in one run, written to docs/PERFORMANCE.md.
 
-Run: .venv/bin/python bench/run_all.py [--runs 3] [--small-runs 3]
+Run: .venv/bin/python bench/run_all.py [--runs 3] [--medium-runs 5] [--small-runs 3]
      (--quick: small trees and one run, to check the harness itself in a minute)
 
 Builds the seeded data sets once under bench/data/, installs restic, borg and zstd from
@@ -197,6 +197,9 @@ def gui_stalls(size_mib: int, files: int, changes: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
+    # The two smaller trees take seconds a run, and their rows move most with the machine's
+    # minute (`tar -xf` of the 400 MiB tree took 0.45-2.3 s in five runs in a row).
+    parser.add_argument("--medium-runs", type=int, default=5)
     parser.add_argument("--small-runs", type=int, default=3)
     parser.add_argument(
         "--quick", action="store_true", help="tiny trees, one run: check the harness"
@@ -208,7 +211,7 @@ def main() -> None:
     if args.quick:
         size_mib, files, small_files = (64, 2_000, 5_000)
         medium_mib, medium_files = (32, 400)
-        args.runs = args.small_runs = 1
+        args.runs = args.medium_runs = args.small_runs = 1
     # As installed from a wheel or the bundle: bytecode compiled once, not at every command
     # (an editable install under PYTHONDONTWRITEBYTECODE would compile edited modules anew
     # in every timed process).
@@ -233,8 +236,8 @@ def main() -> None:
         trash = Trash(scratch / "trash", wait=0 if args.quick else RECENTLY_DELETED_WINDOW)
         # The few files of a real configuration first: nothing waits for them to age.
         datasets = (
-            ("config", config_source, args.runs, False),
-            ("medium", medium_source, args.runs, False),
+            ("config", config_source, args.medium_runs, False),
+            ("medium", medium_source, args.medium_runs, False),
             ("mixed", mixed_source, args.runs, True),
             ("small", small_source, args.small_runs, False),
         )
@@ -263,7 +266,10 @@ def main() -> None:
         header=dict(
             date=datetime.date.today().isoformat(),
             machine=_machine(),
-            runs=f"{args.runs} runs (mixed trees), {args.small_runs} runs (small-files tree)",
+            runs=(
+                f"{args.medium_runs} runs (config and medium trees), {args.runs} runs (mixed "
+                f"tree), {args.small_runs} runs (small-files tree)"
+            ),
             mixed=f"{size_mib} MiB in {files:,} files",
             medium=f"{medium_mib} MiB in {medium_files:,} files",
             config=f"{config_mib} MiB in {config_files:,} files",
