@@ -48,11 +48,12 @@ def disk_gone_hint(error: OSError) -> str:
     )
 
 
-def is_folder(path: Path) -> bool:
+def is_folder(path: Path, within: float | None = None) -> bool:
     """Whether `path` is a folder (links followed); False where nothing is there, and
     OperationFailedError where what is there cannot be looked at (`unreachable`) or its
-    disk has not answered within `ANSWER_SECONDS` (`not_answering`)."""
-    return _status(path, os.stat, stat.S_ISDIR)
+    disk has not answered within `within` seconds, `ANSWER_SECONDS` by default
+    (`not_answering`)."""
+    return _status(path, os.stat, stat.S_ISDIR, within)
 
 
 def is_link(path: Path) -> bool:
@@ -61,10 +62,13 @@ def is_link(path: Path) -> bool:
 
 
 def _status(
-    path: Path, look: Callable[[Path], os.stat_result], kind: Callable[[int], bool]
+    path: Path,
+    look: Callable[[Path], os.stat_result],
+    kind: Callable[[int], bool],
+    within: float | None = None,
 ) -> bool:
     try:
-        mode = _answered_within(ANSWER_SECONDS, look, path).st_mode
+        mode = _answered_within(ANSWER_SECONDS if within is None else within, look, path).st_mode
     except OSError as error:
         if error.errno in _ABSENT:
             return False
@@ -76,41 +80,54 @@ def _status(
 # longer than a sleeping USB disk takes to spin up, or an NFS server to fail over.
 ANSWER_SECONDS = 30.0
 # Looks still held by their disks, by path: a disk that hangs is not asked again meanwhile.
-_HELD: dict[str, threading.Thread] = {}
+_HELD: dict[str, "_Look"] = {}
 _HELD_LOCK = threading.Lock()
+
+
+class _Look:
+    """`look(path)` made on a thread of its own: an NFS disk whose server hangs holds the
+    call in the kernel, where nothing interrupts it, for as long as the server does. The
+    thread is left to it; `outcome` is None until it has returned."""
+
+    def __init__(self, look: Callable[[Path], os.stat_result], path: Path) -> None:
+        self.outcome: os.stat_result | OSError | None = None
+        self._answered = threading.Event()
+        threading.Thread(
+            target=self._run, args=(look, path), name="envops-look", daemon=True
+        ).start()
+
+    def _run(self, look: Callable[[Path], os.stat_result], path: Path) -> None:
+        try:
+            self.outcome = look(path)
+        except OSError as error:
+            self.outcome = error
+        self._answered.set()
+
+    def answered_within(self, seconds: float) -> bool:
+        return self._answered.wait(seconds)
 
 
 def _answered_within(
     seconds: float, look: Callable[[Path], os.stat_result], path: Path
 ) -> os.stat_result:
     """`look(path)`, or OperationFailedError (`not_answering`) if it has not returned within
-    `seconds`. An NFS disk whose server hangs holds the call in the kernel, where nothing
-    interrupts it, for as long as the server does: it is made on a thread of its own,
-    which is left to it, and a scheduled backup of every other environment goes on."""
+    `seconds`: a scheduled backup of every other environment goes on past a disk that
+    hangs."""
     key = os.fspath(path)
     with _HELD_LOCK:
         held = _HELD.get(key)
-        if held is not None and held.is_alive():
+        if held is not None and held.outcome is None:
             raise OperationFailedError(not_answering(path, seconds))
         _HELD.pop(key, None)
-    outcome: list[os.stat_result | OSError] = []
-
-    def looking() -> None:
-        try:
-            outcome.append(look(path))
-        except OSError as error:
-            outcome.append(error)
-
-    thread = threading.Thread(target=looking, name="envops-look", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if not outcome:
+    asked = _Look(look, path)
+    if not asked.answered_within(seconds):
         with _HELD_LOCK:
-            _HELD[key] = thread
+            _HELD[key] = asked
         raise OperationFailedError(not_answering(path, seconds))
-    if isinstance(outcome[0], OSError):
-        raise outcome[0]
-    return outcome[0]
+    if isinstance(asked.outcome, OSError):
+        raise asked.outcome
+    assert asked.outcome is not None
+    return asked.outcome
 
 
 def not_answering(path: Path | str, seconds: float) -> str:
@@ -122,24 +139,17 @@ def not_answering(path: Path | str, seconds: float) -> str:
 
 
 class LookWithoutWaiting:
-    """Whether `path` is a folder, asked on a thread of its own for a caller that must never
-    wait long, the window's thread: `is_folder` is None until the disk has answered (for
+    """Whether `path` is a folder, asked on a thread of its own for a caller that must
+    never wait, the window's thread: `is_folder` is None until the disk has answered (for
     ever, on a disk that hangs), then True or False (False too where it could not be looked
     at)."""
 
     def __init__(self, path: Path) -> None:
-        self.is_folder: bool | None = None
-        self._answered = threading.Event()
-        threading.Thread(target=self._look, args=(path,), name="envops-look", daemon=True).start()
+        self._look = _Look(os.stat, path)
 
-    def answer_within(self, seconds: float) -> bool | None:
-        """`is_folder`, once the disk has answered or `seconds` have passed."""
-        self._answered.wait(seconds)
-        return self.is_folder
-
-    def _look(self, path: Path) -> None:
-        try:
-            self.is_folder = stat.S_ISDIR(os.stat(path).st_mode)
-        except OSError:
-            self.is_folder = False
-        self._answered.set()
+    @property
+    def is_folder(self) -> bool | None:
+        outcome = self._look.outcome
+        if outcome is None:
+            return None
+        return not isinstance(outcome, OSError) and stat.S_ISDIR(outcome.st_mode)

@@ -5,7 +5,8 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from envops_desktop.service.folder_reach import LookWithoutWaiting
+from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.service.folder_reach import is_folder
 
 _LAST_FOLDER = "dialogs/lastFolder"
 # What a local disk, or a share that answers, takes to say whether the last folder is one.
@@ -30,7 +31,10 @@ class FileChooser:
         if not saved:
             return Path.home()
         folder = Path(str(saved))
-        return folder if LookWithoutWaiting(folder).answer_within(_ANSWER_S) else Path.home()
+        try:
+            return folder if is_folder(folder, within=_ANSWER_S) else Path.home()
+        except OperationFailedError:  # its share has gone away, or does not answer
+            return Path.home()
 
     def save_file(
         self, parent: QWidget, object_name: str, title: str, suggested_name: str, filters: str
