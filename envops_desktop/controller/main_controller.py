@@ -968,12 +968,13 @@ class MainController(QObject):
         self.operations_changed.emit()
         self.selection_changed.emit()
 
-    def shutdown(self) -> None:
+    def shutdown(self, writes_by: float | None = None) -> None:
         """Cancel what is running, wait for what changes anything to put things back (and
-        let go of reads a network disk holds), stop watching."""
+        let go of reads a network disk holds, and of changes not put back by `writes_by`:
+        `OperationRunner.shut_down`), stop watching."""
         self.stop()
         reads_by = reads_grace_ends()  # one grace for all: each waits within it
-        self.runner.shut_down(reads_by)
+        self.runner.shut_down(reads_by, writes_by)
         self.drift.stop(reads_by)
         self._versions.stop(reads_by)
         self.activity_model.stop()

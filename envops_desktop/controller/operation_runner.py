@@ -81,6 +81,11 @@ class RunningOperation(QObject):
     def cancel(self) -> None:
         self._cancel_token.cancel()
 
+    @property
+    def cancelling(self) -> bool:
+        """Whether it was asked to stop (and is putting things back until it ends)."""
+        return self._cancel_token.cancelled
+
     def wait(self, timeout_ms: int) -> bool:
         return self._thread.wait(timeout_ms)
 
@@ -181,6 +186,10 @@ class OperationRunner(QObject):
                 release_full_passes()
             self.changed.emit()
 
+    def changes_running(self) -> bool:
+        """Whether an operation that changes things runs: one a quit waits for."""
+        return any(not op.let_go_at_quit for op in self._running)
+
     def cancel_all(self) -> None:
         """Ask everything running to stop and put things back."""
         for op in self._running:
@@ -192,10 +201,11 @@ class OperationRunner(QObject):
         self.cancel_all()
         return all(op.wait(timeout_ms) for op in running)
 
-    def shut_down(self, reads_by: float | None = None) -> None:
+    def shut_down(self, reads_by: float | None = None, writes_by: float | None = None) -> None:
         """Cancel everything running, wait until what changes anything has put things
         back, and let go of what may be let go of (`prepare`) if it has not ended by
-        `reads_by` (a `time.monotonic()`; by default `READS_GRACE_MS` from now).
+        `reads_by` (a `time.monotonic()`; by default `READS_GRACE_MS` from now), and of
+        the rest if it has not by `writes_by` (`writes_grace_ends()` by default).
 
         A read of a folder on a network disk that stopped answering waits in the kernel,
         where no cancelling reaches it, for as long as the disk does: the window must still
@@ -204,7 +214,7 @@ class OperationRunner(QObject):
         next start, as after a crash."""
         running = list(self._running)
         self.cancel_all()
-        writes_by = time.monotonic() + WRITES_GRACE_MS / 1000
+        writes_by = writes_grace_ends() if writes_by is None else writes_by
         reads_by = reads_grace_ends() if reads_by is None else reads_by
         for op in sorted(running, key=lambda op: op.let_go_at_quit):  # writes first
             ends = reads_by if op.let_go_at_quit else writes_by
@@ -223,6 +233,12 @@ WRITES_GRACE_MS = 300_000
 def reads_grace_ends() -> float:
     """When reads cancelled now, at quit, are let go of if they have not ended."""
     return time.monotonic() + READS_GRACE_MS / 1000
+
+
+def writes_grace_ends() -> float:
+    """When operations that change things, cancelled now at quit, are let go of if they
+    have not put things back by then."""
+    return time.monotonic() + WRITES_GRACE_MS / 1000
 
 
 # Operations let go of at quit, held here until their threads end: a QThread deleted while

@@ -1,5 +1,6 @@
 """The main window: environments on the left; Overview, Backups and Activity on the right."""
 
+import time
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -29,6 +30,7 @@ from envops_desktop import APP_NAME
 from envops_desktop.controller.action_rules import Needs
 from envops_desktop.controller.change_rows import ChangeRows
 from envops_desktop.controller.main_controller import MainController, Notification, StoreCheck
+from envops_desktop.controller.operation_runner import writes_grace_ends
 from envops_desktop.controller.record_table_model import local_time
 from envops_desktop.data_dir import log_dir
 from envops_desktop.domain.errors import PreviewOutOfDateError, VersionMismatchError
@@ -136,6 +138,9 @@ class MainWindow(QMainWindow):
             },
         )
         self._layout.restore()
+        # Set when the user has said to quit: when what it cancelled is let go of unfinished.
+        self._changes_let_go_at: float | None = None
+        self._waiting_to_close: QTimer | None = None  # for that, once asked to quit
         self._update_state()
 
     # Actions, menus and toolbar ---------------------------------------------------------------
@@ -699,13 +704,50 @@ class MainWindow(QMainWindow):
     # Layout memory and closing ---------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        if self.controller.runner.running and not self._quit_while_working():
+        runner = self.controller.runner
+        if self._changes_let_go_at is None:
+            if runner.running and not self._quit_while_working():
+                event.ignore()
+                return
+            self._changes_let_go_at = writes_grace_ends()
+            runner.cancel_all()
+        if runner.changes_running() and time.monotonic() < self._changes_let_go_at:
+            # Waited for here, not in the shutdown: its wait holds the window's thread, and
+            # the window froze, unpainted, for as long as a cancelled restore took to remove
+            # its new tree (1.4 s for 100,000 files, 13 s on a busy disk).
+            self._close_once_put_back(self._changes_let_go_at)
             event.ignore()
             return
-        self.statusBar().showMessage(self.tr("Cancelling and putting everything back…"))
+        if self._waiting_to_close is not None:
+            self._waiting_to_close.stop()
+            self._waiting_to_close = None
+            runner.changed.disconnect(self._close_if_put_back)
         self._layout.save()
-        self.controller.shutdown()
+        self.controller.shutdown(writes_by=self._changes_let_go_at)
         event.accept()
+
+    def _close_once_put_back(self, let_go_at: float) -> None:
+        """Close once every cancelled change is put back, or at `let_go_at` (a
+        `time.monotonic()`) if one is not; meanwhile say so, and take no more requests."""
+        if self._waiting_to_close is not None:
+            return
+        self.setEnabled(False)
+        self.task_progress.show_putting_back()
+        self.statusBar().showMessage(self.tr("EnvOps quits once everything is put back…"))
+        self.controller.runner.changed.connect(self._close_if_put_back)
+        self._waiting_to_close = QTimer(self)
+        self._waiting_to_close.setSingleShot(True)
+        self._waiting_to_close.timeout.connect(self._close_letting_go)
+        self._waiting_to_close.start(max(0, int((let_go_at - time.monotonic()) * 1000)))
+
+    def _close_if_put_back(self) -> None:
+        if not self.controller.runner.changes_running():
+            self.close()
+
+    def _close_letting_go(self) -> None:
+        # Its time is up, even if the timer came a few milliseconds early, as timers may.
+        self._changes_let_go_at = time.monotonic()
+        self.close()
 
     def _quit_while_working(self) -> bool:
         """Ask before cancelling what runs; the question follows it, if it ends meanwhile."""

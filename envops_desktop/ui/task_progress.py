@@ -59,8 +59,12 @@ class TaskProgress(QWidget):
             self.bar.setRange(0, 0)  # busy until the first report
             self.bar.setFixedWidth(_BAR_WIDTH)
             self.cancel_button.setEnabled(True)
+            if current.cancelling:
+                self.show_putting_back()
 
     def _show(self, progress: Progress) -> None:
+        if self._current is not None and self._current.cancelling:
+            return  # a report sent before it saw the cancel: it is putting things back now
         if progress.total <= 0:
             self.bar.setRange(0, 0)
         else:
@@ -84,5 +88,13 @@ class TaskProgress(QWidget):
     def cancel(self) -> None:
         if self._current is not None:
             self._current.cancel()
-            self.cancel_button.setEnabled(False)
-            self.label.setText(self.tr("Cancelling — putting everything back…"))
+            self.show_putting_back()
+
+    def show_putting_back(self) -> None:
+        """Say that the operation shown, cancelled, is putting things back: busy, since how
+        far that has come is not measured (removing a restore's 100,000 new files took
+        13 s)."""
+        self.cancel_button.setEnabled(False)
+        self.bar.setRange(0, 0)
+        self.bar.setFormat("")
+        self.label.setText(self.tr("Cancelling — putting everything back…"))

@@ -873,7 +873,8 @@ def test_closing_during_a_backup_asks_then_cancels_cleanly(
     running = window.controller.create_backup(window.controller.selected_environment, "big")
     qtbot.waitUntil(lambda: running.last_progress is not None)
     assert quit_insisting(window) == ["confirmQuitBox"]
-    assert running.wait(0)  # the worker thread has ended
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=20_000)  # once it is put back
+    assert not window.controller.runner.running
     assert window.controller.service.list_backups("billing") == []
     assert not list((config_dir.parent).glob(".billing.envops-*"))
 

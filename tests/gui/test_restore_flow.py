@@ -5,15 +5,16 @@ import hashlib
 import signal
 import subprocess
 import sys
+import threading
 
 from PySide6.QtCore import Qt
 
 from envops_desktop.app import open_main_window
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus
 from envops_desktop.domain.models import RestoreCommand
-from envops_desktop.service import EnvOpsService
+from envops_desktop.service import EnvOpsService, restore
 from tests.disks import needs_root_to_mount
-from tests.gui.conftest import click_button, quit_insisting, select_environment, when_modal
+from tests.gui.conftest import click_button, select_environment, when_modal
 from tests.gui.user import choose_backup_option, press_shortcut
 from tests.reliability.scenario import build_scenario
 from tests.trees import describe_tree, mess_up
@@ -250,16 +251,47 @@ def test_cancel_puts_the_old_configuration_back(qtbot, window, service, config_d
     assert service.get_environment("billing").status is EnvironmentStatus.READY
 
 
-def test_quitting_during_a_restore_asks_then_rolls_back(qtbot, window, service, config_dir):
+def test_quitting_during_a_restore_says_it_puts_everything_back_then_closes(
+    qtbot, window, service, config_dir, monkeypatch
+):
+    # The roll-back held until the test has seen the window meanwhile: removing a big new
+    # tree takes seconds, and the window froze for all of them, unpainted, in its shutdown.
+    putting_back, go_on = threading.Event(), threading.Event()
+    real_roll_back = restore.roll_back
+
+    def roll_back_once_seen(entry) -> None:
+        putting_back.set()
+        go_on.wait(20)
+        real_roll_back(entry)
+
+    monkeypatch.setattr(restore, "roll_back", roll_back_once_seen)
     messed = start_restore_that_hangs(qtbot, window, service, config_dir)
 
     when_modal(lambda box: click_button(box, text="Cancel"))
-    window.close()
+    press_shortcut(qtbot, window, "Ctrl+Q")
     assert window.isVisible()  # the user chose to keep working
+    assert not putting_back.is_set()
 
-    assert quit_insisting(window) == ["confirmQuitBox"]
-    assert not window.isVisible()
-    assert all(op.wait(0) for op in window.controller.runner.running)
+    asked: list[str] = []
+    when_modal(
+        lambda box: (asked.append(box.objectName()), click_button(box, text="Cancel it and quit"))
+    )
+    press_shortcut(qtbot, window, "Ctrl+Q")
+    assert putting_back.wait(10)
+    assert asked == ["confirmQuitBox"]
+    assert window.isVisible() and not window.isEnabled()
+    assert window.task_progress.label.text() == "Cancelling — putting everything back…"
+    assert window.task_progress.bar.maximum() == 0  # busy: how far it is, is not known
+    assert window.statusBar().currentMessage() == "EnvOps quits once everything is put back…"
+    opened: list[str] = []
+    when_modal(lambda dialog: (opened.append(dialog.objectName()), dialog.reject()), 500)
+    press_shortcut(qtbot, window, "Ctrl+B")  # nothing new starts meanwhile
+    qtbot.wait(600)
+    assert opened == []
+
+    go_on.set()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=20_000)
+    assert not window.controller.runner.running
     assert describe_tree(config_dir) == messed
     assert service.get_environment("billing").status is EnvironmentStatus.READY
 
