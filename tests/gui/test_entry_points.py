@@ -8,7 +8,6 @@ from pathlib import Path
 
 from envops_desktop import app
 from envops_desktop.ui.about_dialog import AboutDialog
-from envops_desktop.ui.crash_reporter import CrashReporter
 from tests.gui.conftest import when_modal
 
 REPO = Path(__file__).parents[2]
@@ -64,25 +63,54 @@ def test_the_app_started_with_a_file_where_its_data_folder_goes_says_so_and_ends
     assert in_the_way.read_text() == "notes\n"
 
 
-def test_a_crash_over_a_name_that_is_not_utf8_is_written_to_the_log_it_points_to(
-    tmp_path, monkeypatch, capsys
-):
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
-    handlers = list(logging.getLogger().handlers)
-    try:
-        log_path = app._set_up_logging()
-        reporter = CrashReporter(log_path)
-        shown: list[str] = []
-        reporter.show_with(shown.append)
-        # A library's message with the name as it is (an OSError's would be its repr).
-        name = os.fsdecode(b"/srv/caf\xe9.conf")
-        reporter(RuntimeError, RuntimeError(f"cannot parse {name}"), None)
-    finally:
-        for handler in set(logging.getLogger().handlers) - set(handlers):
-            logging.getLogger().removeHandler(handler)
-            handler.close()
+# The app as an operator starts it, a fault in refreshing once it shows: F5 pressed in its
+# window, the banner read, then Ctrl+Q. The fault's message holds a name that is not UTF-8.
+_F5_FAILS_OVER_A_NAME_THAT_IS_NOT_UTF8 = """
+import os
+import sys
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+from envops_desktop import app
 
-    assert shown[0].endswith(f"Details were written to {log_path}.")
-    assert "RuntimeError: cannot parse /srv/caf\\udce9.conf" in log_path.read_text("utf-8")
-    assert "Logging error" not in capsys.readouterr().err
+qapp = QApplication([sys.argv[0]])
+
+def window():
+    return next(w for w in qapp.topLevelWidgets() if w.objectName() == "mainWindow")
+
+def list_that_fails():
+    raise RuntimeError("cannot parse " + os.fsdecode(b"/srv/caf\\xe9.conf"))
+
+def press_f5():
+    window().controller.service.list_environments = list_that_fails
+    QTest.keyClick(window(), Qt.Key.Key_F5)
+
+def read_the_banner_and_quit():
+    print(window().banner.text, flush=True)
+    QTest.keyClick(window(), Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+
+QTimer.singleShot(500, press_f5)
+QTimer.singleShot(1000, read_the_banner_and_quit)
+sys.exit(app.main(["--data-dir", sys.argv[1]]))
+"""
+
+
+def test_a_crash_over_a_name_that_is_not_utf8_is_written_to_the_log_it_points_to(tmp_path):
+    ended = subprocess.run(
+        [sys.executable, "-c", _F5_FAILS_OVER_A_NAME_THAT_IS_NOT_UTF8, str(tmp_path / "data")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"},
+    )
+
+    assert ended.returncode == 0, ended.stderr
+    banner = ended.stdout.strip()
+    assert banner.startswith("Something went wrong: cannot parse /srv/caf")
+    log_path = Path(banner.rsplit("Details were written to ", 1)[1].removesuffix("."))
+    assert log_path.is_relative_to(tmp_path)  # under the home it was started with
+    logged = log_path.read_text("utf-8")
+    assert "Traceback" in logged and ", in refresh\n" in logged  # from F5, in its slot
+    assert "RuntimeError: cannot parse /srv/caf\\udce9.conf" in logged
+    assert "Logging error" not in ended.stderr
