@@ -1,6 +1,7 @@
 """The controller behind the main window: models, operations, notifications, live refresh."""
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -59,6 +60,13 @@ log = logging.getLogger(__name__)
 POLL_MS = 1000
 # How often the app looks for a scheduled backup that has come due.
 SCHEDULE_CHECK_MS = 30_000
+# A run of scheduled backups that has said nothing for this long is taken to be held (its
+# environment's network disk stopped answering halfway through, say), and no longer keeps
+# the next check from starting another run. That one takes what is due of the other
+# environments; the one held keeps its own locked, and each slot is taken once whatever
+# runs it. Held, one run kept every other environment's scheduled backups from being
+# taken until the disk answered, or the app was restarted.
+SCHEDULED_RUN_QUIET_S = 120.0
 
 
 class Notification:
@@ -146,7 +154,8 @@ class MainController(QObject):
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_MS)
         self._poll.timeout.connect(self.refresh_if_changed)
-        self._scheduled: RunningOperation | None = None
+        # The runs taking scheduled backups: one at a time, unless the last has gone quiet.
+        self._scheduled: list[RunningOperation] = []
         self._schedules = QTimer(self)
         self._schedules.setInterval(SCHEDULE_CHECK_MS)
         self._schedules.timeout.connect(self.take_due_backups)
@@ -427,22 +436,32 @@ class MainController(QObject):
         )
 
     def take_due_backups(self) -> RunningOperation | None:
-        """Take the scheduled backups that are due, on a worker (one look at a time)."""
-        if self._scheduled is not None or not self.service.has_scheduled_work():
+        """Take the scheduled backups that are due, on a worker (one look at a time). While
+        one run goes on, no other starts, unless it has gone quiet (`SCHEDULED_RUN_QUIET_S`):
+        then one does, for what came due of the other environments."""
+        now = time.monotonic()
+        if any(now - op.last_heard < SCHEDULED_RUN_QUIET_S for op in self._scheduled):
             return None
-        running = self._scheduled = self.runner.prepare(
+        if not self.service.has_scheduled_work():
+            return None
+        running = self.runner.prepare(
             self.tr("Taking scheduled backups"),
             None,
             lambda progress, cancel: self.service.run_due_backups(progress, cancel),
         )
-        running.succeeded.connect(self._scheduled_backups_taken)
-        running.failed.connect(lambda message, _error: self._scheduled_backups_taken([], message))
-        running.cancelled.connect(lambda _message: self._scheduled_backups_taken([]))
+        self._scheduled.append(running)
+        running.succeeded.connect(lambda runs: self._scheduled_backups_taken(running, runs))
+        running.failed.connect(
+            lambda message, _error: self._scheduled_backups_taken(running, [], message)
+        )
+        running.cancelled.connect(lambda _message: self._scheduled_backups_taken(running, []))
         self.runner.launch(running)
         return running
 
-    def _scheduled_backups_taken(self, runs: "list[ScheduledRun]", error: str = "") -> None:
-        self._scheduled = None
+    def _scheduled_backups_taken(
+        self, running: RunningOperation, runs: "list[ScheduledRun]", error: str = ""
+    ) -> None:
+        self._scheduled.remove(running)
         self.refresh()
         if error:
             self.notify.emit(Notification.ERROR, error)

@@ -52,6 +52,7 @@ class RunningOperation(QObject):
         self._result_let_go: Callable[[object], None] | None = None
         self.started = 0.0  # time.monotonic() when it started
         self.last_progress: Progress | None = None
+        self.last_heard = 0.0  # time.monotonic() when it started or last reported progress
         # "0:12 elapsed, about 0:30 left", as of its last progress report.
         self.timing = ""
         self._eta = Eta()
@@ -70,7 +71,7 @@ class RunningOperation(QObject):
         self._thread.finished.connect(self._on_thread_finished)
 
     def start(self) -> None:
-        self.started = time.monotonic()
+        self.started = self.last_heard = time.monotonic()
         self._eta = Eta()
         self._thread.start()
 
@@ -102,7 +103,7 @@ class RunningOperation(QObject):
     @Slot(object)
     def _on_progress(self, progress: Progress) -> None:
         assert_gui_thread()
-        self.last_progress = progress
+        self.last_progress, self.last_heard = progress, time.monotonic()
         self.timing = self._eta.text(progress)
         if not self._let_go:
             self.progressed.emit(progress)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,12 @@ from PySide6.QtWidgets import QLabel, QLineEdit, QWidget
 
 from bench.event_loop_monitor import EventLoopMonitor
 from envops_desktop.app import open_main_window
-from envops_desktop.controller import drift_watch, operation_runner
+from envops_desktop.controller import drift_watch, main_controller, operation_runner
 from envops_desktop.controller.environments_model import VERSION_COLUMN
-from envops_desktop.service import EnvOpsService, environments, folder_reach
+from envops_desktop.domain.enums import BackupOrigin
+from envops_desktop.domain.schedules import Frequency, ScheduleRule
+from envops_desktop.service import EnvOpsService, environments, folder_reach, scanning
+from envops_desktop.store.timestamps import utc_now
 from tests.disks import needs_root_to_mount, network_disk_gone, network_disk_not_answering
 from tests.gui.conftest import click_button, when_modal
 from tests.gui.test_import_flow import drag_and_drop, open_import_dialog
@@ -416,3 +420,51 @@ def test_a_file_dialog_last_used_on_a_share_away_opens_in_the_home_folder(
 
     assert opened_in == [str(Path.home())]
     assert took < 5
+
+
+@pytest.fixture
+def billing_held_halfway_through_its_scheduled_backup(service, tmp_path, monkeypatch):
+    """billing and shop, both on a schedule set two hours ago (due now, billing's first);
+    billing's network disk answers a backup's first look at its folder, then stops
+    answering."""
+    folder = tmp_path / "share" / "billing"
+    make_config_tree(folder)
+    service.add_environment("billing", folder, version="4.2.0")
+    make_config_tree(tmp_path / "shop")
+    service.add_environment("shop", tmp_path / "shop", version="1.0")
+    earlier = EnvOpsService(
+        service.data_dir, clock=lambda: utc_now() - timedelta(hours=2, minutes=5)
+    )
+    for name in ("billing", "shop"):
+        earlier.set_schedule(name, ScheduleRule(frequency=Frequency.EVERY_HOURS, hours=2))
+    earlier.close()
+    monkeypatch.setattr(scanning, "is_folder", lambda _path, within=None: True)
+    # Checked often, and a run quiet for a second taken to be held.
+    monkeypatch.setattr(main_controller, "SCHEDULE_CHECK_MS", 200)
+    monkeypatch.setattr(main_controller, "SCHEDULED_RUN_QUIET_S", 1.0)
+    with network_disk_not_answering(tmp_path / "share") as give_up:
+        hang = Hang(give_up)
+        yield hang
+        hang.end()
+
+
+def test_a_scheduled_backup_a_disk_holds_keeps_no_other_environment_from_its_own(
+    qtbot, billing_held_halfway_through_its_scheduled_backup, window
+):
+    # The app took the scheduled backups that were due in one run, one environment after
+    # another: held on billing's disk, it kept shop's from being taken until the disk
+    # answered, or the app was restarted.
+    service = window.controller.service
+
+    def taken(name: str) -> bool:
+        return [b.origin for b in service.list_backups(name)] == [BackupOrigin.SCHEDULED]
+
+    qtbot.waitUntil(lambda: taken("shop"), timeout=20_000)
+    assert not billing_held_halfway_through_its_scheduled_backup.given_up.is_set()
+    assert service.list_backups("billing") == []  # still held
+    assert "Taking scheduled backups" in [op.label for op in window.controller.runner.running]
+
+    billing_held_halfway_through_its_scheduled_backup.end()  # its disk gone now
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+    assert window.banner.text.startswith("The scheduled backup of billing failed: ")
+    assert "not connected" in window.banner.text
