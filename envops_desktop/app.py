@@ -74,21 +74,16 @@ def _why_no_display(force_xcb: bool = False) -> str | None:
 def open_main_window(
     service: "EnvOpsService", settings: "QSettings", crash_reporter: "CrashReporter | None" = None
 ) -> "MainWindow":
-    """Recover interrupted restores, then build the window and say what was recovered."""
+    """Build the window and start its controller, which puts interrupted restores right
+    and says what it did."""
     from envops_desktop.controller.garbage_collection import settle_heap
-    from envops_desktop.controller.main_controller import MainController, Notification
+    from envops_desktop.controller.main_controller import MainController
     from envops_desktop.ui.main_window import MainWindow
 
-    reports = service.recover_interrupted_operations()
     controller = MainController(service)
     window = MainWindow(controller, settings, crash_reporter)
     controller.start()
     window.select_remembered_environment()
-    for report in reports:
-        controller.notify.emit(
-            Notification.SUCCESS if report.rolled_forward else Notification.INFO,
-            f"Recovered {report.environment_name} after an interruption: {report.detail}.",
-        )
     # Qt wrappers, pydantic schemas and imported modules are alive for the whole session: a
     # full collection walking them all took 50-200 ms whenever a worker's allocations
     # triggered one.

@@ -37,7 +37,7 @@ from envops_desktop.domain.errors import (
     VersionMismatchError,
 )
 from envops_desktop.domain.excludes import Excludes
-from envops_desktop.domain.models import Backup, Environment, RestoreCommand
+from envops_desktop.domain.models import Backup, Environment, RecoveryReport, RestoreCommand
 from envops_desktop.domain.progress import CancelToken, ProgressCallback
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.configuration_files import (
@@ -167,9 +167,38 @@ class MainController(QObject):
     # Loading and live refresh ----------------------------------------------------------------
 
     def start(self) -> None:
-        """Load everything and begin watching for changes made by other processes."""
+        """Load everything and begin watching for changes made by other processes; put right
+        the restores a crash interrupted, then begin taking scheduled backups."""
         self.refresh()  # also loads the first page of the activity log
         self._poll.start()
+        if not self.service.has_interrupted_operations():
+            self._recovered(self.service.recover_interrupted_operations())  # scratch only
+            return
+        # On a worker, the window open meanwhile: rolling back a restore of 100,000 files
+        # takes seconds, and the look at a folder whose disk hangs up to `ANSWER_SECONDS`,
+        # during which nothing showed. Its environment says "Updating" until it is done.
+        running = self.runner.prepare(
+            self.tr("Putting right an interrupted restore"),
+            None,
+            lambda _progress, _cancel: self.service.recover_interrupted_operations(),
+        )
+        running.succeeded.connect(self._recovered)
+        running.failed.connect(lambda message, _error: self._recovered([], message))
+        self.runner.launch(running)
+
+    def _recovered(self, reports: list[RecoveryReport], error: str = "") -> None:
+        """Say what putting right interrupted restores did, then take scheduled backups:
+        none of an environment before its interrupted restore is put right."""
+        self.refresh()
+        if error:
+            self.notify.emit(Notification.ERROR, error)
+        for report in reports:
+            self.notify.emit(
+                Notification.SUCCESS if report.rolled_forward else Notification.INFO,
+                self.tr("Recovered {env} after an interruption: {what}.").format(
+                    env=report.environment_name, what=report.detail
+                ),
+            )
         self._schedules.start()
         # What came due while the app was closed is taken once, as soon as it shows.
         QTimer.singleShot(0, self.take_due_backups)

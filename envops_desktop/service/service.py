@@ -1383,6 +1383,12 @@ class EnvOpsService:
         """Roll back (or forward) every restore a crash interrupted; call once at start-up."""
         return recover_interrupted_operations(self._ctx)
 
+    def has_interrupted_operations(self) -> bool:
+        """Whether the journal holds a restore to put right (or only to settle), for which
+        `recover_interrupted_operations` looks at folders: with none, it only clears
+        scratch, at once."""
+        return bool(self._ctx.journal.unfinished(include_done=True))
+
     # The shared store ---------------------------------------------------------------------
 
     def shared_store(self) -> "SharedStoreSettings | None":

@@ -306,7 +306,8 @@ def test_killed_restore_is_recovered_and_announced_at_next_start(qtbot, tmp_path
     window = open_main_window(service, settings)
     qtbot.addWidget(window)
     window.show()
-    assert window.banner.isVisible() and window.banner.kind == "info"
+    qtbot.waitUntil(window.banner.isVisible, timeout=20_000)  # put right on a worker
+    assert window.banner.kind == "info"
     assert "Recovered billing" in window.banner.text and "rolled back" in window.banner.text
     assert scenario.state() == "original"
     assert status_in_table(window) == "Update Failed"
@@ -341,6 +342,7 @@ def test_a_restore_after_an_interrupted_one_the_start_could_not_undo_is_kept(
         window = open_main_window(service, settings)
         qtbot.addWidget(window)
         window.show()
+        qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
     said_at_start = window.banner.text
     select_environment(window, "billing")
     messed = service.get_backup(scenario.messed)
