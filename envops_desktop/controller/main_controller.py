@@ -156,6 +156,7 @@ class MainController(QObject):
         self._poll.timeout.connect(self.refresh_if_changed)
         # The runs taking scheduled backups: one at a time, unless the last has gone quiet.
         self._scheduled: list[RunningOperation] = []
+        self._stopped = True  # until `start`, and again from `stop`
         self._schedules = QTimer(self)
         self._schedules.setInterval(SCHEDULE_CHECK_MS)
         self._schedules.timeout.connect(self.take_due_backups)
@@ -169,6 +170,7 @@ class MainController(QObject):
     def start(self) -> None:
         """Load everything and begin watching for changes made by other processes; put right
         the restores a crash interrupted, then begin taking scheduled backups."""
+        self._stopped = False
         self.refresh()  # also loads the first page of the activity log
         self._poll.start()
         if not self.service.has_interrupted_operations():
@@ -189,6 +191,8 @@ class MainController(QObject):
     def _recovered(self, reports: list[RecoveryReport], error: str = "") -> None:
         """Say what putting right interrupted restores did, then take scheduled backups:
         none of an environment before its interrupted restore is put right."""
+        if self._stopped:  # the window closed meanwhile: it waited for this, and nothing more
+            return
         self.refresh()
         if error:
             self.notify.emit(Notification.ERROR, error)
@@ -204,6 +208,7 @@ class MainController(QObject):
         QTimer.singleShot(0, self.take_due_backups)
 
     def stop(self) -> None:
+        self._stopped = True
         self._poll.stop()
         self._schedules.stop()
 
@@ -469,7 +474,9 @@ class MainController(QObject):
         one run goes on, no other starts, unless it has gone quiet (`SCHEDULED_RUN_QUIET_S`):
         then one does, for what came due of the other environments."""
         now = time.monotonic()
-        if any(now - op.last_heard < SCHEDULED_RUN_QUIET_S for op in self._scheduled):
+        if self._stopped or any(
+            now - op.last_heard < SCHEDULED_RUN_QUIET_S for op in self._scheduled
+        ):
             return None
         if not self.service.has_scheduled_work():
             return None

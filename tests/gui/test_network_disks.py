@@ -475,3 +475,52 @@ def test_a_scheduled_backup_a_disk_holds_keeps_no_other_environment_from_its_own
     qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
     assert window.banner.text.startswith("The scheduled backup of billing failed: ")
     assert "not connected" in window.banner.text
+
+
+def test_quitting_while_the_start_puts_a_restore_right_waits_for_it_and_starts_nothing_more(
+    qtbot, tmp_path, settings, monkeypatch
+):
+    # Scheduled backups are taken once interrupted restores are put right. Quit meanwhile,
+    # the window waited for that, then took shop's backup, due, after it had closed.
+    monkeypatch.setattr(folder_reach, "ANSWER_SECONDS", 2.0)
+    scenario = build_scenario(tmp_path)
+    killed = scenario.restore_process(scenario.messed, crash_at="swapped")
+    killed.communicate(timeout=60)
+    service = EnvOpsService(scenario.data_dir)
+    make_config_tree(tmp_path / "shop")
+    service.add_environment("shop", tmp_path / "shop", version="1.0")
+    earlier = EnvOpsService(
+        service.data_dir, clock=lambda: utc_now() - timedelta(hours=2, minutes=5)
+    )
+    earlier.set_schedule("shop", ScheduleRule(frequency=Frequency.EVERY_HOURS, hours=2))
+    earlier.close()
+    asked: list[str] = []
+
+    def cancel_it_and_quit(box) -> None:
+        asked.append(box.text())
+        click_button(box, text="Cancel it and quit")
+
+    with network_disk_not_answering(tmp_path / "envs") as give_up:
+        hang = Hang(give_up)
+        window = open_main_window(service, settings)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        when_modal(cancel_it_and_quit)
+        press_shortcut(qtbot, window, "Ctrl+Q")
+        waited = window.isVisible() and not window.isEnabled()
+        qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
+        qtbot.wait(500)  # time for anything a closed window would still start
+        running = [op.label for op in window.controller.runner.running]
+        assert not hang.given_up.is_set()
+    service.close()
+
+    assert asked == [
+        "Putting right an interrupted restore is still running. Quit anyway? It will be "
+        "cancelled and everything it changed put back first."
+    ]
+    assert waited
+    assert running == []
+    again = EnvOpsService(scenario.data_dir)
+    assert again.list_backups("shop") == []
+    again.close()
