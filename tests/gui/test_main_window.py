@@ -879,6 +879,46 @@ def test_closing_during_a_backup_asks_then_cancels_cleanly(
     assert not list((config_dir.parent).glob(".billing.envops-*"))
 
 
+def test_cancelling_a_backup_says_so_until_it_ends_whatever_it_reported_last(
+    qtbot, window, environment, config_dir, monkeypatch
+):
+    for index in range(150):
+        (config_dir / f"bulk{index}.bin").write_bytes(os.urandom(1 << 20))
+    # Held at its first report until the cancel, then one report more: what a worker did
+    # between the cancel and its next look at its token (a batch that was under way).
+    reported, cancelled = threading.Event(), threading.Event()
+    real_cancel, real_advance = CancelToken.cancel, ProgressMeter.advance
+
+    def cancel(token: CancelToken) -> None:
+        real_cancel(token)
+        cancelled.set()
+
+    def advance_then_wait(meter: ProgressMeter, nbytes: int, path: str = "") -> None:
+        real_advance(meter, nbytes, path)
+        reported.set()
+        if cancelled.wait(10) and path != "under way.bin":
+            QThread.msleep(100)  # past the meter's rate
+            real_advance(meter, 1 << 20, "under way.bin")
+            QThread.msleep(300)  # then it goes on to its next look at the token
+
+    monkeypatch.setattr(CancelToken, "cancel", cancel)
+    monkeypatch.setattr(ProgressMeter, "advance", advance_then_wait)
+    window.controller.refresh()
+    select_environment(window, "billing")
+    when_modal(lambda dialog: dialog.accept(), named="createBackupDialog")
+    press_shortcut(qtbot, window, "Ctrl+B")
+    progress = window.task_progress
+    qtbot.waitUntil(reported.is_set, timeout=10_000)
+    qtbot.mouseClick(progress.cancel_button, Qt.MouseButton.LeftButton)
+    seen: list[tuple[str, int]] = []
+    while window.controller.runner.running:
+        seen.append((progress.label.text(), progress.bar.maximum()))
+        qtbot.wait(5)
+
+    assert set(seen) == {("Cancelling — putting everything back…", 0)}  # and busy
+    assert window.controller.service.list_backups("billing") == []
+
+
 def test_an_exception_in_a_slot_shows_something_went_wrong_and_fails_the_test(
     qtbot, window, crash_reporter
 ):
