@@ -66,14 +66,21 @@ def window(qtbot, controller: MainController, settings: QSettings, crash_reporte
     assert not problems, "the window as the test left it:\n" + "\n".join(problems)
 
 
-@pytest.fixture
-def due_two_hours_ago(service, environment):
-    """billing, on a schedule set two hours ago (by the command line, say): due now."""
+def scheduled_two_hours_ago(service: EnvOpsService, *names: str) -> None:
+    """Each of `names` on a schedule every two hours, set two hours ago (by the command
+    line, say): due now."""
     earlier = EnvOpsService(
         service.data_dir, clock=lambda: utc_now() - timedelta(hours=2, minutes=5)
     )
-    earlier.set_schedule("billing", ScheduleRule(frequency=Frequency.EVERY_HOURS, hours=2))
+    for name in names:
+        earlier.set_schedule(name, ScheduleRule(frequency=Frequency.EVERY_HOURS, hours=2))
     earlier.close()
+
+
+@pytest.fixture
+def due_two_hours_ago(service, environment):
+    """billing, on a schedule set two hours ago: due now."""
+    scheduled_two_hours_ago(service, "billing")
     return environment
 
 

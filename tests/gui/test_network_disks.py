@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,11 +19,9 @@ from envops_desktop.app import open_main_window
 from envops_desktop.controller import drift_watch, main_controller, operation_runner
 from envops_desktop.controller.environments_model import VERSION_COLUMN
 from envops_desktop.domain.enums import BackupOrigin
-from envops_desktop.domain.schedules import Frequency, ScheduleRule
 from envops_desktop.service import EnvOpsService, environments, folder_reach, scanning
-from envops_desktop.store.timestamps import utc_now
 from tests.disks import needs_root_to_mount, network_disk_gone, network_disk_not_answering
-from tests.gui.conftest import click_button, when_modal
+from tests.gui.conftest import click_button, scheduled_two_hours_ago, when_modal
 from tests.gui.test_import_flow import drag_and_drop, open_import_dialog
 from tests.gui.user import click_cell, press_shortcut, row_index
 from tests.reliability.scenario import build_scenario
@@ -305,16 +302,22 @@ def test_files_dragged_from_a_share_that_is_gone_are_refused_in_a_sentence(
     )
 
 
+def _with_a_restore_killed_once_swapped(tmp_path: Path) -> EnvOpsService:
+    """The service of billing (its folder in tmp_path/envs), whose restore was killed once
+    its new tree was swapped in: to be put right at the next start."""
+    scenario = build_scenario(tmp_path)
+    killed = scenario.restore_process(scenario.messed, crash_at="swapped")
+    killed.communicate(timeout=60)
+    return EnvOpsService(scenario.data_dir)
+
+
 def test_the_window_opens_at_once_while_an_interrupted_restores_disk_hangs(
     qtbot, tmp_path, settings, monkeypatch
 ):
     # Putting the interrupted restore right waited for the disk before the window showed:
     # with nothing on the screen, for as long as the look at its folder was given.
     monkeypatch.setattr(folder_reach, "ANSWER_SECONDS", 3.0)
-    scenario = build_scenario(tmp_path)
-    killed = scenario.restore_process(scenario.messed, crash_at="swapped")
-    killed.communicate(timeout=60)
-    service = EnvOpsService(scenario.data_dir)
+    service = _with_a_restore_killed_once_swapped(tmp_path)
     with network_disk_not_answering(tmp_path / "envs") as give_up:
         hang = Hang(give_up)
         started = time.monotonic()
@@ -439,12 +442,7 @@ def billing_held_halfway_through_its_scheduled_backup(service, tmp_path, monkeyp
     service.add_environment("billing", folder, version="4.2.0")
     make_config_tree(tmp_path / "shop")
     service.add_environment("shop", tmp_path / "shop", version="1.0")
-    earlier = EnvOpsService(
-        service.data_dir, clock=lambda: utc_now() - timedelta(hours=2, minutes=5)
-    )
-    for name in ("billing", "shop"):
-        earlier.set_schedule(name, ScheduleRule(frequency=Frequency.EVERY_HOURS, hours=2))
-    earlier.close()
+    scheduled_two_hours_ago(service, "billing", "shop")
     monkeypatch.setattr(scanning, "is_folder", lambda _path, within=None: True)
     # Checked often, and a run quiet for a second taken to be held.
     monkeypatch.setattr(main_controller, "SCHEDULE_CHECK_MS", 200)
@@ -483,17 +481,10 @@ def test_quitting_while_the_start_puts_a_restore_right_waits_for_it_and_starts_n
     # Scheduled backups are taken once interrupted restores are put right. Quit meanwhile,
     # the window waited for that, then took shop's backup, due, after it had closed.
     monkeypatch.setattr(folder_reach, "ANSWER_SECONDS", 2.0)
-    scenario = build_scenario(tmp_path)
-    killed = scenario.restore_process(scenario.messed, crash_at="swapped")
-    killed.communicate(timeout=60)
-    service = EnvOpsService(scenario.data_dir)
+    service = _with_a_restore_killed_once_swapped(tmp_path)
     make_config_tree(tmp_path / "shop")
     service.add_environment("shop", tmp_path / "shop", version="1.0")
-    earlier = EnvOpsService(
-        service.data_dir, clock=lambda: utc_now() - timedelta(hours=2, minutes=5)
-    )
-    earlier.set_schedule("shop", ScheduleRule(frequency=Frequency.EVERY_HOURS, hours=2))
-    earlier.close()
+    scheduled_two_hours_ago(service, "shop")
     asked: list[str] = []
 
     def cancel_it_and_quit(box) -> None:
@@ -521,6 +512,6 @@ def test_quitting_while_the_start_puts_a_restore_right_waits_for_it_and_starts_n
     ]
     assert waited
     assert running == []
-    again = EnvOpsService(scenario.data_dir)
+    again = EnvOpsService(service.data_dir)
     assert again.list_backups("shop") == []
     again.close()
