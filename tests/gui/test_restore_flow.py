@@ -285,7 +285,7 @@ def test_quitting_during_a_restore_says_it_puts_everything_back_then_closes(
     assert window.statusBar().currentMessage() == "EnvOps quits once everything is put back…"
     opened: list[str] = []
     when_modal(lambda dialog: (opened.append(dialog.objectName()), dialog.reject()), 500)
-    press_shortcut(qtbot, window, "Ctrl+B")  # nothing new starts meanwhile
+    press_shortcut(qtbot, window, "Ctrl+N")  # nothing new starts meanwhile
     qtbot.wait(600)
     assert opened == []
 
