@@ -183,6 +183,7 @@ class MainController(QObject):
             self.tr("Putting right an interrupted restore"),
             None,
             lambda _progress, _cancel: self.service.recover_interrupted_operations(),
+            cancellable=False,  # a roll-back half done would be put right at the next start
         )
         running.succeeded.connect(self._recovered)
         running.failed.connect(lambda message, _error: self._recovered([], message))

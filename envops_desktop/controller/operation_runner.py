@@ -41,10 +41,14 @@ class RunningOperation(QObject):
         parent: QObject,
         explain: Explain | None = None,
         let_go_at_quit: bool = False,
+        cancellable: bool = True,
     ) -> None:
         super().__init__(parent)
         self.label = label
         self.environment_id = environment_id
+        # False for work that goes to its end whatever is asked (putting an interrupted
+        # restore right): no Cancel is offered for it.
+        self.cancellable = cancellable
         # Nothing is lost if it never ends (it reads, or records what it read): at quit it
         # may be let go of unfinished (`OperationRunner.shut_down`).
         self.let_go_at_quit = let_go_at_quit
@@ -163,11 +167,13 @@ class OperationRunner(QObject):
         environment_id: str | None,
         operation: Operation,
         let_go_at_quit: bool = False,
+        cancellable: bool = True,
     ) -> RunningOperation:
         """Create the operation (one that only reads may be let go of at quit:
-        `let_go_at_quit`); connect to its signals, then `launch` it."""
+        `let_go_at_quit`; one that ignores its cancel token is not `cancellable`); connect
+        to its signals, then `launch` it."""
         running = RunningOperation(
-            label, environment_id, operation, self, self._explain, let_go_at_quit
+            label, environment_id, operation, self, self._explain, let_go_at_quit, cancellable
         )
         running.finished.connect(lambda: self._forget(running))
         return running

@@ -58,7 +58,7 @@ class TaskProgress(QWidget):
             self.label.setText(current.label)
             self.bar.setRange(0, 0)  # busy until the first report
             self.bar.setFixedWidth(_BAR_WIDTH)
-            self.cancel_button.setEnabled(True)
+            self.cancel_button.setEnabled(current.cancellable)
             if current.cancelling:
                 self.show_putting_back()
 

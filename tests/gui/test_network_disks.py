@@ -327,6 +327,7 @@ def test_the_window_opens_at_once_while_an_interrupted_restores_disk_hangs(
         qtbot.waitExposed(window)
         took = time.monotonic() - started
         doing = window.task_progress.label.text()
+        cancel_offered = window.task_progress.cancel_button.isEnabled()
         status_meanwhile = window.controller.environments_model.index(0, 1).data()
         qtbot.waitUntil(window.banner.isVisible, timeout=10_000)
         said = window.banner.text
@@ -338,6 +339,7 @@ def test_the_window_opens_at_once_while_an_interrupted_restores_disk_hangs(
 
     assert took < 1.5
     assert doing == "Putting right an interrupted restore"
+    assert not cancel_offered  # it goes to its end, whatever is asked
     assert status_meanwhile == "Updating"
     assert said == (
         "Recovered billing after an interruption: the interrupted restore waits for its "
