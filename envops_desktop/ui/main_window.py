@@ -751,7 +751,8 @@ class MainWindow(QMainWindow):
 
     def _quit_while_working(self) -> bool:
         """Ask before cancelling what runs; the question follows it, if it ends meanwhile."""
-        what = self.controller.runner.running[-1].label
+        newest = self.controller.runner.running[-1]
+        what = newest.label
         runner = self.controller.runner
 
         def follow_the_work(box: QMessageBox, quit_button: QAbstractButton) -> None:
@@ -763,6 +764,14 @@ class MainWindow(QMainWindow):
             runner.changed.connect(finished)
             box.finished.connect(lambda _result: runner.changed.disconnect(finished))
 
+        if not newest.cancellable:
+            return self.confirm(
+                "confirmQuitBox",
+                self.tr("Quit while working?"),
+                self.tr("{what} is still running. Quit once it has finished?").format(what=what),
+                self.tr("Quit when done"),
+                follow_the_work,
+            )
         return self.confirm(
             "confirmQuitBox",
             self.tr("Quit while working?"),

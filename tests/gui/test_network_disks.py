@@ -489,9 +489,9 @@ def test_quitting_while_the_start_puts_a_restore_right_waits_for_it_and_starts_n
     scheduled_two_hours_ago(service, "shop")
     asked: list[str] = []
 
-    def cancel_it_and_quit(box) -> None:
+    def quit_when_done(box) -> None:
         asked.append(box.text())
-        click_button(box, text="Cancel it and quit")
+        click_button(box, text="Quit when done")
 
     with network_disk_not_answering(tmp_path / "envs") as give_up:
         hang = Hang(give_up)
@@ -499,7 +499,7 @@ def test_quitting_while_the_start_puts_a_restore_right_waits_for_it_and_starts_n
         qtbot.addWidget(window)
         window.show()
         qtbot.waitExposed(window)
-        when_modal(cancel_it_and_quit)
+        when_modal(quit_when_done)
         press_shortcut(qtbot, window, "Ctrl+Q")
         waited = window.isVisible() and not window.isEnabled()
         qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
@@ -509,8 +509,7 @@ def test_quitting_while_the_start_puts_a_restore_right_waits_for_it_and_starts_n
     service.close()
 
     assert asked == [
-        "Putting right an interrupted restore is still running. Quit anyway? It will be "
-        "cancelled and everything it changed put back first."
+        "Putting right an interrupted restore is still running. Quit once it has finished?"
     ]
     assert waited
     assert running == []
