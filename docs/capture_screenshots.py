@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from dataclasses import replace
@@ -98,6 +99,8 @@ def main() -> None:
 
 def _capture(app: QApplication, scratch: Path) -> None:
     _capture_first_start(scratch)
+    _capture_recovering(scratch)
+    _capture_quitting(scratch)
     service = EnvOpsService(scratch / "data")
     create_demo_workspace(service)
     controller = MainController(service)
@@ -335,6 +338,86 @@ def _capture_first_start(scratch: Path) -> None:
     window.show()
     save(window, "main-window-empty")
     window.close()
+
+
+def _capture_recovering(scratch: Path) -> None:
+    """The window as it opens after a crash killed a restore: putting it right, on a worker."""
+    data = scratch / "crashed"
+    folder = scratch / "crashed-env"
+    folder.mkdir()
+    for number in range(2000):  # enough that the roll-back is still going when shot
+        (folder / f"site{number:04}.conf").write_text(f"listen = {8000 + number}\n")
+    service = EnvOpsService(data)
+    service.add_environment("billing-production", folder, version="4.2.0")
+    backup = service.create_backup("billing-production", name="Nightly")
+    service.close()
+    restore_it = ["restore", "billing-production", backup.id, "--yes", "--no-backup-first"]
+    killed = subprocess.run(
+        [sys.executable, "-m", "envops_desktop.cli", "--data-dir", str(data), *restore_it],
+        env={**os.environ, "ENVOPS_CRASH_AT": "swapped"},
+        capture_output=True,
+        check=False,
+    )
+    assert killed.returncode < 0, killed.stderr
+    controller = MainController(EnvOpsService(data))
+    settings = QSettings(str(scratch / "crashed.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(controller, settings)
+    controller.start()
+    window.resize(1280, 800)
+    window.show()
+    window.grab().save(str(OUT / "main-window-recovering.png"))  # before the worker ends
+    print("wrote", "main-window-recovering")
+    _finish(controller)
+    window.close()
+
+
+def _capture_quitting(scratch: Path) -> None:
+    """Ctrl+Q while a restore runs, "Cancel it and quit" answered: the window waits, its
+    roll-back held here until it is shot."""
+    from envops_desktop.service import restore
+
+    folder = scratch / "quitting-env"
+    folder.mkdir()
+    (folder / "app.yaml").write_text("server:\n  port: 8443\n")
+    service = EnvOpsService(scratch / "quitting")
+    hang = RestoreCommand(argv=[sys.executable, "-c", "import time; time.sleep(60)"])
+    environment = service.add_environment(
+        "billing-production", folder, version="4.2.0", post_restore_command=hang
+    )
+    backup = service.create_backup("billing-production", name="Nightly")
+    controller = MainController(service)
+    settings = QSettings(str(scratch / "quitting.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(controller, settings)
+    controller.start()
+    window.resize(1280, 800)
+    window.show()
+    _select(window, environment.id)
+    shot = threading.Event()
+    real_roll_back = restore.roll_back
+
+    def roll_back_once_shot(entry) -> None:  # noqa: ANN001
+        shot.wait(30)
+        real_roll_back(entry)
+
+    restore.roll_back = roll_back_once_shot
+    controller.restore_backup(environment, backup, backup_first=False)
+    while "post-restore" not in window.task_progress.label.text():
+        QApplication.processEvents()
+
+    def cancel_it_and_quit() -> None:
+        box = QApplication.activeModalWidget()
+        if box is None:
+            QTimer.singleShot(20, cancel_it_and_quit)
+            return
+        next(b for b in box.buttons() if b.text() == "Cancel it and quit").click()
+
+    QTimer.singleShot(50, cancel_it_and_quit)
+    window.close()  # as Ctrl+Q does
+    save(window, "main-window-quitting")
+    shot.set()
+    while window.isVisible():
+        QApplication.processEvents()
+    restore.roll_back = real_roll_back
 
 
 def _capture_import_dialog(controller, service, environment, window, scratch: Path) -> None:  # noqa: ANN001
