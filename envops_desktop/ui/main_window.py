@@ -751,9 +751,9 @@ class MainWindow(QMainWindow):
 
     def _quit_while_working(self) -> bool:
         """Ask before cancelling what runs; the question follows it, if it ends meanwhile."""
-        newest = self.controller.runner.running[-1]
-        what = newest.label
         runner = self.controller.runner
+        newest = runner.running[-1]
+        what = newest.label
 
         def follow_the_work(box: QMessageBox, quit_button: QAbstractButton) -> None:
             def finished() -> None:
@@ -764,21 +764,19 @@ class MainWindow(QMainWindow):
             runner.changed.connect(finished)
             box.finished.connect(lambda _result: runner.changed.disconnect(finished))
 
-        if not newest.cancellable:
-            return self.confirm(
-                "confirmQuitBox",
-                self.tr("Quit while working?"),
-                self.tr("{what} is still running. Quit once it has finished?").format(what=what),
-                self.tr("Quit when done"),
-                follow_the_work,
+        if newest.cancellable:
+            question = self.tr(
+                "{what} is still running. Quit anyway? It will be cancelled and everything "
+                "it changed put back first."
             )
+            answer = self.tr("Cancel it and quit")
+        else:  # it goes to its end whatever is asked
+            question = self.tr("{what} is still running. Quit once it has finished?")
+            answer = self.tr("Quit when done")
         return self.confirm(
             "confirmQuitBox",
             self.tr("Quit while working?"),
-            self.tr(
-                "{what} is still running. Quit anyway? It will be cancelled and everything "
-                "it changed put back first."
-            ).format(what=what),
-            self.tr("Cancel it and quit"),
+            question.format(what=what),
+            answer,
             follow_the_work,
         )
