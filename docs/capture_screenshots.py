@@ -65,6 +65,20 @@ def _select(window: MainWindow, environment_id: str) -> None:
     _backups_read(window)
 
 
+def _settings(file: Path) -> QSettings:
+    return QSettings(str(file), QSettings.Format.IniFormat)
+
+
+def _open_window(service: EnvOpsService, settings: QSettings) -> MainWindow:
+    """A 1280×800 main window on `service`, shown, its controller started."""
+    controller = MainController(service)
+    window = MainWindow(controller, settings)
+    controller.start()
+    window.resize(1280, 800)
+    window.show()
+    return window
+
+
 def _finish(controller: MainController) -> None:
     while controller.runner.running:
         QApplication.processEvents()
@@ -103,12 +117,9 @@ def _capture(app: QApplication, scratch: Path) -> None:
     _capture_quitting(scratch)
     service = EnvOpsService(scratch / "data")
     create_demo_workspace(service)
-    controller = MainController(service)
-    settings = QSettings(str(scratch / "s.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(controller, settings)
-    controller.start()
-    window.resize(1280, 800)
-    window.show()
+    settings = _settings(scratch / "s.ini")
+    window = _open_window(service, settings)
+    controller = window.controller
     billing = service.get_environment("billing-production")
     _select(window, billing.id)
     window.tabs.setCurrentWidget(window.backups)
@@ -330,12 +341,7 @@ def _capture_changes(controller, window, previewed, contents, backup, name: str)
 
 def _capture_first_start(scratch: Path) -> None:
     """The window as a new user first sees it: no environments yet."""
-    controller = MainController(EnvOpsService(scratch / "first-start"))
-    settings = QSettings(str(scratch / "first.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(controller, settings)
-    controller.start()
-    window.resize(1280, 800)
-    window.show()
+    window = _open_window(EnvOpsService(scratch / "first-start"), _settings(scratch / "first.ini"))
     save(window, "main-window-empty")
     window.close()
 
@@ -359,15 +365,10 @@ def _capture_recovering(scratch: Path) -> None:
         check=False,
     )
     assert killed.returncode < 0, killed.stderr
-    controller = MainController(EnvOpsService(data))
-    settings = QSettings(str(scratch / "crashed.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(controller, settings)
-    controller.start()
-    window.resize(1280, 800)
-    window.show()
+    window = _open_window(EnvOpsService(data), _settings(scratch / "crashed.ini"))
     window.grab().save(str(OUT / "main-window-recovering.png"))  # before the worker ends
     print("wrote", "main-window-recovering")
-    _finish(controller)
+    _finish(window.controller)
     window.close()
 
 
@@ -385,12 +386,8 @@ def _capture_quitting(scratch: Path) -> None:
         "billing-production", folder, version="4.2.0", post_restore_command=hang
     )
     backup = service.create_backup("billing-production", name="Nightly")
-    controller = MainController(service)
-    settings = QSettings(str(scratch / "quitting.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(controller, settings)
-    controller.start()
-    window.resize(1280, 800)
-    window.show()
+    window = _open_window(service, _settings(scratch / "quitting.ini"))
+    controller = window.controller
     _select(window, environment.id)
     shot = threading.Event()
     real_roll_back = restore.roll_back
