@@ -475,6 +475,8 @@ def of_file(
 
         scan = full_scan(env, scan, progress)
         live = held(live_tree(ctx, env, cancel, lambda: ordered, scan, progress))
+        if _holds_nothing(scan):
+            return _all_added(live, ordered, manifest, excludes, policy, files, progress)
         compared = _counted(after, progress, files)
         found = changes(live, compared, links_after=links, left_out=_excluded_links(env, scan))
         return _with_left_alone_lost(found, env, excludes, scan)
@@ -513,7 +515,7 @@ def _restore_changes(
     scan = full_scan(env, scan, progress)
     live = held(live_tree(ctx, env, cancel, entries, scan, progress))
     if only is None and _holds_nothing(scan):
-        return _all_added(live, entries(), backup, excludes, progress)
+        return _all_added(live, entries(), backup, excludes, OWN_STORE, backup.file_count, progress)
     compared = _counted(after, progress, backup.file_count)
     left_out = _excluded_links(env, scan)
     if only is None:
@@ -545,24 +547,27 @@ def _holds_nothing(scan: Scan) -> bool:
 def _all_added(
     live: Side,
     entries: Iterable[TreeEntry],
-    backup: Backup,
+    root: RootRecord,
     excludes: Excludes,
+    policy: MetadataPolicy,
+    files: int,
     progress: ProgressCallback,
 ) -> Iterator[PathChange]:
-    """What a restore of `backup` into a folder that holds nothing (`live`, the folder
-    alone) changes: the folder itself as `changes` finds it, and every entry added.
+    """What putting a tree (`entries`, of `files` files, and its folder's `root` record,
+    under `policy`) into a folder that holds nothing (`live`, the folder alone) changes:
+    the folder itself as `changes` finds it, and every entry added.
 
     As `changes` would find it, without laying out each entry's metadata, which only a
     path on both sides needs. For 200,000 files the report took 1.5 s that way and takes
     0.8 s: a restore into a new machine's folder, or one wiped, works it out beside its
     writing, on the same cores."""
-    folder = changes(live, lambda: iter([(ROOT, _restored_root(backup, OWN_STORE))]))
+    folder = changes(live, lambda: iter([(ROOT, _restored_root(root, policy))]))
     added = (
         PathChange(e.path, _ADDED, None, e.size if e.kind is EntryKind.FILE else None)
         for e in _not_excluded(entries, excludes)
     )
     if progress is not ignore_progress:
-        meter = ProgressMeter(progress, COMPARING, backup.file_count)
+        meter = ProgressMeter(progress, COMPARING, files)
         added = _reported(added, meter, lambda c: c.size_after is not None, _ENTRY_PATH)
     return heapq.merge(folder, added, key=_ENTRY_PATH)
 

@@ -1306,6 +1306,39 @@ def test_the_preview_of_an_import_names_exactly_the_paths_the_import_changes(ser
     assert preview.after == "billing.envops.zip"
 
 
+@needs_rsync
+def test_an_import_into_an_empty_folder_adds_exactly_what_its_preview_names(
+    service, tmp_path, monkeypatch
+):
+    # As a restore into an empty folder: only the folder itself is laid out, under the
+    # file's policy (a setuid bit it does not bring), every entry added.
+    root = tmp_path / "billing"
+    make_config_tree(root)
+    os.chmod(root / "hooks.sh", 0o4755)
+    service.add_environment("billing", root, version="4.2.0")
+    exported = service.export_backup(
+        service.create_backup("billing").id, tmp_path / "billing.envops.zip"
+    )
+    spare = tmp_path / "spare"
+    spare.mkdir()
+    service.add_environment("spare", spare, version="4.2.0")
+    before = _snapshot(spare, tmp_path / "before")
+    checked = service.check_configuration_file(exported, allow_external_links=True)
+    laid_out = []
+    real = tree_diff.to_apply
+    monkeypatch.setattr(tree_diff, "to_apply", lambda *a: laid_out.append(a) or real(*a))
+
+    preview = service.preview_import("spare", checked)
+    laid_out_for_it = len(laid_out)
+    service.import_configuration_file("spare", service.check_configuration_file(exported))
+
+    assert laid_out_for_it == 1  # the folder's own
+    assert {change.path for change in preview.changes} == changed_by_rsync(before, spare)
+    assert all(c.kinds == (ChangeKind.ADDED,) for c in preview.changes if c.path != ".")
+    assert stat.S_IMODE((spare / "hooks.sh").stat().st_mode) == 0o755
+    assert service.preview_import("spare", checked).changes == ()
+
+
 @pytest.fixture
 def exported(service, tmp_path, billing):
     """billing's backup as a configuration file, and billing messed up since."""
