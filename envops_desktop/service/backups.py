@@ -9,6 +9,7 @@ from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import compress
 from operator import itemgetter
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from envops_desktop.service.versions import current_version
 from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import ingest_files
 from envops_desktop.store.file_writes import sync_to_disk
-from envops_desktop.store.hash_caches import CacheRow
+from envops_desktop.store.hash_caches import CacheRow, Known
 from envops_desktop.store.manifest_codec import EntryRow, ManifestWriter
 from envops_desktop.store.pack_index import NewPlacements
 from envops_desktop.store.timestamps import utc_now
@@ -82,26 +83,51 @@ def _store_files(
 class _CacheUpdate:
     """What a backup teaches the hash cache, as rows made when they are written."""
 
-    files: ScannedFiles
-    known: list[str | None]  # per file, its sha256 from the hash cache
+    files: ScannedFiles  # with every file's xattrs in its metadata, once the rows are made
+    known: Known  # what the hash cache knew of them
+    # A file whose ctime is this or later may change again within its ctime tick: its
+    # xattrs as read are not cached (`Scan.steady_before_ns`).
+    racy_before: int
     # Per file read this time and not racy, its sha256 as bytes: half the size of the text,
     # 9 MiB less held through a first backup of 200,000 files.
     read: list[bytes | None] = field(default_factory=list)
     fresh_count: int = 0  # how many of `read` are not None
+    # Files the cache knew, whose xattrs were read again (their ctime moved, or the cache
+    # did not have them): their rows are new too.
+    relearned: bool = False
 
     def fresh(self) -> Iterator[CacheRow]:
-        """Rows of the files read this time, in path order."""
-        for (path, size, mtime_ns, inode, _), digest in zip(self.files, self.read, strict=True):
-            if digest:
-                yield path, size, mtime_ns, inode, digest.hex()
+        """Rows of the files read this time, and of those whose xattrs were, in path order."""
+        return self._rows(fresh_only=True)
 
     def whole(self) -> Iterator[CacheRow]:
         """Every row the cache should now hold, in path order."""
-        for (path, size, mtime_ns, inode, _), known, digest in zip(
-            self.files, self.known, self.read, strict=True
+        return self._rows(fresh_only=False)
+
+    def _rows(self, fresh_only: bool) -> Iterator[CacheRow]:
+        files, racy_before = self.files, self.racy_before
+        for (path, size, mtime_ns, inode, _), known, as_cached, digest, ctime_ns, meta in zip(
+            files,
+            self.known.shas,
+            self.known.xattrs_as_cached,
+            self.read,
+            files.ctimes_ns,
+            files.metas,
+            strict=True,
         ):
-            if known or digest:
-                yield path, size, mtime_ns, inode, known or digest.hex()
+            if digest:
+                sha = digest.hex()
+            elif known and not (fresh_only and as_cached):
+                sha = known
+            else:
+                continue
+            if ctime_ns >= racy_before:  # its xattrs may change again unseen: not cached
+                if fresh_only and not digest:
+                    continue
+                ctime_ns, xattrs = 0, None
+            else:
+                xattrs = meta.get("xattrs") if meta else None
+            yield path, size, mtime_ns, inode, sha, ctime_ns, xattrs  # type: ignore[misc]
 
 
 @dataclass
@@ -124,8 +150,9 @@ class _FileRows:
         total = fresh = 0
         links = LinksAsRead(self.linked_to) if self.linked_to else None
         files = self.cache.files
-        for (path, size, mtime_ns, _, mode), sha, meta in zip(
-            files, self.cache.known, files.metas, strict=True
+        metas = files.metas
+        for index, ((path, size, mtime_ns, _, mode), sha, meta) in enumerate(
+            zip(files, self.cache.known.shas, metas, strict=True)
         ):
             digest = None
             if sha is None:
@@ -137,7 +164,7 @@ class _FileRows:
                 # The scan left them to the helper that read the file; one that read them
                 # itself (a hardlink, a sparse file) keeps what it read.
                 if xattrs and not (meta and "xattrs" in meta):
-                    meta = {**(meta or {}), "xattrs": xattrs}
+                    meta = metas[index] = {**(meta or {}), "xattrs": xattrs}  # for the cache too
                 if changed:
                     self.changed_while_read.append(path)
                 # Changed while it was read (its size as read differs from its scan), or may
@@ -180,17 +207,18 @@ def _store_tree(
     progress: ProgressCallback,
     cancel: CancelToken,
 ) -> _StoredTree:
-    known = ctx.hash_caches.look_up(env.id, scan.files)
+    known = ctx.hash_caches.look_up(env.id, scan.files, scan.files.ctimes_ns)
     # Only those of files not read again: the helpers read the others' on the open file.
-    scan.read_file_xattrs(only=(i for i in scan.xattrs_unread if known[i]))
+    scan.read_file_xattrs(only=(i for i in scan.xattrs_unread if known.shas[i]), known=known)
     # Positions, not the files: 4 bytes each where a tuple of a first backup's 200,000 files
     # took 40 MiB.
-    to_store = array("I", (i for i, sha in enumerate(known) if not sha))
+    to_store = array("I", (i for i, sha in enumerate(known.shas) if not sha))
     placed = NewPlacements()
     total = sum(map(scan.files.sizes.__getitem__, to_store))
     meter = ProgressMeter(progress, _PHASE, total)
     stored = _store_files(ctx, Path(env.path), scan.files, to_store, total, placed, meter, cancel)
-    cache = _CacheUpdate(scan.files, known)
+    cache = _CacheUpdate(scan.files, known, scan.steady_before_ns)
+    cache.relearned = not all(compress(known.xattrs_as_cached, known.shas))
     file_rows = _FileRows(cache, stored, scan.started_ns, linked_to=scan.linked_to)
     # Rows go into the manifest as the files are read, never all held at once.
     manifest = ManifestWriter()
@@ -328,7 +356,7 @@ def _back_up(
                 # largest step: 20 MiB less at the peak of a 200,000-file first backup.
                 new_tree.placed.clear()
                 new_tree.body.clear()
-                if new_tree.cache.fresh_count:
+                if new_tree.cache.fresh_count or new_tree.cache.relearned:
                     ctx.hash_caches.add(env.id, new_tree.cache.fresh, new_tree.cache.whole)
             excluded = f"; {len(scan.excluded)} paths excluded" if scan.excluded else ""
             ctx.record(

@@ -30,6 +30,7 @@ from envops_desktop.store.file_metadata import (
     read_metadata,
     read_xattrs,
 )
+from envops_desktop.store.hash_caches import Known
 
 _S_ISREG, _S_ISDIR, _S_ISLNK = stat.S_ISREG, stat.S_ISDIR, stat.S_ISLNK
 _DIGEST_PART = 4096
@@ -55,11 +56,9 @@ class ScannedFiles:
         self.mtimes_ns = array("q")
         self.inodes = array("Q")
         self.modes = array("H")
-        # The last change to each file's inode (content, owner, mode, links or xattrs), kept
-        # only as a digest and the latest: a column would be held through a whole backup.
-        self._ctimes_ns = array("q")
-        self._ctimes_digest = hashlib.sha256()
-        self._latest_ctime_ns = 0
+        # The last change to each file's inode (content, owner, mode, links or xattrs): it
+        # names a tree in its digest, and tells which files' xattrs the hash cache knows.
+        self.ctimes_ns = array("q")
         # Per file, its owner and the rest (`file_metadata.EntryMeta`): mostly one shared
         # object per owner, so 8 bytes a file.
         self.metas: list[EntryMeta | None] = []
@@ -77,15 +76,7 @@ class ScannedFiles:
         self.inodes.append(st.st_ino & _INODE_BITS)
         self.modes.append(st.st_mode & 0o7777)
         self.metas.append(meta)
-        ctimes = self._ctimes_ns
-        ctimes.append(st.st_ctime_ns)
-        if len(ctimes) == _DIGEST_PART:
-            self._fold_ctimes()
-
-    def _fold_ctimes(self) -> None:
-        self._ctimes_digest.update(self._ctimes_ns)
-        self._latest_ctime_ns = max(self._latest_ctime_ns, max(self._ctimes_ns, default=0))
-        self._ctimes_ns = array("q")
+        self.ctimes_ns.append(st.st_ctime_ns)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -95,8 +86,7 @@ class ScannedFiles:
 
     def changed_before(self, ns: int) -> bool:
         """Whether every file's inode last changed before `ns` (nanoseconds since the epoch)."""
-        self._fold_ctimes()
-        return self._latest_ctime_ns < ns
+        return max(self.ctimes_ns, default=0) < ns
 
     def digest_into(self, digest: "hashlib._Hash") -> None:
         # marshal of a list of str is ten times quicker than JSON here; version 2 skips the
@@ -106,8 +96,8 @@ class ScannedFiles:
             digest.update(marshal.dumps(self.paths[start : start + _DIGEST_PART], 2))
         for column in (self.sizes, self.mtimes_ns, self.inodes, self.modes):
             digest.update(column)
-        self._fold_ctimes()
-        digest.update(self._ctimes_digest.digest())
+        # As a digest of its own: the digests of trees recorded before stay the same.
+        digest.update(hashlib.sha256(self.ctimes_ns).digest())
         # Each distinct metadata once, and per file which one it has.
         distinct: dict[int, int] = {}
         which = array("I", (distinct.setdefault(id(m), len(distinct)) for m in self.metas))
@@ -145,6 +135,12 @@ class Scan:
     # the scan's columns hold the nearest it records.
     unrecordable: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def steady_before_ns(self) -> int:
+        """A file whose inode last changed before this cannot have changed again unseen
+        since: one changed later may change again within the same ctime tick (`RACY_NS`)."""
+        return self.started_ns - RACY_NS
+
     def digest(self) -> str | None:
         """A name for everything a quick scan saw: two scans with the same digest found the
         same entries with the same size, mode, mtime, ctime and inode, so a backup of the one
@@ -157,7 +153,7 @@ class Scan:
         """
         if not self.quick:
             raise ValueError("a digest is taken of a quick scan, before its files' xattrs")
-        if not self.files.changed_before(self.started_ns - RACY_NS):
+        if not self.files.changed_before(self.steady_before_ns):
             return None
         others = [(e.path, e.kind.value, e.mode, e.mtime_ns, e.target) for e in self.others]
         digest = hashlib.sha256(marshal.dumps((others, self.skipped), 2))
@@ -169,19 +165,27 @@ class Scan:
         self,
         advance: Callable[[int], None] = lambda _files: None,
         only: Iterable[int] | None = None,
+        known: Known | None = None,
     ) -> None:
         """Read the extended attributes that a quick scan left unread, as a full scan would
         have: into each file's metadata, beside its owner. `advance` is told how many files
         have been looked at since it was last told (0.5 s over 200,000 files).
 
         Given `only` (positions among those left unread), the rest are left to whoever reads
-        those files' contents, as a backup's helpers do, on the open file.
+        those files' contents, as a backup's helpers do, on the open file. Given `known`,
+        what the hash cache knows of the files, those it knows the xattrs of as they are now
+        are not read: they are the cache's.
         """
         top, paths, metas = self.root.rstrip("/") + "/", self.files.paths, self.files.metas
         unread = self.xattrs_unread if only is None else only
+        as_cached, cached = (known.xattrs_as_cached, known.xattrs) if known else (b"", {})
         for count, index in enumerate(unread, 1):
-            full = top + paths[index]
-            if has_xattrs(full) and (xattrs := read_xattrs(full)):
+            if as_cached and as_cached[index]:
+                xattrs = cached.get(index)
+            else:
+                full = top + paths[index]
+                xattrs = read_xattrs(full) if has_xattrs(full) else None
+            if xattrs:
                 metas[index] = {**(metas[index] or {}), "xattrs": xattrs}
             if count % REPORTED_EVERY == 0:
                 advance(REPORTED_EVERY)

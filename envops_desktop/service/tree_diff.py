@@ -49,7 +49,6 @@ from envops_desktop.service.scanning import (
     environment_folder,
     quick_scan,
     said_if_unreadable,
-    scan_tree,
 )
 from envops_desktop.store.blob_bodies import sha256_of_file
 from envops_desktop.store.file_metadata import OWN_STORE, EntryMeta, MetadataPolicy, to_apply
@@ -234,13 +233,19 @@ def live_tree(
     entries of the tree it is to be compared with (read only if some file is not known),
     neither are files whose content could not match there (no file of their size at their
     path): their content is "", which matches none. Given a `scan` of it, that one is
-    completed.
+    completed: its files' xattrs read, but for those the hash cache knows as they are.
 
     A time past what EnvOps records (a wrong clock's year 2300) is the entry's own, which
     no backup holds and a restore changes; `as_recorded`: the nearest one a backup records."""
     root = environment_folder(env)
-    scan = full_scan(env, scan, progress)
-    known = ctx.hash_caches.look_up(env.id, scan.files)
+    scan = scan or quick_scan(env)
+    cached = ctx.hash_caches.look_up(env.id, scan.files, scan.files.ctimes_ns)
+    if scan.quick:
+        meter = ProgressMeter(progress, ATTRIBUTES, len(scan.xattrs_unread))
+        with said_if_unreadable(env):
+            scan.read_file_xattrs(meter.advance, known=cached)
+        meter.finish()
+    known = cached.shas
     unread = [
         (path, size) for (path, size, *_), sha in zip(scan.files, known, strict=True) if sha is None
     ]
@@ -280,22 +285,6 @@ def live_tree(
         if path in tree:  # a device file is not in it
             tree[path] = tree[path]._replace(mtime_ns=ns)
     return tree
-
-
-def full_scan(
-    env: Environment, scan: Scan | None, progress: ProgressCallback = ignore_progress
-) -> Scan:
-    """`scan` of `env`'s folder completed (a quick one's file xattrs read), or a new one."""
-    if scan is None:
-        folder = environment_folder(env)
-        with said_if_unreadable(env):
-            return scan_tree(folder, Excludes(env.excludes))
-    if scan.quick:
-        meter = ProgressMeter(progress, ATTRIBUTES, len(scan.xattrs_unread))
-        with said_if_unreadable(env):
-            scan.read_file_xattrs(meter.advance)
-        meter.finish()
-    return scan
 
 
 def _listed(
@@ -473,7 +462,7 @@ def of_file(
         def links() -> Iterator[tuple[str, str]]:
             return _links_in(ordered, excludes)
 
-        scan = full_scan(env, scan, progress)
+        scan = scan or quick_scan(env)  # which `live_tree` completes
         live = held(live_tree(ctx, env, cancel, lambda: ordered, scan, progress))
         if _holds_nothing(scan):
             return _all_added(live, ordered, manifest, excludes, policy, files, progress)
@@ -512,7 +501,7 @@ def _restore_changes(
     def links() -> Iterator[tuple[str, str]]:
         return _links_in(ctx.backups.maybe_linked(backup.id), excludes)
 
-    scan = full_scan(env, scan, progress)
+    scan = scan or quick_scan(env)  # which `live_tree` completes
     live = held(live_tree(ctx, env, cancel, entries, scan, progress))
     if only is None and _holds_nothing(scan):
         return _all_added(live, entries(), backup, excludes, OWN_STORE, backup.file_count, progress)

@@ -43,7 +43,7 @@ def _hash_caches_as_documents(conn: sqlite3.Connection) -> None:
         "SELECT environment_id, path, size, mtime_ns, inode, sha256 FROM file_cache"
         " ORDER BY environment_id, path"
     ):
-        caches.setdefault(env_id, []).append(tuple(row))
+        caches.setdefault(env_id, []).append((*row, 0, None))  # xattrs not known
     conn.executemany(
         "INSERT INTO hash_caches (environment_id, body) VALUES (?, ?)",
         ((env_id, encode_cache(rows)) for env_id, rows in caches.items()),

@@ -1042,6 +1042,34 @@ def test_a_file_removed_as_the_folder_is_checked_for_changes_is_judged_as_gone(
     assert modified is (name == "app.yaml")
 
 
+def test_a_preview_lists_the_xattrs_only_of_files_changed_since_they_were_backed_up(
+    settled, service, tmp_path, xattrs_listed
+):
+    # Any change to a file's xattrs moves its ctime, so the hash cache, which keeps each
+    # file's xattrs as of its ctime, answers for the files that have not changed since; a
+    # preview listed every file's (20,000 calls for the 1 GiB tree).
+    root = tmp_path / "billing"
+    make_config_tree(root)
+    os.setxattr(root / "app.yaml", "user.origin", b"deploy-42")
+    os.setxattr(root / "hooks.sh", "user.origin", b"deploy-42")
+    made_long_ago(root)
+    service.add_environment("billing", root, version="4.2.0")
+    backup = service.create_backup("billing")
+    os.setxattr(root / "app.yaml", "user.origin", b"deploy-43")
+    (root / "conf.d" / "cache.ini").write_text("[cache]\nttl=1\n")
+    xattrs_listed.clear()
+
+    preview = service.preview_restore("billing", backup.id)
+
+    files = {str(root / e.path) for e in service.backup_entries(backup.id) if e.sha256}
+    assert files & set(xattrs_listed.by_name) == {
+        str(root / "app.yaml"),
+        str(root / "conf.d" / "cache.ini"),
+    }
+    restored = service.restore_to_folder(backup.id, tmp_path / "as backed up")
+    assert {c.path for c in preview.changes} == changed_by_rsync(root, restored)
+
+
 def test_an_unchanged_folder_is_known_unmodified_without_reading_its_files(
     settled, service, tmp_path, xattrs_listed
 ):

@@ -4,6 +4,7 @@ empty (caches); a damaged cache is no cache."""
 
 import hashlib
 import json
+import marshal
 import tracemalloc
 
 import orjson
@@ -114,7 +115,17 @@ def test_reading_a_manifest_holds_one_part_at_a_time():
 
 
 def cache_rows(count: int) -> list[tuple]:
-    return [(f"f{n:06d}", n, 10**18 + n, 1000 + n, f"{n:064x}") for n in range(count)]
+    return [
+        (f"f{n:06d}", n, 10**18 + n, 1000 + n, f"{n:064x}", 10**18 + n, {"user.n": str(n)})
+        for n in range(count)
+    ]
+
+
+def scanned_as(rows: list[tuple]) -> tuple[list[tuple], list[int]]:
+    """The files of `rows` as a scan finds them unchanged, and their ctimes."""
+    return [(p, size, mtime, inode, 0o644) for p, size, mtime, inode, *_ in rows], [
+        row[5] for row in rows
+    ]
 
 
 def test_hash_cache_reads_back_as_written():
@@ -130,20 +141,41 @@ def test_hash_cache_cut_short_or_damaged_is_empty():
     assert list(decode_cache(b"")) == []
 
 
+def test_hash_cache_of_the_format_before_xattrs_reads_as_rows_that_do_not_know_them():
+    rows = cache_rows(5)
+    compressor = zstandard.ZstdCompressor(write_checksum=True)
+    part = marshal.dumps([row[:5] for row in rows], 2)
+    older = compressor.compress(b"envops hash cache 3\n" + len(part).to_bytes(4, "little") + part)
+    assert list(decode_cache(older)) == [(*row[:5], 0, None) for row in rows]
+
+
 def test_hash_cache_lookup_matches_only_files_as_they_were_read():
     rows = cache_rows(5)
-    scanned = [(p, size, mtime, inode, 0o644) for p, size, mtime, inode, _ in rows]
+    scanned, ctimes = scanned_as(rows)
     scanned[1] = (scanned[1][0], 999, *scanned[1][2:])  # its size changed since
     scanned.insert(3, ("f000002a", 1, 1, 1, 0o644))  # new since
-    found = look_up(iter(rows), scanned)
-    assert found == [rows[0][4], None, rows[2][4], None, rows[3][4], rows[4][4]]
+    ctimes.insert(3, 1)
+    found = look_up(iter(rows), scanned, ctimes)
+    assert found.shas == [rows[0][4], None, rows[2][4], None, rows[3][4], rows[4][4]]
+
+
+def test_hash_cache_lookup_knows_the_xattrs_of_files_whose_ctime_is_as_cached():
+    rows = cache_rows(4)
+    rows[2] = (*rows[2][:6], None)  # it had none
+    rows[3] = (*rows[3][:5], 0, None)  # its xattrs were not known
+    scanned, ctimes = scanned_as(rows)
+    ctimes[1] += 1  # something of its inode changed since: its xattrs, owner or mode
+    found = look_up(iter(rows), scanned, ctimes)
+    assert found.shas == [row[4] for row in rows]  # its content is as it was all the same
+    assert list(found.xattrs_as_cached) == [1, 0, 1, 0]
+    assert found.xattrs == {0: {"user.n": "0"}}
 
 
 def test_hash_cache_lookup_takes_any_matching_row_of_a_path():
     # The whole cache's row and the recent part's for one path: the file matches either.
-    older, newer = ("a", 1, 1, 1, "1" * 64), ("a", 2, 2, 2, "2" * 64)
-    assert look_up(iter([older, newer]), [("a", 1, 1, 1, 0o644)]) == ["1" * 64]
-    assert look_up(iter([older, newer]), [("a", 2, 2, 2, 0o644)]) == ["2" * 64]
+    older, newer = ("a", 1, 1, 1, "1" * 64, 1, None), ("a", 2, 2, 2, "2" * 64, 2, None)
+    assert look_up(iter([older, newer]), [("a", 1, 1, 1, 0o644)], [1]).shas == ["1" * 64]
+    assert look_up(iter([older, newer]), [("a", 2, 2, 2, 0o644)], [2]).shas == ["2" * 64]
 
 
 def test_hash_cache_lookup_of_no_files_decodes_nothing():
@@ -152,7 +184,7 @@ def test_hash_cache_lookup_of_no_files_decodes_nothing():
         raise AssertionError("the cache was read")
         yield
 
-    assert look_up(rows(), []) == []
+    assert look_up(rows(), [], []).shas == []
 
 
 def test_new_placements_read_back_as_added_across_packs():
