@@ -173,14 +173,19 @@ class MainController(QObject):
         self._stopped = False
         self.refresh()  # also loads the first page of the activity log
         self._poll.start()
-        if not self.service.has_interrupted_operations():
-            self._recovered(self.service.recover_interrupted_operations())  # scratch only
+        if self.service.has_interrupted_operations():
+            doing = self.tr("Putting right an interrupted restore")
+        elif self.service.may_have_leftovers():
+            doing = self.tr("Clearing what an interrupted operation left")
+        else:
+            self._recovered(self.service.recover_interrupted_operations())  # nothing to wait for
             return
         # On a worker, the window open meanwhile: rolling back a restore of 100,000 files
-        # takes seconds, and the look at a folder whose disk hangs up to `ANSWER_SECONDS`,
-        # during which nothing showed. Its environment says "Updating" until it is done.
+        # takes seconds, and so does removing the hidden tree of a killed restore to a
+        # folder; the look at a folder whose disk hangs up to `ANSWER_SECONDS`. Nothing
+        # showed meanwhile. An environment being put right says "Updating" until it is done.
         running = self.runner.prepare(
-            self.tr("Putting right an interrupted restore"),
+            doing,
             None,
             lambda _progress, _cancel: self.service.recover_interrupted_operations(),
             cancellable=False,  # a roll-back half done would be put right at the next start

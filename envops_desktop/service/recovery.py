@@ -1,5 +1,6 @@
 """Start-up recovery: finish or undo every restore that a crash, kill or power cut interrupted."""
 
+import os
 from pathlib import Path
 
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, JournalPhase, Outcome
@@ -37,6 +38,14 @@ def clear_leftovers(ctx: ServiceContext) -> None:
     prefixes = (UPLOAD_PREFIX, EXPORT_SCRATCH_PREFIX, FOLDER_RESTORE_PREFIX)
     for removed in remove_unowned(ctx.staging_dir, prefixes, remove_tree):
         _log("info", "removed %s, left by an operation that was killed", removed)
+
+
+def may_have_leftovers(ctx: ServiceContext) -> bool:
+    """Whether `clear_leftovers` may have anything to remove: a killed restore to a folder
+    leaves a hidden tree that takes seconds to remove (200,000 files), a killed upload its
+    blobs. With nothing in the staging folder and no half-written blob, it is quick."""
+    with os.scandir(ctx.staging_dir) as staged:
+        return any(staged) or ctx.blobs.has_temporary()
 
 
 def recover_interrupted_operations(ctx: ServiceContext) -> list[RecoveryReport]:

@@ -39,6 +39,7 @@ from envops_desktop.service.flushing import settle_detached
 from envops_desktop.service.garbage import GarbageReport, collect_garbage, waiting_for_backups
 from envops_desktop.service.parallel import Background, start_helpers_early
 from envops_desktop.service.recovery import (
+    may_have_leftovers,
     put_right_earlier_restores,
     recover_interrupted_operations,
 )
@@ -1386,8 +1387,14 @@ class EnvOpsService:
     def has_interrupted_operations(self) -> bool:
         """Whether the journal holds a restore to put right (or only to settle), for which
         `recover_interrupted_operations` looks at folders: with none, it only clears
-        scratch, at once."""
+        scratch."""
         return bool(self._ctx.journal.unfinished(include_done=True))
+
+    def may_have_leftovers(self) -> bool:
+        """Whether `recover_interrupted_operations` may have scratch of killed operations to
+        clear (a hidden tree of 200,000 files takes seconds): with none, and no interrupted
+        restore, it is done at once."""
+        return may_have_leftovers(self._ctx)
 
     # The shared store ---------------------------------------------------------------------
 

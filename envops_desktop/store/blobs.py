@@ -517,6 +517,18 @@ class BlobStore:
             self._index.move(fresh.placed.items())
         _remove_stored(old)
 
+    def has_temporary(self) -> bool:
+        """Whether a half-written blob is in the scratch folder: one a writer is writing,
+        or one a killed writer left. A writer's own folder, emptied, holds none."""
+        with os.scandir(self._tmp) as leftovers:
+            for leftover in leftovers:
+                if not leftover.is_dir(follow_symlinks=False):
+                    return True
+                with contextlib.suppress(FileNotFoundError), os.scandir(leftover) as inside:
+                    if any(inside):
+                        return True
+        return False
+
     def clear_temporary(self) -> None:
         """Drop half-written blobs and packs of backups that never finished (only when no
         writer is running)."""

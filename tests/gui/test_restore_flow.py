@@ -12,11 +12,11 @@ from PySide6.QtCore import Qt
 from envops_desktop.app import open_main_window
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus
 from envops_desktop.domain.models import RestoreCommand
-from envops_desktop.service import EnvOpsService, restore
+from envops_desktop.service import EnvOpsService, recovery, restore, swap
 from tests.disks import needs_root_to_mount
 from tests.gui.conftest import click_button, select_environment, when_modal
 from tests.gui.user import choose_backup_option, press_shortcut
-from tests.reliability.scenario import build_scenario
+from tests.reliability.scenario import build_scenario, kill, paused_at_first_progress
 from tests.trees import describe_tree, mess_up
 
 SLOW_CHECK = [sys.executable, "-c", "import time; time.sleep(1.5)"]
@@ -315,6 +315,42 @@ def test_killed_restore_is_recovered_and_announced_at_next_start(qtbot, tmp_path
     assert sys.getswitchinterval() <= 0.001
     window.controller.shutdown()
     service.close()
+
+
+def test_the_window_answers_while_it_clears_what_a_killed_restore_to_a_folder_left(
+    qtbot, tmp_path, settings, monkeypatch
+):
+    # A restore to a folder killed part-way leaves its hidden tree beside the folder, which
+    # the next start removes: 200,000 files take seconds. That was done on the window's
+    # thread, before the window showed.
+    scenario = build_scenario(tmp_path, files=40)
+    beside = tmp_path / "old-configurations"
+    beside.mkdir()
+    ready = tmp_path / "ready"
+    to = str(beside / "billing-then")
+    kill(paused_at_first_progress(scenario.data_dir, ready, "to-folder", scenario.original, to))
+    removing, may_go_on = threading.Event(), threading.Event()
+
+    def held(tree):
+        removing.set()
+        may_go_on.wait(10)
+        swap.remove_tree(tree)
+
+    monkeypatch.setattr(recovery, "remove_tree", held)
+    service = EnvOpsService(scenario.data_dir)
+    window = open_main_window(service, settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    assert removing.wait(10)
+    doing = window.task_progress.label.text()
+    may_go_on.set()
+    qtbot.waitUntil(lambda: not window.task_progress.isVisible(), timeout=10_000)
+    window.controller.shutdown()
+    service.close()
+
+    assert doing == "Clearing what an interrupted operation left"
+    assert list(beside.iterdir()) == []
 
 
 @contextlib.contextmanager

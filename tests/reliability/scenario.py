@@ -1,8 +1,10 @@
 """A data dir with two backups of one environment, and a restore run in a killable process."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,3 +91,48 @@ def build_scenario(
     service.restore_backup("billing", original)
     service.close()
     return Scenario(root / "data", target, original, messed, trees)
+
+
+# Runs one export, upload or restore to a folder on the data folder, and stops for good at
+# its first progress, its scratch (an export's `.part`, the folder's hidden tree) written:
+# a process a test can kill mid-way.
+_PAUSED_AT_FIRST_PROGRESS = """
+import sys, time
+from pathlib import Path
+from envops_desktop.service import EnvOpsService
+
+data_dir, ready, what, *rest = sys.argv[1:]
+service = EnvOpsService(Path(data_dir), settle_later=True)
+
+def pause(progress):
+    if progress.done:
+        Path(ready).touch()
+        time.sleep(3600)
+
+if what == "export":
+    service.export_backup(rest[0], Path(rest[1]), progress=pause)
+elif what == "to-folder":
+    service.restore_to_folder(rest[0], Path(rest[1]), progress=pause)
+else:
+    service.stage_configuration_file(Path(rest[0]), progress=pause)
+"""
+
+
+def paused_at_first_progress(data_dir: Path, ready: Path, *args: str) -> subprocess.Popen:
+    """`_PAUSED_AT_FIRST_PROGRESS` on `data_dir` with `args`, once it has got under way."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _PAUSED_AT_FIRST_PROGRESS, str(data_dir), str(ready), *args],
+        cwd=REPO,
+    )
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert process.poll() is None, "it ended before it got under way"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return process
+
+
+def kill(process: subprocess.Popen) -> None:
+    """Kill `process` outright, as a power cut or `kill -9` would, and wait for its end."""
+    process.send_signal(signal.SIGKILL)
+    process.wait(60)
