@@ -85,15 +85,15 @@ class _CacheUpdate:
 
     files: ScannedFiles  # with every file's xattrs in its metadata, once the rows are made
     known: Known  # what the hash cache knew of them
-    # A file whose ctime is this or later may change again within its ctime tick: its
-    # xattrs as read are not cached (`Scan.steady_before_ns`).
+    # A file whose ctime is this or later may change again within its ctime tick: it is
+    # not cached (`Scan.steady_before_ns`).
     racy_before: int
     # Per file read this time and not racy, its sha256 as bytes: half the size of the text,
     # 9 MiB less held through a first backup of 200,000 files.
     read: list[bytes | None] = field(default_factory=list)
     fresh_count: int = 0  # how many of `read` are not None
-    # Files the cache knew, whose xattrs were read again (their ctime moved, or the cache
-    # did not have them): their rows are new too.
+    # Files the cache knew by a row that did not know their xattrs (or their ctime), whose
+    # xattrs were read: their rows are new too.
     relearned: bool = False
 
     def fresh(self) -> Iterator[CacheRow]:
@@ -115,18 +115,17 @@ class _CacheUpdate:
             files.metas,
             strict=True,
         ):
+            # Within a ctime tick of the scan, it may change again with no new ctime (an
+            # edit keeping its size and mtime, its xattrs): not cached, read next time.
+            if ctime_ns >= racy_before:
+                continue
             if digest:
                 sha = digest.hex()
             elif known and not (fresh_only and as_cached):
                 sha = known
             else:
                 continue
-            if ctime_ns >= racy_before:  # its xattrs may change again unseen: not cached
-                if fresh_only and not digest:
-                    continue
-                ctime_ns, xattrs = 0, None
-            else:
-                xattrs = meta.get("xattrs") if meta else None
+            xattrs = (meta.get("xattrs") if meta else None) or {}  # all read by now
             yield path, size, mtime_ns, inode, sha, ctime_ns, xattrs  # type: ignore[misc]
 
 

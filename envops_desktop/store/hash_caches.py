@@ -10,10 +10,14 @@ order, the order of a scan, so a backup looks its files up by walking both side 
 part of the document at a time. Held as a dict instead, the cache of 200,000 files took 80
 MiB.
 
-A row's xattrs are the file's as they were at its ctime `ctime_ns` (0 when they are not
-known): any change to them moves the ctime, so a file whose ctime is still that one has
-them still, and a backup of a tree with a few files changed need not list every other
-file's (20,000 calls for the 1 GiB tree).
+A row names the file's ctime as it was read, and a file matches it only with that ctime
+too: a file edited in place with its size and mtime kept (`touch -r`, a tool that keeps
+times) moves nothing else, and was taken for unchanged, as borg and restic would not.
+Any change to a file's xattrs moves its ctime as well, so the row's xattrs (None when they
+are not known) are the file's while its ctime is the row's, and a backup of a tree with a
+few files changed need not list every other file's (20,000 calls for the 1 GiB tree). A
+row of ctime 0 was written before ctimes were kept: it matches on size, mtime and inode
+alone, until the next backup writes the file's row again.
 
 The rows are `marshal` data, in parts of `_ROWS_PER_PART`, in a zstd frame with a checksum.
 marshal is the quickest way Python has to turn tuples into bytes and back; its format may
@@ -40,15 +44,15 @@ from envops_desktop.domain.models import ScannedFile
 if TYPE_CHECKING:  # the database imports this module for its migrations
     from envops_desktop.store.database import Database
 
-# A file as a backup read it, (path, size, mtime_ns, inode), the sha256 its content had,
-# and its xattrs (None: none) as they were at the ctime given (0: not known).
+# A file as a backup read it, (path, size, mtime_ns, inode, ctime_ns), the sha256 its
+# content had, and its xattrs then (None: not known).
 CacheRow = tuple[str, int, int, int, str, int, dict[str, str] | None]
 
 _MAGIC = b"envops hash cache 4\n"  # documents of earlier formats lack it and read as empty
-# Rows of the format before, without xattrs, read as rows that do not know them: a data
-# folder's first backup after an update does not read every file again.
-_MAGIC_WITHOUT_XATTRS = b"envops hash cache 3\n"
-_XATTRS_NOT_KNOWN = (0, None)
+# Rows of the format before, without ctimes or xattrs, read as rows that know neither: a
+# data folder's first backup after an update does not read every file again.
+_MAGIC_BEFORE_CTIMES = b"envops hash cache 3\n"
+_NO_CTIME_NOR_XATTRS = (0, None)
 _LENGTH = 4
 _ROWS_PER_PART = 4096
 _BY_PATH = itemgetter(0)
@@ -77,7 +81,7 @@ def decode_cache(body: bytes) -> Iterator[CacheRow]:
     if not decompressor.eof:  # cut short
         return
     magic = bytes(text[: len(_MAGIC)])
-    if magic not in (_MAGIC, _MAGIC_WITHOUT_XATTRS):  # another format
+    if magic not in (_MAGIC, _MAGIC_BEFORE_CTIMES):  # another format
         return
     at = len(_MAGIC)
     while at < len(text):
@@ -92,17 +96,17 @@ def decode_cache(body: bytes) -> Iterator[CacheRow]:
             yield from part
         else:
             for row in part:
-                yield (*row, *_XATTRS_NOT_KNOWN)
+                yield (*row, *_NO_CTIME_NOR_XATTRS)
 
 
 @dataclass
 class Known:
     """What the hash cache knows of a scan's files, each by its position in the scan."""
 
-    # The sha256 of each file whose size, mtime and inode are as a row names them, or None.
+    # The sha256 of each file whose size, mtime, inode and ctime are as a row names them,
+    # or None.
     shas: list[str | None] = field(default_factory=list)
-    # 1 for each of those files whose ctime is the one its row's xattrs were read at: its
-    # xattrs are the row's, and need not be read.
+    # 1 for each of those files whose row knows its xattrs: they need not be read.
     xattrs_as_cached: bytearray = field(default_factory=bytearray)
     xattrs: dict[int, dict[str, str]] = field(default_factory=dict)  # those that have any
 
@@ -125,17 +129,20 @@ def look_up(
         path = file[0]
         while row is not None and row[0] < path:
             row = next(rows, None)
-        sha, current = None, 0
-        # A path may have rows from the whole and the recent part; any that matches will do.
+        sha, before_ctimes, current = None, None, 0
+        # A path may have rows from the whole and the recent part; any that matches will do,
+        # but one written before ctimes were kept only if it is the last (the newest).
         while row is not None and row[0] == path:
-            if row[1] == file[1] and row[2] == file[2] and row[3] == file[3]:
+            alike = row[1] == file[1] and row[2] == file[2] and row[3] == file[3]
+            before_ctimes = row[4] if alike and not row[5] else None
+            if alike and row[5] == ctime_ns:
                 sha = row[4]
-                if row[5] == ctime_ns and ctime_ns:  # 0: not known, whatever the file's
+                if row[6] is not None:
                     current = 1
                     if row[6]:
                         xattrs[index] = row[6]
             row = next(rows, None)
-        add(sha)
+        add(sha or before_ctimes)
         as_cached(current)
     return known
 

@@ -63,8 +63,9 @@ def test_second_backup_of_unchanged_tree_writes_no_new_blobs(service, environmen
     assert store_files(tmp_path / "data") == after_first  # same files, none rewritten
 
 
-def test_unchanged_files_are_not_read_again(service, environment, config_dir, monkeypatch):
-    # Make every file old enough that its hash may be cached (a freshly written file may not).
+def test_unchanged_files_are_not_read_again(settled, service, environment, config_dir):
+    # Make every file old enough that its hash may be cached (a freshly written file may not;
+    # a ctime cannot be set back, so `settled` makes it count as old).
     for path in config_dir.rglob("*"):
         if not path.is_symlink():
             os.utime(path, ns=(10**18, 10**18))

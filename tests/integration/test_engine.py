@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from envops_desktop.domain.changes import ChangeKind
 from envops_desktop.domain.errors import (
     InvalidConfigurationFileError,
     OperationCancelledError,
@@ -166,7 +167,7 @@ def _by_key(path: str, size: int, mtime_ns: int, inode: int, sha: str) -> dict:
 
 @pytest.mark.parametrize("older_format", [_by_path, _by_key], ids=["by path", "by key"])
 def test_hash_cache_of_an_older_format_costs_one_full_read_and_nothing_else(
-    service, environment, config_dir, tmp_path, older_format
+    settled, service, environment, config_dir, tmp_path, older_format
 ):
     made_long_ago(config_dir)
     first = service.create_backup("billing")
@@ -319,11 +320,12 @@ def test_a_first_backup_lists_each_file_s_xattrs_once_on_the_file_it_reads(
     assert meta.get("xattrs") == {"user.origin": "ZGVwbG95LTQy"}
 
 
-def test_a_backup_after_a_few_changes_lists_only_the_xattrs_of_files_changed_since(
+def test_a_backup_after_a_few_changes_lists_no_xattrs_of_files_unchanged_since(
     settled, service, environment, config_dir, tmp_path, xattrs_listed
 ):
     # Once anything had changed, a backup listed the xattrs of every file the hash cache
-    # spared reading: 20,000 calls for the 1 GiB tree with 1 % of it changed.
+    # spared reading: 20,000 calls for the 1 GiB tree with 1 % of it changed. A file whose
+    # xattrs or ACL changed has a new ctime, and is read whole, on the open file.
     os.setxattr(config_dir / "app.yaml", "user.origin", b"deploy-42")
     os.setxattr(config_dir / "conf.d" / "database.ini", "user.origin", b"deploy-42")
     made_long_ago(config_dir)
@@ -337,10 +339,32 @@ def test_a_backup_after_a_few_changes_lists_only_the_xattrs_of_files_changed_sin
 
     entries = service.backup_entries(latest.id)
     listed = {str(config_dir / e.path) for e in entries if e.sha256} & set(xattrs_listed.by_name)
-    assert listed == {str(config_dir / "conf.d" / "database.ini"), str(config_dir / "hooks.sh")}
+    assert listed == set()
     # What the others' were as the cache knew them is what they are.
     restored = service.restore_to_folder(latest.id, tmp_path / "restored")
     assert rsync_differences(config_dir, restored) == []
+
+
+def test_a_file_edited_in_place_keeping_its_size_and_mtime_is_backed_up_as_it_is_now(
+    settled, service, environment, config_dir, tmp_path
+):
+    # Its size, mtime and inode are as the hash cache has them, as after `touch -r` or a
+    # tool that keeps a file's time: only its ctime moved. borg and restic look at it too.
+    made_long_ago(config_dir)
+    first = service.create_backup("billing")
+    conf = config_dir / "app.yaml"
+    was = conf.stat()
+    edited = conf.read_bytes().replace(b"8443", b"9443")
+    with open(conf, "r+b") as f:  # in place: the same inode
+        f.write(edited)
+    os.utime(conf, ns=(was.st_atime_ns, was.st_mtime_ns))
+
+    preview = service.preview_restore("billing", first.id)
+    latest = service.create_backup("billing")
+
+    assert [(c.path, c.kinds) for c in preview.changes] == [("app.yaml", (ChangeKind.MODIFIED,))]
+    restored = service.restore_to_folder(latest.id, tmp_path / "restored")
+    assert (restored / "app.yaml").read_bytes() == edited
 
 
 def test_a_tree_changed_moments_before_its_backup_is_read_whole_next_time(
@@ -386,6 +410,11 @@ def _backup_reading(service: EnvOpsService) -> int:
     return read[-1].total
 
 
+def _made_long_ago(file: Path) -> None:
+    # That file alone: setting a time moves the ctime, and every file's would be read again.
+    os.utime(file, ns=(10**18, 10**18))
+
+
 def _backed_up_sixty_files(service: EnvOpsService, tmp_path: Path) -> Path:
     """An environment of 67 files, old enough to be cached, backed up once: its hash cache
     is big enough that one changed file goes to the recent part."""
@@ -398,25 +427,25 @@ def _backed_up_sixty_files(service: EnvOpsService, tmp_path: Path) -> Path:
 
 
 def test_backup_that_read_a_few_files_adds_them_to_the_cache_without_rewriting_it(
-    service, tmp_path
+    settled, service, tmp_path
 ):
     tree = _backed_up_sixty_files(service, tmp_path)
     whole, recent = _cache_parts(tmp_path / "data")
     assert recent is None
     (tree / "app.yaml").write_text("server:\n  port: 9000\n")
-    made_long_ago(tree)
+    _made_long_ago(tree / "app.yaml")
     service.create_backup("billing")
     after, recent = _cache_parts(tmp_path / "data")
     assert after == whole
     assert [row[0] for row in decode_cache(recent)] == ["app.yaml"]
     # The recent part is read with the whole: another change reads only the file changed.
     (tree / "conf.d" / "cache.ini").write_text("[cache]\nttl=86400\n")  # not the same size
-    made_long_ago(tree)
+    _made_long_ago(tree / "conf.d" / "cache.ini")
     assert _backup_reading(service) == (tree / "conf.d" / "cache.ini").stat().st_size
 
 
 def test_cache_is_written_whole_again_once_its_recent_part_outgrows_an_eighth_of_it(
-    service, tmp_path
+    settled, service, tmp_path
 ):
     tree = _backed_up_sixty_files(service, tmp_path)
     whole, _ = _cache_parts(tmp_path / "data")
@@ -430,10 +459,12 @@ def test_cache_is_written_whole_again_once_its_recent_part_outgrows_an_eighth_of
     assert _backup_reading(service) == 0
 
 
-def test_deleting_the_backup_that_read_a_file_makes_the_recent_part_forget_it(service, tmp_path):
+def test_deleting_the_backup_that_read_a_file_makes_the_recent_part_forget_it(
+    settled, service, tmp_path
+):
     tree = _backed_up_sixty_files(service, tmp_path)
     (tree / "app.yaml").write_text("server:\n  port: 9000\n")  # content of its own
-    made_long_ago(tree)
+    _made_long_ago(tree / "app.yaml")
     second = service.create_backup("billing")
     assert _cache_parts(tmp_path / "data")[1] is not None
     service.delete_backup(second.id)
@@ -528,7 +559,7 @@ def _backed_up_in_an_older_data_dir(
     return data, backup
 
 
-def test_a_data_dir_from_the_first_schema_is_migrated_with_its_backups(tmp_path):
+def test_a_data_dir_from_the_first_schema_is_migrated_with_its_backups(settled, tmp_path):
     tree = tmp_path / "env"
     tree.mkdir()
     (tree / "a.conf").write_text("port = 1\n")

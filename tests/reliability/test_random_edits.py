@@ -19,9 +19,11 @@ from pathlib import Path
 import pytest
 
 from envops_desktop.domain.errors import InvalidInputError
+from envops_desktop.service import scanning
 from tests.trees import (
     changed_by_rsync,
     itemized_by_rsync,
+    made_long_ago,
     make_tree_of_every_kind,
     posix_acl,
     rsync_differences,
@@ -451,3 +453,28 @@ def test_with_random_excludes_a_restore_of_its_own_or_another_backup_changes_wha
         rsync_excluded = [f"--exclude={theirs}" for _, theirs in excluded_at_backup + excluded]
         devices = devices_excluded(as_backed_up, target)
         assert rsync_differences(as_backed_up, target, "-c", *rsync_excluded, *devices) == [], story
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_backups_between_random_edits_each_hold_the_tree_as_it_was(
+    service, tmp_path, mail, monkeypatch, seed
+):
+    # The hash cache answers for files whose size, mtime, inode and ctime are as a backup
+    # read them, and for their xattrs: with their mtimes made old and the time it allows a
+    # ctime tick made short (50 ms, past the kernel's), the backups after the first take
+    # most files from it. Each must still hold every file as it is, edited just before or
+    # moments after the backup before, in place with its size and mtime kept among others.
+    monkeypatch.setattr(scanning, "RACY_NS", 50_000_000)
+    root, _, _ = mail
+    made_long_ago(root)
+    rng = random.Random(seed)
+    for round_ in range(4):
+        edits = edit_at_random(root, rng, rng.randint(1, 6))
+        if rng.random() < 0.7:
+            time.sleep(0.06)  # the edits' ctimes now count as settled
+        backup = service.create_backup("mail")
+
+        restored = service.restore_to_folder(backup.id, tmp_path / f"backup {round_}")
+        devices = devices_excluded(root)
+        assert rsync_differences(root, restored, "-c", *devices) == [], (round_, edits)
+        assert service.preview_restore("mail", backup.id).changes == (), (round_, edits)

@@ -159,16 +159,36 @@ def test_hash_cache_lookup_matches_only_files_as_they_were_read():
     assert found.shas == [rows[0][4], None, rows[2][4], None, rows[3][4], rows[4][4]]
 
 
-def test_hash_cache_lookup_knows_the_xattrs_of_files_whose_ctime_is_as_cached():
-    rows = cache_rows(4)
-    rows[2] = (*rows[2][:6], None)  # it had none
-    rows[3] = (*rows[3][:5], 0, None)  # its xattrs were not known
+def test_hash_cache_lookup_matches_a_file_only_at_the_ctime_it_was_read_at():
+    # Edited in place with its size and mtime kept, a file moves only its ctime.
+    rows = cache_rows(3)
     scanned, ctimes = scanned_as(rows)
-    ctimes[1] += 1  # something of its inode changed since: its xattrs, owner or mode
+    ctimes[1] += 1
     found = look_up(iter(rows), scanned, ctimes)
-    assert found.shas == [row[4] for row in rows]  # its content is as it was all the same
-    assert list(found.xattrs_as_cached) == [1, 0, 1, 0]
+    assert found.shas == [rows[0][4], None, rows[2][4]]
+    assert list(found.xattrs_as_cached) == [1, 0, 1]
+
+
+def test_hash_cache_lookup_knows_the_xattrs_only_where_its_row_does():
+    rows = cache_rows(4)
+    rows[1] = (*rows[1][:6], {})  # it had none
+    rows[2] = (*rows[2][:6], None)  # they were not read (a restore's row)
+    rows[3] = (*rows[3][:5], 0, None)  # written before ctimes were kept
+    scanned, ctimes = scanned_as(rows)
+    ctimes[3] = 10**18 + 77  # matched on size, mtime and inode alone
+    found = look_up(iter(rows), scanned, ctimes)
+    assert found.shas == [row[4] for row in rows]
+    assert list(found.xattrs_as_cached) == [1, 1, 0, 0]
     assert found.xattrs == {0: {"user.n": "0"}}
+
+
+def test_hash_cache_lookup_takes_a_row_from_before_ctimes_only_as_the_newest_of_its_path():
+    # The whole cache's row from before ctimes, then the recent part's for the file edited
+    # in place, size and mtime kept: edited in place again, it matches neither.
+    before = ("a", 1, 1, 1, "1" * 64, 0, None)
+    recent = ("a", 1, 1, 1, "2" * 64, 5, {})
+    assert look_up(iter([before, recent]), [("a", 1, 1, 1, 0o644)], [6]).shas == [None]
+    assert look_up(iter([before]), [("a", 1, 1, 1, 0o644)], [6]).shas == ["1" * 64]
 
 
 def test_hash_cache_lookup_takes_any_matching_row_of_a_path():
