@@ -62,8 +62,9 @@ def describe_tree(root: Path) -> dict[str, tuple]:
 
 
 def made_long_ago(root: Path) -> None:
-    """Give every entry under `root` an mtime of 2001: files written this instant are
-    "racily clean", and a backup never caches their hashes."""
+    """Give `root` and every entry under it (or `root` alone, a file) an mtime of 2001:
+    files written this instant are "racily clean", and a backup never caches their hashes.
+    Setting a time moves each one's ctime, which the hash cache matches on too."""
     for path in [root, *root.rglob("*")]:
         if not path.is_symlink():
             os.utime(path, ns=(10**18, 10**18))

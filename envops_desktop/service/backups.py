@@ -92,9 +92,12 @@ class _CacheUpdate:
     # 9 MiB less held through a first backup of 200,000 files.
     read: list[bytes | None] = field(default_factory=list)
     fresh_count: int = 0  # how many of `read` are not None
-    # Files the cache knew by a row that did not know their xattrs (or their ctime), whose
-    # xattrs were read: their rows are new too.
-    relearned: bool = False
+
+    @property
+    def relearned(self) -> bool:
+        """Whether a file the cache knew had a row that did not know its xattrs, which were
+        read: its row is new too."""
+        return not all(compress(self.known.xattrs_as_cached, self.known.shas))
 
     def fresh(self) -> Iterator[CacheRow]:
         """Rows of the files read this time, and of those whose xattrs were, in path order."""
@@ -217,7 +220,6 @@ def _store_tree(
     meter = ProgressMeter(progress, _PHASE, total)
     stored = _store_files(ctx, Path(env.path), scan.files, to_store, total, placed, meter, cancel)
     cache = _CacheUpdate(scan.files, known, scan.steady_before_ns)
-    cache.relearned = not all(compress(known.xattrs_as_cached, known.shas))
     file_rows = _FileRows(cache, stored, scan.started_ns, linked_to=scan.linked_to)
     # Rows go into the manifest as the files are read, never all held at once.
     manifest = ManifestWriter()

@@ -410,11 +410,6 @@ def _backup_reading(service: EnvOpsService) -> int:
     return read[-1].total
 
 
-def _made_long_ago(file: Path) -> None:
-    # That file alone: setting a time moves the ctime, and every file's would be read again.
-    os.utime(file, ns=(10**18, 10**18))
-
-
 def _backed_up_sixty_files(service: EnvOpsService, tmp_path: Path) -> Path:
     """An environment of 67 files, old enough to be cached, backed up once: its hash cache
     is big enough that one changed file goes to the recent part."""
@@ -433,14 +428,14 @@ def test_backup_that_read_a_few_files_adds_them_to_the_cache_without_rewriting_i
     whole, recent = _cache_parts(tmp_path / "data")
     assert recent is None
     (tree / "app.yaml").write_text("server:\n  port: 9000\n")
-    _made_long_ago(tree / "app.yaml")
+    made_long_ago(tree / "app.yaml")  # that file alone: the others' ctimes stay
     service.create_backup("billing")
     after, recent = _cache_parts(tmp_path / "data")
     assert after == whole
     assert [row[0] for row in decode_cache(recent)] == ["app.yaml"]
     # The recent part is read with the whole: another change reads only the file changed.
     (tree / "conf.d" / "cache.ini").write_text("[cache]\nttl=86400\n")  # not the same size
-    _made_long_ago(tree / "conf.d" / "cache.ini")
+    made_long_ago(tree / "conf.d" / "cache.ini")
     assert _backup_reading(service) == (tree / "conf.d" / "cache.ini").stat().st_size
 
 
@@ -464,7 +459,7 @@ def test_deleting_the_backup_that_read_a_file_makes_the_recent_part_forget_it(
 ):
     tree = _backed_up_sixty_files(service, tmp_path)
     (tree / "app.yaml").write_text("server:\n  port: 9000\n")  # content of its own
-    _made_long_ago(tree / "app.yaml")
+    made_long_ago(tree / "app.yaml")
     second = service.create_backup("billing")
     assert _cache_parts(tmp_path / "data")[1] is not None
     service.delete_backup(second.id)
