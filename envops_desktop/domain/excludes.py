@@ -187,19 +187,29 @@ class LeftAsTheyAre:
     def __init__(self, excludes: Excludes, only: Sequence[str] | None = None) -> None:
         self.excludes = excludes
         self.only = list(only) if only else None
+        # Each path is looked up by its own folders, not held against every chosen path:
+        # one file unticked in a folder of 20,000 changed ones chooses the other 19,999,
+        # and a restore of them took minutes that way.
+        self._chosen = frozenset(self.only or ())
+        self._holding = frozenset(
+            folder for chosen in self.only or () for folder in _folders_above(chosen)
+        )
 
     def __bool__(self) -> bool:
         return bool(self.excludes) or self.only is not None
 
     def selected(self, path: str) -> bool:
-        """Whether a selective restore brings `path` back (always, in a whole restore)."""
-        return self.only is None or any(
-            path == chosen or path.startswith(chosen + "/") for chosen in self.only
+        """Whether a selective restore brings `path` back (always, in a whole restore):
+        it is a chosen path or inside one."""
+        return (
+            self.only is None
+            or path in self._chosen
+            or any(folder in self._chosen for folder in _folders_above(path))
         )
 
     def holds_selected(self, path: str) -> bool:
         """Whether `path` is a folder that holds a path the restore brings back."""
-        return self.only is not None and any(chosen.startswith(path + "/") for chosen in self.only)
+        return path in self._holding
 
     def matches(self, path: str, is_dir: bool) -> bool:
         if self.excludes.matches(path, is_dir):

@@ -1,9 +1,11 @@
 """Exclude patterns mean what gitignore makes them mean."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from envops_desktop.domain.errors import InvalidInputError
-from envops_desktop.domain.excludes import Excludes, check_patterns
+from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre, check_patterns
 
 
 @pytest.mark.parametrize(
@@ -73,3 +75,57 @@ def test_comments_alone_exclude_nothing():
 def test_a_pattern_outside_or_over_the_whole_folder_is_refused(pattern):
     with pytest.raises(InvalidInputError, match="cannot exclude"):
         check_patterns([pattern])
+
+
+_names = st.lists(st.sampled_from(["a", "b", "a b", "a.b", "ab"]), min_size=1, max_size=4).map(
+    "/".join
+)
+
+
+@given(chosen=st.lists(_names, min_size=1, max_size=6), path=_names)
+def test_a_selective_restore_brings_back_each_chosen_path_with_all_it_holds_and_no_more(
+    chosen, path
+):
+    left = LeftAsTheyAre(Excludes([]), chosen)
+
+    assert left.selected(path) == any(path == c or path.startswith(c + "/") for c in chosen)
+    assert left.holds_selected(path) == any(c.startswith(path + "/") for c in chosen)
+    assert left.matches(path, False) == (not left.selected(path) and not left.holds_selected(path))
+
+
+class _Counted(str):
+    """A chosen path that counts how often a lookup holds it against another."""
+
+    looked_at = 0
+
+    def __eq__(self, other: object) -> bool:
+        _Counted.looked_at += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+    def startswith(self, *args, **kwargs) -> bool:
+        _Counted.looked_at += 1
+        return str.startswith(self, *args, **kwargs)
+
+    def __add__(self, other: str) -> str:
+        _Counted.looked_at += 1
+        return str.__add__(self, other)
+
+
+def test_one_file_unticked_among_thousands_does_not_hold_each_path_against_every_other():
+    # One file unticked in a folder of 2,000 changed ones chooses the other 1,999: each
+    # path the restore looks at must be found by its own folders, not held against all of
+    # them (20,000 such paths took minutes to restore).
+    chosen = [_Counted(f"conf.d/site-{n:04}.conf") for n in range(1, 2000)]
+    left = LeftAsTheyAre(Excludes([]), chosen)
+    _Counted.looked_at = 0
+
+    answers = [
+        (left.selected(path), left.holds_selected(path))
+        for path in ["conf.d", "conf.d/site-0000.conf", *chosen[:500], "other/x.conf"]
+    ]
+
+    assert answers[:3] == [(False, True), (False, False), (True, False)]
+    assert answers[-1] == (False, False)
+    assert _Counted.looked_at <= 1000  # at most one look per path and folder above it
