@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox, QWidget
 
 from envops_desktop.controller.change_rows import ChangeRows
 from envops_desktop.controller.main_controller import MainController
+from envops_desktop.controller.operation_runner import RunningOperation
 from envops_desktop.demo_workspace import create_demo_workspace
 from envops_desktop.domain.errors import VersionMismatchError
 from envops_desktop.domain.models import RestoreCommand
@@ -180,11 +181,20 @@ def _capture(app: QApplication, scratch: Path) -> None:
     (billing_dir / "conf.d" / "cache.ini").unlink()
     (billing_dir / "conf.d" / "debug.ini").write_text("[debug]\nverbose = true\n")
     older = service.find_backup(billing.id, "Before invoices v2")
-    preview = controller.preview_restore(billing, older)
+    held: list[RunningOperation] = []
+
+    def preview(chosen: list[str] | None) -> RunningOperation:
+        running = controller.preview_restore(billing, older, None, chosen)
+        if held_back:  # launched only once the dialog is grabbed
+            held.append(running)
+        else:
+            controller.runner.launch(running)
+        return running
+
+    held_back = False
     contents = live_and_backup_contents(controller, billing, older)
     caveats = service.restore_caveats(older.id)
     dialog = RestoreBackupDialog(billing, older, caveats, window, preview, contents)
-    controller.runner.launch(preview)
     _finish(controller)
     dialog.show()
     save(dialog, "restore-backup-dialog")
@@ -196,22 +206,21 @@ def _capture(app: QApplication, scratch: Path) -> None:
     save(dialog, "restore-backup-dialog-long-path")
     dialog.close()
     # A preview past its first second (one over 200,000 files takes five): the moving bar.
-    preview = controller.preview_restore(billing, older)
+    held_back = True
     dialog = RestoreBackupDialog(billing, older, caveats, window, preview, contents)
     dialog.show()
     deadline = time.monotonic() + 1.2
-    while time.monotonic() < deadline:  # the preview launched only once it is grabbed
+    while time.monotonic() < deadline:
         QApplication.processEvents()
     save(dialog, "restore-backup-dialog-working")
-    controller.runner.launch(preview)
+    held_back = False
+    controller.runner.launch(held.pop())
     _finish(controller)
     dialog.close()
     # Some paths unticked in Show changes…: only the ticked ones are restored.
-    preview = controller.preview_restore(billing, older)
     dialog = RestoreBackupDialog(
         billing, older, caveats, window, preview, contents, only=["app.yaml"]
     )
-    controller.runner.launch(preview)
     _finish(controller)
     dialog.show()
     save(dialog, "restore-backup-dialog-selective")

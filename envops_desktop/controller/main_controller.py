@@ -36,7 +36,7 @@ from envops_desktop.domain.errors import (
     PreviewOutOfDateError,
     VersionMismatchError,
 )
-from envops_desktop.domain.excludes import Excludes
+from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
 from envops_desktop.domain.models import Backup, Environment, RecoveryReport, RestoreCommand
 from envops_desktop.domain.progress import CancelToken, ProgressCallback
 from envops_desktop.service import EnvOpsService
@@ -102,6 +102,9 @@ class RestorePreview:
 
     changes: TreeChanges | None
     refusal: str | None = None
+    # Of a restore of some paths: those it changes although they were not chosen (a name
+    # left as it is whose node a file brought back joins, which rsync then sees relinked).
+    unchosen: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -750,11 +753,16 @@ class MainController(QObject):
             raise VersionMismatchError(current.name, current.version, version, subject)
 
     def preview_restore(
-        self, environment: Environment, backup: Backup, source: Environment | None = None
+        self,
+        environment: Environment,
+        backup: Backup,
+        source: Environment | None = None,
+        only: list[str] | None = None,
     ) -> RunningOperation:
-        """Prepare working out, on a worker, what restoring `backup` would change, or why
-        the restore would be refused before anything changes; another version fails it,
-        for the version box. The caller connects to it, then launches it (`runner.launch`)."""
+        """Prepare working out, on a worker, what restoring `backup` (`only` those paths)
+        would change, or why the restore would be refused before anything changes; another
+        version fails it, for the version box. The caller connects to it, then launches it
+        (`runner.launch`)."""
         source_name = source.name if source else None
 
         def operation(progress: ProgressCallback, cancel: CancelToken) -> RestorePreview:
@@ -763,17 +771,22 @@ class MainController(QObject):
                 # brings the version its copy of the version file says, known once read.
                 # Not the folder's flags, which the restore reads under its lock.
                 self.service.check_restore(
-                    environment.id, backup.id, source_name, look_inside=False
+                    environment.id, backup.id, source_name, only, look_inside=False
                 )
             except VersionMismatchError:
                 raise
             except EnvOpsError as refused:
                 return RestorePreview(None, str(refused))
-            return RestorePreview(
-                self.service.preview_restore(
-                    environment.id, backup.id, cancel, source_name, progress=progress
-                )
+            changes = self.service.preview_restore(
+                environment.id, backup.id, cancel, source_name, only, progress
             )
+            left = LeftAsTheyAre(Excludes([]), only)
+            unchosen = tuple(
+                change.path
+                for change in changes.changes
+                if not (left.selected(change.path) or left.holds_selected(change.path))
+            )
+            return RestorePreview(changes, unchosen=unchosen)
 
         label = self.tr("Working out what {env} would change").format(env=environment.name)
         return self.runner.prepare(label, None, operation, let_go_at_quit=True)

@@ -30,7 +30,7 @@ from envops_desktop import APP_NAME
 from envops_desktop.controller.action_rules import Needs
 from envops_desktop.controller.change_rows import ChangeRows
 from envops_desktop.controller.main_controller import MainController, Notification, StoreCheck
-from envops_desktop.controller.operation_runner import writes_grace_ends
+from envops_desktop.controller.operation_runner import RunningOperation, writes_grace_ends
 from envops_desktop.controller.record_table_model import local_time
 from envops_desktop.data_dir import log_dir
 from envops_desktop.domain.errors import PreviewOutOfDateError, VersionMismatchError
@@ -561,7 +561,12 @@ class MainWindow(QMainWindow):
         ):
             return
         caveats = self.controller.service.restore_caveats(backup.id)
-        preview = self.controller.preview_restore(environment, backup, source)
+
+        def preview(chosen: list[str] | None) -> RunningOperation:
+            running = self.controller.preview_restore(environment, backup, source, chosen)
+            self.controller.runner.launch(running)
+            return running
+
         contents = live_and_backup_contents(self.controller, environment, backup)
         save = self._saver(backup)
         dialog = RestoreBackupDialog(
@@ -576,7 +581,6 @@ class MainWindow(QMainWindow):
             only,
             self._settings,
         )
-        self.controller.runner.launch(preview)
         if dialog.exec():
             self.tabs.setCurrentWidget(self.backups)
             running = self.controller.restore_backup(

@@ -22,17 +22,27 @@ from envops_desktop.controller.record_table_model import local_time
 from envops_desktop.domain.changes import TreeChanges
 from envops_desktop.domain.errors import VersionMismatchError
 from envops_desktop.domain.models import Backup, Environment
+from envops_desktop.domain.paths import name_on_one_line, shown
 from envops_desktop.ui.busy_bar import BusyBar
 from envops_desktop.ui.changes_dialog import ChangesDialog, Contents, when_listed
 from envops_desktop.ui.dialog_buttons import cancel_or_erase
 from envops_desktop.ui.icons import icon
 from envops_desktop.ui.label_text import plain_label, rich, rich_label
 
+# How many paths not ticked the counts name before they say "and N more".
+_NAMED = 3
+
 
 class RestoreBackupDialog(QDialog):
     """Shows the backup's name, creation date and version, what the restore would change
-    (from `preview`, a running operation whose result is the changes) and what it will not
-    bring back exactly; Show changes… lets paths be unticked (`only`); Restore or Cancel."""
+    and what it will not bring back exactly; Show changes… lets paths be unticked (`only`),
+    and the counts are then of what the restore of the ticked ones would change; Restore or
+    Cancel.
+
+    `preview` starts working out, on a worker, what a restore of the paths it is given
+    (None: all) would change, and returns it running: its outcome comes queued to this
+    thread, after the dialog has connected to it.
+    """
 
     def __init__(
         self,
@@ -40,7 +50,7 @@ class RestoreBackupDialog(QDialog):
         backup: Backup,
         caveats: list[str] | None = None,
         parent: QWidget | None = None,
-        preview: RunningOperation | None = None,
+        preview: Callable[[list[str] | None], RunningOperation] | None = None,
         contents: Contents | None = None,
         source: Environment | None = None,
         save: Callable[[str], None] | None = None,
@@ -51,31 +61,15 @@ class RestoreBackupDialog(QDialog):
         self._settings = settings  # where the changes view keeps its size
         self.setObjectName("restoreBackupDialog")
         self.setWindowTitle(self.tr("Restore backup"))
+        self._environment, self._source = environment, source
         warning_icon = QLabel(self)
         warning_icon.setPixmap(icon("warning").pixmap(32, 32))
-        template = (
-            self.tr(
-                "<b>Restoring a previous backup will erase the current configuration of "
-                "{env}.</b><br>Everything in {path} is replaced by the backup below."
-            )
-            if source is None
-            else self.tr(
-                "<b>Restoring this backup of {source} will erase the current configuration "
-                "of {env}.</b><br>Everything in {path} is replaced by {source}'s backup below."
-            )
-        )
-        text = rich(
-            template,
-            env=environment.name,
-            path=environment.path,
-            source=source.name if source is not None else "",
-        )
-        warning = rich_label(text, self)
-        warning.setObjectName("restoreWarning")
-        warning.setWordWrap(True)
+        self.warning = rich_label("", self)
+        self.warning.setObjectName("restoreWarning")
+        self.warning.setWordWrap(True)
         header = QHBoxLayout()
         header.addWidget(warning_icon, 0, Qt.AlignmentFlag.AlignTop)
-        header.addWidget(warning, 1, Qt.AlignmentFlag.AlignTop)
+        header.addWidget(self.warning, 1, Qt.AlignmentFlag.AlignTop)
         details = QFormLayout()
         for name, title, value in (
             ("backupName", self.tr("Backup:"), backup.name),
@@ -86,7 +80,11 @@ class RestoreBackupDialog(QDialog):
             label.setObjectName(name)
             details.addRow(title, label)
         self.only = only  # the paths chosen, or None: the whole backup
-        self.previewed: TreeChanges | None = None  # what it was shown to change
+        self.previewed: TreeChanges | None = None  # what it was shown to change, whole
+        self._preview_of = preview
+        # Working out what the paths ticked last would change; one ticked before it, still
+        # at work, is cancelled and its outcome not shown.
+        self._counting: RunningOperation | None = None
         self._contents, self._save = contents, save
         self.counts = plain_label(self.tr("Working out what would change…"), self)
         self.counts.setObjectName("previewCounts")
@@ -111,10 +109,9 @@ class RestoreBackupDialog(QDialog):
         # Another version found by the preview: the dialog closes for the version box.
         self.mismatch: VersionMismatchError | None = None
         if preview is not None:
-            preview.succeeded.connect(self._previewed)
-            preview.failed.connect(self._preview_failed)
-            self.working.follow(preview)
-            self.finished.connect(preview.cancel)  # closed first: no need to finish it
+            whole = self._follow(preview(None))
+            whole.succeeded.connect(self._previewed)
+            whole.failed.connect(self._preview_failed)
         self.backup_first = QCheckBox(self.tr("&Back up the current configuration first"), self)
         self.backup_first.setObjectName("backupFirstCheckBox")
         self.backup_first.setAccessibleName(self.backup_first.text().replace("&", ""))
@@ -122,6 +119,7 @@ class RestoreBackupDialog(QDialog):
         buttons, self.restore_button = cancel_or_erase(self, self.tr("&Restore"))
         self.restore_button.setObjectName("restoreButton")
         self.restore_button.setAccessibleName(self.tr("Restore the backup"))
+        self._warn()
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addSpacing(8)
@@ -137,15 +135,51 @@ class RestoreBackupDialog(QDialog):
         # dialog, whose taller text would leave a gap here.
         self.resize(520, layout.totalHeightForWidth(520))
 
+    def _warn(self) -> None:
+        """The warning at the top, for a restore of the whole backup or of the paths ticked."""
+        if self.only is None and self._source is None:
+            template = self.tr(
+                "<b>Restoring a previous backup will erase the current configuration of "
+                "{env}.</b><br>Everything in {path} is replaced by the backup below."
+            )
+        elif self.only is None:
+            template = self.tr(
+                "<b>Restoring this backup of {source} will erase the current configuration "
+                "of {env}.</b><br>Everything in {path} is replaced by {source}'s backup below."
+            )
+        elif self._source is None:
+            template = self.tr(
+                "<b>Restoring the ticked paths of a previous backup will erase their current "
+                "configuration in {env}.</b><br>The paths ticked in Show changes… are replaced "
+                "by the backup below; the rest of {path} stays as it is."
+            )
+        else:
+            template = self.tr(
+                "<b>Restoring the ticked paths of this backup of {source} will erase their "
+                "current configuration in {env}.</b><br>The paths ticked in Show changes… are "
+                "replaced by {source}'s backup below; the rest of {path} stays as it is."
+            )
+        source = self._source.name if self._source is not None else ""
+        env = self._environment
+        self.warning.setText(rich(template, env=env.name, path=env.path, source=source))
+
+    def _follow(self, running: RunningOperation) -> RunningOperation:
+        self.working.follow(running)
+        self.finished.connect(running.cancel)  # closed first: no need to finish it
+        return running
+
     def _previewed(self, preview: RestorePreview) -> None:
         if preview.changes is None:
             assert preview.refusal is not None
-            self._say(preview.refusal)
-            self.restore_button.setEnabled(False)
+            self._refused(preview.refusal)
             return
         self.previewed = preview.changes
         self._show_counts()
         self.show_changes.setEnabled(self._contents is not None)
+
+    def _refused(self, refusal: str) -> None:
+        self._say(refusal)
+        self.restore_button.setEnabled(False)
 
     def _preview_failed(self, message: str, error: object) -> None:
         if isinstance(error, VersionMismatchError) and self.isVisible():
@@ -155,12 +189,58 @@ class RestoreBackupDialog(QDialog):
         self._say(message)
 
     def _show_counts(self) -> None:
-        if self.only is not None:
-            # Not a count: a folder ticked whole is one chosen path, and a path chosen
-            # before the folder changed may have no change left when the dialog comes back.
-            self._say(self.tr("Only the paths ticked in Show changes…: the rest stays as it is."))
-        elif self.previewed is not None:
+        """The counts of the whole restore, or of the paths ticked (worked out again: a
+        name not ticked may be linked anew to a file brought back)."""
+        if self._counting is not None:
+            self._counting.cancel()
+            self._counting = None
+        self._warn()
+        self.restore_button.setEnabled(True)
+        if self.only is None:
+            assert self.previewed is not None
             self._say(self.previewed.summary)
+            return
+        assert self._preview_of is not None
+        self._say(self.tr("Working out what the ticked paths would change…"))
+        counting = self._counting = self._follow(self._preview_of(self.only))
+        counting.succeeded.connect(lambda preview: self._counted(counting, preview))
+        counting.failed.connect(
+            lambda message, error: (
+                counting is self._counting and self._preview_failed(message, error)
+            )
+        )
+
+    def _counted(self, counting: RunningOperation, preview: RestorePreview) -> None:
+        if counting is not self._counting:
+            return  # the ticks changed since
+        self._counting = None
+        if preview.changes is None:
+            assert preview.refusal is not None
+            self._refused(preview.refusal)
+        elif not preview.unchosen:
+            self._say(
+                self.tr("{counts}: only the ticked paths change; the rest stays as it is.").format(
+                    counts=preview.changes.summary
+                )
+            )
+        else:
+            named = ", ".join(shown(name_on_one_line(p)) for p in preview.unchosen[:_NAMED])
+            if len(preview.unchosen) > _NAMED:
+                named = self.tr("{named} and {count} more").format(
+                    named=named, count=len(preview.unchosen) - _NAMED
+                )
+            text = (
+                self.tr(
+                    "{counts}: the ticked paths change, and {named}, not ticked, is linked "
+                    "anew to a file brought back; the rest stays as it is."
+                )
+                if len(preview.unchosen) == 1
+                else self.tr(
+                    "{counts}: the ticked paths change, and {named}, not ticked, are linked "
+                    "anew to files brought back; the rest stays as it is."
+                )
+            )
+            self._say(text.format(counts=preview.changes.summary, named=named))
 
     def _say(self, text: str) -> None:
         """`text` as the counts, the dialog grown to hold it: sized for one line of them, it

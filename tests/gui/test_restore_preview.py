@@ -29,7 +29,13 @@ from tests.gui.conftest import (
     select_environment,
     when_modal,
 )
-from tests.gui.user import choose_backup_option, click_header, pick_in_list, toggle_tick
+from tests.gui.user import (
+    choose_backup_option,
+    click_header,
+    pick_in_list,
+    shown,
+    toggle_tick,
+)
 from tests.spies import threads_calling
 from tests.store_view import damage_table
 from tests.trees import describe_tree, mess_up
@@ -371,6 +377,101 @@ def test_unticking_a_folder_leaves_it_as_it_is_and_restores_the_rest(
     assert "partial" in service.activity("billing")[0].detail
 
 
+def _counts_once_worked_out(qtbot, dialog) -> str:
+    counts = dialog.findChild(object, "previewCounts")
+    qtbot.waitUntil(lambda: not counts.text().startswith("Working out"), timeout=10_000)
+    return counts.text()
+
+
+def _warning(dialog) -> str:
+    return shown(dialog.findChild(object, "restoreWarning"))
+
+
+def test_the_restore_dialog_counts_and_warns_of_what_restoring_the_ticked_paths_changes(
+    qtbot, window, service, golden
+):
+    # Counted anew for the ticks (on a worker): the whole restore's counts, or a sentence
+    # with no figures, would not tell the user what Restore is about to change.
+    seen = []
+
+    def untick_conf_d(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        toggle_tick(qtbot, table, _row_of(table, "conf.d"))
+        changes.accept()
+
+    def tick_it_again(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        toggle_tick(qtbot, table, _row_of(table, "conf.d"))
+        changes.accept()
+
+    def restore_dialog(dialog) -> None:
+        for in_changes in (untick_conf_d, tick_it_again):
+            answered = when_modal(in_changes, named="changesDialog")
+            qtbot.mouseClick(_previewed(qtbot, dialog), Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(answered, timeout=10_000)
+            seen.append((_counts_once_worked_out(qtbot, dialog), _warning(dialog)))
+        dialog.reject()
+
+    when_modal(restore_dialog)
+    choose_backup_option(qtbot, window, golden.id, "restoreAction")
+    qtbot.waitUntil(lambda: len(seen) == 2, timeout=20_000)
+
+    whole = service.preview_restore("billing", golden.id)
+    chosen = sorted({c.path.split("/")[0] for c in whole.changes} - {".", "conf.d"})
+    ticked = service.preview_restore("billing", golden.id, only=chosen)
+    assert ticked.summary != whole.summary
+    (counts, warning), (counts_again, warning_again) = seen
+    assert counts == f"{ticked.summary}: only the ticked paths change; the rest stays as it is."
+    assert "ticked paths" in warning and "the rest of" in warning and "Everything" not in warning
+    assert counts_again == whole.summary
+    assert "Everything in" in warning_again
+
+
+def test_the_restore_dialog_names_a_name_not_ticked_that_a_file_brought_back_links_anew(
+    qtbot, window, service, environment, config_dir
+):
+    # main.cf, made again alone, is linked back to the node conf/site.cf shares with
+    # conf/other.cf: left as it is, conf/other.cf is linked anew all the same.
+    (config_dir / "conf").mkdir()
+    (config_dir / "main.cf").write_text("listen = 443\n")
+    for name in ("site.cf", "other.cf"):
+        os.link(config_dir / "main.cf", config_dir / "conf" / name)
+    backup = service.create_backup("billing")
+    (config_dir / "main.cf").unlink()
+    (config_dir / "main.cf").write_text("listen = 443\n")
+    ticked = service.preview_restore("billing", backup.id, only=["conf/site.cf", "main.cf"])
+    window.controller.refresh()
+    select_environment(window, "billing")
+    seen = []
+
+    def untick_other_cf(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        toggle_tick(qtbot, table, _row_of(table, "conf/other.cf"))
+        changes.accept()
+
+    def restore_dialog(dialog) -> None:
+        seen.append(_warning(dialog))
+        answered = when_modal(untick_other_cf, named="changesDialog")
+        qtbot.mouseClick(_previewed(qtbot, dialog), Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(answered, timeout=10_000)
+        seen.append(_counts_once_worked_out(qtbot, dialog))
+        dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
+        click_button(dialog, "restoreButton")
+
+    when_modal(restore_dialog)
+    choose_backup_option(qtbot, window, backup.id, "restoreAction")
+    qtbot.waitUntil(lambda: len(seen) == 2 and not window.controller.runner.running, timeout=20_000)
+
+    assert "Everything in" in seen[0]
+    assert seen[1] == (
+        f"{ticked.summary}: the ticked paths change, and conf/other.cf, not ticked, is "
+        "linked anew to a file brought back; the rest stays as it is."
+    )
+    assert window.banner.kind == "success", window.banner.text
+    nodes = {os.lstat(config_dir / name).st_ino for name in ("main.cf", "conf/other.cf")}
+    assert len(nodes) == 1
+
+
 def test_a_folder_left_alone_may_change_before_restore_is_clicked(
     qtbot, window, service, config_dir, wanted, golden, monkeypatch
 ):
@@ -441,7 +542,7 @@ def test_the_restore_dialog_comes_back_with_the_paths_chosen_when_a_chosen_one_c
 
     def again(dialog) -> None:
         _previewed(qtbot, dialog)
-        seen.append(dialog.findChild(object, "previewCounts").text())
+        seen.append(_counts_once_worked_out(qtbot, dialog))
         through_the_changes(dialog, look_at_the_ticks)
         click_button(dialog, "restoreButton")
 
@@ -449,7 +550,7 @@ def test_the_restore_dialog_comes_back_with_the_paths_chosen_when_a_chosen_one_c
     choose_backup_option(qtbot, window, golden.id, "restoreAction")
     qtbot.waitUntil(lambda: len(seen) == 2 and not window.controller.runner.running, timeout=20_000)
 
-    assert seen[0] == "Only the paths ticked in Show changes…: the rest stays as it is."
+    assert seen[0].endswith(": only the ticked paths change; the rest stays as it is.")
     assert seen[1] == (Qt.CheckState.Unchecked, Qt.CheckState.Unchecked, Qt.CheckState.Checked)
     assert window.banner.kind == "success", window.banner.text
     now = describe_tree(config_dir)
