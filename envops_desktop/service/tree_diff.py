@@ -194,12 +194,17 @@ def _not_excluded(entries: Iterable[TreeEntry], excludes: Excludes) -> Iterator[
         yield from entries
         return
     for entry in entries:
-        folders = entry.path.split("/")[:-1]
-        inside = ("/".join(folders[: i + 1]) for i in range(len(folders)))
-        if not any(excludes.matches(folder, True) for folder in inside) and not excludes.matches(
-            entry.path, entry.kind is EntryKind.DIR
-        ):
+        if not _excluded(entry.path, entry.kind is EntryKind.DIR, excludes):
             yield entry
+
+
+def _excluded(path: str, is_dir: bool, excludes: Excludes) -> bool:
+    """Whether `excludes` leaves `path` as it is: it, or a folder holding it, matches."""
+    folders = path.split("/")[:-1]
+    inside = ("/".join(folders[: i + 1]) for i in range(len(folders)))
+    return any(excludes.matches(folder, True) for folder in inside) or excludes.matches(
+        path, is_dir
+    )
 
 
 def _root(backup: RootRecord) -> TreeEntry:
@@ -743,12 +748,19 @@ def _links_in(
     entries: Iterable[TreeEntry], excludes: Excludes
 ) -> Iterator[tuple[str, str, EntryKind]]:
     """`_links_of` the tree `restored` makes of `entries`, without laying out the facets of
-    every entry to find the few hardlinked ones: a third of a 200,000-file preview."""
-    linked = (e for e in entries if is_hardlink(e))
-    return (
-        (e.path, e.meta["hardlink"], e.kind)  # type: ignore[index]
-        for e in _not_excluded(linked, excludes)
-    )
+    every entry to find the few hardlinked ones: a third of a 200,000-file preview.
+
+    Where the first name of a file is excluded, the restore leaves that name as it is, and
+    the file's other names are one node among themselves: their first is the one they are
+    linked to (else the excluded name was taken for one the restore links them to)."""
+    instead: dict[str, str] = {}  # an excluded first name: the first of the others
+    for entry in _not_excluded((e for e in entries if is_hardlink(e)), excludes):
+        first: str = entry.meta["hardlink"]  # type: ignore[index]
+        if first in instead or _excluded(first, False, excludes):
+            first = instead.setdefault(first, entry.path)
+            if first == entry.path:
+                continue  # the first of the others: linked to by those after it
+        yield entry.path, first, entry.kind
 
 
 # What can have several names: anything but a folder (symlinks and FIFOs too, as rsync -H

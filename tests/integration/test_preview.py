@@ -622,6 +622,42 @@ def test_a_selective_restore_that_links_a_copy_again_previews_the_names_left_alo
     assert {os.lstat(root / name).st_ino for name in names} == {node}
 
 
+@needs_rsync
+@pytest.mark.parametrize("by", ["restore", "import"])
+@pytest.mark.parametrize("same_mode", [True, False], ids=["as-backed-up", "mode-changed"])
+def test_a_file_whose_first_name_is_excluded_is_previewed_as_its_other_names_are_linked(
+    service, tmp_path, by, same_mode
+):
+    # conf.d/main.cf, the backup's first name of the file main.cf.link also names, is
+    # excluded now, and shares its live node with etc/main.cf, which the restore removes.
+    # The restore leaves conf.d/main.cf as it is: the preview took it for the name
+    # main.cf.link would be linked to, and named it relinked, which it is not.
+    root = tmp_path / "links"
+    (root / "conf.d").mkdir(parents=True)
+    (root / "conf.d" / "main.cf").write_text("linked = twice\n")
+    os.link(root / "conf.d" / "main.cf", root / "main.cf.link")
+    service.add_environment("links", root, version="1.0")
+    backup = service.create_backup("links")
+    (root / "etc").mkdir()
+    os.link(root / "conf.d" / "main.cf", root / "etc" / "main.cf")
+    (root / "main.cf.link").unlink()
+    shutil.copy2(root / "conf.d" / "main.cf", root / "main.cf.link")  # a copy of its own
+    if not same_mode:
+        os.chmod(root / "conf.d" / "main.cf", 0o600)
+    service.set_excludes("links", ["conf.d/"])
+    before = _snapshot(root, tmp_path / "before")
+    node = os.lstat(root / "conf.d" / "main.cf").st_ino
+    if by == "restore":
+        preview, do_it = _by_restore(service, tmp_path, backup)
+    else:
+        preview, do_it = _by_import(service, tmp_path, backup)
+    do_it()
+
+    assert {change.path for change in preview.changes} == changed_by_rsync(before, root)
+    assert "conf.d/main.cf" not in {change.path for change in preview.changes}
+    assert os.lstat(root / "conf.d" / "main.cf").st_ino == node  # left as it is
+
+
 def _by_restore(service, _tmp_path, backup):
     """What restoring `backup` into links would change, and the restore."""
     return (
