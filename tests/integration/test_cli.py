@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from envops_desktop import cli as cli_module
+from envops_desktop.cli import commands as cli_commands
 from envops_desktop.cli import main
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.flushing import current_boot_id, settle_in_background
@@ -983,7 +983,7 @@ def test_restore_returns_once_in_place_and_a_detached_process_settles_it(
     original = describe_tree(billing)
     backup = json.loads(cli("backup", "create", "billing", "--json")[1])
     mess_up(billing)
-    monkeypatch.setattr(cli_module, "settle_in_background", start)
+    monkeypatch.setattr(cli_commands, "settle_in_background", start)
     assert cli("restore", "billing", backup["id"], "--yes")[0] == 0
     assert describe_tree(billing) == original  # in place when the command returns
     [(journal_ids, pid)] = started

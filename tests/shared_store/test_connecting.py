@@ -200,7 +200,7 @@ def test_a_mistyped_store_address_is_refused_before_a_passphrase_is_asked_for_it
     cli, tmp_path, monkeypatch, command, url, said
 ):
     asked: list[str] = []
-    monkeypatch.setattr("envops_desktop.cli._ask_passphrase", asked.append)
+    monkeypatch.setattr("envops_desktop.cli.shared_store.ask_passphrase", asked.append)
     where = ["--to", url] if command == "copy" else [url]
 
     code, _, err = cli(tmp_path / "a", "store", command, *where)
