@@ -387,6 +387,17 @@ def _warning(dialog) -> str:
     return shown(dialog.findChild(object, "restoreWarning"))
 
 
+def _toggling(qtbot, path: str):
+    """What a user does in Show changes… to tick or untick `path`: its box, then OK."""
+
+    def answer(changes) -> None:
+        table = changes.findChild(object, "changesTable")
+        toggle_tick(qtbot, table, _row_of(table, path))
+        changes.accept()
+
+    return answer
+
+
 def test_the_restore_dialog_counts_and_warns_of_what_restoring_the_ticked_paths_changes(
     qtbot, window, service, golden
 ):
@@ -394,18 +405,8 @@ def test_the_restore_dialog_counts_and_warns_of_what_restoring_the_ticked_paths_
     # with no figures, would not tell the user what Restore is about to change.
     seen = []
 
-    def untick_conf_d(changes) -> None:
-        table = changes.findChild(object, "changesTable")
-        toggle_tick(qtbot, table, _row_of(table, "conf.d"))
-        changes.accept()
-
-    def tick_it_again(changes) -> None:
-        table = changes.findChild(object, "changesTable")
-        toggle_tick(qtbot, table, _row_of(table, "conf.d"))
-        changes.accept()
-
     def restore_dialog(dialog) -> None:
-        for in_changes in (untick_conf_d, tick_it_again):
+        for in_changes in (_toggling(qtbot, "conf.d"), _toggling(qtbot, "conf.d")):
             answered = when_modal(in_changes, named="changesDialog")
             qtbot.mouseClick(_previewed(qtbot, dialog), Qt.MouseButton.LeftButton)
             qtbot.waitUntil(answered, timeout=10_000)
@@ -444,14 +445,9 @@ def test_the_restore_dialog_names_a_name_not_ticked_that_a_file_brought_back_lin
     select_environment(window, "billing")
     seen = []
 
-    def untick_other_cf(changes) -> None:
-        table = changes.findChild(object, "changesTable")
-        toggle_tick(qtbot, table, _row_of(table, "conf/other.cf"))
-        changes.accept()
-
     def restore_dialog(dialog) -> None:
         seen.append(_warning(dialog))
-        answered = when_modal(untick_other_cf, named="changesDialog")
+        answered = when_modal(_toggling(qtbot, "conf/other.cf"), named="changesDialog")
         qtbot.mouseClick(_previewed(qtbot, dialog), Qt.MouseButton.LeftButton)
         qtbot.waitUntil(answered, timeout=10_000)
         seen.append(_counts_once_worked_out(qtbot, dialog))
@@ -516,11 +512,6 @@ def test_the_restore_dialog_comes_back_with_the_paths_chosen_when_a_chosen_one_c
     messed = describe_tree(config_dir)
     seen = []
 
-    def untick_conf_d(changes) -> None:
-        table = changes.findChild(object, "changesTable")
-        toggle_tick(qtbot, table, _row_of(table, "conf.d"))
-        changes.accept()
-
     def look_at_the_ticks(changes) -> None:
         table = changes.findChild(object, "changesTable")
         seen.append(
@@ -535,7 +526,7 @@ def test_the_restore_dialog_comes_back_with_the_paths_chosen_when_a_chosen_one_c
         dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
 
     def first(dialog) -> None:
-        through_the_changes(dialog, untick_conf_d)
+        through_the_changes(dialog, _toggling(qtbot, "conf.d"))
         (config_dir / "app.yaml").write_text("edited once more\n")  # a path still ticked
         when_modal(again, named="restoreBackupDialog")
         click_button(dialog, "restoreButton")
