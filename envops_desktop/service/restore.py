@@ -59,6 +59,7 @@ from envops_desktop.store.file_metadata import (
     OWN_STORE,
     EntryMeta,
     apply_metadata,
+    keeps_its_owner,
     owner_not_kept,
     owners_can_be_set,
     to_apply,
@@ -440,7 +441,9 @@ def apply_root_metadata(staging: Path, target: Path, backup: Backup) -> None:
     what it did not record, `target` (the folder it replaces) gives."""
     live = target.stat()
     recorded = backup.root_mode if backup.root_mode is not None else stat.S_IMODE(live.st_mode)
-    meta = backup.root_meta or {"uid": live.st_uid, "gid": live.st_gid}
+    meta = backup.root_meta
+    if keeps_its_owner(meta, OWN_STORE):  # a record with xattrs but no owner made it yours
+        meta = {**(meta or {}), "uid": live.st_uid, "gid": live.st_gid}
     mode, applied = to_apply(meta, recorded, OWN_STORE)
     # A zip lists no entry for its folder itself: unrecorded, its time stays as it is too.
     mtime_ns = live.st_mtime_ns if backup.root_mtime_ns is None else backup.root_mtime_ns

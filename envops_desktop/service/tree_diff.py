@@ -51,7 +51,15 @@ from envops_desktop.service.scanning import (
     said_if_unreadable,
 )
 from envops_desktop.store.blob_bodies import sha256_of_file
-from envops_desktop.store.file_metadata import OWN_STORE, EntryMeta, MetadataPolicy, to_apply
+from envops_desktop.store.file_metadata import (
+    OWN_STORE,
+    EntryMeta,
+    MetadataPolicy,
+    keeps_its_owner,
+    owners_can_be_set,
+    restricted,
+    to_apply,
+)
 
 ROOT = "."  # the folder itself, as a change's path
 
@@ -173,6 +181,9 @@ def _restored_root(backup: RootRecord, policy: MetadataPolicy) -> Facets:
     root = _root(backup)
     mode, applied = to_apply(root.meta, root.mode, policy)
     folder = _facets(root, mode, applied.owner or _OWN, backup.root_mtime_ns)
+    folder = _as_kept(folder, root, policy)
+    if keeps_its_owner(root.meta, policy) and owners_can_be_set():
+        folder = folder._replace(owner=None)  # as it is
     if backup.root_mode is None or backup.root_meta is None:
         folder = folder._replace(mode=None if backup.root_mode is None else mode)
         if backup.root_meta is None:
@@ -186,7 +197,16 @@ def _restored_items(
     for entry in _not_excluded(entries, excludes):
         mode, applied = to_apply(entry.meta, entry.mode, policy)
         times = entry.mtime_ns if entry.kind is not EntryKind.SYMLINK or _LINK_TIMES else None
-        yield entry.path, _facets(entry, mode, applied.owner or _OWN, times)
+        facets = _facets(entry, mode, applied.owner or _OWN, times)
+        yield entry.path, _as_kept(facets, entry, policy)
+
+
+def _as_kept(facets: Facets, entry: TreeEntry, policy: MetadataPolicy) -> Facets:
+    """`facets` with only the xattrs `policy` lets a restore write: an import without its
+    privileges writes no security or trusted attribute, and the file it replaces loses its."""
+    if policy.system_xattrs or not facets.xattrs:
+        return facets
+    return facets._replace(xattrs=_xattrs(restricted(entry.meta, entry.mode, policy)[1]))
 
 
 def _not_excluded(entries: Iterable[TreeEntry], excludes: Excludes) -> Iterator[TreeEntry]:

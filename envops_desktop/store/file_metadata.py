@@ -298,6 +298,13 @@ def _may_chown() -> bool:
     return may_change_owners()
 
 
+def keeps_its_owner(meta: EntryMeta | None, policy: MetadataPolicy) -> bool:
+    """Whether a folder put in place from a record of `meta` under `policy` keeps the owner
+    the folder it replaces has: the record names none, or `policy` gives none (a
+    configuration file imported without its privileges)."""
+    return not (policy.owners and meta and meta.keys() & _OWNER_KEY_SET)
+
+
 def owners_can_be_set() -> bool:
     """Whether a restore by this process gives files their recorded owners (asked once)."""
     return _may_chown()

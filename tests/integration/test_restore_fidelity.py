@@ -6,9 +6,16 @@ import subprocess
 
 import pytest
 
+from envops_desktop.domain.changes import ChangeKind
 from envops_desktop.domain.errors import OperationFailedError
 from tests.disks import disk_without_xattrs, ext4_disk, needs_root_to_mount, small_disk
-from tests.trees import SPARSE_SIZE, make_tree_of_every_kind, posix_acl, rsync_differences
+from tests.trees import (
+    SPARSE_SIZE,
+    changed_by_rsync,
+    make_tree_of_every_kind,
+    posix_acl,
+    rsync_differences,
+)
 
 AS_ROOT = os.geteuid() == 0
 needs_rsync = pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed")
@@ -71,6 +78,67 @@ def test_export_and_import_with_privileges_allowed_bring_back_the_same_tree(
     assert rsync_differences(reference, copy) == []
     for sparse in ("sparse.img", "all-hole.img"):
         assert (copy / sparse).stat().st_blocks * 512 < SPARSE_SIZE // 100, sparse
+
+
+def _imported_without_privileges(service, backup, root, tmp_path):
+    """What importing `backup` of mail, exported, back into mail without its privileges
+    would change, and the changes rsync finds once it has."""
+    exported = service.export_backup(backup.id, tmp_path / "mail.envops")
+    before = tmp_path / "before"
+    subprocess.run(["cp", "-a", f"{root}/.", str(before)], check=True)
+    checked = service.check_configuration_file(exported, allow_external_links=True)
+    preview = service.preview_import("mail", checked)
+    service.import_configuration_file("mail", checked)
+    return {change.path: change.kinds for change in preview.changes}, changed_by_rsync(
+        before, root, "-c"
+    )
+
+
+@needs_rsync
+@pytest.mark.skipif(not AS_ROOT, reason="trusted attributes are root's")
+def test_an_import_without_privileges_previews_the_trusted_attribute_a_file_loses(
+    service, tmp_path
+):
+    # The file and the folder hold the attribute the file records; imported without its
+    # privileges, the file is written without it, and the one it replaces goes.
+    root = tmp_path / "environments" / "mail"
+    root.mkdir(parents=True)
+    (root / "main.cf").write_text("listen = 25\n")
+    os.setxattr(root / "main.cf", "trusted.origin", b"ops")
+    os.setxattr(root / "main.cf", "user.note", b"kept")
+    service.add_environment("mail", root, version="1.0")
+    backup = service.create_backup("mail")
+
+    previewed, changed = _imported_without_privileges(service, backup, root, tmp_path)
+
+    assert previewed == {"main.cf": (ChangeKind.XATTRS,)}
+    assert set(previewed) == changed
+    assert os.listxattr(root / "main.cf") == ["user.note"]
+
+
+@needs_rsync
+@pytest.mark.skipif(not AS_ROOT, reason="only root gives a folder away")
+@pytest.mark.parametrize("folder_xattr", [False, True], ids=["owner-only", "with-an-xattr"])
+def test_an_import_without_privileges_leaves_the_folder_s_owner_as_the_preview_says(
+    service, tmp_path, folder_xattr
+):
+    # The file records the folder's owner, which an import without privileges does not
+    # give: the folder keeps the owner it has (a record of an xattr as well made it root's).
+    root = tmp_path / "environments" / "mail"
+    root.mkdir(parents=True)
+    (root / "main.cf").write_text("listen = 25\n")
+    os.chown(root, 4242, 4242)
+    if folder_xattr:
+        os.setxattr(root, "user.note", b"mail's")
+    service.add_environment("mail", root, version="1.0")
+    backup = service.create_backup("mail")
+    os.chown(root / "main.cf", 4242, 4242)  # the import gives it back to root
+
+    previewed, changed = _imported_without_privileges(service, backup, root, tmp_path)
+
+    assert previewed == {"main.cf": (ChangeKind.OWNER,)}
+    assert set(previewed) == changed
+    assert (root.stat().st_uid, root.stat().st_gid) == (4242, 4242)
 
 
 def _restore_by(how, service, backup, root, tmp_path):
