@@ -15,6 +15,7 @@ from envops_desktop.terminal_progress import TerminalProgressBar
 
 
 def print_result(value: object, as_json: bool, text: Callable[[], str]) -> None:
+    """`value` as JSON (`as_json`), else as the lines `text` gives."""
     if as_json:
         print(json.dumps(jsonable(value), indent=2))
     else:
@@ -22,6 +23,7 @@ def print_result(value: object, as_json: bool, text: Callable[[], str]) -> None:
 
 
 def jsonable(value: object) -> object:
+    """`value` as plain lists, dicts and strings, as `json.dumps` takes them."""
     if isinstance(value, TreeChanges):  # its own JSON, with its counts and summary
         return json.loads(value.to_json())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

@@ -26,6 +26,7 @@ class UsageError(Exception):
 
 
 def confirm(args: argparse.Namespace, question: str) -> None:
+    """Go on if the user answers yes to `question` (or passed --yes); else UsageError."""
     if args.yes:
         return
     if not sys.stdin.isatty():
@@ -130,6 +131,7 @@ def file_passphrase(path: Path, twice: bool) -> str:
 
 
 def ask_passphrase(url: str) -> str:
+    """The shared store's passphrase, asked at the terminal (refused without one)."""
     if not sys.stdin.isatty():
         raise UsageError(
             f"{url} needs its passphrase: set ENVOPS_PASSPHRASE or pass --passphrase-file."
