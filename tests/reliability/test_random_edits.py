@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from envops_desktop.domain.errors import InvalidInputError
+from envops_desktop.domain.errors import InvalidInputError, PreviewOutOfDateError
 from envops_desktop.service import scanning
 from tests.trees import (
     changed_by_rsync,
@@ -292,6 +292,36 @@ def test_after_random_edits_a_restore_changes_exactly_what_its_preview_names(
     assert preview - _same_but_hardlinked_names(preview, changed, root) == changed, edits
     devices = devices_excluded(root)
     assert rsync_differences(as_backed_up, root, "--delete", "-c", *devices) == [], edits
+
+
+@pytest.mark.parametrize("seed", SEEDS[:40])
+def test_edits_made_after_the_preview_stop_the_restore_or_leave_it_what_was_shown(
+    service, tmp_path, mail, seed
+):
+    # What the user was shown (of the whole restore, or of random paths) holds, or the
+    # restore is refused before anything changes.
+    root, backup, _as_backed_up = mail
+    rng = random.Random(seed)
+    edits = edit_at_random(root, rng, rng.randint(1, 6))
+    whole = service.preview_restore("mail", backup.id)
+    paths = sorted(change.path for change in whole.changes if change.path != ".")
+    only = None
+    if paths and rng.random() < 0.3:
+        only = rng.sample(paths, rng.randint(1, max(1, len(paths) // 2)))
+    shown = service.preview_restore("mail", backup.id, only=only)
+    named = {change.path for change in shown.changes}
+    edits.append(edit_at_random(root, rng, rng.randint(0, 2)))
+    before = _snapshot(root, tmp_path / "before")
+    story = (edits, only)
+
+    try:
+        service.restore_backup("mail", backup.id, only=only, previewed=whole)
+    except PreviewOutOfDateError:
+        assert changed_by_rsync(before, root, "-c") == set(), story
+        return
+
+    changed = changed_by_rsync(before, root, "-c")
+    assert named - _same_but_hardlinked_names(named, changed, root) == changed, story
 
 
 @pytest.mark.parametrize("seed", SEEDS)
