@@ -61,12 +61,19 @@ def damage_blob(data_dir: Path, sha: str, rot: bytes = b"rotten") -> None:
         pack.write(rot[: at.length])
 
 
-def tamper_with_manifest(data_dir: Path, change: Callable[[bytes, bytes], bytes]) -> None:
-    """Rewrite the one stored manifest's body with `change(text, body)`, keeping its name."""
+def tamper_with_manifest(
+    data_dir: Path, change: Callable[[bytes, bytes], bytes], of_backup: str | None = None
+) -> None:
+    """Rewrite the one stored manifest's body (or that of the backup `of_backup` names) with
+    `change(text, body)`, keeping its name."""
     import zstandard
 
     with sqlite3.connect(data_dir / DATABASE_NAME) as db:
-        (name, body), *others = db.execute("SELECT sha256, body FROM manifests").fetchall()
+        query, args = "SELECT sha256, body FROM manifests", ()
+        if of_backup is not None:
+            query += " WHERE sha256 = (SELECT manifest FROM backups WHERE id = ?)"
+            args = (of_backup,)
+        (name, body), *others = db.execute(query, args).fetchall()
         assert others == []
         text = zstandard.ZstdDecompressor().stream_reader(body).read()
         db.execute("UPDATE manifests SET body = ? WHERE sha256 = ?", (change(text, body), name))

@@ -68,10 +68,21 @@ def _verify_lines(
     )
     if report.in_team_store:
         summary += f" {report.in_team_store} more are in the team's store only."
-    if report.unreferenced:
+    if report.unreferenced and not report.damaged_manifests:
         summary += (
             " Unreferenced files belong to no backup (left by an operation that did not"
             " finish); envops gc frees them."
+        )
+    if report.damaged_manifests:
+        lists = (
+            "A backup's list of files is damaged: it"
+            if len(report.damaged_manifests) == 1
+            else f"The lists of files of {len(report.damaged_manifests)} backups are damaged: they"
+        )
+        summary += (
+            f" {lists} cannot be restored and no repair mends them. Delete each (envops backup"
+            " delete ID, its id from envops backup list), then envops backup empty-bin: that"
+            " frees what only they held, and gc works again."
         )
     if forgotten:
         summary += (

@@ -1,5 +1,6 @@
 """Rows of `backups` and `manifests`."""
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
@@ -321,11 +322,18 @@ class BackupRecords:
                 return set()
             orphans: set[str] = set()
             for manifest in unused:
-                orphans.update(_blob_sizes(self._rows(conn, manifest)))
+                # A backup whose list of files is damaged goes all the same (it could not be
+                # restored, and its list blocked every gc): what it held is left to gc.
+                with contextlib.suppress(DamagedManifestError):
+                    orphans.update(_blob_sizes(self._rows(conn, manifest)))
             conn.executemany("DELETE FROM manifests WHERE sha256 = ?", [(m,) for m in unused])
-            # A damaged manifest raises here: what it needs is unknown, so nothing is freed.
             for name, body in conn.execute("SELECT sha256, body FROM manifests"):
-                orphans.difference_update(_blob_sizes(read_manifest(body, name)))
+                try:
+                    orphans.difference_update(_blob_sizes(read_manifest(body, name)))
+                except DamagedManifestError:
+                    # What another backup's damaged list needs is unknown: nothing is freed,
+                    # and the backups still go.
+                    return set()
             forget_blobs(conn, orphans)
         return orphans
 

@@ -51,8 +51,8 @@ class StoreCheckDialog(QDialog):
             )
             if repairable
             else self.tr(
-                "A damaged list of files cannot be repaired: restore another backup, or "
-                "delete this one."
+                "A damaged list of files cannot be repaired: its backup cannot be restored. "
+                "Delete that backup, then empty Deleted: what only it held is freed."
             ),
             self,
         )

@@ -1146,6 +1146,49 @@ def test_verify_names_the_backups_whose_list_of_files_is_damaged(cli, billing, t
     assert damaged[0].endswith(" (nightly of billing, and 1 more backup)")
 
 
+def test_a_backup_whose_list_of_files_is_damaged_is_deleted_and_the_store_is_whole_again(
+    cli, billing, tmp_path
+):
+    # Its list could not be read to free what it held, so emptying Deleted failed, and gc
+    # refused for good: verify's advice led nowhere.
+    golden = json.loads(cli("backup", "create", "billing", "--name", "golden", "--json")[1])
+    (billing / "only-in-nightly.ini").write_text("[nightly]\n")
+    nightly = json.loads(cli("backup", "create", "billing", "--name", "nightly", "--json")[1])
+    tamper_with_manifest(tmp_path / "data", flipped_bit, of_backup=nightly["id"])
+
+    code, out, _ = cli("verify")
+    assert code == 1 and "cannot be restored" in out and "envops backup empty-bin" in out
+    assert cli("backup", "delete", nightly["id"])[0] == 0
+    code, out, err = cli("backup", "empty-bin", "--yes")
+
+    assert code == 0, err
+    code, out, _ = cli("verify")
+    assert code == 0 and "0 missing, 0 damaged, 0 unreferenced" in out, out
+    mess_up(billing)
+    assert cli("restore", "billing", golden["id"], "--yes", "--no-backup-first")[0] == 0
+    assert not (billing / "only-in-nightly.ini").exists()
+
+
+def test_a_damaged_list_of_another_backup_does_not_keep_deleted_from_being_emptied(
+    cli, billing, tmp_path
+):
+    # What the damaged list needs is unknown, so the content stays; the backups go.
+    cli("backup", "create", "billing", "--name", "golden")
+    (billing / "only-in-nightly.ini").write_text("[nightly]\n")
+    nightly = json.loads(cli("backup", "create", "billing", "--name", "nightly", "--json")[1])
+    tamper_with_manifest(tmp_path / "data", flipped_bit, of_backup=nightly["id"])
+    (billing / "only-in-extra.ini").write_text("[extra]\n")
+    extra = json.loads(cli("backup", "create", "billing", "--name", "extra", "--json")[1])
+
+    assert cli("backup", "delete", extra["id"])[0] == 0
+    code, _, err = cli("backup", "empty-bin", "--yes")
+
+    assert code == 0, err
+    assert cli("backup", "list", "billing", "--deleted")[1].count("\n") <= 1  # header only
+    code, out, _ = cli("verify")
+    assert code == 1 and "nightly of billing" in out
+
+
 def test_verify_at_a_terminal_shows_its_progress_and_stops_at_ctrl_c(cli, tmp_path):
     root = tmp_path / "images"
     root.mkdir()
