@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import subprocess
 import threading
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from envops_desktop.service import scanning
 from envops_desktop.service.scanning import REMOVED_NOTE
 from tests.meanwhile import after_the_backup_scan
 from tests.privileges import as_an_ordinary_user
-from tests.trees import mess_up, rsync_differences
+from tests.trees import mess_up, rsync_differences, snapshot
 
 BIG = 30 << 20
 
@@ -155,7 +154,7 @@ def test_files_removed_while_a_backup_reads_them_are_left_out_and_named(
     after_the_backup_scan(monkeypatch, lambda: [remove() for remove in removals])
     backup = service.create_backup("billing")
     as_it_is_now = tmp_path / "as-it-is-now"
-    subprocess.run(["cp", "-a", f"{config_dir}/.", str(as_it_is_now)], check=True)
+    snapshot(config_dir, as_it_is_now)
 
     paths = {e.path for e in service.backup_entries(backup.id)}
     assert "app.yaml" not in paths and "conf.d/.cache.ini.swp" not in paths
@@ -196,7 +195,7 @@ def test_a_folder_removed_while_a_backup_lists_it_is_left_out_and_named(
     assert not any(path.startswith("certs") for path in paths)
     assert backup.skipped == ["certs" + REMOVED_NOTE]
     as_it_is_now = tmp_path / "as-it-is-now"
-    subprocess.run(["cp", "-a", f"{config_dir}/.", str(as_it_is_now)], check=True)
+    snapshot(config_dir, as_it_is_now)
     mess_up(config_dir)
     service.restore_backup("billing", backup.id)
     assert rsync_differences(as_it_is_now, config_dir, "--delete") == []
@@ -248,7 +247,7 @@ def test_a_hardlinked_file_given_a_new_file_during_a_backup_keeps_each_name_s_co
     after_the_backup_scan(monkeypatch, lambda: _write_and_rename(names[which], b"listen 9443\n"))
     backup = service.create_backup("billing")
     as_it_is_now = tmp_path / "as-it-is-now"
-    subprocess.run(["cp", "-a", f"{config_dir}/.", str(as_it_is_now)], check=True)
+    snapshot(config_dir, as_it_is_now)
 
     mess_up(config_dir)
     for name in names:
@@ -270,7 +269,7 @@ def test_the_other_names_of_a_hardlinked_file_whose_first_name_is_removed_stay_o
     after_the_backup_scan(monkeypatch, names[0].unlink)
     backup = service.create_backup("billing")
     as_it_is_now = tmp_path / "as-it-is-now"
-    subprocess.run(["cp", "-a", f"{config_dir}/.", str(as_it_is_now)], check=True)
+    snapshot(config_dir, as_it_is_now)
 
     assert backup.skipped == ["a/shared.conf" + REMOVED_NOTE]
     mess_up(config_dir)

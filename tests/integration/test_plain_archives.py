@@ -27,15 +27,9 @@ from envops_desktop.domain.errors import (
 from envops_desktop.domain.progress import CancelToken, ignore_progress
 from envops_desktop.service import EnvOpsService
 from envops_desktop.store.plain_archives import read_plain_archive
-from tests.trees import make_config_tree, make_tree_of_every_kind, rsync_differences
+from tests.trees import make_config_tree, make_tree_of_every_kind, rsync_differences, snapshot
 
 AS_ROOT = os.geteuid() == 0
-
-
-def snapshot(folder: Path, into: Path) -> Path:
-    """A copy to compare with afterwards (`cp -a` keeps what rsync's copy would not)."""
-    subprocess.run(["cp", "-a", f"{folder}/.", str(into)], check=True)
-    return into
 
 
 def tar_of(folder: Path, destination: Path, *options: str, top_level: bool = False) -> Path:

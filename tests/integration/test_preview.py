@@ -3,7 +3,6 @@
 import os
 import shutil
 import stat
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from tests.trees import (
     make_tree_of_every_kind,
     mess_up,
     rsync_differences,
+    snapshot,
 )
 
 AS_ROOT = os.geteuid() == 0
@@ -39,13 +39,6 @@ def billing(service, tmp_path):
     make_config_tree(root)
     service.add_environment("billing", root, version="4.2.0")
     return root, service.create_backup("billing")
-
-
-def _snapshot(root, copy):
-    """A copy of `root` as it is, to compare with after a restore. `cp -a`, as rsync -aHAX
-    left empty folders with the time it made them (rsync 3.2.7)."""
-    subprocess.run(["cp", "-a", f"{root}/.", str(copy)], check=True)
-    return copy
 
 
 def _edit_every_way(root) -> None:
@@ -74,7 +67,7 @@ def mail(service, tmp_path):
     make_tree_of_every_kind(root, as_root=AS_ROOT)
     service.add_environment("mail", root, version="1.0")
     backup = service.create_backup("mail")
-    wanted = _snapshot(root, tmp_path / "wanted")
+    wanted = snapshot(root, tmp_path / "wanted")
     time.sleep(0.01)  # edits get mtimes of their own
     _edit_every_way(root)
     return root, backup, wanted
@@ -85,7 +78,7 @@ def test_the_preview_of_a_restore_names_exactly_the_paths_the_restore_changes(
     service, tmp_path, mail
 ):
     root, backup, _wanted = mail
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
 
     preview = service.preview_restore("mail", backup.id)
     service.restore_backup("mail", backup.id)
@@ -126,7 +119,7 @@ def test_the_preview_is_exact_for_names_sorting_before_the_folder_itself(service
     (root / "+new.conf").write_text("added\n")
     os.rmdir(os.fsencode(root) + b"/caf\xe9")
     root.chmod(0o700)
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
 
     preview = service.preview_restore("edge", backup.id)
     service.restore_backup("edge", backup.id)
@@ -148,7 +141,7 @@ def test_a_restore_previews_the_time_it_gives_what_is_dated_past_2262(service, t
         os.utime(path, ns=(year_2300_ns, year_2300_ns))
     service.add_environment("billing", root, version="4.2.0")
     backup = service.create_backup("billing")
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
 
     preview = service.preview_restore("billing", backup.id)
     compared = service.compare(backup.id, "live")
@@ -232,7 +225,7 @@ def test_a_restore_into_an_empty_folder_adds_exactly_what_its_preview_names(
     os.utime(spare, ns=(1, 1))  # a time of its own, which the restore changes
     service.add_environment("spare", spare, version="1.0")
     service.set_excludes("spare", ["cache/"])
-    before = _snapshot(spare, tmp_path / "before")
+    before = snapshot(spare, tmp_path / "before")
     laid_out = []
     real = tree_diff.to_apply
     monkeypatch.setattr(tree_diff, "to_apply", lambda *a: laid_out.append(a) or real(*a))
@@ -330,7 +323,7 @@ def test_a_selective_restore_changes_only_the_chosen_paths_as_its_preview_says(
 ):
     root, backup, wanted = mail
     (root / "plugins" / "enabled" / "extra.so").write_text("added since\n")
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
     chosen = ["conf.d", "plugins/enabled/audit.so", "plugins/enabled/extra.so", "empty"]
 
     preview = service.preview_restore("mail", backup.id, only=chosen)
@@ -390,10 +383,10 @@ def test_the_preview_is_exact_for_a_hardlink_broken_any_way(service, tmp_path, b
     (root / "alone.cf").write_text("alone\n")
     service.add_environment("links", root, version="1.0")
     backup = service.create_backup("links")
-    wanted = _snapshot(root, tmp_path / "wanted")
+    wanted = snapshot(root, tmp_path / "wanted")
     time.sleep(0.01)
     break_the_link(root)
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
 
     preview = service.preview_restore("links", backup.id)
     service.restore_backup("links", backup.id)
@@ -443,10 +436,10 @@ def test_a_symlink_or_fifo_of_two_names_comes_back_linked_as_its_preview_says(
     (root / "alone.cf").write_text("alone\n")
     service.add_environment("links", root, version="1.0")
     backup = service.create_backup("links")
-    wanted = _snapshot(root, tmp_path / "wanted")
+    wanted = snapshot(root, tmp_path / "wanted")
     time.sleep(0.01)
     break_the_link(root, make)
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
 
     preview = service.preview_restore("links", backup.id)
     service.restore_backup("links", backup.id)
@@ -463,7 +456,7 @@ def test_a_selective_restore_into_a_folder_that_is_gone_previews_the_folder_too(
 ):
     root, backup = billing
     shutil.rmtree(root / "plugins")
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
     chosen = ["plugins/enabled/audit.so"]
 
     preview = service.preview_restore("billing", backup.id, only=chosen)
@@ -488,7 +481,7 @@ def test_a_path_chosen_in_a_folder_the_backup_holds_as_a_file_leaves_that_folder
     (root / name).mkdir()
     (root / name / "reload.sh").write_text("#!/bin/sh\nkill -HUP 1\n")
     (root / name / "stray.sh").write_text("#!/bin/sh\n")
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
     chosen = [f"{name}/stray.sh"]
 
     preview = service.preview_restore("billing", backup.id, only=chosen)
@@ -507,7 +500,7 @@ def test_a_folder_holding_a_chosen_path_keeps_its_attributes_as_they_are_now(
     # conf.d's note was removed since the backup: restoring only a file in it leaves the
     # folder without it, as it is now.
     root, backup, _wanted = mail
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
     chosen = ["conf.d/cache.ini"]
 
     preview = service.preview_restore("mail", backup.id, only=chosen)
@@ -521,7 +514,7 @@ def test_a_folder_holding_a_chosen_path_keeps_its_attributes_as_they_are_now(
 @needs_rsync
 def test_a_folder_chosen_with_a_path_inside_it_is_restored_whole(service, tmp_path, mail):
     root, backup, wanted = mail
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
     chosen = ["conf.d", "conf.d/cache.ini"]  # as `envops restore --only conf.d conf.d/cache.ini`
 
     preview = service.preview_restore("mail", backup.id, only=chosen)
@@ -543,7 +536,7 @@ def test_one_name_of_a_hardlinked_file_restored_alone_is_linked_to_nothing_left_
     backup = service.create_backup("links")
     time.sleep(0.01)
     (root / "conf" / "site.cf").unlink()
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
 
     preview = service.preview_restore("links", backup.id, only=["conf/site.cf"])
     service.restore_backup("links", backup.id, only=["conf/site.cf"])
@@ -582,7 +575,7 @@ def test_a_selective_restore_keeps_a_chosen_file_s_link_to_a_name_it_leaves_alon
     root, backup = _linked_names(service, tmp_path, make)
     time.sleep(0.01)
     (root / "alone.cf").write_text("edited\n")
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
     node = os.lstat(root / "main.cf").st_ino
 
     preview = service.preview_restore("links", backup.id, only=chosen)
@@ -608,7 +601,7 @@ def test_a_selective_restore_that_links_a_copy_again_previews_the_names_left_alo
     root, backup = _linked_names(service, tmp_path, make)
     os.unlink(root / "main.cf")
     make(root / "main.cf")
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
     node = os.lstat(root / "conf" / "site.cf").st_ino
 
     preview = service.preview_restore("links", backup.id, only=chosen)
@@ -645,7 +638,7 @@ def test_a_file_whose_first_name_is_excluded_is_previewed_as_its_other_names_are
     if not same_mode:
         os.chmod(root / "conf.d" / "main.cf", 0o600)
     service.set_excludes("links", ["conf.d/"])
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
     node = os.lstat(root / "conf.d" / "main.cf").st_ino
     if by == "restore":
         preview, do_it = _by_restore(service, tmp_path, backup)
@@ -718,7 +711,7 @@ def test_a_restore_that_links_a_copy_again_previews_the_excluded_name_it_joins(
     service.set_excludes("links", ["*.moved"])
     os.unlink(root / "main.cf")
     make(root / "main.cf")
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
     node = os.lstat(root / "conf" / "site.cf").st_ino
 
     preview, do_it = put_back(service, tmp_path, backup)
@@ -740,7 +733,7 @@ def test_a_restore_keeps_a_file_s_link_to_a_name_excluded_since_the_backup(servi
     service.set_excludes("links", ["conf/"])
     time.sleep(0.01)
     (root / "alone.cf").write_text("edited\n")
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
 
     preview = service.preview_restore("links", backup.id)
     service.restore_backup("links", backup.id)
@@ -769,8 +762,8 @@ def test_a_chosen_file_edited_under_both_names_is_restored_alone_and_the_other_n
     root, backup = _linked_names(service, tmp_path)
     time.sleep(0.01)
     edit(root / "main.cf")
-    before = _snapshot(root, tmp_path / "before")
-    wanted = _snapshot(root, tmp_path / "kept")
+    before = snapshot(root, tmp_path / "before")
+    wanted = snapshot(root, tmp_path / "kept")
 
     preview = service.preview_restore("links", backup.id, only=["main.cf"])
     service.restore_backup("links", backup.id, only=["main.cf"])
@@ -796,7 +789,7 @@ def test_a_selective_restore_brings_back_names_that_begin_or_end_with_a_space(
     (root / "other.conf").write_text("other\n")
     service.add_environment("spaces", root, version="1.0")
     backup = service.create_backup("spaces")
-    wanted = _snapshot(root, tmp_path / "wanted")
+    wanted = snapshot(root, tmp_path / "wanted")
     time.sleep(0.01)
     for path in (" lead.conf", "trail /x.conf", "other.conf"):
         (root / path).write_text("edited\n")
@@ -836,7 +829,7 @@ def test_the_preview_names_excluded_files_removed_with_their_folder(service, tmp
     (root / "build" / "run.log").write_text("excluded\n")
     (root / "build" / "cache" / "blob").write_text("excluded with its folder\n")
     (root / "app.log").write_text("excluded, and kept\n")
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
 
     preview = service.preview_restore("billing", backup.id)
     service.restore_backup("billing", backup.id)
@@ -877,7 +870,7 @@ def test_the_preview_names_an_excluded_folder_the_backup_puts_a_file_in_place_of
 def _restored_as_previewed(service, tmp_path, root, backup) -> dict[str, tuple[ChangeKind, ...]]:
     """Preview a restore of `backup` into billing, then restore it: the preview names just
     what rsync says changed, and is the report kept. How each path changed."""
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
 
     preview = service.preview_restore("billing", backup.id)
     service.restore_backup("billing", backup.id)
@@ -1139,12 +1132,12 @@ def test_a_restore_whose_preview_is_out_of_date_changes_nothing_and_says_what_it
     mess_up(root)
     previewed = service.preview_restore("billing", backup.id)
     (root / "conf.d" / "later.ini").write_text("[changed after the preview]\n")
-    snapshot = _snapshot(root, tmp_path / "snapshot")
+    as_it_was = snapshot(root, tmp_path / "as_it_was")
 
     with pytest.raises(PreviewOutOfDateError) as out_of_date:
         service.restore_backup("billing", backup.id, backup_first=True, previewed=previewed)
 
-    assert rsync_differences(snapshot, root, "--delete", "--modify-window=-1") == []
+    assert rsync_differences(as_it_was, root, "--delete", "--modify-window=-1") == []
     assert len(service.list_backups("billing")) == 1  # not even its backup first
     assert "conf.d/later.ini" in {c.path for c in out_of_date.value.changes.changes}
     now = service.preview_restore("billing", backup.id)
@@ -1220,12 +1213,12 @@ def test_any_change_after_a_settled_preview_makes_it_out_of_date(
     assert previewed.fingerprint is not None  # named, so the restore may trust the name
     time.sleep(0.05)  # a change in the preview's tick could not be told (so none is named)
     CHANGED_SINCE_THE_PREVIEW[change](root)
-    snapshot = _snapshot(root, tmp_path / "snapshot")
+    as_it_was = snapshot(root, tmp_path / "as_it_was")
 
     with pytest.raises(PreviewOutOfDateError):
         service.restore_backup("billing", backup.id, previewed=previewed)
 
-    assert rsync_differences(snapshot, root, "--delete", "--modify-window=-1") == []
+    assert rsync_differences(as_it_was, root, "--delete", "--modify-window=-1") == []
 
 
 def test_an_excluded_file_made_after_the_preview_in_a_folder_the_restore_removes_stops_it(
@@ -1308,12 +1301,12 @@ def test_what_changes_in_excluded_paths_the_restore_would_take_away_stops_it(
     for folder, before in folders.items():  # as `tar -x` would leave them
         if folder.exists():
             os.utime(folder, ns=(before.st_atime_ns, before.st_mtime_ns))
-    snapshot = _snapshot(root, tmp_path / "snapshot")
+    as_it_was = snapshot(root, tmp_path / "as_it_was")
 
     with pytest.raises(PreviewOutOfDateError):
         service.restore_backup("billing", backup.id, previewed=previewed)
 
-    assert rsync_differences(snapshot, root, "--delete", "--modify-window=-1") == []
+    assert rsync_differences(as_it_was, root, "--delete", "--modify-window=-1") == []
 
 
 def test_what_changes_since_the_preview_in_paths_left_alone_does_not_stop_the_restore(
@@ -1329,7 +1322,7 @@ def test_what_changes_since_the_preview_in_paths_left_alone_does_not_stop_the_re
         log.write("handled a request\n")
     (root / "service.pid").write_text("4242\n")
     (root / "hooks.sh").chmod(0o700)
-    left_alone = _snapshot(root, tmp_path / "left alone")
+    left_alone = snapshot(root, tmp_path / "left alone")
 
     service.restore_backup("billing", backup.id, previewed=previewed, only=["conf.d", "app.yaml"])
 
@@ -1359,7 +1352,7 @@ def test_the_preview_of_an_import_names_exactly_the_paths_the_import_changes(ser
     exported = service.export_backup(backup.id, tmp_path / "billing.envops.zip")
     time.sleep(0.01)
     mess_up(root)
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
     checked = service.check_configuration_file(exported, allow_external_links=True)
 
     preview = service.preview_import("billing", checked)
@@ -1386,7 +1379,7 @@ def test_an_import_into_an_empty_folder_adds_exactly_what_its_preview_names(
     spare = tmp_path / "spare"
     spare.mkdir()
     service.add_environment("spare", spare, version="4.2.0")
-    before = _snapshot(spare, tmp_path / "before")
+    before = snapshot(spare, tmp_path / "before")
     checked = service.check_configuration_file(exported, allow_external_links=True)
     laid_out = []
     real = tree_diff.to_apply
@@ -1420,13 +1413,13 @@ def test_an_import_whose_preview_is_out_of_date_changes_nothing_and_keeps_the_fi
     staged = service.stage_configuration_file(exported)
     previewed = service.preview_import("billing", staged)
     (root / "conf.d" / "later.ini").write_text("[changed after the preview]\n")
-    snapshot = _snapshot(root, tmp_path / "snapshot")
+    as_it_was = snapshot(root, tmp_path / "as_it_was")
     backups = service.list_backups("billing")
 
     with pytest.raises(PreviewOutOfDateError, match="nothing was imported") as out_of_date:
         service.import_configuration("billing", staged, backup_first=True, previewed=previewed)
 
-    assert rsync_differences(snapshot, root, "--delete", "--modify-window=-1") == []
+    assert rsync_differences(as_it_was, root, "--delete", "--modify-window=-1") == []
     assert service.list_backups("billing") == backups  # neither a backup first nor the file's
     assert "conf.d/later.ini" in {c.path for c in out_of_date.value.changes.changes}
     # Still staged: imported once its new preview is seen.
@@ -1470,13 +1463,13 @@ def test_the_preview_of_another_file_of_the_same_name_is_out_of_date_for_this_on
     time.sleep(0.05)
     previewed = service.preview_import("billing", service.stage_configuration_file(exported))
     assert previewed.fingerprint is not None
-    snapshot = _snapshot(root, tmp_path / "snapshot")
+    as_it_was = snapshot(root, tmp_path / "as_it_was")
     staged = service.stage_configuration_file(same_name)
 
     with pytest.raises(PreviewOutOfDateError):
         service.import_configuration("billing", staged, previewed=previewed)
 
-    assert rsync_differences(snapshot, root, "--delete", "--modify-window=-1") == []
+    assert rsync_differences(as_it_was, root, "--delete", "--modify-window=-1") == []
 
 
 @pytest.mark.parametrize("way", ["uploaded first", "in one pass"])

@@ -15,6 +15,7 @@ from tests.trees import (
     make_tree_of_every_kind,
     posix_acl,
     rsync_differences,
+    snapshot,
 )
 
 AS_ROOT = os.geteuid() == 0
@@ -84,8 +85,7 @@ def _imported_without_privileges(service, backup, root, tmp_path):
     """What importing `backup` of mail, exported, back into mail without its privileges
     would change, and the changes rsync finds once it has."""
     exported = service.export_backup(backup.id, tmp_path / "mail.envops")
-    before = tmp_path / "before"
-    subprocess.run(["cp", "-a", f"{root}/.", str(before)], check=True)
+    before = snapshot(root, tmp_path / "before")
     checked = service.check_configuration_file(exported, allow_external_links=True)
     preview = service.preview_import("mail", checked)
     service.import_configuration_file("mail", checked)

@@ -27,6 +27,7 @@ from tests.trees import (
     make_tree_of_every_kind,
     posix_acl,
     rsync_differences,
+    snapshot,
 )
 
 pytestmark = [
@@ -250,24 +251,33 @@ def edit_at_random(root: Path, rng: random.Random, edits: int) -> list[str]:
     return done
 
 
-def _snapshot(root: Path, copy: Path) -> Path:
-    subprocess.run(["cp", "-a", f"{root}/.", str(copy)], check=True)
-    return copy
+def small_tree_of_every_kind(root: Path) -> Path:
+    """`make_tree_of_every_kind` at `root`, but its two 256 MiB sparse files."""
+    root.mkdir(parents=True)
+    make_tree_of_every_kind(root, as_root=AS_ROOT)
+    for big in ("sparse.img", "all-hole.img"):
+        (root / big).unlink()
+    return root
+
+
+def _perhaps_some_of(changes, rng: random.Random) -> list[str] | None:
+    """Three times in ten, a random half or less of the paths `changes` names (not the
+    folder itself), for a selective restore; else None, for a whole one."""
+    paths = sorted(change.path for change in changes if change.path != ".")
+    if not paths or rng.random() >= 0.3:
+        return None
+    return rng.sample(paths, rng.randint(1, max(1, len(paths) // 2)))
 
 
 @pytest.fixture
 def mail(service, tmp_path):
     """A tree of every kind (but its 256 MiB sparse files) backed up as environment mail;
     its root, the backup, and a copy of the tree as backed up."""
-    root = tmp_path / "srv" / "mail"
-    root.mkdir(parents=True)
-    make_tree_of_every_kind(root, as_root=AS_ROOT)
-    for big in ("sparse.img", "all-hole.img"):
-        (root / big).unlink()
+    root = small_tree_of_every_kind(tmp_path / "srv" / "mail")
     service.add_environment("mail", root, version="1.0")
     backup = service.create_backup("mail")
     time.sleep(0.01)  # edits get times of their own
-    return root, backup, _snapshot(root, tmp_path / "as-backed-up")
+    return root, backup, snapshot(root, tmp_path / "as-backed-up")
 
 
 def _same_but_hardlinked_names(preview: set[str], changed: set[str], root: Path) -> set[str]:
@@ -283,7 +293,7 @@ def test_after_random_edits_a_restore_changes_exactly_what_its_preview_names(
     root, backup, as_backed_up = mail
     rng = random.Random(seed)
     edits = edit_at_random(root, rng, rng.randint(1, 10))
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
 
     preview = {change.path for change in service.preview_restore("mail", backup.id).changes}
     service.restore_backup("mail", backup.id)
@@ -304,14 +314,11 @@ def test_edits_made_after_the_preview_stop_the_restore_or_leave_it_what_was_show
     rng = random.Random(seed)
     edits = edit_at_random(root, rng, rng.randint(1, 6))
     whole = service.preview_restore("mail", backup.id)
-    paths = sorted(change.path for change in whole.changes if change.path != ".")
-    only = None
-    if paths and rng.random() < 0.3:
-        only = rng.sample(paths, rng.randint(1, max(1, len(paths) // 2)))
+    only = _perhaps_some_of(whole.changes, rng)
     shown = service.preview_restore("mail", backup.id, only=only)
     named = {change.path for change in shown.changes}
     edits.append(edit_at_random(root, rng, rng.randint(0, 2)))
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
     story = (edits, only)
 
     try:
@@ -337,7 +344,7 @@ def test_after_random_edits_an_import_of_the_backup_changes_exactly_what_its_pre
     excluded = rng.sample(EXCLUDES, rng.randint(0, 2))
     service.set_excludes("mail", [ours for ours, _ in excluded])
     edits = edit_at_random(root, rng, rng.randint(1, 8))
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
     story = (edits, excluded, privileges)
 
     checked = service.check_configuration_file(
@@ -378,7 +385,7 @@ def test_after_random_edits_a_restore_of_random_paths_changes_just_those(
     root, backup, as_backed_up = mail
     rng = random.Random(seed)
     edits = edit_at_random(root, rng, rng.randint(2, 10))
-    before = _snapshot(root, tmp_path / "before")
+    before = snapshot(root, tmp_path / "before")
     whole = service.preview_restore("mail", backup.id)
     paths = sorted(change.path for change in whole.changes if change.path != ".")
     if not paths:  # edits that left all as it was (a mode set to the one it had)
@@ -446,7 +453,7 @@ def test_comparing_two_backups_or_one_with_now_names_exactly_what_differs(
     differ = changed_by_rsync(backups["first"], backups["second"], "-c")
     assert between - _same_but_hardlinked_names(between, differ, backups["second"]) == differ
     # What the next backup would see: no device file (as the drift badge and a backup).
-    now = _without_devices(_snapshot(root, tmp_path / "now"))
+    now = _without_devices(snapshot(root, tmp_path / "now"))
     differ = changed_by_rsync(backups["second"], now, "-c")
     assert with_now - _same_but_hardlinked_names(with_now, differ, root) == differ, edits
     # The other way round: not the same paths, where hardlinks changed (rsync judges a
@@ -473,43 +480,32 @@ EXCLUDES = [
 ]
 
 
-def _tree_of_every_kind(root: Path) -> Path:
-    root.mkdir(parents=True)
-    make_tree_of_every_kind(root, as_root=AS_ROOT)
-    for big in ("sparse.img", "all-hole.img"):
-        (root / big).unlink()
-    return root
-
-
 @pytest.mark.parametrize("seed", SEEDS)
 def test_with_random_excludes_a_restore_of_its_own_or_another_backup_changes_what_it_names(
     service, tmp_path, seed
 ):
     rng = random.Random(seed)
-    source = _tree_of_every_kind(tmp_path / "srv" / "mail")
+    source = small_tree_of_every_kind(tmp_path / "srv" / "mail")
     service.add_environment("mail", source, version="1.0")
     excluded_at_backup = rng.sample(EXCLUDES, rng.randint(0, 3))
     service.set_excludes("mail", [ours for ours, _ in excluded_at_backup])
     edits = edit_at_random(source, rng, rng.randint(0, 4))
     backup = service.create_backup("mail")
-    as_backed_up = _snapshot(source, tmp_path / "as-backed-up")
+    as_backed_up = snapshot(source, tmp_path / "as-backed-up")
     time.sleep(0.01)
     into_another = rng.random() < 0.4
     if into_another:  # a test environment, much like it, restored from mail's backup
-        target = _tree_of_every_kind(tmp_path / "srv" / "test")
+        target = small_tree_of_every_kind(tmp_path / "srv" / "test")
         service.add_environment("test", target, version="1.0")
     else:
         target = source
     excluded = rng.sample(EXCLUDES, rng.randint(0, 3))
     service.set_excludes("test" if into_another else "mail", [ours for ours, _ in excluded])
     edits += edit_at_random(target, rng, rng.randint(1, 10))
-    before = _snapshot(target, tmp_path / "before")
+    before = snapshot(target, tmp_path / "before")
     name, of = ("test", {"from_environment": "mail"}) if into_another else ("mail", {})
     whole = service.preview_restore(name, backup.id, **of)
-    paths = sorted(change.path for change in whole.changes if change.path != ".")
-    only = None
-    if paths and rng.random() < 0.3:
-        only = rng.sample(paths, rng.randint(1, max(1, len(paths) // 2)))
+    only = _perhaps_some_of(whole.changes, rng)
     story = (edits, excluded_at_backup, excluded, into_another, only)
     try:
         preview = service.preview_restore(name, backup.id, only=only, **of)

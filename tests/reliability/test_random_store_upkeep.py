@@ -12,12 +12,11 @@ import shutil
 import pytest
 
 from tests.reliability.test_random_edits import (
-    _snapshot,
-    _tree_of_every_kind,
     devices_excluded,
     edit_at_random,
+    small_tree_of_every_kind,
 )
-from tests.trees import rsync_differences
+from tests.trees import rsync_differences, snapshot
 
 pytestmark = [
     pytest.mark.reliability,
@@ -35,7 +34,7 @@ def _differences(snapshot, folder) -> list[str]:
 @pytest.mark.parametrize("seed", range(30))
 def test_backups_deletes_bins_gc_and_restores_keep_every_backup_whole(service, tmp_path, seed):
     rng = random.Random(seed)
-    root = _tree_of_every_kind(tmp_path / "srv" / "mail")
+    root = small_tree_of_every_kind(tmp_path / "srv" / "mail")
     service.add_environment("mail", root, version="1.0")
     snaps, story = {}, []
     for step in range(14):
@@ -49,7 +48,7 @@ def test_backups_deletes_bins_gc_and_restores_keep_every_backup_whole(service, t
             story.append(edit_at_random(root, rng, rng.randint(1, 3)))
         elif op == "backup":
             backup = service.create_backup("mail")
-            snaps[backup.id] = _snapshot(root, tmp_path / f"snap{step}")
+            snaps[backup.id] = snapshot(root, tmp_path / f"snap{step}")
         elif op == "delete" and live:
             service.delete_backup(rng.choice(live))
         elif op == "recover" and deleted:
