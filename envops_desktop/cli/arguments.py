@@ -316,7 +316,7 @@ def _verify_arguments(verify: argparse.ArgumentParser) -> None:
         "--repair",
         action="store_true",
         help="forget what is damaged or missing, so that the next backup of a folder that "
-        "still holds it stores it again",
+        "still holds it stores it again, and delete each backup whose list of files is damaged",
     )
 
 

@@ -11,6 +11,7 @@ from envops_desktop.domain.errors import (
 )
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.store_check import StoreProblem, StoreReport
+from envops_desktop.service.store_repair import StoreRepair
 
 
 def run_gc(service: EnvOpsService, args: argparse.Namespace) -> None:
@@ -42,16 +43,21 @@ def run_verify(service: EnvOpsService, args: argparse.Namespace) -> None:
     ones forgotten, so that the next backups store them again."""
     with long_operation() as (bar, cancel):
         report = service.check_store(bar, cancel)
-        forgotten = service.repair_store(report, bar, cancel) if args.repair else []
+        # The problems before the repair, which deletes the backups a damaged list names.
+        problems = service.store_problems(report)
+        repair = service.repair_store(report, bar, cancel) if args.repair else StoreRepair()
     if args.json:
         needed = service.where_needed(report.missing + report.damaged)
-        print(json.dumps({**report.__dict__, "forgotten": forgotten, "needed_by": {
+        print(json.dumps({**report.__dict__, "forgotten": repair.forgotten, "needed_by": {
             sha: [{"backup_id": b.id, "path": path} for b, path in where]
             for sha, where in needed.items()
-        }}, indent=2))  # fmt: skip
+        }, "deleted": [
+            {"backup_id": b.id, "name": b.name, "environment_id": b.environment_id}
+            for b in repair.deleted
+        ]}, indent=2))  # fmt: skip
     else:
-        problems = service.store_problems(report)
-        print("\n".join(_verify_lines(report, problems, forgotten, args.repair)))
+        environments = {env.id: env.name for env in service.list_environments()}
+        print("\n".join(_verify_lines(report, problems, repair, args.repair, environments)))
     if not report.healthy:
         raise EnvOpsError("The store has missing or damaged files; see above.")
 
@@ -59,8 +65,9 @@ def run_verify(service: EnvOpsService, args: argparse.Namespace) -> None:
 def _verify_lines(
     report: StoreReport,
     problems: list[StoreProblem],
-    forgotten: list[str],
+    repair: StoreRepair,
     repairing: bool,
+    environments: dict[str, str],
 ) -> list[str]:
     summary = (
         f"{report.checked} stored files checked: {len(report.missing)} missing, "
@@ -79,21 +86,36 @@ def _verify_lines(
             if len(report.damaged_manifests) == 1
             else f"The lists of files of {len(report.damaged_manifests)} backups are damaged: they"
         )
+        summary += f" {lists} cannot be restored, and while kept, gc frees nothing."
+    if repair.forgotten:
         summary += (
-            f" {lists} cannot be restored and no repair mends them. Delete each (envops backup"
-            " delete ID, its id from envops backup list), then envops backup empty-bin: that"
-            " frees what only they held, and gc works again."
+            f" Forgot the {len(repair.forgotten)} missing or damaged: the next backup of each"
+            " environment stores again those its folder still holds, which makes whole every"
+            " backup that needs them."
         )
-    if forgotten:
+    if repair.deleted:
+        names = ", ".join(
+            f"{b.name} of {environments.get(b.environment_id, '?')}" for b in repair.deleted
+        )
         summary += (
-            f" Forgot {len(forgotten)} of them: the next backup of each environment stores "
-            "again those its folder still holds, which makes whole every backup that needs them."
+            f" Deleted the backups whose list of files was damaged ({names}): what only they"
+            " held is freed."
         )
-    elif (report.missing or report.damaged) and not repairing:
-        summary += (
-            " envops verify --repair, then a backup of each environment, stores again those "
-            "the folders still hold."
+        if repair.from_team_store:
+            summary += (
+                f" The team's store holds {len(repair.from_team_store)} of them, whole: the next"
+                " sync takes them in again."
+            )
+    repairs = []
+    if report.missing or report.damaged:
+        repairs.append(
+            "forgets each stored file that cannot be trusted, so that the next backup of each"
+            " environment stores again those the folders still hold"
         )
+    if report.damaged_manifests:
+        repairs.append("deletes each backup whose list of files is damaged")
+    if repairs and not repairing:
+        summary += f" envops verify --repair {', and '.join(repairs)}."
     return [
         *(f"{p.kind}: {p.name}" + (f" ({p.needed_by})" if p.needed_by else "") for p in problems),
         summary,

@@ -46,6 +46,7 @@ from envops_desktop.service.configuration_files import (
 )
 from envops_desktop.service.parallel import helpers_yield
 from envops_desktop.service.store_check import StoreProblem, StoreReport
+from envops_desktop.service.store_repair import StoreRepair
 from envops_desktop.workers.operation_worker import Operation
 
 if TYPE_CHECKING:
@@ -659,24 +660,51 @@ class MainController(QObject):
 
     def repair_store(self, report: StoreReport) -> RunningOperation:
         """Forget, on a worker, what `report` found missing or damaged, so that the next
-        backup of each environment stores again what its folder still holds."""
+        backup of each environment stores again what its folder still holds, and delete the
+        backups whose list of files it found damaged."""
         return self._run(
             self.tr("Repairing the store"),
             None,
             lambda progress, cancel: self.service.repair_store(report, progress, cancel),
-            lambda forgotten: (
+            self._repair_summary,
+        )
+
+    def _repair_summary(self, repair: StoreRepair) -> str:
+        said = []
+        if repair.forgotten:
+            said.append(
                 self.tr(
                     "Forgot {n} that could not be trusted. Back up each environment now: that "
                     "stores again what its folder still holds, and makes whole every backup "
                     "that needs it."
                 ).format(
                     n=self.tr("1 stored file")
-                    if len(forgotten) == 1
-                    else self.tr("{n} stored files").format(n=len(forgotten))
+                    if len(repair.forgotten) == 1
+                    else self.tr("{n} stored files").format(n=len(repair.forgotten))
                 )
-                if forgotten
-                else self.tr("Every stored file was whole on a second look; nothing was forgotten.")
-            ),
+            )
+        if repair.deleted:
+            environments = {env.id: env.name for env in self.service.list_environments()}
+            names = ", ".join(
+                self.tr("{backup} of {env}").format(
+                    backup=b.name, env=environments.get(b.environment_id, "?")
+                )
+                for b in repair.deleted
+            )
+            said.append(
+                self.tr(
+                    "Deleted the backups whose list of files was damaged ({names}): what only "
+                    "they held is freed."
+                ).format(names=names)
+            )
+        if repair.from_team_store:
+            said.append(
+                self.tr(
+                    "The team's store holds {n} of them, whole: Sync with team takes them in again."
+                ).format(n=len(repair.from_team_store))
+            )
+        return " ".join(said) or self.tr(
+            "Everything was whole on a second look; nothing was forgotten or deleted."
         )
 
     def export_backup(

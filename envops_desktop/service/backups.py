@@ -441,11 +441,13 @@ def delete_backups(
     backups: list[Backup],
     reason: str = "",
     waiting: Callable[[], None] | None = None,
+    for_the_team: bool = True,
 ) -> int:
     """Delete backups for good and the blobs only they used, with any content an interrupted
     backup or delete left unreferenced; return how many blobs were freed. `reason`: why,
     for the activity log ("emptied from Deleted"). Users' deletions go to Deleted first
-    (`move_to_bin`), which tells the team of a shared one.
+    (`move_to_bin`), which tells the team of a shared one. Not `for_the_team`, a shared one
+    goes from here only, and the next sync takes the store's copy in again.
 
     Together, since what they free is found by reading every other backup's list of files:
     one at a time, emptying a bin of many large backups read them all once for each.
@@ -453,8 +455,11 @@ def delete_backups(
     and may raise to give up, before anything is deleted (`Locks.blobs_collecting`)."""
     shared = {b.id for b in backups if b.deleted_at is None and ctx.shared.is_shared(b.id)}
     with ctx.locks.blobs_collecting(waiting):
-        for backup_id in sorted(shared):  # the whole team's: the store is told at the next sync
-            ctx.shared.note_deleted(backup_id)
+        for backup_id in sorted(shared):
+            if for_the_team:  # the store is told at the next sync
+                ctx.shared.note_deleted(backup_id)
+            else:
+                ctx.shared.forget_shared(backup_id)
         orphans = ctx.backups.delete(b.id for b in backups)
         ctx.blobs.delete(orphans)
     with contextlib.suppress(OperationFailedError):  # a damaged manifest: verify says so
@@ -471,6 +476,12 @@ def delete_backups(
                 Outcome.SUCCESS,
                 f"{backup.name}: {freed}"
                 + (f"; {reason}" if reason else "")
-                + ("; deleted for the team at the next sync" if backup.id in shared else ""),
+                + (_for_the_team(for_the_team) if backup.id in shared else ""),
             )
     return len(orphans)
+
+
+def _for_the_team(told: bool) -> str:
+    if told:
+        return "; deleted for the team at the next sync"
+    return "; the team's copy is taken in again at the next sync"

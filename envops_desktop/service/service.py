@@ -57,7 +57,7 @@ from envops_desktop.service.store_check import (
     check_store,
     store_problems,
 )
-from envops_desktop.service.store_repair import repair_store
+from envops_desktop.service.store_repair import StoreRepair, repair_store
 from envops_desktop.service.team_locks import team_lock
 from envops_desktop.service.versions import (
     VERSION_HEAD_BYTES,
@@ -543,9 +543,10 @@ class EnvOpsService:
         report: StoreReport,
         progress: ProgressCallback = ignore_progress,
         cancel: CancelToken | None = None,
-    ) -> list[str]:
+    ) -> StoreRepair:
         """Forget the damaged and missing contents `report` found, so that the next backup of
-        a folder still holding any of them stores it again; return them."""
+        a folder still holding any of them stores it again, and delete the backups whose list
+        of files it found damaged (one from the team's store: from here only)."""
         return repair_store(self._ctx, report, progress, cancel)
 
     def where_needed(self, shas: list[str]) -> dict[str, list[tuple[Backup, str]]]:

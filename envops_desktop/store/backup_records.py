@@ -198,6 +198,20 @@ class BackupRecords:
         Deleted too)."""
         return {name: self._with_manifest(name) for name in manifests}
 
+    def still_damaged(self, manifests: list[str]) -> list[str]:
+        """Those of `manifests` whose stored body does not read whole now (a check named
+        them damaged; a second look under a repair's lock decides)."""
+        damaged = []
+        conn = self._db.connection()
+        for name in manifests:
+            row = conn.execute("SELECT body FROM manifests WHERE sha256 = ?", (name,)).fetchone()
+            try:
+                for _row in read_manifest(row[0], name) if row else ():
+                    pass
+            except DamagedManifestError:
+                damaged.append(name)
+        return damaged
+
     def _with_manifest(self, manifest: str) -> list[Backup]:
         rows = self._db.connection().execute(
             _BACKUP + " WHERE manifest = ? ORDER BY created_at DESC, id DESC", (manifest,)

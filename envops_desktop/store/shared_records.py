@@ -60,6 +60,12 @@ class SharedRecords:
         with self._db.transaction() as conn:
             conn.execute("INSERT OR IGNORE INTO shared_backups VALUES (?)", (backup_id,))
 
+    def forget_shared(self, backup_id: str) -> None:
+        """Let this data folder's record of a backup in the store go, as if it had never
+        been taken in: the next sync takes the store's copy in again."""
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM shared_backups WHERE backup_id = ?", (backup_id,))
+
     def known_packs(self) -> set[str]:
         return {row[0] for row in self._db.connection().execute("SELECT pack FROM shared_packs")}
 

@@ -15,8 +15,8 @@ from envops_desktop.ui.label_text import plain_label
 
 class StoreCheckDialog(QDialog):
     """Lists each stored content a check found missing or damaged, with a backup and a file
-    that need it. Repair (accept) forgets them; it is offered only when there is such a
-    content, since a damaged list of files is not mended by it."""
+    that need it, and each backup whose list of files is damaged. Repair (accept) forgets
+    those contents and deletes those backups."""
 
     def __init__(self, check: StoreCheck, summary: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -42,25 +42,30 @@ class StoreCheckDialog(QDialog):
         problems.setAccessibleName(self.tr("Missing or damaged stored files"))
         problems.setReadOnly(True)
         problems.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        repairable = bool(check.report.missing or check.report.damaged)
-        advice = QLabel(
-            self.tr(
-                "Repair forgets what cannot be trusted. The next backup of each environment "
-                "then stores again what its folder still holds, and every backup that needs "
-                "it restores whole again. A file no longer in any folder stays missing."
+        said = []
+        if check.report.missing or check.report.damaged:
+            said.append(
+                self.tr(
+                    "Repair forgets each stored file that cannot be trusted. The next backup of "
+                    "each environment then stores again what its folder still holds, and every "
+                    "backup that needs it restores whole again. A file no longer in any folder "
+                    "stays missing."
+                )
             )
-            if repairable
-            else self.tr(
-                "A damaged list of files cannot be repaired: its backup cannot be restored. "
-                "Delete that backup, then empty Deleted: what only it held is freed."
-            ),
-            self,
-        )
+        if check.report.damaged_manifests:
+            said.append(
+                self.tr(
+                    "A backup whose list of files is damaged cannot be restored, and while it "
+                    "is kept nothing can be freed: Repair deletes it for good. One that is in "
+                    "the team's store too is taken in again at the next sync."
+                )
+            )
+        advice = QLabel(" ".join(said), self)
+        advice.setObjectName("storeRepairAdvice")
         advice.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
-        if repairable:
-            repair = buttons.addButton(self.tr("&Repair"), QDialogButtonBox.ButtonRole.AcceptRole)
-            repair.setObjectName("repairStoreButton")
+        repair = buttons.addButton(self.tr("&Repair"), QDialogButtonBox.ButtonRole.AcceptRole)
+        repair.setObjectName("repairStoreButton")
         # The safe answer is the default: Enter closes.
         buttons.button(QDialogButtonBox.StandardButton.Close).setDefault(True)
         buttons.accepted.connect(self.accept)

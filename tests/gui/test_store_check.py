@@ -3,7 +3,7 @@ lists what a backup needs and cannot get, and Repair lets the next backup mend i
 
 from PySide6.QtWidgets import QApplication, QPlainTextEdit
 
-from tests.gui.conftest import click_button, when_modal
+from tests.gui.conftest import backup_rows, click_button, select_environment, when_modal
 from tests.gui.user import click_menu_entry, open_menu_bar_menu, press_shortcut
 from tests.store_view import damage_blob, flipped_bit, tamper_with_manifest
 
@@ -56,22 +56,30 @@ def test_a_damaged_store_lists_the_file_and_backup_that_need_it_and_repair_mends
     _banner_says(qtbot, window, "The store is whole")
 
 
-def test_a_damaged_list_of_files_is_named_and_no_repair_is_offered(
-    qtbot, window, service, environment, tmp_path
+def test_a_damaged_list_of_files_is_named_and_repair_deletes_its_backups(
+    qtbot, service, environment, config_dir, tmp_path, window
 ):
-    service.create_backup("billing", name="nightly")
-    tamper_with_manifest(tmp_path / "data", flipped_bit)
-    seen: dict[str, object] = {}
+    service.create_backup("billing", name="golden")
+    (config_dir / "only-in-nightly.ini").write_text("[nightly]\n")
+    nightly = service.create_backup("billing", name="nightly")
+    tamper_with_manifest(tmp_path / "data", flipped_bit, of_backup=nightly.id)
+    select_environment(window, "billing")
+    assert backup_rows(window) == ["nightly", "golden"]
+    seen: dict[str, str] = {}
 
-    def look(dialog) -> None:
+    def repair(dialog) -> None:
         seen["problems"] = dialog.findChild(QPlainTextEdit, "storeProblemsList").toPlainText()
-        seen["repair"] = dialog.findChild(object, "repairStoreButton")
-        dialog.reject()
+        seen["advice"] = dialog.findChild(object, "storeRepairAdvice").text()
+        click_button(dialog, "repairStoreButton")
 
-    answered = when_modal(look, named="storeCheckDialog", timeout_ms=20_000)
+    answered = when_modal(repair, named="storeCheckDialog", timeout_ms=20_000)
     _verify_from_the_file_menu(qtbot, window)
     qtbot.waitUntil(answered, timeout=20_000)
-    assert window.banner.kind == "error"
-    assert "A backup's list of files is damaged." in window.banner.text
-    assert str(seen["problems"]).startswith("nightly of billing: list of files damaged (")
-    assert seen["repair"] is None
+    assert seen["problems"].startswith("nightly of billing: list of files damaged (")
+    assert "Repair deletes it for good" in seen["advice"]
+
+    _banner_says(qtbot, window, "Deleted the backups whose list of files was damaged")
+    assert "(nightly of billing)" in window.banner.text
+    assert backup_rows(window) == ["golden"]
+    _verify_from_the_file_menu(qtbot, window)
+    _banner_says(qtbot, window, "The store is whole")

@@ -17,6 +17,7 @@ from envops_desktop.domain.enums import ActivityAction
 from envops_desktop.domain.errors import InvalidConfigurationFileError
 from envops_desktop.service import EnvOpsService, shared_layout
 from envops_desktop.service.sharing import SyncReport
+from tests.store_view import flipped_bit, tamper_with_manifest
 from tests.trees import describe_tree, make_config_tree, mess_up
 
 PASSPHRASE = "one team, one passphrase"
@@ -98,6 +99,28 @@ def test_a_backup_made_here_and_one_pulled_share_the_store_in_both_directions(
     mess_up(tree)
     a.restore_backup("billing", a.list_backups("billing")[0].id)
     assert (tree / "app.yaml").read_text() == "changed on b\n"
+
+
+def test_a_damaged_list_of_a_shared_backup_is_repaired_from_the_team_s_copy(workstations, tmp_path):
+    a, b, tree = workstations
+    made = a.create_backup("billing", name="before upgrade")
+    a.sync_shared_store(PASSPHRASE)
+    as_backed_up = describe_tree(tree)
+    tamper_with_manifest(tmp_path / "a", flipped_bit)
+
+    repair = a.repair_store(a.check_store())
+
+    assert [d.name for d in repair.deleted] == ["before upgrade"]
+    assert repair.from_team_store == [made.id]
+    # Gone from A only: the team is not told to delete it, and B still takes it in.
+    assert a.sync_shared_store(PASSPHRASE).pulled == ["before upgrade"]
+    assert a.check_store().healthy
+    there = _billing_on(b, tmp_path / "on-b" / "billing")
+    assert b.sync_shared_store(PASSPHRASE).pulled == ["before upgrade"]
+    mess_up(tree)
+    a.restore_backup("billing", made.id)  # its files fetched from the team's store
+    b.restore_backup("billing", made.id)
+    assert describe_tree(tree) == describe_tree(there) == as_backed_up
 
 
 def test_an_environment_that_is_not_here_is_named_not_pulled(workstations):
