@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envops_desktop.domain.enums import ActivityAction, EnvironmentStatus, Outcome
-from envops_desktop.domain.errors import InvalidInputError, OperationFailedError
+from envops_desktop.domain.errors import InvalidInputError, NotFoundError, OperationFailedError
 from envops_desktop.domain.excludes import check_patterns
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Environment, RestoreCommand
@@ -25,6 +25,14 @@ if TYPE_CHECKING:
     from envops_desktop.domain.schedules import ScheduleStatus
 
 MAX_NAME_LENGTH = 100
+
+
+def find_environment(ctx: ServiceContext, name_or_id: str) -> Environment:
+    """The environment of that name (or id) as recorded; NotFoundError if there is none."""
+    env = ctx.environments.by_name(name_or_id) or ctx.environments.by_id(name_or_id)
+    if env is None:
+        raise NotFoundError(f"There is no environment named {name_or_id}.")
+    return env
 
 
 def _check_name(ctx: ServiceContext, name: str) -> str:

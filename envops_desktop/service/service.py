@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from envops_desktop.domain.activity_query import ActivityQuery
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin, Outcome
@@ -16,8 +16,6 @@ from envops_desktop.domain.errors import (
     EnvOpsError,
     InvalidInputError,
     NotFoundError,
-    OperationCancelledError,
-    PreviewOutOfDateError,
 )
 from envops_desktop.domain.file_sample import FileSample
 from envops_desktop.domain.models import (
@@ -33,24 +31,16 @@ from envops_desktop.domain.progress import CancelToken, ProgressCallback, ignore
 from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.service import backups as backup_ops
 from envops_desktop.service import environments as environment_ops
+from envops_desktop.service import file_samples
 from envops_desktop.service.backup_references import pick_backup
 from envops_desktop.service.context import SHARED_STORE_SETTINGS, ServiceContext
 from envops_desktop.service.flushing import settle_detached
 from envops_desktop.service.garbage import GarbageReport, collect_garbage, waiting_for_backups
-from envops_desktop.service.parallel import Background, start_helpers_early
-from envops_desktop.service.recovery import (
-    may_have_leftovers,
-    put_right_earlier_restores,
-    recover_interrupted_operations,
-)
-from envops_desktop.service.restore import (
-    TreeWriter,
-    check_restorable,
-    restore_caveats,
-    restore_locked,
-)
-from envops_desktop.service.saved_files import saving_as
-from envops_desktop.service.scanning import holds_at_most, quick_scan
+from envops_desktop.service.parallel import start_helpers_early
+from envops_desktop.service.recovery import may_have_leftovers, recover_interrupted_operations
+from envops_desktop.service.restore import TreeWriter, check_restorable, restore_caveats
+from envops_desktop.service.restore_steps import RestorePlan, carry_out
+from envops_desktop.service.scanning import quick_scan
 from envops_desktop.service.store_check import (
     StoreProblem,
     StoreReport,
@@ -58,15 +48,8 @@ from envops_desktop.service.store_check import (
     store_problems,
 )
 from envops_desktop.service.store_repair import StoreRepair, repair_store
-from envops_desktop.service.team_locks import team_lock
-from envops_desktop.service.versions import (
-    VERSION_HEAD_BYTES,
-    short_printable,
-    version_file_in,
-    version_file_written,
-    version_read,
-    without_version_file,
-)
+from envops_desktop.service.versions import short_printable
+from envops_desktop.service.versions_brought import version_imported, version_restored, version_said
 from envops_desktop.store.database import unusable
 from envops_desktop.store.timestamps import utc_now
 
@@ -74,7 +57,6 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
     from envops_desktop.domain.changes import TreeChanges
-    from envops_desktop.domain.configuration import ManifestEntry
     from envops_desktop.domain.retention import RetentionRule
     from envops_desktop.domain.schedules import ScheduleRule, ScheduleStatus
     from envops_desktop.domain.shared_store import SharedStoreSettings
@@ -94,57 +76,6 @@ if TYPE_CHECKING:
 
 # Configuration-file operations are imported where used: they bring pydantic (the file
 # format's validation), whose import a backup or a restore from the command line need not pay.
-
-
-# A restore works out its report while it writes when the backup or the folder it replaces
-# holds up to this many entries. Beyond both, first: the folder's side of the comparison is
-# held whole (100 MiB for 200,000 paths), which beside the writing's own would pass the
-# memory target. Of the changes only their JSON is kept (`Replacement.report`): 200,000 files
-# into an empty folder peaked at 125 MB that way, against 147 MB with the report first.
-_REPORT_BESIDE_WRITING_UP_TO = 50_000
-
-
-def _report_beside_writing(env: Environment, file_count: int) -> bool:
-    return file_count <= _REPORT_BESIDE_WRITING_UP_TO or holds_at_most(
-        Path(env.path), _REPORT_BESIDE_WRITING_UP_TO
-    )
-
-
-def _checked_report(
-    env: Environment,
-    replacement: "tree_diff.Replacement",
-    only: list[str] | None,
-    previewed: "TreeChanges",
-    importing: bool,
-    cancel: CancelToken,
-) -> bytearray:
-    """What putting `replacement` in place (`only` those paths) changes in `env`'s folder
-    now, as the JSON kept with its activity entry; PreviewOutOfDateError if that is not
-    what was `previewed`."""
-    from envops_desktop.service.tree_diff import bearing_on
-
-    scan = quick_scan(env)
-    fingerprint = previewed.fingerprint
-    if fingerprint is not None and replacement.fingerprint(env, scan) == fingerprint:
-        # The folder as it was when previewed, to the inode and ctime, and the same tree to
-        # replace it: the same changes, without comparing 200,000 paths again (3-4 s).
-        whole = previewed
-    else:
-        whole = replacement.preview(env, None, cancel, scan)
-    # Paths left as they are may change at will (a log the service writes, unticked for
-    # that reason): the restore does not touch them, so it is still what was shown.
-    if bearing_on(whole, only) != bearing_on(previewed, only):
-        raise PreviewOutOfDateError(env.name, whole, importing)
-    if only is None:
-        return whole.to_json()
-    return replacement.report(env, only, cancel)
-
-
-def _sample(head: bytes, entry: "TreeEntry | ManifestEntry") -> FileSample:
-    """A stored file's first bytes, named by its recorded size and hash: a file of
-    gigabytes need not be read to its end to be told apart."""
-    assert entry.sha256 is not None, "only a file with content is read"
-    return FileSample(head, entry.size, entry.sha256)
 
 
 class EnvOpsService:
@@ -254,10 +185,7 @@ class EnvOpsService:
         return self._environment(name_or_id)
 
     def _environment(self, name_or_id: str) -> Environment:
-        env = self._ctx.environments.by_name(name_or_id) or self._ctx.environments.by_id(name_or_id)
-        if env is None:
-            raise NotFoundError(f"There is no environment named {name_or_id}.")
-        return env
+        return environment_ops.find_environment(self._ctx, name_or_id)
 
     def update_environment_version(self, name_or_id: str, version: str) -> Environment:
         env = self.get_environment(name_or_id)
@@ -609,30 +537,8 @@ class EnvOpsService:
         env = self.get_environment(environment)
         backup = self.backup_to_restore(env.name, backup_id, from_environment)
         only = self._chosen(env, backup, only)
-        version = self._version_brought(env, backup, only)
+        version = version_restored(self._ctx, env, backup, only)
         check_restorable(env, version, backup.total_bytes, A_BACKUP, look_inside)
-
-    def _version_brought(self, env: Environment, backup: Backup, only: list[str] | None) -> str:
-        """The version a restore of `backup` leaves `env` at. Where `env` keeps its version
-        in a file the restore writes, a backup of another environment brings the version
-        its copy of that file says, read through its links (that environment may have
-        none, or keep it elsewhere); one without it is refused, as `env` could not tell its
-        version afterwards."""
-        where = version_file_written(env, only)
-        if where is None or backup.environment_id == env.id:
-            return backup.version
-        entries = list(self._ctx.backups.entries(backup.id))
-        found = version_file_in(env, where, entries)
-        if found is None:
-            raise InvalidInputError(without_version_file(env, backup.name, "restored", entries))
-        said = version_read(found, self._stored_head, backup.name)
-        # Content in the team's store only is taken as recorded.
-        return backup.version if said is None else said
-
-    def _stored_head(self, entry: TreeEntry) -> bytes | None:
-        found: list[bytes] = []
-        self._read_stored(entry, lambda f: found.append(f.read(VERSION_HEAD_BYTES)))
-        return found[0] if found else None
 
     def check_import(
         self,
@@ -646,7 +552,7 @@ class EnvOpsService:
 
         env = self.get_environment(environment)
         refuse_losing_version_file(env, checked)
-        version = self._version_of_file(env.id, checked)
+        version = version_imported(self._ctx, env, checked)
         check_restorable(
             env, version, checked.manifest.total_bytes, A_CONFIGURATION_FILE, look_inside
         )
@@ -738,24 +644,14 @@ class EnvOpsService:
         """The first `limit` bytes of file `path` in a backup, with the size and hash of all
         of it, to show beside another version of it; None when the backup holds no such
         file, or its content is in the team's store only."""
-        found: list[bytes] = []
-        entry = self._read_backup_file(backup_id, path, lambda f: found.append(f.read(limit)))
-        return None if entry is None else _sample(found[0], entry)
+        return file_samples.backup_file(self._ctx, self.get_backup(backup_id), path, limit)
 
     def live_file(self, environment: str, path: str, limit: int = 1 << 20) -> FileSample | None:
         """The first `limit` bytes of regular file `path` of the environment's folder as it
-        is now, with the size and hash of all of it; None when no regular file is there. Never
-        through a link, nor waiting on a pipe put there since a preview: it would hold the
-        reader, and the window's quit with it, until something wrote to it."""
-        from envops_desktop.domain.file_sample import sample_of
-        from envops_desktop.store.file_reads import open_regular_file
-
-        try:
-            fd, _status = open_regular_file(Path(self.get_environment(environment).path) / path)
-        except OSError:
-            return None
-        with open(fd, "rb") as file:
-            return sample_of(file, limit)
+        is now, with the size and hash of all of it; None when no regular file is there
+        (never read through a link, nor from a pipe)."""
+        folder = Path(self.get_environment(environment).path)
+        return file_samples.live_file(folder, path, limit)
 
     def staged_file(
         self,
@@ -768,11 +664,7 @@ class EnvOpsService:
         archive with no manifest: laid out with `root_folder` as its root), with the size
         and hash of all of it, to show beside the folder's; None when it holds no such
         file."""
-        found: list[bytes] = []
-        entry = self._read_staged_file(
-            staged, path, root_folder, lambda f: found.append(f.read(limit))
-        )
-        return None if entry is None else _sample(found[0], entry)
+        return file_samples.staged_file(self._ctx, staged, path, root_folder, limit)
 
     def save_staged_file(
         self,
@@ -783,72 +675,15 @@ class EnvOpsService:
     ) -> Path:
         """Write file `path` of an uploaded configuration file (laid out with `root_folder`
         as its root), whole, as `destination` (replaced if there)."""
-        entry = self._staged_entry(staged, path, root_folder)
-        with saving_as(Path(destination), entry.mode if entry else 0) as copy:
-            if not self._read_staged_file(staged, path, root_folder, copy):
-                raise NotFoundError(
-                    f"{path} has no content in {staged.file_name} (a folder or link); nothing "
-                    "was saved."
-                )
-        return Path(destination)
-
-    def _read_staged_file(
-        self,
-        staged: "StagedConfiguration",
-        path: str,
-        root_folder: str | None,
-        read: "Callable[[BinaryIO], object]",
-    ) -> "ManifestEntry | None":
-        """Call `read` with file `path` of an uploaded configuration file open, and return
-        its entry; None when it holds no such file."""
-        entry = self._staged_entry(staged, path, root_folder)
-        if entry is None or entry.sha256 is None:
-            return None
-        with self._ctx.locks.blobs_in_use(), staged.blobs.open(entry.sha256) as f:
-            read(f)
-        return entry
-
-    @staticmethod
-    def _staged_entry(
-        staged: "StagedConfiguration", path: str, root_folder: str | None
-    ) -> "ManifestEntry | None":
-        inside = f"{root_folder}/{path}" if staged.plain is not None and root_folder else path
-        return next((e for e in staged.manifest.entries if e.path == inside), None)
+        return file_samples.save_staged_file(
+            self._ctx, staged, path, Path(destination), root_folder
+        )
 
     def save_backup_file(self, backup_id: str, path: str, destination: Path) -> Path:
         """Write file `path` of a backup, whole, as `destination` (replaced if there):
         to take one file back by hand."""
-        entry = self._backup_entry(backup_id, path)
-        with saving_as(Path(destination), entry.mode if entry else 0) as copy:
-            if entry is None or not self._read_stored(entry, copy):
-                raise NotFoundError(
-                    f"{path} has no content in this backup here (a folder or link, or kept in "
-                    "the team's store only); nothing was saved."
-                )
-        return Path(destination)
-
-    def _read_backup_file(
-        self, backup_id: str, path: str, read: "Callable[[BinaryIO], object]"
-    ) -> TreeEntry | None:
-        """Call `read` with file `path` of a backup open, and return its entry; None when
-        it has no such content here."""
-        entry = self._backup_entry(backup_id, path)
-        return entry if entry is not None and self._read_stored(entry, read) else None
-
-    def _backup_entry(self, backup_id: str, path: str) -> TreeEntry | None:
         backup = self.get_backup(backup_id)
-        return next((e for e in self._ctx.backups.entries(backup.id) if e.path == path), None)
-
-    def _read_stored(self, entry: TreeEntry, read: "Callable[[BinaryIO], object]") -> bool:
-        """Call `read` with a backup's file open; False when it has no content here."""
-        if entry.sha256 is None:
-            return False
-        with self._ctx.locks.blobs_in_use():
-            if not self._ctx.blobs.has(entry.sha256):
-                return False
-            with self._ctx.blobs.reading([entry.sha256]), self._ctx.blobs.open(entry.sha256) as f:
-                read(f)
-        return True
+        return file_samples.save_backup_file(self._ctx, backup, path, Path(destination))
 
     def compare(self, first: str, second: str, cancel: CancelToken | None = None) -> "TreeChanges":
         """How `second` differs from `first`: each a backup's id, or "live" (the folder of
@@ -904,26 +739,24 @@ class EnvOpsService:
         env = self.get_environment(environment)
         source = self._source_of(env, backup, from_environment)
         only = self._chosen(env, backup, only, from_preview=previewed is not None)
-        version = self._version_brought(env, backup, only)
+        version = version_restored(self._ctx, env, backup, only)
         subject = None
         if source is not None:
             subject = f"the restore of {backup.name} ({version}) from {source.name}"
-        return self._restore(
-            environment,
+        plan = RestorePlan(
             version,
             backup.total_bytes,
-            f"Before restoring '{backup.name}'" if backup_first else None,
-            lambda _env: backup,
             ActivityAction.BACKUP_RESTORED,
-            progress,
-            cancel,
+            lambda _env: backup,
+            of_backup(self._ctx, backup),
+            f"Before restoring '{backup.name}'" if backup_first else None,
             self._from_team_store(backup),
-            replacement=of_backup(self._ctx, backup),
-            subject=subject,
-            caveats=restore_caveats(self._ctx, backup),
-            only=only,
-            previewed=previewed,
+            subject,
+            restore_caveats(self._ctx, backup),
+            only,
+            previewed,
         )
+        return self._restore(environment, plan, progress, cancel)
 
     def backup_to_restore(
         self, environment: str, reference: str, from_environment: str | None = None
@@ -1036,83 +869,19 @@ class EnvOpsService:
     def _restore(
         self,
         environment: str,
-        version: str,
-        needed_bytes: int,
-        back_up_first_as: str | None,
-        backup_for: Callable[[Environment], Backup],
-        action: ActivityAction,
+        plan: RestorePlan,
         progress: ProgressCallback,
         cancel: CancelToken | None,
-        write_tree: TreeWriter | None = None,
-        *,
-        replacement: "tree_diff.Replacement",
-        subject: str | None = None,
-        caveats: list[str] | None = None,
-        only: list[str] | None = None,
-        previewed: "TreeChanges | None" = None,
     ) -> Environment:
-        """Check, lock, back up first if `back_up_first_as` names that backup, then restore
-        what `backup_for` gives: `replacement`'s tree, whose changes are kept as the
-        restore's report. A restore that is cancelled leaves no backup taken for it."""
-        cancel = cancel or CancelToken()
-        env = self.get_environment(environment)
-        importing = action is ActivityAction.CONFIGURATION_IMPORTED
-        what = A_CONFIGURATION_FILE if importing else A_BACKUP
-        check_restorable(env, version, needed_bytes, what, look_inside=False)  # at once
-        doing = "imported" if importing else "restored"
-        with (
-            # The others first: whichever holds this one too is then the one named.
-            self._ctx.locks.overlapping(env, self._ctx.environments.all()),
-            self._ctx.locks.environment(env.id, env.name),
-            team_lock(self._ctx, self._opened_store, env, doing) as team,
-        ):
-            env = self.get_environment(env.id)  # it may have changed while we waited
-            # Before anything looks at the folder (its version, the preview's check, the
-            # backup first): an interrupted restore's roll-back may change it.
-            put_right_earlier_restores(self._ctx, env)
-            check_restorable(env, version, needed_bytes, what)
-            report: bytearray | Background[bytearray]
-            if previewed is not None:
-                # Worked out under the lock before anything changes (a backup first changes
-                # nothing in the folder, and an import's file is not yet taken in), to
-                # refuse a restore the user saw other changes of.
-                report = _checked_report(env, replacement, only, previewed, importing, cancel)
-            taken_first = None
-            if back_up_first_as is not None:
-                taken_first = backup_ops.back_up_before_restore(
-                    self._ctx, env, back_up_first_as, progress, cancel
-                )
-            if previewed is None:
-                if _report_beside_writing(env, replacement.file_count):
-                    # Nothing to check it against: worked out while the new tree is written
-                    # (it reads the folder, which the writing leaves alone; `restore_locked`
-                    # starts it), waited for before the folder changes: 0.2 s less for the
-                    # 1 GiB tree.
-                    report = Background(
-                        lambda: replacement.report(env, only, cancel), "envops-report"
-                    )
-                else:
-                    report = replacement.report(env, only, cancel)
-            try:
-                env, unsettled = restore_locked(
-                    self._ctx,
-                    env,
-                    backup_for(env),
-                    action,
-                    progress,
-                    cancel,
-                    self._settle_later,
-                    write_tree,
-                    subject,
-                    caveats,
-                    team=team,
-                    only=only,
-                    report=report,
-                )
-            except OperationCancelledError:
-                if taken_first is not None:
-                    backup_ops.delete_backups(self._ctx, [taken_first])
-                raise
+        env, unsettled = carry_out(
+            self._ctx,
+            self.get_environment(environment),
+            plan,
+            progress,
+            cancel or CancelToken(),
+            self._opened_store,
+            self._settle_later,
+        )
         if unsettled is not None:
             self._unsettled.append(unsettled.id)
         return env
@@ -1198,20 +967,18 @@ class EnvOpsService:
 
         configuration_files.refuse_unanswered(staged)
         staged = self.as_imported_into(environment, staged)
-        return self._restore(
-            environment,
+        plan = RestorePlan(
             staged.manifest.version,
             staged.manifest.total_bytes,
-            f"Before importing '{staged.file_name}'" if backup_first else None,
-            lambda env: configuration_files.adopt_staged_configuration(self._ctx, env, staged),
             ActivityAction.CONFIGURATION_IMPORTED,
-            progress,
-            cancel,
-            replacement=self._file_tree(staged),
+            lambda env: configuration_files.adopt_staged_configuration(self._ctx, env, staged),
+            self._file_tree(staged),
+            f"Before importing '{staged.file_name}'" if backup_first else None,
             subject=f"the import of '{staged.file_name}'",
             caveats=staged.caveats,
             previewed=previewed,
         )
+        return self._restore(environment, plan, progress, cancel)
 
     def check_configuration_file(
         self,
@@ -1255,33 +1022,10 @@ class EnvOpsService:
 
         env = self.get_environment(environment)
         laid_out = answered(file, version, root_folder)
-        said = self._version_said(env, laid_out)
+        said = version_said(self._ctx, env, laid_out)
         if said is None or env.version_file is None:
             return laid_out
         return with_version_said(laid_out, version, said, env.version_file)
-
-    def _version_said(
-        self, env: Environment, file: "CheckedConfigurationFile | StagedConfiguration"
-    ) -> str | None:
-        """What `file`'s copy of the file `env` keeps its version in says (an archive with
-        no manifest: as laid out), when `env` keeps one and `file` holds it."""
-        from envops_desktop.service.configuration_files import StagedConfiguration, file_head
-
-        where = version_file_written(env)  # not one the import leaves as it is
-        if where is None:
-            return None
-        found = version_file_in(env, where, file.manifest.entries)
-        if found is None:
-            return None
-        if isinstance(file, StagedConfiguration):
-
-            def head_of(entry: "ManifestEntry") -> bytes | None:
-                with self._ctx.locks.blobs_in_use(), file.blobs.open(entry.sha256 or "") as f:
-                    return f.read(VERSION_HEAD_BYTES)
-
-        else:
-            head_of = functools.partial(file_head, file, limit=VERSION_HEAD_BYTES)
-        return version_read(found, head_of, file.file_name)
 
     def as_imported_into(self, environment: str, file: "File") -> "File":
         """`file`, to import into `environment`, with the version it brings as its manifest's
@@ -1290,24 +1034,11 @@ class EnvOpsService:
         from envops_desktop.service.configuration_files import refuse_losing_version_file
 
         refuse_losing_version_file(self.get_environment(environment), file)
-        version = self._version_of_file(environment, file)
+        version = version_imported(self._ctx, self.get_environment(environment), file)
         if version is None or version == file.manifest.version:
             return file
         return dataclasses.replace(
             file, manifest=file.manifest.model_copy(update={"version": version})
-        )
-
-    def _version_of_file(
-        self, environment: str, file: "CheckedConfigurationFile | StagedConfiguration"
-    ) -> str | None:
-        """The version importing `file` into `environment` brings: what its copy of the
-        environment's version file says (its manifest's may be of an environment that keeps
-        none), else its manifest's; None for an archive whose version is not yet answered."""
-        said = self._version_said(self.get_environment(environment), file)
-        if said is not None:
-            return said
-        return (
-            None if file.plain is not None and file.plain.version is None else file.manifest.version
         )
 
     def import_configuration_file(
@@ -1331,21 +1062,19 @@ class EnvOpsService:
         configuration_files.refuse_unanswered(checked)
         checked = self.as_imported_into(environment, checked)
         one_pass = configuration_files.ImportInOnePass(self._ctx, checked, backup_first, progress)
-        return self._restore(
-            environment,
+        plan = RestorePlan(
             one_pass.manifest.version,
             one_pass.manifest.total_bytes,
-            None,  # taken once the file has passed, inside the pass
-            one_pass.backup_for,
             ActivityAction.CONFIGURATION_IMPORTED,
-            progress,
-            cancel,
+            one_pass.backup_for,
+            self._file_tree(checked),
+            None,  # taken once the file has passed, inside the pass
             one_pass.write_tree,
-            replacement=self._file_tree(checked),
             subject=f"the import of '{checked.file_name}'",
             caveats=checked.caveats,
             previewed=previewed,
         )
+        return self._restore(environment, plan, progress, cancel)
 
     # Activity and recovery ------------------------------------------------------------------
 

@@ -14,8 +14,7 @@ from envops_desktop.domain.changes import ChangeKind
 from envops_desktop.domain.enums import ActivityAction
 from envops_desktop.domain.errors import InvalidInputError, NotFoundError, PreviewOutOfDateError
 from envops_desktop.domain.progress import Progress
-from envops_desktop.service import scanning, tree_diff
-from envops_desktop.service import service as service_module
+from envops_desktop.service import restore_steps, scanning, tree_diff
 from tests.spies import threads_calling
 from tests.trees import (
     changed_by_rsync,
@@ -999,7 +998,7 @@ def test_a_big_restore_works_out_its_report_beside_the_writing_only_when_that_ho
 ):
     # A backup bigger than the limit: its report is worked out while its files are written
     # only if the folder's side of it is small, excludes or not.
-    monkeypatch.setattr(service_module, "_REPORT_BESIDE_WRITING_UP_TO", 5)
+    monkeypatch.setattr(restore_steps, "_REPORT_BESIDE_WRITING_UP_TO", 5)
     root, backup = billing
     service.set_excludes("billing", excludes)
     if folder == "emptied":
