@@ -30,7 +30,8 @@ from bench.event_loop_monitor import EventLoopMonitor
 from envops_desktop.app import open_main_window
 from envops_desktop.controller.activity_model import PAGE_SIZE
 from envops_desktop.controller.change_rows import ChangeRows
-from envops_desktop.controller.main_controller import MainController, RestorePreview
+from envops_desktop.controller.dialog_work import RestorePreview
+from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.operation_runner import RunningOperation
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.service import EnvOpsService
@@ -105,7 +106,7 @@ def open_changes_view(app: QApplication, files: int, scratch: Path) -> tuple[flo
     service, full, backup, empty = _full_and_empty(files, scratch)
     controller = MainController(service)
     previewed: list[RestorePreview] = []
-    previewing = controller.preview_restore(empty, backup, full)
+    previewing = controller.dialog_work.preview_restore(empty, backup, full)
     previewing.succeeded.connect(previewed.append)
     run_and_watch(app, controller, lambda: _launched(controller, previewing))
     changes = previewed[0].changes
@@ -398,7 +399,9 @@ def main() -> None:
         rows.append((f"Restore backup ({size})", seconds, worst, p99))
         change_files(tree, 0.01, seed=77)
         seconds, worst, p99 = run_and_watch(
-            app, controller, lambda: _launched(controller, controller.preview_restore(env, backup))
+            app,
+            controller,
+            lambda: _launched(controller, controller.dialog_work.preview_restore(env, backup)),
         )
         rows.append(
             ("Work out a restore's changes (Restore dialog), 1 % changed", seconds, worst, p99)

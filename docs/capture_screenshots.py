@@ -184,7 +184,7 @@ def _capture(app: QApplication, scratch: Path) -> None:
     held: list[RunningOperation] = []
 
     def preview(chosen: list[str] | None) -> RunningOperation:
-        running = controller.preview_restore(billing, older, None, chosen)
+        running = controller.dialog_work.preview_restore(billing, older, None, chosen)
         if held_back:  # launched only once the dialog is grabbed
             held.append(running)
         else:

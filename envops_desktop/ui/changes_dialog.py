@@ -144,7 +144,7 @@ def when_listed(
     those paths would restore them), then hand their rows to `then`, unless the window of
     `asker` (the button clicked) has closed meanwhile. The `asker` is disabled until then,
     so that a second click opens no second view."""
-    listing = controller.list_changes(changes, only)
+    listing = controller.dialog_work.list_changes(changes, only)
     window = asker.window()
 
     def listed(rows: ChangeRows | None) -> None:
@@ -288,7 +288,7 @@ class ChangesDialog(QDialog):
         def work() -> tuple[str, Diff]:
             return path, diff_html(*contents.read(path), *titles, tones, digit_width)
 
-        reading = contents.controller.prepare_reading(
+        reading = contents.controller.dialog_work.prepare_reading(
             self.tr("Reading {path}").format(path=shown(path)), work
         )
         reading.succeeded.connect(self._diff_read)

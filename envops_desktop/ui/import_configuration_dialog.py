@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from envops_desktop.controller.change_rows import ChangeRows
-from envops_desktop.controller.main_controller import ImportPreview, MainController
+from envops_desktop.controller.dialog_work import ImportPreview
+from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.operation_runner import RunningOperation
 from envops_desktop.controller.record_table_model import human_size, local_time
 from envops_desktop.domain.changes import TreeChanges
@@ -222,7 +223,8 @@ class ImportConfigurationDialog(QDialog):
         return page
 
     def _preview(self, staged: StagedConfiguration, root_folder: str | None) -> None:
-        preview = self._controller.preview_import(self._environment, staged, root_folder)
+        work = self._controller.dialog_work
+        preview = work.preview_import(self._environment, staged, root_folder)
         # Through a child of the dialog, not a lambda: Qt disconnects a destroyed receiver,
         # and the dialog may be closed before its previews end.
         receiver = _PreviewReceiver(self, root_folder)
@@ -335,7 +337,7 @@ class ImportConfigurationDialog(QDialog):
         self.progress_bar.setRange(0, 0)  # busy: the manifest's size is not known yet
         self.pages.setCurrentIndex(UPLOADING_PAGE)
         self._launch(
-            self._controller.check_configuration(
+            self._controller.dialog_work.check_configuration(
                 self._environment,
                 path,
                 self.allow_links.isChecked(),
@@ -391,7 +393,7 @@ class ImportConfigurationDialog(QDialog):
         """Whether the environment runs `version`, perhaps once the user has updated it from
         the version box; `refuse` says why not first."""
         try:
-            self._controller.check_restorable_version(
+            self._controller.dialog_work.check_restorable_version(
                 self._environment, version, A_CONFIGURATION_FILE
             )
         except VersionMismatchError as mismatch:
@@ -405,7 +407,7 @@ class ImportConfigurationDialog(QDialog):
             # goes on once the environment runs its version.
             self.update_environment_requested.emit(mismatch.backup_version)
             try:
-                self._controller.check_restorable_version(
+                self._controller.dialog_work.check_restorable_version(
                     self._environment, version, A_CONFIGURATION_FILE
                 )
             except VersionMismatchError:
@@ -429,7 +431,7 @@ class ImportConfigurationDialog(QDialog):
         self.uploading_label.setText(self.tr("Uploading {name}…").format(name=checked.file_name))
         self.progress_bar.setRange(0, 100)
         self.progress_bar.setValue(0)
-        self._launch(self._controller.stage_configuration(checked), self._uploaded)
+        self._launch(self._controller.dialog_work.stage_configuration(checked), self._uploaded)
 
     def _warn(self, sentence: str) -> None:
         self.warning.setText(
@@ -597,7 +599,7 @@ class ImportConfigurationDialog(QDialog):
             # Cancelled, not waited for: a file on a share that hangs would hold the window
             # for as long. What it makes if it ends anyway is let go of then.
             self._upload.cancel()
-            self._upload.let_go(self._controller.release_configuration)
+            self._upload.let_go(self._controller.dialog_work.release_configuration)
             self._upload = None
         self._discard()
         super().reject()

@@ -525,7 +525,7 @@ class MainWindow(QMainWindow):
             return
         other = choices[chosen]
         environment = self.controller.service.get_environment(backup.environment_id)
-        comparing = self.controller.compare(backup, other)
+        comparing = self.controller.dialog_work.compare(backup, other)
         contents = backup_and_other_contents(self.controller, environment, backup, other)
         save = self._saver(other) if other is not None else None
         comparing.succeeded.connect(
@@ -552,7 +552,7 @@ class MainWindow(QMainWindow):
             return
         environment = target or self.controller.selected_environment
         try:
-            self.controller.check_restorable_version(environment, backup.version)
+            self.controller.dialog_work.check_restorable_version(environment, backup.version)
         except VersionMismatchError as mismatch:
             self.ask_about_version_mismatch(mismatch)
             return
@@ -563,7 +563,8 @@ class MainWindow(QMainWindow):
         caveats = self.controller.service.restore_caveats(backup.id)
 
         def preview(chosen: list[str] | None) -> RunningOperation:
-            running = self.controller.preview_restore(environment, backup, source, chosen)
+            work = self.controller.dialog_work
+            running = work.preview_restore(environment, backup, source, chosen)
             self.controller.runner.launch(running)
             return running
 

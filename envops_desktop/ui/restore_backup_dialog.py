@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from envops_desktop.controller.change_rows import ChangeRows
-from envops_desktop.controller.main_controller import RestorePreview
+from envops_desktop.controller.dialog_work import RestorePreview
 from envops_desktop.controller.operation_runner import RunningOperation
 from envops_desktop.controller.record_table_model import local_time
 from envops_desktop.domain.changes import TreeChanges

@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QSplitter
 
-from envops_desktop.controller import main_controller
+from envops_desktop.controller import dialog_work
 from envops_desktop.controller.change_rows import PATH_COLUMN, SIZE_COLUMN, ChangeRows
 from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.errors import OperationFailedError
@@ -60,7 +60,7 @@ def laid_out_on(monkeypatch):
             threads.append(threading.current_thread())
             super().__init__(changes)
 
-    monkeypatch.setattr(main_controller, "ChangeRows", NotingTheThread)
+    monkeypatch.setattr(dialog_work, "ChangeRows", NotingTheThread)
     return threads
 
 
