@@ -307,7 +307,7 @@ class EnvOpsService:
 
     def _tell_team(self, kind: str, subject: str, value: str) -> None:
         """Note a setting changed here for the team's store, if this data folder uses one:
-        the next sync tells it as an event (`sharing._tell_settings`)."""
+        the next sync tells it as an event (`team_events.tell_settings`)."""
         if self.shared_store() is not None:
             self._ctx.shared.note_setting_changed(kind, subject, value)
 

@@ -31,16 +31,10 @@ from envops_desktop.service.shared_layout import (
     refresh_indexes,
 )
 from envops_desktop.service.shared_store import OpenedStore
-from envops_desktop.service.sharing import (
-    PackReader,
-    checked_frames,
-    push_backup,
-    same_names,
-    share_environment,
-    shared_environments,
-    take_in,
-)
+from envops_desktop.service.sharing import PackReader, checked_frames, take_in
 from envops_desktop.service.store_prune import running_backup
+from envops_desktop.service.team_events import same_names, shared_environments
+from envops_desktop.service.team_push import push_backup, share_environment
 from envops_desktop.store.database import Database
 from envops_desktop.store.owned_folders import OwnedFolder
 from envops_desktop.store.sealing import DamagedObjectError

@@ -17,6 +17,8 @@ from envops_desktop.domain.errors import OperationFailedError
 
 # Attempts per request, backing off between them (botocore's "standard" mode: up to 20 s).
 _ATTEMPTS = 5
+# Requests a transfer keeps in flight, as restic keeps several.
+REQUESTS_IN_FLIGHT = 3
 
 
 class ObjectExistsError(OperationFailedError):
