@@ -28,7 +28,7 @@ from envops_desktop.service.team_locks import team_lock
 
 if TYPE_CHECKING:
     from envops_desktop.domain.changes import TreeChanges
-    from envops_desktop.service import tree_diff
+    from envops_desktop.service.replacements import Replacement
     from envops_desktop.service.shared_store import OpenedStore
     from envops_desktop.store.journal_records import JournalEntry
 
@@ -52,7 +52,7 @@ class RestorePlan:
     needed_bytes: int
     action: ActivityAction
     backup_for: Callable[[Environment], Backup]
-    replacement: "tree_diff.Replacement"
+    replacement: "Replacement"
     back_up_first_as: str | None = None
     write_tree: TreeWriter | None = None
     subject: str | None = None
@@ -145,7 +145,7 @@ def _checked_report(
 ) -> bytearray:
     """What putting the plan's tree in place changes in `env`'s folder now, as the JSON kept
     with its activity entry; PreviewOutOfDateError if that is not what was `previewed`."""
-    from envops_desktop.service.tree_diff import bearing_on
+    from envops_desktop.service.replacements import bearing_on
 
     replacement, only = plan.replacement, plan.only
     scan = quick_scan(env)

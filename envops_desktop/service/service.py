@@ -66,6 +66,7 @@ if TYPE_CHECKING:
         StagedConfiguration,
     )
     from envops_desktop.service.plain_archive_import import File
+    from envops_desktop.service.replacements import Replacement
     from envops_desktop.service.retention import Removal, RetentionReport
     from envops_desktop.service.schedules import ScheduledRun
     from envops_desktop.service.shared_store import OpenedStore, StoreCheck
@@ -513,7 +514,7 @@ class EnvOpsService:
         """What restoring a backup (`backup_id`: as `find_backup` takes it, of the environment
         or of `from_environment`) would change in the environment's folder, path by path;
         changes nothing. Files the hash cache knows as they are now are not read."""
-        from envops_desktop.service.tree_diff import of_backup
+        from envops_desktop.service.replacements import of_backup
 
         env = self.get_environment(environment)
         backup = self.backup_to_restore(env.name, backup_id, from_environment)
@@ -625,9 +626,9 @@ class EnvOpsService:
 
     def _file_tree(
         self, checked: "CheckedConfigurationFile | StagedConfiguration"
-    ) -> "tree_diff.Replacement":
+    ) -> "Replacement":
         """A configuration file's tree, as what its import puts in place."""
-        from envops_desktop.service.tree_diff import of_file
+        from envops_desktop.service.replacements import of_file
 
         manifest = checked.manifest
         entries: list[TreeEntry] = manifest.entries  # type: ignore[assignment]  # same fields
@@ -733,7 +734,7 @@ class EnvOpsService:
         names it: one wrong id must not overwrite production. With `previewed` (what the
         user was shown it would change), PreviewOutOfDateError if it would change anything
         else now, before anything changes."""
-        from envops_desktop.service.tree_diff import of_backup
+        from envops_desktop.service.replacements import of_backup
 
         backup = self.get_backup(backup_id)
         env = self.get_environment(environment)

@@ -14,7 +14,7 @@ from envops_desktop.domain.changes import ChangeKind
 from envops_desktop.domain.enums import ActivityAction
 from envops_desktop.domain.errors import InvalidInputError, NotFoundError, PreviewOutOfDateError
 from envops_desktop.domain.progress import Progress
-from envops_desktop.service import restore_steps, scanning, tree_diff
+from envops_desktop.service import replacements, restore_steps, scanning, tree_diff
 from tests.spies import threads_calling
 from tests.trees import (
     changed_by_rsync,
@@ -1009,13 +1009,13 @@ def test_a_big_restore_works_out_its_report_beside_the_writing_only_when_that_ho
         mess_up(root)
     preview = service.preview_restore("billing", backup.id)
     worked_out_on: list[str] = []
-    report = tree_diff.changes_json
+    report = replacements.changes_json
 
     def watched(*args, **kwargs):
         worked_out_on.append(threading.current_thread().name)
         return report(*args, **kwargs)
 
-    monkeypatch.setattr(tree_diff, "changes_json", watched)
+    monkeypatch.setattr(replacements, "changes_json", watched)
     service.restore_backup("billing", backup.id)
 
     assert worked_out_on == ["envops-report" if beside else threading.current_thread().name]
