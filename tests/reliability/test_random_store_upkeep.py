@@ -1,6 +1,7 @@
 """Backups taken between random edits, then deleted, brought back from Deleted, freed with
-the bin, collected and restored in a random order: each backup still held restores as the
-tree was when it was taken, and the store stays whole with nothing left over.
+the bin, collected, restored, and repaired after a list of files is damaged, in a random
+order: each backup still held restores as the tree was when it was taken, and the store
+stays whole with nothing left over.
 
 Seeded, so a failure names the seed that makes it again; rsync, comparing contents, is the
 judge.
@@ -16,6 +17,7 @@ from tests.reliability.test_random_edits import (
     edit_at_random,
     small_tree_of_every_kind,
 )
+from tests.store_view import flipped_bit, tamper_with_manifest
 from tests.trees import rsync_differences, snapshot
 
 pytestmark = [
@@ -23,7 +25,9 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed"),
 ]
 
-_STEPS = ["edit", "edit", "backup", "backup", "delete", "recover", "bin", "gc", "restore"]
+_STEPS = [
+    "edit", "edit", "backup", "backup", "delete", "recover", "bin", "gc", "restore", "damage"
+]  # fmt: skip
 
 
 def _differences(snapshot, folder) -> list[str]:
@@ -38,9 +42,7 @@ def test_backups_deletes_bins_gc_and_restores_keep_every_backup_whole(service, t
     service.add_environment("mail", root, version="1.0")
     snaps, story = {}, []
     for step in range(14):
-        op = rng.choice(
-            ["edit", "edit", "backup", "backup", "delete", "recover", "bin", "gc", "restore"]
-        )
+        op = rng.choice(_STEPS)
         live = [b.id for b in service.list_backups("mail")]
         deleted = [b.id for b in service.deleted_backups("mail")]
         story.append(op)
@@ -62,6 +64,17 @@ def test_backups_deletes_bins_gc_and_restores_keep_every_backup_whole(service, t
             chosen = rng.choice(live)
             service.restore_backup("mail", chosen)
             assert _differences(snaps[chosen], root) == [], story
+        elif op == "damage" and live + deleted:
+            # Every backup of the damaged list goes with the repair, whichever it was.
+            damaged = rng.choice(live + deleted)
+            tamper_with_manifest(tmp_path / "data", flipped_bit, of_backup=damaged)
+            repair = service.repair_store(service.check_store())
+            gone = {b.id for b in repair.deleted}
+            assert damaged in gone, story
+            for backup_id in gone:
+                snaps.pop(backup_id)
+            left = {b.id for b in service.list_backups("mail") + service.deleted_backups("mail")}
+            assert not gone & left, story
     report = service.check_store()
     assert report.healthy, (story, report)
     for backup in service.list_backups("mail"):
