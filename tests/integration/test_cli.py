@@ -1147,16 +1147,22 @@ def test_verify_names_the_backups_whose_list_of_files_is_damaged(cli, billing, t
     assert "deletes each backup whose list of files is damaged" in out
 
 
-def test_verify_repair_deletes_the_backups_whose_list_of_files_is_damaged(cli, billing, tmp_path):
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_verify_repair_deletes_the_backups_whose_list_of_files_is_damaged(
+    cli, billing, tmp_path, output
+):
     golden = json.loads(cli("backup", "create", "billing", "--name", "golden", "--json")[1])
     (billing / "only-in-nightly.ini").write_text("[nightly]\n")
     nightly = json.loads(cli("backup", "create", "billing", "--name", "nightly", "--json")[1])
     tamper_with_manifest(tmp_path / "data", flipped_bit, of_backup=nightly["id"])
 
-    code, out, _ = cli("verify", "--repair", "--json")
+    code, out, _ = cli("verify", "--repair", *(["--json"] if output == "json" else []))
 
     assert code == 1  # what it found
-    assert [b["name"] for b in json.loads(out)["deleted"]] == ["nightly"]
+    if output == "json":
+        assert [b["name"] for b in json.loads(out)["deleted"]] == ["nightly"]
+    else:
+        assert "Deleted the backups whose list of files was damaged (nightly of billing)" in out
     code, out, _ = cli("verify")
     assert code == 0 and "0 missing, 0 damaged, 0 unreferenced" in out, out
     code, out, _ = cli("backup", "list", "billing")

@@ -14,7 +14,7 @@ import zstandard
 
 from envops_desktop.cli import main
 from envops_desktop.domain.enums import ActivityAction
-from envops_desktop.domain.errors import InvalidConfigurationFileError
+from envops_desktop.domain.errors import InvalidConfigurationFileError, InvalidInputError
 from envops_desktop.service import EnvOpsService, shared_layout
 from envops_desktop.service.sharing import SyncReport
 from tests.store_view import flipped_bit, tamper_with_manifest
@@ -121,6 +121,29 @@ def test_a_damaged_list_of_a_shared_backup_is_repaired_from_the_team_s_copy(work
     a.restore_backup("billing", made.id)  # its files fetched from the team's store
     b.restore_backup("billing", made.id)
     assert describe_tree(tree) == describe_tree(there) == as_backed_up
+
+
+def test_a_shared_backup_deleted_here_can_be_recovered_until_the_team_is_told(
+    workstations, tmp_path
+):
+    a, b, _tree = workstations
+    made = a.create_backup("billing", name="before upgrade")
+    a.sync_shared_store(PASSPHRASE)
+    _billing_on(b, tmp_path / "on-b" / "billing")
+    b.sync_shared_store(PASSPHRASE)
+
+    a.delete_backup(made.id)
+    a.recover_backup(made.id)  # before a sync: the team never hears of it
+    assert a.sync_shared_store(PASSPHRASE).deleted == []
+    assert b.sync_shared_store(PASSPHRASE).deleted == []
+    assert b.get_backup(made.id).deleted_at is None
+
+    a.delete_backup(made.id)
+    a.sync_shared_store(PASSPHRASE)  # now the team's deletion
+    with pytest.raises(InvalidInputError, match="deleted for the whole team"):
+        a.recover_backup(made.id)
+    assert b.sync_shared_store(PASSPHRASE).deleted == ["before upgrade"]
+    assert b.get_backup(made.id, deleted_too=True).deleted_at is not None
 
 
 def test_an_environment_that_is_not_here_is_named_not_pulled(workstations):
