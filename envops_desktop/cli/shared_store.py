@@ -6,10 +6,7 @@ from contextlib import suppress
 
 from envops_desktop.cli.output import long_operation, print_result
 from envops_desktop.cli.prompts import ask_passphrase, unlock_if_shared
-from envops_desktop.domain.errors import (
-    NotFoundError,
-    WrongPassphraseError,
-)
+from envops_desktop.domain.errors import EnvOpsError, NotFoundError, WrongPassphraseError
 from envops_desktop.service import EnvOpsService
 
 
@@ -55,6 +52,10 @@ def run_store(service: EnvOpsService, args: argparse.Namespace) -> None:
                 passphrase or ask_passphrase(settings.url), bar, cancel
             )
         print_result(report, args.json, report.summary)
+        if report.refused:  # all else was done; a script still learns that this was not
+            raise EnvOpsError(
+                f"{len(report.refused)} of the team's backups were not taken in; see above."
+            )
         return
     if args.store_command == "prune":
         assert settings is not None

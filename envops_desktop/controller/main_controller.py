@@ -873,6 +873,8 @@ class MainController(QObject):
             None,
             lambda progress, cancel: self.service.sync_shared_store(passphrase, progress, cancel),
             lambda report: report.summary(),
+            # Done, but a backup of the team's not taken in waits for the user.
+            lambda report: Notification.ERROR if report.refused else Notification.SUCCESS,
         )
 
     def _on_operations_changed(self) -> None:

@@ -64,6 +64,15 @@ from envops_desktop.store.shared_records import SharedPart
 from envops_desktop.store.timestamps import from_text
 
 
+@dataclass(frozen=True)
+class Refused:
+    """A backup of the store not taken in, and why, in a sentence."""
+
+    name: str
+    created_at: datetime
+    why: str
+
+
 @dataclass
 class SyncReport:
     """What one sync did."""
@@ -72,6 +81,9 @@ class SyncReport:
     pulled: list[str] = field(default_factory=list)  # backups taken in from elsewhere
     deleted: list[str] = field(default_factory=list)  # deleted here, as others deleted them
     unmapped: list[str] = field(default_factory=list)  # shared environments not here
+    # Backups of the store not taken in for what their lists hold (a link leading out of
+    # an environment that allows none): looked at again at each sync.
+    refused: list[Refused] = field(default_factory=list)
 
     def summary(self) -> str:
         """What the sync did, in a sentence or two."""
@@ -88,6 +100,8 @@ class SyncReport:
                 + ", ".join(self.unmapped)
                 + " (add an environment of that name to map it to a folder here)."
             )
+        if self.refused:
+            said += "\nNot taken in: " + " ".join(refused.why for refused in self.refused)
         return said
 
 
@@ -120,8 +134,10 @@ def sync(
             for env in ctx.environments.all()
             if (shared_id := ctx.shared.shared_id(env.id)) is not None
         }
+        # One backup refused must not hold the team's others, nor the events and activity
+        # told after them: each sync failed at it until its environment allowed its links.
         report.pulled, report.unmapped = take_in(
-            ctx, objects, key, shared, mapped, skip, progress, cancel
+            ctx, objects, key, shared, mapped, skip, progress, cancel, refused=report.refused
         )
     # The pins, rules and schedules of what was shared just now; followed back at once, so
     # that this workstation counts a schedule's slots from the store's time of it as the
@@ -130,15 +146,6 @@ def sync(
         exchange_events(ctx, objects, key, report.deleted)
     exchange_activity(ctx, objects, key)
     return report
-
-
-@dataclass(frozen=True)
-class Refused:
-    """A backup of the store not taken in, and why, in a sentence."""
-
-    name: str
-    created_at: datetime
-    why: str
 
 
 @dataclass

@@ -138,3 +138,28 @@ def test_restoring_a_shared_environment_asks_for_the_passphrase_then_restores(
     assert window.banner.kind == "success", window.banner.text
     assert window.banner.text == "billing was restored to golden (4.2.0)."
     assert describe_tree(config_dir) == wanted
+
+
+def test_a_sync_that_refuses_a_teammate_s_backup_says_so_in_an_error_banner(
+    qtbot, window, environment, tmp_path, bucket, s3_endpoint, monkeypatch
+):
+    monkeypatch.setenv("ENVOPS_PASSPHRASE", PASSPHRASE)
+    url = f"s3://{bucket}/team"
+    window.controller.service.use_shared_store(url, PASSPHRASE, endpoint=s3_endpoint)
+    teammate = EnvOpsService(tmp_path / "teammate")
+    teammate.use_shared_store(url, PASSPHRASE, endpoint=s3_endpoint)
+    theirs = tmp_path / "theirs"
+    (theirs / "conf.d").mkdir(parents=True)
+    (theirs / "escape").symlink_to("../../../etc")
+    teammate.add_environment("billing", theirs, version="4.2.0")
+    teammate.create_backup("billing", name="leads out")
+    teammate.sync_shared_store(PASSPHRASE)
+    teammate.close()
+
+    press_shortcut(qtbot, window, "Ctrl+Shift+Y")
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=60_000)
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=60_000)
+
+    assert window.banner.kind == "error", window.banner.text
+    assert "Not taken in: the backup leads out from" in window.banner.text
+    assert "points outside the environment" in window.banner.text

@@ -348,7 +348,22 @@ def test_store_sync_on_the_command_line_shares_and_takes_in(
     )
     assert cli(tmp_path / "b", *add, str(tmp_path / "on-b"))[0] == 0
     code, out, _ = cli(tmp_path / "b", "store", "sync", "--json")
-    assert json.loads(out) == {"pushed": [], "pulled": ["nightly"], "deleted": [], "unmapped": []}
+    assert json.loads(out) == {
+        "pushed": [], "pulled": ["nightly"], "deleted": [], "unmapped": [], "refused": []
+    }  # fmt: skip
     code, out, _ = cli(tmp_path / "b", "backup", "list", "billing")
     assert "@" in out.splitlines()[1]  # made on another workstation, and said so
     assert cli(tmp_path / "b", "restore", "billing", "nightly", "--yes")[0] == 0
+
+    # A backup refused here is said, the rest of the sync done, and the exit code says so.
+    (tmp_path / "on-a" / "escape").symlink_to("../../../etc")
+    assert cli(tmp_path / "a", "backup", "create", "billing", "--name", "leads out")[0] == 0
+    (tmp_path / "on-a" / "escape").unlink()
+    assert cli(tmp_path / "a", "backup", "create", "billing", "--name", "after it")[0] == 0
+    assert cli(tmp_path / "a", "store", "sync")[0] == 0
+    code, out, err = cli(tmp_path / "b", "store", "sync")
+    assert code == 1
+    # Its own backup taken before the restore shared, and the one after the refused taken in.
+    assert out.startswith("Shared 1 backup; took in 1 backup.\nNot taken in: the backup leads")
+    assert "points outside the environment" in out
+    assert "1 of the team's backups were not taken in; see above." in err

@@ -14,7 +14,7 @@ import zstandard
 
 from envops_desktop.cli import main
 from envops_desktop.domain.enums import ActivityAction
-from envops_desktop.domain.errors import InvalidConfigurationFileError, InvalidInputError
+from envops_desktop.domain.errors import InvalidInputError
 from envops_desktop.service import EnvOpsService, shared_layout
 from envops_desktop.service.sharing import SyncReport
 from tests.store_view import flipped_bit, tamper_with_manifest
@@ -191,12 +191,33 @@ def test_a_list_of_files_from_elsewhere_that_leads_out_is_refused(workstations, 
     # of the environment: B refuses it as it would refuse such a configuration file.
     a, b, tree = workstations
     (tree / "escape").symlink_to("../../../etc")
-    a.create_backup("billing")
+    made = a.create_backup("billing")
     a.sync_shared_store(PASSPHRASE)
     _billing_on(b, tmp_path / "on-b" / "billing")
-    with pytest.raises(InvalidConfigurationFileError, match="points outside the environment"):
-        b.sync_shared_store(PASSPHRASE)
+    report = b.sync_shared_store(PASSPHRASE)
+    assert [refused.name for refused in report.refused] == [made.name]
+    assert "points outside the environment" in report.summary()
     assert b.list_backups("billing") == []
+    assert b.sync_shared_store(PASSPHRASE).refused == report.refused  # looked at again
+
+
+def test_a_refused_backup_of_the_team_holds_neither_the_others_nor_the_log(workstations, tmp_path):
+    # A sync stopped at the first backup refused: none after it was taken in, nor the
+    # activity told after them, and each later sync stopped there again.
+    a, b, tree = workstations
+    a.create_backup("billing", name="monday")
+    (tree / "escape").symlink_to("../../../etc")
+    a.create_backup("billing", name="tuesday")
+    (tree / "escape").unlink()
+    a.create_backup("billing", name="wednesday")
+    a.sync_shared_store(PASSPHRASE)
+    _billing_on(b, tmp_path / "on-b" / "billing")
+
+    report = b.sync_shared_store(PASSPHRASE)
+
+    assert sorted(report.pulled) == ["monday", "wednesday"]
+    assert [refused.name for refused in report.refused] == ["tuesday"]
+    assert {"monday", "wednesday"} <= {e.detail.split(" ")[0] for e in b.activity("billing")}
 
 
 def test_links_leading_out_come_in_where_the_environment_allows_them(
@@ -209,8 +230,7 @@ def test_links_leading_out_come_in_where_the_environment_allows_them(
     made = a.create_backup("billing")
     a.sync_shared_store(PASSPHRASE)
     there = _billing_on(b, tmp_path / "on-b" / "billing")
-    with pytest.raises(InvalidConfigurationFileError, match="points outside the environment"):
-        b.sync_shared_store(PASSPHRASE)
+    assert [refused.name for refused in b.sync_shared_store(PASSPHRASE).refused] == [made.name]
 
     b_folder = str(b.data_dir)
     b.close()
