@@ -4,11 +4,17 @@ import hashlib
 import os
 import random
 import re
+import shutil
 import socket
 import stat
 import struct
 import subprocess
 from pathlib import Path
+
+import pytest
+
+# rsync judges a restored tree; where it is missing, those tests cannot run.
+needs_rsync = pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed")
 
 
 def make_config_tree(root: Path, files: int = 0, seed: int = 7) -> None:

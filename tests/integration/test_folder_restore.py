@@ -1,7 +1,6 @@
 """Restoring a backup into a folder of its own: the environment stays as it is."""
 
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -15,10 +14,15 @@ from envops_desktop.domain.errors import (
 )
 from envops_desktop.domain.progress import CancelToken
 from tests.disks import needs_root_to_mount, small_disk
-from tests.trees import describe_tree, make_tree_of_every_kind, mess_up, rsync_differences
+from tests.trees import (
+    describe_tree,
+    make_tree_of_every_kind,
+    mess_up,
+    needs_rsync,
+    rsync_differences,
+)
 
 AS_ROOT = os.geteuid() == 0
-needs_rsync = pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed")
 
 
 @needs_rsync

@@ -23,12 +23,12 @@ from tests.trees import (
     make_config_tree,
     make_tree_of_every_kind,
     mess_up,
+    needs_rsync,
     rsync_differences,
     snapshot,
 )
 
 AS_ROOT = os.geteuid() == 0
-needs_rsync = pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed")
 
 
 @pytest.fixture

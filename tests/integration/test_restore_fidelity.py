@@ -13,13 +13,13 @@ from tests.trees import (
     SPARSE_SIZE,
     changed_by_rsync,
     make_tree_of_every_kind,
+    needs_rsync,
     posix_acl,
     rsync_differences,
     snapshot,
 )
 
 AS_ROOT = os.geteuid() == 0
-needs_rsync = pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed")
 
 
 @pytest.fixture

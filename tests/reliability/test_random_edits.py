@@ -25,15 +25,13 @@ from tests.trees import (
     itemized_by_rsync,
     made_long_ago,
     make_tree_of_every_kind,
+    needs_rsync,
     posix_acl,
     rsync_differences,
     snapshot,
 )
 
-pytestmark = [
-    pytest.mark.reliability,
-    pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed"),
-]
+pytestmark = [pytest.mark.reliability, needs_rsync]
 
 AS_ROOT = os.geteuid() == 0
 SEEDS = range(60)

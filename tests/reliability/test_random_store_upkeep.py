@@ -8,7 +8,6 @@ judge.
 """
 
 import random
-import shutil
 
 import pytest
 
@@ -18,12 +17,9 @@ from tests.reliability.test_random_edits import (
     small_tree_of_every_kind,
 )
 from tests.store_view import flipped_bit, tamper_with_manifest
-from tests.trees import rsync_differences, snapshot
+from tests.trees import needs_rsync, rsync_differences, snapshot
 
-pytestmark = [
-    pytest.mark.reliability,
-    pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed"),
-]
+pytestmark = [pytest.mark.reliability, needs_rsync]
 
 _STEPS = [
     "edit", "edit", "backup", "backup", "delete", "recover", "bin", "gc", "restore", "damage"

@@ -9,19 +9,15 @@ another, which is what the import keeps.
 
 import os
 import random
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from envops_desktop.service import EnvOpsService
-from tests.trees import rsync_differences
+from tests.trees import needs_rsync, rsync_differences
 
-pytestmark = [
-    pytest.mark.reliability,
-    pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed"),
-]
+pytestmark = [pytest.mark.reliability, needs_rsync]
 
 SEEDS = range(40)
 FOLDERS = ["", "a", "b", "a/c"]

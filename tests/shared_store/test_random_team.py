@@ -9,7 +9,6 @@ or security attributes), so there only its names, links and contents are compare
 """
 
 import random
-import shutil
 
 import pytest
 
@@ -20,12 +19,9 @@ from tests.reliability.test_random_edits import (
     edit_at_random,
     small_tree_of_every_kind,
 )
-from tests.trees import rsync_differences, snapshot
+from tests.trees import needs_rsync, rsync_differences, snapshot
 
-pytestmark = [
-    pytest.mark.reliability,
-    pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed"),
-]
+pytestmark = [pytest.mark.reliability, needs_rsync]
 
 PASSPHRASE = "one team, one passphrase"
 _STEPS = ["edit", "backup", "backup", "sync", "sync", "delete", "recover", "pin", "restore"]
