@@ -662,7 +662,8 @@ class MainController(QObject):
                 )
             )
         if repair.deleted:
-            environments = {env.id: env.name for env in self.service.list_environments()}
+            # The names the table holds: no read of the database on the window's thread.
+            environments = {env.id: env.name for env in self.environments_model.records()}
             names = ", ".join(
                 self.tr("{backup} of {env}").format(
                     backup=b.name, env=environments.get(b.environment_id, "?")
