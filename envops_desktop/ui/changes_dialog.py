@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
 
 from envops_desktop.controller.change_rows import PATH_COLUMN, ChangeRows
 from envops_desktop.controller.changes_model import ChangesModel
-from envops_desktop.controller.main_controller import MainController, Notification
+from envops_desktop.controller.main_controller import MainController
+from envops_desktop.controller.notifications import Notification
 from envops_desktop.controller.record_table_model import RECORD_ROLE
 from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges
 from envops_desktop.domain.file_sample import FileSample

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QMainWindow, QSystemTrayIcon
 
-from envops_desktop.controller.main_controller import MainController, Notification
+from envops_desktop.controller.main_controller import MainController
+from envops_desktop.controller.notifications import Notification
 from envops_desktop.ui.icons import icon
 
 if TYPE_CHECKING:

@@ -29,9 +29,11 @@ from PySide6.QtWidgets import (
 from envops_desktop import APP_NAME
 from envops_desktop.controller.action_rules import Needs
 from envops_desktop.controller.change_rows import ChangeRows
-from envops_desktop.controller.main_controller import MainController, Notification, StoreCheck
+from envops_desktop.controller.main_controller import MainController
+from envops_desktop.controller.notifications import Notification
 from envops_desktop.controller.operation_runner import RunningOperation, writes_grace_ends
 from envops_desktop.controller.record_table_model import local_time
+from envops_desktop.controller.store_work import StoreCheck
 from envops_desktop.data_dir import log_dir
 from envops_desktop.domain.errors import PreviewOutOfDateError, VersionMismatchError
 from envops_desktop.domain.models import MAX_BACKUP_NAME_LENGTH, Backup, Environment
@@ -164,7 +166,7 @@ class MainWindow(QMainWindow):
             (actions.about, self.show_about),
             (actions.preferences, self.show_preferences),
             (actions.sync, self.sync_with_team),
-            (actions.verify, self.controller.verify_store),
+            (actions.verify, self.controller.store_work.verify_store),
         ):
             actions.connect(action, slot)
         actions.fill_menus()
@@ -194,7 +196,7 @@ class MainWindow(QMainWindow):
         c = self.controller
         c.notify.connect(self.banner.show_message)
         c.version_mismatch.connect(self.ask_about_version_mismatch)
-        c.store_checked.connect(self.show_store_problems)
+        c.store_work.store_checked.connect(self.show_store_problems)
         c.selection_changed.connect(self._update_state)
         c.operations_changed.connect(self._update_state)
         self.environments.selected.connect(self._environment_selected)
@@ -293,22 +295,23 @@ class MainWindow(QMainWindow):
     def sync_with_team(self) -> None:
         """Share the backups made here and take in the team's, asking for the passphrase
         when neither ENVOPS_PASSPHRASE nor the keyring has it."""
-        settings = self.controller.shared_store()
+        settings = self.controller.store_work.shared_store()
         if settings is None:
             self.banner.show_message(
                 Notification.INFO,
                 self.tr("Connect a shared store first: File → Preferences → Storage."),
             )
             return
-        self._with_store_passphrase(settings.url, self.controller.sync_store)
+        self._with_store_passphrase(settings.url, self.controller.store_work.sync_store)
 
     def show_store_problems(self, check: StoreCheck) -> None:
         """After Verify store: list what it found wrong, if anything, and offer the repair."""
         if check.report.healthy:
             return  # the banner said so
-        dialog = StoreCheckDialog(check, self.controller.store_summary(check.report), self)
+        store = self.controller.store_work
+        dialog = StoreCheckDialog(check, store.store_summary(check.report), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(lambda: self.controller.repair_store(check.report))
+        dialog.accepted.connect(lambda: store.repair_store(check.report))
         dialog.open()
 
     def _with_store_passphrase(self, url: str, then: Callable[[str], object]) -> None:
@@ -325,7 +328,7 @@ class MainWindow(QMainWindow):
             if passphrase:
                 then(passphrase)
 
-        running = self.controller.stored_passphrase(url)
+        running = self.controller.store_work.stored_passphrase(url)
         running.succeeded.connect(found)
         running.failed.connect(lambda _message, _error: found(None))
         self.controller.runner.launch(running)
@@ -334,12 +337,12 @@ class MainWindow(QMainWindow):
         """For an environment shared with the team whose store is still locked in this
         window: ask for the passphrase, unlock on a worker, then do `then` again. True when
         the caller is to stop here (unlocking, or the user cancelled)."""
-        settings = self.controller.shared_store()
+        settings = self.controller.store_work.shared_store()
         if settings is None or not self.controller.service.needs_unlocking_for(environment.id):
             return False
 
         def unlock(passphrase: str) -> None:
-            running = self.controller.unlock_store(passphrase)
+            running = self.controller.store_work.unlock_store(passphrase)
             running.succeeded.connect(lambda _opened: then())
             running.failed.connect(
                 lambda message, _error: self.banner.show_message(Notification.ERROR, message)

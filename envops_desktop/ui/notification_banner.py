@@ -3,7 +3,7 @@
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QWidget
 
-from envops_desktop.controller.main_controller import Notification
+from envops_desktop.controller.notifications import Notification
 from envops_desktop.ui.label_text import plain_label
 
 _STYLES = {

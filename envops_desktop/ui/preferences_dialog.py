@@ -145,7 +145,7 @@ class PreferencesDialog(QDialog):
     def _storage_tab(self) -> QWidget:
         tab = QWidget(self)
         tab.setObjectName("storageTab")
-        settings = self._controller.shared_store()
+        settings = self._controller.store_work.shared_store()
         data_dir = plain_label(str(self._controller.service.data_dir), tab)
         data_dir.setObjectName("dataFolderLabel")
         self.url = self._field(tab, "storeUrlEdit", self.tr("Shared store address"))
@@ -221,7 +221,7 @@ class PreferencesDialog(QDialog):
         """Test connection: prove the server enforces conditional writes."""
         self._launch(
             self.tr("Testing the connection…"),
-            self._controller.test_store(*self._address()),
+            self._controller.store_work.test_store(*self._address()),
             lambda check: self.tr("{where} enforces conditional writes: it can be shared.").format(
                 where=check.where
             ),
@@ -235,7 +235,7 @@ class PreferencesDialog(QDialog):
             return
         self._launch(
             self.tr("Connecting…"),
-            self._controller.connect_store(
+            self._controller.store_work.connect_store(
                 *self._address(), self.passphrase.text(), self.remember.isChecked()
             ),
             lambda opened: (

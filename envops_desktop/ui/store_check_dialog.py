@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from envops_desktop.controller.main_controller import StoreCheck
+from envops_desktop.controller.store_work import StoreCheck
 from envops_desktop.ui.label_text import plain_label
 
 

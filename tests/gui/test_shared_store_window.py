@@ -101,7 +101,7 @@ def test_a_server_that_ignores_conditional_writes_is_refused_by_test_connection(
 
     _in_preferences(qtbot, window, test_through_a_proxy)
     assert "ignores If-None-Match on writes" in said[0]
-    assert window.controller.shared_store() is None
+    assert window.controller.store_work.shared_store() is None
 
 
 def test_restoring_a_shared_environment_asks_for_the_passphrase_then_restores(
