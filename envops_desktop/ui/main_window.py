@@ -15,7 +15,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractButton,
-    QComboBox,
     QInputDialog,
     QLineEdit,
     QMainWindow,
@@ -28,40 +27,30 @@ from PySide6.QtWidgets import (
 
 from envops_desktop import APP_NAME
 from envops_desktop.controller.action_rules import Needs
-from envops_desktop.controller.change_rows import ChangeRows
 from envops_desktop.controller.main_controller import MainController
 from envops_desktop.controller.notifications import Notification
-from envops_desktop.controller.operation_runner import RunningOperation, writes_grace_ends
-from envops_desktop.controller.record_table_model import local_time
+from envops_desktop.controller.operation_runner import writes_grace_ends
 from envops_desktop.controller.store_work import StoreCheck
 from envops_desktop.data_dir import log_dir
-from envops_desktop.domain.errors import PreviewOutOfDateError, VersionMismatchError
+from envops_desktop.domain.errors import VersionMismatchError
 from envops_desktop.domain.models import MAX_BACKUP_NAME_LENGTH, Backup, Environment
 from envops_desktop.store.configuration_reader import peek_environment_name
 from envops_desktop.ui.about_dialog import AboutDialog
 from envops_desktop.ui.activity_panel import ActivityPanel
 from envops_desktop.ui.add_environment_dialog import AddEnvironmentDialog
+from envops_desktop.ui.backup_flows import BackupFlows
 from envops_desktop.ui.backups_panel import BackupsPanel
-from envops_desktop.ui.changes_dialog import (
-    ChangesDialog,
-    backup_and_other_contents,
-    file_saver,
-    live_and_backup_contents,
-    when_listed,
-)
 from envops_desktop.ui.crash_reporter import CrashReporter
 from envops_desktop.ui.desktop_notifier import DesktopNotifier
 from envops_desktop.ui.drop_zone import dropped_file
 from envops_desktop.ui.environment_overview import EnvironmentOverview
 from envops_desktop.ui.environments_panel import EnvironmentsPanel
-from envops_desktop.ui.export_dialog import ExportDialog
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.import_configuration_dialog import ImportConfigurationDialog
 from envops_desktop.ui.label_text import ask_with_label, literal, plain_box
 from envops_desktop.ui.notification_banner import NotificationBanner
 from envops_desktop.ui.passphrase_prompt import ask_passphrase
 from envops_desktop.ui.preferences_dialog import PreferencesDialog
-from envops_desktop.ui.restore_backup_dialog import RestoreBackupDialog
 from envops_desktop.ui.retention_dialog import RetentionDialog
 from envops_desktop.ui.schedule_dialog import ScheduleDialog
 from envops_desktop.ui.store_check_dialog import StoreCheckDialog
@@ -119,6 +108,8 @@ class MainWindow(QMainWindow):
         self.notifier = DesktopNotifier(controller, self, settings, self.environments.select)
         self.task_progress = TaskProgress(controller.runner, self)
         self.statusBar().addPermanentWidget(self.task_progress)
+        # Restore, compare, export and delete, from the menus and the backups table.
+        self.backup_flows = BackupFlows(self, settings)
         self._make_actions()
         self._set_tab_order()
         self._connect()
@@ -156,10 +147,10 @@ class MainWindow(QMainWindow):
             (actions.retention, self.edit_retention),
             (actions.remove, self.remove_environment),
             (actions.backup, self.create_backup),
-            (actions.restore, lambda: self._with_backup(self.restore_backup)),
+            (actions.restore, lambda: self._with_backup(self.backup_flows.restore_backup)),
             (actions.import_file, self.import_configuration),
-            (actions.export, lambda: self._with_backup(self.export_backup)),
-            (actions.delete, lambda: self._with_backup(self.delete_backup)),
+            (actions.export, lambda: self._with_backup(self.backup_flows.export_backup)),
+            (actions.delete, lambda: self._with_backup(self.backup_flows.delete_backup)),
             (actions.refresh, self.controller.refresh),
             (actions.find, self.find),
             (actions.quit, self.close),
@@ -194,6 +185,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         c = self.controller
+        flows = self.backup_flows
         c.notify.connect(self.banner.show_message)
         c.version_mismatch.connect(self.ask_about_version_mismatch)
         c.store_work.store_checked.connect(self.show_store_problems)
@@ -201,16 +193,16 @@ class MainWindow(QMainWindow):
         c.operations_changed.connect(self._update_state)
         self.environments.selected.connect(self._environment_selected)
         self.environments.add_requested.connect(self.add_environment)
-        self.activity.report_requested.connect(self.show_restore_report)
-        self.backups.restore_requested.connect(self.restore_backup)
-        self.backups.restore_elsewhere_requested.connect(self.restore_into_another)
-        self.backups.restore_to_folder_requested.connect(self.restore_to_folder)
-        self.backups.compare_requested.connect(self.compare_backup)
-        self.backups.export_requested.connect(self.export_backup)
-        self.backups.delete_requested.connect(self.delete_backup)
+        self.activity.report_requested.connect(flows.show_restore_report)
+        self.backups.restore_requested.connect(flows.restore_backup)
+        self.backups.restore_elsewhere_requested.connect(flows.restore_into_another)
+        self.backups.restore_to_folder_requested.connect(flows.restore_to_folder)
+        self.backups.compare_requested.connect(flows.compare_backup)
+        self.backups.export_requested.connect(flows.export_backup)
+        self.backups.delete_requested.connect(flows.delete_backup)
         self.backups.pin_requested.connect(self.controller.toggle_pin)
         self.backups.recover_requested.connect(self.controller.recover_backup)
-        self.backups.empty_bin_requested.connect(self.empty_bin)
+        self.backups.empty_bin_requested.connect(flows.empty_bin)
         self.backups.table.selectionModel().selectionChanged.connect(self._update_state)
 
     def _environment_selected(self, env: Environment | None) -> None:
@@ -333,7 +325,7 @@ class MainWindow(QMainWindow):
         running.failed.connect(lambda _message, _error: found(None))
         self.controller.runner.launch(running)
 
-    def _unlocking_store_first(self, environment: Environment, then: Callable[[], None]) -> bool:
+    def unlocking_store_first(self, environment: Environment, then: Callable[[], None]) -> bool:
         """For an environment shared with the team whose store is still locked in this
         window: ask for the passphrase, unlock on a worker, then do `then` again. True when
         the caller is to stop here (unlocking, or the user cancelled)."""
@@ -426,188 +418,16 @@ class MainWindow(QMainWindow):
         dialog.findChild(QLineEdit).setMaxLength(MAX_BACKUP_NAME_LENGTH)
         if dialog.exec():
             self.controller.create_backup(env, dialog.textValue().strip() or None)
-            self.tabs.setCurrentWidget(self.backups)
+            self.show_backups()
+
+    def show_backups(self) -> None:
+        """Bring the Backups tab to the front, where an operation just started shows."""
+        self.tabs.setCurrentWidget(self.backups)
 
     def _with_backup(self, action: Callable[[Backup], None]) -> None:
         backup = self.backups.current()
         if backup is not None:
             action(backup)
-
-    def _choose(self, name: str, title: str, label: str, items: list[str]) -> int | None:
-        """Which of `items` the user picks in a small modal list (None: cancelled)."""
-        dialog = QInputDialog(self)
-        dialog.setObjectName(name)
-        dialog.setWindowTitle(title)
-        ask_with_label(dialog, label)
-        dialog.setComboBoxItems(items)
-        dialog.setComboBoxEditable(False)
-        if not dialog.exec():
-            return None
-        # By place, not text: two backups of one name made in one minute read alike.
-        chosen = dialog.findChild(QComboBox)
-        assert chosen is not None  # made by setComboBoxItems
-        return chosen.currentIndex()
-
-    def restore_into_another(self, backup: Backup) -> None:
-        """Restore to…: a backup of this environment into another of the same version."""
-        source = self.controller.service.get_environment(backup.environment_id)
-        others = [e for e in self.controller.environments_model.records() if e.id != source.id]
-        if not others:
-            self.banner.show_message(
-                Notification.INFO, self.tr("There is no other environment to restore into.")
-            )
-            return
-        chosen = self._choose(
-            "restoreToDialog",
-            self.tr("Restore to another environment"),
-            self.tr("Restore {backup} of {source} into:").format(
-                backup=literal(backup.name), source=literal(source.name)
-            ),
-            [f"{e.name} ({e.version})" for e in others],
-        )
-        if chosen is not None:
-            self.restore_backup(backup, others[chosen], source)
-
-    def restore_to_folder(self, backup: Backup) -> None:
-        """Restore to a folder…: the backup written into a new (or empty) folder."""
-        folder = self.files.folder(
-            self, "restoreToFolderDialog", self.tr("Choose a new or empty folder")
-        )
-        if folder is not None:
-            self.controller.restore_to_folder(backup, folder)
-
-    def show_restore_report(self, activity_id: int) -> None:
-        """What the restore an activity entry records changed, as it was kept then."""
-
-        def listed(rows: ChangeRows | None) -> None:
-            if rows is None:
-                self.banner.show_message(
-                    Notification.INFO,
-                    self.tr(
-                        "This entry has no list of changes: only a restore or an import that "
-                        "finished keeps one."
-                    ),
-                )
-            else:
-                ChangesDialog(
-                    rows, None, checkable=False, parent=self, settings=self._settings
-                ).exec()
-
-        when_listed(
-            self.controller,
-            self.activity.show_report,
-            lambda: self.controller.service.restore_report(activity_id),
-            listed,
-            lambda message: self.banner.show_message(Notification.ERROR, message),
-        )
-
-    def _saver(self, backup: Backup) -> Callable[[str], None]:
-        """Save… in the changes: one file of `backup`, where the user chooses."""
-        return file_saver(
-            self,
-            self.controller,
-            self.files,
-            backup.name,
-            lambda path, destination: self.controller.service.save_backup_file(
-                backup.id, path, destination
-            ),
-        )
-
-    def compare_backup(self, backup: Backup) -> None:
-        """Compare with…: this backup beside another of its environment, or its folder now."""
-        others = [b for b in self.controller.backups_model.records() if b.id != backup.id]
-        choices = [None, *others]
-        chosen = self._choose(
-            "compareWithDialog",
-            self.tr("Compare with"),
-            self.tr("Compare {backup} with:").format(backup=literal(backup.name)),
-            [self.tr("the folder as it is now")]
-            + [f"{b.name} ({local_time(b.created_at)})" for b in others],
-        )
-        if chosen is None:
-            return
-        other = choices[chosen]
-        environment = self.controller.service.get_environment(backup.environment_id)
-        comparing = self.controller.dialog_work.compare(backup, other)
-        contents = backup_and_other_contents(self.controller, environment, backup, other)
-        save = self._saver(other) if other is not None else None
-        comparing.succeeded.connect(
-            lambda rows: ChangesDialog(rows, contents, False, self, save, self._settings).exec()
-        )
-        comparing.failed.connect(
-            lambda message, _error: self.banner.show_message(Notification.ERROR, message)
-        )
-        self.controller.runner.launch(comparing)
-
-    def restore_backup(
-        self,
-        backup: Backup,
-        target: Environment | None = None,
-        source: Environment | None = None,
-        only: list[str] | None = None,
-    ) -> None:
-        """The restore flow: refuse a busy environment or another version, confirm, start;
-        into `target` (the selected environment unless given), a backup of `source`; `only`
-        those paths chosen to begin with (None: all)."""
-        reason = self.controller.why_unavailable(Needs.IDLE, backup)
-        if reason is not None:
-            self.banner.show_message(Notification.INFO, reason)
-            return
-        environment = target or self.controller.selected_environment
-        try:
-            self.controller.dialog_work.check_restorable_version(environment, backup.version)
-        except VersionMismatchError as mismatch:
-            self.ask_about_version_mismatch(mismatch)
-            return
-        if self._unlocking_store_first(
-            environment, lambda: self.restore_backup(backup, target, source, only)
-        ):
-            return
-        caveats = self.controller.service.restore_caveats(backup.id)
-
-        def preview(chosen: list[str] | None) -> RunningOperation:
-            work = self.controller.dialog_work
-            running = work.preview_restore(environment, backup, source, chosen)
-            self.controller.runner.launch(running)
-            return running
-
-        contents = live_and_backup_contents(self.controller, environment, backup)
-        save = self._saver(backup)
-        dialog = RestoreBackupDialog(
-            environment,
-            backup,
-            caveats,
-            self,
-            preview,
-            contents,
-            source,
-            save,
-            only,
-            self._settings,
-        )
-        if dialog.exec():
-            self.tabs.setCurrentWidget(self.backups)
-            running = self.controller.restore_backup(
-                environment,
-                backup,
-                dialog.backup_first.isChecked(),
-                dialog.only,
-                source,
-                dialog.previewed,
-            )
-            # The folder changed after the preview: the dialog again, with the new one and
-            # the paths chosen (else one Restore more would restore what was left alone).
-            chosen = dialog.only
-            running.failed.connect(
-                lambda _message, error: (
-                    isinstance(error, PreviewOutOfDateError)
-                    and QTimer.singleShot(
-                        0, lambda: self.restore_backup(backup, target, source, chosen)
-                    )
-                )
-            )
-        elif dialog.mismatch is not None:
-            self.ask_about_version_mismatch(dialog.mismatch)
 
     def select_environment_for(self, path: Path) -> None:
         """Select the environment a configuration file came from, or the only one."""
@@ -631,7 +451,7 @@ class MainWindow(QMainWindow):
         if reason is not None:
             self.banner.show_message(Notification.INFO, reason)
             return
-        if self._unlocking_store_first(
+        if self.unlocking_store_first(
             self.controller.selected_environment, lambda: self.import_configuration(path)
         ):
             return
@@ -639,7 +459,7 @@ class MainWindow(QMainWindow):
             self.controller, self.controller.selected_environment, self.files, self, self._settings
         )
         dialog.update_environment_requested.connect(self.update_environment)
-        dialog.accepted.connect(lambda: self.tabs.setCurrentWidget(self.backups))
+        dialog.accepted.connect(self.show_backups)
         # Once accepted it lives on hidden until its import ends: it comes back if the
         # folder changed since its preview.
         dialog.rejected.connect(dialog.deleteLater)
@@ -647,50 +467,6 @@ class MainWindow(QMainWindow):
         dialog.open()
         if path is not None:
             dialog.upload(path)
-
-    def export_backup(self, backup: Backup) -> None:
-        environment = self.controller.service.get_environment(backup.environment_id)
-        options = ExportDialog(backup, environment.name, self)
-        if not options.exec():
-            return
-        suggested = f"{environment.name} {backup.name}".replace("/", "-") + ".envops.zip"
-        path = self.files.save_file(
-            self,
-            "exportFileDialog",
-            self.tr("Export backup"),
-            suggested,
-            self.tr("EnvOps configuration files (*.envops.zip *.zip)"),
-        )
-        if path is not None:
-            self.controller.export_backup(backup, path, options.passphrase())
-
-    def delete_backup(self, backup: Backup) -> None:
-        if self.confirm(
-            "confirmDeleteBox",
-            self.tr("Delete backup"),
-            self.tr(
-                "Move the backup {name} of {date} to Deleted? It can be recovered there "
-                "for {days:g} days; then its content is freed."
-            ).format(
-                name=backup.name,
-                date=backup.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
-                days=self.controller.service.bin_days(),
-            ),
-            self.tr("Delete"),
-        ):
-            self.controller.delete_backup(backup)
-
-    def empty_bin(self) -> None:
-        if self.confirm(
-            "confirmEmptyBinBox",
-            self.tr("Empty Deleted"),
-            self.tr(
-                "Free every backup in Deleted now, of every environment? They cannot be "
-                "recovered afterwards."
-            ),
-            self.tr("Empty"),
-        ):
-            self.controller.empty_bin()
 
     # Dropping a configuration file onto the window ------------------------------------------
 

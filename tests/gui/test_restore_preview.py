@@ -475,14 +475,14 @@ def test_a_folder_left_alone_may_change_before_restore_is_clicked(
     # Were the preview taken as out of date, the Restore dialog would come back (noted here
     # instead of opened, which would hold the test).
     asked = []
-    restore_backup = window.restore_backup
+    restore_backup = window.backup_flows.restore_backup
 
     def noting_each_time(*args) -> None:
         asked.append(args)
         if len(asked) == 1:
             restore_backup(*args)
 
-    monkeypatch.setattr(window, "restore_backup", noting_each_time)
+    monkeypatch.setattr(window.backup_flows, "restore_backup", noting_each_time)
 
     def untick_conf_d_then_the_service_writes(changes) -> None:
         table = changes.findChild(object, "changesTable")
