@@ -906,13 +906,13 @@ class EnvOpsService:
         passphrase: str | None = None,
     ) -> Path:
         """Write a backup as a configuration file; with `passphrase`, protected by it."""
-        from envops_desktop.service import configuration_files
+        from envops_desktop.service import configuration_export
 
         backup = self.get_backup(backup_id)
         env = self.get_environment(backup.environment_id)
         destination = Path(destination)
         self._contents_here([backup], progress, cancel or CancelToken())
-        configuration_files.export_backup(
+        configuration_export.export_backup(
             self._ctx, env, backup, destination, progress, cancel or CancelToken(), passphrase
         )
         return destination
