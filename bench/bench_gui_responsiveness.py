@@ -160,7 +160,9 @@ def restore_from_the_dialog(app: QApplication, files: int, scratch: Path) -> Row
             QTimer.singleShot(20, press_restore_once_previewed)
 
     QTimer.singleShot(20, press_restore_once_previewed)
-    window.restore_backup(backup, target, full)  # as Options → Restore to…; returns once pressed
+    window.backup_flows.restore_backup(
+        backup, target, full
+    )  # as Options → Restore to…; returns once pressed
     while window.controller.runner.running:
         app.processEvents()
         time.sleep(0.001)

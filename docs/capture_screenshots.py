@@ -322,7 +322,7 @@ def _capture_store_check(controller: MainController, scratch: Path) -> None:
     with open(pack, "r+b") as file:
         file.seek(pack.stat().st_size // 2)
         file.write(b"bit rot " * 32)
-    controller.verify_store()
+    controller.store_work.verify_store()
     _finish(controller)
     while (dialog := QApplication.activeModalWidget()) is None:
         QApplication.processEvents()
@@ -332,7 +332,7 @@ def _capture_store_check(controller: MainController, scratch: Path) -> None:
 
 def _capture_changes(controller, window, previewed, contents, backup, name: str) -> None:  # noqa: ANN001
     """Show changes… with app.yaml's diff, conf.d/debug.ini left as it is."""
-    changes = ChangesDialog(previewed, contents, True, window, window._saver(backup))
+    changes = ChangesDialog(previewed, contents, True, window, window.backup_flows.saver_of(backup))
     changes.show()
     table = changes.table
     for row in range(table.model().rowCount()):

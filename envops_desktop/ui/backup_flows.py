@@ -109,7 +109,7 @@ class BackupFlows(QObject):
             lambda message: self._window.banner.show_message(Notification.ERROR, message),
         )
 
-    def _saver(self, backup: Backup) -> Callable[[str], None]:
+    def saver_of(self, backup: Backup) -> Callable[[str], None]:
         """Save… in the changes: one file of `backup`, where the user chooses."""
         return file_saver(
             self._window,
@@ -138,7 +138,7 @@ class BackupFlows(QObject):
         environment = self.controller.service.get_environment(backup.environment_id)
         comparing = self.controller.dialog_work.compare(backup, other)
         contents = backup_and_other_contents(self.controller, environment, backup, other)
-        save = self._saver(other) if other is not None else None
+        save = self.saver_of(other) if other is not None else None
         comparing.succeeded.connect(
             lambda rows: ChangesDialog(
                 rows, contents, False, self._window, save, self._settings
@@ -182,7 +182,7 @@ class BackupFlows(QObject):
             return running
 
         contents = live_and_backup_contents(self.controller, environment, backup)
-        save = self._saver(backup)
+        save = self.saver_of(backup)
         dialog = RestoreBackupDialog(
             environment,
             backup,
