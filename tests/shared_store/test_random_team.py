@@ -1,7 +1,8 @@
-"""Two workstations sharing one store back up, sync, delete, recover, pin and restore in a
-random order: once each has synced twice, they hold the same backups with the same pins,
-every backup restores on either as its tree was when it was taken, and both stores are
-whole.
+"""Two workstations sharing one store back up, sync, delete, recover, pin, restore (with a
+backup first or not, refused at another version), export a backup and import it on the
+other, apply retention, empty Deleted, collect garbage and verify, in a random order:
+once each has synced twice, they hold the same backups with the same pins, every backup
+restores on either as its tree was when it was taken, and both stores are whole.
 
 Seeded, so a failure names the seed that makes it again; rsync, comparing contents, is the
 judge. A backup from the other workstation restores as untrusted (no owners, special bits
@@ -12,7 +13,9 @@ import random
 
 import pytest
 
-from envops_desktop.domain.errors import InvalidInputError
+from envops_desktop.domain.enums import BackupOrigin
+from envops_desktop.domain.errors import InvalidInputError, VersionMismatchError
+from envops_desktop.domain.retention import RetentionRule
 from envops_desktop.service import EnvOpsService
 from tests.reliability.test_random_edits import (
     devices_excluded,
@@ -24,7 +27,10 @@ from tests.trees import needs_rsync, rsync_differences, snapshot
 pytestmark = [pytest.mark.reliability, needs_rsync]
 
 PASSPHRASE = "one team, one passphrase"
-_STEPS = ["edit", "backup", "backup", "sync", "sync", "delete", "recover", "pin", "restore"]
+_STEPS = [
+    *("edit", "backup", "backup", "sync", "sync", "delete", "recover", "pin", "restore"),
+    *("restore", "version", "export_import", "retention", "empty_bin", "gc", "verify"),
+]
 
 
 def _differences(snap, folder, trusted: bool) -> list[str]:
@@ -35,6 +41,16 @@ def _differences(snap, folder, trusted: bool) -> list[str]:
     # xattrs.
     untrusted = ["--no-p", "--no-o", "--no-g", "--no-t", "--no-A", "--no-X"]
     return rsync_differences(snap, folder, "--delete", "-c", *untrusted, *devices)
+
+
+def _trusted(backup, imported: set[str]) -> bool:
+    """Made on this workstation from its own folder: restored with owners, modes and
+    attributes; a teammate's or an imported file's restores as untrusted."""
+    return backup.made_on is None and backup.id not in imported
+
+
+def _new_backups(service: EnvOpsService, before: list[str]) -> list[str]:
+    return [b.id for b in service.list_backups("mail") if b.id not in before]
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -51,6 +67,7 @@ def test_two_workstations_in_a_random_order_agree_on_every_backup(
         trees[name] = small_tree_of_every_kind(tmp_path / f"on-{name}" / "mail")
         service.add_environment("mail", trees[name], version="1.0")
     snaps, story = {}, []
+    imported: set[str] = set()  # by an import, so restored as untrusted everywhere
     try:
         for step in range(18):
             name = rng.choice("ab")
@@ -78,9 +95,51 @@ def test_two_workstations_in_a_random_order_agree_on_every_backup(
                 service.pin_backup(chosen.id, not chosen.pinned)
             elif op == "restore" and live:
                 chosen = service.get_backup(rng.choice(live))
-                service.restore_backup("mail", chosen.id)
-                trusted = chosen.made_on is None
-                assert _differences(snaps[chosen.id], tree, trusted) == [], story
+                before = snapshot(tree, tmp_path / f"before{step}")
+                if chosen.version != service.get_environment("mail").version:
+                    with pytest.raises(VersionMismatchError):
+                        service.restore_backup("mail", chosen.id, backup_first=True)
+                    assert _differences(before, tree, True) == [], story
+                    continue
+                first = rng.random() < 0.5
+                service.restore_backup("mail", chosen.id, backup_first=first)
+                assert _differences(snaps[chosen.id], tree, _trusted(chosen, imported)) == []
+                for taken in _new_backups(service, live):  # the backup first
+                    snaps[taken] = before
+            elif op == "version":
+                service.update_environment_version("mail", rng.choice(["1.0", "2.0"]))
+            elif op == "export_import" and live:
+                chosen = service.get_backup(rng.choice(live))
+                other = stations["b" if name == "a" else "a"]
+                others_live = [b.id for b in other.list_backups("mail")]
+                exported = service.export_backup(chosen.id, tmp_path / f"export{step}.zip")
+                staged = other.stage_configuration_file(exported)
+                other_tree = trees["b" if name == "a" else "a"]
+                before = snapshot(other_tree, tmp_path / f"before{step}")
+                try:
+                    other.import_configuration("mail", staged, backup_first=True)
+                except VersionMismatchError:
+                    assert chosen.version != other.get_environment("mail").version, story
+                    assert _differences(before, other_tree, True) == [], story
+                    continue
+                finally:
+                    other.discard_staged_configuration(staged)
+                assert _differences(snaps[chosen.id], other_tree, False) == [], story
+                for taken in _new_backups(other, others_live):
+                    if other.get_backup(taken).origin is BackupOrigin.IMPORTED:
+                        snaps[taken] = snaps[chosen.id]
+                        imported.add(taken)
+                    else:
+                        snaps[taken] = before
+            elif op == "retention":
+                rule = RetentionRule(before_restore_last=rng.randint(1, 2), manual_days=None)
+                service.set_and_apply_retention("mail", rule)
+            elif op == "empty_bin":
+                service.empty_bin()
+            elif op == "gc":
+                service.collect_garbage()
+            elif op == "verify":
+                assert service.check_store().healthy, story
         for name in "abab":
             stations[name].sync_shared_store(PASSPHRASE)
 
@@ -99,7 +158,7 @@ def test_two_workstations_in_a_random_order_agree_on_every_backup(
             for backup_id in held[name]:
                 out = tmp_path / f"out-{name}-{backup_id}"
                 service.restore_to_folder(backup_id, out)
-                trusted = service.get_backup(backup_id).made_on is None
+                trusted = _trusted(service.get_backup(backup_id), imported)
                 assert _differences(snaps[backup_id], out, trusted) == [], (story, name)
             assert service.check_store().healthy, (story, name)
     finally:
