@@ -25,6 +25,7 @@ from envops_desktop.controller.operation_runner import (
     assert_gui_thread,
     reads_grace_ends,
 )
+from envops_desktop.controller.schedule_work import ScheduleWork
 from envops_desktop.controller.store_work import StoreWork
 from envops_desktop.controller.version_reads import VersionReads
 from envops_desktop.domain.changes import TreeChanges
@@ -46,9 +47,6 @@ from envops_desktop.service.parallel import helpers_yield
 from envops_desktop.workers.operation_worker import Operation
 
 if TYPE_CHECKING:
-    from envops_desktop.domain.retention import RetentionRule
-    from envops_desktop.domain.schedules import ScheduleRule, ScheduleStatus
-    from envops_desktop.service.retention import Removal
     from envops_desktop.service.schedules import ScheduledRun
 
 POLL_MS = 1000
@@ -104,6 +102,10 @@ class MainController(QObject):
         self.backups_model.read_in.connect(self.selection_changed)
         # What the dialogs work out before the user says go.
         self.dialog_work = DialogWork(service, self.runner, self)
+        # Schedules and retention, for their dialogs.
+        self.schedule_work = ScheduleWork(service, self._run, self)
+        self.schedule_work.notify.connect(self.notify)
+        self.schedule_work.changed.connect(self.refresh)
         # Verify store, Repair, and the team's store.
         self.store_work = StoreWork(service, self.runner, self._run, self.environments_model, self)
         self.activity_model = ActivityTableModel(
@@ -392,50 +394,7 @@ class MainController(QObject):
             return False
         return True
 
-    # Schedules -------------------------------------------------------------------------------
-
-    def schedule_of(self, environment: Environment) -> "ScheduleStatus":
-        return self.service.schedule(environment.id)
-
-    def schedule_text(self, environment: Environment) -> str | None:
-        """The environment's schedule in a line: its rule and its next run, or Off. None for
-        one removed by another process since the last refresh, which will drop its row."""
-        try:
-            schedule = self.service.schedule(environment.id)
-        except NotFoundError:
-            return None
-        return schedule.summary(self.service.now(), self.service.zone)
-
-    def preview_schedule(self, rule: "ScheduleRule | None") -> str:
-        return self.service.preview_schedule(rule)
-
-    def set_schedule(self, environment: Environment, rule: "ScheduleRule | None") -> None:
-        status = self.service.set_schedule(environment.id, rule)
-        self.refresh()
-        summary = status.summary(self.service.now(), self.service.zone)
-        self.notify.emit(
-            Notification.SUCCESS,
-            self.tr("{env} is backed up: {summary}.").format(env=environment.name, summary=summary)
-            if rule
-            else self.tr("{env} is no longer backed up on a schedule.").format(
-                env=environment.name
-            ),
-        )
-
-    def retention_of(self, environment: Environment) -> "RetentionRule":
-        return self.service.retention(environment.id)
-
-    def preview_retention(self, environment: Environment, rule: "RetentionRule") -> "list[Removal]":
-        return self.service.preview_retention(environment.id, rule)
-
-    def apply_retention(self, environment: Environment, rule: "RetentionRule") -> RunningOperation:
-        """Keep `rule` as the environment's and remove what it does not keep, on a worker."""
-        return self._run(
-            self.tr("Applying retention to {env}").format(env=environment.name),
-            environment,
-            lambda _progress, _cancel: self.service.set_and_apply_retention(environment.id, rule),
-            lambda report: report.summary(),
-        )
+    # Scheduled backups ----------------------------------------------------------------------
 
     def take_due_backups(self) -> RunningOperation | None:
         """Take the scheduled backups that are due, on a worker (one look at a time). While

@@ -143,6 +143,12 @@ class RunningOperation(QObject):
         self.finished.emit()
 
 
+# The main controller's way to run an operation on a worker and announce its end (banner,
+# refresh, desktop notification): label, environment, operation, the text said on success
+# and, optionally, the kind of that message.
+Announce = Callable[..., RunningOperation]
+
+
 class OperationRunner(QObject):
     """Runs operations in the background and knows which are still running; while any
     runs, the garbage collector's full passes, which stop every thread, wait."""

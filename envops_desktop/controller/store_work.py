@@ -3,7 +3,6 @@ store (connecting, unlocking, syncing). Long work runs on a worker and is announ
 every other operation (`Announce`: the main controller's banner and refresh)."""
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,7 +10,7 @@ from PySide6.QtCore import QObject, Signal
 
 from envops_desktop.controller.environments_model import EnvironmentsTableModel
 from envops_desktop.controller.notifications import Notification
-from envops_desktop.controller.operation_runner import OperationRunner, RunningOperation
+from envops_desktop.controller.operation_runner import Announce, OperationRunner, RunningOperation
 from envops_desktop.domain.progress import CancelToken, ProgressCallback
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.store_check import StoreProblem, StoreReport
@@ -21,10 +20,6 @@ if TYPE_CHECKING:
     from envops_desktop.domain.shared_store import SharedStoreSettings
 
 log = logging.getLogger(__name__)
-
-# Runs an operation on a worker and announces its end: label, environment, operation, the
-# text said on success and, optionally, the kind of that message.
-Announce = Callable[..., RunningOperation]
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ class BackupsPanel(QWidget):
 
     def _show_schedule(self) -> None:
         env = self._controller.selected_environment
-        summary = None if env is None else self._controller.schedule_text(env)
+        summary = None if env is None else self._controller.schedule_work.schedule_text(env)
         self.schedule_line.setVisible(summary is not None)
         self.empty_bin.setVisible(self._controller.showing_deleted)
         if summary is not None:

@@ -36,7 +36,7 @@ class RetentionDialog(QDialog):
         self.setWindowTitle(self.tr("Retention of {name}").format(name=environment.name))
         self._controller, self._environment = controller, environment
         tr = self.tr
-        rule = controller.retention_of(environment)
+        rule = controller.schedule_work.retention_of(environment)
         self.scheduled_days = QComboBox(self)
         self.scheduled_days.setObjectName("scheduledDaysCombo")
         self.scheduled_days.setAccessibleName(tr("Keep scheduled backups for"))
@@ -121,7 +121,7 @@ class RetentionDialog(QDialog):
         )
 
     def _update(self) -> None:
-        removals = self._controller.preview_retention(self._environment, self.rule())
+        removals = self._controller.schedule_work.preview_retention(self._environment, self.rule())
         count = len(removals)
         if count == 0:
             self.dry_run.setText(self.tr("No backup would be removed now."))
@@ -138,5 +138,5 @@ class RetentionDialog(QDialog):
         self.removals.setVisible(count > 0)
 
     def accept(self) -> None:
-        self._controller.apply_retention(self._environment, self.rule())
+        self._controller.schedule_work.apply_retention(self._environment, self.rule())
         super().accept()

@@ -107,7 +107,7 @@ class ScheduleDialog(QDialog):
         layout.addWidget(self.summary)
         layout.addWidget(self.error_label)
         layout.addWidget(buttons)
-        self._show(controller.schedule_of(environment))
+        self._show(controller.schedule_work.schedule_of(environment))
         for signal in (
             self.frequency.currentIndexChanged,
             self.hours.currentIndexChanged,
@@ -177,11 +177,11 @@ class ScheduleDialog(QDialog):
             (self.at, frequency not in (None, Frequency.EVERY_HOURS)),
         ):
             self._form.setRowVisible(widget, shown)
-        self.summary.setText(self._controller.preview_schedule(self.rule()))
+        self.summary.setText(self._controller.schedule_work.preview_schedule(self.rule()))
 
     def accept(self) -> None:
         try:
-            self._controller.set_schedule(self._environment, self.rule())
+            self._controller.schedule_work.set_schedule(self._environment, self.rule())
         except EnvOpsError as error:
             self.error_label.setText(str(error))
             self.error_label.show()
