@@ -554,7 +554,7 @@ class ImportConfigurationDialog(QDialog):
         self.caveats_label.hide()
         self.answers.hide()
         if self.staged is not None:
-            self._controller.service.discard_staged_configuration(self.staged)
+            self._controller.dialog_work.release_configuration(self.staged)
             self.staged = None
 
     # Closing -----------------------------------------------------------------------------
