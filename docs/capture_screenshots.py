@@ -193,21 +193,20 @@ def _capture(app: QApplication, scratch: Path) -> None:
 
     held_back = False
     contents = live_and_backup_contents(controller, billing, older)
-    caveats = service.restore_caveats(older.id)
-    dialog = RestoreBackupDialog(billing, older, caveats, window, preview, contents)
+    dialog = RestoreBackupDialog(billing, older, window, preview, contents)
     _finish(controller)
     dialog.show()
     save(dialog, "restore-backup-dialog")
     dialog.close()
     # A folder named by a long hash: its name breaks across lines instead of widening it.
     layered = Path(billing.path).parent / ("9f2c41d07be35a68" * 12) / "billing"
-    dialog = RestoreBackupDialog(replace(billing, path=str(layered)), older, caveats, window)
+    dialog = RestoreBackupDialog(replace(billing, path=str(layered)), older, window)
     dialog.show()
     save(dialog, "restore-backup-dialog-long-path")
     dialog.close()
     # A preview past its first second (one over 200,000 files takes five): the moving bar.
     held_back = True
-    dialog = RestoreBackupDialog(billing, older, caveats, window, preview, contents)
+    dialog = RestoreBackupDialog(billing, older, window, preview, contents)
     dialog.show()
     deadline = time.monotonic() + 1.2
     while time.monotonic() < deadline:
@@ -218,9 +217,7 @@ def _capture(app: QApplication, scratch: Path) -> None:
     _finish(controller)
     dialog.close()
     # Some paths unticked in Show changes…: only the ticked ones are restored.
-    dialog = RestoreBackupDialog(
-        billing, older, caveats, window, preview, contents, only=["app.yaml"]
-    )
+    dialog = RestoreBackupDialog(billing, older, window, preview, contents, only=["app.yaml"])
     _finish(controller)
     dialog.show()
     save(dialog, "restore-backup-dialog-selective")

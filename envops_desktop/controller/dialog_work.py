@@ -49,6 +49,8 @@ class RestorePreview:
     # Of a restore of some paths: those it changes although they were not chosen (a name
     # left as it is whose node a file brought back joins, which rsync then sees relinked).
     unchosen: tuple[str, ...] = ()
+    # Of the whole backup's: what the restore will not bring back exactly, to read first.
+    caveats: tuple[str, ...] = ()
 
 
 class DialogWork(QObject):
@@ -143,7 +145,10 @@ class DialogWork(QObject):
                 for change in changes.changes
                 if not (left.selected(change.path) or left.holds_selected(change.path))
             )
-            return RestorePreview(changes, unchosen=unchosen)
+            # Here, not as the dialog opens: unless this process may give files away, they
+            # read every entry's owner (0.36-0.51 s for 200,000 files).
+            caveats = () if only is not None else tuple(self.service.restore_caveats(backup.id))
+            return RestorePreview(changes, unchosen=unchosen, caveats=caveats)
 
         label = self.tr("Working out what {env} would change").format(env=environment.name)
         return self.runner.prepare(label, None, operation, let_go_at_quit=True)

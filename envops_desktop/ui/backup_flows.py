@@ -173,7 +173,6 @@ class BackupFlows(QObject):
             environment, lambda: self.restore_backup(backup, target, source, only)
         ):
             return
-        caveats = self.controller.service.restore_caveats(backup.id)
 
         def preview(chosen: list[str] | None) -> RunningOperation:
             work = self.controller.dialog_work
@@ -186,7 +185,6 @@ class BackupFlows(QObject):
         dialog = RestoreBackupDialog(
             environment,
             backup,
-            caveats,
             self._window,
             preview,
             contents,

@@ -48,7 +48,6 @@ class RestoreBackupDialog(QDialog):
         self,
         environment: Environment,
         backup: Backup,
-        caveats: list[str] | None = None,
         parent: QWidget | None = None,
         preview: Callable[[list[str] | None], RunningOperation] | None = None,
         contents: Contents | None = None,
@@ -124,11 +123,12 @@ class RestoreBackupDialog(QDialog):
         layout.addLayout(header)
         layout.addSpacing(8)
         layout.addLayout(details)
-        if caveats:
-            notes = plain_label("\n".join(f"• {caveat}" for caveat in caveats), self)
-            notes.setObjectName("restoreCaveats")
-            notes.setWordWrap(True)
-            layout.addWidget(notes)
+        # What the restore will not bring back exactly: from the whole backup's preview.
+        self.caveats = plain_label(parent=self)
+        self.caveats.setObjectName("restoreCaveats")
+        self.caveats.setWordWrap(True)
+        self.caveats.hide()
+        layout.addWidget(self.caveats)
         layout.addWidget(self.backup_first)
         layout.addWidget(buttons)
         # The height its wrapped texts take at that width: the size hint is for a narrower
@@ -176,6 +176,11 @@ class RestoreBackupDialog(QDialog):
         self.previewed = preview.changes
         self._show_counts()
         self.show_changes.setEnabled(self._contents is not None)
+        if preview.caveats:
+            self.caveats.setText("\n".join(f"• {caveat}" for caveat in preview.caveats))
+            self.caveats.show()
+            height = self.layout().totalHeightForWidth(self.width())
+            self.resize(self.width(), max(self.height(), height))
 
     def _refused(self, refusal: str) -> None:
         self._say(refusal)
