@@ -370,6 +370,10 @@ class EnvOpsService:
         """Backups of the environment, newest first."""
         return self._ctx.backups.for_environment(self.get_environment(environment).id)
 
+    def backup_versions(self, environment: str) -> list[str]:
+        """The versions the environment's backups hold, newest first, each once."""
+        return self._ctx.backups.versions(self.get_environment(environment).id)
+
     def get_backup(self, backup_id: str, deleted_too: bool = False) -> Backup:
         """A backup by its id or any unique prefix of it; one in Deleted only `deleted_too`."""
         matches = self._ctx.backups.ids_starting_with(backup_id.strip()) if backup_id else []

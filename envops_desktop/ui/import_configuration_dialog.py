@@ -504,7 +504,7 @@ class ImportConfigurationDialog(QDialog):
         level is the root, with what each would change."""
         assert staged.plain is not None
         env = self._environment
-        known = [b.version for b in self._controller.service.list_backups(env.id)]
+        known = self._controller.service.backup_versions(env.id)
         versions = list(dict.fromkeys([env.version, *known]))
         top = staged.plain.top_folder
         self.answers.ask(versions, top, env.name)

@@ -128,6 +128,18 @@ def test_backups_are_listed_newest_first(service, environment):
     assert [b.id for b in service.list_backups("billing")] == [second.id, first.id]
 
 
+def test_the_versions_backed_up_are_offered_newest_first_each_once_without_deleted_ones(
+    service, environment
+):
+    # What an archive with no manifest is offered to belong to, beside the version now.
+    for version in ("4.1.0", "4.2.0", "4.1.0", "5.0.0"):
+        service.update_environment_version("billing", version)
+        newest = service.create_backup("billing")
+    service.delete_backup(newest.id)  # the only 5.0.0
+
+    assert service.backup_versions("billing") == ["4.1.0", "4.2.0"]
+
+
 def test_a_deleted_backup_waits_in_deleted_then_frees_only_blobs_no_other_backup_uses(
     service, environment, config_dir, tmp_path
 ):
