@@ -80,6 +80,46 @@ def _open_window(service: EnvOpsService, settings: QSettings) -> MainWindow:
     return window
 
 
+def _capture_caveats(controller: MainController, window: MainWindow, scratch: Path) -> None:
+    """The Restore dialog naming, once its preview is in, a file that kept changing while
+    its backup read it: a log written to all through the backup."""
+    ledger_dir = scratch / "ledger"
+    ledger_dir.mkdir()
+    (ledger_dir / "ledger.yaml").write_text("currency: EUR\n")
+    log = ledger_dir / "ledger.log"
+    log.write_bytes(os.urandom(32 << 20))
+    ledger = controller.service.add_environment("ledger", ledger_dir, version="2.0.0")
+    writing = threading.Event()
+
+    def keep_writing() -> None:
+        with open(log, "r+b") as f:
+            while not writing.is_set():
+                f.seek(0)
+                f.write(os.urandom(1 << 20))
+                f.flush()
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        busy = controller.service.create_backup("ledger", name="Busy")
+    finally:
+        writing.set()
+        writer.join()
+    assert busy.changed_while_read, "the log did not change while it was read"
+
+    def preview(chosen: list[str] | None) -> RunningOperation:
+        running = controller.dialog_work.preview_restore(ledger, busy, None, chosen)
+        controller.runner.launch(running)
+        return running
+
+    dialog = RestoreBackupDialog(ledger, busy, window, preview)
+    dialog.show()
+    _finish(controller)
+    QApplication.processEvents()
+    save(dialog, "restore-backup-dialog-caveats")
+    dialog.close()
+
+
 def _finish(controller: MainController) -> None:
     while controller.runner.running:
         QApplication.processEvents()
@@ -222,6 +262,7 @@ def _capture(app: QApplication, scratch: Path) -> None:
     dialog.show()
     save(dialog, "restore-backup-dialog-selective")
     dialog.close()
+    _capture_caveats(controller, window, scratch)
     previewed = ChangeRows(service.preview_restore(billing.id, older.id))
     _capture_changes(controller, window, previewed, contents, older, "changes-dialog")
     nightly = service.find_backup(billing.id, "Nightly")
