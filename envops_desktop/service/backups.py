@@ -18,6 +18,7 @@ from envops_desktop.domain.errors import NotFoundError, OperationFailedError
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
+from envops_desktop.domain.times import recordable_ns
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.garbage import collect_garbage
 from envops_desktop.service.links_as_read import LinksAsRead
@@ -34,6 +35,8 @@ from envops_desktop.service.scanning import (
 from envops_desktop.service.versions import current_version
 from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import ingest_files
+from envops_desktop.store.blobs import AsRead
+from envops_desktop.store.file_metadata import metadata_as_read
 from envops_desktop.store.file_writes import sync_to_disk
 from envops_desktop.store.hash_caches import CacheRow, Known
 from envops_desktop.store.manifest_codec import EntryRow, ManifestWriter
@@ -53,29 +56,35 @@ def _store_files(
     placed: NewPlacements,
     meter: ProgressMeter,
     cancel: CancelToken,
-) -> Iterator[tuple[str, int, bool, dict[str, str] | None]]:
+    steady_before_ns: int,
+) -> Iterator[tuple[str, int, bool, dict[str, str] | None, AsRead | None]]:
     """Store the contents of the `chosen` files (by position); yield per file, in order, its
-    sha256, its size as read, whether it kept changing while it was read, and its xattrs as
-    read with it (None when it has none).
+    sha256, its size as read, whether it kept changing while it was read, its xattrs as
+    read with it (None when it has none), and its status as read where it changed (or
+    another file took its name) since the scan, or may have unseen (changed within a ctime
+    tick of the scan: `steady_before_ns`).
 
     New packed blobs are added to `placed`; they become part of the store when the backup
     is recorded.
     """
     work = functools.partial(ingest_files, str(ctx.data_dir))
-    top, paths, sizes = str(root), files.paths, files.sizes
+    top, paths, sizes, ctimes = str(root), files.paths, files.sizes, files.ctimes_ns
     for batch, outcome in run_in_batches(
         work,
         chosen,
         total,
-        lambda i: os.path.join(top, paths[i]),
+        lambda i: (
+            os.path.join(top, paths[i]),
+            ctimes[i] if ctimes[i] < steady_before_ns else None,
+        ),
         sizes.__getitem__,
         "envops-backup",
         cancel,
     ):
-        for sha, size, at, changed, xattrs in outcome:
+        for sha, size, at, changed, xattrs, as_read in outcome:
             if at is not None:
                 placed.add(sha, at)
-            yield sha, size, changed, xattrs
+            yield sha, size, changed, xattrs, as_read
         meter.advance(sum(map(sizes.__getitem__, batch)), paths[batch[-1]])
 
 
@@ -138,9 +147,8 @@ class _FileRows:
     the hash cache or stored as it comes; notes what goes into the cache."""
 
     cache: _CacheUpdate
-    # Per file not known, its sha256, its size as read, whether it changed meanwhile, and its
-    # xattrs.
-    stored: Iterator[tuple[str, int, bool, dict[str, str] | None]]
+    # Per file not known, what `_store_files` yields of it.
+    stored: Iterator[tuple[str, int, bool, dict[str, str] | None, AsRead | None]]
     started_ns: int
     total_bytes: int = 0
     changed_while_read: list[str] = field(default_factory=list)
@@ -158,20 +166,23 @@ class _FileRows:
         ):
             digest = None
             if sha is None:
-                sha, read, changed, xattrs = next(self.stored)
+                sha, read, changed, xattrs, as_read = next(self.stored)
                 if not sha:  # left out, as if the scan had not found it
                     self.removed.append(path)
                     cache_read(None)
                     continue
+                if as_read is not None:  # not the file scanned: the row is the one read's
+                    mode, mtime_ns = as_read.mode, recordable_ns(as_read.mtime_ns)
+                    meta = metadata_as_read(meta, as_read.uid, as_read.gid, xattrs, as_read.data)
                 # The scan left them to the helper that read the file; one that read them
                 # itself (a hardlink, a sparse file) keeps what it read.
-                if xattrs and not (meta and "xattrs" in meta):
+                elif xattrs and not (meta and "xattrs" in meta):
                     meta = metas[index] = {**(meta or {}), "xattrs": xattrs}  # for the cache too
                 if changed:
                     self.changed_while_read.append(path)
-                # Changed while it was read (its size as read differs from its scan), or may
-                # still change within its mtime tick: not cached.
-                elif read == size and mtime_ns < racy_before:
+                # Changed while it was read (its size as read differs from its scan), or since
+                # its scan, or may still change within its mtime tick: not cached.
+                elif as_read is None and read == size and mtime_ns < racy_before:
                     digest = bytes.fromhex(sha)
                     fresh += 1
                 size = read
@@ -218,7 +229,17 @@ def _store_tree(
     placed = NewPlacements()
     total = sum(map(scan.files.sizes.__getitem__, to_store))
     meter = ProgressMeter(progress, _PHASE, total)
-    stored = _store_files(ctx, Path(env.path), scan.files, to_store, total, placed, meter, cancel)
+    stored = _store_files(
+        ctx,
+        Path(env.path),
+        scan.files,
+        to_store,
+        total,
+        placed,
+        meter,
+        cancel,
+        scan.steady_before_ns,
+    )
     cache = _CacheUpdate(scan.files, known, scan.steady_before_ns)
     file_rows = _FileRows(cache, stored, scan.started_ns, linked_to=scan.linked_to)
     # Rows go into the manifest as the files are read, never all held at once.

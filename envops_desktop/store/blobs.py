@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import zstandard
 
@@ -34,7 +34,13 @@ from envops_desktop.store.blob_bodies import (
     write_all,
 )
 from envops_desktop.store.database import Database
-from envops_desktop.store.file_metadata import NOTHING, Applied, read_xattrs
+from envops_desktop.store.file_metadata import (
+    NOTHING,
+    Applied,
+    data_extents,
+    may_have_holes,
+    read_xattrs,
+)
 from envops_desktop.store.file_reads import open_regular_file
 from envops_desktop.store.file_writes import (
     sync_to_disk,
@@ -106,12 +112,30 @@ def _read_as(sha: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
         raise DamagedBlobError.unreadable(sha, error) from None
 
 
+class AsRead(NamedTuple):
+    """A file's status as its content was read, where that is not the status its scan saw:
+    it changed, or another file took its name, in between. What a backup records of it
+    must be this, or a restore gives the content read another file's mode, owner, time or
+    holes (writing zeros where the data read had bytes)."""
+
+    mode: int  # the permission bits, as a scan keeps them
+    mtime_ns: int
+    uid: int
+    gid: int
+    data: list[list[int]] | None  # a sparse file's data (`file_metadata.data_extents`)
+
+
 # What storing one file gave: its sha256, its size as read, where its blob was packed (None
 # when the content was already stored, or is large and has a file of its own), whether it
-# kept changing while it was read, and its extended attributes (None when it has none).
-Ingested = tuple[str, int, PackedAt | None, bool, dict[str, str] | None]
+# kept changing while it was read, its extended attributes (None when it has none), and its
+# status as read where that is not the one its scan saw.
+Ingested = tuple[str, int, PackedAt | None, bool, dict[str, str] | None, AsRead | None]
 # What storing a file removed (or made something else) before its turn came gave: nothing.
-REMOVED: Ingested = ("", 0, None, False, None)
+REMOVED: Ingested = ("", 0, None, False, None, None)
+# A file to store: its path, and the ctime of its inode when it was scanned. Any change to
+# the file, or another file at its name, has another ctime; except within the ctime's tick,
+# so a file changed that close to its scan, or not scanned, gives None: no ctime to trust.
+Source = tuple[str, int | None]
 # How many times a file that changes while it is read is read before it is stored as is.
 _READS_OF_A_CHANGING_FILE = 3
 # Bytes of small contents read and held until the pack index is asked about them together.
@@ -126,6 +150,7 @@ class _SmallRead:
     data: bytes
     changed: bool  # it kept changing while it was read
     xattrs: dict[str, str] | None
+    as_read: AsRead | None
 
 
 def _identity(st: os.stat_result) -> tuple[int, int, int]:
@@ -133,13 +158,22 @@ def _identity(st: os.stat_result) -> tuple[int, int, int]:
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
-def _settled(fd: int, before: tuple[int, int, int]) -> tuple[bool, dict[str, str] | None]:
+def _settled(fd: int, before: os.stat_result) -> tuple[bool, dict[str, str] | None]:
     # Whether the open file changed since its status was `before`, and its xattrs. They are
     # read here, where a backup once read them by path before its helpers began (0.4 s of a
     # first backup of 200,000 files), and before the status, so that an attribute set
     # meanwhile moves the ctime it compares.
     xattrs = read_xattrs(fd) or None
-    return _identity(os.fstat(fd)) != before, xattrs
+    return _identity(os.fstat(fd)) != _identity(before), xattrs
+
+
+def _as_read(fd: int, status: os.stat_result, scanned_ctime_ns: int | None) -> AsRead | None:
+    # The open file's status where it is not the one scanned; read after its content, as
+    # looking for holes moves the file's offset.
+    if status.st_ctime_ns == scanned_ctime_ns:
+        return None
+    data = data_extents(fd, status.st_size) if may_have_holes(status) else None
+    return AsRead(status.st_mode & 0o7777, status.st_mtime_ns, status.st_uid, status.st_gid, data)
 
 
 # Blobs looked up in the pack index in one query: SQLite allows 999 parameters in older builds.
@@ -245,10 +279,12 @@ class BlobStore:
 
     def ingest(self, source: str, pack: PackWriter) -> Ingested:
         """Store a file's content: small content into `pack`, large into a file of its own."""
-        return self.ingest_all([source], pack)[0]
+        return self.ingest_all([(source, None)], pack)[0]
 
-    def ingest_all(self, sources: Iterable[str], pack: PackWriter) -> list[Ingested]:
+    def ingest_all(self, sources: Iterable[Source], pack: PackWriter) -> list[Ingested]:
         """Store each file's content, as `ingest` does; per file, in order, what storing it gave.
+        A file whose ctime is not the one its source names (or that names none) comes with
+        its status as read.
 
         The name is the hash of exactly the bytes stored. A file that changes while it is
         read (its size, mtime or ctime moved) is read again, a few times at most; content
@@ -264,7 +300,7 @@ class BlobStore:
         group: list[Ingested | _SmallRead] = []
         held = 0
         for source in sources:
-            read = self._read(source)
+            read = self._read(*source)
             group.append(read)
             if isinstance(read, _SmallRead):
                 held += len(read.data)
@@ -293,7 +329,7 @@ class BlobStore:
                     and not (sha[:2] in folders and self._loose(sha))
                 )
                 at = pack.append(sha, *small_body(read.data)) if new else None
-                read = (sha, len(read.data), at, read.changed, read.xattrs)
+                read = (sha, len(read.data), at, read.changed, read.xattrs, read.as_read)
             outcomes.append(read)
         return outcomes
 
@@ -304,36 +340,44 @@ class BlobStore:
         with os.scandir(self.root) as entries:
             return {entry.name for entry in entries if len(entry.name) == 2}
 
-    def _read(self, source: str) -> Ingested | _SmallRead:
+    def _read(self, source: str, scanned_ctime_ns: int | None) -> Ingested | _SmallRead:
         # Read again while it changes as it is read; the last time, kept as read.
         for _ in range(_READS_OF_A_CHANGING_FILE - 1):
-            read = self._read_once(source, keep_if_changed=False)
+            read = self._read_once(source, scanned_ctime_ns, keep_if_changed=False)
             if read is not None:
                 return read
-        read = self._read_once(source, keep_if_changed=True)
+        read = self._read_once(source, scanned_ctime_ns, keep_if_changed=True)
         assert read is not None
         return read
 
-    def _read_once(self, source: str, keep_if_changed: bool) -> Ingested | _SmallRead | None:
+    def _read_once(
+        self, source: str, scanned_ctime_ns: int | None, keep_if_changed: bool
+    ) -> Ingested | _SmallRead | None:
         # A small file's content, to be packed; a large one's stored in a file of its own.
         try:
             fd, status = open_regular_file(source)
         except (FileNotFoundError, NotADirectoryError):  # it, or a folder above it
             return REMOVED
         try:
-            before = _identity(status)
             first = first_read(fd, status.st_size, SMALL_FILE)
             if len(first) < SMALL_FILE:
-                changed, xattrs = _settled(fd, before)
+                changed, xattrs = _settled(fd, status)
                 if changed and not keep_if_changed:
                     return None
-                return _SmallRead(hashlib.sha256(first).hexdigest(), first, changed, xattrs)
-            return self._store_large(fd, first, before, keep_if_changed)
+                as_read = _as_read(fd, status, scanned_ctime_ns)
+                sha = hashlib.sha256(first).hexdigest()
+                return _SmallRead(sha, first, changed, xattrs, as_read)
+            return self._store_large(fd, first, status, scanned_ctime_ns, keep_if_changed)
         finally:
             os.close(fd)
 
     def _store_large(
-        self, fd: int, first: bytes, before: tuple[int, int, int], keep_if_changed: bool
+        self,
+        fd: int,
+        first: bytes,
+        status: os.stat_result,
+        scanned_ctime_ns: int | None,
+        keep_if_changed: bool,
     ) -> Ingested | None:
         # A large file's content, its `first` bytes read, into a file of its own.
         reader = HashingReader(fd)
@@ -341,14 +385,14 @@ class BlobStore:
         try:
             with open(tmp, "wb") as out:
                 compressed = encode_chunks(reader.chunks(first), out)
-            changed, xattrs = _settled(fd, before)
+            changed, xattrs = _settled(fd, status)
             if changed and not keep_if_changed:
                 return None
             sha = reader.digest.hexdigest()
             self.adopt(sha, tmp, compressed)
         finally:
             tmp.unlink(missing_ok=True)
-        return sha, reader.size, None, changed, xattrs
+        return sha, reader.size, None, changed, xattrs, _as_read(fd, status, scanned_ctime_ns)
 
     def _found(self, sha: str) -> PackedAt | Path:
         where = self.locate(sha)

@@ -154,14 +154,39 @@ def read_metadata(
             extents = data_extents(fd, st.st_size)
         finally:
             os.close(fd)
-    if xattrs or extents is not None or hardlink is not None:
-        meta = dict(meta or {})
-        if xattrs:
-            meta["xattrs"] = xattrs
-        if extents is not None:
-            meta["data"] = extents
-        if hardlink is not None:
-            meta["hardlink"] = hardlink
+    return _with_rest(meta, xattrs, extents, hardlink)
+
+
+def metadata_as_read(
+    scanned: EntryMeta | None,
+    uid: int,
+    gid: int,
+    xattrs: dict[str, str] | None,
+    extents: list[list[int]] | None,
+) -> EntryMeta | None:
+    """The metadata of a file as its content was read, its owner `uid`:`gid`, where that is
+    not the file its scan saw (`scanned`); the hardlink stays the scan's, which is checked
+    against the contents read (`LinksAsRead`)."""
+    owner = _owner(uid, gid) if _HAS_OWNERS else None
+    return _with_rest(owner, xattrs, extents, (scanned or {}).get("hardlink"))  # type: ignore[arg-type]
+
+
+def _with_rest(
+    owner: EntryMeta | None,
+    xattrs: dict[str, str] | None,
+    extents: list[list[int]] | None,
+    hardlink: str | None,
+) -> EntryMeta | None:
+    # The owner's shared metadata, or a copy of it with what else there is to say.
+    if not (xattrs or extents is not None or hardlink is not None):
+        return owner
+    meta = dict(owner or {})
+    if xattrs:
+        meta["xattrs"] = xattrs
+    if extents is not None:
+        meta["data"] = extents
+    if hardlink is not None:
+        meta["hardlink"] = hardlink
     return meta
 
 

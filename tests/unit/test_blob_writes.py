@@ -140,7 +140,7 @@ def test_a_batch_of_small_files_packs_only_new_contents_after_one_index_query(
     monkeypatch.setattr(os.path, "exists", lambda p: looked_for.append(p) or exists(p))
 
     with store.packing() as pack:
-        ingested = store.ingest_all([str(tree / name) for name in contents], pack)
+        ingested = store.ingest_all([(str(tree / name), None) for name in contents], pack)
 
     monkeypatch.undo()
     db.connection().set_trace_callback(None)
@@ -254,7 +254,7 @@ def test_small_contents_go_into_their_pack_a_megabyte_at_a_time_and_read_back_wh
     for index, content in enumerate(contents):
         source = tmp_path / f"key{index}.pem"
         source.write_bytes(content)
-        sources.append(str(source))
+        sources.append((str(source), None))
 
     gc.collect()  # earlier tests' databases, closed when collected, write as they close
     before = _write_calls()
@@ -281,7 +281,7 @@ def test_small_files_are_read_on_their_descriptors_with_no_file_object(tmp_path,
     for index, content in enumerate(contents):
         source = tmp_path / f"s{index}.conf"
         source.write_bytes(content)
-        sources.append(str(source))
+        sources.append((str(source), None))
     made: list[object] = []
     real_open = open
     monkeypatch.setattr("builtins.open", lambda f, *a, **k: made.append(f) or real_open(f, *a, **k))
@@ -295,3 +295,24 @@ def test_small_files_are_read_on_their_descriptors_with_no_file_object(tmp_path,
         assert size == len(content)
         with store.open(sha) as stored:
             assert stored.read() == content
+
+
+def test_a_file_changed_since_its_scan_is_stored_with_its_status_as_read(tmp_path):
+    (tmp_path / "data").mkdir()
+    store = open_store(tmp_path / "data")
+    same, changed = tmp_path / "same.conf", tmp_path / "changed.conf"
+    for path in (same, changed):
+        path.write_bytes(b"port = 8443\n")
+    scanned = {path: path.stat().st_ctime_ns for path in (same, changed)}
+    changed.chmod(0o600)  # after its scan: its ctime moves
+
+    with store.packing() as pack:
+        ingested = store.ingest_all([(str(path), ns) for path, ns in scanned.items()], pack)
+
+    assert ingested[0][5] is None
+    as_read = ingested[1][5]
+    assert as_read.mode == 0o600 and as_read.mtime_ns == changed.stat().st_mtime_ns
+    assert (as_read.uid, as_read.gid, as_read.data) == (os.getuid(), os.getgid(), None)
+    # With no ctime to trust (changed within the tick of its scan), the status always comes.
+    with store.packing() as pack:
+        assert store.ingest(str(same), pack)[5].mtime_ns == same.stat().st_mtime_ns

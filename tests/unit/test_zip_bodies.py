@@ -23,7 +23,7 @@ def store(tmp_path: Path) -> BlobStore:
 def store_content(store: BlobStore, source: Path, content: bytes) -> str:
     source.write_bytes(content)
     with store.packing() as pack:
-        sha, _size, at, _changed, _xattrs = store.ingest(str(source), pack)
+        sha, _size, at, *_ = store.ingest(str(source), pack)
     if at is not None:
         store.record_packed([(sha, at)])
     return sha
