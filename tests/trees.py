@@ -114,6 +114,19 @@ def snapshot(root: Path, copy: Path) -> Path:
     return copy
 
 
+def folder_times(root: Path) -> dict[Path, int]:
+    """The time of `root` and of each folder in it, to the nanosecond."""
+    folders = [root, *(path for path in root.rglob("*") if path.is_dir() and not path.is_symlink())]
+    return {path.relative_to(root): path.stat().st_mtime_ns for path in folders}
+
+
+def set_folder_times(root: Path, times: dict[Path, int]) -> None:
+    """Give the folders under `root` the times `folder_times` read (those still there)."""
+    for folder, ns in times.items():
+        if (root / folder).is_dir():
+            os.utime(root / folder, ns=(ns, ns))
+
+
 def make_tree_of_every_kind(root: Path, as_root: bool) -> None:
     """A configuration tree holding every kind of entry a restore must keep as `rsync -aHAX`
     does: owners and groups (as root), setuid and sticky bits, xattrs, an access and a
@@ -169,11 +182,18 @@ def make_tree_of_every_kind(root: Path, as_root: bool) -> None:
     os.chmod(root, 0o750)
 
 
+# For `rsync_differences`: times compared to the whole second, all GNU tar's own format keeps.
+WHOLE_SECONDS = "--modify-window=0"
+
+
 def rsync_differences(original: Path, restored: Path, *options: str) -> list[str]:
     """What `rsync -aHAXn --itemize-changes` (with `options`, such as `--exclude=logs/`)
-    would change to make `restored` like `original`: nothing, for a faithful restore."""
+    would change to make `restored` like `original`: nothing, for a faithful restore.
+    Times to the nanosecond, as a restore sets them (rsync's default compares whole
+    seconds, which hides a time a little off except when a second turns over)."""
+    window = [] if any(o.startswith("--modify-window") for o in options) else ["--modify-window=-1"]
     result = subprocess.run(
-        ["rsync", "-aHAXn", "--itemize-changes", *options, f"{original}/", f"{restored}/"],
+        ["rsync", "-aHAXn", "--itemize-changes", *window, *options, f"{original}/", f"{restored}/"],
         capture_output=True,
         check=True,
     )

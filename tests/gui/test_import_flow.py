@@ -27,7 +27,7 @@ from tests.gui.conftest import (
 from tests.gui.user import choose_backup_option, click_toolbar_button
 from tests.integration.test_configuration_files import HOSTILE
 from tests.spies import threads_calling
-from tests.trees import describe_tree, make_config_tree, rsync_differences
+from tests.trees import WHOLE_SECONDS, describe_tree, make_config_tree, rsync_differences
 from tests.zips import simple_configuration
 
 
@@ -225,7 +225,7 @@ def test_an_archive_comes_back_with_its_answers_when_the_folder_changed_after_it
     qtbot.mouseClick(dialog.findChild(object, "importButton"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
     assert window.banner.kind == "success", window.banner.text
-    assert rsync_differences(source, config_dir, "--delete") == []
+    assert rsync_differences(source, config_dir, "--delete", WHOLE_SECONDS) == []
 
 
 @pytest.mark.parametrize(
@@ -622,7 +622,7 @@ def test_an_archive_made_by_tar_is_imported_once_its_version_and_root_are_chosen
     qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
     assert window.banner.kind == "success", window.banner.text
     assert "restored from billing.tar.gz (4.2.0)" in window.banner.text
-    assert rsync_differences(source, config_dir, "--delete") == []
+    assert rsync_differences(source, config_dir, "--delete", WHOLE_SECONDS) == []
 
 
 def test_an_archive_confirmed_as_another_version_asks_to_update_the_environment(

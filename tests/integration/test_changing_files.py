@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import stat
 import threading
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from envops_desktop.service import scanning
 from envops_desktop.service.scanning import REMOVED_NOTE
 from tests.meanwhile import after_the_backup_scan
 from tests.privileges import as_an_ordinary_user
-from tests.trees import mess_up, rsync_differences, snapshot
+from tests.trees import folder_times, mess_up, rsync_differences, set_folder_times, snapshot
 
 BIG = 30 << 20
 
@@ -27,6 +28,15 @@ def _keep_rewriting(path, stop: threading.Event) -> None:
             for _ in range(BIG >> 20):
                 out.write(blocks[turn % 2])
             turn += 1
+
+
+def as_listed(config_dir: Path, tmp_path: Path, listed: dict[Path, int]) -> Path:
+    """A copy of `config_dir` as it is now, each folder at the time `listed` (read before a
+    backup that meanwhile saw entries go). The backup keeps a folder's time as it listed the
+    folder, as rsync does: what the folder lost afterwards came after that time."""
+    copy = snapshot(config_dir, tmp_path / "as-it-is-now")
+    set_folder_times(copy, listed)
+    return copy
 
 
 def test_a_file_rewritten_during_a_backup_is_never_stored_torn_without_saying_so(
@@ -152,9 +162,9 @@ def test_files_removed_while_a_backup_reads_them_are_left_out_and_named(
     scratch.write_text("an editor's")
     removals = [(config_dir / "app.yaml").unlink, scratch.unlink]
     after_the_backup_scan(monkeypatch, lambda: [remove() for remove in removals])
+    listed = folder_times(config_dir)
     backup = service.create_backup("billing")
-    as_it_is_now = tmp_path / "as-it-is-now"
-    snapshot(config_dir, as_it_is_now)
+    as_it_is_now = as_listed(config_dir, tmp_path, listed)
 
     paths = {e.path for e in service.backup_entries(backup.id)}
     assert "app.yaml" not in paths and "conf.d/.cache.ini.swp" not in paths
@@ -188,14 +198,14 @@ def test_a_folder_removed_while_a_backup_lists_it_is_left_out_and_named(
         return listed
 
     monkeypatch.setattr(scanning, "_listing", a_cleaner_removes_certs)
+    listed = folder_times(config_dir)
     backup = service.create_backup("billing")
     monkeypatch.undo()
 
     paths = {e.path for e in service.backup_entries(backup.id)}
     assert not any(path.startswith("certs") for path in paths)
     assert backup.skipped == ["certs" + REMOVED_NOTE]
-    as_it_is_now = tmp_path / "as-it-is-now"
-    snapshot(config_dir, as_it_is_now)
+    as_it_is_now = as_listed(config_dir, tmp_path, listed)
     mess_up(config_dir)
     service.restore_backup("billing", backup.id)
     assert rsync_differences(as_it_is_now, config_dir, "--delete") == []
@@ -245,9 +255,9 @@ def test_a_hardlinked_file_given_a_new_file_during_a_backup_keeps_each_name_s_co
 ):
     names = _one_file_under_three_names(config_dir, b"listen 8443\n")
     after_the_backup_scan(monkeypatch, lambda: _write_and_rename(names[which], b"listen 9443\n"))
+    listed = folder_times(config_dir)
     backup = service.create_backup("billing")
-    as_it_is_now = tmp_path / "as-it-is-now"
-    snapshot(config_dir, as_it_is_now)
+    as_it_is_now = as_listed(config_dir, tmp_path, listed)
 
     mess_up(config_dir)
     for name in names:
@@ -267,9 +277,9 @@ def test_the_other_names_of_a_hardlinked_file_whose_first_name_is_removed_stay_o
 ):
     names = _one_file_under_three_names(config_dir, b"listen 8443\n")
     after_the_backup_scan(monkeypatch, names[0].unlink)
+    listed = folder_times(config_dir)
     backup = service.create_backup("billing")
-    as_it_is_now = tmp_path / "as-it-is-now"
-    snapshot(config_dir, as_it_is_now)
+    as_it_is_now = as_listed(config_dir, tmp_path, listed)
 
     assert backup.skipped == ["a/shared.conf" + REMOVED_NOTE]
     mess_up(config_dir)
@@ -279,3 +289,71 @@ def test_the_other_names_of_a_hardlinked_file_whose_first_name_is_removed_stay_o
 
     assert rsync_differences(as_it_is_now, config_dir, "--delete", "-c") == []
     assert os.path.samefile(names[1], names[2])
+
+
+def _replace_with_secret(path: Path) -> None:
+    # An operator's tool writes a secret beside the file, tightens it and renames it over
+    # the old one: the content read is the new file's, and so must be its mode and owner.
+    scratch = path.with_name(path.name + ".new")
+    scratch.write_bytes(b"password: hunter2\n")
+    os.chmod(scratch, 0o600)
+    if os.geteuid() == 0:
+        os.chown(scratch, 65534, 65534)
+    os.utime(scratch, ns=(1_650_000_000_123_456_789,) * 2)
+    os.replace(scratch, path)
+
+
+@pytest.mark.parametrize("racy", [True, False], ids=["changed-within-a-tick", "long-settled"])
+def test_a_file_replaced_after_the_scan_comes_back_with_the_mode_owner_and_time_of_what_was_read(
+    service, environment, config_dir, monkeypatch, tmp_path, racy
+):
+    if not racy:  # the scan then trusts a ctime to tell it the file read is another
+        monkeypatch.setattr(scanning, "RACY_NS", 0)
+    secret = config_dir / "conf.d" / "cache.ini"
+    os.chmod(secret, 0o644)
+    after_the_backup_scan(monkeypatch, lambda: _replace_with_secret(secret))
+    listed = folder_times(config_dir)
+    backup = service.create_backup("billing")
+    as_it_is_now = as_listed(config_dir, tmp_path, listed)
+
+    mess_up(config_dir)
+    service.restore_backup("billing", backup.id)
+
+    assert rsync_differences(as_it_is_now, config_dir, "--delete", "-c") == []
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+
+
+def _fill_in(path: Path) -> None:
+    # A database writes into what was a hole, in place: the same file, with more data.
+    with open(path, "r+b") as out:
+        out.write(b"x" * (256 << 10))
+
+
+def _replace_with_other_holes(path: Path) -> None:
+    scratch = path.with_name(path.name + ".new")
+    with open(scratch, "wb") as out:
+        out.write(b"head" * 1024)
+        out.truncate(path.stat().st_size)
+    os.replace(scratch, path)
+
+
+@pytest.mark.parametrize("change", [_fill_in, _replace_with_other_holes])
+def test_a_sparse_file_that_changes_after_the_scan_comes_back_with_the_content_read(
+    service, environment, config_dir, monkeypatch, tmp_path, change
+):
+    sparse = config_dir / "data.img"
+    with open(sparse, "wb") as out:
+        out.seek(1 << 20)
+        out.write(b"tail")
+    after_the_backup_scan(monkeypatch, lambda: change(sparse))
+    listed = folder_times(config_dir)
+    backup = service.create_backup("billing")
+    as_it_is_now = as_listed(config_dir, tmp_path, listed)
+
+    mess_up(config_dir)
+    sparse.unlink()
+    service.restore_backup("billing", backup.id)
+
+    assert rsync_differences(as_it_is_now, config_dir, "--delete", "-c") == []
+    assert sparse.read_bytes() == (as_it_is_now / "data.img").read_bytes()
+    assert sparse.stat().st_blocks <= (as_it_is_now / "data.img").stat().st_blocks

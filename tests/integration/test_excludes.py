@@ -4,7 +4,6 @@ live folder (owners, attributes, hardlinks and all), still in one swap."""
 import contextlib
 import os
 import shutil
-import subprocess
 import threading
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from envops_desktop.domain.excludes import Excludes
 from envops_desktop.domain.models import RestoreCommand
 from envops_desktop.service import EnvOpsService, left_alone
 from envops_desktop.service import restore as restore_module
-from tests.trees import make_config_tree, rsync_differences
+from tests.trees import make_config_tree, rsync_differences, snapshot
 
 
 def _billing_with_logs(service: EnvOpsService, tmp_path: Path, files: int = 5) -> Path:
@@ -53,7 +52,7 @@ def test_excluded_paths_are_not_backed_up_and_a_restore_leaves_them_as_they_are(
     (tree / "conf.d" / "draft.tmp").write_text("still half-written\n")
     excluded_before = tmp_path / "excluded before"
     excluded_before.mkdir()
-    subprocess.run(["rsync", "-aHAX", f"{tree}/logs/", f"{excluded_before}/logs/"], check=True)
+    snapshot(tree / "logs", excluded_before / "logs")
     inode = os.stat(tree / "logs" / "app.log").st_ino
 
     service.restore_backup("billing", made.id)

@@ -20,6 +20,7 @@ from tests.trees import (
     mess_up,
     needs_rsync,
     rsync_differences,
+    snapshot,
 )
 
 AS_ROOT = os.geteuid() == 0
@@ -33,12 +34,12 @@ def test_a_backup_restored_to_a_new_folder_is_whole_and_leaves_the_environment_a
     root.mkdir(parents=True)
     make_tree_of_every_kind(root, as_root=AS_ROOT)
     reference = tmp_path / "reference"
-    subprocess.run(["rsync", "-aHAX", f"{root}/", f"{reference}/"], check=True)
+    snapshot(root, reference)
     service.add_environment("mail", root, version="1.0")
     backup = service.create_backup("mail")
     mess_up(root)
     messed = tmp_path / "messed"
-    subprocess.run(["rsync", "-aHAX", f"{root}/", f"{messed}/"], check=True)
+    snapshot(root, messed)
 
     folder = service.restore_to_folder(backup.id, tmp_path / "old-mail")
 

@@ -27,7 +27,13 @@ from envops_desktop.domain.errors import (
 from envops_desktop.domain.progress import CancelToken, ignore_progress
 from envops_desktop.service import EnvOpsService
 from envops_desktop.store.plain_archives import read_plain_archive
-from tests.trees import make_config_tree, make_tree_of_every_kind, rsync_differences, snapshot
+from tests.trees import (
+    WHOLE_SECONDS,
+    make_config_tree,
+    make_tree_of_every_kind,
+    rsync_differences,
+    snapshot,
+)
 
 AS_ROOT = os.geteuid() == 0
 
@@ -38,6 +44,22 @@ def tar_of(folder: Path, destination: Path, *options: str, top_level: bool = Fal
     what = ["-C", str(folder), "."] if top_level else ["-C", str(folder.parent), folder.name]
     subprocess.run(["tar", *options, "-cf", str(destination), *what], check=True)
     return destination
+
+
+def as_tar_extracts(archive: Path, where: Path) -> Path:
+    """`archive` extracted into `where` by `tar -xp`, each folder's time set once all is
+    extracted: a file appended again would otherwise move its folder's time on."""
+    where.mkdir()
+    extract = ["tar", "-xpf", str(archive), "--delay-directory-restore", "-C", str(where)]
+    subprocess.run(extract, check=True)
+    return where
+
+
+def with_time_of(source: Path, folder: Path) -> None:
+    """Give `folder` the time of `source`, to the nanosecond: tar dates a folder it made
+    for want of an entry as it extracts, an import as the archive or as it was."""
+    then = source.stat().st_mtime_ns
+    os.utime(folder, ns=(then, then))
 
 
 def zip_of(folder: Path, destination: Path) -> Path:
@@ -429,9 +451,7 @@ def test_a_tar_appended_to_or_naming_a_file_twice_imports_as_tar_extracts_it(
          "source/hooks.sh", "source/conf.d/cache.ini"],
         check=True,
     )  # fmt: skip
-    extracted = tmp_path / "extracted"
-    extracted.mkdir()
-    subprocess.run(["tar", "-xpf", str(archive), "-C", str(extracted)], check=True)
+    extracted = as_tar_extracts(archive, tmp_path / "extracted")
 
     imported(service, "billing", archive, "4.2.0", "source")
 
@@ -456,9 +476,9 @@ def test_a_tar_whose_names_hold_double_slashes_or_dots_imports_as_tar_extracts_i
     )  # fmt: skip
     names = subprocess.run(["tar", "-tf", str(archive)], capture_output=True, text=True).stdout
     assert {"source//app.yaml", "./source/./conf.d/", ".//source/.hidden"} <= set(names.split())
-    extracted = tmp_path / "extracted"
-    extracted.mkdir()
-    subprocess.run(["tar", "-xpf", str(archive), "-C", str(extracted)], check=True)
+    extracted = as_tar_extracts(archive, tmp_path / "extracted")
+    # No entry names source itself: made as `mkdir -p` would, it is dated like the archive.
+    with_time_of(archive, extracted / "source")
 
     imported(service, "billing", archive, "4.2.0", "source")
 
@@ -474,9 +494,7 @@ def test_a_tar_in_the_old_v7_format_is_known_as_a_tar_and_imports_as_tar_extract
     os.link(source / "app.yaml", source / "conf.d" / "app.yaml")
     archive = tar_of(source, tmp_path / "old.tar", "--format=v7")
     assert b"ustar" not in archive.read_bytes()
-    extracted = tmp_path / "extracted"
-    extracted.mkdir()
-    subprocess.run(["tar", "-xpf", str(archive), "-C", str(extracted)], check=True)
+    extracted = as_tar_extracts(archive, tmp_path / "extracted")
 
     checked = service.check_configuration_file(archive)
     assert checked.plain is not None and checked.plain.tree.kind == "tar"
@@ -508,9 +526,8 @@ def test_a_file_appended_again_leaves_the_names_linked_to_its_first_copy_with_th
         (_member("c", tarfile.LNKTYPE, "a"), b""),
         (_member("a"), b"second"),
     )
-    extracted = tmp_path / "extracted"
-    extracted.mkdir()
-    subprocess.run(["tar", "-xpf", str(archive), "-C", str(extracted)], check=True)
+    extracted = as_tar_extracts(archive, tmp_path / "extracted")
+    with_time_of(config_dir, extracted)  # no entry names the top level: its time stays
 
     imported(service, "billing", archive, "4.2.0", None)
 
@@ -759,7 +776,7 @@ def test_the_command_line_asks_for_the_root_and_the_version_of_an_archive(
     assert code == 0, err
     assert "carried no checksums" in err
     assert (config_dir / "app.yaml").read_text() == "from the archive\n"
-    assert rsync_differences(source, config_dir, "--delete") == []
+    assert rsync_differences(source, config_dir, "--delete", WHOLE_SECONDS) == []
 
 
 def test_the_command_line_takes_the_version_an_archives_own_version_file_says(

@@ -4,7 +4,6 @@ only with their passphrase; a damaged or cut one is refused and changes nothing.
 import getpass
 import json
 import os
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from envops_desktop.cli import main
 from envops_desktop.service import EnvOpsService
 from tests.trees import describe_tree, make_config_tree, mess_up, rsync_differences
+from tests.trees import snapshot as take_snapshot
 
 SECRET = b"db_password = s3cr3t-hunter2\n"
 PASSPHRASE = "mail it, keep this apart"
@@ -47,7 +47,7 @@ def exported(run, backed_up, tmp_path, monkeypatch) -> tuple[Path, Path, Path]:
     """billing backed up and exported with --encrypt; the tree as it was, and the file."""
     tree, backup_id = backed_up
     snapshot = tmp_path / "as-backed-up"
-    subprocess.run(["rsync", "-aHAX", f"{tree}/", f"{snapshot}/"], check=True)
+    take_snapshot(tree, snapshot)
     monkeypatch.setenv("ENVOPS_FILE_PASSPHRASE", PASSPHRASE)
     sealed = tmp_path / "billing.envops.zip"
     code, out, err = run("backup", "export", backup_id, str(sealed), "--encrypt")

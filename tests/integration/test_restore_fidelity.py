@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import subprocess
 
 import pytest
 
@@ -28,7 +27,7 @@ def tree_of_every_kind(tmp_path):
     root.mkdir(parents=True)
     make_tree_of_every_kind(root, as_root=AS_ROOT)
     reference = tmp_path / "reference"
-    subprocess.run(["rsync", "-aHAX", f"{root}/", f"{reference}/"], check=True)
+    snapshot(root, reference)
     assert rsync_differences(reference, root) == []
     return root, reference
 
@@ -189,7 +188,7 @@ def test_an_excluded_folder_left_alone_takes_no_acl_from_the_folder_restored_aro
     service.set_excludes("mail", ["run/"])
     backup = service.create_backup("mail")
     reference = tmp_path / "as-it-was"
-    subprocess.run(["rsync", "-aHAX", f"{root}/", f"{reference}/"], check=True)
+    snapshot(root, reference)
 
     service.restore_backup("mail", backup.id)
 

@@ -3,7 +3,6 @@ on A never frees what a backup running on B relies on."""
 
 import hashlib
 import os
-import subprocess
 import threading
 import time
 
@@ -11,7 +10,7 @@ import pytest
 
 from envops_desktop.cli import main
 from envops_desktop.service import EnvOpsService
-from tests.trees import make_config_tree, rsync_differences
+from tests.trees import make_config_tree, rsync_differences, snapshot
 
 PASSPHRASE = "one team, one passphrase"
 LEASE = 2.0  # the store's lease (and so the collection's grace period), short for tests
@@ -32,7 +31,7 @@ def team(bucket, s3_endpoint, tmp_path):
     b.add_environment("billing", on_b, version="4.2.0")
     a.create_backup("billing", name="nightly")
     # The folder as nightly has it, to compare restores with.
-    subprocess.run(["rsync", "-aHAX", f"{on_a}/", f"{tmp_path / 'nightly'}/"], check=True)
+    snapshot(on_a, tmp_path / "nightly")
     a.sync_shared_store(PASSPHRASE)
     report = os.urandom(3 << 20)
     (on_a / "report.bin").write_bytes(report)

@@ -1,7 +1,6 @@
 """`envops store copy --to`: a data folder's store copied into a bucket, resumably, verified."""
 
 import os
-import subprocess
 import sys
 
 import pytest
@@ -10,7 +9,7 @@ from envops_desktop.cli import main
 from envops_desktop.domain.errors import OperationCancelledError
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service import EnvOpsService
-from tests.trees import make_config_tree, rsync_differences
+from tests.trees import make_config_tree, rsync_differences, snapshot
 
 PASSPHRASE = "one team, one passphrase"
 
@@ -24,10 +23,10 @@ def alone(tmp_path):
     make_config_tree(tree, files=20)
     service.add_environment("billing", tree, version="4.2.0")
     monday = service.create_backup("billing", name="monday")
-    subprocess.run(["rsync", "-aHAX", f"{tree}/", f"{tmp_path / 'monday'}/"], check=True)
+    snapshot(tree, tmp_path / "monday")
     (tree / "big.bin").write_bytes(os.urandom((16 << 20) + 4321))
     tuesday = service.create_backup("billing", name="tuesday")
-    subprocess.run(["rsync", "-aHAX", f"{tree}/", f"{tmp_path / 'tuesday'}/"], check=True)
+    snapshot(tree, tmp_path / "tuesday")
     yield service, monday, tuesday
     service.close()
 

@@ -1,11 +1,9 @@
 """One restore per shared environment across workstations, through its lock in the bucket."""
 
 import signal
-import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -20,7 +18,7 @@ from envops_desktop.domain.models import RestoreCommand
 from envops_desktop.service import EnvOpsService
 from envops_desktop.store.leases import LeaseLostError
 from tests.reliability.scenario import envops_process
-from tests.trees import describe_tree, make_config_tree, mess_up, rsync_differences
+from tests.trees import describe_tree, make_config_tree, mess_up, rsync_differences, snapshot
 
 PASSPHRASE = "one team, one passphrase"
 
@@ -114,11 +112,6 @@ def test_an_environment_never_shared_needs_no_passphrase(bucket, s3_endpoint, tm
     fresh.close()
 
 
-def _snapshot(tree: Path, where: Path) -> Path:
-    subprocess.run(["rsync", "-aHAX", f"{tree}/", f"{where}/"], check=True)
-    return where
-
-
 def test_a_killed_lock_holder_is_taken_over_and_its_recovery_keeps_the_newer_restore(
     bucket, s3_endpoint, tmp_path, monkeypatch
 ):
@@ -131,7 +124,7 @@ def test_a_killed_lock_holder_is_taken_over_and_its_recovery_keeps_the_newer_res
     first = a.create_backup("billing", name="first")
     (share / "added.conf").write_text("second = yes\n")
     second = a.create_backup("billing", name="second")
-    second_tree = _snapshot(share, tmp_path / "second-tree")
+    second_tree = snapshot(share, tmp_path / "second-tree")
     a.sync_shared_store(PASSPHRASE)
     a.close()
     b = EnvOpsService(tmp_path / "b")
