@@ -171,9 +171,13 @@ class _FileRows:
                     self.removed.append(path)
                     cache_read(None)
                     continue
-                if as_read is not None:  # not the file scanned: the row is the one read's
+                moved = False
+                if as_read is not None:  # maybe not the file scanned: the row is the one read's
+                    moved = (as_read.mode, as_read.mtime_ns) != (mode, mtime_ns)
                     mode, mtime_ns = as_read.mode, recordable_ns(as_read.mtime_ns)
-                    meta = metadata_as_read(meta, as_read.uid, as_read.gid, xattrs, as_read.data)
+                    meta = metas[index] = metadata_as_read(
+                        meta, as_read.uid, as_read.gid, xattrs, as_read.data
+                    )
                 # The scan left them to the helper that read the file; one that read them
                 # itself (a hardlink, a sparse file) keeps what it read.
                 elif xattrs and not (meta and "xattrs" in meta):
@@ -181,8 +185,9 @@ class _FileRows:
                 if changed:
                     self.changed_while_read.append(path)
                 # Changed while it was read (its size as read differs from its scan), or since
-                # its scan, or may still change within its mtime tick: not cached.
-                elif as_read is None and read == size and mtime_ns < racy_before:
+                # its scan (its mode or time moved), or may still change within its mtime
+                # tick: not cached.
+                elif not moved and read == size and mtime_ns < racy_before:
                     digest = bytes.fromhex(sha)
                     fresh += 1
                 size = read
