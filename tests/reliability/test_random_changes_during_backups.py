@@ -1,10 +1,11 @@
 """Random changes to files while a backup reads them: each file comes back in a state it
 really had, its content, mode, owner, time and holes together, or the backup says it kept
-changing while it was read.
+changing while it was read; a file removed meanwhile is restored as read or named as left
+out, and one added meanwhile is not in the backup.
 
 Each change here is atomic (a file made whole beside its name and renamed over it, one
-chmod, chown or utime), so every state a file passed through is known. Seeded, so a
-failure names the seed that makes it again.
+chmod, chown, utime or unlink), so every state a file passed through is known. Seeded, so
+a failure names the seed that makes it again.
 """
 
 import hashlib
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from envops_desktop.service import parallel, scanning
+from envops_desktop.service.scanning import REMOVED_NOTE
 from tests.meanwhile import after_the_backup_scan
 
 pytestmark = pytest.mark.reliability
@@ -77,12 +79,14 @@ def _change(path: Path, rng: random.Random) -> None:
 
 
 class _Changer:
-    """Changes random files, one at a time, noting every state each one passes through."""
+    """Changes, removes and adds random files, one at a time, noting every state each one
+    passes through."""
 
     def __init__(self, files: list[Path], seed: int) -> None:
-        self.files = files
+        self.files = list(files)  # those there now
         self.rng = random.Random(seed)
         self.states = {path: {_state(path)} for path in files}
+        self.removed: set[Path] = set()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -95,7 +99,20 @@ class _Changer:
 
     def _one(self) -> None:
         path = self.rng.choice(self.files)
-        _change(path, self.rng)
+        roll = self.rng.random()
+        if roll < 0.05 and len(self.files) > 1:
+            path.unlink()
+            self.files.remove(path)
+            self.removed.add(path)
+            return
+        if roll < 0.1:  # a new file beside it, made whole and renamed into place
+            path = path.with_name(f"added{len(self.states)}.conf")
+            _make(path.with_name(path.name + ".new"), self.rng)
+            os.replace(path.with_name(path.name + ".new"), path)
+            self.files.append(path)
+            self.states[path] = set()
+        else:
+            _change(path, self.rng)
         self.states[path].add(_state(path))
 
     def _run(self) -> None:
@@ -140,11 +157,15 @@ def test_every_file_backed_up_while_it_changes_comes_back_in_a_state_it_had(
     restored = tmp_path / "restored"
     service.restore_to_folder(backup.id, restored)
 
-    kept_changing = set(backup.changed_while_read)
+    kept_changing, skipped = set(backup.changed_while_read), set(backup.skipped)
     for path in files:
         name = path.relative_to(root).as_posix()
         again = restored / name
-        assert again.exists(), f"seed {seed}: {name} was not restored"
-        if name not in kept_changing:
+        if not again.exists():
+            assert path in changer.removed, f"seed {seed}: {name} was not restored"
+            assert name + REMOVED_NOTE in skipped, f"seed {seed}: {name} is not named"
+        elif name not in kept_changing:
             assert _state(again) in changer.states[path], f"seed {seed}: {name}"
+    made = {p.relative_to(restored) for p in restored.rglob("*") if p.is_file()}
+    assert made <= {p.relative_to(root) for p in files} | {Path("VERSION")}, f"seed {seed}"
     assert service.check_store().healthy
