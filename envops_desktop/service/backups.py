@@ -161,7 +161,7 @@ class _FileRows:
         links = LinksAsRead(self.linked_to) if self.linked_to else None
         files = self.cache.files
         metas = files.metas
-        for index, ((path, size, mtime_ns, _, mode), sha, meta) in enumerate(
+        for index, ((path, size, mtime_ns, inode, mode), sha, meta) in enumerate(
             zip(files, self.cache.known.shas, metas, strict=True)
         ):
             digest = None
@@ -173,8 +173,10 @@ class _FileRows:
                     continue
                 moved = False
                 if as_read is not None:  # maybe not the file scanned: the row is the one read's
-                    moved = (as_read.mode, as_read.mtime_ns) != (mode, mtime_ns)
+                    scanned = (mode, mtime_ns, inode)
                     mode, mtime_ns = as_read.mode, recordable_ns(as_read.mtime_ns)
+                    inode = as_read.inode
+                    moved = (mode, mtime_ns, inode) != scanned
                     meta = metas[index] = metadata_as_read(
                         meta, as_read.uid, as_read.gid, xattrs, as_read.data
                     )
@@ -185,14 +187,14 @@ class _FileRows:
                 if changed:
                     self.changed_while_read.append(path)
                 # Changed while it was read (its size as read differs from its scan), or since
-                # its scan (its mode or time moved), or may still change within its mtime
+                # its scan (its mode, time or file is another), or may still change within its mtime
                 # tick: not cached.
                 elif not moved and read == size and mtime_ns < racy_before:
                     digest = bytes.fromhex(sha)
                     fresh += 1
                 size = read
             if links is not None:
-                meta = links.kept(path, sha, meta)
+                meta = links.kept(path, sha, inode, meta)
             cache_read(digest)
             total += size
             yield (path, _FILE, mode, size, mtime_ns, sha, None, meta)

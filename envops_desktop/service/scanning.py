@@ -23,6 +23,7 @@ from envops_desktop.domain.times import EARLIEST_NS, LATEST_NS, recordable_ns, u
 from envops_desktop.service.folder_reach import disk_gone_hint, is_folder
 from envops_desktop.service.mounts import mounts_inside
 from envops_desktop.store.file_metadata import (
+    INODE_BITS,
     EntryMeta,
     has_xattrs,
     may_have_holes,
@@ -37,9 +38,6 @@ _DIGEST_PART = 4096
 # A file modified within this many nanoseconds of a scan may change again in the same mtime
 # tick without its mtime moving, so its hash is not cached (git's "racily clean" problem).
 RACY_NS = 2_000_000_000
-# An inode number as the scan keeps it. Only compared for equality, so a wider one (ReFS has
-# 128 bits) loses nothing that matters by being cut to 64.
-_INODE_BITS = (1 << 64) - 1
 
 
 class ScannedFiles:
@@ -73,7 +71,7 @@ class ScannedFiles:
         except OverflowError:  # past what 64 bits hold: a wrong clock's year 2300
             self.mtimes_ns.append(recordable_ns(st.st_mtime_ns))
             self.unrecordable.append((path, st.st_mtime_ns))
-        self.inodes.append(st.st_ino & _INODE_BITS)
+        self.inodes.append(st.st_ino & INODE_BITS)
         self.modes.append(st.st_mode & 0o7777)
         self.metas.append(meta)
         self.ctimes_ns.append(st.st_ctime_ns)

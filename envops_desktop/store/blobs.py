@@ -35,6 +35,7 @@ from envops_desktop.store.blob_bodies import (
 )
 from envops_desktop.store.database import Database
 from envops_desktop.store.file_metadata import (
+    INODE_BITS,
     NOTHING,
     Applied,
     data_extents,
@@ -123,6 +124,7 @@ class AsRead(NamedTuple):
     uid: int
     gid: int
     data: list[list[int]] | None  # a sparse file's data (`file_metadata.data_extents`)
+    inode: int  # as a scan keeps it: which of a file's names were still one file
 
 
 # What storing one file gave: its sha256, its size as read, where its blob was packed (None
@@ -173,7 +175,8 @@ def _as_read(fd: int, status: os.stat_result, scanned_ctime_ns: int | None) -> A
     if status.st_ctime_ns == scanned_ctime_ns:
         return None
     data = data_extents(fd, status.st_size) if may_have_holes(status) else None
-    return AsRead(status.st_mode & 0o7777, status.st_mtime_ns, status.st_uid, status.st_gid, data)
+    mode, inode = status.st_mode & 0o7777, status.st_ino & INODE_BITS
+    return AsRead(mode, status.st_mtime_ns, status.st_uid, status.st_gid, data, inode)
 
 
 # Blobs looked up in the pack index in one query: SQLite allows 999 parameters in older builds.

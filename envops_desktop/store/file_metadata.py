@@ -31,6 +31,9 @@ SYSTEM_XATTR_PREFIXES = ("security.", "trusted.")
 SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
 _HAS_XATTRS = hasattr(os, "listxattr")
 _HAS_OWNERS = hasattr(os, "chown") and hasattr(os, "getuid")
+# An inode number as a backup keeps it. Only compared for equality, so a wider one (ReFS has
+# 128 bits) loses nothing that matters by being cut to 64.
+INODE_BITS = (1 << 64) - 1
 
 
 @functools.cache

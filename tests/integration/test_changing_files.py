@@ -291,6 +291,33 @@ def test_the_other_names_of_a_hardlinked_file_whose_first_name_is_removed_stay_o
     assert os.path.samefile(names[1], names[2])
 
 
+def _same_content_tightened(path: Path) -> None:
+    # A configuration tool writes the same content again, with the mode it enforces.
+    scratch = path.with_name(path.name + ".new")
+    scratch.write_bytes(path.read_bytes())
+    os.chmod(scratch, 0o600)
+    os.replace(scratch, path)
+
+
+def test_a_hardlinked_name_given_the_same_content_anew_keeps_its_own_mode_and_the_others_theirs(
+    service, environment, config_dir, monkeypatch, tmp_path
+):
+    names = _one_file_under_three_names(config_dir, b"listen 8443\n")
+    after_the_backup_scan(monkeypatch, lambda: _same_content_tightened(names[0]))
+    listed = folder_times(config_dir)
+    backup = service.create_backup("billing")
+    as_it_is_now = as_listed(config_dir, tmp_path, listed)
+
+    mess_up(config_dir)
+    for name in names:
+        name.unlink()
+    service.restore_backup("billing", backup.id)
+
+    assert rsync_differences(as_it_is_now, config_dir, "--delete", "-c") == []
+    assert stat.S_IMODE(names[0].stat().st_mode) == 0o600
+    assert stat.S_IMODE(names[1].stat().st_mode) == 0o644 and os.path.samefile(*names[1:])
+
+
 def _replace_with_secret(path: Path) -> None:
     # An operator's tool writes a secret beside the file, tightens it and renames it over
     # the old one: the content read is the new file's, and so must be its mode and owner.

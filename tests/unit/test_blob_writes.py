@@ -313,6 +313,7 @@ def test_a_file_changed_since_its_scan_is_stored_with_its_status_as_read(tmp_pat
     as_read = ingested[1][5]
     assert as_read.mode == 0o600 and as_read.mtime_ns == changed.stat().st_mtime_ns
     assert (as_read.uid, as_read.gid, as_read.data) == (os.getuid(), os.getgid(), None)
+    assert as_read.inode == changed.stat().st_ino
     # With no ctime to trust (changed within the tick of its scan), the status always comes.
     with store.packing() as pack:
         assert store.ingest(str(same), pack)[5].mtime_ns == same.stat().st_mtime_ns
