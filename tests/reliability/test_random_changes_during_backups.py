@@ -1,7 +1,7 @@
-"""Random changes to files while a backup reads them: each file comes back in a state it
-really had, its content, mode, owner, time and holes together, or the backup says it kept
-changing while it was read; a file removed meanwhile is restored as read or named as left
-out, and one added meanwhile is not in the backup.
+"""Random changes to files, some with several names, while a backup reads them: each name
+comes back in a state it really had, its content, mode, owner, time and holes together, or
+the backup says it kept changing while it was read; a name removed meanwhile is restored as
+read or named as left out, and one added meanwhile is not in the backup.
 
 Each change here is atomic (a file made whole beside its name and renamed over it, one
 chmod, chown, utime or unlink), so every state a file passed through is known. Seeded, so
@@ -110,10 +110,15 @@ class _Changer:
             _make(path.with_name(path.name + ".new"), self.rng)
             os.replace(path.with_name(path.name + ".new"), path)
             self.files.append(path)
-            self.states[path] = set()
-        else:
-            _change(path, self.rng)
-        self.states[path].add(_state(path))
+            self.states[path] = {_state(path)}
+            return
+        was = path.stat().st_ino
+        _change(path, self.rng)
+        # A chmod, chown or utime changes every name of the file.
+        files = {was, path.stat().st_ino}
+        for name in self.files:
+            if name.stat().st_ino in files:
+                self.states[name].add(_state(name))
 
     def _run(self) -> None:
         while not self.stop.is_set():
@@ -142,7 +147,10 @@ def test_every_file_backed_up_while_it_changes_comes_back_in_a_state_it_had(
     for index in range(FILES):
         path = root / f"d{index % 5}" / f"f{index}.conf"
         path.parent.mkdir(parents=True, exist_ok=True)
-        _make(path, rng)
+        if files and rng.random() < 0.15:  # another name of a file
+            os.link(rng.choice(files), path)
+        else:
+            _make(path, rng)
         files.append(path)
     (root / "VERSION").write_text("1.0\n")
     service.add_environment("busy", root, version="1.0")
