@@ -30,6 +30,23 @@ def _keep_rewriting(path, stop: threading.Event) -> None:
             turn += 1
 
 
+def backed_up_while(change, service, config_dir: Path, monkeypatch, tmp_path: Path) -> tuple:
+    """billing backed up with `change()` run once its scan is done, as another program would;
+    the backup, and `as_listed` the folder as it is then."""
+    after_the_backup_scan(monkeypatch, change)
+    listed = folder_times(config_dir)
+    backup = service.create_backup("billing")
+    return backup, as_listed(config_dir, tmp_path, listed)
+
+
+def restored_over_a_mess(service, config_dir: Path, backup, gone: tuple[Path, ...] = ()) -> None:
+    """billing messed up, the files `gone` removed, then `backup` restored over it."""
+    mess_up(config_dir)
+    for path in gone:
+        path.unlink()
+    service.restore_backup("billing", backup.id)
+
+
 def as_listed(config_dir: Path, tmp_path: Path, listed: dict[Path, int]) -> Path:
     """A copy of `config_dir` as it is now, each folder at the time `listed` (read before a
     backup that meanwhile saw entries go). The backup keeps a folder's time as it listed the
@@ -161,10 +178,9 @@ def test_files_removed_while_a_backup_reads_them_are_left_out_and_named(
     scratch = config_dir / "conf.d" / ".cache.ini.swp"
     scratch.write_text("an editor's")
     removals = [(config_dir / "app.yaml").unlink, scratch.unlink]
-    after_the_backup_scan(monkeypatch, lambda: [remove() for remove in removals])
-    listed = folder_times(config_dir)
-    backup = service.create_backup("billing")
-    as_it_is_now = as_listed(config_dir, tmp_path, listed)
+    backup, as_it_is_now = backed_up_while(
+        lambda: [remove() for remove in removals], service, config_dir, monkeypatch, tmp_path
+    )
 
     paths = {e.path for e in service.backup_entries(backup.id)}
     assert "app.yaml" not in paths and "conf.d/.cache.ini.swp" not in paths
@@ -179,8 +195,7 @@ def test_files_removed_while_a_backup_reads_them_are_left_out_and_named(
     assert created.action is ActivityAction.BACKUP_CREATED
     assert "not backed up: app.yaml (removed while it was being backed up" in created.detail
 
-    mess_up(config_dir)
-    service.restore_backup("billing", backup.id)
+    restored_over_a_mess(service, config_dir, backup)
     assert rsync_differences(as_it_is_now, config_dir, "--delete") == []
     assert service.check_store().healthy
 
@@ -206,8 +221,7 @@ def test_a_folder_removed_while_a_backup_lists_it_is_left_out_and_named(
     assert not any(path.startswith("certs") for path in paths)
     assert backup.skipped == ["certs" + REMOVED_NOTE]
     as_it_is_now = as_listed(config_dir, tmp_path, listed)
-    mess_up(config_dir)
-    service.restore_backup("billing", backup.id)
+    restored_over_a_mess(service, config_dir, backup)
     assert rsync_differences(as_it_is_now, config_dir, "--delete") == []
 
 
@@ -254,15 +268,15 @@ def test_a_hardlinked_file_given_a_new_file_during_a_backup_keeps_each_name_s_co
     service, environment, config_dir, monkeypatch, tmp_path, which
 ):
     names = _one_file_under_three_names(config_dir, b"listen 8443\n")
-    after_the_backup_scan(monkeypatch, lambda: _write_and_rename(names[which], b"listen 9443\n"))
-    listed = folder_times(config_dir)
-    backup = service.create_backup("billing")
-    as_it_is_now = as_listed(config_dir, tmp_path, listed)
+    backup, as_it_is_now = backed_up_while(
+        lambda: _write_and_rename(names[which], b"listen 9443\n"),
+        service,
+        config_dir,
+        monkeypatch,
+        tmp_path,
+    )
 
-    mess_up(config_dir)
-    for name in names:
-        name.unlink()
-    service.restore_backup("billing", backup.id)
+    restored_over_a_mess(service, config_dir, backup, tuple(names))
 
     # Each name as it was read, and the two still one file: rsync -H judges the links.
     assert rsync_differences(as_it_is_now, config_dir, "--delete", "-c") == []
@@ -276,16 +290,12 @@ def test_the_other_names_of_a_hardlinked_file_whose_first_name_is_removed_stay_o
     service, environment, config_dir, monkeypatch, tmp_path
 ):
     names = _one_file_under_three_names(config_dir, b"listen 8443\n")
-    after_the_backup_scan(monkeypatch, names[0].unlink)
-    listed = folder_times(config_dir)
-    backup = service.create_backup("billing")
-    as_it_is_now = as_listed(config_dir, tmp_path, listed)
+    backup, as_it_is_now = backed_up_while(
+        names[0].unlink, service, config_dir, monkeypatch, tmp_path
+    )
 
     assert backup.skipped == ["a/shared.conf" + REMOVED_NOTE]
-    mess_up(config_dir)
-    for name in names[1:]:
-        name.unlink()
-    service.restore_backup("billing", backup.id)
+    restored_over_a_mess(service, config_dir, backup, tuple(names[1:]))
 
     assert rsync_differences(as_it_is_now, config_dir, "--delete", "-c") == []
     assert os.path.samefile(names[1], names[2])
@@ -303,15 +313,11 @@ def test_a_hardlinked_name_given_the_same_content_anew_keeps_its_own_mode_and_th
     service, environment, config_dir, monkeypatch, tmp_path
 ):
     names = _one_file_under_three_names(config_dir, b"listen 8443\n")
-    after_the_backup_scan(monkeypatch, lambda: _same_content_tightened(names[0]))
-    listed = folder_times(config_dir)
-    backup = service.create_backup("billing")
-    as_it_is_now = as_listed(config_dir, tmp_path, listed)
+    backup, as_it_is_now = backed_up_while(
+        lambda: _same_content_tightened(names[0]), service, config_dir, monkeypatch, tmp_path
+    )
 
-    mess_up(config_dir)
-    for name in names:
-        name.unlink()
-    service.restore_backup("billing", backup.id)
+    restored_over_a_mess(service, config_dir, backup, tuple(names))
 
     assert rsync_differences(as_it_is_now, config_dir, "--delete", "-c") == []
     assert stat.S_IMODE(names[0].stat().st_mode) == 0o600
@@ -338,13 +344,11 @@ def test_a_file_replaced_after_the_scan_comes_back_with_the_mode_owner_and_time_
         monkeypatch.setattr(scanning, "RACY_NS", 0)
     secret = config_dir / "conf.d" / "cache.ini"
     os.chmod(secret, 0o644)
-    after_the_backup_scan(monkeypatch, lambda: _replace_with_secret(secret))
-    listed = folder_times(config_dir)
-    backup = service.create_backup("billing")
-    as_it_is_now = as_listed(config_dir, tmp_path, listed)
+    backup, as_it_is_now = backed_up_while(
+        lambda: _replace_with_secret(secret), service, config_dir, monkeypatch, tmp_path
+    )
 
-    mess_up(config_dir)
-    service.restore_backup("billing", backup.id)
+    restored_over_a_mess(service, config_dir, backup)
 
     assert rsync_differences(as_it_is_now, config_dir, "--delete", "-c") == []
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
@@ -372,14 +376,11 @@ def test_a_sparse_file_that_changes_after_the_scan_comes_back_with_the_content_r
     with open(sparse, "wb") as out:
         out.seek(1 << 20)
         out.write(b"tail")
-    after_the_backup_scan(monkeypatch, lambda: change(sparse))
-    listed = folder_times(config_dir)
-    backup = service.create_backup("billing")
-    as_it_is_now = as_listed(config_dir, tmp_path, listed)
+    backup, as_it_is_now = backed_up_while(
+        lambda: change(sparse), service, config_dir, monkeypatch, tmp_path
+    )
 
-    mess_up(config_dir)
-    sparse.unlink()
-    service.restore_backup("billing", backup.id)
+    restored_over_a_mess(service, config_dir, backup, (sparse,))
 
     assert rsync_differences(as_it_is_now, config_dir, "--delete", "-c") == []
     assert sparse.read_bytes() == (as_it_is_now / "data.img").read_bytes()
