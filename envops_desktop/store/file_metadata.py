@@ -423,8 +423,18 @@ def _set_xattr(file: str | int, name: str, value: bytes, follow: bool) -> None:
         raise
 
 
+# Zeros to compare a recorded hole's content with, a piece at a time.
+_ZEROS = bytes(1 << 20)
+
+
 class SparseWriter:
-    """Writes a file's content in order, leaving its recorded holes unwritten."""
+    """Writes a file's content in order, leaving its recorded holes unwritten.
+
+    A hole is left unwritten only where the content holds zeros there: holes recorded of a
+    file that changed as it was read (or by a version of EnvOps that took them from the scan
+    rather than the read) may cover bytes, which are written, so that the file is always
+    exactly the content stored.
+    """
 
     def __init__(self, out: BinaryIO, data: tuple[tuple[int, int], ...]) -> None:
         self._out = out
@@ -434,13 +444,29 @@ class SparseWriter:
     def write(self, chunk: bytes | memoryview) -> int:
         start, end = self._position, self._position + len(chunk)
         view = memoryview(chunk)
+        at = start
         for offset, length in self._parts(start, end):
-            self._out.seek(offset)
-            part = view[offset - start : offset - start + length]
-            while part:
-                part = part[self._out.write(part) or 0 :]
+            self._unless_zeros(view, start, at, offset)
+            self._put(view, start, offset, length)
+            at = offset + length
+        self._unless_zeros(view, start, at, end)
         self._position = end
         return len(chunk)
+
+    def _put(self, view: memoryview, start: int, offset: int, length: int) -> None:
+        self._out.seek(offset)
+        part = view[offset - start : offset - start + length]
+        while part:
+            part = part[self._out.write(part) or 0 :]
+
+    def _unless_zeros(self, view: memoryview, start: int, low: int, high: int) -> None:
+        # The stretch [low, high) of a recorded hole: what of it is not zeros is written.
+        # Copied to bytes, a piece compares at memcmp's speed (13 ms for a 256 MiB hole);
+        # a memoryview compares byte by byte (0.6 s).
+        for piece in range(low, high, len(_ZEROS)):
+            stop = min(piece + len(_ZEROS), high)
+            if view[piece - start : stop - start].tobytes() != _ZEROS[: stop - piece]:
+                self._put(view, start, piece, stop - piece)
 
     def _parts(self, start: int, end: int) -> Iterator[tuple[int, int]]:
         for offset, length in self._data:

@@ -18,9 +18,11 @@ from envops_desktop.store.blob_bodies import (
     SizeChangedError,
     encode_chunks,
     frames_of,
+    write_all,
 )
 from envops_desktop.store.blobs import BlobStore
 from envops_desktop.store.database import Database
+from envops_desktop.store.file_metadata import SparseWriter
 from tests.store_view import open_store
 
 
@@ -317,3 +319,16 @@ def test_a_file_changed_since_its_scan_is_stored_with_its_status_as_read(tmp_pat
     # With no ctime to trust (changed within the tick of its scan), the status always comes.
     with store.packing() as pack:
         assert store.ingest(str(same), pack)[5].mtime_ns == same.stat().st_mtime_ns
+
+
+def test_a_recorded_hole_that_holds_bytes_is_written_so_the_file_is_its_content(tmp_path):
+    # Holes recorded of a file that changed as it was read may cover data the read got.
+    content = b"head" + bytes(3 << 20) + b"data in a recorded hole" + bytes(100)
+    with open(tmp_path / "restored.img", "wb", buffering=0) as out:
+        sparse = SparseWriter(out, ((0, 4),))
+        for at in range(0, len(content), 1 << 20):  # as a blob's chunks come
+            write_all(sparse, content[at : at + (1 << 20)])  # as a restore writes
+        sparse.finish()
+
+    assert (tmp_path / "restored.img").read_bytes() == content
+    assert (tmp_path / "restored.img").stat().st_blocks * 512 < 1 << 20  # the zeros, a hole
