@@ -186,9 +186,9 @@ class _FileRows:
                     meta = metas[index] = {**(meta or {}), "xattrs": xattrs}  # for the cache too
                 if changed:
                     self.changed_while_read.append(path)
-                # Changed while it was read (its size as read differs from its scan), or since
-                # its scan (its mode, time or file is another), or may still change within its mtime
-                # tick: not cached.
+                # Changed while it was read (its size as read differs from its scan), or
+                # since its scan (another mode, time or file), or may still change within its
+                # mtime tick: not cached.
                 elif not moved and read == size and mtime_ns < racy_before:
                     digest = bytes.fromhex(sha)
                     fresh += 1

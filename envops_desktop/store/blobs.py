@@ -114,10 +114,10 @@ def _read_as(sha: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 
 class AsRead(NamedTuple):
-    """A file's status as its content was read, where that is not the status its scan saw:
-    it changed, or another file took its name, in between. What a backup records of it
-    must be this, or a restore gives the content read another file's mode, owner, time or
-    holes (writing zeros where the data read had bytes)."""
+    """A file's status as its content was read, where that may not be the status its scan
+    saw: it changed, or another file took its name, in between. What a backup records of
+    it must be this, or a restore gives the content read another file's mode, owner, time
+    or holes (writing zeros where the data read had bytes)."""
 
     mode: int  # the permission bits, as a scan keeps them
     mtime_ns: int
