@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import NotFoundError, OperationFailedError
@@ -224,7 +225,8 @@ def scan_tree(
     started_ns = time.time_ns()
     real_root = os.path.realpath(root)
     mounted = {os.path.relpath(point, real_root) for point in mounts_inside(Path(real_root))}
-    root_stat = root.stat()
+    top = str(root)
+    root_stat, top_entries = _listing(top, follow=True)
     scan = Scan(
         root=str(root),
         started_ns=started_ns,
@@ -243,8 +245,7 @@ def scan_tree(
     # come out in path order with no sort of them all (a backup writes its manifest's rows
     # as it reads them): a folder `a` sorts as `a/`, whose contents come after `a-b` and
     # before `a0`.
-    top = str(root)
-    pending = [("", top.rstrip("/") + "/", _in_path_order(_listing(top, follow=True)))]
+    pending = [("", top.rstrip("/") + "/", _in_path_order(top_entries))]
     while pending:
         prefix, directory, entries = pending[-1]
         entry = next(entries, None)
@@ -281,15 +282,14 @@ def scan_tree(
                     meta = owner_of(st)
                 add_file(path, st, meta)
             elif _S_ISDIR(mode):
-                folder = _entry(path, EntryKind.DIR, st, full, unrecordable)
                 if mounted and path in mounted:
-                    scan.others.append(folder)
+                    scan.others.append(_entry(path, EntryKind.DIR, st, full, unrecordable))
                     scan.skipped.append(path + MOUNT_POINT_NOTE)
                     continue
                 if entering is not None:
                     entering(path)
-                listing = _listing(full, False)
-                scan.others.append(folder)
+                status, listing = _listing(full, False)
+                scan.others.append(_entry(path, EntryKind.DIR, status, full, unrecordable))
                 pending.append((path + "/", full + "/", _in_path_order(listing)))
             elif _S_ISLNK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
                 # These can have several names too, as rsync -H keeps them (`cp -al` links
@@ -385,20 +385,41 @@ _BY_DESCRIPTOR = os.stat in os.supports_dir_fd and os.listdir in os.supports_fd
 _CHANGED_WHILE_LISTED = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
 
 
-def _listing(directory: str, follow: bool) -> list[tuple[str, os.stat_result | None]]:
+class _Listing(NamedTuple):
+    """A folder's entries, each with its own status, and the folder's status that goes with
+    them: a backup records the folder's time and mode from here, not from its parent's
+    listing, so an entry added in between never comes back under an older folder time."""
+
+    status: os.stat_result
+    entries: list[tuple[str, os.stat_result | None]]
+
+
+# A folder changing as it is listed is listed again, this many times at most, so that the
+# status kept goes with the names listed; one that never stops (a spool) keeps the last.
+_LISTING_TRIES = 3
+
+
+def _listing(directory: str, follow: bool) -> _Listing:
     """Each entry of a folder with its own (never its link target's) status; None for one
     gone between the listing and its status, for the caller to judge."""
     try:
         if not _BY_DESCRIPTOR:
-            with os.scandir(directory) as entries:
-                return [(e.name, _status(e.stat, follow_symlinks=False)) for e in entries]
+            with os.scandir(directory) as found:
+                entries = [(e.name, _status(e.stat, follow_symlinks=False)) for e in found]
+            return _Listing(os.stat(directory, follow_symlinks=follow), entries)
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | (0 if follow else os.O_NOFOLLOW))
         try:
-            names, lstat = os.listdir(fd), os.lstat
+            status = os.fstat(fd)
+            for _ in range(_LISTING_TRIES):
+                names, before = os.listdir(fd), status
+                status = os.fstat(fd)
+                if _same_change(before, status):
+                    break
+            lstat = os.lstat
             try:
-                return [(name, lstat(name, dir_fd=fd)) for name in names]
+                return _Listing(status, [(name, lstat(name, dir_fd=fd)) for name in names])
             except FileNotFoundError:  # rare: gone meanwhile; the slower loop marks which
-                return [(name, _status(lstat, name, dir_fd=fd)) for name in names]
+                return _Listing(status, [(name, _status(lstat, name, dir_fd=fd)) for name in names])
         finally:
             os.close(fd)
     except PermissionError as error:
@@ -409,6 +430,12 @@ def _listing(directory: str, follow: bool) -> list[tuple[str, os.stat_result | N
         if error.errno not in _CHANGED_WHILE_LISTED:
             raise
         raise _FolderChangedError(directory) from error
+
+
+def _same_change(before: os.stat_result, after: os.stat_result) -> bool:
+    # An entry added, removed or renamed moves a folder's mtime; a mode, owner or xattr its
+    # ctime.
+    return before.st_mtime_ns == after.st_mtime_ns and before.st_ctime_ns == after.st_ctime_ns
 
 
 def _link_target(full: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 from envops_desktop.domain.enums import ActivityAction
 from envops_desktop.service import scanning
 from envops_desktop.service.scanning import REMOVED_NOTE
-from tests.meanwhile import after_the_backup_scan
+from tests.meanwhile import after_the_backup_scan, once_listed
 from tests.privileges import as_an_ordinary_user
 from tests.trees import folder_times, mess_up, rsync_differences, set_folder_times, snapshot
 
@@ -204,15 +204,8 @@ def test_files_removed_while_a_backup_reads_them_are_left_out_and_named(
 def test_a_folder_removed_while_a_backup_lists_it_is_left_out_and_named(
     service, environment, config_dir, monkeypatch, tmp_path
 ):
-    list_folder = scanning._listing
-
-    def a_cleaner_removes_certs(directory: str, follow: bool) -> list:
-        listed = list_folder(directory, follow)
-        if Path(directory) == config_dir:  # certs was listed as a folder; now it is gone
-            shutil.rmtree(config_dir / "certs")
-        return listed
-
-    monkeypatch.setattr(scanning, "_listing", a_cleaner_removes_certs)
+    # certs was listed as a folder; now it is gone
+    once_listed(monkeypatch, config_dir, lambda: shutil.rmtree(config_dir / "certs"))
     listed = folder_times(config_dir)
     backup = service.create_backup("billing")
     monkeypatch.undo()
@@ -229,20 +222,37 @@ def test_a_folder_removed_while_a_backup_lists_it_is_left_out_and_named(
 def test_a_link_made_a_folder_while_a_backup_lists_it_is_left_out_and_named(
     service, environment, config_dir, monkeypatch
 ):
-    list_folder = scanning._listing
+    def a_deployment_makes_the_link_a_folder() -> None:  # db.ini was listed as a link
+        (config_dir / "db.ini").unlink()
+        (config_dir / "db.ini").mkdir()
 
-    def a_deployment_makes_the_link_a_folder(directory: str, follow: bool) -> list:
-        listed = list_folder(directory, follow)
-        if Path(directory) == config_dir:  # db.ini was listed as a link; now it is a folder
-            (config_dir / "db.ini").unlink()
-            (config_dir / "db.ini").mkdir()
-        return listed
-
-    monkeypatch.setattr(scanning, "_listing", a_deployment_makes_the_link_a_folder)
+    once_listed(monkeypatch, config_dir, a_deployment_makes_the_link_a_folder)
     backup = service.create_backup("billing")
 
     assert backup.skipped == ["db.ini" + REMOVED_NOTE]
     assert "db.ini" not in {e.path for e in service.backup_entries(backup.id)}
+
+
+@pytest.mark.parametrize("also_chmod", [False, True], ids=["file added", "file added, mode set"])
+def test_a_folder_changed_after_its_parent_was_listed_comes_back_as_the_backup_read_it(
+    service, environment, config_dir, monkeypatch, tmp_path, also_chmod
+):
+    # A deployment drops a file into conf.d after the backup has listed billing's top folder
+    # but before it lists conf.d. The backup holds the file, so conf.d comes back with the
+    # time (and mode) it had once the file was in it, not the older ones its parent listed.
+    def a_deployment_adds_to_conf_d() -> None:
+        (config_dir / "conf.d" / "tls.ini").write_text("[tls]\nmin=1.3\n")
+        if also_chmod:
+            os.chmod(config_dir / "conf.d", 0o750)
+
+    once_listed(monkeypatch, config_dir, a_deployment_adds_to_conf_d)
+    backup = service.create_backup("billing")
+    monkeypatch.undo()
+    as_it_was = snapshot(config_dir, tmp_path / "as-it-was")
+
+    assert "conf.d/tls.ini" in {e.path for e in service.backup_entries(backup.id)}
+    restored_over_a_mess(service, config_dir, backup)
+    assert rsync_differences(as_it_was, config_dir, "--delete") == []
 
 
 def _one_file_under_three_names(config_dir: Path, content: bytes) -> list[Path]:

@@ -1,7 +1,6 @@
 """Reading an environment's folder: every entry as it is, never through a link."""
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -9,6 +8,7 @@ from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.excludes import Excludes
 from envops_desktop.service import scanning
 from envops_desktop.service.scanning import scan_tree
+from tests.meanwhile import once_listed
 from tests.trees import make_config_tree, make_tree_of_every_kind
 
 
@@ -39,16 +39,12 @@ def test_folder_swapped_for_a_link_while_scanning_is_refused_not_followed(tmp_pa
     outside = tmp_path / "secrets"
     outside.mkdir()
     (outside / "shadow").write_text("not part of the environment")
-    list_folder = scanning._listing
 
-    def swap_after_listing(directory: str, follow: bool) -> list:
-        listed = list_folder(directory, follow)
-        if Path(directory) == root:  # conf.d was listed as a folder; now it is a link
-            os.rename(root / "conf.d", tmp_path / "conf.d.old")
-            os.symlink(outside, root / "conf.d")
-        return listed
+    def swap_conf_d_for_a_link() -> None:  # conf.d was listed as a folder; now it is a link
+        os.rename(root / "conf.d", tmp_path / "conf.d.old")
+        os.symlink(outside, root / "conf.d")
 
-    monkeypatch.setattr(scanning, "_listing", swap_after_listing)
+    once_listed(monkeypatch, root, swap_conf_d_for_a_link)
     with pytest.raises(OperationFailedError, match="changed while it was being read"):
         scan_tree(root)
 
