@@ -255,6 +255,29 @@ def test_a_folder_changed_after_its_parent_was_listed_comes_back_as_the_backup_r
     assert rsync_differences(as_it_was, config_dir, "--delete") == []
 
 
+@pytest.mark.skipif(not scanning._BY_DESCRIPTOR, reason="listed through its descriptor")
+def test_a_file_added_as_its_folder_is_listed_is_backed_up_with_the_folder_time_after_it(
+    service, environment, config_dir, monkeypatch, tmp_path
+):
+    # The listing of conf.d misses a file made just as it is read; conf.d's time moved with
+    # it, so the backup lists the folder again rather than keep a time its names do not match.
+    list_names = os.listdir
+
+    def a_file_lands_as_conf_d_is_listed(fd: int) -> list[str]:
+        names = list_names(fd)
+        if "cache.ini" in names and not (config_dir / "conf.d" / "tls.ini").exists():
+            (config_dir / "conf.d" / "tls.ini").write_text("[tls]\nmin=1.3\n")
+        return names
+
+    monkeypatch.setattr(scanning.os, "listdir", a_file_lands_as_conf_d_is_listed)
+    backup = service.create_backup("billing")
+    monkeypatch.undo()
+    as_it_was = snapshot(config_dir, tmp_path / "as-it-was")
+
+    restored_over_a_mess(service, config_dir, backup)
+    assert rsync_differences(as_it_was, config_dir, "--delete") == []
+
+
 def _one_file_under_three_names(config_dir: Path, content: bytes) -> list[Path]:
     names = [config_dir / folder / "shared.conf" for folder in ("a", "b", "c")]
     for name in names:
