@@ -22,7 +22,7 @@ from envops_desktop.domain.times import recordable_ns
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.garbage import collect_garbage
 from envops_desktop.service.links_as_read import LinksAsRead
-from envops_desktop.service.parallel import run_in_batches
+from envops_desktop.service.parallel import run_in_batches, workload
 from envops_desktop.service.scanning import (
     RACY_NS,
     REMOVED_NOTE,
@@ -72,7 +72,7 @@ def _store_files(
     for batch, outcome in run_in_batches(
         work,
         chosen,
-        total,
+        workload(total, len(chosen)),
         lambda i: (
             os.path.join(top, paths[i]),
             ctimes[i] if ctimes[i] < steady_before_ns else None,

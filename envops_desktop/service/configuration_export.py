@@ -30,7 +30,7 @@ from envops_desktop.service.context import (
     ServiceContext,
 )
 from envops_desktop.service.materialize import path_of_blob
-from envops_desktop.service.parallel import run_in_batches, start_helpers_early
+from envops_desktop.service.parallel import run_in_batches, start_helpers_early, workload
 from envops_desktop.store.blob_batches import deflate_blobs
 from envops_desktop.store.blobs import DamagedBlobError, MissingBlobError
 from envops_desktop.store.configuration_writer import partial_path, write_configuration_file
@@ -50,7 +50,8 @@ def export_backup(
 ) -> None:
     """Write `backup` to `destination` as a configuration file; with `passphrase`, sealed
     as a whole (`store/sealed_files.py`), safe to mail."""
-    start_helpers_early(backup.total_bytes)  # loading while the manifest is gathered
+    # Loading while the manifest is gathered.
+    start_helpers_early(workload(backup.total_bytes, backup.file_count))
     entries = [ManifestEntry.model_construct(**e._asdict()) for e in ctx.backups.entries(backup.id)]
     manifest = ConfigurationManifest(
         format=FORMAT_NAME,
@@ -119,7 +120,7 @@ def _write_exported(
         batches = run_in_batches(
             work,
             files,
-            sum(e.size for e in files),
+            workload(sum(e.size for e in files), len(files)),
             lambda e: e.sha256,
             lambda e: e.size,
             "envops-export",

@@ -35,7 +35,7 @@ from envops_desktop.service.context import (
     ServiceContext,
 )
 from envops_desktop.service.materialize import materialize, new_file_metadata
-from envops_desktop.service.parallel import run_in_batches, start_helpers_early
+from envops_desktop.service.parallel import run_in_batches, start_helpers_early, workload
 from envops_desktop.service.plain_archive_import import (
     PlainArchive,
     macos_folder_caveat,
@@ -292,7 +292,7 @@ def _stage_files(
     batches = run_in_batches(
         functools.partial(stage_members, str(source), str(staged.directory)),
         jobs,
-        manifest.total_bytes,
+        workload(manifest.total_bytes, manifest.file_count),
         lambda job: job,
         lambda job: job[2],
         "envops-upload",

@@ -36,7 +36,7 @@ def _write_files(
     blobs: BlobStore,
     root: Path,
     files: Iterable[TreeEntry],
-    total_bytes: int,
+    load: int,
     meter: ProgressMeter,
     cancel: CancelToken,
     flush_meanwhile: bool,
@@ -49,7 +49,7 @@ def _write_files(
     for batch, written in run_in_batches(
         work,
         files,
-        total_bytes,
+        load,
         lambda e: (e.sha256 or "", os.path.join(top, e.path), *new_file_metadata(e, policy)),
         lambda e: e.size,
         "envops-restore",
@@ -160,14 +160,15 @@ def materialize(
 def materialize_backup(
     blobs: BlobStore,
     read_entries: Callable[[], Iterable[TreeEntry]],
-    total_bytes: int,
+    load: int,
     root: Path,
     meter: ProgressMeter,
     cancel: CancelToken,
     flush_meanwhile: bool,
     policy: MetadataPolicy = OWN_STORE,
 ) -> None:
-    """`materialize` a backup's entries from the store, verifying every blob as it is written.
+    """`materialize` a backup's entries from the store, verifying every blob as it is written
+    (in helper processes where `load`, their `parallel.workload`, is worth them).
 
     With `flush_meanwhile`, what is written is flushed to disk as it goes, for a caller that
     waits for the disk next.
@@ -177,7 +178,7 @@ def materialize_backup(
             read_entries,
             root,
             lambda files: _write_files(
-                blobs, root, files, total_bytes, meter, cancel, flush_meanwhile, policy
+                blobs, root, files, load, meter, cancel, flush_meanwhile, policy
             ),
             policy,
         )

@@ -26,8 +26,14 @@ J = TypeVar("J")
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
 
-# Below this many bytes of work, threads: a helper process costs ~0.1 s to start.
+# Below this much work (`workload`, in bytes), threads: a helper process costs ~0.1 s to start.
 PROCESSES_FROM_BYTES = 64 << 20
+# What a file costs a pool besides its bytes (opening, writing or reading, its metadata,
+# closing: some 45 µs of Python and system calls), as the bytes that take as long. Weighed
+# by bytes alone, 20,000 config files of 2 KiB (40 MB) ran on threads, under one GIL: their
+# restore took 1.6-2.0 s on two cores where helpers took 0.9-1.2 s. Threads and helpers
+# were level at about 5,000 such files, helpers ahead from 10,000.
+FILE_COST_BYTES = 8 << 10
 # Most files in a batch: on threads, enough to outweigh a task's overhead; in helper processes
 # more, since each batch also pays for pickling, the pipe both ways and (for a backup) a pack
 # file of its own. A first backup of 200,000 small files cost its helpers 53 us a file in
@@ -68,9 +74,15 @@ def _helper_niceness() -> int:
     return WINDOW_HELPERS_NICENESS if _Yielding.count > 0 else 0
 
 
-def worth_processes(total_bytes: int) -> bool:
-    """Whether an operation on this many bytes should run its batches in helper processes."""
-    return total_bytes >= PROCESSES_FROM_BYTES
+def workload(total_bytes: int, files: int) -> int:
+    """The size of per-file work on `files` files of `total_bytes` in all, in bytes: what
+    `worth_processes` weighs."""
+    return total_bytes + files * FILE_COST_BYTES
+
+
+def worth_processes(load: int) -> bool:
+    """Whether work of this size (`workload`) should run its batches in helper processes."""
+    return load >= PROCESSES_FROM_BYTES
 
 
 if TYPE_CHECKING:
@@ -89,8 +101,9 @@ def _process_context() -> "BaseContext":
     return multiprocessing.get_context("spawn")
 
 
-def start_helpers_early(total_bytes: int, from_bucket: bool = False) -> None:
-    """Start loading the helper processes of work this big now, while the caller prepares it.
+def start_helpers_early(load: int, from_bucket: bool = False) -> None:
+    """Start loading the helper processes of work this big (`workload`) now, while the caller
+    prepares it.
 
     The fork server takes 0.2 s to start and load the blob module, and the pool waited for it
     after the caller's own preparation (an import's check of its file, 0.45 s); started here,
@@ -98,7 +111,7 @@ def start_helpers_early(total_bytes: int, from_bucket: bool = False) -> None:
     Helpers that will fetch from a team's store (`from_bucket`) get the S3 client loaded
     too, unless the fork server is running already.
     """
-    if not worth_processes(total_bytes):
+    if not worth_processes(load):
         return
     if from_bucket and _BUCKET_PRELOAD not in _PRELOAD:
         _PRELOAD.append(_BUCKET_PRELOAD)
@@ -275,7 +288,7 @@ def _thread_map(work: Callable[[T], R], items: Iterable[T], name: str, window: i
 def run_in_batches(
     work: Callable[[list[J]], R],
     items: Iterable[T],
-    total_bytes: int,
+    load: int,
     job: Callable[[T], J],
     size_of: Callable[[T], int],
     name: str,
@@ -285,11 +298,11 @@ def run_in_batches(
     """Run `work` on batches of the items' jobs; yield each batch with its result, in order.
 
     The items are taken as the pool has room for them, so they may be produced on the way
-    (a restore's manifest is read while its files are written). Big work (`total_bytes`)
-    runs in helper processes; when what it writes must reach the disk (`durable`), it is
+    (a restore's manifest is read while its files are written). Big work (`load`, its
+    `workload`) runs in helper processes; when what it writes must reach the disk (`durable`), it is
     flushed in the background meanwhile.
     """
-    big = worth_processes(total_bytes)
+    big = worth_processes(load)
     # Helpers' batches are larger and fewer of them wait, so that as many files are in flight
     # either way (and held in memory: a restore's jobs name their files' metadata).
     max_items, per_worker = (ITEMS_A_HELPERS_BATCH, 2) if big else (ITEMS_A_BATCH, 8)

@@ -50,7 +50,7 @@ from envops_desktop.service.left_alone import (
 )
 from envops_desktop.service.materialize import materialize_backup
 from envops_desktop.service.mounts import is_mount_point, mounts_inside
-from envops_desktop.service.parallel import Background, start_helpers_early
+from envops_desktop.service.parallel import Background, start_helpers_early, workload
 from envops_desktop.service.restore_commands import command_output, run_restore_command
 from envops_desktop.service.scanning import environment_folder
 from envops_desktop.service.swap import roll_back, sibling_paths, swap_in
@@ -241,7 +241,7 @@ def restore_locked(
     entry.
     """
     fence = team.check if team is not None else _nothing
-    start_helpers_early(backup.total_bytes)
+    start_helpers_early(workload(backup.total_bytes, backup.file_count))
     target = Path(env.path)
     operation_id = new_id()
     staging, previous, discard = sibling_paths(target, operation_id)
@@ -426,7 +426,7 @@ def from_store(ctx: ServiceContext, backup: Backup) -> TreeWriter:
             materialize_backup(
                 ctx.blobs,
                 functools.partial(ctx.backups.entries, backup.id),
-                backup.total_bytes,
+                workload(backup.total_bytes, backup.file_count),
                 staging,
                 meter,
                 cancel,

@@ -36,7 +36,7 @@ from envops_desktop.service.backup_references import pick_backup
 from envops_desktop.service.context import SHARED_STORE_SETTINGS, ServiceContext
 from envops_desktop.service.flushing import settle_detached
 from envops_desktop.service.garbage import GarbageReport, collect_garbage, waiting_for_backups
-from envops_desktop.service.parallel import start_helpers_early
+from envops_desktop.service.parallel import start_helpers_early, workload
 from envops_desktop.service.recovery import may_have_leftovers, recover_interrupted_operations
 from envops_desktop.service.restore import TreeWriter, check_restorable, restore_caveats
 from envops_desktop.service.restore_steps import RestorePlan, carry_out
@@ -839,7 +839,8 @@ class EnvOpsService:
         if not elsewhere:
             return None
         store = self._team_store_for(backup)
-        start_helpers_early(backup.total_bytes, from_bucket=True)  # they fetch what they write
+        # They fetch what they write.
+        start_helpers_early(workload(backup.total_bytes, backup.file_count), from_bucket=True)
         return team_restore.from_team_store(self._ctx, store, backup, elsewhere)
 
     def _team_store_for(self, backup: Backup) -> "OpenedStore":

@@ -22,7 +22,7 @@ from envops_desktop.domain.models import Backup, TreeEntry, has_content
 from envops_desktop.domain.progress import CancelToken, ProgressMeter
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.materialize import explained_blob_errors, materialize, new_file_metadata
-from envops_desktop.service.parallel import run_in_batches
+from envops_desktop.service.parallel import run_in_batches, workload
 from envops_desktop.service.restore import TreeWriter
 from envops_desktop.service.shared_store import OpenedStore
 from envops_desktop.service.sharing import packs_read_whole
@@ -72,7 +72,7 @@ def from_team_store(
                 parts,
                 whole,
                 staging,
-                backup.total_bytes,
+                workload(backup.total_bytes, backup.file_count),
                 meter,
                 cancel,
                 flush,
@@ -109,14 +109,14 @@ class _Writer:
         parts: dict[str, list[SharedPart]],
         whole: set[str],
         root: Path,
-        total_bytes: int,
+        load: int,
         meter: ProgressMeter,
         cancel: CancelToken,
         flush: bool,
     ) -> None:
         self._ctx, self._key, self._bucket, self._credentials = ctx, key, bucket, credentials
         self._parts, self._whole = parts, whole
-        self._top, self._total_bytes = str(root), total_bytes
+        self._top, self._load = str(root), load
         self._meter, self._cancel, self._flush = meter, cancel, flush
 
     def _place(self, entry: TreeEntry) -> tuple[str, int]:
@@ -176,7 +176,7 @@ class _Writer:
                 self._credentials,
             ),
             units,
-            self._total_bytes,
+            self._load,
             self._job,
             lambda unit: unit.size,
             "envops-restore",

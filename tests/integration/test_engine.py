@@ -35,6 +35,7 @@ from tests.trees import (
     mess_up,
     posix_acl,
     rsync_differences,
+    snapshot,
 )
 
 
@@ -58,6 +59,57 @@ def test_backup_and_restore_in_helper_processes_round_trip(
     mess_up(config_dir)
     service.restore_backup("billing", backup.id)
     assert describe_tree(config_dir) == before
+
+
+def pools_used(monkeypatch) -> dict[str, str]:
+    """The pool ("helpers" or "threads") each kind of work ("envops-restore") used last, from
+    now on."""
+    used: dict[str, str] = {}
+    original = parallel.parallel_map
+
+    def noting_the_pool(work, items, name: str, *args, processes: bool = False, **kwargs):
+        used[name] = "helpers" if processes else "threads"
+        return original(work, items, name, *args, processes=processes, **kwargs)
+
+    monkeypatch.setattr(parallel, "parallel_map", noting_the_pool)
+    return used
+
+
+_STORING_AND_WRITING = ("envops-backup", "envops-export", "envops-upload", "envops-restore")
+
+
+def test_a_tree_of_many_small_files_is_backed_up_restored_exported_and_imported_by_helpers(
+    service, environment, config_dir, monkeypatch, tmp_path
+):
+    # Config files of under 100 bytes, a few dozen kilobytes in all, yet each file's own cost
+    # (open, write, metadata, close) is the work, and under one GIL two cores did the work of
+    # one. The smallest such work that helpers take is brought down to 1,000 files (it is
+    # about 8,000) to keep this test quick. The configuration of a dozen files stays on
+    # threads: helpers cost more to start than they would save.
+    monkeypatch.setattr(parallel, "PROCESSES_FROM_BYTES", 1_000 * parallel.FILE_COST_BYTES)
+    backup = service.create_backup("billing")
+    exported = service.export_backup(backup.id, tmp_path / "small.envops.zip")
+    for index in range(1_100):
+        folder = config_dir / "generated" / f"module{index % 30:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"setting{index}.conf").write_text(f"key{index} = {index * 7}\n")
+    used = pools_used(monkeypatch)
+
+    many = service.create_backup("billing")
+    service.export_backup(many.id, tmp_path / "many.envops.zip")
+    service.import_configuration_file(
+        "billing", service.check_configuration_file(tmp_path / "many.envops.zip")
+    )
+    as_backed_up = snapshot(config_dir, tmp_path / "as-backed-up")
+    mess_up(config_dir)
+    service.restore_backup("billing", many.id)
+    assert [used.get(work) for work in _STORING_AND_WRITING] == ["helpers"] * 4
+    assert rsync_differences(as_backed_up, config_dir, "--delete") == []
+
+    used.clear()
+    service.import_configuration_file("billing", service.check_configuration_file(exported))
+    service.restore_backup("billing", backup.id)
+    assert [used.get(work) for work in ("envops-upload", "envops-restore")] == ["threads"] * 2
 
 
 def test_damaged_blob_found_by_a_helper_process_names_the_file(

@@ -17,6 +17,8 @@ from envops_desktop.service.parallel import (
     Background,
     helpers_yield,
     parallel_map,
+    workload,
+    worth_processes,
 )
 
 
@@ -123,6 +125,14 @@ def _children_after_starting_helpers_for(total_bytes: int) -> str:
 def test_big_work_starts_its_helpers_loading_before_it_is_handed_out():
     assert "forkserver" in _children_after_starting_helpers_for(PROCESSES_FROM_BYTES)
     assert "forkserver" not in _children_after_starting_helpers_for(PROCESSES_FROM_BYTES - 1)
+
+
+def test_many_small_files_are_work_for_helpers_and_a_real_configuration_is_not():
+    assert worth_processes(workload(40 << 20, 20_000))  # 20,000 config files of 2 KiB
+    assert worth_processes(workload(0, 10_000))  # as many empty ones, half as many
+    assert worth_processes(workload(PROCESSES_FROM_BYTES, 1))  # one large file
+    assert not worth_processes(workload(5 << 20, 300))  # the size of most configurations
+    assert not worth_processes(workload(20 << 20, 2_000))
 
 
 def test_background_work_runs_only_once_started_and_its_result_waits_for_it():
