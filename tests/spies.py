@@ -1,5 +1,8 @@
-"""Noting, without changing it, what a call does: which threads make it."""
+"""Noting, without changing it, what a call does: which threads make it, which processes it
+starts."""
 
+import subprocess
+import sys
 import threading
 
 
@@ -34,3 +37,35 @@ def outcomes_of(monkeypatch, owner: object, name: str) -> list[str]:
 
     monkeypatch.setattr(owner, name, noting_the_outcome)
     return outcomes
+
+
+# Run in a process of its own: the fork server is one per process, and an earlier test of
+# this session may have started it already.
+_CHILDREN_AFTER = """
+import os, sys, time
+from pathlib import Path
+exec(sys.argv[1])
+me = os.getpid()
+mine = Path(f"/proc/{me}/cmdline").read_bytes()
+for child in Path(f"/proc/{me}/task/{me}/children").read_text().split():
+    # A helper caught between its fork and its exec shows no command line, or ours: wait
+    # until it shows its own.
+    deadline = time.monotonic() + 10
+    while True:
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        if (cmdline and cmdline != mine) or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    print(cmdline.replace(b"\\0", b" ").decode())
+"""
+
+
+def child_commands_after(code: str, *args: str) -> str:
+    """The command line of each process that a new Python process running `code` (which sees
+    `args` from `sys.argv[2]` on) has started and left running, one a line (Linux)."""
+    return subprocess.run(
+        [sys.executable, "-c", _CHILDREN_AFTER, code, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout

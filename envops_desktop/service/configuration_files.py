@@ -138,6 +138,8 @@ def checked_configuration_file(
             raise _no_room_for(source)
         start_helpers_early(size)  # its contents are read by helpers, once it is checked
     manifest, members = check_configuration_file(source, allow_external_links)
+    # Many small members are work for helpers too, which only the manifest tells.
+    start_helpers_early(workload(manifest.total_bytes, manifest.file_count))
     policy, caveats = _trust(manifest, keep_privileges)
     return CheckedConfigurationFile(source, manifest, members, policy, caveats)
 

@@ -27,6 +27,7 @@ from envops_desktop.store.database import DATABASE_NAME
 from envops_desktop.store.hash_caches import decode_cache
 from envops_desktop.store.manifest_codec import encode_manifest, read_manifest
 from envops_desktop.store.migrations import MIGRATIONS
+from tests.spies import child_commands_after
 from tests.store_view import damage_blob, store_files
 from tests.trees import (
     describe_tree,
@@ -110,6 +111,27 @@ def test_a_tree_of_many_small_files_is_backed_up_restored_exported_and_imported_
     service.import_configuration_file("billing", service.check_configuration_file(exported))
     service.restore_backup("billing", backup.id)
     assert [used.get(work) for work in ("envops-upload", "envops-restore")] == ["threads"] * 2
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server is Linux's")
+def test_checking_a_file_of_many_small_files_starts_the_helpers_loading_for_its_import(
+    service, environment, config_dir, tmp_path
+):
+    # Its size says little (a few hundred kilobytes); its manifest says 1,100 files, which
+    # helpers take once the smallest work they take is 1,000 files (it is about 8,000).
+    small = service.export_backup(service.create_backup("billing").id, tmp_path / "s.zip")
+    for index in range(1_100):
+        (config_dir / f"setting{index}.conf").write_text(f"key{index} = {index}\n")
+    many = service.export_backup(service.create_backup("billing").id, tmp_path / "m.zip")
+    check = (
+        "from pathlib import Path\n"
+        "from envops_desktop.service import EnvOpsService, parallel\n"
+        "parallel.PROCESSES_FROM_BYTES = 1_000 * parallel.FILE_COST_BYTES\n"
+        "EnvOpsService(Path(sys.argv[2])).check_configuration_file(Path(sys.argv[3]))"
+    )
+    data_dir = str(service.data_dir)
+    assert "forkserver" in child_commands_after(check, data_dir, str(many))
+    assert "forkserver" not in child_commands_after(check, data_dir, str(small))
 
 
 def test_damaged_blob_found_by_a_helper_process_names_the_file(

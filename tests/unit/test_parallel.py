@@ -2,7 +2,6 @@
 
 import functools
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -20,6 +19,7 @@ from envops_desktop.service.parallel import (
     workload,
     worth_processes,
 )
+from tests.spies import child_commands_after
 
 
 def _pool_threads() -> list[str]:
@@ -90,35 +90,12 @@ def test_caller_stopping_early_leaves_no_thread_behind():
     assert _pool_threads() == []
 
 
-# Run in a process of its own: the fork server is one per process, and an earlier test of
-# this session may have started it already.
-_CHILDREN_AFTER = """
-import os, sys, time
-from pathlib import Path
-from envops_desktop.service.parallel import start_helpers_early
-start_helpers_early(int(sys.argv[1]))
-me = os.getpid()
-mine = Path(f"/proc/{me}/cmdline").read_bytes()
-for child in Path(f"/proc/{me}/task/{me}/children").read_text().split():
-    # A helper caught between its fork and its exec shows no command line, or ours: wait
-    # until it shows its own.
-    deadline = time.monotonic() + 10
-    while True:
-        cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-        if (cmdline and cmdline != mine) or time.monotonic() > deadline:
-            break
-        time.sleep(0.01)
-    print(cmdline.replace(b"\\0", b" ").decode())
-"""
-
-
 def _children_after_starting_helpers_for(total_bytes: int) -> str:
-    return subprocess.run(
-        [sys.executable, "-c", _CHILDREN_AFTER, str(total_bytes)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    return child_commands_after(
+        "from envops_desktop.service.parallel import start_helpers_early\n"
+        "start_helpers_early(int(sys.argv[2]))",
+        str(total_bytes),
+    )
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server is Linux's")
