@@ -65,6 +65,10 @@ def test_backup_and_restore_in_helper_processes_round_trip(
 def pools_used(monkeypatch) -> dict[str, str]:
     """The pool ("helpers" or "threads") each kind of work ("envops-restore") used last, from
     now on."""
+    # Imported first, so that a module that takes the pool by name at its import (the
+    # preview's) keeps the real one, not this spy, after the test.
+    from envops_desktop.service import tree_diff  # noqa: F401
+
     used: dict[str, str] = {}
     original = parallel.parallel_map
 
