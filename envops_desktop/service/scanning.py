@@ -292,6 +292,8 @@ def scan_tree(
                 scan.others.append(_entry(path, EntryKind.DIR, status, full, unrecordable))
                 pending.append((path + "/", full + "/", _in_path_order(listing)))
             elif _S_ISLNK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+                if _S_ISLNK(mode):
+                    target, st = _link_as_read(full, st)
                 # These can have several names too, as rsync -H keeps them (`cp -al` links
                 # a tree's symlinks): a later name records the first.
                 linked = None
@@ -299,7 +301,6 @@ def scan_tree(
                     first = first_names.setdefault((st.st_dev, st.st_ino), path)
                     linked = None if first == path else first
                 if _S_ISLNK(mode):
-                    target = _link_target(full)
                     node = _entry(path, EntryKind.SYMLINK, st, full, unrecordable, target, linked)
                 else:
                     kind = EntryKind.FIFO if stat.S_ISFIFO(mode) else EntryKind.SOCKET
@@ -436,6 +437,22 @@ def _same_change(before: os.stat_result, after: os.stat_result) -> bool:
     # An entry added, removed or renamed moves a folder's mtime; a mode, owner or xattr its
     # ctime.
     return before.st_mtime_ns == after.st_mtime_ns and before.st_ctime_ns == after.st_ctime_ns
+
+
+def _link_as_read(full: str, listed: os.stat_result) -> tuple[str, os.stat_result]:
+    """A link's target with the status that goes with it. One replaced since its folder was
+    listed (`ln -sfn` renames a new link over a deployment's `current`) is recorded as the
+    link read, its time and owner with its target, as a file is recorded as it was read."""
+    status = listed
+    for _ in range(_LISTING_TRIES):
+        target = _link_target(full)
+        now = os.lstat(full)
+        if not _S_ISLNK(now.st_mode):
+            raise FileNotFoundError(errno.ENOENT, "no longer a link", full)
+        if now.st_ino == status.st_ino and _same_change(status, now):
+            break
+        status = now
+    return target, status
 
 
 def _link_target(full: str) -> str:

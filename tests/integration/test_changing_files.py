@@ -255,6 +255,30 @@ def test_a_folder_changed_after_its_parent_was_listed_comes_back_as_the_backup_r
     assert rsync_differences(as_it_was, config_dir, "--delete") == []
 
 
+def test_a_link_swapped_after_its_folder_was_listed_comes_back_with_its_new_time(
+    service, environment, config_dir, monkeypatch, tmp_path
+):
+    # A deployment points db.ini somewhere else the way `ln -sfn` does, by renaming a new
+    # link over it, once the backup has listed the folder. The backup reads the new target,
+    # so it must keep the new link's time with it, not the listed link's.
+    def a_deployment_swaps_the_link() -> None:
+        os.symlink("conf.d/cache.ini", config_dir / ".db.ini.new")
+        os.utime(
+            config_dir / ".db.ini.new", ns=(1_700_000_000_123_456_789,) * 2, follow_symlinks=False
+        )
+        os.rename(config_dir / ".db.ini.new", config_dir / "db.ini")
+
+    once_listed(monkeypatch, config_dir, a_deployment_swaps_the_link)
+    listed = folder_times(config_dir)
+    backup = service.create_backup("billing")
+    monkeypatch.undo()
+    as_it_is_now = as_listed(config_dir, tmp_path, listed)  # the folder's time as listed
+
+    restored_over_a_mess(service, config_dir, backup)
+    assert os.readlink(config_dir / "db.ini") == "conf.d/cache.ini"
+    assert rsync_differences(as_it_is_now, config_dir, "--delete") == []
+
+
 @pytest.mark.skipif(not scanning._BY_DESCRIPTOR, reason="listed through its descriptor")
 def test_a_file_added_as_its_folder_is_listed_is_backed_up_with_the_folder_time_after_it(
     service, environment, config_dir, monkeypatch, tmp_path
