@@ -299,8 +299,8 @@ def run_in_batches(
 
     The items are taken as the pool has room for them, so they may be produced on the way
     (a restore's manifest is read while its files are written). Big work (`load`, its
-    `workload`) runs in helper processes; when what it writes must reach the disk (`durable`), it is
-    flushed in the background meanwhile.
+    `workload`) runs in helper processes; when what it writes must reach the disk
+    (`durable`), it is flushed in the background meanwhile.
     """
     big = worth_processes(load)
     # Helpers' batches are larger and fewer of them wait, so that as many files are in flight

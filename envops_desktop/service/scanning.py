@@ -401,8 +401,9 @@ _LISTING_TRIES = 3
 
 
 def _listing(directory: str, follow: bool) -> _Listing:
-    """Each entry of a folder with its own (never its link target's) status; None for one
-    gone between the listing and its status, for the caller to judge."""
+    """A folder's own status as it is listed, and each of its entries with its own (never
+    its link target's) status; None for one gone between the listing and its status, for
+    the caller to judge."""
     try:
         if not _BY_DESCRIPTOR:
             with os.scandir(directory) as found:
