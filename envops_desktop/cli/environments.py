@@ -9,6 +9,7 @@ from envops_desktop.cli.prompts import UsageError, confirm
 from envops_desktop.domain.errors import InvalidInputError
 from envops_desktop.domain.models import RestoreCommand
 from envops_desktop.service import EnvOpsService
+from envops_desktop.terminal_progress import TerminalProgressBar
 
 
 def _restore_commands(
@@ -108,5 +109,11 @@ def run_env(service: EnvOpsService, args: argparse.Namespace) -> None:
     elif action == "remove":
         env = service.get_environment(args.name)
         confirm(args, f"Removing {env.name} deletes its backups (its folder stays).")
-        service.remove_environment(env.name)
+        # A bar, but not `long_operation`'s Ctrl-C: the removal is not cancelled part way,
+        # and a Ctrl-C stops it as before, its backups' records kept or gone together.
+        bar = TerminalProgressBar()
+        try:
+            service.remove_environment(env.name, bar)
+        finally:
+            bar.close()
         print(f"Removed {env.name}; {env.path} was left as it is.")

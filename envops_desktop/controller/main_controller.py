@@ -376,7 +376,7 @@ class MainController(QObject):
         return self._run(
             self.tr("Removing {env}").format(env=env.name),
             env,
-            lambda _progress, _cancel: self.service.remove_environment(env.id),
+            lambda progress, _cancel: self.service.remove_environment(env.id, progress),
             lambda _result: self.tr("Removed {env}; its folder {path} is left as it is.").format(
                 env=env.name, path=env.path
             ),

@@ -17,7 +17,13 @@ from envops_desktop.domain.enums import ActivityAction, BackupOrigin, EntryKind,
 from envops_desktop.domain.errors import NotFoundError, OperationFailedError
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Backup, Environment
-from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
+from envops_desktop.domain.progress import (
+    CancelToken,
+    Progress,
+    ProgressCallback,
+    ProgressMeter,
+    ignore_progress,
+)
 from envops_desktop.domain.times import recordable_ns
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.garbage import collect_garbage
@@ -44,6 +50,9 @@ from envops_desktop.store.pack_index import NewPlacements
 from envops_desktop.store.timestamps import utc_now
 
 _PHASE = "backing up"
+# The phases of deleting backups for good.
+READING_BACKUPS = "reading backups"
+FREEING = "freeing stored files"
 _FILE = EntryKind.FILE.value
 
 
@@ -454,13 +463,17 @@ def move_to_bin(
 
 
 def empty_bin(
-    ctx: ServiceContext, deleted_before: datetime, waiting: Callable[[], None] | None = None
+    ctx: ServiceContext,
+    deleted_before: datetime,
+    waiting: Callable[[], None] | None = None,
+    progress: ProgressCallback = ignore_progress,
 ) -> list[Backup]:
     """Free the backups moved to Deleted at or before `deleted_before`, with the content only
-    they used; return them. `waiting`: as `delete_backups`."""
+    they used; return them. `waiting` and `progress`: as `delete_backups`."""
     freed = ctx.backups.deleted_before(deleted_before)
     if freed:
-        delete_backups(ctx, freed, reason="emptied from Deleted", waiting=waiting)
+        reason = "emptied from Deleted"
+        delete_backups(ctx, freed, reason, waiting, progress=progress)
     return freed
 
 
@@ -470,6 +483,7 @@ def delete_backups(
     reason: str = "",
     waiting: Callable[[], None] | None = None,
     for_the_team: bool = True,
+    progress: ProgressCallback = ignore_progress,
 ) -> int:
     """Delete backups for good and the blobs only they used, with any content an interrupted
     backup or delete left unreferenced; return how many blobs were freed. `reason`: why,
@@ -480,7 +494,8 @@ def delete_backups(
     Together, since what they free is found by reading every other backup's list of files:
     one at a time, emptying a bin of many large backups read them all once for each.
     While another operation uses the store's contents, `waiting` is called every so often
-    and may raise to give up, before anything is deleted (`Locks.blobs_collecting`)."""
+    and may raise to give up, before anything is deleted (`Locks.blobs_collecting`);
+    `progress` is then told of the reading and the freeing."""
     shared = {b.id for b in backups if b.deleted_at is None and ctx.shared.is_shared(b.id)}
     with ctx.locks.blobs_collecting(waiting):
         for backup_id in sorted(shared):
@@ -488,8 +503,8 @@ def delete_backups(
                 ctx.shared.note_deleted(backup_id)
             else:
                 ctx.shared.forget_shared(backup_id)
-        orphans = ctx.backups.delete(b.id for b in backups)
-        ctx.blobs.delete(orphans)
+        orphans = forget_backups(ctx, backups, progress)
+        free_contents(ctx, orphans, progress)
     with contextlib.suppress(OperationFailedError):  # a damaged manifest: verify says so
         orphans |= set(collect_garbage(ctx).blobs)
     freed = f"{len(orphans)} stored files freed"
@@ -507,6 +522,27 @@ def delete_backups(
                 + (_for_the_team(for_the_team) if backup.id in shared else ""),
             )
     return len(orphans)
+
+
+def forget_backups(
+    ctx: ServiceContext, backups: list[Backup], progress: ProgressCallback = ignore_progress
+) -> set[str]:
+    """Delete the records of `backups`; return the contents no other backup needs. Every
+    backup's list of files is read once, the longer part of deleting for good, which
+    `progress` is told of ("reading backups")."""
+    meter = ProgressMeter(progress, READING_BACKUPS, ctx.backups.manifest_bytes())
+    orphans = ctx.backups.delete((backup.id for backup in backups), meter.advance)
+    meter.finish()
+    return orphans
+
+
+def free_contents(
+    ctx: ServiceContext, shas: set[str], progress: ProgressCallback = ignore_progress
+) -> None:
+    """Delete the stored contents `shas`, which no backup needs: a wait with no total
+    ("freeing stored files") for `progress`, as packs are rewritten whole."""
+    progress(Progress(FREEING, 0, 0))
+    ctx.blobs.delete(shas)
 
 
 def _for_the_team(told: bool) -> str:

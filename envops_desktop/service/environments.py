@@ -13,7 +13,8 @@ from envops_desktop.domain.excludes import check_patterns
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Environment, RestoreCommand
 from envops_desktop.domain.paths import is_utf8_text, relative_path_problem, shown
-from envops_desktop.domain.progress import CancelToken
+from envops_desktop.domain.progress import CancelToken, ProgressCallback, ignore_progress
+from envops_desktop.service.backups import forget_backups, free_contents
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.folder_reach import is_folder
 from envops_desktop.service.restore_commands import COMMAND_NAMES, command_output
@@ -212,14 +213,16 @@ def set_version(ctx: ServiceContext, env: Environment, version: str) -> Environm
     return replace(env, version=version)
 
 
-def remove_environment(ctx: ServiceContext, env: Environment) -> None:
+def remove_environment(
+    ctx: ServiceContext, env: Environment, progress: ProgressCallback = ignore_progress
+) -> None:
     """Forget the environment and its backups; its directory is left exactly as it is."""
     with ctx.locks.environment(env.id, env.name):
         backups = ctx.backups.for_environment(env.id) + ctx.backups.for_environment(
             env.id, deleted=True
         )
         with ctx.locks.blobs_collecting():
-            orphans = ctx.backups.delete(backup.id for backup in backups)
+            orphans = forget_backups(ctx, backups, progress)
             with ctx.db.transaction():
                 ctx.environments.delete(env.id)
                 ctx.activity.append(
@@ -230,6 +233,6 @@ def remove_environment(ctx: ServiceContext, env: Environment) -> None:
                     Outcome.SUCCESS,
                     f"{env.path} left untouched; {len(backups)} backups deleted",
                 )
-            ctx.blobs.delete(orphans)
+            free_contents(ctx, orphans, progress)
         for name in COMMAND_NAMES:
             command_output(ctx.data_dir, env.id, name).unlink(missing_ok=True)

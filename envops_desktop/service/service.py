@@ -219,8 +219,13 @@ class EnvOpsService:
         with self._ctx.locks.environment(env.id, env.name):
             return environment_ops.allow_links_out(self._ctx, env, allowed)
 
-    def remove_environment(self, name_or_id: str) -> None:
-        environment_ops.remove_environment(self._ctx, self.get_environment(name_or_id))
+    def remove_environment(
+        self, name_or_id: str, progress: ProgressCallback = ignore_progress
+    ) -> None:
+        """Forget the environment and delete its backups, freeing what only they held (as
+        `progress` is told); its folder is left exactly as it is."""
+        env = self.get_environment(name_or_id)
+        environment_ops.remove_environment(self._ctx, env, progress)
 
     # Schedules ------------------------------------------------------------------------------
 
@@ -463,7 +468,8 @@ class EnvOpsService:
         cutoff = self._clock()
         if older_than_days is not None:
             cutoff -= timedelta(days=older_than_days)
-        return backup_ops.empty_bin(self._ctx, cutoff, waiting_for_backups(progress, cancel))
+        waiting = waiting_for_backups(progress, cancel)
+        return backup_ops.empty_bin(self._ctx, cutoff, waiting, progress)
 
     def check_store(
         self, progress: ProgressCallback = ignore_progress, cancel: CancelToken | None = None

@@ -39,6 +39,10 @@ def entry_row(entry: "ManifestEntry | TreeEntry") -> EntryRow:
     )
 
 
+def _nothing_told(_size: int) -> None:
+    pass
+
+
 def _blob_sizes(rows: Iterable[EntryRow]) -> dict[str, int]:
     return {row[5]: row[3] for row in rows if row[5] is not None}
 
@@ -320,13 +324,17 @@ class BackupRecords:
         against the whole manifest's 0.45 s."""
         return self.entries(backup_id, holding=b'"hardlink"')
 
-    def delete(self, backup_ids: Iterable[str]) -> set[str]:
+    def delete(
+        self, backup_ids: Iterable[str], read: Callable[[int], None] | None = None
+    ) -> set[str]:
         """Delete backups; return the blobs that no other backup references any more.
 
         All in one pass over the manifests that stay, however many go. The hash cache
         forgets those blobs in the same transaction, so it only ever names content the
-        store holds and a later backup can trust it without looking.
+        store holds and a later backup can trust it without looking. `read` is told the
+        size of each manifest read, of `manifest_bytes` before the deletion.
         """
+        told = read or _nothing_told
         with self._db.transaction() as conn:
             manifests = set()
             for backup_id in backup_ids:
@@ -346,10 +354,13 @@ class BackupRecords:
                 return set()
             orphans: set[str] = set()
             for manifest in unused:
-                # A backup whose list of files is damaged goes all the same (it could not be
-                # restored, and its list blocked every gc): what it held is left to gc.
-                with contextlib.suppress(DamagedManifestError):
-                    orphans.update(_blob_sizes(self._rows(conn, manifest)))
+                row = conn.execute("SELECT body FROM manifests WHERE sha256 = ?", (manifest,))
+                for (body,) in row.fetchall():
+                    # A backup whose list of files is damaged goes all the same (it could not
+                    # be restored, and its list blocked every gc): what it held is left to gc.
+                    with contextlib.suppress(DamagedManifestError):
+                        orphans.update(_blob_sizes(read_manifest(body, manifest)))
+                    told(len(body))
             conn.executemany("DELETE FROM manifests WHERE sha256 = ?", [(m,) for m in unused])
             for name, body in conn.execute("SELECT sha256, body FROM manifests"):
                 try:
@@ -358,6 +369,7 @@ class BackupRecords:
                     # What another backup's damaged list needs is unknown: nothing is freed,
                     # and the backups still go.
                     return set()
+                told(len(body))
             forget_blobs(conn, orphans)
         return orphans
 

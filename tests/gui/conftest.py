@@ -111,6 +111,23 @@ def backups_read(window: MainWindow) -> None:
         time.sleep(0.001)
 
 
+def progress_lines(window: MainWindow) -> list[str]:
+    """Each line the window's progress area shows from now on, as operations report it."""
+    shown: list[str] = []
+    followed: set[int] = set()
+
+    def follow() -> None:
+        for running in window.controller.runner.running:
+            if id(running) not in followed:
+                followed.add(id(running))
+                running.progressed.connect(
+                    lambda _p: shown.append(window.task_progress.label.text())
+                )
+
+    window.controller.runner.changed.connect(follow)
+    return shown
+
+
 def log_read(qtbot, window: MainWindow) -> None:
     """Wait for the Activity Log's page being read on its worker, as a user sees it come."""
     qtbot.waitUntil(lambda: not window.controller.activity_model.reading)

@@ -24,6 +24,7 @@ from tests.gui.conftest import (
     backups_read,
     click_button,
     log_read,
+    progress_lines,
     quit_insisting,
     select_environment,
     when_modal,
@@ -555,11 +556,15 @@ def test_removing_an_environment_asks_and_keeps_its_files(
     # Off the window's thread: freeing what its backups alone held took 7.9 s for one
     # backup of 200,000 files.
     removals = threads_calling(monkeypatch, EnvOpsService, "remove_environment")
+    shown = progress_lines(window)
     when_modal(lambda box: click_button(box, text="Remove"))
     menu = open_menu_bar_menu(qtbot, window, "Environment")
     click_menu_entry(qtbot, menu, "removeEnvironmentAction")
     qtbot.waitUntil(lambda: window.controller.environments_model.rowCount() == 0)
     qtbot.waitUntil(lambda: not window.controller.runner.running)
+    # What it is doing, as it goes: reading every backup's list, then freeing.
+    assert "Removing billing: Reading backups" in shown, shown
+    assert shown[-1] == "Removing billing: Freeing stored files", shown
     assert window.banner.kind == "success", window.banner.text
     assert window.banner.text == f"Removed billing; its folder {config_dir} is left as it is."
     assert removals and threading.main_thread() not in removals

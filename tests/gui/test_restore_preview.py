@@ -26,6 +26,7 @@ from tests.gui.conftest import (
     click_button,
     diff_of_selected_file,
     log_read,
+    progress_lines,
     select_environment,
     when_modal,
 )
@@ -1119,17 +1120,7 @@ def _progress_lines_of_restoring(qtbot, window, service, config_dir, file: Path)
     backup = service.create_backup("billing")
     window.controller.refresh()
     select_environment(window, "billing")
-    shown, followed = [], set()
-
-    def follow() -> None:
-        for running in window.controller.runner.running:
-            if id(running) not in followed:
-                followed.add(id(running))
-                running.progressed.connect(
-                    lambda _p: shown.append(window.task_progress.label.text())
-                )
-
-    window.controller.runner.changed.connect(follow)
+    shown = progress_lines(window)
     when_modal(lambda dialog: click_button(dialog, "restoreButton"))
     choose_backup_option(qtbot, window, backup.id, "restoreAction")
     qtbot.waitUntil(lambda: not window.controller.runner.running and bool(shown), timeout=20_000)

@@ -1234,6 +1234,21 @@ def test_verify_at_a_terminal_shows_its_progress_and_stops_at_ctrl_c(cli, tmp_pa
     assert out == b""  # no report of a check that did not finish
 
 
+def test_removing_an_environment_at_a_terminal_shows_what_it_reads_and_frees(
+    cli, billing, tmp_path
+):
+    cli("backup", "create", "billing")
+    cli("backup", "create", "billing")
+    remove = CommandAtATerminal(
+        "--data-dir", str(tmp_path / "data"), "env", "remove", "billing", "--yes"
+    )
+    code, out = remove.wait()
+
+    assert code == 0 and out.startswith(b"Removed billing;")
+    assert b"reading backups [" in remove.drawn and b"freeing stored files" in remove.drawn
+    assert json.loads(cli("env", "list", "--json")[1]) == []
+
+
 @pytest.mark.parametrize("key", ["Ctrl+D", "Ctrl+C"])
 def test_the_restore_question_shows_with_the_output_sent_elsewhere_and_ctrl_d_or_c_is_a_no(
     cli, billing, tmp_path, key
@@ -1478,6 +1493,21 @@ def test_gc_at_a_terminal_says_it_waits_for_a_backup_and_stops_at_ctrl_c(cli, bi
     assert cli("gc")[0] == 0
     assert json.loads(cli("backup", "list", "billing", "--deleted", "--json")[1]) == []
     assert json.loads(cli("verify", "--json")[1])["unreferenced"] == 0
+
+
+def test_gc_at_a_terminal_shows_what_it_reads_and_frees_as_it_empties_deleted(
+    cli, billing, tmp_path
+):
+    expired = json.loads(cli("backup", "create", "billing", "--json")[1])
+    month_ago = EnvOpsService(tmp_path / "data", clock=lambda: utc_now() - timedelta(days=30))
+    month_ago.delete_backup(expired["id"])  # in Deleted for longer than it keeps backups
+    month_ago.close()
+
+    gc = CommandAtATerminal("--data-dir", str(tmp_path / "data"), "gc")
+    code, _out = gc.wait()
+
+    assert code == 0 and b"reading backups [" in gc.drawn and b"freeing stored files" in gc.drawn
+    assert json.loads(cli("backup", "list", "billing", "--deleted", "--json")[1]) == []
 
 
 def test_ctrl_c_while_gc_empties_deleted_says_what_it_freed_before_it_stopped(
