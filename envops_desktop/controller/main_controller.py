@@ -539,7 +539,7 @@ class MainController(QObject):
         return self._run(
             self.tr("Emptying Deleted"),
             None,
-            lambda _progress, _cancel: self.service.empty_bin(),
+            lambda progress, _cancel: self.service.empty_bin(progress=progress),
             lambda freed: self.tr("Freed {n} backups from Deleted.").format(n=len(freed)),
         )
 

@@ -7,7 +7,13 @@ from PySide6.QtCore import Qt
 from envops_desktop.controller.backups_model import OPTIONS_COLUMN
 from envops_desktop.domain.enums import BackupOrigin
 from envops_desktop.store.database import DATABASE_NAME
-from tests.gui.conftest import backups_read, click_button, select_environment, when_modal
+from tests.gui.conftest import (
+    backups_read,
+    click_button,
+    progress_lines,
+    select_environment,
+    when_modal,
+)
 from tests.gui.user import click_cell, click_menu_entry, open_popup, press_shortcut
 
 KEPT_COLUMN = OPTIONS_COLUMN - 1
@@ -160,9 +166,14 @@ def test_emptying_deleted_asks_first(qtbot, window, environment, service):
     def say_yes(box) -> None:
         click_button(box, text="Empty")
 
+    shown = progress_lines(window)
     when_modal(say_yes)
     qtbot.mouseClick(window.backups.empty_bin, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: service.deleted_backups("billing") == [], timeout=30_000)
+    qtbot.waitUntil(lambda: not window.controller.runner.running)
+    # What it is doing, as it goes: reading every backup's list, then freeing.
+    assert "Emptying Deleted: Reading backups" in shown, shown
+    assert shown[-1] == "Emptying Deleted: Freeing stored files", shown
 
 
 def test_preferences_set_how_long_deleted_keeps_backups_and_the_default_retention(
