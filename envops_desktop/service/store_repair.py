@@ -58,7 +58,7 @@ def repair_store(
     ]
     if repair.deleted:
         reason = "its list of files was damaged"
-        delete_backups(ctx, repair.deleted, reason, waiting, for_the_team=False)
+        delete_backups(ctx, repair.deleted, reason, waiting, for_the_team=False, progress=progress)
     return repair
 
 

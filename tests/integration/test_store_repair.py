@@ -100,9 +100,11 @@ def test_repair_deletes_every_backup_of_a_damaged_list_and_the_store_frees_again
     with pytest.raises(OperationFailedError, match="damaged"):
         service.collect_garbage()  # what the damaged list needs is unknown: nothing freed
 
-    repair = service.repair_store(report)
+    phases: list[str] = []
+    repair = service.repair_store(report, lambda progress: phases.append(progress.phase))
 
     assert {b.name for b in repair.deleted} == {"nightly", "nightly again", "deleted"}
+    assert "reading backups" in phases and phases[-1] == "freeing stored files"  # as it goes
     assert repair.forgotten == [] and repair.from_team_store == []
     for gone in (nightly, again, deleted):
         with pytest.raises(NotFoundError):
