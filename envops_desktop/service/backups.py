@@ -38,6 +38,7 @@ from envops_desktop.service.scanning import (
     quick_scan,
     unreadable,
 )
+from envops_desktop.service.store_check import READING_BACKUPS
 from envops_desktop.service.versions import current_version
 from envops_desktop.store.backup_records import entry_row
 from envops_desktop.store.blob_batches import ingest_files
@@ -50,8 +51,7 @@ from envops_desktop.store.pack_index import NewPlacements
 from envops_desktop.store.timestamps import utc_now
 
 _PHASE = "backing up"
-# The phases of deleting backups for good.
-READING_BACKUPS = "reading backups"
+# The phase of deleting backups for good after reading them all (`READING_BACKUPS`).
 FREEING = "freeing stored files"
 _FILE = EntryKind.FILE.value
 

@@ -16,6 +16,9 @@ from envops_desktop.domain.progress import (
 )
 from envops_desktop.service.context import ServiceContext
 
+# The phase of reading every backup's list of files, to know what the backups need.
+READING_BACKUPS = "reading backups"
+
 
 @dataclass
 class StoreReport:
@@ -72,7 +75,7 @@ def needed_contents(
 ) -> dict[str, int]:
     """Every content some backup needs, with its size (`referenced_blobs`): every backup's
     list of files read, which for many large backups is long enough to show and to stop."""
-    meter = ProgressMeter(progress, "reading backups", ctx.backups.manifest_bytes())
+    meter = ProgressMeter(progress, READING_BACKUPS, ctx.backups.manifest_bytes())
 
     def read(size: int) -> None:
         if cancel is not None:

@@ -380,6 +380,7 @@ class BackupRecords:
         `damaged` (and their blobs left out) when it is given, else they raise. `read` is
         told the size of each manifest read (of `manifest_bytes`), and may raise to stop."""
         needed: dict[str, int] = {}
+        told = read or _nothing_told
         for name, body in self._db.connection().execute("SELECT sha256, body FROM manifests"):
             try:
                 needed.update(_blob_sizes(read_manifest(body, name)))
@@ -387,8 +388,7 @@ class BackupRecords:
                 if damaged is None:
                     raise
                 damaged.append(name)
-            if read is not None:
-                read(len(body))
+            told(len(body))
         return needed
 
     def needing(self, shas: set[str]) -> dict[str, list[tuple[Backup, str]]]:
