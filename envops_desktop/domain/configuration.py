@@ -24,6 +24,7 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from envops_desktop.domain.enums import EntryKind
+from envops_desktop.domain.models import bytes_written
 from envops_desktop.domain.paths import is_utf8_text, relative_path_problem
 
 FORMAT_NAME = "envops-configuration"
@@ -229,6 +230,11 @@ class ConfigurationManifest(BaseModel):
     @property
     def total_bytes(self) -> int:
         return sum(e.size for e in self.entries)
+
+    @property
+    def written_bytes(self) -> int:
+        """What an import writes to disk (`bytes_written`), holes and hardlinks not counted."""
+        return sum(map(bytes_written, self.entries))
 
 
 def replacement_warning(file_name: str, exported_from: str, environment: str) -> str:

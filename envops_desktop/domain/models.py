@@ -141,6 +141,18 @@ def has_content(entry: "TreeEntry | ManifestEntry") -> bool:
     return entry.kind is EntryKind.FILE and not is_hardlink(entry)
 
 
+def bytes_written(entry: "TreeEntry | ManifestEntry") -> int:
+    """The bytes of content a restore writes for an entry: none for a hardlink (its node is
+    written once) or anything but a file, and of a sparse file only its data, as its holes
+    are left unwritten. Its size is what it reads as, which may be far more."""
+    if not has_content(entry):
+        return 0
+    extents = entry.meta.get("data") if entry.meta else None
+    if extents is None:
+        return entry.size
+    return sum(length for _, length in extents)  # type: ignore[attr-defined]
+
+
 # A backup's name: as many characters as an environment's, none of them control characters.
 MAX_BACKUP_NAME_LENGTH = 100
 

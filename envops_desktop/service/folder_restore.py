@@ -19,6 +19,7 @@ from envops_desktop.service.context import FOLDER_RESTORE_PREFIX, ServiceContext
 from envops_desktop.service.folder_reach import is_folder, is_link
 from envops_desktop.service.mounts import is_mount_point
 from envops_desktop.service.restore import (
+    SpaceNeeded,
     TreeWriter,
     apply_root_metadata,
     check_free_space,
@@ -90,7 +91,7 @@ def check_room_in(ctx: ServiceContext, backup: Backup, destination: Path) -> Pat
     """`check_destination`, and room there for `backup`: all a restore to a folder checks
     before it writes. Returns `destination` made absolute."""
     destination = check_destination(ctx, destination)
-    check_free_space(destination, backup.total_bytes)
+    check_free_space(destination, SpaceNeeded.of_backup(ctx, backup))
     return destination
 
 

@@ -13,7 +13,7 @@ import sqlite3
 import stat
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,7 +29,13 @@ from envops_desktop.domain.errors import (
 )
 from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
 from envops_desktop.domain.ids import new_id
-from envops_desktop.domain.models import Backup, Environment, RestoreCommand, TreeEntry
+from envops_desktop.domain.models import (
+    Backup,
+    Environment,
+    RestoreCommand,
+    TreeEntry,
+    bytes_written,
+)
 from envops_desktop.domain.paths import shown
 from envops_desktop.domain.progress import CancelToken, Progress, ProgressCallback, ProgressMeter
 from envops_desktop.service.context import ServiceContext
@@ -77,10 +83,33 @@ _SPACE_MARGIN = 16 << 20
 TreeWriter = Callable[[Path, ProgressMeter, CancelToken, bool], None]
 
 
+@dataclass(frozen=True)
+class SpaceNeeded:
+    """The room a restore's new tree takes: at most `at_most` bytes (its files' sizes, all a
+    backup's record holds), and exactly what `exactly` works out from its list of files,
+    asked only when that much is not free. A sparse file's holes take none (a 200 GiB VM
+    image may hold 2 GiB of data), nor do a hardlink's other names."""
+
+    at_most: int
+    exactly: Callable[[], int] | None = None
+
+    @classmethod
+    def of_backup(cls, ctx: ServiceContext, backup: Backup) -> "SpaceNeeded":
+        return cls(
+            backup.total_bytes, lambda: sum(map(bytes_written, ctx.backups.entries(backup.id)))
+        )
+
+    def within(self, free: int) -> int:
+        """The bytes needed, worked out exactly only when `free` bytes may not be enough."""
+        if free >= self.at_most or self.exactly is None:
+            return self.at_most
+        return self.exactly()
+
+
 def check_restorable(
     env: Environment,
     version: str | None,
-    needed_bytes: int,
+    needed: SpaceNeeded,
     subject: str = A_BACKUP,
     look_inside: bool = True,
 ) -> None:
@@ -92,7 +121,7 @@ def check_restorable(
     if version is not None and version != environment_version:
         raise VersionMismatchError(env.name, environment_version, version, subject)
     check_folder_swappable(env)
-    check_free_space(Path(env.path), needed_bytes)
+    check_free_space(Path(env.path), needed)
     if look_inside:
         _check_nothing_unmovable(env)
 
@@ -145,12 +174,15 @@ def check_folder_swappable(env: Environment) -> None:
         )
 
 
-def check_free_space(target: Path, needed_bytes: int) -> None:
+def check_free_space(target: Path, needed: SpaceNeeded) -> None:
     """Refuse a restore whose new tree, written beside `target`, would not fit there."""
     usage = shutil.disk_usage(target.parent)
+    free = usage.free
     # A filesystem of no fixed size (ramfs, some FUSE ones) says it has 0 bytes in all.
-    if usage.total and usage.free < needed_bytes + _SPACE_MARGIN:
-        free = usage.free
+    if not usage.total:
+        return
+    needed_bytes = needed.within(max(free - _SPACE_MARGIN, 0))
+    if free < needed_bytes + _SPACE_MARGIN:
         raise OperationFailedError(
             f"Not enough free disk space beside {target}: the restore needs "
             f"{_mib(needed_bytes + _SPACE_MARGIN)} MiB ({_mib(needed_bytes)} MiB of files and "

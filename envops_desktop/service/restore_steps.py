@@ -22,7 +22,12 @@ from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.environments import find_environment
 from envops_desktop.service.parallel import Background
 from envops_desktop.service.recovery import put_right_earlier_restores
-from envops_desktop.service.restore import TreeWriter, check_restorable, restore_locked
+from envops_desktop.service.restore import (
+    SpaceNeeded,
+    TreeWriter,
+    check_restorable,
+    restore_locked,
+)
 from envops_desktop.service.scanning import holds_at_most, quick_scan
 from envops_desktop.service.team_locks import team_lock
 
@@ -49,7 +54,7 @@ class RestorePlan:
     `previewed`, what the user was shown it would change."""
 
     version: str
-    needed_bytes: int
+    needed: SpaceNeeded
     action: ActivityAction
     backup_for: Callable[[Environment], Backup]
     replacement: "Replacement"
@@ -78,7 +83,7 @@ def carry_out(
     environment and, with `settle_later`, the journal entry still to be settled. A restore
     that is cancelled leaves no backup taken for it."""
     what = A_CONFIGURATION_FILE if plan.importing else A_BACKUP
-    check_restorable(env, plan.version, plan.needed_bytes, what, look_inside=False)  # at once
+    check_restorable(env, plan.version, plan.needed, what, look_inside=False)  # at once
     with (
         # The others first: whichever holds this one too is then the one named.
         ctx.locks.overlapping(env, ctx.environments.all()),
@@ -89,7 +94,7 @@ def carry_out(
         # Before anything looks at the folder (its version, the preview's check, the
         # backup first): an interrupted restore's roll-back may change it.
         put_right_earlier_restores(ctx, env)
-        check_restorable(env, plan.version, plan.needed_bytes, what)
+        check_restorable(env, plan.version, plan.needed, what)
         report: bytearray | Background[bytearray]
         if plan.previewed is not None:
             # Worked out under the lock before anything changes (a backup first changes

@@ -38,7 +38,12 @@ from envops_desktop.service.flushing import settle_detached
 from envops_desktop.service.garbage import GarbageReport, collect_garbage, waiting_for_backups
 from envops_desktop.service.parallel import start_helpers_early, workload
 from envops_desktop.service.recovery import may_have_leftovers, recover_interrupted_operations
-from envops_desktop.service.restore import TreeWriter, check_restorable, restore_caveats
+from envops_desktop.service.restore import (
+    SpaceNeeded,
+    TreeWriter,
+    check_restorable,
+    restore_caveats,
+)
 from envops_desktop.service.restore_steps import RestorePlan, carry_out
 from envops_desktop.service.scanning import quick_scan
 from envops_desktop.service.store_check import (
@@ -549,7 +554,9 @@ class EnvOpsService:
         backup = self.backup_to_restore(env.name, backup_id, from_environment)
         only = self._chosen(env, backup, only)
         version = version_restored(self._ctx, env, backup, only)
-        check_restorable(env, version, backup.total_bytes, A_BACKUP, look_inside)
+        check_restorable(
+            env, version, SpaceNeeded.of_backup(self._ctx, backup), A_BACKUP, look_inside
+        )
 
     def check_import(
         self,
@@ -564,9 +571,8 @@ class EnvOpsService:
         env = self.get_environment(environment)
         refuse_losing_version_file(env, checked)
         version = version_imported(self._ctx, env, checked)
-        check_restorable(
-            env, version, checked.manifest.total_bytes, A_CONFIGURATION_FILE, look_inside
-        )
+        needed = SpaceNeeded(checked.manifest.written_bytes)
+        check_restorable(env, version, needed, A_CONFIGURATION_FILE, look_inside)
 
     def _chosen(
         self, env: Environment, backup: Backup, only: list[str] | None, from_preview: bool = False
@@ -756,7 +762,7 @@ class EnvOpsService:
             subject = f"the restore of {backup.name} ({version}) from {source.name}"
         plan = RestorePlan(
             version,
-            backup.total_bytes,
+            SpaceNeeded.of_backup(self._ctx, backup),
             ActivityAction.BACKUP_RESTORED,
             lambda _env: backup,
             of_backup(self._ctx, backup),
@@ -981,7 +987,7 @@ class EnvOpsService:
         staged = self.as_imported_into(environment, staged)
         plan = RestorePlan(
             staged.manifest.version,
-            staged.manifest.total_bytes,
+            SpaceNeeded(staged.manifest.written_bytes),
             ActivityAction.CONFIGURATION_IMPORTED,
             lambda env: configuration_files.adopt_staged_configuration(self._ctx, env, staged),
             self._file_tree(staged),
@@ -1076,7 +1082,7 @@ class EnvOpsService:
         one_pass = configuration_files.ImportInOnePass(self._ctx, checked, backup_first, progress)
         plan = RestorePlan(
             one_pass.manifest.version,
-            one_pass.manifest.total_bytes,
+            SpaceNeeded(one_pass.manifest.written_bytes),
             ActivityAction.CONFIGURATION_IMPORTED,
             one_pass.backup_for,
             self._file_tree(checked),

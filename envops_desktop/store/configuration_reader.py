@@ -287,14 +287,15 @@ def _check_manifest(
             raise refused(
                 path, f"the entry {FILES_PREFIX + name!r} is not listed in the manifest as a file"
             )
-    if manifest.total_bytes > limits.max_total_bytes:
+    # What lands on the disk: a sparse file's holes are written as holes, so only its data
+    # counts, or a backup of a 200 GiB sparse file (a VM image, lastlog) would be refused.
+    written = manifest.written_bytes
+    if written > limits.max_total_bytes:
         raise refused(
             path, f"it would expand to more than the limit of {limits.max_total_bytes >> 30} GiB"
         )
     # Over the whole archive, not per file: 2 MiB of zeros is a real file that deflates a
-    # thousand times, and every file is held to its declared size as it is read. A sparse
-    # file's holes are written as holes, so only its data counts.
-    written = sum(_bytes_written(entry) for entry in manifest.entries if entry.path in firsts)
+    # thousand times, and every file is held to its declared size as it is read.
     compressed = sum(member.compress_size for member in members.values())
     if written > limits.ratio_applies_above and written > compressed * limits.max_ratio:
         raise refused(
@@ -312,11 +313,6 @@ def check_converted(
 ) -> None:
     """Check a manifest made here for an archive that carried none, as a file's own is."""
     _check_manifest(path, manifest, members, DEFAULT_LIMITS, allow_external_links)
-
-
-def _bytes_written(entry: ManifestEntry) -> int:
-    extents = (entry.meta or {}).get("data")
-    return entry.size if extents is None else sum(length for _, length in extents)
 
 
 def check_configuration_file(

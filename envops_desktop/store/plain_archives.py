@@ -159,7 +159,8 @@ class _Collector:
         return path
 
     def declare(self, name: str, size: int) -> None:
-        """Count a file's size, as its header declares it, before its body is read."""
+        """Count the bytes a file writes (its size, but for a sparse file's holes), as its
+        header declares them, before its body is read."""
         self.total += size
         if self.total > self.limits.max_total_bytes:
             raise refused(
@@ -370,7 +371,7 @@ class _BoundedTarInfo(tarfile.TarInfo):
 
 class _TarReader:
     """A tar, compressed or not, read once from start to end; bodies are copied into a
-    stored zip as they are hashed."""
+    zip as they are hashed, stored as they are but for a sparse file's (deflated)."""
 
     def __init__(self, source: Path, kind: str, copy_to: Path) -> None:
         self.bodies = copy_to
@@ -444,11 +445,13 @@ class _TarReader:
         elif member.isfifo():
             tree.add(path, {**entry, "kind": EntryKind.FIFO})
         elif member.isreg():
-            tree.declare(member.name, member.size)
             entry["size"] = member.size
+            written = member.size
             if member.sparse:
                 data = [[offset, length] for offset, length in member.sparse if length]
                 entry["meta"] = {**(entry["meta"] or {}), "data": data}
+                written = sum(length for _, length in data)  # holes are written as holes
+            tree.declare(member.name, written)
             sha256, body = self._copy_body(archive, member, tree.cancel)
             tree.add(path, {**entry, "kind": EntryKind.FILE, "sha256": sha256}, body)
         else:
@@ -461,6 +464,10 @@ class _TarReader:
         # here, not by the bodies kept: a file named again replaces its first body.
         info = zipfile.ZipInfo(str(len(self._copy.filelist)))
         info.file_size = member.size
+        if member.sparse:
+            # Its holes come out of tarfile as zeros: kept as they are, a disk image of
+            # 200 GiB holding 2 of data would take 200 GiB of scratch space.
+            info.compress_type = zipfile.ZIP_DEFLATED
         digest = hashlib.sha256()
         body = archive.extractfile(member)
         assert body is not None  # a regular file

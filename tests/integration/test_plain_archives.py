@@ -684,6 +684,22 @@ def test_sizes_are_bounded_by_the_headers_before_any_content_is_read(tmp_path):
         _read(archive, tmp_path, ImportLimits(max_entries=1))
 
 
+def test_a_sparse_file_counts_only_its_data_against_the_limits_and_in_scratch_space(tmp_path):
+    # A disk image of 256 MiB holding 8 KiB, in a tar made with --sparse: refused as 256 MiB
+    # over a limit of 1 MiB, and copied as 256 MiB of zeros before it was read.
+    source = tmp_path / "made-elsewhere"
+    source.mkdir()
+    with open(source / "disk.img", "wb") as image:
+        image.truncate(256 << 20)
+        image.seek(128 << 20)
+        image.write(os.urandom(8192))
+    archive = tar_of(source, tmp_path / "made.tar", "--sparse", top_level=True)
+
+    _read(archive, tmp_path, ImportLimits(max_total_bytes=1 << 20))
+
+    assert (tmp_path / "copy.zip").stat().st_size < 16 << 20
+
+
 def test_a_forged_header_is_refused_before_it_is_read_into_memory(tmp_path):
     # A pax header that says it is 4 GiB long: tarfile would read all of it at once.
     header = tarfile.TarInfo("././@PaxHeader")

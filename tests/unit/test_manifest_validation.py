@@ -1,16 +1,21 @@
 """A configuration file's manifest validated a batch at a time, each let go once checked;
-its members' names escaped from format version 2."""
+its members' names escaped from format version 2; its size limit on what it writes."""
+
+from pathlib import Path
 
 import pytest
 
 from envops_desktop.domain.configuration import (
     ESCAPED_NAMES_VERSION,
     FILES_PREFIX,
+    ConfigurationManifest,
     member_name,
     path_of_member,
 )
-from envops_desktop.store.configuration_reader import validated_entries
-from tests.zips import dir_entry, file_entry
+from envops_desktop.domain.errors import InvalidConfigurationFileError
+from envops_desktop.store.configuration_reader import check_converted, validated_entries
+from envops_desktop.store.zip_members import ZipMember
+from tests.zips import dir_entry, file_entry, manifest
 
 
 def _refusal(start, error, batch):
@@ -51,3 +56,40 @@ def test_a_member_name_of_version_2_reads_back_to_its_path_only(path):
 def test_a_member_name_escaped_otherwise_reads_back_to_nothing(name):
     # A backslash escaping nothing, a byte UTF-8 has a letter for, two spellings of "é".
     assert path_of_member(name) is None
+
+
+_GIB = 1 << 30
+
+
+def _checked_with_sizes(files: dict[str, tuple[int, dict | None]]) -> None:
+    """Check a manifest of `files` (path: size read, meta) against members that declare
+    those sizes: a sparse file's deflated a thousand times over, as zeros are, the others
+    not at all."""
+    entries, members = [], {}
+    for path, (size, meta) in files.items():
+        entry = {**file_entry(path, b""), "size": size, "meta": meta}
+        entries.append(entry)
+        if not (meta and "hardlink" in meta):
+            packed = size // 1000 if meta else size
+            members[path] = ZipMember(FILES_PREFIX + path, 0, 8, 0, packed, size, 0)
+    checked = ConfigurationManifest.model_validate(manifest(entries))
+    check_converted(Path("vm.zip"), checked, members, allow_external_links=False)
+
+
+def test_a_sparse_file_read_as_more_than_the_size_limit_is_let_in_for_the_data_it_writes():
+    # A VM image or lastlog of 200 GiB holding 4 MiB of data: its holes are written as holes.
+    image = (200 * _GIB, {"data": [[0, 2 << 20], [100 * _GIB, 2 << 20]]})
+    _checked_with_sizes({"disk.img": image})
+
+
+def test_the_other_names_of_a_file_do_not_count_against_the_size_limit_again():
+    data = 40 * _GIB
+    _checked_with_sizes({"a.bin": (data, None), "b.bin": (data, {"hardlink": "a.bin"})})
+
+
+def test_files_whose_data_is_more_than_the_size_limit_are_refused():
+    half_full = (200 * _GIB, {"data": [[0, 33 * _GIB]]})
+    with pytest.raises(InvalidConfigurationFileError, match="more than the limit of 64 GiB"):
+        _checked_with_sizes({"a.img": half_full, "b.img": half_full})
+    with pytest.raises(InvalidConfigurationFileError, match="more than the limit of 64 GiB"):
+        _checked_with_sizes({"a.bin": (40 * _GIB, None), "b.bin": (40 * _GIB, None)})
