@@ -4,6 +4,7 @@ Both the store and an import's helpers encode and decode bodies with these, on w
 thread they run; each thread keeps its own zstd contexts.
 """
 
+import errno
 import functools
 import hashlib
 import itertools
@@ -15,6 +16,7 @@ from typing import BinaryIO
 
 import zstandard
 
+from envops_desktop.store.file_metadata import ZEROS, may_have_holes
 from envops_desktop.store.file_reads import open_regular_file
 
 CHUNK = 1 << 20
@@ -48,16 +50,14 @@ def decompressor() -> zstandard.ZstdDecompressor:
 
 def sha256_of_file(path: Path) -> str:
     """Hash a regular file (`open_regular_file`) in large chunks."""
-    digest = hashlib.sha256()
     fd, status = open_regular_file(path)
     try:
-        chunk = first_read(fd, status.st_size, CHUNK)
-        while chunk:
-            digest.update(chunk)
-            chunk = os.read(fd, CHUNK)
+        reader = HashingReader(fd, status)
+        for _chunk in reader.chunks(first_read(fd, status.st_size, CHUNK)):
+            pass
     finally:
         os.close(fd)
-    return digest.hexdigest()
+    return reader.digest.hexdigest()
 
 
 def first_read(fd: int, size: int, most: int) -> bytes:
@@ -223,20 +223,42 @@ def frames_of(body: "bytes | memoryview") -> list[tuple[memoryview, int]] | None
 
 class HashingReader:
     """Reads the file open at a descriptor in chunks, hashing and counting every byte it
-    hands out."""
+    hands out. A sparse file's holes are handed out as zeros without being read: on this
+    machine's ext4 the kernel took 6 ms to read a MiB of hole (filling the page cache with
+    zeros), a minute for an 8 GiB disk image of 8 KiB of data, where hashing its zeros
+    takes five seconds."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, status: os.stat_result) -> None:
         self._fd = fd
+        self._sparse = may_have_holes(status) and hasattr(os, "SEEK_DATA")
         self.digest = hashlib.sha256()
         self.size = 0
 
     def chunks(self, first: bytes) -> Iterator[bytes]:
+        """The file's bytes from its start, of which `first` were read already."""
         chunk = first
         while chunk:
             self.digest.update(chunk)
             self.size += len(chunk)
             yield chunk
-            chunk = os.read(self._fd, CHUNK)
+            chunk = self._next_chunk()
+
+    def _next_chunk(self) -> bytes:
+        at = self.size  # where the descriptor stands
+        if self._sparse:
+            try:
+                data_at = os.lseek(self._fd, at, os.SEEK_DATA)
+            except OSError as error:
+                if error.errno != errno.ENXIO:  # no data past `at`: a hole to the end
+                    self._sparse = False  # not told by this filesystem: read it all
+                    os.lseek(self._fd, at, os.SEEK_SET)
+                    return os.read(self._fd, CHUNK)
+                data_at = os.fstat(self._fd).st_size
+            if data_at > at:
+                hole = min(data_at - at, CHUNK)
+                os.lseek(self._fd, at + hole, os.SEEK_SET)
+                return ZEROS[:hole]  # the chunk itself, not a copy, when it is all of it
+        return os.read(self._fd, CHUNK)
 
 
 def decoded_chunks(raw: BinaryIO, compressed: bool) -> Iterator[bytes]:
@@ -245,8 +267,8 @@ def decoded_chunks(raw: BinaryIO, compressed: bool) -> Iterator[bytes]:
             yield chunk
         return
     body = raw.read(SMALL_FILE)
-    if len(body) < SMALL_FILE:  # small blob: one call decodes it, frame size known or not
-        yield decoded(body, compressed)
+    if len(body) < SMALL_FILE and _holds_at_most(body, SMALL_FILE):
+        yield decoded(body, compressed)  # a small content: one call decodes it
         return
     raw.seek(0)
     # Across frames: a content pulled from a shared store is its parts' frames, one after
@@ -254,6 +276,14 @@ def decoded_chunks(raw: BinaryIO, compressed: bool) -> Iterator[bytes]:
     with decompressor().stream_reader(raw, read_size=CHUNK, read_across_frames=True) as reader:
         while chunk := reader.read(CHUNK):
             yield chunk
+
+
+def _holds_at_most(body: bytes, size: int) -> bool:
+    """Whether a compressed body's frames state they hold at most `size` bytes in all. A
+    small body may hold a great deal: 270 KiB of frames held an 8 GiB disk image's zeros,
+    which one call decoded whole into memory."""
+    frames = frames_of(body)
+    return frames is not None and sum(held for _frame, held in frames) <= size
 
 
 def write_all(out: BinaryIO | int, data: bytes) -> None:

@@ -383,7 +383,7 @@ class BlobStore:
         keep_if_changed: bool,
     ) -> Ingested | None:
         # A large file's content, its `first` bytes read, into a file of its own.
-        reader = HashingReader(fd)
+        reader = HashingReader(fd, status)
         tmp = self._tmp_path("ingest")
         try:
             with open(tmp, "wb") as out:
