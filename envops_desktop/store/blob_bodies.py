@@ -245,20 +245,25 @@ class HashingReader:
 
     def _next_chunk(self) -> bytes:
         at = self.size  # where the descriptor stands
-        if self._sparse:
-            try:
-                data_at = os.lseek(self._fd, at, os.SEEK_DATA)
-            except OSError as error:
-                if error.errno != errno.ENXIO:  # no data past `at`: a hole to the end
-                    self._sparse = False  # not told by this filesystem: read it all
-                    os.lseek(self._fd, at, os.SEEK_SET)
-                    return os.read(self._fd, CHUNK)
-                data_at = os.fstat(self._fd).st_size
-            if data_at > at:
-                hole = min(data_at - at, CHUNK)
-                os.lseek(self._fd, at + hole, os.SEEK_SET)
-                return ZEROS[:hole]  # the chunk itself, not a copy, when it is all of it
-        return os.read(self._fd, CHUNK)
+        if not self._sparse:
+            return os.read(self._fd, CHUNK)
+        try:
+            data_at = os.lseek(self._fd, at, os.SEEK_DATA)
+            hole_at = os.lseek(self._fd, data_at, os.SEEK_HOLE)
+        except OSError as error:
+            if error.errno != errno.ENXIO:  # not told by this filesystem: read it all
+                self._sparse = False
+                os.lseek(self._fd, at, os.SEEK_SET)
+                return os.read(self._fd, CHUNK)
+            data_at = hole_at = os.fstat(self._fd).st_size  # no data past `at`
+        if data_at > at:
+            hole = min(data_at - at, CHUNK)
+            os.lseek(self._fd, at + hole, os.SEEK_SET)
+            return ZEROS[:hole]  # the chunk itself, not a copy, when it is all of it
+        os.lseek(self._fd, at, os.SEEK_SET)
+        # Up to the next hole only: a database file with a hole punched in each 16 KiB page
+        # read three times as much hole as data.
+        return os.read(self._fd, min(hole_at - at, CHUNK) if hole_at > at else CHUNK)
 
 
 def decoded_chunks(raw: BinaryIO, compressed: bool) -> Iterator[bytes]:

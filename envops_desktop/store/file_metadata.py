@@ -440,6 +440,7 @@ class SparseWriter:
     def __init__(self, out: BinaryIO, data: tuple[tuple[int, int], ...]) -> None:
         self._out = out
         self._data = data
+        self._next = 0  # the first extent not yet written past: content comes in order
         self._position = 0
 
     def write(self, chunk: bytes | memoryview) -> int:
@@ -470,10 +471,20 @@ class SparseWriter:
                 self._put(view, start, piece, stop - piece)
 
     def _parts(self, start: int, end: int) -> Iterator[tuple[int, int]]:
-        for offset, length in self._data:
+        # From the first extent not yet passed, not from the first: a database file with a
+        # hole punched in every page has an extent every 16 KiB, 65,536 in a GiB, and
+        # looking at each for each MiB written took 25 s of a 26 s restore.
+        data = self._data
+        while self._next < len(data):
+            offset, length = data[self._next]
+            if offset >= end:
+                return
             low, high = max(offset, start), min(offset + length, end)
             if low < high:
                 yield low, high - low
+            if offset + length > end:
+                return  # it goes on into the next chunk
+            self._next += 1
 
     def finish(self) -> None:
         """Give the file its whole size, a hole at its end included."""

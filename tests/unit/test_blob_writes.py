@@ -4,6 +4,7 @@ import gc
 import hashlib
 import io
 import os
+import random
 from pathlib import Path
 from typing import Any
 
@@ -332,3 +333,32 @@ def test_a_recorded_hole_that_holds_bytes_is_written_so_the_file_is_its_content(
 
     assert (tmp_path / "restored.img").read_bytes() == content
     assert (tmp_path / "restored.img").stat().st_blocks * 512 < 1 << 20  # the zeros, a hole
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_file_of_many_extents_is_written_exactly_whatever_its_chunks(tmp_path, seed):
+    # Extents that end inside a chunk, at its edge, span several chunks or sit two to a
+    # chunk, written in chunks of any size: each extent's bytes land where it says, and
+    # every hole holds zeros (or the bytes a changing file had there).
+    rng = random.Random(seed)
+    size = rng.randrange(1, 6) << 20
+    extents, at = [], rng.choice([0, rng.randrange(1 << 16)])
+    while at < size:
+        length = min(rng.choice([1, 4096, 5000, 1 << 20, (1 << 20) + 1, 3 << 20]), size - at)
+        extents.append((at, length))
+        at += length + rng.choice([1, 4096, 70_000, 1 << 20])
+    content = bytearray(size)
+    for offset, length in extents:
+        content[offset : offset + length] = rng.randbytes(length)
+    content[rng.randrange(size)] = 7  # in a hole, perhaps: written all the same
+
+    with open(tmp_path / "restored.db", "wb", buffering=0) as out:
+        sparse = SparseWriter(out, tuple(extents))
+        written = 0
+        while written < size:
+            step = rng.choice([1, 4095, 1 << 20, (1 << 20) + 7, 2 << 20])
+            write_all(sparse, bytes(content[written : written + step]))
+            written += step
+        sparse.finish()
+
+    assert (tmp_path / "restored.db").read_bytes() == content
