@@ -256,7 +256,11 @@ class ImportLimits:
     """Bounds on what an imported file may ask of this machine."""
 
     max_entries: int = 1_000_000
+    # What its files write: a sparse file's holes are left unwritten.
     max_total_bytes: int = 64 << 30
+    # What they read as, holes included: every byte is hashed (ten minutes for a TiB here),
+    # and a tar's sparse map may declare terabytes of holes in a few bytes.
+    max_read_bytes: int = 1 << 40
     max_manifest_bytes: int = 256 << 20
     # Real configuration compresses well, but a whole archive that expands 200 times into
     # more than a gigabyte is a zip bomb.

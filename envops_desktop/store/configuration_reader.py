@@ -294,6 +294,7 @@ def _check_manifest(
         raise refused(
             path, f"it would expand to more than the limit of {limits.max_total_bytes >> 30} GiB"
         )
+    refuse_reading_more(path, manifest.total_bytes, limits)
     # Over the whole archive, not per file: 2 MiB of zeros is a real file that deflates a
     # thousand times, and every file is held to its declared size as it is read.
     compressed = sum(member.compress_size for member in members.values())
@@ -302,6 +303,16 @@ def _check_manifest(
             path,
             f"it expands to {written >> 20} MiB, more than {limits.max_ratio} times its "
             "compressed size (a zip bomb)",
+        )
+
+
+def refuse_reading_more(source: Path | str, read_bytes: int, limits: ImportLimits) -> None:
+    """Refuse an archive whose files read as more than the limit, holes included."""
+    if read_bytes > limits.max_read_bytes:
+        raise refused(
+            source,
+            f"its files read as more than the limit of {limits.max_read_bytes >> 30} GiB, "
+            "holes included",
         )
 
 

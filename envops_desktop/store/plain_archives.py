@@ -38,6 +38,7 @@ from envops_desktop.domain.paths import relative_path_problem
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
 from envops_desktop.store import zip_headers
 from envops_desktop.store.blob_bodies import CHUNK
+from envops_desktop.store.configuration_reader import refuse_reading_more
 from envops_desktop.store.full_disk import no_room_to
 from envops_desktop.store.member_staging import reading_body, refused
 from envops_desktop.store.zip_members import ZipMember
@@ -121,7 +122,8 @@ class _Collector:
         self.members: dict[str, ZipMember] = {}
         self.links_to: dict[str, list[str]] = {}  # by a path hardlinks name, their paths
         self.root: dict[str, Any] | None = None
-        self.total = 0
+        self.total = 0  # bytes written
+        self.read_total = 0  # bytes read as, holes included
         self.left_out_macos_folder = False
 
     def normal(self, name: str, linked_from: str | None = None) -> str | None:
@@ -158,10 +160,12 @@ class _Collector:
             )
         return path
 
-    def declare(self, name: str, size: int) -> None:
-        """Count the bytes a file writes (its size, but for a sparse file's holes), as its
-        header declares them, before its body is read."""
-        self.total += size
+    def declare(self, name: str, size: int, written: int | None = None) -> None:
+        """Count a file's size and the bytes it writes (`written`: of a sparse file, its
+        data only), as its header declares them, before its body is read."""
+        self.read_total += size
+        refuse_reading_more(self.source, self.read_total, self.limits)
+        self.total += size if written is None else written
         if self.total > self.limits.max_total_bytes:
             raise refused(
                 self.source,
@@ -451,7 +455,7 @@ class _TarReader:
                 data = [[offset, length] for offset, length in member.sparse if length]
                 entry["meta"] = {**(entry["meta"] or {}), "data": data}
                 written = sum(length for _, length in data)  # holes are written as holes
-            tree.declare(member.name, written)
+            tree.declare(member.name, member.size, written)
             sha256, body = self._copy_body(archive, member, tree.cancel)
             tree.add(path, {**entry, "kind": EntryKind.FILE, "sha256": sha256}, body)
         else:

@@ -93,3 +93,10 @@ def test_files_whose_data_is_more_than_the_size_limit_are_refused():
         _checked_with_sizes({"a.img": half_full, "b.img": half_full})
     with pytest.raises(InvalidConfigurationFileError, match="more than the limit of 64 GiB"):
         _checked_with_sizes({"a.bin": (40 * _GIB, None), "b.bin": (40 * _GIB, None)})
+
+
+def test_files_read_as_more_than_a_tib_are_refused_whatever_they_write():
+    # Every byte is hashed, holes included: a 2 TiB image would take 20 minutes to check.
+    image = (2 << 40, {"data": [[0, 4096]]})
+    with pytest.raises(InvalidConfigurationFileError, match="more than the limit of 1024 GiB"):
+        _checked_with_sizes({"disk.img": image})
