@@ -8,6 +8,7 @@ command line's JSON output.
 """
 
 import shlex
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
@@ -148,9 +149,13 @@ def bytes_written(entry: "TreeEntry | ManifestEntry") -> int:
     if not has_content(entry):
         return 0
     extents = entry.meta.get("data") if entry.meta else None
-    if extents is None:
-        return entry.size
-    return sum(length for _, length in extents)  # type: ignore[attr-defined]
+    return entry.size if extents is None else data_length(extents)  # type: ignore[arg-type]
+
+
+def data_length(extents: Iterable[Sequence[int]]) -> int:
+    """The bytes a sparse file's data extents (`[offset, length]`) hold: what of it is
+    written, its holes left out."""
+    return sum(length for _, length in extents)
 
 
 # A backup's name: as many characters as an environment's, none of them control characters.

@@ -95,6 +95,7 @@ class SpaceNeeded:
 
     @classmethod
     def of_backup(cls, ctx: ServiceContext, backup: Backup) -> "SpaceNeeded":
+        """The room a restore of `backup` takes, its list of files read only if need be."""
         return cls(
             backup.total_bytes, lambda: sum(map(bytes_written, ctx.backups.entries(backup.id)))
         )
@@ -103,6 +104,13 @@ class SpaceNeeded:
         """The bytes needed, worked out exactly only when `free` bytes may not be enough."""
         if free >= self.at_most or self.exactly is None:
             return self.at_most
+        return self._exact
+
+    @functools.cached_property
+    def _exact(self) -> int:
+        # Once: a restore checks its room at once and again under the lock, and a backup's
+        # list of files of 200,000 entries takes half a second to read.
+        assert self.exactly is not None
         return self.exactly()
 
 

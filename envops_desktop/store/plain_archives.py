@@ -34,6 +34,7 @@ import zstandard
 from envops_desktop.domain.configuration import ImportLimits
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.errors import OperationFailedError
+from envops_desktop.domain.models import data_length
 from envops_desktop.domain.paths import relative_path_problem
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
 from envops_desktop.store import zip_headers
@@ -454,7 +455,7 @@ class _TarReader:
             if member.sparse:
                 data = [[offset, length] for offset, length in member.sparse if length]
                 entry["meta"] = {**(entry["meta"] or {}), "data": data}
-                written = sum(length for _, length in data)  # holes are written as holes
+                written = data_length(data)  # holes are written as holes
             tree.declare(member.name, member.size, written)
             sha256, body = self._copy_body(archive, member, tree.cancel)
             tree.add(path, {**entry, "kind": EntryKind.FILE, "sha256": sha256}, body)
