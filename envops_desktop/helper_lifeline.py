@@ -1,5 +1,5 @@
-"""A helper process's lifeline to the command or window that started it, and its place
-behind it.
+"""A helper process's lifeline to the command or window that started it, its place behind
+it, and its share of the progress it reports (`store/helper_progress.py`).
 
 Helpers are forked by a fork server and wait for work on a queue. When the process that
 started them is killed outright (kill -9, the OOM killer), nothing tells them: each holds
@@ -11,12 +11,18 @@ import os
 import threading
 import time
 
+from envops_desktop.store.helper_progress import WorkShare, join
+
 _EVERY_SECONDS = 1.0
 
 
-def start_helper(parent_pid: int, niceness: int) -> None:
-    """In a helper, as its pool's initializer: run `niceness` steps below the process that
-    started it (none: level with it), and end once that process is gone (`end_with`)."""
+def start_helper(share: WorkShare, parent_pid: int, niceness: int) -> None:
+    """In a helper, as its pool's initializer: count its progress into its operation's
+    `share`; and on POSIX run `niceness` steps below the process that started it (none:
+    level with it), and end once that process is gone (`end_with`)."""
+    join(share)
+    if os.name != "posix":
+        return
     if niceness:
         os.nice(niceness)
     end_with(parent_pid)

@@ -78,6 +78,9 @@ class OperationCancelledError(EnvOpsError):
 
     exit_code = 1
 
+    def __init__(self, message: str = "The operation was cancelled; nothing was changed.") -> None:
+        super().__init__(message)
+
 
 class PreviewOutOfDateError(EnvOpsError):
     """The folder changed after the user saw what a restore would change; nothing was

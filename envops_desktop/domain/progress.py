@@ -49,7 +49,7 @@ class CancelToken:
 
     def raise_if_cancelled(self) -> None:
         if self._event.is_set():
-            raise OperationCancelledError("The operation was cancelled; nothing was changed.")
+            raise OperationCancelledError()
 
 
 class ProgressMeter:
@@ -66,6 +66,7 @@ class ProgressMeter:
         self._phase = phase
         self._total = total
         self._done = 0
+        self._shown = 0  # the most reported: a bar never goes back
         self._interval = 1.0 / rate
         self._last = 0.0
         self._lock = threading.Lock()
@@ -74,14 +75,29 @@ class ProgressMeter:
     def advance(self, nbytes: int, path: str = "") -> None:
         with self._lock:
             self._done += nbytes
-            now = time.monotonic()
-            if now - self._last < self._interval:
-                return
-            self._last = now
-            # Made text here, once a report is due, for every view alike: Qt would drop the
-            # odd bytes of a name that is not UTF-8, a terminal show a surrogate's escape.
-            snapshot = Progress(self._phase, self._done, self._total, shown(path))
-        self._callback(snapshot)
+            snapshot = self._due(self._done, path)
+        if snapshot is not None:
+            self._callback(snapshot)
+
+    def ahead(self, nbytes: int, path: str = "") -> None:
+        """Report `nbytes` past what is counted, under way, without counting them: a
+        helper's way through a large file, which its batch's result counts once it is out
+        (`advance`). Never past the total."""
+        with self._lock:
+            snapshot = self._due(min(self._done + nbytes, max(self._total, self._done)), path)
+        if snapshot is not None:
+            self._callback(snapshot)
+
+    def _due(self, done: int, path: str) -> Progress | None:
+        # The report to make now, if one is due (under the lock).
+        now = time.monotonic()
+        if now - self._last < self._interval:
+            return None
+        self._last = now
+        self._shown = max(self._shown, done)
+        # Made text here, once a report is due, for every view alike: Qt would drop the
+        # odd bytes of a name that is not UTF-8, a terminal show a surrogate's escape.
+        return Progress(self._phase, self._shown, self._total, shown(path))
 
     def finish(self) -> None:
         self._callback(Progress(self._phase, self._total, self._total))

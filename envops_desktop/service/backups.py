@@ -89,6 +89,7 @@ def _store_files(
         sizes.__getitem__,
         "envops-backup",
         cancel,
+        lambda done, i: meter.ahead(done, paths[i]),
     ):
         for sha, size, at, changed, xattrs, as_read in outcome:
             if at is not None:

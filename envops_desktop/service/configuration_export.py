@@ -125,6 +125,7 @@ def _write_exported(
             lambda e: e.size,
             "envops-export",
             cancel,
+            lambda done, e: meter.ahead(done, e.path),
             durable=False,
         )
         # Closed before the scratch folder goes, so no helper is still writing into it.

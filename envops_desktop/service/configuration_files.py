@@ -299,6 +299,7 @@ def _stage_files(
         lambda job: job[2],
         "envops-upload",
         cancel,
+        lambda done, job: meter.ahead(done, job[0]),
         durable=flush_meanwhile,  # staged content is synced by the store when it adopts it
     )
     # Closed before the stage can be discarded, so no helper is still writing into it.

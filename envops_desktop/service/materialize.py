@@ -54,6 +54,7 @@ def _write_files(
         lambda e: e.size,
         "envops-restore",
         cancel,
+        lambda done, e: meter.ahead(done, e.path),
         durable=flush_meanwhile,
     ):
         meter.advance(written, batch[-1].path)

@@ -181,6 +181,7 @@ class _Writer:
             lambda unit: unit.size,
             "envops-restore",
             self._cancel,
+            lambda done, unit: self._meter.ahead(done, unit.entries[-1].path),
             durable=self._flush,
         ):
             self._meter.advance(written, batch[-1].entries[-1].path)

@@ -18,6 +18,7 @@ import zstandard
 
 from envops_desktop.store.file_metadata import ZEROS, may_have_holes
 from envops_desktop.store.file_reads import open_regular_file
+from envops_desktop.store.helper_progress import advanced
 
 CHUNK = 1 << 20
 SMALL_FILE = 4 << 20  # read whole: fewer syscalls, one buffer for hash and compression
@@ -240,6 +241,7 @@ class HashingReader:
         while chunk:
             self.digest.update(chunk)
             self.size += len(chunk)
+            advanced(len(chunk))
             yield chunk
             chunk = self._next_chunk()
 

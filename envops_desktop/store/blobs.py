@@ -48,6 +48,7 @@ from envops_desktop.store.file_writes import (
     write_new_file,
     writing_new_file,
 )
+from envops_desktop.store.helper_progress import advanced
 from envops_desktop.store.pack_index import PackedAt, PackIndex
 from envops_desktop.store.packs import PackWriter, ReadBatch, stored_body_at
 
@@ -478,6 +479,7 @@ class BlobStore:
                     digest.update(chunk)
                     size += len(chunk)
                     write_all(out, chunk)
+                    advanced(len(chunk))
             except zstandard.ZstdError as error:
                 raise DamagedBlobError.undecodable(sha, error) from None
         DamagedBlobError.check(sha, digest.hexdigest())

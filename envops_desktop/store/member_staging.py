@@ -18,6 +18,7 @@ from typing import BinaryIO
 from envops_desktop.domain.errors import InvalidConfigurationFileError
 from envops_desktop.store.blob_bodies import CHUNK, SizeChangedError, encode_chunks, write_all
 from envops_desktop.store.file_writes import writing_new_file
+from envops_desktop.store.helper_progress import advanced
 from envops_desktop.store.zip_members import (
     BODY_ERRORS,
     UnreadableEntryError,
@@ -129,6 +130,7 @@ def _stage(
             digest.update(chunk)
             if out is not None:
                 write_all(out, chunk)
+            advanced(len(chunk))
             yield chunk
 
     # Nothing is cleaned up on a refusal here: the upload's whole stage folder is discarded,

@@ -15,6 +15,7 @@ from envops_desktop.store.blob_bodies import CHUNK, decompressor, write_all
 from envops_desktop.store.blobs import DamagedBlobError
 from envops_desktop.store.file_metadata import NOTHING, Applied
 from envops_desktop.store.file_writes import writing_new_file
+from envops_desktop.store.helper_progress import advanced
 from envops_desktop.store.sealing import DamagedObjectError, MasterKey
 
 # The seal's context of a content's parts, before the content's name.
@@ -105,6 +106,7 @@ def write_content(
             for piece in opened_pieces(key, sha, sealed_parts):
                 write_all(out, piece)
                 size += len(piece)
+                advanced(len(piece))
         except DamagedObjectError as error:
             raise DamagedBlobError(f"blob {sha} in the team's store: {error}") from None
     return size

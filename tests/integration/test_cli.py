@@ -11,6 +11,7 @@ import subprocess
 import sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from time import monotonic
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -1232,6 +1233,29 @@ def test_verify_at_a_terminal_shows_its_progress_and_stops_at_ctrl_c(cli, tmp_pa
     assert b"verifying [" in verify.drawn and b" elapsed" in verify.drawn
     assert code == 1 and b"The operation was cancelled" in verify.drawn
     assert out == b""  # no report of a check that did not finish
+
+
+def test_ctrl_c_in_the_backup_of_a_large_file_stops_it_inside_the_file(cli, tmp_path):
+    root = tmp_path / "vm"
+    root.mkdir()
+    with open(root / "disk.img", "wb") as image:
+        image.truncate(64 << 30)  # all hole, yet some forty seconds of hashing to read
+    cli("env", "add", "vm", "--path", str(root), "--version", "1")
+
+    backup = CommandAtATerminal("--data-dir", str(tmp_path / "data"), "backup", "create", "vm")
+    inside = re.compile(rb"\] +[1-9][0-9]?% ")  # of its one file: neither 0 % nor 100 %
+    deadline = monotonic() + 60
+    while not inside.search(backup.drawn) and monotonic() < deadline:
+        backup.read_until(b"\0", 0.2)  # what it draws meanwhile
+    backup.process.send_signal(signal.SIGINT)
+    asked = monotonic()
+    code, out = backup.wait()
+
+    assert inside.search(backup.drawn), backup.drawn[-300:]
+    assert monotonic() - asked < 10  # reading on to the file's end would take 40 s
+    assert code == 1 and b"The operation was cancelled" in backup.drawn
+    assert out == b""
+    assert json.loads(cli("backup", "list", "vm", "--json")[1]) == []
 
 
 def test_removing_an_environment_at_a_terminal_shows_what_it_reads_and_frees(

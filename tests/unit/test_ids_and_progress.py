@@ -29,6 +29,19 @@ def test_progress_meter_throttles_reports_and_finishes_at_total():
     assert seen[-1].percent == 100
 
 
+def test_work_under_way_is_shown_ahead_of_what_is_done_and_never_goes_back():
+    seen: list[Progress] = []
+    meter = ProgressMeter(seen.append, "restoring", total=1000, rate=1e9)  # every report
+    meter.ahead(400, "disk.img")  # a helper 400 bytes into its batch
+    meter.ahead(700, "disk.img")
+    meter.advance(100, "a.conf")  # a batch before it, done: the helper's 700 not counted yet
+    meter.ahead(5000, "disk.img")  # read more than its size (it grew)
+    meter.advance(900, "disk.img")
+
+    assert [p.done for p in seen] == [0, 400, 700, 700, 1000, 1000]
+    assert seen[1].path == "disk.img"
+
+
 def test_the_time_left_is_estimated_from_the_pace_of_the_current_phase():
     from envops_desktop.domain.progress import Eta, Progress
 

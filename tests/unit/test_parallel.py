@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from envops_desktop.domain.errors import OperationCancelledError
 from envops_desktop.service.context import POOL_SIZE
 from envops_desktop.service.parallel import (
     PROCESSES_FROM_BYTES,
@@ -19,6 +20,7 @@ from envops_desktop.service.parallel import (
     workload,
     worth_processes,
 )
+from envops_desktop.store.helper_progress import advanced
 from tests.spies import child_commands_after
 
 
@@ -150,3 +152,38 @@ def test_helpers_run_level_with_a_command_and_below_a_window_while_one_lives():
     finally:
         helpers_yield(False)
     assert _helpers_niceness() == {os.nice(0)}
+
+
+def _chunks_for_a_minute(_batch: int) -> int:
+    """A helper's batch of one huge file: a MiB at a time for a minute, each counted."""
+    for _ in range(6000):
+        time.sleep(0.01)
+        advanced(1 << 20)
+    return 0
+
+
+def test_a_map_waiting_on_its_helpers_hears_how_far_they_are_and_a_stop_ends_them_at_once():
+    seen: list[int] = []
+
+    def waiting(under_way: int) -> None:
+        seen.append(under_way)
+        if under_way >= 4 << 20:
+            raise OperationCancelledError()
+
+    started = time.monotonic()
+    with pytest.raises(OperationCancelledError):
+        list(parallel_map(_chunks_for_a_minute, [1, 2], "test-pool", 1, True, waiting))
+
+    assert time.monotonic() - started < 30  # its batches would have taken a minute
+    assert seen == sorted(seen) and seen[-1] >= 4 << 20  # counted in the helpers, seen here
+
+
+def test_a_map_waiting_on_a_slow_item_looks_in_as_it_waits():
+    looks: list[int] = []
+
+    def slow(item: int) -> int:
+        time.sleep(0.6 if item == 0 else 0)
+        return item
+
+    assert list(parallel_map(slow, range(40), "test-pool", waiting=looks.append)) == list(range(40))
+    assert len(looks) >= 3 and set(looks) == {0}  # on threads nothing counts
