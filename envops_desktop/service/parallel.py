@@ -10,6 +10,7 @@ cores gave 1.2x one; with processes 1.6x. Small operations stay on threads, beca
 helpers costs more than it saves there.
 """
 
+import functools
 import os
 import queue
 import threading
@@ -20,7 +21,13 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, cast
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service.context import POOL_SIZE
 from envops_desktop.store.file_writes import flushing_in_background
-from envops_desktop.store.helper_progress import WorkShare, run_batch
+from envops_desktop.store.helper_progress import (
+    ThreadShare,
+    WorkShare,
+    join,
+    run_counted,
+    stopped_on_error,
+)
 
 T = TypeVar("T")
 J = TypeVar("J")
@@ -135,11 +142,11 @@ def parallel_map(
     With `processes`, `work` and the items must be picklable (module-level functions).
     While it waits on the pool, `waiting` is called every tenth of a second or so with the
     bytes its helpers have counted (`helper_progress`) of items whose results are not out
-    yet (0 on threads); an error it raises ends the map.
+    yet; an error it raises ends the map.
     """
     window = POOL_SIZE * in_flight_per_worker
     if not processes:
-        yield from _thread_map(work, items, name, window, _told(waiting, lambda: 0))
+        yield from _thread_map(work, items, name, window, waiting)
         return
     # Imported here, not at start: concurrent.futures (with logging) and multiprocessing
     # cost the command line 45 ms, and a small or unchanged backup needs neither.
@@ -159,17 +166,12 @@ def parallel_map(
     ) as pool:
 
         def submit(item: T, finished: Callable[[], None]) -> "Future[R]":
-            future = pool.submit(run_batch, work, item)
+            future = pool.submit(run_counted, work, item)
             future.add_done_callback(lambda _future: finished())
             return future
 
-        try:
+        with stopped_on_error(share):
             yield from _in_order(submit, items, window, _told(waiting, share.under_way))
-        except BaseException:
-            # Before the pool waits for its helpers: each stops at its next chunk instead of
-            # finishing its batch (a cancelled restore of a 200 GiB image waited minutes).
-            share.stop()
-            raise
 
 
 def _told(
@@ -306,15 +308,18 @@ def _thread_map(
     items: Iterable[T],
     name: str,
     window: int,
-    waiting: Callable[[], None],
+    waiting: Callable[[int], None] | None,
 ) -> Iterator[R]:
     # The same as a ThreadPoolExecutor, written out: importing concurrent.futures costs every
     # command that stores a few changed files 21 ms, 3 % of a 1 %-changed backup.
     tasks: queue.SimpleQueue[_Task[T, R] | None] = queue.SimpleQueue()
+    share = ThreadShare()
+    counted = functools.partial(run_counted, work)
 
     def worker() -> None:
+        join(share)
         while (task := tasks.get()) is not None:
-            task.run(work)
+            task.run(counted)
 
     def submit(item: T, finished: Callable[[], None]) -> _Task[T, R]:
         task: _Task[T, R] = _Task(item, finished)
@@ -328,7 +333,8 @@ def _thread_map(
     for thread in threads:
         thread.start()
     try:
-        yield from _in_order(submit, items, window, waiting)
+        with stopped_on_error(share):  # before the threads are waited for
+            yield from _in_order(submit, items, window, _told(waiting, share.under_way))
     finally:
         for _ in threads:
             tasks.put(None)

@@ -15,6 +15,7 @@ from envops_desktop.domain.progress import (
     ignore_progress,
 )
 from envops_desktop.service.context import ServiceContext
+from envops_desktop.store.helper_progress import ThreadShare, joined, run_counted
 
 # The phase of reading every backup's list of files, to know what the backups need.
 READING_BACKUPS = "reading backups"
@@ -49,19 +50,22 @@ def check_store(
     elsewhere = ctx.shared.parts_of_many(lacking).keys()
     held = sum(size for sha, size in referenced.items() if sha not in lacking)
     meter = ProgressMeter(progress, "verifying", held)
-    for sha in sorted(referenced):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        if sha in elsewhere:
-            report.in_team_store += 1
-            continue
-        report.checked += 1
-        if sha in lacking:
-            report.missing.append(sha)
-            continue
-        if not ctx.blobs.verify(sha):
-            report.damaged.append(sha)
-        meter.advance(referenced[sha])
+    # Counted as it is read, so that a content of many GiB shows how far it has come, and a
+    # cancel stops it there.
+    with joined(ThreadShare(cancel, meter.ahead)):
+        for sha in sorted(referenced):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            if sha in elsewhere:
+                report.in_team_store += 1
+                continue
+            report.checked += 1
+            if sha in lacking:
+                report.missing.append(sha)
+                continue
+            if not run_counted(ctx.blobs.verify, sha):
+                report.damaged.append(sha)
+            meter.advance(referenced[sha])
     meter.finish()
     report.unreferenced = sum(1 for sha in ctx.blobs.all_blobs() if sha not in referenced)
     return report

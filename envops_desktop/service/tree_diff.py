@@ -268,8 +268,11 @@ def live_tree(
     if unknown:
         reading = ProgressMeter(progress, READING, sum(sizes[path] for path in unknown))
 
+    started = [""]  # the file a pool's thread last started to read: what the bar names
+
     def read(path: str) -> str:
         cancel.raise_if_cancelled()
+        started[0] = path
         try:
             return sha256_of_file(root / path)
         except OSError:  # gone or unreadable since the scan: it differs from any backup's
@@ -278,7 +281,15 @@ def live_tree(
             if reading is not None:
                 reading.advance(sizes[path], path)
 
-    read_now = dict(zip(unknown, parallel_map(read, unknown, "envops-preview"), strict=True))
+    def waiting(under_way: int) -> None:
+        # A large file read for minutes (a disk image) shows how far it has come, and a
+        # cancel stops it there.
+        cancel.raise_if_cancelled()
+        if reading is not None and under_way:
+            reading.ahead(under_way, started[0])
+
+    hashes = parallel_map(read, unknown, "envops-preview", waiting=waiting)
+    read_now = dict(zip(unknown, hashes, strict=True))
     if reading is not None:
         reading.finish()
 

@@ -530,6 +530,7 @@ class BlobStore:
             with self._content(sha, self._found(sha)) as chunks:
                 for chunk in chunks:
                     digest.update(chunk)
+                    advanced(len(chunk))
         except (OSError, zstandard.ZstdError, DamagedBlobError):
             return False
         return digest.hexdigest() == sha

@@ -1,18 +1,22 @@
-"""How far the helper processes of an operation have come through the batches they work
-on, shared with the operation as they go, and the operation's word to stop.
+"""How far the helpers of an operation (its helper processes, or its pool's threads) have
+come through the work they were handed, shared with the operation as they go, and the
+operation's word to stop.
 
-A helper hands back a batch's result only once the whole batch is done, and the operation
-counted its progress from those results alone: the backup or restore of a single 8 GiB disk
-image showed 0 % for the seconds it took (minutes for 200 GiB), and its Cancel waited for the
-file to end. The loops that read or write a large content count each chunk here
-(`advanced`); the operation reads the sum while it waits (`WorkShare.under_way`) and asks its
-helpers to stop (`WorkShare.stop`), which they do at their next chunk.
+A helper handed back a batch's result only once the whole batch was done, and the
+operation counted its progress from those results alone: the backup or restore of a single
+8 GiB disk image showed 0 % for the seconds it took (minutes for 200 GiB), and its Cancel
+waited for the file to end. The loops that read or write a large content count each chunk
+here (`advanced`); the operation reads the sum while it waits (`under_way`) and asks its
+helpers to stop (`stop`), which they do at their next chunk.
 """
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from envops_desktop.domain.errors import OperationCancelledError
+from envops_desktop.domain.progress import CancelToken
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
@@ -21,9 +25,19 @@ J = TypeVar("J")
 R = TypeVar("R")
 
 
+class Share(Protocol):
+    """What the helpers of one operation count into, and look at to know whether to stop."""
+
+    @property
+    def stopped(self) -> bool: ...
+
+    def add(self, nbytes: int) -> None: ...
+
+
 class WorkShare:
-    """Made by an operation for its helpers, and handed to each as it starts (`join`): the
-    bytes they have counted of the batches they have not handed back, and whether to stop."""
+    """Made by an operation for its helper processes, and handed to each as it starts
+    (`join`): the bytes they have counted of the work they have not handed back, and
+    whether to stop."""
 
     def __init__(self, context: "BaseContext") -> None:
         self._counted = context.Value("q", 0)  # one lock for the helpers that add to it
@@ -46,40 +60,101 @@ class WorkShare:
             self._counted.value += nbytes
 
 
-class _Helper:
-    """This process's part, when it is a helper of an operation."""
+class ThreadShare:
+    """A WorkShare for work on threads of this process. With `cancel`, it is stopped when
+    that is; with `told`, each new count is handed to it at once as well, for work on the
+    operation's own thread (a check of the store), which nothing waits on to look."""
 
-    share: WorkShare | None = None
-    counted = 0  # bytes counted of the batch it is working on
+    def __init__(
+        self, cancel: CancelToken | None = None, told: Callable[[int], None] | None = None
+    ) -> None:
+        self._counted = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._cancel = cancel
+        self._told = told
+
+    def under_way(self) -> int:
+        return self._counted
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set() or (self._cancel is not None and self._cancel.cancelled)
+
+    def add(self, nbytes: int) -> None:
+        with self._lock:
+            self._counted += nbytes
+            counted = self._counted
+        if self._told is not None:
+            self._told(counted)
 
 
-def join(share: WorkShare) -> None:
-    """In a helper, as it starts: count into `share` from now on, and stop when it says."""
-    _Helper.share = share
+class _Joined(threading.local):
+    """The share this thread counts into, if any, and what it has counted of its work."""
+
+    share: Share | None = None
+    counted = 0
+
+
+_joined = _Joined()
+
+
+def join(share: Share) -> None:
+    """In a helper (a helper process's thread, a pool's), as it starts: count into `share`
+    from now on, and stop when it says."""
+    _joined.share = share
+
+
+@contextlib.contextmanager
+def joined(share: Share) -> Iterator[None]:
+    """This thread's work counted into `share` for the block."""
+    before = _joined.share
+    _joined.share = share
+    try:
+        yield
+    finally:
+        _joined.share = before
 
 
 def advanced(nbytes: int) -> None:
     """`nbytes` more of a large content read or written; in a helper whose operation asked it
-    to stop, raise OperationCancelledError instead. Elsewhere (the operation's own process,
-    its threads), nothing: the operation counts that work as it ends."""
-    share = _Helper.share
+    to stop, raise OperationCancelledError instead. In a thread that joined no share (an
+    operation's own), nothing: the operation counts that work as it ends."""
+    share = _joined.share
     if share is None:
         return
     if share.stopped:
         raise OperationCancelledError()
-    _Helper.counted += nbytes
+    _joined.counted += nbytes
     share.add(nbytes)
 
 
-def run_batch(work: Callable[[J], R], batch: J) -> R:
-    """In a helper: `work(batch)`, unless its operation asked it to stop; what it counted is
-    taken back as it ends, since from then on the batch's result counts it."""
-    share = _Helper.share
-    if share is not None and share.stopped:
+def run_counted(work: Callable[[J], R], item: J) -> R:
+    """In a helper: `work(item)`, unless its operation asked it to stop; what it counted is
+    taken back as it ends, since from then on its result counts it."""
+    share = _joined.share
+    if share is None:
+        return work(item)
+    if share.stopped:
         raise OperationCancelledError()
     try:
-        return work(batch)
+        return work(item)
     finally:
-        if share is not None and _Helper.counted:
-            share.add(-_Helper.counted)
-            _Helper.counted = 0
+        if _joined.counted:
+            share.add(-_joined.counted)
+            _joined.counted = 0
+
+
+@contextlib.contextmanager
+def stopped_on_error(share: "WorkShare | ThreadShare") -> Iterator[None]:
+    """Stop the helpers counting into `share` if the block fails, before whatever waits for
+    them: each stops at its next chunk instead of finishing its batch (a cancelled restore
+    of a 200 GiB image waited minutes)."""
+    try:
+        yield
+    except BaseException:
+        share.stop()
+        raise

@@ -10,6 +10,7 @@ import pytest
 from envops_desktop.domain.errors import OperationCancelledError
 from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.service.parallel import workload, worth_processes
+from envops_desktop.service.tree_diff import READING
 from tests.trees import rsync_differences, snapshot
 
 # A disk image of this much, all of it hole: nothing to write to the test's disk, and every
@@ -37,13 +38,9 @@ class _Reports(list[Progress]):
     def __call__(self, progress: Progress) -> None:
         self.append(progress)
 
-    def within_the_file(self, phase: str) -> list[int]:
-        """The percentages reported of `phase` while the image was under way."""
-        return [
-            p.percent
-            for p in self
-            if p.phase == phase and p.path == "disk.img" and 0 < p.done < p.total
-        ]
+    def within_the_file(self, phase: str) -> list[Progress]:
+        """The reports of `phase` while the image, the folder's one file, was under way."""
+        return [p for p in self if p.phase == phase and 0 < p.done < p.total]
 
     def done_of(self, phase: str) -> list[int]:
         return [p.done for p in self if p.phase == phase]
@@ -64,21 +61,38 @@ def _cancelled_within_the_file(phase: str) -> tuple[CancelToken, _Reports, list[
     return cancel, Cancelling(), asked
 
 
-def test_one_large_file_shows_its_progress_as_it_is_backed_up_restored_exported_and_imported(
+def _edited_in_place(image: Path) -> None:
+    """Its start written over: the same size, so a preview must read it to know it changed."""
+    with open(image, "r+b") as f:
+        f.write(b"edited since")
+
+
+def test_one_large_file_shows_its_progress_in_every_operation_that_reads_or_writes_it(
     service, tmp_path
 ):
     folder = tmp_path / "vm"
-    _disk_image(folder, _IMAGE)
+    image = _disk_image(folder, _IMAGE)
     service.add_environment("vm", folder, version="1.0")
     reports = _Reports()
 
     backup = service.create_backup("vm", progress=reports)
+    _edited_in_place(image)
+    service.preview_restore("vm", backup.id, progress=reports)
     service.restore_backup("vm", backup.id, progress=reports)
+    service.check_store(progress=reports)
     exported = service.export_backup(backup.id, tmp_path / "vm.envops.zip", progress=reports)
     service.stage_configuration_file(exported, progress=reports)
 
-    for phase in ("backing up", "restoring", "exporting", "uploading"):
-        assert reports.within_the_file(phase), phase  # before: 0 %, then 100 %
+    for phase, named in (
+        ("backing up", "disk.img"),
+        (READING, "disk.img"),  # the live image, by the preview
+        ("restoring", "disk.img"),
+        ("verifying", ""),  # a content, which many files may share
+        ("exporting", "disk.img"),
+        ("uploading", "disk.img"),
+    ):
+        # Before: 0 %, then 100 %.
+        assert {p.path for p in reports.within_the_file(phase)} == {named}, phase
         done = reports.done_of(phase)
         assert done == sorted(done) and done[-1] == _IMAGE, phase  # never back, to the end
 
@@ -108,8 +122,7 @@ def test_a_restore_cancelled_inside_a_large_file_stops_at_once_and_changes_nothi
     backup = service.create_backup("vm")
     # What reading the image through takes here; writing it back takes about as long.
     whole_file_seconds = time.monotonic() - started
-    with open(image, "r+b") as f:
-        f.write(b"edited since")
+    _edited_in_place(image)
     before = snapshot(folder, tmp_path / "before")
     cancel, reports, asked = _cancelled_within_the_file("restoring")
 
@@ -118,3 +131,19 @@ def test_a_restore_cancelled_inside_a_large_file_stops_at_once_and_changes_nothi
 
     assert time.monotonic() - asked[0] < whole_file_seconds / 3
     assert rsync_differences(before, folder) == []
+
+
+def test_a_preview_cancelled_inside_a_large_file_stops_at_once(service, tmp_path):
+    folder = tmp_path / "vm"
+    image = _disk_image(folder, 2 * _IMAGE)
+    service.add_environment("vm", folder, version="1.0")
+    started = time.monotonic()
+    backup = service.create_backup("vm")
+    whole_file_seconds = time.monotonic() - started  # reading it through, as the preview would
+    _edited_in_place(image)
+    cancel, reports, asked = _cancelled_within_the_file(READING)
+
+    with pytest.raises(OperationCancelledError):
+        service.preview_restore("vm", backup.id, cancel=cancel, progress=reports)
+
+    assert time.monotonic() - asked[0] < whole_file_seconds / 3

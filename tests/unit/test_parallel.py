@@ -162,7 +162,10 @@ def _chunks_for_a_minute(_batch: int) -> int:
     return 0
 
 
-def test_a_map_waiting_on_its_helpers_hears_how_far_they_are_and_a_stop_ends_them_at_once():
+@pytest.mark.parametrize("processes", [True, False], ids=["helpers", "threads"])
+def test_a_map_waiting_on_its_helpers_hears_how_far_they_are_and_a_stop_ends_them_at_once(
+    processes,
+):
     seen: list[int] = []
 
     def waiting(under_way: int) -> None:
@@ -172,7 +175,7 @@ def test_a_map_waiting_on_its_helpers_hears_how_far_they_are_and_a_stop_ends_the
 
     started = time.monotonic()
     with pytest.raises(OperationCancelledError):
-        list(parallel_map(_chunks_for_a_minute, [1, 2], "test-pool", 1, True, waiting))
+        list(parallel_map(_chunks_for_a_minute, [1, 2], "test-pool", 1, processes, waiting))
 
     assert time.monotonic() - started < 30  # its batches would have taken a minute
     assert seen == sorted(seen) and seen[-1] >= 4 << 20  # counted in the helpers, seen here
