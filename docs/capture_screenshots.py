@@ -156,6 +156,7 @@ def _capture(app: QApplication, scratch: Path) -> None:
     _capture_first_start(scratch)
     _capture_recovering(scratch)
     _capture_quitting(scratch)
+    _capture_large_file(scratch)
     service = EnvOpsService(scratch / "data")
     create_demo_workspace(service)
     settings = _settings(scratch / "s.ini")
@@ -416,6 +417,28 @@ def _capture_recovering(scratch: Path) -> None:
     window.grab().save(str(OUT / "main-window-recovering.png"))  # before the worker ends
     print("wrote", "main-window-recovering")
     _finish(window.controller)
+    window.close()
+
+
+def _capture_large_file(scratch: Path) -> None:
+    """A backup a fifth of the way through its one large file (a disk image of 64 GiB, all
+    hole: nothing on the disk), its time left estimated; then cancelled."""
+    folder = scratch / "images-env"
+    folder.mkdir()
+    with open(folder / "runner.qcow2", "wb") as image:
+        image.truncate(64 << 30)
+    service = EnvOpsService(scratch / "images")
+    environment = service.add_environment("build-runners", folder, version="2.1.0")
+    window = _open_window(service, _settings(scratch / "images.ini"))
+    controller = window.controller
+    _select(window, environment.id)
+    running = controller.create_backup(environment, "Before the upgrade")
+    bar = window.task_progress.bar
+    while not (bar.maximum() == 100 and bar.value() >= 20 and "left" in bar.format()):
+        QApplication.processEvents()
+    save(window, "main-window-large-file")
+    running.cancel()
+    _finish(controller)
     window.close()
 
 
