@@ -13,6 +13,7 @@ import base64
 import bz2
 import contextlib
 import errno
+import functools
 import grp
 import gzip
 import hashlib
@@ -24,6 +25,7 @@ import struct
 import tarfile
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -315,10 +317,15 @@ class _ZipReader:
             elif file_type in (stat.S_IFREG, 0):
                 tree.declare(name, info.file_size)
                 digest = hashlib.sha256()
+                read = 0
                 with reading_body(self._source, name), self._zip.open(info) as body:
                     while chunk := body.read(CHUNK):
                         digest.update(chunk)
                         tree.cancel.raise_if_cancelled()
+                        # Its share of the archive so far, as the share of it read: a
+                        # disk image of many GiB is most of the archive's reading.
+                        read += len(chunk)
+                        meter.ahead(info.compress_size * read // max(info.file_size, 1), name)
                 kept = {**entry, "kind": EntryKind.FILE, "size": info.file_size}
                 tree.add(path, {**kept, "sha256": digest.hexdigest()}, ZipMember.of(info))
             else:
@@ -406,8 +413,13 @@ class _TarReader:
                 fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo
             ) as archive:
                 done = 0
+
+                def under_way(name: str) -> None:
+                    # How far the archive has been read within a member, as it is copied.
+                    meter.ahead(self._raw.tell() - done, name)
+
                 for member in archive:
-                    self._add(archive, member, tree)
+                    self._add(archive, member, tree, functools.partial(under_way, member.name))
                     meter.advance(self._raw.tell() - done, member.name)
                     done = self._raw.tell()
         except _ForgedHeaderError as error:
@@ -421,7 +433,13 @@ class _TarReader:
                 raise
             raise refused(self._source, f"it is damaged ({error})") from error  # gzip, bz2
 
-    def _add(self, archive: tarfile.TarFile, member: tarfile.TarInfo, tree: _Collector) -> None:
+    def _add(
+        self,
+        archive: tarfile.TarFile,
+        member: tarfile.TarInfo,
+        tree: _Collector,
+        under_way: Callable[[], None],
+    ) -> None:
         path = tree.path_of(member.name, again=True)
         entry: dict[str, Any] = {
             "mode": member.mode & 0o7777,
@@ -457,13 +475,17 @@ class _TarReader:
                 entry["meta"] = {**(entry["meta"] or {}), "data": data}
                 written = data_length(data)  # holes are written as holes
             tree.declare(member.name, member.size, written)
-            sha256, body = self._copy_body(archive, member, tree.cancel)
+            sha256, body = self._copy_body(archive, member, tree.cancel, under_way)
             tree.add(path, {**entry, "kind": EntryKind.FILE, "sha256": sha256}, body)
         else:
             raise refused(self._source, f"the entry {member.name!r} is a device file")
 
     def _copy_body(
-        self, archive: tarfile.TarFile, member: tarfile.TarInfo, cancel: CancelToken
+        self,
+        archive: tarfile.TarFile,
+        member: tarfile.TarInfo,
+        cancel: CancelToken,
+        under_way: Callable[[], None],
     ) -> tuple[str, ZipMember]:
         # Named by number: an archive's name may be any bytes, a zip's must be text. Counted
         # here, not by the bodies kept: a file named again replaces its first body.
@@ -481,6 +503,7 @@ class _TarReader:
                 digest.update(chunk)
                 out.write(chunk)
                 cancel.raise_if_cancelled()
+                under_way()
         return digest.hexdigest(), ZipMember.of(self._copy.getinfo(info.filename))
 
     def close(self) -> None:

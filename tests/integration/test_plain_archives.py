@@ -24,7 +24,7 @@ from envops_desktop.domain.errors import (
     OperationFailedError,
     VersionMismatchError,
 )
-from envops_desktop.domain.progress import CancelToken, ignore_progress
+from envops_desktop.domain.progress import CancelToken, Progress, ignore_progress
 from envops_desktop.service import EnvOpsService
 from envops_desktop.store.plain_archives import read_plain_archive
 from tests.trees import (
@@ -667,6 +667,35 @@ def test_a_cancelled_read_leaves_no_scratch(service, environment, config_dir, tm
     with pytest.raises(OperationCancelledError):
         service.check_configuration_file(archive, cancel=cancel)
     assert not list((service.data_dir / "staging").iterdir())
+
+
+def _zip_of(folder: Path, destination: Path) -> Path:
+    with zipfile.ZipFile(destination, "w") as archive:
+        for path in sorted(folder.rglob("*")):
+            archive.write(path, path.relative_to(folder).as_posix())
+    return destination
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+def test_reading_an_archive_of_one_large_file_shows_how_far_it_has_come_inside_it(
+    service, tmp_path, kind
+):
+    source = tmp_path / "made-elsewhere"
+    source.mkdir()
+    (source / "disk.img").write_bytes(os.urandom(64 << 20))
+    archive = tmp_path / f"images.{kind}"
+    if kind == "zip":
+        _zip_of(source, archive)
+    else:
+        tar_of(source, archive, top_level=True)
+    reports: list[Progress] = []
+
+    service.check_configuration_file(archive, progress=reports.append)
+
+    # Before, its one report of it came once it was read through: at 99 %.
+    inside = [p for p in reports if p.path.removeprefix("./") == "disk.img" and p.percent < 90]
+    assert inside and {p.phase for p in inside} == {"reading"}
+    assert [p.done for p in reports] == sorted(p.done for p in reports)
 
 
 def _read(archive: Path, tmp_path: Path, limits: ImportLimits):
