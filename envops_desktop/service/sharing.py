@@ -15,7 +15,7 @@ takes them in at once, each checked against its SHA-256 first.
 
 import json
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -383,7 +383,8 @@ def _fetch_contents(
                         (sha, pack.append(sha, *_small(reader, key, sha, parts[sha][0], source)))
                     )
             else:
-                fetched = _fetch(ctx, reader, key, sha, parts[sha], source)
+                under_way = told_of(meter, cancel, sha)
+                fetched = _fetch(ctx, reader, key, sha, parts[sha], source, under_way)
                 try:
                     ctx.blobs.adopt(sha, fetched, compressed=True)
                 finally:
@@ -463,15 +464,20 @@ def _fetch(
     sha: str,
     parts: list[SharedPart],
     source: str,
+    under_way: Callable[[int], None],
 ) -> Path:
     """A large content of the store as a blob body for the local store, in a scratch file
     beside it: its parts' zstd frames as they came, one after another, each decompressed
-    once on the way to check the whole against its SHA-256."""
+    once on the way to check the whole against its SHA-256. `under_way` is told the bytes
+    of content fetched so far, after each part."""
     scratch = ctx.staging_dir / f"download-{new_id()}"
     try:
         with open(scratch, "wb") as out:
-            for frame in checked_frames(reader, key, sha, parts):
+            done = 0
+            for frame, held in checked_frames(reader, key, sha, parts):
                 out.write(frame)
+                done += held
+                under_way(done)
     except DamagedObjectError as error:
         scratch.unlink(missing_ok=True)
         raise OperationFailedError(
@@ -485,12 +491,24 @@ def _fetch(
 
 def checked_frames(
     reader: "PackReader", key: MasterKey, sha: str, parts: list[SharedPart]
-) -> Iterator[bytes]:
-    """A content's parts as the zstd frames they hold, each opened and decompressed once
-    to check the whole against its SHA-256 (DamagedObjectError, after the last, if it
-    fails)."""
+) -> Iterator[tuple[bytes, int]]:
+    """A content's parts as the zstd frames they hold, each with the bytes of content it
+    holds, each opened and decompressed once to check the whole against its SHA-256
+    (DamagedObjectError, after the last, if it fails)."""
     sealed = (reader.part(pack, at, length) for _sha, _part, pack, at, length in parts)
-    return (frame for frame, _data in opened_parts(key, sha, sealed))
+    return ((frame, len(data)) for frame, data in opened_parts(key, sha, sealed))
+
+
+def told_of(meter: ProgressMeter, cancel: CancelToken, name: str) -> Callable[[int], None]:
+    """What a loop through one large content (parts of 16 MiB from a bucket, each a
+    request) calls with the bytes of it done so far: they show ahead of what the meter
+    counts, and a cancel is seen at once, not once the content is through."""
+
+    def under_way(done: int) -> None:
+        cancel.raise_if_cancelled()
+        meter.ahead(done, name)
+
+    return under_way
 
 
 def packs_read_whole(ctx: ServiceContext, wanted: Iterable[SharedPart]) -> set[str]:

@@ -31,7 +31,7 @@ from envops_desktop.service.shared_layout import (
     refresh_indexes,
 )
 from envops_desktop.service.shared_store import OpenedStore
-from envops_desktop.service.sharing import PackReader, checked_frames, take_in
+from envops_desktop.service.sharing import PackReader, checked_frames, take_in, told_of
 from envops_desktop.service.store_prune import running_backup
 from envops_desktop.service.team_events import same_names, shared_environments
 from envops_desktop.service.team_push import push_backup, share_environment
@@ -173,9 +173,11 @@ def _verify(
     with PackReader(ctx, objects, [part for sha in order for part in parts[sha]]) as reader:
         for sha in order:
             cancel.raise_if_cancelled()
+            under_way, done = told_of(meter, cancel, sha), 0
             try:
-                for _frame in checked_frames(reader, key, sha, parts[sha]):
-                    pass
+                for _frame, held in checked_frames(reader, key, sha, parts[sha]):
+                    done += held
+                    under_way(done)
             except DamagedObjectError as error:
                 raise OperationFailedError(
                     f"A stored file ({sha[:12]}) is damaged in the copy in {objects.where}; "

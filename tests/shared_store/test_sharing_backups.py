@@ -15,6 +15,7 @@ import zstandard
 from envops_desktop.cli import main
 from envops_desktop.domain.enums import ActivityAction
 from envops_desktop.domain.errors import InvalidInputError
+from envops_desktop.domain.progress import Progress
 from envops_desktop.service import EnvOpsService, shared_layout
 from envops_desktop.service.sharing import SyncReport
 from tests.store_view import flipped_bit, tamper_with_manifest
@@ -418,3 +419,24 @@ def test_an_environment_that_reads_its_version_from_a_file_keeps_what_its_folder
     b.sync_shared_store(PASSPHRASE)
 
     assert b.get_environment("billing").version == "4.2.0"
+
+
+def test_a_large_file_fetched_from_the_team_s_store_shows_its_progress_as_its_parts_come(
+    workstations, tmp_path
+):
+    a, b, tree = workstations
+    big = os.urandom(64 << 20)  # four parts of 16 MiB, a request each
+    (tree / "big.bin").write_bytes(big)
+    made = a.create_backup("billing", name="with an image")
+    a.sync_shared_store(PASSPHRASE)
+    _billing_on(b, tmp_path / "on-b" / "billing")
+    b.sync_shared_store(PASSPHRASE)
+    reports: list[Progress] = []
+
+    # An export needs every content here: B fetches the image from the team's store.
+    b.export_backup(made.id, tmp_path / "billing.envops.zip", progress=reports.append)
+
+    sha = hashlib.sha256(big).hexdigest()
+    fetching = [p.done for p in reports if p.phase == "downloading" and p.path == sha]
+    assert len(fetching) >= 2  # before: once, when all four parts were in
+    assert fetching == sorted(fetching)

@@ -1,5 +1,6 @@
 """`envops store copy --to`: a data folder's store copied into a bucket, resumably, verified."""
 
+import hashlib
 import os
 import sys
 
@@ -7,7 +8,7 @@ import pytest
 
 from envops_desktop.cli import main
 from envops_desktop.domain.errors import OperationCancelledError
-from envops_desktop.domain.progress import CancelToken
+from envops_desktop.domain.progress import CancelToken, Progress
 from envops_desktop.service import EnvOpsService
 from tests.trees import make_config_tree, rsync_differences, snapshot
 
@@ -61,6 +62,23 @@ def test_a_store_copied_into_a_bucket_restores_on_another_workstation(
     assert EnvOpsService(tmp_path / "alone").shared_store() is None
     _restore_on_a_new_workstation(tmp_path, url, s3_endpoint, "tuesday", tmp_path / "tuesday")
     _restore_on_a_new_workstation(tmp_path, url, s3_endpoint, "monday", tmp_path / "monday")
+
+
+def test_the_verification_of_a_copy_shows_its_progress_through_a_large_file(
+    alone, bucket, s3_endpoint, tmp_path
+):
+    service, _, _ = alone
+    big = os.urandom(64 << 20)  # four parts, read back a request each
+    (tmp_path / "billing" / "image.bin").write_bytes(big)
+    service.create_backup("billing", name="wednesday")
+    reports: list[Progress] = []
+
+    service.copy_store(f"s3://{bucket}/copied", PASSPHRASE, s3_endpoint, progress=reports.append)
+
+    sha = hashlib.sha256(big).hexdigest()
+    checking = [p.done for p in reports if p.phase == "verifying" and p.path == sha]
+    assert len(checking) >= 2  # before: once, when all four parts were read back
+    assert checking == sorted(checking)
 
 
 def test_a_copy_cut_off_sends_only_what_is_missing_when_run_again(
