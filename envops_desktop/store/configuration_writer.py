@@ -59,7 +59,7 @@ def write_configuration_file(
                     for entry, body in zip(entries, batch_bodies, strict=True):
                         cancel.raise_if_cancelled()
                         info = _entry_info(entry, body, manifest.format_version)
-                        _append_body(archive, info, source)
+                        _append_body(archive, info, source, cancel)
                         meter.advance(entry.size, entry.path)
                 os.unlink(scratch)
             archive.writestr(MANIFEST_NAME, _manifest_json(manifest))
@@ -85,7 +85,9 @@ def _entry_info(entry: ManifestEntry, body: ZipBody, format_version: int) -> zip
     return info
 
 
-def _append_body(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: BinaryIO) -> None:
+def _append_body(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: BinaryIO, cancel: CancelToken
+) -> None:
     # zipfile has no public way to add a body compressed elsewhere. This does what its own
     # ZipFile.open(name, "w") does, minus compressing; with sizes and CRC known up front the
     # local header is final at once and needs no data descriptor.
@@ -103,6 +105,7 @@ def _append_body(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: Binary
             raise OSError(f"scratch file ended early writing {info.filename}")
         out.write(chunk)
         remaining -= len(chunk)
+        cancel.raise_if_cancelled()  # a disk image's body takes seconds to copy
     archive.filelist.append(info)
     archive.NameToInfo[info.filename] = info
     archive.start_dir = out.tell()

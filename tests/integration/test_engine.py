@@ -858,6 +858,34 @@ def test_cancelled_export_leaves_no_file_and_no_scratch(
     assert not list((tmp_path / "data" / "staging").iterdir())
 
 
+class _CancelledOnceWritten(CancelToken):
+    """Cancelled as the file at `path` passes `size` bytes: the user's Cancel, pressed while
+    the export writes out a large file's body."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        super().__init__()
+        self._path, self._size = path, size
+
+    def raise_if_cancelled(self) -> None:
+        if self._path.exists() and self._path.stat().st_size > self._size:
+            self.cancel()
+        super().raise_if_cancelled()
+
+
+def test_an_export_cancelled_while_it_writes_a_large_body_stops_there(
+    service, environment, config_dir, tmp_path
+):
+    (config_dir / "zz-image.bin").write_bytes(os.urandom(96 << 20))  # the last, stored as is
+    backup = service.create_backup("billing")
+    cancel = _CancelledOnceWritten(tmp_path / "out.zip.part", 32 << 20)
+
+    with pytest.raises(OperationCancelledError):
+        service.export_backup(backup.id, tmp_path / "out.zip", cancel=cancel)
+
+    assert not (tmp_path / "out.zip").exists()
+    assert not (tmp_path / "out.zip.part").exists()
+
+
 def _replicas_exported_to_a_second_workstation(
     service: EnvOpsService, config_dir: Path, tmp_path: Path
 ) -> tuple[Path, dict, EnvOpsService, Path]:
