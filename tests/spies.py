@@ -1,9 +1,10 @@
 """Noting, without changing it, what a call does: which threads make it, which processes it
-starts."""
+starts; and a progress view that is slow to draw."""
 
 import subprocess
 import sys
 import threading
+import time
 
 
 def threads_calling(monkeypatch, owner: object, name: str) -> list[threading.Thread]:
@@ -69,3 +70,13 @@ def child_commands_after(code: str, *args: str) -> str:
         text=True,
         check=True,
     ).stdout
+
+
+class SlowView(list):
+    """A progress callback that keeps each report and takes 50 ms over it, as a busy window
+    or terminal may: a meter sends at most 30 reports a second, so after each one the next
+    is due at once, and a report made inside a file shows whatever the machine's pace."""
+
+    def __call__(self, progress: object) -> None:
+        self.append(progress)
+        time.sleep(0.05)

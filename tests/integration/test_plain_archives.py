@@ -24,9 +24,10 @@ from envops_desktop.domain.errors import (
     OperationFailedError,
     VersionMismatchError,
 )
-from envops_desktop.domain.progress import CancelToken, Progress, ignore_progress
+from envops_desktop.domain.progress import CancelToken, ignore_progress
 from envops_desktop.service import EnvOpsService
 from envops_desktop.store.plain_archives import read_plain_archive
+from tests.spies import SlowView
 from tests.trees import (
     WHOLE_SECONDS,
     make_config_tree,
@@ -688,9 +689,9 @@ def test_reading_an_archive_of_one_large_file_shows_how_far_it_has_come_inside_i
         _zip_of(source, archive)
     else:
         tar_of(source, archive, top_level=True)
-    reports: list[Progress] = []
+    reports = SlowView()
 
-    service.check_configuration_file(archive, progress=reports.append)
+    service.check_configuration_file(archive, progress=reports)
 
     # Before, its one report of it came once it was read through: at 99 %.
     inside = [p for p in reports if p.path.removeprefix("./") == "disk.img" and p.percent < 90]

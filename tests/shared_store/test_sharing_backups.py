@@ -15,9 +15,9 @@ import zstandard
 from envops_desktop.cli import main
 from envops_desktop.domain.enums import ActivityAction
 from envops_desktop.domain.errors import InvalidInputError
-from envops_desktop.domain.progress import Progress
 from envops_desktop.service import EnvOpsService, shared_layout
 from envops_desktop.service.sharing import SyncReport
+from tests.spies import SlowView
 from tests.store_view import flipped_bit, tamper_with_manifest
 from tests.trees import describe_tree, make_config_tree, mess_up
 
@@ -431,10 +431,10 @@ def test_a_large_file_fetched_from_the_team_s_store_shows_its_progress_as_its_pa
     a.sync_shared_store(PASSPHRASE)
     _billing_on(b, tmp_path / "on-b" / "billing")
     b.sync_shared_store(PASSPHRASE)
-    reports: list[Progress] = []
+    reports = SlowView()
 
     # An export needs every content here: B fetches the image from the team's store.
-    b.export_backup(made.id, tmp_path / "billing.envops.zip", progress=reports.append)
+    b.export_backup(made.id, tmp_path / "billing.envops.zip", progress=reports)
 
     sha = hashlib.sha256(big).hexdigest()
     fetching = [p.done for p in reports if p.phase == "downloading" and p.path == sha]

@@ -8,8 +8,9 @@ import pytest
 
 from envops_desktop.cli import main
 from envops_desktop.domain.errors import OperationCancelledError
-from envops_desktop.domain.progress import CancelToken, Progress
+from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service import EnvOpsService
+from tests.spies import SlowView
 from tests.trees import make_config_tree, rsync_differences, snapshot
 
 PASSPHRASE = "one team, one passphrase"
@@ -71,9 +72,9 @@ def test_the_verification_of_a_copy_shows_its_progress_through_a_large_file(
     big = os.urandom(64 << 20)  # four parts, read back a request each
     (tmp_path / "billing" / "image.bin").write_bytes(big)
     service.create_backup("billing", name="wednesday")
-    reports: list[Progress] = []
+    reports = SlowView()
 
-    service.copy_store(f"s3://{bucket}/copied", PASSPHRASE, s3_endpoint, progress=reports.append)
+    service.copy_store(f"s3://{bucket}/copied", PASSPHRASE, s3_endpoint, progress=reports)
 
     sha = hashlib.sha256(big).hexdigest()
     checking = [p.done for p in reports if p.phase == "verifying" and p.path == sha]
