@@ -74,7 +74,11 @@ class TaskProgress(QWidget):
         room = metrics.averageCharWidth() * _PATH_CHARACTERS
         path = metrics.elidedText(progress.path, Qt.TextElideMode.ElideMiddle, room)
         detail = f" — {path}" if path else ""
-        phase = progress.phase.capitalize()
+        doing = self._current.label if self._current else ""
+        # "Backing up billing — app.yaml", not "Backing up billing: Backing up — app.yaml":
+        # the phase where the operation's own name does not say it already.
+        if not doing.lower().startswith(progress.phase.lower()):
+            doing = f"{doing}: {progress.phase.capitalize()}"
         timing = self._current.timing if self._current else ""
         self.bar.setFormat(f"%p% · {timing}" if timing else "%p%")
         # Wider, never narrower while it runs: its time left is read, not cut off, and the
@@ -82,7 +86,7 @@ class TaskProgress(QWidget):
         needed = self.bar.fontMetrics().horizontalAdvance(self.bar.text()) + _TEXT_MARGIN
         if needed > self.bar.width():
             self.bar.setFixedWidth(needed)
-        self.label.setText(f"{self._current.label if self._current else ''}: {phase}{detail}")
+        self.label.setText(f"{doing}{detail}")
         self.label.setToolTip(as_tooltip(progress.path))
 
     def cancel(self) -> None:

@@ -31,6 +31,7 @@ def test_a_backup_of_a_large_file_moves_its_bar_and_cancel_stops_it_inside_the_f
         ),
         timeout=20_000,
     )
+    assert progress.label.text() == "Backing up billing — disk.img"  # the verb said once
     shown = progress.bar.value()
     qtbot.waitUntil(lambda: progress.bar.value() > shown, timeout=20_000)  # and on it goes
     qtbot.mouseClick(progress.cancel_button, Qt.MouseButton.LeftButton)
