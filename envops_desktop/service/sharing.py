@@ -383,8 +383,8 @@ def _fetch_contents(
                         (sha, pack.append(sha, *_small(reader, key, sha, parts[sha][0], source)))
                     )
             else:
-                under_way = told_of(meter, cancel, sha)
-                fetched = _fetch(ctx, reader, key, sha, parts[sha], source, under_way)
+                part_done = told_of(meter, cancel, sha)
+                fetched = _fetch(ctx, reader, key, sha, parts[sha], source, part_done)
                 try:
                     ctx.blobs.adopt(sha, fetched, compressed=True)
                 finally:
@@ -464,20 +464,18 @@ def _fetch(
     sha: str,
     parts: list[SharedPart],
     source: str,
-    under_way: Callable[[int], None],
+    part_done: Callable[[int], None],
 ) -> Path:
     """A large content of the store as a blob body for the local store, in a scratch file
     beside it: its parts' zstd frames as they came, one after another, each decompressed
-    once on the way to check the whole against its SHA-256. `under_way` is told the bytes
-    of content fetched so far, after each part."""
+    once on the way to check the whole against its SHA-256. `part_done` is told the bytes
+    of content of each part as it is in."""
     scratch = ctx.staging_dir / f"download-{new_id()}"
     try:
         with open(scratch, "wb") as out:
-            done = 0
             for frame, held in checked_frames(reader, key, sha, parts):
                 out.write(frame)
-                done += held
-                under_way(done)
+                part_done(held)
     except DamagedObjectError as error:
         scratch.unlink(missing_ok=True)
         raise OperationFailedError(
@@ -501,14 +499,17 @@ def checked_frames(
 
 def told_of(meter: ProgressMeter, cancel: CancelToken, name: str) -> Callable[[int], None]:
     """What a loop through one large content (parts of 16 MiB from a bucket, each a
-    request) calls with the bytes of it done so far: they show ahead of what the meter
-    counts, and a cancel is seen at once, not once the content is through."""
+    request) calls with the bytes of each part as it is through: they show ahead of what
+    the meter counts, and a cancel is seen at once, not once the content is through."""
+    done = 0
 
-    def under_way(done: int) -> None:
+    def part_done(held: int) -> None:
+        nonlocal done
         cancel.raise_if_cancelled()
+        done += held
         meter.ahead(done, name)
 
-    return under_way
+    return part_done
 
 
 def packs_read_whole(ctx: ServiceContext, wanted: Iterable[SharedPart]) -> set[str]:

@@ -173,11 +173,10 @@ def _verify(
     with PackReader(ctx, objects, [part for sha in order for part in parts[sha]]) as reader:
         for sha in order:
             cancel.raise_if_cancelled()
-            under_way, done = told_of(meter, cancel, sha), 0
+            part_done = told_of(meter, cancel, sha)
             try:
                 for _frame, held in checked_frames(reader, key, sha, parts[sha]):
-                    done += held
-                    under_way(done)
+                    part_done(held)
             except DamagedObjectError as error:
                 raise OperationFailedError(
                     f"A stored file ({sha[:12]}) is damaged in the copy in {objects.where}; "

@@ -268,11 +268,12 @@ def live_tree(
     if unknown:
         reading = ProgressMeter(progress, READING, sum(sizes[path] for path in unknown))
 
-    started = [""]  # the file a pool's thread last started to read: what the bar names
+    started = ""  # the file a pool's thread last started to read: what the bar names
 
     def read(path: str) -> str:
+        nonlocal started
         cancel.raise_if_cancelled()
-        started[0] = path
+        started = path
         try:
             return sha256_of_file(root / path)
         except OSError:  # gone or unreadable since the scan: it differs from any backup's
@@ -286,7 +287,7 @@ def live_tree(
         # cancel stops it there.
         cancel.raise_if_cancelled()
         if reading is not None and under_way:
-            reading.ahead(under_way, started[0])
+            reading.ahead(under_way, started)
 
     hashes = parallel_map(read, unknown, "envops-preview", waiting=waiting)
     read_now = dict(zip(unknown, hashes, strict=True))
