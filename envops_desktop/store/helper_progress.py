@@ -110,13 +110,14 @@ def join(share: Share) -> None:
 
 @contextlib.contextmanager
 def joined(share: Share) -> Iterator[None]:
-    """This thread's work counted into `share` for the block."""
-    before = _joined.share
-    _joined.share = share
+    """This thread's work counted into `share` for the block, apart from what it counts
+    before and after."""
+    before = _joined.share, _joined.counted
+    _joined.share, _joined.counted = share, 0
     try:
         yield
     finally:
-        _joined.share = before
+        _joined.share, _joined.counted = before
 
 
 def advanced(nbytes: int) -> None:

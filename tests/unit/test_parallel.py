@@ -20,7 +20,7 @@ from envops_desktop.service.parallel import (
     workload,
     worth_processes,
 )
-from envops_desktop.store.helper_progress import advanced
+from envops_desktop.store.helper_progress import ThreadShare, advanced, joined, run_counted
 from tests.spies import child_commands_after
 
 
@@ -190,3 +190,18 @@ def test_a_map_waiting_on_a_slow_item_looks_in_as_it_waits():
 
     assert list(parallel_map(slow, range(40), "test-pool", waiting=looks.append)) == list(range(40))
     assert len(looks) >= 3 and set(looks) == {0}  # on threads nothing counts
+
+
+def test_work_counted_apart_on_a_thread_leaves_what_the_thread_counts_after_it_alone():
+    outer, inner = ThreadShare(), ThreadShare()
+
+    def with_a_part_counted_apart(_item: int) -> int:
+        with joined(inner):  # a content fetched from a bucket, on the way
+            advanced(5)
+        advanced(3)
+        return outer.under_way()
+
+    with joined(outer):  # as a pool's thread joins its map's
+        assert run_counted(with_a_part_counted_apart, 0) == 3
+    assert outer.under_way() == 0  # its 3 taken back, and nothing of the other's
+    assert inner.under_way() == 5
