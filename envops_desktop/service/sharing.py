@@ -13,9 +13,10 @@ passes and 2.5× restic's. A data folder not connected to the store (`store copy
 takes them in at once, each checked against its SHA-256 first.
 """
 
+import functools
 import json
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,6 +56,7 @@ from envops_desktop.store.blob_bodies import SMALL_FILE, kept_body
 from envops_desktop.store.bucket_objects import REQUESTS_IN_FLIGHT, BucketObjects
 from envops_desktop.store.file_metadata import UNTRUSTED, restricted, restricted_row
 from envops_desktop.store.file_writes import sync_to_disk
+from envops_desktop.store.helper_progress import ThreadShare, advanced, joined
 from envops_desktop.store.leases import KeptLease
 from envops_desktop.store.manifest_codec import encode_manifest, read_manifest
 from envops_desktop.store.pack_index import PackedAt
@@ -383,8 +385,9 @@ def _fetch_contents(
                         (sha, pack.append(sha, *_small(reader, key, sha, parts[sha][0], source)))
                     )
             else:
-                part_done = told_of(meter, cancel, sha)
-                fetched = _fetch(ctx, reader, key, sha, parts[sha], source, part_done)
+                # Told after each part, as any loop through a large content tells.
+                with joined(ThreadShare(cancel, functools.partial(meter.ahead, path=sha))):
+                    fetched = _fetch(ctx, reader, key, sha, parts[sha], source)
                 try:
                     ctx.blobs.adopt(sha, fetched, compressed=True)
                 finally:
@@ -464,18 +467,17 @@ def _fetch(
     sha: str,
     parts: list[SharedPart],
     source: str,
-    part_done: Callable[[int], None],
 ) -> Path:
     """A large content of the store as a blob body for the local store, in a scratch file
     beside it: its parts' zstd frames as they came, one after another, each decompressed
-    once on the way to check the whole against its SHA-256. `part_done` is told the bytes
-    of content of each part as it is in."""
+    once on the way to check the whole against its SHA-256; each part counted as it is in
+    (`helper_progress.advanced`)."""
     scratch = ctx.staging_dir / f"download-{new_id()}"
     try:
         with open(scratch, "wb") as out:
             for frame, held in checked_frames(reader, key, sha, parts):
                 out.write(frame)
-                part_done(held)
+                advanced(held)
     except DamagedObjectError as error:
         scratch.unlink(missing_ok=True)
         raise OperationFailedError(
@@ -495,21 +497,6 @@ def checked_frames(
     (DamagedObjectError, after the last, if it fails)."""
     sealed = (reader.part(pack, at, length) for _sha, _part, pack, at, length in parts)
     return ((frame, len(data)) for frame, data in opened_parts(key, sha, sealed))
-
-
-def told_of(meter: ProgressMeter, cancel: CancelToken, name: str) -> Callable[[int], None]:
-    """What a loop through one large content (parts of 16 MiB from a bucket, each a
-    request) calls with the bytes of each part as it is through: they show ahead of what
-    the meter counts, and a cancel is seen at once, not once the content is through."""
-    done = 0
-
-    def part_done(held: int) -> None:
-        nonlocal done
-        cancel.raise_if_cancelled()
-        done += held
-        meter.ahead(done, name)
-
-    return part_done
 
 
 def packs_read_whole(ctx: ServiceContext, wanted: Iterable[SharedPart]) -> set[str]:

@@ -15,6 +15,7 @@ folder either. Backups here already are not fetched again, so a copy cut off res
 """
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
@@ -31,11 +32,12 @@ from envops_desktop.service.shared_layout import (
     refresh_indexes,
 )
 from envops_desktop.service.shared_store import OpenedStore
-from envops_desktop.service.sharing import PackReader, checked_frames, take_in, told_of
+from envops_desktop.service.sharing import PackReader, checked_frames, take_in
 from envops_desktop.service.store_prune import running_backup
 from envops_desktop.service.team_events import same_names, shared_environments
 from envops_desktop.service.team_push import push_backup, share_environment
 from envops_desktop.store.database import Database
+from envops_desktop.store.helper_progress import ThreadShare, advanced, joined
 from envops_desktop.store.owned_folders import OwnedFolder
 from envops_desktop.store.sealing import DamagedObjectError
 from envops_desktop.store.shared_records import SharedRecords
@@ -173,10 +175,10 @@ def _verify(
     with PackReader(ctx, objects, [part for sha in order for part in parts[sha]]) as reader:
         for sha in order:
             cancel.raise_if_cancelled()
-            part_done = told_of(meter, cancel, sha)
             try:
-                for _frame, held in checked_frames(reader, key, sha, parts[sha]):
-                    part_done(held)
+                with joined(ThreadShare(cancel, functools.partial(meter.ahead, path=sha))):
+                    for _frame, held in checked_frames(reader, key, sha, parts[sha]):
+                        advanced(held)
             except DamagedObjectError as error:
                 raise OperationFailedError(
                     f"A stored file ({sha[:12]}) is damaged in the copy in {objects.where}; "
