@@ -357,7 +357,11 @@ def _restore_command_options(parser: argparse.ArgumentParser) -> None:
 
 def _dry_run(parser: argparse.ArgumentParser, help_text: str) -> None:
     parser.add_argument("--dry-run", action="store_true", help=help_text)
-    parser.add_argument("--json", action="store_true", help="with --dry-run: print JSON")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON: what it would change (with --dry-run), or what it changed",
+    )
 
 
 def _with_json(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

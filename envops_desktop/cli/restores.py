@@ -19,6 +19,7 @@ from envops_desktop.cli.prompts import (
     file_passphrase,
     unlock_if_shared,
 )
+from envops_desktop.domain.activity_query import ActivityQuery
 from envops_desktop.domain.changes import TreeChanges
 from envops_desktop.domain.errors import (
     EnvOpsError,
@@ -28,7 +29,7 @@ from envops_desktop.domain.errors import (
     OperationFailedError,
     VersionMismatchError,
 )
-from envops_desktop.domain.models import Environment
+from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service import EnvOpsService
 
@@ -76,12 +77,7 @@ def run_restore(service: EnvOpsService, args: argparse.Namespace) -> None:
     if args.dry_run and args.to is not None:
         folder = service.check_restore_to_folder(backup.id, args.to)
         print_result(
-            {
-                "backup": backup.id,
-                "folder": str(folder),
-                "files": backup.file_count,
-                "bytes": backup.total_bytes,
-            },
+            _written_to(backup, folder),
             args.json,
             lambda: (
                 f"{backup.name} ({backup.version}) would be written to {folder}: "
@@ -101,11 +97,16 @@ def run_restore(service: EnvOpsService, args: argparse.Namespace) -> None:
     if args.to is not None:  # nothing is erased: no question, no backup first
         with long_operation() as (bar, cancel):
             folder = service.restore_to_folder(backup.id, args.to, bar, cancel)
-        print(f"{backup.name} ({backup.version}) was written to {folder}.")
+        print_result(
+            _written_to(backup, folder),
+            args.json,
+            lambda: f"{backup.name} ({backup.version}) was written to {folder}.",
+        )
         return
     for caveat in service.restore_caveats(backup.id):
         print(f"envops: {caveat}", file=sys.stderr)  # even with --yes, in the log
     of_source = f" of {source.name}" if source.id != env.id else ""
+    logged_before = service.latest_activity_id()
 
     def preview(cancel: CancelToken) -> tuple[TreeChanges, TreeChanges]:
         # A selective restore is held to the whole one's changes, as in the window: a
@@ -134,7 +135,38 @@ def run_restore(service: EnvOpsService, args: argparse.Namespace) -> None:
             previewed,
         ),
     )
-    print(f"{env.name} was restored to {backup.name}{of_source} ({env.version}).")
+    print_result(
+        _changes_made(service, env, logged_before) if args.json else None,
+        args.json,
+        lambda: f"{env.name} was restored to {backup.name}{of_source} ({env.version}).",
+    )
+
+
+def _written_to(backup: Backup, folder: Path) -> dict[str, object]:
+    """A restore to a folder, as --json prints it."""
+    return {
+        "backup": backup.id,
+        "folder": str(folder),
+        "files": backup.file_count,
+        "bytes": backup.total_bytes,
+    }
+
+
+def _changes_made(service: EnvOpsService, env: Environment, logged_before: int) -> TreeChanges:
+    """What the restore or import of `env` that finished after entry `logged_before` of the
+    activity log changed, as kept with its entry: the dry run's form, of what was done."""
+    made = [
+        entry
+        for entry in service.activity_since(ActivityQuery(environment_id=env.id), logged_before)
+        if entry.has_report
+    ]
+    report = service.restore_report(made[-1].id) if made else None  # the oldest: ours
+    if report is None:
+        raise OperationFailedError(
+            f"{env.name} was restored, but its list of changes was not kept; envops activity "
+            f"{env.name} shows the restore."
+        )
+    return report
 
 
 def run_diff(service: EnvOpsService, args: argparse.Namespace) -> None:
@@ -180,6 +212,7 @@ def run_import(service: EnvOpsService, args: argparse.Namespace) -> None:
         print_result(changes, args.json, lambda: change_lines(changes))
         return
     warning = replacement_warning(checked.file_name, checked.manifest.environment_name, env.name)
+    logged_before = service.latest_activity_id()
     if checked.manifest.environment_name != env.name:
         print(f"envops: {warning}", file=sys.stderr)  # even with --yes, in the log
     for caveat in checked.caveats:
@@ -193,7 +226,11 @@ def run_import(service: EnvOpsService, args: argparse.Namespace) -> None:
             env.name, checked, args.backup_first, bar, cancel, previewed
         ),
     )
-    print(f"{env.name} was restored from {checked.file_name} ({env.version}).")
+    print_result(
+        _changes_made(service, env, logged_before) if args.json else None,
+        args.json,
+        lambda: f"{env.name} was restored from {checked.file_name} ({env.version}).",
+    )
 
 
 def _answer_plain_archive(

@@ -172,6 +172,42 @@ def test_restore_dry_run_lists_the_changes_and_changes_nothing(cli, billing):
     assert backup["name"] == "golden"
 
 
+def test_restore_and_import_with_json_print_what_they_changed_as_the_dry_run_listed_it(
+    cli, billing, tmp_path
+):
+    backup = json.loads(cli("backup", "create", "billing", "--name", "golden", "--json")[1])
+    exported = tmp_path / "billing.envops.zip"
+    assert cli("backup", "export", backup["id"], str(exported))[0] == 0
+
+    for command in (("restore", "billing", "golden"), ("import", "billing", str(exported))):
+        mess_up(billing)
+        code, out, _ = cli(*command, "--dry-run", "--json")
+        listed = json.loads(out)
+        assert code == 0 and listed["counts"]["added"] == 3, command
+
+        code, out, _ = cli(*command, "--yes", "--json")
+
+        assert code == 0, command
+        done = json.loads(out)  # JSON alone: no sentence around it
+        assert done["changes"] == listed["changes"] and done["counts"] == listed["counts"]
+        assert done == json.loads(cli("activity", "--changes", _newest_restore(cli), "--json")[1])
+
+    old = tmp_path / "old"
+    code, out, err = cli("restore", "billing", backup["id"], "--to", str(old), "--json")
+    assert code == 0, err
+    assert json.loads(out) == {
+        "backup": backup["id"],
+        "folder": str(old),
+        "files": backup["file_count"],
+        "bytes": backup["total_bytes"],
+    }
+
+
+def _newest_restore(cli) -> str:
+    entries = json.loads(cli("activity", "billing", "--json")[1])
+    return str(next(e["id"] for e in entries if e["has_report"]))
+
+
 def test_a_preview_or_a_compare_with_the_folder_gone_says_so_in_a_sentence(cli, billing, tmp_path):
     backup = json.loads(cli("backup", "create", "billing", "--name", "golden", "--json")[1])
     billing.rename(tmp_path / "moved away")
