@@ -33,7 +33,11 @@ from envops_desktop.service.materialize import path_of_blob
 from envops_desktop.service.parallel import run_in_batches, start_helpers_early, workload
 from envops_desktop.store.blob_batches import deflate_blobs
 from envops_desktop.store.blobs import DamagedBlobError, MissingBlobError
-from envops_desktop.store.configuration_writer import partial_path, write_configuration_file
+from envops_desktop.store.configuration_writer import (
+    deflated_share,
+    partial_path,
+    write_configuration_file,
+)
 from envops_desktop.store.full_disk import no_room_to, where_full
 from envops_desktop.store.owned_folders import OwnedFolder
 from envops_desktop.store.sealed_files import seal_file
@@ -125,7 +129,7 @@ def _write_exported(
             lambda e: e.size,
             "envops-export",
             cancel,
-            lambda done, e: meter.ahead(done, e.path),
+            lambda done, e: meter.ahead(deflated_share(done), e.path),
             durable=False,
         )
         # Closed before the scratch folder goes, so no helper is still writing into it.

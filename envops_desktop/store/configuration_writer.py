@@ -5,7 +5,7 @@ import os
 import stat
 import time
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -30,6 +30,14 @@ BodyBatch = tuple[list[ManifestEntry], tuple[str, list[ZipBody]]]
 def _zip_time(mtime_ns: int) -> tuple[int, int, int, int, int, int]:
     moment = time.localtime(mtime_ns / 1e9)[:6]
     return max(moment, _ZIP_EPOCH)  # zip cannot hold times before 1980
+
+
+def deflated_share(nbytes: int) -> int:
+    """How much of a file's `nbytes` an export shows done once the file is deflated; the
+    rest moves as its body is copied into the zip, which for a disk image that did not
+    compress takes seconds of its own (the bar sat at 97 % for 1.5 s of a 1 GiB image's
+    6 s export)."""
+    return nbytes // 2
 
 
 def partial_path(destination: Path) -> Path:
@@ -59,7 +67,7 @@ def write_configuration_file(
                     for entry, body in zip(entries, batch_bodies, strict=True):
                         cancel.raise_if_cancelled()
                         info = _entry_info(entry, body, manifest.format_version)
-                        _append_body(archive, info, source, cancel)
+                        _append_body(archive, info, source, cancel, _copy_meter(meter, entry))
                         meter.advance(entry.size, entry.path)
                 os.unlink(scratch)
             archive.writestr(MANIFEST_NAME, _manifest_json(manifest))
@@ -85,8 +93,19 @@ def _entry_info(entry: ManifestEntry, body: ZipBody, format_version: int) -> zip
     return info
 
 
+def _copy_meter(meter: ProgressMeter, entry: ManifestEntry) -> Callable[[float], None]:
+    # The file's share past its deflating, as the fraction of its body copied goes.
+    deflated = deflated_share(entry.size)
+    rest = entry.size - deflated
+    return lambda copied: meter.ahead(deflated + int(rest * copied), entry.path)
+
+
 def _append_body(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: BinaryIO, cancel: CancelToken
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    source: BinaryIO,
+    cancel: CancelToken,
+    copied: Callable[[float], None],
 ) -> None:
     # zipfile has no public way to add a body compressed elsewhere. This does what its own
     # ZipFile.open(name, "w") does, minus compressing; with sizes and CRC known up front the
@@ -106,6 +125,7 @@ def _append_body(
         out.write(chunk)
         remaining -= len(chunk)
         cancel.raise_if_cancelled()  # a disk image's body takes seconds to copy
+        copied(1 - remaining / info.compress_size)
     archive.filelist.append(info)
     archive.NameToInfo[info.filename] = info
     archive.start_dir = out.tell()
