@@ -364,13 +364,14 @@ class EnvOpsService:
         cancel: CancelToken | None = None,
     ) -> Backup:
         env = self.get_environment(environment)
-        if name is not None and name.strip():  # else a name of the backup's time
-            name = short_printable(name, "A backup's name", MAX_BACKUP_NAME_LENGTH)
+        # One left blank, or only spaces, is named for the backup's time.
+        named = name is not None and name.strip() != ""
+        name = short_printable(name, "A backup's name", MAX_BACKUP_NAME_LENGTH) if named else None
         with self._ctx.locks.environment(env.id, env.name):
             return backup_ops.create_backup_locked(
                 self._ctx,
                 self.get_environment(env.id),
-                name or None,
+                name,
                 origin,
                 progress,
                 cancel or CancelToken(),

@@ -1721,6 +1721,14 @@ def test_a_backup_name_that_is_too_long_or_not_printable_is_refused(cli, billing
     assert cli("backup", "list", "billing", "--json")[1].strip() == "[]"
 
 
+@pytest.mark.parametrize("name", ["", "   ", "\t"], ids=["empty", "spaces", "a tab"])
+def test_a_backup_name_left_blank_is_named_for_the_backups_time(cli, billing, name):
+    code, out, _ = cli("backup", "create", "billing", "--name", name, "--json")
+
+    assert code == 0
+    assert json.loads(out)["name"].startswith("Backup 20")  # as with no --name at all
+
+
 def test_a_shared_store_endpoint_that_is_not_a_web_address_is_refused(cli, billing, monkeypatch):
     monkeypatch.setenv("ENVOPS_PASSPHRASE", "correct horse battery staple")
     code, _, err = cli("store", "use", "s3://team-configs/ops", "--endpoint", "minio:9000")
