@@ -1,7 +1,15 @@
 """Sortable, filterable table views over the record models."""
 
 from PySide6.QtCore import QCoreApplication, QModelIndex, QPoint, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QContextMenuEvent, QKeyEvent, QPainter, QPaintEvent, QPalette
+from PySide6.QtGui import (
+    QContextMenuEvent,
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -74,6 +82,10 @@ class RecordTableView(QTableView):
             self.row_menu_requested.emit(index, event.globalPos())
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.matches(QKeySequence.StandardKey.Copy):
+            self._copy_selected_rows()
+            event.accept()
+            return
         shift_f10 = (
             event.key() == Qt.Key.Key_F10 and event.modifiers() == Qt.KeyboardModifier.ShiftModifier
         )
@@ -82,6 +94,29 @@ class RecordTableView(QTableView):
             event.accept()
             return
         super().keyPressEvent(event)
+
+    def _copy_selected_rows(self) -> None:
+        """Ctrl+C: the selected rows as shown, a line each, their columns (in the order they
+        are shown, the Options column left out) apart by tabs, as a spreadsheet pastes them:
+        a path, an error's whole sentence or a backup's name, to paste into a terminal or a
+        ticket."""
+        model, header = self.model(), self.horizontalHeader()
+        if model is None:
+            return
+        columns = [
+            column
+            for column in map(header.logicalIndex, range(header.count()))
+            if not header.isSectionHidden(column)
+            and model.headerData(column, Qt.Orientation.Horizontal)
+        ]
+        rows = sorted(index.row() for index in self.selectionModel().selectedRows())
+        if rows:
+            QGuiApplication.clipboard().setText(
+                "\n".join(
+                    "\t".join(str(model.index(row, c).data() or "") for c in columns)
+                    for row in rows
+                )
+            )
 
     def _menu_for_current_row(self) -> None:
         index = self.currentIndex()

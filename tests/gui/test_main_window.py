@@ -216,7 +216,9 @@ def test_deleting_a_backup_asks_first_then_removes_the_row(qtbot, window, enviro
     qtbot.waitUntil(lambda: backup_rows(window) == ["keep"], timeout=10_000)
 
 
-def test_options_menu_offers_restores_compare_export_delete_and_pin(window, environment, service):
+def test_options_menu_offers_restores_compare_export_delete_pin_and_the_id(
+    window, environment, service
+):
     backup = service.create_backup("billing")
     window.controller.refresh()
     select_environment(window, "billing")
@@ -229,6 +231,8 @@ def test_options_menu_offers_restores_compare_export_delete_and_pin(window, envi
         "Export…",
         "Delete…",
         "Pin (keep whatever retention says)",
+        "",  # a separator
+        f"Copy ID ({backup.id})",
     ]
 
 

@@ -135,7 +135,8 @@ def test_a_deleted_backup_is_recovered_from_the_deleted_filter(qtbot, window, en
     table = window.backups.table
     click_cell(qtbot, table, table.model().index(0, OPTIONS_COLUMN))
     menu = open_popup()
-    assert [a.objectName() for a in menu.actions()] == ["recoverAction"]
+    # Recover, and the id that `envops backup recover` takes.
+    assert [a.objectName() for a in menu.actions()] == ["recoverAction", "", "copyIdAction"]
     click_menu_entry(qtbot, menu, "recoverAction")
 
     backups_read(window)
