@@ -12,6 +12,7 @@ from envops_desktop.domain.schedules import Frequency, ScheduleRule
 from envops_desktop.service import EnvOpsService
 from envops_desktop.store.timestamps import utc_now
 from envops_desktop.ui.main_window import MainWindow
+from envops_desktop.ui.table_views import RecordTableView
 from tests.gui.user import DialogProblems, press_shortcut, problems_of
 
 
@@ -97,6 +98,15 @@ def select_environment(window: MainWindow, name: str) -> None:
     window.environments.select(env.id)
     assert window.controller.selected_environment.name == name
     backups_read(window)
+
+
+def show_backups_of(window: MainWindow, name: str) -> RecordTableView:
+    """What a user sees of `name`'s backups once the window has caught up with the store:
+    `name` selected, its Backups tab in front. Returns that tab's table."""
+    window.controller.refresh()
+    select_environment(window, name)
+    window.tabs.setCurrentWidget(window.backups)
+    return window.backups.table
 
 
 def backups_read(window: MainWindow) -> None:

@@ -6,7 +6,13 @@ import shutil
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
-from tests.gui.conftest import backup_rows, log_read, select_environment, when_modal
+from tests.gui.conftest import (
+    backup_rows,
+    log_read,
+    select_environment,
+    show_backups_of,
+    when_modal,
+)
 from tests.gui.user import choose_backup_option, click_cell, press, press_shortcut, row_index
 
 
@@ -15,9 +21,7 @@ def test_copy_id_in_a_backups_options_menu_gives_the_id_the_command_line_takes(
 ):
     first = service.create_backup("billing", name="nightly")
     second = service.create_backup("billing", name="nightly")  # the table reads them alike
-    window.controller.refresh()
-    select_environment(window, "billing")
-    window.tabs.setCurrentWidget(window.backups)
+    show_backups_of(window, "billing")
     assert backup_rows(window) == ["nightly", "nightly"]
 
     choose_backup_option(qtbot, window, second.id, "copyIdAction")
@@ -29,10 +33,7 @@ def test_copy_id_in_a_backups_options_menu_gives_the_id_the_command_line_takes(
 
 def test_ctrl_c_on_a_backup_row_copies_the_row_as_shown(qtbot, window, environment, service):
     service.create_backup("billing", name="before upgrade")
-    window.controller.refresh()
-    select_environment(window, "billing")
-    window.tabs.setCurrentWidget(window.backups)
-    table = window.backups.table
+    table = show_backups_of(window, "billing")
     click_cell(qtbot, table, row_index(table, lambda b: b.name == "before upgrade"))
 
     press(table, "Ctrl+C")

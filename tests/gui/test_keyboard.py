@@ -14,7 +14,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tests.gui.conftest import backup_rows, click_button, select_environment, when_modal
+from tests.gui.conftest import (
+    backup_rows,
+    click_button,
+    select_environment,
+    show_backups_of,
+    when_modal,
+)
 from tests.gui.test_import_flow import drag_and_drop, wait_uploaded
 from tests.gui.user import choose_backup_option, click_toolbar_button, press, press_shortcut
 from tests.trees import describe_tree, mess_up
@@ -30,9 +36,7 @@ def _focus_after_tab(qtbot, window, start: QWidget, presses: int) -> QWidget:
 
 def test_tab_moves_from_pane_to_pane_not_from_cell_to_cell(qtbot, window, environment, service):
     service.create_backup("billing", name="nightly")
-    window.controller.refresh()
-    select_environment(window, "billing")
-    window.tabs.setCurrentWidget(window.backups)
+    show_backups_of(window, "billing")
     press_shortcut(qtbot, window, "Ctrl+F")
     filter_edit = window.environments.filter_edit
     assert QApplication.focusWidget() is filter_edit
@@ -57,10 +61,7 @@ def test_arrow_keys_move_the_selection_within_a_table(qtbot, window, config_dir,
 def test_delete_on_a_backup_row_asks_then_deletes_it(qtbot, window, environment, service):
     service.create_backup("billing", name="keep")
     service.create_backup("billing", name="drop")
-    window.controller.refresh()
-    select_environment(window, "billing")
-    window.tabs.setCurrentWidget(window.backups)
-    table = window.backups.table
+    table = show_backups_of(window, "billing")
     table.setFocus()
     row = next(r for r in range(2) if table.model().index(r, 0).data() == "drop")
     table.setCurrentIndex(table.model().index(row, 0))
@@ -147,10 +148,7 @@ def test_each_options_menu_is_gone_once_closed(qtbot, window, environment, servi
     from PySide6.QtWidgets import QMenu
 
     service.create_backup("billing", name="nightly")
-    window.controller.refresh()
-    select_environment(window, "billing")
-    window.tabs.setCurrentWidget(window.backups)
-    table = window.backups.table
+    table = show_backups_of(window, "billing")
     table.setFocus()
     table.setCurrentIndex(table.model().index(0, 0))
     for _ in range(3):
