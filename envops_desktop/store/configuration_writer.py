@@ -125,7 +125,8 @@ def _append_body(
         out.write(chunk)
         remaining -= len(chunk)
         cancel.raise_if_cancelled()  # a disk image's body takes seconds to copy
-        copied(1 - remaining / info.compress_size)
+        if remaining:  # within a body of several chunks; a small file's is counted after
+            copied(1 - remaining / info.compress_size)
     archive.filelist.append(info)
     archive.NameToInfo[info.filename] = info
     archive.start_dir = out.tell()
