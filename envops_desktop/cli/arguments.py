@@ -49,6 +49,18 @@ def _given_path(text: str) -> Path:
     return Path(text)
 
 
+def _how_many(text: str) -> int:
+    """A count of entries to show, 1 or more: SQLite reads a negative limit as none at all,
+    so `--limit -5` listed the whole log."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count of 1 or more")
+    return count
+
+
 def _env_arguments(env: argparse.ArgumentParser) -> None:
     env_commands = env.add_subparsers(dest="env_command", required=True, metavar="ACTION")
     add = env_commands.add_parser("add", help="register a configuration directory")
@@ -195,7 +207,7 @@ def _import_arguments(imp: argparse.ArgumentParser) -> None:
 def _activity_arguments(activity: argparse.ArgumentParser) -> None:
     _with_json(activity)
     activity.add_argument("environment", nargs="?")
-    activity.add_argument("--limit", type=int, default=50)
+    activity.add_argument("--limit", type=_how_many, default=50, metavar="N")
     activity.add_argument(
         "--changes",
         type=int,

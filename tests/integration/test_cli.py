@@ -1729,6 +1729,14 @@ def test_a_backup_name_left_blank_is_named_for_the_backups_time(cli, billing, na
     assert json.loads(out)["name"].startswith("Backup 20")  # as with no --name at all
 
 
+@pytest.mark.parametrize("limit", ["-5", "0", "ten"])
+def test_an_activity_limit_that_is_not_a_count_is_refused_not_read_as_all(cli, billing, limit):
+    with pytest.raises(SystemExit) as ended:
+        cli("activity", "--limit", limit)
+
+    assert ended.value.code == 2  # a usage error, where -5 listed the whole log
+
+
 def test_a_shared_store_endpoint_that_is_not_a_web_address_is_refused(cli, billing, monkeypatch):
     monkeypatch.setenv("ENVOPS_PASSPHRASE", "correct horse battery staple")
     code, _, err = cli("store", "use", "s3://team-configs/ops", "--endpoint", "minio:9000")
