@@ -106,7 +106,7 @@ def run_restore(service: EnvOpsService, args: argparse.Namespace) -> None:
     for caveat in service.restore_caveats(backup.id):
         print(f"envops: {caveat}", file=sys.stderr)  # even with --yes, in the log
     of_source = f" of {source.name}" if source.id != env.id else ""
-    logged_before = service.latest_activity_id()
+    logged_before = service.latest_activity_id() if args.json else 0
 
     def preview(cancel: CancelToken) -> tuple[TreeChanges, TreeChanges]:
         # A selective restore is held to the whole one's changes, as in the window: a
@@ -209,7 +209,7 @@ def run_import(service: EnvOpsService, args: argparse.Namespace) -> None:
         print_result(changes, args.json, lambda: change_lines(changes))
         return
     warning = replacement_warning(checked.file_name, checked.manifest.environment_name, env.name)
-    logged_before = service.latest_activity_id()
+    logged_before = service.latest_activity_id() if args.json else 0
     if checked.manifest.environment_name != env.name:
         print(f"envops: {warning}", file=sys.stderr)  # even with --yes, in the log
     for caveat in checked.caveats:

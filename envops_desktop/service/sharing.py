@@ -13,7 +13,6 @@ passes and 2.5× restic's. A data folder not connected to the store (`store copy
 takes them in at once, each checked against its SHA-256 first.
 """
 
-import functools
 import json
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -56,7 +55,7 @@ from envops_desktop.store.blob_bodies import SMALL_FILE, kept_body
 from envops_desktop.store.bucket_objects import REQUESTS_IN_FLIGHT, BucketObjects
 from envops_desktop.store.file_metadata import UNTRUSTED, restricted, restricted_row
 from envops_desktop.store.file_writes import sync_to_disk
-from envops_desktop.store.helper_progress import ThreadShare, advanced, joined
+from envops_desktop.store.helper_progress import advanced, shown_on
 from envops_desktop.store.leases import KeptLease
 from envops_desktop.store.manifest_codec import encode_manifest, read_manifest
 from envops_desktop.store.pack_index import PackedAt
@@ -386,7 +385,7 @@ def _fetch_contents(
                     )
             else:
                 # Told after each part, as any loop through a large content tells.
-                with joined(ThreadShare(cancel, functools.partial(meter.ahead, path=sha))):
+                with shown_on(meter, cancel, sha):
                     fetched = _fetch(ctx, reader, key, sha, parts[sha], source)
                 try:
                     ctx.blobs.adopt(sha, fetched, compressed=True)
@@ -470,14 +469,12 @@ def _fetch(
 ) -> Path:
     """A large content of the store as a blob body for the local store, in a scratch file
     beside it: its parts' zstd frames as they came, one after another, each decompressed
-    once on the way to check the whole against its SHA-256; each part counted as it is in
-    (`helper_progress.advanced`)."""
+    once on the way to check the whole against its SHA-256."""
     scratch = ctx.staging_dir / f"download-{new_id()}"
     try:
         with open(scratch, "wb") as out:
-            for frame, held in checked_frames(reader, key, sha, parts):
+            for frame in checked_frames(reader, key, sha, parts):
                 out.write(frame)
-                advanced(held)
     except DamagedObjectError as error:
         scratch.unlink(missing_ok=True)
         raise OperationFailedError(
@@ -491,12 +488,14 @@ def _fetch(
 
 def checked_frames(
     reader: "PackReader", key: MasterKey, sha: str, parts: list[SharedPart]
-) -> Iterator[tuple[bytes, int]]:
-    """A content's parts as the zstd frames they hold, each with the bytes of content it
-    holds, each opened and decompressed once to check the whole against its SHA-256
-    (DamagedObjectError, after the last, if it fails)."""
+) -> Iterator[bytes]:
+    """A content's parts as the zstd frames they hold, each opened and decompressed once
+    to check the whole against its SHA-256 (DamagedObjectError, after the last, if it
+    fails), and counted as it is (`helper_progress.advanced`)."""
     sealed = (reader.part(pack, at, length) for _sha, _part, pack, at, length in parts)
-    return ((frame, len(data)) for frame, data in opened_parts(key, sha, sealed))
+    for frame, data in opened_parts(key, sha, sealed):
+        advanced(len(data))
+        yield frame
 
 
 def packs_read_whole(ctx: ServiceContext, wanted: Iterable[SharedPart]) -> set[str]:

@@ -15,7 +15,7 @@ from envops_desktop.domain.progress import (
     ignore_progress,
 )
 from envops_desktop.service.context import ServiceContext
-from envops_desktop.store.helper_progress import ThreadShare, joined, run_counted
+from envops_desktop.store.helper_progress import run_counted, shown_on
 
 # The phase of reading every backup's list of files, to know what the backups need.
 READING_BACKUPS = "reading backups"
@@ -52,7 +52,7 @@ def check_store(
     meter = ProgressMeter(progress, "verifying", held)
     # Counted as it is read, so that a content of many GiB shows how far it has come, and a
     # cancel stops it there.
-    with joined(ThreadShare(cancel, meter.ahead)):
+    with shown_on(meter, cancel):
         for sha in sorted(referenced):
             if cancel is not None:
                 cancel.raise_if_cancelled()

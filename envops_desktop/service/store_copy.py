@@ -15,7 +15,6 @@ folder either. Backups here already are not fetched again, so a copy cut off res
 """
 
 import contextlib
-import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
@@ -37,7 +36,7 @@ from envops_desktop.service.store_prune import running_backup
 from envops_desktop.service.team_events import same_names, shared_environments
 from envops_desktop.service.team_push import push_backup, share_environment
 from envops_desktop.store.database import Database
-from envops_desktop.store.helper_progress import ThreadShare, advanced, joined
+from envops_desktop.store.helper_progress import shown_on
 from envops_desktop.store.owned_folders import OwnedFolder
 from envops_desktop.store.sealing import DamagedObjectError
 from envops_desktop.store.shared_records import SharedRecords
@@ -176,9 +175,9 @@ def _verify(
         for sha in order:
             cancel.raise_if_cancelled()
             try:
-                with joined(ThreadShare(cancel, functools.partial(meter.ahead, path=sha))):
-                    for _frame, held in checked_frames(reader, key, sha, parts[sha]):
-                        advanced(held)
+                with shown_on(meter, cancel, sha):
+                    for _frame in checked_frames(reader, key, sha, parts[sha]):
+                        pass
             except DamagedObjectError as error:
                 raise OperationFailedError(
                     f"A stored file ({sha[:12]}) is damaged in the copy in {objects.where}; "

@@ -11,12 +11,13 @@ helpers to stop (`stop`), which they do at their next chunk.
 """
 
 import contextlib
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from envops_desktop.domain.errors import OperationCancelledError
-from envops_desktop.domain.progress import CancelToken
+from envops_desktop.domain.progress import CancelToken, ProgressMeter
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
@@ -118,6 +119,15 @@ def joined(share: Share) -> Iterator[None]:
         yield
     finally:
         _joined.share, _joined.counted = before
+
+
+def shown_on(
+    meter: ProgressMeter, cancel: CancelToken | None, path: str = ""
+) -> contextlib.AbstractContextManager[None]:
+    """`joined` to a share that shows this thread's work on `meter` at once, as under way
+    in `path`, and stops when `cancel` is set: for a large content read on the operation's
+    own thread (Verify, a fetch from the team's store), which nothing waits on to look."""
+    return joined(ThreadShare(cancel, functools.partial(meter.ahead, path=path)))
 
 
 def advanced(nbytes: int) -> None:
