@@ -140,7 +140,9 @@ def _restore_arguments(restore: argparse.ArgumentParser) -> None:
         "--only",
         nargs="+",
         metavar="PATH",
-        help="restore only these paths (a folder with all it holds); the rest stays as it is",
+        help="restore only these paths (a folder with all it holds), relative to the "
+        "environment's folder (or, in a folder inside it, to the folder you are in); the rest "
+        "stays as it is",
     )
     restore.add_argument(
         "--to",

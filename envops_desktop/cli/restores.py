@@ -2,6 +2,7 @@
 the restore."""
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ from envops_desktop.domain.errors import (
     VersionMismatchError,
 )
 from envops_desktop.domain.models import Backup, Environment
+from envops_desktop.domain.paths import from_where_you_stand, names_of
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service import EnvOpsService
 
@@ -60,6 +62,7 @@ def run_restore(service: EnvOpsService, args: argparse.Namespace) -> None:
         start_helpers_early(PROCESSES_FROM_BYTES, from_bucket=True)
     unlock_if_shared(service, args.passphrase_file)
     env = service.get_environment(args.environment)
+    args.only = _as_typed_here(env, args.only)
     source = service.get_environment(args.source) if args.source else env
     # So that "latest" is the team's latest, and a backup a teammate names is found
     # (asked only of a shared store: the catch-up's code costs a small restore 70 ms).
@@ -140,6 +143,17 @@ def run_restore(service: EnvOpsService, args: argparse.Namespace) -> None:
         args.json,
         lambda: f"{env.name} was restored to {backup.name}{of_source} ({env.version}).",
     )
+
+
+def _as_typed_here(env: Environment, only: list[str] | None) -> list[str] | None:
+    """--only's paths as the shell in the current folder means them: `cd conf.d` then
+    `--only nginx.conf` (or a name the shell completed there) is `conf.d/nginx.conf`."""
+    try:
+        where = os.getcwd()
+    except OSError:  # the folder one stands in was removed: nowhere inside the environment
+        return only
+    roots = names_of(env.path)
+    return only and [from_where_you_stand(roots, where, path) for path in only]
 
 
 def _written_to(backup: Backup, folder: Path) -> dict[str, object]:

@@ -60,6 +60,29 @@ def within(roots: Sequence[str], path: str) -> str:
     return "/".join(part for part in path.split("/") if part not in ("", "."))
 
 
+def from_where_you_stand(roots: Sequence[str], where: str, path: str) -> str:
+    """`path` as a shell at `where` means it: standing in a folder inside the one `roots`
+    name, a relative path starts there (as git takes it, and as the shell completes it),
+    its leading ".." climbing towards the folder and never past it (left for
+    `relative_path_problem` to name); anywhere else, or absolute, as it was."""
+    here = within(roots, where)
+    if not here or here.startswith("/") or path.startswith("/") or not path.strip():
+        return path
+    folders, rest = here.split("/"), path.split("/")
+    while rest and rest[0] in ("", ".", ".."):
+        if rest[0] == "..":
+            if not folders:
+                break
+            folders.pop()
+        rest.pop(0)
+    return "/".join(folders + rest) or "."
+
+
+def names_of(folder: str) -> list[str]:
+    """`folder` as given and as it really is (its links resolved): a shell shows either."""
+    return list(dict.fromkeys((folder, os.path.realpath(folder))))
+
+
 def link_target_escapes(link_path: str, target: str) -> bool:
     """True when a symlink at `link_path` pointing to `target` resolves outside the root."""
     if target.startswith("/") or _DRIVE.match(target) or "\\" in target:

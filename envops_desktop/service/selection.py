@@ -1,7 +1,8 @@
 """The paths a selective restore is asked to bring back, checked before anything changes.
 
 An operator types them, or a shell completes them: relative to the environment's folder,
-or absolute inside it. A typo must not pass for a restore of nothing, nor a path the
+or absolute inside it (the command line takes a relative path typed in a folder inside it
+from there). A typo must not pass for a restore of nothing, nor a path the
 restore leaves alone anyway (an excluded one) for a restore of it.
 """
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from envops_desktop.domain.errors import InvalidInputError, NotFoundError
 from envops_desktop.domain.excludes import Excludes, checked_selection
 from envops_desktop.domain.models import Backup, Environment, TreeEntry
-from envops_desktop.domain.paths import shown, within
+from envops_desktop.domain.paths import names_of, shown, within
 
 
 def chosen_paths(
@@ -28,7 +29,7 @@ def chosen_paths(
     (`from_preview`) are not looked for: one gone since makes the preview out of date,
     which the restore finds and shows again."""
     root = Path(env.path)
-    roots = list(dict.fromkeys((env.path, os.path.realpath(env.path))))
+    roots = names_of(env.path)
     given = [within(roots, path) for path in only]
     for path, asked in zip(given, only, strict=True):
         if path.startswith("/"):

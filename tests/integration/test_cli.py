@@ -354,6 +354,30 @@ def test_restore_only_takes_paths_as_the_shell_completes_them_and_refuses_a_typo
     assert _split(now, "conf.d")[1] == _split(messed, "conf.d")[1]
 
 
+def test_restore_only_takes_a_relative_path_typed_inside_the_folder_from_where_it_is_typed(
+    cli, billing, golden, monkeypatch
+):
+    # As git takes a path: standing in conf.d, `cache.ini` (as the shell completes it) is
+    # conf.d/cache.ini, and `../app.yaml` billing's app.yaml.
+    wanted, messed = golden
+    monkeypatch.chdir(billing / "conf.d")
+
+    past, _, said = cli("restore", "billing", "golden", "--only", "../../x", "--yes")
+    whole, _, told = cli("restore", "billing", "golden", "--only", "..", "--yes")
+    code, _, _ = cli("restore", "billing", "golden", "--only", "cache.ini", "../app.yaml", "--yes")
+
+    assert past == 1 and "climbs out of the environment" in said
+    assert whole == 1 and "is the whole folder of billing" in told
+    assert code == 0
+    now = describe_tree(billing)
+    for restored in ("conf.d/cache.ini", "app.yaml"):
+        assert now[restored] == wanted[restored]
+    assert now["conf.d/new.ini"] == messed["conf.d/new.ini"]  # not asked for: left
+    assert now["hooks.sh"] == messed["hooks.sh"]
+    detail = json.loads(cli("activity", "billing", "--json")[1])[0]["detail"]
+    assert "conf.d/cache.ini" in detail
+
+
 def test_import_dry_run_lists_what_the_file_would_change(cli, billing, tmp_path):
     backup = json.loads(cli("backup", "create", "billing", "--json")[1])
     exported = tmp_path / "billing.envops.zip"
