@@ -31,7 +31,7 @@ from envops_desktop.domain.errors import (
     VersionMismatchError,
 )
 from envops_desktop.domain.models import Backup, Environment
-from envops_desktop.domain.paths import from_where_you_stand, names_of
+from envops_desktop.domain.paths import from_where_you_stand, within
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.service import EnvOpsService
 
@@ -147,13 +147,30 @@ def run_restore(service: EnvOpsService, args: argparse.Namespace) -> None:
 
 def _as_typed_here(env: Environment, only: list[str] | None) -> list[str] | None:
     """--only's paths as the shell in the current folder means them: `cd conf.d` then
-    `--only nginx.conf` (or a name the shell completed there) is `conf.d/nginx.conf`."""
+    `--only nginx.conf` (or a name the shell completed there) is `conf.d/nginx.conf`.
+
+    Told apart by the names alone, never by a look at the environment's folder: its disk
+    may hang, which the service gives up on in a sentence, and this must not wait for."""
+    if not only or all(path.startswith("/") for path in only):
+        return only
     try:
-        where = os.getcwd()
+        where = os.getcwd()  # with its links resolved
     except OSError:  # the folder one stands in was removed: nowhere inside the environment
         return only
-    roots = names_of(env.path)
-    return only and [from_where_you_stand(roots, where, path) for path in only]
+    if within([env.path], where).startswith("/"):
+        # The environment's path may hold a link: the shell's name for where it stands.
+        where = os.environ.get("PWD", "")
+        if within([env.path], where).startswith("/") or not _is_here(where):
+            return only
+    return [from_where_you_stand([env.path], where, path) for path in only]
+
+
+def _is_here(folder: str) -> bool:
+    """Whether `folder` is the current folder (a shell's $PWD, not a stale one inherited)."""
+    try:
+        return os.path.samefile(folder, ".")
+    except OSError:
+        return False
 
 
 def _written_to(backup: Backup, folder: Path) -> dict[str, object]:

@@ -78,11 +78,6 @@ def from_where_you_stand(roots: Sequence[str], where: str, path: str) -> str:
     return "/".join(folders + rest) or "."
 
 
-def names_of(folder: str) -> list[str]:
-    """`folder` as given and as it really is (its links resolved): a shell shows either."""
-    return list(dict.fromkeys((folder, os.path.realpath(folder))))
-
-
 def link_target_escapes(link_path: str, target: str) -> bool:
     """True when a symlink at `link_path` pointing to `target` resolves outside the root."""
     if target.startswith("/") or _DRIVE.match(target) or "\\" in target:

@@ -13,7 +13,7 @@ from pathlib import Path
 from envops_desktop.domain.errors import InvalidInputError, NotFoundError
 from envops_desktop.domain.excludes import Excludes, checked_selection
 from envops_desktop.domain.models import Backup, Environment, TreeEntry
-from envops_desktop.domain.paths import names_of, shown, within
+from envops_desktop.domain.paths import shown, within
 
 
 def chosen_paths(
@@ -29,7 +29,7 @@ def chosen_paths(
     (`from_preview`) are not looked for: one gone since makes the preview out of date,
     which the restore finds and shows again."""
     root = Path(env.path)
-    roots = names_of(env.path)
+    roots = list(dict.fromkeys((env.path, os.path.realpath(env.path))))
     given = [within(roots, path) for path in only]
     for path, asked in zip(given, only, strict=True):
         if path.startswith("/"):

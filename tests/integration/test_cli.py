@@ -378,6 +378,34 @@ def test_restore_only_takes_a_relative_path_typed_inside_the_folder_from_where_i
     assert "conf.d/cache.ini" in detail
 
 
+def test_restore_only_inside_a_folder_reached_through_a_link_takes_the_shells_name_for_it(
+    cli, tmp_path, monkeypatch
+):
+    # billing added by a path through a link: the current folder's own name (with links
+    # resolved) is not under it, the name the shell keeps in $PWD is.
+    real = tmp_path / "disks" / "billing"
+    make_config_tree(real)
+    (tmp_path / "srv").mkdir()
+    (tmp_path / "srv" / "billing").symlink_to(real)
+    linked = tmp_path / "srv" / "billing"
+    assert cli("env", "add", "billing", "--path", str(linked), "--version", "4.2.0")[0] == 0
+    cli("backup", "create", "billing", "--name", "golden")
+    wanted = describe_tree(real)
+    mess_up(real)
+    monkeypatch.setenv("PWD", str(linked / "conf.d"))
+
+    monkeypatch.chdir(tmp_path)  # a $PWD left from elsewhere is not where it stands
+    stale, _, said = cli("restore", "billing", "golden", "--only", "cache.ini", "--yes")
+    monkeypatch.chdir(real / "conf.d")
+    code, _, _ = cli("restore", "billing", "golden", "--only", "cache.ini", "--yes")
+
+    assert stale == 6 and "There is no 'cache.ini' in golden" in said
+    assert code == 0
+    now = describe_tree(real)
+    assert now["conf.d/cache.ini"] == wanted["conf.d/cache.ini"]
+    assert "conf.d/new.ini" in now
+
+
 def test_import_dry_run_lists_what_the_file_would_change(cli, billing, tmp_path):
     backup = json.loads(cli("backup", "create", "billing", "--json")[1])
     exported = tmp_path / "billing.envops.zip"
