@@ -7,6 +7,7 @@ pydantic stays at the boundaries: configuration files (`domain/configuration.py`
 command line's JSON output.
 """
 
+import re
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,12 @@ class RestoreCommand:
             raise InvalidInputError(
                 f"The {name} {text!r} cannot be split into words: {str(error).lower()}."
             ) from None
+        if (syntax := _read_by_a_shell_alone(text)) is not None:
+            raise InvalidInputError(
+                f"The {name} {text!r} holds {syntax!r}, which only a shell reads: the command "
+                "runs as a program with its arguments, not in a shell. For a shell to run it, "
+                f"write {shlex.join(['sh', '-c', text])}."
+            )
         _check_command(argv, timeout_seconds, name)
         return cls(argv=argv, timeout_seconds=timeout_seconds)
 
@@ -57,6 +64,47 @@ class RestoreCommand:
     def line(self) -> str:
         """The command as a shell line that `from_text` splits back into `argv`."""
         return shlex.join(self.argv)
+
+
+# Outside quotes, each begins an operator (`&&`, `;`, `2>&1`, `| tee`) that a shell acts on
+# and a program given it as an argument does not: `systemctl stop app && sleep 1` would
+# hand systemctl four units to stop.
+_SHELL_OPERATORS = frozenset(";|&<>`")
+_SHELL_VARIABLE = re.compile(r"\$(?:[A-Za-z_]\w*|\{[^}\s]*\}?|\()")
+
+
+def _read_by_a_shell_alone(text: str) -> str | None:
+    """The first thing in the command line `text` that a shell would act on and a program
+    takes as it is written (an operator, a variable, a command substitution, a `~` for the
+    home folder), or None. What is quoted or escaped is meant as written."""
+    quote, index, word_start = "", 0, True
+    while index < len(text):
+        char = text[index]
+        if quote == "'":
+            quote = "" if char == "'" else quote
+        elif char == "\\":
+            index += 2  # the next character is meant as written
+            word_start = False
+            continue
+        elif quote == '"' and char == '"':
+            quote = ""
+        elif char == "$" and (variable := _SHELL_VARIABLE.match(text, index)):
+            return variable.group()  # expanded in double quotes too
+        elif char == "`":
+            return char
+        elif not quote:
+            if char in "'\"":
+                quote = char
+            elif char in _SHELL_OPERATORS:
+                end = index
+                while end < len(text) and text[end] in _SHELL_OPERATORS:
+                    end += 1
+                return text[index:end]
+            elif char == "~" and word_start:
+                return char
+        word_start = not quote and char.isspace()
+        index += 1
+    return None
 
 
 # The longest a restore waits on its command: a day, as the Add environment dialog's box

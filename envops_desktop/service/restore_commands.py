@@ -100,7 +100,8 @@ def run_restore_command(
                 start_new_session=hasattr(os, "killpg"),
             )
         except OSError as error:
-            return f"The {name} command could not start: {error.strerror or error}."
+            program = command.argv[0]
+            return f"The {name} command could not start {program!r}: {error.strerror or error}."
     try:
         started(process_handle(process.pid))
     except BaseException:

@@ -5,6 +5,7 @@ import sqlite3
 import threading
 from datetime import time
 
+import pytest
 from PySide6.QtCore import QPoint, Qt, QThread, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QLabel, QLineEdit, QTabWidget
@@ -528,25 +529,39 @@ def test_update_environment_sets_and_clears_the_restore_commands(
     assert env.pre_restore_command is None and env.post_restore_command is not None
 
 
-def test_a_pre_restore_command_that_cannot_be_split_is_named_as_the_pre_restore_one(
-    qtbot, window, environment, service
+@pytest.mark.parametrize(
+    ("command", "refusal"),
+    [
+        (
+            "systemctl stop 'billing",
+            'The pre-restore command "systemctl stop \'billing" cannot be split into words: no '
+            "closing quotation.",
+        ),
+        (
+            "systemctl stop billing && sleep 2",
+            "The pre-restore command 'systemctl stop billing && sleep 2' holds '&&', which only "
+            "a shell reads: the command runs as a program with its arguments, not in a shell. "
+            "For a shell to run it, write sh -c 'systemctl stop billing && sleep 2'.",
+        ),
+    ],
+    ids=["unbalanced-quote", "shell-operator"],
+)
+def test_a_pre_restore_command_that_cannot_run_as_written_is_refused_as_the_pre_restore_one(
+    qtbot, window, environment, service, command, refusal
 ):
     window.controller.refresh()
     select_environment(window, "billing")
     said: list[str] = []
 
     def set_and_read(dialog: QDialog) -> None:
-        dialog.findChild(object, "preRestoreCommandEdit").setText("systemctl stop 'billing")
+        dialog.findChild(object, "preRestoreCommandEdit").setText(command)
         click_button(dialog, text="Update")
         said.append(dialog.findChild(QLabel, "errorLabel").text())
         dialog.reject()
 
     when_modal(set_and_read)
     press_shortcut(qtbot, window, "Ctrl+E")
-    assert said == [
-        'The pre-restore command "systemctl stop \'billing" cannot be split into words: no '
-        "closing quotation."
-    ]
+    assert said == [refusal]
     assert service.get_environment("billing").pre_restore_command is None
 
 

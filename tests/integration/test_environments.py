@@ -142,6 +142,52 @@ def test_a_post_restore_command_with_an_unbalanced_quote_is_refused_when_set():
         RestoreCommand.from_text("systemctl restart 'billing")
 
 
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ("systemctl stop billing && sleep 1", "&&"),
+        ("reload.sh; true", ";"),
+        ("nginx -t 2>&1", ">&"),
+        ("journalctl -u billing | tail", "|"),
+        ("systemctl restart $SERVICE", "$SERVICE"),
+        ('echo "${HOME}/billing"', "${HOME}"),
+        ("curl -d `hostname` http://ops/restored", "`"),
+        ("~/bin/reload-billing", "~"),
+    ],
+)
+def test_a_restore_command_only_a_shell_would_run_is_refused_with_the_sh_c_that_runs_it(
+    line, shown
+):
+    # Run as a program with its arguments, `a && b` would hand `a` the words `&&` and `b`.
+    with pytest.raises(InvalidInputError) as refused:
+        RestoreCommand.from_text(line, when="pre")
+    assert f"holds {shown!r}, which only a shell reads" in str(refused.value)
+    suggested = str(refused.value).split("write ", 1)[1].removesuffix(".")
+    assert RestoreCommand.from_text(suggested).argv == ["sh", "-c", line]
+
+
+@pytest.mark.parametrize(
+    ("line", "argv"),
+    [
+        (
+            "find . -name '*.tmp' -exec rm {} \\;",
+            ["find", ".", "-name", "*.tmp", "-exec", "rm", "{}", ";"],
+        ),
+        (
+            "sh -c 'systemctl stop billing && sleep 1'",
+            ["sh", "-c", "systemctl stop billing && sleep 1"],
+        ),
+        ("echo '$HOME' \\$PATH \"a|b\"", ["echo", "$HOME", "$PATH", "a|b"]),
+        (
+            "curl http://ops/health?full=1 --user a~b",
+            ["curl", "http://ops/health?full=1", "--user", "a~b"],
+        ),
+    ],
+)
+def test_a_restore_command_with_quoted_or_escaped_shell_characters_runs_as_written(line, argv):
+    assert RestoreCommand.from_text(line).argv == argv
+
+
 def test_an_add_cancelled_while_its_folder_was_looked_at_records_nothing(service, config_dir):
     # The window's Cancel, pressed while a network disk held the look at the folder.
     cancel = CancelToken()

@@ -431,6 +431,24 @@ def test_a_failing_pre_restore_command_changes_nothing(service, config_dir):
     assert not any(p.name.startswith(".") for p in config_dir.parent.iterdir())  # no staging
 
 
+def test_a_pre_restore_command_whose_program_is_not_there_is_named_and_changes_nothing(
+    service, config_dir
+):
+    stop = RestoreCommand(argv=["billing-stop-service", "--now"])
+    service.add_environment("billing", config_dir, version="4.2.0", pre_restore_command=stop)
+    backup = service.create_backup("billing")
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+
+    with pytest.raises(OperationFailedError) as failed:
+        service.restore_backup("billing", backup.id)
+
+    assert describe_tree(config_dir) == messed
+    assert str(failed.value).startswith(
+        "The pre-restore command could not start 'billing-stop-service': No such file or directory."
+    )
+
+
 def test_the_pre_restore_command_runs_in_the_old_configuration_once_the_new_is_written(
     service, config_dir, tmp_path
 ):
