@@ -29,7 +29,7 @@ from envops_desktop.domain.configuration import (
     path_of_member,
 )
 from envops_desktop.domain.enums import EntryKind
-from envops_desktop.domain.errors import InvalidConfigurationFileError
+from envops_desktop.domain.errors import InvalidConfigurationFileError, NotFoundError
 from envops_desktop.domain.paths import link_target_escapes, relative_path_problem
 from envops_desktop.store.json_in_steps import loads_in_steps
 from envops_desktop.store.member_staging import refused
@@ -48,8 +48,8 @@ def refuse_unless_a_file(path: Path) -> None:
     opening a pipe waits for a writer that may never come, and a device never ends."""
     try:
         mode = os.stat(path).st_mode
-    except FileNotFoundError as error:
-        raise refused(path, "the file does not exist") from error
+    except FileNotFoundError as error:  # not found, as a backup or environment is (exit 6)
+        raise NotFoundError(f"{path} does not exist; nothing was changed.") from error
     except OSError as error:
         raise refused(path, f"it cannot be read ({error.strerror})") from error
     if stat.S_ISDIR(mode):

@@ -820,10 +820,15 @@ def test_invalid_configuration_file_exits_5(cli, billing, tmp_path):
     assert code == 5 and "nor a zip or tar archive" in err
 
 
-def test_unknown_names_exit_6(cli, billing):
+def test_unknown_names_exit_6(cli, billing, tmp_path):
     assert cli("env", "show", "nope")[0] == 6
     assert cli("restore", "billing", "zzzzzz", "--yes")[0] == 6
     assert cli("backup", "delete", "zzzzzz")[0] == 6
+    # A file that is not there is not found, not an invalid configuration file (5).
+    missing = tmp_path / "billing-typo.envops.zip"
+    for dry_run in ([], ["--dry-run"]):
+        code, _, said = cli("import", "billing", str(missing), "--yes", *dry_run)
+        assert (code, said) == (6, f"envops: {missing} does not exist; nothing was changed.\n")
 
 
 def test_usage_errors_exit_2(cli, billing):
