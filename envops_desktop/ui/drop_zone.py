@@ -51,7 +51,8 @@ def refusal_reason(mime: QMimeData) -> str | None:
     if path.name.lower().endswith(ACCEPTED_SUFFIXES):
         return None
     return _tr(
-        "{name} is not a configuration file or archive (.zip, .tar, .tar.gz, .tar.zst)."
+        "{name} is not a configuration file or archive (.zip, or .tar, compressed or not: "
+        ".tar.gz, .tar.zst, .tar.bz2, .tar.xz)."
     ).format(name=path.name)
 
 

@@ -255,7 +255,8 @@ def test_unacceptable_drags_are_refused_at_drag_enter_with_a_reason(qtbot, dialo
     said = {
         "folder": "is a folder",  # once its disk has answered, off the window's thread
         "two files": "one configuration file",
-        "text file": "not a configuration file",
+        "text file": "notes.txt is not a configuration file or archive (.zip, or .tar, "
+        "compressed or not: .tar.gz, .tar.zst, .tar.bz2, .tar.xz).",
     }[what]
     qtbot.waitUntil(lambda: said in zone.message.text(), timeout=2_000)
 
@@ -580,23 +581,27 @@ def test_a_protected_file_with_a_wrong_passphrase_is_refused_in_the_dialog(
     assert "golden.envops.zip" in dialog.findChild(object, "uploadedFileLabel").text()
 
 
-def drop_tarball_of_one_folder(qtbot, dialog, tmp_path: Path, app_yaml: str) -> Path:
-    """Drop billing.tar.gz, made by tar of a folder `billing` whose app.yaml is `app_yaml`,
-    onto the dialog and wait for its upload; return the folder."""
+def drop_tarball_of_one_folder(
+    qtbot, dialog, tmp_path: Path, app_yaml: str, name: str = "billing.tar.gz"
+) -> Path:
+    """Drop `name`, made by tar of a folder `billing` whose app.yaml is `app_yaml` (and
+    compressed as its suffix says), onto the dialog and wait for its upload; return the
+    folder."""
     source = tmp_path / "elsewhere" / "billing"
     make_config_tree(source)
     (source / "app.yaml").write_text(app_yaml)
-    archive = tmp_path / "billing.tar.gz"
-    subprocess.run(["tar", "-czf", str(archive), "-C", str(source.parent), "billing"], check=True)
+    archive = tmp_path / name
+    subprocess.run(["tar", "-caf", str(archive), "-C", str(source.parent), "billing"], check=True)
     drag_and_drop(dialog.findChild(object, "dropZone"), archive)
     wait_uploaded(qtbot, dialog)
     return source
 
 
+@pytest.mark.parametrize("name", ["billing.tar.gz", "billing.tar.xz", "billing.tbz2"])
 def test_an_archive_made_by_tar_is_imported_once_its_version_and_root_are_chosen(
-    qtbot, window, dialog, service, config_dir, tmp_path
+    qtbot, window, dialog, service, config_dir, tmp_path, name
 ):
-    source = drop_tarball_of_one_folder(qtbot, dialog, tmp_path, "from the tarball\n")
+    source = drop_tarball_of_one_folder(qtbot, dialog, tmp_path, "from the tarball\n", name)
 
     # Nothing is chosen for the user: each layout shows what it would change.
     import_button = dialog.findChild(object, "importButton")
@@ -621,7 +626,7 @@ def test_an_archive_made_by_tar_is_imported_once_its_version_and_root_are_chosen
     qtbot.mouseClick(import_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
     assert window.banner.kind == "success", window.banner.text
-    assert "restored from billing.tar.gz (4.2.0)" in window.banner.text
+    assert f"restored from {name} (4.2.0)" in window.banner.text
     assert rsync_differences(source, config_dir, "--delete", WHOLE_SECONDS) == []
 
 
