@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -196,7 +196,13 @@ class ImportConfigurationDialog(QDialog):
         self.uploaded_label.setWordWrap(True)
         self.remove_button = QPushButton(icon("trash"), "", page)
         self.remove_button.setObjectName("removeFileButton")
-        self.remove_button.setToolTip(self.tr("Remove this file"))
+        # Del, as a file manager's trash: the button is the one way to a wrong file's end.
+        self.remove_button.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
+        self.remove_button.setToolTip(
+            self.tr("Remove this file ({key})").format(
+                key=self.remove_button.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            )
+        )
         self.remove_button.setAccessibleName(self.tr("Remove the uploaded file"))
         self.remove_button.clicked.connect(self.remove_file)
         self.preview_counts = plain_label(parent=page)

@@ -24,7 +24,7 @@ from tests.gui.conftest import (
     select_environment,
     when_modal,
 )
-from tests.gui.user import choose_backup_option, click_toolbar_button
+from tests.gui.user import choose_backup_option, click_toolbar_button, press_shortcut
 from tests.integration.test_configuration_files import HOSTILE
 from tests.spies import threads_calling
 from tests.trees import WHOLE_SECONDS, describe_tree, make_config_tree, rsync_differences
@@ -363,8 +363,10 @@ def test_a_file_from_another_environment_is_named_in_the_warning(qtbot, dialog, 
         "This file was exported from web-frontend. Importing it replaces billing's configuration."
         in warning
     )
-    qtbot.mouseClick(dialog.findChild(object, "removeFileButton"), Qt.MouseButton.LeftButton)
-    assert "web-frontend" not in dialog.findChild(object, "importWarning").text()
+    press_shortcut(qtbot, dialog, "Del")  # the trash button's key: pressed down a moment
+    warning = dialog.findChild(object, "importWarning")
+    qtbot.waitUntil(lambda: "web-frontend" not in warning.text(), timeout=2_000)
+    assert dialog.findChild(object, "dropZone").isVisible()
 
 
 def test_large_upload_can_be_cancelled(qtbot, dialog, service, tmp_path):
