@@ -76,7 +76,7 @@ _SHELL_VARIABLE = re.compile(r"\$(?:[A-Za-z_]\w*|\{[^}\s]*\}?|\()")
 def _read_by_a_shell_alone(text: str) -> str | None:
     """The first thing in the command line `text` that a shell would act on and a program
     takes as it is written (an operator, a variable, a command substitution, a `~` for the
-    home folder), or None. What is quoted or escaped is meant as written."""
+    home folder, a `#` comment), or None. What is quoted or escaped is meant as written."""
     quote, index, word_start = "", 0, True
     while index < len(text):
         char = text[index]
@@ -100,7 +100,7 @@ def _read_by_a_shell_alone(text: str) -> str | None:
                 while end < len(text) and text[end] in _SHELL_OPERATORS:
                     end += 1
                 return text[index:end]
-            elif char == "~" and word_start:
+            elif char in "~#" and word_start:  # the home folder; a comment
                 return char
         word_start = not quote and char.isspace()
         index += 1

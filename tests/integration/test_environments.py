@@ -153,6 +153,7 @@ def test_a_post_restore_command_with_an_unbalanced_quote_is_refused_when_set():
         ('echo "${HOME}/billing"', "${HOME}"),
         ("curl -d `hostname` http://ops/restored", "`"),
         ("~/bin/reload-billing", "~"),
+        ("systemctl restart billing # and its workers", "#"),
     ],
 )
 def test_a_restore_command_only_a_shell_would_run_is_refused_with_the_sh_c_that_runs_it(
@@ -179,8 +180,8 @@ def test_a_restore_command_only_a_shell_would_run_is_refused_with_the_sh_c_that_
         ),
         ("echo '$HOME' \\$PATH \"a|b\"", ["echo", "$HOME", "$PATH", "a|b"]),
         (
-            "curl http://ops/health?full=1 --user a~b",
-            ["curl", "http://ops/health?full=1", "--user", "a~b"],
+            "curl http://ops/health?full=1#top --user a~b",
+            ["curl", "http://ops/health?full=1#top", "--user", "a~b"],
         ),
     ],
 )
