@@ -172,17 +172,44 @@ def _write_frame(out: BinaryIO, pending: list[bytes], size: int) -> list[bytes]:
     """Write the first `size` bytes of `pending` as one frame stating its size; return the
     chunks left over. Fed a chunk at a time, not joined first: joining a frame's 16 MiB,
     and holding its compressed copy whole, took 60 MiB in each helper."""
-    frame = _compressor().compressobj(size=size)
-    left = size
+    pieces, left = [], size
     for index, chunk in enumerate(pending):
         if len(chunk) >= left:
-            out.write(frame.compress(chunk[:left]))
-            out.write(frame.flush())
-            tail = [chunk[left:]] if len(chunk) > left else []
-            return tail + pending[index + 1 :]
-        out.write(frame.compress(chunk))
+            pieces.append(chunk[:left] if len(chunk) > left else chunk)
+            rest = ([chunk[left:]] if len(chunk) > left else []) + pending[index + 1 :]
+            break
+        pieces.append(chunk)
         left -= len(chunk)
-    raise AssertionError("fewer bytes pending than the frame holds")
+    else:
+        raise AssertionError("fewer bytes pending than the frame holds")
+    # A disk image's holes, a preallocated file: compressing 16 MiB of zeros took a third of
+    # the work of backing up an 8 GiB image (hashing them the rest). A piece of data fails
+    # the comparison at its first byte that is not zero, which costs next to nothing.
+    if size == FRAME_BYTES and all(_zeros(piece) for piece in pieces):
+        out.write(_zero_frame())
+        return rest
+    frame = _compressor().compressobj(size=size)
+    for piece in pieces:
+        out.write(frame.compress(piece))
+    out.write(frame.flush())
+    return rest
+
+
+def _zeros(piece: bytes) -> bool:
+    # A MiB at a time, as bytes: a memoryview compares a byte at a time, 30 times slower.
+    step = len(ZEROS)
+    return all(
+        piece[at : at + step] == ZEROS[: min(step, len(piece) - at)]
+        for at in range(0, len(piece), step)
+    )
+
+
+@functools.cache
+def _zero_frame() -> bytes:
+    """The frame `_write_frame` makes of FRAME_BYTES of zeros, made once a process."""
+    frame = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compressobj(size=FRAME_BYTES)
+    parts = [frame.compress(ZEROS) for _ in range(FRAME_BYTES // len(ZEROS))]
+    return b"".join(parts) + frame.flush()
 
 
 def frames_of(body: "bytes | memoryview") -> list[tuple[memoryview, int]] | None:

@@ -244,6 +244,40 @@ def test_a_text_file_over_128_kib_is_compressed_once_and_a_random_one_only_to_64
     assert kept.getvalue() == noise
 
 
+def test_a_frame_of_zeros_is_stored_without_compressing_them_again(tmp_path, monkeypatch):
+    # A disk image's holes, or a file written out as zeros: compressing 16 MiB of zeros was
+    # a third of the work of backing up an 8 GiB image.
+    counting = _CountingCompressor()
+    monkeypatch.setattr(blob_bodies._local, "compressor", counting, raising=False)
+    data = tmp_path / "data"
+    data.mkdir()
+    store = open_store(data)
+    written = os.urandom(1 << 20)
+    for name, hole in (("sparse.img", True), ("zeroed.img", False)):
+        image = tmp_path / name
+        with open(image, "wb") as out:
+            if hole:
+                out.truncate(3 * FRAME_BYTES)
+            else:
+                out.write(bytes(3 * FRAME_BYTES))
+            out.seek(FRAME_BYTES + 4096)  # inside the second frame
+            out.write(written)
+            out.seek(3 * FRAME_BYTES)
+            out.write(b"tail\n")
+        counting.fed = 0
+        with store.packing() as pack:
+            sha, *_ = store.ingest(str(image), pack)
+
+        with store.stored_frames(sha) as stored:
+            frames = list(stored)
+        assert counting.fed == FRAME_BYTES + len(b"tail\n"), name  # the data's frame, the tail
+        assert [size for _, size in frames] == [FRAME_BYTES] * 3 + [5]
+        decompressor = zstandard.ZstdDecompressor()
+        content = b"".join(decompressor.decompress(frame) for frame, _ in frames)
+        assert content == image.read_bytes()
+        assert hashlib.sha256(content).hexdigest() == sha
+
+
 @pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="Linux counts write calls")
 def test_small_contents_go_into_their_pack_a_megabyte_at_a_time_and_read_back_whole(tmp_path):
     # One write per small content was a tenth of what a first backup of 200,000 small files
