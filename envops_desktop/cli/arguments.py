@@ -119,7 +119,12 @@ def _backup_arguments(backup: argparse.ArgumentParser) -> None:
     )
     export = backup_commands.add_parser("export", help="write a backup as a configuration file")
     export.add_argument("backup_id")
-    export.add_argument("file", type=_given_path)
+    export.add_argument(
+        "file",
+        type=_given_path,
+        help="the file to write, or a folder to write it in (named for the environment and "
+        "the backup, never over another file)",
+    )
     export.add_argument(
         "--encrypt",
         action="store_true",

@@ -78,6 +78,12 @@ def from_where_you_stand(roots: Sequence[str], where: str, path: str) -> str:
     return "/".join(folders + rest) or "."
 
 
+def export_file_name(environment: str, backup: str) -> str:
+    """The name a backup's configuration file is given when the user names only its folder
+    (the Export dialog suggests it too): environment and backup, no folder separator."""
+    return f"{environment} {backup}".replace("/", "-") + ".envops.zip"
+
+
 def link_target_escapes(link_path: str, target: str) -> bool:
     """True when a symlink at `link_path` pointing to `target` resolves outside the root."""
     if target.startswith("/") or _DRIVE.match(target) or "\\" in target:

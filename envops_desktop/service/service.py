@@ -2,6 +2,7 @@
 
 import dataclasses
 import functools
+import os
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
@@ -27,6 +28,7 @@ from envops_desktop.domain.models import (
     RestoreCommand,
     TreeEntry,
 )
+from envops_desktop.domain.paths import export_file_name
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ignore_progress
 from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.service import backups as backup_ops
@@ -923,12 +925,20 @@ class EnvOpsService:
         cancel: CancelToken | None = None,
         passphrase: str | None = None,
     ) -> Path:
-        """Write a backup as a configuration file; with `passphrase`, protected by it."""
+        """Write a backup as a configuration file; with `passphrase`, protected by it. A
+        `destination` that is a folder gets a file named for the environment and the backup
+        (`export_file_name`), never one written over; the file written is returned."""
         from envops_desktop.service import configuration_export
 
         backup = self.get_backup(backup_id)
         env = self.get_environment(backup.environment_id)
         destination = Path(destination)
+        if destination.is_dir():  # as `cp FILE DIR` names the copy
+            destination /= export_file_name(env.name, backup.name)
+            if os.path.lexists(destination):
+                raise InvalidInputError(
+                    f"{destination} already exists; name the file to write instead."
+                )
         self._contents_here([backup], progress, cancel or CancelToken())
         configuration_export.export_backup(
             self._ctx, env, backup, destination, progress, cancel or CancelToken(), passphrase

@@ -16,6 +16,7 @@ from envops_desktop.controller.operation_runner import RunningOperation
 from envops_desktop.controller.record_table_model import local_time
 from envops_desktop.domain.errors import PreviewOutOfDateError, VersionMismatchError
 from envops_desktop.domain.models import Backup, Environment
+from envops_desktop.domain.paths import export_file_name
 from envops_desktop.ui.changes_dialog import (
     ChangesDialog,
     backup_and_other_contents,
@@ -222,7 +223,7 @@ class BackupFlows(QObject):
         options = ExportDialog(backup, environment.name, self._window)
         if not options.exec():
             return
-        suggested = f"{environment.name} {backup.name}".replace("/", "-") + ".envops.zip"
+        suggested = export_file_name(environment.name, backup.name)
         path = self._window.files.save_file(
             self._window,
             "exportFileDialog",

@@ -1513,6 +1513,27 @@ def test_an_export_is_readable_by_its_owner_only(cli, billing, tmp_path):
     assert exported.stat().st_mode & 0o777 == 0o600
 
 
+def test_an_export_into_a_folder_is_named_as_the_window_names_it_and_never_written_over(
+    cli, billing, tmp_path
+):
+    backup = json.loads(cli("backup", "create", "billing", "--name", "nightly/eu", "--json")[1])
+    exports = tmp_path / "exports"
+    exports.mkdir()
+
+    code, out, _ = cli("backup", "export", backup["id"], str(exports))
+    again, _, said = cli("backup", "export", backup["id"], f"{exports}/")
+
+    written = exports / "billing nightly-eu.envops.zip"
+    assert code == 0 and out == f"Exported backup {backup['id']} to {written}.\n"
+    assert [p.name for p in exports.iterdir()] == [written.name]
+    assert again == 1
+    assert said == f"envops: {written} already exists; name the file to write instead.\n"
+    # What was written is the backup's configuration file, as the window would import it.
+    mess_up(billing)
+    assert cli("import", "billing", str(written), "--yes", "--no-backup-first")[0] == 0
+    assert cli("diff", backup["id"], "live")[1].endswith(": no changes.\n")
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="setuid-root files and owners need root (CI)")
 def test_an_imported_file_sets_no_owners_setuid_or_trusted_attributes_unless_allowed(
     cli, billing, tmp_path
