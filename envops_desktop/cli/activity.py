@@ -2,7 +2,7 @@
 
 import argparse
 
-from envops_desktop.cli.output import change_lines, columns, print_result
+from envops_desktop.cli.output import change_lines, columns, local_time, print_result
 from envops_desktop.domain.errors import NotFoundError
 from envops_desktop.service import EnvOpsService
 
@@ -27,7 +27,7 @@ def run_activity(service: EnvOpsService, args: argparse.Namespace) -> None:
             [
                 (
                     e.id,
-                    f"{e.time.astimezone():%Y-%m-%d %H:%M:%S}",
+                    local_time(e.time),
                     e.environment_name,
                     e.action.value,
                     e.user,

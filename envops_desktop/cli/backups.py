@@ -3,7 +3,7 @@
 import argparse
 from pathlib import Path
 
-from envops_desktop.cli.output import columns, long_operation, print_result
+from envops_desktop.cli.output import columns, local_time, long_operation, print_result
 from envops_desktop.cli.prompts import confirm, file_passphrase
 from envops_desktop.domain.paths import name_on_one_line
 from envops_desktop.service import EnvOpsService
@@ -38,7 +38,7 @@ def run_backup(service: EnvOpsService, args: argparse.Namespace) -> None:
                 [
                     (
                         b.id,
-                        f"{b.created_at.astimezone():%Y-%m-%d %H:%M}",
+                        local_time(b.created_at, seconds=False),
                         b.version,
                         b.origin.value,
                         b.file_count,

@@ -2,9 +2,10 @@
 
 import argparse
 import sys
+from datetime import datetime
 from pathlib import Path
 
-from envops_desktop.cli.output import columns, jsonable, print_result
+from envops_desktop.cli.output import columns, jsonable, local_time, print_result
 from envops_desktop.cli.prompts import UsageError, confirm
 from envops_desktop.domain.errors import InvalidInputError
 from envops_desktop.domain.models import RestoreCommand
@@ -31,11 +32,13 @@ def _restore_commands(
 
 def _field_text(field: object, as_json: object) -> str:
     """One field of `env show` as a person reads it: a command as the line it runs, not the
-    dict of its JSON, and a list as its items."""
+    dict of its JSON, a list as its items, a time in this computer's zone."""
     if isinstance(field, RestoreCommand):
         return f"{field.line} (timeout {field.timeout_seconds:g} s)"
     if isinstance(field, tuple | list):
         return ", ".join(map(str, field)) or "none"
+    if isinstance(field, datetime):
+        return local_time(field)
     return "none" if as_json is None else str(as_json)
 
 

@@ -7,6 +7,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from envops_desktop.domain.changes import ChangeKind, TreeChanges
 from envops_desktop.domain.paths import name_on_one_line
@@ -20,6 +21,12 @@ def print_result(value: object, as_json: bool, text: Callable[[], str]) -> None:
         print(json.dumps(jsonable(value), indent=2))
     else:
         print(text())
+
+
+def local_time(when: datetime, seconds: bool = True) -> str:
+    """A stored (UTC) time as a person here reads it: this computer's time zone, as the
+    window shows it; JSON keeps it in UTC."""
+    return f"{when.astimezone():%Y-%m-%d %H:%M{':%S' if seconds else ''}}"
 
 
 def jsonable(value: object) -> object:

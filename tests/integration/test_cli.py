@@ -11,7 +11,7 @@ import subprocess
 import sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from time import monotonic
+from time import monotonic, tzset
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -1192,6 +1192,26 @@ def test_env_show_writes_a_command_as_the_line_it_runs(cli, billing):
 
     assert "pre_restore_command: systemctl stop 'my app' (timeout 300 s)" in lines
     assert "excludes: *.log, cache/" in lines
+
+
+def test_env_show_gives_times_in_this_computers_zone_as_backup_list_does(cli, billing, monkeypatch):
+    # It printed the stored UTC (2026-12-07T12:57:27.016137Z) beside `backup list`'s 13:57.
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    tzset()
+    try:
+        backup = json.loads(cli("backup", "create", "billing", "--json")[1])
+        shown = json.loads(cli("env", "show", "billing", "--json")[1])
+        lines = cli("env", "show", "billing")[1].splitlines()
+        listed = cli("backup", "list", "billing")[1].splitlines()[1]
+    finally:
+        monkeypatch.delenv("TZ")
+        tzset()
+
+    stored = datetime.fromisoformat(shown["last_backup_at"].replace("Z", "+00:00"))
+    berlin = stored.astimezone(ZoneInfo("Europe/Berlin"))
+    assert shown["last_backup_at"].endswith("Z")  # JSON keeps UTC
+    assert f"last_backup_at: {berlin:%Y-%m-%d %H:%M:%S}" in lines
+    assert listed.startswith(f"{backup['id']}  {berlin:%Y-%m-%d %H:%M}")
 
 
 def test_verify_lists_each_problem_it_found(cli, billing, tmp_path):
