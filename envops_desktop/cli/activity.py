@@ -11,6 +11,11 @@ def run_activity(service: EnvOpsService, args: argparse.Namespace) -> None:
     """`envops activity`: the log, or the changes one entry kept."""
     if args.changes is not None:
         report = service.restore_report(args.changes)
+        # Entries are never removed: past the last id, or below 1, there is none.
+        if report is None and not 1 <= args.changes <= service.latest_activity_id():
+            raise NotFoundError(
+                f"There is no activity entry {args.changes} (envops activity lists the entries)."
+            )
         if report is None:
             raise NotFoundError(
                 f"Activity entry {args.changes} kept no list of changes: only a restore or an "

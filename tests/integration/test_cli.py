@@ -550,6 +550,13 @@ def test_what_a_restore_changed_is_read_back_from_the_activity_log(cli, billing)
     assert report["after"] == backup["name"] and report["changes"] == preview["changes"]
     code, _, err = cli("activity", "--changes", str(created["id"]))
     assert code == 6 and "kept no list of changes" in err
+    # An id no entry has is said to be none, not an entry that kept nothing.
+    for missing in (restored["id"] + 1, 0, -3):
+        code, _, err = cli("activity", "--changes", str(missing))
+        assert (code, err) == (
+            6,
+            f"envops: There is no activity entry {missing} (envops activity lists the entries).\n",
+        )
 
 
 def test_a_failed_restore_says_it_kept_no_list_because_it_did_not_finish(cli, billing):
