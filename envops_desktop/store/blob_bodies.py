@@ -144,28 +144,50 @@ def encode_chunks(chunks: Iterator[bytes], out: BinaryIO, size: int | None = Non
 def _write_frames_as_read(out: BinaryIO, chunks: Iterator[bytes], size: int) -> None:
     # The frames `_write_frame` makes of a stream this long, each chunk compressed as it
     # comes: holding a frame's 16 MiB of chunks first was 16 MiB more in each helper, at
-    # the peak of an import of the 1 GiB tree (230 MiB, now 194).
-    frame = None
-    left_in_frame = 0
+    # the peak of an import of the 1 GiB tree (230 MiB, now 194). A frame's leading zeros
+    # are only counted until data comes (then compressed, from ZEROS), so that a frame of
+    # zeros alone is written as `_zero_frame`, as `_write_frame` writes it.
+    frame = None  # the frame under way, once it holds data
+    framing = False
+    frame_size = left_in_frame = zeros_held = 0
     unframed = size
     for chunk in chunks:
-        view = memoryview(chunk)
-        while view:
-            if frame is None:
+        at = 0
+        while at < len(chunk):
+            if not framing:
                 if not unframed:
                     raise SizeChangedError(f"more than the {size} bytes expected")
-                left_in_frame = min(FRAME_BYTES, unframed)
-                unframed -= left_in_frame
-                frame = _compressor().compressobj(size=left_in_frame)
-            piece = view[:left_in_frame]
-            out.write(frame.compress(piece))
+                frame_size = left_in_frame = min(FRAME_BYTES, unframed)
+                unframed -= frame_size
+                framing, frame, zeros_held = True, None, 0
+            whole = at == 0 and len(chunk) <= left_in_frame
+            piece = chunk if whole else chunk[at : at + left_in_frame]  # a copy at an edge
+            if frame is None and not _zeros(piece):
+                frame = _frame_after_zeros(out, frame_size, zeros_held)
+            if frame is None:
+                zeros_held += len(piece)
+            else:
+                out.write(frame.compress(piece))
             left_in_frame -= len(piece)
-            view = view[len(piece) :]
+            at += len(piece)
             if not left_in_frame:
-                out.write(frame.flush())
-                frame = None
-    if frame is not None or unframed:
+                if frame is None and frame_size == FRAME_BYTES:
+                    out.write(_zero_frame())
+                else:
+                    if frame is None:  # a short last frame of zeros
+                        frame = _frame_after_zeros(out, frame_size, zeros_held)
+                    out.write(frame.flush())
+                framing = False
+    if framing or unframed:
         raise SizeChangedError(f"fewer than the {size} bytes expected")
+
+
+def _frame_after_zeros(out: BinaryIO, size: int, zeros: int) -> "zstandard.ZstdCompressionObj":
+    """A frame of `size` bytes begun, its first `zeros` bytes (all zeros) compressed."""
+    frame = _compressor().compressobj(size=size)
+    for at in range(0, zeros, len(ZEROS)):
+        out.write(frame.compress(ZEROS[: min(len(ZEROS), zeros - at)]))
+    return frame
 
 
 def _write_frame(out: BinaryIO, pending: list[bytes], size: int) -> list[bytes]:

@@ -278,6 +278,35 @@ def test_a_frame_of_zeros_is_stored_without_compressing_them_again(tmp_path, mon
         assert hashlib.sha256(content).hexdigest() == sha
 
 
+@pytest.mark.parametrize("chunk", [CHUNK, 3 << 20, 65_536 + 7])
+def test_an_imports_frame_of_zeros_is_stored_without_compressing_them_again(monkeypatch, chunk):
+    # An import compresses a member as it reads it, before knowing a frame is all zeros:
+    # its leading zeros are only counted until data comes, then compressed from ZEROS.
+    counting = _CountingCompressor()
+    monkeypatch.setattr(blob_bodies._local, "compressor", counting, raising=False)
+    data = os.urandom(1 << 20)
+    content = (
+        bytes(FRAME_BYTES)  # zeros alone
+        + bytes(5 << 20)
+        + data
+        + bytes(FRAME_BYTES - (6 << 20))  # zeros, then data
+        + bytes(FRAME_BYTES)
+        + bytes(100)  # a last frame of zeros, short
+    )
+    pieces = [content[at : at + chunk] for at in range(0, len(content), chunk)]
+    as_read, held = io.BytesIO(), io.BytesIO()
+
+    assert encode_chunks(iter(pieces), as_read, len(content))
+    fed_as_read, counting.fed = counting.fed, 0
+    assert encode_chunks(iter(pieces), held)
+
+    assert fed_as_read == counting.fed == FRAME_BYTES + 100
+    frames = frames_of(as_read.getvalue()) or []
+    assert [size for _, size in frames] == [FRAME_BYTES] * 3 + [100]
+    decompressor = zstandard.ZstdDecompressor()
+    assert b"".join(decompressor.decompress(frame) for frame, _ in frames) == content
+
+
 @pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="Linux counts write calls")
 def test_small_contents_go_into_their_pack_a_megabyte_at_a_time_and_read_back_whole(tmp_path):
     # One write per small content was a tenth of what a first backup of 200,000 small files
