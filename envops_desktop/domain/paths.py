@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_WINDOWS = os.name == "nt"
 _NAME_MAX = 255  # bytes in one name: ext4, XFS, Btrfs, APFS (NTFS: 255 UTF-16 units)
 
 
@@ -15,9 +16,11 @@ def relative_path_problem(path: str) -> str | None:
         return "is empty"
     if "\x00" in path:
         return "contains a NUL character"
-    if "\\" in path and os.name == "nt":  # a name like any other on POSIX
+    # Each a name like any other on POSIX, where a tree may hold `run\me.sh` or `a:b`:
+    # export writes them, and its own import must take them back.
+    if "\\" in path and _WINDOWS:
         return "contains a backslash, which Windows reads as a folder separator"
-    if _DRIVE.match(path):
+    if _DRIVE.match(path) and _WINDOWS:
         return "starts with a drive letter"
     if path.startswith("/"):
         return "is an absolute path"
@@ -86,7 +89,7 @@ def export_file_name(environment: str, backup: str) -> str:
 
 def link_target_escapes(link_path: str, target: str) -> bool:
     """True when a symlink at `link_path` pointing to `target` resolves outside the root."""
-    if target.startswith("/") or _DRIVE.match(target) or "\\" in target:
+    if target.startswith("/") or (_WINDOWS and (_DRIVE.match(target) or "\\" in target)):
         return True
     resolved = posixpath.normpath(posixpath.join(posixpath.dirname(link_path), target))
     return resolved == ".." or resolved.startswith("../")

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from envops_desktop.domain import paths
 from envops_desktop.domain.paths import link_target_escapes, relative_path_problem
 
 
@@ -16,7 +17,6 @@ from envops_desktop.domain.paths import link_target_escapes, relative_path_probl
         ("../etc/passwd", "climbs out"),
         ("a/../../b", "climbs out"),
         ("/etc/passwd", "absolute"),
-        ("C:/Windows", "drive letter"),
         ("a//b", "empty or '.'"),
         ("./a", "empty or '.'"),
         ("a\x00b", "NUL"),
@@ -31,10 +31,20 @@ def test_ordinary_paths_pass(path):
     assert relative_path_problem(path) is None
 
 
-@pytest.mark.skipif(os.name == "nt", reason="Windows reads a backslash as a separator")
-def test_a_backslash_is_part_of_a_name_on_posix():
+@pytest.mark.parametrize("path", ["scripts/run\\me.sh", "a:b", "C:/Windows", "c:"])
+def test_a_backslash_or_a_colon_is_part_of_a_name_on_posix(path, monkeypatch):
     # Export writes such names from Linux trees; its own import must take them back.
-    assert relative_path_problem("scripts/run\\me.sh") is None
+    monkeypatch.setattr(paths, "_WINDOWS", False)
+    assert relative_path_problem(path) is None
+    assert not link_target_escapes("link", path)
+
+
+@pytest.mark.parametrize("path", ["C:/Windows", "c:evil", "a\\..\\..\\b"])
+def test_a_drive_or_a_backslash_is_refused_on_windows(path, monkeypatch):
+    # There they name another disk, or climb out.
+    monkeypatch.setattr(paths, "_WINDOWS", True)
+    assert relative_path_problem(path) is not None
+    assert link_target_escapes("link", path)
 
 
 @pytest.mark.parametrize(
@@ -44,7 +54,8 @@ def test_a_backslash_is_part_of_a_name_on_posix():
         ("dir/a", "../b", False),
         ("dir/a", "../../b", True),
         ("a", "/etc/passwd", True),
-        ("a", "C:/x", True),
+        ("a", "C:/x", os.name == "nt"),  # on POSIX, a folder named C: beside the link
+        ("a", "back\\slash", os.name == "nt"),
         ("a/b/c", "../../x/../../y", True),
         ("a", ".", False),
     ],
