@@ -76,32 +76,31 @@ _SHELL_VARIABLE = re.compile(r"\$(?:[A-Za-z_]\w*|\{[^}\s]*\}?|\()")
 def _read_by_a_shell_alone(text: str) -> str | None:
     """The first thing in the command line `text` that a shell would act on and a program
     takes as it is written (an operator, a variable, a command substitution, a `~` for the
-    home folder, a `#` comment), or None. What is quoted or escaped is meant as written."""
+    home folder, a `#` comment), or None. What is quoted or escaped is meant as written:
+    `sh -c "systemctl stop $SERVICE && sleep 1"` hands sh a line for it to read."""
     quote, index, word_start = "", 0, True
     while index < len(text):
         char = text[index]
-        if quote == "'":
-            quote = "" if char == "'" else quote
+        if quote:
+            if char == quote:
+                quote = ""
+            elif char == "\\" and quote == '"':
+                index += 1  # an escaped quote does not end the quote
         elif char == "\\":
             index += 2  # the next character is meant as written
             word_start = False
             continue
-        elif quote == '"' and char == '"':
-            quote = ""
+        elif char in "'\"":
+            quote = char
         elif char == "$" and (variable := _SHELL_VARIABLE.match(text, index)):
-            return variable.group()  # expanded in double quotes too
-        elif char == "`":
+            return variable.group()
+        elif char in _SHELL_OPERATORS:
+            end = index
+            while end < len(text) and text[end] in _SHELL_OPERATORS:
+                end += 1
+            return text[index:end]
+        elif char in "~#" and word_start:  # the home folder; a comment
             return char
-        elif not quote:
-            if char in "'\"":
-                quote = char
-            elif char in _SHELL_OPERATORS:
-                end = index
-                while end < len(text) and text[end] in _SHELL_OPERATORS:
-                    end += 1
-                return text[index:end]
-            elif char in "~#" and word_start:  # the home folder; a comment
-                return char
         word_start = not quote and char.isspace()
         index += 1
     return None

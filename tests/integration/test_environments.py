@@ -150,7 +150,7 @@ def test_a_post_restore_command_with_an_unbalanced_quote_is_refused_when_set():
         ("nginx -t 2>&1", ">&"),
         ("journalctl -u billing | tail", "|"),
         ("systemctl restart $SERVICE", "$SERVICE"),
-        ('echo "${HOME}/billing"', "${HOME}"),
+        ("cp ${HOME}/billing.env .", "${HOME}"),
         ("curl -d `hostname` http://ops/restored", "`"),
         ("~/bin/reload-billing", "~"),
         ("systemctl restart billing # and its workers", "#"),
@@ -179,6 +179,11 @@ def test_a_restore_command_only_a_shell_would_run_is_refused_with_the_sh_c_that_
             ["sh", "-c", "systemctl stop billing && sleep 1"],
         ),
         ("echo '$HOME' \\$PATH \"a|b\"", ["echo", "$HOME", "$PATH", "a|b"]),
+        # A line in double quotes is for the shell it is handed to, its variables too.
+        (
+            'sh -c "systemctl stop $SERVICE && sleep 1"',
+            ["sh", "-c", "systemctl stop $SERVICE && sleep 1"],
+        ),
         (
             "curl http://ops/health?full=1#top --user a~b",
             ["curl", "http://ops/health?full=1#top", "--user", "a~b"],
