@@ -29,6 +29,9 @@ def local_time(when: datetime, seconds: bool = True) -> str:
     return f"{when.astimezone():%Y-%m-%d %H:%M{':%S' if seconds else ''}}"
 
 
+_METADATA = frozenset({"meta", "root_meta"})
+
+
 def jsonable(value: object) -> object:
     """`value` as plain lists, dicts and strings, as `json.dumps` takes them."""
     if isinstance(value, TreeChanges):  # its own JSON, with its counts and summary
@@ -37,7 +40,12 @@ def jsonable(value: object) -> object:
         # pydantic only when JSON is asked for: a backup need not pay for its import.
         from pydantic import TypeAdapter
 
-        return TypeAdapter(type(value)).dump_python(value, mode="json")
+        # Metadata as it is: pydantic's JSON refuses a key with a byte that is not UTF-8 (an
+        # extended attribute's name), and its values are plain JSON already.
+        names = [field.name for field in dataclasses.fields(value)]
+        kept = {name: getattr(value, name) for name in names if name in _METADATA}
+        dumped = TypeAdapter(type(value)).dump_python(value, mode="json", exclude=set(kept))
+        return {name: kept[name] if name in kept else dumped[name] for name in names}
     if isinstance(value, list):
         return [jsonable(item) for item in value]
     return value

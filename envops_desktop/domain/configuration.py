@@ -44,10 +44,14 @@ FILES_PREFIX = "config/"
 _BYTE_ESCAPE = re.compile(r"\\(?:\\|x([89a-f][0-9a-f]))")
 
 
-def needs_escaped_names(entries: Iterable["ManifestEntry"]) -> bool:
+def needs_escaped_names(
+    entries: Iterable["ManifestEntry"], root_meta: dict[str, Any] | None = None
+) -> bool:
     """Whether any name among `entries` (a path, a link's target, a hardlink, an extended
-    attribute's name) is not UTF-8, which a file can carry only from `ESCAPED_NAMES_VERSION`."""
-
+    attribute's name), or of the folder's own extended attributes (`root_meta`), is not
+    UTF-8, which a file can carry only from `ESCAPED_NAMES_VERSION`."""
+    if not all(map(is_utf8_text, (root_meta or {}).get("xattrs") or ())):
+        return True
     for entry in entries:
         meta = entry.meta or {}
         names = [entry.path, entry.target or "", meta.get("hardlink") or ""]
@@ -56,11 +60,15 @@ def needs_escaped_names(entries: Iterable["ManifestEntry"]) -> bool:
     return False
 
 
-def format_version_for(entries: list["ManifestEntry"]) -> int:
-    """The oldest format that carries `entries`, so that as many versions as can read it."""
+def format_version_for(
+    entries: list["ManifestEntry"], root_meta: dict[str, Any] | None = None
+) -> int:
+    """The oldest format that carries `entries` and the folder's `root_meta`, so that as
+    many versions as can read it."""
     if any(e.kind is not EntryKind.FILE and e.meta and "hardlink" in e.meta for e in entries):
         return LINKED_NODES_VERSION
-    return ESCAPED_NAMES_VERSION if needs_escaped_names(entries) else PLAIN_NAMES_VERSION
+    escaped = needs_escaped_names(entries, root_meta)
+    return ESCAPED_NAMES_VERSION if escaped else PLAIN_NAMES_VERSION
 
 
 def member_name(path: str, format_version: int) -> str:

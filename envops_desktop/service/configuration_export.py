@@ -59,7 +59,7 @@ def export_backup(
     entries = [ManifestEntry.model_construct(**e._asdict()) for e in ctx.backups.entries(backup.id)]
     manifest = ConfigurationManifest(
         format=FORMAT_NAME,
-        format_version=format_version_for(entries),
+        format_version=format_version_for(entries, backup.root_meta),
         environment_name=env.name,
         backup_name=backup.name,
         version=backup.version,

@@ -20,7 +20,10 @@ from envops_desktop.domain.progress import CancelToken, ProgressMeter
 from envops_desktop.store.blob_bodies import CHUNK
 from envops_desktop.store.zip_bodies import ZipBody
 
+# What a zip header's date holds (the year in seven bits from 1980, two-second steps). The
+# exact time is the manifest's; the header's is for other tools' listings.
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+_ZIP_END = (2107, 12, 31, 23, 59, 58)
 
 # Files in the order they go into the zip, batch by batch: each batch's entries, and the
 # scratch file holding their bodies back to back with what each body is.
@@ -29,7 +32,7 @@ BodyBatch = tuple[list[ManifestEntry], tuple[str, list[ZipBody]]]
 
 def _zip_time(mtime_ns: int) -> tuple[int, int, int, int, int, int]:
     moment = time.localtime(mtime_ns / 1e9)[:6]
-    return max(moment, _ZIP_EPOCH)  # zip cannot hold times before 1980
+    return min(max(moment, _ZIP_EPOCH), _ZIP_END)
 
 
 def deflated_share(nbytes: int) -> int:
@@ -81,8 +84,14 @@ def _manifest_json(manifest: ConfigurationManifest) -> str:
     if manifest.format_version < ESCAPED_NAMES_VERSION:
         return manifest.model_dump_json(indent=1)
     # pydantic's JSON refuses lone surrogates; json writes them as the escapes the format
-    # gives a name's bytes that are not UTF-8 (`\udcff`).
-    return json.dumps(manifest.model_dump(mode="json"), indent=1)
+    # gives a name's bytes that are not UTF-8 (`\udcff`). The entries, and the folder's own
+    # metadata, as Python holds them: pydantic's JSON mode also refused such a byte in an
+    # extended attribute's name (a key of `meta`), and wrote one at `meta`'s top level as
+    # U+FFFD, another name. Their values are all plain JSON already (numbers, text, lists).
+    document = manifest.model_dump(mode="json", exclude={"entries", "root_meta"})
+    document["entries"] = [entry.model_dump() for entry in manifest.entries]
+    document["root_meta"] = manifest.root_meta
+    return json.dumps(document, indent=1)
 
 
 def _entry_info(entry: ManifestEntry, body: ZipBody, format_version: int) -> zipfile.ZipInfo:

@@ -265,6 +265,18 @@ def test_a_dry_run_tells_a_backslash_in_a_name_from_an_escape(cli, billing):
     assert removed == ["notes\\\\nold", "notes\\nold"]
 
 
+def test_backup_list_json_names_an_extended_attribute_that_is_not_utf8_exactly(cli, billing):
+    # pydantic's JSON refused the folder's attribute name as a key: a traceback, no list.
+    os.setxattr(billing, b"user.caf\xe9", b"latin-1")
+    cli("backup", "create", "billing")
+
+    code, out, _ = cli("backup", "list", "billing", "--json")
+
+    assert code == 0
+    xattrs = json.loads(out)[0]["root_meta"]["xattrs"]
+    assert [os.fsencode(name) for name in xattrs] == [b"user.caf\xe9"]
+
+
 def test_a_dry_runs_json_names_a_name_that_is_not_utf8_exactly_for_only_to_take(cli, billing):
     # Its byte was written as the text "\\xff": the very name of another file, one that
     # holds a backslash, so a script handing the JSON's path to --only restored that one.

@@ -612,16 +612,28 @@ def test_what_export_writes_its_import_accepts(service, environment, config_dir,
     (config_dir / "C:" / "boot.ini").write_text("[boot loader]\n")
     os.symlink("a:b", config_dir / "to-colon")
     os.symlink("run\\me.sh", config_dir / "to-backslash")
+    # A time a zip header cannot hold (it crashed the export past 2107), and an extended
+    # attribute whose name is not UTF-8, on a file and on the folder itself (it crashed the
+    # writing of the list of files).
+    (config_dir / "from-2250.conf").write_text("later\n")
+    os.utime(config_dir / "from-2250.conf", ns=(8_836_000_000 * 10**9,) * 2)
+    (config_dir / "from-1901.conf").write_text("earlier\n")
+    os.utime(config_dir / "from-1901.conf", ns=(-2_177_452_800 * 10**9,) * 2)
+    for where in (config_dir / "app.yaml", config_dir):
+        os.setxattr(where, b"user.caf\xe9", b"latin-1")
     (config_dir / "zeros.bin").write_bytes(bytes(2 << 20))
     with open(config_dir / "disk.img", "wb") as sparse:
         sparse.truncate(64 << 20)
     before = describe_tree(config_dir)
     exported = service.export_backup(service.create_backup("billing").id, tmp_path / "b.zip")
     mess_up(config_dir)
+    os.removexattr(config_dir, b"user.caf\xe9")
 
     import_file(service, "billing", exported)
 
     assert describe_tree(config_dir) == before
+    for where in (config_dir / "app.yaml", config_dir):
+        assert os.getxattr(where, b"user.caf\xe9") == b"latin-1"
 
 
 def test_an_uploaded_files_content_is_read_whether_staged_or_already_stored(

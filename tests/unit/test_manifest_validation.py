@@ -8,7 +8,10 @@ import pytest
 from envops_desktop.domain.configuration import (
     ESCAPED_NAMES_VERSION,
     FILES_PREFIX,
+    PLAIN_NAMES_VERSION,
     ConfigurationManifest,
+    ManifestEntry,
+    format_version_for,
     member_name,
     path_of_member,
 )
@@ -100,3 +103,12 @@ def test_files_read_as_more_than_a_tib_are_refused_whatever_they_write():
     image = (2 << 40, {"data": [[0, 4096]]})
     with pytest.raises(InvalidConfigurationFileError, match="more than the limit of 1024 GiB"):
         _checked_with_sizes({"disk.img": image})
+
+
+def test_a_folder_whose_own_attribute_name_is_not_utf8_needs_the_escaped_names_format():
+    # Only the folder itself had one: the file said version 1, whose JSON cannot hold it.
+    plain = {"xattrs": {"user.note": "eA=="}}
+    odd = {"xattrs": {"user.caf\udce9": "eA=="}}
+    entries = [ManifestEntry.model_validate(file_entry("app.yaml", b"port: 1\n"))]
+    assert format_version_for(entries, plain) == PLAIN_NAMES_VERSION
+    assert format_version_for(entries, odd) == ESCAPED_NAMES_VERSION
