@@ -17,7 +17,8 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QMimeData, QPoint, QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QWidget
 
 from envops_desktop.controller.change_rows import ChangeRows
@@ -501,6 +502,24 @@ def _capture_import_dialog(controller, service, environment, window, scratch: Pa
     dialog = ImportConfigurationDialog(controller, environment, window.files, window)
     dialog.show()
     save(dialog, "import-dialog-empty")
+    # A file that is no configuration file nor archive, dragged over: refused as it enters.
+    notes = scratch / "notes.txt"
+    notes.write_text("not a configuration\n")
+    dragged = QMimeData()
+    dragged.setUrls([QUrl.fromLocalFile(str(notes))])
+    zone = dialog.findChild(QWidget, "dropZone")
+    QApplication.sendEvent(
+        zone,
+        QDragEnterEvent(
+            QPoint(10, 10),
+            Qt.DropAction.CopyAction,
+            dragged,
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+        ),
+    )
+    save(dialog, "import-dialog-drag-refused")
+    QApplication.sendEvent(zone, QDragLeaveEvent())
     shot: list[int] = []
 
     def catch_midway(value: int) -> None:
