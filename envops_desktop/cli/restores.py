@@ -162,7 +162,7 @@ def _as_typed_here(env: Environment, only: list[str] | None) -> list[str] | None
         where = os.environ.get("PWD", "")
         if within([env.path], where).startswith("/") or not _is_here(where):
             return only
-    return [from_where_you_stand([env.path], where, path) for path in only]
+    return [from_where_you_stand(env.path, where, path) for path in only]
 
 
 def _is_here(folder: str) -> bool:

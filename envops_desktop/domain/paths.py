@@ -63,12 +63,12 @@ def within(roots: Sequence[str], path: str) -> str:
     return "/".join(part for part in path.split("/") if part not in ("", "."))
 
 
-def from_where_you_stand(roots: Sequence[str], where: str, path: str) -> str:
-    """`path` as a shell at `where` means it: standing in a folder inside the one `roots`
-    name, a relative path starts there (as git takes it, and as the shell completes it),
+def from_where_you_stand(folder: str, where: str, path: str) -> str:
+    """`path` as a shell at `where` means it: standing in a folder inside `folder`, a
+    relative path starts there (as git takes it, and as the shell completes it),
     its leading ".." climbing towards the folder and never past it (left for
     `relative_path_problem` to name); anywhere else, or absolute, as it was."""
-    here = within(roots, where)
+    here = within([folder], where)
     if not here or here.startswith("/") or path.startswith("/") or not path.strip():
         return path
     folders, rest = here.split("/"), path.split("/")

@@ -86,8 +86,7 @@ def _manifest_json(manifest: ConfigurationManifest) -> str:
     # pydantic's JSON refuses lone surrogates; json writes them as the escapes the format
     # gives a name's bytes that are not UTF-8 (`\udcff`). The entries, and the folder's own
     # metadata, as Python holds them: pydantic's JSON mode also refused such a byte in an
-    # extended attribute's name (a key of `meta`), and wrote one at `meta`'s top level as
-    # U+FFFD, another name. Their values are all plain JSON already (numbers, text, lists).
+    # extended attribute's name (a key of `meta`). Their values are plain JSON already.
     document = manifest.model_dump(mode="json", exclude={"entries", "root_meta"})
     document["entries"] = [entry.model_dump() for entry in manifest.entries]
     document["root_meta"] = manifest.root_meta
