@@ -6,6 +6,7 @@ from pathlib import Path
 from envops_desktop.cli.output import columns, local_time, long_operation, print_result
 from envops_desktop.cli.prompts import confirm, file_passphrase
 from envops_desktop.domain.paths import name_on_one_line
+from envops_desktop.domain.wording import counted
 from envops_desktop.service import EnvOpsService
 
 
@@ -19,8 +20,8 @@ def run_backup(service: EnvOpsService, args: argparse.Namespace) -> None:
             backup,
             args.json,
             lambda: (
-                f"Created backup {backup.id} ({backup.name}): {backup.file_count} files, "
-                f"{backup.total_bytes} bytes."
+                f"Created backup {backup.id} ({backup.name}): "
+                f"{counted(backup.file_count, 'file')}, {counted(backup.total_bytes, 'byte')}."
                 + "".join(f"\nNot backed up: {name_on_one_line(note)}" for note in backup.skipped)
             ),
         )
@@ -62,7 +63,7 @@ def run_backup(service: EnvOpsService, args: argparse.Namespace) -> None:
     elif action == "empty-bin":
         confirm(args, "Emptying Deleted frees its backups for good.")
         freed = service.empty_bin()
-        print(f"Freed {len(freed)} backups from Deleted.")
+        print(f"Freed {counted(len(freed), 'backup')} from Deleted.")
     elif action in ("pin", "unpin"):
         pinned = service.pin_backup(args.backup_id, action == "pin")
         kept = "is kept whatever retention says" if pinned.pinned else "follows retention again"

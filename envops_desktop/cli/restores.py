@@ -33,6 +33,7 @@ from envops_desktop.domain.errors import (
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.paths import from_where_you_stand, within
 from envops_desktop.domain.progress import CancelToken
+from envops_desktop.domain.wording import counted
 from envops_desktop.service import EnvOpsService
 
 if TYPE_CHECKING:
@@ -84,8 +85,8 @@ def run_restore(service: EnvOpsService, args: argparse.Namespace) -> None:
             args.json,
             lambda: (
                 f"{backup.name} ({backup.version}) would be written to {folder}: "
-                f"{backup.file_count} files, {backup.total_bytes} bytes. {env.name} "
-                "stays as it is."
+                f"{counted(backup.file_count, 'file')}, {counted(backup.total_bytes, 'byte')}. "
+                f"{env.name} stays as it is."
             ),
         )
         return

@@ -9,6 +9,7 @@ from envops_desktop.domain.errors import (
     EnvOpsError,
     OperationCancelledError,
 )
+from envops_desktop.domain.wording import counted
 from envops_desktop.service import EnvOpsService
 from envops_desktop.service.store_check import StoreProblem, StoreReport
 from envops_desktop.service.store_repair import StoreRepair
@@ -28,12 +29,13 @@ def run_gc(service: EnvOpsService, args: argparse.Namespace) -> None:
                 f"Stopped once {which} whose days in Deleted were up had been freed; "
                 "nothing else was freed."
             ) from stopped
-    verb = "would free" if garbage.dry_run else "freed"
+    verb = "Would free" if garbage.dry_run else "Freed"
     print_result(
         garbage.__dict__,
         args.json,
         lambda: (
-            f"{verb} {len(garbage.blobs)} stored files no backup needs ({garbage.bytes} bytes)."
+            f"{verb} {counted(len(garbage.blobs), 'stored file')} no backup needs "
+            f"({counted(garbage.bytes, 'byte')})."
         ),
     )
 
@@ -70,7 +72,7 @@ def _verify_lines(
     environments: dict[str, str],
 ) -> list[str]:
     summary = (
-        f"{report.checked} stored files checked: {len(report.missing)} missing, "
+        f"{counted(report.checked, 'stored file')} checked: {len(report.missing)} missing, "
         f"{len(report.damaged)} damaged, {report.unreferenced} unreferenced."
     )
     if report.in_team_store:

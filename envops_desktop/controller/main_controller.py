@@ -497,9 +497,11 @@ class MainController(QObject):
         )
 
     def _backed_up(self, environment: Environment, backup: Backup) -> str:
-        said = self.tr("Backed up {env} as {backup} ({count} files).").format(
-            env=environment.name, backup=backup.name, count=backup.file_count
-        )
+        said = (
+            self.tr("Backed up {env} as {backup} (1 file).")
+            if backup.file_count == 1
+            else self.tr("Backed up {env} as {backup} ({count} files).")
+        ).format(env=environment.name, backup=backup.name, count=backup.file_count)
         if not backup.skipped:
             return said
         # Named one by one in the activity entry: a banner has room for a count.
@@ -540,7 +542,11 @@ class MainController(QObject):
             self.tr("Emptying Deleted"),
             None,
             lambda progress, _cancel: self.service.empty_bin(progress=progress),
-            lambda freed: self.tr("Freed {n} backups from Deleted.").format(n=len(freed)),
+            lambda freed: (
+                self.tr("Freed 1 backup from Deleted.")
+                if len(freed) == 1
+                else self.tr("Freed {n} backups from Deleted.").format(n=len(freed))
+            ),
         )
 
     def export_backup(

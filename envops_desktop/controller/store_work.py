@@ -71,14 +71,17 @@ class StoreWork(QObject):
     def store_summary(self, report: StoreReport) -> str:
         """One paragraph on what a Verify store found."""
         if report.healthy:
-            text = self.tr(
-                "The store is whole: {n} stored files read back, none missing or damaged."
-            ).format(n=report.checked)
+            text = self.tr("The store is whole: {n} read back, none missing or damaged.").format(
+                n=self._stored_files(report.checked)
+            )
         else:
             text = self.tr(
-                "The store is damaged: {missing} missing and {damaged} damaged of {n} stored "
-                "files read back."
-            ).format(n=report.checked, missing=len(report.missing), damaged=len(report.damaged))
+                "The store is damaged: {missing} missing and {damaged} damaged of {n} read back."
+            ).format(
+                n=self._stored_files(report.checked),
+                missing=len(report.missing),
+                damaged=len(report.damaged),
+            )
             manifests = len(report.damaged_manifests)
             if manifests:
                 text += " " + (
@@ -93,6 +96,11 @@ class StoreWork(QObject):
                 n=report.in_team_store
             )
         return text
+
+    def _stored_files(self, count: int) -> str:
+        return (
+            self.tr("1 stored file") if count == 1 else self.tr("{n} stored files").format(n=count)
+        )
 
     def repair_store(self, report: StoreReport) -> RunningOperation:
         """Forget, on a worker, what `report` found missing or damaged, so that the next
@@ -113,11 +121,7 @@ class StoreWork(QObject):
                     "Forgot {n} that could not be trusted. Back up each environment now: that "
                     "stores again what its folder still holds, and makes whole every backup "
                     "that needs it."
-                ).format(
-                    n=self.tr("1 stored file")
-                    if len(repair.forgotten) == 1
-                    else self.tr("{n} stored files").format(n=len(repair.forgotten))
-                )
+                ).format(n=self._stored_files(len(repair.forgotten)))
             )
         if repair.deleted:
             # The names the table holds: no read of the database on the window's thread.

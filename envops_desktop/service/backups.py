@@ -25,6 +25,7 @@ from envops_desktop.domain.progress import (
     ignore_progress,
 )
 from envops_desktop.domain.times import recordable_ns
+from envops_desktop.domain.wording import counted
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.garbage import collect_garbage
 from envops_desktop.service.links_as_read import LinksAsRead
@@ -397,7 +398,7 @@ def _back_up(
                 new_tree.body.clear()
                 if new_tree.cache.fresh_count or new_tree.cache.relearned:
                     ctx.hash_caches.add(env.id, new_tree.cache.fresh, new_tree.cache.whole)
-            excluded = f"; {len(scan.excluded)} paths excluded" if scan.excluded else ""
+            excluded = f"; {counted(len(scan.excluded), 'path')} excluded" if scan.excluded else ""
             ctx.record(
                 env, ActivityAction.BACKUP_CREATED, Outcome.SUCCESS, _detail(backup) + excluded
             )
@@ -425,8 +426,8 @@ def _default_name(origin: BackupOrigin) -> str:
 
 
 def _detail(backup: Backup) -> str:
-    detail = f"{backup.name} ({backup.origin.value}): {backup.file_count} files, " + (
-        f"{backup.total_bytes} bytes"
+    detail = f"{backup.name} ({backup.origin.value}): {counted(backup.file_count, 'file')}, " + (
+        counted(backup.total_bytes, "byte")
     )
     if backup.skipped:
         detail += "; not backed up: " + ", ".join(backup.skipped)
@@ -508,9 +509,9 @@ def delete_backups(
         free_contents(ctx, orphans, progress)
     with contextlib.suppress(OperationFailedError):  # a damaged manifest: verify says so
         orphans |= set(collect_garbage(ctx).blobs)
-    freed = f"{len(orphans)} stored files freed"
+    freed = f"{counted(len(orphans), 'stored file')} freed"
     if len(backups) > 1:
-        freed = f"deleted with {len(backups) - 1} other backups: {freed} in all"
+        freed = f"deleted with {counted(len(backups) - 1, 'other backup')}: {freed} in all"
     for backup in backups:
         env = ctx.environments.by_id(backup.environment_id)
         if env is not None:

@@ -29,6 +29,7 @@ from envops_desktop.domain.progress import (
     ProgressMeter,
     ignore_progress,
 )
+from envops_desktop.domain.wording import counted
 from envops_desktop.service.backups import back_up_before_restore
 from envops_desktop.service.context import (
     UPLOAD_PREFIX,
@@ -376,7 +377,7 @@ def _record_imported(
             env,
             ActivityAction.BACKUP_CREATED,
             Outcome.SUCCESS,
-            f"{backup.name} (imported from {file_name}): {backup.file_count} files",
+            f"{backup.name} (imported from {file_name}): {counted(backup.file_count, 'file')}",
         )
 
 

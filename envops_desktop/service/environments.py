@@ -14,6 +14,7 @@ from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import Environment, RestoreCommand
 from envops_desktop.domain.paths import is_utf8_text, relative_path_problem, shown
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ignore_progress
+from envops_desktop.domain.wording import counted
 from envops_desktop.service.backups import forget_backups, free_contents
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.folder_reach import is_folder
@@ -231,7 +232,7 @@ def remove_environment(
                     ActivityAction.ENVIRONMENT_REMOVED,
                     ctx.user,
                     Outcome.SUCCESS,
-                    f"{env.path} left untouched; {len(backups)} backups deleted",
+                    f"{env.path} left untouched; {counted(len(backups), 'backup')} deleted",
                 )
             free_contents(ctx, orphans, progress)
         for name in COMMAND_NAMES:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from envops_desktop.domain.enums import BackupOrigin
 from envops_desktop.domain.models import Backup, Environment
 from envops_desktop.domain.retention import ALWAYS_KEPT, RetentionRule
+from envops_desktop.domain.wording import counted
 from envops_desktop.service import backups as backup_ops
 from envops_desktop.service.context import ServiceContext
 
@@ -40,7 +41,7 @@ class RetentionReport:
         if not self.removed:
             return f"{self.environment}: retention removes nothing."
         count = len(self.removed)
-        backups = "1 backup" if count == 1 else f"{count} backups"
+        backups = counted(count, "backup")
         verb = "would be removed" if self.dry_run else "were removed"
         if count == 1:
             verb = verb.replace("were", "was")

@@ -31,6 +31,7 @@ from envops_desktop.domain.progress import (
     ProgressCallback,
     ProgressMeter,
 )
+from envops_desktop.domain.wording import counted
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.service.shared_layout import (
     BACKUP,
@@ -89,12 +90,10 @@ class SyncReport:
     def summary(self) -> str:
         """What the sync did, in a sentence or two."""
 
-        def backups(count: int) -> str:
-            return "1 backup" if count == 1 else f"{count} backups"
-
-        said = f"Shared {backups(len(self.pushed))}; took in {backups(len(self.pulled))}."
+        pushed, pulled = counted(len(self.pushed), "backup"), counted(len(self.pulled), "backup")
+        said = f"Shared {pushed}; took in {pulled}."
         if self.deleted:
-            said += f" Deleted {backups(len(self.deleted))} the team deleted."
+            said += f" Deleted {counted(len(self.deleted), 'backup')} the team deleted."
         if self.unmapped:
             said += (
                 "\nIn the store but not here: "

@@ -14,6 +14,7 @@ from envops_desktop.domain.progress import (
     ProgressMeter,
     ignore_progress,
 )
+from envops_desktop.domain.wording import counted
 from envops_desktop.service.context import ServiceContext
 from envops_desktop.store.helper_progress import run_counted, shown_on
 
@@ -114,7 +115,7 @@ def store_problems(
     every environment may have its "nightly"."""
 
     def others(more: int) -> str:
-        return f", and {more} more backup{'s' if more > 1 else ''}" if more else ""
+        return f", and {counted(more, 'more backup')}" if more else ""
 
     def backup_name(backup: Backup) -> str:
         environment = environment_names.get(backup.environment_id)

@@ -22,6 +22,7 @@ from envops_desktop.domain.errors import OperationFailedError
 from envops_desktop.domain.ids import new_id
 from envops_desktop.domain.models import has_content
 from envops_desktop.domain.progress import CancelToken, ProgressCallback, ProgressMeter
+from envops_desktop.domain.wording import counted
 from envops_desktop.service.context import EXPORT_SCRATCH_PREFIX, ServiceContext
 from envops_desktop.service.shared_layout import (
     BACKUP,
@@ -53,9 +54,10 @@ class CopyReport:
 
     def summary(self) -> str:
         return (
-            f"Copied {len(self.copied)} backups to {self.where} ({len(self.already)} were "
-            f"there already); all {len(self.copied) + len(self.already)} read back and "
-            f"verified, {self.verified_files} stored files."
+            f"Copied {counted(len(self.copied), 'backup')} to {self.where} ({len(self.already)} "
+            f"{'was' if len(self.already) == 1 else 'were'} there already); all "
+            f"{len(self.copied) + len(self.already)} read back and verified, "
+            f"{counted(self.verified_files, 'stored file')}."
         )
 
 
@@ -70,8 +72,9 @@ class CopyBackReport:
 
     def summary(self) -> str:
         said = (
-            f"Copied {len(self.copied)} backups from {self.where} ({self.already} were here "
-            "already), every stored file checked against its SHA-256."
+            f"Copied {counted(len(self.copied), 'backup')} from {self.where} ({self.already} "
+            f"{'was' if self.already == 1 else 'were'} here already), every stored file checked "
+            "against its SHA-256."
         )
         if self.unmapped:
             said += (
@@ -167,7 +170,8 @@ def _verify(
     lacking = [sha for sha in sizes if sha not in parts]
     if lacking:
         raise OperationFailedError(
-            f"The copy in {objects.where} lacks {len(lacking)} stored files; run the copy again."
+            f"The copy in {objects.where} lacks {counted(len(lacking), 'stored file')}; run the "
+            "copy again."
         )
     order = sorted(parts, key=lambda sha: parts[sha][0][2:4])
     meter = ProgressMeter(progress, "verifying", sum(sizes.values()))

@@ -30,6 +30,23 @@ def test_verifying_a_whole_store_from_the_file_menu_says_so_and_asks_nothing(
     assert QApplication.activeModalWidget() is None
 
 
+def test_a_configuration_of_one_file_is_counted_in_the_singular(qtbot, window, service, tmp_path):
+    root = tmp_path / "motd"
+    root.mkdir()
+    (root / "motd").write_bytes(b"!")
+    service.add_environment("motd", root, version="1")
+    window.controller.refresh()
+    select_environment(window, "motd")
+
+    answered = when_modal(lambda dialog: dialog.accept(), named="createBackupDialog")
+    press_shortcut(qtbot, window, "Ctrl+B")
+    qtbot.waitUntil(answered)
+    _banner_says(qtbot, window, "Backed up motd as ")
+    assert window.banner.text.endswith(" (1 file).")
+    _verify_from_the_file_menu(qtbot, window)
+    _banner_says(qtbot, window, "The store is whole: 1 stored file read back, none missing")
+
+
 def test_a_damaged_store_lists_the_file_and_backup_that_need_it_and_repair_mends_it(
     qtbot, window, service, environment, tmp_path
 ):

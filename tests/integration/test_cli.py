@@ -1620,11 +1620,31 @@ def test_gc_frees_content_a_killed_backup_left_and_a_dry_run_only_says_so(cli, b
     assert json.loads(cli("verify", "--json")[1])["unreferenced"] == left
 
     code, out, _ = cli("gc")
-    assert code == 0 and f"freed {left} stored files" in out
+    assert code == 0 and f"Freed {left} stored files" in out
     report = json.loads(cli("verify", "--json")[1])
     assert report["unreferenced"] == 0 and report["missing"] == [] and report["damaged"] == []
     mess_up(billing)
     assert cli("restore", "billing", "kept", "--yes", "--no-backup-first")[0] == 0
+
+
+def test_a_configuration_of_one_file_is_counted_in_the_singular_everywhere(cli, tmp_path):
+    root = tmp_path / "motd"
+    root.mkdir()
+    (root / "motd").write_bytes(b"!")
+    assert cli("env", "add", "motd", "--path", str(root), "--version", "1")[0] == 0
+
+    code, out, _ = cli("backup", "create", "motd")
+    assert code == 0 and out.rstrip().endswith(": 1 file, 1 byte."), out
+    assert "(manual): 1 file, 1 byte" in cli("activity")[1]
+    assert cli("verify")[1].startswith("1 stored file checked: 0 missing")
+    code, out, _ = cli("restore", "motd", "latest", "--to", str(tmp_path / "aside"), "--dry-run")
+    assert code == 0 and "1 file, 1 byte. motd stays as it is." in out, out
+
+    backup = json.loads(cli("backup", "list", "motd", "--json")[1])[0]["id"]
+    assert cli("backup", "delete", backup)[0] == 0
+    code, out, _ = cli("backup", "empty-bin", "--yes")
+    assert (code, out) == (0, "Freed 1 backup from Deleted.\n")
+    assert cli("gc")[1].startswith("Freed 0 stored files no backup needs (0 bytes)")
 
 
 def test_verify_says_what_unreferenced_files_are_and_which_command_frees_them(
