@@ -211,16 +211,24 @@ def unusable(path: Path, error: sqlite3.DatabaseError) -> str:
             f"{path} is damaged ({text}). Move it aside and restore it from a copy; "
             "EnvOps changed nothing."
         )
-    if ("readonly" in text or "unable to open" in text) and not os.access(path, os.W_OK):
+    if "readonly" in text or "unable to open" in text:
         if _on_read_only_disk(path):
             return (
                 f"Cannot use {path}: it is on a disk mounted read-only ({text}). Mount it "
                 "read-write, or choose another data folder."
             )
-        return (  # another user's data folder (one made by running EnvOps with sudo)
-            f"Cannot use {path}: this user may not write to it ({text}). Run EnvOps as the "
-            "user who owns it, or choose another data folder."
-        )
+        if not os.access(path, os.W_OK):  # another user's (one made by running with sudo)
+            return (
+                f"Cannot use {path}: this user may not write to it ({text}). Run EnvOps as "
+                "the user who owns it, or choose another data folder."
+            )
+        # The file is writable but SQLite also writes its journal beside it.
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            return (
+                f"Cannot use {path}: this user may not write in its folder, {path.parent}, "
+                f"where the database keeps its journal ({text}). Let this user write there, or "
+                "choose another data folder."
+            )
     return f"Cannot use {path}: {text}."
 
 

@@ -27,3 +27,15 @@ def test_another_users_database_says_whose_it_is_to_write(tmp_path, monkeypatch)
         f"Cannot use {database}: this user may not write to it (attempt to write a readonly "
         "database). Run EnvOps as the user who owns it, or choose another data folder."
     )
+
+
+def test_a_database_in_a_folder_this_user_may_not_write_in_names_the_folder(tmp_path, monkeypatch):
+    database = tmp_path / "envops.sqlite3"
+    sqlite3.connect(database).close()
+    monkeypatch.setattr(os, "access", lambda path, mode: path == database)
+    said = unusable(database, sqlite3.OperationalError("attempt to write a readonly database"))
+    assert said == (
+        f"Cannot use {database}: this user may not write in its folder, {tmp_path}, where the "
+        "database keeps its journal (attempt to write a readonly database). Let this user "
+        "write there, or choose another data folder."
+    )
