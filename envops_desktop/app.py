@@ -158,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.exit_when_shown:
         QTimer.singleShot(0, app.quit)
     if args.file:
-        window.import_configuration(Path(args.file))
+        window.open_configuration_file(Path(args.file))
     code = app.exec()
     service.close()
     from envops_desktop.controller.operation_runner import threads_let_go

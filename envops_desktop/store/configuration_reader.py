@@ -370,6 +370,7 @@ def peek_environment_name(path: Path) -> str | None:
             name = json.loads(archive.read(info)).get("environment_name")
     except (
         InvalidConfigurationFileError,
+        NotFoundError,  # the upload says so in its own words
         KeyError,
         ValueError,
         AttributeError,

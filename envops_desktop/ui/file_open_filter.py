@@ -19,6 +19,6 @@ class FileOpenFilter(QObject):
         if event.type() == QEvent.Type.FileOpen and isinstance(event, QFileOpenEvent):
             path = Path(event.file())
             if path.suffix.lower() == ".zip":
-                self._window.import_configuration(path)
+                self._window.open_configuration_file(path)
                 return True
         return super().eventFilter(watched, event)

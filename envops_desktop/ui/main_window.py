@@ -439,6 +439,13 @@ class MainWindow(QMainWindow):
         if matches:
             self.environments.select(matches[0].id)
 
+    def open_configuration_file(self, path: Path) -> None:
+        """A configuration file opened with the app (named to it in a terminal or by a
+        file manager, or sent by Finder): the import flow, for the environment the file
+        names where there is one, whichever was selected; otherwise as a dropped file."""
+        self.select_environment_for(path)
+        self.import_configuration(path)
+
     def import_configuration(self, path: Path | None = None) -> None:
         """The import flow: the Import dialog for the selected environment, `path` uploading.
 

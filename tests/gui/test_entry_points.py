@@ -118,3 +118,83 @@ def test_a_crash_over_a_name_that_is_not_utf8_is_written_to_the_log_it_points_to
     assert "Traceback" in logged and ", in refresh\n" in logged  # from F5, in its slot
     assert "RuntimeError: cannot parse /srv/caf\\udce9.conf" in logged
     assert "Logging error" not in ended.stderr
+
+
+# The app as a file association or a terminal starts it: `envops-desktop FILE`. Once the
+# Import dialog has read the file, its words are printed; Escape closes it, then Ctrl+Q.
+_STARTED_WITH_A_FILE = """
+import sys
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+from envops_desktop import app
+
+qapp = QApplication([sys.argv[0]])
+waited = []
+
+def read_the_import_dialog_once_it_has_read_the_file():
+    dialog = QApplication.activeModalWidget()
+    said = dialog and dialog.findChild(object, "uploadedFileLabel")
+    refused = dialog and dialog.findChild(object, "uploadErrorLabel")
+    if not (said and said.isVisible()) and not (refused and refused.isVisible()):
+        waited.append(50)
+        if sum(waited) > 20_000:
+            print("no Import dialog read the file in 20 s", flush=True)
+            qapp.quit()
+            return
+        QTimer.singleShot(50, read_the_import_dialog_once_it_has_read_the_file)
+        return
+    window = next(w for w in qapp.topLevelWidgets() if w.objectName() == "mainWindow")
+    selected = window.controller.selected_environment
+    print(selected and selected.name, flush=True)
+    print(dialog.objectName(), (said if said.isVisible() else refused).text(), flush=True)
+    QTest.keyClick(dialog, Qt.Key.Key_Escape)
+    QTimer.singleShot(0, quit_once_the_window_is_in_front)
+
+def quit_once_the_window_is_in_front():
+    window = next(w for w in qapp.topLevelWidgets() if w.objectName() == "mainWindow")
+    if QApplication.activeModalWidget() is not None or not window.isActiveWindow():
+        window.activateWindow()  # its shortcuts work once it is
+        QTimer.singleShot(50, quit_once_the_window_is_in_front)
+        return
+    QTest.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+
+QTimer.singleShot(0, read_the_import_dialog_once_it_has_read_the_file)
+sys.exit(app.main(["--data-dir", *sys.argv[1:]]))
+"""
+
+
+def _start_the_app_with(tmp_path: Path, *argv: str) -> str:
+    ended = subprocess.run(
+        [sys.executable, "-c", _STARTED_WITH_A_FILE, str(tmp_path / "data"), *argv],
+        cwd=tmp_path,  # where a terminal's user stands, naming the file relative to it
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert ended.returncode == 0, ended.stderr
+    return ended.stdout.strip()
+
+
+def test_the_app_started_with_a_configuration_file_opens_it_in_the_import_dialog(tmp_path):
+    from envops_desktop.service import EnvOpsService
+    from tests.zips import simple_configuration
+
+    service = EnvOpsService(tmp_path / "data")
+    for name in ("analytics", "billing"):
+        (tmp_path / name).mkdir()
+        service.add_environment(name, tmp_path / name, version="4.2.0")
+    service.close()
+    simple_configuration(tmp_path / "from explorer.envops.zip", exported_from="billing")
+
+    said = _start_the_app_with(tmp_path, str(tmp_path / "from explorer.envops.zip"))
+    selected, dialog = said.split("\n")
+    assert selected == "billing"  # the environment its manifest names, nothing selected before
+    assert dialog.startswith("importConfigurationDialog <b>from explorer.envops.zip</b>")
+    assert "Environment billing, version 4.2.0" in dialog
+    assert _start_the_app_with(tmp_path, "from explorer.envops.zip") == said
+    assert _start_the_app_with(tmp_path, "typo.zip").endswith(
+        "\nimportConfigurationDialog typo.zip does not exist; nothing was changed."
+    )
+    assert not any((tmp_path / "billing").iterdir())  # read, never imported

@@ -440,36 +440,17 @@ def test_export_then_import_on_another_data_dir_reproduces_the_environment(
     other.close()
 
 
-def test_opening_the_app_with_a_file_opens_the_import_dialog_with_it(
+def test_a_file_opened_from_finder_opens_the_import_dialog_for_the_environment_it_names(
     qtbot, window, service, environment, tmp_path
 ):
-    other = tmp_path / "other"
-    other.mkdir()
-    service.add_environment("other", other, version="1")
-    window.controller.refresh()
-    seen = {}
-
-    def look(dialog) -> None:
-        qtbot.waitUntil(lambda: dialog._upload is None, timeout=20_000)
-        seen["dialog"] = dialog.objectName()
-        seen["label"] = dialog.findChild(object, "uploadedFileLabel").text()
-        dialog.reject()
-
-    when_modal(look)
-    # What a file association does: the app starts with the file and nothing selected.
-    window.import_configuration(simple_configuration(tmp_path / "from-explorer.zip"))
-    qtbot.waitUntil(lambda: "label" in seen, timeout=20_000)
-    assert seen["dialog"] == "importConfigurationDialog"
-    assert "from-explorer.zip" in seen["label"]
-    assert window.controller.selected_environment.name == "billing"  # named in its manifest
-
-
-def test_a_file_opened_from_finder_opens_the_import_dialog(qtbot, window, environment, tmp_path):
     from PySide6.QtGui import QFileOpenEvent
 
     from envops_desktop.ui.file_open_filter import FileOpenFilter
 
+    (tmp_path / "analytics").mkdir()
+    service.add_environment("analytics", tmp_path / "analytics", version="4.2.0")
     window.controller.refresh()
+    select_environment(window, "analytics")
     opened = []
 
     def look(dialog) -> None:
@@ -484,6 +465,7 @@ def test_a_file_opened_from_finder_opens_the_import_dialog(qtbot, window, enviro
         qtbot.waitUntil(lambda: opened == ["importConfigurationDialog"])
     finally:
         QApplication.instance().removeEventFilter(file_filter)
+    assert window.controller.selected_environment.name == "billing"  # the file's, not analytics
 
 
 def test_a_setuid_file_imports_without_its_bit_unless_the_user_keeps_privileges(
