@@ -49,7 +49,7 @@ from envops_desktop.ui.changes_dialog import (
     when_listed,
 )
 from envops_desktop.ui.dialog_buttons import cancel_or_erase
-from envops_desktop.ui.drop_zone import DropZone
+from envops_desktop.ui.drop_zone import ACCEPTED_SUFFIXES, DropZone
 from envops_desktop.ui.file_chooser import FileChooser
 from envops_desktop.ui.icons import icon
 from envops_desktop.ui.label_text import plain_label, rich, rich_label
@@ -319,9 +319,8 @@ class ImportConfigurationDialog(QDialog):
             self,
             "chooseConfigurationFileDialog",
             self.tr("Choose a configuration file"),
-            self.tr(
-                "Configuration files and archives (*.zip *.tar *.tar.gz *.tgz *.tar.zst *.tzst "
-                "*.tar.bz2 *.tbz2 *.tar.xz *.txz);;All files (*)"
+            self.tr("Configuration files and archives ({patterns});;All files (*)").format(
+                patterns=" ".join(f"*{suffix}" for suffix in ACCEPTED_SUFFIXES)
             ),
         )
         if path is not None:
