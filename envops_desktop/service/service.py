@@ -34,7 +34,7 @@ from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.service import backups as backup_ops
 from envops_desktop.service import environments as environment_ops
 from envops_desktop.service import file_samples
-from envops_desktop.service.backup_references import pick_backup
+from envops_desktop.service.backup_references import LATEST, pick_backup
 from envops_desktop.service.context import SHARED_STORE_SETTINGS, ServiceContext
 from envops_desktop.service.flushing import settle_detached
 from envops_desktop.service.garbage import GarbageReport, collect_garbage, waiting_for_backups
@@ -369,6 +369,11 @@ class EnvOpsService:
         # One left blank, or only spaces, is named for the backup's time.
         named = name is not None and name.strip() != ""
         name = short_printable(name, "A backup's name", MAX_BACKUP_NAME_LENGTH) if named else None
+        if name == LATEST:  # a backup so named could never be restored by its name
+            raise InvalidInputError(
+                f"{LATEST!r} stands for the newest backup of an environment wherever a backup "
+                "is named; give this one another name."
+            )
         with self._ctx.locks.environment(env.id, env.name):
             return backup_ops.create_backup_locked(
                 self._ctx,

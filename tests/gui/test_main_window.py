@@ -178,6 +178,21 @@ def test_a_backup_name_typed_in_the_dialog_stops_at_its_limit(qtbot, window, env
     qtbot.waitUntil(lambda: backup_rows(window) == ["a" * 100], timeout=10_000)
 
 
+def test_a_backup_named_latest_in_the_dialog_is_refused_with_why(qtbot, window, environment):
+    window.controller.refresh()
+    select_environment(window, "billing")
+
+    def type_latest(dialog: QDialog) -> None:
+        QTest.keyClicks(dialog.findChild(QLineEdit), "latest")
+        dialog.accept()
+
+    when_modal(type_latest, named="createBackupDialog")
+    press_shortcut(qtbot, window, "Ctrl+B")
+    qtbot.waitUntil(lambda: window.banner.kind == "error", timeout=10_000)
+    assert "'latest' stands for the newest backup of an environment" in window.banner.text
+    assert backup_rows(window) == []
+
+
 def test_opening_the_backups_tab_in_a_narrow_window_leaves_the_environments_list_as_it_is(
     qtbot, window, service, environment
 ):

@@ -1858,6 +1858,21 @@ def test_a_backup_name_that_is_too_long_or_not_printable_is_refused(cli, billing
     assert cli("backup", "list", "billing", "--json")[1].strip() == "[]"
 
 
+def test_a_backup_cannot_be_named_latest_which_names_the_newest(cli, billing):
+    assert cli("backup", "create", "billing", "--name", "golden")[0] == 0
+    code, _, err = cli("backup", "create", "billing", "--name", " latest ")
+
+    assert code == 1
+    assert err == (
+        "envops: 'latest' stands for the newest backup of an environment wherever a backup is "
+        "named; give this one another name.\n"
+    )
+    assert [b["name"] for b in json.loads(cli("backup", "list", "billing", "--json")[1])] == [
+        "golden"
+    ]
+    assert cli("backup", "create", "billing", "--name", "Latest")[0] == 0  # not the word
+
+
 @pytest.mark.parametrize("name", ["", "   ", "\t"], ids=["empty", "spaces", "a tab"])
 def test_a_backup_name_left_blank_is_named_for_the_backups_time(cli, billing, name):
     code, out, _ = cli("backup", "create", "billing", "--name", name, "--json")
