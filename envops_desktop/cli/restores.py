@@ -35,6 +35,7 @@ from envops_desktop.domain.paths import from_where_you_stand, within
 from envops_desktop.domain.progress import CancelToken
 from envops_desktop.domain.wording import counted
 from envops_desktop.service import EnvOpsService
+from envops_desktop.service.backup_references import LIVE
 
 if TYPE_CHECKING:
     from envops_desktop.service.configuration_files import CheckedConfigurationFile
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
 def _diff_side(service: EnvOpsService, environment: str | None, side: str) -> str:
     """One side of `envops diff` as the id or "live" that `compare` takes."""
-    if side == "live":
+    if side == LIVE:
         return side
     if environment is not None:
         return service.find_backup(environment, side).id

@@ -4,6 +4,12 @@ from envops_desktop.domain.errors import InvalidInputError, NotFoundError
 from envops_desktop.domain.models import Backup, Environment
 
 LATEST = "latest"
+LIVE = "live"  # in a comparison, an environment's folder as it is now
+# What these words stand for where a backup is named, so none can be a backup's name.
+RESERVED_NAMES = {
+    LATEST: "the newest backup of an environment wherever a backup is named",
+    LIVE: "an environment's folder as it is now wherever backups are compared",
+}
 
 
 def pick_backup(environment: Environment, backups: list[Backup], reference: str) -> Backup:

@@ -34,7 +34,7 @@ from envops_desktop.domain.recycle_bin import DEFAULT_BIN_DAYS
 from envops_desktop.service import backups as backup_ops
 from envops_desktop.service import environments as environment_ops
 from envops_desktop.service import file_samples
-from envops_desktop.service.backup_references import LATEST, pick_backup
+from envops_desktop.service.backup_references import LIVE, RESERVED_NAMES, pick_backup
 from envops_desktop.service.context import SHARED_STORE_SETTINGS, ServiceContext
 from envops_desktop.service.flushing import settle_detached
 from envops_desktop.service.garbage import GarbageReport, collect_garbage, waiting_for_backups
@@ -369,10 +369,9 @@ class EnvOpsService:
         # One left blank, or only spaces, is named for the backup's time.
         named = name is not None and name.strip() != ""
         name = short_printable(name, "A backup's name", MAX_BACKUP_NAME_LENGTH) if named else None
-        if name == LATEST:  # a backup so named could never be restored by its name
+        if name in RESERVED_NAMES:  # a backup so named could not be told from what it means
             raise InvalidInputError(
-                f"{LATEST!r} stands for the newest backup of an environment wherever a backup "
-                "is named; give this one another name."
+                f"{name!r} stands for {RESERVED_NAMES[name]}; give this backup another name."
             )
         with self._ctx.locks.environment(env.id, env.name):
             return backup_ops.create_backup_locked(
@@ -716,9 +715,9 @@ class EnvOpsService:
         from envops_desktop.domain.changes import TreeChanges
         from envops_desktop.service import tree_diff
 
-        if first == second == "live":
+        if first == second == LIVE:
             raise InvalidInputError("Compare live with a backup: name one of them.")
-        backups = {name: self.get_backup(name) for name in (first, second) if name != "live"}
+        backups = {name: self.get_backup(name) for name in (first, second) if name != LIVE}
         one, *other = backups.values()
         if other and other[0].environment_id != one.environment_id:
             raise InvalidInputError(
@@ -726,7 +725,7 @@ class EnvOpsService:
                 "backups of one."
             )
         recorded = {name: self._recorded(backup) for name, backup in backups.items()}
-        if "live" in (first, second):
+        if LIVE in (first, second):
             env = self.get_environment(one.environment_id)
             live = tree_diff.live_tree(
                 self._ctx,
@@ -734,8 +733,8 @@ class EnvOpsService:
                 cancel or CancelToken(),
                 against=lambda: self._ctx.backups.entries(one.id),
             )
-            recorded["live"] = tree_diff.held(live)
-        names = {name: backup.name for name, backup in backups.items()} | {"live": "live"}
+            recorded[LIVE] = tree_diff.held(live)
+        names = {name: backup.name for name, backup in backups.items()} | {LIVE: LIVE}
         changes = tuple(tree_diff.changes(recorded[first], recorded[second]))
         return TreeChanges(before=names[first], after=names[second], changes=changes)
 

@@ -190,6 +190,7 @@ def test_a_backup_named_latest_in_the_dialog_is_refused_with_why(qtbot, window, 
     press_shortcut(qtbot, window, "Ctrl+B")
     qtbot.waitUntil(lambda: window.banner.kind == "error", timeout=10_000)
     assert "'latest' stands for the newest backup of an environment" in window.banner.text
+    assert window.banner.text.endswith("give this backup another name.")
     assert backup_rows(window) == []
 
 

@@ -1858,19 +1858,25 @@ def test_a_backup_name_that_is_too_long_or_not_printable_is_refused(cli, billing
     assert cli("backup", "list", "billing", "--json")[1].strip() == "[]"
 
 
-def test_a_backup_cannot_be_named_latest_which_names_the_newest(cli, billing):
+@pytest.mark.parametrize(
+    ("name", "meaning"),
+    [
+        (" latest ", "the newest backup of an environment wherever a backup is named"),
+        ("live", "an environment's folder as it is now wherever backups are compared"),
+    ],
+)
+def test_a_backup_cannot_be_named_latest_or_live_which_mean_something_else(
+    cli, billing, name, meaning
+):
     assert cli("backup", "create", "billing", "--name", "golden")[0] == 0
-    code, _, err = cli("backup", "create", "billing", "--name", " latest ")
+    code, _, err = cli("backup", "create", "billing", "--name", name)
 
     assert code == 1
-    assert err == (
-        "envops: 'latest' stands for the newest backup of an environment wherever a backup is "
-        "named; give this one another name.\n"
-    )
+    assert err == f"envops: {name.strip()!r} stands for {meaning}; give this backup another name.\n"
     assert [b["name"] for b in json.loads(cli("backup", "list", "billing", "--json")[1])] == [
         "golden"
     ]
-    assert cli("backup", "create", "billing", "--name", "Latest")[0] == 0  # not the word
+    assert cli("backup", "create", "billing", "--name", name.title())[0] == 0  # not the word
 
 
 @pytest.mark.parametrize("name", ["", "   ", "\t"], ids=["empty", "spaces", "a tab"])
