@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _WINDOWS = os.name == "nt"
+# What Windows refuses in a file name (and `/` everywhere, `:` in macOS's Finder).
+_NOT_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 _NAME_MAX = 255  # bytes in one name: ext4, XFS, Btrfs, APFS (NTFS: 255 UTF-16 units)
 
 
@@ -83,8 +85,15 @@ def from_where_you_stand(folder: str, where: str, path: str) -> str:
 
 def export_file_name(environment: str, backup: str) -> str:
     """The name a backup's configuration file is given when the user names only its folder
-    (the Export dialog suggests it too): environment and backup, no folder separator."""
-    return f"{environment} {backup}".replace("/", "-") + ".envops.zip"
+    (the Export dialog suggests it too): environment and backup, with a dash for each
+    character a file name may not hold on Windows, macOS or Linux (a default backup name's
+    `16:15` among them): such a file is carried from one computer to another."""
+    suffix = ".envops.zip"
+    stem = _NOT_IN_FILE_NAMES.sub("-", f"{environment} {backup}")
+    # Names of 100 characters each, in a script of 3 bytes a character, are too long for one.
+    room = _NAME_MAX - len(suffix)
+    stem = stem.encode()[:room].decode(errors="ignore")
+    return stem + suffix
 
 
 def link_target_escapes(link_path: str, target: str) -> bool:

@@ -1573,6 +1573,18 @@ def test_an_export_into_a_folder_is_named_as_the_window_names_it_and_never_writt
     assert cli("diff", backup["id"], "live")[1].endswith(": no changes.\n")
 
 
+def test_a_backup_named_for_its_time_exports_into_a_folder_with_no_colon_in_the_name(
+    cli, billing, tmp_path
+):
+    backup = json.loads(cli("backup", "create", "billing", "--json")[1])
+    assert re.fullmatch(r"Backup \d{4}-\d\d-\d\d \d\d:\d\d", backup["name"])
+
+    assert cli("backup", "export", backup["id"], str(tmp_path))[0] == 0
+
+    written = tmp_path / f"billing {backup['name'].replace(':', '-')}.envops.zip"
+    assert written.is_file()  # a name Windows, a USB stick's FAT and Finder all take
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="setuid-root files and owners need root (CI)")
 def test_an_imported_file_sets_no_owners_setuid_or_trusted_attributes_unless_allowed(
     cli, billing, tmp_path

@@ -72,3 +72,24 @@ def test_a_path_that_passes_never_climbs_out(parts):
         for part in path.split("/"):
             depth += -1 if part == ".." else 1
             assert depth > 0
+
+
+@pytest.mark.parametrize(
+    ("environment", "backup", "name"),
+    [
+        ("billing", "nightly", "billing nightly.envops.zip"),
+        ("billing", "Backup 2026-12-07 16:15", "billing Backup 2026-12-07 16-15.envops.zip"),
+        ("eu/billing", 'v2 "final" <ok>?', "eu-billing v2 -final- -ok--.envops.zip"),
+        ("a\\b|c*d", "nightly", "a-b-c-d nightly.envops.zip"),
+    ],
+)
+def test_an_exports_file_name_holds_nothing_a_file_name_may_not_on_any_system(
+    environment, backup, name
+):
+    assert paths.export_file_name(environment, backup) == name
+
+
+def test_an_exports_file_name_of_two_long_names_in_a_wide_script_fits_in_one_name():
+    name = paths.export_file_name("請求" * 50, "毎晩のバックアップ" * 11)
+    assert name.endswith(".envops.zip") and name.startswith("請求請求")
+    assert len(name.encode()) <= 255
