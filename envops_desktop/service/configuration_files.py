@@ -30,7 +30,6 @@ from envops_desktop.domain.progress import (
     ignore_progress,
 )
 from envops_desktop.domain.wording import counted
-from envops_desktop.service.backups import back_up_before_restore
 from envops_desktop.service.context import (
     UPLOAD_PREFIX,
     ServiceContext,
@@ -426,8 +425,6 @@ class ImportInOnePass:
         self,
         ctx: ServiceContext,
         checked: CheckedConfigurationFile,
-        backup_first: bool,
-        progress: ProgressCallback,
     ) -> None:
         refuse_unanswered(checked)
         self._ctx = ctx
@@ -436,8 +433,6 @@ class ImportInOnePass:
         self._file_name = checked.file_name
         self.manifest, self._members = checked.manifest, checked.members
         self._policy = checked.policy
-        self._backup_first = backup_first
-        self._progress = progress
         self._env: Environment | None = None
         self._backup: Backup | None = None
 
@@ -483,15 +478,7 @@ class ImportInOnePass:
                     self._policy,
                 )
                 meter.finish()
-                if self._backup_first:  # only now: a refused file must leave no backup behind
-                    back_up_before_restore(
-                        ctx,
-                        env,
-                        f"Before importing '{self._file_name}'",
-                        self._progress,
-                        cancel,
-                    )
-                # Dated now, after the backup taken first, as when the file was staged.
+                # Dated once the whole file has passed, as when the file was staged.
                 recorded = replace(backup, created_at=utc_now())
                 _record_imported(
                     ctx, env, recorded, self.manifest, staged, self._file_name, self._policy

@@ -263,6 +263,7 @@ def restore_locked(
     team: "TeamLock | None" = None,
     only: list[str] | None = None,
     report: "bytearray | Background[bytearray] | None" = None,
+    back_up_first: Callable[[], object] | None = None,
 ) -> tuple[Environment, JournalEntry | None]:
     """Replace `env`'s configuration with `backup` (the caller holds the environment's lock,
     and has put right what its earlier restores left: `put_right_earlier_restores`).
@@ -278,7 +279,10 @@ def restore_locked(
     `report`, what it changes as `TreeChanges` JSON (worked out by the caller before
     anything changed, or to be worked out beside the writing: started once the first files
     are written, waited for before anything in the folder moves), is kept with its activity
-    entry.
+    entry. `back_up_first` backs the folder up once the new tree is written and the
+    pre-restore command has run, just before the swap: the backup then holds the folder as
+    the restore replaces it, with what a service stopped by that command wrote on its way
+    down, and what was written meanwhile.
     """
     fence = team.check if team is not None else _nothing
     start_helpers_early(workload(backup.total_bytes, backup.file_count))
@@ -322,6 +326,8 @@ def restore_locked(
             _run_command(
                 ctx, entry, env.pre_restore_command, target, progress, cancel, "pre-restore"
             )
+        if back_up_first is not None:
+            back_up_first()
         left = LeftAsTheyAre(Excludes(env.excludes), only)
         if only is not None:
             make_folders_holding(target, staging, left)

@@ -79,7 +79,8 @@ def carry_out(
     opened_store: "OpenedStore | None",
     settle_later: bool,
 ) -> "tuple[Environment, JournalEntry | None]":
-    """Check, lock, back up first if the plan says so, then restore. Returns the refreshed
+    """Check, lock, then restore, backing up first if the plan says so (just before the
+    swap, `restore_locked`). Returns the refreshed
     environment and, with `settle_later`, the journal entry still to be settled. A restore
     that is cancelled leaves no backup taken for it."""
     what = A_CONFIGURATION_FILE if plan.importing else A_BACKUP
@@ -101,11 +102,14 @@ def carry_out(
             # nothing in the folder, and an import's file is not yet taken in), to refuse a
             # restore the user saw other changes of.
             report = _checked_report(env, plan, plan.previewed, cancel)
-        taken_first = None
-        if plan.back_up_first_as is not None:
-            taken_first = backup_ops.back_up_before_restore(
-                ctx, env, plan.back_up_first_as, progress, cancel
-            )
+        taken_first: list[Backup] = []
+        first_as = plan.back_up_first_as
+
+        def back_up_first() -> None:
+            assert first_as is not None
+            backup = backup_ops.back_up_before_restore(ctx, env, first_as, progress, cancel)
+            taken_first.extend([backup] if backup is not None else [])
+
         if plan.previewed is None:
             report = _report(env, plan, cancel)
         try:
@@ -123,10 +127,11 @@ def carry_out(
                 team=team,
                 only=plan.only,
                 report=report,
+                back_up_first=None if first_as is None else back_up_first,
             )
         except OperationCancelledError:
-            if taken_first is not None:
-                backup_ops.delete_backups(ctx, [taken_first])
+            if taken_first:
+                backup_ops.delete_backups(ctx, taken_first)
             raise
 
 

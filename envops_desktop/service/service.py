@@ -1094,14 +1094,14 @@ class EnvOpsService:
 
         configuration_files.refuse_unanswered(checked)
         checked = self.as_imported_into(environment, checked)
-        one_pass = configuration_files.ImportInOnePass(self._ctx, checked, backup_first, progress)
+        one_pass = configuration_files.ImportInOnePass(self._ctx, checked)
         plan = RestorePlan(
             one_pass.manifest.version,
             SpaceNeeded(one_pass.manifest.written_bytes),
             ActivityAction.CONFIGURATION_IMPORTED,
             one_pass.backup_for,
             self._file_tree(checked),
-            None,  # taken once the file has passed, inside the pass
+            f"Before importing '{checked.file_name}'" if backup_first else None,
             one_pass.write_tree,
             subject=f"the import of '{checked.file_name}'",
             caveats=checked.caveats,

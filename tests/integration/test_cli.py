@@ -1005,9 +1005,10 @@ def test_import_and_export_from_the_command_line(cli, billing, tmp_path):
     assert code == 0, out
     assert (billing / "conf.d" / "db.ini").read_text() == "[db]\nhost=replica\n"
     backups = json.loads(cli("backup", "list", "billing", "--json")[1])
-    assert backups[0]["origin"] == "imported"
+    # Newest first: the backup taken just before the swap, then the file's own.
+    assert [b["origin"] for b in backups] == ["pre-restore", "imported"]
     exported = tmp_path / "again.zip"
-    assert cli("backup", "export", backups[0]["id"], str(exported))[0] == 0
+    assert cli("backup", "export", backups[1]["id"], str(exported))[0] == 0
     assert exported.stat().st_size > 0
 
 

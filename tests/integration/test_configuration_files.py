@@ -84,7 +84,8 @@ def test_import_in_one_pass_reproduces_the_environment_after_a_backup_of_it(
     assert describe_tree(config_dir) == original
     assert env.status is EnvironmentStatus.READY
     assert seen[-1].done == seen[-1].total > 0
-    imported, first, _golden = service.list_backups("billing")
+    # The backup first is taken last, just before the swap: the newest.
+    first, imported, _golden = service.list_backups("billing")
     assert (imported.origin, imported.name) == (BackupOrigin.IMPORTED, "golden")
     assert first.origin is BackupOrigin.PRE_RESTORE
     assert service.activity("billing")[0].action is ActivityAction.CONFIGURATION_IMPORTED

@@ -789,7 +789,8 @@ def test_an_archive_whose_name_is_not_utf8_imports_from_the_command_line(
     assert out.endswith(b"billing was restored from caf\\xe9.tar (4.2.0).\n")
     assert b"Importing caf\\xe9.tar erases the current configuration of billing." in err
     assert (config_dir / "app.yaml").read_text() == "from the archive\n"
-    assert service.list_backups("billing")[0].name == "Imported caf\\xe9.tar"
+    names = [b.name for b in service.list_backups("billing")]
+    assert names == ["Before importing 'caf\\xe9.tar'", "Imported caf\\xe9.tar"]
 
 
 def test_the_command_line_asks_for_the_root_and_the_version_of_an_archive(

@@ -467,6 +467,50 @@ def test_the_pre_restore_command_runs_in_the_old_configuration_once_the_new_is_w
     assert service.get_environment("billing").pre_restore_command == stop
 
 
+def _restored(service, backup, path: Path) -> None:
+    service.restore_backup("billing", backup.id, backup_first=True)
+
+
+def _imported_in_one_pass(service, backup, path: Path) -> None:
+    exported = service.export_backup(backup.id, path)
+    service.import_configuration_file(
+        "billing", service.check_configuration_file(exported), backup_first=True
+    )
+
+
+def _imported_once_uploaded(service, backup, path: Path) -> None:
+    exported = service.export_backup(backup.id, path)
+    service.import_configuration(
+        "billing", service.stage_configuration_file(exported), backup_first=True
+    )
+
+
+@pytest.mark.parametrize("put_back", [_restored, _imported_in_one_pass, _imported_once_uploaded])
+def test_the_backup_first_holds_what_the_pre_restore_command_wrote_on_its_way_down(
+    service, config_dir, tmp_path, put_back
+):
+    # A service that saves its state into its folder as it stops, as many do.
+    stop = RestoreCommand(argv=["sh", "-c", "echo 'sessions: 42' > state.saved-on-stop"])
+    service.add_environment("billing", config_dir, version="4.2.0", pre_restore_command=stop)
+    golden = service.create_backup("billing", name="golden")
+    wanted = describe_tree(config_dir)
+    (config_dir / "app.yaml").write_text("edited since golden\n")
+    replaced = describe_tree(config_dir)
+
+    put_back(service, golden, tmp_path / "golden.envops.zip")
+
+    assert describe_tree(config_dir) == wanted  # the restore put golden in place, as asked
+    first = next(b for b in service.list_backups("billing") if b.origin.value == "pre-restore")
+    assert first == service.list_backups("billing")[0]  # taken last, just before the swap
+    service.restore_backup("billing", first.id)  # and it gives back what was replaced, whole
+    assert (config_dir / "state.saved-on-stop").read_text() == "sessions: 42\n"
+    # The folder's own time moved as the command added its file.
+    now = describe_tree(config_dir)
+    assert {p: e for p, e in now.items() if p not in (".", "state.saved-on-stop")} == {
+        p: e for p, e in replaced.items() if p != "."
+    }
+
+
 def test_restore_refuses_a_backup_of_another_environment(service, environment, tmp_path):
     other_dir = tmp_path / "other"
     other_dir.mkdir()
