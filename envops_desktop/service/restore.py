@@ -328,6 +328,7 @@ def restore_locked(
             )
         if back_up_first is not None:
             back_up_first()
+            cancel.raise_if_cancelled()  # the last moment a cancel leaves the folder as it is
         left = LeftAsTheyAre(Excludes(env.excludes), only)
         if only is not None:
             make_folders_holding(target, staging, left)

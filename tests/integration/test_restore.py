@@ -511,6 +511,29 @@ def test_the_backup_first_holds_what_the_pre_restore_command_wrote_on_its_way_do
     }
 
 
+def test_a_restore_cancelled_as_its_backup_first_ends_changes_nothing_and_keeps_no_backup(
+    service, environment, config_dir
+):
+    golden = service.create_backup("billing", name="golden")
+    mess_up(config_dir)
+    messed = describe_tree(config_dir)
+    cancel = CancelToken()
+
+    def cancel_once_backed_up(said: Progress) -> None:
+        if said.phase == "backing up" and said.done == said.total:
+            cancel.cancel()
+
+    with pytest.raises(OperationCancelledError):
+        service.restore_backup(
+            "billing", golden.id, backup_first=True, progress=cancel_once_backed_up, cancel=cancel
+        )
+
+    assert describe_tree(config_dir) == messed
+    assert [b.name for b in service.list_backups("billing")] == ["golden"]
+    cancelled, deleted = (e.action for e in service.activity("billing")[1::-1])
+    assert (cancelled, deleted) == (ActivityAction.RESTORE_CANCELLED, ActivityAction.BACKUP_DELETED)
+
+
 def test_restore_refuses_a_backup_of_another_environment(service, environment, tmp_path):
     other_dir = tmp_path / "other"
     other_dir.mkdir()
