@@ -263,7 +263,7 @@ def restore_locked(
     team: "TeamLock | None" = None,
     only: list[str] | None = None,
     report: "bytearray | Background[bytearray] | None" = None,
-    back_up_first: Callable[[], object] | None = None,
+    back_up_first: Callable[[], None] | None = None,
 ) -> tuple[Environment, JournalEntry | None]:
     """Replace `env`'s configuration with `backup` (the caller holds the environment's lock,
     and has put right what its earlier restores left: `put_right_earlier_restores`).

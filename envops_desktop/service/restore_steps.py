@@ -80,9 +80,9 @@ def carry_out(
     settle_later: bool,
 ) -> "tuple[Environment, JournalEntry | None]":
     """Check, lock, then restore, backing up first if the plan says so (just before the
-    swap, `restore_locked`). Returns the refreshed
-    environment and, with `settle_later`, the journal entry still to be settled. A restore
-    that is cancelled leaves no backup taken for it."""
+    swap: `restore_locked`). Returns the refreshed environment and, with `settle_later`, the
+    journal entry still to be settled. A restore that is cancelled leaves no backup taken
+    for it."""
     what = A_CONFIGURATION_FILE if plan.importing else A_BACKUP
     check_restorable(env, plan.version, plan.needed, what, look_inside=False)  # at once
     with (
