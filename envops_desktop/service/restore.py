@@ -278,11 +278,11 @@ def restore_locked(
     restore claims there before its swap is journaled.
     `report`, what it changes as `TreeChanges` JSON (worked out by the caller before
     anything changed, or to be worked out beside the writing: started once the first files
-    are written, waited for before anything in the folder moves), is kept with its activity
-    entry. `back_up_first` backs the folder up once the new tree is written and the
-    pre-restore command has run, just before the swap: the backup then holds the folder as
-    the restore replaces it, with what a service stopped by that command wrote on its way
-    down, and what was written meanwhile.
+    are written, or after the pre-restore command when there is one; waited for before
+    anything in the folder moves), is kept with its activity entry. `back_up_first` backs
+    the folder up once the new tree is written and the pre-restore command has run, just
+    before the swap: the backup then holds the folder as the restore replaces it, with what
+    a service stopped by that command wrote on its way down, and what was written meanwhile.
     """
     fence = team.check if team is not None else _nothing
     start_helpers_early(workload(backup.total_bytes, backup.file_count))
@@ -314,10 +314,11 @@ def restore_locked(
     touched = False  # whether the environment's folder was ever moved
     try:
         crash_point("staging")
-        meter = ProgressMeter(_starting_beside(report, progress), "restoring", backup.total_bytes)
+        # With a pre-restore command, the report waits for it (`carry_out`): what it leaves
+        # in the folder (a state file saved as its service stops) is replaced too.
+        beside = report if env.pre_restore_command is None else None
+        meter = ProgressMeter(_starting_beside(beside, progress), "restoring", backup.total_bytes)
         (write_tree or from_store(ctx, backup))(staging, meter, cancel, not settle_later)
-        if isinstance(report, Background):
-            report = report.result()
         cancel.raise_if_cancelled()
         if env.pre_restore_command is not None:
             # Late, so that what it stops stays stopped the shortest time; before the carry,
@@ -329,6 +330,8 @@ def restore_locked(
         if back_up_first is not None:
             back_up_first()
             cancel.raise_if_cancelled()  # the last moment a cancel leaves the folder as it is
+        if isinstance(report, Background):
+            report = report.result()
         left = LeftAsTheyAre(Excludes(env.excludes), only)
         if only is not None:
             make_folders_holding(target, staging, left)

@@ -110,7 +110,13 @@ def carry_out(
             backup = backup_ops.back_up_before_restore(ctx, env, first_as, progress, cancel)
             taken_first.extend([backup] if backup is not None else [])
 
-        if plan.previewed is None:
+        if env.pre_restore_command is not None:
+            # Worked out once the command has run, from the folder the swap then replaces:
+            # what it leaves there (a state file saved as its service stops) is changed too.
+            report = Background(
+                lambda: plan.replacement.report(env, plan.only, cancel), "envops-report"
+            )
+        elif plan.previewed is None:
             report = _report(env, plan, cancel)
         try:
             return restore_locked(

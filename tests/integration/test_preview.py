@@ -13,6 +13,7 @@ from envops_desktop.domain.activity_query import ActivityQuery
 from envops_desktop.domain.changes import ChangeKind
 from envops_desktop.domain.enums import ActivityAction
 from envops_desktop.domain.errors import InvalidInputError, NotFoundError, PreviewOutOfDateError
+from envops_desktop.domain.models import RestoreCommand
 from envops_desktop.domain.progress import Progress
 from envops_desktop.service import replacements, restore_steps, scanning, tree_diff
 from tests.spies import threads_calling
@@ -965,6 +966,30 @@ def test_a_restore_keeps_what_it_changed_with_its_activity_entry(service, tmp_pa
     restored, *earlier = service.activity("billing")
     assert service.restore_report(restored.id) == preview
     assert all(service.restore_report(entry.id) is None for entry in earlier)
+
+
+@pytest.mark.parametrize("previewed", [False, True], ids=["at a terminal", "previewed"])
+def test_a_restore_reports_the_file_its_pre_restore_command_left_as_removed(
+    service, billing, previewed
+):
+    root, backup = billing
+    saves_its_state = RestoreCommand(argv=["sh", "-c", "echo 'sessions: 42' > state.saved"])
+    service.set_restore_command("billing", "pre", saves_its_state)
+    mess_up(root)
+    preview = service.preview_restore("billing", backup.id)
+
+    service.restore_backup(
+        "billing", backup.id, backup_first=True, previewed=preview if previewed else None
+    )
+
+    assert not (root / "state.saved").exists()  # not in the backup: the swap took it away
+    report = service.restore_report(service.activity("billing")[0].id)
+    removed = [c for c in report.changes if c.path == "state.saved"]
+    assert [c.kinds for c in removed] == [(ChangeKind.REMOVED,)]
+    # The rest as previewed; the folder's own time moved as the command added its file.
+    assert [c for c in report.changes if c.path not in (".", "state.saved")] == [
+        c for c in preview.changes if c.path != "."
+    ]
 
 
 def test_a_restore_works_out_its_report_once_its_first_files_are_written(service, tmp_path):
