@@ -87,9 +87,11 @@ def export_file_name(environment: str, backup: str) -> str:
     """The name a backup's configuration file is given when the user names only its folder
     (the Export dialog suggests it too): environment and backup, with a dash for each
     character a file name may not hold on Windows, macOS or Linux (a default backup name's
-    `16:15` among them): such a file is carried from one computer to another."""
+    `16:15` among them), never starting with a dot: such a file is carried from one computer
+    to another."""
     suffix = ".envops.zip"
-    stem = _NOT_IN_FILE_NAMES.sub("-", f"{environment} {backup}")
+    # Not hidden in a file manager either: an environment may be named ".dotfiles".
+    stem = _NOT_IN_FILE_NAMES.sub("-", f"{environment} {backup}").lstrip(".")
     # Names of 100 characters each, in a script of 3 bytes a character, are too long for one.
     room = _NAME_MAX - len(suffix)
     stem = stem.encode()[:room].decode(errors="ignore")

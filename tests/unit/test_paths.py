@@ -81,6 +81,7 @@ def test_a_path_that_passes_never_climbs_out(parts):
         ("billing", "Backup 2026-12-07 16:15", "billing Backup 2026-12-07 16-15.envops.zip"),
         ("eu/billing", 'v2 "final" <ok>?', "eu-billing v2 -final- -ok--.envops.zip"),
         ("a\\b|c*d", "nightly", "a-b-c-d nightly.envops.zip"),
+        (".dotfiles", "nightly", "dotfiles nightly.envops.zip"),
     ],
 )
 def test_an_exports_file_name_holds_nothing_a_file_name_may_not_on_any_system(
