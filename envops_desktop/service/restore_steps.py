@@ -110,13 +110,7 @@ def carry_out(
             backup = backup_ops.back_up_before_restore(ctx, env, first_as, progress, cancel)
             taken_first.extend([backup] if backup is not None else [])
 
-        if env.pre_restore_command is not None:
-            # Worked out once the command has run, from the folder the swap then replaces:
-            # what it leaves there (a state file saved as its service stops) is changed too.
-            report = Background(
-                lambda: plan.replacement.report(env, plan.only, cancel), "envops-report"
-            )
-        elif plan.previewed is None:
+        if plan.previewed is None or env.pre_restore_command is not None:
             report = _report(env, plan, cancel)
         try:
             return restore_locked(
@@ -144,16 +138,19 @@ def carry_out(
 def _report(
     env: Environment, plan: RestorePlan, cancel: CancelToken
 ) -> bytearray | Background[bytearray]:
-    """What the restore changes, as the JSON kept with its activity entry. With nothing to
-    check it against, worked out while the new tree is written (it reads the folder, which
-    the writing leaves alone; `restore_locked` starts it), waited for before the folder
-    changes: 0.2 s less for the 1 GiB tree."""
+    """What the restore changes, as the JSON kept with its activity entry, worked out while
+    the new tree is written (it reads the folder, which the writing leaves alone;
+    `restore_locked` starts it), waited for before the folder changes: 0.2 s less for the
+    1 GiB tree. With a pre-restore command, once the command has run (`restore_locked`
+    waits for it): what it leaves in the folder (a state file saved as its service stops)
+    is changed too, whatever a preview said."""
+    later = Background(lambda: plan.replacement.report(env, plan.only, cancel), "envops-report")
+    if env.pre_restore_command is not None:
+        return later
     beside = plan.replacement.file_count <= _REPORT_BESIDE_WRITING_UP_TO or holds_at_most(
         Path(env.path), _REPORT_BESIDE_WRITING_UP_TO
     )
-    if beside:
-        return Background(lambda: plan.replacement.report(env, plan.only, cancel), "envops-report")
-    return plan.replacement.report(env, plan.only, cancel)
+    return later if beside else plan.replacement.report(env, plan.only, cancel)
 
 
 def _checked_report(
