@@ -7,6 +7,7 @@ The contents are checked against the manifest as they are staged (`member_stagin
 
 import json
 import os
+import re
 import stat
 import threading
 import zipfile
@@ -39,6 +40,9 @@ DEFAULT_LIMITS = ImportLimits()
 # Built on first import of a file, not when the command line starts (40 ms).
 _ENTRIES = TypeAdapter(list[ManifestEntry], config=ConfigDict(defer_build=True))
 _VALIDATION_BATCH = 500
+# Where a configuration file names the environment it came from: a JSON string.
+_ENVIRONMENT_NAME = re.compile(rb'"environment_name"\s*:\s*("(?:[^"\\]|\\.)*")')
+_PEEKED_BYTES = 4096
 _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 
@@ -363,17 +367,16 @@ def peek_environment_name(path: Path) -> str | None:
     validated properly when the file is uploaded.
     """
     try:
-        with open_archive(path) as archive:
-            info = archive.getinfo(MANIFEST_NAME)
-            if info.file_size > DEFAULT_LIMITS.max_manifest_bytes:
-                return None
-            name = json.loads(archive.read(info)).get("environment_name")
+        with open_archive(path) as archive, archive.open(MANIFEST_NAME) as manifest:
+            # Its start alone, where EnvOps writes the name: it is read on the window's
+            # thread, and a whole manifest of 200,000 files is tens of MB of JSON to parse.
+            named = _ENVIRONMENT_NAME.search(manifest.read(_PEEKED_BYTES))
+        name = json.loads(named.group(1)) if named else None
     except (
         InvalidConfigurationFileError,
         NotFoundError,  # the upload says so in its own words
         KeyError,
         ValueError,
-        AttributeError,
         OSError,
         zipfile.BadZipFile,
         zlib.error,

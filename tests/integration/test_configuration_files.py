@@ -757,6 +757,30 @@ def test_peeking_at_a_pipe_names_no_environment_and_does_not_wait(pipe_named_lik
     assert pipe_named_like_an_archive.opened_to_read == 0
 
 
+def test_the_window_finds_the_environment_an_export_names_in_the_start_of_its_manifest(
+    service, tmp_path
+):
+    # Read on the window's thread as the app opens a file: the start alone, not 5,000 rows.
+    root = tmp_path / 'eu "billing"'
+    make_config_tree(root, files=5000)
+    service.add_environment('eu "billing"', root, version="4.2.0")
+    exported = service.export_backup(
+        service.create_backup('eu "billing"').id, tmp_path / "eu.envops.zip"
+    )
+    read: list[int] = []
+    original = zipfile.ZipExtFile.read
+
+    def counted_read(self, n=-1):
+        data = original(self, n)
+        read.append(len(data))
+        return data
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(zipfile.ZipExtFile, "read", counted_read)
+        assert peek_environment_name(exported) == 'eu "billing"'
+    assert sum(read) <= 4096
+
+
 def test_a_file_imports_at_the_version_its_copy_of_the_version_file_says(
     service, environment, config_dir, tmp_path
 ):
