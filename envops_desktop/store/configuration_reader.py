@@ -35,6 +35,7 @@ from envops_desktop.domain.paths import link_target_escapes, relative_path_probl
 from envops_desktop.store.json_in_steps import loads_in_steps
 from envops_desktop.store.member_staging import refused
 from envops_desktop.store.zip_members import ZipMember
+from envops_desktop.store.zip_peek import read_member_start
 
 DEFAULT_LIMITS = ImportLimits()
 # Built on first import of a file, not when the command line starts (40 ms).
@@ -367,19 +368,18 @@ def peek_environment_name(path: Path) -> str | None:
     validated properly when the file is uploaded.
     """
     try:
-        with open_archive(path) as archive, archive.open(MANIFEST_NAME) as manifest:
-            # Its start alone, where EnvOps writes the name: it is read on the window's
-            # thread, and a whole manifest of 200,000 files is tens of MB of JSON to parse.
-            named = _ENVIRONMENT_NAME.search(manifest.read(_PEEKED_BYTES))
+        refuse_unless_a_file(path)
+        with open(path, "rb", buffering=0) as file:  # a few reads, each of what it needs
+            # Its start alone, where EnvOps writes the name, found without reading the
+            # zip's whole directory: it is read on the window's thread.
+            start = read_member_start(file, MANIFEST_NAME, _PEEKED_BYTES)
+        named = _ENVIRONMENT_NAME.search(start) if start else None
         name = json.loads(named.group(1)) if named else None
     except (
         InvalidConfigurationFileError,
         NotFoundError,  # the upload says so in its own words
-        KeyError,
         ValueError,
         OSError,
-        zipfile.BadZipFile,
-        zlib.error,
     ):
         return None
     return name if isinstance(name, str) else None

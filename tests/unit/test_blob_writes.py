@@ -5,7 +5,6 @@ import hashlib
 import io
 import os
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +23,7 @@ from envops_desktop.store.blob_bodies import (
 from envops_desktop.store.blobs import BlobStore
 from envops_desktop.store.database import Database
 from envops_desktop.store.file_metadata import SparseWriter
+from tests.process_io import COUNTED, io_count
 from tests.store_view import open_store
 
 
@@ -183,14 +183,6 @@ def test_a_file_replaced_since_the_scan_is_taken_as_removed_without_waiting(tmp_
     assert gone.value.filename == str(path)
 
 
-def _write_calls() -> int:
-    """How many write system calls this process has made (Linux counts them)."""
-    for line in Path("/proc/self/io").read_text().splitlines():
-        if line.startswith("syscw:"):
-            return int(line.split()[1])
-    raise AssertionError("no syscw line in /proc/self/io")
-
-
 class _CountingCompressor:
     """zstd's compressor, counting the bytes it is given to compress, in one call or a
     frame's."""
@@ -307,7 +299,7 @@ def test_an_imports_frame_of_zeros_is_stored_without_compressing_them_again(monk
     assert b"".join(decompressor.decompress(frame) for frame, _ in frames) == content
 
 
-@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="Linux counts write calls")
+@pytest.mark.skipif(not COUNTED, reason="Linux counts write calls")
 def test_small_contents_go_into_their_pack_a_megabyte_at_a_time_and_read_back_whole(tmp_path):
     # One write per small content was a tenth of what a first backup of 200,000 small files
     # cost its helpers; written a megabyte at a time, each content must still lie where the
@@ -323,10 +315,10 @@ def test_small_contents_go_into_their_pack_a_megabyte_at_a_time_and_read_back_wh
         sources.append((str(source), None))
 
     gc.collect()  # earlier tests' databases, closed when collected, write as they close
-    before = _write_calls()
+    before = io_count("syscw")
     with store.packing() as pack:
         ingested = store.ingest_all(sources, pack)
-    writes = _write_calls() - before
+    writes = io_count("syscw") - before
 
     store.record_packed(pack.placed.items())
     assert writes <= 5
