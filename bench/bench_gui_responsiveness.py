@@ -1,8 +1,8 @@
 """How responsive the window stays: event-loop stalls during a 1 GiB backup and restore,
 opening and scrolling a 100,000-entry activity log, opening Show changes… over the 200,000
 paths a restore into an empty folder would add, restoring those 200,000 files from the
-Restore dialog, the diff of a file changed throughout, and selecting environments of 2,000
-backups each.
+Restore dialog, opening an export of those files with the app, the diff of a file changed
+throughout, and selecting environments of 2,000 backups each.
 
 Run: .venv/bin/python bench/bench_gui_responsiveness.py [--size-mib 1024] [--files 20000]
      [--changes 200000] [--backups 2000]
@@ -402,6 +402,40 @@ def remove_an_upload(app: QApplication, exported: Path, scratch: Path, size: str
     return (f"Remove an uploaded {size} file (Import dialog's trash button)", seconds, worst, p99)
 
 
+def open_a_configuration_file(app: QApplication, files: int, scratch: Path) -> Row:
+    """The app given an export of `files` small files (as a file manager opens it with the
+    app), another environment selected: from the open until the Import dialog's upload of
+    it has ended, with the environment the file names selected."""
+    service, full, backup, target = _full_and_empty(files, scratch)
+    exported = service.export_backup(backup.id, scratch / "full.envops.zip")
+    window = open_main_window(
+        service, QSettings(str(scratch / "s.ini"), QSettings.Format.IniFormat)
+    )
+    window.show()
+    window.environments.select(target.id)
+
+    def uploaded() -> bool:
+        dialog = app.activeModalWidget()
+        return (
+            isinstance(dialog, ImportConfigurationDialog)
+            and dialog.staged is not None
+            and not window.controller.runner.running
+        )
+
+    seconds, worst, p99 = watch_until(
+        app, lambda: window.open_configuration_file(exported), uploaded
+    )
+    assert window.controller.selected_environment.id == full.id
+    window.close()
+    service.close()
+    return (
+        f"Open a configuration file of {files:,} files with the app, until uploaded",
+        seconds,
+        worst,
+        p99,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=int, default=1024)
@@ -463,6 +497,8 @@ def main() -> None:
         rows.append((f"Show changes… over {args.changes:,} paths", seconds, worst, p99))
     with tempfile.TemporaryDirectory(dir=HERE) as scratch:
         rows.append(restore_from_the_dialog(app, args.changes, Path(scratch)))
+    with tempfile.TemporaryDirectory(dir=HERE) as scratch:
+        rows.append(open_a_configuration_file(app, args.changes, Path(scratch)))
     with tempfile.TemporaryDirectory(dir=HERE) as scratch:
         rows.extend(show_a_diff(app, 5_000, Path(scratch)))
     with tempfile.TemporaryDirectory(dir=HERE) as scratch:

@@ -152,6 +152,7 @@ def of_backup(ctx: ServiceContext, backup: Backup) -> Replacement:
 
 
 _RECORDED = attrgetter(*TreeEntry._fields)  # all an entry records, of a model or a tuple
+_ROWS_DIGESTED_AT_ONCE = 2000
 
 
 def of_file(
@@ -192,10 +193,13 @@ def of_file(
     def identity() -> str:
         # A file has no lasting name (one of the same name may hold another tree), so its
         # tree as laid out is digested: 0.2 s for 200,000 entries, against a comparison's 4 s.
-        rows = list(map(_RECORDED, ordered))
         root = (manifest.root_mode, manifest.root_mtime_ns, manifest.root_meta)
-        laid_out = [file_name, root, dataclasses.astuple(policy), rows]
-        return hashlib.sha256(dumps_any_name(laid_out)).hexdigest()
+        digest = hashlib.sha256(dumps_any_name([file_name, root, dataclasses.astuple(policy)]))
+        # In parts: encoding 200,000 rows in one call held the GIL, and so the window, 0.2 s.
+        for start in range(0, len(ordered), _ROWS_DIGESTED_AT_ONCE):
+            part = ordered[start : start + _ROWS_DIGESTED_AT_ONCE]
+            digest.update(dumps_any_name([_RECORDED(entry) for entry in part]))
+        return digest.hexdigest()
 
     return Replacement(file_name, files, changed, identity)
 

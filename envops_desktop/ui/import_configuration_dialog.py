@@ -461,10 +461,10 @@ class ImportConfigurationDialog(QDialog):
         self.progress_bar.setValue(100)
         count = (
             self.tr("1 file")
-            if manifest.file_count == 1
-            else self.tr("{n} files").format(n=manifest.file_count)
+            if staged.file_count == 1
+            else self.tr("{n} files").format(n=staged.file_count)
         )
-        size = human_size(manifest.total_bytes)
+        size = human_size(staged.total_bytes)
         if staged.plain is None:
             self.uploaded_label.setText(
                 rich(
