@@ -404,8 +404,8 @@ def remove_an_upload(app: QApplication, exported: Path, scratch: Path, size: str
 
 def open_a_configuration_file(app: QApplication, files: int, scratch: Path) -> Row:
     """The app given an export of `files` small files (as a file manager opens it with the
-    app), another environment selected: from the open until the Import dialog's upload of
-    it has ended, with the environment the file names selected."""
+    app), another environment selected: from the open until the Import dialog has uploaded
+    it and shows what it would change, with the environment the file names selected."""
     service, full, backup, target = _full_and_empty(files, scratch)
     exported = service.export_backup(backup.id, scratch / "full.envops.zip")
     window = open_main_window(
@@ -429,7 +429,7 @@ def open_a_configuration_file(app: QApplication, files: int, scratch: Path) -> R
     window.close()
     service.close()
     return (
-        f"Open a configuration file of {files:,} files with the app, until uploaded",
+        f"Open a configuration file of {files:,} files with the app, until its changes show",
         seconds,
         worst,
         p99,
