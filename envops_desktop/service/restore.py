@@ -57,7 +57,11 @@ from envops_desktop.service.left_alone import (
 from envops_desktop.service.materialize import materialize_backup
 from envops_desktop.service.mounts import is_mount_point, mounts_inside
 from envops_desktop.service.parallel import Background, start_helpers_early, workload
-from envops_desktop.service.restore_commands import command_output, run_restore_command
+from envops_desktop.service.restore_commands import (
+    AGAIN_AFTER_ROLLBACK,
+    command_output,
+    run_restore_command,
+)
 from envops_desktop.service.scanning import environment_folder
 from envops_desktop.service.swap import roll_back, sibling_paths, swap_in
 from envops_desktop.service.versions import current_version
@@ -312,6 +316,7 @@ def restore_locked(
         caveats = restore_caveats(ctx, backup) if write_tree is None else []
     ctx.journal.begin(entry)
     touched = False  # whether the environment's folder was ever moved
+    disturbed: str | None = None  # the last command that had run: what it did to a service
     try:
         crash_point("staging")
         # With a pre-restore command, the report waits for it (`carry_out`): what it leaves
@@ -327,6 +332,7 @@ def restore_locked(
             _run_command(
                 ctx, entry, env.pre_restore_command, target, progress, cancel, "pre-restore"
             )
+            disturbed = "pre-restore"
         if back_up_first is not None:
             back_up_first()
             cancel.raise_if_cancelled()  # the last moment a cancel leaves the folder as it is
@@ -357,6 +363,7 @@ def restore_locked(
         ctx.journal.set_phase(entry.id, JournalPhase.APPLIED)
         crash_point("applied")
         if env.post_restore_command is not None:
+            disturbed = "post-restore"
             _run_command(
                 ctx, entry, env.post_restore_command, target, progress, cancel, "post-restore"
             )
@@ -375,10 +382,10 @@ def restore_locked(
         # Recorded or rolled back: a restore the database cannot record is not reported done.
         complete_restore(ctx, entry, backup, action, Outcome.SUCCESS, "; ".join(notes), report)
     except BaseException as error:
-        _undo(ctx, env, backup, entry, action, error, touched)
+        started = _undo(ctx, env, backup, entry, action, error, touched, disturbed, progress)
         if isinstance(error, InvalidConfigurationFileError):
             raise  # its one sentence says it all, and nothing was changed
-        raise _user_error(env, error, touched) from error
+        raise _user_error(env, error, touched, started) from error
     crash_point("flushing")
     unsettled = None
     if settle_later:
@@ -538,7 +545,11 @@ def _undo(
     action: ActivityAction,
     error: BaseException,
     touched: bool,
-) -> None:
+    disturbed: str | None,
+    progress: ProgressCallback,
+) -> str:
+    """Put the folder back and record the failure; returns what was done to start again
+    what the restore's commands had stopped (`_start_again`)."""
     # The data disk may be full. The journal then keeps its earlier phase, from which the
     # next start rolls back too: putting the files back needs no room in the database.
     with contextlib.suppress(sqlite3.Error):
@@ -558,6 +569,10 @@ def _undo(
     status = env.status if cancelled or refused else EnvironmentStatus.UPDATE_FAILED
     outcome = Outcome.CANCELLED if cancelled else Outcome.FAILURE
     reason = "cancelled by the user" if cancelled else _reason(error)
+    if cancelled and disturbed == "post-restore":  # the user stopped it: not run again unasked
+        started = "its post-restore command, stopped before it ended, was not run again"
+    else:
+        started = _start_again(ctx, env, entry, disturbed, progress)
     try:
         with ctx.db.transaction():
             ctx.environments.update(env.id, status=status.value)
@@ -567,14 +582,63 @@ def _undo(
                     failed,
                     outcome,
                     f"{action.value} from {backup.name} ({backup.version}): {reason}; "
-                    + _aftermath(touched),
+                    + _aftermath(touched, started=started),
                 )
             ctx.journal.remove(entry.id)
     except sqlite3.Error as record_error:
         raise OperationFailedError(
-            f"{_sentence(reason)}; {_aftermath(touched, env.name)}. EnvOps could "
+            f"{_sentence(reason)}; {_aftermath(touched, env.name, started)}. EnvOps could "
             f"not record that ({_reason(record_error)}) and will when it next starts."
         ) from error
+    return started
+
+
+def _start_again(
+    ctx: ServiceContext,
+    env: Environment,
+    entry: JournalEntry,
+    disturbed: str | None,
+    progress: ProgressCallback,
+) -> str:
+    """With the folder put back, run the post-restore command on it once more if the
+    restore had stopped a service (its pre-restore command had run) or restarted it on the
+    new configuration (its post-restore command had run, and failed): a failed restore
+    leaves the service as it found it, running on the configuration it had. What was done,
+    as a clause for the failure's sentences; "" if there was nothing to start again."""
+    if disturbed is None:
+        return ""
+    command = env.post_restore_command
+    if command is None:
+        return (
+            "what the pre-restore command stopped was not started again: "
+            "there is no post-restore command"
+        )
+    to_do = (
+        "to start again what the pre-restore command stopped"
+        if disturbed == "pre-restore"
+        else "again on it"
+    )
+
+    progress(Progress("running the post-restore command on the configuration put back", 0, 0))
+
+    def journaled(handle: str) -> None:
+        # Ended at the next start if this process dies; unjournaled if the data disk is full.
+        with contextlib.suppress(sqlite3.Error):
+            ctx.journal.set_post_restore_process(entry.id, handle)
+
+    reason = run_restore_command(
+        command,
+        Path(env.path),
+        # The restore's own token may be cancelled already (after the pre-restore command):
+        # the service is started again all the same, within the command's timeout.
+        CancelToken(),
+        command_output(ctx.data_dir, env.id, AGAIN_AFTER_ROLLBACK),
+        journaled,
+        "post-restore",
+    )
+    if reason is not None:
+        return f"running its post-restore command {to_do} failed too: {reason.rstrip('.')}"
+    return f"its post-restore command was run {to_do}"
 
 
 def _reason(error: BaseException) -> str:
@@ -591,21 +655,28 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _aftermath(touched: bool, env_name: str = "") -> str:
-    """What a failed restore left, said truly: nothing is "back in place" that never moved."""
+def _aftermath(touched: bool, env_name: str = "", started: str = "") -> str:
+    """What a failed restore left, said truly: nothing is "back in place" that never moved;
+    and what was done to start again what its commands had stopped (`_start_again`)."""
     of = f" of {env_name}" if env_name else ""
-    if touched:
-        return f"the previous configuration{of} is back in place"
-    return f"the configuration{of} was not changed"
+    left = (
+        f"the previous configuration{of} is back in place"
+        if touched
+        else f"the configuration{of} was not changed"
+    )
+    return f"{left}; {started}" if started else left
 
 
-def _user_error(env: Environment, error: BaseException, touched: bool) -> BaseException:
+def _user_error(
+    env: Environment, error: BaseException, touched: bool, started: str
+) -> BaseException:
     if isinstance(error, OperationCancelledError | KeyboardInterrupt):
+        also = f"; {started}" if started else ""
         return OperationCancelledError(
-            f"The restore was cancelled; {env.name} is exactly as it was."
+            f"The restore was cancelled; {env.name} is exactly as it was{also}."
         )
     if isinstance(error, Exception):
         return OperationFailedError(
-            f"{_reason(error)}. {_sentence(_aftermath(touched, env.name))}."
+            f"{_reason(error)}. {_sentence(_aftermath(touched, env.name, started))}."
         )
     return error

@@ -54,7 +54,10 @@ def _kill_group(process: "subprocess.Popen[bytes]") -> None:
         process.kill()
 
 
-COMMAND_NAMES = ("pre-restore", "post-restore")
+# The post-restore command run once more on a configuration put back after a failed
+# restore (`restore._start_again`): its own output, so the failure's stays to be read.
+AGAIN_AFTER_ROLLBACK = "post-restore-after-rollback"
+COMMAND_NAMES = ("pre-restore", "post-restore", AGAIN_AFTER_ROLLBACK)
 
 
 def command_output(data_dir: Path, environment_id: str, name: str) -> Path:

@@ -248,6 +248,10 @@ def test_cancel_puts_the_old_configuration_back(qtbot, window, service, config_d
     qtbot.mouseClick(window.task_progress.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
     assert window.banner.kind == "info" and "cancelled" in window.banner.text
+    # The command the user stopped, which hung, is not run again on the configuration put back.
+    assert "post-restore command, stopped before it ended, was not run again" in (
+        window.banner.text
+    )
     assert describe_tree(config_dir) == messed
     assert service.get_environment("billing").status is EnvironmentStatus.READY
 

@@ -171,6 +171,92 @@ def test_failing_post_restore_command_rolls_back_and_retry_succeeds(service, con
     assert describe_tree(config_dir) == wanted
 
 
+def _service_commands(log: Path) -> tuple[RestoreCommand, RestoreCommand]:
+    """A service that stops, and starts on the configuration's `mode` unless it is broken;
+    each says what it did in `log`, outside the environment."""
+    stop = RestoreCommand(argv=["sh", "-c", f"echo stopped >> '{log}'"])
+    start = RestoreCommand(
+        argv=[
+            "sh",
+            "-c",
+            f'test "$(cat mode)" != broken && echo "started on $(cat mode)" >> \'{log}\'',
+        ],
+    )
+    return stop, start
+
+
+def test_a_service_that_fails_on_the_restored_configuration_is_started_again_on_the_old(
+    service, config_dir, tmp_path
+):
+    log = tmp_path / "service.log"
+    _, start = _service_commands(log)
+    service.add_environment("billing", config_dir, version="4.2.0", post_restore_command=start)
+    (config_dir / "mode").write_text("broken\n")
+    broken = service.create_backup("billing", name="broken")
+    (config_dir / "mode").write_text("good\n")
+    good = describe_tree(config_dir)
+
+    with pytest.raises(OperationFailedError) as failed:
+        service.restore_backup("billing", broken.id)
+
+    assert describe_tree(config_dir) == good
+    assert log.read_text() == "started on good\n"  # after the swap back, on the old one
+    said = "back in place; its post-restore command was run again on it"
+    assert said in str(failed.value)
+    assert service.activity("billing")[0].detail.endswith(said)
+    assert service.get_environment("billing").status is EnvironmentStatus.UPDATE_FAILED
+    # The failure's own output stays to be read.
+    assert "exit code 1" in str(failed.value)
+    env_id = service.get_environment("billing").id
+    assert command_output(service.data_dir, env_id, "post-restore").exists()
+
+
+@pytest.mark.parametrize("with_post_restore_command", [True, False])
+def test_a_restore_cancelled_after_its_pre_restore_command_starts_the_service_again(
+    service, config_dir, tmp_path, with_post_restore_command
+):
+    log = tmp_path / "service.log"
+    stop, start = _service_commands(log)
+    service.add_environment(
+        "billing",
+        config_dir,
+        version="4.2.0",
+        pre_restore_command=stop,
+        post_restore_command=start if with_post_restore_command else None,
+    )
+    (config_dir / "mode").write_text("golden\n")
+    golden = service.create_backup("billing", name="golden")
+    (config_dir / "mode").write_text("edited\n")
+    edited = describe_tree(config_dir)
+    cancel = CancelToken()
+
+    def cancel_once_backed_up(said: Progress) -> None:  # after the pre-restore command
+        if said.phase == "backing up" and said.done == said.total:
+            cancel.cancel()
+
+    with pytest.raises(OperationCancelledError) as cancelled:
+        service.restore_backup(
+            "billing", golden.id, backup_first=True, progress=cancel_once_backed_up, cancel=cancel
+        )
+
+    assert describe_tree(config_dir) == edited
+    if with_post_restore_command:
+        assert log.read_text() == "stopped\nstarted on edited\n"
+        said = (
+            "its post-restore command was run to start again what the pre-restore command stopped"
+        )
+    else:
+        assert log.read_text() == "stopped\n"
+        said = (
+            "what the pre-restore command stopped was not started again: "
+            "there is no post-restore command"
+        )
+    assert (
+        str(cancelled.value) == f"The restore was cancelled; billing is exactly as it was; {said}."
+    )
+    assert service.activity("billing")[1].detail.endswith(said)  # before the backup's deletion
+
+
 def test_post_restore_command_that_hangs_times_out_and_rolls_back(service, config_dir):
     add_billing_with_command(
         service,
