@@ -602,9 +602,9 @@ def _start_again(
 ) -> str:
     """With the folder put back, run the post-restore command on it once more if the
     restore had stopped a service (its pre-restore command had run) or restarted it on the
-    new configuration (its post-restore command had run, and failed): a failed restore
-    leaves the service as it found it, running on the configuration it had. What was done,
-    as a clause for the failure's sentences; "" if there was nothing to start again."""
+    new configuration (its post-restore command had run): a failed restore starts the
+    service again on the configuration it had. What was done, as a clause for the
+    failure's sentences; "" if there was nothing to start again."""
     if disturbed is None:
         return ""
     command = env.post_restore_command
