@@ -43,7 +43,7 @@ class ZipEntryHeaders(NamedTuple):
 
 def headers_of(info: zipfile.ZipInfo) -> ZipEntryHeaders:
     """Read once per entry: an archive may hold a million."""
-    fields = _extra_fields(info.extra) if info.extra else {}
+    fields = extra_fields(info.extra) if info.extra else {}
     name = _name(info, fields)
     mode = info.external_attr >> 16
     unix_mode = mode if info.create_system == 3 and mode else None
@@ -91,7 +91,7 @@ def _mtime_ns(info: zipfile.ZipInfo, fields: dict[int, bytes]) -> int:
     else the MS-DOS time every entry has, which is local time to two seconds."""
     ntfs = fields.get(_NTFS)
     if ntfs is not None:
-        mtime = _extra_fields(ntfs[4:]).get(1)  # after 4 reserved bytes, tagged likewise
+        mtime = extra_fields(ntfs[4:]).get(1)  # after 4 reserved bytes, tagged likewise
         if mtime is not None and len(mtime) >= 8:
             (filetime,) = struct.unpack_from("<Q", mtime)
             return (filetime - _FILETIME_OF_1970) * 100
@@ -121,8 +121,8 @@ def _owners(field: bytes | None) -> dict[str, Any] | None:
     return {"uid": ids[0], "gid": ids[1]}
 
 
-def _extra_fields(extra: bytes) -> dict[int, bytes]:
-    """The fields by tag, up to the first that runs past the end."""
+def extra_fields(extra: bytes) -> dict[int, bytes]:
+    """An entry's extra fields by tag, up to the first that runs past the end."""
     fields = {}
     at = 0
     while at + 4 <= len(extra):

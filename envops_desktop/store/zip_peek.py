@@ -12,6 +12,8 @@ import struct
 import zlib
 from typing import BinaryIO
 
+from envops_desktop.store.zip_headers import extra_fields
+
 _END = struct.Struct("<4s4H2LH")  # end of central directory record
 _END_SIGNATURE = b"PK\x05\x06"
 _ZIP64_LOCATOR = struct.Struct("<4sLQL")
@@ -102,21 +104,16 @@ def _find_entry(directory: bytes, wanted: bytes) -> tuple[int, int, int] | None:
 
 
 def _zip64_offset(extra: bytes, usize: int, csize: int, offset: int) -> int | None:
-    # The zip64 field holds, in this order, only those of the three that overflowed.
-    at = 0
-    while at + 4 <= len(extra):
-        kind, length = struct.unpack_from("<2H", extra, at)
-        if kind == _ZIP64_EXTRA:
-            values = iter(struct.unpack_from(f"<{length // 8}Q", extra, at + 4))
-            try:
-                for value in (usize, csize):
-                    if value == 0xFFFFFFFF:
-                        next(values)
-                return next(values) if offset == 0xFFFFFFFF else offset
-            except StopIteration:
-                return None
-        at += 4 + length
-    return None
+    field = extra_fields(extra).get(_ZIP64_EXTRA, b"")
+    # It holds, in this order, only those of the three that overflowed.
+    values = iter(struct.unpack_from(f"<{len(field) // 8}Q", field))
+    try:
+        for value in (usize, csize):
+            if value == 0xFFFFFFFF:
+                next(values)
+        return next(values) if offset == 0xFFFFFFFF else offset
+    except StopIteration:
+        return None
 
 
 def _member_start(
