@@ -636,9 +636,13 @@ def _start_again(
         journaled,
         "post-restore",
     )
-    if reason is not None:
-        return f"running its post-restore command {to_do} failed too: {reason.rstrip('.')}"
-    return f"its post-restore command was run {to_do}"
+    if reason is None:
+        return f"its post-restore command was run {to_do}"
+    # "failed with exit code 3: …", "did not finish within …", "could not start …"
+    what_it_did = reason.removeprefix("The post-restore command ").rstrip(".")
+    if what_it_did == reason.rstrip("."):
+        return f"running its post-restore command {to_do} failed too: {what_it_did}"
+    return f"its post-restore command was run {to_do}, and {what_it_did}"
 
 
 def _reason(error: BaseException) -> str:

@@ -159,6 +159,10 @@ def test_failing_post_restore_command_rolls_back_and_retry_succeeds(service, con
     with pytest.raises(OperationFailedError, match="exit code 7") as failed:
         service.restore_backup("billing", backup.id)
     assert "back in place" in str(failed.value)
+    # Run again on the configuration put back, it failed there too, said once.
+    assert str(failed.value).endswith(
+        "back in place; its post-restore command was run again on it, and failed with exit code 7."
+    )
     assert describe_tree(config_dir) == messed
     assert service.get_environment("billing").status is EnvironmentStatus.UPDATE_FAILED
     entry = service.activity("billing")[0]
