@@ -17,6 +17,7 @@ from typing import NamedTuple
 from envops_desktop.domain.changes import ChangeKind, PathChange, TreeChanges, changes_json
 from envops_desktop.domain.enums import EntryKind
 from envops_desktop.domain.excludes import Excludes, LeftAsTheyAre
+from envops_desktop.domain.in_steps import sorted_in_steps
 from envops_desktop.domain.models import Backup, Environment, TreeEntry
 from envops_desktop.domain.name_json import dumps_any_name
 from envops_desktop.domain.progress import (
@@ -164,7 +165,7 @@ def of_file(
 ) -> Replacement:
     """A configuration file's tree (its `entries`, under its `policy`) as what an import
     puts in place; it is imported whole."""
-    ordered = sorted(entries, key=attrgetter("path"))  # a file's manifest, in its own order
+    ordered = sorted_in_steps(entries, attrgetter("path"))  # a file's manifest, in its order
     files = sum(e.kind is EntryKind.FILE for e in ordered)
 
     def changed(
