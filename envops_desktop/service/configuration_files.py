@@ -21,6 +21,7 @@ from envops_desktop.domain.errors import (
     PassphraseNeededError,
 )
 from envops_desktop.domain.ids import new_id
+from envops_desktop.domain.in_steps import let_go_in_steps
 from envops_desktop.domain.models import Backup, Environment, TreeEntry, has_content
 from envops_desktop.domain.paths import shown
 from envops_desktop.domain.progress import (
@@ -111,9 +112,14 @@ class CheckedConfigurationFile:
         return shown(self.source.name)
 
     def release(self) -> None:
-        """Remove the plain copy of a passphrase-protected file, once it has been read."""
+        """Let go of what reading its files needs, once they have been read: the plain copy
+        of a passphrase-protected file, and its zip members, a part at a time (on the
+        worker that read it, not on the window's thread as the last reference goes). An
+        archive another tool made keeps its members: each answer lays it out from them."""
         if self.scratch is not None:
             self.scratch.release()
+        if self.plain is None:
+            let_go_in_steps(self.members)
 
 
 def checked_configuration_file(

@@ -19,6 +19,7 @@ from envops_desktop.domain.errors import (
     NotFoundError,
 )
 from envops_desktop.domain.file_sample import FileSample
+from envops_desktop.domain.in_steps import let_go_in_steps
 from envops_desktop.domain.models import (
     MAX_BACKUP_NAME_LENGTH,
     ActivityEntry,
@@ -978,7 +979,11 @@ class EnvOpsService:
         )
 
     def discard_staged_configuration(self, staged: "StagedConfiguration") -> None:
+        """Remove what an upload staged and let go of its manifest's entries, a part at a
+        time: left to the last reference, 200,000 of them were freed in one call that held
+        the GIL, and the window, a third of a second."""
         staged.blobs.discard()
+        let_go_in_steps(staged.manifest.entries)
 
     def import_configuration(
         self,

@@ -22,6 +22,7 @@ from envops_desktop.store.helper_progress import advanced
 from envops_desktop.store.zip_members import (
     BODY_ERRORS,
     UnreadableEntryError,
+    ZipDirectory,
     ZipMember,
     member_chunks,
     readable_here,
@@ -77,7 +78,7 @@ class _Archive:
 
     def _chunks_by_zipfile(self, member: ZipMember) -> Iterator[bytes]:
         if self._zip is None:  # reading the zip's directory costs; only when needed
-            self._zip = zipfile.ZipFile(self.path)
+            self._zip = ZipDirectory(self.path)
             self._by_offset = {info.header_offset: info for info in self._zip.infolist()}
         try:
             stream = self._zip.open(self._by_offset[member.header_offset])

@@ -44,7 +44,7 @@ from envops_desktop.store.blob_bodies import CHUNK
 from envops_desktop.store.configuration_reader import refuse_reading_more
 from envops_desktop.store.full_disk import no_room_to
 from envops_desktop.store.member_staging import reading_body, refused
-from envops_desktop.store.zip_members import ZipMember
+from envops_desktop.store.zip_members import ZipDirectory, ZipMember
 
 # No header of a real archive (a long name, a pax record of attributes) comes near this; a
 # forged one declaring gigabytes would otherwise be read whole into memory by `tarfile`.
@@ -282,7 +282,7 @@ class _ZipReader:
         self.bodies = source
         self._source = source
         try:
-            self._zip = zipfile.ZipFile(source)
+            self._zip = ZipDirectory(source)
         except (zipfile.BadZipFile, EOFError) as error:
             raise refused(
                 source, "it is truncated or damaged (its zip directory cannot be read)"
@@ -390,7 +390,7 @@ class _TarReader:
         self._source = source
         self._kind = kind
         self._raw: BinaryIO = open(source, "rb")  # noqa: SIM115 - closed by close()
-        self._copy = zipfile.ZipFile(copy_to, "x", allowZip64=True)
+        self._copy = ZipDirectory(copy_to, "x", allowZip64=True)
 
     def _stream(self) -> BinaryIO:
         raw = self._raw

@@ -14,6 +14,7 @@ from typing import BinaryIO, NamedTuple
 
 from isal import isal_zlib
 
+from envops_desktop.domain.in_steps import let_go_in_steps
 from envops_desktop.store.zip_bodies import DEFLATED, STORED
 
 _LOCAL_HEADER = struct.Struct("<4sHHHHHLLLHH")  # as zipfile.structFileHeader
@@ -24,6 +25,19 @@ _UTF8_NAME = 0x800
 
 # What reading a damaged body raises: zipfile's own error, or ISA-L's for a broken stream.
 BODY_ERRORS = (zipfile.BadZipFile, isal_zlib.error)
+
+
+class ZipDirectory(zipfile.ZipFile):
+    """A `ZipFile` that lets go of its directory a part at a time as it closes.
+
+    Its `ZipInfo`s, 200,000 of them for a configuration file of that many files, were freed
+    in one call as its last reference went, which held the GIL, and the window, 40-70 ms.
+    """
+
+    def close(self) -> None:
+        super().close()
+        let_go_in_steps(self.NameToInfo)
+        let_go_in_steps(self.filelist)
 
 
 class ZipMember(NamedTuple):

@@ -97,6 +97,34 @@ def test_import_in_one_pass_reproduces_the_environment_after_a_backup_of_it(
     assert service.check_store().healthy
 
 
+def test_a_configuration_file_lets_go_of_its_entries_once_read_and_once_discarded(
+    service, environment, config_dir, tmp_path
+):
+    # Left to the last reference, on the window's thread once the upload's worker was let
+    # go of, 200,000 entries were freed in one call: 45 ms with the window held. Let go of
+    # on the worker, a part at a time, whether the file was uploaded or imported in one pass.
+    original = describe_tree(config_dir)
+    exported = service.export_backup(
+        service.create_backup("billing").id, tmp_path / "billing.envops.zip"
+    )
+    uploaded = service.check_configuration_file(exported)
+    assert uploaded.members
+
+    staged = service.stage_configuration_file(uploaded)
+    assert uploaded.members == {}
+    mess_up(config_dir)
+    service.import_configuration("billing", staged)
+    assert describe_tree(config_dir) == original
+    service.discard_staged_configuration(staged)
+    assert staged.manifest.entries == []
+
+    imported = service.check_configuration_file(exported)
+    mess_up(config_dir)
+    service.import_configuration_file("billing", imported)
+    assert imported.members == {}
+    assert describe_tree(config_dir) == original
+
+
 def test_import_of_a_file_whose_stored_content_was_deleted_since_upload_changes_nothing(
     service, environment, config_dir, tmp_path
 ):

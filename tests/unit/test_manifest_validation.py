@@ -1,6 +1,7 @@
 """A configuration file's manifest validated a batch at a time, each let go once checked;
 its members' names escaped from format version 2; its size limit on what it writes."""
 
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,13 @@ from envops_desktop.domain.configuration import (
     path_of_member,
 )
 from envops_desktop.domain.errors import InvalidConfigurationFileError
-from envops_desktop.store.configuration_reader import check_converted, validated_entries
+from envops_desktop.store.configuration_reader import (
+    check_configuration_file,
+    check_converted,
+    validated_entries,
+)
 from envops_desktop.store.zip_members import ZipMember
-from tests.zips import dir_entry, file_entry, manifest
+from tests.zips import dir_entry, file_entry, manifest, write_configuration
 
 
 def _refusal(start, error, batch):
@@ -35,6 +40,24 @@ def test_validation_lets_go_of_each_batch_of_the_parsed_manifest():
 
     assert [entry.path for entry in entries] == [f"conf.d/{n:05d}.conf" for n in range(1_234)]
     assert raw == []
+
+
+def test_a_manifest_of_many_megabytes_is_read_whole_a_megabyte_at_a_time(tmp_path, monkeypatch):
+    # Inflated in one call, the 40 MB manifest of 200,000 files held the GIL, and the
+    # window, 30 ms.
+    folders = [dir_entry(f"{'folder-' * 30}{number:05d}") for number in range(15_000)]
+    path = write_configuration(tmp_path / "big.envops.zip", manifest(folders), {})
+    asked: list[int] = []
+    read = zipfile.ZipExtFile.read
+    monkeypatch.setattr(
+        zipfile.ZipExtFile, "read", lambda member, n=-1: asked.append(n) or read(member, n)
+    )
+
+    checked, _members = check_configuration_file(path)
+
+    assert [entry.path for entry in checked.entries] == [entry["path"] for entry in folders]
+    assert sum(asked) > 3 << 20
+    assert 0 < max(asked) <= 1 << 20
 
 
 def test_an_invalid_entry_far_down_the_list_is_named_by_its_place_in_it():

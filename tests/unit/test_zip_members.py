@@ -9,6 +9,7 @@ import pytest
 
 from envops_desktop.store.zip_members import (
     BODY_ERRORS,
+    ZipDirectory,
     ZipMember,
     member_chunks,
     readable_here,
@@ -95,3 +96,13 @@ def test_other_compression_methods_are_left_to_zipfile(tmp_path):
     path = write_zip(tmp_path / "c.zip", zipfile.ZIP_BZIP2)
     with zipfile.ZipFile(path) as archive:
         assert not any(readable_here(ZipMember.of(info)) for info in archive.infolist())
+
+
+def test_a_zip_read_for_its_directory_lets_go_of_it_as_it_closes(tmp_path):
+    # 200,000 `ZipInfo`s freed in one call as the last reference went held the window's
+    # thread 40-70 ms; emptied a part at a time as the zip closes instead.
+    with ZipDirectory(write_zip(tmp_path / "c.zip", zipfile.ZIP_DEFLATED)) as archive:
+        assert sorted(info.filename for info in archive.infolist()) == sorted(CONTENTS)
+        assert archive.read("config/app.yaml") == CONTENTS["config/app.yaml"]
+
+    assert archive.infolist() == [] and archive.NameToInfo == {}
