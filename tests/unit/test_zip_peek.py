@@ -1,5 +1,6 @@
 """Reading the start of one member of a zip without reading the whole zip's directory."""
 
+import contextlib
 import io
 import json
 import os
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envops_desktop.store.zip_peek import read_member_start
+from envops_desktop.store.zip_peek import member_start, read_member_start
 from tests.process_io import COUNTED, io_count
 
 MANIFEST = "manifest.json"
@@ -109,14 +110,39 @@ def test_a_zip_without_the_member_gives_none(members):
     assert _start(_zip(members)) is None
 
 
-def test_an_encrypted_or_otherwise_compressed_member_gives_none():
-    bzip2 = _zip([(MANIFEST, DOCUMENT)], compression=zipfile.ZIP_BZIP2)
+def _encrypted() -> bytes:
     encrypted = bytearray(_zip([(MANIFEST, DOCUMENT)]))
     entry = encrypted.rindex(b"PK\x01\x02")
     encrypted[entry + 8] |= 1
+    return bytes(encrypted)
+
+
+def test_an_encrypted_or_otherwise_compressed_member_gives_none():
+    bzip2 = _zip([(MANIFEST, DOCUMENT)], compression=zipfile.ZIP_BZIP2)
 
     assert _start(bzip2) is None
-    assert _start(bytes(encrypted)) is None
+    assert _start(_encrypted()) is None
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda whole: whole[:-10],  # its end record cut off
+        lambda whole: whole[: whole.rindex(b"PK\x01\x02") - 5] + whole[-22:],  # its directory
+        lambda _whole: _encrypted(),
+        lambda _whole: _zip([(MANIFEST, DOCUMENT)], compression=zipfile.ZIP_BZIP2),
+    ],
+    ids=["cut-short", "directory-cut", "encrypted", "bzip2"],
+)
+def test_a_member_that_cannot_be_read_so_is_told_from_one_that_is_not_there(damage):
+    # Telling a configuration file from another tool's zip needs the difference: a damaged
+    # manifest is refused as EnvOps's own, in the reader's words.
+    whole = _zip([("config/a.conf", b"a" * 300), (MANIFEST, DOCUMENT)])
+
+    assert member_start(io.BytesIO(whole), MANIFEST, 64) == DOCUMENT[:64]
+    assert member_start(io.BytesIO(whole), "config/b.conf", 64) is None
+    with pytest.raises(zipfile.BadZipFile):
+        member_start(io.BytesIO(damage(whole)), MANIFEST, 64)
 
 
 @given(data=st.data())
@@ -132,3 +158,5 @@ def test_a_damaged_zip_gives_the_start_or_none_and_never_raises(data):
     start = _start(bytes(damaged[:cut]))
 
     assert start is None or isinstance(start, bytes)
+    with contextlib.suppress(zipfile.BadZipFile):  # the strict reader raises nothing else
+        member_start(io.BytesIO(bytes(damaged[:cut])), MANIFEST, 4096)
