@@ -3,7 +3,6 @@ a comparison, changes laid out for a changes view, a configuration file checked 
 uploaded. Each is prepared on a worker, for the dialog to connect to, then launch
 (`runner.launch`); none changes anything, and a quit lets go of any still running."""
 
-import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from PySide6.QtCore import QObject
 
 from envops_desktop.controller.change_rows import ChangeRows
 from envops_desktop.controller.operation_runner import OperationRunner, RunningOperation
-from envops_desktop.domain.changes import TreeChanges
+from envops_desktop.domain.changes import TreeChanges, let_go_of_changes
 from envops_desktop.domain.errors import (
     A_BACKUP,
     EnvOpsError,
@@ -207,12 +206,16 @@ class DialogWork(QObject):
         of it. A quit does not wait either: what it cuts short is removed at the next
         start, as after a crash (nothing holds its owner's lock then)."""
         if isinstance(made, StagedConfiguration):
-            remove = functools.partial(self.service.discard_staged_configuration, made)
+            _on_a_thread_of_its_own(self.service.discard_staged_configuration, made)
         elif isinstance(made, CheckedConfigurationFile):
-            remove = made.release
-        else:
-            return
-        threading.Thread(target=remove, name="envops-release", daemon=True).start()
+            _on_a_thread_of_its_own(made.release)
+
+    def let_go_of_previews(self, previews: list[ImportPreview]) -> None:
+        """Let go of `previews` (emptied), which the Import dialog no longer shows, off the
+        window's thread (`let_go_of_changes`). The caller must hold none of them any more."""
+        held = [preview.changes for preview in previews]
+        previews.clear()
+        _on_a_thread_of_its_own(let_go_of_changes, held)
 
     def preview_import(
         self,
@@ -243,3 +246,8 @@ class DialogWork(QObject):
 
         label = self.tr("Working out what {env} would change").format(env=environment.name)
         return self.runner.prepare(label, None, operation, let_go_at_quit=True)
+
+
+def _on_a_thread_of_its_own(work: Callable[..., object], *args: object) -> None:
+    """Run `work(*args)` on a thread not waited for, by the window nor at quit."""
+    threading.Thread(target=work, args=args, name="envops-release", daemon=True).start()

@@ -625,6 +625,7 @@ class MainController(QObject):
         staged, for the Import dialog to show what it would change now."""
 
         def operation(progress: ProgressCallback, cancel: CancelToken) -> Environment:
+            nonlocal previewed
             kept = False
             try:
                 answered = staged
@@ -639,6 +640,9 @@ class MainController(QObject):
             finally:
                 if not kept:
                     self.service.discard_staged_configuration(staged)
+                # Not held to the end of this operation, which the window's thread lets go
+                # of: the dialog lets go of the preview off that thread.
+                previewed = None
 
         version = answers[0] if answers is not None else staged.manifest.version
         success = self.tr("{env} was restored from {file} ({version}).").format(

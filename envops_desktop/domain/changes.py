@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import chain, islice
 
+from envops_desktop.domain.in_steps import let_go_in_steps
 from envops_desktop.domain.name_json import dumps_any_name, loads_any_name
 
 
@@ -129,6 +130,17 @@ def _summary(counts: dict[ChangeKind, int], metadata_only: int) -> str:
     if metadata_only:
         parts.append(f"{metadata_only} changed only in metadata")
     return ", ".join(parts) if parts else "no changes"
+
+
+def let_go_of_changes(held: list[TreeChanges]) -> None:
+    """Let go of each of `held` (emptied), a part at a time where nothing else holds it:
+    freed with its tuple in one call, a preview's 200,000 changes held the GIL, and the
+    window, 40-80 ms."""
+    while held:
+        changes = held.pop()
+        rows = list(changes.changes)
+        del changes  # with it its tuple, only let go of: `rows` holds every change still
+        let_go_in_steps(rows)
 
 
 def changes_json(before: str, after: str, changes: Iterable[PathChange]) -> bytearray:

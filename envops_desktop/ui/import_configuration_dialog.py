@@ -495,7 +495,7 @@ class ImportConfigurationDialog(QDialog):
         self.caveats_label.setText("\n".join(f"• {caveat}" for caveat in staged.caveats))
         self.caveats_label.setVisible(bool(staged.caveats))
         self.pages.setCurrentIndex(UPLOADED_PAGE)
-        self._previews = {}
+        self._let_go_of_previews()
         self.preview_counts.setText(self.tr("Working out what would change…"))
         self.show_changes.setEnabled(False)
         if staged.plain is None:
@@ -558,9 +558,15 @@ class ImportConfigurationDialog(QDialog):
     def _discard(self) -> None:
         self.caveats_label.hide()
         self.answers.hide()
+        self._let_go_of_previews()
         if self.staged is not None:
             self._controller.dialog_work.release_configuration(self.staged)
             self.staged = None
+
+    def _let_go_of_previews(self) -> None:
+        previews = list(self._previews.values())
+        self._previews = {}
+        self._controller.dialog_work.let_go_of_previews(previews)
 
     # Closing -----------------------------------------------------------------------------
 
@@ -579,15 +585,20 @@ class ImportConfigurationDialog(QDialog):
         running = self._controller.import_configuration(
             self._environment, self._importing, self.backup_first.isChecked(), answers, previewed
         )
-        running.succeeded.connect(self.deleteLater)
-        running.cancelled.connect(self.deleteLater)
+        running.succeeded.connect(self._imported)
+        running.cancelled.connect(self._imported)
         running.failed.connect(self._import_failed)
         super().accept()
+
+    @Slot()
+    def _imported(self) -> None:
+        self._let_go_of_previews()
+        self.deleteLater()
 
     @Slot(str, object)
     def _import_failed(self, message: str, error: object) -> None:
         if not isinstance(error, PreviewOutOfDateError) or self._importing is None:
-            self.deleteLater()
+            self._imported()
             return
         # The folder changed after its preview and nothing was imported: the dialog again,
         # with the same file, the same answers and what it would change now.

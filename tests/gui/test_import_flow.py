@@ -12,6 +12,8 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from envops_desktop.controller import dialog_work
+from envops_desktop.domain.changes import TreeChanges
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin
 from envops_desktop.service import EnvOpsService
 from tests.gui.conftest import (
@@ -102,13 +104,31 @@ def test_a_file_whose_name_is_not_utf8_dropped_from_a_file_manager_is_imported(
     assert (config_dir / "app.yaml").read_bytes() == b"server:\n  port: 8080\n"
 
 
+def letting_go_of_changes(monkeypatch) -> list[tuple[TreeChanges, bool]]:
+    """The changes the window lets go of from now on, each with whether on its thread."""
+    let_go: list[tuple[TreeChanges, bool]] = []
+    original = dialog_work.let_go_of_changes
+
+    def noting(held: list[TreeChanges]) -> None:
+        on_main = threading.current_thread() is threading.main_thread()
+        let_go.extend((changes, on_main) for changes in held)
+        original(held)
+
+    monkeypatch.setattr(dialog_work, "let_go_of_changes", noting)
+    return let_go
+
+
 def test_closing_the_dialog_with_a_file_uploaded_removes_it_off_the_window_s_thread(
     qtbot, dialog, tmp_path, monkeypatch
 ):
     removals = threads_calling(monkeypatch, EnvOpsService, "discard_staged_configuration")
+    let_go = letting_go_of_changes(monkeypatch)
     source = simple_configuration(tmp_path / "replica.envops.zip")
     assert drag_and_drop(dialog.findChild(object, "dropZone"), source) == (True, True)
     wait_uploaded(qtbot, dialog)
+    counts = dialog.findChild(object, "importPreviewCounts")
+    qtbot.waitUntil(lambda: counts.text().startswith("Changes: "), timeout=10_000)
+    previewed = dialog._chosen_changes()
     staging = tmp_path / "data" / "staging"
     assert list(staging.iterdir()) != []
     # Its manifest's entries are let go of there too, a part at a time: left to the last
@@ -122,6 +142,10 @@ def test_closing_the_dialog_with_a_file_uploaded_removes_it_off_the_window_s_thr
     qtbot.waitUntil(lambda: list(staging.iterdir()) == [], timeout=10_000)
     assert len(removals) == 1 and removals[0] is not threading.main_thread()
     qtbot.waitUntil(lambda: entries == [], timeout=10_000)
+    # And what it showed would change: 200,000 changes freed with the dialog, by the
+    # window's collector, held the window 70-80 ms.
+    qtbot.waitUntil(lambda: bool(let_go), timeout=10_000)
+    assert let_go == [(previewed, False)]
 
 
 def test_drop_upload_remove_reupload_and_import(
@@ -131,6 +155,7 @@ def test_drop_upload_remove_reupload_and_import(
     # The trash button's removal of what was uploaded: off the window's thread, which
     # stalled 360-460 ms removing a 20,000-file archive's staged copy.
     removals = threads_calling(monkeypatch, EnvOpsService, "discard_staged_configuration")
+    let_go = letting_go_of_changes(monkeypatch)
     zone = dialog.findChild(object, "dropZone")
     values: list[int] = []
     dialog.progress_bar.valueChanged.connect(values.append)
@@ -154,6 +179,7 @@ def test_drop_upload_remove_reupload_and_import(
     counts = dialog.findChild(object, "importPreviewCounts")
     qtbot.waitUntil(lambda: counts.text().startswith("Changes: "), timeout=10_000)
     assert "added" in counts.text() and "removed" in counts.text()
+    first_preview = dialog._chosen_changes()
 
     qtbot.mouseClick(dialog.findChild(object, "removeFileButton"), Qt.MouseButton.LeftButton)
     assert dialog.pages.currentIndex() == 0 and zone.isVisible()
@@ -180,6 +206,11 @@ def test_drop_upload_remove_reupload_and_import(
     assert (config_dir / "app.yaml").read_bytes() == b"server:\n  port: 8080\n"
     assert service.list_backups("billing")[0].origin is BackupOrigin.IMPORTED
     assert service.activity("billing")[0].action is ActivityAction.CONFIGURATION_IMPORTED
+    # What each upload showed would change, let go of off the window's thread: the removed
+    # file's at once, the imported one's once its import ended.
+    qtbot.waitUntil(lambda: len(let_go) == 2, timeout=10_000)
+    assert let_go[0] == (first_preview, False)
+    assert let_go[1][0] is not first_preview and let_go[1][1] is False
 
 
 def test_a_folder_changed_after_the_import_preview_is_not_imported_and_the_new_one_shown(
