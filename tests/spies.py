@@ -6,6 +6,9 @@ import sys
 import threading
 import time
 
+from envops_desktop.controller import dialog_work
+from envops_desktop.domain.changes import TreeChanges
+
 
 def threads_calling(monkeypatch, owner: object, name: str) -> list[threading.Thread]:
     """The threads that call `owner.name` from now on (the call still does what it did):
@@ -80,3 +83,18 @@ class SlowView(list):
     def __call__(self, progress: object) -> None:
         self.append(progress)
         time.sleep(0.05)
+
+
+def letting_go_of_changes(monkeypatch) -> list[tuple[TreeChanges, bool]]:
+    """The changes the window lets go of from now on, each with whether that was on the
+    window's thread."""
+    let_go: list[tuple[TreeChanges, bool]] = []
+    original = dialog_work.let_go_of_changes
+
+    def noting(held: list[TreeChanges]) -> None:
+        on_main = threading.current_thread() is threading.main_thread()
+        let_go.extend((changes, on_main) for changes in held)
+        original(held)
+
+    monkeypatch.setattr(dialog_work, "let_go_of_changes", noting)
+    return let_go

@@ -210,11 +210,9 @@ class DialogWork(QObject):
         elif isinstance(made, CheckedConfigurationFile):
             _on_a_thread_of_its_own(made.release)
 
-    def let_go_of_previews(self, previews: list[ImportPreview]) -> None:
-        """Let go of `previews` (emptied), which the Import dialog no longer shows, off the
-        window's thread (`let_go_of_changes`). The caller must hold none of them any more."""
-        held = [preview.changes for preview in previews]
-        previews.clear()
+    def let_go_of(self, held: list[TreeChanges]) -> None:
+        """Let go of `held` (emptied), the changes a dialog no longer shows, off the
+        window's thread (`let_go_of_changes`). Nothing else may hold them any more."""
         _on_a_thread_of_its_own(let_go_of_changes, held)
 
     def preview_import(

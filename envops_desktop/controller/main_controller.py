@@ -588,16 +588,20 @@ class MainController(QObject):
         environment); `Updating` shows at once and the outcome is announced."""
 
         def operation(progress: ProgressCallback, cancel: CancelToken) -> Environment:
-            return self.service.restore_backup(
-                environment.id,
-                backup.id,
-                backup_first,
-                progress,
-                cancel,
-                source.name if source else None,
-                only,
-                previewed,
-            )
+            nonlocal previewed
+            try:
+                return self.service.restore_backup(
+                    environment.id,
+                    backup.id,
+                    backup_first,
+                    progress,
+                    cancel,
+                    source.name if source else None,
+                    only,
+                    previewed,
+                )
+            finally:
+                previewed = None  # as an import's (`import_configuration`)
 
         # It succeeds only at the version the environment runs: a backup of another one may
         # record another, where its copy of the version file says this one.

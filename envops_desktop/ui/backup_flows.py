@@ -204,6 +204,11 @@ class BackupFlows(QObject):
                 source,
                 dialog.previewed,
             )
+            # Let go of off the window's thread once the restore ends: left to the dialog,
+            # a preview of 200,000 changes was freed by the window's next full collection.
+            shown = [dialog.previewed] if dialog.previewed is not None else []
+            dialog.previewed = None
+            running.finished.connect(lambda: self.controller.dialog_work.let_go_of(shown))
             # The folder changed after the preview: the dialog again, with the new one and
             # the paths chosen (else one Restore more would restore what was left alone).
             chosen = dialog.only

@@ -564,9 +564,9 @@ class ImportConfigurationDialog(QDialog):
             self.staged = None
 
     def _let_go_of_previews(self) -> None:
-        previews = list(self._previews.values())
+        held = [preview.changes for preview in self._previews.values()]
         self._previews = {}
-        self._controller.dialog_work.let_go_of_previews(previews)
+        self._controller.dialog_work.let_go_of(held)
 
     # Closing -----------------------------------------------------------------------------
 

@@ -12,8 +12,6 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from envops_desktop.controller import dialog_work
-from envops_desktop.domain.changes import TreeChanges
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin
 from envops_desktop.service import EnvOpsService
 from tests.gui.conftest import (
@@ -28,7 +26,7 @@ from tests.gui.conftest import (
 )
 from tests.gui.user import choose_backup_option, click_toolbar_button, press_shortcut
 from tests.integration.test_configuration_files import HOSTILE
-from tests.spies import threads_calling
+from tests.spies import letting_go_of_changes, threads_calling
 from tests.trees import WHOLE_SECONDS, describe_tree, make_config_tree, rsync_differences
 from tests.zips import simple_configuration
 
@@ -102,20 +100,6 @@ def test_a_file_whose_name_is_not_utf8_dropped_from_a_file_manager_is_imported(
     assert window.banner.kind == "success", window.banner.text
     assert "restored from r\\xe9plica.envops.zip (4.2.0)" in window.banner.text
     assert (config_dir / "app.yaml").read_bytes() == b"server:\n  port: 8080\n"
-
-
-def letting_go_of_changes(monkeypatch) -> list[tuple[TreeChanges, bool]]:
-    """The changes the window lets go of from now on, each with whether on its thread."""
-    let_go: list[tuple[TreeChanges, bool]] = []
-    original = dialog_work.let_go_of_changes
-
-    def noting(held: list[TreeChanges]) -> None:
-        on_main = threading.current_thread() is threading.main_thread()
-        let_go.extend((changes, on_main) for changes in held)
-        original(held)
-
-    monkeypatch.setattr(dialog_work, "let_go_of_changes", noting)
-    return let_go
 
 
 def test_closing_the_dialog_with_a_file_uploaded_removes_it_off_the_window_s_thread(
