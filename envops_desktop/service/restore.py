@@ -420,7 +420,7 @@ def _run_command(
     """Run the environment's `name` command in its folder, journaled so that a restart ends
     it if this process dies; its failure fails the restore."""
     progress(Progress(f"running the {name} command", 0, 0))
-    reason = run_restore_command(
+    failure = run_restore_command(
         command,
         folder,
         cancel,
@@ -428,8 +428,8 @@ def _run_command(
         lambda handle: ctx.journal.set_post_restore_process(entry.id, handle),
         name,
     )
-    if reason:
-        raise OperationFailedError(reason)
+    if failure is not None:
+        raise OperationFailedError(str(failure))
 
 
 def _of_another(ctx: ServiceContext, env: Environment, backup: Backup) -> str:
@@ -626,7 +626,7 @@ def _start_again(
         with contextlib.suppress(sqlite3.Error):
             ctx.journal.set_post_restore_process(entry.id, handle)
 
-    reason = run_restore_command(
+    failure = run_restore_command(
         command,
         Path(env.path),
         # The restore's own token may be cancelled already (after the pre-restore command):
@@ -636,13 +636,9 @@ def _start_again(
         journaled,
         "post-restore",
     )
-    if reason is None:
+    if failure is None:
         return f"its post-restore command was run {to_do}"
-    # "failed with exit code 3: …", "did not finish within …", "could not start …"
-    what_it_did = reason.removeprefix("The post-restore command ").rstrip(".")
-    if what_it_did == reason.rstrip("."):
-        return f"running its post-restore command {to_do} failed too: {what_it_did}"
-    return f"its post-restore command was run {to_do}, and {what_it_did}"
+    return f"its post-restore command was run {to_do}, and {failure.what}"
 
 
 def _reason(error: BaseException) -> str:

@@ -6,7 +6,7 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from envops_desktop.domain.models import RestoreCommand
 from envops_desktop.domain.progress import CancelToken
@@ -65,6 +65,19 @@ def command_output(data_dir: Path, environment_id: str, name: str) -> Path:
     return data_dir / "command-output" / f"{environment_id}-{name}.log"
 
 
+class CommandFailure(NamedTuple):
+    """Why a restore command failed: what it did, said after "The post-restore command"
+    in a sentence of its own (`str()`) or in a clause of another's."""
+
+    name: str  # "pre-restore" or "post-restore"
+    what: str  # "failed with exit code 3: health check failed", "did not finish within 60 seconds"
+    in_its_own_words: bool = False  # `what` ends with the last line the command printed
+
+    def __str__(self) -> str:
+        sentence = f"The {self.name} command {self.what}"
+        return sentence if self.in_its_own_words else sentence + "."
+
+
 def run_restore_command(
     command: RestoreCommand,
     cwd: Path,
@@ -72,7 +85,7 @@ def run_restore_command(
     output: Path,
     started: Callable[[str], None] = lambda _handle: None,
     name: str = "post-restore",
-) -> str | None:
+) -> CommandFailure | None:
     """Run the `name` command in the environment; return why it failed, or None when it
     succeeded. What it prints goes to the file `output`, replaced at each run.
 
@@ -91,7 +104,7 @@ def run_restore_command(
         output.parent.mkdir(parents=True, exist_ok=True)
         sink = output.open("wb")
     except OSError as error:
-        return f"The {name} command's output could not be kept in {output}: {error.strerror}."
+        return CommandFailure(name, f"could not keep its output in {output}: {error.strerror}")
     with sink:  # the command gets a copy of its own
         try:
             process = subprocess.Popen(
@@ -104,7 +117,7 @@ def run_restore_command(
             )
         except OSError as error:
             program = command.argv[0]
-            return f"The {name} command could not start {program!r}: {error.strerror or error}."
+            return CommandFailure(name, f"could not start {program!r}: {error.strerror or error}")
     try:
         started(process_handle(process.pid))
     except BaseException:
@@ -121,13 +134,15 @@ def run_restore_command(
                 _kill_group(process)
                 process.wait()
                 cancel.raise_if_cancelled()
-                return (
-                    f"The {name} command did not finish within {command.timeout_seconds:g} seconds."
+                return CommandFailure(
+                    name, f"did not finish within {command.timeout_seconds:g} seconds"
                 )
     if process.returncode != 0:
         last_line = _last_line(output)
-        reason = f"The {name} command failed with exit code {process.returncode}"
-        return f"{reason}: {last_line}" if last_line else reason + "."
+        exit_code = f"failed with exit code {process.returncode}"
+        if last_line:
+            return CommandFailure(name, f"{exit_code}: {last_line}", in_its_own_words=True)
+        return CommandFailure(name, exit_code)
     return None
 
 
