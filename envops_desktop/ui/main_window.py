@@ -501,6 +501,9 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             self._changes_let_go_at = writes_grace_ends()
+            # Nothing new starts once the user has chosen to quit: scheduled backups, due
+            # as the work waited for ended, were taken before the window closed.
+            self.controller.stop()
             runner.cancel_all()
         if runner.changes_running() and time.monotonic() < self._changes_let_go_at:
             # Waited for here, not in the shutdown: its wait holds the window's thread, and
