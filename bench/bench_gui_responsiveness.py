@@ -1,8 +1,8 @@
 """How responsive the window stays: event-loop stalls during a 1 GiB backup and restore,
 opening and scrolling a 100,000-entry activity log, opening Show changes… over the 200,000
 paths a restore into an empty folder would add, restoring those 200,000 files from the
-Restore dialog, opening an export of those files with the app, the diff of a file changed
-throughout, and selecting environments of 2,000 backups each.
+Restore dialog, cancelling that dialog, opening an export of those files with the app,
+the diff of a file changed throughout, and selecting environments of 2,000 backups each.
 
 Run: .venv/bin/python bench/bench_gui_responsiveness.py [--size-mib 1024] [--files 20000]
      [--changes 200000] [--backups 2000]
@@ -86,6 +86,26 @@ def run_and_watch(
     return watch_until(app, begin, lambda: bool(ended) and not controller.runner.running)
 
 
+def spin_until(app: QApplication, deadline: float) -> None:
+    """Run the event loop until `deadline` (a `time.perf_counter()` reading)."""
+    while time.perf_counter() < deadline:
+        app.processEvents()
+        time.sleep(0.001)
+
+
+def when_previewed(app: QApplication, act: Callable[[RestoreBackupDialog], None]) -> None:
+    """Call `act` with the Restore dialog once it is open and its preview is in."""
+
+    def look() -> None:
+        dialog = app.activeModalWidget()
+        if isinstance(dialog, RestoreBackupDialog) and dialog.previewed is not None:
+            act(dialog)
+        else:
+            QTimer.singleShot(20, look)
+
+    QTimer.singleShot(20, look)
+
+
 def shown(app: QApplication, window: MainWindow, env: Environment) -> None:
     """Show the window with `env` selected and let it settle as a user's window has before
     they act: painted, with half a second for the reads and the drift check its selection
@@ -94,10 +114,7 @@ def shown(app: QApplication, window: MainWindow, env: Environment) -> None:
     window.show()
     QTest.qWaitForWindowExposed(window)
     window.environments.select(env.id)
-    settled = time.perf_counter() + 0.5
-    while time.perf_counter() < settled:
-        app.processEvents()
-        time.sleep(0.001)
+    spin_until(app, time.perf_counter() + 0.5)
 
 
 def _launched(controller: MainController, running: RunningOperation) -> RunningOperation:
@@ -176,21 +193,16 @@ def restore_from_the_dialog(app: QApplication, files: int, scratch: Path) -> Row
     window = open_main_window(
         service, QSettings(str(scratch / "s.ini"), QSettings.Format.IniFormat)
     )
-    window.show()
-    window.environments.select(target.id)
+    shown(app, window, target)
     monitor = EventLoopMonitor()
     pressed: list[float] = []
 
-    def press_restore_once_previewed() -> None:
-        dialog = app.activeModalWidget()
-        if isinstance(dialog, RestoreBackupDialog) and dialog.previewed is not None:
-            pressed.append(time.perf_counter())
-            monitor.start()
-            dialog.restore_button.click()
-        else:
-            QTimer.singleShot(20, press_restore_once_previewed)
+    def press_restore(dialog: RestoreBackupDialog) -> None:
+        pressed.append(time.perf_counter())
+        monitor.start()
+        dialog.restore_button.click()
 
-    QTimer.singleShot(20, press_restore_once_previewed)
+    when_previewed(app, press_restore)
     window.backup_flows.restore_backup(
         backup, target, full
     )  # as Options → Restore to…; returns once pressed
@@ -198,15 +210,44 @@ def restore_from_the_dialog(app: QApplication, files: int, scratch: Path) -> Row
         app.processEvents()
         time.sleep(0.001)
     seconds = time.perf_counter() - pressed[0]
-    settled = time.perf_counter() + 3
-    while time.perf_counter() < settled:
-        app.processEvents()
-        time.sleep(0.001)
+    spin_until(app, time.perf_counter() + 3)
     monitor.stop()
     window.close()
     service.close()
     return (
         f"Restore {files:,} files from the Restore dialog, into an empty folder",
+        seconds,
+        monitor.worst_ms,
+        monitor.percentile_ms(0.99),
+    )
+
+
+def cancel_a_previewed_restore(app: QApplication, files: int, scratch: Path) -> Row:
+    """The Restore dialog of a backup of `files` small files into an empty folder, closed
+    with Esc once its preview is in: stalls until two seconds later, when its preview has
+    been let go of and the window's full collection has run."""
+    service, full, backup, target = _full_and_empty(files, scratch)
+    window = open_main_window(
+        service, QSettings(str(scratch / "s.ini"), QSettings.Format.IniFormat)
+    )
+    shown(app, window, target)
+    monitor = EventLoopMonitor()
+    pressed: list[float] = []
+
+    def cancel(dialog: RestoreBackupDialog) -> None:
+        pressed.append(time.perf_counter())
+        monitor.start()
+        QTest.keyClick(dialog, Qt.Key.Key_Escape)
+
+    when_previewed(app, cancel)
+    window.backup_flows.restore_backup(backup, target, full)  # returns once cancelled
+    seconds = time.perf_counter() - pressed[0]
+    spin_until(app, pressed[0] + 2)
+    monitor.stop()
+    window.close()
+    service.close()
+    return (
+        f"Cancel the Restore dialog (Esc) once it shows the changes to {files:,} files",
         seconds,
         monitor.worst_ms,
         monitor.percentile_ms(0.99),
@@ -382,10 +423,7 @@ def switch_between_environments(app: QApplication, backups: int, scratch: Path) 
     for click in range(6):
         where = table.visualRect(table.model().index(click % 2, 0)).center()
         QTest.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=where)
-        settled = time.perf_counter() + 0.5  # its drift check, on a worker, meanwhile
-        while time.perf_counter() < settled:
-            app.processEvents()
-            time.sleep(0.001)
+        spin_until(app, time.perf_counter() + 0.5)  # its drift check, on a worker, meanwhile
     seconds = time.perf_counter() - began
     monitor.stop()
     assert window.controller.backups_model.rowCount() == backups
@@ -535,6 +573,8 @@ def main() -> None:
         rows.append(restore_from_the_dialog(app, args.changes, Path(scratch)))
     with tempfile.TemporaryDirectory(dir=HERE) as scratch:
         rows.extend(open_a_configuration_file(app, args.changes, Path(scratch)))
+    with tempfile.TemporaryDirectory(dir=HERE) as scratch:
+        rows.append(cancel_a_previewed_restore(app, args.changes, Path(scratch)))
     with tempfile.TemporaryDirectory(dir=HERE) as scratch:
         rows.extend(show_a_diff(app, 5_000, Path(scratch)))
     with tempfile.TemporaryDirectory(dir=HERE) as scratch:
