@@ -8,9 +8,10 @@ from urllib.parse import quote_from_bytes
 
 import pytest
 import shiboken6
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QDialog
 
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin
 from envops_desktop.service import EnvOpsService
@@ -81,7 +82,7 @@ def dialog(qtbot, window, environment):
 
 
 def wait_uploaded(qtbot, dialog) -> None:
-    qtbot.waitUntil(lambda: dialog._upload is None, timeout=20_000)
+    qtbot.waitUntil(lambda: not dialog.uploading, timeout=20_000)
 
 
 def test_a_file_whose_name_is_not_utf8_dropped_from_a_file_manager_is_imported(
@@ -195,6 +196,76 @@ def test_drop_upload_remove_reupload_and_import(
     qtbot.waitUntil(lambda: len(let_go) == 2, timeout=10_000)
     assert let_go[0] == (first_preview, False)
     assert let_go[1][0] is not first_preview and let_go[1][1] is False
+
+
+def _dropped_on_the_window(window, path: Path):
+    """`path` dropped on the window: its Import dialog, opened by the call the drop queued,
+    and nothing else run since (the dialog not drawn yet)."""
+    assert drag_and_drop(window, path) == (True, True)
+    QApplication.sendPostedEvents(None, QEvent.Type.MetaCall.value)
+    (dialog,) = [
+        d for d in window.findChildren(QDialog, "importConfigurationDialog") if d.isVisible()
+    ]
+    return dialog
+
+
+class _Paints(QObject):
+    """Counts the paint events of the widget it filters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def eventFilter(self, _watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        self.count += event.type() == QEvent.Type.Paint
+        return False
+
+
+def test_a_file_dropped_on_the_window_is_read_once_its_dialog_is_drawn(
+    qtbot, window, environment, tmp_path, monkeypatch
+):
+    # Read at once, its worker held the GIL while the window drew the dialog and redrew
+    # itself behind it: the longest stalls of opening a big file.
+    window.controller.refresh()
+    select_environment(window, "billing")
+    runner = window.controller.runner
+    paints = _Paints()
+    paints_at_launch: list[int] = []
+    launch = runner.launch
+    monkeypatch.setattr(
+        runner, "launch", lambda op: (paints_at_launch.append(paints.count), launch(op))[1]
+    )
+    dialog = _dropped_on_the_window(window, simple_configuration(tmp_path / "a.envops.zip"))
+    dialog.installEventFilter(paints)
+    assert dialog.uploading_label.text() == "Reading a.envops.zip…"
+    assert dialog.pages.currentIndex() == 1 and dialog.uploading
+    assert runner.running == []
+    wait_uploaded(qtbot, dialog)
+    assert paints_at_launch and paints_at_launch[0] > 0, "read before the dialog was drawn"
+    assert dialog.findChild(object, "importButton").isEnabled()
+    dialog.removeEventFilter(paints)
+    dialog.reject()
+
+
+@pytest.mark.parametrize("how", ["cancel", "close"])
+def test_a_file_dropped_on_the_window_and_cancelled_before_it_is_read_is_never_read(
+    qtbot, window, environment, tmp_path, how
+):
+    window.controller.refresh()
+    select_environment(window, "billing")
+    dialog = _dropped_on_the_window(window, simple_configuration(tmp_path / "b.envops.zip"))
+    dialog.repaint()  # drawn, as the window system would: its reading due a moment later
+    if how == "cancel":
+        click_button(dialog, "cancelUploadButton")
+        assert dialog.pages.currentIndex() == 0 and not dialog.uploading
+    else:
+        QTest.keyClick(dialog, Qt.Key.Key_Escape)
+        assert not dialog.isVisible()
+    qtbot.wait(100)
+    assert window.controller.runner.running == []
+    assert not list((tmp_path / "data" / "staging").glob("*"))
+    if how == "cancel":
+        dialog.reject()
 
 
 def test_a_folder_changed_after_the_import_preview_is_not_imported_and_the_new_one_shown(
