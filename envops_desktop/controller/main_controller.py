@@ -23,6 +23,7 @@ from envops_desktop.controller.operation_runner import (
     OperationRunner,
     RunningOperation,
     assert_gui_thread,
+    once_drawn,
     reads_grace_ends,
 )
 from envops_desktop.controller.schedule_work import ScheduleWork
@@ -671,7 +672,7 @@ class MainController(QObject):
         running.failed.connect(lambda message, error: self._restore_over(running, message, error))
         running.cancelled.connect(lambda message: self._restore_over(running, message, None, True))
         self._restoring.add(environment.id)
-        self.runner.launch(running)
+        self.runner.launch(running, once_drawn())
         self.refresh()
         self.notify.emit(
             Notification.INFO,

@@ -1,6 +1,7 @@
 """Import configuration: drag in (or choose) a configuration file, or an archive another
 tool made, watch it upload, Import."""
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -100,9 +101,9 @@ class ImportConfigurationDialog(QDialog):
         self._environment = environment
         self._files = files
         self._upload: RunningOperation | None = None
-        # A file the dialog was opened with, shown as uploading, its reading not started
-        # until the dialog has been drawn (`upload_once_drawn`).
-        self._read_once_drawn: Path | None = None
+        # Set a moment after the dialog is first drawn: the reading of the file it opens
+        # with waits for it (`upload`).
+        self._drawn = threading.Event()
         self.staged: StagedConfiguration | None = None
         self._importing: StagedConfiguration | None = None  # Import was clicked with it
         self._passphrase: str | None = None  # of the file being uploaded, if it has one
@@ -329,44 +330,16 @@ class ImportConfigurationDialog(QDialog):
         if path is not None:
             self.upload(path)
 
-    @property
-    def uploading(self) -> bool:
-        """Whether a file is being read, checked or staged (or is about to be)."""
-        return self._upload is not None or self._read_once_drawn is not None
-
-    def upload(self, path: Path) -> None:
+    def upload(self, path: Path, once_drawn: bool = False) -> None:
         """Read `path`'s manifest first, then validate and stage its files, all on workers.
 
         The manifest decides at once whether the file can go into this environment (its
-        version) and says where it came from, before minutes of uploading.
+        version) and says where it came from, before minutes of uploading. `once_drawn`:
+        the dialog has just opened, and its reading waits until it has been drawn. Started
+        with it, the reading of a 200,000-file archive's directory (Python, holding the GIL
+        for 0.2 ms at a time) slowed the window's drawing of the dialog, and of itself
+        behind it, to stalls of 20-60 ms on two cores; waiting, 10-18 ms.
         """
-        self._show_uploading(path)
-        self._read(path)
-
-    def upload_once_drawn(self, path: Path) -> None:
-        """`upload`, for the file a dialog just opened is given: shown as uploading at once,
-        read once the dialog has been drawn.
-
-        Started with the dialog, the reading of an archive's directory (Python, holding the
-        GIL for 0.2 ms at a time) slowed the window's drawing of the dialog, and of itself
-        behind it, three- to sixfold: stalls of 20-60 ms on two cores, 10-20 ms after."""
-        self._show_uploading(path)
-        self._read_once_drawn = path
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
-        super().paintEvent(event)
-        if self._read_once_drawn is not None:
-            # A timer, not a queued call, which would come before what the window system
-            # sent with the dialog: the window's deactivation and the repaint behind it.
-            QTimer.singleShot(1, self, self._read_now_drawn)
-
-    def _read_now_drawn(self) -> None:
-        path, self._read_once_drawn = self._read_once_drawn, None
-        if path is not None:
-            self._read(path)
-
-    def _show_uploading(self, path: Path) -> None:
-        self._read_once_drawn = None
         self._discard()
         if path != self._source:
             self._passphrase = None
@@ -376,8 +349,6 @@ class ImportConfigurationDialog(QDialog):
         self.uploading_label.setText(self.tr("Reading {name}…").format(name=shown(path.name)))
         self.progress_bar.setRange(0, 0)  # busy: the manifest's size is not known yet
         self.pages.setCurrentIndex(UPLOADING_PAGE)
-
-    def _read(self, path: Path) -> None:
         self._launch(
             self._controller.dialog_work.check_configuration(
                 self._environment,
@@ -388,7 +359,15 @@ class ImportConfigurationDialog(QDialog):
             ),
             self._checked,
             self._check_failed,
+            self._drawn if once_drawn else None,
         )
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        super().paintEvent(event)
+        if not self._drawn.is_set():
+            # A timer, not a queued call, which would come before what the window system
+            # sent with the dialog: the window's deactivation and the repaint behind it.
+            QTimer.singleShot(1, self._drawn.set)
 
     def _check_failed(self, message: str, error: object) -> None:
         """A protected file (found so on the worker, which reads it): ask for its passphrase,
@@ -423,13 +402,14 @@ class ImportConfigurationDialog(QDialog):
         running: RunningOperation,
         succeeded: Callable[[Any], None],
         failed: Callable[[str, object], None] | None = None,
+        not_before: threading.Event | None = None,
     ) -> None:
         running.progressed.connect(self._progress)
         running.succeeded.connect(succeeded)
         running.failed.connect(failed or (lambda message, _error: self._refused(message)))
         running.cancelled.connect(self._upload_cancelled)
         self._upload = running
-        self._controller.runner.launch(running)
+        self._controller.runner.launch(running, not_before)
 
     def _version_allowed(self, version: str, refuse: Callable[[str], None]) -> bool:
         """Whether the environment runs `version`, perhaps once the user has updated it from
@@ -575,10 +555,7 @@ class ImportConfigurationDialog(QDialog):
             self.upload(self._source)
 
     def cancel_upload(self) -> None:
-        if self._read_once_drawn is not None:
-            self._read_once_drawn = None
-            self.remove_file()
-        elif self._upload is not None:
+        if self._upload is not None:
             self._upload.cancel()
 
     def remove_file(self) -> None:

@@ -473,7 +473,7 @@ class MainWindow(QMainWindow):
         # Window-modal but not a nested event loop: an upload can take minutes.
         dialog.open()
         if path is not None:
-            dialog.upload_once_drawn(path)
+            dialog.upload(path, once_drawn=True)
 
     # Dropping a configuration file onto the window ------------------------------------------
 

@@ -1,6 +1,7 @@
 """Runs one long service operation on a QThread, turning its callback into signals."""
 
 import logging
+import threading
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -13,6 +14,10 @@ log = logging.getLogger(__name__)
 Operation = Callable[[ProgressCallback, CancelToken], object]
 # A sentence for the user about an exception no operation foresaw, or None.
 Explain = Callable[[Exception], str | None]
+
+# The longest a worker waits for the window to have drawn (`not_before`): the window's thread
+# sets it within milliseconds, unless something holds that thread.
+_MOST_WAITED_S = 0.1
 
 
 class OperationWorker(QObject):
@@ -33,13 +38,20 @@ class OperationWorker(QObject):
         self._operation = operation
         self._explain = explain
         self.cancel_token = CancelToken()
+        # Set by the window's thread once it has drawn what starting this changed; until
+        # then the operation waits, without the GIL (`RunningOperation.start`).
+        self.not_before: threading.Event | None = None
 
     def _report(self, progress: Progress) -> None:
         self.progressed.emit(progress)
 
     @Slot()
     def run(self) -> None:
+        if self.not_before is not None:
+            self.not_before.wait(_MOST_WAITED_S)
         try:
+            if self.not_before is not None:  # cancelled as it waited: never begun
+                self.cancel_token.raise_if_cancelled()
             result = self._operation(self._report, self.cancel_token)
         except OperationCancelledError as error:
             self.cancelled.emit(str(error))

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import threading
+import time
 from pathlib import Path
 from urllib.parse import quote_from_bytes
 
@@ -82,7 +83,7 @@ def dialog(qtbot, window, environment):
 
 
 def wait_uploaded(qtbot, dialog) -> None:
-    qtbot.waitUntil(lambda: not dialog.uploading, timeout=20_000)
+    qtbot.waitUntil(lambda: dialog._upload is None, timeout=20_000)
 
 
 def test_a_file_whose_name_is_not_utf8_dropped_from_a_file_manager_is_imported(
@@ -228,20 +229,23 @@ def test_a_file_dropped_on_the_window_is_read_once_its_dialog_is_drawn(
     # itself behind it: the longest stalls of opening a big file.
     window.controller.refresh()
     select_environment(window, "billing")
-    runner = window.controller.runner
     paints = _Paints()
-    paints_at_launch: list[int] = []
-    launch = runner.launch
-    monkeypatch.setattr(
-        runner, "launch", lambda op: (paints_at_launch.append(paints.count), launch(op))[1]
-    )
+    paints_when_read: list[int] = []
+    check = EnvOpsService.check_configuration_file
+
+    def checking(*args, **kwargs):
+        paints_when_read.append(paints.count)
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(EnvOpsService, "check_configuration_file", checking)
     dialog = _dropped_on_the_window(window, simple_configuration(tmp_path / "a.envops.zip"))
     dialog.installEventFilter(paints)
     assert dialog.uploading_label.text() == "Reading a.envops.zip…"
-    assert dialog.pages.currentIndex() == 1 and dialog.uploading
-    assert runner.running == []
+    assert dialog.pages.currentIndex() == 1
+    time.sleep(0.05)  # the window's thread busy elsewhere: the dialog not drawn yet
+    assert paints_when_read == []
     wait_uploaded(qtbot, dialog)
-    assert paints_at_launch and paints_at_launch[0] > 0, "read before the dialog was drawn"
+    assert paints_when_read and paints_when_read[0] > 0, "read before the dialog was drawn"
     assert dialog.findChild(object, "importButton").isEnabled()
     dialog.removeEventFilter(paints)
     dialog.reject()
@@ -249,23 +253,42 @@ def test_a_file_dropped_on_the_window_is_read_once_its_dialog_is_drawn(
 
 @pytest.mark.parametrize("how", ["cancel", "close"])
 def test_a_file_dropped_on_the_window_and_cancelled_before_it_is_read_is_never_read(
-    qtbot, window, environment, tmp_path, how
+    qtbot, window, environment, tmp_path, monkeypatch, how
 ):
     window.controller.refresh()
     select_environment(window, "billing")
+    reads = threads_calling(monkeypatch, EnvOpsService, "check_configuration_file")
     dialog = _dropped_on_the_window(window, simple_configuration(tmp_path / "b.envops.zip"))
-    dialog.repaint()  # drawn, as the window system would: its reading due a moment later
     if how == "cancel":
         click_button(dialog, "cancelUploadButton")
-        assert dialog.pages.currentIndex() == 0 and not dialog.uploading
     else:
         QTest.keyClick(dialog, Qt.Key.Key_Escape)
         assert not dialog.isVisible()
-    qtbot.wait(100)
-    assert window.controller.runner.running == []
+    qtbot.waitUntil(lambda: not window.controller.runner.running)
+    assert reads == []
     assert not list((tmp_path / "data" / "staging").glob("*"))
     if how == "cancel":
+        assert dialog.pages.currentIndex() == 0  # the drop zone back
         dialog.reject()
+
+
+def test_pressing_import_starts_the_import_only_once_the_window_has_drawn_it(
+    qtbot, dialog, window, service, config_dir, tmp_path, monkeypatch
+):
+    # Started with the press, the import's Python held the GIL while the window drew the
+    # dialog closing, the banner, the Updating status and the task bar.
+    importing = threads_calling(monkeypatch, EnvOpsService, "import_configuration")
+    drag_and_drop(dialog.findChild(object, "dropZone"), simple_configuration(tmp_path / "c.zip"))
+    wait_uploaded(qtbot, dialog)
+    dialog.findChild(object, "backupFirstCheckBox").setChecked(False)
+    qtbot.mouseClick(dialog.findChild(object, "importButton"), Qt.MouseButton.LeftButton)
+    assert "being updated" in window.banner.text
+    time.sleep(0.05)  # the window's thread busy elsewhere: nothing drawn yet
+    assert importing == []
+    qtbot.waitUntil(lambda: not window.controller.runner.running, timeout=20_000)
+    assert len(importing) == 1 and importing[0] is not threading.main_thread()
+    assert window.banner.kind == "success", window.banner.text
+    assert (config_dir / "app.yaml").read_bytes() == b"server:\n  port: 8080\n"
 
 
 def test_a_folder_changed_after_the_import_preview_is_not_imported_and_the_new_one_shown(
