@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
-from envops_desktop.controller.operation_runner import OperationRunner
+from envops_desktop.controller.operation_runner import OperationRunner, once_drawn
 from envops_desktop.domain.enums import EnvironmentStatus
 from envops_desktop.domain.errors import NotFoundError
 from envops_desktop.domain.models import Environment
@@ -116,7 +116,9 @@ class DriftWatch(QObject):
 
         listing.succeeded.connect(listed)
         listing.failed.connect(lambda _message, _error: self._stopped or then())
-        self._runner.launch(listing)
+        # Looked at once the window has drawn what asked for it (a selection, an operation's
+        # end): the listing's Python, and the check's, would take the GIL from that drawing.
+        self._runner.launch(listing, once_drawn())
 
     def _unwatch(self, env_id: str) -> None:
         mine = [path for path, watcher in self._folders.items() if watcher == env_id]
@@ -155,7 +157,7 @@ class DriftWatch(QObject):
         if env_id in self._watched:
             self._watch_now(env_id, self._watched[env_id], lambda: self._runner.launch(running))
         else:
-            self._runner.launch(running)
+            self._runner.launch(running, once_drawn())
 
     def check_anew(self, environment: Environment) -> None:
         """Check after a backup, restore or import, which changed the folder or what it is

@@ -38,6 +38,23 @@ def test_the_drift_badge_follows_the_folder_and_goes_with_the_next_backup(
     assert len(service.list_backups("billing")) == 2
 
 
+def test_a_clicked_environment_is_looked_at_once_the_window_has_drawn_the_click(
+    qtbot, window, service, environment, monkeypatch
+):
+    # Begun at once, a big tree's listing and scan took the GIL from the window's drawing of
+    # what the click changed.
+    service.create_backup("billing")
+    window.controller.refresh()
+    listed_on = threads_calling(monkeypatch, drift_watch, "_entries_in")
+    checked_on = threads_calling(monkeypatch, type(service), "modified_since_backup")
+    table = window.environments.table
+    click_cell(qtbot, table, row_index(table, lambda env: env.name == "billing"))
+    time.sleep(0.05)  # the window's thread busy elsewhere: the click not drawn yet
+    assert listed_on == [] and checked_on == []
+    qtbot.waitUntil(lambda: window.controller.drift.state(environment.id) is False, timeout=10_000)
+    assert listed_on and checked_on and threading.main_thread() not in listed_on + checked_on
+
+
 def test_the_drift_badge_still_follows_the_folder_after_a_restore_swapped_it(
     qtbot, window, service, environment, config_dir, monkeypatch
 ):
