@@ -184,32 +184,43 @@ def open_changes_view(app: QApplication, files: int, scratch: Path) -> tuple[flo
     return elapsed, monitor.worst_ms, monitor.percentile_ms(0.99)
 
 
-def restore_from_the_dialog(app: QApplication, files: int, scratch: Path) -> Row:
-    """Restore `files` small files into an empty environment as a user does: the Restore
-    dialog opened, Restore pressed once its preview is in; stalls from the press until three
-    seconds after the restore ended, when the collector's full pass over what the dialog and
-    the operation left runs."""
+def _restore_dialog_acted_on(
+    app: QApplication, files: int, scratch: Path, act: Callable[[RestoreBackupDialog], None]
+) -> tuple[MainWindow, EnvOpsService, EventLoopMonitor, float]:
+    """The Restore dialog of a backup of `files` small files into an empty environment, as
+    Options → Restore to… opens it, and `act` done on it once its preview is in. Returns
+    once the dialog has closed: the window, its service, a monitor started as `act` began,
+    and when that was."""
     service, full, backup, target = _full_and_empty(files, scratch)
     window = open_main_window(
         service, QSettings(str(scratch / "s.ini"), QSettings.Format.IniFormat)
     )
     shown(app, window, target)
     monitor = EventLoopMonitor()
-    pressed: list[float] = []
+    began: list[float] = []
 
-    def press_restore(dialog: RestoreBackupDialog) -> None:
-        pressed.append(time.perf_counter())
+    def once_previewed(dialog: RestoreBackupDialog) -> None:
+        began.append(time.perf_counter())
         monitor.start()
-        dialog.restore_button.click()
+        act(dialog)
 
-    when_previewed(app, press_restore)
-    window.backup_flows.restore_backup(
-        backup, target, full
-    )  # as Options → Restore to…; returns once pressed
+    when_previewed(app, once_previewed)
+    window.backup_flows.restore_backup(backup, target, full)
+    return window, service, monitor, began[0]
+
+
+def restore_from_the_dialog(app: QApplication, files: int, scratch: Path) -> Row:
+    """Restore `files` small files into an empty environment as a user does: the Restore
+    dialog opened, Restore pressed once its preview is in; stalls from the press until three
+    seconds after the restore ended, when the collector's full pass over what the dialog and
+    the operation left runs."""
+    window, service, monitor, pressed = _restore_dialog_acted_on(
+        app, files, scratch, lambda dialog: dialog.restore_button.click()
+    )
     while window.controller.runner.running:
         app.processEvents()
         time.sleep(0.001)
-    seconds = time.perf_counter() - pressed[0]
+    seconds = time.perf_counter() - pressed
     spin_until(app, time.perf_counter() + 3)
     monitor.stop()
     window.close()
@@ -226,23 +237,11 @@ def cancel_a_previewed_restore(app: QApplication, files: int, scratch: Path) -> 
     """The Restore dialog of a backup of `files` small files into an empty folder, closed
     with Esc once its preview is in: stalls until two seconds later, when its preview has
     been let go of and the window's full collection has run."""
-    service, full, backup, target = _full_and_empty(files, scratch)
-    window = open_main_window(
-        service, QSettings(str(scratch / "s.ini"), QSettings.Format.IniFormat)
+    window, service, monitor, pressed = _restore_dialog_acted_on(
+        app, files, scratch, lambda dialog: QTest.keyClick(dialog, Qt.Key.Key_Escape)
     )
-    shown(app, window, target)
-    monitor = EventLoopMonitor()
-    pressed: list[float] = []
-
-    def cancel(dialog: RestoreBackupDialog) -> None:
-        pressed.append(time.perf_counter())
-        monitor.start()
-        QTest.keyClick(dialog, Qt.Key.Key_Escape)
-
-    when_previewed(app, cancel)
-    window.backup_flows.restore_backup(backup, target, full)  # returns once cancelled
-    seconds = time.perf_counter() - pressed[0]
-    spin_until(app, pressed[0] + 2)
+    seconds = time.perf_counter() - pressed
+    spin_until(app, pressed + 2)
     monitor.stop()
     window.close()
     service.close()
