@@ -5,6 +5,7 @@ import time
 
 from envops_desktop.controller import drift_watch
 from envops_desktop.controller.environments_model import DRIFT_COLUMN, MODIFIED
+from envops_desktop.workers import operation_worker
 from tests.gui.conftest import click_button, select_environment, when_modal
 from tests.gui.user import choose_backup_option, click_cell, press_shortcut, row_index
 from tests.spies import threads_calling
@@ -43,6 +44,7 @@ def test_a_clicked_environment_is_looked_at_once_the_window_has_drawn_the_click(
 ):
     # Begun at once, a big tree's listing and scan took the GIL from the window's drawing of
     # what the click changed.
+    monkeypatch.setattr(operation_worker, "_MOST_WAITED_S", 60)  # only drawing starts it
     service.create_backup("billing")
     window.controller.refresh()
     listed_on = threads_calling(monkeypatch, drift_watch, "_entries_in")

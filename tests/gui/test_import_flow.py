@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QDialog
 
 from envops_desktop.domain.enums import ActivityAction, BackupOrigin
 from envops_desktop.service import EnvOpsService
+from envops_desktop.workers import operation_worker
 from tests.gui.conftest import (
     answer_passphrase,
     choose_in_file_dialog,
@@ -227,6 +228,7 @@ def test_a_file_dropped_on_the_window_is_read_once_its_dialog_is_drawn(
 ):
     # Read at once, its worker held the GIL while the window drew the dialog and redrew
     # itself behind it: the longest stalls of opening a big file.
+    monkeypatch.setattr(operation_worker, "_MOST_WAITED_S", 60)  # only drawing starts it
     window.controller.refresh()
     select_environment(window, "billing")
     paints = _Paints()
@@ -277,6 +279,7 @@ def test_pressing_import_starts_the_import_only_once_the_window_has_drawn_it(
 ):
     # Started with the press, the import's Python held the GIL while the window drew the
     # dialog closing, the banner, the Updating status and the task bar.
+    monkeypatch.setattr(operation_worker, "_MOST_WAITED_S", 60)  # only drawing starts it
     importing = threads_calling(monkeypatch, EnvOpsService, "import_configuration")
     drag_and_drop(dialog.findChild(object, "dropZone"), simple_configuration(tmp_path / "c.zip"))
     wait_uploaded(qtbot, dialog)
